@@ -1,0 +1,67 @@
+// model/backend.h: the seam between inferd and a framework runtime (XGBoost, and later sklearn, torch...).
+//
+// Contract:
+// - A BackendFactory turns a model file into a loaded Backend (Load). Loading may be slow and runs on
+//   a loader thread, never on an I/O thread. Destroying the Backend unloads the model and frees
+//   everything it holds.
+// - metadata() is fixed after Load and may be read from any thread without locking.
+// - Execute runs one batch. Before calling it the model layer has already checked that `inputs` are in
+//   metadata().inputs order, have the declared datatype (converted if accepts_numeric_conversion()),
+//   a shape that fits the declared one, and contents whose size agrees with shape and datatype, and that
+//   fixed-size contents are aligned for their type. `requested` holds indices into metadata().outputs;
+//   Execute appends exactly one tensor per requested index, in that order.
+// - Thread safety: when thread_safe() is true (the default) Execute may be called concurrently from
+//   any number of threads; otherwise the model layer serializes calls. Execute never throws: a failure
+//   is a Status (the model layer also catches stray exceptions and turns them into kInternal).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "tensor/infer_types.h"
+
+namespace inferd {
+
+struct LoadOptions {
+  std::string model_name;
+  std::string model_dir;   // the directory the model was found in
+  std::string model_file;  // the detected (or given) model file inside model_dir
+  int intra_op_threads = 1;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const ModelMetadata& metadata() const = 0;
+  virtual bool thread_safe() const { return true; }
+  // When true, numeric inputs of another numeric datatype are converted to the declared datatype
+  // (KServe's Python servers accept any numeric JSON for a float model; so does inferd).
+  virtual bool accepts_numeric_conversion() const { return true; }
+  // Index into metadata().outputs of the output that V1 `predictions` are made of.
+  virtual int v1_output() const { return 0; }
+  // Outputs returned when a request names none (indices into metadata().outputs). Default: all.
+  // A backend may expose extra outputs (e.g. probabilities) that are returned only when requested.
+  virtual std::vector<int> default_outputs() const {
+    std::vector<int> v;
+    for (size_t i = 0; i < metadata().outputs.size(); ++i) v.push_back(static_cast<int>(i));
+    return v;
+  }
+
+  virtual Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
+                         std::vector<Tensor>* outputs) = 0;
+};
+
+class BackendFactory {
+ public:
+  virtual ~BackendFactory() = default;
+  // The model format this factory loads ("xgboost", ...), as used by --model_format and modelFormat.
+  virtual std::string_view format() const = 0;
+  virtual StatusOr<std::unique_ptr<Backend>> Load(const LoadOptions& options) = 0;
+};
+
+}  // namespace inferd

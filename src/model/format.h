@@ -1,0 +1,26 @@
+// model/format.h: which framework a model directory holds, by KServe's file conventions.
+//
+// Contract: pure filesystem inspection, no state; safe from any thread.
+//   sklearn  *.joblib *.pkl *.pickle      xgboost  *.bst *.json *.ubj
+//   lightgbm *.bst (LightGBM text format)  pmml     *.pmml
+//   pytorch  model.pt                     onnx     model.onnx       tensorflow  saved_model.pb
+// A *.bst file is LightGBM when its content is LightGBM's text format ("tree" header), XGBoost otherwise.
+// Exactly one candidate file must be found; zero or several is an error that lists what was found.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace inferd {
+
+struct DetectedModel {
+  std::string format;  // "xgboost", "sklearn", ...
+  std::string file;    // absolute or dir-relative path of the model file
+};
+
+// Detects the format from the files in `dir`. When `format` is non-empty only that format's patterns
+// are considered (the --model_format flag).
+StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& format);
+
+}  // namespace inferd

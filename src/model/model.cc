@@ -1,0 +1,160 @@
+#include "model/model.h"
+
+#include <exception>
+
+namespace inferd {
+
+namespace {
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Model::Model(std::string name, std::string version, std::unique_ptr<Backend> backend)
+    : name_(std::move(name)), version_(std::move(version)), backend_(std::move(backend)) {
+  metadata_ = backend_->metadata();
+  metadata_.name = name_;
+  metadata_.versions = {version_};
+}
+
+Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* requested) const {
+  const auto& specs = metadata_.inputs;
+  if (request.inputs.empty()) return InvalidArgument("inputs: the request has no inputs");
+  // Reorder inputs into metadata order, reporting unknown, duplicate and missing ones.
+  std::vector<Tensor> ordered(specs.size());
+  std::vector<bool> seen(specs.size(), false);
+  for (size_t i = 0; i < request.inputs.size(); ++i) {
+    Tensor& t = request.inputs[i];
+    size_t k = 0;
+    while (k < specs.size() && specs[k].name != t.name()) ++k;
+    if (k == specs.size()) {
+      // A single-input model accepts any input name (KServe clients often send "input-0" or "input_1").
+      if (specs.size() == 1 && request.inputs.size() == 1) {
+        k = 0;
+      } else {
+        std::string known;
+        for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
+        return InvalidArgument("inputs[" + std::to_string(i) + "].name: unexpected input '" + t.name() +
+                               "' for model '" + name_ + "' (inputs: " + known + ")");
+      }
+    }
+    if (seen[k]) return InvalidArgument("inputs[" + std::to_string(i) + "].name: input '" + t.name() + "' given twice");
+    seen[k] = true;
+    const TensorSpec& spec = specs[k];
+    std::string field = "inputs[" + std::to_string(i) + "] ('" + t.name() + "')";
+    if (t.dtype() != spec.dtype) {
+      bool convertible = backend_->accepts_numeric_conversion() &&
+                         (IsNumeric(t.dtype()) || t.dtype() == DataType::kBool) && IsNumeric(spec.dtype);
+      if (!convertible) {
+        return InvalidArgument(field + ".datatype: expected " + std::string(DataTypeName(spec.dtype)) + ", got " +
+                               std::string(DataTypeName(t.dtype())));
+      }
+    }
+    if (!ShapeMatches(spec.shape, t.shape())) {
+      return InvalidArgument(field + ".shape: expected " + ShapeToString(spec.shape) + ", got " +
+                             ShapeToString(t.shape()));
+    }
+    RETURN_IF_ERROR(t.Validate(field));
+    if (t.dtype() != spec.dtype) {
+      auto converted = ConvertTensor(t, spec.dtype);
+      if (!converted.ok()) return converted.status().WithPrefix(field);
+      t = std::move(converted).value();
+    } else if (!t.aligned_for_type()) {
+      t.MakeOwned();
+    }
+    t.set_name(spec.name);
+    ordered[k] = std::move(t);
+  }
+  for (size_t k = 0; k < specs.size(); ++k) {
+    if (!seen[k]) return InvalidArgument("inputs: missing input '" + specs[k].name + "' for model '" + name_ + "'");
+  }
+  request.inputs = std::move(ordered);
+
+  requested->clear();
+  if (request.outputs.empty()) {
+    *requested = backend_->default_outputs();
+  } else {
+    for (size_t i = 0; i < request.outputs.size(); ++i) {
+      const auto& name = request.outputs[i].name;
+      size_t k = 0;
+      while (k < metadata_.outputs.size() && metadata_.outputs[k].name != name) ++k;
+      if (k == metadata_.outputs.size()) {
+        std::string known;
+        for (const auto& s : metadata_.outputs) known += (known.empty() ? "" : ", ") + s.name;
+        return InvalidArgument("outputs[" + std::to_string(i) + "].name: unknown output '" + name +
+                               "' for model '" + name_ + "' (outputs: " + known + ")");
+      }
+      requested->push_back(static_cast<int>(k));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Model::Infer(InferRequest& request, InferResponse* response, InferTiming* timing) {
+  std::vector<int> requested;
+  RETURN_IF_ERROR(ValidateAndConvert(request, &requested));
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  struct PendingGuard {
+    std::atomic<int64_t>& p;
+    ~PendingGuard() { p.fetch_sub(1, std::memory_order_relaxed); }
+  } guard{pending_};
+
+  response->outputs.clear();
+  int64_t t0 = NowNs();
+  std::unique_lock<std::mutex> lock(exec_mu_, std::defer_lock);
+  if (!backend_->thread_safe()) lock.lock();
+  int64_t t1 = NowNs();
+  Status st;
+  try {
+    st = backend_->Execute(request.inputs, requested, &response->outputs);
+  } catch (const std::exception& e) {
+    st = Internal(std::string("model raised an exception: ") + e.what());
+  } catch (...) {
+    st = Internal("model raised an unknown exception");
+  }
+  int64_t t2 = NowNs();
+  if (timing) {
+    timing->queue_ns = t1 - t0;
+    timing->compute_ns = t2 - t1;
+  }
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kInvalidArgument) return st;
+    return Status(st.code(), "model '" + name_ + "': " + st.message());
+  }
+  if (response->outputs.size() != requested.size()) {
+    return Internal("model '" + name_ + "' produced " + std::to_string(response->outputs.size()) +
+                    " outputs, expected " + std::to_string(requested.size()));
+  }
+  for (size_t i = 0; i < requested.size(); ++i) {
+    response->outputs[i].set_name(metadata_.outputs[requested[i]].name);
+    if (!request.outputs.empty()) response->outputs[i].parameters() = request.outputs[i].parameters;
+  }
+  return Status::Ok();
+}
+
+Status Model::WarmUp() {
+  InferRequest req;
+  req.model_name = name_;
+  for (const auto& spec : metadata_.inputs) {
+    Shape shape = spec.shape;
+    for (auto& d : shape)
+      if (d < 0) d = 1;
+    Tensor t(spec.name, spec.dtype, shape);
+    ASSIGN_OR_RETURN(int64_t n, ElementCount(shape, spec.name));
+    if (spec.dtype == DataType::kBytes) {
+      std::string b;
+      for (int64_t i = 0; i < n; ++i) AppendBytesElement(&b, "");
+      t.SetOwned(std::move(b));
+    } else {
+      t.Allocate(static_cast<size_t>(n) * DataTypeSize(spec.dtype));
+    }
+    req.inputs.push_back(std::move(t));
+  }
+  InferResponse resp;
+  Status st = Infer(req, &resp);
+  if (!st.ok()) return st.WithPrefix("warm-up inference failed");
+  return Status::Ok();
+}
+
+}  // namespace inferd

@@ -1,0 +1,78 @@
+// model/repository.h: the set of models a model server holds, and their lifecycle.
+//
+// Contract:
+// - Models come from explicit sources (--model_name/--model_dir) and from the subdirectories of a
+//   repository root (--model_repository). Load/Unload implement Triton's EXPLICIT mode: load reads the
+//   files again (a reload keeps serving the old instance until the new one is ready), unload removes
+//   the model from serving at once; requests already holding the Model finish normally.
+// - A model is READY only after it loaded and its warm-up inference succeeded.
+// - Thread-safe: Get/Index/AllReady take a shared lock for a map lookup; Load and Unload may be called
+//   from any thread and run the (slow) backend load outside the lock. Returned Models are shared_ptrs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "model/backend_registry.h"
+#include "model/model.h"
+
+namespace inferd {
+
+enum class ModelState { kLoading, kReady, kUnloading, kUnavailable };
+std::string_view ModelStateName(ModelState s);
+
+struct ModelIndexEntry {
+  std::string name;
+  std::string version;
+  std::string state;  // READY, LOADING, UNAVAILABLE, UNLOADING, or "" when never loaded
+  std::string reason;
+};
+
+struct RepositoryOptions {
+  std::string repository_root;  // may be empty
+  std::string default_format;   // --model_format: forces the format of every model
+  int intra_op_threads = 1;
+};
+
+class ModelRepository {
+ public:
+  ModelRepository(const BackendRegistry* registry, RepositoryOptions options);
+
+  // Declares a model that lives outside the repository root (KServe's --model_name/--model_dir).
+  void AddSource(const std::string& name, const std::string& dir);
+
+  // Loads (or reloads) `name`; blocking. NotFound when no source or subdirectory has that name.
+  Status Load(const std::string& name);
+  // NotFound when the model is not loaded.
+  Status Unload(const std::string& name);
+
+  // A ready model. `version` may be empty. NotFound ("Model with name X does not exist.") or
+  // Unavailable (loading / failed) otherwise.
+  StatusOr<std::shared_ptr<Model>> Get(std::string_view name, std::string_view version = {}) const;
+
+  // Every model known (loaded, failed, or present in the repository root), sorted by name.
+  std::vector<ModelIndexEntry> Index() const;
+  std::vector<std::string> ReadyModelNames() const;
+  // True when every model that was asked to load is ready (and at least one was asked).
+  bool AllReady() const;
+
+ private:
+  struct Entry {
+    ModelState state = ModelState::kLoading;
+    std::string reason;
+    std::string version;
+    std::shared_ptr<Model> model;  // the serving instance (also kept while reloading)
+  };
+  StatusOr<std::string> DirFor(const std::string& name) const;
+
+  const BackendRegistry* registry_;
+  RepositoryOptions options_;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::string, std::less<>> sources_;
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+}  // namespace inferd

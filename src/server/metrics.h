@@ -1,0 +1,54 @@
+// server/metrics.h: Prometheus metrics of the model server, served at GET /metrics.
+//
+// Contract: one Metrics per process, shared by the REST and gRPC front ends. Record* may be called
+// from any thread; per-model series are created on first use and cached (a shared lock on the hot
+// path, an exclusive one only for a model's first request). Names follow what users already chart:
+// KServe's `request_predict_seconds` (and preprocess/postprocess/explain) histograms labelled
+// model_name, and Triton's nv_inference_* counters and gauges labelled model and version.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/status.h"
+#include "model/model.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Histogram;
+class Gauge;
+}  // namespace prometheus
+
+namespace inferd {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  // One finished inference request (V1 predict, V2 REST or gRPC infer). `status` decides success or
+  // the failure reason (REJECTED for bad input, BACKEND for model errors, OTHER otherwise).
+  // `batch_rows` is the first dimension of the first input (Triton's nv_inference_count).
+  void RecordInfer(const Model& model, const Status& status, const InferTiming& timing, int64_t total_ns,
+                   int64_t batch_rows);
+  // A request that could not even reach a model (unknown model, bad path...).
+  void RecordRejected(std::string_view protocol);
+  // Prometheus text exposition format 0.0.4.
+  std::string Serialize(const class ModelRepository* repository) const;
+
+ private:
+  struct PerModel;
+  PerModel* Get(const Model& model);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<PerModel>> models_;
+  struct Families;
+  std::unique_ptr<Families> families_;
+};
+
+}  // namespace inferd

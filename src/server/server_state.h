@@ -1,0 +1,46 @@
+// server/server_state.h: process-wide liveness/readiness/drain state shared by the front ends.
+//
+// Contract: plain atomics, read and written from any thread. `draining` flips once (SIGTERM); after
+// that the front ends refuse new work with 503/UNAVAILABLE and the drain waits for `inflight` to reach
+// zero (bounded by ServerOptions::drain_timeout_ms).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace inferd {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int http_port = 8080;  // 0 picks a free port
+  int grpc_port = 8081;  // 0 picks a free port
+  bool enable_grpc = true;
+  int workers = 0;       // HTTP event-loop threads; 0 = number of cores
+  int max_threads = 0;   // threads for model loads and slow work; 0 = number of cores
+  int grpc_max_send_message_length = 8388608;
+  int grpc_max_receive_message_length = 8388608;
+  size_t max_request_bytes = 64 * 1024 * 1024;  // REST body limit (413 above it)
+  int drain_timeout_ms = 30000;                 // SIGTERM: how long in-flight requests may take
+  std::string server_name = "inferd";
+  std::string server_version = "0.1.0";
+};
+
+struct ServerState {
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> inflight{0};
+};
+
+// RAII count of one in-flight request.
+class InflightGuard {
+ public:
+  explicit InflightGuard(ServerState* s) : s_(s) { s_->inflight.fetch_add(1, std::memory_order_relaxed); }
+  ~InflightGuard() { s_->inflight.fetch_sub(1, std::memory_order_relaxed); }
+  InflightGuard(const InflightGuard&) = delete;
+  InflightGuard& operator=(const InflightGuard&) = delete;
+
+ private:
+  ServerState* s_;
+};
+
+}  // namespace inferd

@@ -1,0 +1,53 @@
+// tensor/infer_types.h: the protocol-neutral request, response and metadata types.
+//
+// Contract: plain values shared by every layer (protocol codecs fill them from bytes, the model layer
+// validates and executes them, codecs turn responses back into bytes). An InferRequest's input tensors
+// may be views into the request buffer; whoever owns that buffer keeps it alive until the response has
+// been encoded. Not synchronized.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace inferd {
+
+// One input or output of a model as its metadata declares it. Shape may contain -1 (variable).
+struct TensorSpec {
+  std::string name;
+  DataType dtype = DataType::kInvalid;
+  Shape shape;
+};
+
+struct ModelMetadata {
+  std::string name;
+  std::vector<std::string> versions;
+  std::string platform;  // e.g. "xgboost"
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+};
+
+struct RequestedOutput {
+  std::string name;
+  Parameters parameters;  // binary_data: bool, ...
+};
+
+struct InferRequest {
+  std::string model_name;
+  std::string model_version;
+  std::string id;
+  Parameters parameters;
+  std::vector<Tensor> inputs;
+  std::vector<RequestedOutput> outputs;  // empty: all outputs
+};
+
+struct InferResponse {
+  std::string model_name;
+  std::string model_version;
+  std::string id;
+  Parameters parameters;
+  std::vector<Tensor> outputs;
+};
+
+}  // namespace inferd
