@@ -1,1 +1,79 @@
-// placeholder
+#include <signal.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/logging.h"
+#include "server/model_server.h"
+
+namespace inferd::cli {
+
+namespace {
+int g_exit_code = 0;
+}
+
+int ExitCode() { return g_exit_code; }
+
+void AddModelServerCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("model-server", "Serve models over KServe V1 and Open Inference Protocol V2 (REST and gRPC)");
+  auto cfg = std::make_shared<ModelServerConfig>();
+  auto log_level = std::make_shared<std::string>("info");
+  auto drain_s = std::make_shared<double>(30.0);
+  auto ignored = std::make_shared<std::vector<std::string>>();
+  auto& s = cfg->server;
+  cmd->add_option("--model_name", cfg->model_name, "Name of the model served from --model_dir (default: model)");
+  cmd->add_option("--model_dir", cfg->model_dir, "Directory holding one model (KServe's /mnt/models)");
+  cmd->add_option("--model_repository", cfg->model_repository, "Directory whose every subdirectory is a model");
+  cmd->add_option("--model_format", cfg->model_format, "Force the model format (xgboost, ...) instead of detecting it");
+  cmd->add_option("--load_model", cfg->load_models, "With --model_repository: load only these at start-up (repeatable)");
+  cmd->add_option("--host", s.host, "Address to bind")->capture_default_str();
+  cmd->add_option("--http_port", s.http_port, "REST port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--grpc_port", s.grpc_port, "gRPC port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--enable_grpc", s.enable_grpc, "Serve the V2 gRPC API")->capture_default_str();
+  cmd->add_option("--workers", s.workers, "HTTP event-loop threads (0 = one per core)")->capture_default_str();
+  cmd->add_option("--max_threads", s.max_threads, "Threads for model loading and slow work (0 = one per core)")
+      ->capture_default_str();
+  cmd->add_option("--grpc_max_send_message_length", s.grpc_max_send_message_length)->capture_default_str();
+  cmd->add_option("--grpc_max_receive_message_length", s.grpc_max_receive_message_length)->capture_default_str();
+  cmd->add_option("--max_request_bytes", s.max_request_bytes, "REST body limit in bytes (413 above it)")
+      ->capture_default_str();
+  cmd->add_option("--drain_timeout", *drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
+  cmd->add_option("--intra_op_threads", cfg->intra_op_threads, "Threads a backend may use for one request")
+      ->capture_default_str();
+  cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
+  // Accepted for compatibility with KServe's ServingRuntime args; they change nothing here.
+  cmd->add_option("--protocol,--enable_docs_url,--predictor_host,--http_protocol", *ignored,
+                  "Accepted for KServe compatibility, ignored");
+
+  cmd->callback([cfg, log_level, drain_s] {
+    InitLogging(*log_level);
+    cfg->server.drain_timeout_ms = static_cast<int>(*drain_s * 1000);
+    if (cfg->server.max_request_bytes == 0) {
+      std::fprintf(stderr, "--max_request_bytes must be positive\n");
+      g_exit_code = 2;
+      return;
+    }
+    // Block the shutdown signals before any thread starts, so they are delivered to sigwait below.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    ModelServer server(*cfg);
+    Status st = server.Start();
+    if (!st.ok()) {
+      LOG_ERROR("cannot start: {}", st.message());
+      g_exit_code = 1;
+      return;
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_INFO("received signal {}", sig);
+    server.Drain();
+    g_exit_code = 0;
+  });
+}
+
+}  // namespace inferd::cli

@@ -32,6 +32,7 @@ std::vector<std::string> FormatsOf(const fs::path& p) {
   if (name == "model.pt") return {"pytorch"};
   if (name == "model.onnx") return {"onnx"};
   if (name == "saved_model.pb") return {"tensorflow"};
+  if (EndsWith(name, ".fault")) return {"fault"};  // test-only backend, see backends/fault
   return {};
 }
 

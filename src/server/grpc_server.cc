@@ -1,1 +1,337 @@
-// placeholder
+#include "server/grpc_server.h"
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "core/logging.h"
+#include "core/uuid.h"
+#include "inference.grpc.pb.h"
+#include "protocol/v2_grpc.h"
+
+namespace inferd {
+
+grpc::StatusCode ToGrpcCode(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return grpc::StatusCode::OK;
+    case StatusCode::kInvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case StatusCode::kNotFound: return grpc::StatusCode::NOT_FOUND;
+    case StatusCode::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
+    case StatusCode::kUnimplemented: return grpc::StatusCode::UNIMPLEMENTED;
+    case StatusCode::kPayloadTooLarge: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case StatusCode::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
+    case StatusCode::kDeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case StatusCode::kInternal: return grpc::StatusCode::INTERNAL;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(ToGrpcCode(status.code()), status.message());
+}
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs `fn` (returning grpc::Status) and turns any exception into INTERNAL: nothing may escape into
+// gRPC's threads.
+template <typename F>
+grpc::Status Guarded(const char* rpc, F&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    LOG_ERROR("gRPC {}: unexpected exception: {}", rpc, e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(rpc) + ": " + e.what());
+  } catch (...) {
+    LOG_ERROR("gRPC {}: unexpected exception", rpc);
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(rpc) + ": unexpected exception");
+  }
+}
+
+// A unary reactor finished from another thread (model loads). Finish happens exactly once: either
+// from the worker with the result, or from OnCancel when the client goes away or the server shuts
+// down first. The worker talks to the call only through `Handle`, which outlives the reactor.
+class DetachedReactor final : public grpc::ServerUnaryReactor {
+ public:
+  struct Handle {
+    std::mutex mu;
+    DetachedReactor* reactor = nullptr;  // null once finished
+
+    // Calls fill() (which may write the response) and finishes with `status`, unless already finished.
+    template <typename Fill>
+    void Finish(Fill&& fill, const grpc::Status& status) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (reactor == nullptr) return;
+      DetachedReactor* r = std::exchange(reactor, nullptr);
+      grpc::Status st = status;
+      if (st.ok()) st = Guarded("finish", [&] { fill(); return grpc::Status::OK; });
+      r->Finish(st);
+    }
+  };
+
+  DetachedReactor() : handle_(std::make_shared<Handle>()) { handle_->reactor = this; }
+  std::shared_ptr<Handle> handle() const { return handle_; }
+
+  void OnCancel() override {
+    handle_->Finish([] {}, grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::shared_ptr<Handle> handle_;
+};
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  r->Finish(status);
+  return r;
+}
+
+}  // namespace
+
+class GrpcServer::Service final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  explicit Service(GrpcServer* owner) : s_(owner) {}
+
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* ctx, const inference::ServerLiveRequest*,
+                                       inference::ServerLiveResponse* resp) override {
+    resp->set_live(true);
+    return FinishNow(ctx, grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* ctx, const inference::ServerReadyRequest*,
+                                        inference::ServerReadyResponse* resp) override {
+    bool draining = s_->state_ && s_->state_->draining.load(std::memory_order_relaxed);
+    resp->set_ready(!draining && s_->repo_->AllReady());
+    return FinishNow(ctx, grpc::Status::OK);
+  }
+
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
+                                       inference::ModelReadyResponse* resp) override {
+    return FinishNow(ctx, Guarded("ModelReady", [&] {
+                       if (req->name().empty()) return InvalidArgumentStatus("name: the model name is empty");
+                       resp->set_ready(s_->repo_->Get(req->name(), req->version()).ok());
+                       return grpc::Status::OK;
+                     }));
+  }
+
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* ctx,
+                                           const inference::ServerMetadataRequest*,
+                                           inference::ServerMetadataResponse* resp) override {
+    return FinishNow(ctx, Guarded("ServerMetadata", [&] {
+                       resp->set_name(s_->options_.server_name);
+                       resp->set_version(s_->options_.server_version);
+                       resp->add_extensions("model_repository");
+                       resp->add_extensions("binary_tensor_data");
+                       return grpc::Status::OK;
+                     }));
+  }
+
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* ctx,
+                                          const inference::ModelMetadataRequest* req,
+                                          inference::ModelMetadataResponse* resp) override {
+    return FinishNow(ctx, Guarded("ModelMetadata", [&] {
+                       if (req->name().empty()) return InvalidArgumentStatus("name: the model name is empty");
+                       auto model = s_->repo_->Get(req->name(), req->version());
+                       if (!model.ok()) return ToGrpcStatus(model.status());
+                       FillModelMetadataResponse((*model)->metadata(), resp);
+                       return grpc::Status::OK;
+                     }));
+  }
+
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
+                                       inference::ModelInferResponse* resp) override {
+    return FinishNow(ctx, Guarded("ModelInfer", [&] { return Infer(*req, resp); }));
+  }
+
+  grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* ctx,
+                                                const inference::RepositoryModelLoadRequest* req,
+                                                inference::RepositoryModelLoadResponse* resp) override {
+    if (req->model_name().empty()) {
+      return FinishNow(ctx, InvalidArgumentStatus("model_name: the model name is empty"));
+    }
+    auto* reactor = new DetachedReactor();
+    std::shared_ptr<DetachedReactor::Handle> handle = reactor->handle();
+    std::string name = req->model_name();
+    // Loading reads files and warms the model up: keep it off gRPC's callback threads.
+    ModelRepository* repo = s_->repo_;
+    bool started = s_->RunBackground([handle, name, repo, resp] {
+      Status st = repo->Load(name);
+      handle->Finish(
+          [&] {
+            resp->set_model_name(name);
+            resp->set_isloaded(true);
+          },
+          ToGrpcStatus(st));
+    });
+    if (!started) {
+      handle->Finish([] {}, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                          "model_name: could not start a thread to load '" + name + "'"));
+    }
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* ctx,
+                                                  const inference::RepositoryModelUnloadRequest* req,
+                                                  inference::RepositoryModelUnloadResponse* resp) override {
+    return FinishNow(ctx, Guarded("RepositoryModelUnload", [&] {
+                       if (req->model_name().empty()) {
+                         return InvalidArgumentStatus("model_name: the model name is empty");
+                       }
+                       Status st = s_->repo_->Unload(req->model_name());
+                       if (!st.ok()) return ToGrpcStatus(st);
+                       resp->set_model_name(req->model_name());
+                       resp->set_isunloaded(true);
+                       return grpc::Status::OK;
+                     }));
+  }
+
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx,
+                                            const inference::RepositoryIndexRequest* req,
+                                            inference::RepositoryIndexResponse* resp) override {
+    return FinishNow(ctx, Guarded("RepositoryIndex", [&] {
+                       for (const ModelIndexEntry& e : s_->repo_->Index()) {
+                         if (req->ready() && e.state != "READY") continue;
+                         auto* m = resp->add_models();
+                         m->set_name(e.name);
+                         m->set_version(e.version);
+                         m->set_state(e.state);
+                         m->set_reason(e.reason);
+                       }
+                       return grpc::Status::OK;
+                     }));
+  }
+
+ private:
+  static grpc::Status InvalidArgumentStatus(std::string m) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(m));
+  }
+
+  void Reject() {
+    if (s_->metrics_) s_->metrics_->RecordRejected("grpc");
+  }
+
+  grpc::Status Infer(const inference::ModelInferRequest& req, inference::ModelInferResponse* resp) {
+    const int64_t t0 = NowNs();
+    if (s_->state_ && s_->state_->draining.load(std::memory_order_relaxed)) {
+      Reject();
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+    }
+    std::optional<InflightGuard> inflight;
+    if (s_->state_) inflight.emplace(s_->state_);
+
+    if (req.model_name().empty()) {
+      Reject();
+      return InvalidArgumentStatus("model_name: the model name is empty");
+    }
+    // `request`'s raw inputs are views into `req`, which outlives this function.
+    InferRequest request;
+    if (Status st = DecodeModelInferRequest(req, &request); !st.ok()) {
+      Reject();
+      return ToGrpcStatus(st);
+    }
+    auto model = s_->repo_->Get(req.model_name(), req.model_version());
+    if (!model.ok()) {
+      Reject();
+      return ToGrpcStatus(model.status());
+    }
+    const int64_t batch_rows =
+        (req.inputs_size() > 0 && req.inputs(0).shape_size() > 0) ? req.inputs(0).shape(0) : 1;
+
+    InferResponse response;
+    InferTiming timing;
+    Status st = (*model)->Infer(request, &response, &timing);
+    if (s_->metrics_) s_->metrics_->RecordInfer(**model, st, timing, NowNs() - t0, batch_rows);
+    if (!st.ok()) return ToGrpcStatus(st);
+
+    response.model_name = (*model)->name();
+    response.model_version = (*model)->version();
+    response.id = req.id().empty() ? NewUuid() : req.id();
+    response.parameters = std::move(request.parameters);
+    st = EncodeModelInferResponse(response, req.raw_input_contents_size() > 0, resp);
+    return ToGrpcStatus(st);
+  }
+
+  GrpcServer* s_;
+};
+
+GrpcServer::GrpcServer(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options)
+    : repo_(repo), metrics_(metrics), state_(state), options_(options), service_(std::make_unique<Service>(this)) {}
+
+GrpcServer::~GrpcServer() {
+  if (server_ && !shut_down_) Shutdown(std::chrono::system_clock::now());
+  std::unique_lock<std::mutex> lock(bg_mu_);
+  bg_cv_.wait(lock, [this] { return bg_running_ == 0; });
+}
+
+template <typename F>
+bool GrpcServer::RunBackground(F&& fn) {
+  {
+    std::lock_guard<std::mutex> lock(bg_mu_);
+    ++bg_running_;
+  }
+  try {
+    std::thread([this, fn = std::forward<F>(fn)]() mutable {
+      try {
+        fn();
+      } catch (...) {
+        LOG_ERROR("gRPC background task raised an exception");
+      }
+      std::lock_guard<std::mutex> lock(bg_mu_);
+      --bg_running_;
+      bg_cv_.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    LOG_ERROR("gRPC: cannot start a thread: {}", e.what());
+    std::lock_guard<std::mutex> lock(bg_mu_);
+    --bg_running_;
+    bg_cv_.notify_all();
+    return false;
+  }
+  return true;
+}
+
+Status GrpcServer::Start() {
+  if (server_) return Internal("gRPC server already started");
+  std::string host = options_.host.empty() ? "0.0.0.0" : options_.host;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  const std::string address = host + ":" + std::to_string(options_.grpc_port);
+
+  grpc::ServerBuilder builder;
+  int selected = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
+  builder.SetMaxReceiveMessageSize(options_.grpc_max_receive_message_length);
+  builder.SetMaxSendMessageSize(options_.grpc_max_send_message_length);
+  // gRPC sets SO_REUSEPORT by default, which would let a second server "bind" a busy port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(service_.get());
+  try {
+    server_ = builder.BuildAndStart();
+  } catch (const std::exception& e) {
+    return Unavailable("gRPC server on " + address + " failed to start: " + e.what());
+  }
+  if (!server_ || selected == 0) {
+    server_.reset();
+    return Unavailable("gRPC server could not bind " + address + " (is the port in use?)");
+  }
+  port_ = selected;
+  shut_down_ = false;
+  return Status::Ok();
+}
+
+void GrpcServer::Shutdown(std::chrono::system_clock::time_point deadline) {
+  if (!server_ || shut_down_) return;
+  shut_down_ = true;
+  server_->Shutdown(deadline);  // stops accepting; cancels what is still running at the deadline
+  server_->Wait();
+}
+
+}  // namespace inferd

@@ -1,1 +1,120 @@
-// placeholder
+#include "server/model_server.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "backends/fault/fault_backend.h"
+#include "backends/xgboost/xgboost_backend.h"
+#include "core/logging.h"
+#include "core/thread_pool.h"
+#include "model/repository.h"
+#include "server/grpc_server.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/rest_handler.h"
+
+namespace inferd {
+
+struct ModelServer::Impl {
+  ModelServerConfig config;
+  ServerState state;
+  BackendRegistry registry;
+  std::unique_ptr<ModelRepository> repo;
+  Metrics metrics;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<RestHandler> rest;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<GrpcServer> grpc;
+};
+
+ModelServer::ModelServer(ModelServerConfig config) : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+}
+
+ModelServer::~ModelServer() {
+  if (impl_->http) impl_->http->Stop();
+  if (impl_->grpc) impl_->grpc->Shutdown(std::chrono::system_clock::now());
+}
+
+Status ModelServer::Start() {
+  auto& c = impl_->config;
+  impl_->registry.Register(NewXgboostBackendFactory());
+  if (const char* f = std::getenv("INFERD_FAULT_INJECTION"); f && std::string(f) == "1") {
+    impl_->registry.Register(NewFaultBackendFactory());
+  }
+  impl_->repo = std::make_unique<ModelRepository>(
+      &impl_->registry, RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads});
+  std::vector<std::string> to_load;
+  if (!c.model_dir.empty()) {
+    std::string name = c.model_name.empty() ? "model" : c.model_name;
+    impl_->repo->AddSource(name, c.model_dir);
+    to_load.push_back(name);
+  }
+  if (!c.model_repository.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c.model_repository, ec)) {
+      return InvalidArgument("--model_repository: '" + c.model_repository + "' is not a directory");
+    }
+    if (!c.load_models.empty()) {
+      to_load.insert(to_load.end(), c.load_models.begin(), c.load_models.end());
+    } else {
+      for (const auto& e : impl_->repo->Index()) to_load.push_back(e.name);
+    }
+  }
+  if (c.model_dir.empty() && c.model_repository.empty()) {
+    return InvalidArgument("give --model_dir (with --model_name) or --model_repository");
+  }
+  int threads = c.server.max_threads > 0 ? c.server.max_threads
+                                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  impl_->pool = std::make_unique<ThreadPool>(threads, 1024);
+  impl_->rest = std::make_unique<RestHandler>(impl_->repo.get(), &impl_->metrics, &impl_->state, c.server,
+                                              impl_->pool.get());
+  impl_->http = std::make_unique<HttpServer>(impl_->rest.get(), &impl_->state, c.server);
+  RETURN_IF_ERROR(impl_->http->Start());
+  if (c.server.enable_grpc) {
+    impl_->grpc = std::make_unique<GrpcServer>(impl_->repo.get(), &impl_->metrics, &impl_->state, c.server);
+    RETURN_IF_ERROR(impl_->grpc->Start());
+  }
+  std::printf("inferd model-server listening http_port=%d grpc_port=%d\n", http_port(), grpc_port());
+  std::fflush(stdout);
+  LOG_INFO("HTTP on {}:{}, gRPC {}; loading {} model(s)", c.server.host, http_port(),
+           impl_->grpc ? "on port " + std::to_string(grpc_port()) : std::string("disabled"), to_load.size());
+  for (const auto& name : to_load) {
+    ModelRepository* repo = impl_->repo.get();
+    impl_->pool->Submit([repo, name] { (void)repo->Load(name); });
+  }
+  return Status::Ok();
+}
+
+bool ModelServer::Drain() {
+  auto& c = impl_->config;
+  LOG_INFO("draining: refusing new requests, waiting up to {} ms for {} in flight", c.server.drain_timeout_ms,
+           impl_->state.inflight.load());
+  impl_->state.draining.store(true);
+  impl_->http->StopAccepting();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.server.drain_timeout_ms);
+  if (impl_->grpc) {
+    // gRPC's own shutdown stops accepting and waits for in-flight calls until the deadline.
+    impl_->grpc->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(c.server.drain_timeout_ms));
+  }
+  bool clean = true;
+  while (impl_->state.inflight.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      LOG_WARN("drain timeout: {} request(s) still in flight", impl_->state.inflight.load());
+      clean = false;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  impl_->http->Stop();
+  LOG_INFO("drained");
+  return clean;
+}
+
+int ModelServer::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+int ModelServer::grpc_port() const { return impl_->grpc ? impl_->grpc->port() : 0; }
+
+}  // namespace inferd

@@ -1,1 +1,380 @@
-// placeholder
+#include "server/rest_handler.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "core/logging.h"
+#include "core/uuid.h"
+#include "protocol/json_writer.h"
+#include "protocol/v1_json.h"
+#include "protocol/v2_json.h"
+
+namespace inferd {
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kUnimplemented: return 501;
+    case StatusCode::kPayloadTooLarge: return 413;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+RestResponse Error(const Status& st) {
+  RestResponse r;
+  r.status = HttpStatusFor(st.code());
+  r.body = ErrorJson(st.message());
+  return r;
+}
+
+RestResponse Json(std::string body, int status = 200) {
+  RestResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// Decodes %XX escapes of a path segment. Returns false on a malformed escape.
+bool PercentDecode(std::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int v = 0;
+    auto r = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+    if (r.ec != std::errc() || r.ptr != in.data() + i + 3) return false;
+    out->push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return true;
+}
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+int64_t BatchRows(const InferRequest& req) {
+  if (req.inputs.empty() || req.inputs[0].shape().empty()) return 1;
+  return req.inputs[0].shape()[0];
+}
+
+}  // namespace
+
+RestHandler::RestHandler(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options,
+                         ThreadPool* slow_pool)
+    : repo_(repo), metrics_(metrics), state_(state), options_(options), slow_pool_(slow_pool) {}
+
+void RestHandler::Handle(RestRequest&& req, std::function<void(RestResponse&&)> done) {
+  bool deferred = false;
+  RestResponse r = Route(req, done, &deferred);
+  if (!deferred) done(std::move(r));
+}
+
+RestResponse RestHandler::ModelReadyResponse(std::string_view model, std::string_view version, bool v1) {
+  auto m = repo_->Get(model, version);
+  if (!m.ok() && m.status().code() == StatusCode::kNotFound) return Error(m.status());
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("name");
+  w.String(model);
+  w.Key("ready");
+  w.Bool(m.ok());
+  if (!m.ok() && v1) {
+    w.Key("error");
+    w.String(m.status().message());
+  }
+  w.EndObject();
+  return Json(std::move(out), m.ok() ? 200 : 503);
+}
+
+RestResponse RestHandler::ModelMetadataResponse(std::string_view model, std::string_view version) {
+  auto m = repo_->Get(model, version);
+  if (!m.ok()) return Error(m.status());
+  std::string out;
+  WriteV2ModelMetadata((*m)->metadata(), &out);
+  return Json(std::move(out));
+}
+
+RestResponse RestHandler::V1Predict(RestRequest& req, std::string_view model_name, std::string_view version) {
+  int64_t t0 = NowNs();
+  auto m = repo_->Get(model_name, version);
+  if (!m.ok()) {
+    metrics_->RecordRejected("rest");
+    return Error(m.status());
+  }
+  Model& model = **m;
+  InferRequest ireq;
+  ireq.model_name = model.name();
+  V1Form form;
+  Status st = ParseV1PredictRequest(req.body, model.metadata(), &ireq, &form);
+  InferTiming timing;
+  InferResponse iresp;
+  if (st.ok()) {
+    ireq.outputs.push_back({model.metadata().outputs[static_cast<size_t>(model.v1_output())].name, {}});
+    st = model.Infer(ireq, &iresp, &timing);
+  }
+  metrics_->RecordInfer(model, st, timing, NowNs() - t0, BatchRows(ireq));
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kInternal) LOG_ERROR("[rid={}] model '{}': {}", req.request_id, model.name(), st.message());
+    return Error(st);
+  }
+  RestResponse r;
+  r.body.reserve(64 + iresp.outputs[0].byte_size() * 3);
+  WriteV1PredictResponse(iresp.outputs[0], form, &r.body);
+  return r;
+}
+
+RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name, std::string_view version) {
+  int64_t t0 = NowNs();
+  auto m = repo_->Get(model_name, version);
+  if (!m.ok()) {
+    metrics_->RecordRejected("rest");
+    return Error(m.status());
+  }
+  Model& model = **m;
+  std::optional<size_t> header_length;
+  if (req.inference_header_content_length) {
+    const std::string& h = *req.inference_header_content_length;
+    size_t v = 0;
+    auto r = std::from_chars(h.data(), h.data() + h.size(), v);
+    if (r.ec != std::errc() || r.ptr != h.data() + h.size()) {
+      return Error(InvalidArgument("Inference-Header-Content-Length: '" + h + "' is not a non-negative integer"));
+    }
+    header_length = v;
+  } else if (req.content_type.starts_with("application/octet-stream")) {
+    return Error(InvalidArgument(
+        "Inference-Header-Content-Length: header missing on a binary (application/octet-stream) request"));
+  }
+  InferRequest ireq;
+  InferResponse iresp;
+  InferTiming timing;
+  Status st = ParseV2InferRequest(req.body, header_length, &ireq);
+  if (st.ok()) st = model.Infer(ireq, &iresp, &timing);
+  metrics_->RecordInfer(model, st, timing, NowNs() - t0, BatchRows(ireq));
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kInternal) LOG_ERROR("[rid={}] model '{}': {}", req.request_id, model.name(), st.message());
+    return Error(st);
+  }
+  iresp.model_name = model.name();
+  iresp.model_version = model.version();
+  iresp.id = ireq.id.empty() ? NewUuid() : std::move(ireq.id);
+  bool binary_all = GetBoolParameter(ireq.parameters, "binary_data_output", false);
+  iresp.parameters = std::move(ireq.parameters);
+  RestResponse r;
+  r.body.reserve(256);
+  r.inference_header_content_length = WriteV2InferResponse(iresp, binary_all, &r.body);
+  if (r.inference_header_content_length) r.content_type = "application/octet-stream";
+  return r;
+}
+
+RestResponse RestHandler::Route(RestRequest& req, std::function<void(RestResponse&&)>& done, bool* deferred) {
+  std::string_view target = req.target;
+  std::string_view path = target.substr(0, target.find('?'));
+  bool get = req.method == "GET", post = req.method == "POST";
+  auto method_not_allowed = [&] {
+    RestResponse r = Error(InvalidArgument("method " + req.method + " is not allowed on " + std::string(path)));
+    r.status = 405;
+    return r;
+  };
+  auto parts = SplitPath(path);
+  // Segments are percent-decoded one by one (a model name may contain an encoded ':' or space).
+  std::vector<std::string> seg(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!PercentDecode(parts[i], &seg[i])) return Error(InvalidArgument("path: malformed percent-encoding"));
+  }
+  size_t n = seg.size();
+
+  if (state_->draining.load(std::memory_order_relaxed) && post) {
+    return Error(Unavailable("server is shutting down"));
+  }
+
+  if (n == 0) {
+    if (!get) return method_not_allowed();
+    return Json("{\"status\":\"alive\"}");
+  }
+  if (n == 1 && seg[0] == "metrics") {
+    RestResponse r;
+    r.body = metrics_->Serialize(repo_);
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  }
+
+  // ---- KServe V1 --------------------------------------------------------------------------------
+  if (seg[0] == "v1" && n >= 2 && seg[1] == "models") {
+    if (n == 2) {
+      if (!get) return method_not_allowed();
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject();
+      w.Key("models");
+      w.BeginArray();
+      for (const auto& name : repo_->ReadyModelNames()) w.String(name);
+      w.EndArray();
+      w.EndObject();
+      return Json(std::move(out));
+    }
+    // /v1/models/{m}[:verb] or /v1/models/{m}/versions/{v}[:verb]
+    std::string last = seg[n - 1];
+    std::string verb;
+    size_t colon = last.rfind(':');
+    if (colon != std::string::npos) {
+      verb = last.substr(colon + 1);
+      last = last.substr(0, colon);
+    }
+    std::string model, version;
+    if (n == 3) {
+      model = last;
+    } else if (n == 5 && seg[3] == "versions") {
+      model = seg[2];
+      version = last;
+    } else {
+      return Error(NotFound("unknown path " + std::string(path)));
+    }
+    if (verb.empty()) {
+      if (!get) return method_not_allowed();
+      return ModelReadyResponse(model, version, /*v1=*/true);
+    }
+    if (!post) return method_not_allowed();
+    if (verb == "predict") return V1Predict(req, model, version);
+    if (verb == "explain" || verb == "classify" || verb == "regress") {
+      auto m = repo_->Get(model, version);
+      if (!m.ok()) return Error(m.status());
+      if (verb == "explain") return Error(Unimplemented("model '" + model + "' has no explainer"));
+      return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+    }
+    return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
+  }
+
+  // ---- Open Inference Protocol V2 ----------------------------------------------------------------
+  if (seg[0] == "v2") {
+    if (n == 1) {
+      if (!get) return method_not_allowed();
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject();
+      w.Key("name");
+      w.String(options_.server_name);
+      w.Key("version");
+      w.String(options_.server_version);
+      w.Key("extensions");
+      w.BeginArray();
+      w.String("model_repository");
+      w.String("binary_tensor_data");
+      w.EndArray();
+      w.EndObject();
+      return Json(std::move(out));
+    }
+    if (seg[1] == "health" && n == 3) {
+      if (!get) return method_not_allowed();
+      if (seg[2] == "live") return Json("{\"live\":true}");
+      if (seg[2] == "ready") {
+        bool ready = !state_->draining.load(std::memory_order_relaxed) && repo_->AllReady();
+        return Json(ready ? "{\"ready\":true}" : "{\"ready\":false}", ready ? 200 : 503);
+      }
+    }
+    if (seg[1] == "models") {
+      if (n == 2) {
+        if (!get) return method_not_allowed();
+        std::string out;
+        JsonWriter w(&out);
+        w.BeginObject();
+        w.Key("models");
+        w.BeginArray();
+        for (const auto& name : repo_->ReadyModelNames()) w.String(name);
+        w.EndArray();
+        w.EndObject();
+        return Json(std::move(out));
+      }
+      std::string_view model = seg[2], version;
+      size_t rest = 3;
+      if (n >= 5 && seg[3] == "versions") {
+        version = seg[4];
+        rest = 5;
+      }
+      if (n == rest) {
+        if (!get) return method_not_allowed();
+        return ModelMetadataResponse(model, version);
+      }
+      if (n == rest + 1 && seg[rest] == "ready") {
+        if (!get) return method_not_allowed();
+        return ModelReadyResponse(model, version, /*v1=*/false);
+      }
+      if (n == rest + 1 && seg[rest] == "infer") {
+        if (!post) return method_not_allowed();
+        return V2Infer(req, model, version);
+      }
+    }
+    if (seg[1] == "repository") {
+      if (n == 3 && seg[2] == "index") {
+        if (!post && !get) return method_not_allowed();
+        std::string out;
+        JsonWriter w(&out);
+        w.BeginArray();
+        for (const auto& e : repo_->Index()) {
+          w.BeginObject();
+          w.Key("name");
+          w.String(e.name);
+          if (!e.version.empty()) { w.Key("version"); w.String(e.version); }
+          if (!e.state.empty()) { w.Key("state"); w.String(e.state); }
+          if (!e.reason.empty()) { w.Key("reason"); w.String(e.reason); }
+          w.EndObject();
+        }
+        w.EndArray();
+        return Json(std::move(out));
+      }
+      if (n == 5 && seg[2] == "models" && (seg[4] == "load" || seg[4] == "unload")) {
+        if (!post) return method_not_allowed();
+        std::string model = seg[3];
+        bool load = seg[4] == "load";
+        auto task = [this, model, load, done]() mutable {
+          Status st = load ? repo_->Load(model) : repo_->Unload(model);
+          if (!st.ok()) {
+            done(Error(st));
+            return;
+          }
+          std::string out;
+          JsonWriter w(&out);
+          w.BeginObject();
+          w.Key("name");
+          w.String(model);
+          w.Key(load ? "load" : "unload");
+          w.Bool(true);
+          w.EndObject();
+          done(Json(std::move(out)));
+        };
+        if (!slow_pool_->Submit(task)) return Error(Unavailable("too many model loads queued; retry later"));
+        *deferred = true;
+        return {};
+      }
+    }
+  }
+  return Error(NotFound("unknown path " + std::string(path)));
+}
+
+}  // namespace inferd

@@ -1,1 +1,346 @@
-// placeholder
+#include "backends/xgboost/xgboost_backend.h"
+
+#include <xgboost/c_api.h>
+
+// simdjson's classes change layout with SIMDJSON_THREADS_ENABLED, which its CMake target defines:
+// compiling this file without it while the rest of the program has it breaks the one-definition rule
+// (crashes in dom::parser). The target must link simdjson::simdjson.
+#ifndef SIMDJSON_THREADS_ENABLED
+#error "inferd_backend_xgboost must link simdjson::simdjson (it defines SIMDJSON_THREADS_ENABLED)"
+#endif
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/format.h"
+
+namespace inferd {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class Objective { kSoftmax, kSoftprob, kBinaryLogistic, kOther };
+
+// XGBoost's last error for this thread (XGBGetLastError is thread-local), without the timestamp,
+// the source location and the stack trace that libxgboost appends.
+std::string XgbError() {
+  std::string_view m = XGBGetLastError();
+  if (size_t st = m.find("\nStack trace:"); st != std::string_view::npos) m = m.substr(0, st);
+  if (m.size() > 2 && m.front() == '[') {
+    if (size_t close = m.find("] "); close != std::string_view::npos) m.remove_prefix(close + 2);
+  }
+  // "path/file.cc:123: message" -> "message"
+  if (size_t colon = m.find(": "); colon != std::string_view::npos && colon > 0) {
+    size_t digits = colon;
+    while (digits > 0 && m[digits - 1] >= '0' && m[digits - 1] <= '9') --digits;
+    if (digits < colon && digits > 0 && m[digits - 1] == ':' && m.substr(0, digits).find(' ') == std::string_view::npos) {
+      m.remove_prefix(colon + 2);
+    }
+  }
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.remove_suffix(1);
+  return "XGBoost: " + std::string(m.empty() ? "unknown error" : m);
+}
+
+struct BoosterConfig {
+  std::string objective;
+  std::string booster;
+  int64_t num_class = 0;
+  int64_t num_target = 1;
+};
+
+// Reads a decimal integer that XGBoost's configuration stores as a JSON string ("3").
+bool ParseIntString(simdjson::dom::element e, int64_t* out) {
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS || s.empty()) return false;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9' || v > (int64_t{1} << 40)) return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+StatusOr<BoosterConfig> ParseConfig(std::string_view json, const std::string& file) {
+  auto bad = [&](const std::string& what) {
+    return InvalidArgument("model file '" + file + "': unexpected XGBoost configuration: " + what);
+  };
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return bad("not JSON");
+  BoosterConfig c;
+  std::string_view s;
+  if (doc.at_pointer("/learner/objective/name").get_string().get(s) != simdjson::SUCCESS) {
+    return bad("no learner.objective.name");
+  }
+  c.objective = std::string(s);
+  if (doc.at_pointer("/learner/gradient_booster/name").get_string().get(s) != simdjson::SUCCESS) {
+    return bad("no learner.gradient_booster.name");
+  }
+  c.booster = std::string(s);
+  simdjson::dom::element e;
+  if (doc.at_pointer("/learner/learner_model_param/num_class").get(e) != simdjson::SUCCESS ||
+      !ParseIntString(e, &c.num_class)) {
+    return bad("no learner.learner_model_param.num_class");
+  }
+  // num_target appeared in XGBoost 1.6 (multi-target trees); older configurations lack it.
+  if (doc.at_pointer("/learner/learner_model_param/num_target").get(e) == simdjson::SUCCESS &&
+      !ParseIntString(e, &c.num_target)) {
+    return bad("learner.learner_model_param.num_target is not an integer");
+  }
+  return c;
+}
+
+// Replicates XGBoost's softmax (common::Softmax): shift by the max, expf, sum in double, divide.
+void Softmax(const float* in, float* out, int64_t k) {
+  float wmax = in[0];
+  for (int64_t j = 1; j < k; ++j) wmax = std::fmax(in[j], wmax);
+  double wsum = 0.0;
+  for (int64_t j = 0; j < k; ++j) {
+    out[j] = std::exp(in[j] - wmax);
+    wsum += out[j];
+  }
+  float fsum = static_cast<float>(wsum);
+  for (int64_t j = 0; j < k; ++j) out[j] /= fsum;
+}
+
+// First index of the maximum, as XGBoost's softmax objective picks the class.
+int64_t ArgMax(const float* in, int64_t k) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < k; ++j)
+    if (in[j] > in[best]) best = j;
+  return best;
+}
+
+constexpr char kValueConfig[] =
+    R"({"type":0,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})";
+constexpr char kMarginConfig[] =
+    R"({"type":1,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})";
+
+class XgboostBackend final : public Backend {
+ public:
+  XgboostBackend(BoosterHandle h, std::string file) : h_(h), file_(std::move(file)) {}
+  ~XgboostBackend() override { XGBoosterFree(h_); }
+  XgboostBackend(const XgboostBackend&) = delete;
+  XgboostBackend& operator=(const XgboostBackend&) = delete;
+
+  Status Init(int threads) {
+    if (threads > 0 && XGBoosterSetParam(h_, "nthread", std::to_string(threads).c_str()) != 0) {
+      return Fail("cannot set nthread");
+    }
+    bst_ulong len = 0;
+    const char* cfg = nullptr;
+    if (XGBoosterSaveJsonConfig(h_, &len, &cfg) != 0) return Fail("cannot read the model's configuration");
+    ASSIGN_OR_RETURN(BoosterConfig c, ParseConfig(std::string_view(cfg, len), file_));
+    bst_ulong nf = 0;
+    if (XGBoosterGetNumFeature(h_, &nf) != 0) return Fail("cannot read the number of features");
+    if (nf == 0) return InvalidArgument("model file '" + file_ + "': the model has no features");
+    num_features_ = static_cast<int64_t>(nf);
+    linear_ = c.booster == "gblinear";
+
+    if (c.objective == "multi:softmax") objective_ = Objective::kSoftmax;
+    else if (c.objective == "multi:softprob") objective_ = Objective::kSoftprob;
+    else if (c.objective == "binary:logistic") objective_ = Objective::kBinaryLogistic;
+    else objective_ = Objective::kOther;
+    if (multiclass()) {
+      if (c.num_class < 2) {
+        return InvalidArgument("model file '" + file_ + "': objective " + c.objective + " with num_class " +
+                               std::to_string(c.num_class));
+      }
+      width_ = c.num_class;
+    } else {
+      width_ = std::max<int64_t>(1, c.num_target);
+    }
+    BuildMetadata();
+
+    // Probe: one row of zeros. Completes XGBoost's lazy configuration now, on this thread, and checks
+    // that the prediction has the width the configuration promised.
+    std::vector<float> zeros(static_cast<size_t>(num_features_), 0.0f);
+    std::vector<float> out;
+    RETURN_IF_ERROR(Predict(zeros.data(), 1, /*margin=*/true, &out).WithPrefix("model file '" + file_ + "'"));
+    if (static_cast<int64_t>(out.size()) != width_) {
+      return InvalidArgument("model file '" + file_ + "': a one-row prediction has " + std::to_string(out.size()) +
+                             " values, expected " + std::to_string(width_));
+    }
+    return Status::Ok();
+  }
+
+  const ModelMetadata& metadata() const override { return metadata_; }
+  bool thread_safe() const override { return !linear_; }
+  int v1_output() const override { return 0; }
+  std::vector<int> default_outputs() const override { return {0}; }
+
+  Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
+                 std::vector<Tensor>* outputs) override {
+    if (inputs.size() != 1) return Internal("expected 1 input, got " + std::to_string(inputs.size()));
+    const Tensor& x = inputs[0];
+    if (x.dtype() != DataType::kFp32 || x.shape().size() != 2 || x.shape()[1] != num_features_) {
+      return InvalidArgument("inputs[0].shape: expected FP32 [-1, " + std::to_string(num_features_) + "], got " +
+                             std::string(DataTypeName(x.dtype())) + " " + ShapeToString(x.shape()));
+    }
+    const int64_t n = x.shape()[0];
+    const float* data = x.data<float>();
+
+    bool need_value = false, need_margin = false;
+    for (int idx : requested) {
+      if (idx < 0 || idx >= static_cast<int>(kinds_.size())) return Internal("bad output index " + std::to_string(idx));
+      if (multiclass() || kinds_[idx] == Kind::kMargin) need_margin = true;
+      else need_value = true;
+    }
+    std::vector<float> value, margin;
+    if (n > 0) {
+      if (need_value) RETURN_IF_ERROR(Predict(data, n, /*margin=*/false, &value));
+      if (need_margin) RETURN_IF_ERROR(Predict(data, n, /*margin=*/true, &margin));
+    }
+    const size_t expect = static_cast<size_t>(n * width_);
+    if ((need_value && n > 0 && value.size() != expect) || (need_margin && n > 0 && margin.size() != expect)) {
+      return Internal("XGBoost returned " + std::to_string(std::max(value.size(), margin.size())) +
+                      " values for " + std::to_string(n) + " rows, expected " + std::to_string(expect));
+    }
+
+    for (int idx : requested) {
+      const TensorSpec& spec = metadata_.outputs[idx];
+      Shape shape = spec.shape;
+      shape[0] = n;
+      Tensor t(spec.name, spec.dtype, shape);
+      switch (kinds_[idx]) {
+        case Kind::kPredict:
+          if (objective_ == Objective::kSoftmax) {
+            int64_t* out = reinterpret_cast<int64_t*>(t.Allocate(static_cast<size_t>(n) * sizeof(int64_t)));
+            for (int64_t i = 0; i < n; ++i) out[i] = ArgMax(&margin[i * width_], width_);
+          } else if (objective_ == Objective::kSoftprob) {
+            float* out = reinterpret_cast<float*>(t.Allocate(expect * sizeof(float)));
+            for (int64_t i = 0; i < n; ++i) Softmax(&margin[i * width_], out + i * width_, width_);
+          } else {
+            t.SetOwned(std::string(reinterpret_cast<const char*>(value.data()), value.size() * sizeof(float)));
+          }
+          break;
+        case Kind::kProbabilities:
+          if (multiclass()) {
+            float* out = reinterpret_cast<float*>(t.Allocate(expect * sizeof(float)));
+            for (int64_t i = 0; i < n; ++i) Softmax(&margin[i * width_], out + i * width_, width_);
+          } else {  // binary:logistic
+            float* out = reinterpret_cast<float*>(t.Allocate(static_cast<size_t>(n) * 2 * sizeof(float)));
+            for (int64_t i = 0; i < n; ++i) {
+              out[2 * i] = 1.0f - value[i];
+              out[2 * i + 1] = value[i];
+            }
+          }
+          break;
+        case Kind::kMargin:
+          t.SetOwned(std::string(reinterpret_cast<const char*>(margin.data()), margin.size() * sizeof(float)));
+          break;
+      }
+      outputs->push_back(std::move(t));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  enum class Kind { kPredict, kProbabilities, kMargin };
+
+  bool multiclass() const { return objective_ == Objective::kSoftmax || objective_ == Objective::kSoftprob; }
+
+  Status Fail(const std::string& what) const {
+    return InvalidArgument("model file '" + file_ + "': " + what + ": " + XgbError());
+  }
+
+  void BuildMetadata() {
+    metadata_.platform = "xgboost";
+    metadata_.inputs = {{"input-0", DataType::kFp32, {-1, num_features_}}};
+    Shape scores = width_ == 1 ? Shape{-1} : Shape{-1, width_};
+    if (objective_ == Objective::kSoftmax) {
+      metadata_.outputs.push_back({"output-0", DataType::kInt64, {-1}});
+    } else {
+      metadata_.outputs.push_back({"output-0", DataType::kFp32, scores});
+    }
+    kinds_.push_back(Kind::kPredict);
+    if (multiclass()) {
+      metadata_.outputs.push_back({"probabilities", DataType::kFp32, {-1, width_}});
+      kinds_.push_back(Kind::kProbabilities);
+    } else if (objective_ == Objective::kBinaryLogistic && width_ == 1) {
+      metadata_.outputs.push_back({"probabilities", DataType::kFp32, {-1, 2}});
+      kinds_.push_back(Kind::kProbabilities);
+    }
+    metadata_.outputs.push_back({"margin", DataType::kFp32, scores});
+    kinds_.push_back(Kind::kMargin);
+  }
+
+  // One prediction of `n` rows into `out`. Tree boosters use in-place prediction on the caller's
+  // buffer (no copy into a DMatrix); gblinear, which lacks it in XGBoost 1.7, goes through a DMatrix.
+  Status Predict(const float* data, int64_t n, bool margin, std::vector<float>* out) const {
+    std::string array = R"({"data":[)" + std::to_string(reinterpret_cast<uintptr_t>(data)) + R"(,true],"shape":[)" +
+                        std::to_string(n) + "," + std::to_string(num_features_) +
+                        R"(],"typestr":"<f4","version":3})";
+    const char* config = margin ? kMarginConfig : kValueConfig;
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* result = nullptr;
+    if (!linear_) {
+      if (XGBoosterPredictFromDense(h_, array.c_str(), config, nullptr, &shape, &dim, &result) != 0) {
+        return Internal("prediction failed: " + XgbError());
+      }
+    } else {
+      DMatrixHandle m = nullptr;
+      if (XGDMatrixCreateFromDense(array.c_str(), R"({"missing":NaN,"nthread":1})", &m) != 0) {
+        return Internal("cannot build a DMatrix: " + XgbError());
+      }
+      int rc = XGBoosterPredictFromDMatrix(h_, m, config, &shape, &dim, &result);
+      XGDMatrixFree(m);  // the result lives in the booster's per-thread store, not in the DMatrix
+      if (rc != 0) return Internal("prediction failed: " + XgbError());
+    }
+    size_t count = 1;
+    for (bst_ulong i = 0; i < dim; ++i) count *= static_cast<size_t>(shape[i]);
+    out->assign(result, result + count);
+    return Status::Ok();
+  }
+
+  BoosterHandle h_;
+  std::string file_;
+  int64_t num_features_ = 0;
+  int64_t width_ = 1;  // values per row: num_class for multiclass, num_target otherwise
+  bool linear_ = false;
+  Objective objective_ = Objective::kOther;
+  ModelMetadata metadata_;
+  std::vector<Kind> kinds_;  // parallel to metadata_.outputs
+};
+
+class XgboostBackendFactory final : public BackendFactory {
+ public:
+  std::string_view format() const override { return "xgboost"; }
+
+  StatusOr<std::unique_ptr<Backend>> Load(const LoadOptions& options) override {
+    std::string file = options.model_file;
+    if (file.empty()) {
+      ASSIGN_OR_RETURN(DetectedModel d, DetectModel(options.model_dir, "xgboost"));
+      file = d.file;
+    } else if (fs::path(file).is_relative() && !options.model_dir.empty()) {
+      file = (fs::path(options.model_dir) / file).string();
+    }
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) return NotFound("model file '" + file + "' does not exist or is not a file");
+
+    BoosterHandle h = nullptr;
+    if (XGBoosterCreate(nullptr, 0, &h) != 0) return Internal("model file '" + file + "': " + XgbError());
+    auto backend = std::make_unique<XgboostBackend>(h, file);  // owns h from here on
+    if (XGBoosterLoadModel(h, file.c_str()) != 0) {
+      return InvalidArgument("model file '" + file + "': cannot load an XGBoost model: " + XgbError());
+    }
+    RETURN_IF_ERROR(backend->Init(options.intra_op_threads));
+    return std::unique_ptr<Backend>(std::move(backend));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<BackendFactory> NewXgboostBackendFactory() { return std::make_unique<XgboostBackendFactory>(); }
+
+}  // namespace inferd

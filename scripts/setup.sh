@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of inferd from Debian bookworm's packages.
+# Idempotent and quick when everything is present (one dpkg query, no network).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config git curl ca-certificates
+  # libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev
+  prometheus-cpp-dev libspdlog-dev libcli11-dev libfmt-dev
+  libxgboost-dev xgboost
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev wrk nginx
+  python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,13 @@
+// cli/commands.h: registration of the `inferd` subcommands on a CLI11 app.
+// Contract: called once from main before parsing; a subcommand's callback runs on the main thread
+// and records the process exit code returned by ExitCode().
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace inferd::cli {
+
+void AddModelServerCommand(CLI::App& app);
+int ExitCode();
+
+}  // namespace inferd::cli

@@ -1,0 +1,38 @@
+// core/thread_pool.h: a fixed pool of worker threads with a bounded queue, for slow work (model
+// loads, unloads) that must never run on an I/O thread.
+//
+// Contract: Submit may be called from any thread; it returns false (and does not run the task) when
+// the queue holds `max_queue` tasks or the pool is stopping. The destructor runs the tasks already
+// queued, then joins the workers. Tasks must not throw.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace inferd {
+
+class ThreadPool {
+ public:
+  ThreadPool(int threads, size_t max_queue);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  bool Submit(std::function<void()> task);
+
+ private:
+  void Run();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  size_t max_queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace inferd

@@ -1,0 +1,69 @@
+// server/grpc_server.h: the Open Inference Protocol (V2) gRPC front end of the model server.
+//
+// Contract:
+// - Serves inference.GRPCInferenceService (proto/inference.proto) with gRPC's callback API: handlers
+//   run inline on gRPC's own threads, with no hop to another pool (a tree model runs in microseconds;
+//   a hop would cost more than the model). Only RepositoryModelLoad, which may take seconds, runs on a
+//   separate thread that finishes the call when the load is done.
+// - The repository, metrics and state are owned by the caller and must outlive this object (metrics
+//   and state may be null in tests). Start/Shutdown/port are for one controlling thread; handlers may
+//   run concurrently on any number of gRPC threads.
+// - Shutdown(deadline) stops accepting calls, lets in-flight ones finish until the deadline and
+//   cancels the rest. The destructor shuts down (if not done yet) and waits for running model loads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include <grpcpp/grpcpp.h>
+
+#include "core/status.h"
+#include "model/repository.h"
+#include "server/metrics.h"
+#include "server/server_state.h"
+
+namespace inferd {
+
+// inferd's Status codes as gRPC status codes (see core/status.h).
+grpc::StatusCode ToGrpcCode(StatusCode code);
+grpc::Status ToGrpcStatus(const Status& status);
+
+class GrpcServer {
+ public:
+  GrpcServer(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options);
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // Binds options.host:options.grpc_port (0 picks a free port) with insecure credentials and the
+  // configured message size limits, and starts serving. Unavailable when the port cannot be bound.
+  Status Start();
+  // The bound port (valid after a successful Start).
+  int port() const { return port_; }
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+
+  class Service;  // the generated CallbackService implementation (grpc_server.cc)
+
+ private:
+  friend class Service;
+  // Runs `fn` on a tracked thread (model loads); the destructor waits for all of them.
+  template <typename F>
+  bool RunBackground(F&& fn);
+
+  ModelRepository* repo_;
+  Metrics* metrics_;
+  ServerState* state_;
+  ServerOptions options_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  int bg_running_ = 0;
+};
+
+}  // namespace inferd

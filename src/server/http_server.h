@@ -1,0 +1,35 @@
+// server/http_server.h: the HTTP/1.1 front end (Boost.Beast) of the model server.
+//
+// Contract:
+// - `workers` event-loop threads, each with its own io_context and its own SO_REUSEPORT acceptor on
+//   the same port, so connections spread over threads without a shared lock. A connection lives on
+//   one thread; its requests are handled in order (keep-alive, no pipelining reordering).
+// - Request bodies above ServerOptions::max_request_bytes are answered 413 naming the limit; malformed
+//   HTTP gets 400 and the connection is closed. Nothing a client sends can stop the server.
+// - StopAccepting() closes the acceptors (SIGTERM drain); responses sent after that carry
+//   "Connection: close". Stop() ends the event loops and joins the threads.
+#pragma once
+
+#include <memory>
+
+#include "core/status.h"
+#include "server/rest_handler.h"
+
+namespace inferd {
+
+class HttpServer {
+ public:
+  HttpServer(RestHandler* handler, ServerState* state, const ServerOptions& options);
+  ~HttpServer();
+
+  Status Start();
+  int port() const;
+  void StopAccepting();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inferd

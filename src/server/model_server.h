@@ -1,0 +1,47 @@
+// server/model_server.h: `inferd model-server`: the process that serves models over REST and gRPC.
+//
+// Contract: ModelServer owns every part of the model server (backend registry, repository, metrics,
+// slow-work pool, HTTP and gRPC front ends). Start() binds the ports, prints
+//   "inferd model-server listening http_port=N grpc_port=M"
+// on stdout, and begins loading the start-up models on the slow-work pool (ready only when all are
+// loaded and warmed up). Drain() is the SIGTERM path: refuse new work, let in-flight requests finish
+// (bounded by drain_timeout_ms), stop both front ends. Start/Drain are called from the main thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/server_state.h"
+#include "core/status.h"
+
+namespace inferd {
+
+struct ModelServerConfig {
+  ServerOptions server;
+  std::string model_name;        // with model_dir: one model (KServe flags)
+  std::string model_dir;
+  std::string model_repository;  // every subdirectory is a model
+  std::string model_format;      // forces the format; empty = detect
+  std::vector<std::string> load_models;  // with a repository: load only these at start (default: all)
+  int intra_op_threads = 1;
+};
+
+class ModelServer {
+ public:
+  explicit ModelServer(ModelServerConfig config);
+  ~ModelServer();
+
+  Status Start();
+  // Returns true when every in-flight request finished within the timeout.
+  bool Drain();
+
+  int http_port() const;
+  int grpc_port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inferd

@@ -1,0 +1,64 @@
+// server/rest_handler.h: the KServe V1 and Open Inference Protocol V2 REST routes, independent of
+// the HTTP library (http_server.cc adapts Beast to this).
+//
+// Contract:
+// - Handle() calls `done` exactly once. Inference runs inline on the calling (I/O) thread: a tree
+//   model answers in microseconds and a thread hop would cost more. Model load/unload run on the
+//   slow-work pool and call `done` from a pool thread.
+// - Every error answer is {"error": "..."} with the status code of reference/protocols.md
+//   (400/404/413/500/501/503) and a message naming the field.
+// - Thread-safe: one RestHandler serves all I/O threads; it holds no per-request state.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/thread_pool.h"
+#include "model/repository.h"
+#include "server/metrics.h"
+#include "server/server_state.h"
+
+namespace inferd {
+
+struct RestRequest {
+  std::string method;
+  std::string target;  // path and query
+  std::string body;
+  std::string content_type;
+  std::optional<std::string> inference_header_content_length;
+  std::string request_id;  // x-request-id, may be empty
+};
+
+struct RestResponse {
+  int status = 200;
+  std::string body;
+  const char* content_type = "application/json";
+  std::optional<size_t> inference_header_content_length;
+};
+
+int HttpStatusFor(StatusCode code);
+
+class RestHandler {
+ public:
+  RestHandler(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options,
+              ThreadPool* slow_pool);
+
+  void Handle(RestRequest&& req, std::function<void(RestResponse&&)> done);
+
+ private:
+  RestResponse Route(RestRequest& req, std::function<void(RestResponse&&)>& done, bool* deferred);
+  RestResponse V1Predict(RestRequest& req, std::string_view model, std::string_view version);
+  RestResponse V2Infer(RestRequest& req, std::string_view model, std::string_view version);
+  RestResponse ModelMetadataResponse(std::string_view model, std::string_view version);
+  RestResponse ModelReadyResponse(std::string_view model, std::string_view version, bool v1);
+
+  ModelRepository* repo_;
+  Metrics* metrics_;
+  ServerState* state_;
+  ServerOptions options_;
+  ThreadPool* slow_pool_;
+};
+
+}  // namespace inferd
