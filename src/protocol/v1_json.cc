@@ -30,31 +30,49 @@ Status TensorFromValue(element v, const std::string& name, const std::string& fi
 }
 
 // Row format with named inputs: [{"a": ..., "b": ...}, ...] -> one tensor per input, rows stacked.
+// Pass 1 agrees on one row shape and one datatype per input (INT64 and FP64 rows mix as FP64), pass 2
+// fills.
 Status TensorsFromNamedRows(simdjson::dom::array rows, const ModelMetadata& md, InferRequest* out) {
   for (const auto& spec : md.inputs) {
-    Tensor t(spec.name, DataType::kInvalid, {});
-    std::string buf;
     Shape row_shape;
+    DataType dtype = DataType::kInvalid;
+    std::vector<element> values;
     size_t r = 0;
     for (element row : rows) {
       std::string field = "instances[" + std::to_string(r) + "]";
-      if (row.type() != element_type::OBJECT) return InvalidArgument(field + ": must be an object with the model's input names");
+      if (row.type() != element_type::OBJECT) {
+        return InvalidArgument(field + ": must be an object with the model's input names");
+      }
       element v;
       if (row[spec.name].get(v)) return InvalidArgument(field + ": missing input '" + spec.name + "'");
-      Tensor part;
-      RETURN_IF_ERROR(TensorFromValue(v, spec.name, field + "." + spec.name, &part));
+      Shape shape;
+      DataType dt;
+      RETURN_IF_ERROR(InferJsonShapeAndType(v, &shape, &dt, field + "." + spec.name));
+      bool numeric_mix = (dt == DataType::kFp64 && dtype == DataType::kInt64) ||
+                         (dt == DataType::kInt64 && dtype == DataType::kFp64);
       if (r == 0) {
-        row_shape = part.shape();
-        t.set_dtype(part.dtype());
-      } else if (part.shape() != row_shape || part.dtype() != t.dtype()) {
+        row_shape = shape;
+        dtype = dt;
+      } else if (shape != row_shape || (dt != dtype && !numeric_mix)) {
         return InvalidArgument(field + "." + spec.name + ": shape or type differs from instances[0]");
+      } else if (numeric_mix) {
+        dtype = DataType::kFp64;
       }
-      buf.append(part.bytes());
+      values.push_back(v);
       ++r;
+    }
+    ASSIGN_OR_RETURN(int64_t per_row, ElementCount(row_shape, "instances[0]." + spec.name));
+    std::string buf;
+    for (size_t i = 0; i < values.size(); ++i) {
+      Tensor part(spec.name, dtype, row_shape);
+      int64_t count = 0;
+      RETURN_IF_ERROR(FillTensorFromJson(values[i], per_row, /*allow_b64=*/true, &part, &count,
+                                         "instances[" + std::to_string(i) + "]." + spec.name));
+      buf.append(part.bytes());
     }
     Shape shape = {static_cast<int64_t>(r)};
     shape.insert(shape.end(), row_shape.begin(), row_shape.end());
-    t.set_shape(shape);
+    Tensor t(spec.name, dtype, std::move(shape));
     t.SetOwned(std::move(buf));
     out->inputs.push_back(std::move(t));
   }

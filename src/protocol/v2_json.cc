@@ -94,7 +94,14 @@ Status ParseV2InferRequest(std::string_view body, std::optional<size_t> header_l
     binary = body.substr(*header_length);
   }
   element doc;
-  RETURN_IF_ERROR(ParseJson(json, &doc, header_length ? "request header" : "request body"));
+  Status parsed = ParseJson(json, &doc, header_length ? "request header" : "request body");
+  if (!parsed.ok()) {
+    if (!header_length && body.find("binary_data_size") != std::string_view::npos) {
+      return InvalidArgument(parsed.message() +
+                             "; a body with binary tensor data needs the Inference-Header-Content-Length header");
+    }
+    return parsed;
+  }
   if (doc.type() != element_type::OBJECT) return InvalidArgument("request body: must be a JSON object");
 
   element e;

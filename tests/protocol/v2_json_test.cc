@@ -122,7 +122,7 @@ TEST(V2Json, ErrorsNameTheField) {
       {R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{}]})", std::nullopt, "outputs[0].name"},
       {R"({"parameters":[],"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})", std::nullopt, "parameters: must be an object"},
       {bin + std::string(4, 'x'), bin.size(), "exceeds the binary data left"},
-      {bin + std::string(8, 'x'), std::nullopt, "no Inference-Header-Content-Length"},
+      {bin + std::string(8, 'x'), std::nullopt, "needs the Inference-Header-Content-Length header"},
       {bin + std::string(12, 'x'), bin.size(), "4 bytes after the header"},
       {bytes_hdr + std::string("\x05\x00\x00\x00" "abcde", 9), bytes_hdr.size(), "needs 2 BYTES elements but 1"},
       {bytes_hdr + std::string("\x09\x00\x00\x00" "abcde", 9), bytes_hdr.size(), "truncated"},
@@ -157,7 +157,7 @@ TEST(V2Json, WritesResponsesJsonAndBinary) {
   out.clear();
   auto hl = WriteV2InferResponse(r, true, &out);
   ASSERT_TRUE(hl.has_value());
-  EXPECT_EQ(out.substr(*hl), a.bytes().substr() + std::string(sb));
+  EXPECT_EQ(out.substr(*hl), std::string(a.bytes()) + sb);
   EXPECT_NE(out.substr(0, *hl).find(R"("name":"b","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":6})"), std::string::npos);
   // FP16 always goes binary.
   Tensor h("h", DataType::kFp16, {1});

@@ -627,7 +627,7 @@ TEST_F(GrpcBinary, MatchesFrameworkPredictions) {
     simdjson::dom::array cols;
     ASSERT_EQ(row.get_array().get(cols), simdjson::SUCCESS);
     for (simdjson::dom::element v : cols) {
-      double d;
+      double d = 0;
       ASSERT_EQ(v.get_double().get(d), simdjson::SUCCESS);
       r.push_back(static_cast<float>(d));
     }
@@ -637,7 +637,7 @@ TEST_F(GrpcBinary, MatchesFrameworkPredictions) {
   simdjson::dom::array predict;
   ASSERT_EQ(doc["predict"].get_array().get(predict), simdjson::SUCCESS);
   for (simdjson::dom::element v : predict) {
-    double d;
+    double d = 0;
     ASSERT_EQ(v.get_double().get(d), simdjson::SUCCESS);
     want.push_back(static_cast<int64_t>(std::llround(d)));
   }

@@ -192,7 +192,7 @@ TEST_F(IrisServer, V2Errors) {
       {hdr + std::string(8, '\0'), {"Inference-Header-Content-Length: " + std::to_string(hdr.size())}, 400, "binary_data_size"},
       {hdr + std::string(20, '\0'), {"Inference-Header-Content-Length: " + std::to_string(hdr.size())}, 400, "not claimed"},
       {hdr + std::string(16, '\0'), {"Content-Type: application/octet-stream"}, 400, "Inference-Header-Content-Length"},
-      {hdr + std::string(16, '\0'), json, 400, "binary_data_size"},
+      {hdr + std::string(16, '\0'), json, 400, "needs the Inference-Header-Content-Length header"},
       {hdr, {"Inference-Header-Content-Length: 99999"}, 400, "larger than the body"},
       {hdr, {"Inference-Header-Content-Length: -1"}, 400, "Inference-Header-Content-Length"},
   };

@@ -29,11 +29,11 @@ namespace fs = std::filesystem;
 
 enum class Objective { kSoftmax, kSoftprob, kBinaryLogistic, kOther };
 
-// XGBoost's last error for this thread (XGBGetLastError is thread-local), without the timestamp,
-// the source location and the stack trace that libxgboost appends.
+// XGBoost's last error for this thread (XGBGetLastError is thread-local): its first line, without
+// the timestamp and source location (the stack trace and parser context that follow are dropped).
 std::string XgbError() {
   std::string_view m = XGBGetLastError();
-  if (size_t st = m.find("\nStack trace:"); st != std::string_view::npos) m = m.substr(0, st);
+  if (size_t nl = m.find('\n'); nl != std::string_view::npos) m = m.substr(0, nl);
   if (m.size() > 2 && m.front() == '[') {
     if (size_t close = m.find("] "); close != std::string_view::npos) m.remove_prefix(close + 2);
   }
@@ -41,11 +41,11 @@ std::string XgbError() {
   if (size_t colon = m.find(": "); colon != std::string_view::npos && colon > 0) {
     size_t digits = colon;
     while (digits > 0 && m[digits - 1] >= '0' && m[digits - 1] <= '9') --digits;
-    if (digits < colon && digits > 0 && m[digits - 1] == ':' && m.substr(0, digits).find(' ') == std::string_view::npos) {
-      m.remove_prefix(colon + 2);
-    }
+    bool location = digits < colon && digits > 0 && m[digits - 1] == ':' &&
+                    m.substr(0, digits).find(' ') == std::string_view::npos;
+    if (location) m.remove_prefix(colon + 2);
   }
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.remove_suffix(1);
+  while (!m.empty() && m.back() == ' ') m.remove_suffix(1);
   return "XGBoost: " + std::string(m.empty() ? "unknown error" : m);
 }
 
