@@ -30,7 +30,9 @@ class IrisServer : public ::testing::Test {
   }
   void TearDown() override {
     // Whatever a test sent, the server must still be up.
-    if (server_) EXPECT_EQ(HttpGet(port(), "/").status, 200) << server_->Output();
+    if (server_) {
+      EXPECT_EQ(HttpGet(port(), "/").status, 200) << server_->Output();
+    }
   }
   static int port() { return server_->http_port(); }
   static HttpResponse Infer(const std::string& body, const std::vector<std::string>& headers = {"Content-Type: application/json"}) {

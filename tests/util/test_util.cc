@@ -46,7 +46,7 @@ struct ServerProcess::Impl {
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& args) {
   int fds[2];
   if (pipe(fds) != 0) return nullptr;
-  std::vector<std::string> full = {InferdBin()};
+  std::vector<std::string> full = {InferdBin(), "model-server"};
   full.insert(full.end(), args.begin(), args.end());
   if (std::find(args.begin(), args.end(), "--http_port") == args.end()) {
     full.push_back("--http_port");

@@ -1,6 +1,6 @@
 // tests/util/test_util.h: start a real `inferd` process on ephemeral ports and talk to it with libcurl.
 //
-// Contract: ServerProcess::Start forks/execs INFERD_BIN with the given arguments plus
+// Contract: ServerProcess::Start forks/execs `INFERD_BIN model-server` with the given arguments plus
 // `--http_port 0 --grpc_port 0`, reads the child's stdout until the line
 // "inferd model-server listening http_port=N grpc_port=M" and exposes those ports. The destructor
 // kills the process group if the test did not stop it. Helpers are for the test's main thread unless
