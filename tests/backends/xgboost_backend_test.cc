@@ -1,6 +1,6 @@
 // Tests of the XGBoost backend against the predictions XGBoost's Python package made for the same
-// models (NAME.expected.json beside each model directory, written by scripts/gen_test_models.py), plus load errors, concurrency and
-// the model layer's request validation on top of this backend.
+// models (NAME.expected.json beside each model directory, written by scripts/gen_test_models.py),
+// plus load errors, concurrency and the model layer's request validation on top of this backend.
 #include "backends/xgboost/xgboost_backend.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,6 +111,7 @@ struct Case {
   const char* dir;
   const char* file;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.dir << "/" << c.file; }
 
 class XgboostModelTest : public ::testing::TestWithParam<Case> {};
 
@@ -211,9 +213,10 @@ TEST_P(XgboostModelTest, EmptyBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, XgboostModelTest,
-                         ::testing::Values(Case{"xgb_iris_softmax", "model.bst"}, Case{"xgb_iris_softprob", "model.json"},
-                                           Case{"xgb_iris_ubj", "model.ubj"}, Case{"xgb_regressor", "model.json"},
-                                           Case{"xgb_binary", "model.json"}, Case{"xgb_linear", "model.json"}),
+                         ::testing::Values(Case{"xgb_iris_softmax", "model.bst"},
+                                           Case{"xgb_iris_softprob", "model.json"}, Case{"xgb_iris_ubj", "model.ubj"},
+                                           Case{"xgb_regressor", "model.json"}, Case{"xgb_binary", "model.json"},
+                                           Case{"xgb_linear", "model.json"}),
                          [](const auto& info) { return std::string(info.param.dir); });
 
 TEST(XgboostBackend, KserveIrisExample) {

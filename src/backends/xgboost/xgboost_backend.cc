@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,10 +121,51 @@ int64_t ArgMax(const float* in, int64_t k) {
   return best;
 }
 
+// Prediction configurations: type 0 is the objective's output (Booster.predict), 1 the raw margin.
+// XGBoost 1.7 requires "cache_id":0 here; "missing":NaN treats NaN inputs as missing, as Python does.
 constexpr char kValueConfig[] =
-    R"({"type":0,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})";
+    R"({"type":0,"training":false,"iteration_begin":0,"iteration_end":0,)"
+    R"("strict_shape":false,"cache_id":0,"missing":NaN})";
 constexpr char kMarginConfig[] =
-    R"({"type":1,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})";
+    R"({"type":1,"training":false,"iteration_begin":0,"iteration_end":0,)"
+    R"("strict_shape":false,"cache_id":0,"missing":NaN})";
+
+// Proxy DMatrix handles for in-place prediction, lent to one caller at a time. Without one,
+// XGBoosterPredictFromDense creates a proxy per call, and each construction reads two cgroup files
+// (XGBoost 1.7's Context constructor calls GetCfsCPUCount): that was most of a 1-row prediction's
+// time. A proxy is mutated by every call (it points at the caller's rows), hence one per caller.
+class ProxyPool {
+ public:
+  ProxyPool() = default;
+  ProxyPool(const ProxyPool&) = delete;
+  ProxyPool& operator=(const ProxyPool&) = delete;
+  ~ProxyPool() {
+    for (DMatrixHandle h : free_) XGDMatrixFree(h);
+  }
+
+  // nullptr when XGBoost cannot create one (the caller then lets XGBoost make its own).
+  DMatrixHandle Acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        DMatrixHandle h = free_.back();
+        free_.pop_back();
+        return h;
+      }
+    }
+    DMatrixHandle h = nullptr;
+    return XGProxyDMatrixCreate(&h) == 0 ? h : nullptr;
+  }
+  void Release(DMatrixHandle h) {
+    if (h == nullptr) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(h);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<DMatrixHandle> free_;
+};
 
 class XgboostBackend final : public Backend {
  public:
@@ -132,6 +174,10 @@ class XgboostBackend final : public Backend {
   XgboostBackend(const XgboostBackend&) = delete;
   XgboostBackend& operator=(const XgboostBackend&) = delete;
 
+  // nthread: measured on the 2-core dev box, 1-row iris predictions through Execute (20k calls,
+  // p50 / p99): nthread 1 -> 12.9 us / 23 us; XGBoost's default (all cores) -> 14.8-17.2 us / 0.15-12 ms.
+  // OpenMP fan-out only adds team start-up and wake-ups for small batches and competes with the
+  // server's own threads, so LoadOptions.intra_op_threads defaults to 1 (<= 0 keeps XGBoost's default).
   Status Init(int threads) {
     if (threads > 0 && XGBoosterSetParam(h_, "nthread", std::to_string(threads).c_str()) != 0) {
       return Fail("cannot set nthread");
@@ -182,9 +228,12 @@ class XgboostBackend final : public Backend {
                  std::vector<Tensor>* outputs) override {
     if (inputs.size() != 1) return Internal("expected 1 input, got " + std::to_string(inputs.size()));
     const Tensor& x = inputs[0];
-    if (x.dtype() != DataType::kFp32 || x.shape().size() != 2 || x.shape()[1] != num_features_) {
+    if (x.dtype() != DataType::kFp32 || x.shape().size() != 2 || x.shape()[0] < 0 ||
+        x.shape()[1] != num_features_ ||
+        x.byte_size() != static_cast<size_t>(x.shape()[0] * num_features_) * sizeof(float)) {
       return InvalidArgument("inputs[0].shape: expected FP32 [-1, " + std::to_string(num_features_) + "], got " +
-                             std::string(DataTypeName(x.dtype())) + " " + ShapeToString(x.shape()));
+                             std::string(DataTypeName(x.dtype())) + " " + ShapeToString(x.shape()) + " (" +
+                             std::to_string(x.byte_size()) + " bytes)");
     }
     const int64_t n = x.shape()[0];
     const float* data = x.data<float>();
@@ -285,9 +334,10 @@ class XgboostBackend final : public Backend {
     bst_ulong dim = 0;
     const float* result = nullptr;
     if (!linear_) {
-      if (XGBoosterPredictFromDense(h_, array.c_str(), config, nullptr, &shape, &dim, &result) != 0) {
-        return Internal("prediction failed: " + XgbError());
-      }
+      DMatrixHandle proxy = proxies_.Acquire();
+      int rc = XGBoosterPredictFromDense(h_, array.c_str(), config, proxy, &shape, &dim, &result);
+      proxies_.Release(proxy);  // the result lives in the booster's per-thread store, not in the proxy
+      if (rc != 0) return Internal("prediction failed: " + XgbError());
     } else {
       DMatrixHandle m = nullptr;
       if (XGDMatrixCreateFromDense(array.c_str(), R"({"missing":NaN,"nthread":1})", &m) != 0) {
@@ -311,6 +361,7 @@ class XgboostBackend final : public Backend {
   Objective objective_ = Objective::kOther;
   ModelMetadata metadata_;
   std::vector<Kind> kinds_;  // parallel to metadata_.outputs
+  mutable ProxyPool proxies_;
 };
 
 class XgboostBackendFactory final : public BackendFactory {

@@ -25,11 +25,13 @@
 //   XGBoosterPredictFromDense (in-place prediction), which in libxgboost 1.7 keeps its result and
 //   shape in a per-thread, per-booster store (Learner::GetThreadLocal, a dmlc::ThreadLocalStore map
 //   keyed by the booster) and reads the model only after the one-time configuration that Load
-//   forces; XGBoost documents in-place prediction as "safe and lock free" from several threads, and
-//   xgboost_backend_test checks concurrent callers get the serial answers. Results are copied out
-//   before returning. gblinear has no in-place prediction in 1.7: it predicts through a DMatrix (as
-//   Booster.predict does), which XGBoost documents as not thread-safe, so thread_safe() is false
-//   and the model layer serializes calls.
+//   forces; XGBoost 1.7 documents in-place prediction as "safe and lock free" from several threads
+//   (Python Booster.inplace_predict, which calls this function), and xgboost_backend_test checks
+//   that concurrent callers get the serial answers. The proxy DMatrix handed to each call
+//   (it is mutated to point at the caller's rows) comes from a pool and serves one caller at a time.
+//   Results are copied out before returning. gblinear has no in-place prediction in 1.7: it predicts
+//   through a DMatrix (as Booster.predict does), which XGBoost documents as not thread-safe, so
+//   thread_safe() is false and the model layer serializes calls.
 // - Known XGBoost behaviour: each thread that predicted keeps its last result buffer for a booster
 //   until that thread exits, even after the booster is freed (XGBoosterFree only clears the calling
 //   thread's entry); the leak is bounded by (threads x reloads x last batch output size).
