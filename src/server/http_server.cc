@@ -67,6 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
       req.inference_header_content_length = std::string(it->value());
     }
     if (auto it = msg.find("x-request-id"); it != msg.end()) req.request_id = std::string(it->value());
+    req.cloudevent_binary = msg.find("ce-specversion") != msg.end();
     version_ = msg.version();
 
     inflight_.emplace(state_);
@@ -99,6 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (r.inference_header_content_length) {
       res_->set("Inference-Header-Content-Length", std::to_string(*r.inference_header_content_length));
     }
+    for (auto& [k, v] : r.headers) res_->set(k, v);
     bool keep = keep_alive_ && !state_->draining.load(std::memory_order_relaxed);
     res_->keep_alive(keep);
     res_->body() = std::move(r.body);

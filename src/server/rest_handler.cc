@@ -2,9 +2,12 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
 #include "core/logging.h"
 #include "core/uuid.h"
+#include "protocol/json_tensor.h"
 #include "protocol/json_writer.h"
 #include "protocol/v1_json.h"
 #include "protocol/v2_json.h"
@@ -121,7 +124,83 @@ RestResponse RestHandler::ModelMetadataResponse(std::string_view model, std::str
   return Json(std::move(out));
 }
 
+namespace {
+
+std::string Rfc3339Now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(us));
+  return out;
+}
+
+// CloudEvents on V1 predict (KServe's behaviour): binary mode (ce-* headers, body = data) or structured
+// mode (application/cloudevents+json, the predict body in `data`). The answer is an event of type
+// io.kserve.inference.response from io.kserve.inference.<model> with a new id, in the same mode.
+bool IsStructuredCloudEvent(const RestRequest& req) {
+  return req.content_type.starts_with("application/cloudevents+json");
+}
+
+// Extracts `data` of a structured event (JSON object or string) as the predict body.
+Status StructuredEventData(const std::string& body, std::string* data) {
+  simdjson::dom::element doc, d;
+  RETURN_IF_ERROR(ParseJson(body, &doc, "CloudEvent"));
+  if (doc.type() != simdjson::dom::element_type::OBJECT) return InvalidArgument("CloudEvent: must be a JSON object");
+  std::string_view sv;
+  if (doc["specversion"].get(sv)) return InvalidArgument("CloudEvent.specversion: missing");
+  if (doc["data"].get(d)) return InvalidArgument("CloudEvent.data: missing");
+  if (d.type() == simdjson::dom::element_type::STRING) {
+    *data = std::string(d.get_string().value_unsafe());
+  } else {
+    *data = simdjson::minify(d);
+  }
+  return Status::Ok();
+}
+
+void WrapCloudEvent(const RestRequest& req, std::string_view model, RestResponse* r) {
+  std::string source = "io.kserve.inference." + std::string(model);
+  if (IsStructuredCloudEvent(req)) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject();
+    w.Key("specversion"); w.String("1.0");
+    w.Key("id"); w.String(NewUuid());
+    w.Key("source"); w.String(source);
+    w.Key("type"); w.String("io.kserve.inference.response");
+    w.Key("time"); w.String(Rfc3339Now());
+    w.Key("datacontenttype"); w.String("application/json");
+    w.Key("data"); w.Raw(r->body);
+    w.EndObject();
+    r->body = std::move(out);
+    r->content_type = "application/cloudevents+json";
+    return;
+  }
+  r->headers = {{"ce-specversion", "1.0"},
+                {"ce-id", NewUuid()},
+                {"ce-source", source},
+                {"ce-type", "io.kserve.inference.response"},
+                {"ce-time", Rfc3339Now()}};
+}
+
+}  // namespace
+
 RestResponse RestHandler::V1Predict(RestRequest& req, std::string_view model_name, std::string_view version) {
+  if (IsStructuredCloudEvent(req)) {
+    std::string data;
+    if (Status st = StructuredEventData(req.body, &data); !st.ok()) return Error(st);
+    req.body = std::move(data);
+  }
+  RestResponse r = V1PredictJson(req, model_name, version);
+  if (r.status == 200 && (req.cloudevent_binary || IsStructuredCloudEvent(req))) WrapCloudEvent(req, model_name, &r);
+  return r;
+}
+
+RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version) {
   int64_t t0 = NowNs();
   auto m = repo_->Get(model_name, version);
   if (!m.ok()) {

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "model/repository.h"
@@ -29,6 +31,7 @@ struct RestRequest {
   std::string content_type;
   std::optional<std::string> inference_header_content_length;
   std::string request_id;  // x-request-id, may be empty
+  bool cloudevent_binary = false;  // a ce-specversion header was present (CloudEvents binary mode)
 };
 
 struct RestResponse {
@@ -36,6 +39,7 @@ struct RestResponse {
   std::string body;
   const char* content_type = "application/json";
   std::optional<size_t> inference_header_content_length;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (CloudEvents ce-*)
 };
 
 int HttpStatusFor(StatusCode code);
@@ -50,6 +54,7 @@ class RestHandler {
  private:
   RestResponse Route(RestRequest& req, std::function<void(RestResponse&&)>& done, bool* deferred);
   RestResponse V1Predict(RestRequest& req, std::string_view model, std::string_view version);
+  RestResponse V1PredictJson(RestRequest& req, std::string_view model, std::string_view version);
   RestResponse V2Infer(RestRequest& req, std::string_view model, std::string_view version);
   RestResponse ModelMetadataResponse(std::string_view model, std::string_view version);
   RestResponse ModelReadyResponse(std::string_view model, std::string_view version, bool v1);

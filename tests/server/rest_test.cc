@@ -69,6 +69,31 @@ TEST_F(IrisServer, V1PredictIrisSample) {
   EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
 }
 
+TEST_F(IrisServer, V1CloudEvents) {
+  // Binary mode: ce-* headers in, ce-* headers out, body is the plain answer.
+  auto r = HttpPost(port(), "/v1/models/iris:predict", kIris,
+                    {"Content-Type: application/json", "ce-specversion: 1.0", "ce-id: 42", "ce-source: test",
+                     "ce-type: io.kserve.inference.request"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+  EXPECT_EQ(r.headers["ce-specversion"], "1.0");
+  EXPECT_EQ(r.headers["ce-source"], "io.kserve.inference.iris");
+  EXPECT_EQ(r.headers["ce-type"], "io.kserve.inference.response");
+  EXPECT_EQ(r.headers["ce-id"].size(), 36u);
+  EXPECT_NE(r.headers["ce-id"], "42");
+  // Structured mode: the answer is an event whose data is the answer.
+  r = HttpPost(port(), "/v1/models/iris:predict",
+               R"({"specversion":"1.0","id":"1","source":"t","type":"io.kserve.inference.request","datacontenttype":"application/json","data":)" + kIris + "}",
+               {"Content-Type: application/cloudevents+json"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-type"], "application/cloudevents+json");
+  EXPECT_NE(r.body.find(R"("source":"io.kserve.inference.iris","type":"io.kserve.inference.response")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("data":{"predictions":[1,1]})"), std::string::npos) << r.body;
+  r = HttpPost(port(), "/v1/models/iris:predict", R"({"specversion":"1.0"})", {"Content-Type: application/cloudevents+json"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("CloudEvent.data"), std::string::npos) << r.body;
+}
+
 TEST_F(IrisServer, V1Errors) {
   auto r = HttpPost(port(), "/v1/models/iris:predict", "{not json");
   EXPECT_EQ(r.status, 400);
