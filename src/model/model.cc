@@ -16,6 +16,7 @@ Model::Model(std::string name, std::string version, std::unique_ptr<Backend> bac
   metadata_ = backend_->metadata();
   metadata_.name = name_;
   metadata_.versions = {version_};
+  default_outputs_ = backend_->default_outputs();
 }
 
 Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* requested) const {
@@ -42,23 +43,29 @@ Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* reques
     if (seen[k]) return InvalidArgument("inputs[" + std::to_string(i) + "].name: input '" + t.name() + "' given twice");
     seen[k] = true;
     const TensorSpec& spec = specs[k];
-    std::string field = "inputs[" + std::to_string(i) + "] ('" + t.name() + "')";
+    // Messages are built only on the error path: this runs for every request.
+    auto field = [&] { return "inputs[" + std::to_string(i) + "] ('" + t.name() + "')"; };
     if (t.dtype() != spec.dtype) {
       bool convertible = backend_->accepts_numeric_conversion() &&
                          (IsNumeric(t.dtype()) || t.dtype() == DataType::kBool) && IsNumeric(spec.dtype);
       if (!convertible) {
-        return InvalidArgument(field + ".datatype: expected " + std::string(DataTypeName(spec.dtype)) + ", got " +
+        return InvalidArgument(field() + ".datatype: expected " + std::string(DataTypeName(spec.dtype)) + ", got " +
                                std::string(DataTypeName(t.dtype())));
       }
     }
     if (!ShapeMatches(spec.shape, t.shape())) {
-      return InvalidArgument(field + ".shape: expected " + ShapeToString(spec.shape) + ", got " +
+      return InvalidArgument(field() + ".shape: expected " + ShapeToString(spec.shape) + ", got " +
                              ShapeToString(t.shape()));
     }
-    RETURN_IF_ERROR(t.Validate(field));
+    bool size_ok = false;
+    if (t.dtype() != DataType::kBytes) {
+      auto n = ElementCount(t.shape(), {});
+      size_ok = n.ok() && static_cast<size_t>(*n) * DataTypeSize(t.dtype()) == t.byte_size();
+    }
+    if (!size_ok) RETURN_IF_ERROR(t.Validate(field()));
     if (t.dtype() != spec.dtype) {
       auto converted = ConvertTensor(t, spec.dtype);
-      if (!converted.ok()) return converted.status().WithPrefix(field);
+      if (!converted.ok()) return converted.status().WithPrefix(field());
       t = std::move(converted).value();
     } else if (!t.aligned_for_type()) {
       t.MakeOwned();
@@ -73,7 +80,7 @@ Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* reques
 
   requested->clear();
   if (request.outputs.empty()) {
-    *requested = backend_->default_outputs();
+    *requested = default_outputs_;
   } else {
     for (size_t i = 0; i < request.outputs.size(); ++i) {
       const auto& name = request.outputs[i].name;

@@ -52,6 +52,7 @@ class Model {
   std::string version_;
   std::unique_ptr<Backend> backend_;
   ModelMetadata metadata_;
+  std::vector<int> default_outputs_;
   std::mutex exec_mu_;  // only used when !backend_->thread_safe()
   std::atomic<int64_t> pending_{0};
 };
