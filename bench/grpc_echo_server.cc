@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 
 #include "inference.grpc.pb.h"
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as inferd does
   EchoService service;
   grpc::ServerBuilder builder;
   int selected = 0;

@@ -50,7 +50,7 @@ StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& f
       bool bst_override = !format.empty() && (format == "xgboost" || format == "lightgbm") &&
                           EndsWith(entry.path().filename().string(), ".bst");
       if (!format.empty() && f != format && !bst_override) continue;
-      found.push_back({format.empty() ? f : format, entry.path().string()});
+      found.push_back({format.empty() ? f : format, fs::absolute(entry.path(), ec).string()});
       names.push_back(entry.path().filename().string() + " (" + found.back().format + ")");
     }
   }

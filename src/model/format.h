@@ -16,7 +16,7 @@ namespace inferd {
 
 struct DetectedModel {
   std::string format;  // "xgboost", "sklearn", ...
-  std::string file;    // absolute or dir-relative path of the model file
+  std::string file;    // absolute path of the model file
 };
 
 // Detects the format from the files in `dir`. When `format` is non-empty only that format's patterns

@@ -1,5 +1,9 @@
 #include "server/grpc_server.h"
 
+#include <absl/synchronization/mutex.h>
+
+#include <algorithm>
+#include <atomic>
 #include <exception>
 #include <optional>
 #include <string>
@@ -56,10 +60,23 @@ grpc::Status Guarded(const char* rpc, F&& fn) {
   }
 }
 
-// A unary reactor finished from another thread (model loads). Finish happens exactly once: either
+// Counts a call that was admitted (see GrpcServer::Shutdown) from admission until gRPC is done with it.
+class CountedReactor : public grpc::ServerUnaryReactor {
+ public:
+  explicit CountedReactor(std::atomic<int64_t>* active) : active_(active) {}
+  void OnDone() override {
+    active_->fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  std::atomic<int64_t>* active_;
+};
+
+// A counted reactor finished from another thread (model loads). Finish happens exactly once: either
 // from the worker with the result, or from OnCancel when the client goes away or the server shuts
 // down first. The worker talks to the call only through `Handle`, which outlives the reactor.
-class DetachedReactor final : public grpc::ServerUnaryReactor {
+class DetachedReactor final : public CountedReactor {
  public:
   struct Handle {
     std::mutex mu;
@@ -77,23 +94,19 @@ class DetachedReactor final : public grpc::ServerUnaryReactor {
     }
   };
 
-  DetachedReactor() : handle_(std::make_shared<Handle>()) { handle_->reactor = this; }
+  explicit DetachedReactor(std::atomic<int64_t>* active)
+      : CountedReactor(active), handle_(std::make_shared<Handle>()) {
+    handle_->reactor = this;
+  }
   std::shared_ptr<Handle> handle() const { return handle_; }
 
   void OnCancel() override {
     handle_->Finish([] {}, grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
   }
-  void OnDone() override { delete this; }
 
  private:
   std::shared_ptr<Handle> handle_;
 };
-
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const grpc::Status& status) {
-  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
-  r->Finish(status);
-  return r;
-}
 
 }  // namespace
 
@@ -101,14 +114,36 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
  public:
   explicit Service(GrpcServer* owner) : s_(owner) {}
 
+  // Every handler starts with Admit(): once Shutdown has begun, new calls are refused (UNAVAILABLE)
+  // and are not counted, so a steady stream of them cannot hold the shutdown up.
+  bool Admit() {
+    s_->active_calls_.fetch_add(1);
+    if (!s_->stopping_.load()) return true;
+    s_->active_calls_.fetch_sub(1);
+    return false;
+  }
+  static grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* ctx) {
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    return r;
+  }
+  // Finishes an admitted call.
+  grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext*, const grpc::Status& status) {
+    auto* r = new CountedReactor(&s_->active_calls_);
+    r->Finish(status);
+    return r;
+  }
+
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* ctx, const inference::ServerLiveRequest*,
                                        inference::ServerLiveResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     resp->set_live(true);
     return FinishNow(ctx, grpc::Status::OK);
   }
 
   grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* ctx, const inference::ServerReadyRequest*,
                                         inference::ServerReadyResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     bool draining = s_->state_ && s_->state_->draining.load(std::memory_order_relaxed);
     resp->set_ready(!draining && s_->repo_->AllReady());
     return FinishNow(ctx, grpc::Status::OK);
@@ -116,6 +151,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 
   grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
                                        inference::ModelReadyResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("ModelReady", [&] {
                        if (req->name().empty()) return InvalidArgumentStatus("name: the model name is empty");
                        resp->set_ready(s_->repo_->Get(req->name(), req->version()).ok());
@@ -126,6 +162,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* ctx,
                                            const inference::ServerMetadataRequest*,
                                            inference::ServerMetadataResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("ServerMetadata", [&] {
                        resp->set_name(s_->options_.server_name);
                        resp->set_version(s_->options_.server_version);
@@ -138,6 +175,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* ctx,
                                           const inference::ModelMetadataRequest* req,
                                           inference::ModelMetadataResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("ModelMetadata", [&] {
                        if (req->name().empty()) return InvalidArgumentStatus("name: the model name is empty");
                        auto model = s_->repo_->Get(req->name(), req->version());
@@ -149,16 +187,18 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
                                        inference::ModelInferResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("ModelInfer", [&] { return Infer(*req, resp); }));
   }
 
   grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* ctx,
                                                 const inference::RepositoryModelLoadRequest* req,
                                                 inference::RepositoryModelLoadResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     if (req->model_name().empty()) {
       return FinishNow(ctx, InvalidArgumentStatus("model_name: the model name is empty"));
     }
-    auto* reactor = new DetachedReactor();
+    auto* reactor = new DetachedReactor(&s_->active_calls_);
     std::shared_ptr<DetachedReactor::Handle> handle = reactor->handle();
     std::string name = req->model_name();
     // Loading reads files and warms the model up: keep it off gRPC's callback threads.
@@ -182,6 +222,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* ctx,
                                                   const inference::RepositoryModelUnloadRequest* req,
                                                   inference::RepositoryModelUnloadResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("RepositoryModelUnload", [&] {
                        if (req->model_name().empty()) {
                          return InvalidArgumentStatus("model_name: the model name is empty");
@@ -197,6 +238,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* ctx,
                                             const inference::RepositoryIndexRequest* req,
                                             inference::RepositoryIndexResponse* resp) override {
+    if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("RepositoryIndex", [&] {
                        for (const ModelIndexEntry& e : s_->repo_->Index()) {
                          if (req->ready() && e.state != "READY") continue;
@@ -232,19 +274,19 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
       Reject();
       return InvalidArgumentStatus("model_name: the model name is empty");
     }
-    // `request`'s raw inputs are views into `req`, which outlives this function.
-    InferRequest request;
-    if (Status st = DecodeModelInferRequest(req, &request); !st.ok()) {
-      Reject();
-      return ToGrpcStatus(st);
-    }
     auto model = s_->repo_->Get(req.model_name(), req.model_version());
     if (!model.ok()) {
       Reject();
       return ToGrpcStatus(model.status());
     }
     const int64_t batch_rows =
-        (req.inputs_size() > 0 && req.inputs(0).shape_size() > 0) ? req.inputs(0).shape(0) : 1;
+        (req.inputs_size() > 0 && req.inputs(0).shape_size() > 0) ? std::max<int64_t>(req.inputs(0).shape(0), 0) : 1;
+    // `request`'s raw inputs are views into `req`, which outlives this function.
+    InferRequest request;
+    if (Status st = DecodeModelInferRequest(req, &request); !st.ok()) {
+      if (s_->metrics_) s_->metrics_->RecordInfer(**model, st, InferTiming{}, NowNs() - t0, batch_rows);
+      return ToGrpcStatus(st);
+    }
 
     InferResponse response;
     InferTiming timing;
@@ -305,6 +347,10 @@ Status GrpcServer::Start() {
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   const std::string address = host + ":" + std::to_string(options_.grpc_port);
 
+  // Debian's Abseil tracks the lock order of every absl::Mutex (gRPC's) to detect deadlocks: a few
+  // percent of the CPU of each call. It is a debugging aid; inferd's release builds turn it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
   grpc::ServerBuilder builder;
   int selected = 0;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
@@ -330,7 +376,15 @@ Status GrpcServer::Start() {
 void GrpcServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   if (!server_ || shut_down_) return;
   shut_down_ = true;
-  server_->Shutdown(deadline);  // stops accepting; cancels what is still running at the deadline
+  // Refuse new calls and let the admitted ones finish until the deadline. gRPC's own graceful
+  // shutdown would also wait for idle client connections to answer its GOAWAY ping (seconds when a
+  // client is not polling), so it only gets a short grace here once our calls are done; whatever is
+  // still running then is cancelled.
+  stopping_.store(true);
+  while (active_calls_.load() > 0 && std::chrono::system_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server_->Shutdown(std::min(deadline, std::chrono::system_clock::now() + std::chrono::milliseconds(100)));
   server_->Wait();
 }
 

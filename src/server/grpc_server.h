@@ -8,10 +8,11 @@
 // - The repository, metrics and state are owned by the caller and must outlive this object (metrics
 //   and state may be null in tests). Start/Shutdown/port are for one controlling thread; handlers may
 //   run concurrently on any number of gRPC threads.
-// - Shutdown(deadline) stops accepting calls, lets in-flight ones finish until the deadline and
-//   cancels the rest. The destructor shuts down (if not done yet) and waits for running model loads.
+// - Shutdown(deadline) refuses new calls (UNAVAILABLE), lets the admitted ones finish until the
+//   deadline, then stops gRPC (idle connections get ~100 ms to take the GOAWAY) and cancels the rest. The destructor shuts down (if not done yet) and waits for running model loads.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -60,6 +61,8 @@ class GrpcServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;
+  std::atomic<bool> stopping_{false};       // Shutdown has begun: refuse new calls
+  std::atomic<int64_t> active_calls_{0};    // admitted calls gRPC is not done with yet
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;

@@ -168,10 +168,11 @@ const inference::RepositoryIndexResponse::ModelIndex* FindModel(const inference:
 
 // An iris-shaped model: input "input-0" FP32 [-1,4]; outputs "output-0" INT64 [-1] (1 when the row
 // sums to more than 10, else 0) and "probabilities" FP32 [-1,3] (only when requested) and "half" FP16
-// [-1] (only when requested). A model file named slow.fault takes 500 ms to load.
+// [-1] (only when requested). A model file named slow.fault takes 1.5 s to load; one named
+// sleepy.fault takes 300 ms per inference.
 class FakeBackend : public Backend {
  public:
-  FakeBackend() {
+  explicit FakeBackend(int execute_ms = 0) : execute_ms_(execute_ms) {
     md_.platform = "fake";
     md_.inputs = {{"input-0", DataType::kFp32, {-1, 4}}};
     md_.outputs = {{"output-0", DataType::kInt64, {-1}},
@@ -182,6 +183,7 @@ class FakeBackend : public Backend {
   std::vector<int> default_outputs() const override { return {0}; }
   Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
                  std::vector<Tensor>* outputs) override {
+    if (execute_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(execute_ms_));
     const Tensor& x = inputs[0];
     const int64_t rows = x.shape()[0];
     const float* p = x.data<float>();
@@ -204,6 +206,7 @@ class FakeBackend : public Backend {
   }
 
  private:
+  int execute_ms_;
   ModelMetadata md_;
 };
 
@@ -211,9 +214,10 @@ class FakeFactory : public BackendFactory {
  public:
   std::string_view format() const override { return "fault"; }
   StatusOr<std::unique_ptr<Backend>> Load(const LoadOptions& o) override {
-    if (fs::path(o.model_file).filename() == "slow.fault") std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (fs::path(o.model_file).filename() == "slow.fault") std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     if (fs::path(o.model_file).filename() == "broken.fault") return Internal("cannot parse broken.fault");
-    return std::unique_ptr<Backend>(new FakeBackend());
+    int execute_ms = fs::path(o.model_file).filename() == "sleepy.fault" ? 300 : 0;
+    return std::unique_ptr<Backend>(new FakeBackend(execute_ms));
   }
 };
 
@@ -224,7 +228,7 @@ class GrpcInProcess : public ::testing::Test {
             ("inferd_grpc_test_" + std::to_string(::getpid()) + "_" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
-    for (const char* m : {"fast", "slow", "broken"}) {
+    for (const char* m : {"fast", "slow", "broken", "sleepy"}) {
       fs::create_directories(root_ / m);
       std::ofstream(root_ / m / (std::string(m == std::string("fast") ? "model" : m) + ".fault")) << "x";
     }
@@ -446,7 +450,8 @@ TEST_F(GrpcInProcess, RepositoryLoadUnloadIndex) {
   st = Load(stub_.get(), "broken");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(st.error_message().find("broken.fault"), std::string::npos) << st.error_message();
-  auto* b = FindModel(Index(stub_.get()), "broken");
+  auto idx2 = Index(stub_.get());
+  auto* b = FindModel(idx2, "broken");
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->state(), "UNAVAILABLE");
   EXPECT_FALSE(b->reason().empty());
@@ -460,13 +465,15 @@ TEST_F(GrpcInProcess, SlowLoadDoesNotBlockOtherCalls) {
     load_status = Load(stub_.get(), "slow");
     done = true;
   });
-  // While the load runs, other RPCs (even many at once) are answered.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // While the load runs, other RPCs are answered.
+  int answered_while_loading = 0;
   for (int i = 0; i < 20 && !done; ++i) {
     ModelInferResponse resp;
     EXPECT_TRUE(Infer(stub_.get(), IrisRequest("iris", {{1, 2, 3, 4}}, false), &resp).ok());
+    if (!done) ++answered_while_loading;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_FALSE(done.load()) << "load finished too quickly to tell anything";
+  EXPECT_GT(answered_while_loading, 0);
   loader.join();
   EXPECT_TRUE(load_status.ok()) << load_status.error_message();
   EXPECT_TRUE(ModelReady(stub_.get(), "slow"));
@@ -480,7 +487,7 @@ TEST_F(GrpcInProcess, ShutdownWithLoadInFlight) {
   auto t0 = std::chrono::steady_clock::now();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(50));
   auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(took, std::chrono::milliseconds(400)) << "shutdown waited for the load instead of cancelling";
+  EXPECT_LT(took, std::chrono::milliseconds(1000)) << "shutdown waited for the load instead of cancelling";
   loader.join();
   EXPECT_FALSE(load_status.ok());
   server_.reset();  // waits for the load thread before the repository goes away
@@ -488,9 +495,32 @@ TEST_F(GrpcInProcess, ShutdownWithLoadInFlight) {
 }
 
 TEST_F(GrpcInProcess, ShutdownLetsInFlightFinishAndStopsAccepting) {
+  ASSERT_TRUE(repo_->Load("sleepy").ok());
   StartServer();
   int port = server_->port();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  EXPECT_TRUE(ServerLive(stub_.get()));  // an idle connection must not hold the shutdown up
+  grpc::Status slow_status;
+  ModelInferResponse slow_resp;
+  std::thread slow([&] { slow_status = Infer(stub_.get(), IrisRequest("sleepy", {{1, 2, 3, 4}}, false), &slow_resp); });
+  // Wait until the call is inside the model.
+  auto sleepy = repo_->Get("sleepy");
+  ASSERT_TRUE(sleepy.ok());
+  auto wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*sleepy)->pending() == 0 && std::chrono::steady_clock::now() < wait_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if ((*sleepy)->pending() == 0) {
+    slow.join();
+    FAIL() << "the slow call never reached the model: " << slow_status.error_code() << " "
+           << slow_status.error_message();
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto took = std::chrono::steady_clock::now() - t0;
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << "the in-flight call must finish: " << slow_status.error_message();
+  EXPECT_EQ(slow_resp.outputs_size(), 1);
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
   auto stub = Connect(port);
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 1);
@@ -538,7 +568,7 @@ class GrpcBinary : public ::testing::Test {
   void SetUp() override {
     model_dir_ = testing::ModelsDir() + "/xgb_iris_softmax";
     ASSERT_TRUE(fs::exists(model_dir_)) << model_dir_ << " is missing (scripts/gen_test_models.py)";
-    server_ = testing::ServerProcess::Start({"model-server", "--model_name", "iris", "--model_dir", model_dir_});
+    server_ = testing::ServerProcess::Start({"--model_name", "iris", "--model_dir", model_dir_});
     ASSERT_NE(server_, nullptr) << "inferd did not start";
     ASSERT_GT(server_->grpc_port(), 0);
     stub_ = Connect(server_->grpc_port());
@@ -615,7 +645,7 @@ TEST_F(GrpcBinary, InferRawRoundTrip) {
 }
 
 TEST_F(GrpcBinary, MatchesFrameworkPredictions) {
-  std::string path = model_dir_ + "/expected.json";
+  std::string path = model_dir_ + ".expected.json";  // beside the model directory
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   ASSERT_EQ(parser.load(path).get(doc), simdjson::SUCCESS) << path;
@@ -747,7 +777,10 @@ TEST_F(GrpcBinary, RepositoryLoadUnloadIndex) {
 }
 
 TEST_F(GrpcBinary, TerminateExitsCleanly) {
+  EXPECT_TRUE(ServerLive(stub_.get()));  // leaves an idle client connection open
+  auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(server_->Terminate(), 0) << server_->Output();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3)) << "an idle gRPC client delayed the drain";
 }
 
 }  // namespace
