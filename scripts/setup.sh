@@ -12,7 +12,7 @@ PACKAGES=(
   prometheus-cpp-dev libspdlog-dev libcli11-dev libfmt-dev
   libxgboost-dev xgboost
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev wrk nginx
+  libgtest-dev libgmock-dev libbenchmark-dev wrk hey nginx
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
 )
 

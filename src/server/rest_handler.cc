@@ -116,6 +116,18 @@ RestResponse RestHandler::ModelReadyResponse(std::string_view model, std::string
   return Json(std::move(out), m.ok() ? 200 : 503);
 }
 
+RestResponse RestHandler::ModelListResponse() {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("models");
+  w.BeginArray();
+  for (const auto& name : repo_->ReadyModelNames()) w.String(name);
+  w.EndArray();
+  w.EndObject();
+  return Json(std::move(out));
+}
+
 RestResponse RestHandler::ModelMetadataResponse(std::string_view model, std::string_view version) {
   auto m = repo_->Get(model, version);
   if (!m.ok()) return Error(m.status());
@@ -200,6 +212,17 @@ RestResponse RestHandler::V1Predict(RestRequest& req, std::string_view model_nam
   return r;
 }
 
+Status RestHandler::Execute(Model& model, Status parsed, const std::string& request_id, int64_t t0,
+                            InferRequest& ireq, InferResponse* iresp) {
+  InferTiming timing;
+  if (parsed.ok()) parsed = model.Infer(ireq, iresp, &timing);
+  metrics_->RecordInfer(model, parsed, timing, NowNs() - t0, BatchRows(ireq));
+  if (parsed.code() == StatusCode::kInternal) {
+    LOG_ERROR("[rid={}] model '{}': {}", request_id, model.name(), parsed.message());
+  }
+  return parsed;
+}
+
 RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version) {
   int64_t t0 = NowNs();
   auto m = repo_->Get(model_name, version);
@@ -212,17 +235,10 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   ireq.model_name = model.name();
   V1Form form;
   Status st = ParseV1PredictRequest(req.body, model.metadata(), &ireq, &form);
-  InferTiming timing;
+  if (st.ok()) ireq.outputs.push_back({model.metadata().outputs[static_cast<size_t>(model.v1_output())].name, {}});
   InferResponse iresp;
-  if (st.ok()) {
-    ireq.outputs.push_back({model.metadata().outputs[static_cast<size_t>(model.v1_output())].name, {}});
-    st = model.Infer(ireq, &iresp, &timing);
-  }
-  metrics_->RecordInfer(model, st, timing, NowNs() - t0, BatchRows(ireq));
-  if (!st.ok()) {
-    if (st.code() == StatusCode::kInternal) LOG_ERROR("[rid={}] model '{}': {}", req.request_id, model.name(), st.message());
-    return Error(st);
-  }
+  st = Execute(model, st, req.request_id, t0, ireq, &iresp);
+  if (!st.ok()) return Error(st);
   RestResponse r;
   r.body.reserve(64 + iresp.outputs[0].byte_size() * 3);
   WriteV1PredictResponse(iresp.outputs[0], form, &r.body);
@@ -252,14 +268,9 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
   }
   InferRequest ireq;
   InferResponse iresp;
-  InferTiming timing;
   Status st = ParseV2InferRequest(req.body, header_length, &ireq);
-  if (st.ok()) st = model.Infer(ireq, &iresp, &timing);
-  metrics_->RecordInfer(model, st, timing, NowNs() - t0, BatchRows(ireq));
-  if (!st.ok()) {
-    if (st.code() == StatusCode::kInternal) LOG_ERROR("[rid={}] model '{}': {}", req.request_id, model.name(), st.message());
-    return Error(st);
-  }
+  st = Execute(model, st, req.request_id, t0, ireq, &iresp);
+  if (!st.ok()) return Error(st);
   iresp.model_name = model.name();
   iresp.model_version = model.version();
   iresp.id = ireq.id.empty() ? NewUuid() : std::move(ireq.id);
@@ -308,15 +319,7 @@ RestResponse RestHandler::Route(RestRequest& req, std::function<void(RestRespons
   if (seg[0] == "v1" && n >= 2 && seg[1] == "models") {
     if (n == 2) {
       if (!get) return method_not_allowed();
-      std::string out;
-      JsonWriter w(&out);
-      w.BeginObject();
-      w.Key("models");
-      w.BeginArray();
-      for (const auto& name : repo_->ReadyModelNames()) w.String(name);
-      w.EndArray();
-      w.EndObject();
-      return Json(std::move(out));
+      return ModelListResponse();
     }
     // /v1/models/{m}[:verb] or /v1/models/{m}/versions/{v}[:verb]
     std::string last = seg[n - 1];
@@ -380,15 +383,7 @@ RestResponse RestHandler::Route(RestRequest& req, std::function<void(RestRespons
     if (seg[1] == "models") {
       if (n == 2) {
         if (!get) return method_not_allowed();
-        std::string out;
-        JsonWriter w(&out);
-        w.BeginObject();
-        w.Key("models");
-        w.BeginArray();
-        for (const auto& name : repo_->ReadyModelNames()) w.String(name);
-        w.EndArray();
-        w.EndObject();
-        return Json(std::move(out));
+        return ModelListResponse();
       }
       std::string_view model = seg[2], version;
       size_t rest = 3;
