@@ -8,13 +8,18 @@
 #               inferd V1 (:predict), inferd V2 (/infer), http_hello (bare Beast, same threading model,
 #               answering a JSON body of the size of inferd's answer) and nginx (static file of that
 #               size), with the servers at --workers 1 and 2 (WORKERS_LIST; the first is the headline);
-#   REST half   hey -c16 at 50% of inferd's measured peak (headline workers), p50 / p99;
+#   REST half   latency at 50% of inferd's measured peak (headline workers), inferd and http_hello at the
+#               same offered rate, 16 connections: bench/http_rate (open loop, decides the p99 target) and
+#               hey -c16 -q (closed loop per worker, a cross-check; HEY=0 skips it);
 #   gRPC        grpc_load (ModelInfer, one iris row, 64 in flight) against inferd and grpc_echo_server.
 # Runs are interleaved (inferd, then its references; the order flips every round) and repeated
-# ROUNDS times; the table gives medians. Every load run lasts DURATION seconds (plus a kill-timeout).
+# ROUNDS times; the table gives medians, ratios are medians of the per-round ratios, and every run
+# also records the server's CPU time per request (the figure the noise on a shared box moves least).
+# Every load run lasts DURATION seconds (plus a kill-timeout). Servers listen on 127.0.0.1 only.
 #
-# Environment: DURATION (10), ROUNDS (3), WORKERS_LIST ("1 2"), BUILD_DIR (build-release),
-#              SKIP_BUILD=1 (use the binaries already in BUILD_DIR), RESULTS_DIR (BUILD_DIR/bench-results).
+# Environment: DURATION (10), ROUNDS (3), WORKERS_LIST ("1 2"), BUILD_DIR (build-release), HEY (1),
+#              SKIP_BUILD=1 (use the binaries already in BUILD_DIR), RESULTS_DIR (BUILD_DIR/bench-results),
+#              KEEP_WORK=1 (keep the scratch directory with the servers' logs).
 # Needs: cmake, ninja, wrk, hey, nginx, curl, /usr/bin/python3 with xgboost (scripts/setup.sh).
 # Exit status: 0 when it ran (whatever the targets say), 1 when something could not run.
 set -euo pipefail
@@ -33,7 +38,9 @@ KILL_AFTER=$((DURATION + 30))
 die() { echo "run_bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-for tool in cmake ninja wrk hey nginx curl; do
+tools=(cmake ninja wrk nginx curl)
+[[ "${HEY:-1}" == 1 ]] && tools+=(hey)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool is missing (bash scripts/setup.sh installs it)"
 done
 [[ -x /usr/bin/python3 ]] || die "/usr/bin/python3 is missing"
@@ -45,14 +52,15 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   # concatenation (GCC PR 105651); warnings are policed by the development builds, not by this one.
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=/usr/bin/python3 \
     -DINFERD_BUILD_TESTS=OFF -DINFERD_WERROR=OFF >/dev/null
-  ninja -C "$BUILD" -j2 inferd http_hello
+  ninja -C "$BUILD" -j2 inferd http_hello http_rate
   HAVE_GRPC_BENCH=1
   if ! ninja -C "$BUILD" -j2 grpc_echo_server grpc_load; then
     HAVE_GRPC_BENCH=0
     log "grpc_echo_server / grpc_load did not build: the gRPC part will be skipped"
   fi
 fi
-[[ -x "$BUILD/inferd" && -x "$BUILD/bench/http_hello" ]] || die "no inferd / bench/http_hello in $BUILD"
+[[ -x "$BUILD/inferd" && -x "$BUILD/bench/http_hello" && -x "$BUILD/bench/http_rate" ]] ||
+  die "no inferd / bench/http_hello / bench/http_rate in $BUILD"
 if [[ -x "$BUILD/bench/grpc_echo_server" && -x "$BUILD/bench/grpc_load" && "${HAVE_GRPC_BENCH:-1}" == 1 ]]; then
   HAVE_GRPC_BENCH=1
 else
@@ -113,7 +121,7 @@ wait_ready() {  # URL
 # The server processes behind a run name (inferd-v1/w1@50% -> inferd with 1 worker, ...), for CPU accounting.
 declare -A SERVER_PIDS
 pids_for() {
-  local name=${1%@50%} w
+  local name=${1%%@50%*} w
   w=${name##*/w}
   case $name in
     inferd-grpc) echo "${SERVER_PIDS[inferd-w$HEADLINE_W]}" ;;
@@ -166,9 +174,30 @@ run_wrk() {
   log "  $name: ${rps} req/s p50=${p50}us p99=${p99}us errors=$((non2xx + sock)) server_cpu=${cpu}us/req"
 }
 
-# run_hey NAME ROUND URL BODY_FILE TOTAL_RATE
+# run_rate NAME ROUND PORT PATH BODY_FILE RATE: open-loop latency at a fixed offered rate (bench/http_rate.cc).
+run_rate() {
+  local name=$1 round=$2 port=$3 path=$4 body=$5 rate=$6 out c0 c1 line
+  c0=$(cpu_ticks "$name")
+  out=$(timeout -k 5 "$KILL_AFTER" "$BUILD/bench/http_rate" --port "$port" --path "$path" --body_file "$body" \
+          --rate "$rate" --connections "$HALF_CONNS" --duration_s "$DURATION" --warmup_s 1 2>&1) ||
+    die "http_rate against $name failed: $out"
+  c1=$(cpu_ticks "$name")
+  line=$(grep -m1 '^offered_rps=' <<<"$out") || die "no result line from http_rate against $name: $out"
+  local rps p50 p99 err lost cpu
+  rps=$(sed -E 's/.*achieved_rps=([0-9.]+).*/\1/' <<<"$line")
+  p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
+  p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line")
+  err=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
+  lost=$(sed -E 's/.*unanswered=([0-9]+).*/\1/' <<<"$line")
+  # http_rate's 1 s warm-up runs at the same rate as the measured window.
+  cpu=$(cpu_us_per_req "$c0" "$c1" "$(/usr/bin/python3 -c "print($rate * ($DURATION + 1))")")
+  record "$name" "$round" "$rps" "$p50" "$p99" $((err + lost)) "$cpu" "target_rps=$rate"
+  log "  $name: ${rps} req/s (offered $rate) p50=${p50}us p99=${p99}us errors=$((err + lost)) server_cpu=${cpu}us/req"
+}
+
+# run_hey NAME ROUND PORT PATH BODY_FILE TOTAL_RATE (hey: closed loop per worker, see docs/benchmarks.md)
 run_hey() {
-  local name=$1 round=$2 url=$3 body=$4 rate=$5 out q c0 c1
+  local name=$1 round=$2 url=http://127.0.0.1:$3$4 body=$5 rate=$6 out q c0 c1
   q=$(/usr/bin/python3 -c "print(f'{$rate / $HALF_CONNS:.2f}')")
   c0=$(cpu_ticks "$name")
   out=$(timeout -k 5 "$KILL_AFTER" hey -z "${DURATION}s" -c "$HALF_CONNS" -q "$q" -m POST -T application/json \
@@ -363,15 +392,21 @@ PEAK_V2=$(median_rps "inferd-v2/w$HEADLINE_W")
 HALF_V1=$((PEAK_V1 / 2))
 HALF_V2=$((PEAK_V2 / 2))
 for ((r = 1; r <= ROUNDS; r++)); do
-  log "half-load round $r/$ROUNDS (hey -c$HALF_CONNS -z${DURATION}s at 50% of inferd's peak, workers $HEADLINE_W)"
+  log "half-load round $r/$ROUNDS (http_rate, open loop, $HALF_CONNS connections, ${DURATION}s at 50% of inferd's peak; workers $HEADLINE_W)"
   # hello at the same offered rate: the latency floor of the client, the HTTP stack and this machine.
   if ((r % 2)); then order=cat; else order=tac; fi
-  while read -r name url body rate; do run_hey "$name" "$r" "$url" "$body" "$rate"; done < <(
+  half_runs() {
     printf '%s\n' \
-      "inferd-v1/w$HEADLINE_W@50% http://127.0.0.1:${INFERD_HTTP[$HEADLINE_W]}$V1_URL_PATH $WORK/v1.json $HALF_V1" \
-      "hello-v1/w$HEADLINE_W@50% http://127.0.0.1:${HELLO_V1[$HEADLINE_W]}$V1_URL_PATH $WORK/v1.json $HALF_V1" \
-      "inferd-v2/w$HEADLINE_W@50% http://127.0.0.1:${INFERD_HTTP[$HEADLINE_W]}$V2_URL_PATH $WORK/v2.json $HALF_V2" \
-      "hello-v2/w$HEADLINE_W@50% http://127.0.0.1:${HELLO_V2[$HEADLINE_W]}$V2_URL_PATH $WORK/v2.json $HALF_V2" | $order)
+      "inferd-v1/w$HEADLINE_W@50%$1 ${INFERD_HTTP[$HEADLINE_W]} $V1_URL_PATH $WORK/v1.json $HALF_V1" \
+      "hello-v1/w$HEADLINE_W@50%$1 ${HELLO_V1[$HEADLINE_W]} $V1_URL_PATH $WORK/v1.json $HALF_V1" \
+      "inferd-v2/w$HEADLINE_W@50%$1 ${INFERD_HTTP[$HEADLINE_W]} $V2_URL_PATH $WORK/v2.json $HALF_V2" \
+      "hello-v2/w$HEADLINE_W@50%$1 ${HELLO_V2[$HEADLINE_W]} $V2_URL_PATH $WORK/v2.json $HALF_V2" | $order
+  }
+  while read -r name port path body rate; do run_rate "$name" "$r" "$port" "$path" "$body" "$rate"; done < <(half_runs "")
+  if [[ "${HEY:-1}" == 1 ]]; then
+    log "half-load round $r/$ROUNDS, the same with hey -c$HALF_CONNS -q (closed loop; a cross-check)"
+    while read -r name port path body rate; do run_hey "$name" "$r" "$port" "$path" "$body" "$rate"; done < <(half_runs "/hey")
+  fi
 done
 
 # ---- gRPC ----------------------------------------------------------------------------------------
@@ -403,12 +438,18 @@ cp "$RESULTS" "$RESULTS_DIR/results-$stamp.tsv"
 import collections, statistics, sys
 path, head_w, workers, have_grpc, v1_bytes, v2_bytes, duration, rounds = sys.argv[1:]
 rows = collections.defaultdict(list)
+by_round = collections.defaultdict(dict)
 extra = {}
 for line in open(path):
     name, rnd, rps, p50, p99, err, cpu, ex = line.rstrip("\n").split("\t")
     rows[name].append((float(rps), float(p50), float(p99), int(err), float(cpu)))
+    by_round[name][rnd] = float(rps)
     if ex:
         extra[name] = ex
+def ratio(name, ref):
+    # Median of the per-round ratios: each round's inferd and reference runs are neighbours in time, so
+    # the pairing cancels most of the drift in what else the machine is doing.
+    return statistics.median(by_round[name][r] / by_round[ref][r] for r in by_round[name] if r in by_round[ref])
 def med(name, i):
     return statistics.median(r[i] for r in rows[name])
 def spread(name):
@@ -421,7 +462,8 @@ def us(v):
 
 print()
 print(f"inferd benchmark: {duration} s per run, {rounds} round(s), medians; REST answers V1 {v1_bytes} B, "
-      f"V2 {v2_bytes} B; cpu = server CPU time per request; spread = (max - min) / median of req/s")
+      f"V2 {v2_bytes} B;\ncpu = server CPU time per request; spread = (max - min) / median of req/s; "
+      f"ratio = median of the per-round ratios of req/s")
 print(f"{'name':<22} {'req/s':>8} {'spread':>6} {'p50':>8} {'p99':>8} {'cpu':>7} {'errors':>6}  ratio (inferd / reference)")
 refs = {}
 for api in ("v1", "v2"):
@@ -432,13 +474,13 @@ order = []
 for api in ("v1", "v2"):
     for w in workers.split():
         order += [f"inferd-{api}/w{w}", f"hello-{api}/w{w}", f"nginx-{api}/w{w}"]
-order += sorted(n for n in rows if n.endswith("@50%")) + ["inferd-grpc", "echo-grpc"]
+order += sorted(n for n in rows if "@50%" in n) + ["inferd-grpc", "echo-grpc"]
 for name in order:
     if name not in rows:
         continue
     note = ""
     if name in refs:
-        note = "  ".join(f"{med(name, 0) / med(ref, 0):.2f} vs {ref.split('/')[0].split('-')[0]}"
+        note = "  ".join(f"{ratio(name, ref):.2f} vs {ref.split('/')[0].split('-')[0]}"
                          for ref in refs[name] if ref in rows)
     if name in extra:
         note = extra[name].replace("target_rps=", "offered ") + " req/s"
@@ -452,9 +494,9 @@ def check(label, ok, detail):
     print(f"{'PASS' if ok else 'FAIL'}  {label}: {detail}")
 for api, label in (("v1", "V1"), ("v2", "V2")):
     n, ref, ngx = f"inferd-{api}/w{head_w}", f"hello-{api}/w{head_w}", f"nginx-{api}/w{head_w}"
-    r = med(n, 0) / med(ref, 0)
+    r = ratio(n, ref)
     check(f"REST {label} req/s >= 60% of the same-stack reference (workers {head_w})", r >= 0.60 and errs(n) == 0,
-          f"{r:.0%} ({med(n, 0):.0f} vs {med(ref, 0):.0f}; vs nginx {med(n, 0) / med(ngx, 0):.0%})")
+          f"{r:.1%} ({med(n, 0):.0f} vs {med(ref, 0):.0f} req/s; vs nginx {ratio(n, ngx):.1%})")
 for api, label in (("v1", "V1"), ("v2", "V2")):
     n = f"inferd-{api}/w{head_w}@50%"
     target = float(extra[n].split("=")[1])
@@ -463,12 +505,14 @@ for api, label in (("v1", "V1"), ("v2", "V2")):
     floor = f"hello-{api}/w{head_w}@50%"
     if floor in rows:
         note += f"; hello at the same rate: p99 {us(med(floor, 2))}"
+    if n + "/hey" in rows:
+        note += f"; hey says p99 {us(med(n + '/hey', 2))} (hello {us(med(floor + '/hey', 2))})"
     check(f"REST {label} p99 < 2 ms at 50% of peak (workers {head_w})", med(n, 2) < 2000 and reached and errs(n) == 0,
           f"p99 {us(med(n, 2))} at {med(n, 0):.0f} req/s{note}")
 if have_grpc == "1" and "inferd-grpc" in rows:
-    r = med("inferd-grpc", 0) / med("echo-grpc", 0)
+    r = ratio("inferd-grpc", "echo-grpc")
     check("gRPC ModelInfer calls/s >= 70% of the bare echo service", r >= 0.70 and errs("inferd-grpc") == 0,
-          f"{r:.0%} ({med('inferd-grpc', 0):.0f} vs {med('echo-grpc', 0):.0f})")
+          f"{r:.1%} ({med('inferd-grpc', 0):.0f} vs {med('echo-grpc', 0):.0f} calls/s)")
 else:
     print("SKIP  gRPC ModelInfer calls/s >= 70% of the bare echo service: grpc_echo_server / grpc_load not built")
 print(f"\n{sum(verdicts)}/{len(verdicts)} targets met")

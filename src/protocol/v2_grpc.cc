@@ -71,7 +71,15 @@ Field FirstNonEmpty(const InferTensorContents& c) {
   return Field::kNone;
 }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Built by appends: GCC 12 at -O3 warns falsely (-Wrestrict, GCC bug 105651) on "'" + std::string(s).
+std::string Quote(std::string_view s) {
+  std::string q;
+  q.reserve(s.size() + 2);
+  q.push_back('\'');
+  q.append(s);
+  q.push_back('\'');
+  return q;
+}
 
 // Copies repeated values into owned tensor bytes as `Dst`, rejecting values `Dst` cannot hold.
 template <typename Dst, typename Src>
