@@ -223,13 +223,16 @@ Status RestHandler::Execute(Model& model, Status parsed, const std::string& requ
   return parsed;
 }
 
+StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_view model, std::string_view version) {
+  auto m = repo_->Get(model, version);
+  if (!m.ok()) metrics_->RecordRejected("rest");
+  return m;
+}
+
 RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version) {
   int64_t t0 = NowNs();
-  auto m = repo_->Get(model_name, version);
-  if (!m.ok()) {
-    metrics_->RecordRejected("rest");
-    return Error(m.status());
-  }
+  auto m = LookupForInference(model_name, version);
+  if (!m.ok()) return Error(m.status());
   Model& model = **m;
   InferRequest ireq;
   ireq.model_name = model.name();
@@ -247,11 +250,8 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
 
 RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name, std::string_view version) {
   int64_t t0 = NowNs();
-  auto m = repo_->Get(model_name, version);
-  if (!m.ok()) {
-    metrics_->RecordRejected("rest");
-    return Error(m.status());
-  }
+  auto m = LookupForInference(model_name, version);
+  if (!m.ok()) return Error(m.status());
   Model& model = **m;
   std::optional<size_t> header_length;
   if (req.inference_header_content_length) {

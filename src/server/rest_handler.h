@@ -56,6 +56,8 @@ class RestHandler {
   RestResponse V1Predict(RestRequest& req, std::string_view model, std::string_view version);
   RestResponse V1PredictJson(RestRequest& req, std::string_view model, std::string_view version);
   RestResponse V2Infer(RestRequest& req, std::string_view model, std::string_view version);
+  // repo_->Get that counts a miss in inferd_requests_rejected_total.
+  StatusOr<std::shared_ptr<Model>> LookupForInference(std::string_view model, std::string_view version);
   // Runs a request whose parsing gave `parsed` (unless that failed), records metrics, logs model
   // failures with the request id. Returns the final status.
   Status Execute(Model& model, Status parsed, const std::string& request_id, int64_t t0, InferRequest& ireq,
