@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "backends/xgboost/native_trees.h"
+#include "core/logging.h"
 #include "model/format.h"
 
 namespace inferd {
@@ -185,7 +187,9 @@ class XgboostBackend final : public Backend {
     bst_ulong len = 0;
     const char* cfg = nullptr;
     if (XGBoosterSaveJsonConfig(h_, &len, &cfg) != 0) return Fail("cannot read the model's configuration");
-    ASSIGN_OR_RETURN(BoosterConfig c, ParseConfig(std::string_view(cfg, len), file_));
+    // Copied: the buffer belongs to XGBoost and later calls on the booster may reuse it.
+    const std::string config_json(cfg, len);
+    ASSIGN_OR_RETURN(BoosterConfig c, ParseConfig(config_json, file_));
     bst_ulong nf = 0;
     if (XGBoosterGetNumFeature(h_, &nf) != 0) return Fail("cannot read the number of features");
     if (nf == 0) return InvalidArgument("model file '" + file_ + "': the model has no features");
@@ -211,11 +215,12 @@ class XgboostBackend final : public Backend {
     // that the prediction has the width the configuration promised.
     std::vector<float> zeros(static_cast<size_t>(num_features_), 0.0f);
     std::vector<float> out;
-    RETURN_IF_ERROR(Predict(zeros.data(), 1, /*margin=*/true, &out).WithPrefix("model file '" + file_ + "'"));
+    RETURN_IF_ERROR(PredictXgb(zeros.data(), 1, /*margin=*/true, &out).WithPrefix("model file '" + file_ + "'"));
     if (static_cast<int64_t>(out.size()) != width_) {
       return InvalidArgument("model file '" + file_ + "': a one-row prediction has " + std::to_string(out.size()) +
                              " values, expected " + std::to_string(width_));
     }
+    TryNative(c, config_json);
     return Status::Ok();
   }
 
@@ -326,6 +331,16 @@ class XgboostBackend final : public Backend {
   // One prediction of `n` rows into `out`. Tree boosters use in-place prediction on the caller's
   // buffer (no copy into a DMatrix); gblinear, which lacks it in XGBoost 1.7, goes through a DMatrix.
   Status Predict(const float* data, int64_t n, bool margin, std::vector<float>* out) const {
+    if (native_ && (margin || value_transform_ != Transform::kNone)) {
+      out->resize(static_cast<size_t>(n * width_));
+      native_->Margins(data, n, out->data());
+      if (!margin) ApplyTransform(value_transform_, out);
+      return Status::Ok();
+    }
+    return PredictXgb(data, n, margin, out);
+  }
+
+  Status PredictXgb(const float* data, int64_t n, bool margin, std::vector<float>* out) const {
     std::string array = R"({"data":[)" + std::to_string(reinterpret_cast<uintptr_t>(data)) + R"(,true],"shape":[)" +
                         std::to_string(n) + "," + std::to_string(num_features_) +
                         R"(],"typestr":"<f4","version":3})";
@@ -353,6 +368,100 @@ class XgboostBackend final : public Backend {
     return Status::Ok();
   }
 
+  // The objective's transform from margin to Booster.predict's value, where the native path knows it.
+  enum class Transform { kNone, kIdentity, kSigmoid, kExp };
+  static Transform TransformFor(const std::string& objective) {
+    if (objective == "reg:squarederror" || objective == "reg:linear" || objective == "reg:absoluteerror" ||
+        objective == "reg:pseudohubererror" || objective == "binary:logitraw" || objective == "reg:squaredlogerror") {
+      return Transform::kIdentity;
+    }
+    if (objective == "binary:logistic" || objective == "reg:logistic") return Transform::kSigmoid;
+    if (objective == "count:poisson" || objective == "reg:gamma" || objective == "reg:tweedie") return Transform::kExp;
+    return Transform::kNone;
+  }
+  static void ApplyTransform(Transform t, std::vector<float>* v) {
+    if (t == Transform::kSigmoid) {
+      for (float& x : *v) x = 1.0f / (1.0f + std::exp(-x));
+    } else if (t == Transform::kExp) {
+      for (float& x : *v) x = std::exp(x);
+    }
+  }
+
+  // Builds the native evaluator and keeps it only if it reproduces libxgboost on probe rows (zeros,
+  // ones, negatives, missing values, large and mixed values) to 1e-6 relative, for margins and, where
+  // the objective's transform is known, values. Otherwise every prediction stays on libxgboost.
+  void TryNative(const BoosterConfig& c, std::string_view config_json) {
+    if (linear_ || c.booster != "gbtree" || c.num_target > 1) return;
+    bst_ulong len = 0;
+    const char* buf = nullptr;
+    if (XGBoosterSaveModelToBuffer(h_, R"({"format":"json"})", &len, &buf) != 0) return;
+    auto trees = NativeTrees::FromModelJson(std::string_view(buf, len), num_features_, width_);
+    if (!trees.ok()) {
+      LOG_INFO("model file '{}': predictions stay on libxgboost ({})", file_, trees.status().message());
+      return;
+    }
+    // base_score as configured; XGBoost adds it to margins either as is or through the objective's
+    // link (logit, log). Take the candidate that reproduces libxgboost.
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view bs;
+    if (parser.parse(config_json.data(), config_json.size(), true).get(doc) ||
+        doc.at_pointer("/learner/learner_model_param/base_score").get(bs)) {
+      return;
+    }
+    double base_score = std::strtod(std::string(bs).c_str(), nullptr);
+    std::vector<double> candidates = {base_score};
+    if (base_score > 0 && base_score < 1) candidates.push_back(-std::log(1.0 / base_score - 1.0));
+    if (base_score > 0) candidates.push_back(std::log(base_score));
+
+    const int64_t f = num_features_;
+    std::vector<float> rows;
+    auto add_row = [&](auto gen) { for (int64_t j = 0; j < f; ++j) rows.push_back(gen(j)); };
+    add_row([](int64_t) { return 0.0f; });
+    add_row([](int64_t) { return 1.0f; });
+    add_row([](int64_t) { return -1.0f; });
+    add_row([](int64_t) { return std::numeric_limits<float>::quiet_NaN(); });
+    add_row([](int64_t j) { return 1000.0f * static_cast<float>(j + 1); });
+    add_row([](int64_t j) { return static_cast<float>(j) * 0.7f - 2.0f; });
+    add_row([](int64_t j) { return j % 2 ? std::numeric_limits<float>::quiet_NaN() : 3.3f * static_cast<float>(j); });
+    for (int k = 0; k < 40; ++k) add_row([k](int64_t j) { return static_cast<float>((k * 7 + j * 13) % 17) * 0.5f; });
+    const int64_t n = static_cast<int64_t>(rows.size()) / f;
+    std::vector<float> want_margin, want_value, got;
+    if (!PredictXgb(rows.data(), n, true, &want_margin).ok()) return;
+    auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (!(std::fabs(a[i] - b[i]) <= 1e-6 * std::max(1.0f, std::fabs(b[i])))) return false;
+      return true;
+    };
+    got.resize(want_margin.size());
+    bool found = false;
+    for (double cand : candidates) {
+      trees->set_base_margin(std::vector<float>(static_cast<size_t>(width_), static_cast<float>(cand)));
+      trees->Margins(rows.data(), n, got.data());
+      if (close(got, want_margin)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      LOG_WARN("model file '{}': native tree evaluation disagrees with libxgboost; using libxgboost", file_);
+      return;
+    }
+    Transform tr = multiclass() ? Transform::kNone : TransformFor(c.objective);
+    if (tr != Transform::kNone) {
+      if (!PredictXgb(rows.data(), n, false, &want_value).ok()) return;
+      ApplyTransform(tr, &got);
+      if (!close(got, want_value)) tr = Transform::kNone;  // values stay on libxgboost, margins go native
+    }
+    value_transform_ = tr;
+    native_ = std::make_unique<NativeTrees>(std::move(trees).value());
+    LOG_INFO("model file '{}': native tree evaluation ({} values)", file_,
+             tr == Transform::kNone && !multiclass() ? "margins only" : "all");
+  }
+
+  std::unique_ptr<NativeTrees> native_;
+  Transform value_transform_ = Transform::kNone;
   BoosterHandle h_;
   std::string file_;
   int64_t num_features_ = 0;
