@@ -2,14 +2,9 @@
 
 #include <exception>
 
-namespace inferd {
+#include "core/clock.h"
 
-namespace {
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
+namespace inferd {
 
 Model::Model(std::string name, std::string version, std::unique_ptr<Backend> backend)
     : name_(std::move(name)), version_(std::move(version)), backend_(std::move(backend)) {
@@ -22,9 +17,9 @@ Model::Model(std::string name, std::string version, std::unique_ptr<Backend> bac
 Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* requested) const {
   const auto& specs = metadata_.inputs;
   if (request.inputs.empty()) return InvalidArgument("inputs: the request has no inputs");
-  // Reorder inputs into metadata order, reporting unknown, duplicate and missing ones.
-  std::vector<Tensor> ordered(specs.size());
-  std::vector<bool> seen(specs.size(), false);
+  // Validate each input in place, reporting unknown, duplicate and missing ones; reorder into
+  // metadata order only when the client sent another order (no allocation in the common case).
+  bool in_order = true;
   for (size_t i = 0; i < request.inputs.size(); ++i) {
     Tensor& t = request.inputs[i];
     size_t k = 0;
@@ -40,8 +35,12 @@ Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* reques
                                "' for model '" + name_ + "' (inputs: " + known + ")");
       }
     }
-    if (seen[k]) return InvalidArgument("inputs[" + std::to_string(i) + "].name: input '" + t.name() + "' given twice");
-    seen[k] = true;
+    for (size_t j = 0; j < i; ++j) {  // earlier inputs already carry their spec's name
+      if (request.inputs[j].name() == specs[k].name) {
+        return InvalidArgument("inputs[" + std::to_string(i) + "].name: input '" + t.name() + "' given twice");
+      }
+    }
+    in_order = in_order && k == i;
     const TensorSpec& spec = specs[k];
     // Messages are built only on the error path: this runs for every request.
     auto field = [&] { return "inputs[" + std::to_string(i) + "] ('" + t.name() + "')"; };
@@ -71,12 +70,28 @@ Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* reques
       t.MakeOwned();
     }
     t.set_name(spec.name);
-    ordered[k] = std::move(t);
   }
-  for (size_t k = 0; k < specs.size(); ++k) {
-    if (!seen[k]) return InvalidArgument("inputs: missing input '" + specs[k].name + "' for model '" + name_ + "'");
+  // Every input matched a distinct spec, so equal counts mean none is missing.
+  if (request.inputs.size() < specs.size()) {
+    for (const auto& spec : specs) {
+      bool given = false;
+      for (const auto& t : request.inputs) given = given || t.name() == spec.name;
+      if (!given) return InvalidArgument("inputs: missing input '" + spec.name + "' for model '" + name_ + "'");
+    }
   }
-  request.inputs = std::move(ordered);
+  if (!in_order) {
+    std::vector<Tensor> ordered;
+    ordered.reserve(specs.size());
+    for (const auto& spec : specs) {
+      for (auto& t : request.inputs) {
+        if (t.name() == spec.name) {
+          ordered.push_back(std::move(t));
+          break;
+        }
+      }
+    }
+    request.inputs = std::move(ordered);
+  }
 
   requested->clear();
   if (request.outputs.empty()) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/logging.h"
 #include "core/uuid.h"
 #include "inference.grpc.pb.h"
@@ -39,11 +40,6 @@ grpc::Status ToGrpcStatus(const Status& status) {
 }
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Runs `fn` (returning grpc::Status) and turns any exception into INTERNAL: nothing may escape into
 // gRPC's threads.

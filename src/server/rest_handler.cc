@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/clock.h"
 #include "core/logging.h"
 #include "core/uuid.h"
 #include "protocol/json_tensor.h"
@@ -30,11 +31,6 @@ int HttpStatusFor(StatusCode code) {
 }
 
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 RestResponse Error(const Status& st) {
   RestResponse r;
