@@ -1,7 +1,6 @@
 #include "protocol/json_tensor.h"
 
 #include <cmath>
-#include <functional>
 #include <cstring>
 #include <limits>
 
@@ -230,6 +229,27 @@ Status CheckRectangular(element e, const Shape& shape, size_t dim, const std::st
 }
 }  // namespace
 
+namespace {
+// Which kinds of leaves a nested JSON value holds (a plain recursive struct: this runs per V1 request).
+struct LeafKinds {
+  bool any_float = false, any_int = false, any_bool = false, any_bytes = false;
+  void Scan(element x) {
+    switch (x.type()) {
+      case element_type::ARRAY: {
+        simdjson::dom::array x_array = x.get_array().value_unsafe();
+        for (element c : x_array) Scan(c);
+        break;
+      }
+      case element_type::DOUBLE: any_float = true; break;
+      case element_type::INT64: case element_type::UINT64: any_int = true; break;
+      case element_type::BOOL: any_bool = true; break;
+      case element_type::STRING: case element_type::OBJECT: any_bytes = true; break;
+      default: any_bytes = any_float = true;  // null: invalid for every type; reported while filling
+    }
+  }
+};
+}  // namespace
+
 Status InferJsonShapeAndType(element data, Shape* shape, DataType* dtype, const std::string& field) {
   shape->clear();
   element e = data;
@@ -242,22 +262,10 @@ Status InferJsonShapeAndType(element data, Shape* shape, DataType* dtype, const 
   }
   RETURN_IF_ERROR(CheckRectangular(data, *shape, 0, field));
   // Datatype from the leaves: scan them all (cheap next to filling) so [1, 2.5] becomes FP64.
-  bool any_float = false, any_int = false, any_bool = false, any_bytes = false;
-  std::function<void(element)> scan = [&](element x) {
-    switch (x.type()) {
-      case element_type::ARRAY: {
-        simdjson::dom::array x_array = x.get_array().value_unsafe();
-        for (element c : x_array) scan(c);
-        break;
-      }
-      case element_type::DOUBLE: any_float = true; break;
-      case element_type::INT64: case element_type::UINT64: any_int = true; break;
-      case element_type::BOOL: any_bool = true; break;
-      case element_type::STRING: case element_type::OBJECT: any_bytes = true; break;
-      default: any_bytes = any_float = true;  // null: invalid for every type; reported while filling
-    }
-  };
-  scan(data);
+  LeafKinds kinds;
+  kinds.Scan(data);
+  bool any_float = kinds.any_float, any_int = kinds.any_int, any_bool = kinds.any_bool,
+       any_bytes = kinds.any_bytes;
   if (any_bytes) *dtype = DataType::kBytes;
   else if (any_float) *dtype = DataType::kFp64;
   else if (any_int) *dtype = DataType::kInt64;
