@@ -27,6 +27,11 @@ std::vector<std::string> FormatsOf(const fs::path& p) {
   std::string name = p.filename().string();
   if (EndsWith(name, ".joblib") || EndsWith(name, ".pkl") || EndsWith(name, ".pickle")) return {"sklearn"};
   if (EndsWith(name, ".bst")) return {LooksLikeLightGbm(p) ? "lightgbm" : "xgboost"};
+  if (EndsWith(name, ".txt")) {  // LightGBM's save_model default; other text files are not models
+    if (LooksLikeLightGbm(p)) return {"lightgbm"};
+    return {};
+  }
+  if (name == "model-settings.json") return {};  // per-model settings (model/model_config.h), not a model
   if (EndsWith(name, ".json") || EndsWith(name, ".ubj")) return {"xgboost"};
   if (EndsWith(name, ".pmml")) return {"pmml"};
   if (name == "model.pt") return {"pytorch"};
@@ -60,8 +65,8 @@ StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& f
   std::string which = format.empty() ? "any supported format" : "format '" + format + "'";
   if (found.empty()) {
     return NotFound("no model file for " + which + " found in '" + dir +
-                    "' (expected one of *.bst *.json *.ubj *.joblib *.pkl *.pickle *.pmml model.pt "
-                    "model.onnx saved_model.pb)");
+                    "' (expected one of *.bst *.json *.ubj *.txt (LightGBM) *.joblib *.pkl *.pickle *.pmml "
+                    "model.pt model.onnx saved_model.pb)");
   }
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

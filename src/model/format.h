@@ -2,9 +2,10 @@
 //
 // Contract: pure filesystem inspection, no state; safe from any thread.
 //   sklearn  *.joblib *.pkl *.pickle      xgboost  *.bst *.json *.ubj
-//   lightgbm *.bst (LightGBM text format)  pmml     *.pmml
+//   lightgbm *.bst *.txt (LightGBM text)   pmml     *.pmml
 //   pytorch  model.pt                     onnx     model.onnx       tensorflow  saved_model.pb
-// A *.bst file is LightGBM when its content is LightGBM's text format ("tree" header), XGBoost otherwise.
+// A *.bst file is LightGBM when its content is LightGBM's text format ("tree" header), XGBoost otherwise;
+// a *.txt file is LightGBM when it has that header and is ignored otherwise.
 // Exactly one candidate file must be found; zero or several is an error that lists what was found.
 #pragma once
 
