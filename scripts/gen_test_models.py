@@ -182,6 +182,21 @@ def write_test_models(out):
     save(binary, os.path.join(out, "xgb_binary"), "model.json", bin_rows)
     save(linear, os.path.join(out, "xgb_linear"), "model.json", reg_rows)
 
+    # The other common objectives of the native engine's list.
+    x, y = binary_data()
+    save(train(x, y, {"max_depth": 3, "eta": 0.3, "objective": "reg:logistic"}, 10),
+         os.path.join(out, "xgb_reg_logistic"), "model.json", bin_rows)
+    save(train(x, y, {"max_depth": 3, "eta": 0.3, "objective": "binary:logitraw"}, 10),
+         os.path.join(out, "xgb_logitraw"), "model.ubj", bin_rows)
+    x, y = regression_data()
+    counts = np.floor(np.exp(np.clip(y / 4.0, -3, 3))).astype(np.float32)
+    save(train(x, counts, {"max_depth": 3, "eta": 0.3, "objective": "count:poisson"}, 10),
+         os.path.join(out, "xgb_poisson"), "model.json", reg_rows)
+    ranker = xgb.DMatrix(x, label=(counts > 1).astype(np.float32))
+    ranker.set_group([40] * 10)
+    rank = xgb.train({"nthread": 1, "seed": 1, "max_depth": 3, "eta": 0.3, "objective": "rank:pairwise"}, ranker, 10)
+    save(rank, os.path.join(out, "xgb_rank"), "model.json", reg_rows)
+
     errors = fresh_dir(os.path.join(out, "errors"))
     os.makedirs(os.path.join(errors, "empty"))
     two = fresh_dir(os.path.join(errors, "two_files"))

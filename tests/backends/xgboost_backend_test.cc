@@ -216,7 +216,9 @@ INSTANTIATE_TEST_SUITE_P(Models, XgboostModelTest,
                          ::testing::Values(Case{"xgb_iris_softmax", "model.bst"},
                                            Case{"xgb_iris_softprob", "model.json"}, Case{"xgb_iris_ubj", "model.ubj"},
                                            Case{"xgb_regressor", "model.json"}, Case{"xgb_binary", "model.json"},
-                                           Case{"xgb_linear", "model.json"}),
+                                           Case{"xgb_linear", "model.json"}, Case{"xgb_reg_logistic", "model.json"},
+                                           Case{"xgb_logitraw", "model.ubj"}, Case{"xgb_poisson", "model.json"},
+                                           Case{"xgb_rank", "model.json"}),
                          [](const auto& info) { return std::string(info.param.dir); });
 
 TEST(XgboostBackend, KserveIrisExample) {

@@ -16,11 +16,12 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "backends/xgboost/native_trees.h"
+#include "backends/xgboost/xgboost_trees.h"
 #include "core/logging.h"
 #include "model/format.h"
 
@@ -221,6 +222,8 @@ class XgboostBackend final : public Backend {
                              " values, expected " + std::to_string(width_));
     }
     TryNative(c, config_json);
+    // Values of objectives without a known transform still come from libxgboost.
+    metadata_.execution = native_ && (value_transform_ != Transform::kNone || multiclass()) ? "native" : "libxgboost";
     return Status::Ok();
   }
 
@@ -332,8 +335,11 @@ class XgboostBackend final : public Backend {
   // buffer (no copy into a DMatrix); gblinear, which lacks it in XGBoost 1.7, goes through a DMatrix.
   Status Predict(const float* data, int64_t n, bool margin, std::vector<float>* out) const {
     if (native_ && (margin || value_transform_ != Transform::kNone)) {
-      out->resize(static_cast<size_t>(n * width_));
-      native_->Margins(data, n, out->data());
+      size_t count = static_cast<size_t>(n * width_);
+      std::vector<double> margins(count);
+      native_->Margins(data, static_cast<size_t>(n), margins.data());
+      out->resize(count);
+      for (size_t i = 0; i < count; ++i) (*out)[i] = static_cast<float>(margins[i]);  // summed in float
       if (!margin) ApplyTransform(value_transform_, out);
       return Status::Ok();
     }
@@ -372,7 +378,8 @@ class XgboostBackend final : public Backend {
   enum class Transform { kNone, kIdentity, kSigmoid, kExp };
   static Transform TransformFor(const std::string& objective) {
     if (objective == "reg:squarederror" || objective == "reg:linear" || objective == "reg:absoluteerror" ||
-        objective == "reg:pseudohubererror" || objective == "binary:logitraw" || objective == "reg:squaredlogerror") {
+        objective == "reg:pseudohubererror" || objective == "binary:logitraw" || objective == "reg:squaredlogerror" ||
+        objective == "rank:pairwise" || objective == "rank:ndcg" || objective == "rank:map") {
       return Transform::kIdentity;
     }
     if (objective == "binary:logistic" || objective == "reg:logistic") return Transform::kSigmoid;
@@ -395,7 +402,7 @@ class XgboostBackend final : public Backend {
     bst_ulong len = 0;
     const char* buf = nullptr;
     if (XGBoosterSaveModelToBuffer(h_, R"({"format":"json"})", &len, &buf) != 0) return;
-    auto trees = NativeTrees::FromModelJson(std::string_view(buf, len), num_features_, width_);
+    auto trees = XgboostTreeSpecs(std::string_view(buf, len), width_);
     if (!trees.ok()) {
       LOG_INFO("model file '{}': predictions stay on libxgboost ({})", file_, trees.status().message());
       return;
@@ -435,12 +442,18 @@ class XgboostBackend final : public Backend {
       return true;
     };
     got.resize(want_margin.size());
-    bool found = false;
+    std::vector<double> margins(want_margin.size());
+    std::optional<forest::Forest> found;
     for (double cand : candidates) {
-      trees->set_base_margin(std::vector<float>(static_cast<size_t>(width_), static_cast<float>(cand)));
-      trees->Margins(rows.data(), n, got.data());
+      auto f = XgboostForest(*trees, num_features_, width_, cand);
+      if (!f.ok()) {
+        LOG_INFO("model file '{}': predictions stay on libxgboost ({})", file_, f.status().message());
+        return;
+      }
+      f->Margins(rows.data(), static_cast<size_t>(n), margins.data());
+      for (size_t i = 0; i < got.size(); ++i) got[i] = static_cast<float>(margins[i]);
       if (close(got, want_margin)) {
-        found = true;
+        found = std::move(f).value();
         break;
       }
     }
@@ -455,12 +468,12 @@ class XgboostBackend final : public Backend {
       if (!close(got, want_value)) tr = Transform::kNone;  // values stay on libxgboost, margins go native
     }
     value_transform_ = tr;
-    native_ = std::make_unique<NativeTrees>(std::move(trees).value());
+    native_ = std::make_unique<forest::Forest>(std::move(*found));
     LOG_INFO("model file '{}': native tree evaluation ({} values)", file_,
              tr == Transform::kNone && !multiclass() ? "margins only" : "all");
   }
 
-  std::unique_ptr<NativeTrees> native_;
+  std::unique_ptr<forest::Forest> native_;
   Transform value_transform_ = Transform::kNone;
   BoosterHandle h_;
   std::string file_;
