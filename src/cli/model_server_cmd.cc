@@ -38,7 +38,25 @@ void AddModelServerCommand(CLI::App& app) {
   cmd->add_option("--max_request_bytes", s.max_request_bytes, "REST body limit in bytes (413 above it)")
       ->capture_default_str();
   cmd->add_option("--drain_timeout", *drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
+  cmd->add_option("--force_python", cfg->force_python,
+                  "Serve scikit-learn models through scikit-learn in the embedded Python instead of compiling them")
+      ->capture_default_str();
+  cmd->add_option("--python", cfg->python_script,
+                  "A KServe-style custom model script (kserve.Model + ModelServer().start) to run and serve");
+  cmd->add_option("--python_arg", cfg->python_args, "Extra argument for the --python script's sys.argv (repeatable)");
   cmd->add_option("--intra_op_threads", cfg->intra_op_threads, "Threads a backend may use for one request")
+      ->capture_default_str();
+  auto& b = cfg->model_defaults.batching;
+  cmd->add_option("--max_batch_size", b.max_batch_size,
+                  "Server-side batching: rows per batch for every model (0 = off; model-settings.json overrides)")
+      ->capture_default_str();
+  cmd->add_option("--max_latency", b.max_latency_us,
+                  "Server-side batching: microseconds the oldest queued request waits for a batch to fill")
+      ->capture_default_str();
+  cmd->add_option("--max_queue_size", b.max_queue_size,
+                  "Server-side batching: requests queued per model before answering 503 / UNAVAILABLE")
+      ->capture_default_str();
+  cmd->add_option("--instances", b.instances, "Server-side batching: threads executing batches per model")
       ->capture_default_str();
   cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
   // Accepted for compatibility with KServe's ServingRuntime args; they change nothing here.
@@ -50,6 +68,24 @@ void AddModelServerCommand(CLI::App& app) {
     cfg->server.drain_timeout_ms = static_cast<int>(*drain_s * 1000);
     if (cfg->server.max_request_bytes == 0) {
       std::fprintf(stderr, "--max_request_bytes must be positive\n");
+      g_exit_code = 2;
+      return;
+    }
+    // The same ranges as model-settings.json (model/model_config.cc).
+    const auto& b = cfg->model_defaults.batching;
+    const char* bad = nullptr;
+    if (b.max_batch_size < 0 || b.max_batch_size > (int64_t{1} << 31)) {
+      bad = "--max_batch_size must be between 0 and 2^31";
+    }
+    if (b.max_latency_us < 0 || b.max_latency_us > int64_t{3600} * 1000 * 1000) {
+      bad = "--max_latency must be between 0 and 3600000000 (1 h)";
+    }
+    if (b.max_queue_size < 1 || b.max_queue_size > (int64_t{1} << 24)) {
+      bad = "--max_queue_size must be between 1 and 2^24";
+    }
+    if (b.instances < 1 || b.instances > 1024) bad = "--instances must be between 1 and 1024";
+    if (bad) {
+      std::fprintf(stderr, "%s\n", bad);
       g_exit_code = 2;
       return;
     }

@@ -1,22 +1,58 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "core/clock.h"
+#include "core/logging.h"
 
 namespace inferd {
 
-Model::Model(std::string name, std::string version, std::unique_ptr<Backend> backend)
+Model::Model(std::string name, std::string version, std::unique_ptr<Backend> backend, const ModelConfig& config)
     : name_(std::move(name)), version_(std::move(version)), backend_(std::move(backend)) {
   metadata_ = backend_->metadata();
   metadata_.name = name_;
   metadata_.versions = {version_};
   default_outputs_ = backend_->default_outputs();
+  dynamic_io_ = backend_->dynamic_io();
+  batching_ = config.batching;
+  if (!batching_.enabled()) return;
+  // Concatenating along the first dimension needs it to be the (variable) batch dimension of every
+  // input; otherwise requests still go through the queue (bounded, `instances` threads) one by one.
+  bool mergeable = !metadata_.inputs.empty();
+  for (const auto& spec : metadata_.inputs) mergeable = mergeable && !spec.shape.empty() && spec.shape[0] == -1;
+  if (!mergeable && batching_.max_batch_size > 1) {
+    LOG_WARN("model '{}': an input has no variable first dimension, so requests cannot be concatenated; "
+             "they are queued and run one at a time (max_batch_size 1)", name_);
+    batching_.max_batch_size = 1;
+  }
+  auto execute = [this](std::span<const Tensor> inputs, std::span<const int> requested, std::vector<Tensor>* out) {
+    std::unique_lock<std::mutex> lock(exec_mu_, std::defer_lock);
+    if (!backend_->thread_safe()) lock.lock();
+    return RunBackend(inputs, requested, out);
+  };
+  batcher_ = std::make_unique<Batcher>(name_, batching_, std::move(execute));
+  LOG_INFO("model '{}': batching on (max_batch_size {}, max_latency {} us, max_queue_size {}, instances {})", name_,
+           batching_.max_batch_size, batching_.max_latency_us, batching_.max_queue_size, batching_.instances);
+}
+
+Model::~Model() {
+  batcher_.reset();  // drains while the backend is still alive
 }
 
 Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* requested) const {
   const auto& specs = metadata_.inputs;
   if (request.inputs.empty()) return InvalidArgument("inputs: the request has no inputs");
+  if (dynamic_io_) {
+    // The model declares no inputs (custom Python models): only the contents are checked.
+    for (size_t i = 0; i < request.inputs.size(); ++i) {
+      Tensor& t = request.inputs[i];
+      RETURN_IF_ERROR(t.Validate("inputs[" + std::to_string(i) + "] ('" + t.name() + "')"));
+      if (!t.aligned_for_type()) t.MakeOwned();
+    }
+    requested->clear();
+    return Status::Ok();
+  }
   // Validate each input in place, reporting unknown, duplicate and missing ones; reorder into
   // metadata order only when the client sent another order (no allocation in the common case).
   bool in_order = true;
@@ -113,6 +149,50 @@ Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* reques
   return Status::Ok();
 }
 
+Status Model::RunBackend(std::span<const Tensor> inputs, std::span<const int> requested, std::vector<Tensor>* outputs) {
+  try {
+    return backend_->Execute(inputs, requested, outputs);
+  } catch (const std::exception& e) {
+    return Internal(std::string("model raised an exception: ") + e.what());
+  } catch (...) {
+    return Internal("model raised an unknown exception");
+  }
+}
+
+Status Model::FinishOutputs(Status st, const InferRequest& request, std::span<const int> requested,
+                            InferResponse* response) const {
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kInvalidArgument) return st;
+    return Status(st.code(), "model '" + name_ + "': " + st.message());
+  }
+  if (dynamic_io_) {
+    // Keep the outputs the request named, in its order (all of them when it named none).
+    if (request.outputs.empty()) return Status::Ok();
+    std::vector<Tensor> kept;
+    for (size_t i = 0; i < request.outputs.size(); ++i) {
+      auto it = std::find_if(response->outputs.begin(), response->outputs.end(),
+                             [&](const Tensor& t) { return t.name() == request.outputs[i].name; });
+      if (it == response->outputs.end()) {
+        return InvalidArgument("outputs[" + std::to_string(i) + "].name: model '" + name_ + "' returned no output '" +
+                               request.outputs[i].name + "'");
+      }
+      kept.push_back(std::move(*it));
+      kept.back().parameters() = request.outputs[i].parameters;
+    }
+    response->outputs = std::move(kept);
+    return Status::Ok();
+  }
+  if (response->outputs.size() != requested.size()) {
+    return Internal("model '" + name_ + "' produced " + std::to_string(response->outputs.size()) +
+                    " outputs, expected " + std::to_string(requested.size()));
+  }
+  for (size_t i = 0; i < requested.size(); ++i) {
+    response->outputs[i].set_name(metadata_.outputs[static_cast<size_t>(requested[i])].name);
+    if (!request.outputs.empty()) response->outputs[i].parameters() = request.outputs[i].parameters;
+  }
+  return Status::Ok();
+}
+
 Status Model::Infer(InferRequest& request, InferResponse* response, InferTiming* timing) {
   std::vector<int> requested;
   RETURN_IF_ERROR(ValidateAndConvert(request, &requested));
@@ -127,35 +207,72 @@ Status Model::Infer(InferRequest& request, InferResponse* response, InferTiming*
   std::unique_lock<std::mutex> lock(exec_mu_, std::defer_lock);
   if (!backend_->thread_safe()) lock.lock();
   int64_t t1 = NowNs();
-  Status st;
-  try {
-    st = backend_->Execute(request.inputs, requested, &response->outputs);
-  } catch (const std::exception& e) {
-    st = Internal(std::string("model raised an exception: ") + e.what());
-  } catch (...) {
-    st = Internal("model raised an unknown exception");
-  }
+  Status st = RunBackend(request.inputs, requested, &response->outputs);
   int64_t t2 = NowNs();
   if (timing) {
     timing->queue_ns = t1 - t0;
     timing->compute_ns = t2 - t1;
   }
-  if (!st.ok()) {
-    if (st.code() == StatusCode::kInvalidArgument) return st;
-    return Status(st.code(), "model '" + name_ + "': " + st.message());
+  return FinishOutputs(std::move(st), request, requested, response);
+}
+
+Status Model::InferAsync(InferRequest* request, InferResponse* response, InferDone done) {
+  if (!batcher_) {
+    InferTiming timing;
+    Status st = Infer(*request, response, &timing);
+    if (!st.ok()) return st;
+    done(Status::Ok(), timing);
+    return Status::Ok();
   }
-  if (response->outputs.size() != requested.size()) {
-    return Internal("model '" + name_ + "' produced " + std::to_string(response->outputs.size()) +
-                    " outputs, expected " + std::to_string(requested.size()));
+  std::vector<int> requested;
+  RETURN_IF_ERROR(ValidateAndConvert(*request, &requested));
+  response->outputs.clear();
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<int> batch_requested = requested;
+  Status st = batcher_->Enqueue(
+      request->inputs, std::move(batch_requested), &response->outputs,
+      [this, request, response, requested = std::move(requested), done = std::move(done)](
+          Status result, const InferTiming& timing) mutable {
+        result = FinishOutputs(std::move(result), *request, requested, response);
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+        // `done` may drop the caller's last reference to this Model: nothing of `this` after it.
+        InferDone finish = std::move(done);
+        finish(std::move(result), timing);
+      });
+  if (!st.ok()) pending_.fetch_sub(1, std::memory_order_relaxed);
+  return st;
+}
+
+StatusOr<std::string> Model::PredictV1Json(std::string_view body, InferTiming* timing) {
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  struct PendingGuard {
+    std::atomic<int64_t>& p;
+    ~PendingGuard() { p.fetch_sub(1, std::memory_order_relaxed); }
+  } guard{pending_};
+  int64_t t0 = NowNs();
+  std::unique_lock<std::mutex> lock(exec_mu_, std::defer_lock);
+  if (!backend_->thread_safe()) lock.lock();
+  int64_t t1 = NowNs();
+  StatusOr<std::string> out = Internal("model raised an unknown exception");
+  try {
+    out = backend_->PredictV1Json(body);
+  } catch (const std::exception& e) {
+    out = Internal(std::string("model raised an exception: ") + e.what());
+  } catch (...) {
   }
-  for (size_t i = 0; i < requested.size(); ++i) {
-    response->outputs[i].set_name(metadata_.outputs[requested[i]].name);
-    if (!request.outputs.empty()) response->outputs[i].parameters() = request.outputs[i].parameters;
+  if (timing) {
+    timing->queue_ns = t1 - t0;
+    timing->compute_ns = NowNs() - t1;
   }
-  return Status::Ok();
+  if (!out.ok() && out.status().code() != StatusCode::kInvalidArgument) {
+    return Status(out.status().code(), "model '" + name_ + "': " + out.status().message());
+  }
+  return out;
 }
 
 Status Model::WarmUp() {
+  // A model without declared inputs cannot be fed zeros; its own load() is its warm-up.
+  if (dynamic_io_) return Status::Ok();
   InferRequest req;
   req.model_name = name_;
   for (const auto& spec : metadata_.inputs) {

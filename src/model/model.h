@@ -7,37 +7,72 @@
 //   names the field), converts numeric inputs when the backend allows it, calls Backend::Execute
 //   (serialized when the backend is not thread-safe), catches anything the backend throws, and keeps
 //   only the requested outputs. Counters are atomics; no lock is taken for thread-safe backends.
+//   Infer always runs inline on the calling thread, even when batching is on (warm-up uses it).
+// - Server-side batching (ModelConfig::batching, model/batcher.h) is opt-in per model. When batching()
+//   is true the front ends call InferAsync instead of Infer: validation runs on the calling thread, the
+//   request is queued and completed on a batcher thread. With batching off nothing of this runs: the
+//   Infer path takes no extra lock, allocation or thread hop.
+// - Destroying a Model drains its batcher (queued requests are still executed and answered) before the
+//   backend is freed.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "model/backend.h"
+#include "model/batcher.h"
+#include "model/model_config.h"
 
 namespace inferd {
 
 // Where the time of one Infer call went (nanoseconds), for metrics.
 struct InferTiming {
-  int64_t queue_ns = 0;    // waiting for the model (serialization lock)
-  int64_t compute_ns = 0;  // inside Backend::Execute
+  int64_t queue_ns = 0;    // waiting for the model (serialization lock, or the batching queue)
+  int64_t compute_ns = 0;  // inside Backend::Execute (batched: the whole batch's execution)
+  // Backend executions this request accounts for (nv_inference_exec_count): 1 unbatched; batched, 1 for
+  // one request of each batch and 0 for the others.
+  int64_t executions = 1;
 };
 
 class Model {
  public:
-  Model(std::string name, std::string version, std::unique_ptr<Backend> backend);
+  Model(std::string name, std::string version, std::unique_ptr<Backend> backend, const ModelConfig& config = {});
+  ~Model();
 
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
   // The backend's metadata with name/versions filled in.
   const ModelMetadata& metadata() const { return metadata_; }
   int v1_output() const { return backend_->v1_output(); }
+  // Custom Python models (Backend::dynamic_io / handles_v1_json): no declared inputs or outputs, and
+  // V1 bodies handed to the model whole. PredictV1Json counts as pending, serializes like Infer when
+  // the backend is not thread-safe, and catches what the backend throws.
+  bool dynamic_io() const { return dynamic_io_; }
+  bool handles_v1_json() const { return backend_->handles_v1_json(); }
+  StatusOr<std::string> PredictV1Json(std::string_view body, InferTiming* timing = nullptr);
 
   // Validates and executes. On success `response->outputs` holds the requested outputs (all of them
   // when none were requested) in request order; id/parameters are left to the caller.
   Status Infer(InferRequest& request, InferResponse* response, InferTiming* timing = nullptr);
+
+  // True when requests should go through InferAsync (server-side batching is on for this model).
+  bool batching() const { return batcher_ != nullptr; }
+  // The batching settings in effect (max_batch_size may have been lowered to 1, see model.cc).
+  const BatchingConfig& batching_config() const { return batching_; }
+
+  // Called exactly once with the outcome of an InferAsync request that was accepted.
+  using InferDone = std::function<void(Status status, const InferTiming& timing)>;
+  // Validates on the calling thread, then queues the request for the batcher. Returns an error (and
+  // then never calls `done`) when the request is rejected at once: invalid input, or kUnavailable when
+  // the queue is full (with batching off: whatever Infer returned). Otherwise returns OK and calls
+  // `done` once: on a batcher thread, or inline when batching is off. Until then the caller keeps
+  // `request` (and every buffer its inputs view), `response` and a reference to this Model alive, and
+  // does not touch request or response. On success response->outputs is filled as by Infer.
+  Status InferAsync(InferRequest* request, InferResponse* response, InferDone done);
 
   // Runs one inference on a request of zeros (variable dims = 1); used at load so that ready means
   // warmed up.
@@ -47,14 +82,22 @@ class Model {
 
  private:
   Status ValidateAndConvert(InferRequest& request, std::vector<int>* requested) const;
+  // Backend::Execute with exceptions turned into kInternal (no locking).
+  Status RunBackend(std::span<const Tensor> inputs, std::span<const int> requested, std::vector<Tensor>* outputs);
+  // The common tail of Infer and InferAsync: error prefixes, output count check, names, parameters.
+  Status FinishOutputs(Status st, const InferRequest& request, std::span<const int> requested,
+                       InferResponse* response) const;
 
   std::string name_;
   std::string version_;
   std::unique_ptr<Backend> backend_;
   ModelMetadata metadata_;
   std::vector<int> default_outputs_;
+  bool dynamic_io_ = false;
   std::mutex exec_mu_;  // only used when !backend_->thread_safe()
   std::atomic<int64_t> pending_{0};
+  BatchingConfig batching_;
+  std::unique_ptr<Batcher> batcher_;  // null when batching is off; destroyed first (~Model)
 };
 
 }  // namespace inferd

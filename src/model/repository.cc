@@ -21,8 +21,9 @@ std::string_view ModelStateName(ModelState s) {
   return "UNKNOWN";
 }
 
-ModelRepository::ModelRepository(const BackendRegistry* registry, RepositoryOptions options)
-    : registry_(registry), options_(std::move(options)) {}
+ModelRepository::ModelRepository(const BackendRegistry* registry, RepositoryOptions options,
+                                 ModelConfig model_defaults)
+    : registry_(registry), options_(std::move(options)), model_defaults_(std::move(model_defaults)) {}
 
 void ModelRepository::AddSource(const std::string& name, const std::string& dir) {
   std::unique_lock lock(mu_);
@@ -87,7 +88,12 @@ Status ModelRepository::Load(const std::string& name) {
   };
 
   std::string version;
+  const std::string model_root = dir;
   ResolveVersion(&dir, &version);
+  bool have_settings = false;
+  auto config = LoadModelConfig(dir, model_defaults_, &have_settings);
+  if (config.ok() && !have_settings && dir != model_root) config = LoadModelConfig(model_root, model_defaults_);
+  if (!config.ok()) return fail(config.status());
   auto detected = DetectModel(dir, options_.default_format);
   if (!detected.ok()) return fail(detected.status());
   BackendFactory* factory = registry_->Find(detected->format);
@@ -98,7 +104,7 @@ Status ModelRepository::Load(const std::string& name) {
                               ") is not supported by this build (supported: " + have + ")"));
   }
   LOG_INFO("loading model '{}' version {} format {} from {}", name, version, detected->format, detected->file);
-  LoadOptions lo{name, dir, detected->file, options_.intra_op_threads};
+  LoadOptions lo{name, dir, detected->file, options_.intra_op_threads, options_.force_python};
   StatusOr<std::unique_ptr<Backend>> backend = Status(StatusCode::kInternal, "not loaded");
   try {
     backend = factory->Load(lo);
@@ -106,7 +112,7 @@ Status ModelRepository::Load(const std::string& name) {
     backend = Internal(std::string("backend raised an exception while loading: ") + ex.what());
   }
   if (!backend.ok()) return fail(backend.status());
-  auto model = std::make_shared<Model>(name, version, std::move(backend).value());
+  auto model = std::make_shared<Model>(name, version, std::move(backend).value(), *config);
   if (Status st = model->WarmUp(); !st.ok()) return fail(st);
 
   std::unique_lock lock(mu_);
@@ -114,6 +120,20 @@ Status ModelRepository::Load(const std::string& name) {
   e.model = std::move(model);
   e.state = ModelState::kReady;
   e.version = version;
+  e.reason.clear();
+  LOG_INFO("model '{}' is ready", name);
+  return Status::Ok();
+}
+
+Status ModelRepository::AddLoaded(const std::string& name, std::unique_ptr<Backend> backend) {
+  auto model = std::make_shared<Model>(name, "1", std::move(backend), model_defaults_);
+  if (Status st = model->WarmUp(); !st.ok()) return st.WithPrefix("model '" + name + "': ");
+  std::unique_lock lock(mu_);
+  Entry& e = entries_[name];
+  if (e.model) return AlreadyExists("model '" + name + "' is already served");
+  e.model = std::move(model);
+  e.state = ModelState::kReady;
+  e.version = "1";
   e.reason.clear();
   LOG_INFO("model '{}' is ready", name);
   return Status::Ok();

@@ -6,6 +6,9 @@
 //   files again (a reload keeps serving the old instance until the new one is ready), unload removes
 //   the model from serving at once; requests already holding the Model finish normally.
 // - A model is READY only after it loaded and its warm-up inference succeeded.
+// - Per-model settings (model/model_config.h): the constructor's model_defaults, overridden by a
+//   model-settings.json in the served version directory or, failing that, in the model's directory.
+//   A malformed file fails the load with a message naming the file and key.
 // - Thread-safe: Get/Index/AllReady take a shared lock for a map lookup; Load and Unload may be called
 //   from any thread and run the (slow) backend load outside the lock. Returned Models are shared_ptrs.
 #pragma once
@@ -18,6 +21,7 @@
 
 #include "model/backend_registry.h"
 #include "model/model.h"
+#include "model/model_config.h"
 
 namespace inferd {
 
@@ -35,11 +39,14 @@ struct RepositoryOptions {
   std::string repository_root;  // may be empty
   std::string default_format;   // --model_format: forces the format of every model
   int intra_op_threads = 1;
+  bool force_python = false;    // --force_python: runtimes with a native form keep the Python path
 };
 
 class ModelRepository {
  public:
-  ModelRepository(const BackendRegistry* registry, RepositoryOptions options);
+  // `model_defaults`: the settings of every model (model-server flags); a model's model-settings.json
+  // overrides them.
+  ModelRepository(const BackendRegistry* registry, RepositoryOptions options, ModelConfig model_defaults = {});
 
   // Declares a model that lives outside the repository root (KServe's --model_name/--model_dir).
   void AddSource(const std::string& name, const std::string& dir);
@@ -48,6 +55,9 @@ class ModelRepository {
   Status Load(const std::string& name);
   // NotFound when the model is not loaded.
   Status Unload(const std::string& name);
+  // Serves a backend that was built outside the repository (custom Python models registered by a
+  // user's script): ready at once (its own load() was its warm-up), never reloaded from disk.
+  Status AddLoaded(const std::string& name, std::unique_ptr<Backend> backend);
 
   // A ready model. `version` may be empty. NotFound ("Model with name X does not exist.") or
   // Unavailable (loading / failed) otherwise.
@@ -70,6 +80,7 @@ class ModelRepository {
 
   const BackendRegistry* registry_;
   RepositoryOptions options_;
+  ModelConfig model_defaults_;
   mutable std::shared_mutex mu_;
   std::map<std::string, std::string, std::less<>> sources_;
   std::map<std::string, Entry, std::less<>> entries_;

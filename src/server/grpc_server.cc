@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "core/clock.h"
@@ -78,14 +79,21 @@ class DetachedReactor final : public CountedReactor {
     std::mutex mu;
     DetachedReactor* reactor = nullptr;  // null once finished
 
-    // Calls fill() (which may write the response) and finishes with `status`, unless already finished.
+    // Calls fill() (which may write the response, and may return a grpc::Status that replaces an OK
+    // `status`) and finishes with `status`, unless already finished.
     template <typename Fill>
     void Finish(Fill&& fill, const grpc::Status& status) {
       std::lock_guard<std::mutex> lock(mu);
       if (reactor == nullptr) return;
       DetachedReactor* r = std::exchange(reactor, nullptr);
       grpc::Status st = status;
-      if (st.ok()) st = Guarded("finish", [&] { fill(); return grpc::Status::OK; });
+      if (st.ok()) {
+        if constexpr (std::is_same_v<decltype(fill()), grpc::Status>) {
+          st = Guarded("finish", fill);
+        } else {
+          st = Guarded("finish", [&] { fill(); return grpc::Status::OK; });
+        }
+      }
       r->Finish(st);
     }
   };
@@ -184,7 +192,10 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
                                        inference::ModelInferResponse* resp) override {
     if (!Admit()) return Refuse(ctx);
-    return FinishNow(ctx, Guarded("ModelInfer", [&] { return Infer(*req, resp); }));
+    grpc::ServerUnaryReactor* batched = nullptr;  // set when the model's batcher finishes the call
+    grpc::Status st = Guarded("ModelInfer", [&] { return Infer(*req, resp, &batched); });
+    if (batched) return batched;
+    return FinishNow(ctx, st);
   }
 
   grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* ctx,
@@ -257,7 +268,70 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     if (s_->metrics_) s_->metrics_->RecordRejected("grpc");
   }
 
-  grpc::Status Infer(const inference::ModelInferRequest& req, inference::ModelInferResponse* resp) {
+  // A ModelInfer queued on a model's batcher; owns what the queued inference points into.
+  struct BatchedCall {
+    BatchedGuard guard;  // first member: released last
+    std::optional<InflightGuard> inflight;
+    std::shared_ptr<Model> model;
+    InferRequest request;
+    InferResponse response;
+    std::string id;
+    bool raw = false;
+    int64_t t0 = 0;
+    int64_t batch_rows = 0;
+    std::shared_ptr<DetachedReactor::Handle> handle;
+    explicit BatchedCall(ServerState* state) : guard(state) {
+      if (state) inflight.emplace(state);
+    }
+  };
+
+  // The batched path of Infer: the call is finished from the batcher thread (a DetachedReactor, so a
+  // cancelled call is answered at once and the late result dropped). Inputs are copied out of `req`
+  // first, because gRPC frees `req` once a cancelled call is finished.
+  grpc::Status InferBatched(std::shared_ptr<Model> model, const inference::ModelInferRequest& req,
+                            inference::ModelInferResponse* resp, InferRequest&& request, int64_t t0,
+                            int64_t batch_rows, grpc::ServerUnaryReactor** batched) {
+    auto call = std::make_shared<BatchedCall>(s_->state_);
+    call->model = std::move(model);
+    call->request = std::move(request);
+    for (Tensor& t : call->request.inputs) t.MakeOwned();
+    call->id = req.id();
+    call->raw = req.raw_input_contents_size() > 0;
+    call->t0 = t0;
+    call->batch_rows = batch_rows;
+    auto* reactor = new DetachedReactor(&s_->active_calls_);
+    call->handle = reactor->handle();
+    *batched = reactor;
+    Metrics* metrics = s_->metrics_;
+    auto complete = [call, metrics, resp](Status result, const InferTiming& timing) {
+      Model& m = *call->model;
+      if (metrics) metrics->RecordInfer(m, result, timing, NowNs() - call->t0, call->batch_rows);
+      if (!result.ok()) {
+        call->handle->Finish([] {}, ToGrpcStatus(result));
+        return;
+      }
+      call->response.model_name = m.name();
+      call->response.model_version = m.version();
+      call->response.id = call->id.empty() ? NewUuid() : call->id;
+      call->response.parameters = std::move(call->request.parameters);
+      call->handle->Finish([&] { return ToGrpcStatus(EncodeModelInferResponse(call->response, call->raw, resp)); },
+                           grpc::Status::OK);
+    };
+    Status st;
+    try {
+      st = call->model->InferAsync(&call->request, &call->response, std::move(complete));
+    } catch (const std::exception& e) {  // nothing was queued: the reactor must still be finished
+      st = Internal(std::string("ModelInfer: ") + e.what());
+    }
+    if (!st.ok()) {  // rejected before queueing (bad input, queue full)
+      if (metrics) metrics->RecordInfer(*call->model, st, InferTiming{}, NowNs() - t0, batch_rows);
+      call->handle->Finish([] {}, ToGrpcStatus(st));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Infer(const inference::ModelInferRequest& req, inference::ModelInferResponse* resp,
+                     grpc::ServerUnaryReactor** batched) {
     const int64_t t0 = NowNs();
     if (s_->state_ && s_->state_->draining.load(std::memory_order_relaxed)) {
       Reject();
@@ -284,6 +358,9 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
       return ToGrpcStatus(st);
     }
 
+    if ((*model)->batching()) {
+      return InferBatched(std::move(*model), req, resp, std::move(request), t0, batch_rows, batched);
+    }
     InferResponse response;
     InferTiming timing;
     Status st = (*model)->Infer(request, &response, &timing);

@@ -4,7 +4,9 @@
 // - Serves inference.GRPCInferenceService (proto/inference.proto) with gRPC's callback API: handlers
 //   run inline on gRPC's own threads, with no hop to another pool (a tree model runs in microseconds;
 //   a hop would cost more than the model). Only RepositoryModelLoad, which may take seconds, runs on a
-//   separate thread that finishes the call when the load is done.
+//   separate thread that finishes the call when the load is done, and ModelInfer for a model with
+//   server-side batching on is validated inline, queued (Model::InferAsync) and finished from the
+//   model's batcher thread (its inputs are copied out of the request message first).
 // - The repository, metrics and state are owned by the caller and must outlive this object (metrics
 //   and state may be null in tests). Start/Shutdown/port are for one controlling thread; handlers may
 //   run concurrently on any number of gRPC threads.

@@ -110,7 +110,7 @@ void Metrics::RecordInfer(const Model& model, const Status& status, const InferT
   if (status.ok()) {
     m->success->Increment();
     m->count->Increment(static_cast<double>(batch_rows));
-    m->exec_count->Increment();
+    if (timing.executions > 0) m->exec_count->Increment(static_cast<double>(timing.executions));
     m->queue_duration_us->Increment(static_cast<double>(timing.queue_ns) / 1e3);
     m->compute_duration_us->Increment(static_cast<double>(timing.compute_ns) / 1e3);
     m->predict_seconds->Observe(static_cast<double>(total_ns) / 1e9);

@@ -33,6 +33,7 @@ class Metrics {
   // One finished inference request (V1 predict, V2 REST or gRPC infer). `status` decides success or
   // the failure reason (REJECTED for bad input, BACKEND for model errors, OTHER otherwise).
   // `batch_rows` is the first dimension of the first input (Triton's nv_inference_count).
+  // nv_inference_exec_count grows by timing.executions (1 unbatched; one per batch when batching).
   void RecordInfer(const Model& model, const Status& status, const InferTiming& timing, int64_t total_ns,
                    int64_t batch_rows);
   // A request that could not even reach a model (unknown model, bad path...).

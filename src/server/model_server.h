@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "server/server_state.h"
 #include "core/status.h"
+#include "model/model_config.h"
+#include "server/server_state.h"
 
 namespace inferd {
 
@@ -25,6 +26,13 @@ struct ModelServerConfig {
   std::string model_format;      // forces the format; empty = detect
   std::vector<std::string> load_models;  // with a repository: load only these at start (default: all)
   int intra_op_threads = 1;
+  ModelConfig model_defaults;  // batching flags; a model's model-settings.json overrides them
+  bool force_python = false;   // scikit-learn models stay on the Python path (no native compilation)
+  // A KServe-style custom model script (backends/python): run before the front ends start, with
+  // sys.argv = [script, --model_name N (when given), --model_dir D (when given), python_args...];
+  // --model_dir is then the script's, not loaded as a model by inferd.
+  std::string python_script;
+  std::vector<std::string> python_args;
 };
 
 class ModelServer {

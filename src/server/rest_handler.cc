@@ -197,26 +197,115 @@ void WrapCloudEvent(const RestRequest& req, std::string_view model, RestResponse
 
 }  // namespace
 
-RestResponse RestHandler::V1Predict(RestRequest& req, std::string_view model_name, std::string_view version) {
+RestResponse RestHandler::V1Predict(RestRequest& req, std::string_view model_name, std::string_view version,
+                                    Done& done, bool* deferred) {
   if (IsStructuredCloudEvent(req)) {
     std::string data;
     if (Status st = StructuredEventData(req.body, &data); !st.ok()) return Error(st);
     req.body = std::move(data);
   }
-  RestResponse r = V1PredictJson(req, model_name, version);
+  RestResponse r = V1PredictJson(req, model_name, version, done, deferred);
+  if (*deferred) return r;  // batched: the completion wraps the event
   if (r.status == 200 && (req.cloudevent_binary || IsStructuredCloudEvent(req))) WrapCloudEvent(req, model_name, &r);
   return r;
+}
+
+Status RestHandler::Record(Model& model, Status status, const std::string& request_id, int64_t t0,
+                           const InferTiming& timing, const InferRequest& ireq) {
+  metrics_->RecordInfer(model, status, timing, NowNs() - t0, BatchRows(ireq));
+  if (status.code() == StatusCode::kInternal) {
+    LOG_ERROR("[rid={}] model '{}': {}", request_id, model.name(), status.message());
+  }
+  return status;
 }
 
 Status RestHandler::Execute(Model& model, Status parsed, const std::string& request_id, int64_t t0,
                             InferRequest& ireq, InferResponse* iresp) {
   InferTiming timing;
   if (parsed.ok()) parsed = model.Infer(ireq, iresp, &timing);
-  metrics_->RecordInfer(model, parsed, timing, NowNs() - t0, BatchRows(ireq));
-  if (parsed.code() == StatusCode::kInternal) {
-    LOG_ERROR("[rid={}] model '{}': {}", request_id, model.name(), parsed.message());
+  return Record(model, std::move(parsed), request_id, t0, timing, ireq);
+}
+
+RestResponse RestHandler::V1Answer(const InferResponse& iresp, V1Form form) {
+  RestResponse r;
+  r.body.reserve(64 + iresp.outputs[0].byte_size() * 3);
+  WriteV1PredictResponse(iresp.outputs[0], form, &r.body);
+  return r;
+}
+
+RestResponse RestHandler::V2Answer(const Model& model, InferRequest& ireq, InferResponse& iresp) {
+  iresp.model_name = model.name();
+  iresp.model_version = model.version();
+  iresp.id = ireq.id.empty() ? NewUuid() : std::move(ireq.id);
+  bool binary_all = GetBoolParameter(ireq.parameters, "binary_data_output", false);
+  iresp.parameters = std::move(ireq.parameters);
+  RestResponse r;
+  r.body.reserve(256);
+  r.inference_header_content_length = WriteV2InferResponse(iresp, binary_all, &r.body);
+  if (r.inference_header_content_length) r.content_type = "application/octet-stream";
+  return r;
+}
+
+// A request queued on a model's batcher. It owns everything the queued inference points into (the
+// body that binary inputs view, the InferRequest/Response) until the completion has answered.
+struct RestHandler::BatchedCall {
+  BatchedGuard guard;  // first member: released last, after the answer was handed to `done`
+  RestRequest req;
+  std::shared_ptr<Model> model;
+  std::string model_name;  // as addressed (CloudEvents source)
+  bool v1 = false;
+  V1Form form = V1Form::kInstances;
+  InferRequest ireq;
+  InferResponse iresp;
+  int64_t t0 = 0;
+  Done done;
+  explicit BatchedCall(ServerState* state) : guard(state) {}
+};
+
+RestResponse RestHandler::InferBatched(std::shared_ptr<Model> model, bool v1, RestRequest& req,
+                                       std::string_view model_name, std::optional<size_t> header_length, int64_t t0,
+                                       Done& done, bool* deferred) {
+  auto call = std::make_shared<BatchedCall>(state_);
+  call->req = std::move(req);  // before parsing: inputs may view the body
+  call->model = std::move(model);
+  call->model_name = std::string(model_name);
+  call->v1 = v1;
+  call->t0 = t0;
+  call->done = std::move(done);
+  *deferred = true;
+  Model& m = *call->model;
+  Status st;
+  if (v1) {
+    call->ireq.model_name = m.name();
+    st = ParseV1PredictRequest(call->req.body, m.metadata(), &call->ireq, &call->form);
+    if (st.ok()) call->ireq.outputs.push_back({m.metadata().outputs[static_cast<size_t>(m.v1_output())].name, {}});
+  } else {
+    st = ParseV2InferRequest(call->req.body, header_length, &call->ireq);
   }
-  return parsed;
+  if (st.ok()) {
+    st = m.InferAsync(&call->ireq, &call->iresp, [this, call](Status result, const InferTiming& timing) {
+      CompleteBatched(*call, std::move(result), timing);
+    });
+  }
+  if (!st.ok()) {  // rejected before queueing (bad input, queue full): answer now, on this thread
+    call->done(Error(Record(m, std::move(st), call->req.request_id, t0, InferTiming{}, call->ireq)));
+  }
+  return {};
+}
+
+void RestHandler::CompleteBatched(BatchedCall& call, Status status, const InferTiming& timing) {
+  Model& m = *call.model;
+  status = Record(m, std::move(status), call.req.request_id, call.t0, timing, call.ireq);
+  RestResponse r;
+  if (!status.ok()) {
+    r = Error(status);
+  } else if (call.v1) {
+    r = V1Answer(call.iresp, call.form);
+    if (call.req.cloudevent_binary || IsStructuredCloudEvent(call.req)) WrapCloudEvent(call.req, call.model_name, &r);
+  } else {
+    r = V2Answer(m, call.ireq, call.iresp);
+  }
+  call.done(std::move(r));
 }
 
 StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_view model, std::string_view version) {
@@ -225,10 +314,20 @@ StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_vie
   return m;
 }
 
-RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version) {
+RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version,
+                                        Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
   if (!m.ok()) return Error(m.status());
+  if ((*m)->handles_v1_json()) {  // custom Python models: the body goes to the model whole
+    Model& model = **m;
+    InferTiming timing;
+    auto out = model.PredictV1Json(req.body, &timing);
+    Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
+    if (!st.ok()) return Error(st);
+    return Json(std::move(out).value());
+  }
+  if ((*m)->batching()) return InferBatched(std::move(*m), true, req, model_name, std::nullopt, t0, done, deferred);
   Model& model = **m;
   InferRequest ireq;
   ireq.model_name = model.name();
@@ -238,13 +337,11 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   InferResponse iresp;
   st = Execute(model, st, req.request_id, t0, ireq, &iresp);
   if (!st.ok()) return Error(st);
-  RestResponse r;
-  r.body.reserve(64 + iresp.outputs[0].byte_size() * 3);
-  WriteV1PredictResponse(iresp.outputs[0], form, &r.body);
-  return r;
+  return V1Answer(iresp, form);
 }
 
-RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name, std::string_view version) {
+RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name, std::string_view version,
+                                  Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
   if (!m.ok()) return Error(m.status());
@@ -262,24 +359,16 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
     return Error(InvalidArgument(
         "Inference-Header-Content-Length: header missing on a binary (application/octet-stream) request"));
   }
+  if (model.batching()) return InferBatched(std::move(*m), false, req, model_name, header_length, t0, done, deferred);
   InferRequest ireq;
   InferResponse iresp;
   Status st = ParseV2InferRequest(req.body, header_length, &ireq);
   st = Execute(model, st, req.request_id, t0, ireq, &iresp);
   if (!st.ok()) return Error(st);
-  iresp.model_name = model.name();
-  iresp.model_version = model.version();
-  iresp.id = ireq.id.empty() ? NewUuid() : std::move(ireq.id);
-  bool binary_all = GetBoolParameter(ireq.parameters, "binary_data_output", false);
-  iresp.parameters = std::move(ireq.parameters);
-  RestResponse r;
-  r.body.reserve(256);
-  r.inference_header_content_length = WriteV2InferResponse(iresp, binary_all, &r.body);
-  if (r.inference_header_content_length) r.content_type = "application/octet-stream";
-  return r;
+  return V2Answer(model, ireq, iresp);
 }
 
-RestResponse RestHandler::Route(RestRequest& req, std::function<void(RestResponse&&)>& done, bool* deferred) {
+RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
   std::string_view target = req.target;
   std::string_view path = target.substr(0, target.find('?'));
   bool get = req.method == "GET", post = req.method == "POST";
@@ -339,7 +428,7 @@ RestResponse RestHandler::Route(RestRequest& req, std::function<void(RestRespons
       return ModelReadyResponse(model, version, /*v1=*/true);
     }
     if (!post) return method_not_allowed();
-    if (verb == "predict") return V1Predict(req, model, version);
+    if (verb == "predict") return V1Predict(req, model, version, done, deferred);
     if (verb == "explain" || verb == "classify" || verb == "regress") {
       auto m = repo_->Get(model, version);
       if (!m.ok()) return Error(m.status());
@@ -397,7 +486,7 @@ RestResponse RestHandler::Route(RestRequest& req, std::function<void(RestRespons
       }
       if (n == rest + 1 && seg[rest] == "infer") {
         if (!post) return method_not_allowed();
-        return V2Infer(req, model, version);
+        return V2Infer(req, model, version, done, deferred);
       }
     }
     if (seg[1] == "repository") {

@@ -4,7 +4,10 @@
 // Contract:
 // - Handle() calls `done` exactly once. Inference runs inline on the calling (I/O) thread: a tree
 //   model answers in microseconds and a thread hop would cost more. Model load/unload run on the
-//   slow-work pool and call `done` from a pool thread.
+//   slow-work pool and call `done` from a pool thread. For a model with server-side batching on
+//   (Model::batching), the request is parsed and validated inline, queued with Model::InferAsync, and
+//   `done` is called from the model's batcher thread (the I/O thread never waits for a batch); the
+//   request body, which binary inputs view, moves into the queued call and lives until it completes.
 // - Every error answer is {"error": "..."} with the status code of reference/protocols.md
 //   (400/404/413/500/501/503) and a message naming the field.
 // - Thread-safe: one RestHandler serves all I/O threads; it holds no per-request state.
@@ -19,6 +22,7 @@
 
 #include "core/thread_pool.h"
 #include "model/repository.h"
+#include "protocol/v1_json.h"
 #include "server/metrics.h"
 #include "server/server_state.h"
 
@@ -52,16 +56,33 @@ class RestHandler {
   void Handle(RestRequest&& req, std::function<void(RestResponse&&)> done);
 
  private:
-  RestResponse Route(RestRequest& req, std::function<void(RestResponse&&)>& done, bool* deferred);
-  RestResponse V1Predict(RestRequest& req, std::string_view model, std::string_view version);
-  RestResponse V1PredictJson(RestRequest& req, std::string_view model, std::string_view version);
-  RestResponse V2Infer(RestRequest& req, std::string_view model, std::string_view version);
+  using Done = std::function<void(RestResponse&&)>;
+  struct BatchedCall;  // a request queued on a model's batcher (rest_handler.cc)
+
+  RestResponse Route(RestRequest& req, Done& done, bool* deferred);
+  // The inference routes answer through `done` (and set *deferred) when the model batches.
+  RestResponse V1Predict(RestRequest& req, std::string_view model, std::string_view version, Done& done,
+                         bool* deferred);
+  RestResponse V1PredictJson(RestRequest& req, std::string_view model, std::string_view version, Done& done,
+                             bool* deferred);
+  RestResponse V2Infer(RestRequest& req, std::string_view model, std::string_view version, Done& done,
+                       bool* deferred);
+  // The batched path of V1PredictJson / V2Infer: takes over `req` and `done`, always sets *deferred.
+  RestResponse InferBatched(std::shared_ptr<Model> model, bool v1, RestRequest& req, std::string_view model_name,
+                            std::optional<size_t> header_length, int64_t t0, Done& done, bool* deferred);
+  void CompleteBatched(BatchedCall& call, Status status, const InferTiming& timing);
   // repo_->Get that counts a miss in inferd_requests_rejected_total.
   StatusOr<std::shared_ptr<Model>> LookupForInference(std::string_view model, std::string_view version);
   // Runs a request whose parsing gave `parsed` (unless that failed), records metrics, logs model
   // failures with the request id. Returns the final status.
   Status Execute(Model& model, Status parsed, const std::string& request_id, int64_t t0, InferRequest& ireq,
                  InferResponse* iresp);
+  // Records metrics for a finished request and logs model failures. Returns `status`.
+  Status Record(Model& model, Status status, const std::string& request_id, int64_t t0, const InferTiming& timing,
+                const InferRequest& ireq);
+  // Encodes a successful inference.
+  static RestResponse V1Answer(const InferResponse& iresp, V1Form form);
+  static RestResponse V2Answer(const Model& model, InferRequest& ireq, InferResponse& iresp);
   RestResponse ModelListResponse();  // {"models":[ready names]}, V1 and V2 alike
   RestResponse ModelMetadataResponse(std::string_view model, std::string_view version);
   RestResponse ModelReadyResponse(std::string_view model, std::string_view version, bool v1);

@@ -29,6 +29,25 @@ struct ServerOptions {
 struct ServerState {
   std::atomic<bool> draining{false};
   std::atomic<int64_t> inflight{0};
+  // Requests accepted by a model's batcher and not yet completed (their completion runs on a batcher
+  // thread and uses the front ends); ModelServer waits for zero before tearing the front ends down.
+  std::atomic<int64_t> batched{0};
+};
+
+// RAII count of one batched request (ServerState::batched); `s` may be null.
+class BatchedGuard {
+ public:
+  explicit BatchedGuard(ServerState* s) : s_(s) {
+    if (s_) s_->batched.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~BatchedGuard() {
+    if (s_) s_->batched.fetch_sub(1, std::memory_order_release);
+  }
+  BatchedGuard(const BatchedGuard&) = delete;
+  BatchedGuard& operator=(const BatchedGuard&) = delete;
+
+ private:
+  ServerState* s_;
 };
 
 // RAII count of one in-flight request.
