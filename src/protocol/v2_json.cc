@@ -237,6 +237,13 @@ void WriteV2ModelMetadata(const ModelMetadata& md, std::string* out) {
   specs(md.inputs);
   w.Key("outputs");
   specs(md.outputs);
+  if (!md.execution.empty()) {
+    w.Key("parameters");
+    w.BeginObject();
+    w.Key("execution");
+    w.String(md.execution);
+    w.EndObject();
+  }
   w.EndObject();
 }
 

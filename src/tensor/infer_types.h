@@ -26,6 +26,9 @@ struct ModelMetadata {
   std::string platform;  // e.g. "xgboost"
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // How the runtime executes this model when it has more than one way ("native", "python"); written
+  // in V2 REST metadata as parameters.execution when set.
+  std::string execution = {};
 };
 
 struct RequestedOutput {

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Writes small scikit-learn test models, each with scikit-learn's own answers beside it.
+
+    /usr/bin/python3 scripts/gen_sklearn_test_models.py OUT_DIR
+
+Run with Debian's Python (python3-sklearn 1.2, python3-joblib). For every model OUT_DIR/<name>/ holds
+the model file (model.joblib, or model.pkl written with pickle), and OUT_DIR/<name>.expected.json (beside
+the directory, so that the directory holds exactly one model file):
+    {"type": "...", "instances": [[...], ...], "predict": [...], "predict_proba": [[...]] or null}
+where instances are rows from the model's test split and the answers are what the fitted estimator's
+own predict / predict_proba return for them. Seeded: the same files every run. Takes about 2 s.
+"""
+import json
+import os
+import pickle
+import sys
+
+import joblib
+import numpy as np
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+                              GradientBoostingRegressor, HistGradientBoostingClassifier,
+                              HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.compose import ColumnTransformer
+from sklearn.svm import LinearSVC, LinearSVR
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+
+def split(x, y, n_test):
+    rng = np.random.RandomState(0)
+    idx = rng.permutation(len(x))
+    test, train = idx[:n_test], idx[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def tolist(a):
+    a = np.asarray(a)
+    if a.dtype.kind in "US O":
+        return [str(v) for v in a.tolist()]
+    return a.tolist()
+
+
+def write(out, name, model, x_test, pickled=False):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        os.remove(os.path.join(d, f))
+    if pickled:
+        with open(os.path.join(d, "model.pkl"), "wb") as f:
+            pickle.dump(model, f)
+    else:
+        joblib.dump(model, os.path.join(d, "model.joblib"))
+    proba = model.predict_proba(x_test) if hasattr(model, "predict_proba") else None
+    expected = {
+        "type": type(model).__name__,
+        "instances": x_test.tolist(),
+        "predict": tolist(model.predict(x_test)),
+        "predict_proba": None if proba is None else proba.tolist(),
+    }
+    with open(d + ".expected.json", "w") as f:
+        json.dump(expected, f)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: gen_sklearn_test_models.py OUT_DIR")
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+
+    iris = load_iris()
+    xi, yi = iris.data.astype(np.float64), iris.target
+    xi_tr, yi_tr, xi_te, _ = split(xi, yi, 12)
+    diab = load_diabetes()
+    xd, yd = diab.data.astype(np.float64), diab.target
+    xd_tr, yd_tr, xd_te, _ = split(xd, yd, 12)
+
+    # The KServe sklearn sample: iris LogisticRegression in model.joblib.
+    write(out, "sklearn-iris-logreg", LogisticRegression(max_iter=1000).fit(xi_tr, yi_tr), xi_te)
+    # pickle instead of joblib (KServe loads *.pkl with pickle).
+    write(out, "sklearn-iris-rf",
+          RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(xi_tr, yi_tr), xi_te,
+          pickled=True)
+    # String class labels: output-0 is BYTES.
+    names = iris.target_names[yi_tr]
+    write(out, "sklearn-iris-strlabels", DecisionTreeClassifier(max_depth=3, random_state=0).fit(xi_tr, names), xi_te)
+    write(out, "sklearn-iris-gbc",
+          GradientBoostingClassifier(n_estimators=15, max_depth=2, random_state=0).fit(xi_tr, yi_tr), xi_te)
+    write(out, "sklearn-iris-hgbc",
+          HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(xi_tr, yi_tr), xi_te)
+    write(out, "sklearn-iris-et",
+          ExtraTreesClassifier(n_estimators=8, max_depth=4, random_state=0).fit(xi_tr, yi_tr), xi_te)
+    write(out, "sklearn-iris-linearsvc", LinearSVC(max_iter=5000, random_state=0).fit(xi_tr, yi_tr), xi_te)
+    write(out, "sklearn-iris-pipeline",
+          Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler()),
+                    ("clf", LogisticRegression(max_iter=1000))]).fit(xi_tr, yi_tr), xi_te)
+    # A binary problem (setosa or not) for the two-class code paths.
+    yb_tr = (yi_tr == 0).astype(np.int64)
+    write(out, "sklearn-binary-logreg", LogisticRegression(max_iter=1000).fit(xi_tr, yb_tr), xi_te)
+    # A model with no native form: stays on the Python path.
+    write(out, "sklearn-iris-knn", KNeighborsClassifier(n_neighbors=3).fit(xi_tr, yi_tr), xi_te)
+
+    # Regression on sklearn's diabetes set.
+    write(out, "sklearn-diabetes-linear", LinearRegression().fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-ridge", Ridge(alpha=0.5).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-lasso", Lasso(alpha=0.1).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-elasticnet", ElasticNet(alpha=0.01).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-linearsvr", LinearSVR(max_iter=20000, random_state=0).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-dtr", DecisionTreeRegressor(max_depth=5, random_state=0).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-rfr",
+          RandomForestRegressor(n_estimators=10, max_depth=5, random_state=0).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-etr",
+          ExtraTreesRegressor(n_estimators=8, max_depth=5, random_state=0).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-gbr",
+          GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-hgbr",
+          HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(xd_tr, yd_tr), xd_te)
+    write(out, "sklearn-diabetes-pipeline",
+          Pipeline([("scale", MinMaxScaler()), ("reg", Ridge(alpha=1.0))]).fit(xd_tr, yd_tr), xd_te)
+
+    # One-hot encoding of a small-integer column (dense) in front of a linear model: the first iris
+    # column rounded to an integer category, the rest scaled.
+    xc_tr, xc_te = xi_tr.copy(), xi_te.copy()
+    xc_tr[:, 0] = np.round(xc_tr[:, 0])
+    xc_te[:, 0] = np.round(xc_te[:, 0])
+    onehot = ColumnTransformer([("cat", OneHotEncoder(sparse_output=False, handle_unknown="ignore"), [0]),
+                                ("num", StandardScaler(), [1, 2, 3])])
+    # The same through a plain OneHotEncoder (dense) over every (rounded) column: compiled natively.
+    write(out, "sklearn-iris-onehot-pipeline",
+          Pipeline([("onehot", OneHotEncoder(sparse_output=False, handle_unknown="ignore")),
+                    ("clf", LogisticRegression(max_iter=1000))]).fit(np.round(xi_tr), yi_tr), np.round(xi_te))
+    # A ColumnTransformer has no native form: this one stays on the Python path.
+    write(out, "sklearn-iris-onehot",
+          Pipeline([("prep", onehot), ("clf", LogisticRegression(max_iter=1000))]).fit(xc_tr, yi_tr), xc_te)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "backends/sklearn/sklearn_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "backends/sklearn/sklearn_native.h"
+#include "backends/sklearn/sklearn_python.h"
+#include "core/logging.h"
+#include "python/python_runtime.h"
+
+namespace inferd {
+
+namespace {
+
+
+bool PredictProbaFromEnv() {
+  const char* v = std::getenv("PREDICT_PROBA");
+  if (!v) return false;
+  std::string s(v);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s == "true" || s == "1" || s == "yes";
+}
+
+DataType LabelType(const std::string& kind) {
+  if (kind == "i" || kind == "u") return DataType::kInt64;
+  if (kind == "b") return DataType::kBool;
+  if (kind == "f") return DataType::kFp64;
+  if (kind.empty()) return DataType::kFp64;  // a regressor
+  return DataType::kBytes;                   // strings and objects
+}
+
+int64_t DictInt(PyObject* d, const char* key) {
+  PyObject* v = PyDict_GetItemString(d, key);  // borrowed
+  return v ? PyLong_AsLongLong(v) : -1;
+}
+
+class SklearnBackend final : public Backend {
+ public:
+  ~SklearnBackend() override {
+    if (model_ || predict_ || proba_) {
+      GilLock gil;
+      model_.reset();
+      predict_.reset();
+      proba_.reset();
+    }
+  }
+
+  Status Load(const LoadOptions& o) {
+    RETURN_IF_ERROR(EnsurePython());
+    GilLock gil;
+    const std::string where = "model file '" + o.model_file + "'";
+    ASSIGN_OR_RETURN(PyRef mod, ModuleFromSource("_inferd_sklearn", sklearn::kPythonSource));
+    PyRef load(PyObject_GetAttrString(mod.get(), "load"));
+    PyRef describe(PyObject_GetAttrString(mod.get(), "describe"));
+    if (!load || !describe) return PythonError("sklearn runtime");
+    PyRef path(PyUnicode_FromString(o.model_file.c_str()));
+    model_ = PyRef(PyObject_CallFunctionObjArgs(load.get(), path.get(), nullptr));
+    if (!model_) return PythonError(where + " does not load");
+    PyRef info(PyObject_CallFunctionObjArgs(describe.get(), model_.get(), nullptr));
+    if (!info || !PyDict_Check(info.get())) return PythonError(where + " is not a scikit-learn estimator");
+    int64_t n_features = DictInt(info.get(), "n_features");
+    int64_t n_classes = DictInt(info.get(), "n_classes");
+    bool has_proba = PyObject_IsTrue(PyDict_GetItemString(info.get(), "has_proba")) == 1;
+    std::string kind = PyToString(PyDict_GetItemString(info.get(), "label_kind"));
+    type_name_ = PyToString(PyDict_GetItemString(info.get(), "type"));
+    if (PyErr_Occurred()) return PythonError(where);
+
+    predict_ = PyRef(PyObject_GetAttrString(model_.get(), "predict"));
+    if (!predict_) return PythonError(where);
+    if (has_proba) {
+      proba_ = PyRef(PyObject_GetAttrString(model_.get(), "predict_proba"));
+      if (!proba_) return PythonError(where);
+    }
+    bool proba_first = has_proba && PredictProbaFromEnv();
+    DataType label_type = LabelType(kind);
+    if (n_classes > 0) {
+      // The fitted classes, in the label output's datatype: native answers index into them.
+      PyRef classes(PyObject_GetAttrString(model_.get(), "classes_"));
+      if (!classes) return PythonError(where + ": classes_");
+      ASSIGN_OR_RETURN(classes_, NumpyToTensor(classes.get(), "classes"));
+      if (classes_.dtype() != label_type && classes_.dtype() != DataType::kBytes && label_type != DataType::kBytes) {
+        ASSIGN_OR_RETURN(classes_, ConvertTensor(classes_, label_type));
+      }
+      if (classes_.dtype() != label_type) return Internal(where + ": classes_ of an unexpected datatype");
+      if (label_type == DataType::kBytes) {
+        ForEachBytesElement(classes_.bytes(), [&](std::string_view c) { class_names_.emplace_back(c); });
+      }
+    }
+
+    if (o.force_python) {
+      LOG_INFO("model '{}': {} runs in Python (--force_python)", o.model_name, type_name_);
+    } else {
+      CompileNative(mod.get(), o.model_name, n_features, has_proba, n_classes);
+    }
+
+    metadata_.name = o.model_name;
+    metadata_.platform = "sklearn";
+    metadata_.execution = native_ ? "native" : "python";
+    metadata_.inputs = {{"input-0", DataType::kFp64, {-1, n_features > 0 ? n_features : -1}}};
+    Shape proba_shape = {-1, n_classes > 0 ? n_classes : -1};
+    if (proba_first) {
+      metadata_.outputs.push_back({"output-0", DataType::kFp64, proba_shape});
+      kinds_.push_back(Kind::kProba);
+    } else {
+      metadata_.outputs.push_back({"output-0", label_type, {-1}});
+      kinds_.push_back(Kind::kPredict);
+      if (has_proba) {
+        metadata_.outputs.push_back({"probabilities", DataType::kFp64, proba_shape});
+        kinds_.push_back(Kind::kProba);
+      }
+    }
+    return Status::Ok();
+  }
+
+  const ModelMetadata& metadata() const override { return metadata_; }
+  std::vector<int> default_outputs() const override { return {0}; }
+
+  Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
+                 std::vector<Tensor>* outputs) override {
+    if (native_) return ExecuteNative(inputs[0], requested, outputs);
+    GilLock gil;
+    ASSIGN_OR_RETURN(PyRef x, TensorToNumpy(inputs[0]));
+    for (int idx : requested) {
+      const TensorSpec& spec = metadata_.outputs[static_cast<size_t>(idx)];
+      PyObject* fn = kinds_[static_cast<size_t>(idx)] == Kind::kProba ? proba_.get() : predict_.get();
+      PyRef result(PyObject_CallFunctionObjArgs(fn, x.get(), nullptr));
+      if (!result) return PythonError(type_name_ + (fn == proba_.get() ? ".predict_proba" : ".predict"));
+      ASSIGN_OR_RETURN(Tensor t, NumpyToTensor(result.get(), spec.name));
+      if (t.dtype() != spec.dtype) {
+        if (!IsNumeric(t.dtype()) && t.dtype() != DataType::kBool) {
+          return Internal(type_name_ + " returned " + std::string(DataTypeName(t.dtype())) + " for output '" +
+                          spec.name + "', declared " + std::string(DataTypeName(spec.dtype)));
+        }
+        ASSIGN_OR_RETURN(t, ConvertTensor(t, spec.dtype));
+        t.set_name(spec.name);
+      }
+      outputs->push_back(std::move(t));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // Compiles the estimator into native code when it has a native form and the result agrees with
+  // scikit-learn on probe rows; otherwise logs why and leaves native_ empty (the Python path serves).
+  void CompileNative(PyObject* mod, const std::string& model_name, int64_t n_features, bool has_proba,
+                     int64_t n_classes) {
+    PyRef compile(PyObject_GetAttrString(mod, "compile_native"));
+    PyRef nf(PyLong_FromLongLong(n_features));
+    PyRef json(compile ? PyObject_CallFunctionObjArgs(compile.get(), model_.get(), nf.get(), nullptr) : nullptr);
+    if (!json) {
+      Status why = PythonError("no native form");
+      LOG_INFO("model '{}': {} runs in Python: {}", model_name, type_name_, why.message());
+      return;
+    }
+    Py_ssize_t len = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(json.get(), &len);
+    if (!text) {
+      LOG_WARN("model '{}': {}", model_name, PythonError("native form").message());
+      return;
+    }
+    auto native = sklearn::NativeModel::FromJson(std::string_view(text, static_cast<size_t>(len)));
+    if (!native.ok()) {
+      LOG_WARN("model '{}': {} runs in Python: the native form does not match scikit-learn: {}", model_name,
+               type_name_, native.status().message());
+      return;
+    }
+    if ((*native)->has_proba() != has_proba || ((*native)->classifier() && (*native)->num_classes() != n_classes)) {
+      LOG_WARN("model '{}': {} runs in Python: the native form disagrees on its outputs", model_name, type_name_);
+      return;
+    }
+    native_ = std::move(*native);
+    LOG_INFO("model '{}': {} compiled natively", model_name, type_name_);
+  }
+
+  Status ExecuteNative(const Tensor& input, std::span<const int> requested, std::vector<Tensor>* outputs) {
+    const size_t n = static_cast<size_t>(input.shape()[0]);
+    const size_t c = static_cast<size_t>(std::max<int64_t>(native_->num_classes(), 0));
+    bool want_label = false, want_proba = false;
+    for (int idx : requested) (kinds_[static_cast<size_t>(idx)] == Kind::kProba ? want_proba : want_label) = true;
+    std::vector<int64_t> label(native_->classifier() && want_label ? n : 0);
+    std::vector<double> value(!native_->classifier() && want_label ? n : 0);
+    Tensor proba;
+    if (want_proba) proba = Tensor("", DataType::kFp64, {static_cast<int64_t>(n), static_cast<int64_t>(c)});
+    double* proba_out = want_proba ? reinterpret_cast<double*>(proba.Allocate(n * c * sizeof(double))) : nullptr;
+    RETURN_IF_ERROR(native_->Run(input.data<double>(), n, label.empty() ? nullptr : label.data(), proba_out,
+                                 value.empty() ? nullptr : value.data()));
+    for (int idx : requested) {
+      const TensorSpec& spec = metadata_.outputs[static_cast<size_t>(idx)];
+      if (kinds_[static_cast<size_t>(idx)] == Kind::kProba) {
+        Tensor t = proba;
+        t.set_name(spec.name);
+        outputs->push_back(std::move(t));
+        continue;
+      }
+      Tensor t(spec.name, spec.dtype, {static_cast<int64_t>(n)});
+      if (!native_->classifier()) {
+        std::memcpy(t.Allocate(n * sizeof(double)), value.data(), n * sizeof(double));
+      } else if (spec.dtype == DataType::kBytes) {
+        std::string buf;
+        for (int64_t i : label) AppendBytesElement(&buf, class_names_[static_cast<size_t>(i)]);
+        t.SetOwned(std::move(buf));
+      } else {
+        size_t es = DataTypeSize(spec.dtype);
+        char* out = t.Allocate(n * es);
+        for (size_t r = 0; r < n; ++r) std::memcpy(out + r * es, classes_.raw() + static_cast<size_t>(label[r]) * es, es);
+      }
+      outputs->push_back(std::move(t));
+    }
+    return Status::Ok();
+  }
+
+  enum class Kind { kPredict, kProba };
+  ModelMetadata metadata_;
+  std::vector<Kind> kinds_;  // parallel to metadata_.outputs
+  std::string type_name_;
+  PyRef model_, predict_, proba_;
+  std::unique_ptr<sklearn::NativeModel> native_;
+  Tensor classes_;                        // classifiers: the fitted classes_, in output-0's datatype
+  std::vector<std::string> class_names_;  // the same, for string labels
+};
+
+class SklearnBackendFactory final : public BackendFactory {
+ public:
+  std::string_view format() const override { return "sklearn"; }
+  StatusOr<std::unique_ptr<Backend>> Load(const LoadOptions& options) override {
+    auto b = std::make_unique<SklearnBackend>();
+    RETURN_IF_ERROR(b->Load(options));
+    return std::unique_ptr<Backend>(std::move(b));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<BackendFactory> NewSklearnBackendFactory() { return std::make_unique<SklearnBackendFactory>(); }
+
+}  // namespace inferd

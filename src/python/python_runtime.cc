@@ -1,0 +1,283 @@
+// Python.h must be the first include (it sets feature macros).
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "python/python_runtime.h"
+
+#include <cstring>
+#include <mutex>
+
+namespace inferd {
+
+namespace {
+
+// inferd's helper module: the numpy side of tensor conversion. Written in Python because numpy's C API
+// would add a build dependency on numpy's headers for code that is not on any fast path (a Python
+// model's predict costs tens of microseconds at least).
+constexpr const char* kHelperSource = R"PY(
+import numpy as _np
+
+_NP = {'BOOL': _np.bool_, 'UINT8': _np.uint8, 'UINT16': _np.uint16, 'UINT32': _np.uint32,
+       'UINT64': _np.uint64, 'INT8': _np.int8, 'INT16': _np.int16, 'INT32': _np.int32,
+       'INT64': _np.int64, 'FP16': _np.float16, 'FP32': _np.float32, 'FP64': _np.float64}
+
+_KIND = {('b', 1): 'BOOL', ('u', 1): 'UINT8', ('u', 2): 'UINT16', ('u', 4): 'UINT32',
+         ('u', 8): 'UINT64', ('i', 1): 'INT8', ('i', 2): 'INT16', ('i', 4): 'INT32',
+         ('i', 8): 'INT64', ('f', 2): 'FP16', ('f', 4): 'FP32', ('f', 8): 'FP64'}
+
+def to_numpy(buf, datatype, shape):
+    return _np.frombuffer(buf, dtype=_NP[datatype]).reshape(shape)
+
+def bytes_to_numpy(items, shape):
+    a = _np.empty(len(items), dtype=object)
+    a[:] = items
+    return a.reshape(shape)
+
+def from_numpy(x):
+    """(datatype, shape, C-contiguous little-endian array) or ('BYTES', shape, [bytes])."""
+    a = _np.asarray(x)
+    dt = _KIND.get((a.dtype.kind, a.dtype.itemsize))
+    if dt is not None:
+        return dt, a.shape, _np.ascontiguousarray(a, dtype=a.dtype.newbyteorder('<'))
+    if a.dtype.kind == 'f':
+        return 'FP64', a.shape, _np.ascontiguousarray(a, dtype='<f8')
+    flat = []
+    for v in a.ravel().tolist():
+        if isinstance(v, bytes):
+            flat.append(v)
+        elif isinstance(v, str):
+            flat.append(v.encode('utf-8'))
+        else:
+            flat.append(str(v).encode('utf-8'))
+    return 'BYTES', a.shape, flat
+)PY";
+
+Status g_init_status = Status::Ok();
+std::once_flag g_init_once;
+
+void Initialize() {
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);
+  config.install_signal_handlers = 0;  // SIGINT/SIGTERM stay inferd's
+  config.parse_argv = 0;
+  // The prefix of the libpython inferd links (Debian's: /usr), given by the build. Without it Python
+  // derives its prefix from the first `python3` on PATH, which may be another installation (a pyenv
+  // build here) whose standard library and site-packages do not match the linked libpython.
+  PyStatus st = PyConfig_SetBytesString(&config, &config.home, INFERD_PYTHON_HOME);
+  if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+  PyConfig_Clear(&config);
+  if (PyStatus_Exception(st)) {
+    g_init_status = Internal(std::string("python: cannot start the embedded interpreter: ") +
+                             (st.err_msg ? st.err_msg : "unknown error"));
+    return;
+  }
+  // Import numpy now, on this thread, so that a failure is reported once and clearly.
+  PyObject* np = PyImport_ImportModule("numpy");
+  if (!np) {
+    g_init_status = PythonError("python: cannot import numpy (Debian's python3-numpy)");
+  } else {
+    Py_DECREF(np);
+  }
+  PyEval_SaveThread();  // release the GIL; every user takes it with GilLock
+}
+
+}  // namespace
+
+Status EnsurePython() {
+  std::call_once(g_init_once, Initialize);
+  return g_init_status;
+}
+
+GilLock::GilLock() : state_(static_cast<int>(PyGILState_Ensure())) {}
+GilLock::~GilLock() { PyGILState_Release(static_cast<PyGILState_STATE>(state_)); }
+
+PyRef& PyRef::operator=(PyRef&& o) noexcept {
+  if (this != &o) {
+    reset();
+    p_ = std::exchange(o.p_, nullptr);
+  }
+  return *this;
+}
+
+PyRef::~PyRef() { reset(); }
+
+void PyRef::reset() {
+  if (p_) {
+    Py_DECREF(p_);
+    p_ = nullptr;
+  }
+}
+
+std::string PyToString(PyObject* obj) {
+  if (!obj) return "<null>";
+  PyRef s(PyObject_Str(obj));
+  if (!s) {
+    PyErr_Clear();
+    return "<unprintable>";
+  }
+  Py_ssize_t n = 0;
+  const char* c = PyUnicode_AsUTF8AndSize(s.get(), &n);
+  if (!c) {
+    PyErr_Clear();
+    return "<unprintable>";
+  }
+  return std::string(c, static_cast<size_t>(n));
+}
+
+Status PythonError(std::string_view context) {
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+  PyErr_Fetch(&type, &value, &tb);
+  if (!type) return Internal(std::string(context) + ": unknown Python error");
+  PyErr_NormalizeException(&type, &value, &tb);
+  PyRef t(type), v(value), trace(tb);
+  std::string msg(context);
+  msg += ": ";
+  PyRef name(PyObject_GetAttrString(type, "__name__"));
+  if (name) msg += PyToString(name.get()) + ": ";
+  else PyErr_Clear();
+  msg += PyToString(value);
+  // The innermost frame says where in the user's code it failed.
+  if (tb) {
+    PyObject* last = tb;
+    for (;;) {
+      PyRef next(PyObject_GetAttrString(last, "tb_next"));
+      if (!next || next.get() == Py_None) break;
+      last = next.get();  // borrowed: the traceback chain keeps it alive
+    }
+    PyErr_Clear();
+    PyRef frame(PyObject_GetAttrString(last, "tb_frame"));
+    PyRef lineno(PyObject_GetAttrString(last, "tb_lineno"));
+    if (frame && lineno) {
+      PyRef code(PyObject_GetAttrString(frame.get(), "f_code"));
+      PyRef file(code ? PyObject_GetAttrString(code.get(), "co_filename") : nullptr);
+      if (file) msg += " (at " + PyToString(file.get()) + ":" + PyToString(lineno.get()) + ")";
+    }
+    PyErr_Clear();
+  }
+  return Internal(std::move(msg));
+}
+
+PyRef GetAttrOrNull(PyObject* obj, const char* name) {
+  PyObject* a = PyObject_GetAttrString(obj, name);
+  if (!a) PyErr_Clear();
+  return PyRef(a);
+}
+
+StatusOr<PyRef> ModuleFromSource(const char* name, const char* source) {
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  if (PyObject* m = PyDict_GetItemString(modules, name)) {
+    Py_INCREF(m);
+    return PyRef(m);
+  }
+  std::string file = std::string("<inferd:") + name + ">";
+  PyRef code(Py_CompileString(source, file.c_str(), Py_file_input));
+  if (!code) return PythonError(std::string("python: compiling ") + name);
+  // Executed in a fresh module and registered only once complete: executing may release the GIL
+  // (imports), and a module placed in sys.modules before that would be seen half-initialized by a
+  // concurrent loader. Two racing loaders each build a complete module; the last one registered wins.
+  PyRef mod(PyModule_New(name));
+  if (!mod) return PythonError(std::string("python: creating ") + name);
+  PyObject* globals = PyModule_GetDict(mod.get());  // borrowed
+  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0) {
+    return PythonError(std::string("python: creating ") + name);
+  }
+  PyRef result(PyEval_EvalCode(code.get(), globals, globals));
+  if (!result) return PythonError(std::string("python: loading ") + name);
+  if (PyDict_SetItemString(modules, name, mod.get()) != 0) return PythonError(std::string("python: registering ") + name);
+  return mod;
+}
+
+StatusOr<PyRef> HelperFunction(const char* name) {
+  ASSIGN_OR_RETURN(PyRef mod, ModuleFromSource("_inferd", kHelperSource));
+  PyRef f(PyObject_GetAttrString(mod.get(), name));
+  if (!f) return PythonError(std::string("python: _inferd.") + name);
+  return f;
+}
+
+namespace {
+
+PyRef ShapeTuple(const Shape& shape) {
+  PyRef t(PyTuple_New(static_cast<Py_ssize_t>(shape.size())));
+  if (!t) return t;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    PyTuple_SET_ITEM(t.get(), static_cast<Py_ssize_t>(i), PyLong_FromLongLong(shape[i]));
+  }
+  return t;
+}
+
+}  // namespace
+
+StatusOr<PyRef> TensorToNumpy(const Tensor& t) {
+  PyRef shape = ShapeTuple(t.shape());
+  if (!shape) return PythonError("python: shape");
+  if (t.dtype() == DataType::kBytes) {
+    PyRef items(PyList_New(0));
+    bool ok = ForEachBytesElement(t.bytes(), [&](std::string_view e) {
+      PyRef b(PyBytes_FromStringAndSize(e.data(), static_cast<Py_ssize_t>(e.size())));
+      if (b) PyList_Append(items.get(), b.get());
+    });
+    if (!ok) return InvalidArgument("input '" + t.name() + "': malformed BYTES contents");
+    if (PyErr_Occurred()) return PythonError("python: BYTES input");
+    ASSIGN_OR_RETURN(PyRef f, HelperFunction("bytes_to_numpy"));
+    PyRef arr(PyObject_CallFunctionObjArgs(f.get(), items.get(), shape.get(), nullptr));
+    if (!arr) return PythonError("python: input '" + t.name() + "'");
+    return arr;
+  }
+  PyRef buf;
+  std::string_view dtype_name = DataTypeName(t.dtype());
+  if (t.dtype() == DataType::kBf16) {
+    // numpy has no bfloat16: hand it float32 values in a bytes object it keeps alive.
+    ASSIGN_OR_RETURN(Tensor f32, ConvertTensor(t, DataType::kFp32));
+    buf = PyRef(PyBytes_FromStringAndSize(f32.raw(), static_cast<Py_ssize_t>(f32.byte_size())));
+    dtype_name = "FP32";
+  } else {
+    buf = PyRef(PyMemoryView_FromMemory(const_cast<char*>(t.raw()), static_cast<Py_ssize_t>(t.byte_size()),
+                                        PyBUF_READ));
+  }
+  if (!buf) return PythonError("python: input buffer");
+  ASSIGN_OR_RETURN(PyRef f, HelperFunction("to_numpy"));
+  PyRef dt(PyUnicode_FromStringAndSize(dtype_name.data(), static_cast<Py_ssize_t>(dtype_name.size())));
+  PyRef arr(PyObject_CallFunctionObjArgs(f.get(), buf.get(), dt.get(), shape.get(), nullptr));
+  if (!arr) return PythonError("python: input '" + t.name() + "'");
+  return arr;
+}
+
+StatusOr<Tensor> NumpyToTensor(PyObject* array_like, std::string name) {
+  ASSIGN_OR_RETURN(PyRef f, HelperFunction("from_numpy"));
+  PyRef res(PyObject_CallFunctionObjArgs(f.get(), array_like, nullptr));
+  if (!res) return PythonError("python: output '" + name + "' is not array-like");
+  if (!PyTuple_Check(res.get()) || PyTuple_GET_SIZE(res.get()) != 3) return Internal("python: from_numpy contract");
+  PyObject* dt = PyTuple_GET_ITEM(res.get(), 0);
+  PyObject* shape = PyTuple_GET_ITEM(res.get(), 1);
+  PyObject* data = PyTuple_GET_ITEM(res.get(), 2);
+  const char* dt_name = PyUnicode_AsUTF8(dt);
+  if (!dt_name) return PythonError("python: output datatype");
+  Shape s;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(shape); ++i) {
+    s.push_back(PyLong_AsLongLong(PyTuple_GET_ITEM(shape, i)));
+  }
+  if (PyErr_Occurred()) return PythonError("python: output shape");
+  DataType dtype = DataTypeFromName(dt_name);
+  Tensor out(std::move(name), dtype, std::move(s));
+  if (dtype == DataType::kBytes) {
+    std::string buf;
+    Py_ssize_t n = PyList_GET_SIZE(data);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyObject* b = PyList_GET_ITEM(data, i);
+      char* p = nullptr;
+      Py_ssize_t len = 0;
+      if (PyBytes_AsStringAndSize(b, &p, &len) != 0) return PythonError("python: output element");
+      AppendBytesElement(&buf, std::string_view(p, static_cast<size_t>(len)));
+    }
+    out.SetOwned(std::move(buf));
+    return out;
+  }
+  Py_buffer view;
+  if (PyObject_GetBuffer(data, &view, PyBUF_C_CONTIGUOUS) != 0) return PythonError("python: output buffer");
+  char* dst = out.Allocate(static_cast<size_t>(view.len));
+  if (view.len > 0) std::memcpy(dst, view.buf, static_cast<size_t>(view.len));
+  PyBuffer_Release(&view);
+  return out;
+}
+
+}  // namespace inferd

@@ -1,0 +1,91 @@
+// python/python_runtime.h: the one embedded CPython interpreter of an inferd process (Debian's
+// libpython3.11, with the packages of Debian's /usr/bin/python3: numpy, sklearn, joblib...), shared by
+// the scikit-learn runtime and, later, custom Python models.
+//
+// Contract:
+// - EnsurePython() starts the interpreter on first use (thread-safe) and returns with the GIL
+//   released. The interpreter is never finalized: extension modules such as numpy do not survive a
+//   re-initialization, so Python objects may live until the process exits. Python does not install
+//   signal handlers (inferd's own SIGTERM drain keeps working).
+// - Every use of the C API happens while the calling thread holds a GilLock. Python exceptions never
+//   escape: PythonError() turns the pending exception (type, message and the last traceback lines)
+//   into a Status and clears it.
+// - PyRef owns one strong reference. It must be reset or destroyed while the GIL is held; objects
+//   owned by a Backend are released in its destructor under a GilLock.
+// - Tensor conversion copies: TensorToNumpy hands numpy a read-only view of the tensor's bytes (the
+//   tensor must outlive the array's use, which every synchronous call guarantees), NumpyToTensor copies
+//   the array's contents into an owned tensor.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/status.h"
+#include "tensor/tensor.h"
+
+// Forward declaration so that this header does not pull in <Python.h> (which must come first in any
+// translation unit that includes it).
+struct _object;
+typedef _object PyObject;
+
+namespace inferd {
+
+// Starts the interpreter once; later calls return the first call's result.
+Status EnsurePython();
+
+// Holds the GIL for its lifetime (PyGILState_Ensure / Release). EnsurePython() must have succeeded.
+class GilLock {
+ public:
+  GilLock();
+  ~GilLock();
+  GilLock(const GilLock&) = delete;
+  GilLock& operator=(const GilLock&) = delete;
+
+ private:
+  int state_;
+};
+
+// An owned (strong) reference.
+class PyRef {
+ public:
+  PyRef() = default;
+  explicit PyRef(PyObject* owned) : p_(owned) {}  // steals a new reference (may be null)
+  PyRef(const PyRef&) = delete;
+  PyRef& operator=(const PyRef&) = delete;
+  PyRef(PyRef&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  PyRef& operator=(PyRef&& o) noexcept;
+  ~PyRef();
+
+  PyObject* get() const { return p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+  PyObject* release() { return std::exchange(p_, nullptr); }
+  void reset();
+
+ private:
+  PyObject* p_ = nullptr;
+};
+
+// The pending Python exception as a Status (kInternal unless mapped), prefixed with `context`.
+Status PythonError(std::string_view context);
+
+// Calls helper functions of inferd's own Python module (see python_runtime.cc). All need the GIL.
+StatusOr<PyRef> TensorToNumpy(const Tensor& t);
+StatusOr<Tensor> NumpyToTensor(PyObject* array_like, std::string name);
+
+// getattr(obj, name) or an empty PyRef (no exception left pending) when absent.
+PyRef GetAttrOrNull(PyObject* obj, const char* name);
+
+// Imports inferd's helper module `_inferd` (numpy conversions) and returns a new reference to
+// attribute `name` of it.
+StatusOr<PyRef> HelperFunction(const char* name);
+
+// Compiles `source` as module `name` (registered in sys.modules) and returns it; a module already
+// registered under that name is returned as it is. Used for the Python half of a runtime, which lives
+// in the binary so that nothing outside it has to be installed.
+StatusOr<PyRef> ModuleFromSource(const char* name, const char* source);
+
+// str(obj) as UTF-8, or "<unprintable>".
+std::string PyToString(PyObject* obj);
+
+}  // namespace inferd

@@ -1,0 +1,150 @@
+// The scikit-learn runtime end to end: a real `inferd model-server` serving the models of
+// scripts/gen_sklearn_test_models.py from a model repository, driven over REST with libcurl, answering
+// KServe's sklearn iris sample and every model's test rows as scikit-learn did.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "util/test_util.h"
+
+namespace inferd::testing {
+namespace {
+
+std::string Repo() { return ModelsDir() + "/sklearn"; }
+
+// The instances and scikit-learn's predict() of one test model, as JSON texts.
+struct Sample {
+  std::string instances;
+  std::string predictions;
+};
+
+Sample ReadSample(const std::string& name) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.load(Repo() + "/" + name + ".expected.json");
+  return {simdjson::minify(doc["instances"]), simdjson::minify(doc["predict"])};
+}
+
+class SklearnServer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = ServerProcess::Start({"--model_repository", Repo()}).release();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_TRUE(server_->WaitReady(60000)) << server_->Output();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static int port() { return server_->http_port(); }
+  static ServerProcess* server_;
+};
+ServerProcess* SklearnServer::server_ = nullptr;
+
+TEST_F(SklearnServer, KServeIrisSampleAnswersClassIds) {
+  // KServe's sklearn sample request (docs: "sklearn-iris"), answered like sklearnserver does.
+  auto r = HttpPost(port(), "/v1/models/sklearn-iris-logreg:predict",
+                    R"({"instances":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+}
+
+TEST_F(SklearnServer, EveryModelAnswersItsTestRowsOverV1) {
+  for (const char* name : {"sklearn-iris-rf", "sklearn-iris-pipeline", "sklearn-iris-gbc", "sklearn-iris-hgbc",
+                           "sklearn-iris-knn", "sklearn-iris-onehot", "sklearn-iris-strlabels",
+                           "sklearn-binary-logreg", "sklearn-iris-linearsvc"}) {
+    SCOPED_TRACE(name);
+    Sample s = ReadSample(name);
+    auto r = HttpPost(port(), std::string("/v1/models/") + name + ":predict", "{\"instances\":" + s.instances + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "{\"predictions\":" + s.predictions + "}");
+  }
+}
+
+TEST_F(SklearnServer, RegressorsAnswerWithinTolerance) {
+  simdjson::dom::parser expected_parser, got_parser;
+  for (const char* name : {"sklearn-diabetes-ridge", "sklearn-diabetes-gbr", "sklearn-diabetes-hgbr",
+                           "sklearn-diabetes-rfr", "sklearn-diabetes-pipeline"}) {
+    SCOPED_TRACE(name);
+    Sample s = ReadSample(name);
+    auto r = HttpPost(port(), std::string("/v1/models/") + name + ":predict", "{\"instances\":" + s.instances + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    simdjson::dom::array want = expected_parser.parse(s.predictions).get_array();
+    simdjson::dom::array got = got_parser.parse(r.body)["predictions"].get_array();
+    ASSERT_EQ(got.size(), want.size());
+    auto g = got.begin();
+    for (simdjson::dom::element w : want) {
+      double wv = w.get_double(), gv = (*g).get_double();
+      EXPECT_NEAR(gv, wv, 1e-9 * std::max(1.0, std::fabs(wv)));
+      ++g;
+    }
+  }
+}
+
+TEST_F(SklearnServer, V2AnswersLabelsAndRequestedProbabilities) {
+  auto r = HttpPost(port(), "/v2/models/sklearn-iris-logreg/infer",
+                    R"({"id":"r1","inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4]}],)"
+                    R"("outputs":[{"name":"output-0"},{"name":"probabilities"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(r.body);
+  EXPECT_EQ(std::string_view(doc["id"].get_string()), "r1");
+  simdjson::dom::array outs = doc["outputs"].get_array();
+  ASSERT_EQ(outs.size(), 2u);
+  auto it = outs.begin();
+  simdjson::dom::element label = *it;
+  simdjson::dom::element proba = *++it;
+  EXPECT_EQ(std::string_view(label["datatype"].get_string()), "INT64");
+  EXPECT_EQ(int64_t(label["data"].at(0).get_int64()), 1);
+  EXPECT_EQ(std::string_view(proba["datatype"].get_string()), "FP64");
+  EXPECT_EQ(simdjson::minify(proba["shape"]), "[1,3]");
+  double sum = 0;
+  for (simdjson::dom::element p : proba["data"].get_array()) sum += p.get_double();
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+
+  // Metadata says which path each model took.
+  auto md = HttpGet(port(), "/v2/models/sklearn-iris-logreg");
+  ASSERT_EQ(md.status, 200);
+  EXPECT_NE(md.body.find(R"("parameters":{"execution":"native"})"), std::string::npos) << md.body;
+  md = HttpGet(port(), "/v2/models/sklearn-iris-knn");
+  EXPECT_NE(md.body.find(R"("parameters":{"execution":"python"})"), std::string::npos) << md.body;
+}
+
+TEST_F(SklearnServer, BadInputIsAClientError) {
+  auto r = HttpPost(port(), "/v1/models/sklearn-iris-logreg:predict", R"({"instances":[[1,2,3]]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  // A NaN cannot be written in JSON; a string where a number belongs is refused before the model.
+  r = HttpPost(port(), "/v1/models/sklearn-iris-logreg:predict", R"({"instances":[["a","b","c","d"]]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(HttpGet(port(), "/v2/health/live").status, 200);
+}
+
+// KServe's PREDICT_PROBA=true: V1 predictions are probabilities, through the native path and Python's.
+TEST(SklearnPredictProba, EnvironmentSwitchAnswersProbabilities) {
+  ::setenv("PREDICT_PROBA", "true", 1);
+  auto server = ServerProcess::Start({"--model_repository", Repo(), "--load_model", "sklearn-iris-logreg",
+                                      "--load_model", "sklearn-iris-knn"});
+  ::unsetenv("PREDICT_PROBA");
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(server->WaitReady(60000)) << server->Output();
+  for (const char* name : {"sklearn-iris-logreg", "sklearn-iris-knn"}) {
+    SCOPED_TRACE(name);
+    auto r = HttpPost(server->http_port(), std::string("/v1/models/") + name + ":predict",
+                      R"({"instances":[[6.8,2.8,4.8,1.4]]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::array rows = parser.parse(r.body)["predictions"].get_array();
+    ASSERT_EQ(rows.size(), 1u);
+    simdjson::dom::array row = (*rows.begin()).get_array();
+    EXPECT_EQ(row.size(), 3u) << r.body;
+    double sum = 0;
+    for (simdjson::dom::element p : row) sum += p.get_double();
+    EXPECT_NEAR(sum, 1.0, 1e-12) << r.body;
+  }
+}
+
+}  // namespace
+}  // namespace inferd::testing
