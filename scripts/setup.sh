@@ -11,6 +11,8 @@ PACKAGES=(
   libboost-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev
   prometheus-cpp-dev libspdlog-dev libcli11-dev libfmt-dev
   libxgboost-dev xgboost
+  python3-dev python3-numpy python3-sklearn python3-joblib  # embedded CPython for the sklearn runtime
+  libtorch-dev python3-torch python3-onnx  # torch/onnx backends; ONNX Runtime: scripts/fetch_onnxruntime.sh
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk hey nginx
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
@@ -24,6 +26,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
+  bash "$(dirname "$0")/fetch_onnxruntime.sh"
   exit 0
 fi
 
@@ -32,3 +35,4 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "setup: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+bash "$(dirname "$0")/fetch_onnxruntime.sh"

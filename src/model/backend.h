@@ -31,6 +31,9 @@ struct LoadOptions {
   std::string model_dir;   // the directory the model was found in
   std::string model_file;  // the detected (or given) model file inside model_dir
   int intra_op_threads = 1;
+  // Runtimes that can compile a model natively (scikit-learn) keep it on the framework's own path
+  // instead (--force_python).
+  bool force_python = false;
 };
 
 class Backend {
@@ -54,6 +57,18 @@ class Backend {
 
   virtual Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
                          std::vector<Tensor>* outputs) = 0;
+
+  // Custom Python models (backends/python) declare no inputs or outputs: when dynamic_io() is true the
+  // model layer checks only that each input's contents agree with its shape and datatype, passes the
+  // inputs as sent, calls Execute with an empty `requested`, and keeps the outputs the request named
+  // (all when it named none).
+  virtual bool dynamic_io() const { return false; }
+  // When true, V1 :predict bodies go to PredictV1Json whole (JSON text in, JSON text out), as KServe's
+  // Python server hands a custom model the parsed body.
+  virtual bool handles_v1_json() const { return false; }
+  virtual StatusOr<std::string> PredictV1Json(std::string_view body) {
+    return Unimplemented("this runtime has no V1 JSON path");
+  }
 };
 
 class BackendFactory {

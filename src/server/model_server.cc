@@ -7,6 +7,15 @@
 #include <thread>
 
 #include "backends/fault/fault_backend.h"
+#ifdef INFERD_HAVE_ONNXRUNTIME
+#include "backends/onnx/onnx_backend.h"
+#endif
+#ifdef INFERD_HAVE_TORCH
+#include "backends/torch/torch_backend.h"
+#endif
+#include "backends/lightgbm/lightgbm_backend.h"
+#include "backends/python/python_model_backend.h"
+#include "backends/sklearn/sklearn_backend.h"
 #include "backends/xgboost/xgboost_backend.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
@@ -37,18 +46,44 @@ ModelServer::ModelServer(ModelServerConfig config) : impl_(std::make_unique<Impl
 ModelServer::~ModelServer() {
   if (impl_->http) impl_->http->Stop();
   if (impl_->grpc) impl_->grpc->Shutdown(std::chrono::system_clock::now());
+  // Batched requests complete on batcher threads through the front ends and metrics: let them finish
+  // before those are destroyed (as a stopping HTTP thread finishes the inline inference it is running).
+  for (int i = 1; impl_->state.batched.load(std::memory_order_acquire) > 0; ++i) {
+    if (i % 1000 == 0) LOG_WARN("waiting for {} batched request(s) to complete", impl_->state.batched.load());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Status ModelServer::Start() {
   auto& c = impl_->config;
   impl_->registry.Register(NewXgboostBackendFactory());
+  impl_->registry.Register(NewLightgbmBackendFactory());
+  impl_->registry.Register(NewSklearnBackendFactory());
+#ifdef INFERD_HAVE_TORCH
+  impl_->registry.Register(NewTorchBackendFactory());
+#endif
+#ifdef INFERD_HAVE_ONNXRUNTIME
+  impl_->registry.Register(NewOnnxBackendFactory());
+#endif
   if (const char* f = std::getenv("INFERD_FAULT_INJECTION"); f && std::string(f) == "1") {
     impl_->registry.Register(NewFaultBackendFactory());
   }
   impl_->repo = std::make_unique<ModelRepository>(
-      &impl_->registry, RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads});
+      &impl_->registry, RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads, c.force_python},
+      c.model_defaults);
   std::vector<std::string> to_load;
-  if (!c.model_dir.empty()) {
+  if (!c.python_script.empty()) {
+    // The user's script registers its models before anything listens, so readiness never precedes
+    // them and a script that fails stops the server with its Python error.
+    std::vector<std::string> argv;
+    if (!c.model_name.empty()) argv.insert(argv.end(), {"--model_name", c.model_name});
+    if (!c.model_dir.empty()) argv.insert(argv.end(), {"--model_dir", c.model_dir});
+    argv.insert(argv.end(), {"--http_port", std::to_string(c.server.http_port), "--grpc_port",
+                             std::to_string(c.server.grpc_port)});
+    argv.insert(argv.end(), c.python_args.begin(), c.python_args.end());
+    ASSIGN_OR_RETURN(std::vector<PythonModel> models, LoadPythonModels(c.python_script, argv));
+    for (auto& m : models) RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
+  } else if (!c.model_dir.empty()) {
     std::string name = c.model_name.empty() ? "model" : c.model_name;
     impl_->repo->AddSource(name, c.model_dir);
     to_load.push_back(name);
@@ -64,8 +99,8 @@ Status ModelServer::Start() {
       for (const auto& e : impl_->repo->Index()) to_load.push_back(e.name);
     }
   }
-  if (c.model_dir.empty() && c.model_repository.empty()) {
-    return InvalidArgument("give --model_dir (with --model_name) or --model_repository");
+  if (c.model_dir.empty() && c.model_repository.empty() && c.python_script.empty()) {
+    return InvalidArgument("give --model_dir (with --model_name), --model_repository or --python");
   }
   int threads = c.server.max_threads > 0 ? c.server.max_threads
                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
