@@ -367,6 +367,85 @@ TEST(forest, ConcurrentEvaluationMatchesSerial) {
   for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
+// The branch-free fast path must give bit-identical margins to the general walk, for both compare
+// modes, both input types, float and double accumulation, averaging, NaN inputs, values exactly on
+// (float-rounded) thresholds, few rows (tree lanes) and many rows (row lanes plus a remainder).
+TEST(forest, FastPathMatchesTheGeneralWalkExactly) {
+  std::mt19937 gen(1234);
+  std::uniform_real_distribution<double> unif(-4.0, 4.0);
+  for (int trial = 0; trial < 24; ++trial) {
+    const int32_t features = 1 + trial % 5, groups = 1 + trial % 3;
+    const CompareMode mode = trial % 2 ? CompareMode::kLess : CompareMode::kLessEqual;
+    ForestBuilder b(features, groups);
+    b.set_compare(mode);
+    b.set_accumulation(trial % 4 < 2 ? Accumulation::kFloat : Accumulation::kDouble);
+    b.set_aggregation(trial % 3 == 0 ? Aggregation::kAverage : Aggregation::kSum);
+    ASSERT_TRUE(b.set_base_score(std::vector<double>(static_cast<size_t>(groups), 0.25 * trial)).ok());
+    std::vector<double> thresholds;
+    for (int t = 0; t < 13; ++t) {
+      // A random tree of up to 31 nodes, grown breadth-first.
+      TreeSpec tree;
+      tree.group = t % groups;
+      tree.nodes.push_back(NodeSpec::Leaf(0, 0));
+      std::vector<int32_t> open = {0};
+      while (!open.empty() && tree.nodes.size() < 31) {
+        int32_t i = open.front();
+        open.erase(open.begin());
+        if (gen() % 4 == 0 && i != 0) continue;  // stays a leaf
+        double th = unif(gen);
+        if (gen() % 3 == 0) th = static_cast<float>(th) + (gen() % 2 ? 1e-9 : -1e-9);  // near a float
+        thresholds.push_back(th);
+        auto l = static_cast<int32_t>(tree.nodes.size());
+        tree.nodes.push_back(NodeSpec::Leaf(unif(gen), l));
+        tree.nodes.push_back(NodeSpec::Leaf(unif(gen), l + 1));
+        tree.nodes[static_cast<size_t>(i)] = NodeSpec::Numerical(static_cast<int32_t>(gen() % features), th, l, l + 1,
+                                                                 gen() % 2 == 0, MissingRule::kNanIsMissing);
+        open.push_back(l);
+        open.push_back(l + 1);
+      }
+      ASSERT_TRUE(b.AddTree(tree).ok());
+    }
+    auto f = b.Build();
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_TRUE(f->fast_path());
+    for (size_t rows : {size_t{1}, size_t{5}, size_t{70}}) {
+      std::vector<float> xf;
+      for (size_t i = 0; i < rows * static_cast<size_t>(features); ++i) {
+        int k = static_cast<int>(gen() % 5);
+        double v = k == 0 ? std::nan("") : k == 1 ? thresholds[gen() % thresholds.size()] : unif(gen);
+        xf.push_back(static_cast<float>(v));
+      }
+      std::vector<double> xd(xf.begin(), xf.end());
+      const size_t out_n = rows * static_cast<size_t>(groups);
+      std::vector<double> fast_f(out_n), slow_f(out_n), fast_d(out_n), slow_d(out_n);
+      f->Margins(xf.data(), rows, fast_f.data());
+      f->Margins(xd.data(), rows, fast_d.data());
+      f->set_fast_path(false);
+      f->Margins(xf.data(), rows, slow_f.data());
+      f->Margins(xd.data(), rows, slow_d.data());
+      f->set_fast_path(true);
+      for (size_t i = 0; i < out_n; ++i) {
+        ASSERT_EQ(fast_f[i], slow_f[i]) << "trial " << trial << " rows " << rows << " value " << i;
+        ASSERT_EQ(fast_d[i], slow_d[i]) << "trial " << trial << " rows " << rows << " value " << i;
+      }
+    }
+  }
+}
+
+// Forests the fast path does not cover keep the general walk.
+TEST(forest, FastPathOnlyForNumericalNanMissingForests) {
+  ForestBuilder b(2, 1);
+  TreeSpec tree;
+  tree.nodes = {NodeSpec::Numerical(0, 0.5, 1, 2, false, MissingRule::kZeroIsMissing), NodeSpec::Leaf(1, 1),
+                NodeSpec::Leaf(2, 2)};
+  ASSERT_TRUE(b.AddTree(tree).ok());
+  auto f = b.Build();
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->fast_path());
+  f->set_fast_path(true);
+  EXPECT_FALSE(f->fast_path());
+}
+
 TEST(forest, Transforms) {
   double v[4] = {0, 2, -1, 1};
   ApplyTransform({TransformKind::kSigmoid, 1.0}, v, 2, 2);
