@@ -71,6 +71,21 @@ class Backend {
   }
 };
 
+// For backends that hand input buffers to a framework as raw memory: re-checks that input `index`
+// has exactly the declared datatype, a shape that fits, a byte size that agrees and aligned contents
+// (the model layer guarantees this; a backend may not want to trust it blindly).
+inline Status CheckTensorMatchesSpec(size_t index, const Tensor& t, const TensorSpec& spec) {
+  auto n = ElementCount(t.shape(), {});
+  if (t.dtype() != spec.dtype || !ShapeMatches(spec.shape, t.shape()) || !n.ok() ||
+      static_cast<size_t>(*n) * DataTypeSize(t.dtype()) != t.byte_size() || !t.aligned_for_type()) {
+    return InvalidArgument("inputs[" + std::to_string(index) + "] ('" + spec.name + "'): expected " +
+                           std::string(DataTypeName(spec.dtype)) + " " + ShapeToString(spec.shape) + ", got " +
+                           std::string(DataTypeName(t.dtype())) + " " + ShapeToString(t.shape()) + " (" +
+                           std::to_string(t.byte_size()) + " bytes)");
+  }
+  return Status::Ok();
+}
+
 class BackendFactory {
  public:
   virtual ~BackendFactory() = default;

@@ -19,6 +19,7 @@ TEST(onnx_backend, NotBuilt) { GTEST_SKIP() << "inferd was built without ONNX Ru
 #include <thread>
 #include <vector>
 
+#include "util/json_flatten.h"
 #include "backends/onnx/onnx_backend.h"
 #include "model/model.h"
 
@@ -33,17 +34,6 @@ std::string DlModels() { return INFERD_DL_TEST_MODELS; }
   if (!fs::exists(DlModels() + "/repo/onnx-mlp/model.onnx"))                                    \
   GTEST_SKIP() << DlModels() << " has no models (scripts/gen_dl_test_models.py needs python3-torch)"
 
-void Flatten(simdjson::dom::element e, std::vector<double>* out) {
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr) == simdjson::SUCCESS) {
-    for (simdjson::dom::element child : arr) Flatten(child, out);
-    return;
-  }
-  double v = 0;
-  ASSERT_EQ(e.get_double().get(v), simdjson::SUCCESS);
-  out->push_back(v);
-}
-
 struct Expected {
   std::vector<double> features, logits, probabilities;
   int64_t rows = 0;
@@ -55,9 +45,9 @@ Expected LoadExpected() {
   simdjson::dom::element doc;
   std::string path = DlModels() + "/onnx-mlp.expected.json";
   EXPECT_EQ(parser.load(path).get(doc), simdjson::SUCCESS) << path;
-  Flatten(doc["inputs"]["features"].value(), &x.features);
-  Flatten(doc["outputs"]["logits"].value(), &x.logits);
-  Flatten(doc["outputs"]["probabilities"].value(), &x.probabilities);
+  FlattenJson(doc["inputs"]["features"].value(), &x.features);
+  FlattenJson(doc["outputs"]["logits"].value(), &x.logits);
+  FlattenJson(doc["outputs"]["probabilities"].value(), &x.probabilities);
   x.rows = static_cast<int64_t>(x.features.size() / 6);
   return x;
 }

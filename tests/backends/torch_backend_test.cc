@@ -18,6 +18,7 @@ TEST(torch_backend, NotBuilt) { GTEST_SKIP() << "inferd was built without libtor
 #include <thread>
 #include <vector>
 
+#include "util/json_flatten.h"
 #include "backends/torch/torch_backend.h"
 #include "model/model.h"
 
@@ -31,17 +32,6 @@ std::string DlModels() { return INFERD_DL_TEST_MODELS; }
 #define SKIP_WITHOUT_MODELS()                                                                   \
   if (!fs::exists(DlModels() + "/repo/torch-mlp2/model.pt"))                                    \
   GTEST_SKIP() << DlModels() << " has no models (scripts/gen_dl_test_models.py needs python3-torch)"
-
-void Flatten(simdjson::dom::element e, std::vector<double>* out) {
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr) == simdjson::SUCCESS) {
-    for (simdjson::dom::element child : arr) Flatten(child, out);
-    return;
-  }
-  double v = 0;
-  ASSERT_EQ(e.get_double().get(v), simdjson::SUCCESS);
-  out->push_back(v);
-}
 
 // NAME.expected.json: {"inputs": {name: rows}, "outputs": {name: rows}}, values flattened, plus row counts.
 struct Expected {
@@ -60,7 +50,7 @@ Expected LoadExpected(const std::string& name) {
     EXPECT_EQ(doc[part].get_object().get(obj), simdjson::SUCCESS);
     for (auto field : obj) {
       std::vector<double> v;
-      Flatten(field.value, &v);
+      FlattenJson(field.value, &v);
       simdjson::dom::array rows = field.value.get_array().value();
       int64_t n = static_cast<int64_t>(rows.size());
       std::string key(field.key);

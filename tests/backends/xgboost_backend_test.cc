@@ -1,6 +1,7 @@
 // Tests of the XGBoost backend against the predictions XGBoost's Python package made for the same
 // models (NAME.expected.json beside each model directory, written by scripts/gen_test_models.py),
 // plus load errors, concurrency and the model layer's request validation on top of this backend.
+#include "util/json_flatten.h"
 #include "backends/xgboost/xgboost_backend.h"
 
 #include <gtest/gtest.h>
@@ -20,18 +21,6 @@ namespace inferd {
 namespace {
 
 std::string ModelPath(const std::string& rel) { return std::string(INFERD_TEST_MODELS) + "/" + rel; }
-
-// Flattens a (possibly nested) JSON array of numbers, row-major.
-void Flatten(simdjson::dom::element e, std::vector<double>* out) {
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr) == simdjson::SUCCESS) {
-    for (simdjson::dom::element child : arr) Flatten(child, out);
-    return;
-  }
-  double v = 0;
-  ASSERT_EQ(e.get_double().get(v), simdjson::SUCCESS);
-  out->push_back(v);
-}
 
 struct Expected {
   std::string objective;
@@ -56,13 +45,13 @@ Expected LoadExpected(const std::string& dir) {
   EXPECT_EQ(doc["num_class"].get_int64().get(x.num_class), simdjson::SUCCESS);
   EXPECT_EQ(doc["num_features"].get_int64().get(x.num_features), simdjson::SUCCESS);
   std::vector<double> inst;
-  Flatten(doc["instances"].value(), &inst);
+  FlattenJson(doc["instances"].value(), &inst);
   for (double v : inst) x.instances.push_back(static_cast<float>(v));
   x.rows = static_cast<int64_t>(inst.size()) / x.num_features;
-  Flatten(doc["predict"].value(), &x.predict);
-  Flatten(doc["margin"].value(), &x.margin);
+  FlattenJson(doc["predict"].value(), &x.predict);
+  FlattenJson(doc["margin"].value(), &x.margin);
   simdjson::dom::element probs;
-  if (doc["probabilities"].get(probs) == simdjson::SUCCESS) Flatten(probs, &x.probabilities);
+  if (doc["probabilities"].get(probs) == simdjson::SUCCESS) FlattenJson(probs, &x.probabilities);
   return x;
 }
 

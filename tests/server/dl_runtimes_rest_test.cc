@@ -18,6 +18,7 @@ TEST(dl_runtimes, NotBuilt) { GTEST_SKIP() << "inferd was built without libtorch
 #include <string>
 #include <vector>
 
+#include "util/json_flatten.h"
 #include "inference.grpc.pb.h"
 #include "util/test_util.h"
 
@@ -27,17 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string DlModels() { return INFERD_DL_TEST_MODELS; }
-
-void Flatten(simdjson::dom::element e, std::vector<double>* out) {
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr) == simdjson::SUCCESS) {
-    for (simdjson::dom::element child : arr) Flatten(child, out);
-    return;
-  }
-  double v = 0;
-  ASSERT_EQ(e.get_double().get(v), simdjson::SUCCESS);
-  out->push_back(v);
-}
 
 struct Named {
   std::string name;
@@ -58,7 +48,7 @@ void LoadExpected(const std::string& model, std::vector<Named>* inputs, std::vec
     for (auto field : obj) {
       Named n;
       n.name = std::string(field.key);
-      Flatten(field.value, &n.values);
+      FlattenJson(field.value, &n.values);
       n.rows = static_cast<int64_t>(field.value.get_array().value().size());
       n.cols = static_cast<int64_t>(n.values.size()) / n.rows;
       list->push_back(std::move(n));
@@ -133,9 +123,9 @@ class dl_runtimes : public ::testing::Test {
       EXPECT_EQ(o["name"].get_string().value(), want.name) << r.body;
       EXPECT_EQ(o["datatype"].get_string().value(), "FP32") << r.body;
       std::vector<double> shape, data;
-      Flatten(o["shape"].value(), &shape);
+      FlattenJson(o["shape"].value(), &shape);
       EXPECT_EQ(shape, (std::vector<double>{static_cast<double>(want.rows), static_cast<double>(want.cols)}));
-      Flatten(o["data"].value(), &data);
+      FlattenJson(o["data"].value(), &data);
       ExpectClose(data, want.values, model + " " + want.name);
     }
   }
@@ -178,7 +168,7 @@ TEST_F(dl_runtimes, V1RestBothModels) {
   simdjson::dom::element doc;
   ASSERT_EQ(parser.parse(r.body).get(doc), simdjson::SUCCESS) << r.body;
   std::vector<double> got;
-  Flatten(doc["predictions"].value(), &got);
+  FlattenJson(doc["predictions"].value(), &got);
   ExpectClose(got, outputs[0].values, "onnx-mlp V1 predictions");
 
   // torch-mlp2: two inputs, so each instance is an object keyed by input name.
@@ -197,7 +187,7 @@ TEST_F(dl_runtimes, V1RestBothModels) {
   simdjson::dom::parser parser2;
   ASSERT_EQ(parser2.parse(r.body).get(doc), simdjson::SUCCESS) << r.body;
   got.clear();
-  Flatten(doc["predictions"].value(), &got);
+  FlattenJson(doc["predictions"].value(), &got);
   ExpectClose(got, outputs[0].values, "torch-mlp2 V1 predictions");
 }
 

@@ -176,16 +176,7 @@ class OnnxBackend final : public Backend {
 
  private:
   Status CheckInput(size_t i, const Tensor& t) const {
-    const TensorSpec& spec = metadata_.inputs[i];
-    auto n = ElementCount(t.shape(), {});
-    if (t.dtype() != spec.dtype || !ShapeMatches(spec.shape, t.shape()) || !n.ok() ||
-        static_cast<size_t>(*n) * DataTypeSize(t.dtype()) != t.byte_size() || !t.aligned_for_type()) {
-      return InvalidArgument("inputs[" + std::to_string(i) + "] ('" + spec.name + "'): expected " +
-                             std::string(DataTypeName(spec.dtype)) + " " + ShapeToString(spec.shape) + ", got " +
-                             std::string(DataTypeName(t.dtype())) + " " + ShapeToString(t.shape()) + " (" +
-                             std::to_string(t.byte_size()) + " bytes)");
-    }
-    return Status::Ok();
+    return CheckTensorMatchesSpec(i, t, metadata_.inputs[i]);
   }
 
   StatusOr<Tensor> Copy(const Ort::Value& v, int idx) const {
