@@ -26,7 +26,9 @@ _KIND = {('b', 1): 'BOOL', ('u', 1): 'UINT8', ('u', 2): 'UINT16', ('u', 4): 'UIN
          ('i', 8): 'INT64', ('f', 2): 'FP16', ('f', 4): 'FP32', ('f', 8): 'FP64'}
 
 def to_numpy(buf, datatype, shape):
-    return _np.frombuffer(buf, dtype=_NP[datatype]).reshape(shape)
+    # A copy that numpy owns: `buf` views the request's buffer, which is freed after the request, and
+    # Python code (a user's estimator or model) may keep what it was given.
+    return _np.frombuffer(buf, dtype=_NP[datatype]).reshape(shape).copy()
 
 def bytes_to_numpy(items, shape):
     a = _np.empty(len(items), dtype=object)

@@ -12,9 +12,9 @@
 //   into a Status and clears it.
 // - PyRef owns one strong reference. It must be reset or destroyed while the GIL is held; objects
 //   owned by a Backend are released in its destructor under a GilLock.
-// - Tensor conversion copies: TensorToNumpy hands numpy a read-only view of the tensor's bytes (the
-//   tensor must outlive the array's use, which every synchronous call guarantees), NumpyToTensor copies
-//   the array's contents into an owned tensor.
+// - Tensor conversion copies both ways: TensorToNumpy gives Python an array that owns its memory
+//   (Python code may keep it after the request's buffers are gone), NumpyToTensor copies the array's
+//   contents into an owned tensor.
 #pragma once
 
 #include <string>
