@@ -336,8 +336,14 @@ class XgboostBackend final : public Backend {
   Status Predict(const float* data, int64_t n, bool margin, std::vector<float>* out) const {
     if (native_ && (margin || value_transform_ != Transform::kNone)) {
       size_t count = static_cast<size_t>(n * width_);
-      std::vector<double> margins(count);
-      native_->Margins(data, static_cast<size_t>(n), margins.data());
+      double small[64];  // a request of a few rows (the common case) allocates nothing here
+      std::vector<double> big;
+      double* margins = small;
+      if (count > std::size(small)) {
+        big.resize(count);
+        margins = big.data();
+      }
+      native_->Margins(data, static_cast<size_t>(n), margins);
       out->resize(count);
       for (size_t i = 0; i < count; ++i) (*out)[i] = static_cast<float>(margins[i]);  // summed in float
       if (!margin) ApplyTransform(value_transform_, out);
