@@ -177,6 +177,11 @@ TEST(lightgbm, KddCup99MulticlassCategoricalRawScores) {
   std::vector<double> probs = want;
   forest::ApplyTransform({forest::TransformKind::kSoftmax}, probs.data(), 504, 13);
   CheckClose(Doubles(out[1]), probs, "lg_kddcup99 softmax (backend, FP32 input)");
+  // The other order: predict computed first must not leave its transform in raw.
+  auto swapped = Execute(b.get(), x, 41, {0, 1});
+  ASSERT_EQ(swapped.size(), 2u);
+  CheckClose(Doubles(swapped[0]), probs, "lg_kddcup99 softmax (predict requested first)");
+  CheckClose(Doubles(swapped[1]), want, "lg_kddcup99 raw (requested after predict)");
 }
 
 TEST(lightgbm, RandomForestIrisAveraging) {

@@ -50,7 +50,10 @@ class LightgbmBackend final : public Backend {
     const float* rows = x.data<float>();
     const size_t width = static_cast<size_t>(m_.num_tree_per_iteration);
 
-    std::vector<double> margins;  // computed once when predict or raw is requested
+    // Margins are computed once, straight into the first of predict/raw that was requested; the
+    // other (rarely both) copies them before its own transform.
+    std::vector<double> raw_copy;
+    const double* margins = nullptr;
     for (int idx : requested) {
       if (idx < 0 || idx >= kOutputs) return Internal("bad output index " + std::to_string(idx));
       const TensorSpec& spec = metadata_.outputs[static_cast<size_t>(idx)];
@@ -62,13 +65,19 @@ class LightgbmBackend final : public Backend {
         int32_t* out = reinterpret_cast<int32_t*>(t.Allocate(n * trees * sizeof(int32_t)));
         if (n > 0) m_.forest.LeafIndices(rows, n, out);
       } else {
-        if (margins.empty() && n > 0) {
-          margins.resize(n * width);
-          m_.forest.Margins(rows, n, margins.data());
-        }
         double* out = reinterpret_cast<double*>(t.Allocate(n * width * sizeof(double)));
         if (n > 0) {
-          std::memcpy(out, margins.data(), n * width * sizeof(double));
+          if (margins == nullptr) {
+            m_.forest.Margins(rows, n, out);
+            if (idx == kPredict && requested.size() > 1) {  // keep the margins for a later "raw"
+              raw_copy.assign(out, out + n * width);
+              margins = raw_copy.data();
+            } else {
+              margins = out;  // "raw" is never transformed, so the copy for "predict" comes from here
+            }
+          } else {
+            std::memcpy(out, margins, n * width * sizeof(double));
+          }
           if (idx == kPredict) forest::ApplyTransform(m_.transform, out, n, width);
         }
       }
