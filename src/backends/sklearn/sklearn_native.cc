@@ -423,11 +423,16 @@ void NativeModel::Raw(const double* x, size_t n, double* raw) const {
 }
 
 Status NativeModel::Run(const double* x, size_t n, int64_t* label_index, double* proba, double* value) const {
+  // A bare estimator (no pipeline steps) reads the request's rows in place.
   std::vector<double> prepared;
-  size_t w = 0;
-  RETURN_IF_ERROR(ApplySteps(x, n, &prepared, &w));
-  for (size_t i = 0; i < prepared.size(); ++i) {
-    double v = prepared[i];
+  size_t w = static_cast<size_t>(num_features_);
+  const double* rows = x;
+  if (!steps_.empty()) {
+    RETURN_IF_ERROR(ApplySteps(x, n, &prepared, &w));
+    rows = prepared.data();
+  }
+  for (size_t i = 0; i < n * w; ++i) {
+    double v = rows[i];
     if (std::isinf(v) || (std::isnan(v) && !nan_allowed_)) {
       return InvalidArgument("input-0: row " + std::to_string(i / w) + " holds NaN or infinity, which " +
                              description_ + " does not accept");
@@ -435,7 +440,7 @@ Status NativeModel::Run(const double* x, size_t n, int64_t* label_index, double*
   }
   size_t k = raw_width_;
   std::vector<double> raw(n * k);
-  Raw(prepared.data(), n, raw.data());
+  Raw(rows, n, raw.data());
 
   if (!classifier_) {
     if (value) {
