@@ -14,7 +14,8 @@
 #              with --python) are served by their own processes;
 #   batching   the TorchScript iris MLP (4-16-3) and a wider one (4-256-256-3) under 64 concurrent
 #              connections, without and with server-side batching (--max_batch_size 64 --max_latency
-#              1000), same rows.
+#              1000), same rows. The 2x target is the iris MLP's (the issue's); the wide one is reported:
+#              its cost is matrix multiplication that grows with the rows, so batching saves little.
 # ROUNDS rounds (runs interleaved, medians); ratios are medians of the per-round ratios.
 # Environment: DURATION (5), ROUNDS (3), BUILD_DIR (build-release), SKIP_BUILD=1, KEEP_WORK=1.
 # Exit status: 0 when it ran (whatever the targets say), 1 when something could not run.
@@ -125,7 +126,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   log "  torch without batching $a req/s, with batching $b req/s"
   a=$(wrk_rps "$P_WIDE" /v1/models/iris-torch-wide:predict)
   b=$(wrk_rps "$P_WIDE_BATCHED" /v1/models/iris-torch-wide:predict)
-  printf '%s\t%s\t%s\t%s\t%s\n' "torch-wide-batching" "$b" "$a" "$(/usr/bin/python3 -c "print(f'{$b / $a:.3f}')")" 2 >>"$WORK/ratios.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' "torch-wide-batching" "$b" "$a" "$(/usr/bin/python3 -c "print(f'{$b / $a:.3f}')")" - >>"$WORK/ratios.tsv"
   log "  wide torch MLP without batching $a req/s, with batching $b req/s"
 done
 
@@ -142,7 +143,7 @@ for name, rs in rows.items():
     ref = statistics.median(r[1] for r in rs)
     ratio = statistics.median(r[2] for r in rs)
     target = rs[0][3]
-    if name.endswith("-batching"):
+    if name.endswith("-batching") and target != "-":
         verdict = f">= {target}x without batching: " + ("PASS" if ratio >= float(target) else "FAIL")
     elif target == "-":
         verdict = "reported"
