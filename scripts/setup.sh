@@ -10,6 +10,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev
   prometheus-cpp-dev libspdlog-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libarchive-dev libssl-dev  # control plane: objects, archives, sha256
   libxgboost-dev xgboost
   python3-dev python3-numpy python3-sklearn python3-joblib  # embedded CPython for the sklearn runtime
   libtorch-dev python3-torch python3-onnx  # torch/onnx backends; ONNX Runtime: scripts/fetch_onnxruntime.sh

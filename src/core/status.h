@@ -25,6 +25,8 @@ enum class StatusCode {
   kAlreadyExists,      // REST 409, gRPC ALREADY_EXISTS
   kDeadlineExceeded,   // REST 504, gRPC DEADLINE_EXCEEDED
   kInternal,           // REST 500, gRPC INTERNAL (inference failed, bug)
+  kConflict,           // REST 409, gRPC ABORTED (a write against a stale resourceVersion)
+  kUnauthenticated,    // REST 401, gRPC UNAUTHENTICATED (missing or wrong bearer token)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -56,6 +58,9 @@ inline Status Unimplemented(std::string m) { return Status(StatusCode::kUnimplem
 inline Status PayloadTooLarge(std::string m) { return Status(StatusCode::kPayloadTooLarge, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 inline Status AlreadyExists(std::string m) { return Status(StatusCode::kAlreadyExists, std::move(m)); }
+inline Status Conflict(std::string m) { return Status(StatusCode::kConflict, std::move(m)); }
+inline Status Unauthenticated(std::string m) { return Status(StatusCode::kUnauthenticated, std::move(m)); }
+inline Status DeadlineExceeded(std::string m) { return Status(StatusCode::kDeadlineExceeded, std::move(m)); }
 
 // A value or the Status explaining why there is none. Constructing from an OK Status is a bug.
 template <typename T>

@@ -31,6 +31,8 @@ grpc::StatusCode ToGrpcCode(StatusCode code) {
     case StatusCode::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
     case StatusCode::kDeadlineExceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
     case StatusCode::kInternal: return grpc::StatusCode::INTERNAL;
+    case StatusCode::kConflict: return grpc::StatusCode::ABORTED;
+    case StatusCode::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
   }
   return grpc::StatusCode::INTERNAL;
 }

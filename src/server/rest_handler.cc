@@ -26,6 +26,8 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kAlreadyExists: return 409;
     case StatusCode::kDeadlineExceeded: return 504;
     case StatusCode::kInternal: return 500;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kUnauthenticated: return 401;
   }
   return 500;
 }

@@ -1,0 +1,79 @@
+// api/api_server.h: the control plane's REST API, shaped like the Kubernetes API server's so that a later
+// step can point kubectl at it.
+//
+// Routes (JSON bodies; YAML accepted too when Content-Type is application/yaml):
+//   /apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices[/{name}[/status]]
+//   /apis/serving.kserve.io/v1beta1/inferenceservices                      (list across namespaces)
+//   /apis/serving.kserve.io/v1alpha1/namespaces/{ns}/servingruntimes[/{name}[/status]]
+//   /apis/serving.kserve.io/v1alpha1/clusterservingruntimes[/{name}[/status]]
+//   /api/v1/namespaces/{ns}/events                                         (read-only; written by control)
+//   GET (get, list; `?watch=1|true` streams newline-delimited {"type","object"} events, chunked, after
+//   the initial ADDED events of the current objects unless `resourceVersion=N` is given), POST (create),
+//   PUT (replace; metadata.resourceVersion enforces optimistic concurrency, 409 when stale), PATCH
+//   (application/merge-patch+json, also accepted for application/json), DELETE.
+//   Also `/healthz`, `/version`, and the extension routes registered with AddExtension.
+// - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
+//   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
+//   MethodNotAllowed, "code": N}. Validation failures are 422 Invalid with the field in the message.
+// - Writes are validated (resources::Validate*) before they reach the store: nothing half-applied.
+//   Spec writes to InferenceServices keep the stored status; /status writes replace only status.
+// - Auth: every route except /healthz needs `Authorization: Bearer <token>` when a token is configured
+//   (401 otherwise). Binding a non-loopback host without a token is refused by Start.
+// - Threads: one Asio I/O thread (plus one thread per open watch/stream, bounded by max_streams); the
+//   Store is thread-safe. The ApiServer does not own the Store; it must outlive the server.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "store/store.h"
+
+namespace inferd::api {
+
+struct ApiOptions {
+  std::string host = "127.0.0.1";
+  int port = 8090;  // 0 = ephemeral
+  std::string token;  // empty = no auth (only allowed on loopback)
+  size_t max_body_bytes = 8 << 20;
+  int max_streams = 64;  // concurrent watch / follow streams; beyond: 429
+};
+
+// The resource types the API serves (shared with control/ and the CLI).
+const store::ResourceType& InferenceServiceType();
+const store::ResourceType& ServingRuntimeType();
+const store::ResourceType& ClusterServingRuntimeType();
+const store::ResourceType& EventType();  // core/v1 Event, namespaced
+
+struct ApiRequest {
+  std::string method, path;  // path without the query
+  std::map<std::string, std::string> query;
+  std::string body;
+};
+// A streaming/extension response: call `write(chunk)` any number of times (false = client gone: stop),
+// then return the final status (OK = 200 with what was written). `content_type` set before the first write.
+struct ApiStream {
+  std::string content_type = "text/plain";
+  std::function<bool(std::string_view chunk)> write;
+};
+// Runs on its own thread (counts against max_streams). Must return when `write` returns false.
+using ExtensionHandler = std::function<Status(const ApiRequest& req, ApiStream& out)>;
+
+class ApiServer {
+ public:
+  ApiServer(store::Store* store, ApiOptions options);
+  ~ApiServer();
+  // Registers a handler for every path starting with `prefix` (e.g. "/inferd/v1/logs/"). Before Start.
+  void AddExtension(std::string prefix, ExtensionHandler handler);
+  Status Start();  // binds and serves; port() then gives the bound port
+  int port() const;
+  void Stop();  // closes listeners and open streams; idempotent
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inferd::api

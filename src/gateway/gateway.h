@@ -1,0 +1,99 @@
+// gateway/gateway.h: the data-plane entry of `inferd serve`: routes client HTTP and gRPC requests to the
+// ready replicas of an InferenceService's revisions and keeps the per-revision counters the autoscaler
+// reads.
+//
+// Routing (HTTP):
+//   Host `{isvc}.{ns}.{domain}` or `{isvc}-predictor.{ns}.{domain}` (port ignored) -> that service, path
+//   unchanged; otherwise path `/serving/{ns}/{isvc}/rest...` -> that service with path `/rest...`;
+//   otherwise `/v1/models/{isvc}[:verb]` and `/v2/models/{isvc}[/...]` -> service {isvc} in the
+//   default namespace. `/v2/health/*` and `/` of the gateway itself answer locally. No route: 404 with a
+//   JSON {"error": "..."} naming the host/path. A service with no ready replica: 503 {"error": ...}.
+// Routing (gRPC, inference.GRPCInferenceService): every method is proxied as raw bytes (grpc generic
+//   service/stub); the target is the service named by the request's `model_name` (field 1 of
+//   ModelInferRequest / ModelMetadataRequest / ModelReadyRequest) in the namespace given by the
+//   `:authority` host when it matches `{isvc}.{ns}.{domain}`, else "default". ServerLive/ServerReady
+//   answer locally.
+// Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
+//   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
+//   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.
+// Proxying: pooled keep-alive upstream connections per endpoint (bounded idle pool), request and response
+//   bodies forwarded as they are (headers too, minus hop-by-hop), `timeout` per service (504 with a JSON
+//   error when exceeded). No retries once a request was written to a replica (a replica that refuses the
+//   connection before anything was written is retried on another endpoint once).
+// Auth: when `token` is set, requests need `Authorization: Bearer <token>` (401 otherwise).
+// Threads: `workers` Asio I/O threads for HTTP, a gRPC server with its own threads. UpdateRoutes may be
+//   called from any thread: the table is swapped atomically (readers never block). Stats are atomics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace inferd::gateway {
+
+struct GatewayOptions {
+  std::string host = "0.0.0.0";
+  int http_port = 8080;  // 0 = ephemeral
+  int grpc_port = 8081;  // 0 = ephemeral; -1 = no gRPC
+  std::string domain = "example.com";
+  std::string token;  // empty = open, like KServe's ingress
+  int workers = 1;
+  size_t max_body_bytes = 64 << 20;
+  size_t max_idle_per_endpoint = 64;
+};
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  int http_port = 0;
+  int grpc_port = 0;  // 0 = none
+};
+
+// Per-revision counters (monotonic; the autoscaler differences them).
+struct RevisionStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> errors{0};        // 5xx answered or proxy failures
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> latency_ns_sum{0};
+  // Time-weighted in-flight integral (ns * requests), for average concurrency over a window.
+  std::atomic<uint64_t> in_flight_ns{0};
+};
+
+struct RevisionRoute {
+  std::string revision;  // e.g. "sklearn-iris-predictor-00001"
+  int percent = 100;
+  std::string tag;  // "", "latest", "prev"
+  std::vector<Endpoint> endpoints;  // ready replicas
+  std::shared_ptr<RevisionStats> stats;  // owned jointly with the control plane
+};
+
+struct ServiceRoute {
+  std::string ns, name;  // the InferenceService
+  std::vector<RevisionRoute> revisions;
+  std::chrono::milliseconds timeout{60000};
+};
+
+struct RoutingTable {
+  std::vector<ServiceRoute> services;
+};
+
+class Gateway {
+ public:
+  explicit Gateway(GatewayOptions options);
+  ~Gateway();
+  Status Start();
+  int http_port() const;
+  int grpc_port() const;  // 0 when disabled
+  void UpdateRoutes(std::shared_ptr<const RoutingTable> table);
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inferd::gateway

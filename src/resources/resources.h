@@ -1,0 +1,122 @@
+// resources/resources.h: KServe's resources as inferd reads them: YAML -> JSON objects, validation with
+// KServe's rules and messages, defaults, the predictor's resolved form, runtime selection, merge patch.
+//
+// Contract:
+// - Pure functions over nlohmann::ordered_json values (key order kept so objects read back the way users
+//   wrote them). No I/O, no globals beyond the built-in runtime list; safe from any thread.
+// - Objects are Kubernetes-shaped: {apiVersion, kind, metadata{name, namespace, labels, annotations,...},
+//   spec, status}. Errors are InvalidArgument values whose message starts with the field path
+//   ("spec.predictor.minReplicas: ..."); YAML errors name the source and line ("sklearn.yaml:12: ...").
+// - nlohmann::json is used here, on the control plane only (not the request path), for its convenient
+//   value semantics; the data path keeps simdjson.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace inferd::resources {
+
+using Json = nlohmann::ordered_json;
+
+inline constexpr std::string_view kServingGroup = "serving.kserve.io";
+inline constexpr std::string_view kIsvcApiVersion = "serving.kserve.io/v1beta1";
+inline constexpr std::string_view kRuntimeApiVersion = "serving.kserve.io/v1alpha1";
+
+// ---- YAML -------------------------------------------------------------------------------------------
+// Every document of a (multi-document) YAML stream, as JSON. Plain scalars become bool/int/float/null the
+// way YAML 1.2's core schema reads them ("true", "10", "1.5", "null", "~"); quoted scalars stay strings.
+// Empty documents are skipped. Errors: InvalidArgument "<source>:<line>: <what>".
+StatusOr<std::vector<Json>> ParseYamlDocuments(std::string_view text, std::string_view source = "<stdin>");
+// JSON -> YAML text (for `inferd get -o yaml`).
+std::string ToYaml(const Json& value);
+
+// ---- generic object helpers ---------------------------------------------------------------------------
+// DNS-1123 label (lowercase alphanumerics and '-', starts and ends alphanumeric, at most 63 chars).
+bool IsDns1123Label(std::string_view name);
+// RFC 7386 JSON merge patch: returns `target` with `patch` applied (null deletes a key).
+Json MergePatch(Json target, const Json& patch);
+
+// ---- InferenceService ---------------------------------------------------------------------------------
+// Validates an InferenceService object as KServe's webhook does: apiVersion/kind, metadata.name
+// (DNS-1123 label), metadata.namespace when present, spec.predictor present with exactly one
+// implementation ("spec.predictor: exactly one of [model, sklearn, xgboost, ...] must be specified in
+// PredictorSpec"), minReplicas >= 0, maxReplicas >= 0, min <= max unless max == 0 ("'MinReplicas' cannot
+// be greater than MaxReplicas"), protocolVersion in {v1, v2, grpc-v1, grpc-v2}, canaryTrafficPercent in
+// [0,100], containerConcurrency >= 0, timeout > 0, scaleMetric in {concurrency, rps, cpu, memory},
+// storageUri scheme known (file://, local path, http(s)://, s3://, gs://, pvc://), modelFormat.name set
+// for `model:`, a `containers` predictor has at least one container with a command or image.
+Status ValidateInferenceService(const Json& obj);
+
+// One component (predictor only in this issue) in its resolved, framework-neutral form.
+struct EnvVar {
+  std::string name, value;
+};
+struct ContainerSpec {  // a custom container / a runtime's container
+  std::string name, image;
+  std::vector<std::string> command, args;
+  std::vector<EnvVar> env;
+};
+struct ComponentSpec {
+  std::string component = "predictor";  // predictor|transformer|explainer
+  // `model:` or a legacy shorthand: format and the runtime request.
+  std::string format;          // "sklearn", "xgboost", ... (empty for custom containers)
+  std::string format_version;  // empty = any
+  std::string runtime;         // explicit `runtime:` (empty = auto-select)
+  std::string storage_uri;     // empty when none
+  std::string protocol_version = "v1";  // v1|v2|grpc-v1|grpc-v2 (default v1, as KServe)
+  bool protocol_explicit = false;       // protocolVersion was written by the user
+  std::vector<std::string> args;        // extra args appended to the runtime's
+  std::vector<EnvVar> env;
+  std::vector<ContainerSpec> containers;  // custom containers (predictor.containers)
+  int min_replicas = 1;
+  int max_replicas = 0;  // 0 = unbounded
+  int container_concurrency = 0;
+  int timeout_seconds = 60;  // KServe's default component timeout is not set; we use 60 s (documented)
+  std::optional<int> canary_traffic_percent;
+  std::optional<std::string> scale_metric;
+  std::optional<int> scale_target;
+  struct Batcher {
+    int max_batch_size = 0, max_latency_ms = 0, timeout_s = 0;
+  };
+  std::optional<Batcher> batcher;
+  std::map<std::string, std::string> labels, annotations;  // component's own plus the isvc's
+};
+
+// Resolves spec.predictor of a validated InferenceService. Legacy shorthands (`predictor.sklearn` etc.)
+// become format = the shorthand's name. InvalidArgument naming the field for anything that does not map.
+StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
+
+// ---- ServingRuntime / ClusterServingRuntime ----------------------------------------------------------
+// Validates a ServingRuntime (cluster_scoped=false) or ClusterServingRuntime object: name, at least one
+// container, supportedModelFormats[].name set, priority >= 1 and only with autoSelect, known protocolVersions.
+Status ValidateServingRuntime(const Json& obj, bool cluster_scoped);
+
+// inferd's built-in ClusterServingRuntimes (kserve-sklearnserver, kserve-xgbserver, kserve-lgbserver,
+// kserve-torchserve, kserve-onnxruntime... names documented in docs/control-plane.md), each a full
+// ClusterServingRuntime object whose container runs `inferd model-server` with KServe-style args
+// (`--model_name={{.Name}}`, `--model_dir=/mnt/models`, `--http_port=8080`). The control plane
+// substitutes the template variables, the model path and the ports (see control/).
+std::vector<Json> BuiltinClusterServingRuntimes();
+
+struct RuntimeChoice {
+  std::string name;
+  bool cluster_scoped = false;
+  Json runtime;  // the whole (Cluster)ServingRuntime object
+};
+// KServe's selection: when `spec.runtime` is set, that runtime (namespace ServingRuntime first, then
+// ClusterServingRuntime) if it exists, is not disabled and supports the format (else InvalidArgument with
+// reason text "RuntimeNotRecognized"/"does not support"); otherwise among enabled runtimes with autoSelect
+// whose supportedModelFormats match name (and version, when the model gives one) and whose
+// protocolVersions include the requested protocol, the highest priority wins; namespace runtimes before
+// cluster runtimes on ties. No match: NotFound whose message starts with "NoSupportingRuntime: ".
+StatusOr<RuntimeChoice> SelectRuntime(const ComponentSpec& spec, const std::vector<Json>& namespace_runtimes,
+                                      const std::vector<Json>& cluster_runtimes);
+
+}  // namespace inferd::resources
