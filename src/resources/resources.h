@@ -52,6 +52,11 @@ Json MergePatch(Json target, const Json& patch);
 // [0,100], containerConcurrency >= 0, timeout > 0, scaleMetric in {concurrency, rps, cpu, memory},
 // storageUri scheme known (file://, local path, http(s)://, s3://, gs://, pvc://), modelFormat.name set
 // for `model:`, a `containers` predictor has at least one container with a command or image.
+// Also: metadata.labels/annotations and component labels/annotations are string maps, scaleTarget >= 1,
+// batcher fields >= 1, logger.mode in {all, request, response}, container command/args/env values are
+// strings, storageUris[] entries; spec.transformer needs `containers`, spec.explainer `art` or `containers`
+// ("exactly one of [...] must be specified in TransformerSpec/ExplainerSpec"), with the same extension rules.
+// Storage URI schemes other than the ones above (hdfs://, hf://, oci://, ...) are rejected as unsupported here.
 Status ValidateInferenceService(const Json& obj);
 
 // One component (predictor only in this issue) in its resolved, framework-neutral form.
@@ -89,8 +94,12 @@ struct ComponentSpec {
   std::map<std::string, std::string> labels, annotations;  // component's own plus the isvc's
 };
 
-// Resolves spec.predictor of a validated InferenceService. Legacy shorthands (`predictor.sklearn` etc.)
-// become format = the shorthand's name. InvalidArgument naming the field for anything that does not map.
+// Resolves spec.predictor of an InferenceService (validated again here: its errors are returned as is).
+// Legacy shorthands (`predictor.sklearn` etc.) become format = the shorthand's name. storageUri,
+// protocolVersion, args and env inside the implementation win over the same shared predictor-level fields;
+// without any storageUri the first storageUris[] entry is used. Custom containers: `containers` holds them
+// all, args/env are the first container's, and its env STORAGE_URI is the storage URI when none is set.
+// labels/annotations are the isvc's metadata ones overlaid by the predictor's. Batcher fields absent = 0.
 StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
 
 // ---- ServingRuntime / ClusterServingRuntime ----------------------------------------------------------
@@ -98,11 +107,14 @@ StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
 // container, supportedModelFormats[].name set, priority >= 1 and only with autoSelect, known protocolVersions.
 Status ValidateServingRuntime(const Json& obj, bool cluster_scoped);
 
-// inferd's built-in ClusterServingRuntimes (kserve-sklearnserver, kserve-xgbserver, kserve-lgbserver,
-// kserve-torchserve, kserve-onnxruntime... names documented in docs/control-plane.md), each a full
-// ClusterServingRuntime object whose container runs `inferd model-server` with KServe-style args
-// (`--model_name={{.Name}}`, `--model_dir=/mnt/models`, `--http_port=8080`). The control plane
-// substitutes the template variables, the model path and the ports (see control/).
+// inferd's built-in ClusterServingRuntimes, in this order: kserve-sklearnserver (sklearn, version "1"),
+// kserve-xgbserver (xgboost), kserve-lgbserver (lightgbm), kserve-torchserve (pytorch: TorchScript),
+// kserve-onnxserver (onnx), kserve-pythonserver (python and custom: a Python model class in model.py).
+// Each is a full ClusterServingRuntime object (autoSelect, priority 1, protocolVersions v1, v2, grpc-v2)
+// whose container `kserve-container` (image "inferd", informational) runs `inferd model-server` with
+// KServe-style args (`--model_name={{.Name}}`, `--model_dir=/mnt/models`, `--http_port=8080`; the python
+// one `--python=/mnt/models/model.py` instead of --model_dir). The control plane substitutes the template
+// variables, the model path and the ports (see control/).
 std::vector<Json> BuiltinClusterServingRuntimes();
 
 struct RuntimeChoice {
@@ -111,11 +123,15 @@ struct RuntimeChoice {
   Json runtime;  // the whole (Cluster)ServingRuntime object
 };
 // KServe's selection: when `spec.runtime` is set, that runtime (namespace ServingRuntime first, then
-// ClusterServingRuntime) if it exists, is not disabled and supports the format (else InvalidArgument with
-// reason text "RuntimeNotRecognized"/"does not support"); otherwise among enabled runtimes with autoSelect
-// whose supportedModelFormats match name (and version, when the model gives one) and whose
-// protocolVersions include the requested protocol, the highest priority wins; namespace runtimes before
-// cluster runtimes on ties. No match: NotFound whose message starts with "NoSupportingRuntime: ".
+// ClusterServingRuntime) if it exists, is not disabled and supports the format and protocol (autoSelect does
+// not matter then); else InvalidArgument whose message starts with the reason KServe reports:
+// "RuntimeNotRecognized: " (no such runtime), "RuntimeDisabled: ", or "NoSupportingRuntime: ... does not
+// support ...". Otherwise among enabled single-model (multiModel != true) runtimes with a matching
+// supportedModelFormats entry with autoSelect (name equal; when both the model and the entry give a version,
+// the major versions are equal: "1" matches "1.2") and whose protocolVersions include the requested protocol
+// (a runtime listing none speaks v1 only), the highest priority wins (an entry without priority ranks below
+// any with one); namespace runtimes before cluster runtimes on ties, then list order. No match (or no
+// format, e.g. custom containers): NotFound whose message starts with "NoSupportingRuntime: ".
 StatusOr<RuntimeChoice> SelectRuntime(const ComponentSpec& spec, const std::vector<Json>& namespace_runtimes,
                                       const std::vector<Json>& cluster_runtimes);
 
