@@ -1,0 +1,1231 @@
+// api/api_server.cc: the Kubernetes-shaped REST API over the Store (see api_server.h for the contract).
+//
+// Structure: one Asio I/O thread accepts connections and serves ordinary requests (get, list, create,
+// replace, patch, delete) synchronously against the thread-safe Store. A watch or an extension request
+// takes the connection's socket off the I/O thread and onto a stream thread of its own, which writes the
+// response with raw HTTP/1.1 chunked framing using blocking writes and closes the connection at the end.
+// Stop() shuts those sockets down (waking blocked writes) and joins the stream threads.
+#include "api/api_server.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/logging.h"
+#include "resources/resources.h"
+
+namespace inferd::api {
+
+using store::Json;
+using store::ResourceType;
+
+const ResourceType& InferenceServiceType() {
+  static const ResourceType t{"serving.kserve.io/v1beta1", "InferenceService", "inferenceservices", true};
+  return t;
+}
+const ResourceType& ServingRuntimeType() {
+  static const ResourceType t{"serving.kserve.io/v1alpha1", "ServingRuntime", "servingruntimes", true};
+  return t;
+}
+const ResourceType& ClusterServingRuntimeType() {
+  static const ResourceType t{"serving.kserve.io/v1alpha1", "ClusterServingRuntime", "clusterservingruntimes",
+                              false};
+  return t;
+}
+const ResourceType& EventType() {
+  static const ResourceType t{"v1", "Event", "events", true};
+  return t;
+}
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr size_t kHeaderLimit = 64 * 1024;
+constexpr int kPatchAttempts = 5;
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// ---- responses ------------------------------------------------------------------------------------------
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+Json StatusObject(int code, const std::string& reason, const std::string& message) {
+  return Json{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", Json::object()},
+              {"status", "Failure"},  {"message", message}, {"reason", reason},
+              {"code", code}};
+}
+
+Reply ErrorReply(int code, const std::string& reason, const std::string& message) {
+  Reply r;
+  r.status = code;
+  r.body = Dump(StatusObject(code, reason, message));
+  return r;
+}
+
+std::pair<int, const char*> HttpFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kOk: return {200, "Success"};
+    case StatusCode::kInvalidArgument: return {400, "BadRequest"};
+    case StatusCode::kNotFound: return {404, "NotFound"};
+    case StatusCode::kUnavailable: return {503, "ServiceUnavailable"};
+    case StatusCode::kUnimplemented: return {501, "NotImplemented"};
+    case StatusCode::kPayloadTooLarge: return {413, "RequestEntityTooLarge"};
+    case StatusCode::kAlreadyExists: return {409, "AlreadyExists"};
+    case StatusCode::kDeadlineExceeded: return {504, "Timeout"};
+    case StatusCode::kInternal: return {500, "InternalError"};
+    case StatusCode::kConflict: return {409, "Conflict"};
+    case StatusCode::kUnauthenticated: return {401, "Unauthorized"};
+  }
+  return {500, "InternalError"};
+}
+
+Reply ErrorReply(const Status& st) {
+  auto [code, reason] = HttpFor(st);
+  return ErrorReply(code, reason, st.message());
+}
+
+Reply JsonReply(int status, const Json& j) {
+  Reply r;
+  r.status = status;
+  r.body = Dump(j);
+  return r;
+}
+
+std::string EventLine(const std::string& type, const Json& object) {
+  std::string s = Dump(Json{{"type", type}, {"object", object}});
+  s.push_back('\n');
+  return s;
+}
+
+// ---- request parsing -------------------------------------------------------------------------------------
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    std::string k = PercentDecode(part.substr(0, eq), true);
+    std::string v = eq == std::string_view::npos ? "" : PercentDecode(part.substr(eq + 1), true);
+    out[k] = v;
+  }
+  return out;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string MediaType(const std::string& content_type) {
+  std::string t = Lower(content_type.substr(0, content_type.find(';')));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  while (!t.empty() && t.front() == ' ') t.erase(t.begin());
+  return t;
+}
+
+bool IsYaml(const std::string& media) {
+  return media == "application/yaml" || media == "application/x-yaml" || media == "text/yaml" ||
+         media == "text/x-yaml";
+}
+
+// The request body as one JSON object (JSON, or YAML with exactly one document).
+StatusOr<Json> ParseBody(const std::string& content_type, const std::string& body) {
+  std::string media = MediaType(content_type);
+  Json j;
+  if (IsYaml(media)) {
+    auto docs = resources::ParseYamlDocuments(body, "request body");
+    if (!docs.ok()) return InvalidArgument(docs.status().message());
+    if (docs->size() != 1) {
+      return InvalidArgument("request body: expected exactly one YAML document, got " +
+                             std::to_string(docs->size()));
+    }
+    j = std::move((*docs)[0]);
+  } else {
+    try {
+      j = Json::parse(body);
+    } catch (const std::exception& e) {
+      return InvalidArgument(std::string("request body is not valid JSON: ") + e.what());
+    }
+  }
+  if (!j.is_object()) return InvalidArgument("request body: must be a JSON object");
+  return j;
+}
+
+bool ParseBool(const std::string& v) { return v == "1" || v == "true" || v == "True" || v.empty(); }
+
+// Kubernetes' equality-based selectors: "k=v,k==v,k!=v,k,!k" (labels) and metadata.name/namespace (fields).
+struct Requirement {
+  std::string key, value;
+  enum Op { kEq, kNe, kExists, kNotExists } op = kEq;
+};
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return std::string(s);
+}
+
+StatusOr<std::vector<Requirement>> ParseSelector(std::string_view s, const char* what, bool fields) {
+  std::vector<Requirement> out;
+  if (Trim(s).empty()) return out;
+  while (true) {
+    auto comma = s.find(',');
+    std::string part = Trim(s.substr(0, comma));
+    Requirement r;
+    size_t p;
+    if ((p = part.find("!=")) != std::string::npos) {
+      r.op = Requirement::kNe;
+      r.key = Trim(std::string_view(part).substr(0, p));
+      r.value = Trim(std::string_view(part).substr(p + 2));
+    } else if ((p = part.find("==")) != std::string::npos) {
+      r.key = Trim(std::string_view(part).substr(0, p));
+      r.value = Trim(std::string_view(part).substr(p + 2));
+    } else if ((p = part.find('=')) != std::string::npos) {
+      r.key = Trim(std::string_view(part).substr(0, p));
+      r.value = Trim(std::string_view(part).substr(p + 1));
+    } else if (!fields && !part.empty() && part[0] == '!') {
+      r.op = Requirement::kNotExists;
+      r.key = Trim(std::string_view(part).substr(1));
+    } else {
+      r.op = Requirement::kExists;
+      r.key = part;
+    }
+    if (r.key.empty() || r.key.find_first_of(" ()") != std::string::npos ||
+        (fields && r.op != Requirement::kEq && r.op != Requirement::kNe) ||
+        (fields && r.key != "metadata.name" && r.key != "metadata.namespace")) {
+      return InvalidArgument(std::string(what) + ": unable to parse requirement '" + part + "'");
+    }
+    out.push_back(std::move(r));
+    if (comma == std::string_view::npos) break;
+    s = s.substr(comma + 1);
+  }
+  return out;
+}
+
+struct Filter {
+  std::vector<Requirement> labels, fields;
+  bool Matches(const Json& obj) const {
+    const Json* md = obj.contains("metadata") && obj["metadata"].is_object() ? &obj["metadata"] : nullptr;
+    for (const auto& r : labels) {
+      const Json* lv = nullptr;
+      if (md && md->contains("labels") && (*md)["labels"].is_object() && (*md)["labels"].contains(r.key)) {
+        lv = &(*md)["labels"][r.key];
+      }
+      std::string v = lv && lv->is_string() ? lv->get<std::string>() : (lv ? Dump(*lv) : "");
+      switch (r.op) {
+        case Requirement::kEq: if (!lv || v != r.value) return false; break;
+        case Requirement::kNe: if (lv && v == r.value) return false; break;
+        case Requirement::kExists: if (!lv) return false; break;
+        case Requirement::kNotExists: if (lv) return false; break;
+      }
+    }
+    for (const auto& r : fields) {
+      std::string f = r.key.substr(std::string("metadata.").size());
+      std::string v = md && md->contains(f) && (*md)[f].is_string() ? (*md)[f].get<std::string>() : "";
+      if ((r.op == Requirement::kEq) != (v == r.value)) return false;
+    }
+    return true;
+  }
+};
+
+// ---- routes --------------------------------------------------------------------------------------------
+const std::vector<const ResourceType*>& AllTypes() {
+  static const std::vector<const ResourceType*> types = {&InferenceServiceType(), &ServingRuntimeType(),
+                                                         &ClusterServingRuntimeType(), &EventType()};
+  return types;
+}
+
+bool IsEvents(const ResourceType* t) { return t == &EventType(); }
+bool HasStatus(const ResourceType* t) { return !IsEvents(t); }
+
+struct Route {
+  const ResourceType* type = nullptr;
+  bool has_ns = false;
+  std::string ns, name;
+  bool status = false;
+  std::string api_version;  // discovery only (type == nullptr)
+  bool discovery = false;
+};
+
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(PercentDecode(std::string_view(path).substr(i, j - i), false));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::optional<Route> MatchRoute(const std::string& path) {
+  auto seg = Segments(path);
+  Route r;
+  size_t i;
+  if (seg.size() >= 3 && seg[0] == "apis") {
+    r.api_version = seg[1] + "/" + seg[2];
+    i = 3;
+  } else if (seg.size() >= 2 && seg[0] == "api") {
+    r.api_version = seg[1];
+    i = 2;
+  } else {
+    return std::nullopt;
+  }
+  std::vector<std::string> rest(seg.begin() + static_cast<long>(i), seg.end());
+  bool known_version = false;
+  for (auto* t : AllTypes()) known_version |= t->api_version == r.api_version;
+  if (!known_version) return std::nullopt;
+  if (rest.empty()) {
+    r.discovery = true;
+    return r;
+  }
+  size_t k = 0;
+  if (rest[0] == "namespaces") {
+    if (rest.size() < 3) return std::nullopt;
+    r.has_ns = true;
+    r.ns = rest[1];
+    k = 2;
+  }
+  const std::string& plural = rest[k];
+  for (auto* t : AllTypes()) {
+    if (t->api_version == r.api_version && t->plural == plural) r.type = t;
+  }
+  if (!r.type) return std::nullopt;
+  if (rest.size() > k + 3) return std::nullopt;
+  if (rest.size() > k + 1) r.name = rest[k + 1];
+  if (rest.size() > k + 2) {
+    if (rest[k + 2] != "status" || !HasStatus(r.type)) return std::nullopt;
+    r.status = true;
+  }
+  if (!r.type->namespaced && r.has_ns) return std::nullopt;
+  if (r.type->namespaced && !r.has_ns && !r.name.empty()) return std::nullopt;
+  return r;
+}
+
+std::string Resource(const ResourceType& t) {  // "inferenceservices.serving.kserve.io"
+  auto slash = t.api_version.rfind('/');
+  return slash == std::string::npos ? t.plural : t.plural + "." + t.api_version.substr(0, slash);
+}
+std::string KindGroup(const ResourceType& t) {  // "InferenceService.serving.kserve.io"
+  auto slash = t.api_version.rfind('/');
+  return slash == std::string::npos ? t.kind : t.kind + "." + t.api_version.substr(0, slash);
+}
+
+std::string RandomSuffix() {
+  static const char kChars[] = "bcdfghjklmnpqrstvwxz2456789";
+  thread_local std::mt19937 rng{std::random_device{}()};
+  std::string s;
+  for (int i = 0; i < 5; ++i) s.push_back(kChars[rng() % (sizeof kChars - 1)]);
+  return s;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return d == 0;
+}
+
+// ---- stream connections --------------------------------------------------------------------------------
+// A connection handed to a stream thread. Writes are blocking; Shutdown() may be called from another thread.
+class StreamConn {
+ public:
+  StreamConn(tcp::socket sock, unsigned version) : sock_(std::move(sock)), version_(version) {}
+  ~StreamConn() { Close(); }
+
+  bool header_sent() const { return header_sent_; }
+  bool failed() const { return failed_; }
+
+  bool Begin(int status, const std::string& content_type) {
+    header_sent_ = true;
+    chunked_ = version_ >= 11;
+    std::string h = "HTTP/1." + std::string(version_ >= 11 ? "1 " : "0 ") + std::to_string(status) + " " +
+                    std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\r\n";
+    h += "Content-Type: " + content_type + "\r\nCache-Control: no-cache, private\r\nConnection: close\r\n";
+    if (chunked_) h += "Transfer-Encoding: chunked\r\n";
+    h += "\r\n";
+    return Send(h);
+  }
+  bool Chunk(std::string_view data) {
+    if (data.empty()) return !failed_;
+    if (!chunked_) return Send(data);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    std::string frame;
+    frame.reserve(data.size() + 24);
+    frame += size;
+    frame += data;
+    frame += "\r\n";
+    return Send(frame);
+  }
+  void End() {
+    if (chunked_) Send("0\r\n\r\n");
+    Close();
+  }
+  // A complete, non-streamed response (an error before anything was written).
+  void SendReply(const Reply& r) {
+    header_sent_ = true;
+    std::string h = "HTTP/1." + std::string(version_ >= 11 ? "1 " : "0 ") + std::to_string(r.status) + " " +
+                    std::string(http::obsolete_reason(static_cast<http::status>(r.status))) + "\r\n";
+    h += "Content-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
+         "\r\nConnection: close\r\n\r\n";
+    h += r.body;
+    Send(h);
+    Close();
+  }
+  // True when the peer closed its side (or the socket failed).
+  bool ClientGone() {
+    if (failed_) return true;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!open_) return true;
+    pollfd p{sock_.native_handle(), POLLRDHUP, 0};
+    int n = ::poll(&p, 1, 0);
+    if (n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) failed_ = true;
+    return failed_;
+  }
+  void Shutdown() {  // any thread
+    std::lock_guard<std::mutex> lock(mu_);
+    if (open_) ::shutdown(sock_.native_handle(), SHUT_RDWR);
+  }
+
+ private:
+  bool Send(std::string_view data) {
+    if (failed_) return false;
+    beast::error_code ec;
+    asio::write(sock_, asio::buffer(data.data(), data.size()), ec);
+    if (ec) failed_ = true;
+    return !failed_;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!open_) return;
+    open_ = false;
+    beast::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_send, ec);
+    sock_.close(ec);
+  }
+
+  tcp::socket sock_;
+  unsigned version_;
+  std::mutex mu_;
+  bool open_ = true;
+  bool header_sent_ = false;
+  bool chunked_ = false;
+  std::atomic<bool> failed_{false};
+};
+
+using StreamFn = std::function<void(StreamConn&)>;
+
+struct Incoming {
+  std::string method, path, content_type, authorization;
+  std::map<std::string, std::string> query;
+  std::string body;
+};
+
+struct Outcome {
+  Reply reply;
+  StreamFn stream;  // set: the connection goes to a stream thread (a slot is already reserved)
+};
+
+// What a connection needs from the server (ApiServer::Impl is private to ApiServer).
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual const ApiOptions& opts() const = 0;
+  virtual Outcome Dispatch(Incoming& in) = 0;
+  virtual void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) = 0;
+};
+
+}  // namespace
+
+// ---- the server ------------------------------------------------------------------------------------------
+struct ApiServer::Impl : Host {
+  asio::io_context ctx{1};  // first: destroyed last, after every socket bound to it
+  store::Store* store;
+  ApiOptions options;
+  std::vector<std::pair<std::string, ExtensionHandler>> extensions;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread io_thread;
+  int port = 0;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+
+  struct StreamEntry {
+    std::shared_ptr<StreamConn> conn;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::mutex streams_mu;
+  std::list<std::unique_ptr<StreamEntry>> streams;
+  std::atomic<int> active_streams{0};
+
+  ~Impl() override { StopAll(); }
+
+  void Accept();
+  const ApiOptions& opts() const override { return options; }
+  Outcome Dispatch(Incoming& in) override;
+  bool ReserveStream() {
+    int cur = active_streams.load();
+    while (cur < options.max_streams) {
+      if (active_streams.compare_exchange_weak(cur, cur + 1)) return true;
+    }
+    return false;
+  }
+  void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) override {
+    auto conn = std::make_shared<StreamConn>(std::move(sock), version);
+    std::lock_guard<std::mutex> lock(streams_mu);
+    for (auto it = streams.begin(); it != streams.end();) {
+      if ((*it)->done.load()) {
+        if ((*it)->thread.joinable()) (*it)->thread.join();
+        it = streams.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (stopping.load()) {
+      active_streams.fetch_sub(1);
+      return;  // conn closes the socket
+    }
+    auto entry = std::make_unique<StreamEntry>();
+    entry->conn = conn;
+    StreamEntry* e = entry.get();
+    entry->thread = std::thread([this, e, conn, fn = std::move(fn)] {
+      try {
+        fn(*conn);
+      } catch (const std::exception& ex) {
+        LOG_WARN("api: stream failed: {}", ex.what());
+      }
+      conn->End();
+      active_streams.fetch_sub(1);
+      e->done.store(true);
+    });
+    streams.push_back(std::move(entry));
+  }
+
+  void StopAll() {
+    if (stopping.exchange(true)) return;
+    if (started) {
+      asio::post(ctx, [this] {
+        beast::error_code ec;
+        if (acceptor) acceptor->close(ec);
+      });
+      work.reset();
+      ctx.stop();
+      if (io_thread.joinable()) io_thread.join();
+      beast::error_code ec;
+      if (acceptor) acceptor->close(ec);
+    }
+    std::list<std::unique_ptr<StreamEntry>> all;
+    {
+      std::lock_guard<std::mutex> lock(streams_mu);
+      all.swap(streams);
+    }
+    for (auto& s : all) s->conn->Shutdown();
+    for (auto& s : all)
+      if (s->thread.joinable()) s->thread.join();
+  }
+
+  // Handlers (I/O thread).
+  Reply Get(const Route& rt);
+  Outcome List(const Route& rt, const Incoming& in);
+  Reply Create(const Route& rt, const Incoming& in);
+  Reply Replace(const Route& rt, const Incoming& in);
+  Reply Patch(const Route& rt, const Incoming& in);
+  Reply Delete(const Route& rt, const Incoming& in);
+  Status Validate(const ResourceType& type, const Json& obj, Reply* err);
+  Status CheckIdentity(const Route& rt, Json& obj, Reply* err);
+  Reply StoreError(const Route& rt, const Status& st, const std::string& name);
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Host* impl) : socket_(std::move(socket)), impl_(impl) {}
+  void Start() { Read(); }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(impl_->opts().max_body_bytes);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      return Write(ErrorReply(413, "RequestEntityTooLarge",
+                              "the request body is larger than the limit of " +
+                                  std::to_string(impl_->opts().max_body_bytes) + " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      keep_alive_ = false;
+      return Write(ErrorReply(431, "BadRequest", "request headers are too large"));
+    }
+    if (ec) {
+      keep_alive_ = false;
+      return Write(ErrorReply(400, "BadRequest", std::string("malformed HTTP request: ") + ec.message()));
+    }
+    auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version() ? msg.version() : 11;
+    Incoming in;
+    in.method = std::string(msg.method_string());
+    std::string target(msg.target());
+    auto q = target.find('?');
+    in.path = target.substr(0, q);
+    if (q != std::string::npos) in.query = ParseQuery(std::string_view(target).substr(q + 1));
+    if (auto it = msg.find(http::field::content_type); it != msg.end()) in.content_type = std::string(it->value());
+    if (auto it = msg.find(http::field::authorization); it != msg.end()) {
+      in.authorization = std::string(it->value());
+    }
+    in.body = std::move(msg.body());
+    Outcome out;
+    try {
+      out = impl_->Dispatch(in);
+    } catch (const std::exception& e) {
+      out.reply = ErrorReply(500, "InternalError", std::string("internal error: ") + e.what());
+    }
+    if (out.stream) {
+      beast::error_code ignored;
+      socket_.set_option(tcp::no_delay(true), ignored);
+      impl_->LaunchStream(std::move(socket_), version_, std::move(out.stream));
+      return;  // this session ends; the stream thread owns the connection now
+    }
+    Write(std::move(out.reply));
+  }
+
+  void Write(Reply r) {
+    res_.emplace();
+    res_->version(version_);
+    res_->result(static_cast<unsigned>(r.status));
+    res_->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res_->set(k, v);
+    res_->keep_alive(keep_alive_);
+    res_->body() = std::move(r.body);
+    res_->prepare_payload();
+    http::async_write(socket_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      if (!self->keep_alive_) return self->Drain();
+      self->Read();
+    });
+  }
+
+  // After an error that leaves request bytes unread: half-close, then read (and drop) what the client still
+  // sends for a while, so that closing does not reset the connection before the client read the response.
+  void Drain() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    timer_.emplace(socket_.get_executor());
+    timer_->expires_after(2s);
+    timer_->async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e) self->Close();
+    });
+    DrainSome();
+  }
+  void DrainSome() {
+    socket_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (64u << 20)) {
+        if (self->timer_) self->timer_->cancel();
+        return self->Close();
+      }
+      self->DrainSome();
+    });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  Host* impl_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> res_;
+  std::optional<asio::steady_timer> timer_;
+  std::array<char, 16384> scratch_{};
+  size_t drained_ = 0;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void ApiServer::Impl::Accept() {
+  acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+    if (!ec) {
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    } else {
+      LOG_WARN("api: accept failed: {}", ec.message());
+    }
+    Accept();
+  });
+}
+
+Outcome ApiServer::Impl::Dispatch(Incoming& in) {
+  Outcome out;
+  const std::string& m = in.method;
+  if (in.path == "/healthz" || in.path == "/livez" || in.path == "/readyz") {
+    if (m != "GET" && m != "HEAD") {
+      out.reply = ErrorReply(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+      out.reply.headers.emplace_back("Allow", "GET, HEAD");
+      return out;
+    }
+    out.reply.content_type = "text/plain";
+    out.reply.body = "ok";
+    return out;
+  }
+  if (!options.token.empty()) {
+    static constexpr std::string_view kBearer = "Bearer ";
+    std::string_view auth = in.authorization;
+    bool ok = auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
+              ConstantTimeEquals(auth.substr(kBearer.size()), options.token);
+    if (!ok) {
+      out.reply = ErrorReply(401, "Unauthorized", "Unauthorized");
+      out.reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return out;
+    }
+  }
+  auto not_allowed = [&](const char* allow) {
+    Outcome o;
+    o.reply = ErrorReply(405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource (" + m + " " + in.path + ")");
+    o.reply.headers.emplace_back("Allow", allow);
+    return o;
+  };
+  if (in.path == "/version") {
+    if (m != "GET") return not_allowed("GET");
+    out.reply = JsonReply(200, Json{{"gitVersion", "inferd-0.1"}});
+    return out;
+  }
+  for (auto& [prefix, handler] : extensions) {
+    if (in.path.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!ReserveStream()) {
+      out.reply = ErrorReply(429, "TooManyRequests", "too many open streams (max " +
+                                                         std::to_string(options.max_streams) + ")");
+      return out;
+    }
+    ApiRequest req{in.method, in.path, std::move(in.query), std::move(in.body)};
+    ExtensionHandler h = handler;
+    out.stream = [this, h, req = std::move(req)](StreamConn& c) {
+      ApiStream s;
+      s.write = [this, &c, &s](std::string_view chunk) {
+        if (stopping.load() || c.failed()) return false;
+        if (c.ClientGone()) return false;
+        if (!c.header_sent() && !c.Begin(200, s.content_type)) return false;
+        return c.Chunk(chunk);
+      };
+      Status st;
+      try {
+        st = h(req, s);
+      } catch (const std::exception& e) {
+        st = Internal(std::string("extension handler failed: ") + e.what());
+      }
+      if (!c.header_sent()) {
+        if (st.ok()) {
+          c.Begin(200, s.content_type);
+        } else {
+          c.SendReply(ErrorReply(st));
+        }
+      }
+    };
+    return out;
+  }
+  if (in.path == "/api" && m == "GET") {
+    out.reply = JsonReply(200, Json{{"kind", "APIVersions"}, {"versions", {"v1"}}});
+    return out;
+  }
+  if (in.path == "/apis" && m == "GET") {
+    Json versions = Json::array();
+    for (const char* v : {"v1beta1", "v1alpha1"}) {
+      versions.push_back({{"groupVersion", std::string("serving.kserve.io/") + v}, {"version", v}});
+    }
+    out.reply = JsonReply(200, Json{{"kind", "APIGroupList"},
+                                    {"apiVersion", "v1"},
+                                    {"groups",
+                                     {{{"name", "serving.kserve.io"},
+                                       {"versions", versions},
+                                       {"preferredVersion", versions[0]}}}}});
+    return out;
+  }
+  auto route = MatchRoute(in.path);
+  if (!route) {
+    out.reply = ErrorReply(404, "NotFound", "the server could not find the requested resource");
+    return out;
+  }
+  const Route& rt = *route;
+  if (rt.discovery) {
+    if (m != "GET") return not_allowed("GET");
+    Json res = Json::array();
+    for (auto* t : AllTypes()) {
+      if (t->api_version != rt.api_version) continue;
+      bool ro = IsEvents(t);
+      Json verbs = ro ? Json{"get", "list", "watch"}
+                      : Json{"create", "delete", "get", "list", "patch", "update", "watch"};
+      res.push_back({{"name", t->plural}, {"singularName", Lower(t->kind)}, {"namespaced", t->namespaced},
+                     {"kind", t->kind}, {"verbs", verbs}});
+      if (HasStatus(t)) {
+        res.push_back({{"name", t->plural + "/status"}, {"singularName", ""}, {"namespaced", t->namespaced},
+                       {"kind", t->kind}, {"verbs", {"get", "patch", "update"}}});
+      }
+    }
+    out.reply = JsonReply(200, Json{{"kind", "APIResourceList"}, {"apiVersion", "v1"},
+                                    {"groupVersion", rt.api_version}, {"resources", res}});
+    return out;
+  }
+  bool ro = IsEvents(rt.type);
+  if (rt.name.empty()) {  // collection
+    if (m == "GET") return List(rt, in);
+    bool can_create = !ro && (rt.has_ns || !rt.type->namespaced);
+    if (m == "POST" && can_create) {
+      out.reply = Create(rt, in);
+      return out;
+    }
+    return not_allowed(can_create ? "GET, POST" : "GET");
+  }
+  if (rt.status) {
+    if (m == "GET") {
+      out.reply = Get(rt);
+    } else if (m == "PUT") {
+      out.reply = Replace(rt, in);
+    } else if (m == "PATCH") {
+      out.reply = Patch(rt, in);
+    } else {
+      return not_allowed("GET, PUT, PATCH");
+    }
+    return out;
+  }
+  if (m == "GET") {
+    if (in.query.count("watch") && ParseBool(in.query["watch"])) {
+      in.query["fieldSelector"] = "metadata.name=" + rt.name +
+                                  (in.query["fieldSelector"].empty() ? "" : "," + in.query["fieldSelector"]);
+      Route coll = rt;
+      coll.name.clear();
+      return List(coll, in);
+    }
+    out.reply = Get(rt);
+  } else if (ro) {
+    return not_allowed("GET");
+  } else if (m == "PUT") {
+    out.reply = Replace(rt, in);
+  } else if (m == "PATCH") {
+    out.reply = Patch(rt, in);
+  } else if (m == "DELETE") {
+    out.reply = Delete(rt, in);
+  } else {
+    return not_allowed("GET, PUT, PATCH, DELETE");
+  }
+  return out;
+}
+
+// A store error as a Status object with Kubernetes' details {name, group, kind (the plural)}.
+Reply ApiServer::Impl::StoreError(const Route& rt, const Status& st, const std::string& name) {
+  auto [code, reason] = HttpFor(st);
+  Json obj = StatusObject(code, reason, st.message());
+  Json details = Json::object();
+  if (!name.empty()) details["name"] = name;
+  auto slash = rt.type->api_version.rfind('/');
+  if (slash != std::string::npos) details["group"] = rt.type->api_version.substr(0, slash);
+  details["kind"] = rt.type->plural;
+  obj["details"] = std::move(details);
+  return JsonReply(code, obj);
+}
+
+Reply ApiServer::Impl::Get(const Route& rt) {
+  auto r = store->Get(*rt.type, rt.ns, rt.name);
+  if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+  return JsonReply(200, *r);
+}
+
+Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
+  Outcome out;
+  Filter filter;
+  if (auto it = in.query.find("labelSelector"); it != in.query.end()) {
+    auto sel = ParseSelector(it->second, "labelSelector", false);
+    if (!sel.ok()) return Outcome{ErrorReply(sel.status()), nullptr};
+    filter.labels = std::move(*sel);
+  }
+  if (auto it = in.query.find("fieldSelector"); it != in.query.end()) {
+    auto sel = ParseSelector(it->second, "fieldSelector", true);
+    if (!sel.ok()) return Outcome{ErrorReply(sel.status()), nullptr};
+    filter.fields = std::move(*sel);
+  }
+  std::string ns = rt.type->namespaced && rt.has_ns ? rt.ns : "";
+  bool watch = false;
+  if (auto it = in.query.find("watch"); it != in.query.end()) watch = ParseBool(it->second);
+  std::string rv;
+  if (auto it = in.query.find("resourceVersion"); it != in.query.end()) rv = it->second;
+
+  if (!watch) {
+    auto l = store->List(*rt.type, ns);
+    if (!l.ok()) return Outcome{ErrorReply(l.status()), nullptr};
+    Json items = Json::array();
+    for (auto& item : l->items)
+      if (filter.Matches(item)) items.push_back(std::move(item));
+    out.reply = JsonReply(200, Json{{"apiVersion", rt.type->api_version},
+                                    {"kind", rt.type->kind + "List"},
+                                    {"metadata", {{"resourceVersion", l->resource_version}}},
+                                    {"items", std::move(items)}});
+    return out;
+  }
+
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (auto it = in.query.find("timeoutSeconds"); it != in.query.end() && !it->second.empty()) {
+    char* end = nullptr;
+    long secs = std::strtol(it->second.c_str(), &end, 10);
+    if (*end != '\0' || secs < 0) {
+      return Outcome{ErrorReply(400, "BadRequest", "timeoutSeconds: invalid value '" + it->second + "'"), nullptr};
+    }
+    if (secs > 0) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  }
+  // Initial state (unless a resourceVersion to resume from is given), then the watch from the list's version:
+  // the store's history replays whatever was written in between.
+  std::string initial;
+  std::string since = rv;
+  if (rv.empty() || rv == "0") {
+    auto l = store->List(*rt.type, ns);
+    if (!l.ok()) return Outcome{ErrorReply(l.status()), nullptr};
+    for (const auto& item : l->items)
+      if (filter.Matches(item)) initial += EventLine("ADDED", item);
+    since = l->resource_version;
+  }
+  std::shared_ptr<store::Watch> watch_ptr;
+  auto w = store->WatchFrom(*rt.type, ns, since);
+  if (!w.ok()) {
+    if (w.status().message().find("too old resource version") == std::string::npos) {
+      return Outcome{ErrorReply(w.status()), nullptr};
+    }
+    initial += EventLine("ERROR", StatusObject(410, "Expired", w.status().message()));
+  } else {
+    watch_ptr = std::move(*w);
+  }
+  if (!ReserveStream()) {
+    if (watch_ptr) watch_ptr->Close();
+    return Outcome{ErrorReply(429, "TooManyRequests",
+                              "too many open streams (max " + std::to_string(options.max_streams) + ")"),
+                   nullptr};
+  }
+  out.stream = [this, initial = std::move(initial), watch_ptr, deadline, filter](StreamConn& c) {
+    if (!c.Begin(200, "application/json")) return;
+    if (!initial.empty() && !c.Chunk(initial)) return;
+    if (!watch_ptr) return;
+    while (!stopping.load()) {
+      auto wait = std::chrono::milliseconds(250);
+      if (deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        wait = std::min(wait, left);
+      }
+      auto ev = watch_ptr->Next(wait);
+      if (ev) {
+        if (!filter.Matches(ev->object)) continue;
+        if (!c.Chunk(EventLine(ev->type, ev->object))) break;
+        continue;
+      }
+      if (watch_ptr->expired() || c.ClientGone()) break;
+    }
+    watch_ptr->Close();
+  };
+  return out;
+}
+
+Status ApiServer::Impl::Validate(const ResourceType& type, const Json& obj, Reply* err) {
+  Status st;
+  if (&type == &InferenceServiceType()) {
+    st = resources::ValidateInferenceService(obj);
+  } else if (&type == &ServingRuntimeType()) {
+    st = resources::ValidateServingRuntime(obj, false);
+  } else if (&type == &ClusterServingRuntimeType()) {
+    st = resources::ValidateServingRuntime(obj, true);
+  }
+  if (!st.ok()) {
+    std::string name;
+    if (obj.contains("metadata") && obj["metadata"].is_object() && obj["metadata"].contains("name") &&
+        obj["metadata"]["name"].is_string()) {
+      name = obj["metadata"]["name"].get<std::string>();
+    }
+    *err = ErrorReply(422, "Invalid", KindGroup(type) + " \"" + name + "\" is invalid: " + st.message());
+  }
+  return st;
+}
+
+// Fills in apiVersion/kind/namespace (and the name on item routes) from the URL, rejecting contradictions.
+Status ApiServer::Impl::CheckIdentity(const Route& rt, Json& obj, Reply* err) {
+  const ResourceType& t = *rt.type;
+  auto fail = [&](const std::string& msg) {
+    *err = ErrorReply(400, "BadRequest", msg);
+    return InvalidArgument(msg);
+  };
+  if (obj.contains("apiVersion") && !obj["apiVersion"].is_null()) {
+    if (!obj["apiVersion"].is_string() || obj["apiVersion"].get<std::string>() != t.api_version) {
+      return fail("the API version in the data (" + (obj["apiVersion"].is_string() ? obj["apiVersion"].get<std::string>() : Dump(obj["apiVersion"])) +
+                  ") does not match the expected API version (" + t.api_version + ")");
+    }
+  }
+  if (obj.contains("kind") && !obj["kind"].is_null()) {
+    if (!obj["kind"].is_string() || obj["kind"].get<std::string>() != t.kind) {
+      return fail("the kind in the data (" + (obj["kind"].is_string() ? obj["kind"].get<std::string>() : Dump(obj["kind"])) +
+                  ") does not match the expected kind (" + t.kind + ")");
+    }
+  }
+  // apiVersion and kind first.
+  Json fixed = Json::object();
+  fixed["apiVersion"] = t.api_version;
+  fixed["kind"] = t.kind;
+  for (auto& [k, v] : obj.items())
+    if (k != "apiVersion" && k != "kind") fixed[k] = std::move(v);
+  obj = std::move(fixed);
+  if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = Json::object();
+  if (!obj["metadata"].is_object()) return fail("metadata: must be an object");
+  Json& md = obj["metadata"];
+  if (t.namespaced) {
+    if (md.contains("namespace") && !md["namespace"].is_null() &&
+        !(md["namespace"].is_string() && md["namespace"].get<std::string>().empty())) {
+      if (!md["namespace"].is_string() || md["namespace"].get<std::string>() != rt.ns) {
+        return fail("the namespace of the provided object does not match the namespace sent on the request");
+      }
+    }
+    md["namespace"] = rt.ns;
+  } else {
+    md.erase("namespace");
+  }
+  if (!rt.name.empty()) {
+    if (md.contains("name") && !md["name"].is_null()) {
+      if (!md["name"].is_string() || md["name"].get<std::string>() != rt.name) {
+        return fail("the name of the object (" + (md["name"].is_string() ? md["name"].get<std::string>() : Dump(md["name"])) +
+                    ") does not match the name on the URL (" + rt.name + ")");
+      }
+    } else {
+      md["name"] = rt.name;
+    }
+  }
+  if (md.contains("resourceVersion") && !md["resourceVersion"].is_null() && !md["resourceVersion"].is_string()) {
+    return fail("metadata.resourceVersion: must be a string");
+  }
+  return Status::Ok();
+}
+
+Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
+  auto body = ParseBody(in.content_type, in.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  Json obj = std::move(*body);
+  Reply err;
+  if (!CheckIdentity(rt, obj, &err).ok()) return err;
+  Json& md = obj["metadata"];
+  bool has_name = md.contains("name") && md["name"].is_string() && !md["name"].get<std::string>().empty();
+  if (!has_name && md.contains("generateName") && md["generateName"].is_string() &&
+      !md["generateName"].get<std::string>().empty()) {
+    md["name"] = md["generateName"].get<std::string>() + RandomSuffix();
+    has_name = true;
+  }
+  if (!has_name) {
+    return ErrorReply(422, "Invalid", KindGroup(*rt.type) + " \"\" is invalid: metadata.name: Required value: name or generateName is required");
+  }
+  if (md.contains("resourceVersion") && md["resourceVersion"].is_string() &&
+      !md["resourceVersion"].get<std::string>().empty()) {
+    return ErrorReply(400, "BadRequest", "metadata.resourceVersion: Invalid value: resourceVersion should not be set on objects to be created");
+  }
+  if (HasStatus(rt.type)) obj.erase("status");  // the status subresource owns it
+  if (!Validate(*rt.type, obj, &err).ok()) return err;
+  std::string name = md["name"].get<std::string>();
+  auto r = store->Create(*rt.type, std::move(obj));
+  if (!r.ok()) return StoreError(rt, r.status(), name);
+  return JsonReply(201, *r);
+}
+
+Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
+  auto body = ParseBody(in.content_type, in.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  Json obj = std::move(*body);
+  Reply err;
+  if (!CheckIdentity(rt, obj, &err).ok()) return err;
+  if (rt.status) {
+    auto r = store->UpdateStatus(*rt.type, std::move(obj));
+    if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+    return JsonReply(200, *r);
+  }
+  if (!Validate(*rt.type, obj, &err).ok()) return err;
+  auto r = store->Update(*rt.type, std::move(obj));
+  if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+  return JsonReply(200, *r);
+}
+
+Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
+  std::string media = MediaType(in.content_type);
+  if (media == "application/json-patch+json" || media == "application/apply-patch+yaml") {
+    return ErrorReply(415, "UnsupportedMediaType",
+                      "the body of the request was in an unknown format - accepted media types include: "
+                      "application/merge-patch+json, application/json, application/yaml");
+  }
+  auto body = ParseBody(in.content_type, in.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  const Json& patch = *body;
+  bool pinned = patch.contains("metadata") && patch["metadata"].is_object() &&
+                patch["metadata"].contains("resourceVersion") && !patch["metadata"]["resourceVersion"].is_null();
+  for (int attempt = 0;; ++attempt) {
+    auto cur = store->Get(*rt.type, rt.ns, rt.name);
+    if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
+    Json obj;
+    try {
+      obj = resources::MergePatch(*cur, patch);
+    } catch (const std::exception& e) {
+      return ErrorReply(400, "BadRequest", std::string("cannot apply the merge patch: ") + e.what());
+    }
+    if (!obj.is_object()) return ErrorReply(400, "BadRequest", "the patched object is not a JSON object");
+    Reply err;
+    if (!CheckIdentity(rt, obj, &err).ok()) return err;
+    StatusOr<Json> r = Internal("unreachable");
+    if (rt.status) {
+      r = store->UpdateStatus(*rt.type, std::move(obj));
+    } else {
+      if (!Validate(*rt.type, obj, &err).ok()) return err;
+      r = store->Update(*rt.type, std::move(obj));
+    }
+    if (r.ok()) return JsonReply(200, *r);
+    // Without a resourceVersion in the patch, a concurrent write is not the client's conflict: retry.
+    if (r.status().code() == StatusCode::kConflict && !pinned && attempt + 1 < kPatchAttempts) continue;
+    return StoreError(rt, r.status(), rt.name);
+  }
+}
+
+Reply ApiServer::Impl::Delete(const Route& rt, const Incoming& in) {
+  std::string precondition;
+  if (!in.body.empty()) {
+    auto opts = ParseBody(in.content_type, in.body);
+    if (!opts.ok()) return ErrorReply(opts.status());
+    const Json& o = *opts;
+    if (o.contains("preconditions") && o["preconditions"].is_object()) {
+      const Json& p = o["preconditions"];
+      if (p.contains("resourceVersion") && p["resourceVersion"].is_string()) {
+        precondition = p["resourceVersion"].get<std::string>();
+      }
+      if (p.contains("uid") && p["uid"].is_string() && !p["uid"].get<std::string>().empty()) {
+        auto cur = store->Get(*rt.type, rt.ns, rt.name);
+        if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
+        if ((*cur)["metadata"].value("uid", "") != p["uid"].get<std::string>()) {
+          return ErrorReply(409, "Conflict",
+                            "Operation cannot be fulfilled on " + Resource(*rt.type) + " \"" + rt.name +
+                                "\": Precondition failed: UID in precondition: " + p["uid"].get<std::string>() +
+                                ", UID in object meta: " + (*cur)["metadata"].value("uid", ""));
+        }
+      }
+    }
+  }
+  auto r = store->Delete(*rt.type, rt.ns, rt.name, precondition);
+  if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+  return JsonReply(200, *r);
+}
+
+// ---- public API ------------------------------------------------------------------------------------------
+ApiServer::ApiServer(store::Store* store, ApiOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->store = store;
+  impl_->options = std::move(options);
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::AddExtension(std::string prefix, ExtensionHandler handler) {
+  impl_->extensions.emplace_back(std::move(prefix), std::move(handler));
+}
+
+Status ApiServer::Start() {
+  auto& o = impl_->options;
+  if (impl_->started) return Status::Ok();
+  std::string host = o.host == "localhost" ? "127.0.0.1" : o.host;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return InvalidArgument("api: host '" + o.host + "' is not an IP address");
+  if (!address.is_loopback() && o.token.empty()) {
+    return InvalidArgument("api: refusing to serve on non-loopback host " + o.host +
+                           " without a token: set one (clients send 'Authorization: Bearer <token>')");
+  }
+  if (o.max_streams < 0) o.max_streams = 0;
+  tcp::endpoint ep(address, static_cast<unsigned short>(o.port));
+  impl_->acceptor.emplace(impl_->ctx);
+  auto& acc = *impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    impl_->acceptor.reset();
+    return Unavailable("api: cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " + ec.message());
+  }
+  impl_->port = acc.local_endpoint().port();
+  impl_->work.emplace(impl_->ctx.get_executor());
+  impl_->Accept();
+  impl_->started = true;
+  impl_->io_thread = std::thread([ctx = &impl_->ctx] { ctx->run(); });
+  LOG_INFO("api: listening on {}:{}", o.host, impl_->port);
+  return Status::Ok();
+}
+
+int ApiServer::port() const { return impl_->port; }
+
+void ApiServer::Stop() {
+  if (impl_) impl_->StopAll();
+}
+
+}  // namespace inferd::api
