@@ -17,8 +17,18 @@
 //   symlink/hardlink whose target leaves the destination fails the whole fetch (InvalidArgument naming the
 //   entry) and leaves nothing in the cache.
 // - A single downloaded file keeps its name (the last path component of the URI; query stripped).
-// - Errors: InvalidArgument (bad URI, unsafe archive), NotFound (404 / no object / missing local path),
-//   Unauthenticated (401/403), Unavailable (network, 5xx), each message naming the URI.
+// - s3:// and gs:// list the key as a prefix first: an object named exactly like the key is fetched alone
+//   (keeping its base name), else every object under "<key>/" (a trailing '/' or an empty key: the key
+//   itself is the prefix). When listing is refused (401/403) a key not ending in '/' is fetched as one
+//   object. Also read: AWS_SESSION_TOKEN, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL (fallbacks of
+//   AWS_REGION / S3_ENDPOINT); credentials absent: unsigned requests (public buckets).
+// - pvc:// needs pvc_root (InvalidArgument without it); a '..' in its path is InvalidArgument.
+// - Errors: InvalidArgument (bad URI, unsupported scheme, no cache_dir for a remote scheme, unsafe or
+//   corrupt archive, other 4xx), NotFound (404 / no object / missing local path), Unauthenticated
+//   (401/403), Unavailable (network, 408/429/5xx), PayloadTooLarge (past max_bytes, downloaded or
+//   unpacked), Internal (local disk errors, a throwing progress callback), each message naming the URI.
+// - Progress: called on the fetching thread at most every 1 MiB or 200 ms, plus once at the end with the
+//   final count; bytes_total is the sum of the listed sizes (s3/gs) or the Content-Length (http).
 // - Threads: Fetch may be called from any thread, concurrently; it blocks for the download. Progress is
 //   reported through the callback on the fetching thread.
 // - Limits: max_bytes per fetch (default 20 GiB), connect timeout 10 s, low-speed abort (1 KiB/s for 60 s).
