@@ -10,15 +10,28 @@
 //   otherwise `fixed_http_port`/`fixed_grpc_port` (the control plane allocated them and put them in argv).
 // - Readiness: once the HTTP port is known, GET http://127.0.0.1:<port><ready_path> is probed every
 //   `probe_interval` (default 5 ms, so a model that loads in 30 ms is seen within a few ms of loading);
-//   200 = Ready. A Ready replica is probed every second; failures of `failure_threshold` consecutive probes
-//   make it NotReady (not restarted). Exit of the process: phase Backoff, restart after
-//   min(initial_backoff * 2^(restarts), max_backoff); the counter resets after the replica stayed up for
-//   `backoff_reset`. Exit code / signal and the last log lines are kept for status
+//   200 = Ready. A Ready (or NotReady) replica is probed every `ready_probe_interval` (default 1 s);
+//   failures of `failure_threshold` consecutive probes make it NotReady (not restarted); a success makes
+//   it Ready again. Exit of the process: phase Backoff, restart after
+//   min(initial_backoff * 2^(consecutive crashes - 1), max_backoff); that counter resets when the replica
+//   had stayed up for `backoff_reset` before it exited (`ReplicaStatus::restarts` never resets). Exit code / signal and the last log lines are kept for status
 //   (reason "CrashLoopBackOff" while backing off after more than one crash, "Error" after the first).
 // - Output: stdout and stderr (interleaved, line-buffered) go to a bounded ring (`log_bytes`, default 1 MiB)
-//   per replica, kept across restarts, for `inferd logs`; lines are also passed to the optional sink.
+//   per replica, kept across restarts, for `inferd logs`; lines are also passed to the optional `log_sink`.
 // - Threads: all methods are thread-safe. One internal thread runs the event loop (pipes, pidfd/waitpid,
 //   probes, timers). `on_change` is called on that thread after any phase change; it must not block.
+//   Processes are forked from that event-loop thread, not from the caller of Start: PR_SET_PDEATHSIG
+//   fires when the *thread* that forked the child exits, so forking from a short-lived caller thread (an
+//   HTTP handler, a std::async task) would kill the replica when that thread ends. The loop thread lives as
+//   long as the Supervisor, so callers may use Start from any thread. (PDEATHSIG covers the replica
+//   itself; its own children are covered by the group kill on Stop/exit, not by PDEATHSIG.)
+// - Phases: kStarting (forked, ports not known yet) -> kRunning (ports known, probing) -> kReady ->
+//   kNotReady (probe failures) -> kReady ... ; any exit -> kBackoff -> kStarting; Stop -> kStopped, after
+//   which (once on_change(kStopped) returned) the replica is removed from List/Get. In fixed-port mode kStarting is followed at once by
+//   kRunning. When the group leader exits, the rest of its process group is SIGKILLed before the replica
+//   enters kBackoff (no orphans). While not Ready, `reason`/`message` keep describing the last crash; they are cleared once
+//   the replica becomes Ready again (last_exit_code/last_exit_signal stay).
+// - A replica still not Ready 10 s after its port became known is probed at most every 100 ms.
 #pragma once
 
 #include <chrono>
@@ -27,6 +40,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -44,13 +59,17 @@ struct ReplicaSpec {
   int fixed_http_port = 0;
   int fixed_grpc_port = 0;
   std::string ready_path = "/v2/health/ready";
-  std::chrono::milliseconds probe_interval{5};
+  std::chrono::milliseconds probe_interval{5};         // until Ready
+  std::chrono::milliseconds ready_probe_interval{1000};  // while Ready / NotReady
+  std::chrono::milliseconds probe_timeout{1000};         // one probe: connect + response status line
   int failure_threshold = 3;
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{5 * 60 * 1000};
   std::chrono::milliseconds backoff_reset{10 * 1000};
   std::chrono::milliseconds stop_grace{5000};
   size_t log_bytes = 1 << 20;
+  // Optional: every output line (without its newline), called on the event-loop thread; must not block.
+  std::function<void(std::string_view line)> log_sink;
 };
 
 enum class Phase { kStarting, kRunning /* up, not ready yet */, kReady, kNotReady, kBackoff, kStopped };
@@ -76,14 +95,24 @@ class Supervisor {
   explicit Supervisor(ChangeFn on_change = nullptr);
   ~Supervisor();  // stops every replica (SIGTERM, then SIGKILL)
 
-  StatusOr<ReplicaId> Start(ReplicaSpec spec);  // spawns now; errors only for a bad spec
-  void Stop(ReplicaId id);                        // asynchronous; the replica leaves List when gone
-  void StopAndWait(ReplicaId id);                 // blocks until the process group is gone
+  // Spawns now (on the event-loop thread; returns once the process is forked, so Get shows its pid).
+  // Errors only for a bad spec (InvalidArgument naming the field, e.g. an executable not on PATH) or,
+  // after the destructor began, Unavailable. A spawn that fails later (fork, exec) is a crash: Backoff.
+  StatusOr<ReplicaId> Start(ReplicaSpec spec);
+  void Stop(ReplicaId id);         // asynchronous; the replica leaves List when gone
+  // Blocks until the process group is gone (no live member; zombies awaiting init do not count).
+  // From inside on_change/log_sink it only requests the stop (waiting there would deadlock).
+  void StopAndWait(ReplicaId id);
   std::optional<ReplicaStatus> Get(ReplicaId id) const;
   std::vector<ReplicaStatus> List() const;
-  // The last `max_bytes` of the replica's output (whole lines).
+  // The last `max_bytes` of the replica's output (whole lines: a cut line is left out, so a last line
+  // longer than `max_bytes` gives ""). "" for an unknown replica.
   std::string Logs(ReplicaId id, size_t max_bytes = 64 * 1024) const;
   // Blocks until new output arrives after byte offset `from` (or timeout); returns it and the new offset.
+  // Offsets count every byte the replica ever wrote (all restarts), starting at 0. Raw bytes, not
+  // line-aligned. When output after `from` was already dropped from the ring, returns from the oldest
+  // byte held; an offset past the end is clamped to the end. Returns ("", from) at once for an unknown
+  // replica, and as soon as the replica is removed (Stop) while waiting.
   std::pair<std::string, uint64_t> LogsSince(ReplicaId id, uint64_t from, std::chrono::milliseconds timeout) const;
 
  private:
