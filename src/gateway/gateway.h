@@ -20,7 +20,15 @@
 //   bodies forwarded as they are (headers too, minus hop-by-hop), `timeout` per service (504 with a JSON
 //   error when exceeded). No retries once a request was written to a replica (a replica that refuses the
 //   connection before anything was written is retried on another endpoint once).
-// Auth: when `token` is set, requests need `Authorization: Bearer <token>` (401 otherwise).
+//   A replica that cannot be reached otherwise: 502 {"error": ...}. A pooled keep-alive connection the replica
+//   closed while idle is detected before use (non-blocking peek) or, failing that, on first use with nothing
+//   answered, and the request is then sent once more on a fresh connection to the same replica.
+//   A host of the `{label}.{ns}.{domain}` form that names no service falls through to the path rules.
+//   A percent-picked revision with no ready replica yields to another revision that has some (503 only
+//   when none has). Local answers (`/v2/health/live`, `/v2/health/ready`, `/`) need no token.
+// Auth: when `token` is set, requests need `Authorization: Bearer <token>` (401 otherwise; gRPC:
+//   metadata `authorization: Bearer <token>`, else UNAUTHENTICATED).
+// Internals: gateway/routing.h (compiled table, pure routing functions), http_proxy.h, grpc_proxy.h.
 // Threads: `workers` Asio I/O threads for HTTP, a gRPC server with its own threads. UpdateRoutes may be
 //   called from any thread: the table is swapped atomically (readers never block). Stats are atomics.
 #pragma once
@@ -59,8 +67,15 @@ struct RevisionStats {
   std::atomic<uint64_t> errors{0};        // 5xx answered or proxy failures
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> latency_ns_sum{0};
-  // Time-weighted in-flight integral (ns * requests), for average concurrency over a window.
+  // Time-weighted in-flight integral (ns * requests), for average concurrency over a window: on every change
+  // of in_flight the gateway adds in_flight_before * (now - in_flight_changed_ns) and moves
+  // in_flight_changed_ns to now (steady_clock ns since its epoch). The interval since the last change is not
+  // included yet: a reader wanting it up to `now` adds in_flight * (now - in_flight_changed_ns) itself.
+  // Approximation: the counter, the timestamp and the integral are three separate atomics, so concurrent
+  // changes may attribute a few nanoseconds of an interval to a neighbouring in_flight value; the error does
+  // not accumulate (each interval is counted exactly once, by the thread that moved the timestamp past it).
   std::atomic<uint64_t> in_flight_ns{0};
+  std::atomic<int64_t> in_flight_changed_ns{0};
 };
 
 struct RevisionRoute {

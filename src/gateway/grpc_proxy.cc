@@ -1,0 +1,356 @@
+#include "gateway/grpc_proxy.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/stub_options.h>
+
+#include <algorithm>
+#include <climits>
+#include <random>
+#include <vector>
+
+#include "core/logging.h"
+#include "inference.pb.h"
+
+namespace inferd::gateway {
+
+struct GrpcUpstream {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::GenericStub> stub;
+};
+
+namespace {
+
+constexpr std::string_view kServicePrefix = "/inference.GRPCInferenceService/";
+
+enum class Field1 { kFound, kAbsent, kMalformed };
+
+// Scans the fields of a serialized message for field 1 (length-delimited). kAbsent: the input ended cleanly
+// without it.
+Field1 ScanField1(const void* data, size_t size, std::string* out) {
+  namespace pb = google::protobuf;
+  if (size > static_cast<size_t>(INT_MAX)) return Field1::kMalformed;
+  pb::io::CodedInputStream in(static_cast<const uint8_t*>(data), static_cast<int>(size));
+  for (;;) {
+    uint32_t tag = in.ReadTag();
+    if (tag == 0) return in.ConsumedEntireMessage() || in.ExpectAtEnd() ? Field1::kAbsent : Field1::kMalformed;
+    if (tag == ((1u << 3) | 2u)) {
+      uint32_t len = 0;
+      if (!in.ReadVarint32(&len) || !in.ReadString(out, static_cast<int>(len))) return Field1::kMalformed;
+      return Field1::kFound;
+    }
+    if (!pb::internal::WireFormatLite::SkipField(&in, tag)) return Field1::kMalformed;
+  }
+}
+
+// model_name of a request without copying it in the usual case (field 1 comes first and lies in the first
+// slice); otherwise the buffer is flattened once.
+std::optional<std::string> ModelNameOf(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return std::nullopt;
+  std::string name;
+  if (slices.empty()) return name;
+  Field1 r = ScanField1(slices[0].begin(), slices[0].size(), &name);
+  if (r == Field1::kFound) return name;
+  if (slices.size() == 1) return r == Field1::kAbsent ? std::optional<std::string>(std::string()) : std::nullopt;
+  std::string flat;
+  flat.reserve(buffer.Length());
+  for (const auto& s : slices) flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  name.clear();
+  return ReadField1String(flat);
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(0, p.size()) == p; }
+
+// Metadata that gRPC itself manages on each hop.
+bool Reserved(std::string_view key) {
+  return key.empty() || key[0] == ':' || StartsWith(key, "grpc-") || key == "user-agent" || key == "te" ||
+         key == "content-type" || key == "host";
+}
+
+bool IsServerError(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::DATA_LOSS:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+GrpcUpstream* UpstreamOf(EndpointState* ep) {
+  std::call_once(ep->grpc_once, [ep] {
+    auto u = std::make_shared<GrpcUpstream>();
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    std::string host = ep->host.find(':') != std::string::npos ? "[" + ep->host + "]" : ep->host;
+    u->channel = grpc::CreateCustomChannel(host + ":" + std::to_string(ep->grpc_port),
+                                           grpc::InsecureChannelCredentials(), args);
+    u->stub = std::make_unique<grpc::GenericStub>(u->channel);
+    ep->grpc = std::move(u);
+  });
+  return ep->grpc.get();
+}
+
+struct ThreadState {
+  FastRng rng{std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32)};
+  uint32_t rr = static_cast<uint32_t>(std::random_device{}());
+};
+
+ThreadState& Local() {
+  thread_local ThreadState s;
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> ReadField1String(std::string_view bytes) {
+  std::string out;
+  switch (ScanField1(bytes.data(), bytes.size(), &out)) {
+    case Field1::kFound: return out;
+    case Field1::kAbsent: return std::string();
+    case Field1::kMalformed: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+struct GrpcProxy::Impl {
+  GatewayOptions options;
+  const TableHolder* holder = nullptr;
+  std::string bearer;  // "Bearer <token>" or empty
+  std::unique_ptr<grpc::CallbackGenericService> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+namespace {
+
+class ProxyReactor final : public grpc::ServerGenericBidiReactor {
+ public:
+  ProxyReactor(grpc::GenericCallbackServerContext* ctx, const GrpcProxy::Impl* proxy) : ctx_(ctx), p_(proxy) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gateway: no request message"));
+    Dispatch();
+  }
+
+  void OnCancel() override { client_ctx_.TryCancel(); }  // before the upstream call started: cancels it on start
+
+  void OnDone() override {
+    EndUpstream(true);  // only when the call ended without an upstream answer
+    delete this;
+  }
+
+ private:
+  template <class M>
+  void Reply(const M& message) {
+    std::string bytes = message.SerializeAsString();
+    grpc::Slice slice(bytes);
+    response_ = grpc::ByteBuffer(&slice, 1);
+    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  bool Authorized() const {
+    if (p_->bearer.empty()) return true;
+    const auto& md = ctx_->client_metadata();
+    auto it = md.find("authorization");
+    if (it == md.end()) return false;
+    std::string_view got(it->second.data(), it->second.size());
+    std::string_view want = p_->bearer;
+    if (got.size() != want.size()) return false;
+    unsigned diff = 0;
+    for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned>(got[i] ^ want[i]);
+    return diff == 0;
+  }
+
+  void Dispatch() {
+    const std::string& method = ctx_->method();
+    if (!StartsWith(method, kServicePrefix)) {
+      return Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "gateway: only inference.GRPCInferenceService is proxied, not " + method));
+    }
+    std::string_view rpc = std::string_view(method).substr(kServicePrefix.size());
+    if (rpc == "ServerLive") {
+      inference::ServerLiveResponse r;
+      r.set_live(true);
+      return Reply(r);
+    }
+    if (rpc == "ServerReady") {
+      inference::ServerReadyResponse r;
+      r.set_ready(true);
+      return Reply(r);
+    }
+    if (!Authorized()) {
+      return Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "gateway: missing or invalid bearer token"));
+    }
+    table_ = p_->holder->Load();
+    std::string_view ns = kDefaultNamespace, label, host_ns, host_tag;
+    const ServiceState* host_svc = nullptr;
+    if (SplitServiceHost(ctx_->host(), table_->domain, &label, &host_ns)) {
+      ns = host_ns;
+      host_svc = ResolveHostLabel(*table_, label, ns, &host_tag);
+    }
+    const ServiceState* svc = nullptr;
+    std::string_view tag;
+    bool by_model = rpc == "ModelInfer" || rpc == "ModelReady" || rpc == "ModelMetadata" ||
+                    rpc == "RepositoryModelLoad" || rpc == "RepositoryModelUnload";
+    std::string model;
+    if (by_model) {
+      auto name = ModelNameOf(request_);
+      if (!name) {
+        return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gateway: request message does not parse"));
+      }
+      model = std::move(*name);
+    }
+    if (!model.empty()) {
+      svc = table_->Find(ns, model);
+      if (svc == nullptr) {
+        return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   "gateway: no InferenceService '" + model + "' in namespace '" + std::string(ns) +
+                                       "'"));
+      }
+      if (svc == host_svc) tag = host_tag;
+    } else {
+      svc = host_svc;
+      tag = host_tag;
+      if (svc == nullptr) {
+        return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   by_model ? "gateway: model_name is empty"
+                                            : "gateway: " + std::string(rpc) +
+                                                  " is routed by the :authority host {isvc}.{ns}." + table_->domain +
+                                                  ", got '" + ctx_->host() + "'"));
+      }
+    }
+    ThreadState& ts = Local();
+    rev_ = PickRevision(*svc, tag, ts.rng.Next());
+    if (rev_ == nullptr) {
+      return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                 "gateway: service " + svc->ns + "/" + svc->name + " has no revision"));
+    }
+    start_ns_ = MonotonicNowNs();
+    StatsBegin(*rev_->stats, start_ns_);
+    stats_open_ = true;
+    ep_ = PickEndpoint(*rev_, ts.rr++, nullptr, /*need_grpc=*/true);
+    if (ep_ == nullptr) {
+      EndUpstream(true);
+      return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "gateway: service " + svc->ns + "/" + svc->name + " has no ready gRPC replica"));
+    }
+    ep_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    for (const auto& [k, v] : ctx_->client_metadata()) {
+      std::string_view key(k.data(), k.size());
+      if (Reserved(key)) continue;
+      client_ctx_.AddMetadata(std::string(key), std::string(v.data(), v.size()));
+    }
+    auto limit = std::chrono::system_clock::now() + svc->timeout;
+    client_ctx_.set_deadline(std::min(ctx_->deadline(), limit));
+    UpstreamOf(ep_)->stub->UnaryCall(&client_ctx_, method, grpc::StubOptions(), &request_, &response_,
+                                     [this](grpc::Status s) { OnUpstreamDone(std::move(s)); });
+  }
+
+  void OnUpstreamDone(grpc::Status s) {
+    for (const auto& [k, v] : client_ctx_.GetServerInitialMetadata()) {
+      std::string_view key(k.data(), k.size());
+      if (!Reserved(key)) ctx_->AddInitialMetadata(std::string(key), std::string(v.data(), v.size()));
+    }
+    for (const auto& [k, v] : client_ctx_.GetServerTrailingMetadata()) {
+      std::string_view key(k.data(), k.size());
+      if (!Reserved(key)) ctx_->AddTrailingMetadata(std::string(key), std::string(v.data(), v.size()));
+    }
+    EndUpstream(IsServerError(s.error_code()));
+    if (s.ok()) {
+      StartWriteAndFinish(&response_, grpc::WriteOptions(), s);
+    } else {
+      Finish(s);
+    }
+  }
+
+  void EndUpstream(bool error) {
+    if (ep_ != nullptr) {
+      ep_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      ep_ = nullptr;
+    }
+    if (stats_open_) {
+      stats_open_ = false;
+      int64_t now = MonotonicNowNs();
+      StatsEnd(*rev_->stats, now, now - start_ns_, error);
+    }
+  }
+
+  grpc::GenericCallbackServerContext* ctx_;
+  const GrpcProxy::Impl* p_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  grpc::ClientContext client_ctx_;
+  std::shared_ptr<const CompiledTable> table_;  // keeps rev_/ep_ alive
+  const RevisionState* rev_ = nullptr;
+  EndpointState* ep_ = nullptr;
+  bool stats_open_ = false;
+  int64_t start_ns_ = 0;
+};
+
+class ProxyService final : public grpc::CallbackGenericService {
+ public:
+  explicit ProxyService(const GrpcProxy::Impl* proxy) : p_(proxy) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    return new ProxyReactor(ctx, p_);
+  }
+
+ private:
+  const GrpcProxy::Impl* p_;
+};
+
+}  // namespace
+
+GrpcProxy::GrpcProxy(const GatewayOptions& options, const TableHolder* table) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  impl_->holder = table;
+  if (!options.token.empty()) impl_->bearer = "Bearer " + options.token;
+}
+
+GrpcProxy::~GrpcProxy() { Stop(); }
+
+Status GrpcProxy::Start() {
+  impl_->service = std::make_unique<ProxyService>(impl_.get());
+  grpc::ServerBuilder builder;
+  int selected = 0;
+  std::string address = impl_->options.host + ":" + std::to_string(std::max(0, impl_->options.grpc_port));
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
+  size_t max_body = impl_->options.max_body_bytes;
+  builder.SetMaxReceiveMessageSize(max_body > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(max_body));
+  builder.SetMaxSendMessageSize(-1);
+  builder.RegisterCallbackGenericService(impl_->service.get());
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || selected == 0) {
+    impl_->server.reset();
+    return Unavailable("gateway grpc: cannot listen on " + address);
+  }
+  impl_->port = selected;
+  return Status::Ok();
+}
+
+int GrpcProxy::port() const { return impl_->port; }
+
+void GrpcProxy::Stop() {
+  if (!impl_ || !impl_->server) return;
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  impl_->server->Wait();
+  impl_->server.reset();
+}
+
+}  // namespace inferd::gateway

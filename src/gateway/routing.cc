@@ -1,0 +1,310 @@
+#include "gateway/routing.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace inferd::gateway {
+
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(0, p.size()) == p; }
+bool EndsWith(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
+
+// The IP literal for `host` (itself when it is one; else the first address getaddrinfo gives).
+std::string ResolveIp(const std::string& host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1) return host;
+  struct addrinfo hints {};
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return "";
+  char out[INET6_ADDRSTRLEN] = {0};
+  std::string ip;
+  for (auto* p = res; p != nullptr && ip.empty(); p = p->ai_next) {
+    if (p->ai_family == AF_INET) {
+      if (inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr, out, sizeof out)) ip = out;
+    } else if (p->ai_family == AF_INET6) {
+      if (inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr, out, sizeof out)) ip = out;
+    }
+  }
+  freeaddrinfo(res);
+  return ip;
+}
+
+// First path segment of `rest` (up to '/', '?', or any char in `extra_stops`) and what follows it.
+std::string_view Segment(std::string_view rest, std::string_view stops) {
+  size_t end = rest.find_first_of(stops);
+  return end == std::string_view::npos ? rest : rest.substr(0, end);
+}
+
+}  // namespace
+
+const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view name) const {
+  auto it = index.find(ns);
+  if (it == index.end()) return nullptr;
+  auto jt = it->second.find(name);
+  if (jt == it->second.end()) return nullptr;
+  return &services[jt->second];
+}
+
+std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
+  std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = states_[key];
+  if (auto s = slot.lock()) return s;
+  // Drop dead entries now and then so the map does not grow with every replica ever seen.
+  if (states_.size() > 64) {
+    for (auto it = states_.begin(); it != states_.end();) {
+      if (it->first != key && it->second.expired()) {
+        it = states_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  auto s = std::make_shared<EndpointState>();
+  s->id = next_id_++;
+  s->host = e.host;
+  s->http_port = e.http_port;
+  s->grpc_port = e.grpc_port;
+  bool v6 = e.host.find(':') != std::string::npos;
+  s->http_authority = (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.http_port);
+  s->resolved_ip = ResolveIp(e.host);
+  states_[key] = s;
+  return s;
+}
+
+std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::string_view domain,
+                                             EndpointRegistry* registry) {
+  auto out = std::make_shared<CompiledTable>();
+  out->domain = std::string(domain);
+  out->services.reserve(table.services.size());
+  for (const auto& svc : table.services) {
+    if (svc.name.empty()) continue;
+    std::string ns = svc.ns.empty() ? std::string(kDefaultNamespace) : svc.ns;
+    auto& by_name = out->index[ns];
+    if (by_name.count(svc.name)) continue;
+    ServiceState st;
+    st.ns = ns;
+    st.name = svc.name;
+    st.timeout = svc.timeout;
+    for (const auto& r : svc.revisions) {
+      RevisionState rs;
+      rs.revision = r.revision;
+      rs.tag = r.tag;
+      rs.percent = std::max(0, r.percent);
+      rs.stats = r.stats ? r.stats : std::make_shared<RevisionStats>();
+      for (const auto& e : r.endpoints) {
+        auto es = registry->Get(e);
+        out->endpoint_ids.push_back(es->id);
+        rs.endpoints.push_back(std::move(es));
+      }
+      st.total_percent += rs.percent;
+      st.revisions.push_back(std::move(rs));
+    }
+    by_name.emplace(svc.name, out->services.size());
+    out->services.push_back(std::move(st));
+  }
+  std::sort(out->endpoint_ids.begin(), out->endpoint_ids.end());
+  out->endpoint_ids.erase(std::unique(out->endpoint_ids.begin(), out->endpoint_ids.end()), out->endpoint_ids.end());
+  return out;
+}
+
+bool SplitServiceHost(std::string_view host, std::string_view domain, std::string_view* label, std::string_view* ns) {
+  if (!host.empty() && host.front() == '[') return false;  // IPv6 literal
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // FQDN form
+  if (domain.empty() || host.size() <= domain.size() + 1 || !EndsWith(host, domain) ||
+      host[host.size() - domain.size() - 1] != '.') {
+    return false;
+  }
+  std::string_view head = host.substr(0, host.size() - domain.size() - 1);  // "{label}.{ns}"
+  size_t dot = head.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 >= head.size()) return false;
+  std::string_view n = head.substr(dot + 1);
+  if (n.find('.') != std::string_view::npos) return false;
+  *label = head.substr(0, dot);
+  *ns = n;
+  return true;
+}
+
+const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_view label, std::string_view ns,
+                                     std::string_view* tag) {
+  if (const ServiceState* s = table.Find(ns, label)) return s;
+  constexpr std::string_view kPredictor = "-predictor";
+  if (!EndsWith(label, kPredictor)) return nullptr;
+  std::string_view base = label.substr(0, label.size() - kPredictor.size());
+  if (base.empty()) return nullptr;
+  if (const ServiceState* s = table.Find(ns, base)) return s;
+  // {tag}-{isvc}: the tag is one of the service's revision tags.
+  for (size_t dash = base.find('-'); dash != std::string_view::npos; dash = base.find('-', dash + 1)) {
+    std::string_view t = base.substr(0, dash);
+    const ServiceState* s = table.Find(ns, base.substr(dash + 1));
+    if (s == nullptr) continue;
+    for (const auto& r : s->revisions) {
+      if (!r.tag.empty() && r.tag == t) {
+        *tag = t;
+        return s;
+      }
+    }
+  }
+  return nullptr;
+}
+
+RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target) {
+  RouteMatch m;
+  std::string_view label, ns;
+  if (SplitServiceHost(host, table.domain, &label, &ns)) {
+    if (const ServiceState* s = ResolveHostLabel(table, label, ns, &m.tag)) {
+      m.service = s;
+      m.path_view = target;
+      return m;
+    }
+  }
+  constexpr std::string_view kServing = "/serving/";
+  if (StartsWith(target, kServing)) {
+    std::string_view rest = target.substr(kServing.size());
+    std::string_view n = Segment(rest, "/?");
+    if (n.empty() || n.size() == rest.size() || rest[n.size()] != '/') return m;
+    rest.remove_prefix(n.size() + 1);
+    std::string_view name = Segment(rest, "/?");
+    if (name.empty()) return m;
+    rest.remove_prefix(name.size());
+    m.service = table.Find(n, name);
+    if (m.service == nullptr) return m;
+    m.rewritten = true;
+    if (!rest.empty() && rest.front() == '/') {
+      m.path_view = rest;
+    } else {
+      m.path_storage = "/";
+      m.path_storage.append(rest);
+      m.owns_path = true;
+    }
+    return m;
+  }
+  constexpr std::string_view kV1 = "/v1/models/";
+  constexpr std::string_view kV2 = "/v2/models/";
+  std::string_view name;
+  if (StartsWith(target, kV1)) {
+    name = Segment(target.substr(kV1.size()), ":/?");
+  } else if (StartsWith(target, kV2)) {
+    name = Segment(target.substr(kV2.size()), "/?");
+  }
+  if (!name.empty()) {
+    m.service = table.Find(kDefaultNamespace, name);
+    if (m.service) m.path_view = target;
+  }
+  return m;
+}
+
+const RevisionState* PickRevision(const ServiceState& service, std::string_view tag, uint64_t random) {
+  const auto& revs = service.revisions;
+  if (revs.empty()) return nullptr;
+  if (!tag.empty()) {
+    for (const auto& r : revs) {
+      if (r.tag == tag) return &r;
+    }
+    return nullptr;
+  }
+  const RevisionState* chosen = &revs.front();
+  if (service.total_percent > 0) {
+    // Multiply-shift maps the 64-bit value onto [0, total) without a division.
+    uint64_t x = static_cast<uint64_t>((static_cast<unsigned __int128>(random) * service.total_percent) >> 64);
+    for (const auto& r : revs) {
+      if (x < static_cast<uint64_t>(r.percent)) {
+        chosen = &r;
+        break;
+      }
+      x -= static_cast<uint64_t>(r.percent);
+    }
+  }
+  if (!chosen->endpoints.empty()) return chosen;
+  for (const auto& r : revs) {
+    if (!r.endpoints.empty() && (r.percent > 0 || service.total_percent == 0)) return &r;
+  }
+  for (const auto& r : revs) {
+    if (!r.endpoints.empty()) return &r;
+  }
+  return chosen;
+}
+
+EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const EndpointState* exclude, bool need_grpc) {
+  const size_t n = rev.endpoints.size();
+  if (n == 0) return nullptr;
+  EndpointState* best = nullptr;
+  int64_t best_load = 0;
+  for (size_t i = 0; i < n; ++i) {
+    EndpointState* e = rev.endpoints[(start + i) % n].get();
+    if (e == exclude || (need_grpc && e->grpc_port <= 0)) continue;
+    int64_t load = e->in_flight.load(std::memory_order_relaxed);
+    if (best == nullptr || load < best_load) {
+      best = e;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+int64_t MonotonicNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+void ChangeInFlight(RevisionStats& s, int64_t now_ns, int64_t delta) {
+  int64_t prev = s.in_flight_changed_ns.load(std::memory_order_relaxed);
+  while (prev < now_ns &&
+         !s.in_flight_changed_ns.compare_exchange_weak(prev, now_ns, std::memory_order_acq_rel,
+                                                       std::memory_order_relaxed)) {
+  }
+  int64_t before = s.in_flight.fetch_add(delta, std::memory_order_acq_rel);
+  if (prev > 0 && prev < now_ns && before > 0) {
+    s.in_flight_ns.fetch_add(static_cast<uint64_t>(before) * static_cast<uint64_t>(now_ns - prev),
+                             std::memory_order_relaxed);
+  }
+}
+}  // namespace
+
+void StatsBegin(RevisionStats& s, int64_t now_ns) {
+  s.requests.fetch_add(1, std::memory_order_relaxed);
+  ChangeInFlight(s, now_ns, +1);
+}
+
+void StatsEnd(RevisionStats& s, int64_t now_ns, int64_t latency_ns, bool error) {
+  if (error) s.errors.fetch_add(1, std::memory_order_relaxed);
+  if (latency_ns > 0) s.latency_ns_sum.fetch_add(static_cast<uint64_t>(latency_ns), std::memory_order_relaxed);
+  ChangeInFlight(s, now_ns, -1);
+}
+
+std::string ErrorJson(std::string_view message) {
+  std::string out = "{\"error\": \"";
+  out.reserve(out.size() + message.size() + 4);
+  for (char c : message) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"}";
+  return out;
+}
+
+TableHolder::TableHolder() : table_(std::make_shared<const CompiledTable>()) {}
+
+}  // namespace inferd::gateway

@@ -1,0 +1,164 @@
+// gateway/routing.h: the gateway's compiled routing table and the pure routing functions (internal to the
+// gateway module; no Asio/gRPC types here so the rules are unit-testable on their own).
+//
+// A RoutingTable from the control plane is compiled into a CompiledTable: per-service lookup by
+// (namespace, name) with heterogeneous string_view lookup (no allocation per request), and one
+// EndpointState per replica. EndpointStates are shared between successive tables through an
+// EndpointRegistry (keyed by host/ports) so that in-flight counts, per-worker connection pools (keyed by
+// the endpoint's process-unique id) and cached gRPC channels survive route updates.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/gateway.h"
+
+namespace inferd::gateway {
+
+struct GrpcUpstream;  // grpc_proxy.cc: cached channel + generic stub of one endpoint
+
+struct EndpointState {
+  uint64_t id = 0;  // process-unique, never reused: keys the per-worker connection pools
+  std::string host;
+  int http_port = 0;
+  int grpc_port = 0;
+  std::string http_authority;  // "host:http_port": the Host header sent upstream
+  std::string resolved_ip;     // host as an IP literal (resolved once when compiled); empty: unresolvable
+  std::atomic<int64_t> in_flight{0};  // requests from all workers (HTTP and gRPC) now at this replica
+
+  std::once_flag grpc_once;
+  std::shared_ptr<GrpcUpstream> grpc;  // set once under grpc_once
+};
+
+struct RevisionState {
+  std::string revision;
+  std::string tag;
+  int percent = 0;
+  std::vector<std::shared_ptr<EndpointState>> endpoints;
+  std::shared_ptr<RevisionStats> stats;  // never null (a private one when the route had none)
+};
+
+struct ServiceState {
+  std::string ns, name;
+  std::vector<RevisionState> revisions;
+  int total_percent = 0;  // sum of the positive percents
+  std::chrono::milliseconds timeout{60000};
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+struct CompiledTable {
+  std::string domain;
+  std::vector<ServiceState> services;
+  // ns -> name -> index into services.
+  std::unordered_map<std::string, std::unordered_map<std::string, size_t, StringHash, std::equal_to<>>, StringHash,
+                     std::equal_to<>>
+      index;
+  std::vector<uint64_t> endpoint_ids;  // sorted: what the workers' pools may keep
+
+  const ServiceState* Find(std::string_view ns, std::string_view name) const;
+};
+
+// Hands out one EndpointState per (host, http_port, grpc_port) while some table still uses it.
+class EndpointRegistry {
+ public:
+  std::shared_ptr<EndpointState> Get(const Endpoint& e);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::weak_ptr<EndpointState>> states_;
+  uint64_t next_id_ = 1;
+};
+
+// Compiles `table` (services with an empty name are skipped; a later duplicate (ns, name) is ignored).
+std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::string_view domain,
+                                             EndpointRegistry* registry);
+
+inline constexpr std::string_view kDefaultNamespace = "default";
+
+struct RouteMatch {
+  const ServiceState* service = nullptr;  // null: no route
+  std::string_view tag;                   // non-empty: a tag host selected this revision tag
+  // Target to send upstream (query string kept): a view into the input target, or an owned rewrite.
+  std::string_view path() const { return owns_path ? std::string_view(path_storage) : path_view; }
+  bool rewritten = false;  // path() differs from the input target
+
+  std::string_view path_view;
+  std::string path_storage;
+  bool owns_path = false;
+};
+
+// Host `{isvc}.{ns}.{domain}`, `{isvc}-predictor.{ns}.{domain}`, `{tag}-{isvc}-predictor.{ns}.{domain}` (port
+// ignored; a host of that form naming no service falls through to the path rules), then
+// `/serving/{ns}/{isvc}[/rest]` (-> `/rest`, at least `/`), then `/v1/models/{isvc}[:verb|/...]` and
+// `/v2/models/{isvc}[/...]` in the default namespace. `target` is the request target (path + query).
+// The returned views point into `host`, `target` or the table.
+RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target);
+
+// Host part of `{label}.{ns}.{domain}[:port]`: sets label and ns, false when the host is not of that form.
+bool SplitServiceHost(std::string_view host, std::string_view domain, std::string_view* label, std::string_view* ns);
+
+// Resolves a host label to a service in `ns` (plain, -predictor and tag forms). Sets *tag for tag hosts.
+const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_view label, std::string_view ns,
+                                     std::string_view* tag);
+
+// The revision for one request: the one tagged `tag` when non-empty (null if none), else by percent with
+// `random` (uniform 64-bit). A percent-chosen revision without ready endpoints falls back to the first other
+// revision (in table order) that has some, so a partly rolled-out service keeps serving.
+const RevisionState* PickRevision(const ServiceState& service, std::string_view tag, uint64_t random);
+
+// Among `rev`'s endpoints (with a gRPC port when `need_grpc`), the one with the fewest in flight, ties broken
+// by scanning from `start` (a per-worker round-robin counter); `exclude` is never returned. Null when none
+// qualifies.
+EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const EndpointState* exclude = nullptr,
+                            bool need_grpc = false);
+
+// ---- stats -------------------------------------------------------------------------------------------------
+int64_t MonotonicNowNs();  // steady_clock, the clock of RevisionStats::in_flight_changed_ns
+void StatsBegin(RevisionStats& s, int64_t now_ns);
+void StatsEnd(RevisionStats& s, int64_t now_ns, int64_t latency_ns, bool error);
+
+// ---- small helpers -----------------------------------------------------------------------------------------
+std::string ErrorJson(std::string_view message);  // {"error": "<escaped message>"}
+
+// A per-worker pseudo-random generator (splitmix64; not shared between threads).
+struct FastRng {
+  uint64_t state;
+  explicit FastRng(uint64_t seed) : state(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+};
+
+// The current CompiledTable, swapped atomically by UpdateRoutes; `version` lets a worker keep its own
+// reference and reload only when it changed (one relaxed load per request on the hot path).
+class TableHolder {
+ public:
+  TableHolder();
+  std::shared_ptr<const CompiledTable> Load() const { return table_.load(std::memory_order_acquire); }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void Store(std::shared_ptr<const CompiledTable> t) {
+    table_.store(std::move(t), std::memory_order_release);
+    version_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const CompiledTable>> table_;
+  std::atomic<uint64_t> version_{1};
+};
+
+}  // namespace inferd::gateway

@@ -1,0 +1,350 @@
+// End-to-end tests of the gateway's HTTP proxy: in-test upstream replicas, the Gateway on ephemeral ports,
+// libcurl as the client.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "gateway/gateway.h"
+#include "gateway/upstream_server.h"
+#include "util/test_util.h"
+
+namespace inferd::gateway {
+namespace {
+
+using inferd::testing::HttpRequest;
+using inferd::testing::HttpResponse;
+using inferd::testing::UpstreamServer;
+
+Endpoint Ep(const UpstreamServer& u) {
+  Endpoint e;
+  e.http_port = u.port();
+  return e;
+}
+
+RevisionRoute Rev(std::string name, int percent, std::vector<Endpoint> eps, std::string tag = "") {
+  RevisionRoute r;
+  r.revision = std::move(name);
+  r.percent = percent;
+  r.tag = std::move(tag);
+  r.endpoints = std::move(eps);
+  r.stats = std::make_shared<RevisionStats>();
+  return r;
+}
+
+ServiceRoute Svc(std::string ns, std::string name, std::vector<RevisionRoute> revs,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+  ServiceRoute s;
+  s.ns = std::move(ns);
+  s.name = std::move(name);
+  s.revisions = std::move(revs);
+  s.timeout = timeout;
+  return s;
+}
+
+// A port nothing listens on (connections to it are refused).
+int DeadPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string IdOf(const HttpResponse& r) {
+  auto it = r.headers.find("x-upstream-id");
+  return it == r.headers.end() ? "" : it->second;
+}
+
+class GatewayHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = std::make_unique<UpstreamServer>("A");
+    b_ = std::make_unique<UpstreamServer>("B");
+    GatewayOptions o;
+    o.host = "127.0.0.1";
+    o.http_port = 0;
+    o.grpc_port = -1;
+    o.workers = 2;
+    o.max_body_bytes = 64 * 1024;
+    gw_ = std::make_unique<Gateway>(o);
+    ASSERT_TRUE(gw_->Start().ok());
+    port_ = gw_->http_port();
+    ASSERT_GT(port_, 0);
+    EXPECT_EQ(gw_->grpc_port(), 0);
+    table_ = std::make_shared<RoutingTable>();
+    table_->services.push_back(Svc("default", "sklearn-iris", {Rev("sklearn-iris-predictor-00001", 100, {Ep(*a_)})}));
+    table_->services.push_back(Svc("prod", "flowers", {Rev("flowers-predictor-00001", 100, {Ep(*b_)})}));
+    gw_->UpdateRoutes(table_);
+  }
+
+  void TearDown() override {
+    if (gw_) gw_->Stop();
+  }
+
+  HttpResponse Get(const std::string& path, std::vector<std::string> headers = {}) {
+    return HttpRequest(port_, "GET", path, "", headers, 10000);
+  }
+  HttpResponse Post(const std::string& path, const std::string& body, std::vector<std::string> headers = {}) {
+    headers.push_back("Content-Type: application/json");
+    return HttpRequest(port_, "POST", path, body, headers, 10000);
+  }
+
+  std::shared_ptr<RevisionStats> StatsOf(size_t service, size_t revision = 0) {
+    return table_->services[service].revisions[revision].stats;
+  }
+
+  std::unique_ptr<UpstreamServer> a_, b_;
+  std::unique_ptr<Gateway> gw_;
+  std::shared_ptr<RoutingTable> table_;
+  int port_ = 0;
+};
+
+TEST_F(GatewayHttpTest, RoutesByHost) {
+  auto r = Get("/v1/models/sklearn-iris", {"Host: sklearn-iris.default.example.com"});
+  ASSERT_EQ(r.status, 200) << r.error << r.body;
+  EXPECT_EQ(r.body, "A|GET|/v1/models/sklearn-iris|");
+  EXPECT_EQ(r.headers["x-seen-host"], "127.0.0.1:" + std::to_string(a_->port()));
+  EXPECT_EQ(r.headers["x-extra"], "kept");
+
+  r = Post("/v2/models/flowers/infer", "{\"inputs\": []}",
+           {"Host: flowers-predictor.prod.example.com:8080", "x-request-id: rid-42", "Authorization: Bearer abc"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "B|POST|/v2/models/flowers/infer|{\"inputs\": []}");
+  EXPECT_EQ(r.headers["x-seen-request-id"], "rid-42");
+  EXPECT_EQ(r.headers["x-seen-authorization"], "Bearer abc");
+
+  // Hop-by-hop headers (and those Connection names) stay at the gateway.
+  r = Get("/", {"Host: flowers.prod.example.com", "Connection: X-Hop", "X-Hop: secret"});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(IdOf(r), "B");
+  EXPECT_EQ(r.headers["x-seen-hop"], "");
+  EXPECT_EQ(r.headers["x-seen-connection"], "");
+}
+
+TEST_F(GatewayHttpTest, RoutesByPath) {
+  auto r = Post("/v2/models/sklearn-iris/infer", "{\"x\": 1}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "A|POST|/v2/models/sklearn-iris/infer|{\"x\": 1}");
+  r = Post("/v1/models/sklearn-iris:predict?q=1", "{}");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "A|POST|/v1/models/sklearn-iris:predict?q=1|{}");
+  r = Post("/serving/prod/flowers/v1/models/flowers:predict", "{\"instances\": [[1]]}");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "B|POST|/v1/models/flowers:predict|{\"instances\": [[1]]}");
+  r = Get("/serving/default/sklearn-iris");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "A|GET|/|");
+}
+
+TEST_F(GatewayHttpTest, LocalEndpointsAndUnknownRoutes) {
+  EXPECT_EQ(Get("/v2/health/live").status, 200);
+  EXPECT_EQ(Get("/v2/health/ready").status, 200);
+  EXPECT_EQ(Get("/").status, 200);
+  auto r = Post("/v2/models/nope/infer", "{}");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("/v2/models/nope/infer"), std::string::npos) << r.body;
+  r = Get("/x", {"Host: nope.default.example.com"});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("nope.default.example.com"), std::string::npos) << r.body;
+  EXPECT_EQ(a_->requests() + b_->requests(), 0);
+}
+
+TEST_F(GatewayHttpTest, NoReadyReplicaIs503) {
+  table_->services.push_back(Svc("default", "empty", {Rev("empty-predictor-00001", 100, {})}));
+  gw_->UpdateRoutes(table_);
+  auto r = Post("/v2/models/empty/infer", "{}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no ready replica"), std::string::npos) << r.body;
+  auto s = StatsOf(2);
+  EXPECT_EQ(s->requests.load(), 1u);
+  EXPECT_EQ(s->errors.load(), 1u);
+  EXPECT_EQ(s->in_flight.load(), 0);
+}
+
+TEST_F(GatewayHttpTest, UpdateRoutesTakesEffect) {
+  ASSERT_EQ(Get("/v2/models/flowers/ready", {"Host: flowers.prod.example.com"}).status, 200);
+  auto t = std::make_shared<RoutingTable>();
+  t->services.push_back(Svc("prod", "flowers", {Rev("flowers-predictor-00002", 100, {Ep(*a_)})}));
+  gw_->UpdateRoutes(t);
+  auto r = Get("/v2/models/flowers/ready", {"Host: flowers.prod.example.com"});
+  EXPECT_EQ(IdOf(r), "A");
+  EXPECT_EQ(Get("/v2/models/sklearn-iris/ready").status, 404);
+  gw_->UpdateRoutes(nullptr);
+  EXPECT_EQ(Get("/v2/models/flowers/ready", {"Host: flowers.prod.example.com"}).status, 404);
+}
+
+TEST_F(GatewayHttpTest, PercentSplit) {
+  table_->services.push_back(
+      Svc("default", "split", {Rev("split-1", 50, {Ep(*a_)}, "prev"), Rev("split-2", 50, {Ep(*b_)}, "latest")}));
+  gw_->UpdateRoutes(table_);
+  std::map<std::string, int> counts;
+  constexpr int kN = 400;
+  for (int i = 0; i < kN; ++i) counts[IdOf(Get("/v2/models/split/infer"))]++;
+  // Binomial(400, 0.5): sd 10; 6 sd.
+  EXPECT_EQ(counts["A"] + counts["B"], kN);
+  EXPECT_NEAR(counts["A"], kN / 2, 60);
+  EXPECT_EQ(StatsOf(2, 0)->requests.load() + StatsOf(2, 1)->requests.load(), static_cast<uint64_t>(kN));
+  EXPECT_EQ(StatsOf(2, 0)->requests.load(), static_cast<uint64_t>(counts["A"]));
+  // Tag hosts pin a revision.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(IdOf(Get("/", {"Host: latest-split-predictor.default.example.com"})), "B");
+    EXPECT_EQ(IdOf(Get("/", {"Host: prev-split-predictor.default.example.com"})), "A");
+  }
+}
+
+TEST_F(GatewayHttpTest, FewestInFlightBalancing) {
+  table_->services.push_back(Svc("default", "pair", {Rev("pair-1", 100, {Ep(*a_), Ep(*b_)})}));
+  gw_->UpdateRoutes(table_);
+  HttpResponse slow;
+  std::thread t([&] { slow = Get("/v2/models/pair/sleep/1500"); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (a_->active() + b_->active() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(a_->active() + b_->active(), 1);
+  std::string busy = a_->active() ? "A" : "B";
+  for (int i = 0; i < 10; ++i) {
+    auto r = Get("/v2/models/pair/quick");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(IdOf(r), busy) << "request " << i << " went to the busy replica";
+  }
+  t.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(IdOf(slow), busy);
+  auto s = StatsOf(2);
+  EXPECT_EQ(s->requests.load(), 11u);
+  EXPECT_EQ(s->in_flight.load(), 0);
+  // The slow request alone contributes ~1.5 s of one request in flight.
+  EXPECT_GE(s->in_flight_ns.load(), 1'400'000'000u);
+  EXPECT_GE(s->latency_ns_sum.load(), 1'400'000'000u);
+}
+
+TEST_F(GatewayHttpTest, KeepAliveUpstreamConnectionsAreReused) {
+  constexpr int kN = 30;
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(Get("/v2/models/sklearn-iris/ready").status, 200);
+  EXPECT_EQ(a_->requests(), kN);
+  EXPECT_LE(a_->connections(), 2) << "one pooled connection per worker at most";
+  // A replica closing its idle connection is noticed: the next request uses a new one.
+  int before = a_->connections();
+  ASSERT_EQ(Get("/v2/models/sklearn-iris/drop").status, 200);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Get("/v2/models/sklearn-iris/ready").status, 200);
+  EXPECT_LE(a_->connections(), before + 2);
+  // Many at once: bounded by concurrency, still reused afterwards.
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    ts.emplace_back([&] {
+      for (int j = 0; j < 10; ++j) ok += Get("/v2/models/sklearn-iris/ready").status == 200;
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 80);
+  EXPECT_LE(a_->connections(), before + 2 + 16);
+}
+
+TEST_F(GatewayHttpTest, TimeoutIs504AndTheConnectionIsDiscarded) {
+  table_->services.push_back(
+      Svc("default", "slowpoke", {Rev("slowpoke-1", 100, {Ep(*a_)})}, std::chrono::milliseconds(200)));
+  gw_->UpdateRoutes(table_);
+  auto start = std::chrono::steady_clock::now();
+  auto r = Get("/v2/models/slowpoke/sleep/1000");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 504);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+  EXPECT_LT(took, std::chrono::milliseconds(900));
+  // The late answer never shows up as the answer to a later request.
+  for (int i = 0; i < 4; ++i) {
+    r = Get("/v2/models/slowpoke/fast" + std::to_string(i));
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "A|GET|/v2/models/slowpoke/fast" + std::to_string(i) + "|");
+  }
+  auto s = StatsOf(2);
+  EXPECT_EQ(s->requests.load(), 5u);
+  EXPECT_EQ(s->errors.load(), 1u);
+}
+
+TEST_F(GatewayHttpTest, BodyLimitIs413) {
+  auto r = Post("/v2/models/sklearn-iris/infer", std::string(100 * 1024, 'x'));
+  EXPECT_EQ(r.status, 413) << r.error;
+  EXPECT_EQ(a_->requests(), 0);
+  r = Post("/v2/models/sklearn-iris/infer", std::string(60 * 1024, 'x'));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), std::string("A|POST|/v2/models/sklearn-iris/infer|").size() + 60 * 1024);
+}
+
+TEST_F(GatewayHttpTest, ConnectionRefusedIsRetriedOnAnotherReplica) {
+  Endpoint dead;
+  dead.http_port = DeadPort();
+  table_->services.push_back(Svc("default", "flaky", {Rev("flaky-1", 100, {dead, Ep(*a_)})}));
+  table_->services.push_back(Svc("default", "down", {Rev("down-1", 100, {dead})}));
+  gw_->UpdateRoutes(table_);
+  for (int i = 0; i < 10; ++i) {
+    auto r = Get("/v2/models/flaky/infer");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(IdOf(r), "A");
+  }
+  auto r = Get("/v2/models/down/infer");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(StatsOf(3)->errors.load(), 1u);
+}
+
+TEST_F(GatewayHttpTest, UpstreamStatusAndErrorsAreCounted) {
+  auto r = Get("/v2/models/sklearn-iris/status/500");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(IdOf(r), "A");
+  r = Get("/v2/models/sklearn-iris/status/404");
+  EXPECT_EQ(r.status, 404);
+  auto s = StatsOf(0);
+  EXPECT_EQ(s->requests.load(), 2u);
+  EXPECT_EQ(s->errors.load(), 1u);
+  EXPECT_EQ(s->in_flight.load(), 0);
+  EXPECT_GT(s->latency_ns_sum.load(), 0u);
+}
+
+TEST(GatewayAuthTest, BearerToken) {
+  UpstreamServer a("A");
+  GatewayOptions o;
+  o.host = "127.0.0.1";
+  o.http_port = 0;
+  o.grpc_port = -1;
+  o.token = "s3cret";
+  Gateway gw(o);
+  ASSERT_TRUE(gw.Start().ok());
+  auto t = std::make_shared<RoutingTable>();
+  t->services.push_back(Svc("default", "m", {Rev("m-1", 100, {Ep(a)})}));
+  gw.UpdateRoutes(t);
+  auto r = HttpRequest(gw.http_port(), "GET", "/v2/models/m/ready", "", {}, 5000);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["www-authenticate"], "Bearer");
+  EXPECT_EQ(HttpRequest(gw.http_port(), "GET", "/v2/models/m/ready", "", {"Authorization: Bearer nope00"}, 5000).status,
+            401);
+  EXPECT_EQ(HttpRequest(gw.http_port(), "GET", "/v2/models/m/ready", "", {"Authorization: s3cret"}, 5000).status, 401);
+  EXPECT_EQ(HttpRequest(gw.http_port(), "GET", "/v2/models/m/ready", "", {"Authorization: Bearer s3cret"}, 5000).status,
+            200);
+  EXPECT_EQ(a.requests(), 1);
+  EXPECT_EQ(HttpRequest(gw.http_port(), "GET", "/v2/health/ready", "", {}, 5000).status, 200);
+  gw.Stop();
+}
+
+TEST(GatewayStartTest, BadHostFails) {
+  GatewayOptions o;
+  o.host = "not-an-ip";
+  o.http_port = 0;
+  o.grpc_port = -1;
+  Gateway gw(o);
+  EXPECT_FALSE(gw.Start().ok());
+}
+
+}  // namespace
+}  // namespace inferd::gateway
