@@ -19,7 +19,29 @@ case "${1:-}" in
   run)
     build
     shift
-    exec "$BUILD_DIR/inferd" model-server --model_repository examples/models "$@"
+    # inferd serve on its defaults (gateway :8080/:8081, API 127.0.0.1:8090), then the bundled examples.
+    "$BUILD_DIR/inferd" serve "$@" &
+    SERVE=$!
+    trap 'kill $SERVE 2>/dev/null; wait $SERVE' INT TERM EXIT
+    for _ in $(seq 100); do
+      "$BUILD_DIR/inferd" get isvc >/dev/null 2>&1 && break
+      kill -0 $SERVE 2>/dev/null || exit 1
+      sleep 0.1
+    done
+    sed "s#@EXAMPLES@#$PWD/examples/models#" examples/isvc/*.yaml | "$BUILD_DIR/inferd" apply -f -
+    for _ in $(seq 600); do  # up to a minute for both to report READY True
+      [[ $("$BUILD_DIR/inferd" get isvc | awk 'NR>1 && $3=="True"' | wc -l) -ge 2 ]] && break
+      sleep 0.1
+    done
+    "$BUILD_DIR/inferd" get isvc
+    cat <<'CURLS'
+
+Try them (KServe's V1 and V2 requests, routed by Host like KServe's ingress, or by path):
+  curl -s -H 'Host: sklearn-iris.default.example.com' localhost:8080/v1/models/sklearn-iris:predict -d '{"instances":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]}'
+  curl -s localhost:8080/v2/models/xgboost-iris/infer -H 'Content-Type: application/json' -d '{"inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4,6.0,3.4,4.5,1.6]}]}'
+  build/inferd describe isvc sklearn-iris
+CURLS
+    wait $SERVE
     ;;
   test)
     build

@@ -160,6 +160,13 @@ def write_examples(out):
     softmax = train_iris("multi:softmax")
     save(softmax, os.path.join(out, "iris-xgboost"), "model.bst")
     save(softmax, os.path.join(out, "iris-xgboost-json"), "model.json")
+    # KServe's sklearn-iris sample: a LogisticRegression on iris, as joblib (Debian's scikit-learn 1.2).
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    x, y = load_iris(return_X_y=True)
+    os.makedirs(os.path.join(out, "iris-sklearn"), exist_ok=True)
+    joblib.dump(LogisticRegression(max_iter=1000).fit(x, y), os.path.join(out, "iris-sklearn", "model.joblib"))
 
 
 def write_test_models(out):

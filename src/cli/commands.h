@@ -9,5 +9,10 @@ namespace inferd::cli {
 
 void AddModelServerCommand(CLI::App& app);
 int ExitCode();
+void AddServeCommand(CLI::App& app);
+int ServeExitCode();
+// apply, get, describe, delete, logs, predict (cli/resource_cmds.cc)
+void AddResourceCommands(CLI::App& app);
+int ResourceExitCode();
 
 }  // namespace inferd::cli

@@ -1,5 +1,5 @@
-// cli/main.cc: the `inferd` binary. Subcommands: model-server (this release); serve, apply, get...
-// come with the control plane.
+// cli/main.cc: the `inferd` binary. Subcommands: model-server, serve, and the resource commands
+// (apply, get, describe, delete, logs, predict) that talk to serve's API.
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -8,6 +8,10 @@ int main(int argc, char** argv) {
   CLI::App app{"inferd: serverless ML inference, KServe-compatible, in one native binary"};
   app.require_subcommand(1);
   inferd::cli::AddModelServerCommand(app);
+  inferd::cli::AddServeCommand(app);
+  inferd::cli::AddResourceCommands(app);
   CLI11_PARSE(app, argc, argv);
-  return inferd::cli::ExitCode();
+  if (int rc = inferd::cli::ExitCode()) return rc;
+  if (int rc = inferd::cli::ServeExitCode()) return rc;
+  return inferd::cli::ResourceExitCode();
 }

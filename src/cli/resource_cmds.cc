@@ -1,0 +1,644 @@
+// cli/resource_cmds.cc: kubectl-style commands over `inferd serve`'s API: apply, get, describe, delete,
+// logs, predict. Each runs on the main thread, prints what kubectl would, and sets the exit code
+// (0 ok, 1 an error from the server or the input).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/api_client.h"
+#include "cli/commands.h"
+#include "resources/resources.h"
+
+namespace inferd::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int g_exit = 0;
+
+struct Kind {
+  std::string kind, api_version, plural, group;
+  bool namespaced;
+};
+
+const std::vector<Kind>& Kinds() {
+  static const std::vector<Kind> k = {
+      {"InferenceService", "serving.kserve.io/v1beta1", "inferenceservices", "serving.kserve.io", true},
+      {"ServingRuntime", "serving.kserve.io/v1alpha1", "servingruntimes", "serving.kserve.io", true},
+      {"ClusterServingRuntime", "serving.kserve.io/v1alpha1", "clusterservingruntimes", "serving.kserve.io", false},
+  };
+  return k;
+}
+
+const Kind* KindFromArg(std::string arg) {
+  std::transform(arg.begin(), arg.end(), arg.begin(), ::tolower);
+  if (auto dot = arg.find('.'); dot != std::string::npos) arg = arg.substr(0, dot);  // isvc.serving.kserve.io
+  if (arg == "isvc" || arg == "inferenceservice" || arg == "inferenceservices") return &Kinds()[0];
+  if (arg == "servingruntime" || arg == "servingruntimes") return &Kinds()[1];
+  if (arg == "clusterservingruntime" || arg == "clusterservingruntimes") return &Kinds()[2];
+  return nullptr;
+}
+
+const Kind* KindFromObject(const Json& obj) {
+  std::string kind = obj.value("kind", "");
+  for (const auto& k : Kinds()) {
+    if (k.kind == kind) return &k;
+  }
+  return nullptr;
+}
+
+std::string CollectionPath(const Kind& k, const std::string& ns) {
+  if (!k.namespaced || ns.empty()) return "/apis/" + k.api_version + "/" + k.plural;
+  return "/apis/" + k.api_version + "/namespaces/" + ns + "/" + k.plural;
+}
+
+std::string ObjectPath(const Kind& k, const std::string& ns, const std::string& name) {
+  return CollectionPath(k, k.namespaced ? ns : "") + "/" + name;
+}
+
+std::string Singular(const Kind& k) {
+  std::string s = k.kind;
+  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  return s + "." + k.group;
+}
+
+void Fail(const std::string& msg) {
+  std::fprintf(stderr, "error: %s\n", msg.c_str());
+  g_exit = 1;
+}
+
+void ServerError(const ApiClient::Result& r) {
+  std::string reason;
+  Json j = Json::parse(r.body, nullptr, false);
+  if (j.is_object()) reason = j.value("reason", "");
+  if (r.code == 0) {
+    Fail(r.body);
+  } else {
+    std::fprintf(stderr, "Error from server%s: %s\n", reason.empty() ? "" : (" (" + reason + ")").c_str(),
+                 ErrorMessage(r).c_str());
+    g_exit = 1;
+  }
+}
+
+std::string ReadAll(std::istream& in) {
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Reads every document of -f FILE|DIR|- (directories: *.yaml, *.yml, *.json, sorted).
+bool ReadDocuments(const std::vector<std::string>& files, std::vector<Json>* docs) {
+  for (const auto& f : files) {
+    std::vector<std::pair<std::string, std::string>> texts;  // (source, text)
+    std::error_code ec;
+    if (f == "-") {
+      texts.emplace_back("<stdin>", ReadAll(std::cin));
+    } else if (fs::is_directory(f, ec)) {
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(f, ec)) {
+        auto ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) names.push_back(e.path());
+      }
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) {
+        std::ifstream in(n);
+        texts.emplace_back(n, ReadAll(in));
+      }
+    } else {
+      std::ifstream in(f);
+      if (!in) {
+        Fail("the path \"" + f + "\" does not exist");
+        return false;
+      }
+      texts.emplace_back(f, ReadAll(in));
+    }
+    for (const auto& [source, text] : texts) {
+      auto parsed = resources::ParseYamlDocuments(text, source);
+      if (!parsed.ok()) {
+        Fail(parsed.status().message());
+        return false;
+      }
+      for (auto& d : *parsed) docs->push_back(std::move(d));
+    }
+  }
+  return true;
+}
+
+std::time_t ParseTime(const std::string& ts) {
+  std::tm tm{};
+  if (!strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
+  return timegm(&tm);
+}
+
+std::string Age(const std::string& ts) {
+  std::time_t t = ParseTime(ts);
+  if (t == 0) return "<unknown>";
+  long s = static_cast<long>(std::time(nullptr) - t);
+  if (s < 0) s = 0;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 2 * 3600) return std::to_string(s / 60) + "m";
+  if (s < 2 * 86400) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+// Column layout: every column as wide as its widest cell plus three spaces (kubectl's look).
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 3, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::fflush(stdout);
+}
+
+std::string ConditionStatus(const Json& obj, const std::string& type) {
+  const Json* conds = nullptr;
+  if (obj.contains("status") && obj["status"].contains("conditions")) conds = &obj["status"]["conditions"];
+  if (!conds || !conds->is_array()) return "";
+  for (const auto& c : *conds) {
+    if (c.value("type", "") == type) return c.value("status", "");
+  }
+  return "";
+}
+
+std::vector<std::string> Header(const Kind& k, bool all_ns) {
+  std::vector<std::string> h;
+  if (all_ns && k.namespaced) h.push_back("NAMESPACE");
+  if (k.kind == "InferenceService") {
+    h.insert(h.end(), {"NAME", "URL", "READY", "PREV", "LATEST", "PREVROLLEDOUTREVISION", "LATESTREADYREVISION", "AGE"});
+  } else {
+    h.insert(h.end(), {"NAME", "DISABLED", "MODELTYPE", "CONTAINERS", "AGE"});
+  }
+  return h;
+}
+
+std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns) {
+  std::vector<std::string> r;
+  const Json& md = obj["metadata"];
+  if (all_ns && k.namespaced) r.push_back(md.value("namespace", ""));
+  r.push_back(md.value("name", ""));
+  if (k.kind == "InferenceService") {
+    const Json st = obj.contains("status") ? obj["status"] : Json::object();
+    r.push_back(st.value("url", ""));
+    r.push_back(ConditionStatus(obj, "Ready"));
+    std::string prev, latest;
+    const Json* pred = nullptr;
+    if (st.contains("components") && st["components"].contains("predictor")) pred = &st["components"]["predictor"];
+    if (pred && pred->contains("traffic") && (*pred)["traffic"].is_array()) {
+      int prev_pct = 0;
+      bool has_prev = false;
+      for (const auto& t : (*pred)["traffic"]) {
+        if (t.value("latestRevision", false)) {
+          latest = std::to_string(t.value("percent", 0));
+        } else {
+          prev_pct += t.value("percent", 0);
+          has_prev = true;
+        }
+      }
+      if (has_prev) prev = std::to_string(prev_pct);
+    }
+    r.push_back(prev);
+    r.push_back(latest);
+    r.push_back(pred ? pred->value("previousRolledoutRevision", "") : "");
+    r.push_back(pred ? pred->value("latestReadyRevision", "") : "");
+  } else {
+    const Json spec = obj.contains("spec") ? obj["spec"] : Json::object();
+    r.push_back(spec.value("disabled", false) ? "true" : "");
+    std::string types, containers;
+    if (spec.contains("supportedModelFormats") && spec["supportedModelFormats"].is_array()) {
+      for (const auto& f : spec["supportedModelFormats"]) types += (types.empty() ? "" : ",") + f.value("name", "");
+    }
+    if (spec.contains("containers") && spec["containers"].is_array()) {
+      for (const auto& c : spec["containers"]) containers += (containers.empty() ? "" : ",") + c.value("name", "");
+    }
+    r.push_back(types);
+    r.push_back(containers);
+  }
+  r.push_back(Age(md.value("creationTimestamp", "")));
+  return r;
+}
+
+// ---- apply -----------------------------------------------------------------------------------------
+void RunApply(const ClientFlags& flags, const std::vector<std::string>& files, const std::string& ns_flag) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  std::vector<Json> docs;
+  if (!ReadDocuments(files, &docs)) return;
+  for (auto& doc : docs) {
+    if (!doc.is_object()) {
+      Fail("a document is not an object");
+      continue;
+    }
+    const Kind* k = KindFromObject(doc);
+    if (!k) {
+      Fail("unknown kind \"" + doc.value("kind", "") + "\" (inferd serves InferenceService, ServingRuntime, "
+           "ClusterServingRuntime)");
+      continue;
+    }
+    if (!doc.contains("metadata") || !doc["metadata"].is_object()) doc["metadata"] = Json::object();
+    std::string name = doc["metadata"].value("name", "");
+    std::string ns = doc["metadata"].value("namespace", ns_flag.empty() ? "default" : ns_flag);
+    if (k->namespaced) doc["metadata"]["namespace"] = ns;
+    auto r = client->Call("POST", CollectionPath(*k, ns), doc.dump());
+    if (r.code == 201 || r.code == 200) {
+      std::printf("%s/%s created\n", Singular(*k).c_str(), name.c_str());
+      continue;
+    }
+    if (r.code != 409) {
+      ServerError(r);
+      continue;
+    }
+    bool done = false;
+    for (int attempt = 0; attempt < 5 && !done; ++attempt) {
+      auto cur = client->Call("GET", ObjectPath(*k, ns, name));
+      if (cur.code != 200) {
+        ServerError(cur);
+        done = true;
+        break;
+      }
+      Json current = Json::parse(cur.body, nullptr, false);
+      Json desired = current;
+      desired["spec"] = doc.contains("spec") ? doc["spec"] : Json::object();
+      for (const char* f : {"labels", "annotations"}) {
+        if (doc["metadata"].contains(f)) desired["metadata"][f] = doc["metadata"][f];
+        else desired["metadata"].erase(f);
+      }
+      if (desired == current) {
+        std::printf("%s/%s unchanged\n", Singular(*k).c_str(), name.c_str());
+        done = true;
+        break;
+      }
+      auto put = client->Call("PUT", ObjectPath(*k, ns, name), desired.dump());
+      if (put.code == 200) {
+        std::printf("%s/%s configured\n", Singular(*k).c_str(), name.c_str());
+        done = true;
+      } else if (put.code != 409) {
+        ServerError(put);
+        done = true;
+      }
+    }
+    if (!done) Fail("could not apply " + name + ": it kept changing (409 Conflict)");
+  }
+}
+
+// ---- get -------------------------------------------------------------------------------------------
+void RunGet(const ClientFlags& flags, const std::string& type, const std::string& name, std::string ns, bool all_ns,
+            const std::string& output, bool watch) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  const Kind* k = KindFromArg(type);
+  if (!k) return Fail("the server doesn't have a resource type \"" + type + "\"");
+  if (ns.empty()) ns = "default";
+  std::string path = name.empty() ? CollectionPath(*k, all_ns ? "" : ns) : ObjectPath(*k, ns, name);
+  auto r = client->Call("GET", path);
+  if (r.code != 200) return ServerError(r);
+  Json j = Json::parse(r.body, nullptr, false);
+  if (output == "json") {
+    std::printf("%s\n", j.dump(4).c_str());
+  } else if (output == "yaml") {
+    std::printf("%s\n", resources::ToYaml(j).c_str());
+  } else if (output.empty() || output == "wide") {
+    std::vector<std::vector<std::string>> rows = {Header(*k, all_ns)};
+    if (name.empty()) {
+      for (const auto& item : j["items"]) rows.push_back(Row(*k, item, all_ns));
+      if (rows.size() == 1 && !watch) {
+        std::fprintf(stderr, "No resources found in %s namespace.\n", ns.c_str());
+        return;
+      }
+    } else {
+      rows.push_back(Row(*k, j, all_ns));
+    }
+    PrintTable(rows);
+  } else {
+    return Fail("unknown output format \"" + output + "\" (wide, yaml, json)");
+  }
+  if (!watch) return;
+  std::string rv = name.empty() ? j["metadata"].value("resourceVersion", "") : j["metadata"].value("resourceVersion", "");
+  std::string wpath = CollectionPath(*k, all_ns ? "" : ns) + "?watch=1&resourceVersion=" + rv;
+  std::string buf;
+  client->Stream(wpath, [&](std::string_view data) {
+    buf.append(data);
+    size_t nl;
+    while ((nl = buf.find('\n')) != std::string::npos) {
+      Json ev = Json::parse(buf.substr(0, nl), nullptr, false);
+      buf.erase(0, nl + 1);
+      if (!ev.is_object() || !ev.contains("object")) continue;
+      const Json& obj = ev["object"];
+      if (!name.empty() && obj["metadata"].value("name", "") != name) continue;
+      if (output == "json") {
+        std::printf("%s\n", obj.dump(4).c_str());
+      } else if (output == "yaml") {
+        std::printf("---\n%s\n", resources::ToYaml(obj).c_str());
+      } else {
+        auto row = Row(*k, obj, all_ns);
+        std::string line;
+        for (size_t i = 0; i < row.size(); ++i) line += (i ? "   " : "") + row[i];
+        std::printf("%s\n", line.c_str());
+      }
+      std::fflush(stdout);
+    }
+    return true;
+  });
+}
+
+// ---- describe --------------------------------------------------------------------------------------
+void RunDescribe(const ClientFlags& flags, const std::string& type, const std::string& name, std::string ns) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  const Kind* k = KindFromArg(type);
+  if (!k) return Fail("the server doesn't have a resource type \"" + type + "\"");
+  if (ns.empty()) ns = "default";
+  auto r = client->Call("GET", ObjectPath(*k, ns, name));
+  if (r.code != 200) return ServerError(r);
+  Json obj = Json::parse(r.body, nullptr, false);
+  const Json& md = obj["metadata"];
+  auto line = [](const std::string& key, const std::string& value) {
+    std::printf("%-22s%s\n", (key + ":").c_str(), value.c_str());
+  };
+  line("Name", md.value("name", ""));
+  if (k->namespaced) line("Namespace", md.value("namespace", ""));
+  auto kv = [&](const char* field, const char* title) {
+    std::string s;
+    if (md.contains(field) && md[field].is_object()) {
+      for (auto it = md[field].begin(); it != md[field].end(); ++it) {
+        s += (s.empty() ? "" : "\n                      ") + it.key() + "=" +
+             (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+      }
+    }
+    line(title, s.empty() ? "<none>" : s);
+  };
+  kv("labels", "Labels");
+  kv("annotations", "Annotations");
+  line("API Version", obj.value("apiVersion", ""));
+  line("Kind", obj.value("kind", ""));
+  line("Created", md.value("creationTimestamp", "") + " (" + Age(md.value("creationTimestamp", "")) + " ago)");
+  line("Generation", std::to_string(md.value("generation", 0)));
+  if (k->kind != "InferenceService") {
+    std::printf("Spec:\n%s\n", resources::ToYaml(obj["spec"]).c_str());
+    return;
+  }
+  const Json st = obj.contains("status") ? obj["status"] : Json::object();
+  line("Observed Generation", std::to_string(st.value("observedGeneration", 0)));
+  line("URL", st.value("url", ""));
+  if (st.contains("address")) line("Address", st["address"].value("url", ""));
+  const Json inf = st.contains("inferd") ? st["inferd"] : Json::object();
+  line("Runtime", inf.value("runtime", "<none>"));
+  if (inf.contains("storage")) {
+    const Json& s = inf["storage"];
+    std::string p = s.value("state", "");
+    if (s.contains("bytesDone")) {
+      p += ", " + std::to_string(s.value("bytesDone", 0ull)) + " bytes";
+      if (s.contains("bytesTotal")) p += " of " + std::to_string(s.value("bytesTotal", 0ull));
+    }
+    if (s.contains("message")) p += ": " + s.value("message", "");
+    line("Storage", s.value("uri", "") + " (" + p + ")");
+  }
+  std::printf("Conditions:\n");
+  std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE"}};
+  if (st.contains("conditions")) {
+    for (const auto& c : st["conditions"]) {
+      rows.push_back({"  " + c.value("type", ""), c.value("status", ""), c.value("reason", ""),
+                      c.value("lastTransitionTime", ""), c.value("message", "")});
+    }
+  }
+  PrintTable(rows);
+  const Json pred = st.contains("components") && st["components"].contains("predictor")
+                        ? st["components"]["predictor"]
+                        : Json::object();
+  std::printf("Predictor:\n");
+  for (const char* f : {"url", "latestCreatedRevision", "latestReadyRevision", "latestRolledoutRevision",
+                        "previousRolledoutRevision"}) {
+    if (pred.contains(f)) std::printf("  %-26s%s\n", (std::string(f) + ":").c_str(), pred.value(f, "").c_str());
+  }
+  std::printf("Traffic:\n");
+  rows = {{"  REVISION", "PERCENT", "LATEST"}};
+  if (pred.contains("traffic")) {
+    for (const auto& t : pred["traffic"]) {
+      rows.push_back({"  " + t.value("revisionName", ""), std::to_string(t.value("percent", 0)),
+                      t.value("latestRevision", false) ? "true" : "false"});
+    }
+  }
+  PrintTable(rows);
+  std::printf("Replicas:\n");
+  rows = {{"  NAME", "PHASE", "PID", "HTTP", "GRPC", "RESTARTS", "REASON"}};
+  if (inf.contains("replicas")) {
+    for (const auto& rep : inf["replicas"]) {
+      rows.push_back({"  " + rep.value("name", ""), rep.value("phase", ""), std::to_string(rep.value("pid", 0)),
+                      std::to_string(rep.value("httpPort", 0)), std::to_string(rep.value("grpcPort", 0)),
+                      std::to_string(rep.value("restarts", 0)), rep.value("reason", "")});
+    }
+  }
+  PrintTable(rows);
+  if (st.contains("modelStatus")) {
+    const Json& ms = st["modelStatus"];
+    std::printf("Model Status:\n");
+    std::printf("  %-26s%s\n", "Transition Status:", ms.value("transitionStatus", "").c_str());
+    if (ms.contains("states")) {
+      std::printf("  %-26s%s\n", "Active Model State:", ms["states"].value("activeModelState", "").c_str());
+      std::printf("  %-26s%s\n", "Target Model State:", ms["states"].value("targetModelState", "").c_str());
+    }
+    if (ms.contains("lastFailureInfo")) {
+      const Json& f = ms["lastFailureInfo"];
+      std::printf("  Last Failure:\n    Reason:   %s\n    Location: %s\n    Time:     %s\n    Message:  %s\n",
+                  f.value("reason", "").c_str(), f.value("location", "").c_str(), f.value("time", "").c_str(),
+                  f.value("message", "").c_str());
+    }
+  }
+  auto ev = client->Call("GET", "/api/v1/namespaces/" + ns + "/events");
+  std::printf("Events:\n");
+  rows = {{"  TYPE", "REASON", "AGE", "MESSAGE"}};
+  Json evs = Json::parse(ev.body, nullptr, false);
+  if (ev.code == 200 && evs.contains("items")) {
+    std::vector<Json> mine;
+    for (const auto& e : evs["items"]) {
+      if (e.contains("involvedObject") && e["involvedObject"].value("name", "") == name &&
+          e["involvedObject"].value("uid", "") == md.value("uid", "")) {
+        mine.push_back(e);
+      }
+    }
+    std::sort(mine.begin(), mine.end(), [](const Json& a, const Json& b) {
+      return std::stoll(a["metadata"].value("resourceVersion", "0")) <
+             std::stoll(b["metadata"].value("resourceVersion", "0"));
+    });
+    for (const auto& e : mine) {
+      rows.push_back({"  " + e.value("type", ""), e.value("reason", ""), Age(e.value("lastTimestamp", "")),
+                      e.value("message", "")});
+    }
+  }
+  if (rows.size() == 1) std::printf("  <none>\n");
+  else PrintTable(rows);
+}
+
+// ---- delete ----------------------------------------------------------------------------------------
+void RunDelete(const ClientFlags& flags, const std::string& type, const std::vector<std::string>& names,
+               const std::vector<std::string>& files, std::string ns) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  if (ns.empty()) ns = "default";
+  std::vector<std::tuple<const Kind*, std::string, std::string>> targets;
+  if (!files.empty()) {
+    std::vector<Json> docs;
+    if (!ReadDocuments(files, &docs)) return;
+    for (const auto& d : docs) {
+      const Kind* k = KindFromObject(d);
+      if (!k) {
+        Fail("unknown kind \"" + d.value("kind", "") + "\"");
+        continue;
+      }
+      targets.emplace_back(k, d["metadata"].value("namespace", ns), d["metadata"].value("name", ""));
+    }
+  } else {
+    const Kind* k = KindFromArg(type);
+    if (!k) return Fail("the server doesn't have a resource type \"" + type + "\"");
+    if (names.empty()) return Fail("give a NAME or -f FILE");
+    for (const auto& n : names) targets.emplace_back(k, ns, n);
+  }
+  for (const auto& [k, tns, name] : targets) {
+    auto r = client->Call("DELETE", ObjectPath(*k, tns, name));
+    if (r.code == 200) {
+      std::printf("%s \"%s\" deleted\n", Singular(*k).c_str(), name.c_str());
+    } else {
+      ServerError(r);
+    }
+  }
+}
+
+// ---- logs ------------------------------------------------------------------------------------------
+void RunLogs(const ClientFlags& flags, const std::string& type, const std::string& name, std::string ns,
+             const std::string& component, bool follow) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  const Kind* k = KindFromArg(type);
+  if (!k || k->kind != "InferenceService") return Fail("logs are kept for inferenceservices (isvc NAME)");
+  if (component != "predictor") return Fail("component \"" + component + "\": only predictor runs in this release");
+  if (ns.empty()) ns = "default";
+  std::string path = "/inferd/v1/namespaces/" + ns + "/inferenceservices/" + name + "/logs";
+  if (follow) path += "?follow=1";
+  std::string head;
+  bool first = true;
+  long code = client->Stream(path, [&](std::string_view data) {
+    if (first && data.starts_with("{\"kind\":\"Status\"")) {
+      head.append(data);
+      return true;
+    }
+    first = false;
+    std::fwrite(data.data(), 1, data.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  if (code != 200) ServerError({code, head.empty() ? "no logs" : head});
+}
+
+// ---- predict ---------------------------------------------------------------------------------------
+void RunPredict(const ClientFlags& flags, const std::string& name, std::string ns, const std::string& data) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  if (ns.empty()) ns = "default";
+  auto r = client->Call("GET", ObjectPath(Kinds()[0], ns, name));
+  if (r.code != 200) return ServerError(r);
+  Json obj = Json::parse(r.body, nullptr, false);
+  std::string body = data;
+  if (body.starts_with("@")) {
+    std::string file = body.substr(1);
+    if (file == "-") {
+      body = ReadAll(std::cin);
+    } else {
+      std::ifstream in(file);
+      if (!in) return Fail("cannot read " + file);
+      body = ReadAll(in);
+    }
+  }
+  auto resolved = resources::ResolvePredictor(obj);
+  std::string protocol = resolved.ok() ? resolved->protocol_version : "v1";
+  if (client->gateway.empty()) return Fail("no gateway URL: give --gateway");
+  std::string path = protocol == "v1" || protocol == "grpc-v1" ? "/v1/models/" + name + ":predict"
+                                                                : "/v2/models/" + name + "/infer";
+  auto p = client->Post(client->gateway + path, body,
+                        {"Content-Type: application/json", "Host: " + name + "." + ns + "." + client->domain});
+  std::printf("%s\n", p.body.c_str());
+  if (p.code < 200 || p.code >= 300) g_exit = 1;
+}
+
+}  // namespace
+
+void AddResourceCommands(CLI::App& app) {
+  auto flags = std::make_shared<ClientFlags>();
+  auto ns = std::make_shared<std::string>();
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto type = std::make_shared<std::string>();
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto output = std::make_shared<std::string>();
+  auto all_ns = std::make_shared<bool>(false);
+  auto watch = std::make_shared<bool>(false);
+  auto follow = std::make_shared<bool>(false);
+  auto component = std::make_shared<std::string>("predictor");
+  auto data = std::make_shared<std::string>();
+
+  auto* apply = app.add_subcommand("apply", "Create or update resources from YAML/JSON (FILE, DIR or -)");
+  flags->Add(apply);
+  apply->add_option("-f,--filename", *files, "File, directory or - (stdin); repeatable")->required();
+  apply->add_option("-n,--namespace", *ns, "Namespace for documents that name none (default: default)");
+  apply->callback([=] { RunApply(*flags, *files, *ns); });
+
+  auto* get = app.add_subcommand("get", "List or show resources (isvc, servingruntimes, clusterservingruntimes)");
+  flags->Add(get);
+  get->add_option("type", *type, "Resource type")->required();
+  get->add_option("name", *names, "Name");
+  get->add_option("-n,--namespace", *ns, "Namespace (default: default)");
+  get->add_flag("-A,--all-namespaces", *all_ns, "Every namespace");
+  get->add_option("-o,--output", *output, "wide, yaml or json");
+  get->add_flag("-w,--watch", *watch, "Keep printing changes");
+  get->callback([=] {
+    RunGet(*flags, *type, names->empty() ? "" : names->front(), *ns, *all_ns, *output, *watch);
+  });
+
+  auto* describe = app.add_subcommand("describe", "Show a resource with its status, replicas and events");
+  flags->Add(describe);
+  describe->add_option("type", *type, "Resource type")->required();
+  describe->add_option("name", *names, "Name")->required();
+  describe->add_option("-n,--namespace", *ns, "Namespace (default: default)");
+  describe->callback([=] { RunDescribe(*flags, *type, names->front(), *ns); });
+
+  auto* del = app.add_subcommand("delete", "Delete resources by type and name, or those in -f FILE");
+  flags->Add(del);
+  del->add_option("type", *type, "Resource type");
+  del->add_option("name", *names, "Names");
+  del->add_option("-f,--filename", *files, "File, directory or -");
+  del->add_option("-n,--namespace", *ns, "Namespace (default: default)");
+  del->callback([=] { RunDelete(*flags, *type, *names, *files, *ns); });
+
+  auto* logs = app.add_subcommand("logs", "Print a service's replica output (isvc NAME)");
+  flags->Add(logs);
+  logs->add_option("type", *type, "isvc")->required();
+  logs->add_option("name", *names, "Name")->required();
+  logs->add_option("-n,--namespace", *ns, "Namespace (default: default)");
+  logs->add_option("-c,--component", *component, "predictor")->capture_default_str();
+  logs->add_flag("-f,--follow", *follow, "Keep printing new output");
+  logs->callback([=] { RunLogs(*flags, *type, names->front(), *ns, *component, *follow); });
+
+  auto* predict = app.add_subcommand("predict", "Send a V1 or V2 request (by the service's protocol) via the gateway");
+  flags->Add(predict);
+  predict->add_option("name", *names, "InferenceService name")->required();
+  predict->add_option("-n,--namespace", *ns, "Namespace (default: default)");
+  predict->add_option("-d,--data", *data, "Request body, or @FILE, or @- for stdin")->required();
+  predict->callback([=] { RunPredict(*flags, names->front(), *ns, *data); });
+}
+
+int ResourceExitCode() { return g_exit; }
+
+}  // namespace inferd::cli

@@ -1,0 +1,70 @@
+// cli/serve_cmd.cc: `inferd serve`, the local control plane (control/control_plane.h).
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "control/control_plane.h"
+#include "core/logging.h"
+
+namespace inferd::cli {
+
+namespace {
+int g_serve_exit = 0;
+}
+
+void AddServeCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Run the platform: API, store, reconciler, replicas and gateway");
+  auto opt = std::make_shared<control::ServeOptions>();
+  auto log_level = std::make_shared<std::string>("info");
+  cmd->add_option("--data_dir", opt->data_dir, "Data dir: store, token, model cache (default: $INFERD_DATA_DIR, "
+                                               "$XDG_DATA_HOME/inferd or ~/.local/share/inferd)");
+  cmd->add_option("--host", opt->gateway_host, "Gateway bind address")->capture_default_str();
+  cmd->add_option("--http_port", opt->http_port, "Gateway HTTP port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--grpc_port", opt->grpc_port, "Gateway gRPC port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--api_host", opt->api_host, "API bind address")->capture_default_str();
+  cmd->add_option("--api_port", opt->api_port, "API port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--domain", opt->domain, "Domain of service hosts ({isvc}.{ns}.{domain})")->capture_default_str();
+  cmd->add_option("--gateway_token", opt->gateway_token, "Require this bearer token at the gateway");
+  cmd->add_option("--pvc_root", opt->pvc_root, "Directory pvc://claim/path maps under (default DATA_DIR/volumes)");
+  cmd->add_option("--gateway_workers", opt->gateway_workers, "Gateway HTTP threads")->capture_default_str();
+  cmd->add_option("--restart_backoff_ms", opt->initial_backoff_ms, "First restart delay of a crashed replica")
+      ->capture_default_str();
+  cmd->add_option("--max_restart_backoff_ms", opt->max_backoff_ms, "Longest restart delay")->capture_default_str();
+  cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
+  cmd->callback([opt, log_level] {
+    InitLogging(*log_level);
+    if (opt->data_dir.empty()) opt->data_dir = control::DefaultDataDir();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    auto cp = control::ControlPlane::Start(*opt);
+    if (!cp.ok()) {
+      std::fprintf(stderr, "inferd serve: %s\n", cp.status().message().c_str());
+      g_serve_exit = 1;
+      return;
+    }
+    const auto& e = (*cp)->endpoints();
+    std::printf("inferd serve\n");
+    std::printf("  gateway  http://%s:%d (REST), %s:%d (gRPC), hosts {isvc}.{namespace}.%s\n",
+                opt->gateway_host.c_str(), e.http_port, opt->gateway_host.c_str(), e.grpc_port, opt->domain.c_str());
+    std::printf("  api      %s (bearer token in %s)\n", e.api_url.c_str(), e.token_file.c_str());
+    std::printf("  data     %s\n", opt->data_dir.c_str());
+    std::printf("inferd serve listening http_port=%d grpc_port=%d api_port=%d\n", e.http_port, e.grpc_port,
+                e.api_port);
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_INFO("received signal {}: stopping replicas", sig);
+    (*cp)->Stop();
+    g_serve_exit = 0;
+  });
+}
+
+int ServeExitCode() { return g_serve_exit; }
+
+}  // namespace inferd::cli

@@ -1,0 +1,923 @@
+#include "control/control_plane.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "api/api_server.h"
+#include "control/replica_command.h"
+#include "core/logging.h"
+#include "core/thread_pool.h"
+#include "gateway/gateway.h"
+#include "resources/resources.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "supervisor/supervisor.h"
+
+namespace inferd::control {
+
+namespace fs = std::filesystem;
+using resources::Json;
+using Clock = std::chrono::steady_clock;
+
+std::string DefaultDataDir() {
+  if (const char* d = std::getenv("INFERD_DATA_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/inferd";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.local/share/inferd";
+}
+
+namespace {
+
+std::string NowRfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string RandomToken() {
+  unsigned char bytes[24];
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  in.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+// Reads DIR/token, creating it (mode 0600) at first start.
+StatusOr<std::string> LoadOrCreateToken(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    std::ifstream in(path);
+    std::string token;
+    std::getline(in, token);
+    if (token.empty()) return InvalidArgument(path + " is empty: delete it to get a new token");
+    return token;
+  }
+  std::string token = RandomToken();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Internal("cannot create " + path + ": " + std::strerror(errno));
+  std::string line = token + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok) return Internal("cannot write " + path);
+  return token;
+}
+
+std::string Pad5(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%05d", n);
+  return buf;
+}
+
+bool IsLocalUri(const std::string& uri) {
+  return uri.starts_with("/") || uri.starts_with("file://") || uri.starts_with("pvc://") ||
+         uri.find("://") == std::string::npos;
+}
+
+size_t CurlAppend(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+// POST /v2/repository/index on a replica: the load failure reason of its first UNAVAILABLE model.
+std::string ReplicaLoadFailure(int port) {
+  CURL* c = curl_easy_init();
+  if (!c) return "";
+  std::string body;
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v2/repository/index";
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, CurlAppend);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) return "";
+  Json j = Json::parse(body, nullptr, false);
+  if (!j.is_array()) return "";
+  for (const auto& m : j) {
+    if (m.is_object() && m.value("state", "") == "UNAVAILABLE") {
+      std::string reason = m.value("reason", "");
+      return reason.empty() ? "model " + m.value("name", "") + " is unavailable" : reason;
+    }
+  }
+  return "";
+}
+
+Json Condition(const std::string& type, const std::string& status, const std::string& reason,
+               const std::string& message) {
+  Json c = {{"type", type}, {"status", status}};
+  if (!reason.empty()) c["reason"] = reason;
+  if (!message.empty()) c["message"] = message;
+  return c;
+}
+
+}  // namespace
+
+struct Download {
+  enum State { kRunning, kDone, kFailed } state = kRunning;
+  std::string local_path, error;
+  storage::Progress progress;
+  int attempts = 0;
+  Clock::time_point retry_at;
+};
+
+struct Revision {
+  std::string name;
+  int number = 0;
+  std::string hash;
+  resources::ComponentSpec spec;
+  Json runtime;  // null for custom containers
+  std::string runtime_name;
+  std::vector<supervisor::ReplicaId> replicas;
+  std::shared_ptr<gateway::RevisionStats> stats = std::make_shared<gateway::RevisionStats>();
+  std::string build_error;
+  std::string load_failure;
+  bool ever_ready = false;
+};
+
+struct Service {
+  std::string ns, name, uid;
+  std::vector<Revision> revisions;  // oldest first
+  std::string serving;              // the revision with traffic
+  std::string latest_rolled_out, previous_rolled_out;
+  std::vector<std::string> events;  // names of the events written, oldest first
+  std::string last_event_key;
+};
+
+struct ControlPlane::Impl {
+  ServeOptions opt;
+  ServeEndpoints endpoints;
+  std::unique_ptr<store::Store> db_;
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<supervisor::Supervisor> sup_;
+  std::unique_ptr<gateway::Gateway> gw_;
+  std::unique_ptr<api::ApiServer> api_;
+  std::unique_ptr<ThreadPool> downloads_pool;
+
+  // Wake-ups of the reconciler.
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  bool wake = false;
+  std::atomic<bool> stopping{false};
+  std::thread reconciler;
+  std::vector<std::thread> watchers;
+
+  std::mutex dl_mu;
+  std::map<std::string, Download> downloads;  // by URI; guarded by dl_mu
+
+  // Reconciler thread only.
+  std::map<std::string, Service> services;  // "ns/name"
+  uint64_t event_counter = 0;
+  std::string last_routes;
+
+  // For the logs extension (API threads): replicas of each service, newest revision first.
+  std::mutex logs_mu;
+  std::map<std::string, std::vector<std::pair<std::string, supervisor::ReplicaId>>> log_targets;
+
+  void Wake() {
+    {
+      std::lock_guard lock(wake_mu);
+      wake = true;
+    }
+    wake_cv.notify_one();
+  }
+
+  Status Open();
+  void MarkRestarting();
+  void EnsureBuiltinRuntimes();
+  void RunReconciler();
+  void WatchLoop(const store::ResourceType& type);
+  void ReconcileAll();
+  void ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
+                        const std::vector<Json>& cluster_runtimes);
+  void StopRevision(Revision& rev);
+  void StopService(Service& svc);
+  void Emit(Service& svc, const std::string& type, const std::string& reason, const std::string& message);
+  void PublishRoutes();
+  Status HandleLogs(const api::ApiRequest& req, api::ApiStream& out);
+  void WriteServeJson();
+  void StopAll();
+};
+
+Status ControlPlane::Impl::Open() {
+  std::error_code ec;
+  fs::create_directories(opt.data_dir, ec);
+  if (ec) return InvalidArgument("--data_dir " + opt.data_dir + ": " + ec.message());
+  fs::permissions(opt.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (opt.pvc_root.empty()) opt.pvc_root = opt.data_dir + "/volumes";
+  if (opt.inferd_bin.empty()) {
+    opt.inferd_bin = fs::read_symlink("/proc/self/exe", ec).string();
+    if (ec) return Internal("cannot find this executable: " + ec.message());
+  }
+  endpoints.token_file = opt.data_dir + "/token";
+  ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(endpoints.token_file));
+  ASSIGN_OR_RETURN(db_, store::Store::Open(opt.data_dir + "/inferd.db"));
+  storage::StorageOptions so;
+  so.cache_dir = opt.data_dir + "/models";
+  so.pvc_root = opt.pvc_root;
+  fs::create_directories(so.cache_dir, ec);
+  storage_ = std::make_unique<storage::Storage>(so);
+  downloads_pool = std::make_unique<ThreadPool>(2, 1024);
+  sup_ = std::make_unique<supervisor::Supervisor>([this](const supervisor::ReplicaStatus&) { Wake(); });
+
+  EnsureBuiltinRuntimes();
+  MarkRestarting();
+
+  gateway::GatewayOptions go;
+  go.host = opt.gateway_host;
+  go.http_port = opt.http_port;
+  go.grpc_port = opt.grpc_port;
+  go.domain = opt.domain;
+  go.token = opt.gateway_token;
+  go.workers = opt.gateway_workers;
+  gw_ = std::make_unique<gateway::Gateway>(go);
+  RETURN_IF_ERROR(gw_->Start());
+  gw_->UpdateRoutes(std::make_shared<gateway::RoutingTable>());
+
+  api::ApiOptions ao;
+  ao.host = opt.api_host;
+  ao.port = opt.api_port;
+  ao.token = token;
+  api_ = std::make_unique<api::ApiServer>(db_.get(), ao);
+  api_->AddExtension("/inferd/v1/namespaces/", [this](const api::ApiRequest& r, api::ApiStream& out) {
+    return HandleLogs(r, out);
+  });
+  RETURN_IF_ERROR(api_->Start());
+
+  endpoints.http_port = gw_->http_port();
+  endpoints.grpc_port = gw_->grpc_port();
+  endpoints.api_port = api_->port();
+  std::string api_host = opt.api_host == "0.0.0.0" ? "127.0.0.1" : opt.api_host;
+  endpoints.api_url = "http://" + api_host + ":" + std::to_string(endpoints.api_port);
+  WriteServeJson();
+
+  reconciler = std::thread([this] { RunReconciler(); });
+  for (const auto* t : {&api::InferenceServiceType(), &api::ServingRuntimeType(), &api::ClusterServingRuntimeType()}) {
+    watchers.emplace_back([this, t] { WatchLoop(*t); });
+  }
+  return Status::Ok();
+}
+
+void ControlPlane::Impl::WriteServeJson() {
+  Json j = {{"api", endpoints.api_url},
+            {"token_file", endpoints.token_file},
+            {"http_port", endpoints.http_port},
+            {"grpc_port", endpoints.grpc_port},
+            {"gateway", "http://127.0.0.1:" + std::to_string(endpoints.http_port)},
+            {"domain", opt.domain},
+            {"pid", static_cast<int>(getpid())}};
+  std::string tmp = opt.data_dir + "/serve.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+  }
+  std::error_code ec;
+  fs::rename(tmp, opt.data_dir + "/serve.json", ec);
+}
+
+void ControlPlane::Impl::EnsureBuiltinRuntimes() {
+  for (auto& rt : resources::BuiltinClusterServingRuntimes()) {
+    std::string name = rt["metadata"].value("name", "");
+    auto got = db_->Get(api::ClusterServingRuntimeType(), "", name);
+    if (got.ok()) continue;
+    auto created = db_->Create(api::ClusterServingRuntimeType(), rt);
+    if (!created.ok()) LOG_WARN("built-in runtime {}: {}", name, created.status().message());
+  }
+}
+
+void ControlPlane::Impl::MarkRestarting() {
+  auto list = db_->List(api::InferenceServiceType(), "");
+  if (!list.ok()) return;
+  for (auto obj : list->items) {
+    Json& st = obj["status"];
+    if (!st.is_object()) st = Json::object();
+    std::string now = NowRfc3339();
+    Json conds = Json::array();
+    for (const char* t : {"IngressReady", "PredictorReady", "Ready"}) {
+      Json c = Condition(t, "Unknown", "Restarting", "inferd serve restarted; replicas are starting");
+      c["lastTransitionTime"] = now;
+      conds.push_back(c);
+    }
+    st["conditions"] = conds;
+    if (st.contains("inferd")) st["inferd"].erase("replicas");
+    auto r = db_->UpdateStatus(api::InferenceServiceType(), obj);
+    if (!r.ok()) LOG_WARN("marking {} restarting: {}", obj["metadata"].value("name", ""), r.status().message());
+  }
+}
+
+void ControlPlane::Impl::WatchLoop(const store::ResourceType& type) {
+  while (!stopping.load()) {
+    auto w = db_->WatchFrom(type, "", "");
+    if (!w.ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    while (!stopping.load() && !(*w)->expired()) {
+      if ((*w)->Next(std::chrono::milliseconds(250))) Wake();
+    }
+    Wake();  // re-list after an expired watch
+  }
+}
+
+void ControlPlane::Impl::RunReconciler() {
+  while (!stopping.load()) {
+    ReconcileAll();
+    std::unique_lock lock(wake_mu);
+    wake_cv.wait_for(lock, std::chrono::seconds(1), [this] { return wake || stopping.load(); });
+    wake = false;
+  }
+}
+
+void ControlPlane::Impl::ReconcileAll() {
+  auto list = db_->List(api::InferenceServiceType(), "");
+  auto ns_rts = db_->List(api::ServingRuntimeType(), "");
+  auto cl_rts = db_->List(api::ClusterServingRuntimeType(), "");
+  if (!list.ok() || !ns_rts.ok() || !cl_rts.ok()) {
+    LOG_WARN("reconcile: cannot list resources");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& obj : list->items) {
+    std::string ns = obj["metadata"].value("namespace", "default");
+    std::string name = obj["metadata"].value("name", "");
+    std::string key = ns + "/" + name;
+    seen.insert(key);
+    Service& svc = services[key];
+    std::string uid = obj["metadata"].value("uid", "");
+    if (!svc.uid.empty() && svc.uid != uid) {  // deleted and created again between two passes
+      StopService(svc);
+      svc = Service{};
+    }
+    svc.ns = ns;
+    svc.name = name;
+    svc.uid = uid;
+    std::vector<Json> runtimes_here;
+    for (const auto& r : ns_rts->items) {
+      if (r["metadata"].value("namespace", "default") == ns) runtimes_here.push_back(r);
+    }
+    ReconcileService(obj, svc, runtimes_here, cl_rts->items);
+  }
+  for (auto it = services.begin(); it != services.end();) {
+    if (seen.count(it->first)) {
+      ++it;
+      continue;
+    }
+    LOG_INFO("inferenceservice {} deleted: stopping its replicas", it->first);
+    StopService(it->second);
+    {
+      std::lock_guard lock(logs_mu);
+      log_targets.erase(it->first);
+    }
+    it = services.erase(it);
+  }
+  PublishRoutes();
+}
+
+void ControlPlane::Impl::StopRevision(Revision& rev) {
+  for (auto id : rev.replicas) sup_->Stop(id);
+  rev.replicas.clear();
+}
+
+void ControlPlane::Impl::StopService(Service& svc) {
+  for (auto& rev : svc.revisions) {
+    for (auto id : rev.replicas) sup_->StopAndWait(id);
+    rev.replicas.clear();
+  }
+}
+
+void ControlPlane::Impl::Emit(Service& svc, const std::string& type, const std::string& reason,
+                              const std::string& message) {
+  std::string key = reason + "|" + message;
+  if (key == svc.last_event_key) return;  // the same event again: once is enough
+  svc.last_event_key = key;
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".%llx%04llx", static_cast<unsigned long long>(std::time(nullptr)),
+                static_cast<unsigned long long>(++event_counter & 0xffff));
+  std::string now = NowRfc3339();
+  Json ev = {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata", {{"name", svc.name + suffix}, {"namespace", svc.ns}}},
+             {"involvedObject",
+              {{"apiVersion", std::string(resources::kIsvcApiVersion)},
+               {"kind", "InferenceService"},
+               {"name", svc.name},
+               {"namespace", svc.ns},
+               {"uid", svc.uid}}},
+             {"type", type},
+             {"reason", reason},
+             {"message", message},
+             {"source", {{"component", "inferd-controller"}}},
+             {"firstTimestamp", now},
+             {"lastTimestamp", now},
+             {"count", 1}};
+  auto r = db_->Create(api::EventType(), ev);
+  if (!r.ok()) return;
+  svc.events.push_back(ev["metadata"]["name"].get<std::string>());
+  while (svc.events.size() > 50) {
+    (void)db_->Delete(api::EventType(), svc.ns, svc.events.front());
+    svc.events.erase(svc.events.begin());
+  }
+  LOG_INFO("{}/{}: {} {}: {}", svc.ns, svc.name, type, reason, message);
+}
+
+void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
+                                          const std::vector<Json>& cluster_runtimes) {
+  const Json& old_status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
+  Json status = Json::object();
+  std::string pred_url = "http://" + svc.name + "-predictor." + svc.ns + "." + opt.domain;
+  status["url"] = "http://" + svc.name + "." + svc.ns + "." + opt.domain;
+  status["address"] = {{"url", "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns +
+                                   "/" + svc.name}};
+
+  // The failure (if any) that explains why the predictor is not ready, in KServe's terms.
+  std::string pred_reason, pred_message, failure_reason, failure_message;
+  std::string active_state = "Pending", target_state = "Loaded", transition = "InProgress";
+  int failed_copies = 0;
+  Revision* latest = nullptr;
+  Json inferd_status = Json::object();
+  if (old_status.contains("inferd") && old_status["inferd"].is_object()) {
+    inferd_status = old_status["inferd"];
+    inferd_status.erase("replicas");
+    inferd_status.erase("storage");
+  }
+
+  auto spec = resources::ResolvePredictor(obj);
+  std::optional<resources::RuntimeChoice> choice;
+  if (!spec.ok()) {
+    pred_reason = failure_reason = "InvalidPredictorSpec";
+    pred_message = failure_message = spec.status().message();
+    transition = "InvalidSpec";
+  } else if (spec->containers.empty()) {
+    auto c = resources::SelectRuntime(*spec, ns_runtimes, cluster_runtimes);
+    if (!c.ok()) {
+      std::string m = c.status().message();
+      failure_reason = m.starts_with("NoSupportingRuntime") ? "NoSupportingRuntime" : "RuntimeNotRecognized";
+      pred_reason = failure_reason;
+      pred_message = failure_message = m;
+      transition = "InvalidSpec";
+    } else {
+      choice = std::move(*c);
+    }
+  }
+
+  if (spec.ok() && (choice || !spec->containers.empty())) {
+    const Json& pred = obj["spec"]["predictor"];
+    std::string hash_input = pred.dump();
+    if (choice) hash_input += "|" + choice->name + "|" + choice->runtime["spec"].dump();
+    std::string hash = std::to_string(std::hash<std::string>{}(hash_input));
+    if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
+      int number = svc.revisions.empty() ? 0 : svc.revisions.back().number;
+      if (svc.revisions.empty()) {  // after a restart: continue the numbering the status recorded
+        std::string last = old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, "");
+        if (last.size() > 5) number = std::atoi(last.substr(last.size() - 5).c_str());
+        if (inferd_status.value("predictorSpecHash", "") != hash) ++number;
+        if (number == 0) number = 1;
+      } else {
+        ++number;
+      }
+      Revision rev;
+      rev.number = number;
+      rev.name = svc.name + "-predictor-" + Pad5(number);
+      rev.hash = hash;
+      rev.spec = *spec;
+      if (choice) {
+        rev.runtime = choice->runtime;
+        rev.runtime_name = choice->name;
+      }
+      Emit(svc, "Normal", "RevisionCreated",
+           "revision " + rev.name + (choice ? " with runtime " + choice->name : std::string(" with custom container")));
+      svc.revisions.push_back(std::move(rev));
+    }
+    latest = &svc.revisions.back();
+    inferd_status["predictorSpecHash"] = latest->hash;
+    inferd_status["runtime"] = latest->runtime_name;
+  }
+
+  // Model storage for the latest revision.
+  std::string model_path;
+  bool storage_ready = true;
+  if (latest && !latest->spec.storage_uri.empty()) {
+    const std::string& uri = latest->spec.storage_uri;
+    storage_ready = false;
+    Json st = {{"uri", uri}};
+    if (IsLocalUri(uri)) {
+      auto r = storage_->Fetch(uri);
+      if (r.ok()) {
+        model_path = r->local_path;
+        storage_ready = true;
+        st["state"] = "Ready";
+      } else {
+        failure_reason = "ModelLoadFailed";
+        failure_message = "storage: " + r.status().message();
+        st["state"] = "Failed";
+        st["message"] = failure_message;
+      }
+    } else {
+      std::unique_lock lock(dl_mu);
+      auto it = downloads.find(uri);
+      bool start = it == downloads.end() ||
+                   (it->second.state == Download::kFailed && Clock::now() >= it->second.retry_at);
+      if (start) {
+        Download& d = downloads[uri];
+        d.state = Download::kRunning;
+        d.attempts++;
+        d.progress = {};
+        lock.unlock();
+        Emit(svc, "Normal", "DownloadStarted", "fetching " + uri);
+        downloads_pool->Submit([this, uri] {
+          auto r = storage_->Fetch(uri, [this, uri](const storage::Progress& p) {
+            std::lock_guard l(dl_mu);
+            downloads[uri].progress = p;
+          });
+          {
+            std::lock_guard l(dl_mu);
+            Download& d = downloads[uri];
+            if (r.ok()) {
+              d.state = Download::kDone;
+              d.local_path = r->local_path;
+            } else {
+              d.state = Download::kFailed;
+              d.error = r.status().message();
+              d.retry_at = Clock::now() + std::chrono::seconds(std::min(300, 5 << std::min(d.attempts, 6)));
+            }
+          }
+          Wake();
+        });
+        lock.lock();
+        it = downloads.find(uri);
+      }
+      const Download& d = it->second;
+      st["bytesDone"] = d.progress.bytes_done;
+      if (d.progress.bytes_total) st["bytesTotal"] = d.progress.bytes_total;
+      if (d.state == Download::kDone) {
+        model_path = d.local_path;
+        storage_ready = true;
+        st["state"] = "Ready";
+      } else if (d.state == Download::kFailed) {
+        failure_reason = "ModelLoadFailed";
+        failure_message = "storage: " + d.error;
+        st["state"] = "Failed";
+        st["message"] = failure_message;
+      } else {
+        st["state"] = "Downloading";
+      }
+    }
+    inferd_status["storage"] = st;
+    // A single file (file:///x/model.joblib): the model directory is the one holding it.
+    std::error_code ec;
+    if (storage_ready && fs::is_regular_file(model_path, ec)) model_path = fs::path(model_path).parent_path().string();
+  }
+
+  // Replicas of the latest revision.
+  if (latest && storage_ready) {
+    int desired = std::max(1, latest->spec.min_replicas);  // fixed count here; the autoscaler comes later
+    while (static_cast<int>(latest->replicas.size()) < desired && latest->build_error.empty()) {
+      ReplicaCommandInput in;
+      in.isvc_name = svc.name;
+      in.ns = svc.ns;
+      in.replica_name = svc.ns + "/" + latest->name + "-" + std::to_string(latest->replicas.size() + 1);
+      in.spec = &latest->spec;
+      in.runtime = latest->runtime.is_null() ? nullptr : &latest->runtime;
+      in.model_path = model_path;
+      in.inferd_bin = opt.inferd_bin;
+      auto rs = BuildReplicaSpec(in);
+      if (!rs.ok()) {
+        latest->build_error = rs.status().message();
+        Emit(svc, "Warning", "RuntimeNotRunnable", latest->build_error);
+        break;
+      }
+      rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
+      rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
+      auto id = sup_->Start(*rs);
+      if (!id.ok()) {
+        latest->build_error = id.status().message();
+        break;
+      }
+      latest->replicas.push_back(*id);
+      Emit(svc, "Normal", "ReplicaStarted", "started " + in.replica_name);
+    }
+  }
+
+  // Observe every revision's replicas.
+  Json replicas = Json::array();
+  std::map<std::string, int> ready_count;
+  for (auto& rev : svc.revisions) {
+    int ready = 0;
+    for (auto id : rev.replicas) {
+      auto s = sup_->Get(id);
+      if (!s) continue;
+      if (s->phase == supervisor::Phase::kReady) ++ready;
+      if (&rev == latest && s->phase == supervisor::Phase::kRunning && s->http_port > 0 && rev.load_failure.empty()) {
+        rev.load_failure = ReplicaLoadFailure(s->http_port);
+        if (!rev.load_failure.empty()) Emit(svc, "Warning", "ModelLoadFailed", rev.load_failure);
+      }
+      if (&rev == latest && s->phase == supervisor::Phase::kBackoff) ++failed_copies;
+      Json r = {{"name", s->name},
+                {"revision", rev.name},
+                {"phase", std::string(supervisor::PhaseName(s->phase))},
+                {"pid", s->pid},
+                {"httpPort", s->http_port},
+                {"grpcPort", s->grpc_port},
+                {"restarts", s->restarts}};
+      if (!s->reason.empty()) r["reason"] = s->reason;
+      if (!s->message.empty()) r["message"] = s->message;
+      replicas.push_back(r);
+      if (&rev == latest && (s->phase == supervisor::Phase::kBackoff) && failure_reason.empty()) {
+        failure_reason = "RuntimeUnhealthy";
+        failure_message = s->reason + ": " + s->message;
+        pred_reason = s->reason.empty() ? "Error" : s->reason;
+        pred_message = s->message;
+      }
+    }
+    ready_count[rev.name] = ready;
+    if (ready > 0 && !rev.ever_ready) {
+      rev.ever_ready = true;
+      Emit(svc, "Normal", "RevisionReady", "revision " + rev.name + " is ready");
+    }
+  }
+  inferd_status["replicas"] = replicas;
+
+  // Traffic: the newest revision with a ready replica takes it all; older ones are stopped once it serves.
+  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
+    if (ready_count[it->name] > 0) {
+      if (svc.serving != it->name) {
+        if (!svc.serving.empty()) svc.previous_rolled_out = svc.serving;
+        svc.serving = it->name;
+        svc.latest_rolled_out = it->name;
+        Emit(svc, "Normal", "TrafficShifted", "100% of traffic to " + it->name);
+      }
+      break;
+    }
+  }
+  for (auto it = svc.revisions.begin(); it != svc.revisions.end();) {
+    bool keep = it->name == svc.serving || (latest && it->name == latest->name);
+    if (keep) {
+      ++it;
+      continue;
+    }
+    StopRevision(*it);
+    it = svc.revisions.erase(it);
+    latest = svc.revisions.empty() ? nullptr : &svc.revisions.back();
+  }
+
+  // Model state, as KServe's modelStatus reports it.
+  bool serving_ready = !svc.serving.empty() && ready_count[svc.serving] > 0;
+  bool latest_ready = latest && ready_count[latest->name] > 0;
+  if (latest && !latest->load_failure.empty()) {
+    failure_reason = "ModelLoadFailed";
+    failure_message = latest->load_failure;
+    pred_reason = "ModelLoadFailed";
+    pred_message = latest->load_failure;
+  }
+  if (latest && !latest->build_error.empty()) {
+    failure_reason = pred_reason = "RuntimeNotRunnable";
+    failure_message = pred_message = latest->build_error;
+  }
+  if (latest_ready) {
+    active_state = "Loaded";
+    transition = "UpToDate";
+  } else if (!failure_reason.empty() && transition != "InvalidSpec") {
+    active_state = serving_ready ? "Loaded" : "FailedToLoad";
+    transition = "BlockedByFailedLoad";
+  } else if (transition != "InvalidSpec") {
+    active_state = latest && !latest->replicas.empty() ? "Loading" : "Pending";
+    if (serving_ready) active_state = "Loaded";
+  }
+  Json model_status = {{"transitionStatus", transition},
+                       {"states", {{"activeModelState", active_state}, {"targetModelState", target_state}}},
+                       {"copies",
+                        {{"failedCopies", failed_copies},
+                         {"totalCopies", latest ? static_cast<int>(latest->replicas.size()) : 0}}}};
+  if (!failure_reason.empty()) {
+    Json lfi = {{"location", latest ? latest->name : svc.name},
+                {"reason", failure_reason},
+                {"message", failure_message}};
+    if (latest) lfi["modelRevisionName"] = latest->name;
+    // Keep the time of a failure that is still the same one.
+    const Json* old_lfi = nullptr;
+    if (old_status.contains("modelStatus") && old_status["modelStatus"].contains("lastFailureInfo")) {
+      old_lfi = &old_status["modelStatus"]["lastFailureInfo"];
+    }
+    lfi["time"] = old_lfi && old_lfi->value("message", "") == failure_message ? old_lfi->value("time", NowRfc3339())
+                                                                              : NowRfc3339();
+    model_status["lastFailureInfo"] = lfi;
+  }
+  status["modelStatus"] = model_status;
+
+  // Components and traffic.
+  Json pred = {{"url", pred_url}};
+  if (latest) pred["latestCreatedRevision"] = latest->name;
+  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
+    if (ready_count[it->name] > 0) {
+      pred["latestReadyRevision"] = it->name;
+      break;
+    }
+  }
+  if (!svc.latest_rolled_out.empty()) pred["latestRolledoutRevision"] = svc.latest_rolled_out;
+  if (!svc.previous_rolled_out.empty()) pred["previousRolledoutRevision"] = svc.previous_rolled_out;
+  Json traffic = Json::array();
+  if (!svc.serving.empty()) {
+    traffic.push_back({{"revisionName", svc.serving},
+                       {"percent", 100},
+                       {"latestRevision", latest && latest->name == svc.serving}});
+  }
+  pred["traffic"] = traffic;
+  status["components"] = {{"predictor", pred}};
+
+  // Conditions (lastTransitionTime kept while a condition's status does not change).
+  std::map<std::string, Json> old_conds;
+  if (old_status.contains("conditions") && old_status["conditions"].is_array()) {
+    for (const auto& c : old_status["conditions"]) old_conds[c.value("type", "")] = c;
+  }
+  if (!serving_ready && pred_reason.empty()) {
+    pred_reason = latest && !latest->replicas.empty() ? "Loading" : (storage_ready ? "Pending" : "Downloading");
+    pred_message = latest && !latest->replicas.empty() ? "waiting for a replica to load the model"
+                                                       : (storage_ready ? "" : "downloading the model");
+  }
+  Json conds = Json::array();
+  auto add = [&](const std::string& type, bool ok, const std::string& reason, const std::string& message) {
+    Json c = ok ? Condition(type, "True", "", "") : Condition(type, "False", reason, message);
+    auto it = old_conds.find(type);
+    bool same = it != old_conds.end() && it->second.value("status", "") == c["status"].get<std::string>() &&
+                it->second.value("reason", "") == c.value("reason", "") &&
+                it->second.value("message", "") == c.value("message", "");
+    c["lastTransitionTime"] = same ? it->second.value("lastTransitionTime", NowRfc3339()) : NowRfc3339();
+    conds.push_back(c);
+  };
+  add("IngressReady", serving_ready, "NoReadyRevision", "no revision has a ready replica yet");
+  add("PredictorReady", serving_ready, pred_reason, pred_message);
+  add("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message);
+  status["conditions"] = conds;
+  status["observedGeneration"] = obj["metadata"].value("generation", 1);
+  status["inferd"] = inferd_status;
+
+  {
+    std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
+    for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
+      for (size_t i = 0; i < it->replicas.size(); ++i) {
+        targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
+      }
+    }
+    std::lock_guard lock(logs_mu);
+    log_targets[svc.ns + "/" + svc.name] = std::move(targets);
+  }
+
+  if (status != old_status) {
+    Json updated = obj;
+    updated["status"] = status;
+    auto r = db_->UpdateStatus(api::InferenceServiceType(), updated);
+    if (!r.ok() && r.status().code() != StatusCode::kConflict && r.status().code() != StatusCode::kNotFound) {
+      LOG_WARN("status of {}/{}: {}", svc.ns, svc.name, r.status().message());
+    }
+  }
+}
+
+void ControlPlane::Impl::PublishRoutes() {
+  auto table = std::make_shared<gateway::RoutingTable>();
+  std::string fingerprint;
+  for (auto& [key, svc] : services) {
+    if (svc.serving.empty()) continue;
+    for (auto& rev : svc.revisions) {
+      if (rev.name != svc.serving) continue;
+      gateway::ServiceRoute route;
+      route.ns = svc.ns;
+      route.name = svc.name;
+      route.timeout = std::chrono::milliseconds(int64_t{rev.spec.timeout_seconds} * 1000);
+      gateway::RevisionRoute rr;
+      rr.revision = rev.name;
+      rr.percent = 100;
+      rr.stats = rev.stats;
+      for (auto id : rev.replicas) {
+        auto s = sup_->Get(id);
+        if (!s || s->phase != supervisor::Phase::kReady) continue;
+        rr.endpoints.push_back({"127.0.0.1", s->http_port, s->grpc_port});
+        fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + ";";
+      }
+      route.revisions.push_back(std::move(rr));
+      table->services.push_back(std::move(route));
+    }
+  }
+  if (fingerprint == last_routes) return;
+  last_routes = fingerprint;
+  gw_->UpdateRoutes(table);
+}
+
+// GET /inferd/v1/namespaces/{ns}/inferenceservices/{name}/logs[?follow=1&tailBytes=N]
+Status ControlPlane::Impl::HandleLogs(const api::ApiRequest& req, api::ApiStream& out) {
+  std::vector<std::string> seg;
+  std::string_view p = req.path;
+  while (!p.empty()) {
+    if (p.front() == '/') {
+      p.remove_prefix(1);
+      continue;
+    }
+    size_t slash = p.find('/');
+    seg.emplace_back(p.substr(0, slash));
+    p = slash == std::string_view::npos ? std::string_view() : p.substr(slash);
+  }
+  // inferd v1 namespaces {ns} inferenceservices {name} logs
+  if (seg.size() != 7 || seg[4] != "inferenceservices" || seg[6] != "logs" || req.method != "GET") {
+    return NotFound("no such route: " + req.path);
+  }
+  std::string key = seg[3] + "/" + seg[5];
+  std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
+  {
+    std::lock_guard lock(logs_mu);
+    auto it = log_targets.find(key);
+    if (it == log_targets.end()) return NotFound("inferenceservice " + key + " has no replicas");
+    targets = it->second;
+  }
+  if (targets.empty()) return NotFound("inferenceservice " + key + " has no replicas");
+  auto q = [&](const std::string& k) {
+    auto it = req.query.find(k);
+    return it == req.query.end() ? std::string() : it->second;
+  };
+  bool follow = q("follow") == "1" || q("follow") == "true";
+  size_t tail = 64 * 1024;
+  if (!q("tailBytes").empty()) tail = std::strtoull(q("tailBytes").c_str(), nullptr, 10);
+  out.content_type = "text/plain; charset=utf-8";
+  bool prefix = targets.size() > 1 && !follow;
+  if (!follow) {
+    for (const auto& [name, id] : targets) {
+      std::string logs = sup_->Logs(id, tail);
+      if (prefix && !out.write("==> " + name + " <==\n")) return Status::Ok();
+      if (!out.write(logs)) return Status::Ok();
+    }
+    return Status::Ok();
+  }
+  // Follow the newest replica: its recent output, then whatever comes.
+  auto id = targets.front().second;
+  std::string logs = sup_->Logs(id, tail);
+  if (!out.write(logs)) return Status::Ok();
+  auto [_, offset] = sup_->LogsSince(id, UINT64_MAX, std::chrono::milliseconds(0));
+  while (!stopping.load()) {
+    auto [chunk, next] = sup_->LogsSince(id, offset, std::chrono::milliseconds(500));
+    offset = next;
+    if (!chunk.empty() && !out.write(chunk)) break;
+    if (chunk.empty() && !out.write("")) break;  // notices a client that went away
+    if (!sup_->Get(id)) break;
+  }
+  return Status::Ok();
+}
+
+void ControlPlane::Impl::StopAll() {
+  if (stopping.exchange(true)) return;
+  Wake();
+  if (reconciler.joinable()) reconciler.join();
+  for (auto& t : watchers)
+    if (t.joinable()) t.join();
+  if (api_) api_->Stop();
+  if (gw_) gw_->Stop();
+  for (auto& [key, svc] : services) {
+    for (auto& rev : svc.revisions) StopRevision(rev);
+  }
+  sup_.reset();  // stops and reaps every replica
+  downloads_pool.reset();
+}
+
+ControlPlane::ControlPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ControlPlane::~ControlPlane() { Stop(); }
+
+StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ServeOptions options) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto impl = std::make_unique<Impl>();
+  impl->opt = std::move(options);
+  Status st = impl->Open();
+  if (!st.ok()) {
+    impl->StopAll();
+    return st;
+  }
+  return std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
+}
+
+const ServeEndpoints& ControlPlane::endpoints() const { return impl_->endpoints; }
+
+void ControlPlane::Stop() {
+  if (impl_) impl_->StopAll();
+}
+
+}  // namespace inferd::control

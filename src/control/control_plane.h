@@ -1,0 +1,64 @@
+// control/control_plane.h: `inferd serve`: the store, the API server, the reconciler, the runtime
+// registry, the model storage cache, the replica supervisor and the gateway, in one process.
+//
+// Contract:
+// - Start opens (creates) the data dir: DIR/inferd.db (SQLite store), DIR/token (API bearer token, created
+//   at first start with mode 0600), DIR/models (download cache), DIR/serve.json (where everything
+//   listens, for the CLI). Built-in ClusterServingRuntimes are created when absent (a user's edits stay).
+//   Every stored InferenceService's status is marked not Ready ("Restarting") before the API serves, so
+//   nobody reads a Ready left over from the previous process; the reconciler then starts its replicas.
+// - The reconciler is level-triggered: one thread compares what the store wants with what runs (replicas,
+//   downloads, routes) and acts, woken by store watches, replica changes, finished downloads and a 1 s
+//   tick. A lost event, a replica crash or a restart all heal the same way. It alone writes
+//   InferenceService status (only when it changed) and Events.
+// - Threads: Start/Stop from the main thread. Internals: API I/O thread, gateway threads, supervisor
+//   loop, reconciler, download workers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+
+namespace inferd::control {
+
+struct ServeOptions {
+  std::string data_dir;
+  std::string gateway_host = "0.0.0.0";
+  int http_port = 8080;  // gateway HTTP; 0 = ephemeral
+  int grpc_port = 8081;  // gateway gRPC; 0 = ephemeral
+  std::string api_host = "127.0.0.1";
+  int api_port = 8090;  // 0 = ephemeral
+  std::string domain = "example.com";
+  std::string gateway_token;  // empty = open gateway
+  std::string pvc_root;       // default DIR/volumes
+  std::string inferd_bin;     // this executable (for replicas); default /proc/self/exe's target
+  int gateway_workers = 1;
+  // Replica restart backoff (tests shorten it).
+  int initial_backoff_ms = 1000;
+  int max_backoff_ms = 300000;
+};
+
+struct ServeEndpoints {
+  int http_port = 0, grpc_port = 0, api_port = 0;
+  std::string api_url, token_file;
+};
+
+class ControlPlane {
+ public:
+  static StatusOr<std::unique_ptr<ControlPlane>> Start(ServeOptions options);
+  ~ControlPlane();  // Stop()
+  const ServeEndpoints& endpoints() const;
+  void Stop();  // stops the API, the gateway, every replica; idempotent
+
+  struct Impl;
+
+ private:
+  explicit ControlPlane(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The default data dir: $INFERD_DATA_DIR, else $XDG_DATA_HOME/inferd, else $HOME/.local/share/inferd.
+std::string DefaultDataDir();
+
+}  // namespace inferd::control

@@ -1,0 +1,238 @@
+#include "control/replica_command.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+
+namespace inferd::control {
+
+namespace {
+
+using resources::Json;
+
+// Images of KServe's own model servers whose arguments `inferd model-server` understands.
+constexpr std::array<std::string_view, 3> kCompatibleImages = {"kserve/sklearnserver", "kserve/xgbserver",
+                                                               "kserve/lgbserver"};
+
+bool IsCompatibleImage(std::string_view image) {
+  // "docker.io/kserve/sklearnserver:v0.14" -> "kserve/sklearnserver"
+  if (auto at = image.find('@'); at != std::string_view::npos) image = image.substr(0, at);
+  if (auto slash = image.rfind('/'); slash != std::string_view::npos) {
+    if (auto colon = image.find(':', slash); colon != std::string_view::npos) image = image.substr(0, colon);
+  }
+  for (auto c : kCompatibleImages) {
+    if (image == c || (image.size() > c.size() && image.ends_with(c) && image[image.size() - c.size() - 1] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+std::vector<std::string> StringList(const Json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+    else out.push_back(v.dump());
+  }
+  return out;
+}
+
+// Sets `--flag=value` (or `--flag value`) in args, appending it when absent.
+void SetFlag(std::vector<std::string>& args, std::string_view flag, const std::string& value) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.size() > flag.size() && a.starts_with(flag) && a[flag.size()] == '=') {
+      args[i] = std::string(flag) + "=" + value;
+      return;
+    }
+    if (a == flag && i + 1 < args.size()) {
+      args[i + 1] = value;
+      return;
+    }
+  }
+  args.push_back(std::string(flag) + "=" + value);
+}
+
+bool HasFlag(const std::vector<std::string>& args, std::string_view flag) {
+  return std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+    return a == flag || (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=');
+  });
+}
+
+std::string LookupMap(const std::map<std::string, std::string>& m, const std::string& k) {
+  auto it = m.find(k);
+  return it == m.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("{{", i);
+    if (open == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    out.append(text.substr(i, open - i));
+    std::string_view expr = text.substr(open + 2, close - open - 2);
+    while (!expr.empty() && expr.front() == ' ') expr.remove_prefix(1);
+    while (!expr.empty() && expr.back() == ' ') expr.remove_suffix(1);
+    if (expr == ".Name") {
+      out += in.isvc_name;
+    } else if (expr == ".Namespace") {
+      out += in.ns;
+    } else if (expr.starts_with(".Labels.") && in.spec) {
+      out += LookupMap(in.spec->labels, std::string(expr.substr(8)));
+    } else if (expr.starts_with(".Annotations.") && in.spec) {
+      out += LookupMap(in.spec->annotations, std::string(expr.substr(13)));
+    } else {
+      out.append(text.substr(open, close + 2 - open));  // unknown: left as written
+    }
+    i = close + 2;
+  }
+  // KServe mounts the model at /mnt/models; here it is a local directory.
+  constexpr std::string_view kMount = "/mnt/models";
+  if (!in.model_path.empty()) {
+    size_t pos = 0;
+    while ((pos = out.find(kMount, pos)) != std::string::npos) {
+      size_t end = pos + kMount.size();
+      if (end == out.size() || out[end] == '/' || out[end] == ' ' || out[end] == ',' || out[end] == ':') {
+        out.replace(pos, kMount.size(), in.model_path);
+        pos += in.model_path.size();
+      } else {
+        pos = end;
+      }
+    }
+  }
+  return out;
+}
+
+StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in) {
+  if (!in.spec) return InvalidArgument("no component spec");
+  std::string image;
+  std::vector<std::string> command, args;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string where;
+  if (!in.spec->containers.empty()) {
+    const auto& c = in.spec->containers.front();
+    image = c.image;
+    command = c.command;
+    args = c.args;
+    for (const auto& e : c.env) env.emplace_back(e.name, e.value);
+    where = "spec.predictor.containers[0]";
+  } else {
+    if (!in.runtime) return InvalidArgument("no runtime");
+    const Json* container = nullptr;
+    const Json& containers = (*in.runtime)["spec"]["containers"];
+    if (containers.is_array()) {
+      for (const auto& c : containers) {
+        if (c.value("name", "") == "kserve-container") container = &c;
+      }
+      if (!container && !containers.empty()) container = &containers.front();
+    }
+    std::string rt_name = (*in.runtime)["metadata"].value("name", "");
+    if (!container) return InvalidArgument("runtime " + rt_name + " has no container");
+    image = container->value("image", "");
+    if (container->contains("command")) command = StringList((*container)["command"]);
+    if (container->contains("args")) args = StringList((*container)["args"]);
+    if (container->contains("env") && (*container)["env"].is_array()) {
+      for (const auto& e : (*container)["env"]) {
+        if (e.contains("name") && e["name"].is_string()) {
+          env.emplace_back(e["name"].get<std::string>(), e.value("value", ""));
+        }
+      }
+    }
+    where = "runtime " + rt_name;
+  }
+  if (command.empty()) {
+    if (IsCompatibleImage(image)) {
+      command = {"inferd", "model-server"};
+    } else {
+      return InvalidArgument(where + ": container image '" + image +
+                             "' has no command; without Kubernetes inferd runs containers as local commands, so "
+                             "give the container a `command` (e.g. [\"inferd\", \"model-server\"] or a script)");
+    }
+  }
+  for (const auto& a : in.spec->args) args.push_back(a);
+  for (const auto& e : in.spec->env) env.emplace_back(e.name, e.value);
+
+  supervisor::ReplicaSpec r;
+  r.name = in.replica_name;
+  bool is_inferd = command.front() == "inferd" || command.front().ends_with("/inferd");
+  std::vector<std::string> argv;
+  for (auto& c : command) argv.push_back(ExpandTemplate(c, in));
+  for (auto& a : args) argv.push_back(ExpandTemplate(a, in));
+  for (auto& [k, v] : env) v = ExpandTemplate(v, in);
+  if (is_inferd) {
+    argv.front() = in.inferd_bin;
+    bool model_server = argv.size() > 1 && argv[1] == "model-server";
+    if (model_server) {
+      std::vector<std::string> rest(argv.begin() + 2, argv.end());
+      SetFlag(rest, "--http_port", "0");
+      SetFlag(rest, "--grpc_port", "0");
+      SetFlag(rest, "--host", "127.0.0.1");
+      if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
+        SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
+                                                              ? in.spec->batcher->max_batch_size
+                                                              : 32));
+        SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
+                                                                  ? in.spec->batcher->max_latency_ms
+                                                                  : 500} * 1000));
+      }
+      argv.resize(2);
+      argv.insert(argv.end(), rest.begin(), rest.end());
+      r.ports_from_stdout = true;
+    }
+  }
+  if (!is_inferd || argv.size() < 2 || argv[1] != "model-server") {
+    int port = FreeLoopbackPort();
+    if (port == 0) return Unavailable("no free loopback port for " + in.replica_name);
+    std::vector<std::string> rest(argv.begin() + 1, argv.end());
+    bool set = false;
+    for (std::string_view flag : {"--http_port", "--port"}) {
+      if (HasFlag(rest, flag)) {
+        SetFlag(rest, flag, std::to_string(port));
+        set = true;
+      }
+    }
+    (void)set;
+    argv.resize(1);
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    env.emplace_back("PORT", std::to_string(port));
+    r.ports_from_stdout = false;
+    r.fixed_http_port = port;
+  }
+  r.argv = std::move(argv);
+  r.env = std::move(env);
+  if (!in.model_path.empty()) r.env.emplace_back("STORAGE_URI", in.spec->storage_uri);
+  return r;
+}
+
+}  // namespace inferd::control

@@ -1,0 +1,43 @@
+// control/replica_command.h: how one replica of a revision is started: the (Cluster)ServingRuntime's
+// container (or the predictor's own container) turned into a local command line.
+//
+// Contract (pure function; any thread):
+// - The container is the component's first custom container when it has any, else the runtime's
+//   container named "kserve-container" (or its first one).
+// - `inferd ...` commands run this binary (`inferd_bin`). For `inferd model-server` the HTTP/gRPC ports
+//   become 0 (the child picks free ones and prints them; the supervisor reads them) and the host 127.0.0.1.
+// - Images KServe's own runtimes use whose model servers take the same arguments as `inferd
+//   model-server` (kserve/sklearnserver, kserve/xgbserver, kserve/lgbserver) run as `inferd model-server`,
+//   so a ClusterServingRuntime copied from KServe works unchanged. Any other container without `command`
+//   cannot run without Kubernetes: FailedPrecondition-like InvalidArgument whose message says so.
+// - Other commands get a free loopback port chosen here, substituted for the value of
+//   --http_port/--port (forms `--http_port=8080` and `--http_port 8080`) and given as env PORT; the
+//   replica must serve /v2/health/ready there.
+// - KServe's template variables {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} are replaced
+//   in command, args and env values; "/mnt/models" (prefix) by the local model directory.
+// - The component's args and env are appended to (and override) the container's; a batcher adds
+//   --max_batch_size/--max_latency (µs) for inferd model-server.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "resources/resources.h"
+#include "supervisor/supervisor.h"
+
+namespace inferd::control {
+
+struct ReplicaCommandInput {
+  std::string isvc_name, ns, replica_name;
+  const resources::ComponentSpec* spec = nullptr;
+  const resources::Json* runtime = nullptr;  // null when the component has its own containers
+  std::string model_path;                    // local model directory ("" when no storageUri)
+  std::string inferd_bin;                    // this executable
+};
+
+StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);
+
+// Replaces {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} and the /mnt/models prefix.
+std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in);
+
+}  // namespace inferd::control

@@ -1,0 +1,122 @@
+// Unit tests of control/replica_command: runtime containers turned into local command lines.
+#include "control/replica_command.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace inferd::control {
+namespace {
+
+using resources::Json;
+
+bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+Json Runtime(Json container) {
+  return Json{{"apiVersion", "serving.kserve.io/v1alpha1"},
+              {"kind", "ClusterServingRuntime"},
+              {"metadata", {{"name", "rt"}}},
+              {"spec", {{"containers", Json::array({container})}}}};
+}
+
+ReplicaCommandInput Input(const resources::ComponentSpec* spec, const Json* rt) {
+  ReplicaCommandInput in;
+  in.isvc_name = "sklearn-iris";
+  in.ns = "default";
+  in.replica_name = "default/sklearn-iris-predictor-00001-1";
+  in.spec = spec;
+  in.runtime = rt;
+  in.model_path = "/cache/abc";
+  in.inferd_bin = "/opt/inferd";
+  return in;
+}
+
+TEST(ReplicaCommandTest, BuiltinRuntimeRunsThisBinaryOnPortZero) {
+  for (const auto& rt : resources::BuiltinClusterServingRuntimes()) {
+    if (rt["metadata"]["name"] != "kserve-sklearnserver") continue;
+    resources::ComponentSpec spec;
+    spec.format = "sklearn";
+    auto r = BuildReplicaSpec(Input(&spec, &rt));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_GE(r->argv.size(), 2u);
+    EXPECT_EQ(r->argv[0], "/opt/inferd");
+    EXPECT_EQ(r->argv[1], "model-server");
+    EXPECT_TRUE(Has(r->argv, "--model_name=sklearn-iris"));
+    EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc"));
+    EXPECT_TRUE(Has(r->argv, "--http_port=0"));
+    EXPECT_TRUE(Has(r->argv, "--grpc_port=0"));
+    EXPECT_TRUE(Has(r->argv, "--host=127.0.0.1"));
+    EXPECT_TRUE(r->ports_from_stdout);
+    return;
+  }
+  FAIL() << "no kserve-sklearnserver built-in";
+}
+
+TEST(ReplicaCommandTest, KServeImageWithoutCommandRunsAsModelServer) {
+  Json rt = Runtime({{"name", "kserve-container"},
+                     {"image", "docker.io/kserve/sklearnserver:v0.14.0"},
+                     {"args", {"--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"}}});
+  resources::ComponentSpec spec;
+  spec.args = {"--log_level=debug"};
+  spec.env = {{"PREDICT_PROBA", "true"}};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/opt/inferd");
+  EXPECT_TRUE(Has(r->argv, "--http_port=0"));
+  EXPECT_FALSE(Has(r->argv, "--http_port=8080"));
+  EXPECT_TRUE(Has(r->argv, "--log_level=debug"));
+  EXPECT_NE(std::find(r->env.begin(), r->env.end(), std::make_pair(std::string("PREDICT_PROBA"), std::string("true"))),
+            r->env.end());
+}
+
+TEST(ReplicaCommandTest, ImageOnlyContainerCannotRunAndSaysSo) {
+  Json rt = Runtime({{"name", "kserve-container"}, {"image", "nvcr.io/nvidia/tritonserver:23.05"}});
+  resources::ComponentSpec spec;
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("tritonserver"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("command"), std::string::npos) << r.status().message();
+}
+
+TEST(ReplicaCommandTest, CustomCommandGetsAPortAndTemplates) {
+  Json rt = Runtime({{"name", "kserve-container"},
+                     {"image", "custom"},
+                     {"command", {"python3", "server.py"}},
+                     {"args", {"--port", "8080", "--name={{.Name}}.{{.Namespace}}", "--dir=/mnt/models/sub",
+                               "--team={{.Labels.team}}", "{{.Unknown}}"}},
+                     {"env", {{{"name", "MODEL"}, {"value", "/mnt/models"}}}}});
+  resources::ComponentSpec spec;
+  spec.labels = {{"team", "fraud"}};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->ports_from_stdout);
+  ASSERT_GT(r->fixed_http_port, 0);
+  std::string port = std::to_string(r->fixed_http_port);
+  EXPECT_EQ(r->argv[0], "python3");
+  EXPECT_EQ(r->argv[2], "--port");
+  EXPECT_EQ(r->argv[3], port);
+  EXPECT_TRUE(Has(r->argv, "--name=sklearn-iris.default"));
+  EXPECT_TRUE(Has(r->argv, "--dir=/cache/abc/sub"));
+  EXPECT_TRUE(Has(r->argv, "--team=fraud"));
+  EXPECT_TRUE(Has(r->argv, "{{.Unknown}}"));
+  bool model_env = false, port_env = false;
+  for (const auto& [k, v] : r->env) {
+    model_env |= k == "MODEL" && v == "/cache/abc";
+    port_env |= k == "PORT" && v == port;
+  }
+  EXPECT_TRUE(model_env);
+  EXPECT_TRUE(port_env);
+}
+
+TEST(ReplicaCommandTest, BatcherBecomesModelServerFlags) {
+  Json rt = Runtime({{"name", "kserve-container"}, {"command", {"inferd", "model-server"}}, {"args", Json::array()}});
+  resources::ComponentSpec spec;
+  spec.batcher = resources::ComponentSpec::Batcher{16, 300, 0};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--max_batch_size=16"));
+  EXPECT_TRUE(Has(r->argv, "--max_latency=300000"));  // ms -> µs
+}
+
+}  // namespace
+}  // namespace inferd::control

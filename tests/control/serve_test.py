@@ -1,0 +1,498 @@
+"""End-to-end tests of `inferd serve`: KServe YAMLs applied with the CLI, replicas started by the control
+plane, predictions through the gateway by host and by path over REST and over gRPC.
+
+Run by ctest with Debian's /usr/bin/python3 (requests, grpcio). Environment: INFERD_BIN, INFERD_TEST_MODELS,
+INFERD_SOURCE_DIR, INFERD_BUILD_DIR (PyTorch/ONNX models under dl-test-models; those tests skip without them).
+Model files are served to `storageUri` over file:// and over http:// by a local http.server.
+"""
+
+import functools
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import unittest
+
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+import grpc_python_test as g  # noqa: E402  (stub generation)
+
+INFERD_BIN = os.environ.get("INFERD_BIN", "inferd")
+MODELS = os.environ.get("INFERD_TEST_MODELS", "")
+BUILD_DIR = os.environ.get("INFERD_BUILD_DIR", "")
+DL_MODELS = os.path.join(BUILD_DIR, "dl-test-models")
+SHARED_LGBM = os.path.join(g.SOURCE_DIR, "..", "shared", "testdata", "lightgbm")
+IRIS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]
+
+
+def expected(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+class Serve:
+    """`inferd serve` on ephemeral ports with its own data dir."""
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen(
+            [INFERD_BIN, "serve", "--data_dir", data_dir, "--http_port", "0", "--grpc_port", "0", "--api_port", "0",
+             "--restart_backoff_ms", "200", "--max_restart_backoff_ms", "1000"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines = []
+        ports = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            m = re.search(r"inferd serve listening http_port=(\d+) grpc_port=(\d+) api_port=(\d+)", line)
+            if m:
+                ports = [int(x) for x in m.groups()]
+                break
+        if not ports:
+            raise RuntimeError("inferd serve did not start:\n" + "".join(self.lines))
+        self.http_port, self.grpc_port, self.api_port = ports
+        threading.Thread(target=self._drain, daemon=True).start()
+        with open(os.path.join(data_dir, "token")) as f:
+            self.token = f.read().strip()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def output(self):
+        return "".join(self.lines[-200:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def api(self, method, path, **kw):
+        headers = kw.pop("headers", {})
+        headers.setdefault("Authorization", "Bearer " + self.token)
+        return requests.request(method, "http://127.0.0.1:%d%s" % (self.api_port, path), headers=headers,
+                                timeout=30, **kw)
+
+    def cli(self, *args, stdin=None):
+        p = subprocess.run([INFERD_BIN] + list(args) + ["--data_dir", self.data_dir], input=stdin,
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr
+
+    def isvc(self, name, ns="default"):
+        r = self.api("GET", "/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices/%s" % (ns, name))
+        return r.json() if r.status_code == 200 else None
+
+    def wait(self, name, pred, timeout=90, what="condition"):
+        deadline = time.time() + timeout
+        obj = None
+        while time.time() < deadline:
+            obj = self.isvc(name)
+            if obj is not None and pred(obj):
+                return obj
+            time.sleep(0.05)
+        raise AssertionError("%s: timed out waiting for %s; last object:\n%s\nserve output:\n%s" %
+                             (name, what, json.dumps(obj, indent=1), self.output()))
+
+    def wait_ready(self, name, timeout=90):
+        return self.wait(name, is_ready, timeout, "Ready")
+
+    def gw(self, method, path, host=None, **kw):
+        headers = kw.pop("headers", {})
+        if host:
+            headers["Host"] = host
+        return requests.request(method, "http://127.0.0.1:%d%s" % (self.http_port, path), headers=headers,
+                                timeout=30, **kw)
+
+
+def is_ready(obj):
+    for c in obj.get("status", {}).get("conditions", []):
+        if c.get("type") == "Ready":
+            return c.get("status") == "True"
+    return False
+
+
+def pids(obj):
+    return [r["pid"] for r in obj.get("status", {}).get("inferd", {}).get("replicas", []) if r.get("pid")]
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie counts as gone.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class ServeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="inferd-serve-test-")
+        g.generate_stubs(cls.tmp)
+        cls.files = os.path.join(cls.tmp, "files")
+        os.makedirs(cls.files)
+        # What the local "model store" serves over http://.
+        shutil.copy(os.path.join(MODELS, "xgb_iris_softprob", "model.json"), os.path.join(cls.files, "model.json"))
+        with tarfile.open(os.path.join(cls.files, "lightgbm.tar.gz"), "w:gz") as t:
+            t.add(os.path.join(SHARED_LGBM, "lg_rf_iris.model"), arcname="model.bst")
+        with tarfile.open(os.path.join(cls.files, "evil.tar.gz"), "w:gz") as t:
+            data = b"owned"
+            info = tarfile.TarInfo("../escaped.txt")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        handler = functools.partial(QuietHandler, directory=cls.files)
+        cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        cls.http_url = "http://127.0.0.1:%d" % cls.httpd.server_address[1]
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        cls.data_dir = os.path.join(cls.tmp, "data")
+        cls.serve = Serve(cls.data_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.stop()
+        cls.httpd.shutdown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def apply(self, yaml_text):
+        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=yaml_text)
+        self.assertEqual(rc, 0, out + err)
+        return out
+
+    # ---- the KServe samples ----------------------------------------------------------------------
+    def test_01_sklearn_iris_v1_file_uri(self):
+        model = os.path.join(MODELS, "sklearn", "sklearn-iris-logreg")
+        out = self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: sklearn-iris
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: sklearn
+      storageUri: file://%s
+""" % model)
+        self.assertIn("inferenceservice.serving.kserve.io/sklearn-iris created", out)
+        obj = self.serve.wait_ready("sklearn-iris")
+        st = obj["status"]
+        self.assertEqual(st["url"], "http://sklearn-iris.default.example.com")
+        self.assertEqual(st["components"]["predictor"]["latestReadyRevision"], "sklearn-iris-predictor-00001")
+        self.assertEqual(st["components"]["predictor"]["traffic"][0]["percent"], 100)
+        self.assertEqual(st["modelStatus"]["states"]["activeModelState"], "Loaded")
+        self.assertEqual(st["observedGeneration"], obj["metadata"]["generation"])
+        want = expected(model + ".expected.json")
+        body = {"instances": want["instances"]}
+        for host, path in [("sklearn-iris.default.example.com", "/v1/models/sklearn-iris:predict"),
+                           ("sklearn-iris-predictor.default.example.com", "/v1/models/sklearn-iris:predict"),
+                           (None, "/v1/models/sklearn-iris:predict"),
+                           (None, "/serving/default/sklearn-iris/v1/models/sklearn-iris:predict")]:
+            r = self.serve.gw("POST", path, host=host, json=body)
+            self.assertEqual(r.status_code, 200, (host, path, r.text))
+            self.assertEqual(r.json()["predictions"], want["predict"], (host, path))
+        # The CLI's predict picks V1 from the service's protocol.
+        direct = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS}).json()
+        rc, out, err = self.serve.cli("predict", "sklearn-iris", "-d", json.dumps({"instances": IRIS}))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), direct)
+        # kubectl-style listing.
+        rc, out, err = self.serve.cli("get", "isvc")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"NAME\s+URL\s+READY\s+PREV\s+LATEST")
+        self.assertRegex(out, r"sklearn-iris\s+http://sklearn-iris.default.example.com\s+True\s+100")
+        rc, out, err = self.serve.cli("describe", "isvc", "sklearn-iris")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("PredictorReady", out)
+        self.assertIn("RevisionReady", out)
+        rc, out, err = self.serve.cli("logs", "isvc", "sklearn-iris")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("listening", out)
+        # Applying the same YAML again changes nothing.
+        out = self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: sklearn-iris
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: sklearn
+      storageUri: file://%s
+""" % model)
+        self.assertIn("unchanged", out)
+
+    def test_02_xgboost_v2_http_uri_rest_and_grpc(self):
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: xgboost-iris
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: xgboost
+      protocolVersion: v2
+      runtime: kserve-xgbserver
+      storageUri: %s/model.json
+""" % self.http_url)
+        self.serve.wait_ready("xgboost-iris")
+        want = expected(os.path.join(MODELS, "xgb_iris_softprob.expected.json"))
+        rows = want["instances"]
+        req = {"inputs": [{"name": "input-0", "shape": [len(rows), 4], "datatype": "FP32",
+                           "data": [x for r in rows for x in r]}]}
+        r = self.serve.gw("POST", "/v2/models/xgboost-iris/infer", host="xgboost-iris.default.example.com", json=req)
+        self.assertEqual(r.status_code, 200, r.text)
+        got = r.json()["outputs"][0]["data"]
+        flat = [x for row in want["predict"] for x in row]
+        self.assertEqual(len(got), len(flat))
+        for a, b in zip(got, flat):
+            self.assertAlmostEqual(a, b, places=5)
+        # gRPC through the gateway, routed by model_name.
+        import grpc
+        pb, pb_grpc = g.pb, g.pb_grpc
+        with grpc.insecure_channel("127.0.0.1:%d" % self.serve.grpc_port) as ch:
+            stub = pb_grpc.GRPCInferenceServiceStub(ch)
+            self.assertTrue(stub.ModelReady(pb.ModelReadyRequest(name="xgboost-iris"), timeout=10).ready)
+            inp = pb.ModelInferRequest.InferInputTensor(name="input-0", datatype="FP32", shape=[len(rows), 4])
+            inp.contents.fp32_contents.extend([x for r in rows for x in r])
+            resp = stub.ModelInfer(pb.ModelInferRequest(model_name="xgboost-iris", inputs=[inp]), timeout=10)
+            got = list(resp.outputs[0].contents.fp32_contents)
+            if not got:
+                import struct
+                got = list(struct.unpack("<%df" % len(flat), resp.raw_output_contents[0]))
+            for a, b in zip(got, flat):
+                self.assertAlmostEqual(a, b, places=5)
+            with self.assertRaises(grpc.RpcError) as cm:
+                stub.ModelInfer(pb.ModelInferRequest(model_name="no-such-model", inputs=[inp]), timeout=10)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_03_lightgbm_archive_over_http(self):
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: lightgbm-iris
+spec:
+  predictor:
+    lightgbm:
+      storageUri: %s/lightgbm.tar.gz
+""" % self.http_url)
+        obj = self.serve.wait_ready("lightgbm-iris")
+        self.assertEqual(obj["status"]["inferd"]["runtime"], "kserve-lgbserver")
+        r = self.serve.gw("POST", "/v1/models/lightgbm-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(len(r.json()["predictions"]), 2)
+
+    def test_04_pytorch_and_onnx(self):
+        torch_dir = os.path.join(DL_MODELS, "repo", "torch-mlp2")
+        onnx_dir = os.path.join(DL_MODELS, "repo", "onnx-mlp")
+        if not os.path.isdir(torch_dir) or not os.path.isdir(onnx_dir):
+            self.skipTest("no PyTorch/ONNX test models")
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: torch-mlp
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: pytorch
+      protocolVersion: v2
+      storageUri: %s
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: onnx-mlp
+spec:
+  predictor:
+    onnx:
+      protocolVersion: v2
+      storageUri: file://%s
+""" % (torch_dir, onnx_dir))
+        for name, exp in [("torch-mlp", "torch-mlp2"), ("onnx-mlp", "onnx-mlp")]:
+            self.serve.wait_ready(name)
+            want = expected(os.path.join(DL_MODELS, exp + ".expected.json"))
+            inputs = []
+            for iname, rows in want["inputs"].items():
+                inputs.append({"name": iname, "shape": [len(rows), len(rows[0])], "datatype": "FP32",
+                               "data": [x for r in rows for x in r]})
+            r = self.serve.gw("POST", "/v2/models/%s/infer" % name, json={"inputs": inputs})
+            self.assertEqual(r.status_code, 200, r.text)
+            outs = {o["name"]: o["data"] for o in r.json()["outputs"]}
+            for oname, rows in want["outputs"].items():
+                flat = [x for row in rows for x in row]
+                self.assertIn(oname, outs)
+                for a, b in zip(outs[oname], flat):
+                    self.assertAlmostEqual(a, b, places=4)
+
+    # ---- failures ---------------------------------------------------------------------------------
+    def test_05_model_that_fails_to_load(self):
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: broken
+spec:
+  predictor:
+    xgboost:
+      storageUri: file://%s
+""" % os.path.join(MODELS, "errors", "corrupt"))
+        obj = self.serve.wait(
+            "broken", lambda o: o.get("status", {}).get("modelStatus", {}).get("states", {})
+            .get("activeModelState") == "FailedToLoad", what="FailedToLoad")
+        lfi = obj["status"]["modelStatus"]["lastFailureInfo"]
+        self.assertEqual(lfi["reason"], "ModelLoadFailed")
+        self.assertTrue(lfi["message"], lfi)
+        self.assertFalse(is_ready(obj))
+        self.assertEqual(self.serve.cli("delete", "isvc", "broken")[0], 0)
+
+    def test_06_unsafe_archive_refused(self):
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: evil
+spec:
+  predictor:
+    sklearn:
+      storageUri: %s/evil.tar.gz
+""" % self.http_url)
+        obj = self.serve.wait("evil", lambda o: "lastFailureInfo" in o.get("status", {}).get("modelStatus", {}),
+                              what="a failure")
+        self.assertIn("..", obj["status"]["modelStatus"]["lastFailureInfo"]["message"])
+        self.assertFalse(os.path.exists(os.path.join(self.data_dir, "models", "escaped.txt")))
+        self.assertFalse(os.path.exists(os.path.join(self.data_dir, "escaped.txt")))
+        self.serve.cli("delete", "isvc", "evil")
+
+    def test_07_no_supporting_runtime(self):
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: tf-model
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: tensorflow
+      storageUri: file:///tmp
+""")
+        obj = self.serve.wait("tf-model", lambda o: "lastFailureInfo" in o.get("status", {}).get("modelStatus", {}),
+                              what="NoSupportingRuntime")
+        self.assertEqual(obj["status"]["modelStatus"]["lastFailureInfo"]["reason"], "NoSupportingRuntime")
+        self.serve.cli("delete", "isvc", "tf-model")
+
+    def test_08_invalid_specs_refused_with_the_field(self):
+        rc, out, err = self.serve.cli("apply", "-f", "-", stdin="""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: bad-replicas
+spec:
+  predictor:
+    minReplicas: 3
+    maxReplicas: 1
+    sklearn:
+      storageUri: file:///tmp
+""")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("MinReplicas", err)
+        r = self.serve.api("POST", "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices", json={
+            "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "two-impls"},
+            "spec": {"predictor": {"sklearn": {"storageUri": "file:///tmp"},
+                                   "xgboost": {"storageUri": "file:///tmp"}}}})
+        self.assertEqual(r.status_code, 422, r.text)
+        self.assertIn("exactly one of", r.json()["message"])
+        self.assertIsNone(self.serve.isvc("two-impls"))
+        self.assertIsNone(self.serve.isvc("bad-replicas"))
+        rc, out, err = self.serve.cli("apply", "-f", "-", stdin="apiVersion: v1\nkind: a: b\nmetadata: {}\n")
+        self.assertNotEqual(rc, 0)
+        self.assertIn(":2", err)  # the line of the YAML error
+
+    def test_09_stale_write_conflict_and_auth(self):
+        path = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/sklearn-iris"
+        obj = self.serve.api("GET", path).json()
+        stale = json.loads(json.dumps(obj))
+        obj["metadata"].setdefault("labels", {})["team"] = "a"
+        r = self.serve.api("PUT", path, json=obj)
+        self.assertEqual(r.status_code, 200, r.text)
+        stale["metadata"].setdefault("labels", {})["team"] = "b"
+        r = self.serve.api("PUT", path, json=stale)
+        self.assertEqual(r.status_code, 409, r.text)
+        r = self.serve.api("GET", path, headers={"Authorization": "Bearer wrong"})
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(os.stat(os.path.join(self.data_dir, "token")).st_mode & 0o777, 0o600)
+
+    def test_10_killed_replica_comes_back(self):
+        obj = self.serve.wait_ready("sklearn-iris")
+        old = pids(obj)
+        self.assertEqual(len(old), 1)
+        os.kill(old[0], signal.SIGKILL)
+        obj = self.serve.wait("sklearn-iris", lambda o: is_ready(o) and pids(o) and pids(o) != old,
+                              what="a new ready replica")
+        self.assertGreaterEqual(obj["status"]["inferd"]["replicas"][0]["restarts"], 1)
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+
+    def test_11_restart_keeps_every_service_then_delete(self):
+        before = {n: pids(self.serve.wait_ready(n)) for n in ("sklearn-iris", "xgboost-iris", "lightgbm-iris")}
+        self.serve.stop()
+        for ps in before.values():
+            for pid in ps:
+                deadline = time.time() + 10
+                while alive(pid) and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertFalse(alive(pid), "replica %d outlived inferd serve" % pid)
+        type(self).serve = Serve(self.data_dir)
+        for name in before:
+            self.serve.wait_ready(name)
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        # delete: the replicas go away.
+        running = pids(self.serve.isvc("sklearn-iris"))
+        self.assertTrue(running)
+        rc, out, err = self.serve.cli("delete", "isvc", "sklearn-iris")
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"sklearn-iris" deleted', out)
+        deadline = time.time() + 15
+        while any(alive(p) for p in running) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(any(alive(p) for p in running))
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 404, r.text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
