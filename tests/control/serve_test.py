@@ -466,8 +466,133 @@ spec:
         r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
         self.assertEqual(r.status_code, 200, r.text)
 
+    def test_10b_user_runtimes(self):
+        # A ServingRuntime whose container is a local command: KServe's template variables, /mnt/models and
+        # the port inferd chose ($PORT and --http_port) reach it; the gateway routes to it.
+        server = ("import http.server,json,os,sys\n"
+                  "class H(http.server.BaseHTTPRequestHandler):\n"
+                  "  def log_message(self,*a): pass\n"
+                  "  def answer(self):\n"
+                  "    b=json.dumps({'argv':sys.argv[1:],'path':self.path,'port':os.environ['PORT']}).encode()\n"
+                  "    self.send_response(200); self.send_header('Content-Length',str(len(b))); self.end_headers()\n"
+                  "    self.wfile.write(b)\n"
+                  "  do_GET=answer\n"
+                  "  def do_POST(self): self.rfile.read(int(self.headers.get('Content-Length','0'))); self.answer()\n"
+                  "port=int(sys.argv[sys.argv.index('--http_port')+1])\n"
+                  "print('custom runtime on', port, flush=True)\n"
+                  "http.server.HTTPServer(('127.0.0.1',port),H).serve_forever()\n")
+        with open(os.path.join(self.tmp, "custom_server.py"), "w") as f:
+            f.write(server)
+        self.apply("""
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata:
+  name: my-runtime
+spec:
+  supportedModelFormats:
+    - name: my-format
+      autoSelect: true
+  protocolVersions: [v1]
+  containers:
+    - name: kserve-container
+      image: example/custom:latest
+      command: [/usr/bin/python3, %s]
+      args:
+        - --model_name={{.Name}}
+        - --model_dir=/mnt/models
+        - --http_port
+        - "8080"
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata:
+  name: crasher
+spec:
+  supportedModelFormats:
+    - name: crash-format
+      autoSelect: true
+  containers:
+    - name: kserve-container
+      command: [/bin/sh, -c, "echo starting {{.Name}}; exit 3"]
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata:
+  name: triton-like
+spec:
+  supportedModelFormats:
+    - name: image-format
+      autoSelect: true
+  containers:
+    - name: kserve-container
+      image: nvcr.io/nvidia/tritonserver:23.05-py3
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: custom-rt
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: my-format
+      storageUri: file://%s
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: crashy
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: crash-format
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: image-only
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: image-format
+""" % (os.path.join(self.tmp, "custom_server.py"), self.files))
+        obj = self.serve.wait_ready("custom-rt")
+        self.assertEqual(obj["status"]["inferd"]["runtime"], "my-runtime")
+        r = self.serve.gw("POST", "/v1/models/custom-rt:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        got = r.json()
+        self.assertIn("--model_name=custom-rt", got["argv"])
+        self.assertIn("--model_dir=" + self.files, got["argv"])
+        self.assertEqual(got["argv"][-1], got["port"])
+        self.assertEqual(got["path"], "/v1/models/custom-rt:predict")
+
+        def crash_looping(o):
+            for c in o.get("status", {}).get("conditions", []):
+                if c["type"] == "PredictorReady" and c.get("reason") == "CrashLoopBackOff":
+                    return True
+            return False
+        obj = self.serve.wait("crashy", crash_looping, what="CrashLoopBackOff")
+        cond = [c for c in obj["status"]["conditions"] if c["type"] == "PredictorReady"][0]
+        self.assertIn("exit code 3", cond["message"])
+        self.assertIn("starting crashy", cond["message"])  # the last log lines, templates expanded
+        obj = self.serve.wait("image-only", lambda o: "lastFailureInfo" in o.get("status", {}).get("modelStatus", {}),
+                              what="RuntimeNotRunnable")
+        lfi = obj["status"]["modelStatus"]["lastFailureInfo"]
+        self.assertEqual(lfi["reason"], "RuntimeNotRunnable")
+        self.assertIn("tritonserver", lfi["message"])
+        rc, out, err = self.serve.cli("get", "isvc", "image-only", "-o", "yaml")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("kind: InferenceService", out)
+        self.assertIn("RuntimeNotRunnable", out)
+        for name in ("custom-rt", "crashy", "image-only"):
+            self.assertEqual(self.serve.cli("delete", "isvc", name)[0], 0)
+
     def test_11_restart_keeps_every_service_then_delete(self):
         before = {n: pids(self.serve.wait_ready(n)) for n in ("sklearn-iris", "xgboost-iris", "lightgbm-iris")}
+        # SIGKILL: nothing runs in inferd serve to stop the replicas; the parent-death signal must.
+        os.kill(self.serve.proc.pid, signal.SIGKILL)
         self.serve.stop()
         for ps in before.values():
             for pid in ps:
