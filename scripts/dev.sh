@@ -28,7 +28,8 @@ case "${1:-}" in
       kill -0 $SERVE 2>/dev/null || exit 1
       sleep 0.1
     done
-    sed "s#@EXAMPLES@#$PWD/examples/models#" examples/isvc/*.yaml | "$BUILD_DIR/inferd" apply -f -
+    for f in examples/isvc/*.yaml; do echo ---; sed "s#@EXAMPLES@#$PWD/examples/models#" "$f"; done |
+      "$BUILD_DIR/inferd" apply -f -
     for _ in $(seq 600); do  # up to a minute for both to report READY True
       [[ $("$BUILD_DIR/inferd" get isvc | awk 'NR>1 && $3=="True"' | wc -l) -ge 2 ]] && break
       sleep 0.1
