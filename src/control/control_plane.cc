@@ -610,6 +610,9 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
         Emit(svc, "Warning", "RuntimeNotRunnable", latest->build_error);
         break;
       }
+      // Natively compiled scikit-learn models are remembered here, so a replica started again loads
+      // without starting Python (backends/sklearn).
+      rs->env.emplace_back("INFERD_COMPILED_CACHE", opt.data_dir + "/compiled");
       rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
       rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
       auto id = sup_->Start(*rs);

@@ -3,10 +3,12 @@
 // KServe's sklearn iris sample and every model's test rows as scikit-learn did.
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "util/test_util.h"
@@ -144,6 +146,44 @@ TEST(SklearnPredictProba, EnvironmentSwitchAnswersProbabilities) {
     for (simdjson::dom::element p : row) sum += p.get_double();
     EXPECT_NEAR(sum, 1.0, 1e-12) << r.body;
   }
+}
+
+// INFERD_COMPILED_CACHE: the first server compiles in Python and leaves records; a second one loads the
+// same files from them without starting Python, and answers exactly as scikit-learn did (integer, string
+// and float labels, a pipeline, a forest).
+TEST(SklearnCompiledCache, SecondLoadSkipsPythonAndAnswersTheSame) {
+  std::string cache = ::testing::TempDir() + "/inferd-compiled-" + std::to_string(::getpid());
+  std::filesystem::remove_all(cache);
+  const std::vector<const char*> models = {"sklearn-iris-rf", "sklearn-iris-pipeline", "sklearn-iris-strlabels",
+                                           "sklearn-diabetes-gbr", "sklearn-iris-logreg"};
+  std::vector<std::string> args = {"--model_repository", Repo()};
+  for (const char* m : models) args.insert(args.end(), {"--load_model", m});
+  ::setenv("INFERD_COMPILED_CACHE", cache.c_str(), 1);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "compiling" : "from the records");
+    auto server = ServerProcess::Start(args);
+    ASSERT_NE(server, nullptr);
+    ASSERT_TRUE(server->WaitReady(60000)) << server->Output();
+    for (const char* name : models) {
+      SCOPED_TRACE(name);
+      Sample s = ReadSample(name);
+      auto r = HttpPost(server->http_port(), std::string("/v1/models/") + name + ":predict",
+                        "{\"instances\":" + s.instances + "}");
+      ASSERT_EQ(r.status, 200) << r.body;
+      if (std::string(name) == "sklearn-diabetes-gbr") continue;  // a regressor: compared with tolerance above
+      EXPECT_EQ(r.body, "{\"predictions\":" + s.predictions + "}");
+    }
+    std::string out = server->Output();
+    size_t from_records = 0;
+    for (size_t pos = 0; (pos = out.find("Python not started", pos)) != std::string::npos; ++pos) ++from_records;
+    EXPECT_EQ(from_records, round == 0 ? 0u : models.size()) << out;
+    server->Terminate();
+  }
+  ::unsetenv("INFERD_COMPILED_CACHE");
+  size_t records = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache)) records += e.path().extension() == ".json";
+  EXPECT_EQ(records, models.size());
+  std::filesystem::remove_all(cache);
 }
 
 }  // namespace

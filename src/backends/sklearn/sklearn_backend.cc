@@ -3,11 +3,21 @@
 
 #include "backends/sklearn/sklearn_backend.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "backends/sklearn/sklearn_native.h"
 #include "backends/sklearn/sklearn_python.h"
@@ -40,6 +50,79 @@ int64_t DictInt(PyObject* d, const char* key) {
   return v ? PyLong_AsLongLong(v) : -1;
 }
 
+// ---- compiled-model cache --------------------------------------------------------------------------
+// Loading a joblib file needs the embedded interpreter (about a second to start with numpy and
+// scikit-learn), which would dominate a replica's start. When INFERD_COMPILED_CACHE names a directory
+// (`inferd serve` sets it to DATA_DIR/compiled for its replicas), a model that compiled natively leaves
+// a record there: its native description (with the probe rows and scikit-learn's answers to them, which
+// FromJson checks again) and what the Python half reported (type, feature and class counts, the fitted
+// classes). A later load of the same file takes the record and never starts Python. The record's name
+// hashes the file's path, size, mtime and the compiler's source; inside, a hash of the file's bytes must
+// match too. Anything unexpected (unreadable, stale, malformed) is a miss: the normal path runs.
+std::string CompiledCacheDir() {
+  const char* d = std::getenv("INFERD_COMPILED_CACHE");
+  return d && *d ? d : "";
+}
+
+std::string Hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct CacheKey {
+  std::string record_path;
+  std::string content_hash;
+};
+
+std::optional<CacheKey> CompiledCacheKey(const std::string& model_file) {
+  std::string dir = CompiledCacheDir();
+  if (dir.empty()) return std::nullopt;
+  struct stat st {};
+  if (::stat(model_file.c_str(), &st) != 0) return std::nullopt;
+  std::ifstream in(model_file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string content = ss.str();
+  std::error_code ec;
+  std::string real = std::filesystem::weakly_canonical(model_file, ec).string();
+  std::string id = real + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
+                   std::to_string(st.st_mtim.tv_nsec) + "|" +
+                   Hex64(std::hash<std::string_view>{}(sklearn::kPythonSource));
+  CacheKey k;
+  k.record_path = dir + "/sklearn-" + Hex64(std::hash<std::string>{}(id)) + ".json";
+  k.content_hash = Hex64(std::hash<std::string>{}(content)) + "-" + std::to_string(content.size());
+  return k;
+}
+
+std::string ToHex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+bool FromHex(std::string_view hex, std::string* out) {
+  if (hex.size() % 2) return false;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = val(hex[i]), lo = val(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
 class SklearnBackend final : public Backend {
  public:
   ~SklearnBackend() override {
@@ -52,6 +135,11 @@ class SklearnBackend final : public Backend {
   }
 
   Status Load(const LoadOptions& o) {
+    std::optional<CacheKey> cache_key;
+    if (!o.force_python) {
+      cache_key = CompiledCacheKey(o.model_file);
+      if (cache_key && LoadCompiled(o, *cache_key)) return Status::Ok();
+    }
     RETURN_IF_ERROR(EnsurePython());
     GilLock gil;
     const std::string where = "model file '" + o.model_file + "'";
@@ -96,9 +184,110 @@ class SklearnBackend final : public Backend {
     if (o.force_python) {
       LOG_INFO("model '{}': {} runs in Python (--force_python)", o.model_name, type_name_);
     } else {
-      CompileNative(mod.get(), o.model_name, n_features, has_proba, n_classes);
+      std::string description = CompileNative(mod.get(), o.model_name, n_features, has_proba, n_classes);
+      if (native_ && cache_key) SaveCompiled(*cache_key, description, n_features, n_classes, has_proba, kind);
     }
+    BuildMetadata(o, n_features, n_classes, has_proba, label_type, proba_first);
+    return Status::Ok();
+  }
 
+  // The record of an earlier native compile of this very file (see CompiledCacheKey): true when the model
+  // is now fully loaded from it, without Python.
+  bool LoadCompiled(const LoadOptions& o, const CacheKey& key) {
+    std::ifstream in(key.record_path);
+    if (!in) return false;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    nlohmann::json r = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (!r.is_object() || r.value("version", 0) != 1 || r.value("content", "") != key.content_hash) return false;
+    auto native = sklearn::NativeModel::FromJson(r.value("native", ""));
+    if (!native.ok()) {
+      LOG_WARN("model '{}': ignoring compiled record {}: {}", o.model_name, key.record_path,
+               native.status().message());
+      return false;
+    }
+    int64_t n_features = r.value("n_features", int64_t{-1});
+    int64_t n_classes = r.value("n_classes", int64_t{-1});
+    bool has_proba = r.value("has_proba", false);
+    std::string kind = r.value("label_kind", "");
+    DataType label_type = LabelType(kind);
+    Tensor classes;
+    std::vector<std::string> names;
+    if (n_classes > 0) {
+      if (!r.contains("classes") || !r["classes"].is_array() ||
+          static_cast<int64_t>(r["classes"].size()) != n_classes) {
+        return false;
+      }
+      std::string raw;
+      for (const auto& c : r["classes"]) {
+        if (!c.is_string()) return false;
+        if (label_type == DataType::kBytes) {
+          names.push_back(c.get<std::string>());
+          AppendBytesElement(&raw, names.back());
+        } else {
+          std::string one;
+          if (!FromHex(c.get<std::string>(), &one) || one.size() != DataTypeSize(label_type)) return false;
+          raw += one;
+        }
+      }
+      classes = Tensor("classes", label_type, {n_classes});
+      classes.SetOwned(std::move(raw));
+    }
+    if ((*native)->has_proba() != has_proba || ((*native)->classifier() && (*native)->num_classes() != n_classes)) {
+      return false;
+    }
+    native_ = std::move(*native);
+    classes_ = std::move(classes);
+    class_names_ = std::move(names);
+    type_name_ = r.value("type", "");
+    BuildMetadata(o, n_features, n_classes, has_proba, label_type, has_proba && PredictProbaFromEnv());
+    LOG_INFO("model '{}': {} compiled natively (record {}; Python not started)", o.model_name, type_name_,
+             key.record_path);
+    return true;
+  }
+
+  void SaveCompiled(const CacheKey& key, const std::string& description, int64_t n_features, int64_t n_classes,
+                    bool has_proba, const std::string& kind) {
+    nlohmann::json r = {{"version", 1},
+                        {"content", key.content_hash},
+                        {"type", type_name_},
+                        {"n_features", n_features},
+                        {"n_classes", n_classes},
+                        {"has_proba", has_proba},
+                        {"label_kind", kind},
+                        {"native", description}};
+    nlohmann::json classes = nlohmann::json::array();
+    if (n_classes > 0) {
+      if (classes_.dtype() == DataType::kBytes) {
+        for (const auto& c : class_names_) classes.push_back(c);
+      } else {
+        size_t es = DataTypeSize(classes_.dtype());
+        for (int64_t i = 0; i < n_classes; ++i) {
+          classes.push_back(ToHex(std::string_view(classes_.raw() + static_cast<size_t>(i) * es, es)));
+        }
+      }
+    }
+    r["classes"] = classes;
+    std::string text;
+    try {
+      text = r.dump();
+    } catch (...) {  // class names that are not UTF-8: no record; the next load compiles again
+      return;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(key.record_path).parent_path(), ec);
+    std::string tmp = key.record_path + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << text;
+      if (!out) return;
+    }
+    std::filesystem::rename(tmp, key.record_path, ec);  // atomic: a reader sees all of it or nothing
+    if (ec) std::filesystem::remove(tmp, ec);
+  }
+
+  void BuildMetadata(const LoadOptions& o, int64_t n_features, int64_t n_classes, bool has_proba,
+                     DataType label_type, bool proba_first) {
     metadata_.name = o.model_name;
     metadata_.platform = "sklearn";
     metadata_.execution = native_ ? "native" : "python";
@@ -115,7 +304,6 @@ class SklearnBackend final : public Backend {
         kinds_.push_back(Kind::kProba);
       }
     }
-    return Status::Ok();
   }
 
   const ModelMetadata& metadata() const override { return metadata_; }
@@ -148,34 +336,36 @@ class SklearnBackend final : public Backend {
  private:
   // Compiles the estimator into native code when it has a native form and the result agrees with
   // scikit-learn on probe rows; otherwise logs why and leaves native_ empty (the Python path serves).
-  void CompileNative(PyObject* mod, const std::string& model_name, int64_t n_features, bool has_proba,
-                     int64_t n_classes) {
+  // Returns the native description that was accepted ("" when the model stays on Python).
+  std::string CompileNative(PyObject* mod, const std::string& model_name, int64_t n_features, bool has_proba,
+                            int64_t n_classes) {
     PyRef compile(PyObject_GetAttrString(mod, "compile_native"));
     PyRef nf(PyLong_FromLongLong(n_features));
     PyRef json(compile ? PyObject_CallFunctionObjArgs(compile.get(), model_.get(), nf.get(), nullptr) : nullptr);
     if (!json) {
       Status why = PythonError("no native form");
       LOG_INFO("model '{}': {} runs in Python: {}", model_name, type_name_, why.message());
-      return;
+      return "";
     }
     Py_ssize_t len = 0;
     const char* text = PyUnicode_AsUTF8AndSize(json.get(), &len);
     if (!text) {
       LOG_WARN("model '{}': {}", model_name, PythonError("native form").message());
-      return;
+      return "";
     }
     auto native = sklearn::NativeModel::FromJson(std::string_view(text, static_cast<size_t>(len)));
     if (!native.ok()) {
       LOG_WARN("model '{}': {} runs in Python: the native form does not match scikit-learn: {}", model_name,
                type_name_, native.status().message());
-      return;
+      return "";
     }
     if ((*native)->has_proba() != has_proba || ((*native)->classifier() && (*native)->num_classes() != n_classes)) {
       LOG_WARN("model '{}': {} runs in Python: the native form disagrees on its outputs", model_name, type_name_);
-      return;
+      return "";
     }
     native_ = std::move(*native);
     LOG_INFO("model '{}': {} compiled natively", model_name, type_name_);
+    return std::string(text, static_cast<size_t>(len));
   }
 
   Status ExecuteNative(const Tensor& input, std::span<const int> requested, std::vector<Tensor>* outputs) {
