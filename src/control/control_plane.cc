@@ -20,6 +20,7 @@
 
 #include "api/api_server.h"
 #include "control/replica_command.h"
+#include "core/clock.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "gateway/gateway.h"
@@ -42,15 +43,6 @@ std::string DefaultDataDir() {
 }
 
 namespace {
-
-std::string NowRfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string RandomToken() {
   unsigned char bytes[24];

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "core/clock.h"
 #include "core/logging.h"
 #include "core/uuid.h"
 #include "store/store.h"
@@ -31,15 +32,6 @@ std::string ResourceKey(const ResourceType& type) {
   auto slash = type.api_version.rfind('/');
   if (slash == std::string::npos) return type.plural;  // core group ("v1")
   return type.plural + "." + type.api_version.substr(0, slash);
-}
-
-std::string NowRfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
