@@ -7,18 +7,15 @@
 #include <thread>
 
 #include "backends/fault/fault_backend.h"
-#ifdef INFERD_HAVE_ONNXRUNTIME
-#include "backends/onnx/onnx_backend.h"
-#endif
-#ifdef INFERD_HAVE_TORCH
-#include "backends/torch/torch_backend.h"
-#endif
+#include "backends/onnx/onnx_backend.h"    // plugin names only: no ONNX Runtime here
+#include "backends/torch/torch_backend.h"  // plugin names only: no libtorch here
 #include "backends/lightgbm/lightgbm_backend.h"
 #include "backends/python/python_model_backend.h"
 #include "backends/sklearn/sklearn_backend.h"
 #include "backends/xgboost/xgboost_backend.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "model/backend_plugin.h"
 #include "model/repository.h"
 #include "server/grpc_server.h"
 #include "server/http_server.h"
@@ -59,11 +56,12 @@ Status ModelServer::Start() {
   impl_->registry.Register(NewXgboostBackendFactory());
   impl_->registry.Register(NewLightgbmBackendFactory());
   impl_->registry.Register(NewSklearnBackendFactory());
+  // The deep-learning runtimes are plugins, loaded by the first model of their format (model/backend_plugin.h).
 #ifdef INFERD_HAVE_TORCH
-  impl_->registry.Register(NewTorchBackendFactory());
+  impl_->registry.Register(NewPluginBackendFactory("pytorch", kTorchPluginLibrary, kTorchPluginEntryPoint));
 #endif
 #ifdef INFERD_HAVE_ONNXRUNTIME
-  impl_->registry.Register(NewOnnxBackendFactory());
+  impl_->registry.Register(NewPluginBackendFactory("onnx", kOnnxPluginLibrary, kOnnxPluginEntryPoint));
 #endif
   if (const char* f = std::getenv("INFERD_FAULT_INJECTION"); f && std::string(f) == "1") {
     impl_->registry.Register(NewFaultBackendFactory());

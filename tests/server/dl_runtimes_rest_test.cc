@@ -14,6 +14,8 @@ TEST(dl_runtimes, NotBuilt) { GTEST_SKIP() << "inferd was built without libtorch
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -256,6 +258,32 @@ TEST_F(dl_runtimes, V2GrpcModelInfer) {
       ExpectClose(got, outputs[o].values, model + " gRPC " + out.name());
     }
   }
+}
+
+std::string Maps(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The runtimes are plugins (model/backend_plugin.h): mapped by the server that loaded their models only.
+TEST_F(dl_runtimes, PluginsAreMappedOnceTheirModelsLoad) {
+  std::string maps = Maps(server_->pid());
+  EXPECT_NE(maps.find("libinferd_backend_torch.so"), std::string::npos);
+  EXPECT_NE(maps.find("libinferd_backend_onnx.so"), std::string::npos);
+  EXPECT_NE(maps.find("libtorch_cpu"), std::string::npos);
+}
+
+TEST(dl_runtimes_plugins, ServerOfOtherFormatsNeverMapsTheRuntimes) {
+  auto s = ServerProcess::Start(
+      {"--model_name", "iris", "--model_dir", INFERD_SOURCE_DIR "/examples/models/iris-xgboost"});
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->WaitReady()) << s->Output();
+  std::string maps = Maps(s->pid());
+  ASSERT_FALSE(maps.empty());
+  EXPECT_EQ(maps.find("libinferd_backend_"), std::string::npos);
+  EXPECT_EQ(maps.find("libtorch"), std::string::npos);
+  EXPECT_EQ(maps.find("libc10"), std::string::npos);
+  EXPECT_EQ(maps.find("libonnxruntime"), std::string::npos);
 }
 
 }  // namespace

@@ -246,3 +246,8 @@ class OnnxBackendFactory final : public BackendFactory {
 std::unique_ptr<BackendFactory> NewOnnxBackendFactory() { return std::make_unique<OnnxBackendFactory>(); }
 
 }  // namespace inferd
+
+// The plugin's entry point (kOnnxPluginEntryPoint); the caller owns the factory.
+extern "C" __attribute__((visibility("default"))) inferd::BackendFactory* inferd_onnx_backend_factory() {
+  return inferd::NewOnnxBackendFactory().release();
+}

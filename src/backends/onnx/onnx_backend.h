@@ -23,6 +23,9 @@
 //   a dimension the model fixes) is InvalidArgument, any other failure Internal.
 // - Threads: thread_safe() is true: Ort::Session::Run is documented as safe to call concurrently on one
 //   session, and everything else Execute touches is read-only after Load.
+// - Packaging: this backend is the plugin libinferd_backend_onnx.so, loaded on the first onnx model
+//   (model/backend_plugin.h); its entry point kOnnxPluginEntryPoint returns NewOnnxBackendFactory().release().
+//   Tests may link the source directly and call the factory.
 #pragma once
 
 #include <memory>
@@ -30,6 +33,9 @@
 #include "model/backend.h"
 
 namespace inferd {
+
+inline constexpr char kOnnxPluginLibrary[] = "libinferd_backend_onnx.so";
+inline constexpr char kOnnxPluginEntryPoint[] = "inferd_onnx_backend_factory";
 
 std::unique_ptr<BackendFactory> NewOnnxBackendFactory();
 

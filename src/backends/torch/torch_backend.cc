@@ -345,3 +345,8 @@ class TorchBackendFactory final : public BackendFactory {
 std::unique_ptr<BackendFactory> NewTorchBackendFactory() { return std::make_unique<TorchBackendFactory>(); }
 
 }  // namespace inferd
+
+// The plugin's entry point (kTorchPluginEntryPoint); the caller owns the factory.
+extern "C" __attribute__((visibility("default"))) inferd::BackendFactory* inferd_torch_backend_factory() {
+  return inferd::NewTorchBackendFactory().release();
+}

@@ -29,6 +29,9 @@
 //   thread-local guard. LoadOptions.intra_op_threads > 0 calls at::set_num_threads, which is
 //   PROCESS-WIDE in libtorch (one intra-op pool shared by every torch model): the last torch model loaded
 //   decides it. <= 0 keeps libtorch's default.
+// - Packaging: this backend (with io_config) is the plugin libinferd_backend_torch.so, loaded on the first
+//   pytorch model (model/backend_plugin.h); its entry point kTorchPluginEntryPoint returns
+//   NewTorchBackendFactory().release(). Tests may link the sources directly and call the factory.
 #pragma once
 
 #include <memory>
@@ -36,6 +39,9 @@
 #include "model/backend.h"
 
 namespace inferd {
+
+inline constexpr char kTorchPluginLibrary[] = "libinferd_backend_torch.so";
+inline constexpr char kTorchPluginEntryPoint[] = "inferd_torch_backend_factory";
 
 std::unique_ptr<BackendFactory> NewTorchBackendFactory();
 
