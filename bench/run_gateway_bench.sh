@@ -3,10 +3,10 @@
 #
 #   bash bench/run_gateway_bench.sh
 #
-# In one run, against one `inferd serve` on ephemeral ports with KServe's sklearn-iris sample (the bundled
-# LogisticRegression, local storageUri):
-#   apply->Ready  TRIALS times: `inferd apply` of a fresh InferenceService, then the API polled every 2 ms
-#                 until its Ready condition is True; then deleted. Reported: median and worst.
+# In one run, against one `inferd serve` on ephemeral ports (KServe's iris samples, local storageUri):
+#   apply->Ready  TRIALS times per model (the bundled iris scikit-learn LogisticRegression and XGBoost
+#                 models): `inferd apply` of a fresh InferenceService, then the API polled every 2 ms until
+#                 its Ready condition is True; then deleted. Reported: first, median and worst.
 #   overhead      wrk POST :predict with KServe's iris body, alternating, ROUNDS rounds: straight to the
 #                 replica (its own port, from the service's status) and through the gateway (path route
 #                 /v1/models/sklearn-iris:predict, which the gateway proxies over pooled keep-alive
@@ -53,10 +53,14 @@ isvc_yaml() {
 }
 
 # ---- apply -> Ready ----------------------------------------------------------------------------------
-log "apply -> Ready, $TRIALS trials"
-/usr/bin/python3 - "$INFERD" "$WORK/data" "$API" "$TOKEN" "$MODEL" "$TRIALS" >"$WORK/ready.txt" <<'EOF'
+# Each trial applies a new InferenceService (its own name) for the same model files, so the first
+# scikit-learn trial compiles the model in Python and later ones load the compiled record (the storage and
+# compiled caches are what a user gets from the second apply of a model on).
+log "apply -> Ready, $TRIALS trials per model"
+/usr/bin/python3 - "$INFERD" "$WORK/data" "$API" "$TOKEN" "$TRIALS" \
+  "sklearn=$ROOT/examples/models/iris-sklearn" "xgboost=$ROOT/examples/models/iris-xgboost" >"$WORK/ready.txt" <<'EOF2'
 import json, statistics, subprocess, sys, time, urllib.request
-inferd, data, api, token, model, trials = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
+inferd, data, api, token, trials = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 def get(name):
     req = urllib.request.Request("http://127.0.0.1:%d/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/%s" % (api, name),
                                  headers={"Authorization": "Bearer " + token})
@@ -66,23 +70,25 @@ def get(name):
         return None
 def ready(o):
     return o and any(c.get("type") == "Ready" and c.get("status") == "True" for c in o.get("status", {}).get("conditions", []))
-times = []
-for i in range(trials):
-    name = "ready-%d" % i
-    y = ("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: %s\nspec:\n  predictor:\n"
-         "    model:\n      modelFormat:\n        name: sklearn\n      storageUri: file://%s\n") % (name, model)
-    t0 = time.perf_counter()
-    subprocess.run([inferd, "apply", "-f", "-", "--data_dir", data], input=y, text=True, check=True, capture_output=True)
-    while not ready(get(name)):
-        if time.perf_counter() - t0 > 60:
-            sys.exit("not ready in 60 s")
-        time.sleep(0.002)
-    times.append(time.perf_counter() - t0)
-    subprocess.run([inferd, "delete", "isvc", name, "--data_dir", data], check=True, capture_output=True)
-    time.sleep(0.3)
-print("READY median_ms=%.0f max_ms=%.0f all_ms=%s" % (statistics.median(times) * 1e3, max(times) * 1e3,
-      ",".join("%.0f" % (t * 1e3) for t in times)))
-EOF
+for spec in sys.argv[6:]:
+    fmt, model = spec.split("=", 1)
+    times = []
+    for i in range(trials):
+        name = "ready-%s-%d" % (fmt, i)
+        y = ("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: %s\nspec:\n  predictor:\n"
+             "    model:\n      modelFormat:\n        name: %s\n      storageUri: file://%s\n") % (name, fmt, model)
+        t0 = time.perf_counter()
+        subprocess.run([inferd, "apply", "-f", "-", "--data_dir", data], input=y, text=True, check=True, capture_output=True)
+        while not ready(get(name)):
+            if time.perf_counter() - t0 > 60:
+                sys.exit("not ready in 60 s")
+            time.sleep(0.002)
+        times.append(time.perf_counter() - t0)
+        subprocess.run([inferd, "delete", "isvc", name, "--data_dir", data], check=True, capture_output=True)
+        time.sleep(0.3)
+    print("READY %s first_ms=%.0f median_ms=%.0f max_ms=%.0f all_ms=%s" % (fmt, times[0] * 1e3,
+          statistics.median(times) * 1e3, max(times) * 1e3, ",".join("%.0f" % (t * 1e3) for t in times)))
+EOF2
 cat "$WORK/ready.txt"
 
 # ---- gateway overhead ---------------------------------------------------------------------------------
@@ -129,8 +135,10 @@ rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 med = lambda i: statistics.median(r[i] for r in rows)
 ratio = statistics.median(r[3] / r[0] for r in rows)
 added = statistics.median(r[8] - r[6] for r in rows)
-ready = open(sys.argv[2]).read().split()
-ready_med = float(ready[1].split("=")[1])
+ready = {}
+for line in open(sys.argv[2]):
+    f = line.split()
+    ready[f[1]] = {k: v for k, v in (x.split("=") for x in f[2:])}
 print()
 print("%-34s %10s %10s" % ("", "direct", "gateway"))
 print("%-34s %10.0f %10.0f" % ("req/s, 64 connections", med(0), med(3)))
@@ -141,6 +149,8 @@ print("%-34s %10.0f %10.0f" % ("", med(7), med(9)))
 print()
 print("throughput ratio %.3f (target >= 0.70): %s" % (ratio, "PASS" if ratio >= 0.70 else "FAIL"))
 print("added p50, 1 connection: %.0f us (target <= 150 us): %s" % (added, "PASS" if added <= 150 else "FAIL"))
-print("apply -> Ready median %.0f ms (target < 1000 ms): %s   [%s]" % (ready_med, "PASS" if ready_med < 1000 else "FAIL",
-      " ".join(ready[1:])))
+for fmt, r in ready.items():
+    m = float(r["median_ms"])
+    print("apply -> Ready, iris %s: median %.0f ms, first %s ms, max %s ms (target < 1000 ms): %s   [%s]" %
+          (fmt, m, r["first_ms"], r["max_ms"], "PASS" if m < 1000 else "FAIL", r["all_ms"]))
 EOF
