@@ -16,13 +16,21 @@
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
 //   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.
-// Proxying: pooled keep-alive upstream connections per endpoint (bounded idle pool), request and response
-//   bodies forwarded as they are (headers too, minus hop-by-hop), `timeout` per service (504 with a JSON
-//   error when exceeded). No retries once a request was written to a replica (a replica that refuses the
-//   connection before anything was written is retried on another endpoint once).
+// Proxying: pooled keep-alive upstream connections per endpoint (bounded idle pool), `timeout` per service
+//   (504 with a JSON error when exceeded). Headers and bodies are forwarded as they are, minus hop-by-hop
+//   headers; the upstream sees the client's Host header (not the replica's address: inferd's model server
+//   does not look at it; a request without Host gets the replica's "host:port"). Fast path (the common
+//   case): an HTTP/1.1 request with Content-Length framing (or no body), a Host, and no hop-by-hop header
+//   (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*) nor Expect is forwarded as
+//   the very bytes received (request line rewritten only for `/serving/...` routes), and a Content-Length
+//   answer without hop-by-hop headers is relayed as received; anything else is parsed and re-serialized by
+//   Beast (hop-by-hop headers dropped, chunked bodies re-framed, HTTP/1.0 and Connection: close honoured).
+//   No retries once a request was written to a replica (a replica that refuses the connection before
+//   anything was written is retried on another endpoint once).
 //   A replica that cannot be reached otherwise: 502 {"error": ...}. A pooled keep-alive connection the replica
-//   closed while idle is detected before use (non-blocking peek) or, failing that, on first use with nothing
-//   answered, and the request is then sent once more on a fresh connection to the same replica.
+//   closed while idle is detected before use (non-blocking peek, for connections idle over a second) or,
+//   failing that, on first use with nothing answered, and the request is then sent once more on a fresh
+//   connection to the same replica.
 //   A host of the `{label}.{ns}.{domain}` form that names no service falls through to the path rules.
 //   A percent-picked revision with no ready replica yields to another revision that has some (503 only
 //   when none has). Local answers (`/v2/health/live`, `/v2/health/ready`, `/`) need no token.

@@ -5,6 +5,15 @@
 // idle each) and its own reference to the routing table (reloaded only when TableHolder's version moves).
 // Nothing on the request path takes a lock; shared state is the per-endpoint in-flight atomics and the
 // revision stats.
+//
+// Per client connection (a Session): requests are read as raw bytes into one reused buffer and scanned by a
+// small header scanner (message boundary, Host, Authorization, Content-Length, and whether any hop-by-hop
+// header or Expect is present). Fast path: the request is written to the replica in one write straight from
+// that buffer, the answer is read into the upstream connection's buffer, scanned the same way and written to
+// the client from there (buffers are swapped, not copied), so a request costs no header parsing into
+// containers, no re-serialization and no copy of a body. Anything else takes the slow path: Beast's parser
+// picks up the same unconsumed bytes (request, or answer) and the message is re-serialized as before. See
+// gateway.h for which requests and answers take which path.
 #pragma once
 
 #include <memory>

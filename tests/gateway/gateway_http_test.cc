@@ -112,7 +112,7 @@ TEST_F(GatewayHttpTest, RoutesByHost) {
   auto r = Get("/v1/models/sklearn-iris", {"Host: sklearn-iris.default.example.com"});
   ASSERT_EQ(r.status, 200) << r.error << r.body;
   EXPECT_EQ(r.body, "A|GET|/v1/models/sklearn-iris|");
-  EXPECT_EQ(r.headers["x-seen-host"], "127.0.0.1:" + std::to_string(a_->port()));
+  EXPECT_EQ(r.headers["x-seen-host"], "sklearn-iris.default.example.com");  // the client's Host, unchanged
   EXPECT_EQ(r.headers["x-extra"], "kept");
 
   r = Post("/v2/models/flowers/infer", "{\"inputs\": []}",
@@ -128,6 +128,68 @@ TEST_F(GatewayHttpTest, RoutesByHost) {
   EXPECT_EQ(IdOf(r), "B");
   EXPECT_EQ(r.headers["x-seen-hop"], "");
   EXPECT_EQ(r.headers["x-seen-connection"], "");
+  EXPECT_EQ(r.headers["x-seen-host"], "flowers.prod.example.com");
+}
+
+// Raw bytes over one client connection: pipelined requests, a request split across writes, a chunked
+// request (slow path) and a Connection: close one, in that order.
+TEST_F(GatewayHttpTest, RawRequestsOnOneConnection) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port_));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto send_all = [&](const std::string& s) { ASSERT_EQ(::send(fd, s.data(), s.size(), 0), static_cast<ssize_t>(s.size())); };
+  std::string got;
+  auto read_until = [&](size_t count) {  // until `count` answers (each ends with its body) were received
+    for (;;) {
+      size_t n = 0;
+      for (size_t at = got.find("HTTP/1.1 "); at != std::string::npos; at = got.find("HTTP/1.1 ", at + 1)) ++n;
+      if (n >= count && got.size() >= 2 && (got.back() == '|' || got.back() == '}' || got.back() == 'x' ||
+                                            got.back() == 'z')) {
+        return;
+      }
+      char buf[4096];
+      ssize_t r = ::recv(fd, buf, sizeof buf, 0);
+      if (r <= 0) return;
+      got.append(buf, static_cast<size_t>(r));
+    }
+  };
+  send_all("POST /v2/models/sklearn-iris/infer HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\n\r\nx"
+           "GET /serving/prod/flowers/v2/models/flowers/ready HTTP/1.1\r\nHost: gw\r\n\r\n");
+  read_until(2);
+  EXPECT_NE(got.find("A|POST|/v2/models/sklearn-iris/infer|x"), std::string::npos) << got;
+  EXPECT_NE(got.find("B|GET|/v2/models/flowers/ready|"), std::string::npos) << got;
+  got.clear();
+  send_all("POST /v2/models/sklearn-iris/infer HTTP/1.1\r\nHo");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  send_all("st: gw\r\nContent-Length: 3\r\n\r\nx");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  send_all("yz");
+  read_until(1);
+  EXPECT_NE(got.find("A|POST|/v2/models/sklearn-iris/infer|xyz"), std::string::npos) << got;
+  got.clear();
+  send_all("POST /v2/models/sklearn-iris/infer HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "2\r\nab\r\n1\r\nz\r\n0\r\n\r\n");
+  read_until(1);
+  EXPECT_NE(got.find("A|POST|/v2/models/sklearn-iris/infer|abz"), std::string::npos) << got;
+  got.clear();
+  send_all("GET /v2/models/sklearn-iris/ready HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+  for (;;) {  // the gateway closes after answering
+    char buf[4096];
+    ssize_t r = ::recv(fd, buf, sizeof buf, 0);
+    if (r <= 0) break;
+    got.append(buf, static_cast<size_t>(r));
+  }
+  EXPECT_NE(got.find("A|GET|/v2/models/sklearn-iris/ready|"), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  ::close(fd);
+  EXPECT_EQ(a_->requests(), 4);
+  EXPECT_EQ(b_->requests(), 1);
 }
 
 TEST_F(GatewayHttpTest, RoutesByPath) {
