@@ -28,7 +28,7 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--domain", opt->domain, "Domain of service hosts ({isvc}.{ns}.{domain})")->capture_default_str();
   cmd->add_option("--gateway_token", opt->gateway_token, "Require this bearer token at the gateway");
   cmd->add_option("--pvc_root", opt->pvc_root, "Directory pvc://claim/path maps under (default DATA_DIR/volumes)");
-  cmd->add_option("--gateway_workers", opt->gateway_workers, "Gateway HTTP threads")->capture_default_str();
+  cmd->add_option("--gateway_workers", opt->gateway_workers, "Gateway HTTP threads (0 = one per core)")->capture_default_str();
   cmd->add_option("--restart_backoff_ms", opt->initial_backoff_ms, "First restart delay of a crashed replica")
       ->capture_default_str();
   cmd->add_option("--max_restart_backoff_ms", opt->max_backoff_ms, "Longest restart delay")->capture_default_str();

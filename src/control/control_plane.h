@@ -33,7 +33,7 @@ struct ServeOptions {
   std::string gateway_token;  // empty = open gateway
   std::string pvc_root;       // default DIR/volumes
   std::string inferd_bin;     // this executable (for replicas); default /proc/self/exe's target
-  int gateway_workers = 1;
+  int gateway_workers = 0;  // gateway HTTP threads; 0 = one per core (like model-server --workers)
   // Replica restart backoff (tests shorten it).
   int initial_backoff_ms = 1000;
   int max_backoff_ms = 300000;
