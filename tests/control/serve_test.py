@@ -455,6 +455,50 @@ spec:
         self.assertEqual(r.status_code, 401)
         self.assertEqual(os.stat(os.path.join(self.data_dir, "token")).st_mode & 0o777, 0o600)
 
+    def test_09b_watch_follow_and_runtimes(self):
+        # get -w prints the current rows, then one per change.
+        w = subprocess.Popen([INFERD_BIN, "get", "isvc", "-w", "--data_dir", self.data_dir], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        try:
+            header = w.stdout.readline()
+            self.assertRegex(header, r"NAME\s+URL\s+READY")
+            first = w.stdout.readline()
+            self.assertIn("http://", first)
+            path = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/sklearn-iris"
+            r = self.serve.api("PATCH", path, data=json.dumps({"metadata": {"annotations": {"watched": "yes"}}}),
+                               headers={"Content-Type": "application/merge-patch+json"})
+            self.assertEqual(r.status_code, 200, r.text)
+            deadline = time.time() + 20
+            seen = False
+            while time.time() < deadline and not seen:
+                line = w.stdout.readline()
+                seen = line.startswith("sklearn-iris ")
+            self.assertTrue(seen, "no watch line for the change")
+        finally:
+            w.kill()
+            w.wait()
+            w.stdout.close()
+        # logs -f prints what the replica wrote and keeps following.
+        f = subprocess.Popen([INFERD_BIN, "logs", "isvc", "sklearn-iris", "-f", "--data_dir", self.data_dir],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 20
+            text = ""
+            while time.time() < deadline and "listening" not in text:
+                text += f.stdout.readline()
+            self.assertIn("listening", text)
+            time.sleep(0.5)
+            self.assertIsNone(f.poll(), "logs -f returned instead of following")
+        finally:
+            f.kill()
+            f.wait()
+            f.stdout.close()
+        rc, out, err = self.serve.cli("get", "clusterservingruntimes")
+        self.assertEqual(rc, 0, err)
+        for name in ("kserve-sklearnserver", "kserve-xgbserver", "kserve-lgbserver", "kserve-torchserve",
+                     "kserve-onnxserver"):
+            self.assertIn(name, out)
+
     def test_10_killed_replica_comes_back(self):
         obj = self.serve.wait_ready("sklearn-iris")
         old = pids(obj)
