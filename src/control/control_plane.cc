@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -145,6 +146,7 @@ struct Revision {
   Json runtime;  // null for custom containers
   std::string runtime_name;
   std::vector<supervisor::ReplicaId> replicas;
+  std::map<supervisor::ReplicaId, std::string> uds;  // replicas serving REST on a Unix socket (--uds) too
   std::shared_ptr<gateway::RevisionStats> stats = std::make_shared<gateway::RevisionStats>();
   std::string build_error;
   std::string load_failure;
@@ -185,6 +187,15 @@ struct ControlPlane::Impl {
   std::map<std::string, Service> services;  // "ns/name"
   uint64_t event_counter = 0;
   std::string last_routes;
+  std::string run_dir;       // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
+  uint64_t uds_counter = 0;  // names them r<N>.sock
+
+  // A fresh Unix socket path for an `inferd model-server` replica, or "" when it would not fit sun_path.
+  std::string NextUdsPath() {
+    if (run_dir.empty()) return "";
+    std::string path = run_dir + "/r" + std::to_string(++uds_counter) + ".sock";
+    return path.size() <= 107 ? path : "";
+  }
 
   // For the logs extension (API threads): replicas of each service, newest revision first.
   std::mutex logs_mu;
@@ -220,6 +231,20 @@ Status ControlPlane::Impl::Open() {
   fs::create_directories(opt.data_dir, ec);
   if (ec) return InvalidArgument("--data_dir " + opt.data_dir + ": " + ec.message());
   fs::permissions(opt.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  {
+    // The replicas' Unix sockets (the gateway's HTTP hop to `inferd model-server`); without it, TCP only.
+    std::error_code rec;
+    std::string run = fs::absolute(opt.data_dir, rec).lexically_normal().string();
+    if (!rec && !run.empty() && run.back() == '/') run.pop_back();
+    run += "/run";
+    fs::create_directories(run, rec);
+    if (!rec) fs::permissions(run, fs::perms::owner_all, fs::perm_options::replace, rec);
+    if (!rec) {
+      run_dir = run;
+    } else {
+      LOG_WARN("{}: {}; replicas are reached over TCP only", run, rec.message());
+    }
+  }
   if (opt.pvc_root.empty()) opt.pvc_root = opt.data_dir + "/volumes";
   if (opt.inferd_bin.empty()) {
     opt.inferd_bin = fs::read_symlink("/proc/self/exe", ec).string();
@@ -392,12 +417,14 @@ void ControlPlane::Impl::ReconcileAll() {
 void ControlPlane::Impl::StopRevision(Revision& rev) {
   for (auto id : rev.replicas) sup_->Stop(id);
   rev.replicas.clear();
+  rev.uds.clear();
 }
 
 void ControlPlane::Impl::StopService(Service& svc) {
   for (auto& rev : svc.revisions) {
     for (auto id : rev.replicas) sup_->StopAndWait(id);
     rev.replicas.clear();
+    rev.uds.clear();
   }
 }
 
@@ -596,6 +623,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       in.runtime = latest->runtime.is_null() ? nullptr : &latest->runtime;
       in.model_path = model_path;
       in.inferd_bin = opt.inferd_bin;
+      in.uds_path = NextUdsPath();
       auto rs = BuildReplicaSpec(in);
       if (!rs.ok()) {
         latest->build_error = rs.status().message();
@@ -613,6 +641,10 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
         break;
       }
       latest->replicas.push_back(*id);
+      // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
+      if (!in.uds_path.empty() && std::find(rs->argv.begin(), rs->argv.end(), "--uds=" + in.uds_path) != rs->argv.end()) {
+        latest->uds[*id] = in.uds_path;
+      }
       Emit(svc, "Normal", "ReplicaStarted", "started " + in.replica_name);
     }
   }
@@ -809,8 +841,14 @@ void ControlPlane::Impl::PublishRoutes() {
       for (auto id : rev.replicas) {
         auto s = sup_->Get(id);
         if (!s || s->phase != supervisor::Phase::kReady) continue;
-        rr.endpoints.push_back({"127.0.0.1", s->http_port, s->grpc_port});
-        fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + ";";
+        gateway::Endpoint ep;
+        ep.host = "127.0.0.1";
+        ep.http_port = s->http_port;
+        ep.grpc_port = s->grpc_port;
+        if (auto u = rev.uds.find(id); u != rev.uds.end()) ep.uds_path = u->second;
+        fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + "," +
+                       ep.uds_path + ";";
+        rr.endpoints.push_back(std::move(ep));
       }
       route.revisions.push_back(std::move(rr));
       table->services.push_back(std::move(route));

@@ -198,6 +198,7 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
       SetFlag(rest, "--http_port", "0");
       SetFlag(rest, "--grpc_port", "0");
       SetFlag(rest, "--host", "127.0.0.1");
+      if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
       if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
         SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
                                                               ? in.spec->batcher->max_batch_size

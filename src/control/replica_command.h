@@ -5,7 +5,8 @@
 // - The container is the component's first custom container when it has any, else the runtime's
 //   container named "kserve-container" (or its first one).
 // - `inferd ...` commands run this binary (`inferd_bin`). For `inferd model-server` the HTTP/gRPC ports
-//   become 0 (the child picks free ones and prints them; the supervisor reads them) and the host 127.0.0.1.
+//   become 0 (the child picks free ones and prints them; the supervisor reads them) and the host 127.0.0.1;
+//   with `uds_path` it also gets `--uds=<uds_path>` (other commands never do).
 // - Images KServe's own runtimes use whose model servers take the same arguments as `inferd
 //   model-server` (kserve/sklearnserver, kserve/xgbserver, kserve/lgbserver) run as `inferd model-server`,
 //   so a ClusterServingRuntime copied from KServe works unchanged. Any other container without `command`
@@ -33,6 +34,7 @@ struct ReplicaCommandInput {
   const resources::Json* runtime = nullptr;  // null when the component has its own containers
   std::string model_path;                    // local model directory ("" when no storageUri)
   std::string inferd_bin;                    // this executable
+  std::string uds_path;                      // non-empty: `inferd model-server` also serves REST there (--uds)
 };
 
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);

@@ -16,7 +16,8 @@
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
 //   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.
-// Proxying: pooled keep-alive upstream connections per endpoint (bounded idle pool), `timeout` per service
+// Proxying: pooled keep-alive upstream connections per endpoint (bounded idle pool; TCP, or a Unix stream
+//   socket for an endpoint with a uds_path), `timeout` per service
 //   (504 with a JSON error when exceeded). Headers and bodies are forwarded as they are, minus hop-by-hop
 //   headers; the upstream sees the client's Host header (not the replica's address: inferd's model server
 //   does not look at it; a request without Host gets the replica's "host:port"). Fast path (the common
@@ -67,6 +68,11 @@ struct Endpoint {
   std::string host = "127.0.0.1";
   int http_port = 0;
   int grpc_port = 0;  // 0 = none
+  // Non-empty: the HTTP proxy reaches this replica over a Unix domain stream socket at this path (an
+  // `inferd model-server --uds`) instead of TCP to host:http_port: same pooling, timeouts, retry on a refused
+  // connect and stats, without the kernel's loopback TCP work. host/http_port still name the replica (Host
+  // header when the client sent none, messages); gRPC stays on TCP (grpc_port).
+  std::string uds_path;
 };
 
 // Per-revision counters (monotonic; the autoscaler differences them).

@@ -2,8 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -37,9 +39,14 @@ constexpr int64_t kPeekAfterIdleNs = 1'000'000'000;  // see Worker::TakeIdle
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+// An upstream connection: TCP, or a Unix stream socket for endpoints with a uds_path. Asio's generic stream
+// socket holds either (its protocol is the family/protocol pair the connect endpoint gives), so the relay
+// code is one, with no dispatch per read or write: reads and writes do not depend on the protocol.
+using UpstreamSocket = asio::generic::stream_protocol::socket;
+
 struct UpstreamConn {
   explicit UpstreamConn(asio::io_context& ctx) : socket(ctx) {}
-  tcp::socket socket;
+  UpstreamSocket socket;
   beast::flat_buffer buffer;
   int64_t idle_since_ns = 0;  // when it went back to the pool
 };
@@ -510,12 +517,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Connect() {
     reused_ = false;
-    beast::error_code ec;
-    auto addr = asio::ip::make_address(ep_->resolved_ip, ec);
-    if (ec) return UpstreamFailed(http::status::bad_gateway, "cannot resolve replica host '" + ep_->host + "'");
+    asio::generic::stream_protocol::endpoint target;
+    if (!ep_->uds_path.empty()) {
+      target = asio::local::stream_protocol::endpoint(ep_->uds_path);
+    } else {
+      beast::error_code ec;
+      auto addr = asio::ip::make_address(ep_->resolved_ip, ec);
+      if (ec) return UpstreamFailed(http::status::bad_gateway, "cannot resolve replica host '" + ep_->host + "'");
+      target = tcp::endpoint(addr, static_cast<unsigned short>(ep_->http_port));
+    }
     up_ = std::make_unique<UpstreamConn>(w_->ctx);
-    up_->socket.async_connect(tcp::endpoint(addr, static_cast<unsigned short>(ep_->http_port)),
-                              [self = shared_from_this()](beast::error_code ec) { self->OnConnect(ec); });
+    up_->socket.async_connect(target, [self = shared_from_this()](beast::error_code ec) { self->OnConnect(ec); });
   }
 
   void OnConnect(beast::error_code ec) {
@@ -529,9 +541,9 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
       return UpstreamFailed(http::status::bad_gateway,
-                            "cannot connect to replica " + ep_->http_authority + ": " + ec.message());
+                            "cannot connect to replica " + ep_->http_name + ": " + ec.message());
     }
-    up_->socket.set_option(tcp::no_delay(true), ec);
+    if (ep_->uds_path.empty()) up_->socket.set_option(tcp::no_delay(true), ec);
     WriteUpstream();
   }
 
@@ -564,7 +576,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       if (StaleRetry(ec, false)) return;
       return UpstreamFailed(http::status::bad_gateway,
-                            "writing to replica " + ep_->http_authority + " failed: " + ec.message());
+                            "writing to replica " + ep_->http_name + " failed: " + ec.message());
     }
     res_len_ = 0;
     up_scan_from_ = 0;
@@ -586,7 +598,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       if (StaleRetry(ec, up_->buffer.size() != 0)) return;
       return UpstreamFailed(http::status::bad_gateway,
-                            "reading from replica " + ep_->http_authority + " failed: " + ec.message());
+                            "reading from replica " + ep_->http_name + " failed: " + ec.message());
     }
     up_->buffer.commit(n);
     ScanResponse();
@@ -641,7 +653,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       if (StaleRetry(ec, up_parser_->got_some())) return;
       return UpstreamFailed(http::status::bad_gateway,
-                            "reading from replica " + ep_->http_authority + " failed: " + ec.message());
+                            "reading from replica " + ep_->http_name + " failed: " + ec.message());
     }
     upstream_active_ = false;
     timer_.cancel();
@@ -675,7 +687,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Timeout() {
     up_.reset();  // discarded: a late answer must not reach the next request
     UpstreamFailed(http::status::gateway_timeout,
-                   "replica " + (ep_ ? ep_->http_authority : std::string("?")) + " did not answer within " +
+                   "replica " + (ep_ ? ep_->http_name : std::string("?")) + " did not answer within " +
                        std::to_string(svc_->timeout.count()) + " ms");
   }
 

@@ -53,7 +53,7 @@ const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view na
 }
 
 std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
-  std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port);
+  std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port) + "|" + e.uds_path;
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = states_[key];
   if (auto s = slot.lock()) return s;
@@ -75,6 +75,8 @@ std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
   bool v6 = e.host.find(':') != std::string::npos;
   s->http_authority = (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.http_port);
   s->resolved_ip = ResolveIp(e.host);
+  s->uds_path = e.uds_path;
+  s->http_name = e.uds_path.empty() ? s->http_authority : "unix:" + e.uds_path;
   states_[key] = s;
   return s;
 }

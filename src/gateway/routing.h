@@ -32,6 +32,8 @@ struct EndpointState {
   int grpc_port = 0;
   std::string http_authority;  // "host:http_port": the Host header sent upstream
   std::string resolved_ip;     // host as an IP literal (resolved once when compiled); empty: unresolvable
+  std::string uds_path;        // non-empty: HTTP upstream connections go to this Unix socket
+  std::string http_name;       // for messages: http_authority, or "unix:<uds_path>"
   std::atomic<int64_t> in_flight{0};  // requests from all workers (HTTP and gRPC) now at this replica
 
   std::once_flag grpc_once;

@@ -3,9 +3,14 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <optional>
@@ -21,14 +26,18 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using unix_stream = asio::local::stream_protocol;
 
 namespace {
 
 constexpr size_t kHeaderLimit = 64 * 1024;
 
-class Session : public std::enable_shared_from_this<Session> {
+// Socket: tcp::socket (the port) or unix_stream::socket (--uds); the same code for both, each compiled for
+// its own socket type (no indirection on the TCP path).
+template <class Socket>
+class Session : public std::enable_shared_from_this<Session<Socket>> {
  public:
-  Session(tcp::socket socket, RestHandler* handler, ServerState* state, const ServerOptions* options)
+  Session(Socket socket, RestHandler* handler, ServerState* state, const ServerOptions* options)
       : socket_(std::move(socket)), handler_(handler), state_(state), options_(options) {}
 
   void Start() { Read(); }
@@ -39,7 +48,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options_->max_request_bytes);
     http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -71,7 +80,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = msg.version();
 
     inflight_.emplace(state_);
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto executor = socket_.get_executor();
     std::thread::id io_thread = std::this_thread::get_id();
     handler_->Handle(std::move(req), [self, executor, io_thread](RestResponse&& r) {
@@ -105,7 +114,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->keep_alive(keep);
     res_->body() = std::move(r.body);
     res_->prepare_payload();
-    http::async_write(socket_, *res_, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+    http::async_write(socket_, *res_, [self = this->shared_from_this(), keep](beast::error_code ec, size_t) {
       self->inflight_.reset();
       if (ec || !keep) return self->Close();
       self->Read();
@@ -114,11 +123,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(Socket::shutdown_send, ec);
     socket_.close(ec);
   }
 
-  tcp::socket socket_;
+  Socket socket_;
   RestHandler* handler_;
   ServerState* state_;
   const ServerOptions* options_;
@@ -139,23 +148,72 @@ struct HttpServer::Impl {
   struct Loop {
     asio::io_context ctx{1};
     std::optional<tcp::acceptor> acceptor;
+    std::optional<unix_stream::acceptor> uds_acceptor;  // --uds: on the first loop only
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   };
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::thread> threads;
   int port = 0;
+  bool uds_bound = false;  // the socket file is ours to remove
+  size_t uds_next = 0;     // round robin of UDS connections over the loops (the accepting loop's thread only)
 
   void Accept(Loop* loop) {
     loop->acceptor->async_accept([this, loop](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !loop->acceptor->is_open()) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), handler, state, &options)->Start();
+        std::make_shared<Session<tcp::socket>>(std::move(socket), handler, state, &options)->Start();
       } else {
         LOG_WARN("accept failed: {}", ec.message());
       }
       Accept(loop);
     });
+  }
+
+  // One listening Unix socket; each accepted connection goes to the next loop (its io_context), where its
+  // session runs like a TCP one.
+  void AcceptUds(Loop* loop) {
+    Loop* target = loops[uds_next++ % loops.size()].get();
+    loop->uds_acceptor->async_accept(target->ctx, [this, loop](beast::error_code ec, unix_stream::socket socket) {
+      if (ec == asio::error::operation_aborted || !loop->uds_acceptor->is_open()) return;
+      if (!ec) {
+        std::make_shared<Session<unix_stream::socket>>(std::move(socket), handler, state, &options)->Start();
+      } else {
+        LOG_WARN("accept failed on {}: {}", options.uds_path, ec.message());
+      }
+      AcceptUds(loop);
+    });
+  }
+
+  Status ListenUds() {
+    const std::string& path = options.uds_path;
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      return InvalidArgument("--uds: '" + path + "' is longer than " +
+                             std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) return InvalidArgument("--uds: '" + path + "' exists and is not a socket");
+      ::unlink(path.c_str());  // stale, from an earlier run
+    }
+    beast::error_code ec;
+    auto& acc = loops.front()->uds_acceptor.emplace(loops.front()->ctx);
+    unix_stream::endpoint ep(path);
+    acc.open(ep.protocol(), ec);
+    if (!ec) acc.bind(ep, ec);
+    if (!ec) {
+      uds_bound = true;
+      if (::chmod(path.c_str(), 0600) != 0) return Internal("--uds: cannot chmod '" + path + "'");
+      acc.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) return Unavailable("http: cannot listen on unix socket " + path + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  void RemoveUds() {
+    if (!uds_bound) return;
+    uds_bound = false;
+    ::unlink(options.uds_path.c_str());
   }
 };
 
@@ -195,9 +253,11 @@ Status HttpServer::Start() {
     impl_->loops.push_back(std::move(loop));
   }
   impl_->port = port;
+  if (!impl_->options.uds_path.empty()) RETURN_IF_ERROR(impl_->ListenUds());
   for (auto& loop : impl_->loops) {
     loop->work.emplace(loop->ctx.get_executor());
     impl_->Accept(loop.get());
+    if (loop->uds_acceptor) impl_->AcceptUds(loop.get());
     impl_->threads.emplace_back([l = loop.get()] { l->ctx.run(); });
   }
   return Status::Ok();
@@ -210,6 +270,7 @@ void HttpServer::StopAccepting() {
     asio::post(loop->ctx, [l = loop.get()] {
       beast::error_code ec;
       if (l->acceptor) l->acceptor->close(ec);
+      if (l->uds_acceptor) l->uds_acceptor->close(ec);
     });
   }
 }
@@ -223,6 +284,7 @@ void HttpServer::Stop() {
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
   impl_->threads.clear();
+  impl_->RemoveUds();
 }
 
 }  // namespace inferd

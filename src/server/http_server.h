@@ -4,6 +4,10 @@
 // - `workers` event-loop threads, each with its own io_context and its own SO_REUSEPORT acceptor on
 //   the same port, so connections spread over threads without a shared lock. A connection lives on
 //   one thread; its requests are handled in order (keep-alive, no pipelining reordering).
+// - ServerOptions::uds_path non-empty: one more listening socket, a Unix stream socket at that path
+//   (a stale socket file there is unlinked first; mode 0600; unlinked by Stop()), on the first loop; its
+//   connections are handed round robin to the loops and served like TCP ones (same handler and Session
+//   code, instantiated per socket type). StopAccepting() closes it too.
 // - Request bodies above ServerOptions::max_request_bytes are answered 413 naming the limit; malformed
 //   HTTP gets 400 and the connection is closed. Nothing a client sends can stop the server.
 // - StopAccepting() closes the acceptors (SIGTERM drain); responses sent after that carry

@@ -15,6 +15,9 @@ struct ServerOptions {
   std::string host = "0.0.0.0";
   int http_port = 8080;  // 0 picks a free port
   int grpc_port = 8081;  // 0 picks a free port
+  // Non-empty: REST is also served on a Unix stream socket at this path (a stale file there is unlinked
+  // first; mode 0600; removed at shutdown). `inferd serve`'s gateway reaches its replicas through it.
+  std::string uds_path;
   bool enable_grpc = true;
   int workers = 0;       // HTTP event-loop threads; 0 = number of cores
   int max_threads = 0;   // threads for model loads and slow work; 0 = number of cores

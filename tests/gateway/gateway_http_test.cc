@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -372,6 +375,76 @@ TEST_F(GatewayHttpTest, UpstreamStatusAndErrorsAreCounted) {
   EXPECT_EQ(s->errors.load(), 1u);
   EXPECT_EQ(s->in_flight.load(), 0);
   EXPECT_GT(s->latency_ns_sum.load(), 0u);
+}
+
+// An endpoint with a uds_path is reached over that Unix socket (its TCP port is dead here): fast and slow
+// paths, pooling, the 504 timeout, and a refused connect retried on another replica.
+TEST_F(GatewayHttpTest, UpstreamOverUnixSocket) {
+  char tmpl[] = "/tmp/inferd-gw-uds-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  UpstreamServer u("U", dir + "/u.sock");
+  Endpoint ue;
+  ue.http_port = DeadPort();
+  ue.uds_path = dir + "/u.sock";
+  // A socket file nothing listens on: connecting to it is refused.
+  std::string dead_path = dir + "/dead.sock";
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, dead_path.c_str(), sizeof a.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::close(fd);
+  }
+  Endpoint dead;
+  dead.http_port = DeadPort();
+  dead.uds_path = dead_path;
+  table_->services.push_back(Svc("default", "local", {Rev("local-1", 100, {ue})}));
+  table_->services.push_back(Svc("default", "flaky", {Rev("flaky-1", 100, {dead, ue})}));
+  table_->services.push_back(Svc("default", "down", {Rev("down-1", 100, {dead})}));
+  table_->services.push_back(
+      Svc("default", "slowpoke", {Rev("slowpoke-1", 100, {ue})}, std::chrono::milliseconds(200)));
+  gw_->UpdateRoutes(table_);
+
+  constexpr int kN = 20;
+  for (int i = 0; i < kN; ++i) {
+    auto r = Post("/v1/models/local:predict", "{\"i\":" + std::to_string(i) + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(IdOf(r), "U");
+    EXPECT_EQ(r.body, "U|POST|/v1/models/local:predict|{\"i\":" + std::to_string(i) + "}");
+  }
+  // Slow path (a hop-by-hop header): stripped, answered the same way.
+  auto r = Get("/v2/models/local/ready", {"Connection: X-Hop", "X-Hop: 1"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-seen-hop"], "");
+  // /serving/... rewrite (fast path with a new request line).
+  r = Get("/serving/default/local/v2/models/local");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "U|GET|/v2/models/local|");
+  EXPECT_EQ(u.requests(), kN + 2);
+  EXPECT_LE(u.connections(), 2) << "one pooled connection per worker at most";
+
+  for (int i = 0; i < 6; ++i) {
+    r = Get("/v2/models/flaky/infer");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(IdOf(r), "U");
+  }
+  r = Get("/v2/models/down/infer");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.body.find("unix:" + dead_path), std::string::npos) << r.body;
+
+  r = Get("/v2/models/slowpoke/sleep/1000");
+  EXPECT_EQ(r.status, 504);
+  r = Get("/v2/models/slowpoke/fast");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "U|GET|/v2/models/slowpoke/fast|");
+
+  // TCP endpoints are unaffected.
+  r = Get("/v2/models/sklearn-iris/ready");
+  EXPECT_EQ(IdOf(r), "A");
+  u.Stop();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(GatewayAuthTest, BearerToken) {

@@ -3,11 +3,17 @@
 // Every answer's body is "{id}|{method}|{target}|{body}" with headers X-Upstream-Id and X-Seen-* (what the
 // gateway sent). A target containing "/sleep/{ms}" waits that long first; "/status/{code}" answers that code;
 // "/drop" closes the connection after answering (without announcing it). One thread per connection.
+// Listens on 127.0.0.1:ephemeral, or on a Unix stream socket when given a path (port() is then 0).
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -21,15 +27,29 @@
 namespace inferd::testing {
 
 class UpstreamServer {
+  using Socket = boost::asio::generic::stream_protocol::socket;
+
  public:
-  explicit UpstreamServer(std::string id) : id_(std::move(id)), acceptor_(ctx_) {
+  explicit UpstreamServer(std::string id, std::string uds_path = "")
+      : id_(std::move(id)), uds_path_(std::move(uds_path)), acceptor_(ctx_) {
     namespace asio = boost::asio;
-    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    asio::generic::stream_protocol::endpoint ep;
+    if (uds_path_.empty()) {
+      ep = asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    } else {
+      ::unlink(uds_path_.c_str());
+      ep = asio::local::stream_protocol::endpoint(uds_path_);
+    }
     acceptor_.open(ep.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    if (uds_path_.empty()) acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(ep);
     acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
+    if (uds_path_.empty()) {
+      sockaddr_in a{};
+      socklen_t len = sizeof a;
+      ::getsockname(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&a), &len);
+      port_ = ntohs(a.sin_port);
+    }
     accept_thread_ = std::thread([this] { AcceptLoop(); });
   }
   ~UpstreamServer() { Stop(); }
@@ -53,12 +73,13 @@ class UpstreamServer {
     }
     boost::system::error_code ec;
     acceptor_.close(ec);
+    if (!uds_path_.empty()) ::unlink(uds_path_.c_str());
   }
 
  private:
   void AcceptLoop() {
     for (;;) {
-      boost::asio::ip::tcp::socket sock(ctx_);
+      Socket sock(ctx_);
       boost::system::error_code ec;
       acceptor_.accept(sock, ec);
       if (ec || stopped_.load()) return;
@@ -75,7 +96,7 @@ class UpstreamServer {
     return std::atoi(target.c_str() + p + key.size());
   }
 
-  void Serve(boost::asio::ip::tcp::socket sock) {
+  void Serve(Socket sock) {
     namespace beast = boost::beast;
     namespace http = beast::http;
     beast::flat_buffer buf;
@@ -109,7 +130,7 @@ class UpstreamServer {
       if (ec || !req.keep_alive() || target.find("/drop") != std::string::npos) break;
     }
     boost::system::error_code ec;
-    sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    sock.shutdown(Socket::shutdown_both, ec);
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& fd : fds_) {
       if (fd == sock.native_handle()) fd = -1;
@@ -118,8 +139,9 @@ class UpstreamServer {
   }
 
   std::string id_;
+  std::string uds_path_;
   boost::asio::io_context ctx_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
   int port_ = 0;
   std::thread accept_thread_;
   std::mutex mu_;

@@ -2,6 +2,10 @@
 // driven with libcurl. Models are the XGBoost ones written by scripts/gen_test_models.py.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -369,6 +373,71 @@ TEST(Drain, SigtermFinishesInFlightRequestsAndExitsZero) {
   EXPECT_LT(elapsed, std::chrono::seconds(5));
   // Nothing listens any more.
   EXPECT_EQ(HttpRequest(port, "GET", "/", "", {}, 1000).status, 0);
+}
+
+// --uds: the same REST API on a Unix stream socket next to the port; a stale socket file is replaced, the
+// new one is 0600, answers keep-alive requests on every loop thread and is gone after SIGTERM.
+TEST(Uds, RestOverUnixSocket) {
+  char tmpl[] = "/tmp/inferd-uds-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string path = dir + "/m.sock";
+  {  // a stale socket file, as a killed server leaves it
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    close(fd);
+  }
+  auto s = ServerProcess::Start({"--model_name", "iris", "--model_dir", ModelsDir() + "/xgb_iris_softmax", "--uds",
+                                 path, "--workers", "2"});
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->WaitReady()) << s->Output();
+  struct stat st{};
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  for (int i = 0; i < 4; ++i) {  // several connections: spread over both loops
+    auto r = HttpRequestUds(path, "POST", "/v1/models/iris:predict", kIris, {"Content-Type: application/json"});
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+  }
+  auto r = HttpRequestUds(path, "GET", "/v2/health/ready", "");
+  EXPECT_EQ(r.status, 200) << r.error;
+  r = HttpRequestUds(path, "GET", "/v1/models/nope", "");
+  EXPECT_EQ(r.status, 404);
+  // Raw bytes on one connection: two keep-alive requests, then malformed HTTP gets 400 and a close.
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto roundtrip = [&](const std::string& req) {
+    EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[4096];
+    while (got.find("\r\n\r\n") == std::string::npos || got.size() < got.find("\r\n\r\n") + 4 + 2) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      if (got.find("Content-Length: ") != std::string::npos) {
+        size_t cl = std::stoul(got.substr(got.find("Content-Length: ") + 16));
+        size_t head = got.find("\r\n\r\n");
+        if (head != std::string::npos && got.size() >= head + 4 + cl) break;
+      }
+    }
+    return got;
+  };
+  EXPECT_EQ(roundtrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(roundtrip("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(roundtrip("NOT HTTP\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  close(fd);
+  // TCP still answers.
+  EXPECT_EQ(HttpGet(s->http_port(), "/").status, 200);
+  EXPECT_EQ(s->Terminate(10000), 0) << s->Output();
+  EXPECT_NE(lstat(path.c_str(), &st), 0);  // removed at shutdown
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -173,12 +173,15 @@ size_t WriteHeader(char* p, size_t s, size_t n, void* ud) {
 }
 }  // namespace
 
-HttpResponse HttpRequest(int port, const std::string& method, const std::string& path, const std::string& body,
-                         const std::vector<std::string>& headers, long timeout_ms) {
+namespace {
+// uds_path non-empty: over that Unix socket (the URL's host:port is then only the Host header).
+HttpResponse DoRequest(int port, const std::string& uds_path, const std::string& method, const std::string& path,
+                       const std::string& body, const std::vector<std::string>& headers, long timeout_ms) {
   HttpResponse r;
   CURL* c = curl_easy_init();
   std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  if (!uds_path.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, uds_path.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -203,6 +206,17 @@ HttpResponse HttpRequest(int port, const std::string& method, const std::string&
   curl_slist_free_all(hl);
   curl_easy_cleanup(c);
   return r;
+}
+}  // namespace
+
+HttpResponse HttpRequest(int port, const std::string& method, const std::string& path, const std::string& body,
+                         const std::vector<std::string>& headers, long timeout_ms) {
+  return DoRequest(port, "", method, path, body, headers, timeout_ms);
+}
+
+HttpResponse HttpRequestUds(const std::string& uds_path, const std::string& method, const std::string& path,
+                            const std::string& body, const std::vector<std::string>& headers, long timeout_ms) {
+  return DoRequest(80, uds_path, method, path, body, headers, timeout_ms);
 }
 
 HttpResponse HttpGet(int port, const std::string& path) { return HttpRequest(port, "GET", path, "", {}); }

@@ -54,5 +54,9 @@ HttpResponse HttpPost(int port, const std::string& path, const std::string& body
                       const std::vector<std::string>& headers = {"Content-Type: application/json"});
 HttpResponse HttpRequest(int port, const std::string& method, const std::string& path, const std::string& body,
                          const std::vector<std::string>& headers, long timeout_ms = 30000);
+// The same over a Unix domain stream socket (`model-server --uds PATH`); Host is 127.0.0.1:80.
+HttpResponse HttpRequestUds(const std::string& uds_path, const std::string& method, const std::string& path,
+                            const std::string& body, const std::vector<std::string>& headers = {},
+                            long timeout_ms = 30000);
 
 }  // namespace inferd::testing
