@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -156,8 +157,17 @@ struct Revision {
 struct Service {
   std::string ns, name, uid;
   std::vector<Revision> revisions;  // oldest first
-  std::string serving;              // the revision with traffic
+  // Traffic (KServe's canary rollout): the last revision that took all traffic ("rolled out"), the one
+  // before it, and the current split.
+  struct Target {
+    std::string revision;
+    int percent = 0;
+    bool latest = false;
+    std::string tag;  // "latest" | "prev" (only with serving.kserve.io/enable-tag-routing)
+  };
   std::string latest_rolled_out, previous_rolled_out;
+  std::vector<Target> traffic;
+  std::string last_traffic;  // for the TrafficShifted event
   std::vector<std::string> events;  // names of the events written, oldest first
   std::string last_event_key;
 };
@@ -504,7 +514,10 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   }
 
   if (spec.ok() && (choice || !spec->containers.empty())) {
-    const Json& pred = obj["spec"]["predictor"];
+    // A revision is the component's template: canaryTrafficPercent moves traffic between revisions and
+    // does not make a new one (as in Knative, where traffic lives in the Route).
+    Json pred = obj["spec"]["predictor"];
+    if (pred.is_object()) pred.erase("canaryTrafficPercent");
     std::string hash_input = pred.dump();
     if (choice) hash_input += "|" + choice->name + "|" + choice->runtime["spec"].dump();
     std::string hash = std::to_string(std::hash<std::string>{}(hash_input));
@@ -688,20 +701,46 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   }
   inferd_status["replicas"] = replicas;
 
-  // Traffic: the newest revision with a ready replica takes it all; older ones are stopped once it serves.
-  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-    if (ready_count[it->name] > 0) {
-      if (svc.serving != it->name) {
-        if (!svc.serving.empty()) svc.previous_rolled_out = svc.serving;
-        svc.serving = it->name;
-        svc.latest_rolled_out = it->name;
-        Emit(svc, "Normal", "TrafficShifted", "100% of traffic to " + it->name);
-      }
-      break;
-    }
+  // Traffic. Without a canary the newest revision takes all traffic once it has a ready replica (it is then
+  // "rolled out"); until then the last rolled-out one keeps serving. With canaryTrafficPercent P (< 100) and
+  // a ready newest revision, P% go to it and the rest to the last rolled-out one; 0 is a rollback. Revisions
+  // that are neither the newest nor the last rolled out are stopped.
+  int canary = spec.ok() && spec->canary_traffic_percent ? *spec->canary_traffic_percent : -1;  // -1: none
+  bool tag_routing = false;
+  if (obj["metadata"].contains("annotations") && obj["metadata"]["annotations"].is_object()) {
+    tag_routing = obj["metadata"]["annotations"].value("serving.kserve.io/enable-tag-routing", "") == "true";
   }
+  auto has_revision = [&](const std::string& name) {
+    for (const auto& r : svc.revisions) {
+      if (r.name == name) return true;
+    }
+    return false;
+  };
+  bool newest_ready = latest && ready_count[latest->name] > 0;
+  bool split = newest_ready && canary >= 0 && canary < 100 && !svc.latest_rolled_out.empty() &&
+               svc.latest_rolled_out != latest->name && has_revision(svc.latest_rolled_out);
+  if (newest_ready && !split && svc.latest_rolled_out != latest->name) {
+    if (!svc.latest_rolled_out.empty()) svc.previous_rolled_out = svc.latest_rolled_out;
+    svc.latest_rolled_out = latest->name;
+  }
+  svc.traffic.clear();
+  if (split) {
+    svc.traffic.push_back({latest->name, canary, true, tag_routing ? "latest" : ""});
+    svc.traffic.push_back({svc.latest_rolled_out, 100 - canary, false, tag_routing ? "prev" : ""});
+  } else if (!svc.latest_rolled_out.empty() && has_revision(svc.latest_rolled_out)) {
+    bool is_latest = latest && latest->name == svc.latest_rolled_out;
+    svc.traffic.push_back({svc.latest_rolled_out, 100, is_latest, tag_routing ? (is_latest ? "latest" : "prev") : ""});
+  }
+  std::string traffic_text;
+  for (const auto& t : svc.traffic) {
+    traffic_text += (traffic_text.empty() ? "" : ", ") + std::to_string(t.percent) + "% to " + t.revision;
+  }
+  if (traffic_text != svc.last_traffic && !traffic_text.empty()) {
+    Emit(svc, "Normal", "TrafficShifted", traffic_text);
+  }
+  svc.last_traffic = traffic_text;
   for (auto it = svc.revisions.begin(); it != svc.revisions.end();) {
-    bool keep = it->name == svc.serving || (latest && it->name == latest->name);
+    bool keep = it->name == svc.latest_rolled_out || (latest && it->name == latest->name);
     if (keep) {
       ++it;
       continue;
@@ -712,7 +751,8 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   }
 
   // Model state, as KServe's modelStatus reports it.
-  bool serving_ready = !svc.serving.empty() && ready_count[svc.serving] > 0;
+  bool serving_ready = false;  // some revision with a share of the traffic has a ready replica
+  for (const auto& t : svc.traffic) serving_ready |= t.percent > 0 && ready_count[t.revision] > 0;
   bool latest_ready = latest && ready_count[latest->name] > 0;
   if (latest && !latest->load_failure.empty()) {
     failure_reason = "ModelLoadFailed";
@@ -765,12 +805,20 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     }
   }
   if (!svc.latest_rolled_out.empty()) pred["latestRolledoutRevision"] = svc.latest_rolled_out;
-  if (!svc.previous_rolled_out.empty()) pred["previousRolledoutRevision"] = svc.previous_rolled_out;
+  // During a canary KServe reports the revision holding the rest of the traffic as the previous one too.
+  if (split) {
+    pred["previousRolledoutRevision"] = svc.latest_rolled_out;
+  } else if (!svc.previous_rolled_out.empty()) {
+    pred["previousRolledoutRevision"] = svc.previous_rolled_out;
+  }
   Json traffic = Json::array();
-  if (!svc.serving.empty()) {
-    traffic.push_back({{"revisionName", svc.serving},
-                       {"percent", 100},
-                       {"latestRevision", latest && latest->name == svc.serving}});
+  for (const auto& t : svc.traffic) {
+    Json e = {{"revisionName", t.revision}, {"percent", t.percent}, {"latestRevision", t.latest}};
+    if (!t.tag.empty()) {
+      e["tag"] = t.tag;
+      e["url"] = "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + opt.domain;
+    }
+    traffic.push_back(e);
   }
   pred["traffic"] = traffic;
   status["components"] = {{"predictor", pred}};
@@ -827,17 +875,26 @@ void ControlPlane::Impl::PublishRoutes() {
   auto table = std::make_shared<gateway::RoutingTable>();
   std::string fingerprint;
   for (auto& [key, svc] : services) {
-    if (svc.serving.empty()) continue;
-    for (auto& rev : svc.revisions) {
-      if (rev.name != svc.serving) continue;
-      gateway::ServiceRoute route;
-      route.ns = svc.ns;
-      route.name = svc.name;
-      route.timeout = std::chrono::milliseconds(int64_t{rev.spec.timeout_seconds} * 1000);
+    if (svc.traffic.empty()) continue;
+    gateway::ServiceRoute route;
+    route.ns = svc.ns;
+    route.name = svc.name;
+    for (const auto& t : svc.traffic) {
+      Revision* found = nullptr;
+      for (auto& r : svc.revisions) {
+        if (r.name == t.revision) found = &r;
+      }
+      if (!found) continue;
+      Revision& rev = *found;
+      if (t.latest || svc.traffic.size() == 1) {
+        route.timeout = std::chrono::milliseconds(int64_t{rev.spec.timeout_seconds} * 1000);
+      }
       gateway::RevisionRoute rr;
       rr.revision = rev.name;
-      rr.percent = 100;
+      rr.percent = t.percent;
+      rr.tag = t.tag;
       rr.stats = rev.stats;
+      fingerprint += key + "/" + rev.name + "=" + std::to_string(t.percent) + t.tag + ":";
       for (auto id : rev.replicas) {
         auto s = sup_->Get(id);
         if (!s || s->phase != supervisor::Phase::kReady) continue;
@@ -851,8 +908,8 @@ void ControlPlane::Impl::PublishRoutes() {
         rr.endpoints.push_back(std::move(ep));
       }
       route.revisions.push_back(std::move(rr));
-      table->services.push_back(std::move(route));
     }
+    table->services.push_back(std::move(route));
   }
   if (fingerprint == last_routes) return;
   last_routes = fingerprint;

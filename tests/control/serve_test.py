@@ -633,6 +633,88 @@ spec:
         for name in ("custom-rt", "crashy", "image-only"):
             self.assertEqual(self.serve.cli("delete", "isvc", name)[0], 0)
 
+    def test_10c_canary_rollout_tags_and_promotion(self):
+        v1 = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: canary-svc
+  annotations:
+    serving.kserve.io/enable-tag-routing: "true"
+spec:
+  predictor:
+    %s
+    sklearn:
+      storageUri: file://""" + os.path.join(MODELS, "sklearn", "sklearn-iris-logreg") + "\n"
+        v2 = v1.replace("sklearn:", "xgboost:").replace(os.path.join(MODELS, "sklearn", "sklearn-iris-logreg"),
+                                                         os.path.join(self.files, "model.json"))
+        self.apply(v1 % "")
+        self.serve.wait_ready("canary-svc")
+
+        def is_v2(r):  # the XGBoost softprob model answers probability lists, the LogisticRegression labels
+            self.assertEqual(r.status_code, 200, r.text)
+            return isinstance(r.json()["predictions"][0], list)
+
+        self.apply(v2 % "canaryTrafficPercent: 20")
+
+        def split(o):
+            t = o.get("status", {}).get("components", {}).get("predictor", {}).get("traffic", [])
+            return is_ready(o) and sorted(x["percent"] for x in t) == [20, 80]
+        obj = self.serve.wait("canary-svc", split, what="a 20/80 split")
+        pred = obj["status"]["components"]["predictor"]
+        self.assertEqual(pred["latestCreatedRevision"], "canary-svc-predictor-00002")
+        self.assertEqual(pred["latestRolledoutRevision"], "canary-svc-predictor-00001")
+        tags = {t["tag"]: t for t in pred["traffic"]}
+        self.assertEqual(tags["latest"]["revisionName"], "canary-svc-predictor-00002")
+        self.assertEqual(tags["latest"]["percent"], 20)
+        self.assertEqual(tags["prev"]["revisionName"], "canary-svc-predictor-00001")
+        n = 500
+        hits = sum(is_v2(self.serve.gw("POST", "/v1/models/canary-svc:predict", json={"instances": IRIS}))
+                   for _ in range(n))
+        # Binomial(500, 0.2): mean 100, standard deviation 8.9; five deviations either side.
+        self.assertTrue(55 <= hits <= 145, "canary got %d of %d" % (hits, n))
+        for _ in range(10):
+            self.assertTrue(is_v2(self.serve.gw("POST", "/v1/models/canary-svc:predict",
+                                                host="latest-canary-svc-predictor.default.example.com",
+                                                json={"instances": IRIS})))
+            self.assertFalse(is_v2(self.serve.gw("POST", "/v1/models/canary-svc:predict",
+                                                 host="prev-canary-svc-predictor.default.example.com",
+                                                 json={"instances": IRIS})))
+        rc, out, err = self.serve.cli("get", "isvc", "canary-svc")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"canary-svc\s+\S+\s+True\s+80\s+20\s+canary-svc-predictor-00001")
+
+        # Rollback: canaryTrafficPercent 0 pins all traffic to the last rolled-out revision.
+        self.apply(v2 % "canaryTrafficPercent: 0")
+
+        def rolled_back(o):
+            t = o.get("status", {}).get("components", {}).get("predictor", {}).get("traffic", [])
+            return {x["revisionName"]: x["percent"] for x in t} == {"canary-svc-predictor-00001": 100,
+                                                                      "canary-svc-predictor-00002": 0}
+        obj = self.serve.wait("canary-svc", rolled_back, what="rollback")
+        self.assertEqual(obj["status"]["components"]["predictor"]["latestCreatedRevision"],
+                         "canary-svc-predictor-00002")
+        self.assertFalse(any(is_v2(self.serve.gw("POST", "/v1/models/canary-svc:predict", json={"instances": IRIS}))
+                             for _ in range(50)))
+
+        # Promotion: without canaryTrafficPercent the newest takes everything, with no new revision.
+        self.apply(v2 % "")
+
+        def promoted(o):
+            p = o.get("status", {}).get("components", {}).get("predictor", {})
+            t = p.get("traffic", [])
+            return len(t) == 1 and t[0]["revisionName"] == "canary-svc-predictor-00002" and t[0]["percent"] == 100
+        obj = self.serve.wait("canary-svc", promoted, what="promotion")
+        pred = obj["status"]["components"]["predictor"]
+        self.assertEqual(pred["latestCreatedRevision"], "canary-svc-predictor-00002")
+        self.assertEqual(pred["previousRolledoutRevision"], "canary-svc-predictor-00001")
+        self.assertTrue(all(is_v2(self.serve.gw("POST", "/v1/models/canary-svc:predict", json={"instances": IRIS}))
+                            for _ in range(20)))
+        obj = self.serve.wait("canary-svc", lambda o: all(r["revision"].endswith("00002") for r in
+                                                          o["status"]["inferd"]["replicas"]),
+                              what="the old revision stopped")
+        self.assertEqual(self.serve.cli("delete", "isvc", "canary-svc")[0], 0)
+
     def test_11_restart_keeps_every_service_then_delete(self):
         before = {n: pids(self.serve.wait_ready(n)) for n in ("sklearn-iris", "xgboost-iris", "lightgbm-iris")}
         # SIGKILL: nothing runs in inferd serve to stop the replicas; the parent-death signal must.
