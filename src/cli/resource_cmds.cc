@@ -356,6 +356,52 @@ void RunGet(const ClientFlags& flags, const std::string& type, const std::string
   });
 }
 
+// ---- get revisions ---------------------------------------------------------------------------------
+// Revisions are not objects of their own here: every InferenceService's status lists its running ones.
+void RunGetRevisions(const ClientFlags& flags, const std::string& name, std::string ns, bool all_ns,
+                     const std::string& output) {
+  auto client = MakeClient(flags);
+  if (!client.ok()) return Fail(client.status().message());
+  if (ns.empty()) ns = "default";
+  auto r = client->Call("GET", CollectionPath(Kinds()[0], all_ns ? "" : ns));
+  if (r.code != 200) return ServerError(r);
+  Json list = Json::parse(r.body, nullptr, false);
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back(all_ns ? std::vector<std::string>{"NAMESPACE"} : std::vector<std::string>{});
+  for (const char* h : {"NAME", "INFERENCESERVICE", "RUNTIME", "TRAFFIC", "TAG", "LATEST", "READY", "REPLICAS"}) {
+    rows[0].push_back(h);
+  }
+  Json out = Json::array();
+  for (const auto& item : list["items"]) {
+    const Json st = item.contains("status") ? item["status"] : Json::object();
+    if (!st.contains("inferd") || !st["inferd"].contains("revisions")) continue;
+    for (const auto& rev : st["inferd"]["revisions"]) {
+      if (!name.empty() && rev.value("name", "") != name) continue;
+      std::vector<std::string> row;
+      if (all_ns) row.push_back(item["metadata"].value("namespace", ""));
+      row.insert(row.end(), {rev.value("name", ""), item["metadata"].value("name", ""), rev.value("runtime", ""),
+                             std::to_string(rev.value("percent", 0)) + "%", rev.value("tag", ""),
+                             rev.value("latest", false) ? "true" : "false",
+                             std::to_string(rev.value("readyReplicas", 0)),
+                             std::to_string(rev.value("replicas", 0))});
+      rows.push_back(row);
+      Json o = rev;
+      o["inferenceService"] = item["metadata"].value("name", "");
+      o["namespace"] = item["metadata"].value("namespace", "");
+      out.push_back(o);
+    }
+  }
+  if (output == "json") {
+    std::printf("%s\n", out.dump(4).c_str());
+  } else if (output == "yaml") {
+    std::printf("%s\n", resources::ToYaml(out).c_str());
+  } else if (rows.size() == 1) {
+    std::fprintf(stderr, "No revisions found in %s namespace.\n", ns.c_str());
+  } else {
+    PrintTable(rows);
+  }
+}
+
 // ---- describe --------------------------------------------------------------------------------------
 void RunDescribe(const ClientFlags& flags, const std::string& type, const std::string& name, std::string ns) {
   auto client = MakeClient(flags);
@@ -595,7 +641,8 @@ void AddResourceCommands(CLI::App& app) {
   apply->add_option("-n,--namespace", *ns, "Namespace for documents that name none (default: default)");
   apply->callback([=] { RunApply(*flags, *files, *ns); });
 
-  auto* get = app.add_subcommand("get", "List or show resources (isvc, servingruntimes, clusterservingruntimes)");
+  auto* get = app.add_subcommand("get", "List or show resources (isvc, servingruntimes, clusterservingruntimes, "
+                                        "revisions)");
   flags->Add(get);
   get->add_option("type", *type, "Resource type")->required();
   get->add_option("name", *names, "Name");
@@ -604,6 +651,10 @@ void AddResourceCommands(CLI::App& app) {
   get->add_option("-o,--output", *output, "wide, yaml or json");
   get->add_flag("-w,--watch", *watch, "Keep printing changes");
   get->callback([=] {
+    std::string t = *type;
+    if (t == "revisions" || t == "revision" || t == "rev") {
+      return RunGetRevisions(*flags, names->empty() ? "" : names->front(), *ns, *all_ns, *output);
+    }
     RunGet(*flags, *type, names->empty() ? "" : names->front(), *ns, *all_ns, *output, *watch);
   });
 

@@ -848,6 +848,27 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   add("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message);
   status["conditions"] = conds;
   status["observedGeneration"] = obj["metadata"].value("generation", 1);
+  // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
+  Json revisions = Json::array();
+  for (const auto& rev : svc.revisions) {
+    int percent = 0;
+    std::string tag;
+    for (const auto& t : svc.traffic) {
+      if (t.revision == rev.name) {
+        percent = t.percent;
+        tag = t.tag;
+      }
+    }
+    Json r = {{"name", rev.name},
+              {"runtime", rev.runtime_name},
+              {"percent", percent},
+              {"replicas", static_cast<int>(rev.replicas.size())},
+              {"readyReplicas", ready_count[rev.name]},
+              {"latest", latest && latest->name == rev.name}};
+    if (!tag.empty()) r["tag"] = tag;
+    revisions.push_back(r);
+  }
+  inferd_status["revisions"] = revisions;
   status["inferd"] = inferd_status;
 
   {

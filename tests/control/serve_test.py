@@ -680,6 +680,10 @@ spec:
             self.assertFalse(is_v2(self.serve.gw("POST", "/v1/models/canary-svc:predict",
                                                  host="prev-canary-svc-predictor.default.example.com",
                                                  json={"instances": IRIS})))
+        rc, out, err = self.serve.cli("get", "revisions")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"canary-svc-predictor-00001\s+canary-svc\s+kserve-sklearnserver\s+80%\s+prev\s+false\s+1\s+1")
+        self.assertRegex(out, r"canary-svc-predictor-00002\s+canary-svc\s+kserve-xgbserver\s+20%\s+latest\s+true\s+1\s+1")
         rc, out, err = self.serve.cli("get", "isvc", "canary-svc")
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"canary-svc\s+\S+\s+True\s+80\s+20\s+canary-svc-predictor-00001")
