@@ -108,6 +108,22 @@ TEST(ReplicaCommandTest, CustomCommandGetsAPortAndTemplates) {
   EXPECT_TRUE(port_env);
 }
 
+TEST(ReplicaCommandTest, UnixSocketOnlyForTheModelServer) {
+  resources::ComponentSpec spec;
+  Json model_server = Runtime({{"name", "kserve-container"}, {"command", {"inferd", "model-server"}}});
+  auto in = Input(&spec, &model_server);
+  in.uds_path = "/data/run/r7.sock";
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--uds=/data/run/r7.sock"));
+  Json custom = Runtime({{"name", "kserve-container"}, {"command", {"python3", "server.py"}}});
+  in = Input(&spec, &custom);
+  in.uds_path = "/data/run/r8.sock";
+  r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  for (const auto& a : r->argv) EXPECT_EQ(a.find("--uds"), std::string::npos) << a;
+}
+
 TEST(ReplicaCommandTest, BatcherBecomesModelServerFlags) {
   Json rt = Runtime({{"name", "kserve-container"}, {"command", {"inferd", "model-server"}}, {"args", Json::array()}});
   resources::ComponentSpec spec;
