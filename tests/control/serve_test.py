@@ -441,6 +441,38 @@ spec:
         self.assertNotEqual(rc, 0)
         self.assertIn(":2", err)  # the line of the YAML error
 
+    def test_08b_garbage_gets_4xx_and_everything_stays_up(self):
+        import socket
+
+        def raw(port, data):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(data)
+                sock.settimeout(10)
+                return sock.recv(200).decode("latin-1")
+
+        for port in (self.serve.http_port, self.serve.api_port):
+            self.assertRegex(raw(port, b"\x00\xff garbage \r\n\r\n"), r"^HTTP/1\.1 4\d\d")
+            self.assertRegex(raw(port, b"POST /v1/models/x:predict HTTP/1.1\r\nHost: a\r\n"
+                                       b"Content-Length: 99999999999\r\n\r\n"), r"^HTTP/1\.1 4\d\d")
+        # Bad bodies through the gateway reach the model server, which answers 400 naming the problem.
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", data=b'{"instances":[[1,2,')
+        self.assertEqual(r.status_code, 400, r.text)
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": [["a", "b", "c", "d"]]})
+        self.assertEqual(r.status_code, 400, r.text)
+        r = self.serve.gw("POST", "/v1/models/no-such-service:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 404, r.text)
+        # The API: bad JSON, a body that is not an object, an unknown resource.
+        base = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
+        self.assertEqual(self.serve.api("POST", base, data=b"{nope").status_code, 400)
+        self.assertEqual(self.serve.api("POST", base, data=b"[1,2]").status_code, 400)
+        self.assertEqual(self.serve.api("GET", "/apis/serving.kserve.io/v1beta1/namespaces/default/widgets")
+                         .status_code, 404)
+        # Everything still answers.
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(self.serve.api("GET", base).status_code, 200)
+        self.assertIsNone(self.serve.proc.poll())
+
     def test_09_stale_write_conflict_and_auth(self):
         path = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/sklearn-iris"
         obj = self.serve.api("GET", path).json()
