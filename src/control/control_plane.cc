@@ -85,11 +85,6 @@ std::string Pad5(int n) {
   return buf;
 }
 
-bool IsLocalUri(const std::string& uri) {
-  return uri.starts_with("/") || uri.starts_with("file://") || uri.starts_with("pvc://") ||
-         uri.find("://") == std::string::npos;
-}
-
 size_t CurlAppend(char* p, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(p, size * n);
   return size * n;
@@ -363,8 +358,26 @@ void ControlPlane::Impl::WatchLoop(const store::ResourceType& type) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
+    // The reconciler's own status writes come back as MODIFIED events; waking for them would start a
+    // new pass right after every status change (continuously during a download). Only changes of what
+    // the reconciler reads wake it: generation (spec), labels, annotations, or any other event type.
+    std::map<std::string, std::string> seen;  // object key -> its generation/labels/annotations
     while (!stopping.load() && !(*w)->expired()) {
-      if ((*w)->Next(std::chrono::milliseconds(250))) Wake();
+      auto ev = (*w)->Next(std::chrono::milliseconds(250));
+      if (!ev) continue;
+      const Json& md = ev->object["metadata"];
+      std::string key = md.value("namespace", "") + "/" + md.value("name", "");
+      std::string sig = std::to_string(md.value("generation", 0)) + "|" +
+                        (md.contains("labels") ? md["labels"].dump() : "") + "|" +
+                        (md.contains("annotations") ? md["annotations"].dump() : "");
+      if (ev->type == "DELETED") {
+        seen.erase(key);
+      } else if (ev->type == "MODIFIED" && seen[key] == sig) {
+        continue;  // status only: the 1 s tick still re-checks everything
+      } else {
+        seen[key] = sig;
+      }
+      Wake();
     }
     Wake();  // re-list after an expired watch
   }
@@ -431,6 +444,10 @@ void ControlPlane::Impl::StopRevision(Revision& rev) {
 }
 
 void ControlPlane::Impl::StopService(Service& svc) {
+  // Signal every replica first, then wait: the wait is the slowest stop, not the sum of them.
+  for (auto& rev : svc.revisions) {
+    for (auto id : rev.replicas) sup_->Stop(id);
+  }
   for (auto& rev : svc.revisions) {
     for (auto id : rev.replicas) sup_->StopAndWait(id);
     rev.replicas.clear();
@@ -556,7 +573,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     const std::string& uri = latest->spec.storage_uri;
     storage_ready = false;
     Json st = {{"uri", uri}};
-    if (IsLocalUri(uri)) {
+    if (storage::IsLocalUri(uri) || !storage::IsSupportedUri(uri)) {  // quick: in place, or Fetch's error
       auto r = storage_->Fetch(uri);
       if (r.ok()) {
         model_path = r->local_path;
@@ -655,7 +672,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       }
       latest->replicas.push_back(*id);
       // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
-      if (!in.uds_path.empty() && std::find(rs->argv.begin(), rs->argv.end(), "--uds=" + in.uds_path) != rs->argv.end()) {
+      if (!in.uds_path.empty() && rs->ports_from_stdout) {  // exactly the inferd model-server replicas
         latest->uds[*id] = in.uds_path;
       }
       Emit(svc, "Normal", "ReplicaStarted", "started " + in.replica_name);

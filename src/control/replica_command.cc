@@ -190,40 +190,32 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   for (auto& c : command) argv.push_back(ExpandTemplate(c, in));
   for (auto& a : args) argv.push_back(ExpandTemplate(a, in));
   for (auto& [k, v] : env) v = ExpandTemplate(v, in);
-  if (is_inferd) {
-    argv.front() = in.inferd_bin;
-    bool model_server = argv.size() > 1 && argv[1] == "model-server";
-    if (model_server) {
-      std::vector<std::string> rest(argv.begin() + 2, argv.end());
-      SetFlag(rest, "--http_port", "0");
-      SetFlag(rest, "--grpc_port", "0");
-      SetFlag(rest, "--host", "127.0.0.1");
-      if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
-      if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
-        SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
-                                                              ? in.spec->batcher->max_batch_size
-                                                              : 32));
-        SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
-                                                                  ? in.spec->batcher->max_latency_ms
-                                                                  : 500} * 1000));
-      }
-      argv.resize(2);
-      argv.insert(argv.end(), rest.begin(), rest.end());
-      r.ports_from_stdout = true;
+  if (is_inferd) argv.front() = in.inferd_bin;
+  const bool model_server = is_inferd && argv.size() > 1 && argv[1] == "model-server";
+  if (model_server) {
+    std::vector<std::string> rest(argv.begin() + 2, argv.end());
+    SetFlag(rest, "--http_port", "0");
+    SetFlag(rest, "--grpc_port", "0");
+    SetFlag(rest, "--host", "127.0.0.1");
+    if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
+    if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
+      SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
+                                                            ? in.spec->batcher->max_batch_size
+                                                            : 32));
+      SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
+                                                                ? in.spec->batcher->max_latency_ms
+                                                                : 500} * 1000));
     }
-  }
-  if (!is_inferd || argv.size() < 2 || argv[1] != "model-server") {
+    argv.resize(2);
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    r.ports_from_stdout = true;
+  } else {
     int port = FreeLoopbackPort();
     if (port == 0) return Unavailable("no free loopback port for " + in.replica_name);
     std::vector<std::string> rest(argv.begin() + 1, argv.end());
-    bool set = false;
     for (std::string_view flag : {"--http_port", "--port"}) {
-      if (HasFlag(rest, flag)) {
-        SetFlag(rest, flag, std::to_string(port));
-        set = true;
-      }
+      if (HasFlag(rest, flag)) SetFlag(rest, flag, std::to_string(port));
     }
-    (void)set;
     argv.resize(1);
     argv.insert(argv.end(), rest.begin(), rest.end());
     env.emplace_back("PORT", std::to_string(port));

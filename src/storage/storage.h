@@ -80,5 +80,8 @@ class Storage {
 
 // Whether the URI's scheme is one Fetch understands (validation uses it).
 bool IsSupportedUri(const std::string& uri);
+// Whether Fetch uses the URI in place, without downloading (a local path, file://, pvc://): such a fetch is
+// quick and needs no worker thread. False for unsupported URIs.
+bool IsLocalUri(const std::string& uri);
 
 }  // namespace inferd::storage

@@ -175,4 +175,10 @@ StatusOr<ParsedUri> ParseUri(const std::string& uri) {
 
 bool IsSupportedUri(const std::string& uri) { return internal::ParseUri(uri).ok(); }
 
+bool IsLocalUri(const std::string& uri) {
+  auto p = internal::ParseUri(uri);
+  return p.ok() && (p->scheme == internal::Scheme::kLocal || p->scheme == internal::Scheme::kFile ||
+                    p->scheme == internal::Scheme::kPvc);
+}
+
 }  // namespace inferd::storage
