@@ -107,6 +107,7 @@ class OnnxBackend final : public Backend {
       input_names_.push_back(std::move(name));
       input_types_.push_back(io.element);
     }
+    for (const auto& n : input_names_) input_name_ptrs_.push_back(n.c_str());  // input_names_ is final now
     for (size_t i = 0; i < session_.GetOutputCount(); ++i) {
       std::string name = session_.GetOutputNameAllocated(i, alloc).get();
       IoSpec io = Describe(name, session_.GetOutputTypeInfo(i));
@@ -144,18 +145,15 @@ class OnnxBackend final : public Backend {
     for (size_t i = 0; i < inputs.size(); ++i) RETURN_IF_ERROR(CheckInput(i, inputs[i]));
     try {
       std::vector<Ort::Value> values;
-      std::vector<const char*> in_names;
       values.reserve(inputs.size());
-      in_names.reserve(inputs.size());
       static char empty_buffer[8];  // ORT wants a non-null pointer even for zero elements; never written
       for (size_t i = 0; i < inputs.size(); ++i) {
         const Tensor& t = inputs[i];
         void* data = t.byte_size() > 0 ? const_cast<char*>(t.raw()) : empty_buffer;
         values.push_back(Ort::Value::CreateTensor(CpuMemory(), data, t.byte_size(), t.shape().data(),
                                                   t.shape().size(), input_types_[i]));
-        in_names.push_back(input_names_[i].c_str());
       }
-      std::vector<Ort::Value> results = session_.Run(Ort::RunOptions{nullptr}, in_names.data(), values.data(),
+      std::vector<Ort::Value> results = session_.Run(Ort::RunOptions{nullptr}, input_name_ptrs_.data(), values.data(),
                                                      values.size(), out_names.data(), out_names.size());
       if (results.size() != requested.size()) {
         return Internal("ONNX Runtime returned " + std::to_string(results.size()) + " outputs, expected " +
@@ -200,6 +198,7 @@ class OnnxBackend final : public Backend {
   std::string file_;
   ModelMetadata metadata_;
   std::vector<std::string> input_names_;
+  std::vector<const char*> input_name_ptrs_;  // input_names_' c_str()s, in model order, for Run
   std::vector<ONNXTensorElementDataType> input_types_;
   std::vector<std::string> output_names_;  // parallel to metadata_.outputs
 };

@@ -380,10 +380,12 @@ class SklearnBackend final : public Backend {
     double* proba_out = want_proba ? reinterpret_cast<double*>(proba.Allocate(n * c * sizeof(double))) : nullptr;
     RETURN_IF_ERROR(native_->Run(input.data<double>(), n, label.empty() ? nullptr : label.data(), proba_out,
                                  value.empty() ? nullptr : value.data()));
+    int proba_uses = 0;
+    for (int idx : requested) proba_uses += kinds_[static_cast<size_t>(idx)] == Kind::kProba;
     for (int idx : requested) {
       const TensorSpec& spec = metadata_.outputs[static_cast<size_t>(idx)];
       if (kinds_[static_cast<size_t>(idx)] == Kind::kProba) {
-        Tensor t = proba;
+        Tensor t = --proba_uses == 0 ? std::move(proba) : proba;  // copied only if asked for twice
         t.set_name(spec.name);
         outputs->push_back(std::move(t));
         continue;

@@ -449,12 +449,16 @@ Status NativeModel::Run(const double* x, size_t n, int64_t* label_index, double*
     return Status::Ok();
   }
   size_t c = num_classes_;
-  std::vector<double> p;
+  std::vector<double> scratch;  // probabilities only when the caller does not want them itself
+  double* p = proba;
   if (proba_ != ProbaKind::kNone && (proba || label_from_proba_)) {
-    p.resize(n * c);
+    if (!p) {
+      scratch.resize(n * c);
+      p = scratch.data();
+    }
     for (size_t r = 0; r < n; ++r) {
       const double* in = raw.data() + r * k;
-      double* out = p.data() + r * c;
+      double* out = p + r * c;
       switch (proba_) {
         case ProbaKind::kIdentity:
           std::copy(in, in + c, out);
@@ -484,12 +488,11 @@ Status NativeModel::Run(const double* x, size_t n, int64_t* label_index, double*
           break;
       }
     }
-    if (proba) std::copy(p.begin(), p.end(), proba);
   }
   if (label_index) {
     for (size_t r = 0; r < n; ++r) {
       if (label_from_proba_) {
-        const double* row = p.data() + r * c;
+        const double* row = p + r * c;
         label_index[r] = std::max_element(row, row + c) - row;  // first maximum, like numpy's argmax
       } else if (k == 1) {
         label_index[r] = raw[r] > 0 ? 1 : 0;  // binary decision function
