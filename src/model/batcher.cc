@@ -149,6 +149,7 @@ struct Batcher::State {
   // Picks the next batch (under `lock`); returns false when the caller should wait until `*wake_ns`
   // (0: until notified) before trying again.
   bool Take(std::vector<Item>* batch, int64_t* total_rows, int64_t* wake_ns);
+  std::vector<size_t> picked_scratch;  // Take's indices of the requests it merges (under mu)
   void RunBatch(std::vector<Item>& batch, int64_t total_rows);
 };
 
@@ -165,7 +166,8 @@ bool Batcher::State::Take(std::vector<Item>* batch, int64_t* total_rows, int64_t
     return true;
   }
   int64_t total = head.rows;
-  std::vector<size_t> picked = {0};
+  std::vector<size_t>& picked = picked_scratch;  // reused: no allocation per call once warmed up
+  picked.assign(1, 0);
   bool full = false;
   for (size_t i = 1; i < queue.size() && !full; ++i) {
     if (!Compatible(head, queue[i])) continue;
@@ -184,18 +186,15 @@ bool Batcher::State::Take(std::vector<Item>* batch, int64_t* total_rows, int64_t
       return false;
     }
   }
-  // Move the picked requests out, keeping the others in order.
-  std::deque<Item> rest;
-  size_t p = 0;
-  for (size_t i = 0; i < queue.size(); ++i) {
-    if (p < picked.size() && picked[p] == i) {
-      batch->push_back(std::move(queue[i]));
-      ++p;
-    } else {
-      rest.push_back(std::move(queue[i]));
+  // Move the picked requests out, keeping the others in order. Usually they are the queue's front.
+  for (size_t i : picked) batch->push_back(std::move(queue[i]));
+  if (picked.back() == picked.size() - 1) {
+    for (size_t k = 0; k < picked.size(); ++k) queue.pop_front();
+  } else {
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) {
+      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(*it));
     }
   }
-  queue = std::move(rest);
   queued_rows -= total;
   *total_rows = total;
   return true;
