@@ -400,6 +400,8 @@ void ControlPlane::Impl::ReconcileAll() {
     LOG_WARN("reconcile: cannot list resources");
     return;
   }
+  std::map<std::string, std::vector<Json>> runtimes_by_ns;  // grouped once per pass, not per service
+  for (auto& r : ns_rts->items) runtimes_by_ns[r["metadata"].value("namespace", "default")].push_back(std::move(r));
   std::set<std::string> seen;
   for (const auto& obj : list->items) {
     std::string ns = obj["metadata"].value("namespace", "default");
@@ -415,10 +417,7 @@ void ControlPlane::Impl::ReconcileAll() {
     svc.ns = ns;
     svc.name = name;
     svc.uid = uid;
-    std::vector<Json> runtimes_here;
-    for (const auto& r : ns_rts->items) {
-      if (r["metadata"].value("namespace", "default") == ns) runtimes_here.push_back(r);
-    }
+    const std::vector<Json>& runtimes_here = runtimes_by_ns[ns];
     ReconcileService(obj, svc, runtimes_here, cl_rts->items);
   }
   for (auto it = services.begin(); it != services.end();) {

@@ -17,6 +17,7 @@
 #include <random>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/logging.h"
 #include "inference.pb.h"
 
@@ -68,11 +69,10 @@ std::optional<std::string> ModelNameOf(const grpc::ByteBuffer& buffer) {
   return ReadField1String(flat);
 }
 
-bool StartsWith(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(0, p.size()) == p; }
 
 // Metadata that gRPC itself manages on each hop.
 bool Reserved(std::string_view key) {
-  return key.empty() || key[0] == ':' || StartsWith(key, "grpc-") || key == "user-agent" || key == "te" ||
+  return key.empty() || key[0] == ':' || key.starts_with("grpc-") || key == "user-agent" || key == "te" ||
          key == "content-type" || key == "host";
 }
 
@@ -180,7 +180,7 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
 
   void Dispatch() {
     const std::string& method = ctx_->method();
-    if (!StartsWith(method, kServicePrefix)) {
+    if (!method.starts_with(kServicePrefix)) {
       return Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                  "gateway: only inference.GRPCInferenceService is proxied, not " + method));
     }
@@ -242,7 +242,7 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
       return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
                                  "gateway: service " + svc->ns + "/" + svc->name + " has no revision"));
     }
-    start_ns_ = MonotonicNowNs();
+    start_ns_ = NowNs();
     StatsBegin(*rev_->stats, start_ns_);
     stats_open_ = true;
     ep_ = PickEndpoint(*rev_, ts.rr++, nullptr, /*need_grpc=*/true);
@@ -287,7 +287,7 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     }
     if (stats_open_) {
       stats_open_ = false;
-      int64_t now = MonotonicNowNs();
+      int64_t now = NowNs();
       StatsEnd(*rev_->stats, now, now - start_ns_, error);
     }
   }

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/logging.h"
 
 namespace inferd::gateway {
@@ -368,7 +369,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (n < req_len_) return ReadMore(req_len_ - n);
     fast_ = true;
-    start_ns_ = MonotonicNowNs();
+    start_ns_ = NowNs();
     keep_alive_ = true;
     version_ = 11;
     head_ = false;
@@ -430,7 +431,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req_ = parser_->release();
     parser_.reset();
-    start_ns_ = MonotonicNowNs();
+    start_ns_ = NowNs();
     keep_alive_ = req_.keep_alive();
     version_ = req_.version() ? req_.version() : 11;
     head_ = req_.method() == http::verb::head;
@@ -695,7 +696,7 @@ class Session : public std::enable_shared_from_this<Session> {
     SetEndpoint(nullptr);
     if (stats_open_) {
       stats_open_ = false;
-      int64_t now = MonotonicNowNs();
+      int64_t now = NowNs();
       StatsEnd(*rev_->stats, now, now - start_ns_, error);
     }
   }

@@ -10,7 +10,6 @@ namespace inferd::gateway {
 
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(0, p.size()) == p; }
 bool EndsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
 }
@@ -169,7 +168,7 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
     }
   }
   constexpr std::string_view kServing = "/serving/";
-  if (StartsWith(target, kServing)) {
+  if (target.starts_with(kServing)) {
     std::string_view rest = target.substr(kServing.size());
     std::string_view n = Segment(rest, "/?");
     if (n.empty() || n.size() == rest.size() || rest[n.size()] != '/') return m;
@@ -192,9 +191,9 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
   constexpr std::string_view kV1 = "/v1/models/";
   constexpr std::string_view kV2 = "/v2/models/";
   std::string_view name;
-  if (StartsWith(target, kV1)) {
+  if (target.starts_with(kV1)) {
     name = Segment(target.substr(kV1.size()), ":/?");
-  } else if (StartsWith(target, kV2)) {
+  } else if (target.starts_with(kV2)) {
     name = Segment(target.substr(kV2.size()), "/?");
   }
   if (!name.empty()) {
@@ -250,11 +249,6 @@ EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const Endp
     }
   }
   return best;
-}
-
-int64_t MonotonicNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 namespace {

@@ -127,7 +127,7 @@ EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const Endp
                             bool need_grpc = false);
 
 // ---- stats -------------------------------------------------------------------------------------------------
-int64_t MonotonicNowNs();  // steady_clock, the clock of RevisionStats::in_flight_changed_ns
+// Times in RevisionStats (in_flight_changed_ns) are core/clock.h's NowNs(): the steady clock.
 void StatsBegin(RevisionStats& s, int64_t now_ns);
 void StatsEnd(RevisionStats& s, int64_t now_ns, int64_t latency_ns, bool error);
 
