@@ -1,7 +1,10 @@
 #include "gateway/gateway.h"
 
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
+#include "core/clock.h"
 #include "core/logging.h"
 #include "gateway/grpc_proxy.h"
 #include "gateway/http_proxy.h"
@@ -17,6 +20,23 @@ struct Gateway::Impl {
   std::unique_ptr<HttpProxy> http;
   std::unique_ptr<GrpcProxy> grpc;
   bool started = false;
+
+  // Expires held requests past their deadline (every 20 ms: the precision of hold timeouts).
+  std::thread sweeper;
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool sweep_stop = false;
+
+  void Sweep() {
+    std::unique_lock<std::mutex> lock(sweep_mu);
+    while (!sweep_cv.wait_for(lock, std::chrono::milliseconds(20), [this] { return sweep_stop; })) {
+      auto t = table.Load();
+      const int64_t now = NowNs();
+      ForEachQueue(*t, [now](HoldQueue& q) {
+        if (q.size.load(std::memory_order_relaxed) > 0) q.Expire(now);
+      });
+    }
+  }
 };
 
 Gateway::Gateway(GatewayOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
@@ -42,6 +62,8 @@ Status Gateway::Start() {
       return st;
     }
   }
+  impl_->sweep_stop = false;
+  impl_->sweeper = std::thread([impl = impl_.get()] { impl->Sweep(); });
   impl_->started = true;
   LOG_INFO("gateway listening http_port={} grpc_port={}", http_port(), grpc_port());
   return Status::Ok();
@@ -54,11 +76,26 @@ int Gateway::grpc_port() const { return impl_->grpc ? impl_->grpc->port() : 0; }
 void Gateway::UpdateRoutes(std::shared_ptr<const RoutingTable> table) {
   std::lock_guard<std::mutex> lock(impl_->update_mu);
   if (!table) table = std::make_shared<RoutingTable>();
-  impl_->table.Store(Compile(*table, impl_->options.domain, &impl_->registry));
+  auto old = impl_->table.Load();
+  auto compiled = Compile(*table, impl_->options.domain, &impl_->registry);
+  impl_->table.Store(compiled);
+  // Held requests route again against the new table (an endpoint may have come, or their revision gone).
+  ForEachQueue(*old, [](HoldQueue& q) { q.WakeAll(); });
+  ForEachQueue(*compiled, [](HoldQueue& q) { q.WakeAll(); });
 }
 
 void Gateway::Stop() {
   if (!impl_) return;
+  if (impl_->sweeper.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->sweep_mu);
+      impl_->sweep_stop = true;
+    }
+    impl_->sweep_cv.notify_all();
+    impl_->sweeper.join();
+  }
+  // Held requests are answered 503 while the proxies still run (their answers need the I/O threads).
+  ForEachQueue(*impl_->table.Load(), [](HoldQueue& q) { q.WakeAll(HoldEnd::kShutdown); });
   if (impl_->grpc) impl_->grpc->Stop();
   if (impl_->http) impl_->http->Stop();
   impl_->grpc.reset();

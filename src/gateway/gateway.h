@@ -16,6 +16,15 @@
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
 //   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.
+// Activator (Knative's, built in): a request whose revision has no ready endpoint, or whose every endpoint
+//   already has `container_concurrency` requests in flight (when that is > 0), is held in the revision's
+//   queue instead of failing: it goes on as soon as a route update brings an endpoint (re-routed against
+//   the new table) or a slot frees up. A hold at a revision with no endpoint counts in
+//   RevisionStats::activations and calls `on_activate` (the control plane scales up from zero at once).
+//   Held requests count in the revision's in_flight (so the autoscaler sees them). They wait up to the
+//   service's `timeout` from arrival; then, or when the queue already holds `max_held_per_revision`, or
+//   when the revision is marked `unavailable` (failing: its reason is the message) and has no endpoint, the
+//   answer is 503 with a JSON error (gRPC: UNAVAILABLE) - never a 4xx. Stop answers held requests 503.
 // Proxying: pooled keep-alive upstream connections per endpoint (bounded idle pool; TCP, or a Unix stream
 //   socket for an endpoint with a uds_path), `timeout` per service
 //   (504 with a JSON error when exceeded). Headers and bodies are forwarded as they are, minus hop-by-hop
@@ -45,6 +54,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +72,10 @@ struct GatewayOptions {
   int workers = 1;
   size_t max_body_bytes = 64 << 20;
   size_t max_idle_per_endpoint = 64;
+  size_t max_held_per_revision = 10000;  // the activator's queue depth per revision (Knative: 10000)
+  // Called when a request is held at a revision with no ready endpoint (from a gateway thread; must not
+  // block): the control plane starts a replica at once instead of waiting for its next pass.
+  std::function<void()> on_activate;
 };
 
 struct Endpoint {
@@ -75,8 +89,17 @@ struct Endpoint {
   std::string uds_path;
 };
 
-// Per-revision counters (monotonic; the autoscaler differences them).
+struct HoldQueue;  // the activator's queue of one revision (gateway/routing.h)
+
+// Per-revision state shared by the gateway and the control plane: counters (monotonic; the autoscaler
+// differences them) and the activator's queue. Create with std::make_shared; one per revision, kept across
+// route updates (the queue's held requests survive them).
 struct RevisionStats {
+  RevisionStats();
+  ~RevisionStats();
+  RevisionStats(const RevisionStats&) = delete;
+  RevisionStats& operator=(const RevisionStats&) = delete;
+
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> errors{0};        // 5xx answered or proxy failures
   std::atomic<int64_t> in_flight{0};
@@ -90,6 +113,9 @@ struct RevisionStats {
   // not accumulate (each interval is counted exactly once, by the thread that moved the timestamp past it).
   std::atomic<uint64_t> in_flight_ns{0};
   std::atomic<int64_t> in_flight_changed_ns{0};
+  std::atomic<int64_t> held{0};           // requests the activator holds now (also counted in in_flight)
+  std::atomic<uint64_t> activations{0};   // holds that found no ready endpoint at all
+  std::unique_ptr<HoldQueue> queue;       // never null; gateway-internal
 };
 
 struct RevisionRoute {
@@ -98,6 +124,10 @@ struct RevisionRoute {
   std::string tag;  // "", "latest", "prev"
   std::vector<Endpoint> endpoints;  // ready replicas
   std::shared_ptr<RevisionStats> stats;  // owned jointly with the control plane
+  int container_concurrency = 0;  // > 0: at most this many requests in flight per endpoint; the rest wait
+  // Non-empty: the revision is failing (e.g. CrashLoopBackOff); with no endpoint a request gets 503 with
+  // this message at once instead of being held.
+  std::string unavailable;
 };
 
 struct ServiceRoute {

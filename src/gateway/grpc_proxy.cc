@@ -198,6 +198,23 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     if (!Authorized()) {
       return Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "gateway: missing or invalid bearer token"));
     }
+    by_model_ = rpc == "ModelInfer" || rpc == "ModelReady" || rpc == "ModelMetadata" ||
+                rpc == "RepositoryModelLoad" || rpc == "RepositoryModelUnload";
+    if (by_model_) {
+      auto name = ModelNameOf(request_);
+      if (!name) {
+        return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gateway: request message does not parse"));
+      }
+      model_ = std::move(*name);
+    }
+    start_ns_ = NowNs();
+    Route();
+  }
+
+  // Routes against the current table (again, for a request the activator held and woke). The first time,
+  // opens the stats of the revision picked; a woken request keeps counting there.
+  void Route() {
+    version_ = p_->holder->version();
     table_ = p_->holder->Load();
     std::string_view ns = kDefaultNamespace, label, host_ns, host_tag;
     const ServiceState* host_svc = nullptr;
@@ -205,61 +222,107 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
       ns = host_ns;
       host_svc = ResolveHostLabel(*table_, label, ns, &host_tag);
     }
-    const ServiceState* svc = nullptr;
     std::string_view tag;
-    bool by_model = rpc == "ModelInfer" || rpc == "ModelReady" || rpc == "ModelMetadata" ||
-                    rpc == "RepositoryModelLoad" || rpc == "RepositoryModelUnload";
-    std::string model;
-    if (by_model) {
-      auto name = ModelNameOf(request_);
-      if (!name) {
-        return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gateway: request message does not parse"));
+    if (!model_.empty()) {
+      svc_ = table_->Find(ns, model_);
+      if (svc_ == nullptr) {
+        return Fail(grpc::StatusCode::NOT_FOUND,
+                    "gateway: no InferenceService '" + model_ + "' in namespace '" + std::string(ns) + "'");
       }
-      model = std::move(*name);
-    }
-    if (!model.empty()) {
-      svc = table_->Find(ns, model);
-      if (svc == nullptr) {
-        return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   "gateway: no InferenceService '" + model + "' in namespace '" + std::string(ns) +
-                                       "'"));
-      }
-      if (svc == host_svc) tag = host_tag;
+      if (svc_ == host_svc) tag = host_tag;
     } else {
-      svc = host_svc;
+      svc_ = host_svc;
       tag = host_tag;
-      if (svc == nullptr) {
-        return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   by_model ? "gateway: model_name is empty"
-                                            : "gateway: " + std::string(rpc) +
-                                                  " is routed by the :authority host {isvc}.{ns}." + table_->domain +
-                                                  ", got '" + ctx_->host() + "'"));
+      if (svc_ == nullptr) {
+        return Fail(grpc::StatusCode::NOT_FOUND,
+                    by_model_ ? "gateway: model_name is empty"
+                              : "gateway: " + std::string(RpcName()) + " is routed by the :authority host {isvc}.{ns}." +
+                                    table_->domain + ", got '" + ctx_->host() + "'");
       }
     }
     ThreadState& ts = Local();
-    rev_ = PickRevision(*svc, tag, ts.rng.Next());
+    rev_ = PickRevision(*svc_, tag, ts.rng.Next());
     if (rev_ == nullptr) {
-      return Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 "gateway: service " + svc->ns + "/" + svc->name + " has no revision"));
+      return Fail(grpc::StatusCode::NOT_FOUND, "gateway: service " + svc_->ns + "/" + svc_->name + " has no revision");
     }
-    start_ns_ = NowNs();
-    StatsBegin(*rev_->stats, start_ns_);
-    stats_open_ = true;
-    ep_ = PickEndpoint(*rev_, ts.rr++, nullptr, /*need_grpc=*/true);
-    if (ep_ == nullptr) {
-      EndUpstream(true);
-      return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "gateway: service " + svc->ns + "/" + svc->name + " has no ready gRPC replica"));
+    if (!stats_open_) {
+      stats_ = rev_->stats;
+      StatsBegin(*stats_, start_ns_);
+      stats_open_ = true;
     }
-    ep_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    ep_ = AcquireEndpoint(*rev_, ts.rr++, nullptr, /*need_grpc=*/true);
+    if (ep_ == nullptr) return Hold();
+    StartUpstream();
+  }
+
+  // The activator (see gateway.h): wait for an endpoint or a free slot, up to the service's timeout.
+  void Hold() {
+    const bool none = rev_->endpoints.empty();
+    if (none && !rev_->unavailable.empty()) return Fail(grpc::StatusCode::UNAVAILABLE, "gateway: " + rev_->unavailable);
+    bool grpc_capable = false;
+    for (const auto& e : rev_->endpoints) grpc_capable |= e->grpc_port > 0;
+    if (!none && !grpc_capable) {  // replicas that serve REST only: waiting would not help
+      return Fail(grpc::StatusCode::UNAVAILABLE,
+                  "gateway: service " + svc_->ns + "/" + svc_->name + " has no ready gRPC replica");
+    }
+    const int64_t deadline = start_ns_ + std::chrono::duration_cast<std::chrono::nanoseconds>(svc_->timeout).count();
+    // The waiter runs on whichever thread wakes it; nothing else touches this reactor while it is held.
+    HoldQueue::Waiter waiter{deadline, [this](HoldEnd why) { OnHoldEnd(why); }};
+    HoldQueue& q = *rev_->stats->queue;
+    auto r = HoldOrGo(q, p_->options.max_held_per_revision, *p_->holder, version_,
+                      [&] { return (ep_ = AcquireEndpoint(*rev_, Local().rr++, nullptr, true)) != nullptr; },
+                      std::move(waiter), woken_);
+    switch (r) {
+      case HoldResult::kGo:
+        return StartUpstream();
+      case HoldResult::kStale:
+        return Route();
+      case HoldResult::kFull:
+        return Fail(grpc::StatusCode::UNAVAILABLE,
+                    "gateway: revision " + rev_->revision + " has " + std::to_string(p_->options.max_held_per_revision) +
+                        " requests waiting already (the activator's queue is full)");
+      case HoldResult::kHeld:
+        break;
+    }
+    held_ = true;
+    stats_->held.fetch_add(1, std::memory_order_relaxed);
+    if (none) {
+      stats_->activations.fetch_add(1, std::memory_order_relaxed);
+      if (p_->options.on_activate) p_->options.on_activate();
+    }
+  }
+
+  void OnHoldEnd(HoldEnd why) {
+    held_ = false;
+    stats_->held.fetch_sub(1, std::memory_order_relaxed);
+    if (why == HoldEnd::kWoken) {
+      woken_ = true;
+      return Route();
+    }
+    if (why == HoldEnd::kShutdown) return Fail(grpc::StatusCode::UNAVAILABLE, "gateway: shutting down");
+    Fail(grpc::StatusCode::UNAVAILABLE, "gateway: no replica of revision " + rev_->revision +
+                                            " could take the request within " +
+                                            std::to_string(svc_->timeout.count()) + " ms (the service's timeout)");
+  }
+
+  void Fail(grpc::StatusCode code, const std::string& message) {
+    EndUpstream(code == grpc::StatusCode::UNAVAILABLE);
+    Finish(grpc::Status(code, message));
+  }
+
+  std::string_view RpcName() const { return std::string_view(ctx_->method()).substr(kServicePrefix.size()); }
+
+  // ep_: a slot already taken.
+  void StartUpstream() {
     for (const auto& [k, v] : ctx_->client_metadata()) {
       std::string_view key(k.data(), k.size());
       if (Reserved(key)) continue;
       client_ctx_.AddMetadata(std::string(key), std::string(v.data(), v.size()));
     }
-    auto limit = std::chrono::system_clock::now() + svc->timeout;
+    // The service's timeout covers the whole request, time held by the activator included.
+    auto limit = std::chrono::system_clock::now() + svc_->timeout - std::chrono::nanoseconds(NowNs() - start_ns_);
     client_ctx_.set_deadline(std::min(ctx_->deadline(), limit));
-    UpstreamOf(ep_)->stub->UnaryCall(&client_ctx_, method, grpc::StubOptions(), &request_, &response_,
+    UpstreamOf(ep_)->stub->UnaryCall(&client_ctx_, ctx_->method(), grpc::StubOptions(), &request_, &response_,
                                      [this](grpc::Status s) { OnUpstreamDone(std::move(s)); });
   }
 
@@ -282,13 +345,13 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
 
   void EndUpstream(bool error) {
     if (ep_ != nullptr) {
-      ep_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      ReleaseEndpoint(*rev_, ep_);
       ep_ = nullptr;
     }
     if (stats_open_) {
       stats_open_ = false;
       int64_t now = NowNs();
-      StatsEnd(*rev_->stats, now, now - start_ns_, error);
+      StatsEnd(*stats_, now, now - start_ns_, error);
     }
   }
 
@@ -297,10 +360,17 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   grpc::ClientContext client_ctx_;
-  std::shared_ptr<const CompiledTable> table_;  // keeps rev_/ep_ alive
+  std::shared_ptr<const CompiledTable> table_;  // keeps svc_/rev_/ep_ alive
+  uint64_t version_ = 0;                        // the table version table_ was loaded at
+  std::string model_;
+  bool by_model_ = false;
+  const ServiceState* svc_ = nullptr;
   const RevisionState* rev_ = nullptr;
-  EndpointState* ep_ = nullptr;
+  EndpointState* ep_ = nullptr;  // a slot taken (AcquireEndpoint) while set
+  std::shared_ptr<RevisionStats> stats_;  // where the request is counted (the revision first picked)
   bool stats_open_ = false;
+  bool held_ = false;
+  bool woken_ = false;
   int64_t start_ns_ = 0;
 };
 

@@ -325,6 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : socket_(std::move(socket)), w_(w), bearer_(bearer), timer_(w->ctx) {}
 
   ~Session() {
+    if (held_) stats_->held.fetch_sub(1, std::memory_order_relaxed);  // dropped from a queue at shutdown
     if (ep_ != nullptr || stats_open_) EndUpstream(true);  // shutdown with a request still at a replica
   }
 
@@ -447,11 +448,17 @@ class Session : public std::enable_shared_from_this<Session> {
     return diff == 0;
   }
 
-  // host/target/auth: views into buffer_ (fast path) or req_ (slow path).
+  // host/target/auth: views into buffer_ (fast path) or req_ (slow path). Also called again for a request
+  // the activator held, once woken (stats_open_ is then already set: it keeps counting where it began).
   void Dispatch(std::string_view host, std::string_view target, std::string_view auth) {
     const auto& table = w_->Table();
     table_ = table;
+    routed_version_ = w_->table_version;
     RouteMatch m = Route(*table, host, target);
+    if (m.service == nullptr && stats_open_) {
+      return UpstreamFailed(http::status::service_unavailable,
+                            "the service was removed while the request waited for a replica");
+    }
     if (m.service == nullptr) {
       std::string_view path = target.substr(0, target.find('?'));
       if (path == "/v2/health/live") return Local(http::status::ok, "{\"live\": true}");
@@ -460,21 +467,90 @@ class Session : public std::enable_shared_from_this<Session> {
       return Local(http::status::not_found, ErrorJson("no route for host '" + std::string(host) + "' path '" +
                                                       std::string(path) + "'"));
     }
-    if (!Authorized(auth)) {
+    if (!stats_open_ && !Authorized(auth)) {
       return Local(http::status::unauthorized, ErrorJson("missing or invalid bearer token"), "Bearer");
     }
     svc_ = m.service;
     rev_ = PickRevision(*svc_, m.tag, w_->rng.Next());
     if (rev_ == nullptr) {
-      return Local(http::status::not_found, ErrorJson("service " + svc_->ns + "/" + svc_->name + " has no revision"));
+      std::string msg = "service " + svc_->ns + "/" + svc_->name + " has no revision";
+      if (stats_open_) return UpstreamFailed(http::status::service_unavailable, msg);
+      return Local(http::status::not_found, ErrorJson(msg));
     }
-    StatsBegin(*rev_->stats, start_ns_);
-    stats_open_ = true;
-    EndpointState* ep = PickEndpoint(*rev_, w_->rr++);
-    if (ep == nullptr) {
-      return UpstreamFailed(http::status::service_unavailable,
-                            "service " + svc_->ns + "/" + svc_->name + " has no ready replica");
+    if (!stats_open_) {
+      stats_ = rev_->stats.get();
+      StatsBegin(*stats_, start_ns_);
+      stats_open_ = true;
     }
+    EndpointState* ep = AcquireEndpoint(*rev_, w_->rr++);
+    if (ep == nullptr) return Hold(m);
+    Proceed(m, ep);
+  }
+
+  // The activator: no endpoint of rev_ can take the request now. Hold it in the revision's queue until a
+  // route update or a freed slot wakes it (then Dispatch again), or its deadline passes.
+  void Hold(const RouteMatch& m) {
+    const bool none = rev_->endpoints.empty();
+    if (none && !rev_->unavailable.empty()) {
+      return UpstreamFailed(http::status::service_unavailable, rev_->unavailable);
+    }
+    if (!held_stats_) held_stats_ = rev_->stats;  // stats_ stays alive whatever the table does
+    HoldQueue& q = *rev_->stats->queue;
+    EndpointState* ep = nullptr;
+    const int64_t deadline = start_ns_ + std::chrono::duration_cast<std::chrono::nanoseconds>(svc_->timeout).count();
+    HoldQueue::Waiter waiter{deadline, [self = shared_from_this(), ctx = &w_->ctx](HoldEnd why) {
+                               asio::post(*ctx, [self, why] { self->OnHoldEnd(why); });
+                             }};
+    switch (HoldOrGo(q, w_->options->max_held_per_revision, *w_->holder, routed_version_,
+                     [&] { return (ep = AcquireEndpoint(*rev_, w_->rr++)) != nullptr; }, std::move(waiter), woken_)) {
+      case HoldResult::kGo:
+        return Proceed(m, ep);
+      case HoldResult::kStale:
+        return Redispatch();
+      case HoldResult::kFull:
+        return UpstreamFailed(http::status::service_unavailable,
+                              "revision " + rev_->revision + " has " +
+                                  std::to_string(w_->options->max_held_per_revision) +
+                                  " requests waiting already (the activator's queue is full)");
+      case HoldResult::kHeld:
+        break;
+    }
+    held_ = true;
+    stats_->held.fetch_add(1, std::memory_order_relaxed);
+    if (none) {
+      stats_->activations.fetch_add(1, std::memory_order_relaxed);
+      if (w_->options->on_activate) w_->options->on_activate();
+    }
+  }
+
+  void OnHoldEnd(HoldEnd why) {
+    held_ = false;
+    stats_->held.fetch_sub(1, std::memory_order_relaxed);
+    if (why == HoldEnd::kWoken) {
+      woken_ = true;
+      return Redispatch();
+    }
+    std::string rev = rev_ ? rev_->revision : std::string("?");
+    if (why == HoldEnd::kShutdown) {
+      return UpstreamFailed(http::status::service_unavailable, "the gateway is shutting down");
+    }
+    UpstreamFailed(http::status::service_unavailable,
+                   "no replica of revision " + rev + " could take the request within " +
+                       std::to_string(svc_->timeout.count()) + " ms (the service's timeout)");
+  }
+
+  void Redispatch() {
+    if (fast_) {
+      const char* p = Bytes(buffer_);
+      std::string_view auth = rh_.has_auth ? std::string_view(p + rh_.auth_off, rh_.auth_len) : std::string_view();
+      return Dispatch(std::string_view(p + rh_.host_off, rh_.host_len),
+                      std::string_view(p + rh_.target_off, rh_.target_len), auth);
+    }
+    Dispatch(SV(req_[http::field::host]), SV(req_.target()), SV(req_[http::field::authorization]));
+  }
+
+  // ep: a slot already taken (AcquireEndpoint).
+  void Proceed(const RouteMatch& m, EndpointState* ep) {
     if (fast_) {
       if (m.rewritten) {  // new request line, then the rest of the head and the body as received
         std::string_view method(Bytes(buffer_), rh_.target_off - 1);
@@ -495,17 +571,22 @@ class Session : public std::enable_shared_from_this<Session> {
       req_.keep_alive(true);
       req_.prepare_payload();
     }
-    SetEndpoint(ep);
+    ep_ = ep;
     upstream_active_ = true;
-    timer_.expires_after(svc_->timeout);
+    // The service's timeout covers the whole request, time held by the activator included.
+    auto left = svc_->timeout;
+    if (woken_) {
+      auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(NowNs() - start_ns_));
+      left = std::max(std::chrono::milliseconds(1), svc_->timeout - waited);
+    }
+    timer_.expires_after(left);
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
     Acquire();
   }
 
-  void SetEndpoint(EndpointState* ep) {
-    if (ep_ != nullptr) ep_->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    ep_ = ep;
-    if (ep_ != nullptr) ep_->in_flight.fetch_add(1, std::memory_order_relaxed);
+  void ReleaseSlot() {
+    if (ep_ != nullptr) ReleaseEndpoint(*rev_, ep_);
+    ep_ = nullptr;
   }
 
   // ---- upstream side -------------------------------------------------------------------------------------
@@ -536,8 +617,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       if (ec == asio::error::connection_refused && !retried_) {
         retried_ = true;
-        if (EndpointState* other = PickEndpoint(*rev_, w_->rr++, ep_)) {
-          SetEndpoint(other);
+        if (EndpointState* other = AcquireEndpoint(*rev_, w_->rr++, ep_)) {
+          ReleaseSlot();
+          ep_ = other;
           return Acquire();
         }
       }
@@ -693,11 +775,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void EndUpstream(bool error) {
-    SetEndpoint(nullptr);
+    ReleaseSlot();
     if (stats_open_) {
       stats_open_ = false;
       int64_t now = NowNs();
-      StatsEnd(*rev_->stats, now, now - start_ns_, error);
+      StatsEnd(*stats_, now, now - start_ns_, error);
     }
   }
 
@@ -743,7 +825,9 @@ class Session : public std::enable_shared_from_this<Session> {
     req_len_ = 0;
     svc_ = nullptr;
     rev_ = nullptr;
-    retried_ = stale_retried_ = timed_out_ = upstream_active_ = false;
+    stats_ = nullptr;
+    held_stats_.reset();
+    retried_ = stale_retried_ = timed_out_ = upstream_active_ = woken_ = false;
   }
 
   // Closes after the answer was sent: half-close, then drain what the client still sends (e.g. the rest of a
@@ -798,10 +882,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Response> res_;
 
   std::shared_ptr<const CompiledTable> table_;  // keeps svc_/rev_/ep_ alive
+  uint64_t routed_version_ = 0;                 // the table version table_ was loaded at
   const ServiceState* svc_ = nullptr;
   const RevisionState* rev_ = nullptr;
-  EndpointState* ep_ = nullptr;  // counted in ep_->in_flight while set
+  EndpointState* ep_ = nullptr;  // a slot taken (AcquireEndpoint) while set
+  RevisionStats* stats_ = nullptr;  // where the request is counted (the revision first picked)
+  std::shared_ptr<RevisionStats> held_stats_;  // keeps stats_ alive once the activator held the request
   bool stats_open_ = false;
+  bool held_ = false;   // in a hold queue now (counted in stats_->held)
+  bool woken_ = false;  // was held and woken at least once
   std::unique_ptr<UpstreamConn> up_;
   std::optional<http::response_parser<http::string_body>> up_parser_;
   size_t res_len_ = 0;  // relayed answer's size; 0 while its head is incomplete
@@ -903,6 +992,16 @@ void HttpProxy::Stop() {
     if (t.joinable()) t.join();
   }
   impl_->threads.clear();
+  // Requests still held by the activator (a hold that raced with Gateway::Stop's wake-up) own sessions
+  // whose sockets belong to the loops: drop them before the loops go.
+  ForEachQueue(*impl_->holder->Load(), [](HoldQueue& q) {
+    std::deque<HoldQueue::Waiter> dropped;
+    {
+      std::lock_guard<std::mutex> lock(q.mu);
+      dropped.swap(q.waiters);
+      q.size.fetch_sub(static_cast<int64_t>(dropped.size()));
+    }
+  });
   impl_->workers.clear();  // sessions still queued on a loop are destroyed with it
 }
 

@@ -99,6 +99,8 @@ std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::str
       rs.revision = r.revision;
       rs.tag = r.tag;
       rs.percent = std::max(0, r.percent);
+      rs.container_concurrency = std::max(0, r.container_concurrency);
+      rs.unavailable = r.unavailable;
       rs.stats = r.stats ? r.stats : std::make_shared<RevisionStats>();
       for (const auto& e : r.endpoints) {
         auto es = registry->Get(e);
@@ -250,6 +252,84 @@ EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const Endp
   }
   return best;
 }
+
+EndpointState* AcquireEndpoint(const RevisionState& rev, uint32_t start, const EndpointState* exclude,
+                               bool need_grpc) {
+  const int64_t limit = rev.container_concurrency;
+  if (limit <= 0) {
+    EndpointState* e = PickEndpoint(rev, start, exclude, need_grpc);
+    if (e != nullptr) e->in_flight.fetch_add(1, std::memory_order_seq_cst);
+    return e;
+  }
+  // Limited: the least loaded endpoint with room; a lost CAS (another request took the slot) looks again.
+  const size_t n = rev.endpoints.size();
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    EndpointState* best = nullptr;
+    int64_t best_load = 0;
+    for (size_t i = 0; i < n; ++i) {
+      EndpointState* e = rev.endpoints[(start + i) % n].get();
+      if (e == exclude || (need_grpc && e->grpc_port <= 0)) continue;
+      int64_t load = e->in_flight.load(std::memory_order_seq_cst);
+      if (load < limit && (best == nullptr || load < best_load)) {
+        best = e;
+        best_load = load;
+      }
+    }
+    if (best == nullptr) return nullptr;
+    if (best->in_flight.compare_exchange_strong(best_load, best_load + 1, std::memory_order_seq_cst)) return best;
+  }
+  return nullptr;
+}
+
+void ReleaseEndpoint(const RevisionState& rev, EndpointState* ep) {
+  ep->in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  if (rev.container_concurrency > 0) {
+    HoldQueue& q = *rev.stats->queue;
+    if (q.size.load(std::memory_order_seq_cst) > 0) q.WakeOne();
+  }
+}
+
+void HoldQueue::WakeOne() {
+  Waiter w;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (waiters.empty()) return;
+    w = std::move(waiters.front());
+    waiters.pop_front();
+    size.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  w.fire(HoldEnd::kWoken);
+}
+
+void HoldQueue::WakeAll(HoldEnd why) {
+  std::deque<Waiter> out;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    out.swap(waiters);
+    size.fetch_sub(static_cast<int64_t>(out.size()), std::memory_order_seq_cst);
+  }
+  for (auto& w : out) w.fire(why);
+}
+
+void HoldQueue::Expire(int64_t now_ns) {
+  std::vector<Waiter> out;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = waiters.begin(); it != waiters.end();) {
+      if (it->deadline_ns <= now_ns) {
+        out.push_back(std::move(*it));
+        it = waiters.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    size.fetch_sub(static_cast<int64_t>(out.size()), std::memory_order_seq_cst);
+  }
+  for (auto& w : out) w.fire(HoldEnd::kTimedOut);
+}
+
+RevisionStats::RevisionStats() : queue(std::make_unique<HoldQueue>()) {}
+RevisionStats::~RevisionStats() = default;
 
 namespace {
 void ChangeInFlight(RevisionStats& s, int64_t now_ns, int64_t delta) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,8 @@ struct RevisionState {
   std::string revision;
   std::string tag;
   int percent = 0;
+  int container_concurrency = 0;  // > 0: the per-endpoint limit AcquireEndpoint respects
+  std::string unavailable;        // see RevisionRoute::unavailable
   std::vector<std::shared_ptr<EndpointState>> endpoints;
   std::shared_ptr<RevisionStats> stats;  // never null (a private one when the route had none)
 };
@@ -126,6 +129,90 @@ const RevisionState* PickRevision(const ServiceState& service, std::string_view 
 EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const EndpointState* exclude = nullptr,
                             bool need_grpc = false);
 
+// PickEndpoint that also takes a slot: the endpoint's in_flight is incremented, and with
+// rev.container_concurrency > 0 only an endpoint below that limit qualifies (the slot is taken with a
+// compare-and-swap, so concurrent callers never exceed it). Null when no endpoint qualifies or has room.
+EndpointState* AcquireEndpoint(const RevisionState& rev, uint32_t start, const EndpointState* exclude = nullptr,
+                               bool need_grpc = false);
+// Gives the slot back; with a concurrency limit, wakes one held request of the revision.
+void ReleaseEndpoint(const RevisionState& rev, EndpointState* ep);
+
+// The current CompiledTable, swapped atomically by UpdateRoutes; `version` lets a worker keep its own
+// reference and reload only when it changed (one relaxed load per request on the hot path).
+class TableHolder {
+ public:
+  TableHolder();
+  std::shared_ptr<const CompiledTable> Load() const { return table_.load(std::memory_order_acquire); }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void Store(std::shared_ptr<const CompiledTable> t) {
+    table_.store(std::move(t), std::memory_order_release);
+    version_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const CompiledTable>> table_;
+  std::atomic<uint64_t> version_{1};
+};
+
+// ---- the activator's hold queue ----------------------------------------------------------------------------
+// Requests waiting for an endpoint (or a free slot) of one revision. A waiter is called exactly once, on
+// the thread that removes it (never under the queue's lock), with why it left.
+enum class HoldEnd { kWoken, kTimedOut, kShutdown };
+
+struct HoldQueue {
+  struct Waiter {
+    int64_t deadline_ns = 0;
+    std::function<void(HoldEnd)> fire;
+  };
+  std::mutex mu;
+  std::deque<Waiter> waiters;  // guarded by mu
+  // waiters.size(), plus callers deciding under the lock (see HoldOrGo); read without the lock by
+  // ReleaseEndpoint to skip the lock when nobody waits.
+  std::atomic<int64_t> size{0};
+
+  void WakeOne();                 // the oldest waiter, kWoken
+  void WakeAll(HoldEnd why = HoldEnd::kWoken);
+  void Expire(int64_t now_ns);    // waiters past their deadline, kTimedOut
+};
+
+enum class HoldResult { kGo, kHeld, kFull, kStale };
+
+// The activator's decision, made under the queue's lock so that no wake-up is lost: kStale when the routing
+// table changed since the caller routed (`routed_version`; route again), kGo when `try_go()` took a slot,
+// kFull when `max` requests already wait, else the waiter is queued (at the front for a request that was
+// woken and lost the race for the slot, so it keeps its turn) and kHeld. The announce-then-try order pairs
+// with ReleaseEndpoint's release-then-look: a slot freed concurrently is either seen by try_go or its
+// release sees this waiter.
+template <class TryGo>
+HoldResult HoldOrGo(HoldQueue& q, size_t max, const TableHolder& holder, uint64_t routed_version, TryGo&& try_go,
+                    HoldQueue::Waiter waiter, bool front) {
+  std::lock_guard<std::mutex> lock(q.mu);
+  if (holder.version() != routed_version) return HoldResult::kStale;
+  q.size.fetch_add(1, std::memory_order_seq_cst);
+  if (try_go()) {
+    q.size.fetch_sub(1, std::memory_order_seq_cst);
+    return HoldResult::kGo;
+  }
+  if (q.waiters.size() >= max) {
+    q.size.fetch_sub(1, std::memory_order_seq_cst);
+    return HoldResult::kFull;
+  }
+  if (front) {
+    q.waiters.push_front(std::move(waiter));
+  } else {
+    q.waiters.push_back(std::move(waiter));
+  }
+  return HoldResult::kHeld;
+}
+
+// Every revision's queue of `table` (for waking them on a route update, expiring them, and shutdown).
+template <class F>
+void ForEachQueue(const CompiledTable& table, F&& f) {
+  for (const auto& svc : table.services) {
+    for (const auto& rev : svc.revisions) f(*rev.stats->queue);
+  }
+}
+
 // ---- stats -------------------------------------------------------------------------------------------------
 // Times in RevisionStats (in_flight_changed_ns) are core/clock.h's NowNs(): the steady clock.
 void StatsBegin(RevisionStats& s, int64_t now_ns);
@@ -144,23 +231,6 @@ struct FastRng {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-};
-
-// The current CompiledTable, swapped atomically by UpdateRoutes; `version` lets a worker keep its own
-// reference and reload only when it changed (one relaxed load per request on the hot path).
-class TableHolder {
- public:
-  TableHolder();
-  std::shared_ptr<const CompiledTable> Load() const { return table_.load(std::memory_order_acquire); }
-  uint64_t version() const { return version_.load(std::memory_order_acquire); }
-  void Store(std::shared_ptr<const CompiledTable> t) {
-    table_.store(std::move(t), std::memory_order_release);
-    version_.fetch_add(1, std::memory_order_acq_rel);
-  }
-
- private:
-  std::atomic<std::shared_ptr<const CompiledTable>> table_;
-  std::atomic<uint64_t> version_{1};
 };
 
 }  // namespace inferd::gateway

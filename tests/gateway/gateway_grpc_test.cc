@@ -254,6 +254,34 @@ TEST_F(GatewayGrpcTest, ErrorsTimeoutsAndUnavailable) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// The activator holds a gRPC call at a revision with no replica until one arrives (or the timeout: 503's
+// gRPC twin UNAVAILABLE).
+TEST_F(GatewayGrpcTest, HeldUntilAReplicaArrives) {
+  table_->services.push_back(Svc("default", "cold", {Rev("cold-1", 100, {})}));
+  table_->services.push_back(Svc("default", "never", {Rev("never-1", 100, {})}, std::chrono::milliseconds(200)));
+  gw_->UpdateRoutes(table_);
+  auto stats = table_->services[4].revisions[0].stats;
+  auto stub = Stub();
+  inference::ModelInferResponse res;
+  grpc::Status s;
+  std::thread client([&] { s = Infer(stub.get(), "cold", "7", &res); });
+  for (int i = 0; i < 500 && stats->held.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(stats->held.load(), 1);
+  EXPECT_EQ(stats->activations.load(), 1u);
+  table_->services[4].revisions[0].endpoints.push_back(Ep(*b_));
+  gw_->UpdateRoutes(table_);
+  client.join();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(res.id(), "G2|7");
+  EXPECT_EQ(stats->held.load(), 0);
+  EXPECT_EQ(stats->in_flight.load(), 0);
+
+  inference::ModelInferResponse none;
+  s = Infer(stub.get(), "never", "8", &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("within 200 ms"), std::string::npos) << s.error_message();
+}
+
 TEST_F(GatewayGrpcTest, SpreadsOverReplicas) {
   table_->services.push_back(Svc("default", "pair", {Rev("pair-1", 100, {Ep(*a_), Ep(*b_)})}));
   gw_->UpdateRoutes(table_);

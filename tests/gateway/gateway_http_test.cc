@@ -78,6 +78,7 @@ class GatewayHttpTest : public ::testing::Test {
     o.grpc_port = -1;
     o.workers = 2;
     o.max_body_bytes = 64 * 1024;
+    o.on_activate = [this] { activated_.fetch_add(1); };
     gw_ = std::make_unique<Gateway>(o);
     ASSERT_TRUE(gw_->Start().ok());
     port_ = gw_->http_port();
@@ -109,6 +110,7 @@ class GatewayHttpTest : public ::testing::Test {
   std::unique_ptr<Gateway> gw_;
   std::shared_ptr<RoutingTable> table_;
   int port_ = 0;
+  std::atomic<int> activated_{0};
 };
 
 TEST_F(GatewayHttpTest, RoutesByHost) {
@@ -224,16 +226,143 @@ TEST_F(GatewayHttpTest, LocalEndpointsAndUnknownRoutes) {
   EXPECT_EQ(a_->requests() + b_->requests(), 0);
 }
 
-TEST_F(GatewayHttpTest, NoReadyReplicaIs503) {
-  table_->services.push_back(Svc("default", "empty", {Rev("empty-predictor-00001", 100, {})}));
+// The activator: a revision with no ready replica holds the request (and says so through on_activate and
+// the stats) until the service's timeout, then answers 503, never a 4xx.
+TEST_F(GatewayHttpTest, NoReadyReplicaHoldsThen503) {
+  table_->services.push_back(
+      Svc("default", "empty", {Rev("empty-predictor-00001", 100, {})}, std::chrono::milliseconds(300)));
   gw_->UpdateRoutes(table_);
+  auto start = std::chrono::steady_clock::now();
   auto r = Post("/v2/models/empty/infer", "{}");
+  auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.status, 503);
-  EXPECT_NE(r.body.find("no ready replica"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("within 300 ms"), std::string::npos) << r.body;
+  EXPECT_GE(waited, std::chrono::milliseconds(290));
   auto s = StatsOf(2);
   EXPECT_EQ(s->requests.load(), 1u);
   EXPECT_EQ(s->errors.load(), 1u);
   EXPECT_EQ(s->in_flight.load(), 0);
+  EXPECT_EQ(s->held.load(), 0);
+  EXPECT_EQ(s->activations.load(), 1u);
+  EXPECT_EQ(activated_.load(), 1);
+}
+
+TEST_F(GatewayHttpTest, HeldRequestGoesOnWhenAReplicaArrives) {
+  table_->services.push_back(Svc("default", "cold", {Rev("cold-predictor-00001", 100, {})}));
+  gw_->UpdateRoutes(table_);
+  auto s = StatsOf(2);
+  HttpResponse r;
+  std::thread client([&] { r = Post("/v2/models/cold/infer", "{\"x\": 1}"); });
+  for (int i = 0; i < 500 && s->held.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(s->held.load(), 1);
+  EXPECT_EQ(s->in_flight.load(), 1);  // held requests count for the autoscaler
+  EXPECT_EQ(activated_.load(), 1);
+  table_->services[2].revisions[0].endpoints.push_back(Ep(*a_));
+  gw_->UpdateRoutes(table_);
+  client.join();
+  ASSERT_EQ(r.status, 200) << r.error << r.body;
+  EXPECT_EQ(r.body, "A|POST|/v2/models/cold/infer|{\"x\": 1}");
+  EXPECT_EQ(s->held.load(), 0);
+  EXPECT_EQ(s->in_flight.load(), 0);
+  EXPECT_EQ(s->errors.load(), 0u);
+
+  // Held on a revision that then leaves the routes: routed again, to the one that replaced it.
+  table_->services[2].revisions[0].endpoints.clear();
+  gw_->UpdateRoutes(table_);
+  std::thread client2([&] { r = Post("/v2/models/cold/infer", "{}"); });
+  for (int i = 0; i < 500 && s->held.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(s->held.load(), 1);
+  table_->services[2].revisions = {Rev("cold-predictor-00002", 100, {Ep(*b_)})};
+  gw_->UpdateRoutes(table_);
+  client2.join();
+  ASSERT_EQ(r.status, 200) << r.error << r.body;
+  EXPECT_EQ(IdOf(r), "B");
+  EXPECT_EQ(s->held.load(), 0);
+  EXPECT_EQ(s->in_flight.load(), 0);
+}
+
+TEST_F(GatewayHttpTest, FailingRevisionAnswers503AtOnce) {
+  auto rev = Rev("broken-predictor-00001", 100, {});
+  rev.unavailable = "revision broken-predictor-00001 is failing: CrashLoopBackOff";
+  table_->services.push_back(Svc("default", "broken", {rev}));
+  gw_->UpdateRoutes(table_);
+  auto start = std::chrono::steady_clock::now();
+  auto r = Post("/v2/models/broken/infer", "{}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("CrashLoopBackOff"), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // not the 10 s timeout
+  EXPECT_EQ(StatsOf(2)->activations.load(), 0u);
+}
+
+// containerConcurrency 1: the replica never sees two requests at once; the rest wait in the gateway and all
+// are answered.
+TEST_F(GatewayHttpTest, ContainerConcurrencyHoldsTheExcess) {
+  auto rev = Rev("one-predictor-00001", 100, {Ep(*a_)});
+  rev.container_concurrency = 1;
+  table_->services.push_back(Svc("default", "one", {rev}));
+  gw_->UpdateRoutes(table_);
+  constexpr int kClients = 6;
+  std::vector<HttpResponse> got(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] { got[i] = Post("/v2/models/one/sleep/60/infer", std::to_string(i)); });
+  }
+  for (auto& c : clients) c.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(got[i].status, 200) << got[i].error << got[i].body;
+    EXPECT_EQ(got[i].body, "A|POST|/v2/models/one/sleep/60/infer|" + std::to_string(i));
+  }
+  EXPECT_EQ(a_->max_active(), 1);
+  auto s = StatsOf(2);
+  EXPECT_EQ(s->requests.load(), static_cast<uint64_t>(kClients));
+  EXPECT_EQ(s->errors.load(), 0u);
+  EXPECT_EQ(s->held.load(), 0);
+  EXPECT_EQ(s->activations.load(), 0u);  // held for a slot, not for lack of a replica
+}
+
+TEST(GatewayActivatorTest, FullQueueIs503AndStopAnswersHeld) {
+  UpstreamServer a("A");
+  GatewayOptions o;
+  o.host = "127.0.0.1";
+  o.http_port = 0;
+  o.grpc_port = -1;
+  o.max_held_per_revision = 1;
+  Gateway gw(o);
+  ASSERT_TRUE(gw.Start().ok());
+  auto table = std::make_shared<RoutingTable>();
+  auto rev = Rev("q-predictor-00001", 100, {Ep(a)});
+  rev.container_concurrency = 1;
+  auto stats = rev.stats;
+  table->services.push_back(Svc("default", "q", {rev}));
+  gw.UpdateRoutes(table);
+  HttpResponse busy, held;
+  std::thread t1([&] { busy = HttpRequest(gw.http_port(), "POST", "/v2/models/q/sleep/400/infer", "1", {}, 10000); });
+  for (int i = 0; i < 400 && a.active() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::thread t2([&] { held = HttpRequest(gw.http_port(), "POST", "/v2/models/q/infer", "2", {}, 10000); });
+  for (int i = 0; i < 400 && stats->held.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(stats->held.load(), 1);
+  auto full = HttpRequest(gw.http_port(), "POST", "/v2/models/q/infer", "3", {}, 10000);
+  EXPECT_EQ(full.status, 503);
+  EXPECT_NE(full.body.find("queue is full"), std::string::npos) << full.body;
+  t1.join();
+  t2.join();
+  EXPECT_EQ(busy.status, 200);
+  EXPECT_EQ(held.status, 200);
+  EXPECT_EQ(held.body, "A|POST|/v2/models/q/infer|2");
+
+  // A request held at a revision with no replica when the gateway stops: Stop returns, and the client gets
+  // a 503 or a closed connection, not a hang.
+  table->services[0].revisions[0].endpoints.clear();
+  gw.UpdateRoutes(table);
+  HttpResponse at_stop;
+  std::thread t3([&] { at_stop = HttpRequest(gw.http_port(), "POST", "/v2/models/q/infer", "4", {}, 10000); });
+  for (int i = 0; i < 400 && stats->held.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(stats->held.load(), 1);
+  gw.Stop();
+  t3.join();
+  EXPECT_NE(at_stop.status, 200);
+  EXPECT_EQ(stats->held.load(), 0);
+  EXPECT_EQ(stats->in_flight.load(), 0);
 }
 
 TEST_F(GatewayHttpTest, UpdateRoutesTakesEffect) {

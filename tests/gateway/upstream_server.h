@@ -59,6 +59,7 @@ class UpstreamServer {
   int connections() const { return connections_.load(); }
   int requests() const { return requests_.load(); }
   int active() const { return active_.load(); }
+  int max_active() const { return max_active_.load(); }  // the most requests it ever worked on at once
 
   void Stop() {
     if (stopped_.exchange(true)) return;
@@ -106,7 +107,9 @@ class UpstreamServer {
       http::read(sock, buf, req, ec);
       if (ec) break;
       requests_.fetch_add(1);
-      active_.fetch_add(1);
+      int now_active = active_.fetch_add(1) + 1;
+      for (int m = max_active_.load(); now_active > m && !max_active_.compare_exchange_weak(m, now_active);) {
+      }
       std::string target(req.target());
       int sleep_ms = NumberAfter(target, "/sleep/");
       if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
@@ -147,7 +150,7 @@ class UpstreamServer {
   std::mutex mu_;
   std::vector<int> fds_;
   std::vector<std::thread> threads_;
-  std::atomic<int> connections_{0}, requests_{0}, active_{0};
+  std::atomic<int> connections_{0}, requests_{0}, active_{0}, max_active_{0};
   std::atomic<bool> stopped_{false};
 };
 
