@@ -1,17 +1,19 @@
 // autoscaler/autoscaler.h: Knative's pod autoscaler (KPA) for inferd's revisions: the config-autoscaler
 // settings, their per-revision overrides, the per-revision metric windows, and the decider that turns
-// them into a desired replica count (the spec is /work/shared/reference/serverless.md).
+// them into a desired replica count (the spec is /work/shared/reference/serverless.md); plus the raw-mode
+// (HPA class) decider for cpu / memory.
 //
 // Contract:
 // - Owns: nothing shared. AutoscalerConfig / RevisionScalingSpec are plain values; a MetricWindow holds the
 //   1-second buckets of one revision; DeciderState is the decider's memory for one revision, owned by the
-//   caller and passed in/out of Decide.
+//   caller and passed in/out of Decide; HpaState likewise for DecideHpa (raw mode, cpu / memory).
 // - Time: nothing here reads a clock. Every timestamp is an explicit argument, in nanoseconds on the steady
 //   clock (NowNs() in core/clock.h, or a test's fake clock); only differences matter. Durations are
 //   std::chrono::nanoseconds.
-// - Threads: no internal locking. A MetricWindow and a DeciderState belong to one revision and must be used
-//   from one thread at a time (the caller's control loop); Decide itself is a pure function of its inputs
-//   (plus the state it is handed), so different revisions may be decided on different threads.
+// - Threads: no internal locking. A MetricWindow and a DeciderState (or HpaState) belong to one revision and
+//   must be used from one thread at a time (the caller's control loop); Decide and DecideHpa are pure
+//   functions of their inputs (plus the state they are handed), so different revisions may be decided on
+//   different threads.
 // - Errors: parsing returns InvalidArgument naming the offending key (the config key, the full annotation
 //   key, or the KServe field name) and the bad value; nothing throws.
 //
@@ -23,7 +25,8 @@
 //
 // Decision (Decide): exactly the reference's formulas (see Decide below), then scale-down delay, then
 // scale to zero (active -> inactive after a whole stable window at desired 0 -> 0 replicas after the grace
-// period), then initial scale, then the [min-scale, max-scale] bounds.
+// period), then initial scale, then the [min-scale, max-scale] bounds. DecideHpa: Kubernetes' HPA algorithm
+// on cpu / memory (the HPA class), with the stable window as its scale-down stabilization window.
 #pragma once
 
 #include <chrono>
@@ -78,11 +81,13 @@ struct AutoscalerConfig {
 // Parses a config-autoscaler data map (values as strings: "70", "6s", "2m", "1h", "true"). Keys not listed
 // in AutoscalerConfig are ignored (as Knative does: "_example", "activator-capacity", ...). Percentages may
 // be given as fractions in (0, 1] for container-concurrency-target-percentage (Knative's legacy form).
-// Ranges: stable-window 6s..1h in whole seconds; panic-window-percentage 1..100; panic-threshold-percentage
+// Ranges: stable-window 1s..1h in whole seconds; panic-window-percentage 1..100; panic-threshold-percentage
 // 110..1000; max-scale-up-rate and max-scale-down-rate > 1; container-concurrency-target-percentage (0,100];
-// targets >= 0.01; target-burst-capacity >= 0 or -1; scale-to-zero-grace-period >= 6s; scale-down-delay
+// targets >= 0.01; target-burst-capacity >= 0 or -1; scale-to-zero-grace-period >= 1s; scale-down-delay
 // >= 0 in whole seconds; retention >= 0; initial-scale >= 0 (0 only with allow-zero-initial-scale);
 // min-scale, max-scale >= 0 and min <= max when max > 0; activation-timeout > 0.
+// Knative's lower bound for stable-window and scale-to-zero-grace-period is 6s; inferd relaxes both to 1s
+// so tests and benchmarks can use short windows (every value Knative accepts is still accepted).
 StatusOr<AutoscalerConfig> ParseAutoscalerConfig(const std::map<std::string, std::string>& data);
 
 // Value parsers shared with the annotations (exposed for tests and for other modules' flags).
@@ -251,8 +256,44 @@ struct Decision {
 // activating, no data counts as no load (so the activation timeout can apply).
 // `activation`: a request arrived while the revision had no ready replica; decide at once with at least 1 (also
 // without data).
-// Metrics cpu/memory belong to the HPA class: desired = the previous decision, reason says so.
+// Metrics cpu/memory belong to the HPA class: desired = the previous decision, reason says so (DecideHpa below
+// decides them).
 Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int ready_replicas, int64_t now_ns,
                 DeciderState& state, bool activation = false);
+
+// ---- raw mode (HPA class): cpu / memory ----------------------------------------------------------------
+// Kubernetes' HorizontalPodAutoscaler algorithm for revisions of class hpa.autoscaling.knative.dev (metric cpu
+// or memory), with HPA's default behaviour except for the scale-down stabilization window, which is the
+// revision's stable window (spec.stable_window: stable-window / the `window` annotation, default 60 s) instead
+// of HPA's 300 s, so that one setting governs how fast a revision scales down in either class.
+inline constexpr double kHpaTolerance = 0.1;  // HPA's --horizontal-pod-autoscaler-tolerance
+
+// The HPA decider's memory for one revision (start with a default-constructed one; owned by the caller).
+struct HpaState {
+  std::deque<std::pair<int64_t, int>> recommendations;  // (time, recommendation before stabilization)
+  int last_desired = -1;                                 // the previous decision (-1: none)
+};
+
+struct HpaDecision {
+  int desired = 0;                // replicas wanted (always >= 1: raw mode never scales to zero)
+  double ratio = 0;               // current / target (0 without data)
+  bool within_tolerance = false;  // |ratio - 1| <= kHpaTolerance: the recommendation was the current count
+  std::string reason;             // human-readable, for logs and tests
+};
+
+// Decides the desired replica count of one HPA-class revision at `now_ns`:
+//   current_per_replica: the metric averaged over the ready replicas (cpu: cores in use; memory: bytes);
+//   target_per_replica: the same unit (the control plane computes it from scaleTarget and the resource
+//   requests).
+//   replicas = max(1, ready_replicas); ratio = current / target
+//   recommendation = replicas when |ratio - 1| <= 0.1, else ceil(replicas * ratio)
+//   scale-down stabilization: desired = max of the recommendations in (now - stable_window, now] (this one
+//     included; older ones are dropped from the state)
+//   scale-up limit: desired <= max(2 * replicas, replicas + 4) (HPA's default policy: 100% or 4 pods)
+//   clamp to [max(1, min-scale), max-scale] (max 0 = unbounded): never 0
+// No data (has_data false, or current not a finite value >= 0) or target <= 0: nothing is recorded, desired =
+// the previous decision (the first one: max(1, initial-scale)), still clamped to the bounds.
+HpaDecision DecideHpa(const RevisionScalingSpec& spec, double current_per_replica, double target_per_replica,
+                      int ready_replicas, bool has_data, int64_t now_ns, HpaState& state);
 
 }  // namespace inferd::autoscaler

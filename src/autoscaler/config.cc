@@ -17,8 +17,12 @@ namespace {
 
 using Map = std::map<std::string, std::string>;
 
-constexpr nanoseconds kWindowMin = std::chrono::seconds(6);
+// Knative requires stable-window (and the `window` annotation) >= 6s and scale-to-zero-grace-period >= 6s.
+// inferd accepts down to 1s so that tests and benchmarks can use short windows; every value Knative accepts
+// is still accepted (a superset), and the defaults are Knative's.
+constexpr nanoseconds kWindowMin = std::chrono::seconds(1);
 constexpr nanoseconds kWindowMax = std::chrono::hours(1);
+constexpr nanoseconds kGracePeriodMin = std::chrono::seconds(1);
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 
 std::string_view Trim(std::string_view s) {
@@ -201,7 +205,7 @@ StatusOr<AutoscalerConfig> ParseAutoscalerConfig(const Map& data) {
   }
   RETURN_IF_ERROR(Read(data, "stable-window", ToDuration, &c.stable_window, &raw));
   if (c.stable_window < kWindowMin || c.stable_window > kWindowMax) {
-    return Invalid("stable-window", Shown(raw, ""), "must be in [6s, 1h]");
+    return Invalid("stable-window", Shown(raw, ""), "must be in [1s, 1h]");
   }
   if (!WholeSeconds(c.stable_window)) {
     return Invalid("stable-window", Shown(raw, ""), "must be a whole number of seconds");
@@ -219,8 +223,8 @@ StatusOr<AutoscalerConfig> ParseAutoscalerConfig(const Map& data) {
   RETURN_IF_ERROR(Read(data, "max-scale-down-rate", ToFloat, &c.max_scale_down_rate, &raw));
   if (c.max_scale_down_rate <= 1.0) return Invalid("max-scale-down-rate", Shown(raw, ""), "must be greater than 1");
   RETURN_IF_ERROR(Read(data, "scale-to-zero-grace-period", ToDuration, &c.scale_to_zero_grace_period, &raw));
-  if (c.scale_to_zero_grace_period < kWindowMin) {
-    return Invalid("scale-to-zero-grace-period", Shown(raw, ""), "must be at least 6s");
+  if (c.scale_to_zero_grace_period < kGracePeriodMin) {
+    return Invalid("scale-to-zero-grace-period", Shown(raw, ""), "must be at least 1s");
   }
   RETURN_IF_ERROR(Read(data, "scale-to-zero-pod-retention-period", ToDuration,
                        &c.scale_to_zero_pod_retention_period, &raw));
@@ -373,7 +377,7 @@ StatusOr<RevisionScalingSpec> ResolveRevisionSpec(const AutoscalerConfig& config
   s.stable_window = config.stable_window;
   RETURN_IF_ERROR(ReadAnnotation(annotations, "window", "", ToDuration, &s.stable_window, &key, &raw));
   if (raw) {
-    if (s.stable_window < kWindowMin || s.stable_window > kWindowMax) return Invalid(key, *raw, "must be in [6s, 1h]");
+    if (s.stable_window < kWindowMin || s.stable_window > kWindowMax) return Invalid(key, *raw, "must be in [1s, 1h]");
     if (!WholeSeconds(s.stable_window)) return Invalid(key, *raw, "must be a whole number of seconds");
   }
   double panic_pct = config.panic_window_percentage;

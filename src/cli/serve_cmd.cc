@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "control/control_plane.h"
+#include "control/serve_config.h"
 #include "core/logging.h"
 
 namespace inferd::cli {
@@ -18,6 +19,7 @@ void AddServeCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Run the platform: API, store, reconciler, replicas and gateway");
   auto opt = std::make_shared<control::ServeOptions>();
   auto log_level = std::make_shared<std::string>("info");
+  auto config_path = std::make_shared<std::string>();
   cmd->add_option("--data_dir", opt->data_dir, "Data dir: store, token, model cache (default: $INFERD_DATA_DIR, "
                                                "$XDG_DATA_HOME/inferd or ~/.local/share/inferd)");
   cmd->add_option("--host", opt->gateway_host, "Gateway bind address")->capture_default_str();
@@ -33,8 +35,22 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max_restart_backoff_ms", opt->max_backoff_ms, "Longest restart delay")->capture_default_str();
   cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
-  cmd->callback([opt, log_level] {
+  CLI::Option* config_opt =
+      cmd->add_option("--config", *config_path,
+                      "YAML settings file: an `autoscaler:` section of Knative config-autoscaler keys (or Knative's "
+                      "config-autoscaler ConfigMap); docs/configuration.md");
+  cmd->callback([opt, log_level, config_path, config_opt] {
     InitLogging(*log_level);
+    if (config_opt->count() > 0) {
+      auto config = control::LoadServeConfig(*config_path);
+      if (!config.ok()) {
+        std::fprintf(stderr, "inferd serve: %s\n", config.status().message().c_str());
+        g_serve_exit = 1;
+        return;
+      }
+      opt->autoscaler = config->autoscaler;
+      LOG_INFO("settings from {}", *config_path);
+    }
     if (opt->data_dir.empty()) opt->data_dir = control::DefaultDataDir();
     sigset_t set;
     sigemptyset(&set);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "autoscaler/autoscaler.h"
 #include "core/status.h"
 
 namespace inferd::control {
@@ -37,6 +38,11 @@ struct ServeOptions {
   // Replica restart backoff (tests shorten it).
   int initial_backoff_ms = 1000;
   int max_backoff_ms = 300000;
+  // Cluster-wide autoscaler defaults (`inferd serve --config FILE`, section `autoscaler:`).
+  autoscaler::AutoscalerConfig autoscaler;
+  // Requests held per revision by the gateway's activator (no ready replica, or every replica at its
+  // containerConcurrency) before it answers 503 (Knative's activator queue depth).
+  int max_held_requests = 10000;
 };
 
 struct ServeEndpoints {

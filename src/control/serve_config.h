@@ -1,0 +1,40 @@
+// control/serve_config.h: the `inferd serve --config FILE` file: cluster-wide settings of the local platform
+// (today only the autoscaler's, Knative's config-autoscaler keys).
+//
+// Contract (pure functions apart from LoadServeConfig reading its file; any thread; nothing throws):
+// - The file is one YAML document whose top level is a map. Known sections: `autoscaler:`, a map of
+//   config-autoscaler keys to scalar values (`stable-window: 6s`, `enable-scale-to-zero: true`,
+//   `container-concurrency-target-percentage: 70`); every scalar is taken as its text and the map goes to
+//   autoscaler::ParseAutoscalerConfig (so the keys, the defaults, the ranges and the ignored keys are those of
+//   autoscaler.h). An empty file (or one holding only comments, or `autoscaler:` with nothing under it) gives
+//   the defaults.
+// - Convenience: Knative's ConfigMap shape is accepted too: a top level with `kind: ConfigMap` takes its
+//   `data:` map as the autoscaler section (apiVersion, metadata and immutable are allowed beside it and
+//   ignored, except that metadata.name, when present, must be config-autoscaler).
+// - Errors are InvalidArgument (a missing or unreadable file: NotFound / InvalidArgument) whose message starts
+//   with the file name (`name_for_errors`): structural problems name the 1-based line ("serve.yaml:3: unknown
+//   key 'autoscalr' ..."): a YAML syntax error, a top level that is not a map, an unknown top-level key, a
+//   duplicate key, a non-scalar value under the section (naming its key); a bad value is the autoscaler's
+//   message behind "FILE: autoscaler: " (ConfigMap shape: "FILE: data: "), e.g.
+//   "serve.yaml: autoscaler: stable-window: \"0s\" must be in [1s, 1h]".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "autoscaler/autoscaler.h"
+#include "core/status.h"
+
+namespace inferd::control {
+
+struct ServeConfig {
+  autoscaler::AutoscalerConfig autoscaler;
+};
+
+// Reads and parses `path` (the name used in errors is the path as given).
+StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
+
+// Parses the text of a serve config; `name_for_errors` starts every error message.
+StatusOr<ServeConfig> ParseServeConfig(std::string_view yaml_text, const std::string& name_for_errors);
+
+}  // namespace inferd::control
