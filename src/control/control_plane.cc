@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -22,6 +23,7 @@
 
 #include "api/api_server.h"
 #include "control/replica_command.h"
+#include "control/scaling.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
@@ -144,8 +146,13 @@ struct Revision {
   std::vector<supervisor::ReplicaId> replicas;
   std::map<supervisor::ReplicaId, std::string> uds;  // replicas serving REST on a Unix socket (--uds) too
   std::shared_ptr<gateway::RevisionStats> stats = std::make_shared<gateway::RevisionStats>();
+  std::unique_ptr<RevisionScaler> scaler;  // its autoscaler (never null once created)
+  std::string model_path;                  // where its replicas load the model from ("" = no storageUri)
+  bool storage_ready = false;              // model_path is usable (replicas may start)
+  int next_index = 0;                      // replica names: {revision}-{index}, never reused
   std::string build_error;
   std::string load_failure;
+  std::string unavailable;  // for the gateway: why it has no ready replica, when it is failing
   bool ever_ready = false;
 };
 
@@ -165,7 +172,13 @@ struct Service {
   std::string last_traffic;  // for the TrafficShifted event
   std::vector<std::string> events;  // names of the events written, oldest first
   std::string last_event_key;
+  // Replicas taken out of the routes (scale down, revision retired), stopped at the time given (steady ns):
+  // requests the gateway already sent them finish first.
+  std::vector<std::pair<supervisor::ReplicaId, int64_t>> retiring;
 };
+
+// How long a replica taken out of the routes keeps running before it is sent SIGTERM (and then drains).
+constexpr int64_t kRetireDelayNs = 300'000'000;
 
 struct ControlPlane::Impl {
   ServeOptions opt;
@@ -224,6 +237,11 @@ struct ControlPlane::Impl {
                         const std::vector<Json>& cluster_runtimes);
   void StopRevision(Revision& rev);
   void StopService(Service& svc);
+  void Autoscale(Service& svc, Revision& rev, int64_t now_ns);
+  Status StartReplica(Service& svc, Revision& rev);
+  void Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns);
+  void StopRetired(int64_t now_ns);
+  int64_t next_retire_ns = 0;  // the earliest pending retirement (0: none); reconciler thread
   void Emit(Service& svc, const std::string& type, const std::string& reason, const std::string& message);
   void PublishRoutes();
   Status HandleLogs(const api::ApiRequest& req, api::ApiStream& out);
@@ -276,6 +294,8 @@ Status ControlPlane::Impl::Open() {
   go.domain = opt.domain;
   go.token = opt.gateway_token;
   go.workers = opt.gateway_workers;
+  go.max_held_per_revision = static_cast<size_t>(std::max(1, opt.max_held_requests));
+  go.on_activate = [this] { Wake(); };  // scale from zero now, not at the next tick
   gw_ = std::make_unique<gateway::Gateway>(go);
   RETURN_IF_ERROR(gw_->Start());
   gw_->UpdateRoutes(std::make_shared<gateway::RoutingTable>());
@@ -386,8 +406,14 @@ void ControlPlane::Impl::WatchLoop(const store::ResourceType& type) {
 void ControlPlane::Impl::RunReconciler() {
   while (!stopping.load()) {
     ReconcileAll();
+    // The 1 s tick is also the autoscaler's sampling period; a pending retirement may come sooner.
+    auto wait = std::chrono::milliseconds(1000);
+    if (next_retire_ns > 0) {
+      int64_t left_ms = (next_retire_ns - NowNs()) / 1'000'000 + 1;
+      wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(1, left_ms)));
+    }
     std::unique_lock lock(wake_mu);
-    wake_cv.wait_for(lock, std::chrono::seconds(1), [this] { return wake || stopping.load(); });
+    wake_cv.wait_for(lock, wait, [this] { return wake || stopping.load(); });
     wake = false;
   }
 }
@@ -434,6 +460,26 @@ void ControlPlane::Impl::ReconcileAll() {
     it = services.erase(it);
   }
   PublishRoutes();
+  StopRetired(NowNs());  // after the routes without them are out
+}
+
+void ControlPlane::Impl::Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns) {
+  svc.retiring.emplace_back(id, now_ns + kRetireDelayNs);
+}
+
+void ControlPlane::Impl::StopRetired(int64_t now_ns) {
+  next_retire_ns = 0;
+  for (auto& [key, svc] : services) {
+    for (auto it = svc.retiring.begin(); it != svc.retiring.end();) {
+      if (it->second <= now_ns) {
+        sup_->Stop(it->first);  // SIGTERM: the model server drains what it still has, then exits
+        it = svc.retiring.erase(it);
+      } else {
+        if (next_retire_ns == 0 || it->second < next_retire_ns) next_retire_ns = it->second;
+        ++it;
+      }
+    }
+  }
 }
 
 void ControlPlane::Impl::StopRevision(Revision& rev) {
@@ -447,10 +493,89 @@ void ControlPlane::Impl::StopService(Service& svc) {
   for (auto& rev : svc.revisions) {
     for (auto id : rev.replicas) sup_->Stop(id);
   }
+  for (auto& [id, at] : svc.retiring) sup_->Stop(id);
   for (auto& rev : svc.revisions) {
     for (auto id : rev.replicas) sup_->StopAndWait(id);
     rev.replicas.clear();
     rev.uds.clear();
+  }
+  for (auto& [id, at] : svc.retiring) sup_->StopAndWait(id);
+  svc.retiring.clear();
+}
+
+Status ControlPlane::Impl::StartReplica(Service& svc, Revision& rev) {
+  ReplicaCommandInput in;
+  in.isvc_name = svc.name;
+  in.ns = svc.ns;
+  in.replica_name = svc.ns + "/" + rev.name + "-" + std::to_string(++rev.next_index);
+  in.spec = &rev.spec;
+  in.runtime = rev.runtime.is_null() ? nullptr : &rev.runtime;
+  in.model_path = rev.model_path;
+  in.inferd_bin = opt.inferd_bin;
+  in.uds_path = NextUdsPath();
+  auto rs = BuildReplicaSpec(in);
+  if (!rs.ok()) {
+    rev.build_error = rs.status().message();
+    Emit(svc, "Warning", "RuntimeNotRunnable", rev.build_error);
+    return rs.status();
+  }
+  // Natively compiled scikit-learn models are remembered here, so a replica started again loads without
+  // starting Python (backends/sklearn).
+  rs->env.emplace_back("INFERD_COMPILED_CACHE", opt.data_dir + "/compiled");
+  rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
+  rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
+  auto id = sup_->Start(*rs);
+  if (!id.ok()) {
+    rev.build_error = id.status().message();
+    return id.status();
+  }
+  rev.replicas.push_back(*id);
+  // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
+  if (!in.uds_path.empty() && rs->ports_from_stdout) rev.uds[*id] = in.uds_path;
+  LOG_INFO("{}/{}: started replica {}", svc.ns, svc.name, in.replica_name);
+  return Status::Ok();
+}
+
+// One revision's scale: its autoscaler's decision (sampled and decided on its own cadence, at once for an
+// activation), then replicas started or retired to match. Retired replicas leave the routes first and are
+// stopped a little later (StopRetired); not-ready ones go first, then the newest.
+void ControlPlane::Impl::Autoscale(Service& svc, Revision& rev, int64_t now_ns) {
+  if (!rev.scaler) return;
+  RevisionScaler::Inputs in;
+  in.now_ns = now_ns;
+  in.stats = rev.stats.get();
+  for (auto id : rev.replicas) {
+    auto s = sup_->Get(id);
+    if (s && s->phase == supervisor::Phase::kReady) {
+      ++in.ready;
+      in.ready_pids.push_back(s->pid);
+    }
+  }
+  in.activation = in.ready == 0 && rev.stats->held.load(std::memory_order_relaxed) > 0;
+  const int before = rev.scaler->desired();
+  const int want = rev.scaler->Update(in);
+  if (want != before) {
+    LOG_INFO("{}/{}: revision {} wants {} replica(s) (ready {}): {}", svc.ns, svc.name, rev.name, want, in.ready,
+             rev.scaler->reason());
+  }
+  const bool can_start = rev.storage_ready && rev.build_error.empty();
+  while (can_start && static_cast<int>(rev.replicas.size()) < want) {
+    if (!StartReplica(svc, rev).ok()) break;
+  }
+  while (static_cast<int>(rev.replicas.size()) > std::max(0, want)) {
+    size_t pick = rev.replicas.size() - 1;
+    for (size_t i = 0; i < rev.replicas.size(); ++i) {
+      auto s = sup_->Get(rev.replicas[i]);
+      if (!s || s->phase != supervisor::Phase::kReady) {
+        pick = i;
+        break;
+      }
+    }
+    supervisor::ReplicaId id = rev.replicas[pick];
+    rev.replicas.erase(rev.replicas.begin() + static_cast<std::ptrdiff_t>(pick));
+    rev.uds.erase(id);
+    Retire(svc, id, now_ns);
+    LOG_INFO("{}/{}: revision {} scales down: retiring a replica", svc.ns, svc.name, rev.name);
   }
 }
 
@@ -536,8 +661,21 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     if (pred.is_object()) pred.erase("canaryTrafficPercent");
     std::string hash_input = pred.dump();
     if (choice) hash_input += "|" + choice->name + "|" + choice->runtime["spec"].dump();
+    // The autoscaling annotations are part of the revision (Knative keeps them on the revision template).
+    for (const auto& [k, v] : spec->annotations) {
+      if (k.starts_with(autoscaler::kAnnotationPrefix)) hash_input += "|" + k + "=" + v;
+    }
     std::string hash = std::to_string(std::hash<std::string>{}(hash_input));
+    StatusOr<RevisionScaling> scaling = InvalidArgument("not resolved");
     if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
+      scaling = ScalingFor(opt.autoscaler, obj["spec"]["predictor"], spec->annotations);
+    }
+    if (!scaling.ok() && (svc.revisions.empty() || svc.revisions.back().hash != hash)) {
+      // Like an invalid spec: no revision; the previous one (if any) keeps serving.
+      pred_reason = failure_reason = "InvalidScalingSpec";
+      pred_message = failure_message = scaling.status().message();
+      transition = "InvalidSpec";
+    } else if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
       int number = svc.revisions.empty() ? 0 : svc.revisions.back().number;
       if (svc.revisions.empty()) {  // after a restart: continue the numbering the status recorded
         std::string last = old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, "");
@@ -552,6 +690,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       rev.name = svc.name + "-predictor-" + Pad5(number);
       rev.hash = hash;
       rev.spec = *spec;
+      rev.scaler = std::make_unique<RevisionScaler>(std::move(*scaling));
       if (choice) {
         rev.runtime = choice->runtime;
         rev.runtime_name = choice->name;
@@ -560,9 +699,11 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
            "revision " + rev.name + (choice ? " with runtime " + choice->name : std::string(" with custom container")));
       svc.revisions.push_back(std::move(rev));
     }
-    latest = &svc.revisions.back();
-    inferd_status["predictorSpecHash"] = latest->hash;
-    inferd_status["runtime"] = latest->runtime_name;
+    if (!svc.revisions.empty()) {
+      latest = &svc.revisions.back();
+      inferd_status["predictorSpecHash"] = latest->hash;
+      inferd_status["runtime"] = latest->runtime_name;
+    }
   }
 
   // Model storage for the latest revision.
@@ -639,43 +780,15 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     std::error_code ec;
     if (storage_ready && fs::is_regular_file(model_path, ec)) model_path = fs::path(model_path).parent_path().string();
   }
+  if (latest && !latest->storage_ready && storage_ready) {
+    latest->model_path = model_path;
+    latest->storage_ready = true;
+  }
 
-  // Replicas of the latest revision.
-  if (latest && storage_ready) {
-    int desired = std::max(1, latest->spec.min_replicas);  // fixed count here; the autoscaler comes later
-    while (static_cast<int>(latest->replicas.size()) < desired && latest->build_error.empty()) {
-      ReplicaCommandInput in;
-      in.isvc_name = svc.name;
-      in.ns = svc.ns;
-      in.replica_name = svc.ns + "/" + latest->name + "-" + std::to_string(latest->replicas.size() + 1);
-      in.spec = &latest->spec;
-      in.runtime = latest->runtime.is_null() ? nullptr : &latest->runtime;
-      in.model_path = model_path;
-      in.inferd_bin = opt.inferd_bin;
-      in.uds_path = NextUdsPath();
-      auto rs = BuildReplicaSpec(in);
-      if (!rs.ok()) {
-        latest->build_error = rs.status().message();
-        Emit(svc, "Warning", "RuntimeNotRunnable", latest->build_error);
-        break;
-      }
-      // Natively compiled scikit-learn models are remembered here, so a replica started again loads
-      // without starting Python (backends/sklearn).
-      rs->env.emplace_back("INFERD_COMPILED_CACHE", opt.data_dir + "/compiled");
-      rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
-      rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
-      auto id = sup_->Start(*rs);
-      if (!id.ok()) {
-        latest->build_error = id.status().message();
-        break;
-      }
-      latest->replicas.push_back(*id);
-      // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
-      if (!in.uds_path.empty() && rs->ports_from_stdout) {  // exactly the inferd model-server replicas
-        latest->uds[*id] = in.uds_path;
-      }
-      Emit(svc, "Normal", "ReplicaStarted", "started " + in.replica_name);
-    }
+  // Replicas: as many as each revision's autoscaler wants.
+  {
+    const int64_t now = NowNs();
+    for (auto& rev : svc.revisions) Autoscale(svc, rev, now);
   }
 
   // Observe every revision's replicas.
@@ -683,11 +796,16 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   std::map<std::string, int> ready_count;
   for (auto& rev : svc.revisions) {
     int ready = 0;
+    std::string crash;  // the last crash of one of its replicas, when some is backing off
     for (auto id : rev.replicas) {
       auto s = sup_->Get(id);
       if (!s) continue;
       if (s->phase == supervisor::Phase::kReady) ++ready;
-      if (&rev == latest && s->phase == supervisor::Phase::kRunning && s->http_port > 0 && rev.load_failure.empty()) {
+      if (s->phase == supervisor::Phase::kBackoff) crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
+      // A replica up but still not ready after a while: ask it whether its model failed to load (not
+      // sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call).
+      if (&rev == latest && s->phase == supervisor::Phase::kRunning && s->http_port > 0 && rev.load_failure.empty() &&
+          std::chrono::system_clock::now() - s->started_at > std::chrono::milliseconds(500)) {
         rev.load_failure = ReplicaLoadFailure(s->http_port);
         if (!rev.load_failure.empty()) Emit(svc, "Warning", "ModelLoadFailed", rev.load_failure);
       }
@@ -710,6 +828,16 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       }
     }
     ready_count[rev.name] = ready;
+    rev.unavailable.clear();
+    if (ready == 0) {
+      if (!rev.build_error.empty()) {
+        rev.unavailable = "revision " + rev.name + " cannot run: " + rev.build_error;
+      } else if (!rev.load_failure.empty()) {
+        rev.unavailable = "revision " + rev.name + " failed to load its model: " + rev.load_failure;
+      } else if (!crash.empty()) {
+        rev.unavailable = "revision " + rev.name + " has no ready replica: " + crash;
+      }
+    }
     if (ready > 0 && !rev.ever_ready) {
       rev.ever_ready = true;
       Emit(svc, "Normal", "RevisionReady", "revision " + rev.name + " is ready");
@@ -761,15 +889,24 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       ++it;
       continue;
     }
-    StopRevision(*it);
+    for (auto id : it->replicas) Retire(svc, id, NowNs());  // out of the routes first, stopped a little later
+    it->replicas.clear();
     it = svc.revisions.erase(it);
     latest = svc.revisions.empty() ? nullptr : &svc.revisions.back();
   }
 
   // Model state, as KServe's modelStatus reports it.
-  bool serving_ready = false;  // some revision with a share of the traffic has a ready replica
-  for (const auto& t : svc.traffic) serving_ready |= t.percent > 0 && ready_count[t.revision] > 0;
-  bool latest_ready = latest && ready_count[latest->name] > 0;
+  // Serving: some revision with a share of the traffic has a ready replica, or was ready and is now at zero
+  // on purpose (Knative keeps such a revision Ready: the activator brings it back on the next request).
+  auto at_zero = [&](const std::string& name) {
+    for (const auto& r : svc.revisions) {
+      if (r.name == name) return r.ever_ready && r.scaler && r.scaler->desired() == 0 && r.replicas.empty();
+    }
+    return false;
+  };
+  bool serving_ready = false;
+  for (const auto& t : svc.traffic) serving_ready |= t.percent > 0 && (ready_count[t.revision] > 0 || at_zero(t.revision));
+  bool latest_ready = latest && (ready_count[latest->name] > 0 || at_zero(latest->name));
   if (latest && !latest->load_failure.empty()) {
     failure_reason = "ModelLoadFailed";
     failure_message = latest->load_failure;
@@ -881,6 +1018,20 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
               {"replicas", static_cast<int>(rev.replicas.size())},
               {"readyReplicas", ready_count[rev.name]},
               {"latest", latest && latest->name == rev.name}};
+    if (rev.scaler) {
+      const auto& sp = rev.scaler->scaling().spec;
+      Json a = {{"desiredReplicas", rev.scaler->desired()},
+                {"metric", std::string(autoscaler::ScaleMetricName(sp.metric))},
+                {"target", sp.metric == autoscaler::ScaleMetric::kCpu || sp.metric == autoscaler::ScaleMetric::kMemory
+                               ? rev.scaler->scaling().resource_target
+                               : sp.target},
+                {"minScale", sp.min_scale},
+                {"maxScale", sp.max_scale},
+                {"panicking", rev.scaler->panicking()}};
+      // Rounded so that a status write is not due every second for noise in the last digits.
+      a["observed"] = std::round(rev.scaler->observed() * 100) / 100;
+      r["autoscaler"] = a;
+    }
     if (!tag.empty()) r["tag"] = tag;
     revisions.push_back(r);
   }
@@ -931,7 +1082,12 @@ void ControlPlane::Impl::PublishRoutes() {
       rr.percent = t.percent;
       rr.tag = t.tag;
       rr.stats = rev.stats;
-      fingerprint += key + "/" + rev.name + "=" + std::to_string(t.percent) + t.tag + ":";
+      rr.container_concurrency = rev.spec.container_concurrency;
+      rr.unavailable = rev.unavailable;
+      rr.activate = rev.scaler && rev.scaler->desired() == 0;
+      fingerprint += key + "/" + rev.name + "=" + std::to_string(t.percent) + t.tag + "," +
+                     std::to_string(rr.container_concurrency) + "," + rr.unavailable + "," + (rr.activate ? "a" : "") +
+                     ":";
       for (auto id : rev.replicas) {
         auto s = sup_->Get(id);
         if (!s || s->phase != supervisor::Phase::kReady) continue;

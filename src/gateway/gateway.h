@@ -128,6 +128,9 @@ struct RevisionRoute {
   // Non-empty: the revision is failing (e.g. CrashLoopBackOff); with no endpoint a request gets 503 with
   // this message at once instead of being held.
   std::string unavailable;
+  // The revision is at zero replicas on purpose (scaled to zero): a request its percent picks is held and
+  // activates it, instead of falling back to another revision that has replicas.
+  bool activate = false;
 };
 
 struct ServiceRoute {

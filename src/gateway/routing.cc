@@ -101,6 +101,7 @@ std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::str
       rs.percent = std::max(0, r.percent);
       rs.container_concurrency = std::max(0, r.container_concurrency);
       rs.unavailable = r.unavailable;
+      rs.activate = r.activate;
       rs.stats = r.stats ? r.stats : std::make_shared<RevisionStats>();
       for (const auto& e : r.endpoints) {
         auto es = registry->Get(e);
@@ -226,7 +227,7 @@ const RevisionState* PickRevision(const ServiceState& service, std::string_view 
       x -= static_cast<uint64_t>(r.percent);
     }
   }
-  if (!chosen->endpoints.empty()) return chosen;
+  if (!chosen->endpoints.empty() || chosen->activate) return chosen;
   for (const auto& r : revs) {
     if (!r.endpoints.empty() && (r.percent > 0 || service.total_percent == 0)) return &r;
   }

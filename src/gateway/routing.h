@@ -47,6 +47,7 @@ struct RevisionState {
   int percent = 0;
   int container_concurrency = 0;  // > 0: the per-endpoint limit AcquireEndpoint respects
   std::string unavailable;        // see RevisionRoute::unavailable
+  bool activate = false;          // see RevisionRoute::activate
   std::vector<std::shared_ptr<EndpointState>> endpoints;
   std::shared_ptr<RevisionStats> stats;  // never null (a private one when the route had none)
 };
@@ -120,7 +121,8 @@ const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_vie
 
 // The revision for one request: the one tagged `tag` when non-empty (null if none), else by percent with
 // `random` (uniform 64-bit). A percent-chosen revision without ready endpoints falls back to the first other
-// revision (in table order) that has some, so a partly rolled-out service keeps serving.
+// revision (in table order) that has some, so a partly rolled-out service keeps serving; unless it is marked
+// `activate` (scaled to zero on purpose): then it is returned, for the activator to hold and wake it.
 const RevisionState* PickRevision(const ServiceState& service, std::string_view tag, uint64_t random);
 
 // Among `rev`'s endpoints (with a gRPC port when `need_grpc`), the one with the fewest in flight, ties broken
