@@ -34,6 +34,11 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--restart_backoff_ms", opt->initial_backoff_ms, "First restart delay of a crashed replica")
       ->capture_default_str();
   cmd->add_option("--max_restart_backoff_ms", opt->max_backoff_ms, "Longest restart delay")->capture_default_str();
+  cmd->add_option("--max_held_requests", opt->max_held_requests,
+                  "Requests the gateway's activator holds per revision (no ready replica, or all at "
+                  "containerConcurrency) before answering 503")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI::Option* config_opt =
       cmd->add_option("--config", *config_path,
