@@ -358,6 +358,7 @@ void RunGet(const ClientFlags& flags, const std::string& type, const std::string
 
 // ---- get revisions ---------------------------------------------------------------------------------
 // Revisions are not objects of their own here: every InferenceService's status lists its running ones.
+// `name` selects a revision, or every revision of the InferenceService of that name.
 void RunGetRevisions(const ClientFlags& flags, const std::string& name, std::string ns, bool all_ns,
                      const std::string& output) {
   auto client = MakeClient(flags);
@@ -375,8 +376,9 @@ void RunGetRevisions(const ClientFlags& flags, const std::string& name, std::str
   for (const auto& item : list["items"]) {
     const Json st = item.contains("status") ? item["status"] : Json::object();
     if (!st.contains("inferd") || !st["inferd"].contains("revisions")) continue;
+    const bool whole_service = item["metadata"].value("name", "") == name;
     for (const auto& rev : st["inferd"]["revisions"]) {
-      if (!name.empty() && rev.value("name", "") != name) continue;
+      if (!name.empty() && !whole_service && rev.value("name", "") != name) continue;
       std::vector<std::string> row;
       if (all_ns) row.push_back(item["metadata"].value("namespace", ""));
       row.insert(row.end(), {rev.value("name", ""), item["metadata"].value("name", ""), rev.value("runtime", ""),
