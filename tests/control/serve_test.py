@@ -43,11 +43,11 @@ def expected(path):
 class Serve:
     """`inferd serve` on ephemeral ports with its own data dir."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = data_dir
         self.proc = subprocess.Popen(
             [INFERD_BIN, "serve", "--data_dir", data_dir, "--http_port", "0", "--grpc_port", "0", "--api_port", "0",
-             "--restart_backoff_ms", "200", "--max_restart_backoff_ms", "1000"],
+             "--restart_backoff_ms", "200", "--max_restart_backoff_ms", "1000"] + list(extra_args),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.lines = []
         ports = None
