@@ -1,5 +1,6 @@
 #include "server/model_server.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -34,6 +35,15 @@ struct ModelServer::Impl {
   std::unique_ptr<RestHandler> rest;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
+  std::atomic<bool> ready_announced{false};
+
+  // Prints the readiness line once, when every start-up model is ready (from the load that finished last).
+  void AnnounceIfReady() {
+    if (repo->AllReady() && !ready_announced.exchange(true)) {
+      std::printf("inferd model-server ready\n");
+      std::fflush(stdout);
+    }
+  }
 };
 
 ModelServer::ModelServer(ModelServerConfig config) : impl_(std::make_unique<Impl>()) {
@@ -116,9 +126,13 @@ Status ModelServer::Start() {
   LOG_INFO("HTTP on {}:{}, gRPC {}; loading {} model(s)", c.server.host, http_port(),
            impl_->grpc ? "on port " + std::to_string(grpc_port()) : std::string("disabled"), to_load.size());
   for (const auto& name : to_load) {
-    ModelRepository* repo = impl_->repo.get();
-    impl_->pool->Submit([repo, name] { (void)repo->Load(name); });
+    Impl* impl = impl_.get();
+    impl_->pool->Submit([impl, name] {
+      (void)impl->repo->Load(name);
+      impl->AnnounceIfReady();
+    });
   }
+  if (to_load.empty()) impl_->AnnounceIfReady();  // a Python script's models are loaded before listening
   return Status::Ok();
 }
 

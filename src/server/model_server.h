@@ -4,7 +4,10 @@
 // slow-work pool, HTTP and gRPC front ends). Start() binds the ports, prints
 //   "inferd model-server listening http_port=N grpc_port=M"
 // on stdout, and begins loading the start-up models on the slow-work pool (ready only when all are
-// loaded and warmed up). Drain() is the SIGTERM path: refuse new work, let in-flight requests finish
+// loaded and warmed up). The moment they all are, it prints one more line,
+//   "inferd model-server ready"
+// so that a supervisor (`inferd serve`) can confirm readiness with one probe at once instead of finding it
+// at its next poll; /v2/health/ready stays the source of truth. Drain() is the SIGTERM path: refuse new work, let in-flight requests finish
 // (bounded by drain_timeout_ms), stop both front ends. Start/Drain are called from the main thread.
 #pragma once
 

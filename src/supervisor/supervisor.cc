@@ -59,6 +59,7 @@ constexpr auto kGroupPoll = 5ms;            // re-check of a dying process group
 constexpr auto kGroupTimeout = 3s;          // give up waiting for group members (D state...)
 constexpr auto kSlowProbeAfter = 10s;       // not Ready this long after the port is known:
 constexpr auto kSlowProbeInterval = 100ms;  // probe at most this often
+constexpr std::string_view kReadyLine = "inferd model-server ready";  // server/model_server.h
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadPerWake = 1 << 20;
 constexpr size_t kMaxFinalDrain = 4 << 20;
@@ -85,6 +86,7 @@ struct Replica {
   internal::HttpProbe probe;
   TimePoint next_probe = kNever;
   int probe_failures = 0;
+  bool probe_again = false;  // the replica announced readiness while a probe was under way: probe at once
 
   int crashes = 0;  // consecutive, for the backoff exponent
   TimePoint restart_at = kNever;
@@ -220,6 +222,7 @@ void Supervisor::Impl::Spawn(Replica& r, TimePoint now) {
   r.probe.Reset();
   r.next_probe = kNever;
   r.probe_failures = 0;
+  r.probe_again = false;
   r.term_sent = false;
   r.kill_at = kNever;
   r.started = now;
@@ -306,6 +309,15 @@ void Supervisor::Impl::OnLine(Replica& r, std::string_view line) {
         r.next_probe = r.ports_at;
         SetPhase(r, Phase::kRunning);
       }
+    }
+  }
+  // The replica says it is ready: confirm with a probe now instead of at the next poll.
+  if (r.ports_known && r.proc == Proc::kAlive && !r.term_sent && r.st.phase == Phase::kRunning &&
+      line.find(kReadyLine) != std::string_view::npos) {
+    if (r.probe.active()) {
+      r.probe_again = true;
+    } else {
+      r.next_probe = Clock::now();
     }
   }
   if (r.spec.log_sink) sink_lines.emplace_back(r.spec.log_sink, std::string(line));
@@ -421,6 +433,9 @@ void Supervisor::Impl::OnProbe(Replica& r, const internal::HttpProbe::Result& re
     }
   } else if (ph == Phase::kNotReady) {
     r.next_probe = now + r.spec.ready_probe_interval;
+  } else if (r.probe_again) {  // answered "not ready" before the replica said it was: ask again now
+    r.probe_again = false;
+    r.next_probe = now;
   } else {
     milliseconds iv = r.spec.probe_interval;
     if (now - r.ports_at >= kSlowProbeAfter) iv = std::max<milliseconds>(iv, kSlowProbeInterval);

@@ -10,7 +10,10 @@
 //   otherwise `fixed_http_port`/`fixed_grpc_port` (the control plane allocated them and put them in argv).
 // - Readiness: once the HTTP port is known, GET http://127.0.0.1:<port><ready_path> is probed every
 //   `probe_interval` (default 5 ms, so a model that loads in 30 ms is seen within a few ms of loading);
-//   200 = Ready. A Ready (or NotReady) replica is probed every `ready_probe_interval` (default 1 s);
+//   200 = Ready. A replica that prints a line containing "inferd model-server ready" (what `inferd model-server`
+//   prints once its models are loaded) while not yet Ready is probed at once (again at once if a probe was
+//   already under way), so readiness is seen without waiting for the next poll; only the probe decides.
+//   A Ready (or NotReady) replica is probed every `ready_probe_interval` (default 1 s);
 //   failures of `failure_threshold` consecutive probes make it NotReady (not restarted); a success makes
 //   it Ready again. Exit of the process: phase Backoff, restart after
 //   min(initial_backoff * 2^(consecutive crashes - 1), max_backoff); that counter resets when the replica

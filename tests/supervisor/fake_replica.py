@@ -29,6 +29,8 @@ p.add_argument("--tick_ms", type=int, default=0, help="print 'tick K' every this
 p.add_argument("--ignore_sigterm", action="store_true")
 p.add_argument("--grandchild", action="store_true", help="spawn `sleep 1000` in the same process group")
 p.add_argument("--no_listen_line", action="store_true")
+p.add_argument("--announce_ready", action="store_true",
+               help="print 'inferd model-server ready' when --ready_after_ms has passed (as the real one does)")
 p.add_argument("--print_env", default="", help="print 'env NAME=value' and 'cwd=...'")
 args = p.parse_args()
 
@@ -95,6 +97,10 @@ def die():
         os.kill(os.getpid(), args.exit_signal)
     os._exit(args.exit_code)
 
+
+if args.announce_ready:
+    threading.Timer(max(0, args.ready_after_ms - ms_since_start()) / 1000.0,
+                    lambda: print("inferd model-server ready", flush=True)).start()
 
 if args.exit_after_ms >= 0:
     threading.Timer(args.exit_after_ms / 1000.0, die).start()

@@ -175,6 +175,25 @@ TEST(SupervisorTest, SlowModelIsRunningBeforeReady) {
   EXPECT_EQ(st->restarts, 0);
 }
 
+// A replica that announces readiness on stdout is probed at once: with a 20 s poll interval it is still
+// seen Ready right after its announcement, while the same replica without the line waits for the next poll.
+TEST(SupervisorTest, AnnouncedReadinessIsProbedAtOnce) {
+  Recorder rec;
+  Supervisor sup(rec.Fn());
+  auto quiet = FakeSpec({"--ready_after_ms", "1500"});
+  quiet.probe_interval = 20s;
+  auto announcing = FakeSpec({"--ready_after_ms", "1500", "--announce_ready"});
+  announcing.probe_interval = 20s;
+  auto q = sup.Start(quiet);
+  auto a = sup.Start(announcing);
+  ASSERT_TRUE(q.ok() && a.ok());
+  ASSERT_TRUE(rec.Wait(*a, Phase::kReady, 1, 10s));
+  auto st = sup.Get(*a);
+  EXPECT_GE(st->ready_at - st->started_at, 1500ms);
+  std::this_thread::sleep_for(500ms);  // the quiet one has been ready for a while: only a poll would see it
+  EXPECT_EQ(sup.Get(*q)->phase, Phase::kRunning);
+}
+
 TEST(SupervisorTest, NeverReadyStaysRunning) {
   Recorder rec;
   Supervisor sup(rec.Fn());
