@@ -238,6 +238,7 @@ struct ControlPlane::Impl {
   void StopRevision(Revision& rev);
   void StopService(Service& svc);
   void Autoscale(Service& svc, Revision& rev, int64_t now_ns);
+  void ActivateHeld();
   Status StartReplica(Service& svc, Revision& rev);
   void Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns);
   void StopRetired(int64_t now_ns);
@@ -405,6 +406,7 @@ void ControlPlane::Impl::WatchLoop(const store::ResourceType& type) {
 
 void ControlPlane::Impl::RunReconciler() {
   while (!stopping.load()) {
+    ActivateHeld();
     ReconcileAll();
     // The 1 s tick is also the autoscaler's sampling period; a pending retirement may come sooner.
     auto wait = std::chrono::milliseconds(1000);
@@ -461,6 +463,23 @@ void ControlPlane::Impl::ReconcileAll() {
   }
   PublishRoutes();
   StopRetired(NowNs());  // after the routes without them are out
+}
+
+// Requests held for a revision come before anything else, since the full pass reads the store and rebuilds
+// every status (milliseconds a held request would wait for nothing): a revision with none of its own
+// replicas starts one now, and the routes are published now, with any replica that became ready since the
+// last pass. The full pass that follows decides again and finds the replica there.
+void ControlPlane::Impl::ActivateHeld() {
+  const int64_t now = NowNs();
+  bool held = false;
+  for (auto& [key, svc] : services) {
+    for (auto& rev : svc.revisions) {
+      if (rev.stats->held.load(std::memory_order_relaxed) == 0) continue;
+      held = true;
+      if (rev.replicas.empty()) Autoscale(svc, rev, now);
+    }
+  }
+  if (held) PublishRoutes();
 }
 
 void ControlPlane::Impl::Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns) {
