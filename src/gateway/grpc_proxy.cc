@@ -279,30 +279,23 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
         return Route();
       case HoldResult::kFull:
         return Fail(grpc::StatusCode::UNAVAILABLE,
-                    "gateway: revision " + rev_->revision + " has " + std::to_string(p_->options.max_held_per_revision) +
-                        " requests waiting already (the activator's queue is full)");
+                    "gateway: " + QueueFullMessage(rev_->revision, p_->options.max_held_per_revision));
       case HoldResult::kHeld:
         break;
     }
     held_ = true;
-    stats_->held.fetch_add(1, std::memory_order_relaxed);
-    if (none) {
-      stats_->activations.fetch_add(1, std::memory_order_relaxed);
-      if (p_->options.on_activate) p_->options.on_activate();
-    }
+    NoteHeld(*stats_, none, p_->options);
   }
 
   void OnHoldEnd(HoldEnd why) {
     held_ = false;
-    stats_->held.fetch_sub(1, std::memory_order_relaxed);
+    NoteUnheld(*stats_);
     if (why == HoldEnd::kWoken) {
       woken_ = true;
       return Route();
     }
     if (why == HoldEnd::kShutdown) return Fail(grpc::StatusCode::UNAVAILABLE, "gateway: shutting down");
-    Fail(grpc::StatusCode::UNAVAILABLE, "gateway: no replica of revision " + rev_->revision +
-                                            " could take the request within " +
-                                            std::to_string(svc_->timeout.count()) + " ms (the service's timeout)");
+    Fail(grpc::StatusCode::UNAVAILABLE, "gateway: " + HoldTimeoutMessage(rev_->revision, svc_->timeout));
   }
 
   void Fail(grpc::StatusCode code, const std::string& message) {

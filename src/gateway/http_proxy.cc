@@ -325,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : socket_(std::move(socket)), w_(w), bearer_(bearer), timer_(w->ctx) {}
 
   ~Session() {
-    if (held_) stats_->held.fetch_sub(1, std::memory_order_relaxed);  // dropped from a queue at shutdown
+    if (held_) NoteUnheld(*stats_);  // dropped from a queue at shutdown
     if (ep_ != nullptr || stats_open_) EndUpstream(true);  // shutdown with a request still at a replica
   }
 
@@ -509,34 +509,26 @@ class Session : public std::enable_shared_from_this<Session> {
         return Redispatch();
       case HoldResult::kFull:
         return UpstreamFailed(http::status::service_unavailable,
-                              "revision " + rev_->revision + " has " +
-                                  std::to_string(w_->options->max_held_per_revision) +
-                                  " requests waiting already (the activator's queue is full)");
+                              QueueFullMessage(rev_->revision, w_->options->max_held_per_revision));
       case HoldResult::kHeld:
         break;
     }
     held_ = true;
-    stats_->held.fetch_add(1, std::memory_order_relaxed);
-    if (none) {
-      stats_->activations.fetch_add(1, std::memory_order_relaxed);
-      if (w_->options->on_activate) w_->options->on_activate();
-    }
+    NoteHeld(*stats_, none, *w_->options);
   }
 
   void OnHoldEnd(HoldEnd why) {
     held_ = false;
-    stats_->held.fetch_sub(1, std::memory_order_relaxed);
+    NoteUnheld(*stats_);
     if (why == HoldEnd::kWoken) {
       woken_ = true;
       return Redispatch();
     }
-    std::string rev = rev_ ? rev_->revision : std::string("?");
     if (why == HoldEnd::kShutdown) {
       return UpstreamFailed(http::status::service_unavailable, "the gateway is shutting down");
     }
     UpstreamFailed(http::status::service_unavailable,
-                   "no replica of revision " + rev + " could take the request within " +
-                       std::to_string(svc_->timeout.count()) + " ms (the service's timeout)");
+                   HoldTimeoutMessage(rev_ ? std::string_view(rev_->revision) : std::string_view("?"), svc_->timeout));
   }
 
   void Redispatch() {

@@ -329,6 +329,25 @@ void HoldQueue::Expire(int64_t now_ns) {
   for (auto& w : out) w.fire(HoldEnd::kTimedOut);
 }
 
+void NoteHeld(RevisionStats& s, bool no_endpoint, const GatewayOptions& options) {
+  s.held.fetch_add(1, std::memory_order_relaxed);
+  if (!no_endpoint) return;
+  s.activations.fetch_add(1, std::memory_order_relaxed);
+  if (options.on_activate) options.on_activate();
+}
+
+void NoteUnheld(RevisionStats& s) { s.held.fetch_sub(1, std::memory_order_relaxed); }
+
+std::string QueueFullMessage(std::string_view revision, size_t max) {
+  return "revision " + std::string(revision) + " has " + std::to_string(max) +
+         " requests waiting already (the activator's queue is full)";
+}
+
+std::string HoldTimeoutMessage(std::string_view revision, std::chrono::milliseconds timeout) {
+  return "no replica of revision " + std::string(revision) + " could take the request within " +
+         std::to_string(timeout.count()) + " ms (the service's timeout)";
+}
+
 RevisionStats::RevisionStats() : queue(std::make_unique<HoldQueue>()) {}
 RevisionStats::~RevisionStats() = default;
 

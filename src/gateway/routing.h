@@ -207,6 +207,16 @@ HoldResult HoldOrGo(HoldQueue& q, size_t max, const TableHolder& holder, uint64_
   return HoldResult::kHeld;
 }
 
+// The activator's bookkeeping shared by the HTTP and gRPC proxies. NoteHeld: a request was queued (kHeld): it
+// counts in `held`, and when the revision has no endpoint at all (`no_endpoint`) as an activation that calls
+// `on_activate`. NoteUnheld: it left the queue (woken, timed out or shut down).
+void NoteHeld(RevisionStats& s, bool no_endpoint, const GatewayOptions& options);
+void NoteUnheld(RevisionStats& s);
+// The 503 / UNAVAILABLE messages: the queue already holds `max` requests; nothing could take the request
+// within the service's `timeout`.
+std::string QueueFullMessage(std::string_view revision, size_t max);
+std::string HoldTimeoutMessage(std::string_view revision, std::chrono::milliseconds timeout);
+
 // Every revision's queue of `table` (for waking them on a route update, expiring them, and shutdown).
 template <class F>
 void ForEachQueue(const CompiledTable& table, F&& f) {

@@ -151,7 +151,16 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class ServeTest(unittest.TestCase):
+class ApplyMixin:
+    """`self.apply(yaml)` for a TestCase with a `serve` (Serve): `inferd apply -f -`, which must succeed."""
+
+    def apply(self, yaml_text):
+        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=yaml_text)
+        self.assertEqual(rc, 0, out + err)
+        return out
+
+
+class ServeTest(ApplyMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="inferd-serve-test-")
@@ -179,11 +188,6 @@ class ServeTest(unittest.TestCase):
         cls.serve.stop()
         cls.httpd.shutdown()
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def apply(self, yaml_text):
-        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=yaml_text)
-        self.assertEqual(rc, 0, out + err)
-        return out
 
     # ---- the KServe samples ----------------------------------------------------------------------
     def test_01_sklearn_iris_v1_file_uri(self):

@@ -148,7 +148,7 @@ class Load:
         return [(code, body) for code, body, _ in results if code != 200]
 
 
-class ServerlessTest(unittest.TestCase):
+class ServerlessTest(st.ApplyMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="inferd-serverless-test-")
@@ -190,11 +190,6 @@ spec:
     def tearDownClass(cls):
         cls.serve.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def apply(self, yaml_text):
-        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=yaml_text)
-        self.assertEqual(rc, 0, out + err)
-        return out
 
     def delete(self, name):
         self.assertEqual(self.serve.cli("delete", "isvc", name)[0], 0)
