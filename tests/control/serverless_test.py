@@ -259,8 +259,8 @@ spec:
         cold = time.time() - t0
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json(), {"predictions": [1, 1]})
-        obj = self.serve.isvc("zero-iris")
-        self.assertEqual(ready_replicas(obj), 1)
+        # The status catches up with the routes (the reconciler publishes routes before it writes status).
+        obj = self.serve.wait("zero-iris", lambda o: ready_replicas(o) == 1, 30, "the replica in the status")
         self.assertNotEqual(st.pids(obj), first_pids)
         print("zero-iris: REST request at zero answered in %.0f ms" % (cold * 1e3), file=sys.stderr)
 
