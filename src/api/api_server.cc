@@ -995,6 +995,7 @@ Status ApiServer::Impl::Validate(const ResourceType& type, const Json& obj, Repl
   Status st;
   if (&type == &InferenceServiceType()) {
     st = resources::ValidateInferenceService(obj);
+    if (st.ok() && options.validate_isvc) st = options.validate_isvc(obj);
   } else if (&type == &ServingRuntimeType()) {
     st = resources::ValidateServingRuntime(obj, false);
   } else if (&type == &ClusterServingRuntimeType()) {

@@ -15,7 +15,8 @@
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
 //   MethodNotAllowed, "code": N}. Validation failures are 422 Invalid with the field in the message.
-// - Writes are validated (resources::Validate*) before they reach the store: nothing half-applied.
+// - Writes are validated (resources::Validate*, then ApiOptions::validate_isvc) before they reach the store:
+//   nothing half-applied.
 //   Spec writes to InferenceServices keep the stored status; /status writes replace only status.
 // - Auth: every route except /healthz needs `Authorization: Bearer <token>` when a token is configured
 //   (401 otherwise). Binding a non-loopback host without a token is refused by Start.
@@ -39,6 +40,10 @@ struct ApiOptions {
   std::string token;  // empty = no auth (only allowed on loopback)
   size_t max_body_bytes = 8 << 20;
   int max_streams = 64;  // concurrent watch / follow streams; beyond: 429
+  // Optional: more checks of an InferenceService write, after resources::ValidateInferenceService passed
+  // (the control plane's: autoscaling fields and annotations against the cluster's autoscaler settings). An
+  // error is a 422 Invalid with its message. Called on the API's I/O thread; must not block.
+  std::function<Status(const store::Json& isvc)> validate_isvc;
 };
 
 // The resource types the API serves (shared with control/ and the CLI).

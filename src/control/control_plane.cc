@@ -305,6 +305,15 @@ Status ControlPlane::Impl::Open() {
   ao.host = opt.api_host;
   ao.port = opt.api_port;
   ao.token = token;
+  // Autoscaling fields and annotations are checked at apply time, as Knative's webhook does, so a bad value
+  // is a 422 naming it rather than a service that never gets a revision. (The reconciler still reports
+  // InvalidScalingSpec for a stored object that a different --config makes invalid.)
+  ao.validate_isvc = [this](const Json& obj) -> Status {
+    auto spec = resources::ResolvePredictor(obj);
+    if (!spec.ok()) return Status::Ok();  // not a scaling problem: the reconciler reports it
+    auto scaling = ScalingFor(opt.autoscaler, obj["spec"]["predictor"], spec->annotations);
+    return scaling.ok() ? Status::Ok() : scaling.status();
+  };
   api_ = std::make_unique<api::ApiServer>(db_.get(), ao);
   api_->AddExtension("/inferd/v1/namespaces/", [this](const api::ApiRequest& r, api::ApiStream& out) {
     return HandleLogs(r, out);

@@ -444,6 +444,25 @@ spec:
         self.assertTrue(re.search(r"steady-predictor-00002\s+steady\s+kserve-xgbserver\s+0%", out), out)
         self.delete("steady")
 
+    def test_07_bad_scaling_settings_are_refused_at_apply(self):
+        # As Knative's webhook does: a 422 naming the annotation, nothing stored, everything else unaffected.
+        for annotation, value, expect in (("autoscaling.knative.dev/target", "abc", "is not a number"),
+                                          ("autoscaling.knative.dev/window", "0s", "window"),
+                                          ("autoscaling.knative.dev/metric", "latency", "metric")):
+            text = self.rollout_isvc("badscale", "sklearn", self.sklearn).replace(
+                "  name: badscale\n", '  name: badscale\n  annotations:\n    %s: "%s"\n' % (annotation, value))
+            rc, out, err = self.serve.cli("apply", "-f", "-", stdin=text)
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn(annotation, err)
+            self.assertIn(expect, err)
+            r = self.serve.api("POST", "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices",
+                               data=text, headers={"Content-Type": "application/yaml"})
+            self.assertEqual(r.status_code, 422, r.text)
+            self.assertEqual(r.json()["reason"], "Invalid")
+            self.assertIn(annotation, r.json()["message"])
+            self.assertIsNone(self.serve.isvc("badscale"))
+        self.assertEqual(self.serve.api("GET", "/healthz").status_code, 200)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
