@@ -186,5 +186,27 @@ TEST(SklearnCompiledCache, SecondLoadSkipsPythonAndAnswersTheSame) {
   std::filesystem::remove_all(cache);
 }
 
+// Start-up loads run in parallel on the slow-work pool. Unpickling imports scikit-learn, and two threads
+// importing it at once used to get it half initialized ("cannot import name 'clone' from partially initialized
+// module 'sklearn.base'"); with four threads and four models that failed every time. The server must also
+// not report ready before the last of them is loaded.
+TEST(SklearnParallelLoads, FourModelsOnFourThreadsAllLoad) {
+  const std::vector<const char*> models = {"sklearn-iris-gbc", "sklearn-diabetes-gbr", "sklearn-iris-et",
+                                           "sklearn-diabetes-pipeline"};
+  std::vector<std::string> args = {"--model_repository", Repo(), "--max_threads", "4"};
+  for (const char* m : models) args.insert(args.end(), {"--load_model", m});
+  auto server = ServerProcess::Start(args);
+  ASSERT_NE(server, nullptr);
+  ASSERT_TRUE(server->WaitReady(60000)) << server->Output();
+  for (const char* name : models) {
+    SCOPED_TRACE(name);
+    Sample s = ReadSample(name);
+    auto r = HttpPost(server->http_port(), std::string("/v1/models/") + name + ":predict",
+                      "{\"instances\":" + s.instances + "}");
+    ASSERT_EQ(r.status, 200) << r.body << server->Output();
+  }
+  EXPECT_EQ(server->Output().find("failed to load"), std::string::npos) << server->Output();
+}
+
 }  // namespace
 }  // namespace inferd::testing

@@ -6,16 +6,25 @@ namespace inferd::sklearn {
 
 const char* const kPythonSource = R"PY(
 import json as _json
+import threading as _threading
 import numpy as _np
+
+# Loads run on several threads (the model server's slow-work pool). Unpickling imports scikit-learn's modules,
+# and two threads importing one package at once can get it half initialized ("ImportError: cannot import
+# name 'clone' from partially initialized module 'sklearn.base'"): loads take turns, and the first one also
+# imports every module the functions below use, so later imports on any thread find them complete.
+_load_lock = _threading.Lock()
 
 
 def load(path):
-    if path.endswith('.joblib'):
-        import joblib
-        return joblib.load(path)
-    import pickle
-    with open(path, 'rb') as f:
-        return pickle.load(f)
+    with _load_lock:
+        from sklearn import ensemble, impute, linear_model, pipeline, preprocessing, svm, tree  # noqa: F401
+        if path.endswith('.joblib'):
+            import joblib
+            return joblib.load(path)
+        import pickle
+        with open(path, 'rb') as f:
+            return pickle.load(f)
 
 
 def describe(model):
