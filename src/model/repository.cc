@@ -69,8 +69,24 @@ void ResolveVersion(std::string* dir, std::string* version) {
 }
 }  // namespace
 
+void ModelRepository::ExpectLoad(const std::string& name) {
+  std::unique_lock lock(mu_);
+  Entry& e = entries_[name];
+  if (!e.model) e.state = ModelState::kLoading;
+}
+
 Status ModelRepository::Load(const std::string& name) {
-  ASSIGN_OR_RETURN(std::string dir, DirFor(name));
+  auto dir_or = DirFor(name);
+  if (!dir_or.ok()) {
+    std::unique_lock lock(mu_);
+    auto it = entries_.find(name);
+    if (it != entries_.end() && !it->second.model) {  // expected (ExpectLoad) but not there
+      it->second.state = ModelState::kUnavailable;
+      it->second.reason = dir_or.status().message();
+    }
+    return dir_or.status();
+  }
+  std::string dir = std::move(dir_or).value();
   {
     std::unique_lock lock(mu_);
     Entry& e = entries_[name];

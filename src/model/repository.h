@@ -51,7 +51,12 @@ class ModelRepository {
   // Declares a model that lives outside the repository root (KServe's --model_name/--model_dir).
   void AddSource(const std::string& name, const std::string& dir);
 
-  // Loads (or reloads) `name`; blocking. NotFound when no source or subdirectory has that name.
+  // Declares that `name` is about to be loaded (queued for Load): it shows as LOADING and AllReady stays
+  // false until it is ready, even before its Load begins. A model server calls it for every start-up model
+  // before loading them in parallel, so that readiness never precedes the last of them.
+  void ExpectLoad(const std::string& name);
+  // Loads (or reloads) `name`; blocking. NotFound when no source or subdirectory has that name (an expected
+  // model is then UNAVAILABLE with that reason).
   Status Load(const std::string& name);
   // NotFound when the model is not loaded.
   Status Unload(const std::string& name);

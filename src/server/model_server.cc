@@ -125,6 +125,7 @@ Status ModelServer::Start() {
   std::fflush(stdout);
   LOG_INFO("HTTP on {}:{}, gRPC {}; loading {} model(s)", c.server.host, http_port(),
            impl_->grpc ? "on port " + std::to_string(grpc_port()) : std::string("disabled"), to_load.size());
+  for (const auto& name : to_load) impl_->repo->ExpectLoad(name);  // not ready before the last one is
   for (const auto& name : to_load) {
     Impl* impl = impl_.get();
     impl_->pool->Submit([impl, name] {
