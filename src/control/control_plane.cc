@@ -152,6 +152,7 @@ struct Revision {
   int next_index = 0;                      // replica names: {revision}-{index}, never reused
   std::string build_error;
   std::string load_failure;
+  int64_t load_checked_ns = 0;  // when a loading replica was last asked why it is not ready (steady ns)
   std::string unavailable;  // for the gateway: why it has no ready replica, when it is failing
   bool ever_ready = false;
 };
@@ -179,6 +180,8 @@ struct Service {
 
 // How long a replica taken out of the routes keeps running before it is sent SIGTERM (and then drains).
 constexpr int64_t kRetireDelayNs = 300'000'000;
+// How often a revision's loading replicas may be asked for a load failure (a synchronous call, 300 ms at most).
+constexpr int64_t kLoadCheckEveryNs = 1'000'000'000;
 
 struct ControlPlane::Impl {
   ServeOptions opt;
@@ -831,9 +834,12 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       if (s->phase == supervisor::Phase::kReady) ++ready;
       if (s->phase == supervisor::Phase::kBackoff) crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
       // A replica up but still not ready after a while: ask it whether its model failed to load (not
-      // sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call).
+      // sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call; and at
+      // most once a second per revision, so that a burst of slow-loading replicas cannot stall every pass).
       if (&rev == latest && s->phase == supervisor::Phase::kRunning && s->http_port > 0 && rev.load_failure.empty() &&
-          std::chrono::system_clock::now() - s->started_at > std::chrono::milliseconds(500)) {
+          std::chrono::system_clock::now() - s->started_at > std::chrono::milliseconds(500) &&
+          NowNs() - rev.load_checked_ns >= kLoadCheckEveryNs) {
+        rev.load_checked_ns = NowNs();
         rev.load_failure = ReplicaLoadFailure(s->http_port);
         if (!rev.load_failure.empty()) Emit(svc, "Warning", "ModelLoadFailed", rev.load_failure);
       }
