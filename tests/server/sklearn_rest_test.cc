@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "util/test_util.h"
 
@@ -148,6 +150,19 @@ TEST(SklearnPredictProba, EnvironmentSwitchAnswersProbabilities) {
   }
 }
 
+// `inferd model-server` on the test repository loading just `models` (plus `extra` flags), ready.
+std::unique_ptr<ServerProcess> StartWith(const std::vector<const char*>& models, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--model_repository", Repo()};
+  for (const char* m : models) args.insert(args.end(), {"--load_model", m});
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto server = ServerProcess::Start(args);
+  if (server && !server->WaitReady(60000)) {
+    ADD_FAILURE() << "not ready:\n" << server->Output();
+    return nullptr;
+  }
+  return server;
+}
+
 // INFERD_COMPILED_CACHE: the first server compiles in Python and leaves records; a second one loads the
 // same files from them without starting Python, and answers exactly as scikit-learn did (integer, string
 // and float labels, a pipeline, a forest).
@@ -156,14 +171,11 @@ TEST(SklearnCompiledCache, SecondLoadSkipsPythonAndAnswersTheSame) {
   std::filesystem::remove_all(cache);
   const std::vector<const char*> models = {"sklearn-iris-rf", "sklearn-iris-pipeline", "sklearn-iris-strlabels",
                                            "sklearn-diabetes-gbr", "sklearn-iris-logreg"};
-  std::vector<std::string> args = {"--model_repository", Repo()};
-  for (const char* m : models) args.insert(args.end(), {"--load_model", m});
   ::setenv("INFERD_COMPILED_CACHE", cache.c_str(), 1);
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "compiling" : "from the records");
-    auto server = ServerProcess::Start(args);
+    auto server = StartWith(models);
     ASSERT_NE(server, nullptr);
-    ASSERT_TRUE(server->WaitReady(60000)) << server->Output();
     for (const char* name : models) {
       SCOPED_TRACE(name);
       Sample s = ReadSample(name);
@@ -193,11 +205,8 @@ TEST(SklearnCompiledCache, SecondLoadSkipsPythonAndAnswersTheSame) {
 TEST(SklearnParallelLoads, FourModelsOnFourThreadsAllLoad) {
   const std::vector<const char*> models = {"sklearn-iris-gbc", "sklearn-diabetes-gbr", "sklearn-iris-et",
                                            "sklearn-diabetes-pipeline"};
-  std::vector<std::string> args = {"--model_repository", Repo(), "--max_threads", "4"};
-  for (const char* m : models) args.insert(args.end(), {"--load_model", m});
-  auto server = ServerProcess::Start(args);
+  auto server = StartWith(models, {"--max_threads", "4"});
   ASSERT_NE(server, nullptr);
-  ASSERT_TRUE(server->WaitReady(60000)) << server->Output();
   for (const char* name : models) {
     SCOPED_TRACE(name);
     Sample s = ReadSample(name);
