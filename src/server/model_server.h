@@ -7,8 +7,9 @@
 // loaded and warmed up). The moment they all are, it prints one more line,
 //   "inferd model-server ready"
 // so that a supervisor (`inferd serve`) can confirm readiness with one probe at once instead of finding it
-// at its next poll; /v2/health/ready stays the source of truth. Drain() is the SIGTERM path: refuse new work, let in-flight requests finish
-// (bounded by drain_timeout_ms), stop both front ends. Start/Drain are called from the main thread.
+// at its next poll; /v2/health/ready stays the source of truth. Drain() is the SIGTERM path: refuse new
+// work, let in-flight requests finish (bounded by drain_timeout_ms), stop both front ends. Start/Drain are
+// called from the main thread.
 #pragma once
 
 #include <memory>
