@@ -52,7 +52,9 @@ class RuntimesGrpcTest(unittest.TestCase):
                 pass
             time.sleep(0.1)
         else:
-            raise RuntimeError("not ready:\n" + cls.server.output())
+            output = cls.server.output()
+            cls.tearDownClass()  # unittest skips it when setUpClass raises: no server may outlive the test
+            raise RuntimeError("not ready:\n" + output)
 
     @classmethod
     def tearDownClass(cls):
