@@ -4,19 +4,25 @@
 #include <cstring>
 #include <limits>
 
+#include "core/json_depth.h"
+
 namespace inferd {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 simdjson::dom::parser& ThreadLocalParser() {
+  // Bounded to kMaxJsonDepth once per thread (simdjson checks depth in its stage 2 anyway: no cost per parse).
   thread_local simdjson::dom::parser parser;
+  thread_local bool limited = LimitJsonDepth(parser).ok();
+  (void)limited;  // allocation failure: the first parse reports MEMALLOC
   return parser;
 }
 
 Status ParseJson(std::string_view json, element* out, const char* what) {
   auto& parser = ThreadLocalParser();
   auto err = parser.parse(json.data(), json.size(), true).get(*out);
+  if (err == simdjson::DEPTH_ERROR) return JsonTooDeep(what);
   if (err) return InvalidArgument(std::string(what) + ": malformed JSON (" + simdjson::error_message(err) + ")");
   return Status::Ok();
 }
