@@ -13,9 +13,11 @@ using simdjson::dom::element_type;
 
 simdjson::dom::parser& ThreadLocalParser() {
   // Bounded to kMaxJsonDepth once per thread (simdjson checks depth in its stage 2 anyway: no cost per parse).
-  thread_local simdjson::dom::parser parser;
-  thread_local bool limited = LimitJsonDepth(parser).ok();
-  (void)limited;  // allocation failure: the first parse reports MEMALLOC
+  thread_local simdjson::dom::parser parser = [] {
+    simdjson::dom::parser p;
+    (void)LimitJsonDepth(p);  // fails only without memory; simdjson's own 1024 (iterative, safe) would remain
+    return p;
+  }();
   return parser;
 }
 
