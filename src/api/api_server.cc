@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/json_depth.h"
 #include "core/logging.h"
 #include "resources/resources.h"
 
@@ -178,7 +179,8 @@ bool IsYaml(const std::string& media) {
          media == "text/x-yaml";
 }
 
-// The request body as one JSON object (JSON, or YAML with exactly one document).
+// The request body as one JSON object (JSON, or YAML with exactly one document), nested at most
+// kMaxJsonDepth levels (400 otherwise: what is stored must be serializable without deep recursion).
 StatusOr<Json> ParseBody(const std::string& content_type, const std::string& body) {
   std::string media = MediaType(content_type);
   Json j;
@@ -191,11 +193,7 @@ StatusOr<Json> ParseBody(const std::string& content_type, const std::string& bod
     }
     j = std::move((*docs)[0]);
   } else {
-    try {
-      j = Json::parse(body);
-    } catch (const std::exception& e) {
-      return InvalidArgument(std::string("request body is not valid JSON: ") + e.what());
-    }
+    ASSIGN_OR_RETURN(j, ParseBoundedJson(body, "request body"));
   }
   if (!j.is_object()) return InvalidArgument("request body: must be a JSON object");
   return j;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "control/control_plane.h"
+#include "core/json_depth.h"
 
 namespace inferd::cli {
 
@@ -54,7 +55,7 @@ StatusOr<ApiClient> MakeClient(const ClientFlags& flags) {
   c.token = !flags.token.empty() ? flags.token : Env("INFERD_TOKEN");
   c.gateway = flags.gateway;
   std::string serve_json = ReadFile(dir + "/serve.json");
-  Json sj = Json::parse(serve_json, nullptr, false);
+  Json sj = ParseAnswer(serve_json);
   if (sj.is_object()) {
     if (c.server.empty()) c.server = sj.value("api", "");
     if (c.gateway.empty()) c.gateway = sj.value("gateway", "");
@@ -151,9 +152,14 @@ ApiClient::Result ApiClient::Post(const std::string& url, const std::string& bod
   return r;
 }
 
+Json ParseAnswer(std::string_view text) {
+  auto j = ParseBoundedJson(text, "answer");
+  return j.ok() ? std::move(*j) : Json(Json::value_t::discarded);
+}
+
 std::string ErrorMessage(const ApiClient::Result& r) {
   if (r.code == 0) return r.body;
-  Json j = Json::parse(r.body, nullptr, false);
+  Json j = ParseAnswer(r.body);
   if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
   if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
   return "HTTP " + std::to_string(r.code) + ": " + r.body;

@@ -46,4 +46,8 @@ StatusOr<ApiClient> MakeClient(const ClientFlags& flags);
 // The message of a Kubernetes Status error body (or the body itself).
 std::string ErrorMessage(const ApiClient::Result& r);
 
+// A server's answer (or serve.json) as JSON; a discarded value (is_discarded()) when it is not JSON or is
+// nested deeper than kMaxJsonDepth (core/json_depth.h), so no printer walks an unbounded tree.
+Json ParseAnswer(std::string_view text);
+
 }  // namespace inferd::cli

@@ -77,7 +77,7 @@ void Fail(const std::string& msg) {
 
 void ServerError(const ApiClient::Result& r) {
   std::string reason;
-  Json j = Json::parse(r.body, nullptr, false);
+  Json j = ParseAnswer(r.body);
   if (j.is_object()) reason = j.value("reason", "");
   if (r.code == 0) {
     Fail(r.body);
@@ -271,7 +271,7 @@ void RunApply(const ClientFlags& flags, const std::vector<std::string>& files, c
         done = true;
         break;
       }
-      Json current = Json::parse(cur.body, nullptr, false);
+      Json current = ParseAnswer(cur.body);
       Json desired = current;
       desired["spec"] = doc.contains("spec") ? doc["spec"] : Json::object();
       for (const char* f : {"labels", "annotations"}) {
@@ -307,7 +307,7 @@ void RunGet(const ClientFlags& flags, const std::string& type, const std::string
   std::string path = name.empty() ? CollectionPath(*k, all_ns ? "" : ns) : ObjectPath(*k, ns, name);
   auto r = client->Call("GET", path);
   if (r.code != 200) return ServerError(r);
-  Json j = Json::parse(r.body, nullptr, false);
+  Json j = ParseAnswer(r.body);
   if (output == "json") {
     std::printf("%s\n", j.dump(4).c_str());
   } else if (output == "yaml") {
@@ -335,7 +335,7 @@ void RunGet(const ClientFlags& flags, const std::string& type, const std::string
     buf.append(data);
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {
-      Json ev = Json::parse(buf.substr(0, nl), nullptr, false);
+      Json ev = ParseAnswer(buf.substr(0, nl));
       buf.erase(0, nl + 1);
       if (!ev.is_object() || !ev.contains("object")) continue;
       const Json& obj = ev["object"];
@@ -366,7 +366,7 @@ void RunGetRevisions(const ClientFlags& flags, const std::string& name, std::str
   if (ns.empty()) ns = "default";
   auto r = client->Call("GET", CollectionPath(Kinds()[0], all_ns ? "" : ns));
   if (r.code != 200) return ServerError(r);
-  Json list = Json::parse(r.body, nullptr, false);
+  Json list = ParseAnswer(r.body);
   std::vector<std::vector<std::string>> rows;
   rows.push_back(all_ns ? std::vector<std::string>{"NAMESPACE"} : std::vector<std::string>{});
   for (const char* h : {"NAME", "INFERENCESERVICE", "RUNTIME", "TRAFFIC", "TAG", "LATEST", "READY", "REPLICAS"}) {
@@ -413,7 +413,7 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
   if (ns.empty()) ns = "default";
   auto r = client->Call("GET", ObjectPath(*k, ns, name));
   if (r.code != 200) return ServerError(r);
-  Json obj = Json::parse(r.body, nullptr, false);
+  Json obj = ParseAnswer(r.body);
   const Json& md = obj["metadata"];
   auto line = [](const std::string& key, const std::string& value) {
     std::printf("%-22s%s\n", (key + ":").c_str(), value.c_str());
@@ -510,7 +510,7 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
   auto ev = client->Call("GET", "/api/v1/namespaces/" + ns + "/events");
   std::printf("Events:\n");
   rows = {{"  TYPE", "REASON", "AGE", "MESSAGE"}};
-  Json evs = Json::parse(ev.body, nullptr, false);
+  Json evs = ParseAnswer(ev.body);
   if (ev.code == 200 && evs.contains("items")) {
     std::vector<Json> mine;
     for (const auto& e : evs["items"]) {
@@ -599,7 +599,7 @@ void RunPredict(const ClientFlags& flags, const std::string& name, std::string n
   if (ns.empty()) ns = "default";
   auto r = client->Call("GET", ObjectPath(Kinds()[0], ns, name));
   if (r.code != 200) return ServerError(r);
-  Json obj = Json::parse(r.body, nullptr, false);
+  Json obj = ParseAnswer(r.body);
   std::string body = data;
   if (body.starts_with("@")) {
     std::string file = body.substr(1);
@@ -622,6 +622,18 @@ void RunPredict(const ClientFlags& flags, const std::string& name, std::string n
   if (p.code < 200 || p.code >= 300) g_exit = 1;
 }
 
+// Runs a command so that an answer of a shape the printers do not expect (a server that is not inferd serve,
+// a proxy's error page, a damaged object) ends in an error message and exit code 1, never in an abort.
+std::function<void()> Guarded(std::function<void()> run) {
+  return [run = std::move(run)] {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      Fail(std::string("unexpected answer from the server: ") + e.what());
+    }
+  };
+}
+
 }  // namespace
 
 void AddResourceCommands(CLI::App& app) {
@@ -641,7 +653,7 @@ void AddResourceCommands(CLI::App& app) {
   flags->Add(apply);
   apply->add_option("-f,--filename", *files, "File, directory or - (stdin); repeatable")->required();
   apply->add_option("-n,--namespace", *ns, "Namespace for documents that name none (default: default)");
-  apply->callback([=] { RunApply(*flags, *files, *ns); });
+  apply->callback(Guarded([=] { RunApply(*flags, *files, *ns); }));
 
   auto* get = app.add_subcommand("get", "List or show resources (isvc, servingruntimes, clusterservingruntimes, "
                                         "revisions)");
@@ -652,20 +664,20 @@ void AddResourceCommands(CLI::App& app) {
   get->add_flag("-A,--all-namespaces", *all_ns, "Every namespace");
   get->add_option("-o,--output", *output, "wide, yaml or json");
   get->add_flag("-w,--watch", *watch, "Keep printing changes");
-  get->callback([=] {
+  get->callback(Guarded([=] {
     std::string t = *type;
     if (t == "revisions" || t == "revision" || t == "rev") {
       return RunGetRevisions(*flags, names->empty() ? "" : names->front(), *ns, *all_ns, *output);
     }
     RunGet(*flags, *type, names->empty() ? "" : names->front(), *ns, *all_ns, *output, *watch);
-  });
+  }));
 
   auto* describe = app.add_subcommand("describe", "Show a resource with its status, replicas and events");
   flags->Add(describe);
   describe->add_option("type", *type, "Resource type")->required();
   describe->add_option("name", *names, "Name")->required();
   describe->add_option("-n,--namespace", *ns, "Namespace (default: default)");
-  describe->callback([=] { RunDescribe(*flags, *type, names->front(), *ns); });
+  describe->callback(Guarded([=] { RunDescribe(*flags, *type, names->front(), *ns); }));
 
   auto* del = app.add_subcommand("delete", "Delete resources by type and name, or those in -f FILE");
   flags->Add(del);
@@ -673,7 +685,7 @@ void AddResourceCommands(CLI::App& app) {
   del->add_option("name", *names, "Names");
   del->add_option("-f,--filename", *files, "File, directory or -");
   del->add_option("-n,--namespace", *ns, "Namespace (default: default)");
-  del->callback([=] { RunDelete(*flags, *type, *names, *files, *ns); });
+  del->callback(Guarded([=] { RunDelete(*flags, *type, *names, *files, *ns); }));
 
   auto* logs = app.add_subcommand("logs", "Print a service's replica output (isvc NAME)");
   flags->Add(logs);
@@ -682,14 +694,14 @@ void AddResourceCommands(CLI::App& app) {
   logs->add_option("-n,--namespace", *ns, "Namespace (default: default)");
   logs->add_option("-c,--component", *component, "predictor")->capture_default_str();
   logs->add_flag("-f,--follow", *follow, "Keep printing new output");
-  logs->callback([=] { RunLogs(*flags, *type, names->front(), *ns, *component, *follow); });
+  logs->callback(Guarded([=] { RunLogs(*flags, *type, names->front(), *ns, *component, *follow); }));
 
   auto* predict = app.add_subcommand("predict", "Send a V1 or V2 request (by the service's protocol) via the gateway");
   flags->Add(predict);
   predict->add_option("name", *names, "InferenceService name")->required();
   predict->add_option("-n,--namespace", *ns, "Namespace (default: default)");
   predict->add_option("-d,--data", *data, "Request body, or @FILE, or @- for stdin")->required();
-  predict->callback([=] { RunPredict(*flags, names->front(), *ns, *data); });
+  predict->callback(Guarded([=] { RunPredict(*flags, names->front(), *ns, *data); }));
 }
 
 int ResourceExitCode() { return g_exit; }

@@ -25,6 +25,7 @@
 #include "control/replica_command.h"
 #include "control/scaling.h"
 #include "core/clock.h"
+#include "core/json_depth.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "gateway/gateway.h"
@@ -87,8 +88,11 @@ std::string Pad5(int n) {
   return buf;
 }
 
+// Appends what curl received; past 1 MiB (a repository index is a few hundred bytes) it stops the transfer.
 size_t CurlAppend(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
+  auto* body = static_cast<std::string*>(out);
+  if (body->size() + size * n > (size_t{1} << 20)) return 0;
+  body->append(p, size * n);
   return size * n;
 }
 
@@ -107,12 +111,17 @@ std::string ReplicaLoadFailure(int port) {
   CURLcode rc = curl_easy_perform(c);
   curl_easy_cleanup(c);
   if (rc != CURLE_OK) return "";
-  Json j = Json::parse(body, nullptr, false);
-  if (!j.is_array()) return "";
-  for (const auto& m : j) {
-    if (m.is_object() && m.value("state", "") == "UNAVAILABLE") {
-      std::string reason = m.value("reason", "");
-      return reason.empty() ? "model " + m.value("name", "") + " is unavailable" : reason;
+  auto parsed = ParseBoundedJson(body, "repository index");
+  if (!parsed.ok() || !parsed->is_array()) return "";
+  for (const auto& m : *parsed) {
+    if (!m.is_object()) continue;
+    auto text = [&m](const char* key) {  // what a replica answers is not trusted to have the right types
+      auto it = m.find(key);
+      return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (text("state") == "UNAVAILABLE") {
+      std::string reason = text("reason");
+      return reason.empty() ? "model " + text("name") + " is unavailable" : reason;
     }
   }
   return "";
@@ -231,6 +240,8 @@ struct ControlPlane::Impl {
   }
 
   Status Open();
+  void QuarantineUnusableRows();
+  Status HandleQuarantine(const api::ApiRequest& req, api::ApiStream& out);
   void MarkRestarting();
   void EnsureBuiltinRuntimes();
   void RunReconciler();
@@ -280,6 +291,7 @@ Status ControlPlane::Impl::Open() {
   endpoints.token_file = opt.data_dir + "/token";
   ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(endpoints.token_file));
   ASSIGN_OR_RETURN(db_, store::Store::Open(opt.data_dir + "/inferd.db"));
+  QuarantineUnusableRows();  // before anything reads the store
   storage::StorageOptions so;
   so.cache_dir = opt.data_dir + "/models";
   so.pvc_root = opt.pvc_root;
@@ -320,6 +332,9 @@ Status ControlPlane::Impl::Open() {
   api_ = std::make_unique<api::ApiServer>(db_.get(), ao);
   api_->AddExtension("/inferd/v1/namespaces/", [this](const api::ApiRequest& r, api::ApiStream& out) {
     return HandleLogs(r, out);
+  });
+  api_->AddExtension("/inferd/v1/quarantine", [this](const api::ApiRequest& r, api::ApiStream& out) {
+    return HandleQuarantine(r, out);
   });
   RETURN_IF_ERROR(api_->Start());
 
@@ -362,6 +377,76 @@ void ControlPlane::Impl::EnsureBuiltinRuntimes() {
     auto created = db_->Create(api::ClusterServingRuntimeType(), rt);
     if (!created.ok()) LOG_WARN("built-in runtime {}: {}", name, created.status().message());
   }
+}
+
+// A stored row the store cannot use (not JSON, nested too deep, the wrong kind, broken metadata, a resource
+// nobody serves) must not stop serve from starting: the store moves it to its quarantine table, and each one
+// is reported here as a Warning Event (the first kMaxEvents) and a log line; GET /inferd/v1/quarantine lists
+// them all, and getting one by name says why it is gone. Everything else is served.
+void ControlPlane::Impl::QuarantineUnusableRows() {
+  constexpr size_t kMaxEvents = 20;
+  const std::vector<store::ResourceType> types = {api::InferenceServiceType(), api::ServingRuntimeType(),
+                                                  api::ClusterServingRuntimeType(), api::EventType()};
+  auto moved = db_->QuarantineUnusable(types);
+  if (!moved.ok()) {
+    LOG_ERROR("store: cannot check the stored objects: {}", moved.status().message());
+    return;
+  }
+  if (moved->empty()) return;
+  LOG_ERROR("store: {} stored object(s) could not be loaded and were quarantined (GET /inferd/v1/quarantine lists "
+            "them; their text stays in the table quarantine of {}/inferd.db)",
+            moved->size(), opt.data_dir);
+  for (size_t i = 0; i < moved->size() && i < kMaxEvents; ++i) {
+    const store::QuarantinedRow& row = (*moved)[i];
+    std::string kind = row.resource, api_version;
+    for (const auto& t : types) {
+      if (store::ResourceKey(t) == row.resource) {
+        kind = t.kind;
+        api_version = t.api_version;
+      }
+    }
+    std::string ns = row.ns.empty() ? "default" : row.ns;
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, "%llx%04llx", static_cast<unsigned long long>(std::time(nullptr)),
+                  static_cast<unsigned long long>(++event_counter & 0xffff));
+    std::string now = NowRfc3339();
+    Json involved = {{"kind", kind}, {"name", row.name}};
+    if (!api_version.empty()) involved["apiVersion"] = api_version;
+    if (!row.ns.empty()) involved["namespace"] = row.ns;
+    Json ev = {{"apiVersion", "v1"},
+               {"kind", "Event"},
+               {"metadata", {{"name", std::string("quarantined.") + suffix}, {"namespace", ns}}},
+               {"involvedObject", involved},
+               {"type", "Warning"},
+               {"reason", "Quarantined"},
+               {"message", "the stored " + kind + " \"" + (row.ns.empty() ? "" : row.ns + "/") + row.name +
+                               "\" could not be loaded and is not served: " + row.reason},
+               {"source", {{"component", "inferd-store"}}},
+               {"firstTimestamp", now},
+               {"lastTimestamp", now},
+               {"count", 1}};
+    auto r = db_->Create(api::EventType(), ev);
+    if (!r.ok()) LOG_WARN("event for quarantined {}: {}", row.name, r.status().message());
+  }
+}
+
+Status ControlPlane::Impl::HandleQuarantine(const api::ApiRequest& req, api::ApiStream& out) {
+  if (req.method != "GET" || (req.path != "/inferd/v1/quarantine" && req.path != "/inferd/v1/quarantine/")) {
+    return NotFound("no such route: " + req.method + " " + req.path);
+  }
+  ASSIGN_OR_RETURN(std::vector<store::QuarantinedRow> rows, db_->Quarantined());
+  Json items = Json::array();
+  for (const auto& r : rows) {
+    items.push_back({{"resource", r.resource},
+                     {"namespace", r.ns},
+                     {"name", r.name},
+                     {"reason", r.reason},
+                     {"quarantinedAt", r.quarantined_at},
+                     {"bytes", r.bytes}});
+  }
+  out.content_type = "application/json";
+  out.write(Json{{"kind", "QuarantineList"}, {"items", std::move(items)}}.dump() + "\n");
+  return Status::Ok();
 }
 
 void ControlPlane::Impl::MarkRestarting() {

@@ -7,6 +7,8 @@
 //   listens, for the CLI). Built-in ClusterServingRuntimes are created when absent (a user's edits stay).
 //   Every stored InferenceService's status is marked not Ready ("Restarting") before the API serves, so
 //   nobody reads a Ready left over from the previous process; the reconciler then starts its replicas.
+//   Before that, stored rows the store cannot use are quarantined (store.h, "Unusable rows"), logged and
+//   reported as Warning Events (reason Quarantined); GET /inferd/v1/quarantine lists every quarantined row.
 // - The reconciler is level-triggered: one thread compares what the store wants with what runs (replicas,
 //   downloads, routes) and acts, woken by store watches, replica changes, finished downloads and a 1 s
 //   tick. A lost event, a replica crash or a restart all heal the same way. It alone writes

@@ -2,6 +2,7 @@
 // node tree; its exceptions are caught here and become InvalidArgument naming the file and line.
 #include "control/serve_config.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -154,6 +155,8 @@ StatusOr<ServeConfig> Parse(std::string_view yaml_text, const std::string& name)
 StatusOr<ServeConfig> ParseServeConfig(std::string_view yaml_text, const std::string& name_for_errors) {
   try {
     return Parse(yaml_text, name_for_errors);
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's parser stops at its depth guard (500 levels)
+    return Error(name_for_errors, e.mark, "nested too deep (" + std::to_string(e.depth()) + " levels or more)");
   } catch (const YAML::Exception& e) {
     return Error(name_for_errors, e.mark, e.msg);
   } catch (const std::exception& e) {

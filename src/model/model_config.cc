@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_depth.h"
+
 namespace inferd {
 
 namespace {
@@ -50,9 +52,11 @@ Status ReadInt(simdjson::dom::object obj, std::string_view key, int64_t lo, int6
 
 StatusOr<ModelConfig> ParseModelConfig(std::string_view json, const ModelConfig& defaults, std::string_view file) {
   simdjson::dom::parser parser;
+  RETURN_IF_ERROR(LimitJsonDepth(parser));
   simdjson::padded_string padded(json);
   simdjson::dom::element doc;
   if (auto err = parser.parse(padded).get(doc); err) {
+    if (err == simdjson::DEPTH_ERROR) return JsonTooDeep(file);
     return InvalidArgument(std::string(file) + ": malformed JSON: " + simdjson::error_message(err));
   }
   simdjson::dom::object obj;

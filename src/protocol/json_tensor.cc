@@ -4,19 +4,27 @@
 #include <cstring>
 #include <limits>
 
+#include "core/json_depth.h"
+
 namespace inferd {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 simdjson::dom::parser& ThreadLocalParser() {
-  thread_local simdjson::dom::parser parser;
+  // Bounded to kMaxJsonDepth once per thread (simdjson checks depth in its stage 2 anyway: no cost per parse).
+  thread_local simdjson::dom::parser parser = [] {
+    simdjson::dom::parser p;
+    (void)LimitJsonDepth(p);  // fails only without memory; simdjson's own 1024 (iterative, safe) would remain
+    return p;
+  }();
   return parser;
 }
 
 Status ParseJson(std::string_view json, element* out, const char* what) {
   auto& parser = ThreadLocalParser();
   auto err = parser.parse(json.data(), json.size(), true).get(*out);
+  if (err == simdjson::DEPTH_ERROR) return JsonTooDeep(what);
   if (err) return InvalidArgument(std::string(what) + ": malformed JSON (" + simdjson::error_message(err) + ")");
   return Status::Ok();
 }

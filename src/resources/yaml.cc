@@ -4,6 +4,13 @@
 // schema (yaml-cpp keeps every scalar as text), quoted scalars stay strings, duplicate keys are rejected
 // and errors carry the source name and 1-based line. Aliases are expanded; a node budget and a depth limit
 // guard against alias bombs and self-referencing anchors. `<<` merge keys are honoured.
+//
+// Depth: yaml-cpp's parser recurses once per level and stops at its own guard (DeepRecursion at 500 levels in
+// 0.7, under 256 KiB of stack, measured for flow `[[[[` and `{a: {a:` and block `- - -` and `a:\n  a:` forms),
+// so no document overflows the stack while it is parsed; the conversion then refuses
+// anything nested deeper than kMaxJsonDepth (core/json_depth.h), the limit of every JSON entry point. A
+// merge key (<<) counts one level, so that a merge that includes itself ends too.
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -12,13 +19,13 @@
 #include <limits>
 #include <string>
 
+#include "core/json_depth.h"
 #include "resources/internal.h"
 #include "resources/resources.h"
 
 namespace inferd::resources {
 namespace {
 
-constexpr int kMaxDepth = 256;
 constexpr size_t kMaxNodes = 1'000'000;
 
 constexpr std::string_view kTagStr = "tag:yaml.org,2002:str";
@@ -137,8 +144,13 @@ class Converter {
     return InvalidArgument(std::string(source_) + ":" + std::to_string(line) + ": " + what);
   }
 
+  // Text nested too deep for yaml-cpp's parser (its DeepRecursion says only "bad file").
+  Status TooDeep(const YAML::Mark& mark) const {
+    return Error(mark, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+
+  // `depth`: the containers above `n` (a container at depth d is JSON depth d + 1).
   Status Convert(const YAML::Node& n, int depth, Json* out) {
-    if (depth > kMaxDepth) return Error(n.Mark(), "nesting deeper than " + std::to_string(kMaxDepth) + " levels (recursive alias?)");
     if (++nodes_ > kMaxNodes) return Error(n.Mark(), "document too large (more than 1000000 values after alias expansion)");
     switch (n.Type()) {
       case YAML::NodeType::Undefined:
@@ -148,6 +160,7 @@ class Converter {
       case YAML::NodeType::Scalar:
         return Scalar(n, out);
       case YAML::NodeType::Sequence: {
+        RETURN_IF_ERROR(CheckDepth(n, depth));
         *out = Json::array();
         for (const auto& child : n) {
           Json v;
@@ -210,7 +223,15 @@ class Converter {
     return Status::Ok();
   }
 
+  Status CheckDepth(const YAML::Node& n, int depth) const {
+    if (depth + 1 > kMaxJsonDepth) {
+      return Error(n.Mark(), "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (or a recursive alias)");
+    }
+    return Status::Ok();
+  }
+
   Status Map(const YAML::Node& n, int depth, Json* out) {
+    RETURN_IF_ERROR(CheckDepth(n, depth));
     *out = Json::object();
     std::vector<YAML::Node> merge_storage;
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -333,6 +354,8 @@ StatusOr<std::vector<Json>> ParseYamlDocuments(std::string_view text, std::strin
       out.push_back(std::move(v));
     }
     return out;
+  } catch (const YAML::DeepRecursion& e) {
+    return conv.TooDeep(e.mark);
   } catch (const YAML::Exception& e) {
     return conv.Error(e.mark, e.msg);
   } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "core/clock.h"
+#include "core/json_depth.h"
 #include "core/logging.h"
 #include "core/uuid.h"
 #include "protocol/json_tensor.h"
@@ -324,7 +325,9 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   if ((*m)->handles_v1_json()) {  // custom Python models: the body goes to the model whole
     Model& model = **m;
     InferTiming timing;
-    auto out = model.PredictV1Json(req.body, &timing);
+    // The same nesting limit as every other body (one byte pass; this path runs Python anyway).
+    Status depth = CheckJsonDepth(req.body, "request body");
+    auto out = depth.ok() ? model.PredictV1Json(req.body, &timing) : StatusOr<std::string>(depth);
     Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
     if (!st.ok()) return Error(st);
     return Json(std::move(out).value());

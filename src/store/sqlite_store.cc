@@ -6,6 +6,8 @@
 // its decimal counter value. Table `meta` holds the store-wide counter under key "resource_version".
 // One mutex serializes SQLite and the watch fan-out; every write appends to an in-memory history of the
 // last kWatchQueueLimit events so that WatchFrom(since_rv) can replay what a client missed.
+// Table `quarantine` keeps the rows the store could not use (store.h, "Unusable rows"): the row's key, text
+// and resource_version, the reason and when; `id` orders them. Rows are only ever read through DecodeRow.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/json_depth.h"
 #include "core/logging.h"
 #include "core/uuid.h"
 #include "store/store.h"
@@ -27,12 +30,6 @@ namespace {
 
 constexpr const char* kConflictMessage =
     "the object has been modified; please apply your changes to the latest version and try again";
-
-std::string ResourceKey(const ResourceType& type) {
-  auto slash = type.api_version.rfind('/');
-  if (slash == std::string::npos) return type.plural;  // core group ("v1")
-  return type.plural + "." + type.api_version.substr(0, slash);
-}
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -61,6 +58,48 @@ bool ParseRv(const std::string& s, int64_t* out) {
   }
   *out = v;
   return true;
+}
+
+const std::string* StringField(const Json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+}
+
+// A stored row's text as an object of `type` stored under (ns, name), or why it cannot be one (the
+// quarantine reason). Checks what the store promises its readers, nothing of the spec.
+StatusOr<Json> DecodeRow(const ResourceType& type, const std::string& ns, const std::string& name,
+                         const std::string& text) {
+  ASSIGN_OR_RETURN(Json obj, ParseBoundedJson(text, "the stored text"));
+  if (!obj.is_object()) return InvalidArgument("the stored text is not a JSON object");
+  const std::string* api = StringField(obj, "apiVersion");
+  const std::string* kind = StringField(obj, "kind");
+  if (!api || !kind || *api != type.api_version || *kind != type.kind) {
+    return InvalidArgument("apiVersion/kind are not " + type.api_version + "/" + type.kind +
+                           ", the type it is stored under");
+  }
+  auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return InvalidArgument("metadata is missing or not an object");
+  const std::string* n = StringField(*md, "name");
+  if (!n || *n != name) return InvalidArgument("metadata.name is not \"" + name + "\", the name it is stored under");
+  if (type.namespaced) {
+    const std::string* mns = StringField(*md, "namespace");
+    if (ns.empty() || !mns || *mns != ns) {
+      return InvalidArgument("metadata.namespace is not \"" + ns + "\", the namespace it is stored under");
+    }
+  } else if (!ns.empty() || (md->contains("namespace") && !md->at("namespace").is_null())) {
+    return InvalidArgument("a cluster-scoped object stored with a namespace");
+  }
+  for (const char* f : {"uid", "creationTimestamp"}) {
+    if (md->contains(f) && !md->at(f).is_string()) return InvalidArgument(std::string("metadata.") + f + " is not a string");
+  }
+  if (md->contains("generation") && !md->at("generation").is_number_integer()) {
+    return InvalidArgument("metadata.generation is not an integer");
+  }
+  if (md->contains("resourceVersion") && !md->at("resourceVersion").is_string() &&
+      !md->at("resourceVersion").is_number_integer()) {
+    return InvalidArgument("metadata.resourceVersion is not a string");
+  }
+  return obj;
 }
 
 // A prepared statement, finalized on scope exit.
@@ -203,14 +242,24 @@ class SqliteStore : public Store {
              " json TEXT NOT NULL, resource_version INTEGER NOT NULL,"
              " PRIMARY KEY (resource, namespace, name))"));
     RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"));
+    RETURN_IF_ERROR(
+        Exec("CREATE TABLE IF NOT EXISTS quarantine ("
+             " id INTEGER PRIMARY KEY AUTOINCREMENT, resource TEXT NOT NULL, namespace TEXT NOT NULL,"
+             " name TEXT NOT NULL, json TEXT, resource_version INTEGER, reason TEXT NOT NULL,"
+             " quarantined_at TEXT NOT NULL)"));
     Stmt q(db_, "SELECT value FROM meta WHERE key = 'resource_version'");
     if (!q.ok()) return DbError("read counter");
     int rc = q.Step();
     if (rc == SQLITE_ROW) {
-      if (!ParseRv(q.Text(0), &rv_)) return Internal("store: corrupt resource_version counter");
+      if (!ParseRv(q.Text(0), &rv_)) LOG_ERROR("store: the resource_version counter is not a number: recomputed");
     } else if (rc != SQLITE_DONE) {
       return DbError("read counter");
     }
+    // The counter never goes below a stored row's version (a lost or damaged counter must not hand out a
+    // resourceVersion twice).
+    Stmt m(db_, "SELECT MAX(resource_version) FROM objects");
+    if (!m.ok() || m.Step() != SQLITE_ROW) return DbError("read counter");
+    rv_ = std::max(rv_, m.Int(0));
     return Status::Ok();
   }
 
@@ -244,6 +293,7 @@ class SqliteStore : public Store {
         md.erase("namespace");
       }
       std::string key = ResourceKey(type);
+      RETURN_IF_ERROR(CheckJsonTreeDepth(obj, "object"));
 
       std::lock_guard<std::mutex> lock(mu_);
       {
@@ -282,15 +332,30 @@ class SqliteStore : public Store {
       std::string key = ResourceKey(type);
       std::lock_guard<std::mutex> lock(mu_);
       bool all = ns.empty() || !type.namespaced;
-      Stmt q(db_, all ? "SELECT json FROM objects WHERE resource = ?1 ORDER BY namespace, name"
-                      : "SELECT json FROM objects WHERE resource = ?1 AND namespace = ?2 ORDER BY name");
-      if (!q.ok()) return DbError("list");
-      q.Bind(1, key);
-      if (!all) q.Bind(2, ns);
       ObjectList out;
-      int rc;
-      while ((rc = q.Step()) == SQLITE_ROW) out.items.push_back(Json::parse(q.Text(0)));
-      if (rc != SQLITE_DONE) return DbError("list");
+      std::vector<Row> bad;
+      {
+        Stmt q(db_, all ? "SELECT namespace, name, json, resource_version FROM objects WHERE resource = ?1 "
+                          "ORDER BY namespace, name"
+                        : "SELECT namespace, name, json, resource_version FROM objects WHERE resource = ?1 "
+                          "AND namespace = ?2 ORDER BY name");
+        if (!q.ok()) return DbError("list");
+        q.Bind(1, key);
+        if (!all) q.Bind(2, ns);
+        int rc;
+        while ((rc = q.Step()) == SQLITE_ROW) {
+          Row row{key, q.Text(0), q.Text(1), q.Text(2), q.Int(3), ""};
+          auto obj = DecodeRow(type, row.ns, row.name, row.text);
+          if (obj.ok()) {
+            out.items.push_back(std::move(*obj));
+          } else {
+            row.reason = obj.status().message();
+            bad.push_back(std::move(row));
+          }
+        }
+        if (rc != SQLITE_DONE) return DbError("list");
+      }
+      for (const Row& row : bad) (void)Quarantine(row, NowRfc3339());  // after the SELECT is finished
       out.resource_version = std::to_string(rv_);
       return out;
     } catch (const std::exception& e) {
@@ -354,6 +419,59 @@ class SqliteStore : public Store {
     }
   }
 
+  StatusOr<std::vector<QuarantinedRow>> QuarantineUnusable(const std::vector<ResourceType>& types) override {
+    try {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::vector<Row> bad;
+      {
+        Stmt q(db_, "SELECT resource, namespace, name, json, resource_version FROM objects ORDER BY rowid");
+        if (!q.ok()) return DbError("check");
+        int rc;
+        while ((rc = q.Step()) == SQLITE_ROW) {
+          Row row{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4), ""};
+          auto type = std::find_if(types.begin(), types.end(), [&](const ResourceType& t) { return ResourceKey(t) == row.key; });
+          if (type == types.end()) {
+            row.reason = "no resource type \"" + row.key + "\" is served";
+          } else if (auto obj = DecodeRow(*type, row.ns, row.name, row.text); !obj.ok()) {
+            row.reason = obj.status().message();
+          } else {
+            continue;
+          }
+          bad.push_back(std::move(row));
+        }
+        if (rc != SQLITE_DONE) return DbError("check");
+      }
+      std::vector<QuarantinedRow> out;
+      for (const Row& row : bad) {
+        const std::string at = NowRfc3339();
+        RETURN_IF_ERROR(Quarantine(row, at));
+        out.push_back({row.key, row.ns, row.name, row.reason, at, row.text.size()});
+      }
+      return out;
+    } catch (const std::exception& e) {
+      return Internal(std::string("store: check: ") + e.what());
+    }
+  }
+
+  StatusOr<std::vector<QuarantinedRow>> Quarantined() override {
+    try {
+      std::lock_guard<std::mutex> lock(mu_);
+      Stmt q(db_,
+             "SELECT resource, namespace, name, reason, quarantined_at, length(CAST(json AS BLOB)) FROM quarantine "
+             "ORDER BY id");
+      if (!q.ok()) return DbError("quarantine");
+      std::vector<QuarantinedRow> out;
+      int rc;
+      while ((rc = q.Step()) == SQLITE_ROW) {
+        out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4), static_cast<size_t>(q.Int(5))});
+      }
+      if (rc != SQLITE_DONE) return DbError("quarantine");
+      return out;
+    } catch (const std::exception& e) {
+      return Internal(std::string("store: quarantine: ") + e.what());
+    }
+  }
+
  private:
   static std::string OperationMessage(const std::string& key, const std::string& name) {
     return "Operation cannot be fulfilled on " + key + " \"" + name + "\": " + kConflictMessage;
@@ -383,16 +501,72 @@ class SqliteStore : public Store {
 
   Status DbError(const char* what) { return Internal(std::string("store: ") + what + ": " + sqlite3_errmsg(db_)); }
 
-  // Caller holds mu_.
+  // A row as stored (for DecodeRow and the quarantine).
+  struct Row {
+    std::string key, ns, name, text;
+    int64_t rv = 0;
+    std::string reason;  // why it is unusable ("" = not known to be)
+  };
+
+  // Caller holds mu_. A row that cannot be used is quarantined and reads as NotFound.
   StatusOr<Json> Load(const ResourceType& type, const std::string& ns, const std::string& name) {
-    std::string key = ResourceKey(type);
-    Stmt q(db_, "SELECT json FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3");
-    if (!q.ok()) return DbError("get");
-    q.Bind(1, key).Bind(2, type.namespaced ? ns : std::string()).Bind(3, name);
-    int rc = q.Step();
-    if (rc == SQLITE_ROW) return Json::parse(q.Text(0));
-    if (rc != SQLITE_DONE) return DbError("get");
-    return NotFound(key + " \"" + name + "\" not found");
+    Row row{ResourceKey(type), type.namespaced ? ns : std::string(), name, "", 0, ""};
+    {
+      Stmt q(db_, "SELECT json, resource_version FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3");
+      if (!q.ok()) return DbError("get");
+      q.Bind(1, row.key).Bind(2, row.ns).Bind(3, name);
+      int rc = q.Step();
+      if (rc == SQLITE_DONE) return NotFoundMessage(row.key, row.ns, name);
+      if (rc != SQLITE_ROW) return DbError("get");
+      row.text = q.Text(0);
+      row.rv = q.Int(1);
+    }
+    auto obj = DecodeRow(type, row.ns, name, row.text);
+    if (obj.ok()) return obj;
+    row.reason = obj.status().message();
+    RETURN_IF_ERROR(Quarantine(row, NowRfc3339()));
+    return NotFoundMessage(row.key, row.ns, name);
+  }
+
+  // NotFound, saying so when a row of that name is in quarantine. Caller holds mu_.
+  Status NotFoundMessage(const std::string& key, const std::string& ns, const std::string& name) {
+    std::string m = key + " \"" + name + "\" not found";
+    Stmt q(db_,
+           "SELECT reason, quarantined_at FROM quarantine WHERE resource = ?1 AND namespace = ?2 AND name = ?3 "
+           "ORDER BY id DESC LIMIT 1");
+    if (q.ok() && q.Bind(1, key).Bind(2, ns).Bind(3, name).Step() == SQLITE_ROW) {
+      m += " (its stored row was quarantined at " + q.Text(1) + ": " + q.Text(0) + ")";
+    }
+    return NotFound(std::move(m));
+  }
+
+  // Moves `row` to the quarantine table, in one transaction. Caller holds mu_.
+  Status Quarantine(const Row& row, const std::string& at) {
+    LOG_ERROR("store: quarantined {} \"{}/{}\" ({} bytes): {}; it is kept in the table quarantine of the database",
+              row.key, row.ns, row.name, row.text.size(), row.reason);
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    auto fail = [&](const char* what) {
+      Status st = DbError(what);
+      (void)Exec("ROLLBACK");
+      LOG_ERROR("store: cannot quarantine {} \"{}/{}\": {}", row.key, row.ns, row.name, st.message());
+      return st;
+    };
+    {
+      Stmt w(db_,
+             "INSERT INTO quarantine (resource, namespace, name, json, resource_version, reason, quarantined_at) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      if (!w.ok()) return fail("quarantine");
+      w.Bind(1, row.key).Bind(2, row.ns).Bind(3, row.name).Bind(4, row.text).Bind(5, row.rv).Bind(6, row.reason);
+      w.Bind(7, at);
+      if (w.Step() != SQLITE_DONE) return fail("quarantine");
+      Stmt d(db_, "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3");
+      if (!d.ok()) return fail("quarantine");
+      d.Bind(1, row.key).Bind(2, row.ns).Bind(3, row.name);
+      if (d.Step() != SQLITE_DONE) return fail("quarantine");
+    }
+    Status st = Exec("COMMIT");
+    if (!st.ok()) (void)Exec("ROLLBACK");
+    return st;
   }
 
   // One transaction: the row (insert/replace or delete) and the counter. Caller holds mu_. On success
@@ -464,6 +638,7 @@ class SqliteStore : public Store {
       }
       std::string key = ResourceKey(type);
       std::optional<std::string> want_rv = RvOf(obj);
+      RETURN_IF_ERROR(CheckJsonTreeDepth(obj, "object"));
 
       std::lock_guard<std::mutex> lock(mu_);
       ASSIGN_OR_RETURN(Json cur, Load(type, ns, name));
@@ -533,6 +708,12 @@ class SqliteStore : public Store {
 };
 
 }  // namespace
+
+std::string ResourceKey(const ResourceType& type) {
+  auto slash = type.api_version.rfind('/');
+  if (slash == std::string::npos) return type.plural;  // core group ("v1")
+  return type.plural + "." + type.api_version.substr(0, slash);
+}
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   sqlite3* db = nullptr;

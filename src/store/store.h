@@ -19,6 +19,15 @@
 //   Watches are fed under that mutex after commit; each watch has a bounded queue (`kWatchQueueLimit`
 //   events) and is closed (Next returns nullopt, `expired()` true) when a slow consumer overflows it,
 //   as Kubernetes closes slow watches; the consumer re-lists.
+// - Depth: a write whose object nests deeper than kMaxJsonDepth (core/json_depth.h) is InvalidArgument, so
+//   every stored row can be read back and serialized without deep recursion.
+// - Unusable rows: a row the store cannot hand out as an object of its type (text that is not JSON or is nested
+//   too deep, not an object, apiVersion/kind not those of the type it is stored under, metadata.name or
+//   namespace missing or not the row's key, store-owned metadata of the wrong type, or a resource type
+//   nobody registered) is never returned and never aborts a read: it is moved, with the reason, to the table
+//   `quarantine` (its text kept for a person to inspect or restore) and logged. QuarantineUnusable checks
+//   every row at start; Get/List/Update/Delete quarantine a bad row they meet later. Get of a quarantined
+//   name is NotFound with the reason. Quarantining does not bump resourceVersion and sends no watch event.
 #pragma once
 
 #include <chrono>
@@ -65,6 +74,18 @@ class Watch {
 
 inline constexpr size_t kWatchQueueLimit = 10000;
 
+// The key a type's rows are stored under: "<plural>.<group>" ("events" for the core group).
+std::string ResourceKey(const ResourceType& type);
+
+// A row moved to the quarantine table (see "Unusable rows" above).
+struct QuarantinedRow {
+  std::string resource;  // as stored: "<plural>.<group>" ("events" for the core group)
+  std::string ns, name;  // as stored ("" namespace for cluster-scoped types)
+  std::string reason;
+  std::string quarantined_at;  // RFC 3339 UTC
+  size_t bytes = 0;            // size of the stored text (kept in the table, not returned here)
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database at `path` (":memory:" for tests).
@@ -88,6 +109,13 @@ class Store {
   // writes) are not replayed: Watch returns a Status whose message says "too old resource version".
   virtual StatusOr<std::unique_ptr<Watch>> WatchFrom(const ResourceType& type, const std::string& ns,
                                                      const std::string& since_rv) = 0;
+
+  // Checks every stored row against `types` (the types its users serve) and quarantines the unusable ones,
+  // including rows of a resource not among `types`. Returns the rows it moved now. Called once at start,
+  // before anything reads the store.
+  virtual StatusOr<std::vector<QuarantinedRow>> QuarantineUnusable(const std::vector<ResourceType>& types) = 0;
+  // Every row in quarantine, oldest first.
+  virtual StatusOr<std::vector<QuarantinedRow>> Quarantined() = 0;
 };
 
 }  // namespace inferd::store

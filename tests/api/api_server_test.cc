@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/api_server.h"
+#include "core/json_depth.h"
 #include "util/test_util.h"
 
 namespace inferd::api {
@@ -444,6 +445,55 @@ TEST_F(ApiServerTest, BadRequests) {
   // bad selectors / watch parameters
   ExpectStatus(Call(port_, "GET", kIsvcs + "?labelSelector=a%20in%20(b)"), 400, "BadRequest");
   ExpectStatus(Call(port_, "GET", kIsvcs + "?watch=1&resourceVersion=abc"), 400, "BadRequest");
+}
+
+// A body nested deeper than kMaxJsonDepth (64) anywhere is 400 before anything walks it: 100,000 levels used
+// to overflow the stack of the server at the store write. JSON and YAML, every verb that takes a body.
+TEST_F(ApiServerTest, DeepBodiesAre400AndTheServerKeepsAnswering) {
+  ASSERT_EQ(Create(kIsvcs, Isvc("base")).status, 201);
+  auto deep_json = [](const std::string& name, int depth, const std::string& where) {
+    std::string nested = std::string(depth, '[') + std::string(depth, ']');
+    std::string md = "{\"name\":\"" + name + "\"" + (where == "metadata" ? ",\"x\":" + nested : "") + "}";
+    std::string spec = "{\"predictor\":{\"model\":{\"modelFormat\":{\"name\":\"sklearn\"}" +
+                       (where == "spec" ? ",\"x\":" + nested : "") + "}}}";
+    return "{\"apiVersion\":\"serving.kserve.io/v1beta1\",\"kind\":\"InferenceService\",\"metadata\":" + md +
+           ",\"spec\":" + spec + (where == "status" ? ",\"status\":" + nested : "") +
+           (where == "top" ? ",\"x\":" + nested : "") + "}";
+  };
+  auto deep_yaml = [](const std::string& name, int depth) {
+    return "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: " + name +
+           "\nspec:\n  predictor:\n    x: " + std::string(depth, '[') + std::string(depth, ']') + "\n";
+  };
+  const std::vector<std::string> yaml_ct = {"Content-Type: application/yaml"};
+  const std::vector<std::string> merge_ct = {"Content-Type: application/merge-patch+json"};
+  for (int depth : {kMaxJsonDepth, 100000}) {
+    for (const char* where : {"spec", "metadata", "status", "top"}) {
+      SCOPED_TRACE(std::string(where) + " " + std::to_string(depth));
+      ExpectStatus(Call(port_, "POST", kIsvcs, deep_json("deep", depth, where)), 400, "BadRequest",
+                   "nested deeper than 64 levels");
+      ExpectStatus(Call(port_, "PUT", kIsvcs + "/base", deep_json("base", depth, where)), 400, "BadRequest",
+                   "nested deeper than 64 levels");
+      ExpectStatus(Call(port_, "PUT", kIsvcs + "/base/status", deep_json("base", depth, where)), 400, "BadRequest",
+                   "nested deeper than 64 levels");
+      ExpectStatus(Call(port_, "PATCH", kIsvcs + "/base", deep_json("base", depth, where), merge_ct), 400,
+                   "BadRequest", "nested deeper than 64 levels");
+    }
+    ExpectStatus(Call(port_, "POST", kIsvcs, deep_yaml("deep", depth), yaml_ct), 400, "BadRequest",
+                 "nested deeper than 64 levels");
+    ExpectStatus(Call(port_, "PUT", kIsvcs + "/base", deep_yaml("base", depth), yaml_ct), 400, "BadRequest",
+                 "nested deeper than 64 levels");
+    ExpectStatus(Call(port_, "PATCH", kIsvcs + "/base", deep_yaml("base", depth), yaml_ct), 400, "BadRequest",
+                 "nested deeper than 64 levels");
+    ExpectStatus(Call(port_, "POST", kRuntimes, deep_yaml("rt", depth), yaml_ct), 400, "BadRequest",
+                 "nested deeper than 64 levels");
+  }
+  // Still serving, nothing of the deep bodies stored, and the object they aimed at unchanged.
+  EXPECT_EQ(Call(port_, "GET", "/healthz").status, 200);
+  EXPECT_EQ(Call(port_, "GET", kIsvcs + "/deep").status, 404);
+  auto base = Call(port_, "GET", kIsvcs + "/base");
+  ASSERT_EQ(base.status, 200);
+  EXPECT_EQ(Parse(base)["metadata"]["generation"], 1);
+  EXPECT_EQ(Create(kIsvcs, Isvc("after")).status, 201);
 }
 
 TEST_F(ApiServerTest, BodyLimit) {

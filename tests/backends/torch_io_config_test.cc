@@ -119,6 +119,22 @@ TEST(torch_io_config, ModelSettings) {
   }
 }
 
+TEST(torch_io_config, DeepNestingIsAnErrorNamingTheFile) {
+  const int d = 100000;
+  std::string pb;
+  for (int i = 0; i < d; ++i) pb += "input { ";
+  auto t = ParseTritonConfig(pb, "m/config.pbtxt");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message(), "m/config.pbtxt:1: nested deeper than 64 levels");
+  std::string list;
+  for (int i = 0; i < d; ++i) list += "input: [ { ";
+  EXPECT_FALSE(ParseTritonConfig(list, "m/config.pbtxt").ok());
+
+  auto j = ParseModelSettings("{\"inputs\": " + std::string(d, '[') + std::string(d, ']') + "}", "m/model-settings.json");
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().message(), "m/model-settings.json: nested deeper than 64 levels");
+}
+
 TEST(torch_io_config, ReadIoConfigPrefersConfigPbtxt) {
   fs::path dir = fs::temp_directory_path() / ("inferd-io-config-" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace inferd::control {
 namespace {
@@ -212,6 +213,29 @@ TEST_F(ServeConfigFileTest, LoadsAFile) {
   auto b = LoadServeConfig(bad);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().message().rfind(bad + ": autoscaler: stable-window:", 0), 0u) << b.status().message();
+}
+
+TEST_F(ServeConfigFileTest, DeepNestingIsAnErrorNamingTheFile) {
+  const int d = 100000;
+  std::string block;
+  for (int i = 0; i < d; ++i) block += "- ";
+  const std::vector<std::string> texts = {
+      "autoscaler:\n  stable-window: " + std::string(d, '[') + std::string(d, ']') + "\n",
+      "autoscaler: " + std::string(d, '{') + "\n",
+      block + "x\n",
+      // Within yaml-cpp's guard but not a scalar where one belongs.
+      "autoscaler:\n  stable-window: [[[[[[1]]]]]]\n",
+  };
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string path = Write("deep" + std::to_string(i) + ".yaml", texts[i]);
+    auto c = LoadServeConfig(path);
+    ASSERT_FALSE(c.ok()) << i;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(c.status().message().rfind(path + ":", 0), 0u) << c.status().message();
+    if (i < 3) {
+      EXPECT_TRUE(Has(c.status().message(), "nested too deep (500 levels or more)")) << c.status().message();
+    }
+  }
 }
 
 TEST_F(ServeConfigFileTest, MissingFileIsAnError) {

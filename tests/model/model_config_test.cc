@@ -84,5 +84,30 @@ TEST(ModelConfig, LoadFromDirectoryAndNotTakenForAModel) {
   fs::remove_all(dir);
 }
 
+TEST(ModelConfig, DeepNestingIsAnErrorNamingTheFile) {
+  const int d = 100000;
+  auto r = ParseModelConfig("{\"max_batch_size\": 4, \"parameters\": " + std::string(d, '[') + std::string(d, ']') + "}",
+                            Defaults(), "/m/model-settings.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "/m/model-settings.json: nested deeper than 64 levels");
+  // Deep but within the limit: the unknown key is ignored as before.
+  auto ok = ParseModelConfig("{\"max_batch_size\": 8, \"parameters\": [[[[1]]]]}", Defaults(), "f.json");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->batching.max_batch_size, 8);
+
+  fs::path dir = fs::temp_directory_path() / ("inferd-model-config-deep-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "model-settings.json") << std::string(d, '[') + std::string(d, ']');
+  bool found = false;
+  auto file = LoadModelConfig(dir.string(), Defaults(), &found);
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.status().message().find((dir / "model-settings.json").string() + ": nested deeper than 64 levels"),
+            std::string::npos)
+      << file.status().message();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace inferd

@@ -61,6 +61,27 @@ TEST(V1Json, Errors) {
   }
 }
 
+TEST(V1Json, NestingLimits) {
+  auto nested = [](int d) { return std::string(d, '[') + "1" + std::string(d, ']'); };
+  ModelMetadata two{"m", {"1"}, "x", {{"a", DataType::kFp32, {-1}}, {"b", DataType::kFp32, {-1}}}, {{"o", DataType::kFp32, {-1}}}};
+  struct Case { std::string body; ModelMetadata md; std::string needle; };
+  std::vector<Case> cases = {
+      {R"({"instances":)" + nested(100000) + "}", OneInput(), "request body: nested deeper than 64 levels"},
+      {R"({"instances":)" + nested(64) + "}", OneInput(), "request body: nested deeper than 64 levels"},
+      {R"({"instances":)" + nested(40) + "}", OneInput(), "nested"},
+      {R"({"inputs":{"a":)" + nested(100000) + R"(,"b":[1]}})", two, "request body: nested deeper than 64 levels"},
+      {R"({"instances":[{"a":1,"b":)" + nested(100000) + "}]}", two, "request body: nested deeper than 64 levels"},
+      {R"({"instances":[{"b64":)" + nested(100000) + "}]}", OneInput(), "request body: nested deeper than 64 levels"},
+  };
+  for (const auto& c : cases) {
+    InferRequest req;
+    V1Form form;
+    Status st = ParseV1PredictRequest(c.body, c.md, &req, &form);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << c.body.substr(0, 80);
+    EXPECT_NE(st.message().find(c.needle), std::string::npos) << c.body.substr(0, 80) << " -> " << st.message();
+  }
+}
+
 TEST(V1Json, PredictionsNestedByShape) {
   Tensor t("o", DataType::kFp32, {2, 2});
   float* f = reinterpret_cast<float*>(t.Allocate(16));

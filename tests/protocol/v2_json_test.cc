@@ -136,6 +136,52 @@ TEST(V2Json, ErrorsNameTheField) {
   }
 }
 
+// The whole document may nest kMaxJsonDepth (64) levels (docs/configuration.md), tensor data 32 (its rank),
+// parameters none; deeper is a 400 naming where, in the JSON body and in the binary extension's header alike.
+TEST(V2Json, NestingLimits) {
+  auto nested = [](int d) { return std::string(d, '[') + "1" + std::string(d, ']'); };
+  auto deep_object = [](int d) {
+    std::string s;
+    for (int i = 0; i < d; ++i) s += "{\"a\":";
+    return s + "1" + std::string(d, '}');
+  };
+  auto with_data = [](const std::string& data) {
+    return R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":)" + data + "}]}";
+  };
+  struct Case { std::string body; std::optional<size_t> hl; std::string needle; };
+  const std::string bin_tail = R"(,"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
+  const std::string deep_header = R"({"parameters":{"p":)" + deep_object(100000) + "}" + bin_tail;
+  std::vector<Case> cases = {
+      {with_data(nested(100000)), std::nullopt, "request body: nested deeper than 64 levels"},
+      {with_data(nested(62)), std::nullopt, "request body: nested deeper than 64 levels"},  // 3 + 62 = 65
+      {with_data(nested(33)), std::nullopt, "nested deeper than 32"},
+      {R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":{"p":)" + deep_object(100000) + "}}]}",
+       std::nullopt, "request body: nested deeper than 64 levels"},
+      {R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":{"p":)" + deep_object(3) + "}}]}",
+       std::nullopt, "parameter values must be bool, number or string"},
+      {R"({"parameters":{"p":)" + nested(100000) + R"(},"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
+       std::nullopt, "request body: nested deeper than 64 levels"},
+      {R"({"id":"a","outputs":[{"name":"y","parameters":)" + deep_object(100000) + R"(}],"inputs":[]})", std::nullopt,
+       "request body: nested deeper than 64 levels"},
+      {deep_header + std::string(8, 'x'), deep_header.size(), "request header: nested deeper than 64 levels"},
+  };
+  for (const auto& c : cases) {
+    InferRequest req;
+    Status st = ParseV2InferRequest(c.body, c.hl, &req);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << c.body.substr(0, 120);
+    EXPECT_NE(st.message().find(c.needle), std::string::npos) << c.body.substr(0, 120) << " -> " << st.message();
+  }
+  // At the limits it parses: data nested 32 deep inside a 35-level document.
+  InferRequest ok;
+  std::string shape = "[";
+  for (int i = 0; i < 32; ++i) shape += std::string(i ? "," : "") + "1";
+  shape += "]";
+  Status st = ParseV2InferRequest(R"({"inputs":[{"name":"x","shape":)" + shape + R"(,"datatype":"FP32","data":)" +
+                                      nested(32) + "}]}",
+                                  std::nullopt, &ok);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
 TEST(V2Json, WritesResponsesJsonAndBinary) {
   InferResponse r;
   r.model_name = "m";

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/json_depth.h"
 #include "resources/resources.h"
 
 namespace inferd::resources {
@@ -142,6 +143,68 @@ TEST(Yaml, RecursiveAliasIsAnErrorNotACrash) {
   auto r = ParseYamlDocuments("a: &a [*a]\n", "rec.yaml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message().rfind("rec.yaml:1: ", 0), 0u) << r.status().message();
+}
+
+TEST(Yaml, MergeKeyThatIncludesItselfIsAnErrorNotACrash) {
+  for (const char* text : {"a: &a {<<: *a}\n", "a: &a\n  b: 1\n  <<: [*a]\n"}) {
+    auto r = ParseYamlDocuments(text, "merge.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("nested deeper than 64 levels"), std::string::npos) << r.status().message();
+  }
+}
+
+// The same limit as JSON text (core/json_depth.h): 64 levels pass, 65 do not, in flow and block form.
+TEST(Yaml, NestingLimitIsTheJsonLimit) {
+  auto flow_arrays = [](int d) { return std::string(d, '[') + "1" + std::string(d, ']'); };
+  auto flow_maps = [](int d) {
+    std::string s;
+    for (int i = 0; i < d; ++i) s += "{\"a\": ";
+    return s + "1" + std::string(d, '}');
+  };
+  auto block_maps = [](int d) {
+    std::string s;
+    for (int i = 0; i < d; ++i) s += std::string(2 * i, ' ') + "a:\n";
+    return s + std::string(2 * d, ' ') + "1\n";
+  };
+  auto block_seqs = [](int d) {
+    std::string s;
+    for (int i = 0; i < d; ++i) s += "- ";
+    return s + "1\n";
+  };
+  for (int d : {kMaxJsonDepth, kMaxJsonDepth + 1}) {
+    const bool want_ok = d <= kMaxJsonDepth;
+    EXPECT_EQ(ParseBoundedJson(flow_arrays(d), "t").ok(), want_ok);
+    EXPECT_EQ(ParseBoundedJson(flow_maps(d), "t").ok(), want_ok);
+    for (const std::string& text : {flow_arrays(d), flow_maps(d), block_maps(d), block_seqs(d)}) {
+      auto r = ParseYamlDocuments(text, "deep.yaml");
+      EXPECT_EQ(r.ok(), want_ok) << d << ": " << text.substr(0, 40);
+      if (!want_ok && !r.ok()) {
+        EXPECT_NE(r.status().message().find("nested deeper than 64 levels"), std::string::npos)
+            << r.status().message();
+        EXPECT_EQ(r.status().message().rfind("deep.yaml:", 0), 0u) << r.status().message();
+      }
+    }
+  }
+}
+
+// 100,000 levels (an API body sent as YAML, or `inferd apply -f` of such a file): yaml-cpp's own guard stops
+// its parser long before the stack runs out, and the error says what is wrong.
+TEST(Yaml, HundredThousandLevelsAreAnErrorNotACrash) {
+  const int d = 100000;
+  std::string flow = "apiVersion: v1\nspec:\n  x: " + std::string(d, '[') + std::string(d, ']') + "\n";
+  std::string flow_maps;
+  for (int i = 0; i < d; ++i) flow_maps += "{a: ";
+  flow_maps += "1" + std::string(d, '}');
+  std::string block;
+  for (int i = 0; i < d; ++i) block += "- ";
+  block += "x\n";
+  std::string block_maps;  // 2,000 levels of indentation (100,000 would be a 10 GB text)
+  for (int i = 0; i < 2000; ++i) block_maps += std::string(i, ' ') + "a:\n";
+  for (const std::string* text : {&flow, &flow_maps, &block, &block_maps}) {
+    auto r = ParseYamlDocuments(*text, "deep.yaml");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("nested deeper than 64 levels"), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(Yaml, AliasBombIsBounded) {

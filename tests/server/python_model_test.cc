@@ -88,6 +88,18 @@ TEST_F(PythonModelServer, ModelErrorsMapToStatusCodes) {
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
+// Custom models get the V1 body whole, but not one nested deeper than every other body may be.
+TEST_F(PythonModelServer, DeepBodiesAre400BeforePython) {
+  const int d = 100000;
+  for (const std::string& path : {std::string("/v1/models/doubler:predict"), std::string("/v2/models/doubler/infer")}) {
+    auto r = HttpPost(port(), path, "{\"instances\":" + std::string(d, '[') + std::string(d, ']') + "}");
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("nested deeper than 64 levels"), std::string::npos) << r.body;
+  }
+  auto r = HttpPost(port(), "/v1/models/doubler:predict", R"({"instances":[[1]]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST(PythonModelScript, AFailingScriptStopsTheServerWithItsError) {
   auto dir = std::filesystem::temp_directory_path() / ("inferd-pyscript-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -1,13 +1,16 @@
 // tests/store/store_test.cc: the SQLite Store's metadata semantics, persistence and watches.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "core/json_depth.h"
 #include "store/store.h"
 
 namespace inferd::store {
@@ -474,6 +477,186 @@ TEST(StoreTest, ConcurrentWriters) {
   for (auto& t : racers) t.join();
   EXPECT_EQ(ok.load(), 1);
   EXPECT_EQ(conflicts.load(), 3);
+}
+
+
+// ---- unusable rows and depth -------------------------------------------------------------------------
+
+std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+// Writes rows straight into the database file, as a damaged disk, an older inferd or a hand edit would.
+void WriteRaw(const std::string& path, const std::string& resource, const std::string& ns, const std::string& name,
+              const std::string& json, int64_t rv) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT OR REPLACE INTO objects (resource, namespace, name, json, resource_version) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5)",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(st, 1, resource.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, ns.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, json.data(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 5, rv);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+std::string IsvcText(const std::string& name, const std::string& extra_spec = "") {
+  return R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService","metadata":{"name":")" + name +
+         R"(","namespace":"default","resourceVersion":"7","generation":1},"spec":{"predictor":{})" + extra_spec + "}}";
+}
+
+const std::string kIsvcKey = "inferenceservices.serving.kserve.io";
+
+TEST(StoreTest, WritesNestedDeeperThanTheLimitAreRefused) {
+  auto s = Mem();
+  for (int depth : {kMaxJsonDepth, 100000}) {
+    Json obj = Isvc("deep");
+    obj["spec"]["x"] = Json::parse(Nested(depth));  // moved in: a 100,000-deep copy would recurse
+    auto r = s->Create(kIsvc, std::move(obj));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message(), "object: nested deeper than 64 levels");
+  }
+  // At the limit exactly (root object 1, spec 2, x's arrays 3..64) it is stored and reads back.
+  Json ok = Isvc("edge");
+  ok["spec"]["x"] = Json::parse(Nested(kMaxJsonDepth - 2));
+  auto c = s->Create(kIsvc, ok);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(s->Get(kIsvc, "default", "edge").ok());
+  Json upd = *c;
+  upd["spec"]["x"] = Json::parse(Nested(100000));
+  auto u = s->Update(kIsvc, std::move(upd));
+  EXPECT_EQ(u.status().code(), StatusCode::kInvalidArgument);
+  Json st = *c;
+  st["status"] = Json::parse(Nested(100000));
+  EXPECT_EQ(s->UpdateStatus(kIsvc, std::move(st)).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(StoreTest, UnusableRowsAreQuarantinedAtStartAndTheRestIsServed) {
+  TempDir dir;
+  const std::string path = dir.File("q.db");
+  {
+    auto s = Store::Open(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Create(kIsvc, Isvc("good")).ok());
+    ASSERT_TRUE((*s)->Create(kCsr, Json{{"metadata", {{"name", "rt"}}}, {"spec", Json::object()}}).ok());
+  }
+  const std::map<std::string, std::string> bad = {
+      {"notjson", "{\"apiVersion\": \"serving.kserve.io/v1beta1\", \"kind\": "},
+      {"deep", IsvcText("deep", ",\"x\":" + Nested(50000))},
+      {"array", "[1,2,3]"},
+      {"wrongkind", R"({"apiVersion":"serving.kserve.io/v1alpha1","kind":"ServingRuntime","metadata":{"name":"wrongkind","namespace":"default"}})"},
+      {"nometa", R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService","spec":{}})"},
+      {"othername", IsvcText("someone-else")},
+      {"badgen", R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService","metadata":{"name":"badgen","namespace":"default","generation":"one"}})"},
+  };
+  for (const auto& [name, text] : bad) WriteRaw(path, kIsvcKey, "default", name, text, 50);
+  WriteRaw(path, "foos.example.com", "default", "foo", R"({"apiVersion":"example.com/v1","kind":"Foo","metadata":{"name":"foo"}})", 51);
+  WriteRaw(path, kIsvcKey, "default", "good2", IsvcText("good2"), 52);
+
+  auto s = Store::Open(path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto moved = (*s)->QuarantineUnusable({kIsvc, kSr, kCsr});
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  std::map<std::string, std::string> reasons;
+  for (const auto& q : *moved) reasons[q.name] = q.reason;
+  EXPECT_EQ(reasons.size(), bad.size() + 1);
+  EXPECT_NE(reasons["notjson"].find("not valid JSON"), std::string::npos) << reasons["notjson"];
+  EXPECT_EQ(reasons["deep"], "the stored text: nested deeper than 64 levels");
+  EXPECT_EQ(reasons["array"], "the stored text is not a JSON object");
+  EXPECT_NE(reasons["wrongkind"].find("apiVersion/kind"), std::string::npos);
+  EXPECT_NE(reasons["nometa"].find("metadata is missing"), std::string::npos);
+  EXPECT_NE(reasons["othername"].find("metadata.name"), std::string::npos);
+  EXPECT_NE(reasons["badgen"].find("metadata.generation"), std::string::npos);
+  EXPECT_NE(reasons["foo"].find("foos.example.com"), std::string::npos);
+  for (const auto& q : *moved) {
+    EXPECT_FALSE(q.quarantined_at.empty());
+    EXPECT_GT(q.bytes, 0u);
+  }
+
+  // The good objects are served; the bad ones are gone from reads, and a read by name says why.
+  auto l = (*s)->List(kIsvc, "");
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->items.size(), 2u);
+  EXPECT_EQ(l->items[0]["metadata"]["name"], "good");
+  EXPECT_EQ(l->items[1]["metadata"]["name"], "good2");
+  EXPECT_TRUE((*s)->Get(kCsr, "", "rt").ok());
+  auto g = (*s)->Get(kIsvc, "default", "deep");
+  EXPECT_EQ(g.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(g.status().message().find("quarantined"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("nested deeper than 64 levels"), std::string::npos);
+  // The name can be used again, and the counter continues above every row it saw.
+  auto c = (*s)->Create(kIsvc, Isvc("deep"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_GT(RvNum(*c), 52);
+
+  auto all = (*s)->Quarantined();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), bad.size() + 1);
+  // Checking again moves nothing more; the quarantine keeps what it has.
+  auto again = (*s)->QuarantineUnusable({kIsvc, kSr, kCsr});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  (*s).reset();
+  auto reopened = Store::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  auto kept = (*reopened)->Quarantined();
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), bad.size() + 1);
+}
+
+TEST(StoreTest, ReadsQuarantineABadRowTheyMeet) {
+  TempDir dir;
+  const std::string path = dir.File("lazy.db");
+  {
+    auto s = Store::Open(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Create(kIsvc, Isvc("good")).ok());
+  }
+  WriteRaw(path, kIsvcKey, "default", "a-broken", "{{{", 9);
+  WriteRaw(path, kIsvcKey, "default", "b-deep", IsvcText("b-deep", ",\"x\":" + Nested(50000)), 9);
+  auto s = Store::Open(path);
+  ASSERT_TRUE(s.ok());
+  // Without the start-up check, a list skips them (and moves them away) instead of failing.
+  auto l = (*s)->List(kIsvc, "default");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  ASSERT_EQ(l->items.size(), 1u);
+  EXPECT_EQ((*s)->Quarantined()->size(), 2u);
+  WriteRaw(path, kIsvcKey, "default", "c-broken", "not json", 9);
+  EXPECT_EQ((*s)->Get(kIsvc, "default", "c-broken").status().code(), StatusCode::kNotFound);
+  WriteRaw(path, kIsvcKey, "default", "d-broken", "[]", 9);
+  Json upd = Isvc("d-broken");
+  EXPECT_EQ((*s)->Update(kIsvc, upd).status().code(), StatusCode::kNotFound);
+  WriteRaw(path, kIsvcKey, "default", "e-broken", "1", 9);
+  EXPECT_EQ((*s)->Delete(kIsvc, "default", "e-broken").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*s)->Quarantined()->size(), 5u);
+}
+
+TEST(StoreTest, DamagedCounterIsRecomputed) {
+  TempDir dir;
+  const std::string path = dir.File("counter.db");
+  {
+    auto s = Store::Open(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->Create(kIsvc, Isvc("a")).ok());
+    ASSERT_TRUE((*s)->Create(kIsvc, Isvc("b")).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 'garbage' WHERE key = 'resource_version'", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = Store::Open(path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto c = (*s)->Create(kIsvc, Isvc("c"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(Rv(*c), "3");
 }
 
 }  // namespace

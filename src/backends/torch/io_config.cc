@@ -14,6 +14,8 @@
 #include <sstream>
 #include <utility>
 
+#include "core/json_depth.h"
+
 namespace inferd {
 
 namespace {
@@ -130,7 +132,9 @@ class PbParser {
 
   // Fields until `close` ('}' or '>'; 0: end of input). Consumes the closing token.
   Status ParseFields(std::vector<PbField>* out, const char* close) {
-    if (++depth_ > 32) return Error("nesting too deep", tok_.line);
+    if (++depth_ > kMaxJsonDepth) {
+      return Error("nested deeper than " + std::to_string(kMaxJsonDepth) + " levels", tok_.line);
+    }
     for (;;) {
       if (tok_.kind == Token::kEnd) {
         if (*close) return Error(std::string("missing '") + close + "'", tok_.line);
@@ -318,9 +322,13 @@ StatusOr<IoConfig> ParseTritonConfig(std::string_view text, const std::string& f
 
 StatusOr<IoConfig> ParseModelSettings(std::string_view json, const std::string& file) {
   simdjson::dom::parser parser;
+  RETURN_IF_ERROR(LimitJsonDepth(parser));
   simdjson::dom::element doc;
   simdjson::padded_string padded(json);
-  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return InvalidArgument(file + ": not valid JSON");
+  if (auto err = parser.parse(padded).get(doc); err) {
+    if (err == simdjson::DEPTH_ERROR) return JsonTooDeep(file);
+    return InvalidArgument(file + ": not valid JSON (" + simdjson::error_message(err) + ")");
+  }
   if (!doc.is_object()) return InvalidArgument(file + ": not a JSON object");
   IoConfig c;
   c.file = file;
