@@ -92,6 +92,7 @@ struct Replica {
   TimePoint restart_at = kNever;
   std::string exit_desc;
   bool was_ready = false;  // this incarnation became Ready
+  bool first_restart_at_once = false;  // the first crash of this run of crashes was restarted without delay
 
   bool stop_requested = false, term_sent = false;
   bool restart_requested = false;  // Restart(): start again as soon as this incarnation is gone
@@ -405,8 +406,12 @@ void Supervisor::Impl::EnterBackoff(Replica& r, TimePoint now) {
   if (stayed_up) r.crashes = 0;
   ++r.crashes;
   r.st.last_run_ready = r.was_ready;
-  // A replica that was healthy comes back at once the first time (see supervisor.h); a crash loop backs off.
-  milliseconds delay = r.crashes == 1 && (stayed_up || r.was_ready) ? milliseconds(0) : BackoffDelay(r.spec, r.crashes - 1);
+  // A replica that was healthy comes back at once the first time (see supervisor.h); should it crash again,
+  // the backoff starts from initial_backoff, as the kubelet's 0, 10 s, 20 s, ... does.
+  if (r.crashes == 1) r.first_restart_at_once = stayed_up || r.was_ready;
+  milliseconds delay = r.crashes == 1 && r.first_restart_at_once
+                           ? milliseconds(0)
+                           : BackoffDelay(r.spec, r.crashes - (r.first_restart_at_once ? 2 : 1));
   r.restart_at = now + delay;
   r.st.reason = r.crashes > 1 ? "CrashLoopBackOff" : "Error";
   std::string msg = r.exit_desc;

@@ -20,7 +20,8 @@
 //   had stayed up for `backoff_reset` before it exited (`ReplicaStatus::restarts` never resets). The first
 //   crash of a replica that was healthy (it had become Ready, or stayed up `backoff_reset`) is restarted at
 //   once, as the kubelet restarts a container the first time without delay: a replica killed under load is
-//   back as soon as its model loads, and a crash loop still backs off from its second crash on. Exit code /
+//   back as soon as its model loads, and a crash loop still backs off from its second crash on (0, then
+//   initial_backoff, doubling). Exit code /
 //   signal and the last log lines are kept for status (reason "CrashLoopBackOff" while backing off after
 //   more than one crash, "Error" after the first), and `last_run_ready` says whether the incarnation that
 //   exited had become Ready (a replica that cannot start is failing; one that was serving is coming back).

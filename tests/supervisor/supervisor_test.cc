@@ -292,7 +292,7 @@ TEST(SupervisorTest, ReadyReplicaThatDiesIsRestartedAtOnce) {
   ASSERT_TRUE(rec.Wait(*id, Phase::kReady, 2));
   EXPECT_NE(sup.Get(*id)->pid, pid);
   EXPECT_EQ(sup.Get(*id)->restarts, 1);
-  // Again, within the backoff reset (10 s): now it backs off (20 s here).
+  // Again, within the backoff reset (10 s): now it backs off (initial_backoff, 20 s here).
   ASSERT_EQ(kill(sup.Get(*id)->pid, SIGKILL), 0);
   ASSERT_TRUE(rec.Wait(*id, Phase::kBackoff, 2));
   auto second = rec.Of(*id, Phase::kBackoff).at(1).st;
