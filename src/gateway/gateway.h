@@ -23,7 +23,7 @@
 //   service/stub); the target is the service named by the request's `model_name` (field 1 of
 //   ModelInferRequest / ModelMetadataRequest / ModelReadyRequest) in the namespace given by the
 //   `:authority` host when it matches `{isvc}.{ns}.{domain}`, else "default". ServerLive/ServerReady
-//   answer locally.
+//   answer locally unless the `:authority` names a service (see Health).
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
 //   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.
