@@ -226,6 +226,22 @@ TEST_F(GatewayFaultsTest, AnotherProcessOnTheReplicasSocketIsNotTheReplica) {
   std::filesystem::remove_all(dir);
 }
 
+// A replica whose Unix socket file is gone (removed with its process) is gone: its share goes to the others.
+TEST_F(GatewayFaultsTest, MissingSocketFileIsAGoneReplica) {
+  UpstreamServer a("A");
+  Endpoint missing;
+  missing.http_port = 1;
+  missing.uds_path = "/tmp/inferd-gw-faults-no-such-dir/r.sock";
+  table_->services.push_back(Svc("pair", {Rev("pair-1", {missing, Ep(a)})}));
+  gw_->UpdateRoutes(table_);
+  for (int i = 0; i < 8; ++i) {
+    auto r = Get("/v2/models/pair/infer");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(IdOf(r), "A");
+  }
+  EXPECT_EQ(table_->services[0].revisions[0].stats->errors.load(), 0u);
+}
+
 // A known service that no revision serves (not ready yet, or inferd serve just started) is 503 with
 // Retry-After, never 404; unknown names stay 404.
 TEST_F(GatewayFaultsTest, KnownServiceWithoutARevisionIs503) {
