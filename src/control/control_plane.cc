@@ -127,6 +127,34 @@ std::string ReplicaLoadFailure(int port) {
   return "";
 }
 
+// KServe's label for a service published inside the cluster only (constants.VisibilityLabel).
+bool IsClusterLocal(const Json& obj) {
+  const Json& md = obj["metadata"];
+  if (!md.contains("labels") || !md["labels"].is_object()) return false;
+  return md["labels"].value("networking.kserve.io/visibility", "") == "cluster-local";
+}
+
+// The domain of a service's URLs: the gateway's, or Kubernetes' in-cluster one for a cluster-local service.
+std::string UrlDomain(bool cluster_local, const std::string& domain) {
+  return cluster_local ? std::string(gateway::kClusterLocalDomain) : domain;
+}
+
+// The wait before retry `attempt` (1, 2, ...) of a failed model load: the replicas' restart backoff.
+std::chrono::milliseconds LoadRetryDelay(int attempt, int initial_ms, int max_ms) {
+  int64_t d = std::max(1, initial_ms);
+  for (int i = 1; i < attempt && d < max_ms; ++i) d *= 2;
+  return std::chrono::milliseconds(std::min<int64_t>(d, std::max(initial_ms, max_ms)));
+}
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 Json Condition(const std::string& type, const std::string& status, const std::string& reason,
                const std::string& message) {
   Json c = {{"type", type}, {"status", status}};
@@ -162,6 +190,13 @@ struct Revision {
   std::string build_error;
   std::string load_failure;
   int64_t load_checked_ns = 0;  // when a loading replica was last asked why it is not ready (steady ns)
+  // Retries of a failed model load (RetryFailedLoad): failed attempts so far, when the next retry is due
+  // (steady ns; 0: none pending), and when the last retry restarted the replicas (a failure is looked for
+  // again only in replicas started since).
+  int load_attempts = 0;
+  int64_t load_retry_ns = 0;
+  std::string load_retry_time;  // load_retry_ns as RFC 3339, for status
+  std::chrono::system_clock::time_point load_retried_at{};
   std::string unavailable;  // for the gateway: why it has no ready replica, when it is failing
   bool ever_ready = false;
 };
@@ -185,12 +220,33 @@ struct Service {
   // Replicas taken out of the routes (scale down, revision retired), stopped at the time given (steady ns):
   // requests the gateway already sent them finish first.
   std::vector<std::pair<supervisor::ReplicaId, int64_t>> retiring;
+  // For the gateway: the label networking.kserve.io/visibility: cluster-local (loopback clients only), and
+  // why the service takes no requests while no revision serves (the 503's message).
+  bool cluster_local = false;
+  std::string route_unavailable;
 };
 
 // How long a replica taken out of the routes keeps running before it is sent SIGTERM (and then drains).
 constexpr int64_t kRetireDelayNs = 300'000'000;
 // How often a revision's loading replicas may be asked for a load failure (a synchronous call, 300 ms at most).
 constexpr int64_t kLoadCheckEveryNs = 1'000'000'000;
+
+// status.inferd.modelLoad while the newest revision's model fails to load: the failed attempts, and when the
+// next one is due (absent while it runs).
+Json LoadRetryStatus(const Revision& rev) {
+  Json j = {{"revision", rev.name}, {"failedAttempts", rev.load_attempts},
+            {"state", rev.load_retry_ns != 0 ? "BackOff" : "Retrying"}};
+  if (rev.load_retry_ns != 0) j["nextRetryTime"] = rev.load_retry_time;
+  return j;
+}
+
+// The gateway's 503 message for a known service that no revision serves.
+std::string RouteUnavailable(const Service& svc, const std::string& reason, const std::string& message) {
+  std::string m = "service " + svc.ns + "/" + svc.name + " is not ready";
+  if (!reason.empty()) m += " (" + reason + (message.empty() ? "" : ": " + message) + ")";
+  if (m.size() > 512) m = m.substr(0, 509) + "...";
+  return m;
+}
 
 struct ControlPlane::Impl {
   ServeOptions opt;
@@ -258,7 +314,10 @@ struct ControlPlane::Impl {
   void StopRetired(int64_t now_ns);
   int64_t next_retire_ns = 0;  // the earliest pending retirement (0: none); reconciler thread
   void Emit(Service& svc, const std::string& type, const std::string& reason, const std::string& message);
+  void CheckLoadFailure(Service& svc, Revision& rev, const supervisor::ReplicaStatus& s);
+  void RetryFailedLoad(Service& svc, Revision& rev, int ready);
   void PublishRoutes();
+  void PublishKnownServices();
   Status HandleLogs(const api::ApiRequest& req, api::ApiStream& out);
   void WriteServeJson();
   void StopAll();
@@ -314,7 +373,7 @@ Status ControlPlane::Impl::Open() {
   go.on_activate = [this] { Wake(); };  // scale from zero now, not at the next tick
   gw_ = std::make_unique<gateway::Gateway>(go);
   RETURN_IF_ERROR(gw_->Start());
-  gw_->UpdateRoutes(std::make_shared<gateway::RoutingTable>());
+  PublishKnownServices();
 
   api::ApiOptions ao;
   ao.host = opt.api_host;
@@ -695,6 +754,51 @@ void ControlPlane::Impl::Autoscale(Service& svc, Revision& rev, int64_t now_ns) 
   }
 }
 
+// A replica of the newest revision up but still not ready after a while: ask it whether its model failed to
+// load (not sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call; at
+// most once a second per revision, so that a burst of slow-loading replicas cannot stall every pass; not
+// while a retry is pending; and once a failure is known, only in replicas a retry started since). A failure
+// schedules the next retry (RetryFailedLoad).
+void ControlPlane::Impl::CheckLoadFailure(Service& svc, Revision& rev, const supervisor::ReplicaStatus& s) {
+  if (s.phase != supervisor::Phase::kRunning || s.http_port <= 0 || rev.load_retry_ns != 0) return;
+  if (!rev.load_failure.empty() && s.started_at <= rev.load_retried_at) return;
+  if (std::chrono::system_clock::now() - s.started_at <= std::chrono::milliseconds(500)) return;
+  if (NowNs() - rev.load_checked_ns < kLoadCheckEveryNs) return;
+  rev.load_checked_ns = NowNs();
+  std::string failure = ReplicaLoadFailure(s.http_port);
+  if (failure.empty()) return;
+  rev.load_failure = failure;
+  ++rev.load_attempts;
+  const auto delay = LoadRetryDelay(rev.load_attempts, opt.initial_backoff_ms, opt.max_backoff_ms);
+  rev.load_retry_ns = NowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
+  rev.load_retry_time = Rfc3339(std::chrono::system_clock::now() + delay);
+  Emit(svc, "Warning", "ModelLoadFailed",
+       failure + " (attempt " + std::to_string(rev.load_attempts) + "; retrying in " + std::to_string(delay.count()) +
+           " ms)");
+}
+
+// Failed loads are retried like a crash loop (KServe's model server exits and its pod backs off): once the
+// delay passed, the revision's replicas are restarted and load the model files again, so a model fixed in
+// place comes up without a change of the spec. A ready replica ends it.
+void ControlPlane::Impl::RetryFailedLoad(Service& svc, Revision& rev, int ready) {
+  if (ready > 0) {
+    if (rev.load_attempts > 0) {
+      Emit(svc, "Normal", "ModelLoaded",
+           "revision " + rev.name + " loaded its model after " + std::to_string(rev.load_attempts) + " failed attempt(s)");
+    }
+    rev.load_failure.clear();
+    rev.load_attempts = 0;
+    rev.load_retry_ns = 0;
+    return;
+  }
+  if (rev.load_retry_ns == 0 || NowNs() < rev.load_retry_ns) return;
+  rev.load_retry_ns = 0;
+  rev.load_retried_at = std::chrono::system_clock::now();
+  LOG_INFO("{}/{}: revision {}: retrying the model load (attempt {})", svc.ns, svc.name, rev.name,
+           rev.load_attempts + 1);
+  for (auto id : rev.replicas) sup_->Restart(id);
+}
+
 void ControlPlane::Impl::Emit(Service& svc, const std::string& type, const std::string& reason,
                               const std::string& message) {
   std::string key = reason + "|" + message;
@@ -734,8 +838,10 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
                                           const std::vector<Json>& cluster_runtimes) {
   const Json& old_status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
   Json status = Json::object();
-  std::string pred_url = "http://" + svc.name + "-predictor." + svc.ns + "." + opt.domain;
-  status["url"] = "http://" + svc.name + "." + svc.ns + "." + opt.domain;
+  svc.cluster_local = IsClusterLocal(obj);
+  const std::string url_domain = UrlDomain(svc.cluster_local, opt.domain);
+  std::string pred_url = "http://" + svc.name + "-predictor." + svc.ns + "." + url_domain;
+  status["url"] = "http://" + svc.name + "." + svc.ns + "." + url_domain;
   status["address"] = {{"url", "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns +
                                    "/" + svc.name}};
 
@@ -917,17 +1023,12 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       auto s = sup_->Get(id);
       if (!s) continue;
       if (s->phase == supervisor::Phase::kReady) ++ready;
-      if (s->phase == supervisor::Phase::kBackoff) crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
-      // A replica up but still not ready after a while: ask it whether its model failed to load (not
-      // sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call; and at
-      // most once a second per revision, so that a burst of slow-loading replicas cannot stall every pass).
-      if (&rev == latest && s->phase == supervisor::Phase::kRunning && s->http_port > 0 && rev.load_failure.empty() &&
-          std::chrono::system_clock::now() - s->started_at > std::chrono::milliseconds(500) &&
-          NowNs() - rev.load_checked_ns >= kLoadCheckEveryNs) {
-        rev.load_checked_ns = NowNs();
-        rev.load_failure = ReplicaLoadFailure(s->http_port);
-        if (!rev.load_failure.empty()) Emit(svc, "Warning", "ModelLoadFailed", rev.load_failure);
+      // Failing: a replica that cannot start (it exited before it became ready). One that was serving and
+      // died is restarting: the gateway holds its requests meanwhile instead of answering 503.
+      if (s->phase == supervisor::Phase::kBackoff && !s->last_run_ready) {
+        crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
       }
+      if (&rev == latest) CheckLoadFailure(svc, rev, *s);
       if (&rev == latest && s->phase == supervisor::Phase::kBackoff) ++failed_copies;
       Json r = {{"name", s->name},
                 {"revision", rev.name},
@@ -947,6 +1048,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       }
     }
     ready_count[rev.name] = ready;
+    if (&rev == latest) RetryFailedLoad(svc, rev, ready);
     rev.unavailable.clear();
     if (ready == 0) {
       if (!rev.build_error.empty()) {
@@ -963,6 +1065,8 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     }
   }
   inferd_status["replicas"] = replicas;
+  inferd_status.erase("modelLoad");
+  if (latest && latest->load_attempts > 0) inferd_status["modelLoad"] = LoadRetryStatus(*latest);
 
   // Traffic. Without a canary the newest revision takes all traffic once it has a ready replica (it is then
   // "rolled out"); until then the last rolled-out one keeps serving. With canaryTrafficPercent P (< 100) and
@@ -1088,7 +1192,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     Json e = {{"revisionName", t.revision}, {"percent", t.percent}, {"latestRevision", t.latest}};
     if (!t.tag.empty()) {
       e["tag"] = t.tag;
-      e["url"] = "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + opt.domain;
+      e["url"] = "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + url_domain;
     }
     traffic.push_back(e);
   }
@@ -1119,6 +1223,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   add("PredictorReady", serving_ready, pred_reason, pred_message);
   add("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message);
   status["conditions"] = conds;
+  svc.route_unavailable = serving_ready ? "" : RouteUnavailable(svc, pred_reason, pred_message);
   status["observedGeneration"] = obj["metadata"].value("generation", 1);
   // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
   Json revisions = Json::array();
@@ -1178,14 +1283,35 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   }
 }
 
+// Before the reconciler's first pass: every stored service is known to the gateway at once (503 "starting",
+// not 404 "no route", while its replicas start).
+void ControlPlane::Impl::PublishKnownServices() {
+  auto table = std::make_shared<gateway::RoutingTable>();
+  if (auto list = db_->List(api::InferenceServiceType(), ""); list.ok()) {
+    for (const auto& obj : list->items) {
+      gateway::ServiceRoute route;
+      route.ns = obj["metadata"].value("namespace", "default");
+      route.name = obj["metadata"].value("name", "");
+      route.cluster_local = IsClusterLocal(obj);
+      route.unavailable = "service " + route.ns + "/" + route.name + " is not ready (inferd serve is starting)";
+      table->services.push_back(std::move(route));
+    }
+  }
+  gw_->UpdateRoutes(table);
+  last_routes = "(known services)";  // the first pass publishes its table whatever it holds
+}
+
 void ControlPlane::Impl::PublishRoutes() {
   auto table = std::make_shared<gateway::RoutingTable>();
   std::string fingerprint;
   for (auto& [key, svc] : services) {
-    if (svc.traffic.empty()) continue;
+    // Every known service has a route: one that no revision serves yet answers 503, not 404.
     gateway::ServiceRoute route;
     route.ns = svc.ns;
     route.name = svc.name;
+    route.cluster_local = svc.cluster_local;
+    if (svc.traffic.empty()) route.unavailable = svc.route_unavailable;
+    fingerprint += key + (svc.cluster_local ? "|local|" : "|") + route.unavailable + ";";
     for (const auto& t : svc.traffic) {
       Revision* found = nullptr;
       for (auto& r : svc.revisions) {
@@ -1215,8 +1341,9 @@ void ControlPlane::Impl::PublishRoutes() {
         ep.http_port = s->http_port;
         ep.grpc_port = s->grpc_port;
         if (auto u = rev.uds.find(id); u != rev.uds.end()) ep.uds_path = u->second;
+        ep.pid = s->pid;
         fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + "," +
-                       ep.uds_path + ";";
+                       ep.uds_path + "," + std::to_string(s->pid) + ";";
         rr.endpoints.push_back(std::move(ep));
       }
       route.revisions.push_back(std::move(rr));

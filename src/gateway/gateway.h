@@ -6,13 +6,24 @@
 //   Host `{isvc}.{ns}.{domain}` or `{isvc}-predictor.{ns}.{domain}` (port ignored) -> that service, path
 //   unchanged; otherwise path `/serving/{ns}/{isvc}/rest...` -> that service with path `/rest...`;
 //   otherwise `/v1/models/{isvc}[:verb]` and `/v2/models/{isvc}[/...]` -> service {isvc} in the
-//   default namespace. `/v2/health/*` and `/` of the gateway itself answer locally. No route: 404 with a
-//   JSON {"error": "..."} naming the host/path. A service with no ready replica: 503 {"error": ...}.
+//   default namespace. Hosts `{isvc}[-predictor].{ns}.svc.cluster.local` (the cluster-local form) route like
+//   the `{domain}` ones, for loopback clients only. No route: 404 with a JSON {"error": "..."} naming the
+//   host/path. A known service with no revision to send to (a ServiceRoute without revisions: not ready yet,
+//   failing, or `inferd serve` just started): 503 {"error": ...} with Retry-After.
+// Health: `/v2/health/live`, `/v2/health/ready` and `/` are the service's own when the request names one
+//   (by host, or a `/serving/...` path): proxied like any request, so "ready" means a replica of that service
+//   answered it (a service at zero is activated first, as Knative's activator does), and a host of the
+//   service form naming no service is 404. Only a request naming no service (e.g. Host: the gateway's
+//   address) gets the gateway's own answers (200). gRPC ServerLive/ServerReady likewise: by the `:authority`
+//   host when it has the service form, else answered by the gateway.
+// Visibility: a service marked `cluster_local` (KServe's label networking.kserve.io/visibility:
+//   cluster-local) has no route for clients outside this machine: a peer that is not a loopback address gets
+//   404 as if it did not exist, for every host and path form.
 // Routing (gRPC, inference.GRPCInferenceService): every method is proxied as raw bytes (grpc generic
 //   service/stub); the target is the service named by the request's `model_name` (field 1 of
 //   ModelInferRequest / ModelMetadataRequest / ModelReadyRequest) in the namespace given by the
 //   `:authority` host when it matches `{isvc}.{ns}.{domain}`, else "default". ServerLive/ServerReady
-//   answer locally.
+//   answer locally unless the `:authority` names a service (see Health).
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
 //   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.
@@ -35,15 +46,20 @@
 //   the very bytes received (request line rewritten only for `/serving/...` routes), and a Content-Length
 //   answer without hop-by-hop headers is relayed as received; anything else is parsed and re-serialized by
 //   Beast (hop-by-hop headers dropped, chunked bodies re-framed, HTTP/1.0 and Connection: close honoured).
-//   No retries once a request was written to a replica (a replica that refuses the connection before
-//   anything was written is retried on another endpoint once).
+//   No retries once a request was written to a replica, with one exception below. A replica that is gone
+//   (connection refused, its Unix socket file missing, another process on its socket, a fresh connection
+//   reset before the request was written; gRPC: the call failed to connect) leaves the picks of every
+//   worker at once (until a route update lists it again), and the request, which it never saw, goes to
+//   another replica of the revision or waits in the activator's queue for one (as at zero); only requests
+//   already written to a replica that died fail.
 //   A replica that cannot be reached otherwise: 502 {"error": ...}. A pooled keep-alive connection the replica
 //   closed while idle is detected before use (non-blocking peek, for connections idle over a second) or,
 //   failing that, on first use with nothing answered, and the request is then sent once more on a fresh
 //   connection to the same replica.
 //   A host of the `{label}.{ns}.{domain}` form that names no service falls through to the path rules.
 //   A percent-picked revision with no ready replica yields to another revision that has some (503 only
-//   when none has). Local answers (`/v2/health/live`, `/v2/health/ready`, `/`) need no token.
+//   when none has). Local answers (`/v2/health/live`, `/v2/health/ready`, `/`) need no token. Every 503
+//   the gateway answers itself carries `Retry-After: 1`.
 // Auth: when `token` is set, requests need `Authorization: Bearer <token>` (401 otherwise; gRPC:
 //   metadata `authorization: Bearer <token>`, else UNAUTHENTICATED).
 // Internals: gateway/routing.h (compiled table, pure routing functions), http_proxy.h, grpc_proxy.h.
@@ -57,11 +73,16 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
 
 namespace inferd::gateway {
+
+// The domain of Kubernetes' in-cluster service names: hosts `{isvc}.{ns}.svc.cluster.local` (loopback clients
+// only), and the URLs of a cluster-local service.
+inline constexpr std::string_view kClusterLocalDomain = "svc.cluster.local";
 
 struct GatewayOptions {
   std::string host = "0.0.0.0";
@@ -87,6 +108,10 @@ struct Endpoint {
   // connect and stats, without the kernel's loopback TCP work. host/http_port still name the replica (Host
   // header when the client sent none, messages); gRPC stays on TCP (grpc_port).
   std::string uds_path;
+  // > 0 with a uds_path: the replica's process id. A new connection whose peer (SO_PEERCRED) is another
+  // process reached a restarted replica on the same socket path before its route was published: the
+  // endpoint is treated as gone (see Proxying).
+  int pid = 0;
 };
 
 struct HoldQueue;  // the activator's queue of one revision (gateway/routing.h)
@@ -135,8 +160,10 @@ struct RevisionRoute {
 
 struct ServiceRoute {
   std::string ns, name;  // the InferenceService
-  std::vector<RevisionRoute> revisions;
+  std::vector<RevisionRoute> revisions;  // empty: known, but nothing to send to (503 with `unavailable`)
   std::chrono::milliseconds timeout{60000};
+  std::string unavailable;  // with no revisions: why (the 503's message); a default one when empty
+  bool cluster_local = false;  // routed for loopback clients only (see Visibility)
 };
 
 struct RoutingTable {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <mutex>
 #include <random>
 #include <vector>
 
@@ -90,6 +91,30 @@ bool IsServerError(grpc::StatusCode c) {
   }
 }
 
+// A call that failed this way never reached the replica: gRPC found no connection to send it on (refused,
+// or the channel is in TRANSIENT_FAILURE after the replica died). The text is gRPC core's own ("failed to
+// connect to all addresses; last error: ..."; grpc 1.51); a call cut while in flight says "Socket closed",
+// "Connection reset by peer" and the like instead, and fails (the replica may have run it).
+bool NeverSent(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         s.error_message().find("failed to connect to all addresses") != std::string::npos;
+}
+
+// The peer of a server call is "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000" or "unix:...": true unless it is a
+// loopback IP address (a Unix socket peer is local too).
+bool ExternalPeer(std::string_view peer) {
+  if (peer.starts_with("unix:")) return false;
+  if (peer.starts_with("ipv4:")) {
+    peer.remove_prefix(5);
+    return !IsLoopbackIp(peer.substr(0, peer.rfind(':')));
+  }
+  if (peer.starts_with("ipv6:[")) {
+    peer.remove_prefix(6);
+    return !IsLoopbackIp(peer.substr(0, peer.find(']')));
+  }
+  return true;
+}
+
 GrpcUpstream* UpstreamOf(EndpointState* ep) {
   std::call_once(ep->grpc_once, [ep] {
     auto u = std::make_shared<GrpcUpstream>();
@@ -149,7 +174,13 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     Dispatch();
   }
 
-  void OnCancel() override { client_ctx_.TryCancel(); }  // before the upstream call started: cancels it on start
+  // Before the upstream call started: cancels it on start. The lock: a retry (EndpointGone) may be swapping
+  // the client context on another thread.
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    cancelled_ = true;
+    call_ctx_->TryCancel();
+  }
 
   void OnDone() override {
     EndUpstream(true);  // only when the call ended without an upstream answer
@@ -185,12 +216,16 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
                                  "gateway: only inference.GRPCInferenceService is proxied, not " + method));
     }
     std::string_view rpc = std::string_view(method).substr(kServicePrefix.size());
-    if (rpc == "ServerLive") {
-      inference::ServerLiveResponse r;
-      r.set_live(true);
-      return Reply(r);
-    }
-    if (rpc == "ServerReady") {
+    // The gateway's own health, unless the :authority names a service: then that service's (proxied).
+    std::string_view label, ns;
+    bool cluster_host = false;
+    if ((rpc == "ServerLive" || rpc == "ServerReady") &&
+        !SplitAnyServiceHost(ctx_->host(), p_->holder->Load()->domain, &label, &ns, &cluster_host)) {
+      if (rpc == "ServerLive") {
+        inference::ServerLiveResponse r;
+        r.set_live(true);
+        return Reply(r);
+      }
       inference::ServerReadyResponse r;
       r.set_ready(true);
       return Reply(r);
@@ -218,13 +253,17 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     table_ = p_->holder->Load();
     std::string_view ns = kDefaultNamespace, label, host_ns, host_tag;
     const ServiceState* host_svc = nullptr;
-    if (SplitServiceHost(ctx_->host(), table_->domain, &label, &host_ns)) {
+    bool cluster_host = false;
+    // Cluster-local services and hosts exist for loopback clients only (the peer is looked at only then).
+    const bool has_host = SplitAnyServiceHost(ctx_->host(), table_->domain, &label, &host_ns, &cluster_host);
+    const bool external = (cluster_host || table_->any_cluster_local) && ExternalPeer(ctx_->peer());
+    if (has_host && !(cluster_host && external)) {
       ns = host_ns;
-      host_svc = ResolveHostLabel(*table_, label, ns, &host_tag);
+      host_svc = ResolveHostLabel(*table_, label, ns, &host_tag, external);
     }
     std::string_view tag;
     if (!model_.empty()) {
-      svc_ = table_->Find(ns, model_);
+      svc_ = table_->Find(ns, model_, external);
       if (svc_ == nullptr) {
         return Fail(grpc::StatusCode::NOT_FOUND,
                     "gateway: no InferenceService '" + model_ + "' in namespace '" + std::string(ns) + "'");
@@ -242,8 +281,11 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     }
     ThreadState& ts = Local();
     rev_ = PickRevision(*svc_, tag, ts.rng.Next());
-    if (rev_ == nullptr) {
-      return Fail(grpc::StatusCode::NOT_FOUND, "gateway: service " + svc_->ns + "/" + svc_->name + " has no revision");
+    if (rev_ == nullptr) {  // known, but nothing to send to: not ready yet, failing, or serve just started
+      return Fail(grpc::StatusCode::UNAVAILABLE,
+                  "gateway: " + (tag.empty() ? svc_->unavailable
+                                             : "service " + svc_->ns + "/" + svc_->name + " has no revision tagged " +
+                                                   std::string(tag)));
     }
     if (!stats_open_) {
       stats_ = rev_->stats;
@@ -257,11 +299,11 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
 
   // The activator (see gateway.h): wait for an endpoint or a free slot, up to the service's timeout.
   void Hold() {
-    const bool none = rev_->endpoints.empty();
+    const bool none = !HasLiveEndpoint(*rev_, /*need_grpc=*/true);
     if (none && !rev_->unavailable.empty()) return Fail(grpc::StatusCode::UNAVAILABLE, "gateway: " + rev_->unavailable);
-    bool grpc_capable = false;
+    bool grpc_capable = rev_->endpoints.empty();
     for (const auto& e : rev_->endpoints) grpc_capable |= e->grpc_port > 0;
-    if (!none && !grpc_capable) {  // replicas that serve REST only: waiting would not help
+    if (!grpc_capable) {  // replicas that serve REST only: waiting would not help
       return Fail(grpc::StatusCode::UNAVAILABLE,
                   "gateway: service " + svc_->ns + "/" + svc_->name + " has no ready gRPC replica");
     }
@@ -307,24 +349,54 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
 
   // ep_: a slot already taken.
   void StartUpstream() {
+    if (attempts_++ > 0 && !FreshContext()) {  // a ClientContext serves one call
+      ReleaseEndpoint(*rev_, ep_);
+      ep_ = nullptr;
+      return Fail(grpc::StatusCode::CANCELLED, "gateway: the client cancelled the call");
+    }
+    grpc::ClientContext& cc = *call_ctx_;
     for (const auto& [k, v] : ctx_->client_metadata()) {
       std::string_view key(k.data(), k.size());
       if (Reserved(key)) continue;
-      client_ctx_.AddMetadata(std::string(key), std::string(v.data(), v.size()));
+      cc.AddMetadata(std::string(key), std::string(v.data(), v.size()));
     }
     // The service's timeout covers the whole request, time held by the activator included.
     auto limit = std::chrono::system_clock::now() + svc_->timeout - std::chrono::nanoseconds(NowNs() - start_ns_);
-    client_ctx_.set_deadline(std::min(ctx_->deadline(), limit));
-    UpstreamOf(ep_)->stub->UnaryCall(&client_ctx_, ctx_->method(), grpc::StubOptions(), &request_, &response_,
+    cc.set_deadline(std::min(ctx_->deadline(), limit));
+    UpstreamOf(ep_)->stub->UnaryCall(&cc, ctx_->method(), grpc::StubOptions(), &request_, &response_,
                                      [this](grpc::Status s) { OnUpstreamDone(std::move(s)); });
   }
 
+  // A new client context for another attempt; false when the client cancelled meanwhile.
+  bool FreshContext() {
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    if (cancelled_) return false;
+    retry_ctx_ = std::make_unique<grpc::ClientContext>();
+    call_ctx_ = retry_ctx_.get();
+    return true;
+  }
+
+  // The replica behind ep_ is gone and never saw the call (see gateway.h, Proxying): it leaves every
+  // picker, and the call goes to another replica of the revision or waits for one.
+  void EndpointGone(const grpc::Status& s) {
+    if (MarkGone(*ep_)) {
+      LOG_INFO("gateway: replica {}:{} of revision {} is gone ({}); its calls go elsewhere or wait", ep_->host,
+               ep_->grpc_port, rev_->revision, s.error_message());
+    }
+    ReleaseEndpoint(*rev_, ep_);
+    ep_ = AcquireEndpoint(*rev_, Local().rr++, nullptr, /*need_grpc=*/true);
+    if (ep_ != nullptr) return StartUpstream();
+    Hold();
+  }
+
   void OnUpstreamDone(grpc::Status s) {
-    for (const auto& [k, v] : client_ctx_.GetServerInitialMetadata()) {
+    if (NeverSent(s)) return EndpointGone(s);
+    const grpc::ClientContext& cc = *call_ctx_;
+    for (const auto& [k, v] : cc.GetServerInitialMetadata()) {
       std::string_view key(k.data(), k.size());
       if (!Reserved(key)) ctx_->AddInitialMetadata(std::string(key), std::string(v.data(), v.size()));
     }
-    for (const auto& [k, v] : client_ctx_.GetServerTrailingMetadata()) {
+    for (const auto& [k, v] : cc.GetServerTrailingMetadata()) {
       std::string_view key(k.data(), k.size());
       if (!Reserved(key)) ctx_->AddTrailingMetadata(std::string(key), std::string(v.data(), v.size()));
     }
@@ -352,7 +424,12 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
   const GrpcProxy::Impl* p_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
-  grpc::ClientContext client_ctx_;
+  grpc::ClientContext client_ctx_;  // the first attempt's
+  std::unique_ptr<grpc::ClientContext> retry_ctx_;  // a later attempt's (after a gone replica)
+  grpc::ClientContext* call_ctx_ = &client_ctx_;   // the current attempt's; swapped under cancel_mu_
+  std::mutex cancel_mu_;  // OnCancel (any gRPC thread) against FreshContext
+  bool cancelled_ = false;  // guarded by cancel_mu_
+  int attempts_ = 0;
   std::shared_ptr<const CompiledTable> table_;  // keeps svc_/rev_/ep_ alive
   uint64_t version_ = 0;                        // the table version table_ was loaded at
   std::string model_;

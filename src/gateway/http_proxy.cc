@@ -455,27 +455,26 @@ class Session : public std::enable_shared_from_this<Session> {
     table_ = table;
     routed_version_ = w_->table_version;
     RouteMatch m = Route(*table, host, target);
+    if (m.internal && PeerIsExternal()) m = Route(*table, host, target, /*external=*/true);
     if (m.service == nullptr && stats_open_) {
       return UpstreamFailed(http::status::service_unavailable,
                             "the service was removed while the request waited for a replica");
     }
-    if (m.service == nullptr) {
-      std::string_view path = target.substr(0, target.find('?'));
-      if (path == "/v2/health/live") return Local(http::status::ok, "{\"live\": true}");
-      if (path == "/v2/health/ready") return Local(http::status::ok, "{\"ready\": true}");
-      if (path == "/") return Local(http::status::ok, "{\"status\": \"alive\"}");
-      return Local(http::status::not_found, ErrorJson("no route for host '" + std::string(host) + "' path '" +
-                                                      std::string(path) + "'"));
-    }
+    if (m.service == nullptr) return NoRoute(*table, host, target);
     if (!stats_open_ && !Authorized(auth)) {
       return Local(http::status::unauthorized, ErrorJson("missing or invalid bearer token"), "Bearer");
     }
     svc_ = m.service;
     rev_ = PickRevision(*svc_, m.tag, w_->rng.Next());
     if (rev_ == nullptr) {
-      std::string msg = "service " + svc_->ns + "/" + svc_->name + " has no revision";
-      if (stats_open_) return UpstreamFailed(http::status::service_unavailable, msg);
-      return Local(http::status::not_found, ErrorJson(msg));
+      // Known, but nothing to send to (not ready yet, failing, or serve just started): 503, never 404.
+      if (stats_open_) return UpstreamFailed(http::status::service_unavailable, svc_->unavailable);
+      if (!m.tag.empty()) {
+        return Local(http::status::service_unavailable,
+                     ErrorJson("service " + svc_->ns + "/" + svc_->name + " has no revision tagged " +
+                               std::string(m.tag)));
+      }
+      return Local(http::status::service_unavailable, ErrorJson(svc_->unavailable));
     }
     if (!stats_open_) {
       stats_ = rev_->stats.get();
@@ -483,14 +482,45 @@ class Session : public std::enable_shared_from_this<Session> {
       stats_open_ = true;
     }
     EndpointState* ep = AcquireEndpoint(*rev_, w_->rr++);
-    if (ep == nullptr) return Hold(m);
+    if (ep == nullptr) return Hold(&m);
     Proceed(m, ep);
   }
 
+  // No service matched. The gateway's own health answers are for requests that name no service: a host of
+  // the service form that names none (a typo, or a cluster-local name asked from outside) is 404 like any
+  // other path.
+  void NoRoute(const CompiledTable& table, std::string_view host, std::string_view target) {
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view label, ns;
+    bool cluster_host = false;
+    if (!SplitAnyServiceHost(host, table.domain, &label, &ns, &cluster_host)) {
+      if (path == "/v2/health/live") return Local(http::status::ok, "{\"live\": true}");
+      if (path == "/v2/health/ready") return Local(http::status::ok, "{\"ready\": true}");
+      if (path == "/") return Local(http::status::ok, "{\"status\": \"alive\"}");
+    }
+    Local(http::status::not_found,
+          ErrorJson("no route for host '" + std::string(host) + "' path '" + std::string(path) + "'"));
+  }
+
+  // Whether the client is outside this machine (its address is not a loopback one), asked of the socket
+  // once per connection and only when a route depends on it (a cluster-local service).
+  bool PeerIsExternal() {
+    if (peer_external_ < 0) {
+      beast::error_code ec;
+      auto ep = socket_.remote_endpoint(ec);
+      peer_external_ = ec || !ep.address().is_loopback() ? 1 : 0;
+      if (!ec && peer_external_ && ep.address().is_v6() && ep.address().to_v6().is_v4_mapped()) {
+        peer_external_ = asio::ip::make_address_v4(asio::ip::v4_mapped, ep.address().to_v6()).is_loopback() ? 0 : 1;
+      }
+    }
+    return peer_external_ == 1;
+  }
+
   // The activator: no endpoint of rev_ can take the request now. Hold it in the revision's queue until a
-  // route update or a freed slot wakes it (then Dispatch again), or its deadline passes.
-  void Hold(const RouteMatch& m) {
-    const bool none = rev_->endpoints.empty();
+  // route update or a freed slot wakes it (then Dispatch again), or its deadline passes. Also where a
+  // request goes whose replica turned out to be gone before it was written (EndpointGone).
+  void Hold(const RouteMatch* m) {
+    const bool none = !HasLiveEndpoint(*rev_);
     if (none && !rev_->unavailable.empty()) {
       return UpstreamFailed(http::status::service_unavailable, rev_->unavailable);
     }
@@ -504,7 +534,8 @@ class Session : public std::enable_shared_from_this<Session> {
     switch (HoldOrGo(q, w_->options->max_held_per_revision, *w_->holder, routed_version_,
                      [&] { return (ep = AcquireEndpoint(*rev_, w_->rr++)) != nullptr; }, std::move(waiter), woken_)) {
       case HoldResult::kGo:
-        return Proceed(m, ep);
+        if (m == nullptr) return SendTo(ep);  // the request is prepared already
+        return Proceed(*m, ep);
       case HoldResult::kStale:
         return Redispatch();
       case HoldResult::kFull:
@@ -538,10 +569,13 @@ class Session : public std::enable_shared_from_this<Session> {
       return Dispatch(std::string_view(p + rh_.host_off, rh_.host_len),
                       std::string_view(p + rh_.target_off, rh_.target_len), auth);
     }
-    Dispatch(SV(req_[http::field::host]), SV(req_.target()), SV(req_[http::field::authorization]));
+    // A request held after it was prepared routes by the target it came with, not the rewritten one.
+    std::string_view target = orig_target_.empty() ? SV(req_.target()) : std::string_view(orig_target_);
+    Dispatch(SV(req_[http::field::host]), target, SV(req_[http::field::authorization]));
   }
 
-  // ep: a slot already taken (AcquireEndpoint).
+  // ep: a slot already taken (AcquireEndpoint). Prepares the request for the upstream hop (again, for a
+  // request routed again after a hold: the same result), then sends it.
   void Proceed(const RouteMatch& m, EndpointState* ep) {
     if (fast_) {
       if (m.rewritten) {  // new request line, then the rest of the head and the body as received
@@ -554,6 +588,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       if (m.rewritten) {
         std::string rewritten(m.path());  // path() may point into the target being replaced
+        if (orig_target_.empty()) orig_target_ = SV(req_.target());
         req_.target(rewritten);
       }
       StripHopByHop(req_);
@@ -563,11 +598,16 @@ class Session : public std::enable_shared_from_this<Session> {
       req_.keep_alive(true);
       req_.prepare_payload();
     }
+    SendTo(ep);
+  }
+
+  // Sends the prepared request to `ep` (a slot taken) within what is left of the service's timeout.
+  void SendTo(EndpointState* ep) {
     ep_ = ep;
     upstream_active_ = true;
     // The service's timeout covers the whole request, time held by the activator included.
     auto left = svc_->timeout;
-    if (woken_) {
+    if (woken_ || rerouted_) {
       auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(NowNs() - start_ns_));
       left = std::max(std::chrono::milliseconds(1), svc_->timeout - waited);
     }
@@ -607,19 +647,46 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnConnect(beast::error_code ec) {
     if (timed_out_) return Timeout();
     if (ec) {
-      if (ec == asio::error::connection_refused && !retried_) {
-        retried_ = true;
-        if (EndpointState* other = AcquireEndpoint(*rev_, w_->rr++, ep_)) {
-          ReleaseSlot();
-          ep_ = other;
-          return Acquire();
-        }
+      // Nothing listens there any more (refused; the Unix socket file is gone): the replica is gone.
+      if (ec == asio::error::connection_refused || ec == boost::system::errc::no_such_file_or_directory) {
+        return EndpointGone("cannot connect: " + ec.message());
       }
       return UpstreamFailed(http::status::bad_gateway,
                             "cannot connect to replica " + ep_->http_name + ": " + ec.message());
     }
-    if (ep_->uds_path.empty()) up_->socket.set_option(tcp::no_delay(true), ec);
+    if (ep_->uds_path.empty()) {
+      up_->socket.set_option(tcp::no_delay(true), ec);
+    } else if (ep_->pid > 0) {
+      // A replica restarted in place binds the same socket path: a connection reaching another process
+      // reached a replica that is not ready yet (its route is not published), not the one routed to.
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(up_->socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+          cred.pid != ep_->pid) {
+        return EndpointGone("another process (pid " + std::to_string(cred.pid) + ") listens on its socket");
+      }
+    }
     WriteUpstream();
+  }
+
+  // The replica behind ep_ is gone and never saw this request (see gateway.h, Proxying): it leaves every
+  // worker's picks, and the request goes to another replica of the revision or waits for one.
+  void EndpointGone(const std::string& why) {
+    if (MarkGone(*ep_)) {
+      LOG_INFO("gateway: replica {} of revision {} is gone ({}); its requests go elsewhere or wait", ep_->http_name,
+               rev_->revision, why);
+    }
+    w_->pools.erase(ep_->id);
+    up_.reset();
+    ReleaseSlot();
+    rerouted_ = true;
+    if (EndpointState* other = AcquireEndpoint(*rev_, w_->rr++)) {
+      ep_ = other;
+      return Acquire();
+    }
+    upstream_active_ = false;
+    timer_.cancel();
+    Hold(nullptr);
   }
 
   // One write of the whole request (a gather write when the request line was rewritten).
@@ -650,6 +717,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (timed_out_) return Timeout();
     if (ec) {
       if (StaleRetry(ec, false)) return;
+      // A fresh connection reset before the request was written: the replica went away after accepting.
+      if (!reused_ && (ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
+        return EndpointGone("connection reset before the request was written: " + ec.message());
+      }
       return UpstreamFailed(http::status::bad_gateway,
                             "writing to replica " + ep_->http_name + " failed: " + ec.message());
     }
@@ -790,6 +861,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->result(status);
     res_->set(http::field::content_type, "application/json");
     if (www_authenticate) res_->set(http::field::www_authenticate, www_authenticate);
+    if (status == http::status::service_unavailable) res_->set(http::field::retry_after, "1");
     res_->keep_alive(keep_alive_);
     res_->body() = std::move(body);
     res_->prepare_payload();
@@ -819,7 +891,8 @@ class Session : public std::enable_shared_from_this<Session> {
     rev_ = nullptr;
     stats_ = nullptr;
     held_stats_.reset();
-    retried_ = stale_retried_ = timed_out_ = upstream_active_ = woken_ = false;
+    orig_target_.clear();
+    stale_retried_ = timed_out_ = upstream_active_ = woken_ = rerouted_ = false;
   }
 
   // Closes after the answer was sent: half-close, then drain what the client still sends (e.g. the rest of a
@@ -890,8 +963,10 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned res_status_ = 0;
   beast::flat_buffer out_;  // a relayed answer, swapped out of the connection's buffer
   bool reused_ = false;
-  bool retried_ = false;
   bool stale_retried_ = false;
+  bool rerouted_ = false;  // sent elsewhere (or held) after its replica was gone: the timer counts from arrival
+  int8_t peer_external_ = -1;  // PeerIsExternal's answer for this connection (-1: not asked yet)
+  std::string orig_target_;    // slow path: the client's target, once Proceed rewrote req_'s
   bool timed_out_ = false;
   bool upstream_active_ = false;
   std::vector<char> drain_;

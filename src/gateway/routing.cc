@@ -43,19 +43,23 @@ std::string_view Segment(std::string_view rest, std::string_view stops) {
 
 }  // namespace
 
-const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view name) const {
+const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view name, bool external) const {
   auto it = index.find(ns);
   if (it == index.end()) return nullptr;
   auto jt = it->second.find(name);
   if (jt == it->second.end()) return nullptr;
-  return &services[jt->second];
+  const ServiceState* s = &services[jt->second];
+  return external && s->cluster_local ? nullptr : s;
 }
 
 std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
-  std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port) + "|" + e.uds_path;
+  std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port) + "|" +
+                    e.uds_path + "|" + std::to_string(e.pid);
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = states_[key];
-  if (auto s = slot.lock()) return s;
+  // A gone endpoint listed again (the control plane had not seen it go, or it came back on the same
+  // address): a fresh state, which is tried again; the old one stays with the tables and requests using it.
+  if (auto s = slot.lock(); s && !s->gone.load(std::memory_order_relaxed)) return s;
   // Drop dead entries now and then so the map does not grow with every replica ever seen.
   if (states_.size() > 64) {
     for (auto it = states_.begin(); it != states_.end();) {
@@ -75,6 +79,7 @@ std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
   s->http_authority = (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.http_port);
   s->resolved_ip = ResolveIp(e.host);
   s->uds_path = e.uds_path;
+  s->pid = e.uds_path.empty() ? 0 : e.pid;
   s->http_name = e.uds_path.empty() ? s->http_authority : "unix:" + e.uds_path;
   states_[key] = s;
   return s;
@@ -94,6 +99,10 @@ std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::str
     st.ns = ns;
     st.name = svc.name;
     st.timeout = svc.timeout;
+    st.cluster_local = svc.cluster_local;
+    out->any_cluster_local |= svc.cluster_local;
+    st.unavailable = !svc.unavailable.empty() ? svc.unavailable
+                                              : "service " + ns + "/" + svc.name + " has no ready revision yet";
     for (const auto& r : svc.revisions) {
       RevisionState rs;
       rs.revision = r.revision;
@@ -137,18 +146,26 @@ bool SplitServiceHost(std::string_view host, std::string_view domain, std::strin
   return true;
 }
 
+bool SplitAnyServiceHost(std::string_view host, std::string_view domain, std::string_view* label,
+                         std::string_view* ns, bool* cluster_local) {
+  *cluster_local = false;
+  if (SplitServiceHost(host, domain, label, ns)) return true;
+  *cluster_local = SplitServiceHost(host, kClusterLocalDomain, label, ns);
+  return *cluster_local;
+}
+
 const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_view label, std::string_view ns,
-                                     std::string_view* tag) {
-  if (const ServiceState* s = table.Find(ns, label)) return s;
+                                     std::string_view* tag, bool external) {
+  if (const ServiceState* s = table.Find(ns, label, external)) return s;
   constexpr std::string_view kPredictor = "-predictor";
   if (!EndsWith(label, kPredictor)) return nullptr;
   std::string_view base = label.substr(0, label.size() - kPredictor.size());
   if (base.empty()) return nullptr;
-  if (const ServiceState* s = table.Find(ns, base)) return s;
+  if (const ServiceState* s = table.Find(ns, base, external)) return s;
   // {tag}-{isvc}: the tag is one of the service's revision tags.
   for (size_t dash = base.find('-'); dash != std::string_view::npos; dash = base.find('-', dash + 1)) {
     std::string_view t = base.substr(0, dash);
-    const ServiceState* s = table.Find(ns, base.substr(dash + 1));
+    const ServiceState* s = table.Find(ns, base.substr(dash + 1), external);
     if (s == nullptr) continue;
     for (const auto& r : s->revisions) {
       if (!r.tag.empty() && r.tag == t) {
@@ -160,12 +177,30 @@ const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_vie
   return nullptr;
 }
 
-RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target) {
+bool IsLoopbackIp(std::string_view ip) {
+  char buf[INET6_ADDRSTRLEN + 1];
+  if (ip.empty() || ip.size() >= sizeof buf) return false;
+  ip.copy(buf, ip.size());
+  buf[ip.size()] = '\0';
+  unsigned char a[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, buf, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, buf, a) != 1) return false;
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped, kMapped + 12, a)) return a[12] == 127;
+  for (int i = 0; i < 15; ++i) {
+    if (a[i] != 0) return false;
+  }
+  return a[15] == 1;
+}
+
+RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target, bool external) {
   RouteMatch m;
   std::string_view label, ns;
-  if (SplitServiceHost(host, table.domain, &label, &ns)) {
-    if (const ServiceState* s = ResolveHostLabel(table, label, ns, &m.tag)) {
+  bool cluster_host = false;
+  if (SplitAnyServiceHost(host, table.domain, &label, &ns, &cluster_host) && !(cluster_host && external)) {
+    if (const ServiceState* s = ResolveHostLabel(table, label, ns, &m.tag, external)) {
       m.service = s;
+      m.internal = cluster_host || s->cluster_local;
       m.path_view = target;
       return m;
     }
@@ -179,8 +214,9 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
     std::string_view name = Segment(rest, "/?");
     if (name.empty()) return m;
     rest.remove_prefix(name.size());
-    m.service = table.Find(n, name);
+    m.service = table.Find(n, name, external);
     if (m.service == nullptr) return m;
+    m.internal = m.service->cluster_local;
     m.rewritten = true;
     if (!rest.empty() && rest.front() == '/') {
       m.path_view = rest;
@@ -200,8 +236,11 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
     name = Segment(target.substr(kV2.size()), "/?");
   }
   if (!name.empty()) {
-    m.service = table.Find(kDefaultNamespace, name);
-    if (m.service) m.path_view = target;
+    m.service = table.Find(kDefaultNamespace, name, external);
+    if (m.service) {
+      m.internal = m.service->cluster_local;
+      m.path_view = target;
+    }
   }
   return m;
 }
@@ -244,7 +283,7 @@ EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const Endp
   int64_t best_load = 0;
   for (size_t i = 0; i < n; ++i) {
     EndpointState* e = rev.endpoints[(start + i) % n].get();
-    if (e == exclude || (need_grpc && e->grpc_port <= 0)) continue;
+    if (e == exclude || (need_grpc && e->grpc_port <= 0) || e->gone.load(std::memory_order_relaxed)) continue;
     int64_t load = e->in_flight.load(std::memory_order_relaxed);
     if (best == nullptr || load < best_load) {
       best = e;
@@ -269,7 +308,7 @@ EndpointState* AcquireEndpoint(const RevisionState& rev, uint32_t start, const E
     int64_t best_load = 0;
     for (size_t i = 0; i < n; ++i) {
       EndpointState* e = rev.endpoints[(start + i) % n].get();
-      if (e == exclude || (need_grpc && e->grpc_port <= 0)) continue;
+      if (e == exclude || (need_grpc && e->grpc_port <= 0) || e->gone.load(std::memory_order_relaxed)) continue;
       int64_t load = e->in_flight.load(std::memory_order_seq_cst);
       if (load < limit && (best == nullptr || load < best_load)) {
         best = e;
@@ -288,6 +327,13 @@ void ReleaseEndpoint(const RevisionState& rev, EndpointState* ep) {
     HoldQueue& q = *rev.stats->queue;
     if (q.size.load(std::memory_order_seq_cst) > 0) q.WakeOne();
   }
+}
+
+bool HasLiveEndpoint(const RevisionState& rev, bool need_grpc) {
+  for (const auto& e : rev.endpoints) {
+    if (!e->gone.load(std::memory_order_relaxed) && (!need_grpc || e->grpc_port > 0)) return true;
+  }
+  return false;
 }
 
 void HoldQueue::WakeOne() {

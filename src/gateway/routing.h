@@ -35,7 +35,11 @@ struct EndpointState {
   std::string resolved_ip;     // host as an IP literal (resolved once when compiled); empty: unresolvable
   std::string uds_path;        // non-empty: HTTP upstream connections go to this Unix socket
   std::string http_name;       // for messages: http_authority, or "unix:<uds_path>"
+  int pid = 0;                 // Endpoint::pid
   std::atomic<int64_t> in_flight{0};  // requests from all workers (HTTP and gRPC) now at this replica
+  // The replica is gone (MarkGone): no longer picked. The registry hands out a fresh state should a later
+  // table list the same endpoint again.
+  std::atomic<bool> gone{false};
 
   std::once_flag grpc_once;
   std::shared_ptr<GrpcUpstream> grpc;  // set once under grpc_once
@@ -57,6 +61,8 @@ struct ServiceState {
   std::vector<RevisionState> revisions;
   int total_percent = 0;  // sum of the positive percents
   std::chrono::milliseconds timeout{60000};
+  std::string unavailable;     // ServiceRoute::unavailable (a default message when it was empty)
+  bool cluster_local = false;  // ServiceRoute::cluster_local
 };
 
 struct StringHash {
@@ -72,11 +78,14 @@ struct CompiledTable {
                      std::equal_to<>>
       index;
   std::vector<uint64_t> endpoint_ids;  // sorted: what the workers' pools may keep
+  bool any_cluster_local = false;      // some service is cluster_local
 
-  const ServiceState* Find(std::string_view ns, std::string_view name) const;
+  // `external`: the client is not on loopback, so cluster-local services do not exist for it.
+  const ServiceState* Find(std::string_view ns, std::string_view name, bool external = false) const;
 };
 
-// Hands out one EndpointState per (host, http_port, grpc_port) while some table still uses it.
+// Hands out one EndpointState per (host, http_port, grpc_port, uds_path, pid) while some table still uses it
+// and it is not gone.
 class EndpointRegistry {
  public:
   std::shared_ptr<EndpointState> Get(const Endpoint& e);
@@ -99,6 +108,9 @@ struct RouteMatch {
   // Target to send upstream (query string kept): a view into the input target, or an owned rewrite.
   std::string_view path() const { return owns_path ? std::string_view(path_storage) : path_view; }
   bool rewritten = false;  // path() differs from the input target
+  // Only a loopback client may have this match (a cluster-local service or host): route again with
+  // `external` when the client is not on loopback.
+  bool internal = false;
 
   std::string_view path_view;
   std::string path_storage;
@@ -109,15 +121,23 @@ struct RouteMatch {
 // ignored; a host of that form naming no service falls through to the path rules), then
 // `/serving/{ns}/{isvc}[/rest]` (-> `/rest`, at least `/`), then `/v1/models/{isvc}[:verb|/...]` and
 // `/v2/models/{isvc}[/...]` in the default namespace. `target` is the request target (path + query).
-// The returned views point into `host`, `target` or the table.
-RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target);
+// Hosts of the `{kClusterLocalDomain}` form are matched too, unless `external`; with `external` (a client not
+// on loopback) cluster-local services and hosts match nothing. The returned views point into `host`,
+// `target` or the table.
+RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target, bool external = false);
 
 // Host part of `{label}.{ns}.{domain}[:port]`: sets label and ns, false when the host is not of that form.
 bool SplitServiceHost(std::string_view host, std::string_view domain, std::string_view* label, std::string_view* ns);
+// SplitServiceHost for the table's domain, then kClusterLocalDomain (sets *cluster_local for the latter).
+bool SplitAnyServiceHost(std::string_view host, std::string_view domain, std::string_view* label,
+                         std::string_view* ns, bool* cluster_local);
 
 // Resolves a host label to a service in `ns` (plain, -predictor and tag forms). Sets *tag for tag hosts.
 const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_view label, std::string_view ns,
-                                     std::string_view* tag);
+                                     std::string_view* tag, bool external = false);
+
+// True for an IP literal of the loopback range (127.0.0.0/8, ::1, ::ffff:127.x.y.z). Unparsable: false.
+bool IsLoopbackIp(std::string_view ip);
 
 // The revision for one request: the one tagged `tag` when non-empty (null if none), else by percent with
 // `random` (uniform 64-bit). A percent-chosen revision without ready endpoints falls back to the first other
@@ -126,8 +146,8 @@ const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_vie
 const RevisionState* PickRevision(const ServiceState& service, std::string_view tag, uint64_t random);
 
 // Among `rev`'s endpoints (with a gRPC port when `need_grpc`), the one with the fewest in flight, ties broken
-// by scanning from `start` (a per-worker round-robin counter); `exclude` is never returned. Null when none
-// qualifies.
+// by scanning from `start` (a per-worker round-robin counter); `exclude` and gone endpoints are never
+// returned. Null when none qualifies.
 EndpointState* PickEndpoint(const RevisionState& rev, uint32_t start, const EndpointState* exclude = nullptr,
                             bool need_grpc = false);
 
@@ -138,6 +158,12 @@ EndpointState* AcquireEndpoint(const RevisionState& rev, uint32_t start, const E
                                bool need_grpc = false);
 // Gives the slot back; with a concurrency limit, wakes one held request of the revision.
 void ReleaseEndpoint(const RevisionState& rev, EndpointState* ep);
+
+// The replica behind `ep` is gone (see gateway.h, Proxying): no worker picks it any more. True for the
+// caller that marked it first (to log it once).
+inline bool MarkGone(EndpointState& ep) { return !ep.gone.exchange(true, std::memory_order_relaxed); }
+// Some endpoint of `rev` (with a gRPC port when `need_grpc`) is not gone.
+bool HasLiveEndpoint(const RevisionState& rev, bool need_grpc = false);
 
 // The current CompiledTable, swapped atomically by UpdateRoutes; `version` lets a worker keep its own
 // reference and reload only when it changed (one relaxed load per request on the hot path).

@@ -91,8 +91,11 @@ struct Replica {
   int crashes = 0;  // consecutive, for the backoff exponent
   TimePoint restart_at = kNever;
   std::string exit_desc;
+  bool was_ready = false;  // this incarnation became Ready
+  bool first_restart_at_once = false;  // the first crash of this run of crashes was restarted without delay
 
   bool stop_requested = false, term_sent = false;
+  bool restart_requested = false;  // Restart(): start again as soon as this incarnation is gone
   TimePoint kill_at = kNever;
   TimePoint group_deadline = kNever, group_check = kNever;
   bool remove = false;
@@ -224,6 +227,8 @@ void Supervisor::Impl::Spawn(Replica& r, TimePoint now) {
   r.probe_failures = 0;
   r.probe_again = false;
   r.term_sent = false;
+  r.restart_requested = false;
+  r.was_ready = false;
   r.kill_at = kNever;
   r.started = now;
   r.st.started_at = std::chrono::system_clock::now();
@@ -384,6 +389,12 @@ void Supervisor::Impl::FinishExit(Replica& r, TimePoint now) {
     SetPhase(r, Phase::kStopped);
     return;
   }
+  if (r.restart_requested) {  // Restart(): the caller paced it, no backoff here
+    LOG_INFO("supervisor: replica {} restarting as asked ({})", r.st.name, r.exit_desc);
+    ++r.st.restarts;
+    Spawn(r, now);
+    return;
+  }
   EnterBackoff(r, now);
 }
 
@@ -391,9 +402,16 @@ void Supervisor::Impl::EnterBackoff(Replica& r, TimePoint now) {
   r.proc = Proc::kNone;
   r.ports_known = false;
   r.st.http_port = r.st.grpc_port = 0;
-  if (now - r.started >= r.spec.backoff_reset) r.crashes = 0;
+  const bool stayed_up = now - r.started >= r.spec.backoff_reset;
+  if (stayed_up) r.crashes = 0;
   ++r.crashes;
-  milliseconds delay = BackoffDelay(r.spec, r.crashes - 1);
+  r.st.last_run_ready = r.was_ready;
+  // A replica that was healthy comes back at once the first time (see supervisor.h); should it crash again,
+  // the backoff starts from initial_backoff, as the kubelet's 0, 10 s, 20 s, ... does.
+  if (r.crashes == 1) r.first_restart_at_once = stayed_up || r.was_ready;
+  milliseconds delay = r.crashes == 1 && r.first_restart_at_once
+                           ? milliseconds(0)
+                           : BackoffDelay(r.spec, r.crashes - (r.first_restart_at_once ? 2 : 1));
   r.restart_at = now + delay;
   r.st.reason = r.crashes > 1 ? "CrashLoopBackOff" : "Error";
   std::string msg = r.exit_desc;
@@ -414,6 +432,7 @@ void Supervisor::Impl::OnProbe(Replica& r, const internal::HttpProbe::Result& re
     r.probe_failures = 0;
     r.next_probe = now + r.spec.ready_probe_interval;
     if (ph != Phase::kReady) {
+      r.was_ready = true;
       r.st.ready_at = std::chrono::system_clock::now();
       r.st.reason.clear();
       r.st.message.clear();
@@ -469,6 +488,13 @@ void Supervisor::Impl::Process(Replica& r, TimePoint now) {
       r.probe.Reset();
       r.next_probe = kNever;
     }
+  }
+  if (r.restart_requested && r.proc == Proc::kAlive && !r.term_sent) {
+    r.term_sent = true;
+    KillGroup(r.pid, SIGTERM);
+    r.kill_at = now + r.spec.stop_grace;
+    r.probe.Reset();
+    r.next_probe = kNever;
   }
   if (r.proc == Proc::kAlive && now >= r.kill_at) {
     LOG_WARN("supervisor: replica {} did not stop within {} ms; sending SIGKILL", r.st.name,
@@ -713,6 +739,14 @@ void Supervisor::Stop(ReplicaId id) {
   auto it = impl_->replicas.find(id);
   if (it == impl_->replicas.end()) return;
   it->second->stop_requested = true;
+  impl_->Wake();
+}
+
+void Supervisor::Restart(ReplicaId id) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->replicas.find(id);
+  if (it == impl_->replicas.end() || it->second->proc != Proc::kAlive || it->second->stop_requested) return;
+  it->second->restart_requested = true;
   impl_->Wake();
 }
 

@@ -17,8 +17,17 @@
 //   failures of `failure_threshold` consecutive probes make it NotReady (not restarted); a success makes
 //   it Ready again. Exit of the process: phase Backoff, restart after
 //   min(initial_backoff * 2^(consecutive crashes - 1), max_backoff); that counter resets when the replica
-//   had stayed up for `backoff_reset` before it exited (`ReplicaStatus::restarts` never resets). Exit code / signal and the last log lines are kept for status
-//   (reason "CrashLoopBackOff" while backing off after more than one crash, "Error" after the first).
+//   had stayed up for `backoff_reset` before it exited (`ReplicaStatus::restarts` never resets). The first
+//   crash of a replica that was healthy (it had become Ready, or stayed up `backoff_reset`) is restarted at
+//   once, as the kubelet restarts a container the first time without delay: a replica killed under load is
+//   back as soon as its model loads, and a crash loop still backs off from its second crash on (0, then
+//   initial_backoff, doubling). Exit code /
+//   signal and the last log lines are kept for status (reason "CrashLoopBackOff" while backing off after
+//   more than one crash, "Error" after the first), and `last_run_ready` says whether the incarnation that
+//   exited had become Ready (a replica that cannot start is failing; one that was serving is coming back).
+// - Restart(id): the control plane's retry of a replica that is up but failing (e.g. its model failed to
+//   load): the process group gets SIGTERM (SIGKILL after `stop_grace`) and the replica is started again as
+//   soon as the group is gone, with no backoff of its own (the caller paced the retry); `restarts` counts it.
 // - Output: stdout and stderr (interleaved, line-buffered) go to a bounded ring (`log_bytes`, default 1 MiB)
 //   per replica, kept across restarts, for `inferd logs`; lines are also passed to the optional `log_sink`.
 // - Threads: all methods are thread-safe. One internal thread runs the event loop (pipes, pidfd/waitpid,
@@ -89,6 +98,7 @@ struct ReplicaStatus {
   std::optional<int> last_exit_signal;  // or the signal that killed it
   std::string reason;                   // "", "Error", "CrashLoopBackOff", "ProbeFailed"
   std::string message;                  // human text incl. the last log lines after a crash
+  bool last_run_ready = false;          // the incarnation that exited last had become Ready
   std::chrono::system_clock::time_point started_at, ready_at;
 };
 
@@ -103,6 +113,7 @@ class Supervisor {
   // after the destructor began, Unavailable. A spawn that fails later (fork, exec) is a crash: Backoff.
   StatusOr<ReplicaId> Start(ReplicaSpec spec);
   void Stop(ReplicaId id);         // asynchronous; the replica leaves List when gone
+  void Restart(ReplicaId id);      // asynchronous; see the contract above (no-op unless its process runs)
   // Blocks until the process group is gone (no live member; zombies awaiting init do not count).
   // From inside on_change/log_sink it only requests the stop (waiting there would deadlock).
   void StopAndWait(ReplicaId id);

@@ -480,16 +480,17 @@ TEST_F(GatewayHttpTest, ConnectionRefusedIsRetriedOnAnotherReplica) {
   Endpoint dead;
   dead.http_port = DeadPort();
   table_->services.push_back(Svc("default", "flaky", {Rev("flaky-1", 100, {dead, Ep(*a_)})}));
-  table_->services.push_back(Svc("default", "down", {Rev("down-1", 100, {dead})}));
+  table_->services.push_back(Svc("default", "down", {Rev("down-1", 100, {dead})}, std::chrono::milliseconds(300)));
   gw_->UpdateRoutes(table_);
   for (int i = 0; i < 10; ++i) {
     auto r = Get("/v2/models/flaky/infer");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(IdOf(r), "A");
   }
+  // The only replica is gone: the request waits for another (none comes: 503 after the service's timeout).
   auto r = Get("/v2/models/down/infer");
-  EXPECT_EQ(r.status, 502);
-  EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("down-1"), std::string::npos) << r.body;
   EXPECT_EQ(StatsOf(3)->errors.load(), 1u);
 }
 
@@ -531,7 +532,7 @@ TEST_F(GatewayHttpTest, UpstreamOverUnixSocket) {
   dead.uds_path = dead_path;
   table_->services.push_back(Svc("default", "local", {Rev("local-1", 100, {ue})}));
   table_->services.push_back(Svc("default", "flaky", {Rev("flaky-1", 100, {dead, ue})}));
-  table_->services.push_back(Svc("default", "down", {Rev("down-1", 100, {dead})}));
+  table_->services.push_back(Svc("default", "down", {Rev("down-1", 100, {dead})}, std::chrono::milliseconds(300)));
   table_->services.push_back(
       Svc("default", "slowpoke", {Rev("slowpoke-1", 100, {ue})}, std::chrono::milliseconds(200)));
   gw_->UpdateRoutes(table_);
@@ -559,9 +560,9 @@ TEST_F(GatewayHttpTest, UpstreamOverUnixSocket) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(IdOf(r), "U");
   }
-  r = Get("/v2/models/down/infer");
-  EXPECT_EQ(r.status, 502);
-  EXPECT_NE(r.body.find("unix:" + dead_path), std::string::npos) << r.body;
+  r = Get("/v2/models/down/infer");  // its only replica is gone: held, then 503 after the timeout
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("down-1"), std::string::npos) << r.body;
 
   r = Get("/v2/models/slowpoke/sleep/1000");
   EXPECT_EQ(r.status, 504);

@@ -212,7 +212,8 @@ TEST(SupervisorTest, NeverReadyStaysRunning) {
 TEST(SupervisorTest, CrashIsRestartedWithGrowingBackoff) {
   Recorder rec;
   Supervisor sup(rec.Fn());
-  auto id = sup.Start(FakeSpec({"--print", "3", "--exit_after_ms", "0", "--exit_code", "3"}));
+  // Never ready: a replica that was ready comes back at once after its first crash (see below).
+  auto id = sup.Start(FakeSpec({"--print", "3", "--exit_after_ms", "0", "--exit_code", "3", "--never_ready"}));
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(rec.Wait(*id, Phase::kBackoff, 4)) << sup.Logs(*id);
   ASSERT_TRUE(rec.Wait(*id, Phase::kStarting, 5));
@@ -270,6 +271,61 @@ TEST(SupervisorTest, BackoffCounterResetsAfterStayingUp) {
   ASSERT_TRUE(rec.Wait(*id, Phase::kBackoff, 3));
   for (const auto& e : rec.Of(*id, Phase::kBackoff)) EXPECT_EQ(e.st.reason, "Error");
   EXPECT_GE(sup.Get(*id)->restarts, 2);
+}
+
+// A replica that was serving and died (killed, OOM) is started again at once the first time, whatever the
+// backoff; a second crash soon after backs off.
+TEST(SupervisorTest, ReadyReplicaThatDiesIsRestartedAtOnce) {
+  Recorder rec;
+  Supervisor sup(rec.Fn());
+  auto spec = FakeSpec({});
+  spec.initial_backoff = spec.max_backoff = 20000ms;
+  auto id = sup.Start(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(rec.Wait(*id, Phase::kReady));
+  int pid = sup.Get(*id)->pid;
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(rec.Wait(*id, Phase::kStarting, 2, 8s)) << "not restarted before the 20 s backoff";
+  auto backoff = rec.Of(*id, Phase::kBackoff).at(0).st;
+  EXPECT_EQ(backoff.reason, "Error");
+  EXPECT_TRUE(backoff.last_run_ready);
+  ASSERT_TRUE(rec.Wait(*id, Phase::kReady, 2));
+  EXPECT_NE(sup.Get(*id)->pid, pid);
+  EXPECT_EQ(sup.Get(*id)->restarts, 1);
+  // Again, within the backoff reset (10 s): now it backs off (initial_backoff, 20 s here).
+  ASSERT_EQ(kill(sup.Get(*id)->pid, SIGKILL), 0);
+  ASSERT_TRUE(rec.Wait(*id, Phase::kBackoff, 2));
+  auto second = rec.Of(*id, Phase::kBackoff).at(1).st;
+  EXPECT_EQ(second.reason, "CrashLoopBackOff");
+  EXPECT_TRUE(second.last_run_ready);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(sup.Get(*id)->phase, Phase::kBackoff);
+  EXPECT_EQ(rec.Of(*id, Phase::kStarting).size(), 2u);
+}
+
+// Restart: the control plane's retry of a replica that runs but fails (its model did not load): stopped and
+// started again without the crash backoff, counted in `restarts`.
+TEST(SupervisorTest, RestartStartsTheReplicaAgainWithoutBackoff) {
+  Recorder rec;
+  Supervisor sup(rec.Fn());
+  auto spec = FakeSpec({"--never_ready"});
+  spec.initial_backoff = spec.max_backoff = 20000ms;
+  auto id = sup.Start(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(rec.Wait(*id, Phase::kRunning));
+  int pid = sup.Get(*id)->pid;
+  sup.Restart(*id);
+  ASSERT_TRUE(rec.Wait(*id, Phase::kRunning, 2, 8s));
+  auto st = sup.Get(*id);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_NE(st->pid, pid);
+  EXPECT_GT(st->pid, 0);
+  EXPECT_EQ(st->restarts, 1);
+  EXPECT_TRUE(ProcessGone(pid));
+  EXPECT_TRUE(rec.Of(*id, Phase::kBackoff).empty());
+  sup.Restart(12345);  // unknown: nothing happens
+  sup.StopAndWait(*id);
+  EXPECT_FALSE(sup.Get(*id).has_value());
 }
 
 TEST(SupervisorTest, ProbeFailureAfterReadyIsNotReadyThenRecovers) {
