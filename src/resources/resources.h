@@ -51,15 +51,22 @@ Json MergePatch(Json target, const Json& patch);
 // Validates an InferenceService object as KServe's webhook does: apiVersion/kind, metadata.name
 // (DNS-1123 label), metadata.namespace when present, spec.predictor present with exactly one
 // implementation ("spec.predictor: exactly one of [model, sklearn, xgboost, ...] must be specified in
-// PredictorSpec"), minReplicas >= 0, maxReplicas >= 0, min <= max unless max == 0 ("'MinReplicas' cannot
-// be greater than MaxReplicas"), protocolVersion in {v1, v2, grpc-v1, grpc-v2}, canaryTrafficPercent in
-// [0,100], containerConcurrency >= 0, timeout > 0, scaleMetric in {concurrency, rps, cpu, memory},
-// storageUri scheme known (file://, local path, http(s)://, s3://, gs://, pvc://), modelFormat.name set
-// for `model:`, a `containers` predictor has at least one container with a command or image.
-// Also: metadata.labels/annotations and component labels/annotations are string maps, scaleTarget >= 1,
-// batcher fields >= 1, logger.mode in {all, request, response}, container command/args/env values are
-// strings, storageUris[] entries; spec.transformer needs `containers`, spec.explainer `art` or `containers`
-// ("exactly one of [...] must be specified in TransformerSpec/ExplainerSpec"), with the same extension rules.
+// PredictorSpec"; `containers` beside a model count only when one is named kserve-container, else they are
+// KServe's collocation form, valid, and a transformer-container must not set STORAGE_URI), minReplicas >= 0,
+// maxReplicas >= 0, min <= max unless max == 0 ("'MinReplicas' cannot be greater than MaxReplicas"),
+// protocolVersion in {v1, v2, grpc-v1, grpc-v2}, canaryTrafficPercent in [0,100], containerConcurrency >= 0,
+// timeout > 0, scaleMetric in {concurrency, rps, cpu, memory}, storageUri scheme known (file://, local path,
+// http(s)://, s3://, gs://, pvc://), storageUris as KServe (not with storageUri; mountPath absolute, no ".."),
+// modelFormat.name set for `model:`, a `containers` predictor has at least one container with a command or
+// image. Also: metadata.labels/annotations and component labels/annotations are string maps,
+// serving.kserve.io/deploymentMode and autoscalerClass values, scaleTarget >= 1, batcher fields >= 1,
+// autoScaling (one Resource metric, cpu or memory, Utilization 1..100 or AverageValue), readinessProbe
+// (httpGet.path visible ASCII), container command/args/env values are strings.
+// Refused as not supported yet, the message starting with the field's path and "not supported yet: "
+// (docs/kserve-fields.md lists them all): spec.transformer, spec.explainer, spec.canary, logger, workerSpec,
+// volumes, volumeMounts, volumeDevices, initContainers, ephemeralContainers, envFrom, env[].valueFrom,
+// storage, confidential, several storageUris, External/PodMetric metrics and autoScaling.behavior,
+// deploymentMode ModelMesh, serving.kserve.io/stop "true".
 // Storage URI schemes other than the ones above (hdfs://, hf://, oci://, ...) are rejected as unsupported here.
 Status ValidateInferenceService(const Json& obj);
 
@@ -126,7 +133,9 @@ StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
 
 // ---- ServingRuntime / ClusterServingRuntime ----------------------------------------------------------
 // Validates a ServingRuntime (cluster_scoped=false) or ClusterServingRuntime object: name, at least one
-// container, supportedModelFormats[].name set, priority >= 1 and only with autoSelect, known protocolVersions.
+// container, supportedModelFormats[].name set, priority >= 1 (with or without autoSelect, as KServe; the
+// auto-selectable entries of one format agree on it), known protocolVersions. Everything else KServe accepts
+// is accepted (what a local process cannot honour is reported on the services using the runtime).
 Status ValidateServingRuntime(const Json& obj, bool cluster_scoped);
 
 // inferd's built-in ClusterServingRuntimes, in this order: kserve-sklearnserver (sklearn, version "1"),
