@@ -88,8 +88,9 @@ Status CheckRunnable(const Json& runtime, const Json& container, const std::stri
   if (container.contains("env") && container["env"].is_array()) {
     for (const auto& e : container["env"]) {
       if (e.is_object() && e.contains("valueFrom") && !e["valueFrom"].is_null()) {
-        return InvalidArgument(where + ": env " + (e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : "") +
-                               ": valueFrom is not supported (ConfigMap, Secret and field references are not resolved)");
+        return InvalidArgument(
+            where + ": env " + (e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : "") +
+            ": valueFrom is not supported (ConfigMap, Secret and field references are not resolved)");
       }
     }
   }

@@ -81,7 +81,8 @@ StatusOr<std::optional<AutoScalingMetric>> AutoScalingOf(const Json& predictor) 
     return std::optional<AutoScalingMetric>();
   }
   const Json& as = predictor["autoScaling"];
-  if (!as.contains("metrics") || !as["metrics"].is_array() || as["metrics"].empty()) return std::optional<AutoScalingMetric>();
+  if (!as.contains("metrics") || !as["metrics"].is_array() || as["metrics"].empty())
+    return std::optional<AutoScalingMetric>();
   const Json& m = as["metrics"][0];
   if (!m.is_object() || m.value("type", "") != "Resource" || !m.contains("resource") || !m["resource"].is_object()) {
     return InvalidArgument("autoScaling.metrics[0]: only a Resource metric (cpu or memory) is supported");

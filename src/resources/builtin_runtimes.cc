@@ -2,8 +2,8 @@
 //
 // Every built-in runs `inferd model-server` (the one binary serves sklearn, xgboost, lightgbm, TorchScript,
 // ONNX and Python model classes) and speaks v1, v2 and grpc-v2; kserve-tritonserver serves the storageUri as
-// a Triton model repository (--model_repository) and, like KServe's, speaks v2 and grpc-v2 only. KServe's runtime names are kept so that
-// InferenceServices naming them with `runtime:` work unchanged.
+// a Triton model repository (--model_repository) and, like KServe's, speaks v2 and grpc-v2 only. KServe's
+// runtime names are kept so that InferenceServices naming them with `runtime:` work unchanged.
 #include "resources/resources.h"
 
 namespace inferd::resources {
@@ -68,7 +68,8 @@ std::vector<Json> BuiltinClusterServingRuntimes() {
       {"kserve-lgbserver", "LightGBM models (model.bst / model.txt)", {{"lightgbm", ""}}},
       {"kserve-torchserve", "PyTorch TorchScript models (model.pt), served by inferd", {{"pytorch", ""}}},
       {"kserve-onnxserver", "ONNX models (model.onnx)", {{"onnx", ""}}},
-      {"kserve-pythonserver", "custom Python model classes (model.py)", {{"python", ""}, {"custom", ""}}, Serves::kPython},
+      {"kserve-pythonserver", "custom Python model classes (model.py)", {{"python", ""}, {"custom", ""}},
+       Serves::kPython},
       {"kserve-tritonserver", "Triton model repositories (a subdirectory per model: TorchScript, ONNX), V2 only",
        {{"triton", "2"}}, Serves::kRepository},
   };

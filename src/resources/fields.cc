@@ -169,10 +169,12 @@ Status CheckProbe(const Json& v, const std::string& path) {
       // It goes into the probe's request line: visible ASCII only.
       for (unsigned char ch : s)
         if (ch <= 0x20 || ch >= 0x7f)
-          return InvalidArgument(Join(Join(path, "httpGet"), "path") + ": must be a URL path without spaces or control characters");
+          return InvalidArgument(Join(Join(path, "httpGet"), "path") +
+                                 ": must be a URL path without spaces or control characters");
     }
   }
-  for (const char* key : {"periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds"}) {
+  for (const char* key :
+       {"periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds"}) {
     if (const Json* n = Field(v, key)) {
       int i = 0;
       RETURN_IF_ERROR(CheckInt(*n, Join(path, key), &i));
@@ -323,8 +325,8 @@ std::optional<double> ParseMemoryQuantity(std::string_view q) {
   auto v = NumberWithSuffix(q, &suffix);
   if (!v) return std::nullopt;
   static const std::map<std::string, double> kUnits = {
-      {"", 1},        {"k", 1e3},         {"M", 1e6},           {"G", 1e9},              {"T", 1e12},
-      {"Ki", 1024.0}, {"Mi", 1048576.0},  {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"m", 1e-3}};
+      {"", 1},        {"k", 1e3},        {"M", 1e6},           {"G", 1e9},              {"T", 1e12},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"m", 1e-3}};
   auto it = kUnits.find(suffix);
   if (it == kUnits.end()) return std::nullopt;
   return *v * it->second;

@@ -53,16 +53,20 @@ Status CheckKServeAnnotations(const Json& annotations) {
   const std::string prefix = "metadata.annotations[";
   if (auto mode = value("serving.kserve.io/deploymentMode")) {
     const std::string p = prefix + "serving.kserve.io/deploymentMode]";
-    if (*mode == "ModelMesh") return NotSupportedYet(p, "ModelMesh (multi-model serving on shared pods) is not available");
+    if (*mode == "ModelMesh")
+      return NotSupportedYet(p, "ModelMesh (multi-model serving on shared pods) is not available");
     if (*mode != "Serverless" && *mode != "Knative" && *mode != "RawDeployment" && *mode != "Standard")
-      return InvalidArgument(p + ": unknown deployment mode \"" + *mode + "\"; must be one of [Serverless, Knative, RawDeployment, Standard]");
+      return InvalidArgument(p + ": unknown deployment mode \"" + *mode +
+                             "\"; must be one of [Serverless, Knative, RawDeployment, Standard]");
   }
   if (auto cls = value("serving.kserve.io/autoscalerClass")) {
     if (*cls != "hpa" && *cls != "keda" && *cls != "external" && *cls != "none")
-      return InvalidArgument(prefix + "serving.kserve.io/autoscalerClass]: [" + *cls + "] is not a supported autoscaler class type");
+      return InvalidArgument(prefix + "serving.kserve.io/autoscalerClass]: [" + *cls +
+                             "] is not a supported autoscaler class type");
   }
   if (auto stop = value("serving.kserve.io/stop"); stop && *stop == "true")
-    return NotSupportedYet(prefix + "serving.kserve.io/stop]", "a stopped InferenceService is not kept; delete it, or set "
+    return NotSupportedYet(prefix + "serving.kserve.io/stop]",
+                           "a stopped InferenceService is not kept; delete it, or set "
                            "minReplicas: 0 to scale it to zero when idle");
   return Status::Ok();
 }
@@ -111,7 +115,8 @@ Status CheckResourceTarget(const Json& target, const std::string& path, const st
   if (type == "Utilization" && Field(target, "averageValue"))
     return InvalidArgument(Join(path, "averageValue") + ": set only with type AverageValue (the type is Utilization)");
   if (type == "AverageValue" && Field(target, "averageUtilization"))
-    return InvalidArgument(Join(path, "averageUtilization") + ": set only with type Utilization (the type is AverageValue)");
+    return InvalidArgument(Join(path, "averageUtilization") +
+                           ": set only with type Utilization (the type is AverageValue)");
   if (type == "Utilization") {
     const Json* u = Field(target, "averageUtilization");
     if (!u && resource == "memory")
@@ -119,7 +124,9 @@ Status CheckResourceTarget(const Json& target, const std::string& path, const st
     int pct = 80;
     if (u) RETURN_IF_ERROR(CheckInt(*u, Join(path, "averageUtilization"), &pct));
     if (pct < 1 || pct > 100)
-      return InvalidArgument(Join(path, "averageUtilization") + ": the target utilization percentage should be a [1-100] integer, got " + std::to_string(pct));
+      return InvalidArgument(Join(path, "averageUtilization") +
+                             ": the target utilization percentage should be a [1-100] integer, got " +
+                             std::to_string(pct));
     return Status::Ok();
   }
   if (type == "AverageValue") {
@@ -135,7 +142,8 @@ Status CheckResourceTarget(const Json& target, const std::string& path, const st
       return InvalidArgument(Join(path, "averageValue") + ": the memory target value should be greater than 1 MiB");
     return Status::Ok();
   }
-  return InvalidArgument(Join(path, "type") + ": a " + resource + " Resource metric takes a Utilization or AverageValue target, got \"" + type + "\"");
+  return InvalidArgument(Join(path, "type") + ": a " + resource +
+                         " Resource metric takes a Utilization or AverageValue target, got \"" + type + "\"");
 }
 
 // KServe's autoScaling block (HPA / KEDA in KServe's Standard mode). inferd's raw-mode autoscaler has the
@@ -143,7 +151,8 @@ Status CheckResourceTarget(const Json& target, const std::string& path, const st
 Status CheckAutoScaling(const Json& as, const std::string& path) {
   RETURN_IF_ERROR(CheckObject(as, path));
   if (Field(as, "behavior"))
-    return NotSupportedYet(Join(path, "behavior"), "HPA scaling policies are not applied (inferd uses Kubernetes' default HPA behaviour)");
+    return NotSupportedYet(Join(path, "behavior"),
+                           "HPA scaling policies are not applied (inferd uses Kubernetes' default HPA behaviour)");
   const Json* metrics = Field(as, "metrics");
   if (!metrics) return Status::Ok();
   const std::string mp = Join(path, "metrics");
@@ -153,18 +162,22 @@ Status CheckAutoScaling(const Json& as, const std::string& path) {
     const std::string p = Index(mp, i);
     RETURN_IF_ERROR(CheckObject(m, p));
     if (Field(m, "external"))
-      return NotSupportedYet(Join(p, "external"), "External metrics (inferd autoscales on cpu and memory, concurrency and rps)");
+      return NotSupportedYet(Join(p, "external"),
+                             "External metrics (inferd autoscales on cpu and memory, concurrency and rps)");
     if (Field(m, "podmetric"))
-      return NotSupportedYet(Join(p, "podmetric"), "PodMetric metrics (inferd autoscales on cpu and memory, concurrency and rps)");
+      return NotSupportedYet(Join(p, "podmetric"),
+                             "PodMetric metrics (inferd autoscales on cpu and memory, concurrency and rps)");
     const Json* t = Field(m, "type");
     if (!t) return InvalidArgument(Join(p, "type") + ": required (Resource, External or PodMetric)");
     std::string type;
     RETURN_IF_ERROR(CheckString(*t, Join(p, "type"), &type));
     if (type == "External" || type == "PodMetric")
-      return NotSupportedYet(Join(p, "type"), "metric type " + type + " (inferd autoscales on the Resource metrics cpu and memory, "
-                             "and on concurrency and rps with scaleMetric)");
+      return NotSupportedYet(Join(p, "type"), "metric type " + type +
+                                                  " (inferd autoscales on the Resource metrics cpu and memory, "
+                                                  "and on concurrency and rps with scaleMetric)");
     if (type != "Resource")
-      return InvalidArgument(Join(p, "type") + ": unknown metric type \"" + type + "\"; valid types are Resource, External, PodMetric");
+      return InvalidArgument(Join(p, "type") + ": unknown metric type \"" + type +
+                             "\"; valid types are Resource, External, PodMetric");
     const Json* r = Field(m, "resource");
     if (!r) return InvalidArgument(Join(p, "resource") + ": required for a Resource metric");
     const std::string rp = Join(p, "resource");
@@ -223,7 +236,8 @@ Status CheckComponentExtension(const Json& comp, const std::string& path) {
     std::string t;
     RETURN_IF_ERROR(CheckString(*v, Join(path, "scaleMetricType"), &t));
     if (t != "Utilization" && t != "AverageValue" && t != "Value")
-      return InvalidArgument(Join(path, "scaleMetricType") + ": must be one of [Utilization, Value, AverageValue], got \"" + t + "\"");
+      return InvalidArgument(Join(path, "scaleMetricType") +
+                             ": must be one of [Utilization, Value, AverageValue], got \"" + t + "\"");
   }
   if (const Json* l = Field(comp, "labels")) RETURN_IF_ERROR(CheckStringMap(*l, Join(path, "labels")));
   if (const Json* a = Field(comp, "annotations")) RETURN_IF_ERROR(CheckStringMap(*a, Join(path, "annotations")));
@@ -244,20 +258,20 @@ Status CheckInlineContainerFields(const Json& obj, const std::string& path) {
 
 // Container fields inferd cannot honour for a replica it runs as a local process (see docs/kserve-fields.md).
 Status CheckUnsupportedContainerFields(const Json& c, const std::string& path) {
-  constexpr std::string_view kNoVolumes = "replicas are local processes without Kubernetes volumes; give model files "
-                                          "with storageUri (a local path, pvc://, ...)";
+  constexpr std::string_view kNoVolumes =
+      "replicas are local processes without Kubernetes volumes; give model files "
+      "with storageUri (a local path, pvc://, ...)";
   if (Field(c, "volumeMounts")) return NotSupportedYet(Join(path, "volumeMounts"), kNoVolumes);
   if (Field(c, "volumeDevices")) return NotSupportedYet(Join(path, "volumeDevices"), kNoVolumes);
   if (Field(c, "envFrom"))
-    return NotSupportedYet(Join(path, "envFrom"), "ConfigMap and Secret references are not resolved; list the variables in env");
+    return NotSupportedYet(Join(path, "envFrom"),
+                           "ConfigMap and Secret references are not resolved; list the variables in env");
   if (const Json* env = Field(c, "env"); env && env->is_array()) {
     for (size_t i = 0; i < env->size(); ++i)
       if (Field((*env)[i], "valueFrom"))
         return NotSupportedYet(Join(Index(Join(path, "env"), i), "valueFrom"),
                                "ConfigMap, Secret and field references are not resolved; give the value");
   }
-  if (const Json* wd = Field(c, "workingDir")) RETURN_IF_ERROR(CheckString(*wd, Join(path, "workingDir")));
-  if (const Json* rp = Field(c, "readinessProbe")) RETURN_IF_ERROR(internal::CheckProbe(*rp, Join(path, "readinessProbe")));
   return Status::Ok();
 }
 
@@ -265,10 +279,15 @@ Status CheckImplementation(const Json& impl, const std::string& path, bool is_mo
   RETURN_IF_ERROR(CheckObject(impl, path));
   RETURN_IF_ERROR(CheckInlineContainerFields(impl, path));
   RETURN_IF_ERROR(CheckUnsupportedContainerFields(impl, path));
+  if (const Json* wd = Field(impl, "workingDir")) RETURN_IF_ERROR(CheckString(*wd, Join(path, "workingDir")));
+  if (const Json* rp = Field(impl, "readinessProbe"))
+    RETURN_IF_ERROR(internal::CheckProbe(*rp, Join(path, "readinessProbe")));
   if (Field(impl, "storage"))
-    return NotSupportedYet(Join(path, "storage"), "storage specs (a key of the storage-config Secret) are not read; give storageUri");
+    return NotSupportedYet(Join(path, "storage"),
+                           "storage specs (a key of the storage-config Secret) are not read; give storageUri");
   if (Field(impl, "confidential"))
-    return NotSupportedYet(Join(path, "confidential"), "confidential computing (attested model decryption) is not available");
+    return NotSupportedYet(Join(path, "confidential"),
+                           "confidential computing (attested model decryption) is not available");
   if (!is_model) return Status::Ok();
   const std::string mf_path = Join(path, "modelFormat");
   const Json* mf = Field(impl, "modelFormat");
@@ -317,28 +336,34 @@ Status CheckStorageUris(const Json& v, const std::string& path) {
         std::string m;
         RETURN_IF_ERROR(CheckString(*mp, Join(p, "mountPath"), &m));
         if (m == "/") return InvalidArgument(Join(p, "mountPath") + ": storage path cannot be empty");
-        if (!m.empty() && m.front() != '/') return InvalidArgument(Join(p, "mountPath") + ": storage path must be absolute: " + m);
+        if (!m.empty() && m.front() != '/')
+          return InvalidArgument(Join(p, "mountPath") + ": storage path must be absolute: " + m);
         if (m.find("..") != std::string::npos)
-          return InvalidArgument(Join(p, "mountPath") + ": storage path cannot contain '..' for security reasons: " + m);
+          return InvalidArgument(Join(p, "mountPath") +
+                                 ": storage path cannot contain '..' for security reasons: " + m);
       }
     } else {
       RETURN_IF_ERROR(CheckStorageUri(v[i], p));
     }
   }
-  if (v.size() > 1) return NotSupportedYet(path, "several storageUris (inferd serves one model directory per predictor)");
+  if (v.size() > 1)
+    return NotSupportedYet(path, "several storageUris (inferd serves one model directory per predictor)");
   return Status::Ok();
 }
 
 // PodSpec fields of a component that inferd cannot honour.
 Status CheckUnsupportedPodFields(const Json& comp, const std::string& path) {
   if (Field(comp, "volumes"))
-    return NotSupportedYet(Join(path, "volumes"), "replicas are local processes without Kubernetes volumes; give model "
+    return NotSupportedYet(Join(path, "volumes"),
+                           "replicas are local processes without Kubernetes volumes; give model "
                            "files with storageUri (a local path, pvc://, ...)");
-  if (Field(comp, "initContainers")) return NotSupportedYet(Join(path, "initContainers"), "init containers are not run");
+  if (Field(comp, "initContainers"))
+    return NotSupportedYet(Join(path, "initContainers"), "init containers are not run");
   if (Field(comp, "ephemeralContainers"))
     return NotSupportedYet(Join(path, "ephemeralContainers"), "ephemeral (debug) containers are not run");
   if (Field(comp, "workerSpec"))
-    return NotSupportedYet(Join(path, "workerSpec"), "multi-node serving (a head and worker pods) needs several machines");
+    return NotSupportedYet(Join(path, "workerSpec"),
+                           "multi-node serving (a head and worker pods) needs several machines");
   if (const Json* v = Field(comp, "terminationGracePeriodSeconds")) {
     int s = 0;
     RETURN_IF_ERROR(CheckInt(*v, Join(path, "terminationGracePeriodSeconds"), &s));
@@ -393,7 +418,8 @@ Status CheckPredictor(const Json& pred, const std::string& path) {
     RETURN_IF_ERROR(CheckStorageUris(*v, Join(path, "storageUris")));
     for (const auto& impl : internal::PredictorImplementations())
       if (const Json* i = Field(pred, impl); i && Field(*i, "storageUri"))
-        return InvalidArgument(Join(path, "storageUris") + ": Setting both StorageURI and StorageURIs is not supported.");
+        return InvalidArgument(Join(path, "storageUris") +
+                               ": Setting both StorageURI and StorageURIs is not supported.");
   }
   RETURN_IF_ERROR(CheckInlineContainerFields(pred, path));
   RETURN_IF_ERROR(CheckUnsupportedPodFields(pred, path));
@@ -416,7 +442,8 @@ Status ValidateIsvc(const Json& obj) {
   if (Field(*spec, "explainer"))
     return NotSupportedYet("spec.explainer", "inferd runs only the predictor of an InferenceService");
   if (Field(*spec, "canary"))
-    return NotSupportedYet("spec.canary", "canary predictor variants (KServe's Standard mode) are not run; "
+    return NotSupportedYet("spec.canary",
+                           "canary predictor variants (KServe's Standard mode) are not run; "
                            "use spec.predictor.canaryTrafficPercent for a canary rollout");
   return Status::Ok();
 }
