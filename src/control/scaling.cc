@@ -16,7 +16,7 @@ namespace {
 
 using resources::Json;
 
-// requests.<name> of the predictor's resources, or of its model / first container.
+// requests.<name> of the predictor's (pod-level) resources, or of its implementation / first container.
 std::string RequestOf(const Json& predictor, const char* name) {
   auto from = [name](const Json& holder) -> std::string {
     if (!holder.is_object() || !holder.contains("resources")) return "";
@@ -28,8 +28,10 @@ std::string RequestOf(const Json& predictor, const char* name) {
     return "";
   };
   if (std::string v = from(predictor); !v.empty()) return v;
-  if (predictor.contains("model")) {
-    if (std::string v = from(predictor["model"]); !v.empty()) return v;
+  for (const auto& impl : resources::PredictorImplementations()) {  // model:, sklearn:, ...
+    if (predictor.contains(impl)) {
+      if (std::string v = from(predictor[impl]); !v.empty()) return v;
+    }
   }
   if (predictor.contains("containers") && predictor["containers"].is_array() && !predictor["containers"].empty()) {
     return from(predictor["containers"][0]);

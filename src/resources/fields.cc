@@ -288,6 +288,8 @@ std::string_view MajorVersion(std::string_view version) {
 
 namespace inferd::resources {
 
+const std::vector<std::string>& PredictorImplementations() { return internal::PredictorImplementations(); }
+
 ContainerSpec ParseContainer(const Json& container) {
   try {
     return internal::ContainerFrom(container);

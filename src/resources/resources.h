@@ -48,6 +48,10 @@ std::optional<double> ParseMemoryQuantity(std::string_view q);
 Json MergePatch(Json target, const Json& patch);
 
 // ---- InferenceService ---------------------------------------------------------------------------------
+// The predictor implementations KServe knows, in the order of its messages: model, sklearn, xgboost,
+// tensorflow, pytorch, triton, onnx, pmml, lightgbm, paddle, huggingface.
+const std::vector<std::string>& PredictorImplementations();
+
 // Validates an InferenceService object as KServe's webhook does: apiVersion/kind, metadata.name
 // (DNS-1123 label), metadata.namespace when present, spec.predictor present with exactly one
 // implementation ("spec.predictor: exactly one of [model, sklearn, xgboost, ...] must be specified in

@@ -24,8 +24,7 @@ namespace {
 
 using resources::Json;
 
-const std::vector<std::string> kImpls = {"model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton",
-                                         "onnx",  "pmml",    "lightgbm", "paddle",    "huggingface"};
+const std::vector<std::string>& kImpls = resources::PredictorImplementations();  // what `<impl>` stands for
 
 struct Row {
   std::string kind;      // InferenceService | ServingRuntime

@@ -28,6 +28,15 @@ TEST(ScalingFor, AutoScalingCpuUtilizationIsRawModeOnTheRequest) {
   EXPECT_DOUBLE_EQ(s->resource_target, 0.8);
 }
 
+TEST(ScalingFor, RequestsOfAnyImplementation) {
+  auto s = For(R"({"scaleMetric": "cpu", "scaleTarget": 50, "sklearn": {"resources": {"requests": {"cpu": "4"}}}})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_DOUBLE_EQ(s->resource_target, 2.0);
+  s = For(R"({"scaleMetric": "memory", "scaleTarget": 50, "containers": [{"resources": {"requests": {"memory": "2Gi"}}}]})");
+  ASSERT_TRUE(s.ok());
+  EXPECT_DOUBLE_EQ(s->resource_target, 1073741824.0);
+}
+
 TEST(ScalingFor, AutoScalingAverageValueIsAnAbsoluteTarget) {
   auto s = For(R"({"autoScaling": {"metrics": [{"type": "Resource", "resource": {"name": "memory",
                    "target": {"type": "AverageValue", "averageValue": "512Mi"}}}]}})");
