@@ -1066,7 +1066,20 @@ Status ApiServer::Impl::CheckIdentity(const Route& rt, Json& obj, Reply* err) {
   return Status::Ok();
 }
 
+namespace {
+// Kubernetes' `?dryRun=All`: the write is checked (identity, validation) and answered as if done, and nothing
+// is stored. `inferd apply` dry-runs every document of a file before it writes any.
+StatusOr<bool> DryRun(const Incoming& in) {
+  auto it = in.query.find("dryRun");
+  if (it == in.query.end()) return false;
+  if (it->second == "All") return true;
+  return InvalidArgument("dryRun: unsupported value \"" + it->second + "\", supported values: \"All\"");
+}
+}  // namespace
+
 Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
+  auto dry = DryRun(in);
+  if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
   auto body = ParseBody(in.content_type, in.body);
   if (!body.ok()) return ErrorReply(body.status());
   Json obj = std::move(*body);
@@ -1088,6 +1101,7 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   }
   if (HasStatus(rt.type)) obj.erase("status");  // the status subresource owns it
   if (!Validate(*rt.type, obj, &err).ok()) return err;
+  if (*dry) return JsonReply(201, obj);
   std::string name = md["name"].get<std::string>();
   auto r = store->Create(*rt.type, std::move(obj));
   if (!r.ok()) return StoreError(rt, r.status(), name);
@@ -1095,6 +1109,8 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
 }
 
 Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
+  auto dry = DryRun(in);
+  if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
   auto body = ParseBody(in.content_type, in.body);
   if (!body.ok()) return ErrorReply(body.status());
   Json obj = std::move(*body);
@@ -1106,6 +1122,7 @@ Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
     return JsonReply(200, *r);
   }
   if (!Validate(*rt.type, obj, &err).ok()) return err;
+  if (*dry) return JsonReply(200, obj);
   auto r = store->Update(*rt.type, std::move(obj));
   if (!r.ok()) return StoreError(rt, r.status(), rt.name);
   return JsonReply(200, *r);
@@ -1118,6 +1135,8 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
                       "the body of the request was in an unknown format - accepted media types include: "
                       "application/merge-patch+json, application/json, application/yaml");
   }
+  auto dry = DryRun(in);
+  if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
   auto body = ParseBody(in.content_type, in.body);
   if (!body.ok()) return ErrorReply(body.status());
   const Json& patch = *body;
@@ -1140,6 +1159,7 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
       r = store->UpdateStatus(*rt.type, std::move(obj));
     } else {
       if (!Validate(*rt.type, obj, &err).ok()) return err;
+      if (*dry) return JsonReply(200, obj);
       r = store->Update(*rt.type, std::move(obj));
     }
     if (r.ok()) return JsonReply(200, *r);

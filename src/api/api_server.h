@@ -10,7 +10,8 @@
 //   GET (get, list; `?watch=1|true` streams newline-delimited {"type","object"} events, chunked, after
 //   the initial ADDED events of the current objects unless `resourceVersion=N` is given), POST (create),
 //   PUT (replace; metadata.resourceVersion enforces optimistic concurrency, 409 when stale), PATCH
-//   (application/merge-patch+json, also accepted for application/json), DELETE.
+//   (application/merge-patch+json, also accepted for application/json), DELETE. POST, PUT and PATCH take
+//   Kubernetes' `?dryRun=All`: checked and answered as if written, nothing stored (other values: 400).
 //   Also `/healthz`, `/version`, and the extension routes registered with AddExtension.
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|

@@ -48,7 +48,8 @@ const Kind* KindFromArg(std::string arg) {
 }
 
 const Kind* KindFromObject(const Json& obj) {
-  std::string kind = obj.value("kind", "");
+  if (!obj.is_object() || !obj.contains("kind") || !obj["kind"].is_string()) return nullptr;
+  const std::string kind = obj["kind"].get<std::string>();
   for (const auto& k : Kinds()) {
     if (k.kind == kind) return &k;
   }
@@ -94,8 +95,10 @@ std::string ReadAll(std::istream& in) {
   return ss.str();
 }
 
-// Reads every document of -f FILE|DIR|- (directories: *.yaml, *.yml, *.json, sorted).
-bool ReadDocuments(const std::vector<std::string>& files, std::vector<Json>* docs) {
+// Reads every document of -f FILE|DIR|- (directories: *.yaml, *.yml, *.json, sorted). `where`, when given,
+// gets one entry per document: "<source>: document <n>" (n counts from 1 within its file).
+bool ReadDocuments(const std::vector<std::string>& files, std::vector<Json>* docs,
+                   std::vector<std::string>* where = nullptr) {
   for (const auto& f : files) {
     std::vector<std::pair<std::string, std::string>> texts;  // (source, text)
     std::error_code ec;
@@ -126,7 +129,10 @@ bool ReadDocuments(const std::vector<std::string>& files, std::vector<Json>* doc
         Fail(parsed.status().message());
         return false;
       }
-      for (auto& d : *parsed) docs->push_back(std::move(d));
+      for (size_t i = 0; i < parsed->size(); ++i) {
+        docs->push_back(std::move((*parsed)[i]));
+        if (where) where->push_back(source + ": document " + std::to_string(i + 1));
+      }
     }
   }
   return true;
@@ -234,66 +240,95 @@ std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns) {
 }
 
 // ---- apply -----------------------------------------------------------------------------------------
+// A document of `inferd apply -f`, checked: its kind, namespace and name, ready to write.
+struct ApplyItem {
+  const Kind* kind = nullptr;
+  std::string ns, name;
+  Json doc;
+};
+
+// Checks one document: an object of a served kind, then the server's own validation by a dry run
+// (`?dryRun=All`: nothing is stored). Returns the error message, or "" when the document can be applied.
+std::string CheckForApply(const ApiClient& client, Json doc, const std::string& ns_flag, ApplyItem* item,
+                          bool* unreachable) {
+  if (!doc.is_object()) return "is not an object";
+  const Kind* k = KindFromObject(doc);
+  if (!k) {
+    return "unknown kind \"" + (doc["kind"].is_string() ? doc["kind"].get<std::string>() : std::string()) +
+           "\" (inferd serves InferenceService, ServingRuntime, ClusterServingRuntime)";
+  }
+  if (!doc.contains("metadata") || !doc["metadata"].is_object()) doc["metadata"] = Json::object();
+  const Json& md = doc["metadata"];
+  item->kind = k;
+  item->name = md.contains("name") && md["name"].is_string() ? md["name"].get<std::string>() : "";
+  item->ns = md.contains("namespace") && md["namespace"].is_string() ? md["namespace"].get<std::string>()
+                                                                   : (ns_flag.empty() ? "default" : ns_flag);
+  if (k->namespaced) doc["metadata"]["namespace"] = item->ns;
+  auto r = client.Call("POST", CollectionPath(*k, item->ns) + "?dryRun=All", doc.dump());
+  if (r.code == 0) *unreachable = true;
+  if (r.code != 200 && r.code != 201) return ErrorMessage(r);
+  item->doc = std::move(doc);
+  return "";
+}
+
+// Creates the object, or replaces spec, labels and annotations of an existing one (retrying on 409).
+void ApplyOne(const ApiClient& client, ApplyItem& it) {
+  const Kind* k = it.kind;
+  const std::string& name = it.name;
+  Json& doc = it.doc;
+  auto r = client.Call("POST", CollectionPath(*k, it.ns), doc.dump());
+  if (r.code == 201 || r.code == 200) {
+    std::printf("%s/%s created\n", Singular(*k).c_str(), name.c_str());
+    return;
+  }
+  if (r.code != 409) return ServerError(r);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto cur = client.Call("GET", ObjectPath(*k, it.ns, name));
+    if (cur.code != 200) return ServerError(cur);
+    Json current = ParseAnswer(cur.body);
+    Json desired = current;
+    desired["spec"] = doc.contains("spec") ? doc["spec"] : Json::object();
+    for (const char* f : {"labels", "annotations"}) {
+      if (doc["metadata"].contains(f)) desired["metadata"][f] = doc["metadata"][f];
+      else desired["metadata"].erase(f);
+    }
+    if (desired == current) {
+      std::printf("%s/%s unchanged\n", Singular(*k).c_str(), name.c_str());
+      return;
+    }
+    auto put = client.Call("PUT", ObjectPath(*k, it.ns, name), desired.dump());
+    if (put.code == 200) {
+      std::printf("%s/%s configured\n", Singular(*k).c_str(), name.c_str());
+      return;
+    }
+    if (put.code != 409) return ServerError(put);
+  }
+  Fail("could not apply " + name + ": it kept changing (409 Conflict)");
+}
+
+// Every document is checked (the server's validation, by a dry run) before any is written: a file with an
+// invalid document applies nothing, and every error is reported with its file and document number.
 void RunApply(const ClientFlags& flags, const std::vector<std::string>& files, const std::string& ns_flag) {
   auto client = MakeClient(flags);
   if (!client.ok()) return Fail(client.status().message());
   std::vector<Json> docs;
-  if (!ReadDocuments(files, &docs)) return;
-  for (auto& doc : docs) {
-    if (!doc.is_object()) {
-      Fail("a document is not an object");
-      continue;
-    }
-    const Kind* k = KindFromObject(doc);
-    if (!k) {
-      Fail("unknown kind \"" + doc.value("kind", "") + "\" (inferd serves InferenceService, ServingRuntime, "
-           "ClusterServingRuntime)");
-      continue;
-    }
-    if (!doc.contains("metadata") || !doc["metadata"].is_object()) doc["metadata"] = Json::object();
-    std::string name = doc["metadata"].value("name", "");
-    std::string ns = doc["metadata"].value("namespace", ns_flag.empty() ? "default" : ns_flag);
-    if (k->namespaced) doc["metadata"]["namespace"] = ns;
-    auto r = client->Call("POST", CollectionPath(*k, ns), doc.dump());
-    if (r.code == 201 || r.code == 200) {
-      std::printf("%s/%s created\n", Singular(*k).c_str(), name.c_str());
-      continue;
-    }
-    if (r.code != 409) {
-      ServerError(r);
-      continue;
-    }
-    bool done = false;
-    for (int attempt = 0; attempt < 5 && !done; ++attempt) {
-      auto cur = client->Call("GET", ObjectPath(*k, ns, name));
-      if (cur.code != 200) {
-        ServerError(cur);
-        done = true;
-        break;
-      }
-      Json current = ParseAnswer(cur.body);
-      Json desired = current;
-      desired["spec"] = doc.contains("spec") ? doc["spec"] : Json::object();
-      for (const char* f : {"labels", "annotations"}) {
-        if (doc["metadata"].contains(f)) desired["metadata"][f] = doc["metadata"][f];
-        else desired["metadata"].erase(f);
-      }
-      if (desired == current) {
-        std::printf("%s/%s unchanged\n", Singular(*k).c_str(), name.c_str());
-        done = true;
-        break;
-      }
-      auto put = client->Call("PUT", ObjectPath(*k, ns, name), desired.dump());
-      if (put.code == 200) {
-        std::printf("%s/%s configured\n", Singular(*k).c_str(), name.c_str());
-        done = true;
-      } else if (put.code != 409) {
-        ServerError(put);
-        done = true;
-      }
-    }
-    if (!done) Fail("could not apply " + name + ": it kept changing (409 Conflict)");
+  std::vector<std::string> where;
+  if (!ReadDocuments(files, &docs, &where)) return;
+  std::vector<ApplyItem> items(docs.size());
+  size_t invalid = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    bool unreachable = false;
+    std::string err = CheckForApply(*client, std::move(docs[i]), ns_flag, &items[i], &unreachable);
+    if (unreachable) return Fail(err);
+    if (err.empty()) continue;
+    ++invalid;
+    Fail(where[i] + ": " + err);
   }
+  if (invalid > 0) {
+    return Fail("nothing applied: " + std::to_string(invalid) + " of " + std::to_string(docs.size()) +
+                (docs.size() == 1 ? " document is" : " documents are") + " invalid");
+  }
+  for (auto& it : items) ApplyOne(*client, it);
 }
 
 // ---- get -------------------------------------------------------------------------------------------

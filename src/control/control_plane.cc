@@ -863,11 +863,22 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     pred_reason = failure_reason = "InvalidPredictorSpec";
     pred_message = failure_message = spec.status().message();
     transition = "InvalidSpec";
+  } else if (!spec->collocated.empty()) {
+    // KServe's collocation (a transformer-container beside the model) is valid there but not run here yet:
+    // not Ready with the reason, rather than serving the model without its containers.
+    std::string names;
+    for (const auto& n : spec->collocated) names += (names.empty() ? "" : ", ") + (n.empty() ? "(unnamed)" : n);
+    pred_reason = failure_reason = "CollocationNotSupported";
+    pred_message = failure_message = "spec.predictor.containers: containers collocated with the model (" + names +
+                                     ") are not supported yet; inferd runs only the model's runtime";
+    transition = "InvalidSpec";
   } else if (spec->containers.empty()) {
     auto c = resources::SelectRuntime(*spec, ns_runtimes, cluster_runtimes);
     if (!c.ok()) {
       std::string m = c.status().message();
-      failure_reason = m.starts_with("NoSupportingRuntime") ? "NoSupportingRuntime" : "RuntimeNotRecognized";
+      failure_reason = m.starts_with("NoSupportingRuntime") ? "NoSupportingRuntime"
+                       : m.starts_with("RuntimeDisabled")   ? "RuntimeDisabled"
+                                                            : "RuntimeNotRecognized";
       pred_reason = failure_reason;
       pred_message = failure_message = m;
       transition = "InvalidSpec";

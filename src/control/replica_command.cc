@@ -47,16 +47,6 @@ int FreeLoopbackPort() {
   return port;
 }
 
-std::vector<std::string> StringList(const Json& j) {
-  std::vector<std::string> out;
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-    else out.push_back(v.dump());
-  }
-  return out;
-}
-
 // Sets `--flag=value` (or `--flag value`) in args, appending it when absent.
 void SetFlag(std::vector<std::string>& args, std::string_view flag, const std::string& value) {
   for (size_t i = 0; i < args.size(); ++i) {
@@ -82,6 +72,29 @@ bool HasFlag(const std::vector<std::string>& args, std::string_view flag) {
 std::string LookupMap(const std::map<std::string, std::string>& m, const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? std::string() : it->second;
+}
+
+// What a runtime may carry (KServe accepts it) but a local process cannot honour: the replica is not started
+// and the service shows RuntimeNotRunnable with this message (an InferenceService's own containers are
+// refused at apply instead; see docs/kserve-fields.md).
+Status CheckRunnable(const Json& runtime, const Json& container, const std::string& where) {
+  const Json& spec = runtime["spec"];
+  if (spec.is_object() && spec.contains("workerSpec") && !spec["workerSpec"].is_null()) {
+    return InvalidArgument(where + ": workerSpec (multi-node serving over several machines) is not supported");
+  }
+  if (container.contains("envFrom") && !container["envFrom"].is_null()) {
+    return InvalidArgument(where + ": envFrom is not supported (ConfigMap and Secret references are not resolved)");
+  }
+  if (container.contains("env") && container["env"].is_array()) {
+    for (const auto& e : container["env"]) {
+      if (e.is_object() && e.contains("valueFrom") && !e["valueFrom"].is_null()) {
+        return InvalidArgument(
+            where + ": env " + (e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : "") +
+            ": valueFrom is not supported (ConfigMap, Secret and field references are not resolved)");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -136,41 +149,35 @@ std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in)
 
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in) {
   if (!in.spec) return InvalidArgument("no component spec");
-  std::string image;
-  std::vector<std::string> command, args;
-  std::vector<std::pair<std::string, std::string>> env;
+  resources::ContainerSpec container;
   std::string where;
   if (!in.spec->containers.empty()) {
-    const auto& c = in.spec->containers.front();
-    image = c.image;
-    command = c.command;
-    args = c.args;
-    for (const auto& e : c.env) env.emplace_back(e.name, e.value);
+    container = in.spec->containers.front();
     where = "spec.predictor.containers[0]";
   } else {
     if (!in.runtime) return InvalidArgument("no runtime");
-    const Json* container = nullptr;
+    const Json* found = nullptr;
     const Json& containers = (*in.runtime)["spec"]["containers"];
     if (containers.is_array()) {
       for (const auto& c : containers) {
-        if (c.value("name", "") == "kserve-container") container = &c;
+        if (c.value("name", "") == "kserve-container") found = &c;
       }
-      if (!container && !containers.empty()) container = &containers.front();
+      if (!found && !containers.empty()) found = &containers.front();
     }
     std::string rt_name = (*in.runtime)["metadata"].value("name", "");
-    if (!container) return InvalidArgument("runtime " + rt_name + " has no container");
-    image = container->value("image", "");
-    if (container->contains("command")) command = StringList((*container)["command"]);
-    if (container->contains("args")) args = StringList((*container)["args"]);
-    if (container->contains("env") && (*container)["env"].is_array()) {
-      for (const auto& e : (*container)["env"]) {
-        if (e.contains("name") && e["name"].is_string()) {
-          env.emplace_back(e["name"].get<std::string>(), e.value("value", ""));
-        }
-      }
-    }
+    if (!found) return InvalidArgument("runtime " + rt_name + " has no container");
     where = "runtime " + rt_name;
+    RETURN_IF_ERROR(CheckRunnable(*in.runtime, *found, where));
+    container = resources::ParseContainer(*found);
+    // The implementation's container fields override the runtime's (KServe merges the two containers).
+    if (!in.spec->command.empty()) container.command = in.spec->command;
+    if (!in.spec->working_dir.empty()) container.working_dir = in.spec->working_dir;
+    if (in.spec->readiness) container.readiness = in.spec->readiness;
   }
+  const std::string image = container.image;
+  std::vector<std::string> command = container.command, args = container.args;
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& e : container.env) env.emplace_back(e.name, e.value);
   if (command.empty()) {
     if (IsCompatibleImage(image)) {
       command = {"inferd", "model-server"};
@@ -224,6 +231,14 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   }
   r.argv = std::move(argv);
   r.env = std::move(env);
+  if (!container.working_dir.empty()) r.cwd = ExpandTemplate(container.working_dir, in);
+  if (const auto& p = container.readiness) {
+    if (!p->path.empty()) r.ready_path = p->path.front() == '/' ? p->path : "/" + p->path;
+    if (p->period_seconds > 0) r.ready_probe_interval = std::chrono::seconds(p->period_seconds);
+    if (p->timeout_seconds > 0) r.probe_timeout = std::chrono::seconds(p->timeout_seconds);
+    if (p->failure_threshold > 0) r.failure_threshold = p->failure_threshold;
+  }
+  if (in.spec->termination_grace_seconds) r.stop_grace = std::chrono::seconds(*in.spec->termination_grace_seconds);
   if (!in.model_path.empty()) r.env.emplace_back("STORAGE_URI", in.spec->storage_uri);
   return r;
 }

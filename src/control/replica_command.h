@@ -17,7 +17,12 @@
 // - KServe's template variables {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} are replaced
 //   in command, args and env values; "/mnt/models" (prefix) by the local model directory.
 // - The component's args and env are appended to (and override) the container's; a batcher adds
-//   --max_batch_size/--max_latency (µs) for inferd model-server.
+//   --max_batch_size/--max_latency (µs) for inferd model-server. The implementation's command, workingDir and
+//   readinessProbe (`model.command`, ...) replace the runtime container's, as KServe merges the two.
+// - workingDir is the replica's cwd; readinessProbe.httpGet.path, periodSeconds, timeoutSeconds and
+//   failureThreshold set the supervisor's probe; terminationGracePeriodSeconds its stop grace.
+// - A runtime with workerSpec, or whose container uses envFrom or env valueFrom, cannot run as a local
+//   process: InvalidArgument naming the runtime and the field (the service shows RuntimeNotRunnable).
 #pragma once
 
 #include <string>

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,16 +16,7 @@ namespace {
 
 using resources::Json;
 
-std::optional<double> ParseNumberWithSuffix(const std::string& q, std::string* suffix) {
-  if (q.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(q.c_str(), &end);
-  if (end == q.c_str() || !std::isfinite(v) || v < 0) return std::nullopt;
-  *suffix = std::string(end);
-  return v;
-}
-
-// requests.<name> of the predictor's resources, or of its model / first container.
+// requests.<name> of the predictor's (pod-level) resources, or of its implementation / first container.
 std::string RequestOf(const Json& predictor, const char* name) {
   auto from = [name](const Json& holder) -> std::string {
     if (!holder.is_object() || !holder.contains("resources")) return "";
@@ -36,8 +28,10 @@ std::string RequestOf(const Json& predictor, const char* name) {
     return "";
   };
   if (std::string v = from(predictor); !v.empty()) return v;
-  if (predictor.contains("model")) {
-    if (std::string v = from(predictor["model"]); !v.empty()) return v;
+  for (const auto& impl : resources::PredictorImplementations()) {  // model:, sklearn:, ...
+    if (predictor.contains(impl)) {
+      if (std::string v = from(predictor[impl]); !v.empty()) return v;
+    }
   }
   if (predictor.contains("containers") && predictor["containers"].is_array() && !predictor["containers"].empty()) {
     return from(predictor["containers"][0]);
@@ -76,28 +70,46 @@ std::optional<double> RssBytes(int pid) {
 constexpr int64_t kSlackNs = 50'000'000;  // a pass a little early still counts as on time
 constexpr int64_t kResourceWindowNs = 15'000'000'000;  // raw mode: average usage over 15 s (metrics-server's)
 
+// KServe's autoScaling block, one Resource metric (validated at apply: External/PodMetric and several metrics
+// are refused there). It wins over scaleMetric/scaleTarget, as in KServe's HPA reconciler. A Utilization
+// target sets the percent of the request; an AverageValue target the absolute per-replica cores or bytes.
+struct AutoScalingMetric {
+  std::string resource;           // cpu | memory
+  std::optional<double> percent;  // Utilization
+  std::optional<double> average;  // AverageValue (cores or bytes)
+};
+StatusOr<std::optional<AutoScalingMetric>> AutoScalingOf(const Json& predictor) {
+  if (!predictor.is_object() || !predictor.contains("autoScaling") || !predictor["autoScaling"].is_object()) {
+    return std::optional<AutoScalingMetric>();
+  }
+  const Json& as = predictor["autoScaling"];
+  if (!as.contains("metrics") || !as["metrics"].is_array() || as["metrics"].empty())
+    return std::optional<AutoScalingMetric>();
+  const Json& m = as["metrics"][0];
+  if (!m.is_object() || m.value("type", "") != "Resource" || !m.contains("resource") || !m["resource"].is_object()) {
+    return InvalidArgument("autoScaling.metrics[0]: only a Resource metric (cpu or memory) is supported");
+  }
+  const Json& r = m["resource"];
+  AutoScalingMetric out;
+  out.resource = r.value("name", "");
+  if (out.resource != "cpu" && out.resource != "memory") {
+    return InvalidArgument("autoScaling.metrics[0].resource.name: must be cpu or memory");
+  }
+  const Json target = r.contains("target") && r["target"].is_object() ? r["target"] : Json::object();
+  if (target.value("type", "Utilization") == "AverageValue") {
+    const Json& v = target.contains("averageValue") ? target["averageValue"] : Json();
+    const std::string q = v.is_string() ? v.get<std::string>() : (v.is_number() ? v.dump() : "");
+    out.average = out.resource == "cpu" ? resources::ParseCpuQuantity(q) : resources::ParseMemoryQuantity(q);
+    if (!out.average || *out.average <= 0) {
+      return InvalidArgument("autoScaling.metrics[0].resource.target.averageValue: '" + q + "' is not a quantity");
+    }
+  } else if (target.contains("averageUtilization") && target["averageUtilization"].is_number()) {
+    out.percent = target["averageUtilization"].get<double>();
+  }
+  return std::optional<AutoScalingMetric>(std::move(out));
+}
+
 }  // namespace
-
-std::optional<double> ParseCpuQuantity(const std::string& q) {
-  std::string suffix;
-  auto v = ParseNumberWithSuffix(q, &suffix);
-  if (!v) return std::nullopt;
-  if (suffix.empty()) return *v;
-  if (suffix == "m") return *v / 1000;
-  return std::nullopt;
-}
-
-std::optional<double> ParseMemoryQuantity(const std::string& q) {
-  std::string suffix;
-  auto v = ParseNumberWithSuffix(q, &suffix);
-  if (!v) return std::nullopt;
-  static const std::map<std::string, double> kUnits = {
-      {"", 1},           {"k", 1e3},          {"M", 1e6},          {"G", 1e9},          {"T", 1e12},
-      {"Ki", 1024.0},    {"Mi", 1048576.0},   {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"m", 1e-3}};
-  auto it = kUnits.find(suffix);
-  if (it == kUnits.end()) return std::nullopt;
-  return *v * it->second;
-}
 
 StatusOr<RevisionScaling> ScalingFor(const autoscaler::AutoscalerConfig& config, const Json& predictor,
                                      const std::map<std::string, std::string>& annotations) {
@@ -115,6 +127,28 @@ StatusOr<RevisionScaling> ScalingFor(const autoscaler::AutoscalerConfig& config,
   if (predictor.is_object() && predictor.contains("scaleMetric") && predictor["scaleMetric"].is_string()) {
     f.scale_metric = predictor["scaleMetric"].get<std::string>();
   }
+  ASSIGN_OR_RETURN(std::optional<AutoScalingMetric> metric, AutoScalingOf(predictor));
+  if (metric) {
+    f.scale_metric = metric->resource;
+    f.scale_target = metric->percent;  // unset for AverageValue (and for a cpu Utilization without a value: 80)
+  }
+  // KServe's Standard (RawDeployment) mode: an HPA on cpu at 80% unless a metric is given; the autoscaler
+  // classes none and external create no autoscaler there: the replica count stays at minReplicas.
+  auto annotation = [&](const char* key) {
+    auto it = annotations.find(key);
+    return it == annotations.end() ? std::string() : it->second;
+  };
+  const std::string mode = annotation("serving.kserve.io/deploymentMode");
+  if (mode == "RawDeployment" || mode == "Standard") {
+    const std::string cls = annotation("serving.kserve.io/autoscalerClass");
+    if (cls == "none" || cls == "external") {
+      const int fixed = std::max(1, f.min_replicas.value_or(1));
+      f.min_replicas = fixed;
+      f.max_replicas = fixed;
+    } else if (!f.scale_metric) {
+      f.scale_metric = "cpu";
+    }
+  }
   RevisionScaling out;
   ASSIGN_OR_RETURN(out.spec, autoscaler::ResolveKServeSpec(config, annotations, f));
   using autoscaler::ScaleMetric;
@@ -125,7 +159,7 @@ StatusOr<RevisionScaling> ScalingFor(const autoscaler::AutoscalerConfig& config,
     std::string req = RequestOf(predictor, cpu ? "cpu" : "memory");
     double request = cpu ? 1.0 : 1073741824.0;
     if (!req.empty()) {
-      auto parsed = cpu ? ParseCpuQuantity(req) : ParseMemoryQuantity(req);
+      auto parsed = cpu ? resources::ParseCpuQuantity(req) : resources::ParseMemoryQuantity(req);
       if (!parsed || *parsed <= 0) {
         return InvalidArgument(std::string("resources.requests.") + (cpu ? "cpu" : "memory") + ": '" + req +
                                "' is not a quantity");
@@ -133,6 +167,7 @@ StatusOr<RevisionScaling> ScalingFor(const autoscaler::AutoscalerConfig& config,
       request = *parsed;
     }
     out.resource_target = request * percent / 100;
+    if (metric && metric->average) out.resource_target = *metric->average;
   }
   return out;
 }

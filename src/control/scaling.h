@@ -43,12 +43,13 @@ struct RevisionScaling {
 // (`predictor` is spec.predictor as written: minReplicas absent means KServe's default 1 unless a min-scale
 // annotation says otherwise). Raw mode targets: scaleTarget (default 80) percent of resources.requests.cpu
 // (default one core) or resources.requests.memory (default 1 GiB), read from the predictor or its model.
+// KServe's `autoScaling: {metrics: [{type: Resource, resource: {name: cpu|memory, target: ...}}]}` selects
+// the same raw mode and wins over scaleMetric/scaleTarget (as KServe's HPA reconciler): a Utilization target's
+// averageUtilization is the percent (cpu default 80), an AverageValue target the per-replica cores or bytes.
+// With `serving.kserve.io/deploymentMode: RawDeployment|Standard` the default metric is cpu (KServe's HPA), and
+// `serving.kserve.io/autoscalerClass: none|external` fixes the replicas at minReplicas (at least 1).
 StatusOr<RevisionScaling> ScalingFor(const autoscaler::AutoscalerConfig& config, const resources::Json& predictor,
                                      const std::map<std::string, std::string>& annotations);
-
-// Kubernetes resource quantities: "500m" / "2" / "1.5" CPUs; "512Mi", "2Gi", "1G", "1e9", "100k" bytes.
-std::optional<double> ParseCpuQuantity(const std::string& q);
-std::optional<double> ParseMemoryQuantity(const std::string& q);
 
 class RevisionScaler {
  public:

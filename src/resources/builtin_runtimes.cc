@@ -1,19 +1,22 @@
 // resources/builtin_runtimes.cc: inferd's built-in ClusterServingRuntimes.
 //
 // Every built-in runs `inferd model-server` (the one binary serves sklearn, xgboost, lightgbm, TorchScript,
-// ONNX and Python model classes) and speaks v1, v2 and grpc-v2. KServe's runtime names are kept so that
-// InferenceServices naming them with `runtime:` work unchanged.
+// ONNX and Python model classes) and speaks v1, v2 and grpc-v2; kserve-tritonserver serves the storageUri as
+// a Triton model repository (--model_repository) and, like KServe's, speaks v2 and grpc-v2 only. KServe's
+// runtime names are kept so that InferenceServices naming them with `runtime:` work unchanged.
 #include "resources/resources.h"
 
 namespace inferd::resources {
 namespace {
+
+enum class Serves { kModelDir, kPython, kRepository };
 
 struct Builtin {
   const char* name;
   const char* description;
   // {format name, version ("" = any)}
   std::vector<std::pair<const char*, const char*>> formats;
-  bool python = false;
+  Serves serves = Serves::kModelDir;
 };
 
 Json MakeRuntime(const Builtin& b) {
@@ -25,8 +28,20 @@ Json MakeRuntime(const Builtin& b) {
     f["priority"] = 1;
     formats.push_back(std::move(f));
   }
-  Json args = b.python ? Json::array({"--model_name={{.Name}}", "--python=/mnt/models/model.py", "--http_port=8080"})
-                       : Json::array({"--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"});
+  Json args;
+  Json protocols = Json::array({"v1", "v2", "grpc-v2"});
+  switch (b.serves) {
+    case Serves::kModelDir:
+      args = Json::array({"--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"});
+      break;
+    case Serves::kPython:
+      args = Json::array({"--model_name={{.Name}}", "--python=/mnt/models/model.py", "--http_port=8080"});
+      break;
+    case Serves::kRepository:  // Triton's layout: every subdirectory is a model, named by the directory
+      args = Json::array({"--model_repository=/mnt/models", "--http_port=8080"});
+      protocols = Json::array({"v2", "grpc-v2"});  // as KServe's kserve-tritonserver
+      break;
+  }
   Json container = {{"name", "kserve-container"},
                     {"image", "inferd"},
                     {"command", Json::array({"inferd", "model-server"})},
@@ -39,7 +54,7 @@ Json MakeRuntime(const Builtin& b) {
                 {"annotations", {{"inferd.io/description", b.description}}}}},
               {"spec",
                {{"supportedModelFormats", std::move(formats)},
-                {"protocolVersions", Json::array({"v1", "v2", "grpc-v2"})},
+                {"protocolVersions", std::move(protocols)},
                 {"multiModel", false},
                 {"containers", Json::array({std::move(container)})}}}};
 }
@@ -53,7 +68,10 @@ std::vector<Json> BuiltinClusterServingRuntimes() {
       {"kserve-lgbserver", "LightGBM models (model.bst / model.txt)", {{"lightgbm", ""}}},
       {"kserve-torchserve", "PyTorch TorchScript models (model.pt), served by inferd", {{"pytorch", ""}}},
       {"kserve-onnxserver", "ONNX models (model.onnx)", {{"onnx", ""}}},
-      {"kserve-pythonserver", "custom Python model classes (model.py)", {{"python", ""}, {"custom", ""}}, true},
+      {"kserve-pythonserver", "custom Python model classes (model.py)", {{"python", ""}, {"custom", ""}},
+       Serves::kPython},
+      {"kserve-tritonserver", "Triton model repositories (a subdirectory per model: TorchScript, ONNX), V2 only",
+       {{"triton", "2"}}, Serves::kRepository},
   };
   std::vector<Json> out;
   try {

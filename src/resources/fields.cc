@@ -1,5 +1,8 @@
 // resources/fields.cc: field access and type checks shared by the validators (see internal.h).
 #include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <map>
 #include <string>
 
 #include "resources/internal.h"
@@ -151,6 +154,33 @@ Status CheckContainer(const Json& v, const std::string& path) {
   if (const Json* f = Field(v, "command")) RETURN_IF_ERROR(CheckStringList(*f, Join(path, "command")));
   if (const Json* f = Field(v, "args")) RETURN_IF_ERROR(CheckStringList(*f, Join(path, "args")));
   if (const Json* f = Field(v, "env")) RETURN_IF_ERROR(CheckEnvList(*f, Join(path, "env")));
+  if (const Json* f = Field(v, "workingDir")) RETURN_IF_ERROR(CheckString(*f, Join(path, "workingDir")));
+  if (const Json* f = Field(v, "readinessProbe")) RETURN_IF_ERROR(CheckProbe(*f, Join(path, "readinessProbe")));
+  return Status::Ok();
+}
+
+Status CheckProbe(const Json& v, const std::string& path) {
+  RETURN_IF_ERROR(CheckObject(v, path));
+  if (const Json* h = Field(v, "httpGet")) {
+    RETURN_IF_ERROR(CheckObject(*h, Join(path, "httpGet")));
+    if (const Json* p = Field(*h, "path")) {
+      std::string s;
+      RETURN_IF_ERROR(CheckString(*p, Join(Join(path, "httpGet"), "path"), &s));
+      // It goes into the probe's request line: visible ASCII only.
+      for (unsigned char ch : s)
+        if (ch <= 0x20 || ch >= 0x7f)
+          return InvalidArgument(Join(Join(path, "httpGet"), "path") +
+                                 ": must be a URL path without spaces or control characters");
+    }
+  }
+  for (const char* key :
+       {"periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold", "initialDelaySeconds"}) {
+    if (const Json* n = Field(v, key)) {
+      int i = 0;
+      RETURN_IF_ERROR(CheckInt(*n, Join(path, key), &i));
+      if (i < 0) return InvalidArgument(Join(path, key) + ": must be >= 0");
+    }
+  }
   return Status::Ok();
 }
 
@@ -222,6 +252,21 @@ std::vector<EnvVar> EnvList(const Json* v) {
   return out;
 }
 
+std::optional<ProbeSpec> ProbeFrom(const Json* v) {
+  if (!v || !v->is_object()) return std::nullopt;
+  ProbeSpec p;
+  auto num = [&](const char* key) {
+    const Json* n = Field(*v, key);
+    return n && n->is_number_integer() && n->get<int64_t>() > 0 && n->get<int64_t>() < 86400 ? n->get<int>() : 0;
+  };
+  if (const Json* h = Field(*v, "httpGet"))
+    if (const Json* path = Field(*h, "path"); path && path->is_string()) p.path = path->get<std::string>();
+  p.period_seconds = num("periodSeconds");
+  p.timeout_seconds = num("timeoutSeconds");
+  p.failure_threshold = num("failureThreshold");
+  return p;
+}
+
 ContainerSpec ContainerFrom(const Json& v) {
   ContainerSpec c;
   if (const Json* f = Field(v, "name"); f && f->is_string()) c.name = f->get<std::string>();
@@ -229,6 +274,8 @@ ContainerSpec ContainerFrom(const Json& v) {
   c.command = StringList(Field(v, "command"));
   c.args = StringList(Field(v, "args"));
   c.env = EnvList(Field(v, "env"));
+  if (const Json* f = Field(v, "workingDir"); f && f->is_string()) c.working_dir = f->get<std::string>();
+  c.readiness = ProbeFrom(Field(v, "readinessProbe"));
   return c;
 }
 
@@ -238,3 +285,53 @@ std::string_view MajorVersion(std::string_view version) {
 }
 
 }  // namespace inferd::resources::internal
+
+namespace inferd::resources {
+
+const std::vector<std::string>& PredictorImplementations() { return internal::PredictorImplementations(); }
+
+ContainerSpec ParseContainer(const Json& container) {
+  try {
+    return internal::ContainerFrom(container);
+  } catch (...) {
+    return {};  // accessors check types; building strings only throws on memory exhaustion
+  }
+}
+
+namespace {
+std::optional<double> NumberWithSuffix(std::string_view q, std::string* suffix) {
+  if (q.empty() || q.size() > 64) return std::nullopt;
+  const std::string s(q);
+  // No sign, space, nan or hex (strtod would take them; Kubernetes quantities do not).
+  if (!(std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '.') || s.find_first_of("xX") != std::string::npos)
+    return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || !std::isfinite(v) || v < 0) return std::nullopt;
+  *suffix = std::string(end);
+  return v;
+}
+}  // namespace
+
+std::optional<double> ParseCpuQuantity(std::string_view q) {
+  std::string suffix;
+  auto v = NumberWithSuffix(q, &suffix);
+  if (!v) return std::nullopt;
+  if (suffix.empty()) return *v;
+  if (suffix == "m") return *v / 1000;
+  return std::nullopt;
+}
+
+std::optional<double> ParseMemoryQuantity(std::string_view q) {
+  std::string suffix;
+  auto v = NumberWithSuffix(q, &suffix);
+  if (!v) return std::nullopt;
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},        {"k", 1e3},        {"M", 1e6},           {"G", 1e9},              {"T", 1e12},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"m", 1e-3}};
+  auto it = kUnits.find(suffix);
+  if (it == kUnits.end()) return std::nullopt;
+  return *v * it->second;
+}
+
+}  // namespace inferd::resources

@@ -42,8 +42,10 @@ Status CheckStringList(const Json& v, const std::string& path);
 Status CheckEnvList(const Json& v, const std::string& path);
 // {key: "string"} (labels, annotations).
 Status CheckStringMap(const Json& v, const std::string& path);
-// A container object: name?, image?, command?, args?, env?.
+// A container object: name?, image?, command?, args?, env?, workingDir?, readinessProbe?.
 Status CheckContainer(const Json& v, const std::string& path);
+// A probe: httpGet.path (visible ASCII), the integer timings >= 0.
+Status CheckProbe(const Json& v, const std::string& path);
 // storageUri: file://, http(s)://, s3://, gs://, pvc:// or a local path.
 Status CheckStorageUri(const Json& v, const std::string& path);
 // protocolVersion: one of kProtocols.
@@ -56,6 +58,7 @@ std::string VersionString(const Json& v);  // string as is, numbers as written
 std::vector<std::string> StringList(const Json* v);
 std::vector<EnvVar> EnvList(const Json* v);
 ContainerSpec ContainerFrom(const Json& v);
+std::optional<ProbeSpec> ProbeFrom(const Json* probe);
 
 // Major version: "1.2.3" -> "1", "v2" -> "v2".
 std::string_view MajorVersion(std::string_view version);

@@ -80,6 +80,7 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
     } else {
       c.format = impl_name;  // legacy shorthand: the format is its name (`pytorch` -> "pytorch")
       // runtimeVersion names an image tag in KServe, not a format version: it does not constrain selection.
+      if ((impl_name == "triton" || impl_name == "huggingface") && !c.protocol_explicit) c.protocol_version = "v2";
     }
     if (const Json* v = Field(*impl, "storageUri")) c.storage_uri = v->get<std::string>();
     if (const Json* v = Field(*impl, "protocolVersion")) {
@@ -88,6 +89,13 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
     }
     if (const Json* v = Field(*impl, "args")) c.args = StringList(v);
     if (const Json* v = Field(*impl, "env")) c.env = EnvList(v);
+    const ContainerSpec inline_container = internal::ContainerFrom(*impl);
+    c.command = inline_container.command;
+    c.working_dir = inline_container.working_dir;
+    c.readiness = inline_container.readiness;
+    if (const Json* containers = Field(pred, "containers"); containers && containers->is_array()) {
+      for (const auto& ct : *containers) c.collocated.push_back(internal::ContainerFrom(ct).name);
+    }
   } else {
     const Json* containers = Field(pred, "containers");
     if (!containers || !containers->is_array() || containers->empty())
@@ -103,6 +111,7 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
     }
   }
 
+  c.termination_grace_seconds = OptInt(pred, "terminationGracePeriodSeconds");
   c.min_replicas = IntOr(pred, "minReplicas", 1);
   c.max_replicas = IntOr(pred, "maxReplicas", 0);
   c.container_concurrency = IntOr(pred, "containerConcurrency", 0);

@@ -1,4 +1,5 @@
 // resources/isvc_validate.cc: ValidateInferenceService, KServe's webhook rules (see resources.h).
+#include <optional>
 #include <string>
 
 #include "resources/internal.h"
@@ -22,6 +23,11 @@ using internal::Field;
 using internal::Index;
 using internal::Join;
 
+// A KServe field inferd cannot honour yet: refused at apply, naming the field (nothing silently ignored).
+Status NotSupportedYet(const std::string& path, std::string_view why) {
+  return InvalidArgument(path + ": not supported yet: " + std::string(why));
+}
+
 Status CheckApiVersionKind(const Json& obj, std::string_view api_version, std::string_view kind) {
   const Json* av = Field(obj, "apiVersion");
   if (!av) return InvalidArgument("apiVersion: required (" + std::string(api_version) + ")");
@@ -37,6 +43,34 @@ Status CheckApiVersionKind(const Json& obj, std::string_view api_version, std::s
   return Status::Ok();
 }
 
+// The serving.kserve.io/* annotations whose values inferd acts on (docs/kserve-fields.md has them all).
+Status CheckKServeAnnotations(const Json& annotations) {
+  auto value = [&](const char* key) -> std::optional<std::string> {
+    const Json* v = Field(annotations, key);
+    if (!v || !v->is_string()) return std::nullopt;
+    return v->get<std::string>();
+  };
+  const std::string prefix = "metadata.annotations[";
+  if (auto mode = value("serving.kserve.io/deploymentMode")) {
+    const std::string p = prefix + "serving.kserve.io/deploymentMode]";
+    if (*mode == "ModelMesh")
+      return NotSupportedYet(p, "ModelMesh (multi-model serving on shared pods) is not available");
+    if (*mode != "Serverless" && *mode != "Knative" && *mode != "RawDeployment" && *mode != "Standard")
+      return InvalidArgument(p + ": unknown deployment mode \"" + *mode +
+                             "\"; must be one of [Serverless, Knative, RawDeployment, Standard]");
+  }
+  if (auto cls = value("serving.kserve.io/autoscalerClass")) {
+    if (*cls != "hpa" && *cls != "keda" && *cls != "external" && *cls != "none")
+      return InvalidArgument(prefix + "serving.kserve.io/autoscalerClass]: [" + *cls +
+                             "] is not a supported autoscaler class type");
+  }
+  if (auto stop = value("serving.kserve.io/stop"); stop && *stop == "true")
+    return NotSupportedYet(prefix + "serving.kserve.io/stop]",
+                           "a stopped InferenceService is not kept; delete it, or set "
+                           "minReplicas: 0 to scale it to zero when idle");
+  return Status::Ok();
+}
+
 Status CheckMetadata(const Json& obj) {
   const Json* md = Field(obj, "metadata");
   if (!md) return InvalidArgument("metadata: required (metadata.name names the InferenceService)");
@@ -46,7 +80,10 @@ Status CheckMetadata(const Json& obj) {
   RETURN_IF_ERROR(CheckDnsLabel(*name, "metadata.name"));
   if (const Json* ns = Field(*md, "namespace")) RETURN_IF_ERROR(CheckDnsLabel(*ns, "metadata.namespace"));
   if (const Json* l = Field(*md, "labels")) RETURN_IF_ERROR(CheckStringMap(*l, "metadata.labels"));
-  if (const Json* a = Field(*md, "annotations")) RETURN_IF_ERROR(CheckStringMap(*a, "metadata.annotations"));
+  if (const Json* a = Field(*md, "annotations")) {
+    RETURN_IF_ERROR(CheckStringMap(*a, "metadata.annotations"));
+    RETURN_IF_ERROR(CheckKServeAnnotations(*a));
+  }
   return Status::Ok();
 }
 
@@ -64,6 +101,99 @@ Status CheckIntAtLeast(const Json& comp, const std::string& path, std::string_vi
     return InvalidArgument(p + ": must be >= " + std::to_string(min) + ", got " + std::to_string(i));
   }
   if (out) *out = i;
+  return Status::Ok();
+}
+
+// target of a Resource metric: Utilization (averageUtilization 1..100; cpu defaults to 80 as in KServe's HPA)
+// or AverageValue (a quantity per replica: cores for cpu, bytes for memory, at least 1Mi for memory).
+Status CheckResourceTarget(const Json& target, const std::string& path, const std::string& resource) {
+  RETURN_IF_ERROR(CheckObject(target, path));
+  std::string type = "Utilization";
+  if (const Json* t = Field(target, "type")) RETURN_IF_ERROR(CheckString(*t, Join(path, "type"), &type));
+  if (Field(target, "value"))
+    return InvalidArgument(Join(path, "value") + ": a Resource metric target takes averageUtilization or averageValue");
+  if (type == "Utilization" && Field(target, "averageValue"))
+    return InvalidArgument(Join(path, "averageValue") + ": set only with type AverageValue (the type is Utilization)");
+  if (type == "AverageValue" && Field(target, "averageUtilization"))
+    return InvalidArgument(Join(path, "averageUtilization") +
+                           ": set only with type Utilization (the type is AverageValue)");
+  if (type == "Utilization") {
+    const Json* u = Field(target, "averageUtilization");
+    if (!u && resource == "memory")
+      return InvalidArgument(Join(path, "averageUtilization") + ": required for a memory Utilization target");
+    int pct = 80;
+    if (u) RETURN_IF_ERROR(CheckInt(*u, Join(path, "averageUtilization"), &pct));
+    if (pct < 1 || pct > 100)
+      return InvalidArgument(Join(path, "averageUtilization") +
+                             ": the target utilization percentage should be a [1-100] integer, got " +
+                             std::to_string(pct));
+    return Status::Ok();
+  }
+  if (type == "AverageValue") {
+    const Json* v = Field(target, "averageValue");
+    if (!v) return InvalidArgument(Join(path, "averageValue") + ": required for an AverageValue target");
+    std::string q = v->is_number() ? v->dump() : "";
+    if (v->is_string()) q = v->get<std::string>();
+    if (!v->is_string() && !v->is_number()) return InvalidArgument(Join(path, "averageValue") + ": must be a quantity");
+    auto parsed = resource == "cpu" ? ParseCpuQuantity(q) : ParseMemoryQuantity(q);
+    if (!parsed || *parsed <= 0)
+      return InvalidArgument(Join(path, "averageValue") + ": '" + q + "' is not a positive " + resource + " quantity");
+    if (resource == "memory" && *parsed < 1048576.0)
+      return InvalidArgument(Join(path, "averageValue") + ": the memory target value should be greater than 1 MiB");
+    return Status::Ok();
+  }
+  return InvalidArgument(Join(path, "type") + ": a " + resource +
+                         " Resource metric takes a Utilization or AverageValue target, got \"" + type + "\"");
+}
+
+// KServe's autoScaling block (HPA / KEDA in KServe's Standard mode). inferd's raw-mode autoscaler has the
+// Resource metrics cpu and memory; External and PodMetric sources, several metrics and `behavior` are refused.
+Status CheckAutoScaling(const Json& as, const std::string& path) {
+  RETURN_IF_ERROR(CheckObject(as, path));
+  if (Field(as, "behavior"))
+    return NotSupportedYet(Join(path, "behavior"),
+                           "HPA scaling policies are not applied (inferd uses Kubernetes' default HPA behaviour)");
+  const Json* metrics = Field(as, "metrics");
+  if (!metrics) return Status::Ok();
+  const std::string mp = Join(path, "metrics");
+  if (!metrics->is_array()) return InvalidArgument(mp + ": must be a list of metrics");
+  for (size_t i = 0; i < metrics->size(); ++i) {
+    const Json& m = (*metrics)[i];
+    const std::string p = Index(mp, i);
+    RETURN_IF_ERROR(CheckObject(m, p));
+    if (Field(m, "external"))
+      return NotSupportedYet(Join(p, "external"),
+                             "External metrics (inferd autoscales on cpu and memory, concurrency and rps)");
+    if (Field(m, "podmetric"))
+      return NotSupportedYet(Join(p, "podmetric"),
+                             "PodMetric metrics (inferd autoscales on cpu and memory, concurrency and rps)");
+    const Json* t = Field(m, "type");
+    if (!t) return InvalidArgument(Join(p, "type") + ": required (Resource, External or PodMetric)");
+    std::string type;
+    RETURN_IF_ERROR(CheckString(*t, Join(p, "type"), &type));
+    if (type == "External" || type == "PodMetric")
+      return NotSupportedYet(Join(p, "type"), "metric type " + type +
+                                                  " (inferd autoscales on the Resource metrics cpu and memory, "
+                                                  "and on concurrency and rps with scaleMetric)");
+    if (type != "Resource")
+      return InvalidArgument(Join(p, "type") + ": unknown metric type \"" + type +
+                             "\"; valid types are Resource, External, PodMetric");
+    const Json* r = Field(m, "resource");
+    if (!r) return InvalidArgument(Join(p, "resource") + ": required for a Resource metric");
+    const std::string rp = Join(p, "resource");
+    RETURN_IF_ERROR(CheckObject(*r, rp));
+    const Json* name = Field(*r, "name");
+    if (!name) return InvalidArgument(Join(rp, "name") + ": required (cpu or memory)");
+    std::string resource;
+    RETURN_IF_ERROR(CheckString(*name, Join(rp, "name"), &resource));
+    if (resource != "cpu" && resource != "memory")
+      return InvalidArgument(Join(rp, "name") + ": resource type " + resource + " is not supported (cpu or memory)");
+    const Json* target = Field(*r, "target");
+    if (!target) return InvalidArgument(Join(rp, "target") + ": required");
+    RETURN_IF_ERROR(CheckResourceTarget(*target, Join(rp, "target"), resource));
+  }
+  if (metrics->size() > 1)
+    return NotSupportedYet(mp, "more than one metric (inferd's autoscaler follows one metric per revision)");
   return Status::Ok();
 }
 
@@ -99,17 +229,15 @@ Status CheckComponentExtension(const Json& comp, const std::string& path) {
     RETURN_IF_ERROR(CheckIntAtLeast(*b, p, "maxLatency", 1, ""));
     RETURN_IF_ERROR(CheckIntAtLeast(*b, p, "timeout", 1, ""));
   }
-  if (const Json* lg = Field(comp, "logger")) {
-    const std::string p = Join(path, "logger");
-    RETURN_IF_ERROR(CheckObject(*lg, p));
-    if (const Json* u = Field(*lg, "url")) RETURN_IF_ERROR(CheckString(*u, Join(p, "url")));
-    if (const Json* m = Field(*lg, "mode")) {
-      std::string mode;
-      RETURN_IF_ERROR(CheckString(*m, Join(p, "mode"), &mode));
-      if (mode != "all" && mode != "request" && mode != "response")
-        return InvalidArgument(Join(p, "mode") + ": invalid logger type \"" + mode + "\"; must be one of [all, request, response]");
-    }
-    if (const Json* h = Field(*lg, "metadataHeaders")) RETURN_IF_ERROR(CheckStringList(*h, Join(p, "metadataHeaders")));
+  if (Field(comp, "logger"))
+    return NotSupportedYet(Join(path, "logger"), "inferd does not send requests and responses to a logger sink");
+  if (const Json* as = Field(comp, "autoScaling")) RETURN_IF_ERROR(CheckAutoScaling(*as, Join(path, "autoScaling")));
+  if (const Json* v = Field(comp, "scaleMetricType")) {
+    std::string t;
+    RETURN_IF_ERROR(CheckString(*v, Join(path, "scaleMetricType"), &t));
+    if (t != "Utilization" && t != "AverageValue" && t != "Value")
+      return InvalidArgument(Join(path, "scaleMetricType") +
+                             ": must be one of [Utilization, Value, AverageValue], got \"" + t + "\"");
   }
   if (const Json* l = Field(comp, "labels")) RETURN_IF_ERROR(CheckStringMap(*l, Join(path, "labels")));
   if (const Json* a = Field(comp, "annotations")) RETURN_IF_ERROR(CheckStringMap(*a, Join(path, "annotations")));
@@ -128,9 +256,38 @@ Status CheckInlineContainerFields(const Json& obj, const std::string& path) {
   return Status::Ok();
 }
 
+// Container fields inferd cannot honour for a replica it runs as a local process (see docs/kserve-fields.md).
+Status CheckUnsupportedContainerFields(const Json& c, const std::string& path) {
+  constexpr std::string_view kNoVolumes =
+      "replicas are local processes without Kubernetes volumes; give model files "
+      "with storageUri (a local path, pvc://, ...)";
+  if (Field(c, "volumeMounts")) return NotSupportedYet(Join(path, "volumeMounts"), kNoVolumes);
+  if (Field(c, "volumeDevices")) return NotSupportedYet(Join(path, "volumeDevices"), kNoVolumes);
+  if (Field(c, "envFrom"))
+    return NotSupportedYet(Join(path, "envFrom"),
+                           "ConfigMap and Secret references are not resolved; list the variables in env");
+  if (const Json* env = Field(c, "env"); env && env->is_array()) {
+    for (size_t i = 0; i < env->size(); ++i)
+      if (Field((*env)[i], "valueFrom"))
+        return NotSupportedYet(Join(Index(Join(path, "env"), i), "valueFrom"),
+                               "ConfigMap, Secret and field references are not resolved; give the value");
+  }
+  return Status::Ok();
+}
+
 Status CheckImplementation(const Json& impl, const std::string& path, bool is_model) {
   RETURN_IF_ERROR(CheckObject(impl, path));
   RETURN_IF_ERROR(CheckInlineContainerFields(impl, path));
+  RETURN_IF_ERROR(CheckUnsupportedContainerFields(impl, path));
+  if (const Json* wd = Field(impl, "workingDir")) RETURN_IF_ERROR(CheckString(*wd, Join(path, "workingDir")));
+  if (const Json* rp = Field(impl, "readinessProbe"))
+    RETURN_IF_ERROR(internal::CheckProbe(*rp, Join(path, "readinessProbe")));
+  if (Field(impl, "storage"))
+    return NotSupportedYet(Join(path, "storage"),
+                           "storage specs (a key of the storage-config Secret) are not read; give storageUri");
+  if (Field(impl, "confidential"))
+    return NotSupportedYet(Join(path, "confidential"),
+                           "confidential computing (attested model decryption) is not available");
   if (!is_model) return Status::Ok();
   const std::string mf_path = Join(path, "modelFormat");
   const Json* mf = Field(impl, "modelFormat");
@@ -155,6 +312,7 @@ Status CheckContainers(const Json& v, const std::string& path, bool need_entrypo
   bool entrypoint = false;
   for (size_t i = 0; i < v.size(); ++i) {
     RETURN_IF_ERROR(CheckContainer(v[i], Index(path, i)));
+    RETURN_IF_ERROR(CheckUnsupportedContainerFields(v[i], Index(path, i)));
     const Json* image = Field(v[i], "image");
     const Json* command = Field(v[i], "command");
     if ((image && !image->get<std::string>().empty()) || (command && !command->empty())) entrypoint = true;
@@ -164,71 +322,108 @@ Status CheckContainers(const Json& v, const std::string& path, bool need_entrypo
   return Status::Ok();
 }
 
+// storageUris: KServe's rules for each entry (uri set; mountPath absolute, not "/", no ".."). inferd serves one
+// model directory, so more than one entry is refused.
 Status CheckStorageUris(const Json& v, const std::string& path) {
   if (!v.is_array()) return InvalidArgument(path + ": must be a list");
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = Index(path, i);
     if (v[i].is_object()) {
       const Json* uri = Field(v[i], "uri");
-      if (!uri) return InvalidArgument(Join(p, "uri") + ": required");
+      if (!uri) return InvalidArgument(Join(p, "uri") + ": storage URI cannot be empty");
       RETURN_IF_ERROR(CheckStorageUri(*uri, Join(p, "uri")));
-      if (const Json* mp = Field(v[i], "mountPath")) RETURN_IF_ERROR(CheckString(*mp, Join(p, "mountPath")));
+      if (const Json* mp = Field(v[i], "mountPath")) {
+        std::string m;
+        RETURN_IF_ERROR(CheckString(*mp, Join(p, "mountPath"), &m));
+        if (m == "/") return InvalidArgument(Join(p, "mountPath") + ": storage path cannot be empty");
+        if (!m.empty() && m.front() != '/')
+          return InvalidArgument(Join(p, "mountPath") + ": storage path must be absolute: " + m);
+        if (m.find("..") != std::string::npos)
+          return InvalidArgument(Join(p, "mountPath") +
+                                 ": storage path cannot contain '..' for security reasons: " + m);
+      }
     } else {
       RETURN_IF_ERROR(CheckStorageUri(v[i], p));
     }
   }
+  if (v.size() > 1)
+    return NotSupportedYet(path, "several storageUris (inferd serves one model directory per predictor)");
   return Status::Ok();
 }
 
+// PodSpec fields of a component that inferd cannot honour.
+Status CheckUnsupportedPodFields(const Json& comp, const std::string& path) {
+  if (Field(comp, "volumes"))
+    return NotSupportedYet(Join(path, "volumes"),
+                           "replicas are local processes without Kubernetes volumes; give model "
+                           "files with storageUri (a local path, pvc://, ...)");
+  if (Field(comp, "initContainers"))
+    return NotSupportedYet(Join(path, "initContainers"), "init containers are not run");
+  if (Field(comp, "ephemeralContainers"))
+    return NotSupportedYet(Join(path, "ephemeralContainers"), "ephemeral (debug) containers are not run");
+  if (Field(comp, "workerSpec"))
+    return NotSupportedYet(Join(path, "workerSpec"),
+                           "multi-node serving (a head and worker pods) needs several machines");
+  if (const Json* v = Field(comp, "terminationGracePeriodSeconds")) {
+    int s = 0;
+    RETURN_IF_ERROR(CheckInt(*v, Join(path, "terminationGracePeriodSeconds"), &s));
+    if (s < 0) return InvalidArgument(Join(path, "terminationGracePeriodSeconds") + ": must be >= 0");
+  }
+  return Status::Ok();
+}
+
+// KServe's collocation rule (PredictorSpec.GetImplementations): `containers` beside a model implementation
+// count as a second implementation only when one of them is named kserve-container; otherwise they are
+// collocated with the model (e.g. a transformer-container), which must not carry STORAGE_URI.
 Status CheckPredictor(const Json& pred, const std::string& path) {
   RETURN_IF_ERROR(CheckObject(pred, path));
   int count = 0;
   for (const auto& impl : internal::PredictorImplementations())
     if (Field(pred, impl)) ++count;
   const Json* containers = Field(pred, "containers");
-  if (containers) {
-    RETURN_IF_ERROR(CheckContainers(*containers, Join(path, "containers"), false));
-    if (!containers->empty()) ++count;
+  const std::string cpath = Join(path, "containers");
+  const bool has_containers = containers && containers->is_array() && !containers->empty();
+  if (containers) RETURN_IF_ERROR(CheckContainers(*containers, cpath, false));
+  if (has_containers) {
+    bool kserve_container = false;
+    for (const auto& c : *containers)
+      if (const Json* n = Field(c, "name"); n && *n == "kserve-container") kserve_container = true;
+    if (count == 0 || kserve_container) ++count;
   }
   if (count != 1)
     return InvalidArgument(path + ": exactly one of " + internal::PredictorImplementationList() +
                            " must be specified in PredictorSpec");
-  for (const auto& impl : internal::PredictorImplementations())
-    if (const Json* v = Field(pred, impl)) RETURN_IF_ERROR(CheckImplementation(*v, Join(path, impl), impl == "model"));
-  if (containers && !containers->empty())
-    RETURN_IF_ERROR(CheckContainers(*containers, Join(path, "containers"), true));
-  if (const Json* v = Field(pred, "name")) RETURN_IF_ERROR(CheckDnsLabel(*v, Join(path, "name")));
-  if (const Json* v = Field(pred, "storageUris")) RETURN_IF_ERROR(CheckStorageUris(*v, Join(path, "storageUris")));
-  RETURN_IF_ERROR(CheckInlineContainerFields(pred, path));
-  return CheckComponentExtension(pred, path);
-}
-
-// Transformer: custom containers. Explainer: `art` or custom containers.
-Status CheckAuxComponent(const Json& comp, const std::string& path, const std::vector<std::string>& impls,
-                         std::string_view spec_name) {
-  RETURN_IF_ERROR(CheckObject(comp, path));
-  int count = 0;
-  std::string list = "[";
-  for (const auto& impl : impls) {
-    list += impl + ", ";
-    if (const Json* v = Field(comp, impl)) {
-      RETURN_IF_ERROR(CheckObject(*v, Join(path, impl)));
-      RETURN_IF_ERROR(CheckInlineContainerFields(*v, Join(path, impl)));
-      ++count;
+  bool custom = has_containers;
+  for (const auto& impl : internal::PredictorImplementations()) {
+    if (const Json* v = Field(pred, impl)) {
+      RETURN_IF_ERROR(CheckImplementation(*v, Join(path, impl), impl == "model"));
+      custom = false;
     }
   }
-  list += "containers]";
-  const Json* containers = Field(comp, "containers");
-  if (containers) {
-    RETURN_IF_ERROR(CheckContainers(*containers, Join(path, "containers"), false));
-    if (!containers->empty()) ++count;
+  if (custom) RETURN_IF_ERROR(CheckContainers(*containers, cpath, true));
+  if (has_containers && !custom) {
+    for (size_t i = 0; i < containers->size(); ++i) {
+      const Json& c = (*containers)[i];
+      const Json* n = Field(c, "name");
+      if (!n || *n != "transformer-container") continue;
+      if (const Json* env = Field(c, "env"); env && env->is_array())
+        for (const auto& e : *env)
+          if (const Json* en = Field(e, "name"); en && *en == "STORAGE_URI")
+            return InvalidArgument(Join(Index(cpath, i), "env") +
+                                   ": storage uri should not be specified in transformer container");
+    }
   }
-  if (count != 1)
-    return InvalidArgument(path + ": exactly one of " + list + " must be specified in " + std::string(spec_name));
-  if (containers && !containers->empty())
-    RETURN_IF_ERROR(CheckContainers(*containers, Join(path, "containers"), true));
-  RETURN_IF_ERROR(CheckInlineContainerFields(comp, path));
-  return CheckComponentExtension(comp, path);
+  if (const Json* v = Field(pred, "name")) RETURN_IF_ERROR(CheckDnsLabel(*v, Join(path, "name")));
+  if (const Json* v = Field(pred, "storageUris")) {
+    RETURN_IF_ERROR(CheckStorageUris(*v, Join(path, "storageUris")));
+    for (const auto& impl : internal::PredictorImplementations())
+      if (const Json* i = Field(pred, impl); i && Field(*i, "storageUri"))
+        return InvalidArgument(Join(path, "storageUris") +
+                               ": Setting both StorageURI and StorageURIs is not supported.");
+  }
+  RETURN_IF_ERROR(CheckInlineContainerFields(pred, path));
+  RETURN_IF_ERROR(CheckUnsupportedPodFields(pred, path));
+  return CheckComponentExtension(pred, path);
 }
 
 Status ValidateIsvc(const Json& obj) {
@@ -241,10 +436,15 @@ Status ValidateIsvc(const Json& obj) {
   const Json* pred = Field(*spec, "predictor");
   if (!pred) return InvalidArgument("spec.predictor: required");
   RETURN_IF_ERROR(CheckPredictor(*pred, "spec.predictor"));
-  if (const Json* t = Field(*spec, "transformer"))
-    RETURN_IF_ERROR(CheckAuxComponent(*t, "spec.transformer", {}, "TransformerSpec"));
-  if (const Json* e = Field(*spec, "explainer"))
-    RETURN_IF_ERROR(CheckAuxComponent(*e, "spec.explainer", {"art"}, "ExplainerSpec"));
+  // Only the predictor runs (nothing silently ignored: the other components are refused until they run).
+  if (Field(*spec, "transformer"))
+    return NotSupportedYet("spec.transformer", "inferd runs only the predictor of an InferenceService");
+  if (Field(*spec, "explainer"))
+    return NotSupportedYet("spec.explainer", "inferd runs only the predictor of an InferenceService");
+  if (Field(*spec, "canary"))
+    return NotSupportedYet("spec.canary",
+                           "canary predictor variants (KServe's Standard mode) are not run; "
+                           "use spec.predictor.canaryTrafficPercent for a canary rollout");
   return Status::Ok();
 }
 

@@ -40,22 +40,37 @@ std::string ToYaml(const Json& value);
 // ---- generic object helpers ---------------------------------------------------------------------------
 // DNS-1123 label (lowercase alphanumerics and '-', starts and ends alphanumeric, at most 63 chars).
 bool IsDns1123Label(std::string_view name);
+// Kubernetes resource quantities: "500m" / "2" / "1.5" CPUs; "512Mi", "2Gi", "1G", "1e9", "100k" bytes.
+// nullopt for anything else (negative, not finite, unknown suffix).
+std::optional<double> ParseCpuQuantity(std::string_view q);
+std::optional<double> ParseMemoryQuantity(std::string_view q);
 // RFC 7386 JSON merge patch: returns `target` with `patch` applied (null deletes a key).
 Json MergePatch(Json target, const Json& patch);
 
 // ---- InferenceService ---------------------------------------------------------------------------------
+// The predictor implementations KServe knows, in the order of its messages: model, sklearn, xgboost,
+// tensorflow, pytorch, triton, onnx, pmml, lightgbm, paddle, huggingface.
+const std::vector<std::string>& PredictorImplementations();
+
 // Validates an InferenceService object as KServe's webhook does: apiVersion/kind, metadata.name
 // (DNS-1123 label), metadata.namespace when present, spec.predictor present with exactly one
 // implementation ("spec.predictor: exactly one of [model, sklearn, xgboost, ...] must be specified in
-// PredictorSpec"), minReplicas >= 0, maxReplicas >= 0, min <= max unless max == 0 ("'MinReplicas' cannot
-// be greater than MaxReplicas"), protocolVersion in {v1, v2, grpc-v1, grpc-v2}, canaryTrafficPercent in
-// [0,100], containerConcurrency >= 0, timeout > 0, scaleMetric in {concurrency, rps, cpu, memory},
-// storageUri scheme known (file://, local path, http(s)://, s3://, gs://, pvc://), modelFormat.name set
-// for `model:`, a `containers` predictor has at least one container with a command or image.
-// Also: metadata.labels/annotations and component labels/annotations are string maps, scaleTarget >= 1,
-// batcher fields >= 1, logger.mode in {all, request, response}, container command/args/env values are
-// strings, storageUris[] entries; spec.transformer needs `containers`, spec.explainer `art` or `containers`
-// ("exactly one of [...] must be specified in TransformerSpec/ExplainerSpec"), with the same extension rules.
+// PredictorSpec"; `containers` beside a model count only when one is named kserve-container, else they are
+// KServe's collocation form, valid, and a transformer-container must not set STORAGE_URI), minReplicas >= 0,
+// maxReplicas >= 0, min <= max unless max == 0 ("'MinReplicas' cannot be greater than MaxReplicas"),
+// protocolVersion in {v1, v2, grpc-v1, grpc-v2}, canaryTrafficPercent in [0,100], containerConcurrency >= 0,
+// timeout > 0, scaleMetric in {concurrency, rps, cpu, memory}, storageUri scheme known (file://, local path,
+// http(s)://, s3://, gs://, pvc://), storageUris as KServe (not with storageUri; mountPath absolute, no ".."),
+// modelFormat.name set for `model:`, a `containers` predictor has at least one container with a command or
+// image. Also: metadata.labels/annotations and component labels/annotations are string maps,
+// serving.kserve.io/deploymentMode and autoscalerClass values, scaleTarget >= 1, batcher fields >= 1,
+// autoScaling (one Resource metric, cpu or memory, Utilization 1..100 or AverageValue), readinessProbe
+// (httpGet.path visible ASCII), container command/args/env values are strings.
+// Refused as not supported yet, the message starting with the field's path and "not supported yet: "
+// (docs/kserve-fields.md lists them all): spec.transformer, spec.explainer, spec.canary, logger, workerSpec,
+// volumes, volumeMounts, volumeDevices, initContainers, ephemeralContainers, envFrom, env[].valueFrom,
+// storage, confidential, several storageUris, External/PodMetric metrics and autoScaling.behavior,
+// deploymentMode ModelMesh, serving.kserve.io/stop "true".
 // Storage URI schemes other than the ones above (hdfs://, hf://, oci://, ...) are rejected as unsupported here.
 Status ValidateInferenceService(const Json& obj);
 
@@ -63,11 +78,21 @@ Status ValidateInferenceService(const Json& obj);
 struct EnvVar {
   std::string name, value;
 };
+// A container's readinessProbe as inferd runs it: an HTTP GET on the replica's port (other handlers, exec,
+// tcpSocket and grpc, keep the default path; see docs/kserve-fields.md).
+struct ProbeSpec {
+  std::string path;  // httpGet.path ("" = the default /v2/health/ready)
+  int period_seconds = 0, timeout_seconds = 0, failure_threshold = 0;  // 0 = inferd's default
+};
 struct ContainerSpec {  // a custom container / a runtime's container
   std::string name, image;
   std::vector<std::string> command, args;
   std::vector<EnvVar> env;
+  std::string working_dir;
+  std::optional<ProbeSpec> readiness;
 };
+// A container object (validated or not: fields of the wrong type are skipped) in its resolved form.
+ContainerSpec ParseContainer(const Json& container);
 struct ComponentSpec {
   std::string component = "predictor";  // predictor|transformer|explainer
   // `model:` or a legacy shorthand: format and the runtime request.
@@ -77,8 +102,15 @@ struct ComponentSpec {
   std::string storage_uri;     // empty when none
   std::string protocol_version = "v1";  // v1|v2|grpc-v1|grpc-v2 (default v1, as KServe)
   bool protocol_explicit = false;       // protocolVersion was written by the user
+  std::vector<std::string> command;     // the implementation's command: replaces the runtime container's
   std::vector<std::string> args;        // extra args appended to the runtime's
   std::vector<EnvVar> env;
+  std::string working_dir;              // the implementation's workingDir: replaces the runtime container's
+  std::optional<ProbeSpec> readiness;   // the implementation's readinessProbe: replaces the runtime container's
+  std::optional<int> termination_grace_seconds;  // terminationGracePeriodSeconds
+  // Containers beside a model implementation (KServe's collocation, e.g. transformer-container): inferd does
+  // not run them yet, so the control plane reports the service not Ready (CollocationNotSupported).
+  std::vector<std::string> collocated;
   std::vector<ContainerSpec> containers;  // custom containers (predictor.containers)
   int min_replicas = 1;
   int max_replicas = 0;  // 0 = unbounded
@@ -95,7 +127,8 @@ struct ComponentSpec {
 };
 
 // Resolves spec.predictor of an InferenceService (validated again here: its errors are returned as is).
-// Legacy shorthands (`predictor.sklearn` etc.) become format = the shorthand's name. storageUri,
+// Legacy shorthands (`predictor.sklearn` etc.) become format = the shorthand's name; `triton` and
+// `huggingface` default to protocol v2 (as KServe's TritonSpec/HuggingFaceRuntimeSpec), the others to v1. storageUri,
 // protocolVersion, args and env inside the implementation win over the same shared predictor-level fields;
 // without any storageUri the first storageUris[] entry is used. Custom containers: `containers` holds them
 // all, args/env are the first container's, and its env STORAGE_URI is the storage URI when none is set.
@@ -104,12 +137,15 @@ StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
 
 // ---- ServingRuntime / ClusterServingRuntime ----------------------------------------------------------
 // Validates a ServingRuntime (cluster_scoped=false) or ClusterServingRuntime object: name, at least one
-// container, supportedModelFormats[].name set, priority >= 1 and only with autoSelect, known protocolVersions.
+// container, supportedModelFormats[].name set, priority >= 1 (with or without autoSelect, as KServe; the
+// auto-selectable entries of one format agree on it), known protocolVersions. Everything else KServe accepts
+// is accepted (what a local process cannot honour is reported on the services using the runtime).
 Status ValidateServingRuntime(const Json& obj, bool cluster_scoped);
 
 // inferd's built-in ClusterServingRuntimes, in this order: kserve-sklearnserver (sklearn, version "1"),
 // kserve-xgbserver (xgboost), kserve-lgbserver (lightgbm), kserve-torchserve (pytorch: TorchScript),
-// kserve-onnxserver (onnx), kserve-pythonserver (python and custom: a Python model class in model.py).
+// kserve-onnxserver (onnx), kserve-pythonserver (python and custom: a Python model class in model.py),
+// kserve-tritonserver (triton, version "2": `--model_repository=/mnt/models`, protocols v2 and grpc-v2 only).
 // Each is a full ClusterServingRuntime object (autoSelect, priority 1, protocolVersions v1, v2, grpc-v2)
 // whose container `kserve-container` (image "inferd", informational) runs `inferd model-server` with
 // KServe-style args (`--model_name={{.Name}}`, `--model_dir=/mnt/models`, `--http_port=8080`; the python

@@ -1,4 +1,5 @@
 // resources/runtime_validate.cc: ValidateServingRuntime for ServingRuntime and ClusterServingRuntime.
+#include <map>
 #include <string>
 
 #include "resources/internal.h"
@@ -19,8 +20,12 @@ using internal::Field;
 using internal::Index;
 using internal::Join;
 
+// KServe: priority >= 1 (the CRD's minimum); it only matters with autoSelect (KServe's own
+// kserve-predictiveserver sets it with autoSelect: false). Auto-selectable entries of one format must agree on
+// their priority (KServe's webhook: "different priorities assigned for the model format").
 Status CheckFormats(const Json& v, const std::string& path) {
   if (!v.is_array()) return InvalidArgument(path + ": must be a list of {name, version, autoSelect, priority}");
+  std::map<std::string, int> auto_priority;  // format name -> priority of its auto-selectable entries
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = Index(path, i);
     RETURN_IF_ERROR(CheckObject(v[i], p));
@@ -37,8 +42,11 @@ Status CheckFormats(const Json& v, const std::string& path) {
       RETURN_IF_ERROR(CheckInt(*pr, Join(p, "priority"), &priority));
       if (priority < 1)
         return InvalidArgument(Join(p, "priority") + ": priority must be greater than 0, got " + std::to_string(priority));
-      if (!auto_select)
-        return InvalidArgument(Join(p, "priority") + ": priority can be set only when autoSelect is true");
+      if (auto_select) {
+        auto [it, inserted] = auto_priority.emplace(n, priority);
+        if (!inserted && it->second != priority)
+          return InvalidArgument(Join(p, "priority") + ": different priorities assigned for the model format " + n);
+      }
     }
   }
   return Status::Ok();

@@ -320,6 +320,29 @@ TEST_F(ApiServerTest, InferenceServiceCrud) {
   ExpectStatus(Call(port_, "DELETE", kIsvcs + "/sk"), 404, "NotFound");
 }
 
+TEST_F(ApiServerTest, DryRunValidatesAndStoresNothing) {
+  auto c = Call(port_, "POST", kIsvcs + "?dryRun=All", Isvc("dry").dump());
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(Parse(c)["metadata"]["name"], "dry");
+  EXPECT_EQ(Call(port_, "GET", kIsvcs + "/dry").status, 404);
+  Json bad = Isvc("dry");
+  bad["spec"]["predictor"]["minReplicas"] = -1;
+  ExpectStatus(Call(port_, "POST", kIsvcs + "?dryRun=All", bad.dump()), 422, "Invalid", "minReplicas");
+  ExpectStatus(Call(port_, "POST", kIsvcs + "?dryRun=Maybe", Isvc("dry").dump()), 400, "BadRequest", "dryRun");
+  EXPECT_EQ(Call(port_, "GET", kIsvcs + "/dry").status, 404);
+
+  // PUT and PATCH: checked, answered, the stored object unchanged.
+  ASSERT_EQ(Create(kIsvcs, Isvc("sk")).status, 201);
+  Json stored = Parse(Call(port_, "GET", kIsvcs + "/sk"));
+  Json upd = stored;
+  upd["metadata"]["labels"] = Json{{"a", "b"}};
+  ASSERT_EQ(Call(port_, "PUT", kIsvcs + "/sk?dryRun=All", upd.dump()).status, 200);
+  ASSERT_EQ(Call(port_, "PATCH", kIsvcs + "/sk?dryRun=All", R"({"metadata":{"labels":{"c":"d"}}})").status, 200);
+  ExpectStatus(Call(port_, "PATCH", kIsvcs + "/sk?dryRun=All", R"({"spec":{"predictor":{"minReplicas":-1}}})"), 422,
+               "Invalid", "minReplicas");
+  EXPECT_EQ(Parse(Call(port_, "GET", kIsvcs + "/sk")), stored);
+}
+
 TEST_F(ApiServerTest, DeletePreconditions) {
   Json created = Parse(Create(kIsvcs, Isvc("a")));
   ASSERT_EQ(Call(port_, "PATCH", kIsvcs + "/a", R"({"metadata":{"labels":{"x":"y"}}})").status, 200);

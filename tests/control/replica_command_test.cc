@@ -134,5 +134,72 @@ TEST(ReplicaCommandTest, BatcherBecomesModelServerFlags) {
   EXPECT_TRUE(Has(r->argv, "--max_latency=300000"));  // ms -> µs
 }
 
+TEST(ReplicaCommandTest, ImplementationFieldsOverrideTheRuntimeContainer) {
+  Json rt = Runtime({{"name", "kserve-container"},
+                     {"command", {"python3", "server.py"}},
+                     {"workingDir", "/srv"},
+                     {"readinessProbe", {{"httpGet", {{"path", "/healthz"}}}, {"periodSeconds", 7}}}});
+  resources::ComponentSpec spec;
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "python3");
+  EXPECT_EQ(r->cwd, "/srv");
+  EXPECT_EQ(r->ready_path, "/healthz");
+  EXPECT_EQ(r->ready_probe_interval, std::chrono::seconds(7));
+  EXPECT_EQ(r->stop_grace, std::chrono::seconds(5));  // the supervisor's default
+
+  // `model.command`, `model.workingDir`, `model.readinessProbe` and the pod's grace period win (KServe merges
+  // the predictor's container into the runtime's).
+  spec.command = {"inferd", "model-server"};
+  spec.working_dir = "/mnt/models/sub";
+  spec.readiness = resources::ProbeSpec{"v2/health/ready", 0, 3, 5};
+  spec.termination_grace_seconds = 20;
+  r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/opt/inferd");
+  EXPECT_EQ(r->argv[1], "model-server");
+  EXPECT_EQ(r->cwd, "/cache/abc/sub");
+  EXPECT_EQ(r->ready_path, "/v2/health/ready");
+  EXPECT_EQ(r->ready_probe_interval, std::chrono::milliseconds(1000));  // unset: the default
+  EXPECT_EQ(r->probe_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(r->failure_threshold, 5);
+  EXPECT_EQ(r->stop_grace, std::chrono::seconds(20));
+}
+
+TEST(ReplicaCommandTest, RuntimeFieldsALocalProcessCannotHonourSaySo) {
+  resources::ComponentSpec spec;
+  Json rt = Runtime({{"name", "kserve-container"}, {"command", {"server"}}, {"envFrom", {{{"secretRef", {{"name", "s"}}}}}}});
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "runtime rt: envFrom is not supported (ConfigMap and Secret references are not resolved)");
+  rt = Runtime({{"name", "kserve-container"}, {"command", {"server"}},
+                {"env", {{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}}}});
+  r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("runtime rt: env POD_IP: valueFrom is not supported", 0), 0u) << r.status().message();
+  rt = Runtime({{"name", "kserve-container"}, {"command", {"server"}}});
+  rt["spec"]["workerSpec"] = Json{{"pipelineParallelSize", 2}};
+  r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("runtime rt: workerSpec", 0), 0u) << r.status().message();
+}
+
+TEST(ReplicaCommandTest, TritonBuiltinServesTheModelAsARepository) {
+  for (const auto& rt : resources::BuiltinClusterServingRuntimes()) {
+    if (rt["metadata"]["name"] != "kserve-tritonserver") continue;
+    resources::ComponentSpec spec;
+    spec.format = "triton";
+    auto r = BuildReplicaSpec(Input(&spec, &rt));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->argv[1], "model-server");
+    EXPECT_TRUE(Has(r->argv, "--model_repository=/cache/abc"));
+    EXPECT_FALSE(std::any_of(r->argv.begin(), r->argv.end(), [](const std::string& a) {
+      return a.rfind("--model_name", 0) == 0 || a.rfind("--model_dir", 0) == 0;
+    }));
+    return;
+  }
+  FAIL() << "no kserve-tritonserver built-in";
+}
+
 }  // namespace
 }  // namespace inferd::control

@@ -117,9 +117,6 @@ spec:
       maxBatchSize: 16
       maxLatency: 300
       timeout: 5
-    logger:
-      mode: all
-      url: http://logger.default
     pytorch:
       protocolVersion: grpc-v2
       storageUri: ./models/mnist
@@ -127,10 +124,6 @@ spec:
       env:
         - name: OMP_NUM_THREADS
           value: "1"
-  transformer:
-    containers:
-      - name: kserve-container
-        image: kserve/image-transformer:latest
 )";
 
 void ExpectInvalid(const Json& obj, const std::string& message) {
@@ -223,8 +216,8 @@ TEST(ValidateIsvc, ExactlyOneImplementation) {
   j = Iris();
   Pred(j)["sklearn"] = Json::parse(R"({"storageUri": "s3://a/b"})");
   ExpectInvalid(j, kExactlyOne);
-  j = Iris();
-  Pred(j)["containers"] = Json::parse(R"([{"name": "c", "image": "x"}])");
+  j = Iris();  // a container named kserve-container beside a model is a second implementation (KServe's rule)
+  Pred(j)["containers"] = Json::parse(R"([{"name": "kserve-container", "image": "x"}])");
   ExpectInvalid(j, kExactlyOne);
   j = Iris();
   Pred(j).erase("model");
@@ -338,8 +331,8 @@ TEST(ValidateIsvc, ExtensionFields) {
   ExpectInvalidPrefix(j, "spec.predictor.batcher: must be an object");
 
   j = Iris();
-  Pred(j)["logger"] = Json::parse(R"({"mode": "everything"})");
-  ExpectInvalidPrefix(j, "spec.predictor.logger.mode: invalid logger type \"everything\"");
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "url": "http://logger.default"})");
+  ExpectInvalid(j, "spec.predictor.logger: not supported yet: inferd does not send requests and responses to a logger sink");
 
   j = Iris();
   Pred(j)["labels"] = Json::parse(R"({"n": 1})");
@@ -398,18 +391,144 @@ TEST(ValidateIsvc, CustomContainers) {
   EXPECT_TRUE(ValidateInferenceService(j).ok());
 }
 
-TEST(ValidateIsvc, TransformerAndExplainer) {
+TEST(ValidateIsvc, TransformerExplainerAndCanaryAreRefusedUntilTheyRun) {
   Json j = Iris();
-  j["spec"]["transformer"] = Json::parse(R"({"minReplicas": 1})");
-  ExpectInvalid(j, "spec.transformer: exactly one of [containers] must be specified in TransformerSpec");
-  j["spec"]["transformer"] = Json::parse(R"({"containers": [{"image": "t"}], "minReplicas": -2})");
-  ExpectInvalid(j, "spec.transformer.minReplicas: 'MinReplicas' cannot be less than 0");
   j["spec"]["transformer"] = Json::parse(R"({"containers": [{"image": "t"}]})");
-  EXPECT_TRUE(ValidateInferenceService(j).ok());
-  j["spec"]["explainer"] = Json::parse(R"({"timeout": 10})");
-  ExpectInvalid(j, "spec.explainer: exactly one of [art, containers] must be specified in ExplainerSpec");
+  ExpectInvalid(j, "spec.transformer: not supported yet: inferd runs only the predictor of an InferenceService");
+  j = Iris();
   j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "SquareAttack"}})");
+  ExpectInvalid(j, "spec.explainer: not supported yet: inferd runs only the predictor of an InferenceService");
+  j = Iris();
+  j["spec"]["canary"] = Json::parse(R"([{"predictor": {"name": "v2"}, "trafficPercent": 10}])");
+  ExpectInvalidPrefix(j, "spec.canary: not supported yet: canary predictor variants");
+  j = Iris();
+  j["spec"]["transformer"] = nullptr;  // `transformer:` with nothing is unset
   EXPECT_TRUE(ValidateInferenceService(j).ok());
+}
+
+TEST(ValidateIsvc, CollocationIsValidAsInKServe) {
+  Json j = Iris();
+  Pred(j)["containers"] = Json::parse(R"([{"name": "transformer-container", "image": "kserve/image-transformer"}])");
+  EXPECT_TRUE(ValidateInferenceService(j).ok()) << ValidateInferenceService(j).ToString();
+  Pred(j)["containers"][0]["env"] = Json::parse(R"([{"name": "STORAGE_URI", "value": "s3://b/m"}])");
+  ExpectInvalid(j, "spec.predictor.containers[0].env: storage uri should not be specified in transformer container");
+  Pred(j)["containers"] = Json::parse(R"([{"name": "helper"}])");  // no image needed beside a model
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+}
+
+TEST(ValidateIsvc, FieldsALocalProcessCannotHonourAreRefused) {
+  auto expect_refused = [](const char* field, const char* json, const std::string& path) {
+    Json j = Iris();
+    Pred(j)[field] = Json::parse(json);
+    Status s = ValidateInferenceService(j);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << field;
+    EXPECT_EQ(s.message().rfind(path + ": not supported yet: ", 0), 0u) << s.message();
+  };
+  expect_refused("volumes", R"([{"name": "v", "emptyDir": {}}])", "spec.predictor.volumes");
+  expect_refused("initContainers", R"([{"name": "i", "image": "x"}])", "spec.predictor.initContainers");
+  expect_refused("ephemeralContainers", R"([{"name": "e"}])", "spec.predictor.ephemeralContainers");
+  expect_refused("workerSpec", R"({"pipelineParallelSize": 2})", "spec.predictor.workerSpec");
+  expect_refused("storageUris", R"([{"uri": "/a"}, {"uri": "/b"}])", "spec.predictor.storageUris");
+
+  auto expect_model_refused = [](const char* field, const char* json, const std::string& path) {
+    Json j = Iris();
+    Pred(j)["model"][field] = Json::parse(json);
+    Status s = ValidateInferenceService(j);
+    EXPECT_EQ(s.message().rfind(path + ": not supported yet: ", 0), 0u) << s.message();
+  };
+  expect_model_refused("volumeMounts", R"([{"name": "v", "mountPath": "/d"}])", "spec.predictor.model.volumeMounts");
+  expect_model_refused("envFrom", R"([{"secretRef": {"name": "s"}}])", "spec.predictor.model.envFrom");
+  expect_model_refused("env", R"([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])",
+                       "spec.predictor.model.env[0].valueFrom");
+  expect_model_refused("storage", R"({"key": "minio"})", "spec.predictor.model.storage");
+  expect_model_refused("confidential", R"({"enabled": true})", "spec.predictor.model.confidential");
+  Json j = Y(kCustom);
+  Pred(j)["containers"][0]["volumeMounts"] = Json::parse(R"([{"name": "v", "mountPath": "/d"}])");
+  ExpectInvalidPrefix(j, "spec.predictor.containers[0].volumeMounts: not supported yet: ");
+  j = Iris();
+  Pred(j)["model"]["readinessProbe"] = Json::parse(R"({"httpGet": {"path": "/a b"}})");
+  ExpectInvalidPrefix(j, "spec.predictor.model.readinessProbe.httpGet.path: must be a URL path");
+  Pred(j)["model"]["readinessProbe"] = Json::parse(R"({"httpGet": {"path": "/ok"}, "periodSeconds": -1})");
+  ExpectInvalid(j, "spec.predictor.model.readinessProbe.periodSeconds: must be >= 0");
+}
+
+TEST(ValidateIsvc, StorageUrisAsKServe) {
+  Json j = Iris();
+  Pred(j)["storageUris"] = Json::parse(R"([{"uri": "/m", "mountPath": "/mnt/models"}])");
+  ExpectInvalid(j, "spec.predictor.storageUris: Setting both StorageURI and StorageURIs is not supported.");
+  Pred(j)["model"].erase("storageUri");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+  Pred(j)["storageUris"][0]["mountPath"] = "relative";
+  ExpectInvalid(j, "spec.predictor.storageUris[0].mountPath: storage path must be absolute: relative");
+  Pred(j)["storageUris"][0]["mountPath"] = "/mnt/../etc";
+  ExpectInvalidPrefix(j, "spec.predictor.storageUris[0].mountPath: storage path cannot contain '..'");
+  Pred(j)["storageUris"][0]["mountPath"] = "/";
+  ExpectInvalid(j, "spec.predictor.storageUris[0].mountPath: storage path cannot be empty");
+}
+
+TEST(ValidateIsvc, AutoScaling) {
+  auto with = [](const char* as) {
+    Json j = Iris();
+    Pred(j)["autoScaling"] = Json::parse(as);
+    return j;
+  };
+  for (const char* ok : {
+           R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]})",
+           R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization"}}}]})",
+           R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "AverageValue", "averageValue": "500m"}}}]})",
+           R"({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "2Gi"}}}]})",
+           R"({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 70}}}]})",
+           R"({})"}) {
+    Status s = ValidateInferenceService(with(ok));
+    EXPECT_TRUE(s.ok()) << ok << ": " << s.ToString();
+  }
+  const std::string m = "spec.predictor.autoScaling.metrics";
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "External", "external": {"metric": {"query": "q"}}}]})"),
+                      m + "[0].external: not supported yet: External metrics");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "External"}]})"),
+                      m + "[0].type: not supported yet: metric type External");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "PodMetric"}]})"),
+                      m + "[0].type: not supported yet: metric type PodMetric");
+  ExpectInvalid(with(R"({"metrics": [{"type": "Queue"}]})"),
+                m + "[0].type: unknown metric type \"Queue\"; valid types are Resource, External, PodMetric");
+  ExpectInvalid(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "gpu", "target": {}}}]})"),
+                m + "[0].resource.name: resource type gpu is not supported (cpu or memory)");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"averageUtilization": 120}}}]})"),
+                      m + "[0].resource.target.averageUtilization: the target utilization percentage should be a [1-100] integer");
+  ExpectInvalid(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "10Ki"}}}]})"),
+                m + "[0].resource.target.averageValue: the memory target value should be greater than 1 MiB");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization"}}}]})"),
+                      m + "[0].resource.target.averageUtilization: required");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Value", "value": "1"}}}]})"),
+                      m + "[0].resource.target.value: a Resource metric target takes");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "AverageValue", "averageValue": "-1"}}}]})"),
+                      m + "[0].resource.target.averageValue: '-1' is not a positive cpu quantity");
+  ExpectInvalidPrefix(with(R"({"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {}}}, {"type": "Resource", "resource": {"name": "memory", "target": {"averageUtilization": 50}}}]})"),
+                      m + ": not supported yet: more than one metric");
+  ExpectInvalidPrefix(with(R"({"behavior": {"scaleDown": {}}})"), "spec.predictor.autoScaling.behavior: not supported yet");
+  ExpectInvalidPrefix(with(R"({"metrics": {}})"), m + ": must be a list");
+}
+
+TEST(ValidateIsvc, KServeAnnotations) {
+  auto with = [](const char* key, const char* value) {
+    Json j = Iris();
+    j["metadata"]["annotations"][key] = value;
+    return ValidateInferenceService(j);
+  };
+  for (const char* mode : {"Serverless", "Knative", "RawDeployment", "Standard"})
+    EXPECT_TRUE(with("serving.kserve.io/deploymentMode", mode).ok()) << mode;
+  EXPECT_EQ(with("serving.kserve.io/deploymentMode", "ModelMesh").message().rfind(
+                "metadata.annotations[serving.kserve.io/deploymentMode]: not supported yet", 0), 0u);
+  EXPECT_EQ(with("serving.kserve.io/deploymentMode", "Raw").message(),
+            "metadata.annotations[serving.kserve.io/deploymentMode]: unknown deployment mode \"Raw\"; must be one of "
+            "[Serverless, Knative, RawDeployment, Standard]");
+  for (const char* cls : {"hpa", "keda", "external", "none"})
+    EXPECT_TRUE(with("serving.kserve.io/autoscalerClass", cls).ok()) << cls;
+  EXPECT_EQ(with("serving.kserve.io/autoscalerClass", "kpa").message(),
+            "metadata.annotations[serving.kserve.io/autoscalerClass]: [kpa] is not a supported autoscaler class type");
+  EXPECT_TRUE(with("serving.kserve.io/stop", "false").ok());
+  EXPECT_EQ(with("serving.kserve.io/stop", "true").message().rfind(
+                "metadata.annotations[serving.kserve.io/stop]: not supported yet", 0), 0u);
 }
 
 // ---- ResolvePredictor ----
@@ -513,6 +632,48 @@ TEST(ResolvePredictor, AllExtensionFieldsAndPrecedence) {
   EXPECT_EQ(c->storage_uri, "s3://shared/model");  // the shared field when the implementation has none
   EXPECT_EQ(c->protocol_version, "v2");
   EXPECT_TRUE(c->protocol_explicit);
+}
+
+TEST(ResolvePredictor, CollocationCommandWorkingDirProbeAndGrace) {
+  Json j = Iris();
+  Pred(j)["containers"] = Json::parse(R"([{"name": "transformer-container", "image": "t"}])");
+  Pred(j)["model"]["command"] = Json::parse(R"(["inferd", "model-server"])");
+  Pred(j)["model"]["workingDir"] = "/srv";
+  Pred(j)["model"]["readinessProbe"] = Json::parse(R"({"httpGet": {"path": "/healthz"}, "periodSeconds": 3,
+                                                       "timeoutSeconds": 2, "failureThreshold": 4})");
+  Pred(j)["terminationGracePeriodSeconds"] = 12;
+  auto c = ResolvePredictor(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->collocated, (std::vector<std::string>{"transformer-container"}));
+  EXPECT_TRUE(c->containers.empty());  // the model is the implementation
+  EXPECT_EQ(c->command, (std::vector<std::string>{"inferd", "model-server"}));
+  EXPECT_EQ(c->working_dir, "/srv");
+  ASSERT_TRUE(c->readiness.has_value());
+  EXPECT_EQ(c->readiness->path, "/healthz");
+  EXPECT_EQ(c->readiness->period_seconds, 3);
+  EXPECT_EQ(c->readiness->timeout_seconds, 2);
+  EXPECT_EQ(c->readiness->failure_threshold, 4);
+  EXPECT_EQ(c->termination_grace_seconds, std::optional<int>(12));
+}
+
+TEST(ResolvePredictor, TritonAndHuggingFaceShorthandsDefaultToV2) {
+  for (const char* impl : {"triton", "huggingface"}) {
+    Json j = Y(kLegacySklearn);
+    Pred(j)[impl] = Pred(j)["sklearn"];
+    Pred(j).erase("sklearn");
+    auto c = ResolvePredictor(j);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->format, impl);
+    EXPECT_EQ(c->protocol_version, "v2") << impl;
+    EXPECT_FALSE(c->protocol_explicit);
+    Pred(j)[impl]["protocolVersion"] = "v1";
+    c = ResolvePredictor(j);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->protocol_version, "v1");
+  }
+  auto c = ResolvePredictor(Y(kLegacySklearn));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->protocol_version, "v1");  // the other shorthands (and `model:`) default to v1
 }
 
 TEST(ResolvePredictor, ModelFormatVersionAndStorageUris) {

@@ -69,10 +69,15 @@ TEST(ValidateServingRuntime, SupportedModelFormats) {
   ExpectInvalid(Runtime("r", R"([{"name": ""}])"), false, "spec.supportedModelFormats[0].name: must not be empty");
   ExpectInvalid(Runtime("r", R"([{"name": "sklearn", "autoSelect": true, "priority": 0}])"), false,
                 "spec.supportedModelFormats[0].priority: priority must be greater than 0, got 0");
-  ExpectInvalid(Runtime("r", R"([{"name": "a"}, {"name": "sklearn", "priority": 2}])"), false,
-                "spec.supportedModelFormats[1].priority: priority can be set only when autoSelect is true");
-  ExpectInvalid(Runtime("r", R"([{"name": "sklearn", "autoSelect": false, "priority": 2}])"), false,
-                "spec.supportedModelFormats[0].priority: priority can be set only when autoSelect is true");
+  // priority without autoSelect is valid in KServe (its kserve-predictiveserver runtime): it is not considered.
+  EXPECT_TRUE(ValidateServingRuntime(Runtime("r", R"([{"name": "a"}, {"name": "sklearn", "priority": 2}])"), false).ok());
+  EXPECT_TRUE(ValidateServingRuntime(Runtime("r", R"([{"name": "sklearn", "autoSelect": false, "priority": 3}])"), false).ok());
+  // Auto-selectable entries of one format must agree on the priority (KServe's webhook).
+  ExpectInvalid(Runtime("r", R"([{"name": "sklearn", "version": "0", "autoSelect": true, "priority": 1},
+                                 {"name": "sklearn", "version": "1", "autoSelect": true, "priority": 2}])"), false,
+                "spec.supportedModelFormats[1].priority: different priorities assigned for the model format sklearn");
+  EXPECT_TRUE(ValidateServingRuntime(Runtime("r", R"([{"name": "sklearn", "version": "0", "autoSelect": true, "priority": 2},
+                                                      {"name": "sklearn", "version": "1", "autoSelect": false, "priority": 3}])"), false).ok());
   ExpectInvalid(Runtime("r", R"([{"name": "sklearn", "autoSelect": "yes"}])"), false,
                 "spec.supportedModelFormats[0].autoSelect: must be a boolean");
   ExpectInvalid(Runtime("r", R"({"name": "sklearn"})"), false, "spec.supportedModelFormats: must be a list");
@@ -102,13 +107,19 @@ TEST(BuiltinRuntimes, AreValidClusterServingRuntimes) {
     const Json& ct = rt["spec"]["containers"][0];
     EXPECT_EQ(ct["name"], Json("kserve-container"));
     EXPECT_EQ(ct["command"], Json::parse(R"(["inferd", "model-server"])"));
+    if (names.back() == "kserve-tritonserver") continue;
     EXPECT_EQ(ct["args"][0], Json("--model_name={{.Name}}"));
     EXPECT_EQ(rt["spec"]["protocolVersions"], Json::parse(R"(["v1", "v2", "grpc-v2"])"));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"kserve-sklearnserver", "kserve-xgbserver", "kserve-lgbserver",
-                                             "kserve-torchserve", "kserve-onnxserver", "kserve-pythonserver"}));
+                                             "kserve-torchserve", "kserve-onnxserver", "kserve-pythonserver",
+                                             "kserve-tritonserver"}));
   EXPECT_EQ(builtins[5]["spec"]["containers"][0]["args"][1], Json("--python=/mnt/models/model.py"));
   EXPECT_EQ(builtins[0]["spec"]["containers"][0]["args"][1], Json("--model_dir=/mnt/models"));
+  // Triton: the storageUri is a model repository; v2 and grpc-v2 only, as KServe's kserve-tritonserver.
+  EXPECT_EQ(builtins[6]["spec"]["containers"][0]["args"][0], Json("--model_repository=/mnt/models"));
+  EXPECT_EQ(builtins[6]["spec"]["protocolVersions"], Json::parse(R"(["v2", "grpc-v2"])"));
+  EXPECT_EQ(builtins[6]["spec"]["supportedModelFormats"][0]["name"], Json("triton"));
 }
 
 TEST(BuiltinRuntimes, AutoSelectEachFormat) {
@@ -135,6 +146,13 @@ TEST(BuiltinRuntimes, AutoSelectEachFormat) {
   // Nobody speaks grpc-v1; tensorflow is not built in.
   EXPECT_EQ(SelectRuntime(Model("sklearn", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(SelectRuntime(Model("tensorflow"), {}, builtins).status().code(), StatusCode::kNotFound);
+  // triton (version 2, as KServe's): v2 and grpc-v2 only.
+  for (const char* protocol : {"v2", "grpc-v2"}) {
+    auto r = SelectRuntime(Model("triton", "2", protocol), {}, builtins);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->name, "kserve-tritonserver");
+  }
+  EXPECT_EQ(SelectRuntime(Model("triton", "", "v1"), {}, builtins).status().code(), StatusCode::kNotFound);
 }
 
 // ---- SelectRuntime ----
