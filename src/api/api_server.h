@@ -54,7 +54,9 @@ struct ApiOptions {
 const store::ResourceType& InferenceServiceType();
 const store::ResourceType& ServingRuntimeType();
 const store::ResourceType& ClusterServingRuntimeType();
-const store::ResourceType& EventType();  // core/v1 Event, namespaced
+const store::ResourceType& EventType();           // core/v1 Event, namespaced
+const store::ResourceType& SecretType();          // core/v1 Secret, namespaced
+const store::ResourceType& ServiceAccountType();  // core/v1 ServiceAccount, namespaced
 
 struct ApiRequest {
   std::string method, path;  // path without the query
