@@ -1127,8 +1127,8 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
     return ErrorReply(400, "BadRequest", "metadata.resourceVersion: Invalid value: resourceVersion should not be set on objects to be created");
   }
   if (HasStatus(rt.type)) obj.erase("status");  // the status subresource owns it
-  if (!Validate(*rt.type, obj, &err).ok()) return err;
   std::string name = md["name"].get<std::string>();
+  if (!Validate(*rt.type, obj, &err).ok()) return err;  // may rewrite obj (md is stale after it)
   auto r = store->Create(*rt.type, std::move(obj));
   if (!r.ok()) return StoreError(rt, r.status(), name);
   return JsonReply(201, *r);

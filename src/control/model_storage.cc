@@ -3,6 +3,7 @@
 #include "control/model_storage.h"
 
 #include <filesystem>
+#include <stdexcept>
 
 #include "core/logging.h"
 #include "storage/cache_gc.h"
@@ -43,7 +44,10 @@ ModelStorage::ModelStorage(storage::StorageOptions options, StorageServeOptions 
     : cache_dir_(options.cache_dir), storage_(std::move(options)), serve_(serve), wake_(std::move(wake)),
       pool_(std::make_unique<ThreadPool>(2, 1024)) {}
 
-ModelStorage::~ModelStorage() { pool_.reset(); }  // runs what is queued, then joins: before storage_ goes
+ModelStorage::~ModelStorage() {
+  stopping_ = true;  // running downloads end at their next progress report
+  pool_.reset();     // runs what is queued (ending at once), then joins: before storage_ goes
+}
 
 StatusOr<ModelStorage::Source> ModelStorage::Resolve(const Json& isvc, const std::string& storage_uri,
                                                      const resources::CredentialLookup& lookup) const {
@@ -95,6 +99,7 @@ void ModelStorage::Start(const Source& src) {
     auto r = storage_.Fetch(
         src.uri,
         [this, d](const storage::Progress& p) {
+          if (stopping_) throw std::runtime_error("inferd serve is stopping");  // Fetch fails, cleans up
           std::lock_guard l(mu_);
           d->progress = p;
         },

@@ -5,7 +5,7 @@
 //
 // Contract:
 // - Reconciler thread only, except that downloads run on the pool's threads, which call `wake` when one
-//   ends. The destructor waits for running downloads.
+//   ends. The destructor stops running downloads (at their next progress report) and waits for them.
 // - Resolve: ResolveStorageCredentials (resources/secrets.h) and the cache entry the result maps to. A
 //   source without credentials uses inferd serve's environment.
 // - Ensure: a local URI (local path, file://, pvc://) is checked in place; a remote one is downloaded
@@ -85,6 +85,7 @@ class ModelStorage {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Download>> downloads_;  // by cache key; guarded by mu_
   std::atomic<bool> collect_due_{true};
+  std::atomic<bool> stopping_{false};
   std::chrono::steady_clock::time_point last_collection_{};
   bool over_budget_logged_ = false;
 };
