@@ -45,52 +45,68 @@ class Zeros:
         return b"\0" * size
 
 
+def start_store(tmp):
+    """The fake object store (tests/storage/fake_object_store.py) with an xgboost model in an S3 bucket and a
+    GCS bucket, a gzip bomb over plain HTTP, and a service-account key whose public half its /token checks.
+    Returns (process, "127.0.0.1:port", the key's private PEM)."""
+    root = os.path.join(tmp, "store")
+    model = os.path.join(st.MODELS, "xgb_iris_softprob", "model.json")
+    for rel in ("s3/models/xgb/model.json", "gcs/saprivbucket/xgb/model.json"):
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        shutil.copy(model, os.path.join(root, rel))
+    os.makedirs(os.path.join(root, "http"))
+    with tarfile.open(os.path.join(root, "http", "bomb.tar.gz"), "w:gz") as t:
+        info = tarfile.TarInfo("model.json")
+        info.size = 64 << 20
+        t.addfile(info, Zeros(info.size))
+    os.makedirs(os.path.join(root, "gcs-sa"))
+    key_pem = os.path.join(tmp, "sa.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key_pem],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key_pem, "-pubout", "-out", os.path.join(root, "gcs-sa", "pubkey.pem")],
+                   check=True, capture_output=True)
+    with open(key_pem) as f:
+        private_pem = f.read()
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(st.g.SOURCE_DIR, "tests", "storage", "fake_object_store.py"),
+         "--root", root, "--access-key", ACCESS_KEY, "--secret", SECRET_KEY, "--region", REGION,
+         "--gcs-private", "saprivbucket=" + GCS_TOKEN, "--gcs-sa-token", GCS_TOKEN],
+        stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline())
+    return proc, "127.0.0.1:%d" % port, private_pem
+
+
+def start_serve(data_dir, env, args):
+    """inferd serve with `env` added to its environment."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return st.Serve(data_dir, args)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def cache_entries(data_dir):
+    return [e for e in os.listdir(os.path.join(data_dir, "models")) if not e.startswith(".")]
+
+
 class ServeStorageTest(st.ApplyMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="inferd-serve-storage-")
-        root = os.path.join(cls.tmp, "store")
-        model = os.path.join(st.MODELS, "xgb_iris_softprob", "model.json")
-        for rel in ("s3/models/xgb/model.json", "gcs/saprivbucket/xgb/model.json"):
-            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
-            shutil.copy(model, os.path.join(root, rel))
-        os.makedirs(os.path.join(root, "http"))
-        with tarfile.open(os.path.join(root, "http", "bomb.tar.gz"), "w:gz") as t:
-            info = tarfile.TarInfo("model.json")
-            info.size = 64 << 20
-            t.addfile(info, Zeros(info.size))
-        # A service-account key whose public half the fake store's /token checks.
-        os.makedirs(os.path.join(root, "gcs-sa"))
-        key_pem = os.path.join(cls.tmp, "sa.pem")
-        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key_pem],
-                       check=True, capture_output=True)
-        subprocess.run(["openssl", "pkey", "-in", key_pem, "-pubout", "-out", os.path.join(root, "gcs-sa", "pubkey.pem")],
-                       check=True, capture_output=True)
-        with open(key_pem) as f:
-            cls.private_pem = f.read()
-        cls.store = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(st.g.SOURCE_DIR, "tests", "storage", "fake_object_store.py"),
-             "--root", root, "--access-key", ACCESS_KEY, "--secret", SECRET_KEY, "--region", REGION,
-             "--gcs-private", "saprivbucket=" + GCS_TOKEN, "--gcs-sa-token", GCS_TOKEN],
-            stdout=subprocess.PIPE, text=True)
-        cls.store_port = int(cls.store.stdout.readline())
-        cls.endpoint = "127.0.0.1:%d" % cls.store_port
+        cls.store, cls.endpoint, cls.private_pem = start_store(cls.tmp)
         # inferd serve's own environment points at the store with a WRONG secret: only a service's own
         # Secrets can make its S3 download work.
         env = {"S3_ENDPOINT": cls.endpoint, "S3_USE_HTTPS": "0", "AWS_ACCESS_KEY_ID": ACCESS_KEY,
                "AWS_SECRET_ACCESS_KEY": "wrong-secret", "AWS_REGION": REGION,
                "GCS_ENDPOINT": "http://" + cls.endpoint}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            cls.data_dir = os.path.join(cls.tmp, "data")
-            cls.serve = st.Serve(cls.data_dir, ["--storage_max_unpacked_bytes", "4MiB", "--storage_gc_interval_s", "1"])
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        cls.data_dir = os.path.join(cls.tmp, "data")
+        cls.serve = start_serve(cls.data_dir, env, ["--storage_max_unpacked_bytes", "4MiB",
+                                                    "--storage_gc_interval_s", "1"])
 
     @classmethod
     def tearDownClass(cls):
@@ -316,7 +332,7 @@ spec:
 
     def test_99_cache_collected_after_the_services_go(self):
         models = os.path.join(self.data_dir, "models")
-        entries = [e for e in os.listdir(models) if not e.startswith(".")]
+        entries = cache_entries(self.data_dir)
         self.assertGreaterEqual(len(entries), 3, entries)  # s3 via the account, gcs, storage spec
         for name in ("s3-xgb", "s3-late", "gcs-xgb", "spec-xgb"):
             self.assertEqual(self.serve.cli("delete", "isvc", name)[0], 0)
@@ -330,6 +346,61 @@ spec:
         self.assertEqual(left, [], "cache entries (or trash) left after every service was deleted:\n" +
                          self.serve.output())
         self.assertIn("storage: cache: removed", self.serve.output())
+
+
+class CacheBudgetTest(st.ApplyMixin, unittest.TestCase):
+    """A cache budget smaller than one model: the entry of a revision at zero is collected, and a request
+    that wakes the revision fetches it again before the replica starts (the request is answered)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="inferd-serve-cache-budget-")
+        cls.store, cls.endpoint, _ = start_store(cls.tmp)
+        config = os.path.join(cls.tmp, "serve.yaml")
+        with open(config, "w") as f:
+            f.write("autoscaler:\n  stable-window: 2s\n  scale-to-zero-grace-period: 1s\n"
+                    "  enable-scale-to-zero: true\n")
+        env = {"S3_ENDPOINT": cls.endpoint, "S3_USE_HTTPS": "0", "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+               "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": REGION}
+        cls.data_dir = os.path.join(cls.tmp, "data")
+        cls.serve = start_serve(cls.data_dir, env, ["--config", config, "--storage_cache_budget", "1KiB",
+                                                    "--storage_gc_interval_s", "1"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.stop()
+        cls.store.terminate()
+        cls.store.wait()
+        cls.store.stdout.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_idle_entry_collected_then_fetched_again_on_wake(self):
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: zero-s3
+spec:
+  predictor:
+    minReplicas: 0
+    xgboost:
+      storageUri: s3://models/xgb
+""")
+        self.serve.wait_ready("zero-s3")
+        self.assertEqual(len(cache_entries(self.data_dir)), 1)
+        # While its replica runs the entry is in use, over budget or not; at zero it is idle and goes.
+        self.serve.wait("zero-s3", lambda o: not o["status"]["inferd"].get("replicas"), 60, "scale to zero")
+        deadline = time.time() + 30
+        while cache_entries(self.data_dir) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(cache_entries(self.data_dir), [], self.serve.output())
+        self.assertIn("over budget", self.serve.output())
+        # A request at zero: held, the model fetched again, a replica started, the request answered.
+        r = self.serve.gw("POST", "/v1/models/zero-s3:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text + self.serve.output())
+        self.assertEqual(len(r.json()["predictions"]), 2)
+        self.assertIn("fetches its model again", self.serve.output())
+        self.assertTrue(st.is_ready(self.serve.isvc("zero-s3")))
 
 
 if __name__ == "__main__":
