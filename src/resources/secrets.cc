@@ -139,9 +139,14 @@ std::string Base64Encode(std::string_view data) {
   return out;
 }
 
-StatusOr<std::string> Base64Decode(std::string_view text) {
-  // OpenSSL's decoder is lenient (whitespace, a short final group); Kubernetes (Go's StdEncoding) is not:
-  // check the form first, then let OpenSSL decode.
+StatusOr<std::string> Base64Decode(std::string_view input) {
+  // OpenSSL's decoder is lenient (spaces, a short final group); Kubernetes (Go's StdEncoding) is not, except
+  // that it skips line breaks: drop those, check the form, then let OpenSSL decode.
+  std::string text;
+  text.reserve(input.size());
+  for (char c : input) {
+    if (c != '\n' && c != '\r') text.push_back(c);
+  }
   if (text.size() % 4 != 0) return InvalidArgument("illegal base64 data: the length is not a multiple of 4");
   size_t pad = 0;
   for (size_t i = 0; i < text.size(); ++i) {

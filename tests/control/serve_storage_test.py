@@ -346,6 +346,13 @@ spec:
         self.assertEqual(left, [], "cache entries (or trash) left after every service was deleted:\n" +
                          self.serve.output())
         self.assertIn("storage: cache: removed", self.serve.output())
+        rc, out, err = self.serve.cli("delete", "secret", "s3creds", "late-secret")
+        self.assertEqual(rc, 0, err)
+        self.assertIn('secret "s3creds" deleted', out)
+        rc, out, err = self.serve.cli("delete", "sa", "loader")
+        self.assertEqual(rc, 0, err)
+        self.assertIn('serviceaccount "loader" deleted', out)
+        self.assertEqual(self.serve.api("GET", "/api/v1/namespaces/default/secrets/s3creds").status_code, 404)
 
 
 class CacheBudgetTest(st.ApplyMixin, unittest.TestCase):
