@@ -765,9 +765,8 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     if (so.failed) {
       failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
       failure_message = so.message;
-      pred_reason = so.reason;
-      pred_message = so.message;
-    } else if (!so.ready) {
+    }
+    if (!so.ready && pred_reason.empty()) {  // (an invalid newer spec, found above, is the first thing to say)
       pred_reason = so.reason;
       pred_message = so.message;
     }
