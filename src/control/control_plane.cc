@@ -199,6 +199,7 @@ struct ControlPlane::Impl {
 
   // Reconciler thread: this pass's Secrets and ServiceAccounts, by namespace, then name.
   std::map<std::string, std::map<std::string, Json>> pass_secrets, pass_accounts;
+  bool pass_credentials_listed = false;  // both lists read (else no cache collection this pass)
 
   // Reconciler thread only.
   std::map<std::string, Service> services;  // "ns/name"
@@ -1053,10 +1054,12 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
 void ControlPlane::Impl::ListCredentialObjects() {
   pass_secrets.clear();
   pass_accounts.clear();
+  pass_credentials_listed = true;
   for (auto [type, into] : {std::pair{&api::SecretType(), &pass_secrets}, std::pair{&api::ServiceAccountType(), &pass_accounts}}) {
     auto list = db_->List(*type, "");
     if (!list.ok()) {
       LOG_WARN("reconcile: cannot list {}: {}", type->plural, list.status().message());
+      pass_credentials_listed = false;
       continue;
     }
     for (auto& item : list->items) {
@@ -1141,6 +1144,9 @@ ModelStorage::Outcome ControlPlane::Impl::RevisionStorage(Service& svc, const Js
 // revision's entry. In use: the entries of revisions with replicas, revisions that want some, revisions
 // fetching, and the newest revision of a service until it has been ready once.
 void ControlPlane::Impl::CollectCache() {
+  // A pass that could not read the Secrets may have left revisions without their cache entry: no
+  // collection from what it saw.
+  if (!pass_credentials_listed) return;
   std::set<std::string> referenced, in_use;
   for (const auto& [key, svc] : services) {
     for (const auto& rev : svc.revisions) {

@@ -178,7 +178,7 @@ struct Storage::Impl : CacheStore {
       l.max_bytes = options.max_unpacked_bytes;
     } else {
       auto space = DiskSpaceAt(options.cache_dir);
-      l.max_bytes = DefaultMaxUnpackedBytes(options.max_bytes, space.ok() ? space->free_bytes : 0);
+      l.max_bytes = space.ok() ? DefaultMaxUnpackedBytes(options.max_bytes, space->free_bytes) : options.max_bytes;
       l.bytes_source += " (default: the lesser of " + internal::HumanBytes(options.max_bytes) +
                         " and half the space free at " + options.cache_dir + ")";
     }

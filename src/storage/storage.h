@@ -116,7 +116,8 @@ class Storage {
 
 // The default archive bound: the lesser of max_bytes and half of `free_bytes` (the space free at the cache).
 uint64_t DefaultMaxUnpackedBytes(uint64_t max_bytes, uint64_t free_bytes);
-// Free bytes (for an unprivileged user) and total bytes of the filesystem holding `path`; nullopt on error.
+// Free bytes (for an unprivileged user) and total bytes of the filesystem holding `path` (Internal when
+// statvfs fails; the archive bound then falls back to max_bytes).
 struct DiskSpace {
   uint64_t free_bytes = 0, total_bytes = 0;
 };
