@@ -30,6 +30,7 @@
 #include "core/json_depth.h"
 #include "core/logging.h"
 #include "resources/resources.h"
+#include "resources/secrets.h"
 
 namespace inferd::api {
 
@@ -51,6 +52,14 @@ const ResourceType& ClusterServingRuntimeType() {
 }
 const ResourceType& EventType() {
   static const ResourceType t{"v1", "Event", "events", true};
+  return t;
+}
+const ResourceType& SecretType() {
+  static const ResourceType t{"v1", "Secret", "secrets", true};
+  return t;
+}
+const ResourceType& ServiceAccountType() {
+  static const ResourceType t{"v1", "ServiceAccount", "serviceaccounts", true};
   return t;
 }
 
@@ -279,12 +288,16 @@ struct Filter {
 // ---- routes --------------------------------------------------------------------------------------------
 const std::vector<const ResourceType*>& AllTypes() {
   static const std::vector<const ResourceType*> types = {&InferenceServiceType(), &ServingRuntimeType(),
-                                                         &ClusterServingRuntimeType(), &EventType()};
+                                                         &ClusterServingRuntimeType(), &EventType(),
+                                                         &SecretType(), &ServiceAccountType()};
   return types;
 }
 
 bool IsEvents(const ResourceType* t) { return t == &EventType(); }
-bool HasStatus(const ResourceType* t) { return !IsEvents(t); }
+// Core objects without a status subresource (Events, Secrets, ServiceAccounts), as in Kubernetes.
+bool HasStatus(const ResourceType* t) {
+  return t != &EventType() && t != &SecretType() && t != &ServiceAccountType();
+}
 
 struct Route {
   const ResourceType* type = nullptr;
@@ -582,7 +595,8 @@ struct ApiServer::Impl : Host {
   Reply Replace(const Route& rt, const Incoming& in);
   Reply Patch(const Route& rt, const Incoming& in);
   Reply Delete(const Route& rt, const Incoming& in);
-  Status Validate(const ResourceType& type, const Json& obj, Reply* err);
+  Status Validate(const ResourceType& type, Json& obj, Reply* err);
+  Status CheckImmutableSecret(const Json& secret);
   Status CheckIdentity(const Route& rt, Json& obj, Reply* err);
   Reply StoreError(const Route& rt, const Status& st, const std::string& name);
 };
@@ -989,7 +1003,8 @@ Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
   return out;
 }
 
-Status ApiServer::Impl::Validate(const ResourceType& type, const Json& obj, Reply* err) {
+// Validates a write and brings it to its stored form (a Secret's stringData folded into data).
+Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err) {
   Status st;
   if (&type == &InferenceServiceType()) {
     st = resources::ValidateInferenceService(obj);
@@ -998,6 +1013,14 @@ Status ApiServer::Impl::Validate(const ResourceType& type, const Json& obj, Repl
     st = resources::ValidateServingRuntime(obj, false);
   } else if (&type == &ClusterServingRuntimeType()) {
     st = resources::ValidateServingRuntime(obj, true);
+  } else if (&type == &SecretType()) {
+    st = resources::ValidateSecret(obj);
+    if (st.ok()) {
+      obj = resources::NormalizeSecret(std::move(obj));
+      st = CheckImmutableSecret(obj);
+    }
+  } else if (&type == &ServiceAccountType()) {
+    st = resources::ValidateServiceAccount(obj);
   }
   if (!st.ok()) {
     std::string name;
@@ -1008,6 +1031,21 @@ Status ApiServer::Impl::Validate(const ResourceType& type, const Json& obj, Repl
     *err = ErrorReply(422, "Invalid", KindGroup(type) + " \"" + name + "\" is invalid: " + st.message());
   }
   return st;
+}
+
+// A Secret stored with `immutable: true` keeps its data, type and immutability (Kubernetes' rule).
+Status ApiServer::Impl::CheckImmutableSecret(const Json& obj) {
+  const Json& md = obj["metadata"];
+  auto cur = store->Get(SecretType(), md.value("namespace", ""), md.value("name", ""));
+  if (!cur.ok() || !cur->contains("immutable") || !(*cur)["immutable"].is_boolean() || !(*cur)["immutable"].get<bool>()) {
+    return Status::Ok();
+  }
+  for (const char* f : {"data", "type", "immutable"}) {
+    Json before = cur->contains(f) ? (*cur)[f] : Json();
+    Json after = obj.contains(f) ? obj[f] : Json();
+    if (before != after) return InvalidArgument(std::string(f) + ": Forbidden: field is immutable when `immutable` is set");
+  }
+  return Status::Ok();
 }
 
 // Fills in apiVersion/kind/namespace (and the name on item routes) from the URL, rejecting contradictions.
@@ -1100,9 +1138,9 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
     return ErrorReply(400, "BadRequest", "metadata.resourceVersion: Invalid value: resourceVersion should not be set on objects to be created");
   }
   if (HasStatus(rt.type)) obj.erase("status");  // the status subresource owns it
-  if (!Validate(*rt.type, obj, &err).ok()) return err;
-  if (*dry) return JsonReply(201, obj);
   std::string name = md["name"].get<std::string>();
+  if (!Validate(*rt.type, obj, &err).ok()) return err;  // may rewrite obj (md is stale after it)
+  if (*dry) return JsonReply(201, obj);
   auto r = store->Create(*rt.type, std::move(obj));
   if (!r.ok()) return StoreError(rt, r.status(), name);
   return JsonReply(201, *r);

@@ -7,6 +7,8 @@
 //   /apis/serving.kserve.io/v1alpha1/namespaces/{ns}/servingruntimes[/{name}[/status]]
 //   /apis/serving.kserve.io/v1alpha1/clusterservingruntimes[/{name}[/status]]
 //   /api/v1/namespaces/{ns}/events                                         (read-only; written by control)
+//   /api/v1/namespaces/{ns}/secrets[/{name}], /serviceaccounts[/{name}]   (core/v1, no /status; also listed
+//                                                                           across namespaces at /api/v1/...)
 //   GET (get, list; `?watch=1|true` streams newline-delimited {"type","object"} events, chunked, after
 //   the initial ADDED events of the current objects unless `resourceVersion=N` is given), POST (create),
 //   PUT (replace; metadata.resourceVersion enforces optimistic concurrency, 409 when stale), PATCH
@@ -17,7 +19,9 @@
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
 //   MethodNotAllowed, "code": N}. Validation failures are 422 Invalid with the field in the message.
 // - Writes are validated (resources::Validate*, then ApiOptions::validate_isvc) before they reach the store:
-//   nothing half-applied.
+//   nothing half-applied. A Secret is stored normalized (stringData folded into base64 data); one stored
+//   with `immutable: true` refuses changes to data, type and immutable (422). Secret values are never
+//   logged; they are returned to token holders as Kubernetes returns them (base64 in `data`).
 //   Spec writes to InferenceServices keep the stored status; /status writes replace only status.
 // - Auth: every route except /healthz needs `Authorization: Bearer <token>` when a token is configured
 //   (401 otherwise). Binding a non-loopback host without a token is refused by Start.
@@ -51,7 +55,9 @@ struct ApiOptions {
 const store::ResourceType& InferenceServiceType();
 const store::ResourceType& ServingRuntimeType();
 const store::ResourceType& ClusterServingRuntimeType();
-const store::ResourceType& EventType();  // core/v1 Event, namespaced
+const store::ResourceType& EventType();           // core/v1 Event, namespaced
+const store::ResourceType& SecretType();          // core/v1 Secret, namespaced
+const store::ResourceType& ServiceAccountType();  // core/v1 ServiceAccount, namespaced
 
 struct ApiRequest {
   std::string method, path;  // path without the query

@@ -15,6 +15,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "resources/resources.h"
+#include "resources/secrets.h"
 
 namespace inferd::cli {
 
@@ -34,6 +35,8 @@ const std::vector<Kind>& Kinds() {
       {"InferenceService", "serving.kserve.io/v1beta1", "inferenceservices", "serving.kserve.io", true},
       {"ServingRuntime", "serving.kserve.io/v1alpha1", "servingruntimes", "serving.kserve.io", true},
       {"ClusterServingRuntime", "serving.kserve.io/v1alpha1", "clusterservingruntimes", "serving.kserve.io", false},
+      {"Secret", "v1", "secrets", "", true},
+      {"ServiceAccount", "v1", "serviceaccounts", "", true},
   };
   return k;
 }
@@ -44,6 +47,8 @@ const Kind* KindFromArg(std::string arg) {
   if (arg == "isvc" || arg == "inferenceservice" || arg == "inferenceservices") return &Kinds()[0];
   if (arg == "servingruntime" || arg == "servingruntimes") return &Kinds()[1];
   if (arg == "clusterservingruntime" || arg == "clusterservingruntimes") return &Kinds()[2];
+  if (arg == "secret" || arg == "secrets") return &Kinds()[3];
+  if (arg == "sa" || arg == "serviceaccount" || arg == "serviceaccounts") return &Kinds()[4];
   return nullptr;
 }
 
@@ -57,8 +62,9 @@ const Kind* KindFromObject(const Json& obj) {
 }
 
 std::string CollectionPath(const Kind& k, const std::string& ns) {
-  if (!k.namespaced || ns.empty()) return "/apis/" + k.api_version + "/" + k.plural;
-  return "/apis/" + k.api_version + "/namespaces/" + ns + "/" + k.plural;
+  const std::string root = k.group.empty() ? "/api/" : "/apis/";  // the core group lives under /api
+  if (!k.namespaced || ns.empty()) return root + k.api_version + "/" + k.plural;
+  return root + k.api_version + "/namespaces/" + ns + "/" + k.plural;
 }
 
 std::string ObjectPath(const Kind& k, const std::string& ns, const std::string& name) {
@@ -68,7 +74,28 @@ std::string ObjectPath(const Kind& k, const std::string& ns, const std::string& 
 std::string Singular(const Kind& k) {
   std::string s = k.kind;
   std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s + "." + k.group;
+  return k.group.empty() ? s : s + "." + k.group;
+}
+
+// What `apply` replaces in an existing object besides labels and annotations: spec, or a core kind's fields.
+// A Secret's stringData is folded into data first (as the server stores it), so an unchanged file is
+// "unchanged".
+void SetContent(const Kind& k, const Json& doc, Json* desired) {
+  std::vector<const char*> fields = {"spec"};
+  Json src = doc;
+  if (k.kind == "Secret") {
+    fields = {"data", "type", "immutable"};
+    src = resources::NormalizeSecret(doc);
+  } else if (k.kind == "ServiceAccount") {
+    fields = {"secrets", "imagePullSecrets", "automountServiceAccountToken"};
+  }
+  for (const char* f : fields) {
+    if (src.contains(f)) (*desired)[f] = src[f];
+    else desired->erase(f);
+  }
+  if (k.kind == "InferenceService" || k.kind == "ServingRuntime" || k.kind == "ClusterServingRuntime") {
+    if (!src.contains("spec")) (*desired)["spec"] = Json::object();
+  }
 }
 
 void Fail(const std::string& msg) {
@@ -187,6 +214,10 @@ std::vector<std::string> Header(const Kind& k, bool all_ns) {
   if (all_ns && k.namespaced) h.push_back("NAMESPACE");
   if (k.kind == "InferenceService") {
     h.insert(h.end(), {"NAME", "URL", "READY", "PREV", "LATEST", "PREVROLLEDOUTREVISION", "LATESTREADYREVISION", "AGE"});
+  } else if (k.kind == "Secret") {
+    h.insert(h.end(), {"NAME", "TYPE", "DATA", "AGE"});
+  } else if (k.kind == "ServiceAccount") {
+    h.insert(h.end(), {"NAME", "SECRETS", "AGE"});
   } else {
     h.insert(h.end(), {"NAME", "DISABLED", "MODELTYPE", "CONTAINERS", "AGE"});
   }
@@ -222,6 +253,11 @@ std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns) {
     r.push_back(latest);
     r.push_back(pred ? pred->value("previousRolledoutRevision", "") : "");
     r.push_back(pred ? pred->value("latestReadyRevision", "") : "");
+  } else if (k.kind == "Secret") {  // kubectl's columns: the number of keys, never a value
+    r.push_back(obj.value("type", ""));
+    r.push_back(std::to_string(obj.contains("data") && obj["data"].is_object() ? obj["data"].size() : 0));
+  } else if (k.kind == "ServiceAccount") {
+    r.push_back(std::to_string(obj.contains("secrets") && obj["secrets"].is_array() ? obj["secrets"].size() : 0));
   } else {
     const Json spec = obj.contains("spec") ? obj["spec"] : Json::object();
     r.push_back(spec.value("disabled", false) ? "true" : "");
@@ -255,7 +291,7 @@ std::string CheckForApply(const ApiClient& client, Json doc, const std::string& 
   const Kind* k = KindFromObject(doc);
   if (!k) {
     return "unknown kind \"" + (doc["kind"].is_string() ? doc["kind"].get<std::string>() : std::string()) +
-           "\" (inferd serves InferenceService, ServingRuntime, ClusterServingRuntime)";
+           "\" (inferd serves InferenceService, ServingRuntime, ClusterServingRuntime, Secret, ServiceAccount)";
   }
   if (!doc.contains("metadata") || !doc["metadata"].is_object()) doc["metadata"] = Json::object();
   const Json& md = doc["metadata"];
@@ -287,7 +323,7 @@ void ApplyOne(const ApiClient& client, ApplyItem& it) {
     if (cur.code != 200) return ServerError(cur);
     Json current = ParseAnswer(cur.body);
     Json desired = current;
-    desired["spec"] = doc.contains("spec") ? doc["spec"] : Json::object();
+    SetContent(*k, doc, &desired);
     for (const char* f : {"labels", "annotations"}) {
       if (doc["metadata"].contains(f)) desired["metadata"][f] = doc["metadata"][f];
       else desired["metadata"].erase(f);
@@ -471,6 +507,25 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
   line("Kind", obj.value("kind", ""));
   line("Created", md.value("creationTimestamp", "") + " (" + Age(md.value("creationTimestamp", "")) + " ago)");
   line("Generation", std::to_string(md.value("generation", 0)));
+  if (k->kind == "Secret") {  // as kubectl describes one: key names and sizes, never the values
+    line("Type", obj.value("type", ""));
+    std::printf("Data\n====\n");
+    if (obj.contains("data") && obj["data"].is_object()) {
+      for (auto it = obj["data"].begin(); it != obj["data"].end(); ++it) {
+        auto v = resources::SecretValue(obj, it.key());
+        std::printf("%s:  %zu bytes\n", it.key().c_str(), v.ok() ? v->size() : 0);
+      }
+    }
+    return;
+  }
+  if (k->kind == "ServiceAccount") {
+    std::string names;
+    if (obj.contains("secrets") && obj["secrets"].is_array()) {
+      for (const auto& s : obj["secrets"]) names += (names.empty() ? "" : ", ") + s.value("name", "");
+    }
+    line("Mountable secrets", names.empty() ? "<none>" : names);
+    return;
+  }
   if (k->kind != "InferenceService") {
     std::printf("Spec:\n%s\n", resources::ToYaml(obj["spec"]).c_str());
     return;
@@ -691,7 +746,7 @@ void AddResourceCommands(CLI::App& app) {
   apply->callback(Guarded([=] { RunApply(*flags, *files, *ns); }));
 
   auto* get = app.add_subcommand("get", "List or show resources (isvc, servingruntimes, clusterservingruntimes, "
-                                        "revisions)");
+                                        "secrets, serviceaccounts, revisions)");
   flags->Add(get);
   get->add_option("type", *type, "Resource type")->required();
   get->add_option("name", *names, "Name");

@@ -13,7 +13,30 @@ namespace inferd::cli {
 
 namespace {
 int g_serve_exit = 0;
+
+// The model cache's bounds (docs/configuration.md#model-storage). Sizes take units: 512MiB, 20GiB, 1TB.
+void AddStorageFlags(CLI::App* cmd, control::StorageServeOptions* s) {
+  cmd->add_option("--storage_max_unpacked_bytes", s->max_unpacked_bytes,
+                  "Most bytes one downloaded archive may unpack to (0 = the lesser of 20GiB and half the free "
+                  "space at DATA_DIR/models)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--storage_max_archive_entries", s->max_archive_entries,
+                  "Most entries one downloaded archive may have")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--storage_cache_budget", s->cache_budget_bytes,
+                  "Size the model cache is kept under by evicting idle entries, least recently used first (0 = the "
+                  "lesser of 50GiB and half the size of DATA_DIR/models' filesystem)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--storage_gc_interval_s", s->gc_interval_s,
+                  "Seconds between cache collections on the slow tick (they also run after a service is "
+                  "deleted and after a download)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
+}  // namespace
 
 void AddServeCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Run the platform: API, store, reconciler, replicas and gateway");
@@ -39,6 +62,7 @@ void AddServeCommand(CLI::App& app) {
                   "containerConcurrency) before answering 503")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  AddStorageFlags(cmd, &opt->storage);
   cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI::Option* config_opt =
       cmd->add_option("--config", *config_path,

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "api/api_server.h"
+#include "control/model_storage.h"
 #include "control/replica_command.h"
 #include "control/scaling.h"
 #include "core/clock.h"
@@ -30,6 +31,7 @@
 #include "core/thread_pool.h"
 #include "gateway/gateway.h"
 #include "resources/resources.h"
+#include "resources/secrets.h"
 #include "storage/storage.h"
 #include "store/store.h"
 #include "supervisor/supervisor.h"
@@ -165,14 +167,6 @@ Json Condition(const std::string& type, const std::string& status, const std::st
 
 }  // namespace
 
-struct Download {
-  enum State { kRunning, kDone, kFailed } state = kRunning;
-  std::string local_path, error;
-  storage::Progress progress;
-  int attempts = 0;
-  Clock::time_point retry_at;
-};
-
 struct Revision {
   std::string name;
   int number = 0;
@@ -186,6 +180,9 @@ struct Revision {
   std::unique_ptr<RevisionScaler> scaler;  // its autoscaler (never null once created)
   std::string model_path;                  // where its replicas load the model from ("" = no storageUri)
   bool storage_ready = false;              // model_path is usable (replicas may start)
+  ModelStorage::Source source;             // what it fetches, with which credentials (model_storage.h)
+  Json storage_status;                     // status.inferd.storage once ready
+  std::string storage_event;               // the last storage Warning event written for it
   int next_index = 0;                      // replica names: {revision}-{index}, never reused
   std::string build_error;
   std::string load_failure;
@@ -252,11 +249,10 @@ struct ControlPlane::Impl {
   ServeOptions opt;
   ServeEndpoints endpoints;
   std::unique_ptr<store::Store> db_;
-  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<ModelStorage> model_storage_;
   std::unique_ptr<supervisor::Supervisor> sup_;
   std::unique_ptr<gateway::Gateway> gw_;
   std::unique_ptr<api::ApiServer> api_;
-  std::unique_ptr<ThreadPool> downloads_pool;
 
   // Wake-ups of the reconciler.
   std::mutex wake_mu;
@@ -266,8 +262,9 @@ struct ControlPlane::Impl {
   std::thread reconciler;
   std::vector<std::thread> watchers;
 
-  std::mutex dl_mu;
-  std::map<std::string, Download> downloads;  // by URI; guarded by dl_mu
+  // Reconciler thread: this pass's Secrets and ServiceAccounts, by namespace, then name.
+  std::map<std::string, std::map<std::string, Json>> pass_secrets, pass_accounts;
+  bool pass_credentials_listed = false;  // both lists read (else no cache collection this pass)
 
   // Reconciler thread only.
   std::map<std::string, Service> services;  // "ns/name"
@@ -321,6 +318,10 @@ struct ControlPlane::Impl {
   Status HandleLogs(const api::ApiRequest& req, api::ApiStream& out);
   void WriteServeJson();
   void StopAll();
+  // Model storage (model_storage.h).
+  void ListCredentialObjects();
+  ModelStorage::Outcome RevisionStorage(Service& svc, const Json& obj, Revision& rev, bool latest);
+  void CollectCache();
 };
 
 Status ControlPlane::Impl::Open() {
@@ -354,9 +355,12 @@ Status ControlPlane::Impl::Open() {
   storage::StorageOptions so;
   so.cache_dir = opt.data_dir + "/models";
   so.pvc_root = opt.pvc_root;
+  so.max_unpacked_bytes = opt.storage.max_unpacked_bytes;
+  so.max_unpacked_bytes_source = "--storage_max_unpacked_bytes";
+  so.max_archive_entries = opt.storage.max_archive_entries;
+  so.max_archive_entries_source = "--storage_max_archive_entries";
   fs::create_directories(so.cache_dir, ec);
-  storage_ = std::make_unique<storage::Storage>(so);
-  downloads_pool = std::make_unique<ThreadPool>(2, 1024);
+  model_storage_ = std::make_unique<ModelStorage>(so, opt.storage, [this] { Wake(); });
   sup_ = std::make_unique<supervisor::Supervisor>([this](const supervisor::ReplicaStatus&) { Wake(); });
 
   EnsureBuiltinRuntimes();
@@ -405,7 +409,8 @@ Status ControlPlane::Impl::Open() {
   WriteServeJson();
 
   reconciler = std::thread([this] { RunReconciler(); });
-  for (const auto* t : {&api::InferenceServiceType(), &api::ServingRuntimeType(), &api::ClusterServingRuntimeType()}) {
+  for (const auto* t : {&api::InferenceServiceType(), &api::ServingRuntimeType(), &api::ClusterServingRuntimeType(),
+                        &api::SecretType(), &api::ServiceAccountType()}) {
     watchers.emplace_back([this, t] { WatchLoop(*t); });
   }
   return Status::Ok();
@@ -586,6 +591,7 @@ void ControlPlane::Impl::ReconcileAll() {
   }
   std::map<std::string, std::vector<Json>> runtimes_by_ns;  // grouped once per pass, not per service
   for (auto& r : ns_rts->items) runtimes_by_ns[r["metadata"].value("namespace", "default")].push_back(std::move(r));
+  ListCredentialObjects();
   std::set<std::string> seen;
   for (const auto& obj : list->items) {
     std::string ns = obj["metadata"].value("namespace", "default");
@@ -611,6 +617,7 @@ void ControlPlane::Impl::ReconcileAll() {
     }
     LOG_INFO("inferenceservice {} deleted: stopping its replicas", it->first);
     StopService(it->second);
+    model_storage_->MarkCollectionDue();  // its cache entries may have no other user
     {
       std::lock_guard lock(logs_mu);
       log_targets.erase(it->first);
@@ -619,6 +626,7 @@ void ControlPlane::Impl::ReconcileAll() {
   }
   PublishRoutes();
   StopRetired(NowNs());  // after the routes without them are out
+  CollectCache();
 }
 
 // Requests held for a revision come before anything else, since the full pass reads the store and rebuilds
@@ -733,7 +741,14 @@ void ControlPlane::Impl::Autoscale(Service& svc, Revision& rev, int64_t now_ns) 
     LOG_INFO("{}/{}: revision {} wants {} replica(s) (ready {}): {}", svc.ns, svc.name, rev.name, want, in.ready,
              rev.scaler->reason());
   }
-  const bool can_start = rev.storage_ready && rev.build_error.empty();
+  bool can_start = rev.storage_ready && rev.build_error.empty();
+  if (can_start && want > 0 && rev.replicas.empty() && !model_storage_->Present(rev.model_path)) {
+    // Its cache entry was collected while it was at zero: fetch it again first (RevisionStorage).
+    LOG_INFO("{}/{}: revision {} fetches its model again (the cache entry was collected)", svc.ns, svc.name, rev.name);
+    rev.storage_ready = false;
+    can_start = false;
+    Wake();
+  }
   while (can_start && static_cast<int>(rev.replicas.size()) < want) {
     if (!StartReplica(svc, rev).ok()) break;
   }
@@ -939,83 +954,24 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     }
   }
 
-  // Model storage for the latest revision.
-  std::string model_path;
+  // Model storage (model_storage.h): the latest revision's, reported in status and conditions; an older
+  // revision's only when it must fetch again (its cache entry was collected while it was at zero).
   bool storage_ready = true;
-  if (latest && !latest->spec.storage_uri.empty()) {
-    const std::string& uri = latest->spec.storage_uri;
-    storage_ready = false;
-    Json st = {{"uri", uri}};
-    if (storage::IsLocalUri(uri) || !storage::IsSupportedUri(uri)) {  // quick: in place, or Fetch's error
-      auto r = storage_->Fetch(uri);
-      if (r.ok()) {
-        model_path = r->local_path;
-        storage_ready = true;
-        st["state"] = "Ready";
-      } else {
-        failure_reason = "ModelLoadFailed";
-        failure_message = "storage: " + r.status().message();
-        st["state"] = "Failed";
-        st["message"] = failure_message;
-      }
-    } else {
-      std::unique_lock lock(dl_mu);
-      auto it = downloads.find(uri);
-      bool start = it == downloads.end() ||
-                   (it->second.state == Download::kFailed && Clock::now() >= it->second.retry_at);
-      if (start) {
-        Download& d = downloads[uri];
-        d.state = Download::kRunning;
-        d.attempts++;
-        d.progress = {};
-        lock.unlock();
-        Emit(svc, "Normal", "DownloadStarted", "fetching " + uri);
-        downloads_pool->Submit([this, uri] {
-          auto r = storage_->Fetch(uri, [this, uri](const storage::Progress& p) {
-            std::lock_guard l(dl_mu);
-            downloads[uri].progress = p;
-          });
-          {
-            std::lock_guard l(dl_mu);
-            Download& d = downloads[uri];
-            if (r.ok()) {
-              d.state = Download::kDone;
-              d.local_path = r->local_path;
-            } else {
-              d.state = Download::kFailed;
-              d.error = r.status().message();
-              d.retry_at = Clock::now() + std::chrono::seconds(std::min(300, 5 << std::min(d.attempts, 6)));
-            }
-          }
-          Wake();
-        });
-        lock.lock();
-        it = downloads.find(uri);
-      }
-      const Download& d = it->second;
-      st["bytesDone"] = d.progress.bytes_done;
-      if (d.progress.bytes_total) st["bytesTotal"] = d.progress.bytes_total;
-      if (d.state == Download::kDone) {
-        model_path = d.local_path;
-        storage_ready = true;
-        st["state"] = "Ready";
-      } else if (d.state == Download::kFailed) {
-        failure_reason = "ModelLoadFailed";
-        failure_message = "storage: " + d.error;
-        st["state"] = "Failed";
-        st["message"] = failure_message;
-      } else {
-        st["state"] = "Downloading";
-      }
+  for (auto& rev : svc.revisions) {
+    const bool is_latest = &rev == latest;
+    if (!is_latest && (rev.storage_ready || !rev.ever_ready)) continue;  // (never ready: retired this pass)
+    ModelStorage::Outcome so = RevisionStorage(svc, obj, rev, is_latest);
+    if (!is_latest) continue;
+    storage_ready = so.ready;
+    if (!so.status.is_null()) inferd_status["storage"] = so.status;
+    if (so.failed) {
+      failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
+      failure_message = so.message;
     }
-    inferd_status["storage"] = st;
-    // A single file (file:///x/model.joblib): the model directory is the one holding it.
-    std::error_code ec;
-    if (storage_ready && fs::is_regular_file(model_path, ec)) model_path = fs::path(model_path).parent_path().string();
-  }
-  if (latest && !latest->storage_ready && storage_ready) {
-    latest->model_path = model_path;
-    latest->storage_ready = true;
+    if (!so.ready && pred_reason.empty()) {  // (an invalid newer spec, found above, is the first thing to say)
+      pred_reason = so.reason;
+      pred_message = so.message;
+    }
   }
 
   // Replicas: as many as each revision's autoscaler wants.
@@ -1312,6 +1268,118 @@ void ControlPlane::Impl::PublishKnownServices() {
   last_routes = "(known services)";  // the first pass publishes its table whatever it holds
 }
 
+// This pass's Secrets and ServiceAccounts, grouped by namespace (the credential lookups read them).
+void ControlPlane::Impl::ListCredentialObjects() {
+  pass_secrets.clear();
+  pass_accounts.clear();
+  pass_credentials_listed = true;
+  for (auto [type, into] : {std::pair{&api::SecretType(), &pass_secrets}, std::pair{&api::ServiceAccountType(), &pass_accounts}}) {
+    auto list = db_->List(*type, "");
+    if (!list.ok()) {
+      LOG_WARN("reconcile: cannot list {}: {}", type->plural, list.status().message());
+      pass_credentials_listed = false;
+      continue;
+    }
+    for (auto& item : list->items) {
+      const Json& md = item["metadata"];
+      (*into)[md.value("namespace", "default")][md.value("name", "")] = std::move(item);
+    }
+  }
+}
+
+// One revision's model: resolves its credentials (the latest revision: again at every pass until its
+// model is ready, so that a Secret created or fixed later is used) and brings its model to a local
+// directory. A credential problem is a failure of its own (the Secret or ServiceAccount named), never a
+// silent fall back to inferd serve's environment.
+ModelStorage::Outcome ControlPlane::Impl::RevisionStorage(Service& svc, const Json& obj, Revision& rev, bool latest) {
+  if (rev.storage_ready) {
+    ModelStorage::Outcome ready;
+    ready.ready = true;
+    ready.model_path = rev.model_path;
+    ready.status = rev.storage_status;
+    return ready;
+  }
+  if (latest) {
+    const auto& secrets = pass_secrets[svc.ns];
+    const auto& accounts = pass_accounts[svc.ns];
+    resources::CredentialLookup lookup{
+        [&](const std::string& n) -> const Json* {
+          auto it = secrets.find(n);
+          return it == secrets.end() ? nullptr : &it->second;
+        },
+        [&](const std::string& n) -> const Json* {
+          auto it = accounts.find(n);
+          return it == accounts.end() ? nullptr : &it->second;
+        }};
+    auto src = model_storage_->Resolve(obj, rev.spec.storage_uri, lookup);
+    if (!src.ok()) {
+      ModelStorage::Outcome bad;
+      bad.failed = true;
+      bad.reason = src.status().code() == StatusCode::kNotFound ? "StorageCredentialsNotFound"
+                                                                  : "InvalidStorageCredentials";
+      bad.message = "storage credentials: " + src.status().message();
+      bad.status = {{"uri", rev.spec.storage_uri}, {"state", "Failed"}, {"message", bad.message}};
+      if (rev.storage_event != bad.message) {
+        rev.storage_event = bad.message;
+        Emit(svc, "Warning", bad.reason, bad.message);
+      }
+      return bad;
+    }
+    for (const std::string& note : src->notes) {
+      if (rev.storage_event.find(note) == std::string::npos) {
+        rev.storage_event += note + "\n";
+        Emit(svc, "Warning", "StorageSettingIgnored", note);
+      }
+    }
+    rev.source = std::move(*src);
+    if (rev.spec.storage_uri.empty()) rev.spec.storage_uri = rev.source.uri;  // built from a storage spec
+  }
+  if (rev.source.uri.empty()) {  // no model to fetch
+    rev.storage_ready = true;
+    ModelStorage::Outcome none;
+    none.ready = true;
+    return none;
+  }
+  ModelStorage::Outcome so = model_storage_->Ensure(rev.source);
+  if (so.started) {
+    std::string using_secrets;
+    for (const auto& n : rev.source.secrets) using_secrets += (using_secrets.empty() ? " with secret " : ", ") + n;
+    Emit(svc, "Normal", "DownloadStarted", "fetching " + rev.source.uri + using_secrets);
+  }
+  if (so.failed && rev.storage_event != so.message) {
+    rev.storage_event = so.message;
+    Emit(svc, "Warning", so.reason, so.message);
+  }
+  if (so.ready) {
+    rev.model_path = so.model_path;
+    rev.storage_ready = true;
+    rev.storage_status = so.status;
+  }
+  return so;
+}
+
+// The cache collector (model_storage.h), after every pass; it runs when due. Referenced: every live
+// revision's entry. In use: the entries of revisions with replicas, revisions that want some, revisions
+// fetching, and the newest revision of a service until it has been ready once.
+void ControlPlane::Impl::CollectCache() {
+  // A pass that could not read the Secrets may have left revisions without their cache entry: no
+  // collection from what it saw.
+  if (!pass_credentials_listed) return;
+  std::set<std::string> referenced, in_use;
+  for (const auto& [key, svc] : services) {
+    for (const auto& rev : svc.revisions) {
+      const std::string& entry = rev.source.cache_key;
+      if (entry.empty()) continue;
+      referenced.insert(entry);
+      bool starting = &rev == &svc.revisions.back() && !rev.ever_ready;
+      if (!rev.replicas.empty() || !rev.storage_ready || starting || (rev.scaler && rev.scaler->desired() > 0)) {
+        in_use.insert(entry);
+      }
+    }
+  }
+  model_storage_->CollectIfDue(referenced, in_use, Clock::now());
+}
+
 void ControlPlane::Impl::PublishRoutes() {
   auto table = std::make_shared<gateway::RoutingTable>();
   std::string fingerprint;
@@ -1436,7 +1504,7 @@ void ControlPlane::Impl::StopAll() {
     for (auto& rev : svc.revisions) StopRevision(rev);
   }
   sup_.reset();  // stops and reaps every replica
-  downloads_pool.reset();
+  model_storage_.reset();  // waits for running downloads
 }
 
 ControlPlane::ControlPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -17,6 +17,7 @@
 //   loop, reconciler, download workers.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,14 @@
 #include "core/status.h"
 
 namespace inferd::control {
+
+// The model cache and its downloads (docs/control-plane.md#model-storage, configuration.md).
+struct StorageServeOptions {
+  uint64_t max_unpacked_bytes = 0;     // per archive; 0 = the lesser of 20 GiB and half the cache's free space
+  uint64_t max_archive_entries = 100'000;
+  uint64_t cache_budget_bytes = 0;     // 0 = the lesser of 50 GiB and half the cache filesystem's size
+  int gc_interval_s = 300;             // the collector's slow tick (it also runs after deletes and downloads)
+};
 
 struct ServeOptions {
   std::string data_dir;
@@ -45,6 +54,7 @@ struct ServeOptions {
   // Requests held per revision by the gateway's activator (no ready replica, or every replica at its
   // containerConcurrency) before it answers 503 (Knative's activator queue depth).
   int max_held_requests = 10000;
+  StorageServeOptions storage;
 };
 
 struct ServeEndpoints {

@@ -4,6 +4,7 @@
 
 #include "resources/internal.h"
 #include "resources/resources.h"
+#include "resources/secrets.h"
 
 namespace inferd::resources {
 namespace {
@@ -282,9 +283,6 @@ Status CheckImplementation(const Json& impl, const std::string& path, bool is_mo
   if (const Json* wd = Field(impl, "workingDir")) RETURN_IF_ERROR(CheckString(*wd, Join(path, "workingDir")));
   if (const Json* rp = Field(impl, "readinessProbe"))
     RETURN_IF_ERROR(internal::CheckProbe(*rp, Join(path, "readinessProbe")));
-  if (Field(impl, "storage"))
-    return NotSupportedYet(Join(path, "storage"),
-                           "storage specs (a key of the storage-config Secret) are not read; give storageUri");
   if (Field(impl, "confidential"))
     return NotSupportedYet(Join(path, "confidential"),
                            "confidential computing (attested model decryption) is not available");
@@ -445,7 +443,7 @@ Status ValidateIsvc(const Json& obj) {
     return NotSupportedYet("spec.canary",
                            "canary predictor variants (KServe's Standard mode) are not run; "
                            "use spec.predictor.canaryTrafficPercent for a canary rollout");
-  return Status::Ok();
+  return ValidateStorageSpec(obj);  // what inferd cannot do with a storage spec is refused at apply
 }
 
 }  // namespace

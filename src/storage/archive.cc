@@ -3,7 +3,9 @@
 // Every entry is checked before anything of it is written: an absolute path, a '..' component, a
 // symlink whose target (resolved against the link's directory) leaves the destination, a hard link to a
 // path outside it, and device files / FIFOs / sockets fail the whole archive with InvalidArgument naming
-// the entry. libarchive's SECURE_NODOTDOT/SECURE_SYMLINKS flags stay on as a second line (they also refuse to write through a
+// the entry. Bounds (ArchiveLimits): the entry count, and the bytes unpacked, counted from each entry's
+// declared size before anything of it is written (so a 1 GiB entry in a 1 MB archive is refused without
+// writing it) and from the bytes actually written (headers can lie, or give no size). libarchive's SECURE_NODOTDOT/SECURE_SYMLINKS flags stay on as a second line (they also refuse to write through a
 // symlink an earlier entry created), and a final walk resolves every symlink on disk, which catches
 // chains the lexical check cannot see (a link to a link). The caller removes the directory on failure.
 #include <archive.h>
@@ -35,6 +37,11 @@ std::string EntryName(archive_entry* e) {
 std::string ErrorOf(archive* a) {
   const char* e = archive_error_string(a);
   return e ? e : "unknown error";
+}
+
+Status TooManyBytes(const ArchiveLimits& l, const std::string& name) {
+  return PayloadTooLarge("archive unpacks to more than " + HumanBytes(l.max_bytes) + " (at entry \"" + name +
+                         "\"); the bound is set by " + l.bytes_source);
 }
 
 std::string Unsafe(const std::string& name, const std::string& why) {
@@ -85,7 +92,7 @@ Status CheckSymlinksOnDisk(const std::string& dest) {
 
 }  // namespace
 
-Status ExtractArchive(const std::string& archive_path, const std::string& dest_dir, uint64_t max_bytes) {
+Status ExtractArchive(const std::string& archive_path, const std::string& dest_dir, const ArchiveLimits& limits) {
   // Entries are written at absolute paths under the canonical destination (libarchive's SECURE_SYMLINKS
   // check walks the whole path, so a symlink in the cache directory's own path would trip it).
   std::error_code ec;
@@ -102,8 +109,10 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest_d
   if (archive_read_open_filename(in.get(), archive_path.c_str(), 64 << 10) != ARCHIVE_OK) {
     return InvalidArgument(std::string("cannot open archive: ") + ErrorOf(in.get()));
   }
-  uint64_t written = 0;
-  size_t entries = 0;
+  uint64_t written = 0;   // bytes actually unpacked
+  uint64_t declared = 0;  // sum of the entries' declared sizes
+  uint64_t headers = 0;   // every entry read (the bound)
+  uint64_t entries = 0;   // entries unpacked
   while (true) {
     archive_entry* entry = nullptr;
     int r = archive_read_next_header(in.get(), &entry);
@@ -112,6 +121,10 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest_d
       return InvalidArgument("corrupt archive: " + ErrorOf(in.get()));
     }
     std::string name = EntryName(entry);
+    if (++headers > limits.max_entries) {
+      return PayloadTooLarge("archive has more than " + std::to_string(limits.max_entries) +
+                             " entries; the bound is set by " + limits.entries_source);
+    }
     if (name.empty()) return InvalidArgument("archive entry without a name");
     if (name.front() == '/') return InvalidArgument(Unsafe(name, "absolute path"));
     std::vector<std::string> parts = SplitPath(name);
@@ -142,6 +155,12 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest_d
     } else if (type != AE_IFREG && type != AE_IFDIR) {
       return InvalidArgument(Unsafe(name, "device files, FIFOs and sockets are not allowed"));
     }
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
+      uint64_t size = static_cast<uint64_t>(archive_entry_size(entry));
+      declared = size > UINT64_MAX - declared ? UINT64_MAX : declared + size;
+      if (declared > limits.max_bytes) return TooManyBytes(limits, name);
+    }
+    ++entries;
     archive_entry_set_pathname(entry, (dest + "/" + rel).c_str());
     if (archive_write_header(out.get(), entry) < ARCHIVE_WARN) {
       return InvalidArgument(Unsafe(name, std::string("cannot extract: ") + ErrorOf(out.get())));
@@ -152,9 +171,7 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest_d
       la_int64_t offset = 0;
       while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
         written += size;
-        if (written > max_bytes) {
-          return PayloadTooLarge("archive unpacks to more than " + HumanBytes(max_bytes) + " (max_bytes)");
-        }
+        if (written > limits.max_bytes) return TooManyBytes(limits, name);
         if (archive_write_data_block(out.get(), buf, size, offset) < ARCHIVE_WARN) {
           return Internal("cannot write \"" + name + "\": " + ErrorOf(out.get()));
         }
@@ -166,7 +183,6 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest_d
     if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN) {
       return Internal("cannot finish \"" + name + "\": " + ErrorOf(out.get()));
     }
-    ++entries;
   }
   if (archive_write_close(out.get()) < ARCHIVE_WARN) {
     return Internal(std::string("cannot finish unpacking: ") + ErrorOf(out.get()));

@@ -103,7 +103,12 @@ Status Perform(const HttpRequest& req, Sink* sink) {
   for (const std::string& h : req.headers) headers = curl_slist_append(headers, h.c_str());
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  if (req.form_body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else {  // application/x-www-form-urlencoded, curl's default for POSTFIELDS
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.form_body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.form_body.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "inferd-storage/0.1");
@@ -117,6 +122,8 @@ Status Perform(const HttpRequest& req, Sink* sink) {
   if (!req.verify_tls) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!req.ca_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
   }
   if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (!req.aws_sigv4.empty()) {
@@ -135,12 +142,17 @@ Status Perform(const HttpRequest& req, Sink* sink) {
   if (!sink->abort.ok()) return sink->abort;
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char* verb = req.form_body.empty() ? "GET " : "POST ";
     if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
-      return InvalidArgument("GET " + req.url + ": " + why);
+      return InvalidArgument(verb + req.url + ": " + why);
     }
-    return Unavailable("GET " + req.url + ": " + why);
+    if (rc == CURLE_SSL_CACERT_BADFILE) return InvalidArgument(verb + req.url + ": " + why);
+    return Unavailable(verb + req.url + ": " + why);
   }
-  if (code >= 300 || code < 200) return StatusForHttp(code, req.url, sink->error_body);
+  if (code >= 300 || code < 200) {
+    Status st = StatusForHttp(code, req.url, sink->error_body);
+    return req.form_body.empty() ? st : Status(st.code(), "POST" + st.message().substr(3));
+  }
   return Status::Ok();
 }
 

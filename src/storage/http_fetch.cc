@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -21,8 +22,9 @@ Status FetchHttp(const ParsedUri& u, const FetchContext& ctx) {
   ctx.transfer->BeginObject(name);
   if (!IsArchiveName(name)) return HttpDownload(req, ctx.model_dir + "/" + name, ctx.transfer);
 
-  // An archive: download it next to the temporary directory, unpack into it, drop the archive.
-  std::string scratch = ctx.cache_dir + "/.tmp-download-XXXXXX";
+  // An archive: download it next to the temporary directory (named after it, so that the cache collector
+  // knows it belongs to a download in progress), unpack into it, drop the archive.
+  std::string scratch = ctx.model_dir + ".archive-XXXXXX";
   int fd = mkstemp(scratch.data());
   if (fd < 0) return Internal("cannot create a scratch file in " + ctx.cache_dir);
   close(fd);
@@ -33,7 +35,40 @@ Status FetchHttp(const ParsedUri& u, const FetchContext& ctx) {
   RETURN_IF_ERROR(HttpDownload(req, scratch, ctx.transfer));
   LOG_INFO("storage: {}: unpacking {} ({})", ctx.uri, name, HumanBytes(ctx.transfer->bytes_done()));
   // A gzip'd tar's name says .tar.gz; libarchive detects the format from the content either way.
-  return ExtractArchive(scratch, ctx.model_dir, ctx.transfer->max_bytes()).WithPrefix(name);
+  return ExtractArchive(scratch, ctx.model_dir, ctx.archive).WithPrefix(name);
+}
+
+bool ParseObjectSize(std::string_view text, uint64_t* out) {
+  constexpr uint64_t kMaxSize = 1ull << 53;
+  if (text.empty()) return false;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && p == text.data() + text.size() && *out <= kMaxSize;
+}
+
+StatusOr<std::vector<RemoteObject>> ListAllPages(const std::function<StatusOr<ListPage>(const std::string&)>& fetch_page,
+                                                 const ListLimits& limits) {
+  constexpr size_t kMaxTokenBytes = 4096;  // S3's and GCS's are a few hundred
+  std::vector<RemoteObject> all;
+  std::set<std::string> tokens;  // every token seen: a listing that comes back to one loops
+  std::string token;
+  for (size_t pages = 1;; ++pages) {
+    ASSIGN_OR_RETURN(ListPage page, fetch_page(token));
+    if (page.objects.size() > limits.max_objects - all.size()) {
+      return InvalidArgument("more than " + std::to_string(limits.max_objects) + " objects under the prefix");
+    }
+    for (RemoteObject& o : page.objects) all.push_back(std::move(o));
+    if (page.next_token.empty()) break;
+    if (page.next_token.size() > kMaxTokenBytes) {
+      return Unavailable("the listing's continuation token is longer than " + std::to_string(kMaxTokenBytes) +
+                         " bytes");
+    }
+    if (!tokens.insert(page.next_token).second) return Unavailable("the listing repeated a continuation token");
+    if (pages >= limits.max_pages) {
+      return InvalidArgument("the listing did not end after " + std::to_string(limits.max_pages) + " pages");
+    }
+    token = std::move(page.next_token);
+  }
+  return all;
 }
 
 StatusOr<std::vector<std::pair<RemoteObject, std::string>>> SelectObjects(const std::vector<RemoteObject>& listing,
@@ -67,7 +102,7 @@ StatusOr<std::vector<std::pair<RemoteObject, std::string>>> SelectObjects(const 
 Status DownloadObjects(const std::vector<std::pair<RemoteObject, std::string>>& objects, const FetchContext& ctx,
                        const std::function<HttpRequest(const std::string& name)>& request_for) {
   uint64_t total = 0;
-  for (const auto& [o, rel] : objects) total += o.size;
+  for (const auto& [o, rel] : objects) total = o.size > UINT64_MAX - total ? UINT64_MAX : total + o.size;
   if (total > ctx.transfer->max_bytes()) {
     return PayloadTooLarge(std::to_string(objects.size()) + " objects of " + HumanBytes(total) +
                            " exceed the limit of " + HumanBytes(ctx.transfer->max_bytes()) + " (max_bytes)");

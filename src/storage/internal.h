@@ -50,14 +50,19 @@ std::vector<std::string> SplitPath(std::string_view p);  // components, empty an
 // ---- cache.cc -----------------------------------------------------------------------------------------
 std::string Sha256Hex(std::string_view data);
 
-// Variables the credentials come from: the injected map when it is non-empty, else the process env.
+// Variables the fetchers read. With per-fetch credentials (a service's Secrets) every variable comes from
+// them alone, except the endpoint overrides that are not credentials (GCS_ENDPOINT); without, from the
+// injected map when it is non-empty, else the process env.
 class Env {
  public:
-  explicit Env(const std::map<std::string, std::string>* injected) : injected_(injected) {}
+  explicit Env(const std::map<std::string, std::string>* injected, const Credentials* credentials = nullptr)
+      : injected_(injected), credentials_(credentials) {}
   std::string Get(const std::string& name, const std::string& fallback = "") const;
 
  private:
+  std::string Base(const std::string& name, const std::string& fallback) const;
   const std::map<std::string, std::string>* injected_;
+  const Credentials* credentials_;
 };
 
 // ---- progress.cc --------------------------------------------------------------------------------------
@@ -101,7 +106,9 @@ struct HttpRequest {
   std::string aws_sigv4;             // CURLOPT_AWS_SIGV4 value ("aws:amz:<region>:s3"); empty: unsigned
   std::string user, password;        // the access key and secret for SigV4
   bool verify_tls = true;
+  std::string ca_file;           // a CA bundle (PEM) to verify the server with instead of the system's
   bool follow_redirects = true;
+  std::string form_body;         // non-empty: POST it as application/x-www-form-urlencoded instead of a GET
 };
 
 // Maps an HTTP status >= 300 to a Status: 404 NotFound, 401/403 Unauthenticated, 408/429/5xx Unavailable,
@@ -110,13 +117,21 @@ Status StatusForHttp(long code, const std::string& url, const std::string& body)
 
 // GETs `req.url` into the file `path` (created only on success), counting bytes on `transfer`.
 Status HttpDownload(const HttpRequest& req, const std::string& path, Transfer* transfer);
-// GETs a small document (listings) into memory; at most max_size bytes.
+// GETs (or POSTs, see form_body) a small document (listings, tokens) into memory; at most max_size bytes.
 StatusOr<std::string> HttpGetString(const HttpRequest& req, size_t max_size = 64u << 20);
 
 // ---- archive.cc ---------------------------------------------------------------------------------------
+// Bounds on what one archive may unpack to; the *_source strings say in errors what sets each bound.
+struct ArchiveLimits {
+  uint64_t max_bytes = 0;
+  uint64_t max_entries = 0;
+  std::string bytes_source, entries_source;
+};
 // Unpacks a .zip/.tar/.tar.gz/.tgz into dest (an existing directory) with the safety rules of the
-// contract; InvalidArgument naming the entry for an unsafe one, PayloadTooLarge past max_bytes unpacked.
-Status ExtractArchive(const std::string& archive_path, const std::string& dest, uint64_t max_bytes);
+// contract; InvalidArgument naming the entry for an unsafe one. PayloadTooLarge as soon as the bytes
+// (an entry's declared size, or the bytes actually unpacked, whichever shows it first) or the entries pass
+// a bound: nothing more is written, and the caller removes dest.
+Status ExtractArchive(const std::string& archive_path, const std::string& dest, const ArchiveLimits& limits);
 
 // ---- fetchers (http_fetch.cc, s3.cc, gcs.cc) -----------------------------------------------------------
 struct FetchContext {
@@ -125,6 +140,7 @@ struct FetchContext {
   std::string cache_dir;   // for scratch files (an archive before it is unpacked)
   const Env* env = nullptr;
   Transfer* transfer = nullptr;
+  ArchiveLimits archive;   // for http(s) archives
 };
 
 Status FetchHttp(const ParsedUri& u, const FetchContext& ctx);
@@ -136,6 +152,43 @@ struct RemoteObject {
   std::string name;
   uint64_t size = 0;
 };
+
+// One page of a listing, as the S3 and GCS parsers read it.
+struct ListPage {
+  std::vector<RemoteObject> objects;
+  std::string next_token;  // empty: the last page
+};
+// ListObjectsV2's XML (s3.cc) and the JSON API's objects list (gcs.cc). Strict: a document that is cut
+// short, an object without a name or a size, a size that is not a non-negative integer (or is absurd:
+// above 2^53), a truncated page without a token: Unavailable naming what is wrong. Names are returned as
+// written (SelectObjects checks them as paths).
+StatusOr<ListPage> ParseS3ListPage(std::string_view xml);
+StatusOr<ListPage> ParseGcsListPage(std::string_view json);
+
+// An object size as a listing writes it: an unsigned decimal; false for anything else (a sign, garbage, a
+// value above 2^53: no object is that big, and such a number is a broken or hostile listing).
+bool ParseObjectSize(std::string_view text, uint64_t* out);
+
+// Bounds of one listing.
+struct ListLimits {
+  size_t max_objects = 1'000'000;
+  size_t max_pages = 10'000;
+};
+// Follows a listing page by page (fetch_page(token), "" first) until a page without a next token. Errors:
+// the page's own; Unavailable when a token repeats; InvalidArgument past max_objects objects or max_pages
+// pages (a listing that never ends, e.g. a new token on every empty page).
+StatusOr<std::vector<RemoteObject>> ListAllPages(const std::function<StatusOr<ListPage>(const std::string&)>& fetch_page,
+                                                 const ListLimits& limits = {});
+
+// ---- gcs_auth.cc ----------------------------------------------------------------------------------------
+// An OAuth2 access token for a Google service-account key (the JSON file KServe's GCS secret holds): an
+// RS256-signed JWT (iss = client_email, scope devstorage.read_only, aud = token_uri, one hour) exchanged at
+// the key's token_uri (RFC 7523). `now_s` is the Unix time the JWT is issued at. Errors name the field or
+// the HTTP answer, never the key or the token. InvalidArgument for a key that is not a service-account
+// key or cannot sign; Unauthenticated when the token endpoint refuses it.
+StatusOr<std::string> GcsAccessTokenFromServiceAccount(std::string_view key_json, int64_t now_s);
+// The JWT alone (tests check it).
+StatusOr<std::string> GcsServiceAccountJwt(std::string_view key_json, int64_t now_s);
 
 // Decides what of a listing a key/prefix fetch downloads: the object named exactly `key` (kept under its
 // base name), else every object under `key` as a directory (relative paths kept; "directory marker"

@@ -4,7 +4,8 @@
 // for public buckets), AWS_SESSION_TOKEN (sent as x-amz-security-token, which curl signs with the other
 // headers), AWS_REGION (else AWS_DEFAULT_REGION, else us-east-1), S3_ENDPOINT (else AWS_ENDPOINT_URL;
 // host[:port] or a URL; default s3[.<region>].amazonaws.com), S3_USE_HTTPS (default 1; a URL's scheme
-// wins), S3_VERIFY_SSL (default 1).
+// wins), S3_VERIFY_SSL (default 1), AWS_CA_BUNDLE (a PEM file to verify the endpoint with),
+// awsAnonymousCredential ("true": unsigned requests even when keys are set, as KServe's storage initializer).
 //
 // The key is first listed as a prefix (ListObjectsV2): an object named exactly like the key is fetched
 // alone, else everything under "<key>/". When listing is refused (a credential allowed GetObject but not
@@ -27,6 +28,7 @@ struct S3Config {
   std::string region;
   std::string access_key, secret_key, session_token;
   bool verify_tls = true;
+  std::string ca_file;
 };
 
 bool Truthy(const std::string& v, bool fallback) {
@@ -37,10 +39,13 @@ bool Truthy(const std::string& v, bool fallback) {
 S3Config ConfigFromEnv(const Env& env) {
   S3Config c;
   c.region = env.Get("AWS_REGION", env.Get("AWS_DEFAULT_REGION", "us-east-1"));
-  c.access_key = env.Get("AWS_ACCESS_KEY_ID");
-  c.secret_key = env.Get("AWS_SECRET_ACCESS_KEY");
-  c.session_token = env.Get("AWS_SESSION_TOKEN");
+  if (!Truthy(env.Get("awsAnonymousCredential"), false)) {
+    c.access_key = env.Get("AWS_ACCESS_KEY_ID");
+    c.secret_key = env.Get("AWS_SECRET_ACCESS_KEY");
+    c.session_token = env.Get("AWS_SESSION_TOKEN");
+  }
   c.verify_tls = Truthy(env.Get("S3_VERIFY_SSL"), true);
+  c.ca_file = env.Get("AWS_CA_BUNDLE");
   std::string endpoint = env.Get("S3_ENDPOINT", env.Get("AWS_ENDPOINT_URL"));
   if (endpoint.empty()) endpoint = c.region == "us-east-1" ? "s3.amazonaws.com" : "s3." + c.region + ".amazonaws.com";
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
@@ -55,6 +60,7 @@ HttpRequest Request(const S3Config& c, std::string url) {
   HttpRequest r;
   r.url = std::move(url);
   r.verify_tls = c.verify_tls;
+  r.ca_file = c.ca_file;
   r.follow_redirects = false;  // a redirect would need a new signature; S3 answers path-style requests directly
   if (!c.access_key.empty()) {
     r.aws_sigv4 = "aws:amz:" + c.region + ":s3";
@@ -136,65 +142,59 @@ std::string Element(std::string_view doc, std::string_view tag, bool* found = nu
   return XmlUnescape(doc.substr(b + open.size(), e - b - open.size()));
 }
 
-struct ListPage {
-  std::vector<RemoteObject> objects;
-  bool truncated = false;
-  std::string next_token;
-};
-
-StatusOr<ListPage> ParseListPage(std::string_view xml) {
-  if (xml.find("<ListBucketResult") == std::string_view::npos) {
-    return Unavailable("ListObjectsV2 answered something that is not a ListBucketResult");
-  }
-  ListPage page;
-  size_t pos = 0;
-  while (true) {
-    size_t b = xml.find("<Contents>", pos);
-    if (b == std::string_view::npos) break;
-    size_t e = xml.find("</Contents>", b);
-    if (e == std::string_view::npos) return Unavailable("ListObjectsV2: truncated <Contents>");
-    std::string_view item = xml.substr(b, e - b);
-    RemoteObject o;
-    bool has_key = false;
-    o.name = Element(item, "Key", &has_key);
-    if (!has_key) return Unavailable("ListObjectsV2: <Contents> without <Key>");
-    std::string size = Element(item, "Size");
-    std::from_chars(size.data(), size.data() + size.size(), o.size);
-    page.objects.push_back(std::move(o));
-    pos = e + 11;
-  }
-  // The page-level fields follow the <Contents> (S3 puts them first; either order works).
-  std::string rest = std::string(xml.substr(0, xml.find("<Contents>"))) + std::string(xml.substr(pos));
-  page.truncated = Element(rest, "IsTruncated") == "true";
-  page.next_token = Element(rest, "NextContinuationToken");
-  if (page.truncated && page.next_token.empty()) {
-    return Unavailable("ListObjectsV2: IsTruncated without a NextContinuationToken");
-  }
-  return page;
-}
-
 StatusOr<std::vector<RemoteObject>> List(const S3Config& c, const std::string& bucket, const std::string& prefix) {
-  constexpr size_t kMaxObjects = 1'000'000;
-  std::vector<RemoteObject> all;
-  std::string token;
-  while (true) {
+  return ListAllPages([&](const std::string& token) -> StatusOr<ListPage> {
     // SigV4 signs the query as sent: parameters sorted by name and every value percent-encoded.
     std::string query;
     if (!token.empty()) query += "continuation-token=" + PercentEncode(token, false) + "&";
     query += "list-type=2&prefix=" + PercentEncode(prefix, false);
     HttpRequest req = Request(c, c.base_url + "/" + PercentEncode(bucket, false) + "?" + query);
     ASSIGN_OR_RETURN(std::string body, HttpGetString(req));
-    ASSIGN_OR_RETURN(ListPage page, ParseListPage(body));
-    for (RemoteObject& o : page.objects) all.push_back(std::move(o));
-    if (!page.truncated) break;
-    if (page.next_token == token) return Unavailable("ListObjectsV2 repeated its continuation token");
-    if (all.size() > kMaxObjects) return InvalidArgument("more than 1000000 objects under the prefix");
-    token = page.next_token;
-  }
-  return all;
+    return ParseS3ListPage(body);
+  });
 }
 
 }  // namespace
+
+StatusOr<ListPage> ParseS3ListPage(std::string_view xml) {
+  const auto bad = [](const std::string& what) { return Unavailable("ListObjectsV2 answered a malformed listing: " + what); };
+  size_t root = xml.find("<ListBucketResult");
+  if (root == std::string_view::npos) return bad("not a ListBucketResult");
+  size_t root_end = xml.rfind("</ListBucketResult>");
+  if (root_end == std::string_view::npos || root_end < root) return bad("the document is cut short");
+  xml = xml.substr(root, root_end - root);
+  ListPage page;
+  std::string page_fields;  // the text outside <Contents>, where the page-level elements are
+  size_t pos = 0;
+  while (true) {
+    size_t b = xml.find("<Contents>", pos);
+    page_fields.append(xml.substr(pos, b == std::string_view::npos ? std::string_view::npos : b - pos));
+    if (b == std::string_view::npos) break;
+    size_t e = xml.find("</Contents>", b);
+    if (e == std::string_view::npos) return bad("a <Contents> is cut short");
+    std::string_view item = xml.substr(b + 10, e - b - 10);
+    if (item.find("<Contents>") != std::string_view::npos) return bad("a <Contents> is cut short");
+    RemoteObject o;
+    bool has_key = false, has_size = false;
+    o.name = Element(item, "Key", &has_key);
+    if (!has_key) return bad("a <Contents> without <Key>");
+    std::string size = Element(item, "Size", &has_size);
+    if (!has_size) return bad("object \"" + o.name.substr(0, 200) + "\" has no <Size>");
+    if (!ParseObjectSize(size, &o.size)) return bad("object \"" + o.name.substr(0, 200) + "\" has the size \"" + size.substr(0, 40) + "\"");
+    page.objects.push_back(std::move(o));
+    pos = e + 11;
+  }
+  bool has_truncated = false;
+  std::string truncated = Element(page_fields, "IsTruncated", &has_truncated);
+  if (has_truncated && truncated != "true" && truncated != "false") {
+    return bad("<IsTruncated> is \"" + truncated.substr(0, 40) + "\"");
+  }
+  if (truncated == "true") {
+    page.next_token = Element(page_fields, "NextContinuationToken");
+    if (page.next_token.empty()) return bad("IsTruncated without a NextContinuationToken");
+  }
+  return page;
+}
 
 Status FetchS3(const ParsedUri& u, const FetchContext& ctx) {
   S3Config c = ConfigFromEnv(*ctx.env);

@@ -440,7 +440,6 @@ TEST(ValidateIsvc, FieldsALocalProcessCannotHonourAreRefused) {
   expect_model_refused("envFrom", R"([{"secretRef": {"name": "s"}}])", "spec.predictor.model.envFrom");
   expect_model_refused("env", R"([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])",
                        "spec.predictor.model.env[0].valueFrom");
-  expect_model_refused("storage", R"({"key": "minio"})", "spec.predictor.model.storage");
   expect_model_refused("confidential", R"({"enabled": true})", "spec.predictor.model.confidential");
   Json j = Y(kCustom);
   Pred(j)["containers"][0]["volumeMounts"] = Json::parse(R"([{"name": "v", "mountPath": "/d"}])");

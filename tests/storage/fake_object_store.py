@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A small object store for the storage tests (stdlib only).
+"""A small object store for the storage tests (stdlib only; /token also needs python3-cryptography).
 
 Serves, from one port, files under a root directory:
   /http/<path>                     plain HTTP GET of <root>/http/<path> (404 when missing; /http/__500 -> 500)
@@ -7,13 +7,20 @@ Serves, from one port, files under a root directory:
   /storage/v1/b/<bucket>/o/<obj>?alt=media   GCS media download
   /<bucket>/<key>                  S3 GetObject, path-style, from <root>/s3/<bucket>/<key>
   /<bucket>?list-type=2&...        S3 ListObjectsV2 (prefix, continuation-token, max-keys)
+  POST /token                      OAuth2 JWT-bearer grant for service-account keys: the assertion must be an
+                                   RS256 JWT signed by <root>/gcs-sa/pubkey.pem (PEM), with aud = this URL,
+                                   the devstorage.read_only scope and an unexpired exp; answers
+                                   {"access_token": --gcs-sa-token} (401 otherwise). Needs python3-cryptography.
+  /malformed?list-type=2           the S3 listing of a bucket named "malformed" is cut short (its directory
+                                   must exist under <root>/s3/)
   /__stats                         {"requests": N, "paths": [...]} (not counted)
   /__reset                         zeroes the counters (not counted)
 
 Every S3 request must carry a valid AWS Signature Version 4 (Authorization header) made with
 --access-key/--secret/--region: the canonical request and string to sign are recomputed here and a
 mismatch answers 403 SignatureDoesNotMatch, like S3. GCS buckets named with --gcs-private BUCKET=TOKEN need
-"Authorization: Bearer TOKEN" (401 otherwise); other GCS buckets are public.
+"Authorization: Bearer TOKEN" (401 otherwise); other GCS buckets are public. A private bucket's TOKEN
+may be the one /token hands out for a service-account key.
 
 Prints the port it listens on (one line) and serves until killed.
 """
@@ -101,14 +108,70 @@ class Handler(BaseHTTPRequestHandler):
                 COUNT["requests"] = 0
                 COUNT["paths"] = []
             return self.send(200, "{}", "application/json")
-        with LOCK:
-            COUNT["requests"] += 1
-            COUNT["paths"].append(self.path)
+        self.count()
         if raw_path.startswith("/http/"):
             return self.plain(raw_path[len("/http/"):])
         if raw_path.startswith("/storage/v1/b/"):
             return self.gcs(raw_path[len("/storage/v1/b/"):], raw_query)
         return self.s3(raw_path, raw_query)
+
+    def count(self):
+        with LOCK:
+            COUNT["requests"] += 1
+            COUNT["paths"].append(self.path)
+
+    def do_POST(self):
+        self.count()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        if self.path != "/token":
+            return self.send(404, "not found", "text/plain")
+        form = dict(urllib.parse.parse_qsl(body))
+        err = self.check_jwt(form)
+        if err:
+            return self.send(401, json.dumps({"error": "invalid_grant", "error_description": err}),
+                             "application/json")
+        return self.send(200, json.dumps({"access_token": ARGS.gcs_sa_token, "expires_in": 3599,
+                                          "token_type": "Bearer"}), "application/json")
+
+    def check_jwt(self, form):
+        """None when the JWT-bearer grant is valid, else why not."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return "bad grant_type"
+        parts = form.get("assertion", "").split(".")
+        if len(parts) != 3:
+            return "the assertion is not a JWT"
+
+        def unb64(s):
+            return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+        try:
+            header, claims, sig = json.loads(unb64(parts[0])), json.loads(unb64(parts[1])), unb64(parts[2])
+        except Exception:  # noqa: BLE001
+            return "the assertion does not decode"
+        if header.get("alg") != "RS256":
+            return "alg is not RS256"
+        try:
+            with open(os.path.join(ARGS.root, "gcs-sa", "pubkey.pem"), "rb") as f:
+                pub = serialization.load_pem_public_key(f.read())
+            pub.verify(sig, (parts[0] + "." + parts[1]).encode(), padding.PKCS1v15(), hashes.SHA256())
+        except (OSError, InvalidSignature, ValueError):
+            return "Invalid JWT Signature."
+        url = "http://%s/token" % self.headers.get("Host")
+        if claims.get("aud") != url:
+            return "aud %r is not %r" % (claims.get("aud"), url)
+        if claims.get("scope") != "https://www.googleapis.com/auth/devstorage.read_only":
+            return "unexpected scope"
+        now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+        if not (claims.get("iat", 0) - 300 <= now < claims.get("exp", 0)) or claims["exp"] - claims["iat"] > 3600:
+            return "the assertion is expired or lasts too long"
+        if not claims.get("iss"):
+            return "no iss"
+        return None
 
     def plain(self, rel):
         rel = urllib.parse.unquote(rel)
@@ -228,6 +291,9 @@ class Handler(BaseHTTPRequestHandler):
         if not bucket or not os.path.isdir(base):
             return self.s3_error(404, "NoSuchBucket", "The specified bucket does not exist")
         query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+        if not key and bucket == "malformed":  # a listing cut short in the middle of an object
+            return self.send(200, '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>'
+                             "<Contents><Key>m/a.bin</Key><Size>1", "application/xml")
         if not key:
             if query.get("list-type") != "2":
                 return self.s3_error(400, "InvalidArgument", "only ListObjectsV2")
@@ -287,6 +353,8 @@ def main():
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--page-size", type=int, default=1000)
     p.add_argument("--gcs-private", action="append", default=[], help="BUCKET=TOKEN")
+    p.add_argument("--gcs-sa-token", default="ya29.service-account-token",
+                   help="the token /token hands out for a valid service-account JWT")
     ARGS = p.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
     print(server.server_address[1], flush=True)

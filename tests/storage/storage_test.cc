@@ -9,6 +9,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -32,6 +34,7 @@ constexpr char kAccessKey[] = "AKIDTESTKEY";
 constexpr char kSecret[] = "test/secret+KEY=value";
 constexpr char kRegion[] = "eu-west-1";
 constexpr char kGcsToken[] = "ya29.test-token";
+constexpr char kGcsSaToken[] = "ya29.service-account-token";  // what the store's /token hands out
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -69,7 +72,9 @@ class FakeStore : public ::testing::Environment {
       close(fds[1]);
       execl("/usr/bin/python3", "python3", script.c_str(), "--root", root.c_str(), "--access-key", kAccessKey,
             "--secret", kSecret, "--region", kRegion, "--page-size", "2", "--gcs-private",
-            (std::string("privbucket=") + kGcsToken).c_str(), static_cast<char*>(nullptr));
+            (std::string("privbucket=") + kGcsToken).c_str(), "--gcs-private",
+            (std::string("saprivbucket=") + kGcsSaToken).c_str(), "--gcs-sa-token", kGcsSaToken,
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);
@@ -618,6 +623,246 @@ TEST_F(StorageTest, GcsBearerToken) {
   auto r = Storage(o).Fetch("gs://privbucket/m/model.txt");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(ReadFile(r->local_path + "/model.txt"), "private");
+}
+
+// ---- archive bounds ---------------------------------------------------------------------------------------
+// A gzip bomb: one entry of `size` zero bytes, streamed into a tar.gz (or a zip) of a few hundred KiB.
+void WriteZeroBomb(const std::string& path, const std::string& kind, uint64_t size) {
+  fs::create_directories(fs::path(path).parent_path());
+  archive* a = archive_write_new();
+  if (kind == "zip") {
+    archive_write_set_format_zip(a);
+  } else {
+    archive_write_set_format_pax_restricted(a);
+    archive_write_add_filter_gzip(a);
+  }
+  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK) << archive_error_string(a);
+  archive_entry* entry = archive_entry_new();
+  archive_entry_set_pathname(entry, "model.bin");
+  archive_entry_set_filetype(entry, AE_IFREG);
+  archive_entry_set_perm(entry, 0644);
+  archive_entry_set_size(entry, static_cast<la_int64_t>(size));
+  ASSERT_GE(archive_write_header(a, entry), ARCHIVE_WARN) << archive_error_string(a);
+  const std::string zeros(1 << 20, '\0');
+  for (uint64_t done = 0; done < size; done += zeros.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), size - done));
+    ASSERT_EQ(archive_write_data(a, zeros.data(), n), static_cast<la_ssize_t>(n));
+  }
+  archive_entry_free(entry);
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+TEST_F(StorageTest, GzipBombIsRefusedAtTheUnpackedBoundAndLeavesNothing) {
+  constexpr uint64_t kBomb = 256ull << 20;  // 256 MiB of zeros
+  for (const std::string& kind : {std::string("tar.gz"), std::string("zip")}) {
+    const std::string rel = "bomb/zeros." + kind;
+    WriteZeroBomb(store_->root + "/http/" + rel, kind, kBomb);
+    const uint64_t packed = fs::file_size(store_->root + "/http/" + rel);
+    ASSERT_LT(packed, 2u << 20) << kind << ": the bomb should be small";
+    StorageOptions o = Options();
+    o.max_unpacked_bytes = 8 << 20;
+    o.max_unpacked_bytes_source = "--storage_max_unpacked_bytes";
+    Storage s(o);
+    auto r = s.Fetch(store_->Url(rel));
+    ASSERT_FALSE(r.ok()) << kind;
+    EXPECT_EQ(r.status().code(), StatusCode::kPayloadTooLarge) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("8.0 MiB"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("--storage_max_unpacked_bytes"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("model.bin"), std::string::npos) << r.status().message();
+    // The partial directory and the downloaded archive are gone; nothing was kept.
+    EXPECT_TRUE(CacheEntries().empty()) << ::testing::PrintToString(CacheEntries());
+  }
+}
+
+TEST_F(StorageTest, DefaultUnpackedBoundFollowsMaxBytesAndFreeSpace) {
+  EXPECT_EQ(DefaultMaxUnpackedBytes(20ull << 30, 100ull << 30), 20ull << 30);
+  EXPECT_EQ(DefaultMaxUnpackedBytes(20ull << 30, 10ull << 30), 5ull << 30);
+  EXPECT_EQ(DefaultMaxUnpackedBytes(20ull << 30, 0), 0u);
+  auto space = DiskSpaceAt("/tmp");
+  ASSERT_TRUE(space.ok()) << space.status().ToString();
+  EXPECT_GT(space->total_bytes, 0u);
+  EXPECT_LE(space->free_bytes, space->total_bytes);
+
+  WriteZeroBomb(store_->root + "/http/bomb2/z.tgz", "tar.gz", 16ull << 20);
+  StorageOptions o = Options();
+  o.max_bytes = 4 << 20;  // the archive itself fits; what it unpacks to does not
+  Storage s(o);
+  auto r = s.Fetch(store_->Url("bomb2/z.tgz"));
+  EXPECT_EQ(r.status().code(), StatusCode::kPayloadTooLarge) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("half the space free"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(CacheEntries().empty());
+}
+
+TEST_F(StorageTest, ArchiveEntryCountIsBounded) {
+  std::vector<Entry> many;
+  for (int i = 0; i < 50; ++i) many.push_back({Entry::kFile, "f" + std::to_string(i), "x"});
+  WriteArchive(store_->root + "/http/many/files.tar", "tar", many);
+  StorageOptions o = Options();
+  o.max_archive_entries = 10;
+  o.max_archive_entries_source = "--storage_max_archive_entries";
+  auto r = Storage(o).Fetch(store_->Url("many/files.tar"));
+  EXPECT_EQ(r.status().code(), StatusCode::kPayloadTooLarge) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("more than 10 entries"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("--storage_max_archive_entries"), std::string::npos);
+  EXPECT_TRUE(CacheEntries().empty());
+  o.max_archive_entries = 50;
+  auto ok = Storage(o).Fetch(store_->Url("many/files.tar"));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ListTree(ok->local_path).size(), 50u);
+}
+
+// ---- per-fetch credentials ---------------------------------------------------------------------------------
+Credentials S3Credentials(int port, const std::string& secret) {
+  Credentials c;
+  c.identity = "default/s3creds";
+  c.env = {{"S3_ENDPOINT", "127.0.0.1:" + std::to_string(port)},
+           {"S3_USE_HTTPS", "0"},
+           {"AWS_ACCESS_KEY_ID", kAccessKey},
+           {"AWS_SECRET_ACCESS_KEY", secret},
+           {"AWS_DEFAULT_REGION", kRegion}};
+  return c;
+}
+
+TEST_F(StorageTest, CredentialsReplaceTheEnvironmentAndKeyTheCache) {
+  WriteFile(store_->root + "/s3/creds/m/model.bst", "with creds");
+  StorageOptions o = Options("not-the-secret");  // the process-level settings are wrong ...
+  Storage s(o);
+  EXPECT_EQ(s.Fetch("s3://creds/m/model.bst").status().code(), StatusCode::kUnauthenticated);
+  Credentials good = S3Credentials(store_->port, kSecret);  // ... the service's own are right
+  auto r = s.Fetch("s3://creds/m/model.bst", nullptr, &good);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ReadFile(r->local_path + "/model.bst"), "with creds");
+  EXPECT_EQ(r->local_path, s.CachePath("s3://creds/m/model.bst", &good));
+  EXPECT_NE(s.CachePath("s3://creds/m/model.bst", &good), s.CachePath("s3://creds/m/model.bst"));
+  EXPECT_EQ(Storage::CacheKey("s3://x/y", &good).size(), 64u);
+  // Other credentials for the same URI never reuse that entry.
+  Credentials other = S3Credentials(store_->port, "wrong");
+  other.identity = "default/other";
+  auto bad = s.Fetch("s3://creds/m/model.bst", nullptr, &other);
+  EXPECT_EQ(bad.status().code(), StatusCode::kUnauthenticated) << bad.status().ToString();
+  // Neither the secret nor the key id appear in the error.
+  EXPECT_EQ(bad.status().message().find("wrong"), std::string::npos) << bad.status().message();
+  // awsAnonymousCredential: unsigned requests even with keys (this store refuses them).
+  Credentials anon = good;
+  anon.identity = "default/anon";
+  anon.env["awsAnonymousCredential"] = "true";
+  auto a = s.Fetch("s3://creds/m/model.bst", nullptr, &anon);
+  EXPECT_EQ(a.status().code(), StatusCode::kUnauthenticated) << a.status().ToString();
+  EXPECT_NE(a.status().message().find("anonymous"), std::string::npos) << a.status().message();
+}
+
+TEST_F(StorageTest, MalformedS3ListingFailsTheFetch) {
+  WriteFile(store_->root + "/s3/malformed/m/a.bin", "a");
+  auto r = Storage(Options()).Fetch("s3://malformed/m");
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("cut short"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(CacheEntries().empty());
+}
+
+// A fresh RSA key as PEM (private, public).
+std::pair<std::string, std::string> NewRsaKey() {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  EXPECT_NE(key, nullptr);
+  auto pem = [&](bool priv) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (priv) PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    else PEM_write_bio_PUBKEY(bio, key);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  auto out = std::make_pair(pem(true), pem(false));
+  EVP_PKEY_free(key);
+  return out;
+}
+
+std::string ServiceAccountJson(const std::string& private_pem, const std::string& token_uri,
+                               const std::string& type = "service_account") {
+  std::string escaped;
+  for (char c : private_pem) escaped += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return R"({"type": ")" + type + R"(", "project_id": "p", "private_key_id": "k1", "private_key": ")" + escaped +
+         R"(", "client_email": "loader@p.iam.gserviceaccount.com", "token_uri": ")" + token_uri + R"("})";
+}
+
+TEST_F(StorageTest, GcsServiceAccountKeyIsExchangedForAToken) {
+  auto [priv, pub] = NewRsaKey();
+  WriteFile(store_->root + "/gcs-sa/pubkey.pem", pub);
+  WriteFile(store_->root + "/gcs/saprivbucket/m/model.txt", "sa-private");
+  const std::string token_uri = "http://127.0.0.1:" + std::to_string(store_->port) + "/token";
+  Storage s(Options());
+  EXPECT_EQ(s.Fetch("gs://saprivbucket/m/model.txt").status().code(), StatusCode::kUnauthenticated);
+
+  Credentials c;
+  c.identity = "default/gcs-sa";
+  c.env["GOOGLE_SERVICE_ACCOUNT_KEY_JSON"] = ServiceAccountJson(priv, token_uri);
+  auto r = s.Fetch("gs://saprivbucket/m/model.txt", nullptr, &c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ReadFile(r->local_path + "/model.txt"), "sa-private");
+  EXPECT_NE(store_->RequestLog().find("/token"), std::string::npos);
+
+  // A key the token endpoint does not know: refused, and the message carries neither key nor assertion.
+  auto [other_priv, other_pub] = NewRsaKey();
+  Credentials wrong;
+  wrong.identity = "default/gcs-other";
+  wrong.env["GOOGLE_SERVICE_ACCOUNT_KEY_JSON"] = ServiceAccountJson(other_priv, token_uri);
+  auto w = s.Fetch("gs://saprivbucket/m/model.txt", nullptr, &wrong);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kUnauthenticated) << w.status().ToString();
+  EXPECT_NE(w.status().message().find("token exchange"), std::string::npos) << w.status().message();
+  EXPECT_EQ(w.status().message().find("PRIVATE KEY"), std::string::npos) << w.status().message();
+  EXPECT_EQ(w.status().message().find("eyJ"), std::string::npos) << w.status().message();  // no JWT
+
+  // Keys inferd cannot use are refused clearly.
+  Credentials user;
+  user.identity = "default/gcs-user";
+  user.env["GOOGLE_SERVICE_ACCOUNT_KEY_JSON"] = ServiceAccountJson(priv, token_uri, "authorized_user");
+  auto u = s.Fetch("gs://saprivbucket/m/model.txt", nullptr, &user);
+  EXPECT_EQ(u.status().code(), StatusCode::kInvalidArgument) << u.status().ToString();
+  EXPECT_NE(u.status().message().find("authorized_user"), std::string::npos) << u.status().message();
+  for (const std::string& bad : {std::string("not json"), std::string(R"({"type":"service_account"})"),
+                                ServiceAccountJson("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                                                   token_uri)}) {
+    Credentials b;
+    b.identity = "default/bad";
+    b.env["GOOGLE_SERVICE_ACCOUNT_KEY_JSON"] = bad;
+    auto br = s.Fetch("gs://saprivbucket/m/model.txt", nullptr, &b);
+    EXPECT_EQ(br.status().code(), StatusCode::kInvalidArgument) << br.status().ToString();
+  }
+  EXPECT_EQ(CacheEntries().size(), 1u) << ::testing::PrintToString(CacheEntries());
+}
+
+TEST(StorageInternals, ServiceAccountJwtIsThreeSignedParts) {
+  auto [priv, pub] = NewRsaKey();
+  auto jwt = internal::GcsServiceAccountJwt(ServiceAccountJson(priv, "https://oauth2.example/token"), 1700000000);
+  ASSERT_TRUE(jwt.ok()) << jwt.status().ToString();
+  size_t d1 = jwt->find('.'), d2 = jwt->rfind('.');
+  ASSERT_NE(d1, std::string::npos);
+  ASSERT_NE(d1, d2);
+  EXPECT_EQ(jwt->find_first_of("+/="), std::string::npos);  // base64url, unpadded
+  // Verify the signature with the public key.
+  BIO* bio = BIO_new_mem_buf(pub.data(), static_cast<int>(pub.size()));
+  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_NE(key, nullptr);
+  std::string sig_b64 = jwt->substr(d2 + 1);
+  for (char& c : sig_b64) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (sig_b64.size() % 4) sig_b64 += '=';
+  std::string sig(sig_b64.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(sig.data()),
+                          reinterpret_cast<const unsigned char*>(sig_b64.data()), static_cast<int>(sig_b64.size()));
+  ASSERT_GT(n, 0);
+  sig.resize(256);  // RSA-2048
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ASSERT_EQ(EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key), 1);
+  std::string input = jwt->substr(0, d2);
+  EXPECT_EQ(EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                             reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+            1);
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
 }
 
 // ---- helpers --------------------------------------------------------------------------------------------
