@@ -20,6 +20,7 @@
 
 #include "autoscaler/autoscaler.h"
 #include "core/status.h"
+#include "net/limits.h"
 
 namespace inferd::control {
 
@@ -43,6 +44,8 @@ struct ServeOptions {
   // Requests held per revision by the gateway's activator (no ready replica, or every replica at its
   // containerConcurrency) before it answers 503 (Knative's activator queue depth).
   int max_held_requests = 10000;
+  // The gateway's and the API's client connections (each listener its own cap; one body budget for both).
+  net::Limits limits;
 };
 
 struct ServeEndpoints {
