@@ -227,6 +227,33 @@ class ModelServerTimeouts(Test):
         self.assertEqual(read_response(s)[0], 200)
         self.assertIsNotNone(seconds_until_closed(s), "an idle keep-alive connection stayed open")
 
+    def test_client_not_reading_the_answer_is_closed(self):
+        # A ~14 MB answer (400k rows) to a client with a 4 KiB receive buffer that does not read: once the
+        # kernel buffers are full the write makes no progress, and after --send_timeout (2 s) the server closes.
+        rows = 400000
+        body = json.dumps({"instances": [[6.8, 2.8, 4.8, 1.4]] * rows}).encode()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.server.port))
+        _OPEN.append(s)
+        s.sendall(head("POST", "/v1/models/iris:predict", len(body)) + body)
+        time.sleep(8)  # the answer computed and stalled, plus the send timeout, generously
+        s.settimeout(10)
+        got = b""
+        try:
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                got += d
+        except (ConnectionResetError, socket.timeout):
+            pass
+        self.assertIn(b"HTTP/1.1 200", got[:20])
+        head_bytes, _, answer = got.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head_bytes, re.I).group(1))
+        self.assertGreater(length, 10 << 20)
+        self.assertLess(len(answer), length, "the whole answer arrived: the stalled write was not cut off")
+
     def test_slow_clients_do_not_stop_others(self):
         slow = []
         for _ in range(50):
