@@ -29,6 +29,8 @@
 
 #include "core/json_depth.h"
 #include "core/logging.h"
+#include "net/http_io.h"
+#include "net/listener.h"
 #include "resources/resources.h"
 #include "resources/secrets.h"
 
@@ -494,6 +496,9 @@ class Host {
  public:
   virtual ~Host() = default;
   virtual const ApiOptions& opts() const = 0;
+  // Decided from the request head alone (before a body is read): nullopt when the request may go on, else
+  // the answer (401).
+  virtual std::optional<Reply> CheckAuth(std::string_view path, std::string_view authorization) const = 0;
   virtual Outcome Dispatch(Incoming& in) = 0;
   virtual void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) = 0;
 };
@@ -503,10 +508,11 @@ class Host {
 // ---- the server ------------------------------------------------------------------------------------------
 struct ApiServer::Impl : Host {
   asio::io_context ctx{1};  // first: destroyed last, after every socket bound to it
+  std::optional<net::LoopConns> conns;  // after ctx: destroyed first (it detaches the sessions ctx still holds)
   store::Store* store;
   ApiOptions options;
   std::vector<std::pair<std::string, ExtensionHandler>> extensions;
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::AcceptLoop<tcp>> acceptor;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread io_thread;
   int port = 0;
@@ -524,8 +530,9 @@ struct ApiServer::Impl : Host {
 
   ~Impl() override { StopAll(); }
 
-  void Accept();
+  void StartAccepting(tcp::acceptor acc);
   const ApiOptions& opts() const override { return options; }
+  std::optional<Reply> CheckAuth(std::string_view path, std::string_view authorization) const override;
   Outcome Dispatch(Incoming& in) override;
   bool ReserveStream() {
     int cur = active_streams.load();
@@ -569,14 +576,12 @@ struct ApiServer::Impl : Host {
     if (stopping.exchange(true)) return;
     if (started) {
       asio::post(ctx, [this] {
-        beast::error_code ec;
-        if (acceptor) acceptor->close(ec);
+        if (acceptor) acceptor->Close();
       });
       work.reset();
       ctx.stop();
       if (io_thread.joinable()) io_thread.join();
-      beast::error_code ec;
-      if (acceptor) acceptor->close(ec);
+      if (acceptor) acceptor->Close();
     }
     std::list<std::unique_ptr<StreamEntry>> all;
     {
@@ -603,39 +608,111 @@ struct ApiServer::Impl : Host {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// A connection (phases and deadlines: net/conn.h). The head is read first: the bearer token and the body budget
+// are checked before any body byte is read (an unauthorized or over-budget request is answered at once and
+// the connection closes with its body unread).
+class Session : public net::TrackedConn, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Host* impl) : socket_(std::move(socket)), impl_(impl) {}
-  void Start() { Read(); }
+  Session(tcp::socket socket, net::LoopConns* loop, Host* impl)
+      : net::TrackedConn(loop), socket_(std::move(socket)), impl_(impl) {}
+  void Start() {
+    NewParser();
+    ReadSome();  // kHead since the accept
+  }
 
  private:
-  void Read() {
+  void OnExpired(net::Phase) override { Close(); }
+
+  void NewParser() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(impl_->opts().max_body_bytes);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted) {
-      return Close();
+  void Next() {
+    NewParser();
+    if (buffer_.size() != 0) {
+      SetPhase(net::Phase::kHead);
+      return Parse();
     }
+    SetPhase(net::Phase::kIdle);
+    ReadSome();
+  }
+
+  void ReadSome() {
+    socket_.async_read_some(buffer_.prepare(net::ReadSize(buffer_)),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->buffer_.commit(n);
+                              if (self->phase() == net::Phase::kIdle) {
+                                self->SetPhase(net::Phase::kHead);
+                              } else if (self->phase() == net::Phase::kBody) {
+                                self->Progress();
+                              }
+                              self->Parse();
+                            });
+  }
+
+  void Parse() {
+    beast::error_code ec;
+    for (;;) {
+      switch (net::Feed(*parser_, buffer_, ec)) {
+        case net::Fed::kNeedMore:
+          if (parser_->chunked() && !ReserveGrowth(parser_->get().body().size())) return SendBusy();
+          return ReadSome();
+        case net::Fed::kError:
+          return OnParseError(ec);
+        case net::Fed::kHeader:
+          if (!OnHeader()) return;
+          continue;
+        case net::Fed::kDone:
+          return OnRequest();
+      }
+    }
+  }
+
+  // False when the request was answered from its head (401, 503).
+  bool OnHeader() {
+    auto& msg = parser_->get();
+    version_ = msg.version() ? msg.version() : 11;
+    std::string_view target(msg.target().data(), msg.target().size());
+    auto auth = msg[http::field::authorization];
+    if (auto denied = impl_->CheckAuth(target.substr(0, target.find('?')), {auth.data(), auth.size()})) {
+      keep_alive_ = parser_->is_done() && msg.keep_alive();  // a body, if any, stays unread: close
+      Write(std::move(*denied));
+      return false;
+    }
+    if (auto len = parser_->content_length(); len && !ReserveBody(*len)) {
+      SendBusy();
+      return false;
+    }
+    SetPhase(net::Phase::kBody);
+    return true;
+  }
+
+  void SendBusy() {
+    keep_alive_ = false;
+    Reply r = ErrorReply(503, "ServiceUnavailable",
+                         "the server is busy: request bodies in flight would exceed " +
+                             std::to_string(body_budget()) +
+                             " bytes (--max_body_bytes_in_flight); retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    Write(std::move(r));
+  }
+
+  void OnParseError(beast::error_code ec) {
+    keep_alive_ = false;
     if (ec == http::error::body_limit) {
-      keep_alive_ = false;
       return Write(ErrorReply(413, "RequestEntityTooLarge",
                               "the request body is larger than the limit of " +
                                   std::to_string(impl_->opts().max_body_bytes) + " bytes"));
     }
-    if (ec == http::error::header_limit) {
-      keep_alive_ = false;
-      return Write(ErrorReply(431, "BadRequest", "request headers are too large"));
-    }
-    if (ec) {
-      keep_alive_ = false;
-      return Write(ErrorReply(400, "BadRequest", std::string("malformed HTTP request: ") + ec.message()));
-    }
+    if (ec == http::error::header_limit) return Write(ErrorReply(431, "BadRequest", "request headers are too large"));
+    Write(ErrorReply(400, "BadRequest", std::string("malformed HTTP request: ") + ec.message()));
+  }
+
+  void OnRequest() {
+    SetPhase(net::Phase::kBusy);
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version() ? msg.version() : 11;
@@ -656,6 +733,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (const std::exception& e) {
       out.reply = ErrorReply(500, "InternalError", std::string("internal error: ") + e.what());
     }
+    ReleaseBody();  // the body was consumed by the handler
     if (out.stream) {
       beast::error_code ignored;
       socket_.set_option(tcp::no_delay(true), ignored);
@@ -674,34 +752,27 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->keep_alive(keep_alive_);
     res_->body() = std::move(r.body);
     res_->prepare_payload();
-    http::async_write(socket_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    sr_.emplace(*res_);
+    SetPhase(net::Phase::kSend);
+    net::WriteMessage(socket_, *sr_, [this] { Progress(); }, [self = shared_from_this()](beast::error_code ec) {
+      self->sr_.reset();
+      self->ReleaseBody();
       if (ec) return self->Close();
-      if (!self->keep_alive_) return self->Drain();
-      self->Read();
+      if (!self->keep_alive_) return self->Linger();
+      self->Next();
     });
   }
 
-  // After an error that leaves request bytes unread: half-close, then read (and drop) what the client still
-  // sends for a while, so that closing does not reset the connection before the client read the response.
-  void Drain() {
+  // After an answer that ends the connection (errors leave request bytes unread): half-close, then drop what
+  // the client still sends for at most net::kLingerMs (the sweep's deadline), so that closing does not reset
+  // the connection before the client read the answer.
+  void Linger() {
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
-    timer_.emplace(socket_.get_executor());
-    timer_->expires_after(2s);
-    timer_->async_wait([self = shared_from_this()](beast::error_code e) {
-      if (!e) self->Close();
-    });
-    DrainSome();
-  }
-  void DrainSome() {
-    socket_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->drained_ += n;
-      if (ec || self->drained_ > (64u << 20)) {
-        if (self->timer_) self->timer_->cancel();
-        return self->Close();
-      }
-      self->DrainSome();
-    });
+    if (ec) return Close();
+    SetPhase(net::Phase::kLinger);
+    buffer_.clear();
+    net::Discard(socket_, buffer_, net::kLingerMaxBytes, [self = shared_from_this()] { self->Close(); });
   }
 
   void Close() {
@@ -715,25 +786,29 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
-  std::optional<asio::steady_timer> timer_;
-  std::array<char, 16384> scratch_{};
-  size_t drained_ = 0;
+  std::optional<http::response_serializer<http::string_body>> sr_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
 
 }  // namespace
 
-void ApiServer::Impl::Accept() {
-  acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-    if (!ec) {
-      std::make_shared<Session>(std::move(socket), this)->Start();
-    } else {
-      LOG_WARN("api: accept failed: {}", ec.message());
-    }
-    Accept();
-  });
+void ApiServer::Impl::StartAccepting(tcp::acceptor acc) {
+  acceptor.emplace(
+      std::move(acc), "api", conns->gate_ptr(), [this]() -> asio::io_context& { return ctx; },
+      [this](tcp::socket socket) { std::make_shared<Session>(std::move(socket), &*conns, this)->Start(); });
+  acceptor->Start();
+}
+
+std::optional<Reply> ApiServer::Impl::CheckAuth(std::string_view path, std::string_view authorization) const {
+  if (options.token.empty() || path == "/healthz" || path == "/livez" || path == "/readyz") return std::nullopt;
+  static constexpr std::string_view kBearer = "Bearer ";
+  bool ok = authorization.size() > kBearer.size() && authorization.substr(0, kBearer.size()) == kBearer &&
+            ConstantTimeEquals(authorization.substr(kBearer.size()), options.token);
+  if (ok) return std::nullopt;
+  Reply r = ErrorReply(401, "Unauthorized", "Unauthorized");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
 }
 
 Outcome ApiServer::Impl::Dispatch(Incoming& in) {
@@ -749,17 +824,7 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
     out.reply.body = "ok";
     return out;
   }
-  if (!options.token.empty()) {
-    static constexpr std::string_view kBearer = "Bearer ";
-    std::string_view auth = in.authorization;
-    bool ok = auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
-              ConstantTimeEquals(auth.substr(kBearer.size()), options.token);
-    if (!ok) {
-      out.reply = ErrorReply(401, "Unauthorized", "Unauthorized");
-      out.reply.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return out;
-    }
-  }
+  // The bearer token was checked from the request's head (Session::OnHeader, CheckAuth).
   auto not_allowed = [&](const char* allow) {
     Outcome o;
     o.reply = ErrorReply(405, "MethodNotAllowed",
@@ -1259,20 +1324,15 @@ Status ApiServer::Start() {
                            " without a token: set one (clients send 'Authorization: Bearer <token>')");
   }
   if (o.max_streams < 0) o.max_streams = 0;
-  tcp::endpoint ep(address, static_cast<unsigned short>(o.port));
-  impl_->acceptor.emplace(impl_->ctx);
-  auto& acc = *impl_->acceptor;
-  acc.open(ep.protocol(), ec);
-  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(ep, ec);
-  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    impl_->acceptor.reset();
-    return Unavailable("api: cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " + ec.message());
-  }
+  RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_body_bytes));
+  auto budget = o.body_budget ? o.body_budget : std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
+  tcp::acceptor acc(impl_->ctx);
+  RETURN_IF_ERROR(net::ListenTcp(acc, address, o.port, /*reuse_port=*/false, "api"));
   impl_->port = acc.local_endpoint().port();
+  impl_->conns.emplace(impl_->ctx, "api", o.limits.timeouts,
+                       std::make_shared<net::ConnGate>(o.limits.max_connections), std::move(budget));
   impl_->work.emplace(impl_->ctx.get_executor());
-  impl_->Accept();
+  impl_->StartAccepting(std::move(acc));
   impl_->started = true;
   impl_->io_thread = std::thread([ctx = &impl_->ctx] { ctx->run(); });
   LOG_INFO("api: listening on {}:{}", o.host, impl_->port);

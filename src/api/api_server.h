@@ -23,8 +23,12 @@
 //   with `immutable: true` refuses changes to data, type and immutable (422). Secret values are never
 //   logged; they are returned to token holders as Kubernetes returns them (base64 in `data`).
 //   Spec writes to InferenceServices keep the stored status; /status writes replace only status.
-// - Auth: every route except /healthz needs `Authorization: Bearer <token>` when a token is configured
-//   (401 otherwise). Binding a non-loopback host without a token is refused by Start.
+// - Auth: every route except /healthz (/livez, /readyz) needs `Authorization: Bearer <token>` when a token is
+//   configured: checked from the request's head, before its body is read; otherwise 401 and the connection
+//   closes with the body unread. Binding a non-loopback host without a token is refused by Start.
+// - Connections are managed by net/ (listener.h, conn.h) like the gateway's and the model server's: accept
+//   backoff, a connection cap, head/body/keep-alive/send deadlines, and the body budget (503 + Retry-After
+//   past it, decided from Content-Length before the body is read).
 // - Threads: one Asio I/O thread (plus one thread per open watch/stream, bounded by max_streams); the
 //   Store is thread-safe. The ApiServer does not own the Store; it must outlive the server.
 #pragma once
@@ -35,6 +39,8 @@
 #include <string>
 
 #include "core/status.h"
+#include "net/budget.h"
+#include "net/limits.h"
 #include "store/store.h"
 
 namespace inferd::api {
@@ -44,6 +50,10 @@ struct ApiOptions {
   int port = 8090;  // 0 = ephemeral
   std::string token;  // empty = no auth (only allowed on loopback)
   size_t max_body_bytes = 8 << 20;
+  // Connections: deadlines, connection cap, body bytes in flight (net/limits.h). body_budget: the process's
+  // budget when shared with another listener (`inferd serve`: the gateway); null = one of its own.
+  net::Limits limits;
+  std::shared_ptr<net::BodyBudget> body_budget;
   int max_streams = 64;  // concurrent watch / follow streams; beyond: 429
   // Optional: more checks of an InferenceService write, after resources::ValidateInferenceService passed
   // (the control plane's: autoscaling fields and annotations against the cluster's autoscaler settings). An

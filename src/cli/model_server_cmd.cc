@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/listener_flags.h"
 #include "core/logging.h"
+#include "net/listener.h"
 #include "server/model_server.h"
 
 namespace inferd::cli {
@@ -38,6 +40,7 @@ void AddModelServerCommand(CLI::App& app) {
   cmd->add_option("--grpc_max_receive_message_length", s.grpc_max_receive_message_length)->capture_default_str();
   cmd->add_option("--max_request_bytes", s.max_request_bytes, "REST body limit in bytes (413 above it)")
       ->capture_default_str();
+  AddListenerFlags(cmd, &s.limits);  // REST connections: timeouts, cap, body budget
   cmd->add_option("--drain_timeout", *drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
   cmd->add_option("--force_python", cfg->force_python,
                   "Serve scikit-learn models through scikit-learn in the embedded Python instead of compiling them")
@@ -66,6 +69,7 @@ void AddModelServerCommand(CLI::App& app) {
 
   cmd->callback([cfg, log_level, drain_s] {
     InitLogging(*log_level);
+    net::RaiseFileLimit();  // the soft open-file limit up to the hard one, before anything is opened
     cfg->server.drain_timeout_ms = static_cast<int>(*drain_s * 1000);
     if (cfg->server.max_request_bytes == 0) {
       std::fprintf(stderr, "--max_request_bytes must be positive\n");

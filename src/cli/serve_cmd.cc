@@ -5,9 +5,11 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/listener_flags.h"
 #include "control/control_plane.h"
 #include "control/serve_config.h"
 #include "core/logging.h"
+#include "net/listener.h"
 
 namespace inferd::cli {
 
@@ -63,6 +65,7 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   AddStorageFlags(cmd, &opt->storage);
+  AddListenerFlags(cmd, &opt->limits);  // the gateway's and the API's client connections
   cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI::Option* config_opt =
       cmd->add_option("--config", *config_path,
@@ -70,6 +73,7 @@ void AddServeCommand(CLI::App& app) {
                       "config-autoscaler ConfigMap); docs/configuration.md");
   cmd->callback([opt, log_level, config_path, config_opt] {
     InitLogging(*log_level);
+    net::RaiseFileLimit();  // replicas inherit it
     if (config_opt->count() > 0) {
       auto config = control::LoadServeConfig(*config_path);
       if (!config.ok()) {

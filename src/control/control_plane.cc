@@ -30,6 +30,7 @@
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "gateway/gateway.h"
+#include "net/listener.h"
 #include "resources/resources.h"
 #include "resources/secrets.h"
 #include "storage/storage.h"
@@ -366,7 +367,14 @@ Status ControlPlane::Impl::Open() {
   EnsureBuiltinRuntimes();
   MarkRestarting();
 
+  // One budget of request-body bytes in flight for the process: the gateway's and the API's bodies draw on it.
+  net::Limits limits = opt.limits;
   gateway::GatewayOptions go;
+  api::ApiOptions ao;
+  RETURN_IF_ERROR(net::ResolveLimits(&limits, std::max<uint64_t>(go.max_body_bytes, ao.max_body_bytes)));
+  auto body_budget = std::make_shared<net::BodyBudget>(limits.max_body_bytes_in_flight);
+  go.limits = ao.limits = limits;
+  go.body_budget = ao.body_budget = body_budget;
   go.host = opt.gateway_host;
   go.http_port = opt.http_port;
   go.grpc_port = opt.grpc_port;
@@ -379,7 +387,6 @@ Status ControlPlane::Impl::Open() {
   RETURN_IF_ERROR(gw_->Start());
   PublishKnownServices();
 
-  api::ApiOptions ao;
   ao.host = opt.api_host;
   ao.port = opt.api_port;
   ao.token = token;

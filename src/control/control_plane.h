@@ -23,6 +23,7 @@
 
 #include "autoscaler/autoscaler.h"
 #include "core/status.h"
+#include "net/limits.h"
 
 namespace inferd::control {
 
@@ -55,6 +56,8 @@ struct ServeOptions {
   // containerConcurrency) before it answers 503 (Knative's activator queue depth).
   int max_held_requests = 10000;
   StorageServeOptions storage;
+  // The gateway's and the API's client connections (each listener its own cap; one body budget for both).
+  net::Limits limits;
 };
 
 struct ServeEndpoints {

@@ -77,6 +77,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "net/budget.h"
+#include "net/limits.h"
 
 namespace inferd::gateway {
 
@@ -92,6 +94,10 @@ struct GatewayOptions {
   std::string token;  // empty = open, like KServe's ingress
   int workers = 1;
   size_t max_body_bytes = 64 << 20;
+  // Client connections (HTTP): deadlines, connection cap, body bytes in flight (net/limits.h). body_budget:
+  // the process's budget when shared with another listener (`inferd serve`: the API); null = one of its own.
+  net::Limits limits;
+  std::shared_ptr<net::BodyBudget> body_budget;
   size_t max_idle_per_endpoint = 64;
   size_t max_held_per_revision = 10000;  // the activator's queue depth per revision (Knative: 10000)
   // Called when a request is held at a revision with no ready endpoint (from a gateway thread; must not

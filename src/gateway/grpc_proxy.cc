@@ -474,6 +474,13 @@ Status GrpcProxy::Start() {
   size_t max_body = impl_->options.max_body_bytes;
   builder.SetMaxReceiveMessageSize(max_body > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(max_body));
   builder.SetMaxSendMessageSize(-1);
+  // Bounds in gRPC's terms (net/limits.h): idle connections are closed after the keep-alive timeout, and
+  // streams per connection are bounded. (No grpc::ResourceQuota: tried; with gRPC 1.51 a quota too small for
+  // its buffers made every call, small ones included, wait until its deadline instead of being refused.)
+  const auto& limits = impl_->options.limits;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(std::min<int64_t>(limits.timeouts.keepalive_ms, INT_MAX)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1024);
   builder.RegisterCallbackGenericService(impl_->service.get());
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || selected == 0) {

@@ -23,6 +23,8 @@
 
 #include "core/clock.h"
 #include "core/logging.h"
+#include "net/http_io.h"
+#include "net/listener.h"
 
 namespace inferd::gateway {
 
@@ -34,7 +36,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kHeaderLimit = 64 * 1024;
-constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr int64_t kPeekAfterIdleNs = 1'000'000'000;  // see Worker::TakeIdle
 
 using Request = http::request<http::string_body>;
@@ -265,7 +266,8 @@ struct Pool {
 
 struct Worker {
   asio::io_context ctx{1};  // first member: destroyed last, after every socket below
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::LoopConns> conns;  // client connections of this loop (deadlines, cap, body budget)
+  std::optional<net::AcceptLoop<tcp>> acceptor;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   const GatewayOptions* options = nullptr;
   const TableHolder* holder = nullptr;
@@ -319,10 +321,14 @@ struct Worker {
   }
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// A client connection. Its phases (net/conn.h): kHead from the accept or the next request's first byte, kBody
+// while a request's body arrives, kBusy from a complete request until its answer is ready (activator hold and
+// replica time are bounded by the service's `timeout`, not by the client timeouts), kSend while the answer is
+// written, kIdle between requests, kLinger when closing after an error answer.
+class Session : public net::TrackedConn, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Worker* w, const std::string* bearer)
-      : socket_(std::move(socket)), w_(w), bearer_(bearer), timer_(w->ctx) {}
+      : net::TrackedConn(&*w->conns), socket_(std::move(socket)), w_(w), bearer_(bearer), timer_(w->ctx) {}
 
   ~Session() {
     if (held_) NoteUnheld(*stats_);  // dropped from a queue at shutdown
@@ -334,6 +340,8 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   static const char* Bytes(const beast::flat_buffer& b) { return static_cast<const char*>(b.data().data()); }
 
+  void OnExpired(net::Phase) override { Close(); }
+
   // ---- client side ---------------------------------------------------------------------------------------
   // Requests are read as raw bytes into buffer_ and scanned (ScanRequest); one the fast path cannot take is
   // handed, still unconsumed, to Beast's parser (SlowRead).
@@ -342,11 +350,24 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadMore(kReadChunk);
   }
 
+  // The next request on a keep-alive connection, after an answer was sent.
+  void Next() {
+    SetPhase(buffer_.size() != 0 ? net::Phase::kHead : net::Phase::kIdle);
+    Read();
+  }
+
+  // Bytes go to the scanner, or to Beast's parser once the request took the slow path.
   void ReadMore(size_t want) {
     socket_.async_read_some(buffer_.prepare(std::max(want, kReadChunk)),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return self->Close();  // EOF/reset, also in the middle of a request
+                              if (ec) return self->Close();  // EOF/reset/deadline, also in the middle of a request
                               self->buffer_.commit(n);
+                              if (self->phase() == net::Phase::kIdle) {
+                                self->SetPhase(net::Phase::kHead);
+                              } else if (self->phase() == net::Phase::kBody) {
+                                self->Progress();
+                              }
+                              if (self->parser_) return self->SlowParse();
                               self->ScanRequest();
                             });
   }
@@ -367,8 +388,15 @@ class Session : public std::enable_shared_from_this<Session> {
         return SlowRead();
       }
       req_len_ = end + static_cast<size_t>(rh_.content_length);
+      // The body's bytes are counted before any is read: past the process's budget, 503 without reading it.
+      if (!ReserveBody(rh_.content_length)) {
+        version_ = 11;
+        return SendBusy();
+      }
+      if (n < req_len_) SetPhase(net::Phase::kBody);
     }
     if (n < req_len_) return ReadMore(req_len_ - n);
+    SetPhase(net::Phase::kBusy);
     fast_ = true;
     start_ns_ = NowNs();
     keep_alive_ = true;
@@ -386,28 +414,38 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(w_->options->max_body_bytes);
-    http::async_read_header(socket_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    SlowParse();
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (ec) return OnRead(ec);
+  // Beast's parser takes what buffer_ holds (the same bytes the scanner looked at), then what ReadMore brings.
+  void SlowParse() {
+    beast::error_code ec;
+    switch (net::Feed(*parser_, buffer_, ec)) {
+      case net::Fed::kNeedMore:
+        if (parser_->chunked() && !ReserveGrowth(parser_->get().body().size())) return SendBusy();
+        return ReadMore(kReadChunk);
+      case net::Fed::kError:
+        return OnRead(ec);
+      case net::Fed::kHeader:
+        return OnHeader();
+      case net::Fed::kDone:
+        return OnRead({});
+    }
+  }
+
+  void OnHeader() {
+    if (auto len = parser_->content_length(); len && !ReserveBody(*len)) return SendBusy();
+    SetPhase(net::Phase::kBody);
     auto expect = parser_->get()[http::field::expect];
     if (!expect.empty() && IEqualsPrefix(SV(expect), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       return asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                                [self = shared_from_this()](beast::error_code ec, size_t) {
                                  if (ec) return self->Close();
-                                 self->ReadBody();
+                                 self->SlowParse();
                                });
     }
-    if (parser_->is_done()) return OnRead({});
-    ReadBody();
-  }
-
-  void ReadBody() {
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    SlowParse();
   }
 
   void OnRead(beast::error_code ec) {
@@ -432,6 +470,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req_ = parser_->release();
     parser_.reset();
+    SetPhase(net::Phase::kBusy);
     start_ns_ = NowNs();
     keep_alive_ = req_.keep_alive();
     version_ = req_.version() ? req_.version() : 11;
@@ -528,8 +567,10 @@ class Session : public std::enable_shared_from_this<Session> {
     HoldQueue& q = *rev_->stats->queue;
     EndpointState* ep = nullptr;
     const int64_t deadline = start_ns_ + std::chrono::duration_cast<std::chrono::nanoseconds>(svc_->timeout).count();
-    HoldQueue::Waiter waiter{deadline, [self = shared_from_this(), ctx = &w_->ctx](HoldEnd why) {
-                               asio::post(*ctx, [self, why] { self->OnHoldEnd(why); });
+    // Fired once, often from another thread: `self` moves into the posted handler, so the session ends on its
+    // own loop's thread (net::TrackedConn), not where the waiter is destroyed.
+    HoldQueue::Waiter waiter{deadline, [self = shared_from_this(), ctx = &w_->ctx](HoldEnd why) mutable {
+                               asio::post(*ctx, [self = std::move(self), why] { self->OnHoldEnd(why); });
                              }};
     switch (HoldOrGo(q, w_->options->max_held_per_revision, *w_->holder, routed_version_,
                      [&] { return (ep = AcquireEndpoint(*rev_, w_->rr++)) != nullptr; }, std::move(waiter), woken_)) {
@@ -776,13 +817,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (out_.size() == res_len_) w_->PutIdle(ep_->id, std::move(up_), start_ns_);
     up_.reset();
     EndUpstream(res_status_ >= 500);
-    asio::async_write(socket_, asio::buffer(out_.data().data(), res_len_),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->out_.consume(self->out_.size());
-                        if (ec) return self->Close();
-                        self->Reset();
-                        self->Read();
-                      });
+    SetPhase(net::Phase::kSend);
+    net::WriteBytes(socket_, asio::buffer(out_.data().data(), res_len_), [this] { Progress(); },
+                    [self = shared_from_this()](beast::error_code ec) {
+                      self->out_.consume(self->out_.size());
+                      if (ec) return self->Close();
+                      self->Reset();
+                      self->Next();
+                    });
   }
 
   void SlowResponse() {
@@ -868,16 +910,37 @@ class Session : public std::enable_shared_from_this<Session> {
     Send();
   }
 
+  // Past the process's budget of request bytes in flight: 503 + Retry-After, and the connection closes without
+  // reading the body.
+  void SendBusy() {
+    keep_alive_ = false;
+    res_.emplace();
+    res_->version(version_);
+    res_->result(http::status::service_unavailable);
+    res_->set(http::field::content_type, "application/json");
+    res_->set(http::field::retry_after, "1");
+    res_->keep_alive(false);
+    res_->body() = ErrorJson("the gateway is busy: request bodies in flight would exceed " +
+                             std::to_string(body_budget()) +
+                             " bytes (--max_body_bytes_in_flight); retry later");
+    res_->prepare_payload();
+    Send();
+  }
+
   void Send() {
-    http::async_write(socket_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    sr_.emplace(*res_);
+    SetPhase(net::Phase::kSend);
+    net::WriteMessage(socket_, *sr_, [this] { Progress(); }, [self = shared_from_this()](beast::error_code ec) {
+      self->sr_.reset();
       if (ec) return self->Close();
       if (!self->keep_alive_) return self->Linger();
       self->Reset();
-      self->Read();
+      self->Next();
     });
   }
 
   void Reset() {
+    ReleaseBody();
     res_.reset();
     if (fast_) {
       buffer_.consume(req_len_);  // the request stayed in buffer_ until answered (retries send it again)
@@ -895,28 +958,17 @@ class Session : public std::enable_shared_from_this<Session> {
     stale_retried_ = timed_out_ = upstream_active_ = woken_ = rerouted_ = false;
   }
 
-  // Closes after the answer was sent: half-close, then drain what the client still sends (e.g. the rest of a
-  // body over the limit) for a little while, so the close does not turn into a reset that eats the answer.
+  // Closes after the answer was sent: half-close, then drop what the client still sends (e.g. the rest of a
+  // body over the limit) for at most net::kLingerMs (the sweep's deadline), so the close does not turn into a
+  // reset that eats the answer.
   void Linger() {
+    ReleaseBody();
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Close();
-    timer_.expires_after(kLingerTime);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->Close();
-    });
-    Drain();
-  }
-
-  void Drain() {
-    drain_.resize(16 * 1024);
-    socket_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) {
-        self->timer_.cancel();
-        return self->Close();
-      }
-      self->Drain();
-    });
+    SetPhase(net::Phase::kLinger);
+    buffer_.clear();
+    net::Discard(socket_, buffer_, net::kLingerMaxBytes, [self = shared_from_this()] { self->Close(); });
   }
 
   void Close() {
@@ -945,6 +997,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Request req_;
   std::optional<Response> res_;
+  std::optional<http::response_serializer<http::string_body>> sr_;
 
   std::shared_ptr<const CompiledTable> table_;  // keeps svc_/rev_/ep_ alive
   uint64_t routed_version_ = 0;                 // the table version table_ was loaded at
@@ -969,7 +1022,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string orig_target_;    // slow path: the client's target, once Proceed rewrote req_'s
   bool timed_out_ = false;
   bool upstream_active_ = false;
-  std::vector<char> drain_;
 };
 
 }  // namespace
@@ -981,18 +1033,18 @@ struct HttpProxy::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   int port = 0;
+  std::shared_ptr<net::ConnGate> gate;  // --max_connections over all workers
+  std::shared_ptr<net::BodyBudget> budget;
 
-  void Accept(Worker* w) {
-    w->acceptor->async_accept([this, w](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !w->acceptor->is_open()) return;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), w, &bearer)->Start();
-      } else {
-        LOG_WARN("gateway: accept failed: {}", ec.message());
-      }
-      Accept(w);
-    });
+  void StartAccepting(Worker* w, tcp::acceptor acc) {
+    w->acceptor.emplace(
+        std::move(acc), "gateway", gate, [w]() -> asio::io_context& { return w->ctx; },
+        [this, w](tcp::socket socket) {
+          beast::error_code ec;
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Session>(std::move(socket), w, &bearer)->Start();
+        });
+    w->acceptor->Start();
   }
 };
 
@@ -1005,44 +1057,36 @@ HttpProxy::HttpProxy(const GatewayOptions& options, const TableHolder* table) : 
 HttpProxy::~HttpProxy() { Stop(); }
 
 Status HttpProxy::Start() {
-  int workers = impl_->options.workers > 0 ? impl_->options.workers
-                                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  auto& o = impl_->options;
+  RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_body_bytes));
+  impl_->gate = std::make_shared<net::ConnGate>(o.limits.max_connections);
+  impl_->budget = o.body_budget ? o.body_budget : std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
+  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   beast::error_code ec;
-  auto address = asio::ip::make_address(impl_->options.host, ec);
-  if (ec) return InvalidArgument("gateway host: '" + impl_->options.host + "' is not an IP address");
-  int port = impl_->options.http_port;
+  auto address = asio::ip::make_address(o.host, ec);
+  if (ec) return InvalidArgument("gateway host: '" + o.host + "' is not an IP address");
+  int port = o.http_port;
   std::random_device rd;
+  std::vector<tcp::acceptor> acceptors;
   for (int i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>();
-    w->options = &impl_->options;
+    w->options = &o;
     w->holder = impl_->holder;
     w->rng = FastRng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(i));
     w->rr = static_cast<uint32_t>(i);
-    w->acceptor.emplace(w->ctx);
-    tcp::endpoint ep(address, static_cast<unsigned short>(port));
-    auto& acc = *w->acceptor;
-    acc.open(ep.protocol(), ec);
-    if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      if (setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-        return Internal("gateway http: cannot set SO_REUSEPORT");
-      }
-    }
-    if (!ec) acc.bind(ep, ec);
-    if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return Unavailable("gateway http: cannot listen on " + impl_->options.host + ":" + std::to_string(port) +
-                         ": " + ec.message());
-    }
+    w->conns.emplace(w->ctx, "gateway", o.limits.timeouts, impl_->gate, impl_->budget);
+    tcp::acceptor acc(w->ctx);
+    RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/true, "gateway http"));
     if (i == 0) port = acc.local_endpoint().port();
+    acceptors.push_back(std::move(acc));
     impl_->workers.push_back(std::move(w));
   }
   impl_->port = port;
-  for (auto& w : impl_->workers) {
+  for (size_t i = 0; i < impl_->workers.size(); ++i) {
+    Worker* w = impl_->workers[i].get();
     w->work.emplace(w->ctx.get_executor());
-    impl_->Accept(w.get());
-    impl_->threads.emplace_back([w = w.get()] { w->ctx.run(); });
+    impl_->StartAccepting(w, std::move(acceptors[i]));
+    impl_->threads.emplace_back([w] { w->ctx.run(); });
   }
   return Status::Ok();
 }

@@ -14,6 +14,12 @@
 // containers, no re-serialization and no copy of a body. Anything else takes the slow path: Beast's parser
 // picks up the same unconsumed bytes (request, or answer) and the message is re-serialized as before. See
 // gateway.h for which requests and answers take which path.
+//
+// Client connections are accepted and bounded by net/ (listener.h, conn.h), as the model server's and the API's
+// are: accept backoff, GatewayOptions::limits (deadlines per phase, connection cap) and the body budget (the
+// request's Content-Length is reserved when its head is read; 503 + Retry-After past it, body unread). A
+// request being answered (held by the activator, at a replica) has no client deadline: the service's
+// `timeout` bounds it.
 #pragma once
 
 #include <memory>

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <exception>
 #include <optional>
 #include <string>
@@ -433,6 +434,12 @@ Status GrpcServer::Start() {
   builder.SetMaxSendMessageSize(options_.grpc_max_send_message_length);
   // gRPC sets SO_REUSEPORT by default, which would let a second server "bind" a busy port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Bounds in gRPC's terms (net/limits.h): idle connections are closed after the keep-alive timeout, and
+  // streams per connection are bounded. (No grpc::ResourceQuota: tried; with gRPC 1.51 a quota too small for
+  // its buffers made every call, small ones included, wait until its deadline instead of being refused.)
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(std::min<int64_t>(options_.limits.timeouts.keepalive_ms, INT_MAX)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1024);
   builder.RegisterService(service_.get());
   try {
     server_ = builder.BuildAndStart();

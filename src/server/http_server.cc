@@ -1,6 +1,5 @@
 #include "server/http_server.h"
 
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -8,8 +7,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +15,8 @@
 #include <vector>
 
 #include "core/logging.h"
+#include "net/http_io.h"
+#include "net/listener.h"
 #include "protocol/json_writer.h"
 
 namespace inferd {
@@ -33,29 +32,84 @@ namespace {
 constexpr size_t kHeaderLimit = 64 * 1024;
 
 // Socket: tcp::socket (the port) or unix_stream::socket (--uds); the same code for both, each compiled for
-// its own socket type (no indirection on the TCP path).
+// its own socket type (no indirection on the TCP path). Phases and deadlines: net/conn.h.
 template <class Socket>
-class Session : public std::enable_shared_from_this<Session<Socket>> {
+class Session : public net::TrackedConn, public std::enable_shared_from_this<Session<Socket>> {
  public:
-  Session(Socket socket, RestHandler* handler, ServerState* state, const ServerOptions* options)
-      : socket_(std::move(socket)), handler_(handler), state_(state), options_(options) {}
+  Session(Socket socket, net::LoopConns* loop, RestHandler* handler, ServerState* state, const ServerOptions* options)
+      : net::TrackedConn(loop), socket_(std::move(socket)), handler_(handler), state_(state), options_(options) {}
 
-  void Start() { Read(); }
+  void Start() {
+    NewParser();
+    ReadSome();  // kHead since the accept
+  }
 
  private:
-  void Read() {
+  void OnExpired(net::Phase) override { Close(); }
+
+  void NewParser() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(options_->max_request_bytes);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted) {
-      return Close();
+  // The next request on a keep-alive connection: already (partly) here when pipelined, else kIdle.
+  void Next() {
+    NewParser();
+    if (buffer_.size() != 0) {
+      SetPhase(net::Phase::kHead);
+      return Parse();
     }
+    SetPhase(net::Phase::kIdle);
+    ReadSome();
+  }
+
+  void ReadSome() {
+    socket_.async_read_some(buffer_.prepare(net::ReadSize(buffer_)),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->OnBytes(ec, n);
+                            });
+  }
+
+  void OnBytes(beast::error_code ec, size_t n) {
+    if (ec) return Close();  // EOF, reset, closed by the sweep; also in the middle of a request
+    buffer_.commit(n);
+    if (phase() == net::Phase::kIdle) {
+      SetPhase(net::Phase::kHead);
+    } else if (phase() == net::Phase::kBody) {
+      Progress();
+    }
+    Parse();
+  }
+
+  void Parse() {
+    beast::error_code ec;
+    for (;;) {
+      switch (net::Feed(*parser_, buffer_, ec)) {
+        case net::Fed::kNeedMore:
+          if (parser_->chunked() && !ReserveChunked()) return;
+          return ReadSome();
+        case net::Fed::kError:
+          return OnParseError(ec);
+        case net::Fed::kHeader:
+          // The body's bytes are counted before any is read: past the budget, 503 without reading it.
+          if (auto len = parser_->content_length(); len && !ReserveBody(*len)) return SendBusy();
+          SetPhase(net::Phase::kBody);
+          continue;
+        case net::Fed::kDone:
+          return OnRequest();
+      }
+    }
+  }
+
+  // A chunked body has no length up front: it reserves as it grows.
+  bool ReserveChunked() {
+    if (ReserveGrowth(parser_->get().body().size())) return true;
+    SendBusy();
+    return false;
+  }
+
+  void OnParseError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       return SendError(413, "request body is larger than the limit of " +
                                 std::to_string(options_->max_request_bytes) + " bytes (--max_request_bytes)");
@@ -63,8 +117,11 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     if (ec == http::error::header_limit) {
       return SendError(431, "request headers are larger than " + std::to_string(kHeaderLimit) + " bytes");
     }
-    if (ec) return SendError(400, std::string("malformed HTTP request: ") + ec.message());
+    SendError(400, std::string("malformed HTTP request: ") + ec.message());
+  }
 
+  void OnRequest() {
+    SetPhase(net::Phase::kBusy);
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     RestRequest req;
@@ -83,20 +140,38 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     auto self = this->shared_from_this();
     auto executor = socket_.get_executor();
     std::thread::id io_thread = std::this_thread::get_id();
-    handler_->Handle(std::move(req), [self, executor, io_thread](RestResponse&& r) {
+    // Called once. From another thread, `self` moves into the posted handler: the session must end on its
+    // loop's thread (net::TrackedConn), not where the handler's callback object happens to be destroyed.
+    handler_->Handle(std::move(req), [self, executor, io_thread](RestResponse&& r) mutable {
       if (std::this_thread::get_id() == io_thread) {
         self->Write(std::move(r));
       } else {
-        asio::post(executor, [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
+        asio::post(executor, [self = std::move(self), r = std::move(r)]() mutable { self->Write(std::move(r)); });
       }
     });
   }
 
+  void SendBusy() {
+    RestResponse r;
+    r.status = 503;
+    r.body = ErrorJson("the server is busy: request bodies in flight would exceed " +
+                       std::to_string(body_budget()) +
+                       " bytes (--max_body_bytes_in_flight); retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    SendError(std::move(r));
+  }
+
   void SendError(int status, const std::string& message) {
-    keep_alive_ = false;
     RestResponse r;
     r.status = status;
     r.body = ErrorJson(message);
+    SendError(std::move(r));
+  }
+
+  // An answer after which the connection closes, the rest of the request (if any) unread.
+  void SendError(RestResponse&& r) {
+    keep_alive_ = false;
+    linger_ = true;
     inflight_.emplace(state_);
     Write(std::move(r));
   }
@@ -114,11 +189,29 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
     res_->keep_alive(keep);
     res_->body() = std::move(r.body);
     res_->prepare_payload();
-    http::async_write(socket_, *res_, [self = this->shared_from_this(), keep](beast::error_code ec, size_t) {
-      self->inflight_.reset();
-      if (ec || !keep) return self->Close();
-      self->Read();
-    });
+    sr_.emplace(*res_);
+    SetPhase(net::Phase::kSend);
+    net::WriteMessage(socket_, *sr_, [this] { Progress(); },
+                      [self = this->shared_from_this(), keep](beast::error_code ec) {
+                        self->sr_.reset();
+                        self->ReleaseBody();
+                        self->inflight_.reset();
+                        if (ec) return self->Close();
+                        if (self->linger_) return self->Linger();
+                        if (!keep) return self->Close();
+                        self->Next();
+                      });
+  }
+
+  // After an error answer: half-close, then drop what the client still sends (for at most kLingerMs, the
+  // sweep's deadline), so the close does not turn into a reset that loses the answer.
+  void Linger() {
+    beast::error_code ec;
+    socket_.shutdown(Socket::shutdown_send, ec);
+    if (ec) return Close();
+    SetPhase(net::Phase::kLinger);
+    buffer_.clear();
+    net::Discard(socket_, buffer_, net::kLingerMaxBytes, [self = this->shared_from_this()] { self->Close(); });
   }
 
   void Close() {
@@ -134,8 +227,10 @@ class Session : public std::enable_shared_from_this<Session<Socket>> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response_serializer<http::string_body>> sr_;
   std::optional<InflightGuard> inflight_;
   bool keep_alive_ = true;
+  bool linger_ = false;
   unsigned version_ = 11;
 };
 
@@ -145,10 +240,14 @@ struct HttpServer::Impl {
   RestHandler* handler;
   ServerState* state;
   ServerOptions options;
+  // Shared by every loop (the TCP port and the Unix socket count as one listener).
+  std::shared_ptr<net::ConnGate> gate;
+  std::shared_ptr<net::BodyBudget> budget;
   struct Loop {
     asio::io_context ctx{1};
-    std::optional<tcp::acceptor> acceptor;
-    std::optional<unix_stream::acceptor> uds_acceptor;  // --uds: on the first loop only
+    std::optional<net::LoopConns> conns;  // after ctx: destroyed first (it detaches what ctx still holds)
+    std::optional<net::AcceptLoop<tcp>> acceptor;
+    std::optional<net::AcceptLoop<unix_stream>> uds_acceptor;  // --uds: on the first loop only
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   };
   std::vector<std::unique_ptr<Loop>> loops;
@@ -156,58 +255,36 @@ struct HttpServer::Impl {
   int port = 0;
   bool uds_bound = false;  // the socket file is ours to remove
   size_t uds_next = 0;     // round robin of UDS connections over the loops (the accepting loop's thread only)
+  Loop* uds_target = nullptr;  // the loop the pending UDS accept's socket belongs to
 
-  void Accept(Loop* loop) {
-    loop->acceptor->async_accept([this, loop](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !loop->acceptor->is_open()) return;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session<tcp::socket>>(std::move(socket), handler, state, &options)->Start();
-      } else {
-        LOG_WARN("accept failed: {}", ec.message());
-      }
-      Accept(loop);
-    });
+  void StartTcp(Loop* loop, tcp::acceptor acc) {
+    loop->acceptor.emplace(
+        std::move(acc), "http", gate, [loop]() -> asio::io_context& { return loop->ctx; },
+        [this, loop](tcp::socket socket) {
+          beast::error_code ec;
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Session<tcp::socket>>(std::move(socket), &*loop->conns, handler, state, &options)->Start();
+        });
+    loop->acceptor->Start();
   }
 
   // One listening Unix socket; each accepted connection goes to the next loop (its io_context), where its
-  // session runs like a TCP one.
-  void AcceptUds(Loop* loop) {
-    Loop* target = loops[uds_next++ % loops.size()].get();
-    loop->uds_acceptor->async_accept(target->ctx, [this, loop](beast::error_code ec, unix_stream::socket socket) {
-      if (ec == asio::error::operation_aborted || !loop->uds_acceptor->is_open()) return;
-      if (!ec) {
-        std::make_shared<Session<unix_stream::socket>>(std::move(socket), handler, state, &options)->Start();
-      } else {
-        LOG_WARN("accept failed on {}: {}", options.uds_path, ec.message());
-      }
-      AcceptUds(loop);
-    });
-  }
-
-  Status ListenUds() {
-    const std::string& path = options.uds_path;
-    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      return InvalidArgument("--uds: '" + path + "' is longer than " +
-                             std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
-    }
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) return InvalidArgument("--uds: '" + path + "' exists and is not a socket");
-      ::unlink(path.c_str());  // stale, from an earlier run
-    }
-    beast::error_code ec;
-    auto& acc = loops.front()->uds_acceptor.emplace(loops.front()->ctx);
-    unix_stream::endpoint ep(path);
-    acc.open(ep.protocol(), ec);
-    if (!ec) acc.bind(ep, ec);
-    if (!ec) {
-      uds_bound = true;
-      if (::chmod(path.c_str(), 0600) != 0) return Internal("--uds: cannot chmod '" + path + "'");
-      acc.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) return Unavailable("http: cannot listen on unix socket " + path + ": " + ec.message());
-    return Status::Ok();
+  // session is created and runs like a TCP one.
+  void StartUds(Loop* loop, unix_stream::acceptor acc) {
+    loop->uds_acceptor.emplace(
+        std::move(acc), "http (" + options.uds_path + ")", gate,
+        [this]() -> asio::io_context& {
+          uds_target = loops[uds_next++ % loops.size()].get();
+          return uds_target->ctx;
+        },
+        [this](unix_stream::socket socket) {
+          Loop* target = uds_target;  // picked for this accept
+          asio::post(target->ctx, [this, target, s = std::move(socket)]() mutable {
+            std::make_shared<Session<unix_stream::socket>>(std::move(s), &*target->conns, handler, state, &options)
+                ->Start();
+          });
+        });
+    loop->uds_acceptor->Start();
   }
 
   void RemoveUds() {
@@ -227,38 +304,37 @@ HttpServer::HttpServer(RestHandler* handler, ServerState* state, const ServerOpt
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
-  int workers = impl_->options.workers > 0 ? impl_->options.workers
-                                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  auto& o = impl_->options;
+  RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_request_bytes));
+  impl_->gate = std::make_shared<net::ConnGate>(o.limits.max_connections);
+  impl_->budget = std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
+  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   beast::error_code ec;
-  auto address = asio::ip::make_address(impl_->options.host, ec);
-  if (ec) return InvalidArgument("host: '" + impl_->options.host + "' is not an IP address");
-  int port = impl_->options.http_port;
+  auto address = asio::ip::make_address(o.host, ec);
+  if (ec) return InvalidArgument("host: '" + o.host + "' is not an IP address");
+  int port = o.http_port;
+  std::vector<tcp::acceptor> acceptors;
   for (int i = 0; i < workers; ++i) {
     auto loop = std::make_unique<Impl::Loop>();
-    loop->acceptor.emplace(loop->ctx);
-    tcp::endpoint ep(address, static_cast<unsigned short>(port));
-    auto& acc = *loop->acceptor;
-    acc.open(ep.protocol(), ec);
-    if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      if (setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-        return Internal("http: cannot set SO_REUSEPORT");
-      }
-    }
-    if (!ec) acc.bind(ep, ec);
-    if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Unavailable("http: cannot listen on " + impl_->options.host + ":" + std::to_string(port) + ": " + ec.message());
+    loop->conns.emplace(loop->ctx, "http", o.limits.timeouts, impl_->gate, impl_->budget);
+    tcp::acceptor acc(loop->ctx);
+    RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/true, "http"));
     if (i == 0) port = acc.local_endpoint().port();
+    acceptors.push_back(std::move(acc));
     impl_->loops.push_back(std::move(loop));
   }
   impl_->port = port;
-  if (!impl_->options.uds_path.empty()) RETURN_IF_ERROR(impl_->ListenUds());
-  for (auto& loop : impl_->loops) {
+  std::optional<unix_stream::acceptor> uds;
+  if (!o.uds_path.empty()) {
+    uds.emplace(impl_->loops.front()->ctx);
+    RETURN_IF_ERROR(net::ListenUnix(*uds, o.uds_path, &impl_->uds_bound, "--uds"));
+  }
+  for (size_t i = 0; i < impl_->loops.size(); ++i) {
+    Impl::Loop* loop = impl_->loops[i].get();
     loop->work.emplace(loop->ctx.get_executor());
-    impl_->Accept(loop.get());
-    if (loop->uds_acceptor) impl_->AcceptUds(loop.get());
-    impl_->threads.emplace_back([l = loop.get()] { l->ctx.run(); });
+    impl_->StartTcp(loop, std::move(acceptors[i]));
+    if (i == 0 && uds) impl_->StartUds(loop, std::move(*uds));
+    impl_->threads.emplace_back([loop] { loop->ctx.run(); });
   }
   return Status::Ok();
 }
@@ -268,9 +344,8 @@ int HttpServer::port() const { return impl_->port; }
 void HttpServer::StopAccepting() {
   for (auto& loop : impl_->loops) {
     asio::post(loop->ctx, [l = loop.get()] {
-      beast::error_code ec;
-      if (l->acceptor) l->acceptor->close(ec);
-      if (l->uds_acceptor) l->uds_acceptor->close(ec);
+      if (l->acceptor) l->acceptor->Close();
+      if (l->uds_acceptor) l->uds_acceptor->Close();
     });
   }
 }

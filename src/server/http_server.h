@@ -8,8 +8,15 @@
 //   (a stale socket file there is unlinked first; mode 0600; unlinked by Stop()), on the first loop; its
 //   connections are handed round robin to the loops and served like TCP ones (same handler and Session
 //   code, instantiated per socket type). StopAccepting() closes it too.
+// - Connections are managed by net/ (listener.h, conn.h), like the gateway's and the API's: accept backoff on
+//   EMFILE/ENFILE, a cap on open connections (ServerOptions::limits.max_connections, TCP and UDS together;
+//   past it a new connection is closed at once), and per-phase deadlines (head, body, keep-alive, send) after
+//   which a connection is closed without an answer.
 // - Request bodies above ServerOptions::max_request_bytes are answered 413 naming the limit; malformed
-//   HTTP gets 400 and the connection is closed. Nothing a client sends can stop the server.
+//   HTTP gets 400; a body whose Content-Length would take the process's body bytes in flight past
+//   limits.max_body_bytes_in_flight is answered 503 with Retry-After: 1 before any of it is read (chunked
+//   bodies reserve as they grow). After these answers the connection is half-closed and what the client
+//   still sends is dropped for at most 2 s, then it is closed. Nothing a client sends can stop the server.
 // - StopAccepting() closes the acceptors (SIGTERM drain); responses sent after that carry
 //   "Connection: close". Stop() ends the event loops and joins the threads.
 #pragma once

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "net/limits.h"
+
 namespace inferd {
 
 struct ServerOptions {
@@ -24,6 +26,7 @@ struct ServerOptions {
   int grpc_max_send_message_length = 8388608;
   int grpc_max_receive_message_length = 8388608;
   size_t max_request_bytes = 64 * 1024 * 1024;  // REST body limit (413 above it)
+  net::Limits limits;  // REST connections: timeouts, connection cap, body bytes in flight (net/limits.h)
   int drain_timeout_ms = 30000;                 // SIGTERM: how long in-flight requests may take
   std::string server_name = "inferd";
   std::string server_version = "0.1.0";
