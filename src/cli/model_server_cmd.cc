@@ -159,12 +159,16 @@ bool HoldsTorchServeArchives(const std::string& dir) {
 std::string ApplyMappedFlags(const CLI::App& cmd, ModelServerFlags* f) {
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
   auto& cfg = f->cfg;
-  if (given("--nthread") && !given("--intra_op_threads")) cfg.intra_op_threads = f->nthread;
+  if (given("--nthread") && !given("--intra_op_threads")) {
+    cfg.intra_op_threads = f->nthread;
+    LOG_INFO("--nthread {}: intra-op threads per request (as --intra_op_threads {})", f->nthread, f->nthread);
+  }
   if (!f->framework.empty() && !given("--model_format")) {
     if (f->framework != "sklearn" && f->framework != "xgboost" && f->framework != "lightgbm") {
       return "--framework must be sklearn, xgboost or lightgbm (KServe predictiveserver), got '" + f->framework + "'";
     }
     cfg.model_format = f->framework;
+    LOG_INFO("--framework {}: model format {} (as --model_format)", f->framework, f->framework);
   }
   if (!f->model_store.empty() && cfg.model_dir.empty() && cfg.model_repository.empty()) {
     if (HoldsTorchServeArchives(f->model_store)) {
