@@ -6,9 +6,11 @@
 Run with Debian's Python (python3-sklearn 1.2, python3-joblib). For every model OUT_DIR/<name>/ holds
 the model file (model.joblib, or model.pkl written with pickle), and OUT_DIR/<name>.expected.json (beside
 the directory, so that the directory holds exactly one model file):
-    {"type": "...", "instances": [[...], ...], "predict": [...], "predict_proba": [[...]] or null}
+    {"type": "...", "instances": [[...], ...], "predict": [...], "predict_proba": [[...]] or null,
+     "predict_datatype": "INT64", "predict_proba_datatype": "FP64" or null}
 where instances are rows from the model's test split and the answers are what the fitted estimator's
-own predict / predict_proba return for them. Seeded: the same files every run. Takes about 2 s.
+own predict / predict_proba return for them; the datatypes are what KServe's sklearnserver answers in V2
+for those numpy arrays (its encoder maps numpy dtypes one to one: int32 is INT32, strings BYTES). Seeded: the same files every run. Takes about 2 s.
 """
 import json
 import os
@@ -45,6 +47,15 @@ def tolist(a):
     return a.tolist()
 
 
+def v2_datatype(a):
+    """The V2 datatype KServe's servers give a numpy array (kserve.utils.numpy_codec.from_np_dtype)."""
+    dtype = np.asarray(a).dtype
+    if dtype.kind in "OSU":
+        return "BYTES"
+    names = {"b": "BOOL", "i": "INT", "u": "UINT", "f": "FP"}
+    return names[dtype.kind] + ("" if dtype.kind == "b" else str(dtype.itemsize * 8))
+
+
 def write(out, name, model, x_test, pickled=False):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
@@ -56,11 +67,14 @@ def write(out, name, model, x_test, pickled=False):
     else:
         joblib.dump(model, os.path.join(d, "model.joblib"))
     proba = model.predict_proba(x_test) if hasattr(model, "predict_proba") else None
+    predict = model.predict(x_test)
     expected = {
         "type": type(model).__name__,
         "instances": x_test.tolist(),
-        "predict": tolist(model.predict(x_test)),
+        "predict": tolist(predict),
         "predict_proba": None if proba is None else proba.tolist(),
+        "predict_datatype": v2_datatype(predict),
+        "predict_proba_datatype": None if proba is None else v2_datatype(proba),
     }
     with open(d + ".expected.json", "w") as f:
         json.dump(expected, f)
@@ -98,6 +112,9 @@ def main():
     write(out, "sklearn-iris-pipeline",
           Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler()),
                     ("clf", LogisticRegression(max_iter=1000))]).fit(xi_tr, yi_tr), xi_te)
+    # Labels of a narrower integer type: predict() answers int32, which KServe answers as INT32.
+    write(out, "sklearn-iris-int32labels",
+          DecisionTreeClassifier(max_depth=3, random_state=0).fit(xi_tr, yi_tr.astype(np.int32)), xi_te)
     # A binary problem (setosa or not) for the two-class code paths.
     yb_tr = (yi_tr == 0).astype(np.int64)
     write(out, "sklearn-binary-logreg", LogisticRegression(max_iter=1000).fit(xi_tr, yb_tr), xi_te)

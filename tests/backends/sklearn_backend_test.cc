@@ -35,6 +35,8 @@ struct Expected {
   std::vector<std::string> predict_labels;  // string class labels
   std::vector<double> proba;
   std::string type;
+  // What KServe's sklearnserver answers in V2 for scikit-learn's arrays (gen_sklearn_test_models.py).
+  std::string predict_datatype, proba_datatype;
 };
 
 Expected ReadExpected(const std::string& dir) {
@@ -42,6 +44,9 @@ Expected ReadExpected(const std::string& dir) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.load(dir + ".expected.json");
   e.type = std::string(doc["type"].get_string().value());
+  e.predict_datatype = std::string(doc["predict_datatype"].get_string().value());
+  std::string_view pd;
+  if (doc["predict_proba_datatype"].get_string().get(pd) == simdjson::SUCCESS) e.proba_datatype = std::string(pd);
   for (simdjson::dom::element row : doc["instances"].get_array()) {
     int64_t f = 0;
     for (simdjson::dom::element v : row.get_array()) {
@@ -97,6 +102,7 @@ std::vector<double> AsDoubles(const Tensor& t) {
     switch (t.dtype()) {
       case DataType::kFp64: v.push_back(t.data<double>()[i]); break;
       case DataType::kInt64: v.push_back(static_cast<double>(t.data<int64_t>()[i])); break;
+      case DataType::kInt32: v.push_back(t.data<int32_t>()[i]); break;
       case DataType::kFp32: v.push_back(t.data<float>()[i]); break;
       default: ADD_FAILURE() << "unexpected dtype " << DataTypeName(t.dtype()); return v;
     }
@@ -137,6 +143,12 @@ TEST(SklearnBackend, EveryTestModelAnswersLikeScikitLearn) {
     ASSERT_EQ(resp.outputs.size(), e.proba.empty() ? 1u : 2u);
     const Tensor& out = resp.outputs[0];
     EXPECT_EQ(out.shape(), (Shape{e.n}));
+    // V2 datatypes agree with KServe's sklearnserver (numpy's dtype of scikit-learn's own answer).
+    EXPECT_EQ(DataTypeName(md.outputs[0].dtype), e.predict_datatype);
+    EXPECT_EQ(DataTypeName(out.dtype()), e.predict_datatype);
+    if (!e.proba.empty()) {
+      EXPECT_EQ(DataTypeName(md.outputs[1].dtype), e.proba_datatype);
+    }
     if (!e.predict_labels.empty()) {
       ASSERT_EQ(out.dtype(), DataType::kBytes);
       std::vector<std::string> got;
@@ -152,7 +164,10 @@ TEST(SklearnBackend, EveryTestModelAnswersLikeScikitLearn) {
   }
 }
 
-TEST(SklearnBackend, ClassifierLabelsAreInt64AndRegressorsFp64) {
+TEST(SklearnBackend, ClassifierLabelsKeepTheirWidthAndRegressorsAreFp64) {
+  auto narrow = LoadModel(SklearnDir() + "/sklearn-iris-int32labels");
+  ASSERT_TRUE(narrow.ok()) << narrow.status().ToString();
+  EXPECT_EQ((*narrow)->metadata().outputs[0].dtype, DataType::kInt32);
   auto clf = LoadModel(SklearnDir() + "/sklearn-iris-logreg");
   ASSERT_TRUE(clf.ok()) << clf.status().ToString();
   EXPECT_EQ((*clf)->metadata().outputs[0].dtype, DataType::kInt64);

@@ -24,6 +24,7 @@ std::string ModelPath(const std::string& rel) { return std::string(INFERD_TEST_M
 
 struct Expected {
   std::string objective;
+  std::string predict_datatype;  // KServe xgbserver's V2 datatype for Booster.predict's answer
   int64_t num_class = 0;
   int64_t num_features = 0;
   int64_t rows = 0;
@@ -42,6 +43,8 @@ Expected LoadExpected(const std::string& dir) {
   std::string_view obj;
   EXPECT_EQ(doc["objective"].get_string().get(obj), simdjson::SUCCESS);
   x.objective = std::string(obj);
+  EXPECT_EQ(doc["predict_datatype"].get_string().get(obj), simdjson::SUCCESS);
+  x.predict_datatype = std::string(obj);
   EXPECT_EQ(doc["num_class"].get_int64().get(x.num_class), simdjson::SUCCESS);
   EXPECT_EQ(doc["num_features"].get_int64().get(x.num_features), simdjson::SUCCESS);
   std::vector<double> inst;
@@ -122,8 +125,10 @@ TEST_P(XgboostModelTest, MetadataMatchesObjective) {
   EXPECT_EQ(md.outputs[0].name, "output-0");
   const bool multi = x.objective.rfind("multi:", 0) == 0;
   const int64_t k = x.num_class;
+  // output-0 is what KServe's xgbserver answers: Booster.predict's array, whose numpy dtype its V2 encoder
+  // maps to a datatype (FP32 for every objective, the class ids of multi:softmax included).
+  EXPECT_EQ(DataTypeName(md.outputs[0].dtype), x.predict_datatype);
   if (x.objective == "multi:softmax") {
-    EXPECT_EQ(md.outputs[0].dtype, DataType::kInt64);
     EXPECT_EQ(md.outputs[0].shape, (Shape{-1}));
   } else if (x.objective == "multi:softprob") {
     EXPECT_EQ(md.outputs[0].dtype, DataType::kFp32);
