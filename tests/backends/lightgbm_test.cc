@@ -1,6 +1,6 @@
 // LightGBM runtime: the text-format parser and the backend against real LightGBM model files and
-// LightGBM's own predictions (../shared/testdata/lightgbm, see its README). The files must be there (CI
-// always has them): a missing file fails the test instead of skipping it.
+// LightGBM's own predictions (tests/data/lightgbm, see its README for where each file comes from). A missing
+// file fails the test instead of skipping it.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -27,8 +27,7 @@ using lightgbm::LightgbmModel;
 using lightgbm::ParseLightgbmModel;
 using Matrix = std::vector<std::vector<double>>;
 
-std::string Shared(const std::string& name) { return std::string(INFERD_SHARED_TESTDATA) + "/lightgbm/" + name; }
-std::string Local(const std::string& name) { return std::string(INFERD_SOURCE_DIR) + "/tests/data/" + name; }
+std::string Data(const std::string& name) { return std::string(INFERD_SOURCE_DIR) + "/tests/data/lightgbm/" + name; }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -65,7 +64,7 @@ std::vector<double> Flatten(const Matrix& m, size_t width) {
 }
 
 LightgbmModel Load(const std::string& name) {
-  auto m = lightgbm::LoadLightgbmModel(Shared(name));
+  auto m = lightgbm::LoadLightgbmModel(Data(name));
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   if (!m.ok()) return LightgbmModel{};
   return std::move(m).value();
@@ -141,12 +140,12 @@ TEST(lightgbm, DartBreastCancerProbabilities) {
   EXPECT_EQ(m.transform.kind, forest::TransformKind::kSigmoid);
   EXPECT_EQ(m.num_features, 30);
   EXPECT_EQ(m.forest.num_trees(), 10);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("breast_cancer_test.tsv")), 30);
-  std::vector<double> want = Flatten(ReadMatrix(Shared("lg_dart_breast_cancer_true_predictions.txt")), 1);
+  std::vector<double> x = Flatten(ReadMatrix(Data("breast_cancer_test.tsv")), 30);
+  std::vector<double> want = Flatten(ReadMatrix(Data("lg_dart_breast_cancer_true_predictions.txt")), 1);
   ASSERT_EQ(want.size(), 57u);
   CheckClose(Predict(m, x), want, "lg_dart_breast_cancer (double input)");
 
-  auto b = LoadBackend(Shared("lg_dart_breast_cancer.model"));
+  auto b = LoadBackend(Data("lg_dart_breast_cancer.model"));
   ASSERT_NE(b, nullptr);
   auto out = Execute(b.get(), x, 30, {0});
   ASSERT_EQ(out.size(), 1u);
@@ -160,12 +159,12 @@ TEST(lightgbm, KddCup99MulticlassCategoricalRawScores) {
   EXPECT_EQ(m.transform.kind, forest::TransformKind::kSoftmax);
   EXPECT_EQ(m.num_features, 41);
   EXPECT_EQ(m.forest.num_trees(), 130);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("kddcup99_test.tsv")), 41);
-  std::vector<double> want = Flatten(ReadMatrix(Shared("lg_kddcup99_true_predictions.txt")), 13);
+  std::vector<double> x = Flatten(ReadMatrix(Data("kddcup99_test.tsv")), 41);
+  std::vector<double> want = Flatten(ReadMatrix(Data("lg_kddcup99_true_predictions.txt")), 13);
   ASSERT_EQ(want.size(), 504u * 13);
   CheckClose(Predict(m, x, /*raw=*/true), want, "lg_kddcup99 raw (double input)");
 
-  auto b = LoadBackend(Shared("lg_kddcup99.model"));
+  auto b = LoadBackend(Data("lg_kddcup99.model"));
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->metadata().outputs[0].shape, (Shape{-1, 13}));
   auto out = Execute(b.get(), x, 41, {1, 0});
@@ -191,12 +190,12 @@ TEST(lightgbm, RandomForestIrisAveraging) {
   // LightGBM 2.x rf: leaf values are probabilities and the average is the prediction.
   EXPECT_TRUE(m.legacy_rf_output);
   EXPECT_EQ(m.transform.kind, forest::TransformKind::kIdentity);
-  std::vector<double> x = Flatten(ReadMatrix(Local("lg_rf_iris_test.tsv")), 4);
-  std::vector<double> want = Flatten(ReadMatrix(Shared("lg_rf_iris_true_predictions.txt")), 1);
+  std::vector<double> x = Flatten(ReadMatrix(Data("lg_rf_iris_test.tsv")), 4);
+  std::vector<double> want = Flatten(ReadMatrix(Data("lg_rf_iris_true_predictions.txt")), 1);
   ASSERT_EQ(x.size(), 30u * 4);
   ASSERT_EQ(want.size(), 30u);
   CheckClose(Predict(m, x), want, "lg_rf_iris (double input)");
-  auto b = LoadBackend(Shared("lg_rf_iris.model"));
+  auto b = LoadBackend(Data("lg_rf_iris.model"));
   ASSERT_NE(b, nullptr);
   CheckClose(Doubles(Execute(b.get(), x, 4, {0})[0]), want, "lg_rf_iris (backend, FP32 input)");
 }
@@ -206,8 +205,8 @@ TEST(lightgbm, BreastCancerLeafIndicesExact) {
   EXPECT_EQ(m.version, "v3");
   const int32_t trees = m.forest.num_trees();
   EXPECT_EQ(trees, 39);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("lg_breast_cancer_data.txt")), 30);
-  Matrix want = ReadMatrix(Shared("lg_breast_cancer_data_pred_leaves.txt"));
+  std::vector<double> x = Flatten(ReadMatrix(Data("lg_breast_cancer_data.txt")), 30);
+  Matrix want = ReadMatrix(Data("lg_breast_cancer_data_pred_leaves.txt"));
   ASSERT_EQ(want.size(), 57u);
   std::vector<int32_t> got(want.size() * static_cast<size_t>(trees));
   m.forest.LeafIndices(x.data(), want.size(), got.data());
@@ -223,7 +222,7 @@ TEST(lightgbm, BreastCancerLeafIndicesExact) {
   EXPECT_EQ(mismatches, 0);
 
   // The backend's "leaf" output (FP32 input) gives the same indices.
-  auto b = LoadBackend(Shared("lg_breast_cancer.txt"));
+  auto b = LoadBackend(Data("lg_breast_cancer.txt"));
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->metadata().outputs[2].name, "leaf");
   EXPECT_EQ(b->metadata().outputs[2].shape, (Shape{-1, 39}));
@@ -252,7 +251,7 @@ TEST(lightgbm, BreastCancerLeafIndicesExact) {
 }
 
 TEST(lightgbm, BackendMetadataAndDefaults) {
-  auto b = LoadBackend(Shared("lg_dart_breast_cancer.model"));
+  auto b = LoadBackend(Data("lg_dart_breast_cancer.model"));
   ASSERT_NE(b, nullptr);
   const ModelMetadata& md = b->metadata();
   EXPECT_EQ(md.platform, "lightgbm");
@@ -292,9 +291,9 @@ TEST(lightgbm, BackendMetadataAndDefaults) {
 }
 
 TEST(lightgbm, BackendConcurrentExecute) {
-  auto b = LoadBackend(Shared("lg_kddcup99.model"));
+  auto b = LoadBackend(Data("lg_kddcup99.model"));
   ASSERT_NE(b, nullptr);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("kddcup99_test.tsv")), 41);
+  std::vector<double> x = Flatten(ReadMatrix(Data("kddcup99_test.tsv")), 41);
   std::vector<double> want = Doubles(Execute(b.get(), x, 41, {0})[0]);
   std::vector<std::thread> threads;
   std::vector<int> bad(4, 0);
@@ -489,7 +488,7 @@ TEST(lightgbm, ParserErrorsNameTheProblem) {
 // Every prefix and many random corruptions of real model files parse or fail cleanly.
 TEST(lightgbm, ParserTruncationAndCorruptionNeverCrash) {
   for (const char* name : {"lg_rf_iris.model", "lg_kddcup99.model"}) {
-    const std::string text = ReadFile(Shared(name));
+    const std::string text = ReadFile(Data(name));
     ASSERT_FALSE(text.empty());
     ASSERT_TRUE(ParseLightgbmModel(text).ok());
     size_t failures = 0, cuts = 0;
@@ -540,7 +539,7 @@ class TempDir {
 };
 
 TEST(lightgbm, FormatDetectedFromContent) {
-  const std::string lgb = ReadFile(Shared("lg_rf_iris.model"));
+  const std::string lgb = ReadFile(Data("lg_rf_iris.model"));
   {
     TempDir d;
     d.Put("model.bst", lgb);
