@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -162,6 +163,63 @@ TEST(SklearnBackend, EveryTestModelAnswersLikeScikitLearn) {
       ExpectClose(AsDoubles(resp.outputs[1]), e.proba, "predict_proba");
     }
   }
+}
+
+// Rows on each tree model's own split thresholds (exactly, in float32, a float32 step either side, 0, -0,
+// +-3e38, NaN where the model takes it; gen_sklearn_test_models.py) against scikit-learn's own answers to
+// them, through the native engine: the float32 cast scikit-learn's trees compare in and `x <= t` are both
+// visible on these rows.
+TEST(SklearnBackend, TreeModelsAgreeWithScikitLearnOnTheirThresholds) {
+  size_t models = 0;
+  for (const auto& dir : ModelDirs()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.load(dir + ".expected.json");
+    simdjson::dom::array rows;
+    if (doc["threshold_instances"].get_array().get(rows) != simdjson::SUCCESS) continue;
+    SCOPED_TRACE(dir);
+    ++models;
+    std::vector<double> x;
+    int64_t n = 0;
+    for (simdjson::dom::element row : rows) {
+      for (simdjson::dom::element v : row.get_array()) {
+        x.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get_double().value());
+      }
+      ++n;
+    }
+    std::vector<double> want, proba;
+    std::vector<std::string> labels;
+    for (simdjson::dom::element v : doc["threshold_predict"].get_array()) {
+      if (v.is_string()) labels.emplace_back(v.get_string().value());
+      else want.push_back(v.is_int64() ? static_cast<double>(v.get_int64().value()) : v.get_double().value());
+    }
+    simdjson::dom::array pa;
+    if (doc["threshold_proba"].get_array().get(pa) == simdjson::SUCCESS) {
+      for (simdjson::dom::element r : pa)
+        for (simdjson::dom::element v : r.get_array()) proba.push_back(v.get_double().value());
+    }
+    auto m = LoadModel(dir);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ASSERT_EQ((*m)->metadata().execution, "native");  // the engine, not scikit-learn, must be answering
+    Expected e;
+    e.rows = x;
+    e.n = n;
+    e.f = static_cast<int64_t>(x.size()) / n;
+    InferRequest req;
+    req.inputs.push_back(RowsTensor(e));
+    if (!proba.empty()) req.outputs = {{"output-0", {}}, {"probabilities", {}}};
+    InferResponse resp;
+    Status st = (*m)->Infer(req, &resp);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    if (!labels.empty()) {
+      std::vector<std::string> got;
+      ForEachBytesElement(resp.outputs[0].bytes(), [&](std::string_view s) { got.emplace_back(s); });
+      EXPECT_EQ(got, labels);
+    } else {
+      ExpectClose(AsDoubles(resp.outputs[0]), want, "predict on thresholds");
+    }
+    if (!proba.empty()) ExpectClose(AsDoubles(resp.outputs[1]), proba, "predict_proba on thresholds");
+  }
+  EXPECT_GE(models, 10u) << "tree test models with threshold rows";
 }
 
 TEST(SklearnBackend, ClassifierLabelsKeepTheirWidthAndRegressorsAreFp64) {
