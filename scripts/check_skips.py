@@ -6,7 +6,7 @@
 CTEST_JUNIT_XML is ctest's --output-junit report. A skip is
   - a ctest test reported "not run" because its output matched SKIP_REGULAR_EXPRESSION (GoogleTest's
     GTEST_SKIP: gtest_discover_tests sets that property), or disabled;
-  - a Python unittest skip, which tests/util/run_py_test.py prints as "INFERD-SKIPPED <file>:<test>: <reason>"
+  - a Python unittest skip, which tests/util/py_test_runner.py prints as "INFERD-SKIPPED <file>:<test>: <reason>"
     (the file itself passes, so ctest alone would not show it).
 ALLOWED_LIST (tests/skip_allowed.txt) holds one entry per line, "<name glob> <reason>", where the name is the
 ctest test name (GoogleTest: Suite.Test) or <python file stem>:<Class.test>; '#' starts a comment. Every skip

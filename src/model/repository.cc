@@ -235,7 +235,8 @@ std::vector<ModelIndexEntry> ModelRepository::Index() const {
     size_t listed = 0;
     for (fs::directory_iterator it(options_.repository_root, ec), end; !ec && it != end; it.increment(ec)) {
       std::string n = it->path().filename().string();
-      if (!it->is_directory(ec) || !ValidateModelName(n).ok()) continue;
+      std::error_code entry_ec;  // one unreadable entry must not end the listing
+      if (!it->is_directory(entry_ec) || !ValidateModelName(n).ok()) continue;
       if (++listed > options_.max_models) {
         if (!index_truncated_warned_.exchange(true)) {
           LOG_WARN("repository '{}' has more than {} model directories (--max_models): the index lists {}",

@@ -26,7 +26,7 @@ def _add_skip_marked(self, test, reason):
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        sys.exit("usage: run_py_test.py TEST_FILE [ARGS...]")
+        sys.exit("usage: py_test_runner.py TEST_FILE [ARGS...]")
     path = os.path.abspath(sys.argv[1])
     _STEM = os.path.splitext(os.path.basename(path))[0]
     sys.argv = sys.argv[1:]
