@@ -25,7 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build-release}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
-SHARED_LGBM=${SHARED_LGBM:-$ROOT/../shared/testdata/lightgbm/lg_rf_iris.model}
+SHARED_LGBM=${SHARED_LGBM:-$ROOT/tests/data/lightgbm/lg_rf_iris.model}
 
 die() { echo "run_runtime_bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }

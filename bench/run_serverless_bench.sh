@@ -22,7 +22,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build-release}
-SHARED_LGBM=${SHARED_LGBM:-$ROOT/../shared/testdata/lightgbm/lg_rf_iris.model}
+SHARED_LGBM=${SHARED_LGBM:-$ROOT/tests/data/lightgbm/lg_rf_iris.model}
 
 die() { echo "run_serverless_bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }

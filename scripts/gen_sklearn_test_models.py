@@ -6,9 +6,13 @@
 Run with Debian's Python (python3-sklearn 1.2, python3-joblib). For every model OUT_DIR/<name>/ holds
 the model file (model.joblib, or model.pkl written with pickle), and OUT_DIR/<name>.expected.json (beside
 the directory, so that the directory holds exactly one model file):
-    {"type": "...", "instances": [[...], ...], "predict": [...], "predict_proba": [[...]] or null}
+    {"type": "...", "instances": [[...], ...], "predict": [...], "predict_proba": [[...]] or null,
+     "predict_datatype": "INT64", "predict_proba_datatype": "FP64" or null,
+     tree models only: "threshold_instances" (rows on the model's own split thresholds, NaN as null),
+     "threshold_predict", "threshold_proba" (classifiers)}
 where instances are rows from the model's test split and the answers are what the fitted estimator's
-own predict / predict_proba return for them. Seeded: the same files every run. Takes about 2 s.
+own predict / predict_proba return for them; the datatypes are what KServe's sklearnserver answers in V2
+for those numpy arrays (its encoder maps numpy dtypes one to one: int32 is INT32, strings BYTES). Seeded: the same files every run. Takes about 2 s.
 """
 import json
 import os
@@ -45,6 +49,59 @@ def tolist(a):
     return a.tolist()
 
 
+def v2_datatype(a):
+    """The V2 datatype KServe's servers give a numpy array (kserve.utils.numpy_codec.from_np_dtype)."""
+    dtype = np.asarray(a).dtype
+    if dtype.kind in "OSU":
+        return "BYTES"
+    names = {"b": "BOOL", "i": "INT", "u": "UINT", "f": "FP"}
+    return names[dtype.kind] + ("" if dtype.kind == "b" else str(dtype.itemsize * 8))
+
+
+def tree_splits(model):
+    """(feature, threshold) of every split of a tree model's own trees, [] for other estimators."""
+    trees = []
+    if hasattr(model, "tree_"):
+        trees = [model.tree_]
+    elif hasattr(model, "estimators_"):
+        trees = [e.tree_ for e in np.ravel(model.estimators_) if hasattr(e, "tree_")]
+    splits = [(int(f), float(t)) for tr in trees for f, t in zip(tr.feature, tr.threshold) if f >= 0]
+    for predictors in getattr(model, "_predictors", []):  # HistGradientBoosting
+        for p in predictors:
+            splits += [(int(n["feature_idx"]), float(n["num_threshold"])) for n in p.nodes if not n["is_leaf"]]
+    return splits
+
+
+def threshold_rows(model, x_test):
+    """Rows that land on the model's own split thresholds: exactly, as the float32 scikit-learn's trees
+    compare in (DecisionTree/forests/GradientBoosting cast X to float32), and one float32 step either side;
+    plus 0, -0, large values and, where the model accepts it (HistGradientBoosting), NaN. One feature at a
+    time over three test rows. Infinity is left out: scikit-learn 1.2 refuses it."""
+    splits = tree_splits(model)
+    if not splits:
+        return None
+    rows = []
+    base = x_test[:3]
+    def add(b, f, v):
+        r = b.copy()
+        r[f] = v
+        rows.append(r)
+    for f, t in splits:
+        t32 = np.float32(t)
+        for v in (t, float(t32), float(np.nextafter(t32, np.float32(-np.inf))),
+                  float(np.nextafter(t32, np.float32(np.inf)))):
+            for b in base:
+                add(b, f, v)
+    specials = [0.0, -0.0, 3e38, -3e38]
+    if hasattr(model, "_predictors"):
+        specials.append(np.nan)
+    for f in range(x_test.shape[1]):
+        for v in specials:
+            for b in base:
+                add(b, f, v)
+    return np.array(rows, dtype=np.float64)
+
+
 def write(out, name, model, x_test, pickled=False):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
@@ -56,12 +113,23 @@ def write(out, name, model, x_test, pickled=False):
     else:
         joblib.dump(model, os.path.join(d, "model.joblib"))
     proba = model.predict_proba(x_test) if hasattr(model, "predict_proba") else None
+    predict = model.predict(x_test)
     expected = {
         "type": type(model).__name__,
         "instances": x_test.tolist(),
-        "predict": tolist(model.predict(x_test)),
+        "predict": tolist(predict),
         "predict_proba": None if proba is None else proba.tolist(),
+        "predict_datatype": v2_datatype(predict),
+        "predict_proba_datatype": None if proba is None else v2_datatype(proba),
     }
+    rows = threshold_rows(model, x_test)
+    if rows is not None:
+        # NaN as null (JSON has no NaN); the answers are scikit-learn's own.
+        expected["threshold_instances"] = [[None if np.isnan(v) else float(v) for v in r] for r in rows]
+        with np.errstate(invalid="ignore"):  # NaN rows of HistGradientBoosting
+            expected["threshold_predict"] = tolist(model.predict(rows))
+            if hasattr(model, "predict_proba"):
+                expected["threshold_proba"] = model.predict_proba(rows).tolist()
     with open(d + ".expected.json", "w") as f:
         json.dump(expected, f)
 
@@ -98,6 +166,9 @@ def main():
     write(out, "sklearn-iris-pipeline",
           Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler()),
                     ("clf", LogisticRegression(max_iter=1000))]).fit(xi_tr, yi_tr), xi_te)
+    # Labels of a narrower integer type: predict() answers int32, which KServe answers as INT32.
+    write(out, "sklearn-iris-int32labels",
+          DecisionTreeClassifier(max_depth=3, random_state=0).fit(xi_tr, yi_tr.astype(np.int32)), xi_te)
     # A binary problem (setosa or not) for the two-class code paths.
     yb_tr = (yi_tr == 0).astype(np.int64)
     write(out, "sklearn-binary-logreg", LogisticRegression(max_iter=1000).fit(xi_tr, yb_tr), xi_te)

@@ -111,6 +111,15 @@ def train_iris(objective):
     return train(x, y, {"max_depth": 6, "eta": 0.1, "objective": objective, "num_class": 3}, 10)
 
 
+def v2_datatype(dtype):
+    """The V2 datatype KServe's servers give a numpy array of this dtype (kserve.utils.numpy_codec)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":
+        return "BYTES"
+    names = {"b": "BOOL", "i": "INT", "u": "UINT", "f": "FP"}
+    return names[dtype.kind] + ("" if dtype.kind == "b" else str(dtype.itemsize * 8))
+
+
 def expected(bst, rows, num_class):
     dm = xgb.DMatrix(np.asarray(rows, dtype=np.float32))
     objective = json.loads(bst.save_config())["learner"]["objective"]["name"]
@@ -120,6 +129,8 @@ def expected(bst, rows, num_class):
         "num_features": bst.num_features(),
         "instances": rows,
         "predict": bst.predict(dm).tolist(),
+        # What KServe's xgbserver answers in V2: Booster.predict's numpy dtype, as its encoder maps it.
+        "predict_datatype": v2_datatype(bst.predict(dm).dtype),
         "margin": bst.predict(dm, output_margin=True).tolist(),
     }
     if objective.startswith("multi:"):

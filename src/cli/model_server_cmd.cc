@@ -1,6 +1,21 @@
+// cli/model_server_cmd.cc: `inferd model-server` flags.
+//
+// Three kinds of flags (docs/configuration.md lists them all):
+// - inferd's own and KServe's that inferd honours (AddServerFlags);
+// - flags of KServe's model servers and of the runtimes KServe ships that inferd maps onto its own
+//   (--nthread, --framework, Triton's/TorchServe's --model-store ...; AddMappedFlags, ApplyMappedFlags);
+// - flags inferd accepts and does not act on, each with the reason (kIgnoredFlags): one warning per flag
+//   given. Anything else (an unknown flag, a stray word) is warned about once and never stops the server,
+//   as KServe's servers parse with argparse's parse_known_args.
+// Every value a flag writes lives in one ModelServerFlags owned by the callback (a shared_ptr it
+// captures), so nothing CLI11 holds a reference to is freed before parsing.
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/listener_flags.h"
@@ -11,23 +26,70 @@
 namespace inferd::cli {
 
 namespace {
+
 int g_exit_code = 0;
-}
 
-int ExitCode() { return g_exit_code; }
+// A flag accepted for compatibility that changes nothing here, and why.
+struct IgnoredFlag {
+  const char* names;  // CLI11 spelling: "--a,--b"
+  bool takes_value;
+  const char* reason;
+};
 
-void AddModelServerCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("model-server", "Serve models over KServe V1 and Open Inference Protocol V2 (REST and gRPC)");
-  auto cfg = std::make_shared<ModelServerConfig>();
-  auto log_level = std::make_shared<std::string>("info");
-  auto drain_s = std::make_shared<double>(30.0);
-  auto ignored = std::make_shared<std::vector<std::string>>();
-  auto& s = cfg->server;
-  cmd->add_option("--model_name", cfg->model_name, "Name of the model served from --model_dir (default: model)");
-  cmd->add_option("--model_dir", cfg->model_dir, "Directory holding one model (KServe's /mnt/models)");
-  cmd->add_option("--model_repository", cfg->model_repository, "Directory whose every subdirectory is a model");
-  cmd->add_option("--model_format", cfg->model_format, "Force the model format (xgboost, ...) instead of detecting it");
-  cmd->add_option("--load_model", cfg->load_models, "With --model_repository: load only these at start-up (repeatable)");
+// From KServe's python/kserve/kserve/model_server.py (every model server's parent parser), its servers'
+// __main__.py and config/runtimes/*.yaml.
+constexpr IgnoredFlag kIgnoredFlags[] = {
+    {"--max_asyncio_workers", true, "inference runs on inferd's own I/O threads; there is no asyncio executor"},
+    {"--enable_docs_url", true, "inferd serves no Swagger UI (/docs)"},
+    {"--enable_latency_logging", true, "no per-request log line; latencies are in /metrics"},
+    {"--configure_logging", true, "logging is inferd's own (--log_level)"},
+    {"--log_config_file", true, "logging is inferd's own (--log_level); there is no uvicorn log config"},
+    {"--access_log_format", true, "inferd writes no access log"},
+    {"--event-loop", true, "inferd's event loop is Boost.Asio, not uvicorn's"},
+    {"--protocol", true, "inferd serves V1, V2 REST and V2 gRPC at once (a transformer's setting in KServe)"},
+    {"--predictor_protocol", true, "a transformer's setting; inferd model-server is a predictor"},
+    {"--predictor_host", true, "a transformer's setting; inferd model-server is a predictor"},
+    {"--predictor_use_ssl", true, "a transformer's setting; inferd model-server is a predictor"},
+    {"--predictor_request_timeout_seconds", true, "a transformer's setting; inferd model-server is a predictor"},
+    {"--predictor_request_retries", true, "a transformer's setting; inferd model-server is a predictor"},
+    {"--enable_predictor_health_check", false, "a transformer's setting; inferd model-server is a predictor"},
+    {"--http_protocol", true, "inferd serves HTTP/1.1 (REST) and HTTP/2 (gRPC) on their own ports"},
+    // TorchServe (kserve-torchserve.yaml: torchserve --start --model-store=... --ts-config=...).
+    {"--start", false, "TorchServe's start command; inferd model-server is already the server"},
+    {"--ts-config", true, "TorchServe's config.properties is not read (ports and threads are inferd's flags)"},
+    // Triton (kserve-tritonserver.yaml).
+    {"--allow-http", true, "REST is always served"},
+};
+
+struct ModelServerFlags {
+  ModelServerConfig cfg;
+  std::string log_level = "info";
+  double drain_s = 30.0;
+  std::string repository_token_file;
+  // Mapped flags (ApplyMappedFlags)
+  int nthread = 0;
+  std::string framework;
+  std::string model_store;
+  int triton_http_port = 0, triton_grpc_port = 0;
+  bool triton_allow_grpc = true;
+  double timeout_keep_alive_s = 0;
+  // Values of the ignored flags (never read; CLI11 needs somewhere to put them).
+  std::vector<std::string> ignored_values;
+};
+
+void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
+  auto& cfg = f->cfg;
+  auto& s = cfg.server;
+  cmd->add_option("--model_name", cfg.model_name, "Name of the model served from --model_dir (default: model)");
+  cmd->add_option("--model_dir", cfg.model_dir, "Directory holding one model (KServe's /mnt/models)");
+  cmd->add_option("--model_repository", cfg.model_repository, "Directory whose every subdirectory is a model");
+  cmd->add_option("--model_format", cfg.model_format, "Force the model format (xgboost, ...) instead of detecting it");
+  cmd->add_option("--load_model", cfg.load_models, "With --model_repository: load only these at start-up (repeatable)");
+  cmd->add_option("--max_models", cfg.max_models, "Models known at once: loaded, loading or failed (1..65536)")
+      ->capture_default_str();
+  cmd->add_option("--repository_token_file", f->repository_token_file,
+                  "File holding the bearer token the repository API's load/unload need (or env "
+                  "INFERD_REPOSITORY_TOKEN)");
   cmd->add_option("--host", s.host, "Address to bind")->capture_default_str();
   cmd->add_option("--http_port", s.http_port, "REST port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--grpc_port", s.grpc_port, "gRPC port (0 picks a free one)")->capture_default_str();
@@ -41,16 +103,16 @@ void AddModelServerCommand(CLI::App& app) {
   cmd->add_option("--max_request_bytes", s.max_request_bytes, "REST body limit in bytes (413 above it)")
       ->capture_default_str();
   AddListenerFlags(cmd, &s.limits);  // REST connections: timeouts, cap, body budget
-  cmd->add_option("--drain_timeout", *drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
-  cmd->add_option("--force_python", cfg->force_python,
+  cmd->add_option("--drain_timeout", f->drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
+  cmd->add_option("--force_python", cfg.force_python,
                   "Serve scikit-learn models through scikit-learn in the embedded Python instead of compiling them")
       ->capture_default_str();
-  cmd->add_option("--python", cfg->python_script,
+  cmd->add_option("--python", cfg.python_script,
                   "A KServe-style custom model script (kserve.Model + ModelServer().start) to run and serve");
-  cmd->add_option("--python_arg", cfg->python_args, "Extra argument for the --python script's sys.argv (repeatable)");
-  cmd->add_option("--intra_op_threads", cfg->intra_op_threads, "Threads a backend may use for one request")
+  cmd->add_option("--python_arg", cfg.python_args, "Extra argument for the --python script's sys.argv (repeatable)");
+  cmd->add_option("--intra_op_threads", cfg.intra_op_threads, "Threads a backend may use for one request")
       ->capture_default_str();
-  auto& b = cfg->model_defaults.batching;
+  auto& b = cfg.model_defaults.batching;
   cmd->add_option("--max_batch_size", b.max_batch_size,
                   "Server-side batching: rows per batch for every model (0 = off; model-settings.json overrides)")
       ->capture_default_str();
@@ -62,58 +124,185 @@ void AddModelServerCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--instances", b.instances, "Server-side batching: threads executing batches per model")
       ->capture_default_str();
-  cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();
-  // Accepted for compatibility with KServe's ServingRuntime args; they change nothing here.
-  cmd->add_option("--protocol,--enable_docs_url,--predictor_host,--http_protocol", *ignored,
-                  "Accepted for KServe compatibility, ignored");
+  cmd->add_option("--log_level", f->log_level, "trace, debug, info, warn, error")->capture_default_str();
+}
 
-  cmd->callback([cfg, log_level, drain_s] {
-    InitLogging(*log_level);
+// Flags of other servers that mean something inferd has (applied by ApplyMappedFlags).
+void AddMappedFlags(CLI::App* cmd, ModelServerFlags* f) {
+  cmd->add_option("--nthread", f->nthread, "KServe xgbserver/lgbserver: threads per request (= --intra_op_threads)");
+  cmd->add_option("--framework", f->framework, "KServe predictiveserver: sklearn, xgboost or lightgbm (= --model_format)");
+  cmd->add_option("--model-store,--model-repository", f->model_store,
+                  "Triton: a model repository (= --model_repository); TorchServe: a store of .mar archives");
+  cmd->add_option("--http-port", f->triton_http_port, "Triton: REST port (--http_port wins)");
+  cmd->add_option("--grpc-port", f->triton_grpc_port, "Triton: gRPC port (--grpc_port wins)");
+  cmd->add_option("--allow-grpc", f->triton_allow_grpc, "Triton: serve gRPC (--enable_grpc wins)");
+  cmd->add_option("--timeout-keep-alive", f->timeout_keep_alive_s,
+                  "KServe (uvicorn): keep-alive idle seconds (= --keepalive_timeout, which wins)")
+      ->check(CLI::Range(0.001, 86400.0));
+}
+
+std::vector<std::pair<CLI::Option*, const IgnoredFlag*>> AddIgnoredFlags(CLI::App* cmd, ModelServerFlags* f) {
+  auto* group = cmd->add_option_group("KServe compatibility", "Accepted and ignored (a warning says why)");
+  std::vector<std::pair<CLI::Option*, const IgnoredFlag*>> out;
+  for (const IgnoredFlag& flag : kIgnoredFlags) {
+    CLI::Option* o = flag.takes_value ? group->add_option(flag.names, f->ignored_values, flag.reason)
+                                      : group->add_flag(flag.names, flag.reason);
+    out.emplace_back(o, &flag);
+  }
+  return out;
+}
+
+// TorchServe's model store holds .mar archives directly; Triton's holds one directory per model.
+bool HoldsTorchServeArchives(const std::string& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".mar") return true;
+  }
+  return false;
+}
+
+// Applies the flags of other servers that mean something here. Returns an error message or "".
+std::string ApplyMappedFlags(const CLI::App& cmd, ModelServerFlags* f) {
+  auto given = [&](const char* name) { return cmd.count(name) > 0; };
+  auto& cfg = f->cfg;
+  if (given("--nthread") && !given("--intra_op_threads")) {
+    cfg.intra_op_threads = f->nthread;
+    LOG_INFO("--nthread {}: intra-op threads per request (as --intra_op_threads {})", f->nthread, f->nthread);
+  }
+  if (!f->framework.empty() && !given("--model_format")) {
+    if (f->framework != "sklearn" && f->framework != "xgboost" && f->framework != "lightgbm") {
+      return "--framework must be sklearn, xgboost or lightgbm (KServe predictiveserver), got '" + f->framework + "'";
+    }
+    cfg.model_format = f->framework;
+    LOG_INFO("--framework {}: model format {} (as --model_format)", f->framework, f->framework);
+  }
+  if (!f->model_store.empty() && cfg.model_dir.empty() && cfg.model_repository.empty()) {
+    if (HoldsTorchServeArchives(f->model_store)) {
+      // Served as one model, whose load then fails naming the archive (model/format.h): the reason shows in
+      // the repository index and so in the InferenceService's status, instead of a crash loop.
+      cfg.model_dir = f->model_store;
+      LOG_WARN("--model-store {} holds TorchServe .mar archives, which inferd does not serve yet; serve the "
+               "TorchScript model.pt with --model_dir instead",
+               f->model_store);
+    } else {
+      cfg.model_repository = f->model_store;
+    }
+  }
+  if (given("--http-port") && !given("--http_port")) cfg.server.http_port = f->triton_http_port;
+  if (given("--grpc-port") && !given("--grpc_port")) cfg.server.grpc_port = f->triton_grpc_port;
+  if (given("--allow-grpc") && !given("--enable_grpc")) cfg.server.enable_grpc = f->triton_allow_grpc;
+  if (given("--timeout-keep-alive") && !given("--keepalive_timeout")) {
+    cfg.server.limits.timeouts.keepalive_ms = static_cast<int64_t>(f->timeout_keep_alive_s * 1000);
+  }
+  return "";
+}
+
+// One warning per ignored flag given, and one for everything not understood.
+void WarnIgnored(const CLI::App& cmd, const std::vector<std::pair<CLI::Option*, const IgnoredFlag*>>& ignored) {
+  for (const auto& [option, flag] : ignored) {
+    if (option->count() > 0) {
+      LOG_WARN("{}: accepted for KServe compatibility and ignored: {}", option->get_name(), flag->reason);
+    }
+  }
+  std::set<std::string> seen;
+  std::string unknown;
+  for (const std::string& arg : cmd.remaining()) {
+    if (arg == "torchserve" || arg == "tritonserver") {
+      LOG_WARN("'{}' (a runtime's own command word in its args): inferd model-server serves instead", arg);
+      continue;
+    }
+    if (seen.insert(arg).second) unknown += (unknown.empty() ? "" : " ") + arg;
+  }
+  if (!unknown.empty()) {
+    LOG_WARN("arguments inferd model-server does not know, ignored: {} (see docs/configuration.md)", unknown);
+  }
+}
+
+// The ranges of the flags. Returns an error message or "".
+std::string Validate(const ModelServerConfig& cfg) {
+  if (cfg.server.max_request_bytes == 0) return "--max_request_bytes must be positive";
+  if (cfg.max_models < 1 || cfg.max_models > 65536) return "--max_models must be between 1 and 65536";
+  // The same ranges as model-settings.json (model/model_config.cc).
+  const auto& b = cfg.model_defaults.batching;
+  if (b.max_batch_size < 0 || b.max_batch_size > (int64_t{1} << 31)) {
+    return "--max_batch_size must be between 0 and 2^31";
+  }
+  if (b.max_latency_us < 0 || b.max_latency_us > int64_t{3600} * 1000 * 1000) {
+    return "--max_latency must be between 0 and 3600000000 (1 h)";
+  }
+  if (b.max_queue_size < 1 || b.max_queue_size > (int64_t{1} << 24)) {
+    return "--max_queue_size must be between 1 and 2^24";
+  }
+  if (b.instances < 1 || b.instances > 1024) return "--instances must be between 1 and 1024";
+  return "";
+}
+
+// The repository API's token: --repository_token_file, else $INFERD_REPOSITORY_TOKEN. Returns an error or "".
+std::string ReadRepositoryToken(const std::string& file, std::string* token) {
+  if (file.empty()) {
+    const char* env = std::getenv("INFERD_REPOSITORY_TOKEN");
+    *token = env ? env : "";
+    return "";
+  }
+  std::ifstream in(file);
+  if (!in) return "--repository_token_file: cannot read '" + file + "'";
+  std::getline(in, *token);
+  while (!token->empty() && (token->back() == '\r' || token->back() == ' ')) token->pop_back();
+  if (token->empty()) return "--repository_token_file: '" + file + "' holds no token on its first line";
+  return "";
+}
+
+int Run(ModelServerConfig& cfg) {
+  // Block the shutdown signals before any thread starts, so they are delivered to sigwait below.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ModelServer server(cfg);
+  Status st = server.Start();
+  if (!st.ok()) {
+    LOG_ERROR("cannot start: {}", st.message());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  LOG_INFO("received signal {}", sig);
+  server.Drain();
+  return 0;
+}
+
+}  // namespace
+
+int ExitCode() { return g_exit_code; }
+
+void AddModelServerCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("model-server", "Serve models over KServe V1 and Open Inference Protocol V2 (REST and gRPC)");
+  // Unknown arguments are collected (cmd->remaining()) and warned about, never an error: KServe's own
+  // servers ignore what they do not know, and runtimes pass their own flags.
+  cmd->allow_extras();
+  auto flags = std::make_shared<ModelServerFlags>();
+  AddServerFlags(cmd, flags.get());
+  AddMappedFlags(cmd, flags.get());
+  auto ignored = AddIgnoredFlags(cmd, flags.get());
+
+  cmd->callback([cmd, flags, ignored] {
+    InitLogging(flags->log_level);
     net::RaiseFileLimit();  // the soft open-file limit up to the hard one, before anything is opened
-    cfg->server.drain_timeout_ms = static_cast<int>(*drain_s * 1000);
-    if (cfg->server.max_request_bytes == 0) {
-      std::fprintf(stderr, "--max_request_bytes must be positive\n");
+    auto& cfg = flags->cfg;
+    cfg.server.drain_timeout_ms = static_cast<int>(flags->drain_s * 1000);
+    WarnIgnored(*cmd, ignored);
+    std::string error = ApplyMappedFlags(*cmd, flags.get());
+    if (error.empty()) error = Validate(cfg);
+    if (error.empty()) error = ReadRepositoryToken(flags->repository_token_file, &cfg.server.repository_token);
+    if (!error.empty()) {
+      std::fprintf(stderr, "%s\n", error.c_str());
       g_exit_code = 2;
       return;
     }
-    // The same ranges as model-settings.json (model/model_config.cc).
-    const auto& b = cfg->model_defaults.batching;
-    const char* bad = nullptr;
-    if (b.max_batch_size < 0 || b.max_batch_size > (int64_t{1} << 31)) {
-      bad = "--max_batch_size must be between 0 and 2^31";
-    }
-    if (b.max_latency_us < 0 || b.max_latency_us > int64_t{3600} * 1000 * 1000) {
-      bad = "--max_latency must be between 0 and 3600000000 (1 h)";
-    }
-    if (b.max_queue_size < 1 || b.max_queue_size > (int64_t{1} << 24)) {
-      bad = "--max_queue_size must be between 1 and 2^24";
-    }
-    if (b.instances < 1 || b.instances > 1024) bad = "--instances must be between 1 and 1024";
-    if (bad) {
-      std::fprintf(stderr, "%s\n", bad);
-      g_exit_code = 2;
-      return;
-    }
-    // Block the shutdown signals before any thread starts, so they are delivered to sigwait below.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-
-    ModelServer server(*cfg);
-    Status st = server.Start();
-    if (!st.ok()) {
-      LOG_ERROR("cannot start: {}", st.message());
-      g_exit_code = 1;
-      return;
-    }
-    int sig = 0;
-    sigwait(&set, &sig);
-    LOG_INFO("received signal {}", sig);
-    server.Drain();
-    g_exit_code = 0;
+    g_exit_code = Run(cfg);
   });
 }
 

@@ -37,6 +37,7 @@ std::vector<std::string> FormatsOf(const fs::path& p) {
   if (name == "model.pt") return {"pytorch"};
   if (name == "model.onnx") return {"onnx"};
   if (name == "saved_model.pb") return {"tensorflow"};
+  if (EndsWith(name, ".mar")) return {"torchserve"};  // recognised to be refused by name (DetectModel)
   if (EndsWith(name, ".fault")) return {"fault"};  // test-only backend, see backends/fault
   return {};
 }
@@ -61,6 +62,12 @@ StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& f
   }
   if (ec) return Internal("cannot list model_dir '" + dir + "': " + ec.message());
   std::sort(names.begin(), names.end());
+  for (const auto& m : found) {
+    if (m.format == "torchserve") {
+      return Unimplemented("'" + m.file + "' is a TorchServe model archive (.mar), which inferd does not serve "
+                           "yet; serve the TorchScript model.pt (format pytorch) instead");
+    }
+  }
   if (found.size() == 1) return found.front();
   std::string which = format.empty() ? "any supported format" : "format '" + format + "'";
   if (found.empty()) {

@@ -7,6 +7,8 @@
 // A *.bst file is LightGBM when its content is LightGBM's text format ("tree" header), XGBoost otherwise;
 // a *.txt file is LightGBM when it has that header and is ignored otherwise.
 // Exactly one candidate file must be found; zero or several is an error that lists what was found.
+// A TorchServe model archive (*.mar) is recognised and refused (Unimplemented, naming it): KServe's
+// TorchServe runtime passes a store of them (cli/model_server_cmd.cc, --model-store).
 #pragma once
 
 #include <string>

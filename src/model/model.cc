@@ -81,8 +81,9 @@ Status Model::ValidateAndConvert(InferRequest& request, std::vector<int>* reques
     // Messages are built only on the error path: this runs for every request.
     auto field = [&] { return "inputs[" + std::to_string(i) + "] ('" + t.name() + "')"; };
     if (t.dtype() != spec.dtype) {
-      bool convertible = backend_->accepts_numeric_conversion() &&
-                         (IsNumeric(t.dtype()) || t.dtype() == DataType::kBool) && IsNumeric(spec.dtype);
+      // Numbers convert to numbers; booleans only when the request's datatypes were inferred from JSON (V1).
+      bool convertible = backend_->accepts_numeric_conversion() && IsNumeric(spec.dtype) &&
+                         (IsNumeric(t.dtype()) || (t.dtype() == DataType::kBool && request.inferred_datatypes));
       if (!convertible) {
         return InvalidArgument(field() + ".datatype: expected " + std::string(DataTypeName(spec.dtype)) + ", got " +
                                std::string(DataTypeName(t.dtype())));
@@ -273,6 +274,18 @@ StatusOr<std::string> Model::PredictV1Json(std::string_view body, InferTiming* t
 Status Model::WarmUp() {
   // A model without declared inputs cannot be fed zeros; its own load() is its warm-up.
   if (dynamic_io_) return Status::Ok();
+  // Zeros need a shape. Only the first (batch) dimension may be guessed (1); a model whose other
+  // dimensions are unknown (a TorchScript file without config.pbtxt or model-settings.json) would be fed
+  // a shape it may reject ("mat1 and mat2 shapes cannot be multiplied"), so its first request is its
+  // warm-up instead.
+  for (const auto& spec : metadata_.inputs) {
+    if (spec.shape.size() > 1 && std::find(spec.shape.begin() + 1, spec.shape.end(), -1) != spec.shape.end()) {
+      LOG_INFO("model '{}': input '{}' has undeclared dimensions {}: no warm-up at load, the first request "
+               "warms it up (declare the inputs to have it warmed up before it is ready)",
+               name_, spec.name, ShapeToString(spec.shape));
+      return Status::Ok();
+    }
+  }
   InferRequest req;
   req.model_name = name_;
   for (const auto& spec : metadata_.inputs) {

@@ -4,7 +4,8 @@
 // - A Model owns its Backend. It is shared (std::shared_ptr) between the repository and in-flight
 //   requests, so unloading never frees a model that a request is still using.
 // - Infer may be called from any thread. It validates the request against the metadata (every error
-//   names the field), converts numeric inputs when the backend allows it, calls Backend::Execute
+//   names the field), converts numeric inputs when the backend allows it (BOOL too, for V1 requests
+//   whose datatypes were inferred: InferRequest::inferred_datatypes), calls Backend::Execute
 //   (serialized when the backend is not thread-safe), catches anything the backend throws, and keeps
 //   only the requested outputs. Counters are atomics; no lock is taken for thread-safe backends.
 //   Infer always runs inline on the calling thread, even when batching is on (warm-up uses it).

@@ -1,5 +1,7 @@
 #include "model/repository.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -21,13 +23,46 @@ std::string_view ModelStateName(ModelState s) {
   return "UNKNOWN";
 }
 
+Status ValidateModelName(std::string_view name) {
+  if (name.empty()) return InvalidArgument("model name is empty");
+  if (name.size() > kMaxModelNameLength) {
+    return InvalidArgument("model name is " + std::to_string(name.size()) + " bytes long (at most " +
+                           std::to_string(kMaxModelNameLength) + ")");
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    const bool allowed = alnum || c == '_' || ((c == '-' || c == '.') && i > 0);
+    if (allowed && !(c == '.' && name[i - 1] == '.')) continue;
+    std::string shown = c > 0x20 && c < 0x7f ? "'" + std::string(1, static_cast<char>(c)) + "'" : fmt::format("\\x{:02x}", c);
+    std::string prefix = c > 0x20 && c < 0x7f && i < 64 ? " ('" + std::string(name.substr(0, i + 1)) + "')" : "";
+    return InvalidArgument("model name: byte " + std::to_string(i) + prefix + " is " + shown +
+                           "; a model name is letters, digits, '_', '-' and '.' (not first, not '..'), "
+                           "at most " + std::to_string(kMaxModelNameLength) + " bytes");
+  }
+  return Status::Ok();
+}
+
 ModelRepository::ModelRepository(const BackendRegistry* registry, RepositoryOptions options,
                                  ModelConfig model_defaults)
     : registry_(registry), options_(std::move(options)), model_defaults_(std::move(model_defaults)) {}
 
-void ModelRepository::AddSource(const std::string& name, const std::string& dir) {
+Status ModelRepository::AddSource(const std::string& name, const std::string& dir) {
+  RETURN_IF_ERROR(ValidateModelName(name));
   std::unique_lock lock(mu_);
   sources_[name] = dir;
+  return Status::Ok();
+}
+
+StatusOr<ModelRepository::Entry*> ModelRepository::EntryFor(const std::string& name) {
+  auto it = entries_.find(name);
+  if (it != entries_.end()) return &it->second;
+  if (entries_.size() >= options_.max_models) {
+    return Unavailable("cannot add model '" + name + "': this model server already holds " +
+                       std::to_string(entries_.size()) + " models (loaded, loading or failed), its limit " +
+                       "(--max_models); unload one first");
+  }
+  return &entries_[name];
 }
 
 StatusOr<std::string> ModelRepository::DirFor(const std::string& name) const {
@@ -37,10 +72,7 @@ StatusOr<std::string> ModelRepository::DirFor(const std::string& name) const {
     if (it != sources_.end()) return it->second;
   }
   // Names come from clients (URL paths): never let one escape the repository root.
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\\') != std::string::npos) {
-    return InvalidArgument("model name '" + name + "' is not a valid directory name");
-  }
+  RETURN_IF_ERROR(ValidateModelName(name));
   if (!options_.repository_root.empty()) {
     fs::path p = fs::path(options_.repository_root) / name;
     std::error_code ec;
@@ -69,10 +101,12 @@ void ResolveVersion(std::string* dir, std::string* version) {
 }
 }  // namespace
 
-void ModelRepository::ExpectLoad(const std::string& name) {
+Status ModelRepository::ExpectLoad(const std::string& name) {
+  RETURN_IF_ERROR(ValidateModelName(name));
   std::unique_lock lock(mu_);
-  Entry& e = entries_[name];
-  if (!e.model) e.state = ModelState::kLoading;
+  ASSIGN_OR_RETURN(Entry * e, EntryFor(name));
+  if (!e->model) e->state = ModelState::kLoading;
+  return Status::Ok();
 }
 
 Status ModelRepository::Load(const std::string& name) {
@@ -89,16 +123,17 @@ Status ModelRepository::Load(const std::string& name) {
   std::string dir = std::move(dir_or).value();
   {
     std::unique_lock lock(mu_);
-    Entry& e = entries_[name];
-    if (e.model && e.state == ModelState::kLoading) return Unavailable("model '" + name + "' is already loading");
-    if (!e.model) e.state = ModelState::kLoading;
-    e.reason.clear();
+    ASSIGN_OR_RETURN(Entry * e, EntryFor(name));
+    if (e->model && e->state == ModelState::kLoading) return Unavailable("model '" + name + "' is already loading");
+    if (!e->model) e->state = ModelState::kLoading;
+    e->reason.clear();
   }
   auto fail = [&](const Status& st) {
     std::unique_lock lock(mu_);
-    Entry& e = entries_[name];
-    if (!e.model) e.state = ModelState::kUnavailable;
-    e.reason = st.message();
+    if (auto e = EntryFor(name); e.ok()) {
+      if (!(*e)->model) (*e)->state = ModelState::kUnavailable;
+      (*e)->reason = st.message();
+    }
     LOG_ERROR("model '{}' failed to load: {}", name, st.message());
     return Unavailable("failed to load model '" + name + "': " + st.message());
   };
@@ -132,30 +167,32 @@ Status ModelRepository::Load(const std::string& name) {
   if (Status st = model->WarmUp(); !st.ok()) return fail(st);
 
   std::unique_lock lock(mu_);
-  Entry& e = entries_[name];
-  e.model = std::move(model);
-  e.state = ModelState::kReady;
-  e.version = version;
-  e.reason.clear();
+  ASSIGN_OR_RETURN(Entry * e, EntryFor(name));  // unloaded while loading and the limit reached since
+  e->model = std::move(model);
+  e->state = ModelState::kReady;
+  e->version = version;
+  e->reason.clear();
   LOG_INFO("model '{}' is ready", name);
   return Status::Ok();
 }
 
 Status ModelRepository::AddLoaded(const std::string& name, std::unique_ptr<Backend> backend) {
+  RETURN_IF_ERROR(ValidateModelName(name).WithPrefix("a model registered by the script"));
   auto model = std::make_shared<Model>(name, "1", std::move(backend), model_defaults_);
   if (Status st = model->WarmUp(); !st.ok()) return st.WithPrefix("model '" + name + "': ");
   std::unique_lock lock(mu_);
-  Entry& e = entries_[name];
-  if (e.model) return AlreadyExists("model '" + name + "' is already served");
-  e.model = std::move(model);
-  e.state = ModelState::kReady;
-  e.version = "1";
-  e.reason.clear();
+  ASSIGN_OR_RETURN(Entry * e, EntryFor(name));
+  if (e->model) return AlreadyExists("model '" + name + "' is already served");
+  e->model = std::move(model);
+  e->state = ModelState::kReady;
+  e->version = "1";
+  e->reason.clear();
   LOG_INFO("model '{}' is ready", name);
   return Status::Ok();
 }
 
 Status ModelRepository::Unload(const std::string& name) {
+  RETURN_IF_ERROR(ValidateModelName(name));
   std::shared_ptr<Model> old;
   {
     std::unique_lock lock(mu_);
@@ -174,7 +211,10 @@ Status ModelRepository::Unload(const std::string& name) {
 StatusOr<std::shared_ptr<Model>> ModelRepository::Get(std::string_view name, std::string_view version) const {
   std::shared_lock lock(mu_);
   auto it = entries_.find(name);
-  if (it == entries_.end()) return NotFound("Model with name " + std::string(name) + " does not exist.");
+  if (it == entries_.end()) {
+    RETURN_IF_ERROR(ValidateModelName(name));  // only on a miss: a valid name costs nothing here
+    return NotFound("Model with name " + std::string(name) + " does not exist.");
+  }
   const Entry& e = it->second;
   if (!e.model) {
     if (e.state == ModelState::kLoading) return Unavailable("model '" + std::string(name) + "' is loading");
@@ -190,12 +230,21 @@ StatusOr<std::shared_ptr<Model>> ModelRepository::Get(std::string_view name, std
 std::vector<ModelIndexEntry> ModelRepository::Index() const {
   std::map<std::string, ModelIndexEntry> out;
   if (!options_.repository_root.empty()) {
+    // Subdirectories whose names are not model names (".git", "my model") cannot be loaded: not listed.
     std::error_code ec;
-    for (const auto& d : fs::directory_iterator(options_.repository_root, ec)) {
-      if (d.is_directory(ec)) {
-        std::string n = d.path().filename().string();
-        out[n] = {n, "", "", ""};
+    size_t listed = 0;
+    for (fs::directory_iterator it(options_.repository_root, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string n = it->path().filename().string();
+      std::error_code entry_ec;  // one unreadable entry must not end the listing
+      if (!it->is_directory(entry_ec) || !ValidateModelName(n).ok()) continue;
+      if (++listed > options_.max_models) {
+        if (!index_truncated_warned_.exchange(true)) {
+          LOG_WARN("repository '{}' has more than {} model directories (--max_models): the index lists {}",
+                   options_.repository_root, options_.max_models, options_.max_models);
+        }
+        break;
       }
+      out[n] = {n, "", "", ""};
     }
   }
   std::shared_lock lock(mu_);

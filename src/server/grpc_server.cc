@@ -161,7 +161,11 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     if (!Admit()) return Refuse(ctx);
     return FinishNow(ctx, Guarded("ModelReady", [&] {
                        if (req->name().empty()) return InvalidArgumentStatus("name: the model name is empty");
-                       resp->set_ready(s_->repo_->Get(req->name(), req->version()).ok());
+                       auto model = s_->repo_->Get(req->name(), req->version());
+                       if (!model.ok() && model.status().code() == StatusCode::kInvalidArgument) {
+                         return ToGrpcStatus(model.status());
+                       }
+                       resp->set_ready(model.ok());
                        return grpc::Status::OK;
                      }));
   }
@@ -205,9 +209,11 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                                                 const inference::RepositoryModelLoadRequest* req,
                                                 inference::RepositoryModelLoadResponse* resp) override {
     if (!Admit()) return Refuse(ctx);
+    if (grpc::Status st = Authorize(ctx, "load"); !st.ok()) return FinishNow(ctx, st);
     if (req->model_name().empty()) {
       return FinishNow(ctx, InvalidArgumentStatus("model_name: the model name is empty"));
     }
+    if (Status st = ValidateModelName(req->model_name()); !st.ok()) return FinishNow(ctx, ToGrpcStatus(st));
     auto* reactor = new DetachedReactor(&s_->active_calls_);
     std::shared_ptr<DetachedReactor::Handle> handle = reactor->handle();
     std::string name = req->model_name();
@@ -233,6 +239,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                                                   const inference::RepositoryModelUnloadRequest* req,
                                                   inference::RepositoryModelUnloadResponse* resp) override {
     if (!Admit()) return Refuse(ctx);
+    if (grpc::Status st = Authorize(ctx, "unload"); !st.ok()) return FinishNow(ctx, st);
     return FinishNow(ctx, Guarded("RepositoryModelUnload", [&] {
                        if (req->model_name().empty()) {
                          return InvalidArgumentStatus("model_name: the model name is empty");
@@ -263,6 +270,19 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   }
 
  private:
+  // The repository's mutating verbs need metadata `authorization: Bearer <token>` when a token is set.
+  grpc::Status Authorize(grpc::CallbackServerContext* ctx, const char* verb) const {
+    const std::string& token = s_->options_.repository_token;
+    if (token.empty()) return grpc::Status::OK;
+    const auto& md = ctx->client_metadata();
+    auto it = md.find("authorization");
+    if (it != md.end() && BearerTokenMatches(std::string_view(it->second.data(), it->second.size()), token)) {
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        std::string("repository ") + verb + " needs metadata authorization: Bearer <token>");
+  }
+
   static grpc::Status InvalidArgumentStatus(std::string m) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(m));
   }

@@ -133,6 +133,9 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
       req.inference_header_content_length = std::string(it->value());
     }
     if (auto it = msg.find("x-request-id"); it != msg.end()) req.request_id = std::string(it->value());
+    if (req.target.starts_with("/v2/repository/")) {  // the repository API's token check (rest_handler.h)
+      if (auto it = msg.find(http::field::authorization); it != msg.end()) req.authorization = std::string(it->value());
+    }
     req.cloudevent_binary = msg.find("ce-specversion") != msg.end();
     version_ = msg.version();
 

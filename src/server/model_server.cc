@@ -77,7 +77,8 @@ Status ModelServer::Start() {
     impl_->registry.Register(NewFaultBackendFactory());
   }
   impl_->repo = std::make_unique<ModelRepository>(
-      &impl_->registry, RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads, c.force_python},
+      &impl_->registry,
+      RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads, c.force_python, c.max_models},
       c.model_defaults);
   std::vector<std::string> to_load;
   if (!c.python_script.empty()) {
@@ -93,7 +94,7 @@ Status ModelServer::Start() {
     for (auto& m : models) RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
   } else if (!c.model_dir.empty()) {
     std::string name = c.model_name.empty() ? "model" : c.model_name;
-    impl_->repo->AddSource(name, c.model_dir);
+    RETURN_IF_ERROR(impl_->repo->AddSource(name, c.model_dir).WithPrefix("--model_name"));
     to_load.push_back(name);
   }
   if (!c.model_repository.empty()) {
@@ -102,6 +103,7 @@ Status ModelServer::Start() {
       return InvalidArgument("--model_repository: '" + c.model_repository + "' is not a directory");
     }
     if (!c.load_models.empty()) {
+      for (const auto& name : c.load_models) RETURN_IF_ERROR(ValidateModelName(name).WithPrefix("--load_model"));
       to_load.insert(to_load.end(), c.load_models.begin(), c.load_models.end());
     } else {
       for (const auto& e : impl_->repo->Index()) to_load.push_back(e.name);
@@ -110,6 +112,7 @@ Status ModelServer::Start() {
   if (c.model_dir.empty() && c.model_repository.empty() && c.python_script.empty()) {
     return InvalidArgument("give --model_dir (with --model_name), --model_repository or --python");
   }
+  for (const auto& name : to_load) RETURN_IF_ERROR(impl_->repo->ExpectLoad(name));  // ready after the last
   int threads = c.server.max_threads > 0 ? c.server.max_threads
                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl_->pool = std::make_unique<ThreadPool>(threads, 1024);
@@ -125,7 +128,6 @@ Status ModelServer::Start() {
   std::fflush(stdout);
   LOG_INFO("HTTP on {}:{}, gRPC {}; loading {} model(s)", c.server.host, http_port(),
            impl_->grpc ? "on port " + std::to_string(grpc_port()) : std::string("disabled"), to_load.size());
-  for (const auto& name : to_load) impl_->repo->ExpectLoad(name);  // not ready before the last one is
   for (const auto& name : to_load) {
     Impl* impl = impl_.get();
     impl_->pool->Submit([impl, name] {

@@ -99,7 +99,7 @@ void RestHandler::Handle(RestRequest&& req, std::function<void(RestResponse&&)> 
 
 RestResponse RestHandler::ModelReadyResponse(std::string_view model, std::string_view version, bool v1) {
   auto m = repo_->Get(model, version);
-  if (!m.ok() && m.status().code() == StatusCode::kNotFound) return Error(m.status());
+  if (!m.ok() && m.status().code() != StatusCode::kUnavailable) return Error(m.status());  // unknown, invalid
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
@@ -280,6 +280,7 @@ RestResponse RestHandler::InferBatched(std::shared_ptr<Model> model, bool v1, Re
   Status st;
   if (v1) {
     call->ireq.model_name = m.name();
+    call->ireq.inferred_datatypes = true;
     st = ParseV1PredictRequest(call->req.body, m.metadata(), &call->ireq, &call->form);
     if (st.ok()) call->ireq.outputs.push_back({m.metadata().outputs[static_cast<size_t>(m.v1_output())].name, {}});
   } else {
@@ -336,6 +337,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   Model& model = **m;
   InferRequest ireq;
   ireq.model_name = model.name();
+  ireq.inferred_datatypes = true;
   V1Form form;
   Status st = ParseV1PredictRequest(req.body, model.metadata(), &ireq, &form);
   if (st.ok()) ireq.outputs.push_back({model.metadata().outputs[static_cast<size_t>(model.v1_output())].name, {}});
@@ -514,6 +516,13 @@ RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
       }
       if (n == 5 && seg[2] == "models" && (seg[4] == "load" || seg[4] == "unload")) {
         if (!post) return method_not_allowed();
+        if (!options_.repository_token.empty() &&
+            !BearerTokenMatches(req.authorization, options_.repository_token)) {
+          RestResponse r = Error(Unauthenticated("repository " + seg[4] + " needs Authorization: Bearer <token>"));
+          r.headers.emplace_back("WWW-Authenticate", "Bearer");
+          return r;
+        }
+        if (Status st = ValidateModelName(seg[3]); !st.ok()) return Error(st);
         std::string model = seg[3];
         bool load = seg[4] == "load";
         auto task = [this, model, load, done]() mutable {

@@ -8,6 +8,9 @@
 //   (Model::batching), the request is parsed and validated inline, queued with Model::InferAsync, and
 //   `done` is called from the model's batcher thread (the I/O thread never waits for a batch); the
 //   request body, which binary inputs view, moves into the queued call and lives until it completes.
+// - Model names in paths are checked by ValidateModelName (model/repository.h): an invalid one is a 400.
+//   With ServerOptions::repository_token set, load and unload need `Authorization: Bearer <token>` (401
+//   and `WWW-Authenticate: Bearer` otherwise).
 // - Every error answer is {"error": "..."} with the status code of reference/protocols.md
 //   (400/404/413/500/501/503) and a message naming the field.
 // - Thread-safe: one RestHandler serves all I/O threads; it holds no per-request state.
@@ -36,6 +39,9 @@ struct RestRequest {
   std::optional<std::string> inference_header_content_length;
   std::string request_id;  // x-request-id, may be empty
   bool cloudevent_binary = false;  // a ce-specversion header was present (CloudEvents binary mode)
+  // The Authorization header, copied only for /v2/repository/ targets (the repository API's token check,
+  // ServerOptions::repository_token); empty otherwise, so the inference path copies nothing more.
+  std::string authorization;
 };
 
 struct RestResponse {

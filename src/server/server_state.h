@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "net/limits.h"
 
@@ -28,9 +29,24 @@ struct ServerOptions {
   size_t max_request_bytes = 64 * 1024 * 1024;  // REST body limit (413 above it)
   net::Limits limits;  // REST connections: timeouts, connection cap, body bytes in flight (net/limits.h)
   int drain_timeout_ms = 30000;                 // SIGTERM: how long in-flight requests may take
+  // Non-empty: the repository API's mutating verbs (load, unload; REST and gRPC) require
+  // `Authorization: Bearer <token>`. Index, inference and health stay open.
+  std::string repository_token;
   std::string server_name = "inferd";
   std::string server_version = "0.1.0";
 };
+
+// True when `authorization` (an Authorization header or gRPC metadata value) is "Bearer <token>"; the
+// comparison takes the same time wherever the first difference is.
+inline bool BearerTokenMatches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() != kBearer.size() + token.size() || !authorization.starts_with(kBearer)) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(authorization[kBearer.size() + i] ^ token[i]);
+  }
+  return diff == 0;
+}
 
 struct ServerState {
   std::atomic<bool> draining{false};

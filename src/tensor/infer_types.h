@@ -43,6 +43,9 @@ struct InferRequest {
   Parameters parameters;
   std::vector<Tensor> inputs;
   std::vector<RequestedOutput> outputs;  // empty: all outputs
+  // True for KServe V1 bodies, whose datatypes were inferred from JSON: their booleans may then be converted
+  // to a numeric input (as KServe's numpy does). Typed (V2) BOOL data for a numeric input is refused.
+  bool inferred_datatypes = false;
 };
 
 struct InferResponse {

@@ -1,6 +1,6 @@
 // LightGBM runtime: the text-format parser and the backend against real LightGBM model files and
-// LightGBM's own predictions (../shared/testdata/lightgbm, see its README). The files must be there (CI
-// always has them): a missing file fails the test instead of skipping it.
+// LightGBM's own predictions (tests/data/lightgbm, see its README for where each file comes from). A missing
+// file fails the test instead of skipping it.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -27,8 +29,7 @@ using lightgbm::LightgbmModel;
 using lightgbm::ParseLightgbmModel;
 using Matrix = std::vector<std::vector<double>>;
 
-std::string Shared(const std::string& name) { return std::string(INFERD_SHARED_TESTDATA) + "/lightgbm/" + name; }
-std::string Local(const std::string& name) { return std::string(INFERD_SOURCE_DIR) + "/tests/data/" + name; }
+std::string Data(const std::string& name) { return std::string(INFERD_SOURCE_DIR) + "/tests/data/lightgbm/" + name; }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -65,7 +66,7 @@ std::vector<double> Flatten(const Matrix& m, size_t width) {
 }
 
 LightgbmModel Load(const std::string& name) {
-  auto m = lightgbm::LoadLightgbmModel(Shared(name));
+  auto m = lightgbm::LoadLightgbmModel(Data(name));
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   if (!m.ok()) return LightgbmModel{};
   return std::move(m).value();
@@ -141,12 +142,12 @@ TEST(lightgbm, DartBreastCancerProbabilities) {
   EXPECT_EQ(m.transform.kind, forest::TransformKind::kSigmoid);
   EXPECT_EQ(m.num_features, 30);
   EXPECT_EQ(m.forest.num_trees(), 10);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("breast_cancer_test.tsv")), 30);
-  std::vector<double> want = Flatten(ReadMatrix(Shared("lg_dart_breast_cancer_true_predictions.txt")), 1);
+  std::vector<double> x = Flatten(ReadMatrix(Data("breast_cancer_test.tsv")), 30);
+  std::vector<double> want = Flatten(ReadMatrix(Data("lg_dart_breast_cancer_true_predictions.txt")), 1);
   ASSERT_EQ(want.size(), 57u);
   CheckClose(Predict(m, x), want, "lg_dart_breast_cancer (double input)");
 
-  auto b = LoadBackend(Shared("lg_dart_breast_cancer.model"));
+  auto b = LoadBackend(Data("lg_dart_breast_cancer.model"));
   ASSERT_NE(b, nullptr);
   auto out = Execute(b.get(), x, 30, {0});
   ASSERT_EQ(out.size(), 1u);
@@ -160,12 +161,12 @@ TEST(lightgbm, KddCup99MulticlassCategoricalRawScores) {
   EXPECT_EQ(m.transform.kind, forest::TransformKind::kSoftmax);
   EXPECT_EQ(m.num_features, 41);
   EXPECT_EQ(m.forest.num_trees(), 130);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("kddcup99_test.tsv")), 41);
-  std::vector<double> want = Flatten(ReadMatrix(Shared("lg_kddcup99_true_predictions.txt")), 13);
+  std::vector<double> x = Flatten(ReadMatrix(Data("kddcup99_test.tsv")), 41);
+  std::vector<double> want = Flatten(ReadMatrix(Data("lg_kddcup99_true_predictions.txt")), 13);
   ASSERT_EQ(want.size(), 504u * 13);
   CheckClose(Predict(m, x, /*raw=*/true), want, "lg_kddcup99 raw (double input)");
 
-  auto b = LoadBackend(Shared("lg_kddcup99.model"));
+  auto b = LoadBackend(Data("lg_kddcup99.model"));
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->metadata().outputs[0].shape, (Shape{-1, 13}));
   auto out = Execute(b.get(), x, 41, {1, 0});
@@ -191,12 +192,12 @@ TEST(lightgbm, RandomForestIrisAveraging) {
   // LightGBM 2.x rf: leaf values are probabilities and the average is the prediction.
   EXPECT_TRUE(m.legacy_rf_output);
   EXPECT_EQ(m.transform.kind, forest::TransformKind::kIdentity);
-  std::vector<double> x = Flatten(ReadMatrix(Local("lg_rf_iris_test.tsv")), 4);
-  std::vector<double> want = Flatten(ReadMatrix(Shared("lg_rf_iris_true_predictions.txt")), 1);
+  std::vector<double> x = Flatten(ReadMatrix(Data("lg_rf_iris_test.tsv")), 4);
+  std::vector<double> want = Flatten(ReadMatrix(Data("lg_rf_iris_true_predictions.txt")), 1);
   ASSERT_EQ(x.size(), 30u * 4);
   ASSERT_EQ(want.size(), 30u);
   CheckClose(Predict(m, x), want, "lg_rf_iris (double input)");
-  auto b = LoadBackend(Shared("lg_rf_iris.model"));
+  auto b = LoadBackend(Data("lg_rf_iris.model"));
   ASSERT_NE(b, nullptr);
   CheckClose(Doubles(Execute(b.get(), x, 4, {0})[0]), want, "lg_rf_iris (backend, FP32 input)");
 }
@@ -206,8 +207,8 @@ TEST(lightgbm, BreastCancerLeafIndicesExact) {
   EXPECT_EQ(m.version, "v3");
   const int32_t trees = m.forest.num_trees();
   EXPECT_EQ(trees, 39);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("lg_breast_cancer_data.txt")), 30);
-  Matrix want = ReadMatrix(Shared("lg_breast_cancer_data_pred_leaves.txt"));
+  std::vector<double> x = Flatten(ReadMatrix(Data("lg_breast_cancer_data.txt")), 30);
+  Matrix want = ReadMatrix(Data("lg_breast_cancer_data_pred_leaves.txt"));
   ASSERT_EQ(want.size(), 57u);
   std::vector<int32_t> got(want.size() * static_cast<size_t>(trees));
   m.forest.LeafIndices(x.data(), want.size(), got.data());
@@ -223,7 +224,7 @@ TEST(lightgbm, BreastCancerLeafIndicesExact) {
   EXPECT_EQ(mismatches, 0);
 
   // The backend's "leaf" output (FP32 input) gives the same indices.
-  auto b = LoadBackend(Shared("lg_breast_cancer.txt"));
+  auto b = LoadBackend(Data("lg_breast_cancer.txt"));
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->metadata().outputs[2].name, "leaf");
   EXPECT_EQ(b->metadata().outputs[2].shape, (Shape{-1, 39}));
@@ -252,7 +253,7 @@ TEST(lightgbm, BreastCancerLeafIndicesExact) {
 }
 
 TEST(lightgbm, BackendMetadataAndDefaults) {
-  auto b = LoadBackend(Shared("lg_dart_breast_cancer.model"));
+  auto b = LoadBackend(Data("lg_dart_breast_cancer.model"));
   ASSERT_NE(b, nullptr);
   const ModelMetadata& md = b->metadata();
   EXPECT_EQ(md.platform, "lightgbm");
@@ -292,9 +293,9 @@ TEST(lightgbm, BackendMetadataAndDefaults) {
 }
 
 TEST(lightgbm, BackendConcurrentExecute) {
-  auto b = LoadBackend(Shared("lg_kddcup99.model"));
+  auto b = LoadBackend(Data("lg_kddcup99.model"));
   ASSERT_NE(b, nullptr);
-  std::vector<double> x = Flatten(ReadMatrix(Shared("kddcup99_test.tsv")), 41);
+  std::vector<double> x = Flatten(ReadMatrix(Data("kddcup99_test.tsv")), 41);
   std::vector<double> want = Doubles(Execute(b.get(), x, 41, {0})[0]);
   std::vector<std::thread> threads;
   std::vector<int> bad(4, 0);
@@ -489,7 +490,7 @@ TEST(lightgbm, ParserErrorsNameTheProblem) {
 // Every prefix and many random corruptions of real model files parse or fail cleanly.
 TEST(lightgbm, ParserTruncationAndCorruptionNeverCrash) {
   for (const char* name : {"lg_rf_iris.model", "lg_kddcup99.model"}) {
-    const std::string text = ReadFile(Shared(name));
+    const std::string text = ReadFile(Data(name));
     ASSERT_FALSE(text.empty());
     ASSERT_TRUE(ParseLightgbmModel(text).ok());
     size_t failures = 0, cuts = 0;
@@ -540,7 +541,7 @@ class TempDir {
 };
 
 TEST(lightgbm, FormatDetectedFromContent) {
-  const std::string lgb = ReadFile(Shared("lg_rf_iris.model"));
+  const std::string lgb = ReadFile(Data("lg_rf_iris.model"));
   {
     TempDir d;
     d.Put("model.bst", lgb);
@@ -585,6 +586,190 @@ TEST(lightgbm, FormatDetectedFromContent) {
     EXPECT_NE(m.status().message().find("more than one model file"), std::string::npos);
   }
 }
+
+// ---- split thresholds ----------------------------------------------------------------------------------
+// LightGBM's decision rule as its model format documents it (decision_type: bit 0 categorical, bit 1 default
+// left, bits 2-3 missing type None/Zero/NaN; tree.h NumericalDecision): NaN counts as 0 unless the missing
+// type is NaN; a missing value (NaN for NaN, |x| <= 1e-35f for Zero) takes the default side; otherwise
+// x <= threshold (in double) goes left. Categorical: a non-negative integer category in the node's bitset goes
+// left. This reference walks the model text itself, independently of inferd's parser and engine.
+struct RefTree {
+  std::vector<int> feature, decision, left, right;
+  std::vector<double> threshold, leaf;
+  std::vector<int> cat_boundaries;
+  std::vector<uint32_t> cat_threshold;
+};
+
+struct RefModel {
+  int groups = 1;
+  bool average = false;
+  std::vector<RefTree> trees;
+};
+
+template <typename T>
+std::vector<T> Numbers(const std::string& line) {
+  std::vector<T> v;
+  std::istringstream in(line.substr(line.find('=') + 1));
+  std::string w;
+  while (in >> w) v.push_back(static_cast<T>(std::strtod(w.c_str(), nullptr)));
+  return v;
+}
+
+RefModel ParseReference(const std::string& text) {
+  RefModel m;
+  std::istringstream in(text);
+  std::string line;
+  RefTree* t = nullptr;
+  while (std::getline(in, line)) {
+    if (line.rfind("num_tree_per_iteration=", 0) == 0) m.groups = std::stoi(line.substr(23));
+    if (line == "average_output") m.average = true;
+    if (line.rfind("Tree=", 0) == 0) t = &m.trees.emplace_back();
+    if (line == "end of trees") break;
+    if (!t) continue;
+    std::string key = line.substr(0, line.find('='));
+    if (key == "split_feature") t->feature = Numbers<int>(line);
+    if (key == "decision_type") t->decision = Numbers<int>(line);
+    if (key == "left_child") t->left = Numbers<int>(line);
+    if (key == "right_child") t->right = Numbers<int>(line);
+    if (key == "threshold") t->threshold = Numbers<double>(line);
+    if (key == "leaf_value") t->leaf = Numbers<double>(line);
+    if (key == "cat_boundaries") t->cat_boundaries = Numbers<int>(line);
+    if (key == "cat_threshold") t->cat_threshold = Numbers<uint32_t>(line);
+  }
+  return m;
+}
+
+double ReferenceLeaf(const RefTree& t, const double* row) {
+  if (t.feature.empty()) return t.leaf.at(0);
+  int node = 0;
+  for (;;) {
+    double v = row[t.feature.at(static_cast<size_t>(node))];
+    const int dt = t.decision.at(static_cast<size_t>(node));
+    int next;
+    if (dt & 1) {
+      int cat = std::isnan(v) ? -1 : static_cast<int>(v);
+      next = t.right[static_cast<size_t>(node)];
+      const int set = static_cast<int>(t.threshold[static_cast<size_t>(node)]);
+      const int begin = t.cat_boundaries.at(static_cast<size_t>(set)), end = t.cat_boundaries.at(static_cast<size_t>(set) + 1);
+      if (cat >= 0 && cat / 32 < end - begin &&
+          ((t.cat_threshold.at(static_cast<size_t>(begin + cat / 32)) >> (cat % 32)) & 1u)) {
+        next = t.left[static_cast<size_t>(node)];
+      }
+    } else {
+      const int missing = (dt >> 2) & 3;  // 0 None, 1 Zero, 2 NaN
+      if (std::isnan(v) && missing != 2) v = 0.0;
+      const double zero = static_cast<double>(1e-35f);  // LightGBM's kZeroThreshold
+      if ((missing == 1 && v >= -zero && v <= zero) || (missing == 2 && std::isnan(v))) {
+        next = (dt & 2) ? t.left[static_cast<size_t>(node)] : t.right[static_cast<size_t>(node)];
+      } else {
+        next = v <= t.threshold[static_cast<size_t>(node)] ? t.left[static_cast<size_t>(node)]
+                                                            : t.right[static_cast<size_t>(node)];
+      }
+    }
+    if (next < 0) return t.leaf.at(static_cast<size_t>(~next));
+    node = next;
+  }
+}
+
+// Raw scores (Booster.predict(raw_score=True); averaged for boosting=rf) of double rows.
+std::vector<double> ReferenceRaw(const RefModel& m, const std::vector<double>& rows, int64_t features) {
+  const size_t n = rows.size() / static_cast<size_t>(features), g = static_cast<size_t>(m.groups);
+  std::vector<double> out(n * g, 0.0);
+  for (size_t r = 0; r < n; ++r) {
+    for (size_t i = 0; i < m.trees.size(); ++i) out[r * g + i % g] += ReferenceLeaf(m.trees[i], &rows[r * features]);
+  }
+  if (m.average) {
+    for (double& v : out) v /= static_cast<double>(m.trees.size() / g);
+  }
+  return out;
+}
+
+// Rows on the model's own thresholds, one feature at a time over a few of its test rows: exactly the
+// threshold and the neighbouring values (double neighbours for `as_float` false; for float input, the
+// largest float not above the threshold and its float neighbours), and on NaN, +-infinity, 0, -0 and
+// LightGBM's zero band (+-1e-35f and just outside it). Features of categorical splits are left as they are.
+std::vector<double> ThresholdRows(const RefModel& m, const std::vector<double>& base, int64_t f, bool as_float,
+                                  size_t* exact_float_thresholds) {
+  std::set<int> categorical;
+  for (const auto& t : m.trees)
+    for (size_t i = 0; i < t.decision.size(); ++i)
+      if (t.decision[i] & 1) categorical.insert(t.feature[i]);
+  const size_t bases = std::min<size_t>(base.size() / static_cast<size_t>(f), 3);
+  std::vector<double> rows;
+  auto add = [&](size_t b, int feature, double v) {
+    rows.insert(rows.end(), base.begin() + static_cast<long>(b * f), base.begin() + static_cast<long>((b + 1) * f));
+    rows[rows.size() - static_cast<size_t>(f - feature)] = v;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  *exact_float_thresholds = 0;
+  for (const auto& t : m.trees) {
+    for (size_t i = 0; i < t.decision.size(); ++i) {
+      if (t.decision[i] & 1) continue;
+      const double th = t.threshold[i];
+      std::vector<double> vals;
+      if (as_float) {
+        float lo = static_cast<float>(th);
+        if (static_cast<double>(lo) > th) lo = std::nextafter(lo, -std::numeric_limits<float>::infinity());
+        if (static_cast<double>(lo) == th) ++*exact_float_thresholds;
+        vals = {lo, std::nextafter(lo, -std::numeric_limits<float>::infinity()),
+                std::nextafter(lo, std::numeric_limits<float>::infinity())};
+      } else {
+        vals = {th, std::nextafter(th, -inf), std::nextafter(th, inf)};
+      }
+      for (size_t b = 0; b < bases; ++b)
+        for (double v : vals) add(b, t.feature[i], v);
+    }
+  }
+  const double zero = static_cast<double>(1e-35f);
+  for (int j = 0; j < f; ++j) {
+    if (categorical.count(j)) continue;
+    for (double v : {std::numeric_limits<double>::quiet_NaN(), inf, -inf, 0.0, -0.0, zero, -zero,
+                     static_cast<double>(std::nextafter(1e-35f, 1.0f)), -static_cast<double>(std::nextafter(1e-35f, 1.0f))}) {
+      for (size_t b = 0; b < bases; ++b) add(b, j, v);
+    }
+  }
+  return rows;
+}
+
+struct ThresholdCase {
+  const char* model;
+  const char* rows;
+  int64_t features;
+};
+
+class lightgbm_thresholds : public ::testing::TestWithParam<ThresholdCase> {};
+
+TEST_P(lightgbm_thresholds, RowsOnSplitThresholdsFollowLightGBMsRule) {
+  const ThresholdCase& c = GetParam();
+  const RefModel ref = ParseReference(ReadFile(Data(c.model)));
+  ASSERT_FALSE(ref.trees.empty());
+  std::vector<double> base = Flatten(ReadMatrix(Data(c.rows)), static_cast<size_t>(c.features));
+  LightgbmModel m = Load(c.model);
+  ASSERT_EQ(m.num_features, c.features);
+  // The engine in double (exact thresholds): the Forest itself.
+  size_t exact = 0;
+  std::vector<double> rows = ThresholdRows(ref, base, c.features, /*as_float=*/false, &exact);
+  CheckClose(Predict(m, rows, /*raw=*/true), ReferenceRaw(ref, rows, c.features), std::string(c.model) + " double rows");
+  // The backend (FP32 input, as served): every row is a float, so the float neighbours of each threshold.
+  rows = ThresholdRows(ref, base, c.features, /*as_float=*/true, &exact);
+  std::printf("[ measure  ] %s: %zu rows, %zu thresholds exactly representable as floats\n", c.model,
+              rows.size() / static_cast<size_t>(c.features), exact);
+  auto b = LoadBackend(Data(c.model));
+  ASSERT_NE(b, nullptr);
+  auto out = Execute(b.get(), rows, c.features, {1});  // raw
+  ASSERT_EQ(out.size(), 1u);
+  CheckClose(Doubles(out[0]), ReferenceRaw(ref, rows, c.features), std::string(c.model) + " float rows");
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, lightgbm_thresholds,
+                         ::testing::Values(ThresholdCase{"lg_dart_breast_cancer.model", "breast_cancer_test.tsv", 30},
+                                           ThresholdCase{"lg_kddcup99.model", "kddcup99_test.tsv", 41},
+                                           ThresholdCase{"lg_rf_iris.model", "lg_rf_iris_test.tsv", 4},
+                                           ThresholdCase{"lg_breast_cancer.txt", "lg_breast_cancer_data.txt", 30}),
+                         [](const auto& info) {
+                           std::string n = info.param.model;
+                           return n.substr(0, n.find('.'));
+                         });
 
 }  // namespace
 }  // namespace inferd

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -35,6 +36,8 @@ struct Expected {
   std::vector<std::string> predict_labels;  // string class labels
   std::vector<double> proba;
   std::string type;
+  // What KServe's sklearnserver answers in V2 for scikit-learn's arrays (gen_sklearn_test_models.py).
+  std::string predict_datatype, proba_datatype;
 };
 
 Expected ReadExpected(const std::string& dir) {
@@ -42,6 +45,9 @@ Expected ReadExpected(const std::string& dir) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.load(dir + ".expected.json");
   e.type = std::string(doc["type"].get_string().value());
+  e.predict_datatype = std::string(doc["predict_datatype"].get_string().value());
+  std::string_view pd;
+  if (doc["predict_proba_datatype"].get_string().get(pd) == simdjson::SUCCESS) e.proba_datatype = std::string(pd);
   for (simdjson::dom::element row : doc["instances"].get_array()) {
     int64_t f = 0;
     for (simdjson::dom::element v : row.get_array()) {
@@ -97,6 +103,7 @@ std::vector<double> AsDoubles(const Tensor& t) {
     switch (t.dtype()) {
       case DataType::kFp64: v.push_back(t.data<double>()[i]); break;
       case DataType::kInt64: v.push_back(static_cast<double>(t.data<int64_t>()[i])); break;
+      case DataType::kInt32: v.push_back(t.data<int32_t>()[i]); break;
       case DataType::kFp32: v.push_back(t.data<float>()[i]); break;
       default: ADD_FAILURE() << "unexpected dtype " << DataTypeName(t.dtype()); return v;
     }
@@ -137,6 +144,12 @@ TEST(SklearnBackend, EveryTestModelAnswersLikeScikitLearn) {
     ASSERT_EQ(resp.outputs.size(), e.proba.empty() ? 1u : 2u);
     const Tensor& out = resp.outputs[0];
     EXPECT_EQ(out.shape(), (Shape{e.n}));
+    // V2 datatypes agree with KServe's sklearnserver (numpy's dtype of scikit-learn's own answer).
+    EXPECT_EQ(DataTypeName(md.outputs[0].dtype), e.predict_datatype);
+    EXPECT_EQ(DataTypeName(out.dtype()), e.predict_datatype);
+    if (!e.proba.empty()) {
+      EXPECT_EQ(DataTypeName(md.outputs[1].dtype), e.proba_datatype);
+    }
     if (!e.predict_labels.empty()) {
       ASSERT_EQ(out.dtype(), DataType::kBytes);
       std::vector<std::string> got;
@@ -152,7 +165,67 @@ TEST(SklearnBackend, EveryTestModelAnswersLikeScikitLearn) {
   }
 }
 
-TEST(SklearnBackend, ClassifierLabelsAreInt64AndRegressorsFp64) {
+// Rows on each tree model's own split thresholds (exactly, in float32, a float32 step either side, 0, -0,
+// +-3e38, NaN where the model takes it; gen_sklearn_test_models.py) against scikit-learn's own answers to
+// them, through the native engine: the float32 cast scikit-learn's trees compare in and `x <= t` are both
+// visible on these rows.
+TEST(SklearnBackend, TreeModelsAgreeWithScikitLearnOnTheirThresholds) {
+  size_t models = 0;
+  for (const auto& dir : ModelDirs()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.load(dir + ".expected.json");
+    simdjson::dom::array rows;
+    if (doc["threshold_instances"].get_array().get(rows) != simdjson::SUCCESS) continue;
+    SCOPED_TRACE(dir);
+    ++models;
+    std::vector<double> x;
+    int64_t n = 0;
+    for (simdjson::dom::element row : rows) {
+      for (simdjson::dom::element v : row.get_array()) {
+        x.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get_double().value());
+      }
+      ++n;
+    }
+    std::vector<double> want, proba;
+    std::vector<std::string> labels;
+    for (simdjson::dom::element v : doc["threshold_predict"].get_array()) {
+      if (v.is_string()) labels.emplace_back(v.get_string().value());
+      else want.push_back(v.is_int64() ? static_cast<double>(v.get_int64().value()) : v.get_double().value());
+    }
+    simdjson::dom::array pa;
+    if (doc["threshold_proba"].get_array().get(pa) == simdjson::SUCCESS) {
+      for (simdjson::dom::element r : pa)
+        for (simdjson::dom::element v : r.get_array()) proba.push_back(v.get_double().value());
+    }
+    auto m = LoadModel(dir);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ASSERT_EQ((*m)->metadata().execution, "native");  // the engine, not scikit-learn, must be answering
+    Expected e;
+    e.rows = x;
+    e.n = n;
+    e.f = static_cast<int64_t>(x.size()) / n;
+    InferRequest req;
+    req.inputs.push_back(RowsTensor(e));
+    if (!proba.empty()) req.outputs = {{"output-0", {}}, {"probabilities", {}}};
+    InferResponse resp;
+    Status st = (*m)->Infer(req, &resp);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    if (!labels.empty()) {
+      std::vector<std::string> got;
+      ForEachBytesElement(resp.outputs[0].bytes(), [&](std::string_view s) { got.emplace_back(s); });
+      EXPECT_EQ(got, labels);
+    } else {
+      ExpectClose(AsDoubles(resp.outputs[0]), want, "predict on thresholds");
+    }
+    if (!proba.empty()) ExpectClose(AsDoubles(resp.outputs[1]), proba, "predict_proba on thresholds");
+  }
+  EXPECT_GE(models, 10u) << "tree test models with threshold rows";
+}
+
+TEST(SklearnBackend, ClassifierLabelsKeepTheirWidthAndRegressorsAreFp64) {
+  auto narrow = LoadModel(SklearnDir() + "/sklearn-iris-int32labels");
+  ASSERT_TRUE(narrow.ok()) << narrow.status().ToString();
+  EXPECT_EQ((*narrow)->metadata().outputs[0].dtype, DataType::kInt32);
   auto clf = LoadModel(SklearnDir() + "/sklearn-iris-logreg");
   ASSERT_TRUE(clf.ok()) << clf.status().ToString();
   EXPECT_EQ((*clf)->metadata().outputs[0].dtype, DataType::kInt64);

@@ -331,9 +331,14 @@ TEST(torch_backend, NoConfigDerivesMetadataFromForward) {
   EXPECT_EQ(out[0].shape(), (Shape{2, 3}));
   EXPECT_EQ(Floats(out[0]), (std::vector<float>{0, 4, 6, 0, 10, 12}));
 
-  // Through the model layer: warm-up ([1, 1] zeros) works for a shape-agnostic model.
+  // Through the model layer: undeclared dimensions, so no zero warm-up at load (the first request is it).
   Model m("noconfig", "1", std::move(*b));
   EXPECT_TRUE(m.WarmUp().ok());
+  InferRequest r;
+  r.inputs = {Fp32("features", {-1, 2, 3, -4, 5, 6}, {2, 3})};
+  InferResponse resp;
+  ASSERT_TRUE(m.Infer(r, &resp).ok());
+  EXPECT_EQ(Floats(resp.outputs[0]), (std::vector<float>{0, 4, 6, 0, 10, 12}));
 }
 
 TEST(torch_backend, SchemaDerivedTupleOutputsAndForwardErrors) {
@@ -487,6 +492,32 @@ TEST(torch_backend, LoadErrorsNameTheFile) {
     ASSERT_FALSE(b.ok());
     EXPECT_EQ(b.status().code(), StatusCode::kNotFound);
   }
+}
+
+// A TorchScript file with fixed feature counts and nothing declaring them: its inputs are [-1,-1], so no
+// zero warm-up is tried at load (it would fail: "mat1 and mat2 shapes cannot be multiplied"); it loads, and
+// its first real request (the warm-up) answers as torch does.
+TEST(torch_backend, UndeclaredShapesLoadWithoutAWarmUpAndAnswerTheFirstRequest) {
+  SKIP_WITHOUT_MODELS();
+  Expected x = LoadExpected("torch-mlp2");
+  ScratchDir d(Mlp2Pt());  // model.pt alone
+  auto b = Load(d.path());
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ((*b)->metadata().inputs[0].shape, (Shape{-1, -1}));
+  Model m("mlp2-noconfig", "1", std::move(*b));
+  Status warm = m.WarmUp();
+  ASSERT_TRUE(warm.ok()) << warm.ToString();
+  InferRequest r;
+  r.inputs = Mlp2Inputs(x);
+  InferResponse resp;
+  Status st = m.Infer(r, &resp);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(resp.outputs.size(), 2u);
+  EXPECT_EQ(resp.outputs[0].shape(), x.shapes.at("logits"));
+  ExpectClose(Floats(resp.outputs[0]), x.outputs.at("logits"), "logits");
+  // A request of the wrong width is the model's error, answered, not a crash.
+  r.inputs = {Fp32("x", std::vector<double>(5, 0.5), {1, 5}), Fp32("y", std::vector<double>(3, 0.5), {1, 3})};
+  EXPECT_FALSE(m.Infer(r, &resp).ok());
 }
 
 TEST(torch_backend, WrongDeclaredOutputShapeIsInternal) {

@@ -6,15 +6,18 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <xgboost/c_api.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "backends/xgboost/xgboost_trees.h"
 #include "model/model.h"
 
 namespace inferd {
@@ -24,6 +27,7 @@ std::string ModelPath(const std::string& rel) { return std::string(INFERD_TEST_M
 
 struct Expected {
   std::string objective;
+  std::string predict_datatype;  // KServe xgbserver's V2 datatype for Booster.predict's answer
   int64_t num_class = 0;
   int64_t num_features = 0;
   int64_t rows = 0;
@@ -42,6 +46,8 @@ Expected LoadExpected(const std::string& dir) {
   std::string_view obj;
   EXPECT_EQ(doc["objective"].get_string().get(obj), simdjson::SUCCESS);
   x.objective = std::string(obj);
+  EXPECT_EQ(doc["predict_datatype"].get_string().get(obj), simdjson::SUCCESS);
+  x.predict_datatype = std::string(obj);
   EXPECT_EQ(doc["num_class"].get_int64().get(x.num_class), simdjson::SUCCESS);
   EXPECT_EQ(doc["num_features"].get_int64().get(x.num_features), simdjson::SUCCESS);
   std::vector<double> inst;
@@ -122,8 +128,10 @@ TEST_P(XgboostModelTest, MetadataMatchesObjective) {
   EXPECT_EQ(md.outputs[0].name, "output-0");
   const bool multi = x.objective.rfind("multi:", 0) == 0;
   const int64_t k = x.num_class;
+  // output-0 is what KServe's xgbserver answers: Booster.predict's array, whose numpy dtype its V2 encoder
+  // maps to a datatype (FP32 for every objective, the class ids of multi:softmax included).
+  EXPECT_EQ(DataTypeName(md.outputs[0].dtype), x.predict_datatype);
   if (x.objective == "multi:softmax") {
-    EXPECT_EQ(md.outputs[0].dtype, DataType::kInt64);
     EXPECT_EQ(md.outputs[0].shape, (Shape{-1}));
   } else if (x.objective == "multi:softprob") {
     EXPECT_EQ(md.outputs[0].dtype, DataType::kFp32);
@@ -201,6 +209,187 @@ TEST_P(XgboostModelTest, EmptyBatch) {
   }
 }
 
+// libxgboost's own margins for `rows` (n x f, float32): the reference the native engine must reproduce.
+std::vector<float> LibxgboostMargins(const std::string& path, const std::vector<float>& rows, int64_t n, int64_t f) {
+  BoosterHandle h = nullptr;
+  DMatrixHandle proxy = nullptr;
+  std::vector<float> out;
+  if (XGBoosterCreate(nullptr, 0, &h) != 0 || XGBoosterLoadModel(h, path.c_str()) != 0 ||
+      XGProxyDMatrixCreate(&proxy) != 0) {
+    ADD_FAILURE() << "libxgboost cannot load " << path << ": " << XGBGetLastError();
+  } else {
+    std::string array = R"({"data":[)" + std::to_string(reinterpret_cast<uintptr_t>(rows.data())) +
+                        R"(,true],"shape":[)" + std::to_string(n) + "," + std::to_string(f) +
+                        R"(],"typestr":"<f4","version":3})";
+    const char* config = R"({"type":1,"training":false,"iteration_begin":0,"iteration_end":0,)"
+                         R"("strict_shape":false,"cache_id":0,"missing":NaN})";
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* result = nullptr;
+    if (XGBoosterPredictFromDense(h, array.c_str(), config, proxy, &shape, &dim, &result) != 0) {
+      ADD_FAILURE() << "libxgboost prediction failed: " << XGBGetLastError();
+    } else {
+      size_t count = 1;
+      for (bst_ulong i = 0; i < dim; ++i) count *= static_cast<size_t>(shape[i]);
+      out.assign(result, result + count);
+    }
+  }
+  if (proxy) XGDMatrixFree(proxy);
+  if (h) XGBoosterFree(h);
+  return out;
+}
+
+// libxgboost's pred_leaf for `rows`: the node id of the leaf each row reaches in each tree.
+std::vector<float> LibxgboostLeaves(const std::string& path, const std::vector<float>& rows, int64_t n, int64_t f) {
+  BoosterHandle h = nullptr;
+  DMatrixHandle m = nullptr;
+  std::vector<float> out;
+  std::string array = R"({"data":[)" + std::to_string(reinterpret_cast<uintptr_t>(rows.data())) +
+                      R"(,true],"shape":[)" + std::to_string(n) + "," + std::to_string(f) +
+                      R"(],"typestr":"<f4","version":3})";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &h) != 0 || XGBoosterLoadModel(h, path.c_str()) != 0 ||
+      XGDMatrixCreateFromDense(array.c_str(), R"({"missing":NaN,"nthread":1})", &m) != 0 ||
+      XGBoosterPredictFromDMatrix(h, m,
+                                  R"({"type":6,"training":false,"iteration_begin":0,"iteration_end":0,)"
+                                  R"("strict_shape":false})",
+                                  &shape, &dim, &result) != 0) {
+    ADD_FAILURE() << "libxgboost pred_leaf failed: " << XGBGetLastError();
+  } else {
+    size_t count = 1;
+    for (bst_ulong i = 0; i < dim; ++i) count *= static_cast<size_t>(shape[i]);
+    out.assign(result, result + count);
+  }
+  if (m) XGDMatrixFree(m);
+  if (h) XGBoosterFree(h);
+  return out;
+}
+
+// The model's trees as XGBoost writes them in JSON (whatever the file's format).
+std::string ModelJson(const std::string& path) {
+  BoosterHandle h = nullptr;
+  std::string json;
+  bst_ulong len = 0;
+  const char* buf = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &h) == 0 && XGBoosterLoadModel(h, path.c_str()) == 0 &&
+      XGBoosterSaveModelToBuffer(h, R"({"format":"json"})", &len, &buf) == 0) {
+    json.assign(buf, len);
+  }
+  if (h) XGBoosterFree(h);
+  return json;
+}
+
+// Rows that land exactly on the model's own split thresholds and a float step either side of them, on
+// NaN (missing), +-infinity, 0 and -0, one feature at a time over the model's test rows, plus rows wholly
+// made of each special value. XGBoost goes left when float(x) < float(threshold): a row at the threshold
+// goes right, the one just below left; a `<` turned into `<=` anywhere in the native path changes leaves.
+std::vector<float> ThresholdRows(const std::vector<forest::TreeSpec>& trees, const Expected& x, size_t* on_threshold) {
+  const int64_t f = x.num_features;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> rows;
+  const int64_t bases = std::min<int64_t>(x.rows, 3);
+  auto add = [&](int64_t base, int64_t feature, float v) {
+    rows.insert(rows.end(), x.instances.begin() + base * f, x.instances.begin() + (base + 1) * f);
+    rows[rows.size() - static_cast<size_t>(f - feature)] = v;
+  };
+  *on_threshold = 0;
+  for (const auto& tree : trees) {
+    for (const auto& node : tree.nodes) {
+      if (node.is_leaf || node.categorical) continue;
+      const float t = static_cast<float>(node.threshold);
+      for (int64_t b = 0; b < bases; ++b) {
+        add(b, node.feature, t);
+        add(b, node.feature, std::nextafter(t, -inf));
+        add(b, node.feature, std::nextafter(t, inf));
+        ++*on_threshold;
+      }
+    }
+  }
+  for (int64_t j = 0; j < f; ++j) {
+    for (float v : {nan, inf, -inf, 0.0f, -0.0f, std::numeric_limits<float>::max(), -std::numeric_limits<float>::max()}) {
+      for (int64_t b = 0; b < bases; ++b) add(b, j, v);
+    }
+  }
+  for (float v : {nan, inf, -inf, -0.0f}) rows.insert(rows.end(), static_cast<size_t>(f), v);
+  return rows;
+}
+
+class XgboostTreeModelTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(XgboostTreeModelTest, ThresholdRowsMatchLibxgboost) {
+  Expected x = LoadExpected(GetParam().dir);
+  const std::string path = ModelPath(std::string(GetParam().dir) + "/" + GetParam().file);
+  const int64_t groups = x.objective.rfind("multi:", 0) == 0 ? x.num_class : 1;
+  auto trees = XgboostTreeSpecs(ModelJson(path), groups);
+  ASSERT_TRUE(trees.ok()) << trees.status().ToString();
+  size_t on_threshold = 0;
+  std::vector<float> rows = ThresholdRows(*trees, x, &on_threshold);
+  const int64_t n = static_cast<int64_t>(rows.size()) / x.num_features;
+  ASSERT_GT(on_threshold, 10u) << "the model has too few numerical splits to probe";
+  std::vector<float> want = LibxgboostMargins(path, rows, n, x.num_features);
+  ASSERT_EQ(want.size(), static_cast<size_t>(n * groups));
+
+  auto b = LoadBackend(GetParam().dir, GetParam().file);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  // The native engine must be the one answering (a disagreement at load would fall back to libxgboost).
+  ASSERT_EQ((*b)->metadata().execution, "native");
+  int margin = OutputIndex((*b)->metadata(), "margin");
+  ASSERT_GE(margin, 0);
+  // All rows at once (the engine's blocks of rows) and each row alone (its few-rows path).
+  const std::vector<int> req = {margin};
+  std::vector<Tensor> in, out;
+  in.push_back(InputTensor(rows, n, x.num_features));
+  ASSERT_TRUE((*b)->Execute(in, req, &out).ok());
+  std::vector<double> got;
+  got = Values(out[0]);
+  size_t mismatches = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!(std::fabs(got[i] - want[i]) <= 1e-6 * std::max(1.0f, std::fabs(want[i])))) {
+      if (++mismatches <= 5) ADD_FAILURE() << "row " << i / groups << " group " << i % groups << ": native " << got[i] << ", libxgboost " << want[i];
+    }
+  }
+  EXPECT_EQ(mismatches, 0u) << "of " << want.size() << " margins (" << n << " rows)";
+  // The engine's general walk (LeafIndices; categorical and other forests take it for margins too) against
+  // libxgboost's pred_leaf: the same leaf in every tree for every row.
+  // (A DMatrix refuses infinities, "Input data contains `inf`": those rows are left out here.)
+  auto forest = XgboostForest(*trees, x.num_features, groups, 0.0);
+  ASSERT_TRUE(forest.ok()) << forest.status().ToString();
+  std::vector<float> finite;
+  for (int64_t r = 0; r < n; ++r) {
+    auto row = rows.begin() + r * x.num_features;
+    if (std::none_of(row, row + x.num_features, [](float v) { return std::isinf(v); })) {
+      finite.insert(finite.end(), row, row + x.num_features);
+    }
+  }
+  const int64_t nf = static_cast<int64_t>(finite.size()) / x.num_features;
+  std::vector<float> want_leaves = LibxgboostLeaves(path, finite, nf, x.num_features);
+  ASSERT_EQ(want_leaves.size(), static_cast<size_t>(nf) * trees->size());
+  std::vector<int32_t> leaves(want_leaves.size());
+  forest->LeafIndices(finite.data(), static_cast<size_t>(nf), leaves.data());
+  size_t leaf_mismatches = 0;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    if (static_cast<float>(leaves[i]) != want_leaves[i] && ++leaf_mismatches <= 5) {
+      ADD_FAILURE() << "row " << i / trees->size() << " tree " << i % trees->size() << ": leaf " << leaves[i]
+                    << ", libxgboost " << want_leaves[i];
+    }
+  }
+  EXPECT_EQ(leaf_mismatches, 0u) << "of " << leaves.size() << " leaves";
+  for (int64_t r = 0; r < n; r += 7) {
+    std::vector<float> one(rows.begin() + r * x.num_features, rows.begin() + (r + 1) * x.num_features);
+    in.clear();
+    out.clear();
+    in.push_back(InputTensor(one, 1, x.num_features));
+    ASSERT_TRUE((*b)->Execute(in, req, &out).ok());
+    for (int64_t g = 0; g < groups; ++g) {
+      EXPECT_NEAR(Values(out[0])[static_cast<size_t>(g)], want[static_cast<size_t>(r * groups + g)],
+                  1e-6 * std::max(1.0f, std::fabs(want[static_cast<size_t>(r * groups + g)])))
+          << "row " << r << " alone";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, XgboostModelTest,
                          ::testing::Values(Case{"xgb_iris_softmax", "model.bst"},
                                            Case{"xgb_iris_softprob", "model.json"}, Case{"xgb_iris_ubj", "model.ubj"},
@@ -208,6 +397,14 @@ INSTANTIATE_TEST_SUITE_P(Models, XgboostModelTest,
                                            Case{"xgb_linear", "model.json"}, Case{"xgb_reg_logistic", "model.json"},
                                            Case{"xgb_logitraw", "model.ubj"}, Case{"xgb_poisson", "model.json"},
                                            Case{"xgb_rank", "model.json"}),
+                         [](const auto& info) { return std::string(info.param.dir); });
+// Every gbtree model (xgb_linear, gblinear, has no trees).
+INSTANTIATE_TEST_SUITE_P(Models, XgboostTreeModelTest,
+                         ::testing::Values(Case{"xgb_iris_softmax", "model.bst"},
+                                           Case{"xgb_iris_softprob", "model.json"}, Case{"xgb_iris_ubj", "model.ubj"},
+                                           Case{"xgb_regressor", "model.json"}, Case{"xgb_binary", "model.json"},
+                                           Case{"xgb_reg_logistic", "model.json"}, Case{"xgb_logitraw", "model.ubj"},
+                                           Case{"xgb_poisson", "model.json"}, Case{"xgb_rank", "model.json"}),
                          [](const auto& info) { return std::string(info.param.dir); });
 
 TEST(XgboostBackend, KserveIrisExample) {

@@ -31,7 +31,7 @@ INFERD_BIN = os.environ.get("INFERD_BIN", "inferd")
 MODELS = os.environ.get("INFERD_TEST_MODELS", "")
 BUILD_DIR = os.environ.get("INFERD_BUILD_DIR", "")
 DL_MODELS = os.path.join(BUILD_DIR, "dl-test-models")
-SHARED_LGBM = os.path.join(g.SOURCE_DIR, "..", "shared", "testdata", "lightgbm")
+LGBM_DATA = os.path.join(g.SOURCE_DIR, "tests", "data", "lightgbm")
 IRIS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]
 
 
@@ -170,7 +170,7 @@ class ServeTest(ApplyMixin, unittest.TestCase):
         # What the local "model store" serves over http://.
         shutil.copy(os.path.join(MODELS, "xgb_iris_softprob", "model.json"), os.path.join(cls.files, "model.json"))
         with tarfile.open(os.path.join(cls.files, "lightgbm.tar.gz"), "w:gz") as t:
-            t.add(os.path.join(SHARED_LGBM, "lg_rf_iris.model"), arcname="model.bst")
+            t.add(os.path.join(LGBM_DATA, "lg_rf_iris.model"), arcname="model.bst")
         with tarfile.open(os.path.join(cls.files, "evil.tar.gz"), "w:gz") as t:
             data = b"owned"
             info = tarfile.TarInfo("../escaped.txt")

@@ -63,5 +63,40 @@ TEST(Model, DuplicateMissingAndUnknownInputs) {
   }
 }
 
+Tensor Bool(const std::string& name, bool v) {
+  Tensor t(name, DataType::kBool, {1});
+  *t.Allocate(1) = v ? 1 : 0;
+  return t;
+}
+
+Tensor I64(const std::string& name, int64_t v) {
+  Tensor t(name, DataType::kInt64, {1});
+  *reinterpret_cast<int64_t*>(t.Allocate(8)) = v;
+  return t;
+}
+
+// Numbers convert to the declared numeric datatype; BOOL only when the request's datatypes were inferred
+// from untyped JSON (V1), never for a typed (V2) BOOL tensor, as Triton refuses another datatype.
+TEST(Model, BoolConvertsOnlyForInferredDatatypes) {
+  Model m("sub", "1", std::make_unique<Subtract>());
+  InferRequest typed;
+  typed.inputs = {Bool("a", true), F32("b", 0)};
+  InferResponse resp;
+  Status st = m.Infer(typed, &resp);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_NE(st.message().find("inputs[0] ('a').datatype: expected FP32, got BOOL"), std::string::npos) << st.message();
+
+  InferRequest v1;
+  v1.inferred_datatypes = true;
+  v1.inputs = {Bool("a", true), F32("b", 0)};
+  ASSERT_TRUE(m.Infer(v1, &resp).ok());
+  EXPECT_EQ(resp.outputs[0].data<float>()[0], 1.0f);
+
+  InferRequest numbers;  // typed numbers of another numeric datatype still convert
+  numbers.inputs = {I64("a", 7), F32("b", 2)};
+  ASSERT_TRUE(m.Infer(numbers, &resp).ok());
+  EXPECT_EQ(resp.outputs[0].data<float>()[0], 5.0f);
+}
+
 }  // namespace
 }  // namespace inferd

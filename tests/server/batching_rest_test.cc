@@ -67,36 +67,33 @@ double MetricValue(const std::string& body, const std::string& series) {
   return std::stod(body.substr(p + series.size() + 2));
 }
 
-std::unique_ptr<ServerProcess> StartIris(std::vector<std::string> extra) {
+std::unique_ptr<ServerProcess> StartIris(std::vector<std::string> extra, std::string* error) {
   std::vector<std::string> args = {"--model_name", "iris", "--model_dir", ModelsDir() + "/xgb_iris_softmax",
                                    "--workers", "2"};
   args.insert(args.end(), extra.begin(), extra.end());
-  auto s = ServerProcess::Start(args);
-  if (s && !s->WaitReady()) {
-    ADD_FAILURE() << s->Output();
-    return nullptr;
-  }
-  return s;
+  return ServerProcess::StartReady(args, error);
 }
 
 class BatchingIris : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    batched_ = StartIris({"--max_batch_size", "8", "--max_latency", "2000"}).release();
-    plain_ = StartIris({}).release();
+    batched_ = StartIris({"--max_batch_size", "8", "--max_latency", "2000"}, &batched_error_).release();
+    plain_ = StartIris({}, &plain_error_).release();
   }
   static void TearDownTestSuite() {
     delete batched_;
     delete plain_;
     batched_ = plain_ = nullptr;
   }
-  void SetUp() override {
-    ASSERT_NE(batched_, nullptr);
-    ASSERT_NE(plain_, nullptr);
+  void SetUp() override {  // a server that did not start fails every test (util/test_util.h)
+    ASSERT_NE(batched_, nullptr) << batched_error_;
+    ASSERT_NE(plain_, nullptr) << plain_error_;
   }
   static ServerProcess* batched_;
   static ServerProcess* plain_;
+  static std::string batched_error_, plain_error_;
 };
+std::string BatchingIris::batched_error_, BatchingIris::plain_error_;
 ServerProcess* BatchingIris::batched_ = nullptr;
 ServerProcess* BatchingIris::plain_ = nullptr;
 

@@ -93,9 +93,7 @@ class dl_runtimes : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!fs::exists(DlModels() + "/repo/torch-mlp2/model.pt")) return;
-    server_ = ServerProcess::Start({"--model_repository", DlModels() + "/repo"}).release();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->WaitReady()) << server_->Output();
+    server_ = ServerProcess::StartReady({"--model_repository", DlModels() + "/repo"}, &error_).release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -103,7 +101,7 @@ class dl_runtimes : public ::testing::Test {
   }
   void SetUp() override {
     if (!fs::exists(DlModels() + "/repo/torch-mlp2/model.pt")) GTEST_SKIP() << "no PyTorch/ONNX test models";
-    ASSERT_NE(server_, nullptr);
+    ASSERT_NE(server_, nullptr) << error_;  // fails, never skips (util/test_util.h)
   }
   static int port() { return server_->http_port(); }
 
@@ -133,8 +131,10 @@ class dl_runtimes : public ::testing::Test {
   }
 
   static ServerProcess* server_;
+  static std::string error_;
 };
 ServerProcess* dl_runtimes::server_ = nullptr;
+std::string dl_runtimes::error_;
 
 TEST_F(dl_runtimes, BothModelsReadyWithMetadata) {
   auto r = HttpGet(port(), "/v2/models/torch-mlp2/ready");
@@ -271,6 +271,32 @@ TEST_F(dl_runtimes, PluginsAreMappedOnceTheirModelsLoad) {
   EXPECT_NE(maps.find("libinferd_backend_torch.so"), std::string::npos);
   EXPECT_NE(maps.find("libinferd_backend_onnx.so"), std::string::npos);
   EXPECT_NE(maps.find("libtorch_cpu"), std::string::npos);
+}
+
+// KServe's issue: a TorchScript model.pt with no config.pbtxt or model-settings.json (inputs [-1,-1]) failed its
+// zero warm-up ("mat1 and mat2 shapes cannot be multiplied") and never became ready. Now it is ready without a
+// warm-up (the log says so) and its first request answers as torch does.
+TEST(dl_runtimes_undeclared, TorchScriptWithoutDeclaredShapesServes) {
+  if (!fs::exists(DlModels() + "/repo/torch-mlp2/model.pt")) GTEST_SKIP() << "no PyTorch/ONNX test models";
+  fs::path dir = fs::temp_directory_path() / ("inferd_dl_undeclared_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(DlModels() + "/repo/torch-mlp2/model.pt", dir / "model.pt");
+  std::string error;
+  auto s = ServerProcess::StartReady({"--model_name", "mlp", "--model_dir", dir.string()}, &error);
+  fs::remove_all(dir);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_NE(s->Output().find("no warm-up at load, the first request warms it up"), std::string::npos) << s->Output();
+  std::vector<Named> inputs, outputs;
+  LoadExpected("torch-mlp2", &inputs, &outputs);
+  auto r = HttpPost(s->http_port(), "/v2/models/mlp/infer", V2Body(inputs));
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.body).get(doc), simdjson::SUCCESS);
+  std::vector<double> got;
+  FlattenJson(doc["outputs"].at(0)["data"].value(), &got);
+  ExpectClose(got, outputs[0].values, "output-0 (logits)");
 }
 
 TEST(dl_runtimes_plugins, ServerOfOtherFormatsNeverMapsTheRuntimes) {

@@ -143,15 +143,15 @@ class GrpcPythonTest(unittest.TestCase):
         self.assertEqual(len(resp.outputs), 1)
         out = resp.outputs[0]
         self.assertEqual(out.name, "output-0")
-        self.assertEqual(out.datatype, "INT64")
+        self.assertEqual(out.datatype, "FP32")  # as KServe's xgbserver: Booster.predict answers float32
         self.assertEqual(list(out.shape), [2])
-        self.assertEqual(list(out.contents.int64_contents), [1, 1])
+        self.assertEqual(list(out.contents.fp32_contents), [1.0, 1.0])
         self.assertEqual(len(resp.raw_output_contents), 0)
 
     def test_infer_raw(self):
         resp = self.stub.ModelInfer(iris_request("iris", IRIS_ROWS, raw=True), timeout=10)
         self.assertEqual(len(resp.raw_output_contents), 1)
-        self.assertEqual(list(struct.unpack("<2q", resp.raw_output_contents[0])), [1, 1])
+        self.assertEqual(list(struct.unpack("<2f", resp.raw_output_contents[0])), [1.0, 1.0])
         self.assertEqual(len(resp.id), 36)
 
     def test_errors(self):

@@ -123,18 +123,21 @@ bool WaitServerReady(GRPCInferenceService::Stub* stub, int timeout_s = 30) {
 }
 
 grpc::Status Load(GRPCInferenceService::Stub* stub, const std::string& name,
-                  inference::RepositoryModelLoadResponse* resp = nullptr) {
+                  inference::RepositoryModelLoadResponse* resp = nullptr, const std::string& authorization = "") {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, 60);
+  if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
   inference::RepositoryModelLoadRequest req;
   req.set_model_name(name);
   inference::RepositoryModelLoadResponse local;
   return stub->RepositoryModelLoad(&ctx, req, resp ? resp : &local);
 }
 
-grpc::Status Unload(GRPCInferenceService::Stub* stub, const std::string& name) {
+grpc::Status Unload(GRPCInferenceService::Stub* stub, const std::string& name,
+                    const std::string& authorization = "") {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
+  if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
   inference::RepositoryModelUnloadRequest req;
   req.set_model_name(name);
   inference::RepositoryModelUnloadResponse resp;
@@ -234,7 +237,7 @@ class GrpcInProcess : public ::testing::Test {
     }
     registry_.Register(std::make_unique<FakeFactory>());
     repo_ = std::make_unique<ModelRepository>(&registry_, RepositoryOptions{root_.string(), "", 1});
-    repo_->AddSource("iris", (root_ / "fast").string());
+    ASSERT_TRUE(repo_->AddSource("iris", (root_ / "fast").string()).ok());
     ASSERT_TRUE(repo_->Load("iris").ok());
     options_.host = "127.0.0.1";
     options_.grpc_port = 0;
@@ -457,6 +460,46 @@ TEST_F(GrpcInProcess, RepositoryLoadUnloadIndex) {
   EXPECT_FALSE(b->reason().empty());
 }
 
+// Names with bytes no model name may hold are refused before anything is looked up, and never become
+// index entries (a NUL once truncated "fast\0<i>" to the directory "fast": one entry per request).
+TEST_F(GrpcInProcess, HostileRepositoryNamesAreRefused) {
+  StartServer();
+  const size_t before = Index(stub_.get()).models_size();
+  for (int i = 0; i < 200; ++i) {
+    const std::string n = std::to_string(i);
+    for (const std::string& name : std::vector<std::string>{std::string("fast\0", 5) + n, "fast/" + n, "..",
+                                                            ".hidden", "a b", "fast\n" + n, std::string(300, 'x')}) {
+      EXPECT_EQ(Load(stub_.get(), name).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << i;
+    }
+    EXPECT_EQ(Load(stub_.get(), "absent-" + std::to_string(i)).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_EQ(Unload(stub_.get(), std::string("iris\0", 5)).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(ModelReady(stub_.get(), "iris"));
+  EXPECT_EQ(static_cast<size_t>(Index(stub_.get()).models_size()), before);
+  ModelInferResponse resp;
+  EXPECT_EQ(Infer(stub_.get(), IrisRequest(std::string("iris\0", 5), {{1, 2, 3, 4}}, false), &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(GrpcInProcess, RepositoryTokenGuardsLoadAndUnloadOnly) {
+  options_.repository_token = "s3cret";
+  StartServer();
+  for (const std::string& auth : {std::string(), std::string("Bearer wrong"), std::string("s3cret"),
+                                  std::string("Bearer s3cret ")}) {
+    grpc::Status st = Load(stub_.get(), "fast", nullptr, auth);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << "'" << auth << "'";
+    EXPECT_EQ(Unload(stub_.get(), "iris", auth).error_code(), grpc::StatusCode::UNAUTHENTICATED) << "'" << auth << "'";
+  }
+  EXPECT_TRUE(ModelReady(stub_.get(), "iris"));
+  EXPECT_GT(Index(stub_.get()).models_size(), 0);  // reading the index stays open
+  ModelInferResponse resp;
+  EXPECT_TRUE(Infer(stub_.get(), IrisRequest("iris", {{1, 2, 3, 4}}, false), &resp).ok());  // so does inference
+  EXPECT_TRUE(Load(stub_.get(), "fast", nullptr, "Bearer s3cret").ok());
+  EXPECT_TRUE(ModelReady(stub_.get(), "fast"));
+  EXPECT_TRUE(Unload(stub_.get(), "fast", "Bearer s3cret").ok());
+  EXPECT_FALSE(ModelReady(stub_.get(), "fast"));
+}
+
 TEST_F(GrpcInProcess, SlowLoadDoesNotBlockOtherCalls) {
   StartServer();
   std::atomic<bool> done{false};
@@ -625,11 +668,11 @@ TEST_F(GrpcBinary, InferTyped) {
   EXPECT_EQ(resp.id(), "typed-1");
   ASSERT_EQ(resp.outputs_size(), 1) << "with no outputs requested only output-0 comes back";
   EXPECT_EQ(resp.outputs(0).name(), "output-0");
-  EXPECT_EQ(resp.outputs(0).datatype(), "INT64");
+  EXPECT_EQ(resp.outputs(0).datatype(), "FP32");  // Booster.predict: float32 class ids
   EXPECT_EQ(std::vector<int64_t>(resp.outputs(0).shape().begin(), resp.outputs(0).shape().end()),
             (std::vector<int64_t>{2}));
   EXPECT_EQ(resp.raw_output_contents_size(), 0);
-  EXPECT_EQ(Int64Output(resp, 0), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(Fp32Output(resp, 0), (std::vector<float>{1, 1}));
 }
 
 TEST_F(GrpcBinary, InferRawRoundTrip) {
@@ -639,8 +682,8 @@ TEST_F(GrpcBinary, InferRawRoundTrip) {
   ASSERT_EQ(resp.outputs_size(), 1);
   ASSERT_EQ(resp.raw_output_contents_size(), 1);
   EXPECT_FALSE(resp.outputs(0).has_contents());
-  EXPECT_EQ(resp.raw_output_contents(0).size(), 16u);
-  EXPECT_EQ(Int64Output(resp, 0), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(resp.raw_output_contents(0).size(), 8u);
+  EXPECT_EQ(Fp32Output(resp, 0), (std::vector<float>{1, 1}));
   EXPECT_EQ(resp.id().size(), 36u) << "a missing id is generated";
 }
 
@@ -663,20 +706,20 @@ TEST_F(GrpcBinary, MatchesFrameworkPredictions) {
     }
     rows.push_back(std::move(r));
   }
-  std::vector<int64_t> want;
+  std::vector<float> want;
   simdjson::dom::array predict;
   ASSERT_EQ(doc["predict"].get_array().get(predict), simdjson::SUCCESS);
   for (simdjson::dom::element v : predict) {
     double d = 0;
     ASSERT_EQ(v.get_double().get(d), simdjson::SUCCESS);
-    want.push_back(static_cast<int64_t>(std::llround(d)));
+    want.push_back(static_cast<float>(d));
   }
   ASSERT_FALSE(rows.empty());
   for (bool raw : {false, true}) {
     ModelInferResponse resp;
     grpc::Status st = Infer(stub_.get(), IrisRequest("iris", rows, raw), &resp);
     ASSERT_TRUE(st.ok()) << st.error_message();
-    EXPECT_EQ(Int64Output(resp, 0), want) << (raw ? "raw" : "typed");
+    EXPECT_EQ(Fp32Output(resp, 0), want) << (raw ? "raw" : "typed");
   }
 }
 
@@ -699,7 +742,7 @@ TEST_F(GrpcBinary, RequestedProbabilities) {
     EXPECT_GT(p[r * 3 + 1], p[r * 3]);
     EXPECT_GT(p[r * 3 + 1], p[r * 3 + 2]);
   }
-  EXPECT_EQ(Int64Output(resp, 1), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(Fp32Output(resp, 1), (std::vector<float>{1, 1}));
 }
 
 TEST_F(GrpcBinary, ErrorsAndStillAlive) {
@@ -749,7 +792,7 @@ TEST_F(GrpcBinary, ErrorsAndStillAlive) {
   EXPECT_TRUE(server_->Alive());
   EXPECT_TRUE(ServerLive(stub_.get()));
   ASSERT_TRUE(Infer(stub_.get(), IrisRequest("iris", kIrisRows, false), &resp).ok());
-  EXPECT_EQ(Int64Output(resp, 0), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(Fp32Output(resp, 0), (std::vector<float>{1, 1}));
 }
 
 TEST_F(GrpcBinary, RepositoryLoadUnloadIndex) {
@@ -769,7 +812,7 @@ TEST_F(GrpcBinary, RepositoryLoadUnloadIndex) {
   EXPECT_TRUE(lresp.isloaded());
   EXPECT_TRUE(ModelReady(stub_.get(), "iris"));
   ASSERT_TRUE(Infer(stub_.get(), IrisRequest("iris", kIrisRows, false), &resp).ok());
-  EXPECT_EQ(Int64Output(resp, 0), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(Fp32Output(resp, 0), (std::vector<float>{1, 1}));
 
   EXPECT_EQ(Load(stub_.get(), "nope").error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Unload(stub_.get(), "nope").error_code(), grpc::StatusCode::NOT_FOUND);

@@ -21,20 +21,22 @@ std::string Script() { return std::string(INFERD_SOURCE_DIR) + "/tests/data/cust
 class PythonModelServer : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = ServerProcess::Start({"--python", Script(), "--model_name", "doubler", "--python_arg", "--factor",
-                                    "--python_arg", "3"})
+    server_ = ServerProcess::StartReady({"--python", Script(), "--model_name", "doubler", "--python_arg",
+                                         "--factor", "--python_arg", "3"},
+                                        &error_, 60000)
                   .release();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->WaitReady(60000)) << server_->Output();
   }
+  void SetUp() override { ASSERT_NE(server_, nullptr) << error_; }  // fails, never skips (util/test_util.h)
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
   }
   static int port() { return server_->http_port(); }
   static ServerProcess* server_;
+  static std::string error_;
 };
 ServerProcess* PythonModelServer::server_ = nullptr;
+std::string PythonModelServer::error_;
 
 TEST_F(PythonModelServer, V1BodyGoesThroughPreprocessPredictPostprocess) {
   auto r = HttpPost(port(), "/v1/models/doubler:predict", R"({"instances":[[1,2],[3,4]]})");

@@ -22,12 +22,12 @@ const std::string kIris = R"({"instances":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]}
 class IrisServer : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = ServerProcess::Start({"--model_name", "iris", "--model_dir", ModelsDir() + "/xgb_iris_softmax",
-                                    "--max_request_bytes", "100000"})
+    server_ = ServerProcess::StartReady({"--model_name", "iris", "--model_dir", ModelsDir() + "/xgb_iris_softmax",
+                                         "--max_request_bytes", "100000"},
+                                        &error_)
                   .release();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->WaitReady());
   }
+  void SetUp() override { ASSERT_NE(server_, nullptr) << error_; }  // fails, never skips (util/test_util.h)
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -43,8 +43,10 @@ class IrisServer : public ::testing::Test {
     return HttpPost(port(), "/v2/models/iris/infer", body, headers);
   }
   static ServerProcess* server_;
+  static std::string error_;
 };
 ServerProcess* IrisServer::server_ = nullptr;
+std::string IrisServer::error_;
 
 TEST_F(IrisServer, V1Endpoints) {
   auto r = HttpGet(port(), "/");
@@ -62,15 +64,15 @@ TEST_F(IrisServer, V1Endpoints) {
 TEST_F(IrisServer, V1PredictIrisSample) {
   auto r = HttpPost(port(), "/v1/models/iris:predict", kIris);
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+  EXPECT_EQ(r.body, R"({"predictions":[1.0,1.0]})");
   EXPECT_EQ(r.headers["content-type"], "application/json");
   // Columnar form answers "outputs".
   r = HttpPost(port(), "/v1/models/iris:predict", R"({"inputs":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"outputs":[1,1]})");
+  EXPECT_EQ(r.body, R"({"outputs":[1.0,1.0]})");
   // TF Serving's version path form.
   r = HttpPost(port(), "/v1/models/iris/versions/1:predict", kIris);
-  EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+  EXPECT_EQ(r.body, R"({"predictions":[1.0,1.0]})");
 }
 
 TEST_F(IrisServer, V1CloudEvents) {
@@ -79,7 +81,7 @@ TEST_F(IrisServer, V1CloudEvents) {
                     {"Content-Type: application/json", "ce-specversion: 1.0", "ce-id: 42", "ce-source: test",
                      "ce-type: io.kserve.inference.request"});
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+  EXPECT_EQ(r.body, R"({"predictions":[1.0,1.0]})");
   EXPECT_EQ(r.headers["ce-specversion"], "1.0");
   EXPECT_EQ(r.headers["ce-source"], "io.kserve.inference.iris");
   EXPECT_EQ(r.headers["ce-type"], "io.kserve.inference.response");
@@ -92,7 +94,7 @@ TEST_F(IrisServer, V1CloudEvents) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"], "application/cloudevents+json");
   EXPECT_NE(r.body.find(R"("source":"io.kserve.inference.iris","type":"io.kserve.inference.response")"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find(R"("data":{"predictions":[1,1]})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("data":{"predictions":[1.0,1.0]})"), std::string::npos) << r.body;
   r = HttpPost(port(), "/v1/models/iris:predict", R"({"specversion":"1.0"})", {"Content-Type: application/cloudevents+json"});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("CloudEvent.data"), std::string::npos) << r.body;
@@ -132,7 +134,7 @@ TEST_F(IrisServer, V2ServerEndpoints) {
   EXPECT_EQ(HttpGet(port(), "/v2/models").body, R"({"models":["iris"]})");
   r = HttpGet(port(), "/v2/models/iris");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body.rfind(R"({"name":"iris","versions":["1"],"platform":"xgboost","inputs":[{"name":"input-0","datatype":"FP32","shape":[-1,4]}],"outputs":[{"name":"output-0","datatype":"INT64","shape":[-1]})", 0), 0u) << r.body;
+  EXPECT_EQ(r.body.rfind(R"({"name":"iris","versions":["1"],"platform":"xgboost","inputs":[{"name":"input-0","datatype":"FP32","shape":[-1,4]}],"outputs":[{"name":"output-0","datatype":"FP32","shape":[-1]})", 0), 0u) << r.body;
   EXPECT_EQ(HttpGet(port(), "/v2/models/iris/versions/1").body, r.body);
   EXPECT_EQ(HttpGet(port(), "/v2/models/iris/ready").body, R"({"name":"iris","ready":true})");
   EXPECT_EQ(HttpGet(port(), "/v2/models/iris/versions/7/ready").status, 404);
@@ -143,13 +145,13 @@ TEST_F(IrisServer, V2ServerEndpoints) {
 TEST_F(IrisServer, V2InferExactBody) {
   auto r = Infer(R"({"id":"req-1","inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP32","data":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]}]})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"model_name":"iris","model_version":"1","id":"req-1","outputs":[{"name":"output-0","datatype":"INT64","shape":[2],"data":[1,1]}]})");
+  EXPECT_EQ(r.body, R"({"model_name":"iris","model_version":"1","id":"req-1","outputs":[{"name":"output-0","datatype":"FP32","shape":[2],"data":[1.0,1.0]}]})");
   // Flat data, FP64, a versioned path and parameters echoed; the id is generated when absent.
   r = HttpPost(port(), "/v2/models/iris/versions/1/infer",
                R"({"parameters":{"tag":"x","n":3},"inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP64","data":[6.8,2.8,4.8,1.4,6.0,3.4,4.5,1.6]}]})");
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find(R"("parameters":{"n":3,"tag":"x"})"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find(R"("data":[1,1])"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("data":[1.0,1.0])"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("id":")"), std::string::npos);
   // Requested outputs are honoured, in the requested order.
   r = Infer(R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4]}],"outputs":[{"name":"probabilities"},{"name":"output-0"}]})");
@@ -174,12 +176,12 @@ TEST_F(IrisServer, V2BinaryRoundTrip) {
   size_t hl = std::stoul(r.headers["inference-header-content-length"]);
   ASSERT_LE(hl, r.body.size());
   std::string json = r.body.substr(0, hl);
-  EXPECT_NE(json.find(R"("parameters":{"binary_data_size":16})"), std::string::npos) << json;
-  ASSERT_EQ(r.body.size() - hl, 16u);
-  int64_t ids[2];
-  std::memcpy(ids, r.body.data() + hl, 16);
-  EXPECT_EQ(ids[0], 1);
-  EXPECT_EQ(ids[1], 1);
+  EXPECT_NE(json.find(R"("parameters":{"binary_data_size":8})"), std::string::npos) << json;
+  ASSERT_EQ(r.body.size() - hl, 8u);
+  float ids[2];  // FP32 class ids, as Booster.predict answers
+  std::memcpy(ids, r.body.data() + hl, 8);
+  EXPECT_EQ(ids[0], 1.0f);
+  EXPECT_EQ(ids[1], 1.0f);
   // The per-output flag wins over the request-level one: output-0 JSON, probabilities binary.
   header = R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}],"parameters":{"binary_data_output":true},"outputs":[{"name":"output-0","parameters":{"binary_data":false}},{"name":"probabilities"}]})";
   body = header + Binary({6.8f, 2.8f, 4.8f, 1.4f});
@@ -187,7 +189,7 @@ TEST_F(IrisServer, V2BinaryRoundTrip) {
   ASSERT_EQ(r.status, 200) << r.body;
   hl = std::stoul(r.headers["inference-header-content-length"]);
   json = r.body.substr(0, hl);
-  EXPECT_NE(json.find(R"("data":[1])"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("data":[1.0])"), std::string::npos) << json;
   EXPECT_EQ(r.body.size() - hl, 12u);  // 3 FP32 probabilities
   float probs[3];
   std::memcpy(probs, r.body.data() + hl, 12);
@@ -217,6 +219,9 @@ TEST_F(IrisServer, V2Errors) {
       {R"({"inputs":[{"name":"input-0","shape":[100000000000,100000000000],"datatype":"FP32","data":[1]}]})", json, 400, "more than"},
       {R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP32","data":[1,2,3,"x"]}]})", json, 400, "inputs[0]"},
       {R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"BYTES","data":["a","b","c","d"]}]})", json, 400, "datatype"},
+      // A typed BOOL tensor for an FP32 input is refused, as Triton refuses any datatype but the model's
+      // (docs/protocols.md: numbers convert to numbers; booleans only from V1's untyped JSON).
+      {R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"BOOL","data":[true,false,true,true]}]})", json, 400, "datatype: expected FP32, got BOOL"},
       {R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":[{"name":"nope"}]})", json, 400, "unknown output 'nope'"},
       {R"({"inputs":[{"name":"a","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]},{"name":"b","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]})", json, 400, "unexpected input"},
       // Binary extension: truncated body, leftover bytes, missing header, bad header.
@@ -237,6 +242,18 @@ TEST_F(IrisServer, V2Errors) {
   auto r = HttpPost(port(), "/v2/models/nope/infer", R"({"inputs":[]})");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body, R"({"error":"Model with name nope does not exist."})");
+}
+
+// V1 bodies carry no datatypes: JSON booleans are read as BOOL and, like numbers, converted to the model's
+// datatype (as KServe's numpy does: True is 1.0). The same rows as numbers give the same answer.
+TEST_F(IrisServer, V1BooleansConvertLikeNumbers) {
+  auto b = HttpPost(port(), "/v1/models/iris:predict", R"({"instances":[[true,false,true,true]]})");
+  EXPECT_EQ(b.status, 200) << b.body;
+  auto n = HttpPost(port(), "/v1/models/iris:predict", R"({"instances":[[1,0,1,1]]})");
+  EXPECT_EQ(b.body, n.body);
+  // V2 numbers of another numeric datatype still convert (FP64 and INT64 data for an FP32 model).
+  EXPECT_EQ(Infer(R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"INT64","data":[1,0,1,1]}]})").status, 200);
+  EXPECT_EQ(Infer(R"({"inputs":[{"name":"input-0","shape":[1,4],"datatype":"FP64","data":[1,0,1,1]}]})").status, 200);
 }
 
 TEST_F(IrisServer, BodyLimitIs413) {
@@ -289,7 +306,7 @@ TEST(Repository, LoadUnloadIndex) {
   r = HttpPost(port, "/v2/repository/models/iris/load", "");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"name":"iris","load":true})");
-  EXPECT_EQ(HttpPost(port, "/v1/models/iris:predict", kIris).body, R"({"predictions":[1,1]})");
+  EXPECT_EQ(HttpPost(port, "/v1/models/iris:predict", kIris).body, R"({"predictions":[1.0,1.0]})");
 
   r = HttpPost(port, "/v2/repository/models/broken/load", "");
   EXPECT_EQ(r.status, 503);
@@ -401,7 +418,7 @@ TEST(Uds, RestOverUnixSocket) {
   for (int i = 0; i < 4; ++i) {  // several connections: spread over both loops
     auto r = HttpRequestUds(path, "POST", "/v1/models/iris:predict", kIris, {"Content-Type: application/json"});
     EXPECT_EQ(r.status, 200) << r.error;
-    EXPECT_EQ(r.body, R"({"predictions":[1,1]})");
+    EXPECT_EQ(r.body, R"({"predictions":[1.0,1.0]})");
   }
   auto r = HttpRequestUds(path, "GET", "/v2/health/ready", "");
   EXPECT_EQ(r.status, 200) << r.error;

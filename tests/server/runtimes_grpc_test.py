@@ -3,7 +3,7 @@ client would, compared with the frameworks' own saved answers.
 
 Run by ctest with Debian's /usr/bin/python3. Environment as for grpc_python_test.py (whose stub
 generation and server wrapper this reuses); the LightGBM model and its expected answers come from
-../shared/testdata/lightgbm, the scikit-learn ones from scripts/gen_sklearn_test_models.py.
+tests/data/lightgbm (see its README), the scikit-learn ones from scripts/gen_sklearn_test_models.py.
 """
 
 import json
@@ -19,7 +19,7 @@ import grpc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpc_python_test as g  # noqa: E402
 
-SHARED_LGBM = os.path.join(g.SOURCE_DIR, "..", "shared", "testdata", "lightgbm")
+LGBM_DATA = os.path.join(g.SOURCE_DIR, "tests", "data", "lightgbm")
 SKLEARN = os.path.join(g.MODELS, "sklearn")
 
 
@@ -39,7 +39,7 @@ class RuntimesGrpcTest(unittest.TestCase):
             shutil.copytree(os.path.join(SKLEARN, name), os.path.join(repo, name))
         os.makedirs(os.path.join(repo, "lightgbm-iris"))
         # Named model.bst on purpose: the server must tell LightGBM's text from XGBoost's binary by content.
-        shutil.copy(os.path.join(SHARED_LGBM, "lg_rf_iris.model"), os.path.join(repo, "lightgbm-iris", "model.bst"))
+        shutil.copy(os.path.join(LGBM_DATA, "lg_rf_iris.model"), os.path.join(repo, "lightgbm-iris", "model.bst"))
         cls.server = g.Server(["--model_repository", repo])
         cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.server.grpc_port)
         cls.stub = g.pb_grpc.GRPCInferenceServiceStub(cls.channel)
@@ -101,11 +101,11 @@ class RuntimesGrpcTest(unittest.TestCase):
 
     def test_lightgbm_matches_lightgbm(self):
         rows = []
-        with open(os.path.join(g.SOURCE_DIR, "tests", "data", "lg_rf_iris_test.tsv")) as f:
+        with open(os.path.join(LGBM_DATA, "lg_rf_iris_test.tsv")) as f:
             for line in f:
                 if line.strip() and not line.startswith("#"):
                     rows.append([float(v) for v in line.split("\t")])
-        with open(os.path.join(SHARED_LGBM, "lg_rf_iris_true_predictions.txt")) as f:
+        with open(os.path.join(LGBM_DATA, "lg_rf_iris_true_predictions.txt")) as f:
             want = [float(line) for line in f if line.strip()]
         self.assertEqual(len(rows), len(want))
         resp = self.infer("lightgbm-iris", rows, datatype="FP32")

@@ -35,18 +35,19 @@ Sample ReadSample(const std::string& name) {
 class SklearnServer : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = ServerProcess::Start({"--model_repository", Repo()}).release();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->WaitReady(60000)) << server_->Output();
+    server_ = ServerProcess::StartReady({"--model_repository", Repo()}, &error_, 60000).release();
   }
+  void SetUp() override { ASSERT_NE(server_, nullptr) << error_; }  // fails, never skips (util/test_util.h)
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
   }
   static int port() { return server_->http_port(); }
   static ServerProcess* server_;
+  static std::string error_;
 };
 ServerProcess* SklearnServer::server_ = nullptr;
+std::string SklearnServer::error_;
 
 TEST_F(SklearnServer, KServeIrisSampleAnswersClassIds) {
   // KServe's sklearn sample request (docs: "sklearn-iris"), answered like sklearnserver does.

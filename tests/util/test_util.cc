@@ -132,6 +132,24 @@ std::string ServerProcess::Output() {
   return impl_->output;
 }
 
+std::unique_ptr<ServerProcess> ServerProcess::StartReady(const std::vector<std::string>& args, std::string* error,
+                                                         int ready_timeout_ms) {
+  std::string cmd = InferdBin() + " model-server";
+  for (const auto& a : args) cmd += " " + a;
+  auto s = Start(args);
+  if (!s) {
+    *error = "the model server did not start listening: " + cmd;
+    return nullptr;
+  }
+  if (!s->WaitReady(ready_timeout_ms)) {
+    *error = "the model server did not become ready within " + std::to_string(ready_timeout_ms) + " ms: " + cmd +
+             "\noutput:\n" + s->Output();
+    return nullptr;
+  }
+  error->clear();
+  return s;
+}
+
 bool ServerProcess::WaitReady(int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -21,6 +21,12 @@ class ServerProcess {
  public:
   // Returns nullptr (and prints why) when the server did not start listening within 30 s.
   static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& args);
+  // Start + WaitReady(ready_timeout_ms). On failure: nullptr, and *error says why (with the server's output).
+  // For fixtures that share one server: call it from SetUpTestSuite and ASSERT on the result in SetUp().
+  // Never ASSERT in SetUpTestSuite: gtest then reports every test of the suite as SKIPPED (and ctest as
+  // not failed) instead of failing them.
+  static std::unique_ptr<ServerProcess> StartReady(const std::vector<std::string>& args, std::string* error,
+                                                   int ready_timeout_ms = 30000);
   ~ServerProcess();
 
   int http_port() const { return http_port_; }

@@ -37,12 +37,30 @@ bool PredictProbaFromEnv() {
   return s == "true" || s == "1" || s == "yes";
 }
 
+// The datatype of predict()'s answers from the fitted classes' numpy dtype, written as kind and item size
+// ("i8", "u1", "f4", "b1", "U6"; a bare kind from an older compiled record means 8 bytes): the one
+// KServe's sklearnserver answers, whose V2 encoder maps numpy dtypes one to one (int32 is INT32).
 DataType LabelType(const std::string& kind) {
-  if (kind == "i" || kind == "u") return DataType::kInt64;
-  if (kind == "b") return DataType::kBool;
-  if (kind == "f") return DataType::kFp64;
-  if (kind.empty()) return DataType::kFp64;  // a regressor
-  return DataType::kBytes;                   // strings and objects
+  if (kind.empty()) return DataType::kFp64;  // a regressor: predict() answers float64
+  const std::string size = kind.substr(1);
+  switch (kind[0]) {
+    case 'b': return DataType::kBool;
+    case 'i':
+      if (size == "1") return DataType::kInt8;
+      if (size == "2") return DataType::kInt16;
+      if (size == "4") return DataType::kInt32;
+      return DataType::kInt64;
+    case 'u':
+      if (size == "1") return DataType::kUint8;
+      if (size == "2") return DataType::kUint16;
+      if (size == "4") return DataType::kUint32;
+      return DataType::kUint64;
+    case 'f':
+      if (size == "2") return DataType::kFp16;
+      if (size == "4") return DataType::kFp32;
+      return DataType::kFp64;
+    default: return DataType::kBytes;  // strings and objects
+  }
 }
 
 int64_t DictInt(PyObject* d, const char* key) {

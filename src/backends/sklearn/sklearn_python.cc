@@ -37,9 +37,14 @@ def describe(model):
         'n_features': int(n) if n is not None else -1,
         'has_proba': hasattr(model, 'predict_proba'),
         'n_classes': int(len(classes)) if one_dim else -1,
-        'label_kind': _np.asarray(classes).dtype.kind if one_dim else '',
+        'label_kind': _label_kind(classes) if one_dim else '',
         'type': _describe_type(model),
     }
+
+
+def _label_kind(classes):
+    dt = _np.asarray(classes).dtype
+    return dt.kind + str(dt.itemsize)
 
 
 def _describe_type(model):

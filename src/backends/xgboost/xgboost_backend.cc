@@ -271,8 +271,8 @@ class XgboostBackend final : public Backend {
       switch (kinds_[idx]) {
         case Kind::kPredict:
           if (objective_ == Objective::kSoftmax) {
-            int64_t* out = reinterpret_cast<int64_t*>(t.Allocate(static_cast<size_t>(n) * sizeof(int64_t)));
-            for (int64_t i = 0; i < n; ++i) out[i] = ArgMax(&margin[i * width_], width_);
+            float* out = reinterpret_cast<float*>(t.Allocate(static_cast<size_t>(n) * sizeof(float)));
+            for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(ArgMax(&margin[i * width_], width_));
           } else if (objective_ == Objective::kSoftprob) {
             float* out = reinterpret_cast<float*>(t.Allocate(expect * sizeof(float)));
             for (int64_t i = 0; i < n; ++i) Softmax(&margin[i * width_], out + i * width_, width_);
@@ -315,7 +315,8 @@ class XgboostBackend final : public Backend {
     metadata_.inputs = {{"input-0", DataType::kFp32, {-1, num_features_}}};
     Shape scores = width_ == 1 ? Shape{-1} : Shape{-1, width_};
     if (objective_ == Objective::kSoftmax) {
-      metadata_.outputs.push_back({"output-0", DataType::kInt64, {-1}});
+      // Booster.predict answers class ids as float32 (and KServe's xgbserver encodes float32 as FP32).
+      metadata_.outputs.push_back({"output-0", DataType::kFp32, {-1}});
     } else {
       metadata_.outputs.push_back({"output-0", DataType::kFp32, scores});
     }

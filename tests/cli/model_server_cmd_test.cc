@@ -1,0 +1,163 @@
+// `inferd model-server` started with the arguments KServe's model servers and runtimes pass: it must
+// start, serve, and say what it does with each flag (honoured, ignored with a reason, or unknown), never
+// crash or exit over one. The flag lists are KServe's: python/kserve/kserve/model_server.py (every KServe
+// server's parent parser), python/*server/*/__main__.py and config/runtimes/*.yaml.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "util/test_util.h"
+
+namespace inferd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kIris = R"({"instances":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]})";
+
+std::vector<std::string> Iris(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--model_name", "iris", "--model_dir", ModelsDir() + "/xgb_iris_softmax"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+// The issue's crash: these four segfaulted while parsing.
+TEST(ModelServerFlags, DocumentedCompatibilityFlagsNoLongerCrash) {
+  for (const std::string flag : {"--enable_docs_url", "--protocol", "--predictor_host", "--http_protocol"}) {
+    std::string error;
+    auto s = ServerProcess::StartReady(Iris({flag, flag == "--enable_docs_url" ? "false" : "v2"}), &error);
+    ASSERT_NE(s, nullptr) << flag << ": " << error;
+    EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200) << flag;
+    EXPECT_EQ(Count(s->Output(), flag + ": accepted for KServe compatibility and ignored"), 1u) << s->Output();
+    EXPECT_EQ(s->Terminate(), 0) << flag;
+  }
+}
+
+// Every flag of KServe's model_server.py, in both spellings a runtime may use, plus the per-server ones.
+TEST(ModelServerFlags, EveryKServeServerFlagIsAcceptedAndAccountedFor) {
+  const std::vector<std::string> ignored = {
+      "--max_asyncio_workers=4", "--enable_docs_url=true", "--enable_latency_logging", "true",
+      "--configure_logging=false", "--log_config_file=/etc/log.yaml", "--access_log_format", "%(h)s",
+      "--event-loop=uvloop", "--timeout-keep-alive", "65", "--protocol=v2", "--predictor_protocol=v1",
+      "--predictor_host=example:80", "--predictor_use_ssl=false", "--predictor_request_timeout_seconds=600",
+      "--predictor_request_retries=0", "--enable_predictor_health_check", "--http_protocol=http1"};
+  std::vector<std::string> honoured = {"--workers=2",
+                                       "--max_threads=2",
+                                       "--enable_grpc=true",
+                                       "--grpc_max_send_message_length=8388608",
+                                       "--grpc_max_receive_message_length=8388608",
+                                       "--nthread=1"};
+  std::vector<std::string> args = Iris(honoured);
+  args.insert(args.end(), ignored.begin(), ignored.end());
+  std::string error;
+  auto s = ServerProcess::StartReady(args, &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200);
+  const std::string out = s->Output();
+  for (const std::string& a : ignored) {
+    if (!a.starts_with("--")) continue;
+    std::string flag = a.substr(0, a.find('='));
+    EXPECT_EQ(Count(out, flag + ": accepted for KServe compatibility and ignored:"), 1u) << flag << "\n" << out;
+  }
+  EXPECT_NE(out.find("--nthread 1: intra-op threads per request"), std::string::npos) << out;
+  EXPECT_EQ(out.find("does not know"), std::string::npos) << out;
+}
+
+TEST(ModelServerFlags, UnknownArgumentsAreWarnedAboutOnceAndIgnored) {
+  std::string error;
+  auto s = ServerProcess::StartReady(
+      Iris({"--bogus", "1", "--bogus", "1", "--other=x", "-z", "stray", "--return_probabilities"}), &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200);
+  const std::string out = s->Output();
+  EXPECT_EQ(Count(out, "does not know, ignored"), 1u) << out;
+  EXPECT_NE(out.find("ignored: --bogus 1 --other=x -z stray --return_probabilities"), std::string::npos) << out;
+}
+
+TEST(ModelServerFlags, PredictiveServerFrameworkForcesTheFormat) {
+  std::string error;
+  auto s = ServerProcess::StartReady(Iris({"--framework=xgboost", "--nthread=1"}), &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_NE(s->Output().find("--framework xgboost: model format xgboost"), std::string::npos) << s->Output();
+  // sklearn forced on an XGBoost file: the model fails to load, with a reason (the server does not crash).
+  auto t = ServerProcess::Start(Iris({"--framework=sklearn"}));
+  ASSERT_NE(t, nullptr);
+  std::string body;
+  for (int i = 0; i < 250 && body.find("UNAVAILABLE") == std::string::npos; ++i) {
+    body = HttpPost(t->http_port(), "/v2/repository/index", "").body;
+    usleep(20000);
+  }
+  EXPECT_NE(body.find("format 'sklearn'"), std::string::npos) << body;
+  // Not one of predictiveserver's choices: a start error naming them.
+  EXPECT_EQ(ServerProcess::Start(Iris({"--framework=tensorflow"})), nullptr);
+}
+
+class Scratch {
+ public:
+  Scratch() : dir_(fs::temp_directory_path() / ("inferd_cli_" + std::to_string(::getpid()) + "_" + Name())) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  ~Scratch() { fs::remove_all(dir_); }
+  fs::path operator/(const std::string& p) const { return dir_ / p; }
+
+ private:
+  static std::string Name() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+  fs::path dir_;
+};
+
+// kserve-torchserve.yaml: torchserve --start --model-store=/mnt/models/model-store --ts-config=...
+TEST(ModelServerFlags, TorchServeRuntimeArgsStartAServerThatSaysWhyItCannotServeTheArchive) {
+  Scratch d;
+  fs::create_directories(d / "model-store");
+  fs::create_directories(d / "config");
+  std::ofstream(d / "model-store" / "mnist.mar") << "PK";
+  std::ofstream(d / "config" / "config.properties") << "inference_address=http://0.0.0.0:8085\n";
+  auto s = ServerProcess::Start({"torchserve", "--start", "--model-store=" + (d / "model-store").string(),
+                                 "--ts-config=" + (d / "config" / "config.properties").string()});
+  ASSERT_NE(s, nullptr);
+  std::string body;
+  for (int i = 0; i < 250 && body.find("UNAVAILABLE") == std::string::npos; ++i) {
+    body = HttpPost(s->http_port(), "/v2/repository/index", "").body;
+    usleep(20000);
+  }
+  EXPECT_NE(body.find("mnist.mar' is a TorchServe model archive (.mar), which inferd does not serve yet"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(HttpGet(s->http_port(), "/v2/health/ready").status, 503);
+  const std::string out = s->Output();
+  EXPECT_NE(out.find("--start: accepted for KServe compatibility and ignored"), std::string::npos) << out;
+  EXPECT_NE(out.find("--ts-config: accepted for KServe compatibility and ignored"), std::string::npos) << out;
+  EXPECT_NE(out.find("'torchserve' (a runtime's own command word"), std::string::npos) << out;
+  EXPECT_TRUE(s->Alive());
+}
+
+// kserve-tritonserver.yaml: tritonserver --model-store=/mnt/models --grpc-port=9000 --http-port=8080 ...
+// (the test's --http_port 0 / --grpc_port 0 win over Triton's spellings, as the replica command's do).
+TEST(ModelServerFlags, TritonRuntimeArgsServeTheModelRepository) {
+  Scratch d;
+  fs::create_directories(d / "repo" / "iris" / "1");
+  fs::copy_file(ModelsDir() + "/xgb_iris_softmax/model.bst", d / "repo" / "iris" / "1" / "model.bst");
+  std::string error;
+  auto s = ServerProcess::StartReady({"tritonserver", "--model-store=" + (d / "repo").string(), "--grpc-port=9000",
+                                      "--http-port=8080", "--allow-grpc=true", "--allow-http=true"},
+                                     &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_NE(s->http_port(), 8080);
+  EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200);
+  EXPECT_NE(s->Output().find("--allow-http: accepted for KServe compatibility and ignored"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace inferd::testing
