@@ -272,6 +272,10 @@ struct ControlPlane::Impl {
   uint64_t event_counter = 0;
   std::string last_routes;
   std::string run_dir;       // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
+  // Given to every replica (INFERD_REPOSITORY_TOKEN): the repository API's load/unload need it, so a client
+  // that reaches a replica through the gateway cannot unload the model it serves. The index stays open (the
+  // reconciler reads it without one).
+  const std::string repository_token = RandomToken();
   uint64_t uds_counter = 0;  // names them r<N>.sock
 
   // A fresh Unix socket path for an `inferd model-server` replica, or "" when it would not fit sun_path.
@@ -712,6 +716,7 @@ Status ControlPlane::Impl::StartReplica(Service& svc, Revision& rev) {
   // Natively compiled scikit-learn models are remembered here, so a replica started again loads without
   // starting Python (backends/sklearn).
   rs->env.emplace_back("INFERD_COMPILED_CACHE", opt.data_dir + "/compiled");
+  rs->env.emplace_back("INFERD_REPOSITORY_TOKEN", repository_token);
   rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
   rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
   auto id = sup_->Start(*rs);

@@ -211,6 +211,23 @@ spec:
         self.delete("healthy")
         self.delete("sick")
 
+    def test_03b_repository_verbs_through_the_gateway_need_the_replicas_token(self):
+        # The gateway forwards every path to the replica; serve gives its replicas a repository token, so a
+        # client cannot unload (or load over) the model a service serves. The index stays readable.
+        self.apply(self.isvc_yaml("guarded", "sklearn", self.sklearn))
+        self.serve.wait_ready("guarded")
+        host = "guarded.default.example.com"
+        for verb in ("unload", "load"):
+            r = self.serve.gw("POST", "/v2/repository/models/guarded/" + verb, host=host)
+            self.assertEqual(r.status_code, 401, verb + " " + r.text)
+            r = self.serve.gw("POST", "/v2/repository/models/guarded/" + verb, host=host,
+                              headers={"Authorization": "Bearer guess"})
+            self.assertEqual(r.status_code, 401, verb + " " + r.text)
+        self.assertEqual(self.serve.gw("POST", "/v2/repository/index", host=host).status_code, 200)
+        r = self.serve.gw("POST", "/v1/models/guarded:predict", host=host, json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.delete("guarded")
+
     # ---- networking.kserve.io/visibility: cluster-local --------------------------------------------
     def test_04_cluster_local_service_is_not_published_outside(self):
         ip = external_ip()
