@@ -388,6 +388,11 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
         return SlowRead();
       }
       req_len_ = end + static_cast<size_t>(rh_.content_length);
+      if (rh_.content_length > 0 &&
+          !Authorized(rh_.has_auth ? std::string_view(p + rh_.auth_off, rh_.auth_len) : std::string_view())) {
+        version_ = 11;
+        return SendUnauthorizedBody();
+      }
       // The body's bytes are counted before any is read: past the process's budget, 503 without reading it.
       if (!ReserveBody(rh_.content_length)) {
         version_ = 11;
@@ -434,6 +439,12 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
   }
 
   void OnHeader() {
+    const auto& head = parser_->get();
+    if ((parser_->chunked() || parser_->content_length().value_or(0) > 0) &&
+        !Authorized(SV(head[http::field::authorization]))) {
+      version_ = head.version() ? head.version() : 11;
+      return SendUnauthorizedBody();
+    }
     if (auto len = parser_->content_length(); len && !ReserveBody(*len)) return SendBusy();
     SetPhase(net::Phase::kBody);
     auto expect = parser_->get()[http::field::expect];
@@ -908,6 +919,14 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     res_->body() = std::move(body);
     res_->prepare_payload();
     Send();
+  }
+
+  // With --gateway_token: a request with a body and no valid token is answered 401 from its head, and the
+  // connection closes without reading the body (an unauthenticated client cannot make the gateway buffer it).
+  // Bodiless requests are decided in Dispatch (health checks of the gateway itself need no token).
+  void SendUnauthorizedBody() {
+    keep_alive_ = false;
+    Local(http::status::unauthorized, ErrorJson("missing or invalid bearer token"), "Bearer");
   }
 
   // Past the process's budget of request bytes in flight: 503 + Retry-After, and the connection closes without

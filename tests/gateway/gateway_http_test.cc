@@ -602,6 +602,50 @@ TEST(GatewayAuthTest, BearerToken) {
   gw.Stop();
 }
 
+// A request with a body and no valid token is answered 401 from its head, before any of its body is read: an
+// unauthenticated client cannot make the gateway hold its body (fast path: Content-Length; slow path: chunked).
+TEST(GatewayAuthTest, UnauthorizedBodyIsRefusedFromTheHead) {
+  UpstreamServer a("A");
+  GatewayOptions o;
+  o.host = "127.0.0.1";
+  o.http_port = 0;
+  o.grpc_port = -1;
+  o.token = "s3cret";
+  Gateway gw(o);
+  ASSERT_TRUE(gw.Start().ok());
+  auto t = std::make_shared<RoutingTable>();
+  t->services.push_back(Svc("default", "m", {Rev("m-1", 100, {Ep(a)})}));
+  gw.UpdateRoutes(t);
+  for (const std::string framing : {"Content-Length: 8000000", "Transfer-Encoding: chunked"}) {
+    SCOPED_TRACE(framing);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(gw.http_port()));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // The head only: the body never comes. Before the check, the gateway waited for it (the body timeout).
+    const std::string head = "POST /v2/models/m/infer HTTP/1.1\r\nHost: gw\r\n" + framing + "\r\n\r\n";
+    ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    char buf[1024];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << "no answer before the body";
+    std::string got(buf, static_cast<size_t>(n));
+    EXPECT_EQ(got.rfind("HTTP/1.1 401", 0), 0u) << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+    ::close(fd);
+  }
+  EXPECT_EQ(a.requests(), 0);
+  // With the token, a body still goes through.
+  EXPECT_EQ(HttpRequest(gw.http_port(), "POST", "/v2/models/m/infer", "{}", {"Authorization: Bearer s3cret"}, 5000)
+                .status,
+            200);
+  gw.Stop();
+}
+
 TEST(GatewayStartTest, BadHostFails) {
   GatewayOptions o;
   o.host = "not-an-ip";
