@@ -193,6 +193,8 @@ std::string ApplyMappedFlags(const CLI::App& cmd, ModelServerFlags* f) {
   if (given("--allow-grpc") && !given("--enable_grpc")) cfg.server.enable_grpc = f->triton_allow_grpc;
   if (given("--timeout-keep-alive") && !given("--keepalive_timeout")) {
     cfg.server.limits.timeouts.keepalive_ms = static_cast<int64_t>(f->timeout_keep_alive_s * 1000);
+    LOG_INFO("--timeout-keep-alive {}: keep-alive idle timeout {} s (as --keepalive_timeout)", f->timeout_keep_alive_s,
+             f->timeout_keep_alive_s);
   }
   return "";
 }

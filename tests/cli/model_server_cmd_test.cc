@@ -49,7 +49,7 @@ TEST(ModelServerFlags, EveryKServeServerFlagIsAcceptedAndAccountedFor) {
   const std::vector<std::string> ignored = {
       "--max_asyncio_workers=4", "--enable_docs_url=true", "--enable_latency_logging", "true",
       "--configure_logging=false", "--log_config_file=/etc/log.yaml", "--access_log_format", "%(h)s",
-      "--event-loop=uvloop", "--timeout-keep-alive", "65", "--protocol=v2", "--predictor_protocol=v1",
+      "--event-loop=uvloop", "--protocol=v2", "--predictor_protocol=v1",
       "--predictor_host=example:80", "--predictor_use_ssl=false", "--predictor_request_timeout_seconds=600",
       "--predictor_request_retries=0", "--enable_predictor_health_check", "--http_protocol=http1"};
   std::vector<std::string> honoured = {"--workers=2",
@@ -57,7 +57,9 @@ TEST(ModelServerFlags, EveryKServeServerFlagIsAcceptedAndAccountedFor) {
                                        "--enable_grpc=true",
                                        "--grpc_max_send_message_length=8388608",
                                        "--grpc_max_receive_message_length=8388608",
-                                       "--nthread=1"};
+                                       "--nthread=1",
+                                       "--timeout-keep-alive",
+                                       "65"};
   std::vector<std::string> args = Iris(honoured);
   args.insert(args.end(), ignored.begin(), ignored.end());
   std::string error;
@@ -71,6 +73,7 @@ TEST(ModelServerFlags, EveryKServeServerFlagIsAcceptedAndAccountedFor) {
     EXPECT_EQ(Count(out, flag + ": accepted for KServe compatibility and ignored:"), 1u) << flag << "\n" << out;
   }
   EXPECT_NE(out.find("--nthread 1: intra-op threads per request"), std::string::npos) << out;
+  EXPECT_NE(out.find("--timeout-keep-alive 65: keep-alive idle timeout 65 s"), std::string::npos) << out;
   EXPECT_EQ(out.find("does not know"), std::string::npos) << out;
 }
 
