@@ -52,7 +52,9 @@
 //   worker at once (until a route update lists it again), and the request, which it never saw, goes to
 //   another replica of the revision or waits in the activator's queue for one (as at zero); only requests
 //   already written to a replica that died fail.
-//   A replica that cannot be reached otherwise: 502 {"error": ...}. A pooled keep-alive connection the replica
+//   A new upstream connection that cannot be opened because this process is out of file descriptors (or
+//   socket memory) is tried again, 10 ms doubling to 1 s, within the service's timeout: the replica is not at
+//   fault. A replica that cannot be reached otherwise: 502 {"error": ...}. A pooled keep-alive connection the replica
 //   closed while idle is detected before use (non-blocking peek, for connections idle over a second) or,
 //   failing that, on first use with nothing answered, and the request is then sent once more on a fresh
 //   connection to the same replica.

@@ -1,5 +1,6 @@
 #include "gateway/grpc_proxy.h"
 
+#include <arpa/inet.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/create_channel.h>
@@ -9,10 +10,13 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <grpcpp/support/stub_options.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <climits>
 #include <mutex>
 #include <random>
@@ -21,6 +25,7 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "inference.pb.h"
+#include "net/handoff.h"
 
 namespace inferd::gateway {
 
@@ -100,10 +105,28 @@ bool NeverSent(const grpc::Status& s) {
          s.error_message().find("failed to connect to all addresses") != std::string::npos;
 }
 
-// The peer of a server call is "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000" or "unix:...": true unless it is a
-// loopback IP address (a Unix socket peer is local too).
+// The peer of a connection net::HandoffListener handed to gRPC, which names it "fd:<descriptor>" (the
+// descriptor stays open while a call on it runs): the address is asked of the socket.
+bool ExternalFdPeer(std::string_view fd_text) {
+  int fd = -1;
+  auto [end, ec] = std::from_chars(fd_text.data(), fd_text.data() + fd_text.size(), fd);
+  if (ec != std::errc() || end != fd_text.data() + fd_text.size() || fd < 0) return true;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return true;
+  if (ss.ss_family == AF_UNIX) return false;
+  char ip[INET6_ADDRSTRLEN] = {};
+  const void* addr = ss.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr)
+                                             : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+  if (inet_ntop(ss.ss_family, addr, ip, sizeof ip) == nullptr) return true;
+  return !IsLoopbackIp(ip);
+}
+
+// The peer of a server call is "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:..." or "fd:12" (see
+// ExternalFdPeer): true unless it is a loopback IP address (a Unix socket peer is local too).
 bool ExternalPeer(std::string_view peer) {
   if (peer.starts_with("unix:")) return false;
+  if (peer.starts_with("fd:")) return ExternalFdPeer(peer.substr(3));
   if (peer.starts_with("ipv4:")) {
     peer.remove_prefix(5);
     return !IsLoopbackIp(peer.substr(0, peer.rfind(':')));
@@ -158,6 +181,9 @@ struct GrpcProxy::Impl {
   std::string bearer;  // "Bearer <token>" or empty
   std::unique_ptr<grpc::CallbackGenericService> service;
   std::unique_ptr<grpc::Server> server;
+  // Accepts for `server`, which has no listening socket of its own (gRPC 1.51 stops accepting for good after
+  // one EMFILE: net/handoff.h). Declared after it: destroyed, so stopped, first.
+  std::unique_ptr<net::HandoffListener> listener;
   int port = 0;
 };
 
@@ -467,10 +493,7 @@ GrpcProxy::~GrpcProxy() { Stop(); }
 
 Status GrpcProxy::Start() {
   impl_->service = std::make_unique<ProxyService>(impl_.get());
-  grpc::ServerBuilder builder;
-  int selected = 0;
-  std::string address = impl_->options.host + ":" + std::to_string(std::max(0, impl_->options.grpc_port));
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
+  grpc::ServerBuilder builder;  // no listening port: impl_->listener accepts
   size_t max_body = impl_->options.max_body_bytes;
   builder.SetMaxReceiveMessageSize(max_body > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(max_body));
   builder.SetMaxSendMessageSize(-1);
@@ -483,11 +506,17 @@ Status GrpcProxy::Start() {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1024);
   builder.RegisterCallbackGenericService(impl_->service.get());
   impl_->server = builder.BuildAndStart();
-  if (!impl_->server || selected == 0) {
-    impl_->server.reset();
-    return Unavailable("gateway grpc: cannot listen on " + address);
+  if (!impl_->server) return Unavailable("gateway grpc: cannot start");
+  grpc::Server* server = impl_->server.get();
+  impl_->listener = std::make_unique<net::HandoffListener>("gateway grpc", [server](int fd) {
+    grpc::AddInsecureChannelFromFd(server, fd);
+  });
+  if (Status st = impl_->listener->Start(impl_->options.host, std::max(0, impl_->options.grpc_port)); !st.ok()) {
+    impl_->listener.reset();
+    Stop();
+    return st;
   }
-  impl_->port = selected;
+  impl_->port = impl_->listener->port();
   return Status::Ok();
 }
 
@@ -495,6 +524,7 @@ int GrpcProxy::port() const { return impl_->port; }
 
 void GrpcProxy::Stop() {
   if (!impl_ || !impl_->server) return;
+  if (impl_->listener) impl_->listener->Stop();  // no new connections
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   impl_->server->Wait();
   impl_->server.reset();

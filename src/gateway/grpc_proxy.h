@@ -4,7 +4,9 @@
 // inference.GRPCInferenceService methods the gateway reads only field 1 (model_name) of the request bytes,
 // routes like the HTTP side (namespace from the `:authority` host, else "default"; a tag host selects that
 // revision), and forwards the bytes with a generic stub on a channel cached per endpoint, relaying the
-// response bytes, status and metadata. ServerLive/ServerReady are answered locally.
+// response bytes, status and metadata. ServerLive/ServerReady are answered locally. Its port is accepted by a
+// net::HandoffListener (gRPC 1.51's own listener stops for good at the fd limit), so gRPC names a call's peer
+// "fd:<descriptor>"; the cluster-local check asks that socket for its address.
 #pragma once
 
 #include <memory>

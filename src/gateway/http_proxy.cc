@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "net/http_io.h"
+#include "net/limits.h"
 #include "net/listener.h"
 
 namespace inferd::gateway {
@@ -133,6 +134,13 @@ bool NeedsSlowPath(std::string_view name) {
     case 19: return IEquals(name, "proxy-authorization");
     default: return false;
   }
+}
+
+// A connect that failed for lack of this process's resources (the errno values the acceptors back off on),
+// not because of the replica.
+bool OutOfLocalResources(const beast::error_code& ec) {
+  return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
 }
 
 bool ParseLength(std::string_view v, uint64_t* out) {
@@ -328,7 +336,12 @@ struct Worker {
 class Session : public net::TrackedConn, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Worker* w, const std::string* bearer)
-      : net::TrackedConn(&*w->conns), socket_(std::move(socket)), w_(w), bearer_(bearer), timer_(w->ctx) {}
+      : net::TrackedConn(&*w->conns),
+        socket_(std::move(socket)),
+        w_(w),
+        bearer_(bearer),
+        timer_(w->ctx),
+        connect_retry_(w->ctx) {}
 
   ~Session() {
     if (held_) NoteUnheld(*stats_);  // dropped from a queue at shutdown
@@ -703,6 +716,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
       if (ec == asio::error::connection_refused || ec == boost::system::errc::no_such_file_or_directory) {
         return EndpointGone("cannot connect: " + ec.message());
       }
+      if (OutOfLocalResources(ec)) return ConnectLater();
       return UpstreamFailed(http::status::bad_gateway,
                             "cannot connect to replica " + ep_->http_name + ": " + ec.message());
     }
@@ -719,6 +733,18 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
       }
     }
     WriteUpstream();
+  }
+
+  // This process is out of file descriptors (or socket memory): the replica is fine, but no new connection to it
+  // can be opened now. The request waits and tries again, 10 ms doubling to 1 s as the acceptors pause at the
+  // same limit, within the service's timeout (timer_ still runs; OnTimer cancels the wait).
+  void ConnectLater() {
+    up_.reset();
+    connect_retry_.expires_after(std::chrono::milliseconds(connect_backoff_.NextMs()));
+    connect_retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (self->timed_out_) return self->Timeout();
+      if (!ec) self->Connect();
+    });
   }
 
   // The replica behind ep_ is gone and never saw this request (see gateway.h, Proxying): it leaves every
@@ -876,6 +902,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
   void OnTimer(beast::error_code ec) {
     if (ec || !upstream_active_) return;
     timed_out_ = true;
+    connect_retry_.cancel();  // a request waiting to connect (ConnectLater) ends now
     if (up_) {
       beast::error_code ignored;
       up_->socket.cancel(ignored);
@@ -975,6 +1002,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     held_stats_.reset();
     orig_target_.clear();
     stale_retried_ = timed_out_ = upstream_active_ = woken_ = rerouted_ = false;
+    connect_backoff_.Reset();
   }
 
   // Closes after the answer was sent: half-close, then drop what the client still sends (e.g. the rest of a
@@ -1000,6 +1028,8 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
   Worker* w_;
   const std::string* bearer_;
   asio::steady_timer timer_;
+  asio::steady_timer connect_retry_;   // ConnectLater's pause
+  net::AcceptBackoff connect_backoff_;  // its length (the acceptors' backoff: same limit, same pauses)
   beast::flat_buffer buffer_;  // client bytes; a fast-path request stays here until answered
   bool keep_alive_ = true;
   bool head_ = false;

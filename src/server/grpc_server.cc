@@ -1,6 +1,7 @@
 #include "server/grpc_server.h"
 
 #include <absl/synchronization/mutex.h>
+#include <grpcpp/server_posix.h>
 
 #include <algorithm>
 #include <atomic>
@@ -439,21 +440,18 @@ bool GrpcServer::RunBackground(F&& fn) {
 
 Status GrpcServer::Start() {
   if (server_) return Internal("gRPC server already started");
-  std::string host = options_.host.empty() ? "0.0.0.0" : options_.host;
-  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  const std::string host = options_.host.empty() ? "0.0.0.0" : options_.host;
   const std::string address = host + ":" + std::to_string(options_.grpc_port);
 
   // Debian's Abseil tracks the lock order of every absl::Mutex (gRPC's) to detect deadlocks: a few
   // percent of the CPU of each call. It is a debugging aid; inferd's release builds turn it off.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
+  // No listening port of gRPC's own: connections are accepted by a net::HandoffListener and handed to gRPC
+  // (gRPC 1.51 stops accepting for good after one EMFILE; see net/handoff.h).
   grpc::ServerBuilder builder;
-  int selected = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected);
   builder.SetMaxReceiveMessageSize(options_.grpc_max_receive_message_length);
   builder.SetMaxSendMessageSize(options_.grpc_max_send_message_length);
-  // gRPC sets SO_REUSEPORT by default, which would let a second server "bind" a busy port silently.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Bounds in gRPC's terms (net/limits.h): idle connections are closed after the keep-alive timeout, and
   // streams per connection are bounded. (No grpc::ResourceQuota: tried; with gRPC 1.51 a quota too small for
   // its buffers made every call, small ones included, wait until its deadline instead of being refused.)
@@ -466,11 +464,19 @@ Status GrpcServer::Start() {
   } catch (const std::exception& e) {
     return Unavailable("gRPC server on " + address + " failed to start: " + e.what());
   }
-  if (!server_ || selected == 0) {
+  if (!server_) return Unavailable("gRPC server on " + address + " failed to start");
+  grpc::Server* server = server_.get();
+  listener_ = std::make_unique<net::HandoffListener>("grpc", [server](int fd) {
+    grpc::AddInsecureChannelFromFd(server, fd);
+  });
+  if (Status st = listener_->Start(host, options_.grpc_port); !st.ok()) {
+    listener_.reset();
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
     server_.reset();
-    return Unavailable("gRPC server could not bind " + address + " (is the port in use?)");
+    return st;
   }
-  port_ = selected;
+  port_ = listener_->port();
   shut_down_ = false;
   return Status::Ok();
 }
@@ -482,6 +488,7 @@ void GrpcServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   // shutdown would also wait for idle client connections to answer its GOAWAY ping (seconds when a
   // client is not polling), so it only gets a short grace here once our calls are done; whatever is
   // still running then is cancelled.
+  if (listener_) listener_->Stop();  // no new connections
   stopping_.store(true);
   while (active_calls_.load() > 0 && std::chrono::system_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -24,6 +24,7 @@
 
 #include "core/status.h"
 #include "model/repository.h"
+#include "net/handoff.h"
 #include "server/metrics.h"
 #include "server/server_state.h"
 
@@ -42,6 +43,8 @@ class GrpcServer {
 
   // Binds options.host:options.grpc_port (0 picks a free port) with insecure credentials and the
   // configured message size limits, and starts serving. Unavailable when the port cannot be bound.
+  // Connections are accepted by a net::HandoffListener (backoff at the fd limit, net/handoff.h) and handed
+  // to gRPC; gRPC has no listening socket of its own.
   Status Start();
   // The bound port (valid after a successful Start).
   int port() const { return port_; }
@@ -61,6 +64,7 @@ class GrpcServer {
   ServerOptions options_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<net::HandoffListener> listener_;  // accepts for server_ (declared after it: stops first)
   int port_ = 0;
   bool shut_down_ = false;
   std::atomic<bool> stopping_{false};       // Shutdown has begun: refuse new calls

@@ -212,6 +212,8 @@ spec:
         db.close()
 
         for restart in range(2):  # the second start finds the quarantine done and starts as usual
+            if restart:
+                self.serve.stop()  # else the first restart's serve outlives the test
             type(self).serve = Serve(self.data_dir)
             self.serve.wait_ready("sklearn-iris")
             self.assert_serving()

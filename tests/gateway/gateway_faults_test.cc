@@ -9,6 +9,8 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -162,6 +164,55 @@ TEST_F(GatewayFaultsTest, RequestsForAGoneReplicaWaitForItsReplacement) {
   }
   EXPECT_EQ(stats->errors.load(), 0u);
   EXPECT_EQ(stats->in_flight.load(), 0);
+}
+
+// One request on a raw connection to the gateway: the answer's first bytes, "" when none came within 10 s.
+std::string RequestOn(int fd, const std::string& request) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return "";
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// The gateway's process is out of file descriptors when a request needs a new connection to its replica: the
+// replica is not at fault, so the request waits (no 502) and is answered once descriptors are free again, on
+// the client connection it came on.
+TEST_F(GatewayFaultsTest, NewUpstreamConnectionAtTheFdLimitWaitsForAFreeDescriptor) {
+  UpstreamServer a("A");
+  table_->services.push_back(Svc("solo", {Rev("solo-1", {Ep(a)})}));
+  gw_->UpdateRoutes(table_);
+  int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{10, 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  // Accepted, and answered by the gateway itself (no upstream connection exists yet).
+  ASSERT_EQ(RequestOn(client, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n").substr(0, 12), "HTTP/1.1 200");
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = std::min<rlim_t>(old.rlim_cur, 4096);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> filler;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) filler.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  std::string answer;
+  std::thread t([&] { answer = RequestOn(client, "GET /v2/models/solo/ready HTTP/1.1\r\nHost: x\r\n\r\n"); });
+  std::this_thread::sleep_for(500ms);  // the gateway tried to connect, failed with EMFILE, and waits
+  for (int i = 0; i < 8 && !filler.empty(); ++i) {  // a few descriptors free again
+    ::close(filler.back());
+    filler.pop_back();
+  }
+  t.join();
+  for (int fd : filler) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  ::close(client);
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+  EXPECT_NE(answer.find("A|GET|/v2/models/solo/ready|"), std::string::npos) << answer;
+  EXPECT_EQ(a.requests(), 1);
 }
 
 // Requests in flight when the replica dies may fail, and only they: the count of failures is at most the

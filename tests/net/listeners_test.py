@@ -4,7 +4,7 @@
 Covered: slowloris heads and stalled bodies are closed after the configured timeout while a body that keeps
 moving is not; idle keep-alive connections are closed; a connection flood at a low open-file limit neither
 spins (CPU time from /proc/PID/stat) nor stops an open connection from answering, and once it ends new
-connections are served; the connection cap closes the excess at once; request bodies beyond the process's
+connections are served (on the gRPC port too); the connection cap closes the excess at once; request bodies beyond the process's
 budget get 503 + Retry-After before their body is sent, the budget is shared by serve's gateway and API, and
 the RSS stays bounded under parallel 60 MB bodies; an unauthenticated 8 MB body to the API gets 401 before the
 client finished sending it.
@@ -301,6 +301,42 @@ class ModelServerFdExhaustion(Test):
                 except OSError:
                     time.sleep(0.2)
             self.assertEqual(status, 200, "not served again after the flood ended")
+        finally:
+            for s in flood:
+                s.close()
+            server.stop()
+
+    def test_grpc_port_serves_again_after_a_flood_at_the_fd_limit(self):
+        # gRPC 1.51's own listener stopped accepting for good after one EMFILE (new connections then hung
+        # unanswered); the gRPC port is now accepted by inferd (net/handoff.h), which pauses and resumes.
+        import grpc
+        server = model_server(prefix=["prlimit", "--nofile=64:64", "--"])
+        grpc_port = server.ports[1]
+        flood = []
+
+        def live(timeout):
+            with grpc.insecure_channel("127.0.0.1:%d" % grpc_port) as ch:
+                ch.unary_unary("/inference.GRPCInferenceService/ServerLive")(b"", timeout=timeout)
+
+        try:
+            live(10)
+            for _ in range(150):
+                flood.append(connect(grpc_port))
+            time.sleep(1.0)
+            self.assertGreaterEqual(server.open_fds(), 60, "the flood did not reach the fd limit")
+            cpu0 = server.cpu_seconds()
+            time.sleep(1.0)
+            self.assertLess(server.cpu_seconds() - cpu0, 0.5, "the gRPC acceptor spins at the fd limit")
+            for s in flood:
+                s.close()
+            flood = []
+            time.sleep(1.5)  # the acceptor's pause is at most 1 s
+            for i in range(20):  # each a new connection
+                try:
+                    live(5)
+                except grpc.RpcError as e:
+                    self.fail("new gRPC connection %d after the flood: %s" % (i, e.code()))
+            self.assertRegex(server.output(), r"grpc: accept failed: Too many open files")
         finally:
             for s in flood:
                 s.close()
