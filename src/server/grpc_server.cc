@@ -245,6 +245,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                        if (req->model_name().empty()) {
                          return InvalidArgumentStatus("model_name: the model name is empty");
                        }
+                       if (Status st = ValidateModelName(req->model_name()); !st.ok()) return ToGrpcStatus(st);
                        Status st = s_->repo_->Unload(req->model_name());
                        if (!st.ok()) return ToGrpcStatus(st);
                        resp->set_model_name(req->model_name());

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 #include "core/clock.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
@@ -136,6 +138,31 @@ RestResponse RestHandler::ModelMetadataResponse(std::string_view model, std::str
 }
 
 namespace {
+
+// The body of a repository load/unload (Triton's: `{"parameters": {...}}`). inferd loads a model's files as
+// they are on disk, so a load's `config` or `file:<path>` overrides are refused rather than ignored; an
+// unload's `unload_dependents` is accepted (inferd has no ensembles, so a model has no dependents).
+Status CheckRepositoryBody(bool load, const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return Status::Ok();
+  const char* verb = load ? "repository load" : "repository unload";
+  auto parsed = ParseBoundedJson(body, std::string(verb) + " body");
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) return InvalidArgument(std::string(verb) + " body must be a JSON object");
+  for (const auto& [key, value] : parsed->items()) {
+    if (key != "parameters") {
+      return InvalidArgument(std::string(verb) + ": unknown field '" + key.substr(0, 100) + "'");
+    }
+    if (!value.is_object()) return InvalidArgument(std::string(verb) + ": parameters must be an object");
+    for (const auto& [name, v] : value.items()) {
+      if (!load && name == "unload_dependents" && v.is_boolean()) continue;
+      return InvalidArgument(std::string(verb) + ": parameters." + name.substr(0, 100) +
+                             " is not supported (inferd " + (load ? "loads the model's files as they are on disk" :
+                                                                      "takes no unload parameters but unload_dependents") +
+                             ")");
+    }
+  }
+  return Status::Ok();
+}
 
 std::string Rfc3339Now() {
   auto now = std::chrono::system_clock::now();
@@ -525,6 +552,7 @@ RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
         if (Status st = ValidateModelName(seg[3]); !st.ok()) return Error(st);
         std::string model = seg[3];
         bool load = seg[4] == "load";
+        if (Status st = CheckRepositoryBody(load, req.body); !st.ok()) return Error(st);
         auto task = [this, model, load, done]() mutable {
           Status st = load ? repo_->Load(model) : repo_->Unload(model);
           if (!st.ok()) {

@@ -152,5 +152,27 @@ TEST(RepositoryApi, WithoutATokenTheVerbsStayOpen) {  // as KServe's and Triton'
   EXPECT_EQ(HttpPost(s->http_port(), "/v2/repository/models/b/unload", "").status, 200);
 }
 
+// Triton's load body can override the model's configuration or files; inferd loads the files as they are, so
+// such a body is refused naming the parameter instead of being ignored. Empty bodies and {} still load.
+TEST(RepositoryApi, LoadParametersAreRefusedNotIgnored) {
+  Repo repo;
+  std::string error;
+  auto s = ServerProcess::StartReady({"--model_repository", repo.path(), "--load_model", "a"}, &error);
+  ASSERT_NE(s, nullptr) << error;
+  const int port = s->http_port();
+  auto r = HttpPost(port, "/v2/repository/models/b/load", R"({"parameters":{"config":"{\"max_batch_size\":8}"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("parameters.config is not supported"), std::string::npos) << r.body;
+  r = HttpPost(port, "/v2/repository/models/b/load", R"({"parameters":{"file:1/model.json":"AAAA"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(HttpPost(port, "/v2/repository/models/b/load", "[1]").status, 400);
+  EXPECT_EQ(HttpPost(port, "/v2/repository/models/b/load", std::string(100000, '[')).status, 400);
+  EXPECT_EQ(HttpPost(port, "/v2/repository/models/b/load", "{}").status, 200);
+  EXPECT_EQ(HttpPost(port, "/v2/repository/models/c/load", "").status, 200);
+  EXPECT_EQ(HttpPost(port, "/v2/repository/models/b/unload", R"({"parameters":{"unload_dependents":true}})").status,
+            200);
+  EXPECT_EQ(HttpPost(port, "/v2/repository/models/c/unload", R"({"parameters":{"other":1}})").status, 400);
+}
+
 }  // namespace
 }  // namespace inferd::testing
