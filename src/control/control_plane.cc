@@ -130,11 +130,16 @@ std::string ReplicaLoadFailure(int port) {
   return "";
 }
 
-// KServe's label for a service published inside the cluster only (constants.VisibilityLabel).
+// A service published inside the cluster only: KServe's label (constants.VisibilityLabel), or Knative's, which
+// KServe's Serverless mode passes to the Knative Service (KServe's own cluster_local sample uses it).
 bool IsClusterLocal(const Json& obj) {
   const Json& md = obj["metadata"];
   if (!md.contains("labels") || !md["labels"].is_object()) return false;
-  return md["labels"].value("networking.kserve.io/visibility", "") == "cluster-local";
+  for (const char* label : {"networking.kserve.io/visibility", "networking.knative.dev/visibility",
+                            "serving.knative.dev/visibility"}) {
+    if (md["labels"].value(label, "") == "cluster-local") return true;
+  }
+  return false;
 }
 
 // The domain of a service's URLs: the gateway's, or Kubernetes' in-cluster one for a cluster-local service.

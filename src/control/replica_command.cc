@@ -13,22 +13,36 @@ namespace {
 
 using resources::Json;
 
-// Images of KServe's own model servers whose arguments `inferd model-server` understands.
-constexpr std::array<std::string_view, 3> kCompatibleImages = {"kserve/sklearnserver", "kserve/xgbserver",
-                                                               "kserve/lgbserver"};
+// Images of the model servers KServe's runtimes name whose work `inferd model-server` does, and which it runs
+// instead: KServe's own servers and Triton take their arguments unchanged (inferd model-server accepts their
+// flags, docs/configuration.md); TorchServe's too (its .mar store then fails the model's load, naming the
+// archive, instead of a runtime that cannot run); MLServer is configured by environment, so it gets the
+// model's name and directory as flags.
+struct CompatibleImage {
+  std::string_view repository;  // the image without registry host and tag
+  bool add_model_flags;         // append --model_name={{.Name}} --model_dir=/mnt/models
+};
+constexpr std::array<CompatibleImage, 7> kCompatibleImages = {{{"kserve/sklearnserver", false},
+                                                              {"kserve/xgbserver", false},
+                                                              {"kserve/lgbserver", false},
+                                                              {"kserve/predictiveserver", false},
+                                                              {"nvidia/tritonserver", false},
+                                                              {"pytorch/torchserve-kfs", false},
+                                                              {"seldonio/mlserver", true}}};
 
-bool IsCompatibleImage(std::string_view image) {
+const CompatibleImage* FindCompatibleImage(std::string_view image) {
   // "docker.io/kserve/sklearnserver:v0.14" -> "kserve/sklearnserver"
   if (auto at = image.find('@'); at != std::string_view::npos) image = image.substr(0, at);
   if (auto slash = image.rfind('/'); slash != std::string_view::npos) {
     if (auto colon = image.find(':', slash); colon != std::string_view::npos) image = image.substr(0, colon);
   }
-  for (auto c : kCompatibleImages) {
-    if (image == c || (image.size() > c.size() && image.ends_with(c) && image[image.size() - c.size() - 1] == '/')) {
-      return true;
+  for (const auto& c : kCompatibleImages) {
+    const std::string_view r = c.repository;
+    if (image == r || (image.size() > r.size() && image.ends_with(r) && image[image.size() - r.size() - 1] == '/')) {
+      return &c;
     }
   }
-  return false;
+  return nullptr;
 }
 
 int FreeLoopbackPort() {
@@ -179,8 +193,13 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& e : container.env) env.emplace_back(e.name, e.value);
   if (command.empty()) {
-    if (IsCompatibleImage(image)) {
+    if (const CompatibleImage* c = FindCompatibleImage(image)) {
       command = {"inferd", "model-server"};
+      if (c->add_model_flags) {
+        for (const char* flag : {"--model_name={{.Name}}", "--model_dir=/mnt/models"}) {
+          if (!HasFlag(args, std::string_view(flag, std::string_view(flag).find('=')))) args.push_back(flag);
+        }
+      }
     } else {
       return InvalidArgument(where + ": container image '" + image +
                              "' has no command; without Kubernetes inferd runs containers as local commands, so "

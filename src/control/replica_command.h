@@ -7,9 +7,10 @@
 // - `inferd ...` commands run this binary (`inferd_bin`). For `inferd model-server` the HTTP/gRPC ports
 //   become 0 (the child picks free ones and prints them; the supervisor reads them) and the host 127.0.0.1;
 //   with `uds_path` it also gets `--uds=<uds_path>` (other commands never do).
-// - Images KServe's own runtimes use whose model servers take the same arguments as `inferd
-//   model-server` (kserve/sklearnserver, kserve/xgbserver, kserve/lgbserver) run as `inferd model-server`,
-//   so a ClusterServingRuntime copied from KServe works unchanged. Any other container without `command`
+// - Images KServe's runtimes use whose work `inferd model-server` does (kserve/sklearnserver, xgbserver,
+//   lgbserver, predictiveserver, nvidia/tritonserver, pytorch/torchserve-kfs with their arguments as they are;
+//   seldonio/mlserver, configured by environment, with --model_name={{.Name}} --model_dir=/mnt/models added)
+//   run as `inferd model-server`, so a ClusterServingRuntime copied from KServe works unchanged. Any other container without `command`
 //   cannot run without Kubernetes: FailedPrecondition-like InvalidArgument whose message says so.
 // - Other commands get a free loopback port chosen here, substituted for the value of
 //   --http_port/--port (forms `--http_port=8080` and `--http_port 8080`) and given as env PORT; the

@@ -70,12 +70,37 @@ TEST(ReplicaCommandTest, KServeImageWithoutCommandRunsAsModelServer) {
 }
 
 TEST(ReplicaCommandTest, ImageOnlyContainerCannotRunAndSaysSo) {
-  Json rt = Runtime({{"name", "kserve-container"}, {"image", "nvcr.io/nvidia/tritonserver:23.05"}});
+  Json rt = Runtime({{"name", "kserve-container"}, {"image", "tensorflow/serving:2.6.2"}});
   resources::ComponentSpec spec;
   auto r = BuildReplicaSpec(Input(&spec, &rt));
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("tritonserver"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("tensorflow/serving"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("command"), std::string::npos) << r.status().message();
+}
+
+// KServe's kserve-tritonserver and kserve-mlserver runtimes, as `kubectl kustomize config/runtimes` renders them.
+TEST(ReplicaCommandTest, TritonAndMlserverImagesRunAsModelServer) {
+  Json triton = Runtime({{"name", "kserve-container"},
+                         {"image", "nvcr.io/nvidia/tritonserver:23.05-py3"},
+                         {"args", {"tritonserver", "--model-store=/mnt/models", "--grpc-port=9000", "--http-port=8080",
+                                   "--allow-grpc=true", "--allow-http=true"}}});
+  resources::ComponentSpec spec;
+  auto r = BuildReplicaSpec(Input(&spec, &triton));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/opt/inferd");
+  EXPECT_EQ(r->argv[1], "model-server");
+  EXPECT_TRUE(Has(r->argv, "--model-store=/cache/abc"));
+  EXPECT_TRUE(Has(r->argv, "--http_port=0"));
+  EXPECT_TRUE(r->ports_from_stdout);
+
+  Json mlserver = Runtime({{"name", "kserve-container"},
+                           {"image", "docker.io/seldonio/mlserver:1.7.1"},
+                           {"env", {{{"name", "MLSERVER_HTTP_PORT"}, {"value", "8080"}}}}});
+  r = BuildReplicaSpec(Input(&spec, &mlserver));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[1], "model-server");
+  EXPECT_TRUE(Has(r->argv, "--model_name=sklearn-iris"));
+  EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc"));
 }
 
 TEST(ReplicaCommandTest, CustomCommandGetsAPortAndTemplates) {

@@ -228,6 +228,17 @@ spec:
         self.assertEqual(r.status_code, 200, r.text)
         self.delete("guarded")
 
+    def test_04b_knatives_visibility_label_is_cluster_local_too(self):
+        # KServe's own docs/samples/v1beta1/advanced/cluster_local.yaml uses Knative's label.
+        self.apply(self.isvc_yaml("knative-inside", "sklearn", self.sklearn,
+                                  labels="  labels:\n    networking.knative.dev/visibility: cluster-local"))
+        obj = self.serve.wait_ready("knative-inside")
+        self.assertEqual(obj["status"]["url"], "http://knative-inside.default.svc.cluster.local")
+        r = self.serve.gw("POST", "/v1/models/knative-inside:predict", host="knative-inside.default.svc.cluster.local",
+                          json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.delete("knative-inside")
+
     # ---- networking.kserve.io/visibility: cluster-local --------------------------------------------
     def test_04_cluster_local_service_is_not_published_outside(self):
         ip = external_ip()
