@@ -224,6 +224,15 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     SetFlag(rest, "--grpc_port", "0");
     SetFlag(rest, "--host", "127.0.0.1");
     if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
+    // The declared model format is what the model server must load (KServe's lgbserver fails on a joblib file;
+    // detecting the format from the files would serve it anyway). Repositories (Triton) declare per model.
+    static constexpr std::array<std::string_view, 5> kServerFormats = {"sklearn", "xgboost", "lightgbm", "pytorch",
+                                                                       "onnx"};
+    if (std::find(kServerFormats.begin(), kServerFormats.end(), in.spec->format) != kServerFormats.end() &&
+        !HasFlag(rest, "--model_format") && !HasFlag(rest, "--model_repository") && !HasFlag(rest, "--model-store") &&
+        !HasFlag(rest, "--model-repository") && !HasFlag(rest, "--python")) {
+      SetFlag(rest, "--model_format", in.spec->format);
+    }
     if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
       SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
                                                             ? in.spec->batcher->max_batch_size

@@ -46,6 +46,7 @@ TEST(ReplicaCommandTest, BuiltinRuntimeRunsThisBinaryOnPortZero) {
     EXPECT_TRUE(Has(r->argv, "--http_port=0"));
     EXPECT_TRUE(Has(r->argv, "--grpc_port=0"));
     EXPECT_TRUE(Has(r->argv, "--host=127.0.0.1"));
+    EXPECT_TRUE(Has(r->argv, "--model_format=sklearn"));  // the declared format, not one detected from files
     EXPECT_TRUE(r->ports_from_stdout);
     return;
   }
@@ -85,12 +86,14 @@ TEST(ReplicaCommandTest, TritonAndMlserverImagesRunAsModelServer) {
                          {"args", {"tritonserver", "--model-store=/mnt/models", "--grpc-port=9000", "--http-port=8080",
                                    "--allow-grpc=true", "--allow-http=true"}}});
   resources::ComponentSpec spec;
+  spec.format = "sklearn";
   auto r = BuildReplicaSpec(Input(&spec, &triton));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->argv[0], "/opt/inferd");
   EXPECT_EQ(r->argv[1], "model-server");
   EXPECT_TRUE(Has(r->argv, "--model-store=/cache/abc"));
   EXPECT_TRUE(Has(r->argv, "--http_port=0"));
+  EXPECT_FALSE(Has(r->argv, "--model_format=sklearn")) << "a repository declares each model's format itself";
   EXPECT_TRUE(r->ports_from_stdout);
 
   Json mlserver = Runtime({{"name", "kserve-container"},
@@ -101,6 +104,7 @@ TEST(ReplicaCommandTest, TritonAndMlserverImagesRunAsModelServer) {
   EXPECT_EQ(r->argv[1], "model-server");
   EXPECT_TRUE(Has(r->argv, "--model_name=sklearn-iris"));
   EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc"));
+  EXPECT_TRUE(Has(r->argv, "--model_format=sklearn"));
 }
 
 TEST(ReplicaCommandTest, CustomCommandGetsAPortAndTemplates) {

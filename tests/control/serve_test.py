@@ -598,14 +598,14 @@ spec:
 apiVersion: serving.kserve.io/v1alpha1
 kind: ServingRuntime
 metadata:
-  name: triton-like
+  name: tfserving-like
 spec:
   supportedModelFormats:
     - name: image-format
       autoSelect: true
   containers:
     - name: kserve-container
-      image: nvcr.io/nvidia/tritonserver:23.05-py3
+      image: tensorflow/serving:2.6.2
 ---
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
@@ -661,7 +661,7 @@ spec:
                               what="RuntimeNotRunnable")
         lfi = obj["status"]["modelStatus"]["lastFailureInfo"]
         self.assertEqual(lfi["reason"], "RuntimeNotRunnable")
-        self.assertIn("tritonserver", lfi["message"])
+        self.assertIn("tensorflow/serving", lfi["message"])
         rc, out, err = self.serve.cli("get", "isvc", "image-only", "-o", "yaml")
         self.assertEqual(rc, 0, err)
         self.assertIn("kind: InferenceService", out)
