@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/bearer.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
 #include "net/http_io.h"
@@ -381,13 +382,6 @@ std::string RandomSuffix() {
   std::string s;
   for (int i = 0; i < 5; ++i) s.push_back(kChars[rng() % (sizeof kChars - 1)]);
   return s;
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return d == 0;
 }
 
 // ---- stream connections --------------------------------------------------------------------------------
@@ -802,10 +796,7 @@ void ApiServer::Impl::StartAccepting(tcp::acceptor acc) {
 
 std::optional<Reply> ApiServer::Impl::CheckAuth(std::string_view path, std::string_view authorization) const {
   if (options.token.empty() || path == "/healthz" || path == "/livez" || path == "/readyz") return std::nullopt;
-  static constexpr std::string_view kBearer = "Bearer ";
-  bool ok = authorization.size() > kBearer.size() && authorization.substr(0, kBearer.size()) == kBearer &&
-            ConstantTimeEquals(authorization.substr(kBearer.size()), options.token);
-  if (ok) return std::nullopt;
+  if (BearerTokenMatches(authorization, options.token)) return std::nullopt;
   Reply r = ErrorReply(401, "Unauthorized", "Unauthorized");
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;

@@ -22,6 +22,7 @@
 #include <random>
 #include <vector>
 
+#include "core/bearer.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "inference.pb.h"
@@ -178,7 +179,6 @@ std::optional<std::string> ReadField1String(std::string_view bytes) {
 struct GrpcProxy::Impl {
   GatewayOptions options;
   const TableHolder* holder = nullptr;
-  std::string bearer;  // "Bearer <token>" or empty
   std::unique_ptr<grpc::CallbackGenericService> service;
   std::unique_ptr<grpc::Server> server;
   // Accepts for `server`, which has no listening socket of its own (gRPC 1.51 stops accepting for good after
@@ -223,16 +223,11 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
   }
 
   bool Authorized() const {
-    if (p_->bearer.empty()) return true;
+    const std::string& token = p_->options.token;
+    if (token.empty()) return true;
     const auto& md = ctx_->client_metadata();
     auto it = md.find("authorization");
-    if (it == md.end()) return false;
-    std::string_view got(it->second.data(), it->second.size());
-    std::string_view want = p_->bearer;
-    if (got.size() != want.size()) return false;
-    unsigned diff = 0;
-    for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned>(got[i] ^ want[i]);
-    return diff == 0;
+    return it != md.end() && BearerTokenMatches(std::string_view(it->second.data(), it->second.size()), token);
   }
 
   void Dispatch() {
@@ -486,7 +481,6 @@ class ProxyService final : public grpc::CallbackGenericService {
 GrpcProxy::GrpcProxy(const GatewayOptions& options, const TableHolder* table) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   impl_->holder = table;
-  if (!options.token.empty()) impl_->bearer = "Bearer " + options.token;
 }
 
 GrpcProxy::~GrpcProxy() { Stop(); }

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/bearer.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "net/http_io.h"
@@ -335,11 +336,11 @@ struct Worker {
 // written, kIdle between requests, kLinger when closing after an error answer.
 class Session : public net::TrackedConn, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Worker* w, const std::string* bearer)
+  Session(tcp::socket socket, Worker* w, const std::string* token)
       : net::TrackedConn(&*w->conns),
         socket_(std::move(socket)),
         w_(w),
-        bearer_(bearer),
+        token_(token),
         timer_(w->ctx),
         connect_retry_(w->ctx) {}
 
@@ -502,14 +503,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     Dispatch(SV(req_[http::field::host]), SV(req_.target()), SV(req_[http::field::authorization]));
   }
 
-  bool Authorized(std::string_view got) const {
-    if (bearer_->empty()) return true;
-    std::string_view want = *bearer_;  // "bearer <token>"
-    if (got.size() != want.size() || !IEqualsPrefix(got, "bearer ")) return false;
-    unsigned diff = 0;
-    for (size_t i = 7; i < want.size(); ++i) diff |= static_cast<unsigned>(got[i] ^ want[i]);
-    return diff == 0;
-  }
+  bool Authorized(std::string_view got) const { return token_->empty() || BearerTokenMatches(got, *token_); }
 
   // host/target/auth: views into buffer_ (fast path) or req_ (slow path). Also called again for a request
   // the activator held, once woken (stats_open_ is then already set: it keeps counting where it began).
@@ -1026,7 +1020,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
 
   tcp::socket socket_;
   Worker* w_;
-  const std::string* bearer_;
+  const std::string* token_;  // --gateway_token ("" = open)
   asio::steady_timer timer_;
   asio::steady_timer connect_retry_;   // ConnectLater's pause
   net::AcceptBackoff connect_backoff_;  // its length (the acceptors' backoff: same limit, same pauses)
@@ -1078,7 +1072,6 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
 struct HttpProxy::Impl {
   GatewayOptions options;
   const TableHolder* holder;
-  std::string bearer;  // "bearer <token>" or empty
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   int port = 0;
@@ -1091,7 +1084,7 @@ struct HttpProxy::Impl {
         [this, w](tcp::socket socket) {
           beast::error_code ec;
           socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<Session>(std::move(socket), w, &bearer)->Start();
+          std::make_shared<Session>(std::move(socket), w, &options.token)->Start();
         });
     w->acceptor->Start();
   }
@@ -1100,7 +1093,6 @@ struct HttpProxy::Impl {
 HttpProxy::HttpProxy(const GatewayOptions& options, const TableHolder* table) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   impl_->holder = table;
-  if (!options.token.empty()) impl_->bearer = "bearer " + options.token;
 }
 
 HttpProxy::~HttpProxy() { Stop(); }

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/bearer.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/uuid.h"

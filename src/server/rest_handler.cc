@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bearer.h"
 #include "core/clock.h"
 #include "core/json_depth.h"
 #include "core/logging.h"

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "net/limits.h"
 
@@ -35,18 +34,6 @@ struct ServerOptions {
   std::string server_name = "inferd";
   std::string server_version = "0.1.0";
 };
-
-// True when `authorization` (an Authorization header or gRPC metadata value) is "Bearer <token>"; the
-// comparison takes the same time wherever the first difference is.
-inline bool BearerTokenMatches(std::string_view authorization, std::string_view token) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() != kBearer.size() + token.size() || !authorization.starts_with(kBearer)) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(authorization[kBearer.size() + i] ^ token[i]);
-  }
-  return diff == 0;
-}
 
 struct ServerState {
   std::atomic<bool> draining{false};
