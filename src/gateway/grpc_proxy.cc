@@ -1,6 +1,5 @@
 #include "gateway/grpc_proxy.h"
 
-#include <arpa/inet.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/create_channel.h>
@@ -13,7 +12,6 @@
 #include <grpcpp/server_posix.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <grpcpp/support/stub_options.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
@@ -27,6 +25,7 @@
 #include "core/logging.h"
 #include "inference.pb.h"
 #include "net/handoff.h"
+#include "net/peer.h"
 
 namespace inferd::gateway {
 
@@ -107,20 +106,12 @@ bool NeverSent(const grpc::Status& s) {
 }
 
 // The peer of a connection net::HandoffListener handed to gRPC, which names it "fd:<descriptor>" (the
-// descriptor stays open while a call on it runs): the address is asked of the socket.
+// descriptor stays open while a call on it runs): the address is asked of the socket (net/peer.h).
 bool ExternalFdPeer(std::string_view fd_text) {
   int fd = -1;
   auto [end, ec] = std::from_chars(fd_text.data(), fd_text.data() + fd_text.size(), fd);
   if (ec != std::errc() || end != fd_text.data() + fd_text.size() || fd < 0) return true;
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return true;
-  if (ss.ss_family == AF_UNIX) return false;
-  char ip[INET6_ADDRSTRLEN] = {};
-  const void* addr = ss.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr)
-                                             : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
-  if (inet_ntop(ss.ss_family, addr, ip, sizeof ip) == nullptr) return true;
-  return !IsLoopbackIp(ip);
+  return !net::PeerIsLocal(fd);
 }
 
 // The peer of a server call is "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:..." or "fd:12" (see

@@ -27,6 +27,7 @@
 #include "net/http_io.h"
 #include "net/limits.h"
 #include "net/listener.h"
+#include "net/peer.h"
 
 namespace inferd::gateway {
 
@@ -559,17 +560,10 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
           ErrorJson("no route for host '" + std::string(host) + "' path '" + std::string(path) + "'"));
   }
 
-  // Whether the client is outside this machine (its address is not a loopback one), asked of the socket
-  // once per connection and only when a route depends on it (a cluster-local service).
+  // Whether the client is outside this machine (net/peer.h), asked of the socket once per connection and only
+  // when a route depends on it (a cluster-local service).
   bool PeerIsExternal() {
-    if (peer_external_ < 0) {
-      beast::error_code ec;
-      auto ep = socket_.remote_endpoint(ec);
-      peer_external_ = ec || !ep.address().is_loopback() ? 1 : 0;
-      if (!ec && peer_external_ && ep.address().is_v6() && ep.address().to_v6().is_v4_mapped()) {
-        peer_external_ = asio::ip::make_address_v4(asio::ip::v4_mapped, ep.address().to_v6()).is_loopback() ? 0 : 1;
-      }
-    }
+    if (peer_external_ < 0) peer_external_ = net::PeerIsLocal(socket_.native_handle()) ? 0 : 1;
     return peer_external_ == 1;
   }
 

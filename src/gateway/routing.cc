@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "net/peer.h"
+
 namespace inferd::gateway {
 
 namespace {
@@ -183,14 +185,8 @@ bool IsLoopbackIp(std::string_view ip) {
   ip.copy(buf, ip.size());
   buf[ip.size()] = '\0';
   unsigned char a[sizeof(struct in6_addr)];
-  if (inet_pton(AF_INET, buf, a) == 1) return a[0] == 127;
-  if (inet_pton(AF_INET6, buf, a) != 1) return false;
-  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::equal(kMapped, kMapped + 12, a)) return a[12] == 127;
-  for (int i = 0; i < 15; ++i) {
-    if (a[i] != 0) return false;
-  }
-  return a[15] == 1;
+  if (inet_pton(AF_INET, buf, a) == 1) return net::IsLoopbackAddress(AF_INET, a);
+  return inet_pton(AF_INET6, buf, a) == 1 && net::IsLoopbackAddress(AF_INET6, a);
 }
 
 RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target, bool external) {
