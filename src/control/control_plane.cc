@@ -25,6 +25,7 @@
 #include "control/model_storage.h"
 #include "control/replica_command.h"
 #include "control/scaling.h"
+#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
@@ -149,9 +150,8 @@ std::string UrlDomain(bool cluster_local, const std::string& domain) {
 
 // The wait before retry `attempt` (1, 2, ...) of a failed model load: the replicas' restart backoff.
 std::chrono::milliseconds LoadRetryDelay(int attempt, int initial_ms, int max_ms) {
-  int64_t d = std::max(1, initial_ms);
-  for (int i = 1; i < attempt && d < max_ms; ++i) d *= 2;
-  return std::chrono::milliseconds(std::min<int64_t>(d, std::max(initial_ms, max_ms)));
+  return ExponentialBackoff(attempt - 1, std::chrono::milliseconds(std::max(1, initial_ms)),
+                            std::chrono::milliseconds(std::max(initial_ms, max_ms)));
 }
 
 std::string Rfc3339(std::chrono::system_clock::time_point t) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/backoff.h"
 #include "core/logging.h"
 #include "storage/cache_gc.h"
 
@@ -113,7 +114,8 @@ void ModelStorage::Start(const Source& src) {
         d->state = Download::kFailed;
         d->error = r.status().message();
         d->last_error = d->error;
-        d->retry_after_s = std::min(300, 5 << std::min(d->attempts - 1, 6));
+        d->retry_after_s = static_cast<int>(
+            ExponentialBackoff(d->attempts - 1, std::chrono::seconds(5), std::chrono::minutes(5)).count());
         d->retry_at = Clock::now() + std::chrono::seconds(d->retry_after_s);
       }
     }

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/backoff.h"
 #include "core/logging.h"
 #include "supervisor/log_ring.h"
 #include "supervisor/probe.h"
@@ -102,9 +103,7 @@ struct Replica {
 };
 
 milliseconds BackoffDelay(const ReplicaSpec& spec, int exponent) {
-  milliseconds d = spec.initial_backoff;
-  for (int i = 0; i < exponent && d < spec.max_backoff; ++i) d *= 2;
-  return std::min(d, spec.max_backoff);
+  return ExponentialBackoff(exponent, spec.initial_backoff, spec.max_backoff);
 }
 
 bool ParseListening(std::string_view line, int* http, int* grpc) {
