@@ -15,7 +15,9 @@ Field1 ScanField1(const void* data, size_t size, std::string* out) {
   pb::io::CodedInputStream in(static_cast<const uint8_t*>(data), static_cast<int>(size));
   for (;;) {
     uint32_t tag = in.ReadTag();
-    if (tag == 0) return in.ConsumedEntireMessage() || in.ExpectAtEnd() ? Field1::kAbsent : Field1::kMalformed;
+    // 0 is also what ReadTag answers for a truncated tag varint or a literal zero tag, after which the input
+    // may be used up too: only a clean end of the input (ConsumedEntireMessage) means "no field 1".
+    if (tag == 0) return in.ConsumedEntireMessage() ? Field1::kAbsent : Field1::kMalformed;
     if (tag == ((1u << 3) | 2u)) {
       uint32_t len = 0;
       if (!in.ReadVarint32(&len) || !in.ReadString(out, static_cast<int>(len))) return Field1::kMalformed;
