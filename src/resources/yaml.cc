@@ -4,6 +4,7 @@
 // schema (yaml-cpp keeps every scalar as text), quoted scalars stay strings, duplicate keys are rejected
 // and errors carry the source name and 1-based line. Aliases are expanded; a node budget and a depth limit
 // guard against alias bombs and self-referencing anchors. `<<` merge keys are honoured.
+#include <simdjson.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -163,9 +164,18 @@ class Converter {
   }
 
  private:
+  // yaml-cpp passes bytes that are not UTF-8 through into scalars; JSON strings cannot hold them (nlohmann
+  // throws when such a value is serialized: the store, the API's answers, the reconciler, the CLI), and
+  // Kubernetes' YAML reader refuses them too.
+  Status CheckUtf8(const YAML::Node& n, const std::string& text) const {
+    if (simdjson::validate_utf8(text.data(), text.size())) return Status::Ok();
+    return Error(n.Mark(), "not valid UTF-8 (YAML text must be Unicode)");
+  }
+
   Status Scalar(const YAML::Node& n, Json* out) {
     const std::string& tag = n.Tag();
     const std::string& text = n.Scalar();
+    RETURN_IF_ERROR(CheckUtf8(n, text));
     if (tag == "!" || tag == kTagStr) {  // quoted, block (| >) or !!str: always a string
       *out = Json(text);
       return Status::Ok();
@@ -207,7 +217,7 @@ class Converter {
       return Error(k.Mark(), "mapping keys must be scalars");
     }
     *out = k.Scalar();
-    return Status::Ok();
+    return CheckUtf8(k, *out);
   }
 
   Status Map(const YAML::Node& n, int depth, Json* out) {

@@ -125,6 +125,22 @@ TEST(Yaml, ErrorInLaterDocumentCountsLinesFromStreamStart) {
   EXPECT_EQ(r.status().message().rfind("two.yaml:5: ", 0), 0u) << r.status().message();
 }
 
+// Found by fuzz/resources_fuzz: a byte that is not UTF-8 in a value went into the object as is, and the first
+// dump() of it threw (inferd serve died on one YAML request; `inferd apply -f` aborted).
+TEST(Yaml, BytesThatAreNotUtf8AreAnError) {
+  auto value = ParseYamlDocuments("a: 1\nb: \"x\x84\"\n", "bad.yaml");
+  ASSERT_FALSE(value.ok());
+  EXPECT_EQ(value.status().message(), "bad.yaml:2: not valid UTF-8 (YAML text must be Unicode)");
+  auto plain = ParseYamlDocuments("metadata:\n  labels:\n    a: \xff\xfe\n", "bad.yaml");
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().message().rfind("bad.yaml:3: ", 0), 0u) << plain.status().message();
+  auto key = ParseYamlDocuments("\xc3: 1\n", "bad.yaml");
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().message().rfind("bad.yaml:1: ", 0), 0u) << key.status().message();
+  // Real UTF-8, and YAML's escapes of non-ASCII code points, are fine.
+  EXPECT_EQ(One("a: \"\xc3\xa9\\x84\"\n")["a"], "\xc3\xa9\xc2\x84");
+}
+
 TEST(Yaml, DuplicateKeyIsAnError) {
   auto r = ParseYamlDocuments("a: 1\nb: 2\na: 3\n", "dup.yaml");
   ASSERT_FALSE(r.ok());
