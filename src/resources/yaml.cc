@@ -15,6 +15,7 @@
 
 #include "resources/internal.h"
 #include "resources/resources.h"
+#include "resources/yaml_load.h"
 
 namespace inferd::resources {
 namespace {
@@ -333,7 +334,7 @@ void Emit(YAML::Emitter& e, const Json& v) {
 StatusOr<std::vector<Json>> ParseYamlDocuments(std::string_view text, std::string_view source) {
   Converter conv(source);
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    std::vector<YAML::Node> docs = LoadAllYaml(std::string(text));
     std::vector<Json> out;
     out.reserve(docs.size());
     for (const auto& doc : docs) {

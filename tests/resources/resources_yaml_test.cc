@@ -141,6 +141,22 @@ TEST(Yaml, BytesThatAreNotUtf8AreAnError) {
   EXPECT_EQ(One("a: \"\xc3\xa9\\x84\"\n")["a"], "\xc3\xa9\xc2\x84");
 }
 
+// Found by fuzz/serve_config_fuzz: yaml-cpp 0.7's LoadAll appended empty documents forever (until memory ran
+// out) when a document starts with a token no node starts with; one API request could take inferd serve down.
+TEST(Yaml, StrayFlowIndicatorIsAnErrorNotAHang) {
+  for (const char* text : {",\n\n", ",", "]", "a: 1\n---\n,\n", "}\n"}) {
+    auto r = ParseYamlDocuments(text, "stray.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().message().rfind("stray.yaml:", 0), 0u) << r.status().message();
+  }
+  auto second = ParseYamlDocuments("a: 1\n---\n,\n", "stray.yaml");
+  EXPECT_EQ(second.status().message(), "stray.yaml:3: unexpected token: no YAML node starts here");
+  // Empty documents are still skipped, not taken for a stuck parser.
+  auto empty = ParseYamlDocuments("---\n---\n# c\n---\na: 1\n---\n", "e.yaml");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->size(), 1u);
+}
+
 TEST(Yaml, DuplicateKeyIsAnError) {
   auto r = ParseYamlDocuments("a: 1\nb: 2\na: 3\n", "dup.yaml");
   ASSERT_FALSE(r.ok());
