@@ -13,6 +13,33 @@
 #include "storage/internal.h"
 
 namespace inferd::storage::internal {
+
+StatusOr<ListPage> ParseGcsListPage(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return Unavailable("not JSON");
+  ListPage page;
+  simdjson::dom::array items;
+  if (doc["items"].get_array().get(items) == simdjson::SUCCESS) {
+    for (simdjson::dom::element item : items) {
+      std::string_view name, size;
+      if (item["name"].get_string().get(name) != simdjson::SUCCESS) return Unavailable("an item without a name");
+      RemoteObject o;
+      o.name = std::string(name);
+      if (item["size"].get_string().get(size) == simdjson::SUCCESS) {
+        std::from_chars(size.data(), size.data() + size.size(), o.size);
+      }
+      page.objects.push_back(std::move(o));
+    }
+  }
+  std::string_view next;
+  if (doc["nextPageToken"].get_string().get(next) == simdjson::SUCCESS && !next.empty()) {
+    page.truncated = true;
+    page.next_token = std::string(next);
+  }
+  return page;
+}
+
 namespace {
 
 struct GcsConfig {
@@ -31,34 +58,18 @@ StatusOr<std::vector<RemoteObject>> List(const GcsConfig& c, const std::string& 
   constexpr size_t kMaxObjects = 1'000'000;
   std::vector<RemoteObject> all;
   std::string token;
-  simdjson::dom::parser parser;
   while (true) {
     std::string url = c.endpoint + "/storage/v1/b/" + PercentEncode(bucket, false) +
                       "/o?prefix=" + PercentEncode(prefix, false);
     if (!token.empty()) url += "&pageToken=" + PercentEncode(token, false);
     ASSIGN_OR_RETURN(std::string body, HttpGetString(Request(c, url)));
-    simdjson::dom::element doc;
-    if (parser.parse(body).get(doc) != simdjson::SUCCESS) return Unavailable("GET " + url + ": not JSON");
-    simdjson::dom::array items;
-    if (doc["items"].get_array().get(items) == simdjson::SUCCESS) {
-      for (simdjson::dom::element item : items) {
-        std::string_view name, size;
-        if (item["name"].get_string().get(name) != simdjson::SUCCESS) {
-          return Unavailable("GET " + url + ": an item without a name");
-        }
-        RemoteObject o;
-        o.name = std::string(name);
-        if (item["size"].get_string().get(size) == simdjson::SUCCESS) {
-          std::from_chars(size.data(), size.data() + size.size(), o.size);
-        }
-        all.push_back(std::move(o));
-      }
-    }
-    std::string_view next;
-    if (doc["nextPageToken"].get_string().get(next) != simdjson::SUCCESS || next.empty()) break;
-    if (next == token) return Unavailable("GET " + url + ": the listing repeated its page token");
+    StatusOr<ListPage> page = ParseGcsListPage(body);
+    if (!page.ok()) return Unavailable("GET " + url + ": " + page.status().message());
+    for (RemoteObject& o : page->objects) all.push_back(std::move(o));
+    if (!page->truncated) break;
+    if (page->next_token == token) return Unavailable("GET " + url + ": the listing repeated its page token");
     if (all.size() > kMaxObjects) return InvalidArgument("more than 1000000 objects under the prefix");
-    token = std::string(next);
+    token = page->next_token;
   }
   return all;
 }

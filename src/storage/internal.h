@@ -137,6 +137,21 @@ struct RemoteObject {
   uint64_t size = 0;
 };
 
+// One page of a bucket listing, as the listing parsers read it (pure functions of the response body; they
+// trust nothing in it: names are checked later by SelectObjects, sizes that do not parse are 0).
+struct ListPage {
+  std::vector<RemoteObject> objects;
+  bool truncated = false;  // another page follows, asked for with next_token
+  std::string next_token;
+};
+// S3 ListObjectsV2's XML (<Contents><Key>/<Size>, <IsTruncated>, <NextContinuationToken>). Unavailable when
+// the body is not a ListBucketResult, a <Contents> has no <Key> or is cut off, or IsTruncated comes without
+// a token.
+StatusOr<ListPage> ParseS3ListPage(std::string_view xml);
+// Cloud Storage objects.list JSON (items[].name/size, nextPageToken). Unavailable when the body is not JSON
+// or an item has no name.
+StatusOr<ListPage> ParseGcsListPage(std::string_view json);
+
 // Decides what of a listing a key/prefix fetch downloads: the object named exactly `key` (kept under its
 // base name), else every object under `key` as a directory (relative paths kept; "directory marker"
 // objects ending in '/' skipped). Each returned pair is (object name, relative destination path), checked

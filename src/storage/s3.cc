@@ -136,13 +136,9 @@ std::string Element(std::string_view doc, std::string_view tag, bool* found = nu
   return XmlUnescape(doc.substr(b + open.size(), e - b - open.size()));
 }
 
-struct ListPage {
-  std::vector<RemoteObject> objects;
-  bool truncated = false;
-  std::string next_token;
-};
+}  // namespace
 
-StatusOr<ListPage> ParseListPage(std::string_view xml) {
+StatusOr<ListPage> ParseS3ListPage(std::string_view xml) {
   if (xml.find("<ListBucketResult") == std::string_view::npos) {
     return Unavailable("ListObjectsV2 answered something that is not a ListBucketResult");
   }
@@ -173,6 +169,8 @@ StatusOr<ListPage> ParseListPage(std::string_view xml) {
   return page;
 }
 
+namespace {
+
 StatusOr<std::vector<RemoteObject>> List(const S3Config& c, const std::string& bucket, const std::string& prefix) {
   constexpr size_t kMaxObjects = 1'000'000;
   std::vector<RemoteObject> all;
@@ -184,7 +182,7 @@ StatusOr<std::vector<RemoteObject>> List(const S3Config& c, const std::string& b
     query += "list-type=2&prefix=" + PercentEncode(prefix, false);
     HttpRequest req = Request(c, c.base_url + "/" + PercentEncode(bucket, false) + "?" + query);
     ASSIGN_OR_RETURN(std::string body, HttpGetString(req));
-    ASSIGN_OR_RETURN(ListPage page, ParseListPage(body));
+    ASSIGN_OR_RETURN(ListPage page, ParseS3ListPage(body));
     for (RemoteObject& o : page.objects) all.push_back(std::move(o));
     if (!page.truncated) break;
     if (page.next_token == token) return Unavailable("ListObjectsV2 repeated its continuation token");
