@@ -57,6 +57,9 @@ bool ParseLength(std::string_view v, uint64_t* out) {
   return true;
 }
 
+// A byte of a header value or reason phrase: HTAB, SP, visible ASCII or obs-text (RFC 9110 field-vchar).
+bool IsFieldText(unsigned char c) { return (c >= 0x20 || c == '\t') && c != 0x7f; }
+
 // Calls f(name, value) (value without surrounding blanks) for each header line in p[from, end), `end` being
 // just past the blank line. False when a line is not `token ":" value CRLF` with visible, space or tab value
 // bytes (obs-fold and bare LF included), or when f returns false.
@@ -71,8 +74,7 @@ bool ForEachField(const char* p, size_t from, size_t end, F&& f) {
     std::string_view name(p + name_begin, i - name_begin);
     size_t vb = ++i;
     while (i < stop && p[i] != '\r') {
-      auto c = static_cast<unsigned char>(p[i]);
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+      if (!IsFieldText(static_cast<unsigned char>(p[i]))) return false;
       ++i;
     }
     if (i >= stop || p[i + 1] != '\n') return false;
@@ -144,6 +146,12 @@ bool ParseResponseHead(const char* p, size_t end, unsigned* status, uint64_t* co
   if (code < 200 || code == 204 || code == 304 || (p[12] != ' ' && p[12] != '\r')) return false;
   size_t line_end = std::string_view(p, end).find("\r\n", 12);
   if (line_end == std::string_view::npos) return false;
+  // The reason phrase holds field text only (a bare CR in it is a line ending to some readers: found by
+  // fuzz/http_scan_fuzz, Beast refuses it); without one, the status code ends the line.
+  if (p[12] == '\r' && line_end != 12) return false;
+  for (size_t i = 13; i < line_end; ++i) {
+    if (!IsFieldText(static_cast<unsigned char>(p[i]))) return false;
+  }
   bool has_length = false;
   bool ok = ForEachField(p, line_end + 2, end, [&](std::string_view name, std::string_view value) {
     if (name.size() == 14 && IEquals(name, "content-length")) {
