@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -147,18 +148,27 @@ Status ExtractArchive(const std::string& archive_path, const std::string& dest_d
       return InvalidArgument(Unsafe(name, std::string("cannot extract: ") + ErrorOf(out.get())));
     }
     if (archive_entry_size(entry) > 0 || type == AE_IFREG) {
+      // The unpacked size is the files' apparent size: a sparse entry (GNU/pax sparse tar) claims its size with
+      // a few bytes of data and its holes read back as zeros, so the declared size counts before anything is
+      // written, and a block counts up to where it ends. Found by fuzz/archive_fuzz (a 200-byte .tgz unpacked to
+      // 8 MiB past a max_bytes of 1 MiB).
+      const uint64_t room = max_bytes - written;  // written <= max_bytes
+      uint64_t reach = archive_entry_size(entry) > 0 ? static_cast<uint64_t>(archive_entry_size(entry)) : 0;
       const void* buf = nullptr;
       size_t size = 0;
       la_int64_t offset = 0;
-      while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
-        written += size;
-        if (written > max_bytes) {
-          return PayloadTooLarge("archive unpacks to more than " + HumanBytes(max_bytes) + " (max_bytes)");
-        }
+      while (reach <= room && (r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+        if (offset < 0) return InvalidArgument("corrupt archive entry \"" + name + "\": negative offset");
+        reach = std::max(reach, static_cast<uint64_t>(offset) + size);
+        if (reach > room) break;
         if (archive_write_data_block(out.get(), buf, size, offset) < ARCHIVE_WARN) {
           return Internal("cannot write \"" + name + "\": " + ErrorOf(out.get()));
         }
       }
+      if (reach > room) {
+        return PayloadTooLarge("archive unpacks to more than " + HumanBytes(max_bytes) + " (max_bytes)");
+      }
+      written += reach;
       if (r != ARCHIVE_EOF) {
         return InvalidArgument("corrupt archive entry \"" + name + "\": " + ErrorOf(in.get()));
       }
