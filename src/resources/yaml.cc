@@ -260,8 +260,13 @@ class Converter {
 };
 
 // Would this string read back as something other than a string (core schema, or YAML 1.1's
-// yes/no/on/off that Kubernetes' YAML reader still types)? Then it must be quoted.
+// yes/no/on/off that Kubernetes' YAML reader still types), or differently? Then it must be quoted. yaml-cpp
+// writes a string holding a CR (or another control byte) plain, and a CR in a plain scalar reads back as a
+// line break (found by fuzz/resources_fuzz): such strings are double-quoted, where yaml-cpp escapes them.
 bool NeedsQuotes(const std::string& s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n') return true;
+  }
   if (!TypePlain(s).is_string()) return true;
   static const char* kYaml11[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
                                   "on", "On", "ON", "off", "Off", "OFF", "=", "<<"};

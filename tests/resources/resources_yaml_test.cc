@@ -157,6 +157,16 @@ TEST(Yaml, StrayFlowIndicatorIsAnErrorNotAHang) {
   EXPECT_EQ(empty->size(), 1u);
 }
 
+// Found by fuzz/resources_fuzz: a string with a CR was written as a plain scalar, and read back with one CR less.
+TEST(Yaml, ToYamlQuotesControlCharacters) {
+  Json obj = {{"a\rb", "x\r\r"}, {"tab", "\tlead"}, {"bell", "\x07"}, {"lines", "one\ntwo\n"}};
+  std::string yaml = ToYaml(obj);
+  auto back = ParseYamlDocuments(yaml, "out.yaml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << yaml;
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0], obj) << yaml;
+}
+
 TEST(Yaml, DuplicateKeyIsAnError) {
   auto r = ParseYamlDocuments("a: 1\nb: 2\na: 3\n", "dup.yaml");
   ASSERT_FALSE(r.ok());
