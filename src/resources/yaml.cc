@@ -290,6 +290,9 @@ void Emit(YAML::Emitter& e, const Json& v) {
       e << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
         e << YAML::Key;
+        // An implicit key is at most 1024 characters (YAML 1.2, 7.4.2) once escaped (up to 6 per byte); a longer
+        // one is written as an explicit "? key" (found by fuzz/resources_fuzz: the output did not parse).
+        if (it.key().size() > 128) e << YAML::LongKey;
         EmitString(e, it.key());
         e << YAML::Value;
         Emit(e, it.value());
