@@ -222,6 +222,11 @@ class Converter {
   }
 
   Status Map(const YAML::Node& n, int depth, Json* out) {
+    // Merge keys recurse here without Convert: a map merging itself (`a: &m {<<: *m}`) must meet the limit too
+    // (found by fuzz/resources_fuzz: it overflowed the stack).
+    if (depth > kMaxDepth) {
+      return Error(n.Mark(), "nesting deeper than " + std::to_string(kMaxDepth) + " levels (recursive alias?)");
+    }
     *out = Json::object();
     std::vector<YAML::Node> merge_storage;
     for (auto it = n.begin(); it != n.end(); ++it) {

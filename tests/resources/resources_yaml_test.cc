@@ -169,6 +169,16 @@ TEST(Yaml, ToYamlQuotesControlCharactersAndLongKeys) {
   EXPECT_EQ((*back)[0], obj) << yaml;
 }
 
+// Found by fuzz/resources_fuzz: a map that merges itself recursed without a depth check and overflowed the stack
+// (one API request with this YAML body killed inferd serve).
+TEST(Yaml, SelfMergeIsAnErrorNotAStackOverflow) {
+  for (const char* text : {"base: &b\n  <<: *b\n", "a: &a {<<: [*a]}\n", "x: &x\n  k: 1\n  <<: {<<: *x}\n"}) {
+    auto r = ParseYamlDocuments(text, "merge.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("nesting deeper than"), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(Yaml, DuplicateKeyIsAnError) {
   auto r = ParseYamlDocuments("a: 1\nb: 2\na: 3\n", "dup.yaml");
   ASSERT_FALSE(r.ok());
