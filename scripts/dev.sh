@@ -15,6 +15,14 @@ build() {
   ninja -C "$BUILD_DIR" -j"$JOBS"
 }
 
+# The fuzz targets (docs/fuzzing.md) for a bounded time each, in their own sanitizer build (build-fuzz, clang):
+# any crash, leak or sanitizer report fails the step. FUZZ_SECONDS=0 leaves the step out.
+fuzz_step() {
+  local seconds=${FUZZ_SECONDS:-10}
+  [[ $seconds == 0 ]] && return 0
+  bash scripts/fuzz.sh "$seconds"
+}
+
 case "${1:-}" in
   run)
     build
@@ -46,8 +54,8 @@ CURLS
     ;;
   test)
     build
-    cd "$BUILD_DIR"
-    ctest --output-on-failure -j"$JOBS" --timeout 300
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 300)
+    fuzz_step
     ;;
   build)
     build
