@@ -272,6 +272,9 @@ bool NeedsQuotes(const std::string& s) {
   for (char c : s) {
     if (static_cast<unsigned char>(c) < 0x20 && c != '\n') return true;
   }
+  // At the start of a line (a top-level key or scalar) these begin a document marker: "--- x: 1" is two
+  // documents (found by fuzz/resources_fuzz).
+  if (s.starts_with("---") || s.starts_with("...")) return true;
   if (!TypePlain(s).is_string()) return true;
   static const char* kYaml11[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
                                   "on", "On", "ON", "off", "Off", "OFF", "=", "<<"};

@@ -158,10 +158,11 @@ TEST(Yaml, StrayFlowIndicatorIsAnErrorNotAHang) {
 }
 
 // Found by fuzz/resources_fuzz: a string with a CR was written as a plain scalar, and read back with one CR less;
-// a key longer than 1024 characters once escaped was written as an implicit key, which YAML does not allow.
+// a key longer than 1024 characters once escaped was written as an implicit key, which YAML does not allow; a
+// key starting with "---" began a new document.
 TEST(Yaml, ToYamlQuotesControlCharactersAndLongKeys) {
   Json obj = {{"a\rb", "x\r\r"}, {"tab", "\tlead"}, {"bell", "\x07"}, {"lines", "one\ntwo\n"},
-              {std::string(300, '\0') + "long key", 1}, {"after", "x"}};
+              {std::string(300, '\0') + "long key", 1}, {"after", "x"}, {"--- k", "..."}, {"... k", "---"}};
   std::string yaml = ToYaml(obj);
   auto back = ParseYamlDocuments(yaml, "out.yaml");
   ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << yaml;
