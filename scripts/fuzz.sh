@@ -69,7 +69,8 @@ for t in "${targets[@]}"; do
         -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus")
   run=("$(cd "$(dirname "$bin")" && pwd)/$t")
   if [[ $t == archive_fuzz && $(id -u) -eq 0 ]]; then
-    run=(setpriv --reuid=nobody --regid=nogroup --clear-groups "${run[@]}")
+    cp "$bin" "$work/$t"  # the checkout may not be readable by nobody (e.g. under /root)
+    run=(setpriv --reuid=nobody --regid=nogroup --clear-groups "$work/$t")
   fi
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s ($(ls "$work/corpus" | wc -l) seeds)"
   rc=0
