@@ -15,6 +15,14 @@ build() {
   ninja -C "$BUILD_DIR" -j"$JOBS"
 }
 
+# The fuzz targets (docs/fuzzing.md) for a bounded time each, in their own sanitizer build (build-fuzz, clang):
+# any crash, leak or sanitizer report fails the step. FUZZ_SECONDS=0 leaves the step out.
+fuzz_step() {
+  local seconds=${FUZZ_SECONDS:-10}
+  [[ $seconds == 0 ]] && return 0
+  bash scripts/fuzz.sh "$seconds"
+}
+
 case "${1:-}" in
   run)
     build
@@ -53,7 +61,8 @@ CURLS
     rc=0
     (cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 300 --output-junit "$junit") || rc=$?
     if ! /usr/bin/python3 scripts/check_skips.py "$junit" tests/skip_allowed.txt && [[ $rc -eq 0 ]]; then rc=1; fi
-    exit "$rc"
+    [[ $rc -eq 0 ]] || exit "$rc"
+    fuzz_step
     ;;
   build)
     build

@@ -115,7 +115,7 @@ void ModelStorage::Start(const Source& src) {
         d->error = r.status().message();
         d->last_error = d->error;
         d->retry_after_s = static_cast<int>(
-            ExponentialBackoff(d->attempts - 1, std::chrono::seconds(5), std::chrono::minutes(5)).count());
+            ExponentialBackoff(d->attempts - 1, std::chrono::seconds(5), std::chrono::seconds(300)).count());
         d->retry_at = Clock::now() + std::chrono::seconds(d->retry_after_s);
       }
     }

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "resources/yaml_load.h"
+
 namespace inferd::control {
 namespace {
 
@@ -117,7 +119,7 @@ Status ReadConfigMap(const std::vector<Entry>& top, const std::string& name, Ser
 
 StatusOr<ServeConfig> Parse(std::string_view yaml_text, const std::string& name) {
   ServeConfig out;
-  const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
+  const std::vector<YAML::Node> docs = resources::LoadAllYaml(std::string(yaml_text));
   if (docs.size() > 1) {
     return Error(name, docs[1].Mark(), "expected one YAML document, found " + std::to_string(docs.size()));
   }

@@ -1,7 +1,5 @@
 #include "gateway/grpc_proxy.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -23,6 +21,7 @@
 #include "core/bearer.h"
 #include "core/clock.h"
 #include "core/logging.h"
+#include "gateway/grpc_scan.h"
 #include "inference.pb.h"
 #include "net/handoff.h"
 #include "net/peer.h"
@@ -37,26 +36,6 @@ struct GrpcUpstream {
 namespace {
 
 constexpr std::string_view kServicePrefix = "/inference.GRPCInferenceService/";
-
-enum class Field1 { kFound, kAbsent, kMalformed };
-
-// Scans the fields of a serialized message for field 1 (length-delimited). kAbsent: the input ended cleanly
-// without it.
-Field1 ScanField1(const void* data, size_t size, std::string* out) {
-  namespace pb = google::protobuf;
-  if (size > static_cast<size_t>(INT_MAX)) return Field1::kMalformed;
-  pb::io::CodedInputStream in(static_cast<const uint8_t*>(data), static_cast<int>(size));
-  for (;;) {
-    uint32_t tag = in.ReadTag();
-    if (tag == 0) return in.ConsumedEntireMessage() || in.ExpectAtEnd() ? Field1::kAbsent : Field1::kMalformed;
-    if (tag == ((1u << 3) | 2u)) {
-      uint32_t len = 0;
-      if (!in.ReadVarint32(&len) || !in.ReadString(out, static_cast<int>(len))) return Field1::kMalformed;
-      return Field1::kFound;
-    }
-    if (!pb::internal::WireFormatLite::SkipField(&in, tag)) return Field1::kMalformed;
-  }
-}
 
 // model_name of a request without copying it in the usual case (field 1 comes first and lies in the first
 // slice); otherwise the buffer is flattened once.
@@ -156,16 +135,6 @@ ThreadState& Local() {
 }
 
 }  // namespace
-
-std::optional<std::string> ReadField1String(std::string_view bytes) {
-  std::string out;
-  switch (ScanField1(bytes.data(), bytes.size(), &out)) {
-    case Field1::kFound: return out;
-    case Field1::kAbsent: return std::string();
-    case Field1::kMalformed: return std::nullopt;
-  }
-  return std::nullopt;
-}
 
 struct GrpcProxy::Impl {
   GatewayOptions options;

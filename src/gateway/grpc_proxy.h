@@ -20,10 +20,6 @@
 
 namespace inferd::gateway {
 
-// The string in field 1 (wire type 2) of a serialized protobuf message; nullopt when the bytes do not parse
-// up to it; "" when the message has no field 1.
-std::optional<std::string> ReadField1String(std::string_view bytes);
-
 class GrpcProxy {
  public:
   GrpcProxy(const GatewayOptions& options, const TableHolder* table);

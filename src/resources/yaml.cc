@@ -10,6 +10,7 @@
 // so no document overflows the stack while it is parsed; the conversion then refuses
 // anything nested deeper than kMaxJsonDepth (core/json_depth.h), the limit of every JSON entry point. A
 // merge key (<<) counts one level, so that a merge that includes itself ends too.
+#include <simdjson.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
@@ -22,6 +23,7 @@
 #include "core/json_depth.h"
 #include "resources/internal.h"
 #include "resources/resources.h"
+#include "resources/yaml_load.h"
 
 namespace inferd::resources {
 namespace {
@@ -176,9 +178,18 @@ class Converter {
   }
 
  private:
+  // yaml-cpp passes bytes that are not UTF-8 through into scalars; JSON strings cannot hold them (nlohmann
+  // throws when such a value is serialized: the store, the API's answers, the reconciler, the CLI), and
+  // Kubernetes' YAML reader refuses them too.
+  Status CheckUtf8(const YAML::Node& n, const std::string& text) const {
+    if (simdjson::validate_utf8(text.data(), text.size())) return Status::Ok();
+    return Error(n.Mark(), "not valid UTF-8 (YAML text must be Unicode)");
+  }
+
   Status Scalar(const YAML::Node& n, Json* out) {
     const std::string& tag = n.Tag();
     const std::string& text = n.Scalar();
+    RETURN_IF_ERROR(CheckUtf8(n, text));
     if (tag == "!" || tag == kTagStr) {  // quoted, block (| >) or !!str: always a string
       *out = Json(text);
       return Status::Ok();
@@ -220,7 +231,7 @@ class Converter {
       return Error(k.Mark(), "mapping keys must be scalars");
     }
     *out = k.Scalar();
-    return Status::Ok();
+    return CheckUtf8(k, *out);
   }
 
   Status CheckDepth(const YAML::Node& n, int depth) const {
@@ -270,8 +281,16 @@ class Converter {
 };
 
 // Would this string read back as something other than a string (core schema, or YAML 1.1's
-// yes/no/on/off that Kubernetes' YAML reader still types)? Then it must be quoted.
+// yes/no/on/off that Kubernetes' YAML reader still types), or differently? Then it must be quoted. yaml-cpp
+// writes a string holding a CR (or another control byte) plain, and a CR in a plain scalar reads back as a
+// line break (found by fuzz/resources_fuzz): such strings are double-quoted, where yaml-cpp escapes them.
 bool NeedsQuotes(const std::string& s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n') return true;
+  }
+  // At the start of a line (a top-level key or scalar) these begin a document marker: "--- x: 1" is two
+  // documents (found by fuzz/resources_fuzz).
+  if (s.starts_with("---") || s.starts_with("...")) return true;
   if (!TypePlain(s).is_string()) return true;
   static const char* kYaml11[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
                                   "on", "On", "ON", "off", "Off", "OFF", "=", "<<"};
@@ -295,6 +314,9 @@ void Emit(YAML::Emitter& e, const Json& v) {
       e << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
         e << YAML::Key;
+        // An implicit key is at most 1024 characters (YAML 1.2, 7.4.2) once escaped (up to 6 per byte); a longer
+        // one is written as an explicit "? key" (found by fuzz/resources_fuzz: the output did not parse).
+        if (it.key().size() > 128) e << YAML::LongKey;
         EmitString(e, it.key());
         e << YAML::Value;
         Emit(e, it.value());
@@ -344,7 +366,7 @@ void Emit(YAML::Emitter& e, const Json& v) {
 StatusOr<std::vector<Json>> ParseYamlDocuments(std::string_view text, std::string_view source) {
   Converter conv(source);
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    std::vector<YAML::Node> docs = LoadAllYaml(std::string(text));
     std::vector<Json> out;
     out.reserve(docs.size());
     for (const auto& doc : docs) {

@@ -179,6 +179,14 @@ TEST(ServeConfigTest, YamlSyntaxErrorNamesTheLine) {
   EXPECT_EQ(m.rfind("serve.yaml:3:", 0), 0u) << m;
 }
 
+// Found by fuzz/serve_config_fuzz: yaml-cpp 0.7's LoadAll looped forever, allocating, on a stray ',' (the
+// three bytes ",\n\n"); resources::LoadAllYaml refuses it.
+TEST(ServeConfigTest, StrayFlowIndicatorIsAnErrorNotAHang) {
+  EXPECT_EQ(ErrorOf(",\n\n"), "serve.yaml:1: unexpected token: no YAML node starts here");
+  std::string m = ErrorOf("autoscaler:\n  stable-window: 6s\n---\n]\n");
+  EXPECT_EQ(m.rfind("serve.yaml:4: ", 0), 0u) << m;
+}
+
 class ServeConfigFileTest : public ::testing::Test {
  protected:
   void SetUp() override {

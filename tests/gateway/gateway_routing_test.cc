@@ -3,7 +3,7 @@
 
 #include <map>
 
-#include "gateway/grpc_proxy.h"
+#include "gateway/grpc_scan.h"
 #include "gateway/routing.h"
 #include "inference.pb.h"
 

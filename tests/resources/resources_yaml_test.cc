@@ -126,6 +126,61 @@ TEST(Yaml, ErrorInLaterDocumentCountsLinesFromStreamStart) {
   EXPECT_EQ(r.status().message().rfind("two.yaml:5: ", 0), 0u) << r.status().message();
 }
 
+// Found by fuzz/resources_fuzz: a byte that is not UTF-8 in a value went into the object as is, and the first
+// dump() of it threw (inferd serve died on one YAML request; `inferd apply -f` aborted).
+TEST(Yaml, BytesThatAreNotUtf8AreAnError) {
+  auto value = ParseYamlDocuments("a: 1\nb: \"x\x84\"\n", "bad.yaml");
+  ASSERT_FALSE(value.ok());
+  EXPECT_EQ(value.status().message(), "bad.yaml:2: not valid UTF-8 (YAML text must be Unicode)");
+  auto plain = ParseYamlDocuments("metadata:\n  labels:\n    a: \xff\xfe\n", "bad.yaml");
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().message().rfind("bad.yaml:3: ", 0), 0u) << plain.status().message();
+  auto key = ParseYamlDocuments("\xc3: 1\n", "bad.yaml");
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().message().rfind("bad.yaml:1: ", 0), 0u) << key.status().message();
+  // Real UTF-8, and YAML's escapes of non-ASCII code points, are fine.
+  EXPECT_EQ(One("a: \"\xc3\xa9\\x84\"\n")["a"], "\xc3\xa9\xc2\x84");
+}
+
+// Found by fuzz/serve_config_fuzz: yaml-cpp 0.7's LoadAll appended empty documents forever (until memory ran
+// out) when a document starts with a token no node starts with; one API request could take inferd serve down.
+TEST(Yaml, StrayFlowIndicatorIsAnErrorNotAHang) {
+  for (const char* text : {",\n\n", ",", "]", "a: 1\n---\n,\n", "}\n"}) {
+    auto r = ParseYamlDocuments(text, "stray.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().message().rfind("stray.yaml:", 0), 0u) << r.status().message();
+  }
+  auto second = ParseYamlDocuments("a: 1\n---\n,\n", "stray.yaml");
+  EXPECT_EQ(second.status().message(), "stray.yaml:3: unexpected token: no YAML node starts here");
+  // Empty documents are still skipped, not taken for a stuck parser.
+  auto empty = ParseYamlDocuments("---\n---\n# c\n---\na: 1\n---\n", "e.yaml");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->size(), 1u);
+}
+
+// Found by fuzz/resources_fuzz: a string with a CR was written as a plain scalar, and read back with one CR less;
+// a key longer than 1024 characters once escaped was written as an implicit key, which YAML does not allow; a
+// key starting with "---" began a new document.
+TEST(Yaml, ToYamlQuotesControlCharactersAndLongKeys) {
+  Json obj = {{"a\rb", "x\r\r"}, {"tab", "\tlead"}, {"bell", "\x07"}, {"lines", "one\ntwo\n"},
+              {std::string(300, '\0') + "long key", 1}, {"after", "x"}, {"--- k", "..."}, {"... k", "---"}};
+  std::string yaml = ToYaml(obj);
+  auto back = ParseYamlDocuments(yaml, "out.yaml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << "\n" << yaml;
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0], obj) << yaml;
+}
+
+// Found by fuzz/resources_fuzz: a map that merges itself recursed without a depth check and overflowed the stack
+// (one API request with this YAML body killed inferd serve).
+TEST(Yaml, SelfMergeIsAnErrorNotAStackOverflow) {
+  for (const char* text : {"base: &b\n  <<: *b\n", "a: &a {<<: [*a]}\n", "x: &x\n  k: 1\n  <<: {<<: *x}\n"}) {
+    auto r = ParseYamlDocuments(text, "merge.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("nested deeper than"), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(Yaml, DuplicateKeyIsAnError) {
   auto r = ParseYamlDocuments("a: 1\nb: 2\na: 3\n", "dup.yaml");
   ASSERT_FALSE(r.ok());
