@@ -102,7 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::error_code ec;
   fs::create_directories(dest, ec);
   FUZZ_CHECK(!ec, "cannot create " + dest.string());
-  inferd::Status st = inferd::storage::internal::ExtractArchive(input.string(), dest.string(), kMaxBytes);
+  inferd::Status st = inferd::storage::internal::ExtractArchive(
+      input.string(), dest.string(), {kMaxBytes, 10000, "max_bytes", "max_entries"});
   CheckNothingEscaped(input);
   if (st.ok()) CheckTree(dest);
   ForceRemove(g_scratch / "sandbox");
