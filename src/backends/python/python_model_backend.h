@@ -3,7 +3,7 @@
 //
 // Contract:
 // - LoadPythonModels runs the user's script as __main__ (runpy.run_path) with sys.argv set to the
-//   script path followed by `argv`, after making `import kserve` work (backends/python/kserve_shim.cc:
+//   script path followed by `argv`, after making `import kserve` work (backends/python/kserve_shim.py:
 //   inferd's stand-in when KServe is not installed; otherwise the real package with ModelServer.start
 //   redirected). Every model the script passes to ModelServer().start([...]) (or register_model)
 //   becomes one Backend, returned in registration order. A script that raises, or registers nothing,
