@@ -80,12 +80,13 @@ class Model {
   // outside Infer (the V1 pass-through, server/v1_passthrough.h).
   class PendingGuard {
    public:
-    explicit PendingGuard(std::atomic<int64_t>& p) : p_(p) { p_.fetch_add(1, std::memory_order_relaxed); }
     ~PendingGuard() { p_.fetch_sub(1, std::memory_order_relaxed); }
     PendingGuard(const PendingGuard&) = delete;
     PendingGuard& operator=(const PendingGuard&) = delete;
 
    private:
+    friend class Model;
+    explicit PendingGuard(std::atomic<int64_t>& p) : p_(p) { p_.fetch_add(1, std::memory_order_relaxed); }
     std::atomic<int64_t>& p_;
   };
   [[nodiscard]] PendingGuard CountPending() { return PendingGuard(pending_); }

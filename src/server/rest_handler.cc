@@ -282,6 +282,15 @@ RestResponse RestHandler::V2Answer(const Model& model, InferRequest& ireq, Infer
   return r;
 }
 
+namespace {
+
+// V1 `predictions` are made of one output (ModelMetadata::v1_output): a V1 request asks for that one only.
+void RequestV1Output(const ModelMetadata& md, InferRequest* ireq) {
+  ireq->outputs.push_back({md.outputs[static_cast<size_t>(md.v1_output)].name, {}});
+}
+
+}  // namespace
+
 // A request queued on a model's batcher. It owns everything the queued inference points into (the
 // body that binary inputs view, the InferRequest/Response) until the completion has answered.
 struct RestHandler::BatchedCall {
@@ -315,7 +324,7 @@ RestResponse RestHandler::InferBatched(std::shared_ptr<Model> model, bool v1, Re
     call->ireq.model_name = m.name();
     call->ireq.inferred_datatypes = true;
     st = ParseV1PredictRequest(call->req.body, m.metadata(), &call->ireq, &call->form);
-    if (st.ok()) call->ireq.outputs.push_back({m.metadata().outputs[static_cast<size_t>(m.metadata().v1_output)].name, {}});
+    if (st.ok()) RequestV1Output(m.metadata(), &call->ireq);
   } else {
     st = ParseV2InferRequest(call->req.body, header_length, &call->ireq);
   }
@@ -371,7 +380,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   ireq.inferred_datatypes = true;
   V1Form form;
   Status st = ParseV1PredictRequest(req.body, model.metadata(), &ireq, &form);
-  if (st.ok()) ireq.outputs.push_back({model.metadata().outputs[static_cast<size_t>(model.metadata().v1_output)].name, {}});
+  if (st.ok()) RequestV1Output(model.metadata(), &ireq);
   InferResponse iresp;
   st = Execute(model, st, req.request_id, t0, ireq, &iresp);
   if (!st.ok()) return Error(st);
