@@ -5,10 +5,11 @@
 //   a loader thread, never on an I/O thread. Destroying the Backend unloads the model and frees
 //   everything it holds.
 // - metadata() is fixed after Load and may be read from any thread without locking. It also says how
-//   KServe V1 requests reach the model: metadata().v1_output names the output V1 `predictions` are made
-//   of; metadata().v1_passthrough (custom Python models) means V1 bodies go to the model whole, through
-//   a front-end adapter registered with the REST front end (server/v1_passthrough.h), never through the
-//   Backend. The Backend seam carries tensors only: no JSON, no wire format.
+//   KServe V1 requests reach the model: metadata().v1_output, an index into metadata().outputs, names
+//   the output V1 `predictions` are made of (unless v1_passthrough); metadata().v1_passthrough (custom
+//   Python models) means V1 bodies go to the model whole, through a front-end adapter registered with
+//   the REST front end (server/v1_passthrough.h), never through the Backend. The Backend seam carries
+//   tensors only: no JSON, no wire format.
 // - Execute runs one batch. Before calling it the model layer has already checked that `inputs` are in
 //   metadata().inputs order, have the declared datatype (converted if accepts_numeric_conversion()),
 //   a shape that fits the declared one, and contents whose size agrees with shape and datatype, and that
