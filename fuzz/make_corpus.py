@@ -424,10 +424,10 @@ def lightgbm_seeds():
 
 def sklearn_seeds(build):
     import joblib
-    src = open(os.path.join(ROOT, "src", "backends", "sklearn", "sklearn_python.cc"), encoding="utf-8").read()
-    code = src[src.index('R"PY(') + 5:src.index(')PY"')]
+    path = os.path.join(ROOT, "src", "backends", "sklearn", "sklearn_python.py")
     ns = {}
-    exec(compile(code, "sklearn_python.cc", "exec"), ns)
+    with open(path, encoding="utf-8") as f:
+        exec(compile(f.read(), path, "exec"), ns)
     seeds = []
     base = os.path.join(build, "test-models", "sklearn")
     for d in sorted(os.listdir(base)):

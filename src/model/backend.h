@@ -4,7 +4,12 @@
 // - A BackendFactory turns a model file into a loaded Backend (Load). Loading may be slow and runs on
 //   a loader thread, never on an I/O thread. Destroying the Backend unloads the model and frees
 //   everything it holds.
-// - metadata() is fixed after Load and may be read from any thread without locking.
+// - metadata() is fixed after Load and may be read from any thread without locking. It also says how
+//   KServe V1 requests reach the model: metadata().v1_output, an index into metadata().outputs, names
+//   the output V1 `predictions` are made of (unless v1_passthrough); metadata().v1_passthrough (custom
+//   Python models) means V1 bodies go to the model whole, through a front-end adapter registered with
+//   the REST front end (server/v1_passthrough.h), never through the Backend. The Backend seam carries
+//   tensors only: no JSON, no wire format.
 // - Execute runs one batch. Before calling it the model layer has already checked that `inputs` are in
 //   metadata().inputs order, have the declared datatype (converted if accepts_numeric_conversion()),
 //   a shape that fits the declared one, and contents whose size agrees with shape and datatype, and that
@@ -45,8 +50,6 @@ class Backend {
   // When true, numeric inputs of another numeric datatype are converted to the declared datatype
   // (KServe's Python servers accept any numeric JSON for a float model; so does inferd).
   virtual bool accepts_numeric_conversion() const { return true; }
-  // Index into metadata().outputs of the output that V1 `predictions` are made of.
-  virtual int v1_output() const { return 0; }
   // Outputs returned when a request names none (indices into metadata().outputs). Default: all.
   // A backend may expose extra outputs (e.g. probabilities) that are returned only when requested.
   virtual std::vector<int> default_outputs() const {
@@ -63,12 +66,6 @@ class Backend {
   // inputs as sent, calls Execute with an empty `requested`, and keeps the outputs the request named
   // (all when it named none).
   virtual bool dynamic_io() const { return false; }
-  // When true, V1 :predict bodies go to PredictV1Json whole (JSON text in, JSON text out), as KServe's
-  // Python server hands a custom model the parsed body.
-  virtual bool handles_v1_json() const { return false; }
-  virtual StatusOr<std::string> PredictV1Json(std::string_view body) {
-    return Unimplemented("this runtime has no V1 JSON path");
-  }
 };
 
 // For backends that hand input buffers to a framework as raw memory: re-checks that input `index`

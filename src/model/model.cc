@@ -162,10 +162,7 @@ Status Model::RunBackend(std::span<const Tensor> inputs, std::span<const int> re
 
 Status Model::FinishOutputs(Status st, const InferRequest& request, std::span<const int> requested,
                             InferResponse* response) const {
-  if (!st.ok()) {
-    if (st.code() == StatusCode::kInvalidArgument) return st;
-    return Status(st.code(), "model '" + name_ + "': " + st.message());
-  }
+  if (!st.ok()) return WithModelName(std::move(st));
   if (dynamic_io_) {
     // Keep the outputs the request named, in its order (all of them when it named none).
     if (request.outputs.empty()) return Status::Ok();
@@ -194,15 +191,15 @@ Status Model::FinishOutputs(Status st, const InferRequest& request, std::span<co
   return Status::Ok();
 }
 
+Status Model::WithModelName(Status st) const {
+  if (st.ok() || st.code() == StatusCode::kInvalidArgument) return st;
+  return Status(st.code(), "model '" + name_ + "': " + st.message());
+}
+
 Status Model::Infer(InferRequest& request, InferResponse* response, InferTiming* timing) {
   std::vector<int> requested;
   RETURN_IF_ERROR(ValidateAndConvert(request, &requested));
-  pending_.fetch_add(1, std::memory_order_relaxed);
-  struct PendingGuard {
-    std::atomic<int64_t>& p;
-    ~PendingGuard() { p.fetch_sub(1, std::memory_order_relaxed); }
-  } guard{pending_};
-
+  PendingGuard pending = CountPending();
   response->outputs.clear();
   int64_t t0 = NowNs();
   std::unique_lock<std::mutex> lock(exec_mu_, std::defer_lock);
@@ -242,33 +239,6 @@ Status Model::InferAsync(InferRequest* request, InferResponse* response, InferDo
       });
   if (!st.ok()) pending_.fetch_sub(1, std::memory_order_relaxed);
   return st;
-}
-
-StatusOr<std::string> Model::PredictV1Json(std::string_view body, InferTiming* timing) {
-  pending_.fetch_add(1, std::memory_order_relaxed);
-  struct PendingGuard {
-    std::atomic<int64_t>& p;
-    ~PendingGuard() { p.fetch_sub(1, std::memory_order_relaxed); }
-  } guard{pending_};
-  int64_t t0 = NowNs();
-  std::unique_lock<std::mutex> lock(exec_mu_, std::defer_lock);
-  if (!backend_->thread_safe()) lock.lock();
-  int64_t t1 = NowNs();
-  StatusOr<std::string> out = Internal("model raised an unknown exception");
-  try {
-    out = backend_->PredictV1Json(body);
-  } catch (const std::exception& e) {
-    out = Internal(std::string("model raised an exception: ") + e.what());
-  } catch (...) {
-  }
-  if (timing) {
-    timing->queue_ns = t1 - t0;
-    timing->compute_ns = NowNs() - t1;
-  }
-  if (!out.ok() && out.status().code() != StatusCode::kInvalidArgument) {
-    return Status(out.status().code(), "model '" + name_ + "': " + out.status().message());
-  }
-  return out;
 }
 
 Status Model::WarmUp() {

@@ -48,13 +48,8 @@ class Model {
   const std::string& version() const { return version_; }
   // The backend's metadata with name/versions filled in.
   const ModelMetadata& metadata() const { return metadata_; }
-  int v1_output() const { return backend_->v1_output(); }
-  // Custom Python models (Backend::dynamic_io / handles_v1_json): no declared inputs or outputs, and
-  // V1 bodies handed to the model whole. PredictV1Json counts as pending, serializes like Infer when
-  // the backend is not thread-safe, and catches what the backend throws.
+  // Custom Python models (Backend::dynamic_io): no declared inputs or outputs.
   bool dynamic_io() const { return dynamic_io_; }
-  bool handles_v1_json() const { return backend_->handles_v1_json(); }
-  StatusOr<std::string> PredictV1Json(std::string_view body, InferTiming* timing = nullptr);
 
   // Validates and executes. On success `response->outputs` holds the requested outputs (all of them
   // when none were requested) in request order; id/parameters are left to the caller.
@@ -80,6 +75,25 @@ class Model {
   Status WarmUp();
 
   int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
+
+  // Counts one request in pending() while it lives: Infer's own, and a front end's work for this model
+  // outside Infer (the V1 pass-through, server/v1_passthrough.h).
+  class PendingGuard {
+   public:
+    ~PendingGuard() { p_.fetch_sub(1, std::memory_order_relaxed); }
+    PendingGuard(const PendingGuard&) = delete;
+    PendingGuard& operator=(const PendingGuard&) = delete;
+
+   private:
+    friend class Model;
+    explicit PendingGuard(std::atomic<int64_t>& p) : p_(p) { p_.fetch_add(1, std::memory_order_relaxed); }
+    std::atomic<int64_t>& p_;
+  };
+  [[nodiscard]] PendingGuard CountPending() { return PendingGuard(pending_); }
+
+  // A failure of this model as the front ends report it: prefixed with "model '<name>': " unless it is
+  // kInvalidArgument (whose message names the request field at fault). OK stays OK.
+  Status WithModelName(Status st) const;
 
  private:
   Status ValidateAndConvert(InferRequest& request, std::vector<int>* requested) const;

@@ -69,7 +69,7 @@ class PyRef {
 // The pending Python exception as a Status (kInternal unless mapped), prefixed with `context`.
 Status PythonError(std::string_view context);
 
-// Calls helper functions of inferd's own Python module (see python_runtime.cc). All need the GIL.
+// Calls helper functions of inferd's own Python module (python/numpy_helper.py). All need the GIL.
 StatusOr<PyRef> TensorToNumpy(const Tensor& t);
 StatusOr<Tensor> NumpyToTensor(PyObject* array_like, std::string name);
 

@@ -22,6 +22,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/rest_handler.h"
+#include "server/v1_passthrough.h"
 
 namespace inferd {
 
@@ -81,6 +82,7 @@ Status ModelServer::Start() {
       RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads, c.force_python, c.max_models},
       c.model_defaults);
   std::vector<std::string> to_load;
+  V1PassThroughs v1_passthroughs;  // custom Python models' V1 path, for the REST front end
   if (!c.python_script.empty()) {
     // The user's script registers its models before anything listens, so readiness never precedes
     // them and a script that fails stops the server with its Python error.
@@ -91,7 +93,10 @@ Status ModelServer::Start() {
                              std::to_string(c.server.grpc_port)});
     argv.insert(argv.end(), c.python_args.begin(), c.python_args.end());
     ASSIGN_OR_RETURN(std::vector<PythonModel> models, LoadPythonModels(c.python_script, argv));
-    for (auto& m : models) RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
+    for (auto& m : models) {
+      RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
+      v1_passthroughs.Add(m.name, std::move(m.v1));
+    }
   } else if (!c.model_dir.empty()) {
     std::string name = c.model_name.empty() ? "model" : c.model_name;
     RETURN_IF_ERROR(impl_->repo->AddSource(name, c.model_dir).WithPrefix("--model_name"));
@@ -117,7 +122,7 @@ Status ModelServer::Start() {
                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl_->pool = std::make_unique<ThreadPool>(threads, 1024);
   impl_->rest = std::make_unique<RestHandler>(impl_->repo.get(), &impl_->metrics, &impl_->state, c.server,
-                                              impl_->pool.get());
+                                              impl_->pool.get(), std::move(v1_passthroughs));
   impl_->http = std::make_unique<HttpServer>(impl_->rest.get(), &impl_->state, c.server);
   RETURN_IF_ERROR(impl_->http->Start());
   if (c.server.enable_grpc) {

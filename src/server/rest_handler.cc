@@ -91,8 +91,13 @@ int64_t BatchRows(const InferRequest& req) {
 }  // namespace
 
 RestHandler::RestHandler(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options,
-                         ThreadPool* slow_pool)
-    : repo_(repo), metrics_(metrics), state_(state), options_(options), slow_pool_(slow_pool) {}
+                         ThreadPool* slow_pool, V1PassThroughs v1_passthroughs)
+    : repo_(repo),
+      metrics_(metrics),
+      state_(state),
+      options_(options),
+      slow_pool_(slow_pool),
+      v1_passthroughs_(std::move(v1_passthroughs)) {}
 
 void RestHandler::Handle(RestRequest&& req, std::function<void(RestResponse&&)> done) {
   bool deferred = false;
@@ -277,6 +282,15 @@ RestResponse RestHandler::V2Answer(const Model& model, InferRequest& ireq, Infer
   return r;
 }
 
+namespace {
+
+// V1 `predictions` are made of one output (ModelMetadata::v1_output): a V1 request asks for that one only.
+void RequestV1Output(const ModelMetadata& md, InferRequest* ireq) {
+  ireq->outputs.push_back({md.outputs[static_cast<size_t>(md.v1_output)].name, {}});
+}
+
+}  // namespace
+
 // A request queued on a model's batcher. It owns everything the queued inference points into (the
 // body that binary inputs view, the InferRequest/Response) until the completion has answered.
 struct RestHandler::BatchedCall {
@@ -310,7 +324,7 @@ RestResponse RestHandler::InferBatched(std::shared_ptr<Model> model, bool v1, Re
     call->ireq.model_name = m.name();
     call->ireq.inferred_datatypes = true;
     st = ParseV1PredictRequest(call->req.body, m.metadata(), &call->ireq, &call->form);
-    if (st.ok()) call->ireq.outputs.push_back({m.metadata().outputs[static_cast<size_t>(m.v1_output())].name, {}});
+    if (st.ok()) RequestV1Output(m.metadata(), &call->ireq);
   } else {
     st = ParseV2InferRequest(call->req.body, header_length, &call->ireq);
   }
@@ -351,12 +365,10 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
   if (!m.ok()) return Error(m.status());
-  if ((*m)->handles_v1_json()) {  // custom Python models: the body goes to the model whole
+  if ((*m)->metadata().v1_passthrough) {  // custom Python models: the body goes to the model whole
     Model& model = **m;
     InferTiming timing;
-    // The same nesting limit as every other body (one byte pass; this path runs Python anyway).
-    Status depth = CheckJsonDepth(req.body, "request body");
-    auto out = depth.ok() ? model.PredictV1Json(req.body, &timing) : StatusOr<std::string>(depth);
+    auto out = v1_passthroughs_.Predict(model, req.body, &timing);
     Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
     if (!st.ok()) return Error(st);
     return Json(std::move(out).value());
@@ -368,7 +380,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   ireq.inferred_datatypes = true;
   V1Form form;
   Status st = ParseV1PredictRequest(req.body, model.metadata(), &ireq, &form);
-  if (st.ok()) ireq.outputs.push_back({model.metadata().outputs[static_cast<size_t>(model.v1_output())].name, {}});
+  if (st.ok()) RequestV1Output(model.metadata(), &ireq);
   InferResponse iresp;
   st = Execute(model, st, req.request_id, t0, ireq, &iresp);
   if (!st.ok()) return Error(st);

@@ -28,6 +28,7 @@
 #include "protocol/v1_json.h"
 #include "server/metrics.h"
 #include "server/server_state.h"
+#include "server/v1_passthrough.h"
 
 namespace inferd {
 
@@ -56,8 +57,9 @@ int HttpStatusFor(StatusCode code);
 
 class RestHandler {
  public:
+  // `v1_passthroughs`: the models whose V1 bodies go to them whole (metadata().v1_passthrough).
   RestHandler(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options,
-              ThreadPool* slow_pool);
+              ThreadPool* slow_pool, V1PassThroughs v1_passthroughs = {});
 
   void Handle(RestRequest&& req, std::function<void(RestResponse&&)> done);
 
@@ -98,6 +100,7 @@ class RestHandler {
   ServerState* state_;
   ServerOptions options_;
   ThreadPool* slow_pool_;
+  const V1PassThroughs v1_passthroughs_;
 };
 
 }  // namespace inferd

@@ -29,6 +29,12 @@ struct ModelMetadata {
   // How the runtime executes this model when it has more than one way ("native", "python"); written
   // in V2 REST metadata as parameters.execution when set.
   std::string execution = {};
+  // Index into `outputs` of the output that KServe V1 `predictions` are made of.
+  int v1_output = 0;
+  // True when V1 :predict bodies go to the model whole, as KServe's Python server hands a custom model
+  // the parsed body (custom Python models). The front end that does it is server/v1_passthrough.h; the
+  // Backend seam (model/backend.h) carries tensors only.
+  bool v1_passthrough = false;
 };
 
 struct RequestedOutput {

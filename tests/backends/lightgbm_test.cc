@@ -269,7 +269,7 @@ TEST(lightgbm, BackendMetadataAndDefaults) {
   EXPECT_EQ(md.outputs[2].dtype, DataType::kInt32);
   EXPECT_EQ(md.outputs[2].shape, (Shape{-1, 10}));
   EXPECT_EQ(b->default_outputs(), std::vector<int>{0});
-  EXPECT_EQ(b->v1_output(), 0);
+  EXPECT_EQ(b->metadata().v1_output, 0);
   EXPECT_TRUE(b->thread_safe());
 
   // Zero rows, and NaN (missing) values.

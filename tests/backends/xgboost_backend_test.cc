@@ -121,7 +121,7 @@ TEST_P(XgboostModelTest, MetadataMatchesObjective) {
   EXPECT_EQ(md.inputs[0].dtype, DataType::kFp32);
   EXPECT_EQ(md.inputs[0].shape, (Shape{-1, x.num_features}));
   EXPECT_EQ((*b)->default_outputs(), std::vector<int>{0});
-  EXPECT_EQ((*b)->v1_output(), 0);
+  EXPECT_EQ((*b)->metadata().v1_output, 0);
   EXPECT_EQ((*b)->thread_safe(), std::string(GetParam().dir) != "xgb_linear");
 
   ASSERT_GE(md.outputs.size(), 2u);

@@ -29,10 +29,10 @@ class LightgbmBackend final : public Backend {
     metadata_.outputs = {{"predict", DataType::kFp64, scores},
                          {"raw", DataType::kFp64, scores},
                          {"leaf", DataType::kInt32, {-1, static_cast<int64_t>(m_.forest.num_trees())}}};
+    metadata_.v1_output = kPredict;
   }
 
   const ModelMetadata& metadata() const override { return metadata_; }
-  int v1_output() const override { return kPredict; }
   std::vector<int> default_outputs() const override { return {kPredict}; }
 
   Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,

@@ -15,7 +15,7 @@
 //                  averaged for boosting=rf.
 //     2 "leaf"     INT32 [-1, T]: the leaf index each row reaches in each of the T trees
 //                  (predict(pred_leaf=True)).
-//   default_outputs() is {0} (raw and leaf only when a request names them); v1_output() is 0, so V1
+//   default_outputs() is {0} (raw and leaf only when a request names them); metadata().v1_output is 0, so V1
 //   `predictions` are what lgbserver answers: one number per row, or one list of K per row.
 // - Execute computes only what was requested, in double, from the FP32 rows (each value widened to
 //   double, as LightGBM does with float32 input).

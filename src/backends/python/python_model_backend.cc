@@ -40,6 +40,7 @@ class PythonModelBackend final : public Backend {
     metadata_.name = std::move(name);
     metadata_.platform = "python";
     metadata_.execution = "python";
+    metadata_.v1_passthrough = true;  // PythonV1PassThrough below
   }
   ~PythonModelBackend() override {
     GilLock gil;
@@ -49,21 +50,6 @@ class PythonModelBackend final : public Backend {
 
   const ModelMetadata& metadata() const override { return metadata_; }
   bool dynamic_io() const override { return true; }
-  bool handles_v1_json() const override { return true; }
-
-  StatusOr<std::string> PredictV1Json(std::string_view body) override {
-    GilLock gil;
-    PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v1"));
-    PyRef text(PyUnicode_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
-    if (!fn || !text) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
-    PyRef headers(PyDict_New());
-    PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), text.get(), headers.get(), nullptr));
-    if (!out) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
-    Py_ssize_t n = 0;
-    const char* s = PyUnicode_AsUTF8AndSize(out.get(), &n);
-    if (!s) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
-    return std::string(s, static_cast<size_t>(n));
-  }
 
   // For dynamic models the model layer passes every output the model returns when none was requested;
   // `requested` is ignored here and filtering by name happens in the model layer.
@@ -99,6 +85,40 @@ class PythonModelBackend final : public Backend {
 
  private:
   ModelMetadata metadata_;
+  PyRef shim_;
+  PyRef model_;
+};
+
+// The V1 pass-through of one model (server/v1_passthrough.h): the body, as text, goes to the shim's
+// predict_v1, which runs KServe's preprocess -> predict -> postprocess on json.loads(body).
+class PythonV1PassThrough {
+ public:
+  PythonV1PassThrough(std::string name, PyRef shim, PyRef model)
+      : name_(std::move(name)), shim_(std::move(shim)), model_(std::move(model)) {}
+  ~PythonV1PassThrough() {
+    GilLock gil;
+    model_.reset();
+    shim_.reset();
+  }
+  PythonV1PassThrough(const PythonV1PassThrough&) = delete;
+  PythonV1PassThrough& operator=(const PythonV1PassThrough&) = delete;
+
+  StatusOr<std::string> Predict(std::string_view body) const {
+    GilLock gil;
+    PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v1"));
+    PyRef text(PyUnicode_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+    if (!fn || !text) return ModelError(shim_.get(), "model '" + name_ + "'");
+    PyRef headers(PyDict_New());
+    PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), text.get(), headers.get(), nullptr));
+    if (!out) return ModelError(shim_.get(), "model '" + name_ + "'");
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(out.get(), &n);
+    if (!s) return ModelError(shim_.get(), "model '" + name_ + "'");
+    return std::string(s, static_cast<size_t>(n));
+  }
+
+ private:
+  std::string name_;
   PyRef shim_;
   PyRef model_;
 };
@@ -150,7 +170,11 @@ StatusOr<std::vector<PythonModel>> LoadPythonModels(const std::string& script, c
     std::string name = PyToString(name_obj.get());
     Py_INCREF(m);
     Py_INCREF(shim.get());
-    out.push_back({name, std::make_unique<PythonModelBackend>(name, PyRef(shim.get()), PyRef(m))});
+    auto backend = std::make_unique<PythonModelBackend>(name, PyRef(shim.get()), PyRef(m));
+    Py_INCREF(m);
+    Py_INCREF(shim.get());
+    auto v1 = std::make_shared<const PythonV1PassThrough>(name, PyRef(shim.get()), PyRef(m));
+    out.push_back({name, std::move(backend), [v1](std::string_view body) { return v1->Predict(body); }});
   }
   if (out.empty()) {
     return InvalidArgument(where + " registered no model: it must call kserve.ModelServer().start([model])");

@@ -14,7 +14,7 @@
 //                        instead, FP64 [-1, n_classes], and V1 `predictions` are probabilities.
 //     1 "probabilities"  predict_proba(X), FP64 [-1, n_classes], for estimators that have it when
 //                        PREDICT_PROBA is not set; returned only when requested.
-//   default_outputs() is {0}; v1_output() is 0.
+//   default_outputs() is {0}; metadata().v1_output is 0.
 // - Thread safety: thread_safe() is true. Each Execute takes the GIL, so Python work is serialized
 //   process-wide (scikit-learn releases the GIL inside some of its native loops).
 #pragma once

@@ -9,7 +9,7 @@
 //   steps   a Pipeline of StandardScaler, MinMaxScaler, SimpleImputer (NaN) and dense OneHotEncoder
 //           (numeric categories) in front of one of those heads.
 //
-// The description comes from the Python half (sklearn_python.cc, compile_native) as JSON:
+// The description comes from the Python half (sklearn_python.py, compile_native) as JSON:
 //   {"n_features": F, "type": "...", "steps": [step...], "head": {...}, "probe": {...}}
 //   step: {"op":"standard","mean":[F],"scale":[F]} | {"op":"minmax","scale":[F],"min":[F],"clip":[lo,hi]?}
 //       | {"op":"impute","statistics":[F]} | {"op":"onehot","categories":[[...] per column],"ignore_unknown":b}

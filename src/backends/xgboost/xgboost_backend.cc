@@ -229,7 +229,6 @@ class XgboostBackend final : public Backend {
 
   const ModelMetadata& metadata() const override { return metadata_; }
   bool thread_safe() const override { return !linear_; }
-  int v1_output() const override { return 0; }
   std::vector<int> default_outputs() const override { return {0}; }
 
   Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,

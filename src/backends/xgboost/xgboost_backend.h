@@ -16,7 +16,7 @@
 //     then "margin"     raw scores before the objective's transform (output_margin=True):
 //                       FP32 [-1] or [-1, K].
 //   default_outputs() is {0} (a V2 answer holds only output-0 unless the request names others);
-//   v1_output() is 0.
+//   metadata().v1_output is 0.
 // - Native evaluation: for gbtree models with numerical splits, Load also builds a NativeTrees
 //   evaluator (native_trees.h) from the model's JSON and keeps it only when it reproduces libxgboost
 //   on probe rows to 1e-6; margins, and values of objectives whose transform it knows (identity,

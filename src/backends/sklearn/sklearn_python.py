@@ -1,10 +1,9 @@
-// The Python half of the scikit-learn runtime (see sklearn_backend.h and sklearn_native.h). It lives in
-// the binary so that serving needs nothing installed besides Debian's python3-sklearn.
-#include "backends/sklearn/sklearn_python.h"
+"""The Python half of inferd's scikit-learn runtime (backends/sklearn/sklearn_backend.h): loads an estimator,
+describes it, and compiles the ones it can into the JSON that sklearn_native.h executes without Python.
 
-namespace inferd::sklearn {
-
-const char* const kPythonSource = R"PY(
+inferd compiles this file into its binary (module `_inferd_sklearn` of the embedded interpreter);
+tests/backends/sklearn_python_test.py runs it with python3.
+"""
 import json as _json
 import threading as _threading
 import numpy as _np
@@ -299,6 +298,3 @@ def compile_native(model, n_features):
         probe['proba'] = [_f(r) for r in proba]
     return _json.dumps({'n_features': int(n_features), 'steps': steps, 'head': head, 'probe': probe,
                         'type': _describe_type(model)})
-)PY";
-
-}  // namespace inferd::sklearn

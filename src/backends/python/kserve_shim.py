@@ -1,10 +1,3 @@
-// The Python source of inferd's KServe stand-in (see python_model_backend.h). It lives in the binary so
-// that a user's model.py needs nothing installed besides Debian's python3 and python3-numpy.
-#include "backends/python/kserve_shim.h"
-
-namespace inferd {
-
-const char* const kKserveShimSource = R"PY(
 """inferd's stand-in for the part of KServe's Python API that a custom model uses.
 
 A user's model.py written for KServe (a kserve.Model subclass started with
@@ -443,6 +436,3 @@ def install():
             setattr(pkg, sub, m)
     sys.modules["kserve"] = pkg
     return "kserve (inferd's stand-in)"
-)PY";
-
-}  // namespace inferd
