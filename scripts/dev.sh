@@ -62,6 +62,8 @@ CURLS
     ;;
   test)
     build
+    # Every file a header comment or a document names exists (scripts/check_paths.py; well under a second).
+    /usr/bin/python3 scripts/check_paths.py
     # A skipped test did not run: the run fails unless tests/skip_allowed.txt lists it with a reason
     # (scripts/check_skips.py reads ctest's JUnit report, which also carries the Python tests' skips).
     junit="$(cd "$BUILD_DIR" && pwd)/ctest-results.xml"
