@@ -9,9 +9,10 @@
 # -MD dependency lists, kept in $BUILD_DIR/thread-safety/), so a rerun with nothing changed costs seconds.
 #   BUILD_DIR (build)  JOBS (2)  CLANGXX (clang++-14, else clang++)
 #   THREAD_SAFETY_FORCE=1 checks every unit again.
+#   SOURCE_DIR (this repository): the tree whose src/ and tests/ units are checked (BUILD_DIR is relative to it).
 # Needs clang (scripts/setup.sh installs it); run after a configure of $BUILD_DIR (dev.sh build).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${SOURCE_DIR:-$(dirname "$0")/..}"
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
