@@ -15,6 +15,14 @@ build() {
   ninja -C "$BUILD_DIR" -j"$JOBS"
 }
 
+# Clang's thread-safety analysis of every src/ unit (scripts/check_thread_safety.sh: clang -fsyntax-only
+# -Wthread-safety with the main build's flags; units unchanged since their last pass are skipped).
+# THREAD_SAFETY=0 leaves the step out.
+thread_safety_step() {
+  [[ ${THREAD_SAFETY:-1} == 0 ]] && return 0
+  BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" bash scripts/check_thread_safety.sh
+}
+
 # The fuzz targets (docs/fuzzing.md) for a bounded time each, in their own sanitizer build (build-fuzz, clang):
 # any crash, leak or sanitizer report fails the step. FUZZ_SECONDS=0 leaves the step out.
 fuzz_step() {
@@ -54,6 +62,8 @@ CURLS
     ;;
   test)
     build
+    # Every file a header comment or a document names exists (scripts/check_paths.py; well under a second).
+    /usr/bin/python3 scripts/check_paths.py
     # A skipped test did not run: the run fails unless tests/skip_allowed.txt lists it with a reason
     # (scripts/check_skips.py reads ctest's JUnit report, which also carries the Python tests' skips).
     junit="$(cd "$BUILD_DIR" && pwd)/ctest-results.xml"
@@ -62,6 +72,7 @@ CURLS
     (cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 300 --output-junit "$junit") || rc=$?
     if ! /usr/bin/python3 scripts/check_skips.py "$junit" tests/skip_allowed.txt && [[ $rc -eq 0 ]]; then rc=1; fi
     [[ $rc -eq 0 ]] || exit "$rc"
+    thread_safety_step
     fuzz_step
     ;;
   build)

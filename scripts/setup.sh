@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git curl ca-certificates
-  clang libclang-rt-14-dev llvm  # fuzz targets (scripts/fuzz.sh): libFuzzer, ASan/UBSan runtimes, llvm-symbolizer
+  clang libclang-rt-14-dev llvm  # fuzz targets (scripts/fuzz.sh): libFuzzer, ASan/UBSan runtimes, llvm-symbolizer;
+                                 # clang also runs scripts/check_thread_safety.sh (-Wthread-safety)
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev

@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <atomic>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -30,6 +29,7 @@
 #include "core/bearer.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "net/http_io.h"
 #include "net/listener.h"
 #include "resources/resources.h"
@@ -434,7 +434,7 @@ class StreamConn {
   // True when the peer closed its side (or the socket failed).
   bool ClientGone() {
     if (failed_) return true;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!open_) return true;
     pollfd p{sock_.native_handle(), POLLRDHUP, 0};
     int n = ::poll(&p, 1, 0);
@@ -442,7 +442,7 @@ class StreamConn {
     return failed_;
   }
   void Shutdown() {  // any thread
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (open_) ::shutdown(sock_.native_handle(), SHUT_RDWR);
   }
 
@@ -455,7 +455,7 @@ class StreamConn {
     return !failed_;
   }
   void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!open_) return;
     open_ = false;
     beast::error_code ec;
@@ -465,8 +465,8 @@ class StreamConn {
 
   tcp::socket sock_;
   unsigned version_;
-  std::mutex mu_;
-  bool open_ = true;
+  Mutex mu_;
+  bool open_ GUARDED_BY(mu_) = true;
   bool header_sent_ = false;
   bool chunked_ = false;
   std::atomic<bool> failed_{false};
@@ -518,8 +518,8 @@ struct ApiServer::Impl : Host {
     std::thread thread;
     std::atomic<bool> done{false};
   };
-  std::mutex streams_mu;
-  std::list<std::unique_ptr<StreamEntry>> streams;
+  Mutex streams_mu;
+  std::list<std::unique_ptr<StreamEntry>> streams GUARDED_BY(streams_mu);
   std::atomic<int> active_streams{0};
 
   ~Impl() override { StopAll(); }
@@ -537,7 +537,7 @@ struct ApiServer::Impl : Host {
   }
   void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) override {
     auto conn = std::make_shared<StreamConn>(std::move(sock), version);
-    std::lock_guard<std::mutex> lock(streams_mu);
+    MutexLock lock(streams_mu);
     for (auto it = streams.begin(); it != streams.end();) {
       if ((*it)->done.load()) {
         if ((*it)->thread.joinable()) (*it)->thread.join();
@@ -579,7 +579,7 @@ struct ApiServer::Impl : Host {
     }
     std::list<std::unique_ptr<StreamEntry>> all;
     {
-      std::lock_guard<std::mutex> lock(streams_mu);
+      MutexLock lock(streams_mu);
       all.swap(streams);
     }
     for (auto& s : all) s->conn->Shutdown();

@@ -1,7 +1,5 @@
 #include "gateway/gateway.h"
 
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "core/clock.h"
@@ -16,20 +14,21 @@ struct Gateway::Impl {
   GatewayOptions options;
   EndpointRegistry registry;
   TableHolder table;
-  std::mutex update_mu;  // serializes UpdateRoutes (compiling), never taken by the request path
+  Mutex update_mu;  // serializes UpdateRoutes (compiling), never taken by the request path
   std::unique_ptr<HttpProxy> http;
   std::unique_ptr<GrpcProxy> grpc;
   bool started = false;
 
   // Expires held requests past their deadline (every 20 ms: the precision of hold timeouts).
   std::thread sweeper;
-  std::mutex sweep_mu;
-  std::condition_variable sweep_cv;
-  bool sweep_stop = false;
+  Mutex sweep_mu;
+  CondVar sweep_cv;
+  bool sweep_stop GUARDED_BY(sweep_mu) = false;
 
   void Sweep() {
-    std::unique_lock<std::mutex> lock(sweep_mu);
-    while (!sweep_cv.wait_for(lock, std::chrono::milliseconds(20), [this] { return sweep_stop; })) {
+    MutexLock lock(sweep_mu);
+    auto stop = [this]() REQUIRES(sweep_mu) { return sweep_stop; };
+    while (!sweep_cv.WaitFor(sweep_mu, std::chrono::milliseconds(20), stop)) {
       auto t = table.Load();
       const int64_t now = NowNs();
       ForEachQueue(*t, [now](HoldQueue& q) {
@@ -62,7 +61,10 @@ Status Gateway::Start() {
       return st;
     }
   }
-  impl_->sweep_stop = false;
+  {
+    MutexLock lock(impl_->sweep_mu);  // before the sweeper exists: for the analysis only
+    impl_->sweep_stop = false;
+  }
   impl_->sweeper = std::thread([impl = impl_.get()] { impl->Sweep(); });
   impl_->started = true;
   LOG_INFO("gateway listening http_port={} grpc_port={}", http_port(), grpc_port());
@@ -74,7 +76,7 @@ int Gateway::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 int Gateway::grpc_port() const { return impl_->grpc ? impl_->grpc->port() : 0; }
 
 void Gateway::UpdateRoutes(std::shared_ptr<const RoutingTable> table) {
-  std::lock_guard<std::mutex> lock(impl_->update_mu);
+  MutexLock lock(impl_->update_mu);
   if (!table) table = std::make_shared<RoutingTable>();
   auto old = impl_->table.Load();
   auto compiled = Compile(*table, impl_->options.domain, &impl_->registry);
@@ -88,10 +90,10 @@ void Gateway::Stop() {
   if (!impl_) return;
   if (impl_->sweeper.joinable()) {
     {
-      std::lock_guard<std::mutex> lock(impl_->sweep_mu);
+      MutexLock lock(impl_->sweep_mu);
       impl_->sweep_stop = true;
     }
-    impl_->sweep_cv.notify_all();
+    impl_->sweep_cv.SignalAll();
     impl_->sweeper.join();
   }
   // Held requests are answered 503 while the proxies still run (their answers need the I/O threads).

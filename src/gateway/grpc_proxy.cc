@@ -14,13 +14,13 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
-#include <mutex>
 #include <random>
 #include <vector>
 
 #include "core/bearer.h"
 #include "core/clock.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "gateway/grpc_scan.h"
 #include "inference.pb.h"
 #include "net/handoff.h"
@@ -163,7 +163,7 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
   // Before the upstream call started: cancels it on start. The lock: a retry (EndpointGone) may be swapping
   // the client context on another thread.
   void OnCancel() override {
-    std::lock_guard<std::mutex> lock(cancel_mu_);
+    MutexLock lock(cancel_mu_);
     cancelled_ = true;
     call_ctx_->TryCancel();
   }
@@ -350,7 +350,7 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
 
   // A new client context for another attempt; false when the client cancelled meanwhile.
   bool FreshContext() {
-    std::lock_guard<std::mutex> lock(cancel_mu_);
+    MutexLock lock(cancel_mu_);
     if (cancelled_) return false;
     retry_ctx_ = std::make_unique<grpc::ClientContext>();
     call_ctx_ = retry_ctx_.get();
@@ -407,9 +407,11 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer response_;
   grpc::ClientContext client_ctx_;  // the first attempt's
   std::unique_ptr<grpc::ClientContext> retry_ctx_;  // a later attempt's (after a gone replica)
-  grpc::ClientContext* call_ctx_ = &client_ctx_;   // the current attempt's; swapped under cancel_mu_
-  std::mutex cancel_mu_;  // OnCancel (any gRPC thread) against FreshContext
-  bool cancelled_ = false;  // guarded by cancel_mu_
+  // The current attempt's; swapped under cancel_mu_ (not GUARDED_BY: the call's own thread, the only
+  // writer, reads it without the lock).
+  grpc::ClientContext* call_ctx_ = &client_ctx_;
+  Mutex cancel_mu_;  // OnCancel (any gRPC thread) against FreshContext
+  bool cancelled_ GUARDED_BY(cancel_mu_) = false;
   int attempts_ = 0;
   std::shared_ptr<const CompiledTable> table_;  // keeps svc_/rev_/ep_ alive
   uint64_t version_ = 0;                        // the table version table_ was loaded at

@@ -969,7 +969,7 @@ void HttpProxy::Stop() {
   ForEachQueue(*impl_->holder->Load(), [](HoldQueue& q) {
     std::deque<HoldQueue::Waiter> dropped;
     {
-      std::lock_guard<std::mutex> lock(q.mu);
+      MutexLock lock(q.mu);
       dropped.swap(q.waiters);
       q.size.fetch_sub(static_cast<int64_t>(dropped.size()));
     }

@@ -57,7 +57,7 @@ const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view na
 std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
   std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port) + "|" +
                     e.uds_path + "|" + std::to_string(e.pid);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto& slot = states_[key];
   // A gone endpoint listed again (the control plane had not seen it go, or it came back on the same
   // address): a fresh state, which is tried again; the old one stays with the tables and requests using it.
@@ -335,7 +335,7 @@ bool HasLiveEndpoint(const RevisionState& rev, bool need_grpc) {
 void HoldQueue::WakeOne() {
   Waiter w;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     if (waiters.empty()) return;
     w = std::move(waiters.front());
     waiters.pop_front();
@@ -347,7 +347,7 @@ void HoldQueue::WakeOne() {
 void HoldQueue::WakeAll(HoldEnd why) {
   std::deque<Waiter> out;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     out.swap(waiters);
     size.fetch_sub(static_cast<int64_t>(out.size()), std::memory_order_seq_cst);
   }
@@ -357,7 +357,7 @@ void HoldQueue::WakeAll(HoldEnd why) {
 void HoldQueue::Expire(int64_t now_ns) {
   std::vector<Waiter> out;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     for (auto it = waiters.begin(); it != waiters.end();) {
       if (it->deadline_ns <= now_ns) {
         out.push_back(std::move(*it));

@@ -14,12 +14,12 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/mutex.h"
 #include "gateway/gateway.h"
 
 namespace inferd::gateway {
@@ -91,9 +91,9 @@ class EndpointRegistry {
   std::shared_ptr<EndpointState> Get(const Endpoint& e);
 
  private:
-  std::mutex mu_;
-  std::unordered_map<std::string, std::weak_ptr<EndpointState>> states_;
-  uint64_t next_id_ = 1;
+  Mutex mu_;
+  std::unordered_map<std::string, std::weak_ptr<EndpointState>> states_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
 };
 
 // Compiles `table` (services with an empty name are skipped; a later duplicate (ns, name) is ignored).
@@ -192,8 +192,8 @@ struct HoldQueue {
     int64_t deadline_ns = 0;
     std::function<void(HoldEnd)> fire;
   };
-  std::mutex mu;
-  std::deque<Waiter> waiters;  // guarded by mu
+  Mutex mu;
+  std::deque<Waiter> waiters GUARDED_BY(mu);
   // waiters.size(), plus callers deciding under the lock (see HoldOrGo); read without the lock by
   // ReleaseEndpoint to skip the lock when nobody waits.
   std::atomic<int64_t> size{0};
@@ -214,7 +214,7 @@ enum class HoldResult { kGo, kHeld, kFull, kStale };
 template <class TryGo>
 HoldResult HoldOrGo(HoldQueue& q, size_t max, const TableHolder& holder, uint64_t routed_version, TryGo&& try_go,
                     HoldQueue::Waiter waiter, bool front) {
-  std::lock_guard<std::mutex> lock(q.mu);
+  MutexLock lock(q.mu);
   if (holder.version() != routed_version) return HoldResult::kStale;
   q.size.fetch_add(1, std::memory_order_seq_cst);
   if (try_go()) {

@@ -5,11 +5,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <system_error>
 #include <utility>
 
 #include "core/logging.h"
+#include "core/mutex.h"
 
 namespace inferd {
 namespace {
@@ -26,7 +26,7 @@ class PluginBackendFactory : public BackendFactory {
   StatusOr<std::unique_ptr<Backend>> Load(const LoadOptions& options) override {
     BackendFactory* real = nullptr;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (!real_) RETURN_IF_ERROR(LoadPlugin());
       real = real_.get();
     }
@@ -34,8 +34,7 @@ class PluginBackendFactory : public BackendFactory {
   }
 
  private:
-  // Called with mu_ held.
-  Status LoadPlugin() {
+  Status LoadPlugin() REQUIRES(mu_) {
     std::vector<std::string> dirs = PluginSearchDirs();
     std::string path;
     std::error_code ec;
@@ -82,8 +81,8 @@ class PluginBackendFactory : public BackendFactory {
   const std::string format_;
   const std::string library_;
   const std::string entry_point_;
-  std::mutex mu_;
-  std::unique_ptr<BackendFactory> real_;
+  Mutex mu_;
+  std::unique_ptr<BackendFactory> real_ GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <mutex>
 
 #include "core/clock.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "model/model.h"
 
 namespace inferd {
@@ -139,17 +138,20 @@ struct Batcher::State {
   std::string model;
   BatchingConfig config;
   ExecuteFn execute;
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Item> queue;
-  int64_t queued_rows = 0;  // rows of the mergeable requests in `queue` (wake-up decisions only)
-  bool stopping = false;
-  bool orphaned = false;  // the destructor ran on an executor thread: answer, do not execute
+  mutable Mutex mu;
+  CondVar cv;
+  std::deque<Item> queue GUARDED_BY(mu);
+  int64_t queued_rows GUARDED_BY(mu) = 0;  // rows of the mergeable requests in `queue` (wake-up decisions only)
+  bool stopping GUARDED_BY(mu) = false;
+  // The destructor ran on an executor thread: answer, do not execute. Written under mu; not GUARDED_BY
+  // because RunBatch reads it without mu (with several instances, another executor may read it while the
+  // destructor writes it).
+  bool orphaned = false;
 
   // Picks the next batch (under `lock`); returns false when the caller should wait until `*wake_ns`
   // (0: until notified) before trying again.
-  bool Take(std::vector<Item>* batch, int64_t* total_rows, int64_t* wake_ns);
-  std::vector<size_t> picked_scratch;  // Take's indices of the requests it merges (under mu)
+  bool Take(std::vector<Item>* batch, int64_t* total_rows, int64_t* wake_ns) REQUIRES(mu);
+  std::vector<size_t> picked_scratch GUARDED_BY(mu);  // Take's indices of the requests it merges
   void RunBatch(std::vector<Item>& batch, int64_t total_rows);
 };
 
@@ -241,7 +243,7 @@ void Batcher::State::RunBatch(std::vector<Item>& batch, int64_t total_rows) {
 namespace {
 
 void RunExecutor(std::shared_ptr<Batcher::State> s) {
-  std::unique_lock<std::mutex> lock(s->mu);
+  MutexLock lock(s->mu);
   for (;;) {
     std::vector<Item> batch;
     int64_t total_rows = 0;
@@ -249,16 +251,16 @@ void RunExecutor(std::shared_ptr<Batcher::State> s) {
     if (!s->Take(&batch, &total_rows, &wake_ns)) {
       if (s->queue.empty() && s->stopping) return;
       if (wake_ns == 0) {
-        s->cv.wait(lock);
+        s->cv.Wait(s->mu);
       } else {
-        s->cv.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(wake_ns - NowNs(), 0)));
+        s->cv.WaitFor(s->mu, std::chrono::nanoseconds(std::max<int64_t>(wake_ns - NowNs(), 0)));
       }
       continue;
     }
-    lock.unlock();
+    lock.Unlock();
     s->RunBatch(batch, total_rows);
     batch.clear();  // completions released before the lock is taken again
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -278,11 +280,11 @@ Batcher::~Batcher() {
   bool self = false;
   for (auto& t : threads_) self = self || t.get_id() == std::this_thread::get_id();
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->stopping = true;
     state_->orphaned = self;
   }
-  state_->cv.notify_all();
+  state_->cv.SignalAll();
   for (auto& t : threads_) {
     if (t.get_id() == std::this_thread::get_id()) {
       t.detach();  // it holds the State; it answers what is left and exits
@@ -302,7 +304,7 @@ Status Batcher::Enqueue(std::span<const Tensor> inputs, std::vector<int> request
   it.rows = MergeableRows(inputs);
   bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     if (state_->stopping) return Unavailable("model '" + state_->model + "' is being unloaded");
     if (state_->queue.size() >= static_cast<size_t>(state_->config.max_queue_size)) {
       return Unavailable("model '" + state_->model + "': the batching queue is full (max_queue_size " +
@@ -318,12 +320,12 @@ Status Batcher::Enqueue(std::span<const Tensor> inputs, std::vector<int> request
     wake = state_->queue.empty() || it.rows < 0 || it.rows >= max || state_->queued_rows >= max;
     state_->queue.push_back(std::move(it));
   }
-  if (wake) state_->cv.notify_one();
+  if (wake) state_->cv.Signal();
   return Status::Ok();
 }
 
 size_t Batcher::queued() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->queue.size();
 }
 

@@ -49,7 +49,7 @@ ModelRepository::ModelRepository(const BackendRegistry* registry, RepositoryOpti
 
 Status ModelRepository::AddSource(const std::string& name, const std::string& dir) {
   RETURN_IF_ERROR(ValidateModelName(name));
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   sources_[name] = dir;
   return Status::Ok();
 }
@@ -67,7 +67,7 @@ StatusOr<ModelRepository::Entry*> ModelRepository::EntryFor(const std::string& n
 
 StatusOr<std::string> ModelRepository::DirFor(const std::string& name) const {
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     auto it = sources_.find(name);
     if (it != sources_.end()) return it->second;
   }
@@ -103,7 +103,7 @@ void ResolveVersion(std::string* dir, std::string* version) {
 
 Status ModelRepository::ExpectLoad(const std::string& name) {
   RETURN_IF_ERROR(ValidateModelName(name));
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(Entry * e, EntryFor(name));
   if (!e->model) e->state = ModelState::kLoading;
   return Status::Ok();
@@ -112,7 +112,7 @@ Status ModelRepository::ExpectLoad(const std::string& name) {
 Status ModelRepository::Load(const std::string& name) {
   auto dir_or = DirFor(name);
   if (!dir_or.ok()) {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     auto it = entries_.find(name);
     if (it != entries_.end() && !it->second.model) {  // expected (ExpectLoad) but not there
       it->second.state = ModelState::kUnavailable;
@@ -122,14 +122,14 @@ Status ModelRepository::Load(const std::string& name) {
   }
   std::string dir = std::move(dir_or).value();
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     ASSIGN_OR_RETURN(Entry * e, EntryFor(name));
     if (e->model && e->state == ModelState::kLoading) return Unavailable("model '" + name + "' is already loading");
     if (!e->model) e->state = ModelState::kLoading;
     e->reason.clear();
   }
   auto fail = [&](const Status& st) {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     if (auto e = EntryFor(name); e.ok()) {
       if (!(*e)->model) (*e)->state = ModelState::kUnavailable;
       (*e)->reason = st.message();
@@ -166,7 +166,7 @@ Status ModelRepository::Load(const std::string& name) {
   auto model = std::make_shared<Model>(name, version, std::move(backend).value(), *config);
   if (Status st = model->WarmUp(); !st.ok()) return fail(st);
 
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(Entry * e, EntryFor(name));  // unloaded while loading and the limit reached since
   e->model = std::move(model);
   e->state = ModelState::kReady;
@@ -180,7 +180,7 @@ Status ModelRepository::AddLoaded(const std::string& name, std::unique_ptr<Backe
   RETURN_IF_ERROR(ValidateModelName(name).WithPrefix("a model registered by the script"));
   auto model = std::make_shared<Model>(name, "1", std::move(backend), model_defaults_);
   if (Status st = model->WarmUp(); !st.ok()) return st.WithPrefix("model '" + name + "': ");
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(Entry * e, EntryFor(name));
   if (e->model) return AlreadyExists("model '" + name + "' is already served");
   e->model = std::move(model);
@@ -195,7 +195,7 @@ Status ModelRepository::Unload(const std::string& name) {
   RETURN_IF_ERROR(ValidateModelName(name));
   std::shared_ptr<Model> old;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     auto it = entries_.find(name);
     if (it == entries_.end() || !it->second.model) {
       if (it != entries_.end()) entries_.erase(it);
@@ -209,7 +209,7 @@ Status ModelRepository::Unload(const std::string& name) {
 }
 
 StatusOr<std::shared_ptr<Model>> ModelRepository::Get(std::string_view name, std::string_view version) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) {
     RETURN_IF_ERROR(ValidateModelName(name));  // only on a miss: a valid name costs nothing here
@@ -247,7 +247,7 @@ std::vector<ModelIndexEntry> ModelRepository::Index() const {
       out[n] = {n, "", "", ""};
     }
   }
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   for (const auto& [n, s] : sources_) out[n] = {n, "", "", ""};
   for (const auto& [n, e] : entries_) {
     ModelState st = e.model ? ModelState::kReady : e.state;
@@ -259,7 +259,7 @@ std::vector<ModelIndexEntry> ModelRepository::Index() const {
 }
 
 std::vector<std::string> ModelRepository::ReadyModelNames() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<std::string> v;
   for (const auto& [n, e] : entries_)
     if (e.model) v.push_back(n);
@@ -267,7 +267,7 @@ std::vector<std::string> ModelRepository::ReadyModelNames() const {
 }
 
 bool ModelRepository::AllReady() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   if (entries_.empty()) return false;
   for (const auto& [n, e] : entries_)
     if (!e.model) return false;

@@ -22,11 +22,11 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/mutex.h"
 #include "model/backend_registry.h"
 #include "model/model.h"
 #include "model/model_config.h"
@@ -104,15 +104,15 @@ class ModelRepository {
     std::shared_ptr<Model> model;  // the serving instance (also kept while reloading)
   };
   StatusOr<std::string> DirFor(const std::string& name) const;
-  // The entry for `name`, created when absent unless max_models entries exist. Caller holds mu_ exclusively.
-  StatusOr<Entry*> EntryFor(const std::string& name);
+  // The entry for `name`, created when absent unless max_models entries exist.
+  StatusOr<Entry*> EntryFor(const std::string& name) REQUIRES(mu_);
 
   const BackendRegistry* registry_;
   RepositoryOptions options_;
   ModelConfig model_defaults_;
-  mutable std::shared_mutex mu_;
-  std::map<std::string, std::string, std::less<>> sources_;
-  std::map<std::string, Entry, std::less<>> entries_;
+  mutable SharedMutex mu_;
+  std::map<std::string, std::string, std::less<>> sources_ GUARDED_BY(mu_);
+  std::map<std::string, Entry, std::less<>> entries_ GUARDED_BY(mu_);
   mutable std::atomic<bool> index_truncated_warned_{false};
 };
 

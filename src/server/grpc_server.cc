@@ -81,14 +81,15 @@ class CountedReactor : public grpc::ServerUnaryReactor {
 class DetachedReactor final : public CountedReactor {
  public:
   struct Handle {
-    std::mutex mu;
-    DetachedReactor* reactor = nullptr;  // null once finished
+    explicit Handle(DetachedReactor* r) : reactor(r) {}
+    Mutex mu;
+    DetachedReactor* reactor GUARDED_BY(mu);  // null once finished
 
     // Calls fill() (which may write the response, and may return a grpc::Status that replaces an OK
     // `status`) and finishes with `status`, unless already finished.
     template <typename Fill>
     void Finish(Fill&& fill, const grpc::Status& status) {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (reactor == nullptr) return;
       DetachedReactor* r = std::exchange(reactor, nullptr);
       grpc::Status st = status;
@@ -104,9 +105,7 @@ class DetachedReactor final : public CountedReactor {
   };
 
   explicit DetachedReactor(std::atomic<int64_t>* active)
-      : CountedReactor(active), handle_(std::make_shared<Handle>()) {
-    handle_->reactor = this;
-  }
+      : CountedReactor(active), handle_(std::make_shared<Handle>(this)) {}
   std::shared_ptr<Handle> handle() const { return handle_; }
 
   void OnCancel() override {
@@ -409,14 +408,14 @@ GrpcServer::GrpcServer(ModelRepository* repo, Metrics* metrics, ServerState* sta
 
 GrpcServer::~GrpcServer() {
   if (server_ && !shut_down_) Shutdown(std::chrono::system_clock::now());
-  std::unique_lock<std::mutex> lock(bg_mu_);
-  bg_cv_.wait(lock, [this] { return bg_running_ == 0; });
+  MutexLock lock(bg_mu_);
+  bg_cv_.Wait(bg_mu_, [this]() REQUIRES(bg_mu_) { return bg_running_ == 0; });
 }
 
 template <typename F>
 bool GrpcServer::RunBackground(F&& fn) {
   {
-    std::lock_guard<std::mutex> lock(bg_mu_);
+    MutexLock lock(bg_mu_);
     ++bg_running_;
   }
   try {
@@ -426,15 +425,15 @@ bool GrpcServer::RunBackground(F&& fn) {
       } catch (...) {
         LOG_ERROR("gRPC background task raised an exception");
       }
-      std::lock_guard<std::mutex> lock(bg_mu_);
+      MutexLock lock(bg_mu_);
       --bg_running_;
-      bg_cv_.notify_all();
+      bg_cv_.SignalAll();
     }).detach();
   } catch (const std::system_error& e) {
     LOG_ERROR("gRPC: cannot start a thread: {}", e.what());
-    std::lock_guard<std::mutex> lock(bg_mu_);
+    MutexLock lock(bg_mu_);
     --bg_running_;
-    bg_cv_.notify_all();
+    bg_cv_.SignalAll();
     return false;
   }
   return true;

@@ -16,12 +16,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "model/repository.h"
 #include "net/handoff.h"
@@ -70,9 +69,9 @@ class GrpcServer {
   std::atomic<bool> stopping_{false};       // Shutdown has begun: refuse new calls
   std::atomic<int64_t> active_calls_{0};    // admitted calls gRPC is not done with yet
 
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  int bg_running_ = 0;
+  Mutex bg_mu_;
+  CondVar bg_cv_;
+  int bg_running_ GUARDED_BY(bg_mu_) = 0;
 };
 
 }  // namespace inferd

@@ -6,7 +6,6 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include <mutex>
 
 #include "model/repository.h"
 
@@ -77,11 +76,11 @@ Metrics::~Metrics() = default;
 
 Metrics::PerModel* Metrics::Get(const Model& model) {
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     auto it = models_.find(model.name());
     if (it != models_.end()) return it->second.get();
   }
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   auto& slot = models_[model.name()];
   if (!slot) {
     auto& f = *families_;
@@ -132,7 +131,7 @@ std::string Metrics::Serialize(const ModelRepository* repository) const {
     for (const auto& name : repository->ReadyModelNames()) {
       auto m = repository->Get(name);
       if (!m.ok()) continue;
-      std::shared_lock lock(mu_);
+      ReaderLock lock(mu_);
       auto it = models_.find(name);
       if (it != models_.end()) it->second->pending->Set(static_cast<double>((*m)->pending()));
     }

@@ -8,11 +8,11 @@
 #pragma once
 
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "model/model.h"
 
@@ -46,8 +46,8 @@ class Metrics {
   PerModel* Get(const Model& model);
 
   std::shared_ptr<prometheus::Registry> registry_;
-  mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<PerModel>> models_;
+  mutable SharedMutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<PerModel>> models_ GUARDED_BY(mu_);
   struct Families;
   std::unique_ptr<Families> families_;
 };

@@ -47,7 +47,7 @@ bool IsArchiveName(std::string_view name);
 Status CheckRelativePath(std::string_view rel, std::string_view what);
 std::vector<std::string> SplitPath(std::string_view p);  // components, empty and "." ones dropped
 
-// ---- cache.cc -----------------------------------------------------------------------------------------
+// ---- storage.cc ---------------------------------------------------------------------------------------
 std::string Sha256Hex(std::string_view data);
 
 // Variables the fetchers read. With per-fetch credentials (a service's Secrets) every variable comes from

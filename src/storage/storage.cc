@@ -23,6 +23,7 @@
 #include <set>
 
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "storage/internal.h"
 #include "storage/storage.h"
 
@@ -128,14 +129,17 @@ StatusOr<DiskSpace> DiskSpaceAt(const std::string& path) {
 
 struct Storage::Impl : CacheStore {
   StorageOptions options;
-  std::mutex mu;  // guards locks, active_temps, sizes
-  std::map<std::string, std::weak_ptr<std::mutex>> locks;  // per cache entry; entries die with their last user
-  std::set<std::string> active_temps;  // this process's downloads in progress (names; their scratch files
-                                       // are named after them: "<name>.archive-XXXXXX")
-  std::map<std::string, uint64_t> sizes;                   // entry sizes, measured once (entries never change)
+  Mutex mu;
+  // Per cache entry (held while an entry is fetched or removed: they guard directories, not memory);
+  // entries die with their last user.
+  std::map<std::string, std::weak_ptr<std::mutex>> locks GUARDED_BY(mu);
+  // This process's downloads in progress (names; their scratch files are named after them:
+  // "<name>.archive-XXXXXX").
+  std::set<std::string> active_temps GUARDED_BY(mu);
+  std::map<std::string, uint64_t> sizes GUARDED_BY(mu);  // entry sizes, measured once (entries never change)
 
   std::shared_ptr<std::mutex> LockFor(const std::string& key) {
-    std::lock_guard<std::mutex> g(mu);
+    MutexLock g(mu);
     for (auto it = locks.begin(); it != locks.end();) {
       it = it->second.expired() ? locks.erase(it) : std::next(it);
     }
@@ -147,7 +151,7 @@ struct Storage::Impl : CacheStore {
     return m;
   }
 
-  bool IsActiveLocked(const std::string& name) const {
+  bool IsActiveLocked(const std::string& name) const REQUIRES(mu) {
     for (const std::string& a : active_temps) {
       if (name.starts_with(a)) return true;
     }
@@ -222,14 +226,14 @@ struct Storage::Impl : CacheStore {
     TempDir tmp{tmpl};
     const std::string tmp_name = fs::path(tmpl).filename().string();
     {
-      std::lock_guard<std::mutex> g2(mu);
+      MutexLock g2(mu);
       active_temps.insert(tmp_name);
     }
     struct Untrack {
       Impl* impl;
       std::string name;
       ~Untrack() {
-        std::lock_guard<std::mutex> g3(impl->mu);
+        MutexLock g3(impl->mu);
         impl->active_temps.erase(name);
       }
     } untrack{this, tmp_name};
@@ -298,7 +302,7 @@ struct Storage::Impl : CacheStore {
       std::string name = it->path().filename().string();
       if (name.starts_with(kTrashPrefix)) continue;
       {
-        std::lock_guard<std::mutex> g(mu);
+        MutexLock g(mu);
         if (IsActiveLocked(name)) continue;
       }
       CacheEntry e;
@@ -308,12 +312,12 @@ struct Storage::Impl : CacheStore {
       if (!e.temporary && !it->is_directory(ec)) continue;  // not ours
       std::optional<uint64_t> known;
       if (!e.temporary) {
-        std::lock_guard<std::mutex> g(mu);
+        MutexLock g(mu);
         if (auto s = sizes.find(name); s != sizes.end()) known = s->second;
       }
       e.bytes = known ? *known : TreeBytes(it->path());
       if (!known && !e.temporary) {
-        std::lock_guard<std::mutex> g(mu);
+        MutexLock g(mu);
         sizes[name] = e.bytes;
       }
       out.push_back(std::move(e));
@@ -335,7 +339,7 @@ struct Storage::Impl : CacheStore {
     std::unique_lock<std::mutex> g(*lock, std::try_to_lock);
     if (!g.owns_lock()) return Unavailable("busy (being fetched)");
     {
-      std::lock_guard<std::mutex> g2(mu);
+      MutexLock g2(mu);
       if (IsActiveLocked(name)) return Unavailable("busy (a download in progress)");
     }
     std::string trash = Dir() + "/" + kTrashPrefix + name;
@@ -349,7 +353,7 @@ struct Storage::Impl : CacheStore {
       }
       if (ec) return Internal("cannot remove " + name + ": " + ec.message());
     }
-    std::lock_guard<std::mutex> g2(mu);
+    MutexLock g2(mu);
     sizes.erase(name);
     return Status::Ok();
   }

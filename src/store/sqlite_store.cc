@@ -12,15 +12,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <ctime>
 #include <deque>
-#include <mutex>
 #include <string_view>
 
 #include "core/clock.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "core/uuid.h"
 #include "store/store.h"
 
@@ -146,8 +145,8 @@ class WatchImpl : public Watch {
       : key_(std::move(key)), ns_(std::move(ns)), namespaced_(namespaced) {}
 
   std::optional<WatchEvent> Next(std::chrono::milliseconds timeout) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || closed_ || expired_; });
+    MutexLock lock(mu_);
+    cv_.WaitFor(mu_, timeout, [&]() REQUIRES(mu_) { return !queue_.empty() || closed_ || expired_; });
     // An expired watch drops what it had queued: the consumer must re-list (Kubernetes closes the stream).
     if (closed_ || expired_ || queue_.empty()) return std::nullopt;
     WatchEvent e = std::move(queue_.front());
@@ -155,16 +154,16 @@ class WatchImpl : public Watch {
     return e;
   }
   bool expired() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return expired_;
   }
   void Close() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       closed_ = true;
       queue_.clear();
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 
   bool Matches(const std::string& key, const std::string& ns) const {
@@ -173,7 +172,7 @@ class WatchImpl : public Watch {
   // Returns false when the watch is finished (closed or expired) and can be dropped.
   bool Push(const WatchEvent& e) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (closed_ || expired_) return false;
       if (queue_.size() >= kWatchQueueLimit) {
         expired_ = true;
@@ -182,30 +181,30 @@ class WatchImpl : public Watch {
         queue_.push_back(e);
       }
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     return true;
   }
   void Expire() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       expired_ = true;
       queue_.clear();
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   bool done() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return closed_ || expired_;
   }
 
  private:
   const std::string key_, ns_;
   const bool namespaced_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<WatchEvent> queue_;
-  bool closed_ = false;
-  bool expired_ = false;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<WatchEvent> queue_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool expired_ GUARDED_BY(mu_) = false;
 };
 
 // Hands out the shared watch state while the Store keeps a weak reference for the fan-out.
@@ -225,7 +224,7 @@ class SqliteStore : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (auto& w : watches_)
       if (auto s = w.lock()) s->Expire();
     watches_.clear();
@@ -233,6 +232,7 @@ class SqliteStore : public Store {
   }
 
   Status Init() {
+    MutexLock lock(mu_);  // no other thread has the store yet: held for the analysis (rv_)
     RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
     RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
     RETURN_IF_ERROR(Exec("PRAGMA busy_timeout=5000"));
@@ -295,7 +295,7 @@ class SqliteStore : public Store {
       std::string key = ResourceKey(type);
       RETURN_IF_ERROR(CheckJsonTreeDepth(obj, "object"));
 
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       {
         Stmt q(db_, "SELECT 1 FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3");
         if (!q.ok()) return DbError("create");
@@ -320,7 +320,7 @@ class SqliteStore : public Store {
 
   StatusOr<Json> Get(const ResourceType& type, const std::string& ns, const std::string& name) override {
     try {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       return Load(type, ns, name);
     } catch (const std::exception& e) {
       return Internal(std::string("store: get: ") + e.what());
@@ -330,7 +330,7 @@ class SqliteStore : public Store {
   StatusOr<ObjectList> List(const ResourceType& type, const std::string& ns) override {
     try {
       std::string key = ResourceKey(type);
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       bool all = ns.empty() || !type.namespaced;
       ObjectList out;
       std::vector<Row> bad;
@@ -373,7 +373,7 @@ class SqliteStore : public Store {
     try {
       std::string key = ResourceKey(type);
       std::string nsk = type.namespaced ? ns : "";
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       ASSIGN_OR_RETURN(Json cur, Load(type, ns, name));
       if (!precondition_rv.empty() && RvOf(cur).value_or("") != precondition_rv) {
         return Conflict(OperationMessage(key, name));
@@ -392,7 +392,7 @@ class SqliteStore : public Store {
                                              const std::string& since_rv) override {
     try {
       std::string key = ResourceKey(type);
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       int64_t since = rv_;
       if (!since_rv.empty() && since_rv != "0") {
         if (!ParseRv(since_rv, &since)) {
@@ -421,7 +421,7 @@ class SqliteStore : public Store {
 
   StatusOr<std::vector<QuarantinedRow>> QuarantineUnusable(const std::vector<ResourceType>& types) override {
     try {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       std::vector<Row> bad;
       {
         Stmt q(db_, "SELECT resource, namespace, name, json, resource_version FROM objects ORDER BY rowid");
@@ -455,7 +455,7 @@ class SqliteStore : public Store {
 
   StatusOr<std::vector<QuarantinedRow>> Quarantined() override {
     try {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       Stmt q(db_,
              "SELECT resource, namespace, name, reason, quarantined_at, length(CAST(json AS BLOB)) FROM quarantine "
              "ORDER BY id");
@@ -569,10 +569,9 @@ class SqliteStore : public Store {
     return st;
   }
 
-  // One transaction: the row (insert/replace or delete) and the counter. Caller holds mu_. On success
-  // rv_ becomes `rv`.
+  // One transaction: the row (insert/replace or delete) and the counter. On success rv_ becomes `rv`.
   Status WriteRow(const std::string& key, const std::string& ns, const std::string& name, const Json* obj,
-                  int64_t rv, bool remove) {
+                  int64_t rv, bool remove) REQUIRES(mu_) {
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
     auto fail = [&](const char* what) {
       Status st = DbError(what);
@@ -605,8 +604,8 @@ class SqliteStore : public Store {
     return Status::Ok();
   }
 
-  // Caller holds mu_.
-  void Publish(int64_t rv, const std::string& key, const std::string& ns, const char* type, const Json& obj) {
+  void Publish(int64_t rv, const std::string& key, const std::string& ns, const char* type, const Json& obj)
+      REQUIRES(mu_) {
     HistoryEntry h{rv, key, ns, WatchEvent{type, obj}};
     auto it = watches_.begin();
     while (it != watches_.end()) {
@@ -640,7 +639,7 @@ class SqliteStore : public Store {
       std::optional<std::string> want_rv = RvOf(obj);
       RETURN_IF_ERROR(CheckJsonTreeDepth(obj, "object"));
 
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       ASSIGN_OR_RETURN(Json cur, Load(type, ns, name));
       if (want_rv && *want_rv != RvOf(cur).value_or("")) return Conflict(OperationMessage(key, name));
       int64_t rv = rv_ + 1;
@@ -667,7 +666,7 @@ class SqliteStore : public Store {
           if (curmd.contains(f)) md[f] = curmd[f];
         }
         for (auto& [k, v] : inmd.items()) {
-          if (std::find_if(std::begin(kOwned), std::end(kOwned), [&](const char* f) { return k == f; }) ==
+          if (std::find_if(std::begin(kOwned), std::end(kOwned), [&k = k](const char* f) { return k == f; }) ==
               std::end(kOwned)) {
             md[k] = v;
           }
@@ -700,11 +699,11 @@ class SqliteStore : public Store {
     }
   }
 
-  sqlite3* db_;
-  std::mutex mu_;
-  int64_t rv_ = 0;
-  std::deque<HistoryEntry> history_;
-  std::vector<std::weak_ptr<WatchImpl>> watches_;
+  sqlite3* db_;  // used under mu_ once Init returned
+  Mutex mu_;
+  int64_t rv_ GUARDED_BY(mu_) = 0;
+  std::deque<HistoryEntry> history_ GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<WatchImpl>> watches_ GUARDED_BY(mu_);
 };
 
 }  // namespace

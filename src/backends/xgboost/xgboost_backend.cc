@@ -15,7 +15,6 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,6 +22,7 @@
 
 #include "backends/xgboost/xgboost_trees.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "model/format.h"
 
 namespace inferd {
@@ -149,7 +149,7 @@ class ProxyPool {
   // nullptr when XGBoost cannot create one (the caller then lets XGBoost make its own).
   DMatrixHandle Acquire() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (!free_.empty()) {
         DMatrixHandle h = free_.back();
         free_.pop_back();
@@ -161,13 +161,13 @@ class ProxyPool {
   }
   void Release(DMatrixHandle h) {
     if (h == nullptr) return;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     free_.push_back(h);
   }
 
  private:
-  std::mutex mu_;
-  std::vector<DMatrixHandle> free_;
+  Mutex mu_;
+  std::vector<DMatrixHandle> free_ GUARDED_BY(mu_);
 };
 
 class XgboostBackend final : public Backend {

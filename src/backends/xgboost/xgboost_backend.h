@@ -17,9 +17,10 @@
 //                       FP32 [-1] or [-1, K].
 //   default_outputs() is {0} (a V2 answer holds only output-0 unless the request names others);
 //   metadata().v1_output is 0.
-// - Native evaluation: for gbtree models with numerical splits, Load also builds a NativeTrees
-//   evaluator (native_trees.h) from the model's JSON and keeps it only when it reproduces libxgboost
-//   on probe rows to 1e-6; margins, and values of objectives whose transform it knows (identity,
+// - Native evaluation: for gbtree models (numerical and categorical splits), Load also builds a
+//   forest::Forest (xgboost_trees.h, on the shared tree engine) from the model's JSON and keeps it only
+//   when it reproduces libxgboost on probe rows to 1e-6; margins, and values of objectives whose
+//   transform it knows (identity,
 //   sigmoid, exp), are then computed without calling libxgboost (about 24 us of JSON parsing per call
 //   saved). Everything else stays on libxgboost.
 // - Execute computes only what was requested. Multiclass models make one margin prediction and derive
