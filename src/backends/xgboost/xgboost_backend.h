@@ -20,9 +20,8 @@
 // - Native evaluation: for gbtree models (numerical and categorical splits), Load also builds a
 //   forest::Forest (xgboost_trees.h, on the shared tree engine) from the model's JSON and keeps it only
 //   when it reproduces libxgboost on probe rows to 1e-6; margins, and values of objectives whose
-//   transform it knows (identity,
-//   sigmoid, exp), are then computed without calling libxgboost (about 24 us of JSON parsing per call
-//   saved). Everything else stays on libxgboost.
+//   transform it knows (identity, sigmoid, exp), are then computed without calling libxgboost (about
+//   24 us of JSON parsing per call saved). Everything else stays on libxgboost.
 // - Execute computes only what was requested. Multiclass models make one margin prediction and derive
 //   the class ids (first arg-max of the margin, as XGBoost's softmax objective does) and probabilities
 //   (XGBoost's softmax: max-shifted expf, double sum) from it. Other objectives take output-0 and
