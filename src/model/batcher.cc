@@ -1,6 +1,7 @@
 #include "model/batcher.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -143,10 +144,10 @@ struct Batcher::State {
   std::deque<Item> queue GUARDED_BY(mu);
   int64_t queued_rows GUARDED_BY(mu) = 0;  // rows of the mergeable requests in `queue` (wake-up decisions only)
   bool stopping GUARDED_BY(mu) = false;
-  // The destructor ran on an executor thread: answer, do not execute. Written under mu; not GUARDED_BY
-  // because RunBatch reads it without mu (with several instances, another executor may read it while the
-  // destructor writes it).
-  bool orphaned = false;
+  // The destructor ran on an executor thread: answer, do not execute. Atomic: RunBatch reads it without mu
+  // (with several instances, another executor may read it while the destructor writes it); one load per
+  // batch.
+  std::atomic<bool> orphaned{false};
 
   // Picks the next batch (under `lock`); returns false when the caller should wait until `*wake_ns`
   // (0: until notified) before trying again.
@@ -160,7 +161,7 @@ bool Batcher::State::Take(std::vector<Item>* batch, int64_t* total_rows, int64_t
   if (queue.empty()) return false;
   const Item& head = queue.front();
   const int64_t max = config.max_batch_size;
-  if (head.rows < 0 || head.rows >= max || orphaned) {
+  if (head.rows < 0 || head.rows >= max || orphaned.load()) {
     *total_rows = head.rows;
     if (head.rows > 0 && head.rows < max) queued_rows -= head.rows;
     batch->push_back(std::move(queue.front()));
@@ -205,7 +206,7 @@ bool Batcher::State::Take(std::vector<Item>* batch, int64_t* total_rows, int64_t
 void Batcher::State::RunBatch(std::vector<Item>& batch, int64_t total_rows) {
   const int64_t start = NowNs();
   Status st;
-  if (orphaned) {
+  if (orphaned.load()) {
     st = Unavailable("the model was unloaded before the request ran");
   } else {
     try {
@@ -282,7 +283,7 @@ Batcher::~Batcher() {
   {
     MutexLock lock(state_->mu);
     state_->stopping = true;
-    state_->orphaned = self;
+    state_->orphaned.store(self);
   }
   state_->cv.SignalAll();
   for (auto& t : threads_) {
