@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "gateway/http_scan.h"
+#include "net/http_answers.h"
 #include "net/http_io.h"
 #include "net/limits.h"
 #include "net/listener.h"
@@ -39,7 +40,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr size_t kHeaderLimit = 64 * 1024;
+using net::kHeaderLimit;
 constexpr int64_t kPeekAfterIdleNs = 1'000'000'000;  // see Worker::TakeIdle
 
 using Request = http::request<http::string_body>;
@@ -305,20 +306,10 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
         ec == asio::error::operation_aborted) {
       return Close();
     }
-    if (ec == http::error::body_limit) {
+    if (ec) {  // 413, 431 or 400 (net/http_answers.h); the connection closes
       keep_alive_ = false;
-      return Local(http::status::payload_too_large,
-                   ErrorJson("request body is larger than the gateway's limit of " +
-                             std::to_string(w_->options->max_body_bytes) + " bytes"));
-    }
-    if (ec == http::error::header_limit) {
-      keep_alive_ = false;
-      return Local(http::status::request_header_fields_too_large,
-                   ErrorJson("request headers are larger than " + std::to_string(kHeaderLimit) + " bytes"));
-    }
-    if (ec) {
-      keep_alive_ = false;
-      return Local(http::status::bad_request, ErrorJson("malformed HTTP request: " + ec.message()));
+      net::HttpAnswer a = net::ParseErrorAnswer(ec, w_->options->max_body_bytes);
+      return Local(static_cast<http::status>(a.status), ErrorJson(a.message));
     }
     req_ = parser_->release();
     parser_.reset();
@@ -780,9 +771,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     res_->set(http::field::content_type, "application/json");
     res_->set(http::field::retry_after, "1");
     res_->keep_alive(false);
-    res_->body() = ErrorJson("the gateway is busy: request bodies in flight would exceed " +
-                             std::to_string(body_budget()) +
-                             " bytes (--max_body_bytes_in_flight); retry later");
+    res_->body() = ErrorJson(net::BusyAnswer("gateway", body_budget()).message);
     res_->prepare_payload();
     Send();
   }

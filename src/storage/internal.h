@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/percent.h"
 #include "core/status.h"
 #include "storage/storage.h"
 
@@ -30,10 +31,10 @@ struct ParsedUri {
 
 StatusOr<ParsedUri> ParseUri(const std::string& uri);
 
-// Percent-encodes every byte except the RFC 3986 unreserved set (A-Z a-z 0-9 - _ . ~), and '/' when
-// keep_slash; hex digits upper case (the form SigV4 canonical requests use).
-std::string PercentEncode(std::string_view s, bool keep_slash);
-std::string PercentDecode(std::string_view s);
+// core/percent.h's codec. Storage decodes only a download URL's file name, keeping a malformed escape
+// literally (the WHATWG URL decoder's rule: the remote server may well have such a name).
+using inferd::PercentEncode;
+inline std::string PercentDecode(std::string_view s) { return *inferd::PercentDecode(s, {.keep_malformed = true}); }
 
 // The file name a downloaded URL keeps: the last path component, query and fragment stripped,
 // percent-decoded. InvalidArgument when there is none (e.g. "http://host/").
