@@ -533,12 +533,7 @@ struct ApiApp {
     session->Respond(std::move(out.reply));
   }
 
-  void Fill(Reply&& r, http::response<http::string_body>& res) {
-    res.result(static_cast<unsigned>(r.status));
-    res.set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res.set(k, v);
-    res.body() = std::move(r.body);
-  }
+  void Fill(Reply&& r, http::response<http::string_body>& res) { net::FillResponse(std::move(r), res); }
 };
 using Session = net::HttpSession<tcp::socket, ApiApp>;
 
@@ -1169,10 +1164,7 @@ void ApiServer::AddExtension(std::string prefix, ExtensionHandler handler) {
 Status ApiServer::Start() {
   auto& o = impl_->options;
   if (impl_->started) return Status::Ok();
-  std::string host = o.host == "localhost" ? "127.0.0.1" : o.host;
-  beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("api: host '" + o.host + "' is not an IP address");
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host == "localhost" ? "127.0.0.1" : o.host, "api host"));
   if (!address.is_loopback() && o.token.empty()) {
     return InvalidArgument("api: refusing to serve on non-loopback host " + o.host +
                            " without a token: set one (clients send 'Authorization: Bearer <token>')");

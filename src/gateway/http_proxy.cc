@@ -911,13 +911,10 @@ Status HttpProxy::Start() {
   RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_body_bytes));
   impl_->gate = std::make_shared<net::ConnGate>(o.limits.max_connections);
   impl_->budget = o.body_budget ? o.body_budget : std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
-  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.host, ec);
-  if (ec) return InvalidArgument("gateway host: '" + o.host + "' is not an IP address");
-  int port = o.http_port;
+  const int workers = net::EventLoops(o.workers);
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host, "gateway host"));
   std::random_device rd;
-  std::vector<tcp::acceptor> acceptors;
+  std::vector<asio::io_context*> contexts;
   for (int i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>();
     w->options = &o;
@@ -925,13 +922,11 @@ Status HttpProxy::Start() {
     w->rng = FastRng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(i));
     w->rr = static_cast<uint32_t>(i);
     w->conns.emplace(w->ctx, "gateway", o.limits.timeouts, impl_->gate, impl_->budget);
-    tcp::acceptor acc(w->ctx);
-    RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/true, "gateway http"));
-    if (i == 0) port = acc.local_endpoint().port();
-    acceptors.push_back(std::move(acc));
+    contexts.push_back(&w->ctx);
     impl_->workers.push_back(std::move(w));
   }
-  impl_->port = port;
+  std::vector<tcp::acceptor> acceptors;
+  RETURN_IF_ERROR(net::ListenTcpEach(contexts, address, o.http_port, "gateway http", &acceptors, &impl_->port));
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
     w->work.emplace(w->ctx.get_executor());

@@ -52,6 +52,15 @@
 
 namespace inferd::net {
 
+// App::Fill for a Reply with the usual members (status, content_type, headers as name/value pairs, body).
+template <class Reply>
+void FillResponse(Reply&& r, boost::beast::http::response<boost::beast::http::string_body>& res) {
+  res.result(static_cast<unsigned>(r.status));
+  res.set(boost::beast::http::field::content_type, r.content_type);
+  for (auto& [name, value] : r.headers) res.set(name, value);
+  res.body() = std::move(r.body);
+}
+
 template <class Socket, class App>
 class HttpSession : public TrackedConn, public std::enable_shared_from_this<HttpSession<Socket, App>> {
  public:

@@ -82,13 +82,10 @@ struct RestApp {
   }
 
   void Fill(RestResponse&& r, http::response<http::string_body>& res) {
-    res.result(static_cast<unsigned>(r.status));
-    res.set(http::field::content_type, r.content_type);
     if (r.inference_header_content_length) {
       res.set("Inference-Header-Content-Length", std::to_string(*r.inference_header_content_length));
     }
-    for (auto& [k, v] : r.headers) res.set(k, v);
-    res.body() = std::move(r.body);
+    net::FillResponse(std::move(r), res);
   }
 };
 
@@ -169,22 +166,16 @@ Status HttpServer::Start() {
   RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_request_bytes));
   impl_->gate = std::make_shared<net::ConnGate>(o.limits.max_connections);
   impl_->budget = std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
-  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.host, ec);
-  if (ec) return InvalidArgument("host: '" + o.host + "' is not an IP address");
-  int port = o.http_port;
-  std::vector<tcp::acceptor> acceptors;
-  for (int i = 0; i < workers; ++i) {
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host, "host"));
+  std::vector<asio::io_context*> contexts;
+  for (int i = 0; i < net::EventLoops(o.workers); ++i) {
     auto loop = std::make_unique<Impl::Loop>();
     loop->conns.emplace(loop->ctx, "http", o.limits.timeouts, impl_->gate, impl_->budget);
-    tcp::acceptor acc(loop->ctx);
-    RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/true, "http"));
-    if (i == 0) port = acc.local_endpoint().port();
-    acceptors.push_back(std::move(acc));
+    contexts.push_back(&loop->ctx);
     impl_->loops.push_back(std::move(loop));
   }
-  impl_->port = port;
+  std::vector<tcp::acceptor> acceptors;
+  RETURN_IF_ERROR(net::ListenTcpEach(contexts, address, o.http_port, "http", &acceptors, &impl_->port));
   std::optional<unix_stream::acceptor> uds;
   if (!o.uds_path.empty()) {
     uds.emplace(impl_->loops.front()->ctx);
