@@ -1,7 +1,8 @@
 // api/api_server.cc: the Kubernetes-shaped REST API over the Store (see api_server.h for the contract).
 //
-// Structure: one Asio I/O thread accepts connections and serves ordinary requests (get, list, create,
-// replace, patch, delete) synchronously against the thread-safe Store. A watch or an extension request
+// Structure: one Asio I/O thread accepts connections (net::HttpSession over ApiApp, shared with the model
+// server) and serves ordinary requests (get, list, create, replace, patch, delete) synchronously against the
+// thread-safe Store. A watch or an extension request
 // takes the connection's socket off the I/O thread and onto a stream thread of its own, which writes the
 // response with raw HTTP/1.1 chunked framing using blocking writes and closes the connection at the end.
 // Stop() shuts those sockets down (waking blocked writes) and joins the stream threads.
