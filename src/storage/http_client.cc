@@ -84,23 +84,11 @@ struct Sink {
 };
 
 Status Perform(const HttpRequest& req, Sink* sink) {
-  net::ClientRequest cr;
-  cr.url = req.url;
-  cr.headers = req.headers;
+  net::ClientRequest cr = req;  // the request without form_body
   if (!req.form_body.empty()) {  // application/x-www-form-urlencoded, curl's default for a POST body
     cr.method = "POST";
     cr.body = req.form_body;
   }
-  cr.user_agent = "inferd-storage/0.1";
-  cr.connect_timeout_s = 10;
-  cr.low_speed_bytes = 1024;
-  cr.low_speed_s = 60;
-  cr.follow_redirects = req.follow_redirects;
-  cr.verify_tls = req.verify_tls;
-  cr.ca_file = req.ca_file;
-  cr.aws_sigv4 = req.aws_sigv4;
-  cr.user = req.user;
-  cr.password = req.password;
   net::ClientResult r =
       net::Fetch(cr, [sink](std::string_view data, const net::ResponseHead& head) { return sink->OnData(data, head); });
   if (!sink->abort.ok()) return sink->abort;
