@@ -492,11 +492,7 @@ struct ApiApp {
     return host->CheckAuth(target.substr(0, target.find('?')), {auth.data(), auth.size()});
   }
 
-  Reply Answer(const net::HttpAnswer& a) {
-    Reply r = ErrorReply(a.status, a.reason, a.message);
-    if (a.retry_after) r.headers.emplace_back("Retry-After", "1");
-    return r;
-  }
+  Reply Answer(const net::HttpAnswer& a) { return ErrorReply(a.status, a.reason, a.message); }
 
   template <class Session>
   void Handle(const std::shared_ptr<Session>& session, Request& msg) {

@@ -23,7 +23,8 @@
 //     template <class S> std::optional<Reply> OnHead(S& session, const Request& head);
 //                                                 // the head is complete, no body byte read: an answer here
 //                                                 // is sent at once (auth); nullopt reads on
-//     Reply Answer(const HttpAnswer& a);          // the listener's form of a session-level answer
+//     Reply Answer(const HttpAnswer& a);          // the listener's form of a session-level answer (the
+//                                                 // session adds Retry-After when the answer has one)
 //     template <class S> void Handle(const std::shared_ptr<S>& session, Request& msg);
 //                                                 // the whole request: calls session->Respond(reply) once
 //                                                 // (loop thread), or hands the socket off (TakeSocket)
@@ -194,13 +195,14 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
     keep_alive_ = false;
     linger_ = true;
     scope_.emplace(*app_);
-    Write(app_->Answer(a));
+    Write(app_->Answer(a), a.retry_after);
   }
 
-  void Write(Reply&& r) {
+  void Write(Reply&& r, bool retry_after = false) {
     res_.emplace();
     res_->version(version_);
     app_->Fill(std::move(r), *res_);
+    if (retry_after) res_->set(boost::beast::http::field::retry_after, "1");
     const bool keep = keep_alive_ && app_->keep_alive();
     res_->keep_alive(keep);
     res_->prepare_payload();

@@ -58,7 +58,6 @@ struct RestApp {
     RestResponse r;
     r.status = a.status;
     r.body = ErrorJson(a.message);
-    if (a.retry_after) r.headers.emplace_back("Retry-After", "1");
     return r;
   }
 

@@ -28,7 +28,6 @@ using tcp = asio::ip::tcp;
 struct TestReply {
   int status = 200;
   std::string body;
-  bool retry_after = false;
 };
 
 // /deny: answered 401 from the head; /async: answered from another thread; /take: the socket is handed off
@@ -55,7 +54,7 @@ struct TestApp {
     if (head.target() == "/deny") return Reply{401, "denied"};
     return std::nullopt;
   }
-  Reply Answer(const HttpAnswer& a) { return Reply{a.status, a.message, a.retry_after}; }
+  Reply Answer(const HttpAnswer& a) { return Reply{a.status, a.message}; }
 
   template <class S>
   void Handle(const std::shared_ptr<S>& session, Request& msg) {
@@ -79,7 +78,6 @@ struct TestApp {
 
   void Fill(Reply&& r, http::response<http::string_body>& res) {
     res.result(static_cast<unsigned>(r.status));
-    if (r.retry_after) res.set(http::field::retry_after, "1");
     res.body() = std::move(r.body);
   }
 };
