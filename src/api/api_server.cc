@@ -1,7 +1,8 @@
 // api/api_server.cc: the Kubernetes-shaped REST API over the Store (see api_server.h for the contract).
 //
-// Structure: one Asio I/O thread accepts connections and serves ordinary requests (get, list, create,
-// replace, patch, delete) synchronously against the thread-safe Store. A watch or an extension request
+// Structure: one Asio I/O thread accepts connections (net::HttpSession over ApiApp, shared with the model
+// server) and serves ordinary requests (get, list, create, replace, patch, delete) synchronously against the
+// thread-safe Store. A watch or an extension request
 // takes the connection's socket off the I/O thread and onto a stream thread of its own, which writes the
 // response with raw HTTP/1.1 chunked framing using blocking writes and closes the connection at the end.
 // Stop() shuts those sockets down (waking blocked writes) and joins the stream threads.
@@ -27,10 +28,12 @@
 #include <vector>
 
 #include "core/bearer.h"
+#include "core/http_status.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
 #include "core/mutex.h"
-#include "net/http_io.h"
+#include "core/percent.h"
+#include "net/http_session.h"
 #include "net/listener.h"
 #include "resources/resources.h"
 #include "resources/secrets.h"
@@ -74,7 +77,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-constexpr size_t kHeaderLimit = 64 * 1024;
 constexpr int kPatchAttempts = 5;
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -100,26 +102,8 @@ Reply ErrorReply(int code, const std::string& reason, const std::string& message
   return r;
 }
 
-std::pair<int, const char*> HttpFor(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kOk: return {200, "Success"};
-    case StatusCode::kInvalidArgument: return {400, "BadRequest"};
-    case StatusCode::kNotFound: return {404, "NotFound"};
-    case StatusCode::kUnavailable: return {503, "ServiceUnavailable"};
-    case StatusCode::kUnimplemented: return {501, "NotImplemented"};
-    case StatusCode::kPayloadTooLarge: return {413, "RequestEntityTooLarge"};
-    case StatusCode::kAlreadyExists: return {409, "AlreadyExists"};
-    case StatusCode::kDeadlineExceeded: return {504, "Timeout"};
-    case StatusCode::kInternal: return {500, "InternalError"};
-    case StatusCode::kConflict: return {409, "Conflict"};
-    case StatusCode::kUnauthenticated: return {401, "Unauthorized"};
-  }
-  return {500, "InternalError"};
-}
-
 Reply ErrorReply(const Status& st) {
-  auto [code, reason] = HttpFor(st);
-  return ErrorReply(code, reason, st.message());
+  return ErrorReply(HttpStatusFor(st.code()), HttpReasonFor(st.code()), st.message());
 }
 
 Reply JsonReply(int status, const Json& j) {
@@ -136,30 +120,8 @@ std::string EventLine(const std::string& type, const Json& object) {
 }
 
 // ---- request parsing -------------------------------------------------------------------------------------
-std::string PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> ParseQuery(std::string_view q) {
+// A query string (application/x-www-form-urlencoded); a malformed escape is an error (core/percent.h).
+StatusOr<std::map<std::string, std::string>> ParseQuery(std::string_view q) {
   std::map<std::string, std::string> out;
   while (!q.empty()) {
     auto amp = q.find('&');
@@ -167,9 +129,12 @@ std::map<std::string, std::string> ParseQuery(std::string_view q) {
     q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
     if (part.empty()) continue;
     auto eq = part.find('=');
-    std::string k = PercentDecode(part.substr(0, eq), true);
-    std::string v = eq == std::string_view::npos ? "" : PercentDecode(part.substr(eq + 1), true);
-    out[k] = v;
+    auto k = PercentDecode(part.substr(0, eq), {.plus_is_space = true});
+    if (!k.ok()) return InvalidArgument("query: " + k.status().message());
+    auto v = PercentDecode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1),
+                           {.plus_is_space = true});
+    if (!v.ok()) return InvalidArgument("query: " + v.status().message());
+    out[*k] = *v;
   }
   return out;
 }
@@ -317,7 +282,11 @@ std::vector<std::string> Segments(const std::string& path) {
   while (i < path.size()) {
     size_t j = path.find('/', i);
     if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(PercentDecode(std::string_view(path).substr(i, j - i), false));
+    if (j > i) {
+      auto seg = PercentDecode(std::string_view(path).substr(i, j - i));
+      if (!seg.ok()) return {};  // Dispatch answered 400 already
+      out.push_back(std::move(*seg));
+    }
     i = j + 1;
   }
   return out;
@@ -478,6 +447,7 @@ struct Incoming {
   std::string method, path, content_type, authorization;
   std::map<std::string, std::string> query;
   std::string body;
+  Status bad_target;  // a malformed percent-escape in the query: 400
 };
 
 struct Outcome {
@@ -497,10 +467,78 @@ class Host {
   virtual void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) = 0;
 };
 
+// The API's side of net::HttpSession (phases and deadlines: net/conn.h). The head is read first: the bearer
+// token and the body budget are checked before any body byte is read (an unauthorized or over-budget request
+// is answered at once and the connection closes with its body unread). Requests are answered synchronously
+// on the I/O thread, except watches and extensions, which take the socket to a stream thread.
+struct ApiApp {
+  using Reply = api::Reply;
+  struct Scope {
+    explicit Scope(ApiApp&) {}
+  };
+  using Request = http::request<http::string_body>;
+
+  Host* host;
+
+  uint64_t body_limit() const { return host->opts().max_body_bytes; }
+  std::string_view body_limit_flag() const { return {}; }
+  const char* busy_name() const { return "server"; }
+  bool keep_alive() const { return true; }
+
+  template <class Session>
+  std::optional<Reply> OnHead(Session&, const Request& msg) {
+    std::string_view target(msg.target().data(), msg.target().size());
+    auto auth = msg[http::field::authorization];
+    return host->CheckAuth(target.substr(0, target.find('?')), {auth.data(), auth.size()});
+  }
+
+  Reply Answer(const net::HttpAnswer& a) { return ErrorReply(a.status, a.reason, a.message); }
+
+  template <class Session>
+  void Handle(const std::shared_ptr<Session>& session, Request& msg) {
+    Incoming in;
+    in.method = std::string(msg.method_string());
+    std::string target(msg.target());
+    auto q = target.find('?');
+    in.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      auto query = ParseQuery(std::string_view(target).substr(q + 1));
+      if (query.ok()) {
+        in.query = std::move(*query);
+      } else {
+        in.bad_target = query.status();
+      }
+    }
+    if (auto it = msg.find(http::field::content_type); it != msg.end()) in.content_type = std::string(it->value());
+    if (auto it = msg.find(http::field::authorization); it != msg.end()) {
+      in.authorization = std::string(it->value());
+    }
+    in.body = std::move(msg.body());
+    Outcome out;
+    try {
+      out = host->Dispatch(in);
+    } catch (const std::exception& e) {
+      out.reply = ErrorReply(500, "InternalError", std::string("internal error: ") + e.what());
+    }
+    if (out.stream) {
+      tcp::socket socket = session->TakeSocket();  // releases the body reservation: the handler consumed it
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      host->LaunchStream(std::move(socket), session->version(), std::move(out.stream));
+      return;  // the session ends; the stream thread owns the connection now
+    }
+    session->Respond(std::move(out.reply));
+  }
+
+  void Fill(Reply&& r, http::response<http::string_body>& res) { net::FillResponse(std::move(r), res); }
+};
+using Session = net::HttpSession<tcp::socket, ApiApp>;
+
 }  // namespace
 
 // ---- the server ------------------------------------------------------------------------------------------
 struct ApiServer::Impl : Host {
+  ApiApp app{this};
   asio::io_context ctx{1};  // first: destroyed last, after every socket bound to it
   std::optional<net::LoopConns> conns;  // after ctx: destroyed first (it detaches the sessions ctx still holds)
   store::Store* store;
@@ -600,197 +638,10 @@ struct ApiServer::Impl : Host {
   Reply StoreError(const Route& rt, const Status& st, const std::string& name);
 };
 
-namespace {
-
-// A connection (phases and deadlines: net/conn.h). The head is read first: the bearer token and the body budget
-// are checked before any body byte is read (an unauthorized or over-budget request is answered at once and
-// the connection closes with its body unread).
-class Session : public net::TrackedConn, public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, net::LoopConns* loop, Host* impl)
-      : net::TrackedConn(loop), socket_(std::move(socket)), impl_(impl) {}
-  void Start() {
-    NewParser();
-    ReadSome();  // kHead since the accept
-  }
-
- private:
-  void OnExpired(net::Phase) override { Close(); }
-
-  void NewParser() {
-    parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(impl_->opts().max_body_bytes);
-  }
-
-  void Next() {
-    NewParser();
-    if (buffer_.size() != 0) {
-      SetPhase(net::Phase::kHead);
-      return Parse();
-    }
-    SetPhase(net::Phase::kIdle);
-    ReadSome();
-  }
-
-  void ReadSome() {
-    socket_.async_read_some(buffer_.prepare(net::ReadSize(buffer_)),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return self->Close();
-                              self->buffer_.commit(n);
-                              if (self->phase() == net::Phase::kIdle) {
-                                self->SetPhase(net::Phase::kHead);
-                              } else if (self->phase() == net::Phase::kBody) {
-                                self->Progress();
-                              }
-                              self->Parse();
-                            });
-  }
-
-  void Parse() {
-    beast::error_code ec;
-    for (;;) {
-      switch (net::Feed(*parser_, buffer_, ec)) {
-        case net::Fed::kNeedMore:
-          if (parser_->chunked() && !ReserveGrowth(parser_->get().body().size())) return SendBusy();
-          return ReadSome();
-        case net::Fed::kError:
-          return OnParseError(ec);
-        case net::Fed::kHeader:
-          if (!OnHeader()) return;
-          continue;
-        case net::Fed::kDone:
-          return OnRequest();
-      }
-    }
-  }
-
-  // False when the request was answered from its head (401, 503).
-  bool OnHeader() {
-    auto& msg = parser_->get();
-    version_ = msg.version() ? msg.version() : 11;
-    std::string_view target(msg.target().data(), msg.target().size());
-    auto auth = msg[http::field::authorization];
-    if (auto denied = impl_->CheckAuth(target.substr(0, target.find('?')), {auth.data(), auth.size()})) {
-      keep_alive_ = parser_->is_done() && msg.keep_alive();  // a body, if any, stays unread: close
-      Write(std::move(*denied));
-      return false;
-    }
-    if (auto len = parser_->content_length(); len && !ReserveBody(*len)) {
-      SendBusy();
-      return false;
-    }
-    SetPhase(net::Phase::kBody);
-    return true;
-  }
-
-  void SendBusy() {
-    keep_alive_ = false;
-    Reply r = ErrorReply(503, "ServiceUnavailable",
-                         "the server is busy: request bodies in flight would exceed " +
-                             std::to_string(body_budget()) +
-                             " bytes (--max_body_bytes_in_flight); retry later");
-    r.headers.emplace_back("Retry-After", "1");
-    Write(std::move(r));
-  }
-
-  void OnParseError(beast::error_code ec) {
-    keep_alive_ = false;
-    if (ec == http::error::body_limit) {
-      return Write(ErrorReply(413, "RequestEntityTooLarge",
-                              "the request body is larger than the limit of " +
-                                  std::to_string(impl_->opts().max_body_bytes) + " bytes"));
-    }
-    if (ec == http::error::header_limit) return Write(ErrorReply(431, "BadRequest", "request headers are too large"));
-    Write(ErrorReply(400, "BadRequest", std::string("malformed HTTP request: ") + ec.message()));
-  }
-
-  void OnRequest() {
-    SetPhase(net::Phase::kBusy);
-    auto& msg = parser_->get();
-    keep_alive_ = msg.keep_alive();
-    version_ = msg.version() ? msg.version() : 11;
-    Incoming in;
-    in.method = std::string(msg.method_string());
-    std::string target(msg.target());
-    auto q = target.find('?');
-    in.path = target.substr(0, q);
-    if (q != std::string::npos) in.query = ParseQuery(std::string_view(target).substr(q + 1));
-    if (auto it = msg.find(http::field::content_type); it != msg.end()) in.content_type = std::string(it->value());
-    if (auto it = msg.find(http::field::authorization); it != msg.end()) {
-      in.authorization = std::string(it->value());
-    }
-    in.body = std::move(msg.body());
-    Outcome out;
-    try {
-      out = impl_->Dispatch(in);
-    } catch (const std::exception& e) {
-      out.reply = ErrorReply(500, "InternalError", std::string("internal error: ") + e.what());
-    }
-    ReleaseBody();  // the body was consumed by the handler
-    if (out.stream) {
-      beast::error_code ignored;
-      socket_.set_option(tcp::no_delay(true), ignored);
-      impl_->LaunchStream(std::move(socket_), version_, std::move(out.stream));
-      return;  // this session ends; the stream thread owns the connection now
-    }
-    Write(std::move(out.reply));
-  }
-
-  void Write(Reply r) {
-    res_.emplace();
-    res_->version(version_);
-    res_->result(static_cast<unsigned>(r.status));
-    res_->set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res_->set(k, v);
-    res_->keep_alive(keep_alive_);
-    res_->body() = std::move(r.body);
-    res_->prepare_payload();
-    sr_.emplace(*res_);
-    SetPhase(net::Phase::kSend);
-    net::WriteMessage(socket_, *sr_, [this] { Progress(); }, [self = shared_from_this()](beast::error_code ec) {
-      self->sr_.reset();
-      self->ReleaseBody();
-      if (ec) return self->Close();
-      if (!self->keep_alive_) return self->Linger();
-      self->Next();
-    });
-  }
-
-  // After an answer that ends the connection (errors leave request bytes unread): half-close, then drop what
-  // the client still sends for at most net::kLingerMs (the sweep's deadline), so that closing does not reset
-  // the connection before the client read the answer.
-  void Linger() {
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return Close();
-    SetPhase(net::Phase::kLinger);
-    buffer_.clear();
-    net::Discard(socket_, buffer_, net::kLingerMaxBytes, [self = shared_from_this()] { self->Close(); });
-  }
-
-  void Close() {
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
-  }
-
-  tcp::socket socket_;
-  Host* impl_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::string_body>> res_;
-  std::optional<http::response_serializer<http::string_body>> sr_;
-  bool keep_alive_ = true;
-  unsigned version_ = 11;
-};
-
-}  // namespace
-
 void ApiServer::Impl::StartAccepting(tcp::acceptor acc) {
   acceptor.emplace(
       std::move(acc), "api", conns->gate_ptr(), [this]() -> asio::io_context& { return ctx; },
-      [this](tcp::socket socket) { std::make_shared<Session>(std::move(socket), &*conns, this)->Start(); });
+      [this](tcp::socket socket) { std::make_shared<Session>(std::move(socket), &*conns, &app)->Start(); });
   acceptor->Start();
 }
 
@@ -805,6 +656,10 @@ std::optional<Reply> ApiServer::Impl::CheckAuth(std::string_view path, std::stri
 Outcome ApiServer::Impl::Dispatch(Incoming& in) {
   Outcome out;
   const std::string& m = in.method;
+  if (auto path = PercentDecode(in.path); !path.ok() || !in.bad_target.ok()) {
+    out.reply = ErrorReply(400, "BadRequest", path.ok() ? in.bad_target.message() : "path: " + path.status().message());
+    return out;
+  }
   if (in.path == "/healthz" || in.path == "/livez" || in.path == "/readyz") {
     if (m != "GET" && m != "HEAD") {
       out.reply = ErrorReply(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
@@ -815,7 +670,7 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
     out.reply.body = "ok";
     return out;
   }
-  // The bearer token was checked from the request's head (Session::OnHeader, CheckAuth).
+  // The bearer token was checked from the request's head (ApiApp::OnHead, CheckAuth).
   auto not_allowed = [&](const char* allow) {
     Outcome o;
     o.reply = ErrorReply(405, "MethodNotAllowed",
@@ -950,8 +805,8 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
 
 // A store error as a Status object with Kubernetes' details {name, group, kind (the plural)}.
 Reply ApiServer::Impl::StoreError(const Route& rt, const Status& st, const std::string& name) {
-  auto [code, reason] = HttpFor(st);
-  Json obj = StatusObject(code, reason, st.message());
+  const int code = HttpStatusFor(st.code());
+  Json obj = StatusObject(code, HttpReasonFor(st.code()), st.message());
   Json details = Json::object();
   if (!name.empty()) details["name"] = name;
   auto slash = rt.type->api_version.rfind('/');
@@ -1306,10 +1161,7 @@ void ApiServer::AddExtension(std::string prefix, ExtensionHandler handler) {
 Status ApiServer::Start() {
   auto& o = impl_->options;
   if (impl_->started) return Status::Ok();
-  std::string host = o.host == "localhost" ? "127.0.0.1" : o.host;
-  beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("api: host '" + o.host + "' is not an IP address");
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host == "localhost" ? "127.0.0.1" : o.host, "api host"));
   if (!address.is_loopback() && o.token.empty()) {
     return InvalidArgument("api: refusing to serve on non-loopback host " + o.host +
                            " without a token: set one (clients send 'Authorization: Bearer <token>')");

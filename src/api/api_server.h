@@ -15,6 +15,7 @@
 //   (application/merge-patch+json, also accepted for application/json), DELETE. POST, PUT and PATCH take
 //   Kubernetes' `?dryRun=All`: checked and answered as if written, nothing stored (other values: 400).
 //   Also `/healthz`, `/version`, and the extension routes registered with AddExtension.
+// - Paths and query strings are percent-decoded strictly (core/percent.h): a malformed escape is 400.
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
 //   MethodNotAllowed, "code": N}. Validation failures are 422 Invalid with the field in the message.

@@ -1,13 +1,12 @@
 #include "cli/api_client.h"
 
-#include <curl/curl.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "control/control_plane.h"
 #include "core/json_depth.h"
+#include "net/http_client.h"
 
 namespace inferd::cli {
 
@@ -30,20 +29,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-size_t AppendTo(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
-struct StreamCtx {
-  const std::function<bool(std::string_view)>* fn;
-};
-size_t StreamTo(char* p, size_t size, size_t n, void* ctx) {
-  auto* c = static_cast<StreamCtx*>(ctx);
-  if (!(*c->fn)(std::string_view(p, size * n))) return 0;  // aborts the transfer
-  return size * n;
 }
 
 }  // namespace
@@ -74,82 +59,57 @@ StatusOr<ApiClient> MakeClient(const ClientFlags& flags) {
   return c;
 }
 
-ApiClient::Result ApiClient::Call(const std::string& method, const std::string& path, const std::string& body,
-                                  const std::string& content_type) const {
-  Result r;
-  CURL* curl = curl_easy_init();
-  if (!curl) {
-    r.body = "curl_easy_init failed";
-    return r;
-  }
-  std::string url = server + path;
-  struct curl_slist* headers = nullptr;
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
-  headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
-  headers = curl_slist_append(headers, "Accept: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    r.body = std::string("cannot reach ") + server + ": " + curl_easy_strerror(rc);
+namespace {
+
+// One request through net/http_client.h; the body is collected into the result.
+ApiClient::Result Collect(const net::ClientRequest& req, const std::string& who) {
+  ApiClient::Result r;
+  net::ClientResult res = net::Fetch(req, [&r](std::string_view data, const net::ResponseHead&) {
+    r.body.append(data);
+    return true;
+  });
+  if (res.transport != net::Transport::kOk) {
+    r.body = "cannot reach " + who + ": " + res.error;
   } else {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.code);
+    r.code = res.status;
   }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
   return r;
 }
 
+}  // namespace
+
+ApiClient::Result ApiClient::Call(const std::string& method, const std::string& path, const std::string& body,
+                                  const std::string& content_type) const {
+  net::ClientRequest req;
+  req.method = method;
+  req.url = server + path;
+  if (!token.empty()) req.headers.push_back("Authorization: Bearer " + token);
+  req.headers.push_back("Content-Type: " + content_type);
+  req.headers.push_back("Accept: application/json");
+  req.body = body;
+  req.timeout_s = 60;
+  return Collect(req, server);
+}
+
 long ApiClient::Stream(const std::string& path, const std::function<bool(std::string_view)>& on_data) const {
-  CURL* curl = curl_easy_init();
-  if (!curl) return 0;
-  std::string url = server + path;
-  struct curl_slist* headers = nullptr;
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
-  StreamCtx ctx{&on_data};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, StreamTo);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ctx);
-  CURLcode rc = curl_easy_perform(curl);
-  long code = 0;
-  if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return code;
+  net::ClientRequest req;
+  req.url = server + path;
+  if (!token.empty()) req.headers.push_back("Authorization: Bearer " + token);
+  net::ClientResult res =
+      net::Fetch(req, [&on_data](std::string_view data, const net::ResponseHead&) { return on_data(data); });
+  const bool answered = res.transport == net::Transport::kOk || res.transport == net::Transport::kAborted;
+  return answered ? res.status : 0;
 }
 
 ApiClient::Result ApiClient::Post(const std::string& url, const std::string& body,
                                   const std::vector<std::string>& hdrs) const {
-  Result r;
-  CURL* curl = curl_easy_init();
-  if (!curl) return r;
-  struct curl_slist* headers = nullptr;
-  for (const auto& h : hdrs) headers = curl_slist_append(headers, h.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 600L);
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    r.body = std::string("cannot reach ") + url + ": " + curl_easy_strerror(rc);
-  } else {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.code);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return r;
+  net::ClientRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers = hdrs;
+  req.body = body;
+  req.timeout_s = 600;
+  return Collect(req, url);
 }
 
 Json ParseAnswer(std::string_view text) {

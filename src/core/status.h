@@ -3,8 +3,8 @@
 // Contract: every fallible function on a request path returns Status or StatusOr<T>; exceptions never
 // cross a module boundary. A Status is a code plus a human-readable message that names the offending
 // field or resource (e.g. "inputs[0].shape: ..."). Status is a small value type, cheap to move, and
-// safe to use from any thread. The codes map 1:1 onto REST status codes and gRPC status codes in
-// the server module (see HttpStatusFor / grpc mapping there).
+// safe to use from any thread. The codes map onto HTTP status codes in core/http_status.h (HttpStatusFor)
+// and onto gRPC status codes in the server module (grpc_server.cc).
 #pragma once
 
 #include <cassert>

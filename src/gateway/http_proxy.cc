@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/logging.h"
 #include "gateway/http_scan.h"
+#include "net/http_answers.h"
 #include "net/http_io.h"
 #include "net/limits.h"
 #include "net/listener.h"
@@ -39,7 +40,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr size_t kHeaderLimit = 64 * 1024;
+using net::kHeaderLimit;
 constexpr int64_t kPeekAfterIdleNs = 1'000'000'000;  // see Worker::TakeIdle
 
 using Request = http::request<http::string_body>;
@@ -305,20 +306,10 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
         ec == asio::error::operation_aborted) {
       return Close();
     }
-    if (ec == http::error::body_limit) {
+    if (ec) {  // 413, 431 or 400 (net/http_answers.h); the connection closes
       keep_alive_ = false;
-      return Local(http::status::payload_too_large,
-                   ErrorJson("request body is larger than the gateway's limit of " +
-                             std::to_string(w_->options->max_body_bytes) + " bytes"));
-    }
-    if (ec == http::error::header_limit) {
-      keep_alive_ = false;
-      return Local(http::status::request_header_fields_too_large,
-                   ErrorJson("request headers are larger than " + std::to_string(kHeaderLimit) + " bytes"));
-    }
-    if (ec) {
-      keep_alive_ = false;
-      return Local(http::status::bad_request, ErrorJson("malformed HTTP request: " + ec.message()));
+      net::HttpAnswer a = net::ParseErrorAnswer(ec, w_->options->max_body_bytes);
+      return Local(static_cast<http::status>(a.status), ErrorJson(a.message));
     }
     req_ = parser_->release();
     parser_.reset();
@@ -780,9 +771,7 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     res_->set(http::field::content_type, "application/json");
     res_->set(http::field::retry_after, "1");
     res_->keep_alive(false);
-    res_->body() = ErrorJson("the gateway is busy: request bodies in flight would exceed " +
-                             std::to_string(body_budget()) +
-                             " bytes (--max_body_bytes_in_flight); retry later");
+    res_->body() = ErrorJson(net::BusyAnswer("gateway", body_budget()).message);
     res_->prepare_payload();
     Send();
   }
@@ -922,13 +911,10 @@ Status HttpProxy::Start() {
   RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_body_bytes));
   impl_->gate = std::make_shared<net::ConnGate>(o.limits.max_connections);
   impl_->budget = o.body_budget ? o.body_budget : std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
-  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.host, ec);
-  if (ec) return InvalidArgument("gateway host: '" + o.host + "' is not an IP address");
-  int port = o.http_port;
+  const int workers = net::EventLoops(o.workers);
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host, "gateway host"));
   std::random_device rd;
-  std::vector<tcp::acceptor> acceptors;
+  std::vector<asio::io_context*> contexts;
   for (int i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>();
     w->options = &o;
@@ -936,13 +922,11 @@ Status HttpProxy::Start() {
     w->rng = FastRng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(i));
     w->rr = static_cast<uint32_t>(i);
     w->conns.emplace(w->ctx, "gateway", o.limits.timeouts, impl_->gate, impl_->budget);
-    tcp::acceptor acc(w->ctx);
-    RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/true, "gateway http"));
-    if (i == 0) port = acc.local_endpoint().port();
-    acceptors.push_back(std::move(acc));
+    contexts.push_back(&w->ctx);
     impl_->workers.push_back(std::move(w));
   }
-  impl_->port = port;
+  std::vector<tcp::acceptor> acceptors;
+  RETURN_IF_ERROR(net::ListenTcpEach(contexts, address, o.http_port, "gateway http", &acceptors, &impl_->port));
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
     w->work.emplace(w->ctx.get_executor());

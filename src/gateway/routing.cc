@@ -419,29 +419,6 @@ void StatsEnd(RevisionStats& s, int64_t now_ns, int64_t latency_ns, bool error) 
   ChangeInFlight(s, now_ns, -1);
 }
 
-std::string ErrorJson(std::string_view message) {
-  std::string out = "{\"error\": \"";
-  out.reserve(out.size() + message.size() + 4);
-  for (char c : message) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += "\"}";
-  return out;
-}
 
 TableHolder::TableHolder() : table_(std::make_shared<const CompiledTable>()) {}
 

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/http_status.h"
 #include "core/mutex.h"
 #include "gateway/gateway.h"
 
@@ -257,7 +258,8 @@ void StatsBegin(RevisionStats& s, int64_t now_ns);
 void StatsEnd(RevisionStats& s, int64_t now_ns, int64_t latency_ns, bool error);
 
 // ---- small helpers -----------------------------------------------------------------------------------------
-std::string ErrorJson(std::string_view message);  // {"error": "<escaped message>"}
+// {"error": "<escaped message>"}: core/http_status.h's writer, in the byte form the gateway has always answered.
+inline std::string ErrorJson(std::string_view message) { return inferd::ErrorJson(message, JsonSpacing::kSpaced); }
 
 // A per-worker pseudo-random generator (splitmix64; not shared between threads).
 struct FastRng {

@@ -52,9 +52,7 @@ HandoffListener::~HandoffListener() { Stop(); }
 
 Status HandoffListener::Start(const std::string& host, int port) {
   if (impl_->thread.joinable()) return Internal(impl_->name + ": already started");
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) return InvalidArgument(impl_->name + ": '" + host + "' is not an IP address");
+  ASSIGN_OR_RETURN(auto address, ListenAddress(host.empty() ? "0.0.0.0" : host, impl_->name));
   tcp::acceptor acc(impl_->ctx);
   RETURN_IF_ERROR(ListenTcp(acc, address, port, /*reuse_port=*/false, impl_->name));
   port_ = acc.local_endpoint().port();

@@ -14,6 +14,11 @@
 //     while the loop goes on serving the connections already open; its log line is written at most once per
 //     10 s with the number of failures since the previous one.
 //   * Close() (on the loop's thread) closes the acceptor and ends the pause; no handler runs afterwards.
+// - ListenAddress parses a listener's host (an IP address; `what` names the listener in the error).
+//   ListenTcpEach opens one acceptor per event loop, all on the same address and port with SO_REUSEPORT, so
+//   that the kernel spreads new connections over the loops without a shared lock (port 0: the first picks a
+//   free port, the others join it). EventLoops is the number of loops for a `--workers` value (0: one per
+//   hardware thread).
 // - RaiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit (for `inferd serve` and `inferd
 //   model-server`, at start) and returns the soft limit in force; CurrentFileLimit only reads it.
 // - ResolveLimits fills the defaults of Limits (max_connections from the open-file limit,
@@ -28,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/logging.h"
@@ -42,6 +48,13 @@ Status ListenTcp(boost::asio::ip::tcp::acceptor& acc, const boost::asio::ip::add
 // Sets *bound when the socket file was created (the caller removes it at shutdown).
 Status ListenUnix(boost::asio::local::stream_protocol::acceptor& acc, const std::string& path, bool* bound,
                   const std::string& what);
+
+StatusOr<boost::asio::ip::address> ListenAddress(const std::string& host, const std::string& what);
+// acceptors[i] belongs to *loops[i]; *bound_port is the port they share.
+Status ListenTcpEach(const std::vector<boost::asio::io_context*>& loops, const boost::asio::ip::address& address,
+                     int port, const std::string& what, std::vector<boost::asio::ip::tcp::acceptor>* acceptors,
+                     int* bound_port);
+int EventLoops(int workers);
 
 uint64_t RaiseFileLimit();
 uint64_t CurrentFileLimit();

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_string.h"
 #include "tensor/tensor.h"
 
 namespace inferd {
@@ -37,7 +38,7 @@ class JsonWriter {
   std::string* out() { return out_; }
 
  private:
-  void Escaped(std::string_view s);
+  void Escaped(std::string_view s) { AppendJsonString(out_, s); }
   void Sep() {
     if (after_key_) { after_key_ = false; return; }
     if (depth_ > 0) {
@@ -58,8 +59,5 @@ class JsonWriter {
 // Writes a tensor's elements as a JSON array: flat (V2) or nested by shape (V1 predictions).
 // FP16/BF16 are written as numbers (used only by V1; V2 sends them binary).
 void WriteTensorData(JsonWriter& w, const Tensor& t, bool nested);
-
-// {"error":"<message>"}
-std::string ErrorJson(std::string_view message);
 
 }  // namespace inferd

@@ -14,10 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/http_status.h"
 #include "core/logging.h"
-#include "net/http_io.h"
+#include "net/http_session.h"
 #include "net/listener.h"
-#include "protocol/json_writer.h"
 
 namespace inferd {
 
@@ -29,101 +29,40 @@ using unix_stream = asio::local::stream_protocol;
 
 namespace {
 
-constexpr size_t kHeaderLimit = 64 * 1024;
+using Request = http::request<http::string_body>;
 
-// Socket: tcp::socket (the port) or unix_stream::socket (--uds); the same code for both, each compiled for
-// its own socket type (no indirection on the TCP path). Phases and deadlines: net/conn.h.
-template <class Socket>
-class Session : public net::TrackedConn, public std::enable_shared_from_this<Session<Socket>> {
- public:
-  Session(Socket socket, net::LoopConns* loop, RestHandler* handler, ServerState* state, const ServerOptions* options)
-      : net::TrackedConn(loop), socket_(std::move(socket)), handler_(handler), state_(state), options_(options) {}
+// The model server's side of net::HttpSession: a request becomes a RestRequest for the RestHandler, whose
+// answer (from any thread) is written back on the connection's loop.
+struct RestApp {
+  using Reply = RestResponse;
+  struct Scope {  // the request counts as in flight (SIGTERM drain) until its answer is written
+    explicit Scope(RestApp& app) : guard(app.state) {}
+    InflightGuard guard;
+  };
 
-  void Start() {
-    NewParser();
-    ReadSome();  // kHead since the accept
+  RestHandler* handler;
+  ServerState* state;
+  const ServerOptions* options;
+
+  uint64_t body_limit() const { return options->max_request_bytes; }
+  std::string_view body_limit_flag() const { return "--max_request_bytes"; }
+  const char* busy_name() const { return "server"; }
+  bool keep_alive() const { return !state->draining.load(std::memory_order_relaxed); }
+
+  template <class Session>
+  std::optional<Reply> OnHead(Session&, const Request&) {
+    return std::nullopt;
   }
 
- private:
-  void OnExpired(net::Phase) override { Close(); }
-
-  void NewParser() {
-    parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(options_->max_request_bytes);
+  Reply Answer(const net::HttpAnswer& a) {
+    RestResponse r;
+    r.status = a.status;
+    r.body = ErrorJson(a.message);
+    return r;
   }
 
-  // The next request on a keep-alive connection: already (partly) here when pipelined, else kIdle.
-  void Next() {
-    NewParser();
-    if (buffer_.size() != 0) {
-      SetPhase(net::Phase::kHead);
-      return Parse();
-    }
-    SetPhase(net::Phase::kIdle);
-    ReadSome();
-  }
-
-  void ReadSome() {
-    socket_.async_read_some(buffer_.prepare(net::ReadSize(buffer_)),
-                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-                              self->OnBytes(ec, n);
-                            });
-  }
-
-  void OnBytes(beast::error_code ec, size_t n) {
-    if (ec) return Close();  // EOF, reset, closed by the sweep; also in the middle of a request
-    buffer_.commit(n);
-    if (phase() == net::Phase::kIdle) {
-      SetPhase(net::Phase::kHead);
-    } else if (phase() == net::Phase::kBody) {
-      Progress();
-    }
-    Parse();
-  }
-
-  void Parse() {
-    beast::error_code ec;
-    for (;;) {
-      switch (net::Feed(*parser_, buffer_, ec)) {
-        case net::Fed::kNeedMore:
-          if (parser_->chunked() && !ReserveChunked()) return;
-          return ReadSome();
-        case net::Fed::kError:
-          return OnParseError(ec);
-        case net::Fed::kHeader:
-          // The body's bytes are counted before any is read: past the budget, 503 without reading it.
-          if (auto len = parser_->content_length(); len && !ReserveBody(*len)) return SendBusy();
-          SetPhase(net::Phase::kBody);
-          continue;
-        case net::Fed::kDone:
-          return OnRequest();
-      }
-    }
-  }
-
-  // A chunked body has no length up front: it reserves as it grows.
-  bool ReserveChunked() {
-    if (ReserveGrowth(parser_->get().body().size())) return true;
-    SendBusy();
-    return false;
-  }
-
-  void OnParseError(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return SendError(413, "request body is larger than the limit of " +
-                                std::to_string(options_->max_request_bytes) + " bytes (--max_request_bytes)");
-    }
-    if (ec == http::error::header_limit) {
-      return SendError(431, "request headers are larger than " + std::to_string(kHeaderLimit) + " bytes");
-    }
-    SendError(400, std::string("malformed HTTP request: ") + ec.message());
-  }
-
-  void OnRequest() {
-    SetPhase(net::Phase::kBusy);
-    auto& msg = parser_->get();
-    keep_alive_ = msg.keep_alive();
+  template <class Session>
+  void Handle(const std::shared_ptr<Session>& session, Request& msg) {
     RestRequest req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -137,112 +76,28 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
       if (auto it = msg.find(http::field::authorization); it != msg.end()) req.authorization = std::string(it->value());
     }
     req.cloudevent_binary = msg.find("ce-specversion") != msg.end();
-    version_ = msg.version();
-
-    inflight_.emplace(state_);
-    auto self = this->shared_from_this();
-    auto executor = socket_.get_executor();
-    std::thread::id io_thread = std::this_thread::get_id();
-    // Called once. From another thread, `self` moves into the posted handler: the session must end on its
-    // loop's thread (net::TrackedConn), not where the handler's callback object happens to be destroyed.
-    handler_->Handle(std::move(req), [self, executor, io_thread](RestResponse&& r) mutable {
-      if (std::this_thread::get_id() == io_thread) {
-        self->Write(std::move(r));
-      } else {
-        asio::post(executor, [self = std::move(self), r = std::move(r)]() mutable { self->Write(std::move(r)); });
-      }
-    });
+    // Called once, from any thread (net::HttpSession::Responder posts it to the loop).
+    handler->Handle(std::move(req), session->Responder());
   }
 
-  void SendBusy() {
-    RestResponse r;
-    r.status = 503;
-    r.body = ErrorJson("the server is busy: request bodies in flight would exceed " +
-                       std::to_string(body_budget()) +
-                       " bytes (--max_body_bytes_in_flight); retry later");
-    r.headers.emplace_back("Retry-After", "1");
-    SendError(std::move(r));
-  }
-
-  void SendError(int status, const std::string& message) {
-    RestResponse r;
-    r.status = status;
-    r.body = ErrorJson(message);
-    SendError(std::move(r));
-  }
-
-  // An answer after which the connection closes, the rest of the request (if any) unread.
-  void SendError(RestResponse&& r) {
-    keep_alive_ = false;
-    linger_ = true;
-    inflight_.emplace(state_);
-    Write(std::move(r));
-  }
-
-  void Write(RestResponse&& r) {
-    res_.emplace();
-    res_->version(version_ ? version_ : 11);
-    res_->result(static_cast<unsigned>(r.status));
-    res_->set(http::field::content_type, r.content_type);
+  void Fill(RestResponse&& r, http::response<http::string_body>& res) {
     if (r.inference_header_content_length) {
-      res_->set("Inference-Header-Content-Length", std::to_string(*r.inference_header_content_length));
+      res.set("Inference-Header-Content-Length", std::to_string(*r.inference_header_content_length));
     }
-    for (auto& [k, v] : r.headers) res_->set(k, v);
-    bool keep = keep_alive_ && !state_->draining.load(std::memory_order_relaxed);
-    res_->keep_alive(keep);
-    res_->body() = std::move(r.body);
-    res_->prepare_payload();
-    sr_.emplace(*res_);
-    SetPhase(net::Phase::kSend);
-    net::WriteMessage(socket_, *sr_, [this] { Progress(); },
-                      [self = this->shared_from_this(), keep](beast::error_code ec) {
-                        self->sr_.reset();
-                        self->ReleaseBody();
-                        self->inflight_.reset();
-                        if (ec) return self->Close();
-                        if (self->linger_) return self->Linger();
-                        if (!keep) return self->Close();
-                        self->Next();
-                      });
+    net::FillResponse(std::move(r), res);
   }
-
-  // After an error answer: half-close, then drop what the client still sends (for at most kLingerMs, the
-  // sweep's deadline), so the close does not turn into a reset that loses the answer.
-  void Linger() {
-    beast::error_code ec;
-    socket_.shutdown(Socket::shutdown_send, ec);
-    if (ec) return Close();
-    SetPhase(net::Phase::kLinger);
-    buffer_.clear();
-    net::Discard(socket_, buffer_, net::kLingerMaxBytes, [self = this->shared_from_this()] { self->Close(); });
-  }
-
-  void Close() {
-    beast::error_code ec;
-    socket_.shutdown(Socket::shutdown_send, ec);
-    socket_.close(ec);
-  }
-
-  Socket socket_;
-  RestHandler* handler_;
-  ServerState* state_;
-  const ServerOptions* options_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::string_body>> res_;
-  std::optional<http::response_serializer<http::string_body>> sr_;
-  std::optional<InflightGuard> inflight_;
-  bool keep_alive_ = true;
-  bool linger_ = false;
-  unsigned version_ = 11;
 };
+
+// Socket: tcp::socket (the port) or unix_stream::socket (--uds); the same code for both, each compiled for
+// its own socket type (no indirection on the TCP path).
+template <class Socket>
+using Session = net::HttpSession<Socket, RestApp>;
 
 }  // namespace
 
 struct HttpServer::Impl {
-  RestHandler* handler;
-  ServerState* state;
   ServerOptions options;
+  RestApp app{nullptr, nullptr, &options};
   // Shared by every loop (the TCP port and the Unix socket count as one listener).
   std::shared_ptr<net::ConnGate> gate;
   std::shared_ptr<net::BodyBudget> budget;
@@ -266,7 +121,7 @@ struct HttpServer::Impl {
         [this, loop](tcp::socket socket) {
           beast::error_code ec;
           socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<Session<tcp::socket>>(std::move(socket), &*loop->conns, handler, state, &options)->Start();
+          std::make_shared<Session<tcp::socket>>(std::move(socket), &*loop->conns, &app)->Start();
         });
     loop->acceptor->Start();
   }
@@ -283,8 +138,7 @@ struct HttpServer::Impl {
         [this](unix_stream::socket socket) {
           Loop* target = uds_target;  // picked for this accept
           asio::post(target->ctx, [this, target, s = std::move(socket)]() mutable {
-            std::make_shared<Session<unix_stream::socket>>(std::move(s), &*target->conns, handler, state, &options)
-                ->Start();
+            std::make_shared<Session<unix_stream::socket>>(std::move(s), &*target->conns, &app)->Start();
           });
         });
     loop->uds_acceptor->Start();
@@ -299,9 +153,9 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(RestHandler* handler, ServerState* state, const ServerOptions& options)
     : impl_(std::make_unique<Impl>()) {
-  impl_->handler = handler;
-  impl_->state = state;
   impl_->options = options;
+  impl_->app.handler = handler;
+  impl_->app.state = state;
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -311,22 +165,16 @@ Status HttpServer::Start() {
   RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_request_bytes));
   impl_->gate = std::make_shared<net::ConnGate>(o.limits.max_connections);
   impl_->budget = std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
-  int workers = o.workers > 0 ? o.workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.host, ec);
-  if (ec) return InvalidArgument("host: '" + o.host + "' is not an IP address");
-  int port = o.http_port;
-  std::vector<tcp::acceptor> acceptors;
-  for (int i = 0; i < workers; ++i) {
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host, "host"));
+  std::vector<asio::io_context*> contexts;
+  for (int i = 0; i < net::EventLoops(o.workers); ++i) {
     auto loop = std::make_unique<Impl::Loop>();
     loop->conns.emplace(loop->ctx, "http", o.limits.timeouts, impl_->gate, impl_->budget);
-    tcp::acceptor acc(loop->ctx);
-    RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/true, "http"));
-    if (i == 0) port = acc.local_endpoint().port();
-    acceptors.push_back(std::move(acc));
+    contexts.push_back(&loop->ctx);
     impl_->loops.push_back(std::move(loop));
   }
-  impl_->port = port;
+  std::vector<tcp::acceptor> acceptors;
+  RETURN_IF_ERROR(net::ListenTcpEach(contexts, address, o.http_port, "http", &acceptors, &impl_->port));
   std::optional<unix_stream::acceptor> uds;
   if (!o.uds_path.empty()) {
     uds.emplace(impl_->loops.front()->ctx);

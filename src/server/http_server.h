@@ -6,14 +6,16 @@
 //   one thread; its requests are handled in order (keep-alive, no pipelining reordering).
 // - ServerOptions::uds_path non-empty: one more listening socket, a Unix stream socket at that path
 //   (a stale socket file there is unlinked first; mode 0600; unlinked by Stop()), on the first loop; its
-//   connections are handed round robin to the loops and served like TCP ones (same handler and Session
+//   connections are handed round robin to the loops and served like TCP ones (same handler and session
 //   code, instantiated per socket type). StopAccepting() closes it too.
+// - Each connection is a net::HttpSession (net/http_session.h, shared with the API) over RestApp, which
+//   turns a request into a RestRequest and writes the RestHandler's answer back on the connection's loop.
 // - Connections are managed by net/ (listener.h, conn.h), like the gateway's and the API's: accept backoff on
 //   EMFILE/ENFILE, a cap on open connections (ServerOptions::limits.max_connections, TCP and UDS together;
 //   past it a new connection is closed at once), and per-phase deadlines (head, body, keep-alive, send) after
 //   which a connection is closed without an answer.
-// - Request bodies above ServerOptions::max_request_bytes are answered 413 naming the limit; malformed
-//   HTTP gets 400; a body whose Content-Length would take the process's body bytes in flight past
+// - Request bodies above ServerOptions::max_request_bytes are answered 413 naming the limit; a head over
+//   64 KiB 431; malformed HTTP gets 400 (net/http_answers.h); a body whose Content-Length would take the process's body bytes in flight past
 //   limits.max_body_bytes_in_flight is answered 503 with Retry-After: 1 before any of it is read (chunked
 //   bodies reserve as they grow). After these answers the connection is half-closed and what the client
 //   still sends is dropped for at most 2 s, then it is closed. Nothing a client sends can stop the server.

@@ -10,7 +10,9 @@
 #include "core/bearer.h"
 #include "core/clock.h"
 #include "core/json_depth.h"
+#include "core/http_status.h"
 #include "core/logging.h"
+#include "core/percent.h"
 #include "core/uuid.h"
 #include "protocol/json_tensor.h"
 #include "protocol/json_writer.h"
@@ -18,23 +20,6 @@
 #include "protocol/v2_json.h"
 
 namespace inferd {
-
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kPayloadTooLarge: return 413;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kDeadlineExceeded: return 504;
-    case StatusCode::kInternal: return 500;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kUnauthenticated: return 401;
-  }
-  return 500;
-}
 
 namespace {
 
@@ -50,24 +35,6 @@ RestResponse Json(std::string body, int status = 200) {
   r.status = status;
   r.body = std::move(body);
   return r;
-}
-
-// Decodes %XX escapes of a path segment. Returns false on a malformed escape.
-bool PercentDecode(std::string_view in, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out->push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    int v = 0;
-    auto r = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
-    if (r.ec != std::errc() || r.ptr != in.data() + i + 3) return false;
-    out->push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return true;
 }
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
@@ -428,7 +395,9 @@ RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
   // Segments are percent-decoded one by one (a model name may contain an encoded ':' or space).
   std::vector<std::string> seg(parts.size());
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (!PercentDecode(parts[i], &seg[i])) return Error(InvalidArgument("path: malformed percent-encoding"));
+    auto decoded = PercentDecode(parts[i]);
+    if (!decoded.ok()) return Error(InvalidArgument("path: malformed percent-encoding"));
+    seg[i] = std::move(*decoded);
   }
   size_t n = seg.size();
 

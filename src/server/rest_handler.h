@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/http_status.h"  // HttpStatusFor, ErrorJson (the REST front end's error answers)
 #include "core/thread_pool.h"
 #include "model/repository.h"
 #include "protocol/v1_json.h"
@@ -52,8 +53,6 @@ struct RestResponse {
   std::optional<size_t> inference_header_content_length;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (CloudEvents ce-*)
 };
-
-int HttpStatusFor(StatusCode code);
 
 class RestHandler {
  public:

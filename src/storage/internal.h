@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/percent.h"
 #include "core/status.h"
+#include "net/http_client.h"
 #include "storage/storage.h"
 
 namespace inferd::storage::internal {
@@ -30,10 +32,10 @@ struct ParsedUri {
 
 StatusOr<ParsedUri> ParseUri(const std::string& uri);
 
-// Percent-encodes every byte except the RFC 3986 unreserved set (A-Z a-z 0-9 - _ . ~), and '/' when
-// keep_slash; hex digits upper case (the form SigV4 canonical requests use).
-std::string PercentEncode(std::string_view s, bool keep_slash);
-std::string PercentDecode(std::string_view s);
+// core/percent.h's codec. Storage decodes only a download URL's file name, keeping a malformed escape
+// literally (the WHATWG URL decoder's rule: the remote server may well have such a name).
+using inferd::PercentEncode;
+inline std::string PercentDecode(std::string_view s) { return *inferd::PercentDecode(s, {.keep_malformed = true}); }
 
 // The file name a downloaded URL keeps: the last path component, query and fragment stripped,
 // percent-decoded. InvalidArgument when there is none (e.g. "http://host/").
@@ -100,15 +102,19 @@ class Transfer {
 std::string HumanBytes(uint64_t n);
 
 // ---- http_client.cc -----------------------------------------------------------------------------------
-struct HttpRequest {
-  std::string url;
-  std::vector<std::string> headers;  // "Name: value"
-  std::string aws_sigv4;             // CURLOPT_AWS_SIGV4 value ("aws:amz:<region>:s3"); empty: unsigned
-  std::string user, password;        // the access key and secret for SigV4
-  bool verify_tls = true;
-  std::string ca_file;           // a CA bundle (PEM) to verify the server with instead of the system's
-  bool follow_redirects = true;
-  std::string form_body;         // non-empty: POST it as application/x-www-form-urlencoded instead of a GET
+// net/http_client.h's request with storage's bounds: connect timeout 10 s, abort below 1 KiB/s for 60 s,
+// redirects followed. form_body non-empty: POST it as application/x-www-form-urlencoded instead of a GET.
+// url, headers, aws_sigv4 (with user and password as the key and secret), verify_tls and ca_file are the
+// base's.
+struct HttpRequest : net::ClientRequest {
+  HttpRequest() {
+    user_agent = "inferd-storage/0.1";
+    connect_timeout_s = 10;
+    low_speed_bytes = 1024;
+    low_speed_s = 60;
+    follow_redirects = true;
+  }
+  std::string form_body;
 };
 
 // Maps an HTTP status >= 300 to a Status: 404 NotFound, 401/403 Unauthenticated, 408/429/5xx Unavailable,

@@ -519,6 +519,18 @@ TEST_F(ApiServerTest, DeepBodiesAre400AndTheServerKeepsAnswering) {
   EXPECT_EQ(Create(kIsvcs, Isvc("after")).status, 201);
 }
 
+TEST_F(ApiServerTest, MalformedPercentEscapesAre400) {
+  // core/percent.h decodes strictly: a '%' without two hex digits is refused, in the path and in the query,
+  // instead of being acted on as literal text.
+  ExpectStatus(Call(port_, "GET", kIsvcs + "/a%zz"), 400, "BadRequest", "percent-encoding");
+  ExpectStatus(Call(port_, "GET", kIsvcs + "/a%2"), 400, "BadRequest", "percent-encoding");
+  ExpectStatus(Call(port_, "GET", kIsvcs + "?labelSelector=a%g1"), 400, "BadRequest", "query");
+  // well-formed escapes still decode ("%61" is "a"; '+' is a space in the query)
+  EXPECT_EQ(Create(kIsvcs, Isvc("ab")).status, 201);
+  EXPECT_EQ(Call(port_, "GET", kIsvcs + "/%61b").status, 200);
+  EXPECT_EQ(Call(port_, "GET", kIsvcs + "?watch=false&x=a+b%20c").status, 200);
+}
+
 TEST_F(ApiServerTest, BodyLimit) {
   ApiOptions opts;
   opts.max_body_bytes = 1024;

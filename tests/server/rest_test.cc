@@ -263,6 +263,16 @@ TEST_F(IrisServer, BodyLimitIs413) {
   EXPECT_NE(r.body.find("100000"), std::string::npos) << r.body;
 }
 
+TEST_F(IrisServer, MalformedPercentEscapesInThePathAre400) {
+  // core/percent.h: strict ("%-1" passed the old decoder's from_chars as the byte 0xFF).
+  for (const char* path : {"/v2/models/ir%-1is", "/v2/models/iris%2", "/v2/models/%zziris/ready"}) {
+    auto r = HttpGet(port(), path);
+    EXPECT_EQ(r.status, 400) << path << " " << r.body;
+    EXPECT_NE(r.body.find("malformed percent-encoding"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(HttpGet(port(), "/v2/models/%69ris/ready").status, 200);  // "%69" is "i"
+}
+
 TEST_F(IrisServer, MalformedHttpGets400) {
   // A raw socket speaking broken HTTP.
   auto r = HttpRequest(port(), "BREW", "/", "", {});
