@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "api/api_server.h"
+#include "control/isvc_status.h"
 #include "control/model_storage.h"
 #include "control/replica_command.h"
 #include "control/scaling.h"
@@ -163,14 +164,6 @@ std::string Rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-Json Condition(const std::string& type, const std::string& status, const std::string& reason,
-               const std::string& message) {
-  Json c = {{"type", type}, {"status", status}};
-  if (!reason.empty()) c["reason"] = reason;
-  if (!message.empty()) c["message"] = message;
-  return c;
-}
-
 }  // namespace
 
 struct Revision {
@@ -233,15 +226,6 @@ struct Service {
 constexpr int64_t kRetireDelayNs = 300'000'000;
 // How often a revision's loading replicas may be asked for a load failure (a synchronous call, 300 ms at most).
 constexpr int64_t kLoadCheckEveryNs = 1'000'000'000;
-
-// status.inferd.modelLoad while the newest revision's model fails to load: the failed attempts, and when the
-// next one is due (absent while it runs).
-Json LoadRetryStatus(const Revision& rev) {
-  Json j = {{"revision", rev.name}, {"failedAttempts", rev.load_attempts},
-            {"state", rev.load_retry_ns != 0 ? "BackOff" : "Retrying"}};
-  if (rev.load_retry_ns != 0) j["nextRetryTime"] = rev.load_retry_time;
-  return j;
-}
 
 // The gateway's 503 message for a known service that no revision serves.
 std::string RouteUnavailable(const Service& svc, const std::string& reason, const std::string& message) {
@@ -535,15 +519,12 @@ void ControlPlane::Impl::MarkRestarting() {
   for (auto obj : list->items) {
     Json& st = obj["status"];
     if (!st.is_object()) st = Json::object();
-    std::string now = NowRfc3339();
-    Json conds = Json::array();
+    std::vector<ConditionStatus> conds;
     for (const char* t : {"IngressReady", "PredictorReady", "Ready"}) {
-      Json c = Condition(t, "Unknown", "Restarting", "inferd serve restarted; replicas are starting");
-      c["lastTransitionTime"] = now;
-      conds.push_back(c);
+      conds.push_back({t, "Unknown", "Restarting", "inferd serve restarted; replicas are starting"});
     }
-    st["conditions"] = conds;
-    if (st.contains("inferd")) st["inferd"].erase("replicas");
+    st[kStatusConditions] = ConditionsToJson(conds, Json(), NowRfc3339());  // every time is now
+    if (st.contains(kStatusInferd)) st[kStatusInferd].erase(kStatusInferdReplicas);
     auto r = db_->UpdateStatus(api::InferenceServiceType(), obj);
     if (!r.ok()) LOG_WARN("marking {} restarting: {}", obj["metadata"].value("name", ""), r.status().message());
   }
@@ -869,24 +850,21 @@ void ControlPlane::Impl::Emit(Service& svc, const std::string& type, const std::
 void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
                                           const std::vector<Json>& cluster_runtimes) {
   const Json& old_status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
-  Json status = Json::object();
+  IsvcStatus status;
   svc.cluster_local = IsClusterLocal(obj);
   const std::string url_domain = UrlDomain(svc.cluster_local, opt.domain);
   std::string pred_url = "http://" + svc.name + "-predictor." + svc.ns + "." + url_domain;
-  status["url"] = "http://" + svc.name + "." + svc.ns + "." + url_domain;
-  status["address"] = {{"url", "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns +
-                                   "/" + svc.name}};
+  status.url = "http://" + svc.name + "." + svc.ns + "." + url_domain;
+  status.address_url = "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns + "/" + svc.name;
 
   // The failure (if any) that explains why the predictor is not ready, in KServe's terms.
   std::string pred_reason, pred_message, failure_reason, failure_message;
-  std::string active_state = "Pending", target_state = "Loaded", transition = "InProgress";
+  std::string active_state = "Pending", transition = "InProgress";
   int failed_copies = 0;
   Revision* latest = nullptr;
-  Json inferd_status = Json::object();
-  if (old_status.contains("inferd") && old_status["inferd"].is_object()) {
-    inferd_status = old_status["inferd"];
-    inferd_status.erase("replicas");
-    inferd_status.erase("storage");
+  InferdStatus& inferd_status = status.inferd;
+  if (old_status.contains(kStatusInferd) && old_status[kStatusInferd].is_object()) {
+    inferd_status.carried = old_status[kStatusInferd];
   }
 
   auto spec = resources::ResolvePredictor(obj);
@@ -945,7 +923,8 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       if (svc.revisions.empty()) {  // after a restart: continue the numbering the status recorded
         std::string last = old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, "");
         if (last.size() > 5) number = std::atoi(last.substr(last.size() - 5).c_str());
-        if (inferd_status.value("predictorSpecHash", "") != hash) ++number;
+        const Json& carried = inferd_status.carried;
+        if (!carried.is_object() || carried.value(kStatusInferdSpecHash, "") != hash) ++number;
         if (number == 0) number = 1;
       } else {
         ++number;
@@ -966,8 +945,8 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     }
     if (!svc.revisions.empty()) {
       latest = &svc.revisions.back();
-      inferd_status["predictorSpecHash"] = latest->hash;
-      inferd_status["runtime"] = latest->runtime_name;
+      inferd_status.spec_hash = latest->hash;
+      inferd_status.runtime = latest->runtime_name;
     }
   }
 
@@ -980,7 +959,7 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     ModelStorage::Outcome so = RevisionStorage(svc, obj, rev, is_latest);
     if (!is_latest) continue;
     storage_ready = so.ready;
-    if (!so.status.is_null()) inferd_status["storage"] = so.status;
+    if (!so.status.is_null()) inferd_status.storage = so.status;
     if (so.failed) {
       failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
       failure_message = so.message;
@@ -998,7 +977,6 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
   }
 
   // Observe every revision's replicas.
-  Json replicas = Json::array();
   std::map<std::string, int> ready_count;
   for (auto& rev : svc.revisions) {
     int ready = 0;
@@ -1014,16 +992,8 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       }
       if (&rev == latest) CheckLoadFailure(svc, rev, *s);
       if (&rev == latest && s->phase == supervisor::Phase::kBackoff) ++failed_copies;
-      Json r = {{"name", s->name},
-                {"revision", rev.name},
-                {"phase", std::string(supervisor::PhaseName(s->phase))},
-                {"pid", s->pid},
-                {"httpPort", s->http_port},
-                {"grpcPort", s->grpc_port},
-                {"restarts", s->restarts}};
-      if (!s->reason.empty()) r["reason"] = s->reason;
-      if (!s->message.empty()) r["message"] = s->message;
-      replicas.push_back(r);
+      inferd_status.replicas.push_back({s->name, rev.name, std::string(supervisor::PhaseName(s->phase)), s->pid,
+                                        s->http_port, s->grpc_port, s->restarts, s->reason, s->message});
       if (&rev == latest && (s->phase == supervisor::Phase::kBackoff) && failure_reason.empty()) {
         failure_reason = "RuntimeUnhealthy";
         failure_message = s->reason + ": " + s->message;
@@ -1048,9 +1018,10 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       Emit(svc, "Normal", "RevisionReady", "revision " + rev.name + " is ready");
     }
   }
-  inferd_status["replicas"] = replicas;
-  inferd_status.erase("modelLoad");
-  if (latest && latest->load_attempts > 0) inferd_status["modelLoad"] = LoadRetryStatus(*latest);
+  if (latest && latest->load_attempts > 0) {
+    inferd_status.model_load =
+        ModelLoadStatus{latest->name, latest->load_attempts, latest->load_retry_ns != 0 ? latest->load_retry_time : ""};
+  }
 
   // Traffic. Without a canary the newest revision takes all traffic once it has a ready replica (it is then
   // "rolled out"); until then the last rolled-out one keeps serving. With canaryTrafficPercent P (< 100) and
@@ -1134,117 +1105,78 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     active_state = latest && !latest->replicas.empty() ? "Loading" : "Pending";
     if (serving_ready) active_state = "Loaded";
   }
-  Json model_status = {{"transitionStatus", transition},
-                       {"states", {{"activeModelState", active_state}, {"targetModelState", target_state}}},
-                       {"copies",
-                        {{"failedCopies", failed_copies},
-                         {"totalCopies", latest ? static_cast<int>(latest->replicas.size()) : 0}}}};
+  ModelStatus& model_status = status.model_status;
+  model_status.transition_status = transition;
+  model_status.active_state = active_state;
+  model_status.failed_copies = failed_copies;
+  model_status.total_copies = latest ? static_cast<int>(latest->replicas.size()) : 0;
   if (!failure_reason.empty()) {
-    Json lfi = {{"location", latest ? latest->name : svc.name},
-                {"reason", failure_reason},
-                {"message", failure_message}};
-    if (latest) lfi["modelRevisionName"] = latest->name;
-    // Keep the time of a failure that is still the same one.
-    const Json* old_lfi = nullptr;
-    if (old_status.contains("modelStatus") && old_status["modelStatus"].contains("lastFailureInfo")) {
-      old_lfi = &old_status["modelStatus"]["lastFailureInfo"];
-    }
-    lfi["time"] = old_lfi && old_lfi->value("message", "") == failure_message ? old_lfi->value("time", NowRfc3339())
-                                                                              : NowRfc3339();
-    model_status["lastFailureInfo"] = lfi;
+    model_status.last_failure =
+        FailureInfo{latest ? latest->name : svc.name, failure_reason, failure_message, latest ? latest->name : ""};
   }
-  status["modelStatus"] = model_status;
 
   // Components and traffic.
-  Json pred = {{"url", pred_url}};
-  if (latest) pred["latestCreatedRevision"] = latest->name;
+  ComponentStatus pred;
+  pred.url = pred_url;
+  if (latest) pred.latest_created = latest->name;
   for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
     if (ready_count[it->name] > 0) {
-      pred["latestReadyRevision"] = it->name;
+      pred.latest_ready = it->name;
       break;
     }
   }
-  if (!svc.latest_rolled_out.empty()) pred["latestRolledoutRevision"] = svc.latest_rolled_out;
+  pred.latest_rolled_out = svc.latest_rolled_out;
   // During a canary KServe reports the revision holding the rest of the traffic as the previous one too.
-  if (split) {
-    pred["previousRolledoutRevision"] = svc.latest_rolled_out;
-  } else if (!svc.previous_rolled_out.empty()) {
-    pred["previousRolledoutRevision"] = svc.previous_rolled_out;
-  }
-  Json traffic = Json::array();
+  pred.previous_rolled_out = split ? svc.latest_rolled_out : svc.previous_rolled_out;
   for (const auto& t : svc.traffic) {
-    Json e = {{"revisionName", t.revision}, {"percent", t.percent}, {"latestRevision", t.latest}};
-    if (!t.tag.empty()) {
-      e["tag"] = t.tag;
-      e["url"] = "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + url_domain;
-    }
-    traffic.push_back(e);
+    std::string url = t.tag.empty() ? "" : "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + url_domain;
+    pred.traffic.push_back({t.revision, t.percent, t.latest, t.tag, url});
   }
-  pred["traffic"] = traffic;
-  status["components"] = {{"predictor", pred}};
+  status.components.emplace_back("predictor", std::move(pred));
 
-  // Conditions (lastTransitionTime kept while a condition's status does not change).
-  std::map<std::string, Json> old_conds;
-  if (old_status.contains("conditions") && old_status["conditions"].is_array()) {
-    for (const auto& c : old_status["conditions"]) old_conds[c.value("type", "")] = c;
-  }
+  // Conditions (lastTransitionTime kept while a condition's status does not change: ToJson).
   if (!serving_ready && pred_reason.empty()) {
     pred_reason = latest && !latest->replicas.empty() ? "Loading" : (storage_ready ? "Pending" : "Downloading");
     pred_message = latest && !latest->replicas.empty() ? "waiting for a replica to load the model"
                                                        : (storage_ready ? "" : "downloading the model");
   }
-  Json conds = Json::array();
-  auto add = [&](const std::string& type, bool ok, const std::string& reason, const std::string& message) {
-    Json c = ok ? Condition(type, "True", "", "") : Condition(type, "False", reason, message);
-    auto it = old_conds.find(type);
-    bool same = it != old_conds.end() && it->second.value("status", "") == c["status"].get<std::string>() &&
-                it->second.value("reason", "") == c.value("reason", "") &&
-                it->second.value("message", "") == c.value("message", "");
-    c["lastTransitionTime"] = same ? it->second.value("lastTransitionTime", NowRfc3339()) : NowRfc3339();
-    conds.push_back(c);
-  };
-  add("IngressReady", serving_ready, "NoReadyRevision", "no revision has a ready replica yet");
-  add("PredictorReady", serving_ready, pred_reason, pred_message);
-  add("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message);
-  status["conditions"] = conds;
+  status.conditions = {
+      MakeCondition("IngressReady", serving_ready, "NoReadyRevision", "no revision has a ready replica yet"),
+      MakeCondition("PredictorReady", serving_ready, pred_reason, pred_message),
+      MakeCondition("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message)};
   svc.route_unavailable = serving_ready ? "" : RouteUnavailable(svc, pred_reason, pred_message);
-  status["observedGeneration"] = obj["metadata"].value("generation", 1);
+  status.observed_generation = obj["metadata"].value("generation", 1);
   // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
-  Json revisions = Json::array();
   for (const auto& rev : svc.revisions) {
-    int percent = 0;
-    std::string tag;
+    RevisionStatus r;
+    r.name = rev.name;
+    r.runtime = rev.runtime_name;
     for (const auto& t : svc.traffic) {
       if (t.revision == rev.name) {
-        percent = t.percent;
-        tag = t.tag;
+        r.percent = t.percent;
+        r.tag = t.tag;
       }
     }
-    Json r = {{"name", rev.name},
-              {"runtime", rev.runtime_name},
-              {"percent", percent},
-              {"replicas", static_cast<int>(rev.replicas.size())},
-              {"readyReplicas", ready_count[rev.name]},
-              {"latest", latest && latest->name == rev.name}};
+    r.replicas = static_cast<int>(rev.replicas.size());
+    r.ready_replicas = ready_count[rev.name];
+    r.latest = latest && latest->name == rev.name;
     if (rev.scaler) {
       const auto& sp = rev.scaler->scaling().spec;
-      Json a = {{"desiredReplicas", rev.scaler->desired()},
-                {"metric", std::string(autoscaler::ScaleMetricName(sp.metric))},
-                {"target", sp.metric == autoscaler::ScaleMetric::kCpu || sp.metric == autoscaler::ScaleMetric::kMemory
-                               ? rev.scaler->scaling().resource_target
-                               : sp.target},
-                {"minScale", sp.min_scale},
-                {"maxScale", sp.max_scale},
-                {"panicking", rev.scaler->panicking()}};
+      RevisionAutoscalerStatus a;
+      a.desired_replicas = rev.scaler->desired();
+      a.metric = std::string(autoscaler::ScaleMetricName(sp.metric));
+      a.target = sp.metric == autoscaler::ScaleMetric::kCpu || sp.metric == autoscaler::ScaleMetric::kMemory
+                     ? rev.scaler->scaling().resource_target
+                     : sp.target;
+      a.min_scale = sp.min_scale;
+      a.max_scale = sp.max_scale;
+      a.panicking = rev.scaler->panicking();
       // Rounded so that a status write is not due every second for noise in the last digits.
-      a["observed"] = std::round(rev.scaler->observed() * 100) / 100;
-      r["autoscaler"] = a;
+      a.observed = std::round(rev.scaler->observed() * 100) / 100;
+      r.autoscaler = a;
     }
-    if (!tag.empty()) r["tag"] = tag;
-    revisions.push_back(r);
+    inferd_status.revisions.push_back(std::move(r));
   }
-  inferd_status["revisions"] = revisions;
-  status["inferd"] = inferd_status;
 
   {
     std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
@@ -1257,9 +1189,10 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
     log_targets[svc.ns + "/" + svc.name] = std::move(targets);
   }
 
-  if (status != old_status) {
+  Json status_json = ToJson(status, old_status, NowRfc3339());
+  if (status_json != old_status) {
     Json updated = obj;
-    updated["status"] = status;
+    updated["status"] = std::move(status_json);
     auto r = db_->UpdateStatus(api::InferenceServiceType(), updated);
     if (!r.ok() && r.status().code() != StatusCode::kConflict && r.status().code() != StatusCode::kNotFound) {
       LOG_WARN("status of {}/{}: {}", svc.ns, svc.name, r.status().message());
