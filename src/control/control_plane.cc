@@ -24,6 +24,7 @@
 #include "api/api_server.h"
 #include "control/isvc_status.h"
 #include "control/model_storage.h"
+#include "control/plan.h"
 #include "control/replica_command.h"
 #include "control/scaling.h"
 #include "core/backoff.h"
@@ -85,12 +86,6 @@ StatusOr<std::string> LoadOrCreateToken(const std::string& path) {
   ::close(fd);
   if (!ok) return Internal("cannot write " + path);
   return token;
-}
-
-std::string Pad5(int n) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%05d", n);
-  return buf;
 }
 
 // Appends what curl received; past 1 MiB (a repository index is a few hundred bytes) it stops the transfer.
@@ -202,14 +197,8 @@ struct Service {
   std::vector<Revision> revisions;  // oldest first
   // Traffic (KServe's canary rollout): the last revision that took all traffic ("rolled out"), the one
   // before it, and the current split.
-  struct Target {
-    std::string revision;
-    int percent = 0;
-    bool latest = false;
-    std::string tag;  // "latest" | "prev" (only with serving.kserve.io/enable-tag-routing)
-  };
   std::string latest_rolled_out, previous_rolled_out;
-  std::vector<Target> traffic;
+  std::vector<TrafficTarget> traffic;
   std::string last_traffic;  // for the TrafficShifted event
   std::vector<std::string> events;  // names of the events written, oldest first
   std::string last_event_key;
@@ -294,8 +283,20 @@ struct ControlPlane::Impl {
   void RunReconciler();
   void WatchLoop(const store::ResourceType& type);
   void ReconcileAll();
+  // One service per pass: its predictor resolved, its revision, model, replicas, traffic and status, in
+  // steps that share one Pass.
+  struct Pass;
   void ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
                         const std::vector<Json>& cluster_runtimes);
+  void ResolveComponent(Pass& p, const std::vector<Json>& ns_runtimes, const std::vector<Json>& cluster_runtimes);
+  void EnsureRevision(Pass& p, Service& svc);
+  void EnsureStorage(Pass& p, Service& svc);
+  void ObserveReplicas(Pass& p, Service& svc);
+  void RouteTraffic(Pass& p, Service& svc);
+  void BuildStatus(Pass& p, Service& svc);
+  ComponentStatus PredictorStatus(Pass& p, const Service& svc);
+  RevisionStatus RevisionStatusOf(const Revision& rev, const Service& svc, int ready, bool latest);
+  void PublishLogTargets(const Service& svc);
   void StopRevision(Revision& rev);
   void StopService(Service& svc);
   void Autoscale(Service& svc, Revision& rev, int64_t now_ns);
@@ -747,18 +748,18 @@ void ControlPlane::Impl::Autoscale(Service& svc, Revision& rev, int64_t now_ns) 
     can_start = false;
     Wake();
   }
-  while (can_start && static_cast<int>(rev.replicas.size()) < want) {
+  ScaleInput scale;
+  scale.want = want;
+  scale.can_start = can_start;
+  for (auto id : rev.replicas) {
+    auto s = sup_->Get(id);
+    scale.replica_ready.push_back(s && s->phase == supervisor::Phase::kReady);
+  }
+  const ScalePlan plan = PlanScale(scale);
+  for (int i = 0; i < plan.start; ++i) {
     if (!StartReplica(svc, rev).ok()) break;
   }
-  while (static_cast<int>(rev.replicas.size()) > std::max(0, want)) {
-    size_t pick = rev.replicas.size() - 1;
-    for (size_t i = 0; i < rev.replicas.size(); ++i) {
-      auto s = sup_->Get(rev.replicas[i]);
-      if (!s || s->phase != supervisor::Phase::kReady) {
-        pick = i;
-        break;
-      }
-    }
+  for (size_t pick : plan.retire) {
     supervisor::ReplicaId id = rev.replicas[pick];
     rev.replicas.erase(rev.replicas.begin() + static_cast<std::ptrdiff_t>(pick));
     rev.uds.erase(id);
@@ -847,138 +848,149 @@ void ControlPlane::Impl::Emit(Service& svc, const std::string& type, const std::
   LOG_INFO("{}/{}: {} {}: {}", svc.ns, svc.name, type, reason, message);
 }
 
+// What one pass finds about one service's predictor: the inputs of its plan (control/plan.h) and of its
+// status (control/isvc_status.h). Reconciler thread; lives for one ReconcileService call.
+struct ControlPlane::Impl::Pass {
+  Pass(const Json& o, const Json& old) : obj(o), old_status(old) {}
+  const Json& obj;
+  const Json& old_status;
+  std::string url_domain;
+  StatusOr<resources::ComponentSpec> spec = InvalidArgument("not resolved");
+  std::optional<resources::RuntimeChoice> choice;
+  ComponentObservation obs;            // failures and reasons found so far
+  Revision* latest = nullptr;          // the revision the spec asks for (null: none)
+  std::map<std::string, int> ready;    // ready replicas by revision
+  int failed_copies = 0;               // replicas of `latest` backing off
+  bool split = false;                  // a canary split is in effect
+  IsvcStatus status;
+};
+
 void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
                                           const std::vector<Json>& cluster_runtimes) {
   const Json& old_status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
-  IsvcStatus status;
+  Pass p(obj, old_status);
   svc.cluster_local = IsClusterLocal(obj);
-  const std::string url_domain = UrlDomain(svc.cluster_local, opt.domain);
-  std::string pred_url = "http://" + svc.name + "-predictor." + svc.ns + "." + url_domain;
-  status.url = "http://" + svc.name + "." + svc.ns + "." + url_domain;
-  status.address_url = "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns + "/" + svc.name;
-
-  // The failure (if any) that explains why the predictor is not ready, in KServe's terms.
-  std::string pred_reason, pred_message, failure_reason, failure_message;
-  std::string active_state = "Pending", transition = "InProgress";
-  int failed_copies = 0;
-  Revision* latest = nullptr;
-  InferdStatus& inferd_status = status.inferd;
+  p.url_domain = UrlDomain(svc.cluster_local, opt.domain);
   if (old_status.contains(kStatusInferd) && old_status[kStatusInferd].is_object()) {
-    inferd_status.carried = old_status[kStatusInferd];
+    p.status.inferd.carried = old_status[kStatusInferd];
   }
+  ResolveComponent(p, ns_runtimes, cluster_runtimes);
+  EnsureRevision(p, svc);
+  EnsureStorage(p, svc);
+  const int64_t now = NowNs();
+  for (auto& rev : svc.revisions) Autoscale(svc, rev, now);  // as many replicas as each autoscaler wants
+  ObserveReplicas(p, svc);
+  RouteTraffic(p, svc);
+  BuildStatus(p, svc);
+  PublishLogTargets(svc);
+  Json status_json = ToJson(p.status, old_status, NowRfc3339());
+  if (status_json != old_status) {
+    Json updated = obj;
+    updated["status"] = std::move(status_json);
+    auto r = db_->UpdateStatus(api::InferenceServiceType(), updated);
+    if (!r.ok() && r.status().code() != StatusCode::kConflict && r.status().code() != StatusCode::kNotFound) {
+      LOG_WARN("status of {}/{}: {}", svc.ns, svc.name, r.status().message());
+    }
+  }
+}
 
-  auto spec = resources::ResolvePredictor(obj);
-  std::optional<resources::RuntimeChoice> choice;
-  if (!spec.ok()) {
-    pred_reason = failure_reason = "InvalidPredictorSpec";
-    pred_message = failure_message = spec.status().message();
-    transition = "InvalidSpec";
-  } else if (!spec->collocated.empty()) {
+// The predictor's spec and runtime, or why there is none (an invalid spec: no new revision; the previous
+// one, if any, keeps serving).
+void ControlPlane::Impl::ResolveComponent(Pass& p, const std::vector<Json>& ns_runtimes,
+                                          const std::vector<Json>& cluster_runtimes) {
+  auto invalid = [&p](const std::string& reason, const std::string& message) {
+    p.obs.spec_invalid = true;
+    p.obs.reason = p.obs.failure_reason = reason;
+    p.obs.message = p.obs.failure_message = message;
+  };
+  p.spec = resources::ResolvePredictor(p.obj);
+  if (!p.spec.ok()) return invalid("InvalidPredictorSpec", p.spec.status().message());
+  if (!p.spec->collocated.empty()) {
     // KServe's collocation (a transformer-container beside the model) is valid there but not run here yet:
     // not Ready with the reason, rather than serving the model without its containers.
     std::string names;
-    for (const auto& n : spec->collocated) names += (names.empty() ? "" : ", ") + (n.empty() ? "(unnamed)" : n);
-    pred_reason = failure_reason = "CollocationNotSupported";
-    pred_message = failure_message = "spec.predictor.containers: containers collocated with the model (" + names +
-                                     ") are not supported yet; inferd runs only the model's runtime";
-    transition = "InvalidSpec";
-  } else if (spec->containers.empty()) {
-    auto c = resources::SelectRuntime(*spec, ns_runtimes, cluster_runtimes);
-    if (!c.ok()) {
-      std::string m = c.status().message();
-      failure_reason = m.starts_with("NoSupportingRuntime") ? "NoSupportingRuntime"
-                       : m.starts_with("RuntimeDisabled")   ? "RuntimeDisabled"
-                                                            : "RuntimeNotRecognized";
-      pred_reason = failure_reason;
-      pred_message = failure_message = m;
-      transition = "InvalidSpec";
-    } else {
-      choice = std::move(*c);
-    }
+    for (const auto& n : p.spec->collocated) names += (names.empty() ? "" : ", ") + (n.empty() ? "(unnamed)" : n);
+    return invalid("CollocationNotSupported", "spec.predictor.containers: containers collocated with the model (" +
+                                                  names + ") are not supported yet; inferd runs only the model's runtime");
   }
+  if (!p.spec->containers.empty()) return;  // custom containers: no runtime
+  auto c = resources::SelectRuntime(*p.spec, ns_runtimes, cluster_runtimes);
+  if (!c.ok()) {
+    const std::string& m = c.status().message();
+    return invalid(m.starts_with("NoSupportingRuntime") ? "NoSupportingRuntime"
+                   : m.starts_with("RuntimeDisabled")   ? "RuntimeDisabled"
+                                                        : "RuntimeNotRecognized",
+                   m);
+  }
+  p.choice = std::move(*c);
+}
 
-  if (spec.ok() && (choice || !spec->containers.empty())) {
-    // A revision is the component's template: canaryTrafficPercent moves traffic between revisions and
-    // does not make a new one (as in Knative, where traffic lives in the Route).
-    Json pred = obj["spec"]["predictor"];
-    if (pred.is_object()) pred.erase("canaryTrafficPercent");
-    std::string hash_input = pred.dump();
-    if (choice) hash_input += "|" + choice->name + "|" + choice->runtime["spec"].dump();
-    // The autoscaling annotations are part of the revision (Knative keeps them on the revision template).
-    for (const auto& [k, v] : spec->annotations) {
-      if (k.starts_with(autoscaler::kAnnotationPrefix)) hash_input += "|" + k + "=" + v;
-    }
-    std::string hash = std::to_string(std::hash<std::string>{}(hash_input));
-    StatusOr<RevisionScaling> scaling = InvalidArgument("not resolved");
-    if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
-      scaling = ScalingFor(opt.autoscaler, obj["spec"]["predictor"], spec->annotations);
-    }
-    if (!scaling.ok() && (svc.revisions.empty() || svc.revisions.back().hash != hash)) {
-      // Like an invalid spec: no revision; the previous one (if any) keeps serving.
-      pred_reason = failure_reason = "InvalidScalingSpec";
-      pred_message = failure_message = scaling.status().message();
-      transition = "InvalidSpec";
-    } else if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
-      int number = svc.revisions.empty() ? 0 : svc.revisions.back().number;
-      if (svc.revisions.empty()) {  // after a restart: continue the numbering the status recorded
-        std::string last = old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, "");
-        if (last.size() > 5) number = std::atoi(last.substr(last.size() - 5).c_str());
-        const Json& carried = inferd_status.carried;
-        if (!carried.is_object() || carried.value(kStatusInferdSpecHash, "") != hash) ++number;
-        if (number == 0) number = 1;
-      } else {
-        ++number;
-      }
+// A new revision when the predictor's template changed (control/plan.h); p.latest is the newest one.
+void ControlPlane::Impl::EnsureRevision(Pass& p, Service& svc) {
+  if (!p.spec.ok() || (!p.choice && p.spec->containers.empty())) return;
+  const Json& component = p.obj["spec"]["predictor"];
+  const std::string hash = RevisionHash(component, p.choice ? &*p.choice : nullptr, p.spec->annotations);
+  if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
+    StatusOr<RevisionScaling> scaling = ScalingFor(opt.autoscaler, component, p.spec->annotations);
+    if (!scaling.ok()) {  // like an invalid spec: no revision; the previous one (if any) keeps serving
+      p.obs.spec_invalid = true;
+      p.obs.reason = p.obs.failure_reason = "InvalidScalingSpec";
+      p.obs.message = p.obs.failure_message = scaling.status().message();
+    } else {
+      const Json& carried = p.status.inferd.carried;
+      int number = NextRevisionNumber(
+          svc.revisions.empty() ? std::nullopt : std::optional<int>(svc.revisions.back().number),
+          p.old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, ""),
+          carried.is_object() ? carried.value(kStatusInferdSpecHash, "") : "", hash);
       Revision rev;
       rev.number = number;
-      rev.name = svc.name + "-predictor-" + Pad5(number);
+      rev.name = RevisionName(svc.name, "predictor", number);
       rev.hash = hash;
-      rev.spec = *spec;
+      rev.spec = *p.spec;
       rev.scaler = std::make_unique<RevisionScaler>(std::move(*scaling));
-      if (choice) {
-        rev.runtime = choice->runtime;
-        rev.runtime_name = choice->name;
+      if (p.choice) {
+        rev.runtime = p.choice->runtime;
+        rev.runtime_name = p.choice->name;
       }
       Emit(svc, "Normal", "RevisionCreated",
-           "revision " + rev.name + (choice ? " with runtime " + choice->name : std::string(" with custom container")));
+           "revision " + rev.name +
+               (p.choice ? " with runtime " + p.choice->name : std::string(" with custom container")));
       svc.revisions.push_back(std::move(rev));
     }
-    if (!svc.revisions.empty()) {
-      latest = &svc.revisions.back();
-      inferd_status.spec_hash = latest->hash;
-      inferd_status.runtime = latest->runtime_name;
-    }
   }
+  if (!svc.revisions.empty()) {
+    p.latest = &svc.revisions.back();
+    p.status.inferd.spec_hash = p.latest->hash;
+    p.status.inferd.runtime = p.latest->runtime_name;
+  }
+}
 
-  // Model storage (model_storage.h): the latest revision's, reported in status and conditions; an older
-  // revision's only when it must fetch again (its cache entry was collected while it was at zero).
-  bool storage_ready = true;
+// Model storage (model_storage.h): the latest revision's, reported in status and conditions; an older
+// revision's only when it must fetch again (its cache entry was collected while it was at zero).
+void ControlPlane::Impl::EnsureStorage(Pass& p, Service& svc) {
   for (auto& rev : svc.revisions) {
-    const bool is_latest = &rev == latest;
+    const bool is_latest = &rev == p.latest;
     if (!is_latest && (rev.storage_ready || !rev.ever_ready)) continue;  // (never ready: retired this pass)
-    ModelStorage::Outcome so = RevisionStorage(svc, obj, rev, is_latest);
+    ModelStorage::Outcome so = RevisionStorage(svc, p.obj, rev, is_latest);
     if (!is_latest) continue;
-    storage_ready = so.ready;
-    if (!so.status.is_null()) inferd_status.storage = so.status;
+    p.obs.storage_ready = so.ready;
+    if (!so.status.is_null()) p.status.inferd.storage = so.status;
     if (so.failed) {
-      failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
-      failure_message = so.message;
+      p.obs.failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
+      p.obs.failure_message = so.message;
     }
-    if (!so.ready && pred_reason.empty()) {  // (an invalid newer spec, found above, is the first thing to say)
-      pred_reason = so.reason;
-      pred_message = so.message;
+    if (!so.ready && p.obs.reason.empty()) {  // (an invalid newer spec, found above, is the first thing to say)
+      p.obs.reason = so.reason;
+      p.obs.message = so.message;
     }
   }
+}
 
-  // Replicas: as many as each revision's autoscaler wants.
-  {
-    const int64_t now = NowNs();
-    for (auto& rev : svc.revisions) Autoscale(svc, rev, now);
-  }
-
-  // Observe every revision's replicas.
-  std::map<std::string, int> ready_count;
+// Every revision's replicas: ready counts, crashes and load failures of the latest, what the gateway says
+// while a revision has no ready replica, and the replicas' lines of status.inferd.
+void ControlPlane::Impl::ObserveReplicas(Pass& p, Service& svc) {
   for (auto& rev : svc.revisions) {
+    const bool is_latest = &rev == p.latest;
     int ready = 0;
     std::string crash;  // the last crash of one of its replicas, when some is backing off
     for (auto id : rev.replicas) {
@@ -987,22 +999,21 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       if (s->phase == supervisor::Phase::kReady) ++ready;
       // Failing: a replica that cannot start (it exited before it became ready). One that was serving and
       // died is restarting: the gateway holds its requests meanwhile instead of answering 503.
-      if (s->phase == supervisor::Phase::kBackoff && !s->last_run_ready) {
-        crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
-      }
-      if (&rev == latest) CheckLoadFailure(svc, rev, *s);
-      if (&rev == latest && s->phase == supervisor::Phase::kBackoff) ++failed_copies;
-      inferd_status.replicas.push_back({s->name, rev.name, std::string(supervisor::PhaseName(s->phase)), s->pid,
-                                        s->http_port, s->grpc_port, s->restarts, s->reason, s->message});
-      if (&rev == latest && (s->phase == supervisor::Phase::kBackoff) && failure_reason.empty()) {
-        failure_reason = "RuntimeUnhealthy";
-        failure_message = s->reason + ": " + s->message;
-        pred_reason = s->reason.empty() ? "Error" : s->reason;
-        pred_message = s->message;
+      const bool backoff = s->phase == supervisor::Phase::kBackoff;
+      if (backoff && !s->last_run_ready) crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
+      if (is_latest) CheckLoadFailure(svc, rev, *s);
+      if (is_latest && backoff) ++p.failed_copies;
+      p.status.inferd.replicas.push_back({s->name, rev.name, std::string(supervisor::PhaseName(s->phase)), s->pid,
+                                          s->http_port, s->grpc_port, s->restarts, s->reason, s->message});
+      if (is_latest && backoff && p.obs.failure_reason.empty()) {
+        p.obs.failure_reason = "RuntimeUnhealthy";
+        p.obs.failure_message = s->reason + ": " + s->message;
+        p.obs.reason = s->reason.empty() ? "Error" : s->reason;
+        p.obs.message = s->message;
       }
     }
-    ready_count[rev.name] = ready;
-    if (&rev == latest) RetryFailedLoad(svc, rev, ready);
+    p.ready[rev.name] = ready;
+    if (is_latest) RetryFailedLoad(svc, rev, ready);
     rev.unavailable.clear();
     if (ready == 0) {
       if (!rev.build_error.empty()) {
@@ -1018,186 +1029,152 @@ void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const s
       Emit(svc, "Normal", "RevisionReady", "revision " + rev.name + " is ready");
     }
   }
-  if (latest && latest->load_attempts > 0) {
-    inferd_status.model_load =
-        ModelLoadStatus{latest->name, latest->load_attempts, latest->load_retry_ns != 0 ? latest->load_retry_time : ""};
+  if (p.latest && p.latest->load_attempts > 0) {
+    p.status.inferd.model_load = ModelLoadStatus{p.latest->name, p.latest->load_attempts,
+                                                 p.latest->load_retry_ns != 0 ? p.latest->load_retry_time : ""};
   }
+}
 
-  // Traffic. Without a canary the newest revision takes all traffic once it has a ready replica (it is then
-  // "rolled out"); until then the last rolled-out one keeps serving. With canaryTrafficPercent P (< 100) and
-  // a ready newest revision, P% go to it and the rest to the last rolled-out one; 0 is a rollback. Revisions
-  // that are neither the newest nor the last rolled out are stopped.
-  int canary = spec.ok() && spec->canary_traffic_percent ? *spec->canary_traffic_percent : -1;  // -1: none
-  bool tag_routing = false;
-  if (obj["metadata"].contains("annotations") && obj["metadata"]["annotations"].is_object()) {
-    tag_routing = obj["metadata"]["annotations"].value("serving.kserve.io/enable-tag-routing", "") == "true";
+// Traffic and rollout (PlanTraffic), then the revisions it retires leave the routes (stopped a little later).
+void ControlPlane::Impl::RouteTraffic(Pass& p, Service& svc) {
+  TrafficInput in;
+  for (const auto& r : svc.revisions) in.revisions.push_back(r.name);
+  if (p.latest) in.newest = p.latest->name;
+  in.newest_ready = p.latest && p.ready[p.latest->name] > 0;
+  in.canary_percent = p.spec.ok() && p.spec->canary_traffic_percent ? *p.spec->canary_traffic_percent : -1;
+  const Json& md = p.obj["metadata"];
+  if (md.contains("annotations") && md["annotations"].is_object()) {
+    in.tag_routing = md["annotations"].value("serving.kserve.io/enable-tag-routing", "") == "true";
   }
-  auto has_revision = [&](const std::string& name) {
-    for (const auto& r : svc.revisions) {
-      if (r.name == name) return true;
-    }
-    return false;
-  };
-  bool newest_ready = latest && ready_count[latest->name] > 0;
-  bool split = newest_ready && canary >= 0 && canary < 100 && !svc.latest_rolled_out.empty() &&
-               svc.latest_rolled_out != latest->name && has_revision(svc.latest_rolled_out);
-  if (newest_ready && !split && svc.latest_rolled_out != latest->name) {
-    if (!svc.latest_rolled_out.empty()) svc.previous_rolled_out = svc.latest_rolled_out;
-    svc.latest_rolled_out = latest->name;
-  }
-  svc.traffic.clear();
-  if (split) {
-    svc.traffic.push_back({latest->name, canary, true, tag_routing ? "latest" : ""});
-    svc.traffic.push_back({svc.latest_rolled_out, 100 - canary, false, tag_routing ? "prev" : ""});
-  } else if (!svc.latest_rolled_out.empty() && has_revision(svc.latest_rolled_out)) {
-    bool is_latest = latest && latest->name == svc.latest_rolled_out;
-    svc.traffic.push_back({svc.latest_rolled_out, 100, is_latest, tag_routing ? (is_latest ? "latest" : "prev") : ""});
-  }
-  std::string traffic_text;
-  for (const auto& t : svc.traffic) {
-    traffic_text += (traffic_text.empty() ? "" : ", ") + std::to_string(t.percent) + "% to " + t.revision;
-  }
-  if (traffic_text != svc.last_traffic && !traffic_text.empty()) {
-    Emit(svc, "Normal", "TrafficShifted", traffic_text);
-  }
+  in.rollout = {svc.latest_rolled_out, svc.previous_rolled_out};
+  TrafficPlan plan = PlanTraffic(in);
+  svc.latest_rolled_out = plan.rollout.latest_rolled_out;
+  svc.previous_rolled_out = plan.rollout.previous_rolled_out;
+  svc.traffic = plan.traffic;
+  p.split = plan.split;
+  std::string traffic_text = TrafficText(svc.traffic);
+  if (traffic_text != svc.last_traffic && !traffic_text.empty()) Emit(svc, "Normal", "TrafficShifted", traffic_text);
   svc.last_traffic = traffic_text;
-  for (auto it = svc.revisions.begin(); it != svc.revisions.end();) {
-    bool keep = it->name == svc.latest_rolled_out || (latest && it->name == latest->name);
-    if (keep) {
-      ++it;
-      continue;
-    }
+  for (const std::string& name : plan.retire) {
+    auto it = std::find_if(svc.revisions.begin(), svc.revisions.end(), [&](const Revision& r) { return r.name == name; });
     for (auto id : it->replicas) Retire(svc, id, NowNs());  // out of the routes first, stopped a little later
-    it->replicas.clear();
-    it = svc.revisions.erase(it);
-    latest = svc.revisions.empty() ? nullptr : &svc.revisions.back();
+    svc.revisions.erase(it);
   }
+  p.latest = nullptr;
+  for (auto& r : svc.revisions) {
+    if (r.name == plan.newest) p.latest = &r;
+  }
+}
 
-  // Model state, as KServe's modelStatus reports it.
+// The predictor's readiness (PlanReadiness) and the service's status from this pass.
+void ControlPlane::Impl::BuildStatus(Pass& p, Service& svc) {
   // Serving: some revision with a share of the traffic has a ready replica, or was ready and is now at zero
   // on purpose (Knative keeps such a revision Ready: the activator brings it back on the next request).
-  auto at_zero = [&](const std::string& name) {
+  auto ready_or_at_zero = [&](const std::string& name) {
+    if (p.ready[name] > 0) return true;
     for (const auto& r : svc.revisions) {
       if (r.name == name) return r.ever_ready && r.scaler && r.scaler->desired() == 0 && r.replicas.empty();
     }
     return false;
   };
-  bool serving_ready = false;
-  for (const auto& t : svc.traffic) serving_ready |= t.percent > 0 && (ready_count[t.revision] > 0 || at_zero(t.revision));
-  bool latest_ready = latest && (ready_count[latest->name] > 0 || at_zero(latest->name));
-  if (latest && !latest->load_failure.empty()) {
-    failure_reason = "ModelLoadFailed";
-    failure_message = latest->load_failure;
-    pred_reason = "ModelLoadFailed";
-    pred_message = latest->load_failure;
+  ComponentObservation& obs = p.obs;
+  for (const auto& t : svc.traffic) obs.serving_ready |= t.percent > 0 && ready_or_at_zero(t.revision);
+  obs.newest_ready = p.latest && ready_or_at_zero(p.latest->name);
+  obs.newest_has_replicas = p.latest && !p.latest->replicas.empty();
+  if (p.latest) {
+    obs.load_failure = p.latest->load_failure;
+    obs.build_error = p.latest->build_error;
   }
-  if (latest && !latest->build_error.empty()) {
-    failure_reason = pred_reason = "RuntimeNotRunnable";
-    failure_message = pred_message = latest->build_error;
-  }
-  if (latest_ready) {
-    active_state = "Loaded";
-    transition = "UpToDate";
-  } else if (!failure_reason.empty() && transition != "InvalidSpec") {
-    active_state = serving_ready ? "Loaded" : "FailedToLoad";
-    transition = "BlockedByFailedLoad";
-  } else if (transition != "InvalidSpec") {
-    active_state = latest && !latest->replicas.empty() ? "Loading" : "Pending";
-    if (serving_ready) active_state = "Loaded";
-  }
-  ModelStatus& model_status = status.model_status;
-  model_status.transition_status = transition;
-  model_status.active_state = active_state;
-  model_status.failed_copies = failed_copies;
-  model_status.total_copies = latest ? static_cast<int>(latest->replicas.size()) : 0;
-  if (!failure_reason.empty()) {
-    model_status.last_failure =
-        FailureInfo{latest ? latest->name : svc.name, failure_reason, failure_message, latest ? latest->name : ""};
-  }
+  const ComponentReadiness ready = PlanReadiness(obs);
+  const std::string latest_name = p.latest ? p.latest->name : "";
 
-  // Components and traffic.
+  IsvcStatus& st = p.status;
+  st.url = "http://" + svc.name + "." + svc.ns + "." + p.url_domain;
+  st.address_url = "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns + "/" + svc.name;
+  st.model_status.transition_status = ready.transition_status;
+  st.model_status.active_state = ready.active_state;
+  st.model_status.failed_copies = p.failed_copies;
+  st.model_status.total_copies = p.latest ? static_cast<int>(p.latest->replicas.size()) : 0;
+  if (!ready.failure_reason.empty()) {
+    st.model_status.last_failure =
+        FailureInfo{p.latest ? latest_name : svc.name, ready.failure_reason, ready.failure_message, latest_name};
+  }
+  st.components.emplace_back("predictor", PredictorStatus(p, svc));
+  st.conditions = {
+      MakeCondition("IngressReady", obs.serving_ready, "NoReadyRevision", "no revision has a ready replica yet"),
+      MakeCondition("PredictorReady", obs.serving_ready, ready.reason, ready.message),
+      MakeCondition("Ready", obs.serving_ready, ready.reason.empty() ? "PredictorNotReady" : ready.reason,
+                    ready.message)};
+  svc.route_unavailable = obs.serving_ready ? "" : RouteUnavailable(svc, ready.reason, ready.message);
+  st.observed_generation = p.obj["metadata"].value("generation", 1);
+  // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
+  for (const auto& rev : svc.revisions) st.inferd.revisions.push_back(RevisionStatusOf(rev, svc, p.ready[rev.name], &rev == p.latest));
+}
+
+// status.components.predictor: its URL, revisions and traffic.
+ComponentStatus ControlPlane::Impl::PredictorStatus(Pass& p, const Service& svc) {
   ComponentStatus pred;
-  pred.url = pred_url;
-  if (latest) pred.latest_created = latest->name;
+  pred.url = "http://" + svc.name + "-predictor." + svc.ns + "." + p.url_domain;
+  if (p.latest) pred.latest_created = p.latest->name;
   for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-    if (ready_count[it->name] > 0) {
+    if (p.ready[it->name] > 0) {
       pred.latest_ready = it->name;
       break;
     }
   }
   pred.latest_rolled_out = svc.latest_rolled_out;
   // During a canary KServe reports the revision holding the rest of the traffic as the previous one too.
-  pred.previous_rolled_out = split ? svc.latest_rolled_out : svc.previous_rolled_out;
+  pred.previous_rolled_out = p.split ? svc.latest_rolled_out : svc.previous_rolled_out;
   for (const auto& t : svc.traffic) {
-    std::string url = t.tag.empty() ? "" : "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + url_domain;
+    std::string url =
+        t.tag.empty() ? "" : "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + p.url_domain;
     pred.traffic.push_back({t.revision, t.percent, t.latest, t.tag, url});
   }
-  status.components.emplace_back("predictor", std::move(pred));
+  return pred;
+}
 
-  // Conditions (lastTransitionTime kept while a condition's status does not change: ToJson).
-  if (!serving_ready && pred_reason.empty()) {
-    pred_reason = latest && !latest->replicas.empty() ? "Loading" : (storage_ready ? "Pending" : "Downloading");
-    pred_message = latest && !latest->replicas.empty() ? "waiting for a replica to load the model"
-                                                       : (storage_ready ? "" : "downloading the model");
-  }
-  status.conditions = {
-      MakeCondition("IngressReady", serving_ready, "NoReadyRevision", "no revision has a ready replica yet"),
-      MakeCondition("PredictorReady", serving_ready, pred_reason, pred_message),
-      MakeCondition("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message)};
-  svc.route_unavailable = serving_ready ? "" : RouteUnavailable(svc, pred_reason, pred_message);
-  status.observed_generation = obj["metadata"].value("generation", 1);
-  // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
-  for (const auto& rev : svc.revisions) {
-    RevisionStatus r;
-    r.name = rev.name;
-    r.runtime = rev.runtime_name;
-    for (const auto& t : svc.traffic) {
-      if (t.revision == rev.name) {
-        r.percent = t.percent;
-        r.tag = t.tag;
-      }
+// One line of status.inferd.revisions.
+RevisionStatus ControlPlane::Impl::RevisionStatusOf(const Revision& rev, const Service& svc, int ready, bool latest) {
+  RevisionStatus r;
+  r.name = rev.name;
+  r.runtime = rev.runtime_name;
+  for (const auto& t : svc.traffic) {
+    if (t.revision == rev.name) {
+      r.percent = t.percent;
+      r.tag = t.tag;
     }
-    r.replicas = static_cast<int>(rev.replicas.size());
-    r.ready_replicas = ready_count[rev.name];
-    r.latest = latest && latest->name == rev.name;
-    if (rev.scaler) {
-      const auto& sp = rev.scaler->scaling().spec;
-      RevisionAutoscalerStatus a;
-      a.desired_replicas = rev.scaler->desired();
-      a.metric = std::string(autoscaler::ScaleMetricName(sp.metric));
-      a.target = sp.metric == autoscaler::ScaleMetric::kCpu || sp.metric == autoscaler::ScaleMetric::kMemory
-                     ? rev.scaler->scaling().resource_target
-                     : sp.target;
-      a.min_scale = sp.min_scale;
-      a.max_scale = sp.max_scale;
-      a.panicking = rev.scaler->panicking();
-      // Rounded so that a status write is not due every second for noise in the last digits.
-      a.observed = std::round(rev.scaler->observed() * 100) / 100;
-      r.autoscaler = a;
-    }
-    inferd_status.revisions.push_back(std::move(r));
   }
+  r.replicas = static_cast<int>(rev.replicas.size());
+  r.ready_replicas = ready;
+  r.latest = latest;
+  if (rev.scaler) {
+    const auto& sp = rev.scaler->scaling().spec;
+    RevisionAutoscalerStatus a;
+    a.desired_replicas = rev.scaler->desired();
+    a.metric = std::string(autoscaler::ScaleMetricName(sp.metric));
+    a.target = sp.metric == autoscaler::ScaleMetric::kCpu || sp.metric == autoscaler::ScaleMetric::kMemory
+                   ? rev.scaler->scaling().resource_target
+                   : sp.target;
+    a.min_scale = sp.min_scale;
+    a.max_scale = sp.max_scale;
+    a.panicking = rev.scaler->panicking();
+    // Rounded so that a status write is not due every second for noise in the last digits.
+    a.observed = std::round(rev.scaler->observed() * 100) / 100;
+    r.autoscaler = a;
+  }
+  return r;
+}
 
-  {
-    std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
-    for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-      for (size_t i = 0; i < it->replicas.size(); ++i) {
-        targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
-      }
-    }
-    std::lock_guard lock(logs_mu);
-    log_targets[svc.ns + "/" + svc.name] = std::move(targets);
-  }
-
-  Json status_json = ToJson(status, old_status, NowRfc3339());
-  if (status_json != old_status) {
-    Json updated = obj;
-    updated["status"] = std::move(status_json);
-    auto r = db_->UpdateStatus(api::InferenceServiceType(), updated);
-    if (!r.ok() && r.status().code() != StatusCode::kConflict && r.status().code() != StatusCode::kNotFound) {
-      LOG_WARN("status of {}/{}: {}", svc.ns, svc.name, r.status().message());
+// For the logs extension (API threads): the service's replicas, newest revision first.
+void ControlPlane::Impl::PublishLogTargets(const Service& svc) {
+  std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
+  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
+    for (size_t i = 0; i < it->replicas.size(); ++i) {
+      targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
     }
   }
+  std::lock_guard lock(logs_mu);
+  log_targets[svc.ns + "/" + svc.name] = std::move(targets);
 }
 
 // Before the reconciler's first pass: every stored service is known to the gateway at once (503 "starting",
