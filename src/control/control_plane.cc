@@ -29,7 +29,6 @@
 #include "control/scaling.h"
 #include "core/backoff.h"
 #include "core/clock.h"
-#include "core/json_depth.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "gateway/gateway.h"
@@ -88,45 +87,6 @@ StatusOr<std::string> LoadOrCreateToken(const std::string& path) {
   return token;
 }
 
-// Appends what curl received; past 1 MiB (a repository index is a few hundred bytes) it stops the transfer.
-size_t CurlAppend(char* p, size_t size, size_t n, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  if (body->size() + size * n > (size_t{1} << 20)) return 0;
-  body->append(p, size * n);
-  return size * n;
-}
-
-// POST /v2/repository/index on a replica: the load failure reason of its first UNAVAILABLE model.
-std::string ReplicaLoadFailure(int port) {
-  CURL* c = curl_easy_init();
-  if (!c) return "";
-  std::string body;
-  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v2/repository/index";
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, CurlAppend);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(c);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) return "";
-  auto parsed = ParseBoundedJson(body, "repository index");
-  if (!parsed.ok() || !parsed->is_array()) return "";
-  for (const auto& m : *parsed) {
-    if (!m.is_object()) continue;
-    auto text = [&m](const char* key) {  // what a replica answers is not trusted to have the right types
-      auto it = m.find(key);
-      return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
-    if (text("state") == "UNAVAILABLE") {
-      std::string reason = text("reason");
-      return reason.empty() ? "model " + text("name") + " is unavailable" : reason;
-    }
-  }
-  return "";
-}
-
 // A service published inside the cluster only: KServe's label (constants.VisibilityLabel), or Knative's, which
 // KServe's Serverless mode passes to the Knative Service (KServe's own cluster_local sample uses it).
 bool IsClusterLocal(const Json& obj) {
@@ -180,7 +140,6 @@ struct Revision {
   int next_index = 0;                      // replica names: {revision}-{index}, never reused
   std::string build_error;
   std::string load_failure;
-  int64_t load_checked_ns = 0;  // when a loading replica was last asked why it is not ready (steady ns)
   // Retries of a failed model load (RetryFailedLoad): failed attempts so far, when the next retry is due
   // (steady ns; 0: none pending), and when the last retry restarted the replicas (a failure is looked for
   // again only in replicas started since).
@@ -213,8 +172,6 @@ struct Service {
 
 // How long a replica taken out of the routes keeps running before it is sent SIGTERM (and then drains).
 constexpr int64_t kRetireDelayNs = 300'000'000;
-// How often a revision's loading replicas may be asked for a load failure (a synchronous call, 300 ms at most).
-constexpr int64_t kLoadCheckEveryNs = 1'000'000'000;
 
 // The gateway's 503 message for a known service that no revision serves.
 std::string RouteUnavailable(const Service& svc, const std::string& reason, const std::string& message) {
@@ -768,19 +725,14 @@ void ControlPlane::Impl::Autoscale(Service& svc, Revision& rev, int64_t now_ns) 
   }
 }
 
-// A replica of the newest revision up but still not ready after a while: ask it whether its model failed to
-// load (not sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call; at
-// most once a second per revision, so that a burst of slow-loading replicas cannot stall every pass; not
-// while a retry is pending; and once a failure is known, only in replicas a retry started since). A failure
-// schedules the next retry (RetryFailedLoad).
+// A replica of the newest revision up but not ready whose repository index says its model failed to load
+// (ReplicaStatus::not_ready_reason: the supervisor asks, replica_command.h), not while a retry is pending,
+// and once a failure is known only in replicas a retry started since: the failure schedules the next retry
+// (RetryFailedLoad).
 void ControlPlane::Impl::CheckLoadFailure(Service& svc, Revision& rev, const supervisor::ReplicaStatus& s) {
-  if (s.phase != supervisor::Phase::kRunning || s.http_port <= 0 || rev.load_retry_ns != 0) return;
+  if (s.phase != supervisor::Phase::kRunning || s.not_ready_reason.empty() || rev.load_retry_ns != 0) return;
   if (!rev.load_failure.empty() && s.started_at <= rev.load_retried_at) return;
-  if (std::chrono::system_clock::now() - s.started_at <= std::chrono::milliseconds(500)) return;
-  if (NowNs() - rev.load_checked_ns < kLoadCheckEveryNs) return;
-  rev.load_checked_ns = NowNs();
-  std::string failure = ReplicaLoadFailure(s.http_port);
-  if (failure.empty()) return;
+  const std::string& failure = s.not_ready_reason;
   rev.load_failure = failure;
   ++rev.load_attempts;
   const auto delay = LoadRetryDelay(rev.load_attempts, opt.initial_backoff_ms, opt.max_backoff_ms);
@@ -1438,7 +1390,7 @@ ControlPlane::ControlPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 ControlPlane::~ControlPlane() { Stop(); }
 
 StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ServeOptions options) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread: the downloads (storage/) use libcurl
   auto impl = std::make_unique<Impl>();
   impl->opt = std::move(options);
   Status st = impl->Open();

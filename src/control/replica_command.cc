@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 
+#include "core/json_depth.h"
+
 namespace inferd::control {
 
 namespace {
@@ -161,6 +163,23 @@ std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in)
   return out;
 }
 
+std::string LoadFailureFromIndex(std::string_view body) {
+  auto parsed = ParseBoundedJson(body, "repository index");
+  if (!parsed.ok() || !parsed->is_array()) return "";
+  for (const auto& m : *parsed) {
+    if (!m.is_object()) continue;
+    auto text = [&m](const char* key) {
+      auto it = m.find(key);
+      return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (text("state") == "UNAVAILABLE") {
+      std::string reason = text("reason");
+      return reason.empty() ? "model " + text("name") + " is unavailable" : reason;
+    }
+  }
+  return "";
+}
+
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in) {
   if (!in.spec) return InvalidArgument("no component spec");
   resources::ContainerSpec container;
@@ -268,6 +287,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   }
   if (in.spec->termination_grace_seconds) r.stop_grace = std::chrono::seconds(*in.spec->termination_grace_seconds);
   if (!in.model_path.empty()) r.env.emplace_back("STORAGE_URI", in.spec->storage_uri);
+  r.status_path = "/v2/repository/index";
+  r.not_ready_reason = LoadFailureFromIndex;
   return r;
 }
 
