@@ -122,6 +122,8 @@ struct ControlPlane::Impl {
   }
 
   Status Open();
+  void OpenRunDir();
+  void MakeReconciler();
   void QuarantineUnusableRows();
   Status HandleQuarantine(const api::ApiRequest& req, api::ApiStream& out);
   void MarkRestarting();
@@ -138,20 +140,7 @@ Status ControlPlane::Impl::Open() {
   fs::create_directories(opt.data_dir, ec);
   if (ec) return InvalidArgument("--data_dir " + opt.data_dir + ": " + ec.message());
   fs::permissions(opt.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  {
-    // The replicas' Unix sockets (the gateway's HTTP hop to `inferd model-server`); without it, TCP only.
-    std::error_code rec;
-    std::string run = fs::absolute(opt.data_dir, rec).lexically_normal().string();
-    if (!rec && !run.empty() && run.back() == '/') run.pop_back();
-    run += "/run";
-    fs::create_directories(run, rec);
-    if (!rec) fs::permissions(run, fs::perms::owner_all, fs::perm_options::replace, rec);
-    if (!rec) {
-      run_dir = run;
-    } else {
-      LOG_WARN("{}: {}; replicas are reached over TCP only", run, rec.message());
-    }
-  }
+  OpenRunDir();
   if (opt.pvc_root.empty()) opt.pvc_root = opt.data_dir + "/volumes";
   if (opt.inferd_bin.empty()) {
     opt.inferd_bin = fs::read_symlink("/proc/self/exe", ec).string();
@@ -194,25 +183,9 @@ Status ControlPlane::Impl::Open() {
   go.on_activate = [this] { Wake(); };  // scale from zero now, not at the next tick
   gw_ = std::make_unique<gateway::Gateway>(go);
   RETURN_IF_ERROR(gw_->Start());
-  ReconcilerOptions ro;
-  ro.domain = opt.domain;
-  ro.gateway_http_port = gw_->http_port();
-  ro.autoscaler = opt.autoscaler;
-  ro.initial_backoff_ms = opt.initial_backoff_ms;
-  ro.max_backoff_ms = opt.max_backoff_ms;
-  ro.inferd_bin = opt.inferd_bin;
-  // Natively compiled scikit-learn models are remembered here, so a replica started again loads without
-  // starting Python (backends/sklearn).
-  ro.compiled_cache = opt.data_dir + "/compiled";
-  // Given to every replica (INFERD_REPOSITORY_TOKEN): the repository API's load/unload need it, so a client
-  // that reaches a replica through the gateway cannot unload the model it serves. The index stays open (the
-  // supervisor asks it why a replica is not ready without one).
-  ro.repository_token = RandomToken();
-  ro.run_dir = run_dir;
-  reconciler_ = std::make_unique<Reconciler>(
-      std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
-      [this](std::shared_ptr<gateway::RoutingTable> table) { gw_->UpdateRoutes(std::move(table)); }, [this] { Wake(); });
+  MakeReconciler();
   reconciler_->PublishKnownServices();
+
 
   ao.host = opt.api_host;
   ao.port = opt.api_port;
@@ -248,6 +221,44 @@ Status ControlPlane::Impl::Open() {
     watchers.emplace_back([this, t] { WatchLoop(*t); });
   }
   return Status::Ok();
+}
+
+// The replicas' Unix sockets (the gateway's HTTP hop to `inferd model-server`): DATA_DIR/run; without it,
+// TCP only.
+void ControlPlane::Impl::OpenRunDir() {
+  std::error_code ec;
+  std::string run = fs::absolute(opt.data_dir, ec).lexically_normal().string();
+  if (!ec && !run.empty() && run.back() == '/') run.pop_back();
+  run += "/run";
+  fs::create_directories(run, ec);
+  if (!ec) fs::permissions(run, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (!ec) {
+    run_dir = run;
+  } else {
+    LOG_WARN("{}: {}; replicas are reached over TCP only", run, ec.message());
+  }
+}
+
+// The reconciler, once the gateway listens (status.address names its port).
+void ControlPlane::Impl::MakeReconciler() {
+  ReconcilerOptions ro;
+  ro.domain = opt.domain;
+  ro.gateway_http_port = gw_->http_port();
+  ro.autoscaler = opt.autoscaler;
+  ro.initial_backoff_ms = opt.initial_backoff_ms;
+  ro.max_backoff_ms = opt.max_backoff_ms;
+  ro.inferd_bin = opt.inferd_bin;
+  // Natively compiled scikit-learn models are remembered here, so a replica started again loads without
+  // starting Python (backends/sklearn).
+  ro.compiled_cache = opt.data_dir + "/compiled";
+  // Given to every replica (INFERD_REPOSITORY_TOKEN): the repository API's load/unload need it, so a client
+  // that reaches a replica through the gateway cannot unload the model it serves. The index stays open (the
+  // supervisor asks it why a replica is not ready without one).
+  ro.repository_token = RandomToken();
+  ro.run_dir = run_dir;
+  reconciler_ = std::make_unique<Reconciler>(
+      std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
+      [this](std::shared_ptr<gateway::RoutingTable> table) { gw_->UpdateRoutes(std::move(table)); }, [this] { Wake(); });
 }
 
 void ControlPlane::Impl::WriteServeJson() {

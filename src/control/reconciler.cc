@@ -15,6 +15,7 @@
 #include "control/replica_command.h"
 #include "control/scaling.h"
 #include "core/backoff.h"
+#include "core/clock.h"
 #include "core/logging.h"
 #include "resources/resources.h"
 #include "resources/secrets.h"
@@ -962,10 +963,7 @@ void Reconciler::State::PublishRoutes() {
 }
 
 
-int64_t RealClock::SteadyNs() const {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t RealClock::SteadyNs() const { return NowNs(); }
 
 std::chrono::system_clock::time_point RealClock::SystemNow() const { return std::chrono::system_clock::now(); }
 
