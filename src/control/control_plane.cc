@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -18,7 +17,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "api/api_server.h"
@@ -26,10 +24,8 @@
 #include "control/model_storage.h"
 #include "control/reconciler.h"
 #include "control/scaling.h"
-#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/logging.h"
-#include "core/thread_pool.h"
 #include "gateway/gateway.h"
 #include "net/listener.h"
 #include "resources/resources.h"
@@ -42,7 +38,6 @@ namespace inferd::control {
 
 namespace fs = std::filesystem;
 using resources::Json;
-using Clock = std::chrono::steady_clock;
 
 std::string DefaultDataDir() {
   if (const char* d = std::getenv("INFERD_DATA_DIR"); d && *d) return d;

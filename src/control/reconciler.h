@@ -8,8 +8,11 @@
 //   gateway's routes are published (when they changed), retired replicas whose delay passed are stopped,
 //   and the model cache is collected when due. A lost event, a replica crash or a restart heal the same way.
 // - Effects: replicas through ReplicaRunner (the supervisor, or a fake), models through ModelFetcher
-//   (ModelStorage, or a fake), routes through a callback, time through ReconcileClock; the store is the
-//   real store::Store (SQLite; tests open one in a temporary directory).
+//   (ModelStorage, or a fake), routes through a callback, time through ReconcileClock (status, event and
+//   retry times too); the store through store::Store, itself an interface (tests use its SQLite
+//   implementation in a temporary directory).
+// - Files: reconciler.cc (the loop, replicas, events, storage credentials, routes), reconcile_service.cc (one
+//   service's pass), reconciler_state.h (their shared state, internal).
 // - Threads: Reconcile, ActivateHeld, PublishKnownServices and StopAll on one thread (the reconciler's); `wake`
 //   may be called from it (the caller's loop wakes). LogTargets may be called from any thread.
 #pragma once
