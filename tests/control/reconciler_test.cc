@@ -228,6 +228,23 @@ TEST_F(ReconcilerTest, FirstRevisionStartsAndBecomesReady) {
   EXPECT_EQ(rec_->LogTargets("default/iris")->size(), 1u);
 }
 
+TEST_F(ReconcilerTest, AnUnchangedServiceIsNotWrittenAgain) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  Pass();  // status.inferd's carried keys settle their order (isvc_status.h)
+  auto rv = [this] {
+    return (*db_->Get(api::InferenceServiceType(), "default", "iris"))["metadata"]["resourceVersion"].dump();
+  };
+  const std::string before = rv();
+  for (int i = 0; i < 3; ++i) Pass(1000ms);
+  EXPECT_EQ(rv(), before);
+  runner_.SetPhase(runner_.Of("iris-predictor-00001").at(0), Phase::kNotReady);
+  Pass();
+  EXPECT_NE(rv(), before);
+}
+
 TEST_F(ReconcilerTest, SpecChangeMakesANewRevisionThatTakesOverOnceReady) {
   Apply(Sklearn("gs://b/iris"));
   Pass();
