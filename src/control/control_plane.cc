@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -18,18 +17,15 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "api/api_server.h"
+#include "control/isvc_status.h"
 #include "control/model_storage.h"
-#include "control/replica_command.h"
+#include "control/reconciler.h"
 #include "control/scaling.h"
-#include "core/backoff.h"
 #include "core/clock.h"
-#include "core/json_depth.h"
 #include "core/logging.h"
-#include "core/thread_pool.h"
 #include "gateway/gateway.h"
 #include "net/listener.h"
 #include "resources/resources.h"
@@ -42,7 +38,6 @@ namespace inferd::control {
 
 namespace fs = std::filesystem;
 using resources::Json;
-using Clock = std::chrono::steady_clock;
 
 std::string DefaultDataDir() {
   if (const char* d = std::getenv("INFERD_DATA_DIR"); d && *d) return d;
@@ -86,213 +81,32 @@ StatusOr<std::string> LoadOrCreateToken(const std::string& path) {
   return token;
 }
 
-std::string Pad5(int n) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%05d", n);
-  return buf;
-}
-
-// Appends what curl received; past 1 MiB (a repository index is a few hundred bytes) it stops the transfer.
-size_t CurlAppend(char* p, size_t size, size_t n, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  if (body->size() + size * n > (size_t{1} << 20)) return 0;
-  body->append(p, size * n);
-  return size * n;
-}
-
-// POST /v2/repository/index on a replica: the load failure reason of its first UNAVAILABLE model.
-std::string ReplicaLoadFailure(int port) {
-  CURL* c = curl_easy_init();
-  if (!c) return "";
-  std::string body;
-  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v2/repository/index";
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, CurlAppend);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(c);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) return "";
-  auto parsed = ParseBoundedJson(body, "repository index");
-  if (!parsed.ok() || !parsed->is_array()) return "";
-  for (const auto& m : *parsed) {
-    if (!m.is_object()) continue;
-    auto text = [&m](const char* key) {  // what a replica answers is not trusted to have the right types
-      auto it = m.find(key);
-      return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
-    if (text("state") == "UNAVAILABLE") {
-      std::string reason = text("reason");
-      return reason.empty() ? "model " + text("name") + " is unavailable" : reason;
-    }
-  }
-  return "";
-}
-
-// A service published inside the cluster only: KServe's label (constants.VisibilityLabel), or Knative's, which
-// KServe's Serverless mode passes to the Knative Service (KServe's own cluster_local sample uses it).
-bool IsClusterLocal(const Json& obj) {
-  const Json& md = obj["metadata"];
-  if (!md.contains("labels") || !md["labels"].is_object()) return false;
-  for (const char* label : {"networking.kserve.io/visibility", "networking.knative.dev/visibility",
-                            "serving.knative.dev/visibility"}) {
-    if (md["labels"].value(label, "") == "cluster-local") return true;
-  }
-  return false;
-}
-
-// The domain of a service's URLs: the gateway's, or Kubernetes' in-cluster one for a cluster-local service.
-std::string UrlDomain(bool cluster_local, const std::string& domain) {
-  return cluster_local ? std::string(gateway::kClusterLocalDomain) : domain;
-}
-
-// The wait before retry `attempt` (1, 2, ...) of a failed model load: the replicas' restart backoff.
-std::chrono::milliseconds LoadRetryDelay(int attempt, int initial_ms, int max_ms) {
-  return ExponentialBackoff(attempt - 1, std::chrono::milliseconds(std::max(1, initial_ms)),
-                            std::chrono::milliseconds(std::max(initial_ms, max_ms)));
-}
-
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-Json Condition(const std::string& type, const std::string& status, const std::string& reason,
-               const std::string& message) {
-  Json c = {{"type", type}, {"status", status}};
-  if (!reason.empty()) c["reason"] = reason;
-  if (!message.empty()) c["message"] = message;
-  return c;
-}
-
 }  // namespace
 
-struct Revision {
-  std::string name;
-  int number = 0;
-  std::string hash;
-  resources::ComponentSpec spec;
-  Json runtime;  // null for custom containers
-  std::string runtime_name;
-  std::vector<supervisor::ReplicaId> replicas;
-  std::map<supervisor::ReplicaId, std::string> uds;  // replicas serving REST on a Unix socket (--uds) too
-  std::shared_ptr<gateway::RevisionStats> stats = std::make_shared<gateway::RevisionStats>();
-  std::unique_ptr<RevisionScaler> scaler;  // its autoscaler (never null once created)
-  std::string model_path;                  // where its replicas load the model from ("" = no storageUri)
-  bool storage_ready = false;              // model_path is usable (replicas may start)
-  ModelStorage::Source source;             // what it fetches, with which credentials (model_storage.h)
-  Json storage_status;                     // status.inferd.storage once ready
-  std::string storage_event;               // the last storage Warning event written for it
-  int next_index = 0;                      // replica names: {revision}-{index}, never reused
-  std::string build_error;
-  std::string load_failure;
-  int64_t load_checked_ns = 0;  // when a loading replica was last asked why it is not ready (steady ns)
-  // Retries of a failed model load (RetryFailedLoad): failed attempts so far, when the next retry is due
-  // (steady ns; 0: none pending), and when the last retry restarted the replicas (a failure is looked for
-  // again only in replicas started since).
-  int load_attempts = 0;
-  int64_t load_retry_ns = 0;
-  std::string load_retry_time;  // load_retry_ns as RFC 3339, for status
-  std::chrono::system_clock::time_point load_retried_at{};
-  std::string unavailable;  // for the gateway: why it has no ready replica, when it is failing
-  bool ever_ready = false;
-};
-
-struct Service {
-  std::string ns, name, uid;
-  std::vector<Revision> revisions;  // oldest first
-  // Traffic (KServe's canary rollout): the last revision that took all traffic ("rolled out"), the one
-  // before it, and the current split.
-  struct Target {
-    std::string revision;
-    int percent = 0;
-    bool latest = false;
-    std::string tag;  // "latest" | "prev" (only with serving.kserve.io/enable-tag-routing)
-  };
-  std::string latest_rolled_out, previous_rolled_out;
-  std::vector<Target> traffic;
-  std::string last_traffic;  // for the TrafficShifted event
-  std::vector<std::string> events;  // names of the events written, oldest first
-  std::string last_event_key;
-  // Replicas taken out of the routes (scale down, revision retired), stopped at the time given (steady ns):
-  // requests the gateway already sent them finish first.
-  std::vector<std::pair<supervisor::ReplicaId, int64_t>> retiring;
-  // For the gateway: the label networking.kserve.io/visibility: cluster-local (loopback clients only), and
-  // why the service takes no requests while no revision serves (the 503's message).
-  bool cluster_local = false;
-  std::string route_unavailable;
-};
-
-// How long a replica taken out of the routes keeps running before it is sent SIGTERM (and then drains).
-constexpr int64_t kRetireDelayNs = 300'000'000;
-// How often a revision's loading replicas may be asked for a load failure (a synchronous call, 300 ms at most).
-constexpr int64_t kLoadCheckEveryNs = 1'000'000'000;
-
-// status.inferd.modelLoad while the newest revision's model fails to load: the failed attempts, and when the
-// next one is due (absent while it runs).
-Json LoadRetryStatus(const Revision& rev) {
-  Json j = {{"revision", rev.name}, {"failedAttempts", rev.load_attempts},
-            {"state", rev.load_retry_ns != 0 ? "BackOff" : "Retrying"}};
-  if (rev.load_retry_ns != 0) j["nextRetryTime"] = rev.load_retry_time;
-  return j;
-}
-
-// The gateway's 503 message for a known service that no revision serves.
-std::string RouteUnavailable(const Service& svc, const std::string& reason, const std::string& message) {
-  std::string m = "service " + svc.ns + "/" + svc.name + " is not ready";
-  if (!reason.empty()) m += " (" + reason + (message.empty() ? "" : ": " + message) + ")";
-  if (m.size() > 512) m = m.substr(0, 509) + "...";
-  return m;
-}
-
+// The main thread's (Start/Stop) and the API threads' side of `inferd serve`; the reconciler thread's state
+// is the Reconciler's, the watch threads only wake it.
 struct ControlPlane::Impl {
   ServeOptions opt;
   ServeEndpoints endpoints;
   std::unique_ptr<store::Store> db_;
   std::unique_ptr<ModelStorage> model_storage_;
   std::unique_ptr<supervisor::Supervisor> sup_;
+  std::unique_ptr<SupervisorRunner> runner_;
+  RealClock clock_;
   std::unique_ptr<gateway::Gateway> gw_;
+  std::unique_ptr<Reconciler> reconciler_;  // its methods on the reconciler thread only (LogTargets: any)
   std::unique_ptr<api::ApiServer> api_;
 
-  // Wake-ups of the reconciler.
+  // Wake-ups of the reconciler (any thread).
   std::mutex wake_mu;
   std::condition_variable wake_cv;
-  bool wake = false;
+  bool wake = false;  // guarded by wake_mu
   std::atomic<bool> stopping{false};
   std::thread reconciler;
   std::vector<std::thread> watchers;
 
-  // Reconciler thread: this pass's Secrets and ServiceAccounts, by namespace, then name.
-  std::map<std::string, std::map<std::string, Json>> pass_secrets, pass_accounts;
-  bool pass_credentials_listed = false;  // both lists read (else no cache collection this pass)
-
-  // Reconciler thread only.
-  std::map<std::string, Service> services;  // "ns/name"
-  uint64_t event_counter = 0;
-  std::string last_routes;
-  std::string run_dir;       // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
-  // Given to every replica (INFERD_REPOSITORY_TOKEN): the repository API's load/unload need it, so a client
-  // that reaches a replica through the gateway cannot unload the model it serves. The index stays open (the
-  // reconciler reads it without one).
-  const std::string repository_token = RandomToken();
-  uint64_t uds_counter = 0;  // names them r<N>.sock
-
-  // A fresh Unix socket path for an `inferd model-server` replica, or "" when it would not fit sun_path.
-  std::string NextUdsPath() {
-    if (run_dir.empty()) return "";
-    std::string path = run_dir + "/r" + std::to_string(++uds_counter) + ".sock";
-    return path.size() <= 107 ? path : "";
-  }
-
-  // For the logs extension (API threads): replicas of each service, newest revision first.
-  std::mutex logs_mu;
-  std::map<std::string, std::vector<std::pair<std::string, supervisor::ReplicaId>>> log_targets;
+  std::string run_dir;  // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
+  uint64_t quarantine_events = 0;  // names of the Quarantined events (main thread, before the reconciler)
 
   void Wake() {
     {
@@ -303,35 +117,17 @@ struct ControlPlane::Impl {
   }
 
   Status Open();
+  void OpenRunDir();
+  void MakeReconciler();
   void QuarantineUnusableRows();
   Status HandleQuarantine(const api::ApiRequest& req, api::ApiStream& out);
   void MarkRestarting();
   void EnsureBuiltinRuntimes();
   void RunReconciler();
   void WatchLoop(const store::ResourceType& type);
-  void ReconcileAll();
-  void ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
-                        const std::vector<Json>& cluster_runtimes);
-  void StopRevision(Revision& rev);
-  void StopService(Service& svc);
-  void Autoscale(Service& svc, Revision& rev, int64_t now_ns);
-  void ActivateHeld();
-  Status StartReplica(Service& svc, Revision& rev);
-  void Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns);
-  void StopRetired(int64_t now_ns);
-  int64_t next_retire_ns = 0;  // the earliest pending retirement (0: none); reconciler thread
-  void Emit(Service& svc, const std::string& type, const std::string& reason, const std::string& message);
-  void CheckLoadFailure(Service& svc, Revision& rev, const supervisor::ReplicaStatus& s);
-  void RetryFailedLoad(Service& svc, Revision& rev, int ready);
-  void PublishRoutes();
-  void PublishKnownServices();
   Status HandleLogs(const api::ApiRequest& req, api::ApiStream& out);
   void WriteServeJson();
   void StopAll();
-  // Model storage (model_storage.h).
-  void ListCredentialObjects();
-  ModelStorage::Outcome RevisionStorage(Service& svc, const Json& obj, Revision& rev, bool latest);
-  void CollectCache();
 };
 
 Status ControlPlane::Impl::Open() {
@@ -339,20 +135,7 @@ Status ControlPlane::Impl::Open() {
   fs::create_directories(opt.data_dir, ec);
   if (ec) return InvalidArgument("--data_dir " + opt.data_dir + ": " + ec.message());
   fs::permissions(opt.data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  {
-    // The replicas' Unix sockets (the gateway's HTTP hop to `inferd model-server`); without it, TCP only.
-    std::error_code rec;
-    std::string run = fs::absolute(opt.data_dir, rec).lexically_normal().string();
-    if (!rec && !run.empty() && run.back() == '/') run.pop_back();
-    run += "/run";
-    fs::create_directories(run, rec);
-    if (!rec) fs::permissions(run, fs::perms::owner_all, fs::perm_options::replace, rec);
-    if (!rec) {
-      run_dir = run;
-    } else {
-      LOG_WARN("{}: {}; replicas are reached over TCP only", run, rec.message());
-    }
-  }
+  OpenRunDir();
   if (opt.pvc_root.empty()) opt.pvc_root = opt.data_dir + "/volumes";
   if (opt.inferd_bin.empty()) {
     opt.inferd_bin = fs::read_symlink("/proc/self/exe", ec).string();
@@ -372,6 +155,7 @@ Status ControlPlane::Impl::Open() {
   fs::create_directories(so.cache_dir, ec);
   model_storage_ = std::make_unique<ModelStorage>(so, opt.storage, [this] { Wake(); });
   sup_ = std::make_unique<supervisor::Supervisor>([this](const supervisor::ReplicaStatus&) { Wake(); });
+  runner_ = std::make_unique<SupervisorRunner>(sup_.get());
 
   EnsureBuiltinRuntimes();
   MarkRestarting();
@@ -394,7 +178,9 @@ Status ControlPlane::Impl::Open() {
   go.on_activate = [this] { Wake(); };  // scale from zero now, not at the next tick
   gw_ = std::make_unique<gateway::Gateway>(go);
   RETURN_IF_ERROR(gw_->Start());
-  PublishKnownServices();
+  MakeReconciler();
+  reconciler_->PublishKnownServices();
+
 
   ao.host = opt.api_host;
   ao.port = opt.api_port;
@@ -430,6 +216,44 @@ Status ControlPlane::Impl::Open() {
     watchers.emplace_back([this, t] { WatchLoop(*t); });
   }
   return Status::Ok();
+}
+
+// The replicas' Unix sockets (the gateway's HTTP hop to `inferd model-server`): DATA_DIR/run; without it,
+// TCP only.
+void ControlPlane::Impl::OpenRunDir() {
+  std::error_code ec;
+  std::string run = fs::absolute(opt.data_dir, ec).lexically_normal().string();
+  if (!ec && !run.empty() && run.back() == '/') run.pop_back();
+  run += "/run";
+  fs::create_directories(run, ec);
+  if (!ec) fs::permissions(run, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (!ec) {
+    run_dir = run;
+  } else {
+    LOG_WARN("{}: {}; replicas are reached over TCP only", run, ec.message());
+  }
+}
+
+// The reconciler, once the gateway listens (status.address names its port).
+void ControlPlane::Impl::MakeReconciler() {
+  ReconcilerOptions ro;
+  ro.domain = opt.domain;
+  ro.gateway_http_port = gw_->http_port();
+  ro.autoscaler = opt.autoscaler;
+  ro.initial_backoff_ms = opt.initial_backoff_ms;
+  ro.max_backoff_ms = opt.max_backoff_ms;
+  ro.inferd_bin = opt.inferd_bin;
+  // Natively compiled scikit-learn models are remembered here, so a replica started again loads without
+  // starting Python (backends/sklearn).
+  ro.compiled_cache = opt.data_dir + "/compiled";
+  // Given to every replica (INFERD_REPOSITORY_TOKEN): the repository API's load/unload need it, so a client
+  // that reaches a replica through the gateway cannot unload the model it serves. The index stays open (the
+  // supervisor asks it why a replica is not ready without one).
+  ro.repository_token = RandomToken();
+  ro.run_dir = run_dir;
+  reconciler_ = std::make_unique<Reconciler>(
+      std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
+      [this](std::shared_ptr<gateway::RoutingTable> table) { gw_->UpdateRoutes(std::move(table)); }, [this] { Wake(); });
 }
 
 void ControlPlane::Impl::WriteServeJson() {
@@ -488,7 +312,7 @@ void ControlPlane::Impl::QuarantineUnusableRows() {
     std::string ns = row.ns.empty() ? "default" : row.ns;
     char suffix[32];
     std::snprintf(suffix, sizeof suffix, "%llx%04llx", static_cast<unsigned long long>(std::time(nullptr)),
-                  static_cast<unsigned long long>(++event_counter & 0xffff));
+                  static_cast<unsigned long long>(++quarantine_events & 0xffff));
     std::string now = NowRfc3339();
     Json involved = {{"kind", kind}, {"name", row.name}};
     if (!api_version.empty()) involved["apiVersion"] = api_version;
@@ -535,15 +359,12 @@ void ControlPlane::Impl::MarkRestarting() {
   for (auto obj : list->items) {
     Json& st = obj["status"];
     if (!st.is_object()) st = Json::object();
-    std::string now = NowRfc3339();
-    Json conds = Json::array();
+    std::vector<ConditionStatus> conds;
     for (const char* t : {"IngressReady", "PredictorReady", "Ready"}) {
-      Json c = Condition(t, "Unknown", "Restarting", "inferd serve restarted; replicas are starting");
-      c["lastTransitionTime"] = now;
-      conds.push_back(c);
+      conds.push_back({t, "Unknown", "Restarting", "inferd serve restarted; replicas are starting"});
     }
-    st["conditions"] = conds;
-    if (st.contains("inferd")) st["inferd"].erase("replicas");
+    st[kStatusConditions] = ConditionsToJson(conds, Json(), NowRfc3339());  // every time is now
+    if (st.contains(kStatusInferd)) st[kStatusInferd].erase(kStatusInferdReplicas);
     auto r = db_->UpdateStatus(api::InferenceServiceType(), obj);
     if (!r.ok()) LOG_WARN("marking {} restarting: {}", obj["metadata"].value("name", ""), r.status().message());
   }
@@ -583,11 +404,11 @@ void ControlPlane::Impl::WatchLoop(const store::ResourceType& type) {
 
 void ControlPlane::Impl::RunReconciler() {
   while (!stopping.load()) {
-    ActivateHeld();
-    ReconcileAll();
+    reconciler_->ActivateHeld();
+    reconciler_->Reconcile();
     // The 1 s tick is also the autoscaler's sampling period; a pending retirement may come sooner.
     auto wait = std::chrono::milliseconds(1000);
-    if (next_retire_ns > 0) {
+    if (const int64_t next_retire_ns = reconciler_->next_retire_ns(); next_retire_ns > 0) {
       int64_t left_ms = (next_retire_ns - NowNs()) / 1'000'000 + 1;
       wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(1, left_ms)));
     }
@@ -595,860 +416,6 @@ void ControlPlane::Impl::RunReconciler() {
     wake_cv.wait_for(lock, wait, [this] { return wake || stopping.load(); });
     wake = false;
   }
-}
-
-void ControlPlane::Impl::ReconcileAll() {
-  auto list = db_->List(api::InferenceServiceType(), "");
-  auto ns_rts = db_->List(api::ServingRuntimeType(), "");
-  auto cl_rts = db_->List(api::ClusterServingRuntimeType(), "");
-  if (!list.ok() || !ns_rts.ok() || !cl_rts.ok()) {
-    LOG_WARN("reconcile: cannot list resources");
-    return;
-  }
-  std::map<std::string, std::vector<Json>> runtimes_by_ns;  // grouped once per pass, not per service
-  for (auto& r : ns_rts->items) runtimes_by_ns[r["metadata"].value("namespace", "default")].push_back(std::move(r));
-  ListCredentialObjects();
-  std::set<std::string> seen;
-  for (const auto& obj : list->items) {
-    std::string ns = obj["metadata"].value("namespace", "default");
-    std::string name = obj["metadata"].value("name", "");
-    std::string key = ns + "/" + name;
-    seen.insert(key);
-    Service& svc = services[key];
-    std::string uid = obj["metadata"].value("uid", "");
-    if (!svc.uid.empty() && svc.uid != uid) {  // deleted and created again between two passes
-      StopService(svc);
-      svc = Service{};
-    }
-    svc.ns = ns;
-    svc.name = name;
-    svc.uid = uid;
-    const std::vector<Json>& runtimes_here = runtimes_by_ns[ns];
-    ReconcileService(obj, svc, runtimes_here, cl_rts->items);
-  }
-  for (auto it = services.begin(); it != services.end();) {
-    if (seen.count(it->first)) {
-      ++it;
-      continue;
-    }
-    LOG_INFO("inferenceservice {} deleted: stopping its replicas", it->first);
-    StopService(it->second);
-    model_storage_->MarkCollectionDue();  // its cache entries may have no other user
-    {
-      std::lock_guard lock(logs_mu);
-      log_targets.erase(it->first);
-    }
-    it = services.erase(it);
-  }
-  PublishRoutes();
-  StopRetired(NowNs());  // after the routes without them are out
-  CollectCache();
-}
-
-// Requests held for a revision come before anything else, since the full pass reads the store and rebuilds
-// every status (milliseconds a held request would wait for nothing): a revision with none of its own
-// replicas starts one now, and the routes are published now, with any replica that became ready since the
-// last pass. The full pass that follows decides again and finds the replica there.
-void ControlPlane::Impl::ActivateHeld() {
-  const int64_t now = NowNs();
-  bool held = false;
-  for (auto& [key, svc] : services) {
-    for (auto& rev : svc.revisions) {
-      if (rev.stats->held.load(std::memory_order_relaxed) == 0) continue;
-      held = true;
-      if (rev.replicas.empty()) Autoscale(svc, rev, now);
-    }
-  }
-  if (held) PublishRoutes();
-}
-
-void ControlPlane::Impl::Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns) {
-  svc.retiring.emplace_back(id, now_ns + kRetireDelayNs);
-}
-
-void ControlPlane::Impl::StopRetired(int64_t now_ns) {
-  next_retire_ns = 0;
-  for (auto& [key, svc] : services) {
-    for (auto it = svc.retiring.begin(); it != svc.retiring.end();) {
-      if (it->second <= now_ns) {
-        sup_->Stop(it->first);  // SIGTERM: the model server drains what it still has, then exits
-        it = svc.retiring.erase(it);
-      } else {
-        if (next_retire_ns == 0 || it->second < next_retire_ns) next_retire_ns = it->second;
-        ++it;
-      }
-    }
-  }
-}
-
-void ControlPlane::Impl::StopRevision(Revision& rev) {
-  for (auto id : rev.replicas) sup_->Stop(id);
-  rev.replicas.clear();
-  rev.uds.clear();
-}
-
-void ControlPlane::Impl::StopService(Service& svc) {
-  // Signal every replica first, then wait: the wait is the slowest stop, not the sum of them.
-  for (auto& rev : svc.revisions) {
-    for (auto id : rev.replicas) sup_->Stop(id);
-  }
-  for (auto& [id, at] : svc.retiring) sup_->Stop(id);
-  for (auto& rev : svc.revisions) {
-    for (auto id : rev.replicas) sup_->StopAndWait(id);
-    rev.replicas.clear();
-    rev.uds.clear();
-  }
-  for (auto& [id, at] : svc.retiring) sup_->StopAndWait(id);
-  svc.retiring.clear();
-}
-
-Status ControlPlane::Impl::StartReplica(Service& svc, Revision& rev) {
-  ReplicaCommandInput in;
-  in.isvc_name = svc.name;
-  in.ns = svc.ns;
-  in.replica_name = svc.ns + "/" + rev.name + "-" + std::to_string(++rev.next_index);
-  in.spec = &rev.spec;
-  in.runtime = rev.runtime.is_null() ? nullptr : &rev.runtime;
-  in.model_path = rev.model_path;
-  in.inferd_bin = opt.inferd_bin;
-  in.uds_path = NextUdsPath();
-  auto rs = BuildReplicaSpec(in);
-  if (!rs.ok()) {
-    rev.build_error = rs.status().message();
-    Emit(svc, "Warning", "RuntimeNotRunnable", rev.build_error);
-    return rs.status();
-  }
-  // Natively compiled scikit-learn models are remembered here, so a replica started again loads without
-  // starting Python (backends/sklearn).
-  rs->env.emplace_back("INFERD_COMPILED_CACHE", opt.data_dir + "/compiled");
-  rs->env.emplace_back("INFERD_REPOSITORY_TOKEN", repository_token);
-  rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
-  rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
-  auto id = sup_->Start(*rs);
-  if (!id.ok()) {
-    rev.build_error = id.status().message();
-    return id.status();
-  }
-  rev.replicas.push_back(*id);
-  // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
-  if (!in.uds_path.empty() && rs->ports_from_stdout) rev.uds[*id] = in.uds_path;
-  LOG_INFO("{}/{}: started replica {}", svc.ns, svc.name, in.replica_name);
-  return Status::Ok();
-}
-
-// One revision's scale: its autoscaler's decision (sampled and decided on its own cadence, at once for an
-// activation), then replicas started or retired to match. Retired replicas leave the routes first and are
-// stopped a little later (StopRetired); not-ready ones go first, then the newest.
-void ControlPlane::Impl::Autoscale(Service& svc, Revision& rev, int64_t now_ns) {
-  if (!rev.scaler) return;
-  RevisionScaler::Inputs in;
-  in.now_ns = now_ns;
-  in.stats = rev.stats.get();
-  for (auto id : rev.replicas) {
-    auto s = sup_->Get(id);
-    if (s && s->phase == supervisor::Phase::kReady) {
-      ++in.ready;
-      in.ready_pids.push_back(s->pid);
-    }
-  }
-  in.activation = in.ready == 0 && rev.stats->held.load(std::memory_order_relaxed) > 0;
-  const int before = rev.scaler->desired();
-  const int want = rev.scaler->Update(in);
-  if (want != before) {
-    LOG_INFO("{}/{}: revision {} wants {} replica(s) (ready {}): {}", svc.ns, svc.name, rev.name, want, in.ready,
-             rev.scaler->reason());
-  }
-  bool can_start = rev.storage_ready && rev.build_error.empty();
-  if (can_start && want > 0 && rev.replicas.empty() && !model_storage_->Present(rev.model_path)) {
-    // Its cache entry was collected while it was at zero: fetch it again first (RevisionStorage).
-    LOG_INFO("{}/{}: revision {} fetches its model again (the cache entry was collected)", svc.ns, svc.name, rev.name);
-    rev.storage_ready = false;
-    can_start = false;
-    Wake();
-  }
-  while (can_start && static_cast<int>(rev.replicas.size()) < want) {
-    if (!StartReplica(svc, rev).ok()) break;
-  }
-  while (static_cast<int>(rev.replicas.size()) > std::max(0, want)) {
-    size_t pick = rev.replicas.size() - 1;
-    for (size_t i = 0; i < rev.replicas.size(); ++i) {
-      auto s = sup_->Get(rev.replicas[i]);
-      if (!s || s->phase != supervisor::Phase::kReady) {
-        pick = i;
-        break;
-      }
-    }
-    supervisor::ReplicaId id = rev.replicas[pick];
-    rev.replicas.erase(rev.replicas.begin() + static_cast<std::ptrdiff_t>(pick));
-    rev.uds.erase(id);
-    Retire(svc, id, now_ns);
-    LOG_INFO("{}/{}: revision {} scales down: retiring a replica", svc.ns, svc.name, rev.name);
-  }
-}
-
-// A replica of the newest revision up but still not ready after a while: ask it whether its model failed to
-// load (not sooner, so that a quick load - a scale from zero - is never slowed by this synchronous call; at
-// most once a second per revision, so that a burst of slow-loading replicas cannot stall every pass; not
-// while a retry is pending; and once a failure is known, only in replicas a retry started since). A failure
-// schedules the next retry (RetryFailedLoad).
-void ControlPlane::Impl::CheckLoadFailure(Service& svc, Revision& rev, const supervisor::ReplicaStatus& s) {
-  if (s.phase != supervisor::Phase::kRunning || s.http_port <= 0 || rev.load_retry_ns != 0) return;
-  if (!rev.load_failure.empty() && s.started_at <= rev.load_retried_at) return;
-  if (std::chrono::system_clock::now() - s.started_at <= std::chrono::milliseconds(500)) return;
-  if (NowNs() - rev.load_checked_ns < kLoadCheckEveryNs) return;
-  rev.load_checked_ns = NowNs();
-  std::string failure = ReplicaLoadFailure(s.http_port);
-  if (failure.empty()) return;
-  rev.load_failure = failure;
-  ++rev.load_attempts;
-  const auto delay = LoadRetryDelay(rev.load_attempts, opt.initial_backoff_ms, opt.max_backoff_ms);
-  rev.load_retry_ns = NowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
-  rev.load_retry_time = Rfc3339(std::chrono::system_clock::now() + delay);
-  Emit(svc, "Warning", "ModelLoadFailed",
-       failure + " (attempt " + std::to_string(rev.load_attempts) + "; retrying in " + std::to_string(delay.count()) +
-           " ms)");
-}
-
-// Failed loads are retried like a crash loop (KServe's model server exits and its pod backs off): once the
-// delay passed, the revision's replicas are restarted and load the model files again, so a model fixed in
-// place comes up without a change of the spec. A ready replica ends it.
-void ControlPlane::Impl::RetryFailedLoad(Service& svc, Revision& rev, int ready) {
-  if (ready > 0) {
-    if (rev.load_attempts > 0) {
-      Emit(svc, "Normal", "ModelLoaded",
-           "revision " + rev.name + " loaded its model after " + std::to_string(rev.load_attempts) + " failed attempt(s)");
-    }
-    rev.load_failure.clear();
-    rev.load_attempts = 0;
-    rev.load_retry_ns = 0;
-    return;
-  }
-  if (rev.load_retry_ns == 0 || NowNs() < rev.load_retry_ns) return;
-  rev.load_retry_ns = 0;
-  rev.load_retried_at = std::chrono::system_clock::now();
-  LOG_INFO("{}/{}: revision {}: retrying the model load (attempt {})", svc.ns, svc.name, rev.name,
-           rev.load_attempts + 1);
-  for (auto id : rev.replicas) sup_->Restart(id);
-}
-
-void ControlPlane::Impl::Emit(Service& svc, const std::string& type, const std::string& reason,
-                              const std::string& message) {
-  std::string key = reason + "|" + message;
-  if (key == svc.last_event_key) return;  // the same event again: once is enough
-  svc.last_event_key = key;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".%llx%04llx", static_cast<unsigned long long>(std::time(nullptr)),
-                static_cast<unsigned long long>(++event_counter & 0xffff));
-  std::string now = NowRfc3339();
-  Json ev = {{"apiVersion", "v1"},
-             {"kind", "Event"},
-             {"metadata", {{"name", svc.name + suffix}, {"namespace", svc.ns}}},
-             {"involvedObject",
-              {{"apiVersion", std::string(resources::kIsvcApiVersion)},
-               {"kind", "InferenceService"},
-               {"name", svc.name},
-               {"namespace", svc.ns},
-               {"uid", svc.uid}}},
-             {"type", type},
-             {"reason", reason},
-             {"message", message},
-             {"source", {{"component", "inferd-controller"}}},
-             {"firstTimestamp", now},
-             {"lastTimestamp", now},
-             {"count", 1}};
-  auto r = db_->Create(api::EventType(), ev);
-  if (!r.ok()) return;
-  svc.events.push_back(ev["metadata"]["name"].get<std::string>());
-  while (svc.events.size() > 50) {
-    (void)db_->Delete(api::EventType(), svc.ns, svc.events.front());
-    svc.events.erase(svc.events.begin());
-  }
-  LOG_INFO("{}/{}: {} {}: {}", svc.ns, svc.name, type, reason, message);
-}
-
-void ControlPlane::Impl::ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
-                                          const std::vector<Json>& cluster_runtimes) {
-  const Json& old_status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
-  Json status = Json::object();
-  svc.cluster_local = IsClusterLocal(obj);
-  const std::string url_domain = UrlDomain(svc.cluster_local, opt.domain);
-  std::string pred_url = "http://" + svc.name + "-predictor." + svc.ns + "." + url_domain;
-  status["url"] = "http://" + svc.name + "." + svc.ns + "." + url_domain;
-  status["address"] = {{"url", "http://127.0.0.1:" + std::to_string(endpoints.http_port) + "/serving/" + svc.ns +
-                                   "/" + svc.name}};
-
-  // The failure (if any) that explains why the predictor is not ready, in KServe's terms.
-  std::string pred_reason, pred_message, failure_reason, failure_message;
-  std::string active_state = "Pending", target_state = "Loaded", transition = "InProgress";
-  int failed_copies = 0;
-  Revision* latest = nullptr;
-  Json inferd_status = Json::object();
-  if (old_status.contains("inferd") && old_status["inferd"].is_object()) {
-    inferd_status = old_status["inferd"];
-    inferd_status.erase("replicas");
-    inferd_status.erase("storage");
-  }
-
-  auto spec = resources::ResolvePredictor(obj);
-  std::optional<resources::RuntimeChoice> choice;
-  if (!spec.ok()) {
-    pred_reason = failure_reason = "InvalidPredictorSpec";
-    pred_message = failure_message = spec.status().message();
-    transition = "InvalidSpec";
-  } else if (!spec->collocated.empty()) {
-    // KServe's collocation (a transformer-container beside the model) is valid there but not run here yet:
-    // not Ready with the reason, rather than serving the model without its containers.
-    std::string names;
-    for (const auto& n : spec->collocated) names += (names.empty() ? "" : ", ") + (n.empty() ? "(unnamed)" : n);
-    pred_reason = failure_reason = "CollocationNotSupported";
-    pred_message = failure_message = "spec.predictor.containers: containers collocated with the model (" + names +
-                                     ") are not supported yet; inferd runs only the model's runtime";
-    transition = "InvalidSpec";
-  } else if (spec->containers.empty()) {
-    auto c = resources::SelectRuntime(*spec, ns_runtimes, cluster_runtimes);
-    if (!c.ok()) {
-      std::string m = c.status().message();
-      failure_reason = m.starts_with("NoSupportingRuntime") ? "NoSupportingRuntime"
-                       : m.starts_with("RuntimeDisabled")   ? "RuntimeDisabled"
-                                                            : "RuntimeNotRecognized";
-      pred_reason = failure_reason;
-      pred_message = failure_message = m;
-      transition = "InvalidSpec";
-    } else {
-      choice = std::move(*c);
-    }
-  }
-
-  if (spec.ok() && (choice || !spec->containers.empty())) {
-    // A revision is the component's template: canaryTrafficPercent moves traffic between revisions and
-    // does not make a new one (as in Knative, where traffic lives in the Route).
-    Json pred = obj["spec"]["predictor"];
-    if (pred.is_object()) pred.erase("canaryTrafficPercent");
-    std::string hash_input = pred.dump();
-    if (choice) hash_input += "|" + choice->name + "|" + choice->runtime["spec"].dump();
-    // The autoscaling annotations are part of the revision (Knative keeps them on the revision template).
-    for (const auto& [k, v] : spec->annotations) {
-      if (k.starts_with(autoscaler::kAnnotationPrefix)) hash_input += "|" + k + "=" + v;
-    }
-    std::string hash = std::to_string(std::hash<std::string>{}(hash_input));
-    StatusOr<RevisionScaling> scaling = InvalidArgument("not resolved");
-    if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
-      scaling = ScalingFor(opt.autoscaler, obj["spec"]["predictor"], spec->annotations);
-    }
-    if (!scaling.ok() && (svc.revisions.empty() || svc.revisions.back().hash != hash)) {
-      // Like an invalid spec: no revision; the previous one (if any) keeps serving.
-      pred_reason = failure_reason = "InvalidScalingSpec";
-      pred_message = failure_message = scaling.status().message();
-      transition = "InvalidSpec";
-    } else if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
-      int number = svc.revisions.empty() ? 0 : svc.revisions.back().number;
-      if (svc.revisions.empty()) {  // after a restart: continue the numbering the status recorded
-        std::string last = old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, "");
-        if (last.size() > 5) number = std::atoi(last.substr(last.size() - 5).c_str());
-        if (inferd_status.value("predictorSpecHash", "") != hash) ++number;
-        if (number == 0) number = 1;
-      } else {
-        ++number;
-      }
-      Revision rev;
-      rev.number = number;
-      rev.name = svc.name + "-predictor-" + Pad5(number);
-      rev.hash = hash;
-      rev.spec = *spec;
-      rev.scaler = std::make_unique<RevisionScaler>(std::move(*scaling));
-      if (choice) {
-        rev.runtime = choice->runtime;
-        rev.runtime_name = choice->name;
-      }
-      Emit(svc, "Normal", "RevisionCreated",
-           "revision " + rev.name + (choice ? " with runtime " + choice->name : std::string(" with custom container")));
-      svc.revisions.push_back(std::move(rev));
-    }
-    if (!svc.revisions.empty()) {
-      latest = &svc.revisions.back();
-      inferd_status["predictorSpecHash"] = latest->hash;
-      inferd_status["runtime"] = latest->runtime_name;
-    }
-  }
-
-  // Model storage (model_storage.h): the latest revision's, reported in status and conditions; an older
-  // revision's only when it must fetch again (its cache entry was collected while it was at zero).
-  bool storage_ready = true;
-  for (auto& rev : svc.revisions) {
-    const bool is_latest = &rev == latest;
-    if (!is_latest && (rev.storage_ready || !rev.ever_ready)) continue;  // (never ready: retired this pass)
-    ModelStorage::Outcome so = RevisionStorage(svc, obj, rev, is_latest);
-    if (!is_latest) continue;
-    storage_ready = so.ready;
-    if (!so.status.is_null()) inferd_status["storage"] = so.status;
-    if (so.failed) {
-      failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
-      failure_message = so.message;
-    }
-    if (!so.ready && pred_reason.empty()) {  // (an invalid newer spec, found above, is the first thing to say)
-      pred_reason = so.reason;
-      pred_message = so.message;
-    }
-  }
-
-  // Replicas: as many as each revision's autoscaler wants.
-  {
-    const int64_t now = NowNs();
-    for (auto& rev : svc.revisions) Autoscale(svc, rev, now);
-  }
-
-  // Observe every revision's replicas.
-  Json replicas = Json::array();
-  std::map<std::string, int> ready_count;
-  for (auto& rev : svc.revisions) {
-    int ready = 0;
-    std::string crash;  // the last crash of one of its replicas, when some is backing off
-    for (auto id : rev.replicas) {
-      auto s = sup_->Get(id);
-      if (!s) continue;
-      if (s->phase == supervisor::Phase::kReady) ++ready;
-      // Failing: a replica that cannot start (it exited before it became ready). One that was serving and
-      // died is restarting: the gateway holds its requests meanwhile instead of answering 503.
-      if (s->phase == supervisor::Phase::kBackoff && !s->last_run_ready) {
-        crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
-      }
-      if (&rev == latest) CheckLoadFailure(svc, rev, *s);
-      if (&rev == latest && s->phase == supervisor::Phase::kBackoff) ++failed_copies;
-      Json r = {{"name", s->name},
-                {"revision", rev.name},
-                {"phase", std::string(supervisor::PhaseName(s->phase))},
-                {"pid", s->pid},
-                {"httpPort", s->http_port},
-                {"grpcPort", s->grpc_port},
-                {"restarts", s->restarts}};
-      if (!s->reason.empty()) r["reason"] = s->reason;
-      if (!s->message.empty()) r["message"] = s->message;
-      replicas.push_back(r);
-      if (&rev == latest && (s->phase == supervisor::Phase::kBackoff) && failure_reason.empty()) {
-        failure_reason = "RuntimeUnhealthy";
-        failure_message = s->reason + ": " + s->message;
-        pred_reason = s->reason.empty() ? "Error" : s->reason;
-        pred_message = s->message;
-      }
-    }
-    ready_count[rev.name] = ready;
-    if (&rev == latest) RetryFailedLoad(svc, rev, ready);
-    rev.unavailable.clear();
-    if (ready == 0) {
-      if (!rev.build_error.empty()) {
-        rev.unavailable = "revision " + rev.name + " cannot run: " + rev.build_error;
-      } else if (!rev.load_failure.empty()) {
-        rev.unavailable = "revision " + rev.name + " failed to load its model: " + rev.load_failure;
-      } else if (!crash.empty()) {
-        rev.unavailable = "revision " + rev.name + " has no ready replica: " + crash;
-      }
-    }
-    if (ready > 0 && !rev.ever_ready) {
-      rev.ever_ready = true;
-      Emit(svc, "Normal", "RevisionReady", "revision " + rev.name + " is ready");
-    }
-  }
-  inferd_status["replicas"] = replicas;
-  inferd_status.erase("modelLoad");
-  if (latest && latest->load_attempts > 0) inferd_status["modelLoad"] = LoadRetryStatus(*latest);
-
-  // Traffic. Without a canary the newest revision takes all traffic once it has a ready replica (it is then
-  // "rolled out"); until then the last rolled-out one keeps serving. With canaryTrafficPercent P (< 100) and
-  // a ready newest revision, P% go to it and the rest to the last rolled-out one; 0 is a rollback. Revisions
-  // that are neither the newest nor the last rolled out are stopped.
-  int canary = spec.ok() && spec->canary_traffic_percent ? *spec->canary_traffic_percent : -1;  // -1: none
-  bool tag_routing = false;
-  if (obj["metadata"].contains("annotations") && obj["metadata"]["annotations"].is_object()) {
-    tag_routing = obj["metadata"]["annotations"].value("serving.kserve.io/enable-tag-routing", "") == "true";
-  }
-  auto has_revision = [&](const std::string& name) {
-    for (const auto& r : svc.revisions) {
-      if (r.name == name) return true;
-    }
-    return false;
-  };
-  bool newest_ready = latest && ready_count[latest->name] > 0;
-  bool split = newest_ready && canary >= 0 && canary < 100 && !svc.latest_rolled_out.empty() &&
-               svc.latest_rolled_out != latest->name && has_revision(svc.latest_rolled_out);
-  if (newest_ready && !split && svc.latest_rolled_out != latest->name) {
-    if (!svc.latest_rolled_out.empty()) svc.previous_rolled_out = svc.latest_rolled_out;
-    svc.latest_rolled_out = latest->name;
-  }
-  svc.traffic.clear();
-  if (split) {
-    svc.traffic.push_back({latest->name, canary, true, tag_routing ? "latest" : ""});
-    svc.traffic.push_back({svc.latest_rolled_out, 100 - canary, false, tag_routing ? "prev" : ""});
-  } else if (!svc.latest_rolled_out.empty() && has_revision(svc.latest_rolled_out)) {
-    bool is_latest = latest && latest->name == svc.latest_rolled_out;
-    svc.traffic.push_back({svc.latest_rolled_out, 100, is_latest, tag_routing ? (is_latest ? "latest" : "prev") : ""});
-  }
-  std::string traffic_text;
-  for (const auto& t : svc.traffic) {
-    traffic_text += (traffic_text.empty() ? "" : ", ") + std::to_string(t.percent) + "% to " + t.revision;
-  }
-  if (traffic_text != svc.last_traffic && !traffic_text.empty()) {
-    Emit(svc, "Normal", "TrafficShifted", traffic_text);
-  }
-  svc.last_traffic = traffic_text;
-  for (auto it = svc.revisions.begin(); it != svc.revisions.end();) {
-    bool keep = it->name == svc.latest_rolled_out || (latest && it->name == latest->name);
-    if (keep) {
-      ++it;
-      continue;
-    }
-    for (auto id : it->replicas) Retire(svc, id, NowNs());  // out of the routes first, stopped a little later
-    it->replicas.clear();
-    it = svc.revisions.erase(it);
-    latest = svc.revisions.empty() ? nullptr : &svc.revisions.back();
-  }
-
-  // Model state, as KServe's modelStatus reports it.
-  // Serving: some revision with a share of the traffic has a ready replica, or was ready and is now at zero
-  // on purpose (Knative keeps such a revision Ready: the activator brings it back on the next request).
-  auto at_zero = [&](const std::string& name) {
-    for (const auto& r : svc.revisions) {
-      if (r.name == name) return r.ever_ready && r.scaler && r.scaler->desired() == 0 && r.replicas.empty();
-    }
-    return false;
-  };
-  bool serving_ready = false;
-  for (const auto& t : svc.traffic) serving_ready |= t.percent > 0 && (ready_count[t.revision] > 0 || at_zero(t.revision));
-  bool latest_ready = latest && (ready_count[latest->name] > 0 || at_zero(latest->name));
-  if (latest && !latest->load_failure.empty()) {
-    failure_reason = "ModelLoadFailed";
-    failure_message = latest->load_failure;
-    pred_reason = "ModelLoadFailed";
-    pred_message = latest->load_failure;
-  }
-  if (latest && !latest->build_error.empty()) {
-    failure_reason = pred_reason = "RuntimeNotRunnable";
-    failure_message = pred_message = latest->build_error;
-  }
-  if (latest_ready) {
-    active_state = "Loaded";
-    transition = "UpToDate";
-  } else if (!failure_reason.empty() && transition != "InvalidSpec") {
-    active_state = serving_ready ? "Loaded" : "FailedToLoad";
-    transition = "BlockedByFailedLoad";
-  } else if (transition != "InvalidSpec") {
-    active_state = latest && !latest->replicas.empty() ? "Loading" : "Pending";
-    if (serving_ready) active_state = "Loaded";
-  }
-  Json model_status = {{"transitionStatus", transition},
-                       {"states", {{"activeModelState", active_state}, {"targetModelState", target_state}}},
-                       {"copies",
-                        {{"failedCopies", failed_copies},
-                         {"totalCopies", latest ? static_cast<int>(latest->replicas.size()) : 0}}}};
-  if (!failure_reason.empty()) {
-    Json lfi = {{"location", latest ? latest->name : svc.name},
-                {"reason", failure_reason},
-                {"message", failure_message}};
-    if (latest) lfi["modelRevisionName"] = latest->name;
-    // Keep the time of a failure that is still the same one.
-    const Json* old_lfi = nullptr;
-    if (old_status.contains("modelStatus") && old_status["modelStatus"].contains("lastFailureInfo")) {
-      old_lfi = &old_status["modelStatus"]["lastFailureInfo"];
-    }
-    lfi["time"] = old_lfi && old_lfi->value("message", "") == failure_message ? old_lfi->value("time", NowRfc3339())
-                                                                              : NowRfc3339();
-    model_status["lastFailureInfo"] = lfi;
-  }
-  status["modelStatus"] = model_status;
-
-  // Components and traffic.
-  Json pred = {{"url", pred_url}};
-  if (latest) pred["latestCreatedRevision"] = latest->name;
-  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-    if (ready_count[it->name] > 0) {
-      pred["latestReadyRevision"] = it->name;
-      break;
-    }
-  }
-  if (!svc.latest_rolled_out.empty()) pred["latestRolledoutRevision"] = svc.latest_rolled_out;
-  // During a canary KServe reports the revision holding the rest of the traffic as the previous one too.
-  if (split) {
-    pred["previousRolledoutRevision"] = svc.latest_rolled_out;
-  } else if (!svc.previous_rolled_out.empty()) {
-    pred["previousRolledoutRevision"] = svc.previous_rolled_out;
-  }
-  Json traffic = Json::array();
-  for (const auto& t : svc.traffic) {
-    Json e = {{"revisionName", t.revision}, {"percent", t.percent}, {"latestRevision", t.latest}};
-    if (!t.tag.empty()) {
-      e["tag"] = t.tag;
-      e["url"] = "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + url_domain;
-    }
-    traffic.push_back(e);
-  }
-  pred["traffic"] = traffic;
-  status["components"] = {{"predictor", pred}};
-
-  // Conditions (lastTransitionTime kept while a condition's status does not change).
-  std::map<std::string, Json> old_conds;
-  if (old_status.contains("conditions") && old_status["conditions"].is_array()) {
-    for (const auto& c : old_status["conditions"]) old_conds[c.value("type", "")] = c;
-  }
-  if (!serving_ready && pred_reason.empty()) {
-    pred_reason = latest && !latest->replicas.empty() ? "Loading" : (storage_ready ? "Pending" : "Downloading");
-    pred_message = latest && !latest->replicas.empty() ? "waiting for a replica to load the model"
-                                                       : (storage_ready ? "" : "downloading the model");
-  }
-  Json conds = Json::array();
-  auto add = [&](const std::string& type, bool ok, const std::string& reason, const std::string& message) {
-    Json c = ok ? Condition(type, "True", "", "") : Condition(type, "False", reason, message);
-    auto it = old_conds.find(type);
-    bool same = it != old_conds.end() && it->second.value("status", "") == c["status"].get<std::string>() &&
-                it->second.value("reason", "") == c.value("reason", "") &&
-                it->second.value("message", "") == c.value("message", "");
-    c["lastTransitionTime"] = same ? it->second.value("lastTransitionTime", NowRfc3339()) : NowRfc3339();
-    conds.push_back(c);
-  };
-  add("IngressReady", serving_ready, "NoReadyRevision", "no revision has a ready replica yet");
-  add("PredictorReady", serving_ready, pred_reason, pred_message);
-  add("Ready", serving_ready, pred_reason.empty() ? "PredictorNotReady" : pred_reason, pred_message);
-  status["conditions"] = conds;
-  svc.route_unavailable = serving_ready ? "" : RouteUnavailable(svc, pred_reason, pred_message);
-  status["observedGeneration"] = obj["metadata"].value("generation", 1);
-  // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
-  Json revisions = Json::array();
-  for (const auto& rev : svc.revisions) {
-    int percent = 0;
-    std::string tag;
-    for (const auto& t : svc.traffic) {
-      if (t.revision == rev.name) {
-        percent = t.percent;
-        tag = t.tag;
-      }
-    }
-    Json r = {{"name", rev.name},
-              {"runtime", rev.runtime_name},
-              {"percent", percent},
-              {"replicas", static_cast<int>(rev.replicas.size())},
-              {"readyReplicas", ready_count[rev.name]},
-              {"latest", latest && latest->name == rev.name}};
-    if (rev.scaler) {
-      const auto& sp = rev.scaler->scaling().spec;
-      Json a = {{"desiredReplicas", rev.scaler->desired()},
-                {"metric", std::string(autoscaler::ScaleMetricName(sp.metric))},
-                {"target", sp.metric == autoscaler::ScaleMetric::kCpu || sp.metric == autoscaler::ScaleMetric::kMemory
-                               ? rev.scaler->scaling().resource_target
-                               : sp.target},
-                {"minScale", sp.min_scale},
-                {"maxScale", sp.max_scale},
-                {"panicking", rev.scaler->panicking()}};
-      // Rounded so that a status write is not due every second for noise in the last digits.
-      a["observed"] = std::round(rev.scaler->observed() * 100) / 100;
-      r["autoscaler"] = a;
-    }
-    if (!tag.empty()) r["tag"] = tag;
-    revisions.push_back(r);
-  }
-  inferd_status["revisions"] = revisions;
-  status["inferd"] = inferd_status;
-
-  {
-    std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
-    for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-      for (size_t i = 0; i < it->replicas.size(); ++i) {
-        targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
-      }
-    }
-    std::lock_guard lock(logs_mu);
-    log_targets[svc.ns + "/" + svc.name] = std::move(targets);
-  }
-
-  if (status != old_status) {
-    Json updated = obj;
-    updated["status"] = status;
-    auto r = db_->UpdateStatus(api::InferenceServiceType(), updated);
-    if (!r.ok() && r.status().code() != StatusCode::kConflict && r.status().code() != StatusCode::kNotFound) {
-      LOG_WARN("status of {}/{}: {}", svc.ns, svc.name, r.status().message());
-    }
-  }
-}
-
-// Before the reconciler's first pass: every stored service is known to the gateway at once (503 "starting",
-// not 404 "no route", while its replicas start).
-void ControlPlane::Impl::PublishKnownServices() {
-  auto table = std::make_shared<gateway::RoutingTable>();
-  if (auto list = db_->List(api::InferenceServiceType(), ""); list.ok()) {
-    for (const auto& obj : list->items) {
-      gateway::ServiceRoute route;
-      route.ns = obj["metadata"].value("namespace", "default");
-      route.name = obj["metadata"].value("name", "");
-      route.cluster_local = IsClusterLocal(obj);
-      route.unavailable = "service " + route.ns + "/" + route.name + " is not ready (inferd serve is starting)";
-      table->services.push_back(std::move(route));
-    }
-  }
-  gw_->UpdateRoutes(table);
-  last_routes = "(known services)";  // the first pass publishes its table whatever it holds
-}
-
-// This pass's Secrets and ServiceAccounts, grouped by namespace (the credential lookups read them).
-void ControlPlane::Impl::ListCredentialObjects() {
-  pass_secrets.clear();
-  pass_accounts.clear();
-  pass_credentials_listed = true;
-  for (auto [type, into] : {std::pair{&api::SecretType(), &pass_secrets}, std::pair{&api::ServiceAccountType(), &pass_accounts}}) {
-    auto list = db_->List(*type, "");
-    if (!list.ok()) {
-      LOG_WARN("reconcile: cannot list {}: {}", type->plural, list.status().message());
-      pass_credentials_listed = false;
-      continue;
-    }
-    for (auto& item : list->items) {
-      const Json& md = item["metadata"];
-      (*into)[md.value("namespace", "default")][md.value("name", "")] = std::move(item);
-    }
-  }
-}
-
-// One revision's model: resolves its credentials (the latest revision: again at every pass until its
-// model is ready, so that a Secret created or fixed later is used) and brings its model to a local
-// directory. A credential problem is a failure of its own (the Secret or ServiceAccount named), never a
-// silent fall back to inferd serve's environment.
-ModelStorage::Outcome ControlPlane::Impl::RevisionStorage(Service& svc, const Json& obj, Revision& rev, bool latest) {
-  if (rev.storage_ready) {
-    ModelStorage::Outcome ready;
-    ready.ready = true;
-    ready.model_path = rev.model_path;
-    ready.status = rev.storage_status;
-    return ready;
-  }
-  if (latest) {
-    const auto& secrets = pass_secrets[svc.ns];
-    const auto& accounts = pass_accounts[svc.ns];
-    resources::CredentialLookup lookup{
-        [&](const std::string& n) -> const Json* {
-          auto it = secrets.find(n);
-          return it == secrets.end() ? nullptr : &it->second;
-        },
-        [&](const std::string& n) -> const Json* {
-          auto it = accounts.find(n);
-          return it == accounts.end() ? nullptr : &it->second;
-        }};
-    auto src = model_storage_->Resolve(obj, rev.spec.storage_uri, lookup);
-    if (!src.ok()) {
-      ModelStorage::Outcome bad;
-      bad.failed = true;
-      bad.reason = src.status().code() == StatusCode::kNotFound ? "StorageCredentialsNotFound"
-                                                                  : "InvalidStorageCredentials";
-      bad.message = "storage credentials: " + src.status().message();
-      bad.status = {{"uri", rev.spec.storage_uri}, {"state", "Failed"}, {"message", bad.message}};
-      if (rev.storage_event != bad.message) {
-        rev.storage_event = bad.message;
-        Emit(svc, "Warning", bad.reason, bad.message);
-      }
-      return bad;
-    }
-    for (const std::string& note : src->notes) {
-      if (rev.storage_event.find(note) == std::string::npos) {
-        rev.storage_event += note + "\n";
-        Emit(svc, "Warning", "StorageSettingIgnored", note);
-      }
-    }
-    rev.source = std::move(*src);
-    if (rev.spec.storage_uri.empty()) rev.spec.storage_uri = rev.source.uri;  // built from a storage spec
-  }
-  if (rev.source.uri.empty()) {  // no model to fetch
-    rev.storage_ready = true;
-    ModelStorage::Outcome none;
-    none.ready = true;
-    return none;
-  }
-  ModelStorage::Outcome so = model_storage_->Ensure(rev.source);
-  if (so.started) {
-    std::string using_secrets;
-    for (const auto& n : rev.source.secrets) using_secrets += (using_secrets.empty() ? " with secret " : ", ") + n;
-    Emit(svc, "Normal", "DownloadStarted", "fetching " + rev.source.uri + using_secrets);
-  }
-  if (so.failed && rev.storage_event != so.message) {
-    rev.storage_event = so.message;
-    Emit(svc, "Warning", so.reason, so.message);
-  }
-  if (so.ready) {
-    rev.model_path = so.model_path;
-    rev.storage_ready = true;
-    rev.storage_status = so.status;
-  }
-  return so;
-}
-
-// The cache collector (model_storage.h), after every pass; it runs when due. Referenced: every live
-// revision's entry. In use: the entries of revisions with replicas, revisions that want some, revisions
-// fetching, and the newest revision of a service until it has been ready once.
-void ControlPlane::Impl::CollectCache() {
-  // A pass that could not read the Secrets may have left revisions without their cache entry: no
-  // collection from what it saw.
-  if (!pass_credentials_listed) return;
-  std::set<std::string> referenced, in_use;
-  for (const auto& [key, svc] : services) {
-    for (const auto& rev : svc.revisions) {
-      const std::string& entry = rev.source.cache_key;
-      if (entry.empty()) continue;
-      referenced.insert(entry);
-      bool starting = &rev == &svc.revisions.back() && !rev.ever_ready;
-      if (!rev.replicas.empty() || !rev.storage_ready || starting || (rev.scaler && rev.scaler->desired() > 0)) {
-        in_use.insert(entry);
-      }
-    }
-  }
-  model_storage_->CollectIfDue(referenced, in_use, Clock::now());
-}
-
-void ControlPlane::Impl::PublishRoutes() {
-  auto table = std::make_shared<gateway::RoutingTable>();
-  std::string fingerprint;
-  for (auto& [key, svc] : services) {
-    // Every known service has a route: one that no revision serves yet answers 503, not 404.
-    gateway::ServiceRoute route;
-    route.ns = svc.ns;
-    route.name = svc.name;
-    route.cluster_local = svc.cluster_local;
-    if (svc.traffic.empty()) route.unavailable = svc.route_unavailable;
-    fingerprint += key + (svc.cluster_local ? "|local|" : "|") + route.unavailable + ";";
-    for (const auto& t : svc.traffic) {
-      Revision* found = nullptr;
-      for (auto& r : svc.revisions) {
-        if (r.name == t.revision) found = &r;
-      }
-      if (!found) continue;
-      Revision& rev = *found;
-      if (t.latest || svc.traffic.size() == 1) {
-        route.timeout = std::chrono::milliseconds(int64_t{rev.spec.timeout_seconds} * 1000);
-      }
-      gateway::RevisionRoute rr;
-      rr.revision = rev.name;
-      rr.percent = t.percent;
-      rr.tag = t.tag;
-      rr.stats = rev.stats;
-      rr.container_concurrency = rev.spec.container_concurrency;
-      rr.unavailable = rev.unavailable;
-      rr.activate = rev.scaler && rev.scaler->desired() == 0;
-      fingerprint += key + "/" + rev.name + "=" + std::to_string(t.percent) + t.tag + "," +
-                     std::to_string(rr.container_concurrency) + "," + rr.unavailable + "," + (rr.activate ? "a" : "") +
-                     ":";
-      for (auto id : rev.replicas) {
-        auto s = sup_->Get(id);
-        if (!s || s->phase != supervisor::Phase::kReady) continue;
-        gateway::Endpoint ep;
-        ep.host = "127.0.0.1";
-        ep.http_port = s->http_port;
-        ep.grpc_port = s->grpc_port;
-        if (auto u = rev.uds.find(id); u != rev.uds.end()) ep.uds_path = u->second;
-        ep.pid = s->pid;
-        fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + "," +
-                       ep.uds_path + "," + std::to_string(s->pid) + ";";
-        rr.endpoints.push_back(std::move(ep));
-      }
-      route.revisions.push_back(std::move(rr));
-    }
-    table->services.push_back(std::move(route));
-  }
-  if (fingerprint == last_routes) return;
-  last_routes = fingerprint;
-  gw_->UpdateRoutes(table);
 }
 
 // GET /inferd/v1/namespaces/{ns}/inferenceservices/{name}/logs[?follow=1&tailBytes=N]
@@ -1469,13 +436,9 @@ Status ControlPlane::Impl::HandleLogs(const api::ApiRequest& req, api::ApiStream
     return NotFound("no such route: " + req.path);
   }
   std::string key = seg[3] + "/" + seg[5];
-  std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
-  {
-    std::lock_guard lock(logs_mu);
-    auto it = log_targets.find(key);
-    if (it == log_targets.end()) return NotFound("inferenceservice " + key + " has no replicas");
-    targets = it->second;
-  }
+  auto found = reconciler_ ? reconciler_->LogTargets(key) : std::nullopt;
+  if (!found) return NotFound("inferenceservice " + key + " has no replicas");
+  std::vector<std::pair<std::string, supervisor::ReplicaId>> targets = std::move(*found);
   if (targets.empty()) return NotFound("inferenceservice " + key + " has no replicas");
   auto q = [&](const std::string& k) {
     auto it = req.query.find(k);
@@ -1517,9 +480,7 @@ void ControlPlane::Impl::StopAll() {
     if (t.joinable()) t.join();
   if (api_) api_->Stop();
   if (gw_) gw_->Stop();
-  for (auto& [key, svc] : services) {
-    for (auto& rev : svc.revisions) StopRevision(rev);
-  }
+  if (reconciler_) reconciler_->StopAll();
   sup_.reset();  // stops and reaps every replica
   model_storage_.reset();  // waits for running downloads
 }
@@ -1528,7 +489,7 @@ ControlPlane::ControlPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 ControlPlane::~ControlPlane() { Stop(); }
 
 StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(ServeOptions options) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread: the downloads (storage/) use libcurl
   auto impl = std::make_unique<Impl>();
   impl->opt = std::move(options);
   Status st = impl->Open();

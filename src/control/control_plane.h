@@ -9,12 +9,13 @@
 //   nobody reads a Ready left over from the previous process; the reconciler then starts its replicas.
 //   Before that, stored rows the store cannot use are quarantined (store.h, "Unusable rows"), logged and
 //   reported as Warning Events (reason Quarantined); GET /inferd/v1/quarantine lists every quarantined row.
-// - The reconciler is level-triggered: one thread compares what the store wants with what runs (replicas,
-//   downloads, routes) and acts, woken by store watches, replica changes, finished downloads and a 1 s
-//   tick. A lost event, a replica crash or a restart all heal the same way. It alone writes
-//   InferenceService status (only when it changed) and Events.
+// - The reconciler (control/reconciler.h) is level-triggered: one thread compares what the store wants with
+//   what runs (replicas, downloads, routes) and acts, woken by store watches, replica changes, finished
+//   downloads and a 1 s tick. A lost event, a replica crash or a restart all heal the same way. It alone
+//   writes InferenceService status (only when it changed) and Events.
 // - Threads: Start/Stop from the main thread. Internals: API I/O thread, gateway threads, supervisor
-//   loop, reconciler, download workers.
+//   loop, reconciler (its state is the Reconciler's alone), store watchers (they only wake it), download
+//   workers.
 #pragma once
 
 #include <cstdint>

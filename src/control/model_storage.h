@@ -40,10 +40,10 @@
 
 namespace inferd::control {
 
-class ModelStorage {
+// What the reconciler needs of model storage (ModelStorage below, or a test fake).
+class ModelFetcher {
  public:
-  ModelStorage(storage::StorageOptions options, StorageServeOptions serve, std::function<void()> wake);
-  ~ModelStorage();
+  virtual ~ModelFetcher() = default;
 
   struct Source {
     std::string uri;                                  // "" = no model to fetch
@@ -52,8 +52,8 @@ class ModelStorage {
     std::vector<std::string> secrets;                 // the Secrets used, for messages
     std::vector<std::string> notes;                   // what the Secrets ask for that inferd does not do
   };
-  StatusOr<Source> Resolve(const resources::Json& isvc, const std::string& storage_uri,
-                           const resources::CredentialLookup& lookup) const;
+  virtual StatusOr<Source> Resolve(const resources::Json& isvc, const std::string& storage_uri,
+                                   const resources::CredentialLookup& lookup) const = 0;
 
   struct Outcome {
     bool ready = false;
@@ -63,14 +63,29 @@ class ModelStorage {
     bool failed = false;          // reason is a failure (not progress)
     bool started = false;         // this call started a download
   };
-  Outcome Ensure(const Source& src);
+  // Never blocks on a download: it starts one (or reports the one running, or its last failure).
+  virtual Outcome Ensure(const Source& src) = 0;
 
   // Whether a ready model directory is still there (an idle entry may have been collected).
-  bool Present(const std::string& model_path) const;
+  virtual bool Present(const std::string& model_path) const = 0;
 
-  void MarkCollectionDue() { collect_due_ = true; }
+  virtual void MarkCollectionDue() = 0;
+  virtual void CollectIfDue(const std::set<std::string>& referenced, const std::set<std::string>& in_use,
+                            std::chrono::steady_clock::time_point now) = 0;
+};
+
+class ModelStorage : public ModelFetcher {
+ public:
+  ModelStorage(storage::StorageOptions options, StorageServeOptions serve, std::function<void()> wake);
+  ~ModelStorage() override;
+
+  StatusOr<Source> Resolve(const resources::Json& isvc, const std::string& storage_uri,
+                           const resources::CredentialLookup& lookup) const override;
+  Outcome Ensure(const Source& src) override;
+  bool Present(const std::string& model_path) const override;
+  void MarkCollectionDue() override { collect_due_ = true; }
   void CollectIfDue(const std::set<std::string>& referenced, const std::set<std::string>& in_use,
-                    std::chrono::steady_clock::time_point now);
+                    std::chrono::steady_clock::time_point now) override;
 
  private:
   struct Download;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 
+#include "core/json_depth.h"
+
 namespace inferd::control {
 
 namespace {
@@ -111,6 +113,62 @@ Status CheckRunnable(const Json& runtime, const Json& container, const std::stri
   return Status::Ok();
 }
 
+// The container a replica runs: the component's first own container, else the runtime's kserve-container (or
+// its first), with the implementation's command, workingDir and readinessProbe over the runtime's. `where`
+// names it for messages.
+Status ChooseContainer(const ReplicaCommandInput& in, resources::ContainerSpec* container, std::string* where) {
+  if (!in.spec->containers.empty()) {
+    *container = in.spec->containers.front();
+    *where = "spec.predictor.containers[0]";
+    return Status::Ok();
+  }
+  if (!in.runtime) return InvalidArgument("no runtime");
+  const Json* found = nullptr;
+  const Json& containers = (*in.runtime)["spec"]["containers"];
+  if (containers.is_array()) {
+    for (const auto& c : containers) {
+      if (c.value("name", "") == "kserve-container") found = &c;
+    }
+    if (!found && !containers.empty()) found = &containers.front();
+  }
+  std::string rt_name = (*in.runtime)["metadata"].value("name", "");
+  if (!found) return InvalidArgument("runtime " + rt_name + " has no container");
+  *where = "runtime " + rt_name;
+  RETURN_IF_ERROR(CheckRunnable(*in.runtime, *found, *where));
+  *container = resources::ParseContainer(*found);
+  // The implementation's container fields override the runtime's (KServe merges the two containers).
+  if (!in.spec->command.empty()) container->command = in.spec->command;
+  if (!in.spec->working_dir.empty()) container->working_dir = in.spec->working_dir;
+  if (in.spec->readiness) container->readiness = in.spec->readiness;
+  return Status::Ok();
+}
+
+// `inferd model-server`'s flags after the subcommand: ports 0 on loopback (it prints the ones it got), its
+// Unix socket, the declared model format, the batcher.
+void SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+  SetFlag(rest, "--http_port", "0");
+  SetFlag(rest, "--grpc_port", "0");
+  SetFlag(rest, "--host", "127.0.0.1");
+  if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
+  // The declared model format is what the model server must load (KServe's lgbserver fails on a joblib file;
+  // detecting the format from the files would serve it anyway). Repositories (Triton) declare per model.
+  static constexpr std::array<std::string_view, 5> kServerFormats = {"sklearn", "xgboost", "lightgbm", "pytorch",
+                                                                     "onnx"};
+  if (std::find(kServerFormats.begin(), kServerFormats.end(), in.spec->format) != kServerFormats.end() &&
+      !HasFlag(rest, "--model_format") && !HasFlag(rest, "--model_repository") && !HasFlag(rest, "--model-store") &&
+      !HasFlag(rest, "--model-repository") && !HasFlag(rest, "--python")) {
+    SetFlag(rest, "--model_format", in.spec->format);
+  }
+  if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
+    SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
+                                                          ? in.spec->batcher->max_batch_size
+                                                          : 32));
+    SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
+                                                              ? in.spec->batcher->max_latency_ms
+                                                              : 500} * 1000));
+  }
+}
+
 }  // namespace
 
 std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in) {
@@ -161,33 +219,28 @@ std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in)
   return out;
 }
 
+std::string LoadFailureFromIndex(std::string_view body) {
+  auto parsed = ParseBoundedJson(body, "repository index");
+  if (!parsed.ok() || !parsed->is_array()) return "";
+  for (const auto& m : *parsed) {
+    if (!m.is_object()) continue;
+    auto text = [&m](const char* key) {
+      auto it = m.find(key);
+      return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (text("state") == "UNAVAILABLE") {
+      std::string reason = text("reason");
+      return reason.empty() ? "model " + text("name") + " is unavailable" : reason;
+    }
+  }
+  return "";
+}
+
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in) {
   if (!in.spec) return InvalidArgument("no component spec");
   resources::ContainerSpec container;
   std::string where;
-  if (!in.spec->containers.empty()) {
-    container = in.spec->containers.front();
-    where = "spec.predictor.containers[0]";
-  } else {
-    if (!in.runtime) return InvalidArgument("no runtime");
-    const Json* found = nullptr;
-    const Json& containers = (*in.runtime)["spec"]["containers"];
-    if (containers.is_array()) {
-      for (const auto& c : containers) {
-        if (c.value("name", "") == "kserve-container") found = &c;
-      }
-      if (!found && !containers.empty()) found = &containers.front();
-    }
-    std::string rt_name = (*in.runtime)["metadata"].value("name", "");
-    if (!found) return InvalidArgument("runtime " + rt_name + " has no container");
-    where = "runtime " + rt_name;
-    RETURN_IF_ERROR(CheckRunnable(*in.runtime, *found, where));
-    container = resources::ParseContainer(*found);
-    // The implementation's container fields override the runtime's (KServe merges the two containers).
-    if (!in.spec->command.empty()) container.command = in.spec->command;
-    if (!in.spec->working_dir.empty()) container.working_dir = in.spec->working_dir;
-    if (in.spec->readiness) container.readiness = in.spec->readiness;
-  }
+  RETURN_IF_ERROR(ChooseContainer(in, &container, &where));
   const std::string image = container.image;
   std::vector<std::string> command = container.command, args = container.args;
   std::vector<std::pair<std::string, std::string>> env;
@@ -220,27 +273,7 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   const bool model_server = is_inferd && argv.size() > 1 && argv[1] == "model-server";
   if (model_server) {
     std::vector<std::string> rest(argv.begin() + 2, argv.end());
-    SetFlag(rest, "--http_port", "0");
-    SetFlag(rest, "--grpc_port", "0");
-    SetFlag(rest, "--host", "127.0.0.1");
-    if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
-    // The declared model format is what the model server must load (KServe's lgbserver fails on a joblib file;
-    // detecting the format from the files would serve it anyway). Repositories (Triton) declare per model.
-    static constexpr std::array<std::string_view, 5> kServerFormats = {"sklearn", "xgboost", "lightgbm", "pytorch",
-                                                                       "onnx"};
-    if (std::find(kServerFormats.begin(), kServerFormats.end(), in.spec->format) != kServerFormats.end() &&
-        !HasFlag(rest, "--model_format") && !HasFlag(rest, "--model_repository") && !HasFlag(rest, "--model-store") &&
-        !HasFlag(rest, "--model-repository") && !HasFlag(rest, "--python")) {
-      SetFlag(rest, "--model_format", in.spec->format);
-    }
-    if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
-      SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
-                                                            ? in.spec->batcher->max_batch_size
-                                                            : 32));
-      SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
-                                                                ? in.spec->batcher->max_latency_ms
-                                                                : 500} * 1000));
-    }
+    SetModelServerFlags(rest, in);
     argv.resize(2);
     argv.insert(argv.end(), rest.begin(), rest.end());
     r.ports_from_stdout = true;
@@ -268,6 +301,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   }
   if (in.spec->termination_grace_seconds) r.stop_grace = std::chrono::seconds(*in.spec->termination_grace_seconds);
   if (!in.model_path.empty()) r.env.emplace_back("STORAGE_URI", in.spec->storage_uri);
+  r.status_path = "/v2/repository/index";
+  r.not_ready_reason = LoadFailureFromIndex;
   return r;
 }
 

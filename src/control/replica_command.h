@@ -24,9 +24,12 @@
 //   failureThreshold set the supervisor's probe; terminationGracePeriodSeconds its stop grace.
 // - A runtime with workerSpec, or whose container uses envFrom or env valueFrom, cannot run as a local
 //   process: InvalidArgument naming the runtime and the field (the service shows RuntimeNotRunnable).
+// - Every replica's spec asks the supervisor why it is not ready from its repository index (POST
+//   /v2/repository/index, open without the repository token), read by LoadFailureFromIndex.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "resources/resources.h"
@@ -44,6 +47,11 @@ struct ReplicaCommandInput {
 };
 
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);
+
+// A repository index (KServe V2: [{name, version, state, reason}]) as a replica answers it: the load failure
+// of its first UNAVAILABLE model ("model NAME is unavailable" without a reason), or "" when none failed or the
+// answer is not such a list (fields of the wrong type are skipped: what a replica answers is not trusted).
+std::string LoadFailureFromIndex(std::string_view body);
 
 // Replaces {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} and the /mnt/models prefix.
 std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in);

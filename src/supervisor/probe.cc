@@ -63,14 +63,19 @@ HttpProbe::Result HttpProbe::Finish(Result r) {
   return r;
 }
 
-std::optional<HttpProbe::Result> HttpProbe::Begin(int port, const std::string& path, TimePoint deadline) {
+std::optional<HttpProbe::Result> HttpProbe::Begin(int port, const std::string& path, TimePoint deadline,
+                                                  const std::string& post_json) {
   Reset();
   deadline_ = deadline;
   timeout_ = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return Finish({false, 0, std::string("socket: ") + strerror(errno)});
-  request_ = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-             "\r\nUser-Agent: inferd-supervisor\r\nConnection: close\r\n\r\n";
+  request_ = (post_json.empty() ? "GET " : "POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+             "\r\nUser-Agent: inferd-supervisor\r\nConnection: close\r\n";
+  if (!post_json.empty()) {
+    request_ += "Content-Type: application/json\r\nContent-Length: " + std::to_string(post_json.size()) + "\r\n";
+  }
+  request_ += "\r\n" + post_json;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -106,8 +111,9 @@ std::optional<HttpProbe::Result> HttpProbe::Done(bool eof) {
     }
   }
   if (!complete) return std::nullopt;
-  if (status == 200) return Finish({true, status, ""});
-  return Finish({false, status, "HTTP " + std::to_string(status)});
+  std::string body = hdr_end == std::string::npos ? std::string() : response_.substr(hdr_end + 4);
+  if (status == 200) return Finish({true, status, "", std::move(body)});
+  return Finish({false, status, "HTTP " + std::to_string(status), std::move(body)});
 }
 
 std::optional<HttpProbe::Result> HttpProbe::Advance(short revents, TimePoint now) {

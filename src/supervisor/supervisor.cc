@@ -88,6 +88,8 @@ struct Replica {
   TimePoint next_probe = kNever;
   int probe_failures = 0;
   bool probe_again = false;  // the replica announced readiness while a probe was under way: probe at once
+  bool probing_status = false;  // the active probe asks spec.status_path, not the readiness path
+  TimePoint next_status_probe{};
 
   int crashes = 0;  // consecutive, for the backoff exponent
   TimePoint restart_at = kNever;
@@ -208,6 +210,8 @@ struct Supervisor::Impl {
   void FinishExit(Replica& r, TimePoint now);
   void EnterBackoff(Replica& r, TimePoint now);
   void OnProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now);
+  void OnStatusProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now);
+  bool StatusProbeDue(Replica& r, TimePoint now);
   void Process(Replica& r, TimePoint now);
 };
 
@@ -225,6 +229,9 @@ void Supervisor::Impl::Spawn(Replica& r, TimePoint now) {
   r.next_probe = kNever;
   r.probe_failures = 0;
   r.probe_again = false;
+  r.probing_status = false;
+  r.next_status_probe = TimePoint{};
+  r.st.not_ready_reason.clear();
   r.term_sent = false;
   r.restart_requested = false;
   r.was_ready = false;
@@ -425,6 +432,12 @@ void Supervisor::Impl::EnterBackoff(Replica& r, TimePoint now) {
 }
 
 void Supervisor::Impl::OnProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now) {
+  if (r.probing_status) {
+    r.probing_status = false;
+    if (r.proc != Proc::kAlive || r.term_sent) return;
+    OnStatusProbe(r, res, now);
+    return;
+  }
   if (r.proc != Proc::kAlive || r.term_sent) return;
   Phase ph = r.st.phase;
   if (res.ok) {
@@ -435,6 +448,7 @@ void Supervisor::Impl::OnProbe(Replica& r, const internal::HttpProbe::Result& re
       r.st.ready_at = std::chrono::system_clock::now();
       r.st.reason.clear();
       r.st.message.clear();
+      r.st.not_ready_reason.clear();
       LOG_INFO("supervisor: replica {} ready on port {}", r.st.name, r.st.http_port);
       SetPhase(r, Phase::kReady);
     }
@@ -459,6 +473,28 @@ void Supervisor::Impl::OnProbe(Replica& r, const internal::HttpProbe::Result& re
     if (now - r.ports_at >= kSlowProbeAfter) iv = std::max<milliseconds>(iv, kSlowProbeInterval);
     r.next_probe = now + iv;
   }
+}
+
+// The answer of spec.status_path (a running replica that is not ready yet): its reason, reported when it
+// changed; readiness probing goes on at once.
+void Supervisor::Impl::OnStatusProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now) {
+  r.next_probe = now;
+  if (r.st.phase != Phase::kRunning) return;
+  std::string reason = res.ok ? r.spec.not_ready_reason(res.body) : std::string();
+  if (reason == r.st.not_ready_reason) return;
+  r.st.not_ready_reason = std::move(reason);
+  if (!r.st.not_ready_reason.empty()) {
+    LOG_INFO("supervisor: replica {} is not ready: {}", r.st.name, r.st.not_ready_reason);
+  }
+  SetPhase(r, r.st.phase, /*force=*/true);  // tell on_change
+}
+
+// Whether the next probe of a running, not-ready replica asks why instead (spec.status_path).
+bool Supervisor::Impl::StatusProbeDue(Replica& r, TimePoint now) {
+  if (r.spec.status_path.empty() || !r.spec.not_ready_reason || r.st.phase != Phase::kRunning) return false;
+  if (now - r.started < r.spec.status_probe_after || now < r.next_status_probe) return false;
+  r.next_status_probe = now + r.spec.status_probe_interval;
+  return true;
 }
 
 void Supervisor::Impl::Process(Replica& r, TimePoint now) {
@@ -520,7 +556,9 @@ void Supervisor::Impl::Process(Replica& r, TimePoint now) {
   }
   if (r.proc == Proc::kAlive && r.ports_known && !r.term_sent && !r.probe.active() && now >= r.next_probe) {
     r.next_probe = kNever;
-    if (auto res = r.probe.Begin(r.st.http_port, r.spec.ready_path, now + r.spec.probe_timeout)) {
+    r.probing_status = StatusProbeDue(r, now);
+    const std::string& path = r.probing_status ? r.spec.status_path : r.spec.ready_path;
+    if (auto res = r.probe.Begin(r.st.http_port, path, now + r.spec.probe_timeout, r.probing_status ? "{}" : "")) {
       OnProbe(r, *res, now);
     }
   }

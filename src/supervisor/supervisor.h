@@ -44,6 +44,12 @@
 //   enters kBackoff (no orphans). While not Ready, `reason`/`message` keep describing the last crash; they are cleared once
 //   the replica becomes Ready again (last_exit_code/last_exit_signal stay).
 // - A replica still not Ready 10 s after its port became known is probed at most every 100 ms.
+// - Why a replica is not ready (optional, `status_path`): while it runs but is not Ready (kRunning), from
+//   `status_probe_after` after it started and at most every `status_probe_interval`, a probe POSTs "{}" to
+//   `status_path` (inferd model-server's repository index) in place of a readiness probe, and a 200 answer's
+//   body is passed to `not_ready_reason` (on the event-loop thread; it must not block). What it returns is
+//   ReplicaStatus::not_ready_reason (a change is reported like a phase change); any other answer counts as
+//   ""; it is cleared when the replica becomes Ready or starts again. The caller never makes an HTTP call.
 #pragma once
 
 #include <chrono>
@@ -82,6 +88,11 @@ struct ReplicaSpec {
   size_t log_bytes = 1 << 20;
   // Optional: every output line (without its newline), called on the event-loop thread; must not block.
   std::function<void(std::string_view line)> log_sink;
+  // Optional: where to ask a running, not-ready replica why (see the contract), and how to read the answer.
+  std::string status_path;
+  std::function<std::string(std::string_view body)> not_ready_reason;
+  std::chrono::milliseconds status_probe_after{500};
+  std::chrono::milliseconds status_probe_interval{1000};
 };
 
 enum class Phase { kStarting, kRunning /* up, not ready yet */, kReady, kNotReady, kBackoff, kStopped };
@@ -99,6 +110,7 @@ struct ReplicaStatus {
   std::string reason;                   // "", "Error", "CrashLoopBackOff", "ProbeFailed"
   std::string message;                  // human text incl. the last log lines after a crash
   bool last_run_ready = false;          // the incarnation that exited last had become Ready
+  std::string not_ready_reason;         // kRunning: what its status_path said is wrong ("" = nothing known)
   std::chrono::system_clock::time_point started_at, ready_at;
 };
 

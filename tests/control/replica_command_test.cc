@@ -232,3 +232,25 @@ TEST(ReplicaCommandTest, TritonBuiltinServesTheModelAsARepository) {
 
 }  // namespace
 }  // namespace inferd::control
+
+namespace inferd::control {
+namespace {
+
+TEST(LoadFailureFromIndexTest, FirstUnavailableModelsReason) {
+  EXPECT_EQ(LoadFailureFromIndex(R"([{"name":"a","state":"READY"},{"name":"b","state":"UNAVAILABLE","reason":"bad pickle"}])"),
+            "bad pickle");
+  EXPECT_EQ(LoadFailureFromIndex(R"([{"name":"b","state":"UNAVAILABLE"}])"), "model b is unavailable");
+  EXPECT_EQ(LoadFailureFromIndex(R"([{"name":"a","state":"READY"}])"), "");
+  EXPECT_EQ(LoadFailureFromIndex(R"([{"name":"b","state":"LOADING"}])"), "");
+}
+
+TEST(LoadFailureFromIndexTest, HostileAnswersAreNoFailure) {
+  for (const char* body : {"", "not json", "{}", R"({"state":"UNAVAILABLE"})", "[1,2,null]",
+                           R"([{"state":7,"reason":"x"}])", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}) {
+    EXPECT_EQ(LoadFailureFromIndex(body), "") << body;
+  }
+  EXPECT_EQ(LoadFailureFromIndex(R"([{"name":5,"state":"UNAVAILABLE","reason":["x"]}])"), "model  is unavailable");
+}
+
+}  // namespace
+}  // namespace inferd::control

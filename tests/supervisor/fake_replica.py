@@ -32,6 +32,7 @@ p.add_argument("--no_listen_line", action="store_true")
 p.add_argument("--announce_ready", action="store_true",
                help="print 'inferd model-server ready' when --ready_after_ms has passed (as the real one does)")
 p.add_argument("--print_env", default="", help="print 'env NAME=value' and 'cwd=...'")
+p.add_argument("--index", default="[]", help="the body of POST /v2/repository/index (its requests are printed)")
 args = p.parse_args()
 
 sys.stdout.reconfigure(line_buffering=True)
@@ -76,6 +77,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             code = 404
         body = b"{}"
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        sent = self.rfile.read(n).decode()
+        code, body = (200, args.index.encode()) if self.path == "/v2/repository/index" else (404, b"{}")
+        print(f"POST {self.path} {sent}", flush=True)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

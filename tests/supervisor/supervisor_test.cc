@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -207,6 +208,61 @@ TEST(SupervisorTest, NeverReadyStaysRunning) {
   EXPECT_GT(st->http_port, 0);
   EXPECT_EQ(testing::HttpGet(st->http_port, "/v2/health/ready").status, 503);
   EXPECT_TRUE(rec.Of(*id, Phase::kReady).empty());
+}
+
+// A running replica that is not ready is asked why (status_path), without anyone making an HTTP call.
+TEST(SupervisorTest, NotReadyReasonComesFromTheStatusPath) {
+  Recorder rec;
+  Supervisor sup(rec.Fn());
+  ReplicaSpec spec = FakeSpec({"--never_ready", R"(--index=[{"name":"m","state":"UNAVAILABLE","reason":"bad file"}])"});
+  spec.status_path = "/v2/repository/index";
+  spec.status_probe_after = 100ms;
+  spec.status_probe_interval = 200ms;
+  std::vector<std::string> bodies;  // event-loop thread only while the replica runs
+  std::mutex mu;
+  spec.not_ready_reason = [&](std::string_view body) {
+    std::lock_guard lock(mu);
+    bodies.emplace_back(body);
+    return body.find("UNAVAILABLE") != std::string_view::npos ? std::string("bad file") : std::string();
+  };
+  auto id = sup.Start(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(WaitFor([&] { return sup.Get(*id)->not_ready_reason == "bad file"; }));
+  EXPECT_EQ(sup.Get(*id)->phase, Phase::kRunning);
+  EXPECT_NE(sup.Logs(*id).find("POST /v2/repository/index {}"), std::string::npos);
+  {
+    std::lock_guard lock(mu);
+    ASSERT_FALSE(bodies.empty());
+    EXPECT_EQ(bodies[0], R"([{"name":"m","state":"UNAVAILABLE","reason":"bad file"}])");
+  }
+  // Reported like a phase change (on_change), so the control plane wakes for it.
+  EXPECT_TRUE(WaitFor([&] {
+    for (const auto& e : rec.Of(*id, Phase::kRunning)) {
+      if (e.st.not_ready_reason == "bad file") return true;
+    }
+    return false;
+  }));
+  sup.StopAndWait(*id);
+}
+
+TEST(SupervisorTest, ReadyReplicaIsNotAskedWhy) {
+  Supervisor sup;
+  ReplicaSpec spec = FakeSpec({});
+  spec.status_path = "/v2/repository/index";
+  spec.status_probe_after = 0ms;
+  std::atomic<int> asked{0};
+  spec.not_ready_reason = [&](std::string_view) {
+    ++asked;
+    return std::string("x");
+  };
+  auto id = sup.Start(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(WaitFor([&] { return sup.Get(*id)->phase == Phase::kReady; }));
+  const int before = asked.load();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(asked.load(), before);
+  EXPECT_EQ(sup.Get(*id)->not_ready_reason, "");
+  sup.StopAndWait(*id);
 }
 
 TEST(SupervisorTest, CrashIsRestartedWithGrowingBackoff) {

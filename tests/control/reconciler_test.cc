@@ -1,0 +1,405 @@
+// Tests of control/reconciler.h against fakes: a replica runner, a model fetcher and a clock that the test
+// moves (no sleeps), over a real store in a temporary directory.
+#include "control/reconciler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "api/api_server.h"
+#include "resources/resources.h"
+
+namespace inferd::control {
+namespace {
+
+using namespace std::chrono_literals;
+using resources::Json;
+using supervisor::Phase;
+using supervisor::ReplicaId;
+
+class FakeClock : public ReconcileClock {
+ public:
+  int64_t SteadyNs() const override { return steady_ns_; }
+  std::chrono::system_clock::time_point SystemNow() const override { return system_; }
+  void Advance(std::chrono::milliseconds d) {
+    steady_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    system_ += d;
+  }
+
+ private:
+  int64_t steady_ns_ = 1'000'000'000'000;
+  std::chrono::system_clock::time_point system_ = std::chrono::system_clock::from_time_t(1'780'000'000);
+};
+
+class FakeRunner : public ReplicaRunner {
+ public:
+  explicit FakeRunner(const FakeClock* clock) : clock_(clock) {}
+  StatusOr<ReplicaId> Start(supervisor::ReplicaSpec spec) override {
+    ReplicaId id = ++next_;
+    supervisor::ReplicaStatus s;
+    s.id = id;
+    s.name = spec.name;
+    s.phase = Phase::kRunning;
+    s.pid = 1000 + static_cast<int>(id);
+    s.http_port = 20000 + static_cast<int>(id);
+    s.started_at = clock_->SystemNow();
+    replicas[id] = s;
+    specs[id] = std::move(spec);
+    return id;
+  }
+  void Stop(ReplicaId id) override {
+    stopped.push_back(id);
+    replicas.erase(id);
+  }
+  void StopAndWait(ReplicaId id) override { Stop(id); }
+  void Restart(ReplicaId id) override {
+    restarted.push_back(id);
+    auto& s = replicas.at(id);
+    s.phase = Phase::kRunning;
+    s.not_ready_reason.clear();
+    ++s.restarts;
+    s.started_at = clock_->SystemNow() + 1ms;
+  }
+  std::optional<supervisor::ReplicaStatus> Get(ReplicaId id) const override {
+    auto it = replicas.find(id);
+    if (it == replicas.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // The replicas of a revision, oldest first.
+  std::vector<ReplicaId> Of(const std::string& revision) const {
+    std::vector<ReplicaId> out;
+    for (const auto& [id, s] : replicas) {
+      if (s.name.find("/" + revision + "-") != std::string::npos) out.push_back(id);
+    }
+    return out;
+  }
+  void SetPhase(ReplicaId id, Phase p) { replicas.at(id).phase = p; }
+
+  std::map<ReplicaId, supervisor::ReplicaStatus> replicas;
+  std::map<ReplicaId, supervisor::ReplicaSpec> specs;
+  std::vector<ReplicaId> stopped, restarted;
+
+ private:
+  const FakeClock* clock_;
+  ReplicaId next_ = 0;
+};
+
+class FakeFetcher : public ModelFetcher {
+ public:
+  StatusOr<Source> Resolve(const Json&, const std::string& uri, const resources::CredentialLookup&) const override {
+    Source s;
+    s.uri = uri;
+    if (!uri.empty()) s.cache_key = "key-" + uri;
+    return s;
+  }
+  Outcome Ensure(const Source& src) override {
+    ++ensures[src.uri];
+    if (auto it = outcomes.find(src.uri); it != outcomes.end()) return it->second;
+    Outcome o;
+    o.ready = true;
+    o.model_path = "/models/" + std::to_string(src.uri.size());
+    o.status = {{"uri", src.uri}, {"state", "Ready"}};
+    return o;
+  }
+  bool Present(const std::string&) const override { return true; }
+  void MarkCollectionDue() override {}
+  void CollectIfDue(const std::set<std::string>&, const std::set<std::string>&,
+                    std::chrono::steady_clock::time_point) override {}
+
+  std::map<std::string, Outcome> outcomes;  // by URI; absent: ready at once
+  std::map<std::string, int> ensures;
+};
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("reconciler_test." + std::to_string(getpid()) + "." +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto db = store::Store::Open((dir_ / "inferd.db").string());
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    db_ = std::move(*db);
+    for (auto& rt : resources::BuiltinClusterServingRuntimes()) ASSERT_TRUE(db_->Create(api::ClusterServingRuntimeType(), rt).ok());
+    NewReconciler();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void NewReconciler() {
+    ReconcilerOptions o;
+    o.domain = "example.com";
+    o.gateway_http_port = 8080;
+    o.inferd_bin = "/usr/bin/inferd";
+    o.autoscaler.scale_to_zero_grace_period = 2s;
+    o.autoscaler.stable_window = 6s;
+    rec_ = std::make_unique<Reconciler>(o, db_.get(), &runner_, &fetcher_, &clock_,
+                                        [this](std::shared_ptr<gateway::RoutingTable> t) { routes_ = std::move(t); },
+                                        nullptr);
+  }
+
+  void Apply(const std::string& predictor_json, const std::string& annotations = "{}") {
+    Json obj = {{"apiVersion", std::string(resources::kIsvcApiVersion)},
+                {"kind", "InferenceService"},
+                {"metadata", {{"name", "iris"}, {"namespace", "default"}, {"annotations", Json::parse(annotations)}}},
+                {"spec", {{"predictor", Json::parse(predictor_json)}}}};
+    auto got = db_->Get(api::InferenceServiceType(), "default", "iris");
+    if (got.ok()) {
+      obj["metadata"] = (*got)["metadata"];
+      obj["metadata"]["annotations"] = Json::parse(annotations);
+      ASSERT_TRUE(db_->Update(api::InferenceServiceType(), obj).ok());
+    } else {
+      ASSERT_TRUE(db_->Create(api::InferenceServiceType(), obj).ok());
+    }
+  }
+  static std::string Sklearn(const std::string& uri, const std::string& extra = "") {
+    return R"({"model":{"modelFormat":{"name":"sklearn"},"storageUri":")" + uri + "\"}" + extra + "}";
+  }
+
+  // One pass after `advance` of time.
+  void Pass(std::chrono::milliseconds advance = 100ms) {
+    clock_.Advance(advance);
+    rec_->Reconcile();
+  }
+  Json Status() { return (*db_->Get(api::InferenceServiceType(), "default", "iris"))["status"]; }
+  Json Condition(const std::string& type) {
+    const Json status = Status();
+    for (const auto& c : status["conditions"]) {
+      if (c["type"] == type) return c;
+    }
+    return Json();
+  }
+  std::string Traffic() {
+    std::string out;
+    const Json status = Status();
+    for (const auto& t : status["components"]["predictor"]["traffic"]) {
+      out += (out.empty() ? "" : ",") + t["revisionName"].get<std::string>() + "=" + std::to_string(t["percent"].get<int>());
+    }
+    return out;
+  }
+  std::vector<std::string> EventReasons() {
+    std::vector<std::string> out;
+    auto events = db_->List(api::EventType(), "default");
+    if (!events.ok()) return out;
+    for (const auto& e : events->items) out.push_back(e["reason"]);
+    return out;
+  }
+  bool HasEvent(const std::string& reason) {
+    auto r = EventReasons();
+    return std::find(r.begin(), r.end(), reason) != r.end();
+  }
+  void ReadyAll(const std::string& revision) {
+    for (auto id : runner_.Of(revision)) runner_.SetPhase(id, Phase::kReady);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> db_;
+  FakeClock clock_;
+  FakeRunner runner_{&clock_};
+  FakeFetcher fetcher_;
+  std::shared_ptr<gateway::RoutingTable> routes_;
+  std::unique_ptr<Reconciler> rec_;
+};
+
+TEST_F(ReconcilerTest, FirstRevisionStartsAndBecomesReady) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  const auto& spec = runner_.specs.begin()->second;
+  EXPECT_EQ(spec.status_path, "/v2/repository/index");  // the runner, not the reconciler, asks why
+  EXPECT_EQ(Condition("Ready")["status"], "False");
+  EXPECT_EQ(Condition("Ready")["reason"], "Loading");
+  EXPECT_EQ(Status()["modelStatus"]["states"]["activeModelState"], "Loading");
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  EXPECT_EQ(Traffic(), "iris-predictor-00001=100");
+  EXPECT_EQ(Status()["modelStatus"]["transitionStatus"], "UpToDate");
+  EXPECT_EQ(Status()["url"], "http://iris.default.example.com");
+  EXPECT_TRUE(HasEvent("RevisionCreated"));
+  EXPECT_TRUE(HasEvent("RevisionReady"));
+  ASSERT_TRUE(routes_);
+  ASSERT_EQ(routes_->services.size(), 1u);
+  ASSERT_EQ(routes_->services[0].revisions.size(), 1u);
+  EXPECT_EQ(routes_->services[0].revisions[0].endpoints.size(), 1u);
+  EXPECT_EQ(rec_->LogTargets("default/iris")->size(), 1u);
+}
+
+TEST_F(ReconcilerTest, AnUnchangedServiceIsNotWrittenAgain) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  Pass();  // status.inferd's carried keys settle their order (isvc_status.h)
+  auto rv = [this] {
+    return (*db_->Get(api::InferenceServiceType(), "default", "iris"))["metadata"]["resourceVersion"].dump();
+  };
+  const std::string before = rv();
+  for (int i = 0; i < 3; ++i) Pass(1000ms);
+  EXPECT_EQ(rv(), before);
+  runner_.SetPhase(runner_.Of("iris-predictor-00001").at(0), Phase::kNotReady);
+  Pass();
+  EXPECT_NE(rv(), before);
+}
+
+TEST_F(ReconcilerTest, SpecChangeMakesANewRevisionThatTakesOverOnceReady) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  const ReplicaId old = runner_.Of("iris-predictor-00001").at(0);
+  Apply(Sklearn("gs://b/iris-v2"));
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-predictor-00002").size(), 1u);
+  EXPECT_EQ(Traffic(), "iris-predictor-00001=100");  // the new one is not ready yet
+  EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00002");
+  Pass();  // a canary-less annotation change of nothing: no third revision
+  EXPECT_TRUE(runner_.Of("iris-predictor-00003").empty());
+  ReadyAll("iris-predictor-00002");
+  Pass();
+  EXPECT_EQ(Traffic(), "iris-predictor-00002=100");
+  EXPECT_EQ(Status()["components"]["predictor"]["previousRolledoutRevision"], "iris-predictor-00001");
+  // The old replica leaves the routes first and is stopped once the retire delay passed.
+  EXPECT_TRUE(std::find(runner_.stopped.begin(), runner_.stopped.end(), old) == runner_.stopped.end());
+  Pass(400ms);
+  EXPECT_TRUE(std::find(runner_.stopped.begin(), runner_.stopped.end(), old) != runner_.stopped.end());
+}
+
+TEST_F(ReconcilerTest, CanarySplitsAndZeroRollsBack) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  Apply(Sklearn("gs://b/iris-v2", R"(,"canaryTrafficPercent":10)"));
+  Pass();
+  ReadyAll("iris-predictor-00002");
+  Pass();
+  EXPECT_EQ(Traffic(), "iris-predictor-00002=10,iris-predictor-00001=90");
+  EXPECT_EQ(Status()["components"]["predictor"]["previousRolledoutRevision"], "iris-predictor-00001");
+  Apply(Sklearn("gs://b/iris-v2", R"(,"canaryTrafficPercent":0)"));
+  Pass();
+  EXPECT_EQ(Traffic(), "iris-predictor-00002=0,iris-predictor-00001=100");
+  EXPECT_TRUE(runner_.Of("iris-predictor-00003").empty());  // the percentage is not part of the revision
+  Apply(Sklearn("gs://b/iris-v2"));  // promote
+  Pass();
+  EXPECT_EQ(Traffic(), "iris-predictor-00002=100");
+  EXPECT_TRUE(HasEvent("TrafficShifted"));
+}
+
+TEST_F(ReconcilerTest, ScalesToZeroAndBackOnAHeldRequest) {
+  Apply(Sklearn("gs://b/iris", R"(,"minReplicas":0)"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  for (int i = 0; i < 120 && !runner_.Of("iris-predictor-00001").empty(); ++i) Pass(1000ms);
+  EXPECT_TRUE(runner_.Of("iris-predictor-00001").empty()) << "never scaled to zero";
+  EXPECT_EQ(Condition("Ready")["status"], "True");  // at zero on purpose: still Ready
+  ASSERT_TRUE(routes_);
+  auto& rev = routes_->services.at(0).revisions.at(0);
+  EXPECT_TRUE(rev.activate);
+  rev.stats->held.store(1);  // the gateway holds a request for it
+  clock_.Advance(10ms);
+  rec_->ActivateHeld();
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+}
+
+TEST_F(ReconcilerTest, CrashLoopIsNotReadyWithTheCrash) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  const ReplicaId id = runner_.Of("iris-predictor-00001").at(0);
+  auto& s = runner_.replicas.at(id);
+  s.phase = Phase::kBackoff;
+  s.reason = "CrashLoopBackOff";
+  s.message = "exit code 1: boom";
+  Pass();
+  EXPECT_EQ(Condition("Ready")["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(Status()["modelStatus"]["lastFailureInfo"]["reason"], "RuntimeUnhealthy");
+  EXPECT_EQ(Status()["modelStatus"]["copies"]["failedCopies"], 1);
+  ASSERT_TRUE(routes_);
+  EXPECT_NE(routes_->services.at(0).unavailable.find("CrashLoopBackOff"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, FailedDownloadIsReportedThenRetriedByTheFetcher) {
+  ModelFetcher::Outcome failed;
+  failed.failed = true;
+  failed.reason = "DownloadFailed";
+  failed.message = "gs://b/iris: 403 (attempt 1; retrying in 5 s)";
+  failed.status = {{"uri", "gs://b/iris"}, {"state", "Failed"}};
+  fetcher_.outcomes["gs://b/iris"] = failed;
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  EXPECT_TRUE(runner_.replicas.empty());
+  EXPECT_EQ(Condition("Ready")["reason"], "DownloadFailed");
+  EXPECT_EQ(Status()["modelStatus"]["lastFailureInfo"]["reason"], "ModelLoadFailed");
+  EXPECT_EQ(Status()["inferd"]["storage"]["state"], "Failed");
+  EXPECT_TRUE(HasEvent("DownloadFailed"));
+  fetcher_.outcomes.erase("gs://b/iris");  // the fetcher's retry succeeded
+  Pass();
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  EXPECT_EQ(Status()["inferd"]["storage"]["state"], "Ready");
+  EXPECT_GE(fetcher_.ensures["gs://b/iris"], 2);
+}
+
+TEST_F(ReconcilerTest, FailedLoadBacksOffRestartsAndRecovers) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  const ReplicaId id = runner_.Of("iris-predictor-00001").at(0);
+  runner_.replicas.at(id).not_ready_reason = "bad pickle";
+  Pass();
+  EXPECT_EQ(Condition("Ready")["reason"], "ModelLoadFailed");
+  EXPECT_EQ(Condition("Ready")["message"], "bad pickle");
+  EXPECT_EQ(Status()["modelStatus"]["transitionStatus"], "BlockedByFailedLoad");
+  EXPECT_EQ(Status()["modelStatus"]["states"]["activeModelState"], "FailedToLoad");
+  EXPECT_EQ(Status()["inferd"]["modelLoad"]["state"], "BackOff");
+  EXPECT_EQ(Status()["inferd"]["modelLoad"]["failedAttempts"], 1);
+  EXPECT_TRUE(runner_.restarted.empty());
+  Pass(1100ms);  // the first retry is due after initial_backoff (1 s)
+  ASSERT_EQ(runner_.restarted.size(), 1u);
+  EXPECT_EQ(Status()["inferd"]["modelLoad"]["state"], "Retrying");
+  runner_.replicas.at(id).not_ready_reason = "bad pickle";  // fails again: attempt 2, backing off longer
+  Pass();
+  EXPECT_EQ(Status()["inferd"]["modelLoad"]["failedAttempts"], 2);
+  Pass(1100ms);
+  EXPECT_EQ(runner_.restarted.size(), 1u);  // 2 s now
+  Pass(1000ms);
+  ASSERT_EQ(runner_.restarted.size(), 2u);
+  runner_.SetPhase(id, Phase::kReady);  // the model was fixed in place
+  Pass();
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  EXPECT_FALSE(Status()["inferd"].contains("modelLoad"));
+  EXPECT_TRUE(HasEvent("ModelLoaded"));
+}
+
+TEST_F(ReconcilerTest, RestartContinuesTheRevisionNumbering) {
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  Apply(Sklearn("gs://b/iris-v2"));
+  Pass();
+  EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00002");
+  rec_->StopAll();
+  runner_.replicas.clear();
+  NewReconciler();  // inferd serve restarted: same store, nothing running
+  Pass();
+  EXPECT_EQ(runner_.Of("iris-predictor-00002").size(), 1u);  // the same template keeps its number
+  EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00002");
+  NewReconciler();
+  Apply(Sklearn("gs://b/iris-v3"));
+  Pass();
+  EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00003");
+}
+
+TEST_F(ReconcilerTest, InvalidSpecIsNotReadyWithTheReason) {
+  Apply(R"({"model":{"modelFormat":{"name":"no-such-format"},"storageUri":"gs://b/x"}})");
+  Pass();
+  EXPECT_TRUE(runner_.replicas.empty());
+  EXPECT_EQ(Condition("Ready")["status"], "False");
+  EXPECT_EQ(Status()["modelStatus"]["transitionStatus"], "InvalidSpec");
+  EXPECT_EQ(Condition("Ready")["reason"], "NoSupportingRuntime");
+}
+
+}  // namespace
+}  // namespace inferd::control
