@@ -46,6 +46,10 @@ void Reconciler::State::ReconcileAll() {
   for (auto& r : ns_rts->items) runtimes_by_ns[r["metadata"].value("namespace", "default")].push_back(std::move(r));
   ListCredentialObjects();
   std::set<std::string> seen;
+  // Services deleted (or deleted and created again) since the last pass: their replicas stop only once the
+  // routes without them are published, so a request sent after a replica of a deleted service exited finds
+  // no route (404), never a route to a dead replica that the activator would hold.
+  std::vector<Service> removed;
   for (const auto& obj : list->items) {
     std::string ns = obj["metadata"].value("namespace", "default");
     std::string name = obj["metadata"].value("name", "");
@@ -54,7 +58,7 @@ void Reconciler::State::ReconcileAll() {
     Service& svc = services[key];
     std::string uid = obj["metadata"].value("uid", "");
     if (!svc.uid.empty() && svc.uid != uid) {  // deleted and created again between two passes
-      StopService(svc);
+      removed.push_back(std::move(svc));
       svc = Service{};
     }
     svc.ns = ns;
@@ -69,7 +73,7 @@ void Reconciler::State::ReconcileAll() {
       continue;
     }
     LOG_INFO("inferenceservice {} deleted: stopping its replicas", it->first);
-    StopService(it->second);
+    removed.push_back(std::move(it->second));
     fetcher->MarkCollectionDue();  // its cache entries may have no other user
     {
       std::lock_guard lock(logs_mu);
@@ -78,7 +82,8 @@ void Reconciler::State::ReconcileAll() {
     it = services.erase(it);
   }
   PublishRoutes();
-  StopRetired(clock->SteadyNs());  // after the routes without them are out
+  for (auto& svc : removed) StopService(svc);  // after the routes without them are out
+  StopRetired(clock->SteadyNs());  // likewise
   CollectCache();
 }
 

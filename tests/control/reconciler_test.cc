@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -51,6 +52,7 @@ class FakeRunner : public ReplicaRunner {
     return id;
   }
   void Stop(ReplicaId id) override {
+    if (on_stop) on_stop(id);
     stopped.push_back(id);
     replicas.erase(id);
   }
@@ -82,6 +84,7 @@ class FakeRunner : public ReplicaRunner {
   std::map<ReplicaId, supervisor::ReplicaStatus> replicas;
   std::map<ReplicaId, supervisor::ReplicaSpec> specs;
   std::vector<ReplicaId> stopped, restarted;
+  std::function<void(ReplicaId)> on_stop;  // called before a replica is stopped
 
  private:
   const FakeClock* clock_;
@@ -287,6 +290,51 @@ TEST_F(ReconcilerTest, CanarySplitsAndZeroRollsBack) {
   Pass();
   EXPECT_EQ(Traffic(), "iris-predictor-00002=100");
   EXPECT_TRUE(HasEvent("TrafficShifted"));
+}
+
+// A deleted service leaves the routes before its replicas are stopped: once a replica of it is gone, a new
+// request finds no route (the gateway's 404), not a route to a dead replica that the activator would hold
+// and then answer 503 "removed while waiting" (the cause of a flaky serve_test test_11). Likewise a service
+// deleted and created again: its old replicas are out of the routes before they stop.
+TEST_F(ReconcilerTest, ADeletedServiceLeavesTheRoutesBeforeItsReplicasStop) {
+  auto routed = [this](ReplicaId id) {
+    const int pid = 1000 + static_cast<int>(id);  // FakeRunner::Start
+    for (const auto& s : routes_->services) {
+      for (const auto& r : s.revisions) {
+        for (const auto& e : r.endpoints) {
+          if (e.pid == pid) return true;
+        }
+      }
+    }
+    return false;
+  };
+  std::vector<ReplicaId> stopped_while_routed;
+  runner_.on_stop = [&](ReplicaId id) {
+    if (routes_ && routed(id)) stopped_while_routed.push_back(id);
+  };
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  const ReplicaId first = runner_.Of("iris-predictor-00001").at(0);
+  ASSERT_TRUE(routed(first));
+
+  // Deleted and created again between two passes (a new uid).
+  ASSERT_TRUE(db_->Delete(api::InferenceServiceType(), "default", "iris").ok());
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  EXPECT_TRUE(std::find(runner_.stopped.begin(), runner_.stopped.end(), first) != runner_.stopped.end());
+  EXPECT_TRUE(stopped_while_routed.empty());
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  const ReplicaId second = runner_.Of("iris-predictor-00001").at(0);
+  ASSERT_TRUE(routed(second));
+
+  ASSERT_TRUE(db_->Delete(api::InferenceServiceType(), "default", "iris").ok());
+  Pass();
+  EXPECT_TRUE(std::find(runner_.stopped.begin(), runner_.stopped.end(), second) != runner_.stopped.end());
+  EXPECT_TRUE(stopped_while_routed.empty());
+  EXPECT_TRUE(routes_->services.empty());
 }
 
 TEST_F(ReconcilerTest, ScalesToZeroAndBackOnAHeldRequest) {
