@@ -33,12 +33,9 @@ void BecomeActive(DeciderState& state, int64_t now_ns) {
   state.active_since_ns = now_ns;
 }
 
-}  // namespace
-
-Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int ready_replicas, int64_t now_ns,
-                DeciderState& state, bool activation) {
-  Decision d;
-  ready_replicas = std::max(0, ready_replicas);
+// Startup, initial-scale and activation bookkeeping at the start of each decision.
+void NoteReadiness(const RevisionScalingSpec& spec, int ready_replicas, int64_t now_ns, DeciderState& state,
+                   bool activation, Decision& d) {
   if (!state.started) {
     state.started = true;
     state.active_since_ns = now_ns;
@@ -53,25 +50,127 @@ Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int
     if (state.inactive || ready_replicas == 0) BecomeActive(state, now_ns);
     Append(&d.reason, "activation");
   }
+}
 
-  auto hold = [&](std::string why) {
-    int desired = state.last_desired >= 0 ? state.last_desired : spec.initial_scale;
-    if (!state.initialized) desired = std::max(desired, spec.initial_scale);
-    desired = ApplyBounds(spec, desired);
-    if (desired == 0 && !state.inactive) {
+// Keeps the last decision (or the initial scale) when there is nothing to decide on.
+Decision Hold(const RevisionScalingSpec& spec, int64_t now_ns, DeciderState& state, Decision& d,
+              const std::string& why) {
+  int desired = state.last_desired >= 0 ? state.last_desired : spec.initial_scale;
+  if (!state.initialized) desired = std::max(desired, spec.initial_scale);
+  desired = ApplyBounds(spec, desired);
+  if (desired == 0 && !state.inactive) {
+    state.inactive = true;
+    state.inactive_since_ns = now_ns;
+  }
+  d.desired = desired;
+  d.panicking = state.panicking;
+  d.inactive = state.inactive;
+  Append(&d.reason, why + ", keeping " + std::to_string(desired));
+  state.last_desired = desired;
+  return d;
+}
+
+// Enters panic mode when the panic window asks for panic_threshold times the ready pods, and leaves it after
+// a whole stable window below that; returns the desired count (the panic maximum while panicking).
+int PanicDesired(const RevisionScalingSpec& spec, double dppc, double ready, int64_t now_ns, DeciderState& state,
+                 Decision& d) {
+  const bool over = dppc / ready >= spec.panic_threshold;
+  if (over) {
+    if (!state.panicking) Append(&d.reason, "entering panic");
+    state.panicking = true;
+    state.panic_last_over_ns = now_ns;
+  } else if (state.panicking && now_ns - state.panic_last_over_ns >= spec.stable_window.count()) {
+    state.panicking = false;
+    state.max_panic_pods = 0;
+    Append(&d.reason, "leaving panic");
+  }
+  int desired = d.stable_pods;
+  if (state.panicking) {
+    desired = std::max({state.max_panic_pods, d.stable_pods, d.panic_pods});
+    state.max_panic_pods = desired;
+    Append(&d.reason, "panicking: " + std::to_string(desired));
+  }
+  return desired;
+}
+
+// The scale-down delay: the highest desired count seen within the delay.
+int ScaleDownDelay(const RevisionScalingSpec& spec, int desired, int64_t now_ns, DeciderState& state, Decision& d) {
+  if (spec.scale_down_delay.count() <= 0) {
+    state.delay_window.clear();
+    return desired;
+  }
+  state.delay_window.emplace_back(now_ns, desired);
+  while (!state.delay_window.empty() && state.delay_window.front().first <= now_ns - spec.scale_down_delay.count()) {
+    state.delay_window.pop_front();
+  }
+  int held = desired;
+  for (const auto& [t, v] : state.delay_window) held = std::max(held, v);
+  if (held > desired) Append(&d.reason, "scale-down delay holds " + std::to_string(held));
+  return held;
+}
+
+// desired == 0: whether the revision may really go to zero now (scale to zero enabled, the activation timed
+// out or the revision has been idle for a stable window and then the grace period), else 1.
+int ZeroOrOne(const RevisionScalingSpec& spec, int64_t now_ns, DeciderState& state, Decision& d) {
+  if (!spec.enable_scale_to_zero || spec.min_scale > 0) {
+    Append(&d.reason, spec.enable_scale_to_zero ? "min-scale > 0" : "scale to zero disabled");
+    return 1;
+  }
+  if (state.activating_since_ns) {
+    if (now_ns - *state.activating_since_ns >= spec.activation_timeout.count()) {
+      state.activating_since_ns.reset();
       state.inactive = true;
       state.inactive_since_ns = now_ns;
+      state.zero_allowed = true;
+      state.initialized = true;  // give up on initial-scale too
+      Append(&d.reason, "activation timed out: back to zero");
+      return 0;
     }
-    d.desired = desired;
-    d.panicking = state.panicking;
-    d.inactive = state.inactive;
-    Append(&d.reason, why + ", keeping " + std::to_string(desired));
-    state.last_desired = desired;
-    return d;
-  };
+    Append(&d.reason, "activating: holding 1");
+    return 1;
+  }
+  int desired = 0;
+  if (!state.inactive) {
+    if (now_ns - state.active_since_ns >= spec.stable_window.count()) {
+      state.inactive = true;
+      state.inactive_since_ns = now_ns;
+      Append(&d.reason, "idle: inactive");
+    } else {
+      desired = 1;
+      Append(&d.reason, "idle, active for less than a stable window: holding 1");
+    }
+  }
+  if (state.inactive) {
+    const int64_t last_pod = std::max(spec.scale_to_zero_grace_period, spec.scale_to_zero_pod_retention_period).count();
+    if (state.zero_allowed || now_ns - state.inactive_since_ns >= last_pod) {
+      state.zero_allowed = true;
+      Append(&d.reason, "scale to zero");
+    } else {
+      desired = 1;
+      Append(&d.reason, "inactive: keeping 1 for the grace period");
+    }
+  }
+  return desired;
+}
 
+double ExcessBurstCapacity(const RevisionScalingSpec& spec, int ready_replicas, double panic_avg) {
+  if (spec.target_burst_capacity == 0) return 0;
+  if (spec.target_burst_capacity > 0) {
+    return std::floor(ready_replicas * spec.total_target - spec.target_burst_capacity - panic_avg);
+  }
+  return -1;
+}
+
+}  // namespace
+
+Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int ready_replicas, int64_t now_ns,
+                DeciderState& state, bool activation) {
+  Decision d;
+  ready_replicas = std::max(0, ready_replicas);
+  NoteReadiness(spec, ready_replicas, now_ns, state, activation, d);
   if (spec.metric == ScaleMetric::kCpu || spec.metric == ScaleMetric::kMemory) {
-    return hold("metric " + std::string(ScaleMetricName(spec.metric)) + " is scaled by the HPA class, not the KPA");
+    return Hold(spec, now_ns, state, d,
+                "metric " + std::string(ScaleMetricName(spec.metric)) + " is scaled by the HPA class, not the KPA");
   }
 
   const MetricWindow::Average stable_w = window.AverageOver(now_ns, spec.stable_window);
@@ -79,7 +178,7 @@ Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int
   // the activation timeout can take the revision back to zero (as Knative's scaler does).
   if (!stable_w.has_data && !activation && !state.activating_since_ns) {
     d.no_data = true;
-    return hold("no data for a whole stable window");
+    return Hold(spec, now_ns, state, d, "no data for a whole stable window");
   }
   const MetricWindow::Average panic_w = window.AverageOver(now_ns, spec.panic_window);
   const bool rps = spec.metric == ScaleMetric::kRps;
@@ -96,76 +195,11 @@ Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int
   Append(&d.reason, Fmt("stable %.3g/%.3g -> %d", d.stable_avg, spec.target, d.stable_pods));
   Append(&d.reason, Fmt("panic %.3g/%.3g -> %d", d.panic_avg, spec.target, d.panic_pods));
 
-  const bool over = dppc / ready >= spec.panic_threshold;
-  if (over) {
-    if (!state.panicking) Append(&d.reason, "entering panic");
-    state.panicking = true;
-    state.panic_last_over_ns = now_ns;
-  } else if (state.panicking && now_ns - state.panic_last_over_ns >= spec.stable_window.count()) {
-    state.panicking = false;
-    state.max_panic_pods = 0;
-    Append(&d.reason, "leaving panic");
-  }
-
-  int desired = d.stable_pods;
-  if (state.panicking) {
-    desired = std::max({state.max_panic_pods, d.stable_pods, d.panic_pods});
-    state.max_panic_pods = desired;
-    Append(&d.reason, "panicking: " + std::to_string(desired));
-  }
+  int desired = PanicDesired(spec, dppc, ready, now_ns, state, d);
   if (activation) desired = std::max(desired, 1);
-
-  if (spec.scale_down_delay.count() > 0) {
-    state.delay_window.emplace_back(now_ns, desired);
-    while (!state.delay_window.empty() && state.delay_window.front().first <= now_ns - spec.scale_down_delay.count()) {
-      state.delay_window.pop_front();
-    }
-    int held = desired;
-    for (const auto& [t, v] : state.delay_window) held = std::max(held, v);
-    if (held > desired) Append(&d.reason, "scale-down delay holds " + std::to_string(held));
-    desired = held;
-  } else {
-    state.delay_window.clear();
-  }
-
+  desired = ScaleDownDelay(spec, desired, now_ns, state, d);
   if (desired == 0) {
-    if (!spec.enable_scale_to_zero || spec.min_scale > 0) {
-      desired = 1;
-      Append(&d.reason, spec.enable_scale_to_zero ? "min-scale > 0" : "scale to zero disabled");
-    } else if (state.activating_since_ns) {
-      if (now_ns - *state.activating_since_ns >= spec.activation_timeout.count()) {
-        state.activating_since_ns.reset();
-        state.inactive = true;
-        state.inactive_since_ns = now_ns;
-        state.zero_allowed = true;
-        state.initialized = true;  // give up on initial-scale too
-        Append(&d.reason, "activation timed out: back to zero");
-      } else {
-        desired = 1;
-        Append(&d.reason, "activating: holding 1");
-      }
-    } else {
-      if (!state.inactive) {
-        if (now_ns - state.active_since_ns >= spec.stable_window.count()) {
-          state.inactive = true;
-          state.inactive_since_ns = now_ns;
-          Append(&d.reason, "idle: inactive");
-        } else {
-          desired = 1;
-          Append(&d.reason, "idle, active for less than a stable window: holding 1");
-        }
-      }
-      if (state.inactive) {
-        const int64_t last_pod = std::max(spec.scale_to_zero_grace_period, spec.scale_to_zero_pod_retention_period).count();
-        if (state.zero_allowed || now_ns - state.inactive_since_ns >= last_pod) {
-          state.zero_allowed = true;
-          Append(&d.reason, "scale to zero");
-        } else {
-          desired = 1;
-          Append(&d.reason, "inactive: keeping 1 for the grace period");
-        }
-      }
-    }
+    desired = ZeroOrOne(spec, now_ns, state, d);
   } else if (state.inactive) {
     BecomeActive(state, now_ns);
     Append(&d.reason, "active again");
@@ -179,14 +213,7 @@ Decision Decide(const RevisionScalingSpec& spec, const MetricWindow& window, int
   if (bounded != desired) Append(&d.reason, "bounded to " + std::to_string(bounded));
   desired = bounded;
 
-  if (spec.target_burst_capacity == 0) {
-    d.excess_burst_capacity = 0;
-  } else if (spec.target_burst_capacity > 0) {
-    d.excess_burst_capacity =
-        std::floor(ready_replicas * spec.total_target - spec.target_burst_capacity - d.panic_avg);
-  } else {
-    d.excess_burst_capacity = -1;
-  }
+  d.excess_burst_capacity = ExcessBurstCapacity(spec, ready_replicas, d.panic_avg);
   d.desired = desired;
   d.panicking = state.panicking;
   d.inactive = state.inactive;

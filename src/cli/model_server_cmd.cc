@@ -9,8 +9,6 @@
 //   as KServe's servers parse with argparse's parse_known_args.
 // Every value a flag writes lives in one ModelServerFlags owned by the callback (a shared_ptr it
 // captures), so nothing CLI11 holds a reference to is freed before parsing.
-#include <signal.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/listener_flags.h"
+#include "cli/shutdown_signals.h"
 #include "core/logging.h"
 #include "net/listener.h"
 #include "server/model_server.h"
@@ -255,13 +254,8 @@ std::string ReadRepositoryToken(const std::string& file, std::string* token) {
 }
 
 int Run(ModelServerConfig& cfg) {
-  // Block the shutdown signals before any thread starts, so they are delivered to sigwait below.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Block the shutdown signals before any thread starts, so they wait for WaitForShutdownSignal below.
+  const sigset_t set = BlockShutdownSignals();
 
   ModelServer server(cfg);
   Status st = server.Start();
@@ -269,9 +263,7 @@ int Run(ModelServerConfig& cfg) {
     LOG_ERROR("cannot start: {}", st.message());
     return 1;
   }
-  int sig = 0;
-  sigwait(&set, &sig);
-  LOG_INFO("received signal {}", sig);
+  LOG_INFO("received signal {}", WaitForShutdownSignal(set));
   server.Drain();
   return 0;
 }

@@ -1,11 +1,10 @@
 // cli/serve_cmd.cc: `inferd serve`, the local control plane (control/control_plane.h).
-#include <signal.h>
-
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/listener_flags.h"
+#include "cli/shutdown_signals.h"
 #include "control/control_plane.h"
 #include "control/serve_config.h"
 #include "core/logging.h"
@@ -85,12 +84,7 @@ void AddServeCommand(CLI::App& app) {
       LOG_INFO("settings from {}", *config_path);
     }
     if (opt->data_dir.empty()) opt->data_dir = control::DefaultDataDir();
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    signal(SIGPIPE, SIG_IGN);
+    const sigset_t set = BlockShutdownSignals();  // before ControlPlane::Start starts any thread
     auto cp = control::ControlPlane::Start(*opt);
     if (!cp.ok()) {
       std::fprintf(stderr, "inferd serve: %s\n", cp.status().message().c_str());
@@ -106,9 +100,7 @@ void AddServeCommand(CLI::App& app) {
     std::printf("inferd serve listening http_port=%d grpc_port=%d api_port=%d\n", e.http_port, e.grpc_port,
                 e.api_port);
     std::fflush(stdout);
-    int sig = 0;
-    sigwait(&set, &sig);
-    LOG_INFO("received signal {}: stopping replicas", sig);
+    LOG_INFO("received signal {}: stopping replicas", WaitForShutdownSignal(set));
     (*cp)->Stop();
     g_serve_exit = 0;
   });

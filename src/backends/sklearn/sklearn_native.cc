@@ -129,6 +129,21 @@ Status BuildForest(element head, size_t num_features, size_t groups, bool hgb_mi
   return Status::Ok();
 }
 
+// Appends a list of rows of `width` numbers each to *out; `bad_row` and `bad_value` are the errors for a row
+// of another length (or not a list) and for a value that is not a number.
+Status NumberRows(array rows, size_t width, const char* bad_row, const char* bad_value, std::vector<double>* out) {
+  for (element row : rows) {
+    array r;
+    if (row.get(r) || r.size() != width) return Bad(bad_row);
+    for (element e : r) {
+      double v;
+      if (!Number(e, &v)) return Bad(bad_value);
+      out->push_back(v);
+    }
+  }
+  return Status::Ok();
+}
+
 bool Close(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b));
@@ -145,176 +160,177 @@ StatusOr<std::unique_ptr<NativeModel>> NativeModel::FromJson(std::string_view js
   if (doc["n_features"].get(nf) || nf <= 0 || nf > (1 << 24)) return Bad("bad n_features");
   m->num_features_ = nf;
   m->description_ = String(doc, "type", "estimator");
+  RETURN_IF_ERROR(m->ParseSteps(doc));
+  element head;
+  if (doc["head"].get(head)) return Bad("'head' is missing");
+  RETURN_IF_ERROR(m->ParseTask(head));
+  RETURN_IF_ERROR(m->ParseHeadKind(head));
+  RETURN_IF_ERROR(m->CheckRawWidth());
+  RETURN_IF_ERROR(m->CheckProbe(doc));
+  return m;
+}
 
-  // ---- steps ----
-  size_t width = static_cast<size_t>(nf);
+Status NativeModel::ParseStep(const element& s, size_t width, Step* step) {
+  std::string op = String(s, "op");
+  step->in_width = width;
+  step->out_width = width;
+  if (op == "standard") {
+    step->kind = StepKind::kStandard;
+    RETURN_IF_ERROR(Doubles(s, "mean", &step->a, width));
+    RETURN_IF_ERROR(Doubles(s, "scale", &step->b, width));
+  } else if (op == "minmax") {
+    step->kind = StepKind::kMinMax;
+    RETURN_IF_ERROR(Doubles(s, "scale", &step->a, width));
+    RETURN_IF_ERROR(Doubles(s, "min", &step->b, width));
+    std::vector<double> clip;
+    if (Doubles(s, "clip", &clip, 2).ok()) {
+      step->clip = true;
+      step->lo = clip[0];
+      step->hi = clip[1];
+    }
+  } else if (op == "impute") {
+    step->kind = StepKind::kImpute;
+    RETURN_IF_ERROR(Doubles(s, "statistics", &step->a, width));
+  } else if (op == "onehot") {
+    step->kind = StepKind::kOneHot;
+    step->ignore_unknown = Bool(s, "ignore_unknown");
+    array cats;
+    if (s["categories"].get(cats) || cats.size() != width) return Bad("onehot: one category list per column");
+    size_t out = 0;
+    for (element c : cats) {
+      std::vector<double> v;
+      array list;
+      if (c.get(list)) return Bad("onehot: categories must be lists");
+      for (element e : list) {
+        double d;
+        if (!Number(e, &d) || std::isnan(d)) return Bad("onehot: non-numeric category");
+        v.push_back(d);
+      }
+      if (!std::is_sorted(v.begin(), v.end())) return Bad("onehot: categories are not sorted");
+      out += v.size();
+      step->categories.push_back(std::move(v));
+    }
+    step->out_width = out;
+  } else {
+    return Bad("unknown step '" + op + "'");
+  }
+  return Status::Ok();
+}
+
+Status NativeModel::ParseSteps(const element& doc) {
+  size_t width = static_cast<size_t>(num_features_);
   array steps;
   if (doc["steps"].get(steps)) return Bad("'steps' is missing");
   for (element s : steps) {
     Step step;
-    std::string op = String(s, "op");
-    step.in_width = width;
-    step.out_width = width;
-    if (op == "standard") {
-      step.kind = StepKind::kStandard;
-      RETURN_IF_ERROR(Doubles(s, "mean", &step.a, width));
-      RETURN_IF_ERROR(Doubles(s, "scale", &step.b, width));
-    } else if (op == "minmax") {
-      step.kind = StepKind::kMinMax;
-      RETURN_IF_ERROR(Doubles(s, "scale", &step.a, width));
-      RETURN_IF_ERROR(Doubles(s, "min", &step.b, width));
-      std::vector<double> clip;
-      if (Doubles(s, "clip", &clip, 2).ok()) {
-        step.clip = true;
-        step.lo = clip[0];
-        step.hi = clip[1];
-      }
-    } else if (op == "impute") {
-      step.kind = StepKind::kImpute;
-      RETURN_IF_ERROR(Doubles(s, "statistics", &step.a, width));
-    } else if (op == "onehot") {
-      step.kind = StepKind::kOneHot;
-      step.ignore_unknown = Bool(s, "ignore_unknown");
-      array cats;
-      if (s["categories"].get(cats) || cats.size() != width) return Bad("onehot: one category list per column");
-      size_t out = 0;
-      for (element c : cats) {
-        std::vector<double> v;
-        array list;
-        if (c.get(list)) return Bad("onehot: categories must be lists");
-        for (element e : list) {
-          double d;
-          if (!Number(e, &d) || std::isnan(d)) return Bad("onehot: non-numeric category");
-          v.push_back(d);
-        }
-        if (!std::is_sorted(v.begin(), v.end())) return Bad("onehot: categories are not sorted");
-        out += v.size();
-        step.categories.push_back(std::move(v));
-      }
-      step.out_width = out;
-    } else {
-      return Bad("unknown step '" + op + "'");
-    }
+    RETURN_IF_ERROR(ParseStep(s, width, &step));
     width = step.out_width;
-    m->steps_.push_back(std::move(step));
+    steps_.push_back(std::move(step));
   }
-  m->head_width_ = width;
+  head_width_ = width;
+  return Status::Ok();
+}
 
-  // ---- head ----
-  element head;
-  if (doc["head"].get(head)) return Bad("'head' is missing");
-  std::string kind = String(head, "kind"), task = String(head, "task");
-  m->classifier_ = task == "classification";
-  if (!m->classifier_ && task != "regression") return Bad("unknown task '" + task + "'");
-  if (m->classifier_) {
-    array classes;
-    if (head["classes"].get(classes) || classes.size() == 0) return Bad("'classes' is missing");
-    m->num_classes_ = classes.size();
-    std::string proba = String(head, "proba", "none");
-    if (proba == "none") m->proba_ = ProbaKind::kNone;
-    else if (proba == "identity") m->proba_ = ProbaKind::kIdentity;
-    else if (proba == "logistic_binary") m->proba_ = ProbaKind::kLogisticBinary;
-    else if (proba == "softmax_binary") m->proba_ = ProbaKind::kSoftmaxBinary;
-    else if (proba == "ovr") m->proba_ = ProbaKind::kOvr;
-    else if (proba == "softmax") m->proba_ = ProbaKind::kSoftmax;
-    else return Bad("unknown proba '" + proba + "'");
-    m->label_from_proba_ = String(head, "label_from") == "proba";
-    if (m->label_from_proba_ && m->proba_ == ProbaKind::kNone) return Bad("labels from missing probabilities");
-    double scale = 1.0;
-    if (!head["sigmoid_scale"].get(scale)) m->sigmoid_scale_ = scale;
-  } else {
+Status NativeModel::ParseTask(const element& head) {
+  std::string task = String(head, "task");
+  classifier_ = task == "classification";
+  if (!classifier_ && task != "regression") return Bad("unknown task '" + task + "'");
+  if (!classifier_) {
     std::string link = String(head, "inverse_link", "identity");
-    if (link == "exp") m->exp_inverse_link_ = true;
+    if (link == "exp") exp_inverse_link_ = true;
     else if (link != "identity") return Bad("unknown inverse_link '" + link + "'");
+    return Status::Ok();
   }
+  array classes;
+  if (head["classes"].get(classes) || classes.size() == 0) return Bad("'classes' is missing");
+  num_classes_ = classes.size();
+  std::string proba = String(head, "proba", "none");
+  if (proba == "none") proba_ = ProbaKind::kNone;
+  else if (proba == "identity") proba_ = ProbaKind::kIdentity;
+  else if (proba == "logistic_binary") proba_ = ProbaKind::kLogisticBinary;
+  else if (proba == "softmax_binary") proba_ = ProbaKind::kSoftmaxBinary;
+  else if (proba == "ovr") proba_ = ProbaKind::kOvr;
+  else if (proba == "softmax") proba_ = ProbaKind::kSoftmax;
+  else return Bad("unknown proba '" + proba + "'");
+  label_from_proba_ = String(head, "label_from") == "proba";
+  if (label_from_proba_ && proba_ == ProbaKind::kNone) return Bad("labels from missing probabilities");
+  double scale = 1.0;
+  if (!head["sigmoid_scale"].get(scale)) sigmoid_scale_ = scale;
+  return Status::Ok();
+}
 
+Status NativeModel::ParseHeadKind(const element& head) {
+  std::string kind = String(head, "kind");
   if (kind == "linear") {
-    m->linear_ = true;
+    linear_ = true;
     array coef;
     if (head["coef"].get(coef) || coef.size() == 0) return Bad("'coef' is missing");
-    m->raw_width_ = coef.size();
-    for (element row : coef) {
-      array r;
-      if (row.get(r) || r.size() != width) return Bad("coef rows must have one value per feature");
-      for (element e : r) {
-        double v;
-        if (!Number(e, &v)) return Bad("coef holds a non-number");
-        m->coef_.push_back(v);
-      }
-    }
-    RETURN_IF_ERROR(Doubles(head, "intercept", &m->intercept_));
-    if (m->intercept_.size() == 1 && m->raw_width_ > 1) m->intercept_.assign(m->raw_width_, m->intercept_[0]);
-    if (m->intercept_.size() != m->raw_width_) return Bad("intercept has the wrong length");
+    raw_width_ = coef.size();
+    RETURN_IF_ERROR(
+        NumberRows(coef, head_width_, "coef rows must have one value per feature", "coef holds a non-number", &coef_));
+    RETURN_IF_ERROR(Doubles(head, "intercept", &intercept_));
+    if (intercept_.size() == 1 && raw_width_ > 1) intercept_.assign(raw_width_, intercept_[0]);
+    if (intercept_.size() != raw_width_) return Bad("intercept has the wrong length");
   } else if (kind == "trees") {
-    m->linear_ = false;
+    linear_ = false;
     std::vector<double> base;
     RETURN_IF_ERROR(Doubles(head, "base", &base));
     if (base.empty()) return Bad("'base' is empty");
-    m->raw_width_ = base.size();
-    m->float32_input_ = String(head, "input") == "float32";
-    m->nan_allowed_ = Bool(head, "nan_allowed");
-    RETURN_IF_ERROR(BuildForest(head, width, m->raw_width_, m->nan_allowed_, &m->forest_));
+    raw_width_ = base.size();
+    float32_input_ = String(head, "input") == "float32";
+    nan_allowed_ = Bool(head, "nan_allowed");
+    RETURN_IF_ERROR(BuildForest(head, head_width_, raw_width_, nan_allowed_, &forest_));
   } else {
     return Bad("unknown head kind '" + kind + "'");
   }
+  return Status::Ok();
+}
 
-  // The raw width each probability rule expects.
-  size_t c = m->num_classes_;
-  switch (m->proba_) {
+// The raw width each probability rule expects.
+Status NativeModel::CheckRawWidth() const {
+  size_t c = num_classes_;
+  switch (proba_) {
     case ProbaKind::kLogisticBinary:
     case ProbaKind::kSoftmaxBinary:
-      if (m->raw_width_ != 1 || c != 2) return Bad("binary probabilities need one raw score and two classes");
+      if (raw_width_ != 1 || c != 2) return Bad("binary probabilities need one raw score and two classes");
       break;
     case ProbaKind::kIdentity:
     case ProbaKind::kOvr:
     case ProbaKind::kSoftmax:
-      if (m->raw_width_ != c) return Bad("one raw score per class expected");
+      if (raw_width_ != c) return Bad("one raw score per class expected");
       break;
     case ProbaKind::kNone:
-      if (m->classifier_ && m->raw_width_ != 1 && m->raw_width_ != c) return Bad("raw scores do not match classes");
+      if (classifier_ && raw_width_ != 1 && raw_width_ != c) return Bad("raw scores do not match classes");
       break;
   }
-  if (!m->classifier_ && m->raw_width_ != 1) return Bad("multi-output regressors are not compiled");
+  if (!classifier_ && raw_width_ != 1) return Bad("multi-output regressors are not compiled");
+  return Status::Ok();
+}
 
-  // ---- probe ----
+Status NativeModel::CheckProbe(const element& doc) const {
   element probe;
   if (doc["probe"].get(probe)) return Bad("'probe' is missing");
   array rows;
   if (probe["x"].get(rows) || rows.size() == 0) return Bad("probe has no rows");
   std::vector<double> x;
-  for (element row : rows) {
-    array r;
-    if (row.get(r) || r.size() != static_cast<size_t>(nf)) return Bad("probe rows must have n_features values");
-    for (element e : r) {
-      double v;
-      if (!Number(e, &v)) return Bad("probe holds a non-number");
-      x.push_back(v);
-    }
-  }
+  RETURN_IF_ERROR(NumberRows(rows, static_cast<size_t>(num_features_), "probe rows must have n_features values",
+                             "probe holds a non-number", &x));
   size_t n = rows.size();
   std::vector<int64_t> label_index;
   std::vector<double> proba, value;
-  if (m->classifier_) {
+  if (classifier_) {
     RETURN_IF_ERROR(Ints(probe, "label_index", &label_index));
     if (label_index.size() != n) return Bad("probe label_index has the wrong length");
-    if (m->has_proba()) {
+    if (has_proba()) {
       array p;
       if (probe["proba"].get(p) || p.size() != n) return Bad("probe proba is missing");
-      for (element row : p) {
-        array r;
-        if (row.get(r) || r.size() != c) return Bad("probe proba rows must have one value per class");
-        for (element e : r) {
-          double v;
-          if (!Number(e, &v)) return Bad("probe proba holds a non-number");
-          proba.push_back(v);
-        }
-      }
+      RETURN_IF_ERROR(NumberRows(p, num_classes_, "probe proba rows must have one value per class",
+                                 "probe proba holds a non-number", &proba));
     }
   } else {
     RETURN_IF_ERROR(Doubles(probe, "value", &value, n));
   }
-  RETURN_IF_ERROR(m->CheckAgainstProbe(x, n, label_index, proba, value));
-  return m;
+  return CheckAgainstProbe(x, n, label_index, proba, value);
 }
 
 Status NativeModel::CheckAgainstProbe(const std::vector<double>& x, size_t n, const std::vector<int64_t>& label_index,

@@ -43,6 +43,10 @@
 #include "backends/forest/forest.h"
 #include "core/status.h"
 
+namespace simdjson::dom {
+class element;
+}
+
 namespace inferd::sklearn {
 
 class NativeModel {
@@ -81,6 +85,14 @@ class NativeModel {
   void Raw(const double* x, size_t n, double* raw) const;
   Status CheckAgainstProbe(const std::vector<double>& x, size_t n, const std::vector<int64_t>& label_index,
                            const std::vector<double>& proba, const std::vector<double>& value) const;
+  // The parts of FromJson, in order: the steps (sets steps_ and head_width_), the head's task (classes,
+  // probabilities, inverse link), its kind (linear or trees), then the probe check.
+  static Status ParseStep(const simdjson::dom::element& s, size_t width, Step* step);
+  Status ParseSteps(const simdjson::dom::element& doc);
+  Status ParseTask(const simdjson::dom::element& head);
+  Status ParseHeadKind(const simdjson::dom::element& head);
+  Status CheckRawWidth() const;
+  Status CheckProbe(const simdjson::dom::element& doc) const;
 
   int64_t num_features_ = 0;
   std::string description_;
