@@ -382,15 +382,22 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
   return V2Answer(model, ireq, iresp);
 }
 
+namespace {
+
+// 405 naming the method and the path.
+RestResponse MethodNotAllowed(const RestRequest& req, std::string_view path) {
+  RestResponse r = Error(InvalidArgument("method " + req.method + " is not allowed on " + std::string(path)));
+  r.status = 405;
+  return r;
+}
+
+}  // namespace
+
+// Route, RouteV1, RouteV2 and RouteRepository are split for size only: they sit in this file so that the
+// compiler can inline them, and they take the decoded segments by reference (no allocation added).
 RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
   std::string_view target = req.target;
   std::string_view path = target.substr(0, target.find('?'));
-  bool get = req.method == "GET", post = req.method == "POST";
-  auto method_not_allowed = [&] {
-    RestResponse r = Error(InvalidArgument("method " + req.method + " is not allowed on " + std::string(path)));
-    r.status = 405;
-    return r;
-  };
   auto parts = SplitPath(path);
   // Segments are percent-decoded one by one (a model name may contain an encoded ':' or space).
   std::vector<std::string> seg(parts.size());
@@ -401,12 +408,12 @@ RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
   }
   size_t n = seg.size();
 
-  if (state_->draining.load(std::memory_order_relaxed) && post) {
+  if (state_->draining.load(std::memory_order_relaxed) && req.method == "POST") {
     return Error(Unavailable("server is shutting down"));
   }
 
   if (n == 0) {
-    if (!get) return method_not_allowed();
+    if (req.method != "GET") return MethodNotAllowed(req, path);
     return Json("{\"status\":\"alive\"}");
   }
   if (n == 1 && seg[0] == "metrics") {
@@ -415,147 +422,161 @@ RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
   }
+  if (seg[0] == "v1" && n >= 2 && seg[1] == "models") return RouteV1(req, seg, path, done, deferred);
+  if (seg[0] == "v2") return RouteV2(req, seg, path, done, deferred);
+  return Error(NotFound("unknown path " + std::string(path)));
+}
 
-  // ---- KServe V1 --------------------------------------------------------------------------------
-  if (seg[0] == "v1" && n >= 2 && seg[1] == "models") {
+// KServe V1: /v1/models, /v1/models/{m}[:verb] and /v1/models/{m}/versions/{v}[:verb].
+RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::string>& seg, std::string_view path,
+                                  Done& done, bool* deferred) {
+  const size_t n = seg.size();
+  const bool get = req.method == "GET", post = req.method == "POST";
+  if (n == 2) {
+    if (!get) return MethodNotAllowed(req, path);
+    return ModelListResponse();
+  }
+  std::string last = seg[n - 1];
+  std::string verb;
+  size_t colon = last.rfind(':');
+  if (colon != std::string::npos) {
+    verb = last.substr(colon + 1);
+    last = last.substr(0, colon);
+  }
+  std::string model, version;
+  if (n == 3) {
+    model = last;
+  } else if (n == 5 && seg[3] == "versions") {
+    model = seg[2];
+    version = last;
+  } else {
+    return Error(NotFound("unknown path " + std::string(path)));
+  }
+  if (verb.empty()) {
+    if (!get) return MethodNotAllowed(req, path);
+    return ModelReadyResponse(model, version, /*v1=*/true);
+  }
+  if (!post) return MethodNotAllowed(req, path);
+  if (verb == "predict") return V1Predict(req, model, version, done, deferred);
+  if (verb == "explain" || verb == "classify" || verb == "regress") {
+    auto m = repo_->Get(model, version);
+    if (!m.ok()) return Error(m.status());
+    if (verb == "explain") return Error(Unimplemented("model '" + model + "' has no explainer"));
+    return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+  }
+  return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
+}
+
+// Open Inference Protocol V2: server metadata, health, models and the repository extension.
+RestResponse RestHandler::RouteV2(RestRequest& req, const std::vector<std::string>& seg, std::string_view path,
+                                  Done& done, bool* deferred) {
+  const size_t n = seg.size();
+  const bool get = req.method == "GET", post = req.method == "POST";
+  if (n == 1) {
+    if (!get) return MethodNotAllowed(req, path);
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject();
+    w.Key("name");
+    w.String(options_.server_name);
+    w.Key("version");
+    w.String(options_.server_version);
+    w.Key("extensions");
+    w.BeginArray();
+    w.String("model_repository");
+    w.String("binary_tensor_data");
+    w.EndArray();
+    w.EndObject();
+    return Json(std::move(out));
+  }
+  if (seg[1] == "health" && n == 3) {
+    if (!get) return MethodNotAllowed(req, path);
+    if (seg[2] == "live") return Json("{\"live\":true}");
+    if (seg[2] == "ready") {
+      bool ready = !state_->draining.load(std::memory_order_relaxed) && repo_->AllReady();
+      return Json(ready ? "{\"ready\":true}" : "{\"ready\":false}", ready ? 200 : 503);
+    }
+  }
+  if (seg[1] == "models") {
     if (n == 2) {
-      if (!get) return method_not_allowed();
+      if (!get) return MethodNotAllowed(req, path);
       return ModelListResponse();
     }
-    // /v1/models/{m}[:verb] or /v1/models/{m}/versions/{v}[:verb]
-    std::string last = seg[n - 1];
-    std::string verb;
-    size_t colon = last.rfind(':');
-    if (colon != std::string::npos) {
-      verb = last.substr(colon + 1);
-      last = last.substr(0, colon);
+    std::string_view model = seg[2], version;
+    size_t rest = 3;
+    if (n >= 5 && seg[3] == "versions") {
+      version = seg[4];
+      rest = 5;
     }
-    std::string model, version;
-    if (n == 3) {
-      model = last;
-    } else if (n == 5 && seg[3] == "versions") {
-      model = seg[2];
-      version = last;
-    } else {
-      return Error(NotFound("unknown path " + std::string(path)));
+    if (n == rest) {
+      if (!get) return MethodNotAllowed(req, path);
+      return ModelMetadataResponse(model, version);
     }
-    if (verb.empty()) {
-      if (!get) return method_not_allowed();
-      return ModelReadyResponse(model, version, /*v1=*/true);
+    if (n == rest + 1 && seg[rest] == "ready") {
+      if (!get) return MethodNotAllowed(req, path);
+      return ModelReadyResponse(model, version, /*v1=*/false);
     }
-    if (!post) return method_not_allowed();
-    if (verb == "predict") return V1Predict(req, model, version, done, deferred);
-    if (verb == "explain" || verb == "classify" || verb == "regress") {
-      auto m = repo_->Get(model, version);
-      if (!m.ok()) return Error(m.status());
-      if (verb == "explain") return Error(Unimplemented("model '" + model + "' has no explainer"));
-      return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+    if (n == rest + 1 && seg[rest] == "infer") {
+      if (!post) return MethodNotAllowed(req, path);
+      return V2Infer(req, model, version, done, deferred);
     }
-    return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
   }
+  if (seg[1] == "repository") return RouteRepository(req, seg, path, done, deferred);
+  return Error(NotFound("unknown path " + std::string(path)));
+}
 
-  // ---- Open Inference Protocol V2 ----------------------------------------------------------------
-  if (seg[0] == "v2") {
-    if (n == 1) {
-      if (!get) return method_not_allowed();
+// The V2 repository extension: /v2/repository/index and /v2/repository/models/{m}/(load|unload).
+RestResponse RestHandler::RouteRepository(RestRequest& req, const std::vector<std::string>& seg,
+                                          std::string_view path, Done& done, bool* deferred) {
+  const size_t n = seg.size();
+  const bool get = req.method == "GET", post = req.method == "POST";
+  if (n == 3 && seg[2] == "index") {
+    if (!post && !get) return MethodNotAllowed(req, path);
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginArray();
+    for (const auto& e : repo_->Index()) {
+      w.BeginObject();
+      w.Key("name");
+      w.String(e.name);
+      if (!e.version.empty()) { w.Key("version"); w.String(e.version); }
+      if (!e.state.empty()) { w.Key("state"); w.String(e.state); }
+      if (!e.reason.empty()) { w.Key("reason"); w.String(e.reason); }
+      w.EndObject();
+    }
+    w.EndArray();
+    return Json(std::move(out));
+  }
+  if (n == 5 && seg[2] == "models" && (seg[4] == "load" || seg[4] == "unload")) {
+    if (!post) return MethodNotAllowed(req, path);
+    if (!options_.repository_token.empty() && !BearerTokenMatches(req.authorization, options_.repository_token)) {
+      RestResponse r = Error(Unauthenticated("repository " + seg[4] + " needs Authorization: Bearer <token>"));
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    if (Status st = ValidateModelName(seg[3]); !st.ok()) return Error(st);
+    std::string model = seg[3];
+    bool load = seg[4] == "load";
+    if (Status st = CheckRepositoryBody(load, req.body); !st.ok()) return Error(st);
+    auto task = [this, model, load, done]() mutable {
+      Status st = load ? repo_->Load(model) : repo_->Unload(model);
+      if (!st.ok()) {
+        done(Error(st));
+        return;
+      }
       std::string out;
       JsonWriter w(&out);
       w.BeginObject();
       w.Key("name");
-      w.String(options_.server_name);
-      w.Key("version");
-      w.String(options_.server_version);
-      w.Key("extensions");
-      w.BeginArray();
-      w.String("model_repository");
-      w.String("binary_tensor_data");
-      w.EndArray();
+      w.String(model);
+      w.Key(load ? "load" : "unload");
+      w.Bool(true);
       w.EndObject();
-      return Json(std::move(out));
-    }
-    if (seg[1] == "health" && n == 3) {
-      if (!get) return method_not_allowed();
-      if (seg[2] == "live") return Json("{\"live\":true}");
-      if (seg[2] == "ready") {
-        bool ready = !state_->draining.load(std::memory_order_relaxed) && repo_->AllReady();
-        return Json(ready ? "{\"ready\":true}" : "{\"ready\":false}", ready ? 200 : 503);
-      }
-    }
-    if (seg[1] == "models") {
-      if (n == 2) {
-        if (!get) return method_not_allowed();
-        return ModelListResponse();
-      }
-      std::string_view model = seg[2], version;
-      size_t rest = 3;
-      if (n >= 5 && seg[3] == "versions") {
-        version = seg[4];
-        rest = 5;
-      }
-      if (n == rest) {
-        if (!get) return method_not_allowed();
-        return ModelMetadataResponse(model, version);
-      }
-      if (n == rest + 1 && seg[rest] == "ready") {
-        if (!get) return method_not_allowed();
-        return ModelReadyResponse(model, version, /*v1=*/false);
-      }
-      if (n == rest + 1 && seg[rest] == "infer") {
-        if (!post) return method_not_allowed();
-        return V2Infer(req, model, version, done, deferred);
-      }
-    }
-    if (seg[1] == "repository") {
-      if (n == 3 && seg[2] == "index") {
-        if (!post && !get) return method_not_allowed();
-        std::string out;
-        JsonWriter w(&out);
-        w.BeginArray();
-        for (const auto& e : repo_->Index()) {
-          w.BeginObject();
-          w.Key("name");
-          w.String(e.name);
-          if (!e.version.empty()) { w.Key("version"); w.String(e.version); }
-          if (!e.state.empty()) { w.Key("state"); w.String(e.state); }
-          if (!e.reason.empty()) { w.Key("reason"); w.String(e.reason); }
-          w.EndObject();
-        }
-        w.EndArray();
-        return Json(std::move(out));
-      }
-      if (n == 5 && seg[2] == "models" && (seg[4] == "load" || seg[4] == "unload")) {
-        if (!post) return method_not_allowed();
-        if (!options_.repository_token.empty() &&
-            !BearerTokenMatches(req.authorization, options_.repository_token)) {
-          RestResponse r = Error(Unauthenticated("repository " + seg[4] + " needs Authorization: Bearer <token>"));
-          r.headers.emplace_back("WWW-Authenticate", "Bearer");
-          return r;
-        }
-        if (Status st = ValidateModelName(seg[3]); !st.ok()) return Error(st);
-        std::string model = seg[3];
-        bool load = seg[4] == "load";
-        if (Status st = CheckRepositoryBody(load, req.body); !st.ok()) return Error(st);
-        auto task = [this, model, load, done]() mutable {
-          Status st = load ? repo_->Load(model) : repo_->Unload(model);
-          if (!st.ok()) {
-            done(Error(st));
-            return;
-          }
-          std::string out;
-          JsonWriter w(&out);
-          w.BeginObject();
-          w.Key("name");
-          w.String(model);
-          w.Key(load ? "load" : "unload");
-          w.Bool(true);
-          w.EndObject();
-          done(Json(std::move(out)));
-        };
-        if (!slow_pool_->Submit(task)) return Error(Unavailable("too many model loads queued; retry later"));
-        *deferred = true;
-        return {};
-      }
-    }
+      done(Json(std::move(out)));
+    };
+    if (!slow_pool_->Submit(task)) return Error(Unavailable("too many model loads queued; retry later"));
+    *deferred = true;
+    return {};
   }
   return Error(NotFound("unknown path " + std::string(path)));
 }

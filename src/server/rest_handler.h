@@ -67,6 +67,13 @@ class RestHandler {
   struct BatchedCall;  // a request queued on a model's batcher (rest_handler.cc)
 
   RestResponse Route(RestRequest& req, Done& done, bool* deferred);
+  // Route's parts by path prefix (the segments are Route's percent-decoded path segments).
+  RestResponse RouteV1(RestRequest& req, const std::vector<std::string>& seg, std::string_view path, Done& done,
+                       bool* deferred);
+  RestResponse RouteV2(RestRequest& req, const std::vector<std::string>& seg, std::string_view path, Done& done,
+                       bool* deferred);
+  RestResponse RouteRepository(RestRequest& req, const std::vector<std::string>& seg, std::string_view path,
+                               Done& done, bool* deferred);
   // The inference routes answer through `done` (and set *deferred) when the model batches.
   RestResponse V1Predict(RestRequest& req, std::string_view model, std::string_view version, Done& done,
                          bool* deferred);
