@@ -11,8 +11,12 @@
 #   THREAD_SAFETY_FORCE=1 checks every unit again.
 #   SOURCE_DIR (this repository): the tree whose src/ and tests/ units are checked (BUILD_DIR is relative to it).
 # Needs clang (scripts/setup.sh installs it); run after a configure of $BUILD_DIR (dev.sh build).
+# First, scripts/check_std_locks.py: no std::mutex / condition_variable / lock guard in src/ outside
+# core/mutex.h and its allowlist (the analysis cannot see those locks), a grep of src/ in milliseconds.
 set -euo pipefail
-cd "${SOURCE_DIR:-$(dirname "$0")/..}"
+SCRIPTS=$(cd "$(dirname "$0")" && pwd)
+cd "${SOURCE_DIR:-$SCRIPTS/..}"
+/usr/bin/python3 "$SCRIPTS/check_std_locks.py" .
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}

@@ -8,14 +8,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -26,6 +24,7 @@
 #include "control/scaling.h"
 #include "core/clock.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "gateway/gateway.h"
 #include "net/listener.h"
 #include "resources/resources.h"
@@ -98,9 +97,9 @@ struct ControlPlane::Impl {
   std::unique_ptr<api::ApiServer> api_;
 
   // Wake-ups of the reconciler (any thread).
-  std::mutex wake_mu;
-  std::condition_variable wake_cv;
-  bool wake = false;  // guarded by wake_mu
+  Mutex wake_mu;
+  CondVar wake_cv;
+  bool wake GUARDED_BY(wake_mu) = false;
   std::atomic<bool> stopping{false};
   std::thread reconciler;
   std::vector<std::thread> watchers;
@@ -110,10 +109,10 @@ struct ControlPlane::Impl {
 
   void Wake() {
     {
-      std::lock_guard lock(wake_mu);
+      MutexLock lock(wake_mu);
       wake = true;
     }
-    wake_cv.notify_one();
+    wake_cv.Signal();
   }
 
   Status Open();
@@ -412,8 +411,8 @@ void ControlPlane::Impl::RunReconciler() {
       int64_t left_ms = (next_retire_ns - NowNs()) / 1'000'000 + 1;
       wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(1, left_ms)));
     }
-    std::unique_lock lock(wake_mu);
-    wake_cv.wait_for(lock, wait, [this] { return wake || stopping.load(); });
+    MutexLock lock(wake_mu);
+    wake_cv.WaitFor(wake_mu, wait, [this]() REQUIRES(wake_mu) { return wake || stopping.load(); });
     wake = false;
   }
 }

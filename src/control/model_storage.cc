@@ -101,12 +101,12 @@ void ModelStorage::Start(const Source& src) {
         src.uri,
         [this, d](const storage::Progress& p) {
           if (stopping_) throw std::runtime_error("inferd serve is stopping");  // Fetch fails, cleans up
-          std::lock_guard l(mu_);
+          MutexLock l(mu_);
           d->progress = p;
         },
         creds);
     {
-      std::lock_guard l(mu_);
+      MutexLock l(mu_);
       if (r.ok()) {
         d->state = Download::kDone;
         d->local_path = r->local_path;
@@ -132,7 +132,7 @@ void ModelStorage::Start(const Source& src) {
 
 ModelStorage::Outcome ModelStorage::Remote(const Source& src) {
   Outcome out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::shared_ptr<Download>& d = downloads_[src.cache_key];
   if (!d || (d->state == Download::kFailed && Clock::now() >= d->retry_at)) {
     if (!d) d = std::make_shared<Download>();
@@ -183,7 +183,7 @@ void ModelStorage::CollectIfDue(const std::set<std::string>& referenced, const s
   in.in_use = in_use;
   in.now_s = UnixNow();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [key, d] : downloads_) {
       if (d->state == Download::kRunning) in.in_use.insert(key);
     }
@@ -197,7 +197,7 @@ void ModelStorage::CollectIfDue(const std::set<std::string>& referenced, const s
   storage::CollectResult r = storage::CollectCache(storage_.cache(), in);
   std::map<std::string, std::string> uris;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [key, d] : downloads_) uris[key] = d->uri;
     for (const auto& removed : r.removed) downloads_.erase(removed.name);
     // Records of entries nothing references any more (and not downloading) go too: the map stays bounded.

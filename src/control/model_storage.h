@@ -26,13 +26,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "control/control_plane.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "resources/secrets.h"
@@ -90,15 +90,16 @@ class ModelStorage : public ModelFetcher {
  private:
   struct Download;
   Outcome Remote(const Source& src);
-  void Start(const Source& src);
+  void Start(const Source& src) REQUIRES(mu_);
 
   std::string cache_dir_;
   storage::Storage storage_;
   StorageServeOptions serve_;
   std::function<void()> wake_;
   std::unique_ptr<ThreadPool> pool_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Download>> downloads_;  // by cache key; guarded by mu_
+  mutable Mutex mu_;
+  // By cache key. mu_ also guards each Download's fields (the download threads write them).
+  std::map<std::string, std::shared_ptr<Download>> downloads_ GUARDED_BY(mu_);
   std::atomic<bool> collect_due_{true};
   std::atomic<bool> stopping_{false};
   std::chrono::steady_clock::time_point last_collection_{};

@@ -345,7 +345,7 @@ void Reconciler::State::PublishLogTargets(const Service& svc) {
       targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
     }
   }
-  std::lock_guard lock(logs_mu);
+  MutexLock lock(logs_mu);
   log_targets[svc.ns + "/" + svc.name] = std::move(targets);
 }
 

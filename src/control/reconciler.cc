@@ -76,7 +76,7 @@ void Reconciler::State::ReconcileAll() {
     removed.push_back(std::move(it->second));
     fetcher->MarkCollectionDue();  // its cache entries may have no other user
     {
-      std::lock_guard lock(logs_mu);
+      MutexLock lock(logs_mu);
       log_targets.erase(it->first);
     }
     it = services.erase(it);
@@ -519,7 +519,7 @@ void Reconciler::StopAll() {
 
 std::optional<std::vector<std::pair<std::string, supervisor::ReplicaId>>> Reconciler::LogTargets(
     const std::string& key) const {
-  std::lock_guard lock(s_->logs_mu);
+  MutexLock lock(s_->logs_mu);
   auto it = s_->log_targets.find(key);
   if (it == s_->log_targets.end()) return std::nullopt;
   return it->second;

@@ -8,7 +8,6 @@
 #include <ctime>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "control/plan.h"
 #include "control/reconciler.h"
 #include "control/scaling.h"
+#include "core/mutex.h"
 #include "resources/resources.h"
 
 namespace inferd::control {
@@ -126,8 +126,8 @@ struct Reconciler::State {
   bool pass_credentials_listed = false;  // both lists read (else no cache collection this pass)
 
   // Shared with the API threads (Reconciler::LogTargets): replicas of each service, newest revision first.
-  mutable std::mutex logs_mu;
-  std::map<std::string, std::vector<std::pair<std::string, supervisor::ReplicaId>>> log_targets;  // guarded by logs_mu
+  mutable Mutex logs_mu;
+  std::map<std::string, std::vector<std::pair<std::string, supervisor::ReplicaId>>> log_targets GUARDED_BY(logs_mu);
 
   // A fresh Unix socket path for an `inferd model-server` replica, or "" when it would not fit sun_path.
   std::string NextUdsPath() {
@@ -150,7 +150,7 @@ struct Reconciler::State {
   void BuildStatus(Pass& p, Service& svc);
   ComponentStatus PredictorStatus(Pass& p, const Service& svc);
   RevisionStatus RevisionStatusOf(const Revision& rev, const Service& svc, int ready, bool latest);
-  void PublishLogTargets(const Service& svc);
+  void PublishLogTargets(const Service& svc) EXCLUDES(logs_mu);
   void StopRevision(Revision& rev);
   void StopService(Service& svc);
   void Autoscale(Service& svc, Revision& rev, int64_t now_ns);

@@ -15,14 +15,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "core/backoff.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "supervisor/log_ring.h"
 #include "supervisor/probe.h"
 #include "supervisor/spawn.h"
@@ -174,19 +173,20 @@ void KillGroup(int pid, int sig) {
 
 struct Supervisor::Impl {
   ChangeFn on_change;
-  mutable std::mutex mu;
-  mutable std::condition_variable cv;  // output appended, spawned, replica removed
-  std::map<ReplicaId, std::unique_ptr<Replica>> replicas;
-  ReplicaId next_id = 1;
+  mutable Mutex mu;
+  mutable CondVar cv;  // output appended, spawned, replica removed
+  // mu also guards every Replica's fields.
+  std::map<ReplicaId, std::unique_ptr<Replica>> replicas GUARDED_BY(mu);
+  ReplicaId next_id GUARDED_BY(mu) = 1;
   int wake_fd = -1;
-  bool quit = false;
-  bool closing = false;  // destructor began: no new replicas
+  bool quit GUARDED_BY(mu) = false;
+  bool closing GUARDED_BY(mu) = false;  // destructor began: no new replicas
   std::thread loop;
   std::thread::id loop_tid;
 
   // Collected under mu by the loop, delivered after unlocking.
-  std::vector<ReplicaStatus> notes;
-  std::vector<std::pair<std::function<void(std::string_view)>, std::string>> sink_lines;
+  std::vector<ReplicaStatus> notes GUARDED_BY(mu);
+  std::vector<std::pair<std::function<void(std::string_view)>, std::string>> sink_lines GUARDED_BY(mu);
 
   void Wake() const {
     if (wake_fd < 0) return;
@@ -196,23 +196,24 @@ struct Supervisor::Impl {
   }
   bool OnLoopThread() const { return std::this_thread::get_id() == loop_tid; }
 
-  void Run();
-  void Deliver(std::vector<ReplicaStatus>& ns, decltype(sink_lines)& lines);
+  void Run() EXCLUDES(mu);
+  // Calls the callbacks, which may call back into the Supervisor: mu must not be held.
+  void Deliver(std::vector<ReplicaStatus>& ns, decltype(sink_lines)& lines) EXCLUDES(mu);
 
   // The rest runs on the loop thread with mu held.
-  void SetPhase(Replica& r, Phase p, bool force = false);
-  void Spawn(Replica& r, TimePoint now);
-  void ReadOutput(Replica& r, size_t limit);
-  void AppendOutput(Replica& r, std::string_view data);
-  void OnLine(Replica& r, std::string_view line);
-  void CheckExit(Replica& r, TimePoint now);
-  void OnLeaderExit(Replica& r, int wstatus, bool known, TimePoint now);
-  void FinishExit(Replica& r, TimePoint now);
-  void EnterBackoff(Replica& r, TimePoint now);
-  void OnProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now);
-  void OnStatusProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now);
-  bool StatusProbeDue(Replica& r, TimePoint now);
-  void Process(Replica& r, TimePoint now);
+  void SetPhase(Replica& r, Phase p, bool force = false) REQUIRES(mu);
+  void Spawn(Replica& r, TimePoint now) REQUIRES(mu);
+  void ReadOutput(Replica& r, size_t limit) REQUIRES(mu);
+  void AppendOutput(Replica& r, std::string_view data) REQUIRES(mu);
+  void OnLine(Replica& r, std::string_view line) REQUIRES(mu);
+  void CheckExit(Replica& r, TimePoint now) REQUIRES(mu);
+  void OnLeaderExit(Replica& r, int wstatus, bool known, TimePoint now) REQUIRES(mu);
+  void FinishExit(Replica& r, TimePoint now) REQUIRES(mu);
+  void EnterBackoff(Replica& r, TimePoint now) REQUIRES(mu);
+  void OnProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now) REQUIRES(mu);
+  void OnStatusProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now) REQUIRES(mu);
+  bool StatusProbeDue(Replica& r, TimePoint now) REQUIRES(mu);
+  void Process(Replica& r, TimePoint now) REQUIRES(mu);
 };
 
 void Supervisor::Impl::SetPhase(Replica& r, Phase p, bool force) {
@@ -600,7 +601,7 @@ void Supervisor::Impl::Run() {
     tags.clear();
     TimePoint deadline = kNever;
     {
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(mu);
       if (quit) break;
       if (wake_fd >= 0) {
         pfds.push_back({wake_fd, POLLIN, 0});
@@ -643,7 +644,7 @@ void Supervisor::Impl::Run() {
       std::this_thread::sleep_for(10ms);
     }
     {
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(mu);
       TimePoint now = Clock::now();
       for (size_t i = 0; n > 0 && i < pfds.size(); ++i) {
         if (pfds[i].revents == 0) continue;
@@ -676,11 +677,11 @@ void Supervisor::Impl::Run() {
       my_notes.swap(notes);
       my_lines.swap(sink_lines);
     }
-    cv.notify_all();
+    cv.SignalAll();
     Deliver(my_notes, my_lines);
     // Removed only after their kStopped was delivered, so StopAndWait returns after that callback.
     {
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(mu);
       bool removed = false;
       for (auto it = replicas.begin(); it != replicas.end();) {
         if (it->second->remove) {
@@ -692,7 +693,7 @@ void Supervisor::Impl::Run() {
       }
       if (!removed) continue;
     }
-    cv.notify_all();
+    cv.SignalAll();
   }
 }
 
@@ -705,7 +706,8 @@ Supervisor::Supervisor(ChangeFn on_change) : impl_(std::make_unique<Impl>()) {
     impl_->loop_tid = impl_->loop.get_id();
   } catch (const std::exception& e) {
     LOG_ERROR("supervisor: cannot start the event-loop thread: {}", e.what());
-    impl_->closing = true;  // Start refuses
+    MutexLock l(impl_->mu);  // no other thread yet
+    impl_->closing = true;   // Start refuses
   }
 }
 
@@ -714,7 +716,7 @@ Supervisor::~Supervisor() {
   if (im.loop.joinable()) {
     milliseconds max_grace{0};
     {
-      std::unique_lock<std::mutex> l(im.mu);
+      MutexLock l(im.mu);
       im.closing = true;
       for (auto& [id, r] : im.replicas) {
         r->stop_requested = true;
@@ -723,7 +725,7 @@ Supervisor::~Supervisor() {
       im.Wake();
       // SIGTERM, SIGKILL after the grace, then the group check: bounded, but do not hang on a process
       // stuck in uninterruptible sleep.
-      im.cv.wait_for(l, max_grace + kGroupTimeout + 2s, [&] { return im.replicas.empty(); });
+      im.cv.WaitFor(im.mu, max_grace + kGroupTimeout + 2s, [&]() REQUIRES(im.mu) { return im.replicas.empty(); });
       im.quit = true;
       im.Wake();
     }
@@ -733,7 +735,9 @@ Supervisor::~Supervisor() {
       im.loop.join();
     }
   }
-  // Whatever is left (a stuck process): SIGKILL and reap so that no zombie stays behind.
+  // Whatever is left (a stuck process): SIGKILL and reap so that no zombie stays behind. The loop has ended
+  // (or, detached, only finishes its iteration): the lock is uncontended, taken for the analysis' sake.
+  MutexLock l(im.mu);
   for (auto& [id, r] : im.replicas) {
     if (r->proc == Proc::kAlive) {
       KillGroup(r->pid, SIGKILL);
@@ -753,7 +757,7 @@ StatusOr<ReplicaId> Supervisor::Start(ReplicaSpec spec) {
   auto exe = internal::ResolveExecutable(spec.argv[0], spec.cwd, spec.env);
   if (!exe.ok()) return exe.status();
   Impl& im = *impl_;
-  std::unique_lock<std::mutex> l(im.mu);
+  MutexLock l(im.mu);
   if (im.closing) return Unavailable("supervisor is shutting down");
   ReplicaId id = im.next_id++;
   auto r = std::make_unique<Replica>(std::move(spec));
@@ -763,7 +767,7 @@ StatusOr<ReplicaId> Supervisor::Start(ReplicaSpec spec) {
   im.replicas.emplace(id, std::move(r));
   im.Wake();
   if (!im.OnLoopThread()) {
-    im.cv.wait(l, [&] {
+    im.cv.Wait(im.mu, [&]() REQUIRES(im.mu) {
       auto it = im.replicas.find(id);
       return im.quit || it == im.replicas.end() || !it->second->spawn_pending;
     });
@@ -772,7 +776,7 @@ StatusOr<ReplicaId> Supervisor::Start(ReplicaSpec spec) {
 }
 
 void Supervisor::Stop(ReplicaId id) {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(impl_->mu);
   auto it = impl_->replicas.find(id);
   if (it == impl_->replicas.end()) return;
   it->second->stop_requested = true;
@@ -780,7 +784,7 @@ void Supervisor::Stop(ReplicaId id) {
 }
 
 void Supervisor::Restart(ReplicaId id) {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(impl_->mu);
   auto it = impl_->replicas.find(id);
   if (it == impl_->replicas.end() || it->second->proc != Proc::kAlive || it->second->stop_requested) return;
   it->second->restart_requested = true;
@@ -790,19 +794,19 @@ void Supervisor::Restart(ReplicaId id) {
 void Supervisor::StopAndWait(ReplicaId id) {
   Stop(id);
   if (impl_->OnLoopThread()) return;
-  std::unique_lock<std::mutex> l(impl_->mu);
-  impl_->cv.wait(l, [&] { return impl_->quit || impl_->replicas.count(id) == 0; });
+  MutexLock l(impl_->mu);
+  impl_->cv.Wait(impl_->mu, [&]() REQUIRES(impl_->mu) { return impl_->quit || impl_->replicas.count(id) == 0; });
 }
 
 std::optional<ReplicaStatus> Supervisor::Get(ReplicaId id) const {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(impl_->mu);
   auto it = impl_->replicas.find(id);
   if (it == impl_->replicas.end()) return std::nullopt;
   return it->second->st;
 }
 
 std::vector<ReplicaStatus> Supervisor::List() const {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(impl_->mu);
   std::vector<ReplicaStatus> out;
   out.reserve(impl_->replicas.size());
   for (const auto& [id, r] : impl_->replicas) out.push_back(r->st);
@@ -810,7 +814,7 @@ std::vector<ReplicaStatus> Supervisor::List() const {
 }
 
 std::string Supervisor::Logs(ReplicaId id, size_t max_bytes) const {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(impl_->mu);
   auto it = impl_->replicas.find(id);
   if (it == impl_->replicas.end()) return "";
   return it->second->log.Tail(max_bytes);
@@ -819,17 +823,17 @@ std::string Supervisor::Logs(ReplicaId id, size_t max_bytes) const {
 std::pair<std::string, uint64_t> Supervisor::LogsSince(ReplicaId id, uint64_t from,
                                                        std::chrono::milliseconds timeout) const {
   Impl& im = *impl_;
-  std::unique_lock<std::mutex> l(im.mu);
+  MutexLock l(im.mu);
   auto deadline = Clock::now() + timeout;
   const Replica* r = nullptr;
-  auto find = [&] {
+  auto find = [&]() REQUIRES(im.mu) {
     auto it = im.replicas.find(id);
     r = it == im.replicas.end() ? nullptr : it->second.get();
     return r;
   };
   if (find() == nullptr) return {"", from};
   if (from > r->log.end()) from = r->log.end();
-  im.cv.wait_until(l, deadline, [&] { return im.quit || find() == nullptr || r->log.end() > from; });
+  im.cv.WaitUntil(im.mu, deadline, [&]() REQUIRES(im.mu) { return im.quit || find() == nullptr || r->log.end() > from; });
   if (r == nullptr) return {"", from};
   return {r->log.Since(from), r->log.end()};
 }

@@ -1,6 +1,7 @@
 """scripts/check_thread_safety.sh on a made-up tree: a unit that reads GUARDED_BY state without its mutex fails
 the check (naming the unit and the variable), the same unit with the lock passes, a rerun with nothing changed
-skips it, and an edit brings it back. Uses this repository's core/mutex.h and clang (scripts/setup.sh installs it).
+skips it, and an edit brings it back; a std::mutex (or condition variable, or guard) anywhere in src/ outside
+core/mutex.h fails it before clang runs (scripts/check_std_locks.py), unless only a comment names it. Uses this repository's core/mutex.h and clang (scripts/setup.sh installs it).
 
 Run by ctest with /usr/bin/python3.
 """
@@ -80,6 +81,31 @@ class CheckThreadSafetyTest(unittest.TestCase):
         rc, out = self.check()
         self.assertEqual(rc, 1, out)
         self.assertIn("requires holding mutex 'mu_'", out)
+
+    def test_a_std_lock_outside_core_mutex_h_fails(self):
+        self.write_unit("MutexLock lock(mu_);")
+        legacy = os.path.join(self.root, "src", "legacy", "queue.h")
+        os.makedirs(os.path.dirname(legacy))
+        with open(legacy, "w") as f:
+            f.write("#include <mutex>\nstruct Queue {\n  std::mutex mu;  // guards items\n  int items = 0;\n};\n")
+        rc, out = self.check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("src/legacy/queue.h:3: std::mutex outside core/mutex.h", out)
+        self.assertNotIn("check_thread_safety:", out)  # failed before clang ran
+
+        with open(legacy, "w") as f:  # a guard is refused as well
+            f.write("void F(Mutex& m) {\n  std::lock_guard<Mutex> l(m);\n}\n")
+        rc, out = self.check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("src/legacy/queue.h:2: std::lock_guard outside core/mutex.h", out)
+
+        with open(legacy, "w") as f:  # only a comment names one: fine (core/mutex.h itself is in the tree too)
+            f.write('#include "core/mutex.h"\n// was a std::mutex and a std::condition_variable\n'
+                    "struct Queue {\n  inferd::Mutex mu;\n  int items GUARDED_BY(mu) = 0;\n};\n")
+        rc, out = self.check()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("check_std_locks: 0 std lock uses outside core/mutex.h", out)
+        self.assertIn("1 units", out)
 
 
 if __name__ == "__main__":
