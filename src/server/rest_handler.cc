@@ -393,8 +393,9 @@ RestResponse MethodNotAllowed(const RestRequest& req, std::string_view path) {
 
 }  // namespace
 
-// Route, RouteV1, RouteV2 and RouteRepository are split for size only: they sit in this file so that the
-// compiler can inline them, and they take the decoded segments by reference (no allocation added).
+// Route, RouteV1, RouteV2 and RouteRepository are split for size only. They take the decoded segments by
+// reference (no allocation added); GCC 12 does not inline RouteV1/RouteV2, so a request makes one more direct
+// call, measured as no cost (docs/benchmarks.md, "Control plane and HTTP layer before and after issue 13").
 RestResponse RestHandler::Route(RestRequest& req, Done& done, bool* deferred) {
   std::string_view target = req.target;
   std::string_view path = target.substr(0, target.find('?'));
