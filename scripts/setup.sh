@@ -19,7 +19,12 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk hey nginx
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
+  python3-kubernetes  # the Kubernetes python client (KServeClient's transport) in the kubectl/SDK tests
 )
+
+# kubectl: the Kubernetes CLI the kubectl tests drive (tests/util/kube_fixture.py). Any kubectl on PATH is used
+# as it is (these machines have 1.32 from the Google Cloud SDK); without one, Debian's kubernetes-client.
+if ! command -v kubectl >/dev/null 2>&1; then PACKAGES+=(kubernetes-client); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
