@@ -47,6 +47,16 @@ const CompatibleImage* FindCompatibleImage(std::string_view image) {
   return nullptr;
 }
 
+// inferd's own image (docker/Dockerfile: ENTRYPOINT ["inferd"]), named with or without registry, tag or digest
+// ("inferd", "inferd:0.1.0", "registry.example.com/team/inferd@sha256:..."): a container of it without `command`
+// runs its entrypoint, this binary, with the container's args (config/runtimes: `model-server ...`).
+bool IsInferdImage(std::string_view image) {
+  if (auto at = image.find('@'); at != std::string_view::npos) image = image.substr(0, at);
+  if (auto slash = image.rfind('/'); slash != std::string_view::npos) image = image.substr(slash + 1);
+  if (auto colon = image.find(':'); colon != std::string_view::npos) image = image.substr(0, colon);
+  return image == "inferd";
+}
+
 int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
@@ -246,7 +256,9 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& e : container.env) env.emplace_back(e.name, e.value);
   if (command.empty()) {
-    if (const CompatibleImage* c = FindCompatibleImage(image)) {
+    if (IsInferdImage(image)) {
+      command = {"inferd"};
+    } else if (const CompatibleImage* c = FindCompatibleImage(image)) {
       command = {"inferd", "model-server"};
       if (c->add_model_flags) {
         for (const char* flag : {"--model_name={{.Name}}", "--model_dir=/mnt/models"}) {

@@ -10,8 +10,11 @@
 // - Images KServe's runtimes use whose work `inferd model-server` does (kserve/sklearnserver, xgbserver,
 //   lgbserver, predictiveserver, nvidia/tritonserver, pytorch/torchserve-kfs with their arguments as they are;
 //   seldonio/mlserver, configured by environment, with --model_name={{.Name}} --model_dir=/mnt/models added)
-//   run as `inferd model-server`, so a ClusterServingRuntime copied from KServe works unchanged. Any other container without `command`
-//   cannot run without Kubernetes: FailedPrecondition-like InvalidArgument whose message says so.
+//   run as `inferd model-server`, so a ClusterServingRuntime copied from KServe works unchanged. inferd's own
+//   image (last path segment `inferd`, any registry, tag or digest; entrypoint `inferd`) without `command` runs
+//   this binary with the container's args, as Kubernetes runs the image's entrypoint (config/runtimes: args
+//   `model-server ...`). Any other container without `command` cannot run without Kubernetes:
+//   FailedPrecondition-like InvalidArgument whose message says so.
 // - Other commands get a free loopback port chosen here, substituted for the value of
 //   --http_port/--port (forms `--http_port=8080` and `--http_port 8080`) and given as env PORT; the
 //   replica must serve /v2/health/ready there.

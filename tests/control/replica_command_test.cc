@@ -70,6 +70,38 @@ TEST(ReplicaCommandTest, KServeImageWithoutCommandRunsAsModelServer) {
             r->env.end());
 }
 
+// config/runtimes (inferd-sklearn, ...): inferd's own image, no command, args starting with the subcommand; the
+// image's entrypoint is inferd, so the replica runs this binary with those args.
+TEST(ReplicaCommandTest, InferdImageWithoutCommandRunsItsEntrypoint) {
+  for (const char* image : {"inferd", "inferd:0.1.0", "registry.example.com:5000/team/inferd:0.1.0",
+                            "ghcr.io/x/inferd@sha256:0123"}) {
+    Json rt = Runtime({{"name", "kserve-container"},
+                       {"image", image},
+                       {"args", {"model-server", "--model_name={{.Name}}", "--model_dir=/mnt/models",
+                                 "--http_port=8080", "--grpc_port=9000"}}});
+    resources::ComponentSpec spec;
+    spec.format = "sklearn";
+    auto r = BuildReplicaSpec(Input(&spec, &rt));
+    ASSERT_TRUE(r.ok()) << image << ": " << r.status().message();
+    ASSERT_GE(r->argv.size(), 2u);
+    EXPECT_EQ(r->argv[0], "/opt/inferd") << image;
+    EXPECT_EQ(r->argv[1], "model-server") << image;
+    EXPECT_TRUE(Has(r->argv, "--model_name=sklearn-iris")) << image;
+    EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc")) << image;
+    EXPECT_TRUE(Has(r->argv, "--http_port=0")) << image;
+    EXPECT_TRUE(Has(r->argv, "--grpc_port=0")) << image;
+    EXPECT_FALSE(Has(r->argv, "--grpc_port=9000")) << image;
+    EXPECT_TRUE(r->ports_from_stdout) << image;
+  }
+  // Only the image named inferd: a look-alike still needs a command.
+  for (const char* image : {"inferd-custom:1", "example.com/inferd/server:1", "notinferd"}) {
+    Json rt = Runtime({{"name", "kserve-container"}, {"image", image}, {"args", {"model-server"}}});
+    resources::ComponentSpec spec;
+    auto r = BuildReplicaSpec(Input(&spec, &rt));
+    EXPECT_FALSE(r.ok()) << image;
+  }
+}
+
 TEST(ReplicaCommandTest, ImageOnlyContainerCannotRunAndSaysSo) {
   Json rt = Runtime({{"name", "kserve-container"}, {"image", "tensorflow/serving:2.6.2"}});
   resources::ComponentSpec spec;
