@@ -2,17 +2,52 @@
 # The README's two commands:
 #   bash scripts/dev.sh run    install what is missing, build, serve the bundled example models
 #   bash scripts/dev.sh test   install what is missing, build, run the whole test suite
+# and, for docker/Dockerfile: bash scripts/dev.sh release PREFIX (a Release build of the inferd target, installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+BUILD_DIR_SET=${BUILD_DIR:-}
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 JOBS=${JOBS:-2}
 
+# The one CMake/Ninja configuration; extra arguments are more cache settings.
+configure() {
+  local cmd=(cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DPython3_EXECUTABLE=/usr/bin/python3 "$@")
+  if [[ ${DRY_RUN:-0} == 1 ]]; then echo "${cmd[*]}"; else "${cmd[@]}" >/dev/null; fi
+}
+
+# Runs a command, or with DRY_RUN=1 prints it.
+run() {
+  if [[ ${DRY_RUN:-0} == 1 ]]; then echo "$*"; else "$@"; fi
+}
+
 build() {
   bash scripts/setup.sh
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+  configure
   ninja -C "$BUILD_DIR" -j"$JOBS"
+}
+
+# `dev.sh release PREFIX` (docker/Dockerfile's build stage): the build packages only (setup.sh's image profile),
+# then the same configuration in Release without tests and benchmarks, only the inferd target (which builds its
+# backend plugins), installed stripped under PREFIX: bin/inferd, lib/inferd/libinferd_backend_*.so, and
+# lib/libonnxruntime.so.1 beside them when the onnx plugin was built (it is no Debian package). DRY_RUN=1
+# prints the commands instead (scripts/check_dockerfile.py reads them).
+release() {
+  local prefix=${1:?usage: dev.sh release PREFIX}
+  BUILD_TYPE=Release
+  BUILD_DIR=${BUILD_DIR_SET:-build-release}
+  run env SETUP_PROFILE=image bash scripts/setup.sh
+  configure -DINFERD_BUILD_TESTS=OFF -DINFERD_BUILD_BENCH=OFF
+  run ninja -C "$BUILD_DIR" -j"$JOBS" inferd
+  run cmake --install "$BUILD_DIR" --prefix "$prefix" --strip
+  local ort
+  ort=$(sed -n 's/^ONNXRUNTIME_LIBRARY:FILEPATH=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+  if [[ ${DRY_RUN:-0} == 1 ]]; then
+    echo "install -m 0644 <ONNXRUNTIME_LIBRARY> $prefix/lib/libonnxruntime.so.1"
+  elif [[ -f "$BUILD_DIR/libinferd_backend_onnx.so" && -n "$ort" ]]; then
+    install -D -m 0644 "$(readlink -f "$ort")" "$prefix/lib/libonnxruntime.so.1"
+  fi
 }
 
 # Clang's thread-safety analysis of every src/ unit (scripts/check_thread_safety.sh: clang -fsyntax-only
@@ -78,8 +113,11 @@ CURLS
   build)
     build
     ;;
+  release)
+    release "${2:-}"
+    ;;
   *)
-    echo "usage: $0 run|test|build" >&2
+    echo "usage: $0 run|test|build|release PREFIX" >&2
     exit 2
     ;;
 esac

@@ -1,30 +1,56 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of inferd from Debian bookworm's packages.
 # Idempotent and quick when everything is present (one dpkg query, no network).
+# SETUP_PROFILE=image: only what the Release build of the inferd target needs (docker/Dockerfile).
+# DRY_RUN=1: print the package list instead of installing.
 set -euo pipefail
 
-PACKAGES=(
-  # toolchain
-  g++ cmake ninja-build ccache pkg-config git curl ca-certificates
-  clang libclang-rt-14-dev llvm  # fuzz targets (scripts/fuzz.sh): libFuzzer, ASan/UBSan runtimes, llvm-symbolizer;
-                                 # clang also runs scripts/check_thread_safety.sh (-Wthread-safety)
-  # libraries
+# What the `inferd` target (with its backend plugins) needs to build in Release: SETUP_PROFILE=image installs
+# only these (docker/Dockerfile's build stage, through scripts/dev.sh release).
+BUILD_PACKAGES=(
+  g++ cmake ninja-build pkg-config curl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev
   prometheus-cpp-dev libspdlog-dev libcli11-dev libfmt-dev
   nlohmann-json3-dev libarchive-dev libssl-dev  # control plane: objects, archives, sha256
-  libxgboost-dev xgboost
-  python3-dev python3-numpy python3-sklearn python3-joblib  # embedded CPython for the sklearn runtime
-  libtorch-dev python3-torch python3-onnx  # torch/onnx backends; ONNX Runtime: scripts/fetch_onnxruntime.sh
+  libxgboost-dev
+  python3-dev  # embedded CPython for the sklearn runtime
+  libtorch-dev  # torch backend; ONNX Runtime: scripts/fetch_onnxruntime.sh
+)
+
+# The default profile (dev): the build's packages and everything the repository's tools and tests use.
+PACKAGES=(
+  "${BUILD_PACKAGES[@]}"
+  # toolchain
+  ccache git
+  clang libclang-rt-14-dev llvm  # fuzz targets (scripts/fuzz.sh): libFuzzer, ASan/UBSan runtimes, llvm-symbolizer;
+                                 # clang also runs scripts/check_thread_safety.sh (-Wthread-safety)
+  xgboost
+  python3-numpy python3-sklearn python3-joblib  # what the embedded CPython imports for the sklearn runtime
+  python3-torch python3-onnx  # test models for the torch/onnx backends
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk hey nginx
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
   python3-kubernetes  # the Kubernetes python client (KServeClient's transport) in the kubectl/SDK tests
 )
 
+case "${SETUP_PROFILE:-dev}" in
+  dev) ;;
+  image) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  *) echo "setup: SETUP_PROFILE must be dev or image, not '${SETUP_PROFILE}'" >&2; exit 2 ;;
+esac
+
 # kubectl: the Kubernetes CLI the kubectl tests drive (tests/util/kube_fixture.py). Any kubectl on PATH is used
 # as it is (these machines have 1.32 from the Google Cloud SDK); without one, Debian's kubernetes-client.
-if ! command -v kubectl >/dev/null 2>&1; then PACKAGES+=(kubernetes-client); fi
+if [[ ${SETUP_PROFILE:-dev} == dev ]] && ! command -v kubectl >/dev/null 2>&1; then PACKAGES+=(kubernetes-client); fi
+
+# DRY_RUN=1: print the packages of the profile, one a line, and the script run after them; change nothing
+# (scripts/check_dockerfile.py reads this).
+if [[ ${DRY_RUN:-0} == 1 ]]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  echo "scripts/fetch_onnxruntime.sh"
+  exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
