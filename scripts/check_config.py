@@ -22,8 +22,8 @@ What is checked (each failure is printed with the kustomization and the object; 
      the rendering; the selector matches the pod labels; probe ports are declared; the first arg is
      `operator` and, when `inferd operator --help` runs, every --flag of the args is in its help text. The
      Roles and ClusterRoles bound to its service account cover every (apiGroup, resource, verb) the operator
-     uses: `inferd operator --print-rbac` (a JSON list of {apiGroups, resources, verbs}) when that command
-     runs, else the list in scripts/operator_rbac.json (--rbac FILE to use another).
+     uses: `inferd operator --print-rbac` ({"rules": [{apiGroups, resources, verbs}...]}, or a bare list) when
+     that command runs, else scripts/operator_rbac.json, in the same form (--rbac FILE to use another).
 Usage: scripts/check_config.py [--inferd build/inferd] [--no-serve] [--rbac FILE] [repository root]
 Run by tests/scripts/check_config_test.py (ctest; about two seconds).
 """
@@ -325,12 +325,14 @@ def operator_facts(inferd, rbac_file):
             help_text = p.stdout + p.stderr
             q = subprocess.run([inferd, "operator", "--print-rbac"], capture_output=True, text=True, timeout=30)
             if q.returncode == 0:
-                rules = json.loads(q.stdout)
-                if isinstance(rules, dict):
-                    rules = rules.get("rules", [])
-                return rules, "`inferd operator --print-rbac`", help_text
+                return rules_of(json.loads(q.stdout)), "`inferd operator --print-rbac`", help_text
     with open(rbac_file) as f:
-        return json.load(f), rbac_file, help_text
+        return rules_of(json.load(f)), rbac_file, help_text
+
+
+def rules_of(doc):
+    """The rule list of `--print-rbac`'s answer ({"rules": [...]}) or of a bare list."""
+    return doc.get("rules", []) if isinstance(doc, dict) else doc
 
 
 def main():

@@ -105,9 +105,9 @@ class CheckConfigTest(unittest.TestCase):
         with open(fake, "w") as f:
             f.write("#!/bin/sh\n"
                     "if [ \"$1 $2\" = 'operator --help' ]; then echo 'Usage: inferd operator [OPTIONS]'; "
-                    "echo '  --leader_elect BOOLEAN'; exit 0; fi\n"
+                    "echo '  --leader_elect  Reconcile only while holding the Lease'; exit 0; fi\n"
                     "if [ \"$1 $2\" = 'operator --print-rbac' ]; then echo '%s'; exit 0; fi\n"
-                    "exit 2\n" % json.dumps(rules))
+                    "exit 2\n" % json.dumps({"rules": rules}))
         os.chmod(fake, os.stat(fake).st_mode | stat.S_IEXEC)
         rc, out = self.run_check("--no-serve", inferd=fake)
         self.assertEqual(rc, 1, out)
