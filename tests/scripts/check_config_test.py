@@ -54,7 +54,8 @@ class CheckConfigTest(unittest.TestCase):
 
     def test_each_fault_is_found(self):
         # RBAC: the operator's ClusterRole loses a verb it needs.
-        edit(self.path("config/rbac/role.yaml"), "resources: [deployments]\n    verbs: [get, list, watch, create, update, patch, delete]",
+        edit(self.path("config/rbac/role.yaml"),
+             "resources: [deployments]\n    verbs: [get, list, watch, create, update, patch, delete]",
              "resources: [deployments]\n    verbs: [get, list, watch, create, update, patch]")
         # A runtime with other args, one with a priority KServe's sklearn runtimes already use.
         edit(self.path("config/runtimes/inferd-xgboost.yaml"), "--grpc_port=9000", "--grpc_port=9001")
@@ -64,7 +65,8 @@ class CheckConfigTest(unittest.TestCase):
         # A binding to a role that is not there; the Deployment's selector off its pod labels.
         edit(self.path("config/rbac/leader_election_role_binding.yaml"), "name: inferd-operator-leader-election\n"
              "subjects", "name: no-such-role\nsubjects")
-        edit(self.path("config/operator/deployment.yaml"), "    matchLabels:\n      app.kubernetes.io/name: inferd-operator",
+        edit(self.path("config/operator/deployment.yaml"),
+             "    matchLabels:\n      app.kubernetes.io/name: inferd-operator",
              "    matchLabels:\n      app.kubernetes.io/name: someone-else")
         # An object of a kind this install does not use, in a base.
         with open(self.path("config/runtimes/extra.yaml"), "w") as f:

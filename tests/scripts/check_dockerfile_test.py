@@ -93,5 +93,48 @@ class CheckDockerfileTest(unittest.TestCase):
         self.assertIn("SETUP_PROFILE must be dev or image", out)
 
 
+class InstallLayoutTest(unittest.TestCase):
+    """The install step of `dev.sh release` (cmake --install --strip) on this build: the stripped binary under
+    PREFIX/bin still serves, and loads a backend plugin from PREFIX/lib/inferd (the model-server image's
+    layout; ONNX Runtime found through LD_LIBRARY_PATH here, through ldconfig in the image)."""
+
+    def test_installed_binary_loads_its_plugins(self):
+        build = os.environ.get("INFERD_BUILD_DIR", os.path.dirname(INFERD_BIN))
+        prefix = tempfile.mkdtemp(prefix="inferd-install-")
+        try:
+            p = subprocess.run(["cmake", "--install", build, "--prefix", prefix, "--strip"], capture_output=True,
+                               text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            binary = os.path.join(prefix, "bin", "inferd")
+            self.assertTrue(os.access(binary, os.X_OK))
+            onnx_model = os.path.join(build, "dl-test-models", "repo", "onnx-mlp")
+            plugin = os.path.join(prefix, "lib", "inferd", "libinferd_backend_onnx.so")
+            if os.path.isdir(onnx_model) and os.path.exists(plugin):
+                model, want = onnx_model, "loaded the onnx backend plugin " + plugin
+            else:  # no ONNX here: the binary itself still serves
+                model = os.path.join(os.environ.get("INFERD_TEST_MODELS", ""), "xgb_iris_softprob")
+                want = "model 'm' is ready"
+            env = dict(os.environ)
+            ort = re.search(r"^ONNXRUNTIME_LIBRARY:FILEPATH=(.+)$",
+                            open(os.path.join(build, "CMakeCache.txt")).read(), re.M)
+            if ort:
+                env["LD_LIBRARY_PATH"] = os.path.dirname(ort.group(1))
+            proc = subprocess.Popen([binary, "model-server", "--model_name", "m", "--model_dir", model,
+                                     "--http_port", "0", "--grpc_port", "0"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, env=env)
+            lines = []
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    if want in line or "failed" in line or len(lines) > 200:
+                        break
+            finally:
+                proc.terminate()
+                proc.communicate(timeout=30)
+            self.assertTrue(any(want in l for l in lines), "".join(lines))
+        finally:
+            shutil.rmtree(prefix, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
