@@ -2,7 +2,8 @@
 """Renders every kustomization under config/ with `kubectl kustomize` and checks the objects it gives.
 
 What is checked (each failure is printed with the kustomization and the object; exit 1 when any):
-  1. Every directory under config/ that holds a kustomization.yaml renders (bases and overlays).
+  1. Every directory under config/ that holds a kustomization.yaml renders (bases and overlays) with
+     `kubectl kustomize` (kustomize v4.1 or later: kubectl 1.22+; else `kustomize build` from PATH).
   2. Objects: apiVersion/kind is one this install uses (KINDS); names are DNS-1123 (RBAC names may hold ':');
      no two objects share kind, namespace and name; cluster-scoped kinds (ClusterServingRuntime, CRDs, RBAC
      cluster roles) carry no namespace; namespaced ones all share one namespace, which a Namespace object of
@@ -80,9 +81,25 @@ def kustomizations(config_dir):
     return sorted(out)
 
 
-def render_all(directories):
-    """{directory: (objects or None, error)}: all `kubectl kustomize` runs at once (each is mostly waiting)."""
-    procs = {d: subprocess.Popen([KUBECTL, "kustomize", d], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def kustomize_command():
+    """`kubectl kustomize`, when its kustomize is v4.1 or later (the `labels` field; kubectl 1.22+), else a
+    `kustomize build` on PATH. Returns (argv prefix, None) or (None, why not)."""
+    try:
+        r = subprocess.run([KUBECTL, "version", "--client"], capture_output=True, text=True, timeout=60)
+        m = re.search(r"Kustomize Version: v(\d+)\.(\d+)", r.stdout)
+        if m and (int(m.group(1)), int(m.group(2))) >= (4, 1):
+            return [KUBECTL, "kustomize"], None
+    except OSError:
+        pass
+    if shutil.which("kustomize"):
+        return [shutil.which("kustomize"), "build"], None
+    return None, ("config/ needs kustomize v4.1 or later: kubectl 1.22+ (`kubectl version --client` names its "
+                  "Kustomize Version) or a `kustomize` on PATH")
+
+
+def render_all(directories, command):
+    """{directory: (objects or None, error)}: all renders at once (each is mostly waiting)."""
+    procs = {d: subprocess.Popen(command + [d], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) for d in directories}
     out = {}
     for d, p in procs.items():
@@ -351,11 +368,15 @@ def main():
     dirs = kustomizations(config)
     if not dirs:
         errors.append("no kustomization.yaml under %s" % config)
+    command, why = kustomize_command()
+    if command is None:
+        print(why)
+        return 1
     serve = None
     try:
         if not a.no_serve:
             serve = Serve(inferd)
-        rendered = render_all(dirs)  # while inferd serve starts
+        rendered = render_all(dirs, command)  # while inferd serve starts
         if serve:
             serve.wait_started()
         runtimes = 0
@@ -363,7 +384,7 @@ def main():
             where = os.path.relpath(d, root)
             objs, err = rendered[d]
             if objs is None:
-                errors.append("%s: kubectl kustomize failed: %s" % (where, err))
+                errors.append("%s: %s failed: %s" % (where, " ".join(command[-2:]), err))
                 continue
             overlay = os.path.basename(d) if os.path.dirname(where) == os.path.join("config", "overlays") else None
             check_objects(where, objs, errors, overlay is not None or where == os.path.join("config", "default"))
