@@ -149,7 +149,7 @@ class ConfigRuntimesTest(ApplyMixin, unittest.TestCase):
             self.assertEqual(sum(a.endswith("=%d" % p) for a in argv for p in (http_port, grpc_port)), 2, argv)
             p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             try:
-                deadline, lines, ready = time.time() + 60, [], False
+                deadline, ready = time.time() + 60, False
                 while time.time() < deadline and not ready:
                     try:
                         ready = requests.get("http://127.0.0.1:%d/v2/models/m/ready" % http_port,

@@ -6,7 +6,6 @@ Run by ctest with /usr/bin/python3. Environment: INFERD_BIN (for inferd serve's 
 """
 import json
 import os
-import re
 import shutil
 import stat
 import subprocess
