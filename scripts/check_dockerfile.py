@@ -19,6 +19,8 @@
      package must be one `dev.sh release` installs into the prefix (ONNX Runtime). The base image is
      approximated by this machine's packages of Priority required, Essential ones and apt with its
      dependencies (what debian:bookworm-slim holds).
+     Only runtime libraries: every package a runtime stage names must own a library that one of its binaries
+     loads, or be a Python module package (python3-*, imported by the embedded CPython).
   5. Runtime stages run as a numeric non-root USER (Kubernetes' runAsNonRoot can only check a number) with
      ENTRYPOINT ["inferd"]; model-server creates /mnt/models.
 --size prints the estimated uncompressed size of each runtime image: the base set's installed sizes, plus the
@@ -357,6 +359,7 @@ def check_runtime_stage(stages, stage, prefix, release_out, binary, db, base, er
     if "bin/inferd" not in files:
         errors.append("%s: copies no bin/inferd from the build stage" % name)
     shipped = {os.path.basename(k) for k in files if k.startswith("lib/") and not k.startswith("lib/inferd/")}
+    used = set()  # packages owning a library some copied binary loads
     for image_name, path in files.items():
         if not os.path.exists(path):
             errors.append("%s: %s (for %s) is not built here" % (name, path, image_name))
@@ -367,6 +370,7 @@ def check_runtime_stage(stages, stage, prefix, release_out, binary, db, base, er
         libs = resolved(path)
         owner = Packages.owners(sorted(set(libs.values())))
         absent = {}  # package -> sonames: libraries the binary loads through others, from packages not installed
+        used.update(p for p in owner.values() if p)
         for so, lib in sorted(libs.items()):
             pkg = owner.get(lib)
             if pkg is None:
@@ -381,6 +385,11 @@ def check_runtime_stage(stages, stage, prefix, release_out, binary, db, base, er
             errors.append("%s: %s loads libraries of %d packages the stage does not install: %s" %
                           (name, image_name, len(absent),
                            ", ".join("%s (%s)" % (p, " ".join(v)) for p, v in sorted(absent.items()))))
+    # Only runtime libraries: a package named by apt-get that no copied binary loads must be a Python module
+    # the embedded CPython imports (python3-*).
+    for p in explicit:
+        if files and p not in used and not p.startswith("python3-"):
+            errors.append("%s: installs %s, which no copied binary loads" % (name, p))
     if sizes is not None:
         files_kib = 0
         with tempfile.TemporaryDirectory() as tmp:

@@ -50,7 +50,7 @@ class CheckDockerfileTest(unittest.TestCase):
         self.assertLess(sizes["operator"], sizes["model-server"], out)
 
     def test_library_and_runtime_faults(self):
-        text = replace(DOCKERFILE, "libxgboost0 libyaml-cpp0.7", "libyaml-cpp0.7")
+        text = replace(DOCKERFILE, "libxgboost0 libyaml-cpp0.7", "libyaml-cpp0.7 curl")
         text = replace(text, "install -y --no-install-recommends libtorch1.13 ", "install -y --no-install-recommends ")
         text = replace(text, "COPY . .", "COPY . .\nCOPY no/such/dir /x\nCOPY .git /y")
         text = replace(text, "FROM runtime-base AS operator\nCOPY --from=build /opt/inferd/bin/inferd",
@@ -67,6 +67,7 @@ class CheckDockerfileTest(unittest.TestCase):
             "(libdmlc.so.0)",
             "model-server: lib/inferd/libinferd_backend_torch.so needs libtorch_cpu.so.1.13 directly: install "
             "libtorch1.13 by name",
+            "model-server: installs curl, which no copied binary loads",
             "no/such/dir does not exist in the build context",
             ".dockerignore leaves .git out",
             "COPY --from=build /usr/bin/inferd /usr/local/bin/inferd: /usr/bin/inferd is not under /opt/inferd",
