@@ -2,7 +2,7 @@
 # The README's two commands:
 #   bash scripts/dev.sh run    install what is missing, build, serve the bundled example models
 #   bash scripts/dev.sh test   install what is missing, build, run the whole test suite
-# and, for docker/Dockerfile: bash scripts/dev.sh release PREFIX (a Release build of the inferd target, installed)
+# and, for docker/Dockerfile: bash scripts/dev.sh release PREFIX (the inferd target alone, installed stripped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,13 +29,14 @@ build() {
 }
 
 # `dev.sh release PREFIX` (docker/Dockerfile's build stage): the build packages only (setup.sh's image profile),
-# then the same configuration in Release without tests and benchmarks, only the inferd target (which builds its
-# backend plugins), installed stripped under PREFIX: bin/inferd, lib/inferd/libinferd_backend_*.so, and
-# lib/libonnxruntime.so.1 beside them when the onnx plugin was built (it is no Debian package). DRY_RUN=1
-# prints the commands instead (scripts/check_dockerfile.py reads them).
+# then the same configuration (build type RelWithDebInfo, -O2, as the tests and benchmarks use; Release's -O3
+# stops on a GCC 12 -Wrestrict false positive in std::string's operator+ under -Werror) without tests and
+# benchmarks, only the inferd target (which builds its backend plugins), installed stripped under PREFIX:
+# bin/inferd, lib/inferd/libinferd_backend_*.so, and lib/libonnxruntime.so.1 beside them when the onnx plugin
+# was built (it is no Debian package). DRY_RUN=1 prints the commands instead (scripts/check_dockerfile.py
+# reads them).
 release() {
   local prefix=${1:?usage: dev.sh release PREFIX}
-  BUILD_TYPE=Release
   BUILD_DIR=${BUILD_DIR_SET:-build-release}
   run env SETUP_PROFILE=image bash scripts/setup.sh
   configure -DINFERD_BUILD_TESTS=OFF -DINFERD_BUILD_BENCH=OFF
