@@ -168,8 +168,9 @@ std::string ReadFile(const std::string& path, bool* found) {
   return ss.str();
 }
 
-// Writes `text` to a new file with `mode`, then renames it over `path` (a reader sees the old or the new).
-Status WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+}  // namespace
+
+Status WriteFileReplacing(const std::string& path, const std::string& text, unsigned mode) {
   std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -184,9 +185,11 @@ Status WriteFile(const std::string& path, const std::string& text, mode_t mode) 
   return Status::Ok();
 }
 
+namespace {
+
 Status WritePair(const PemPair& p, const std::string& cert_file, const std::string& key_file) {
-  RETURN_IF_ERROR(WriteFile(key_file, p.key, 0600));
-  return WriteFile(cert_file, p.cert, 0644);
+  RETURN_IF_ERROR(WriteFileReplacing(key_file, p.key, 0600));
+  return WriteFileReplacing(cert_file, p.cert, 0644);
 }
 
 PemPair ReadPair(const std::string& cert_file, const std::string& key_file, bool* found) {

@@ -56,6 +56,10 @@ struct ServingCerts {
 
 StatusOr<ServingCerts> EnsureServingCerts(const std::string& dir, const std::vector<std::string>& sans,
                                           int64_t now_s);
+// Writes `text` to a new file created with `mode` (umask ignored), then renames it over `path`: a reader sees
+// the old text or the new one. (Also the kubeconfig's writer.)
+Status WriteFileReplacing(const std::string& path, const std::string& text, unsigned mode);
+
 StatusOr<ServingCerts> LoadServingCerts(const std::string& cert_file, const std::string& key_file, int64_t now_s);
 
 }  // namespace inferd::net
