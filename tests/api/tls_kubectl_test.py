@@ -437,6 +437,30 @@ class NonLoopbackApiTest(unittest.TestCase):
             serve.stop()
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_cli_uses_https_when_the_api_binds_a_non_loopback_address(self):
+        ip = external_ip()
+        if ip is None:
+            self.skipTest("no non-loopback IPv4 address on this machine")
+        tmp = tempfile.mkdtemp(prefix="inferd-tls-ip-")
+        d = os.path.join(tmp, "d")
+        serve = serve_test.Serve(d, ["--api_host", ip])
+        try:
+            with open(os.path.join(d, "serve.json")) as f:
+                sj = json.load(f)
+            self.assertEqual(sj["api"], "https://%s:%d" % (ip, serve.api_port))
+            self.assertEqual(sj["ca_file"], os.path.join(d, "pki", "ca.crt"))
+            rc, out, err = serve.cli("get", "isvc")  # over HTTPS, trusting serve's CA from serve.json
+            self.assertEqual(rc, 0, err)
+            with open(os.path.join(d, "kubeconfig")) as f:
+                self.assertIn("server: https://%s:%d\n" % (ip, serve.api_port), f.read())
+            p = subprocess.run([kube_fixture.KUBECTL, "--kubeconfig", os.path.join(d, "kubeconfig"), "--cache-dir",
+                                os.path.join(tmp, "cache"), "get", "inferenceservices"],
+                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            serve.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main()
