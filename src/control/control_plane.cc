@@ -143,6 +143,10 @@ Status ControlPlane::Impl::Open() {
   }
   endpoints.token_file = opt.data_dir + "/token";
   ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(endpoints.token_file));
+  // The API's certificates first: a bad --tls_* flag stops serve before anything listens.
+  ASSIGN_OR_RETURN(net::ServingCerts certs,
+                   SetUpApiCerts(opt.data_dir, {opt.tls_cert_file, opt.tls_private_key_file}, opt.api_host,
+                                 static_cast<int64_t>(std::time(nullptr))));
   ASSIGN_OR_RETURN(db_, store::Store::Open(opt.data_dir + "/inferd.db"));
   QuarantineUnusableRows();  // before anything reads the store
   storage::StorageOptions so;
@@ -185,9 +189,6 @@ Status ControlPlane::Impl::Open() {
   ao.host = opt.api_host;
   ao.port = opt.api_port;
   ao.token = token;
-  ASSIGN_OR_RETURN(net::ServingCerts certs,
-                   SetUpApiCerts(opt.data_dir, {opt.tls_cert_file, opt.tls_private_key_file}, opt.api_host,
-                                 static_cast<int64_t>(std::time(nullptr))));
   ao.tls_cert_file = certs.cert_file;
   ao.tls_key_file = certs.key_file;
   endpoints.ca_file = certs.ca_file;

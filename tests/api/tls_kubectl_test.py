@@ -171,6 +171,39 @@ class TlsKubectlTest(unittest.TestCase):
         finally:
             third.stop()
 
+    def test_flag_given_certificate_and_its_chain_ca_in_the_kubeconfig(self):
+        # A certificate chain (server certificate, then its CA) made by another serve's generator.
+        src = os.path.join(self.data_dir, "pki")
+        chain = os.path.join(self.tmp, "chain.crt")
+        with open(chain, "w") as out:
+            for name in ("apiserver.crt", "ca.crt"):
+                with open(os.path.join(src, name)) as f:
+                    out.write(f.read())
+        d = os.path.join(self.tmp, "own-cert")
+        serve = serve_test.Serve(d, ["--tls_cert_file", chain, "--tls_private_key_file",
+                                     os.path.join(src, "apiserver.key")])
+        try:
+            self.assertFalse(os.path.exists(os.path.join(d, "pki")))  # nothing generated
+            import yaml
+            with open(os.path.join(d, "kubeconfig")) as f:
+                kc = yaml.safe_load(f)
+            with open(self.ca_file, "rb") as f:
+                self.assertEqual(base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"]), f.read())
+            p = subprocess.run([kube_fixture.KUBECTL, "--kubeconfig", os.path.join(d, "kubeconfig"), "--cache-dir",
+                                os.path.join(self.tmp, "own-cache"), "get", "inferenceservices"],
+                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            serve.stop()
+        # A key that does not belong to the certificate stops serve, naming the flag.
+        p = subprocess.run([serve_test.INFERD_BIN, "serve", "--data_dir", os.path.join(self.tmp, "bad-key"),
+                            "--http_port", "0", "--grpc_port", "0", "--api_port", "0", "--tls_cert_file", chain,
+                            "--tls_private_key_file", os.path.join(src, "ca.key")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--tls_private_key_file", p.stderr)
+        self.assertIn("does not match", p.stderr)
+
     # ---- kubectl over HTTPS ------------------------------------------------------------------------
     def test_kubectl_apply_get_delete_over_https(self):
         p = self.kubectl("apply", "--validate=false", "-f", "-", stdin=isvc_yaml("kc-https"))
