@@ -35,6 +35,7 @@
 #include "core/percent.h"
 #include "net/http_session.h"
 #include "net/listener.h"
+#include "net/tls.h"
 #include "resources/resources.h"
 #include "resources/secrets.h"
 
@@ -357,7 +358,7 @@ std::string RandomSuffix() {
 // A connection handed to a stream thread. Writes are blocking; Shutdown() may be called from another thread.
 class StreamConn {
  public:
-  StreamConn(tcp::socket sock, unsigned version) : sock_(std::move(sock)), version_(version) {}
+  StreamConn(net::SniffedSocket sock, unsigned version) : sock_(std::move(sock)), version_(version) {}
   ~StreamConn() { Close(); }
 
   bool header_sent() const { return header_sent_; }
@@ -432,7 +433,7 @@ class StreamConn {
     sock_.close(ec);
   }
 
-  tcp::socket sock_;
+  net::SniffedSocket sock_;  // plain or TLS: the writes below are the same
   unsigned version_;
   Mutex mu_;
   bool open_ GUARDED_BY(mu_) = true;
@@ -464,7 +465,7 @@ class Host {
   // the answer (401).
   virtual std::optional<Reply> CheckAuth(std::string_view path, std::string_view authorization) const = 0;
   virtual Outcome Dispatch(Incoming& in) = 0;
-  virtual void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) = 0;
+  virtual void LaunchStream(net::SniffedSocket sock, unsigned version, StreamFn fn) = 0;
 };
 
 // The API's side of net::HttpSession (phases and deadlines: net/conn.h). The head is read first: the bearer
@@ -521,9 +522,9 @@ struct ApiApp {
       out.reply = ErrorReply(500, "InternalError", std::string("internal error: ") + e.what());
     }
     if (out.stream) {
-      tcp::socket socket = session->TakeSocket();  // releases the body reservation: the handler consumed it
+      net::SniffedSocket socket = session->TakeSocket();  // releases the body reservation: the handler consumed it
       beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
+      socket.tcp_socket().set_option(tcp::no_delay(true), ignored);
       host->LaunchStream(std::move(socket), session->version(), std::move(out.stream));
       return;  // the session ends; the stream thread owns the connection now
     }
@@ -532,7 +533,8 @@ struct ApiApp {
 
   void Fill(Reply&& r, http::response<http::string_body>& res) { net::FillResponse(std::move(r), res); }
 };
-using Session = net::HttpSession<tcp::socket, ApiApp>;
+// One port for HTTPS and plain HTTP (net/tls.h: the first byte decides; plain from loopback peers only).
+using Session = net::HttpSession<net::SniffedSocket, ApiApp>;
 
 }  // namespace
 
@@ -545,6 +547,7 @@ struct ApiServer::Impl : Host {
   ApiOptions options;
   std::vector<std::pair<std::string, ExtensionHandler>> extensions;
   std::optional<net::AcceptLoop<tcp>> acceptor;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP only
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread io_thread;
   int port = 0;
@@ -573,7 +576,7 @@ struct ApiServer::Impl : Host {
     }
     return false;
   }
-  void LaunchStream(tcp::socket sock, unsigned version, StreamFn fn) override {
+  void LaunchStream(net::SniffedSocket sock, unsigned version, StreamFn fn) override {
     auto conn = std::make_shared<StreamConn>(std::move(sock), version);
     MutexLock lock(streams_mu);
     for (auto it = streams.begin(); it != streams.end();) {
@@ -641,7 +644,13 @@ struct ApiServer::Impl : Host {
 void ApiServer::Impl::StartAccepting(tcp::acceptor acc) {
   acceptor.emplace(
       std::move(acc), "api", conns->gate_ptr(), [this]() -> asio::io_context& { return ctx; },
-      [this](tcp::socket socket) { std::make_shared<Session>(std::move(socket), &*conns, &app)->Start(); });
+      [this](tcp::socket socket) {
+        beast::error_code ec;
+        auto peer = socket.remote_endpoint(ec);
+        const bool plain = !ec && net::PlainHttpAllowed(peer.address());
+        net::SniffedSocket sniffed(std::move(socket), tls, plain);
+        std::make_shared<Session>(std::move(sniffed), &*conns, &app)->Start();
+      });
   acceptor->Start();
 }
 
@@ -1169,6 +1178,9 @@ Status ApiServer::Start() {
   if (o.max_streams < 0) o.max_streams = 0;
   RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_body_bytes));
   auto budget = o.body_budget ? o.body_budget : std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
+  if (!o.tls_cert_file.empty()) {
+    ASSIGN_OR_RETURN(impl_->tls, net::MakeServerTlsContext(o.tls_cert_file, o.tls_key_file));
+  }
   tcp::acceptor acc(impl_->ctx);
   RETURN_IF_ERROR(net::ListenTcp(acc, address, o.port, /*reuse_port=*/false, "api"));
   impl_->port = acc.local_endpoint().port();
@@ -1178,7 +1190,8 @@ Status ApiServer::Start() {
   impl_->StartAccepting(std::move(acc));
   impl_->started = true;
   impl_->io_thread = std::thread([ctx = &impl_->ctx] { ctx->run(); });
-  LOG_INFO("api: listening on {}:{}", o.host, impl_->port);
+  LOG_INFO("api: listening on {}:{} ({})", o.host, impl_->port,
+           impl_->tls ? "HTTPS; plain HTTP from loopback" : "plain HTTP from loopback");
   return Status::Ok();
 }
 

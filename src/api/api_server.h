@@ -27,6 +27,9 @@
 // - Auth: every route except /healthz (/livez, /readyz) needs `Authorization: Bearer <token>` when a token is
 //   configured: checked from the request's head, before its body is read; otherwise 401 and the connection
 //   closes with the body unread. Binding a non-loopback host without a token is refused by Start.
+// - HTTPS and plain HTTP share the port (net/tls.h): a connection whose first byte is a TLS handshake record
+//   is served over TLS (ApiOptions::tls_cert_file), any other as plain HTTP, but only to a loopback peer (a
+//   remote one gets 400 and the connection closes). Watches and extension streams work over both.
 // - Connections are managed by net/ (listener.h, conn.h) like the gateway's and the model server's: accept
 //   backoff, a connection cap, head/body/keep-alive/send deadlines, and the body budget (503 + Retry-After
 //   past it, decided from Content-Length before the body is read).
@@ -50,6 +53,9 @@ struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 8090;  // 0 = ephemeral
   std::string token;  // empty = no auth (only allowed on loopback)
+  // HTTPS (net/tls.h): a PEM certificate (chain) and its key; empty = plain HTTP only. Either way plain HTTP
+  // is answered only to loopback peers, on the same port as HTTPS.
+  std::string tls_cert_file, tls_key_file;
   size_t max_body_bytes = 8 << 20;
   // Connections: deadlines, connection cap, body bytes in flight (net/limits.h). body_budget: the process's
   // budget when shared with another listener (`inferd serve`: the gateway); null = one of its own.

@@ -44,6 +44,7 @@ StatusOr<ApiClient> MakeClient(const ClientFlags& flags) {
   if (sj.is_object()) {
     if (c.server.empty()) c.server = sj.value("api", "");
     if (c.gateway.empty()) c.gateway = sj.value("gateway", "");
+    if (c.server == sj.value("api", "")) c.ca_file = sj.value("ca_file", "");  // serve's own CA for its URL
     c.domain = sj.value("domain", c.domain);
   }
   if (c.server.empty()) {
@@ -88,12 +89,14 @@ ApiClient::Result ApiClient::Call(const std::string& method, const std::string& 
   req.headers.push_back("Accept: application/json");
   req.body = body;
   req.timeout_s = 60;
+  req.ca_file = ca_file;
   return Collect(req, server);
 }
 
 long ApiClient::Stream(const std::string& path, const std::function<bool(std::string_view)>& on_data) const {
   net::ClientRequest req;
   req.url = server + path;
+  req.ca_file = ca_file;
   if (!token.empty()) req.headers.push_back("Authorization: Bearer " + token);
   net::ClientResult res =
       net::Fetch(req, [&on_data](std::string_view data, const net::ResponseHead&) { return on_data(data); });

@@ -28,6 +28,7 @@ struct ApiClient {
   std::string token;
   std::string gateway;  // http://127.0.0.1:8080 (for predict)
   std::string domain = "example.com";
+  std::string ca_file;  // the CA of an https server (serve.json's ca_file); empty: the system's
 
   struct Result {
     long code = 0;  // 0: transport error (body holds curl's message)

@@ -50,7 +50,15 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--http_port", opt->http_port, "Gateway HTTP port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--grpc_port", opt->grpc_port, "Gateway gRPC port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--api_host", opt->api_host, "API bind address")->capture_default_str();
-  cmd->add_option("--api_port", opt->api_port, "API port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--api_port", opt->api_port, "API port (0 picks a free one): HTTPS, and plain HTTP for loopback clients")
+      ->capture_default_str();
+  cmd->add_option("--tls_cert_file", opt->tls_cert_file,
+                  "The API's HTTPS certificate (PEM, the chain's issuer last: it goes into the kubeconfig as the CA); "
+                  "default: a CA and certificate generated into DATA_DIR/pki")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls_private_key_file", opt->tls_private_key_file,
+                  "The private key (PEM) of --tls_cert_file")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--domain", opt->domain, "Domain of service hosts ({isvc}.{ns}.{domain})")->capture_default_str();
   cmd->add_option("--gateway_token", opt->gateway_token, "Require this bearer token at the gateway");
   cmd->add_option("--pvc_root", opt->pvc_root, "Directory pvc://claim/path maps under (default DATA_DIR/volumes)");
@@ -95,7 +103,9 @@ void AddServeCommand(CLI::App& app) {
     std::printf("inferd serve\n");
     std::printf("  gateway  http://%s:%d (REST), %s:%d (gRPC), hosts {isvc}.{namespace}.%s\n",
                 opt->gateway_host.c_str(), e.http_port, opt->gateway_host.c_str(), e.grpc_port, opt->domain.c_str());
-    std::printf("  api      %s (bearer token in %s)\n", e.api_url.c_str(), e.token_file.c_str());
+    std::printf("  api      %s (bearer token in %s), %s\n", e.api_url.c_str(), e.token_file.c_str(),
+                e.api_https_url.c_str());
+    std::printf("  kubeconfig %s (export KUBECONFIG=%s)\n", e.kubeconfig.c_str(), e.kubeconfig.c_str());
     std::printf("  data     %s\n", opt->data_dir.c_str());
     std::printf("inferd serve listening http_port=%d grpc_port=%d api_port=%d\n", e.http_port, e.grpc_port,
                 e.api_port);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/api_server.h"
+#include "control/api_tls.h"
 #include "control/isvc_status.h"
 #include "control/model_storage.h"
 #include "control/reconciler.h"
@@ -142,6 +143,10 @@ Status ControlPlane::Impl::Open() {
   }
   endpoints.token_file = opt.data_dir + "/token";
   ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(endpoints.token_file));
+  // The API's certificates first: a bad --tls_* flag stops serve before anything listens.
+  ASSIGN_OR_RETURN(net::ServingCerts certs,
+                   SetUpApiCerts(opt.data_dir, {opt.tls_cert_file, opt.tls_private_key_file}, opt.api_host,
+                                 static_cast<int64_t>(std::time(nullptr))));
   ASSIGN_OR_RETURN(db_, store::Store::Open(opt.data_dir + "/inferd.db"));
   QuarantineUnusableRows();  // before anything reads the store
   storage::StorageOptions so;
@@ -184,6 +189,9 @@ Status ControlPlane::Impl::Open() {
   ao.host = opt.api_host;
   ao.port = opt.api_port;
   ao.token = token;
+  ao.tls_cert_file = certs.cert_file;
+  ao.tls_key_file = certs.key_file;
+  endpoints.ca_file = certs.ca_file;
   // Autoscaling fields and annotations are checked at apply time, as Knative's webhook does, so a bad value
   // is a 422 naming it rather than a service that never gets a revision. (The reconciler still reports
   // InvalidScalingSpec for a stored object that a different --config makes invalid.)
@@ -205,8 +213,13 @@ Status ControlPlane::Impl::Open() {
   endpoints.http_port = gw_->http_port();
   endpoints.grpc_port = gw_->grpc_port();
   endpoints.api_port = api_->port();
-  std::string api_host = opt.api_host == "0.0.0.0" ? "127.0.0.1" : opt.api_host;
-  endpoints.api_url = "http://" + api_host + ":" + std::to_string(endpoints.api_port);
+  // Plain HTTP is answered to loopback peers only (api/api_server.h): the CLI's URL is plain where it
+  // connects over loopback, HTTPS otherwise; kubectl always gets HTTPS.
+  const std::string url_host = ApiUrlHost(opt.api_host);
+  const std::string port = std::to_string(endpoints.api_port);
+  endpoints.api_https_url = "https://" + url_host + ":" + port;
+  endpoints.api_url = ApiReachedOverLoopback(opt.api_host) ? "http://" + url_host + ":" + port : endpoints.api_https_url;
+  ASSIGN_OR_RETURN(endpoints.kubeconfig, WriteKubeconfig(opt.data_dir, {endpoints.api_https_url, certs.ca_pem, token}));
   WriteServeJson();
 
   reconciler = std::thread([this] { RunReconciler(); });
@@ -257,6 +270,9 @@ void ControlPlane::Impl::MakeReconciler() {
 
 void ControlPlane::Impl::WriteServeJson() {
   Json j = {{"api", endpoints.api_url},
+            {"api_https", endpoints.api_https_url},
+            {"ca_file", endpoints.ca_file},
+            {"kubeconfig", endpoints.kubeconfig},
             {"token_file", endpoints.token_file},
             {"http_port", endpoints.http_port},
             {"grpc_port", endpoints.grpc_port},

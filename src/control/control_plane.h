@@ -59,11 +59,16 @@ struct ServeOptions {
   StorageServeOptions storage;
   // The gateway's and the API's client connections (each listener its own cap; one body budget for both).
   net::Limits limits;
+  // The API's HTTPS certificate and key (PEM); empty: generated into DATA_DIR/pki (control/api_tls.h).
+  std::string tls_cert_file, tls_private_key_file;
 };
 
 struct ServeEndpoints {
   int http_port = 0, grpc_port = 0, api_port = 0;
   std::string api_url, token_file;
+  std::string api_https_url;  // the same port over TLS (kubectl)
+  std::string kubeconfig;     // DATA_DIR/kubeconfig
+  std::string ca_file;        // the CA the kubeconfig trusts, as a file ("" for flag-given certificates)
 };
 
 class ControlPlane {
