@@ -436,7 +436,10 @@ def main():
     for c in all_crds():
         path = os.path.join(OUT_DIR, "serving.kserve.io_%s.yaml" % c["spec"]["names"]["plural"])
         text = render(c)
-        old = open(path).read() if os.path.exists(path) else None
+        old = None
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
         if old == text:
             continue
         if args.check:
