@@ -1,6 +1,7 @@
 // api/schema.cc: the structural-schema walk (contract in schema.h).
 #include "api/schema.h"
 
+#include <algorithm>
 #include <regex>
 #include <unordered_map>
 
@@ -255,6 +256,7 @@ class Walker {
 SchemaResult CheckAgainstSchema(const SchemaJson& schema, SchemaJson& obj, bool prune) {
   SchemaResult out;
   Walker(prune, &out).Root(schema, obj);
+  std::sort(out.unknown_fields.begin(), out.unknown_fields.end());  // as the API server lists them
   return out;
 }
 

@@ -4,8 +4,8 @@
 //
 // Contract (CheckAgainstSchema, a pure function of its inputs):
 // - Unknown fields (not in `properties`, no `additionalProperties`, no x-kubernetes-preserve-unknown-fields on
-//   the object) are collected as paths ("spec.predictor.foo", "spec.containers[0].foo", "metadata.bar") in
-//   document order and, with prune, removed from the object, as Kubernetes prunes them. `metadata` at the root
+//   the object) are collected as paths ("spec.predictor.foo", "spec.containers[0].foo", "metadata.bar"),
+//   sorted, and, with prune, removed from the object, as Kubernetes prunes them. `metadata` at the root
 //   is checked against ObjectMeta's field names (its values are the validators' business).
 // - null values of object fields are dropped (Kubernetes drops nulls of non-nullable fields).
 // - Value errors, as field errors (status_object.h) with apimachinery's wording: a wrong type is

@@ -185,6 +185,16 @@ class CrdsKubectlTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn('Warning: unknown field "spec.predictor.bar"', r.stderr)
 
+    def test_inferd_apply_prints_the_warnings(self):
+        # `inferd apply` (Warn by default) prints each pruned field once, as kubectl prints Warning headers;
+        # a quote in a field name survives the header's escaping.
+        text = isvc("cli-extra", '    sklearn:\n      storageUri: gs://b/m\n    foo: 1\n    \'b"ar\': 2\n')
+        rc, out, err = self.kube.cli("apply", "-f", "-", stdin=text)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("cli-extra created", out)
+        self.assertEqual(err.count('Warning: unknown field "spec.predictor.foo"'), 1, err)
+        self.assertIn('Warning: unknown field "spec.predictor.b\\"ar"', err)
+
 
 if __name__ == "__main__":
     unittest.main()
