@@ -2,7 +2,7 @@
 // scripts/gen_crds.py), compiled into the binary and parsed once, on first use (thread-safe).
 // They are the single source of the KServe kinds' names, scope, printer columns and structural schemas for the
 // API (api/schema.h validation, api/openapi.h documents); the same files install the kinds on a cluster.
-// A file that does not parse (a build defect that tests/api/crds_test.cc catches) is logged and left out.
+// A file that does not parse (a build defect that tests/api/schema_test.cc catches) is logged and left out.
 #pragma once
 
 #include <string>
