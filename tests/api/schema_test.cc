@@ -198,6 +198,15 @@ TEST(SchemaTest, IntOrStringQuantitiesAndPatterns) {
   e = Find(r, "spec.predictor.name");
   ASSERT_NE(e, nullptr);
   EXPECT_NE(e->ErrorBody().find("should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'"), std::string::npos);
+  // The longest string the regex runs on (std::regex recurses per character): a valid quantity, no crash.
+  Json longest = Isvc(Sklearn());
+  longest["spec"]["predictor"]["sklearn"]["resources"] = {{"limits", {{"cpu", std::string(kMaxPatternInput, '1')}}}};
+  EXPECT_TRUE(CheckAgainstSchema(IsvcSchema(), longest, true).errors.empty());
+  Json name = Isvc(Sklearn());
+  name["spec"]["predictor"]["name"] = std::string(kMaxPatternInput - 1, 'a') + "_";  // backtracks at the end
+  r = CheckAgainstSchema(IsvcSchema(), name, true);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].field, "spec.predictor.name");
   // A string far past kMaxPatternInput fails the pattern without running the regex over it.
   Json big = Isvc(Sklearn());
   big["spec"]["predictor"]["sklearn"]["resources"] = {{"limits", {{"cpu", std::string(200000, '1')}}}};
