@@ -184,7 +184,8 @@ def main(argv):
     bad = 0
     for f in files:
         try:
-            docs = [d for d in yaml.safe_load_all(open(f)) if d is not None]
+            with open(f) as fh:
+                docs = [d for d in yaml.safe_load_all(fh) if d is not None]
         except yaml.YAMLError as e:
             print("%s: not YAML: %s" % (f, e))
             bad += 1

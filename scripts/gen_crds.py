@@ -148,6 +148,9 @@ def pod_fields():
         "shareProcessNamespace": boolean(), "subdomain": string(), "terminationGracePeriodSeconds": integer("int64"),
         "tolerations": open_list(), "topologySpreadConstraints": open_list(), "volumes": open_list(),
         "resources": resources(),
+        # Not in KServe's generated CRD, but in its Go PodSpec: kept so that inferd's validator refuses it with a
+        # message (docs/kserve-fields.md) instead of the schema pruning it unseen.
+        "ephemeralContainers": open_list(),
     }
 
 
@@ -232,8 +235,7 @@ PREDICTOR_FRAMEWORKS = ["sklearn", "xgboost", "tensorflow", "pytorch", "triton",
 
 def worker_spec():
     props = pod_fields()
-    props.update({"pipelineParallelSize": integer(), "tensorParallelSize": integer(),
-                  "ephemeralContainers": open_list()})
+    props.update({"pipelineParallelSize": integer(), "tensorParallelSize": integer()})
     return obj(props)
 
 
@@ -436,7 +438,10 @@ def main():
     for c in all_crds():
         path = os.path.join(OUT_DIR, "serving.kserve.io_%s.yaml" % c["spec"]["names"]["plural"])
         text = render(c)
-        old = open(path).read() if os.path.exists(path) else None
+        old = None
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
         if old == text:
             continue
         if args.check:

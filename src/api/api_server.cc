@@ -33,6 +33,10 @@
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "core/percent.h"
+#include "api/crds.h"
+#include "api/openapi.h"
+#include "api/schema.h"
+#include "api/status_object.h"
 #include "net/http_session.h"
 #include "net/listener.h"
 #include "net/tls.h"
@@ -89,12 +93,6 @@ struct Reply {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
 };
-
-Json StatusObject(int code, const std::string& reason, const std::string& message) {
-  return Json{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", Json::object()},
-              {"status", "Failure"},  {"message", message}, {"reason", reason},
-              {"code", code}};
-}
 
 Reply ErrorReply(int code, const std::string& reason, const std::string& message) {
   Reply r;
@@ -344,6 +342,68 @@ std::string Resource(const ResourceType& t) {  // "inferenceservices.serving.kse
 std::string KindGroup(const ResourceType& t) {  // "InferenceService.serving.kserve.io"
   auto slash = t.api_version.rfind('/');
   return slash == std::string::npos ? t.kind : t.kind + "." + t.api_version.substr(0, slash);
+}
+
+// The kinds the API serves, for /openapi/v3 (api/openapi.h): each with its CRD's schema when it has one.
+const std::vector<OpenApiResource>& OpenApiResources() {
+  static const std::vector<OpenApiResource> list = [] {
+    std::vector<OpenApiResource> out;
+    for (auto* t : AllTypes()) {
+      OpenApiResource r;
+      auto slash = t->api_version.rfind('/');
+      r.group = slash == std::string::npos ? "" : t->api_version.substr(0, slash);
+      r.version = slash == std::string::npos ? t->api_version : t->api_version.substr(slash + 1);
+      r.kind = t->kind;
+      r.plural = t->plural;
+      r.namespaced = t->namespaced;
+      r.has_status = HasStatus(t);
+      r.read_only = IsEvents(t);
+      if (const Crd* c = FindCrd(t->api_version, t->kind)) r.schema = &c->schema;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }();
+  return list;
+}
+
+// What a write's `?fieldValidation` asks for, and the unknown fields to report in its Warning header.
+struct SchemaCheck {
+  FieldValidation mode = FieldValidation::kWarn;
+  bool patch = false;  // a strict failure is worded as PATCH words it (no "cannot be handled as" prefix)
+  std::vector<std::string> warnings;
+};
+
+StatusOr<SchemaCheck> ParseSchemaCheck(const std::map<std::string, std::string>& query, bool patch) {
+  auto it = query.find("fieldValidation");
+  SchemaCheck sc;
+  sc.patch = patch;
+  ASSIGN_OR_RETURN(sc.mode, ParseFieldValidation(it == query.end() ? "" : it->second));
+  return sc;
+}
+
+// Kubernetes' Warning header (RFC 7234 form, several warnings comma-separated in one value, as client-go
+// parses them): `299 - "unknown field \"spec.x\""`. Control characters become '?' (no header injection);
+// the value is capped at 16 KiB, the rest counted in a last warning.
+void AddWarnings(Reply& r, const std::vector<std::string>& warnings) {
+  constexpr size_t kMaxHeader = 16 << 10;
+  std::string value;
+  size_t shown = 0;
+  for (const auto& w : warnings) {
+    std::string q = "299 - \"";
+    for (char c : w.substr(0, 1024)) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') q.push_back('\\');
+      q.push_back(u < 0x20 || u == 0x7f ? '?' : c);
+    }
+    q += "\"";
+    if (value.size() + q.size() > kMaxHeader) break;
+    value += (value.empty() ? "" : ", ") + q;
+    ++shown;
+  }
+  if (shown < warnings.size()) {
+    value += ", 299 - \"" + std::to_string(warnings.size() - shown) + " more warnings\"";
+  }
+  if (!value.empty()) r.headers.emplace_back("Warning", value);
 }
 
 std::string RandomSuffix() {
@@ -635,7 +695,8 @@ struct ApiServer::Impl : Host {
   Reply Replace(const Route& rt, const Incoming& in);
   Reply Patch(const Route& rt, const Incoming& in);
   Reply Delete(const Route& rt, const Incoming& in);
-  Status Validate(const ResourceType& type, Json& obj, Reply* err);
+  Status Validate(const ResourceType& type, Json& obj, Reply* err, SchemaCheck* sc = nullptr);
+  bool CheckSchema(const Crd& crd, Json& obj, SchemaCheck* sc, Reply* err);
   Status CheckImmutableSecret(const Json& secret);
   Status CheckIdentity(const Route& rt, Json& obj, Reply* err);
   Reply StoreError(const Route& rt, const Status& st, const std::string& name);
@@ -690,6 +751,13 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
   if (in.path == "/version") {
     if (m != "GET") return not_allowed("GET");
     out.reply = JsonReply(200, Json{{"gitVersion", "inferd-0.1"}});
+    return out;
+  }
+  if (in.path == "/openapi" || in.path.rfind("/openapi/", 0) == 0) {
+    if (m != "GET") return not_allowed("GET");
+    auto a = ServeOpenApi(in.path, OpenApiResources());
+    out.reply.status = a->status;
+    out.reply.body = std::move(a->body);
     return out;
   }
   for (auto& [prefix, handler] : extensions) {
@@ -923,8 +991,42 @@ Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
   return out;
 }
 
-// Validates a write and brings it to its stored form (a Secret's stringData folded into data).
-Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err) {
+// Checks a write of a CRD kind against its structural schema (api/schema.h), as the API server does for a
+// custom resource: unknown fields as sc->mode says (Strict: 400 BadRequest naming them all; Warn: pruned and
+// reported in sc->warnings; Ignore, or no sc: pruned), then type/enum/bound errors as a 422 Invalid with one
+// cause per field. False with *err set when the write is refused.
+bool ApiServer::Impl::CheckSchema(const Crd& crd, Json& obj, SchemaCheck* sc, Reply* err) {
+  FieldValidation mode = sc ? sc->mode : FieldValidation::kIgnore;
+  SchemaResult res = CheckAgainstSchema(crd.schema, obj, /*prune=*/mode != FieldValidation::kStrict);
+  if (mode == FieldValidation::kStrict && res.total_unknown > 0) {
+    std::string msg = "strict decoding error: ";
+    for (size_t i = 0; i < res.unknown_fields.size(); ++i) msg += (i ? ", " : "") + UnknownFieldText(res.unknown_fields[i]);
+    if (res.total_unknown > res.unknown_fields.size()) {
+      msg += ", and " + std::to_string(res.total_unknown - res.unknown_fields.size()) + " more unknown fields";
+    }
+    if (!sc->patch) {
+      msg = crd.kind + " in version \"" + crd.version + "\" cannot be handled as a " + crd.kind + ": " + msg;
+    }
+    *err = ErrorReply(400, "BadRequest", msg);
+    return false;
+  }
+  if (mode == FieldValidation::kWarn) {
+    for (const auto& u : res.unknown_fields) sc->warnings.push_back(UnknownFieldText(u));
+  }
+  if (res.total_errors == 0) return true;
+  std::string name;
+  if (obj.contains("metadata") && obj["metadata"].is_object()) name = obj["metadata"].value("name", "");
+  *err = JsonReply(422, InvalidStatus(crd.group, crd.kind, name, res.errors));
+  return false;
+}
+
+// Validates a write and brings it to its stored form (a Secret's stringData folded into data): the CRD
+// schema first (structure, unknown fields; sc: the request's fieldValidation), then resources::Validate*
+// (KServe's webhook rules and inferd's own).
+Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err, SchemaCheck* sc) {
+  if (const Crd* crd = FindCrd(type.api_version, type.kind); crd && !CheckSchema(*crd, obj, sc, err)) {
+    return InvalidArgument("refused by the schema");
+  }
   Status st;
   if (&type == &InferenceServiceType()) {
     st = resources::ValidateInferenceService(obj);
@@ -1038,6 +1140,8 @@ StatusOr<bool> DryRun(const Incoming& in) {
 Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  auto sc = ParseSchemaCheck(in.query, /*patch=*/false);
+  if (!sc.ok()) return ErrorReply(400, "BadRequest", sc.status().message());
   auto body = ParseBody(in.content_type, in.body);
   if (!body.ok()) return ErrorReply(body.status());
   Json obj = std::move(*body);
@@ -1059,16 +1163,24 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   }
   if (HasStatus(rt.type)) obj.erase("status");  // the status subresource owns it
   std::string name = md["name"].get<std::string>();
-  if (!Validate(*rt.type, obj, &err).ok()) return err;  // may rewrite obj (md is stale after it)
-  if (*dry) return JsonReply(201, obj);
-  auto r = store->Create(*rt.type, std::move(obj));
-  if (!r.ok()) return StoreError(rt, r.status(), name);
-  return JsonReply(201, *r);
+  if (!Validate(*rt.type, obj, &err, &*sc).ok()) return err;  // may rewrite obj (md is stale after it)
+  Reply ok;
+  if (*dry) {
+    ok = JsonReply(201, obj);
+  } else {
+    auto r = store->Create(*rt.type, std::move(obj));
+    if (!r.ok()) return StoreError(rt, r.status(), name);
+    ok = JsonReply(201, *r);
+  }
+  AddWarnings(ok, sc->warnings);
+  return ok;
 }
 
 Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  auto sc = ParseSchemaCheck(in.query, /*patch=*/false);
+  if (!sc.ok()) return ErrorReply(400, "BadRequest", sc.status().message());
   auto body = ParseBody(in.content_type, in.body);
   if (!body.ok()) return ErrorReply(body.status());
   Json obj = std::move(*body);
@@ -1079,11 +1191,17 @@ Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
     if (!r.ok()) return StoreError(rt, r.status(), rt.name);
     return JsonReply(200, *r);
   }
-  if (!Validate(*rt.type, obj, &err).ok()) return err;
-  if (*dry) return JsonReply(200, obj);
-  auto r = store->Update(*rt.type, std::move(obj));
-  if (!r.ok()) return StoreError(rt, r.status(), rt.name);
-  return JsonReply(200, *r);
+  if (!Validate(*rt.type, obj, &err, &*sc).ok()) return err;
+  Reply ok;
+  if (*dry) {
+    ok = JsonReply(200, obj);
+  } else {
+    auto r = store->Update(*rt.type, std::move(obj));
+    if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+    ok = JsonReply(200, *r);
+  }
+  AddWarnings(ok, sc->warnings);
+  return ok;
 }
 
 Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
@@ -1095,6 +1213,8 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
   }
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  auto sc0 = ParseSchemaCheck(in.query, /*patch=*/true);
+  if (!sc0.ok()) return ErrorReply(400, "BadRequest", sc0.status().message());
   auto body = ParseBody(in.content_type, in.body);
   if (!body.ok()) return ErrorReply(body.status());
   const Json& patch = *body;
@@ -1113,14 +1233,23 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
     Reply err;
     if (!CheckIdentity(rt, obj, &err).ok()) return err;
     StatusOr<Json> r = Internal("unreachable");
+    SchemaCheck sc = *sc0;  // fresh per attempt: warnings of the object finally written
     if (rt.status) {
       r = store->UpdateStatus(*rt.type, std::move(obj));
     } else {
-      if (!Validate(*rt.type, obj, &err).ok()) return err;
-      if (*dry) return JsonReply(200, obj);
+      if (!Validate(*rt.type, obj, &err, &sc).ok()) return err;
+      if (*dry) {
+        Reply ok = JsonReply(200, obj);
+        AddWarnings(ok, sc.warnings);
+        return ok;
+      }
       r = store->Update(*rt.type, std::move(obj));
     }
-    if (r.ok()) return JsonReply(200, *r);
+    if (r.ok()) {
+      Reply ok = JsonReply(200, *r);
+      AddWarnings(ok, sc.warnings);
+      return ok;
+    }
     // Without a resourceVersion in the patch, a concurrent write is not the client's conflict: retry.
     if (r.status().code() == StatusCode::kConflict && !pinned && attempt + 1 < kPatchAttempts) continue;
     return StoreError(rt, r.status(), rt.name);
