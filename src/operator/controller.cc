@@ -24,8 +24,19 @@ std::string NowRfc3339() {
   return buf;
 }
 
+const Json& Meta(const Json& obj) {
+  static const Json kEmpty = Json::object();
+  auto it = obj.is_object() ? obj.find("metadata") : obj.end();
+  return obj.is_object() && it != obj.end() && it->is_object() ? *it : kEmpty;
+}
+std::string MetaText(const Json& obj, const char* key) {
+  const Json& md = Meta(obj);
+  auto it = md.find(key);
+  return it != md.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool HasFinalizer(const Json& obj) {
-  const Json& md = obj["metadata"];
+  const Json& md = Meta(obj);
   if (!md.contains("finalizers") || !md["finalizers"].is_array()) return false;
   for (const auto& f : md["finalizers"]) {
     if (f == kFinalizer) return true;
@@ -36,7 +47,7 @@ bool HasFinalizer(const Json& obj) {
 // The finalizers without ours (with = add ours).
 Json Finalizers(const Json& obj, bool with) {
   Json out = Json::array();
-  const Json& md = obj["metadata"];
+  const Json& md = Meta(obj);
   if (md.contains("finalizers") && md["finalizers"].is_array()) {
     for (const auto& f : md["finalizers"]) {
       if (f != kFinalizer) out.push_back(f);
@@ -48,7 +59,7 @@ Json Finalizers(const Json& obj, bool with) {
 
 const ChildKind* KindOf(const Json& obj) {
   for (const ChildKind& k : ManagedKinds()) {
-    if (obj.value("apiVersion", "") == k.api_version && obj.value("kind", "") == k.kind) return &k;
+    if (obj.is_object() && obj.value("apiVersion", "") == k.api_version && obj.value("kind", "") == k.kind) return &k;
   }
   return nullptr;
 }
@@ -56,7 +67,7 @@ const ChildKind* KindOf(const Json& obj) {
 bool Wanted(const ChildKind& k, const OperatorConfig& cfg) {
   const std::string kind = k.kind, av = k.api_version;
   if (kind == "HTTPRoute") return cfg.gateway_api;
-  if (kind == "Ingress") return !cfg.gateway_api;
+  // (Ingresses are always watched: one made before --gateway_api was set is then deleted as not wanted.)
   if (av.starts_with("serving.knative.dev")) return cfg.knative_installed;
   return true;
 }
@@ -92,7 +103,7 @@ Controller::Controller(kube::KubeClient& client, ControllerOptions options)
   // A runtime change may change what any InferenceService of its scope runs.
   auto runtime_handlers = [this](bool cluster) {
     auto enqueue = [this, cluster](const Json& obj) {
-      EnqueueAll(cluster ? "" : obj["metadata"].value("namespace", ""));
+      EnqueueAll(cluster ? "" : MetaText(obj, "namespace"));
     };
     return kube::EventHandlers{enqueue, [enqueue](const Json&, const Json& n) { enqueue(n); }, enqueue};
   };
@@ -175,7 +186,7 @@ std::vector<Json> Controller::ChildrenOf(const std::string& ns) const {
   for (const auto& w : watches_) {
     if (!w->kind) continue;
     for (auto& obj : w->store->List()) {
-      if (obj["metadata"].value("namespace", "") == ns) out.push_back(std::move(obj));
+      if (MetaText(obj, "namespace") == ns) out.push_back(std::move(obj));
     }
   }
   return out;
@@ -185,9 +196,9 @@ std::vector<Json> Controller::ClusterRuntimes() const {
   std::vector<Json> out = cluster_runtimes_.List();
   if (!options_.builtin_runtimes) return out;
   for (auto& b : resources::BuiltinClusterServingRuntimes()) {
-    const std::string name = b["metadata"].value("name", "");
+    const std::string name = MetaText(b, "name");
     bool defined = false;
-    for (const auto& c : out) defined |= c["metadata"].value("name", "") == name;
+    for (const auto& c : out) defined |= MetaText(c, "name") == name;
     if (!defined) out.push_back(std::move(b));
   }
   return out;
@@ -197,7 +208,7 @@ kube::ApiStatus Controller::Apply(const ChildAction& a) {
   const ChildKind* kind = KindOf(a.object);
   if (!kind) return {0, "Internal", "no managed kind for " + a.object.value("kind", "")};
   const kube::Gvr gvr = ChildGvr(*kind);
-  const std::string ns = a.object["metadata"].value("namespace", ""), name = a.object["metadata"].value("name", "");
+  const std::string ns = MetaText(a.object, "namespace"), name = MetaText(a.object, "name");
   kube::ApiStatus st;
   if (a.kind == ActionKind::kCreate) {
     st = client_.Create(gvr, ns, a.object).status();
@@ -215,9 +226,8 @@ kube::ApiStatus Controller::Apply(const ChildAction& a) {
 
 kube::ApiStatus Controller::EnsureFinalizer(Json& isvc) {
   if (HasFinalizer(isvc)) return kube::ApiStatus::Ok();
-  const Json& md = isvc["metadata"];
-  Json patch = {{"metadata", {{"finalizers", Finalizers(isvc, true)}, {"resourceVersion", md.value("resourceVersion", "")}}}};
-  auto r = client_.Patch(IsvcGvr(), md.value("namespace", ""), md.value("name", ""), patch);
+  Json patch = {{"metadata", {{"finalizers", Finalizers(isvc, true)}, {"resourceVersion", MetaText(isvc, "resourceVersion")}}}};
+  auto r = client_.Patch(IsvcGvr(), MetaText(isvc, "namespace"), MetaText(isvc, "name"), patch);
   if (!r.ok()) return r.status();
   isvc = std::move(*r);
   return kube::ApiStatus::Ok();
@@ -225,13 +235,12 @@ kube::ApiStatus Controller::EnsureFinalizer(Json& isvc) {
 
 kube::ApiStatus Controller::Finalize(const Json& isvc, const std::vector<Json>& children) {
   if (!HasFinalizer(isvc)) return kube::ApiStatus::Ok();
-  const Json& md = isvc["metadata"];
   for (const auto& ch : children) {
-    if (!OwnedBy(ch, md.value("uid", ""))) continue;
+    if (!OwnedBy(ch, MetaText(isvc, "uid"))) continue;
     if (auto st = Apply({ActionKind::kDelete, ch}); !st.ok()) return st;
   }
-  Json patch = {{"metadata", {{"finalizers", Finalizers(isvc, false)}, {"resourceVersion", md.value("resourceVersion", "")}}}};
-  auto r = client_.Patch(IsvcGvr(), md.value("namespace", ""), md.value("name", ""), patch);
+  Json patch = {{"metadata", {{"finalizers", Finalizers(isvc, false)}, {"resourceVersion", MetaText(isvc, "resourceVersion")}}}};
+  auto r = client_.Patch(IsvcGvr(), MetaText(isvc, "namespace"), MetaText(isvc, "name"), patch);
   return r.ok() || r.status().IsNotFound() ? kube::ApiStatus::Ok() : r.status();
 }
 
@@ -248,19 +257,20 @@ kube::ApiStatus Controller::Reconcile(const std::string& key) {
   std::optional<Json> cached = isvcs_.Get(key);
   if (!cached) return kube::ApiStatus::Ok();
   Json isvc = std::move(*cached);
-  const std::string ns = isvc["metadata"].value("namespace", "");
+  const std::string ns = MetaText(isvc, "namespace");
   std::vector<Json> children = ChildrenOf(ns);
-  if (isvc["metadata"].contains("deletionTimestamp") && !isvc["metadata"]["deletionTimestamp"].is_null()) {
+  if (!MetaText(isvc, "deletionTimestamp").empty()) {
     auto st = Finalize(isvc, children);
     return st.ok() ? st : fail(st);
   }
   if (auto st = EnsureFinalizer(isvc); !st.ok()) return fail(st);
   std::vector<Json> ns_runtimes;
   for (auto& r : runtimes_.List()) {
-    if (r["metadata"].value("namespace", "") == ns) ns_runtimes.push_back(std::move(r));
+    if (MetaText(r, "namespace") == ns) ns_runtimes.push_back(std::move(r));
   }
   PlanInput in{isvc, std::move(ns_runtimes), ClusterRuntimes(), std::move(children), options_.plan, NowRfc3339()};
   PlanOutput out = PlanService(in);
+  if (!out.error.empty()) return fail({0, "InvalidObject", out.error});
   for (const auto& a : out.actions) {
     if (auto st = Apply(a); !st.ok()) return fail(st);
   }

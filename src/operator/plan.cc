@@ -34,8 +34,7 @@ std::string Group(const std::string& api_version) {
 }
 // group/kind/name: what identifies a child in one namespace.
 std::string Key(const Json& obj) {
-  const Json* md = Field(obj, "metadata");
-  return Group(obj.value("apiVersion", "")) + "/" + obj.value("kind", "") + "/" + Text(md, "name");
+  return Group(Text(&obj, "apiVersion")) + "/" + Text(&obj, "kind") + "/" + Text(Field(obj, "metadata"), "name");
 }
 
 // KServe's GetDeploymentMode: status (sticky), annotation, configured default; legacy names normalised.
@@ -56,10 +55,11 @@ struct Failure {
 
 // The component resolved as `inferd serve` resolves it (reconcile_service.cc ResolveComponent), or why not.
 std::optional<Failure> Resolve(const PlanInput& in, Component& c) {
-  const Json& md = in.isvc["metadata"];
-  c.isvc = md.value("name", "");
-  c.ns = md.value("namespace", "default");
-  c.uid = md.value("uid", "");
+  const Json* md = Field(in.isvc, "metadata");
+  c.isvc = Text(md, "name");
+  c.ns = Text(md, "namespace");
+  if (c.ns.empty()) c.ns = "default";
+  c.uid = Text(md, "uid");
   auto spec = resources::ResolvePredictor(in.isvc);
   if (!spec.ok()) return Failure{"InvalidPredictorSpec", spec.status().message()};
   c.spec = std::move(*spec);
@@ -203,7 +203,8 @@ Json StatusJson(const PlanInput& in, const Component& c, const std::string& mode
                                                                             predictor.reason, predictor.message}
                                                           : ConditionStatus{"Ready", ingress.status, ingress.reason, ingress.message});
   st.conditions = {ingress, predictor, top};
-  st.observed_generation = in.isvc["metadata"].value("generation", 1);
+  st.observed_generation = Int(Field(in.isvc, "metadata"), "generation");
+  if (st.observed_generation == 0) st.observed_generation = 1;
   st.deployment_mode = mode;
   st.inferd.carried = old.is_object() && old.contains(control::kStatusInferd) ? old[control::kStatusInferd] : Json();
   if (!o.hash.empty()) st.inferd.spec_hash = o.hash;
@@ -273,10 +274,12 @@ void PlanStandard(const PlanInput& in, const Component& c, const Json& pod, cons
       continue;
     }
     const Json* source = prev_rev == t.revision ? prev : (main_rev == t.revision ? main : nullptr);
-    if (!source) continue;  // (its template is gone: nothing can run it)
-    const Json& tmpl = (*source)["spec"]["template"]["spec"];
-    d.objects.push_back(internal::BuildDeployment(c, prev_name, tmpl, t.revision, Annotation(*source, kRevisionHashAnnotation)));
-    d.objects.push_back(internal::BuildService(c, prev_name, tmpl));
+    const Json* tmpl_spec = source ? Field(*source, "spec") : nullptr;
+    const Json* tmpl = tmpl_spec ? Field(*tmpl_spec, "template") : nullptr;
+    tmpl = tmpl ? Field(*tmpl, "spec") : nullptr;
+    if (!tmpl || !tmpl->is_object()) continue;  // (its template is gone: nothing can run it)
+    d.objects.push_back(internal::BuildDeployment(c, prev_name, *tmpl, t.revision, Annotation(*source, kRevisionHashAnnotation)));
+    d.objects.push_back(internal::BuildService(c, prev_name, *tmpl));
     if (auto hpa = internal::BuildHpa(c, prev_name)) d.objects.push_back(std::move(*hpa));
     if (t.percent > 0) backends.push_back({prev_name, t.percent});
     if (source == prev) prev_ready = CurrentReadiness(prev);  // (the old one, still in `main`, is being replaced)
@@ -484,7 +487,8 @@ ConditionStatus DeploymentReadiness(const Json& deployment) {
   return {"PredictorReady", "False", "Pending", "the Deployment reports no conditions yet"};
 }
 
-PlanOutput PlanService(const PlanInput& in) {
+namespace {
+PlanOutput PlanChecked(const PlanInput& in) {
   PlanOutput out;
   Component c;
   out.mode = DeploymentMode(in.isvc, in.config);
@@ -525,6 +529,25 @@ PlanOutput PlanService(const PlanInput& in) {
   // Compared without key order (the first pass after `inferd serve`'s writer may reorder status.inferd).
   out.status_changed = nlohmann::json::parse(out.status.dump()) != nlohmann::json::parse(old.dump());
   return out;
+}
+}  // namespace
+
+PlanOutput PlanService(const PlanInput& in) {
+  if (!in.isvc.is_object() || !in.isvc.contains("metadata") || !in.isvc["metadata"].is_object()) {
+    PlanOutput out;
+    out.error = "the InferenceService has no metadata object";
+    return out;
+  }
+  // The objects come from a cluster: a field of an unexpected type (in a runtime, a child, a status) must
+  // not end the process. The rules above check what they rely on; this catches what they missed, and the
+  // controller reports it and retries later.
+  try {
+    return PlanChecked(in);
+  } catch (const nlohmann::json::exception& e) {
+    PlanOutput out;
+    out.error = std::string("unexpected object shape: ") + e.what();
+    return out;
+  }
 }
 
 }  // namespace inferd::op

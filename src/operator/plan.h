@@ -86,6 +86,7 @@ struct PlanOutput {
   std::vector<ChildAction> actions;
   Json status;                    // the InferenceService's new .status
   bool status_changed = false;    // differs from the observed .status
+  std::string error;              // non-empty: the objects could not be planned (nothing to do; retry later)
 };
 
 PlanOutput PlanService(const PlanInput& in);

@@ -32,6 +32,16 @@ const Json* Field(const Json& obj, const char* key) {
   return it == obj.end() || it->is_null() ? nullptr : &*it;
 }
 
+// A container port's number (8080 when absent or not a number: a runtime object is not validated here).
+int PortNumber(const Json& port) {
+  const Json* n = Field(port, "containerPort");
+  return n && n->is_number_integer() ? n->get<int>() : kDefaultHttpPort;
+}
+std::string StringField(const Json& obj, const char* key, const std::string& fallback) {
+  const Json* v = Field(obj, key);
+  return v && v->is_string() ? v->get<std::string>() : fallback;
+}
+
 // The implementation object of spec.predictor (model, sklearn, ...), or null for custom containers.
 const Json* Implementation(const Json& predictor) {
   for (const auto& name : resources::PredictorImplementations()) {
@@ -46,7 +56,7 @@ Json RuntimeContainer(const Json& runtime) {
   const Json* containers = spec ? Field(*spec, "containers") : nullptr;
   if (!containers || !containers->is_array() || containers->empty()) return Json::object();
   for (const auto& c : *containers) {
-    if (c.is_object() && c.value("name", "") == "kserve-container") return c;
+    if (StringField(c, "name", "") == "kserve-container") return c;
   }
   return (*containers)[0].is_object() ? (*containers)[0] : Json::object();
 }
@@ -56,7 +66,7 @@ Json RuntimeContainer(const Json& runtime) {
 void MergeEnv(Json& container, const std::vector<resources::EnvVar>& extra) {
   Json env = container.contains("env") && container["env"].is_array() ? container["env"] : Json::array();
   for (const auto& e : extra) {
-    auto it = std::find_if(env.begin(), env.end(), [&](const Json& x) { return x.is_object() && x.value("name", "") == e.name; });
+    auto it = std::find_if(env.begin(), env.end(), [&](const Json& x) { return StringField(x, "name", "") == e.name; });
     if (it != env.end()) {
       *it = {{"name", e.name}, {"value", e.value}};
     } else {
@@ -114,7 +124,7 @@ void ExpandContainer(Json& container, const Component& c) {
 int FirstPort(const Json& container) {
   const Json* ports = Field(container, "ports");
   if (ports && ports->is_array() && !ports->empty() && (*ports)[0].is_object()) {
-    return (*ports)[0].value("containerPort", kDefaultHttpPort);
+    return PortNumber((*ports)[0]);
   }
   return kDefaultHttpPort;
 }
@@ -125,7 +135,7 @@ Json ServingContainer(const Component& c, const OperatorConfig& cfg) {
   ExpandContainer(container, c);
   container["name"] = "kserve-container";
   // inferd's built-in runtimes name their image "inferd" (informational on one machine).
-  if (container.value("image", "") == "inferd") container["image"] = cfg.model_server_image;
+  if (StringField(container, "image", "") == "inferd") container["image"] = cfg.model_server_image;
   if (!container.contains("imagePullPolicy")) container["imagePullPolicy"] = "IfNotPresent";
   MergeEnv(container, {{"INFERENCE_SERVICE_NAME", c.isvc}});
   if (!container.contains("readinessProbe")) {
@@ -242,9 +252,9 @@ Json BuildService(const Component& c, const std::string& name, const Json& pod_s
     for (size_t i = 0; i < cports->size(); ++i) {
       const Json& p = (*cports)[i];
       if (!p.is_object()) continue;
-      const int cp = p.value("containerPort", kDefaultHttpPort);
-      Json sp = {{"port", i == 0 ? 80 : cp}, {"targetPort", cp}, {"protocol", p.value("protocol", "TCP")}};
-      const std::string pname = p.value("name", "");
+      const int cp = PortNumber(p);
+      Json sp = {{"port", i == 0 ? 80 : cp}, {"targetPort", cp}, {"protocol", StringField(p, "protocol", "TCP")}};
+      const std::string pname = StringField(p, "name", "");
       if (!pname.empty()) sp["name"] = pname;
       app_protocol(sp, pname);
       ports.push_back(std::move(sp));

@@ -467,3 +467,43 @@ TEST(OperatorPlan, ClusterLocalAndDomainTemplate) {
 
 }  // namespace
 }  // namespace inferd::op
+
+namespace inferd::op {
+namespace {
+
+// Objects from a cluster are not trusted: odd shapes give a not-Ready status or an error, never a crash.
+TEST(OperatorPlan, HostileObjectsDoNotCrash) {
+  OperatorConfig cfg;
+  auto plan = [&](const Json& isvc, std::vector<Json> runtimes, std::vector<Json> children) {
+    return PlanService(PlanInput{isvc, std::move(runtimes), {}, std::move(children), cfg, "2026-12-07T00:00:00Z"});
+  };
+  for (const char* bad : {R"(null)", R"([])", R"({})", R"({"metadata":5})", R"({"metadata":{"name":7},"spec":[]})",
+                          R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService","metadata":{"name":"x","uid":"u"},"spec":{"predictor":5}})",
+                          R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService","metadata":{"name":"x","uid":"u"},"status":"weird",
+                              "spec":{"predictor":{"sklearn":{"storageUri":"gs://b/m"}}}})"}) {
+    PlanOutput out = plan(Json::parse(bad), {}, {});
+    EXPECT_TRUE(out.actions.empty() || out.error.empty()) << bad;
+  }
+  // A namespace runtime with ports of the wrong types, and children of odd shapes.
+  Json isvc = Json::parse(R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService",
+      "metadata":{"name":"x","namespace":"default","uid":"u"},
+      "spec":{"predictor":{"model":{"modelFormat":{"name":"sklearn"},"runtime":"odd","storageUri":"gs://b/m"}}}})");
+  Json runtime = Json::parse(R"({"apiVersion":"serving.kserve.io/v1alpha1","kind":"ServingRuntime",
+      "metadata":{"name":"odd","namespace":"default"},
+      "spec":{"supportedModelFormats":[{"name":"sklearn","autoSelect":true}],
+              "containers":[{"name":"kserve-container","image":"x:1","ports":[{"containerPort":"8080","name":7,"protocol":[]}],
+                             "env":[5,{"name":3}]}]}})");
+  Json odd_child = Json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x-predictor","namespace":"default",
+      "ownerReferences":[{"uid":"u","controller":true}],"annotations":{"inferd.io/revision":"x-predictor-00001"}},
+      "spec":"nope","status":{"conditions":"nope"}})");
+  PlanOutput out = plan(isvc, {runtime}, {odd_child, Json::parse("[1,2]"), Json::parse(R"({"metadata":{"ownerReferences":"u"}})")});
+  EXPECT_TRUE(out.error.empty()) << out.error;
+  bool service_ok = false;
+  for (const auto& o : out.desired) {
+    if (o["kind"] == "Service") service_ok = o["spec"]["ports"][0]["targetPort"] == 8080;
+  }
+  EXPECT_TRUE(service_ok);
+}
+
+}  // namespace
+}  // namespace inferd::op
