@@ -4,7 +4,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/clock.h"
 #include "core/percent.h"
 #include "net/http_client.h"
 
@@ -183,12 +182,12 @@ Result<WatchEvent> ParseWatchEvent(std::string_view line) {
 
 // ---- KubeClient -----------------------------------------------------------------------------------------
 
-KubeClient::KubeClient(KubeConfig config) : config_(std::move(config)) {}
+KubeClient::KubeClient(KubeConfig config, const Clock* clock) : config_(std::move(config)), clock_(clock) {}
 
 std::string KubeClient::BearerHeader() {
   MutexLock lock(token_mu_);
   if (!config_.token_file.empty()) {
-    const int64_t now = NowNs();
+    const int64_t now = clock_->NowNs();
     if (!token_loaded_ || now - token_read_ns_ >= kTokenRefreshNs) {
       std::ifstream in(config_.token_file, std::ios::binary);
       if (in) {  // keep the last token when the file is briefly missing during a rotation

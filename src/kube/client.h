@@ -39,6 +39,7 @@
 
 #include "core/mutex.h"
 #include "core/status.h"
+#include "kube/clock.h"
 #include "resources/resources.h"
 
 namespace inferd::kube {
@@ -195,7 +196,8 @@ using WatchHandler = std::function<bool(WatchEvent&& event)>;
 
 class KubeClient {
  public:
-  explicit KubeClient(KubeConfig config);
+  // `clock` times the token file's refresh only.
+  explicit KubeClient(KubeConfig config, const Clock* clock = RealClock::Get());
   const KubeConfig& config() const { return config_; }
 
   Result<Json> Get(const Gvr& gvr, std::string_view ns, std::string_view name, std::string_view subresource = "");
@@ -230,6 +232,7 @@ class KubeClient {
 
  private:
   KubeConfig config_;
+  const Clock* clock_;
   Mutex token_mu_;
   std::string token_ GUARDED_BY(token_mu_);
   int64_t token_read_ns_ GUARDED_BY(token_mu_) = 0;

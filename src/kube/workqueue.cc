@@ -7,11 +7,6 @@
 
 namespace inferd::kube {
 
-const RealClock* RealClock::Get() {
-  static const RealClock clock;
-  return &clock;
-}
-
 // ---- RateLimiter -----------------------------------------------------------------------------------------
 
 RateLimiter::RateLimiter(RateLimiterOptions options) : options_(options), tokens_(options.burst) {}

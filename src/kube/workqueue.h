@@ -28,34 +28,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/clock.h"
 #include "core/mutex.h"
+#include "kube/clock.h"
 
 namespace inferd::kube {
-
-class Clock {
- public:
-  virtual ~Clock() = default;
-  virtual int64_t NowNs() const = 0;  // monotonic nanoseconds
-};
-
-class RealClock final : public Clock {
- public:
-  int64_t NowNs() const override { return inferd::NowNs(); }
-  static const RealClock* Get();
-};
-
-// A clock tests move by hand.
-class ManualClock final : public Clock {
- public:
-  explicit ManualClock(int64_t start_ns = 1'000'000'000) : now_(start_ns) {}
-  int64_t NowNs() const override { return now_.load(); }
-  void Advance(std::chrono::nanoseconds d) { now_ += d.count(); }
-  void Set(int64_t ns) { now_ = ns; }
-
- private:
-  std::atomic<int64_t> now_;
-};
 
 struct RateLimiterOptions {
   std::chrono::nanoseconds base_delay = std::chrono::milliseconds(5);

@@ -2,6 +2,7 @@
 #include "kube/fake_api_server.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -551,6 +552,12 @@ bool WriteChunk(tcp::socket& sock, const std::string& data) {
   return !ec;
 }
 
+// True when the client has gone (closed or reset its end): a watch with nothing to send would not notice.
+bool PeerClosed(tcp::socket& sock) {
+  pollfd p{sock.native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 std::string EventLine(const std::string& type, const Json& obj) {
   return Json{{"type", type}, {"object", obj}}.dump() + "\n";
 }
@@ -611,6 +618,7 @@ void FakeApiServer::Impl::Watch(tcp::socket& sock, const Target& t) {
       if (e->resource == resource && matches(e->object)) out.push_back(EventLine(e->type, e->object));
     }
     if (!out.empty()) continue;
+    if (PeerClosed(sock)) break;
     const bool closing = close_generation != close_gen || stopped || std::chrono::steady_clock::now() >= deadline;
     if (closing) {
       if (bookmarks && !stopped) {
@@ -764,8 +772,9 @@ void FakeApiServer::CloseWatches() {
 
 void FakeApiServer::CompactHistory() {
   MutexLock lock(impl_->mu);
+  // As if changes happened and were forgotten: every resourceVersion handed out so far is now too old.
   impl_->history.clear();
-  impl_->compacted_rv = impl_->rv;
+  impl_->compacted_rv = ++impl_->rv;
   impl_->cv.SignalAll();
 }
 
