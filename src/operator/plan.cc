@@ -225,6 +225,9 @@ struct Desired {
   std::set<std::string> keep;  // observed children to leave as they are
 };
 
+void PlanIngress(const Component& c, const OperatorConfig& cfg, const std::vector<internal::Backend>& backends,
+                 Desired& d, Outcome& o);
+
 // Standard mode: Deployments, Services, HPAs and the ingress.
 void PlanStandard(const PlanInput& in, const Component& c, const Json& pod, const std::vector<const Json*>& owned,
                   Desired& d, Outcome& o) {
@@ -305,6 +308,13 @@ void PlanStandard(const PlanInput& in, const Component& c, const Json& pod, cons
     o.revisions.push_back(rs);
   }
 
+  PlanIngress(c, cfg, backends, d, o);
+}
+
+// The url, the address and the route in: an Ingress or HTTPRoutes once the predictor serves (none when
+// cluster-local), with IngressReady.
+void PlanIngress(const Component& c, const OperatorConfig& cfg, const std::vector<internal::Backend>& backends,
+                 Desired& d, Outcome& o) {
   const bool cluster_local = c.labels.value("networking.kserve.io/visibility", "") == "cluster-local" ||
                              cfg.ingress_domain == "svc.cluster.local" || cfg.disable_ingress_creation;
   o.address = "http://" + c.name + "." + c.ns + ".svc.cluster.local";
