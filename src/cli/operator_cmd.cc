@@ -112,10 +112,9 @@ void AddOperatorCommand(CLI::App& app) {
   cmd->add_option("--context", f->context, "kubeconfig context (default: current-context)");
   cmd->add_option("--namespace", opt->watch_namespace, "Watch only this namespace (default: all)");
   cmd->add_flag("--leader_elect", opt->leader_elect, "Reconcile only while holding the Lease inferd-operator-leader");
-  cmd->add_option("--leader_election_namespace", f->lease_namespace, "Namespace of the Lease (default: the kubeconfig's)");
+  cmd->add_option("--leader_election_namespace", f->lease_namespace, "Namespace of the Lease (default: $POD_NAMESPACE, else the kubeconfig's)");
   cmd->add_flag("--builtin_runtimes,!--no_builtin_runtimes", opt->builtin_runtimes,
-                "Offer inferd's built-in ClusterServingRuntimes the cluster does not define")
-      ->capture_default_str();
+                "Offer inferd's built-in ClusterServingRuntimes the cluster does not define (default on)");
   cmd->add_flag("--print-rbac,--print_rbac", f->print_rbac, "Print the API groups, resources and verbs it uses (JSON) and exit");
   cmd->add_option("--health_port", f->health_port, "Serve /healthz and /readyz on this port (0 = off)")
       ->capture_default_str()

@@ -61,7 +61,8 @@ struct OperatorConfig {
   bool disable_ingress_creation = false;
   std::string default_deployment_mode = "Standard";  // Standard | Knative
   bool knative_installed = false;
-  std::string model_server_image = "inferd:latest";  // replaces the image "inferd" of inferd's built-in runtimes
+  // Replaces the image "inferd" of inferd's built-in runtimes; the tag config/runtimes/ uses.
+  std::string model_server_image = "inferd:0.1.0";
   std::string storage_initializer_image = "kserve/storage-initializer:v0.15.2";
 };
 

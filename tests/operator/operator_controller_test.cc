@@ -150,7 +150,7 @@ TEST_F(OperatorControllerTest, SpecUpdateReachesTheDeploymentAndDeletedChildrenC
   d["spec"]["template"]["spec"]["containers"][0]["image"] = "someone-else:1";
   fake_.Put(kDeploy, d);
   EXPECT_TRUE(WaitFor([&] {
-    return (*Get(kDeploy, "sklearn-iris-predictor"))["spec"]["template"]["spec"]["containers"][0]["image"] == "inferd:latest";
+    return (*Get(kDeploy, "sklearn-iris-predictor"))["spec"]["template"]["spec"]["containers"][0]["image"] == "inferd:0.1.0";
   }));
 }
 

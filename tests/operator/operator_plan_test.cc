@@ -298,7 +298,7 @@ TEST(OperatorPlan, ServerDefaultsAreNotDrift) {
   PlanOutput out = k.Pass();
   ASSERT_EQ(out.actions.size(), 1u);
   EXPECT_EQ(out.actions[0].kind, ActionKind::kUpdate);
-  EXPECT_EQ(out.actions[0].object["spec"]["template"]["spec"]["containers"][0]["image"], "inferd:latest");
+  EXPECT_EQ(out.actions[0].object["spec"]["template"]["spec"]["containers"][0]["image"], "inferd:0.1.0");
   EXPECT_EQ(out.actions[0].object["spec"]["replicas"], 3);  // (kept: the HPA owns it)
 }
 
