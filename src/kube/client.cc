@@ -252,6 +252,7 @@ Result<Json> KubeClient::Request(std::string_view method, const std::string& pat
   }
   if (res.transport != net::Transport::kOk) return TransportError("Transport", res.error);
   if (res.status < 200 || res.status >= 300) return StatusFromBody(static_cast<int>(res.status), out);
+  if (out.empty()) return Json::object();  // e.g. 204
   Json j = Json::parse(out, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return TransportError("InvalidResponse", "response is not JSON: " + out.substr(0, 200));
   return j;
@@ -349,7 +350,7 @@ ApiStatus KubeClient::Watch(const Gvr& gvr, std::string_view ns, const WatchOpti
                                {"timeoutSeconds", o.timeout_seconds > 0 ? std::to_string(o.timeout_seconds) : ""}});
   net::ClientRequest req = BaseRequest(config_, "GET", gvr.Path(ns) + q, BearerHeader());
   // The server ends the stream after timeoutSeconds; the client's bound adds the usual request timeout.
-  req.timeout_s = o.timeout_seconds > 0 ? o.timeout_seconds + config_.request_timeout_s : 0;
+  req.timeout_s = (o.timeout_seconds > 0 ? o.timeout_seconds : kMaxWatchSeconds) + config_.request_timeout_s;
   req.cancel = o.cancel;
   LineSplitter splitter(config_.max_watch_line_bytes);
   ApiStatus result;

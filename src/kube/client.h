@@ -20,10 +20,11 @@
 //   and the Kubernetes Status `reason` from the body (NotFound, AlreadyExists, Conflict, Expired, Gone,
 //   Invalid, ...; derived from the HTTP code when the body is not a Status), plus its message. No call
 //   throws (json parse errors become ApiStatus with code 0, reason "InvalidResponse").
-// - Bounds: every request has connect_timeout_s and request_timeout_s (a watch: timeoutSeconds plus
-//   request_timeout_s); response bodies are capped at max_body_bytes (reason "ResponseTooLarge"); a
-//   watch line is capped at max_watch_line_bytes (the watch ends with reason "LineTooLong"). A watch can
-//   be cancelled from another thread through WatchOptions::cancel (seen within about a second).
+// - Bounds: every request has connect_timeout_s and request_timeout_s (a watch: timeoutSeconds, or
+//   kMaxWatchSeconds when none is sent, plus request_timeout_s); response bodies are capped at
+//   max_body_bytes (reason "ResponseTooLarge"); a watch line is capped at max_watch_line_bytes (the watch
+//   ends with reason "LineTooLong"). A watch can be cancelled from another thread through
+//   WatchOptions::cancel (seen within about a second).
 // - Thread-safe: one curl handle per request; the only shared state is the cached token (mutex).
 #pragma once
 
@@ -127,6 +128,8 @@ struct KubeConfig {
 };
 
 inline constexpr int64_t kTokenRefreshNs = 60'000'000'000;  // client-go's and python's one minute
+// A watch sent without timeoutSeconds is still ended by the client after this long (plus the request timeout).
+inline constexpr int kMaxWatchSeconds = 3600;
 
 // Parses kubeconfig YAML. `context` "" means current-context. `base_dir` resolves relative file paths.
 StatusOr<KubeConfig> ParseKubeConfig(std::string_view yaml, std::string_view context = "",
@@ -187,7 +190,7 @@ struct WatchOptions {
   std::string label_selector;
   std::string field_selector;
   bool allow_bookmarks = true;
-  int timeout_seconds = 300;               // server-side timeoutSeconds (0 = none sent)
+  int timeout_seconds = 300;  // server-side timeoutSeconds (0 = none sent: the client ends it after kMaxWatchSeconds)
   const std::atomic<bool>* cancel = nullptr;  // set to stop the watch from another thread
 };
 

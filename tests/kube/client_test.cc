@@ -393,6 +393,32 @@ TEST_F(ClientTest, WatchExpiredResourceVersionGivesAnErrorEvent) {
   EXPECT_TRUE(StatusFromEvent(events[0]).IsExpired());
 }
 
+TEST(FakeHistoryWindow, AWatchFromBeforeTheWindowGetsExpired) {
+  FakeApiServer::Options o;
+  o.history_window = 3;
+  FakeApiServer server(o);
+  KubeClient client(server.Config());
+  ASSERT_TRUE(client.Create(kWidgets, "ns", Widget("w0")).ok());
+  const std::string rv0 = std::to_string(server.resource_version());
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(client.Create(kWidgets, "ns", Widget("w" + std::to_string(i))).ok());
+  std::vector<std::string> types;
+  WatchOptions wo;
+  wo.resource_version = rv0;  // 5 events ago, the window keeps 3
+  wo.timeout_seconds = 1;
+  ASSERT_TRUE(client.Watch(kWidgets, "ns", wo, [&](WatchEvent&& ev) {
+    types.push_back(ev.type);
+    return true;
+  }).ok());
+  EXPECT_EQ(types, std::vector<std::string>{"ERROR"});
+  types.clear();
+  wo.resource_version = std::to_string(server.resource_version() - 2);  // inside the window
+  ASSERT_TRUE(client.Watch(kWidgets, "ns", wo, [&](WatchEvent&& ev) {
+    types.push_back(ev.type);
+    return true;
+  }).ok());
+  EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "ADDED", "BOOKMARK"}));
+}
+
 TEST_F(ClientTest, WatchHttpErrorAndCancel) {
   server_.FailNext(1, 500, "InternalError", "watch=true");
   ApiStatus st = client_.Watch(kWidgets, "ns", WatchOptions{}, [](WatchEvent&&) { return true; });

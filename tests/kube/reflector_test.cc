@@ -115,6 +115,20 @@ TEST_F(ReflectorTest, RelistsAfterExpiredAndSeesWhatChanged) {
   EXPECT_EQ(deleted, std::vector<std::string>{"ns/gone"});
 }
 
+TEST_F(ReflectorTest, RelistsAfterAnHttp410OnTheWatch) {
+  ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("a")).ok());
+  Reflector r(client_, Options(), store_);
+  r.Start();
+  ASSERT_TRUE(Eventually([&] { return r.HasSynced() && server_.open_watches() == 1; }));
+  server_.FailNext(1, 410, "Gone", "watch=true");
+  server_.CloseWatches();  // the re-watch gets HTTP 410
+  ASSERT_TRUE(Eventually([&] { return r.counters().relists_on_expired >= 1 && r.counters().lists >= 2; }));
+  ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("b", 4)).ok());
+  ASSERT_TRUE(Eventually([&] { return SizeOf("ns/b") == 4; }));
+  r.Stop();
+  EXPECT_EQ(r.counters().errors, 0u);  // an expiry is not an error
+}
+
 TEST_F(ReflectorTest, ReWatchesFromLastVersionAfterAClose) {
   ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("a")).ok());
   Reflector r(client_, Options(), store_);
