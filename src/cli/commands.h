@@ -14,5 +14,8 @@ int ServeExitCode();
 // apply, get, describe, delete, logs, predict (cli/resource_cmds.cc)
 void AddResourceCommands(CLI::App& app);
 int ResourceExitCode();
+// operator (cli/operator_cmd.cc)
+void AddOperatorCommand(CLI::App& app);
+int OperatorExitCode();
 
 }  // namespace inferd::cli

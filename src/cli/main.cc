@@ -1,5 +1,5 @@
 // cli/main.cc: the `inferd` binary. Subcommands: model-server, serve, and the resource commands
-// (apply, get, describe, delete, logs, predict) that talk to serve's API.
+// (apply, get, describe, delete, logs, predict) that talk to serve's API, and operator (Kubernetes).
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -10,8 +10,10 @@ int main(int argc, char** argv) {
   inferd::cli::AddModelServerCommand(app);
   inferd::cli::AddServeCommand(app);
   inferd::cli::AddResourceCommands(app);
+  inferd::cli::AddOperatorCommand(app);
   CLI11_PARSE(app, argc, argv);
   if (int rc = inferd::cli::ExitCode()) return rc;
   if (int rc = inferd::cli::ServeExitCode()) return rc;
+  if (int rc = inferd::cli::OperatorExitCode()) return rc;
   return inferd::cli::ResourceExitCode();
 }

@@ -143,6 +143,7 @@ Json ToJson(const IsvcStatus& s, const Json& old_status, const std::string& now)
   j["components"] = std::move(components);
   j[kStatusConditions] = ConditionsToJson(s.conditions, old_status, now);
   j["observedGeneration"] = s.observed_generation;
+  if (!s.deployment_mode.empty()) j["deploymentMode"] = s.deployment_mode;
   j[kStatusInferd] = InferdJson(s.inferd);
   return j;
 }

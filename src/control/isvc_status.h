@@ -112,6 +112,7 @@ struct IsvcStatus {
   std::vector<std::pair<std::string, ComponentStatus>> components;  // by component name, in order
   std::vector<ConditionStatus> conditions;
   int64_t observed_generation = 1;
+  std::string deployment_mode;  // status.deploymentMode ("" = absent: `inferd serve` does not write it)
   InferdStatus inferd;
 };
 

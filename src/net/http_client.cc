@@ -38,6 +38,28 @@ struct Handle {
   }
 };
 
+// Called by curl at least once a second during a transfer; non-zero aborts it.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
+void SetClientCertificate(const ClientRequest& req, CURL* curl) {
+  if (!req.client_cert_pem.empty()) {
+    curl_blob blob{const_cast<char*>(req.client_cert_pem.data()), req.client_cert_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &blob);
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+  } else if (!req.client_cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, req.client_cert_file.c_str());
+  }
+  if (!req.client_key_pem.empty()) {
+    curl_blob blob{const_cast<char*>(req.client_key_pem.data()), req.client_key_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &blob);
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+  } else if (!req.client_key_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, req.client_key_file.c_str());
+  }
+}
+
 void SetOptions(const ClientRequest& req, Handle& h) {
   CURL* curl = h.curl;
   for (const std::string& line : req.headers) h.headers = curl_slist_append(h.headers, line.c_str());
@@ -66,8 +88,17 @@ void SetOptions(const ClientRequest& req, Handle& h) {
   if (!req.verify_tls) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!req.ca_pem.empty()) {
+    curl_blob blob{const_cast<char*>(req.ca_pem.data()), req.ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
   } else if (!req.ca_file.empty()) {
     curl_easy_setopt(curl, CURLOPT_CAINFO, req.ca_file.c_str());
+  }
+  SetClientCertificate(req, curl);
+  if (req.cancel) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(req.cancel));
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   }
   if (h.headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h.headers);
   if (!req.aws_sigv4.empty()) {
@@ -108,9 +139,10 @@ ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
     return result;
   }
   result.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-  if (rc == CURLE_WRITE_ERROR) {
+  if (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) {
     result.transport = Transport::kAborted;
-  } else if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_SSL_CACERT_BADFILE) {
+  } else if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_SSL_CACERT_BADFILE ||
+             rc == CURLE_SSL_CERTPROBLEM) {
     result.transport = Transport::kBadRequest;
   } else {
     result.transport = Transport::kFailed;

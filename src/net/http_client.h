@@ -17,9 +17,14 @@
 //   anything else (no connection, timeout, TLS); `error` is curl's message.
 // - Response headers a caller names in collect_headers come back in ClientResult.headers (e.g. the API's
 //   Warning headers, which the CLI prints).
+// - TLS: ca_file or ca_pem (PEM bytes) replace the system's CA bundle; client_cert_*/client_key_* (files or
+//   PEM bytes) authenticate the client (Kubernetes' kubeconfig credentials, kube/client.h).
+// - `cancel`, when set by another thread, stops the transfer (kAborted) within about a second, also while
+//   no byte arrives (a long-lived watch stream).
 // - curl_global_init runs once, before the first request (thread-safe).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -42,6 +47,10 @@ struct ClientRequest {
   bool follow_redirects = false;
   bool verify_tls = true;
   std::string ca_file;    // a CA bundle (PEM) instead of the system's
+  std::string ca_pem;     // the same as PEM bytes
+  std::string client_cert_file, client_key_file;  // TLS client certificate and key (PEM files)
+  std::string client_cert_pem, client_key_pem;    // the same as PEM bytes
+  const std::atomic<bool>* cancel = nullptr;      // true: abort the transfer
   std::string aws_sigv4;  // CURLOPT_AWS_SIGV4 ("aws:amz:<region>:s3"), with user/password as key and secret
   std::string user, password;
   std::vector<std::string> collect_headers;  // response header names whose values ClientResult.headers returns
