@@ -563,6 +563,22 @@ clusters: [{name: k, cluster: {server: "ftp://h"}}]
 contexts: [{name: c, context: {cluster: k}}]
 )";
   EXPECT_FALSE(ParseKubeConfig(ftp).ok());
+  // Found by fuzz/kube_fuzz: a list entry whose name is not a string made nlohmann's value() throw.
+  const char* odd_names = R"(current-context: c
+clusters: [{name: {a: 1}, cluster: {server: "https://h"}}, {name: k, cluster: {server: "https://h"}}]
+contexts: [{name: [1], context: {}}, {name: c, context: {cluster: k}}]
+)";
+  StatusOr<KubeConfig> odd = ParseKubeConfig(odd_names);
+  ASSERT_TRUE(odd.ok()) << odd.status().ToString();
+  EXPECT_EQ(odd->server, "https://h");
+}
+
+TEST(Keys, OddShapesNeverThrow) {
+  EXPECT_EQ(ObjectKey(Json::array()), "");
+  EXPECT_EQ(ObjectKey(Json{{"metadata", 5}}), "");
+  EXPECT_EQ(ObjectKey(Json{{"metadata", {{"name", 1}, {"namespace", nullptr}}}}), "");
+  EXPECT_EQ(StringField(Json("x"), "a"), "");
+  EXPECT_EQ(StatusFromBody(500, R"({"kind":"Status","reason":7,"message":[1]})").reason, "InternalError");
 }
 
 TEST(KubeConfig, LoadFileAndUseItAgainstTheFakeWithATokenFile) {
