@@ -177,7 +177,7 @@ TEST_F(ReflectorTest, StopEndsAnIdleWatchPromptly) {
   ASSERT_TRUE(Eventually([&] { return server_.open_watches() == 0; }));
 }
 
-TEST(Handlers, OwnerHandlersEnqueueTheControllerOwner) {
+TEST(KubeHandlers, OwnerHandlersEnqueueTheControllerOwner) {
   ManualClock clock;
   WorkQueue q(&clock);
   EventHandlers h = EnqueueOwnerHandlers(q, "serving.kserve.io/v1beta1", "InferenceService");
@@ -200,7 +200,7 @@ TEST(Handlers, OwnerHandlersEnqueueTheControllerOwner) {
   EXPECT_EQ(ControllerOwnerKey(child, "serving.kserve.io/v1beta1", "InferenceService"), "ns/x");
 }
 
-TEST(StoreTest, UpsertEraseList) {
+TEST(KubeStore, UpsertEraseList) {
   Store s;
   EXPECT_FALSE(s.Upsert("a", Json{{"v", 1}}).has_value());
   auto prev = s.Upsert("a", Json{{"v", 2}});
