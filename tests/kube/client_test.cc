@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "kube/fake_api_server.h"
@@ -60,6 +61,16 @@ TEST(StatusFromBody, ReadsReasonAndMessageOrFallsBackToTheCode) {
   EXPECT_TRUE(c.IsConflict());
   EXPECT_EQ(c.ToStatus().code(), StatusCode::kConflict);
   EXPECT_EQ(StatusFromBody(503, "").ToStatus().code(), StatusCode::kUnavailable);
+}
+
+// Polls pred until true or 30 s; no timing is asserted.
+bool Eventually0(const std::function<bool()>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 class ClientTest : public ::testing::Test {
@@ -438,6 +449,23 @@ TEST_F(ClientTest, WatchHttpErrorAndCancel) {
   stopper.join();
   EXPECT_TRUE(cancelled.ok()) << cancelled.ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));  // not the 600 s timeout
+}
+
+TEST_F(ClientTest, MalformedWatchLinesEndTheWatchWithAnError) {
+  for (const char* garbage : {"not json at all\n", "{\"type\":\"EXPLODED\",\"object\":{}}\n", "[1,2,3]\n",
+                              "{\"type\":\"ADDED\",\"object\":\"string\"}\n"}) {
+    std::thread injector([&] {
+      while (server_.open_watches() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      server_.SendRawToWatches(garbage);
+    });
+    WatchOptions wo;
+    wo.timeout_seconds = 60;
+    ApiStatus st = client_.Watch(kWidgets, "ns", wo, [](WatchEvent&&) { return true; });
+    injector.join();
+    EXPECT_EQ(st.code, 0) << garbage;
+    EXPECT_EQ(st.reason, "InvalidResponse") << garbage;
+    ASSERT_TRUE(Eventually0([&] { return server_.open_watches() == 0; }));
+  }
 }
 
 TEST_F(ClientTest, WatchLineLongerThanTheBoundEndsTheWatch) {

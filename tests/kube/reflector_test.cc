@@ -169,6 +169,18 @@ TEST_F(ReflectorTest, SurvivesServerErrors) {
   EXPECT_TRUE(Eventually([&] { return server_.open_watches() == 0; }));  // the fake sees the client go
 }
 
+TEST_F(ReflectorTest, SurvivesGarbageInTheWatchStream) {
+  ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("a")).ok());
+  Reflector r(client_, Options(), store_);
+  r.Start();
+  ASSERT_TRUE(Eventually([&] { return r.HasSynced() && server_.open_watches() == 1; }));
+  server_.SendRawToWatches("{\"type\":\"ADDED\",\"object\":[\"garbage\"]}\n");
+  ASSERT_TRUE(Eventually([&] { return r.counters().errors >= 1 && r.counters().lists >= 2; }));
+  ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("b", 6)).ok());
+  ASSERT_TRUE(Eventually([&] { return SizeOf("ns/b") == 6 && SizeOf("ns/a") == 1; }));
+  r.Stop();
+}
+
 TEST_F(ReflectorTest, StopEndsAnIdleWatchPromptly) {
   Reflector r(client_, Options(), store_);
   r.Start();
