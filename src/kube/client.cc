@@ -52,14 +52,19 @@ std::string Query(const std::vector<std::pair<std::string, std::string>>& params
   return q;
 }
 
-std::string MetaString(const Json& obj, const char* field) {
-  auto m = obj.find("metadata");
-  if (m == obj.end() || !m->is_object()) return "";
-  auto f = m->find(field);
-  return f != m->end() && f->is_string() ? f->get<std::string>() : "";
+}  // namespace
+
+std::string StringField(const Json& obj, std::string_view key) {
+  if (!obj.is_object()) return "";
+  auto f = obj.find(key);
+  return f != obj.end() && f->is_string() ? f->get<std::string>() : "";
 }
 
-}  // namespace
+std::string MetaField(const Json& obj, std::string_view key) {
+  if (!obj.is_object()) return "";
+  auto m = obj.find("metadata");
+  return m == obj.end() ? "" : StringField(*m, key);
+}
 
 // ---- ApiStatus ------------------------------------------------------------------------------------------
 
@@ -91,9 +96,9 @@ ApiStatus StatusFromBody(int http_code, std::string_view body) {
   ApiStatus s;
   s.code = http_code;
   Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.value("kind", "") == "Status") {
-    if (j.contains("reason") && j["reason"].is_string()) s.reason = j["reason"].get<std::string>();
-    if (j.contains("message") && j["message"].is_string()) s.message = j["message"].get<std::string>();
+  if (StringField(j, "kind") == "Status") {
+    s.reason = StringField(j, "reason");
+    s.message = StringField(j, "message");
   }
   if (s.reason.empty() && !s.ok()) s.reason = ReasonForCode(http_code);
   if (s.message.empty() && !s.ok()) s.message = std::string(body.substr(0, 512));
@@ -103,7 +108,10 @@ ApiStatus StatusFromBody(int http_code, std::string_view body) {
 ApiStatus StatusFromEvent(const WatchEvent& event) {
   const Json& o = event.object;
   int code = 500;
-  if (o.is_object() && o.contains("code") && o["code"].is_number_integer()) code = o["code"].get<int>();
+  if (o.is_object() && o.contains("code") && o["code"].is_number_integer()) {
+    const int64_t c = o["code"].get<int64_t>();
+    if (c >= 100 && c <= 999) code = static_cast<int>(c);
+  }
   ApiStatus s = StatusFromBody(code, o.dump());
   if (code >= 200 && code < 300) s.code = 500;  // an ERROR event is never a success
   return s;
@@ -123,8 +131,8 @@ std::string Gvr::Path(std::string_view ns, std::string_view name, std::string_vi
 }
 
 std::string ObjectKey(const Json& obj) {
-  const std::string ns = MetaString(obj, "namespace");
-  const std::string name = MetaString(obj, "name");
+  const std::string ns = MetaField(obj, "namespace");
+  const std::string name = MetaField(obj, "name");
   return ns.empty() ? name : ns + "/" + name;
 }
 
@@ -276,8 +284,9 @@ Result<Json> KubeClient::ListAll(const Gvr& gvr, std::string_view ns, ListOption
   Result<Json> first = List(gvr, ns, options);
   if (!first.ok()) return first;
   Json all = std::move(first).value();
+  if (!all.is_object()) return ApiStatus{0, "InvalidResponse", "a list answer that is not a JSON object"};
   if (!all.contains("items") || !all["items"].is_array()) all["items"] = Json::array();
-  std::string cont = all.contains("metadata") ? all["metadata"].value("continue", "") : "";
+  std::string cont = MetaField(all, "continue");
   // A continue token carries the first page's snapshot; the resourceVersion must not be sent with it.
   options.resource_version.clear();
   while (!cont.empty()) {
@@ -287,10 +296,10 @@ Result<Json> KubeClient::ListAll(const Gvr& gvr, std::string_view ns, ListOption
     options.continue_token = cont;
     Result<Json> page = List(gvr, ns, options);
     if (!page.ok()) return page;
-    if (page->contains("items") && (*page)["items"].is_array()) {
+    if (page->is_object() && page->contains("items") && (*page)["items"].is_array()) {
       for (auto& item : (*page)["items"]) all["items"].push_back(std::move(item));
     }
-    cont = page->contains("metadata") ? (*page)["metadata"].value("continue", "") : "";
+    cont = MetaField(*page, "continue");
   }
   if (all["items"].size() > max_items) {
     return ApiStatus{0, "ResponseTooLarge", "list has more than " + std::to_string(max_items) + " items"};
@@ -304,13 +313,13 @@ Result<Json> KubeClient::Create(const Gvr& gvr, std::string_view ns, const Json&
 }
 
 Result<Json> KubeClient::Update(const Gvr& gvr, std::string_view ns, const Json& object) {
-  const std::string name = MetaString(object, "name");
+  const std::string name = MetaField(object, "name");
   if (name.empty()) return ApiStatus{422, "Invalid", "metadata.name: Required value"};
   return Request("PUT", gvr.Path(ns, name), object.dump());
 }
 
 Result<Json> KubeClient::UpdateStatus(const Gvr& gvr, std::string_view ns, const Json& object) {
-  const std::string name = MetaString(object, "name");
+  const std::string name = MetaField(object, "name");
   if (name.empty()) return ApiStatus{422, "Invalid", "metadata.name: Required value"};
   return Request("PUT", gvr.Path(ns, name, "status"), object.dump());
 }

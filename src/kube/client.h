@@ -104,6 +104,12 @@ struct Gvr {
   std::string Path(std::string_view ns, std::string_view name = "", std::string_view subresource = "") const;
 };
 
+// obj[key] when obj is an object and that member is a string, else "" (never throws: nlohmann's value()
+// throws on a member of another type, and objects come from the network).
+std::string StringField(const Json& obj, std::string_view key);
+// obj["metadata"][key] the same way.
+std::string MetaField(const Json& obj, std::string_view key);
+
 // "namespace/name" (or "name" for a cluster-scoped object) of an object, from its metadata.
 std::string ObjectKey(const Json& obj);
 // The inverse: {namespace, name} ("" namespace when the key has no '/').

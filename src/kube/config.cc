@@ -29,7 +29,7 @@ StatusOr<Json> NamedEntry(const Json& cfg, const char* list, const char* field, 
   auto it = cfg.find(list);
   if (it != cfg.end() && it->is_array()) {
     for (const Json& e : *it) {
-      if (e.is_object() && e.value("name", "") == name) {
+      if (StringField(e, "name") == name) {
         auto f = e.find(field);
         if (f != e.end() && f->is_object()) return *f;
         return Json::object();

@@ -1,5 +1,6 @@
 #include "kube/leader.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -85,18 +86,17 @@ Gvr LeaseGvr() { return Gvr{"coordination.k8s.io", "v1", "leases", true}; }
 LeaseRecord LeaseFromJson(const Json& lease) {
   LeaseRecord r;
   if (!lease.is_object()) return r;
-  if (auto m = lease.find("metadata"); m != lease.end() && m->is_object()) {
-    r.resource_version = m->value("resourceVersion", "");
-  }
+  r.resource_version = MetaField(lease, "resourceVersion");
   auto spec = lease.find("spec");
   if (spec == lease.end() || !spec->is_object()) return r;
   auto str = [&](const char* k) {
     auto it = spec->find(k);
     return it != spec->end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  auto num = [&](const char* k) {
+  auto num = [&](const char* k) {  // clamped: leaseTransitions + 1 must not overflow
     auto it = spec->find(k);
-    return it != spec->end() && it->is_number_integer() ? it->get<int>() : 0;
+    if (it == spec->end() || !it->is_number_integer()) return 0;
+    return static_cast<int>(std::clamp<int64_t>(it->get<int64_t>(), 0, 1'000'000'000));
   };
   r.holder_identity = str("holderIdentity");
   r.lease_duration_seconds = num("leaseDurationSeconds");

@@ -8,12 +8,7 @@
 namespace inferd::kube {
 namespace {
 
-std::string ResourceVersionOf(const Json& obj) {
-  auto m = obj.find("metadata");
-  if (m == obj.end() || !m->is_object()) return "";
-  auto rv = m->find("resourceVersion");
-  return rv != m->end() && rv->is_string() ? rv->get<std::string>() : "";
-}
+std::string ResourceVersionOf(const Json& obj) { return MetaField(obj, "resourceVersion"); }
 
 }  // namespace
 
@@ -80,11 +75,11 @@ std::optional<std::string> ControllerOwnerKey(const Json& obj, std::string_view 
   auto refs = m->find("ownerReferences");
   if (refs == m->end() || !refs->is_array()) return std::nullopt;
   for (const Json& ref : *refs) {
-    if (!ref.is_object() || !ref.value("controller", false)) continue;
-    if (ref.value("apiVersion", "") != api_version || ref.value("kind", "") != kind) return std::nullopt;
-    const std::string name = ref.value("name", "");
+    if (!ref.is_object() || !ref.contains("controller") || ref["controller"] != true) continue;
+    if (StringField(ref, "apiVersion") != api_version || StringField(ref, "kind") != kind) return std::nullopt;
+    const std::string name = StringField(ref, "name");
     if (name.empty()) return std::nullopt;
-    const std::string ns = m->value("namespace", "");  // an owner is in its dependent's namespace
+    const std::string ns = MetaField(obj, "namespace");  // an owner is in its dependent's namespace
     return ns.empty() ? name : ns + "/" + name;
   }
   return std::nullopt;

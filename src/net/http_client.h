@@ -13,8 +13,8 @@
 // - Bounds: connect_timeout_s and timeout_s (the whole transfer; 0 = none), and below low_speed_bytes per
 //   second for low_speed_s the transfer is aborted (0 = off). Callers bound the body in on_body.
 // - The result tells a transport failure apart from an HTTP answer: kOk means an answer came (any status);
-//   kBadRequest is a request curl refuses (malformed URL, unsupported scheme, unreadable CA file); kFailed is
-//   anything else (no connection, timeout, TLS); `error` is curl's message.
+//   kBadRequest is a request curl refuses (malformed URL, unsupported scheme, unreadable CA file or client
+//   certificate); kFailed is anything else (no connection, timeout, TLS); `error` is curl's message.
 // - Response headers a caller names in collect_headers come back in ClientResult.headers (e.g. the API's
 //   Warning headers, which the CLI prints).
 // - TLS: ca_file or ca_pem (PEM bytes) replace the system's CA bundle; client_cert_*/client_key_* (files or

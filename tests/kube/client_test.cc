@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "kube/fake_api_server.h"
@@ -60,6 +61,16 @@ TEST(StatusFromBody, ReadsReasonAndMessageOrFallsBackToTheCode) {
   EXPECT_TRUE(c.IsConflict());
   EXPECT_EQ(c.ToStatus().code(), StatusCode::kConflict);
   EXPECT_EQ(StatusFromBody(503, "").ToStatus().code(), StatusCode::kUnavailable);
+}
+
+// Polls pred until true or 30 s; no timing is asserted.
+bool Eventually0(const std::function<bool()>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 class ClientTest : public ::testing::Test {
@@ -440,6 +451,23 @@ TEST_F(ClientTest, WatchHttpErrorAndCancel) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(60));  // not the 600 s timeout
 }
 
+TEST_F(ClientTest, MalformedWatchLinesEndTheWatchWithAnError) {
+  for (const char* garbage : {"not json at all\n", "{\"type\":\"EXPLODED\",\"object\":{}}\n", "[1,2,3]\n",
+                              "{\"type\":\"ADDED\",\"object\":\"string\"}\n"}) {
+    std::thread injector([&] {
+      while (server_.open_watches() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      server_.SendRawToWatches(garbage);
+    });
+    WatchOptions wo;
+    wo.timeout_seconds = 60;
+    ApiStatus st = client_.Watch(kWidgets, "ns", wo, [](WatchEvent&&) { return true; });
+    injector.join();
+    EXPECT_EQ(st.code, 0) << garbage;
+    EXPECT_EQ(st.reason, "InvalidResponse") << garbage;
+    ASSERT_TRUE(Eventually0([&] { return server_.open_watches() == 0; }));
+  }
+}
+
 TEST_F(ClientTest, WatchLineLongerThanTheBoundEndsTheWatch) {
   Json big = Widget("big");
   big["spec"]["blob"] = std::string(5000, 'x');
@@ -563,6 +591,22 @@ clusters: [{name: k, cluster: {server: "ftp://h"}}]
 contexts: [{name: c, context: {cluster: k}}]
 )";
   EXPECT_FALSE(ParseKubeConfig(ftp).ok());
+  // Found by fuzz/kube_fuzz: a list entry whose name is not a string made nlohmann's value() throw.
+  const char* odd_names = R"(current-context: c
+clusters: [{name: {a: 1}, cluster: {server: "https://h"}}, {name: k, cluster: {server: "https://h"}}]
+contexts: [{name: [1], context: {}}, {name: c, context: {cluster: k}}]
+)";
+  StatusOr<KubeConfig> odd = ParseKubeConfig(odd_names);
+  ASSERT_TRUE(odd.ok()) << odd.status().ToString();
+  EXPECT_EQ(odd->server, "https://h");
+}
+
+TEST(Keys, OddShapesNeverThrow) {
+  EXPECT_EQ(ObjectKey(Json::array()), "");
+  EXPECT_EQ(ObjectKey(Json{{"metadata", 5}}), "");
+  EXPECT_EQ(ObjectKey(Json{{"metadata", {{"name", 1}, {"namespace", nullptr}}}}), "");
+  EXPECT_EQ(StringField(Json("x"), "a"), "");
+  EXPECT_EQ(StatusFromBody(500, R"({"kind":"Status","reason":7,"message":[1]})").reason, "InternalError");
 }
 
 TEST(KubeConfig, LoadFileAndUseItAgainstTheFakeWithATokenFile) {

@@ -202,6 +202,7 @@ struct FakeApiServer::Impl {
   uint64_t uid_counter GUARDED_BY(mu) = 0;
   uint64_t close_generation GUARDED_BY(mu) = 0;
   std::deque<Event> history GUARDED_BY(mu);
+  std::vector<std::string> raw GUARDED_BY(mu);  // SendRawToWatches, in order
   std::vector<Fault> faults GUARDED_BY(mu);
   std::vector<std::string> log GUARDED_BY(mu);
   int watches GUARDED_BY(mu) = 0;
@@ -584,9 +585,11 @@ void FakeApiServer::Impl::Watch(tcp::socket& sock, const Target& t) {
   std::vector<std::string> out;
   uint64_t cursor = 0;
   uint64_t close_gen = 0;
+  size_t raw_seen = 0;
   {
     MutexLock lock(mu);
     ++watches;
+    raw_seen = raw.size();
     close_gen = close_generation;
     if (rv_param.empty() || rv_param == "0") {
       for (const auto& [key, obj] : objects[resource]) {
@@ -611,6 +614,7 @@ void FakeApiServer::Impl::Watch(tcp::socket& sock, const Target& t) {
       open = false;
       continue;
     }
+    for (; raw_seen < raw.size(); ++raw_seen) out.push_back(raw[raw_seen]);
     auto first = std::upper_bound(history.begin(), history.end(), cursor,
                                   [](uint64_t v, const Event& e) { return v < e.rv; });
     for (auto e = first; e != history.end(); ++e) {
@@ -767,6 +771,12 @@ void FakeApiServer::FailNext(int count, int code, std::string reason, std::strin
 void FakeApiServer::CloseWatches() {
   MutexLock lock(impl_->mu);
   ++impl_->close_generation;
+  impl_->cv.SignalAll();
+}
+
+void FakeApiServer::SendRawToWatches(std::string bytes) {
+  MutexLock lock(impl_->mu);
+  impl_->raw.push_back(std::move(bytes));
   impl_->cv.SignalAll();
 }
 

@@ -28,7 +28,8 @@
 // - Garbage collection (Options::garbage_collect): deleting an object deletes, in the background, every
 //   object whose metadata.ownerReferences names its uid (Orphan policy: removes the references instead).
 // - Fault injection: FailNext (the next N matching requests get an error Status with that code),
-//   CloseWatches (ends every open watch stream), CompactHistory (forgets the history: older
+//   CloseWatches (ends every open watch stream), SendRawToWatches (bytes as they are into every open
+//   watch), CompactHistory (forgets the history: older
 //   resourceVersions get 410), Drop (removes an object as if a user deleted it, with a DELETED event).
 // - Direct access for assertions: Object, Objects, Put, resource_version, requests.
 #pragma once
@@ -73,6 +74,8 @@ class FakeApiServer {
   void FailNext(int count, int code, std::string reason = "InternalError", std::string match = "");
   // Ends every open watch (normally: the stream closes; with bookmarks a BOOKMARK is sent first).
   void CloseWatches();
+  // Writes `bytes` as they are into every open watch stream (hostile or malformed events).
+  void SendRawToWatches(std::string bytes);
   // Forgets every event so far: a watch or continue token from before now gets 410.
   void CompactHistory();
   // Deletes an object at once (finalizers ignored), as if someone else had; true when it existed.

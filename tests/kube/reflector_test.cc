@@ -169,6 +169,18 @@ TEST_F(ReflectorTest, SurvivesServerErrors) {
   EXPECT_TRUE(Eventually([&] { return server_.open_watches() == 0; }));  // the fake sees the client go
 }
 
+TEST_F(ReflectorTest, SurvivesGarbageInTheWatchStream) {
+  ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("a")).ok());
+  Reflector r(client_, Options(), store_);
+  r.Start();
+  ASSERT_TRUE(Eventually([&] { return r.HasSynced() && server_.open_watches() == 1; }));
+  server_.SendRawToWatches("{\"type\":\"ADDED\",\"object\":[\"garbage\"]}\n");
+  ASSERT_TRUE(Eventually([&] { return r.counters().errors >= 1 && r.counters().lists >= 2; }));
+  ASSERT_TRUE(client_.Create(kWidgets, "ns", Widget("b", 6)).ok());
+  ASSERT_TRUE(Eventually([&] { return SizeOf("ns/b") == 6 && SizeOf("ns/a") == 1; }));
+  r.Stop();
+}
+
 TEST_F(ReflectorTest, StopEndsAnIdleWatchPromptly) {
   Reflector r(client_, Options(), store_);
   r.Start();
@@ -177,7 +189,7 @@ TEST_F(ReflectorTest, StopEndsAnIdleWatchPromptly) {
   ASSERT_TRUE(Eventually([&] { return server_.open_watches() == 0; }));
 }
 
-TEST(Handlers, OwnerHandlersEnqueueTheControllerOwner) {
+TEST(KubeHandlers, OwnerHandlersEnqueueTheControllerOwner) {
   ManualClock clock;
   WorkQueue q(&clock);
   EventHandlers h = EnqueueOwnerHandlers(q, "serving.kserve.io/v1beta1", "InferenceService");
@@ -200,7 +212,7 @@ TEST(Handlers, OwnerHandlersEnqueueTheControllerOwner) {
   EXPECT_EQ(ControllerOwnerKey(child, "serving.kserve.io/v1beta1", "InferenceService"), "ns/x");
 }
 
-TEST(StoreTest, UpsertEraseList) {
+TEST(KubeStore, UpsertEraseList) {
   Store s;
   EXPECT_FALSE(s.Upsert("a", Json{{"v", 1}}).has_value());
   auto prev = s.Upsert("a", Json{{"v", 2}});
