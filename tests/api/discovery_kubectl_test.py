@@ -112,8 +112,10 @@ class DiscoveryKubectlTest(unittest.TestCase):
         head, row = lines(out)[0].split(), lines(out)[1].split()
         self.assertEqual(head, ["NAME", "URL", "READY", "PREV", "LATEST", "PREVROLLEDOUTREVISION",
                                 "LATESTREADYREVISION", "AGE"])
-        # Standard mode leaves the traffic columns empty (KServe fills them in Knative mode only).
-        self.assertEqual(row[:3], ["sklearn-iris", "http://sklearn-iris.default.example.com", "True"], out)
+        # inferd fills status.components.predictor.traffic as KServe's Knative mode does: all traffic on the
+        # latest revision, no previous one (PREV and PREVROLLEDOUTREVISION empty outside a canary rollout).
+        self.assertEqual(row[:5], ["sklearn-iris", "http://sklearn-iris.default.example.com", "True", "100",
+                                   "sklearn-iris-predictor-00001"], out)
         self.assertRegex(row[-1], r"^\d+[smhdy]")
         self.assertEqual(lines(self.kubectl("get", "inferenceservice", "sklearn-iris").stdout)[1].split()[0],
                          "sklearn-iris")
