@@ -40,6 +40,8 @@
 #include "net/http_session.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "api/discovery.h"
+#include "api/table.h"
 #include "resources/resources.h"
 #include "resources/secrets.h"
 
@@ -47,32 +49,6 @@ namespace inferd::api {
 
 using store::Json;
 using store::ResourceType;
-
-const ResourceType& InferenceServiceType() {
-  static const ResourceType t{"serving.kserve.io/v1beta1", "InferenceService", "inferenceservices", true};
-  return t;
-}
-const ResourceType& ServingRuntimeType() {
-  static const ResourceType t{"serving.kserve.io/v1alpha1", "ServingRuntime", "servingruntimes", true};
-  return t;
-}
-const ResourceType& ClusterServingRuntimeType() {
-  static const ResourceType t{"serving.kserve.io/v1alpha1", "ClusterServingRuntime", "clusterservingruntimes",
-                              false};
-  return t;
-}
-const ResourceType& EventType() {
-  static const ResourceType t{"v1", "Event", "events", true};
-  return t;
-}
-const ResourceType& SecretType() {
-  static const ResourceType t{"v1", "Secret", "secrets", true};
-  return t;
-}
-const ResourceType& ServiceAccountType() {
-  static const ResourceType t{"v1", "ServiceAccount", "serviceaccounts", true};
-  return t;
-}
 
 namespace {
 
@@ -253,18 +229,19 @@ struct Filter {
 };
 
 // ---- routes --------------------------------------------------------------------------------------------
+// The kind table's types (api/kinds.h), as pointers into it (stable for the process).
 const std::vector<const ResourceType*>& AllTypes() {
-  static const std::vector<const ResourceType*> types = {&InferenceServiceType(), &ServingRuntimeType(),
-                                                         &ClusterServingRuntimeType(), &EventType(),
-                                                         &SecretType(), &ServiceAccountType()};
+  static const std::vector<const ResourceType*> types = [] {
+    std::vector<const ResourceType*> v;
+    for (const Kind& k : Kinds()) v.push_back(&k.type);
+    return v;
+  }();
   return types;
 }
 
-bool IsEvents(const ResourceType* t) { return t == &EventType(); }
-// Core objects without a status subresource (Events, Secrets, ServiceAccounts), as in Kubernetes.
-bool HasStatus(const ResourceType* t) {
-  return t != &EventType() && t != &SecretType() && t != &ServiceAccountType();
-}
+const Kind& KindOf(const ResourceType* t) { return *FindKind(*t); }  // every routed type is in the table
+bool IsReadOnly(const ResourceType* t) { return KindOf(t).read_only(); }
+bool HasStatus(const ResourceType* t) { return KindOf(t).status_subresource; }
 
 struct Route {
   const ResourceType* type = nullptr;
@@ -357,7 +334,7 @@ const std::vector<OpenApiResource>& OpenApiResources() {
       r.plural = t->plural;
       r.namespaced = t->namespaced;
       r.has_status = HasStatus(t);
-      r.read_only = IsEvents(t);
+      r.read_only = IsReadOnly(t);
       if (const Crd* c = FindCrd(t->api_version, t->kind)) r.schema = &c->schema;
       out.push_back(std::move(r));
     }
@@ -505,7 +482,7 @@ class StreamConn {
 using StreamFn = std::function<void(StreamConn&)>;
 
 struct Incoming {
-  std::string method, path, content_type, authorization;
+  std::string method, path, content_type, authorization, accept;
   std::map<std::string, std::string> query;
   std::string body;
   Status bad_target;  // a malformed percent-escape in the query: 400
@@ -574,6 +551,7 @@ struct ApiApp {
     if (auto it = msg.find(http::field::authorization); it != msg.end()) {
       in.authorization = std::string(it->value());
     }
+    if (auto it = msg.find(http::field::accept); it != msg.end()) in.accept = std::string(it->value());
     in.body = std::move(msg.body());
     Outcome out;
     try {
@@ -689,8 +667,10 @@ struct ApiServer::Impl : Host {
   }
 
   // Handlers (I/O thread).
-  Reply Get(const Route& rt);
+  Reply Get(const Route& rt, const Incoming& in);
   Outcome List(const Route& rt, const Incoming& in);
+  Outcome Watch(const Route& rt, const Incoming& in, const std::string& ns, const Filter& filter,
+                const std::optional<TableOptions>& table);
   Reply Create(const Route& rt, const Incoming& in);
   Reply Replace(const Route& rt, const Incoming& in);
   Reply Patch(const Route& rt, const Incoming& in);
@@ -748,9 +728,9 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
     o.reply.headers.emplace_back("Allow", allow);
     return o;
   };
-  if (in.path == "/version") {
+  if (in.path == "/version" || in.path == "/version/") {
     if (m != "GET") return not_allowed("GET");
-    out.reply = JsonReply(200, Json{{"gitVersion", "inferd-0.1"}});
+    out.reply = JsonReply(200, VersionInfo());
     return out;
   }
   if (in.path == "/openapi" || in.path.rfind("/openapi/", 0) == 0) {
@@ -793,21 +773,15 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
     };
     return out;
   }
-  if (in.path == "/api" && m == "GET") {
-    out.reply = JsonReply(200, Json{{"kind", "APIVersions"}, {"versions", {"v1"}}});
-    return out;
-  }
-  if (in.path == "/apis" && m == "GET") {
-    Json versions = Json::array();
-    for (const char* v : {"v1beta1", "v1alpha1"}) {
-      versions.push_back({{"groupVersion", std::string("serving.kserve.io/") + v}, {"version", v}});
+  if (in.path == "/api" || in.path == "/api/" || in.path == "/apis" || in.path == "/apis/") {
+    if (m != "GET") return not_allowed("GET");
+    bool core = in.path.compare(0, 5, "/apis") != 0;
+    if (auto v = WantedAggregatedDiscovery(in.accept)) {
+      out.reply = JsonReply(200, AggregatedDiscovery(core, *v));
+      out.reply.content_type = AggregatedContentType(*v);
+    } else {
+      out.reply = JsonReply(200, core ? LegacyApiVersions() : LegacyApiGroupList());
     }
-    out.reply = JsonReply(200, Json{{"kind", "APIGroupList"},
-                                    {"apiVersion", "v1"},
-                                    {"groups",
-                                     {{{"name", "serving.kserve.io"},
-                                       {"versions", versions},
-                                       {"preferredVersion", versions[0]}}}}});
     return out;
   }
   auto route = MatchRoute(in.path);
@@ -818,24 +792,10 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
   const Route& rt = *route;
   if (rt.discovery) {
     if (m != "GET") return not_allowed("GET");
-    Json res = Json::array();
-    for (auto* t : AllTypes()) {
-      if (t->api_version != rt.api_version) continue;
-      bool ro = IsEvents(t);
-      Json verbs = ro ? Json{"get", "list", "watch"}
-                      : Json{"create", "delete", "get", "list", "patch", "update", "watch"};
-      res.push_back({{"name", t->plural}, {"singularName", Lower(t->kind)}, {"namespaced", t->namespaced},
-                     {"kind", t->kind}, {"verbs", verbs}});
-      if (HasStatus(t)) {
-        res.push_back({{"name", t->plural + "/status"}, {"singularName", ""}, {"namespaced", t->namespaced},
-                       {"kind", t->kind}, {"verbs", {"get", "patch", "update"}}});
-      }
-    }
-    out.reply = JsonReply(200, Json{{"kind", "APIResourceList"}, {"apiVersion", "v1"},
-                                    {"groupVersion", rt.api_version}, {"resources", res}});
+    out.reply = JsonReply(200, *LegacyResourceList(rt.api_version));  // MatchRoute checked the version exists
     return out;
   }
-  bool ro = IsEvents(rt.type);
+  bool ro = IsReadOnly(rt.type);
   if (rt.name.empty()) {  // collection
     if (m == "GET") return List(rt, in);
     bool can_create = !ro && (rt.has_ns || !rt.type->namespaced);
@@ -847,7 +807,7 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
   }
   if (rt.status) {
     if (m == "GET") {
-      out.reply = Get(rt);
+      out.reply = Get(rt, in);
     } else if (m == "PUT") {
       out.reply = Replace(rt, in);
     } else if (m == "PATCH") {
@@ -865,7 +825,7 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
       coll.name.clear();
       return List(coll, in);
     }
-    out.reply = Get(rt);
+    out.reply = Get(rt, in);
   } else if (ro) {
     return not_allowed("GET");
   } else if (m == "PUT") {
@@ -893,44 +853,81 @@ Reply ApiServer::Impl::StoreError(const Route& rt, const Status& st, const std::
   return JsonReply(code, obj);
 }
 
-Reply ApiServer::Impl::Get(const Route& rt) {
+namespace {
+// Server-side printing: the Table a request asks for with its Accept header (kubectl's
+// `application/json;as=Table;v=v1;g=meta.k8s.io`), nullopt for plain JSON. The clock is read here, once per
+// request; table.h's functions are pure.
+StatusOr<std::optional<TableOptions>> TableRequest(const Incoming& in) {
+  auto version = WantedTableVersion(in.accept);
+  if (!version) return std::optional<TableOptions>();
+  TableOptions o;
+  o.api_version = "meta.k8s.io/" + *version;
+  auto it = in.query.find("includeObject");
+  ASSIGN_OR_RETURN(o.include, ParseIncludeObject(it == in.query.end() ? "" : it->second));
+  o.now_unix = static_cast<long long>(std::time(nullptr));
+  return std::optional<TableOptions>(o);
+}
+
+std::string ResourceVersionOf(const Json& obj) {
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) return "";
+  const Json& md = obj["metadata"];
+  return md.contains("resourceVersion") && md["resourceVersion"].is_string() ? md["resourceVersion"].get<std::string>() : "";
+}
+
+StatusOr<Filter> ParseFilter(const Incoming& in) {
+  Filter filter;
+  if (auto it = in.query.find("labelSelector"); it != in.query.end()) {
+    ASSIGN_OR_RETURN(filter.labels, ParseSelector(it->second, "labelSelector", false));
+  }
+  if (auto it = in.query.find("fieldSelector"); it != in.query.end()) {
+    ASSIGN_OR_RETURN(filter.fields, ParseSelector(it->second, "fieldSelector", true));
+  }
+  return filter;
+}
+
+// How often an idle watch that asked for bookmarks gets one (Kubernetes sends them about once a minute).
+constexpr auto kBookmarkInterval = std::chrono::seconds(30);
+}  // namespace
+
+Reply ApiServer::Impl::Get(const Route& rt, const Incoming& in) {
+  auto table = TableRequest(in);
+  if (!table.ok()) return ErrorReply(400, "BadRequest", table.status().message());
   auto r = store->Get(*rt.type, rt.ns, rt.name);
   if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+  if (*table) return JsonReply(200, MakeTable(KindOf(rt.type), {*r}, "", **table));
   return JsonReply(200, *r);
 }
 
 Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
-  Outcome out;
-  Filter filter;
-  if (auto it = in.query.find("labelSelector"); it != in.query.end()) {
-    auto sel = ParseSelector(it->second, "labelSelector", false);
-    if (!sel.ok()) return Outcome{ErrorReply(sel.status()), nullptr};
-    filter.labels = std::move(*sel);
-  }
-  if (auto it = in.query.find("fieldSelector"); it != in.query.end()) {
-    auto sel = ParseSelector(it->second, "fieldSelector", true);
-    if (!sel.ok()) return Outcome{ErrorReply(sel.status()), nullptr};
-    filter.fields = std::move(*sel);
-  }
+  auto filter = ParseFilter(in);
+  if (!filter.ok()) return Outcome{ErrorReply(filter.status()), nullptr};
+  auto table = TableRequest(in);
+  if (!table.ok()) return Outcome{ErrorReply(400, "BadRequest", table.status().message()), nullptr};
   std::string ns = rt.type->namespaced && rt.has_ns ? rt.ns : "";
-  bool watch = false;
-  if (auto it = in.query.find("watch"); it != in.query.end()) watch = ParseBool(it->second);
-  std::string rv;
-  if (auto it = in.query.find("resourceVersion"); it != in.query.end()) rv = it->second;
-
-  if (!watch) {
-    auto l = store->List(*rt.type, ns);
-    if (!l.ok()) return Outcome{ErrorReply(l.status()), nullptr};
-    Json items = Json::array();
-    for (auto& item : l->items)
-      if (filter.Matches(item)) items.push_back(std::move(item));
-    out.reply = JsonReply(200, Json{{"apiVersion", rt.type->api_version},
-                                    {"kind", rt.type->kind + "List"},
-                                    {"metadata", {{"resourceVersion", l->resource_version}}},
-                                    {"items", std::move(items)}});
-    return out;
+  if (auto it = in.query.find("watch"); it != in.query.end() && ParseBool(it->second)) {
+    return Watch(rt, in, ns, *filter, *table);
   }
+  auto l = store->List(*rt.type, ns);
+  if (!l.ok()) return Outcome{ErrorReply(l.status()), nullptr};
+  std::vector<Json> items;
+  for (auto& item : l->items)
+    if (filter->Matches(item)) items.push_back(std::move(item));
+  if (*table) return Outcome{JsonReply(200, MakeTable(KindOf(rt.type), items, l->resource_version, **table)), nullptr};
+  return Outcome{JsonReply(200, Json{{"apiVersion", rt.type->api_version},
+                                     {"kind", rt.type->kind + "List"},
+                                     {"metadata", {{"resourceVersion", l->resource_version}}},
+                                     {"items", std::move(items)}}),
+                 nullptr};
+}
 
+// A watch (Kubernetes' semantics, reference section 4): without a resourceVersion or with "0", synthetic ADDED
+// events for the current objects first (kubectl's `get -w NAME` drops the first event it gets), then every
+// change after the list; with a resourceVersion, the changes strictly after it (an expired one is an ERROR
+// 410 event inside the 200 stream). Events are Tables when the Accept asks for them (columnDefinitions in the
+// first only). With allowWatchBookmarks, a BOOKMARK carrying the latest resourceVersion is sent every
+// kBookmarkInterval and when timeoutSeconds ends the watch.
+Outcome ApiServer::Impl::Watch(const Route& rt, const Incoming& in, const std::string& ns, const Filter& filter,
+                               const std::optional<TableOptions>& table) {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (auto it = in.query.find("timeoutSeconds"); it != in.query.end() && !it->second.empty()) {
     char* end = nullptr;
@@ -940,24 +937,40 @@ Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
     }
     if (secs > 0) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
   }
+  bool bookmarks = false;
+  if (auto it = in.query.find("allowWatchBookmarks"); it != in.query.end()) bookmarks = ParseBool(it->second);
+  std::string rv;
+  if (auto it = in.query.find("resourceVersion"); it != in.query.end()) rv = it->second;
+  // Events are encoded on the stream thread; `encode` keeps the Table's header state.
+  const Kind* kind = &KindOf(rt.type);
+  auto opts = std::make_shared<std::optional<TableOptions>>(table);
+  auto encode = [kind, opts](const std::string& type, const Json& obj) {
+    if (!*opts || type == "ERROR" || type == "BOOKMARK") return EventLine(type, obj);
+    TableOptions& o = **opts;
+    o.now_unix = static_cast<long long>(std::time(nullptr));
+    std::string line = EventLine(type, MakeTable(*kind, {obj}, ResourceVersionOf(obj), o));
+    o.headers = false;
+    return line;
+  };
   // Initial state (unless a resourceVersion to resume from is given), then the watch from the list's version:
   // the store's history replays whatever was written in between.
-  std::string initial;
+  std::vector<Json> initial;
   std::string since = rv;
   if (rv.empty() || rv == "0") {
     auto l = store->List(*rt.type, ns);
     if (!l.ok()) return Outcome{ErrorReply(l.status()), nullptr};
-    for (const auto& item : l->items)
-      if (filter.Matches(item)) initial += EventLine("ADDED", item);
+    for (auto& item : l->items)
+      if (filter.Matches(item)) initial.push_back(std::move(item));
     since = l->resource_version;
   }
   std::shared_ptr<store::Watch> watch_ptr;
+  std::optional<Json> expired;
   auto w = store->WatchFrom(*rt.type, ns, since);
   if (!w.ok()) {
     if (w.status().message().find("too old resource version") == std::string::npos) {
       return Outcome{ErrorReply(w.status()), nullptr};
     }
-    initial += EventLine("ERROR", StatusObject(410, "Expired", w.status().message()));
+    expired = StatusObject(410, "Expired", w.status().message());
   } else {
     watch_ptr = std::move(*w);
   }
@@ -967,21 +980,41 @@ Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
                               "too many open streams (max " + std::to_string(options.max_streams) + ")"),
                    nullptr};
   }
-  out.stream = [this, initial = std::move(initial), watch_ptr, deadline, filter](StreamConn& c) {
+  Json bookmark = {{"kind", rt.type->kind}, {"apiVersion", rt.type->api_version}, {"metadata", Json::object()}};
+  Outcome out;
+  out.stream = [this, initial = std::move(initial), expired, watch_ptr, deadline, filter, encode, bookmarks,
+                bookmark, last_rv = since](StreamConn& c) mutable {
     if (!c.Begin(200, "application/json")) return;
-    if (!initial.empty() && !c.Chunk(initial)) return;
+    std::string first;
+    for (const Json& obj : initial) first += encode("ADDED", obj);
+    if (expired) first += encode("ERROR", *expired);
+    if (!first.empty() && !c.Chunk(first)) return;
     if (!watch_ptr) return;
+    auto send_bookmark = [&] {
+      bookmark["metadata"]["resourceVersion"] = last_rv;
+      return c.Chunk(encode("BOOKMARK", bookmark));
+    };
+    auto next_bookmark = std::chrono::steady_clock::now() + kBookmarkInterval;
     while (!stopping.load()) {
+      auto now = std::chrono::steady_clock::now();
       auto wait = std::chrono::milliseconds(250);
       if (deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now);
+        if (left.count() <= 0) {
+          if (bookmarks) send_bookmark();
+          break;
+        }
         wait = std::min(wait, left);
+      }
+      if (bookmarks && now >= next_bookmark) {
+        if (!send_bookmark()) break;
+        next_bookmark = now + kBookmarkInterval;
       }
       auto ev = watch_ptr->Next(wait);
       if (ev) {
+        if (std::string v = ResourceVersionOf(ev->object); !v.empty()) last_rv = v;
         if (!filter.Matches(ev->object)) continue;
-        if (!c.Chunk(EventLine(ev->type, ev->object))) break;
+        if (!c.Chunk(encode(ev->type, ev->object))) break;
         continue;
       }
       if (watch_ptr->expired() || c.ClientGone()) break;
@@ -1043,6 +1076,12 @@ Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err
     }
   } else if (&type == &ServiceAccountType()) {
     st = resources::ValidateServiceAccount(obj);
+  } else if (&type == &InferenceGraphType()) {
+    st = resources::ValidateInferenceGraph(obj);
+  } else if (&type == &TrainedModelType()) {
+    const Json& md = obj["metadata"];
+    auto cur = store->Get(type, md.value("namespace", ""), md.value("name", ""));
+    st = resources::ValidateTrainedModel(obj, cur.ok() ? &*cur : nullptr);
   }
   if (!st.ok()) {
     std::string name;

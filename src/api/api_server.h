@@ -6,6 +6,8 @@
 //   /apis/serving.kserve.io/v1beta1/inferenceservices                      (list across namespaces)
 //   /apis/serving.kserve.io/v1alpha1/namespaces/{ns}/servingruntimes[/{name}[/status]]
 //   /apis/serving.kserve.io/v1alpha1/clusterservingruntimes[/{name}[/status]]
+//   /apis/serving.kserve.io/v1alpha1/namespaces/{ns}/inferencegraphs|trainedmodels[/{name}[/status]]
+//   (every kind and its scope, verbs and subresources: api/kinds.h, the one table of kinds)
 //   /api/v1/namespaces/{ns}/events                                         (read-only; written by control)
 //   /api/v1/namespaces/{ns}/secrets[/{name}], /serviceaccounts[/{name}]   (core/v1, no /status; also listed
 //                                                                           across namespaces at /api/v1/...)
@@ -14,8 +16,14 @@
 //   PUT (replace; metadata.resourceVersion enforces optimistic concurrency, 409 when stale), PATCH
 //   (application/merge-patch+json, also accepted for application/json), DELETE. POST, PUT and PATCH take
 //   Kubernetes' `?dryRun=All`: checked and answered as if written, nothing stored (other values: 400).
-//   Also `/healthz`, `/version`, `/openapi/v3[/...]` (api/openapi.h; `/openapi/v2` is 404), and the extension
-//   routes registered with AddExtension.
+//   Also `/healthz`, `/version` (api/discovery.h), `/openapi/v3[/...]` (api/openapi.h; `/openapi/v2` is 404),
+//   and the extension routes registered with AddExtension.
+// - Discovery: /api, /apis (aggregated apidiscovery.k8s.io/v2 when the Accept asks for it, else legacy),
+//   /api/v1, /apis/{group}/{version} (api/discovery.h).
+// - Server-side printing: GET, list and watch answer meta.k8s.io Tables when the Accept asks for them
+//   (`includeObject=None|Metadata|Object`; api/table.h). Watches take Kubernetes' allowWatchBookmarks,
+//   timeoutSeconds, resourceVersion ("" and "0": synthetic ADDED first), labelSelector and fieldSelector
+//   (metadata.name, metadata.namespace).
 // - Paths and query strings are percent-decoded strictly (core/percent.h): a malformed escape is 400.
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
@@ -44,6 +52,7 @@
 #include <memory>
 #include <string>
 
+#include "api/kinds.h"  // the resource types the API serves (InferenceServiceType() etc.)
 #include "core/status.h"
 #include "net/budget.h"
 #include "net/limits.h"
@@ -69,14 +78,6 @@ struct ApiOptions {
   // error is a 422 Invalid with its message. Called on the API's I/O thread; must not block.
   std::function<Status(const store::Json& isvc)> validate_isvc;
 };
-
-// The resource types the API serves (shared with control/ and the CLI).
-const store::ResourceType& InferenceServiceType();
-const store::ResourceType& ServingRuntimeType();
-const store::ResourceType& ClusterServingRuntimeType();
-const store::ResourceType& EventType();           // core/v1 Event, namespaced
-const store::ResourceType& SecretType();          // core/v1 Secret, namespaced
-const store::ResourceType& ServiceAccountType();  // core/v1 ServiceAccount, namespaced
 
 struct ApiRequest {
   std::string method, path;  // path without the query

@@ -23,6 +23,7 @@
 #include "control/model_storage.h"
 #include "control/reconciler.h"
 #include "control/scaling.h"
+#include "control/unsupported_kinds.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/mutex.h"
@@ -224,7 +225,8 @@ Status ControlPlane::Impl::Open() {
 
   reconciler = std::thread([this] { RunReconciler(); });
   for (const auto* t : {&api::InferenceServiceType(), &api::ServingRuntimeType(), &api::ClusterServingRuntimeType(),
-                        &api::SecretType(), &api::ServiceAccountType()}) {
+                        &api::SecretType(), &api::ServiceAccountType(), &api::InferenceGraphType(),
+                        &api::TrainedModelType()}) {
     watchers.emplace_back([this, t] { WatchLoop(*t); });
   }
   return Status::Ok();
@@ -304,8 +306,8 @@ void ControlPlane::Impl::EnsureBuiltinRuntimes() {
 // them all, and getting one by name says why it is gone. Everything else is served.
 void ControlPlane::Impl::QuarantineUnusableRows() {
   constexpr size_t kMaxEvents = 20;
-  const std::vector<store::ResourceType> types = {api::InferenceServiceType(), api::ServingRuntimeType(),
-                                                  api::ClusterServingRuntimeType(), api::EventType()};
+  // Every kind the API serves (api/kinds.h): a row of a kind missing here would be quarantined.
+  const std::vector<store::ResourceType> types = api::AllResourceTypes();
   auto moved = db_->QuarantineUnusable(types);
   if (!moved.ok()) {
     LOG_ERROR("store: cannot check the stored objects: {}", moved.status().message());
@@ -421,6 +423,7 @@ void ControlPlane::Impl::RunReconciler() {
   while (!stopping.load()) {
     reconciler_->ActivateHeld();
     reconciler_->Reconcile();
+    MarkUnsupportedKinds(db_.get(), NowRfc3339());  // InferenceGraph, TrainedModel: stored, not run yet
     // The 1 s tick is also the autoscaler's sampling period; a pending retirement may come sooner.
     auto wait = std::chrono::milliseconds(1000);
     if (const int64_t next_retire_ns = reconciler_->next_retire_ns(); next_retire_ns > 0) {

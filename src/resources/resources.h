@@ -135,6 +135,18 @@ struct ComponentSpec {
 // labels/annotations are the isvc's metadata ones overlaid by the predictor's. Batcher fields absent = 0.
 StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
 
+// ---- InferenceGraph / TrainedModel (serving.kserve.io/v1alpha1) -----------------------------------------
+// Validates an InferenceGraph as KServe's CRD and webhook do: metadata.name matches
+// [a-z]([-a-z0-9]*[a-z0-9])?, spec.nodes is a map with a `root` node, every node has a routerType
+// (Sequence|Splitter|Ensemble|Switch), step names are unique within a node, each step names exactly one of
+// nodeName/serviceName/serviceUrl, a Splitter's steps all have a weight and the weights sum to 100, dependency
+// Soft|Hard, scaleMetric cpu|memory|concurrency|rps. Messages start with the field path and carry KServe's text.
+Status ValidateInferenceGraph(const Json& obj);
+// Validates a TrainedModel: name [a-zA-Z0-9_-]+, spec.inferenceService and spec.model{storageUri, framework,
+// memory} required, memory a quantity, storageUri starting with s3://, gs://, https:// or http:// (KServe's
+// agent), and (on an update, `old` set) spec.model.memory unchanged.
+Status ValidateTrainedModel(const Json& obj, const Json* old);
+
 // ---- ServingRuntime / ClusterServingRuntime ----------------------------------------------------------
 // Validates a ServingRuntime (cluster_scoped=false) or ClusterServingRuntime object: name, at least one
 // container, supportedModelFormats[].name set, priority >= 1 (with or without autoSelect, as KServe; the

@@ -235,7 +235,9 @@ TEST_F(ApiServerTest, HealthzAndVersion) {
   EXPECT_EQ(h.body, "ok");
   auto v = Call(port_, "GET", "/version");
   EXPECT_EQ(v.status, 200);
-  EXPECT_EQ(Parse(v), (Json{{"gitVersion", "inferd-0.1"}}));
+  // Kubernetes' version.Info with a semver gitVersion (issue 14: kubectl version parses it).
+  EXPECT_EQ(Parse(v)["gitVersion"].get<std::string>().rfind("v1.32.0-inferd.", 0), 0u) << v.body;
+  EXPECT_EQ(Parse(Call(port_, "GET", "/version/"))["major"], "1");
   ExpectStatus(Call(port_, "POST", "/version", "{}"), 405, "MethodNotAllowed");
 }
 
