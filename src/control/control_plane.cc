@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/api_server.h"
+#include "control/gpu.h"
 #include "control/isvc_status.h"
 #include "control/model_storage.h"
 #include "control/reconciler.h"
@@ -105,6 +106,7 @@ struct ControlPlane::Impl {
   std::vector<std::thread> watchers;
 
   std::string run_dir;  // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
+  GpuInventory gpus;    // --gpus, or what nvidia-smi found (control/gpu.h)
   uint64_t quarantine_events = 0;  // names of the Quarantined events (main thread, before the reconciler)
 
   void Wake() {
@@ -140,6 +142,11 @@ Status ControlPlane::Impl::Open() {
     opt.inferd_bin = fs::read_symlink("/proc/self/exe", ec).string();
     if (ec) return Internal("cannot find this executable: " + ec.message());
   }
+  std::string gpu_source;
+  ASSIGN_OR_RETURN(gpus, ResolveGpuInventory(opt.gpus, &gpu_source));
+  std::vector<size_t> all_gpus(gpus.size());
+  for (size_t i = 0; i < all_gpus.size(); ++i) all_gpus[i] = i;
+  LOG_INFO("GPUs: {} ({}) {}", gpus.size(), gpu_source, GpuList(gpus, all_gpus));
   endpoints.token_file = opt.data_dir + "/token";
   ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(endpoints.token_file));
   ASSIGN_OR_RETURN(db_, store::Store::Open(opt.data_dir + "/inferd.db"));
@@ -250,6 +257,7 @@ void ControlPlane::Impl::MakeReconciler() {
   // supervisor asks it why a replica is not ready without one).
   ro.repository_token = RandomToken();
   ro.run_dir = run_dir;
+  ro.gpus = gpus;
   reconciler_ = std::make_unique<Reconciler>(
       std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
       [this](std::shared_ptr<gateway::RoutingTable> table) { gw_->UpdateRoutes(std::move(table)); }, [this] { Wake(); });
