@@ -125,8 +125,14 @@ class GpuTest(st.ApplyMixin, unittest.TestCase):
         self.assertEqual(condition(obj, "Ready")["status"], "False")
         self.assertIn("Insufficient nvidia.com/gpu", condition(obj, "Ready")["message"])
         self.assertEqual(obj["status"]["inferd"]["replicas"], [])  # never started on the CPU
-        t = time.monotonic()
-        r = self.predict("gpu-b")
+        # (The routes are published just after the status is written: a 404 "no route" can come first.)
+        deadline = time.time() + 30
+        while True:
+            t = time.monotonic()
+            r = self.predict("gpu-b")
+            if r.status_code != 404 or time.time() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(r.status_code, 503, r.text)
         self.assertIn("Insufficient nvidia.com/gpu", r.text)
         self.assertLess(time.monotonic() - t, 60)  # not held until the 120 s timeout
