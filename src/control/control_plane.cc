@@ -142,11 +142,6 @@ Status ControlPlane::Impl::Open() {
     opt.inferd_bin = fs::read_symlink("/proc/self/exe", ec).string();
     if (ec) return Internal("cannot find this executable: " + ec.message());
   }
-  std::string gpu_source;
-  ASSIGN_OR_RETURN(gpus, ResolveGpuInventory(opt.gpus, &gpu_source));
-  std::vector<size_t> all_gpus(gpus.size());
-  for (size_t i = 0; i < all_gpus.size(); ++i) all_gpus[i] = i;
-  LOG_INFO("GPUs: {} ({}) {}", gpus.size(), gpu_source, GpuList(gpus, all_gpus));
   endpoints.token_file = opt.data_dir + "/token";
   ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(endpoints.token_file));
   ASSIGN_OR_RETURN(db_, store::Store::Open(opt.data_dir + "/inferd.db"));
@@ -162,6 +157,12 @@ Status ControlPlane::Impl::Open() {
   model_storage_ = std::make_unique<ModelStorage>(so, opt.storage, [this] { Wake(); });
   sup_ = std::make_unique<supervisor::Supervisor>([this](const supervisor::ReplicaStatus&) { Wake(); });
   runner_ = std::make_unique<SupervisorRunner>(sup_.get());
+  // The GPUs replicas may be given (control/gpu.h), before anything listens: a bad --gpus stops serve.
+  std::string gpu_source;
+  ASSIGN_OR_RETURN(gpus, ResolveGpuInventory(opt.gpus, &gpu_source));
+  std::vector<size_t> all_gpus(gpus.size());
+  for (size_t i = 0; i < all_gpus.size(); ++i) all_gpus[i] = i;
+  LOG_INFO("GPUs: {} ({}) {}", gpus.size(), gpu_source, GpuList(gpus, all_gpus));
 
   EnsureBuiltinRuntimes();
   MarkRestarting();
