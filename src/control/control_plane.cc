@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "api/api_server.h"
-#include "control/gpu.h"
 #include "control/isvc_status.h"
 #include "control/model_storage.h"
 #include "control/reconciler.h"
@@ -106,7 +105,7 @@ struct ControlPlane::Impl {
   std::vector<std::thread> watchers;
 
   std::string run_dir;  // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
-  GpuInventory gpus;    // --gpus, or what nvidia-smi found (control/gpu.h)
+  GpuInventory gpus;    // --gpus, or what nvidia-smi found (control/gpu.h, through reconciler.h)
   uint64_t quarantine_events = 0;  // names of the Quarantined events (main thread, before the reconciler)
 
   void Wake() {
