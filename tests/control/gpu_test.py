@@ -152,9 +152,9 @@ class GpuTest(st.ApplyMixin, unittest.TestCase):
         rc, out, err = self.serve.cli("apply", "-f", "-", stdin=bad.replace("limits:", "requests:"))
         self.assertNotEqual(rc, 0)
         self.assertIn("Limit must be set for non overcommitable resources", out + err)
-        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=bad.replace("nvidia.com/gpu: 1", "nvidia.com/gpu: 1.5"))
+        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=bad.replace("nvidia.com/gpu: 1", 'nvidia.com/gpu: "1.5"'))
         self.assertNotEqual(rc, 0)
-        self.assertIn("limits[nvidia.com/gpu]", out + err)
+        self.assertIn("limits[nvidia.com/gpu]: Invalid value: \"1.5\": must be an integer", out + err)
 
 
 if __name__ == "__main__":
