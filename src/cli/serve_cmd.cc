@@ -71,6 +71,10 @@ void AddServeCommand(CLI::App& app) {
                   "containerConcurrency) before answering 503")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--gpus", opt->gpus,
+                  "GPUs for replicas that ask for resources.limits[nvidia.com/gpu]: auto (nvidia-smi), none, a "
+                  "count (4 = devices 0-3) or device ids (0,1 or GPU-... UUIDs)")
+      ->capture_default_str();
   AddStorageFlags(cmd, &opt->storage);
   AddListenerFlags(cmd, &opt->limits);  // the gateway's and the API's client connections
   cmd->add_option("--log_level", *log_level, "trace, debug, info, warn, error")->capture_default_str();

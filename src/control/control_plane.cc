@@ -107,6 +107,7 @@ struct ControlPlane::Impl {
   std::vector<std::thread> watchers;
 
   std::string run_dir;  // DATA_DIR/run (0700), absolute, for the replicas' Unix sockets; "" = TCP only
+  GpuInventory gpus;    // --gpus, or what nvidia-smi found (control/gpu.h, through reconciler.h)
   uint64_t quarantine_events = 0;  // names of the Quarantined events (main thread, before the reconciler)
 
   void Wake() {
@@ -161,6 +162,12 @@ Status ControlPlane::Impl::Open() {
   model_storage_ = std::make_unique<ModelStorage>(so, opt.storage, [this] { Wake(); });
   sup_ = std::make_unique<supervisor::Supervisor>([this](const supervisor::ReplicaStatus&) { Wake(); });
   runner_ = std::make_unique<SupervisorRunner>(sup_.get());
+  // The GPUs replicas may be given (control/gpu.h), before anything listens: a bad --gpus stops serve.
+  std::string gpu_source;
+  ASSIGN_OR_RETURN(gpus, ResolveGpuInventory(opt.gpus, &gpu_source));
+  std::vector<size_t> all_gpus(gpus.size());
+  for (size_t i = 0; i < all_gpus.size(); ++i) all_gpus[i] = i;
+  LOG_INFO("GPUs: {} ({}) {}", gpus.size(), gpu_source, GpuList(gpus, all_gpus));
 
   EnsureBuiltinRuntimes();
   MarkRestarting();
@@ -265,6 +272,7 @@ void ControlPlane::Impl::MakeReconciler() {
   // supervisor asks it why a replica is not ready without one).
   ro.repository_token = RandomToken();
   ro.run_dir = run_dir;
+  ro.gpus = gpus;
   reconciler_ = std::make_unique<Reconciler>(
       std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
       [this](std::shared_ptr<gateway::RoutingTable> table) { gw_->UpdateRoutes(std::move(table)); }, [this] { Wake(); });

@@ -57,6 +57,9 @@ struct ServeOptions {
   // containerConcurrency) before it answers 503 (Knative's activator queue depth).
   int max_held_requests = 10000;
   StorageServeOptions storage;
+  // The GPUs replicas may be given (control/gpu.h ParseGpusFlag): "auto" asks nvidia-smi, "none", a count, or
+  // a list of device ids.
+  std::string gpus = "auto";
   // The gateway's and the API's client connections (each listener its own cap; one body budget for both).
   net::Limits limits;
   // The API's HTTPS certificate and key (PEM); empty: generated into DATA_DIR/pki (control/api_tls.h).

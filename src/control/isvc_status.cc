@@ -61,6 +61,7 @@ Json ReplicaJson(const ReplicaStatusView& r) {
             {"httpPort", r.http_port}, {"grpcPort", r.grpc_port}, {"restarts", r.restarts}};
   if (!r.reason.empty()) j["reason"] = r.reason;
   if (!r.message.empty()) j["message"] = r.message;
+  if (!r.gpus.empty()) j["gpus"] = r.gpus;
   return j;
 }
 

@@ -71,6 +71,7 @@ struct ReplicaStatusView {
   std::string name, revision, phase;
   int pid = 0, http_port = 0, grpc_port = 0, restarts = 0;
   std::string reason, message;  // "" = absent
+  std::string gpus;             // its devices as CUDA_VISIBLE_DEVICES names them ("" = none; absent)
 };
 
 struct ModelLoadStatus {  // status.inferd.modelLoad while the newest revision's model fails to load

@@ -6,6 +6,7 @@
 
 #include "api/api_server.h"
 #include "control/reconciler_state.h"
+#include "control/replica_command.h"
 #include "core/logging.h"
 #include "supervisor/supervisor.h"
 
@@ -124,6 +125,7 @@ void Reconciler::State::EnsureRevision(Pass& p, Service& svc) {
         rev.runtime = p.choice->runtime;
         rev.runtime_name = p.choice->name;
       }
+      rev.gpus = ReplicaGpus(rev.spec, p.choice ? &rev.runtime : nullptr);
       Emit(svc, "Normal", "RevisionCreated",
            "revision " + rev.name +
                (p.choice ? " with runtime " + p.choice->name : std::string(" with custom container")));
@@ -175,8 +177,10 @@ void Reconciler::State::ObserveReplicas(Pass& p, Service& svc) {
       if (backoff && !s->last_run_ready) crash = (s->reason.empty() ? "Error" : s->reason) + ": " + s->message;
       if (is_latest) CheckLoadFailure(svc, rev, *s);
       if (is_latest && backoff) ++p.failed_copies;
+      const std::vector<size_t>* gpus = gpu_ledger.Of(id);
       p.status.inferd.replicas.push_back({s->name, rev.name, std::string(supervisor::PhaseName(s->phase)), s->pid,
-                                          s->http_port, s->grpc_port, s->restarts, s->reason, s->message});
+                                          s->http_port, s->grpc_port, s->restarts, s->reason, s->message,
+                                          gpus ? GpuList(opt.gpus, *gpus) : ""});
       if (is_latest && backoff && p.obs.failure_reason.empty()) {
         p.obs.failure_reason = "RuntimeUnhealthy";
         p.obs.failure_message = s->reason + ": " + s->message;
@@ -194,12 +198,20 @@ void Reconciler::State::ObserveReplicas(Pass& p, Service& svc) {
         rev.unavailable = "revision " + rev.name + " failed to load its model: " + rev.load_failure;
       } else if (!crash.empty()) {
         rev.unavailable = "revision " + rev.name + " has no ready replica: " + crash;
+      } else if (rev.gpu_pending > 0 && rev.replicas.empty()) {
+        rev.unavailable = "revision " + rev.name + " cannot start a replica: " + rev.gpu_shortage;
       }
     }
     if (ready > 0 && !rev.ever_ready) {
       rev.ever_ready = true;
       Emit(svc, "Normal", "RevisionReady", "revision " + rev.name + " is ready");
     }
+  }
+  // The newest revision cannot start any replica for want of GPUs: not Ready, and (as for a runtime that cannot
+  // run) the failure that blocks it; never started on the CPU instead.
+  if (p.latest && p.latest->gpu_pending > 0 && p.latest->replicas.empty() && p.obs.reason.empty()) {
+    p.obs.reason = p.obs.failure_reason = kUnschedulableReason;
+    p.obs.message = p.obs.failure_message = p.latest->gpu_shortage;
   }
   if (p.latest && p.latest->load_attempts > 0) {
     p.status.inferd.model_load = ModelLoadStatus{p.latest->name, p.latest->load_attempts,
@@ -277,10 +289,26 @@ void Reconciler::State::BuildStatus(Pass& p, Service& svc) {
       MakeCondition("PredictorReady", obs.serving_ready, ready.reason, ready.message),
       MakeCondition("Ready", obs.serving_ready, ready.reason.empty() ? "PredictorNotReady" : ready.reason,
                     ready.message)};
+  if (auto gpus = GpuCondition(svc)) st.conditions.push_back(std::move(*gpus));
   svc.route_unavailable = obs.serving_ready ? "" : RouteUnavailable(svc, ready.reason, ready.message);
   st.observed_generation = p.obj["metadata"].value("generation", 1);
   // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
   for (const auto& rev : svc.revisions) st.inferd.revisions.push_back(RevisionStatusOf(rev, svc, p.ready[rev.name], &rev == p.latest));
+}
+
+// For a service whose revisions ask for GPUs: ResourcesAvailable (Knative's revision condition for pods the
+// scheduler cannot place), False with reason Unschedulable while some wanted replica waits for devices (the
+// newest revision's shortage first). Other services do not show it.
+std::optional<ConditionStatus> Reconciler::State::GpuCondition(const Service& svc) {
+  bool asks = false;
+  const Revision* short_of = nullptr;
+  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
+    asks |= it->gpus > 0;
+    if (!short_of && it->gpu_pending > 0) short_of = &*it;
+  }
+  if (!asks) return std::nullopt;
+  return MakeCondition("ResourcesAvailable", short_of == nullptr, kUnschedulableReason,
+                       short_of ? short_of->gpu_shortage : "");
 }
 
 // status.components.predictor: its URL, revisions and traffic.

@@ -45,6 +45,7 @@ void Reconciler::State::ReconcileAll() {
   std::map<std::string, std::vector<Json>> runtimes_by_ns;  // grouped once per pass, not per service
   for (auto& r : ns_rts->items) runtimes_by_ns[r["metadata"].value("namespace", "default")].push_back(std::move(r));
   ListCredentialObjects();
+  ReleaseExitedGpus();
   std::set<std::string> seen;
   // Services deleted (or deleted and created again) since the last pass: their replicas stop only once the
   // routes without them are published, so a request sent after a replica of a deleted service exited finds
@@ -93,6 +94,7 @@ void Reconciler::State::ReconcileAll() {
 // last pass. The full pass that follows decides again and finds the replica there.
 void Reconciler::State::ActivateHeld() {
   const int64_t now = clock->SteadyNs();
+  ReleaseExitedGpus();
   bool held = false;
   for (auto& [key, svc] : services) {
     for (auto& rev : svc.revisions) {
@@ -144,7 +146,36 @@ void Reconciler::State::StopService(Service& svc) {
   svc.retiring.clear();
 }
 
-Status Reconciler::State::StartReplica(Service& svc, Revision& rev) {
+// Devices are the supervisor's to give back: a replica keeps them while it drains, until it is gone.
+void Reconciler::State::ReleaseExitedGpus() {
+  std::vector<uint64_t> gone;
+  for (const auto& [id, devices] : gpu_ledger.holders()) {
+    if (!runner->Get(id)) gone.push_back(id);
+  }
+  for (uint64_t id : gone) gpu_ledger.Release(id);
+}
+
+// One replica's devices (none when the revision asks for none). Not enough free: false, and
+// rev.gpu_shortage says why in the scheduler's words.
+bool Reconciler::State::TakeGpus(Revision& rev, std::vector<size_t>* devices) {
+  devices->clear();
+  if (rev.gpus <= 0) return true;
+  const std::set<size_t> busy = gpu_ledger.Busy();
+  GpuAllocation a = AllocateGpus(opt.gpus.size(), busy, {rev.gpus});
+  if (a.pending == 0) {
+    *devices = std::move(a.grants.front());
+    return true;
+  }
+  const size_t available = opt.gpus.size() - std::min(busy.size(), opt.gpus.size());
+  rev.gpu_shortage = std::string(kInsufficientGpuMessage) + " Revision " + rev.name + ": a replica needs " +
+                     std::to_string(rev.gpus) + " nvidia.com/gpu; " +
+                     (opt.gpus.empty() ? std::string("inferd serve has no GPUs (see --gpus)")
+                                       : std::to_string(available) + " of " + std::to_string(opt.gpus.size()) +
+                                             " free");
+  return false;
+}
+
+Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::vector<size_t>& gpus) {
   ReplicaCommandInput in;
   in.isvc_name = svc.name;
   in.ns = svc.ns;
@@ -164,6 +195,8 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev) {
   // starting Python (backends/sklearn).
   rs->env.emplace_back("INFERD_COMPILED_CACHE", opt.compiled_cache);
   rs->env.emplace_back("INFERD_REPOSITORY_TOKEN", opt.repository_token);
+  // After the spec's own variables, so that they win (as the device plugin's do in a pod).
+  for (auto& kv : GpuEnv(opt.gpus, gpus)) rs->env.push_back(std::move(kv));
   rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
   rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
   auto id = runner->Start(*rs);
@@ -172,9 +205,11 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev) {
     return id.status();
   }
   rev.replicas.push_back(*id);
+  gpu_ledger.Grant(*id, gpus);
   // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
   if (!in.uds_path.empty() && rs->ports_from_stdout) rev.uds[*id] = in.uds_path;
-  LOG_INFO("{}/{}: started replica {}", svc.ns, svc.name, in.replica_name);
+  LOG_INFO("{}/{}: started replica {}{}", svc.ns, svc.name, in.replica_name,
+           gpus.empty() ? std::string() : " on GPU " + GpuList(opt.gpus, gpus));
   return Status::Ok();
 }
 
@@ -216,9 +251,16 @@ void Reconciler::State::Autoscale(Service& svc, Revision& rev, int64_t now_ns) {
     scale.replica_ready.push_back(s && s->phase == supervisor::Phase::kReady);
   }
   const ScalePlan plan = PlanScale(scale);
+  rev.gpu_pending = 0;
   for (int i = 0; i < plan.start; ++i) {
-    if (!StartReplica(svc, rev).ok()) break;
+    std::vector<size_t> devices;
+    if (!TakeGpus(rev, &devices)) {
+      rev.gpu_pending = plan.start - i;
+      break;
+    }
+    if (!StartReplica(svc, rev, devices).ok()) break;
   }
+  NoteGpuShortage(svc, rev);
   for (size_t pick : plan.retire) {
     supervisor::ReplicaId id = rev.replicas[pick];
     rev.replicas.erase(rev.replicas.begin() + static_cast<std::ptrdiff_t>(pick));
@@ -226,6 +268,22 @@ void Reconciler::State::Autoscale(Service& svc, Revision& rev, int64_t now_ns) {
     Retire(svc, id, now_ns);
     LOG_INFO("{}/{}: revision {} scales down: retiring a replica", svc.ns, svc.name, rev.name);
   }
+}
+
+// After a scale decision: replicas waiting for GPUs are said once per shortage (a FailedScheduling Warning, as
+// the Kubernetes scheduler writes for a pending pod), and a revision with no replica at all answers the
+// requests the gateway holds for it at once (503 naming the shortage) instead of letting them time out.
+void Reconciler::State::NoteGpuShortage(Service& svc, Revision& rev) {
+  if (rev.gpu_pending == 0) {
+    rev.gpu_shortage.clear();
+    rev.gpu_warned = false;
+    return;
+  }
+  if (rev.replicas.empty()) rev.unavailable = "revision " + rev.name + " cannot start a replica: " + rev.gpu_shortage;
+  if (rev.gpu_warned) return;
+  rev.gpu_warned = true;
+  Emit(svc, "Warning", "FailedScheduling",
+       rev.gpu_shortage + " (" + std::to_string(rev.gpu_pending) + " replica(s) waiting)");
 }
 
 // A replica of the newest revision up but not ready whose repository index says its model failed to load

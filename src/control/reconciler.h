@@ -7,6 +7,12 @@
 //   replicas; fetch models; events) -> write status (control/isvc_status.h; only when it changed). Then the
 //   gateway's routes are published (when they changed), retired replicas whose delay passed are stopped,
 //   and the model cache is collected when due. A lost event, a replica crash or a restart heal the same way.
+// - GPUs: a replica of a revision that asks for GPUs starts only with its devices (control/gpu.h:
+//   CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES); devices are released once the supervisor no longer knows the
+//   replica (it exited). Replicas the autoscaler wants but no devices are free for wait: the service's
+//   condition ResourcesAvailable is False (reason Unschedulable, the scheduler's "Insufficient nvidia.com/gpu"),
+//   a FailedScheduling Warning event is written, and a revision with no replica at all is not Ready and
+//   answers held requests 503 at once; they start in a later pass once devices free.
 // - Effects: replicas through ReplicaRunner (the supervisor, or a fake), models through ModelFetcher
 //   (ModelStorage, or a fake), routes through a callback, time through ReconcileClock (status, event and
 //   retry times too); the store through store::Store, itself an interface (tests use its SQLite
@@ -29,6 +35,7 @@
 #include <vector>
 
 #include "autoscaler/autoscaler.h"
+#include "control/gpu.h"
 #include "control/model_storage.h"
 #include "core/status.h"
 #include "gateway/gateway.h"
@@ -86,6 +93,9 @@ struct ReconcilerOptions {
   std::string compiled_cache;     // INFERD_COMPILED_CACHE of replicas
   std::string repository_token;   // INFERD_REPOSITORY_TOKEN of replicas
   std::string run_dir;            // replicas' Unix sockets ("" = TCP only)
+  // The machine's GPUs (control/gpu.h): a replica asking for resources.limits["nvidia.com/gpu"] gets that many
+  // of them, never one another replica holds; with none free it waits, and the service says Unschedulable.
+  GpuInventory gpus;
 };
 
 class Reconciler {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,12 @@ struct Revision {
   std::chrono::system_clock::time_point load_retried_at{};
   std::string unavailable;  // for the gateway: why it has no ready replica, when it is failing
   bool ever_ready = false;
+  // GPUs (control/gpu.h): devices per replica (0: none), and the replicas the autoscaler wants that could not
+  // start for want of free devices at its last decision (with why, and whether the Warning was written).
+  int gpus = 0;
+  int gpu_pending = 0;
+  std::string gpu_shortage;
+  bool gpu_warned = false;
 };
 
 struct Service {
@@ -124,6 +131,7 @@ struct Reconciler::State {
   // This pass's Secrets and ServiceAccounts, by namespace, then name.
   std::map<std::string, std::map<std::string, Json>> pass_secrets, pass_accounts;
   bool pass_credentials_listed = false;  // both lists read (else no cache collection this pass)
+  GpuLedger gpu_ledger;  // which replica holds which of opt.gpus
 
   // Shared with the API threads (Reconciler::LogTargets): replicas of each service, newest revision first.
   mutable Mutex logs_mu;
@@ -149,13 +157,17 @@ struct Reconciler::State {
   void RouteTraffic(Pass& p, Service& svc);
   void BuildStatus(Pass& p, Service& svc);
   ComponentStatus PredictorStatus(Pass& p, const Service& svc);
+  std::optional<ConditionStatus> GpuCondition(const Service& svc);
   RevisionStatus RevisionStatusOf(const Revision& rev, const Service& svc, int ready, bool latest);
   void PublishLogTargets(const Service& svc) EXCLUDES(logs_mu);
   void StopRevision(Revision& rev);
   void StopService(Service& svc);
   void Autoscale(Service& svc, Revision& rev, int64_t now_ns);
   void ActivateHeld();
-  Status StartReplica(Service& svc, Revision& rev);
+  Status StartReplica(Service& svc, Revision& rev, const std::vector<size_t>& gpus);
+  bool TakeGpus(Revision& rev, std::vector<size_t>* devices);  // false: not enough free (rev.gpu_shortage says)
+  void ReleaseExitedGpus();
+  void NoteGpuShortage(Service& svc, Revision& rev);
   void Retire(Service& svc, supervisor::ReplicaId id, int64_t now_ns);
   void StopRetired(int64_t now_ns);
   void Emit(Service& svc, const std::string& type, const std::string& reason, const std::string& message);

@@ -123,6 +123,20 @@ Status CheckRunnable(const Json& runtime, const Json& container, const std::stri
   return Status::Ok();
 }
 
+// A runtime's model container: its kserve-container, else its first (null: none).
+const Json* RuntimeContainer(const Json& runtime) {
+  if (!runtime.is_object() || !runtime.contains("spec") || !runtime["spec"].is_object()) return nullptr;
+  const Json& spec = runtime["spec"];
+  if (!spec.contains("containers") || !spec["containers"].is_array()) return nullptr;
+  const Json& containers = spec["containers"];
+  const Json* found = nullptr;
+  for (const auto& c : containers) {
+    if (c.is_object() && c.value("name", "") == "kserve-container") found = &c;
+  }
+  if (!found && !containers.empty()) found = &containers.front();
+  return found;
+}
+
 // The container a replica runs: the component's first own container, else the runtime's kserve-container (or
 // its first), with the implementation's command, workingDir and readinessProbe over the runtime's. `where`
 // names it for messages.
@@ -133,14 +147,7 @@ Status ChooseContainer(const ReplicaCommandInput& in, resources::ContainerSpec* 
     return Status::Ok();
   }
   if (!in.runtime) return InvalidArgument("no runtime");
-  const Json* found = nullptr;
-  const Json& containers = (*in.runtime)["spec"]["containers"];
-  if (containers.is_array()) {
-    for (const auto& c : containers) {
-      if (c.value("name", "") == "kserve-container") found = &c;
-    }
-    if (!found && !containers.empty()) found = &containers.front();
-  }
+  const Json* found = RuntimeContainer(*in.runtime);
   std::string rt_name = (*in.runtime)["metadata"].value("name", "");
   if (!found) return InvalidArgument("runtime " + rt_name + " has no container");
   *where = "runtime " + rt_name;
@@ -316,6 +323,13 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   r.status_path = "/v2/repository/index";
   r.not_ready_reason = LoadFailureFromIndex;
   return r;
+}
+
+int ReplicaGpus(const resources::ComponentSpec& spec, const resources::Json* runtime) {
+  if (spec.gpus) return *spec.gpus;
+  if (!spec.containers.empty() || !runtime) return 0;
+  const Json* c = RuntimeContainer(*runtime);
+  return c ? resources::GpuLimit(*c).value_or(0) : 0;
 }
 
 }  // namespace inferd::control

