@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/api_server.h"
+#include "api/namespaces.h"
 #include "control/isvc_status.h"
 #include "control/model_storage.h"
 #include "control/reconciler.h"
@@ -289,7 +290,9 @@ void ControlPlane::Impl::EnsureBuiltinRuntimes() {
 void ControlPlane::Impl::QuarantineUnusableRows() {
   constexpr size_t kMaxEvents = 20;
   const std::vector<store::ResourceType> types = {api::InferenceServiceType(), api::ServingRuntimeType(),
-                                                  api::ClusterServingRuntimeType(), api::EventType()};
+                                                  api::ClusterServingRuntimeType(), api::EventType(),
+                                                  api::SecretType(), api::ServiceAccountType(),
+                                                  api::NamespaceType()};
   auto moved = db_->QuarantineUnusable(types);
   if (!moved.ok()) {
     LOG_ERROR("store: cannot check the stored objects: {}", moved.status().message());
