@@ -281,5 +281,30 @@ class WritesKubectlTest(unittest.TestCase):
         self.assertEqual(e.exception.status, 404)
 
 
+class RestartKeepsNamespacesAndSecretsTest(unittest.TestCase):
+    """A restart of serve keeps created namespaces and core objects (Secrets were quarantined as 'not served'
+    on every restart before namespaces came)."""
+
+    def test_restart(self):
+        tmp = tempfile.mkdtemp(prefix="inferd-writes-restart-")
+        data = os.path.join(tmp, "data")
+        try:
+            s = kube_fixture.KubeServe(data)
+            try:
+                self.assertEqual(s.api("POST", "/api/v1/namespaces", json={"metadata": {"name": "kept"}}).status_code, 201)
+                r = s.api("POST", "/api/v1/namespaces/kept/secrets", json={"metadata": {"name": "s"}, "stringData": {"a": "b"}})
+                self.assertEqual(r.status_code, 201, r.text)
+            finally:
+                s.stop()
+            s = kube_fixture.KubeServe(data)
+            try:
+                self.assertEqual(s.api("GET", "/api/v1/namespaces/kept").status_code, 200)
+                self.assertEqual(s.api("GET", "/api/v1/namespaces/kept/secrets/s").status_code, 200)
+            finally:
+                s.stop()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
