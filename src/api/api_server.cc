@@ -1139,7 +1139,9 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   std::string name = md["name"].get<std::string>();
   if (auto e = CheckNamespace(rt)) return *e;
   if (!Validate(*rt.type, obj, &err).ok()) return err;  // may rewrite obj (md is stale after it)
-  obj = RecordUpdate(Json(), std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+  auto tracked = RecordUpdate(Json(), std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+  if (!tracked.ok()) return InvalidReply(*rt.type, name, tracked.status().message());
+  obj = std::move(*tracked);
   if (*dry) return JsonReply(201, obj);
   auto r = store->Create(*rt.type, std::move(obj));
   if (!r.ok()) return StoreError(rt, r.status(), name);
@@ -1167,7 +1169,9 @@ Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
     return JsonReply(200, *r);
   }
   if (!Validate(*rt.type, obj, &err).ok()) return err;
-  obj = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+  auto tracked = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+  if (!tracked.ok()) return InvalidReply(*rt.type, rt.name, tracked.status().message());
+  obj = std::move(*tracked);
   if (*dry) return JsonReply(200, obj);
   auto r = store->Update(*rt.type, std::move(obj));
   if (!r.ok()) return StoreError(rt, r.status(), rt.name);
@@ -1246,7 +1250,9 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
       r = store->UpdateStatus(*rt.type, std::move(obj));
     } else {
       if (!Validate(*rt.type, obj, &err).ok()) return err;
-      obj = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+      auto tracked = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+      if (!tracked.ok()) return InvalidReply(*rt.type, rt.name, tracked.status().message());
+      obj = std::move(*tracked);
       if (*dry) return JsonReply(200, obj);
       r = store->Update(*rt.type, std::move(obj));
     }
@@ -1278,6 +1284,7 @@ Reply ApiServer::Impl::Apply(const Route& rt, Json applied, const std::string& m
     } else {
       const Json live = cur.ok() ? *cur : Json();
       ApplyResult res = ServerSideApply(live, applied, manager, force, rt.type->api_version, NowRfc3339());
+      if (!res.error.ok()) return InvalidReply(*rt.type, rt.name, res.error.message());
       if (!res.conflicts.empty()) return ApplyConflictReply(rt, res.conflicts);
       Json obj = std::move(res.object);
       if (pinned) obj["metadata"]["resourceVersion"] = applied["metadata"]["resourceVersion"];

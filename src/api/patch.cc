@@ -80,10 +80,33 @@ using PathSet = std::set<FieldPath>;
 bool IsPrefix(const FieldPath& a, const FieldPath& b) {  // a is a (non-strict) prefix of b
   return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
-bool Overlaps(const FieldPath& a, const FieldPath& b) { return IsPrefix(a, b) || IsPrefix(b, a); }
+// The paths of `set` that overlap `p`: p itself or a prefix of it, and the paths below p (a set of paths is
+// ordered so that the paths under p follow p directly). O(depth * log n), not a scan of the set.
+std::vector<FieldPath> Overlapping(const PathSet& set, const FieldPath& p) {
+  std::vector<FieldPath> out;
+  FieldPath pre;
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    pre.push_back(p[i]);
+    if (set.count(pre)) out.push_back(pre);
+  }
+  for (auto it = set.lower_bound(p); it != set.end() && IsPrefix(p, *it); ++it) out.push_back(*it);
+  return out;
+}
 bool AnyOverlap(const PathSet& set, const FieldPath& p) {
-  for (const auto& q : set)
-    if (Overlaps(p, q)) return true;
+  FieldPath pre;
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    pre.push_back(p[i]);
+    if (set.count(pre)) return true;
+  }
+  auto it = set.lower_bound(p);
+  return it != set.end() && IsPrefix(p, *it);
+}
+bool UnderAny(const PathSet& set, const FieldPath& p) {  // p or one of its prefixes is in the set
+  FieldPath pre;
+  for (const auto& k : p) {
+    pre.push_back(k);
+    if (set.count(pre)) return true;
+  }
   return false;
 }
 
@@ -99,23 +122,35 @@ bool ServerOwned(const FieldPath& p) {
   return false;
 }
 
-void CollectLeaves(const Json& v, FieldPath& prefix, PathSet* out) {
-  if (v.is_null()) return;  // applied nulls are ignored
+// `budget`: path elements left (kMaxFieldPathElements in all); false when the object has more.
+bool CollectLeaves(const Json& v, FieldPath& prefix, PathSet* out, size_t* budget) {
+  if (v.is_null()) return true;  // applied nulls are ignored
   if (v.is_object() && !v.empty()) {
     for (auto it = v.begin(); it != v.end(); ++it) {
       prefix.push_back(it.key());
-      if (!ServerOwned(prefix)) CollectLeaves(it.value(), prefix, out);
+      bool ok = ServerOwned(prefix) || CollectLeaves(it.value(), prefix, out, budget);
       prefix.pop_back();
+      if (!ok) return false;
     }
-    return;
+    return true;
   }
-  if (!prefix.empty()) out->insert(prefix);
+  if (prefix.empty()) return true;
+  if (*budget < prefix.size()) return false;
+  *budget -= prefix.size();
+  out->insert(prefix);
+  return true;
 }
 
-PathSet Leaves(const Json& obj) {
+Status TooManyFields() {
+  return InvalidArgument("the object has more fields than field tracking allows (" +
+                         std::to_string(kMaxFieldPathElements) + " path elements)");
+}
+
+StatusOr<PathSet> Leaves(const Json& obj) {
   PathSet out;
   FieldPath prefix;
-  if (obj.is_object()) CollectLeaves(obj, prefix, &out);
+  size_t budget = kMaxFieldPathElements;
+  if (obj.is_object() && !CollectLeaves(obj, prefix, &out, &budget)) return TooManyFields();
   return out;
 }
 
@@ -170,12 +205,22 @@ struct Entry {
   Json raw;  // entries this code does not rewrite (a subresource's) are kept as they were
 };
 
-std::vector<Entry> ParseEntries(const Json& obj) {
+bool FieldsV1Paths(const Json& node, FieldPath& prefix, std::vector<FieldPath>* out, size_t* budget);
+
+// metadata.managedFields as entries; InvalidArgument when they exceed the bounds (kMaxManagedFieldsEntries,
+// kMaxFieldPathElements in all), which RecordUpdate checks before anything client-written is stored.
+StatusOr<std::vector<Entry>> ParseEntries(const Json& obj) {
   std::vector<Entry> out;
   const Json* mf = At(obj, {"metadata", "managedFields"});
-  if (!mf || !mf->is_array()) return out;
+  if (!mf) return out;
+  if (!mf->is_array()) return InvalidArgument("metadata.managedFields: Invalid value: must be a list");
+  if (mf->size() > kMaxManagedFieldsEntries) {
+    return InvalidArgument("metadata.managedFields: Too many: " + std::to_string(mf->size()) + ": must have at most " +
+                           std::to_string(kMaxManagedFieldsEntries) + " items");
+  }
+  size_t budget = kMaxFieldPathElements;
   for (const auto& e : *mf) {
-    if (!e.is_object()) continue;
+    if (!e.is_object()) return InvalidArgument("metadata.managedFields: Invalid value: entries must be objects");
     Entry x;
     auto s = [&](const char* k) { return e.contains(k) && e[k].is_string() ? e[k].get<std::string>() : ""; };
     x.manager = s("manager");
@@ -183,8 +228,10 @@ std::vector<Entry> ParseEntries(const Json& obj) {
     x.api_version = s("apiVersion");
     x.time = s("time");
     x.subresource = s("subresource");
-    if (e.contains("fieldsV1")) {
-      auto paths = FromFieldsV1(e["fieldsV1"]);
+    if (e.contains("fieldsV1") && e["fieldsV1"].is_object()) {
+      FieldPath prefix;
+      std::vector<FieldPath> paths;
+      if (!FieldsV1Paths(e["fieldsV1"], prefix, &paths, &budget)) return TooManyFields();
       x.paths.insert(paths.begin(), paths.end());
     }
     x.raw = e;
@@ -223,26 +270,33 @@ Entry* FindEntry(std::vector<Entry>& entries, const std::string& manager, const 
   return nullptr;
 }
 
-void FieldsV1Paths(const Json& node, FieldPath& prefix, std::vector<FieldPath>* out) {
+bool FieldsV1Paths(const Json& node, FieldPath& prefix, std::vector<FieldPath>* out, size_t* budget) {
   bool leaf = node.empty() || node.contains(".");
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string& k = it.key();
     if (k.size() > 2 && k.compare(0, 2, "f:") == 0 && it.value().is_object()) {
       prefix.push_back(k.substr(2));
-      FieldsV1Paths(it.value(), prefix, out);
+      bool ok = FieldsV1Paths(it.value(), prefix, out, budget);
       prefix.pop_back();
+      if (!ok) return false;
     } else if (k.compare(0, 2, "k:") == 0 || k.compare(0, 2, "v:") == 0 || k.compare(0, 2, "i:") == 0) {
       leaf = true;  // a list element: lists are atomic here
     }
   }
-  if (leaf && !prefix.empty()) out->push_back(prefix);
+  if (leaf && !prefix.empty()) {
+    if (*budget < prefix.size()) return false;
+    *budget -= prefix.size();
+    out->push_back(prefix);
+  }
+  return true;
 }
 
 }  // namespace
 
 std::vector<FieldPath> OwnedLeaves(const Json& obj) {
-  PathSet s = Leaves(obj);
-  return {s.begin(), s.end()};
+  auto s = Leaves(obj);
+  if (!s.ok()) return {};
+  return {s->begin(), s->end()};
 }
 
 Json ToFieldsV1(const std::vector<FieldPath>& paths) {
@@ -265,7 +319,8 @@ std::vector<FieldPath> FromFieldsV1(const Json& fields) {
   std::vector<FieldPath> out;
   if (!fields.is_object()) return out;
   FieldPath prefix;
-  FieldsV1Paths(fields, prefix, &out);
+  size_t budget = kMaxFieldPathElements;
+  FieldsV1Paths(fields, prefix, &out, &budget);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -281,8 +336,14 @@ ApplyResult ServerSideApply(const Json& live, const Json& applied, const std::st
                             const std::string& api_version, const std::string& now) {
   ApplyResult res;
   const Json base = live.is_object() ? live : Json::object();
-  std::vector<Entry> entries = ParseEntries(base);
-  const PathSet next_set = Leaves(applied);
+  auto parsed = ParseEntries(base);
+  auto leaves = Leaves(applied);
+  if (!parsed.ok() || !leaves.ok()) {
+    res.error = parsed.ok() ? leaves.status() : parsed.status();
+    return res;
+  }
+  std::vector<Entry> entries = std::move(*parsed);
+  const PathSet next_set = std::move(*leaves);
   PathSet prev_set;
   if (Entry* mine = FindEntry(entries, manager, "Apply")) prev_set = mine->paths;
   auto is_mine = [&](const Entry& e) { return e.manager == manager && e.operation == "Apply"; };
@@ -295,8 +356,8 @@ ApplyResult ServerSideApply(const Json& live, const Json& applied, const std::st
     for (size_t i = 0; i < entries.size(); ++i) {
       const Entry& e = entries[i];
       if (is_mine(e) || !e.subresource.empty()) continue;
-      for (const auto& q : e.paths) {
-        if (Overlaps(p, q) && seen.insert({i, q}).second) res.conflicts.push_back({e.manager, e.api_version, q});
+      for (auto& q : Overlapping(e.paths, p)) {
+        if (seen.insert({i, q}).second) res.conflicts.push_back({e.manager, e.api_version, std::move(q)});
       }
     }
   }
@@ -339,30 +400,34 @@ ApplyResult ServerSideApply(const Json& live, const Json& applied, const std::st
   return res;
 }
 
-Json RecordUpdate(const Json& old_obj, Json next, const std::string& manager, const std::string& api_version,
-                  const std::string& now) {
+StatusOr<Json> RecordUpdate(const Json& old_obj, Json next, const std::string& manager,
+                            const std::string& api_version, const std::string& now) {
   const Json* old_mf = At(old_obj, {"metadata", "managedFields"});
   const Json* new_mf = At(next, {"metadata", "managedFields"});
-  if (new_mf && (!old_mf || *new_mf != *old_mf)) return next;  // the client wrote managedFields itself
+  if (new_mf && (!old_mf || *new_mf != *old_mf)) {  // the client wrote managedFields itself: kept if usable
+    RETURN_IF_ERROR(ParseEntries(next).status());
+    return next;
+  }
   if (!next.contains("metadata") || !next["metadata"].is_object()) return next;
   if (old_mf) next["metadata"]["managedFields"] = *old_mf;
 
+  ASSIGN_OR_RETURN(PathSet next_leaves, Leaves(next));
+  ASSIGN_OR_RETURN(PathSet old_leaves, Leaves(old_obj));
   PathSet changed, removed;
-  for (const auto& p : Leaves(next)) {
+  for (const auto& p : next_leaves) {
     const Json* ov = At(old_obj, p);
     if (!ov || *ov != *At(next, p)) changed.insert(p);
   }
-  for (const auto& p : Leaves(old_obj)) {
+  for (const auto& p : old_leaves) {
     if (!At(next, p)) removed.insert(p);
   }
   if (changed.empty() && removed.empty()) return next;
 
-  std::vector<Entry> entries = ParseEntries(old_obj.is_object() ? old_obj : Json::object());
+  ASSIGN_OR_RETURN(std::vector<Entry> entries, ParseEntries(old_obj.is_object() ? old_obj : Json::object()));
   for (auto& e : entries) {
     if (!e.subresource.empty()) continue;
     for (auto it = e.paths.begin(); it != e.paths.end();) {
-      bool drop = AnyOverlap(changed, *it);
-      for (const auto& r : removed) drop = drop || IsPrefix(r, *it);
+      bool drop = AnyOverlap(changed, *it) || UnderAny(removed, *it);
       it = drop ? e.paths.erase(it) : std::next(it);
     }
   }

@@ -22,7 +22,8 @@
 //     fields whose values the write changed become `manager`'s (operation Update) and leave every other
 //     manager; removed fields leave every manager. A write that changes no field leaves managedFields as they
 //     were. A write that itself changes metadata.managedFields (kubectl's client-side -> server-side apply
-//     migration does) keeps what the client wrote.
+//     migration does) keeps what the client wrote (checked against the bounds below).
+//   Membership tests are ordered-set lookups per path prefix: O(fields * depth * log fields), never fields^2.
 //   What differs from Kubernetes (documented in docs/kubernetes-writes.md): every list is atomic (owned and
 //   replaced whole; Kubernetes merges lists marked x-kubernetes-list-type map/set per element), maps have no
 //   "." entries, status is not tracked (the status subresource has no managedFields entries here), and
@@ -41,6 +42,10 @@ namespace inferd::api {
 using store::Json;
 
 inline constexpr size_t kMaxJsonPatchOps = 10000;
+// Field tracking's bounds (hostile bodies): the path elements of every tracked field together, and the
+// managedFields entries of one object. Beyond them a write is InvalidArgument (the API's 422).
+inline constexpr size_t kMaxFieldPathElements = 1 << 20;
+inline constexpr size_t kMaxManagedFieldsEntries = 64;
 
 StatusOr<Json> ApplyJsonPatch(Json doc, const Json& ops, bool* not_applicable = nullptr);
 
@@ -67,13 +72,16 @@ struct ApplyConflict {
 struct ApplyResult {
   Json object;                           // the object to store (with its new metadata.managedFields)
   std::vector<ApplyConflict> conflicts;  // non-empty: nothing may be written
+  Status error;                          // not ok: the object or its managedFields exceed the bounds above
 };
 
 // `api_version` names the version the entry was written in; `now` is RFC 3339 UTC.
 ApplyResult ServerSideApply(const Json& live, const Json& applied, const std::string& manager, bool force,
                             const std::string& api_version, const std::string& now);
-Json RecordUpdate(const Json& old_obj, Json next, const std::string& manager, const std::string& api_version,
-                  const std::string& now);
+// Errors: InvalidArgument when the object or client-written managedFields exceed the bounds above or are not
+// a list of objects.
+StatusOr<Json> RecordUpdate(const Json& old_obj, Json next, const std::string& manager,
+                            const std::string& api_version, const std::string& now);
 
 // kubectl's client-side apply patch (jsonmergepatch.CreateThreeWayJSONMergePatch): a JSON merge patch that
 // deletes (null) what `original` (the last-applied configuration) had and `modified` (the file) no longer has,

@@ -124,7 +124,7 @@ TEST(ServerSideApply, ConflictsWithAnotherManagerUnlessForced) {
   Json edited = created;
   edited["spec"]["predictor"]["minReplicas"] = 3;
   edited["metadata"]["labels"] = {{"by", "edit"}};
-  edited = RecordUpdate(created, edited, "kubectl-edit", "serving.kserve.io/v1beta1", "T2");
+  edited = *RecordUpdate(created, edited, "kubectl-edit", "serving.kserve.io/v1beta1", "T2");
   const Json* upd = Entry(edited, "kubectl-edit", "Update");
   ASSERT_NE(upd, nullptr) << edited.dump();
   EXPECT_TRUE((*upd)["fieldsV1"]["f:spec"]["f:predictor"].contains("f:minReplicas"));
@@ -162,21 +162,53 @@ TEST(ServerSideApply, DroppedFieldOwnedByAnotherManagerStays) {
 }
 
 TEST(RecordUpdate, NoChangeKeepsManagedFieldsAndClientWrittenOnesWin) {
-  auto created = RecordUpdate(Json(), Isvc(1), "kubectl-create", "v", "T1");
+  Json created = *RecordUpdate(Json(), Isvc(1), "kubectl-create", "v", "T1");
   ASSERT_NE(Entry(created, "kubectl-create", "Update"), nullptr);
-  auto same = RecordUpdate(created, created, "other", "v", "T2");
+  Json same = *RecordUpdate(created, created, "other", "v", "T2");
   EXPECT_EQ(same["metadata"]["managedFields"], created["metadata"]["managedFields"]);
   Json written = created;
   written["metadata"]["managedFields"] = Json::array({{{"manager", "m"}, {"operation", "Apply"}}});
-  EXPECT_EQ(RecordUpdate(created, written, "x", "v", "T3")["metadata"]["managedFields"],
+  EXPECT_EQ((*RecordUpdate(created, written, "x", "v", "T3"))["metadata"]["managedFields"],
             written["metadata"]["managedFields"]);
   // A body without managedFields (a PUT of an object read before) keeps the stored ones.
   Json bare = created;
   bare["metadata"].erase("managedFields");
   bare["spec"]["predictor"]["minReplicas"] = 2;
-  Json out = RecordUpdate(created, bare, "kubectl-replace", "v", "T4");
+  Json out = *RecordUpdate(created, bare, "kubectl-replace", "v", "T4");
   EXPECT_NE(Entry(out, "kubectl-create", "Update"), nullptr);
   EXPECT_NE(Entry(out, "kubectl-replace", "Update"), nullptr);
+}
+
+TEST(FieldTracking, HostileSizesAreRefusedNotQuadratic) {
+  // Many leaves under one deep chain: refused once the path elements exceed the bound.
+  Json deep = Isvc(1);
+  Json* cur = &deep["spec"];
+  for (int i = 0; i < 58; ++i) cur = &(*cur)["d" + std::to_string(i)];
+  for (int i = 0; i < 200; ++i) {  // 200 x 100 leaves at depth ~60: over 2^20 path elements
+    Json& leaf_parent = (*cur)["p" + std::to_string(i)];
+    for (int j = 0; j < 100; ++j) leaf_parent["k" + std::to_string(j)] = j;
+  }
+  EXPECT_FALSE(RecordUpdate(Json(), deep, "m", "v", "T").ok());
+  EXPECT_FALSE(ServerSideApply(Json(), deep, "m", false, "v", "T").error.ok());
+  // Too many managedFields entries written by a client, or a malformed list.
+  Json many = Isvc(1);
+  many["metadata"]["managedFields"] = Json::array();
+  for (size_t i = 0; i <= kMaxManagedFieldsEntries; ++i) many["metadata"]["managedFields"].push_back({{"manager", "m" + std::to_string(i)}});
+  EXPECT_FALSE(RecordUpdate(Isvc(1), many, "x", "v", "T").ok());
+  Json bad = Isvc(1);
+  bad["metadata"]["managedFields"] = "nope";
+  EXPECT_FALSE(RecordUpdate(Isvc(1), bad, "x", "v", "T").ok());
+  // Many fields owned by one manager and changed by another: ordered-set lookups, not a scan per field
+  // (100 objects of 100 fields, so that building the test object is not itself quadratic in ordered_json).
+  Json wide = Isvc(1);
+  for (int i = 0; i < 100; ++i)
+    for (int j = 0; j < 100; ++j) wide["spec"]["w" + std::to_string(i)]["k" + std::to_string(j)] = j;
+  Json owned = *RecordUpdate(Json(), wide, "a", "v", "T");
+  Json changed = owned;
+  for (int i = 0; i < 100; ++i)
+    for (int j = 0; j < 100; ++j) changed["spec"]["w" + std::to_string(i)]["k" + std::to_string(j)] = -j - 1;
+  auto r = ServerSideApply(owned, changed, "b", false, "v", "T");
+  EXPECT_EQ(r.conflicts.size(), 10000u);
 }
 
 // ---- client-side apply ------------------------------------------------------------------------------------
