@@ -1,6 +1,7 @@
 # Script mode (cmake -P), run at build time by inferd_embed_text() in CMakeLists.txt: writes OUTPUT, a C++ source
 # defining `const char* const NAMESPACE::SYMBOL`, the NUL-terminated text of INPUT (a .py file that inferd runs
-# in its embedded interpreter). The bytes are written as an array, so no content can end a literal early.
+# in its embedded interpreter, or a CRD the API validates with). The bytes are written as an array, so no
+# content can end a literal early.
 #   cmake -DINPUT=a.py -DOUTPUT=a.cc -DHEADER=dir/a.h -DNAMESPACE=inferd -DSYMBOL=kSource -P embed_text.cmake
 foreach(v INPUT OUTPUT HEADER NAMESPACE SYMBOL)
   if(NOT DEFINED ${v})

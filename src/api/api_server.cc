@@ -34,6 +34,10 @@
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "core/percent.h"
+#include "api/crds.h"
+#include "api/openapi.h"
+#include "api/schema.h"
+#include "api/status_object.h"
 #include "net/http_session.h"
 #include "api/namespaces.h"
 #include "api/patch.h"
@@ -93,10 +97,6 @@ struct Reply {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-Json StatusObject(int code, const std::string& reason, const std::string& message) {
-  return StatusFailure(code, reason, message);
-}
-
 Reply ErrorReply(int code, const std::string& reason, const std::string& message) {
   Reply r;
   r.status = code;
@@ -122,7 +122,7 @@ std::string GroupOf(const ResourceType& t) {  // "serving.kserve.io"; "" for the
 
 // 422 Invalid with causes (status_object.h) for one validation error "field: message".
 Reply InvalidReply(const ResourceType& t, const std::string& name, const std::string& error) {
-  return JsonReply(422, InvalidStatus(t.kind, GroupOf(t), name, {error}));
+  return JsonReply(422, InvalidStatus(GroupOf(t), t.kind, name, {FieldErrorFromText(error)}));
 }
 
 std::string EventLine(const std::string& type, const Json& object) {
@@ -351,6 +351,68 @@ std::optional<Route> MatchRoute(const std::string& path) {
 std::string Resource(const ResourceType& t) {  // "inferenceservices.serving.kserve.io"
   auto slash = t.api_version.rfind('/');
   return slash == std::string::npos ? t.plural : t.plural + "." + t.api_version.substr(0, slash);
+}
+
+// The kinds the API serves, for /openapi/v3 (api/openapi.h): each with its CRD's schema when it has one.
+const std::vector<OpenApiResource>& OpenApiResources() {
+  static const std::vector<OpenApiResource> list = [] {
+    std::vector<OpenApiResource> out;
+    for (auto* t : AllTypes()) {
+      OpenApiResource r;
+      auto slash = t->api_version.rfind('/');
+      r.group = slash == std::string::npos ? "" : t->api_version.substr(0, slash);
+      r.version = slash == std::string::npos ? t->api_version : t->api_version.substr(slash + 1);
+      r.kind = t->kind;
+      r.plural = t->plural;
+      r.namespaced = t->namespaced;
+      r.has_status = HasStatus(t);
+      r.read_only = IsEvents(t);
+      if (const Crd* c = FindCrd(t->api_version, t->kind)) r.schema = &c->schema;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }();
+  return list;
+}
+
+// What a write's `?fieldValidation` asks for, and the unknown fields to report in its Warning header.
+struct SchemaCheck {
+  FieldValidation mode = FieldValidation::kWarn;
+  bool patch = false;  // a strict failure is worded as PATCH words it (no "cannot be handled as" prefix)
+  std::vector<std::string> warnings;
+};
+
+StatusOr<SchemaCheck> ParseSchemaCheck(const std::map<std::string, std::string>& query, bool patch) {
+  auto it = query.find("fieldValidation");
+  SchemaCheck sc;
+  sc.patch = patch;
+  ASSIGN_OR_RETURN(sc.mode, ParseFieldValidation(it == query.end() ? "" : it->second));
+  return sc;
+}
+
+// Kubernetes' Warning header (RFC 7234 form, several warnings comma-separated in one value, as client-go
+// parses them): `299 - "unknown field \"spec.x\""`. Control characters become '?' (no header injection);
+// the value is capped at 16 KiB, the rest counted in a last warning.
+void AddWarnings(Reply& r, const std::vector<std::string>& warnings) {
+  constexpr size_t kMaxHeader = 16 << 10;
+  std::string value;
+  size_t shown = 0;
+  for (const auto& w : warnings) {
+    std::string q = "299 - \"";
+    for (char c : w.substr(0, 1024)) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') q.push_back('\\');
+      q.push_back(u < 0x20 || u == 0x7f ? '?' : c);
+    }
+    q += "\"";
+    if (value.size() + q.size() > kMaxHeader) break;
+    value += (value.empty() ? "" : ", ") + q;
+    ++shown;
+  }
+  if (shown < warnings.size()) {
+    value += ", 299 - \"" + std::to_string(warnings.size() - shown) + " more warnings\"";
+  }
+  if (!value.empty()) r.headers.emplace_back("Warning", value);
 }
 
 std::string RandomSuffix() {
@@ -648,12 +710,13 @@ struct ApiServer::Impl : Host {
   };
   std::optional<Reply> WriteBody(const Route& rt, const Incoming& in, Json* out);
   std::optional<Reply> CheckNamespace(const Route& rt);
-  Reply Apply(const Route& rt, Json applied, const std::string& manager, bool force, bool dry);
+  Reply Apply(const Route& rt, Json applied, const std::string& manager, bool force, bool dry, SchemaCheck sc);
   Reply ApplyConflictReply(const Route& rt, const std::vector<ApplyConflict>& conflicts);
   std::optional<Reply> ParseDeleteOptions(const Route& rt, const Incoming& in, DeleteOpts* out);
   Reply DeleteNamespace(const Route& rt, const DeleteOpts& opts);
   Reply DeleteCollection(const Route& rt, const Incoming& in);
-  Status Validate(const ResourceType& type, Json& obj, Reply* err);
+  Status Validate(const ResourceType& type, Json& obj, Reply* err, SchemaCheck* sc = nullptr);
+  bool CheckSchema(const Crd& crd, Json& obj, SchemaCheck* sc, Reply* err);
   Status CheckImmutableSecret(const Json& secret);
   Status CheckIdentity(const Route& rt, Json& obj, Reply* err);
   Reply StoreError(const Route& rt, const Status& st, const std::string& name);
@@ -702,6 +765,13 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
   if (in.path == "/version") {
     if (m != "GET") return not_allowed("GET");
     out.reply = JsonReply(200, Json{{"gitVersion", "inferd-0.1"}});
+    return out;
+  }
+  if (in.path == "/openapi" || in.path.rfind("/openapi/", 0) == 0) {
+    if (m != "GET") return not_allowed("GET");
+    auto a = ServeOpenApi(in.path, OpenApiResources());
+    out.reply.status = a->status;
+    out.reply.body = std::move(a->body);
     return out;
   }
   for (auto& [prefix, handler] : extensions) {
@@ -939,8 +1009,42 @@ Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
   return out;
 }
 
-// Validates a write and brings it to its stored form (a Secret's stringData folded into data).
-Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err) {
+// Checks a write of a CRD kind against its structural schema (api/schema.h), as the API server does for a
+// custom resource: unknown fields as sc->mode says (Strict: 400 BadRequest naming them all; Warn: pruned and
+// reported in sc->warnings; Ignore, or no sc: pruned), then type/enum/bound errors as a 422 Invalid with one
+// cause per field. False with *err set when the write is refused.
+bool ApiServer::Impl::CheckSchema(const Crd& crd, Json& obj, SchemaCheck* sc, Reply* err) {
+  FieldValidation mode = sc ? sc->mode : FieldValidation::kIgnore;
+  SchemaResult res = CheckAgainstSchema(crd.schema, obj, /*prune=*/mode != FieldValidation::kStrict);
+  if (mode == FieldValidation::kStrict && res.total_unknown > 0) {
+    std::string msg = "strict decoding error: ";
+    for (size_t i = 0; i < res.unknown_fields.size(); ++i) msg += (i ? ", " : "") + UnknownFieldText(res.unknown_fields[i]);
+    if (res.total_unknown > res.unknown_fields.size()) {
+      msg += ", and " + std::to_string(res.total_unknown - res.unknown_fields.size()) + " more unknown fields";
+    }
+    if (!sc->patch) {
+      msg = crd.kind + " in version \"" + crd.version + "\" cannot be handled as a " + crd.kind + ": " + msg;
+    }
+    *err = ErrorReply(400, "BadRequest", msg);
+    return false;
+  }
+  if (mode == FieldValidation::kWarn) {
+    for (const auto& u : res.unknown_fields) sc->warnings.push_back(UnknownFieldText(u));
+  }
+  if (res.total_errors == 0) return true;
+  std::string name;
+  if (obj.contains("metadata") && obj["metadata"].is_object()) name = obj["metadata"].value("name", "");
+  *err = JsonReply(422, InvalidStatus(crd.group, crd.kind, name, res.errors));
+  return false;
+}
+
+// Validates a write and brings it to its stored form (a Secret's stringData folded into data): the CRD
+// schema first (structure, unknown fields; sc: the request's fieldValidation), then resources::Validate*
+// (KServe's webhook rules and inferd's own).
+Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err, SchemaCheck* sc) {
+  if (const Crd* crd = FindCrd(type.api_version, type.kind); crd && !CheckSchema(*crd, obj, sc, err)) {
+    return InvalidArgument("refused by the schema");
+  }
   Status st;
   if (&type == &InferenceServiceType()) {
     st = resources::ValidateInferenceService(obj);
@@ -1082,7 +1186,7 @@ Reply UnsupportedMedia(const std::string& accepted) {
 
 // Invalid options of the request itself (PatchOptions, DeleteOptions), as the apiserver words them.
 Reply OptionsInvalid(const std::string& kind, const std::string& error) {
-  return JsonReply(422, InvalidStatus(kind, "meta.k8s.io", "", {error}));
+  return JsonReply(422, InvalidStatus("meta.k8s.io", kind, "", {FieldErrorFromText(error)}));
 }
 
 constexpr const char* kProtobuf = "application/vnd.kubernetes.protobuf";
@@ -1116,6 +1220,8 @@ std::optional<Reply> ApiServer::Impl::CheckNamespace(const Route& rt) {
 Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  auto sc = ParseSchemaCheck(in.query, /*patch=*/false);
+  if (!sc.ok()) return ErrorReply(400, "BadRequest", sc.status().message());
   auto manager = FieldManager(in);
   if (!manager.ok()) return OptionsInvalid("CreateOptions", manager.status().message());
   Json obj;
@@ -1138,19 +1244,27 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   if (HasStatus(rt.type) || rt.type == &NamespaceType()) obj.erase("status");  // the server owns it
   std::string name = md["name"].get<std::string>();
   if (auto e = CheckNamespace(rt)) return *e;
-  if (!Validate(*rt.type, obj, &err).ok()) return err;  // may rewrite obj (md is stale after it)
+  if (!Validate(*rt.type, obj, &err, &*sc).ok()) return err;  // may rewrite obj (md is stale after it)
   auto tracked = RecordUpdate(Json(), std::move(obj), *manager, rt.type->api_version, NowRfc3339());
   if (!tracked.ok()) return InvalidReply(*rt.type, name, tracked.status().message());
   obj = std::move(*tracked);
-  if (*dry) return JsonReply(201, obj);
-  auto r = store->Create(*rt.type, std::move(obj));
-  if (!r.ok()) return StoreError(rt, r.status(), name);
-  return JsonReply(201, *r);
+  Reply ok;
+  if (*dry) {
+    ok = JsonReply(201, obj);
+  } else {
+    auto r = store->Create(*rt.type, std::move(obj));
+    if (!r.ok()) return StoreError(rt, r.status(), name);
+    ok = JsonReply(201, *r);
+  }
+  AddWarnings(ok, sc->warnings);
+  return ok;
 }
 
 Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  auto sc = ParseSchemaCheck(in.query, /*patch=*/false);
+  if (!sc.ok()) return ErrorReply(400, "BadRequest", sc.status().message());
   auto manager = FieldManager(in);
   if (!manager.ok()) return OptionsInvalid("UpdateOptions", manager.status().message());
   Json obj;
@@ -1168,14 +1282,20 @@ Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
     if (!r.ok()) return StoreError(rt, r.status(), rt.name);
     return JsonReply(200, *r);
   }
-  if (!Validate(*rt.type, obj, &err).ok()) return err;
+  if (!Validate(*rt.type, obj, &err, &*sc).ok()) return err;
   auto tracked = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
   if (!tracked.ok()) return InvalidReply(*rt.type, rt.name, tracked.status().message());
   obj = std::move(*tracked);
-  if (*dry) return JsonReply(200, obj);
-  auto r = store->Update(*rt.type, std::move(obj));
-  if (!r.ok()) return StoreError(rt, r.status(), rt.name);
-  return JsonReply(200, *r);
+  Reply ok;
+  if (*dry) {
+    ok = JsonReply(200, obj);
+  } else {
+    auto r = store->Update(*rt.type, std::move(obj));
+    if (!r.ok()) return StoreError(rt, r.status(), rt.name);
+    ok = JsonReply(200, *r);
+  }
+  AddWarnings(ok, sc->warnings);
+  return ok;
 }
 
 // Writes a patched object (spec or status), retrying from a fresh read when `pinned` is false and another
@@ -1195,6 +1315,8 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
   }
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  auto sc0 = ParseSchemaCheck(in.query, /*patch=*/true);
+  if (!sc0.ok()) return ErrorReply(400, "BadRequest", sc0.status().message());
   auto force_it = in.query.find("force");
   bool force = force_it != in.query.end() && ParseBool(force_it->second);
   if (force_it != in.query.end() && kind != kApply) {
@@ -1216,7 +1338,7 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
     if (!body.ok()) return ErrorReply(body.status());
     patch = std::move(*body);
   }
-  if (kind == kApply) return Apply(rt, std::move(patch), *manager, force, *dry);
+  if (kind == kApply) return Apply(rt, std::move(patch), *manager, force, *dry, *sc0);
   bool pinned = false;
   if (kind == kMerge) {
     pinned = patch.contains("metadata") && patch["metadata"].is_object() &&
@@ -1235,7 +1357,7 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
       bool not_applicable = false;
       auto r = ApplyJsonPatch(*cur, patch, &not_applicable);
       if (!r.ok() && not_applicable) {
-        return JsonReply(422, StatusFailure(422, "Invalid", "the server rejected our request due to an error in our request",
+        return JsonReply(422, StatusObject(422, "Invalid", "the server rejected our request due to an error in our request",
                                             Json{{"causes", {{{"reason", "FieldValueInvalid"}, {"message", r.status().message()}}}}}));
       }
       if (!r.ok()) return ErrorReply(r.status());
@@ -1245,18 +1367,27 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
     Reply err;
     if (!CheckIdentity(rt, obj, &err).ok()) return err;
     StatusOr<Json> r = Internal("unreachable");
+    SchemaCheck sc = *sc0;  // fresh per attempt: warnings of the object finally written
     if (rt.status) {
       if (*dry) return JsonReply(200, obj);
       r = store->UpdateStatus(*rt.type, std::move(obj));
     } else {
-      if (!Validate(*rt.type, obj, &err).ok()) return err;
+      if (!Validate(*rt.type, obj, &err, &sc).ok()) return err;
       auto tracked = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
       if (!tracked.ok()) return InvalidReply(*rt.type, rt.name, tracked.status().message());
       obj = std::move(*tracked);
-      if (*dry) return JsonReply(200, obj);
+      if (*dry) {
+        Reply ok = JsonReply(200, obj);
+        AddWarnings(ok, sc.warnings);
+        return ok;
+      }
       r = store->Update(*rt.type, std::move(obj));
     }
-    if (r.ok()) return JsonReply(200, *r);
+    if (r.ok()) {
+      Reply ok = JsonReply(200, *r);
+      AddWarnings(ok, sc.warnings);
+      return ok;
+    }
     // Without a resourceVersion in the patch, a concurrent write is not the client's conflict: retry.
     if (r.status().code() == StatusCode::kConflict && !pinned && attempt + 1 < kPatchAttempts) continue;
     return StoreError(rt, r.status(), rt.name);
@@ -1265,7 +1396,8 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
 
 // Server-side apply (patch.h ServerSideApply): creates the object when it is missing (201), else merges the
 // manager's configuration into it; conflicts with other managers are 409 unless `force`.
-Reply ApiServer::Impl::Apply(const Route& rt, Json applied, const std::string& manager, bool force, bool dry) {
+Reply ApiServer::Impl::Apply(const Route& rt, Json applied, const std::string& manager, bool force, bool dry,
+                             SchemaCheck sc) {
   if (!applied.contains("apiVersion") || !applied.contains("kind")) {
     return ErrorReply(400, "BadRequest", "an apply patch must set apiVersion and kind");
   }
@@ -1277,6 +1409,11 @@ Reply ApiServer::Impl::Apply(const Route& rt, Json applied, const std::string& m
     if (!cur.ok() && cur.status().code() != StatusCode::kNotFound) return StoreError(rt, cur.status(), rt.name);
     if (!cur.ok() && rt.status) return StoreError(rt, cur.status(), rt.name);
     StatusOr<Json> r = Internal("unreachable");
+    SchemaCheck check = sc;  // fresh per attempt: warnings of the object finally written
+    auto warned = [&check](Reply reply) {
+      AddWarnings(reply, check.warnings);
+      return reply;
+    };
     if (rt.status) {  // status is not field-tracked here: the applied status is merged over the stored one
       Json obj = resources::MergePatch(*cur, Json{{"status", applied.contains("status") ? applied["status"] : Json::object()}});
       if (dry) return JsonReply(200, obj);
@@ -1293,18 +1430,18 @@ Reply ApiServer::Impl::Apply(const Route& rt, Json applied, const std::string& m
         obj["metadata"].erase("resourceVersion");
         if (HasStatus(rt.type) || rt.type == &NamespaceType()) obj.erase("status");
         if (auto e = CheckNamespace(rt)) return *e;
-        if (!Validate(*rt.type, obj, &err).ok()) return err;
-        if (dry) return JsonReply(201, obj);
+        if (!Validate(*rt.type, obj, &err, &check).ok()) return err;
+        if (dry) return warned(JsonReply(201, obj));
         r = store->Create(*rt.type, std::move(obj));
-        if (r.ok()) return JsonReply(201, *r);
+        if (r.ok()) return warned(JsonReply(201, *r));
         if (r.status().code() == StatusCode::kAlreadyExists && attempt + 1 < kPatchAttempts) continue;
         return StoreError(rt, r.status(), rt.name);
       }
-      if (!Validate(*rt.type, obj, &err).ok()) return err;
-      if (dry) return JsonReply(200, obj);
+      if (!Validate(*rt.type, obj, &err, &check).ok()) return err;
+      if (dry) return warned(JsonReply(200, obj));
       r = store->Update(*rt.type, std::move(obj));
     }
-    if (r.ok()) return JsonReply(200, *r);
+    if (r.ok()) return warned(JsonReply(200, *r));
     if (r.status().code() == StatusCode::kConflict && !pinned && attempt + 1 < kPatchAttempts) continue;
     return StoreError(rt, r.status(), rt.name);
   }
@@ -1323,7 +1460,7 @@ Reply ApiServer::Impl::ApplyConflictReply(const Route& rt, const std::vector<App
   if (!GroupOf(*rt.type).empty()) details["group"] = GroupOf(*rt.type);
   details["kind"] = rt.type->plural;
   details["causes"] = std::move(causes);
-  return JsonReply(409, StatusFailure(409, "Conflict", ConflictMessage(conflicts), std::move(details)));
+  return JsonReply(409, StatusObject(409, "Conflict", ConflictMessage(conflicts), std::move(details)));
 }
 
 // DeleteOptions (body, JSON or YAML; dryRun also from the query): propagationPolicy, preconditions, dryRun.
@@ -1360,7 +1497,7 @@ std::optional<Reply> ApiServer::Impl::ParseDeleteOptions(const Route& rt, const 
       if ((*cur)["metadata"].value("uid", "") != p["uid"].get<std::string>()) {
         Json details{{"name", rt.name}, {"kind", rt.type->plural}};
         if (!GroupOf(*rt.type).empty()) details["group"] = GroupOf(*rt.type);
-        return JsonReply(409, StatusFailure(409, "Conflict",
+        return JsonReply(409, StatusObject(409, "Conflict",
                                             "Operation cannot be fulfilled on " + Resource(*rt.type) + " \"" + rt.name +
                                                 "\": Precondition failed: UID in precondition: " + p["uid"].get<std::string>() +
                                                 ", UID in object meta: " + (*cur)["metadata"].value("uid", ""),
@@ -1396,7 +1533,7 @@ Reply ApiServer::Impl::Delete(const Route& rt, const Incoming& in) {
 // `default` cannot be deleted (403, as in Kubernetes).
 Reply ApiServer::Impl::DeleteNamespace(const Route& rt, const DeleteOpts& opts) {
   if (rt.name == "default") {
-    return JsonReply(403, StatusFailure(403, "Forbidden", "namespaces \"default\" is forbidden: this namespace may not be deleted",
+    return JsonReply(403, StatusObject(403, "Forbidden", "namespaces \"default\" is forbidden: this namespace may not be deleted",
                                         Json{{"name", "default"}, {"kind", "namespaces"}}));
   }
   auto cur = store->Get(NamespaceType(), "", rt.name);

@@ -14,13 +14,15 @@
 //   PUT (replace; metadata.resourceVersion enforces optimistic concurrency, 409 when stale), PATCH
 //   (application/merge-patch+json, also accepted for application/json), DELETE. POST, PUT and PATCH take
 //   Kubernetes' `?dryRun=All`: checked and answered as if written, nothing stored (other values: 400).
-//   Also `/healthz`, `/version`, and the extension routes registered with AddExtension.
+//   Also `/healthz`, `/version`, `/openapi/v3[/...]` (api/openapi.h; `/openapi/v2` is 404), and the extension
+//   routes registered with AddExtension.
 // - Paths and query strings are percent-decoded strictly (core/percent.h): a malformed escape is 400.
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
 //   MethodNotAllowed, "code": N}. Validation failures are 422 Invalid with the field in the message.
-// - Writes are validated (resources::Validate*, then ApiOptions::validate_isvc) before they reach the store:
-//   nothing half-applied. A Secret is stored normalized (stringData folded into base64 data); one stored
+// - Writes are validated (a CRD kind's schema first: api/schema.h, `?fieldValidation` Strict|Warn|Ignore, unknown
+//   fields pruned and reported in a `Warning` header or refused with 400, type/enum/bound errors 422 with causes;
+//   then resources::Validate*, then ApiOptions::validate_isvc) before they reach the store: nothing half-applied. A Secret is stored normalized (stringData folded into base64 data); one stored
 //   with `immutable: true` refuses changes to data, type and immutable (422). Secret values are never
 //   logged; they are returned to token holders as Kubernetes returns them (base64 in `data`).
 //   Spec writes to InferenceServices keep the stored status; /status writes replace only status.

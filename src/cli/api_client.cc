@@ -61,9 +61,10 @@ StatusOr<ApiClient> MakeClient(const ClientFlags& flags) {
 
 namespace {
 
-// One request through net/http_client.h; the body is collected into the result.
-ApiClient::Result Collect(const net::ClientRequest& req, const std::string& who) {
+// One request through net/http_client.h; the body is collected into the result, Warning headers into warnings.
+ApiClient::Result Collect(net::ClientRequest req, const std::string& who) {
   ApiClient::Result r;
+  req.collect_headers = {"Warning"};
   net::ClientResult res = net::Fetch(req, [&r](std::string_view data, const net::ResponseHead&) {
     r.body.append(data);
     return true;
@@ -72,6 +73,9 @@ ApiClient::Result Collect(const net::ClientRequest& req, const std::string& who)
     r.body = "cannot reach " + who + ": " + res.error;
   } else {
     r.code = res.status;
+  }
+  for (const auto& [name, value] : res.headers) {
+    for (auto& w : ParseWarningHeader(value)) r.warnings.push_back(std::move(w));
   }
   return r;
 }
@@ -110,6 +114,46 @@ ApiClient::Result ApiClient::Post(const std::string& url, const std::string& bod
   req.body = body;
   req.timeout_s = 600;
   return Collect(req, url);
+}
+
+std::vector<std::string> ParseWarningHeader(std::string_view v) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  auto skip = [&](std::string_view chars) {
+    while (i < v.size() && chars.find(v[i]) != std::string_view::npos) ++i;
+  };
+  auto token = [&] {  // up to the next space
+    size_t start = i;
+    while (i < v.size() && v[i] != ' ') ++i;
+    return i > start;
+  };
+  auto quoted = [&](std::string* text) {
+    if (i >= v.size() || v[i] != '"') return false;
+    for (++i; i < v.size(); ++i) {
+      if (v[i] == '\\' && i + 1 < v.size()) {
+        text->push_back(v[++i]);
+      } else if (v[i] == '"') {
+        ++i;
+        return true;
+      } else {
+        text->push_back(v[i]);
+      }
+    }
+    return false;
+  };
+  while (true) {
+    skip(" ,");
+    if (i >= v.size()) return out;
+    std::string text;
+    bool ok = token() && (skip(" "), token()) && (skip(" "), quoted(&text));
+    if (!ok) return {std::string(v)};
+    out.push_back(std::move(text));
+    skip(" ");
+    if (i < v.size() && v[i] == '"') {  // an optional warn-date
+      std::string date;
+      if (!quoted(&date)) return {std::string(v)};
+    }
+  }
 }
 
 Json ParseAnswer(std::string_view text) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@ struct ApiClient {
   struct Result {
     long code = 0;  // 0: transport error (body holds curl's message)
     std::string body;
+    std::vector<std::string> warnings;  // the texts of the answer's Warning headers (the API's unknown fields)
   };
   Result Call(const std::string& method, const std::string& path, const std::string& body = "",
               const std::string& content_type = "application/json") const;
@@ -42,6 +44,10 @@ struct ApiClient {
 };
 
 StatusOr<ApiClient> MakeClient(const ClientFlags& flags);
+
+// The texts of a Warning header value as Kubernetes writes it: `299 - "text", 299 - "te\"xt"` (RFC 7234
+// warning-values, comma-separated; quoted-pair escapes undone). A value that is not in that form is one text.
+std::vector<std::string> ParseWarningHeader(std::string_view value);
 
 // The message of a Kubernetes Status error body (or the body itself).
 std::string ErrorMessage(const ApiClient::Result& r);

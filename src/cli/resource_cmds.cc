@@ -282,6 +282,8 @@ std::string CheckForApply(const ApiClient& client, Json doc, const std::string& 
   if (k->namespaced) doc["metadata"]["namespace"] = item->ns;
   auto r = client.Call("POST", CollectionPath(*k, item->ns) + "?dryRun=All", doc.dump());
   if (r.code == 0) *unreachable = true;
+  // The server's warnings (unknown fields it prunes), printed once, from the dry run, as kubectl prints them.
+  for (const auto& w : r.warnings) std::fprintf(stderr, "Warning: %s\n", w.c_str());
   if (r.code != 200 && r.code != 201) return ErrorMessage(r);
   item->doc = std::move(doc);
   return "";
@@ -685,7 +687,7 @@ void RunLogs(const ClientFlags& flags, const std::string& type, const std::strin
     std::fflush(stdout);
     return true;
   });
-  if (code != 200) ServerError({code, head.empty() ? "no logs" : head});
+  if (code != 200) ServerError({code, head.empty() ? "no logs" : head, {}});
 }
 
 // ---- predict ---------------------------------------------------------------------------------------

@@ -97,7 +97,16 @@ ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
   curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &sink);
   const CURLcode rc = curl_easy_perform(h.curl);
   curl_easy_getinfo(h.curl, CURLINFO_RESPONSE_CODE, &result.status);
-  if (rc == CURLE_OK) return result;
+  if (rc == CURLE_OK) {
+    for (const std::string& name : req.collect_headers) {
+      curl_header* hdr = nullptr;
+      for (size_t i = 0; curl_easy_header(h.curl, name.c_str(), i, CURLH_HEADER, -1, &hdr) == CURLHE_OK; ++i) {
+        result.headers.emplace_back(name, hdr->value);
+        if (i + 1 >= hdr->amount) break;
+      }
+    }
+    return result;
+  }
   result.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   if (rc == CURLE_WRITE_ERROR) {
     result.transport = Transport::kAborted;

@@ -15,6 +15,8 @@
 // - The result tells a transport failure apart from an HTTP answer: kOk means an answer came (any status);
 //   kBadRequest is a request curl refuses (malformed URL, unsupported scheme, unreadable CA file); kFailed is
 //   anything else (no connection, timeout, TLS); `error` is curl's message.
+// - Response headers a caller names in collect_headers come back in ClientResult.headers (e.g. the API's
+//   Warning headers, which the CLI prints).
 // - curl_global_init runs once, before the first request (thread-safe).
 #pragma once
 
@@ -22,6 +24,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace inferd::net {
@@ -41,6 +44,7 @@ struct ClientRequest {
   std::string ca_file;    // a CA bundle (PEM) instead of the system's
   std::string aws_sigv4;  // CURLOPT_AWS_SIGV4 ("aws:amz:<region>:s3"), with user/password as key and secret
   std::string user, password;
+  std::vector<std::string> collect_headers;  // response header names whose values ClientResult.headers returns
 };
 
 struct ResponseHead {
@@ -54,6 +58,9 @@ struct ClientResult {
   Transport transport = Transport::kOk;
   long status = 0;    // the HTTP status when an answer came
   std::string error;  // curl's message when transport != kOk
+  // The final response's headers named in collect_headers, each occurrence in order (curl_easy_header;
+  // bounded by curl's own limit on a response head).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using BodySink = std::function<bool(std::string_view data, const ResponseHead& head)>;

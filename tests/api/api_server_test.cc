@@ -45,7 +45,7 @@ Json Runtime(const std::string& name, bool cluster) {
             {"containers", {{{"name", "kserve-container"}, {"image", "inferd:latest"}}}}}}};
 }
 
-// A curl call that sends a body with any method (test_util's HttpRequest sends one for POST/PUT only).
+// A curl call that sends a body with any method (test_util's HttpRequest sends one for POST/PUT/PATCH only).
 HttpResponse Call(int port, const std::string& method, const std::string& path, const std::string& body = "",
                   const std::vector<std::string>& headers = {"Content-Type: application/json"}) {
   HttpResponse r;

@@ -232,9 +232,9 @@ TEST(ThreeWayMergePatch, RemovesDroppedFieldsAndSetsChangedOnes) {
 }
 
 // ---- Status objects ----------------------------------------------------------------------------------------
-TEST(StatusObject, InvalidCarriesCausesFromFieldPaths) {
-  Json s = InvalidStatus("InferenceService", "serving.kserve.io", "x",
-                         {"spec.predictor: exactly one of [model, sklearn] must be specified in PredictorSpec"});
+TEST(StatusObject, InvalidCarriesCausesFromValidatorText) {
+  Json s = InvalidStatus("serving.kserve.io", "InferenceService", "x",
+                         {FieldErrorFromText("spec.predictor: exactly one of [model, sklearn] must be specified in PredictorSpec")});
   EXPECT_EQ(s["code"], 422);
   EXPECT_EQ(s["reason"], "Invalid");
   EXPECT_EQ(s["message"], "InferenceService.serving.kserve.io \"x\" is invalid: spec.predictor: exactly one of "
@@ -244,20 +244,24 @@ TEST(StatusObject, InvalidCarriesCausesFromFieldPaths) {
   ASSERT_EQ(s["details"]["causes"].size(), 1u);
   EXPECT_EQ(s["details"]["causes"][0]["field"], "spec.predictor");
   EXPECT_EQ(s["details"]["causes"][0]["reason"], "FieldValueInvalid");
+  EXPECT_EQ(s["details"]["causes"][0]["message"], "exactly one of [model, sklearn] must be specified in PredictorSpec");
 
-  EXPECT_EQ(CauseFromError("metadata.name: Required value: name is required").reason, "FieldValueRequired");
-  EXPECT_EQ(CauseFromError("metadata.annotations[a/b]: unknown class").field, "metadata.annotations[a/b]");
-  EXPECT_EQ(CauseFromError("data: Forbidden: field is immutable").reason, "FieldValueForbidden");
-  FieldCause free = CauseFromError("the object is broken: badly");
+  EXPECT_EQ(FieldErrorFromText("metadata.name: Required value: name is required").Reason(), "FieldValueRequired");
+  EXPECT_EQ(FieldErrorFromText("metadata.annotations[a/b]: unknown class").field, "metadata.annotations[a/b]");
+  EXPECT_EQ(FieldErrorFromText("data: Forbidden: field is immutable").Reason(), "FieldValueForbidden");
+  FieldError free = FieldErrorFromText("the object is broken: badly");
   EXPECT_EQ(free.field, "");
-  Json two = InvalidStatus("Namespace", "", "n", {"a: Required value", "b: Invalid value"});
+  EXPECT_EQ(free.Error(), "the object is broken: badly");
+  Json two = InvalidStatus("", "Namespace", "n", {FieldErrorFromText("a: Required value"), FieldErrorFromText("b: Invalid value")});
   EXPECT_EQ(two["message"], "Namespace \"n\" is invalid: [a: Required value, b: Invalid value]");
-  EXPECT_FALSE(two["details"].contains("group"));
 
   Json ok = StatusSuccess("x", "serving.kserve.io", "inferenceservices", "u1");
   EXPECT_EQ(ok["status"], "Success");
   EXPECT_EQ(ok["details"]["uid"], "u1");
   EXPECT_EQ(ok["details"]["kind"], "inferenceservices");
+  Json nf = StatusObject(404, "NotFound", "m", Json{{"name", "x"}});
+  EXPECT_EQ(nf["details"]["name"], "x");
+  EXPECT_EQ(nf["code"], 404);
 }
 
 // ---- Namespaces ------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ replace` of a stale copy (409), `kubectl create` twice (409 AlreadyExists), 404 
 causes, 415 for an unknown patch type, `kubectl delete` and `kubectl wait`, and CustomObjectsApi patch/delete.
 
 Run by ctest with Debian's /usr/bin/python3 (tests/util/kube_fixture.py: the real kubectl, python3-kubernetes).
-`--validate=false` is passed to apply/create/replace until /openapi/v3 is served (helper `crds`); the lead
-removes the flag after merging.
+kubectl validates as it does against a cluster (`--validate=strict`: /openapi/v3 is served, branch crds), so
+every write here also carries fieldValidation=Strict.
 """
 import json
 import os
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import kube_fixture  # noqa: E402
 
 MODELS = os.environ.get("INFERD_TEST_MODELS", "")
-NOVALIDATE = "--validate=false"  # TODO(lead): drop once /openapi/v3 is served
+VALIDATE = "--validate=strict"  # /openapi/v3 is served (branch crds merged): kubectl validates as on a cluster
 NS = "kserve-test"
 
 
@@ -73,56 +73,56 @@ class WritesKubectlTest(unittest.TestCase):
         self.assertEqual(ns["status"]["phase"], "Active")
         self.assertEqual(ns["spec"]["finalizers"], ["kubernetes"])
         self.assertIn("AlreadyExists", self.k("create", "namespace", NS, ok=False).stderr)
-        p = self.k("apply", NOVALIDATE, "-n", NS, "-f", "-", stdin=isvc_yaml("sklearn-iris"))
+        p = self.k("apply", VALIDATE, "-n", NS, "-f", "-", stdin=isvc_yaml("sklearn-iris"))
         self.assertIn("inferenceservice.serving.kserve.io/sklearn-iris created", p.stdout)
         self.assertIn("sklearn-iris", self.k("get", "inferenceservices", "-n", NS).stdout)
         p = self.k("wait", "--for=condition=Ready", "inferenceservices/sklearn-iris", "-n", NS, "--timeout=120s")
         self.assertIn("condition met", p.stdout)
 
     def test_02_namespace_must_exist(self):
-        p = self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("lost", ns="nowhere"), ok=False)
+        p = self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("lost", ns="nowhere"), ok=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('namespaces "nowhere" not found', p.stderr)
 
     # ---- client-side apply ---------------------------------------------------------------------------------
     def test_03_client_side_apply_create_update_remove(self):
         self.k("create", "namespace", NS, ok=False)
-        p = self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("csa", 1, {"team": "a", "tier": "x"}))
+        p = self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("csa", 1, {"team": "a", "tier": "x"}))
         self.assertIn("created", p.stdout)
         obj = self.get("csa")
         self.assertIn("kubectl.kubernetes.io/last-applied-configuration", obj["metadata"]["annotations"])
-        p = self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("csa", 1, {"team": "a", "tier": "x"}))
+        p = self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("csa", 1, {"team": "a", "tier": "x"}))
         self.assertIn("inferenceservice.serving.kserve.io/csa unchanged", p.stdout)
-        p = self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("csa", 2, {"team": "a"}))
+        p = self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("csa", 2, {"team": "a"}))
         self.assertIn("inferenceservice.serving.kserve.io/csa configured", p.stdout)
         obj = self.get("csa")
         self.assertEqual(obj["spec"]["predictor"]["minReplicas"], 2)
         self.assertNotIn("tier", obj["metadata"]["labels"])  # removed from the file: removed from the object
-        p = self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("csa", None, {"team": "a"}))
+        p = self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("csa", None, {"team": "a"}))
         self.assertIn("configured", p.stdout)
         self.assertNotIn("minReplicas", self.get("csa")["spec"]["predictor"])
 
     # ---- server-side apply ---------------------------------------------------------------------------------
     def test_04_server_side_apply_and_conflicts(self):
         self.k("create", "namespace", NS, ok=False)
-        p = self.k("apply", "--server-side", NOVALIDATE, "-f", "-", stdin=isvc_yaml("ssa", 1, {"a": "1", "b": "2"}))
+        p = self.k("apply", "--server-side", VALIDATE, "-f", "-", stdin=isvc_yaml("ssa", 1, {"a": "1", "b": "2"}))
         self.assertIn("inferenceservice.serving.kserve.io/ssa serverside-applied", p.stdout)
         obj = json.loads(self.k("get", "inferenceservices", "ssa", "-n", NS, "-o", "json", "--show-managed-fields").stdout)
         managers = {(e["manager"], e["operation"]) for e in obj["metadata"]["managedFields"]}
         self.assertIn(("kubectl", "Apply"), managers)
         # Dropping a label this manager applied removes it.
-        self.k("apply", "--server-side", NOVALIDATE, "-f", "-", stdin=isvc_yaml("ssa", 1, {"a": "1"}))
+        self.k("apply", "--server-side", VALIDATE, "-f", "-", stdin=isvc_yaml("ssa", 1, {"a": "1"}))
         self.assertNotIn("b", self.get("ssa")["metadata"]["labels"])
         # Another manager changes minReplicas: applying the old value conflicts...
         self.k("patch", "inferenceservices", "ssa", "-n", NS, "--type=merge", "-p", '{"spec":{"predictor":{"minReplicas":3}}}')
-        p = self.k("apply", "--server-side", NOVALIDATE, "-f", "-", stdin=isvc_yaml("ssa", 1, {"a": "1"}), ok=False)
+        p = self.k("apply", "--server-side", VALIDATE, "-f", "-", stdin=isvc_yaml("ssa", 1, {"a": "1"}), ok=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("conflict", p.stderr)
         self.assertIn(".spec.predictor.minReplicas", p.stderr)
         self.assertIn("kubectl-patch", p.stderr)
         self.assertEqual(self.get("ssa")["spec"]["predictor"]["minReplicas"], 3)
         # ...unless forced.
-        self.k("apply", "--server-side", "--force-conflicts", NOVALIDATE, "-f", "-",
+        self.k("apply", "--server-side", "--force-conflicts", VALIDATE, "-f", "-",
                stdin=isvc_yaml("ssa", 1, {"a": "1"}))
         self.assertEqual(self.get("ssa")["spec"]["predictor"]["minReplicas"], 1)
 
@@ -150,7 +150,7 @@ class WritesKubectlTest(unittest.TestCase):
 
     # ---- patch and edit --------------------------------------------------------------------------------------
     def test_06_patch_merge_json_and_edit(self):
-        self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("pt", 1, {"x": "1"}, ns="default"))
+        self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("pt", 1, {"x": "1"}, ns="default"))
         p = self.k("patch", "inferenceservices", "pt", "--type=merge", "-p", '{"metadata":{"labels":{"x":null,"y":"2"}}}')
         self.assertIn("inferenceservice.serving.kserve.io/pt patched", p.stdout)
         obj = self.get("pt", "default")
@@ -174,7 +174,7 @@ class WritesKubectlTest(unittest.TestCase):
         env_editor = os.environ.get("KUBE_EDITOR")
         os.environ["KUBE_EDITOR"] = editor
         try:
-            p = self.k("edit", NOVALIDATE, "inferenceservices", "pt")
+            p = self.k("edit", VALIDATE, "inferenceservices", "pt")
         finally:
             if env_editor is None:
                 os.environ.pop("KUBE_EDITOR")
@@ -192,8 +192,8 @@ class WritesKubectlTest(unittest.TestCase):
         path = os.path.join(self.tmp, "dup.json")
         with open(path, "w") as f:
             f.write(isvc_yaml("dup", ns="default"))
-        self.k("create", NOVALIDATE, "-f", path)
-        p = self.k("create", NOVALIDATE, "-f", path, ok=False)
+        self.k("create", VALIDATE, "-f", path)
+        p = self.k("create", VALIDATE, "-f", path, ok=False)
         self.assertIn('Error from server (AlreadyExists)', p.stderr)
         self.assertIn('"dup" already exists', p.stderr)
         # a stale copy replaced -> 409 Conflict
@@ -201,13 +201,13 @@ class WritesKubectlTest(unittest.TestCase):
         with open(old, "w") as f:
             f.write(self.k("get", "inferenceservices", "dup", "-o", "json").stdout)
         self.k("patch", "inferenceservices", "dup", "--type=merge", "-p", '{"metadata":{"labels":{"v":"2"}}}')
-        p = self.k("replace", NOVALIDATE, "-f", old, ok=False)
+        p = self.k("replace", VALIDATE, "-f", old, ok=False)
         self.assertIn("Error from server (Conflict)", p.stderr)
         self.assertIn("the object has been modified", p.stderr)
         # invalid -> 422 with causes
         bad = json.loads(isvc_yaml("bad", ns="default"))
         bad["spec"]["predictor"]["minReplicas"] = -1
-        p = self.k("create", NOVALIDATE, "-f", "-", stdin=json.dumps(bad), ok=False)
+        p = self.k("create", VALIDATE, "-f", "-", stdin=json.dumps(bad), ok=False)
         self.assertIn('The InferenceService "bad" is invalid', p.stderr)
         self.assertIn("spec.predictor.minReplicas", p.stderr)
         r = self.api("POST", "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices", json=bad)
@@ -223,14 +223,14 @@ class WritesKubectlTest(unittest.TestCase):
 
     # ---- delete and wait ---------------------------------------------------------------------------------
     def test_08_delete_and_wait_for_delete(self):
-        self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("gone", ns="default"))
+        self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("gone", ns="default"))
         p = self.k("delete", "inferenceservices", "gone")
         self.assertIn('inferenceservice.serving.kserve.io "gone" deleted', p.stdout)
         self.assertIsNone(self.get("gone", "default"))
         p = self.k("delete", "inferenceservices", "gone", ok=False)
         self.assertIn("NotFound", p.stderr)
         # kubectl wait --for=delete, started while the object exists; the delete comes from another client.
-        self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("gone2", ns="default"))
+        self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("gone2", ns="default"))
         s = self.serve
         waiter = subprocess.Popen([kube_fixture.KUBECTL, "--kubeconfig", s.kubeconfig, "--cache-dir", s.cache_dir,
                                    "wait", "--for=delete", "inferenceservices/gone2", "--timeout=60s"],
@@ -243,7 +243,7 @@ class WritesKubectlTest(unittest.TestCase):
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("condition met", out)
         # DeleteOptions: a uid precondition that does not match
-        self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("kept", ns="default"))
+        self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("kept", ns="default"))
         r = self.api("DELETE", "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/kept",
                      json={"preconditions": {"uid": "not-it"}, "propagationPolicy": "Foreground"})
         self.assertEqual(r.status_code, 409, r.text)
@@ -257,7 +257,7 @@ class WritesKubectlTest(unittest.TestCase):
 
     def test_09_delete_namespace_deletes_its_objects(self):
         self.k("create", "namespace", "doomed")
-        self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("inside", ns="doomed"))
+        self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("inside", ns="doomed"))
         p = self.k("delete", "namespace", "doomed")
         self.assertIn('namespace "doomed" deleted', p.stdout)
         self.assertNotEqual(self.k("get", "namespace", "doomed", ok=False).returncode, 0)
@@ -270,7 +270,7 @@ class WritesKubectlTest(unittest.TestCase):
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
         api = client.CustomObjectsApi(self.serve.python_client())
-        self.k("apply", NOVALIDATE, "-f", "-", stdin=isvc_yaml("py", 1, ns="default"))
+        self.k("apply", VALIDATE, "-f", "-", stdin=isvc_yaml("py", 1, ns="default"))
         out = api.patch_namespaced_custom_object("serving.kserve.io", "v1beta1", "default", "inferenceservices",
                                                  "py", {"spec": {"predictor": {"minReplicas": 2}}})
         self.assertEqual(out["spec"]["predictor"]["minReplicas"], 2)
