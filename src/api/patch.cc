@@ -274,7 +274,7 @@ bool FieldsV1Paths(const Json& node, FieldPath& prefix, std::vector<FieldPath>* 
   bool leaf = node.empty() || node.contains(".");
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string& k = it.key();
-    if (k.size() > 2 && k.compare(0, 2, "f:") == 0 && it.value().is_object()) {
+    if (k.size() >= 2 && k.compare(0, 2, "f:") == 0 && it.value().is_object()) {  // "f:" alone: the key ""
       prefix.push_back(k.substr(2));
       bool ok = FieldsV1Paths(it.value(), prefix, out, budget);
       prefix.pop_back();
