@@ -148,6 +148,9 @@ def pod_fields():
         "shareProcessNamespace": boolean(), "subdomain": string(), "terminationGracePeriodSeconds": integer("int64"),
         "tolerations": open_list(), "topologySpreadConstraints": open_list(), "volumes": open_list(),
         "resources": resources(),
+        # Not in KServe's generated CRD, but in its Go PodSpec: kept so that inferd's validator refuses it with a
+        # message (docs/kserve-fields.md) instead of the schema pruning it unseen.
+        "ephemeralContainers": open_list(),
     }
 
 
@@ -232,8 +235,7 @@ PREDICTOR_FRAMEWORKS = ["sklearn", "xgboost", "tensorflow", "pytorch", "triton",
 
 def worker_spec():
     props = pod_fields()
-    props.update({"pipelineParallelSize": integer(), "tensorParallelSize": integer(),
-                  "ephemeralContainers": open_list()})
+    props.update({"pipelineParallelSize": integer(), "tensorParallelSize": integer()})
     return obj(props)
 
 

@@ -2,6 +2,8 @@
 // (api/crds.h): paths, cause types and wording, pruning, nulls, int-or-string, preserve-unknown, bounds.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "api/crds.h"
 #include "api/schema.h"
 #include "api/status_object.h"
@@ -198,6 +200,15 @@ TEST(SchemaTest, IntOrStringQuantitiesAndPatterns) {
   e = Find(r, "spec.predictor.name");
   ASSERT_NE(e, nullptr);
   EXPECT_NE(e->ErrorBody().find("should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'"), std::string::npos);
+  // The longest string the regex runs on (std::regex recurses per character): a valid quantity, no crash.
+  Json longest = Isvc(Sklearn());
+  longest["spec"]["predictor"]["sklearn"]["resources"] = {{"limits", {{"cpu", std::string(kMaxPatternInput, '1')}}}};
+  EXPECT_TRUE(CheckAgainstSchema(IsvcSchema(), longest, true).errors.empty());
+  Json name = Isvc(Sklearn());
+  name["spec"]["predictor"]["name"] = std::string(kMaxPatternInput - 1, 'a') + "_";  // backtracks at the end
+  r = CheckAgainstSchema(IsvcSchema(), name, true);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].field, "spec.predictor.name");
   // A string far past kMaxPatternInput fails the pattern without running the regex over it.
   Json big = Isvc(Sklearn());
   big["spec"]["predictor"]["sklearn"]["resources"] = {{"limits", {{"cpu", std::string(200000, '1')}}}};
@@ -285,6 +296,42 @@ TEST(SchemaTest, OtherKinds) {
   r = CheckAgainstSchema(sr->schema, rt, true);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].field, "spec.supportedModelFormats[0].priority");
+}
+
+// Hostile objects: every node of a valid object replaced, one at a time, by values of every JSON type (and a
+// deep nest), against the real ISVC schema. No crash; every error names a field; reports stay bounded.
+TEST(SchemaTest, EveryNodeReplacedByEveryTypeHostile) {
+  Json base = Isvc(Json{{"minReplicas", 1},
+                        {"logger", {{"mode", "all"}}},
+                        {"model",
+                         {{"modelFormat", {{"name", "sklearn"}}},
+                          {"storageUri", "s3://b/m"},
+                          {"args", {"--a"}},
+                          {"env", {{{"name", "A"}, {"value", "b"}}}},
+                          {"resources", {{"limits", {{"cpu", "1"}}}}}}},
+                        {"tolerations", {{{"key", "k"}}}}});
+  Json deep = Json::object();
+  for (int i = 0; i < 60; ++i) deep = Json{{"d", deep}};
+  const std::vector<Json> values = {nullptr, true, -7, 3.5, "s", Json::array({1, "x", nullptr}),
+                                    Json{{"k", "v"}}, deep, std::string(10000, 'z')};
+  size_t runs = 0;
+  std::function<void(const Json::json_pointer&, const Json&)> each = [&](const Json::json_pointer& ptr, const Json& node) {
+    for (const auto& v : values) {
+      Json obj = base;
+      obj[ptr] = v;
+      auto r = CheckAgainstSchema(IsvcSchema(), obj, true);
+      ++runs;
+      EXPECT_LE(r.errors.size(), kMaxReported);
+      for (const auto& e : r.errors) EXPECT_FALSE(e.Error().empty());
+    }
+    if (node.is_object()) {
+      for (const auto& [k, v] : node.items()) each(ptr / k, v);
+    } else if (node.is_array()) {
+      for (size_t i = 0; i < node.size(); ++i) each(ptr / i, node[i]);
+    }
+  };
+  each(Json::json_pointer(), base);
+  EXPECT_GT(runs, 200u);
 }
 
 TEST(SchemaTest, FieldValidationValues) {
