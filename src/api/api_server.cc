@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/bearer.h"
+#include "core/clock.h"
 #include "core/http_status.h"
 #include "core/json_depth.h"
 #include "core/logging.h"
@@ -38,6 +39,9 @@
 #include "api/schema.h"
 #include "api/status_object.h"
 #include "net/http_session.h"
+#include "api/namespaces.h"
+#include "api/patch.h"
+#include "api/status_object.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "api/discovery.h"
@@ -86,6 +90,16 @@ Reply JsonReply(int status, const Json& j) {
   r.status = status;
   r.body = Dump(j);
   return r;
+}
+
+std::string GroupOf(const ResourceType& t) {  // "serving.kserve.io"; "" for the core group
+  auto slash = t.api_version.rfind('/');
+  return slash == std::string::npos ? "" : t.api_version.substr(0, slash);
+}
+
+// 422 Invalid with causes (status_object.h) for one validation error "field: message".
+Reply InvalidReply(const ResourceType& t, const std::string& name, const std::string& error) {
+  return JsonReply(422, InvalidStatus(GroupOf(t), t.kind, name, {FieldErrorFromText(error)}));
 }
 
 std::string EventLine(const std::string& type, const Json& object) {
@@ -290,8 +304,7 @@ std::optional<Route> MatchRoute(const std::string& path) {
     return r;
   }
   size_t k = 0;
-  if (rest[0] == "namespaces") {
-    if (rest.size() < 3) return std::nullopt;
+  if (rest[0] == "namespaces" && rest.size() >= 3) {
     r.has_ns = true;
     r.ns = rest[1];
     k = 2;
@@ -315,10 +328,6 @@ std::optional<Route> MatchRoute(const std::string& path) {
 std::string Resource(const ResourceType& t) {  // "inferenceservices.serving.kserve.io"
   auto slash = t.api_version.rfind('/');
   return slash == std::string::npos ? t.plural : t.plural + "." + t.api_version.substr(0, slash);
-}
-std::string KindGroup(const ResourceType& t) {  // "InferenceService.serving.kserve.io"
-  auto slash = t.api_version.rfind('/');
-  return slash == std::string::npos ? t.kind : t.kind + "." + t.api_version.substr(0, slash);
 }
 
 // The kinds the API serves, for /openapi/v3 (api/openapi.h): each with its CRD's schema when it has one.
@@ -482,7 +491,7 @@ class StreamConn {
 using StreamFn = std::function<void(StreamConn&)>;
 
 struct Incoming {
-  std::string method, path, content_type, authorization, accept;
+  std::string method, path, content_type, authorization, accept, user_agent;
   std::map<std::string, std::string> query;
   std::string body;
   Status bad_target;  // a malformed percent-escape in the query: 400
@@ -552,6 +561,7 @@ struct ApiApp {
       in.authorization = std::string(it->value());
     }
     if (auto it = msg.find(http::field::accept); it != msg.end()) in.accept = std::string(it->value());
+    if (auto it = msg.find(http::field::user_agent); it != msg.end()) in.user_agent = std::string(it->value());
     in.body = std::move(msg.body());
     Outcome out;
     try {
@@ -675,6 +685,18 @@ struct ApiServer::Impl : Host {
   Reply Replace(const Route& rt, const Incoming& in);
   Reply Patch(const Route& rt, const Incoming& in);
   Reply Delete(const Route& rt, const Incoming& in);
+  // Writes (api_server.cc's second half; patch.h holds the pure parts).
+  struct DeleteOpts {
+    bool dry = false;
+    std::string precondition_rv;
+  };
+  std::optional<Reply> WriteBody(const Route& rt, const Incoming& in, Json* out);
+  std::optional<Reply> CheckNamespace(const Route& rt);
+  Reply Apply(const Route& rt, Json applied, const std::string& manager, bool force, bool dry, SchemaCheck sc);
+  Reply ApplyConflictReply(const Route& rt, const std::vector<ApplyConflict>& conflicts);
+  std::optional<Reply> ParseDeleteOptions(const Route& rt, const Incoming& in, DeleteOpts* out);
+  Reply DeleteNamespace(const Route& rt, const DeleteOpts& opts);
+  Reply DeleteCollection(const Route& rt, const Incoming& in);
   Status Validate(const ResourceType& type, Json& obj, Reply* err, SchemaCheck* sc = nullptr);
   bool CheckSchema(const Crd& crd, Json& obj, SchemaCheck* sc, Reply* err);
   Status CheckImmutableSecret(const Json& secret);
@@ -803,7 +825,11 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
       out.reply = Create(rt, in);
       return out;
     }
-    return not_allowed(can_create ? "GET, POST" : "GET");
+    if (m == "DELETE" && can_create && rt.type != &NamespaceType()) {
+      out.reply = DeleteCollection(rt, in);
+      return out;
+    }
+    return not_allowed(can_create ? "GET, POST, DELETE" : "GET");
   }
   if (rt.status) {
     if (m == "GET") {
@@ -1082,6 +1108,8 @@ Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err
     const Json& md = obj["metadata"];
     auto cur = store->Get(type, md.value("namespace", ""), md.value("name", ""));
     st = resources::ValidateTrainedModel(obj, cur.ok() ? &*cur : nullptr);
+  } else if (&type == &NamespaceType()) {
+    st = NormalizeNamespace(obj);
   }
   if (!st.ok()) {
     std::string name;
@@ -1089,7 +1117,7 @@ Status ApiServer::Impl::Validate(const ResourceType& type, Json& obj, Reply* err
         obj["metadata"]["name"].is_string()) {
       name = obj["metadata"]["name"].get<std::string>();
     }
-    *err = ErrorReply(422, "Invalid", KindGroup(type) + " \"" + name + "\" is invalid: " + st.message());
+    *err = InvalidReply(type, name, st.message());
   }
   return st;
 }
@@ -1174,16 +1202,77 @@ StatusOr<bool> DryRun(const Incoming& in) {
   if (it->second == "All") return true;
   return InvalidArgument("dryRun: unsupported value \"" + it->second + "\", supported values: \"All\"");
 }
+
+// The field manager of a write: ?fieldManager=, else the client's User-Agent up to its first '/' (what the
+// apiserver does), else "unknown". Kubernetes caps it at 128 bytes.
+StatusOr<std::string> FieldManager(const Incoming& in) {
+  std::string m;
+  if (auto it = in.query.find("fieldManager"); it != in.query.end()) {
+    m = it->second;
+  } else {
+    m = in.user_agent.substr(0, in.user_agent.find('/'));
+    if (m.empty()) m = "unknown";
+  }
+  if (m.size() > 128) return InvalidArgument("fieldManager: Too long: may not be more than 128 bytes");
+  return m;
+}
+
+// The custom resources (serving.kserve.io) follow the CRD store's rules: PUT needs a resourceVersion.
+bool IsCustom(const ResourceType& t) { return GroupOf(t) == "serving.kserve.io"; }
+
+bool HasResourceVersion(const Json& obj) {
+  const Json& md = obj["metadata"];
+  return md.contains("resourceVersion") && md["resourceVersion"].is_string() &&
+         !md["resourceVersion"].get<std::string>().empty();
+}
+
+Reply UnsupportedMedia(const std::string& accepted) {
+  return ErrorReply(415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: " + accepted);
+}
+
+// Invalid options of the request itself (PatchOptions, DeleteOptions), as the apiserver words them.
+Reply OptionsInvalid(const std::string& kind, const std::string& error) {
+  return JsonReply(422, InvalidStatus("meta.k8s.io", kind, "", {FieldErrorFromText(error)}));
+}
+
+constexpr const char* kProtobuf = "application/vnd.kubernetes.protobuf";
 }  // namespace
+
+// The body of a create or replace: JSON or YAML; protobuf for Namespaces only (kubectl create namespace).
+std::optional<Reply> ApiServer::Impl::WriteBody(const Route& rt, const Incoming& in, Json* out) {
+  if (MediaType(in.content_type) == kProtobuf) {
+    if (rt.type != &NamespaceType()) return UnsupportedMedia("application/json, application/yaml");
+    auto ns = DecodeProtobufNamespace(in.body);
+    if (!ns.ok()) return ErrorReply(ns.status());
+    *out = std::move(*ns);
+    return std::nullopt;
+  }
+  auto body = ParseBody(in.content_type, in.body);
+  if (!body.ok()) return ErrorReply(body.status());
+  *out = std::move(*body);
+  return std::nullopt;
+}
+
+// A namespaced object can only be created in a namespace that exists (404 `namespaces "x" not found`).
+std::optional<Reply> ApiServer::Impl::CheckNamespace(const Route& rt) {
+  if (!rt.type->namespaced) return std::nullopt;
+  auto ns = store->Get(NamespaceType(), "", rt.ns);
+  if (ns.ok()) return std::nullopt;
+  Route nr;
+  nr.type = &NamespaceType();
+  return StoreError(nr, ns.status(), rt.ns);
+}
 
 Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
   auto sc = ParseSchemaCheck(in.query, /*patch=*/false);
   if (!sc.ok()) return ErrorReply(400, "BadRequest", sc.status().message());
-  auto body = ParseBody(in.content_type, in.body);
-  if (!body.ok()) return ErrorReply(body.status());
-  Json obj = std::move(*body);
+  auto manager = FieldManager(in);
+  if (!manager.ok()) return OptionsInvalid("CreateOptions", manager.status().message());
+  Json obj;
+  if (auto e = WriteBody(rt, in, &obj)) return *e;
   Reply err;
   if (!CheckIdentity(rt, obj, &err).ok()) return err;
   Json& md = obj["metadata"];
@@ -1194,15 +1283,18 @@ Reply ApiServer::Impl::Create(const Route& rt, const Incoming& in) {
     has_name = true;
   }
   if (!has_name) {
-    return ErrorReply(422, "Invalid", KindGroup(*rt.type) + " \"\" is invalid: metadata.name: Required value: name or generateName is required");
+    return InvalidReply(*rt.type, "", "metadata.name: Required value: name or generateName is required");
   }
-  if (md.contains("resourceVersion") && md["resourceVersion"].is_string() &&
-      !md["resourceVersion"].get<std::string>().empty()) {
+  if (HasResourceVersion(obj)) {
     return ErrorReply(400, "BadRequest", "metadata.resourceVersion: Invalid value: resourceVersion should not be set on objects to be created");
   }
-  if (HasStatus(rt.type)) obj.erase("status");  // the status subresource owns it
+  if (HasStatus(rt.type) || rt.type == &NamespaceType()) obj.erase("status");  // the server owns it
   std::string name = md["name"].get<std::string>();
+  if (auto e = CheckNamespace(rt)) return *e;
   if (!Validate(*rt.type, obj, &err, &*sc).ok()) return err;  // may rewrite obj (md is stale after it)
+  auto tracked = RecordUpdate(Json(), std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+  if (!tracked.ok()) return InvalidReply(*rt.type, name, tracked.status().message());
+  obj = std::move(*tracked);
   Reply ok;
   if (*dry) {
     ok = JsonReply(201, obj);
@@ -1220,17 +1312,27 @@ Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
   auto sc = ParseSchemaCheck(in.query, /*patch=*/false);
   if (!sc.ok()) return ErrorReply(400, "BadRequest", sc.status().message());
-  auto body = ParseBody(in.content_type, in.body);
-  if (!body.ok()) return ErrorReply(body.status());
-  Json obj = std::move(*body);
+  auto manager = FieldManager(in);
+  if (!manager.ok()) return OptionsInvalid("UpdateOptions", manager.status().message());
+  Json obj;
+  if (auto e = WriteBody(rt, in, &obj)) return *e;
   Reply err;
   if (!CheckIdentity(rt, obj, &err).ok()) return err;
+  // PUT never creates; the object must exist before anything else is said about the body.
+  auto cur = store->Get(*rt.type, rt.ns, rt.name);
+  if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
+  if (IsCustom(*rt.type) && !HasResourceVersion(obj)) {
+    return InvalidReply(*rt.type, rt.name, "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update");
+  }
   if (rt.status) {
     auto r = store->UpdateStatus(*rt.type, std::move(obj));
     if (!r.ok()) return StoreError(rt, r.status(), rt.name);
     return JsonReply(200, *r);
   }
   if (!Validate(*rt.type, obj, &err, &*sc).ok()) return err;
+  auto tracked = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+  if (!tracked.ok()) return InvalidReply(*rt.type, rt.name, tracked.status().message());
+  obj = std::move(*tracked);
   Reply ok;
   if (*dry) {
     ok = JsonReply(200, obj);
@@ -1243,30 +1345,70 @@ Reply ApiServer::Impl::Replace(const Route& rt, const Incoming& in) {
   return ok;
 }
 
+// Writes a patched object (spec or status), retrying from a fresh read when `pinned` is false and another
+// write came in between (Kubernetes' patch loop).
 Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
-  std::string media = MediaType(in.content_type);
-  if (media == "application/json-patch+json" || media == "application/apply-patch+yaml") {
-    return ErrorReply(415, "UnsupportedMediaType",
-                      "the body of the request was in an unknown format - accepted media types include: "
-                      "application/merge-patch+json, application/json, application/yaml");
+  enum { kMerge, kJsonPatch, kApply } kind;
+  const std::string media = MediaType(in.content_type);
+  // application/json and YAML: inferd has always read merge patches in them (the apiserver would answer 415).
+  if (media == "application/merge-patch+json" || media == "application/json" || IsYaml(media)) {
+    kind = kMerge;
+  } else if (media == "application/json-patch+json") {
+    kind = kJsonPatch;
+  } else if (media == "application/apply-patch+yaml") {
+    kind = kApply;
+  } else {  // strategic merge included: custom resources do not have it, and neither do inferd's core kinds
+    return UnsupportedMedia("application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
   }
   auto dry = DryRun(in);
   if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
   auto sc0 = ParseSchemaCheck(in.query, /*patch=*/true);
   if (!sc0.ok()) return ErrorReply(400, "BadRequest", sc0.status().message());
-  auto body = ParseBody(in.content_type, in.body);
-  if (!body.ok()) return ErrorReply(body.status());
-  const Json& patch = *body;
-  bool pinned = patch.contains("metadata") && patch["metadata"].is_object() &&
-                patch["metadata"].contains("resourceVersion") && !patch["metadata"]["resourceVersion"].is_null();
+  auto force_it = in.query.find("force");
+  bool force = force_it != in.query.end() && ParseBool(force_it->second);
+  if (force_it != in.query.end() && kind != kApply) {
+    return OptionsInvalid("PatchOptions", "force: Forbidden: may not be specified for non-apply patch");
+  }
+  if (kind == kApply && !in.query.count("fieldManager")) {
+    return OptionsInvalid("PatchOptions", "fieldManager: Required value: is required for apply patch");
+  }
+  auto manager = FieldManager(in);
+  if (!manager.ok()) return OptionsInvalid("PatchOptions", manager.status().message());
+  Json patch;
+  if (kind == kJsonPatch) {
+    auto ops = ParseBoundedJson(in.body, "request body");
+    if (!ops.ok()) return ErrorReply(ops.status());
+    if (!ops->is_array()) return ErrorReply(400, "BadRequest", "a JSON patch must be an array of operations");
+    patch = std::move(*ops);
+  } else {
+    auto body = ParseBody(kind == kApply ? "application/yaml" : in.content_type, in.body);
+    if (!body.ok()) return ErrorReply(body.status());
+    patch = std::move(*body);
+  }
+  if (kind == kApply) return Apply(rt, std::move(patch), *manager, force, *dry, *sc0);
+  bool pinned = false;
+  if (kind == kMerge) {
+    pinned = patch.contains("metadata") && patch["metadata"].is_object() &&
+             patch["metadata"].contains("resourceVersion") && !patch["metadata"]["resourceVersion"].is_null();
+  } else {
+    for (const auto& op : patch)
+      pinned |= op.is_object() && op.value("path", "") == "/metadata/resourceVersion" && op.value("op", "") != "test";
+  }
   for (int attempt = 0;; ++attempt) {
     auto cur = store->Get(*rt.type, rt.ns, rt.name);
     if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
     Json obj;
-    try {
+    if (kind == kMerge) {
       obj = resources::MergePatch(*cur, patch);
-    } catch (const std::exception& e) {
-      return ErrorReply(400, "BadRequest", std::string("cannot apply the merge patch: ") + e.what());
+    } else {
+      bool not_applicable = false;
+      auto r = ApplyJsonPatch(*cur, patch, &not_applicable);
+      if (!r.ok() && not_applicable) {
+        return JsonReply(422, StatusObject(422, "Invalid", "the server rejected our request due to an error in our request",
+                                            Json{{"causes", {{{"reason", "FieldValueInvalid"}, {"message", r.status().message()}}}}}));
+      }
+      if (!r.ok()) return ErrorReply(r.status());
+      obj = std::move(*r);
     }
     if (!obj.is_object()) return ErrorReply(400, "BadRequest", "the patched object is not a JSON object");
     Reply err;
@@ -1274,9 +1416,13 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
     StatusOr<Json> r = Internal("unreachable");
     SchemaCheck sc = *sc0;  // fresh per attempt: warnings of the object finally written
     if (rt.status) {
+      if (*dry) return JsonReply(200, obj);
       r = store->UpdateStatus(*rt.type, std::move(obj));
     } else {
       if (!Validate(*rt.type, obj, &err, &sc).ok()) return err;
+      auto tracked = RecordUpdate(*cur, std::move(obj), *manager, rt.type->api_version, NowRfc3339());
+      if (!tracked.ok()) return InvalidReply(*rt.type, rt.name, tracked.status().message());
+      obj = std::move(*tracked);
       if (*dry) {
         Reply ok = JsonReply(200, obj);
         AddWarnings(ok, sc.warnings);
@@ -1295,32 +1441,201 @@ Reply ApiServer::Impl::Patch(const Route& rt, const Incoming& in) {
   }
 }
 
-Reply ApiServer::Impl::Delete(const Route& rt, const Incoming& in) {
-  std::string precondition;
-  if (!in.body.empty()) {
-    auto opts = ParseBody(in.content_type, in.body);
-    if (!opts.ok()) return ErrorReply(opts.status());
-    const Json& o = *opts;
-    if (o.contains("preconditions") && o["preconditions"].is_object()) {
-      const Json& p = o["preconditions"];
-      if (p.contains("resourceVersion") && p["resourceVersion"].is_string()) {
-        precondition = p["resourceVersion"].get<std::string>();
+// Server-side apply (patch.h ServerSideApply): creates the object when it is missing (201), else merges the
+// manager's configuration into it; conflicts with other managers are 409 unless `force`.
+Reply ApiServer::Impl::Apply(const Route& rt, Json applied, const std::string& manager, bool force, bool dry,
+                             SchemaCheck sc) {
+  if (!applied.contains("apiVersion") || !applied.contains("kind")) {
+    return ErrorReply(400, "BadRequest", "an apply patch must set apiVersion and kind");
+  }
+  Reply err;
+  if (!CheckIdentity(rt, applied, &err).ok()) return err;
+  const bool pinned = HasResourceVersion(applied);
+  for (int attempt = 0;; ++attempt) {
+    auto cur = store->Get(*rt.type, rt.ns, rt.name);
+    if (!cur.ok() && cur.status().code() != StatusCode::kNotFound) return StoreError(rt, cur.status(), rt.name);
+    if (!cur.ok() && rt.status) return StoreError(rt, cur.status(), rt.name);
+    StatusOr<Json> r = Internal("unreachable");
+    SchemaCheck check = sc;  // fresh per attempt: warnings of the object finally written
+    auto warned = [&check](Reply reply) {
+      AddWarnings(reply, check.warnings);
+      return reply;
+    };
+    if (rt.status) {  // status is not field-tracked here: the applied status is merged over the stored one
+      Json obj = resources::MergePatch(*cur, Json{{"status", applied.contains("status") ? applied["status"] : Json::object()}});
+      if (dry) return JsonReply(200, obj);
+      r = store->UpdateStatus(*rt.type, std::move(obj));
+    } else {
+      const Json live = cur.ok() ? *cur : Json();
+      ApplyResult res = ServerSideApply(live, applied, manager, force, rt.type->api_version, NowRfc3339());
+      if (!res.error.ok()) return InvalidReply(*rt.type, rt.name, res.error.message());
+      if (!res.conflicts.empty()) return ApplyConflictReply(rt, res.conflicts);
+      Json obj = std::move(res.object);
+      if (pinned) obj["metadata"]["resourceVersion"] = applied["metadata"]["resourceVersion"];
+      if (!cur.ok()) {  // create
+        if (pinned) return StoreError(rt, cur.status(), rt.name);
+        obj["metadata"].erase("resourceVersion");
+        if (HasStatus(rt.type) || rt.type == &NamespaceType()) obj.erase("status");
+        if (auto e = CheckNamespace(rt)) return *e;
+        if (!Validate(*rt.type, obj, &err, &check).ok()) return err;
+        if (dry) return warned(JsonReply(201, obj));
+        r = store->Create(*rt.type, std::move(obj));
+        if (r.ok()) return warned(JsonReply(201, *r));
+        if (r.status().code() == StatusCode::kAlreadyExists && attempt + 1 < kPatchAttempts) continue;
+        return StoreError(rt, r.status(), rt.name);
       }
-      if (p.contains("uid") && p["uid"].is_string() && !p["uid"].get<std::string>().empty()) {
-        auto cur = store->Get(*rt.type, rt.ns, rt.name);
-        if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
-        if ((*cur)["metadata"].value("uid", "") != p["uid"].get<std::string>()) {
-          return ErrorReply(409, "Conflict",
-                            "Operation cannot be fulfilled on " + Resource(*rt.type) + " \"" + rt.name +
-                                "\": Precondition failed: UID in precondition: " + p["uid"].get<std::string>() +
-                                ", UID in object meta: " + (*cur)["metadata"].value("uid", ""));
-        }
+      if (!Validate(*rt.type, obj, &err, &check).ok()) return err;
+      if (dry) return warned(JsonReply(200, obj));
+      r = store->Update(*rt.type, std::move(obj));
+    }
+    if (r.ok()) return warned(JsonReply(200, *r));
+    if (r.status().code() == StatusCode::kConflict && !pinned && attempt + 1 < kPatchAttempts) continue;
+    return StoreError(rt, r.status(), rt.name);
+  }
+}
+
+// 409 with one FieldManagerConflict cause per field, as the apiserver answers (kubectl prints the message and
+// suggests --force-conflicts).
+Reply ApiServer::Impl::ApplyConflictReply(const Route& rt, const std::vector<ApplyConflict>& conflicts) {
+  Json causes = Json::array();
+  for (const auto& c : conflicts) {
+    causes.push_back({{"reason", "FieldManagerConflict"},
+                      {"message", "conflict with \"" + c.manager + "\" using " + c.api_version},
+                      {"field", FieldPathString(c.field)}});
+  }
+  Json details{{"name", rt.name}};
+  if (!GroupOf(*rt.type).empty()) details["group"] = GroupOf(*rt.type);
+  details["kind"] = rt.type->plural;
+  details["causes"] = std::move(causes);
+  return JsonReply(409, StatusObject(409, "Conflict", ConflictMessage(conflicts), std::move(details)));
+}
+
+// DeleteOptions (body, JSON or YAML; dryRun also from the query): propagationPolicy, preconditions, dryRun.
+std::optional<Reply> ApiServer::Impl::ParseDeleteOptions(const Route& rt, const Incoming& in, DeleteOpts* out) {
+  auto dry = DryRun(in);
+  if (!dry.ok()) return ErrorReply(400, "BadRequest", dry.status().message());
+  out->dry = *dry;
+  if (in.body.empty()) return std::nullopt;
+  auto opts = ParseBody(in.content_type, in.body);
+  if (!opts.ok()) return ErrorReply(opts.status());
+  const Json& o = *opts;
+  if (o.contains("propagationPolicy") && !o["propagationPolicy"].is_null()) {
+    const Json& p = o["propagationPolicy"];
+    if (!p.is_string() || (p != "Background" && p != "Foreground" && p != "Orphan")) {
+      return OptionsInvalid("DeleteOptions", "propagationPolicy: Unsupported value: " + Dump(p) +
+                                                 ": supported values: \"Foreground\", \"Background\", \"Orphan\"");
+    }
+  }
+  if (o.contains("dryRun") && !o["dryRun"].is_null()) {
+    const Json& d = o["dryRun"];
+    if (!d.is_array() || d.size() > 1 || (d.size() == 1 && d[0] != "All")) {
+      return ErrorReply(400, "BadRequest", "dryRun: unsupported value " + Dump(d) + ", supported values: [\"All\"]");
+    }
+    out->dry = out->dry || d.size() == 1;
+  }
+  if (o.contains("preconditions") && o["preconditions"].is_object()) {
+    const Json& p = o["preconditions"];
+    if (p.contains("resourceVersion") && p["resourceVersion"].is_string()) {
+      out->precondition_rv = p["resourceVersion"].get<std::string>();
+    }
+    if (p.contains("uid") && p["uid"].is_string() && !p["uid"].get<std::string>().empty()) {
+      auto cur = store->Get(*rt.type, rt.ns, rt.name);
+      if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
+      if ((*cur)["metadata"].value("uid", "") != p["uid"].get<std::string>()) {
+        Json details{{"name", rt.name}, {"kind", rt.type->plural}};
+        if (!GroupOf(*rt.type).empty()) details["group"] = GroupOf(*rt.type);
+        return JsonReply(409, StatusObject(409, "Conflict",
+                                            "Operation cannot be fulfilled on " + Resource(*rt.type) + " \"" + rt.name +
+                                                "\": Precondition failed: UID in precondition: " + p["uid"].get<std::string>() +
+                                                ", UID in object meta: " + (*cur)["metadata"].value("uid", ""),
+                                            details));
       }
     }
   }
-  auto r = store->Delete(*rt.type, rt.ns, rt.name, precondition);
+  return std::nullopt;
+}
+
+// DELETE: the object goes at once (no finalizers here) and the answer is Status Success with its uid, as the
+// custom-resource store answers. A Namespace takes its objects with it (see DeleteNamespace).
+Reply ApiServer::Impl::Delete(const Route& rt, const Incoming& in) {
+  DeleteOpts opts;
+  if (auto e = ParseDeleteOptions(rt, in, &opts)) return *e;
+  if (rt.type == &NamespaceType()) return DeleteNamespace(rt, opts);
+  StatusOr<Json> r = Internal("unreachable");
+  if (opts.dry) {
+    r = store->Get(*rt.type, rt.ns, rt.name);
+    if (r.ok() && !opts.precondition_rv.empty() && (*r)["metadata"].value("resourceVersion", "") != opts.precondition_rv) {
+      r = Conflict("Operation cannot be fulfilled on " + Resource(*rt.type) + " \"" + rt.name +
+                   "\": the object has been modified; please apply your changes to the latest version and try again");
+    }
+  } else {
+    r = store->Delete(*rt.type, rt.ns, rt.name, opts.precondition_rv);
+  }
   if (!r.ok()) return StoreError(rt, r.status(), rt.name);
-  return JsonReply(200, *r);
+  return JsonReply(200, StatusSuccess(rt.name, GroupOf(*rt.type), rt.type->plural, (*r)["metadata"].value("uid", "")));
+}
+
+// Deleting a Namespace deletes every object in it (InferenceServices stop as on any delete), then the
+// Namespace; the answer is the Namespace in phase Terminating, as Kubernetes answers (kubectl then sees 404).
+// `default` cannot be deleted (403, as in Kubernetes).
+Reply ApiServer::Impl::DeleteNamespace(const Route& rt, const DeleteOpts& opts) {
+  if (rt.name == "default") {
+    return JsonReply(403, StatusObject(403, "Forbidden", "namespaces \"default\" is forbidden: this namespace may not be deleted",
+                                        Json{{"name", "default"}, {"kind", "namespaces"}}));
+  }
+  auto cur = store->Get(NamespaceType(), "", rt.name);
+  if (!cur.ok()) return StoreError(rt, cur.status(), rt.name);
+  if (!opts.precondition_rv.empty() && (*cur)["metadata"].value("resourceVersion", "") != opts.precondition_rv) {
+    return StoreError(rt, Conflict("Operation cannot be fulfilled on namespaces \"" + rt.name +
+                                   "\": the object has been modified; please apply your changes to the latest version and try again"),
+                      rt.name);
+  }
+  Json out = *cur;
+  out["metadata"]["deletionTimestamp"] = NowRfc3339();
+  out["status"]["phase"] = "Terminating";
+  if (opts.dry) return JsonReply(200, out);
+  for (const auto* t : AllTypes()) {
+    if (!t->namespaced) continue;
+    auto l = store->List(*t, rt.name);
+    if (!l.ok()) return ErrorReply(l.status());
+    for (const auto& item : l->items) {
+      auto d = store->Delete(*t, rt.name, item["metadata"].value("name", ""));
+      if (!d.ok() && d.status().code() != StatusCode::kNotFound) return ErrorReply(d.status());
+    }
+  }
+  auto d = store->Delete(NamespaceType(), "", rt.name);
+  if (!d.ok() && d.status().code() != StatusCode::kNotFound) return StoreError(rt, d.status(), rt.name);
+  return JsonReply(200, out);
+}
+
+// DELETE on a collection (deletecollection): every object the label/field selectors match; the answer is the
+// list of what was deleted.
+Reply ApiServer::Impl::DeleteCollection(const Route& rt, const Incoming& in) {
+  DeleteOpts opts;
+  if (auto e = ParseDeleteOptions(rt, in, &opts)) return *e;
+  Filter filter;
+  for (auto [param, fields] : {std::pair{"labelSelector", false}, std::pair{"fieldSelector", true}}) {
+    auto it = in.query.find(param);
+    if (it == in.query.end()) continue;
+    auto sel = ParseSelector(it->second, param, fields);
+    if (!sel.ok()) return ErrorReply(sel.status());
+    (fields ? filter.fields : filter.labels) = std::move(*sel);
+  }
+  auto l = store->List(*rt.type, rt.type->namespaced ? rt.ns : "");
+  if (!l.ok()) return ErrorReply(l.status());
+  Json items = Json::array();
+  for (auto& item : l->items) {
+    if (!filter.Matches(item)) continue;
+    if (!opts.dry) {
+      auto d = store->Delete(*rt.type, item["metadata"].value("namespace", ""), item["metadata"].value("name", ""));
+      if (!d.ok() && d.status().code() != StatusCode::kNotFound) return StoreError(rt, d.status(), "");
+    }
+    items.push_back(std::move(item));
+  }
+  return JsonReply(200, Json{{"apiVersion", rt.type->api_version},
+                             {"kind", rt.type->kind + "List"},
+                             {"metadata", Json::object()},
+                             {"items", std::move(items)}});
 }
 
 // ---- public API ------------------------------------------------------------------------------------------
@@ -1345,6 +1660,9 @@ Status ApiServer::Start() {
   }
   if (o.max_streams < 0) o.max_streams = 0;
   RETURN_IF_ERROR(net::ResolveLimits(&o.limits, o.max_body_bytes));
+  // `default`, and a Namespace for every namespace stored objects already live in (data from before
+  // namespaces were served keeps working).
+  RETURN_IF_ERROR(EnsureNamespaces(impl_->store, AllTypes()));
   auto budget = o.body_budget ? o.body_budget : std::make_shared<net::BodyBudget>(o.limits.max_body_bytes_in_flight);
   if (!o.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(impl_->tls, net::MakeServerTlsContext(o.tls_cert_file, o.tls_key_file));

@@ -11,11 +11,17 @@
 //   /api/v1/namespaces/{ns}/events                                         (read-only; written by control)
 //   /api/v1/namespaces/{ns}/secrets[/{name}], /serviceaccounts[/{name}]   (core/v1, no /status; also listed
 //                                                                           across namespaces at /api/v1/...)
+//   /api/v1/namespaces[/{name}]                  (core/v1 Namespace, api/namespaces.h; a namespaced object can
+//                                                 only be created in one that exists: 404 otherwise)
 //   GET (get, list; `?watch=1|true` streams newline-delimited {"type","object"} events, chunked, after
-//   the initial ADDED events of the current objects unless `resourceVersion=N` is given), POST (create),
-//   PUT (replace; metadata.resourceVersion enforces optimistic concurrency, 409 when stale), PATCH
-//   (application/merge-patch+json, also accepted for application/json), DELETE. POST, PUT and PATCH take
-//   Kubernetes' `?dryRun=All`: checked and answered as if written, nothing stored (other values: 400).
+//   the initial ADDED events of the current objects unless `resourceVersion=N` is given), POST (create; a
+//   Namespace also as kubectl's protobuf), PUT (replace, never creates; metadata.resourceVersion enforces
+//   optimistic concurrency, 409 when stale, and is required for serving.kserve.io kinds: 422 without), PATCH
+//   (merge patch, also for application/json and YAML; JSON patch; server-side apply with managedFields and
+//   409 conflicts: api/patch.h; anything else 415), DELETE (DeleteOptions; answers Status Success; a
+//   Namespace takes its objects with it) and DELETE on a collection (deletecollection). Writes record
+//   metadata.managedFields per field manager. POST, PUT, PATCH and DELETE take Kubernetes' `dryRun=All`:
+//   checked and answered as if written, nothing stored (other values: 400). docs/kubernetes-writes.md.
 //   Also `/healthz`, `/version` (api/discovery.h), `/openapi/v3[/...]` (api/openapi.h; `/openapi/v2` is 404),
 //   and the extension routes registered with AddExtension.
 // - Discovery: /api, /apis (aggregated apidiscovery.k8s.io/v2 when the Accept asks for it, else legacy),
@@ -27,7 +33,8 @@
 // - Paths and query strings are percent-decoded strictly (core/percent.h): a malformed escape is 400.
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|
-//   MethodNotAllowed, "code": N}. Validation failures are 422 Invalid with the field in the message.
+//   MethodNotAllowed, "code": N} (api/status_object.h). Validation failures are 422 Invalid with the field in
+//   the message and details.causes [{reason, message, field}].
 // - Writes are validated (a CRD kind's schema first: api/schema.h, `?fieldValidation` Strict|Warn|Ignore, unknown
 //   fields pruned and reported in a `Warning` header or refused with 400, type/enum/bound errors 422 with causes;
 //   then resources::Validate*, then ApiOptions::validate_isvc) before they reach the store: nothing half-applied. A Secret is stored normalized (stringData folded into base64 data); one stored

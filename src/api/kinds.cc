@@ -15,7 +15,8 @@ using store::ResourceType;
 
 namespace {
 
-const std::vector<std::string> kAllVerbs = {"create", "delete", "get", "list", "patch", "update", "watch"};
+const std::vector<std::string> kAllVerbs = {"create", "delete", "deletecollection", "get", "list", "patch", "update",
+                                            "watch"};
 const std::vector<std::string> kReadVerbs = {"get", "list", "watch"};
 
 PrinterColumn NameColumn(int priority = 0) {
@@ -109,8 +110,10 @@ std::vector<Kind> BuildKinds() {
                 Computed("Subobject", EventSubobjectCell, 1), Computed("Source", EventSourceCell, 1),
                 Col("Message", "string", ".message"), Computed("First Seen", EventFirstSeenCell, 1),
                 Computed("Count", EventCountCell, 1), NameColumn(1)}});
-  // Namespace (v1, cluster-scoped, shortName "ns", columns Name, Status (.status.phase), Age): added by the
-  // namespaces work with its own semantics (api/namespaces.*), as one entry here.
+  // Namespace: cluster-scoped; the server owns its status (phase), as Kubernetes' namespace strategy does, so
+  // there is no status subresource here (api/namespaces.h).
+  k.push_back({{"v1", "Namespace", "namespaces", false}, "namespace", {"ns"}, {}, kAllVerbs, false,
+               {NameColumn(), Col("Status", "string", ".status.phase"), Computed("Age", AgeCell)}});
   k.push_back({{"v1", "Secret", "secrets", true}, "secret", {}, {}, kAllVerbs, false,
                {NameColumn(), Col("Type", "string", ".type"), Computed("Data", SecretDataCell),
                 Computed("Age", AgeCell)}});
@@ -172,6 +175,7 @@ std::vector<ResourceType> AllResourceTypes() {
   return out;
 }
 
+const ResourceType& NamespaceType() { return TypeOf("v1", "namespaces"); }
 const ResourceType& InferenceServiceType() {
   static const ResourceType& t = TypeOf("serving.kserve.io/v1beta1", "inferenceservices");
   return t;

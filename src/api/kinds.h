@@ -9,7 +9,7 @@
 //   CRDs, first the implicit Name column, last Age) and, for core kinds, the columns Kubernetes prints for the
 //   built-in types (e.g. Secret NAME TYPE DATA AGE). A column is a JSONPath (table.h's subset) or, for the few
 //   built-in columns Kubernetes computes in Go, a `compute` function of the object.
-// - Verbs are the ones this API serves (no deletecollection); status_subresource says whether
+// - Verbs are the ones this API serves; status_subresource says whether
 //   `<plural>/status` exists.
 #pragma once
 
@@ -64,5 +64,6 @@ const store::ResourceType& TrainedModelType();    // serving.kserve.io/v1alpha1,
 const store::ResourceType& EventType();           // core/v1 Event, namespaced
 const store::ResourceType& SecretType();          // core/v1 Secret, namespaced
 const store::ResourceType& ServiceAccountType();  // core/v1 ServiceAccount, namespaced
+const store::ResourceType& NamespaceType();       // core/v1 Namespace, cluster-scoped, `ns` (api/namespaces.h)
 
 }  // namespace inferd::api

@@ -1,6 +1,7 @@
 // api/status_object.cc: Status bodies and field errors, worded as apimachinery words them (status_object.h).
 #include "api/status_object.h"
 
+#include <cctype>
 #include <set>
 
 namespace inferd::api {
@@ -37,6 +38,7 @@ std::string Quote(const std::string& s) { return StatusJson(s).dump(-1, ' ', fal
 }  // namespace
 
 std::string FieldError::ErrorBody() const {
+  if (!text.empty()) return text;
   std::string s = TypeText(type);
   bool with_value = type == Type::kInvalid || type == Type::kTypeInvalid || type == Type::kNotSupported ||
                     type == Type::kTooMany;
@@ -60,6 +62,54 @@ StatusJson StatusObject(int code, std::string_view reason, std::string_view mess
                     {"code", code}};
 }
 
+StatusJson StatusObject(int code, std::string_view reason, std::string_view message, StatusJson details) {
+  StatusJson st = StatusObject(code, reason, message);
+  st.erase("code");
+  st["details"] = std::move(details);
+  st["code"] = code;  // apimachinery's order
+  return st;
+}
+
+StatusJson StatusSuccess(std::string_view name, std::string_view group, std::string_view plural,
+                         std::string_view uid) {
+  StatusJson details{{"name", std::string(name)}};
+  if (!group.empty()) details["group"] = std::string(group);
+  details["kind"] = std::string(plural);
+  details["uid"] = std::string(uid);
+  return StatusJson{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", StatusJson::object()},
+                    {"status", "Success"}, {"details", details}};
+}
+
+namespace {
+bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+FieldError::Type TypeOfText(const std::string& text) {
+  using T = FieldError::Type;
+  if (StartsWith(text, "Required value") || StartsWith(text, "required")) return T::kRequired;
+  if (StartsWith(text, "Unsupported value") || StartsWith(text, "unknown") ||
+      text.find("not supported") != std::string::npos) {
+    return T::kNotSupported;
+  }
+  if (StartsWith(text, "Forbidden")) return T::kForbidden;
+  if (StartsWith(text, "Too long")) return T::kTooLong;
+  if (StartsWith(text, "Too many")) return T::kTooMany;
+  return T::kInvalid;
+}
+}  // namespace
+
+FieldError FieldErrorFromText(const std::string& error) {
+  FieldError e;
+  e.text = error;
+  auto colon = error.find(": ");
+  if (colon != std::string::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(error[0])) &&
+      error.substr(0, colon).find(' ') == std::string::npos) {
+    e.field = error.substr(0, colon);
+    e.text = error.substr(colon + 2);
+  }
+  if (e.text.empty()) e.text = error;
+  e.type = TypeOfText(e.text);
+  return e;
+}
+
 StatusJson InvalidStatus(std::string_view group, std::string_view kind, std::string_view name,
                          const std::vector<FieldError>& errors) {
   std::string qualified(kind);
@@ -69,7 +119,9 @@ StatusJson InvalidStatus(std::string_view group, std::string_view kind, std::str
   std::set<std::string> seen;
   StatusJson causes = StatusJson::array();
   for (const auto& e : errors) {
-    causes.push_back({{"reason", e.Reason()}, {"message", e.ErrorBody()}, {"field", e.field}});
+    StatusJson cause{{"reason", e.Reason()}, {"message", e.ErrorBody()}};
+    if (!e.field.empty()) cause["field"] = e.field;  // omitempty, as in apimachinery
+    causes.push_back(std::move(cause));
     if (seen.insert(e.Error()).second) texts.push_back(e.Error());
   }
   if (texts.size() == 1) {

@@ -8,6 +8,15 @@
 // - InvalidStatus: apimachinery's NewInvalid: code 422, reason Invalid, details {name, group, kind, causes:
 //   [{reason, message, field}]}, message `<Kind>.<group> "<name>" is invalid: <field>: <body>` (several errors:
 //   `[e1, e2]`, duplicates once). kubectl prints it as `The <Kind> "<name>" is invalid: <field>: <body>`.
+// - FieldErrorFromText: an error worded "<field path>: <text>" (how resources/' validators word theirs) as a
+//   FieldError whose ErrorBody is <text> as written; the type (and so the cause's reason) is read from how the
+//   text starts ("Required value"/"required" -> Required, "Unsupported value"/"unknown"/"not supported" ->
+//   NotSupported, "Forbidden", "Too long", "Too many", else Invalid). Text without a field path: field "".
+// - StatusObject with details (NotFound/Conflict answers carry {name, group, kind}); StatusSuccess: what a
+//   delete answers when the object is gone at once, {"status":"Success","details":{name, group, kind: <plural>,
+//   uid}}.
+// (One builder for both helpers of issue 14: `crds` wrote FieldError/InvalidStatus, `writes` added the text
+// form, details and Success.)
 // Pure functions.
 #pragma once
 
@@ -28,13 +37,18 @@ struct FieldError {
   StatusJson value;             // the bad value (Invalid, TypeInvalid, NotSupported, TooMany)
   std::string detail;           // after the value ("spec.x in body should be ...")
   std::vector<std::string> supported;  // NotSupported: the allowed values
+  std::string text;             // set: the whole body, worded by a validator (FieldErrorFromText)
 
   std::string Reason() const;     // "FieldValueInvalid", "FieldValueTypeInvalid", "FieldValueRequired", ...
   std::string ErrorBody() const;  // "Invalid value: -1: spec.x in body should be greater than or equal to 0"
-  std::string Error() const { return field + ": " + ErrorBody(); }
+  std::string Error() const { return field.empty() ? ErrorBody() : field + ": " + ErrorBody(); }
 };
 
 StatusJson StatusObject(int code, std::string_view reason, std::string_view message);
+StatusJson StatusObject(int code, std::string_view reason, std::string_view message, StatusJson details);
+StatusJson StatusSuccess(std::string_view name, std::string_view group, std::string_view plural, std::string_view uid);
+
+FieldError FieldErrorFromText(const std::string& error);
 
 // group "" for core kinds (the message then has no ".<group>").
 StatusJson InvalidStatus(std::string_view group, std::string_view kind, std::string_view name,

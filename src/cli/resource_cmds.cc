@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 
+#include "api/patch.h"
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "resources/resources.h"
@@ -75,27 +76,6 @@ std::string Singular(const Kind& k) {
   std::string s = k.kind;
   std::transform(s.begin(), s.end(), s.begin(), ::tolower);
   return k.group.empty() ? s : s + "." + k.group;
-}
-
-// What `apply` replaces in an existing object besides labels and annotations: spec, or a core kind's fields.
-// A Secret's stringData is folded into data first (as the server stores it), so an unchanged file is
-// "unchanged".
-void SetContent(const Kind& k, const Json& doc, Json* desired) {
-  std::vector<const char*> fields = {"spec"};
-  Json src = doc;
-  if (k.kind == "Secret") {
-    fields = {"data", "type", "immutable"};
-    src = resources::NormalizeSecret(doc);
-  } else if (k.kind == "ServiceAccount") {
-    fields = {"secrets", "imagePullSecrets", "automountServiceAccountToken"};
-  }
-  for (const char* f : fields) {
-    if (src.contains(f)) (*desired)[f] = src[f];
-    else desired->erase(f);
-  }
-  if (k.kind == "InferenceService" || k.kind == "ServingRuntime" || k.kind == "ClusterServingRuntime") {
-    if (!src.contains("spec")) (*desired)["spec"] = Json::object();
-  }
 }
 
 void Fail(const std::string& msg) {
@@ -309,37 +289,63 @@ std::string CheckForApply(const ApiClient& client, Json doc, const std::string& 
   return "";
 }
 
-// Creates the object, or replaces spec, labels and annotations of an existing one (retrying on 409).
+// kubectl's client-side apply: the file, with the annotation kubectl.kubernetes.io/last-applied-configuration
+// holding the file itself, is created when the object is missing; otherwise a three-way JSON merge patch
+// (api/patch.h ThreeWayMergePatch: what the last-applied configuration had and the file dropped is removed,
+// what the file sets differently is set) is sent, unconditionally, retrying on 409 as kubectl does.
+constexpr const char* kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
 void ApplyOne(const ApiClient& client, ApplyItem& it) {
   const Kind* k = it.kind;
   const std::string& name = it.name;
-  Json& doc = it.doc;
-  auto r = client.Call("POST", CollectionPath(*k, it.ns), doc.dump());
-  if (r.code == 201 || r.code == 200) {
-    std::printf("%s/%s created\n", Singular(*k).c_str(), name.c_str());
-    return;
+  // A Secret's stringData is folded into data first (as the server stores it), so an unchanged file is
+  // "unchanged".
+  Json doc = k->kind == "Secret" ? resources::NormalizeSecret(it.doc) : it.doc;
+  if (doc["metadata"].contains("annotations") && doc["metadata"]["annotations"].is_object()) {
+    doc["metadata"]["annotations"].erase(kLastApplied);
+    if (doc["metadata"]["annotations"].empty()) doc["metadata"].erase("annotations");
   }
-  if (r.code != 409) return ServerError(r);
+  Json modified = doc;
+  modified["metadata"]["annotations"][kLastApplied] = doc.dump();
+  const std::string query = "?fieldManager=kubectl-client-side-apply";
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto cur = client.Call("GET", ObjectPath(*k, it.ns, name));
+    if (cur.code == 404) {
+      auto r = client.Call("POST", CollectionPath(*k, it.ns) + query, modified.dump());
+      if (r.code == 201 || r.code == 200) {
+        std::printf("%s/%s created\n", Singular(*k).c_str(), name.c_str());
+        return;
+      }
+      if (r.code == 409) continue;  // created in between: patch it
+      return ServerError(r);
+    }
     if (cur.code != 200) return ServerError(cur);
     Json current = ParseAnswer(cur.body);
-    Json desired = current;
-    SetContent(*k, doc, &desired);
-    for (const char* f : {"labels", "annotations"}) {
-      if (doc["metadata"].contains(f)) desired["metadata"][f] = doc["metadata"][f];
-      else desired["metadata"].erase(f);
+    Json original;
+    const Json* ann = current.contains("metadata") && current["metadata"].is_object() &&
+                              current["metadata"].contains("annotations") && current["metadata"]["annotations"].is_object() &&
+                              current["metadata"]["annotations"].contains(kLastApplied)
+                          ? &current["metadata"]["annotations"][kLastApplied]
+                          : nullptr;
+    if (ann && ann->is_string()) original = ParseAnswer(ann->get<std::string>());
+    if (original.is_discarded()) original = Json();
+    if (!ann) {
+      std::fprintf(stderr,
+                   "Warning: %s/%s is missing the %s annotation which inferd apply needs; it is added now, so "
+                   "fields removed from the file before this apply stay on the object.\n",
+                   Singular(*k).c_str(), name.c_str(), kLastApplied);
     }
-    if (desired == current) {
+    Json patch = api::ThreeWayMergePatch(original, modified, current);
+    if (patch.empty()) {
       std::printf("%s/%s unchanged\n", Singular(*k).c_str(), name.c_str());
       return;
     }
-    auto put = client.Call("PUT", ObjectPath(*k, it.ns, name), desired.dump());
-    if (put.code == 200) {
+    auto r = client.Call("PATCH", ObjectPath(*k, it.ns, name) + query, patch.dump(), "application/merge-patch+json");
+    if (r.code == 200) {
       std::printf("%s/%s configured\n", Singular(*k).c_str(), name.c_str());
       return;
     }
-    if (put.code != 409) return ServerError(put);
+    if (r.code != 409) return ServerError(r);
   }
   Fail("could not apply " + name + ": it kept changing (409 Conflict)");
 }

@@ -19,6 +19,7 @@
 
 #include "api/api_server.h"
 #include "control/api_tls.h"
+#include "api/namespaces.h"
 #include "control/isvc_status.h"
 #include "control/model_storage.h"
 #include "control/reconciler.h"

@@ -262,7 +262,10 @@ TEST_F(ApiServerTest, InferenceServiceCrud) {
   ExpectStatus(nf, 404, "NotFound", "not found");
   EXPECT_EQ(Parse(nf)["details"], (Json{{"name", "nope"}, {"group", "serving.kserve.io"}, {"kind", "inferenceservices"}}));
 
-  // list, in the namespace and across namespaces
+  // list, in the namespace and across namespaces (namespace "team" must exist first, as in Kubernetes)
+  ExpectStatus(Create("/apis/serving.kserve.io/v1beta1/namespaces/team/inferenceservices", Isvc("xg", "xgboost")),
+               404, "NotFound", "namespaces \"team\" not found");
+  ASSERT_EQ(Create("/api/v1/namespaces", Json{{"metadata", {{"name", "team"}}}}).status, 201);
   ASSERT_EQ(Create("/apis/serving.kserve.io/v1beta1/namespaces/team/inferenceservices", Isvc("xg", "xgboost")).status,
             201);
   auto l = Call(port_, "GET", kIsvcs);
@@ -306,18 +309,20 @@ TEST_F(ApiServerTest, InferenceServiceCrud) {
                     Json{{"metadata", {{"resourceVersion", rv1}}}, {"spec", {{"predictor", {{"minReplicas", 2}}}}}}.dump(),
                     {"Content-Type: application/merge-patch+json"}),
                409, "Conflict");
-  // JSON patch is not supported
-  ExpectStatus(Call(port_, "PATCH", kIsvcs + "/sk", R"([{"op":"remove","path":"/spec"}])",
-                    {"Content-Type: application/json-patch+json"}),
+  // strategic merge patch does not exist for custom resources (issue 14 added JSON patch and apply)
+  ExpectStatus(Call(port_, "PATCH", kIsvcs + "/sk", R"({"metadata":{}})",
+                    {"Content-Type: application/strategic-merge-patch+json"}),
                415, "UnsupportedMediaType");
   ExpectStatus(Call(port_, "PATCH", kIsvcs + "/nope", R"({"metadata":{}})"), 404, "NotFound");
 
-  // delete returns the deleted object
+  // delete answers Status Success with the uid, as the custom-resource store does (issue 14)
   auto d = Call(port_, "DELETE", kIsvcs + "/sk");
   ASSERT_EQ(d.status, 200) << d.body;
   Json deleted = Parse(d);
-  EXPECT_EQ(deleted["metadata"]["uid"], created["metadata"]["uid"]);
-  EXPECT_EQ(deleted["kind"], "InferenceService");
+  EXPECT_EQ(deleted["kind"], "Status");
+  EXPECT_EQ(deleted["status"], "Success");
+  EXPECT_EQ(deleted["details"]["uid"], created["metadata"]["uid"]);
+  EXPECT_EQ(deleted["details"]["kind"], "inferenceservices");
   EXPECT_EQ(Call(port_, "GET", kIsvcs + "/sk").status, 404);
   ExpectStatus(Call(port_, "DELETE", kIsvcs + "/sk"), 404, "NotFound");
 }
@@ -463,7 +468,7 @@ TEST_F(ApiServerTest, BadRequests) {
   ExpectStatus(Call(port_, "GET", "/apis/serving.kserve.io/v1alpha1/namespaces/default/clusterservingruntimes"),
                404, "NotFound");
   // wrong methods
-  ExpectStatus(Call(port_, "DELETE", kIsvcs), 405, "MethodNotAllowed");
+  ExpectStatus(Call(port_, "DELETE", "/apis/serving.kserve.io/v1beta1/inferenceservices"), 405, "MethodNotAllowed");
   ExpectStatus(Call(port_, "POST", kIsvcs + "/x", "{}"), 405, "MethodNotAllowed");
   ExpectStatus(Call(port_, "POST", "/apis/serving.kserve.io/v1beta1/inferenceservices", Isvc("q").dump()), 405,
                "MethodNotAllowed");
@@ -601,7 +606,10 @@ TEST_F(ApiServerTest, ServingRuntimes) {
   auto u = Call(port_, "PUT", kClusterRuntimes + "/crt", rep.dump());
   ASSERT_EQ(u.status, 200) << u.body;
   EXPECT_EQ(Parse(u)["metadata"]["generation"], 2);
-  auto s = Call(port_, "PUT", kClusterRuntimes + "/crt/status", Json{{"status", {{"ok", true}}}}.dump());
+  auto s = Call(port_, "PUT", kClusterRuntimes + "/crt/status",
+                Json{{"metadata", {{"resourceVersion", Parse(u)["metadata"]["resourceVersion"]}}},
+                     {"status", {{"ok", true}}}}
+                    .dump());
   ASSERT_EQ(s.status, 200) << s.body;
   EXPECT_EQ(Parse(s)["status"]["ok"], true);
   EXPECT_EQ(Call(port_, "DELETE", kClusterRuntimes + "/crt").status, 200);
@@ -667,6 +675,7 @@ TEST_F(ApiServerTest, LabelAndFieldSelectors) {
 TEST_F(ApiServerTest, WatchInitialAndLiveEvents) {
   ASSERT_EQ(Create(kIsvcs, Isvc("a")).status, 201);
   ASSERT_EQ(Create(kIsvcs, Isvc("b")).status, 201);
+  ASSERT_EQ(Create("/api/v1/namespaces", Json{{"metadata", {{"name", "team"}}}}).status, 201);
   ASSERT_EQ(Create("/apis/serving.kserve.io/v1beta1/namespaces/team/inferenceservices", Isvc("c")).status, 201);
   StreamReader w(port_, kIsvcs + "?watch=1");
   auto init = w.Events(2);

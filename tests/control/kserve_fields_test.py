@@ -161,6 +161,9 @@ class KServeFieldsTest(unittest.TestCase):
         cls.model_dir = os.path.join(cls.tmp, "model")
         os.makedirs(cls.model_dir)
         cls.serve = Serve(os.path.join(cls.tmp, "data"), ["--gpus=none"])  # GPU rows: Unschedulable anywhere
+        # The metadata.namespace row's example namespace must exist, as in Kubernetes (issue 14).
+        r = cls.serve.api("POST", "/api/v1/namespaces", json={"metadata": {"name": "team-a"}})
+        assert r.status_code == 201, r.text
 
     @classmethod
     def tearDownClass(cls):

@@ -203,7 +203,7 @@ HttpResponse DoRequest(int port, const std::string& uds_path, const std::string&
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  if (method == "POST" || method == "PUT" || method == "PATCH") {
+  if (method == "POST" || method == "PUT" || !body.empty()) {  // PATCH and DELETE carry bodies too
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
