@@ -8,7 +8,7 @@ the compact schema source below (written for inferd; KServe's generated CRDs are
 The same files are compiled into `inferd` (src/api/crds.cc) and are the schemas its API validates writes
 against, so a YAML accepted here is accepted by a cluster with these CRDs and the other way round.
 
-What is typed and what is left open (docs/kubernetes.md, section "crds"):
+What is typed and what is left open (docs/kubernetes.md, section "CRDs, schemas and field validation"):
 - Typed and bounded: every field KServe's own schema gives a KServe meaning: the components' extension fields
   (minReplicas, maxReplicas, scaleTarget, scaleMetric, scaleMetricType, containerConcurrency, timeout,
   canaryTrafficPercent, batcher, logger, autoScaling, deploymentStrategy, labels, annotations), the

@@ -21,7 +21,7 @@
 //   409 conflicts: api/patch.h; anything else 415), DELETE (DeleteOptions; answers Status Success; a
 //   Namespace takes its objects with it) and DELETE on a collection (deletecollection). Writes record
 //   metadata.managedFields per field manager. POST, PUT, PATCH and DELETE take Kubernetes' `dryRun=All`:
-//   checked and answered as if written, nothing stored (other values: 400). docs/kubernetes-writes.md.
+//   checked and answered as if written, nothing stored (other values: 400). docs/kubernetes.md, "Writes".
 //   Also `/healthz`, `/version` (api/discovery.h), `/openapi/v3[/...]` (api/openapi.h; `/openapi/v2` is 404),
 //   and the extension routes registered with AddExtension.
 // - Discovery: /api, /apis (aggregated apidiscovery.k8s.io/v2 when the Accept asks for it, else legacy),

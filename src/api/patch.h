@@ -24,7 +24,7 @@
 //     were. A write that itself changes metadata.managedFields (kubectl's client-side -> server-side apply
 //     migration does) keeps what the client wrote (checked against the bounds below).
 //   Membership tests are ordered-set lookups per path prefix: O(fields * depth * log fields), never fields^2.
-//   What differs from Kubernetes (documented in docs/kubernetes-writes.md): every list is atomic (owned and
+//   What differs from Kubernetes (documented in docs/kubernetes.md, "Writes"): every list is atomic (owned and
 //   replaced whole; Kubernetes merges lists marked x-kubernetes-list-type map/set per element), maps have no
 //   "." entries, status is not tracked (the status subresource has no managedFields entries here), and
 //   applied nulls are ignored.

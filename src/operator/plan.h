@@ -15,7 +15,7 @@
 // - Mode (KServe's GetDeploymentMode): status.deploymentMode (sticky), else the annotation
 //   serving.kserve.io/deploymentMode (Standard|RawDeployment|Knative|Serverless), else the configured default.
 //   Knative mode without Knative installed is not Ready (KnativeNotInstalled); nothing is created then.
-// - Standard mode objects (docs/kubernetes.md "inferd operator" lists them with their fields):
+// - Standard mode objects (docs/kubernetes.md "The operator" lists them with their fields):
 //   Deployment + Service + HPA `<isvc>-predictor` (HPA only for autoscalerClass hpa/absent; Deployment
 //   replicas only for autoscalerClass none), Ingress `<isvc>` or HTTPRoutes `<isvc>` and `<isvc>-predictor`
 //   once the predictor is ready. The model: a storage-initializer init container filling an emptyDir at
