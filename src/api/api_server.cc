@@ -179,7 +179,9 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-StatusOr<std::vector<Requirement>> ParseSelector(std::string_view s, const char* what, bool fields) {
+// `kind` is null for label selectors; for field selectors, the kind whose selectable fields apply (api/kinds.h).
+StatusOr<std::vector<Requirement>> ParseSelector(std::string_view s, const char* what, const Kind* kind) {
+  const bool fields = kind != nullptr;
   std::vector<Requirement> out;
   if (Trim(s).empty()) return out;
   while (true) {
@@ -206,7 +208,11 @@ StatusOr<std::vector<Requirement>> ParseSelector(std::string_view s, const char*
     }
     if (r.key.empty() || r.key.find_first_of(" ()") != std::string::npos ||
         (fields && r.op != Requirement::kEq && r.op != Requirement::kNe) ||
-        (fields && r.key != "metadata.name" && r.key != "metadata.namespace")) {
+        (fields && !SelectableField(*kind, r.key))) {
+      if (fields && r.op != Requirement::kExists && !r.key.empty()) {
+        // The apiserver's words for a field its kind does not index.
+        return InvalidArgument("field label not supported: " + r.key);
+      }
       return InvalidArgument(std::string(what) + ": unable to parse requirement '" + part + "'");
     }
     out.push_back(std::move(r));
@@ -234,9 +240,7 @@ struct Filter {
       }
     }
     for (const auto& r : fields) {
-      std::string f = r.key.substr(std::string("metadata.").size());
-      std::string v = md && md->contains(f) && (*md)[f].is_string() ? (*md)[f].get<std::string>() : "";
-      if ((r.op == Requirement::kEq) != (v == r.value)) return false;
+      if ((r.op == Requirement::kEq) != (SelectableFieldValue(obj, r.key) == r.value)) return false;
     }
     return true;
   }
@@ -900,13 +904,13 @@ std::string ResourceVersionOf(const Json& obj) {
   return md.contains("resourceVersion") && md["resourceVersion"].is_string() ? md["resourceVersion"].get<std::string>() : "";
 }
 
-StatusOr<Filter> ParseFilter(const Incoming& in) {
+StatusOr<Filter> ParseFilter(const ResourceType& type, const Incoming& in) {
   Filter filter;
   if (auto it = in.query.find("labelSelector"); it != in.query.end()) {
-    ASSIGN_OR_RETURN(filter.labels, ParseSelector(it->second, "labelSelector", false));
+    ASSIGN_OR_RETURN(filter.labels, ParseSelector(it->second, "labelSelector", nullptr));
   }
   if (auto it = in.query.find("fieldSelector"); it != in.query.end()) {
-    ASSIGN_OR_RETURN(filter.fields, ParseSelector(it->second, "fieldSelector", true));
+    ASSIGN_OR_RETURN(filter.fields, ParseSelector(it->second, "fieldSelector", FindKind(type)));
   }
   return filter;
 }
@@ -925,7 +929,7 @@ Reply ApiServer::Impl::Get(const Route& rt, const Incoming& in) {
 }
 
 Outcome ApiServer::Impl::List(const Route& rt, const Incoming& in) {
-  auto filter = ParseFilter(in);
+  auto filter = ParseFilter(*rt.type, in);
   if (!filter.ok()) return Outcome{ErrorReply(filter.status()), nullptr};
   auto table = TableRequest(in);
   if (!table.ok()) return Outcome{ErrorReply(400, "BadRequest", table.status().message()), nullptr};
@@ -1613,14 +1617,9 @@ Reply ApiServer::Impl::DeleteNamespace(const Route& rt, const DeleteOpts& opts) 
 Reply ApiServer::Impl::DeleteCollection(const Route& rt, const Incoming& in) {
   DeleteOpts opts;
   if (auto e = ParseDeleteOptions(rt, in, &opts)) return *e;
-  Filter filter;
-  for (auto [param, fields] : {std::pair{"labelSelector", false}, std::pair{"fieldSelector", true}}) {
-    auto it = in.query.find(param);
-    if (it == in.query.end()) continue;
-    auto sel = ParseSelector(it->second, param, fields);
-    if (!sel.ok()) return ErrorReply(sel.status());
-    (fields ? filter.fields : filter.labels) = std::move(*sel);
-  }
+  auto parsed = ParseFilter(*rt.type, in);
+  if (!parsed.ok()) return ErrorReply(parsed.status());
+  const Filter& filter = *parsed;
   auto l = store->List(*rt.type, rt.type->namespaced ? rt.ns : "");
   if (!l.ok()) return ErrorReply(l.status());
   Json items = Json::array();

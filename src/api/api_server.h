@@ -29,7 +29,8 @@
 // - Server-side printing: GET, list and watch answer meta.k8s.io Tables when the Accept asks for them
 //   (`includeObject=None|Metadata|Object`; api/table.h). Watches take Kubernetes' allowWatchBookmarks,
 //   timeoutSeconds, resourceVersion ("" and "0": synthetic ADDED first), labelSelector and fieldSelector
-//   (metadata.name, metadata.namespace).
+//   (metadata.name, metadata.namespace, and what api/kinds.h's SelectableField adds per kind: an Event's
+//   involvedObject.*, which `kubectl describe` uses; any other field is 400 "field label not supported").
 // - Paths and query strings are percent-decoded strictly (core/percent.h): a malformed escape is 400.
 // - Errors are Kubernetes Status objects: {"kind":"Status","apiVersion":"v1","status":"Failure",
 //   "message":..., "reason": NotFound|AlreadyExists|Conflict|Invalid|BadRequest|Unauthorized|

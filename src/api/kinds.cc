@@ -169,6 +169,30 @@ const Kind* FindKind(std::string_view api_version, std::string_view plural) {
 }
 const Kind* FindKind(const ResourceType& type) { return FindKind(type.api_version, type.plural); }
 
+bool SelectableField(const Kind& kind, std::string_view field) {
+  if (field == "metadata.name" || field == "metadata.namespace") return true;
+  if (kind.type.api_version == "v1" && kind.type.kind == "Event") {
+    static constexpr std::string_view kEventFields[] = {
+        "involvedObject.kind", "involvedObject.namespace",       "involvedObject.name",
+        "involvedObject.uid",  "involvedObject.apiVersion",      "involvedObject.resourceVersion",
+        "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"};
+    return std::find(std::begin(kEventFields), std::end(kEventFields), field) != std::end(kEventFields);
+  }
+  return kind.type.api_version == "v1" && kind.type.kind == "Secret" && field == "type";
+}
+
+std::string SelectableFieldValue(const Json& obj, std::string_view field) {
+  if (field == "source") field = "source.component";  // an Event's `source` selects on its component
+  const Json* cur = &obj;
+  while (cur) {
+    auto dot = field.find('.');
+    cur = Field(*cur, std::string(field.substr(0, dot)).c_str());
+    if (dot == std::string_view::npos) break;
+    field.remove_prefix(dot + 1);
+  }
+  return cur && cur->is_string() ? cur->get<std::string>() : "";
+}
+
 std::vector<ResourceType> AllResourceTypes() {
   std::vector<ResourceType> out;
   for (const Kind& k : Kinds()) out.push_back(k.type);

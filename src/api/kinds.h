@@ -52,6 +52,12 @@ const std::vector<Kind>& Kinds();
 // The entry for a type (by apiVersion and plural), or null.
 const Kind* FindKind(const store::ResourceType& type);
 const Kind* FindKind(std::string_view api_version, std::string_view plural);
+// Field selectors (`?fieldSelector=`): every kind takes metadata.name and metadata.namespace; Events also take
+// what Kubernetes indexes for them (involvedObject.{kind,namespace,name,uid,apiVersion,resourceVersion,
+// fieldPath}, reason, reportingComponent, source, type: `kubectl describe` lists an object's events with
+// them), Secrets `type`. SelectableFieldValue is the field's text in `obj` ("" when absent or not a string).
+bool SelectableField(const Kind& kind, std::string_view field);
+std::string SelectableFieldValue(const store::Json& obj, std::string_view field);
 // Every served type (for store::Store::QuarantineUnusable and the like).
 std::vector<store::ResourceType> AllResourceTypes();
 

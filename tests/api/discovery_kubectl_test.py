@@ -121,6 +121,30 @@ class DiscoveryKubectlTest(unittest.TestCase):
                          "sklearn-iris")
         self.assertIn("sklearn-iris", self.kubectl("get", "inferenceservices.serving.kserve.io").stdout)
 
+    def test_describe_shows_the_object_and_its_events(self):
+        # kubectl describe lists the object's events with a field selector on involvedObject.{name,namespace,
+        # kind,uid}; an API that refuses those fields makes it print "Events: <none>" with no error.
+        out = self.kubectl("describe", "isvc", "sklearn-iris").stdout
+        self.assertRegex(out, r"(?m)^Name:\s+sklearn-iris$")
+        self.assertRegex(out, r"(?m)^Namespace:\s+default$")
+        self.assertRegex(out, r"(?m)^Labels:\s+app=iris$")
+        self.assertIn("Type:                  Ready", out)
+        events = out[out.index("\nEvents:"):]
+        self.assertNotIn("<none>", events.splitlines()[0], out)
+        self.assertRegex(events, r"Normal\s+RevisionReady\s+\S+\s+inferd-controller\s+"
+                                 r"revision sklearn-iris-predictor-00001 is ready")
+        # The selectors it sends, by hand: other objects' events are filtered out, unknown fields refused.
+        uid = self.serve.isvc("sklearn-iris")["metadata"]["uid"]
+        sel = ("involvedObject.name=sklearn-iris,involvedObject.namespace=default,"
+               "involvedObject.kind=InferenceService,involvedObject.uid=")
+        r = self.serve.api("GET", "/api/v1/namespaces/default/events", params={"fieldSelector": sel + uid})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(r.json()["items"])
+        r = self.serve.api("GET", "/api/v1/namespaces/default/events", params={"fieldSelector": sel + "other"})
+        self.assertEqual(r.json()["items"], [])
+        r = self.serve.api("GET", ISVCS, params={"fieldSelector": "spec.predictor=x"})
+        self.assertEqual((r.status_code, r.json()["message"]), (400, "field label not supported: spec.predictor"))
+
     def test_get_isvc_output_formats(self):
         obj = json.loads(self.kubectl("get", "isvc", "sklearn-iris", "-o", "json").stdout)
         self.assertEqual(obj["kind"], "InferenceService")
