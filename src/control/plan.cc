@@ -59,7 +59,9 @@ TrafficPlan PlanTraffic(const TrafficInput& in) {
   const bool rolled_runs = std::find(in.revisions.begin(), in.revisions.end(), rolled) != in.revisions.end();
   if (out.split) {
     out.traffic.push_back({in.newest, in.canary_percent, true, in.tag_routing ? "latest" : ""});
-    out.traffic.push_back({rolled, 100 - in.canary_percent, false, in.tag_routing ? "prev" : ""});
+    // KServe tags the previous revision "prev" in every split (its ksvc traffic), with or without tag routing:
+    // kubectl's PREV and PREVROLLEDOUTREVISION columns read that tag. Only "latest" needs the annotation.
+    out.traffic.push_back({rolled, 100 - in.canary_percent, false, "prev"});
   } else if (!rolled.empty() && rolled_runs) {
     const bool is_newest = !in.newest.empty() && in.newest == rolled;
     out.traffic.push_back({rolled, 100, is_newest, in.tag_routing ? (is_newest ? "latest" : "prev") : ""});

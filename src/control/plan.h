@@ -54,7 +54,7 @@ struct TrafficTarget {
   std::string revision;
   int percent = 0;
   bool latest = false;
-  std::string tag;  // "latest" | "prev" with serving.kserve.io/enable-tag-routing, else ""
+  std::string tag;  // "prev" on the previous revision of a split (as KServe); "latest" only with enable-tag-routing
 };
 
 struct TrafficInput {

@@ -86,6 +86,11 @@ TEST(PlanTest, CanarySplitsAndZeroIsARollback) {
   EXPECT_EQ(p.traffic[1].tag, "prev");
   EXPECT_TRUE(p.retire.empty());
   EXPECT_EQ(p.rollout.latest_rolled_out, "r1");  // not rolled out during a canary
+  in.tag_routing = false;  // KServe tags the previous revision "prev" anyway; "latest" needs the annotation
+  p = PlanTraffic(in);
+  EXPECT_EQ(p.traffic[0].tag, "");
+  EXPECT_EQ(p.traffic[1].tag, "prev");
+  in.tag_routing = true;
   in.canary_percent = 0;
   p = PlanTraffic(in);
   EXPECT_EQ(TrafficText(p.traffic), "0% to r2, 100% to r1");
