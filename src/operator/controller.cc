@@ -1,8 +1,8 @@
 #include "operator/controller.h"
 
 #include <chrono>
-#include <ctime>
 
+#include "core/clock.h"
 #include "core/logging.h"
 
 namespace inferd::op {
@@ -13,15 +13,6 @@ kube::Gvr GvrOf(const std::string& api_version, const std::string& plural, bool 
   const size_t slash = api_version.find('/');
   if (slash == std::string::npos) return {"", api_version, plural, namespaced};
   return {api_version.substr(0, slash), api_version.substr(slash + 1), plural, namespaced};
-}
-
-std::string NowRfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 const Json& Meta(const Json& obj) {
