@@ -3,7 +3,7 @@
 selectors), and InferenceGraph / TrainedModel served but reported not Ready (issue 14, section 1).
 
 Run with Debian's /usr/bin/python3 (requests, python3-kubernetes); needs INFERD_BIN, INFERD_TEST_MODELS and
-kubectl (tests/util/kube_fixture.py). Objects are created through the API (requests) until /openapi exists.
+kubectl (tests/util/kube_fixture.py). Objects are created through the API (requests).
 """
 import json
 import os

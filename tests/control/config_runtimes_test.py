@@ -179,15 +179,12 @@ class KubectlApplyKTest(unittest.TestCase):
         tmp = tempfile.mkdtemp(prefix="inferd-config-kubectl-")
         serve = kube_fixture.KubeServe(os.path.join(tmp, "data"))
         try:
-            # kubectl validates against /openapi/v3 when the server has it (helper crds adds it); until then
-            # the apply path alone is tested.
-            validate = [] if serve.kubectl("get", "--raw", "/openapi/v3").returncode == 0 else ["--validate=false"]
             overlays = os.path.join(SOURCE_DIR, "config", "overlays")
             names = ("inferd-lightgbm", "inferd-onnx", "inferd-pytorch", "inferd-sklearn", "inferd-xgboost")
             for overlay, verb, auto in [("kserve-runtimes", "created", "false"),
                                         ("kserve-runtimes", "unchanged", "false"),
                                         ("kserve-runtimes-preferred", "configured", "true")]:
-                p = serve.kubectl("apply", *validate, "-k", os.path.join(overlays, overlay))
+                p = serve.kubectl("apply", "-k", os.path.join(overlays, overlay))
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
                 for name in names:
                     self.assertIn("clusterservingruntime.serving.kserve.io/%s %s" % (name, verb), p.stdout)
