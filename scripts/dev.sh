@@ -29,8 +29,8 @@ build() {
 }
 
 # `dev.sh release PREFIX` (docker/Dockerfile's build stage): the build packages only (setup.sh's image profile),
-# then the same configuration (build type RelWithDebInfo, -O2, as the tests and benchmarks use; Release's -O3
-# stops on a GCC 12 -Wrestrict false positive in std::string's operator+ under -Werror) without tests and
+# then the same configuration (build type RelWithDebInfo, -O2, as the tests and benchmarks use, so that the image
+# runs the tested code) without tests and
 # benchmarks, only the inferd target (which builds its backend plugins), installed stripped under PREFIX:
 # bin/inferd, lib/inferd/libinferd_backend_*.so, and lib/libonnxruntime.so.1 beside them when the onnx plugin
 # was built (it is no Debian package). DRY_RUN=1 prints the commands instead (scripts/check_dockerfile.py
