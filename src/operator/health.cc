@@ -1,11 +1,16 @@
 #include "operator/health.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/post.hpp>
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "net/http_session.h"
+#include "net/listener.h"
 
 namespace inferd::op {
 
@@ -13,86 +18,100 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-struct HealthServer::Impl {
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
-  std::function<bool()> ready;
-  std::atomic<bool> stop{false};
-  std::thread thread;
+namespace {
 
-  void Serve() {
-    while (!stop.load()) {
-      boost::system::error_code ec;
-      tcp::socket sock(io);
-      acceptor.accept(sock, ec);
-      if (ec || stop.load()) continue;
-      timeval tv{5, 0};
-      setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-      boost::beast::flat_buffer buf(8192);
-      http::request_parser<http::empty_body> parser;
-      parser.header_limit(8192);
-      http::read(sock, buf, parser, ec);
-      if (ec) continue;
-      const auto& req = parser.get();
-      http::response<http::string_body> res;
-      res.version(11);
-      res.keep_alive(false);
-      res.set(http::field::content_type, "text/plain");
-      const std::string target(req.target());
-      if (req.method() != http::verb::get) {
-        res.result(http::status::method_not_allowed);
-        res.body() = "GET only\n";
-      } else if (target == "/healthz" || target == "/livez") {
-        res.result(http::status::ok);
-        res.body() = "ok\n";
-      } else if (target == "/readyz") {
-        const bool ok = ready && ready();
-        res.result(ok ? http::status::ok : http::status::service_unavailable);
-        res.body() = ok ? "ok\n" : "caches not synced yet\n";
-      } else {
-        res.result(http::status::not_found);
-        res.body() = "not found\n";
-      }
-      res.prepare_payload();
-      http::write(sock, res, ec);
-      sock.shutdown(tcp::socket::shutdown_both, ec);
-    }
+struct Reply {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// The probes' handler for net::HttpSession (net/http_session.h lists what an App provides).
+struct HealthApp {
+  using Reply = op::Reply;
+  struct Scope {
+    explicit Scope(HealthApp&) {}
+  };
+  using Request = http::request<http::string_body>;
+
+  std::function<bool()> ready;
+
+  uint64_t body_limit() const { return kMaxBody; }
+  std::string_view body_limit_flag() const { return {}; }
+  const char* busy_name() const { return "operator"; }
+  bool keep_alive() const { return true; }
+  template <class Session>
+  std::optional<Reply> OnHead(Session&, const Request&) {
+    return std::nullopt;
   }
+  Reply Answer(const net::HttpAnswer& a) { return {a.status, "text/plain", {}, a.message + "\n"}; }
+  template <class Session>
+  void Handle(const std::shared_ptr<Session>& session, Request& msg) {
+    session->Respond(Route(msg));
+  }
+  void Fill(Reply&& r, http::response<http::string_body>& res) { net::FillResponse(std::move(r), res); }
+
+  Reply Route(const Request& msg) const {
+    if (msg.method() != http::verb::get && msg.method() != http::verb::head) {
+      return {405, "text/plain", {{"Allow", "GET, HEAD"}}, "GET only\n"};
+    }
+    const std::string_view target(msg.target().data(), msg.target().size());
+    if (target == "/healthz" || target == "/livez") return {200, "text/plain", {}, "ok\n"};
+    if (target == "/readyz") {
+      const bool ok = ready && ready();
+      return {ok ? 200 : 503, "text/plain", {}, ok ? "ok\n" : "caches not synced yet\n"};
+    }
+    return {404, "text/plain", {}, "not found\n"};
+  }
+
+  static constexpr uint64_t kMaxBody = 4096;  // probes send none
+};
+
+using Session = net::HttpSession<tcp::socket, HealthApp>;
+
+}  // namespace
+
+struct HealthServer::Impl {
+  asio::io_context ctx{1};                    // first: destroyed last, after every socket bound to it
+  std::optional<net::LoopConns> conns;        // after ctx: destroyed first
+  HealthApp app;
+  std::optional<net::AcceptLoop<tcp>> acceptor;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread thread;
 };
 
 StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(const std::string& host, int port, std::function<bool()> ready) {
+  ASSIGN_OR_RETURN(auto address, net::ListenAddress(host, "--health_host"));
   std::unique_ptr<HealthServer> s(new HealthServer());
   s->impl_ = std::make_unique<Impl>();
   Impl& i = *s->impl_;
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("--health_host: " + host + " is not an IP address");
-  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
-  i.acceptor.open(ep.protocol(), ec);
-  if (!ec) i.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) i.acceptor.bind(ep, ec);
-  if (!ec) i.acceptor.listen(16, ec);
-  if (ec) return Unavailable("health port " + std::to_string(port) + ": " + ec.message());
-  s->port_ = i.acceptor.local_endpoint().port();
-  i.ready = std::move(ready);
-  i.thread = std::thread([&i] { i.Serve(); });
+  i.app.ready = std::move(ready);
+  tcp::acceptor acc(i.ctx);
+  RETURN_IF_ERROR(net::ListenTcp(acc, address, port, /*reuse_port=*/false, "health"));
+  s->port_ = acc.local_endpoint().port();
+  net::Limits limits;
+  limits.timeouts = {kProbeTimeoutMs, kProbeTimeoutMs, kProbeTimeoutMs, kProbeTimeoutMs};
+  limits.max_connections = kMaxConnections;
+  RETURN_IF_ERROR(net::ResolveLimits(&limits, HealthApp::kMaxBody));
+  i.conns.emplace(i.ctx, "health", limits.timeouts, std::make_shared<net::ConnGate>(limits.max_connections),
+                  std::make_shared<net::BodyBudget>(limits.max_body_bytes_in_flight));
+  i.acceptor.emplace(
+      std::move(acc), "health", i.conns->gate_ptr(), [&i]() -> asio::io_context& { return i.ctx; },
+      [&i](tcp::socket socket) { std::make_shared<Session>(std::move(socket), &*i.conns, &i.app)->Start(); });
+  i.acceptor->Start();
+  i.work.emplace(i.ctx.get_executor());
+  i.thread = std::thread([&i] { i.ctx.run(); });
   return s;
 }
 
 HealthServer::~HealthServer() {
   if (!impl_) return;
-  impl_->stop = true;
-  boost::system::error_code ec;
-  // Wake the blocking accept with a connection of our own, then close.
-  tcp::socket poke(impl_->io);
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  if (!ec) {
-    if (ep.address().is_unspecified()) ep.address(asio::ip::make_address("127.0.0.1"));
-    poke.connect(ep, ec);
-  }
+  asio::post(impl_->ctx, [i = impl_.get()] { i->acceptor->Close(); });
+  impl_->work.reset();
+  impl_->ctx.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->acceptor.close(ec);
+  impl_->acceptor->Close();
 }
 
 }  // namespace inferd::op

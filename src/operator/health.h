@@ -1,13 +1,13 @@
 // operator/health.h: `inferd operator --health_port`: GET /healthz (200 while the process runs) and GET
 // /readyz (200 once the caches are filled, else 503) for the kubelet's probes.
 //
-// Contract: one thread serving one connection at a time, blocking Boost.Beast with 5 s socket timeouts and
-// an 8 KiB request head limit; one request per connection. Not the project's HttpSession (net/http_session.h):
-// two probes every few seconds need none of its keep-alive, budgets or event loops, and a plain loop is
-// easier to stop. Bound to `host` (default all addresses, since the kubelet probes the pod IP).
+// Contract: served by inferd's connection manager (net/listener.h, net/http_session.h) on one event loop of its
+// own: keep-alive, deadlines on every phase (kProbeTimeoutMs), a connection cap (kMaxConnections, refused
+// at once beyond it), bodies of at most 4 KiB; so a client that holds connections open cannot stall the
+// kubelet's probes. GET/HEAD only. Bound to `host` (default all addresses, since the kubelet probes the pod IP).
 #pragma once
 
-#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +19,8 @@ namespace inferd::op {
 
 class HealthServer {
  public:
+  static constexpr int64_t kProbeTimeoutMs = 5000;
+  static constexpr int64_t kMaxConnections = 64;
   // ready() is called per /readyz request from the server's thread.
   static StatusOr<std::unique_ptr<HealthServer>> Start(const std::string& host, int port, std::function<bool()> ready);
   ~HealthServer();  // stops
