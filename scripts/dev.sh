@@ -93,6 +93,7 @@ Try them (KServe's V1 and V2 requests, routed by Host like KServe's ingress, or 
   curl -s -H 'Host: sklearn-iris.default.example.com' localhost:8080/v1/models/sklearn-iris:predict -d '{"instances":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]}'
   curl -s localhost:8080/v2/models/xgboost-iris/infer -H 'Content-Type: application/json' -d '{"inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4,6.0,3.4,4.5,1.6]}]}'
   build/inferd describe isvc sklearn-iris
+  KUBECONFIG=<the kubeconfig path inferd serve printed above> kubectl get isvc   # kubectl works too
 CURLS
     wait $SERVE
     ;;
