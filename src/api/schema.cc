@@ -260,14 +260,21 @@ SchemaResult CheckAgainstSchema(const SchemaJson& schema, SchemaJson& obj, bool 
   return out;
 }
 
+namespace {
+// A JSON string of client text (a query value need not be UTF-8: bad bytes become U+FFFD, never an exception).
+std::string Quoted(std::string_view text) {
+  return SchemaJson(std::string(text)).dump(-1, ' ', false, SchemaJson::error_handler_t::replace);
+}
+}  // namespace
+
 StatusOr<FieldValidation> ParseFieldValidation(std::string_view value) {
   if (value.empty() || value == "Warn") return FieldValidation::kWarn;
   if (value == "Strict") return FieldValidation::kStrict;
   if (value == "Ignore") return FieldValidation::kIgnore;
-  return InvalidArgument("fieldValidation: Unsupported value: " + SchemaJson(std::string(value)).dump() +
+  return InvalidArgument("fieldValidation: Unsupported value: " + Quoted(value) +
                          ": supported values: \"Ignore\", \"Strict\", \"Warn\"");
 }
 
-std::string UnknownFieldText(const std::string& path) { return "unknown field " + SchemaJson(path).dump(); }
+std::string UnknownFieldText(const std::string& path) { return "unknown field " + Quoted(path); }
 
 }  // namespace inferd::api

@@ -121,6 +121,11 @@ TEST_F(FieldValidationTest, IgnorePrunesSilently) {
   r = Call("POST", kIsvcs + "?fieldValidation=strict", Isvc("j"));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("supported values"), std::string::npos);
+  // A value that is not UTF-8 (found by fuzz/api_read_fuzz): quoted with U+FFFD in a 400, not a 500 from an
+  // exception while writing the message.
+  r = Call("POST", kIsvcs + "?fieldValidation=St%A5rict", Isvc("k"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("St\ufffdrict"), std::string::npos) << r.body;
 }
 
 TEST_F(FieldValidationTest, TypeEnumAndBoundErrorsAre422WithCauses) {
