@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "api/table.h"
+#include "core/json_field.h"
 
 namespace inferd::api {
 
@@ -34,15 +35,8 @@ PrinterColumn Computed(std::string name, Json (*fn)(const Json&, long long), int
   return {std::move(name), "string", "", "", priority, "", fn};
 }
 
-const Json* Field(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-std::string StringField(const Json& obj, const char* key) {
-  const Json* v = Field(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : "";
-}
+const Json* Field(const Json& obj, std::string_view key) { return JsonField(obj, key); }
+std::string StringField(const Json& obj, std::string_view key) { return JsonStringField(obj, key); }
 std::string Since(const std::string& timestamp, long long now) {
   auto t = ParseRfc3339(timestamp);
   return t ? HumanDuration(now - *t) : "<unknown>";

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_field.h"
 #include "core/percent.h"
 #include "net/http_client.h"
 
@@ -54,11 +55,7 @@ std::string Query(const std::vector<std::pair<std::string, std::string>>& params
 
 }  // namespace
 
-std::string StringField(const Json& obj, std::string_view key) {
-  if (!obj.is_object()) return "";
-  auto f = obj.find(key);
-  return f != obj.end() && f->is_string() ? f->get<std::string>() : "";
-}
+std::string StringField(const Json& obj, std::string_view key) { return JsonStringField(obj, key); }
 
 std::string MetaField(const Json& obj, std::string_view key) {
   if (!obj.is_object()) return "";

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "control/plan.h"
+#include "core/json_field.h"
 #include "operator/plan_internal.h"
 
 namespace inferd::op {
@@ -16,11 +17,7 @@ using internal::Component;
 
 namespace {
 
-const Json* Field(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
+const Json* Field(const Json& obj, const char* key) { return JsonField(obj, key); }
 std::string Text(const Json* obj, const char* key) {
   return obj && obj->is_object() && obj->contains(key) && (*obj)[key].is_string() ? (*obj)[key].get<std::string>() : "";
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "control/replica_command.h"
+#include "core/json_field.h"
 #include "operator/plan_internal.h"
 
 namespace inferd::op::internal {
@@ -26,11 +27,7 @@ constexpr const char* kPodFields[] = {
     "runtimeClassName", "securityContext", "schedulerName", "hostIPC", "hostPID", "hostNetwork",
     "terminationGracePeriodSeconds", "topologySpreadConstraints", "dnsPolicy", "dnsConfig", "automountServiceAccountToken"};
 
-const Json* Field(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
+const Json* Field(const Json& obj, const char* key) { return JsonField(obj, key); }
 
 // A container port's number (8080 when absent or not a number: a runtime object is not validated here).
 int PortNumber(const Json& port) {
@@ -38,8 +35,7 @@ int PortNumber(const Json& port) {
   return n && n->is_number_integer() ? n->get<int>() : kDefaultHttpPort;
 }
 std::string StringField(const Json& obj, const char* key, const std::string& fallback) {
-  const Json* v = Field(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : fallback;
+  return JsonStringField(obj, key, fallback);
 }
 
 // The implementation object of spec.predictor (model, sklearn, ...), or null for custom containers.

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "core/json_field.h"
 #include "resources/internal.h"
 
 namespace inferd::resources::internal {
@@ -38,12 +39,7 @@ std::string ProtocolList() {
   return s;
 }
 
-const Json* Field(const Json& obj, std::string_view key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(std::string(key));
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
+const Json* Field(const Json& obj, std::string_view key) { return JsonField(obj, key); }
 
 std::string Join(std::string_view path, std::string_view key) {
   if (path.empty()) return std::string(key);
