@@ -330,8 +330,8 @@ std::optional<Route> MatchRoute(const std::string& path) {
 }
 
 std::string Resource(const ResourceType& t) {  // "inferenceservices.serving.kserve.io"
-  auto slash = t.api_version.rfind('/');
-  return slash == std::string::npos ? t.plural : t.plural + "." + t.api_version.substr(0, slash);
+  const std::string group = GroupOf(t);
+  return group.empty() ? t.plural : t.plural + "." + group;
 }
 
 // The kinds the API serves, for /openapi/v3 (api/openapi.h): each with its CRD's schema when it has one.
@@ -340,9 +340,8 @@ const std::vector<OpenApiResource>& OpenApiResources() {
     std::vector<OpenApiResource> out;
     for (auto* t : AllTypes()) {
       OpenApiResource r;
-      auto slash = t->api_version.rfind('/');
-      r.group = slash == std::string::npos ? "" : t->api_version.substr(0, slash);
-      r.version = slash == std::string::npos ? t->api_version : t->api_version.substr(slash + 1);
+      r.group = KindOf(t).group();
+      r.version = KindOf(t).version();
       r.kind = t->kind;
       r.plural = t->plural;
       r.namespaced = t->namespaced;
@@ -876,8 +875,7 @@ Reply ApiServer::Impl::StoreError(const Route& rt, const Status& st, const std::
   Json obj = StatusObject(code, HttpReasonFor(st.code()), st.message());
   Json details = Json::object();
   if (!name.empty()) details["name"] = name;
-  auto slash = rt.type->api_version.rfind('/');
-  if (slash != std::string::npos) details["group"] = rt.type->api_version.substr(0, slash);
+  if (std::string group = GroupOf(*rt.type); !group.empty()) details["group"] = std::move(group);
   details["kind"] = rt.type->plural;
   obj["details"] = std::move(details);
   return JsonReply(code, obj);
