@@ -76,6 +76,13 @@ struct RestApp {
       if (auto it = msg.find(http::field::authorization); it != msg.end()) req.authorization = std::string(it->value());
     }
     req.cloudevent_binary = msg.find("ce-specversion") != msg.end();
+    if (options->collect_headers) {
+      for (const auto& f : msg) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+    }
     // Called once, from any thread (net::HttpSession::Responder posts it to the loop).
     handler->Handle(std::move(req), session->Responder());
   }

@@ -83,7 +83,9 @@ Status ModelServer::Start() {
       c.model_defaults);
   std::vector<std::string> to_load;
   V1PassThroughs v1_passthroughs;  // custom Python models' V1 path, for the REST front end
+  ServerOptions server_options = c.server;
   if (!c.python_script.empty()) {
+    server_options.collect_headers = true;  // KServe gives a custom model the request's headers
     // The user's script registers its models before anything listens, so readiness never precedes
     // them and a script that fails stops the server with its Python error.
     std::vector<std::string> argv;
@@ -121,9 +123,9 @@ Status ModelServer::Start() {
   int threads = c.server.max_threads > 0 ? c.server.max_threads
                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl_->pool = std::make_unique<ThreadPool>(threads, 1024);
-  impl_->rest = std::make_unique<RestHandler>(impl_->repo.get(), &impl_->metrics, &impl_->state, c.server,
+  impl_->rest = std::make_unique<RestHandler>(impl_->repo.get(), &impl_->metrics, &impl_->state, server_options,
                                               impl_->pool.get(), std::move(v1_passthroughs));
-  impl_->http = std::make_unique<HttpServer>(impl_->rest.get(), &impl_->state, c.server);
+  impl_->http = std::make_unique<HttpServer>(impl_->rest.get(), &impl_->state, server_options);
   RETURN_IF_ERROR(impl_->http->Start());
   if (c.server.enable_grpc) {
     impl_->grpc = std::make_unique<GrpcServer>(impl_->repo.get(), &impl_->metrics, &impl_->state, c.server);

@@ -327,6 +327,25 @@ StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_vie
   return m;
 }
 
+namespace {
+
+PassThroughCall PassThroughOf(const RestRequest& req) {
+  return PassThroughCall{req.body, req.content_type, req.request_id, req.headers.empty() ? nullptr : &req.headers};
+}
+
+}  // namespace
+
+RestResponse RestHandler::V1Explain(RestRequest& req, Model& model) {
+  int64_t t0 = NowNs();
+  InferTiming timing;
+  auto out = v1_passthroughs_.Explain(model, PassThroughOf(req), &timing);
+  Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
+  if (!st.ok()) return Error(st);
+  RestResponse r = Json(std::move(out->body));
+  r.headers = std::move(out->headers);
+  return r;
+}
+
 RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version,
                                         Done& done, bool* deferred) {
   int64_t t0 = NowNs();
@@ -335,10 +354,12 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   if ((*m)->metadata().v1_passthrough) {  // custom Python models: the body goes to the model whole
     Model& model = **m;
     InferTiming timing;
-    auto out = v1_passthroughs_.Predict(model, req.body, &timing);
+    auto out = v1_passthroughs_.Predict(model, PassThroughOf(req), &timing);
     Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
     if (!st.ok()) return Error(st);
-    return Json(std::move(out).value());
+    RestResponse r = Json(std::move(out->body));
+    r.headers = std::move(out->headers);
+    return r;
   }
   if ((*m)->batching()) return InferBatched(std::move(*m), true, req, model_name, std::nullopt, t0, done, deferred);
   Model& model = **m;
@@ -462,7 +483,7 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
   if (verb == "explain" || verb == "classify" || verb == "regress") {
     auto m = repo_->Get(model, version);
     if (!m.ok()) return Error(m.status());
-    if (verb == "explain") return Error(Unimplemented("model '" + model + "' has no explainer"));
+    if (verb == "explain") return V1Explain(req, **m);
     return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
   }
   return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));

@@ -44,6 +44,9 @@ struct RestRequest {
   // The Authorization header, copied only for /v2/repository/ targets (the repository API's token check,
   // ServerOptions::repository_token); empty otherwise, so the inference path copies nothing more.
   std::string authorization;
+  // Every request header (names lower case), filled only when ServerOptions::collect_headers is set (models that
+  // take bodies whole, server/v1_passthrough.h, see the headers; the tensor path copies nothing more).
+  HeaderList headers;
 };
 
 struct RestResponse {
@@ -85,6 +88,8 @@ class RestHandler {
   RestResponse InferBatched(std::shared_ptr<Model> model, bool v1, RestRequest& req, std::string_view model_name,
                             std::optional<size_t> header_length, int64_t t0, Done& done, bool* deferred);
   void CompleteBatched(BatchedCall& call, Status status, const InferTiming& timing);
+  // `POST /v1/models/<m>:explain`: the model's registered explainer (server/v1_passthrough.h), else 501.
+  RestResponse V1Explain(RestRequest& req, Model& model);
   // repo_->Get that counts a miss in inferd_requests_rejected_total.
   StatusOr<std::shared_ptr<Model>> LookupForInference(std::string_view model, std::string_view version);
   // Runs a request whose parsing gave `parsed` (unless that failed), records metrics, logs model

@@ -31,6 +31,9 @@ struct ServerOptions {
   // Non-empty: the repository API's mutating verbs (load, unload; REST and gRPC) require
   // `Authorization: Bearer <token>`. Index, inference and health stay open.
   std::string repository_token;
+  // Every request header is copied into RestRequest::headers (for models that take bodies whole and see
+  // headers, server/v1_passthrough.h); off by default, so the tensor path copies nothing more.
+  bool collect_headers = false;
   std::string server_name = "inferd";
   std::string server_version = "0.1.0";
 };

@@ -7,18 +7,18 @@
 
 namespace inferd {
 
-StatusOr<std::string> V1PassThroughs::Predict(Model& model, std::string_view body, InferTiming* timing) const {
-  // The same nesting limit as every other body (one byte pass; this path runs Python anyway).
-  RETURN_IF_ERROR(CheckJsonDepth(body, "request body"));
-  auto it = by_name_.find(model.name());
-  if (it == by_name_.end()) {
-    return Internal("model '" + model.name() + "' takes V1 bodies whole but has no V1 pass-through");
-  }
+namespace {
+
+// Runs `fn` as `model`'s work (see the header's contract).
+StatusOr<PassThroughAnswer> RunAsModelWork(Model& model, const V1PassThrough& fn, const PassThroughCall& call,
+                                           InferTiming* timing) {
+  // The same nesting limit as every other body (one byte pass; this path runs Python or an explainer anyway).
+  RETURN_IF_ERROR(CheckJsonDepth(call.body, "request body"));
   Model::PendingGuard pending = model.CountPending();
   int64_t t0 = NowNs();
-  StatusOr<std::string> out = Internal("model raised an unknown exception");
+  StatusOr<PassThroughAnswer> out = Internal("model raised an unknown exception");
   try {
-    out = it->second(body);
+    out = fn(call);
   } catch (const std::exception& e) {
     out = Internal(std::string("model raised an exception: ") + e.what());
   } catch (...) {
@@ -29,6 +29,24 @@ StatusOr<std::string> V1PassThroughs::Predict(Model& model, std::string_view bod
   }
   if (!out.ok()) return model.WithModelName(out.status());
   return out;
+}
+
+}  // namespace
+
+StatusOr<PassThroughAnswer> V1PassThroughs::Predict(Model& model, const PassThroughCall& call,
+                                                    InferTiming* timing) const {
+  auto it = by_name_.find(model.name());
+  if (it == by_name_.end()) {
+    return Internal("model '" + model.name() + "' takes V1 bodies whole but has no V1 pass-through");
+  }
+  return RunAsModelWork(model, it->second, call, timing);
+}
+
+StatusOr<PassThroughAnswer> V1PassThroughs::Explain(Model& model, const PassThroughCall& call,
+                                                    InferTiming* timing) const {
+  auto it = explainers_.find(model.name());
+  if (it == explainers_.end()) return Unimplemented("model '" + model.name() + "' has no explainer");
+  return RunAsModelWork(model, it->second, call, timing);
 }
 
 }  // namespace inferd

@@ -1,42 +1,56 @@
-// server/v1_passthrough.h: KServe V1 :predict bodies handed whole to a model that takes them itself.
+// server/v1_passthrough.h: KServe V1 bodies handed whole to a model that takes them itself, for :predict and
+// :explain.
 //
-// KServe's Python server gives a custom model (a kserve.Model subclass) the parsed V1 body, and the
-// model answers with any JSON value. inferd's Backend seam (model/backend.h) carries tensors only, so
-// this path is a front-end adapter beside it: a model whose metadata().v1_passthrough is true has a
-// V1PassThrough registered here under its name (custom Python models: LoadPythonModels in
-// backends/python/python_model_backend.h), and the REST front end sends its V1 bodies here.
+// KServe's Python server gives a custom model (a kserve.Model subclass) the parsed V1 body and the request's
+// headers, and the model answers with any JSON value (and, with return_response_headers, headers). inferd's
+// Backend seam (model/backend.h) carries tensors only, so this path is a front-end adapter beside it:
+// - :predict: a model whose metadata().v1_passthrough is true has a V1PassThrough registered here under its
+//   name with Add (custom Python models: LoadPythonModels in backends/python/python_model_backend.h), and the
+//   REST front end sends its V1 bodies here.
+// - :explain: any model may have an explainer registered with AddExplainer (a Python model's explain(), a
+//   native explainer such as TreeSHAP or KernelSHAP, ART's attack); the REST front end sends
+//   `POST /v1/models/<m>:explain` bodies here and answers 501 "model '<m>' has no explainer" for a model
+//   without one.
 //
 // Contract:
-// - A V1PassThrough takes the body (JSON text) and returns the JSON text of the answer, or a Status
-//   whose code the front end maps to HTTP as for Infer. It may be called from any number of threads.
+// - A V1PassThrough takes a PassThroughCall (the body as JSON text; the request's headers when the server
+//   collects them, ServerOptions::collect_headers) and returns a PassThroughAnswer (JSON text, extra response
+//   headers), or a Status whose code the front end maps to HTTP as for Infer. It may be called from any
+//   number of threads. The call's views are valid only during the call.
 // - V1PassThroughs is filled before the front ends start and only read afterwards (no lock).
-// - Predict checks the body's JSON nesting (core/json_depth.h) before the model sees it, then runs the
-//   model's pass-through as the model's work: counted in Model::pending(), timed into `timing`
-//   (compute_ns; queue_ns is 0: nothing serializes it), exceptions turned into kInternal, failures
-//   named by Model::WithModelName. A model without a registered pass-through is kInternal.
+// - Predict and Explain check the body's JSON nesting (core/json_depth.h) before the model sees it, then run
+//   the registered function as the model's work: counted in Model::pending(), timed into `timing`
+//   (compute_ns; queue_ns is 0: nothing serializes it), exceptions turned into kInternal, failures named by
+//   Model::WithModelName. Predict for a model without a registered pass-through is kInternal; Explain for a
+//   model without an explainer is kUnimplemented (501, KServe's answer when a model has no explain).
 #pragma once
 
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "model/model.h"
+#include "model/passthrough.h"
 
 namespace inferd {
-
-using V1PassThrough = std::function<StatusOr<std::string>(std::string_view body)>;
 
 class V1PassThroughs {
  public:
   void Add(std::string model_name, V1PassThrough fn) { by_name_[std::move(model_name)] = std::move(fn); }
-  bool empty() const { return by_name_.empty(); }
+  void AddExplainer(std::string model_name, V1PassThrough fn) { explainers_[std::move(model_name)] = std::move(fn); }
+  bool empty() const { return by_name_.empty() && explainers_.empty(); }
+  bool HasExplainer(const std::string& model_name) const { return explainers_.contains(model_name); }
 
-  StatusOr<std::string> Predict(Model& model, std::string_view body, InferTiming* timing) const;
+  StatusOr<PassThroughAnswer> Predict(Model& model, const PassThroughCall& call, InferTiming* timing) const;
+  StatusOr<PassThroughAnswer> Explain(Model& model, const PassThroughCall& call, InferTiming* timing) const;
 
  private:
   std::unordered_map<std::string, V1PassThrough> by_name_;
+  std::unordered_map<std::string, V1PassThrough> explainers_;
 };
 
 }  // namespace inferd

@@ -38,19 +38,25 @@ class Doubler : public Backend {
   ModelMetadata md_;
 };
 
+PassThroughCall BodyOnly(std::string_view body) {
+  PassThroughCall call;
+  call.body = body;
+  return call;
+}
+
 TEST(V1PassThroughs, HandsTheBodyOverAndCountsItAsPending) {
   Model model("m", "1", std::make_unique<Doubler>(true));
   V1PassThroughs v1;
   int64_t pending_inside = -1;
-  v1.Add("m", [&](std::string_view body) -> StatusOr<std::string> {
+  v1.Add("m", [&](const PassThroughCall& call) -> StatusOr<PassThroughAnswer> {
     pending_inside = model.pending();
-    return "{\"got\":" + std::string(body) + "}";
+    return PassThroughAnswer{"{\"got\":" + std::string(call.body) + "}", {}};
   });
   InferTiming timing;
   timing.queue_ns = 123;
-  auto out = v1.Predict(model, "[1,2]", &timing);
+  auto out = v1.Predict(model, BodyOnly("[1,2]"), &timing);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
-  EXPECT_EQ(*out, "{\"got\":[1,2]}");
+  EXPECT_EQ(out->body, "{\"got\":[1,2]}");
   EXPECT_EQ(pending_inside, 1);
   EXPECT_EQ(model.pending(), 0);
   EXPECT_EQ(timing.queue_ns, 0);
@@ -61,18 +67,18 @@ TEST(V1PassThroughs, FailuresAreNamedLikeInfers) {
   Model model("m", "1", std::make_unique<Doubler>(true));
   V1PassThroughs v1;
   Status next = Status::Ok();
-  v1.Add("m", [&](std::string_view) -> StatusOr<std::string> {
+  v1.Add("m", [&](const PassThroughCall&) -> StatusOr<PassThroughAnswer> {
     if (next.ok()) throw std::runtime_error("boom");
     return next;
   });
   next = InvalidArgument("instances: bad");  // the field is named already: no prefix
-  EXPECT_EQ(v1.Predict(model, "{}", nullptr).status().message(), "instances: bad");
+  EXPECT_EQ(v1.Predict(model, BodyOnly("{}"), nullptr).status().message(), "instances: bad");
   next = Unavailable("not ready");
-  auto st = v1.Predict(model, "{}", nullptr).status();
+  auto st = v1.Predict(model, BodyOnly("{}"), nullptr).status();
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_EQ(st.message(), "model 'm': not ready");
   next = Status::Ok();
-  st = v1.Predict(model, "{}", nullptr).status();
+  st = v1.Predict(model, BodyOnly("{}"), nullptr).status();
   EXPECT_EQ(st.code(), StatusCode::kInternal);
   EXPECT_EQ(st.message(), "model 'm': model raised an exception: boom");
   EXPECT_EQ(model.pending(), 0);
@@ -82,11 +88,12 @@ TEST(V1PassThroughs, DeepBodiesNeverReachTheModel) {
   Model model("m", "1", std::make_unique<Doubler>(true));
   V1PassThroughs v1;
   bool called = false;
-  v1.Add("m", [&](std::string_view) -> StatusOr<std::string> {
+  v1.Add("m", [&](const PassThroughCall&) -> StatusOr<PassThroughAnswer> {
     called = true;
-    return std::string("{}");
+    return PassThroughAnswer{"{}", {}};
   });
-  auto out = v1.Predict(model, std::string(65, '[') + std::string(65, ']'), nullptr);
+  const std::string deep = std::string(65, '[') + std::string(65, ']');
+  auto out = v1.Predict(model, BodyOnly(deep), nullptr);
   EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("nested deeper than 64"), std::string::npos) << out.status().message();
   EXPECT_FALSE(called);
@@ -96,7 +103,7 @@ TEST(V1PassThroughs, AModelWithoutOneIsAnInternalError) {
   Model model("m", "1", std::make_unique<Doubler>(true));
   V1PassThroughs v1;
   EXPECT_TRUE(v1.empty());
-  auto out = v1.Predict(model, "{}", nullptr);
+  auto out = v1.Predict(model, BodyOnly("{}"), nullptr);
   EXPECT_EQ(out.status().code(), StatusCode::kInternal);
   EXPECT_NE(out.status().message().find("no V1 pass-through"), std::string::npos);
 }
@@ -110,7 +117,9 @@ TEST(V1PassThroughs, RestRoutesByMetadata) {
   ASSERT_TRUE(repo.AddLoaded("tensor", std::make_unique<Doubler>(false)).ok());
   V1PassThroughs v1;
   for (const char* name : {"custom", "tensor"}) {
-    v1.Add(name, [](std::string_view body) -> StatusOr<std::string> { return "{\"whole\":" + std::string(body) + "}"; });
+    v1.Add(name, [](const PassThroughCall& call) -> StatusOr<PassThroughAnswer> {
+      return PassThroughAnswer{"{\"whole\":" + std::string(call.body) + "}", {{"x-seen", std::string(call.request_id)}}};
+    });
   }
   Metrics metrics;
   ServerState state;
@@ -130,9 +139,48 @@ TEST(V1PassThroughs, RestRoutesByMetadata) {
   r = call("/v1/models/tensor:predict", "{\"instances\":[1]}");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "{\"predictions\":[2.0]}");
+  r = call("/v1/models/custom:explain", "{}");  // no explainer registered: KServe's 501
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.body.find("has no explainer"), std::string::npos) << r.body;
   r = call("/v2/models/custom/infer", "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[3]}]}");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"data\":[6.0]"), std::string::npos) << r.body;
+}
+
+// :explain goes to the model's registered explainer, whatever kind of model it is, with the request id and
+// the answer's headers passed through.
+TEST(V1PassThroughs, ExplainGoesToTheRegisteredExplainer) {
+  BackendRegistry registry;
+  ModelRepository repo(&registry, RepositoryOptions{});
+  ASSERT_TRUE(repo.AddLoaded("tensor", std::make_unique<Doubler>(false)).ok());
+  V1PassThroughs v1;
+  EXPECT_FALSE(v1.HasExplainer("tensor"));
+  v1.AddExplainer("tensor", [](const PassThroughCall& call) -> StatusOr<PassThroughAnswer> {
+    if (call.body == "bad") return InvalidArgument("instances: bad");
+    return PassThroughAnswer{"{\"explained\":" + std::string(call.body) + "}", {{"x-id", std::string(call.request_id)}}};
+  });
+  EXPECT_TRUE(v1.HasExplainer("tensor"));
+  Metrics metrics;
+  ServerState state;
+  RestHandler handler(&repo, &metrics, &state, ServerOptions{}, nullptr, std::move(v1));
+  auto call = [&](const std::string& body) {
+    RestRequest req;
+    req.method = "POST";
+    req.target = "/v1/models/tensor:explain";
+    req.body = body;
+    req.request_id = "rid-1";
+    RestResponse out;
+    handler.Handle(std::move(req), [&](RestResponse&& r) { out = std::move(r); });
+    return out;
+  };
+  RestResponse r = call("[1]");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"explained\":[1]}");
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].second, "rid-1");
+  r = call("bad");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("instances: bad"), std::string::npos) << r.body;
 }
 
 }  // namespace

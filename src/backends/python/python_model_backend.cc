@@ -103,18 +103,27 @@ class PythonV1PassThrough {
   PythonV1PassThrough(const PythonV1PassThrough&) = delete;
   PythonV1PassThrough& operator=(const PythonV1PassThrough&) = delete;
 
-  StatusOr<std::string> Predict(std::string_view body) const {
+  StatusOr<PassThroughAnswer> Predict(const PassThroughCall& call) const {
     GilLock gil;
     PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v1"));
-    PyRef text(PyUnicode_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
+    PyRef text(PyUnicode_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
     if (!fn || !text) return ModelError(shim_.get(), "model '" + name_ + "'");
     PyRef headers(PyDict_New());
+    if (!headers) return ModelError(shim_.get(), "model '" + name_ + "'");
+    if (call.headers) {
+      for (const auto& [k, v] : *call.headers) {
+        PyRef value(PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace"));
+        if (!value || PyDict_SetItemString(headers.get(), k.c_str(), value.get()) != 0) {
+          return ModelError(shim_.get(), "model '" + name_ + "'");
+        }
+      }
+    }
     PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), text.get(), headers.get(), nullptr));
     if (!out) return ModelError(shim_.get(), "model '" + name_ + "'");
     Py_ssize_t n = 0;
     const char* s = PyUnicode_AsUTF8AndSize(out.get(), &n);
     if (!s) return ModelError(shim_.get(), "model '" + name_ + "'");
-    return std::string(s, static_cast<size_t>(n));
+    return PassThroughAnswer{std::string(s, static_cast<size_t>(n)), {}};
   }
 
  private:
@@ -174,7 +183,7 @@ StatusOr<std::vector<PythonModel>> LoadPythonModels(const std::string& script, c
     Py_INCREF(m);
     Py_INCREF(shim.get());
     auto v1 = std::make_shared<const PythonV1PassThrough>(name, PyRef(shim.get()), PyRef(m));
-    out.push_back({name, std::move(backend), [v1](std::string_view body) { return v1->Predict(body); }});
+    out.push_back({name, std::move(backend), [v1](const PassThroughCall& call) { return v1->Predict(call); }});
   }
   if (out.empty()) {
     return InvalidArgument(where + " registered no model: it must call kserve.ModelServer().start([model])");

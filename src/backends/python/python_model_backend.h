@@ -37,15 +37,16 @@
 #include <vector>
 
 #include "model/backend.h"
+#include "model/passthrough.h"
 
 namespace inferd {
 
 struct PythonModel {
   std::string name;
   std::unique_ptr<Backend> backend;
-  // The model's V1 path: the body (JSON text) in, the JSON text of its answer out. The same type as
-  // server/v1_passthrough.h's V1PassThrough (this module does not depend on the front ends).
-  std::function<StatusOr<std::string>(std::string_view body)> v1;
+  // The model's V1 path (model/passthrough.h): the body (JSON text) and headers in, the JSON text of its
+  // answer out.
+  V1PassThrough v1;
 };
 
 StatusOr<std::vector<PythonModel>> LoadPythonModels(const std::string& script, const std::vector<std::string>& argv);
