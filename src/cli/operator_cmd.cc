@@ -51,6 +51,14 @@ void AddPlanFlags(CLI::App* cmd, op::OperatorConfig* c) {
   cmd->add_option("--storage_initializer_image", c->storage_initializer_image,
                   "Image of the init container that downloads storageUri to /mnt/models")
       ->capture_default_str();
+  cmd->add_option("--art_explainer_image", c->art_explainer_image,
+                  "Image of spec.explainer.art (empty: --image running `inferd art-explainer`; "
+                  "kserve/art-explainer runs KServe's Python art server)");
+  cmd->add_option("--agent_image", c->agent_image,
+                  "KServe's agent sidecar, injected for a logger or batcher on a container that is not inferd model-server")
+      ->capture_default_str();
+  cmd->add_option("--logger_default_url", c->logger_default_url, "Sink of a logger without url (KServe's defaultUrl)")
+      ->capture_default_str();
 }
 
 // $POD_NAME (the Deployment passes it), else host name and a random number.

@@ -47,16 +47,6 @@ const CompatibleImage* FindCompatibleImage(std::string_view image) {
   return nullptr;
 }
 
-// inferd's own image (docker/Dockerfile: ENTRYPOINT ["inferd"]), named with or without registry, tag or digest
-// ("inferd", "inferd:0.1.0", "registry.example.com/team/inferd@sha256:..."): a container of it without `command`
-// runs its entrypoint, this binary, with the container's args (config/runtimes: `model-server ...`).
-bool IsInferdImage(std::string_view image) {
-  if (auto at = image.find('@'); at != std::string_view::npos) image = image.substr(0, at);
-  if (auto slash = image.rfind('/'); slash != std::string_view::npos) image = image.substr(slash + 1);
-  if (auto colon = image.find(':'); colon != std::string_view::npos) image = image.substr(0, colon);
-  return image == "inferd";
-}
-
 int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
@@ -177,16 +167,26 @@ void SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInp
     SetFlag(rest, "--model_format", in.spec->format);
   }
   if (in.spec->batcher && !HasFlag(rest, "--max_batch_size")) {
-    SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
-                                                          ? in.spec->batcher->max_batch_size
-                                                          : 32));
-    SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
-                                                              ? in.spec->batcher->max_latency_ms
-                                                              : 500} * 1000));
+    for (const std::string& f : BatcherFlags(*in.spec->batcher)) {
+      const size_t eq = f.find('=');
+      SetFlag(rest, std::string_view(f).substr(0, eq), f.substr(eq + 1));
+    }
   }
 }
 
 }  // namespace
+
+bool IsInferdImage(std::string_view image) {
+  if (auto at = image.find('@'); at != std::string_view::npos) image = image.substr(0, at);
+  if (auto slash = image.rfind('/'); slash != std::string_view::npos) image = image.substr(slash + 1);
+  if (auto colon = image.find(':'); colon != std::string_view::npos) image = image.substr(0, colon);
+  return image == "inferd";
+}
+
+std::vector<std::string> BatcherFlags(const resources::ComponentSpec::Batcher& b) {
+  return {"--max_batch_size=" + std::to_string(b.max_batch_size > 0 ? b.max_batch_size : 32),
+          "--max_latency=" + std::to_string(int64_t{b.max_latency_ms > 0 ? b.max_latency_ms : 500} * 1000)};
+}
 
 std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in) {
   std::string out;

@@ -33,6 +33,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "resources/resources.h"
@@ -59,6 +60,16 @@ std::string LoadFailureFromIndex(std::string_view body);
 // The GPUs (resources.limits["nvidia.com/gpu"]) one replica needs: the component's own container's when it
 // says, else (a model on a runtime) the runtime's kserve-container's, as KServe merges the two; 0 = none.
 int ReplicaGpus(const resources::ComponentSpec& spec, const resources::Json* runtime);
+
+// inferd's own image (docker/Dockerfile: ENTRYPOINT ["inferd"]), named with or without registry, tag or digest
+// ("inferd", "inferd:0.1.0", "registry.example.com/team/inferd@sha256:..."): a container of it without `command`
+// runs its entrypoint, this binary, with the container's args (config/runtimes: `model-server ...`).
+bool IsInferdImage(std::string_view image);
+
+// `inferd model-server`'s flags for a component's batcher (KServe's maxBatchSize, maxLatency in ms):
+// `--max_batch_size=N --max_latency=µs`, 32 rows and 500 ms when a field is absent. `inferd serve` and
+// `inferd operator` both pass these.
+std::vector<std::string> BatcherFlags(const resources::ComponentSpec::Batcher& batcher);
 
 // Replaces {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} and the /mnt/models prefix.
 std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in);

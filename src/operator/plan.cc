@@ -1,6 +1,7 @@
 #include "operator/plan.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -50,30 +51,31 @@ struct Failure {
   std::string reason, message;
 };
 
-// The component resolved as `inferd serve` resolves it (reconcile_service.cc ResolveComponent), or why not.
-std::optional<Failure> Resolve(const PlanInput& in, Component& c) {
+// "transformer" -> "Transformer": the component in condition types and reasons (TransformerReady, ...).
+std::string Capitalized(const std::string& component) {
+  return component.empty() ? component : std::string(1, static_cast<char>(std::toupper(component[0]))) + component.substr(1);
+}
+std::string ConditionType(const std::string& component) { return Capitalized(component) + "Ready"; }
+std::string InvalidReason(const std::string& component) { return "Invalid" + Capitalized(component) + "Spec"; }
+
+// The predictor resolved as `inferd serve` resolves it (reconcile_service.cc ResolveComponent), then the
+// transformer and the explainer (components.cc), or why not.
+std::optional<Failure> Resolve(const PlanInput& in, internal::Components& cs) {
+  Component& c = cs.predictor;
   const Json* md = Field(in.isvc, "metadata");
   c.isvc = Text(md, "name");
   c.ns = Text(md, "namespace");
   if (c.ns.empty()) c.ns = "default";
   c.uid = Text(md, "uid");
-  auto spec = resources::ResolvePredictor(in.isvc);
+  auto spec = resources::ResolvePredictor(internal::WithoutOperatorFields(in.isvc));
   if (!spec.ok()) return Failure{"InvalidPredictorSpec", spec.status().message()};
   c.spec = std::move(*spec);
-  c.predictor = in.isvc["spec"]["predictor"];
-  const std::string pname = c.predictor.value("name", "");
+  c.written = in.isvc["spec"]["predictor"];
+  c.logger = c.written.contains("logger") ? c.written["logger"] : Json();
+  const std::string pname = c.written.value("name", "");
   c.name = pname.empty() ? c.isvc + "-predictor" : c.isvc + "-" + pname + "-predictor";
-  c.autoscaler_class = c.spec.annotations.count("serving.kserve.io/autoscalerClass")
-                           ? c.spec.annotations.at("serving.kserve.io/autoscalerClass")
-                           : "";
-  if (!c.spec.collocated.empty()) {
-    return Failure{"CollocationNotSupported",
-                   "spec.predictor.containers: containers collocated with the model are not supported by inferd operator yet"};
-  }
-  if (c.spec.batcher) {
-    return Failure{"InvalidPredictorSpec", "spec.predictor.batcher: not supported by inferd operator yet (no agent container)"};
-  }
-  if (c.autoscaler_class == "keda") {
+  if (c.spec.annotations.count("serving.kserve.io/autoscalerClass") &&
+      c.spec.annotations.at("serving.kserve.io/autoscalerClass") == "keda") {
     return Failure{"InvalidPredictorSpec",
                    "metadata.annotations[serving.kserve.io/autoscalerClass]: keda is not supported by inferd operator yet"};
   }
@@ -88,20 +90,15 @@ std::optional<Failure> Resolve(const PlanInput& in, Component& c) {
     }
     c.runtime = std::move(*choice);
   }
-  // Labels: the runtime's pod labels, the isvc's and the component's, then KServe's own two.
-  const Json* rspec = c.runtime ? Field(c.runtime->runtime, "spec") : nullptr;
-  for (const char* key : {"labels", "annotations"}) {
-    Json& out = key[0] == 'l' ? c.labels : c.annotations;
-    if (const Json* r = rspec ? Field(*rspec, key) : nullptr; r && r->is_object()) {
-      for (const auto& [k, v] : r->items()) {
-        if (v.is_string()) out[k] = v;
-      }
+  internal::SetComponentMetadata(c);
+  for (const char* which : {"transformer", "explainer"}) {
+    if (!in.isvc["spec"].contains(which) || in.isvc["spec"][which].is_null()) continue;
+    Component other;
+    if (Status st = internal::ResolveOther(in.isvc, which, in.config, c, other); !st.ok()) {
+      return Failure{InvalidReason(which), st.message()};
     }
-    for (const auto& [k, v] : key[0] == 'l' ? c.spec.labels : c.spec.annotations) out[k] = v;
+    cs.others.push_back(std::move(other));
   }
-  c.annotations.erase("kubectl.kubernetes.io/last-applied-configuration");
-  c.labels["serving.kserve.io/inferenceservice"] = c.isvc;
-  c.labels["component"] = c.component;
   return std::nullopt;
 }
 
@@ -158,10 +155,40 @@ struct Outcome {
   ConditionStatus ingress{"IngressReady", "False", "PredictorNotReady", "the predictor is not ready yet"};
   std::string url, address;
   std::vector<control::RevisionStatus> revisions;
+  std::vector<internal::Backend> backends;  // the predictor's revisions with a share of the traffic
 };
 
-Json StatusJson(const PlanInput& in, const Component& c, const std::string& mode, const Outcome& o,
-                const std::optional<Failure>& failure) {
+// A transformer's or an explainer's pass.
+struct OtherOutcome {
+  std::string component, name, revision;
+  ConditionStatus ready;  // TransformerReady / ExplainerReady
+  std::string url;        // Knative: its Service's url ("" = the host the domain template gives)
+  int timeout_seconds = 60;
+};
+
+
+// components.transformer / .explainer and their conditions (from their children, or the failure).
+void OthersStatus(const PlanInput& in, const internal::Components& cs, const std::vector<OtherOutcome>& others,
+                  const std::optional<Failure>& failure, control::IsvcStatus& st, std::vector<ConditionStatus>& conds) {
+  for (const Component& x : cs.others) {
+    const OtherOutcome* out = nullptr;
+    for (const auto& y : others) {
+      if (y.component == x.component) out = &y;
+    }
+    control::ComponentStatus cst;
+    cst.url = out && !out->url.empty() ? out->url : in.config.url_scheme + "://" + internal::HostName(x, in.config, x.name);
+    if (out) cst.latest_created = out->revision;
+    if (out && out->ready.status == "True") cst.latest_ready = out->revision;
+    st.components.emplace_back(x.component, std::move(cst));
+    conds.push_back(failure  ? MakeCondition(ConditionType(x.component), false, failure->reason, failure->message)
+                    : out    ? (out->ready.status == "True" ? MakeCondition(out->ready.type, true, "", "") : out->ready)
+                             : MakeCondition(ConditionType(x.component), false, "Pending", ""));
+  }
+}
+
+Json StatusJson(const PlanInput& in, const internal::Components& cs, const std::string& mode, const Outcome& o,
+                const std::vector<OtherOutcome>& others, const std::optional<Failure>& failure) {
+  const Component& c = cs.predictor;
   const Json old = in.isvc.contains("status") ? in.isvc["status"] : Json();
   control::IsvcStatus st;
   st.url = o.url;
@@ -194,12 +221,24 @@ Json StatusJson(const PlanInput& in, const Component& c, const std::string& mode
                                       : (o.serving_ready ? MakeCondition("PredictorReady", true, "", "") : o.predictor);
   if (!failure && !o.serving_ready && predictor.reason.empty()) predictor.reason = ready.reason, predictor.message = ready.message;
   ConditionStatus ingress = failure ? MakeCondition("IngressReady", false, failure->reason, failure->message) : o.ingress;
-  const bool all = ok && ingress.status == "True";
-  ConditionStatus top = all ? MakeCondition("Ready", true, "", "")
-                            : (predictor.status != "True" ? ConditionStatus{"Ready", predictor.status == "Unknown" ? "Unknown" : "False",
-                                                                            predictor.reason, predictor.message}
-                                                          : ConditionStatus{"Ready", ingress.status, ingress.reason, ingress.message});
+  std::vector<ConditionStatus> other_conds;
+  OthersStatus(in, cs, others, failure, st, other_conds);
+  // Ready: every component and the ingress; else the first that is not, as that one says.
+  std::vector<const ConditionStatus*> parts = {&predictor};
+  for (const auto& x : other_conds) parts.push_back(&x);
+  parts.push_back(&ingress);
+  const ConditionStatus* blocking = nullptr;
+  for (const ConditionStatus* p : parts) {
+    if (!blocking && p->status != "True") blocking = p;
+  }
+  ConditionStatus top = !blocking && ok ? MakeCondition("Ready", true, "", "")
+                                        : ConditionStatus{"Ready", blocking && blocking->status == "Unknown" ? "Unknown" : "False",
+                                                          blocking ? blocking->reason : "", blocking ? blocking->message : ""};
+  // Sorted by type, as Knative's condition sets write them.
   st.conditions = {ingress, predictor, top};
+  for (auto& x : other_conds) st.conditions.push_back(std::move(x));
+  std::sort(st.conditions.begin(), st.conditions.end(),
+            [](const ConditionStatus& a, const ConditionStatus& b) { return a.type < b.type; });
   st.observed_generation = Int(Field(in.isvc, "metadata"), "generation");
   if (st.observed_generation == 0) st.observed_generation = 1;
   st.deployment_mode = mode;
@@ -222,18 +261,14 @@ struct Desired {
   std::set<std::string> keep;  // observed children to leave as they are
 };
 
-void PlanIngress(const Component& c, const OperatorConfig& cfg, const std::vector<internal::Backend>& backends,
-                 Desired& d, Outcome& o);
-
 // Standard mode: Deployments, Services, HPAs and the ingress.
 void PlanStandard(const PlanInput& in, const Component& c, const Json& pod, const std::vector<const Json*>& owned,
                   Desired& d, Outcome& o) {
-  const OperatorConfig& cfg = in.config;
   const Json old = in.isvc.contains("status") ? in.isvc["status"] : Json::object();
   const std::string prev_name = c.name + "-prev";
   const Json* main = FindOwned(owned, "apps/Deployment/" + c.name);
   const Json* prev = FindOwned(owned, "apps/Deployment/" + prev_name);
-  o.hash = control::RevisionHash(c.predictor, c.runtime ? &*c.runtime : nullptr, c.spec.annotations);
+  o.hash = control::RevisionHash(c.written, c.runtime ? &*c.runtime : nullptr, c.spec.annotations);
   const std::string main_rev = main ? Annotation(*main, kRevisionAnnotation) : "";
   const std::string prev_rev = prev ? Annotation(*prev, kRevisionAnnotation) : "";
   if (main && Annotation(*main, kRevisionHashAnnotation) == o.hash && !main_rev.empty()) {
@@ -304,44 +339,65 @@ void PlanStandard(const PlanInput& in, const Component& c, const Json& pod, cons
     rs.latest = rs.name == o.revision;
     o.revisions.push_back(rs);
   }
-
-  PlanIngress(c, cfg, backends, d, o);
+  o.backends = std::move(backends);
 }
 
-// The url, the address and the route in: an Ingress or HTTPRoutes once the predictor serves (none when
-// cluster-local), with IngressReady.
-void PlanIngress(const Component& c, const OperatorConfig& cfg, const std::vector<internal::Backend>& backends,
-                 Desired& d, Outcome& o) {
+// The url, the address and the route in: an Ingress or HTTPRoutes once the predictor serves and the other
+// components are ready (none when cluster-local), with IngressReady. The top-level host goes to the
+// transformer when there is one, `:explain` to the explainer.
+void PlanIngress(const Component& c, const OperatorConfig& cfg, const std::vector<OtherOutcome>& others, Desired& d,
+                 Outcome& o) {
   const bool cluster_local = c.labels.value("networking.kserve.io/visibility", "") == "cluster-local" ||
                              cfg.ingress_domain == "svc.cluster.local" || cfg.disable_ingress_creation;
-  o.address = "http://" + c.name + "." + c.ns + ".svc.cluster.local";
+  const OtherOutcome* transformer = nullptr;
+  const OtherOutcome* explainer = nullptr;
+  for (const auto& x : others) (x.component == "transformer" ? transformer : explainer) = &x;
+  o.address = "http://" + (transformer ? transformer->name : c.name) + "." + c.ns + ".svc.cluster.local";
   o.url = cluster_local ? o.address : cfg.url_scheme + "://" + internal::HostName(c, cfg, c.isvc);
   if (cluster_local) {
     o.ingress = MakeCondition("IngressReady", true, "", "");
     return;
   }
-  if (!o.serving_ready) {  // KServe creates the ingress only once the predictor is ready; an existing one stays
+  const OtherOutcome* waiting = nullptr;
+  for (const auto& x : others) {
+    if (!waiting && x.ready.status != "True") waiting = &x;
+  }
+  if (!o.serving_ready || waiting) {  // KServe creates the ingress only once its backends are ready; an existing one stays
     for (const char* k : {"networking.k8s.io/Ingress/", "gateway.networking.k8s.io/HTTPRoute/"}) {
       d.keep.insert(k + c.isvc);
       d.keep.insert(k + c.name);
+      for (const auto& x : others) d.keep.insert(k + x.name);
+    }
+    if (o.serving_ready) {
+      o.ingress = {"IngressReady", "False", Capitalized(waiting->component) + "NotReady",
+                   "the " + waiting->component + " is not ready yet"};
     }
     return;
   }
+  // A Kubernetes Ingress has no weights: the rolled-out revision takes everything, and the status says so.
+  const bool split = !cfg.gateway_api && o.backends.size() > 1;
+  const std::vector<internal::Backend> predictor =
+      split ? std::vector<internal::Backend>{o.backends[1]} : o.backends;
+  internal::Routes routes;
+  routes.entry = {c.isvc, predictor, c.spec.timeout_seconds};
+  routes.components.push_back({c.name, predictor, c.spec.timeout_seconds});
+  for (const auto& x : others) {
+    internal::Route r{x.name, {{x.name, 100}}, x.timeout_seconds};
+    if (x.component == "transformer") routes.entry = {c.isvc, r.backends, x.timeout_seconds};
+    if (x.component == "explainer") routes.explainer = r;
+    routes.components.push_back(std::move(r));
+  }
+  o.ingress = MakeCondition("IngressReady", true, "", "");
   if (cfg.gateway_api) {
-    for (auto& r : internal::BuildHttpRoutes(c, cfg, backends)) d.objects.push_back(std::move(r));
-    o.ingress = MakeCondition("IngressReady", true, "", "");
+    for (auto& r : internal::BuildHttpRoutes(c, cfg, routes)) d.objects.push_back(std::move(r));
     return;
   }
-  // A Kubernetes Ingress has no weights: the rolled-out revision takes everything, and the status says so.
-  const internal::Backend& stable = backends.size() > 1 ? backends[1] : backends[0];
-  d.objects.push_back(internal::BuildIngress(c, cfg, stable.service));
-  if (backends.size() > 1) {
+  d.objects.push_back(internal::BuildIngress(c, cfg, routes));
+  if (split) {
     o.ingress = MakeCondition("IngressReady", false, "TrafficSplitNotSupported",
                               "spec.predictor.canaryTrafficPercent: a Kubernetes Ingress cannot split traffic by weight, "
-                              "so all traffic goes to " + stable.service + "; enable the Gateway API (HTTPRoute) or use Knative mode");
+                              "so all traffic goes to " + predictor[0].service + "; enable the Gateway API (HTTPRoute) or use Knative mode");
     o.traffic.traffic = {{o.traffic.rollout.latest_rolled_out, 100, false, ""}};
-  } else {
-    o.ingress = MakeCondition("IngressReady", true, "", "");
   }
 }
 
@@ -367,7 +423,7 @@ void PlanKnative(const PlanInput& in, const Component& c, const Json& pod, const
   const Json* ksvc = FindOwned(owned, "serving.knative.dev/Service/" + c.name);
   const Json* st = ksvc ? Field(*ksvc, "status") : nullptr;
   const std::string ready = Text(st, "latestReadyRevisionName");
-  o.hash = control::RevisionHash(c.predictor, c.runtime ? &*c.runtime : nullptr, c.spec.annotations);
+  o.hash = control::RevisionHash(c.written, c.runtime ? &*c.runtime : nullptr, c.spec.annotations);
   o.revision = Text(st, "latestCreatedRevisionName");  // Knative names its revisions
   control::TrafficInput tin;
   tin.rollout = {old.value("/components/predictor/latestRolledoutRevision"_json_pointer, ""),
@@ -391,6 +447,44 @@ void PlanKnative(const PlanInput& in, const Component& c, const Json& pod, const
   const Json* addr = st ? Field(*st, "address") : nullptr;
   o.address = Text(addr, "url");
   if (o.address.empty()) o.address = "http://" + c.name + "." + c.ns + ".svc.cluster.local";
+}
+
+// A transformer or an explainer: Deployment/Service/HPA `<isvc>-<component>` (Standard) or a Knative Service,
+// one revision at a time (a new spec rolls out as the Deployment's rolling update, as in KServe's Standard mode).
+OtherOutcome PlanOther(const PlanInput& in, const std::string& mode, const Component& c, const Json& pod,
+                       const std::vector<const Json*>& owned, Desired& d) {
+  OtherOutcome x;
+  x.component = c.component;
+  x.name = c.name;
+  x.timeout_seconds = c.spec.timeout_seconds;
+  const Json old = in.isvc.contains("status") ? in.isvc["status"] : Json::object();
+  const std::string old_created =
+      old.value(Json::json_pointer("/components/" + c.component + "/latestCreatedRevision"), std::string());
+  if (mode == "Knative") {
+    const Json* ksvc = FindOwned(owned, "serving.knative.dev/Service/" + c.name);
+    const Json* st = ksvc ? Field(*ksvc, "status") : nullptr;
+    x.revision = Text(st, "latestCreatedRevisionName");
+    x.url = Text(st, "url");
+    x.ready = KnativeReadiness(ksvc);
+    d.objects.push_back(internal::BuildKnativeService(c, pod, {{"", 100, true, ""}}));
+  } else {
+    const Json* main = FindOwned(owned, "apps/Deployment/" + c.name);
+    const std::string hash = control::RevisionHash(c.written, nullptr, c.spec.annotations);
+    const std::string rev = main ? Annotation(*main, kRevisionAnnotation) : "";
+    x.revision = main && !rev.empty() && Annotation(*main, kRevisionHashAnnotation) == hash
+                     ? rev
+                     : control::RevisionName(c.isvc, c.component,
+                                             std::max(RevisionNumber(rev), RevisionNumber(old_created)) + 1);
+    x.ready = CurrentReadiness(main);
+    if (x.ready.status == "True" && rev != x.revision) {
+      x.ready = {"", "Unknown", "Progressing", "the Deployment does not run revision " + x.revision + " yet"};
+    }
+    d.objects.push_back(internal::BuildDeployment(c, c.name, pod, x.revision, hash));
+    d.objects.push_back(internal::BuildService(c, c.name, pod));
+    if (auto hpa = internal::BuildHpa(c, c.name)) d.objects.push_back(std::move(*hpa));
+  }
+  x.ready.type = ConditionType(c.component);
+  return x;
 }
 
 // Create what is missing, update what drifted, delete owned children no longer desired.
@@ -495,11 +589,27 @@ ConditionStatus DeploymentReadiness(const Json& deployment) {
 }
 
 namespace {
+
+// The pod spec of each component (the predictor's first), with its logger and batcher in place.
+std::optional<Failure> PodSpecs(const PlanInput& in, const std::string& mode, const internal::Components& cs,
+                                std::vector<Json>& pods) {
+  std::vector<const Component*> all = {&cs.predictor};
+  for (const auto& x : cs.others) all.push_back(&x);
+  for (const Component* c : all) {
+    StatusOr<Json> pod = internal::PodSpec(*c, in.config);
+    Status st = pod.ok() ? internal::AddLoggerAndBatcher(*c, in.config, mode, *pod) : pod.status();
+    if (!st.ok()) return Failure{InvalidReason(c->component), st.message()};
+    pods.push_back(std::move(*pod));
+  }
+  return std::nullopt;
+}
+
 PlanOutput PlanChecked(const PlanInput& in) {
   PlanOutput out;
-  Component c;
+  internal::Components cs;
+  const Component& c = cs.predictor;
   out.mode = DeploymentMode(in.isvc, in.config);
-  std::optional<Failure> failure = Resolve(in, c);
+  std::optional<Failure> failure = Resolve(in, cs);
   if (!failure && out.mode != "Standard" && out.mode != "Knative") {
     failure = Failure{"InvalidDeploymentMode", "metadata.annotations[serving.kserve.io/deploymentMode]: " + out.mode +
                                                    " is not supported by inferd operator (Standard or Knative)"};
@@ -508,20 +618,36 @@ PlanOutput PlanChecked(const PlanInput& in) {
     failure = Failure{"KnativeNotInstalled", "serving.kserve.io/deploymentMode: Knative needs Knative Serving "
                                              "(serving.knative.dev/v1) installed in the cluster; use Standard"};
   }
-  StatusOr<Json> pod = failure ? StatusOr<Json>(Json()) : internal::PodSpec(c, in.config);
-  if (!pod.ok()) failure = Failure{"InvalidPredictorSpec", pod.status().message()};
+  std::vector<Json> pods;
+  if (!failure) failure = PodSpecs(in, out.mode, cs, pods);
   std::vector<const Json*> owned;
   for (const auto& ch : in.children) {
     if (OwnedBy(ch, c.uid)) owned.push_back(&ch);
   }
   Outcome o;
   Desired d;
+  std::vector<OtherOutcome> others;
   if (failure) {  // an invalid spec changes nothing: what runs keeps running (as with `inferd serve`)
     for (const Json* ch : owned) d.keep.insert(Key(*ch));
-  } else if (out.mode == "Knative") {
-    PlanKnative(in, c, *pod, owned, d, o);
   } else {
-    PlanStandard(in, c, *pod, owned, d, o);
+    if (out.mode == "Knative") {
+      PlanKnative(in, c, pods[0], owned, d, o);
+    } else {
+      PlanStandard(in, c, pods[0], owned, d, o);
+    }
+    for (size_t i = 0; i < cs.others.size(); ++i) others.push_back(PlanOther(in, out.mode, cs.others[i], pods[i + 1], owned, d));
+    if (out.mode == "Standard") {
+      PlanIngress(c, in.config, others, d, o);
+    } else {
+      for (const auto& x : others) {
+        if (x.component == "transformer" && !x.url.empty()) o.url = x.url;
+        if (x.component == "transformer") o.address = "http://" + x.name + "." + c.ns + ".svc.cluster.local";
+        if (o.ingress.status == "True" && x.ready.status != "True") {
+          o.ingress = {"IngressReady", "False", Capitalized(x.component) + "NotReady",
+                       "the " + x.component + "'s Knative Service is not ready yet"};
+        }
+      }
+    }
   }
   std::vector<std::string> not_owned;
   PlanActions(d, owned, in.children, out, not_owned);
@@ -531,7 +657,7 @@ PlanOutput PlanChecked(const PlanInput& in) {
     failure = Failure{"ChildNotOwned", names + " exists and is not controlled by this InferenceService"};
   }
   out.desired = std::move(d.objects);
-  out.status = StatusJson(in, c, out.mode, o, failure);
+  out.status = StatusJson(in, cs, out.mode, o, others, failure);
   Json old = in.isvc.contains("status") ? in.isvc["status"] : Json();
   // Compared without key order (the first pass after `inferd serve`'s writer may reorder status.inferd).
   out.status_changed = nlohmann::json::parse(out.status.dump()) != nlohmann::json::parse(old.dump());

@@ -64,6 +64,13 @@ struct OperatorConfig {
   // Replaces the image "inferd" of inferd's built-in runtimes; the tag config/runtimes/ uses.
   std::string model_server_image = "inferd:0.1.0";
   std::string storage_initializer_image = "kserve/storage-initializer:v0.15.2";
+  // The image of `spec.explainer.art`: "" = model_server_image running `inferd art-explainer` (inferd's own
+  // SquareAttack); KServe's "kserve/art-explainer" runs its Python art server with the same flags. A
+  // runtimeVersion replaces the tag, as KServe does.
+  std::string art_explainer_image;
+  // KServe's agent sidecar, injected for a logger or batcher on a container that is not `inferd model-server`.
+  std::string agent_image = "kserve/agent:v0.15.2";
+  std::string logger_default_url = "http://default-broker";  // a logger without url (KServe's defaultUrl)
 };
 
 struct PlanInput {

@@ -28,14 +28,32 @@ std::string HostName(const Component& c, const OperatorConfig& cfg, const std::s
   return host;
 }
 
-Json BuildIngress(const Component& c, const OperatorConfig& cfg, const std::string& backend_service) {
+namespace {
+
+Json IngressPath(const std::string& path, const char* type, const std::string& service) {
+  return {{"path", path}, {"pathType", type}, {"backend", {{"service", {{"name", service}, {"port", {{"number", 80}}}}}}}};
+}
+
+Json IngressRule(const std::string& host, Json paths) {
+  return {{"host", host}, {"http", {{"paths", std::move(paths)}}}};
+}
+
+}  // namespace
+
+// A Kubernetes Ingress has neither weights nor regular expressions: each host goes to its first backend, and
+// `:explain` on the top-level host is the Exact path /v1/models/<isvc>:explain (the only model name an
+// explainer serves: KServe starts it with --model_name <isvc>).
+Json BuildIngress(const Component& c, const OperatorConfig& cfg, const Routes& routes) {
   Json ing = ObjectMeta(c, "networking.k8s.io/v1", "Ingress", c.isvc);
   Json rules = Json::array();
-  for (const std::string& n : {c.isvc, c.name}) {
-    Json path = {{"path", "/"},
-                 {"pathType", "Prefix"},
-                 {"backend", {{"service", {{"name", backend_service}, {"port", {{"number", 80}}}}}}}};
-    rules.push_back({{"host", HostName(c, cfg, n)}, {"http", {{"paths", Json::array({std::move(path)})}}}});
+  Json top = Json::array();
+  if (routes.explainer) {
+    top.push_back(IngressPath("/v1/models/" + c.isvc + ":explain", "Exact", routes.explainer->backends.front().service));
+  }
+  top.push_back(IngressPath("/", "Prefix", routes.entry.backends.front().service));
+  rules.push_back(IngressRule(HostName(c, cfg, c.isvc), std::move(top)));
+  for (const Route& r : routes.components) {
+    rules.push_back(IngressRule(HostName(c, cfg, r.name), Json::array({IngressPath("/", "Prefix", r.backends.front().service)})));
   }
   ing["spec"] = Json::object();
   if (!cfg.ingress_class.empty()) ing["spec"]["ingressClassName"] = cfg.ingress_class;
@@ -43,30 +61,42 @@ Json BuildIngress(const Component& c, const OperatorConfig& cfg, const std::stri
   return ing;
 }
 
-std::vector<Json> BuildHttpRoutes(const Component& c, const OperatorConfig& cfg, const std::vector<Backend>& backends) {
+namespace {
+
+Json RouteRule(const Component& c, const std::string& path_regex, const Route& route) {
+  Json refs = Json::array();
+  for (const auto& b : route.backends) {
+    Json ref = {{"group", ""}, {"kind", "Service"}, {"name", b.service}, {"port", 80}};
+    if (route.backends.size() > 1) ref["weight"] = b.weight;
+    refs.push_back(std::move(ref));
+  }
+  Json headers = {{"set", {{{"name", "KServe-Isvc-Name"}, {"value", c.isvc}}, {{"name", "KServe-Isvc-Namespace"}, {"value", c.ns}}}}};
+  return {{"matches", {{{"path", {{"type", "RegularExpression"}, {"value", path_regex}}}}}},
+          {"filters", {{{"type", "RequestHeaderModifier"}, {"requestHeaderModifier", std::move(headers)}}}},
+          {"backendRefs", std::move(refs)},
+          {"timeouts", {{"request", std::to_string(route.timeout_seconds) + "s"}}}};
+}
+
+}  // namespace
+
+// KServe's explain match (constants.ExplainPrefix) before the catch-all, on the top-level route.
+std::vector<Json> BuildHttpRoutes(const Component& c, const OperatorConfig& cfg, const Routes& routes) {
   const std::string& gw = cfg.gateway;
   const size_t slash = gw.find('/');
   Json parent = {{"group", "gateway.networking.k8s.io"}, {"kind", "Gateway"}};
   parent["name"] = slash == std::string::npos ? gw : gw.substr(slash + 1);
   if (slash != std::string::npos) parent["namespace"] = gw.substr(0, slash);
-  Json refs = Json::array();
-  for (const auto& b : backends) {
-    Json ref = {{"group", ""}, {"kind", "Service"}, {"name", b.service}, {"port", 80}};
-    if (backends.size() > 1) ref["weight"] = b.weight;
-    refs.push_back(std::move(ref));
-  }
-  Json headers = {{"set", {{{"name", "KServe-Isvc-Name"}, {"value", c.isvc}}, {{"name", "KServe-Isvc-Namespace"}, {"value", c.ns}}}}};
-  Json rule = {{"matches", {{{"path", {{"type", "RegularExpression"}, {"value", "^/.*$"}}}}}},
-               {"filters", {{{"type", "RequestHeaderModifier"}, {"requestHeaderModifier", std::move(headers)}}}},
-               {"backendRefs", std::move(refs)},
-               {"timeouts", {{"request", std::to_string(c.spec.timeout_seconds) + "s"}}}};
-  std::vector<Json> routes;
-  for (const std::string& n : {c.isvc, c.name}) {
-    Json r = ObjectMeta(c, "gateway.networking.k8s.io/v1", "HTTPRoute", n);
-    r["spec"] = {{"parentRefs", Json::array({parent})}, {"hostnames", Json::array({HostName(c, cfg, n)})}, {"rules", Json::array({rule})}};
-    routes.push_back(std::move(r));
-  }
-  return routes;
+  auto route = [&](const std::string& name, Json rules) {
+    Json r = ObjectMeta(c, "gateway.networking.k8s.io/v1", "HTTPRoute", name);
+    r["spec"] = {{"parentRefs", Json::array({parent})}, {"hostnames", Json::array({HostName(c, cfg, name)})}, {"rules", std::move(rules)}};
+    return r;
+  };
+  Json top = Json::array();
+  if (routes.explainer) top.push_back(RouteRule(c, "^/v1/models/[\\w-]+:explain$", *routes.explainer));
+  top.push_back(RouteRule(c, "^/.*$", routes.entry));
+  std::vector<Json> out = {route(c.isvc, std::move(top))};
+  for (const Route& r : routes.components) out.push_back(route(r.name, Json::array({RouteRule(c, "^/.*$", r)})));
+  return out;
 }
 
 Json BuildKnativeService(const Component& c, const Json& pod_spec, const std::vector<control::TrafficTarget>& traffic) {
@@ -85,7 +115,7 @@ Json BuildKnativeService(const Component& c, const Json& pod_spec, const std::ve
     if (container.contains("readinessProbe") && container["readinessProbe"].contains("tcpSocket")) container.erase("readinessProbe");
   }
   spec["containerConcurrency"] = c.spec.container_concurrency;
-  if (c.predictor.contains("timeout")) spec["timeoutSeconds"] = c.spec.timeout_seconds;  // (else Knative's default)
+  if (c.written.contains("timeout")) spec["timeoutSeconds"] = c.spec.timeout_seconds;  // (else Knative's default)
   Json route = Json::array();
   for (const auto& t : traffic) {
     if (t.latest) {

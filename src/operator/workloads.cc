@@ -76,7 +76,7 @@ void MergeEnv(Json& container, const std::vector<resources::EnvVar>& extra) {
 // args appended, env by name, resources by key, the other fields replaced).
 Json ModelContainer(const Component& c) {
   Json container = RuntimeContainer(c.runtime->runtime);
-  const Json* impl = Implementation(c.predictor);
+  const Json* impl = Implementation(c.written);
   if (impl) {
     for (const char* f : kReplacedContainerFields) {
       if (const Json* v = Field(*impl, f)) container[f] = *v;
@@ -125,22 +125,35 @@ int FirstPort(const Json& container) {
   return kDefaultHttpPort;
 }
 
+// KServe's default readiness probe (deployment_reconciler.go): TCP on the first containerPort, else 8080.
+void DefaultReadiness(Json& container) {
+  if (container.contains("readinessProbe")) return;
+  container["readinessProbe"] = {{"tcpSocket", {{"port", FirstPort(container)}}},
+                                 {"timeoutSeconds", 1},
+                                 {"periodSeconds", 10},
+                                 {"successThreshold", 1},
+                                 {"failureThreshold", 3}};
+}
+
 // The serving container in the pod: name, image, INFERENCE_SERVICE_NAME, default readiness probe.
 Json ServingContainer(const Component& c, const OperatorConfig& cfg) {
-  Json container = c.spec.containers.empty() ? ModelContainer(c) : c.predictor["containers"][0];
+  Json container = c.spec.containers.empty() ? ModelContainer(c) : c.written["containers"][0];
   ExpandContainer(container, c);
   container["name"] = "kserve-container";
+  // KServe's controller appends its flags to a transformer's container unless the args name them.
+  for (const auto& [flag, value] : c.kserve_args) {
+    Json& args = container["args"];
+    if (!args.is_array()) args = Json::array();
+    const bool named = std::any_of(args.begin(), args.end(), [&](const Json& a) {
+      return a.is_string() && (a.get<std::string>() == flag || a.get<std::string>().starts_with(flag + "="));
+    });
+    if (!named) args.insert(args.end(), {flag, value});
+  }
   // inferd's built-in runtimes name their image "inferd" (informational on one machine).
   if (StringField(container, "image", "") == "inferd") container["image"] = cfg.model_server_image;
   if (!container.contains("imagePullPolicy")) container["imagePullPolicy"] = "IfNotPresent";
   MergeEnv(container, {{"INFERENCE_SERVICE_NAME", c.isvc}});
-  if (!container.contains("readinessProbe")) {
-    container["readinessProbe"] = {{"tcpSocket", {{"port", FirstPort(container)}}},
-                                   {"timeoutSeconds", 1},
-                                   {"periodSeconds", 10},
-                                   {"successThreshold", 1},
-                                   {"failureThreshold", 3}};
-  }
+  DefaultReadiness(container);
   return container;
 }
 
@@ -195,12 +208,22 @@ StatusOr<Json> PodSpec(const Component& c, const OperatorConfig& cfg) {
   AddModelVolume(pod, container, c, cfg);
   pod["containers"].push_back(std::move(container));
   if (c.spec.containers.size() > 1) {  // further custom containers run beside kserve-container, as written
-    const Json& all = c.predictor["containers"];
+    const Json& all = c.written["containers"];
     for (size_t i = 1; i < all.size(); ++i) pod["containers"].push_back(all[i]);
+  } else if (c.spec.containers.empty() && c.written.contains("containers") && c.written["containers"].is_array()) {
+    // KServe's collocation (a transformer-container beside the model): in the model's pod, with the model volume,
+    // INFERENCE_SERVICE_NAME and the default probe; no flags appended (the user sets them, as with KServe).
+    for (Json side : c.written["containers"]) {
+      ExpandContainer(side, c);
+      MergeEnv(side, {{"INFERENCE_SERVICE_NAME", c.isvc}});
+      DefaultReadiness(side);
+      for (const auto& m : pod["containers"][0].value("volumeMounts", Json::array())) AddMount(side, m);
+      pod["containers"].push_back(std::move(side));
+    }
   }
   const Json* runtime_spec = c.runtime ? Field(c.runtime->runtime, "spec") : nullptr;
   for (const char* f : kPodFields) {
-    if (const Json* v = Field(c.predictor, f)) {
+    if (const Json* v = Field(c.written, f)) {
       pod[f] = *v;
     } else if (const Json* rv = runtime_spec ? Field(*runtime_spec, f) : nullptr) {
       pod[f] = *rv;
@@ -222,7 +245,7 @@ Json BuildDeployment(const Component& c, const std::string& name, const Json& po
   template_meta["labels"]["app"] = app;
   if (!c.annotations.empty()) template_meta["annotations"] = c.annotations;
   Json strategy = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", "25%"}, {"maxSurge", "25%"}}}};
-  if (const Json* s = Field(c.predictor, "deploymentStrategy"); s && s->is_object()) strategy = *s;
+  if (const Json* s = Field(c.written, "deploymentStrategy"); s && s->is_object()) strategy = *s;
   Json spec = {{"selector", {{"matchLabels", {{"app", app}}}}},
                {"template", {{"metadata", std::move(template_meta)}, {"spec", pod_spec}}},
                {"strategy", std::move(strategy)},
@@ -236,27 +259,33 @@ Json BuildDeployment(const Component& c, const std::string& name, const Json& po
 
 Json BuildService(const Component& c, const std::string& name, const Json& pod_spec) {
   Json svc = ObjectMeta(c, "v1", "Service", name);
-  const Json& container = pod_spec["containers"][0];
+  // Port 80 reaches KServe's transformer-container when collocated (service_reconciler.go), else the first
+  // container; KServe's agent, when injected, takes it over on 9081.
+  const Json* container = &pod_spec["containers"][0];
+  for (const auto& ct : pod_spec["containers"]) {
+    if (StringField(ct, "name", "") == "transformer-container") container = &ct;
+  }
+  const int agent = AgentPort(pod_spec);
   Json ports = Json::array();
   auto app_protocol = [](Json& sp, const std::string& port_name) {
     if (port_name.find("grpc") != std::string::npos || port_name.find("h2c") != std::string::npos) {
       sp["appProtocol"] = "kubernetes.io/h2c";
     }
   };
-  const Json* cports = Field(container, "ports");
+  const Json* cports = Field(*container, "ports");
   if (cports && cports->is_array() && !cports->empty()) {
     for (size_t i = 0; i < cports->size(); ++i) {
       const Json& p = (*cports)[i];
       if (!p.is_object()) continue;
       const int cp = PortNumber(p);
-      Json sp = {{"port", i == 0 ? 80 : cp}, {"targetPort", cp}, {"protocol", StringField(p, "protocol", "TCP")}};
+      Json sp = {{"port", i == 0 ? 80 : cp}, {"targetPort", i == 0 && agent ? agent : cp}, {"protocol", StringField(p, "protocol", "TCP")}};
       const std::string pname = StringField(p, "name", "");
       if (!pname.empty()) sp["name"] = pname;
       app_protocol(sp, pname);
       ports.push_back(std::move(sp));
     }
   } else {
-    ports.push_back({{"name", name}, {"port", 80}, {"targetPort", kDefaultHttpPort}, {"protocol", "TCP"}});
+    ports.push_back({{"name", name}, {"port", 80}, {"targetPort", agent ? agent : kDefaultHttpPort}, {"protocol", "TCP"}});
   }
   svc["spec"] = {{"selector", {{"app", "isvc." + name}}}, {"ports", std::move(ports)}};
   return svc;
@@ -267,7 +296,7 @@ std::optional<Json> BuildHpa(const Component& c, const std::string& name) {
   const int min = std::max(c.spec.min_replicas, 1);
   const int max = std::max(c.spec.max_replicas, min);
   Json metrics = Json::array();
-  const Json* as = Field(c.predictor, "autoScaling");
+  const Json* as = Field(c.written, "autoScaling");
   const Json* list = as ? Field(*as, "metrics") : nullptr;
   if (list && list->is_array()) {
     for (const auto& m : *list) {

@@ -413,8 +413,17 @@ TEST(OperatorPlan, RefusedSpecsNameTheField) {
     std::string yaml;
     const char* field;
   } cases[] = {
-      {std::string(kSklearn) + "  transformer:\n    containers:\n    - name: t\n      image: t:1\n", "spec.transformer"},
-      {std::string(kSklearn) + "  explainer:\n    art:\n      type: SquareAttack\n", "spec.explainer"},
+      {std::string(kSklearn) + "  transformer:\n    minReplicas: 1\n", "spec.transformer.containers"},
+      {std::string(kSklearn) + "  transformer:\n    minReplicas: -1\n    containers:\n    - image: t:1\n",
+       "spec.transformer.minReplicas"},
+      {std::string(kSklearn) + "  transformer:\n    canaryTrafficPercent: 10\n    containers:\n    - image: t:1\n",
+       "spec.transformer.canaryTrafficPercent"},
+      {std::string(kSklearn) + "  explainer:\n    art:\n      type: FGSM\n", "spec.explainer.art.type"},
+      {std::string(kSklearn) + "  explainer:\n    minReplicas: 1\n", "spec.explainer"},
+      {std::string(kSklearn) + "  explainer:\n    containers:\n    - image: e:1\n      name: e\n    art:\n      type: SquareAttack\n",
+       "spec.explainer"},
+      {"spec:\n  predictor:\n    logger:\n      url: http://sink\n      storage:\n        path: /p\n" + std::string(kSklearn).substr(19),
+       "spec.predictor.logger.storage"},
       {"spec:\n  predictor:\n    model:\n      modelFormat:\n        name: nosuchformat\n      storageUri: gs://b/m\n",
        "NoSupportingRuntime"},
       {"metadata:\n  annotations:\n    serving.kserve.io/autoscalerClass: keda\n" + std::string(kSklearn),
@@ -436,7 +445,7 @@ TEST(OperatorPlan, InvalidUpdateKeepsWhatRuns) {
   k.Pass();
   k.MarkAvailable("sklearn-iris-predictor");
   k.Pass();
-  k.isvc["spec"]["transformer"] = Json::parse(R"({"containers":[{"name":"t","image":"t:1"}]})");
+  k.isvc["spec"]["transformer"] = Json::parse(R"({"minReplicas":-1,"containers":[{"name":"t","image":"t:1"}]})");
   PlanOutput out = k.Pass();
   EXPECT_TRUE(out.actions.empty());  // nothing deleted
   EXPECT_EQ(Condition(out.status, "Ready"), "False");
@@ -470,6 +479,236 @@ TEST(OperatorPlan, ClusterLocalAndDomainTemplate) {
 
 namespace inferd::op {
 namespace {
+
+// ---- transformer, explainer, logger, batcher (issue 15) ---------------------------------------------------
+
+// KServe's image transformer sample (docs/model-serving/.../custom-transformer: a TorchServe predictor and the
+// kserve/image-transformer container started as `python -m model`).
+const char* kTransformer =
+    "spec:\n  predictor:\n    model:\n      modelFormat:\n        name: pytorch\n"
+    "      storageUri: gs://kfserving-examples/models/torchserve/image_classifier/v1\n"
+    "  transformer:\n    containers:\n    - image: kserve/image-transformer:latest\n      name: kserve-container\n"
+    "      command:\n      - \"python\"\n      - \"-m\"\n      - \"model\"\n      args:\n      - --model_name\n      - mnist\n";
+
+const Json* Find(const std::vector<Json>& objs, const std::string& kind, const std::string& name) {
+  for (const auto& o : objs) {
+    if (o["kind"] == kind && o["metadata"]["name"] == name) return &o;
+  }
+  return nullptr;
+}
+const Json& PodOf(const Json& deployment) { return deployment["spec"]["template"]["spec"]; }
+
+TEST(OperatorPipeline, TransformerGetsItsOwnWorkloadsAndTheTopLevelRoute) {
+  Cluster k{Isvc(kTransformer, "torch-transformer")};
+  PlanOutput out = k.Pass();
+  EXPECT_EQ(Kinds(out.desired), Json::parse(R"(["Deployment/torch-transformer-predictor","Service/torch-transformer-predictor",
+      "HorizontalPodAutoscaler/torch-transformer-predictor","Deployment/torch-transformer-transformer",
+      "Service/torch-transformer-transformer","HorizontalPodAutoscaler/torch-transformer-transformer"])"));
+  const Json* dep = Find(out.desired, "Deployment", "torch-transformer-transformer");
+  ASSERT_NE(dep, nullptr);
+  const Json& ct = PodOf(*dep)["containers"][0];
+  EXPECT_EQ(ct["name"], "kserve-container");
+  EXPECT_EQ(ct["image"], "kserve/image-transformer:latest");
+  // KServe's flags, appended unless named (--model_name was: the user's mnist stays).
+  EXPECT_EQ(ct["args"], Json::parse(R"(["--model_name","mnist","--predictor_host","torch-transformer-predictor.default",
+      "--http_port","8080"])"));
+  EXPECT_EQ(ct["env"], Json::parse(R"([{"name":"INFERENCE_SERVICE_NAME","value":"torch-transformer"}])"));
+  EXPECT_EQ((*dep)["metadata"]["labels"]["component"], "transformer");
+  EXPECT_EQ((*dep)["metadata"]["annotations"][kRevisionAnnotation], "torch-transformer-transformer-00001");
+  EXPECT_EQ(PodOf(*dep).count("initContainers"), 0u);  // the model is the predictor's
+  ExpectGolden("transformer_children", Json(out.desired));
+
+  // The predictor alone ready: no ingress yet (KServe waits for TransformerReady too).
+  k.MarkAvailable("torch-transformer-predictor");
+  out = k.Pass();
+  EXPECT_EQ(Condition(out.status, "PredictorReady"), "True");
+  EXPECT_EQ(Condition(out.status, "TransformerReady"), "False");
+  EXPECT_EQ(Condition(out.status, "IngressReady", "reason"), "TransformerNotReady");
+  EXPECT_EQ(Condition(out.status, "Ready"), "False");
+  EXPECT_EQ(Find(out.desired, "Ingress", "torch-transformer"), nullptr);
+
+  k.MarkAvailable("torch-transformer-transformer");
+  out = k.Pass();
+  EXPECT_EQ(Condition(out.status, "TransformerReady"), "True");
+  EXPECT_EQ(Condition(out.status, "Ready"), "True") << out.status.dump(2);
+  std::vector<std::string> types;
+  for (const auto& c : out.status["conditions"]) types.push_back(c["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"IngressReady", "PredictorReady", "Ready", "TransformerReady"}));
+  EXPECT_EQ(out.status["components"]["transformer"]["url"], "http://torch-transformer-transformer-default.example.com");
+  EXPECT_EQ(out.status["components"]["transformer"]["latestReadyRevision"], "torch-transformer-transformer-00001");
+  EXPECT_EQ(out.status["address"]["url"], "http://torch-transformer-transformer.default.svc.cluster.local");
+  const Json* ing = Find(out.desired, "Ingress", "torch-transformer");
+  ASSERT_NE(ing, nullptr);
+  ExpectGolden("transformer_ingress", *ing);
+  const Json& rules = (*ing)["spec"]["rules"];
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0]["host"], "torch-transformer-default.example.com");
+  EXPECT_EQ(rules[0]["http"]["paths"][0]["backend"]["service"]["name"], "torch-transformer-transformer");
+  EXPECT_EQ(rules[1]["http"]["paths"][0]["backend"]["service"]["name"], "torch-transformer-predictor");
+  EXPECT_EQ(rules[2]["host"], "torch-transformer-transformer-default.example.com");
+  EXPECT_TRUE(k.Pass().actions.empty());
+  EXPECT_FALSE(k.Pass().status_changed);
+
+  // A new transformer image is a new transformer revision, rolled out by the Deployment.
+  k.isvc["spec"]["transformer"]["containers"][0]["image"] = "kserve/image-transformer:v2";
+  out = k.Pass();
+  ASSERT_EQ(out.actions.size(), 1u);
+  EXPECT_EQ(out.actions[0].kind, ActionKind::kUpdate);
+  EXPECT_EQ(out.actions[0].object["metadata"]["annotations"][kRevisionAnnotation], "torch-transformer-transformer-00002");
+  EXPECT_EQ(Condition(out.status, "TransformerReady"), "Unknown");
+}
+
+TEST(OperatorPipeline, TransformerWorkersFollowContainerConcurrency) {
+  Cluster k{Isvc(std::string(kTransformer) + "    containerConcurrency: 4\n    minReplicas: 2\n    maxReplicas: 3\n", "t")};
+  PlanOutput out = k.Pass();
+  const Json& ct = PodOf(*Find(out.desired, "Deployment", "t-transformer"))["containers"][0];
+  EXPECT_EQ(ct["args"].back(), "4");
+  EXPECT_EQ(ct["args"][ct["args"].size() - 2], "--workers");
+  const Json* hpa = Find(out.desired, "HorizontalPodAutoscaler", "t-transformer");
+  ASSERT_NE(hpa, nullptr);
+  EXPECT_EQ((*hpa)["spec"]["minReplicas"], 2);
+  EXPECT_EQ((*hpa)["spec"]["maxReplicas"], 3);
+}
+
+const char* kArt =
+    "spec:\n  predictor:\n    sklearn:\n      storageUri: gs://kfserving-examples/models/sklearn/mnist/art\n"
+    "  explainer:\n    art:\n      type: SquareAttack\n      config:\n        nb_classes: \"10\"\n        max_iter: \"10\"\n";
+
+TEST(OperatorPipeline, ArtExplainerRunsInferdWithKServesFlagsAndGetsExplain) {
+  Cluster k{Isvc(kArt, "artserver")};
+  k.cfg.gateway_api = true;
+  PlanOutput out = k.Pass();
+  const Json* dep = Find(out.desired, "Deployment", "artserver-explainer");
+  ASSERT_NE(dep, nullptr);
+  const Json& ct = PodOf(*dep)["containers"][0];
+  EXPECT_EQ(ct["image"], "inferd:0.1.0");
+  EXPECT_EQ(ct["args"], Json::parse(R"(["art-explainer","--model_name","artserver","--http_port","8080",
+      "--predictor_host","artserver-predictor.default","--adversary_type","SquareAttack",
+      "--max_iter","10","--nb_classes","10"])"));
+  EXPECT_EQ((*dep)["metadata"]["labels"]["component"], "explainer");
+  k.MarkAvailable("artserver-predictor");
+  k.MarkAvailable("artserver-explainer");
+  out = k.Pass();
+  EXPECT_EQ(Condition(out.status, "ExplainerReady"), "True");
+  EXPECT_EQ(Condition(out.status, "Ready"), "True") << out.status.dump(2);
+  const Json* top = Find(out.desired, "HTTPRoute", "artserver");
+  ASSERT_NE(top, nullptr);
+  ExpectGolden("explainer_httproute", *top);
+  const Json& rules = (*top)["spec"]["rules"];
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0]["matches"][0]["path"]["value"], "^/v1/models/[\\w-]+:explain$");
+  EXPECT_EQ(rules[0]["backendRefs"][0]["name"], "artserver-explainer");
+  EXPECT_EQ(rules[1]["backendRefs"][0]["name"], "artserver-predictor");  // no transformer: predict goes to the predictor
+  EXPECT_NE(Find(out.desired, "HTTPRoute", "artserver-explainer"), nullptr);
+
+  // KServe's own image instead, with its runtimeVersion as the tag; a plain Ingress routes the Exact path.
+  k.cfg.gateway_api = false;
+  k.cfg.art_explainer_image = "kserve/art-explainer";
+  k.isvc["spec"]["explainer"]["art"]["runtimeVersion"] = "v0.14.0";
+  out = k.Pass();
+  const Json& kct = PodOf(*Find(out.desired, "Deployment", "artserver-explainer"))["containers"][0];
+  EXPECT_EQ(kct["image"], "kserve/art-explainer:v0.14.0");
+  EXPECT_EQ(kct["args"][0], "--model_name");
+  const Json* ing = Find(out.desired, "Ingress", "artserver");
+  if (ing == nullptr) {  // (the explainer's new revision is rolling out: the ingress waits, as KServe's does)
+    k.MarkAvailable("artserver-explainer");
+    out = k.Pass();
+    ing = Find(out.desired, "Ingress", "artserver");
+  }
+  ASSERT_NE(ing, nullptr);
+  const Json& paths = (*ing)["spec"]["rules"][0]["http"]["paths"];
+  EXPECT_EQ(paths[0]["path"], "/v1/models/artserver:explain");
+  EXPECT_EQ(paths[0]["pathType"], "Exact");
+  EXPECT_EQ(paths[0]["backend"]["service"]["name"], "artserver-explainer");
+  EXPECT_EQ(paths[1]["backend"]["service"]["name"], "artserver-predictor");
+}
+
+TEST(OperatorPipeline, LoggerAndBatcherBecomeInferdModelServerFlags) {
+  Cluster k{Isvc("spec:\n  predictor:\n    logger:\n      mode: request\n      url: http://sink.default/\n"
+                 "      metadataHeaders: [x-user, x-team]\n    batcher:\n      maxBatchSize: 16\n      maxLatency: 50\n" +
+                 std::string(kSklearn).substr(19))};
+  PlanOutput out = k.Pass();
+  const Json& pod = PodOf(out.desired[0]);
+  ASSERT_EQ(pod["containers"].size(), 1u);  // no agent: inferd's model server logs and batches itself
+  const Json& args = pod["containers"][0]["args"];
+  for (const char* want : {"--log_url=http://sink.default/", "--log_mode=request", "--log_metadata_headers=x-user,x-team",
+                           "--inference_service=sklearn-iris", "--namespace=default", "--component=predictor",
+                           "--max_batch_size=16", "--max_latency=50000"}) {
+    EXPECT_NE(std::find(args.begin(), args.end(), Json(want)), args.end()) << want << " in " << args.dump();
+  }
+  EXPECT_EQ(Find(out.desired, "Service", "sklearn-iris-predictor")->at("spec")["ports"][0]["targetPort"], 8080);
+}
+
+TEST(OperatorPipeline, LoggerOnAnotherImageGetsKServesAgent) {
+  Cluster k{Isvc("spec:\n  predictor:\n    logger:\n      url: http://sink.default/\n    batcher:\n      maxBatchSize: 8\n"
+                 "    containers:\n    - name: kserve-container\n      image: example/custom:1\n"
+                 "      ports:\n      - containerPort: 9000\n      readinessProbe:\n        httpGet:\n          path: /ready\n"
+                 "          port: 9000\n")};
+  PlanOutput out = k.Pass();
+  const Json& pod = PodOf(out.desired[0]);
+  ASSERT_EQ(pod["containers"].size(), 2u);
+  const Json& agent = pod["containers"][1];
+  EXPECT_EQ(agent["name"], "agent");
+  EXPECT_EQ(agent["image"], "kserve/agent:v0.15.2");
+  EXPECT_EQ(agent["args"], Json::parse(R"(["--enable-batcher","--max-batchsize","8","--log-url","http://sink.default/",
+      "--source-uri","","--log-mode","all","--inference-service","sklearn-iris","--namespace","default","--endpoint","",
+      "--component","predictor","--logger-tls-skip-verify","false","--component-port","9000"])"));
+  EXPECT_EQ(agent["env"][0]["name"], "SERVING_READINESS_PROBE");
+  EXPECT_EQ(Json::parse(agent["env"][0]["value"].get<std::string>())["httpGet"]["path"], "/ready");
+  EXPECT_EQ(agent["readinessProbe"]["httpGet"]["path"], "/ready");
+  EXPECT_EQ(agent["readinessProbe"]["httpGet"]["port"], 9081);
+  const Json* svc = Find(out.desired, "Service", "sklearn-iris-predictor");
+  EXPECT_EQ((*svc)["spec"]["ports"][0]["port"], 80);
+  EXPECT_EQ((*svc)["spec"]["ports"][0]["targetPort"], 9081);  // KServe: the agent takes the component's port
+
+  // Under Knative the agent would need KServe's webhook (queue-proxy re-pointed): refused, naming the field.
+  k.isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "Knative";
+  k.isvc.erase("status");
+  k.cfg.knative_installed = true;
+  out = k.Pass();
+  EXPECT_EQ(Condition(out.status, "Ready"), "False");
+  EXPECT_NE(Condition(out.status, "Ready", "message").find("spec.predictor.logger"), std::string::npos) << out.status.dump(2);
+}
+
+TEST(OperatorPipeline, CollocatedTransformerContainerRunsInThePredictorPod) {
+  Cluster k{Isvc(std::string(kSklearn) +
+                 "    containers:\n    - name: transformer-container\n      image: kserve/image-transformer:latest\n"
+                 "      args: [--model_name, sklearn-iris, --predictor_host, localhost:8080, --http_port, \"8090\"]\n"
+                 "      ports:\n      - containerPort: 8090\n        protocol: TCP\n")};
+  PlanOutput out = k.Pass();
+  const Json& pod = PodOf(out.desired[0]);
+  ASSERT_EQ(pod["containers"].size(), 2u);
+  const Json& side = pod["containers"][1];
+  EXPECT_EQ(side["name"], "transformer-container");
+  EXPECT_EQ(side["args"].size(), 6u);  // no flags appended (KServe appends none to a collocated container)
+  EXPECT_EQ(side["volumeMounts"][0]["mountPath"], "/mnt/models");
+  EXPECT_EQ(side["env"][0]["name"], "INFERENCE_SERVICE_NAME");
+  EXPECT_EQ(side["readinessProbe"]["tcpSocket"]["port"], 8090);
+  const Json* svc = Find(out.desired, "Service", "sklearn-iris-predictor");
+  EXPECT_EQ((*svc)["spec"]["ports"][0]["targetPort"], 8090);  // port 80 reaches the transformer
+  k.MarkAvailable("sklearn-iris-predictor");
+  EXPECT_EQ(Condition(k.Pass().status, "Ready"), "True");
+}
+
+TEST(OperatorPipeline, KnativeModeGivesEachComponentItsService) {
+  Cluster k{Isvc("metadata:\n  annotations:\n    serving.kserve.io/deploymentMode: Knative\n" + std::string(kTransformer), "kt")};
+  k.cfg.knative_installed = true;
+  PlanOutput out = k.Pass();
+  EXPECT_EQ(Kinds(out.desired), Json::parse(R"(["Service/kt-predictor","Service/kt-transformer"])"));
+  for (const char* n : {"kt-predictor", "kt-transformer"}) {
+    Json* ksvc = k.Child("Service", n);
+    ASSERT_NE(ksvc, nullptr);
+    (*ksvc)["status"] = {{"latestCreatedRevisionName", std::string(n) + "-00001"},
+                         {"latestReadyRevisionName", std::string(n) + "-00001"},
+                         {"url", std::string("http://") + n + ".default.example.com"},
+                         {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}};
+  }
+  out = k.Pass();
+  EXPECT_EQ(Condition(out.status, "TransformerReady"), "True");
+  EXPECT_EQ(Condition(out.status, "Ready"), "True") << out.status.dump(2);
+  EXPECT_EQ(out.status["url"], "http://kt-transformer.default.example.com");
+  EXPECT_EQ(out.status["components"]["transformer"]["url"], "http://kt-transformer.default.example.com");
+}
 
 // Objects from a cluster are not trusted: odd shapes give a not-Ready status or an error, never a crash.
 TEST(OperatorPlan, HostileObjectsDoNotCrash) {
