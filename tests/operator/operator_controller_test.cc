@@ -154,6 +154,55 @@ TEST_F(OperatorControllerTest, SpecUpdateReachesTheDeploymentAndDeletedChildrenC
   }));
 }
 
+// Issue 15: a transformer and an ART explainer beside the predictor, each with its own children; status from
+// all of them; the ingress once all three serve, the top-level host to the transformer, :explain to the explainer.
+TEST_F(OperatorControllerTest, TransformerAndExplainerBecomeReadyWithTheirRoutes) {
+  StartOperator();
+  Json isvc = Sklearn("pipeline");
+  isvc["spec"]["transformer"] = Json::parse(R"({"containers":[{"name":"kserve-container","image":"kserve/image-transformer:latest",
+      "command":["python","-m","model"]}]})");
+  isvc["spec"]["explainer"] = Json::parse(R"({"art":{"type":"SquareAttack","config":{"nb_classes":"10"}}})");
+  const std::string uid = Create(isvc)["metadata"]["uid"];
+  for (const char* n : {"pipeline-predictor", "pipeline-transformer", "pipeline-explainer"}) {
+    for (const Gvr* g : {&kDeploy, &kService, &kHpa}) {
+      ASSERT_TRUE(WaitFor([&] { return Get(*g, n).has_value(); })) << n << " " << g->plural;
+      EXPECT_TRUE(OwnedBy(*Get(*g, n), uid)) << n;
+    }
+  }
+  const Json transformer = *Get(kDeploy, "pipeline-transformer");
+  const Json& args = transformer["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_EQ(args, Json::parse(R"(["--model_name","pipeline","--predictor_host","pipeline-predictor.default","--http_port","8080"])"));
+  MarkAvailable("pipeline-predictor");
+  MarkAvailable("pipeline-explainer");
+  ASSERT_TRUE(WaitFor([&] { return ConditionOf(Get(kIsvc, "pipeline"), "ExplainerReady") == "True"; }));
+  EXPECT_EQ(ConditionOf(Get(kIsvc, "pipeline"), "TransformerReady"), "False");
+  EXPECT_EQ(ConditionOf(Get(kIsvc, "pipeline"), "Ready"), "False");
+  EXPECT_FALSE(Get(kIngress, "pipeline").has_value());  // not before the transformer serves
+  MarkAvailable("pipeline-transformer");
+  ASSERT_TRUE(WaitFor([&] { return ConditionOf(Get(kIsvc, "pipeline"), "Ready") == "True"; }))
+      << Get(kIsvc, "pipeline")->dump(2);
+  const Json status = (*Get(kIsvc, "pipeline"))["status"];
+  EXPECT_EQ(status["components"]["transformer"]["latestReadyRevision"], "pipeline-transformer-00001");
+  EXPECT_EQ(status["components"]["explainer"]["latestReadyRevision"], "pipeline-explainer-00001");
+  EXPECT_EQ(status["address"]["url"], "http://pipeline-transformer.default.svc.cluster.local");
+  ASSERT_TRUE(WaitFor([&] { return Get(kIngress, "pipeline").has_value(); }));
+  const Json top = (*Get(kIngress, "pipeline"))["spec"]["rules"][0]["http"]["paths"];
+  EXPECT_EQ(top[0]["path"], "/v1/models/pipeline:explain");
+  EXPECT_EQ(top[0]["backend"]["service"]["name"], "pipeline-explainer");
+  EXPECT_EQ(top[1]["backend"]["service"]["name"], "pipeline-transformer");
+  // Removing the explainer from the spec deletes its children and its route.
+  ASSERT_TRUE(WaitFor([&] {
+    Json cur = *Get(kIsvc, "pipeline");
+    cur["spec"].erase("explainer");
+    return client_->Update(kIsvc, "default", cur).ok();
+  }));
+  EXPECT_TRUE(WaitFor([&] { return !Get(kDeploy, "pipeline-explainer").has_value() && !Get(kService, "pipeline-explainer").has_value(); }));
+  EXPECT_TRUE(WaitFor([&] {
+    auto ing = Get(kIngress, "pipeline");
+    return ing && (*ing)["spec"]["rules"][0]["http"]["paths"].size() == 1;
+  }));
+}
+
 TEST_F(OperatorControllerTest, SurvivesServerErrorsConflictsAndWatchExpiry) {
   // The operator's first writes fail: 500s on creating Deployments, 409s on the status.
   Create(Sklearn());
