@@ -4,6 +4,8 @@
 // (pkg/webhook/admission/pod/agent_injector.go), or inferd's own model-server flags for them.
 #include <algorithm>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "control/replica_command.h"
 #include "core/json_field.h"
@@ -112,6 +114,20 @@ std::string Joined(const Json* list) {
   return out;
 }
 
+// logger.metadataAnnotations as KServe's webhook reads them: "key=value" for each named annotation the
+// component has (the others are skipped, as KServe does with a warning).
+std::vector<std::string> AnnotationPairs(const Component& c) {
+  std::vector<std::string> out;
+  const Json* keys = Field(c.logger, "metadataAnnotations");
+  if (!keys || !keys->is_array()) return out;
+  for (const auto& k : *keys) {
+    if (!k.is_string()) continue;
+    const std::string key = k.get<std::string>();
+    if (c.annotations.contains(key) && c.annotations[key].is_string()) out.push_back(key + "=" + c.annotations[key].get<std::string>());
+  }
+  return out;
+}
+
 // The container the component's port is served by: KServe's transformer-container when collocated, else the first.
 Json& ServedContainer(Json& pod) {
   for (auto& ct : pod["containers"]) {
@@ -138,13 +154,9 @@ Json AgentContainer(const Component& c, const OperatorConfig& cfg, Json& pod) {
       args.push_back(a);
     }
     if (std::string h = Joined(Field(c.logger, "metadataHeaders")); !h.empty()) args.insert(args.end(), {"--metadata-headers", h});
-    if (const Json* keys = Field(c.logger, "metadataAnnotations"); keys && keys->is_array()) {
+    if (Field(c.logger, "metadataAnnotations")) {
       std::string kv;
-      for (const auto& k : *keys) {
-        if (k.is_string() && c.annotations.contains(k.get<std::string>())) {
-          kv += (kv.empty() ? "" : ",") + k.get<std::string>() + "=" + c.annotations[k.get<std::string>()].get<std::string>();
-        }
-      }
+      for (const auto& p : AnnotationPairs(c)) kv += (kv.empty() ? "" : ",") + p;
       args.insert(args.end(), {"--metadata-annotations", kv});
     }
     args.insert(args.end(), {"--logger-tls-skip-verify", "false"});
@@ -257,9 +269,9 @@ Status ResolveOther(const Json& isvc, const std::string& which, const OperatorCo
 
 Status AddLoggerAndBatcher(const Component& c, const OperatorConfig& cfg, const std::string& mode, Json& pod) {
   const bool logger = c.logger.is_object(), batcher = c.spec.batcher.has_value();
-  if (!logger && !batcher) return Status::Ok();
   const std::string path = "spec." + c.component + ".logger";
   if (!c.logger.is_null() && !logger) return InvalidArgument(path + ": must be an object");
+  if (!logger && !batcher) return Status::Ok();
   for (const char* f : {"storage", "marshallerUrl", "batchSize", "batchInterval"}) {
     if (logger && Field(c.logger, f)) {
       return InvalidArgument(path + "." + f + ": not supported by inferd operator yet (blob-storage logging needs "
@@ -268,9 +280,6 @@ Status AddLoggerAndBatcher(const Component& c, const OperatorConfig& cfg, const 
   }
   Json& main = pod["containers"][0];
   if (RunsInferdModelServer(main)) {  // inferd's model server logs and batches itself: no extra hop
-    if (logger && Field(c.logger, "metadataAnnotations")) {
-      return InvalidArgument(path + ".metadataAnnotations: not supported by inferd model-server's logger yet");
-    }
     Json& args = main["args"];
     if (!args.is_array()) args = Json::array();
     if (logger) {
@@ -278,6 +287,7 @@ Status AddLoggerAndBatcher(const Component& c, const OperatorConfig& cfg, const 
       args.push_back("--log_url=" + (url.empty() ? cfg.logger_default_url : url));
       args.push_back("--log_mode=" + (lmode.empty() ? std::string("all") : lmode));
       if (std::string h = Joined(Field(c.logger, "metadataHeaders")); !h.empty()) args.push_back("--log_metadata_headers=" + h);
+      for (const auto& p : AnnotationPairs(c)) args.push_back("--log_metadata_annotations=" + p);
       args.push_back("--inference_service=" + c.isvc);
       args.push_back("--namespace=" + c.ns);
       args.push_back("--component=" + c.component);

@@ -424,6 +424,14 @@ TEST(OperatorPlan, RefusedSpecsNameTheField) {
        "spec.explainer"},
       {"spec:\n  predictor:\n    logger:\n      url: http://sink\n      storage:\n        path: /p\n" + std::string(kSklearn).substr(19),
        "spec.predictor.logger.storage"},
+      // Hostile shapes: each named, none crashes.
+      {std::string(kSklearn) + "  transformer: 5\n", "spec.transformer"},
+      {std::string(kSklearn) + "  transformer:\n    containers: 5\n", "spec.transformer.containers"},
+      {std::string(kSklearn) + "  transformer:\n    containers:\n    - image: t:1\n    logger: x\n", "spec.transformer.logger"},
+      {std::string(kSklearn) + "  explainer:\n    art: 5\n", "spec.explainer.art"},
+      {std::string(kSklearn) + "  explainer:\n    art:\n      type: SquareAttack\n      config:\n        max_iter: 5\n",
+       "spec.explainer.art.config.max_iter"},
+      {"spec:\n  predictor:\n    logger: [1]\n" + std::string(kSklearn).substr(19), "spec.predictor.logger"},
       {"spec:\n  predictor:\n    model:\n      modelFormat:\n        name: nosuchformat\n      storageUri: gs://b/m\n",
        "NoSupportingRuntime"},
       {"metadata:\n  annotations:\n    serving.kserve.io/autoscalerClass: keda\n" + std::string(kSklearn),
@@ -559,10 +567,18 @@ TEST(OperatorPipeline, TransformerGetsItsOwnWorkloadsAndTheTopLevelRoute) {
 }
 
 TEST(OperatorPipeline, TransformerWorkersFollowContainerConcurrency) {
-  Cluster k{Isvc(std::string(kTransformer) + "    containerConcurrency: 4\n    minReplicas: 2\n    maxReplicas: 3\n", "t")};
+  Cluster k{Isvc(std::string(kTransformer) + "    containerConcurrency: 4\n    minReplicas: 2\n    maxReplicas: 3\n"
+                 "    logger:\n      url: http://sink/\n", "t")};
   PlanOutput out = k.Pass();
-  const Json& ct = PodOf(*Find(out.desired, "Deployment", "t-transformer"))["containers"][0];
+  const Json& pod = PodOf(*Find(out.desired, "Deployment", "t-transformer"));
+  const Json& ct = pod["containers"][0];
   EXPECT_EQ(ct["args"].back(), "4");
+  // The transformer's logger (a Python image, not inferd model-server): KServe's agent, component transformer.
+  ASSERT_EQ(pod["containers"].size(), 2u);
+  const Json& agent_args = pod["containers"][1]["args"];
+  auto comp = std::find(agent_args.begin(), agent_args.end(), Json("--component"));
+  ASSERT_NE(comp, agent_args.end());
+  EXPECT_EQ(*(comp + 1), "transformer");
   EXPECT_EQ(ct["args"][ct["args"].size() - 2], "--workers");
   const Json* hpa = Find(out.desired, "HorizontalPodAutoscaler", "t-transformer");
   ASSERT_NE(hpa, nullptr);
@@ -624,15 +640,16 @@ TEST(OperatorPipeline, ArtExplainerRunsInferdWithKServesFlagsAndGetsExplain) {
 }
 
 TEST(OperatorPipeline, LoggerAndBatcherBecomeInferdModelServerFlags) {
-  Cluster k{Isvc("spec:\n  predictor:\n    logger:\n      mode: request\n      url: http://sink.default/\n"
-                 "      metadataHeaders: [x-user, x-team]\n    batcher:\n      maxBatchSize: 16\n      maxLatency: 50\n" +
+  Cluster k{Isvc("metadata:\n  annotations:\n    team: ml\n"
+                 "spec:\n  predictor:\n    logger:\n      mode: request\n      url: http://sink.default/\n"
+                 "      metadataHeaders: [x-user, x-team]\n      metadataAnnotations: [team, absent]\n    batcher:\n      maxBatchSize: 16\n      maxLatency: 50\n" +
                  std::string(kSklearn).substr(19))};
   PlanOutput out = k.Pass();
   const Json& pod = PodOf(out.desired[0]);
   ASSERT_EQ(pod["containers"].size(), 1u);  // no agent: inferd's model server logs and batches itself
   const Json& args = pod["containers"][0]["args"];
   for (const char* want : {"--log_url=http://sink.default/", "--log_mode=request", "--log_metadata_headers=x-user,x-team",
-                           "--inference_service=sklearn-iris", "--namespace=default", "--component=predictor",
+                           "--log_metadata_annotations=team=ml", "--inference_service=sklearn-iris", "--namespace=default", "--component=predictor",
                            "--max_batch_size=16", "--max_latency=50000"}) {
     EXPECT_NE(std::find(args.begin(), args.end(), Json(want)), args.end()) << want << " in " << args.dump();
   }
