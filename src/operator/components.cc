@@ -22,10 +22,6 @@ constexpr char kTransformerContainer[] = "transformer-container";
 const Json* Field(const Json& obj, const char* key) { return JsonField(obj, key); }
 std::string Str(const Json& obj, const char* key) { return JsonStringField(obj, key, ""); }
 
-void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-}
-
 bool HasArg(const Json& args, const std::string& flag) {
   if (!args.is_array()) return false;
   return std::any_of(args.begin(), args.end(), [&](const Json& a) {

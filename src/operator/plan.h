@@ -7,8 +7,8 @@
 // - Pure: every input is an argument (the time `now` too); no I/O, no clock, no locks. The controller
 //   (controller.h) observes, calls PlanService and performs the actions.
 // - Same decisions as `inferd serve` by construction: the predictor is resolved with
-//   resources::ResolvePredictor (KServe's validation: transformer/explainer and the other fields not
-//   supported yet are refused with the field's path), the runtime chosen with resources::SelectRuntime,
+//   resources::ResolvePredictor (KServe's validation: the fields not supported yet are refused with the
+//   field's path), the transformer and explainer with the same rules (components.cc), the runtime chosen with resources::SelectRuntime,
 //   revisions named and hashed with control::RevisionHash/RevisionName, traffic split with
 //   control::PlanTraffic, model state with control::PlanReadiness, the status written by
 //   control::ToJson (same keys, conditions and lastTransitionTime rules; plus status.deploymentMode).
@@ -27,6 +27,18 @@
 //   the rolled-out revision and IngressReady is False (TrafficSplitNotSupported) naming the field. Without a
 //   canary, a new revision replaces the pod template of `<isvc>-predictor` (the Deployment's rolling update
 //   is the rollout, as in KServe).
+// - Transformer and explainer (KServe's components/transformer.go, explainer.go): Deployment + Service + HPA
+//   (or a Knative Service) `<isvc>-transformer` / `<isvc>-explainer`, one revision at a time (no canary: refused);
+//   the transformer's container gets KServe's --model_name, --predictor_host <predictor>.<ns>, --http_port
+//   8080 and --workers (containerConcurrency) unless its args name them; `art` runs inferd's image as
+//   `inferd art-explainer` with KServe's art-server flags (OperatorConfig::art_explainer_image for another).
+//   The ingress waits for every component; the top-level host goes to the transformer when there is one,
+//   `:explain` to the explainer (HTTPRoute: KServe's regular expression; Ingress: the Exact path
+//   /v1/models/<isvc>:explain). Status: components.<c>, TransformerReady/ExplainerReady, Ready over all.
+//   KServe's collocation (transformer-container beside the model) runs in the predictor's pod.
+// - logger/batcher of any component: `inferd model-server` containers get inferd's flags (no extra hop);
+//   any other container gets KServe's agent sidecar as KServe's webhook injects it, except in Knative mode
+//   (refused: it needs KServe's webhook there) and blob-storage logger fields (refused, naming the field).
 // - Children carry the controller ownerReference, the labels serving.kserve.io/inferenceservice and
 //   component, and the Deployments the annotations inferd.io/revision and inferd.io/revision-hash.
 //   Owned children of a managed kind that are not desired are deleted, except an existing Ingress/HTTPRoute

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,6 +61,9 @@ Status ResolveOther(const Json& isvc, const std::string& which, const OperatorCo
 Status AddLoggerAndBatcher(const Component& c, const OperatorConfig& cfg, const std::string& mode, Json& pod_spec);
 // The agent container's port when the pod has KServe's agent (0: none).
 int AgentPort(const Json& pod_spec);
+
+// Every `from` in `s` replaced by `to`.
+void ReplaceAll(std::string& s, std::string_view from, const std::string& to);
 
 Json OwnerReference(const Component& c);
 // apiVersion, kind, metadata{name, namespace, labels, annotations, ownerReferences}.

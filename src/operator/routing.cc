@@ -7,13 +7,9 @@
 
 namespace inferd::op::internal {
 
-namespace {
-
 void ReplaceAll(std::string& s, std::string_view from, const std::string& to) {
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
 }
-
-}  // namespace
 
 // The domain template with {{ .Name }}, {{ .Namespace }} and {{ .IngressDomain }} (with or without the
 // spaces KServe's default writes).
