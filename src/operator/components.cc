@@ -58,7 +58,10 @@ StatusOr<Json> ArtExplainer(const Json& explainer, const Component& predictor, c
     const std::string base = cfg.art_explainer_image.empty() ? cfg.model_server_image : cfg.art_explainer_image;
     container["image"] = WithTag(base, Str(art, "runtimeVersion"));
   }
-  const Json user = art.contains("args") && art["args"].is_array() ? art["args"] : Json::array();
+  const Json user = art.contains("args") ? art["args"] : Json::array();
+  if (!user.is_array() || !std::all_of(user.begin(), user.end(), [](const Json& a) { return a.is_string(); })) {
+    return InvalidArgument("spec.explainer.art.args: must be a list of strings");
+  }
   Json args = Json::array();
   if (control::IsInferdImage(Str(container, "image")) && !container.contains("command")) args.push_back("art-explainer");
   for (const char* a : {"--model_name", predictor.isvc.c_str(), "--http_port", "8080"}) args.push_back(a);
@@ -68,7 +71,9 @@ StatusOr<Json> ArtExplainer(const Json& explainer, const Component& predictor, c
   }
   if (!Str(art, "storageUri").empty()) args.insert(args.end(), {"--storage_uri", "/mnt/models"});
   args.insert(args.end(), {"--adversary_type", type});
-  if (const Json* config = Field(art, "config"); config && config->is_object()) {
+  if (const Json* config = Field(art, "config"); config && !config->is_object()) {
+    return InvalidArgument("spec.explainer.art.config: must be a map of strings");
+  } else if (config) {
     std::map<std::string, std::string> sorted;
     for (const auto& [k, v] : config->items()) {
       if (!v.is_string()) return InvalidArgument("spec.explainer.art.config." + k + ": must be a string");

@@ -429,6 +429,8 @@ TEST(OperatorPlan, RefusedSpecsNameTheField) {
       {std::string(kSklearn) + "  transformer:\n    containers: 5\n", "spec.transformer.containers"},
       {std::string(kSklearn) + "  transformer:\n    containers:\n    - image: t:1\n    logger: x\n", "spec.transformer.logger"},
       {std::string(kSklearn) + "  explainer:\n    art: 5\n", "spec.explainer.art"},
+      {std::string(kSklearn) + "  explainer:\n    art:\n      type: SquareAttack\n      config: [1]\n", "spec.explainer.art.config"},
+      {std::string(kSklearn) + "  explainer:\n    art:\n      type: SquareAttack\n      args: 5\n", "spec.explainer"},
       {std::string(kSklearn) + "  explainer:\n    art:\n      type: SquareAttack\n      config:\n        max_iter: 5\n",
        "spec.explainer.art.config.max_iter"},
       {"spec:\n  predictor:\n    logger: [1]\n" + std::string(kSklearn).substr(19), "spec.predictor.logger"},
