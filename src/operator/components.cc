@@ -22,13 +22,6 @@ constexpr char kTransformerContainer[] = "transformer-container";
 const Json* Field(const Json& obj, const char* key) { return JsonField(obj, key); }
 std::string Str(const Json& obj, const char* key) { return JsonStringField(obj, key, ""); }
 
-bool HasArg(const Json& args, const std::string& flag) {
-  if (!args.is_array()) return false;
-  return std::any_of(args.begin(), args.end(), [&](const Json& a) {
-    return a.is_string() && (a.get<std::string>() == flag || a.get<std::string>().starts_with(flag + "="));
-  });
-}
-
 // The image with its tag replaced (KServe's art image is <image>:<runtimeVersion>).
 std::string WithTag(std::string image, const std::string& tag) {
   if (tag.empty()) return image;
@@ -187,6 +180,13 @@ Json AgentContainer(const Component& c, const OperatorConfig& cfg, Json& pod) {
 }
 
 }  // namespace
+
+bool HasArg(const Json& args, const std::string& flag) {
+  if (!args.is_array()) return false;
+  return std::any_of(args.begin(), args.end(), [&](const Json& a) {
+    return a.is_string() && (a.get<std::string>() == flag || a.get<std::string>().starts_with(flag + "="));
+  });
+}
 
 void SetComponentMetadata(Component& c) {
   const Json* rspec = c.runtime ? Field(c.runtime->runtime, "spec") : nullptr;

@@ -62,6 +62,8 @@ Status AddLoggerAndBatcher(const Component& c, const OperatorConfig& cfg, const 
 // The agent container's port when the pod has KServe's agent (0: none).
 int AgentPort(const Json& pod_spec);
 
+// True when the args list names `flag` (`--flag` alone or `--flag=value`), as KServe's IncludesArg.
+bool HasArg(const Json& args, const std::string& flag);
 // Every `from` in `s` replaced by `to`.
 void ReplaceAll(std::string& s, std::string_view from, const std::string& to);
 

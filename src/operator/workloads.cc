@@ -144,10 +144,7 @@ Json ServingContainer(const Component& c, const OperatorConfig& cfg) {
   for (const auto& [flag, value] : c.kserve_args) {
     Json& args = container["args"];
     if (!args.is_array()) args = Json::array();
-    const bool named = std::any_of(args.begin(), args.end(), [&](const Json& a) {
-      return a.is_string() && (a.get<std::string>() == flag || a.get<std::string>().starts_with(flag + "="));
-    });
-    if (!named) args.insert(args.end(), {flag, value});
+    if (!HasArg(args, flag)) args.insert(args.end(), {flag, value});
   }
   // inferd's built-in runtimes name their image "inferd" (informational on one machine).
   if (StringField(container, "image", "") == "inferd") container["image"] = cfg.model_server_image;
