@@ -15,6 +15,7 @@ constexpr char kModelMount[] = "/mnt/models";
 constexpr char kProvisionVolume[] = "kserve-provision-location";
 constexpr char kPvcVolume[] = "kserve-pvc-source";
 constexpr int kDefaultHttpPort = 8080;
+constexpr char kTransformerContainer[] = "transformer-container";
 
 // The container fields a predictor implementation (spec.predictor.sklearn, .model, ...) may set; the rest
 // of the implementation (modelFormat, runtime, storageUri, protocolVersion, ...) is not a container field.
@@ -185,6 +186,60 @@ void AddModelVolume(Json& pod, Json& container, const Component& c, const Operat
   AddMount(container, {{"name", kProvisionVolume}, {"mountPath", kModelMount}, {"readOnly", read_only}});
 }
 
+// A container named `name` in a list (null: none).
+const Json* Named(const Json* list, const char* name) {
+  if (!list || !list->is_array()) return nullptr;
+  for (const auto& ct : *list) {
+    if (StringField(ct, "name", "") == name) return &ct;
+  }
+  return nullptr;
+}
+
+// KServe's MergeRuntimeContainers for the transformer-container: the predictor's fields over the runtime's,
+// env by name, args concatenated (the predictor's extend the runtime's).
+Json MergedContainer(const Json& runtime_ct, const Json& isvc_ct) {
+  Json merged = resources::MergePatch(runtime_ct, isvc_ct);
+  Json args = runtime_ct.contains("args") && runtime_ct["args"].is_array() ? runtime_ct["args"] : Json::array();
+  if (isvc_ct.contains("args") && isvc_ct["args"].is_array()) args.insert(args.end(), isvc_ct["args"].begin(), isvc_ct["args"].end());
+  if (!args.empty()) merged["args"] = std::move(args);
+  Json env = runtime_ct.contains("env") && runtime_ct["env"].is_array() ? runtime_ct["env"] : Json::array();
+  for (const auto& e : isvc_ct.contains("env") && isvc_ct["env"].is_array() ? isvc_ct["env"] : Json::array()) {
+    auto it = std::find_if(env.begin(), env.end(), [&](const Json& x) { return StringField(x, "name", "") == StringField(e, "name", ""); });
+    if (it != env.end()) *it = e; else env.push_back(e);
+  }
+  if (!env.empty()) merged["env"] = std::move(env);
+  return merged;
+}
+
+// KServe's collocation (components/predictor.go): after kserve-container, the transformer-container (the
+// runtime's and the predictor's merged) with the model volume, INFERENCE_SERVICE_NAME and the default probe,
+// no flags appended (the user gives them, as with KServe); then the runtime's other containers and the
+// predictor's other containers, as written.
+void AddCollocated(Json& pod, const Component& c) {
+  const Json* rspec = Field(c.runtime->runtime, "spec");
+  const Json* rts = rspec ? Field(*rspec, "containers") : nullptr;
+  const Json* own = Field(c.written, "containers");
+  const Json* rt_side = Named(rts, kTransformerContainer);
+  const Json* own_side = Named(own, kTransformerContainer);
+  if (rt_side || own_side) {
+    Json side = rt_side && own_side ? MergedContainer(*rt_side, *own_side) : *(rt_side ? rt_side : own_side);
+    ExpandContainer(side, c);
+    MergeEnv(side, {{"INFERENCE_SERVICE_NAME", c.isvc}});
+    DefaultReadiness(side);
+    for (const auto& m : pod["containers"][0].value("volumeMounts", Json::array())) AddMount(side, m);
+    pod["containers"].push_back(std::move(side));
+  }
+  for (const Json* list : {rts, own}) {
+    if (!list || !list->is_array()) continue;
+    for (const auto& ct : *list) {
+      const std::string name = StringField(ct, "name", "");
+      if (name == kTransformerContainer || (list == rts && name == "kserve-container")) continue;
+      if (list == rts && &ct == &(*rts)[0] && !Named(rts, "kserve-container")) continue;  // (the model's, taken as kserve-container)
+      pod["containers"].push_back(ct);
+    }
+  }
+}
+
 }  // namespace
 
 Json OwnerReference(const Component& c) {
@@ -207,16 +262,8 @@ StatusOr<Json> PodSpec(const Component& c, const OperatorConfig& cfg) {
   if (c.spec.containers.size() > 1) {  // further custom containers run beside kserve-container, as written
     const Json& all = c.written["containers"];
     for (size_t i = 1; i < all.size(); ++i) pod["containers"].push_back(all[i]);
-  } else if (c.spec.containers.empty() && c.written.contains("containers") && c.written["containers"].is_array()) {
-    // KServe's collocation (a transformer-container beside the model): in the model's pod, with the model volume,
-    // INFERENCE_SERVICE_NAME and the default probe; no flags appended (the user sets them, as with KServe).
-    for (Json side : c.written["containers"]) {
-      ExpandContainer(side, c);
-      MergeEnv(side, {{"INFERENCE_SERVICE_NAME", c.isvc}});
-      DefaultReadiness(side);
-      for (const auto& m : pod["containers"][0].value("volumeMounts", Json::array())) AddMount(side, m);
-      pod["containers"].push_back(std::move(side));
-    }
+  } else if (c.runtime) {
+    AddCollocated(pod, c);
   }
   const Json* runtime_spec = c.runtime ? Field(c.runtime->runtime, "spec") : nullptr;
   for (const char* f : kPodFields) {

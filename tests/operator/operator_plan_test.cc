@@ -709,6 +709,30 @@ TEST(OperatorPipeline, CollocatedTransformerContainerRunsInThePredictorPod) {
   EXPECT_EQ(Condition(k.Pass().status, "Ready"), "True");
 }
 
+// The ServingRuntime may carry the transformer-container too: KServe merges it with the predictor's (args
+// concatenated) and appends the runtime's other containers.
+TEST(OperatorPipeline, CollocationMergesTheRuntimesTransformerContainer) {
+  Json runtime = Json::parse(R"({"apiVersion":"serving.kserve.io/v1alpha1","kind":"ServingRuntime",
+      "metadata":{"name":"with-transformer","namespace":"default"},
+      "spec":{"supportedModelFormats":[{"name":"sklearn","autoSelect":true,"priority":9}],
+              "containers":[{"name":"kserve-container","image":"inferd:0.1.0","args":["model-server","--model_dir=/mnt/models"]},
+                            {"name":"transformer-container","image":"example/transformer:1","args":["--http_port=8090"],
+                             "env":[{"name":"A","value":"runtime"},{"name":"B","value":"runtime"}]},
+                            {"name":"sidecar","image":"example/sidecar:1"}]}})");
+  Json isvc = Isvc(std::string(kSklearn) + "    containers:\n    - name: transformer-container\n"
+                   "      args: [--predictor_host=localhost:8080]\n      env:\n      - name: B\n        value: isvc\n");
+  PlanOutput out = PlanService(PlanInput{isvc, {runtime}, {}, {}, OperatorConfig{}, "2026-12-07T00:00:00Z"});
+  ASSERT_FALSE(out.desired.empty()) << out.status.dump(2);
+  const Json& cts = PodOf(out.desired[0])["containers"];
+  ASSERT_EQ(cts.size(), 3u) << cts.dump(2);
+  EXPECT_EQ(cts[1]["name"], "transformer-container");
+  EXPECT_EQ(cts[1]["image"], "example/transformer:1");
+  EXPECT_EQ(cts[1]["args"], Json::parse(R"(["--http_port=8090","--predictor_host=localhost:8080"])"));
+  EXPECT_EQ(cts[1]["env"], Json::parse(R"([{"name":"A","value":"runtime"},{"name":"B","value":"isvc"},
+      {"name":"INFERENCE_SERVICE_NAME","value":"sklearn-iris"}])"));
+  EXPECT_EQ(cts[2]["name"], "sidecar");
+}
+
 TEST(OperatorPipeline, KnativeModeGivesEachComponentItsService) {
   Cluster k{Isvc("metadata:\n  annotations:\n    serving.kserve.io/deploymentMode: Knative\n" + std::string(kTransformer), "kt")};
   k.cfg.knative_installed = true;
