@@ -81,7 +81,8 @@ void AddServeCommand(CLI::App& app) {
   CLI::Option* config_opt =
       cmd->add_option("--config", *config_path,
                       "YAML settings file: an `autoscaler:` section of Knative config-autoscaler keys (or Knative's "
-                      "config-autoscaler ConfigMap); docs/configuration.md");
+                      "config-autoscaler ConfigMap) and an `images:` section (what container images run here); "
+                      "docs/configuration.md");
   cmd->callback([opt, log_level, config_path, config_opt] {
     InitLogging(*log_level);
     net::RaiseFileLimit();  // replicas inherit it
@@ -93,6 +94,7 @@ void AddServeCommand(CLI::App& app) {
         return;
       }
       opt->autoscaler = config->autoscaler;
+      opt->images = config->images;
       LOG_INFO("settings from {}", *config_path);
     }
     if (opt->data_dir.empty()) opt->data_dir = control::DefaultDataDir();

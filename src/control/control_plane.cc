@@ -262,6 +262,7 @@ void ControlPlane::Impl::MakeReconciler() {
   ro.domain = opt.domain;
   ro.gateway_http_port = gw_->http_port();
   ro.autoscaler = opt.autoscaler;
+  ro.images = opt.images;
   ro.initial_backoff_ms = opt.initial_backoff_ms;
   ro.max_backoff_ms = opt.max_backoff_ms;
   ro.inferd_bin = opt.inferd_bin;

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "autoscaler/autoscaler.h"
+#include "control/local_images.h"
 #include "core/status.h"
 #include "net/limits.h"
 
@@ -53,6 +54,8 @@ struct ServeOptions {
   int max_backoff_ms = 300000;
   // Cluster-wide autoscaler defaults (`inferd serve --config FILE`, section `autoscaler:`).
   autoscaler::AutoscalerConfig autoscaler;
+  // What container images run here (`inferd serve --config FILE`, section `images:`; control/local_images.h).
+  LocalImages images;
   // Requests held per revision by the gateway's activator (no ready replica, or every replica at its
   // containerConcurrency) before it answers 503 (Knative's activator queue depth).
   int max_held_requests = 10000;

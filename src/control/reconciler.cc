@@ -185,6 +185,7 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
   in.model_path = rev.model_path;
   in.inferd_bin = opt.inferd_bin;
   in.uds_path = NextUdsPath();
+  in.images = &opt.images;
   auto rs = BuildReplicaSpec(in);
   if (!rs.ok()) {
     rev.build_error = rs.status().message();

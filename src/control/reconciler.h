@@ -36,6 +36,7 @@
 
 #include "autoscaler/autoscaler.h"
 #include "control/gpu.h"
+#include "control/local_images.h"
 #include "control/model_storage.h"
 #include "core/status.h"
 #include "gateway/gateway.h"
@@ -93,6 +94,7 @@ struct ReconcilerOptions {
   std::string compiled_cache;     // INFERD_COMPILED_CACHE of replicas
   std::string repository_token;   // INFERD_REPOSITORY_TOKEN of replicas
   std::string run_dir;            // replicas' Unix sockets ("" = TCP only)
+  LocalImages images;             // what container images without a command run here (control/local_images.h)
   // The machine's GPUs (control/gpu.h): a replica asking for resources.limits["nvidia.com/gpu"] gets that many
   // of them, never one another replica holds; with none free it waits, and the service says Unschedulable.
   GpuInventory gpus;

@@ -261,6 +261,13 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   const std::string image = container.image;
   std::vector<std::string> command = container.command, args = container.args;
   std::vector<std::pair<std::string, std::string>> env;
+  const LocalImage* local = command.empty() && in.images ? FindLocalImage(*in.images, image) : nullptr;
+  if (local) {  // the image's entrypoint here (Kubernetes: the container's args replace the image's CMD)
+    command = local->command;
+    if (args.empty()) args = local->args;
+    if (container.working_dir.empty()) container.working_dir = local->working_dir;
+    env = local->env;
+  }
   for (const auto& e : container.env) env.emplace_back(e.name, e.value);
   if (command.empty()) {
     if (IsInferdImage(image)) {
@@ -275,7 +282,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     } else {
       return InvalidArgument(where + ": container image '" + image +
                              "' has no command; without Kubernetes inferd runs containers as local commands, so "
-                             "give the container a `command` (e.g. [\"inferd\", \"model-server\"] or a script)");
+                             "give the container a `command` (e.g. [\"inferd\", \"model-server\"] or a script), or "
+                             "map the image to a local command in the `images:` section of `inferd serve --config`");
     }
   }
   for (const auto& a : in.spec->args) args.push_back(a);

@@ -13,7 +13,10 @@
 //   run as `inferd model-server`, so a ClusterServingRuntime copied from KServe works unchanged. inferd's own
 //   image (last path segment `inferd`, any registry, tag or digest; entrypoint `inferd`) without `command` runs
 //   this binary with the container's args, as Kubernetes runs the image's entrypoint (config/runtimes: args
-//   `model-server ...`). Any other container without `command` cannot run without Kubernetes:
+//   `model-server ...`). An image the `images:` section of `inferd serve --config` maps (control/local_images.h)
+//   runs its local command instead, whatever the image (the user's mapping wins over the built-in ones); the
+//   container's args replace the mapping's, its workingDir and env win over the mapping's.
+//   Any other container without `command` cannot run without Kubernetes:
 //   FailedPrecondition-like InvalidArgument whose message says so.
 // - Other commands get a free loopback port chosen here, substituted for the value of
 //   --http_port/--port (forms `--http_port=8080` and `--http_port 8080`) and given as env PORT; the
@@ -35,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/local_images.h"
 #include "core/status.h"
 #include "resources/resources.h"
 #include "supervisor/supervisor.h"
@@ -48,6 +52,7 @@ struct ReplicaCommandInput {
   std::string model_path;                    // local model directory ("" when no storageUri)
   std::string inferd_bin;                    // this executable
   std::string uds_path;                      // non-empty: `inferd model-server` also serves REST there (--uds)
+  const LocalImages* images = nullptr;       // what images without a command run here (null: none mapped)
 };
 
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <utility>
@@ -22,6 +23,7 @@ namespace {
 constexpr long kMaxFileBytes = 1 << 20;  // a settings file; anything larger is a mistake
 
 constexpr std::string_view kSectionKey = "autoscaler";
+constexpr std::string_view kImagesKey = "images";
 
 std::string Where(const std::string& name, const YAML::Mark& mark) {
   return name + ":" + std::to_string(mark.line >= 0 ? mark.line + 1 : 1);
@@ -93,6 +95,72 @@ Status ReadAutoscaler(const YAML::Node& section, std::string_view section_name, 
   return Status::Ok();
 }
 
+// A list of strings (`images: X: command:`), naming `where` in errors.
+Status ReadStrings(const YAML::Node& node, const YAML::Mark& mark, const std::string& name, const std::string& where,
+                   std::vector<std::string>* out) {
+  if (IsEmpty(node)) return Status::Ok();
+  if (!node.IsSequence()) return Error(name, mark, where + ": must be a list of strings, got " + std::string(KindOf(node)));
+  for (const auto& item : node) {
+    if (!item.IsScalar()) {
+      return Error(name, item.Mark(), where + ": must be a list of strings, got " + std::string(KindOf(item)));
+    }
+    out->push_back(item.Scalar());
+  }
+  return Status::Ok();
+}
+
+// One entry of `images:`.
+Status ReadImage(const Entry& image, const std::string& name, LocalImage* out) {
+  const std::string where = "images: " + image.key;
+  if (!image.value.IsMap()) {
+    return Error(name, image.mark, where + ": must be a map (command, args, workingDir, env), got " +
+                                       std::string(KindOf(image.value)));
+  }
+  std::vector<Entry> fields;
+  RETURN_IF_ERROR(Entries(image.value, name, where + ": ", &fields));
+  for (const auto& [key, mark, value] : fields) {
+    if (key == "command") {
+      RETURN_IF_ERROR(ReadStrings(value, mark, name, where + ": command", &out->command));
+    } else if (key == "args") {
+      RETURN_IF_ERROR(ReadStrings(value, mark, name, where + ": args", &out->args));
+    } else if (key == "workingDir") {
+      if (!IsEmpty(value) && !value.IsScalar()) {
+        return Error(name, mark, where + ": workingDir: must be a string, got " + std::string(KindOf(value)));
+      }
+      if (!IsEmpty(value)) out->working_dir = value.Scalar();
+    } else if (key == "env") {
+      if (IsEmpty(value)) continue;
+      if (!value.IsMap()) return Error(name, mark, where + ": env: must be a map of names to values, got " +
+                                                       std::string(KindOf(value)));
+      std::vector<Entry> vars;
+      RETURN_IF_ERROR(Entries(value, name, where + ": env: ", &vars));
+      for (const auto& var : vars) {
+        if (!var.value.IsScalar()) {
+          return Error(name, var.mark, where + ": env: " + var.key + ": must be a scalar, got " +
+                                           std::string(KindOf(var.value)));
+        }
+        out->env.emplace_back(var.key, var.value.Scalar());
+      }
+    } else {
+      return Error(name, mark, where + ": unknown key '" + key + "' (known: command, args, workingDir, env)");
+    }
+  }
+  if (out->command.empty()) return Error(name, image.mark, where + ": command: required (the image's entrypoint here)");
+  return Status::Ok();
+}
+
+Status ReadImages(const YAML::Node& section, const std::string& name, ServeConfig* out) {
+  if (IsEmpty(section)) return Status::Ok();
+  if (!section.IsMap()) {
+    return Error(name, section.Mark(), "images: must be a map of image references to their local command, got " +
+                                           std::string(KindOf(section)));
+  }
+  std::vector<Entry> images;
+  RETURN_IF_ERROR(Entries(section, name, "images: ", &images));
+  for (const auto& image : images) RETURN_IF_ERROR(ReadImage(image, name, &out->images[image.key]));
+  return Status::Ok();
+}
+
 // Knative's ConfigMap shape: `kind: ConfigMap` with the config-autoscaler keys under `data:`.
 Status ReadConfigMap(const std::vector<Entry>& top, const std::string& name, ServeConfig* out) {
   YAML::Node data;
@@ -144,8 +212,11 @@ StatusOr<ServeConfig> Parse(std::string_view yaml_text, const std::string& name)
   for (const auto& [key, mark, value] : top) {
     if (key == kSectionKey) {
       section = value;
+    } else if (key == kImagesKey) {
+      RETURN_IF_ERROR(ReadImages(value, name, &out));
     } else {
-      return Error(name, mark, "unknown key '" + key + "' (known: " + std::string(kSectionKey) + ")");
+      return Error(name, mark,
+                   "unknown key '" + key + "' (known: " + std::string(kSectionKey) + ", " + std::string(kImagesKey) + ")");
     }
   }
   RETURN_IF_ERROR(ReadAutoscaler(section, kSectionKey, name, &out));
@@ -189,7 +260,21 @@ StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
   const int err = errno;
   std::fclose(f);
   if (failed) return InvalidArgument(path + ": cannot read: " + std::strerror(err));
-  return ParseServeConfig(text, path);
+  ASSIGN_OR_RETURN(ServeConfig config, ParseServeConfig(text, path));
+  // Paths in `images:` are relative to the file's directory.
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path();
+  auto resolve = [&dir](std::string& p) {
+    if (!p.empty() && (p.starts_with("./") || p.starts_with("../"))) p = (dir / p).lexically_normal().string();
+  };
+  for (auto& [image, local] : config.images) {
+    if (!local.working_dir.empty() && local.working_dir.front() != '/') {
+      local.working_dir = (dir / local.working_dir).lexically_normal().string();
+    }
+    for (auto& c : local.command) resolve(c);
+    for (auto& a : local.args) resolve(a);
+  }
+  return config;
 }
 
 }  // namespace inferd::control

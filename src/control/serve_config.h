@@ -1,5 +1,5 @@
 // control/serve_config.h: the `inferd serve --config FILE` file: cluster-wide settings of the local platform
-// (today only the autoscaler's, Knative's config-autoscaler keys).
+// (the autoscaler's, Knative's config-autoscaler keys) and what container images run here.
 //
 // Contract (pure functions apart from LoadServeConfig reading its file; any thread; nothing throws):
 // - The file is one YAML document whose top level is a map. Known sections: `autoscaler:`, a map of
@@ -8,6 +8,11 @@
 //   autoscaler::ParseAutoscalerConfig (so the keys, the defaults, the ranges and the ignored keys are those of
 //   autoscaler.h). An empty file (or one holding only comments, or `autoscaler:` with nothing under it) gives
 //   the defaults.
+// - `images:` (control/local_images.h): a map from an image reference to what that image runs on this
+//   machine: `command` (a non-empty list of strings; required), `args` (a list of strings), `workingDir` (a
+//   string) and `env` (a map of names to scalar values). LoadServeConfig resolves a relative workingDir, and
+//   command or args entries that start with "./", against the file's directory (so a config and the code it
+//   names can travel together). Any other key under an image is an error naming it.
 // - Convenience: Knative's ConfigMap shape is accepted too: a top level with `kind: ConfigMap` takes its
 //   `data:` map as the autoscaler section (apiVersion, metadata and immutable are allowed beside it and
 //   ignored, except that metadata.name, when present, must be config-autoscaler).
@@ -23,12 +28,14 @@
 #include <string_view>
 
 #include "autoscaler/autoscaler.h"
+#include "control/local_images.h"
 #include "core/status.h"
 
 namespace inferd::control {
 
 struct ServeConfig {
   autoscaler::AutoscalerConfig autoscaler;
+  LocalImages images;
 };
 
 // Reads and parses `path` (the name used in errors is the path as given).

@@ -102,6 +102,68 @@ TEST(ReplicaCommandTest, InferdImageWithoutCommandRunsItsEntrypoint) {
   }
 }
 
+// An image the `images:` section of `inferd serve --config` maps runs its local command (control/local_images.h):
+// KServe's samples name images without a command (kserve/image-transformer:latest).
+TEST(ReplicaCommandTest, MappedImagesRunTheirLocalCommand) {
+  LocalImages images;
+  images["kserve/image-transformer"] = LocalImage{{"/usr/bin/python3", "-m", "model"}, {"--default"}, "/opt/t",
+                                                  {{"A", "image"}, {"B", "image"}}};
+  images["tensorflow/serving:2.6.2"] = LocalImage{{"/bin/tfs"}, {}, "", {}};
+  resources::ComponentSpec spec;
+  resources::ContainerSpec c;
+  c.name = "kserve-container";
+  c.image = "docker.io/kserve/image-transformer:latest";
+  c.env = {{"B", "container"}};
+  spec.containers = {c};
+  ReplicaCommandInput in = Input(&spec, nullptr);
+  in.images = &images;
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_GE(r->argv.size(), 4u);
+  EXPECT_EQ(r->argv[0], "/usr/bin/python3");
+  EXPECT_EQ(r->argv[2], "model");
+  EXPECT_EQ(r->argv[3], "--default");  // the image's args, as the container has none
+  EXPECT_EQ(r->cwd, "/opt/t");
+  // The container's env comes after the image's, so its B wins.
+  auto b = std::find_if(r->env.rbegin(), r->env.rend(), [](const auto& kv) { return kv.first == "B"; });
+  ASSERT_NE(b, r->env.rend());
+  EXPECT_EQ(b->second, "container");
+  // The container's args replace the image's, as Kubernetes' args replace an image's CMD.
+  spec.containers[0].args = {"--model_name=mnist"};
+  r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(Has(r->argv, "--default"));
+  EXPECT_TRUE(Has(r->argv, "--model_name=mnist"));
+  // A tag-specific entry matches only that tag; other images still cannot run.
+  Json rt = Runtime({{"name", "kserve-container"}, {"image", "tensorflow/serving:2.6.2"}});
+  resources::ComponentSpec plain;
+  ReplicaCommandInput rin = Input(&plain, &rt);
+  rin.images = &images;
+  r = BuildReplicaSpec(rin);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/bin/tfs");
+  rt = Runtime({{"name", "kserve-container"}, {"image", "tensorflow/serving:2.7.0"}});
+  r = BuildReplicaSpec(rin);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("images:"), std::string::npos) << r.status().message();
+}
+
+TEST(LocalImagesTest, ReferencesMatchWithoutRegistryOrLibrary) {
+  EXPECT_EQ(SplitImageReference("docker.io/library/python:3.11@sha256:ab"),
+            (std::pair<std::string, std::string>{"python", "3.11"}));
+  EXPECT_EQ(SplitImageReference("localhost:5000/team/img"), (std::pair<std::string, std::string>{"team/img", ""}));
+  EXPECT_EQ(SplitImageReference("kserve/image-transformer:latest"),
+            (std::pair<std::string, std::string>{"kserve/image-transformer", "latest"}));
+  LocalImages images;
+  images["python"] = LocalImage{{"a"}, {}, "", {}};
+  images["python:3.12"] = LocalImage{{"b"}, {}, "", {}};
+  ASSERT_NE(FindLocalImage(images, "docker.io/library/python:3.11"), nullptr);
+  EXPECT_EQ(FindLocalImage(images, "docker.io/library/python:3.11")->command[0], "a");
+  EXPECT_EQ(FindLocalImage(images, "python:3.12")->command[0], "b");
+  EXPECT_EQ(FindLocalImage(images, "pythonx"), nullptr);
+  EXPECT_EQ(FindLocalImage(images, ""), nullptr);
+}
+
 TEST(ReplicaCommandTest, ImageOnlyContainerCannotRunAndSaysSo) {
   Json rt = Runtime({{"name", "kserve-container"}, {"image", "tensorflow/serving:2.6.2"}});
   resources::ComponentSpec spec;

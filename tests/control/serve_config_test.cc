@@ -266,5 +266,56 @@ TEST(ServeConfigTest, ExampleFileParses) {
   EXPECT_EQ(c->autoscaler.scale_to_zero_grace_period, seconds(2));
 }
 
+// `images:` says what an image without a command runs here (control/local_images.h); paths that start with
+// ./ or ../ and a relative workingDir are taken from the file's directory.
+TEST(ServeConfigTest, ImagesMapToLocalCommands) {
+  ServeConfig c = Parse(R"(images:
+  kserve/image-transformer:
+    command: [python3, -m, model]
+    workingDir: /opt/transformer
+    env: {PYTHONUNBUFFERED: 1}
+  kserve/image-transformer:v2:
+    command: [./run.sh]
+    args: [--verbose]
+)");
+  ASSERT_EQ(c.images.size(), 2u);
+  const LocalImage& any = c.images.at("kserve/image-transformer");
+  EXPECT_EQ(any.command, (std::vector<std::string>{"python3", "-m", "model"}));
+  EXPECT_EQ(any.working_dir, "/opt/transformer");
+  ASSERT_EQ(any.env.size(), 1u);
+  EXPECT_EQ(any.env[0], (std::pair<std::string, std::string>{"PYTHONUNBUFFERED", "1"}));
+  EXPECT_EQ(c.images.at("kserve/image-transformer:v2").args, std::vector<std::string>{"--verbose"});
+
+  const fs::path dir = fs::temp_directory_path() / ("serve-config-images-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  {
+    std::ofstream f(dir / "serve.yaml");
+    f << "images:\n  my/img:\n    command: [./bin/run, python3]\n    args: [../x.py, y.py]\n    workingDir: code\n";
+  }
+  auto loaded = LoadServeConfig((dir / "serve.yaml").string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const LocalImage& img = loaded->images.at("my/img");
+  EXPECT_EQ(img.command, (std::vector<std::string>{(dir / "bin/run").string(), "python3"}));
+  EXPECT_EQ(img.args, (std::vector<std::string>{(dir.parent_path() / "x.py").string(), "y.py"}));
+  EXPECT_EQ(img.working_dir, (dir / "code").string());
+  fs::remove_all(dir);
+}
+
+TEST(ServeConfigTest, BadImagesNameTheField) {
+  std::string m = ErrorOf("images:\n  a/b:\n    args: [x]\n");
+  EXPECT_TRUE(Has(m, "images: a/b: command: required")) << m;
+  m = ErrorOf("images:\n  a/b:\n    command: python3\n");
+  EXPECT_TRUE(Has(m, "images: a/b: command: must be a list of strings")) << m;
+  m = ErrorOf("images:\n  a/b:\n    command: [x]\n    entrypoint: [y]\n");
+  EXPECT_TRUE(Has(m, "serve.yaml:4:")) << m;
+  EXPECT_TRUE(Has(m, "unknown key 'entrypoint'")) << m;
+  m = ErrorOf("images:\n  a/b:\n    command: [x]\n    env: [A]\n");
+  EXPECT_TRUE(Has(m, "env: must be a map")) << m;
+  m = ErrorOf("images: [a]\n");
+  EXPECT_TRUE(Has(m, "images: must be a map")) << m;
+  m = ErrorOf("images:\n  a/b:\n    command: [x]\n    workingDir: [y]\n");
+  EXPECT_TRUE(Has(m, "workingDir: must be a string")) << m;
+}
+
 }  // namespace
 }  // namespace inferd::control
