@@ -113,6 +113,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
         return self.proc.returncode
 
 
@@ -314,6 +316,223 @@ class ImageTransformerTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         np.testing.assert_allclose(np.array(r.json()["outputs"][0]["data"]).reshape(2, 10), self.want,
                                    rtol=1e-4, atol=1e-4)
+
+
+class TokenizerTest(unittest.TestCase):
+    """python/custom_tokenizer/transformer.py (run as a file: it imports its siblings) against a
+    BERT-shaped TorchScript question-answering model over REST v2."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        model_dir = os.path.join(cls.tmp.name, "bert")
+        write_qa_model(model_dir)
+        cls.pred = Server(["--model_name", "bert", "--model_dir", model_dir])
+        cls.tr = Server(["--python", os.path.join(TOKENIZER_DIR, "transformer.py"), "--model_name", "bert",
+                         "--python_arg=--predictor_host=" + cls.pred.host, "--python_arg=--predictor_protocol=v2",
+                         "--python_arg=--vocab_file=" + os.path.join(TOKENIZER_DIR, "vocab.txt")])
+        cls.qa = torch.jit.load(os.path.join(model_dir, "model.pt"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tr.stop()
+        cls.pred.stop()
+        cls.tmp.cleanup()
+
+    def expected(self, question):
+        sys.path.insert(0, TOKENIZER_DIR)
+        try:
+            import data_processing
+            import tokenization
+        finally:
+            sys.path.remove(TOKENIZER_DIR)
+        text = ("The Apollo program was the third United States human spaceflight program. "
+                "First conceived as a three-man spacecraft to follow the one-man Project Mercury "
+                "which put the first Americans in space, Apollo was dedicated to President"
+                " John F. Kennedy's national goal of landing a man on the Moon. The first manned "
+                "flight of Apollo was in 1968. Apollo ran from 1961 to 1972 followed by "
+                "the Apollo-Soyuz Test Project a joint Earth orbit mission with "
+                "the Soviet Union in 1975.")
+        tok = tokenization.FullTokenizer(vocab_file=os.path.join(TOKENIZER_DIR, "vocab.txt"), do_lower_case=True)
+        doc_tokens = data_processing.convert_doc_tokens(text)
+        f = data_processing.convert_examples_to_features(doc_tokens, question, tok, 128, 128, 64)
+        args = [torch.zeros(1, 1, dtype=torch.int32)] + [
+            torch.from_numpy(np.asarray(f[k], dtype=np.int32).reshape(1, 128))
+            for k in ("segment_ids", "input_ids", "input_mask")]
+        with torch.no_grad():
+            end, start = self.qa(*args)
+        pred, nbest, _ = data_processing.get_predictions(doc_tokens, f, start.numpy().reshape(-1).tolist(),
+                                                         end.numpy().reshape(-1).tolist(), 20, 30)
+        return pred, nbest[0]["probability"] * 100.0
+
+    def test_question_answer(self):
+        q = "What President is credited with the original notion of putting Americans in space?"
+        r = requests.post(self.tr.url("/v1/models/bert:predict"), json={"instances": [q]}, timeout=60)
+        self.assertEqual(r.status_code, 200, r.text)
+        pred, prob = self.expected(q)
+        self.assertTrue(pred)  # a non-empty span of the paragraph
+        self.assertEqual(r.json()["predictions"], pred)
+        self.assertAlmostEqual(r.json()["prob"], prob, places=3)
+
+
+# A predictor written here: answers V1 :predict with what it saw (headers included), or an error on demand.
+class EchoPredictor(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path.endswith("/fail:predict"):
+            return self.answer(400, {"error": "no such input"})
+        seen = {k.lower(): v for k, v in self.headers.items()}
+        self.answer(200, {"predictions": [1], "path": self.path, "headers": seen, "body": json.loads(body)},
+                    extra={"x-predictor": "echo"})
+
+    def do_GET(self):
+        self.answer(200, {})
+
+    def answer(self, status, obj, extra=None):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+TRANSFORMER = """
+import argparse, kserve
+from kserve import Model, ModelServer, model_server
+
+class T(Model):
+    def __init__(self, name, mode):
+        super().__init__(name, return_response_headers=(mode == "headers"))
+        self.mode = mode
+        self.ready = True
+
+    async def preprocess(self, payload, headers=None):
+        if self.mode == "raise":
+            raise ValueError("cannot read the image")
+        return {"instances": payload["instances"], "seen": sorted(headers)}
+
+    def postprocess(self, result, headers=None, response_headers=None):
+        if self.mode == "unserialisable":
+            return {"x": object()}
+        if response_headers is not None:
+            response_headers["x-transformer"] = "yes"
+        return result
+
+parser = argparse.ArgumentParser(parents=[model_server.parser])
+parser.add_argument("--mode", default="ok")
+args, _ = parser.parse_known_args()
+if args.mode == "fail_start":
+    raise RuntimeError("the tokenizer file is missing")
+ModelServer().start([T(args.model_name, args.mode), T("fail", args.mode)])
+"""
+
+
+class TransformerBehaviourTest(unittest.TestCase):
+    """Headers across the hop, response headers, KServe's error answers; the server stays up."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.script = os.path.join(cls.tmp.name, "transformer.py")
+        with open(cls.script, "w") as f:
+            f.write(TRANSFORMER)
+        cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoPredictor)
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        cls.pred_host = "127.0.0.1:%d" % cls.httpd.server_address[1]
+        cls.servers = {}
+        for mode in ("ok", "headers", "raise", "unserialisable"):
+            cls.servers[mode] = Server(["--python", cls.script, "--model_name", "m",
+                                        "--python_arg=--predictor_host=" + cls.pred_host, "--python_arg=--mode=" + mode])
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers.values():
+            s.stop()
+        cls.httpd.shutdown()
+        cls.httpd.server_close()
+        cls.tmp.cleanup()
+
+    def post(self, mode, model="m", headers=None):
+        return requests.post(self.servers[mode].url("/v1/models/%s:predict" % model), json={"instances": [[1, 2]]},
+                             headers=headers or {}, timeout=60)
+
+    def test_forwards_three_headers_only_and_calls_its_own_name(self):
+        r = self.post("ok", headers={"x-request-id": "rid-1", "x-b3-traceid": "t-1", "authorization": "Bearer z",
+                                     "x-other": "dropped"})
+        self.assertEqual(r.status_code, 200, r.text)
+        got = r.json()
+        self.assertEqual(got["path"], "/v1/models/m:predict")
+        self.assertEqual(got["headers"]["x-request-id"], "rid-1")
+        self.assertEqual(got["headers"]["x-b3-traceid"], "t-1")
+        self.assertEqual(got["headers"]["authorization"], "Bearer z")
+        self.assertNotIn("x-other", got["headers"])
+        # preprocess saw every request header (lower-case names), as KServe gives them.
+        self.assertIn("x-other", got["body"]["seen"])
+        self.assertNotIn("x-predictor", r.headers)  # return_response_headers is off
+
+    def test_return_response_headers(self):
+        r = self.post("headers")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.headers.get("x-predictor"), "echo")
+        self.assertEqual(r.headers.get("x-transformer"), "yes")
+
+    def test_predictor_error_is_kserves_500(self):
+        r = self.post("ok", model="fail")
+        self.assertEqual(r.status_code, 500, r.text)
+        self.assertIn("HTTPStatusError", r.json()["error"])
+        self.assertIn("no such input", r.json()["error"])
+        self.assertIn("400", r.json()["error"])
+        self.assertEqual(self.post("ok").status_code, 200)
+
+    def test_preprocess_raising_is_500_naming_model_and_reason(self):
+        r = self.post("raise")
+        self.assertEqual(r.status_code, 500, r.text)
+        self.assertIn("ValueError", r.json()["error"])
+        self.assertIn("cannot read the image", r.json()["error"])
+        self.assertIn("'m'", r.json()["error"])
+        self.assertEqual(requests.get(self.servers["raise"].url("/v2/health/live"), timeout=10).status_code, 200)
+
+    def test_unserialisable_answer_is_500(self):
+        r = self.post("unserialisable")
+        self.assertEqual(r.status_code, 500, r.text)
+        self.assertIn("cannot be serialized", r.json()["error"])
+        self.assertEqual(requests.get(self.servers["unserialisable"].url("/v2/health/live"), timeout=10).status_code,
+                         200)
+
+    def test_predictor_down_is_500_connect_error(self):
+        s = Server(["--python", self.script, "--model_name", "m", "--python_arg=--predictor_host=127.0.0.1:1"])
+        try:
+            r = requests.post(s.url("/v1/models/m:predict"), json={"instances": [[1]]}, timeout=60)
+            self.assertEqual(r.status_code, 500, r.text)
+            self.assertIn("ConnectError", r.json()["error"])
+            self.assertIn("127.0.0.1:1", r.json()["error"])
+        finally:
+            s.stop()
+
+    def test_no_predictor_host_is_501(self):
+        s = Server(["--python", self.script, "--model_name", "m"])
+        try:
+            r = requests.post(s.url("/v1/models/m:predict"), json={"instances": [[1]]}, timeout=60)
+            self.assertEqual(r.status_code, 501, r.text)
+            self.assertIn("predictor_host", r.json()["error"])
+        finally:
+            s.stop()
+
+    def test_a_transformer_that_fails_to_start(self):
+        s = Server(["--python", self.script, "--model_name", "m", "--python_arg=--mode=fail_start"],
+                   expect_start=False)
+        rc = s.proc.wait(60)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("the tokenizer file is missing", s.output())
+        self.assertIn("transformer.py", s.output())
 
 
 if __name__ == "__main__":
