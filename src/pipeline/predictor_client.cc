@@ -16,6 +16,10 @@ namespace inferd::pipeline {
 
 namespace {
 
+// Readiness probes wait at most this long (or the call timeout when shorter): a probe must not hold a
+// front-end thread for the 600 s an inference may take.
+constexpr double kProbeTimeoutS = 5;
+
 constexpr std::string_view kForwardable[] = {"x-request-id", "x-b3-traceid", "authorization"};
 
 bool IsLocalOrIp(std::string_view host) {
@@ -176,13 +180,13 @@ struct PredictorClient::Impl {
   }
 
   StatusOr<PredictorReply> Post(const std::string& path, std::string_view body, std::vector<std::string> headers,
-                                const char* method = "POST") const {
+                                const char* method = "POST", double timeout_s = 0) const {
     net::ClientRequest req;
     req.method = method;
     req.url = base_url + path;
     req.headers = std::move(headers);
     if (std::string_view(method) == "POST") req.body.assign(body);
-    long timeout = static_cast<long>(config.timeout_s + 0.999);
+    long timeout = static_cast<long>((timeout_s > 0 ? timeout_s : config.timeout_s) + 0.999);
     req.timeout_s = timeout > 0 ? timeout : 0;
     req.connect_timeout_s = std::min<long>(req.timeout_s > 0 ? req.timeout_s : 30, 30);
     req.collect_all_headers = true;
@@ -262,9 +266,10 @@ Status GrpcError(const grpc::Status& s, const std::string& host) {
                   " (predictor " + host + ")");
 }
 
-void SetGrpcContext(const PredictorConfig& c, const HeaderList* incoming, grpc::ClientContext* ctx) {
+void SetGrpcContext(const PredictorConfig& c, const HeaderList* incoming, grpc::ClientContext* ctx,
+                    double timeout_s = 0) {
   ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(c.timeout_s * 1000)));
+                    std::chrono::milliseconds(static_cast<int64_t>((timeout_s > 0 ? timeout_s : c.timeout_s) * 1000)));
   ctx->AddMetadata("request_type", "grpc_v2");
   ctx->AddMetadata("response_type", "grpc_v2");
   if (!incoming) return;
@@ -289,7 +294,7 @@ Status PredictorClient::ServerReady() const {
   const auto& c = impl_->config;
   if (c.protocol == PredictorProtocol::kGrpcV2) {
     grpc::ClientContext ctx;
-    SetGrpcContext(c, nullptr, &ctx);
+    SetGrpcContext(c, nullptr, &ctx, kProbeTimeoutS);
     inference::ServerReadyRequest req;
     inference::ServerReadyResponse resp;
     grpc::Status s = impl_->Stub()->ServerReady(&ctx, req, &resp);
@@ -298,7 +303,8 @@ Status PredictorClient::ServerReady() const {
   }
   std::vector<std::string> h;
   impl_->AddForwarded(nullptr, &h);
-  auto r = impl_->Post(c.protocol == PredictorProtocol::kRestV1 ? "/" : "/v2/health/ready", {}, std::move(h), "GET");
+  auto r = impl_->Post(c.protocol == PredictorProtocol::kRestV1 ? "/" : "/v2/health/ready", {}, std::move(h), "GET",
+                       kProbeTimeoutS);
   if (!r.ok()) return Unavailable("predictor " + c.host + " is not ready: " + r.status().message());
   return Status::Ok();
 }
@@ -307,7 +313,7 @@ Status PredictorClient::ModelReady(std::string_view model) const {
   const auto& c = impl_->config;
   if (c.protocol == PredictorProtocol::kGrpcV2) {
     grpc::ClientContext ctx;
-    SetGrpcContext(c, nullptr, &ctx);
+    SetGrpcContext(c, nullptr, &ctx, kProbeTimeoutS);
     inference::ModelReadyRequest req;
     req.set_name(std::string(model));
     inference::ModelReadyResponse resp;
@@ -321,7 +327,7 @@ Status PredictorClient::ModelReady(std::string_view model) const {
   impl_->AddForwarded(nullptr, &h);
   std::string path = c.protocol == PredictorProtocol::kRestV1 ? "/v1/models/" + std::string(model)
                                                               : "/v2/models/" + std::string(model) + "/ready";
-  auto r = impl_->Post(path, {}, std::move(h), "GET");
+  auto r = impl_->Post(path, {}, std::move(h), "GET", kProbeTimeoutS);
   if (!r.ok()) return Unavailable("model '" + std::string(model) + "' of predictor " + c.host + " is not ready: " +
                                   r.status().message());
   return Status::Ok();

@@ -98,7 +98,8 @@ class PredictorClient {
 
   // --enable_predictor_health_check: the predictor's server readiness (GET / for v1, GET /v2/health/ready
   // for v2, ServerReady for grpc-v2) and model readiness (GET /v1/models/<m>, /v2/models/<m>/ready,
-  // ModelReady). Ok when ready; any error or non-2xx is kUnavailable naming the predictor.
+  // ModelReady). Ok when ready; any error or non-2xx is kUnavailable naming the predictor. A probe waits at
+  // most 5 s (or timeout_s when shorter).
   Status ServerReady() const;
   Status ModelReady(std::string_view model) const;
 

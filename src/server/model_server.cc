@@ -105,12 +105,15 @@ Status ModelServer::StartPython(V1PassThroughs& v1_passthroughs, std::vector<std
   ASSIGN_OR_RETURN(std::vector<PythonModel> models,
                    LoadPythonModels(PythonProgram{c.python_script, c.python_module}, argv));
   bool wrapped = false;
+  std::vector<std::string> names;
   for (auto& m : models) {
+    names.push_back(m.name);
     wrapped = wrapped || m.name == native_name;
     RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
     v1_passthroughs.Add(m.name, std::move(m.v1));
     if (m.explain) v1_passthroughs.AddExplainer(m.name, std::move(m.explain));
   }
+  impl_->state.dependency_ready = PythonPredictorReadiness(names);
   if (!native_name.empty() && !wrapped) {
     RETURN_IF_ERROR(impl_->repo->AddSource(native_name, c.model_dir).WithPrefix("--model_name"));
     to_load->push_back(native_name);

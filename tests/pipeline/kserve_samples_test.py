@@ -54,7 +54,7 @@ class Server:
     LISTENING = re.compile(r"inferd model-server listening http_port=(\d+) grpc_port=(\d+)")
     READY = re.compile(r"ready", re.I)
 
-    def __init__(self, args, cwd=None, env=None, expect_start=True):
+    def __init__(self, args, cwd=None, env=None, expect_start=True, wait_ready=True):
         self.proc = subprocess.Popen([INFERD_BIN, "model-server", "--http_port", "0", "--grpc_port", "0"] + args,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
                                      env=env)
@@ -76,7 +76,7 @@ class Server:
         if expect_start and self.http_port is None:
             self.stop()
             raise RuntimeError("inferd did not start listening:\n" + self.output())
-        if expect_start:
+        if expect_start and wait_ready:
             self.wait_ready()
 
     def wait_ready(self):
@@ -525,6 +525,21 @@ class TransformerBehaviourTest(unittest.TestCase):
             self.assertIn("predictor_host", r.json()["error"])
         finally:
             s.stop()
+
+    def test_predictor_health_check(self):
+        import time
+        down = Server(["--python", self.script, "--model_name", "m", "--python_arg=--predictor_host=127.0.0.1:1",
+                       "--python_arg=--enable_predictor_health_check"], wait_ready=False)
+        up = Server(["--python", self.script, "--model_name", "m", "--python_arg=--predictor_host=" + self.pred_host,
+                     "--python_arg=--enable_predictor_health_check"], wait_ready=False)
+        try:
+            time.sleep(1.5)  # past the one-second cache of the first probe
+            self.assertEqual(requests.get(down.url("/v2/health/ready"), timeout=30).status_code, 503)
+            self.assertEqual(requests.get(up.url("/v2/health/ready"), timeout=30).status_code, 200)
+            self.assertEqual(requests.get(down.url("/v2/health/live"), timeout=30).status_code, 200)
+        finally:
+            down.stop()
+            up.stop()
 
     def test_a_transformer_that_fails_to_start(self):
         s = Server(["--python", self.script, "--model_name", "m", "--python_arg=--mode=fail_start"],

@@ -1021,6 +1021,24 @@ def run_explain(model, payload, headers):
     return _call(model.postprocess, y, headers, {}, bool(getattr(model, "required_response_headers", False)))
 
 
+def predictor_health_check_enabled(model_names):
+    """--enable_predictor_health_check with a predictor to check (not the in-process one)."""
+    cfg = context.get_predictor_config()
+    native = _native()
+    if native is not None and any(native.has_native(n) for n in model_names):
+        return False
+    return bool(cfg is not None and cfg.predictor_health_check and cfg.predictor_host)
+
+
+def predictor_ready():
+    """KServe's dataplane readiness with --enable_predictor_health_check: the predictor answers GET / (v1),
+    GET /v2/health/ready (v2) or ServerReady (grpc-v2); any failure is not ready."""
+    try:
+        return bool(_native().server_ready(_predictor_client(context.get_predictor_config())))
+    except Exception:  # noqa: BLE001 - not ready, whatever the reason
+        return False
+
+
 def has_own_explain(model):
     """True when the model's class overrides explain() (then inferd registers it for :explain)."""
     fn = getattr(type(model), "explain", None)

@@ -3,7 +3,9 @@
 
 #include "backends/python/python_model_backend.h"
 
+#include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <utility>
 
 #include "backends/python/kserve_shim.h"
@@ -252,6 +254,47 @@ StatusOr<std::vector<PythonModel>> LoadPythonModels(const PythonProgram& program
     return InvalidArgument(where + " registered no model: it must call kserve.ModelServer().start([model])");
   }
   return out;
+}
+
+std::function<bool()> PythonPredictorReadiness(const std::vector<std::string>& model_names) {
+  if (!EnsurePython().ok()) return nullptr;
+  GilLock gil;
+  auto shim = ModuleFromSource("_inferd_kserve", kKserveShimSource);
+  if (!shim.ok()) return nullptr;
+  PyRef names(PyList_New(0));
+  for (const auto& n : model_names) {
+    PyRef s(PyUnicode_FromString(n.c_str()));
+    if (s) PyList_Append(names.get(), s.get());
+  }
+  PyRef enabled_fn(PyObject_GetAttrString(shim->get(), "predictor_health_check_enabled"));
+  PyRef enabled(enabled_fn ? PyObject_CallFunctionObjArgs(enabled_fn.get(), names.get(), nullptr) : nullptr);
+  if (!enabled || PyObject_IsTrue(enabled.get()) != 1) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  auto fn = std::make_shared<PyRef>(PyObject_GetAttrString(shim->get(), "predictor_ready"));
+  if (!*fn) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  // Probes come often and from several front ends: one answer serves every probe for a second.
+  struct Cache {
+    std::mutex mu;
+    std::chrono::steady_clock::time_point at{};
+    bool ready = false;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [fn, cache] {
+    std::lock_guard lock(cache->mu);
+    auto now = std::chrono::steady_clock::now();
+    if (now - cache->at < std::chrono::seconds(1)) return cache->ready;
+    GilLock gil;
+    PyRef r(PyObject_CallNoArgs(fn->get()));
+    cache->ready = r && PyObject_IsTrue(r.get()) == 1;
+    PyErr_Clear();
+    cache->at = std::chrono::steady_clock::now();
+    return cache->ready;
+  };
 }
 
 }  // namespace inferd

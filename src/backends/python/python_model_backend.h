@@ -62,6 +62,11 @@ struct PythonProgram {
   std::string module;
 };
 
+// After LoadPythonModels: the readiness check of the program's predictor when its flags say
+// --enable_predictor_health_check (and a --predictor_host that is not the in-process model), else null.
+// The function takes the GIL and calls the predictor (PredictorClient::ServerReady).
+std::function<bool()> PythonPredictorReadiness(const std::vector<std::string>& model_names);
+
 StatusOr<std::vector<PythonModel>> LoadPythonModels(const PythonProgram& program, const std::vector<std::string>& argv);
 
 }  // namespace inferd
