@@ -90,6 +90,27 @@ PyObject* NativeInfer(Model& model, PyObject* inputs) {
   return out;
 }
 
+// V1 `instances` rows already as one array (the shim's fast path: no JSON text in between): the same
+// request and answer as NativeV1 for a model with one input.
+PyObject* NativeV1Array(Model& model, PyObject* array) {
+  const ModelMetadata& md = model.metadata();
+  if (md.inputs.size() != 1) Py_RETURN_NONE;
+  auto t = NumpyToTensor(array, md.inputs[0].name);
+  if (!t.ok()) return RaisePredictorError(t.status());
+  InferRequest ireq;
+  ireq.model_name = model.name();
+  ireq.inferred_datatypes = true;  // as the V1 codec: the model layer converts to the declared datatype
+  ireq.inputs.push_back(std::move(*t));
+  ireq.outputs.push_back({md.outputs[static_cast<size_t>(md.v1_output)].name, {}});
+  InferResponse iresp;
+  Status st;
+  std::string out;
+  Py_BEGIN_ALLOW_THREADS st = model.Infer(ireq, &iresp);
+  if (st.ok()) WriteV1PredictResponse(iresp.outputs[0], V1Form::kInstances, &out);
+  Py_END_ALLOW_THREADS if (!st.ok()) return RaisePredictorError(st);
+  return PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
+}
+
 }  // namespace
 
 NativeModelCalls InProcessCalls(std::shared_ptr<Model> model) {
@@ -98,6 +119,7 @@ NativeModelCalls InProcessCalls(std::shared_ptr<Model> model) {
   calls.has = [name](std::string_view m) { return m == name; };
   calls.v1 = [model](const std::string&, std::string_view body, const HeaderList&) { return NativeV1(*model, body); };
   calls.infer = [model](const char*, PyObject* inputs) { return NativeInfer(*model, inputs); };
+  calls.v1_array = [model](const char*, PyObject* array) { return NativeV1Array(*model, array); };
   return calls;
 }
 

@@ -894,6 +894,18 @@ def _native_predict(native, name, payload, headers):
         outs = [InferOutput(n, list(a.shape), from_np_dtype(a.dtype) or "BYTES", a) for n, a in pairs]
         return InferResponse(payload.id, name, outs)
     try:
+        # Fast path: {"instances": [rows of numbers]} goes as one array, not as JSON text to parse again.
+        if type(payload) is dict and len(payload) == 1:
+            rows = payload.get("instances")
+            if type(rows) is list and rows and type(rows[0]) is not dict:
+                try:
+                    arr = np.asarray(rows)
+                except ValueError:  # ragged rows: the codec's message
+                    arr = None
+                if arr is not None and arr.dtype.kind in "fiub":
+                    out = native.native_v1_array(name, arr)
+                    if out is not None:
+                        return json.loads(out)
         return json.loads(native.native_v1(name, _dumps(payload), _forwardable(headers) or {}))
     except native.PredictorError as e:
         _raise_predictor_error(e)

@@ -264,6 +264,15 @@ PyObject* NativeInfer(PyObject*, PyObject* args) {
   return g_native.infer(model, inputs);
 }
 
+// native_v1_array(model, array) -> V1 answer bytes, or None
+PyObject* NativeV1Array(PyObject*, PyObject* args) {
+  const char* model;
+  PyObject* array;
+  if (!PyArg_ParseTuple(args, "sO", &model, &array)) return nullptr;
+  if (!g_native.v1_array) return RaiseStatus(Unimplemented("no in-process model"));
+  return g_native.v1_array(model, array);
+}
+
 PyObject* HasNative(PyObject*, PyObject* args) {
   const char* model;
   if (!PyArg_ParseTuple(args, "s", &model)) return nullptr;
@@ -278,6 +287,7 @@ PyMethodDef kMethods[] = {
     {"server_ready", ServerReady, METH_VARARGS, "server_ready(client)"},
     {"model_ready", ModelReady, METH_VARARGS, "model_ready(client, model)"},
     {"native_v1", NativeV1, METH_VARARGS, "native_v1(model, body, headers)"},
+    {"native_v1_array", NativeV1Array, METH_VARARGS, "native_v1_array(model, array)"},
     {"native_infer", NativeInfer, METH_VARARGS, "native_infer(model, [(name, array)])"},
     {"has_native", HasNative, METH_VARARGS, "has_native(model)"},
     {nullptr, nullptr, 0, nullptr}};
