@@ -419,6 +419,9 @@ class T(Model):
             raise ValueError("cannot read the image")
         return {"instances": payload["instances"], "seen": sorted(headers)}
 
+    def explain(self, payload, headers=None):
+        return {"explanations": payload["instances"], "seen": payload["seen"]}
+
     def postprocess(self, result, headers=None, response_headers=None):
         if self.mode == "unserialisable":
             return {"x": object()}
@@ -477,6 +480,13 @@ class TransformerBehaviourTest(unittest.TestCase):
         # preprocess saw every request header (lower-case names), as KServe gives them.
         self.assertIn("x-other", got["body"]["seen"])
         self.assertNotIn("x-predictor", r.headers)  # return_response_headers is off
+
+    def test_explain_goes_to_the_models_explain(self):
+        r = requests.post(self.servers["ok"].url("/v1/models/m:explain"), json={"instances": [[1, 2]]},
+                          headers={"x-request-id": "e1"}, timeout=60)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["explanations"], [[1, 2]])
+        self.assertIn("x-request-id", r.json()["seen"])  # preprocess ran first, with the headers
 
     def test_return_response_headers(self):
         r = self.post("headers")
