@@ -9,6 +9,7 @@
 # The transformer is a kserve.Model whose preprocess and postprocess return their argument; every request
 # is the same V1 body (one 1x28x28 image). wrk -t1 -cCONNS -dDURATION per run, ROUNDS rounds with the
 # three interleaved; req/s and p50 are medians over the rounds, ratios medians of per-round ratios.
+# The same for V2 REST (a JSON body with FP32 data; the separate transformer calls the predictor over REST v2).
 # Targets: in-process adds <= 15% over the predictor alone (p50, and req/s >= 0.85x), and its req/s is
 # >= 2x the separate transformer's.
 #
@@ -75,6 +76,9 @@ random.seed(0)
 img = [[[round(random.random(), 4) for _ in range(28)] for _ in range(28)]]
 with open(os.path.join(work, "body.json"), "w") as f:
     json.dump({"instances": [img]}, f)
+with open(os.path.join(work, "body_v2.json"), "w") as f:
+    json.dump({"inputs": [{"name": "data", "shape": [1, 1, 28, 28], "datatype": "FP32",
+                           "data": [v for row in img[0] for v in row]}]}, f)
 with open(os.path.join(work, "transformer.py"), "w") as f:
     f.write('''import argparse
 from kserve import Model, ModelServer, model_server
@@ -106,11 +110,15 @@ start_server separate "$LISTEN" "$INFERD" model-server --python "$WORK/transform
   --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
 P_SEP=${PORTS[0]}
 PID_SEP=${PIDS[-1]}
+start_server separate_v2 "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+  --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED --python_arg=--predictor_protocol=v2
+P_SEP2=${PORTS[0]}
+PID_SEP2=${PIDS[-1]}
 start_server inprocess "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
   --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
 P_IN=${PORTS[0]}
 PID_IN=${PIDS[-1]}
-for p in $P_PRED $P_SEP $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
+for p in $P_PRED $P_SEP $P_SEP2 $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
 want=$(curl -sf -XPOST "http://127.0.0.1:$P_PRED/v1/models/mnist:predict" -d @"$WORK/body.json")
 for p in $P_SEP $P_IN; do
   got=$(curl -sf -XPOST "http://127.0.0.1:$p/v1/models/mnist:predict" -d @"$WORK/body.json") || die "port $p failed"
@@ -129,15 +137,16 @@ cpu_ticks() {
 }
 TCK=$(getconf CLK_TCK)
 
-# run PORT PID...: "rps p50_us cpu_us_per_request" of one wrk run (errors make the run fail); the CPU is
+# run PATH PORT PID...: "rps p50_us cpu_us_per_request" of one wrk run (errors make the run fail); the CPU is
 # what the serving processes PID... used during the run, per request: the cost a loaded machine cannot
 # blur (req/s and p50 depend on what else runs).
 run() {
-  local out line port=$1 c0 c1
-  shift
+  local out line path=$1 port=$2 c0 c1 body=$WORK/body.json
+  shift 2
+  [[ $path == /v2/* ]] && body=$WORK/body_v2.json
   c0=$(cpu_ticks "$@")
-  out=$(WRK_BODY_FILE="$WORK/body.json" timeout -k 5 $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" \
-          -s "$ROOT/bench/wrk_post.lua" "http://127.0.0.1:$port/v1/models/mnist:predict" 2>&1) || die "wrk failed: $out"
+  out=$(WRK_BODY_FILE="$body" timeout -k 5 $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" \
+          -s "$ROOT/bench/wrk_post.lua" "http://127.0.0.1:$port$path" 2>&1) || die "wrk failed: $out"
   c1=$(cpu_ticks "$@")
   line=$(grep -m1 '^WRK_RESULT' <<<"$out") || die "no WRK_RESULT: $out"
   [[ $line =~ non2xx=0\ socket_errors=0 ]] || die "errors: $line"
@@ -149,28 +158,34 @@ results=$WORK/results.txt
 : >"$results"
 for ((r = 1; r <= ROUNDS; r++)); do
   log "round $r/$ROUNDS (wrk -t1 -c$CONNS -d${DURATION}s)"
-  echo "$r predictor $(run "$P_PRED" "$PID_PRED")" >>"$results"
-  echo "$r separate $(run "$P_SEP" "$PID_SEP" "$PID_PRED")" >>"$results"
-  echo "$r inprocess $(run "$P_IN" "$PID_IN")" >>"$results"
+  V1=/v1/models/mnist:predict V2=/v2/models/mnist/infer
+  echo "$r v1 predictor $(run $V1 "$P_PRED" "$PID_PRED")" >>"$results"
+  echo "$r v1 separate $(run $V1 "$P_SEP" "$PID_SEP" "$PID_PRED")" >>"$results"
+  echo "$r v1 inprocess $(run $V1 "$P_IN" "$PID_IN")" >>"$results"
+  echo "$r v2 predictor $(run $V2 "$P_PRED" "$PID_PRED")" >>"$results"
+  echo "$r v2 separate $(run $V2 "$P_SEP2" "$PID_SEP2" "$PID_PRED")" >>"$results"
+  echo "$r v2 inprocess $(run $V2 "$P_IN" "$PID_IN")" >>"$results"
 done
 
 /usr/bin/python3 - "$results" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
 import statistics, sys
 by = {}
 for line in open(sys.argv[1]):
-    r, name, rps, p50, cpu = line.split()
-    by.setdefault(name, {})[int(r)] = (float(rps), int(p50), int(cpu))
+    r, proto, name, rps, p50, cpu = line.split()
+    by.setdefault((proto, name), {})[int(r)] = (float(rps), int(p50), int(cpu))
 med = statistics.median
-rounds = sorted(by["predictor"])
+rounds = sorted(by[("v1", "predictor")])
 print("transformer_bench: %d rounds, %s cores, load average %s at the end" % (len(rounds), sys.argv[2], sys.argv[3]))
-for name in ("predictor", "separate", "inprocess"):
-    v = by[name].values()
-    print("  %-10s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
-        name, med([x[0] for x in v]), med([x[1] for x in v]) / 1000, med([x[2] for x in v])))
-ratio = lambda a, b, i: med([by[a][r][i] / by[b][r][i] for r in rounds])
-print("  in-process over the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request (target: <= 15%% added)"
-      % (100 * (ratio("inprocess", "predictor", 0) - 1), 100 * (ratio("inprocess", "predictor", 1) - 1),
-         100 * (ratio("inprocess", "predictor", 2) - 1)))
-print("  in-process vs separate transformer: %.2fx req/s, %.2fx less CPU per request (target: >= 2x)"
-      % (ratio("inprocess", "separate", 0), ratio("separate", "inprocess", 2)))
+for proto in ("v1", "v2"):
+    for name in ("predictor", "separate", "inprocess"):
+        v = by[(proto, name)].values()
+        print("  %s %-10s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
+            proto, name, med([x[0] for x in v]), med([x[1] for x in v]) / 1000, med([x[2] for x in v])))
+    ratio = lambda a, b, i: med([by[(proto, a)][r][i] / by[(proto, b)][r][i] for r in rounds])
+    print("  %s in-process over the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request "
+          "(target: <= 15%% added)" % (proto, 100 * (ratio("inprocess", "predictor", 0) - 1),
+                                       100 * (ratio("inprocess", "predictor", 1) - 1),
+                                       100 * (ratio("inprocess", "predictor", 2) - 1)))
+    print("  %s in-process vs separate transformer: %.2fx req/s, %.2fx less CPU per request (target: >= 2x)"
+          % (proto, ratio("inprocess", "separate", 0), ratio("separate", "inprocess", 2)))
 EOF
