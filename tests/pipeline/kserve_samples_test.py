@@ -383,6 +383,9 @@ class EchoPredictor(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         if self.path.endswith("/fail:predict"):
             return self.answer(400, {"error": "no such input"})
+        if self.path.endswith("/slow:predict"):
+            import time
+            time.sleep(4)
         seen = {k.lower(): v for k, v in self.headers.items()}
         self.answer(200, {"predictions": [1], "path": self.path, "headers": seen, "body": json.loads(body)},
                     extra={"x-predictor": "echo"})
@@ -434,7 +437,7 @@ parser.add_argument("--mode", default="ok")
 args, _ = parser.parse_known_args()
 if args.mode == "fail_start":
     raise RuntimeError("the tokenizer file is missing")
-ModelServer().start([T(args.model_name, args.mode), T("fail", args.mode)])
+ModelServer().start([T(args.model_name, args.mode), T("fail", args.mode), T("slow", args.mode)])
 """
 
 
@@ -524,6 +527,16 @@ class TransformerBehaviourTest(unittest.TestCase):
             self.assertEqual(r.status_code, 500, r.text)
             self.assertIn("ConnectError", r.json()["error"])
             self.assertIn("127.0.0.1:1", r.json()["error"])
+        finally:
+            s.stop()
+
+    def test_predictor_request_timeout(self):
+        s = Server(["--python", self.script, "--model_name", "m", "--python_arg=--predictor_host=" + self.pred_host,
+                    "--python_arg=--predictor_request_timeout_seconds=1"])
+        try:
+            r = requests.post(s.url("/v1/models/slow:predict"), json={"instances": [[1]]}, timeout=60)
+            self.assertEqual(r.status_code, 500, r.text)
+            self.assertIn("ReadTimeout", r.json()["error"])
         finally:
             s.stop()
 
