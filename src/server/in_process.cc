@@ -60,7 +60,12 @@ PyObject* NativeInfer(Model& model, PyObject* inputs) {
       Py_DECREF(seq);
       return nullptr;
     }
-    auto t = NumpyToTensor(arr, PyUnicode_AsUTF8(name));
+    const char* n = PyUnicode_AsUTF8(name);
+    if (!n) {
+      Py_DECREF(seq);
+      return nullptr;  // not UTF-8 (a lone surrogate): the exception is set
+    }
+    auto t = NumpyToTensor(arr, n);
     if (!t.ok()) {
       Py_DECREF(seq);
       return RaisePredictorError(t.status());
