@@ -718,12 +718,18 @@ _clients_lock = threading.Lock()
 _clients = {}
 
 
+_native_module = []
+
+
 def _native():
-    try:
-        import _inferd_native
-        return _inferd_native
-    except ImportError:
-        return None
+    """The builtin module _inferd_native inside inferd; None under a plain python3 (the shim's tests)."""
+    if not _native_module:
+        try:
+            import _inferd_native
+            _native_module.append(_inferd_native)
+        except ImportError:
+            return None
+    return _native_module[0]
 
 
 def _predictor_client(cfg):
@@ -848,6 +854,9 @@ def _v1_predict(native, client, name, payload, headers, response_headers):
         payload = json.loads(payload)
     body, _, pairs = native.predict_v1(client, name, _dumps(payload), _forwardable(headers))
     _copy_response_headers(response_headers, pairs)
+    value = native.loads(body)
+    if value is not None:
+        return value
     try:
         return json.loads(body)
     except ValueError as e:
@@ -905,7 +914,7 @@ def _native_predict(native, name, payload, headers):
                 if arr is not None and arr.dtype.kind in "fiub":
                     out = native.native_v1_array(name, arr)
                     if out is not None:
-                        return json.loads(out)
+                        return native.loads(out)
         return json.loads(native.native_v1(name, _dumps(payload), _forwardable(headers) or {}))
     except native.PredictorError as e:
         _raise_predictor_error(e)
@@ -1079,6 +1088,11 @@ def _answer_json(result, what):
 
 
 def _parse_v1(body):
+    native = _native()
+    if native is not None:
+        value = native.loads(body)  # simdjson; None when it refuses the text or the text is `null`
+        if value is not None:
+            return value
     try:
         return json.loads(body)
     except ValueError as e:

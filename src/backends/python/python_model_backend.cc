@@ -94,7 +94,7 @@ class PythonModelBackend final : public Backend {
   PyRef model_;
 };
 
-// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body, as text,
+// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body (bytes)
 // and the request's headers go to the shim's `fn` (predict_v1_h / explain_v1), which runs KServe's
 // preprocess -> predict (or explain) -> postprocess on json.loads(body) and returns (JSON text, headers).
 class PythonV1PassThrough {
@@ -113,7 +113,7 @@ class PythonV1PassThrough {
     GilLock gil;
     const std::string where = "model '" + name_ + "'";
     PyRef fn(PyObject_GetAttrString(shim_.get(), fn_name_));
-    PyRef text(PyUnicode_DecodeUTF8(call.body.data(), static_cast<Py_ssize_t>(call.body.size()), "replace"));
+    PyRef text(PyBytes_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
     PyRef headers(PyDict_New());
     if (!fn || !text || !headers) return ModelError(shim_.get(), where);
     if (call.headers) {
