@@ -1156,16 +1156,6 @@ def error_kind(exc):
     return "internal"
 
 
-def error_message(exc):
-    """KServe's answer text: the reason of its own errors, "<ExceptionType> : <message>" for any other."""
-    if isinstance(exc, (InvalidInput, ModelNotFound, ModelNotReady, ServerNotReady, ServerNotLive,
-                        UnsupportedProtocol, InferenceError)):
-        return str(getattr(exc, "reason", exc))
-    if isinstance(exc, NotImplementedError):
-        return str(exc) or "NotImplementedError"
-    return "%s : %s" % (type(exc).__name__, exc)
-
-
 # ---- the module layout users import ------------------------------------------------------------------
 
 def install():
