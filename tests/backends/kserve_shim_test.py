@@ -287,6 +287,17 @@ class TransformerApi(unittest.TestCase):
             shim.predict_v1(m, "{}", {})
         self.assertEqual(shim.error_kind(cm.exception), "unimplemented")
 
+    def test_old_style_attributes_are_honoured(self):
+        class Old(shim.Model):
+            def __init__(self, name, predictor_host, protocol):
+                super().__init__(name)
+                self.predictor_host = predictor_host  # KServe <= 0.10 transformers do this
+                self.protocol = protocol
+
+        m = Old("m", "h:9", "v2")
+        self.assertEqual((m.predictor_host, m.protocol), ("h:9", "v2"))
+        self.assertEqual(shim.Model("n", predictor_config=shim.PredictorConfig("c:1", "v1")).predictor_host, "c:1")
+
     def test_unserializable_answer_names_the_reason(self):
         class M(shim.Model):
             def predict(self, payload, headers=None):

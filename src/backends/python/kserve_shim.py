@@ -780,15 +780,29 @@ class Model(InferenceModel):
     def predictor_config(self):
         return self._predictor_config if self._predictor_config is not None else context.get_predictor_config()
 
+    # Older transformers (KServe <= 0.10) assign self.predictor_host / self.protocol in __init__; KServe's
+    # current Model ignores such attributes, inferd's default predict honours them.
     @property
     def predictor_host(self):
+        if getattr(self, "_predictor_host_set", None) is not None:
+            return self._predictor_host_set
         cfg = self.predictor_config
         return cfg.predictor_host if cfg is not None else None
 
+    @predictor_host.setter
+    def predictor_host(self, value):
+        self._predictor_host_set = value
+
     @property
     def protocol(self):
+        if getattr(self, "_protocol_set", None) is not None:
+            return self._protocol_set
         cfg = self.predictor_config
         return cfg.protocol if cfg is not None else "v1"
+
+    @protocol.setter
+    def protocol(self, value):
+        self._protocol_set = value
 
     def get_input_types(self):
         return []
@@ -799,13 +813,13 @@ class Model(InferenceModel):
     def validate(self, payload):
         if isinstance(payload, InferRequest) or not isinstance(payload, dict):
             return payload
-        cfg = self.predictor_config
-        if cfg is None:
+        if self.predictor_config is None:
             return payload
-        if cfg.protocol == PredictorProtocol.REST_V2.value and "inputs" in payload and \
+        protocol = self.protocol
+        if protocol == PredictorProtocol.REST_V2.value and "inputs" in payload and \
                 not isinstance(payload["inputs"], list):
             raise InvalidInput('Expected "inputs" to be a list')
-        if cfg.protocol == PredictorProtocol.REST_V1.value and "instances" in payload and \
+        if protocol == PredictorProtocol.REST_V1.value and "instances" in payload and \
                 not isinstance(payload["instances"], list):
             raise InvalidInput('Expected "instances" to be a list')
         return payload
@@ -830,6 +844,9 @@ class Model(InferenceModel):
         cfg = self.predictor_config
         if cfg is None:
             raise NotImplementedError("Could not find PredictorConfig.")
+        if getattr(self, "_predictor_host_set", None) is not None or getattr(self, "_protocol_set", None) is not None:
+            cfg = PredictorConfig(self.predictor_host, self.protocol, cfg.use_ssl, cfg.timeout, cfg.retries,
+                                  cfg.predictor_health_check)
         if not cfg.predictor_host:
             raise NotImplementedError("Could not find predictor_host.")
         client = _predictor_client(cfg)
