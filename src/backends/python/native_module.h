@@ -5,6 +5,8 @@
 // Contract:
 // - InstallNativeModule() registers the module in sys.modules (idempotent); call it with the GIL held.
 // - Python functions (every one releases the GIL while it waits on the network or the native model):
+//   loads(bytes | str) -> the JSON value as json.loads gives it (simdjson), or None when simdjson refuses the
+//     text (the caller falls back to json.loads);
 //   client(host, protocol, use_ssl, timeout_s, retries) -> an opaque client (one connection pool);
 //   predict_v1(client, model, body: bytes, headers: dict|None) -> (body, json_length, [(name, value)]);
 //   infer_v2(client, model, body: bytes, json_length, headers) -> the same;

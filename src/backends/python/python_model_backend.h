@@ -19,8 +19,9 @@
 //   On V2 (the tensor Backend) the InferRequest's id and parameters are empty and headers are an empty
 //   dict (the Backend seam carries tensors only; the answer's id is the request's, set by the front end).
 // - V1: metadata().v1_passthrough is true, and each model comes with its `v1` pass-through (a front-end
-//   adapter, server/v1_passthrough.h; the Backend carries tensors only): the body is parsed with
-//   json.loads, run with the request's headers (a dict, lower-case names) through preprocess ->
+//   adapter, server/v1_passthrough.h; the Backend carries tensors only): the body is parsed into what
+//   json.loads gives (natively, _inferd_native.loads; json.loads for what that refuses), run with the
+//   request's headers (a dict, lower-case names) through preprocess ->
 //   validate -> predict -> postprocess, and the returned object (dict, list; numpy values and an
 //   InferResponse allowed) is the answer serialized with json.dumps; with return_response_headers the
 //   headers the model put in response_headers come back in PassThroughAnswer::headers. A model whose
