@@ -5,12 +5,12 @@
 
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <utility>
 
 #include "backends/python/kserve_shim.h"
 #include "backends/python/native_module.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "python/python_runtime.h"
 
 namespace inferd {
@@ -279,13 +279,13 @@ std::function<bool()> PythonPredictorReadiness(const std::vector<std::string>& m
   }
   // Probes come often and from several front ends: one answer serves every probe for a second.
   struct Cache {
-    std::mutex mu;
-    std::chrono::steady_clock::time_point at{};
-    bool ready = false;
+    Mutex mu;
+    std::chrono::steady_clock::time_point at GUARDED_BY(mu){};
+    bool ready GUARDED_BY(mu) = false;
   };
   auto cache = std::make_shared<Cache>();
   return [fn, cache] {
-    std::lock_guard lock(cache->mu);
+    MutexLock lock(cache->mu);
     auto now = std::chrono::steady_clock::now();
     if (now - cache->at < std::chrono::seconds(1)) return cache->ready;
     GilLock gil;
