@@ -52,7 +52,6 @@ class Server:
     """`inferd model-server` on ephemeral ports; its output collected on a thread."""
 
     LISTENING = re.compile(r"inferd model-server listening http_port=(\d+) grpc_port=(\d+)")
-    READY = re.compile(r"ready", re.I)
 
     def __init__(self, args, cwd=None, env=None, expect_start=True, wait_ready=True):
         self.proc = subprocess.Popen([INFERD_BIN, "model-server", "--http_port", "0", "--grpc_port", "0"] + args,
