@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "model/model_config.h"
+#include "model/passthrough.h"
 #include "server/server_state.h"
 
 namespace inferd {
@@ -38,6 +39,14 @@ struct ModelServerConfig {
   // --model_dir is then the script's, not loaded as a model by inferd.
   std::string python_script;
   std::vector<std::string> python_args;
+  // Models a command built on the model server supplies whole (`inferd art-explainer`'s explain-only model):
+  // each is served under `name`, V1 :predict and :explain through its pass-throughs (server/v1_passthrough.h;
+  // a null explain answers 501), V2 inference 501 (NewPassThroughOnlyBackend).
+  struct PassThroughModel {
+    std::string name, platform;
+    V1PassThrough predict, explain;
+  };
+  std::vector<PassThroughModel> passthrough_models;
 };
 
 class ModelServer {
