@@ -19,8 +19,8 @@
 #include "cli/shutdown_signals.h"
 #include "core/logging.h"
 #include "explain/art_explainer.h"
-#include "net/http_client.h"
 #include "net/listener.h"
+#include "pipeline/predictor_client.h"
 #include "server/model_server.h"
 
 namespace inferd::cli {
@@ -79,9 +79,9 @@ void AddFlags(CLI::App* cmd, ArtFlags* f) {
   cmd->add_option("--predictor_request_timeout_seconds", f->predictor_timeout_s, "Seconds one predictor call may take")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 86400.0));
-  cmd->add_option("--predictor_request_retries", f->predictor_retries, "Retries of a predictor call that got no answer")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 10));
+  cmd->add_option("--predictor_request_retries", f->predictor_retries,
+                  "Accepted: KServe retries only gRPC predictor calls, and these are REST")
+      ->capture_default_str();
   cmd->add_option("--adversary_type", f->adversary_type, "SquareAttack (the only type)")->capture_default_str();
   cmd->add_option("--max_iter", a.max_iter, "SquareAttack iterations at most")->capture_default_str();
   cmd->add_option("--nb_classes", a.nb_classes, "Classes the predictor tells apart")->capture_default_str();
@@ -123,6 +123,11 @@ void WarnIgnored(const CLI::App& cmd, const ArtFlags& f) {
   for (const IgnoredArtFlag& flag : kIgnoredArtFlags) {
     if (cmd.count(flag.name) > 0) LOG_WARN("{}: accepted for KServe compatibility and ignored: {}", flag.name, flag.reason);
   }
+  if (f.predictor_retries != 0) {
+    LOG_WARN("--predictor_request_retries {}: no effect, as in KServe: only gRPC predictor calls are retried, and the "
+             "ART explainer's are REST (V1 :predict)",
+             f.predictor_retries);
+  }
   if (!f.storage_uri.empty()) {
     LOG_WARN("--storage_uri {}: ignored, as KServe's ART server ignores it (the attack needs no model files)",
              f.storage_uri);
@@ -137,7 +142,9 @@ void WarnIgnored(const CLI::App& cmd, const ArtFlags& f) {
 // Returns an error message or "".
 std::string Check(const ArtFlags& f) {
   if (Status st = explain::CheckAdversaryType(f.adversary_type); !st.ok()) return st.message();
-  if (f.predictor_protocol != "v1") {
+  auto protocol = pipeline::ParsePredictorProtocol(f.predictor_protocol);
+  if (!protocol.ok()) return "--predictor_protocol: " + protocol.status().message();
+  if (*protocol != pipeline::PredictorProtocol::kRestV1) {
     return "--predictor_protocol " + f.predictor_protocol +
            ": the ART explainer calls the predictor's V1 :predict only (KServe's does too: its request is V1)";
   }
@@ -147,48 +154,27 @@ std::string Check(const ArtFlags& f) {
   return "";
 }
 
-// The predictor's V1 :predict over net/http_client.h (one connection per call).
-explain::V1PredictFn HttpPredict(const ArtFlags& f) {
-  const std::string url = std::string(f.predictor_use_ssl ? "https://" : "http://") + f.predictor_host +
-                          "/v1/models/" + f.model_name + ":predict";
-  const long timeout_s = std::max(1L, static_cast<long>(f.predictor_timeout_s + 0.999));
-  const int retries = f.predictor_retries;
-  return [url, timeout_s, retries](const std::string& body) -> StatusOr<std::string> {
-    constexpr size_t kMaxAnswer = 64u << 20;
-    Status last;
-    for (int attempt = 0; attempt <= retries; ++attempt) {
-      net::ClientRequest req;
-      req.method = "POST";
-      req.url = url;
-      req.headers = {"Content-Type: application/json"};
-      req.body = body;
-      req.connect_timeout_s = std::min(10L, timeout_s);
-      req.timeout_s = timeout_s;
-      std::string answer;
-      net::ClientResult r = net::Fetch(req, [&](std::string_view d, const net::ResponseHead&) {
-        if (answer.size() + d.size() > kMaxAnswer) return false;
-        answer.append(d);
-        return true;
-      });
-      if (r.transport == net::Transport::kOk && r.status == 200) return answer;
-      if (r.transport == net::Transport::kOk) {
-        return Status(r.status >= 500 ? StatusCode::kUnavailable : StatusCode::kInternal,
-                      "the predictor " + url + " answered HTTP " + std::to_string(r.status) + ": " +
-                          answer.substr(0, 300));
-      }
-      if (r.transport == net::Transport::kAborted) {
-        return Internal("the predictor " + url + " answered more than 64 MiB");
-      }
-      last = Unavailable("the predictor " + url + " cannot be reached: " + r.error);
-    }
-    return last;
+// The predictor's V1 :predict through pipeline/predictor_client.h (pooled connections; under `inferd serve`
+// through the gateway named by INFERD_GATEWAY when the host is a service name).
+explain::V1PredictFn ClientPredict(const ArtFlags& f) {
+  pipeline::PredictorConfig config;
+  config.host = f.predictor_host;
+  config.protocol = pipeline::PredictorProtocol::kRestV1;
+  config.use_ssl = f.predictor_use_ssl;
+  config.timeout_s = f.predictor_timeout_s;
+  config.max_response_bytes = int64_t{64} << 20;
+  auto client = std::make_shared<pipeline::PredictorClient>(config.WithGatewayFromEnv());
+  return [client, model = f.model_name](const std::string& body, const HeaderList* incoming) -> StatusOr<std::string> {
+    ASSIGN_OR_RETURN(pipeline::PredictorReply reply, client->PredictV1(model, body, incoming));
+    return std::move(reply.body);
   };
 }
 
 int Run(ArtFlags& f) {
   const sigset_t set = BlockShutdownSignals();
-  explain::V1PredictFn predict = HttpPredict(f);
+  explain::V1PredictFn predict = ClientPredict(f);
   f.art.timeout_ms = static_cast<int64_t>(f.explain_timeout_s * 1000);
+  f.cfg.server.collect_headers = true;  // :predict forwards KServe's forwardable headers to the predictor
   f.cfg.passthrough_models.push_back({f.model_name, "art-explainer", explain::NewPredictorForward(predict),
                                       explain::NewArtExplainer(f.art, predict)});
   LOG_INFO("ART explainer: model {}, predictor {}, SquareAttack max_iter {} eps {} p_init {} nb_restarts {} "

@@ -238,7 +238,7 @@ BlackBoxClassifier V1Classifier(V1PredictFn predict, int nb_classes) {
     }
     w.EndArray();
     w.EndObject();
-    StatusOr<std::string> answer = predict(body);
+    StatusOr<std::string> answer = predict(body, nullptr);
     if (!answer.ok()) {
       const Status& st = answer.status();
       // The predictor refusing what the explainer built is not the client's fault: never a 400 here.
@@ -291,7 +291,7 @@ V1PassThrough NewArtExplainer(ArtExplainerOptions options, V1PredictFn predict) 
 
 V1PassThrough NewPredictorForward(V1PredictFn predict) {
   return [predict](const PassThroughCall& call) -> StatusOr<PassThroughAnswer> {
-    StatusOr<std::string> answer = predict(std::string(call.body));
+    StatusOr<std::string> answer = predict(std::string(call.body), call.headers);
     if (!answer.ok()) return answer.status();
     return PassThroughAnswer{std::move(*answer), {}};
   };

@@ -14,8 +14,9 @@
 //   predictor (`predict`) and reads "predictions": a class index per row becomes a one-hot row (KServe's
 //   one-hot of predictions); a row of nb_classes numbers (probabilities or scores; KServe's explainer fails on
 //   these) is used as the scores. Anything else is 500 naming the predictor's answer.
-// - Errors: the predictor's failures come back as the Status `predict` returns (unreachable/5xx: 503), the
-//   attack's deadline as 504; every message that is not a 400 says "ART explainer (SquareAttack)" and the
+// - Errors: the predictor's failures come back with the code `predict` gives them (never 400: a predictor that
+//   refuses the explainer's query is not the client's fault; pipeline/predictor_client's are 500, as KServe's),
+//   the attack's deadline as 504; every message that is not a 400 says "ART explainer (SquareAttack)" and the
 //   reason. Nothing here crashes on any body.
 // - Thread safety: the pass-through may be called from any number of threads; each call has its own state.
 #pragma once
@@ -30,9 +31,10 @@
 
 namespace inferd::explain {
 
-// One V1 :predict call to the predictor: the request body in, the answer's body out (an error when the
-// predictor cannot be reached or answers other than 200).
-using V1PredictFn = std::function<StatusOr<std::string>(const std::string& body)>;
+// One V1 :predict call to the predictor: the request body (and the incoming request's headers, or null) in, the
+// answer's body out (an error when the predictor cannot be reached or answers other than 2xx). The command's is
+// pipeline/predictor_client.h's PredictV1.
+using V1PredictFn = std::function<StatusOr<std::string>(const std::string& body, const HeaderList* incoming)>;
 
 struct ArtExplainerOptions {
   SquareAttackOptions attack;  // max_iter, nb_classes, seed... (deadline_ns is set per request)
@@ -47,8 +49,9 @@ BlackBoxClassifier V1Classifier(V1PredictFn predict, int nb_classes);
 // The :explain pass-through.
 V1PassThrough NewArtExplainer(ArtExplainerOptions options, V1PredictFn predict);
 
-// The :predict pass-through of the explainer's model: the body goes to the predictor as it is and its answer
-// comes back (KServe's ART model inherits kserve.Model's predict, which calls the predictor).
+// The :predict pass-through of the explainer's model: the body and the request's headers go to the predictor
+// and its answer comes back (KServe's ART model inherits kserve.Model's predict, which calls the predictor). The
+// attack's own queries carry no headers (KServe's _predict passes none).
 V1PassThrough NewPredictorForward(V1PredictFn predict);
 
 }  // namespace inferd::explain

@@ -41,7 +41,7 @@ class PassThroughOnlyBackend final : public Backend {
   const ModelMetadata& metadata() const override { return metadata_; }
   bool dynamic_io() const override { return true; }
   Status Execute(std::span<const Tensor>, std::span<const int>, std::vector<Tensor>*) override {
-    return Unimplemented("model '" + metadata_.name + "' answers V1 :predict and :explain only");
+    return Unimplemented("V2 inference is not served: this model answers V1 :predict and :explain only");
   }
 
  private:

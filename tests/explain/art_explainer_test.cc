@@ -28,7 +28,7 @@ struct FakePredictor {
   bool probabilities = false;  // answer score rows instead of class indices
   int calls = 0;
   V1PredictFn Fn() {
-    return [this](const std::string& body) -> StatusOr<std::string> {
+    return [this](const std::string& body, const HeaderList*) -> StatusOr<std::string> {
       ++calls;
       auto req = nlohmann::json::parse(body);
       nlohmann::json preds = nlohmann::json::array();
@@ -176,7 +176,7 @@ TEST_F(Fixture, BadBodiesAre400NamingTheField) {
 }
 
 TEST_F(Fixture, PredictorFailuresNameTheExplainerAndTheReason) {
-  V1PredictFn down = [](const std::string&) -> StatusOr<std::string> {
+  V1PredictFn down = [](const std::string&, const HeaderList*) -> StatusOr<std::string> {
     return Unavailable("the predictor http://127.0.0.1:1/v1/models/m:predict cannot be reached: Connection refused");
   };
   auto out = NewArtExplainer(options, down)(PassThroughCall{request, "", "", nullptr});
@@ -185,13 +185,13 @@ TEST_F(Fixture, PredictorFailuresNameTheExplainerAndTheReason) {
   EXPECT_NE(out.status().message().find("ART explainer (SquareAttack)"), std::string::npos) << out.status().message();
   EXPECT_NE(out.status().message().find("Connection refused"), std::string::npos);
 
-  V1PredictFn refuses = [](const std::string&) -> StatusOr<std::string> { return InvalidArgument("bad shape"); };
+  V1PredictFn refuses = [](const std::string&, const HeaderList*) -> StatusOr<std::string> { return InvalidArgument("bad shape"); };
   out = NewArtExplainer(options, refuses)(PassThroughCall{request, "", "", nullptr});
   EXPECT_EQ(out.status().code(), StatusCode::kInternal) << "the predictor's 400 is not the client's fault";
 
   for (std::string answer : {R"({"predictions": ["3"]})", R"({"predictions": [11]})", R"({"predictions": [[1, 2]]})",
                              R"({"predictions": []})", R"({"outputs": []})", "<html>", R"({"predictions": [[)"}) {
-    V1PredictFn garbage = [answer](const std::string&) -> StatusOr<std::string> { return answer; };
+    V1PredictFn garbage = [answer](const std::string&, const HeaderList*) -> StatusOr<std::string> { return answer; };
     out = NewArtExplainer(options, garbage)(PassThroughCall{request, "", "", nullptr});
     ASSERT_FALSE(out.ok()) << answer;
     EXPECT_EQ(out.status().code(), StatusCode::kInternal) << answer;
@@ -201,11 +201,11 @@ TEST_F(Fixture, PredictorFailuresNameTheExplainerAndTheReason) {
 
 TEST_F(Fixture, TheTimeoutAnswers504) {
   options.timeout_ms = 1;
-  V1PredictFn slow = [this](const std::string& body) -> StatusOr<std::string> {
+  V1PredictFn slow = [this](const std::string& body, const HeaderList* headers) -> StatusOr<std::string> {
     struct timespec ts{0, 3'000'000};
     nanosleep(&ts, nullptr);
     predictor.threshold = -1e9;  // never fooled
-    return predictor.Fn()(body);
+    return predictor.Fn()(body, headers);
   };
   auto out = NewArtExplainer(options, slow)(PassThroughCall{request, "", "", nullptr});
   ASSERT_FALSE(out.ok());
@@ -214,14 +214,18 @@ TEST_F(Fixture, TheTimeoutAnswers504) {
 
 TEST(ArtExplainer, PredictIsForwardedToThePredictor) {
   std::string seen;
-  V1PredictFn echo = [&](const std::string& body) -> StatusOr<std::string> {
+  const HeaderList* seen_headers = nullptr;
+  V1PredictFn echo = [&](const std::string& body, const HeaderList* headers) -> StatusOr<std::string> {
     seen = body;
+    seen_headers = headers;
     return std::string(R"({"predictions": [3]})");
   };
-  auto out = NewPredictorForward(echo)(PassThroughCall{R"({"instances": [[1]]})", "", "", nullptr});
+  HeaderList headers = {{"x-request-id", "r1"}};
+  auto out = NewPredictorForward(echo)(PassThroughCall{R"({"instances": [[1]]})", "", "r1", &headers});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->body, R"({"predictions": [3]})");
   EXPECT_EQ(seen, R"({"instances": [[1]]})");
+  EXPECT_EQ(seen_headers, &headers);  // the request's headers go along (the client forwards KServe's three)
 }
 
 TEST(ArtExplainer, AdversaryTypeIsSquareAttackInAnyCase) {

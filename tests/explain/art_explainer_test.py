@@ -160,6 +160,10 @@ class ArtExplainerTest(unittest.TestCase):
         self.assertEqual(r.json(), {"name": "mnist", "ready": True})
         self.assertEqual(requests.post(self.explainer.url("/v1/models/other:explain"), json=self.body,
                                        timeout=10).status_code, 404)
+        r = requests.post(self.explainer.url("/v2/models/mnist/infer"), timeout=10,
+                          json={"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
+        self.assertEqual(r.status_code, 501, r.text)
+        self.assertIn("V1 :predict and :explain only", r.json()["error"])
 
     def test_bad_bodies_are_400_naming_the_field(self):
         cases = [
