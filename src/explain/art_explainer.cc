@@ -34,16 +34,8 @@ Status Parse(simdjson::dom::parser& parser, std::string_view json, element* out,
 
 // A JSON number that is a whole number in [0, limit), else -1.
 int64_t ClassIndex(element e, int64_t limit) {
-  double v;
-  if (e.type() == element_type::INT64) {
-    v = static_cast<double>(int64_t(e));
-  } else if (e.type() == element_type::UINT64) {
-    v = static_cast<double>(uint64_t(e));
-  } else if (e.type() == element_type::DOUBLE) {
-    v = double(e);
-  } else {
-    return -1;
-  }
+  if (!e.is_number()) return -1;
+  const double v = e.get_double().value_unsafe();  // every JSON number converts (integers exactly below 2^53)
   if (!(v >= 0 && v < static_cast<double>(limit)) || v != std::floor(v)) return -1;
   return static_cast<int64_t>(v);
 }
@@ -96,7 +88,7 @@ Status ParseLabels(element e, size_t n, int nb_classes, std::vector<int>* labels
     labels->push_back(static_cast<int>(k));
     return Status::Ok();
   }
-  simdjson::dom::array rows = e;
+  simdjson::dom::array rows = e.get_array().value_unsafe();  // type checked above
   if (rows.size() != n) {
     return InvalidArgument(field + ": one label per image: " + std::to_string(n) + " image(s), " +
                            std::to_string(rows.size()) + " label(s)");
@@ -107,8 +99,8 @@ Status ParseLabels(element e, size_t n, int nb_classes, std::vector<int>* labels
     int64_t k = -1;
     if (row.type() != element_type::ARRAY) {
       k = ClassIndex(row, nb_classes);
-    } else if (simdjson::dom::array r = row; r.size() == 1) {
-      k = ClassIndex(r.at(0), nb_classes);
+    } else if (simdjson::dom::array r = row.get_array().value_unsafe(); r.size() == 1) {
+      k = ClassIndex(r.at(0).value_unsafe(), nb_classes);  // size checked
     } else if (r.size() == static_cast<size_t>(nb_classes)) {  // one-hot: its largest entry, as ART's argmax
       double best = -INFINITY;
       int64_t j = 0;
@@ -177,7 +169,7 @@ Status ReadPredictions(element answer, size_t n, int nb_classes, std::vector<flo
       preds.type() != element_type::ARRAY) {
     return Internal("the predictor's answer has no \"predictions\" list");
   }
-  simdjson::dom::array rows = preds;
+  simdjson::dom::array rows = preds.get_array().value_unsafe();
   if (rows.size() != n) {
     return Internal("the predictor answered " + std::to_string(rows.size()) + " predictions for " +
                     std::to_string(n) + " instance(s)");
@@ -196,7 +188,7 @@ Status ReadPredictions(element answer, size_t n, int nb_classes, std::vector<flo
       out[k] = 1.0f;  // KServe's one-hot of the predicted class
       continue;
     }
-    simdjson::dom::array r = row;
+    simdjson::dom::array r = row.get_array().value_unsafe();
     if (r.size() != static_cast<size_t>(nb_classes)) {
       return Internal("the predictor answered " + at + " with " + std::to_string(r.size()) + " values, not one class "
                       "index or " + std::to_string(nb_classes) + " class scores (--nb_classes)");
@@ -268,12 +260,12 @@ V1PassThrough NewArtExplainer(ArtExplainerOptions options, V1PredictFn predict) 
           instances.type() != element_type::ARRAY) {
         return InvalidArgument("instances: the body must be {\"instances\": [image, label]}");
       }
-      simdjson::dom::array pair = instances;
+      simdjson::dom::array pair = instances.get_array().value_unsafe();
       if (pair.size() != 2) {
         return InvalidArgument("instances: must be [image, label] (2 elements), got " + std::to_string(pair.size()));
       }
-      RETURN_IF_ERROR(ParseImages(pair.at(0), &images));
-      RETURN_IF_ERROR(ParseLabels(pair.at(1), images.n, options.attack.nb_classes, &labels));
+      RETURN_IF_ERROR(ParseImages(pair.at(0).value_unsafe(), &images));  // size checked: 2
+      RETURN_IF_ERROR(ParseLabels(pair.at(1).value_unsafe(), images.n, options.attack.nb_classes, &labels));
     }
     SquareAttackOptions attack = options.attack;
     attack.deadline_ns = options.timeout_ms > 0 ? t0 + options.timeout_ms * 1'000'000 : 0;
