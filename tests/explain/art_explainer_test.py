@@ -181,6 +181,41 @@ class ArtExplainerTest(unittest.TestCase):
         self.assertEqual(self.explainer.proc.poll(), None)
 
 
+class LongExplanationTest(unittest.TestCase):
+    """An explanation runs on the slow-work pool: with one HTTP thread, health probes still answer during it, and
+    --explain_timeout ends it with 504."""
+
+    def test_probes_answer_while_an_attack_runs_and_the_timeout_is_504(self):
+        with open(REQUEST_FILE) as f:
+            body = json.load(f)
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = os.path.join(tmp, "mnist")
+            write_model(model_dir, np.array(body["instances"][0]))
+            predictor = Proc(["model-server", "--model_dir", model_dir, "--model_name", "mnist"])
+            # eps 1e-4 cannot fool the model: the attack runs until the 2 s timeout.
+            explainer = Proc(["art-explainer", "--model_name", "mnist", "--predictor_host",
+                              "127.0.0.1:%d" % predictor.port, "--workers", "1", "--eps", "0.0001",
+                              "--max_iter", "100000", "--explain_timeout", "2"])
+            try:
+                result = {}
+
+                def explain():
+                    result["r"] = requests.post(explainer.url("/v1/models/mnist:explain"), json=body, timeout=120)
+
+                t = threading.Thread(target=explain)
+                t.start()
+                time.sleep(0.3)
+                self.assertEqual(requests.get(explainer.url("/v2/health/ready"), timeout=30).status_code, 200)
+                self.assertTrue(t.is_alive(), "the probe was answered only after the explanation")
+                t.join(60)
+                r = result["r"]
+                self.assertEqual(r.status_code, 504, r.text)
+                self.assertIn("ART explainer (SquareAttack): SquareAttack ran out of time", r.json()["error"])
+            finally:
+                explainer.stop()
+                predictor.stop()
+
+
 class PredictorProbabilitiesTest(unittest.TestCase):
     """With KServe's PREDICT_PROBA=true the predictor answers probability rows: the attack uses them as scores."""
 
