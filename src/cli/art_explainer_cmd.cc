@@ -11,6 +11,7 @@
 // once and ignored, as KServe's art server parses with parse_known_args. --adversary_type other than
 // SquareAttack, --predictor_protocol other than v1, or no --predictor_host stop it at start (exit 2).
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
