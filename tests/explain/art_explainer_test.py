@@ -7,14 +7,18 @@ The classifier is a nearest-centroid linear model (a LogisticRegression whose co
 fitted: quick and the same every run): the centroids of scikit-learn's digits upscaled to 28x28 in [-0.5, 0.5],
 class 3's moved a tenth of the way to the KServe test image, so that it predicts 3 for it as KServe's MNIST model does.
 
-Run by ctest with Debian's /usr/bin/python3 (numpy, scikit-learn, joblib, requests). Environment: INFERD_BIN,
-INFERD_SOURCE_DIR.
+Also: a TorchScript CNN predictor answering logits (the attack uses them as scores), the predictor down, an
+attack past --explain_timeout while health probes keep answering, and the command's flags.
+
+Run by ctest with Debian's /usr/bin/python3 (numpy, scikit-learn, joblib, requests; torch for the TorchScript
+case, which skips without it or without inferd's PyTorch backend). Environment: INFERD_BIN, INFERD_SOURCE_DIR.
 """
 
 import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -235,6 +239,74 @@ class PredictorProbabilitiesTest(unittest.TestCase):
                 e = r.json()["explanations"]
                 self.assertEqual(e["prediction"], 3)
                 self.assertNotEqual(e["adversarial_prediction"], 3)
+            finally:
+                explainer.stop()
+                predictor.stop()
+
+
+TORCH_MODEL = """
+import sys
+import torch
+from torch import nn, Tensor
+
+torch.manual_seed(0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 5, stride=2)
+        self.fc = nn.Linear(4 * 12 * 12, 10)
+
+    def forward(self, x: Tensor) -> Tensor:  # rows of 784 -> 10 logits
+        h = torch.relu(self.conv(x.reshape(-1, 1, 28, 28)))
+        return self.fc(h.flatten(1))
+
+
+net = Net()
+image = torch.tensor(__import__("json").load(open(sys.argv[2]))["instances"][0], dtype=torch.float32)
+with torch.no_grad():
+    logits = net(image.reshape(1, -1))[0]
+    net.fc.bias[3] += float(logits.max() - logits[3]) + 0.5  # the test image is a 3, by 0.5
+torch.jit.script(net).save(sys.argv[1])
+"""
+
+
+class TorchScriptPredictorTest(unittest.TestCase):
+    """An MNIST-shaped TorchScript CNN (random weights, made here) whose V1 predictions are rows of 10 logits:
+    the attack uses them as scores (KServe's explainer fails on such answers)."""
+
+    def test_logits_predictor(self):
+        plugin = os.path.join(os.path.dirname(os.path.abspath(INFERD_BIN)), "libinferd_backend_torch.so")
+        if not os.path.exists(plugin):
+            self.skipTest("the PyTorch backend is not built on this machine")
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-torch is missing")
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = os.path.join(tmp, "mnist")
+            os.makedirs(model_dir)
+            script = os.path.join(tmp, "make_model.py")
+            with open(script, "w") as f:
+                f.write(TORCH_MODEL)
+            subprocess.run([sys.executable, script, os.path.join(model_dir, "model.pt"), REQUEST_FILE], check=True)
+            predictor = Proc(["model-server", "--model_dir", model_dir, "--model_name", "mnist"])
+            explainer = Proc(["art-explainer", "--model_name", "mnist", "--predictor_host",
+                              "127.0.0.1:%d" % predictor.port])
+            try:
+                with open(REQUEST_FILE) as f:
+                    body = json.load(f)
+                r = requests.post(explainer.url("/v1/models/mnist:explain"), json=body, timeout=120)
+                self.assertEqual(r.status_code, 200, r.text)
+                e = r.json()["explanations"]
+                self.assertEqual(e["prediction"], 3)
+                self.assertNotEqual(e["adversarial_prediction"], 3)
+                adv = np.array(e["adversarial_example"])
+                self.assertLessEqual(np.abs(adv - np.array(body["instances"][0])).max(), 0.3 + 1e-6)
+                p = requests.post(predictor.url("/v1/models/mnist:predict"),
+                                  json={"instances": adv.reshape(1, -1).tolist()}, timeout=30).json()
+                self.assertEqual(int(np.argmax(p["predictions"][0])), e["adversarial_prediction"])
             finally:
                 explainer.stop()
                 predictor.stop()
