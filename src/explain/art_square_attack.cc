@@ -43,7 +43,13 @@ double Margin(std::span<const float> row, int label) {
   return static_cast<double>(row[label]) - best_other;
 }
 
+// One run: the current adversarial images with their classes and margins (pred0/margin0: the originals').
 struct Attack {
+  Attack(const ImageBatch& images, std::span<const int> y, const SquareAttackOptions& options,
+         const BlackBoxClassifier& f)
+      : x(images), labels(y), o(options), classifier(f), features(images.features()), adv(images.values.size()),
+        pred(images.n), margin(images.n) {}
+
   const ImageBatch& x;
   std::span<const int> labels;
   const SquareAttackOptions& o;
@@ -249,8 +255,7 @@ StatusOr<SquareAttackResult> RunSquareAttack(const ImageBatch& images, std::span
                                              const SquareAttackOptions& options, const BlackBoxClassifier& classifier) {
   RETURN_IF_ERROR(ValidateSquareAttack(images, labels, options));
   if (!classifier) return Internal("SquareAttack has no classifier");
-  Attack a{images, labels, options, classifier, images.features(), std::vector<float>(images.values.size()),
-           std::vector<int>(images.n), {}, std::vector<double>(images.n), {}, {}};
+  Attack a(images, labels, options, classifier);
   RETURN_IF_ERROR(a.Run());
   a.result.adversarial = std::move(a.adv);
   return std::move(a.result);
