@@ -98,6 +98,7 @@ void AddFlags(CLI::App* cmd, ArtFlags* f) {
   cmd->add_option("--host", s.host, "Address to bind")->capture_default_str();
   cmd->add_option("--http_port", s.http_port, "REST port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--grpc_port", s.grpc_port, "gRPC port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--uds", s.uds_path, "Also serve REST on a Unix stream socket at this path (mode 0600)");
   cmd->add_option("--enable_grpc", s.enable_grpc, "Serve the V2 gRPC API (health and metadata)")->capture_default_str();
   cmd->add_option("--workers", s.workers, "HTTP event-loop threads (0 = one per core)")->capture_default_str();
   cmd->add_option("--max_threads", s.max_threads, "Threads for slow work (0 = one per core)")->capture_default_str();

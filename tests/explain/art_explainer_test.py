@@ -360,6 +360,17 @@ class FlagsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--max_iter", r.stderr)
 
+    def test_uds_serves_rest_as_the_gateway_reaches_replicas(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            sock = os.path.join(tmp, "art.sock")
+            p = Proc(["art-explainer", "--model_name", "m", "--predictor_host", "127.0.0.1:1", "--uds", sock])
+            try:
+                r = subprocess.run(["curl", "-s", "--unix-socket", sock, "http://localhost/v1/models/m"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(json.loads(r.stdout), {"name": "m", "ready": True}, r.stdout + r.stderr)
+            finally:
+                p.stop()
+
     def test_kserves_extra_flags_are_warned_about_and_ignored(self):
         # The args KServe's controller gives an ART explainer with storageUri and a config entry it does not know.
         p = Proc(["art-explainer", "--model_name", "m", "--predictor_host", "127.0.0.1:1", "--workers", "1",
