@@ -65,6 +65,9 @@ constexpr IgnoredArtFlag kIgnoredArtFlags[] = {
     {"--protocol", true, "deprecated in KServe and read nowhere there either"},
     {"--enable_predictor_health_check", false, "readiness does not wait for the predictor (KServe's ART model "
                                                "never checks it either)"},
+    // inferd serve's batcher flags (a component's `batcher`): the explainer's model takes bodies whole.
+    {"--max_batch_size", true, "the ART explainer batches nothing: its requests go whole to the attack or the predictor"},
+    {"--max_latency", true, "the ART explainer batches nothing: its requests go whole to the attack or the predictor"},
 };
 
 void AddFlags(CLI::App* cmd, ArtFlags* f) {
