@@ -60,7 +60,8 @@ class Proc:
                     self.ready.set()
             found.set()
 
-        threading.Thread(target=reader, daemon=True).start()
+        self.reader = threading.Thread(target=reader, daemon=True)
+        self.reader.start()
         if not found.wait(60) or self.port is None:
             self.stop()
             raise RuntimeError("inferd did not start listening:\n" + self.output())
@@ -82,6 +83,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.reader.join(10)
+        self.proc.stdout.close()
 
 
 def write_model(path, request_image):
