@@ -51,7 +51,7 @@ struct FakePredictor {
 };
 
 struct Fixture : ::testing::Test {
-  std::string request = ReadFile(std::string(INFERD_SOURCE_DIR) + "/tests/data/kserve/mnist_input_bw.json");
+  std::string request = ReadFile(std::string(INFERD_SOURCE_DIR) + "/tests/data/kserve_e2e/mnist_input_bw.json");
   FakePredictor predictor;
   ArtExplainerOptions options;
 

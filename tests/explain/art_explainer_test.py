@@ -1,7 +1,7 @@
 """`inferd art-explainer` (KServe's spec.explainer.art, SquareAttack) end to end, as KServe's e2e test
 (test/e2e/explainer/test_art_explainer.py) runs it: a real `inferd model-server` serves an MNIST-shaped
 scikit-learn classifier on 784 features, `inferd art-explainer` points at it, and KServe's own request
-(tests/data/kserve/mnist_input_bw.json) is explained over HTTP with requests.
+(tests/data/kserve_e2e/mnist_input_bw.json) is explained over HTTP with requests.
 
 The classifier is a nearest-centroid linear model (a LogisticRegression whose coef_/intercept_ are set, not
 fitted: quick and the same every run): the centroids of scikit-learn's digits upscaled to 28x28 in [-0.5, 0.5],
@@ -33,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 SOURCE_DIR = os.environ.get("INFERD_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 INFERD_BIN = os.environ.get("INFERD_BIN", "inferd")
-REQUEST_FILE = os.path.join(SOURCE_DIR, "tests", "data", "kserve", "mnist_input_bw.json")
+REQUEST_FILE = os.path.join(SOURCE_DIR, "tests", "data", "kserve_e2e", "mnist_input_bw.json")
 LISTENING = re.compile(r"listening http_port=(\d+) grpc_port=(\d+)")
 
 
