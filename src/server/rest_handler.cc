@@ -483,8 +483,15 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
   if (verb == "explain" || verb == "classify" || verb == "regress") {
     auto m = repo_->Get(model, version);
     if (!m.ok()) return Error(m.status());
-    if (verb == "explain") return V1Explain(req, **m);
-    return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+    if (verb != "explain") return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+    // An explanation may take seconds (KernelSHAP calls the model thousands of times; a Python explain() may do
+    // anything): it runs on the slow-work pool, so the I/O thread keeps serving its other connections (inline
+    // for a handler built without a pool).
+    if (!slow_pool_) return V1Explain(req, **m);
+    auto task = [this, model = std::move(*m), r = std::move(req), done]() mutable { done(V1Explain(r, *model)); };
+    if (!slow_pool_->Submit(std::move(task))) return Error(Unavailable("too many requests queued; retry later"));
+    *deferred = true;
+    return {};
   }
   return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
 }
