@@ -5,11 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
+
 namespace inferd::explain {
 
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 constexpr size_t kMaxRowElements = size_t{1} << 24;
 
@@ -67,11 +69,8 @@ Status ReadRows(const Json& list, const std::string& field, Rows* rows) {
   return Status::Ok();
 }
 
-StatusOr<Json> Parse(std::string_view text, const std::string& what) {
-  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument(what + " is not valid JSON");
-  return doc;
-}
+// The nesting limit first (Flatten recurses once per level), then the parser.
+StatusOr<Json> Parse(std::string_view text, const std::string& what) { return ParseBoundedJson(text, what); }
 
 }  // namespace
 

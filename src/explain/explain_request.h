@@ -12,8 +12,8 @@
 //    "seed": int}                      optional, KernelSHAP sampling seed (default 0)
 //
 // Contract: ParseExplainRequest is a pure function of the text; every malformed, unknown or out-of-range
-// member is kInvalidArgument naming it ("instances[2][1]: ..."); nothing throws (the JSON library runs
-// without exceptions). ParseRows reads a background file's text with the same row rules (a list of rows,
+// member is kInvalidArgument naming it ("instances[2][1]: ..."); nothing throws; text nested deeper than
+// core/json_depth.h's limit is refused before it is parsed. ParseRows reads a background file's text with the same row rules (a list of rows,
 // or an object with "instances").
 #pragma once
 
