@@ -124,6 +124,14 @@ def build_repo(repo):
     d = os.path.join(repo, "torch-mlp")
     os.makedirs(d)
     torch.jit.trace(mlp.eval(), torch.zeros(2, 3)).save(os.path.join(d, "model.pt"))
+
+    class Two(torch.nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    d = os.path.join(repo, "torch-two-inputs")
+    os.makedirs(d)
+    torch.jit.script(Two()).save(os.path.join(d, "model.pt"))
     data["x"] = x
     return data
 
@@ -264,6 +272,7 @@ class ExplainServerTest(unittest.TestCase):
             ("xgb-binary", {"rows": []}, 400, "instances"),
             ("xgb-reg", {"instances": [[1, 2, 3, 4, 5]], "method": "kernel"}, 400, "background"),
             ("nope", {"instances": [[1]]}, 404, "nope"),
+            ("torch-two-inputs", {"instances": [[1, 2]], "background": [[0, 0]]}, 501, "2 inputs"),
         ]
         for model, body, status, word in cases:
             with self.subTest(model=model, body=body):
