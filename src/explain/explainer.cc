@@ -19,7 +19,7 @@ namespace inferd::explain {
 
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // members in the documented order
 
 constexpr size_t kMaxKernelInstances = 64;
 
