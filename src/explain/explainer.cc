@@ -22,6 +22,10 @@ namespace {
 using Json = nlohmann::ordered_json;  // members in the documented order
 
 constexpr size_t kMaxKernelInstances = 64;
+// Interaction values per request (rows x outputs x M x M): bounds the answer's memory and size.
+constexpr size_t kMaxInteractionValues = size_t{1} << 24;
+// Model evaluations per KernelSHAP request, all rows together.
+constexpr int64_t kMaxRequestEvaluations = kMaxEvaluations * 4;
 
 // A number for one output, a list of K for several.
 Json PerOutput(const double* v, size_t k) {
@@ -40,6 +44,11 @@ StatusOr<std::string> ExplainTree(const TreeEnsembleView& view, const TreeShap& 
                            std::to_string(m) + " features");
   }
   const size_t w = m + 1;
+  if (r.interactions && r.instances.count * k * m * m > kMaxInteractionValues) {
+    return InvalidArgument("interactions: " + std::to_string(r.instances.count) + " rows x " + std::to_string(k) +
+                           " outputs x " + std::to_string(m) + "^2 features is more than " +
+                           std::to_string(kMaxInteractionValues) + " values; send fewer rows");
+  }
   std::vector<double> row(m), phi(k * w), margin(k), inter(r.interactions ? k * w * w : 0);
   Json out = Json::array();
   for (size_t i = 0; i < r.instances.count; ++i) {
@@ -161,6 +170,12 @@ StatusOr<std::string> ExplainKernel(Model& model, const ExplainRequest& r, const
                            " rows per request");
   }
   ASSIGN_OR_RETURN(Rows bg, Background(model, r, read));
+  const int64_t per_row = (KernelShapCoalitions(r.instances.width, r.nsamples) + 1) * static_cast<int64_t>(bg.count);
+  if (per_row * static_cast<int64_t>(r.instances.count) > kMaxRequestEvaluations && r.instances.count > 1) {
+    return InvalidArgument("instances: " + std::to_string(r.instances.count) + " rows x " + std::to_string(per_row) +
+                           " model evaluations each is more than " + std::to_string(kMaxRequestEvaluations) +
+                           " per request; send fewer rows, lower nsamples or use fewer background rows");
+  }
   const Shape& in = model.metadata().inputs[0].shape;
   const BatchModel f = BlackBox(model, r.instances, !in.empty() && in[0] == 1);
   const size_t m = r.instances.width;

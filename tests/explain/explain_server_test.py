@@ -272,13 +272,15 @@ class ExplainServerTest(unittest.TestCase):
             ("xgb-binary", {"rows": []}, 400, "instances"),
             ("xgb-reg", {"instances": [[1, 2, 3, 4, 5]], "method": "kernel"}, 400, "background"),
             ("nope", {"instances": [[1]]}, 404, "nope"),
+            ("torch-linear", {"instances": [[1, 2, 3, 4]] * 65}, 400, "instances"),
+            ("xgb-binary", {"instances": [[1, 2, 3, 4, 5]] * 1024, "interactions": True}, 200, "explanations"),
             ("torch-two-inputs", {"instances": [[1, 2]], "background": [[0, 0]]}, 501, "2 inputs"),
         ]
         for model, body, status, word in cases:
             with self.subTest(model=model, body=body):
                 r = requests.post(self.server.url("/v1/models/%s:explain" % model), json=body, timeout=60)
                 self.assertEqual(r.status_code, status, r.text)
-                self.assertIn(word, r.json()["error"])
+                self.assertIn(word, r.json()["error"] if status != 200 else r.json())
         r = requests.post(self.server.url("/v1/models/xgb-binary:explain"), data=b"{not json", timeout=30)
         self.assertEqual(r.status_code, 400, r.text)
         self.assertEqual(len(self.predict("xgb-binary", [[0, 0, 0, 0, 0]])), 1)
