@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <functional>
+#include <ostream>
 #include <random>
 #include <vector>
 
@@ -136,6 +137,12 @@ struct Case {
   bool categorical;
   forest::Aggregation agg;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "seed " << c.seed << ", " << c.trees << " trees of depth " << c.depth << ", " << c.features << " features, "
+      << c.groups << " groups" << (c.categorical ? ", categorical" : "")
+      << (c.agg == forest::Aggregation::kAverage ? ", averaged" : "");
+}
 
 class TreeShapBruteForce : public testing::TestWithParam<Case> {};
 

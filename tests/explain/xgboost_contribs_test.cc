@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -95,6 +96,8 @@ struct Case {
   const char* objective;
   int classes;  // 0 regression
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class XgboostContribs : public testing::TestWithParam<Case> {};
 
