@@ -170,8 +170,11 @@ StatusOr<std::string> ExplainKernel(Model& model, const ExplainRequest& r, const
                            " rows per request");
   }
   ASSIGN_OR_RETURN(Rows bg, Background(model, r, read));
+  // The per-row bounds (KernelShap's, named after their own fields) first, then the request's total.
   const int64_t per_row = (KernelShapCoalitions(r.instances.width, r.nsamples) + 1) * static_cast<int64_t>(bg.count);
-  if (per_row * static_cast<int64_t>(r.instances.count) > kMaxRequestEvaluations && r.instances.count > 1) {
+  const bool rows_within = r.nsamples <= kMaxNsamples && bg.count <= kMaxBackground &&
+                           r.instances.width <= kMaxFeatures && per_row <= kMaxEvaluations;
+  if (rows_within && per_row * static_cast<int64_t>(r.instances.count) > kMaxRequestEvaluations) {
     return InvalidArgument("instances: " + std::to_string(r.instances.count) + " rows x " + std::to_string(per_row) +
                            " model evaluations each is more than " + std::to_string(kMaxRequestEvaluations) +
                            " per request; send fewer rows, lower nsamples or use fewer background rows");
