@@ -251,6 +251,21 @@ class ExplainServerTest(unittest.TestCase):
         np.testing.assert_allclose(shap.sum(axis=1) + np.array(e["expected_value"]), np.array(e["prediction"]),
                                    atol=1e-5)
 
+    def test_background_file_is_read_at_each_request(self):
+        path = os.path.join(self.repo, "torch-mlp", "explainer_background.json")
+        body = {"instances": [[0.3, -0.2, 0.9]]}
+        try:
+            with open(path, "w") as f:
+                json.dump([[0, 0], [1, 1]], f)  # two features: the model's rows have three
+            r = requests.post(self.server.url("/v1/models/torch-mlp:explain"), json=body, timeout=60)
+            self.assertEqual(r.status_code, 400, r.text)
+            self.assertIn("explainer_background.json", r.json()["error"])
+            with open(path, "w") as f:
+                json.dump({"instances": [[0, 0, 0], [1, 1, 1]]}, f)
+            self.assertEqual(self.explain("torch-mlp", body)["background_rows"], 2)
+        finally:
+            os.remove(path)
+
     def test_model_loaded_later_through_the_repository_api_is_explained(self):
         r = requests.post(self.server.url("/v2/repository/models/lgbm-rf/load"), timeout=60)
         self.assertEqual(r.status_code, 200, r.text)
