@@ -444,6 +444,18 @@ def sklearn_seeds(build):
     write("sklearn_native_fuzz", seeds)
 
 
+def explain_seeds():
+    bodies = [
+        {"instances": [[0.1, 2.0, -3.0]]},
+        {"instances": [[None, 0, 1e-40], [1e308, -1e308, 0.5]], "method": "tree", "interactions": True},
+        {"instances": [[1, 2, 3]], "method": "kernel", "nsamples": 100, "seed": 7, "background": [[0, 0, 0]]},
+        {"instances": [[[1, 2], [3, 4]]], "background": [[[0, 0], [0, 0]]]},
+        {"instances": [1, 2, 3]},
+        [[1, 2, 3], [4, 5, 6]],
+    ]
+    write("explain_request_fuzz", [json.dumps(b) for b in bodies] + ['{"instances": [[1, [2]]]}', "{"])
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -459,6 +471,7 @@ def main():
     xgboost_seeds(build)
     lightgbm_seeds()
     sklearn_seeds(build)
+    explain_seeds()
 
 
 if __name__ == "__main__":

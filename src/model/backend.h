@@ -31,6 +31,16 @@
 
 namespace inferd {
 
+namespace forest {
+class Forest;
+}
+
+// What an explainer (explain/tree_shap.h) needs of a model whose output is a tree ensemble's margins.
+struct TreeEnsembleView {
+  const forest::Forest* forest = nullptr;  // null: not a tree ensemble (explainers treat it as a black box)
+  bool float32_input = true;               // rows are rounded to float32 before the trees, as Execute does
+};
+
 struct LoadOptions {
   std::string model_name;
   std::string model_dir;   // the directory the model was found in
@@ -66,6 +76,10 @@ class Backend {
   // inputs as sent, calls Execute with an empty `requested`, and keeps the outputs the request named
   // (all when it named none).
   virtual bool dynamic_io() const { return false; }
+
+  // The tree ensemble this backend evaluates natively, for TreeSHAP (XGBoost, LightGBM, scikit-learn
+  // trees); it lives as long as the backend. Default: none.
+  virtual TreeEnsembleView tree_ensemble() const { return {}; }
 };
 
 // For backends that hand input buffers to a framework as raw memory: re-checks that input `index`

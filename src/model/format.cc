@@ -32,6 +32,7 @@ std::vector<std::string> FormatsOf(const fs::path& p) {
     return {};
   }
   if (name == "model-settings.json") return {};  // per-model settings (model/model_config.h), not a model
+  if (name == "explainer_background.json") return {};  // KernelSHAP's background rows (explain/explainer.h)
   if (EndsWith(name, ".json") || EndsWith(name, ".ubj")) return {"xgboost"};
   if (EndsWith(name, ".pmml")) return {"pmml"};
   if (name == "model.pt") return {"pytorch"};

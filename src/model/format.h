@@ -6,7 +6,8 @@
 //   pytorch  model.pt                     onnx     model.onnx       tensorflow  saved_model.pb
 // A *.bst file is LightGBM when its content is LightGBM's text format ("tree" header), XGBoost otherwise;
 // a *.txt file is LightGBM when it has that header and is ignored otherwise.
-// Exactly one candidate file must be found; zero or several is an error that lists what was found.
+// model-settings.json and explainer_background.json (KernelSHAP's background, explain/explainer.h) are never
+// models. Exactly one candidate file must be found; zero or several is an error that lists what was found.
 // A TorchServe model archive (*.mar) is recognised and refused (Unimplemented, naming it): KServe's
 // TorchServe runtime passes a store of them (cli/model_server_cmd.cc, --model-store).
 #pragma once

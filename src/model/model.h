@@ -50,6 +50,8 @@ class Model {
   const ModelMetadata& metadata() const { return metadata_; }
   // Custom Python models (Backend::dynamic_io): no declared inputs or outputs.
   bool dynamic_io() const { return dynamic_io_; }
+  // The loaded backend, for what the model layer does not wrap (explainers read tree_ensemble()).
+  const Backend& backend() const { return *backend_; }
 
   // Validates and executes. On success `response->outputs` holds the requested outputs (all of them
   // when none were requested) in request order; id/parameters are left to the caller.

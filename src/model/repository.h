@@ -93,6 +93,9 @@ class ModelRepository {
   // Every model known (loaded, failed, or present in the repository root), sorted by name.
   std::vector<ModelIndexEntry> Index() const;
   std::vector<std::string> ReadyModelNames() const;
+  // The directory `name` is loaded from (its --model_dir, or <repository root>/<name>); NotFound otherwise.
+  // Explainers read files placed beside the model (explain/explainer.h).
+  StatusOr<std::string> ModelDir(const std::string& name) const { return DirFor(name); }
   // True when every model that was asked to load is ready (and at least one was asked).
   bool AllReady() const;
 

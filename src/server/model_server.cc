@@ -16,6 +16,7 @@
 #include "backends/xgboost/xgboost_backend.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
+#include "explain/explainer.h"
 #include "model/backend_plugin.h"
 #include "model/repository.h"
 #include "server/grpc_server.h"
@@ -142,6 +143,11 @@ Status ModelServer::Start() {
       c.model_defaults);
   std::vector<std::string> to_load;
   V1PassThroughs v1_passthroughs;  // custom Python models' V1 path, for the REST front end
+  // :explain for every model without its own explainer (a Python model's explain() is registered by name
+  // and wins): TreeSHAP / KernelSHAP, looked up at call time so that models loaded later are covered.
+  ModelRepository* repo = impl_->repo.get();
+  v1_passthroughs.SetDefaultExplainer(
+      explain::NewDefaultExplainer([repo](const std::string& name) { return repo->ModelDir(name); }));
   ServerOptions server_options = c.server;
   const bool python = !c.python_script.empty() || !c.python_module.empty();
   if (python) {

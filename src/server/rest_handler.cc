@@ -336,9 +336,9 @@ PassThroughCall PassThroughOf(const RestRequest& req) {
 }  // namespace
 
 RestResponse RestHandler::V1Explain(RestRequest& req, std::shared_ptr<Model> model, Done& done, bool* deferred) {
-  if (!v1_passthroughs_.HasExplainer(model->name())) {
-    return Error(Unimplemented("model '" + model->name() + "' has no explainer"));
-  }
+  // An explanation may take seconds (KernelSHAP calls the model thousands of times; an attack calls the predictor
+  // a thousand times; a Python explain() may do anything): it runs on the slow-work pool, so the I/O thread keeps
+  // serving its other connections, and counts as in flight for the drain (inline for a handler without a pool).
   struct Call {
     explicit Call(ServerState* state) : guard(state) {}
     BatchedGuard guard;  // first member: released last, after the answer was handed to `done`

@@ -3,11 +3,12 @@
 //
 // Contract:
 // - Handle() calls `done` exactly once. Inference runs inline on the calling (I/O) thread: a tree
-//   model answers in microseconds and a thread hop would cost more. Model load/unload run on the
-//   slow-work pool and call `done` from a pool thread. For a model with server-side batching on
-//   (Model::batching), the request is parsed and validated inline, queued with Model::InferAsync, and
-//   `done` is called from the model's batcher thread (the I/O thread never waits for a batch); the
-//   request body, which binary inputs view, moves into the queued call and lives until it completes.
+//   model answers in microseconds and a thread hop would cost more. Model load/unload and V1 :explain
+//   (which may take seconds) run on the slow-work pool and call `done` from a pool thread. For a model
+//   with server-side batching on (Model::batching), the request is parsed and validated inline, queued
+//   with Model::InferAsync, and `done` is called from the model's batcher thread (the I/O thread never
+//   waits for a batch); the request body, which binary inputs view, moves into the queued call and lives
+//   until it completes.
 // - Model names in paths are checked by ValidateModelName (model/repository.h): an invalid one is a 400.
 //   With ServerOptions::repository_token set, load and unload need `Authorization: Bearer <token>` (401
 //   and `WWW-Authenticate: Bearer` otherwise).

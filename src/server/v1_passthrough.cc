@@ -66,8 +66,10 @@ StatusOr<PassThroughAnswer> V1PassThroughs::Predict(Model& model, const PassThro
 StatusOr<PassThroughAnswer> V1PassThroughs::Explain(Model& model, const PassThroughCall& call,
                                                     InferTiming* timing) const {
   auto it = explainers_.find(model.name());
-  if (it == explainers_.end()) return Unimplemented("model '" + model.name() + "' has no explainer");
-  return RunAsModelWork(model, it->second, call, timing);
+  if (it != explainers_.end()) return RunAsModelWork(model, it->second, call, timing);
+  if (!default_explainer_) return Unimplemented("model '" + model.name() + "' has no explainer");
+  const V1PassThrough bound = [&](const PassThroughCall& c) { return default_explainer_(model, c); };
+  return RunAsModelWork(model, bound, call, timing);
 }
 
 }  // namespace inferd

@@ -9,8 +9,11 @@
 //   REST front end sends its V1 bodies here.
 // - :explain: any model may have an explainer registered with AddExplainer (a Python model's explain(), a
 //   native explainer such as TreeSHAP or KernelSHAP, ART's attack); the REST front end sends
-//   `POST /v1/models/<m>:explain` bodies here and answers 501 "model '<m>' has no explainer" for a model
-//   without one.
+//   `POST /v1/models/<m>:explain` bodies here. A model without a registered explainer goes to the
+//   default explainer (SetDefaultExplainer: inferd's TreeSHAP/KernelSHAP, explain/explainer.h), which gets
+//   the Model at call time, so models loaded later through the repository API are explained too; with no
+//   default either, the answer is 501 "model '<m>' has no explainer". A registered explainer (a Python
+//   model's own explain()) always wins over the default.
 //
 // Contract:
 // - A V1PassThrough takes a PassThroughCall (the body as JSON text; the request's headers when the server
@@ -50,6 +53,9 @@ class V1PassThroughs {
   void AddExplainer(std::string model_name, V1PassThrough fn) { explainers_[std::move(model_name)] = std::move(fn); }
   bool empty() const { return by_name_.empty() && explainers_.empty(); }
   bool HasExplainer(const std::string& model_name) const { return explainers_.contains(model_name); }
+  // The explainer of every model that has none registered.
+  using ModelExplainer = std::function<StatusOr<PassThroughAnswer>(Model& model, const PassThroughCall& call)>;
+  void SetDefaultExplainer(ModelExplainer fn) { default_explainer_ = std::move(fn); }
 
   StatusOr<PassThroughAnswer> Predict(Model& model, const PassThroughCall& call, InferTiming* timing) const;
   StatusOr<PassThroughAnswer> Explain(Model& model, const PassThroughCall& call, InferTiming* timing) const;
@@ -57,6 +63,7 @@ class V1PassThroughs {
  private:
   std::unordered_map<std::string, V1PassThrough> by_name_;
   std::unordered_map<std::string, V1PassThrough> explainers_;
+  ModelExplainer default_explainer_;
 };
 
 }  // namespace inferd

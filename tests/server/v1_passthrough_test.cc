@@ -183,5 +183,30 @@ TEST(V1PassThroughs, ExplainGoesToTheRegisteredExplainer) {
   EXPECT_NE(r.body.find("instances: bad"), std::string::npos) << r.body;
 }
 
+// The default explainer (inferd's TreeSHAP/KernelSHAP in the model server) gets the Model at call time, so any
+// model has it, loaded before or after; a registered explainer (a Python model's explain()) wins.
+TEST(V1PassThroughs, DefaultExplainerServesEveryModelAndARegisteredOneWins) {
+  Model plain("plain", "1", std::make_unique<Doubler>(false));
+  Model python("python", "1", std::make_unique<Doubler>(true));
+  V1PassThroughs v1;
+  v1.AddExplainer("python", [](const PassThroughCall&) -> StatusOr<PassThroughAnswer> {
+    return PassThroughAnswer{"\"own\"", {}};
+  });
+  EXPECT_EQ(v1.Explain(plain, BodyOnly("{}"), nullptr).status().code(), StatusCode::kUnimplemented);
+  v1.SetDefaultExplainer([](Model& m, const PassThroughCall& call) -> StatusOr<PassThroughAnswer> {
+    if (call.body == "bad") return Unimplemented("cannot explain");
+    return PassThroughAnswer{"\"default for " + m.name() + "\"", {}};
+  });
+  auto out = v1.Explain(plain, BodyOnly("{}"), nullptr);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->body, "\"default for plain\"");
+  out = v1.Explain(python, BodyOnly("{}"), nullptr);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->body, "\"own\"");
+  out = v1.Explain(plain, BodyOnly("bad"), nullptr);
+  EXPECT_EQ(out.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(out.status().message().find("model 'plain'"), std::string::npos) << out.status().message();
+}
+
 }  // namespace
 }  // namespace inferd

@@ -34,6 +34,36 @@ bool Forest::CategoryMatches(const Node& node, int64_t category) const {
   return ((cat_words_[begin + word] >> (static_cast<uint64_t>(category) % 32)) & 1u) != 0;
 }
 
+// The child of split `n` that value `v` (a row value widened to double) goes to.
+template <CompareMode C>
+inline int32_t Forest::Next(const Node& n, double v) const {
+  const int32_t missing_child = (n.info & Node::kDefaultLeft) ? n.left : n.right;
+  if (!(n.info & Node::kCategorical)) [[likely]] {
+    const MissingRule rule = n.missing();
+    if (std::isnan(v)) {
+      if (rule == MissingRule::kNanIsMissing) return missing_child;
+      v = 0.0;
+    }
+    if (rule == MissingRule::kZeroIsMissing && v >= -kZeroThreshold && v <= kZeroThreshold) return missing_child;
+    bool go_left;
+    if constexpr (C == CompareMode::kLessEqual) {
+      go_left = v <= n.value;
+    } else {
+      go_left = static_cast<float>(v) < static_cast<float>(n.value);
+    }
+    return go_left ? n.left : n.right;
+  }
+  if (std::isnan(v)) return missing_child;
+  // Truncation toward zero, as a C++ cast to int does (-0.5 is category 0).
+  bool match = v > -1.0 && v < 2147483648.0 && CategoryMatches(n, static_cast<int64_t>(v));
+  bool go_left = match == ((n.info & Node::kMatchLeft) != 0);
+  return go_left ? n.left : n.right;
+}
+
+int32_t Forest::Child(const Node& node, double v) const {
+  return compare_ == CompareMode::kLess ? Next<CompareMode::kLess>(node, v) : Next<CompareMode::kLessEqual>(node, v);
+}
+
 // Walks one tree from node `i` to a leaf; returns the leaf's node index.
 template <typename T, CompareMode C>
 inline int32_t Forest::Leaf(int32_t i, const T* row) const {
@@ -41,38 +71,7 @@ inline int32_t Forest::Leaf(int32_t i, const T* row) const {
   for (;;) {
     const Node& n = nodes[i];
     if (n.feature < 0) return i;
-    double v = static_cast<double>(row[n.feature]);
-    const int32_t missing_child = (n.info & Node::kDefaultLeft) ? n.left : n.right;
-    if (!(n.info & Node::kCategorical)) [[likely]] {
-      const MissingRule rule = n.missing();
-      if (std::isnan(v)) {
-        if (rule == MissingRule::kNanIsMissing) {
-          i = missing_child;
-          continue;
-        }
-        v = 0.0;
-      }
-      if (rule == MissingRule::kZeroIsMissing && v >= -kZeroThreshold && v <= kZeroThreshold) {
-        i = missing_child;
-        continue;
-      }
-      bool go_left;
-      if constexpr (C == CompareMode::kLessEqual) {
-        go_left = v <= n.value;
-      } else {
-        go_left = static_cast<float>(v) < static_cast<float>(n.value);
-      }
-      i = go_left ? n.left : n.right;
-    } else {
-      if (std::isnan(v)) {
-        i = missing_child;
-        continue;
-      }
-      // Truncation toward zero, as a C++ cast to int does (-0.5 is category 0).
-      bool match = v > -1.0 && v < 2147483648.0 && CategoryMatches(n, static_cast<int64_t>(v));
-      bool go_left = match == ((n.info & Node::kMatchLeft) != 0);
-      i = go_left ? n.left : n.right;
-    }
+    i = Next<C>(n, static_cast<double>(row[n.feature]));
   }
 }
 

@@ -162,6 +162,9 @@ class Forest {
   double cover(int32_t node) const { return covers_[static_cast<size_t>(node)]; }  // NaN when unknown
   // Whether `category` matches the category set of a categorical node.
   bool CategoryMatches(const Node& node, int64_t category) const;
+  // The child (absolute node index) a split node sends value `v` to: the decision Margins makes. For rows
+  // given as float32, pass the float widened to double.
+  int32_t Child(const Node& node, double v) const;
 
   // Whether Margins uses the branch-free fast path (see FastNode); on by default when the forest
   // qualifies. Tests and benchmarks turn it off to compare with the general walk.
@@ -187,6 +190,8 @@ class Forest {
   void FastMargins(const std::vector<FastNode<F>>& fast, const T* x, size_t n, double* out) const;
   void BuildFastPath();
 
+  template <CompareMode C>
+  int32_t Next(const Node& n, double v) const;
   template <typename T, CompareMode C>
   int32_t Leaf(int32_t root, const T* row) const;
   template <typename T>

@@ -34,6 +34,7 @@ class LightgbmBackend final : public Backend {
 
   const ModelMetadata& metadata() const override { return metadata_; }
   std::vector<int> default_outputs() const override { return {kPredict}; }
+  TreeEnsembleView tree_ensemble() const override { return {&m_.forest, true}; }
 
   Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
                  std::vector<Tensor>* outputs) override {

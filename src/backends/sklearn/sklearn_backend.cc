@@ -326,6 +326,10 @@ class SklearnBackend final : public Backend {
 
   const ModelMetadata& metadata() const override { return metadata_; }
   std::vector<int> default_outputs() const override { return {0}; }
+  TreeEnsembleView tree_ensemble() const override {
+    if (!native_ || !native_->tree_head()) return {};
+    return {native_->tree_head(), native_->float32_input()};
+  }
 
   Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
                  std::vector<Tensor>* outputs) override {

@@ -85,7 +85,7 @@ Status BuildForest(element head, size_t num_features, size_t groups, bool hgb_mi
   array trees;
   if (head["trees"].get(trees)) return Bad("'trees' is missing");
   std::vector<int64_t> left, right, feature;
-  std::vector<double> threshold, value;
+  std::vector<double> threshold, value, cover;
   size_t t = 0;
   for (element tree : trees) {
     std::string where = "tree " + std::to_string(t++) + ": ";
@@ -97,6 +97,8 @@ Status BuildForest(element head, size_t num_features, size_t groups, bool hgb_mi
     RETURN_IF_ERROR(Ints(tree, "feature", &feature));
     RETURN_IF_ERROR(Doubles(tree, "threshold", &threshold, n));
     RETURN_IF_ERROR(Doubles(tree, "value", &value, n));
+    // Training cover (weighted samples per node), for explainers; optional.
+    const bool has_cover = Doubles(tree, "cover", &cover, n).ok();
     if (right.size() != n || feature.size() != n) return Bad(where + "node arrays differ in length");
     array missing_left;
     bool has_missing = hgb_missing && !tree["missing_left"].get(missing_left);
@@ -114,6 +116,7 @@ Status BuildForest(element head, size_t num_features, size_t groups, bool hgb_mi
       }
       if (left[i] < 0) {
         spec.nodes.push_back(forest::NodeSpec::Leaf(value[i], static_cast<int32_t>(i)));
+        if (has_cover) spec.nodes.back().cover = cover[i];
         continue;
       }
       if (left[i] > INT32_MAX || right[i] > INT32_MAX || right[i] < 0 || feature[i] < 0 || feature[i] > INT32_MAX) {
@@ -122,6 +125,7 @@ Status BuildForest(element head, size_t num_features, size_t groups, bool hgb_mi
       spec.nodes.push_back(forest::NodeSpec::Numerical(static_cast<int32_t>(feature[i]), threshold[i],
                                                        static_cast<int32_t>(left[i]), static_cast<int32_t>(right[i]),
                                                        go_left, forest::MissingRule::kNanIsMissing));
+      if (has_cover) spec.nodes.back().cover = cover[i];
     }
     RETURN_IF_ERROR(b.AddTree(spec));  // validates indices, features, groups, reachability
   }

@@ -14,7 +14,8 @@
 //   step: {"op":"standard","mean":[F],"scale":[F]} | {"op":"minmax","scale":[F],"min":[F],"clip":[lo,hi]?}
 //       | {"op":"impute","statistics":[F]} | {"op":"onehot","categories":[[...] per column],"ignore_unknown":b}
 //   head: {"kind":"linear","coef":[[F'] per output],"intercept":[K],...}
-//       | {"kind":"trees","trees":[{"group","left","right","feature","threshold","value","missing_left"?}],
+//       | {"kind":"trees","trees":[{"group","left","right","feature","threshold","value","missing_left"?,
+//          "cover"? (weighted samples per node, for TreeSHAP)}],
 //          "aggregation":"average"|"sum","base":[K],"input":"float32"|"float64","nan_allowed":b?,...}
 //       with "task":"regression" ("inverse_link":"identity"|"exp") or "classification"
 //       ("classes":[...], "proba":"identity"|"logistic_binary"|"softmax_binary"|"ovr"|"softmax"|"none",
@@ -58,6 +59,12 @@ class NativeModel {
   int64_t num_classes() const { return static_cast<int64_t>(num_classes_); }
   bool has_proba() const { return proba_ != ProbaKind::kNone; }
   const std::string& description() const { return description_; }
+  // For explainers (explain/): the tree head when the model is one with no steps in front of it (its
+  // inputs are then the request's columns), else null. Its margins are the raw scores: probabilities for
+  // random-forest classifiers, log-odds for gradient boosting, values for regressors. float32_input():
+  // rows are rounded to float32 before the trees.
+  const forest::Forest* tree_head() const { return (!linear_ && steps_.empty()) ? &forest_ : nullptr; }
+  bool float32_input() const { return float32_input_; }
 
   // Evaluates `n` rows of num_features() doubles. Each output pointer may be null when not wanted:
   //   label_index[n]          classifiers: index into the fitted classes_

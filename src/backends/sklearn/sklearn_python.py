@@ -123,12 +123,14 @@ def _tree(t, group, values, hgb=None):
                 'feature': [int(v) for v in nodes['feature_idx']],
                 'threshold': _f(nodes['num_threshold']),
                 'missing_left': [bool(v) for v in nodes['missing_go_to_left']],
+                'cover': _f(nodes['count']),
                 'value': _f(values)}
     return {'group': group,
             'left': [int(v) for v in t.children_left],
             'right': [int(v) for v in t.children_right],
             'feature': [int(v) for v in t.feature],
             'threshold': _f(t.threshold),
+            'cover': _f(t.weighted_n_node_samples),
             'value': _f(values)}
 
 

@@ -228,6 +228,7 @@ class XgboostBackend final : public Backend {
   }
 
   const ModelMetadata& metadata() const override { return metadata_; }
+  TreeEnsembleView tree_ensemble() const override { return {native_.get(), true}; }
   bool thread_safe() const override { return !linear_; }
   std::vector<int> default_outputs() const override { return {0}; }
 

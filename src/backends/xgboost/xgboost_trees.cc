@@ -65,7 +65,7 @@ StatusOr<std::vector<forest::TreeSpec>> XgboostTreeSpecs(std::string_view json, 
   }
   std::vector<forest::TreeSpec> out;
   out.reserve(trees.size());
-  std::vector<double> left, right, feature, cond, defl, split_type, cats, cat_nodes, cat_segments, cat_sizes;
+  std::vector<double> left, right, feature, cond, defl, split_type, cats, cat_nodes, cat_segments, cat_sizes, hess;
   size_t t = 0;
   for (element tree : trees) {
     const std::string where = "tree " + std::to_string(t);
@@ -83,6 +83,8 @@ StatusOr<std::vector<forest::TreeSpec>> XgboostTreeSpecs(std::string_view json, 
     RETURN_IF_ERROR(ReadArray(tree, "split_conditions", n, &cond, where));
     RETURN_IF_ERROR(ReadArray(tree, "default_left", n, &defl, where));
     bool has_types = ReadArray(tree, "split_type", n, &split_type, where).ok();
+    // Training cover (hessian sums), for explainers (TreeSHAP); optional.
+    bool has_cover = ReadArray(tree, "sum_hessian", n, &hess, where).ok();
     forest::TreeSpec spec;
     spec.group = group_of[t];
     spec.root = 0;
@@ -121,6 +123,7 @@ StatusOr<std::vector<forest::TreeSpec>> XgboostTreeSpecs(std::string_view json, 
       const int32_t id = static_cast<int32_t>(i);
       if (left[i] < 0) {
         spec.nodes[i] = forest::NodeSpec::Leaf(cond[i], id);
+        if (has_cover) spec.nodes[i].cover = hess[i];
         continue;
       }
       if (!IsIndex(left[i], n) || !IsIndex(right[i], n) || feature[i] < 0 || feature[i] > INT32_MAX) {
@@ -134,6 +137,7 @@ StatusOr<std::vector<forest::TreeSpec>> XgboostTreeSpecs(std::string_view json, 
       } else {
         spec.nodes[i] = forest::NodeSpec::Numerical(f, cond[i], l, r, defl[i] != 0, forest::MissingRule::kNanIsMissing);
       }
+      if (has_cover) spec.nodes[i].cover = hess[i];
     }
     out.push_back(std::move(spec));
     ++t;

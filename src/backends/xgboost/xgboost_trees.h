@@ -11,7 +11,7 @@
 // predictor semantics: float compare `x < split_condition`, NaN follows default_left, categorical
 // splits send the categories listed for the node to the right child (and NaN to the default side),
 // leaves are added in float in tree order onto float(base_margin) of the tree's group. Leaf ids are
-// XGBoost's node ids (pred_leaf). Unimplemented for what the engine does not evaluate (dart, gblinear,
+// XGBoost's node ids (pred_leaf); node covers are the trees' sum_hessian (for TreeSHAP, as pred_contribs). Unimplemented for what the engine does not evaluate (dart, gblinear,
 // multi-target trees); the caller then keeps libxgboost.
 #pragma once
 
