@@ -85,7 +85,8 @@ class RealClock : public ReconcileClock {
 
 struct ReconcilerOptions {
   std::string domain = "example.com";
-  int gateway_http_port = 0;  // for status.address
+  int gateway_http_port = 0;  // for status.address, and a transformer's INFERD_GATEWAY
+  int gateway_grpc_port = 0;  // a transformer's INFERD_GATEWAY_GRPC (0: not set)
   autoscaler::AutoscalerConfig autoscaler;
   int initial_backoff_ms = 1000;  // replicas' restart backoff, and the failed-load retry delay
   int max_backoff_ms = 300000;
