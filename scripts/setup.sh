@@ -32,6 +32,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev wrk hey nginx
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
   python3-kubernetes  # the Kubernetes python client (KServeClient's transport) in the kubectl/SDK tests
+  python3-torchvision python3-pil python3-six  # KServe's transformer samples (tests/data/kserve_samples) import them
 )
 
 case "${SETUP_PROFILE:-dev}" in

@@ -108,6 +108,9 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
       ->capture_default_str();
   cmd->add_option("--python", cfg.python_script,
                   "A KServe-style custom model script (kserve.Model + ModelServer().start) to run and serve");
+  cmd->add_option("--python_module", cfg.python_module,
+                  "The same as a module run as `python -m module` (the working directory first on sys.path)")
+      ->excludes(cmd->get_option("--python"));
   cmd->add_option("--python_arg", cfg.python_args, "Extra argument for the --python script's sys.argv (repeatable)");
   cmd->add_option("--intra_op_threads", cfg.intra_op_threads, "Threads a backend may use for one request")
       ->capture_default_str();

@@ -101,6 +101,7 @@ void SetOptions(const ClientRequest& req, Handle& h) {
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   }
   if (h.headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h.headers);
+  if (req.share && req.share->handle()) curl_easy_setopt(curl, CURLOPT_SHARE, req.share->handle());
   if (!req.aws_sigv4.empty()) {
     curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
     // USERNAME/PASSWORD rather than USERPWD "key:secret": the same credentials, without splitting on ':'.
@@ -109,6 +110,59 @@ void SetOptions(const ClientRequest& req, Handle& h) {
   }
 }
 
+}  // namespace
+
+struct ConnectionShare::Impl {
+  CURLSH* share = nullptr;
+  std::mutex locks[CURL_LOCK_DATA_LAST];
+};
+
+namespace {
+void ShareLock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+  static_cast<ConnectionShare::Impl*>(user)->locks[data].lock();
+}
+void ShareUnlock(CURL*, curl_lock_data data, void* user) {
+  static_cast<ConnectionShare::Impl*>(user)->locks[data].unlock();
+}
+}  // namespace
+
+ConnectionShare::ConnectionShare() : impl_(std::make_unique<Impl>()) {
+  GlobalInit();
+  impl_->share = curl_share_init();
+  if (!impl_->share) return;
+  curl_share_setopt(impl_->share, CURLSHOPT_LOCKFUNC, ShareLock);
+  curl_share_setopt(impl_->share, CURLSHOPT_UNLOCKFUNC, ShareUnlock);
+  curl_share_setopt(impl_->share, CURLSHOPT_USERDATA, impl_.get());
+  curl_share_setopt(impl_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(impl_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+}
+
+ConnectionShare::~ConnectionShare() {
+  if (impl_->share) curl_share_cleanup(impl_->share);
+}
+
+void* ConnectionShare::handle() const { return impl_->share; }
+
+namespace {
+void CollectHeaders(const ClientRequest& req, CURL* curl, ClientResult* result) {
+  if (req.collect_all_headers) {
+    curl_header* prev = nullptr;
+    while (curl_header* hdr = curl_easy_nextheader(curl, CURLH_HEADER, -1, prev)) {
+      std::string name = hdr->name;
+      for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      result->headers.emplace_back(std::move(name), hdr->value);
+      prev = hdr;
+    }
+    return;
+  }
+  for (const std::string& name : req.collect_headers) {
+    curl_header* hdr = nullptr;
+    for (size_t i = 0; curl_easy_header(curl, name.c_str(), i, CURLH_HEADER, -1, &hdr) == CURLHE_OK; ++i) {
+      result->headers.emplace_back(name, hdr->value);
+      if (i + 1 >= hdr->amount) break;
+    }
+  }
+}
 }  // namespace
 
 ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
@@ -129,13 +183,7 @@ ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
   const CURLcode rc = curl_easy_perform(h.curl);
   curl_easy_getinfo(h.curl, CURLINFO_RESPONSE_CODE, &result.status);
   if (rc == CURLE_OK) {
-    for (const std::string& name : req.collect_headers) {
-      curl_header* hdr = nullptr;
-      for (size_t i = 0; curl_easy_header(h.curl, name.c_str(), i, CURLH_HEADER, -1, &hdr) == CURLHE_OK; ++i) {
-        result.headers.emplace_back(name, hdr->value);
-        if (i + 1 >= hdr->amount) break;
-      }
-    }
+    CollectHeaders(req, h.curl, &result);
     return result;
   }
   result.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);

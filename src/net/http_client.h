@@ -22,17 +22,37 @@
 // - `cancel`, when set by another thread, stops the transfer (kAborted) within about a second, also while
 //   no byte arrives (a long-lived watch stream).
 // - curl_global_init runs once, before the first request (thread-safe).
+// - A request that names a ConnectionShare keeps its connection alive in that share's cache and reuses an idle
+//   one to the same host (pipeline/predictor_client.h: one share per client); without one every Fetch opens
+//   and closes its own connection. A share may be used by any number of threads at once.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace inferd::net {
+
+// A libcurl connection cache (and DNS cache) shared by the requests that name it (CURLSH, with a lock per
+// data kind).
+class ConnectionShare {
+ public:
+  ConnectionShare();
+  ~ConnectionShare();
+  ConnectionShare(const ConnectionShare&) = delete;
+  ConnectionShare& operator=(const ConnectionShare&) = delete;
+  void* handle() const;  // the CURLSH*
+
+  struct Impl;  // public for curl's lock callbacks (http_client.cc)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 struct ClientRequest {
   std::string method = "GET";
@@ -54,6 +74,8 @@ struct ClientRequest {
   std::string aws_sigv4;  // CURLOPT_AWS_SIGV4 ("aws:amz:<region>:s3"), with user/password as key and secret
   std::string user, password;
   std::vector<std::string> collect_headers;  // response header names whose values ClientResult.headers returns
+  bool collect_all_headers = false;          // every response header instead (names lower-cased)
+  const ConnectionShare* share = nullptr;    // keep-alive connection cache (see the contract)
 };
 
 struct ResponseHead {

@@ -153,7 +153,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                                         inference::ServerReadyResponse* resp) override {
     if (!Admit()) return Refuse(ctx);
     bool draining = s_->state_ && s_->state_->draining.load(std::memory_order_relaxed);
-    resp->set_ready(!draining && s_->repo_->AllReady());
+    resp->set_ready(!draining && s_->repo_->AllReady() &&
+                    (!s_->state_ || !s_->state_->dependency_ready || s_->state_->dependency_ready()));
     return FinishNow(ctx, grpc::Status::OK);
   }
 

@@ -20,6 +20,7 @@
 #include "model/repository.h"
 #include "server/grpc_server.h"
 #include "server/http_server.h"
+#include "server/in_process.h"
 #include "server/metrics.h"
 #include "server/rest_handler.h"
 #include "server/v1_passthrough.h"
@@ -31,6 +32,7 @@ struct ModelServer::Impl {
   ServerState state;
   BackendRegistry registry;
   std::unique_ptr<ModelRepository> repo;
+  std::unique_ptr<ModelRepository> wrapped_repo;  // the in-process transformer's native model (in_process.h)
   Metrics metrics;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<RestHandler> rest;
@@ -62,6 +64,63 @@ ModelServer::~ModelServer() {
   }
 }
 
+namespace {
+
+bool HasArg(const std::vector<std::string>& args, std::string_view flag) {
+  for (const auto& a : args) {
+    if (a == flag || (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=')) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// The user's Python program registers its models before anything listens, so readiness never precedes
+// them and a program that fails stops the server with its Python error. A transformer (its arguments name
+// --predictor_host) given with --model_dir is the in-process transformer (server/in_process.h): the native
+// model loads first, privately, and the Python model of the same name wraps it; when no Python model takes
+// that name the native model is served under it as well. Without --predictor_host, --model_dir is the
+// program's own (a custom predictor reads its files from it).
+Status ModelServer::StartPython(V1PassThroughs& v1_passthroughs, std::vector<std::string>* to_load) {
+  auto& c = impl_->config;
+  std::vector<std::string> argv;
+  if (!c.model_name.empty()) argv.insert(argv.end(), {"--model_name", c.model_name});
+  if (!c.model_dir.empty()) argv.insert(argv.end(), {"--model_dir", c.model_dir});
+  argv.insert(argv.end(), {"--http_port", std::to_string(c.server.http_port), "--grpc_port",
+                           std::to_string(c.server.grpc_port)});
+  argv.insert(argv.end(), c.python_args.begin(), c.python_args.end());
+  std::string native_name;
+  if (!c.model_dir.empty() && HasArg(c.python_args, "--predictor_host")) {
+    native_name = c.model_name.empty() ? "model" : c.model_name;
+    impl_->wrapped_repo = std::make_unique<ModelRepository>(
+        &impl_->registry, RepositoryOptions{"", c.model_format, c.intra_op_threads, c.force_python, 1},
+        c.model_defaults);
+    RETURN_IF_ERROR(impl_->wrapped_repo->AddSource(native_name, c.model_dir).WithPrefix("--model_name"));
+    RETURN_IF_ERROR(impl_->wrapped_repo->Load(native_name).WithPrefix("in-process predictor"));
+    ASSIGN_OR_RETURN(std::shared_ptr<Model> native, impl_->wrapped_repo->Get(native_name));
+    SetNativeModelCalls(InProcessCalls(std::move(native)));
+    LOG_INFO("in-process transformer: the Python model '{}' wraps the native model from {}", native_name,
+             c.model_dir);
+  }
+  ASSIGN_OR_RETURN(std::vector<PythonModel> models,
+                   LoadPythonModels(PythonProgram{c.python_script, c.python_module}, argv));
+  bool wrapped = false;
+  std::vector<std::string> names;
+  for (auto& m : models) {
+    names.push_back(m.name);
+    wrapped = wrapped || m.name == native_name;
+    RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
+    v1_passthroughs.Add(m.name, std::move(m.v1));
+    if (m.explain) v1_passthroughs.AddExplainer(m.name, std::move(m.explain));
+  }
+  impl_->state.dependency_ready = PythonPredictorReadiness(names);
+  if (!native_name.empty() && !wrapped) {
+    RETURN_IF_ERROR(impl_->repo->AddSource(native_name, c.model_dir).WithPrefix("--model_name"));
+    to_load->push_back(native_name);
+  }
+  return Status::Ok();
+}
+
 Status ModelServer::Start() {
   auto& c = impl_->config;
   impl_->registry.Register(NewXgboostBackendFactory());
@@ -84,21 +143,10 @@ Status ModelServer::Start() {
   std::vector<std::string> to_load;
   V1PassThroughs v1_passthroughs;  // custom Python models' V1 path, for the REST front end
   ServerOptions server_options = c.server;
-  if (!c.python_script.empty()) {
+  const bool python = !c.python_script.empty() || !c.python_module.empty();
+  if (python) {
     server_options.collect_headers = true;  // KServe gives a custom model the request's headers
-    // The user's script registers its models before anything listens, so readiness never precedes
-    // them and a script that fails stops the server with its Python error.
-    std::vector<std::string> argv;
-    if (!c.model_name.empty()) argv.insert(argv.end(), {"--model_name", c.model_name});
-    if (!c.model_dir.empty()) argv.insert(argv.end(), {"--model_dir", c.model_dir});
-    argv.insert(argv.end(), {"--http_port", std::to_string(c.server.http_port), "--grpc_port",
-                             std::to_string(c.server.grpc_port)});
-    argv.insert(argv.end(), c.python_args.begin(), c.python_args.end());
-    ASSIGN_OR_RETURN(std::vector<PythonModel> models, LoadPythonModels(c.python_script, argv));
-    for (auto& m : models) {
-      RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, std::move(m.backend)));
-      v1_passthroughs.Add(m.name, std::move(m.v1));
-    }
+    RETURN_IF_ERROR(StartPython(v1_passthroughs, &to_load));
   } else if (!c.model_dir.empty()) {
     std::string name = c.model_name.empty() ? "model" : c.model_name;
     RETURN_IF_ERROR(impl_->repo->AddSource(name, c.model_dir).WithPrefix("--model_name"));
@@ -116,8 +164,8 @@ Status ModelServer::Start() {
       for (const auto& e : impl_->repo->Index()) to_load.push_back(e.name);
     }
   }
-  if (c.model_dir.empty() && c.model_repository.empty() && c.python_script.empty()) {
-    return InvalidArgument("give --model_dir (with --model_name), --model_repository or --python");
+  if (c.model_dir.empty() && c.model_repository.empty() && !python) {
+    return InvalidArgument("give --model_dir (with --model_name), --model_repository, --python or --python_module");
   }
   for (const auto& name : to_load) RETURN_IF_ERROR(impl_->repo->ExpectLoad(name));  // ready after the last
   int threads = c.server.max_threads > 0 ? c.server.max_threads

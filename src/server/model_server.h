@@ -22,6 +22,8 @@
 
 namespace inferd {
 
+class V1PassThroughs;
+
 struct ModelServerConfig {
   ServerOptions server;
   std::string model_name;        // with model_dir: one model (KServe flags)
@@ -35,8 +37,12 @@ struct ModelServerConfig {
   bool force_python = false;   // scikit-learn models stay on the Python path (no native compilation)
   // A KServe-style custom model script (backends/python): run before the front ends start, with
   // sys.argv = [script, --model_name N (when given), --model_dir D (when given), python_args...];
-  // --model_dir is then the script's, not loaded as a model by inferd.
+  // --model_dir is then the script's, not loaded as a model by inferd, unless python_args name
+  // --predictor_host (a transformer): then the native model loads too and the Python model of the same
+  // name wraps it, calling it in-process (server/in_process.h, docs/pipeline.md).
   std::string python_script;
+  // The same as a module (`python -m module`): run with the working directory first on sys.path.
+  std::string python_module;
   std::vector<std::string> python_args;
 };
 
@@ -53,6 +59,7 @@ class ModelServer {
   int grpc_port() const;
 
  private:
+  Status StartPython(V1PassThroughs& v1_passthroughs, std::vector<std::string>* to_load);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

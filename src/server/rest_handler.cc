@@ -515,7 +515,8 @@ RestResponse RestHandler::RouteV2(RestRequest& req, const std::vector<std::strin
     if (!get) return MethodNotAllowed(req, path);
     if (seg[2] == "live") return Json("{\"live\":true}");
     if (seg[2] == "ready") {
-      bool ready = !state_->draining.load(std::memory_order_relaxed) && repo_->AllReady();
+      bool ready = !state_->draining.load(std::memory_order_relaxed) && repo_->AllReady() &&
+                   (!state_->dependency_ready || state_->dependency_ready());
       return Json(ready ? "{\"ready\":true}" : "{\"ready\":false}", ready ? 200 : 503);
     }
   }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "net/limits.h"
@@ -44,6 +45,10 @@ struct ServerState {
   // Requests accepted by a model's batcher and not yet completed (their completion runs on a batcher
   // thread and uses the front ends); ModelServer waits for zero before tearing the front ends down.
   std::atomic<int64_t> batched{0};
+  // One more condition of server readiness (V2 /v2/health/ready, gRPC ServerReady), or null: a transformer's
+  // predictor with --enable_predictor_health_check (KServe's dataplane). Set before the front ends start;
+  // it may wait on the network (bounded by the predictor timeout), on probes only.
+  std::function<bool()> dependency_ready;
 };
 
 // RAII count of one batched request (ServerState::batched); `s` may be null.

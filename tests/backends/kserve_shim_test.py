@@ -177,6 +177,137 @@ class Tensors(unittest.TestCase):
             t.set_data_from_numpy([1, 2])
 
 
+class TransformerApi(unittest.TestCase):
+    """What KServe's transformers use beyond a custom predictor (shared/reference/pipeline.md §1)."""
+
+    def test_parser_has_every_flag_of_kserve(self):
+        a, rest = shim.parser.parse_known_args([
+            "--predictor_host", "p:80", "--predictor_protocol", "grpc-v2", "--predictor_use_ssl", "true",
+            "--predictor_request_timeout_seconds", "7", "--predictor_request_retries", "2",
+            "--enable_predictor_health_check", "--enable_grpc", "false", "--timeout-keep-alive", "5",
+            "--event-loop", "asyncio", "--unknown", "x"])
+        self.assertEqual((a.predictor_host, a.predictor_protocol, a.predictor_use_ssl), ("p:80", "grpc-v2", True))
+        self.assertEqual((a.predictor_request_timeout_seconds, a.predictor_request_retries), (7, 2))
+        self.assertTrue(a.enable_predictor_health_check)
+        self.assertFalse(a.enable_grpc)
+        self.assertEqual(rest, ["--unknown", "x"])
+        import argparse
+        with self.assertRaises(argparse.ArgumentError):  # as on KServe: a child may not re-add a parent's flag
+            p = argparse.ArgumentParser(parents=[shim.parser])
+            p.add_argument("--predictor_host")
+
+    def test_protocol_precedence(self):
+        def proto(argv, env):
+            a, _ = shim.parser.parse_known_args(argv)
+            return shim.predictor_protocol_from(a, argv, env)
+        self.assertEqual(proto([], {}), "v1")
+        self.assertEqual(proto([], {"PROTOCOL": "v2"}), "v2")
+        self.assertEqual(proto([], {"PROTOCOL": "bogus"}), "v1")
+        self.assertEqual(proto(["--protocol", "grpc-v2"], {"PROTOCOL": "v2"}), "grpc-v2")
+        self.assertEqual(proto(["--protocol=v2", "--predictor_protocol", "v1"], {"PROTOCOL": "grpc-v2"}), "v1")
+
+    def test_predictor_config_and_protocol_enum(self):
+        c = shim.PredictorConfig("h:1", "v2", True, 9, 1, True)
+        self.assertEqual((c.protocol, c.timeout, c.retries, c.use_ssl), ("v2", 9, 1, True))
+        self.assertEqual(c.predictor_base_url, "https://h:1")
+        self.assertEqual(shim.PredictorProtocol.REST_V1.value, "v1")
+        m = shim.Model("m", predictor_config=c)
+        self.assertIs(m.predictor_config, c)
+
+    def test_to_rest_json_and_binary(self):
+        x = np.arange(6, dtype=np.float32).reshape(2, 3)
+        req = shim.InferRequest("m", [shim.InferInput("x", [2, 3], "FP32", data=x)], request_id="r1",
+                                parameters={"p": 1})
+        body, n = req.to_rest()
+        self.assertIsNone(n)
+        self.assertEqual(body, {"id": "r1", "parameters": {"p": 1},
+                                "inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32",
+                                            "data": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]}]})
+        t = shim.InferInput("x", [2, 3], "FP32")
+        t.set_data_from_numpy(x, binary_data=True)
+        s = shim.InferInput("s", [2], "BYTES")
+        s.set_data_from_numpy(np.array([b"ab", b"c"], dtype=np.object_), binary_data=True)
+        raw, n = shim.InferRequest("m", [t, s]).to_rest()
+        self.assertIsInstance(raw, bytes)
+        back = shim.InferRequest.from_bytes(raw, n, "m")
+        np.testing.assert_array_equal(back.inputs[0].as_numpy(), x)
+        self.assertEqual(back.inputs[1].as_string(), ["ab", "c"])
+        self.assertEqual(back.get_input_by_name("s").shape, [2])
+
+    def test_fp16_cannot_be_json(self):
+        req = shim.InferRequest("m", [shim.InferInput("x", [1], "FP16", data=np.ones(1, dtype=np.float16))])
+        with self.assertRaises(shim.InvalidInput):
+            req.to_rest()
+
+    def test_infer_response_rest_and_bytes(self):
+        r = shim.InferResponse.from_rest({"id": "1", "model_name": "m", "outputs": [
+            {"name": "y", "shape": [2], "datatype": "INT32", "data": [1, 2]}]})
+        np.testing.assert_array_equal(r.outputs[0].as_numpy(), np.array([1, 2], dtype=np.int32))
+        self.assertEqual(r.to_rest()["outputs"][0]["data"], [1, 2])
+        with self.assertRaises(shim.InvalidInput):
+            shim.InferResponse.from_rest({"outputs": [{"name": "y", "shape": [1], "datatype": "FP32"}]})
+        head = json.dumps({"id": "1", "model_name": "m", "outputs": [
+            {"name": "y", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]}).encode()
+        r = shim.InferResponse.from_bytes(head + np.array([1.5, 2.5], dtype=np.float32).tobytes(), len(head))
+        np.testing.assert_array_equal(r.get_output_by_name("y").as_numpy(), [1.5, 2.5])
+        with self.assertRaises(shim.InvalidInput):  # binary_data_size past the end
+            shim.InferResponse.from_bytes(head + b"\0", len(head))
+
+    def test_validate_as_kserve(self):
+        m = shim.Model("m", predictor_config=shim.PredictorConfig("h", "v1"))
+        with self.assertRaises(shim.InvalidInput):
+            m.validate({"instances": "x"})
+        m2 = shim.Model("m", predictor_config=shim.PredictorConfig("h", "v2"))
+        with self.assertRaises(shim.InvalidInput):
+            m2.validate({"inputs": {}})
+        self.assertEqual(m2.validate({"instances": "x"}), {"instances": "x"})
+
+    def test_default_methods_are_awaitable_and_headers_flow(self):
+        class T(shim.Model):
+            def __init__(self):
+                super().__init__("t", return_response_headers=True)
+                self.ready = True
+
+            async def preprocess(self, payload, headers=None):
+                headers["request-type"] = "v1"  # the image sample writes into headers
+                return await super().preprocess(payload, headers)
+
+            def predict(self, payload, headers=None, response_headers=None):
+                response_headers["x-a"] = "1"
+                return {"seen": headers["request-type"], "x": payload["x"]}
+
+        text, hs = shim.predict_v1_h(T(), '{"x": 3}', {"x-request-id": "r"})
+        self.assertEqual(json.loads(text), {"seen": "v1", "x": 3})
+        self.assertEqual(hs, [("x-a", "1")])
+
+    def test_no_predictor_host_is_unimplemented(self):
+        m = shim.Model("m", predictor_config=shim.PredictorConfig(None))
+        m.ready = True
+        with self.assertRaises(NotImplementedError) as cm:
+            shim.predict_v1(m, "{}", {})
+        self.assertEqual(shim.error_kind(cm.exception), "unimplemented")
+
+    def test_unserializable_answer_names_the_reason(self):
+        class M(shim.Model):
+            def predict(self, payload, headers=None):
+                return {"x": object()}
+        m = M("m")
+        m.ready = True
+        with self.assertRaises(shim.InferenceError) as cm:
+            shim.predict_v1(m, "{}", {})
+        self.assertIn("cannot be serialized", str(cm.exception))
+
+    def test_explain_is_registered_only_when_defined(self):
+        class E(shim.Model):
+            def explain(self, payload, headers=None):
+                return {"explanations": payload["instances"]}
+        self.assertTrue(shim.has_own_explain(E("e")))
+        self.assertFalse(shim.has_own_explain(shim.Model("m")))
+        e = E("e")
+        e.ready = True
+        self.assertEqual(json.loads(shim.explain_v1(e, '{"instances": [1]}', {})[0]), {"explanations": [1]})
+
+
 class Install(unittest.TestCase):
     def test_stand_in_modules_and_registration(self):
         if "kserve" in sys.modules and not getattr(sys.modules["kserve"], "__inferd_shim__", False):

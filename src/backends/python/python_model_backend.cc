@@ -3,9 +3,13 @@
 
 #include "backends/python/python_model_backend.h"
 
+#include <chrono>
+#include <filesystem>
+#include <mutex>
 #include <utility>
 
 #include "backends/python/kserve_shim.h"
+#include "backends/python/native_module.h"
 #include "core/logging.h"
 #include "python/python_runtime.h"
 
@@ -29,6 +33,7 @@ Status ModelError(PyObject* shim, const std::string& context) {
   Status st = PythonError(context);
   if (kind == "invalid") return InvalidArgument(st.message());
   if (kind == "not_ready") return Unavailable(st.message());
+  if (kind == "not_found") return NotFound(st.message());
   if (kind == "unimplemented") return Unimplemented(st.message());
   return st;
 }
@@ -89,12 +94,13 @@ class PythonModelBackend final : public Backend {
   PyRef model_;
 };
 
-// The V1 pass-through of one model (server/v1_passthrough.h): the body, as text, goes to the shim's
-// predict_v1, which runs KServe's preprocess -> predict -> postprocess on json.loads(body).
+// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body, as text,
+// and the request's headers go to the shim's `fn` (predict_v1_h / explain_v1), which runs KServe's
+// preprocess -> predict (or explain) -> postprocess on json.loads(body) and returns (JSON text, headers).
 class PythonV1PassThrough {
  public:
-  PythonV1PassThrough(std::string name, PyRef shim, PyRef model)
-      : name_(std::move(name)), shim_(std::move(shim)), model_(std::move(model)) {}
+  PythonV1PassThrough(std::string name, const char* fn, PyRef shim, PyRef model)
+      : name_(std::move(name)), fn_name_(fn), shim_(std::move(shim)), model_(std::move(model)) {}
   ~PythonV1PassThrough() {
     GilLock gil;
     model_.reset();
@@ -103,74 +109,130 @@ class PythonV1PassThrough {
   PythonV1PassThrough(const PythonV1PassThrough&) = delete;
   PythonV1PassThrough& operator=(const PythonV1PassThrough&) = delete;
 
-  StatusOr<PassThroughAnswer> Predict(const PassThroughCall& call) const {
+  StatusOr<PassThroughAnswer> Call(const PassThroughCall& call) const {
     GilLock gil;
-    PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v1"));
-    PyRef text(PyUnicode_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
-    if (!fn || !text) return ModelError(shim_.get(), "model '" + name_ + "'");
+    const std::string where = "model '" + name_ + "'";
+    PyRef fn(PyObject_GetAttrString(shim_.get(), fn_name_));
+    PyRef text(PyUnicode_DecodeUTF8(call.body.data(), static_cast<Py_ssize_t>(call.body.size()), "replace"));
     PyRef headers(PyDict_New());
-    if (!headers) return ModelError(shim_.get(), "model '" + name_ + "'");
+    if (!fn || !text || !headers) return ModelError(shim_.get(), where);
     if (call.headers) {
       for (const auto& [k, v] : *call.headers) {
         PyRef value(PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace"));
         if (!value || PyDict_SetItemString(headers.get(), k.c_str(), value.get()) != 0) {
-          return ModelError(shim_.get(), "model '" + name_ + "'");
+          return ModelError(shim_.get(), where);
         }
       }
     }
     PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), text.get(), headers.get(), nullptr));
-    if (!out) return ModelError(shim_.get(), "model '" + name_ + "'");
+    if (!out) return ModelError(shim_.get(), where);
+    PassThroughAnswer answer;
     Py_ssize_t n = 0;
-    const char* s = PyUnicode_AsUTF8AndSize(out.get(), &n);
-    if (!s) return ModelError(shim_.get(), "model '" + name_ + "'");
-    return PassThroughAnswer{std::string(s, static_cast<size_t>(n)), {}};
+    PyObject* body = PyTuple_Check(out.get()) && PyTuple_GET_SIZE(out.get()) == 2 ? PyTuple_GET_ITEM(out.get(), 0)
+                                                                                   : nullptr;
+    const char* s = body ? PyUnicode_AsUTF8AndSize(body, &n) : nullptr;
+    if (!s) return ModelError(shim_.get(), where + ": the answer");
+    answer.body.assign(s, static_cast<size_t>(n));
+    PyObject* pairs = PyTuple_GET_ITEM(out.get(), 1);
+    for (Py_ssize_t i = 0; PyList_Check(pairs) && i < PyList_GET_SIZE(pairs); ++i) {
+      PyObject* kv = PyList_GET_ITEM(pairs, i);
+      if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) continue;
+      std::string k = PyToString(PyTuple_GET_ITEM(kv, 0)), v = PyToString(PyTuple_GET_ITEM(kv, 1));
+      // A header the model sets must not break the response head.
+      if (k.empty() || k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+        continue;
+      }
+      answer.headers.emplace_back(std::move(k), std::move(v));
+    }
+    return answer;
   }
 
  private:
   std::string name_;
+  const char* fn_name_;
   PyRef shim_;
   PyRef model_;
 };
 
+V1PassThrough MakePassThrough(const std::string& name, const char* fn, PyObject* shim, PyObject* model) {
+  Py_INCREF(model);
+  Py_INCREF(shim);
+  auto p = std::make_shared<const PythonV1PassThrough>(name, fn, PyRef(shim), PyRef(model));
+  return [p](const PassThroughCall& call) { return p->Call(call); };
+}
+
+// sys.argv = [program, argv...]; sys.path[0] = the script's directory (python file.py) or the working
+// directory (python -m), as the python command sets them.
+Status SetArgvAndPath(const PythonProgram& program, const std::vector<std::string>& argv, const std::string& where) {
+  PyRef sys_argv(PyList_New(0));
+  PyRef s0(PyUnicode_FromString(program.module.empty() ? program.script.c_str() : "-m"));
+  PyList_Append(sys_argv.get(), s0.get());
+  for (const auto& a : argv) {
+    PyRef s(PyUnicode_FromString(a.c_str()));
+    if (!s) return PythonError(where + ": sys.argv");
+    PyList_Append(sys_argv.get(), s.get());
+  }
+  if (PySys_SetObject("argv", sys_argv.get()) != 0) return PythonError(where + ": sys.argv");
+  std::error_code ec;
+  std::filesystem::path dir = program.module.empty()
+                                  ? std::filesystem::absolute(program.script, ec).parent_path()
+                                  : std::filesystem::current_path(ec);
+  PyObject* path = PySys_GetObject("path");  // borrowed
+  PyRef d(PyUnicode_FromString(dir.string().c_str()));
+  if (!path || !d || PyList_Insert(path, 0, d.get()) != 0) return PythonError(where + ": sys.path");
+  return Status::Ok();
+}
+
+// Runs the program as __main__. A program that ends with sys.exit(0) after registering is fine.
+Status RunProgram(const PythonProgram& program, const std::string& where) {
+  PyRef runpy(PyImport_ImportModule("runpy"));
+  const bool module = !program.module.empty();
+  PyRef run(runpy ? PyObject_GetAttrString(runpy.get(), module ? "run_module" : "run_path") : nullptr);
+  if (!run) return PythonError(where + ": runpy");
+  PyRef kwargs(PyDict_New());
+  PyRef main_name(PyUnicode_FromString("__main__"));
+  PyDict_SetItemString(kwargs.get(), "run_name", main_name.get());
+  if (module) PyDict_SetItemString(kwargs.get(), "alter_sys", Py_True);
+  PyRef target(PyUnicode_FromString(module ? program.module.c_str() : program.script.c_str()));
+  PyRef args(PyTuple_Pack(1, target.get()));
+  PyRef globals(PyObject_Call(run.get(), args.get(), kwargs.get()));
+  if (globals) return Status::Ok();
+  if (PyErr_ExceptionMatches(PyExc_SystemExit)) {
+    PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyRef t(type), v(value), trace(tb);
+    PyRef code(value ? PyObject_GetAttrString(value, "code") : nullptr);
+    PyErr_Clear();
+    if (!code || code.get() == Py_None || (PyLong_Check(code.get()) && PyLong_AsLong(code.get()) == 0)) {
+      return Status::Ok();
+    }
+    return InvalidArgument(where + " exited with " + PyToString(code.get()));
+  }
+  return PythonError(where + " failed");
+}
+
 }  // namespace
 
-StatusOr<std::vector<PythonModel>> LoadPythonModels(const std::string& script, const std::vector<std::string>& argv) {
+StatusOr<std::vector<PythonModel>> LoadPythonModels(const PythonProgram& program, const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(EnsurePython());
   GilLock gil;
-  const std::string where = "--python '" + script + "'";
+  const std::string where =
+      program.module.empty() ? "--python '" + program.script + "'" : "--python_module '" + program.module + "'";
+  // argv first: the shim parses KServe's flags when it is imported (kserve.model_server.args).
+  RETURN_IF_ERROR(SetArgvAndPath(program, argv, where));
+  RETURN_IF_ERROR(InstallNativeModule().WithPrefix(where));
   ASSIGN_OR_RETURN(PyRef shim, ModuleFromSource("_inferd_kserve", kKserveShimSource));
   PyRef install(PyObject_GetAttrString(shim.get(), "install"));
   PyRef how(install ? PyObject_CallNoArgs(install.get()) : nullptr);
   if (!how) return PythonError(where + ": installing the kserve module");
-  LOG_INFO("python model script '{}' with {}", script, PyToString(how.get()));
+  LOG_INFO("python model program {} with {}", where, PyToString(how.get()));
+  RETURN_IF_ERROR(RunProgram(program, where));
 
-  PyRef sys_argv(PyList_New(0));
-  PyRef s0(PyUnicode_FromString(script.c_str()));
-  PyList_Append(sys_argv.get(), s0.get());
-  for (const auto& a : argv) {
-    PyRef s(PyUnicode_FromString(a.c_str()));
-    PyList_Append(sys_argv.get(), s.get());
-  }
-  if (PySys_SetObject("argv", sys_argv.get()) != 0) return PythonError(where + ": sys.argv");
-
-  PyRef runpy(PyImport_ImportModule("runpy"));
-  PyRef run_path(runpy ? PyObject_GetAttrString(runpy.get(), "run_path") : nullptr);
-  if (!run_path) return PythonError(where + ": runpy");
-  PyRef kwargs(PyDict_New());
-  PyRef main_name(PyUnicode_FromString("__main__"));
-  PyDict_SetItemString(kwargs.get(), "run_name", main_name.get());
-  PyRef args(PyTuple_Pack(1, s0.get()));
-  PyRef globals(PyObject_Call(run_path.get(), args.get(), kwargs.get()));
-  if (!globals) {
-    // A script that ends with sys.exit(0) after registering is fine.
-    if (PyErr_ExceptionMatches(PyExc_SystemExit)) {
-      PyErr_Clear();
-    } else {
-      return PythonError(where + " failed");
-    }
-  }
   PyRef registered(PyObject_GetAttrString(shim.get(), "registered"));
   if (!registered || !PyList_Check(registered.get())) return PythonError(where + ": registered models");
+  PyRef has_explain(PyObject_GetAttrString(shim.get(), "has_own_explain"));
+  if (!has_explain) return PythonError(where + ": has_own_explain");
   std::vector<PythonModel> out;
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(registered.get()); ++i) {
     PyObject* m = PyList_GET_ITEM(registered.get(), i);
@@ -179,16 +241,60 @@ StatusOr<std::vector<PythonModel>> LoadPythonModels(const std::string& script, c
     std::string name = PyToString(name_obj.get());
     Py_INCREF(m);
     Py_INCREF(shim.get());
-    auto backend = std::make_unique<PythonModelBackend>(name, PyRef(shim.get()), PyRef(m));
-    Py_INCREF(m);
-    Py_INCREF(shim.get());
-    auto v1 = std::make_shared<const PythonV1PassThrough>(name, PyRef(shim.get()), PyRef(m));
-    out.push_back({name, std::move(backend), [v1](const PassThroughCall& call) { return v1->Predict(call); }});
+    PythonModel pm;
+    pm.name = name;
+    pm.backend = std::make_unique<PythonModelBackend>(name, PyRef(shim.get()), PyRef(m));
+    pm.v1 = MakePassThrough(name, "predict_v1_h", shim.get(), m);
+    PyRef own(PyObject_CallFunctionObjArgs(has_explain.get(), m, nullptr));
+    if (!own) return PythonError(where + ": has_own_explain");
+    if (PyObject_IsTrue(own.get()) == 1) pm.explain = MakePassThrough(name, "explain_v1", shim.get(), m);
+    out.push_back(std::move(pm));
   }
   if (out.empty()) {
     return InvalidArgument(where + " registered no model: it must call kserve.ModelServer().start([model])");
   }
   return out;
+}
+
+std::function<bool()> PythonPredictorReadiness(const std::vector<std::string>& model_names) {
+  if (!EnsurePython().ok()) return nullptr;
+  GilLock gil;
+  auto shim = ModuleFromSource("_inferd_kserve", kKserveShimSource);
+  if (!shim.ok()) return nullptr;
+  PyRef names(PyList_New(0));
+  for (const auto& n : model_names) {
+    PyRef s(PyUnicode_FromString(n.c_str()));
+    if (s) PyList_Append(names.get(), s.get());
+  }
+  PyRef enabled_fn(PyObject_GetAttrString(shim->get(), "predictor_health_check_enabled"));
+  PyRef enabled(enabled_fn ? PyObject_CallFunctionObjArgs(enabled_fn.get(), names.get(), nullptr) : nullptr);
+  if (!enabled || PyObject_IsTrue(enabled.get()) != 1) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  auto fn = std::make_shared<PyRef>(PyObject_GetAttrString(shim->get(), "predictor_ready"));
+  if (!*fn) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  // Probes come often and from several front ends: one answer serves every probe for a second.
+  struct Cache {
+    std::mutex mu;
+    std::chrono::steady_clock::time_point at{};
+    bool ready = false;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [fn, cache] {
+    std::lock_guard lock(cache->mu);
+    auto now = std::chrono::steady_clock::now();
+    if (now - cache->at < std::chrono::seconds(1)) return cache->ready;
+    GilLock gil;
+    PyRef r(PyObject_CallNoArgs(fn->get()));
+    cache->ready = r && PyObject_IsTrue(r.get()) == 1;
+    PyErr_Clear();
+    cache->at = std::chrono::steady_clock::now();
+    return cache->ready;
+  };
 }
 
 }  // namespace inferd

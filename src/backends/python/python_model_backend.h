@@ -2,23 +2,29 @@
 // run unchanged in the embedded interpreter (`inferd model-server --python model.py`).
 //
 // Contract:
-// - LoadPythonModels runs the user's script as __main__ (runpy.run_path) with sys.argv set to the
-//   script path followed by `argv`, after making `import kserve` work (backends/python/kserve_shim.py:
-//   inferd's stand-in when KServe is not installed; otherwise the real package with ModelServer.start
-//   redirected). Every model the script passes to ModelServer().start([...]) (or register_model)
-//   becomes one Backend, returned in registration order. A script that raises, or registers nothing,
-//   is a load error naming the script and the Python exception.
-// - Covered API: kserve.Model (name, ready, load, preprocess, predict, postprocess; each may be a
-//   coroutine), ModelServer (start, register_model), model_server.parser (KServe's common flags),
-//   InferRequest (id, model_name, inputs, parameters, get_input_by_name), InferInput / InferOutput
-//   (name, shape, datatype, data, as_numpy, set_data_from_numpy), InferResponse (id, model_name,
-//   outputs), errors.InvalidInput / InferenceError / ModelNotReady, and kserve.logging.logger.
-//   Request headers are passed as an empty dict; on V2 the InferRequest's id and parameters are empty
-//   (the Backend seam carries tensors only; the answer's id is the request's, set by the front end).
+// - LoadPythonModels runs the user's program as __main__, as `python file.py` (runpy.run_path, the
+//   file's directory first on sys.path) or `python -m module` (runpy.run_module, the working directory
+//   first on sys.path), with sys.argv set to the program followed by `argv`, after making `import
+//   kserve` work (backends/python/kserve_shim.py: inferd's stand-in when KServe is not installed;
+//   otherwise the real package with ModelServer.start redirected) and installing the builtin module
+//   _inferd_native (backends/python/native_module.h: the default predict's route to the predictor, and
+//   `native` for the in-process transformer). Every model the program passes to
+//   ModelServer().start([...]) (or register_model) becomes one Backend, returned in registration
+//   order. A program that raises, or registers nothing, is a load error naming it and the Python
+//   exception.
+// - Covered API: see kserve_shim.py and docs/pipeline.md (KServe's Model with preprocess / validate /
+//   predict / postprocess / explain, sync or async; the default predict calling the predictor;
+//   InferRequest / InferResponse / InferInput / InferOutput / RequestedOutput; model_server.parser;
+//   PredictorConfig / PredictorProtocol; kserve.logging; KServe's errors).
+//   On V2 (the tensor Backend) the InferRequest's id and parameters are empty and headers are an empty
+//   dict (the Backend seam carries tensors only; the answer's id is the request's, set by the front end).
 // - V1: metadata().v1_passthrough is true, and each model comes with its `v1` pass-through (a front-end
 //   adapter, server/v1_passthrough.h; the Backend carries tensors only): the body is parsed with
-//   json.loads, run through preprocess -> predict -> postprocess, and the returned object (dict, list;
-//   numpy values allowed) is the answer serialized with json.dumps.
+//   json.loads, run with the request's headers (a dict, lower-case names) through preprocess ->
+//   validate -> predict -> postprocess, and the returned object (dict, list; numpy values and an
+//   InferResponse allowed) is the answer serialized with json.dumps; with return_response_headers the
+//   headers the model put in response_headers come back in PassThroughAnswer::headers. A model whose
+//   class defines explain() also comes with `explain` (the same for :explain).
 // - V2 (REST and gRPC, through the Backend): inputs arrive as InferInputs whose data are numpy arrays;
 //   predict must return an InferResponse (or a list of InferOutputs, or one numpy array, which becomes
 //   output-0). Inputs and outputs are dynamic: metadata declares none and requests are not checked
@@ -47,8 +53,20 @@ struct PythonModel {
   // The model's V1 path (model/passthrough.h): the body (JSON text) and headers in, the JSON text of its
   // answer out.
   V1PassThrough v1;
+  V1PassThrough explain;  // empty unless the model's class defines explain()
 };
 
-StatusOr<std::vector<PythonModel>> LoadPythonModels(const std::string& script, const std::vector<std::string>& argv);
+// The program: a file (`python file.py`) or a module (`python -m module`); exactly one is set.
+struct PythonProgram {
+  std::string script;
+  std::string module;
+};
+
+// After LoadPythonModels: the readiness check of the program's predictor when its flags say
+// --enable_predictor_health_check (and a --predictor_host that is not the in-process model), else null.
+// The function takes the GIL and calls the predictor (PredictorClient::ServerReady).
+std::function<bool()> PythonPredictorReadiness(const std::vector<std::string>& model_names);
+
+StatusOr<std::vector<PythonModel>> LoadPythonModels(const PythonProgram& program, const std::vector<std::string>& argv);
 
 }  // namespace inferd

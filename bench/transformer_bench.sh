@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# bench/transformer_bench.sh: a KServe transformer with trivial pre/post-processing, three ways, same run
+# (docs/benchmarks.md, issue 15's transformer figure):
+#   predictor    `inferd model-server` serving a TorchScript image model (mnist-sized CNN, V1 :predict);
+#   separate     a second `inferd model-server --python transformer.py` whose default predict forwards
+#                over REST v1 to the predictor (KServe's layout: transformer and predictor are two servers);
+#   in-process   one `inferd model-server --python transformer.py --model_dir ...`: the Python model
+#                wraps the native model of the same name and calls it directly (docs/pipeline.md).
+# The transformer is a kserve.Model whose preprocess and postprocess return their argument; every request
+# is the same V1 body (one 1x28x28 image). wrk -t1 -cCONNS -dDURATION per run, ROUNDS rounds with the
+# three interleaved; req/s and p50 are medians over the rounds, ratios medians of per-round ratios.
+# The same for V2 REST (a JSON body with FP32 data; the separate transformer calls the predictor over REST v2).
+# Targets: in-process adds <= 15% over the predictor alone (p50, and req/s >= 0.85x), and its req/s is
+# >= 2x the separate transformer's.
+#
+#   bash bench/transformer_bench.sh
+#
+# Environment: BUILD_DIR (build-release; SKIP_BUILD=1 uses it as it is, e.g. BUILD_DIR=build), DURATION (5),
+# ROUNDS (3), CONNS (8), KEEP_WORK=1. Needs /usr/bin/python3 with torch (the model is made here), wrk, curl.
+# Exit status: 0 when it ran (whatever the targets say), 1 when something could not run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build-release}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-8}
+
+die() { echo "transformer_bench: $*" >&2; exit 1; }
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+for tool in cmake ninja wrk curl; do command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh)"; done
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  log "building Release into $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=/usr/bin/python3 \
+    -DINFERD_BUILD_TESTS=OFF -DINFERD_WERROR=OFF >/dev/null
+  ninja -C "$BUILD" -j2 inferd
+fi
+INFERD=$BUILD/inferd
+[[ -x $INFERD ]] || die "$INFERD is missing"
+
+WORK=$(mktemp -d)
+PIDS=()
+# shellcheck source=bench/bench_lib.sh
+source "$ROOT/bench/bench_lib.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "making the model and the request"
+/usr/bin/python3 - "$WORK" <<'EOF'
+import json, os, random, sys
+import torch
+work = sys.argv[1]
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.conv1 = torch.nn.Conv2d(1, 16, 3)
+        self.conv2 = torch.nn.Conv2d(16, 32, 3)
+        self.fc = torch.nn.Linear(32 * 12 * 12, 10)
+
+    def forward(self, data):
+        x = torch.relu(self.conv1(data))
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        return self.fc(x.reshape(x.shape[0], -1))
+
+model = os.path.join(work, "mnist")
+os.makedirs(model)
+torch.jit.trace(Net().eval(), torch.zeros(1, 1, 28, 28)).save(os.path.join(model, "model.pt"))
+with open(os.path.join(model, "config.pbtxt"), "w") as f:
+    f.write('platform: "pytorch_libtorch"\nmax_batch_size: 0\n'
+            'input [ { name: "data" data_type: TYPE_FP32 dims: [ -1, 1, 28, 28 ] } ]\n'
+            'output [ { name: "output-0" data_type: TYPE_FP32 dims: [ -1, 10 ] } ]\n')
+random.seed(0)
+img = [[[round(random.random(), 4) for _ in range(28)] for _ in range(28)]]
+with open(os.path.join(work, "body.json"), "w") as f:
+    json.dump({"instances": [img]}, f)
+with open(os.path.join(work, "body_v2.json"), "w") as f:
+    json.dump({"inputs": [{"name": "data", "shape": [1, 1, 28, 28], "datatype": "FP32",
+                           "data": [v for row in img[0] for v in row]}]}, f)
+with open(os.path.join(work, "transformer.py"), "w") as f:
+    f.write('''import argparse
+from kserve import Model, ModelServer, model_server
+
+
+class Passthrough(Model):
+    def __init__(self, name):
+        super().__init__(name)
+        self.ready = True
+
+    def preprocess(self, payload, headers=None):
+        return payload
+
+    def postprocess(self, result, headers=None, response_headers=None):
+        return result
+
+
+args, _ = argparse.ArgumentParser(parents=[model_server.parser]).parse_known_args()
+ModelServer().start([Passthrough(args.model_name)])
+''')
+EOF
+
+LISTEN='listening http_port=([0-9]+)'
+start_server predictor "$LISTEN" "$INFERD" model-server --model_dir "$WORK/mnist" --model_name mnist \
+  --http_port 0 --grpc_port 0
+P_PRED=${PORTS[0]}
+PID_PRED=${PIDS[-1]}
+start_server separate "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+  --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
+P_SEP=${PORTS[0]}
+PID_SEP=${PIDS[-1]}
+start_server separate_v2 "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+  --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED --python_arg=--predictor_protocol=v2
+P_SEP2=${PORTS[0]}
+PID_SEP2=${PIDS[-1]}
+start_server inprocess "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+  --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
+P_IN=${PORTS[0]}
+PID_IN=${PIDS[-1]}
+for p in $P_PRED $P_SEP $P_SEP2 $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
+want=$(curl -sf -XPOST "http://127.0.0.1:$P_PRED/v1/models/mnist:predict" -d @"$WORK/body.json")
+for p in $P_SEP $P_IN; do
+  got=$(curl -sf -XPOST "http://127.0.0.1:$p/v1/models/mnist:predict" -d @"$WORK/body.json") || die "port $p failed"
+  /usr/bin/python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); import numpy as np; np.testing.assert_allclose(a["predictions"], b["predictions"], rtol=1e-5)' "$want" "$got" \
+    || die "the transformer on port $p answers differently from the predictor"
+done
+
+# cpu_ticks PID...: user+system clock ticks the processes have used so far.
+cpu_ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    read -ra f <"/proc/$p/stat"
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+TCK=$(getconf CLK_TCK)
+
+# run PATH PORT PID...: "rps p50_us cpu_us_per_request" of one wrk run (errors make the run fail); the CPU is
+# what the serving processes PID... used during the run, per request: the cost a loaded machine cannot
+# blur (req/s and p50 depend on what else runs).
+run() {
+  local out line path=$1 port=$2 c0 c1 body=$WORK/body.json
+  shift 2
+  [[ $path == /v2/* ]] && body=$WORK/body_v2.json
+  c0=$(cpu_ticks "$@")
+  out=$(WRK_BODY_FILE="$body" timeout -k 5 $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" \
+          -s "$ROOT/bench/wrk_post.lua" "http://127.0.0.1:$port$path" 2>&1) || die "wrk failed: $out"
+  c1=$(cpu_ticks "$@")
+  line=$(grep -m1 '^WRK_RESULT' <<<"$out") || die "no WRK_RESULT: $out"
+  [[ $line =~ non2xx=0\ socket_errors=0 ]] || die "errors: $line"
+  [[ $line =~ requests=([0-9]+).*rps=([0-9.]+)\ p50_us=([0-9]+) ]]
+  echo "${BASH_REMATCH[2]} ${BASH_REMATCH[3]} $(((c1 - c0) * 1000000 / TCK / BASH_REMATCH[1]))"
+}
+
+results=$WORK/results.txt
+: >"$results"
+for ((r = 1; r <= ROUNDS; r++)); do
+  log "round $r/$ROUNDS (wrk -t1 -c$CONNS -d${DURATION}s)"
+  V1=/v1/models/mnist:predict V2=/v2/models/mnist/infer
+  echo "$r v1 predictor $(run $V1 "$P_PRED" "$PID_PRED")" >>"$results"
+  echo "$r v1 separate $(run $V1 "$P_SEP" "$PID_SEP" "$PID_PRED")" >>"$results"
+  echo "$r v1 inprocess $(run $V1 "$P_IN" "$PID_IN")" >>"$results"
+  echo "$r v2 predictor $(run $V2 "$P_PRED" "$PID_PRED")" >>"$results"
+  echo "$r v2 separate $(run $V2 "$P_SEP2" "$PID_SEP2" "$PID_PRED")" >>"$results"
+  echo "$r v2 inprocess $(run $V2 "$P_IN" "$PID_IN")" >>"$results"
+done
+
+/usr/bin/python3 - "$results" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
+import statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    r, proto, name, rps, p50, cpu = line.split()
+    by.setdefault((proto, name), {})[int(r)] = (float(rps), int(p50), int(cpu))
+med = statistics.median
+rounds = sorted(by[("v1", "predictor")])
+print("transformer_bench: %d rounds, %s cores, load average %s at the end" % (len(rounds), sys.argv[2], sys.argv[3]))
+for proto in ("v1", "v2"):
+    for name in ("predictor", "separate", "inprocess"):
+        v = by[(proto, name)].values()
+        print("  %s %-10s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
+            proto, name, med([x[0] for x in v]), med([x[1] for x in v]) / 1000, med([x[2] for x in v])))
+    ratio = lambda a, b, i: med([by[(proto, a)][r][i] / by[(proto, b)][r][i] for r in rounds])
+    print("  %s in-process over the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request "
+          "(target: <= 15%% added)" % (proto, 100 * (ratio("inprocess", "predictor", 0) - 1),
+                                       100 * (ratio("inprocess", "predictor", 1) - 1),
+                                       100 * (ratio("inprocess", "predictor", 2) - 1)))
+    print("  %s in-process vs separate transformer: %.2fx req/s, %.2fx less CPU per request (target: >= 2x)"
+          % (proto, ratio("inprocess", "separate", 0), ratio("separate", "inprocess", 2)))
+EOF
