@@ -389,6 +389,13 @@ InProcessPlan PlanInProcess(const resources::Json& isvc) {
   }
   const resources::ContainerSpec& tc = *pred->collocated_transformer;
   plan.command = ParsePythonCommand(tc.command, tc.args);
+  // KServe appends nothing to a collocated container; inferd's model server wraps the native model for a
+  // program that names a --predictor_host (pyshim's contract), so one is added when the user gave none.
+  if (plan.command && !HasFlag(plan.command->args, "--predictor_host")) {
+    const std::string name = md.value("name", "");
+    plan.command->args.insert(plan.command->args.end(),
+                              {"--predictor_host", name + "-predictor." + md.value("namespace", "default")});
+  }
   plan.template_json = {{"collocated", CommandText(tc)}};
   if (!plan.command) {
     return fail("CollocatedContainerNotRunnable",
@@ -469,7 +476,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   for (auto& a : args) argv.push_back(ExpandTemplate(a, in));
   for (auto& [k, v] : env) v = ExpandTemplate(v, in);
   if (is_inferd) argv.front() = in.inferd_bin;
-  const bool model_server = is_inferd && argv.size() > 1 && argv[1] == "model-server";
+  // `inferd art-explainer` is the model server serving one explainer (same ports line, readiness and flags).
+  const bool model_server = is_inferd && argv.size() > 1 && (argv[1] == "model-server" || argv[1] == "art-explainer");
   if (model_server) {
     std::vector<std::string> rest(argv.begin() + 2, argv.end());
     SetModelServerFlags(rest, in);

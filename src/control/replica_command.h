@@ -33,7 +33,8 @@
 //   INFERENCE_SERVICE_NAME=<isvc>, INFERD_GATEWAY / INFERD_GATEWAY_GRPC (gateway_http / gateway_grpc, when set:
 //   how src/pipeline/predictor_client reaches predictor_host under `inferd serve`). An `art` explainer runs
 //   `inferd art-explainer --model_name <isvc> --http_port 0 --predictor_host <host> [--workers N]
-//   [--storage_uri <model dir>] --adversary_type <type> --<key> <value>...` (config keys sorted), then its args.
+//   [--storage_uri <model dir>] --adversary_type <type> --<key> <value>...` (config keys sorted), then its args;
+//   it is the model server serving one explainer, so it gets the model server's ports, host and --uds too.
 // - Python: a transformer's or explainer's container whose command is `python`/`python3`/`python3.N` (any
 //   path) with `-m module` or `file.py` runs as `inferd model-server --python=file.py | --python_module=module`, the rest of its command line
 //   (appended flags included) as repeated `--python_arg=<arg>` (the embedded interpreter serves what the script

@@ -721,7 +721,7 @@ TEST_F(ReconcilerTest, ExplainerArtRunsInferdArtExplainerAgainstThePredictor) {
   ASSERT_EQ(runner_.Of("iris-explainer-00001").size(), 1u);
   const ReplicaId e = runner_.Of("iris-explainer-00001")[0];
   const std::string argv = Argv(e);
-  EXPECT_TRUE(argv.starts_with("/usr/bin/inferd art-explainer --model_name iris --http_port "))
+  EXPECT_TRUE(argv.starts_with("/usr/bin/inferd art-explainer --model_name iris --http_port 0 "))
       << argv;
   EXPECT_NE(argv.find(" --predictor_host iris-predictor.default --adversary_type SquareAttack --max_iter 5 "
                       "--nb_classes 10"),

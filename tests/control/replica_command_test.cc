@@ -381,11 +381,12 @@ TEST(ComponentCommandTest, ArtExplainerRunsInferdArtExplainer) {
   auto r = BuildReplicaSpec(in);
   ASSERT_TRUE(r.ok()) << r.status().message();
   const std::vector<std::string> want = {"/opt/inferd", "art-explainer", "--model_name", "sklearn-iris",
-                                         "--http_port", std::to_string(r->fixed_http_port), "--predictor_host",
+                                         "--http_port", "0", "--predictor_host",
                                          "sklearn-iris-predictor.default", "--storage_uri", "/cache/abc",
                                          "--adversary_type", "SquareAttack", "--max_iter", "20", "--nb_classes",
-                                         "10", "--extra"};
+                                         "10", "--extra", "--grpc_port=0", "--host=127.0.0.1"};
   EXPECT_EQ(r->argv, want);
+  EXPECT_TRUE(r->ports_from_stdout) << "it prints its ports as the model server does";
 }
 
 TEST(ComponentCommandTest, InProcessTransformerJoinsTheModelServer) {
@@ -441,7 +442,13 @@ TEST(InProcessPlanTest, AnnotationCollocationAndTheirFailures) {
   ASSERT_TRUE(p.command.has_value()) << p.error;
   EXPECT_FALSE(p.from_annotation);
   EXPECT_EQ(p.command->module, "tr");
-  EXPECT_EQ(p.command->args, (std::vector<std::string>{"--x"})) << "KServe appends nothing to a collocated container";
+  EXPECT_EQ(p.command->args, (std::vector<std::string>{"--x", "--predictor_host", "m-predictor.ns"}))
+      << "only --predictor_host, which the model server's in-process wrapping keys on, is added when absent";
+  p = PlanInProcess(isvc(R"({"predictor": {)" + model +
+                         R"(, "containers": [{"name": "transformer-container", "command": ["python3", "t.py"],
+                             "args": ["--predictor_host=localhost:8085"]}]}})"));
+  ASSERT_TRUE(p.command.has_value()) << p.error;
+  EXPECT_EQ(p.command->args, (std::vector<std::string>{"--predictor_host=localhost:8085"})) << "as written";
   p = PlanInProcess(isvc(R"({"predictor": {)" + model + R"(, "containers": [{"name": "sidecar", "image": "x"}]}})"));
   EXPECT_EQ(p.reason, "CollocatedContainerNotRunnable");
   EXPECT_NE(p.error.find("sidecar"), std::string::npos);
