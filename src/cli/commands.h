@@ -17,5 +17,8 @@ int ResourceExitCode();
 // operator (cli/operator_cmd.cc)
 void AddOperatorCommand(CLI::App& app);
 int OperatorExitCode();
+// art-explainer (cli/art_explainer_cmd.cc)
+void AddArtExplainerCommand(CLI::App& app);
+int ArtExplainerExitCode();
 
 }  // namespace inferd::cli

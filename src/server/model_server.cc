@@ -152,6 +152,11 @@ Status ModelServer::Start() {
     RETURN_IF_ERROR(impl_->repo->AddSource(name, c.model_dir).WithPrefix("--model_name"));
     to_load.push_back(name);
   }
+  for (auto& m : c.passthrough_models) {
+    RETURN_IF_ERROR(impl_->repo->AddLoaded(m.name, NewPassThroughOnlyBackend(m.name, m.platform)));
+    v1_passthroughs.Add(m.name, std::move(m.predict));
+    if (m.explain) v1_passthroughs.AddExplainer(m.name, std::move(m.explain));
+  }
   if (!c.model_repository.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(c.model_repository, ec)) {
@@ -164,7 +169,7 @@ Status ModelServer::Start() {
       for (const auto& e : impl_->repo->Index()) to_load.push_back(e.name);
     }
   }
-  if (c.model_dir.empty() && c.model_repository.empty() && !python) {
+  if (c.model_dir.empty() && c.model_repository.empty() && !python && c.passthrough_models.empty()) {
     return InvalidArgument("give --model_dir (with --model_name), --model_repository, --python or --python_module");
   }
   for (const auto& name : to_load) RETURN_IF_ERROR(impl_->repo->ExpectLoad(name));  // ready after the last

@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "model/model_config.h"
+#include "model/passthrough.h"
 #include "server/server_state.h"
 
 namespace inferd {
@@ -44,6 +45,14 @@ struct ModelServerConfig {
   // The same as a module (`python -m module`): run with the working directory first on sys.path.
   std::string python_module;
   std::vector<std::string> python_args;
+  // Models a command built on the model server supplies whole (`inferd art-explainer`'s explain-only model):
+  // each is served under `name`, V1 :predict and :explain through its pass-throughs (server/v1_passthrough.h;
+  // a null explain answers 501), V2 inference 501 (NewPassThroughOnlyBackend).
+  struct PassThroughModel {
+    std::string name, platform;
+    V1PassThrough predict, explain;
+  };
+  std::vector<PassThroughModel> passthrough_models;
 };
 
 class ModelServer {

@@ -335,15 +335,38 @@ PassThroughCall PassThroughOf(const RestRequest& req) {
 
 }  // namespace
 
-RestResponse RestHandler::V1Explain(RestRequest& req, Model& model) {
-  int64_t t0 = NowNs();
-  InferTiming timing;
-  auto out = v1_passthroughs_.Explain(model, PassThroughOf(req), &timing);
-  Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
-  if (!st.ok()) return Error(st);
-  RestResponse r = Json(std::move(out->body));
-  r.headers = std::move(out->headers);
-  return r;
+RestResponse RestHandler::V1Explain(RestRequest& req, std::shared_ptr<Model> model, Done& done, bool* deferred) {
+  if (!v1_passthroughs_.HasExplainer(model->name())) {
+    return Error(Unimplemented("model '" + model->name() + "' has no explainer"));
+  }
+  struct Call {
+    explicit Call(ServerState* state) : guard(state) {}
+    BatchedGuard guard;  // first member: released last, after the answer was handed to `done`
+    RestRequest req;
+    std::shared_ptr<Model> model;
+    Done done;
+    int64_t t0 = NowNs();
+  };
+  auto call = std::make_shared<Call>(state_);
+  call->req = std::move(req);
+  call->model = std::move(model);
+  call->done = std::move(done);
+  auto task = [this, call] {
+    InferTiming timing;
+    auto out = v1_passthroughs_.Explain(*call->model, PassThroughOf(call->req), &timing);
+    Status st = Record(*call->model, out.status(), call->req.request_id, call->t0, timing, InferRequest{});
+    if (!st.ok()) return call->done(Error(st));
+    RestResponse r = Json(std::move(out->body));
+    r.headers = std::move(out->headers);
+    call->done(std::move(r));
+  };
+  *deferred = true;
+  if (!slow_pool_) {
+    task();  // a handler made without a pool (tests): inline
+  } else if (!slow_pool_->Submit(task)) {
+    call->done(Error(Unavailable("too many explanations queued; retry later")));
+  }
+  return {};
 }
 
 RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model_name, std::string_view version,
@@ -483,7 +506,7 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
   if (verb == "explain" || verb == "classify" || verb == "regress") {
     auto m = repo_->Get(model, version);
     if (!m.ok()) return Error(m.status());
-    if (verb == "explain") return V1Explain(req, **m);
+    if (verb == "explain") return V1Explain(req, std::move(*m), done, deferred);
     return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
   }
   return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));

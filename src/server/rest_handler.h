@@ -88,8 +88,11 @@ class RestHandler {
   RestResponse InferBatched(std::shared_ptr<Model> model, bool v1, RestRequest& req, std::string_view model_name,
                             std::optional<size_t> header_length, int64_t t0, Done& done, bool* deferred);
   void CompleteBatched(BatchedCall& call, Status status, const InferTiming& timing);
-  // `POST /v1/models/<m>:explain`: the model's registered explainer (server/v1_passthrough.h), else 501.
-  RestResponse V1Explain(RestRequest& req, Model& model);
+  // `POST /v1/models/<m>:explain`: the model's registered explainer (server/v1_passthrough.h), else 501. An
+  // explanation can take seconds (an attack's thousand predictor calls, KernelSHAP's samples): it runs on the
+  // slow-work pool, never on an I/O thread (takes over `req` and `done`, sets *deferred; 503 when the pool's
+  // queue is full; inline when the handler has no pool).
+  RestResponse V1Explain(RestRequest& req, std::shared_ptr<Model> model, Done& done, bool* deferred);
   // repo_->Get that counts a miss in inferd_requests_rejected_total.
   StatusOr<std::shared_ptr<Model>> LookupForInference(std::string_view model, std::string_view version);
   // Runs a request whose parsing gave `parsed` (unless that failed), records metrics, logs model

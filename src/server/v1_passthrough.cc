@@ -31,7 +31,28 @@ StatusOr<PassThroughAnswer> RunAsModelWork(Model& model, const V1PassThrough& fn
   return out;
 }
 
+class PassThroughOnlyBackend final : public Backend {
+ public:
+  PassThroughOnlyBackend(std::string name, std::string platform) {
+    metadata_.name = std::move(name);
+    metadata_.platform = std::move(platform);
+    metadata_.v1_passthrough = true;
+  }
+  const ModelMetadata& metadata() const override { return metadata_; }
+  bool dynamic_io() const override { return true; }
+  Status Execute(std::span<const Tensor>, std::span<const int>, std::vector<Tensor>*) override {
+    return Unimplemented("V2 inference is not served: this model answers V1 :predict and :explain only");
+  }
+
+ private:
+  ModelMetadata metadata_;
+};
+
 }  // namespace
+
+std::unique_ptr<Backend> NewPassThroughOnlyBackend(std::string name, std::string platform) {
+  return std::make_unique<PassThroughOnlyBackend>(std::move(name), std::move(platform));
+}
 
 StatusOr<PassThroughAnswer> V1PassThroughs::Predict(Model& model, const PassThroughCall& call,
                                                     InferTiming* timing) const {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,10 +34,15 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/backend.h"
 #include "model/model.h"
 #include "model/passthrough.h"
 
 namespace inferd {
+
+// The Backend of a model served only through pass-throughs (ModelServerConfig::passthrough_models): metadata
+// with v1_passthrough set, dynamic I/O, and Execute (V2 inference) answering 501 naming the model.
+std::unique_ptr<Backend> NewPassThroughOnlyBackend(std::string name, std::string platform);
 
 class V1PassThroughs {
  public:
