@@ -326,7 +326,8 @@ void Reconciler::State::RouteTraffic(Pass& p, Service& svc) {
   }
   comp.last_traffic = traffic_text;
   for (const std::string& name : plan.retire) {
-    auto it = std::find_if(comp.revisions.begin(), comp.revisions.end(), [&](const Revision& r) { return r.name == name; });
+    auto it = std::find_if(comp.revisions.begin(), comp.revisions.end(),
+                           [&](const Revision& r) { return r.name == name; });
     for (auto id : it->replicas) Retire(svc, id, clock->SteadyNs());  // out of the routes first, stopped a little later
     comp.revisions.erase(it);
   }

@@ -3,8 +3,10 @@
 //
 // Contract:
 // - One pass (Reconcile) lists every InferenceService, runtime, Secret and ServiceAccount from the store and, for
-//   each service: observe (replicas, downloads) -> plan (control/plan.h) -> act (start, retire, restart
-//   replicas; fetch models; events) -> write status (control/isvc_status.h; only when it changed). Then the
+//   each service and each of its components (predictor, transformer, explainer; each with its own revisions,
+//   replicas, autoscaler, traffic and route): observe (replicas, downloads) -> plan (control/plan.h) -> act
+//   (start, retire, restart replicas; fetch models; events); then the service's status from its components
+//   (control/isvc_status.h; written only when it changed). Then the
 //   gateway's routes are published (when they changed), retired replicas whose delay passed are stopped,
 //   and the model cache is collected when due. A lost event, a replica crash or a restart heal the same way.
 // - GPUs: a replica of a revision that asks for GPUs starts only with its devices (control/gpu.h:

@@ -36,9 +36,10 @@
 //   [--storage_uri <model dir>] --adversary_type <type> --<key> <value>...` (config keys sorted), then its args;
 //   it is the model server serving one explainer, so it gets the model server's ports, host and --uds too.
 // - Python: a transformer's or explainer's container whose command is `python`/`python3`/`python3.N` (any
-//   path) with `-m module` or `file.py` runs as `inferd model-server --python=file.py | --python_module=module`, the rest of its command line
-//   (appended flags included) as repeated `--python_arg=<arg>` (the embedded interpreter serves what the script
-//   registers; never a bare python3 process).
+//   path) with `-m module` or `file.py` runs as `inferd model-server --python=file.py` (or
+//   `--python_module=module`), the rest of its command line (appended flags included) as repeated
+//   `--python_arg=<arg>` (the embedded interpreter serves what the script registers; never a bare python3
+//   process). A predictor's own Python container runs as written (KServe's custom-model contract).
 // - In-process transformer (`in_process`, a predictor only): the predictor's `inferd model-server` also runs
 //   that Python command (its flags added as above); a predictor that does not run `inferd model-server`:
 //   InvalidArgument saying so.

@@ -66,6 +66,14 @@ std::optional<Failure> Resolve(const PlanInput& in, Component& c) {
   c.autoscaler_class = c.spec.annotations.count("serving.kserve.io/autoscalerClass")
                            ? c.spec.annotations.at("serving.kserve.io/autoscalerClass")
                            : "";
+  // The API now accepts spec.transformer / spec.explainer (inferd serve runs them); this operator does not
+  // deploy them yet, so it refuses them rather than ignore them (helper operator's branch replaces this).
+  for (const char* component : {"transformer", "explainer"}) {
+    if (Field(in.isvc["spec"], component)) {
+      return Failure{"InvalidPredictorSpec",
+                     std::string("spec.") + component + ": not supported by inferd operator yet"};
+    }
+  }
   if (!c.spec.collocated.empty()) {
     return Failure{"CollocationNotSupported",
                    "spec.predictor.containers: containers collocated with the model are not supported by inferd operator yet"};

@@ -830,5 +830,25 @@ TEST_F(ReconcilerTest, TransformerScalesToZeroAndBackOnItsOwn) {
   EXPECT_EQ(runner_.Of("iris-transformer-00001").size(), 1u);
 }
 
+TEST_F(ReconcilerTest, RestartContinuesEachComponentsNumbering) {
+  ApplySpec(WithTransformer());
+  Pass();
+  ApplySpec(WithTransformer("", R"(["--scale", "100"])"));
+  Pass();
+  EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00002");
+  rec_->StopAll();
+  runner_.replicas.clear();
+  NewReconciler();  // inferd serve restarted: same store, nothing running
+  Pass();
+  EXPECT_EQ(runner_.Of("iris-transformer-00002").size(), 1u) << "the same template keeps its number";
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00002");
+  NewReconciler();
+  ApplySpec(WithTransformer("", R"(["--scale", "1000"])"));
+  Pass();
+  EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00003");
+  EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00001");
+}
+
 }  // namespace
 }  // namespace inferd::control
