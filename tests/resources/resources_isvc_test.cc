@@ -457,6 +457,14 @@ TEST(ResolveComponent, TransformerAndExplainerResolveLikeKServe) {
   EXPECT_FALSE(ResolveComponent(j, "transformer").ok());
 }
 
+TEST(ValidateIsvc, InProcessTransformerAnnotation) {
+  Json j = Iris();
+  j["metadata"]["annotations"] = Json::parse(R"({"inferd.io/transformer": "in-process"})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+  j["metadata"]["annotations"] = Json::parse(R"({"inferd.io/transformer": "sidecar"})");
+  ExpectInvalidPrefix(j, "metadata.annotations[inferd.io/transformer]: must be \"in-process\"");
+}
+
 TEST(ValidateIsvc, CollocationIsValidAsInKServe) {
   Json j = Iris();
   Pred(j)["containers"] = Json::parse(R"([{"name": "transformer-container", "image": "kserve/image-transformer"}])");
