@@ -4,6 +4,12 @@
 
 Usage:
   /usr/bin/python3 scripts/kserve_fields.py /work/.mirror/kserve+kserve/repo > tests/resources/kserve_fields.txt
+  /usr/bin/python3 scripts/kserve_fields.py --component-rows docs/kserve-fields.md tests/resources/kserve_fields.txt
+
+The second form prints the rows of docs/kserve-fields.md's "transformer and explainer" section: every field of
+spec.transformer and spec.explainer that the predictor shares (the ComponentExtensionSpec, the PodSpec, the
+containers' fields, and art's inline container fields as the predictor implementations') takes the predictor's
+row, its outcome and example; the fields only these components have are written here (COMPONENT_ROWS).
 
 The mirror is a bare git repository (read with `git show HEAD:path`). The output is checked in, so that
 tests/control/kserve_fields_test.cc (which checks that docs/kserve-fields.md has a row for every field)
@@ -165,5 +171,81 @@ def main():
         print("ServingRuntime " + p)
 
 
+# The rows of fields only the transformer and explainer have (the rest follow the predictor's rows).
+COMPONENT_ROWS = [
+    ("spec.transformer", "works", '{"containers":[{"name":"kserve-container","command":["python3","/tmp/transformer.py"]}]}',
+     "a component of its own (its revisions, replicas, autoscaler, canary, status and TransformerReady); a Python "
+     "command runs in `inferd model-server`'s interpreter with KServe's flags; the service's URL routes to it "
+     "([pipeline.md](pipeline.md#components-transformer-and-explainer-in-inferd-serve))"),
+    ("spec.transformer", "not-ready: RuntimeNotRunnable",
+     '{"containers":[{"name":"kserve-container","image":"kserve/image-transformer:latest"}]}',
+     "an image without a command cannot run without Kubernetes: TransformerReady is False with this reason"),
+    ("spec.explainer", "works", '{"containers":[{"name":"kserve-container","command":["python3","/tmp/explainer.py"]}]}',
+     "a component of its own (as spec.transformer); `:explain` on the service's URL routes to it"),
+    ("spec.explainer.art", "works", '{"type":"SquareAttack","config":{"nb_classes":"10"}}',
+     "runs `inferd art-explainer` with KServe's art-server flags against the predictor"),
+    ("spec.explainer.art.type", "works", '"SquareAttack"', "the only type KServe has; any other is refused"),
+    ("spec.explainer.art.type", "refused", '"Anchors"', "`unknown ART explainer type`"),
+    ("spec.explainer.art.config", "works", '{"max_iter":"10"}', "one `--<key> <value>` flag per entry, keys sorted"),
+    ("spec.explainer.art.config", "refused", '{"max_iter":10}', "values are strings, as KServe's map[string]string"),
+    ("spec.explainer.art.storage", "refused", '{"key":"k","path":"p","parameters":{"type":"s3"}}',
+     "`not supported yet: a storage spec for the explainer's model; give art.storageUri`"),
+]
+
+
+def component_rows(table_path, fields_path):
+    """Rows for spec.transformer.* and spec.explainer.* from the predictor's rows (see the usage)."""
+    rows = {}
+    with open(table_path) as f:
+        for line in f:
+            if not line.startswith("| `spec.predictor"):
+                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows.setdefault(cells[0].strip("`"), []).append(cells)
+    own = {}
+    for path, behaviour, example, note in COMPONENT_ROWS:
+        own.setdefault(path, []).append(["`%s`" % path, behaviour, "`%s`" % example, note])
+    out, missing = [], []
+    with open(fields_path) as f:
+        fields = [l.split(" ", 1)[1].strip() for l in f if l.startswith("InferenceService spec.transformer") or
+                  l.startswith("InferenceService spec.explainer")]
+    covering = []  # refused / not-ready rows: they cover their subtree (as the test reads the table)
+
+    def covered(field):
+        return any(field.startswith(c) and field[len(c)] in ".[" for c in covering if len(field) > len(c))
+
+    for field in fields:
+        if covered(field):
+            continue
+        if field in own:
+            for cells in own.pop(field):
+                out.append(cells)
+                # (a component's own not-ready example does not stand for its fields: they get rows)
+                if (cells[1] == "refused" or cells[1].startswith("not-ready")) and "." in field[len("spec."):]:
+                    covering.append(field)
+            continue
+        comp = "spec.transformer" if field.startswith("spec.transformer") else "spec.explainer"
+        rest = field[len(comp):]
+        source = "spec.predictor.<impl>" + rest[len(".art"):] if rest.startswith(".art.") else "spec.predictor" + rest
+        if source not in rows:
+            missing.append(field)
+            continue
+        for cells in rows[source]:
+            note = cells[3]
+            note = "as `%s`%s" % (source, ": " + note if note else "")
+            out.append(["`%s`" % field, cells[1], cells[2], note])
+            if cells[1] == "refused" or cells[1].startswith("not-ready"):
+                covering.append(field)
+    for path in own:
+        out += own[path]
+    for r in out:
+        print("| " + " | ".join(r) + " |")
+    if missing:
+        raise SystemExit("no predictor row to follow for: " + ", ".join(missing))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--component-rows":
+        component_rows(sys.argv[2], sys.argv[3])
+    else:
+        main()

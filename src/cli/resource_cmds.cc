@@ -189,11 +189,13 @@ std::string ConditionStatus(const Json& obj, const std::string& type) {
   return "";
 }
 
-std::vector<std::string> Header(const Kind& k, bool all_ns) {
+std::vector<std::string> Header(const Kind& k, bool all_ns, bool wide = false) {
   std::vector<std::string> h;
   if (all_ns && k.namespaced) h.push_back("NAMESPACE");
   if (k.kind == "InferenceService") {
-    h.insert(h.end(), {"NAME", "URL", "READY", "PREV", "LATEST", "PREVROLLEDOUTREVISION", "LATESTREADYREVISION", "AGE"});
+    h.insert(h.end(), {"NAME", "URL", "READY", "PREV", "LATEST", "PREVROLLEDOUTREVISION", "LATESTREADYREVISION"});
+    if (wide) h.push_back("COMPONENTS");
+    h.push_back("AGE");
   } else if (k.kind == "Secret") {
     h.insert(h.end(), {"NAME", "TYPE", "DATA", "AGE"});
   } else if (k.kind == "ServiceAccount") {
@@ -204,7 +206,25 @@ std::vector<std::string> Header(const Kind& k, bool all_ns) {
   return h;
 }
 
-std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns) {
+// -o wide: each component with its ready condition and latest ready revision, e.g.
+// "predictor=True(m-predictor-00001),transformer=False".
+std::string ComponentsCell(const Json& obj) {
+  const Json st = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
+  if (!st.contains("components") || !st["components"].is_object()) return "";
+  std::string out;
+  for (const char* c : {"predictor", "transformer", "explainer"}) {
+    if (!st["components"].contains(c) || !st["components"][c].is_object()) continue;
+    std::string type = c;
+    type[0] = static_cast<char>(type[0] - 'a' + 'A');
+    std::string ready = ConditionStatus(obj, type + "Ready");
+    std::string rev = st["components"][c].value("latestReadyRevision", "");
+    out += (out.empty() ? "" : ",") + std::string(c) + "=" + (ready.empty() ? "Unknown" : ready) +
+           (rev.empty() ? "" : "(" + rev + ")");
+  }
+  return out;
+}
+
+std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns, bool wide = false) {
   std::vector<std::string> r;
   const Json& md = obj["metadata"];
   if (all_ns && k.namespaced) r.push_back(md.value("namespace", ""));
@@ -233,6 +253,7 @@ std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns) {
     r.push_back(latest);
     r.push_back(pred ? pred->value("previousRolledoutRevision", "") : "");
     r.push_back(pred ? pred->value("latestReadyRevision", "") : "");
+    if (wide) r.push_back(ComponentsCell(obj));
   } else if (k.kind == "Secret") {  // kubectl's columns: the number of keys, never a value
     r.push_back(obj.value("type", ""));
     r.push_back(std::to_string(obj.contains("data") && obj["data"].is_object() ? obj["data"].size() : 0));
@@ -392,15 +413,16 @@ void RunGet(const ClientFlags& flags, const std::string& type, const std::string
   } else if (output == "yaml") {
     std::printf("%s\n", resources::ToYaml(j).c_str());
   } else if (output.empty() || output == "wide") {
-    std::vector<std::vector<std::string>> rows = {Header(*k, all_ns)};
+    const bool wide = output == "wide";
+    std::vector<std::vector<std::string>> rows = {Header(*k, all_ns, wide)};
     if (name.empty()) {
-      for (const auto& item : j["items"]) rows.push_back(Row(*k, item, all_ns));
+      for (const auto& item : j["items"]) rows.push_back(Row(*k, item, all_ns, wide));
       if (rows.size() == 1 && !watch) {
         std::fprintf(stderr, "No resources found in %s namespace.\n", ns.c_str());
         return;
       }
     } else {
-      rows.push_back(Row(*k, j, all_ns));
+      rows.push_back(Row(*k, j, all_ns, wide));
     }
     PrintTable(rows);
   } else {
@@ -424,7 +446,7 @@ void RunGet(const ClientFlags& flags, const std::string& type, const std::string
       } else if (output == "yaml") {
         std::printf("---\n%s\n", resources::ToYaml(obj).c_str());
       } else {
-        auto row = Row(*k, obj, all_ns);
+        auto row = Row(*k, obj, all_ns, output == "wide");
         std::string line;
         for (size_t i = 0; i < row.size(); ++i) line += (i ? "   " : "") + row[i];
         std::printf("%s\n", line.c_str());
@@ -563,23 +585,41 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
     }
   }
   PrintTable(rows);
-  const Json pred = st.contains("components") && st["components"].contains("predictor")
-                        ? st["components"]["predictor"]
-                        : Json::object();
-  std::printf("Predictor:\n");
-  for (const char* f : {"url", "latestCreatedRevision", "latestReadyRevision", "latestRolledoutRevision",
-                        "previousRolledoutRevision"}) {
-    if (pred.contains(f)) std::printf("  %-26s%s\n", (std::string(f) + ":").c_str(), pred.value(f, "").c_str());
-  }
-  std::printf("Traffic:\n");
-  rows = {{"  REVISION", "PERCENT", "LATEST"}};
-  if (pred.contains("traffic")) {
-    for (const auto& t : pred["traffic"]) {
-      rows.push_back({"  " + t.value("revisionName", ""), std::to_string(t.value("percent", 0)),
-                      t.value("latestRevision", false) ? "true" : "false"});
+  // Each component: its status fields, condition, traffic and revisions (status.inferd.revisions are named
+  // {isvc}-{component}-NNNNN).
+  for (const char* component : {"predictor", "transformer", "explainer"}) {
+    if (!st.contains("components") || !st["components"].contains(component)) continue;
+    const Json& c = st["components"][component];
+    std::string title = component;
+    title[0] = static_cast<char>(title[0] - 'a' + 'A');
+    std::printf("%s:\n", title.c_str());
+    for (const char* f : {"url", "latestCreatedRevision", "latestReadyRevision", "latestRolledoutRevision",
+                          "previousRolledoutRevision"}) {
+      if (c.contains(f)) std::printf("  %-26s%s\n", (std::string(f) + ":").c_str(), c.value(f, "").c_str());
     }
+    if (component != std::string("predictor")) {
+      std::printf("  %-26s%s\n", (title + "Ready:").c_str(), ConditionStatus(obj, title + "Ready").c_str());
+    }
+    std::printf("%s\n", component == std::string("predictor") ? "Traffic:" : "  Traffic:");
+    rows = {{"  REVISION", "PERCENT", "LATEST"}};
+    if (c.contains("traffic") && c["traffic"].is_array()) {
+      for (const auto& t : c["traffic"]) {
+        rows.push_back({"  " + t.value("revisionName", ""), std::to_string(t.value("percent", 0)),
+                        t.value("latestRevision", false) ? "true" : "false"});
+      }
+    }
+    PrintTable(rows);
+    if (component == std::string("predictor") || !inf.contains("revisions") || !inf["revisions"].is_array()) continue;
+    const std::string prefix = name + "-" + component + "-";
+    std::printf("  Revisions:\n");
+    rows = {{"    NAME", "PERCENT", "READY", "REPLICAS"}};
+    for (const auto& rev : inf["revisions"]) {
+      if (!rev.value("name", "").starts_with(prefix)) continue;
+      rows.push_back({"    " + rev.value("name", ""), std::to_string(rev.value("percent", 0)),
+                      std::to_string(rev.value("readyReplicas", 0)), std::to_string(rev.value("replicas", 0))});
+    }
+    PrintTable(rows);
   }
-  PrintTable(rows);
   std::printf("Replicas:\n");
   rows = {{"  NAME", "PHASE", "PID", "HTTP", "GRPC", "RESTARTS", "REASON"}};
   if (inf.contains("replicas")) {
@@ -671,10 +711,11 @@ void RunLogs(const ClientFlags& flags, const std::string& type, const std::strin
   if (!client.ok()) return Fail(client.status().message());
   const Kind* k = KindFromArg(type);
   if (!k || k->kind != "InferenceService") return Fail("logs are kept for inferenceservices (isvc NAME)");
-  if (component != "predictor") return Fail("component \"" + component + "\": only predictor runs in this release");
+  if (component != "predictor" && component != "transformer" && component != "explainer")
+    return Fail("component \"" + component + "\": one of predictor, transformer, explainer");
   if (ns.empty()) ns = "default";
-  std::string path = "/inferd/v1/namespaces/" + ns + "/inferenceservices/" + name + "/logs";
-  if (follow) path += "?follow=1";
+  std::string path = "/inferd/v1/namespaces/" + ns + "/inferenceservices/" + name + "/logs?component=" + component;
+  if (follow) path += "&follow=1";
   std::string head;
   bool first = true;
   long code = client->Stream(path, [&](std::string_view data) {
@@ -790,7 +831,7 @@ void AddResourceCommands(CLI::App& app) {
   logs->add_option("type", *type, "isvc")->required();
   logs->add_option("name", *names, "Name")->required();
   logs->add_option("-n,--namespace", *ns, "Namespace (default: default)");
-  logs->add_option("-c,--component", *component, "predictor")->capture_default_str();
+  logs->add_option("-c,--component", *component, "predictor, transformer or explainer")->capture_default_str();
   logs->add_flag("-f,--follow", *follow, "Keep printing new output");
   logs->callback(Guarded([=] { RunLogs(*flags, *type, names->front(), *ns, *component, *follow); }));
 

@@ -205,10 +205,14 @@ Status ControlPlane::Impl::Open() {
   // is a 422 naming it rather than a service that never gets a revision. (The reconciler still reports
   // InvalidScalingSpec for a stored object that a different --config makes invalid.)
   ao.validate_isvc = [this](const Json& obj) -> Status {
-    auto spec = resources::ResolvePredictor(obj);
-    if (!spec.ok()) return Status::Ok();  // not a scaling problem: the reconciler reports it
-    auto scaling = ScalingFor(opt.autoscaler, obj["spec"]["predictor"], spec->annotations);
-    return scaling.ok() ? Status::Ok() : scaling.status();
+    for (const char* component : {"predictor", "transformer", "explainer"}) {  // each has its own autoscaler
+      if (!obj.contains("spec") || !obj["spec"].is_object() || !obj["spec"].contains(component)) continue;
+      auto spec = resources::ResolveComponent(obj, component);
+      if (!spec.ok()) continue;  // not a scaling problem: the reconciler reports it
+      auto scaling = ScalingFor(opt.autoscaler, obj["spec"][component], spec->annotations);
+      if (!scaling.ok()) return scaling.status();
+    }
+    return Status::Ok();
   };
   api_ = std::make_unique<api::ApiServer>(db_.get(), ao);
   api_->AddExtension("/inferd/v1/namespaces/", [this](const api::ApiRequest& r, api::ApiStream& out) {
@@ -261,6 +265,7 @@ void ControlPlane::Impl::MakeReconciler() {
   ReconcilerOptions ro;
   ro.domain = opt.domain;
   ro.gateway_http_port = gw_->http_port();
+  ro.gateway_grpc_port = gw_->grpc_port();
   ro.autoscaler = opt.autoscaler;
   ro.images = opt.images;
   ro.initial_backoff_ms = opt.initial_backoff_ms;
@@ -467,11 +472,15 @@ Status ControlPlane::Impl::HandleLogs(const api::ApiRequest& req, api::ApiStream
   auto found = reconciler_ ? reconciler_->LogTargets(key) : std::nullopt;
   if (!found) return NotFound("inferenceservice " + key + " has no replicas");
   std::vector<std::pair<std::string, supervisor::ReplicaId>> targets = std::move(*found);
-  if (targets.empty()) return NotFound("inferenceservice " + key + " has no replicas");
   auto q = [&](const std::string& k) {
     auto it = req.query.find(k);
     return it == req.query.end() ? std::string() : it->second;
   };
+  if (const std::string component = q("component"); !component.empty()) {  // replicas are {isvc}-{component}-N-i
+    const std::string prefix = seg[5] + "-" + component + "-";
+    std::erase_if(targets, [&](const auto& t) { return !t.first.starts_with(prefix); });
+  }
+  if (targets.empty()) return NotFound("inferenceservice " + key + " has no replicas");
   bool follow = q("follow") == "1" || q("follow") == "true";
   size_t tail = 64 * 1024;
   if (!q("tailBytes").empty()) tail = std::strtoull(q("tailBytes").c_str(), nullptr, 10);

@@ -86,6 +86,14 @@ Json InferdJson(const InferdStatus& s) {
   j.erase(kStatusInferdReplicas);
   j.erase("storage");
   if (s.spec_hash) j[kStatusInferdSpecHash] = *s.spec_hash;
+  for (const char* key : {"transformerSpecHash", "explainerSpecHash"}) {
+    auto it = s.component_spec_hashes.find(key);
+    if (it == s.component_spec_hashes.end()) {
+      j.erase(key);
+    } else {
+      j[key] = it->second;
+    }
+  }
   if (s.runtime) j["runtime"] = *s.runtime;
   if (!s.storage.is_null()) j["storage"] = s.storage;
   Json replicas = Json::array();

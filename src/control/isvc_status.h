@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,6 +32,8 @@ inline constexpr char kStatusConditions[] = "conditions";
 inline constexpr char kStatusInferd[] = "inferd";
 inline constexpr char kStatusInferdReplicas[] = "replicas";
 inline constexpr char kStatusInferdSpecHash[] = "predictorSpecHash";
+// The key of a component's template hash in status.inferd: predictorSpecHash, transformerSpecHash, ...
+inline std::string SpecHashKey(const std::string& component) { return component + "SpecHash"; }
 
 struct ConditionStatus {
   std::string type;
@@ -99,7 +102,10 @@ struct RevisionStatus {
 
 struct InferdStatus {
   resources::Json carried;               // the previous status.inferd (null: none); see the contract
-  std::optional<std::string> spec_hash;  // unset: the carried one stays
+  std::optional<std::string> spec_hash;  // the predictor's; unset: the carried one stays
+  // The other components' template hashes, by key (transformerSpecHash, explainerSpecHash): a key not given
+  // here is dropped (the component is gone).
+  std::map<std::string, std::string> component_spec_hashes;
   std::optional<std::string> runtime;    // unset: the carried one stays
   resources::Json storage;               // null = absent
   std::vector<ReplicaStatusView> replicas;

@@ -7,8 +7,8 @@
 // - Pure: every input is an argument (no clock, no I/O, no locks), and nothing here names a process, a
 //   replica id or the supervisor: a revision is a name and counts. The reconciler (control_plane.cc)
 //   turns a plan into processes; a Kubernetes operator can turn the same plan into Deployments.
-// - Components: every function works on one component (today only `predictor` runs); a service's plan is
-//   one call per component, so adding transformer/explainer adds calls, not branches.
+// - Components: every function works on one component (predictor, transformer or explainer); a service's
+//   plan is one call per component (reconcile_service.cc: ReconcileComponent), calls, not branches.
 // - Revisions: a revision is a component's template (the component's spec without canaryTrafficPercent,
 //   the chosen runtime and the autoscaling annotations); a new template is a new revision named
 //   {service}-{component}-{NNNNN}, numbered on from the newest one (after a restart: from the number the

@@ -19,15 +19,37 @@ std::string UrlDomain(bool cluster_local, const std::string& domain) {
   return cluster_local ? std::string(gateway::kClusterLocalDomain) : domain;
 }
 
+// "transformer" -> "Transformer" (KServe's condition and reason names).
+std::string Capitalized(const std::string& component) {
+  std::string c = component;
+  if (!c.empty() && c[0] >= 'a' && c[0] <= 'z') c[0] = static_cast<char>(c[0] - 'a' + 'A');
+  return c;
+}
+std::string ConditionType(const std::string& component) { return Capitalized(component) + "Ready"; }
+std::string NotReadyReason(const std::string& component) { return Capitalized(component) + "NotReady"; }
+std::string InvalidSpecReason(const std::string& component) { return "Invalid" + Capitalized(component) + "Spec"; }
+
 }  // namespace
 
-// What one pass finds about one service's predictor: the inputs of its plan (control/plan.h) and of its
-// status (control/isvc_status.h). Reconciler thread; lives for one ReconcileService call.
-struct Reconciler::State::Pass {
-  Pass(const Json& o, const Json& old) : obj(o), old_status(old) {}
+// What one pass finds about one service, shared by its components' passes: the status being built, and
+// whether the transformer runs inside the predictor's replicas (and with which command, or why it cannot).
+struct Reconciler::State::ServicePass {
+  ServicePass(const Json& o, const Json& old) : obj(o), old_status(old) {}
   const Json& obj;
   const Json& old_status;
   std::string url_domain;
+  IsvcStatus status;
+  InProcessPlan in_process;
+};
+
+// What one pass finds about one component: the inputs of its plan (control/plan.h) and of its status
+// (control/isvc_status.h). Reconciler thread; lives for one ReconcileService call.
+struct Reconciler::State::Pass {
+  Pass(ServicePass& s, ComponentState& c) : sp(s), comp(c), obj(s.obj), old_status(s.old_status) {}
+  ServicePass& sp;
+  ComponentState& comp;
+  const Json& obj;
+  const Json& old_status;
   StatusOr<resources::ComponentSpec> spec = InvalidArgument("not resolved");
   std::optional<resources::RuntimeChoice> choice;
   ComponentObservation obs;            // failures and reasons found so far
@@ -35,28 +57,30 @@ struct Reconciler::State::Pass {
   std::map<std::string, int> ready;    // ready replicas by revision
   int failed_copies = 0;               // replicas of `latest` backing off
   bool split = false;                  // a canary split is in effect
-  IsvcStatus status;
+  ComponentReadiness readiness;        // decided at the end of its pass
+  bool is_predictor() const { return comp.name == "predictor"; }
 };
 
 void Reconciler::State::ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
                                           const std::vector<Json>& cluster_runtimes) {
   const Json& old_status = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
-  Pass p(obj, old_status);
+  ServicePass sp(obj, old_status);
   svc.cluster_local = IsClusterLocal(obj);
-  p.url_domain = UrlDomain(svc.cluster_local, opt.domain);
+  sp.url_domain = UrlDomain(svc.cluster_local, opt.domain);
   if (old_status.contains(kStatusInferd) && old_status[kStatusInferd].is_object()) {
-    p.status.inferd.carried = old_status[kStatusInferd];
+    sp.status.inferd.carried = old_status[kStatusInferd];
   }
-  ResolveComponent(p, ns_runtimes, cluster_runtimes);
-  EnsureRevision(p, svc);
-  EnsureStorage(p, svc);
-  const int64_t now = clock->SteadyNs();
-  for (auto& rev : svc.revisions) Autoscale(svc, rev, now);  // as many replicas as each autoscaler wants
-  ObserveReplicas(p, svc);
-  RouteTraffic(p, svc);
-  BuildStatus(p, svc);
+  sp.in_process = PlanInProcess(obj);
+  SyncComponents(obj, svc, sp.in_process);
+  std::vector<Pass> passes;
+  passes.reserve(svc.components.size());
+  for (auto& comp : svc.components) {  // one call per component (control/plan.h)
+    passes.emplace_back(sp, comp);
+    ReconcileComponent(passes.back(), svc, ns_runtimes, cluster_runtimes);
+  }
+  BuildStatus(sp, passes, svc);
   PublishLogTargets(svc);
-  Json status_json = ToJson(p.status, old_status, Rfc3339(clock->SystemNow()));
+  Json status_json = ToJson(sp.status, old_status, Rfc3339(clock->SystemNow()));
   if (status_json != old_status) {
     Json updated = obj;
     updated["status"] = std::move(status_json);
@@ -67,7 +91,53 @@ void Reconciler::State::ReconcileService(const Json& obj, Service& svc, const st
   }
 }
 
-// The predictor's spec and runtime, or why there is none (an invalid spec: no new revision; the previous
+// The service's components as its spec asks (kComponents order): the predictor always; a transformer (unless
+// it runs in-process) and an explainer when given. A component no longer asked for leaves the routes with its
+// revisions (its replicas stop a little later).
+void Reconciler::State::SyncComponents(const Json& obj, Service& svc, const InProcessPlan& in_process) {
+  const Json& spec = obj["spec"];
+  auto wanted = [&](const std::string& name) {
+    if (name == "predictor") return true;
+    if (name == "transformer" && in_process.from_annotation) return false;
+    return spec.contains(name) && !spec[name].is_null();
+  };
+  std::vector<ComponentState> next;
+  next.reserve(std::size(kComponents));
+  for (const char* name : kComponents) {
+    ComponentState* have = svc.Find(name);
+    if (!wanted(name)) {
+      if (have && !have->revisions.empty()) {
+        Emit(svc, "Normal", "ComponentRemoved", std::string(name) + " removed: its revisions retire");
+        for (auto& rev : have->revisions)
+          for (auto id : rev.replicas) Retire(svc, id, clock->SteadyNs());
+      }
+      continue;
+    }
+    if (have) {
+      next.push_back(std::move(*have));
+    } else {
+      next.emplace_back();
+      next.back().name = name;
+    }
+  }
+  svc.components = std::move(next);
+}
+
+// One component's pass: spec, revision, model, replicas (as many as each autoscaler wants), traffic,
+// readiness.
+void Reconciler::State::ReconcileComponent(Pass& p, Service& svc, const std::vector<Json>& ns_runtimes,
+                                            const std::vector<Json>& cluster_runtimes) {
+  ResolveComponent(p, ns_runtimes, cluster_runtimes);
+  EnsureRevision(p, svc);
+  EnsureStorage(p, svc);
+  const int64_t now = clock->SteadyNs();
+  for (auto& rev : p.comp.revisions) Autoscale(svc, rev, now);
+  ObserveReplicas(p, svc);
+  RouteTraffic(p, svc);
+  p.readiness = ComponentReady(p, svc);
+}
+
+// The component's spec and runtime, or why there is none (an invalid spec: no new revision; the previous
 // one, if any, keeps serving).
 void Reconciler::State::ResolveComponent(Pass& p, const std::vector<Json>& ns_runtimes,
                                           const std::vector<Json>& cluster_runtimes) {
@@ -76,16 +146,12 @@ void Reconciler::State::ResolveComponent(Pass& p, const std::vector<Json>& ns_ru
     p.obs.reason = p.obs.failure_reason = reason;
     p.obs.message = p.obs.failure_message = message;
   };
-  p.spec = resources::ResolvePredictor(p.obj);
-  if (!p.spec.ok()) return invalid("InvalidPredictorSpec", p.spec.status().message());
-  if (!p.spec->collocated.empty()) {
-    // KServe's collocation (a transformer-container beside the model) is valid there but not run here yet:
-    // not Ready with the reason, rather than serving the model without its containers.
-    std::string names;
-    for (const auto& n : p.spec->collocated) names += (names.empty() ? "" : ", ") + (n.empty() ? "(unnamed)" : n);
-    return invalid("CollocationNotSupported", "spec.predictor.containers: containers collocated with the model (" +
-                                                  names + ") are not supported yet; inferd runs only the model's runtime");
-  }
+  p.spec = resources::ResolveComponent(p.obj, p.comp.name);
+  if (!p.spec.ok()) return invalid(InvalidSpecReason(p.comp.name), p.spec.status().message());
+  if (!p.is_predictor()) return;  // custom containers or art: no runtime
+  // A transformer asked to run inside the predictor (KServe's collocation form, or inferd's in-process
+  // annotation) that cannot: not Ready with the reason, rather than serving the model without it.
+  if (!p.sp.in_process.error.empty()) return invalid(p.sp.in_process.reason, p.sp.in_process.error);
   if (!p.spec->containers.empty()) return;  // custom containers: no runtime
   auto c = resources::SelectRuntime(*p.spec, ns_runtimes, cluster_runtimes);
   if (!c.ok()) {
@@ -98,26 +164,36 @@ void Reconciler::State::ResolveComponent(Pass& p, const std::vector<Json>& ns_ru
   p.choice = std::move(*c);
 }
 
-// A new revision when the predictor's template changed (control/plan.h); p.latest is the newest one.
+// A new revision when the component's template changed (control/plan.h); p.latest is the newest one.
 void Reconciler::State::EnsureRevision(Pass& p, Service& svc) {
-  if (!p.spec.ok() || (!p.choice && p.spec->containers.empty())) return;
-  const Json& component = p.obj["spec"]["predictor"];
-  const std::string hash = RevisionHash(component, p.choice ? &*p.choice : nullptr, p.spec->annotations);
-  if (svc.revisions.empty() || svc.revisions.back().hash != hash) {
+  if (!p.spec.ok() || (p.is_predictor() && !p.choice && p.spec->containers.empty())) return;
+  ComponentState& comp = p.comp;
+  const Json& component = p.obj["spec"][comp.name];
+  // The predictor's template includes a transformer that runs inside its replicas.
+  const Json templ = p.is_predictor() && p.sp.in_process.command
+                         ? Json{{"predictor", component}, {"inProcessTransformer", p.sp.in_process.template_json}}
+                         : component;
+  const std::string hash = RevisionHash(templ, p.choice ? &*p.choice : nullptr, p.spec->annotations);
+  if (comp.revisions.empty() || comp.revisions.back().hash != hash) {
     StatusOr<RevisionScaling> scaling = ScalingFor(opt.autoscaler, component, p.spec->annotations);
     if (!scaling.ok()) {  // like an invalid spec: no revision; the previous one (if any) keeps serving
       p.obs.spec_invalid = true;
       p.obs.reason = p.obs.failure_reason = "InvalidScalingSpec";
       p.obs.message = p.obs.failure_message = scaling.status().message();
     } else {
-      const Json& carried = p.status.inferd.carried;
+      const Json& carried = p.sp.status.inferd.carried;
+      const std::string hash_key = SpecHashKey(comp.name);
+      // The recorded latest revision counts when it is one of this component's (an in-process transformer's
+      // status names the predictor's revisions).
+      std::string recorded =
+          p.old_status.value(Json::json_pointer("/components/" + comp.name + "/latestCreatedRevision"), "");
+      if (!recorded.starts_with(svc.name + "-" + comp.name + "-")) recorded.clear();
       int number = NextRevisionNumber(
-          svc.revisions.empty() ? std::nullopt : std::optional<int>(svc.revisions.back().number),
-          p.old_status.value("/components/predictor/latestCreatedRevision"_json_pointer, ""),
-          carried.is_object() ? carried.value(kStatusInferdSpecHash, "") : "", hash);
+          comp.revisions.empty() ? std::nullopt : std::optional<int>(comp.revisions.back().number), recorded,
+          carried.is_object() ? carried.value(hash_key, "") : "", hash);
       Revision rev;
       rev.number = number;
-      rev.name = RevisionName(svc.name, "predictor", number);
+      rev.name = RevisionName(svc.name, comp.name, number);
       rev.hash = hash;
       rev.spec = *p.spec;
       rev.scaler = std::make_unique<RevisionScaler>(std::move(*scaling));
@@ -125,30 +201,37 @@ void Reconciler::State::EnsureRevision(Pass& p, Service& svc) {
         rev.runtime = p.choice->runtime;
         rev.runtime_name = p.choice->name;
       }
+      if (p.is_predictor()) rev.in_process = p.sp.in_process.command;
       rev.gpus = ReplicaGpus(rev.spec, p.choice ? &rev.runtime : nullptr);
       Emit(svc, "Normal", "RevisionCreated",
-           "revision " + rev.name +
-               (p.choice ? " with runtime " + p.choice->name : std::string(" with custom container")));
-      svc.revisions.push_back(std::move(rev));
+           comp.name + " revision " + rev.name +
+               (p.choice ? " with runtime " + p.choice->name
+                         : std::string(rev.spec.art_type.empty() ? " with custom container" : " (ART explainer)")) +
+               (rev.in_process ? " and the transformer in-process" : ""));
+      comp.revisions.push_back(std::move(rev));
     }
   }
-  if (!svc.revisions.empty()) {
-    p.latest = &svc.revisions.back();
-    p.status.inferd.spec_hash = p.latest->hash;
-    p.status.inferd.runtime = p.latest->runtime_name;
+  if (!comp.revisions.empty()) {
+    p.latest = &comp.revisions.back();
+    if (p.is_predictor()) {
+      p.sp.status.inferd.spec_hash = p.latest->hash;
+      p.sp.status.inferd.runtime = p.latest->runtime_name;
+    } else {
+      p.sp.status.inferd.component_spec_hashes[SpecHashKey(comp.name)] = p.latest->hash;
+    }
   }
 }
 
 // Model storage (model_storage.h): the latest revision's, reported in status and conditions; an older
 // revision's only when it must fetch again (its cache entry was collected while it was at zero).
 void Reconciler::State::EnsureStorage(Pass& p, Service& svc) {
-  for (auto& rev : svc.revisions) {
+  for (auto& rev : p.comp.revisions) {
     const bool is_latest = &rev == p.latest;
     if (!is_latest && (rev.storage_ready || !rev.ever_ready)) continue;  // (never ready: retired this pass)
     ModelFetcher::Outcome so = RevisionStorage(svc, p.obj, rev, is_latest);
     if (!is_latest) continue;
     p.obs.storage_ready = so.ready;
-    if (!so.status.is_null()) p.status.inferd.storage = so.status;
+    if (!so.status.is_null() && p.is_predictor()) p.sp.status.inferd.storage = so.status;
     if (so.failed) {
       p.obs.failure_reason = "ModelLoadFailed";  // KServe's FailureInfo reason for a storage initializer that failed
       p.obs.failure_message = so.message;
@@ -163,7 +246,7 @@ void Reconciler::State::EnsureStorage(Pass& p, Service& svc) {
 // Every revision's replicas: ready counts, crashes and load failures of the latest, what the gateway says
 // while a revision has no ready replica, and the replicas' lines of status.inferd.
 void Reconciler::State::ObserveReplicas(Pass& p, Service& svc) {
-  for (auto& rev : svc.revisions) {
+  for (auto& rev : p.comp.revisions) {
     const bool is_latest = &rev == p.latest;
     int ready = 0;
     std::string crash;  // the last crash of one of its replicas, when some is backing off
@@ -178,7 +261,7 @@ void Reconciler::State::ObserveReplicas(Pass& p, Service& svc) {
       if (is_latest) CheckLoadFailure(svc, rev, *s);
       if (is_latest && backoff) ++p.failed_copies;
       const std::vector<size_t>* gpus = gpu_ledger.Of(id);
-      p.status.inferd.replicas.push_back({s->name, rev.name, std::string(supervisor::PhaseName(s->phase)), s->pid,
+      p.sp.status.inferd.replicas.push_back({s->name, rev.name, std::string(supervisor::PhaseName(s->phase)), s->pid,
                                           s->http_port, s->grpc_port, s->restarts, s->reason, s->message,
                                           gpus ? GpuList(opt.gpus, *gpus) : ""});
       if (is_latest && backoff && p.obs.failure_reason.empty()) {
@@ -213,16 +296,17 @@ void Reconciler::State::ObserveReplicas(Pass& p, Service& svc) {
     p.obs.reason = p.obs.failure_reason = kUnschedulableReason;
     p.obs.message = p.obs.failure_message = p.latest->gpu_shortage;
   }
-  if (p.latest && p.latest->load_attempts > 0) {
-    p.status.inferd.model_load = ModelLoadStatus{p.latest->name, p.latest->load_attempts,
+  if (p.is_predictor() && p.latest && p.latest->load_attempts > 0) {
+    p.sp.status.inferd.model_load = ModelLoadStatus{p.latest->name, p.latest->load_attempts,
                                                  p.latest->load_retry_ns != 0 ? p.latest->load_retry_time : ""};
   }
 }
 
 // Traffic and rollout (PlanTraffic), then the revisions it retires leave the routes (stopped a little later).
 void Reconciler::State::RouteTraffic(Pass& p, Service& svc) {
+  ComponentState& comp = p.comp;
   TrafficInput in;
-  for (const auto& r : svc.revisions) in.revisions.push_back(r.name);
+  for (const auto& r : comp.revisions) in.revisions.push_back(r.name);
   if (p.latest) in.newest = p.latest->name;
   in.newest_ready = p.latest && p.ready[p.latest->name] > 0;
   in.canary_percent = p.spec.ok() && p.spec->canary_traffic_percent ? *p.spec->canary_traffic_percent : -1;
@@ -230,70 +314,106 @@ void Reconciler::State::RouteTraffic(Pass& p, Service& svc) {
   if (md.contains("annotations") && md["annotations"].is_object()) {
     in.tag_routing = md["annotations"].value("serving.kserve.io/enable-tag-routing", "") == "true";
   }
-  in.rollout = {svc.latest_rolled_out, svc.previous_rolled_out};
+  in.rollout = {comp.latest_rolled_out, comp.previous_rolled_out};
   TrafficPlan plan = PlanTraffic(in);
-  svc.latest_rolled_out = plan.rollout.latest_rolled_out;
-  svc.previous_rolled_out = plan.rollout.previous_rolled_out;
-  svc.traffic = plan.traffic;
+  comp.latest_rolled_out = plan.rollout.latest_rolled_out;
+  comp.previous_rolled_out = plan.rollout.previous_rolled_out;
+  comp.traffic = plan.traffic;
   p.split = plan.split;
-  std::string traffic_text = TrafficText(svc.traffic);
-  if (traffic_text != svc.last_traffic && !traffic_text.empty()) Emit(svc, "Normal", "TrafficShifted", traffic_text);
-  svc.last_traffic = traffic_text;
+  std::string traffic_text = TrafficText(comp.traffic);
+  if (traffic_text != comp.last_traffic && !traffic_text.empty()) {
+    Emit(svc, "Normal", "TrafficShifted", p.is_predictor() ? traffic_text : comp.name + ": " + traffic_text);
+  }
+  comp.last_traffic = traffic_text;
   for (const std::string& name : plan.retire) {
-    auto it = std::find_if(svc.revisions.begin(), svc.revisions.end(), [&](const Revision& r) { return r.name == name; });
+    auto it = std::find_if(comp.revisions.begin(), comp.revisions.end(),
+                           [&](const Revision& r) { return r.name == name; });
     for (auto id : it->replicas) Retire(svc, id, clock->SteadyNs());  // out of the routes first, stopped a little later
-    svc.revisions.erase(it);
+    comp.revisions.erase(it);
   }
   p.latest = nullptr;
-  for (auto& r : svc.revisions) {
+  for (auto& r : comp.revisions) {
     if (r.name == plan.newest) p.latest = &r;
   }
 }
 
-// The predictor's readiness (PlanReadiness) and the service's status from this pass.
-void Reconciler::State::BuildStatus(Pass& p, Service& svc) {
+// The component's readiness (PlanReadiness), and what the gateway answers while it serves nothing.
+ComponentReadiness Reconciler::State::ComponentReady(Pass& p, Service& svc) {
   // Serving: some revision with a share of the traffic has a ready replica, or was ready and is now at zero
   // on purpose (Knative keeps such a revision Ready: the activator brings it back on the next request).
   auto ready_or_at_zero = [&](const std::string& name) {
     if (p.ready[name] > 0) return true;
-    for (const auto& r : svc.revisions) {
+    for (const auto& r : p.comp.revisions) {
       if (r.name == name) return r.ever_ready && r.scaler && r.scaler->desired() == 0 && r.replicas.empty();
     }
     return false;
   };
   ComponentObservation& obs = p.obs;
-  for (const auto& t : svc.traffic) obs.serving_ready |= t.percent > 0 && ready_or_at_zero(t.revision);
+  for (const auto& t : p.comp.traffic) obs.serving_ready |= t.percent > 0 && ready_or_at_zero(t.revision);
   obs.newest_ready = p.latest && ready_or_at_zero(p.latest->name);
   obs.newest_has_replicas = p.latest && !p.latest->replicas.empty();
   if (p.latest) {
     obs.load_failure = p.latest->load_failure;
     obs.build_error = p.latest->build_error;
   }
-  const ComponentReadiness ready = PlanReadiness(obs);
-  const std::string latest_name = p.latest ? p.latest->name : "";
+  ComponentReadiness ready = PlanReadiness(obs);
+  p.comp.route_unavailable = obs.serving_ready ? "" : RouteUnavailable(svc, p.comp.name, ready.reason, ready.message);
+  return ready;
+}
 
-  IsvcStatus& st = p.status;
-  st.url = "http://" + svc.name + "." + svc.ns + "." + p.url_domain;
+// The service's status from its components' passes: the predictor's model state, each component's status
+// and condition (an in-process transformer reports the predictor's), Ready when every one serves.
+void Reconciler::State::BuildStatus(ServicePass& sp, std::vector<Pass>& passes, Service& svc) {
+  Pass& pred = passes.front();  // SyncComponents: the predictor is always first
+  const ComponentReadiness& ready = pred.readiness;
+  const std::string latest_name = pred.latest ? pred.latest->name : "";
+  IsvcStatus& st = sp.status;
+  st.url = "http://" + svc.name + "." + svc.ns + "." + sp.url_domain;
   st.address_url = "http://127.0.0.1:" + std::to_string(opt.gateway_http_port) + "/serving/" + svc.ns + "/" + svc.name;
   st.model_status.transition_status = ready.transition_status;
   st.model_status.active_state = ready.active_state;
-  st.model_status.failed_copies = p.failed_copies;
-  st.model_status.total_copies = p.latest ? static_cast<int>(p.latest->replicas.size()) : 0;
+  st.model_status.failed_copies = pred.failed_copies;
+  st.model_status.total_copies = pred.latest ? static_cast<int>(pred.latest->replicas.size()) : 0;
   if (!ready.failure_reason.empty()) {
     st.model_status.last_failure =
-        FailureInfo{p.latest ? latest_name : svc.name, ready.failure_reason, ready.failure_message, latest_name};
+        FailureInfo{pred.latest ? latest_name : svc.name, ready.failure_reason, ready.failure_message, latest_name};
   }
-  st.components.emplace_back("predictor", PredictorStatus(p, svc));
-  st.conditions = {
-      MakeCondition("IngressReady", obs.serving_ready, "NoReadyRevision", "no revision has a ready replica yet"),
-      MakeCondition("PredictorReady", obs.serving_ready, ready.reason, ready.message),
-      MakeCondition("Ready", obs.serving_ready, ready.reason.empty() ? "PredictorNotReady" : ready.reason,
-                    ready.message)};
+  // Conditions: PredictorReady, TransformerReady, ExplainerReady (KServe's names) for the components there.
+  std::vector<ConditionStatus> component_conditions;
+  const Pass* top = &pred;        // what the service's own URL routes to
+  const Pass* not_ready = nullptr;  // the first component that does not serve
+  for (Pass& p : passes) {
+    st.components.emplace_back(p.comp.name, ComponentStatusOf(p, svc));
+    component_conditions.push_back(MakeCondition(ConditionType(p.comp.name), p.obs.serving_ready,
+                                                 p.readiness.reason, p.readiness.message));
+    if (p.comp.name == "transformer") top = &p;
+    if (!p.obs.serving_ready && !not_ready) not_ready = &p;
+  }
+  if (sp.in_process.command) {  // the transformer runs in the predictor's replicas: it is their status
+    ComponentStatus t = ComponentStatusOf(pred, svc);
+    t.url = st.url;
+    st.components.emplace_back("transformer", std::move(t));
+    component_conditions.insert(component_conditions.begin() + 1,
+                                MakeCondition("TransformerReady", pred.obs.serving_ready, ready.reason, ready.message));
+  }
+  const bool all_ready = not_ready == nullptr;
+  std::string reason = "PredictorNotReady", message;
+  if (not_ready) {
+    reason = not_ready->readiness.reason.empty() ? NotReadyReason(not_ready->comp.name) : not_ready->readiness.reason;
+    message = not_ready->readiness.message;
+  }
+  st.conditions = {MakeCondition("IngressReady", top->obs.serving_ready, "NoReadyRevision",
+                                 "no revision has a ready replica yet")};
+  st.conditions.insert(st.conditions.end(), component_conditions.begin(), component_conditions.end());
+  st.conditions.push_back(MakeCondition("Ready", all_ready, reason, message));
   if (auto gpus = GpuCondition(svc)) st.conditions.push_back(std::move(*gpus));
-  svc.route_unavailable = obs.serving_ready ? "" : RouteUnavailable(svc, ready.reason, ready.message);
-  st.observed_generation = p.obj["metadata"].value("generation", 1);
+  st.observed_generation = sp.obj["metadata"].value("generation", 1);
   // Every running revision with its share of traffic and replica counts (for `inferd get revisions`).
-  for (const auto& rev : svc.revisions) st.inferd.revisions.push_back(RevisionStatusOf(rev, svc, p.ready[rev.name], &rev == p.latest));
+  for (Pass& p : passes) {
+    for (const auto& rev : p.comp.revisions) {
+      st.inferd.revisions.push_back(RevisionStatusOf(rev, p.comp, p.ready[rev.name], &rev == p.latest));
+    }
+  }
 }
 
 // For a service whose revisions ask for GPUs: ResourcesAvailable (Knative's revision condition for pods the
@@ -302,43 +422,48 @@ void Reconciler::State::BuildStatus(Pass& p, Service& svc) {
 std::optional<ConditionStatus> Reconciler::State::GpuCondition(const Service& svc) {
   bool asks = false;
   const Revision* short_of = nullptr;
-  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-    asks |= it->gpus > 0;
-    if (!short_of && it->gpu_pending > 0) short_of = &*it;
+  for (const auto& comp : svc.components) {
+    for (auto it = comp.revisions.rbegin(); it != comp.revisions.rend(); ++it) {
+      asks |= it->gpus > 0;
+      if (!short_of && it->gpu_pending > 0) short_of = &*it;
+    }
   }
   if (!asks) return std::nullopt;
   return MakeCondition("ResourcesAvailable", short_of == nullptr, kUnschedulableReason,
                        short_of ? short_of->gpu_shortage : "");
 }
 
-// status.components.predictor: its URL, revisions and traffic.
-ComponentStatus Reconciler::State::PredictorStatus(Pass& p, const Service& svc) {
-  ComponentStatus pred;
-  pred.url = "http://" + svc.name + "-predictor." + svc.ns + "." + p.url_domain;
-  if (p.latest) pred.latest_created = p.latest->name;
-  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
+// status.components.<component>: its URL, revisions and traffic.
+ComponentStatus Reconciler::State::ComponentStatusOf(Pass& p, const Service& svc) {
+  const ComponentState& comp = p.comp;
+  ComponentStatus c;
+  c.url = "http://" + svc.name + "-" + comp.name + "." + svc.ns + "." + p.sp.url_domain;
+  if (p.latest) c.latest_created = p.latest->name;
+  for (auto it = comp.revisions.rbegin(); it != comp.revisions.rend(); ++it) {
     if (p.ready[it->name] > 0) {
-      pred.latest_ready = it->name;
+      c.latest_ready = it->name;
       break;
     }
   }
-  pred.latest_rolled_out = svc.latest_rolled_out;
+  c.latest_rolled_out = comp.latest_rolled_out;
   // During a canary KServe reports the revision holding the rest of the traffic as the previous one too.
-  pred.previous_rolled_out = p.split ? svc.latest_rolled_out : svc.previous_rolled_out;
-  for (const auto& t : svc.traffic) {
-    std::string url =
-        t.tag.empty() ? "" : "http://" + t.tag + "-" + svc.name + "-predictor." + svc.ns + "." + p.url_domain;
-    pred.traffic.push_back({t.revision, t.percent, t.latest, t.tag, url});
+  c.previous_rolled_out = p.split ? comp.latest_rolled_out : comp.previous_rolled_out;
+  for (const auto& t : comp.traffic) {
+    std::string url = t.tag.empty()
+                          ? ""
+                          : "http://" + t.tag + "-" + svc.name + "-" + comp.name + "." + svc.ns + "." + p.sp.url_domain;
+    c.traffic.push_back({t.revision, t.percent, t.latest, t.tag, url});
   }
-  return pred;
+  return c;
 }
 
 // One line of status.inferd.revisions.
-RevisionStatus Reconciler::State::RevisionStatusOf(const Revision& rev, const Service& svc, int ready, bool latest) {
+RevisionStatus Reconciler::State::RevisionStatusOf(const Revision& rev, const ComponentState& comp, int ready,
+                                                   bool latest) {
   RevisionStatus r;
   r.name = rev.name;
   r.runtime = rev.runtime_name;
-  for (const auto& t : svc.traffic) {
+  for (const auto& t : comp.traffic) {
     if (t.revision == rev.name) {
       r.percent = t.percent;
       r.tag = t.tag;
@@ -365,12 +490,15 @@ RevisionStatus Reconciler::State::RevisionStatusOf(const Revision& rev, const Se
   return r;
 }
 
-// For the logs extension (API threads): the service's replicas, newest revision first.
+// For the logs extension (API threads): the service's replicas, by component (the predictor first), newest
+// revision first.
 void Reconciler::State::PublishLogTargets(const Service& svc) {
   std::vector<std::pair<std::string, supervisor::ReplicaId>> targets;
-  for (auto it = svc.revisions.rbegin(); it != svc.revisions.rend(); ++it) {
-    for (size_t i = 0; i < it->replicas.size(); ++i) {
-      targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
+  for (const auto& comp : svc.components) {
+    for (auto it = comp.revisions.rbegin(); it != comp.revisions.rend(); ++it) {
+      for (size_t i = 0; i < it->replicas.size(); ++i) {
+        targets.emplace_back(it->name + "-" + std::to_string(i + 1), it->replicas[i]);
+      }
     }
   }
   MutexLock lock(logs_mu);

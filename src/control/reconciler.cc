@@ -97,10 +97,12 @@ void Reconciler::State::ActivateHeld() {
   ReleaseExitedGpus();
   bool held = false;
   for (auto& [key, svc] : services) {
-    for (auto& rev : svc.revisions) {
-      if (rev.stats->held.load(std::memory_order_relaxed) == 0) continue;
-      held = true;
-      if (rev.replicas.empty()) Autoscale(svc, rev, now);
+    for (auto& comp : svc.components) {  // each component is activated on its own (a transformer at zero too)
+      for (auto& rev : comp.revisions) {
+        if (rev.stats->held.load(std::memory_order_relaxed) == 0) continue;
+        held = true;
+        if (rev.replicas.empty()) Autoscale(svc, rev, now);
+      }
     }
   }
   if (held) PublishRoutes();
@@ -133,15 +135,15 @@ void Reconciler::State::StopRevision(Revision& rev) {
 
 void Reconciler::State::StopService(Service& svc) {
   // Signal every replica first, then wait: the wait is the slowest stop, not the sum of them.
-  for (auto& rev : svc.revisions) {
+  svc.ForEachRevision([&](Revision& rev) {
     for (auto id : rev.replicas) runner->Stop(id);
-  }
+  });
   for (auto& [id, at] : svc.retiring) runner->Stop(id);
-  for (auto& rev : svc.revisions) {
+  svc.ForEachRevision([&](Revision& rev) {
     for (auto id : rev.replicas) runner->StopAndWait(id);
     rev.replicas.clear();
     rev.uds.clear();
-  }
+  });
   for (auto& [id, at] : svc.retiring) runner->StopAndWait(id);
   svc.retiring.clear();
 }
@@ -186,6 +188,12 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
   in.inferd_bin = opt.inferd_bin;
   in.uds_path = NextUdsPath();
   in.images = &opt.images;
+  // A transformer or explainer reaches the predictor through the gateway by its in-cluster host (the brief of
+  // src/pipeline/predictor_client: INFERD_GATEWAY with Host <isvc>-predictor.<ns>).
+  in.predictor_host = svc.name + "-predictor." + svc.ns;
+  if (opt.gateway_http_port > 0) in.gateway_http = "127.0.0.1:" + std::to_string(opt.gateway_http_port);
+  if (opt.gateway_grpc_port > 0) in.gateway_grpc = "127.0.0.1:" + std::to_string(opt.gateway_grpc_port);
+  in.in_process = rev.in_process;
   auto rs = BuildReplicaSpec(in);
   if (!rs.ok()) {
     rev.build_error = rs.status().message();
@@ -411,6 +419,13 @@ ModelFetcher::Outcome Reconciler::State::RevisionStorage(Service& svc, const Jso
     ready.status = rev.storage_status;
     return ready;
   }
+  if (rev.spec.component != "predictor" && rev.spec.storage_uri.empty()) {
+    // A transformer or explainer without a storageUri: nothing to fetch (the storage spec is the predictor's).
+    rev.storage_ready = true;
+    ModelFetcher::Outcome none;
+    none.ready = true;
+    return none;
+  }
   if (latest) {
     const auto& secrets = pass_secrets[svc.ns];
     const auto& accounts = pass_accounts[svc.ns];
@@ -479,13 +494,15 @@ void Reconciler::State::CollectCache() {
   if (!pass_credentials_listed) return;
   std::set<std::string> referenced, in_use;
   for (const auto& [key, svc] : services) {
-    for (const auto& rev : svc.revisions) {
-      const std::string& entry = rev.source.cache_key;
-      if (entry.empty()) continue;
-      referenced.insert(entry);
-      bool starting = &rev == &svc.revisions.back() && !rev.ever_ready;
-      if (!rev.replicas.empty() || !rev.storage_ready || starting || (rev.scaler && rev.scaler->desired() > 0)) {
-        in_use.insert(entry);
+    for (const auto& comp : svc.components) {
+      for (const auto& rev : comp.revisions) {
+        const std::string& entry = rev.source.cache_key;
+        if (entry.empty()) continue;
+        referenced.insert(entry);
+        bool starting = &rev == &comp.revisions.back() && !rev.ever_ready;
+        if (!rev.replicas.empty() || !rev.storage_ready || starting || (rev.scaler && rev.scaler->desired() > 0)) {
+          in_use.insert(entry);
+        }
       }
     }
   }
@@ -496,54 +513,66 @@ void Reconciler::State::PublishRoutes() {
   auto table = std::make_shared<gateway::RoutingTable>();
   std::string fingerprint;
   for (auto& [key, svc] : services) {
-    // Every known service has a route: one that no revision serves yet answers 503, not 404.
-    gateway::ServiceRoute route;
-    route.ns = svc.ns;
-    route.name = svc.name;
-    route.cluster_local = svc.cluster_local;
-    if (svc.traffic.empty()) route.unavailable = svc.route_unavailable;
-    fingerprint += key + (svc.cluster_local ? "|local|" : "|") + route.unavailable + ";";
-    for (const auto& t : svc.traffic) {
-      Revision* found = nullptr;
-      for (auto& r : svc.revisions) {
-        if (r.name == t.revision) found = &r;
-      }
-      if (!found) continue;
-      Revision& rev = *found;
-      if (t.latest || svc.traffic.size() == 1) {
-        route.timeout = std::chrono::milliseconds(int64_t{rev.spec.timeout_seconds} * 1000);
-      }
-      gateway::RevisionRoute rr;
-      rr.revision = rev.name;
-      rr.percent = t.percent;
-      rr.tag = t.tag;
-      rr.stats = rev.stats;
-      rr.container_concurrency = rev.spec.container_concurrency;
-      rr.unavailable = rev.unavailable;
-      rr.activate = rev.scaler && rev.scaler->desired() == 0;
-      fingerprint += key + "/" + rev.name + "=" + std::to_string(t.percent) + t.tag + "," +
-                     std::to_string(rr.container_concurrency) + "," + rr.unavailable + "," + (rr.activate ? "a" : "") +
-                     ":";
-      for (auto id : rev.replicas) {
-        auto s = runner->Get(id);
-        if (!s || s->phase != supervisor::Phase::kReady) continue;
-        gateway::Endpoint ep;
-        ep.host = "127.0.0.1";
-        ep.http_port = s->http_port;
-        ep.grpc_port = s->grpc_port;
-        if (auto u = rev.uds.find(id); u != rev.uds.end()) ep.uds_path = u->second;
-        ep.pid = s->pid;
-        fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + "," +
-                       ep.uds_path + "," + std::to_string(s->pid) + ";";
-        rr.endpoints.push_back(std::move(ep));
-      }
-      route.revisions.push_back(std::move(rr));
+    for (auto& comp : svc.components) {
+      // Every known service has a route per component: one that no revision serves yet answers 503, not 404.
+      gateway::ServiceRoute route = ComponentRoute(svc, comp, fingerprint);
+      table->services.push_back(std::move(route));
     }
-    table->services.push_back(std::move(route));
   }
   if (fingerprint == last_routes) return;
   last_routes = fingerprint;
   publish_routes(table);
+}
+
+// One component's route: its revisions with their shares and ready replicas (`fingerprint` records what
+// the table depends on, so that an unchanged table is not published again).
+gateway::ServiceRoute Reconciler::State::ComponentRoute(const Service& svc, const ComponentState& comp,
+                                                        std::string& fingerprint) {
+  const std::string key = svc.ns + "/" + svc.name + "/" + comp.name;
+  gateway::ServiceRoute route;
+  route.ns = svc.ns;
+  route.name = svc.name;
+  route.component = comp.name == "predictor" ? "" : comp.name;
+  route.cluster_local = svc.cluster_local;
+  if (comp.traffic.empty()) route.unavailable = comp.route_unavailable;
+  fingerprint += key + (svc.cluster_local ? "|local|" : "|") + route.unavailable + ";";
+  for (const auto& t : comp.traffic) {
+    const Revision* found = nullptr;
+    for (const auto& r : comp.revisions) {
+      if (r.name == t.revision) found = &r;
+    }
+    if (!found) continue;
+    const Revision& rev = *found;
+    if (t.latest || comp.traffic.size() == 1) {
+      route.timeout = std::chrono::milliseconds(int64_t{rev.spec.timeout_seconds} * 1000);
+    }
+    gateway::RevisionRoute rr;
+    rr.revision = rev.name;
+    rr.percent = t.percent;
+    rr.tag = t.tag;
+    rr.stats = rev.stats;
+    rr.container_concurrency = rev.spec.container_concurrency;
+    rr.unavailable = rev.unavailable;
+    rr.activate = rev.scaler && rev.scaler->desired() == 0;
+    fingerprint += key + "/" + rev.name + "=" + std::to_string(t.percent) + t.tag + "," +
+                   std::to_string(rr.container_concurrency) + "," + rr.unavailable + "," + (rr.activate ? "a" : "") +
+                   ":";
+    for (auto id : rev.replicas) {
+      auto s = runner->Get(id);
+      if (!s || s->phase != supervisor::Phase::kReady) continue;
+      gateway::Endpoint ep;
+      ep.host = "127.0.0.1";
+      ep.http_port = s->http_port;
+      ep.grpc_port = s->grpc_port;
+      if (auto u = rev.uds.find(id); u != rev.uds.end()) ep.uds_path = u->second;
+      ep.pid = s->pid;
+      fingerprint += key + ":" + std::to_string(s->http_port) + "," + std::to_string(s->grpc_port) + "," +
+                     ep.uds_path + "," + std::to_string(s->pid) + ";";
+      rr.endpoints.push_back(std::move(ep));
+    }
+    route.revisions.push_back(std::move(rr));
+  }
+  return route;
 }
 
 
@@ -572,7 +601,7 @@ int64_t Reconciler::next_retire_ns() const { return s_->next_retire_ns; }
 
 void Reconciler::StopAll() {
   for (auto& [key, svc] : s_->services) {
-    for (auto& rev : svc.revisions) s_->StopRevision(rev);
+    svc.ForEachRevision([&](Revision& rev) { s_->StopRevision(rev); });
   }
 }
 

@@ -3,8 +3,10 @@
 //
 // Contract:
 // - One pass (Reconcile) lists every InferenceService, runtime, Secret and ServiceAccount from the store and, for
-//   each service: observe (replicas, downloads) -> plan (control/plan.h) -> act (start, retire, restart
-//   replicas; fetch models; events) -> write status (control/isvc_status.h; only when it changed). Then the
+//   each service and each of its components (predictor, transformer, explainer; each with its own revisions,
+//   replicas, autoscaler, traffic and route): observe (replicas, downloads) -> plan (control/plan.h) -> act
+//   (start, retire, restart replicas; fetch models; events); then the service's status from its components
+//   (control/isvc_status.h; written only when it changed). Then the
 //   gateway's routes are published (when they changed), retired replicas whose delay passed are stopped,
 //   and the model cache is collected when due. A lost event, a replica crash or a restart heal the same way.
 // - GPUs: a replica of a revision that asks for GPUs starts only with its devices (control/gpu.h:
@@ -86,7 +88,8 @@ class RealClock : public ReconcileClock {
 
 struct ReconcilerOptions {
   std::string domain = "example.com";
-  int gateway_http_port = 0;  // for status.address
+  int gateway_http_port = 0;  // for status.address, and a transformer's INFERD_GATEWAY
+  int gateway_grpc_port = 0;  // a transformer's INFERD_GATEWAY_GRPC (0: not set)
   autoscaler::AutoscalerConfig autoscaler;
   int initial_backoff_ms = 1000;  // replicas' restart backoff, and the failed-load retry delay
   int max_backoff_ms = 300000;

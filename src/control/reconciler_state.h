@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "control/isvc_status.h"
 #include "control/plan.h"
 #include "control/reconciler.h"
+#include "control/replica_command.h"
 #include "control/scaling.h"
 #include "core/mutex.h"
 #include "resources/resources.h"
@@ -80,33 +82,65 @@ struct Revision {
   int gpu_pending = 0;
   std::string gpu_shortage;
   bool gpu_warned = false;
+  // A predictor revision whose replicas also run the transformer (in-process, or KServe's collocation form).
+  std::optional<PythonCommand> in_process;
 };
 
-struct Service {
-  std::string ns, name, uid;
+// The components of an InferenceService, in the order they are reconciled and reported.
+inline constexpr const char* kComponents[] = {"predictor", "transformer", "explainer"};
+
+// One component of a service (control/plan.h: each is planned on its own): its revisions and traffic.
+struct ComponentState {
+  std::string name;                 // predictor | transformer | explainer
   std::vector<Revision> revisions;  // oldest first
   // Traffic (KServe's canary rollout): the last revision that took all traffic ("rolled out"), the one
   // before it, and the current split.
   std::string latest_rolled_out, previous_rolled_out;
   std::vector<TrafficTarget> traffic;
   std::string last_traffic;  // for the TrafficShifted event
+  // For the gateway: why the component takes no requests while no revision serves (the 503's message).
+  std::string route_unavailable;
+};
+
+struct Service {
+  std::string ns, name, uid;
+  // Its running components: the predictor first, then a transformer and an explainer when the spec has them
+  // (kComponents order; a component removed from the spec retires with its revisions).
+  std::vector<ComponentState> components;
   std::vector<std::string> events;  // names of the events written, oldest first
   std::string last_event_key;
   // Replicas taken out of the routes (scale down, revision retired), stopped at the time given (steady ns):
   // requests the gateway already sent them finish first.
   std::vector<std::pair<supervisor::ReplicaId, int64_t>> retiring;
-  // For the gateway: the label networking.kserve.io/visibility: cluster-local (loopback clients only), and
-  // why the service takes no requests while no revision serves (the 503's message).
+  // For the gateway: the label networking.kserve.io/visibility: cluster-local (loopback clients only).
   bool cluster_local = false;
-  std::string route_unavailable;
+
+  ComponentState* Find(std::string_view component) {
+    for (auto& c : components)
+      if (c.name == component) return &c;
+    return nullptr;
+  }
+  template <class F>
+  void ForEachRevision(F&& f) {
+    for (auto& c : components)
+      for (auto& r : c.revisions) f(r);
+  }
+  template <class F>
+  void ForEachRevision(F&& f) const {
+    for (const auto& c : components)
+      for (const auto& r : c.revisions) f(r);
+  }
 };
 
 // How long a replica taken out of the routes keeps running before it is sent SIGTERM (and then drains).
 constexpr int64_t kRetireDelayNs = 300'000'000;
 
-// The gateway's 503 message for a known service that no revision serves.
-inline std::string RouteUnavailable(const Service& svc, const std::string& reason, const std::string& message) {
-  std::string m = "service " + svc.ns + "/" + svc.name + " is not ready";
+// The gateway's 503 message for a known service (or one of its components other than the predictor) that no
+// revision serves.
+inline std::string RouteUnavailable(const Service& svc, const std::string& component, const std::string& reason,
+                                    const std::string& message) {
+  std::string m = "service " + svc.ns + "/" + svc.name + (component == "predictor" ? "" : " (" + component + ")") +
+                  " is not ready";
   if (!reason.empty()) m += " (" + reason + (message.empty() ? "" : ": " + message) + ")";
   if (m.size() > 512) m = m.substr(0, 509) + "...";
   return m;
@@ -145,20 +179,25 @@ struct Reconciler::State {
   }
 
   void ReconcileAll();
-  // One service per pass: its predictor resolved, its revision, model, replicas, traffic and status, in
-  // steps that share one Pass.
+  // One service per pass: each of its components (kComponents) resolved, its revision, model, replicas and
+  // traffic, in steps that share one Pass per component; then the service's status from all of them.
   struct Pass;
+  struct ServicePass;
   void ReconcileService(const Json& obj, Service& svc, const std::vector<Json>& ns_runtimes,
                         const std::vector<Json>& cluster_runtimes);
+  void SyncComponents(const Json& obj, Service& svc, const InProcessPlan& in_process);
+  void ReconcileComponent(Pass& p, Service& svc, const std::vector<Json>& ns_runtimes,
+                          const std::vector<Json>& cluster_runtimes);
   void ResolveComponent(Pass& p, const std::vector<Json>& ns_runtimes, const std::vector<Json>& cluster_runtimes);
   void EnsureRevision(Pass& p, Service& svc);
   void EnsureStorage(Pass& p, Service& svc);
   void ObserveReplicas(Pass& p, Service& svc);
   void RouteTraffic(Pass& p, Service& svc);
-  void BuildStatus(Pass& p, Service& svc);
-  ComponentStatus PredictorStatus(Pass& p, const Service& svc);
+  ComponentReadiness ComponentReady(Pass& p, Service& svc);
+  void BuildStatus(ServicePass& sp, std::vector<Pass>& passes, Service& svc);
+  ComponentStatus ComponentStatusOf(Pass& p, const Service& svc);
   std::optional<ConditionStatus> GpuCondition(const Service& svc);
-  RevisionStatus RevisionStatusOf(const Revision& rev, const Service& svc, int ready, bool latest);
+  RevisionStatus RevisionStatusOf(const Revision& rev, const ComponentState& comp, int ready, bool latest);
   void PublishLogTargets(const Service& svc) EXCLUDES(logs_mu);
   void StopRevision(Revision& rev);
   void StopService(Service& svc);
@@ -174,6 +213,7 @@ struct Reconciler::State {
   void CheckLoadFailure(Service& svc, Revision& rev, const supervisor::ReplicaStatus& s);
   void RetryFailedLoad(Service& svc, Revision& rev, int ready);
   void PublishRoutes();
+  gateway::ServiceRoute ComponentRoute(const Service& svc, const ComponentState& comp, std::string& fingerprint);
   void PublishKnownServices();
   // Model storage (model_storage.h).
   void ListCredentialObjects();

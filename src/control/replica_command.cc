@@ -127,13 +127,37 @@ const Json* RuntimeContainer(const Json& runtime) {
   return found;
 }
 
+// KServe's art explainer container (explainer_art.go GetContainer), as `inferd art-explainer`: --model_name,
+// --http_port (replaced by the replica's port), --predictor_host (always the predictor), --workers with
+// containerConcurrency, --storage_uri with a storageUri, --adversary_type, one --<key> <value> per config
+// entry (keys sorted), then the user's args (once: KServe's doubling of them is a bug, not a behaviour).
+resources::ContainerSpec ArtContainer(const ReplicaCommandInput& in) {
+  const resources::ComponentSpec& s = *in.spec;
+  resources::ContainerSpec c;
+  c.name = "kserve-container";
+  c.command = s.command.empty() ? std::vector<std::string>{"inferd", "art-explainer"} : s.command;
+  c.args = {"--model_name", in.isvc_name, "--http_port", "8080", "--predictor_host", in.predictor_host};
+  if (s.container_concurrency > 0) c.args.insert(c.args.end(), {"--workers", std::to_string(s.container_concurrency)});
+  if (!s.storage_uri.empty()) c.args.insert(c.args.end(), {"--storage_uri", "/mnt/models"});
+  c.args.insert(c.args.end(), {"--adversary_type", s.art_type});
+  for (const auto& [k, v] : s.art_config) c.args.insert(c.args.end(), {"--" + k, v});
+  c.working_dir = s.working_dir;
+  c.readiness = s.readiness;
+  return c;
+}
+
 // The container a replica runs: the component's first own container, else the runtime's kserve-container (or
 // its first), with the implementation's command, workingDir and readinessProbe over the runtime's. `where`
 // names it for messages.
 Status ChooseContainer(const ReplicaCommandInput& in, resources::ContainerSpec* container, std::string* where) {
   if (!in.spec->containers.empty()) {
     *container = in.spec->containers.front();
-    *where = "spec.predictor.containers[0]";
+    *where = "spec." + in.spec->component + ".containers[0]";
+    return Status::Ok();
+  }
+  if (!in.spec->art_type.empty()) {
+    *where = "spec.explainer.art";
+    *container = ArtContainer(in);
     return Status::Ok();
   }
   if (!in.runtime) return InvalidArgument("no runtime");
@@ -236,6 +260,152 @@ std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in)
   return out;
 }
 
+namespace {
+
+// python, python3, python3.12, /usr/bin/python3, ...
+bool IsPythonInterpreter(std::string_view arg0) {
+  if (auto slash = arg0.rfind('/'); slash != std::string_view::npos) arg0 = arg0.substr(slash + 1);
+  if (arg0 == "python" || arg0 == "python3") return true;
+  if (!arg0.starts_with("python3.") || arg0.size() == 8) return false;
+  return std::all_of(arg0.begin() + 8, arg0.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+}  // namespace
+
+std::optional<PythonCommand> ParsePythonCommand(const std::vector<std::string>& command,
+                                                const std::vector<std::string>& args) {
+  std::vector<std::string> line = command;
+  line.insert(line.end(), args.begin(), args.end());
+  if (line.empty() || !IsPythonInterpreter(line.front())) return std::nullopt;
+  PythonCommand py;
+  size_t i = 1;
+  for (; i < line.size(); ++i) {
+    const std::string& a = line[i];
+    if (a == "-m") {
+      if (i + 1 >= line.size()) return std::nullopt;
+      py.module = line[i + 1];
+      i += 2;
+      break;
+    }
+    if (a.starts_with("-m") && a.size() > 2 && a[2] != '-') {
+      py.module = a.substr(2);
+      ++i;
+      break;
+    }
+    if (!a.starts_with("-") && a.ends_with(".py")) {
+      py.script = a;
+      ++i;
+      break;
+    }
+    if (a == "-W" || a == "-X") {  // interpreter options that take a value
+      ++i;
+      continue;
+    }
+    if (!a.starts_with("-") || a == "-" || a == "-c") return std::nullopt;  // a program other than a module/file
+  }
+  if (py.module.empty() && py.script.empty()) return std::nullopt;
+  py.args.assign(line.begin() + static_cast<std::ptrdiff_t>(std::min(i, line.size())), line.end());
+  return py;
+}
+
+std::vector<std::string> PythonModelServerFlags(const PythonCommand& py) {
+  std::vector<std::string> flags;
+  flags.push_back(py.module.empty() ? "--python=" + py.script : "--python_module=" + py.module);
+  for (const auto& a : py.args) flags.push_back("--python_arg=" + a);
+  return flags;
+}
+
+void AppendComponentFlags(const ReplicaCommandInput& in, std::vector<std::string>& args) {
+  auto add = [&args](std::string_view flag, const std::string& value) {
+    if (HasFlag(args, flag)) return;
+    args.emplace_back(flag);
+    args.push_back(value);
+  };
+  add("--model_name", in.isvc_name);
+  add("--predictor_host", in.predictor_host);
+  if (in.spec->container_concurrency > 0) add("--workers", std::to_string(in.spec->container_concurrency));
+}
+
+namespace {
+
+std::string CommandText(const resources::ContainerSpec& c) {
+  std::string t;
+  for (const auto* part : {&c.command, &c.args})
+    for (const auto& a : *part) t += (t.empty() ? "" : " ") + a;
+  return t.empty() ? "(no command)" : t;
+}
+
+}  // namespace
+
+InProcessPlan PlanInProcess(const resources::Json& isvc) {
+  InProcessPlan plan;
+  const Json* spec = isvc.is_object() && isvc.contains("spec") ? &isvc["spec"] : nullptr;
+  if (!spec || !spec->is_object()) return plan;
+  const Json& md = isvc.contains("metadata") && isvc["metadata"].is_object() ? isvc["metadata"] : Json::object();
+  const bool annotated = md.contains("annotations") && md["annotations"].is_object() &&
+                         md["annotations"].value(kTransformerAnnotation, "") == "in-process";
+  const bool has_transformer = spec->contains("transformer") && !(*spec)["transformer"].is_null();
+  auto fail = [&plan](const std::string& reason, const std::string& error) {
+    plan.command.reset();
+    plan.reason = reason;
+    plan.error = error;
+    return plan;
+  };
+  if (annotated && has_transformer) {
+    plan.from_annotation = true;
+    plan.template_json = (*spec)["transformer"];
+    auto t = resources::ResolveComponent(isvc, "transformer");
+    if (!t.ok()) return fail("InvalidTransformerSpec", t.status().message());
+    ReplicaCommandInput in;
+    in.isvc_name = md.value("name", "");
+    in.ns = md.value("namespace", "default");
+    in.predictor_host = in.isvc_name + "-predictor." + in.ns;
+    in.spec = &*t;
+    std::vector<std::string> args = t->containers.front().args;
+    AppendComponentFlags(in, args);
+    plan.command = ParsePythonCommand(t->containers.front().command, args);
+    if (!plan.command) {
+      return fail("InProcessTransformerNotRunnable",
+                  "spec.transformer.containers[0]: " + std::string(kTransformerAnnotation) +
+                      ": in-process runs a Python transformer (python -m module, or python file.py) inside the "
+                      "predictor's inferd model-server; its command is: " + CommandText(t->containers.front()));
+    }
+  }
+  auto pred = resources::ResolvePredictor(isvc);
+  if (!pred.ok() || pred->collocated.empty()) return plan;
+  std::string others;
+  for (const auto& n : pred->collocated)
+    if (n != "transformer-container") others += (others.empty() ? "" : ", ") + (n.empty() ? "(unnamed)" : n);
+  if (!others.empty()) {
+    return fail("CollocatedContainerNotRunnable",
+                "spec.predictor.containers: containers collocated with the model (" + others +
+                    ") are not run; inferd runs a transformer-container with a Python command inside the model server");
+  }
+  if (!pred->collocated_transformer) return plan;
+  if (plan.from_annotation) {
+    return fail("InProcessTransformerNotRunnable",
+                "spec.predictor.containers: a transformer-container and spec.transformer with " +
+                    std::string(kTransformerAnnotation) + ": in-process both ask to run inside the predictor");
+  }
+  const resources::ContainerSpec& tc = *pred->collocated_transformer;
+  plan.command = ParsePythonCommand(tc.command, tc.args);
+  // KServe appends nothing to a collocated container; inferd's model server wraps the native model for a
+  // program that names a --predictor_host (pyshim's contract), so one is added when the user gave none.
+  if (plan.command && !HasFlag(plan.command->args, "--predictor_host")) {
+    const std::string name = md.value("name", "");
+    plan.command->args.insert(plan.command->args.end(),
+                              {"--predictor_host", name + "-predictor." + md.value("namespace", "default")});
+  }
+  plan.template_json = {{"collocated", CommandText(tc)}};
+  if (!plan.command) {
+    return fail("CollocatedContainerNotRunnable",
+                "spec.predictor.containers[transformer-container]: inferd runs a collocated transformer inside the "
+                "model server, which needs a Python command (python -m module, or python file.py); its command "
+                "is: " + CommandText(tc));
+  }
+  return plan;
+}
+
 std::string LoadFailureFromIndex(std::string_view body) {
   auto parsed = ParseBoundedJson(body, "repository index");
   if (!parsed.ok() || !parsed->is_array()) return "";
@@ -286,9 +456,26 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
                              "map the image to a local command in the `images:` section of `inferd serve --config`");
     }
   }
-  for (const auto& a : in.spec->args) args.push_back(a);
-  for (const auto& e : in.spec->env) env.emplace_back(e.name, e.value);
-
+  const bool component = in.spec->component != "predictor";
+  // A transformer's or explainer's own container already holds its args and env (ResolveComponent).
+  if (!component || in.spec->containers.empty()) {
+    for (const auto& a : in.spec->args) args.push_back(a);
+    for (const auto& e : in.spec->env) env.emplace_back(e.name, e.value);
+  }
+  if (component) {
+    if (in.spec->art_type.empty()) AppendComponentFlags(in, args);
+    env.emplace_back("INFERENCE_SERVICE_NAME", in.isvc_name);
+  }
+  if (component || in.in_process) {
+    if (!in.gateway_http.empty()) env.emplace_back("INFERD_GATEWAY", in.gateway_http);
+    if (!in.gateway_grpc.empty()) env.emplace_back("INFERD_GATEWAY_GRPC", in.gateway_grpc);
+  }
+  // A transformer's or explainer's Python program runs in inferd model-server's embedded interpreter (a
+  // predictor's own Python container keeps running as written: KServe's custom-model contract, port flags).
+  if (auto py = component ? ParsePythonCommand(command, args) : std::nullopt) {
+    command = {"inferd", "model-server"};
+    args = PythonModelServerFlags(*py);
+  }
   supervisor::ReplicaSpec r;
   r.name = in.replica_name;
   bool is_inferd = command.front() == "inferd" || command.front().ends_with("/inferd");
@@ -297,10 +484,14 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   for (auto& a : args) argv.push_back(ExpandTemplate(a, in));
   for (auto& [k, v] : env) v = ExpandTemplate(v, in);
   if (is_inferd) argv.front() = in.inferd_bin;
-  const bool model_server = is_inferd && argv.size() > 1 && argv[1] == "model-server";
+  // `inferd art-explainer` is the model server serving one explainer (same ports line, readiness and flags).
+  const bool model_server = is_inferd && argv.size() > 1 && (argv[1] == "model-server" || argv[1] == "art-explainer");
   if (model_server) {
     std::vector<std::string> rest(argv.begin() + 2, argv.end());
     SetModelServerFlags(rest, in);
+    if (in.in_process) {
+      for (auto& f : PythonModelServerFlags(*in.in_process)) rest.push_back(ExpandTemplate(f, in));
+    }
     argv.resize(2);
     argv.insert(argv.end(), rest.begin(), rest.end());
     r.ports_from_stdout = true;
@@ -308,6 +499,12 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     int port = FreeLoopbackPort();
     if (port == 0) return Unavailable("no free loopback port for " + in.replica_name);
     std::vector<std::string> rest(argv.begin() + 1, argv.end());
+    if (in.in_process) {
+      return InvalidArgument(where + ": an in-process transformer runs inside `inferd model-server`; this predictor "
+                             "runs '" + argv.front() + "'");
+    }
+    // KServe gives a transformer or explainer its port as --http_port; here the replica's own.
+    if (component && !HasFlag(rest, "--http_port") && !HasFlag(rest, "--port")) rest.push_back("--http_port=0");
     for (std::string_view flag : {"--http_port", "--port"}) {
       if (HasFlag(rest, flag)) SetFlag(rest, flag, std::to_string(port));
     }

@@ -30,10 +30,27 @@
 //   failureThreshold set the supervisor's probe; terminationGracePeriodSeconds its stop grace.
 // - A runtime with workerSpec, or whose container uses envFrom or env valueFrom, cannot run as a local
 //   process: InvalidArgument naming the runtime and the field (the service shows RuntimeNotRunnable).
+// - Components (spec->component): a transformer's or explainer's container gets KServe's appended flags,
+//   each unless already in its args (`--model_name <isvc> --predictor_host <predictor_host> [--workers N]` with
+//   containerConcurrency; `--http_port <port>` for a command that is not `inferd model-server`), and env
+//   INFERENCE_SERVICE_NAME=<isvc>, INFERD_GATEWAY / INFERD_GATEWAY_GRPC (gateway_http / gateway_grpc, when set:
+//   how src/pipeline/predictor_client reaches predictor_host under `inferd serve`). An `art` explainer runs
+//   `inferd art-explainer --model_name <isvc> --http_port 0 --predictor_host <host> [--workers N]
+//   [--storage_uri <model dir>] --adversary_type <type> --<key> <value>...` (config keys sorted), then its args;
+//   it is the model server serving one explainer, so it gets the model server's ports, host and --uds too.
+// - Python: a transformer's or explainer's container whose command is `python`/`python3`/`python3.N` (any
+//   path) with `-m module` or `file.py` runs as `inferd model-server --python=file.py` (or
+//   `--python_module=module`), the rest of its command line (appended flags included) as repeated
+//   `--python_arg=<arg>` (the embedded interpreter serves what the script registers; never a bare python3
+//   process). A predictor's own Python container runs as written (KServe's custom-model contract).
+// - In-process transformer (`in_process`, a predictor only): the predictor's `inferd model-server` also runs
+//   that Python command (its flags added as above); a predictor that does not run `inferd model-server`:
+//   InvalidArgument saying so.
 // - Every replica's spec asks the supervisor why it is not ready from its repository index (POST
 //   /v2/repository/index, open without the repository token), read by LoadFailureFromIndex.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +62,19 @@
 
 namespace inferd::control {
 
+// A container command line that runs a Python program (see the contract).
+struct PythonCommand {
+  std::string script;   // `python file.py` ("" with a module)
+  std::string module;   // `python -m module` ("" with a script)
+  std::vector<std::string> args;  // what follows on the command line
+};
+// `command` then `args` as one command line; nullopt when it is not a Python interpreter running a module or
+// a .py file (interpreter options before it, such as -u, are skipped).
+std::optional<PythonCommand> ParsePythonCommand(const std::vector<std::string>& command,
+                                                const std::vector<std::string>& args);
+// The `inferd model-server` flags that run it: --python=F or --python_module=M, then --python_arg=A per arg.
+std::vector<std::string> PythonModelServerFlags(const PythonCommand& py);
+
 struct ReplicaCommandInput {
   std::string isvc_name, ns, replica_name;
   const resources::ComponentSpec* spec = nullptr;
@@ -53,9 +83,33 @@ struct ReplicaCommandInput {
   std::string inferd_bin;                    // this executable
   std::string uds_path;                      // non-empty: `inferd model-server` also serves REST there (--uds)
   const LocalImages* images = nullptr;       // what images without a command run here (null: none mapped)
+  // Transformer and explainer (and an in-process transformer): where the predictor is, and the gateway.
+  std::string predictor_host;                // <isvc>-predictor.<ns>
+  std::string gateway_http, gateway_grpc;    // "127.0.0.1:<port>" ("" = not set)
+  std::optional<PythonCommand> in_process;   // a predictor's in-process transformer (flags already appended)
 };
 
+// KServe's flags for a transformer or explainer container, appended to `args` unless already there
+// (CustomTransformer.GetContainer): --model_name, --predictor_host, --workers with containerConcurrency.
+void AppendComponentFlags(const ReplicaCommandInput& in, std::vector<std::string>& args);
+
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);
+
+// A transformer that runs inside the predictor's replicas (one `inferd model-server` with the native model
+// and the script): inferd's annotation `inferd.io/transformer: in-process` with spec.transformer (KServe's
+// appended flags added to its command, as for a separate transformer), or KServe's collocation form (a
+// `transformer-container` beside the model in spec.predictor.containers; its args as written: KServe appends
+// none). Pure: decided from the InferenceService object alone.
+struct InProcessPlan {
+  std::optional<PythonCommand> command;  // the transformer's Python command line (none: no in-process transformer)
+  bool from_annotation = false;  // spec.transformer runs in-process, so it is not a component of its own
+  resources::Json template_json;  // what the predictor's revision template includes for it
+  // It cannot run in-process: the predictor's not-Ready reason and message ("" = nothing wrong). Also other
+  // containers collocated with the model, which a local process cannot run beside it.
+  std::string reason, error;
+};
+inline constexpr char kTransformerAnnotation[] = "inferd.io/transformer";
+InProcessPlan PlanInProcess(const resources::Json& isvc);
 
 // A repository index (KServe V2: [{name, version, state, reason}]) as a replica answers it: the load failure
 // of its first UNAVAILABLE model ("model NAME is unavailable" without a reason), or "" when none failed or the

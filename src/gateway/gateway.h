@@ -7,7 +7,11 @@
 //   unchanged; otherwise path `/serving/{ns}/{isvc}/rest...` -> that service with path `/rest...`;
 //   otherwise `/v1/models/{isvc}[:verb]` and `/v2/models/{isvc}[/...]` -> service {isvc} in the
 //   default namespace. Hosts `{isvc}[-predictor].{ns}.svc.cluster.local` (the cluster-local form) route like
-//   the `{domain}` ones, for loopback clients only. No route: 404 with a JSON {"error": "..."} naming the
+//   the `{domain}` ones, for loopback clients only. Components (ServiceRoute::component): a service with a
+//   transformer gets everything on its own host and path forms there, except paths matching
+//   `^/v1/models/[\w-]+:explain$`, which go to its explainer when it has one; `{isvc}-transformer...` and
+//   `{isvc}-explainer...` hosts (and the short in-cluster `{isvc}-{component}.{ns}`, loopback only) reach that
+//   component, `{isvc}-predictor...` the predictor. No route: 404 with a JSON {"error": "..."} naming the
 //   host/path. A known service with no revision to send to (a ServiceRoute without revisions: not ready yet,
 //   failing, or `inferd serve` just started): 503 {"error": ...} with Retry-After.
 // Health: `/v2/health/live`, `/v2/health/ready` and `/` are the service's own when the request names one
@@ -22,7 +26,8 @@
 // Routing (gRPC, inference.GRPCInferenceService): every method is proxied as raw bytes (grpc generic
 //   service/stub); the target is the service named by the request's `model_name` (field 1 of
 //   ModelInferRequest / ModelMetadataRequest / ModelReadyRequest) in the namespace given by the
-//   `:authority` host when it matches `{isvc}.{ns}.{domain}`, else "default". ServerLive/ServerReady
+//   `:authority` host when it matches `{isvc}.{ns}.{domain}`, else "default"; the component the `:authority`
+//   names when it names one of that service's, else the transformer when it has one. ServerLive/ServerReady
 //   answer locally unless the `:authority` names a service (see Health).
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
@@ -168,6 +173,9 @@ struct RevisionRoute {
 
 struct ServiceRoute {
   std::string ns, name;  // the InferenceService
+  // Which of its components this route serves: "" (the predictor), "transformer" or "explainer". A
+  // component's route is listed beside the predictor's (same ns and name); see Routing for who gets what.
+  std::string component;
   std::vector<RevisionRoute> revisions;  // empty: known, but nothing to send to (503 with `unavailable`)
   std::chrono::milliseconds timeout{60000};
   std::string unavailable;  // with no revisions: why (the 503's message); a default one when empty

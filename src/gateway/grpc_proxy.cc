@@ -240,7 +240,9 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     const bool external = (cluster_host || table_->any_cluster_local) && ExternalPeer(ctx_->peer());
     if (has_host && !(cluster_host && external)) {
       ns = host_ns;
-      host_svc = ResolveHostLabel(*table_, label, ns, &host_tag, external);
+      bool top_level = false;
+      host_svc = ResolveHostLabel(*table_, label, ns, &host_tag, external, &top_level);
+      if (host_svc && top_level) host_svc = table_->TopLevel(*host_svc, "");  // the transformer when there is one
     }
     std::string_view tag;
     if (!model_.empty()) {
@@ -249,7 +251,14 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
         return Fail(grpc::StatusCode::NOT_FOUND,
                     "gateway: no InferenceService '" + model_ + "' in namespace '" + std::string(ns) + "'");
       }
-      if (svc_ == host_svc) tag = host_tag;
+      // The :authority's component of this service (e.g. {isvc}-predictor.{ns}, as a transformer calls its
+      // predictor), else what the service's own URL routes to.
+      if (host_svc && host_svc->ns == svc_->ns && host_svc->name == svc_->name) {
+        svc_ = host_svc;
+        tag = host_tag;
+      } else {
+        svc_ = table_->TopLevel(*svc_, "");
+      }
     } else {
       svc_ = host_svc;
       tag = host_tag;

@@ -43,7 +43,40 @@ std::string_view Segment(std::string_view rest, std::string_view stops) {
   return end == std::string_view::npos ? rest : rest.substr(0, end);
 }
 
+// The component suffixes of a host label (`{isvc}-predictor`, ...), and the component each names ("" = the
+// predictor).
+struct ComponentSuffix {
+  std::string_view suffix, component;
+};
+constexpr ComponentSuffix kComponentSuffixes[] = {
+    {"-predictor", ""}, {"-transformer", "transformer"}, {"-explainer", "explainer"}};
+
+// `^/v1/models/[\w-]+:explain$` on the path (the query aside): KServe's explainer route.
+bool IsExplainPath(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  constexpr std::string_view kV1 = "/v1/models/", kExplain = ":explain";
+  if (!path.starts_with(kV1) || !EndsWith(path, kExplain)) return false;
+  std::string_view name = path.substr(kV1.size(), path.size() - kV1.size() - kExplain.size());
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// The entry of `svc`'s component ("" = the predictor itself), or null when it has none.
+const ServiceState* ComponentOf(const CompiledTable& table, const ServiceState* svc, std::string_view component) {
+  if (svc == nullptr || component.empty()) return svc;
+  const int i = component == "transformer" ? svc->transformer : svc->explainer;
+  return i < 0 ? nullptr : &table.services[static_cast<size_t>(i)];
+}
+
 }  // namespace
+
+const ServiceState* CompiledTable::TopLevel(const ServiceState& predictor, std::string_view path) const {
+  if (predictor.explainer >= 0 && IsExplainPath(path)) return &services[static_cast<size_t>(predictor.explainer)];
+  if (predictor.transformer >= 0) return &services[static_cast<size_t>(predictor.transformer)];
+  return &predictor;
+}
 
 const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view name, bool external) const {
   auto it = index.find(ns);
@@ -87,43 +120,72 @@ std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
   return s;
 }
 
+namespace {
+
+ServiceState CompileService(const ServiceRoute& svc, std::string ns, EndpointRegistry* registry,
+                            std::vector<uint64_t>* endpoint_ids) {
+  ServiceState st;
+  st.ns = std::move(ns);
+  st.name = svc.name;
+  st.component = svc.component == "predictor" ? "" : svc.component;
+  st.timeout = svc.timeout;
+  st.cluster_local = svc.cluster_local;
+  st.unavailable = !svc.unavailable.empty()
+                       ? svc.unavailable
+                       : "service " + st.ns + "/" + svc.name + (st.component.empty() ? "" : " (" + st.component + ")") +
+                             " has no ready revision yet";
+  for (const auto& r : svc.revisions) {
+    RevisionState rs;
+    rs.revision = r.revision;
+    rs.tag = r.tag;
+    rs.percent = std::max(0, r.percent);
+    rs.container_concurrency = std::max(0, r.container_concurrency);
+    rs.unavailable = r.unavailable;
+    rs.activate = r.activate;
+    rs.stats = r.stats ? r.stats : std::make_shared<RevisionStats>();
+    for (const auto& e : r.endpoints) {
+      auto es = registry->Get(e);
+      endpoint_ids->push_back(es->id);
+      rs.endpoints.push_back(std::move(es));
+    }
+    st.total_percent += rs.percent;
+    st.revisions.push_back(std::move(rs));
+  }
+  return st;
+}
+
+}  // namespace
+
 std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::string_view domain,
                                              EndpointRegistry* registry) {
   auto out = std::make_shared<CompiledTable>();
   out->domain = std::string(domain);
   out->services.reserve(table.services.size());
+  auto ns_of = [](const ServiceRoute& svc) { return svc.ns.empty() ? std::string(kDefaultNamespace) : svc.ns; };
+  auto is_predictor = [](const ServiceRoute& svc) { return svc.component.empty() || svc.component == "predictor"; };
+  // The predictors first (the index finds them), then the other components, linked from their predictor.
   for (const auto& svc : table.services) {
-    if (svc.name.empty()) continue;
-    std::string ns = svc.ns.empty() ? std::string(kDefaultNamespace) : svc.ns;
+    if (svc.name.empty() || !is_predictor(svc)) continue;
+    std::string ns = ns_of(svc);
     auto& by_name = out->index[ns];
     if (by_name.count(svc.name)) continue;
-    ServiceState st;
-    st.ns = ns;
-    st.name = svc.name;
-    st.timeout = svc.timeout;
-    st.cluster_local = svc.cluster_local;
     out->any_cluster_local |= svc.cluster_local;
-    st.unavailable = !svc.unavailable.empty() ? svc.unavailable
-                                              : "service " + ns + "/" + svc.name + " has no ready revision yet";
-    for (const auto& r : svc.revisions) {
-      RevisionState rs;
-      rs.revision = r.revision;
-      rs.tag = r.tag;
-      rs.percent = std::max(0, r.percent);
-      rs.container_concurrency = std::max(0, r.container_concurrency);
-      rs.unavailable = r.unavailable;
-      rs.activate = r.activate;
-      rs.stats = r.stats ? r.stats : std::make_shared<RevisionStats>();
-      for (const auto& e : r.endpoints) {
-        auto es = registry->Get(e);
-        out->endpoint_ids.push_back(es->id);
-        rs.endpoints.push_back(std::move(es));
-      }
-      st.total_percent += rs.percent;
-      st.revisions.push_back(std::move(rs));
-    }
     by_name.emplace(svc.name, out->services.size());
-    out->services.push_back(std::move(st));
+    out->services.push_back(CompileService(svc, std::move(ns), registry, &out->endpoint_ids));
+  }
+  for (const auto& svc : table.services) {
+    if (svc.name.empty() || is_predictor(svc)) continue;
+    if (svc.component != "transformer" && svc.component != "explainer") continue;
+    std::string ns = ns_of(svc);
+    auto it = out->index.find(ns);
+    if (it == out->index.end()) continue;
+    auto jt = it->second.find(svc.name);
+    if (jt == it->second.end()) continue;  // a component without its predictor's route: nothing routes to it
+    int& slot = svc.component == "transformer" ? out->services[jt->second].transformer
+                                               : out->services[jt->second].explainer;
+    if (slot >= 0) continue;
+    slot = static_cast<int>(out->services.size());
+    out->services.push_back(CompileService(svc, std::move(ns), registry, &out->endpoint_ids));
   }
   std::sort(out->endpoint_ids.begin(), out->endpoint_ids.end());
   out->endpoint_ids.erase(std::unique(out->endpoint_ids.begin(), out->endpoint_ids.end()), out->endpoint_ids.end());
@@ -152,29 +214,52 @@ bool SplitAnyServiceHost(std::string_view host, std::string_view domain, std::st
                          std::string_view* ns, bool* cluster_local) {
   *cluster_local = false;
   if (SplitServiceHost(host, domain, label, ns)) return true;
-  *cluster_local = SplitServiceHost(host, kClusterLocalDomain, label, ns);
-  return *cluster_local;
+  *cluster_local = true;
+  if (SplitServiceHost(host, kClusterLocalDomain, label, ns)) return true;
+  // `{isvc}-{component}.{ns}`: Kubernetes' short in-cluster name, as KServe's --predictor_host gives it.
+  if (!host.empty() && host.front() == '[') return *cluster_local = false;
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  const size_t dot = host.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 >= host.size() ||
+      host.find('.', dot + 1) != std::string_view::npos) {
+    return *cluster_local = false;
+  }
+  const std::string_view l = host.substr(0, dot);
+  for (const auto& c : kComponentSuffixes) {
+    if (l.size() > c.suffix.size() && EndsWith(l, c.suffix)) {
+      *label = l;
+      *ns = host.substr(dot + 1);
+      return true;
+    }
+  }
+  return *cluster_local = false;
 }
 
 const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_view label, std::string_view ns,
-                                     std::string_view* tag, bool external) {
-  if (const ServiceState* s = table.Find(ns, label, external)) return s;
-  constexpr std::string_view kPredictor = "-predictor";
-  if (!EndsWith(label, kPredictor)) return nullptr;
-  std::string_view base = label.substr(0, label.size() - kPredictor.size());
-  if (base.empty()) return nullptr;
-  if (const ServiceState* s = table.Find(ns, base, external)) return s;
-  // {tag}-{isvc}: the tag is one of the service's revision tags.
-  for (size_t dash = base.find('-'); dash != std::string_view::npos; dash = base.find('-', dash + 1)) {
-    std::string_view t = base.substr(0, dash);
-    const ServiceState* s = table.Find(ns, base.substr(dash + 1), external);
-    if (s == nullptr) continue;
-    for (const auto& r : s->revisions) {
-      if (!r.tag.empty() && r.tag == t) {
-        *tag = t;
-        return s;
+                                     std::string_view* tag, bool external, bool* top_level) {
+  if (top_level) *top_level = false;
+  if (const ServiceState* s = table.Find(ns, label, external)) {
+    if (top_level) *top_level = true;
+    return s;
+  }
+  for (const auto& c : kComponentSuffixes) {
+    if (!EndsWith(label, c.suffix)) continue;
+    std::string_view base = label.substr(0, label.size() - c.suffix.size());
+    if (base.empty()) return nullptr;
+    if (const ServiceState* s = table.Find(ns, base, external)) return ComponentOf(table, s, c.component);
+    // {tag}-{isvc}: the tag is one of the component's revision tags.
+    for (size_t dash = base.find('-'); dash != std::string_view::npos; dash = base.find('-', dash + 1)) {
+      std::string_view t = base.substr(0, dash);
+      const ServiceState* s = ComponentOf(table, table.Find(ns, base.substr(dash + 1), external), c.component);
+      if (s == nullptr) continue;
+      for (const auto& r : s->revisions) {
+        if (!r.tag.empty() && r.tag == t) {
+          *tag = t;
+          return s;
+        }
       }
     }
+    return nullptr;
   }
   return nullptr;
 }
@@ -194,8 +279,9 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
   std::string_view label, ns;
   bool cluster_host = false;
   if (SplitAnyServiceHost(host, table.domain, &label, &ns, &cluster_host) && !(cluster_host && external)) {
-    if (const ServiceState* s = ResolveHostLabel(table, label, ns, &m.tag, external)) {
-      m.service = s;
+    bool top_level = false;
+    if (const ServiceState* s = ResolveHostLabel(table, label, ns, &m.tag, external, &top_level)) {
+      m.service = top_level ? table.TopLevel(*s, target) : s;
       m.internal = cluster_host || s->cluster_local;
       m.path_view = target;
       return m;
@@ -210,9 +296,9 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
     std::string_view name = Segment(rest, "/?");
     if (name.empty()) return m;
     rest.remove_prefix(name.size());
-    m.service = table.Find(n, name, external);
-    if (m.service == nullptr) return m;
-    m.internal = m.service->cluster_local;
+    const ServiceState* s = table.Find(n, name, external);
+    if (s == nullptr) return m;
+    m.internal = s->cluster_local;
     m.rewritten = true;
     if (!rest.empty() && rest.front() == '/') {
       m.path_view = rest;
@@ -221,6 +307,7 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
       m.path_storage.append(rest);
       m.owns_path = true;
     }
+    m.service = table.TopLevel(*s, m.path());
     return m;
   }
   constexpr std::string_view kV1 = "/v1/models/";
@@ -232,9 +319,9 @@ RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_
     name = Segment(target.substr(kV2.size()), "/?");
   }
   if (!name.empty()) {
-    m.service = table.Find(kDefaultNamespace, name, external);
-    if (m.service) {
-      m.internal = m.service->cluster_local;
+    if (const ServiceState* s = table.Find(kDefaultNamespace, name, external)) {
+      m.service = table.TopLevel(*s, target);
+      m.internal = s->cluster_local;
       m.path_view = target;
     }
   }

@@ -59,6 +59,10 @@ struct RevisionState {
 
 struct ServiceState {
   std::string ns, name;
+  std::string component;  // "" for the predictor (the entry the index finds), "transformer", "explainer"
+  // On the predictor's entry: the index in CompiledTable::services of the service's transformer / explainer
+  // (-1: none).
+  int transformer = -1, explainer = -1;
   std::vector<RevisionState> revisions;
   int total_percent = 0;  // sum of the positive percents
   std::chrono::milliseconds timeout{60000};
@@ -81,8 +85,13 @@ struct CompiledTable {
   std::vector<uint64_t> endpoint_ids;  // sorted: what the workers' pools may keep
   bool any_cluster_local = false;      // some service is cluster_local
 
-  // `external`: the client is not on loopback, so cluster-local services do not exist for it.
+  // `external`: the client is not on loopback, so cluster-local services do not exist for it. Returns the
+  // service's predictor entry.
   const ServiceState* Find(std::string_view ns, std::string_view name, bool external = false) const;
+  // What the service's own URL routes to for `path` (KServe's ingress rules): a path matching
+  // ^/v1/models/[\w-]+:explain$ (query aside) to its explainer when it has one, anything else to its
+  // transformer when it has one, else the predictor (`predictor`, an entry Find returned).
+  const ServiceState* TopLevel(const ServiceState& predictor, std::string_view path) const;
 };
 
 // Hands out one EndpointState per (host, http_port, grpc_port, uds_path, pid) while some table still uses it
@@ -118,24 +127,30 @@ struct RouteMatch {
   bool owns_path = false;
 };
 
-// Host `{isvc}.{ns}.{domain}`, `{isvc}-predictor.{ns}.{domain}`, `{tag}-{isvc}-predictor.{ns}.{domain}` (port
-// ignored; a host of that form naming no service falls through to the path rules), then
-// `/serving/{ns}/{isvc}[/rest]` (-> `/rest`, at least `/`), then `/v1/models/{isvc}[:verb|/...]` and
-// `/v2/models/{isvc}[/...]` in the default namespace. `target` is the request target (path + query).
-// Hosts of the `{kClusterLocalDomain}` form are matched too, unless `external`; with `external` (a client not
-// on loopback) cluster-local services and hosts match nothing. The returned views point into `host`,
-// `target` or the table.
+// Host `{isvc}.{ns}.{domain}`, `{isvc}-{component}.{ns}.{domain}`, `{tag}-{isvc}-{component}.{ns}.{domain}`
+// (component predictor, transformer or explainer; port ignored; a host of that form naming no service falls
+// through to the path rules), then `/serving/{ns}/{isvc}[/rest]` (-> `/rest`, at least `/`), then
+// `/v1/models/{isvc}[:verb|/...]` and `/v2/models/{isvc}[/...]` in the default namespace. `target` is the
+// request target (path + query). A component host goes to that component; the service's own host and the
+// path forms go where CompiledTable::TopLevel says. Hosts of the `{kClusterLocalDomain}` form, and the
+// in-cluster short form `{isvc}-{component}.{ns}` (how a transformer names its predictor), are matched too,
+// unless `external`; with `external` (a client not on loopback) cluster-local services and hosts match
+// nothing. The returned views point into `host`, `target` or the table.
 RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target, bool external = false);
 
 // Host part of `{label}.{ns}.{domain}[:port]`: sets label and ns, false when the host is not of that form.
 bool SplitServiceHost(std::string_view host, std::string_view domain, std::string_view* label, std::string_view* ns);
-// SplitServiceHost for the table's domain, then kClusterLocalDomain (sets *cluster_local for the latter).
+// SplitServiceHost for the table's domain, then kClusterLocalDomain, then the short in-cluster form
+// `{label}.{ns}` whose label ends in -predictor, -transformer or -explainer (sets *cluster_local for the
+// last two: in-cluster names exist for loopback clients only).
 bool SplitAnyServiceHost(std::string_view host, std::string_view domain, std::string_view* label,
                          std::string_view* ns, bool* cluster_local);
 
-// Resolves a host label to a service in `ns` (plain, -predictor and tag forms). Sets *tag for tag hosts.
+// Resolves a host label to a service's entry in `ns` (plain, -{component} and tag forms): the component's
+// entry for a component label (null when the service has no such component), the predictor's for the plain
+// form (then *top_level, when given, is set: route it with TopLevel). Sets *tag for tag hosts.
 const ServiceState* ResolveHostLabel(const CompiledTable& table, std::string_view label, std::string_view ns,
-                                     std::string_view* tag, bool external = false);
+                                     std::string_view* tag, bool external = false, bool* top_level = nullptr);
 
 // True for an IP literal of the loopback range (127.0.0.0/8, ::1, ::ffff:127.x.y.z). Unparsable: false.
 bool IsLoopbackIp(std::string_view ip);

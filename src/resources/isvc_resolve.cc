@@ -40,6 +40,77 @@ void MergeStrings(const Json* from, std::map<std::string, std::string>* into) {
     if (it.value().is_string()) (*into)[it.key()] = it.value().get<std::string>();
 }
 
+// The ComponentExtensionSpec fields and the pod-level ones every component has; labels/annotations are the
+// isvc's overlaid by the component's.
+void ResolveExtension(const Json& isvc, const Json& comp, ComponentSpec& c) {
+  c.termination_grace_seconds = OptInt(comp, "terminationGracePeriodSeconds");
+  c.min_replicas = IntOr(comp, "minReplicas", 1);
+  c.max_replicas = IntOr(comp, "maxReplicas", 0);
+  c.container_concurrency = IntOr(comp, "containerConcurrency", 0);
+  c.timeout_seconds = IntOr(comp, "timeout", 60);
+  c.canary_traffic_percent = OptInt(comp, "canaryTrafficPercent");
+  if (const Json* v = Field(comp, "scaleMetric"); v && v->is_string()) c.scale_metric = v->get<std::string>();
+  c.scale_target = OptInt(comp, "scaleTarget");
+  if (const Json* b = Field(comp, "batcher")) {
+    ComponentSpec::Batcher batcher;
+    batcher.max_batch_size = IntOr(*b, "maxBatchSize", 0);
+    batcher.max_latency_ms = IntOr(*b, "maxLatency", 0);
+    batcher.timeout_s = IntOr(*b, "timeout", 0);
+    c.batcher = batcher;
+  }
+  const Json* md = Field(isvc, "metadata");
+  MergeStrings(md ? Field(*md, "labels") : nullptr, &c.labels);
+  MergeStrings(Field(comp, "labels"), &c.labels);
+  MergeStrings(md ? Field(*md, "annotations") : nullptr, &c.annotations);
+  MergeStrings(Field(comp, "annotations"), &c.annotations);
+}
+
+// A component given as custom containers (the transformer, a custom explainer): containers[0] is the one
+// run; its args and env are the component's.
+void ResolveContainers(const Json& containers, ComponentSpec& c) {
+  for (const auto& ct : containers) c.containers.push_back(ContainerFrom(ct));
+  const ContainerSpec& first = c.containers.front();
+  c.gpus = GpuLimit(containers.front());
+  c.args = first.args;
+  c.env = first.env;
+  for (const auto& e : first.env)
+    if (e.name == "STORAGE_URI" && c.storage_uri.empty()) c.storage_uri = e.value;
+}
+
+// spec.transformer / spec.explainer (validated with the whole object first).
+StatusOr<ComponentSpec> ResolveOther(const Json& isvc, std::string_view component) {
+  RETURN_IF_ERROR(ValidateInferenceService(isvc));
+  const Json* comp = Field(*Field(isvc, "spec"), component);
+  if (!comp) return NotFound("spec." + std::string(component) + ": not given");
+  ComponentSpec c;
+  c.component = std::string(component);
+  if (const Json* art = Field(*comp, "art")) {
+    c.art_type = Field(*art, "type")->get<std::string>();
+    if (const Json* cfg = Field(*art, "config"); cfg && cfg->is_object()) {
+      for (auto it = cfg->begin(); it != cfg->end(); ++it)
+        if (it.value().is_string()) c.art_config[it.key()] = it.value().get<std::string>();
+    }
+    c.storage_uri = StringOr(art, "storageUri");
+    c.args = StringList(Field(*art, "args"));
+    c.env = EnvList(Field(*art, "env"));
+    const ContainerSpec inline_container = internal::ContainerFrom(*art);
+    c.command = inline_container.command;
+    c.working_dir = inline_container.working_dir;
+    c.readiness = inline_container.readiness;
+    c.gpus = GpuLimit(*art);
+  } else {
+    ResolveContainers(*Field(*comp, "containers"), c);
+  }
+  if (c.storage_uri.empty()) {  // storageUris: the first entry, as for the predictor
+    if (const Json* uris = Field(*comp, "storageUris"); uris && uris->is_array() && !uris->empty()) {
+      const Json& first = uris->front();
+      c.storage_uri = first.is_string() ? first.get<std::string>() : StringOr(&first, "uri");
+    }
+  }
+  ResolveExtension(isvc, *comp, c);
+  return c;
+}
+
 StatusOr<ComponentSpec> Resolve(const Json& isvc) {
   RETURN_IF_ERROR(ValidateInferenceService(isvc));
   const Json& pred = *Field(*Field(isvc, "spec"), "predictor");
@@ -95,7 +166,11 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
     c.readiness = inline_container.readiness;
     c.gpus = GpuLimit(*impl);
     if (const Json* containers = Field(pred, "containers"); containers && containers->is_array()) {
-      for (const auto& ct : *containers) c.collocated.push_back(internal::ContainerFrom(ct).name);
+      for (const auto& ct : *containers) {
+        ContainerSpec cs = internal::ContainerFrom(ct);
+        c.collocated.push_back(cs.name);
+        if (cs.name == "transformer-container" && !c.collocated_transformer) c.collocated_transformer = std::move(cs);
+      }
     }
   } else {
     const Json* containers = Field(pred, "containers");
@@ -113,30 +188,24 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
     }
   }
 
-  c.termination_grace_seconds = OptInt(pred, "terminationGracePeriodSeconds");
-  c.min_replicas = IntOr(pred, "minReplicas", 1);
-  c.max_replicas = IntOr(pred, "maxReplicas", 0);
-  c.container_concurrency = IntOr(pred, "containerConcurrency", 0);
-  c.timeout_seconds = IntOr(pred, "timeout", 60);
-  c.canary_traffic_percent = OptInt(pred, "canaryTrafficPercent");
-  if (const Json* v = Field(pred, "scaleMetric"); v && v->is_string()) c.scale_metric = v->get<std::string>();
-  c.scale_target = OptInt(pred, "scaleTarget");
-  if (const Json* b = Field(pred, "batcher")) {
-    ComponentSpec::Batcher batcher;
-    batcher.max_batch_size = IntOr(*b, "maxBatchSize", 0);
-    batcher.max_latency_ms = IntOr(*b, "maxLatency", 0);
-    batcher.timeout_s = IntOr(*b, "timeout", 0);
-    c.batcher = batcher;
-  }
-  const Json* md = Field(isvc, "metadata");
-  MergeStrings(md ? Field(*md, "labels") : nullptr, &c.labels);
-  MergeStrings(Field(pred, "labels"), &c.labels);
-  MergeStrings(md ? Field(*md, "annotations") : nullptr, &c.annotations);
-  MergeStrings(Field(pred, "annotations"), &c.annotations);
+  ResolveExtension(isvc, pred, c);
   return c;
 }
 
 }  // namespace
+
+StatusOr<ComponentSpec> ResolveComponent(const Json& isvc, std::string_view component) {
+  if (component == "predictor") return ResolvePredictor(isvc);
+  if (component != "transformer" && component != "explainer")
+    return InvalidArgument("unknown component '" + std::string(component) + "'");
+  try {
+    return ResolveOther(isvc, component);
+  } catch (const std::exception& e) {
+    return InvalidArgument("spec." + std::string(component) + ": " + e.what());
+  } catch (...) {
+    return InvalidArgument("spec." + std::string(component) + ": cannot be resolved");
+  }
+}
 
 StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc) {
   try {

@@ -65,6 +65,9 @@ Status CheckKServeAnnotations(const Json& annotations) {
       return InvalidArgument(prefix + "serving.kserve.io/autoscalerClass]: [" + *cls +
                              "] is not a supported autoscaler class type");
   }
+  if (auto t = value("inferd.io/transformer"); t && *t != "in-process")
+    return InvalidArgument(prefix + "inferd.io/transformer]: must be \"in-process\" (run spec.transformer inside "
+                           "the predictor's model server), got \"" + *t + "\"");
   if (auto stop = value("serving.kserve.io/stop"); stop && *stop == "true")
     return NotSupportedYet(prefix + "serving.kserve.io/stop]",
                            "a stopped InferenceService is not kept; delete it, or set "
@@ -427,6 +430,48 @@ Status CheckPredictor(const Json& pred, const std::string& path) {
   return CheckComponentExtension(pred, path);
 }
 
+// spec.transformer: always custom containers in KServe (no built-in transformer kind), plus the
+// ComponentExtensionSpec fields.
+Status CheckTransformer(const Json& t, const std::string& path) {
+  RETURN_IF_ERROR(CheckObject(t, path));
+  const Json* containers = Field(t, "containers");
+  if (!containers || !containers->is_array() || containers->empty())
+    return InvalidArgument(Join(path, "containers") +
+                           ": required (a transformer is a custom container, e.g. command [python, -m, pkg])");
+  RETURN_IF_ERROR(CheckContainers(*containers, Join(path, "containers"), true));
+  if (const Json* v = Field(t, "storageUris")) RETURN_IF_ERROR(CheckStorageUris(*v, Join(path, "storageUris")));
+  RETURN_IF_ERROR(CheckUnsupportedPodFields(t, path));
+  return CheckComponentExtension(t, path);
+}
+
+// spec.explainer: exactly one of `art` (type SquareAttack, config, the inline container fields) or custom
+// `containers`, as KServe's ExplainerSpec.
+Status CheckExplainer(const Json& e, const std::string& path) {
+  RETURN_IF_ERROR(CheckObject(e, path));
+  const Json* art = Field(e, "art");
+  const Json* containers = Field(e, "containers");
+  const bool has_containers = containers && containers->is_array() && !containers->empty();
+  if ((art != nullptr) == has_containers)
+    return InvalidArgument(path + ": exactly one of [art, containers] must be specified in ExplainerSpec");
+  if (has_containers) RETURN_IF_ERROR(CheckContainers(*containers, Join(path, "containers"), true));
+  if (art) {
+    const std::string ap = Join(path, "art");
+    RETURN_IF_ERROR(CheckImplementation(*art, ap, false));
+    const Json* type = Field(*art, "type");
+    if (!type) return InvalidArgument(Join(ap, "type") + ": required (SquareAttack)");
+    std::string t;
+    RETURN_IF_ERROR(CheckString(*type, Join(ap, "type"), &t));
+    if (t != "SquareAttack")
+      return InvalidArgument(Join(ap, "type") + ": unknown ART explainer type \"" + t + "\"; must be SquareAttack");
+    if (const Json* cfg = Field(*art, "config")) RETURN_IF_ERROR(CheckStringMap(*cfg, Join(ap, "config")));
+    if (Field(*art, "storage"))
+      return NotSupportedYet(Join(ap, "storage"), "a storage spec for the explainer's model; give art.storageUri");
+  }
+  if (const Json* v = Field(e, "storageUris")) RETURN_IF_ERROR(CheckStorageUris(*v, Join(path, "storageUris")));
+  RETURN_IF_ERROR(CheckUnsupportedPodFields(e, path));
+  return CheckComponentExtension(e, path);
+}
+
 Status ValidateIsvc(const Json& obj) {
   if (!obj.is_object()) return InvalidArgument("InferenceService: must be an object");
   RETURN_IF_ERROR(CheckApiVersionKind(obj, kIsvcApiVersion, "InferenceService"));
@@ -437,11 +482,8 @@ Status ValidateIsvc(const Json& obj) {
   const Json* pred = Field(*spec, "predictor");
   if (!pred) return InvalidArgument("spec.predictor: required");
   RETURN_IF_ERROR(CheckPredictor(*pred, "spec.predictor"));
-  // Only the predictor runs (nothing silently ignored: the other components are refused until they run).
-  if (Field(*spec, "transformer"))
-    return NotSupportedYet("spec.transformer", "inferd runs only the predictor of an InferenceService");
-  if (Field(*spec, "explainer"))
-    return NotSupportedYet("spec.explainer", "inferd runs only the predictor of an InferenceService");
+  if (const Json* t = Field(*spec, "transformer")) RETURN_IF_ERROR(CheckTransformer(*t, "spec.transformer"));
+  if (const Json* e = Field(*spec, "explainer")) RETURN_IF_ERROR(CheckExplainer(*e, "spec.explainer"));
   if (Field(*spec, "canary"))
     return NotSupportedYet("spec.canary",
                            "canary predictor variants (KServe's Standard mode) are not run; "

@@ -71,8 +71,12 @@ const std::vector<std::string>& PredictorImplementations();
 // serving.kserve.io/deploymentMode and autoscalerClass values, scaleTarget >= 1, batcher fields >= 1,
 // autoScaling (one Resource metric, cpu or memory, Utilization 1..100 or AverageValue), readinessProbe
 // (httpGet.path visible ASCII), container command/args/env values are strings.
+// spec.transformer: custom containers (at least one with a command or image) and the component extension
+// fields; spec.explainer: exactly one of `art` (type SquareAttack, config a string map, the inline container
+// fields) or `containers` ("spec.explainer: exactly one of [art, containers] must be specified in
+// ExplainerSpec"), and the extension fields.
 // Refused as not supported yet, the message starting with the field's path and "not supported yet: "
-// (docs/kserve-fields.md lists them all): spec.transformer, spec.explainer, spec.canary, logger, workerSpec,
+// (docs/kserve-fields.md lists them all): spec.canary, logger, workerSpec,
 // volumes, volumeMounts, volumeDevices, initContainers, ephemeralContainers, envFrom, env[].valueFrom,
 // storage, confidential, several storageUris, External/PodMetric metrics and autoScaling.behavior,
 // deploymentMode ModelMesh, serving.kserve.io/stop "true".
@@ -116,9 +120,14 @@ struct ComponentSpec {
   // resources.limits["nvidia.com/gpu"] of the container inferd runs (the implementation, or containers[0]);
   // unset: not given there (a runtime's container may ask for GPUs).
   std::optional<int> gpus;
-  // Containers beside a model implementation (KServe's collocation, e.g. transformer-container): inferd does
-  // not run them yet, so the control plane reports the service not Ready (CollocationNotSupported).
+  // Containers beside a model implementation (KServe's collocation), by name; the one named
+  // transformer-container in its resolved form (the control plane runs it in-process when its command is
+  // Python, else reports why not).
   std::vector<std::string> collocated;
+  std::optional<ContainerSpec> collocated_transformer;
+  // spec.explainer.art: the ART explainer type (SquareAttack) and its config, keys sorted ("" = not art).
+  std::string art_type;
+  std::map<std::string, std::string> art_config;
   std::vector<ContainerSpec> containers;  // custom containers (predictor.containers)
   int min_replicas = 1;
   int max_replicas = 0;  // 0 = unbounded
@@ -142,6 +151,11 @@ struct ComponentSpec {
 // all, args/env are the first container's, and its env STORAGE_URI is the storage URI when none is set.
 // labels/annotations are the isvc's metadata ones overlaid by the predictor's. Batcher fields absent = 0.
 StatusOr<ComponentSpec> ResolvePredictor(const Json& isvc);
+// ResolvePredictor for "predictor"; for "transformer" and "explainer" spec.<component> (NotFound when the
+// spec has none): custom containers (containers[0] runs; its args and env are the component's, env
+// STORAGE_URI its storage URI) or, for the explainer, `art` (art_type, art_config, storageUri, the inline
+// container fields); the extension fields and labels/annotations as for the predictor.
+StatusOr<ComponentSpec> ResolveComponent(const Json& isvc, std::string_view component);
 
 // ---- InferenceGraph / TrainedModel (serving.kserve.io/v1alpha1) -----------------------------------------
 // Validates an InferenceGraph as KServe's CRD and webhook do: metadata.name matches

@@ -191,8 +191,20 @@ Json BaseIsvc(const std::string& path) {
     if (second == "storageUris") pred["model"].erase("storageUri");  // KServe: not both
   }
   // A storage spec names the object itself (path), and inferd takes only s3:// URIs beside one.
-  if (path.size() > 8 && path.compare(path.size() - 8, 8, ".storage") == 0) pred[second].erase("storageUri");
+  if (!second.empty() && path.size() > 8 && path.compare(path.size() - 8, 8, ".storage") == 0) {
+    pred[second].erase("storageUri");
+  }
   isvc["spec"]["predictor"] = pred;
+  // A transformer's or explainer's field sits in a minimal component of that kind (art for art's fields).
+  for (const char* component : {"transformer", "explainer"}) {
+    const std::string c = std::string("spec.") + component + ".";
+    if (path.rfind(c, 0) != 0) continue;
+    if (path.rfind(c + "art", 0) == 0) {
+      isvc["spec"][component] = Json::parse(R"({"art": {"type": "SquareAttack"}})");
+    } else {
+      isvc["spec"][component] = Json{{"containers", Json::array({NewElement("containers")})}};
+    }
+  }
   return isvc;
 }
 
@@ -228,13 +240,20 @@ Outcome RunIsvc(const Json& isvc, const std::vector<Json>& ns_runtimes) {
     o.message = spec.status().message();
     return o;
   }
-  auto scaling = ScalingFor(autoscaler::AutoscalerConfig{}, isvc["spec"]["predictor"], spec->annotations);
-  if (!scaling.ok()) {
-    o.validation = scaling.status();  // the API's validate_isvc refuses it at apply
-    return o;
+  for (const char* component : {"predictor", "transformer", "explainer"}) {
+    if (!isvc["spec"].contains(component)) continue;
+    auto c = resources::ResolveComponent(isvc, component);
+    if (!c.ok()) continue;  // (validated above)
+    auto scaling = ScalingFor(autoscaler::AutoscalerConfig{}, isvc["spec"][component], c->annotations);
+    if (!scaling.ok()) {
+      o.validation = scaling.status();  // the API's validate_isvc refuses it at apply
+      return o;
+    }
   }
-  if (!spec->collocated.empty()) {
-    o.reason = "CollocationNotSupported";
+  const InProcessPlan in_process = PlanInProcess(isvc);
+  if (!in_process.error.empty()) {
+    o.reason = in_process.reason;
+    o.message = in_process.error;
     return o;
   }
   std::optional<resources::RuntimeChoice> choice;
@@ -263,12 +282,48 @@ Outcome RunIsvc(const Json& isvc, const std::vector<Json>& ns_runtimes) {
   in.runtime = choice ? &choice->runtime : nullptr;
   in.model_path = "/tmp/model";
   in.inferd_bin = "/usr/bin/inferd";
+  in.in_process = in_process.command;
   auto r = BuildReplicaSpec(in);
   if (!r.ok()) {
     o.reason = "RuntimeNotRunnable";
     o.message = r.status().message();
+    return o;
   } else if (ReplicaGpus(*spec, in.runtime) > 0) {
     o.reason = "Unschedulable";  // this test's machine has no GPUs (kserve_fields_test.py: --gpus=none)
+    return o;
+  }
+  // The transformer and explainer, as the reconciler runs them (their own storage, then their command).
+  for (const char* component : {"transformer", "explainer"}) {
+    if (!isvc["spec"].contains(component) || in_process.from_annotation) continue;
+    auto c = resources::ResolveComponent(isvc, component);
+    if (!c.ok()) {
+      o.reason = std::string("Invalid") + (component[0] == 't' ? "Transformer" : "Explainer") + "Spec";
+      o.message = c.status().message();
+      return o;
+    }
+    if (!c->storage_uri.empty()) {
+      if (auto creds = resources::ResolveStorageCredentials(isvc, c->storage_uri, {}); !creds.ok()) {
+        o.reason = "StorageCredentialsNotFound";
+        o.message = creds.status().message();
+        return o;
+      }
+    }
+    ReplicaCommandInput ci = in;
+    ci.spec = &*c;
+    ci.runtime = nullptr;
+    ci.in_process.reset();
+    ci.replica_name = std::string("default/f-") + component + "-00001-1";
+    ci.predictor_host = "f-predictor.default";
+    auto cr = BuildReplicaSpec(ci);
+    if (!cr.ok()) {
+      o.reason = "RuntimeNotRunnable";
+      o.message = cr.status().message();
+      return o;
+    }
+    if (ReplicaGpus(*c, nullptr) > 0) {
+      o.reason = "Unschedulable";
+      return o;
+    }
   }
   return o;
 }

@@ -125,10 +125,16 @@ def base_isvc(path, model_dir, name="f"):
         pred["model"] = {"modelFormat": {"name": "sklearn"}, "storageUri": model_dir}
         if second == "storageUris":
             del pred["model"]["storageUri"]
-    if path.endswith(".storage"):  # a storage spec names the object itself; only s3:// URIs may sit beside it
+    if second and path.endswith(".storage"):  # a storage spec names the object itself; only s3:// URIs beside it
         del pred[second]["storageUri"]
+    spec = {"predictor": pred}
+    # A transformer's or explainer's field sits in a minimal component of that kind (art for art's fields).
+    for component in ("transformer", "explainer"):
+        if path.startswith("spec.%s." % component):
+            spec[component] = ({"art": {"type": "SquareAttack"}} if path.startswith("spec.%s.art" % component)
+                               else {"containers": [new_element("containers")]})
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": {"name": name, "namespace": "default"}, "spec": {"predictor": pred}}
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 def base_runtime(name="r"):
@@ -146,9 +152,9 @@ def with_model_dir(value, model_dir):
     return json.loads(json.dumps(value).replace('"/tmp/model"', json.dumps(model_dir)))
 
 
-def reason_of(obj):
+def reason_of(obj, condition="Ready"):
     for c in obj.get("status", {}).get("conditions", []):
-        if c.get("type") == "Ready" and c.get("status") == "False":
+        if c.get("type") == condition and c.get("status") == "False":
             return c.get("reason")
     return None
 
@@ -240,8 +246,15 @@ class KServeFieldsTest(unittest.TestCase):
                 names.append((name, row["reason"], "docs/kserve-fields.md:%d %s" % (row["line"], path)))
         self.assertGreaterEqual(len(names), 8)
         for name, reason, where in names:
-            obj = self.serve.wait(name, lambda o, want=reason: reason_of(o) == want, timeout=60, what=reason)
+            # A transformer's or explainer's reason is its own condition's (the predictor runs beside it).
+            path = where.split(" ", 1)[1]
+            component = path.split(".")[1] if re.match(r"spec\.(transformer|explainer)($|[.\[])", path) else ""
+            condition = {"transformer": "TransformerReady", "explainer": "ExplainerReady"}.get(component, "Ready")
+            obj = self.serve.wait(name, lambda o, want=reason, c=condition: reason_of(o, c) == want, timeout=60,
+                                  what="%s %s" % (condition, reason))
             self.assertFalse(is_ready(obj), where)
+            if component:
+                continue
             # A storage failure is KServe's storage-initializer failure: lastFailureInfo says ModelLoadFailed.
             lfi_reason = "ModelLoadFailed" if reason.startswith("Storage") else reason
             self.assertEqual(obj["status"]["modelStatus"]["lastFailureInfo"]["reason"], lfi_reason, where)

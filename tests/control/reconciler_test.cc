@@ -136,6 +136,7 @@ class ReconcilerTest : public ::testing::Test {
     ReconcilerOptions o;
     o.domain = "example.com";
     o.gateway_http_port = 8080;
+    o.gateway_grpc_port = 8081;
     o.inferd_bin = "/usr/bin/inferd";
     o.autoscaler.scale_to_zero_grace_period = 2s;
     o.autoscaler.stable_window = 6s;
@@ -158,6 +159,40 @@ class ReconcilerTest : public ::testing::Test {
     } else {
       ASSERT_TRUE(db_->Create(api::InferenceServiceType(), obj).ok());
     }
+  }
+  // The whole spec (predictor and other components) as JSON text.
+  void ApplySpec(const std::string& spec_json, const std::string& annotations = "{}") {
+    Json obj = {{"apiVersion", std::string(resources::kIsvcApiVersion)},
+                {"kind", "InferenceService"},
+                {"metadata", {{"name", "iris"}, {"namespace", "default"}, {"annotations", Json::parse(annotations)}}},
+                {"spec", Json::parse(spec_json)}};
+    auto got = db_->Get(api::InferenceServiceType(), "default", "iris");
+    if (got.ok()) {
+      obj["metadata"] = (*got)["metadata"];
+      obj["metadata"]["annotations"] = Json::parse(annotations);
+      ASSERT_TRUE(db_->Update(api::InferenceServiceType(), obj).ok());
+    } else {
+      ASSERT_TRUE(db_->Create(api::InferenceServiceType(), obj).ok());
+    }
+  }
+  std::string ComponentTraffic(const std::string& component) {
+    std::string out;
+    const Json status = Status();
+    for (const auto& t : status["components"][component]["traffic"]) {
+      out += (out.empty() ? "" : ",") + t["revisionName"].get<std::string>() + "=" + std::to_string(t["percent"].get<int>());
+    }
+    return out;
+  }
+  std::string Argv(ReplicaId id) {
+    std::string out;
+    for (const auto& a : runner_.specs.at(id).argv) out += (out.empty() ? "" : " ") + a;
+    return out;
+  }
+  const gateway::ServiceRoute* RouteOf(const std::string& component) {
+    if (!routes_) return nullptr;
+    for (const auto& r : routes_->services)
+      if (r.component == component) return &r;
+    return nullptr;
   }
   static std::string Sklearn(const std::string& uri, const std::string& extra = "") {
     return R"({"model":{"modelFormat":{"name":"sklearn"},"storageUri":")" + uri + "\"}" + extra + "}";
@@ -567,6 +602,252 @@ TEST_F(ReconcilerTest, ReplicasWithoutGpusSeeNoneAndRuntimesMayAskForThem) {
   auto onnx = runner_.Of("iris-predictor-00002");
   ASSERT_EQ(onnx.size(), 1u);
   EXPECT_EQ(Env(onnx[0], "CUDA_VISIBLE_DEVICES"), "GPU-a,GPU-b");
+}
+
+}  // namespace
+}  // namespace inferd::control
+
+namespace inferd::control {
+namespace {
+
+constexpr char kPredictor[] = R"("predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/iris"}})";
+
+std::string WithTransformer(const std::string& transformer_extra = "", const std::string& args = R"(["--scale", "10"])") {
+  return std::string("{") + kPredictor + R"(, "transformer": {"containers": [{"name": "kserve-container",
+      "command": ["python3", "/srv/t.py"], "args": )" + args + "}]" + transformer_extra + "}}";
+}
+
+TEST_F(ReconcilerTest, TransformerIsAComponentWithItsOwnRevisionReplicasAndStatus) {
+  ApplySpec(WithTransformer(R"(, "containerConcurrency": 3)"));
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  ASSERT_EQ(runner_.Of("iris-transformer-00001").size(), 1u);
+  const ReplicaId t = runner_.Of("iris-transformer-00001")[0];
+  // A Python transformer runs in inferd model-server's interpreter with KServe's appended flags as its args.
+  const std::string argv = Argv(t);
+  EXPECT_TRUE(argv.starts_with("/usr/bin/inferd model-server --python=/srv/t.py --python_arg=--scale --python_arg=10 "
+                               "--python_arg=--model_name --python_arg=iris --python_arg=--predictor_host "
+                               "--python_arg=iris-predictor.default --python_arg=--workers --python_arg=3"))
+      << argv;
+  EXPECT_NE(argv.find("--http_port=0"), std::string::npos) << argv;
+  EXPECT_EQ(Env(t, "INFERENCE_SERVICE_NAME"), "iris");
+  EXPECT_EQ(Env(t, "INFERD_GATEWAY"), "127.0.0.1:8080");
+  EXPECT_EQ(Env(t, "INFERD_GATEWAY_GRPC"), "127.0.0.1:8081");
+  EXPECT_EQ(Env(runner_.Of("iris-predictor-00001")[0], "INFERD_GATEWAY"), std::nullopt) << "only components get it";
+  // Ready needs every component.
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(Condition("PredictorReady")["status"], "True");
+  EXPECT_EQ(Condition("TransformerReady")["status"], "False");
+  EXPECT_EQ(Condition("IngressReady")["status"], "False") << "the service's URL goes to the transformer";
+  EXPECT_EQ(Condition("Ready")["status"], "False");
+  ReadyAll("iris-transformer-00001");
+  Pass();
+  EXPECT_EQ(Condition("TransformerReady")["status"], "True");
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  const Json st = Status();
+  EXPECT_EQ(st["components"]["transformer"]["url"], "http://iris-transformer.default.example.com");
+  EXPECT_EQ(st["components"]["transformer"]["latestReadyRevision"], "iris-transformer-00001");
+  EXPECT_EQ(ComponentTraffic("transformer"), "iris-transformer-00001=100");
+  EXPECT_EQ(ComponentTraffic("predictor"), "iris-predictor-00001=100");
+  EXPECT_TRUE(st["inferd"].contains("transformerSpecHash"));
+  EXPECT_EQ(st["inferd"]["revisions"].size(), 2u);
+  // The gateway gets one route per component.
+  ASSERT_NE(RouteOf(""), nullptr);
+  ASSERT_NE(RouteOf("transformer"), nullptr);
+  EXPECT_EQ(RouteOf("transformer")->revisions.at(0).revision, "iris-transformer-00001");
+  EXPECT_EQ(RouteOf("transformer")->revisions.at(0).container_concurrency, 3);
+  EXPECT_EQ(RouteOf("transformer")->revisions.at(0).endpoints.size(), 1u);
+  EXPECT_EQ(rec_->LogTargets("default/iris")->size(), 2u);
+}
+
+TEST_F(ReconcilerTest, TransformerCanaryThenRemovalLeavesThePredictorAlone) {
+  ApplySpec(WithTransformer());
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  ReadyAll("iris-transformer-00001");
+  Pass();
+  ASSERT_EQ(Condition("Ready")["status"], "True");
+  ApplySpec(WithTransformer(R"(, "canaryTrafficPercent": 20)", R"(["--scale", "100"])"));
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-transformer-00002").size(), 1u);
+  EXPECT_EQ(runner_.Of("iris-predictor-00002").size(), 0u) << "a transformer change is not a predictor revision";
+  ReadyAll("iris-transformer-00002");
+  Pass();
+  EXPECT_EQ(ComponentTraffic("transformer"), "iris-transformer-00002=20,iris-transformer-00001=80");
+  EXPECT_EQ(ComponentTraffic("predictor"), "iris-predictor-00001=100");
+  EXPECT_EQ(Status()["components"]["transformer"]["previousRolledoutRevision"], "iris-transformer-00001");
+  // The transformer removed from the spec: its revisions retire, the predictor keeps serving.
+  ApplySpec(std::string("{") + kPredictor + "}");
+  Pass();
+  EXPECT_EQ(RouteOf("transformer"), nullptr);
+  EXPECT_FALSE(Status()["components"].contains("transformer"));
+  EXPECT_TRUE(Condition("TransformerReady").is_null());
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  EXPECT_FALSE(Status()["inferd"].contains("transformerSpecHash"));
+  EXPECT_TRUE(HasEvent("ComponentRemoved"));
+  Pass(1s);  // past the retire delay
+  EXPECT_TRUE(runner_.Of("iris-transformer-00001").empty());
+  EXPECT_TRUE(runner_.Of("iris-transformer-00002").empty());
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+}
+
+TEST_F(ReconcilerTest, TransformerThatFailsToStartLeavesThePredictorServing) {
+  ApplySpec(WithTransformer());
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  const ReplicaId t = runner_.Of("iris-transformer-00001")[0];
+  runner_.replicas.at(t).phase = Phase::kBackoff;
+  runner_.replicas.at(t).reason = "CrashLoopBackOff";
+  runner_.replicas.at(t).message = "exit status 1: ImportError: no module named foo";
+  Pass();
+  EXPECT_EQ(Condition("PredictorReady")["status"], "True");
+  EXPECT_EQ(Condition("TransformerReady")["status"], "False");
+  EXPECT_EQ(Condition("TransformerReady")["reason"], "CrashLoopBackOff");
+  EXPECT_NE(Condition("Ready")["message"].get<std::string>().find("ImportError"), std::string::npos);
+  ASSERT_NE(RouteOf("transformer"), nullptr);
+  EXPECT_TRUE(RouteOf("transformer")->revisions.empty()) << "no traffic yet: the gateway answers 503 with why";
+  EXPECT_NE(RouteOf("transformer")->unavailable.find("ImportError"), std::string::npos)
+      << RouteOf("transformer")->unavailable;
+  EXPECT_NE(RouteOf("transformer")->unavailable.find("(transformer)"), std::string::npos);
+  ASSERT_EQ(RouteOf("")->revisions.size(), 1u);
+  EXPECT_EQ(RouteOf("")->revisions.at(0).endpoints.size(), 1u);
+}
+
+TEST_F(ReconcilerTest, ExplainerArtRunsInferdArtExplainerAgainstThePredictor) {
+  ApplySpec(std::string("{") + kPredictor + R"(, "explainer": {"art": {"type": "SquareAttack",
+      "config": {"nb_classes": "10", "max_iter": "5"}}}})");
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-explainer-00001").size(), 1u);
+  const ReplicaId e = runner_.Of("iris-explainer-00001")[0];
+  const std::string argv = Argv(e);
+  EXPECT_TRUE(argv.starts_with("/usr/bin/inferd art-explainer --model_name iris --http_port 0 "))
+      << argv;
+  EXPECT_NE(argv.find(" --predictor_host iris-predictor.default --adversary_type SquareAttack --max_iter 5 "
+                      "--nb_classes 10"),
+            std::string::npos)
+      << argv;
+  EXPECT_EQ(Env(e, "INFERD_GATEWAY"), "127.0.0.1:8080");
+  ReadyAll("iris-predictor-00001");
+  ReadyAll("iris-explainer-00001");
+  Pass();
+  EXPECT_EQ(Condition("ExplainerReady")["status"], "True");
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  EXPECT_EQ(Condition("IngressReady")["status"], "True");
+  ASSERT_NE(RouteOf("explainer"), nullptr);
+}
+
+TEST_F(ReconcilerTest, InProcessTransformerRunsInThePredictorsReplicas) {
+  ApplySpec(WithTransformer(), R"({"inferd.io/transformer": "in-process"})");
+  Pass();
+  EXPECT_TRUE(runner_.Of("iris-transformer-00001").empty());
+  ASSERT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  const ReplicaId p = runner_.Of("iris-predictor-00001")[0];
+  const std::string argv = Argv(p);
+  EXPECT_NE(argv.find("--model_dir="), std::string::npos) << argv;
+  EXPECT_NE(argv.find("--model_format=sklearn"), std::string::npos) << argv;
+  EXPECT_NE(argv.find("--python=/srv/t.py --python_arg=--scale --python_arg=10 --python_arg=--model_name "
+                      "--python_arg=iris --python_arg=--predictor_host --python_arg=iris-predictor.default"),
+            std::string::npos)
+      << argv;
+  EXPECT_EQ(Env(p, "INFERD_GATEWAY"), "127.0.0.1:8080");
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(Condition("TransformerReady")["status"], "True");
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  const Json st = Status();
+  EXPECT_EQ(st["components"]["transformer"]["url"], "http://iris.default.example.com");
+  EXPECT_EQ(st["components"]["transformer"]["latestReadyRevision"], "iris-predictor-00001");
+  EXPECT_EQ(RouteOf("transformer"), nullptr);
+  // Dropping the annotation: the transformer becomes its own component, the predictor a new revision.
+  ApplySpec(WithTransformer());
+  Pass();
+  EXPECT_EQ(runner_.Of("iris-transformer-00001").size(), 1u);
+  EXPECT_EQ(runner_.Of("iris-predictor-00002").size(), 1u);
+  EXPECT_EQ(Argv(runner_.Of("iris-predictor-00002")[0]).find("--python"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, InProcessNeedsAPythonTransformer) {
+  ApplySpec(std::string("{") + kPredictor + R"(, "transformer": {"containers": [{"command": ["/opt/transformer"]}]}})",
+            R"({"inferd.io/transformer": "in-process"})");
+  Pass();
+  EXPECT_TRUE(runner_.replicas.empty());
+  EXPECT_EQ(Condition("Ready")["status"], "False");
+  EXPECT_EQ(Condition("PredictorReady")["reason"], "InProcessTransformerNotRunnable");
+  EXPECT_NE(Condition("PredictorReady")["message"].get<std::string>().find("/opt/transformer"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, CollocatedPythonTransformerContainerRunsInProcess) {
+  ApplySpec(R"({"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/iris"},
+      "containers": [{"name": "transformer-container", "command": ["python", "-m", "image_transformer"],
+                      "args": ["--model_name", "iris", "--predictor_host", "localhost:8085"]}]}})");
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  const std::string argv = Argv(runner_.Of("iris-predictor-00001")[0]);
+  EXPECT_NE(argv.find("--python_module=image_transformer --python_arg=--model_name --python_arg=iris "
+                      "--python_arg=--predictor_host --python_arg=localhost:8085"),
+            std::string::npos)
+      << argv;
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(Condition("TransformerReady")["status"], "True");
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  // A collocated container that is not Python (or not a transformer) cannot run beside the model here.
+  ApplySpec(R"({"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/iris"},
+      "containers": [{"name": "transformer-container", "image": "kserve/image-transformer:latest"}]}})");
+  Pass();
+  const Json failure = Status()["modelStatus"]["lastFailureInfo"];
+  EXPECT_EQ(failure["reason"], "CollocatedContainerNotRunnable");
+  EXPECT_NE(failure["message"].get<std::string>().find("Python"), std::string::npos);
+  EXPECT_EQ(Status()["modelStatus"]["transitionStatus"], "InvalidSpec");
+  EXPECT_EQ(ComponentTraffic("predictor"), "iris-predictor-00001=100") << "the last good revision keeps serving";
+  // A new service in that form never starts anything: not Ready with the reason.
+  ASSERT_TRUE(db_->Delete(api::InferenceServiceType(), "default", "iris").ok());
+  Pass();
+  ApplySpec(R"({"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/iris"},
+      "containers": [{"name": "transformer-container", "image": "kserve/image-transformer:latest"}]}})");
+  Pass();
+  EXPECT_EQ(Condition("Ready")["reason"], "CollocatedContainerNotRunnable");
+  EXPECT_TRUE(runner_.Of("iris-predictor-00001").empty());
+}
+
+TEST_F(ReconcilerTest, TransformerScalesToZeroAndBackOnItsOwn) {
+  ApplySpec(WithTransformer(R"(, "minReplicas": 0)"));
+  Pass();
+  ReadyAll("iris-predictor-00001");
+  ReadyAll("iris-transformer-00001");
+  Pass();
+  ASSERT_EQ(Condition("Ready")["status"], "True");
+  for (int i = 0; i < 10 && !runner_.Of("iris-transformer-00001").empty(); ++i) Pass(2s);
+  EXPECT_TRUE(runner_.Of("iris-transformer-00001").empty()) << "idle: scaled to zero";
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u) << "the predictor has minReplicas 1";
+  EXPECT_EQ(Condition("Ready")["status"], "True") << "at zero on purpose is Ready";
+  ASSERT_NE(RouteOf("transformer"), nullptr);
+  EXPECT_TRUE(RouteOf("transformer")->revisions.at(0).activate);
+  // A held request for the transformer brings one back.
+  RouteOf("transformer")->revisions.at(0).stats->held.store(1);
+  rec_->ActivateHeld();
+  EXPECT_EQ(runner_.Of("iris-transformer-00001").size(), 1u);
+}
+
+TEST_F(ReconcilerTest, RestartContinuesEachComponentsNumbering) {
+  ApplySpec(WithTransformer());
+  Pass();
+  ApplySpec(WithTransformer("", R"(["--scale", "100"])"));
+  Pass();
+  EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00002");
+  rec_->StopAll();
+  runner_.replicas.clear();
+  NewReconciler();  // inferd serve restarted: same store, nothing running
+  Pass();
+  EXPECT_EQ(runner_.Of("iris-transformer-00002").size(), 1u) << "the same template keeps its number";
+  EXPECT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00002");
+  NewReconciler();
+  ApplySpec(WithTransformer("", R"(["--scale", "1000"])"));
+  Pass();
+  EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00003");
+  EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00001");
 }
 
 }  // namespace

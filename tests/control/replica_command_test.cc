@@ -347,4 +347,174 @@ TEST(LoadFailureFromIndexTest, HostileAnswersAreNoFailure) {
 }
 
 }  // namespace
+
+TEST(PythonCommandTest, InterpretersModulesAndFiles) {
+  using V = std::vector<std::string>;
+  auto py = ParsePythonCommand({"python", "-m", "model"}, {"--model_name", "m"});
+  ASSERT_TRUE(py.has_value());
+  EXPECT_EQ(py->module, "model");
+  EXPECT_EQ(py->script, "");
+  EXPECT_EQ(py->args, (V{"--model_name", "m"}));
+  py = ParsePythonCommand({"/usr/local/bin/python3.11", "-u", "/app/transformer.py"}, {"--x=1"});
+  ASSERT_TRUE(py.has_value());
+  EXPECT_EQ(py->script, "/app/transformer.py");
+  EXPECT_EQ(py->args, (V{"--x=1"}));
+  py = ParsePythonCommand({"python3"}, {"-W", "ignore", "-mpkg.main", "a"});  // command and args are one line
+  ASSERT_TRUE(py.has_value());
+  EXPECT_EQ(py->module, "pkg.main");
+  EXPECT_EQ(py->args, (V{"a"}));
+  for (const V& not_python : {V{"python", "-c", "print(1)"}, V{"python"}, V{"python", "-m"}, V{"/bin/sh", "x.py"},
+                              V{"pythonista", "x.py"}, V{"python3.x", "x.py"}, V{"python", "server"}, V{}}) {
+    EXPECT_FALSE(ParsePythonCommand(not_python, {}).has_value()) << (not_python.empty() ? "" : not_python[0]);
+  }
+  EXPECT_EQ(PythonModelServerFlags(*ParsePythonCommand({"python", "t.py"}, {"--a", "--b=2"})),
+            (V{"--python=t.py", "--python_arg=--a", "--python_arg=--b=2"}));
+  EXPECT_EQ(PythonModelServerFlags(*ParsePythonCommand({"python", "-m", "m"}, {})), (V{"--python_module=m"}));
+}
+
+resources::ComponentSpec Transformer(std::vector<std::string> command, std::vector<std::string> args) {
+  resources::ComponentSpec spec;
+  spec.component = "transformer";
+  resources::ContainerSpec c;
+  c.name = "kserve-container";
+  c.command = std::move(command);
+  c.args = std::move(args);
+  spec.args = c.args;
+  spec.containers.push_back(c);
+  return spec;
+}
+
+TEST(ComponentCommandTest, TransformerGetsKServesFlagsUnlessGivenAndTheGateway) {
+  resources::ComponentSpec spec = Transformer({"/opt/t/server"}, {"--model_name", "custom", "--verbose"});
+  spec.container_concurrency = 4;
+  ReplicaCommandInput in = Input(&spec, nullptr);
+  in.predictor_host = "sklearn-iris-predictor.default";
+  in.gateway_http = "127.0.0.1:8080";
+  in.gateway_grpc = "127.0.0.1:8081";
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const std::vector<std::string>& a = r->argv;
+  ASSERT_EQ(a.size(), 9u) << testing::PrintToString(a);
+  EXPECT_EQ(a[0], "/opt/t/server");
+  EXPECT_EQ(std::vector<std::string>(a.begin() + 1, a.begin() + 3), (std::vector<std::string>{"--model_name", "custom"}))
+      << "a flag already in args is not appended again";
+  EXPECT_EQ(std::count(a.begin(), a.end(), "--verbose"), 1) << "the container's args once";
+  EXPECT_TRUE(Has(a, "--predictor_host") && Has(a, "sklearn-iris-predictor.default"));
+  EXPECT_TRUE(Has(a, "--workers") && Has(a, "4"));
+  EXPECT_EQ(a.back().rfind("--http_port=", 0), 0u) << "a plain command gets its port as --http_port";
+  EXPECT_EQ(a.back(), "--http_port=" + std::to_string(r->fixed_http_port));
+  auto env = [&](const std::string& k) {
+    for (const auto& [name, v] : r->env)
+      if (name == k) return v;
+    return std::string("(unset)");
+  };
+  EXPECT_EQ(env("INFERENCE_SERVICE_NAME"), "sklearn-iris");
+  EXPECT_EQ(env("INFERD_GATEWAY"), "127.0.0.1:8080");
+  EXPECT_EQ(env("INFERD_GATEWAY_GRPC"), "127.0.0.1:8081");
+  EXPECT_FALSE(r->ports_from_stdout);
+}
+
+TEST(ComponentCommandTest, PythonTransformerRunsInTheModelServer) {
+  resources::ComponentSpec spec = Transformer({"python", "-m", "image_transformer"}, {"--protocol", "v2"});
+  ReplicaCommandInput in = Input(&spec, nullptr);
+  in.predictor_host = "sklearn-iris-predictor.default";
+  in.uds_path = "/run/r1.sock";
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/opt/inferd");
+  EXPECT_EQ(r->argv[1], "model-server");
+  EXPECT_TRUE(Has(r->argv, "--python_module=image_transformer"));
+  EXPECT_TRUE(Has(r->argv, "--python_arg=--protocol") && Has(r->argv, "--python_arg=v2"));
+  EXPECT_TRUE(Has(r->argv, "--python_arg=--predictor_host") && Has(r->argv, "--python_arg=sklearn-iris-predictor.default"));
+  EXPECT_TRUE(Has(r->argv, "--http_port=0") && Has(r->argv, "--uds=/run/r1.sock"));
+  EXPECT_FALSE(Has(r->argv, "--model_format=sklearn"));
+  EXPECT_TRUE(r->ports_from_stdout);
+}
+
+TEST(ComponentCommandTest, ArtExplainerRunsInferdArtExplainer) {
+  resources::ComponentSpec spec;
+  spec.component = "explainer";
+  spec.art_type = "SquareAttack";
+  spec.art_config = {{"nb_classes", "10"}, {"max_iter", "20"}};
+  spec.storage_uri = "gs://b/art";
+  spec.args = {"--extra"};
+  ReplicaCommandInput in = Input(&spec, nullptr);
+  in.predictor_host = "sklearn-iris-predictor.default";
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const std::vector<std::string> want = {"/opt/inferd", "art-explainer", "--model_name", "sklearn-iris",
+                                         "--http_port", "0", "--predictor_host",
+                                         "sklearn-iris-predictor.default", "--storage_uri", "/cache/abc",
+                                         "--adversary_type", "SquareAttack", "--max_iter", "20", "--nb_classes",
+                                         "10", "--extra", "--grpc_port=0", "--host=127.0.0.1"};
+  EXPECT_EQ(r->argv, want);
+  EXPECT_TRUE(r->ports_from_stdout) << "it prints its ports as the model server does";
+}
+
+TEST(ComponentCommandTest, InProcessTransformerJoinsTheModelServer) {
+  for (const auto& rt : resources::BuiltinClusterServingRuntimes()) {
+    if (rt["metadata"]["name"] != "kserve-sklearnserver") continue;
+    resources::ComponentSpec spec;
+    spec.format = "sklearn";
+    ReplicaCommandInput in = Input(&spec, &rt);
+    in.in_process = ParsePythonCommand({"python", "/app/t.py"}, {"--model_name", "sklearn-iris"});
+    auto r = BuildReplicaSpec(in);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc"));
+    EXPECT_TRUE(Has(r->argv, "--model_format=sklearn"));
+    EXPECT_TRUE(Has(r->argv, "--python=/app/t.py"));
+    EXPECT_TRUE(Has(r->argv, "--python_arg=--model_name"));
+    // A predictor that is not inferd model-server cannot host it.
+    resources::ComponentSpec custom;
+    resources::ContainerSpec c;
+    c.command = {"/opt/server"};
+    custom.containers.push_back(c);
+    ReplicaCommandInput in2 = Input(&custom, nullptr);
+    in2.in_process = in.in_process;
+    auto bad = BuildReplicaSpec(in2);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("in-process transformer"), std::string::npos);
+    return;
+  }
+  FAIL() << "no kserve-sklearnserver built-in";
+}
+
+TEST(InProcessPlanTest, AnnotationCollocationAndTheirFailures) {
+  auto isvc = [](const std::string& spec, const std::string& annotations = "{}") {
+    return Json::parse(R"({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "m", "namespace": "ns", "annotations": )" + annotations + R"(}, "spec": )" + spec + "}");
+  };
+  const std::string model = R"("model": {"modelFormat": {"name": "sklearn"}, "storageUri": "/tmp/m"})";
+  const std::string transformer = R"("transformer": {"containers": [{"command": ["python", "t.py"]}]})";
+  InProcessPlan p = PlanInProcess(isvc("{\"predictor\": {" + model + "}, " + transformer + "}"));
+  EXPECT_FALSE(p.command.has_value()) << "without the annotation the transformer is its own component";
+  EXPECT_FALSE(p.from_annotation);
+  p = PlanInProcess(isvc("{\"predictor\": {" + model + "}, " + transformer + "}", R"({"inferd.io/transformer": "in-process"})"));
+  ASSERT_TRUE(p.command.has_value()) << p.error;
+  EXPECT_TRUE(p.from_annotation);
+  EXPECT_EQ(p.command->script, "t.py");
+  EXPECT_EQ(p.command->args, (std::vector<std::string>{"--model_name", "m", "--predictor_host", "m-predictor.ns"}));
+  p = PlanInProcess(isvc(R"({"predictor": {)" + model + R"(}, "transformer": {"containers": [{"command": ["/bin/t"]}]}})",
+                         R"({"inferd.io/transformer": "in-process"})"));
+  EXPECT_FALSE(p.command.has_value());
+  EXPECT_TRUE(p.from_annotation);
+  EXPECT_EQ(p.reason, "InProcessTransformerNotRunnable");
+  p = PlanInProcess(isvc(R"({"predictor": {)" + model +
+                         R"(, "containers": [{"name": "transformer-container", "command": ["python3", "-m", "tr"], "args": ["--x"]}]}})"));
+  ASSERT_TRUE(p.command.has_value()) << p.error;
+  EXPECT_FALSE(p.from_annotation);
+  EXPECT_EQ(p.command->module, "tr");
+  EXPECT_EQ(p.command->args, (std::vector<std::string>{"--x", "--predictor_host", "m-predictor.ns"}))
+      << "only --predictor_host, which the model server's in-process wrapping keys on, is added when absent";
+  p = PlanInProcess(isvc(R"({"predictor": {)" + model +
+                         R"(, "containers": [{"name": "transformer-container", "command": ["python3", "t.py"],
+                             "args": ["--predictor_host=localhost:8085"]}]}})"));
+  ASSERT_TRUE(p.command.has_value()) << p.error;
+  EXPECT_EQ(p.command->args, (std::vector<std::string>{"--predictor_host=localhost:8085"})) << "as written";
+  p = PlanInProcess(isvc(R"({"predictor": {)" + model + R"(, "containers": [{"name": "sidecar", "image": "x"}]}})"));
+  EXPECT_EQ(p.reason, "CollocatedContainerNotRunnable");
+  EXPECT_NE(p.error.find("sidecar"), std::string::npos);
+  EXPECT_TRUE(PlanInProcess(Json::parse("[1]")).error.empty()) << "any JSON: no crash";
+}
+
 }  // namespace inferd::control

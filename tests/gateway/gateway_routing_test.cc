@@ -306,4 +306,92 @@ TEST(Field1Test, ModelNameFromSerializedRequests) {
 }
 
 }  // namespace
+
+// KServe's routing with a transformer and an explainer: the service's own host and path forms go to the
+// transformer (`:explain` to the explainer), each component's host to that component, in every host form.
+class ComponentRoutingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RoutingTable t;
+    auto comp = [](std::string name, std::string component, std::vector<RevisionRoute> revs) {
+      ServiceRoute s = Svc("ns1", std::move(name), std::move(revs));
+      s.component = std::move(component);
+      return s;
+    };
+    // Components listed before their predictor: Compile links them whatever the order.
+    t.services.push_back(comp("m", "transformer", {Rev("m-transformer-00001", 100, "", {5000})}));
+    t.services.push_back(comp("m", "explainer", {Rev("m-explainer-00001", 100, "", {6000})}));
+    t.services.push_back(Svc("ns1", "m", {Rev("m-predictor-00001", 100, "", {4000})}));
+    t.services.push_back(comp("e", "explainer", {Rev("e-explainer-00001", 100, "", {7000})}));
+    t.services.push_back(Svc("ns1", "e", {Rev("e-predictor-00001", 100, "", {8000})}));
+    t.services.push_back(comp("orphan", "transformer", {Rev("orphan-transformer-00001", 100, "", {9000})}));
+    table_ = Compile(t, "example.com", &registry_);
+  }
+  // The component a request reaches ("" = the predictor; "none" = no route).
+  std::string C(std::string_view host, std::string_view target, bool external = false) {
+    RouteMatch m = Route(*table_, host, target, external);
+    return m.service == nullptr ? "none" : m.service->component;
+  }
+  EndpointRegistry registry_;
+  std::shared_ptr<const CompiledTable> table_;
+};
+
+TEST_F(ComponentRoutingTest, TopLevelGoesToTheTransformerExplainToTheExplainer) {
+  for (const char* host : {"m.ns1.example.com", "m.ns1.svc.cluster.local"}) {
+    EXPECT_EQ(C(host, "/v1/models/m:predict"), "transformer") << host;
+    EXPECT_EQ(C(host, "/v2/models/m/infer"), "transformer") << host;
+    EXPECT_EQ(C(host, "/"), "transformer") << host;
+    EXPECT_EQ(C(host, "/v1/models/m:explain"), "explainer") << host;
+    EXPECT_EQ(C(host, "/v1/models/m:explain?x=1"), "explainer") << host;
+    EXPECT_EQ(C(host, "/v1/models/other_name-2:explain"), "explainer") << host;
+    // Not KServe's explain pattern: the transformer.
+    EXPECT_EQ(C(host, "/v1/models/m:explain/x"), "transformer") << host;
+    EXPECT_EQ(C(host, "/v1/models/a.b:explain"), "transformer") << host;
+    EXPECT_EQ(C(host, "/v2/models/m:explain"), "transformer") << host;
+  }
+  EXPECT_EQ(C("", "/serving/ns1/m/v1/models/m:predict"), "transformer");
+  EXPECT_EQ(C("", "/serving/ns1/m/v1/models/m:explain"), "explainer");
+  // Without a transformer: the predictor, :explain to the explainer.
+  EXPECT_EQ(C("e.ns1.example.com", "/v1/models/e:predict"), "");
+  EXPECT_EQ(C("e.ns1.example.com", "/v1/models/e:explain"), "explainer");
+}
+
+TEST_F(ComponentRoutingTest, ComponentHostsInEveryForm) {
+  for (const char* suffix : {".ns1", ".ns1.svc.cluster.local", ".ns1.example.com", ".ns1:80"}) {
+    const std::string s = suffix;
+    EXPECT_EQ(C("m-predictor" + s, "/v1/models/m:predict"), "") << s;
+    EXPECT_EQ(C("m-predictor" + s, "/v1/models/m:explain"), "") << s;
+    EXPECT_EQ(C("m-transformer" + s, "/v1/models/m:explain"), "transformer") << s;
+    EXPECT_EQ(C("m-explainer" + s, "/v1/models/m:predict"), "explainer") << s;
+    EXPECT_EQ(C("e-transformer" + s, "/"), "none") << "no such component: " << s;
+  }
+  // The short and cluster-local forms exist for loopback clients only; the domain form for everyone.
+  EXPECT_EQ(C("m-predictor.ns1", "/", /*external=*/true), "none");
+  EXPECT_EQ(C("m-predictor.ns1.svc.cluster.local", "/", true), "none");
+  EXPECT_EQ(C("m-predictor.ns1.example.com", "/", true), "");
+  // The short form needs a component suffix and one dot.
+  EXPECT_EQ(C("m.ns1", "/"), "none");
+  EXPECT_EQ(C("m-predictor.ns1.other", "/"), "none");
+  // A component without its predictor's route is never reached.
+  EXPECT_EQ(C("orphan-transformer.ns1.example.com", "/"), "none");
+  EXPECT_EQ(C("orphan.ns1.example.com", "/"), "none");
+}
+
+TEST_F(ComponentRoutingTest, ComponentsKeepTheirOwnRevisionsAndQueues) {
+  RouteMatch m = Route(*table_, "m.ns1.example.com", "/v1/models/m:predict");
+  ASSERT_NE(m.service, nullptr);
+  const RevisionState* rev = PickRevision(*m.service, "", 0);
+  ASSERT_NE(rev, nullptr);
+  EXPECT_EQ(rev->revision, "m-transformer-00001");
+  ASSERT_EQ(rev->endpoints.size(), 1u);
+  EXPECT_EQ(rev->endpoints[0]->http_port, 5000);
+  size_t queues = 0;
+  ForEachQueue(*table_, [&](HoldQueue&) { ++queues; });
+  EXPECT_EQ(queues, 5u) << "every component's revision has its activator queue (the orphan is not compiled)";
+  const ServiceState* pred = table_->Find("ns1", "m");
+  ASSERT_NE(pred, nullptr);
+  EXPECT_EQ(pred->component, "");
+  EXPECT_EQ(table_->Find("ns1", "orphan"), nullptr);
+}
+
 }  // namespace inferd::gateway

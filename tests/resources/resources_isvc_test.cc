@@ -391,19 +391,78 @@ TEST(ValidateIsvc, CustomContainers) {
   EXPECT_TRUE(ValidateInferenceService(j).ok());
 }
 
-TEST(ValidateIsvc, TransformerExplainerAndCanaryAreRefusedUntilTheyRun) {
+TEST(ValidateIsvc, TransformerAndExplainerAreComponentsCanaryIsRefused) {
   Json j = Iris();
   j["spec"]["transformer"] = Json::parse(R"({"containers": [{"image": "t"}]})");
-  ExpectInvalid(j, "spec.transformer: not supported yet: inferd runs only the predictor of an InferenceService");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+  j["spec"]["transformer"] = Json::parse(R"({"minReplicas": 1})");
+  ExpectInvalidPrefix(j, "spec.transformer.containers: required");
+  j["spec"]["transformer"] = Json::parse(R"({"containers": [{"name": "x"}]})");
+  ExpectInvalid(j, "spec.transformer.containers: at least one container must set an image or a command");
+  j["spec"]["transformer"] = Json::parse(R"({"containers": [{"command": ["python", "t.py"]}], "minReplicas": 3, "maxReplicas": 1})");
+  ExpectInvalidPrefix(j, "spec.transformer.minReplicas: 'MinReplicas' cannot be greater than MaxReplicas");
+  j["spec"]["transformer"] = Json::parse(R"({"containers": [{"command": ["python", "t.py"]}], "canaryTrafficPercent": 101})");
+  ExpectInvalidPrefix(j, "spec.transformer.canaryTrafficPercent: must be between 0 and 100");
   j = Iris();
-  j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "SquareAttack"}})");
-  ExpectInvalid(j, "spec.explainer: not supported yet: inferd runs only the predictor of an InferenceService");
+  j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "SquareAttack", "config": {"nb_classes": "10"}}})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok()) << ValidateInferenceService(j).ToString();
+  j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "Anchors"}})");
+  ExpectInvalid(j, "spec.explainer.art.type: unknown ART explainer type \"Anchors\"; must be SquareAttack");
+  j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "SquareAttack", "config": {"nb_classes": 10}}})");
+  ExpectInvalidPrefix(j, "spec.explainer.art.config");
+  j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "SquareAttack"}, "containers": [{"image": "e"}]})");
+  ExpectInvalid(j, "spec.explainer: exactly one of [art, containers] must be specified in ExplainerSpec");
+  j["spec"]["explainer"] = Json::parse(R"({"minReplicas": 0})");
+  ExpectInvalid(j, "spec.explainer: exactly one of [art, containers] must be specified in ExplainerSpec");
+  j["spec"]["explainer"] = Json::parse(R"({"containers": [{"command": ["python", "-m", "explainer"]}]})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
   j = Iris();
   j["spec"]["canary"] = Json::parse(R"([{"predictor": {"name": "v2"}, "trafficPercent": 10}])");
   ExpectInvalidPrefix(j, "spec.canary: not supported yet: canary predictor variants");
   j = Iris();
   j["spec"]["transformer"] = nullptr;  // `transformer:` with nothing is unset
   EXPECT_TRUE(ValidateInferenceService(j).ok());
+}
+
+TEST(ResolveComponent, TransformerAndExplainerResolveLikeKServe) {
+  Json j = Iris();
+  j["metadata"]["annotations"] = Json::parse(R"({"a": "1"})");
+  j["spec"]["transformer"] = Json::parse(R"({"containers": [{"name": "kserve-container", "command": ["python", "-m", "t"],
+      "args": ["--x", "1"], "env": [{"name": "PROTOCOL", "value": "v2"}]}], "minReplicas": 0, "canaryTrafficPercent": 20,
+      "containerConcurrency": 4, "annotations": {"b": "2"}})");
+  auto t = ResolveComponent(j, "transformer");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->component, "transformer");
+  ASSERT_EQ(t->containers.size(), 1u);
+  EXPECT_EQ(t->containers[0].command, (std::vector<std::string>{"python", "-m", "t"}));
+  EXPECT_EQ(t->args, (std::vector<std::string>{"--x", "1"}));
+  ASSERT_EQ(t->env.size(), 1u);
+  EXPECT_EQ(t->min_replicas, 0);
+  EXPECT_EQ(t->canary_traffic_percent, 20);
+  EXPECT_EQ(t->container_concurrency, 4);
+  EXPECT_EQ(t->annotations.at("a"), "1");
+  EXPECT_EQ(t->annotations.at("b"), "2");
+  EXPECT_EQ(ResolveComponent(j, "explainer").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(ResolveComponent(j, "nonsense").ok());
+  j["spec"]["explainer"] = Json::parse(R"({"art": {"type": "SquareAttack", "config": {"nb_classes": "10", "max_iter": "5"},
+      "storageUri": "gs://b/m"}, "timeout": 30})");
+  auto e = ResolveComponent(j, "explainer");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->art_type, "SquareAttack");
+  EXPECT_EQ(e->art_config, (std::map<std::string, std::string>{{"max_iter", "5"}, {"nb_classes", "10"}}));
+  EXPECT_EQ(e->storage_uri, "gs://b/m");
+  EXPECT_EQ(e->timeout_seconds, 30);
+  EXPECT_TRUE(e->containers.empty());
+  j["spec"]["transformer"] = "not an object";
+  EXPECT_FALSE(ResolveComponent(j, "transformer").ok());
+}
+
+TEST(ValidateIsvc, InProcessTransformerAnnotation) {
+  Json j = Iris();
+  j["metadata"]["annotations"] = Json::parse(R"({"inferd.io/transformer": "in-process"})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+  j["metadata"]["annotations"] = Json::parse(R"({"inferd.io/transformer": "sidecar"})");
+  ExpectInvalidPrefix(j, "metadata.annotations[inferd.io/transformer]: must be \"in-process\"");
 }
 
 TEST(ValidateIsvc, CollocationIsValidAsInKServe) {
