@@ -109,12 +109,9 @@ void SetOptions(const ClientRequest& req, Handle& h) {
   }
 }
 
-}  // namespace
-
-ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
-  GlobalInit();
+// One request on `h` (fresh, or reset by ClientSession).
+ClientResult Perform(Handle& h, const ClientRequest& req, const BodySink& on_body) {
   ClientResult result;
-  Handle h;
   if (!h.curl) {
     result.transport = Transport::kFailed;
     result.error = "curl_easy_init failed";
@@ -148,6 +145,33 @@ ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
     result.transport = Transport::kFailed;
   }
   return result;
+}
+
+}  // namespace
+
+ClientResult Fetch(const ClientRequest& req, const BodySink& on_body) {
+  GlobalInit();
+  Handle h;
+  return Perform(h, req, on_body);
+}
+
+struct ClientSession::Impl {
+  Handle handle;
+};
+
+ClientSession::ClientSession() {
+  GlobalInit();
+  impl_ = std::make_unique<Impl>();
+}
+
+ClientSession::~ClientSession() = default;
+
+ClientResult ClientSession::Fetch(const ClientRequest& req, const BodySink& on_body) {
+  Handle& h = impl_->handle;
+  if (h.curl) curl_easy_reset(h.curl);  // options back to defaults; the connection cache stays
+  curl_slist_free_all(h.headers);
+  h.headers = nullptr;
+  return Perform(h, req, on_body);
 }
 
 }  // namespace inferd::net

@@ -22,11 +22,15 @@
 // - `cancel`, when set by another thread, stops the transfer (kAborted) within about a second, also while
 //   no byte arrives (a long-lived watch stream).
 // - curl_global_init runs once, before the first request (thread-safe).
+// - ClientSession keeps one easy handle between requests, so consecutive requests to the same host reuse
+//   its connection (curl's connection cache; the payload logger's workers send thousands of events a second).
+//   Each Fetch starts from default options, as the free Fetch does. One thread at a time.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -75,5 +79,18 @@ struct ClientResult {
 using BodySink = std::function<bool(std::string_view data, const ResponseHead& head)>;
 
 ClientResult Fetch(const ClientRequest& req, const BodySink& on_body);
+
+class ClientSession {
+ public:
+  ClientSession();
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+  ClientResult Fetch(const ClientRequest& req, const BodySink& on_body);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace inferd::net
