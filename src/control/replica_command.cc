@@ -160,9 +160,28 @@ Status ChooseContainer(const ReplicaCommandInput& in, resources::ContainerSpec* 
   return Status::Ok();
 }
 
+// The payload logger's flags (logger/payload_logger.h) for an `inferd model-server` replica: KServe's agent's
+// attributes (Ce-Inferenceservicename, Ce-Namespace, Ce-Component) and the spec's url/mode/metadataHeaders.
+void SetLoggerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+  const auto& l = *in.spec->logger;
+  SetFlag(rest, "--log_url", l.url.empty() ? "http://default-broker" : l.url);  // KServe's configmap default
+  SetFlag(rest, "--log_mode", l.mode);
+  SetFlag(rest, "--inference_service", in.isvc_name);
+  SetFlag(rest, "--namespace", in.ns);
+  SetFlag(rest, "--component", in.spec->component);
+  std::string headers;
+  for (const auto& h : l.metadata_headers) headers += (headers.empty() ? "" : ",") + h;
+  if (!headers.empty()) SetFlag(rest, "--log_metadata_headers", headers);
+  // KServe's agent injector: the annotations named in metadataAnnotations that the service has, as key=value.
+  for (const auto& key : l.metadata_annotations) {
+    auto it = in.spec->annotations.find(key);
+    if (it != in.spec->annotations.end()) rest.push_back("--log_metadata_annotations=" + key + "=" + it->second);
+  }
+}
+
 // `inferd model-server`'s flags after the subcommand: ports 0 on loopback (it prints the ones it got), its
-// Unix socket, the declared model format, the batcher.
-void SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+// Unix socket, the declared model format, the batcher, the payload logger.
+Status SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
   SetFlag(rest, "--http_port", "0");
   SetFlag(rest, "--grpc_port", "0");
   SetFlag(rest, "--host", "127.0.0.1");
@@ -180,10 +199,17 @@ void SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInp
     SetFlag(rest, "--max_batch_size", std::to_string(in.spec->batcher->max_batch_size > 0
                                                           ? in.spec->batcher->max_batch_size
                                                           : 32));
+    // KServe's agent's defaults (cmd/agent/main.go): 32 instances, 5000 ms.
     SetFlag(rest, "--max_latency", std::to_string(int64_t{in.spec->batcher->max_latency_ms > 0
                                                               ? in.spec->batcher->max_latency_ms
-                                                              : 500} * 1000));
+                                                              : 5000} * 1000));
   }
+  if (in.spec->batcher && (HasFlag(rest, "--python") || HasFlag(rest, "--python_module"))) {
+    return InvalidArgument(in.spec->component + ".batcher: a Python model (--python) takes its V1 bodies whole, "
+                           "so inferd cannot batch them; remove the batcher");
+  }
+  if (in.spec->logger) SetLoggerFlags(rest, in);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -292,11 +318,19 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   const bool model_server = is_inferd && argv.size() > 1 && argv[1] == "model-server";
   if (model_server) {
     std::vector<std::string> rest(argv.begin() + 2, argv.end());
-    SetModelServerFlags(rest, in);
+    RETURN_IF_ERROR(SetModelServerFlags(rest, in));
     argv.resize(2);
     argv.insert(argv.end(), rest.begin(), rest.end());
     r.ports_from_stdout = true;
   } else {
+    // The logger and the batcher live in inferd model-server; any other command cannot honour them.
+    for (const auto& [set, field] : {std::pair{in.spec->logger.has_value(), "logger"},
+                                     std::pair{in.spec->batcher.has_value(), "batcher"}}) {
+      if (set) {
+        return InvalidArgument(in.spec->component + "." + field + ": the replica's command '" + argv.front() +
+                               "' is not inferd model-server, which is what logs payloads and batches requests");
+      }
+    }
     int port = FreeLoopbackPort();
     if (port == 0) return Unavailable("no free loopback port for " + in.replica_name);
     std::vector<std::string> rest(argv.begin() + 1, argv.end());
