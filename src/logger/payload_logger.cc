@@ -70,6 +70,7 @@ struct PayloadLogger::Impl {
   bool stopped GUARDED_BY(mu) = false;
   std::vector<std::thread> workers;
   std::atomic<uint64_t> sent{0}, failed{0}, dropped{0}, retries{0};
+  std::atomic<size_t> depth{0};  // queue.size() as of the last push or pop (read without the lock)
   prometheus::Counter* sent_metric = nullptr;
   prometheus::Counter* failed_metric = nullptr;
   prometheus::Counter* dropped_metric = nullptr;
@@ -105,24 +106,37 @@ struct PayloadLogger::Impl {
     if (metric) metric->Increment(static_cast<double>(by));
   }
 
-  // A warning through `gate` (one per 10 s, with the count of the ones held back).
-  void Warn(LogGate& gate, const std::string& what) {
+  // A warning through `gate` (one per 10 s, with the count of the ones held back). `what` builds the text
+  // only when the line is written (drops come by the thousand under a dead sink: no string work for them).
+  template <class What>
+  void Warn(LogGate& gate, const What& what) {
     uint64_t held = 0;
     {
       MutexLock lock(log_mu);
       if (!gate.Allow(NowNs(), kLogIntervalNs, &held)) return;
     }
     if (held > 0) {
-      LOG_WARN("payload logger: {} ({} more like it in the last 10 s)", what, held);
+      LOG_WARN("payload logger: {} ({} more like it in the last 10 s)", what(), held);
     } else {
-      LOG_WARN("payload logger: {}", what);
+      LOG_WARN("payload logger: {}", what());
     }
   }
 
-  void Drop(const Record& r, std::string_view why) {
+  void Drop(EventType type, std::string_view id) {
     Count(dropped, dropped_metric);
-    Warn(drop_gate, "dropped " + std::string(r.type == EventType::kRequest ? "request" : "response") + " event " +
-                        r.id + ": " + std::string(why));
+    Warn(drop_gate, [&] {
+      return "dropped " + std::string(type == EventType::kRequest ? "request" : "response") + " event " +
+             std::string(id) + ": queue full (" + std::to_string(config.queue_capacity) +
+             " events, --log_queue_size) or stopping";
+    });
+  }
+
+  // The data path's first check: false (the event dropped and counted) when the queue is full, before the
+  // event's body is copied. `depth` may lag the queue by the pushes and pops in progress: Enqueue decides.
+  bool Room(EventType type, std::string_view id) {
+    if (depth.load(std::memory_order_relaxed) < config.queue_capacity) return true;
+    Drop(type, id);
+    return false;
   }
 
   void Enqueue(Record&& r) {
@@ -130,12 +144,13 @@ struct PayloadLogger::Impl {
       MutexLock lock(mu);
       if (!stopping && queue.size() < config.queue_capacity) {
         queue.push_back(std::move(r));
+        depth.store(queue.size(), std::memory_order_relaxed);
         if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
         cv.Signal();
         return;
       }
     }
-    Drop(r, "queue full (" + std::to_string(config.queue_capacity) + " events, --log_queue_size) or stopping");
+    Drop(r.type, r.id);
   }
 
   // Sends one event with retries; Stop cuts a backoff short (the event then counts as failed).
@@ -162,8 +177,10 @@ struct PayloadLogger::Impl {
       Count(failed, failed_metric);
       std::string why = result.transport == net::Transport::kOk ? "the sink answered " + std::to_string(result.status)
                                                                  : result.error;
-      Warn(fail_gate, "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempt) +
-                          " attempt(s): " + why);
+      Warn(fail_gate, [&] {
+        return "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempt) +
+               " attempt(s): " + why;
+      });
       return;
     }
   }
@@ -178,6 +195,7 @@ struct PayloadLogger::Impl {
         if (queue.empty()) return;  // stopping and nothing left
         r = std::move(queue.front());
         queue.pop_front();
+        depth.store(queue.size(), std::memory_order_relaxed);
         if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
         ++busy;
       }
@@ -215,14 +233,14 @@ std::optional<PayloadLogger::Pending> PayloadLogger::OnRequest(
   p.id = ce_id && !ce_id->empty() ? *ce_id : NewUuid();
   p.content_type = std::string(content_type);
   p.metadata = c.metadata_headers.empty() ? std::string("{}") : MetadataJson(headers, c.metadata_headers);
-  if (LogsRequests(c.mode)) {
+  if (LogsRequests(c.mode) && impl_->Room(EventType::kRequest, p.id)) {
     impl_->Enqueue(Record{EventType::kRequest, p.id, impl_->wall_ns(), p.content_type, p.metadata, body});
   }
   return p;
 }
 
 void PayloadLogger::OnResponse(Pending&& p, int status, const std::string& body) {
-  if (status != 200 || !LogsResponses(impl_->config.mode)) return;
+  if (status != 200 || !LogsResponses(impl_->config.mode) || !impl_->Room(EventType::kResponse, p.id)) return;
   impl_->Enqueue(Record{EventType::kResponse, std::move(p.id), impl_->wall_ns(), std::move(p.content_type),
                         std::move(p.metadata), body});
 }
@@ -237,6 +255,7 @@ void PayloadLogger::Stop(std::chrono::milliseconds grace) {
     impl_->stopping = true;
     const size_t left = impl_->queue.size();
     impl_->queue.clear();
+    impl_->depth.store(0, std::memory_order_relaxed);
     if (impl_->depth_metric) impl_->depth_metric->Set(0);
     impl_->cv.SignalAll();
     lock.Unlock();
