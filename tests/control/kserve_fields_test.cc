@@ -191,7 +191,9 @@ Json BaseIsvc(const std::string& path) {
     if (second == "storageUris") pred["model"].erase("storageUri");  // KServe: not both
   }
   // A storage spec names the object itself (path), and inferd takes only s3:// URIs beside one.
-  if (path.size() > 8 && path.compare(path.size() - 8, 8, ".storage") == 0) pred[second].erase("storageUri");
+  // (An implementation's storage, not logger.storage, which is a different thing.)
+  if (path.size() > 8 && path.compare(path.size() - 8, 8, ".storage") == 0 && pred.contains(second))
+    pred[second].erase("storageUri");
   isvc["spec"]["predictor"] = pred;
   return isvc;
 }

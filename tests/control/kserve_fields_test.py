@@ -125,8 +125,8 @@ def base_isvc(path, model_dir, name="f"):
         pred["model"] = {"modelFormat": {"name": "sklearn"}, "storageUri": model_dir}
         if second == "storageUris":
             del pred["model"]["storageUri"]
-    if path.endswith(".storage"):  # a storage spec names the object itself; only s3:// URIs may sit beside it
-        del pred[second]["storageUri"]
+    if path.endswith(".storage") and second in pred:  # an implementation's storage names the object itself; only
+        del pred[second]["storageUri"]  # s3:// URIs may sit beside it (logger.storage is another thing)
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
             "metadata": {"name": name, "namespace": "default"}, "spec": {"predictor": pred}}
 
