@@ -506,6 +506,35 @@ void RunGetRevisions(const ClientFlags& flags, const std::string& name, std::str
 }
 
 // ---- describe --------------------------------------------------------------------------------------
+// The batcher and payload logger of each component as the replicas run them (absent fields at the defaults
+// control/replica_command.cc gives them: KServe's 32, 5000 ms, mode all, http://default-broker).
+void PrintBatcherAndLogger(const Json& spec) {
+  for (const char* comp : {"predictor", "transformer", "explainer"}) {
+    if (!spec.contains(comp) || !spec[comp].is_object()) continue;
+    const Json& c = spec[comp];
+    if (c.contains("batcher") && c["batcher"].is_object()) {
+      const Json& b = c["batcher"];
+      const auto num = [&](const char* k, int d) { return b.contains(k) && b[k].is_number_integer() ? b[k].get<int>() : d; };
+      std::printf("  %-26smaxBatchSize %d, maxLatency %d ms\n", (std::string(comp) + " batcher:").c_str(),
+                  num("maxBatchSize", 32), num("maxLatency", 5000));
+    }
+    if (c.contains("logger") && c["logger"].is_object()) {
+      const Json& l = c["logger"];
+      const auto str = [&](const char* k, const char* d) {
+        return l.contains(k) && l[k].is_string() ? l[k].get<std::string>() : std::string(d);
+      };
+      std::string headers;
+      if (l.contains("metadataHeaders") && l["metadataHeaders"].is_array()) {
+        for (const auto& h : l["metadataHeaders"])
+          if (h.is_string()) headers += (headers.empty() ? "" : ", ") + h.get<std::string>();
+      }
+      std::printf("  %-26smode %s to %s%s\n", (std::string(comp) + " logger:").c_str(), str("mode", "all").c_str(),
+                  str("url", "http://default-broker").c_str(),
+                  headers.empty() ? "" : (" (metadataHeaders: " + headers + ")").c_str());
+    }
+  }
+}
+
 void RunDescribe(const ClientFlags& flags, const std::string& type, const std::string& name, std::string ns) {
   auto client = MakeClient(flags);
   if (!client.ok()) return Fail(client.status().message());
@@ -620,6 +649,7 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
     }
     PrintTable(rows);
   }
+  if (obj.contains("spec") && obj["spec"].is_object()) PrintBatcherAndLogger(obj["spec"]);
   std::printf("Replicas:\n");
   rows = {{"  NAME", "PHASE", "PID", "HTTP", "GRPC", "RESTARTS", "REASON"}};
   if (inf.contains("replicas")) {

@@ -174,9 +174,28 @@ Status ChooseContainer(const ReplicaCommandInput& in, resources::ContainerSpec* 
   return Status::Ok();
 }
 
+// The payload logger's flags (logger/payload_logger.h) for an `inferd model-server` replica: KServe's agent's
+// attributes (Ce-Inferenceservicename, Ce-Namespace, Ce-Component) and the spec's url/mode/metadataHeaders.
+void SetLoggerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+  const auto& l = *in.spec->logger;
+  SetFlag(rest, "--log_url", l.url.empty() ? "http://default-broker" : l.url);  // KServe's configmap default
+  SetFlag(rest, "--log_mode", l.mode);
+  SetFlag(rest, "--inference_service", in.isvc_name);
+  SetFlag(rest, "--namespace", in.ns);
+  SetFlag(rest, "--component", in.spec->component);
+  std::string headers;
+  for (const auto& h : l.metadata_headers) headers += (headers.empty() ? "" : ",") + h;
+  if (!headers.empty()) SetFlag(rest, "--log_metadata_headers", headers);
+  // KServe's agent injector: the annotations named in metadataAnnotations that the service has, as key=value.
+  for (const auto& key : l.metadata_annotations) {
+    auto it = in.spec->annotations.find(key);
+    if (it != in.spec->annotations.end()) rest.push_back("--log_metadata_annotations=" + key + "=" + it->second);
+  }
+}
+
 // `inferd model-server`'s flags after the subcommand: ports 0 on loopback (it prints the ones it got), its
-// Unix socket, the declared model format, the batcher.
-void SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+// Unix socket, the declared model format, the batcher, the payload logger.
+Status SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
   SetFlag(rest, "--http_port", "0");
   SetFlag(rest, "--grpc_port", "0");
   SetFlag(rest, "--host", "127.0.0.1");
@@ -196,6 +215,12 @@ void SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandInp
       SetFlag(rest, std::string_view(f).substr(0, eq), f.substr(eq + 1));
     }
   }
+  if (in.spec->batcher && (HasFlag(rest, "--python") || HasFlag(rest, "--python_module"))) {
+    return InvalidArgument(in.spec->component + ".batcher: a Python model (--python) takes its V1 bodies whole, "
+                           "so inferd cannot batch them; remove the batcher");
+  }
+  if (in.spec->logger) SetLoggerFlags(rest, in);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -208,8 +233,9 @@ bool IsInferdImage(std::string_view image) {
 }
 
 std::vector<std::string> BatcherFlags(const resources::ComponentSpec::Batcher& b) {
+  // KServe's agent's defaults (cmd/agent/main.go): 32 instances, 5000 ms.
   return {"--max_batch_size=" + std::to_string(b.max_batch_size > 0 ? b.max_batch_size : 32),
-          "--max_latency=" + std::to_string(int64_t{b.max_latency_ms > 0 ? b.max_latency_ms : 500} * 1000)};
+          "--max_latency=" + std::to_string(int64_t{b.max_latency_ms > 0 ? b.max_latency_ms : 5000} * 1000)};
 }
 
 std::string ExpandTemplate(std::string_view text, const ReplicaCommandInput& in) {
@@ -488,7 +514,7 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   const bool model_server = is_inferd && argv.size() > 1 && (argv[1] == "model-server" || argv[1] == "art-explainer");
   if (model_server) {
     std::vector<std::string> rest(argv.begin() + 2, argv.end());
-    SetModelServerFlags(rest, in);
+    RETURN_IF_ERROR(SetModelServerFlags(rest, in));
     if (in.in_process) {
       for (auto& f : PythonModelServerFlags(*in.in_process)) rest.push_back(ExpandTemplate(f, in));
     }
@@ -496,6 +522,14 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     argv.insert(argv.end(), rest.begin(), rest.end());
     r.ports_from_stdout = true;
   } else {
+    // The logger and the batcher live in inferd model-server; any other command cannot honour them.
+    for (const auto& [set, field] : {std::pair{in.spec->logger.has_value(), "logger"},
+                                     std::pair{in.spec->batcher.has_value(), "batcher"}}) {
+      if (set) {
+        return InvalidArgument(in.spec->component + "." + field + ": the replica's command '" + argv.front() +
+                               "' is not inferd model-server, which is what logs payloads and batches requests");
+      }
+    }
     int port = FreeLoopbackPort();
     if (port == 0) return Unavailable("no free loopback port for " + in.replica_name);
     std::vector<std::string> rest(argv.begin() + 1, argv.end());

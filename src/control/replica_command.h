@@ -24,7 +24,11 @@
 // - KServe's template variables {{.Name}}, {{.Namespace}}, {{.Labels.K}}, {{.Annotations.K}} are replaced
 //   in command, args and env values; "/mnt/models" (prefix) by the local model directory.
 // - The component's args and env are appended to (and override) the container's; a batcher adds
-//   --max_batch_size/--max_latency (µs) for inferd model-server. The implementation's command, workingDir and
+//   --max_batch_size/--max_latency (µs; KServe's defaults 32 and 5000 ms) for inferd model-server, a logger
+//   --log_url (KServe's default http://default-broker when the spec has none), --log_mode,
+//   --log_metadata_headers, --inference_service, --namespace, --component. A logger or a batcher on a replica
+//   whose command is not inferd model-server, or a batcher on a Python model (--python/--python_module), is
+//   an InvalidArgument naming the component and the field (the service is not Ready with that reason). The implementation's command, workingDir and
 //   readinessProbe (`model.command`, ...) replace the runtime container's, as KServe merges the two.
 // - workingDir is the replica's cwd; readinessProbe.httpGet.path, periodSeconds, timeoutSeconds and
 //   failureThreshold set the supervisor's probe; terminationGracePeriodSeconds its stop grace.

@@ -34,6 +34,15 @@ std::string StringOr(const Json* obj, std::string_view key, std::string fallback
   return v && v->is_string() ? v->get<std::string>() : fallback;
 }
 
+ComponentSpec::Logger ResolveLogger(const Json& lg) {
+  ComponentSpec::Logger l;
+  l.url = StringOr(&lg, "url");
+  l.mode = StringOr(&lg, "mode", "all");
+  l.metadata_headers = StringList(Field(lg, "metadataHeaders"));
+  l.metadata_annotations = StringList(Field(lg, "metadataAnnotations"));
+  return l;
+}
+
 void MergeStrings(const Json* from, std::map<std::string, std::string>* into) {
   if (!from || !from->is_object()) return;
   for (auto it = from->begin(); it != from->end(); ++it)
@@ -58,6 +67,7 @@ void ResolveExtension(const Json& isvc, const Json& comp, ComponentSpec& c) {
     batcher.timeout_s = IntOr(*b, "timeout", 0);
     c.batcher = batcher;
   }
+  if (const Json* lg = Field(comp, "logger")) c.logger = ResolveLogger(*lg);
   const Json* md = Field(isvc, "metadata");
   MergeStrings(md ? Field(*md, "labels") : nullptr, &c.labels);
   MergeStrings(Field(comp, "labels"), &c.labels);

@@ -68,7 +68,8 @@ const std::vector<std::string>& PredictorImplementations();
 // http(s)://, s3://, gs://, pvc://), storageUris as KServe (not with storageUri; mountPath absolute, no ".."),
 // modelFormat.name set for `model:`, a `containers` predictor has at least one container with a command or
 // image. Also: metadata.labels/annotations and component labels/annotations are string maps,
-// serving.kserve.io/deploymentMode and autoscalerClass values, scaleTarget >= 1, batcher fields >= 1,
+// serving.kserve.io/deploymentMode and autoscalerClass values, scaleTarget >= 1, batcher maxBatchSize and
+// maxLatency >= 1, logger mode all|request|response and url an http(s) sink (logger/sink_url.h),
 // autoScaling (one Resource metric, cpu or memory, Utilization 1..100 or AverageValue), readinessProbe
 // (httpGet.path visible ASCII), container command/args/env values are strings.
 // spec.transformer: custom containers (at least one with a command or image) and the component extension
@@ -76,7 +77,8 @@ const std::vector<std::string>& PredictorImplementations();
 // fields) or `containers` ("spec.explainer: exactly one of [art, containers] must be specified in
 // ExplainerSpec"), and the extension fields.
 // Refused as not supported yet, the message starting with the field's path and "not supported yet: "
-// (docs/kserve-fields.md lists them all): spec.canary, logger, workerSpec,
+// (docs/kserve-fields.md lists them all): spec.canary, batcher.timeout,
+// logger.storage/marshallerUrl/batchSize/batchInterval, workerSpec,
 // volumes, volumeMounts, volumeDevices, initContainers, ephemeralContainers, envFrom, env[].valueFrom,
 // storage, confidential, several storageUris, External/PodMetric metrics and autoScaling.behavior,
 // deploymentMode ModelMesh, serving.kserve.io/stop "true".
@@ -140,6 +142,14 @@ struct ComponentSpec {
     int max_batch_size = 0, max_latency_ms = 0, timeout_s = 0;
   };
   std::optional<Batcher> batcher;
+  // `logger` (validated: mode all|request|response, default all; url an http(s) sink or empty for KServe's default).
+  struct Logger {
+    std::string url;  // empty: KServe's default http://default-broker
+    std::string mode = "all";
+    std::vector<std::string> metadata_headers;
+    std::vector<std::string> metadata_annotations;  // annotation keys whose values go into Ce-Annotations
+  };
+  std::optional<Logger> logger;
   std::map<std::string, std::string> labels, annotations;  // component's own plus the isvc's
 };
 

@@ -40,6 +40,8 @@ class Metrics {
   void RecordRejected(std::string_view protocol);
   // Prometheus text exposition format 0.0.4.
   std::string Serialize(const class ModelRepository* repository) const;
+  // The registry /metrics serializes, for parts that own their series (the payload logger, logger/).
+  prometheus::Registry* registry() { return registry_.get(); }
 
  private:
   struct PerModel;

@@ -17,6 +17,7 @@
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "explain/explainer.h"
+#include "logger/payload_logger.h"
 #include "model/backend_plugin.h"
 #include "model/repository.h"
 #include "server/grpc_server.h"
@@ -36,6 +37,8 @@ struct ModelServer::Impl {
   std::unique_ptr<ModelRepository> wrapped_repo;  // the in-process transformer's native model (in_process.h)
   Metrics metrics;
   std::unique_ptr<ThreadPool> pool;
+  // Before the front ends: destroyed after them (their handlers call it until they stop).
+  std::unique_ptr<logger::PayloadLogger> payload_logger;
   std::unique_ptr<RestHandler> rest;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<GrpcServer> grpc;
@@ -182,8 +185,18 @@ Status ModelServer::Start() {
   int threads = c.server.max_threads > 0 ? c.server.max_threads
                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl_->pool = std::make_unique<ThreadPool>(threads, 1024);
+  if (c.payload_logger.enabled()) {
+    RETURN_IF_ERROR(logger::ValidateConfig(c.payload_logger));
+    server_options.collect_headers = true;  // Ce-Id, User-Agent and the metadata headers
+    impl_->payload_logger = std::make_unique<logger::PayloadLogger>(c.payload_logger, logger::NewHttpSender,
+                                                                    impl_->metrics.registry());
+    LOG_INFO("payload logger: mode {} to {} (queue {}, {} worker(s), {} attempt(s) per event)",
+             logger::LogModeName(c.payload_logger.mode), c.payload_logger.url, c.payload_logger.queue_capacity,
+             c.payload_logger.workers, c.payload_logger.retry.max_attempts);
+  }
   impl_->rest = std::make_unique<RestHandler>(impl_->repo.get(), &impl_->metrics, &impl_->state, server_options,
-                                              impl_->pool.get(), std::move(v1_passthroughs));
+                                              impl_->pool.get(), std::move(v1_passthroughs),
+                                              impl_->payload_logger.get());
   impl_->http = std::make_unique<HttpServer>(impl_->rest.get(), &impl_->state, server_options);
   RETURN_IF_ERROR(impl_->http->Start());
   if (c.server.enable_grpc) {
@@ -226,6 +239,9 @@ bool ModelServer::Drain() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->http->Stop();
+  if (impl_->payload_logger) {
+    impl_->payload_logger->Stop(std::chrono::milliseconds(std::min(c.server.drain_timeout_ms, 5000)));
+  }
   LOG_INFO("drained");
   return clean;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "logger/event.h"
 #include "model/model_config.h"
 #include "model/passthrough.h"
 #include "server/server_state.h"
@@ -53,6 +54,11 @@ struct ModelServerConfig {
     V1PassThrough predict, explain;
   };
   std::vector<PassThroughModel> passthrough_models;
+  // The payload logger (--log_url...; logger/payload_logger.h): off when its url is empty. On, the REST front
+  // end collects request headers and hands every request and answer to it; Drain sends what is queued for
+  // at most min(--drain_timeout, 5 s) after the front ends stopped. gRPC is not logged (as KServe's agent,
+  // which sees HTTP only).
+  logger::LoggerConfig payload_logger;
 };
 
 class ModelServer {

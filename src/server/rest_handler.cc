@@ -58,15 +58,34 @@ int64_t BatchRows(const InferRequest& req) {
 }  // namespace
 
 RestHandler::RestHandler(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options,
-                         ThreadPool* slow_pool, V1PassThroughs v1_passthroughs)
+                         ThreadPool* slow_pool, V1PassThroughs v1_passthroughs,
+                         logger::PayloadLogger* payload_logger)
     : repo_(repo),
       metrics_(metrics),
       state_(state),
       options_(options),
       slow_pool_(slow_pool),
-      v1_passthroughs_(std::move(v1_passthroughs)) {}
+      v1_passthroughs_(std::move(v1_passthroughs)),
+      payload_logger_(payload_logger) {}
 
 void RestHandler::Handle(RestRequest&& req, std::function<void(RestResponse&&)> done) {
+  if (payload_logger_) [[unlikely]] {
+    HandleLogged(std::move(req), std::move(done));
+    return;
+  }
+  bool deferred = false;
+  RestResponse r = Route(req, done, &deferred);
+  if (!deferred) done(std::move(r));
+}
+
+void RestHandler::HandleLogged(RestRequest&& req, Done done) {
+  auto pending = payload_logger_->OnRequest(req.method, req.target, req.headers, req.content_type, req.body);
+  if (pending) {
+    done = [logger = payload_logger_, p = std::move(*pending), inner = std::move(done)](RestResponse&& r) mutable {
+      logger->OnResponse(std::move(p), r.status, r.body);
+      inner(std::move(r));
+    };
+  }
   bool deferred = false;
   RestResponse r = Route(req, done, &deferred);
   if (!deferred) done(std::move(r));

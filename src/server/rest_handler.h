@@ -15,6 +15,9 @@
 // - Every error answer is {"error": "..."} with the status code of reference/protocols.md
 //   (400/404/413/500/501/503) and a message naming the field.
 // - Thread-safe: one RestHandler serves all I/O threads; it holds no per-request state.
+// - With a payload logger (logger/payload_logger.h; the server then collects request headers), every request
+//   is offered to it before routing and its answer after: the logger copies what it sends and never blocks.
+//   Without one, the only cost is one null check.
 #pragma once
 
 #include <functional>
@@ -26,6 +29,7 @@
 
 #include "core/http_status.h"  // HttpStatusFor, ErrorJson (the REST front end's error answers)
 #include "core/thread_pool.h"
+#include "logger/payload_logger.h"
 #include "model/repository.h"
 #include "protocol/v1_json.h"
 #include "server/metrics.h"
@@ -62,7 +66,8 @@ class RestHandler {
  public:
   // `v1_passthroughs`: the models whose V1 bodies go to them whole (metadata().v1_passthrough).
   RestHandler(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options,
-              ThreadPool* slow_pool, V1PassThroughs v1_passthroughs = {});
+              ThreadPool* slow_pool, V1PassThroughs v1_passthroughs = {},
+              logger::PayloadLogger* payload_logger = nullptr);
 
   void Handle(RestRequest&& req, std::function<void(RestResponse&&)> done);
 
@@ -71,6 +76,8 @@ class RestHandler {
   struct BatchedCall;  // a request queued on a model's batcher (rest_handler.cc)
 
   RestResponse Route(RestRequest& req, Done& done, bool* deferred);
+  // Handle with the payload logger on: the request event, then Route with a `done` that logs the answer.
+  void HandleLogged(RestRequest&& req, Done done);
   // Route's parts by path prefix (the segments are Route's percent-decoded path segments).
   RestResponse RouteV1(RestRequest& req, const std::vector<std::string>& seg, std::string_view path, Done& done,
                        bool* deferred);
@@ -116,6 +123,7 @@ class RestHandler {
   ServerOptions options_;
   ThreadPool* slow_pool_;
   const V1PassThroughs v1_passthroughs_;
+  logger::PayloadLogger* const payload_logger_;
 };
 
 }  // namespace inferd

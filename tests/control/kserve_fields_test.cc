@@ -191,7 +191,8 @@ Json BaseIsvc(const std::string& path) {
     if (second == "storageUris") pred["model"].erase("storageUri");  // KServe: not both
   }
   // A storage spec names the object itself (path), and inferd takes only s3:// URIs beside one.
-  if (!second.empty() && path.size() > 8 && path.compare(path.size() - 8, 8, ".storage") == 0) {
+  // (An implementation's storage, not logger.storage, which is a different thing.)
+  if (!second.empty() && path.size() > 8 && path.compare(path.size() - 8, 8, ".storage") == 0 && pred.contains(second)) {
     pred[second].erase("storageUri");
   }
   isvc["spec"]["predictor"] = pred;

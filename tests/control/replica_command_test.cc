@@ -257,6 +257,59 @@ TEST(ReplicaCommandTest, BatcherBecomesModelServerFlags) {
   EXPECT_TRUE(Has(r->argv, "--max_latency=300000"));  // ms -> µs
 }
 
+TEST(ReplicaCommandTest, BatcherDefaultsAreKServesAgents) {
+  Json rt = Runtime({{"name", "kserve-container"}, {"command", {"inferd", "model-server"}}, {"args", Json::array()}});
+  resources::ComponentSpec spec;
+  spec.batcher = resources::ComponentSpec::Batcher{};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--max_batch_size=32"));
+  EXPECT_TRUE(Has(r->argv, "--max_latency=5000000"));  // 5000 ms (cmd/agent/main.go)
+}
+
+TEST(ReplicaCommandTest, LoggerBecomesModelServerFlags) {
+  Json rt = Runtime({{"name", "kserve-container"}, {"command", {"inferd", "model-server"}}, {"args", Json::array()}});
+  resources::ComponentSpec spec;
+  spec.logger = resources::ComponentSpec::Logger{"http://sink:8080/e", "request", {"X-A", "X-B"}, {"team", "absent"}};
+  spec.annotations = {{"team", "vision"}, {"other", "x"}};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--log_url=http://sink:8080/e"));
+  EXPECT_TRUE(Has(r->argv, "--log_mode=request"));
+  EXPECT_TRUE(Has(r->argv, "--log_metadata_headers=X-A,X-B"));
+  EXPECT_TRUE(Has(r->argv, "--inference_service=sklearn-iris"));
+  EXPECT_TRUE(Has(r->argv, "--namespace=default"));
+  EXPECT_TRUE(Has(r->argv, "--component=predictor"));
+  EXPECT_TRUE(Has(r->argv, "--log_metadata_annotations=team=vision"));  // only the annotations the service has
+  for (const auto& a : r->argv) EXPECT_EQ(a.find("absent"), std::string::npos) << a;
+  spec.logger = resources::ComponentSpec::Logger{};
+  r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--log_url=http://default-broker"));  // KServe's configmap default
+  EXPECT_TRUE(Has(r->argv, "--log_mode=all"));
+}
+
+TEST(ReplicaCommandTest, LoggerOrBatcherNeedAnInferdModelServer) {
+  Json rt = Runtime({{"name", "kserve-container"}, {"command", {"python3", "server.py"}}});
+  resources::ComponentSpec spec;
+  spec.logger = resources::ComponentSpec::Logger{};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("predictor.logger"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("not inferd model-server"), std::string::npos);
+  spec.logger.reset();
+  spec.batcher = resources::ComponentSpec::Batcher{8, 10, 0};
+  r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("predictor.batcher"), std::string::npos) << r.status().message();
+  // A Python model inside inferd model-server takes V1 bodies whole: not batched, so refused.
+  Json py = Runtime({{"name", "kserve-container"}, {"command", {"inferd", "model-server", "--python", "m.py"}}});
+  r = BuildReplicaSpec(Input(&spec, &py));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("predictor.batcher: a Python model"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(ReplicaCommandTest, ImplementationFieldsOverrideTheRuntimeContainer) {
   Json rt = Runtime({{"name", "kserve-container"},
                      {"command", {"python3", "server.py"}},

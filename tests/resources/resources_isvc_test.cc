@@ -116,7 +116,10 @@ spec:
     batcher:
       maxBatchSize: 16
       maxLatency: 300
-      timeout: 5
+    logger:
+      mode: request
+      url: http://sink:8080/events
+      metadataHeaders: [X-Tenant]
     pytorch:
       protocolVersion: grpc-v2
       storageUri: ./models/mnist
@@ -330,9 +333,38 @@ TEST(ValidateIsvc, ExtensionFields) {
   Pred(j)["batcher"] = 5;
   ExpectInvalidPrefix(j, "spec.predictor.batcher: must be an object");
 
+  // Issue 15: batcher.timeout is refused (KServe never passes it to its batcher) rather than accepted silently.
+  Pred(j)["batcher"] = Json::parse(R"({"maxBatchSize": 16, "timeout": 5})");
+  ExpectInvalidPrefix(j, "spec.predictor.batcher.timeout: not supported yet: ");
+
+  // Issue 15: the payload logger works, with KServe's validation.
   j = Iris();
   Pred(j)["logger"] = Json::parse(R"({"mode": "all", "url": "http://logger.default"})");
-  ExpectInvalid(j, "spec.predictor.logger: not supported yet: inferd does not send requests and responses to a logger sink");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+  Pred(j)["logger"] = Json::parse(R"({"url": "https://sink.example.com:8443/events", "metadataHeaders": ["X-Id"]})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());  // mode absent: all
+  Pred(j)["logger"] = Json::parse(R"({"mode": "response"})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());  // url absent: KServe's default broker
+  Pred(j)["logger"] = Json::parse(R"({"mode": "both"})");
+  ExpectInvalid(j, "spec.predictor.logger.mode: invalid logger type \"both\" (must be all, request or response)");
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "url": "logger.default"})");
+  ExpectInvalidPrefix(j, "spec.predictor.logger.url: ");
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "url": "http://host:99999/"})");
+  ExpectInvalidPrefix(j, "spec.predictor.logger.url: port out of range");
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "url": "s3://bucket/logs"})");
+  ExpectInvalidPrefix(j, "spec.predictor.logger.url: blob-storage logging");
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "metadataHeaders": ["bad name"]})");
+  ExpectInvalidPrefix(j, "spec.predictor.logger.metadataHeaders: ");
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "metadataAnnotations": ["team"]})");
+  EXPECT_TRUE(ValidateInferenceService(j).ok());
+  Pred(j)["logger"] = Json::parse(R"({"mode": "all", "metadataAnnotations": [1]})");
+  ExpectInvalidPrefix(j, "spec.predictor.logger.metadataAnnotations");
+  for (const char* f : {"storage", "marshallerUrl", "batchSize", "batchInterval"}) {
+    Pred(j)["logger"] = Json{{"mode", "all"}, {f, Json::object()}};
+    ExpectInvalidPrefix(j, std::string("spec.predictor.logger.") + f + ": not supported yet: ");
+  }
+  Pred(j)["logger"] = "all";
+  ExpectInvalidPrefix(j, "spec.predictor.logger: must be an object");
 
   j = Iris();
   Pred(j)["labels"] = Json::parse(R"({"n": 1})");
@@ -676,7 +708,11 @@ TEST(ResolvePredictor, AllExtensionFieldsAndPrecedence) {
   ASSERT_TRUE(c->batcher.has_value());
   EXPECT_EQ(c->batcher->max_batch_size, 16);
   EXPECT_EQ(c->batcher->max_latency_ms, 300);
-  EXPECT_EQ(c->batcher->timeout_s, 5);
+  EXPECT_EQ(c->batcher->timeout_s, 0);  // refused at apply since issue 15
+  ASSERT_TRUE(c->logger.has_value());
+  EXPECT_EQ(c->logger->mode, "request");
+  EXPECT_EQ(c->logger->url, "http://sink:8080/events");
+  EXPECT_EQ(c->logger->metadata_headers, std::vector<std::string>{"X-Tenant"});
   EXPECT_EQ(c->labels, (std::map<std::string, std::string>{{"team", "vision"}, {"tier", "silver"}}));
   EXPECT_EQ(c->annotations, (std::map<std::string, std::string>{{"autoscaling.knative.dev/target", "1"},
                                                                    {"shared", "predictor"}}));

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench/logger_bench.sh: REST throughput of `inferd model-server` with the payload logger on vs off, same run
+# (docs/benchmarks.md#payload-logger; target: on >= 0.80 x off).
+#
+#   bash bench/logger_bench.sh
+#
+# Two model servers (the XGBoost iris model, --workers W), one with --log_url pointing at a local sink that
+# accepts everything (bench/http_hello: bare Beast, answers 200 to any POST), mode all (two events per
+# request). wrk -t1 -cCONNS POSTs V1 :predict bodies to each in turn for DURATION seconds, the order flipping
+# every round, ROUNDS rounds. Prints each run, the median of the per-round ratios on/off, and the logger's
+# own counters from /metrics (events sent, dropped, failed): a ratio bought with drops would show there.
+#
+# Environment: BUILD_DIR (build: a development build is fine; it needs inferd and bench/http_hello),
+#              DURATION (10), ROUNDS (3), CONNS (32), WORKERS (1), LOG_FLAGS (more flags for the logged
+#              server, e.g. "--log_workers 1"), KEEP_WORK=1.
+# Needs: wrk, curl, /usr/bin/python3 with xgboost (scripts/gen_test_models.py).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-32}
+W=${WORKERS:-1}
+KILL_AFTER=$((DURATION + 30))
+die() { echo "logger_bench: $*" >&2; exit 1; }
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+for tool in wrk curl; do command -v "$tool" >/dev/null || die "$tool is missing (bash scripts/setup.sh)"; done
+[[ -x "$BUILD/inferd" && -x "$BUILD/bench/http_hello" ]] ||
+  die "no inferd / bench/http_hello in $BUILD (ninja -C $BUILD inferd http_hello)"
+
+WORK=$(mktemp -d /tmp/inferd-logger-bench.XXXXXX)
+PIDS=()
+# shellcheck source=bench/bench_lib.sh
+source "$ROOT/bench/bench_lib.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+/usr/bin/python3 "$ROOT/scripts/gen_test_models.py" --examples "$WORK/gen" >/dev/null
+mkdir -p "$WORK/model"
+cp "$WORK/gen/iris-xgboost/model.bst" "$WORK/model/model.bst"
+printf '%s' '{"instances":[[6.8,2.8,4.8,1.4],[6.0,3.4,4.5,1.6]]}' >"$WORK/v1.json"
+
+start_server sink 'listening port=([0-9]+)' "$BUILD/bench/http_hello" --host 127.0.0.1 --port 0 --workers 1
+SINK=${PORTS[0]}
+SINK_PID=${PIDS[-1]}
+serve() {  # NAME EXTRA_FLAGS...
+  local name=$1
+  shift
+  start_server "$name" 'listening http_port=([0-9]+)' "$BUILD/inferd" model-server --model_name iris \
+    --model_dir "$WORK/model" --host 127.0.0.1 --http_port 0 --grpc_port 0 --enable_grpc false --workers "$W" \
+    --log_level warn "$@"
+  wait_ready "http://127.0.0.1:${PORTS[0]}/v2/health/ready"
+}
+serve off
+OFF=${PORTS[0]}
+OFF_PID=${PIDS[-1]}
+serve on --log_url "http://127.0.0.1:$SINK/events" --log_mode all --inference_service iris --namespace bench \
+  --component predictor ${LOG_FLAGS:-}
+ON=${PORTS[0]}
+ON_PID=${PIDS[-1]}
+for p in $OFF $ON; do
+  a=$(curl -sf -H 'Content-Type: application/json' --data-binary @"$WORK/v1.json" \
+        "http://127.0.0.1:$p/v1/models/iris:predict") || die "predict on port $p failed"
+  [[ "$a" == *predictions* ]] || die "unexpected answer: $a"
+done
+
+run_wrk() {  # PORT -> "rps non2xx socket_errors"
+  local out
+  out=$(WRK_BODY_FILE=$WORK/v1.json timeout -k 5 "$KILL_AFTER" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
+          -s "$ROOT/bench/wrk_post.lua" "http://127.0.0.1:$1/v1/models/iris:predict" 2>&1) || die "wrk failed: $out"
+  local line
+  line=$(grep WRK_RESULT <<<"$out")
+  [[ "$line" =~ rps=([0-9.]+).*non2xx=([0-9]+)\ socket_errors=([0-9]+) ]] || die "no WRK_RESULT: $out"
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]}"
+}
+cpu_ticks() {  # PID -> utime + stime of all its threads, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+metric() {  # PORT NAME
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
+}
+
+ratios=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r % 2)); then order=(off on); else order=(on off); fi
+  declare -A rps=()
+  for name in "${order[@]}"; do
+    port=$OFF
+    [[ $name == on ]] && port=$ON
+    pid=$OFF_PID
+    [[ $name == on ]] && pid=$ON_PID
+    c0=$(cpu_ticks "$pid")
+    s0=$(cpu_ticks "$SINK_PID")
+    read -r x non2xx errs < <(run_wrk "$port")
+    c1=$(cpu_ticks "$pid")
+    s1=$(cpu_ticks "$SINK_PID")
+    ((non2xx == 0 && errs == 0)) || die "$name: $non2xx non-2xx answers, $errs socket errors"
+    rps[$name]=$x
+    # CPU per request: the server's (its logger threads included) and the sink's, in µs.
+    cpu=$(awk -v t=$((c1 - c0)) -v us="$TICK_US" -v r="$x" -v d="$DURATION" 'BEGIN {printf "%.1f", t * us / (r * d)}')
+    scpu=$(awk -v t=$((s1 - s0)) -v us="$TICK_US" -v r="$x" -v d="$DURATION" 'BEGIN {printf "%.1f", t * us / (r * d)}')
+    log "round $r: logger $name: $x req/s, server cpu ${cpu} us/req, sink cpu ${scpu} us/req"
+  done
+  ratio=$(awk -v a="${rps[on]}" -v b="${rps[off]}" 'BEGIN {printf "%.3f", a / b}')
+  ratios+=("$ratio")
+  log "round $r: on/off = $ratio"
+done
+sleep 2  # let the queue drain
+sent=$(metric "$ON" 'inferd_logger_events_total{result="sent"}')
+dropped=$(metric "$ON" 'inferd_logger_events_total{result="dropped"}')
+failed=$(metric "$ON" 'inferd_logger_events_total{result="failed"}')
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
+echo "logger_bench: workers=$W conns=$CONNS duration=${DURATION}s rounds=$ROUNDS ratios=${ratios[*]}"
+echo "logger_bench: on/off median = $median (target >= 0.80); events sent=$sent dropped=$dropped failed=$failed"

@@ -1,0 +1,199 @@
+#include "logger/event.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include "core/backoff.h"
+#include "core/json_string.h"
+#include "logger/sink_url.h"
+
+namespace inferd::logger {
+
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// A header line "Name: value" whose value cannot end the line early.
+// An empty value is written "Name;", curl's form for a header sent empty ("Name:" would remove it).
+std::string Line(std::string_view name, std::string_view value) {
+  if (value.empty()) return std::string(name) + ";";
+  std::string out;
+  out.reserve(name.size() + 2 + value.size());
+  out.append(name).append(": ");
+  for (char c : value) out.push_back(c == '\r' || c == '\n' || c == '\0' ? ' ' : c);
+  return out;
+}
+
+}  // namespace
+
+StatusOr<LogMode> ParseLogMode(std::string_view s) {
+  if (s == "all") return LogMode::kAll;
+  if (s == "request") return LogMode::kRequest;
+  if (s == "response") return LogMode::kResponse;
+  return InvalidArgument("invalid logger type \"" + std::string(s.substr(0, 64)) +
+                         "\" (must be all, request or response)");
+}
+
+std::string_view LogModeName(LogMode m) {
+  switch (m) {
+    case LogMode::kAll: return "all";
+    case LogMode::kRequest: return "request";
+    case LogMode::kResponse: return "response";
+  }
+  return "all";
+}
+
+Status ValidateConfig(const LoggerConfig& c) {
+  if (!c.enabled()) return Status::Ok();
+  if (std::string why = CheckSinkUrl(c.url); !why.empty()) return InvalidArgument("--log_url: " + why);
+  if (c.queue_capacity < 1 || c.queue_capacity > (size_t{1} << 20)) {
+    return InvalidArgument("--log_queue_size must be between 1 and 1048576");
+  }
+  if (c.workers < 1 || c.workers > 64) return InvalidArgument("--log_workers must be between 1 and 64");
+  if (c.timeout_s < 1 || c.timeout_s > 3600) return InvalidArgument("--log_timeout must be between 1 and 3600 seconds");
+  if (c.retry.max_attempts < 1 || c.retry.max_attempts > 10) {
+    return InvalidArgument("--log_retries must be between 0 and 9");
+  }
+  for (const auto& a : c.annotations) {
+    if (a.find('=') == std::string::npos || a.front() == '=') {
+      return InvalidArgument("--log_metadata_annotations: '" + a.substr(0, 64) + "' is not key=value");
+    }
+  }
+  for (const auto& h : c.metadata_headers) {
+    if (h.empty() || h.size() > 256) return InvalidArgument("--log_metadata_headers: a header name is empty or too long");
+  }
+  return Status::Ok();
+}
+
+std::string MetadataJson(const std::vector<std::pair<std::string, std::string>>& headers,
+                         const std::vector<std::string>& names) {
+  std::string out = "{";
+  bool first_name = true;
+  for (const std::string& name : names) {
+    bool first_value = true;
+    for (const auto& [k, v] : headers) {
+      if (!EqualsIgnoreCase(k, name)) continue;
+      if (first_value) {
+        if (!first_name) out += ',';
+        first_name = false;
+        AppendJsonString(&out, name);
+        out += ":[";
+      } else {
+        out += ',';
+      }
+      first_value = false;
+      AppendJsonString(&out, v);
+    }
+    if (!first_value) out += ']';
+  }
+  out += '}';
+  return out;
+}
+
+std::string AnnotationsJson(const std::vector<std::string>& pairs) {
+  if (pairs.empty()) return "";
+  std::vector<std::pair<std::string_view, std::string_view>> kv;
+  for (const std::string& p : pairs) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos) continue;  // ValidateConfig refuses these
+    kv.emplace_back(std::string_view(p).substr(0, eq), std::string_view(p).substr(eq + 1));
+  }
+  std::stable_sort(kv.begin(), kv.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out = "{";
+  for (size_t i = 0; i < kv.size(); ++i) {
+    if (i > 0 && kv[i].first == kv[i - 1].first) continue;  // a map: the first of a repeated key
+    if (out.size() > 1) out += ',';
+    AppendJsonString(&out, kv[i].first);
+    out += ':';
+    AppendJsonString(&out, kv[i].second);
+  }
+  out += '}';
+  return out;
+}
+
+bool IsUnlogged(std::string_view method, std::string_view target, std::string_view user_agent) {
+  if (user_agent.starts_with("kube-probe/") || user_agent == "inferd-supervisor") return true;
+  return method == "GET" && (target == "/metrics" || target.starts_with("/metrics?"));
+}
+
+std::string Rfc3339Nano(int64_t unix_ns) {
+  int64_t secs = unix_ns / 1000000000;
+  int64_t frac = unix_ns % 1000000000;
+  if (frac < 0) {
+    frac += 1000000000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
+  return out;
+}
+
+std::vector<std::string> EventHeaders(const Record& r, const LoggerConfig& c, int64_t recorded_unix_ns) {
+  const bool request = r.type == EventType::kRequest;
+  std::vector<std::string> h;
+  h.reserve(14);
+  h.push_back("Ce-Specversion: 1.0");
+  h.push_back(Line("Ce-Id", r.id));
+  h.push_back(request ? "Ce-Type: org.kubeflow.serving.inference.request"
+                      : "Ce-Type: org.kubeflow.serving.inference.response");
+  h.push_back(Line("Ce-Source", c.source_uri));
+  h.push_back(Line("Ce-Time", Rfc3339Nano(r.time_unix_ns)));
+  h.push_back(Line("Ce-Recordedtime", Rfc3339Nano(recorded_unix_ns)));
+  h.push_back(Line("Ce-Inferenceservicename", c.inference_service));
+  h.push_back(Line("Ce-Namespace", c.ns));
+  h.push_back(Line("Ce-Component", c.component));
+  h.push_back(Line("Ce-Endpoint", c.endpoint));
+  h.push_back(Line("Ce-Metadata", r.metadata.empty() ? std::string_view("{}") : std::string_view(r.metadata)));
+  if (!c.annotations.empty()) h.push_back(Line("Ce-Annotations", AnnotationsJson(c.annotations)));
+  // curl would send its own "Content-Type: application/x-www-form-urlencoded" for a POST without one; an empty
+  // value there removes the header, as a request without Content-Type gives an event without one.
+  h.push_back(r.content_type.empty() ? std::string("Content-Type:") : Line("Content-Type", r.content_type));
+  h.push_back("Expect:");  // no 100-continue round trip for large bodies
+  return h;
+}
+
+Decision NextStep(const net::ClientResult& result, int attempt, const RetryPolicy& policy) {
+  Decision d;
+  bool retryable = false;
+  if (result.transport == net::Transport::kOk) {
+    if (result.status >= 200 && result.status < 300) {
+      d.step = Step::kDelivered;
+      return d;
+    }
+    retryable = result.status == 408 || result.status == 429 || result.status >= 500;
+  } else {
+    retryable = result.transport == net::Transport::kFailed;  // no connection, timeout, TLS
+  }
+  if (!retryable || attempt >= policy.max_attempts) {
+    d.step = Step::kGiveUp;
+    return d;
+  }
+  d.step = Step::kRetry;
+  d.delay = ExponentialBackoff(attempt - 1, policy.initial, policy.max);
+  return d;
+}
+
+bool LogGate::Allow(int64_t now_ns, int64_t interval_ns, uint64_t* held_out) {
+  if (now_ns < next_ns) {
+    ++held;
+    return false;
+  }
+  *held_out = held;
+  held = 0;
+  next_ns = now_ns + interval_ns;
+  return true;
+}
+
+}  // namespace inferd::logger

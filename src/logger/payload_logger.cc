@@ -1,0 +1,286 @@
+#include "logger/payload_logger.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <deque>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/logging.h"
+#include "core/mutex.h"
+#include "core/uuid.h"
+
+namespace inferd::logger {
+
+namespace {
+
+constexpr int64_t kLogIntervalNs = int64_t{10} * 1000 * 1000 * 1000;  // one warning line per 10 s per kind
+
+class HttpSender : public EventSender {
+ public:
+  net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
+                         const std::string& body) override {
+    net::ClientRequest req;
+    req.method = "POST";
+    req.url = c.url;
+    req.headers = headers;
+    req.body = body;
+    req.send_body = true;
+    req.user_agent = "inferd-logger";
+    req.connect_timeout_s = c.timeout_s;
+    req.timeout_s = c.timeout_s;
+    req.verify_tls = c.tls_verify;
+    req.ca_file = c.ca_file;
+    req.share = &share_;  // the connection to the sink stays open between events
+    // The sink's answer body is read and discarded (bounded: nothing is kept).
+    return net::Fetch(req, [](std::string_view, const net::ResponseHead&) { return true; });
+  }
+
+ private:
+  net::ConnectionShare share_;
+};
+
+const std::string* FindHeader(const std::vector<std::pair<std::string, std::string>>& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<EventSender> NewHttpSender() { return std::make_unique<HttpSender>(); }
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct PayloadLogger::Impl {
+  LoggerConfig config;
+  WallClock wall_ns;
+  Mutex mu;
+  CondVar cv;         // workers wait for events (and for Stop during a backoff)
+  CondVar idle_cv;    // Stop waits for the queue to empty
+  std::deque<Record> queue GUARDED_BY(mu);
+  size_t busy GUARDED_BY(mu) = 0;  // workers sending an event
+  bool stopping GUARDED_BY(mu) = false;
+  bool stopped GUARDED_BY(mu) = false;
+  std::vector<std::thread> workers;
+  std::atomic<uint64_t> sent{0}, failed{0}, dropped{0}, retries{0};
+  std::atomic<size_t> depth{0};  // queue.size() as of the last push or pop (read without the lock)
+  prometheus::Counter* sent_metric = nullptr;
+  prometheus::Counter* failed_metric = nullptr;
+  prometheus::Counter* dropped_metric = nullptr;
+  prometheus::Counter* retries_metric = nullptr;
+  prometheus::Gauge* depth_metric = nullptr;
+  Mutex log_mu;
+  LogGate drop_gate GUARDED_BY(log_mu), fail_gate GUARDED_BY(log_mu);
+
+  void Register(prometheus::Registry* registry) {
+    if (!registry) return;
+    auto& events = prometheus::BuildCounter()
+                       .Name("inferd_logger_events_total")
+                       .Help("Payload logger CloudEvents by result: sent (2xx from the sink), failed (given up after "
+                             "retries or refused by the sink), dropped (queue full or shutdown)")
+                       .Register(*registry);
+    sent_metric = &events.Add({{"result", "sent"}});
+    failed_metric = &events.Add({{"result", "failed"}});
+    dropped_metric = &events.Add({{"result", "dropped"}});
+    retries_metric = &prometheus::BuildCounter()
+                          .Name("inferd_logger_retries_total")
+                          .Help("Payload logger sends retried after a failure")
+                          .Register(*registry)
+                          .Add({});
+    depth_metric = &prometheus::BuildGauge()
+                        .Name("inferd_logger_queue_depth")
+                        .Help("Payload logger events waiting to be sent")
+                        .Register(*registry)
+                        .Add({});
+  }
+
+  static void Count(std::atomic<uint64_t>& n, prometheus::Counter* metric, uint64_t by = 1) {
+    n.fetch_add(by, std::memory_order_relaxed);
+    if (metric) metric->Increment(static_cast<double>(by));
+  }
+
+  // A warning through `gate` (one per 10 s, with the count of the ones held back). `what` builds the text
+  // only when the line is written (drops come by the thousand under a dead sink: no string work for them).
+  template <class What>
+  void Warn(LogGate& gate, const What& what) {
+    uint64_t held = 0;
+    {
+      MutexLock lock(log_mu);
+      if (!gate.Allow(NowNs(), kLogIntervalNs, &held)) return;
+    }
+    if (held > 0) {
+      LOG_WARN("payload logger: {} ({} more like it in the last 10 s)", what(), held);
+    } else {
+      LOG_WARN("payload logger: {}", what());
+    }
+  }
+
+  void Drop(EventType type, std::string_view id) {
+    Count(dropped, dropped_metric);
+    Warn(drop_gate, [&] {
+      return "dropped " + std::string(type == EventType::kRequest ? "request" : "response") + " event " +
+             std::string(id) + ": queue full (" + std::to_string(config.queue_capacity) +
+             " events, --log_queue_size) or stopping";
+    });
+  }
+
+  // The data path's first check: false (the event dropped and counted) when the queue is full, before the
+  // event's body is copied. `depth` may lag the queue by the pushes and pops in progress: Enqueue decides.
+  bool Room(EventType type, std::string_view id) {
+    if (depth.load(std::memory_order_relaxed) < config.queue_capacity) return true;
+    Drop(type, id);
+    return false;
+  }
+
+  void Enqueue(Record&& r) {
+    {
+      MutexLock lock(mu);
+      if (!stopping && queue.size() < config.queue_capacity) {
+        queue.push_back(std::move(r));
+        depth.store(queue.size(), std::memory_order_relaxed);
+        if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
+        cv.Signal();
+        return;
+      }
+    }
+    Drop(r.type, r.id);
+  }
+
+  // Sends one event with retries; Stop cuts a backoff short (the event then counts as failed).
+  void Deliver(EventSender& sender, const Record& r) {
+    const std::vector<std::string> headers = EventHeaders(r, config, wall_ns());
+    for (int attempt = 1;; ++attempt) {
+      net::ClientResult result = sender.Send(config, headers, r.body);
+      Decision d = NextStep(result, attempt, config.retry);
+      if (d.step == Step::kDelivered) {
+        Count(sent, sent_metric);
+        return;
+      }
+      if (d.step == Step::kRetry) {
+        MutexLock lock(mu);
+        if (!stopping) {
+          cv.WaitFor(mu, d.delay, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping; });
+        }
+        if (!stopping) {
+          lock.Unlock();
+          Count(retries, retries_metric);
+          continue;
+        }
+      }
+      Count(failed, failed_metric);
+      std::string why = result.transport == net::Transport::kOk ? "the sink answered " + std::to_string(result.status)
+                                                                 : result.error;
+      Warn(fail_gate, [&] {
+        return "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempt) +
+               " attempt(s): " + why;
+      });
+      return;
+    }
+  }
+
+  void Work() {
+    std::unique_ptr<EventSender> sender;
+    for (;;) {
+      Record r;
+      {
+        MutexLock lock(mu);
+        cv.Wait(mu, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and nothing left
+        r = std::move(queue.front());
+        queue.pop_front();
+        depth.store(queue.size(), std::memory_order_relaxed);
+        if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
+        ++busy;
+      }
+      if (!sender) sender = factory();
+      Deliver(*sender, r);
+      MutexLock lock(mu);
+      --busy;
+      if (queue.empty() && busy == 0) idle_cv.SignalAll();
+    }
+  }
+
+  SenderFactory factory;
+};
+
+PayloadLogger::PayloadLogger(LoggerConfig config, SenderFactory senders, prometheus::Registry* registry,
+                             WallClock wall_ns)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+  impl_->wall_ns = std::move(wall_ns);
+  impl_->factory = std::move(senders);
+  impl_->Register(registry);
+  for (int i = 0; i < impl_->config.workers; ++i) impl_->workers.emplace_back([this] { impl_->Work(); });
+}
+
+PayloadLogger::~PayloadLogger() { Stop(std::chrono::milliseconds(0)); }
+
+std::optional<PayloadLogger::Pending> PayloadLogger::OnRequest(
+    std::string_view method, std::string_view target, const std::vector<std::pair<std::string, std::string>>& headers,
+    std::string_view content_type, const std::string& body) {
+  const std::string* ua = FindHeader(headers, "user-agent");
+  if (IsUnlogged(method, target, ua ? std::string_view(*ua) : std::string_view())) return std::nullopt;
+  const LoggerConfig& c = impl_->config;
+  Pending p;
+  const std::string* ce_id = FindHeader(headers, "ce-id");
+  p.id = ce_id && !ce_id->empty() ? *ce_id : NewUuid();
+  p.content_type = std::string(content_type);
+  p.metadata = c.metadata_headers.empty() ? std::string("{}") : MetadataJson(headers, c.metadata_headers);
+  if (LogsRequests(c.mode) && impl_->Room(EventType::kRequest, p.id)) {
+    impl_->Enqueue(Record{EventType::kRequest, p.id, impl_->wall_ns(), p.content_type, p.metadata, body});
+  }
+  return p;
+}
+
+void PayloadLogger::OnResponse(Pending&& p, int status, const std::string& body) {
+  if (status != 200 || !LogsResponses(impl_->config.mode) || !impl_->Room(EventType::kResponse, p.id)) return;
+  impl_->Enqueue(Record{EventType::kResponse, std::move(p.id), impl_->wall_ns(), std::move(p.content_type),
+                        std::move(p.metadata), body});
+}
+
+void PayloadLogger::Stop(std::chrono::milliseconds grace) {
+  {
+    MutexLock lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    impl_->idle_cv.WaitFor(impl_->mu, grace,
+                           [this]() NO_THREAD_SAFETY_ANALYSIS { return impl_->queue.empty() && impl_->busy == 0; });
+    impl_->stopping = true;
+    const size_t left = impl_->queue.size();
+    impl_->queue.clear();
+    impl_->depth.store(0, std::memory_order_relaxed);
+    if (impl_->depth_metric) impl_->depth_metric->Set(0);
+    impl_->cv.SignalAll();
+    lock.Unlock();
+    if (left > 0) {
+      Impl::Count(impl_->dropped, impl_->dropped_metric, left);
+      LOG_WARN("payload logger: stopping: dropped {} queued event(s) not sent within {} ms", left, grace.count());
+    }
+  }
+  for (auto& t : impl_->workers) {
+    if (t.joinable()) t.join();
+  }
+}
+
+PayloadLogger::Counts PayloadLogger::counts() const {
+  Counts c;
+  c.sent = impl_->sent.load();
+  c.failed = impl_->failed.load();
+  c.dropped = impl_->dropped.load();
+  c.retries = impl_->retries.load();
+  MutexLock lock(impl_->mu);
+  c.queued = impl_->queue.size();
+  return c;
+}
+
+const LoggerConfig& PayloadLogger::config() const { return impl_->config; }
+
+}  // namespace inferd::logger

@@ -1,0 +1,95 @@
+// logger/payload_logger.h: the model server's payload logger: each REST request and its response become
+// CloudEvents (binary mode, logger/event.h) POSTed to a sink URL, off the data path.
+//
+// Contract:
+// - Data path (any thread, never waits for the sink): OnRequest decides whether the request is logged
+//   (logger/event.h IsUnlogged), fixes its id (the request's Ce-Id header, else a new UUID), its arrival time
+//   and its metadata, and queues the request event (modes all, request). It returns the Pending that
+//   OnResponse needs; OnResponse queues the response event (modes all, response) only for status 200, as
+//   KServe's agent. Each queued event copies its body (the request's body goes on to the model, the
+//   response's to the client); the cost is one copy, one mutex push and a condition signal per event.
+// - Bounds: at most config.queue_capacity events wait; one more is dropped (never blocks), counted as
+//   inferd_logger_events_total{result="dropped"} and logged (rate-limited: one line per 10 s with the count
+//   held back). config.workers threads send, each with its own EventSender (so one kept connection each).
+//   Each send is bounded by config.timeout_s; a failed send is retried by logger/event.h NextStep (backoff
+//   between attempts, on the worker); an event given up is counted as result="failed" and logged
+//   (rate-limited). Delivered events count result="sent"; retries inferd_logger_retries_total; the queue's
+//   length is the gauge inferd_logger_queue_depth. Events within one worker go out in queue order; with
+//   several workers a response may reach the sink before its request (the sink pairs them by Ce-Id).
+// - Stop(grace): no more events are accepted; the workers send what is queued for at most `grace`, then the
+//   rest is dropped (counted) and the workers are joined (a send in progress ends by its timeout). The
+//   destructor calls Stop(0). Callers stop the front ends first (OnRequest/OnResponse after Stop only count
+//   drops).
+// - Metrics go to the given prometheus registry (the model server's /metrics); null: counted only for
+//   counts(). Time: `wall_ns` (Unix nanoseconds, injected for tests) stamps Ce-Time and Ce-Recordedtime.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "logger/event.h"
+#include "net/http_client.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace inferd::logger {
+
+// The effect: one POST of an event to the sink (blocking; used by one worker thread at a time).
+class EventSender {
+ public:
+  virtual ~EventSender() = default;
+  virtual net::ClientResult Send(const LoggerConfig& config, const std::vector<std::string>& headers,
+                                 const std::string& body) = 0;
+};
+using SenderFactory = std::function<std::unique_ptr<EventSender>()>;
+
+// libcurl (net/http_client.h, a ConnectionShare per sender): keeps its connection to the sink between events.
+std::unique_ptr<EventSender> NewHttpSender();
+
+using WallClock = std::function<int64_t()>;  // Unix time in nanoseconds
+int64_t WallNowNs();
+
+class PayloadLogger {
+ public:
+  // `config` must have passed ValidateConfig.
+  PayloadLogger(LoggerConfig config, SenderFactory senders, prometheus::Registry* registry,
+                WallClock wall_ns = WallNowNs);
+  ~PayloadLogger();
+  PayloadLogger(const PayloadLogger&) = delete;
+  PayloadLogger& operator=(const PayloadLogger&) = delete;
+
+  struct Pending {
+    std::string id;
+    std::string content_type;
+    std::string metadata;
+  };
+  // `headers`: the request's, names lower case. nullopt: the request is not logged (nor its response).
+  std::optional<Pending> OnRequest(std::string_view method, std::string_view target,
+                                   const std::vector<std::pair<std::string, std::string>>& headers,
+                                   std::string_view content_type, const std::string& body);
+  void OnResponse(Pending&& pending, int status, const std::string& body);
+
+  void Stop(std::chrono::milliseconds grace);
+
+  struct Counts {
+    uint64_t sent = 0, failed = 0, dropped = 0, retries = 0;
+    size_t queued = 0;
+  };
+  Counts counts() const;
+  const LoggerConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inferd::logger

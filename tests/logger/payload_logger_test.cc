@@ -1,0 +1,225 @@
+// The payload logger's queue and workers (logger/payload_logger.h) with a fake sender: events in order with
+// their ids paired, modes, the 200-only rule, drops when the queue is full, retries then failure, Stop's
+// grace, and /metrics series in the registry.
+#include "logger/payload_logger.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace inferd::logger {
+namespace {
+
+struct Sent {
+  std::vector<std::string> headers;
+  std::string body;
+};
+
+// Records every send; answers with `status` (0: no connection); optionally blocks until released.
+struct FakeSink {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Sent> sent;
+  std::atomic<long> status{200};
+  std::deque<long> script;  // answered first, one per send, before `status`
+  bool blocked = false;
+  int calls = 0;
+
+  void Release() {
+    std::lock_guard<std::mutex> l(mu);
+    blocked = false;
+    cv.notify_all();
+  }
+  size_t Count() {
+    std::lock_guard<std::mutex> l(mu);
+    return sent.size();
+  }
+};
+
+class FakeSender : public EventSender {
+ public:
+  explicit FakeSender(FakeSink* sink) : sink_(sink) {}
+  net::ClientResult Send(const LoggerConfig&, const std::vector<std::string>& headers,
+                         const std::string& body) override {
+    std::unique_lock<std::mutex> l(sink_->mu);
+    sink_->cv.wait(l, [&] { return !sink_->blocked; });
+    ++sink_->calls;
+    net::ClientResult r;
+    long s = sink_->status.load();
+    if (!sink_->script.empty()) {
+      s = sink_->script.front();
+      sink_->script.pop_front();
+    }
+    if (s == 0) {
+      r.transport = net::Transport::kFailed;
+      r.error = "Connection refused";
+      return r;
+    }
+    r.status = s;
+    if (s == 200) sink_->sent.push_back({headers, body});
+    return r;
+  }
+
+ private:
+  FakeSink* sink_;
+};
+
+std::string Header(const Sent& s, const std::string& name) {
+  for (const auto& l : s.headers)
+    if (l.starts_with(name + ": ")) return l.substr(name.size() + 2);
+  return "";
+}
+
+LoggerConfig Config(LogMode mode = LogMode::kAll, int workers = 1) {
+  LoggerConfig c;
+  c.url = "http://sink";
+  c.mode = mode;
+  c.workers = workers;
+  c.retry.initial = std::chrono::milliseconds(1);
+  c.retry.max = std::chrono::milliseconds(2);
+  return c;
+}
+
+bool WaitFor(const std::function<bool()>& pred) {
+  for (int i = 0; i < 2000; ++i) {  // 20 s: generous on a loaded machine
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+TEST(PayloadLogger, RequestAndResponseShareTheIdInOrder) {
+  FakeSink sink;
+  PayloadLogger log(Config(), [&] { return std::make_unique<FakeSender>(&sink); }, nullptr, [] { return int64_t{7}; });
+  Headers h = {{"ce-id", "abc"}, {"x-tenant", "t1"}};
+  auto p = log.OnRequest("POST", "/v1/models/m:predict", h, "application/json", R"({"instances":[1]})");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->id, "abc");  // the request's Ce-Id
+  log.OnResponse(std::move(*p), 200, R"({"predictions":[2]})");
+  auto q = log.OnRequest("POST", "/v1/models/m:predict", {}, "application/json", "second");
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->id.size(), 36u);  // a new UUID
+  ASSERT_TRUE(WaitFor([&] { return sink.Count() == 3; }));
+  log.Stop(std::chrono::milliseconds(1000));
+  ASSERT_EQ(sink.sent.size(), 3u);
+  EXPECT_EQ(Header(sink.sent[0], "Ce-Type"), "org.kubeflow.serving.inference.request");
+  EXPECT_EQ(sink.sent[0].body, R"({"instances":[1]})");
+  EXPECT_EQ(Header(sink.sent[1], "Ce-Type"), "org.kubeflow.serving.inference.response");
+  EXPECT_EQ(Header(sink.sent[1], "Ce-Id"), "abc");
+  EXPECT_EQ(Header(sink.sent[1], "Content-Type"), "application/json");  // the request's
+  EXPECT_EQ(sink.sent[1].body, R"({"predictions":[2]})");
+  EXPECT_EQ(sink.sent[2].body, "second");
+  EXPECT_EQ(Header(sink.sent[0], "Ce-Time"), "1970-01-01T00:00:00.000000007Z");
+  EXPECT_EQ(log.counts().sent, 3u);
+}
+
+TEST(PayloadLogger, ModesAndOnly200Responses) {
+  FakeSink sink;
+  {
+    PayloadLogger log(Config(LogMode::kResponse), [&] { return std::make_unique<FakeSender>(&sink); }, nullptr);
+    auto p = log.OnRequest("POST", "/x", {}, "", "req");
+    log.OnResponse(std::move(*p), 200, "resp");
+    auto q = log.OnRequest("POST", "/x", {}, "", "req2");
+    log.OnResponse(std::move(*q), 400, "bad");  // not 200: no event, as KServe
+    log.Stop(std::chrono::milliseconds(5000));
+  }
+  ASSERT_EQ(sink.sent.size(), 1u);
+  EXPECT_EQ(sink.sent[0].body, "resp");
+  sink.sent.clear();
+  {
+    PayloadLogger log(Config(LogMode::kRequest), [&] { return std::make_unique<FakeSender>(&sink); }, nullptr);
+    auto p = log.OnRequest("POST", "/x", {}, "", "req");
+    log.OnResponse(std::move(*p), 200, "resp");
+    EXPECT_FALSE(log.OnRequest("GET", "/v2/health/ready", {{"user-agent", "kube-probe/1.30"}}, "", "").has_value());
+    log.Stop(std::chrono::milliseconds(5000));
+  }
+  ASSERT_EQ(sink.sent.size(), 1u);
+  EXPECT_EQ(sink.sent[0].body, "req");
+}
+
+TEST(PayloadLogger, FullQueueDropsAndCountsWithoutBlocking) {
+  FakeSink sink;
+  sink.blocked = true;  // a sink that does not answer
+  prometheus::Registry registry;
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.queue_capacity = 4;
+  PayloadLogger log(c, [&] { return std::make_unique<FakeSender>(&sink); }, &registry);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) log.OnRequest("POST", "/x", {}, "", "b");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // never waited for the sink
+  auto n = log.counts();
+  // One event is with the blocked worker (or still queued), 4 wait, the rest are dropped.
+  EXPECT_GE(n.dropped, 95u);
+  EXPECT_LE(n.dropped, 96u);
+  std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("inferd_logger_events_total{result=\"dropped\"} " + std::to_string(n.dropped)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("inferd_logger_queue_depth"), std::string::npos);
+  sink.Release();
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent + log.counts().dropped == 100; }));
+}
+
+TEST(PayloadLogger, RetriesThenGivesUp) {
+  FakeSink sink;
+  sink.status = 0;  // connection refused
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.retry.max_attempts = 3;
+  PayloadLogger log(c, [&] { return std::make_unique<FakeSender>(&sink); }, nullptr);
+  log.OnRequest("POST", "/x", {}, "", "b");
+  ASSERT_TRUE(WaitFor([&] { return log.counts().failed == 1; }));
+  EXPECT_EQ(log.counts().retries, 2u);
+  {
+    std::lock_guard<std::mutex> l(sink.mu);
+    EXPECT_EQ(sink.calls, 3);
+  }
+  {
+    std::lock_guard<std::mutex> l(sink.mu);
+    sink.script = {503};  // then it recovers on the 2nd attempt
+    sink.status = 200;
+  }
+  log.OnRequest("POST", "/x", {}, "", "c");
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 1; }));
+  EXPECT_EQ(log.counts().failed, 1u);
+  EXPECT_EQ(log.counts().retries, 3u);
+  sink.status = 400;  // refused: no retry
+  log.OnRequest("POST", "/x", {}, "", "d");
+  ASSERT_TRUE(WaitFor([&] { return log.counts().failed == 2; }));
+  std::lock_guard<std::mutex> l(sink.mu);
+  EXPECT_EQ(sink.calls, 6);  // 3 + 2 + 1
+}
+
+TEST(PayloadLogger, StopSendsWhatIsQueuedWithinTheGraceThenDrops) {
+  FakeSink sink;
+  {
+    PayloadLogger log(Config(LogMode::kRequest, 2), [&] { return std::make_unique<FakeSender>(&sink); }, nullptr);
+    for (int i = 0; i < 50; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+    log.Stop(std::chrono::milliseconds(10000));
+    EXPECT_EQ(log.counts().sent, 50u);
+    log.OnRequest("POST", "/x", {}, "", "late");  // after Stop: dropped, counted
+    EXPECT_EQ(log.counts().dropped, 1u);
+  }
+  FakeSink stuck;
+  stuck.blocked = true;
+  PayloadLogger log(Config(LogMode::kRequest, 1), [&] { return std::make_unique<FakeSender>(&stuck); }, nullptr);
+  for (int i = 0; i < 5; ++i) log.OnRequest("POST", "/x", {}, "", "b");
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stuck.Release();
+  });
+  log.Stop(std::chrono::milliseconds(50));  // 4 still queued after the grace: dropped
+  release.join();
+  EXPECT_GE(log.counts().dropped, 4u);
+  EXPECT_EQ(log.counts().sent + log.counts().dropped, 5u);
+}
+
+}  // namespace
+}  // namespace inferd::logger
