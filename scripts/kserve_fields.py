@@ -188,6 +188,18 @@ COMPONENT_ROWS = [
     ("spec.explainer.art.type", "refused", '"Anchors"', "`unknown ART explainer type`"),
     ("spec.explainer.art.config", "works", '{"max_iter":"10"}', "one `--<key> <value>` flag per entry, keys sorted"),
     ("spec.explainer.art.config", "refused", '{"max_iter":10}', "values are strings, as KServe's map[string]string"),
+    ("spec.transformer.logger", "not-ready: RuntimeNotRunnable", '{"mode":"all","url":"http://logger.default"}',
+     "as `spec.predictor.logger` when the transformer runs as `inferd model-server` (a Python command, "
+     "docs/pipeline.md); a container running any other command cannot log: not Ready, naming `transformer.logger`"),
+    ("spec.transformer.batcher", "not-ready: RuntimeNotRunnable", '{"maxBatchSize":32,"maxLatency":500}',
+     "a transformer's container is not Ready naming `transformer.batcher`: a Python transformer takes its bodies "
+     "whole (nothing to batch) and any other command is not `inferd model-server`"),
+    ("spec.explainer.logger", "not-ready: RuntimeNotRunnable", '{"mode":"all","url":"http://logger.default"}',
+     "as `spec.predictor.logger` for `art` and a Python explainer (both run as inferd's model server); a "
+     "container running any other command cannot log: not Ready, naming `explainer.logger`"),
+    ("spec.explainer.batcher", "not-ready: RuntimeNotRunnable", '{"maxBatchSize":32,"maxLatency":500}',
+     "an explainer is not batched: not Ready naming `explainer.batcher` (as KServe's batcher, which batches "
+     "`:predict` only)"),
     ("spec.explainer.art.storage", "refused", '{"key":"k","path":"p","parameters":{"type":"s3"}}',
      "`not supported yet: a storage spec for the explainer's model; give art.storageUri`"),
 ]

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/listener_flags.h"
+#include "cli/logger_flags.h"
 #include "cli/shutdown_signals.h"
 #include "core/logging.h"
 #include "explain/art_explainer.h"
@@ -45,6 +46,7 @@ struct ArtFlags {
   std::string log_level = "info";
   double drain_s = 30.0;
   double timeout_keep_alive_s = 0;
+  LoggerFlags logger;  // cli/logger_flags.h: a `logger` on the explainer (inferd serve passes it as these flags)
   std::vector<std::string> ignored_values;
 };
 
@@ -145,7 +147,7 @@ void WarnIgnored(const CLI::App& cmd, const ArtFlags& f) {
 }
 
 // Returns an error message or "".
-std::string Check(const ArtFlags& f) {
+std::string Check(ArtFlags& f) {  // completes the logger's config too
   if (Status st = explain::CheckAdversaryType(f.adversary_type); !st.ok()) return st.message();
   auto protocol = pipeline::ParsePredictorProtocol(f.predictor_protocol);
   if (!protocol.ok()) return "--predictor_protocol: " + protocol.status().message();
@@ -156,7 +158,7 @@ std::string Check(const ArtFlags& f) {
   if (f.predictor_host.empty()) return "--predictor_host is required: the predictor the attack queries";
   if (Status st = explain::ValidateSquareAttackOptions(f.art.attack); !st.ok()) return "--" + st.message();
   if (f.cfg.server.max_request_bytes == 0) return "--max_request_bytes must be positive";
-  return "";
+  return ApplyLoggerFlags(&f.logger);
 }
 
 // The predictor's V1 :predict through pipeline/predictor_client.h (pooled connections; under `inferd serve`
@@ -179,6 +181,7 @@ int Run(ArtFlags& f) {
   const sigset_t set = BlockShutdownSignals();
   explain::V1PredictFn predict = ClientPredict(f);
   f.art.timeout_ms = static_cast<int64_t>(f.explain_timeout_s * 1000);
+  f.cfg.payload_logger = f.logger.config;
   f.cfg.server.collect_headers = true;  // :predict forwards KServe's forwardable headers to the predictor
   f.cfg.passthrough_models.push_back({f.model_name, "art-explainer", explain::NewPredictorForward(predict),
                                       explain::NewArtExplainer(f.art, predict)});
@@ -206,6 +209,7 @@ void AddArtExplainerCommand(CLI::App& app) {
   cmd->allow_extras();  // KServe's art server ignores what it does not know (parse_known_args)
   auto flags = std::make_shared<ArtFlags>();
   AddFlags(cmd, flags.get());
+  AddLoggerFlags(cmd, &flags->logger);
   cmd->callback([cmd, flags] {
     InitLogging(flags->log_level);
     net::RaiseFileLimit();

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/listener_flags.h"
+#include "cli/logger_flags.h"
 #include "cli/shutdown_signals.h"
 #include "core/logging.h"
 #include "net/listener.h"
@@ -72,10 +73,7 @@ struct ModelServerFlags {
   int triton_http_port = 0, triton_grpc_port = 0;
   bool triton_allow_grpc = true;
   double timeout_keep_alive_s = 0;
-  // Payload logger (AddLoggerFlags)
-  std::string log_mode = "all";
-  int log_retries = 2;
-  bool log_tls_skip_verify = false;
+  LoggerFlags logger;  // cli/logger_flags.h; copied into cfg.payload_logger after the parse
   // Values of the ignored flags (never read; CLI11 needs somewhere to put them).
   std::vector<std::string> ignored_values;
 };
@@ -131,50 +129,6 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
   cmd->add_option("--instances", b.instances, "Server-side batching: threads executing batches per model")
       ->capture_default_str();
   cmd->add_option("--log_level", f->log_level, "trace, debug, info, warn, error")->capture_default_str();
-}
-
-// The payload logger's flags: KServe's agent's names (--log-url, --log-mode, --metadata-headers, --source-uri,
-// --inference-service, --namespace, --component, --endpoint, TLS) in inferd's underscore spelling, the dashed
-// ones accepted too; delivery bounds are inferd's own (docs/configuration.md).
-void AddLoggerFlags(CLI::App* cmd, ModelServerFlags* f) {
-  auto& l = f->cfg.payload_logger;
-  cmd->add_option("--log_url,--log-url", l.url, "Payload logger: send each request and response as a CloudEvent "
-                                                "to this http(s) URL (empty = off)");
-  cmd->add_option("--log_mode,--log-mode", f->log_mode, "Payload logger: all, request or response")
-      ->capture_default_str();
-  cmd->add_option("--log_metadata_headers,--metadata-headers", l.metadata_headers,
-                  "Payload logger: request headers copied into Ce-Metadata (comma-separated or repeated)")
-      ->delimiter(',');
-  cmd->add_option("--log_metadata_annotations", l.annotations,
-                  "Payload logger: key=value sent in Ce-Annotations (repeatable; KServe's --metadata-annotations)");
-  cmd->add_option("--source_uri,--source-uri", l.source_uri, "Payload logger: Ce-Source")->capture_default_str();
-  cmd->add_option("--inference_service,--inference-service", l.inference_service,
-                  "Payload logger: Ce-Inferenceservicename");
-  cmd->add_option("--namespace", l.ns, "Payload logger: Ce-Namespace");
-  cmd->add_option("--component", l.component, "Payload logger: Ce-Component (predictor, transformer, explainer)");
-  cmd->add_option("--endpoint", l.endpoint, "Payload logger: Ce-Endpoint");
-  cmd->add_option("--log_queue_size", l.queue_capacity, "Payload logger: events waiting; one more is dropped")
-      ->capture_default_str();
-  cmd->add_option("--log_workers", l.workers, "Payload logger: concurrent sends")->capture_default_str();
-  cmd->add_option("--log_timeout", l.timeout_s, "Payload logger: seconds per send")->capture_default_str();
-  cmd->add_option("--log_retries", f->log_retries, "Payload logger: retries of a failed send (with backoff)")
-      ->capture_default_str();
-  cmd->add_option("--log_ca_cert_file,--logger-ca-cert-file", l.ca_file,
-                  "Payload logger: CA bundle (PEM) for an https sink");
-  cmd->add_flag("--log_tls_skip_verify,--logger-tls-skip-verify", f->log_tls_skip_verify,
-                "Payload logger: do not verify an https sink's certificate");
-}
-
-// The payload logger's flags that need parsing. Returns an error message or "".
-std::string ApplyLoggerFlags(ModelServerFlags* f) {
-  auto& l = f->cfg.payload_logger;
-  auto mode = logger::ParseLogMode(f->log_mode);
-  if (!mode.ok()) return "--log_mode: " + mode.status().message();
-  l.mode = *mode;
-  l.retry.max_attempts = f->log_retries < 0 || f->log_retries > 9 ? 0 : f->log_retries + 1;
-  l.tls_verify = !f->log_tls_skip_verify;
-  if (Status st = logger::ValidateConfig(l); !st.ok()) return st.message();
-  return "";
 }
 
 // Flags of other servers that mean something inferd has (applied by ApplyMappedFlags).
@@ -330,7 +284,7 @@ void AddModelServerCommand(CLI::App& app) {
   cmd->allow_extras();
   auto flags = std::make_shared<ModelServerFlags>();
   AddServerFlags(cmd, flags.get());
-  AddLoggerFlags(cmd, flags.get());
+  AddLoggerFlags(cmd, &flags->logger);
   AddMappedFlags(cmd, flags.get());
   auto ignored = AddIgnoredFlags(cmd, flags.get());
 
@@ -342,7 +296,8 @@ void AddModelServerCommand(CLI::App& app) {
     WarnIgnored(*cmd, ignored);
     std::string error = ApplyMappedFlags(*cmd, flags.get());
     if (error.empty()) error = Validate(cfg);
-    if (error.empty()) error = ApplyLoggerFlags(flags.get());
+    if (error.empty()) error = ApplyLoggerFlags(&flags->logger);
+    flags->cfg.payload_logger = flags->logger.config;
     if (error.empty()) error = ReadRepositoryToken(flags->repository_token_file, &cfg.server.repository_token);
     if (!error.empty()) {
       std::fprintf(stderr, "%s\n", error.c_str());

@@ -24,12 +24,13 @@ struct CompatibleImage {
   std::string_view repository;  // the image without registry host and tag
   bool add_model_flags;         // append --model_name={{.Name}} --model_dir=/mnt/models
 };
-constexpr std::array<CompatibleImage, 7> kCompatibleImages = {{{"kserve/sklearnserver", false},
+constexpr std::array<CompatibleImage, 8> kCompatibleImages = {{{"kserve/sklearnserver", false},
                                                               {"kserve/xgbserver", false},
                                                               {"kserve/lgbserver", false},
                                                               {"kserve/predictiveserver", false},
                                                               {"nvidia/tritonserver", false},
                                                               {"pytorch/torchserve-kfs", false},
+                                                              {"pytorch/torchserve", false},
                                                               {"seldonio/mlserver", true}}};
 
 const CompatibleImage* FindCompatibleImage(std::string_view image) {
@@ -214,6 +215,10 @@ Status SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandI
       const size_t eq = f.find('=');
       SetFlag(rest, std::string_view(f).substr(0, eq), f.substr(eq + 1));
     }
+  }
+  if (in.spec->batcher && in.spec->component == "explainer") {
+    return InvalidArgument("explainer.batcher: an explainer is not batched (KServe's batcher batches :predict only); "
+                           "remove the batcher");
   }
   if (in.spec->batcher && (HasFlag(rest, "--python") || HasFlag(rest, "--python_module"))) {
     return InvalidArgument(in.spec->component + ".batcher: a Python model (--python) takes its V1 bodies whole, "

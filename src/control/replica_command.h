@@ -8,9 +8,9 @@
 //   become 0 (the child picks free ones and prints them; the supervisor reads them) and the host 127.0.0.1;
 //   with `uds_path` it also gets `--uds=<uds_path>` (other commands never do).
 // - Images KServe's runtimes use whose work `inferd model-server` does (kserve/sklearnserver, xgbserver,
-//   lgbserver, predictiveserver, nvidia/tritonserver, pytorch/torchserve-kfs with their arguments as they are;
-//   seldonio/mlserver, configured by environment, with --model_name={{.Name}} --model_dir=/mnt/models added)
-//   run as `inferd model-server`, so a ClusterServingRuntime copied from KServe works unchanged. inferd's own
+//   lgbserver, predictiveserver, nvidia/tritonserver, pytorch/torchserve-kfs and pytorch/torchserve (KServe's
+//   collocation sample) with their arguments as they are; seldonio/mlserver, configured by environment, with
+//   --model_name={{.Name}} --model_dir=/mnt/models added) run as `inferd model-server`, so a ClusterServingRuntime copied from KServe works unchanged. inferd's own
 //   image (last path segment `inferd`, any registry, tag or digest; entrypoint `inferd`) without `command` runs
 //   this binary with the container's args, as Kubernetes runs the image's entrypoint (config/runtimes: args
 //   `model-server ...`). An image the `images:` section of `inferd serve --config` maps (control/local_images.h)

@@ -212,7 +212,6 @@ Json WithoutOperatorFields(const Json& isvc) {
   if (!out.contains("spec") || !out["spec"].is_object()) return out;
   out["spec"].erase("transformer");
   out["spec"].erase("explainer");
-  if (out["spec"].contains("predictor") && out["spec"]["predictor"].is_object()) out["spec"]["predictor"].erase("logger");
   return out;
 }
 
@@ -235,7 +234,6 @@ Status ResolveOther(const Json& isvc, const std::string& which, const OperatorCo
   // place; its messages then name the component's path.
   Json probe = WithoutOperatorFields(isvc);
   probe["spec"] = {{"predictor", written}};
-  probe["spec"]["predictor"].erase("logger");
   auto spec = resources::ResolvePredictor(probe);
   if (!spec.ok()) {
     std::string m = spec.status().message();

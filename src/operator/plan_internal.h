@@ -41,9 +41,8 @@ struct Components {
 // Labels and annotations of every child of `c` (the runtime's, the isvc's and the component's, then KServe's
 // serving.kserve.io/inferenceservice and component) and its autoscaler class.
 void SetComponentMetadata(Component& c);
-// The InferenceService without what resources::ValidateInferenceService refuses for `inferd serve` but the
-// operator runs itself (spec.transformer, spec.explainer, spec.predictor.logger): the predictor is validated
-// and resolved on this copy.
+// The InferenceService without its transformer and explainer, which the operator validates and resolves
+// itself (ResolveOther): the predictor is validated and resolved on this copy (its logger with the API's rules).
 Json WithoutOperatorFields(const Json& isvc);
 
 // Resolves spec.transformer or spec.explainer (`which`) beside the resolved predictor: KServe's validation and

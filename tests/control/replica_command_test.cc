@@ -53,6 +53,20 @@ TEST(ReplicaCommandTest, BuiltinRuntimeRunsThisBinaryOnPortZero) {
   FAIL() << "no kserve-sklearnserver built-in";
 }
 
+// KServe's collocation sample runs TorchServe's own image (pytorch/torchserve, not the -kfs one) with TorchServe's
+// arguments: the model server does its work, as for the -kfs image.
+TEST(ReplicaCommandTest, TorchServeImageRunsAsModelServer) {
+  Json rt = Runtime({{"name", "kserve-container"},
+                     {"image", "pytorch/torchserve:0.9.0-cpu"},
+                     {"args", {"torchserve", "--start", "--model-store=/mnt/models/model-store"}}});
+  resources::ComponentSpec spec;
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/opt/inferd");
+  EXPECT_EQ(r->argv[1], "model-server");
+  EXPECT_TRUE(Has(r->argv, "--model-store=/cache/abc/model-store"));
+}
+
 TEST(ReplicaCommandTest, KServeImageWithoutCommandRunsAsModelServer) {
   Json rt = Runtime({{"name", "kserve-container"},
                      {"image", "docker.io/kserve/sklearnserver:v0.14.0"},
