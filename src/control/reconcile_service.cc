@@ -70,7 +70,7 @@ void Reconciler::State::ReconcileService(const Json& obj, Service& svc, const st
   if (old_status.contains(kStatusInferd) && old_status[kStatusInferd].is_object()) {
     sp.status.inferd.carried = old_status[kStatusInferd];
   }
-  sp.in_process = PlanInProcess(obj);
+  sp.in_process = PlanInProcess(obj, &opt.images);
   SyncComponents(obj, svc, sp.in_process);
   std::vector<Pass> passes;
   passes.reserve(svc.components.size());

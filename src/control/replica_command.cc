@@ -339,6 +339,20 @@ std::optional<PythonCommand> ParsePythonCommand(const std::vector<std::string>& 
   return py;
 }
 
+resources::ContainerSpec WithLocalImage(resources::ContainerSpec c, const LocalImages* images) {
+  const LocalImage* local = c.command.empty() && images ? FindLocalImage(*images, c.image) : nullptr;
+  if (!local) return c;
+  // The image's entrypoint here (Kubernetes: the container's args replace the image's CMD).
+  c.command = local->command;
+  if (c.args.empty()) c.args = local->args;
+  if (c.working_dir.empty()) c.working_dir = local->working_dir;
+  std::vector<resources::EnvVar> env;
+  for (const auto& [k, v] : local->env) env.push_back({k, v});
+  env.insert(env.end(), c.env.begin(), c.env.end());
+  c.env = std::move(env);
+  return c;
+}
+
 std::vector<std::string> PythonModelServerFlags(const PythonCommand& py) {
   std::vector<std::string> flags;
   flags.push_back(py.module.empty() ? "--python=" + py.script : "--python_module=" + py.module);
@@ -368,7 +382,7 @@ std::string CommandText(const resources::ContainerSpec& c) {
 
 }  // namespace
 
-InProcessPlan PlanInProcess(const resources::Json& isvc) {
+InProcessPlan PlanInProcess(const resources::Json& isvc, const LocalImages* images) {
   InProcessPlan plan;
   const Json* spec = isvc.is_object() && isvc.contains("spec") ? &isvc["spec"] : nullptr;
   if (!spec || !spec->is_object()) return plan;
@@ -392,14 +406,16 @@ InProcessPlan PlanInProcess(const resources::Json& isvc) {
     in.ns = md.value("namespace", "default");
     in.predictor_host = in.isvc_name + "-predictor." + in.ns;
     in.spec = &*t;
-    std::vector<std::string> args = t->containers.front().args;
+    const resources::ContainerSpec tc = WithLocalImage(t->containers.front(), images);
+    std::vector<std::string> args = tc.args;
     AppendComponentFlags(in, args);
-    plan.command = ParsePythonCommand(t->containers.front().command, args);
+    plan.command = ParsePythonCommand(tc.command, args);
+    if (plan.command) plan.command->working_dir = tc.working_dir;
     if (!plan.command) {
       return fail("InProcessTransformerNotRunnable",
                   "spec.transformer.containers[0]: " + std::string(kTransformerAnnotation) +
                       ": in-process runs a Python transformer (python -m module, or python file.py) inside the "
-                      "predictor's inferd model-server; its command is: " + CommandText(t->containers.front()));
+                      "predictor's inferd model-server; its command is: " + CommandText(tc));
     }
   }
   auto pred = resources::ResolvePredictor(isvc);
@@ -418,8 +434,9 @@ InProcessPlan PlanInProcess(const resources::Json& isvc) {
                 "spec.predictor.containers: a transformer-container and spec.transformer with " +
                     std::string(kTransformerAnnotation) + ": in-process both ask to run inside the predictor");
   }
-  const resources::ContainerSpec& tc = *pred->collocated_transformer;
+  const resources::ContainerSpec tc = WithLocalImage(*pred->collocated_transformer, images);
   plan.command = ParsePythonCommand(tc.command, tc.args);
+  if (plan.command) plan.command->working_dir = tc.working_dir;
   // KServe appends nothing to a collocated container; inferd's model server wraps the native model for a
   // program that names a --predictor_host (pyshim's contract), so one is added when the user gave none.
   if (plan.command && !HasFlag(plan.command->args, "--predictor_host")) {
@@ -459,16 +476,10 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   resources::ContainerSpec container;
   std::string where;
   RETURN_IF_ERROR(ChooseContainer(in, &container, &where));
+  container = WithLocalImage(container, in.images);
   const std::string image = container.image;
   std::vector<std::string> command = container.command, args = container.args;
   std::vector<std::pair<std::string, std::string>> env;
-  const LocalImage* local = command.empty() && in.images ? FindLocalImage(*in.images, image) : nullptr;
-  if (local) {  // the image's entrypoint here (Kubernetes: the container's args replace the image's CMD)
-    command = local->command;
-    if (args.empty()) args = local->args;
-    if (container.working_dir.empty()) container.working_dir = local->working_dir;
-    env = local->env;
-  }
   for (const auto& e : container.env) env.emplace_back(e.name, e.value);
   if (command.empty()) {
     if (IsInferdImage(image)) {
@@ -488,8 +499,9 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     }
   }
   const bool component = in.spec->component != "predictor";
-  // A transformer's or explainer's own container already holds its args and env (ResolveComponent).
-  if (!component || in.spec->containers.empty()) {
+  // A component's own container (a custom predictor, a transformer, an explainer) already holds its args and env
+  // (the spec's args/env are that container's: appending them again gave every arg twice).
+  if (in.spec->containers.empty()) {
     for (const auto& a : in.spec->args) args.push_back(a);
     for (const auto& e : in.spec->env) env.emplace_back(e.name, e.value);
   }
@@ -522,6 +534,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     RETURN_IF_ERROR(SetModelServerFlags(rest, in));
     if (in.in_process) {
       for (auto& f : PythonModelServerFlags(*in.in_process)) rest.push_back(ExpandTemplate(f, in));
+      // The transformer's code is found where its container would run it (its workingDir).
+      if (!in.in_process->working_dir.empty()) env.emplace_back("PYTHONPATH", in.in_process->working_dir);
     }
     argv.resize(2);
     argv.insert(argv.end(), rest.begin(), rest.end());

@@ -71,6 +71,7 @@ struct PythonCommand {
   std::string script;   // `python file.py` ("" with a module)
   std::string module;   // `python -m module` ("" with a script)
   std::vector<std::string> args;  // what follows on the command line
+  std::string working_dir;        // its container's workingDir ("" = none): an in-process one finds its code there
 };
 // `command` then `args` as one command line; nullopt when it is not a Python interpreter running a module or
 // a .py file (interpreter options before it, such as -u, are skipped).
@@ -103,7 +104,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
 // and the script): inferd's annotation `inferd.io/transformer: in-process` with spec.transformer (KServe's
 // appended flags added to its command, as for a separate transformer), or KServe's collocation form (a
 // `transformer-container` beside the model in spec.predictor.containers; its args as written: KServe appends
-// none). Pure: decided from the InferenceService object alone.
+// none). Pure: decided from the InferenceService object and the `images:` mapping (a container naming only an
+// image runs what the mapping says; its workingDir goes on the replica's PYTHONPATH).
 struct InProcessPlan {
   std::optional<PythonCommand> command;  // the transformer's Python command line (none: no in-process transformer)
   bool from_annotation = false;  // spec.transformer runs in-process, so it is not a component of its own
@@ -113,7 +115,12 @@ struct InProcessPlan {
   std::string reason, error;
 };
 inline constexpr char kTransformerAnnotation[] = "inferd.io/transformer";
-InProcessPlan PlanInProcess(const resources::Json& isvc);
+InProcessPlan PlanInProcess(const resources::Json& isvc, const LocalImages* images = nullptr);
+
+// `c` with what its image runs here when it names no command (control/local_images.h: `images:` of `inferd
+// serve --config`): command, args when it has none, workingDir when it has none, and the image's env before its
+// own. Unchanged when the image is not mapped or `c` has a command.
+resources::ContainerSpec WithLocalImage(resources::ContainerSpec c, const LocalImages* images);
 
 // A repository index (KServe V2: [{name, version, state, reason}]) as a replica answers it: the load failure
 // of its first UNAVAILABLE model ("model NAME is unavailable" without a reason), or "" when none failed or the

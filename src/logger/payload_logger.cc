@@ -107,13 +107,15 @@ struct PayloadLogger::Impl {
     if (metric) metric->Increment(static_cast<double>(by));
   }
 
-  // A warning through `gate` (one per 10 s, with the count of the ones held back). `what` builds the text
+  // A warning through the gate `which` (one per 10 s, with the count of the ones held back). `what` builds the text
   // only when the line is written (drops come by the thousand under a dead sink: no string work for them).
+  enum class Gate { kDrop, kFail };
   template <class What>
-  void Warn(LogGate& gate, const What& what) {
+  void Warn(Gate which, const What& what) {
     uint64_t held = 0;
     {
       MutexLock lock(log_mu);
+      LogGate& gate = which == Gate::kDrop ? drop_gate : fail_gate;
       if (!gate.Allow(NowNs(), kLogIntervalNs, &held)) return;
     }
     if (held > 0) {
@@ -125,7 +127,7 @@ struct PayloadLogger::Impl {
 
   void Drop(EventType type, std::string_view id) {
     Count(dropped, dropped_metric);
-    Warn(drop_gate, [&] {
+    Warn(Gate::kDrop, [&] {
       return "dropped " + std::string(type == EventType::kRequest ? "request" : "response") + " event " +
              std::string(id) + ": queue full (" + std::to_string(config.queue_capacity) +
              " events, --log_queue_size) or stopping";
@@ -178,7 +180,7 @@ struct PayloadLogger::Impl {
       Count(failed, failed_metric);
       std::string why = result.transport == net::Transport::kOk ? "the sink answered " + std::to_string(result.status)
                                                                  : result.error;
-      Warn(fail_gate, [&] {
+      Warn(Gate::kFail, [&] {
         return "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempt) +
                " attempt(s): " + why;
       });

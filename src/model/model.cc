@@ -193,7 +193,9 @@ Status Model::FinishOutputs(Status st, const InferRequest& request, std::span<co
 
 Status Model::WithModelName(Status st) const {
   if (st.ok() || st.code() == StatusCode::kInvalidArgument) return st;
-  return Status(st.code(), "model '" + name_ + "': " + st.message());
+  const std::string prefix = "model '" + name_ + "': ";
+  if (st.message().starts_with(prefix)) return st;  // named already (a Python model's own errors name it)
+  return Status(st.code(), prefix + st.message());
 }
 
 Status Model::Infer(InferRequest& request, InferResponse* response, InferTiming* timing) {

@@ -94,7 +94,8 @@ class Model {
   [[nodiscard]] PendingGuard CountPending() { return PendingGuard(pending_); }
 
   // A failure of this model as the front ends report it: prefixed with "model '<name>': " unless it is
-  // kInvalidArgument (whose message names the request field at fault). OK stays OK.
+  // kInvalidArgument (whose message names the request field at fault) or already starts with that prefix. OK
+  // stays OK.
   Status WithModelName(Status st) const;
 
  private:

@@ -188,6 +188,14 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
       return InvalidArgument("spec.predictor: exactly one of " + internal::PredictorImplementationList() +
                              " must be specified in PredictorSpec");
     for (const auto& ct : *containers) c.containers.push_back(ContainerFrom(ct));
+    // containers[0] runs; the others are collocated with it (KServe's collocation form without `model:`: a
+    // kserve-container and a transformer-container), never silently left out.
+    for (size_t i = 1; i < c.containers.size(); ++i) {
+      c.collocated.push_back(c.containers[i].name);
+      if (c.containers[i].name == "transformer-container" && !c.collocated_transformer) {
+        c.collocated_transformer = c.containers[i];
+      }
+    }
     const ContainerSpec& first = c.containers.front();
     c.gpus = GpuLimit(containers->front());
     if (!first.args.empty()) c.args = first.args;

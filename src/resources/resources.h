@@ -122,9 +122,9 @@ struct ComponentSpec {
   // resources.limits["nvidia.com/gpu"] of the container inferd runs (the implementation, or containers[0]);
   // unset: not given there (a runtime's container may ask for GPUs).
   std::optional<int> gpus;
-  // Containers beside a model implementation (KServe's collocation), by name; the one named
-  // transformer-container in its resolved form (the control plane runs it in-process when its command is
-  // Python, else reports why not).
+  // Containers beside the one inferd runs (KServe's collocation: beside a model implementation, or after
+  // containers[0] in the containers form), by name; the one named transformer-container in its resolved form
+  // (the control plane runs it in-process when its command is Python, else reports why not).
   std::vector<std::string> collocated;
   std::optional<ContainerSpec> collocated_transformer;
   // spec.explainer.art: the ART explainer type (SquareAttack) and its config, keys sorted ("" = not art).

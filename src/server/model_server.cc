@@ -77,6 +77,16 @@ bool HasArg(const std::vector<std::string>& args, std::string_view flag) {
   return false;
 }
 
+// The value of `--flag=V` or `--flag V` in args ("" when absent).
+std::string ArgValue(const std::vector<std::string>& args, std::string_view flag) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') return a.substr(flag.size() + 1);
+    if (a == flag && i + 1 < args.size()) return args[i + 1];
+  }
+  return "";
+}
+
 }  // namespace
 
 // The user's Python program registers its models before anything listens, so readiness never precedes
@@ -93,18 +103,33 @@ Status ModelServer::StartPython(V1PassThroughs& v1_passthroughs, std::vector<std
   argv.insert(argv.end(), {"--http_port", std::to_string(c.server.http_port), "--grpc_port",
                            std::to_string(c.server.grpc_port)});
   argv.insert(argv.end(), c.python_args.begin(), c.python_args.end());
-  std::string native_name;
-  if (!c.model_dir.empty() && HasArg(c.python_args, "--predictor_host")) {
-    native_name = c.model_name.empty() ? "model" : c.model_name;
+  std::string native_name, native_dir;
+  if (HasArg(c.python_args, "--predictor_host")) {
+    if (!c.model_dir.empty()) {
+      native_name = c.model_name.empty() ? "model" : c.model_name;
+      native_dir = c.model_dir;
+    } else if (const std::string n = ArgValue(c.python_args, "--model_name");
+               !n.empty() && !c.model_repository.empty()) {
+      // A repository (e.g. KServe's collocation sample: TorchServe's --model-store) holding the model the
+      // transformer names: that one is wrapped, and the repository does not serve it on its own.
+      const std::filesystem::path dir = std::filesystem::path(c.model_repository) / n;
+      std::error_code ec;
+      if (ValidateModelName(n).ok() && std::filesystem::is_directory(dir, ec)) {
+        native_name = n;
+        native_dir = dir.string();
+      }
+    }
+  }
+  if (!native_name.empty()) {
     impl_->wrapped_repo = std::make_unique<ModelRepository>(
         &impl_->registry, RepositoryOptions{"", c.model_format, c.intra_op_threads, c.force_python, 1},
         c.model_defaults);
-    RETURN_IF_ERROR(impl_->wrapped_repo->AddSource(native_name, c.model_dir).WithPrefix("--model_name"));
+    RETURN_IF_ERROR(impl_->wrapped_repo->AddSource(native_name, native_dir).WithPrefix("--model_name"));
     RETURN_IF_ERROR(impl_->wrapped_repo->Load(native_name).WithPrefix("in-process predictor"));
     ASSIGN_OR_RETURN(std::shared_ptr<Model> native, impl_->wrapped_repo->Get(native_name));
     SetNativeModelCalls(InProcessCalls(std::move(native)));
     LOG_INFO("in-process transformer: the Python model '{}' wraps the native model from {}", native_name,
-             c.model_dir);
+             native_dir);
   }
   ASSIGN_OR_RETURN(std::vector<PythonModel> models,
                    LoadPythonModels(PythonProgram{c.python_script, c.python_module}, argv));
@@ -118,7 +143,7 @@ Status ModelServer::StartPython(V1PassThroughs& v1_passthroughs, std::vector<std
     if (m.explain) v1_passthroughs.AddExplainer(m.name, std::move(m.explain));
   }
   impl_->state.dependency_ready = PythonPredictorReadiness(names);
-  if (!native_name.empty() && !wrapped) {
+  if (!native_name.empty() && !wrapped && !c.model_dir.empty()) {
     RETURN_IF_ERROR(impl_->repo->AddSource(native_name, c.model_dir).WithPrefix("--model_name"));
     to_load->push_back(native_name);
   }
@@ -175,7 +200,10 @@ Status ModelServer::Start() {
       for (const auto& name : c.load_models) RETURN_IF_ERROR(ValidateModelName(name).WithPrefix("--load_model"));
       to_load.insert(to_load.end(), c.load_models.begin(), c.load_models.end());
     } else {
-      for (const auto& e : impl_->repo->Index()) to_load.push_back(e.name);
+      for (const auto& e : impl_->repo->Index()) {
+        // A name a Python model took (an in-process transformer wrapping the repository's model) stays the Python one's.
+        if (!impl_->repo->Get(e.name).ok()) to_load.push_back(e.name);
+      }
     }
   }
   if (c.model_dir.empty() && c.model_repository.empty() && !python && c.passthrough_models.empty()) {

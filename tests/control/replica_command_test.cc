@@ -118,6 +118,25 @@ TEST(ReplicaCommandTest, InferdImageWithoutCommandRunsItsEntrypoint) {
 
 // An image the `images:` section of `inferd serve --config` maps runs its local command (control/local_images.h):
 // KServe's samples name images without a command (kserve/image-transformer:latest).
+// A custom predictor container's args are the spec's args too (resources resolves them so): each is passed once
+// (twice broke CLIs that take a flag once, e.g. KServe's collocation sample's --model-store).
+TEST(ReplicaCommandTest, CustomContainerArgsArePassedOnce) {
+  resources::ComponentSpec spec;
+  resources::ContainerSpec c;
+  c.name = "kserve-container";
+  c.command = {"/bin/server"};
+  c.args = {"--model-store=/mnt/models/store", "--x"};
+  c.env = {{"A", "1"}};
+  spec.containers = {c};
+  spec.args = c.args;
+  spec.env = c.env;
+  auto r = BuildReplicaSpec(Input(&spec, nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(std::count(r->argv.begin(), r->argv.end(), "--model-store=/cache/abc/store"), 1) << r->argv.size();
+  EXPECT_EQ(std::count(r->argv.begin(), r->argv.end(), "--x"), 1);
+  EXPECT_EQ(std::count_if(r->env.begin(), r->env.end(), [](const auto& kv) { return kv.first == "A"; }), 1);
+}
+
 TEST(ReplicaCommandTest, MappedImagesRunTheirLocalCommand) {
   LocalImages images;
   images["kserve/image-transformer"] = LocalImage{{"/usr/bin/python3", "-m", "model"}, {"--default"}, "/opt/t",
@@ -582,6 +601,40 @@ TEST(InProcessPlanTest, AnnotationCollocationAndTheirFailures) {
   EXPECT_EQ(p.reason, "CollocatedContainerNotRunnable");
   EXPECT_NE(p.error.find("sidecar"), std::string::npos);
   EXPECT_TRUE(PlanInProcess(Json::parse("[1]")).error.empty()) << "any JSON: no crash";
+}
+
+// KServe's collocation.yaml: the predictor given as containers (kserve-container first, then a
+// transformer-container naming only an image): the transformer runs in-process with what `images:` maps its image
+// to (its workingDir on PYTHONPATH); without a mapping it is not Ready, never silently left out.
+TEST(InProcessPlanTest, ContainersFormCollocationWithAMappedImage) {
+  const Json isvc = Json::parse(R"({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+      "metadata": {"name": "co", "namespace": "ns"},
+      "spec": {"predictor": {"containers": [
+        {"name": "kserve-container", "image": "pytorch/torchserve:0.9.0-cpu",
+         "args": ["torchserve", "--start", "--model-store=/mnt/models/model-store"],
+         "env": [{"name": "STORAGE_URI", "value": "/tmp/store"}]},
+        {"name": "transformer-container", "image": "kserve/image-transformer:latest",
+         "args": ["--model_name=mnist", "--predictor_host=localhost:8085"]}]}}})");
+  InProcessPlan p = PlanInProcess(isvc);
+  EXPECT_FALSE(p.command);
+  EXPECT_EQ(p.reason, "CollocatedContainerNotRunnable") << p.error;
+  LocalImages images;
+  images["kserve/image-transformer"] = LocalImage{{"python3", "-m", "model"}, {}, "/opt/transformer", {}};
+  p = PlanInProcess(isvc, &images);
+  ASSERT_TRUE(p.command) << p.reason << ": " << p.error;
+  EXPECT_EQ(p.command->module, "model");
+  EXPECT_EQ(p.command->working_dir, "/opt/transformer");
+  EXPECT_TRUE(Has(p.command->args, "--model_name=mnist"));
+  auto pred = resources::ResolvePredictor(isvc);
+  ASSERT_TRUE(pred.ok()) << pred.status().message();
+  ReplicaCommandInput in = Input(&*pred, nullptr);
+  in.in_process = p.command;
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--python_module=model"));
+  EXPECT_NE(std::find(r->env.begin(), r->env.end(),
+                      std::make_pair(std::string("PYTHONPATH"), std::string("/opt/transformer"))),
+            r->env.end());
 }
 
 }  // namespace inferd::control

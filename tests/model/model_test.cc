@@ -46,6 +46,15 @@ TEST(Model, ReordersInputsIntoMetadataOrder) {
   }
 }
 
+// Failures are named once: a message that names the model already (a Python model's own error) is kept.
+TEST(Model, FailuresNameTheModelOnce) {
+  Model m("sub", "1", std::make_unique<Subtract>());
+  EXPECT_EQ(m.WithModelName(Internal("boom")).message(), "model 'sub': boom");
+  EXPECT_EQ(m.WithModelName(Internal("model 'sub': boom")).message(), "model 'sub': boom");
+  EXPECT_EQ(m.WithModelName(Internal("model 'other': boom")).message(), "model 'sub': model 'other': boom");
+  EXPECT_EQ(m.WithModelName(InvalidArgument("inputs[0]: bad")).message(), "inputs[0]: bad");
+}
+
 TEST(Model, DuplicateMissingAndUnknownInputs) {
   Model m("sub", "1", std::make_unique<Subtract>());
   struct Case { std::vector<Tensor> inputs; std::string needle; };

@@ -249,6 +249,14 @@ class ImageTransformerTest(unittest.TestCase):
         cls.tr_inproc = cls.start(["--python_module", "custom_transformer.model", "--model_name", "mnist",
                                    "--model_dir", v2_dir, "--python_arg=--predictor_host=unused.invalid:1",
                                    "--python_arg=--predictor_protocol=v2"], cwd=SAMPLES)
+        # KServe's collocation sample: TorchServe's --model-store (a repository) holding the model the
+        # transformer-container names, the transformer's args as the sample writes them.
+        store = os.path.join(cls.tmp.name, "model-store")
+        write_torch_model(os.path.join(store, "mnist"), ByData(cls.net), "data", example)
+        cls.tr_colloc = cls.start(["torchserve", "--start", "--model-store=" + store, "--python_module",
+                                   "custom_transformer.model", "--python_arg=--model_name=mnist",
+                                   "--python_arg=--protocol=v1", "--python_arg=--http_port=8080",
+                                   "--python_arg=--predictor_host=localhost:8085"], cwd=SAMPLES)
         cls.pngs = [digit_png(1), digit_png(2)]
         cls.want = expected_logits(cls.net, cls.pngs)
 
@@ -315,6 +323,13 @@ class ImageTransformerTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         np.testing.assert_allclose(np.array(r.json()["outputs"][0]["data"]).reshape(2, 10), self.want,
                                    rtol=1e-4, atol=1e-4)
+
+
+    def test_collocation_wraps_the_repository_model(self):
+        # The wrapped model answers only through the transformer: a raw instance is the transformer's input now.
+        r = requests.post(self.tr_colloc.url("/v1/models/mnist:predict"), json=self.v1_body(), timeout=60)
+        self.assertEqual(r.status_code, 200, r.text)
+        np.testing.assert_allclose(np.array(r.json()["predictions"]), self.want, rtol=1e-4, atol=1e-4)
 
 
 class TokenizerTest(unittest.TestCase):
