@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/listener_flags.h"
+#include "cli/server_flags.h"
 #include "cli/logger_flags.h"
 #include "cli/shutdown_signals.h"
 #include "core/logging.h"
@@ -100,20 +100,9 @@ void AddFlags(CLI::App* cmd, ArtFlags* f) {
   cmd->add_option("--explain_timeout", f->explain_timeout_s, "inferd: seconds one explanation may take (504 after)")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 86400.0));
-  cmd->add_option("--host", s.host, "Address to bind")->capture_default_str();
-  cmd->add_option("--http_port", s.http_port, "REST port (0 picks a free one)")->capture_default_str();
-  cmd->add_option("--grpc_port", s.grpc_port, "gRPC port (0 picks a free one)")->capture_default_str();
-  cmd->add_option("--uds", s.uds_path, "Also serve REST on a Unix stream socket at this path (mode 0600)");
-  cmd->add_option("--enable_grpc", s.enable_grpc, "Serve the V2 gRPC API (health and metadata)")->capture_default_str();
-  cmd->add_option("--workers", s.workers, "HTTP event-loop threads (0 = one per core)")->capture_default_str();
-  cmd->add_option("--max_threads", s.max_threads, "Threads for slow work (0 = one per core)")->capture_default_str();
-  cmd->add_option("--grpc_max_send_message_length", s.grpc_max_send_message_length)->capture_default_str();
-  cmd->add_option("--grpc_max_receive_message_length", s.grpc_max_receive_message_length)->capture_default_str();
-  cmd->add_option("--max_request_bytes", s.max_request_bytes, "REST body limit in bytes (413 above it)")
-      ->capture_default_str();
+  AddFrontEndFlags(cmd, &s);
   cmd->add_option("--timeout-keep-alive", f->timeout_keep_alive_s, "KServe (uvicorn): keep-alive idle seconds")
       ->check(CLI::Range(0.001, 86400.0));
-  AddListenerFlags(cmd, &s.limits);
   cmd->add_option("--drain_timeout", f->drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
   cmd->add_option("--log_level", f->log_level, "trace, debug, info, warn, error")->capture_default_str();
   auto* group = cmd->add_option_group("KServe compatibility", "Accepted and ignored (a warning says why)");
@@ -189,14 +178,7 @@ int Run(ArtFlags& f) {
            "nb_classes {} seed {}",
            f.model_name, f.predictor_host, f.art.attack.max_iter, f.art.attack.eps, f.art.attack.p_init,
            f.art.attack.nb_restarts, f.art.attack.nb_classes, f.art.attack.seed);
-  ModelServer server(f.cfg);
-  if (Status st = server.Start(); !st.ok()) {
-    LOG_ERROR("cannot start: {}", st.message());
-    return 1;
-  }
-  LOG_INFO("received signal {}", WaitForShutdownSignal(set));
-  server.Drain();
-  return 0;
+  return RunModelServerUntilSignal(f.cfg, set);
 }
 
 }  // namespace

@@ -3,7 +3,13 @@
 // and records the process exit code returned by ExitCode().
 #pragma once
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
+
+namespace inferd {
+struct ModelServerConfig;
+}
 
 namespace inferd::cli {
 
@@ -20,5 +26,9 @@ int OperatorExitCode();
 // art-explainer (cli/art_explainer_cmd.cc)
 void AddArtExplainerCommand(CLI::App& app);
 int ArtExplainerExitCode();
+// The tail every model-server-shaped command shares (model-server, art-explainer; cli/model_server_cmd.cc):
+// start a ModelServer on `cfg`, wait for SIGTERM/SIGINT (`set` from BlockShutdownSignals, called before any
+// thread started), drain. Returns the process exit code (1 when the server cannot start).
+int RunModelServerUntilSignal(const ModelServerConfig& cfg, const sigset_t& set);
 
 }  // namespace inferd::cli

@@ -16,7 +16,7 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "cli/listener_flags.h"
+#include "cli/server_flags.h"
 #include "cli/logger_flags.h"
 #include "cli/shutdown_signals.h"
 #include "core/logging.h"
@@ -91,19 +91,7 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
   cmd->add_option("--repository_token_file", f->repository_token_file,
                   "File holding the bearer token the repository API's load/unload need (or env "
                   "INFERD_REPOSITORY_TOKEN)");
-  cmd->add_option("--host", s.host, "Address to bind")->capture_default_str();
-  cmd->add_option("--http_port", s.http_port, "REST port (0 picks a free one)")->capture_default_str();
-  cmd->add_option("--grpc_port", s.grpc_port, "gRPC port (0 picks a free one)")->capture_default_str();
-  cmd->add_option("--uds", s.uds_path, "Also serve REST on a Unix stream socket at this path (mode 0600)");
-  cmd->add_option("--enable_grpc", s.enable_grpc, "Serve the V2 gRPC API")->capture_default_str();
-  cmd->add_option("--workers", s.workers, "HTTP event-loop threads (0 = one per core)")->capture_default_str();
-  cmd->add_option("--max_threads", s.max_threads, "Threads for model loading and slow work (0 = one per core)")
-      ->capture_default_str();
-  cmd->add_option("--grpc_max_send_message_length", s.grpc_max_send_message_length)->capture_default_str();
-  cmd->add_option("--grpc_max_receive_message_length", s.grpc_max_receive_message_length)->capture_default_str();
-  cmd->add_option("--max_request_bytes", s.max_request_bytes, "REST body limit in bytes (413 above it)")
-      ->capture_default_str();
-  AddListenerFlags(cmd, &s.limits);  // REST connections: timeouts, cap, body budget
+  AddFrontEndFlags(cmd, &s);
   cmd->add_option("--drain_timeout", f->drain_s, "Seconds SIGTERM waits for in-flight requests")->capture_default_str();
   cmd->add_option("--force_python", cfg.force_python,
                   "Serve scikit-learn models through scikit-learn in the embedded Python instead of compiling them")
@@ -259,9 +247,14 @@ std::string ReadRepositoryToken(const std::string& file, std::string* token) {
 }
 
 int Run(ModelServerConfig& cfg) {
-  // Block the shutdown signals before any thread starts, so they wait for WaitForShutdownSignal below.
+  // Block the shutdown signals before any thread starts, so they wait for WaitForShutdownSignal.
   const sigset_t set = BlockShutdownSignals();
+  return RunModelServerUntilSignal(cfg, set);
+}
 
+}  // namespace
+
+int RunModelServerUntilSignal(const ModelServerConfig& cfg, const sigset_t& set) {
   ModelServer server(cfg);
   Status st = server.Start();
   if (!st.ok()) {
@@ -272,8 +265,6 @@ int Run(ModelServerConfig& cfg) {
   server.Drain();
   return 0;
 }
-
-}  // namespace
 
 int ExitCode() { return g_exit_code; }
 
