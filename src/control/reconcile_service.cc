@@ -91,21 +91,23 @@ void Reconciler::State::ReconcileService(const Json& obj, Service& svc, const st
   }
 }
 
-// The service's components as its spec asks (kComponents order): the predictor always; a transformer (unless
-// it runs in-process) and an explainer when given. A component no longer asked for leaves the routes with its
-// revisions (its replicas stop a little later).
+bool ComponentWanted(const Json& isvc, std::string_view component, const InProcessPlan& in_process) {
+  if (component == "predictor") return true;
+  if (component == "transformer" && in_process.from_annotation) return false;
+  const Json* spec = isvc.contains("spec") ? &isvc["spec"] : nullptr;
+  if (!spec || !spec->is_object()) return false;
+  auto it = spec->find(std::string(component));
+  return it != spec->end() && !it->is_null();
+}
+
+// The service's components as its spec asks (kComponents order, ComponentWanted). A component no longer asked
+// for leaves the routes with its revisions (its replicas stop a little later).
 void Reconciler::State::SyncComponents(const Json& obj, Service& svc, const InProcessPlan& in_process) {
-  const Json& spec = obj["spec"];
-  auto wanted = [&](const std::string& name) {
-    if (name == "predictor") return true;
-    if (name == "transformer" && in_process.from_annotation) return false;
-    return spec.contains(name) && !spec[name].is_null();
-  };
   std::vector<ComponentState> next;
   next.reserve(std::size(kComponents));
   for (const char* name : kComponents) {
     ComponentState* have = svc.Find(name);
-    if (!wanted(name)) {
+    if (!ComponentWanted(obj, name, in_process)) {
       if (have && !have->revisions.empty()) {
         Emit(svc, "Normal", "ComponentRemoved", std::string(name) + " removed: its revisions retire");
         for (auto& rev : have->revisions)

@@ -376,12 +376,19 @@ void Reconciler::State::PublishKnownServices() {
   auto table = std::make_shared<gateway::RoutingTable>();
   if (auto list = db->List(api::InferenceServiceType(), ""); list.ok()) {
     for (const auto& obj : list->items) {
-      gateway::ServiceRoute route;
-      route.ns = obj["metadata"].value("namespace", "default");
-      route.name = obj["metadata"].value("name", "");
-      route.cluster_local = IsClusterLocal(obj);
-      route.unavailable = "service " + route.ns + "/" + route.name + " is not ready (inferd serve is starting)";
-      table->services.push_back(std::move(route));
+      const InProcessPlan in_process = PlanInProcess(obj, &opt.images);
+      for (const char* component : kComponents) {  // every component the spec runs: its host answers 503 too
+        if (!ComponentWanted(obj, component, in_process)) continue;
+        gateway::ServiceRoute route;
+        route.ns = obj["metadata"].value("namespace", "default");
+        route.name = obj["metadata"].value("name", "");
+        route.component = std::string_view(component) == "predictor" ? "" : component;
+        route.cluster_local = IsClusterLocal(obj);
+        route.unavailable = "service " + route.ns + "/" + route.name +
+                            (route.component.empty() ? "" : " (" + route.component + ")") +
+                            " is not ready (inferd serve is starting)";
+        table->services.push_back(std::move(route));
+      }
     }
   }
   publish_routes(table);

@@ -89,6 +89,11 @@ struct Revision {
 // The components of an InferenceService, in the order they are reconciled and reported.
 inline constexpr const char* kComponents[] = {"predictor", "transformer", "explainer"};
 
+// Whether an InferenceService runs `component` as a component of its own: the predictor always; a transformer
+// (unless it runs in-process: `in_process` is PlanInProcess's answer for the object) and an explainer when its
+// spec gives one. Pure.
+bool ComponentWanted(const resources::Json& isvc, std::string_view component, const InProcessPlan& in_process);
+
 // One component of a service (control/plan.h: each is planned on its own): its revisions and traffic.
 struct ComponentState {
   std::string name;                 // predictor | transformer | explainer

@@ -767,6 +767,29 @@ TEST_F(ReconcilerTest, InProcessTransformerRunsInThePredictorsReplicas) {
   EXPECT_EQ(Argv(runner_.Of("iris-predictor-00002")[0]).find("--python"), std::string::npos);
 }
 
+// Before the first pass (inferd serve starting with stored services), every component the spec runs has a
+// route that answers 503: the transformer's and explainer's hosts too, not 404; an in-process transformer
+// has none of its own.
+TEST_F(ReconcilerTest, KnownServicesGetA503RoutePerComponentBeforeTheFirstPass) {
+  std::string spec = WithTransformer();
+  spec.pop_back();  // the spec's closing brace: an explainer beside the transformer
+  ApplySpec(spec + R"(, "explainer": {"art": {"type": "SquareAttack"}}})");
+  rec_->PublishKnownServices();
+  ASSERT_TRUE(routes_);
+  ASSERT_EQ(routes_->services.size(), 3u);
+  for (const char* component : {"", "transformer", "explainer"}) {
+    const gateway::ServiceRoute* r = RouteOf(component);
+    ASSERT_NE(r, nullptr) << component;
+    EXPECT_TRUE(r->revisions.empty()) << component;
+    EXPECT_NE(r->unavailable.find("is not ready (inferd serve is starting)"), std::string::npos) << r->unavailable;
+  }
+  EXPECT_NE(RouteOf("explainer")->unavailable.find("(explainer)"), std::string::npos);
+  ApplySpec(WithTransformer(), R"({"inferd.io/transformer": "in-process"})");
+  rec_->PublishKnownServices();
+  ASSERT_EQ(routes_->services.size(), 1u);
+  EXPECT_EQ(RouteOf("transformer"), nullptr);
+}
+
 TEST_F(ReconcilerTest, InProcessNeedsAPythonTransformer) {
   ApplySpec(std::string("{") + kPredictor + R"(, "transformer": {"containers": [{"command": ["/opt/transformer"]}]}})",
             R"({"inferd.io/transformer": "in-process"})");
