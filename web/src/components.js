@@ -12,6 +12,10 @@ export function StatusIcon({ obj, kind }) {
     tabindex="0">${ICONS[s.phase]}</span>`;
 }
 
+const svg = (d) => html`<svg width="18" height="18" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d=${d} /></svg>`;
+const COPY_ICON = svg('M16 1H4a2 2 0 0 0-2 2v14h2V3h12V1zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11v14z');
+export const DELETE_ICON = svg('M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z');
+
 export function CopyButton({ text, label }) {
   const [done, setDone] = useState(false);
   const copy = async () => {
@@ -22,7 +26,7 @@ export function CopyButton({ text, label }) {
     setDone(true); setTimeout(() => setDone(false), 1500);
   };
   return html`<button type="button" class="icon-btn" onClick=${copy} aria-label=${label} title=${label} disabled=${!text}>
-    ${done ? '\u2713' : '\u29C9'}</button>`;
+    ${done ? '\u2713' : COPY_ICON}</button>`;
 }
 
 // A modal <dialog> (keyboard: focus trapped by the browser, Escape cancels).

@@ -95,9 +95,9 @@ function Overview({ obj }) {
         ['Created', `${age(obj.metadata.creationTimestamp)} ago`],
       ]} /></div>
     <div class="card"><h2>InferenceService conditions</h2>
-      <table class="small"><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Last transition</th><th scope="col">Reason</th><th scope="col">Message</th></tr></thead>
+      <div class="scroll"><table class="small"><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Last transition</th><th scope="col">Reason</th><th scope="col">Message</th></tr></thead>
       <tbody>${(s.conditions || []).map((c) => html`<tr><td>${c.type}</td><td class=${`cond-${c.status}`}>${c.status}</td>
-        <td>${c.lastTransitionTime ? `${age(c.lastTransitionTime)} ago` : ''}</td><td>${c.reason}</td><td>${c.message}</td></tr>`)}</tbody></table>
+        <td>${c.lastTransitionTime ? `${age(c.lastTransitionTime)} ago` : ''}</td><td>${c.reason}</td><td>${c.message}</td></tr>`)}</tbody></table></div>
       ${s.modelStatus && html`<p>Model: <strong>${(s.modelStatus.states || {}).activeModelState || ''}</strong>
         ${s.modelStatus.lastFailureInfo && html` - ${s.modelStatus.lastFailureInfo.reason}: ${s.modelStatus.lastFailureInfo.message}`}</p>`}</div>
     </div>
@@ -115,8 +115,8 @@ function componentStatus(obj, c) {
     ['Previous Rolled-out Revision', cs.previousRolledoutRevision], ['Latest Rolled-out Revision', cs.latestRolledoutRevision],
     ...(cs.traffic || []).map((t) => [`Traffic (${t.tag || t.revisionName})`, `${t.percent} %`]),
   ]} />
-  ${replicas.length > 0 && html`<table class="small" aria-label=${`${c} replicas`}><thead><tr><th scope="col">Replica</th><th scope="col">Revision</th><th scope="col">Phase</th><th scope="col">PID</th><th scope="col">Restarts</th></tr></thead>
-    <tbody>${replicas.map((r) => html`<tr><td>${r.name}</td><td>${r.revision}</td><td title=${r.message || ''}>${r.phase}${r.reason ? ` (${r.reason})` : ''}</td><td>${r.pid}</td><td>${r.restarts}</td></tr>`)}</tbody></table>`}`;
+  ${replicas.length > 0 && html`<div class="scroll"><table class="small" aria-label=${`${c} replicas`}><thead><tr><th scope="col">Replica</th><th scope="col">Revision</th><th scope="col">Phase</th><th scope="col">PID</th><th scope="col">Restarts</th></tr></thead>
+    <tbody>${replicas.map((r) => html`<tr><td>${r.name}</td><td>${r.revision}</td><td title=${r.message || ''}>${r.phase}${r.reason ? ` (${r.reason})` : ''}</td><td>${r.pid}</td><td>${r.restarts}</td></tr>`)}</tbody></table></div>`}`;
 }
 
 function Details({ obj }) {

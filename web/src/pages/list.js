@@ -2,7 +2,7 @@
 import { html } from 'htm/preact';
 import { useMemo, useState } from 'preact/hooks';
 import { del, isvcPath } from '../api.js';
-import { StatusIcon, CopyButton, Confirm, ErrorBanner, useWatch, useTick } from '../components.js';
+import { StatusIcon, CopyButton, Confirm, ErrorBanner, useWatch, useTick, DELETE_ICON } from '../components.js';
 import { componentInfo, uiStatus, age } from '../status.js';
 import { href, isvcHref } from '../router.js';
 
@@ -28,7 +28,9 @@ export function ListPage({ ns }) {
   const rows = useMemo(() => {
     if (!items) return [];
     const col = COLUMNS.find((c) => c[0] === sort[0]);
-    return [...items].sort((a, b) => sort[1] * String(col[2](a)).localeCompare(String(col[2](b))));
+    const keyed = items.map((o) => [String(col[2](o)), o]);  // each key computed once, not per comparison
+    keyed.sort((a, b) => sort[1] * (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return keyed.map((k) => k[1]);
   }, [items, sort]);
   const remove = async () => {
     const o = doomed;
@@ -61,7 +63,7 @@ function Row({ o, showNs, onDelete }) {
   const terminating = !!md.deletionTimestamp;
   return html`<tr data-name=${md.name}>
     <td><${StatusIcon} obj=${o} /></td>
-    <td>${terminating ? md.name : html`<a href=${isvcHref(md.namespace, md.name)}>${md.name}</a>`}</td>
+    <td class="name">${terminating ? md.name : html`<a href=${isvcHref(md.namespace, md.name)}>${md.name}</a>`}</td>
     ${showNs && html`<td>${md.namespace}</td>`}
     <td title=${md.creationTimestamp}>${age(md.creationTimestamp)}</td>
     <td>${info.format}</td><td>${info.runtime}</td><td>${info.protocol}</td>
@@ -70,6 +72,6 @@ function Row({ o, showNs, onDelete }) {
     <td class="actions">
       <${CopyButton} text=${url} label=${`Copy the URL of ${md.name}`} />
       <button type="button" class="icon-btn danger" aria-label=${`Delete ${md.name}`} title="Delete endpoint"
-        disabled=${terminating} onClick=${() => onDelete(o)}>\u{1F5D1}</button>
+        disabled=${terminating} onClick=${() => onDelete(o)}>${DELETE_ICON}</button>
     </td></tr>`;
 }

@@ -29,8 +29,8 @@ export function TrafficTab({ obj }) {
       <div class="split" role="img" aria-label=${traffic.map((t) => `${t.revisionName} ${t.percent}%`).join(', ')}>
         ${traffic.filter((t) => t.percent > 0).map((t, i) => html`<div class=${`seg seg${i % 4}`} style=${`flex: ${t.percent}`}>${t.tag || t.revisionName} ${t.percent}%</div>`)}
       </div>
-      <table class="small" aria-label="Traffic targets"><thead><tr><th scope="col">Revision</th><th scope="col">Tag</th><th scope="col">Percent</th><th scope="col">Latest</th></tr></thead>
-        <tbody>${traffic.map((t) => html`<tr data-revision=${t.revisionName}><td>${t.revisionName}</td><td>${t.tag || ''}</td><td class="pct">${t.percent}%</td><td>${t.latestRevision ? 'yes' : ''}</td></tr>`)}</tbody></table>
+      <div class="scroll"><table class="small" aria-label="Traffic targets"><thead><tr><th scope="col">Revision</th><th scope="col">Tag</th><th scope="col">Percent</th><th scope="col">Latest</th></tr></thead>
+        <tbody>${traffic.map((t) => html`<tr data-revision=${t.revisionName}><td>${t.revisionName}</td><td>${t.tag || ''}</td><td class="pct">${t.percent}%</td><td>${t.latestRevision ? 'yes' : ''}</td></tr>`)}</tbody></table></div>
       <${KVRev} st=${st} /></div>
     <div class="card"><h2>Canary rollout</h2>
       <p>The share of traffic the latest revision gets while the last rolled-out one keeps the rest
@@ -49,9 +49,9 @@ export function TrafficTab({ obj }) {
       <${ErrorBanner} error=${error} />
       ${done && html`<p role="status" class="ok">${done}.</p>`}</div>
     ${revisions.length > 0 && html`<div class="card"><h2>Revisions</h2>
-      <table class="small" aria-label="Revisions"><thead><tr><th scope="col">Revision</th><th scope="col">Runtime</th><th scope="col">Traffic</th><th scope="col">Tag</th><th scope="col">Replicas (ready)</th><th scope="col">Desired</th></tr></thead>
+      <div class="scroll"><table class="small" aria-label="Revisions"><thead><tr><th scope="col">Revision</th><th scope="col">Runtime</th><th scope="col">Traffic</th><th scope="col">Tag</th><th scope="col">Replicas (ready)</th><th scope="col">Desired</th></tr></thead>
       <tbody>${revisions.map((r) => html`<tr><td>${r.name}${r.latest ? ' (latest)' : ''}</td><td>${r.runtime}</td><td>${r.percent}%</td><td>${r.tag || ''}</td>
-        <td>${r.replicas} (${r.readyReplicas})</td><td>${r.autoscaler ? r.autoscaler.desiredReplicas : ''}</td></tr>`)}</tbody></table></div>`}`;
+        <td>${r.replicas} (${r.readyReplicas})</td><td>${r.autoscaler ? r.autoscaler.desiredReplicas : ''}</td></tr>`)}</tbody></table></div></div>`}`;
 }
 
 function KVRev({ st }) {
