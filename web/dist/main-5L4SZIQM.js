@@ -35,7 +35,7 @@ var k,je,Xt,F,xe,me,Je,de,Xe,Te,Se,Qt,oe=Symbol.for("pv"),fe={},_e=[],Zt=/^m(i|n
       <${ce} text=${r} label=${`Copy the URL of ${a.name}`} />
       <button type="button" class="icon-btn danger" aria-label=${`Delete ${a.name}`} title="Delete endpoint"
         disabled=${s} onClick=${()=>n(e)}>${At}</button>
-    </td></tr>`}var Dt=null,hn=()=>Dt=Dt||import("./chunk-7RZ5L6FR.js");function be({text:e,label:t,onReady:n,onChange:o}){let a=E(),[r,s]=y(null);return S(()=>{let i=null,d=!1;return hn().then(p=>{d||(i=p.createEditor(a.current,e,{label:t,onChange:o}),n&&n(i,p))},p=>s(String(p))),()=>{d=!0,i&&i.destroy()}},[]),u`<div class="editor" ref=${a} aria-busy=${!r&&void 0}>${r&&u`<div role="alert">${r}</div>`}</div>`}var we=[{id:"sklearn",label:"sklearn iris (V1)",text:`apiVersion: serving.kserve.io/v1beta1
+    </td></tr>`}var Dt=null,hn=()=>Dt=Dt||import("./chunk-QXAGLRW2.js");function be({text:e,label:t,onReady:n,onChange:o}){let a=E(),[r,s]=y(null);return S(()=>{let i=null,d=!1;return hn().then(p=>{d||(i=p.createEditor(a.current,e,{label:t,onChange:o}),n&&n(i,p))},p=>s(String(p))),()=>{d=!0,i&&i.destroy()}},[]),u`<div class="editor" ref=${a} aria-busy=${!r&&void 0}>${r&&u`<div role="alert">${r}</div>`}</div>`}var we=[{id:"sklearn",label:"sklearn iris (V1)",text:`apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
   name: sklearn-iris
