@@ -232,7 +232,9 @@ spec:
     await axe('events');
     await page.getByRole('tab', { name: 'METRICS' }).click();
     await page.locator('.uplot').first().waitFor({ timeout: T });
-    await page.waitForTimeout(2500);  // a second sample
+    // Samples of the revision that served the predictions above (the server samples every 2 s).
+    await page.getByText(/now: .* [1-9]\d* replicas/).waitFor({ timeout: T });
+    await page.waitForTimeout(2500);  // one more sample in the pictures
     await shot('metrics');
     await axe('metrics');
     await page.getByRole('tab', { name: 'DETAILS' }).click();
