@@ -35,6 +35,7 @@
 #include "storage/storage.h"
 #include "store/store.h"
 #include "supervisor/supervisor.h"
+#include "webui/web_app.h"
 
 namespace inferd::control {
 
@@ -214,7 +215,11 @@ Status ControlPlane::Impl::Open() {
     }
     return Status::Ok();
   };
+  // The models web app (webui/web_app.h): its pages, and its session cookie as a way into the API.
+  auto sessions = std::make_shared<webui::Sessions>();
+  ao.session_csrf = webui::SessionCsrfLookup(sessions);
   api_ = std::make_unique<api::ApiServer>(db_.get(), ao);
+  webui::InstallWebApp(*api_, {token, sessions});
   api_->AddExtension("/inferd/v1/namespaces/", [this](const api::ApiRequest& r, api::ApiStream& out) {
     return HandleLogs(r, out);
   });

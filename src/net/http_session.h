@@ -98,6 +98,7 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
     return std::move(socket_);
   }
   unsigned version() const { return version_; }
+  const Socket& socket() const { return socket_; }
 
  private:
   using Parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
