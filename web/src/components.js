@@ -77,6 +77,7 @@ const key = (o) => `${o.metadata.namespace || ''}/${o.metadata.name}`;
 
 // A value that is re-rendered every `ms` (ages in tables).
 export function useTick(ms) {
-  const [, set] = useState(0);
+  const [n, set] = useState(0);
   useEffect(() => { const t = setInterval(() => set((x) => x + 1), ms); return () => clearInterval(t); }, [ms]);
+  return n;
 }
