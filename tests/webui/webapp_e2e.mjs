@@ -224,6 +224,12 @@ spec:
     const logs = page.locator('pre.logs');
     await page.waitForFunction(() => { const p = document.querySelector('pre.logs'); return p && p.textContent.length > 20 && p.textContent !== '(no output yet)'; }, null, { timeout: T });
     check((await logs.textContent()).length > 20, 'logs shown');
+    // One replica picked by name (the server's replica= filter).
+    const replicaSel = page.getByLabel('Replica');
+    const names = await replicaSel.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    check(names.length >= 1, `the replica list names the replicas: ${names}`);
+    await replicaSel.selectOption(names[0]);
+    await page.waitForFunction(() => { const p = document.querySelector('pre.logs'); return p && p.textContent.length > 20 && p.textContent !== '(no output yet)'; }, null, { timeout: T });
     await shot('logs');
     await axe('logs');
     await page.getByRole('tab', { name: 'EVENTS' }).click();
