@@ -53,10 +53,26 @@ const html = `<!doctype html>
 `;
 writeFileSync(join(outdir, 'index.html'), html);
 
+// The licenses of the npm packages in the bundle (every one asks for its notice to travel with copies).
+const pkgs = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+  if (m) pkgs.add(m[1]);
+}
+const notices = [...pkgs].sort().map((name) => {
+  const dir = join(here, 'node_modules', name);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+  const text = file ? readFileSync(join(dir, file), 'utf8').trim() : `License: ${pkg.license}`;
+  return `${name} ${pkg.version} (${pkg.license})\n\n${text}\n`;
+});
+writeFileSync(join(outdir, 'THIRD-PARTY-LICENSES.txt'),
+  `Third-party packages bundled into the inferd web app (web/package-lock.json pins them).\n\n${notices.join('\n' + '-'.repeat(78) + '\n\n')}`);
+
 const gz = (f) => gzipSync(readFileSync(join(outdir, f)), { level: 9 }).length;
 const files = readdirSync(outdir).sort();
 const first = ['index.html', js, css].reduce((a, f) => a + gz(f), 0);
-const all = files.reduce((a, f) => a + gz(f), 0);
+const all = files.filter((f) => /\.(js|css|html)$/.test(f)).reduce((a, f) => a + gz(f), 0);  // what a browser can load
 for (const f of files) console.log(`  ${f.padEnd(40)} ${String(readFileSync(join(outdir, f)).length).padStart(8)} B, ${String(gz(f)).padStart(7)} B gzipped`);
 console.log(`first page load (index.html, ${js}, ${css}): ${(first / 1024).toFixed(1)} KiB gzipped`);
 console.log(`all assets (with the editor and chart chunks): ${(all / 1024).toFixed(1)} KiB gzipped (budget 300 KiB)`);
