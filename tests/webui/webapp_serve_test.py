@@ -124,6 +124,81 @@ class WebAppServeTest(unittest.TestCase):
         self.assertEqual(requests.get(self.base + ISVCS, cookies={"inferd_session": "forged"}, timeout=30).status_code,
                          401)
 
+    def test_04_proxy_metrics_logs_on_a_real_model(self):
+        s, csrf = self.browser()
+        r = s.post(self.base + ISVCS, json=sklearn_isvc("web-iris"), headers={"X-CSRF-Token": csrf}, timeout=30)
+        self.assertEqual(r.status_code, 201, r.text)
+        self.serve.wait_ready("web-iris")
+        proxy = self.base + INFERD + "/web-iris/proxy/"
+        body = {"instances": st.IRIS}
+        # "Try it" is a write: CSRF rules apply.
+        self.assertEqual(s.post(proxy + "v1/models/web-iris:predict", json=body, timeout=30).status_code, 403)
+        r = s.post(proxy + "v1/models/web-iris:predict", json=body, headers={"X-CSRF-Token": csrf}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
+        direct = self.serve.gw("POST", "/v1/models/web-iris:predict", host="web-iris.default.example.com", json=body)
+        self.assertEqual(r.json(), direct.json())
+        r = s.get(proxy + "v2/models/web-iris", timeout=30)  # metadata: GET
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["name"], "web-iris")
+        r = s.post(proxy + "v1/models/nope:predict", json=body, headers={"X-CSRF-Token": csrf}, timeout=30)
+        self.assertEqual(r.status_code, 404)  # the model server's own answer, passed back
+        for bad in ["v1/../../healthz", "metrics", "v1/models/x%2F..:predict"]:
+            r = s.post(proxy + bad, json=body, headers={"X-CSRF-Token": csrf}, timeout=30)
+            self.assertIn(r.status_code, (400, 404), bad)
+        r = s.post(self.base + INFERD + "/no-such/proxy/v1/models/x:predict", json=body,
+                   headers={"X-CSRF-Token": csrf}, timeout=30)
+        self.assertEqual(r.status_code, 404)
+        # Metrics: predictions through the gateway show up within a few 2 s samples.
+        for _ in range(20):
+            self.serve.gw("POST", "/v1/models/web-iris:predict", host="web-iris.default.example.com", json=body)
+        deadline = time.time() + 30
+        seen = []
+        while time.time() < deadline:
+            r = s.get(self.base + INFERD + "/web-iris/metrics?windowS=120", timeout=30)
+            self.assertEqual(r.status_code, 200, r.text)
+            m = r.json()
+            seen = [x for x in m["series"] if x["requests"] > 0]
+            if sum(x["requests"] for x in m["series"]) >= 20:
+                break
+            time.sleep(0.5)
+        self.assertGreaterEqual(sum(x["requests"] for x in m["series"]), 20, m)
+        self.assertEqual(m["intervalMs"], 2000)
+        x = seen[0]
+        self.assertEqual(x["component"], "predictor")
+        self.assertEqual(x["revision"], "web-iris-predictor-00001")
+        self.assertEqual(x["errors"], 0)
+        self.assertGreater(x["rps"], 0)
+        self.assertGreater(x["p50Ms"], 0)
+        self.assertGreaterEqual(x["p99Ms"], x["p50Ms"])
+        self.assertEqual(x["replicas"], 1)
+        self.assertGreaterEqual(x["inFlight"], 0)
+        self.assertLessEqual(x["t"], m["now"])
+        self.assertEqual(s.get(self.base + INFERD + "/web-iris/metrics?windowS=0", timeout=30).status_code, 400)
+        self.assertEqual(s.get(self.base + INFERD + "/no-such/metrics", timeout=30).status_code, 404)
+        # Logs: every replica, one component, one replica by name.
+        r = s.get(self.base + INFERD + "/web-iris/logs?component=predictor", timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIn("listening", r.text)
+        replica = self.serve.isvc("web-iris")["status"]["inferd"]["replicas"][0]["name"]
+        r = s.get(self.base + INFERD + "/web-iris/logs", params={"replica": replica}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIn("listening", r.text)
+        r = s.get(self.base + INFERD + "/web-iris/logs", params={"replica": replica + "x"}, timeout=30)
+        self.assertEqual(r.status_code, 404)
+        r = s.get(self.base + INFERD + "/web-iris/logs?component=transformer", timeout=30)
+        self.assertEqual(r.status_code, 404)
+        r = s.delete(self.base + ISVCS + "/web-iris", headers={"X-CSRF-Token": csrf}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+
+    def test_05_logout(self):
+        s, csrf = self.browser()
+        self.assertEqual(s.post(self.base + "/ui/logout", timeout=30).status_code, 403)
+        r = s.post(self.base + "/ui/logout", headers={"X-CSRF-Token": csrf}, timeout=30)
+        self.assertEqual(r.status_code, 204)
+        self.assertEqual(s.get(self.base + ISVCS, timeout=30).status_code, 401)
+        self.assertEqual(s.get(self.base + "/ui/session", timeout=30).json()["authenticated"], False)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
