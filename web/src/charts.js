@@ -34,7 +34,8 @@ export function drawChart(el, prev, samples, fields, yLabel) {
     return prev;
   }
   if (prev) prev.destroy();
-  const u = new uPlot({ width, height: 200, series, axes: [{}, { label: yLabel, size: 60 }], legend: { live: false } }, data, el);
+  const u = new uPlot({ width, height: 200, series, axes: [{}, { label: yLabel, size: 60 }], legend: { live: false },
+    scales: { y: { range: (_, min, max) => [0, Math.max(1, max || 0) * 1.1] } } }, data, el);
   u._sig = sig;
   return u;
 }

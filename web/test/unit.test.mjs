@@ -83,3 +83,8 @@ test('watch: resumes from the last resourceVersion; an expired one (410) starts 
   assert.equal(states.at(-1), 'ns/c');  // the fresh list replaced the old state
   assert.ok(states.includes('ns/a,ns/b') && states.includes('ns/b'));
 });
+
+test('pretty: number arrays on one line', async () => {
+  const { pretty } = await import('../src/pages/tryit.js');
+  assert.equal(pretty({ a: [[1, 2], [3.5, -1e-7]] }), '{\n  "a": [\n    [1, 2],\n    [3.5, -1e-7]\n  ]\n}');
+});

@@ -7,6 +7,11 @@ import { componentInfo } from '../status.js';
 
 const IRIS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]];
 
+// JSON with two-space indentation, arrays of numbers kept on one line (tensors stay readable).
+export function pretty(v) {
+  return JSON.stringify(v, null, 2).replace(/\[[-+\d.eE,\s]*\]/g, (m) => m.replace(/\s+/g, '').replace(/,/g, ', '));
+}
+
 // A sample row of `width` features: iris rows when the width is 4, else zeros.
 function rows(width) {
   if (!width || width === 4) return IRIS;
@@ -42,7 +47,7 @@ export function TryTab({ obj }) {
       if (gone) return;
       setMeta(m);
       const r = buildRequest(protocol, model, m);
-      setPath(r.path); setBody(JSON.stringify(r.body, null, 2));
+      setPath(r.path); setBody(pretty(r.body));
     };
     request('GET', proxy(`v2/models/${model}`)).then(done, () => done(null));
     return () => { gone = true; };
@@ -53,9 +58,9 @@ export function TryTab({ obj }) {
     const t0 = performance.now();
     try {
       const out = await request('POST', proxy(path), body);
-      setAnswer({ ok: true, status: 200, text: JSON.stringify(out, null, 2), ms: performance.now() - t0 });
+      setAnswer({ ok: true, status: 200, text: pretty(out), ms: performance.now() - t0 });
     } catch (err) {
-      setAnswer({ ok: false, status: err.status, text: JSON.stringify(err.body, null, 2), ms: performance.now() - t0 });
+      setAnswer({ ok: false, status: err.status, text: pretty(err.body), ms: performance.now() - t0 });
     } finally { setBusy(false); }
   };
   return html`<form class="card" onSubmit=${send} aria-labelledby="try-title"><h2 id="try-title">Try it (${protocol.toUpperCase()} protocol)</h2>
