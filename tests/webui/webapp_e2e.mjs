@@ -138,7 +138,7 @@ async function main() {
     const row = page.locator('tr[data-name="xgboost-iris"] .status-ready');
     await row.waitFor({ timeout: T });
     await page.locator('tr[data-name="sklearn-iris"] .status-ready').waitFor({ timeout: T });
-    const proto = await page.locator('tr[data-name="xgboost-iris"] td').nth(6).textContent();
+    const proto = await page.locator('tr[data-name="xgboost-iris"] td.col-protocol').textContent();
     check(proto === 'v2', `xgboost-iris protocol column: ${proto}`);
     await shot('list');
     await axe('list');
@@ -226,10 +226,13 @@ spec:
     check((await logs.textContent()).length > 20, 'logs shown');
     // One replica picked by name (the server's replica= filter).
     const replicaSel = page.getByLabel('Replica');
-    const names = await replicaSel.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
-    check(names.length >= 1, `the replica list names the replicas: ${names}`);
+    // The promoted revision's replica (the old revision's is being stopped and leaves the list).
+    await page.waitForFunction(() => [...document.querySelectorAll('#log-replica option')].some((o) => o.value.includes('-00002-')), null, { timeout: T });
+    const names = await replicaSel.locator('option').evaluateAll((os) => os.map((o) => o.value).filter((v) => v.includes('-00002-')));
     await replicaSel.selectOption(names[0]);
     await page.waitForFunction(() => { const p = document.querySelector('pre.logs'); return p && p.textContent.length > 20 && p.textContent !== '(no output yet)'; }, null, { timeout: T });
+    await page.waitForTimeout(1000);
+    check((await page.getByRole('status').filter({ hasText: /streaming|stream ended/ }).textContent()) === 'streaming', 'the followed replica still streams');
     await shot('logs');
     await axe('logs');
     await page.getByRole('tab', { name: 'EVENTS' }).click();

@@ -44,7 +44,7 @@ export function ListPage({ ns }) {
     <${ErrorBanner} error=${error || actionError} />
     <div class="table-wrap"><table class="list" aria-label="InferenceServices" aria-busy=${items === null}>
       <thead><tr>
-        ${cols.map(([id, label]) => html`<th scope="col" aria-sort=${sort[0] === id ? (sort[1] > 0 ? 'ascending' : 'descending') : undefined}>
+        ${cols.map(([id, label]) => html`<th scope="col" class=${`col-${id}`} aria-sort=${sort[0] === id ? (sort[1] > 0 ? 'ascending' : 'descending') : undefined}>
           <button type="button" class="sort" onClick=${() => setSort([id, sort[0] === id ? -sort[1] : 1])}>${label}</button></th>`)}
         <th scope="col"><span class="sr-only">Actions</span></th>
       </tr></thead>
@@ -74,13 +74,13 @@ function rowView({ o, showNs, onDelete }) {
   const url = (o.status && o.status.url) || '';
   const terminating = !!md.deletionTimestamp;
   return html`<tr data-name=${md.name}>
-    <td><${StatusIcon} obj=${o} /></td>
-    <td class="name">${terminating ? md.name : html`<a href=${isvcHref(md.namespace, md.name)}>${md.name}</a>`}</td>
-    ${showNs && html`<td>${md.namespace}</td>`}
-    <td title=${md.creationTimestamp}>${age(md.creationTimestamp)}</td>
-    <td>${info.format}</td><td>${info.runtime}</td><td>${info.protocol}</td>
-    <td class="uri" title=${info.storageUri}>${info.storageUri}</td>
-    <td class="uri">${url}</td>
+    <td class="col-status"><${StatusIcon} obj=${o} /></td>
+    <td class="name col-name">${terminating ? md.name : html`<a href=${isvcHref(md.namespace, md.name)}>${md.name}</a>`}</td>
+    ${showNs && html`<td class="col-namespace">${md.namespace}</td>`}
+    <td class="col-created" title=${md.creationTimestamp}>${age(md.creationTimestamp)}</td>
+    <td class="col-predictor">${info.format}</td><td class="col-runtime">${info.runtime}</td><td class="col-protocol">${info.protocol}</td>
+    <td class="uri col-storage" title=${info.storageUri}>${info.storageUri}</td>
+    <td class="uri col-url">${url}</td>
     <td class="actions">
       <${CopyButton} text=${url} label=${`Copy the URL of ${md.name}`} />
       <button type="button" class="icon-btn danger" aria-label=${`Delete ${md.name}`} title="Delete endpoint"

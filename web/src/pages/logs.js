@@ -22,14 +22,15 @@ export function LogsTab({ obj }) {
     setLive(true);
     let buf = '';
     let pending = 0;
+    let gone = false;
     const flush = () => { pending = 0; setText(buf); };
     const q = `logs?follow=1&tailBytes=65536&component=${encodeURIComponent(component)}${replica ? `&replica=${encodeURIComponent(replica)}` : ''}`;
     const stop = stream(inferdPath(md.namespace, md.name, q), (t) => {
       buf += t;
       if (buf.length > MAX_CHARS) buf = buf.slice(buf.length - MAX_CHARS);
       if (!pending) pending = setTimeout(flush, 100);
-    }, () => { setLive(false); });
-    return () => { stop(); clearTimeout(pending); };
+    }, () => { if (!gone) setLive(false); });  // a stream this effect stopped itself is not "ended"
+    return () => { gone = true; stop(); clearTimeout(pending); };
   }, [md.namespace, md.name, component, replica]);
   useEffect(() => { if (follow && pre.current) pre.current.scrollTop = pre.current.scrollHeight; }, [text, follow]);
   return html`<div class="row wrap">

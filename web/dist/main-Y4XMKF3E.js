@@ -13,7 +13,7 @@ var k,Xe,Zt,F,xe,me,Qe,de,Ze,Te,Se,en,oe=Symbol.for("pv"),fe={},_e=[],tn=/^m(i|n
     <${C} error=${n||i} />
     <div class="table-wrap"><table class="list" aria-label="InferenceServices" aria-busy=${t===null}>
       <thead><tr>
-        ${l.map(([$,f])=>u`<th scope="col" aria-sort=${o[0]===$?o[1]>0?"ascending":"descending":void 0}>
+        ${l.map(([$,f])=>u`<th scope="col" class=${`col-${$}`} aria-sort=${o[0]===$?o[1]>0?"ascending":"descending":void 0}>
           <button type="button" class="sort" onClick=${()=>s([$,o[0]===$?-o[1]:1])}>${f}</button></th>`)}
         <th scope="col"><span class="sr-only">Actions</span></th>
       </tr></thead>
@@ -24,13 +24,13 @@ var k,Xe,Zt,F,xe,me,Qe,de,Ze,Te,Se,en,oe=Symbol.for("pv"),fe={},_e=[],tn=/^m(i|n
     <${ye} open=${!!r} title=${r?`Delete Endpoint ${r.metadata.name}?`:""}
       body="You cannot undo this action. The endpoint, its revisions and replicas are removed."
       action="DELETE" onConfirm=${h} onCancel=${()=>a(null)} />`}var qe=class extends J{shouldComponentUpdate(t){let n=this.props;return t.o!==n.o||t.showNs!==n.showNs||t.tick!==n.tick||t.onDelete!==n.onDelete}render(t){return $n(t)}};function $n({o:e,showNs:t,onDelete:n}){let o=I(e.spec&&e.spec.predictor)||{},s=e.metadata,r=e.status&&e.status.url||"",a=!!s.deletionTimestamp;return u`<tr data-name=${s.name}>
-    <td><${te} obj=${e} /></td>
-    <td class="name">${a?s.name:u`<a href=${X(s.namespace,s.name)}>${s.name}</a>`}</td>
-    ${t&&u`<td>${s.namespace}</td>`}
-    <td title=${s.creationTimestamp}>${O(s.creationTimestamp)}</td>
-    <td>${o.format}</td><td>${o.runtime}</td><td>${o.protocol}</td>
-    <td class="uri" title=${o.storageUri}>${o.storageUri}</td>
-    <td class="uri">${r}</td>
+    <td class="col-status"><${te} obj=${e} /></td>
+    <td class="name col-name">${a?s.name:u`<a href=${X(s.namespace,s.name)}>${s.name}</a>`}</td>
+    ${t&&u`<td class="col-namespace">${s.namespace}</td>`}
+    <td class="col-created" title=${s.creationTimestamp}>${O(s.creationTimestamp)}</td>
+    <td class="col-predictor">${o.format}</td><td class="col-runtime">${o.runtime}</td><td class="col-protocol">${o.protocol}</td>
+    <td class="uri col-storage" title=${o.storageUri}>${o.storageUri}</td>
+    <td class="uri col-url">${r}</td>
     <td class="actions">
       <${ce} text=${r} label=${`Copy the URL of ${s.name}`} />
       <button type="button" class="icon-btn danger" aria-label=${`Delete ${s.name}`} title="Delete endpoint"
@@ -89,7 +89,7 @@ spec:
       ${n.map(_=>u`<li><button type="button" class="link" onClick=${()=>{t.current.editor.view.dispatch({selection:{anchor:_.from},scrollIntoView:!0}),t.current.editor.focus()}}>
         line ${_.line}</button>: ${_.message}</li>`)}</ul>`}
     ${a&&u`<div class="banner" role="status">${a}</div>`}
-    <div class="row end"><button type="button" class="btn primary" disabled=${s} onClick=${l}>CREATE</button></div>`}var Bt=512*1024;function Wt({obj:e}){let t=e.metadata,n=ie.filter(f=>e.spec[f]),[o,s]=y(n[0]||"predictor"),[r,a]=y(""),i=(((e.status||{}).inferd||{}).replicas||[]).filter(f=>String(f.name||"").split("/").pop().startsWith(`${t.name}-${o}-`)),[d,m]=y(""),[l,_]=y(!0),[h,c]=y(!0),$=E();return S(()=>{m(""),_(!0);let f="",p=0,v=()=>{p=0,m(f)},g=`logs?follow=1&tailBytes=65536&component=${encodeURIComponent(o)}${r?`&replica=${encodeURIComponent(r)}`:""}`,b=Et(Z(t.namespace,t.name,g),w=>{f+=w,f.length>Bt&&(f=f.slice(f.length-Bt)),p||(p=setTimeout(v,100))},()=>{_(!1)});return()=>{b(),clearTimeout(p)}},[t.namespace,t.name,o,r]),S(()=>{h&&$.current&&($.current.scrollTop=$.current.scrollHeight)},[d,h]),u`<div class="row wrap">
+    <div class="row end"><button type="button" class="btn primary" disabled=${s} onClick=${l}>CREATE</button></div>`}var Bt=512*1024;function Wt({obj:e}){let t=e.metadata,n=ie.filter(f=>e.spec[f]),[o,s]=y(n[0]||"predictor"),[r,a]=y(""),i=(((e.status||{}).inferd||{}).replicas||[]).filter(f=>String(f.name||"").split("/").pop().startsWith(`${t.name}-${o}-`)),[d,m]=y(""),[l,_]=y(!0),[h,c]=y(!0),$=E();return S(()=>{m(""),_(!0);let f="",p=0,v=!1,g=()=>{p=0,m(f)},b=`logs?follow=1&tailBytes=65536&component=${encodeURIComponent(o)}${r?`&replica=${encodeURIComponent(r)}`:""}`,w=Et(Z(t.namespace,t.name,b),R=>{f+=R,f.length>Bt&&(f=f.slice(f.length-Bt)),p||(p=setTimeout(g,100))},()=>{v||_(!1)});return()=>{v=!0,w(),clearTimeout(p)}},[t.namespace,t.name,o,r]),S(()=>{h&&$.current&&($.current.scrollTop=$.current.scrollHeight)},[d,h]),u`<div class="row wrap">
       ${n.length>1&&u`<label for="log-comp">Component</label>
         <select id="log-comp" value=${o} onChange=${f=>{s(f.target.value),a("")}}>
           ${n.map(f=>u`<option value=${f}>${f}</option>`)}</select>`}
