@@ -1,7 +1,7 @@
 // The models web app: the shell (header, navigation, namespace filter), login, and the routes.
 import { render } from 'preact';
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { session, login, logout, setUnauthorizedHandler } from './api.js';
 import { useLocation, interceptLinks, href, navigate } from './router.js';
 import { useWatch } from './components.js';
@@ -87,6 +87,14 @@ function App() {
     setUnauthorizedHandler(() => setSess((s) => ({ ...(s || {}), authenticated: false })));
   }, []);
   useEffect(() => { document.title = `${titleOf(loc.path)} - inferd`; }, [loc.path]);
+  // A new page (not a new tab of the same service) moves the focus to the content, as a page load would.
+  const pageKey = loc.path.replace(/^(\/ns\/[^/]+\/isvc\/[^/]+)\/.*$/, '$1');
+  const firstPage = useRef(true);
+  useEffect(() => {
+    if (firstPage.current) { firstPage.current = false; return; }
+    const main = document.getElementById('main');
+    if (main && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  }, [pageKey]);
   if (!sess) return html`<main id="main" class="loading" aria-busy="true">Loading...</main>`;
   if (!sess.authenticated) return html`<${Login} onDone=${refresh} />`;
   const onLogout = async () => { await logout(); refresh(); };
