@@ -4,23 +4,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/ascii.h"
+
 namespace inferd::webui {
 
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 const Asset* Find(std::span<const Asset> assets, std::string_view path) {
   for (const Asset& a : assets)
@@ -51,25 +39,25 @@ const Asset* ResolveAsset(std::span<const Asset> assets, std::string_view rel) {
 bool AcceptsGzip(std::string_view value) {
   while (!value.empty()) {
     size_t comma = value.find(',');
-    std::string_view item = Trim(value.substr(0, comma));
+    std::string_view item = TrimBlanks(value.substr(0, comma));
     value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    std::string_view coding = Trim(item.substr(0, item.find(';')));
-    if (!IEquals(coding, "gzip") && coding != "*") continue;
+    std::string_view coding = TrimBlanks(item.substr(0, item.find(';')));
+    if (!EqualsIgnoreAsciiCase(coding, "gzip") && coding != "*") continue;
     size_t q = item.find(";");
     if (q == std::string_view::npos) return true;
-    std::string_view param = Trim(item.substr(q + 1));
+    std::string_view param = TrimBlanks(item.substr(q + 1));
     if (param.size() < 2 || (param[0] != 'q' && param[0] != 'Q') || param[1] != '=') return true;
-    std::string num(Trim(param.substr(2)));
+    std::string num(TrimBlanks(param.substr(2)));
     return std::strtod(num.c_str(), nullptr) > 0;
   }
   return false;
 }
 
 bool EtagMatches(std::string_view value, std::string_view etag) {
-  if (Trim(value) == "*") return true;
+  if (TrimBlanks(value) == "*") return true;
   while (!value.empty()) {
     size_t comma = value.find(',');
-    std::string_view tag = Trim(value.substr(0, comma));
+    std::string_view tag = TrimBlanks(value.substr(0, comma));
     value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
     if (tag.starts_with("W/")) tag.remove_prefix(2);  // If-None-Match compares weakly (RFC 9110 13.1.2)
     if (!tag.empty() && tag == etag) return true;
