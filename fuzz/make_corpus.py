@@ -456,6 +456,22 @@ def explain_seeds():
     write("explain_request_fuzz", [json.dumps(b) for b in bodies] + ['{"instances": [[1, [2]]]}', "{"])
 
 
+def web_access_seeds():
+    # flags byte (1 tls, 2 public path, 4 live session), then method, Cookie, X-CSRF-Token, Origin,
+    # Sec-Fetch-Site, Host, Authorization, the session's CSRF token (fuzz/web_access_fuzz.cc).
+    def seed(flags, *fields):
+        return bytes([flags]) + "\n".join(fields).encode()
+    write("web_access_fuzz", [
+        seed(4, "POST", "inferd_session=abc; theme=dark", "tok", "", "", "127.0.0.1:8090", "", "tok"),
+        seed(4, "DELETE", "a=1;inferd_session=\"abc\"", "wrong", "http://127.0.0.1:8090", "same-origin",
+             "127.0.0.1:8090", "", "tok"),
+        seed(1, "PATCH", "", "", "https://evil.example", "cross-site", "127.0.0.1:8090", "Bearer secret-token", ""),
+        seed(0, "POST", "", "", "null", "", "localhost:8090", "bearer secret-token", ""),
+        seed(2, "POST", "inferd_session=", "", "HTTP://LOCALHOST:8090", "", "localhost:8090", "", ""),
+        seed(0, "GET", ";;=;inferd_session", "", "https://evil.example", "cross-site", "", "Basic x", ""),
+    ])
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -472,6 +488,7 @@ def main():
     lightgbm_seeds()
     sklearn_seeds(build)
     explain_seeds()
+    web_access_seeds()
 
 
 if __name__ == "__main__":

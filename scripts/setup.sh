@@ -33,6 +33,7 @@ PACKAGES=(
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
   python3-kubernetes  # the Kubernetes python client (KServeClient's transport) in the kubectl/SDK tests
   python3-torchvision python3-pil python3-six  # KServe's transformer samples (tests/data/kserve_samples) import them
+  nodejs chromium  # the web app's bundle (scripts/build_web.sh) and its browser test (tests/webui: playwright-core drives chromium)
 )
 
 case "${SETUP_PROFILE:-dev}" in
@@ -53,6 +54,31 @@ if [[ ${DRY_RUN:-0} == 1 ]]; then
   exit 0
 fi
 
+# The web app's npm packages (web/package-lock.json: esbuild, playwright-core, axe-core, the bundled libraries)
+# for scripts/build_web.sh and tests/webui; the dev profile only (building inferd never needs node: web/dist is
+# committed). playwright-core needs node >= 20 (bookworm's nodejs is 18: install NodeSource's 20 there).
+web_deps() {
+  [[ ${SETUP_PROFILE:-dev} == dev ]] || return 0
+  local web
+  web="$(dirname "$0")/../web"
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm"
+    $SUDO apt-get install -y -qq --no-install-recommends npm
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if (( major < 20 )); then
+    echo "setup: node $(node --version) is too old for the web app's browser test (needs >= 20)" >&2
+  fi
+  if [[ ! -d "$web/node_modules" || "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]]; then
+    echo "setup: npm ci in web/"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -62,12 +88,12 @@ done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
   bash "$(dirname "$0")/fetch_onnxruntime.sh"
+  web_deps
   exit 0
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "setup: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 bash "$(dirname "$0")/fetch_onnxruntime.sh"
+web_deps

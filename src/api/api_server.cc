@@ -34,6 +34,7 @@
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "core/percent.h"
+#include "api/access.h"
 #include "api/crds.h"
 #include "api/openapi.h"
 #include "api/schema.h"
@@ -413,12 +414,14 @@ class StreamConn {
   bool header_sent() const { return header_sent_; }
   bool failed() const { return failed_; }
 
-  bool Begin(int status, const std::string& content_type) {
+  bool Begin(int status, const std::string& content_type,
+             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     header_sent_ = true;
     chunked_ = version_ >= 11;
     std::string h = "HTTP/1." + std::string(version_ >= 11 ? "1 " : "0 ") + std::to_string(status) + " " +
                     std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\r\n";
     h += "Content-Type: " + content_type + "\r\nCache-Control: no-cache, private\r\nConnection: close\r\n";
+    for (const auto& [name, value] : headers) h += name + ": " + value + "\r\n";
     if (chunked_) h += "Transfer-Encoding: chunked\r\n";
     h += "\r\n";
     return Send(h);
@@ -497,6 +500,8 @@ struct Incoming {
   std::string method, path, content_type, authorization, accept, user_agent;
   std::map<std::string, std::string> query;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // every header, names in lower case
+  bool tls = false;
   Status bad_target;  // a malformed percent-escape in the query: 400
 };
 
@@ -510,10 +515,12 @@ class Host {
  public:
   virtual ~Host() = default;
   virtual const ApiOptions& opts() const = 0;
-  // Decided from the request head alone (before a body is read): nullopt when the request may go on, else
-  // the answer (401).
-  virtual std::optional<Reply> CheckAuth(std::string_view path, std::string_view authorization) const = 0;
+  // Decided from the request head alone (before a body is read; api/access.h): nullopt when the request may
+  // go on, else the answer (401, 403).
+  virtual std::optional<Reply> CheckAuth(const RequestHead& head) const = 0;
   virtual Outcome Dispatch(Incoming& in) = 0;
+  // Whether the handler of `path` reads request headers (pages and extensions): only those get them copied.
+  virtual bool WantsHeaders(std::string_view path) const = 0;
   virtual void LaunchStream(net::SniffedSocket sock, unsigned version, StreamFn fn) = 0;
 };
 
@@ -536,10 +543,20 @@ struct ApiApp {
   bool keep_alive() const { return true; }
 
   template <class Session>
-  std::optional<Reply> OnHead(Session&, const Request& msg) {
-    std::string_view target(msg.target().data(), msg.target().size());
-    auto auth = msg[http::field::authorization];
-    return host->CheckAuth(target.substr(0, target.find('?')), {auth.data(), auth.size()});
+  std::optional<Reply> OnHead(Session& session, const Request& msg) {
+    auto view = [](beast::string_view v) { return std::string_view(v.data(), v.size()); };
+    std::string_view target = view(msg.target());
+    RequestHead head;
+    head.method = view(msg.method_string());
+    head.path = target.substr(0, target.find('?'));
+    head.authorization = view(msg[http::field::authorization]);
+    head.cookie = view(msg[http::field::cookie]);
+    head.csrf = view(msg[beast::string_view(kCsrfHeader.data(), kCsrfHeader.size())]);
+    head.origin = view(msg[http::field::origin]);
+    head.sec_fetch_site = view(msg["sec-fetch-site"]);
+    head.host = view(msg[http::field::host]);
+    head.tls = session.socket().is_tls();
+    return host->CheckAuth(head);
   }
 
   Reply Answer(const net::HttpAnswer& a) { return ErrorReply(a.status, a.reason, a.message); }
@@ -565,6 +582,14 @@ struct ApiApp {
     }
     if (auto it = msg.find(http::field::accept); it != msg.end()) in.accept = std::string(it->value());
     if (auto it = msg.find(http::field::user_agent); it != msg.end()) in.user_agent = std::string(it->value());
+    if (host->WantsHeaders(in.path)) {
+      for (const auto& f : msg) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        in.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+    }
+    in.tls = session->socket().is_tls();
     in.body = std::move(msg.body());
     Outcome out;
     try {
@@ -597,6 +622,14 @@ struct ApiServer::Impl : Host {
   store::Store* store;
   ApiOptions options;
   std::vector<std::pair<std::string, ExtensionHandler>> extensions;
+  struct Page {
+    std::string path;
+    PathMatch match;
+    PageAuth auth;
+    PageHandler handler;
+    bool Matches(std::string_view p) const { return match == PathMatch::kExact ? p == path : p.starts_with(path); }
+  };
+  std::vector<Page> pages;
   std::optional<net::AcceptLoop<tcp>> acceptor;
   std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP only
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -618,8 +651,20 @@ struct ApiServer::Impl : Host {
 
   void StartAccepting(tcp::acceptor acc);
   const ApiOptions& opts() const override { return options; }
-  std::optional<Reply> CheckAuth(std::string_view path, std::string_view authorization) const override;
+  std::optional<Reply> CheckAuth(const RequestHead& head) const override;
   Outcome Dispatch(Incoming& in) override;
+  bool WantsHeaders(std::string_view path) const override {
+    for (const auto& p : pages)
+      if (p.Matches(path)) return true;
+    for (const auto& [prefix, handler] : extensions)
+      if (path.starts_with(prefix)) return true;
+    return false;
+  }
+  const Page* FindPage(std::string_view path) const {
+    for (const auto& p : pages)
+      if (p.Matches(path)) return &p;
+    return nullptr;
+  }
   bool ReserveStream() {
     int cur = active_streams.load();
     while (cur < options.max_streams) {
@@ -720,9 +765,25 @@ void ApiServer::Impl::StartAccepting(tcp::acceptor acc) {
   acceptor->Start();
 }
 
-std::optional<Reply> ApiServer::Impl::CheckAuth(std::string_view path, std::string_view authorization) const {
-  if (options.token.empty() || path == "/healthz" || path == "/livez" || path == "/readyz") return std::nullopt;
-  if (BearerTokenMatches(authorization, options.token)) return std::nullopt;
+std::optional<Reply> ApiServer::Impl::CheckAuth(const RequestHead& head) const {
+  const std::string_view path = head.path;
+  const Page* page = FindPage(path);
+  const bool is_public = path == "/healthz" || path == "/livez" || path == "/readyz" ||
+                         (page && page->auth == PageAuth::kPublic);
+  std::optional<std::string> session_csrf;
+  if (options.session_csrf && !head.cookie.empty()) {
+    if (auto id = FindCookie(head.cookie, kSessionCookie); id && !id->empty()) session_csrf = options.session_csrf(*id);
+  }
+  switch (DecideAccess(head, options.token, is_public, session_csrf)) {
+    case Access::kAllowed:
+      return std::nullopt;
+    case Access::kCrossSite:
+      return ErrorReply(403, "Forbidden", "cross-site request refused (Origin / Sec-Fetch-Site)");
+    case Access::kCsrf:
+      return ErrorReply(403, "Forbidden", "CSRF token missing or wrong");
+    case Access::kUnauthorized:
+      break;
+  }
   Reply r = ErrorReply(401, "Unauthorized", "Unauthorized");
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
@@ -746,6 +807,15 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
     return out;
   }
   // The bearer token was checked from the request's head (ApiApp::OnHead, CheckAuth).
+  if (const Page* page = FindPage(in.path)) {
+    ApiRequest req{in.method, in.path, std::move(in.query), std::move(in.body), std::move(in.headers), in.tls};
+    ApiReply a = page->handler(req);
+    out.reply.status = a.status;
+    out.reply.content_type = std::move(a.content_type);
+    out.reply.headers = std::move(a.headers);
+    out.reply.body = std::move(a.body);
+    return out;
+  }
   auto not_allowed = [&](const char* allow) {
     Outcome o;
     o.reply = ErrorReply(405, "MethodNotAllowed",
@@ -772,14 +842,14 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
                                                          std::to_string(options.max_streams) + ")");
       return out;
     }
-    ApiRequest req{in.method, in.path, std::move(in.query), std::move(in.body)};
+    ApiRequest req{in.method, in.path, std::move(in.query), std::move(in.body), std::move(in.headers), in.tls};
     ExtensionHandler h = handler;
     out.stream = [this, h, req = std::move(req)](StreamConn& c) {
       ApiStream s;
       s.write = [this, &c, &s](std::string_view chunk) {
         if (stopping.load() || c.failed()) return false;
         if (c.ClientGone()) return false;
-        if (!c.header_sent() && !c.Begin(200, s.content_type)) return false;
+        if (!c.header_sent() && !c.Begin(s.status, s.content_type, s.headers)) return false;
         return c.Chunk(chunk);
       };
       Status st;
@@ -790,7 +860,7 @@ Outcome ApiServer::Impl::Dispatch(Incoming& in) {
       }
       if (!c.header_sent()) {
         if (st.ok()) {
-          c.Begin(200, s.content_type);
+          c.Begin(s.status, s.content_type, s.headers);
         } else {
           c.SendReply(ErrorReply(st));
         }
@@ -1642,6 +1712,16 @@ ApiServer::ApiServer(store::Store* store, ApiOptions options) : impl_(std::make_
 }
 
 ApiServer::~ApiServer() { Stop(); }
+
+std::string_view ApiRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return {};
+}
+
+void ApiServer::AddPage(std::string path, PathMatch match, PageAuth auth, PageHandler handler) {
+  impl_->pages.push_back({std::move(path), match, auth, std::move(handler)});
+}
 
 void ApiServer::AddExtension(std::string prefix, ExtensionHandler handler) {
   impl_->extensions.emplace_back(std::move(prefix), std::move(handler));

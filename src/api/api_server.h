@@ -42,9 +42,12 @@
 //   with `immutable: true` refuses changes to data, type and immutable (422). Secret values are never
 //   logged; they are returned to token holders as Kubernetes returns them (base64 in `data`).
 //   Spec writes to InferenceServices keep the stored status; /status writes replace only status.
-// - Auth: every route except /healthz (/livez, /readyz) needs `Authorization: Bearer <token>` when a token is
-//   configured: checked from the request's head, before its body is read; otherwise 401 and the connection
-//   closes with the body unread. Binding a non-loopback host without a token is refused by Start.
+// - Auth (api/access.h, the one decision): every route except /healthz (/livez, /readyz) and the public pages
+//   (AddPage) needs `Authorization: Bearer <token>` when a token is configured, or the web app's session cookie
+//   (ApiOptions::session_csrf; then `X-CSRF-Token` on writes): checked from the request's head, before its
+//   body is read; otherwise 401 (403 for a missing/wrong CSRF token) and the connection closes with the body
+//   unread. A state-changing request from another site (Origin / Sec-Fetch-Site) is 403 on every path, token
+//   or not. Binding a non-loopback host without a token is refused by Start.
 // - HTTPS and plain HTTP share the port (net/tls.h): a connection whose first byte is a TLS handshake record
 //   is served over TLS (ApiOptions::tls_cert_file), any other as plain HTTP, but only to a loopback peer (a
 //   remote one gets 400 and the connection closes). Watches and extension streams work over both.
@@ -58,7 +61,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "api/kinds.h"  // the resource types the API serves (InferenceServiceType() etc.)
 #include "core/status.h"
@@ -85,21 +92,43 @@ struct ApiOptions {
   // (the control plane's: autoscaling fields and annotations against the cluster's autoscaler settings). An
   // error is a 422 Invalid with its message. Called on the API's I/O thread; must not block.
   std::function<Status(const store::Json& isvc)> validate_isvc;
+  // The web app's sessions (webui/sessions.h): the CSRF token of the live session whose id is the value of the
+  // request's `inferd_session` cookie, nullopt when there is none. Called on the I/O thread from the request's
+  // head; must not block. Unset: no cookie auth.
+  std::function<std::optional<std::string>(std::string_view session_id)> session_csrf;
 };
 
 struct ApiRequest {
   std::string method, path;  // path without the query
   std::map<std::string, std::string> query;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, in the order sent
+  bool tls = false;  // came over HTTPS
+  // The first value of header `name` (lower case), "" when absent.
+  std::string_view Header(std::string_view name) const;
 };
 // A streaming/extension response: call `write(chunk)` any number of times (false = client gone: stop),
-// then return the final status (OK = 200 with what was written). `content_type` set before the first write.
+// then return the final status (OK = `status` with what was written). `content_type`, `status` and `headers`
+// are set before the first write.
 struct ApiStream {
   std::string content_type = "text/plain";
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
   std::function<bool(std::string_view chunk)> write;
 };
 // Runs on its own thread (counts against max_streams). Must return when `write` returns false.
 using ExtensionHandler = std::function<Status(const ApiRequest& req, ApiStream& out)>;
+
+// A whole answer, made on the I/O thread from the request alone (AddPage: must not block).
+struct ApiReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+using PageHandler = std::function<ApiReply(const ApiRequest& req)>;
+enum class PathMatch { kExact, kPrefix };
+enum class PageAuth { kApi, kPublic };  // kApi: the API's auth (bearer or session); kPublic: none
 
 class ApiServer {
  public:
@@ -107,6 +136,9 @@ class ApiServer {
   ~ApiServer();
   // Registers a handler for every path starting with `prefix` (e.g. "/inferd/v1/logs/"). Before Start.
   void AddExtension(std::string prefix, ExtensionHandler handler);
+  // Registers a handler answered on the I/O thread (the web app's files and session calls: webui/). Pages are
+  // matched before extensions and routes, the first registered first. Before Start.
+  void AddPage(std::string path, PathMatch match, PageAuth auth, PageHandler handler);
   Status Start();  // binds and serves; port() then gives the bound port
   int port() const;
   void Stop();  // closes listeners and open streams; idempotent

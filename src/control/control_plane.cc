@@ -20,7 +20,9 @@
 #include "api/api_server.h"
 #include "control/api_tls.h"
 #include "api/namespaces.h"
+#include "control/isvc_proxy.h"
 #include "control/isvc_status.h"
+#include "control/metrics_sampler.h"
 #include "control/model_storage.h"
 #include "control/reconciler.h"
 #include "control/scaling.h"
@@ -35,6 +37,7 @@
 #include "storage/storage.h"
 #include "store/store.h"
 #include "supervisor/supervisor.h"
+#include "webui/web_app.h"
 
 namespace inferd::control {
 
@@ -97,6 +100,7 @@ struct ControlPlane::Impl {
   RealClock clock_;
   std::unique_ptr<gateway::Gateway> gw_;
   std::unique_ptr<Reconciler> reconciler_;  // its methods on the reconciler thread only (LogTargets: any)
+  MetricsSampler metrics_;  // the web app's METRICS tab (control/metrics_sampler.h)
   std::unique_ptr<api::ApiServer> api_;
 
   // Wake-ups of the reconciler (any thread).
@@ -128,7 +132,11 @@ struct ControlPlane::Impl {
   void EnsureBuiltinRuntimes();
   void RunReconciler();
   void WatchLoop(const store::ResourceType& type);
-  Status HandleLogs(const api::ApiRequest& req, api::ApiStream& out);
+  // /inferd/v1/namespaces/{ns}/inferenceservices/{name}/{logs,metrics,proxy/...}: `seg` is the path's segments.
+  Status HandleService(const api::ApiRequest& req, api::ApiStream& out);
+  Status HandleLogs(const std::vector<std::string>& seg, const api::ApiRequest& req, api::ApiStream& out);
+  Status HandleMetrics(const std::vector<std::string>& seg, const api::ApiRequest& req, api::ApiStream& out);
+  Status HandleProxy(const std::vector<std::string>& seg, const api::ApiRequest& req, api::ApiStream& out);
   void WriteServeJson();
   void StopAll();
 };
@@ -214,14 +222,19 @@ Status ControlPlane::Impl::Open() {
     }
     return Status::Ok();
   };
+  // The models web app (webui/web_app.h): its pages, and its session cookie as a way into the API.
+  auto sessions = std::make_shared<webui::Sessions>();
+  ao.session_csrf = webui::SessionCsrfLookup(sessions);
   api_ = std::make_unique<api::ApiServer>(db_.get(), ao);
+  webui::InstallWebApp(*api_, {token, sessions});
   api_->AddExtension("/inferd/v1/namespaces/", [this](const api::ApiRequest& r, api::ApiStream& out) {
-    return HandleLogs(r, out);
+    return HandleService(r, out);
   });
   api_->AddExtension("/inferd/v1/quarantine", [this](const api::ApiRequest& r, api::ApiStream& out) {
     return HandleQuarantine(r, out);
   });
   RETURN_IF_ERROR(api_->Start());
+  metrics_.Start();
 
   endpoints.http_port = gw_->http_port();
   endpoints.grpc_port = gw_->grpc_port();
@@ -282,7 +295,11 @@ void ControlPlane::Impl::MakeReconciler() {
   ro.gpus = gpus;
   reconciler_ = std::make_unique<Reconciler>(
       std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
-      [this](std::shared_ptr<gateway::RoutingTable> table) { gw_->UpdateRoutes(std::move(table)); }, [this] { Wake(); });
+      [this](std::shared_ptr<gateway::RoutingTable> table) {
+        metrics_.OnRoutes(table);
+        gw_->UpdateRoutes(std::move(table));
+      },
+      [this] { Wake(); });
 }
 
 void ControlPlane::Impl::WriteServeJson() {
@@ -451,8 +468,7 @@ void ControlPlane::Impl::RunReconciler() {
   }
 }
 
-// GET /inferd/v1/namespaces/{ns}/inferenceservices/{name}/logs[?follow=1&tailBytes=N]
-Status ControlPlane::Impl::HandleLogs(const api::ApiRequest& req, api::ApiStream& out) {
+Status ControlPlane::Impl::HandleService(const api::ApiRequest& req, api::ApiStream& out) {
   std::vector<std::string> seg;
   std::string_view p = req.path;
   while (!p.empty()) {
@@ -464,10 +480,56 @@ Status ControlPlane::Impl::HandleLogs(const api::ApiRequest& req, api::ApiStream
     seg.emplace_back(p.substr(0, slash));
     p = slash == std::string_view::npos ? std::string_view() : p.substr(slash);
   }
-  // inferd v1 namespaces {ns} inferenceservices {name} logs
-  if (seg.size() != 7 || seg[4] != "inferenceservices" || seg[6] != "logs" || req.method != "GET") {
-    return NotFound("no such route: " + req.path);
+  // inferd v1 namespaces {ns} inferenceservices {name} logs|metrics|proxy...
+  if (seg.size() >= 7 && seg[4] == "inferenceservices") {
+    if (seg.size() == 7 && seg[6] == "logs" && req.method == "GET") return HandleLogs(seg, req, out);
+    if (seg.size() == 7 && seg[6] == "metrics" && req.method == "GET") return HandleMetrics(seg, req, out);
+    if (seg[6] == "proxy") return HandleProxy(seg, req, out);
   }
+  return NotFound("no such route: " + req.path);
+}
+
+// GET /inferd/v1/namespaces/{ns}/inferenceservices/{name}/metrics[?windowS=N] (webui/metrics.h)
+Status ControlPlane::Impl::HandleMetrics(const std::vector<std::string>& seg, const api::ApiRequest& req,
+                                         api::ApiStream& out) {
+  int window_s = 300;
+  if (auto it = req.query.find("windowS"); it != req.query.end()) {
+    char* end = nullptr;
+    long v = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || v < 1 || v > 3600) {
+      return InvalidArgument("windowS: want whole seconds from 1 to 3600, got '" + it->second + "'");
+    }
+    window_s = static_cast<int>(v);
+  }
+  auto obj = db_->Get(api::InferenceServiceType(), seg[3], seg[5]);
+  if (!obj.ok()) return obj.status();
+  out.content_type = "application/json";
+  out.write(metrics_.WindowJson(seg[3], seg[5], window_s));
+  return Status::Ok();
+}
+
+// POST|GET /inferd/v1/namespaces/{ns}/inferenceservices/{name}/proxy/<path> (control/isvc_proxy.h)
+Status ControlPlane::Impl::HandleProxy(const std::vector<std::string>& seg, const api::ApiRequest& req,
+                                       api::ApiStream& out) {
+  auto obj = db_->Get(api::InferenceServiceType(), seg[3], seg[5]);
+  if (!obj.ok()) return obj.status();
+  const std::string prefix = "/" + seg[0] + "/" + seg[1] + "/" + seg[2] + "/" + seg[3] + "/" + seg[4] + "/" +
+                             seg[5] + "/proxy/";
+  if (!req.path.starts_with(prefix)) return NotFound("no such route: " + req.path);
+  ProxyTarget target;
+  std::string host = opt.gateway_host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  target.gateway = "http://" + host + ":" + std::to_string(gw_->http_port());
+  target.host = seg[5] + "." + seg[3] + "." + opt.domain;
+  target.token = opt.gateway_token;
+  return ProxyToGateway(target, std::string_view(req.path).substr(prefix.size()), req, out);
+}
+
+// GET /inferd/v1/namespaces/{ns}/inferenceservices/{name}/logs[?component=&replica=&follow=1&tailBytes=N]
+Status ControlPlane::Impl::HandleLogs(const std::vector<std::string>& seg, const api::ApiRequest& req,
+                                      api::ApiStream& out) {
   std::string key = seg[3] + "/" + seg[5];
   auto found = reconciler_ ? reconciler_->LogTargets(key) : std::nullopt;
   if (!found) return NotFound("inferenceservice " + key + " has no replicas");
@@ -479,6 +541,16 @@ Status ControlPlane::Impl::HandleLogs(const api::ApiRequest& req, api::ApiStream
   if (const std::string component = q("component"); !component.empty()) {  // replicas are {isvc}-{component}-N-i
     const std::string prefix = seg[5] + "-" + component + "-";
     std::erase_if(targets, [&](const auto& t) { return !t.first.starts_with(prefix); });
+  }
+  // Name each replica as the service's status does (status.inferd.replicas[].name, "{ns}/{revision}-{N}"),
+  // without the namespace; replica= picks one by that name (with or without the namespace).
+  for (auto& [name, id] : targets) {
+    if (auto st = sup_->Get(id)) name = st->name.starts_with(seg[3] + "/") ? st->name.substr(seg[3].size() + 1) : st->name;
+  }
+  if (std::string replica = q("replica"); !replica.empty()) {
+    if (replica.starts_with(seg[3] + "/")) replica.erase(0, seg[3].size() + 1);
+    std::erase_if(targets, [&](const auto& t) { return t.first != replica; });
+    if (targets.empty()) return NotFound("inferenceservice " + key + " has no replica " + replica);
   }
   if (targets.empty()) return NotFound("inferenceservice " + key + " has no replicas");
   bool follow = q("follow") == "1" || q("follow") == "true";
@@ -516,6 +588,7 @@ void ControlPlane::Impl::StopAll() {
   for (auto& t : watchers)
     if (t.joinable()) t.join();
   if (api_) api_->Stop();
+  metrics_.Stop();
   if (gw_) gw_->Stop();
   if (reconciler_) reconciler_->StopAll();
   sup_.reset();  // stops and reaps every replica

@@ -13,9 +13,12 @@
 //   what runs (replicas, downloads, routes) and acts, woken by store watches, replica changes, finished
 //   downloads and a 1 s tick. A lost event, a replica crash or a restart all heal the same way. It alone
 //   writes InferenceService status (only when it changed) and Events.
+// - The models web app is on the API listener (webui/web_app.h, docs/webapp.md), and per service
+//   /inferd/v1/namespaces/{ns}/inferenceservices/{name}/logs (component=, replica=, follow, tailBytes),
+//   /metrics (control/metrics_sampler.h, sampled every 2 s) and /proxy/<path> (control/isvc_proxy.h).
 // - Threads: Start/Stop from the main thread. Internals: API I/O thread, gateway threads, supervisor
 //   loop, reconciler (its state is the Reconciler's alone), store watchers (they only wake it), download
-//   workers.
+//   workers, the metrics sampler.
 #pragma once
 
 #include <cstdint>

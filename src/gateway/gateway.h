@@ -74,6 +74,7 @@
 //   called from any thread: the table is swapped atomically (readers never block). Stats are atomics.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -84,6 +85,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "gateway/latency.h"
 #include "net/budget.h"
 #include "net/limits.h"
 
@@ -142,6 +144,8 @@ struct RevisionStats {
   std::atomic<uint64_t> errors{0};        // 5xx answered or proxy failures
   std::atomic<int64_t> in_flight{0};
   std::atomic<uint64_t> latency_ns_sum{0};
+  // How many answered requests took how long (gateway/latency.h's buckets; monotonic like the counters).
+  std::array<std::atomic<uint64_t>, kLatencyBuckets> latency_buckets{};
   // Time-weighted in-flight integral (ns * requests), for average concurrency over a window: on every change
   // of in_flight the gateway adds in_flight_before * (now - in_flight_changed_ns) and moves
   // in_flight_changed_ns to now (steady_clock ns since its epoch). The interval since the last change is not

@@ -502,7 +502,10 @@ void StatsBegin(RevisionStats& s, int64_t now_ns) {
 
 void StatsEnd(RevisionStats& s, int64_t now_ns, int64_t latency_ns, bool error) {
   if (error) s.errors.fetch_add(1, std::memory_order_relaxed);
-  if (latency_ns > 0) s.latency_ns_sum.fetch_add(static_cast<uint64_t>(latency_ns), std::memory_order_relaxed);
+  if (latency_ns > 0) {
+    s.latency_ns_sum.fetch_add(static_cast<uint64_t>(latency_ns), std::memory_order_relaxed);
+    s.latency_buckets[LatencyBucket(static_cast<uint64_t>(latency_ns) / 1000)].fetch_add(1, std::memory_order_relaxed);
+  }
   ChangeInFlight(s, now_ns, -1);
 }
 

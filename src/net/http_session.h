@@ -98,6 +98,7 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
     return std::move(socket_);
   }
   unsigned version() const { return version_; }
+  const Socket& socket() const { return socket_; }
 
  private:
   using Parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
@@ -105,6 +106,7 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
   void OnExpired(Phase) override { Close(); }
 
   void NewParser() {
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(app_->body_limit());
@@ -162,6 +164,7 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
   bool OnHeader() {
     auto& msg = parser_->get();
     version_ = msg.version() ? msg.version() : 11;
+    head_ = msg.method() == boost::beast::http::verb::head;
     if (auto early = app_->OnHead(*this, msg)) {
       // A body, if any, stays unread: the connection closes after the answer.
       keep_alive_ = parser_->is_done() && msg.keep_alive();
@@ -206,6 +209,7 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
     const bool keep = keep_alive_ && app_->keep_alive();
     res_->keep_alive(keep);
     res_->prepare_payload();
+    if (head_) res_->body().clear();  // HEAD: the GET answer's head (its Content-Length too), no body
     sr_.emplace(*res_);
     SetPhase(Phase::kSend);
     WriteMessage(socket_, *sr_, [this] { Progress(); },
@@ -246,6 +250,7 @@ class HttpSession : public TrackedConn, public std::enable_shared_from_this<Http
   std::optional<boost::beast::http::response_serializer<boost::beast::http::string_body>> sr_;
   std::optional<typename App::Scope> scope_;
   bool keep_alive_ = true;
+  bool head_ = false;  // the request being answered is a HEAD
   bool linger_ = false;
   unsigned version_ = 11;
 };

@@ -150,6 +150,17 @@ TEST_F(HttpSessionTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
   EXPECT_EQ(app_.handled.load(), 3);
 }
 
+TEST_F(HttpSessionTest, HeadGetsTheHeadOfTheAnswerWithoutItsBody) {
+  // The body of a HEAD answer would be read as the start of the next answer on a keep-alive connection.
+  std::string got = Exchange(
+      "HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 2) << got;
+  EXPECT_NE(got.find("Content-Length: 12\r\n"), std::string::npos) << got;  // "HEAD /page 0": the GET answer's length
+  EXPECT_EQ(got.find("HEAD /page 0"), std::string::npos) << got;
+  EXPECT_NE(got.find("GET /next 0"), std::string::npos) << got;
+}
+
 TEST_F(HttpSessionTest, BodyOverTheLimitIs413NamingItsFlag) {
   std::string got = Exchange("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n" + std::string(1001, 'x'));
   EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got;
