@@ -664,5 +664,70 @@ class V1BodyParsingTest(unittest.TestCase):
         self.assertGreater(t["native_us"], 0)  # no timing assertion (a loaded machine); the figure is printed
 
 
+PASSTHROUGH = """
+import argparse
+from kserve import Model, ModelServer, model_server
+
+
+class Passthrough(Model):
+    def __init__(self, name):
+        super().__init__(name)
+        self.ready = True
+
+    def preprocess(self, payload, headers=None):
+        return payload
+
+    def postprocess(self, result, headers=None, response_headers=None):
+        return result
+
+
+args, _ = argparse.ArgumentParser(parents=[model_server.parser]).parse_known_args()
+ModelServer().start([Passthrough(args.model_name)])
+"""
+
+
+class InProcessRowsTest(unittest.TestCase):
+    """The in-process transformer's V1 fast path (rows walked natively into one tensor, numpy as the fallback)
+    answers every body as the predictor alone answers it: numbers, ints, bools, ragged rows, strings."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        model = os.path.join(cls.tmp.name, "lin")
+        torch.manual_seed(5)
+        write_torch_model(model, torch.nn.Linear(4, 10), "data", torch.zeros(1, 4))
+        script = os.path.join(cls.tmp.name, "passthrough.py")
+        with open(script, "w") as f:
+            f.write(PASSTHROUGH)
+        cls.pred = Server(["--model_name", "lin", "--model_dir", model])
+        cls.inproc = Server(["--python", script, "--model_name", "lin", "--model_dir", model,
+                             "--python_arg=--predictor_host=unused.invalid:1"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pred.stop()
+        cls.inproc.stop()
+        cls.tmp.cleanup()
+
+    def test_same_answers_as_the_predictor(self):
+        bodies = [
+            {"instances": [[0.5, -1.25, 2.0, 3.5], [1, 2, 3, 4]]},  # floats and ints (FP64 as np.asarray)
+            {"instances": [[1, 2, 3, 4]]},  # ints only (INT64)
+            {"instances": [[True, False, True, 1]]},  # bools among ints
+            {"instances": [[True, False, True, False]]},  # bools only
+            {"instances": [[9223372036854775807, 0, 0, 0]]},  # the largest int64
+            {"instances": [[1, 2, 3]]},  # a wrong width: the model's 400
+            {"instances": [[1, 2, 3, 4], [1, 2]]},  # ragged: the codec's 400
+            {"instances": [["a", "b", "c", "d"]]},  # strings: the codec's 400
+            {"instances": [[1e308, -1e308, 0.0, 1e-308]]},
+        ]
+        for body in bodies:
+            want = requests.post(self.pred.url("/v1/models/lin:predict"), json=body, timeout=30)
+            got = requests.post(self.inproc.url("/v1/models/lin:predict"), json=body, timeout=30)
+            self.assertEqual(got.status_code, want.status_code, (body, got.text, want.text))
+            if want.status_code == 200:
+                np.testing.assert_allclose(np.array(got.json()["predictions"]), np.array(want.json()["predictions"]),
+                                           rtol=1e-6, err_msg=str(body))
+
 if __name__ == "__main__":
     unittest.main()

@@ -129,11 +129,14 @@ _V2_TO_NP = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32":
              "FP32": np.float32, "FP64": np.float64, "BYTES": np.object_}
 
 
+_NP_TO_V2 = {np.dtype(t): name for name, t in _V2_TO_NP.items() if name != "BYTES"}
+
+
 def from_np_dtype(dtype):
     dtype = np.dtype(dtype)
-    for name, t in _V2_TO_NP.items():
-        if name != "BYTES" and np.dtype(t) == dtype:
-            return name
+    name = _NP_TO_V2.get(dtype)  # one lookup per tensor (a loop building dtypes cost about 4 us)
+    if name is not None:
+        return name
     if dtype.kind in "OSU":
         return "BYTES"
     return None
@@ -426,7 +429,7 @@ class InferRequest:
                 raw = t._raw()
                 d.setdefault("parameters", {})["binary_data_size"] = len(raw)
                 raws.append(raw)
-        js = json.dumps(head, default=_json_default, separators=(",", ":")).encode()
+        js = _ENCODER.encode(head).encode()
         return js + b"".join(raws), len(js)
 
     def as_dataframe(self):
@@ -861,7 +864,7 @@ class Model(InferenceModel):
 
 
 def _dumps(obj):
-    return json.dumps(obj, default=_json_default, separators=(",", ":")).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def _v1_predict(native, client, name, payload, headers, response_headers):
@@ -924,14 +927,12 @@ def _native_predict(native, name, payload, headers):
         if type(payload) is dict and len(payload) == 1:
             rows = payload.get("instances")
             if type(rows) is list and rows and type(rows[0]) is not dict:
-                try:
-                    arr = np.asarray(rows)
-                except ValueError:  # ragged rows: the codec's message
-                    arr = None
-                if arr is not None and arr.dtype.kind in "fiub":
-                    out = native.native_v1_array(name, arr)
-                    if out is not None:
-                        return native.loads(out)
+                # Nested lists of numbers, walked natively; None for anything else (ragged rows, strings,
+                # numpy values...), which goes as JSON through the codec below, as to the predictor alone.
+                out = native.native_v1_array(name, rows)
+                if out is not None:
+                    value = native.loads(out)  # None when simdjson refuses it (NaN, Infinity): json.loads
+                    return value if value is not None else json.loads(out)
         return json.loads(native.native_v1(name, _dumps(payload), _forwardable(headers) or {}))
     except native.PredictorError as e:
         _raise_predictor_error(e)
@@ -1095,11 +1096,16 @@ def _json_default(o):
     raise TypeError("%s is not JSON serializable" % type(o).__name__)
 
 
+# json.dumps(obj, default=..., separators=...) builds a JSONEncoder at every call; one serves them all (its
+# encode() keeps no state between calls).
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+
+
 def _answer_json(result, what):
     if isinstance(result, InferRequest):
         raise InferenceError("%s returned an InferRequest to a V1 request" % what)
     try:
-        return json.dumps(result, default=_json_default, separators=(",", ":"))
+        return _ENCODER.encode(result)
     except (TypeError, ValueError) as e:
         raise InferenceError("%s returned an answer that cannot be serialized to JSON: %s" % (what, e))
 
