@@ -429,7 +429,7 @@ class T(Model):
     def __init__(self, name, mode):
         super().__init__(name, return_response_headers=(mode == "headers"))
         self.mode = mode
-        self.ready = True
+        self.ready = mode != "not_ready"
 
     async def preprocess(self, payload, headers=None):
         if self.mode == "raise":
@@ -585,6 +585,14 @@ class TransformerBehaviourTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("the tokenizer file is missing", s.output())
         self.assertIn("transformer.py", s.output())
+
+    def test_no_model_ready_stops_the_server_as_in_kserve(self):
+        s = Server(["--python", self.script, "--model_name", "m", "--python_arg=--mode=not_ready"],
+                   expect_start=False)
+        rc = s.proc.wait(60)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("NoModelReady", s.output())
+        self.assertIn("Models with names m,fail,slow are not ready.", s.output())
 
 
 ECHO_MODEL = """

@@ -83,10 +83,22 @@ class UnsupportedProtocol(Exception):
 
 
 class NoModelReady(RuntimeError):
+    """KServe's: raised by ModelServer.start when none of the models it is given is ready."""
+
     def __init__(self, models, detail=None):
-        names = [getattr(m, "name", "?") for m in models]
-        super().__init__("Failed to start server: none of the models %s is ready. %s" % (names, detail or ""))
-        self.reason = str(self)
+        super().__init__()
+        self.models = models
+        self.detail = detail
+
+    def __str__(self):
+        names = [getattr(m, "name", "?") for m in self.models]
+        msg = "Model with name %s is not ready." % names[0] if len(names) == 1 else \
+            "Models with names %s are not ready." % ",".join(names)
+        return msg + " " + self.detail if self.detail else msg
+
+    @property
+    def reason(self):
+        return str(self)
 
 
 # The predictor call's failures, named as KServe's httpx / grpc exceptions are (pipeline.md §1.5).
@@ -975,13 +987,28 @@ class ModelServer:
         register(model)
 
     def start(self, models, **kwargs):
-        for m in models:
-            if not isinstance(m, BaseKServeModel) and not hasattr(m, "predict"):
-                raise RuntimeError("Model type should be 'BaseKServeModel'")
-            start = getattr(m, "start", None)
-            if start is not None:
-                start()
-            self.register_model(m)
+        _start_models(models, self.register_model, NoModelReady, self.enable_latency_logging)
+
+
+def _start_models(models, register_model, no_model_ready, enable_latency_logging):
+    """KServe's ModelServer.start (model_server.py, _register_and_check_atleast_one_model_is_ready): only
+    the models that are ready are registered (one that is not is left out: requests for it are 404), each
+    model's start() is called, and NoModelReady is raised when none is ready."""
+    if not isinstance(models, list):
+        raise RuntimeError("Unknown model collection type")
+    any_ready = False
+    for m in models:
+        if not isinstance(m, BaseKServeModel) and not hasattr(m, "predict"):
+            raise RuntimeError("Model type should be 'BaseKServeModel'")
+        if getattr(m, "ready", False):
+            any_ready = True
+            register_model(m)
+            m.enable_latency_logging = enable_latency_logging
+        start = getattr(m, "start", None)
+        if start is not None:
+            start()
+    if not any_ready and models:
+        raise no_model_ready(models)
 
 
 def register(model):
@@ -1192,9 +1219,10 @@ def install():
     if have_real:
         import kserve as real
 
+        from kserve.errors import NoModelReady as real_no_model_ready
+
         def start(self, models, **kwargs):
-            for m in models:
-                register(m)
+            _start_models(models, register, real_no_model_ready, getattr(self, "enable_latency_logging", False))
 
         real.ModelServer.start = start
         return "kserve (installed), ModelServer.start served by inferd"
