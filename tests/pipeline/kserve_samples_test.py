@@ -737,5 +737,64 @@ class InProcessRowsTest(unittest.TestCase):
                 np.testing.assert_allclose(np.array(got.json()["predictions"]), np.array(want.json()["predictions"]),
                                            rtol=1e-6, err_msg=str(body))
 
+V2_CONTEXT_MODEL = """
+import json
+import numpy as np
+from kserve import InferOutput, InferResponse, Model, ModelServer
+
+
+class Seen(Model):
+    def __init__(self):
+        super().__init__("seen", return_response_headers=True)
+        self.ready = True
+
+    def preprocess(self, payload, headers=None):
+        payload.seen = {"id": payload.id, "parameters": payload.parameters, "trace": headers.get("x-trace")}
+        return payload
+
+    def predict(self, payload, headers=None, response_headers=None):
+        response_headers["x-seen"] = json.dumps(payload.seen, sort_keys=True)
+        response_headers["x-bad"] = "a\\r\\nb"  # kept out of the answer
+        out = InferOutput("n", [1], "INT64")
+        out.set_data_from_numpy(np.array([len(payload.inputs)], dtype=np.int64))
+        return InferResponse(payload.id, self.name, [out])
+
+
+ModelServer().start([Seen()])
+"""
+
+
+class V2ContextTest(unittest.TestCase):
+    """On V2 a Python model's preprocess gets the request's id, parameters and headers, and the headers it
+    puts in response_headers come back, as in KServe's dataplane."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        script = os.path.join(cls.tmp.name, "seen.py")
+        with open(script, "w") as f:
+            f.write(V2_CONTEXT_MODEL)
+        cls.server = Server(["--python", script])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def test_id_parameters_headers_and_response_headers(self):
+        body = {"id": "req-7", "parameters": {"p": 1, "s": "x", "b": True, "f": 0.5},
+                "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
+        r = requests.post(self.server.url("/v2/models/seen/infer"), json=body, headers={"x-trace": "abc"}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(json.loads(r.headers["x-seen"]),
+                         {"id": "req-7", "parameters": {"p": 1, "s": "x", "b": True, "f": 0.5}, "trace": "abc"})
+        self.assertNotIn("x-bad", r.headers)
+        self.assertEqual(r.json()["id"], "req-7")
+        # No id, no parameters: None and {} (KServe's InferRequest defaults).
+        body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
+        r = requests.post(self.server.url("/v2/models/seen/infer"), json=body, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(json.loads(r.headers["x-seen"]), {"id": None, "parameters": {}, "trace": None})
+
 if __name__ == "__main__":
     unittest.main()

@@ -1176,11 +1176,18 @@ def explain_v1(model, body, headers):
 
 def predict_v2(model, request_id, model_name, names, arrays, parameters, headers):
     """V2 inputs (numpy arrays) in; [(name, array)] out."""
+    return predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers)[0]
+
+
+def predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers):
+    """predict_v2 with the response headers: ([(name, array)], [(name, value)]). The InferRequest carries the
+    request's id (None when it has none) and parameters, `headers` are the request's (KServe's dataplane)."""
     inputs = []
     for name, arr in zip(names, arrays):
         inputs.append(InferInput(name, list(arr.shape), from_np_dtype(arr.dtype) or "BYTES", arr))
     req = InferRequest(model_name, inputs, request_id=request_id or None, parameters=parameters)
-    result = run_model(model, req, headers)
+    response_headers = {}
+    result = run_model(model, req, headers, response_headers)
     if isinstance(result, InferResponse):
         outs = result.outputs
     elif isinstance(result, (list, tuple)) and all(isinstance(o, _Tensor) for o in result):
@@ -1189,7 +1196,8 @@ def predict_v2(model, request_id, model_name, names, arrays, parameters, headers
         outs = [InferOutput("output-0", list(result.shape), from_np_dtype(result.dtype), result)]
     else:
         raise InferenceError("predict returned %s to a V2 request; return an InferResponse" % type(result).__name__)
-    return [(o.name, o.as_numpy()) for o in outs]
+    return [(o.name, o.as_numpy()) for o in outs], \
+        [(str(k).lower(), str(v)) for k, v in response_headers.items() if str(k).lower() != "content-length"]
 
 
 def error_kind(exc):
