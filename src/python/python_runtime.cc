@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "python/numpy_helper.h"
 
@@ -57,11 +58,14 @@ namespace {
 // and lost its threading.local values (the shim's event loop). Measured: about 30 us of CPU per request on
 // the in-process transformer (docs/benchmarks.md). A thread now keeps the thread state it first gets, with
 // one count held for it, until the thread exits.
+const std::thread::id g_main_thread = std::this_thread::get_id();  // static initialization runs on main
+
 struct ThreadStateKeeper {
   bool primed = false;
   bool owned = false;  // the thread state was created here (not the interpreter's first, not a Python thread's)
   ~ThreadStateKeeper() {
-    if (!owned) return;
+    // The main thread's runs inside exit(), which must not wait for the GIL: its state is left to the process.
+    if (!owned || std::this_thread::get_id() == g_main_thread) return;
     PyGILState_Ensure();                      // count 2, the GIL held
     PyGILState_Release(PyGILState_LOCKED);    // count 1, the GIL kept
     PyGILState_Release(PyGILState_UNLOCKED);  // count 0: the thread state is cleared and deleted, the GIL released
