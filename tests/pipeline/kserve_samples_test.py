@@ -796,5 +796,45 @@ class V2ContextTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(json.loads(r.headers["x-seen"]), {"id": None, "parameters": {}, "trace": None})
 
+THREAD_LOCAL_MODEL = """
+import threading
+from kserve import Model, ModelServer
+
+seen = threading.local()
+
+
+class Count(Model):
+    def __init__(self):
+        super().__init__("count")
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        seen.n = getattr(seen, "n", 0) + 1
+        return {"n": seen.n}
+
+
+ModelServer().start([Count()])
+"""
+
+
+class ThreadStateTest(unittest.TestCase):
+    """A front-end thread keeps its Python thread state between requests (python/python_runtime.h): a
+    threading.local value set by one request is there for the next on the same thread (a new thread state
+    per request lost it, and cost a thread state's creation each time)."""
+
+    def test_threading_local_survives_between_requests(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "count.py")
+            with open(script, "w") as f:
+                f.write(THREAD_LOCAL_MODEL)
+            server = Server(["--python", script])
+            try:
+                with requests.Session() as s:  # one keep-alive connection: served by one thread
+                    counts = [s.post(server.url("/v1/models/count:predict"), json={}, timeout=30).json()["n"]
+                              for _ in range(20)]
+            finally:
+                server.stop()
+        self.assertGreater(max(counts), 1, counts)
+
 if __name__ == "__main__":
     unittest.main()
