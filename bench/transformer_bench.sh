@@ -16,7 +16,10 @@
 #   bash bench/transformer_bench.sh
 #
 # Environment: BUILD_DIR (build-release; SKIP_BUILD=1 uses it as it is, e.g. BUILD_DIR=build), DURATION (5),
-# ROUNDS (3), CONNS (8), KEEP_WORK=1. Needs /usr/bin/python3 with torch (the model is made here), wrk, curl.
+# ROUNDS (3), CONNS (8), KEEP_WORK=1, WIDTH (16): the channels of the CNN's first convolution (the second has
+# twice as many), i.e. the model's cost: 16 is the ~1.2 ms model of the figures, 8 about a third of it, 4
+# about a tenth (the targets' ratios depend on it: docs/benchmarks.md).
+# Needs /usr/bin/python3 with torch (the model is made here), wrk, curl.
 # Exit status: 0 when it ran (whatever the targets say), 1 when something could not run.
 set -euo pipefail
 
@@ -25,9 +28,11 @@ BUILD=${BUILD_DIR:-$ROOT/build-release}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-8}
+WIDTH=${WIDTH:-16}
 
 die() { echo "transformer_bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+[[ $WIDTH =~ ^[1-9][0-9]?$ ]] || die "WIDTH must be 1..99"
 
 for tool in cmake ninja wrk curl; do command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh)"; done
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
@@ -47,18 +52,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "making the model and the request"
-/usr/bin/python3 - "$WORK" <<'EOF'
+/usr/bin/python3 - "$WORK" "$WIDTH" <<'EOF'
 import json, os, random, sys
 import torch
-work = sys.argv[1]
+work, width = sys.argv[1], int(sys.argv[2])
 
 class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(1)
-        self.conv1 = torch.nn.Conv2d(1, 16, 3)
-        self.conv2 = torch.nn.Conv2d(16, 32, 3)
-        self.fc = torch.nn.Linear(32 * 12 * 12, 10)
+        self.conv1 = torch.nn.Conv2d(1, width, 3)
+        self.conv2 = torch.nn.Conv2d(width, 2 * width, 3)
+        self.fc = torch.nn.Linear(2 * width * 12 * 12, 10)
 
     def forward(self, data):
         x = torch.relu(self.conv1(data))
@@ -155,6 +160,7 @@ run() {
 }
 
 results=$WORK/results.txt
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 : >"$results"
 for ((r = 1; r <= ROUNDS; r++)); do
   log "round $r/$ROUNDS (wrk -t1 -c$CONNS -d${DURATION}s)"
@@ -167,7 +173,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "$r v2 inprocess $(run $V2 "$P_IN" "$PID_IN")" >>"$results"
 done
 
-/usr/bin/python3 - "$results" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'EOF'
+/usr/bin/python3 - "$results" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$WIDTH" "$LOAD0" <<'EOF'
 import statistics, sys
 by = {}
 for line in open(sys.argv[1]):
@@ -175,7 +181,8 @@ for line in open(sys.argv[1]):
     by.setdefault((proto, name), {})[int(r)] = (float(rps), int(p50), int(cpu))
 med = statistics.median
 rounds = sorted(by[("v1", "predictor")])
-print("transformer_bench: %d rounds, %s cores, load average %s at the end" % (len(rounds), sys.argv[2], sys.argv[3]))
+print("transformer_bench: CNN width %s, %d rounds, %s cores, load average %s at the start, %s at the end" % (
+    sys.argv[4], len(rounds), sys.argv[2], sys.argv[5], sys.argv[3]))
 for proto in ("v1", "v2"):
     for name in ("predictor", "separate", "inprocess"):
         v = by[(proto, name)].values()

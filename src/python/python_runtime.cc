@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "python/numpy_helper.h"
 
@@ -49,7 +50,42 @@ Status EnsurePython() {
   return g_init_status;
 }
 
-GilLock::GilLock() : state_(static_cast<int>(PyGILState_Ensure())) {}
+namespace {
+
+// Why not plain PyGILState_Ensure/Release: on a thread that has no Python thread state (every front-end
+// thread), Ensure creates one and Release deletes it when its count returns to 0, so each request paid for
+// a new PyThreadState (CPython 3.11 also maps a fresh 16 KiB frame stack for it: mmap, page faults, munmap)
+// and lost its threading.local values (the shim's event loop). Measured: about 30 us of CPU per request on
+// the in-process transformer (docs/benchmarks.md). A thread now keeps the thread state it first gets, with
+// one count held for it, until the thread exits.
+const std::thread::id g_main_thread = std::this_thread::get_id();  // static initialization runs on main
+
+struct ThreadStateKeeper {
+  bool primed = false;
+  bool owned = false;  // the thread state was created here (not the interpreter's first, not a Python thread's)
+  ~ThreadStateKeeper() {
+    // The main thread's runs inside exit(), which must not wait for the GIL: its state is left to the process.
+    if (!owned || std::this_thread::get_id() == g_main_thread) return;
+    PyGILState_Ensure();                      // count 2, the GIL held
+    PyGILState_Release(PyGILState_LOCKED);    // count 1, the GIL kept
+    PyGILState_Release(PyGILState_UNLOCKED);  // count 0: the thread state is cleared and deleted, the GIL released
+  }
+};
+thread_local ThreadStateKeeper t_keeper;
+
+}  // namespace
+
+GilLock::GilLock() {
+  if (!t_keeper.primed) {
+    t_keeper.primed = true;
+    if (PyGILState_GetThisThreadState() == nullptr) {
+      PyGILState_Ensure();  // creates this thread's state with count 1 and takes the GIL
+      t_keeper.owned = true;
+      PyEval_SaveThread();  // gives the GIL back; the count stays 1, so Release below never deletes the state
+    }
+  }
+  state_ = static_cast<int>(PyGILState_Ensure());
+}
 GilLock::~GilLock() { PyGILState_Release(static_cast<PyGILState_STATE>(state_)); }
 
 PyRef& PyRef::operator=(PyRef&& o) noexcept {

@@ -34,7 +34,9 @@ namespace inferd {
 // Starts the interpreter once; later calls return the first call's result.
 Status EnsurePython();
 
-// Holds the GIL for its lifetime (PyGILState_Ensure / Release). EnsurePython() must have succeeded.
+// Holds the GIL for its lifetime (PyGILState_Ensure / Release). EnsurePython() must have succeeded. A thread
+// keeps the Python thread state its first GilLock creates until it exits (so threading.local values persist
+// across calls, and a call does not pay for a new thread state); nesting is allowed.
 class GilLock {
  public:
   GilLock();

@@ -19,6 +19,7 @@
 #include "core/logging.h"
 #include "core/uuid.h"
 #include "inference.grpc.pb.h"
+#include "model/request_context.h"
 #include "protocol/v2_grpc.h"
 
 namespace inferd {
@@ -389,7 +390,14 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     }
     InferResponse response;
     InferTiming timing;
-    Status st = (*model)->Infer(request, &response, &timing);
+    // The request's id and parameters for a model that hands them to user code (model/request_context.h);
+    // metadata and response headers are REST's only.
+    const RequestContext rc{request.id, &request.parameters, nullptr, nullptr};
+    Status st;
+    {
+      ScopedRequestContext scope(&rc);
+      st = (*model)->Infer(request, &response, &timing);
+    }
     if (s_->metrics_) s_->metrics_->RecordInfer(**model, st, timing, NowNs() - t0, batch_rows);
     if (!st.ok()) return ToGrpcStatus(st);
 

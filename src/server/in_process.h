@@ -4,7 +4,8 @@
 //
 // Contract: InProcessCalls(model) returns the calls backends/python/native_module.h installs for `model`
 // (kept alive by the returned functions): a V1 dict goes through the native V1 codec (the same parsing
-// and answer as `POST /v1/models/<m>:predict`), an InferRequest's tensors go to Model::Infer. Both run
+// and answer as `POST /v1/models/<m>:predict`; its `instances` rows, when they are plain numbers, walked
+// into one tensor without JSON in between), an InferRequest's tensors go to Model::Infer. Both run
 // on the calling thread with the GIL released; failures keep their Status code in the message's prefix
 // ("InvalidInput : ..." for kInvalidArgument, "InferenceError : ..." otherwise).
 #pragma once

@@ -14,6 +14,7 @@
 #include "core/logging.h"
 #include "core/percent.h"
 #include "core/uuid.h"
+#include "model/request_context.h"
 #include "protocol/json_tensor.h"
 #include "protocol/json_writer.h"
 #include "protocol/v1_json.h"
@@ -440,9 +441,19 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
   InferRequest ireq;
   InferResponse iresp;
   Status st = ParseV2InferRequest(req.body, header_length, &ireq);
-  st = Execute(model, st, req.request_id, t0, ireq, &iresp);
+  // The request's id, parameters and headers for a model that hands them to user code (a custom Python
+  // model's preprocess), and the headers it answers with (model/request_context.h).
+  HeaderList response_headers;
+  const RequestContext ctx{ireq.id, &ireq.parameters, req.headers.empty() ? nullptr : &req.headers,
+                           &response_headers};
+  {
+    ScopedRequestContext scope(&ctx);
+    st = Execute(model, st, req.request_id, t0, ireq, &iresp);
+  }
   if (!st.ok()) return Error(st);
-  return V2Answer(model, ireq, iresp);
+  RestResponse r = V2Answer(model, ireq, iresp);
+  for (auto& h : response_headers) r.headers.push_back(std::move(h));
+  return r;
 }
 
 namespace {

@@ -348,6 +348,29 @@ class Install(unittest.TestCase):
         with self.assertRaises(Exception):
             kserve.ModelServer().register_model(shim.Model(""))
 
+    def test_start_registers_ready_models_and_raises_no_model_ready_as_kserve(self):
+        started = []
+
+        class NotReady(shim.Model):
+            def start(self):
+                started.append(self.name)
+
+        del shim.registered[:]
+        shim.ModelServer().start([Doubler("ok"), NotReady("late")])  # KServe leaves the one not ready out
+        self.assertEqual([m.name for m in shim.registered], ["ok"])
+        self.assertEqual(started, ["late"])  # start() is called on every model, as KServe does
+        with self.assertRaises(shim.NoModelReady) as cm:
+            shim.ModelServer().start([NotReady("m1")])
+        self.assertEqual(str(cm.exception), "Model with name m1 is not ready.")
+        self.assertEqual([m.name for m in cm.exception.models], ["m1"])
+        with self.assertRaises(shim.NoModelReady) as cm:
+            shim.ModelServer().start([NotReady("m1"), NotReady("m2")])
+        self.assertEqual(str(cm.exception), "Models with names m1,m2 are not ready.")
+        self.assertEqual(str(shim.NoModelReady([NotReady("x")], "the weights are missing")),
+                         "Model with name x is not ready. the weights are missing")
+        self.assertEqual([m.name for m in shim.registered], ["ok"])
+        shim.ModelServer().start([])  # an empty list is not an error (KServe: `if ... and models`)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -429,7 +429,7 @@ class T(Model):
     def __init__(self, name, mode):
         super().__init__(name, return_response_headers=(mode == "headers"))
         self.mode = mode
-        self.ready = True
+        self.ready = mode != "not_ready"
 
     async def preprocess(self, payload, headers=None):
         if self.mode == "raise":
@@ -586,6 +586,14 @@ class TransformerBehaviourTest(unittest.TestCase):
         self.assertIn("the tokenizer file is missing", s.output())
         self.assertIn("transformer.py", s.output())
 
+    def test_no_model_ready_stops_the_server_as_in_kserve(self):
+        s = Server(["--python", self.script, "--model_name", "m", "--python_arg=--mode=not_ready"],
+                   expect_start=False)
+        rc = s.proc.wait(60)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("NoModelReady", s.output())
+        self.assertIn("Models with names m,fail,slow are not ready.", s.output())
+
 
 ECHO_MODEL = """
 import time, json
@@ -663,6 +671,170 @@ class V1BodyParsingTest(unittest.TestCase):
         print("V1 body of 784 numbers: json.loads %.1f us, native loads %.1f us" % (t["json_us"], t["native_us"]))
         self.assertGreater(t["native_us"], 0)  # no timing assertion (a loaded machine); the figure is printed
 
+
+PASSTHROUGH = """
+import argparse
+from kserve import Model, ModelServer, model_server
+
+
+class Passthrough(Model):
+    def __init__(self, name):
+        super().__init__(name)
+        self.ready = True
+
+    def preprocess(self, payload, headers=None):
+        return payload
+
+    def postprocess(self, result, headers=None, response_headers=None):
+        return result
+
+
+args, _ = argparse.ArgumentParser(parents=[model_server.parser]).parse_known_args()
+ModelServer().start([Passthrough(args.model_name)])
+"""
+
+
+class InProcessRowsTest(unittest.TestCase):
+    """The in-process transformer's V1 fast path (rows walked natively into one tensor, numpy as the fallback)
+    answers every body as the predictor alone answers it: numbers, ints, bools, ragged rows, strings."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        model = os.path.join(cls.tmp.name, "lin")
+        torch.manual_seed(5)
+        write_torch_model(model, torch.nn.Linear(4, 10), "data", torch.zeros(1, 4))
+        script = os.path.join(cls.tmp.name, "passthrough.py")
+        with open(script, "w") as f:
+            f.write(PASSTHROUGH)
+        cls.pred = Server(["--model_name", "lin", "--model_dir", model])
+        cls.inproc = Server(["--python", script, "--model_name", "lin", "--model_dir", model,
+                             "--python_arg=--predictor_host=unused.invalid:1"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pred.stop()
+        cls.inproc.stop()
+        cls.tmp.cleanup()
+
+    def test_same_answers_as_the_predictor(self):
+        bodies = [
+            {"instances": [[0.5, -1.25, 2.0, 3.5], [1, 2, 3, 4]]},  # floats and ints (FP64 as np.asarray)
+            {"instances": [[1, 2, 3, 4]]},  # ints only (INT64)
+            {"instances": [[True, False, True, 1]]},  # bools among ints
+            {"instances": [[True, False, True, False]]},  # bools only
+            {"instances": [[9223372036854775807, 0, 0, 0]]},  # the largest int64
+            {"instances": [[1, 2, 3]]},  # a wrong width: the model's 400
+            {"instances": [[1, 2, 3, 4], [1, 2]]},  # ragged: the codec's 400
+            {"instances": [["a", "b", "c", "d"]]},  # strings: the codec's 400
+            {"instances": [[1e308, -1e308, 0.0, 1e-308]]},
+        ]
+        for body in bodies:
+            want = requests.post(self.pred.url("/v1/models/lin:predict"), json=body, timeout=30)
+            got = requests.post(self.inproc.url("/v1/models/lin:predict"), json=body, timeout=30)
+            self.assertEqual(got.status_code, want.status_code, (body, got.text, want.text))
+            if want.status_code == 200:
+                np.testing.assert_allclose(np.array(got.json()["predictions"]), np.array(want.json()["predictions"]),
+                                           rtol=1e-6, err_msg=str(body))
+
+V2_CONTEXT_MODEL = """
+import json
+import numpy as np
+from kserve import InferOutput, InferResponse, Model, ModelServer
+
+
+class Seen(Model):
+    def __init__(self):
+        super().__init__("seen", return_response_headers=True)
+        self.ready = True
+
+    def preprocess(self, payload, headers=None):
+        payload.seen = {"id": payload.id, "parameters": payload.parameters, "trace": headers.get("x-trace")}
+        return payload
+
+    def predict(self, payload, headers=None, response_headers=None):
+        response_headers["x-seen"] = json.dumps(payload.seen, sort_keys=True)
+        response_headers["x-bad"] = "a\\r\\nb"  # kept out of the answer
+        out = InferOutput("n", [1], "INT64")
+        out.set_data_from_numpy(np.array([len(payload.inputs)], dtype=np.int64))
+        return InferResponse(payload.id, self.name, [out])
+
+
+ModelServer().start([Seen()])
+"""
+
+
+class V2ContextTest(unittest.TestCase):
+    """On V2 a Python model's preprocess gets the request's id, parameters and headers, and the headers it
+    puts in response_headers come back, as in KServe's dataplane."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        script = os.path.join(cls.tmp.name, "seen.py")
+        with open(script, "w") as f:
+            f.write(V2_CONTEXT_MODEL)
+        cls.server = Server(["--python", script])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def test_id_parameters_headers_and_response_headers(self):
+        body = {"id": "req-7", "parameters": {"p": 1, "s": "x", "b": True, "f": 0.5},
+                "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
+        r = requests.post(self.server.url("/v2/models/seen/infer"), json=body, headers={"x-trace": "abc"}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(json.loads(r.headers["x-seen"]),
+                         {"id": "req-7", "parameters": {"p": 1, "s": "x", "b": True, "f": 0.5}, "trace": "abc"})
+        self.assertNotIn("x-bad", r.headers)
+        self.assertEqual(r.json()["id"], "req-7")
+        # No id, no parameters: None and {} (KServe's InferRequest defaults).
+        body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
+        r = requests.post(self.server.url("/v2/models/seen/infer"), json=body, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(json.loads(r.headers["x-seen"]), {"id": None, "parameters": {}, "trace": None})
+
+THREAD_LOCAL_MODEL = """
+import threading
+from kserve import Model, ModelServer
+
+seen = threading.local()
+
+
+class Count(Model):
+    def __init__(self):
+        super().__init__("count")
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        seen.n = getattr(seen, "n", 0) + 1
+        return {"n": seen.n}
+
+
+ModelServer().start([Count()])
+"""
+
+
+class ThreadStateTest(unittest.TestCase):
+    """A front-end thread keeps its Python thread state between requests (python/python_runtime.h): a
+    threading.local value set by one request is there for the next on the same thread (a new thread state
+    per request lost it, and cost a thread state's creation each time)."""
+
+    def test_threading_local_survives_between_requests(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "count.py")
+            with open(script, "w") as f:
+                f.write(THREAD_LOCAL_MODEL)
+            server = Server(["--python", script])
+            try:
+                with requests.Session() as s:  # one keep-alive connection: served by one thread
+                    counts = [s.post(server.url("/v1/models/count:predict"), json={}, timeout=30).json()["n"]
+                              for _ in range(20)]
+            finally:
+                server.stop()
+        self.assertGreater(max(counts), 1, counts)
 
 if __name__ == "__main__":
     unittest.main()

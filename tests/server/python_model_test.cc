@@ -82,9 +82,10 @@ TEST_F(PythonModelServer, ModelErrorsMapToStatusCodes) {
   EXPECT_EQ(r.status, 500) << r.body;
   EXPECT_NE(r.body.find("unlucky row"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("custom_model.py"), std::string::npos) << r.body;
-  // A model whose ready flag is False -> 503.
+  // A model whose ready flag is False when ModelServer().start is called is not registered, as in KServe
+  // (model_server.py registers only the ready ones) -> 404.
   r = HttpPost(port(), "/v1/models/never-ready:predict", R"({"instances":[[1]]})");
-  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.status, 404) << r.body;
   // The server is still up and answering.
   r = HttpPost(port(), "/v1/models/doubler:predict", R"({"instances":[[1]]})");
   EXPECT_EQ(r.status, 200) << r.body;

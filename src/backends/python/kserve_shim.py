@@ -83,10 +83,22 @@ class UnsupportedProtocol(Exception):
 
 
 class NoModelReady(RuntimeError):
+    """KServe's: raised by ModelServer.start when none of the models it is given is ready."""
+
     def __init__(self, models, detail=None):
-        names = [getattr(m, "name", "?") for m in models]
-        super().__init__("Failed to start server: none of the models %s is ready. %s" % (names, detail or ""))
-        self.reason = str(self)
+        super().__init__()
+        self.models = models
+        self.detail = detail
+
+    def __str__(self):
+        names = [getattr(m, "name", "?") for m in self.models]
+        msg = "Model with name %s is not ready." % names[0] if len(names) == 1 else \
+            "Models with names %s are not ready." % ",".join(names)
+        return msg + " " + self.detail if self.detail else msg
+
+    @property
+    def reason(self):
+        return str(self)
 
 
 # The predictor call's failures, named as KServe's httpx / grpc exceptions are (pipeline.md §1.5).
@@ -129,11 +141,14 @@ _V2_TO_NP = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32":
              "FP32": np.float32, "FP64": np.float64, "BYTES": np.object_}
 
 
+_NP_TO_V2 = {np.dtype(t): name for name, t in _V2_TO_NP.items() if name != "BYTES"}
+
+
 def from_np_dtype(dtype):
     dtype = np.dtype(dtype)
-    for name, t in _V2_TO_NP.items():
-        if name != "BYTES" and np.dtype(t) == dtype:
-            return name
+    name = _NP_TO_V2.get(dtype)  # one lookup per tensor (a loop building dtypes cost about 4 us)
+    if name is not None:
+        return name
     if dtype.kind in "OSU":
         return "BYTES"
     return None
@@ -426,7 +441,7 @@ class InferRequest:
                 raw = t._raw()
                 d.setdefault("parameters", {})["binary_data_size"] = len(raw)
                 raws.append(raw)
-        js = json.dumps(head, default=_json_default, separators=(",", ":")).encode()
+        js = _ENCODER.encode(head).encode()
         return js + b"".join(raws), len(js)
 
     def as_dataframe(self):
@@ -861,7 +876,7 @@ class Model(InferenceModel):
 
 
 def _dumps(obj):
-    return json.dumps(obj, default=_json_default, separators=(",", ":")).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def _v1_predict(native, client, name, payload, headers, response_headers):
@@ -924,14 +939,12 @@ def _native_predict(native, name, payload, headers):
         if type(payload) is dict and len(payload) == 1:
             rows = payload.get("instances")
             if type(rows) is list and rows and type(rows[0]) is not dict:
-                try:
-                    arr = np.asarray(rows)
-                except ValueError:  # ragged rows: the codec's message
-                    arr = None
-                if arr is not None and arr.dtype.kind in "fiub":
-                    out = native.native_v1_array(name, arr)
-                    if out is not None:
-                        return native.loads(out)
+                # Nested lists of numbers, walked natively; None for anything else (ragged rows, strings,
+                # numpy values...), which goes as JSON through the codec below, as to the predictor alone.
+                out = native.native_v1_array(name, rows)
+                if out is not None:
+                    value = native.loads(out)  # None when simdjson refuses it (NaN, Infinity): json.loads
+                    return value if value is not None else json.loads(out)
         return json.loads(native.native_v1(name, _dumps(payload), _forwardable(headers) or {}))
     except native.PredictorError as e:
         _raise_predictor_error(e)
@@ -974,13 +987,28 @@ class ModelServer:
         register(model)
 
     def start(self, models, **kwargs):
-        for m in models:
-            if not isinstance(m, BaseKServeModel) and not hasattr(m, "predict"):
-                raise RuntimeError("Model type should be 'BaseKServeModel'")
-            start = getattr(m, "start", None)
-            if start is not None:
-                start()
-            self.register_model(m)
+        _start_models(models, self.register_model, NoModelReady, self.enable_latency_logging)
+
+
+def _start_models(models, register_model, no_model_ready, enable_latency_logging):
+    """KServe's ModelServer.start (model_server.py, _register_and_check_atleast_one_model_is_ready): only
+    the models that are ready are registered (one that is not is left out: requests for it are 404), each
+    model's start() is called, and NoModelReady is raised when none is ready."""
+    if not isinstance(models, list):
+        raise RuntimeError("Unknown model collection type")
+    any_ready = False
+    for m in models:
+        if not isinstance(m, BaseKServeModel) and not hasattr(m, "predict"):
+            raise RuntimeError("Model type should be 'BaseKServeModel'")
+        if getattr(m, "ready", False):
+            any_ready = True
+            register_model(m)
+            m.enable_latency_logging = enable_latency_logging
+        start = getattr(m, "start", None)
+        if start is not None:
+            start()
+    if not any_ready and models:
+        raise no_model_ready(models)
 
 
 def register(model):
@@ -1095,11 +1123,16 @@ def _json_default(o):
     raise TypeError("%s is not JSON serializable" % type(o).__name__)
 
 
+# json.dumps(obj, default=..., separators=...) builds a JSONEncoder at every call; one serves them all (its
+# encode() keeps no state between calls).
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+
+
 def _answer_json(result, what):
     if isinstance(result, InferRequest):
         raise InferenceError("%s returned an InferRequest to a V1 request" % what)
     try:
-        return json.dumps(result, default=_json_default, separators=(",", ":"))
+        return _ENCODER.encode(result)
     except (TypeError, ValueError) as e:
         raise InferenceError("%s returned an answer that cannot be serialized to JSON: %s" % (what, e))
 
@@ -1143,11 +1176,18 @@ def explain_v1(model, body, headers):
 
 def predict_v2(model, request_id, model_name, names, arrays, parameters, headers):
     """V2 inputs (numpy arrays) in; [(name, array)] out."""
+    return predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers)[0]
+
+
+def predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers):
+    """predict_v2 with the response headers: ([(name, array)], [(name, value)]). The InferRequest carries the
+    request's id (None when it has none) and parameters, `headers` are the request's (KServe's dataplane)."""
     inputs = []
     for name, arr in zip(names, arrays):
         inputs.append(InferInput(name, list(arr.shape), from_np_dtype(arr.dtype) or "BYTES", arr))
     req = InferRequest(model_name, inputs, request_id=request_id or None, parameters=parameters)
-    result = run_model(model, req, headers)
+    response_headers = {}
+    result = run_model(model, req, headers, response_headers)
     if isinstance(result, InferResponse):
         outs = result.outputs
     elif isinstance(result, (list, tuple)) and all(isinstance(o, _Tensor) for o in result):
@@ -1156,7 +1196,8 @@ def predict_v2(model, request_id, model_name, names, arrays, parameters, headers
         outs = [InferOutput("output-0", list(result.shape), from_np_dtype(result.dtype), result)]
     else:
         raise InferenceError("predict returned %s to a V2 request; return an InferResponse" % type(result).__name__)
-    return [(o.name, o.as_numpy()) for o in outs]
+    return [(o.name, o.as_numpy()) for o in outs], \
+        [(str(k).lower(), str(v)) for k, v in response_headers.items() if str(k).lower() != "content-length"]
 
 
 def error_kind(exc):
@@ -1186,9 +1227,10 @@ def install():
     if have_real:
         import kserve as real
 
+        from kserve.errors import NoModelReady as real_no_model_ready
+
         def start(self, models, **kwargs):
-            for m in models:
-                register(m)
+            _start_models(models, register, real_no_model_ready, getattr(self, "enable_latency_logging", False))
 
         real.ModelServer.start = start
         return "kserve (installed), ModelServer.start served by inferd"

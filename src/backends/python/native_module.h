@@ -14,7 +14,7 @@
 //     -> (model_name, model_version, id, [(name, datatype, shape, raw bytes)]);
 //   server_ready(client), model_ready(client, model) -> bool;
 //   has_native(model) -> bool; native_v1(model, body, headers) -> body; native_v1_array(model, array) ->
-//   body or None; native_infer(model, [(name, array)]) -> [(name, array)] (the in-process predictor, set
+//   body or None (array: a numpy array, or the nested lists of numbers json.loads gives); native_infer(model, [(name, array)]) -> [(name, array)] (the in-process predictor, set
 //   with SetNativeModelCalls).
 //   Failures raise _inferd_native.PredictorError("<KServe exception name> : <detail>") (the messages of
 //   pipeline/predictor_client.h); the shim re-raises them as KServe's exception types.
@@ -40,7 +40,8 @@ struct NativeModelCalls {
   // [(name, numpy array)] in, a new list [(name, array)] out; called with the GIL held (it releases it
   // around the inference). Null with a Python exception set on failure.
   std::function<PyObject*(const char* model, PyObject* inputs)> infer;
-  // The rows of V1 `instances` as one numpy array (numbers or booleans) in, the V1 answer (JSON bytes, as
+  // The rows of V1 `instances` as one numpy array (numbers or booleans), or as the nested lists of numbers
+  // json.loads gives (converted natively, as np.asarray would), in, the V1 answer (JSON bytes, as
   // the native V1 codec writes it) out, or None when the model does not take them so (more than one
   // input: the caller then sends the JSON body). GIL held, as `infer`.
   std::function<PyObject*(const char* model, PyObject* array)> v1_array;

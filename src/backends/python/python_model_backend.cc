@@ -5,12 +5,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "backends/python/kserve_shim.h"
 #include "backends/python/native_module.h"
 #include "core/logging.h"
 #include "core/mutex.h"
+#include "model/request_context.h"
 #include "python/python_runtime.h"
 
 namespace inferd {
@@ -36,6 +39,52 @@ Status ModelError(PyObject* shim, const std::string& context) {
   if (kind == "not_found") return NotFound(st.message());
   if (kind == "unimplemented") return Unimplemented(st.message());
   return st;
+}
+
+// A dict of the request's headers (names lower case), empty when there are none. Null with the exception set.
+PyRef HeadersDict(const HeaderList* headers) {
+  PyRef dict(PyDict_New());
+  if (!dict || !headers) return dict;
+  for (const auto& [k, v] : *headers) {
+    PyRef value(PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace"));
+    if (!value || PyDict_SetItemString(dict.get(), k.c_str(), value.get()) != 0) return PyRef();
+  }
+  return dict;
+}
+
+// A V2 request's parameters as a dict (bool, int, float, str values). Null with the exception set.
+PyRef ParametersDict(const Parameters* params) {
+  PyRef dict(PyDict_New());
+  if (!dict || !params) return dict;
+  for (const auto& [k, v] : *params) {
+    PyRef value(std::visit(
+        [](const auto& x) -> PyObject* {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, bool>) return PyBool_FromLong(x);
+          if constexpr (std::is_same_v<T, int64_t>) return PyLong_FromLongLong(x);
+          if constexpr (std::is_same_v<T, double>) return PyFloat_FromDouble(x);
+          if constexpr (std::is_same_v<T, std::string>) {
+            return PyUnicode_DecodeUTF8(x.data(), static_cast<Py_ssize_t>(x.size()), "replace");
+          }
+        },
+        v));
+    if (!value || PyDict_SetItemString(dict.get(), k.c_str(), value.get()) != 0) return PyRef();
+  }
+  return dict;
+}
+
+// The (name, value) pairs the shim returns as response headers, less those that would break the response
+// head (a header the model sets must not) and content-length.
+void AppendResponseHeaders(PyObject* pairs, HeaderList* out) {
+  for (Py_ssize_t i = 0; PyList_Check(pairs) && i < PyList_GET_SIZE(pairs); ++i) {
+    PyObject* kv = PyList_GET_ITEM(pairs, i);
+    if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) continue;
+    std::string k = PyToString(PyTuple_GET_ITEM(kv, 0)), v = PyToString(PyTuple_GET_ITEM(kv, 1));
+    if (k.empty() || k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+      continue;
+    }
+    out->emplace_back(std::move(k), std::move(v));
+  }
 }
 
 class PythonModelBackend final : public Backend {
@@ -68,18 +117,27 @@ class PythonModelBackend final : public Backend {
       PyList_Append(names.get(), name.get());
       PyList_Append(arrays.get(), arr.get());
     }
-    PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v2"));
-    PyRef rid(PyUnicode_FromString(""));
+    // The request's id, parameters and headers when the front end gave them (model/request_context.h).
+    const RequestContext* ctx = CurrentRequestContext();
+    const std::string_view id = ctx ? ctx->id : std::string_view();
+    PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v2_h"));
+    PyRef rid(PyUnicode_DecodeUTF8(id.data(), static_cast<Py_ssize_t>(id.size()), "replace"));
     PyRef mname(PyUnicode_FromString(metadata_.name.c_str()));
-    PyRef params(PyDict_New());
-    PyRef headers(PyDict_New());
-    if (!fn) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
-    PyRef result(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), rid.get(), mname.get(), names.get(),
-                                              arrays.get(), params.get(), headers.get(), nullptr));
-    if (!result) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
-    Py_ssize_t n = PyList_Size(result.get());
+    PyRef params = ParametersDict(ctx ? ctx->parameters : nullptr);
+    PyRef headers = HeadersDict(ctx ? ctx->headers : nullptr);
+    if (!fn || !rid || !mname || !params || !headers) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
+    PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), rid.get(), mname.get(), names.get(),
+                                           arrays.get(), params.get(), headers.get(), nullptr));
+    if (!out) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
+    // (outputs, response headers): [(name, array)], [(name, value)]
+    if (!PyTuple_Check(out.get()) || PyTuple_GET_SIZE(out.get()) != 2 || !PyList_Check(PyTuple_GET_ITEM(out.get(), 0))) {
+      return Internal("model '" + metadata_.name + "': predict_v2_h contract");
+    }
+    if (ctx && ctx->response_headers) AppendResponseHeaders(PyTuple_GET_ITEM(out.get(), 1), ctx->response_headers);
+    PyObject* result = PyTuple_GET_ITEM(out.get(), 0);
+    Py_ssize_t n = PyList_GET_SIZE(result);
     for (Py_ssize_t i = 0; i < n; ++i) {
-      PyObject* pair = PyList_GET_ITEM(result.get(), i);  // (name, array)
+      PyObject* pair = PyList_GET_ITEM(result, i);  // (name, array)
       std::string name = PyToString(PyTuple_GetItem(pair, 0));
       ASSIGN_OR_RETURN(Tensor t, NumpyToTensor(PyTuple_GetItem(pair, 1), std::move(name)));
       outputs->push_back(std::move(t));
@@ -114,16 +172,8 @@ class PythonV1PassThrough {
     const std::string where = "model '" + name_ + "'";
     PyRef fn(PyObject_GetAttrString(shim_.get(), fn_name_));
     PyRef text(PyBytes_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
-    PyRef headers(PyDict_New());
+    PyRef headers = HeadersDict(call.headers);
     if (!fn || !text || !headers) return ModelError(shim_.get(), where);
-    if (call.headers) {
-      for (const auto& [k, v] : *call.headers) {
-        PyRef value(PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace"));
-        if (!value || PyDict_SetItemString(headers.get(), k.c_str(), value.get()) != 0) {
-          return ModelError(shim_.get(), where);
-        }
-      }
-    }
     PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), text.get(), headers.get(), nullptr));
     if (!out) return ModelError(shim_.get(), where);
     PassThroughAnswer answer;
@@ -133,17 +183,7 @@ class PythonV1PassThrough {
     const char* s = body ? PyUnicode_AsUTF8AndSize(body, &n) : nullptr;
     if (!s) return ModelError(shim_.get(), where + ": the answer");
     answer.body.assign(s, static_cast<size_t>(n));
-    PyObject* pairs = PyTuple_GET_ITEM(out.get(), 1);
-    for (Py_ssize_t i = 0; PyList_Check(pairs) && i < PyList_GET_SIZE(pairs); ++i) {
-      PyObject* kv = PyList_GET_ITEM(pairs, i);
-      if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) continue;
-      std::string k = PyToString(PyTuple_GET_ITEM(kv, 0)), v = PyToString(PyTuple_GET_ITEM(kv, 1));
-      // A header the model sets must not break the response head.
-      if (k.empty() || k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
-        continue;
-      }
-      answer.headers.emplace_back(std::move(k), std::move(v));
-    }
+    AppendResponseHeaders(PyTuple_GET_ITEM(out.get(), 1), &answer.headers);
     return answer;
   }
 

@@ -16,8 +16,9 @@
 //   predict / postprocess / explain, sync or async; the default predict calling the predictor;
 //   InferRequest / InferResponse / InferInput / InferOutput / RequestedOutput; model_server.parser;
 //   PredictorConfig / PredictorProtocol; kserve.logging; KServe's errors).
-//   On V2 (the tensor Backend) the InferRequest's id and parameters are empty and headers are an empty
-//   dict (the Backend seam carries tensors only; the answer's id is the request's, set by the front end).
+//   On V2 (the tensor Backend) the InferRequest's id and parameters, the headers, and the response headers
+//   come through model/request_context.h when the front end sets it (REST: all; gRPC: id and parameters),
+//   else they are empty (a batched model).
 // - V1: metadata().v1_passthrough is true, and each model comes with its `v1` pass-through (a front-end
 //   adapter, server/v1_passthrough.h; the Backend carries tensors only): the body is parsed into what
 //   json.loads gives (natively, _inferd_native.loads; json.loads for what that refuses), run with the
