@@ -24,6 +24,10 @@ void AddLoggerFlags(CLI::App* cmd, LoggerFlags* f) {
   cmd->add_option("--log_queue_size", l.queue_capacity, "Payload logger: events waiting; one more is dropped")
       ->capture_default_str();
   cmd->add_option("--log_workers", l.workers, "Payload logger: concurrent sends")->capture_default_str();
+  cmd->add_option("--log_sender_nice", l.sender_nice,
+                  "Payload logger: nice value of the sender threads (0-19; above 0 inference wins the CPU and the "
+                  "logger drops, counted, what it cannot send)")
+      ->capture_default_str();
   cmd->add_option("--log_timeout", l.timeout_s, "Payload logger: seconds per send")->capture_default_str();
   cmd->add_option("--log_retries", f->retries, "Payload logger: retries of a failed send (with backoff)")
       ->capture_default_str();

@@ -58,6 +58,7 @@ Status ValidateConfig(const LoggerConfig& c) {
     return InvalidArgument("--log_queue_size must be between 1 and 1048576");
   }
   if (c.workers < 1 || c.workers > 64) return InvalidArgument("--log_workers must be between 1 and 64");
+  if (c.sender_nice < 0 || c.sender_nice > 19) return InvalidArgument("--log_sender_nice must be between 0 and 19");
   if (c.timeout_s < 1 || c.timeout_s > 3600) return InvalidArgument("--log_timeout must be between 1 and 3600 seconds");
   if (c.retry.max_attempts < 1 || c.retry.max_attempts > 10) {
     return InvalidArgument("--log_retries must be between 0 and 9");

@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,16 +44,30 @@ class Registry;
 
 namespace inferd::logger {
 
-// The effect: one POST of an event to the sink (blocking; used by one worker thread at a time).
+// The effect: POSTs of events to the sink (blocking; used by one worker thread at a time). SendBatch gets the
+// events a worker took from the queue (at most MaxBatch), in queue order, and answers one result per event (results[i] for
+// events[i]; kOk with the status when the sink answered it); a sender may pipeline them on one connection.
+// The default sends them one at a time through Send.
+struct OutgoingEvent {
+  const std::vector<std::string>* headers;  // "Name: value" lines (logger/event.h EventHeaders)
+  const std::string* body;
+};
 class EventSender {
  public:
   virtual ~EventSender() = default;
   virtual net::ClientResult Send(const LoggerConfig& config, const std::vector<std::string>& headers,
                                  const std::string& body) = 0;
+  virtual void SendBatch(const LoggerConfig& config, std::span<const OutgoingEvent> events,
+                         std::vector<net::ClientResult>* results);
+  // How many events a worker hands to SendBatch at once: 1 unless the sender gains from more (pipelining).
+  // A batch taken from the queue is in flight: Stop's grace does not drop it (a send ends by its timeout).
+  virtual size_t MaxBatch(const LoggerConfig& config) { return 1; }
 };
 using SenderFactory = std::function<std::unique_ptr<EventSender>()>;
 
-// libcurl (net/http_client.h, a ConnectionShare per sender): keeps its connection to the sink between events.
+// http:// sinks: logger/pipelined_sender.h (one kept TCP connection, HTTP/1.1 pipelining). https:// sinks and
+// URLs with user:password@: libcurl (net/http_client.h, a ConnectionShare per sender), one event per round trip.
+// The choice is made on the first send, from config.url.
 std::unique_ptr<EventSender> NewHttpSender();
 
 using WallClock = std::function<int64_t()>;  // Unix time in nanoseconds
