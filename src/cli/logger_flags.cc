@@ -23,7 +23,7 @@ void AddLoggerFlags(CLI::App* cmd, LoggerFlags* f) {
   cmd->add_option("--endpoint", l.endpoint, "Payload logger: Ce-Endpoint");
   cmd->add_option("--log_queue_size", l.queue_capacity, "Payload logger: events waiting; one more is dropped")
       ->capture_default_str();
-  cmd->add_option("--log_workers", l.workers, "Payload logger: concurrent sends")->capture_default_str();
+  cmd->add_option("--log_workers", l.workers, "Payload logger: sender threads, each with its own kept connection")->capture_default_str();
   cmd->add_option("--log_sender_nice", l.sender_nice,
                   "Payload logger: nice value of the sender threads (0-19; above 0 inference wins the CPU and the "
                   "logger drops, counted, what it cannot send)")

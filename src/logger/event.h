@@ -67,7 +67,7 @@ struct LoggerConfig {
   std::vector<std::string> annotations;
   // Delivery (inferd's; KServe has a 100-event channel, 5 workers, no timeout, no retry).
   size_t queue_capacity = 1024;  // events waiting per replica; one more is dropped and counted
-  int workers = 2;               // concurrent sends
+  int workers = 1;               // sender threads (each its own connection; http sinks pipeline on it)
   // The sender threads' nice value (0..19; 0 = the server's own priority). Above 0, inference threads win the
   // CPU when it is short and the logger drops (counted) what it cannot send: docs/pipeline.md.
   int sender_nice = 0;
