@@ -7,17 +7,21 @@
 //   and its metadata, and queues the request event (modes all, request). It returns the Pending that
 //   OnResponse needs; OnResponse queues the response event (modes all, response) only for status 200, as
 //   KServe's agent. Each queued event copies its body (the request's body goes on to the model, the
-//   response's to the client); the cost is one copy, one mutex push and a condition signal per event.
+//   response's to the client); the cost is one copy and one mutex push per event, plus a condition signal
+//   only when a worker is idle (a busy worker takes the event with its next batch: no wake-up per event).
 // - Bounds: at most config.queue_capacity events wait; one more is dropped (never blocks), counted as
 //   inferd_logger_events_total{result="dropped"} and logged (rate-limited: one line per 10 s with the count
-//   held back). config.workers threads send, each with its own EventSender (so one kept connection each).
-//   Each send is bounded by config.timeout_s; a failed send is retried by logger/event.h NextStep (backoff
-//   between attempts, on the worker); an event given up is counted as result="failed" and logged
-//   (rate-limited). Delivered events count result="sent"; retries inferd_logger_retries_total; the queue's
-//   length is the gauge inferd_logger_queue_depth. Events within one worker go out in queue order; with
-//   several workers a response may reach the sink before its request (the sink pairs them by Ce-Id).
+//   held back). config.workers threads send, each with its own EventSender (so one kept connection each),
+//   taking up to the sender's MaxBatch events (and about 1 MiB of bodies) from the queue at once. Each send is
+//   bounded by config.timeout_s; the events of a batch that failed are retried by logger/event.h NextStep
+//   (after the longest backoff among them, on the worker); an event given up is counted as result="failed"
+//   and logged (rate-limited). Delivered events count result="sent"; retries inferd_logger_retries_total; the
+//   queue's length is the gauge inferd_logger_queue_depth. Events within one worker go out in queue order
+//   (a retried event goes after the rest of its batch); with several workers a response may reach the sink
+//   before its request (the sink pairs them by Ce-Id). config.sender_nice > 0 lowers the workers' CPU
+//   priority (setpriority on each thread): inference first, the logger gets what is left and drops (counted).
 // - Stop(grace): no more events are accepted; the workers send what is queued for at most `grace`, then the
-//   rest is dropped (counted) and the workers are joined (a send in progress ends by its timeout). The
+//   rest is dropped (counted) and the workers are joined (a batch in progress ends by its timeout). The
 //   destructor calls Stop(0). Callers stop the front ends first (OnRequest/OnResponse after Stop only count
 //   drops).
 // - Metrics go to the given prometheus registry (the model server's /metrics); null: counted only for
