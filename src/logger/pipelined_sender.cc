@@ -219,7 +219,8 @@ class PipelinedSender : public EventSender {
       in_.append(buf_, static_cast<size_t>(got));
       if (std::string err = Parse(n, results, answered, close_after); !err.empty() || *close_after) return err;
     }
-    if (next_iov < iov_.size()) *close_after = true;  // answered before it read everything: not reusable
+    // Answered before it read everything, or sent more than the answers: the connection is not reusable.
+    if (next_iov < iov_.size() || !in_.empty()) *close_after = true;
     return "";
   }
 
