@@ -95,7 +95,9 @@ const std::string* FindHeader(const std::vector<std::pair<std::string, std::stri
 void EventSender::SendBatch(const LoggerConfig& config, std::span<const OutgoingEvent> events,
                             std::vector<net::ClientResult>* results) {
   results->clear();
-  for (const OutgoingEvent& e : events) results->push_back(Send(config, *e.headers, *e.body));
+  for (const OutgoingEvent& e : events) {
+    results->push_back(Send(config, EventHeaders(*e.record, config, e.recorded_unix_ns), e.record->body));
+  }
 }
 
 std::unique_ptr<EventSender> NewHttpSender() { return std::make_unique<HttpSender>(); }
@@ -223,9 +225,6 @@ struct PayloadLogger::Impl {
   // backoffs, until none is left; Stop cuts a backoff short (those events then count as failed).
   void DeliverBatch(EventSender& sender, const std::vector<Record>& batch) {
     const int64_t recorded = wall_ns();
-    std::vector<std::vector<std::string>> headers;
-    headers.reserve(batch.size());
-    for (const Record& r : batch) headers.push_back(EventHeaders(r, config, recorded));
     std::vector<int> attempts(batch.size(), 0);
     std::vector<size_t> todo(batch.size()), again;
     for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
@@ -233,7 +232,7 @@ struct PayloadLogger::Impl {
     std::vector<net::ClientResult> results;
     while (!todo.empty()) {
       out.clear();
-      for (size_t i : todo) out.push_back(OutgoingEvent{&headers[i], &batch[i].body});
+      for (size_t i : todo) out.push_back(OutgoingEvent{&batch[i], recorded});
       sender.SendBatch(config, out, &results);
       again.clear();
       std::chrono::milliseconds delay{0};

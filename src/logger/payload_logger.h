@@ -51,10 +51,10 @@ namespace inferd::logger {
 // The effect: POSTs of events to the sink (blocking; used by one worker thread at a time). SendBatch gets the
 // events a worker took from the queue (at most MaxBatch), in queue order, and answers one result per event (results[i] for
 // events[i]; kOk with the status when the sink answered it); a sender may pipeline them on one connection.
-// The default sends them one at a time through Send.
+// The default sends them one at a time through Send, with logger/event.h EventHeaders.
 struct OutgoingEvent {
-  const std::vector<std::string>* headers;  // "Name: value" lines (logger/event.h EventHeaders)
-  const std::string* body;
+  const Record* record;
+  int64_t recorded_unix_ns;  // Ce-Recordedtime (logger/event.h EventHeaders)
 };
 class EventSender {
  public:

@@ -37,17 +37,6 @@ net::ClientResult Failed(std::string why) {
   return r;
 }
 
-// One "Name: value" line of logger/event.h in libcurl's conventions, appended as a request header line.
-void AppendHeaderLine(std::string* out, const std::string& line) {
-  const size_t colon = line.find(':');
-  if (colon == std::string::npos) {
-    if (!line.empty() && line.back() == ';') out->append(line, 0, line.size() - 1).append(":\r\n");  // empty value
-    return;
-  }
-  if (line.find_first_not_of(' ', colon + 1) == std::string::npos) return;  // "Name:": not sent
-  out->append(line).append("\r\n");
-}
-
 // The socket I/O is plain POSIX (non-blocking, poll with a deadline) rather than Asio's synchronous calls: those
 // have no timeout, and an io_context per sender thread for async calls costs more than these few syscalls.
 class PipelinedSender : public EventSender {
@@ -56,10 +45,12 @@ class PipelinedSender : public EventSender {
 
   net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
                          const std::string& body) override {
-    const OutgoingEvent e{&headers, &body};
-    std::vector<net::ClientResult> results;
-    SendBatch(c, std::span<const OutgoingEvent>(&e, 1), &results);
-    return std::move(results[0]);
+    // Only through SendBatch: the logger hands records, and this sender builds their heads itself.
+    (void)headers;
+    (void)body;
+    net::ClientResult r = Failed("the pipelined sender sends records only (SendBatch)");
+    r.transport = net::Transport::kBadRequest;
+    return r;
   }
 
   size_t MaxBatch(const LoggerConfig&) override { return kMaxPipeline; }
@@ -71,6 +62,7 @@ class PipelinedSender : public EventSender {
       Close();
       url_ = c.url;
       parts_ = SplitSinkUrl(url_);
+      annotations_ = AnnotationsJson(c.annotations);
     }
     size_t done = 0;
     while (done < events.size()) {
@@ -92,7 +84,7 @@ class PipelinedSender : public EventSender {
         return events.size();
       }
     }
-    BuildRequests(events);
+    BuildRequests(c, events);
     size_t answered = 0;
     bool close_after = false;
     std::string err = Run(deadline, events.size(), results, &answered, &close_after);
@@ -166,22 +158,28 @@ class PipelinedSender : public EventSender {
   }
 
   // The request heads (reused buffers: no allocation once they have grown) and the iovec list head/body/head/...
-  void BuildRequests(std::span<const OutgoingEvent> events) {
+  // The heads are written here rather than with Beast's serializer: one append per header into a reused
+  // buffer, no field container per request (perf: building the heads was a third of the sender's time when
+  // each one went through a vector of header strings).
+  void BuildRequests(const LoggerConfig& c, std::span<const OutgoingEvent> events) {
     if (heads_.size() < events.size()) heads_.resize(events.size());
     iov_.clear();
     for (size_t i = 0; i < events.size(); ++i) {
+      const Record& r = *events[i].record;
+      if (events[i].recorded_unix_ns != recorded_ns_ || recorded_.empty()) {
+        recorded_ns_ = events[i].recorded_unix_ns;
+        recorded_ = Rfc3339Nano(recorded_ns_);
+      }
       std::string& h = heads_[i];
       h.clear();
       h.append("POST ").append(parts_.target).append(" HTTP/1.1\r\nHost: ").append(parts_.host_header);
       h.append("\r\nUser-Agent: inferd-logger\r\n");
-      for (const std::string& line : *events[i].headers) AppendHeaderLine(&h, line);
+      AppendEventHeaderLines(r, c, recorded_, annotations_, &h);
       char len[24];
-      auto [end, ec] = std::to_chars(len, len + sizeof len, events[i].body->size());
+      auto [end, ec] = std::to_chars(len, len + sizeof len, r.body.size());
       h.append("Content-Length: ").append(len, end).append("\r\n\r\n");
       iov_.push_back(iovec{h.data(), h.size()});
-      if (!events[i].body->empty()) {
-        iov_.push_back(iovec{const_cast<char*>(events[i].body->data()), events[i].body->size()});
-      }
+      if (!r.body.empty()) iov_.push_back(iovec{const_cast<char*>(r.body.data()), r.body.size()});
     }
   }
 
@@ -290,6 +288,9 @@ class PipelinedSender : public EventSender {
 
   std::string url_;
   SinkUrlParts parts_;
+  std::string annotations_;  // AnnotationsJson of the config's
+  int64_t recorded_ns_ = 0;
+  std::string recorded_;  // Rfc3339Nano(recorded_ns_)
   int fd_ = -1;
   bool pipelining_ = true;
   bool got_bytes_ = false;  // this exchange received something

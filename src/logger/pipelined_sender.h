@@ -8,8 +8,8 @@
 //   read and discarded). It keeps writing and reading at once, so a sink that answers before it has read the
 //   whole batch cannot deadlock it. results[i] is kOk with the status of events[i]'s response, or kFailed with
 //   the reason (no connection, closed, timed out, malformed answer): those go to the logger's retry rules.
-// - Header lines follow libcurl's conventions (logger/event.h writes them for both senders): "Name:" with no
-//   value is not sent, "Name;" sends Name with an empty value.
+// - The heads carry logger/event.h AppendEventHeaderLines (the same headers as EventHeaders gives libcurl).
+//   Send (prepared header lines) is not supported: it answers kBadRequest; the logger calls only SendBatch.
 // - A response with `Connection: close` (or HTTP/1.0 without keep-alive) ends the connection: the events after it
 //   were not processed by the sink (RFC 9112 §9.6) and are sent again on a new connection, without an attempt
 //   counted. A connection that closes or resets before all answers came, after at least one answer, counts the

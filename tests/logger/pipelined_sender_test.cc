@@ -35,8 +35,8 @@ enum class Mode {
 };
 
 struct Received {
-  std::string target, host, user_agent, ce_id, empty_header, body;
-  bool has_content_type = false;
+  std::string target, host, user_agent, ce_id, ce_type, ce_time, ce_recorded, body;
+  bool has_content_type = false, has_endpoint = false;
 };
 
 class Sink {
@@ -89,8 +89,9 @@ class Sink {
         std::lock_guard<std::mutex> l(mu_);
         received_.push_back({std::string(req.target()), std::string(req[http::field::host]),
                              std::string(req[http::field::user_agent]), std::string(req["Ce-Id"]),
-                             std::string(req["X-Empty"]), req.body(),
-                             req.find(http::field::content_type) != req.end()});
+                             std::string(req["Ce-Type"]), std::string(req["Ce-Time"]),
+                             std::string(req["Ce-Recordedtime"]), req.body(),
+                             req.find(http::field::content_type) != req.end(), req.find("Ce-Endpoint") != req.end()});
       }
       if (mode_ == Mode::kStall) {
         while (!stop_) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -135,20 +136,20 @@ class Sink {
 };
 
 struct Batch {
-  std::vector<std::vector<std::string>> headers;
-  std::vector<std::string> bodies;
+  std::vector<Record> records;
   std::vector<OutgoingEvent> events() const {
     std::vector<OutgoingEvent> out;
-    for (size_t i = 0; i < bodies.size(); ++i) out.push_back({&headers[i], &bodies[i]});
+    for (const Record& r : records) out.push_back({&r, int64_t{2} * 1000 * 1000 * 1000});
     return out;
   }
 };
 
+// Events without a Content-Type (none is sent) and an empty Ce-Endpoint (sent empty, as KServe).
 Batch MakeBatch(int n, const std::string& prefix = "e") {
   Batch b;
   for (int i = 0; i < n; ++i) {
-    b.headers.push_back({"Ce-Id: " + prefix + std::to_string(i), "X-Empty;", "Content-Type:", "Expect:"});
-    b.bodies.push_back("{\"n\":" + std::to_string(i) + "}");
+    b.records.push_back(Record{EventType::kRequest, prefix + std::to_string(i), 7, "", "{}",
+                               "{\"n\":" + std::to_string(i) + "}"});
   }
   return b;
 }
@@ -185,14 +186,17 @@ TEST(PipelinedSender, BatchInOrderOnOneConnection) {
   ASSERT_EQ(got.size(), 53u);
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(got[i].ce_id, "e" + std::to_string(i));
-    EXPECT_EQ(got[i].body, b.bodies[i]);
+    EXPECT_EQ(got[i].body, b.records[i].body);
   }
   EXPECT_EQ(got[50].ce_id, "f0");
   EXPECT_EQ(got[0].target, "/events?x=1");
   EXPECT_EQ(got[0].host, "127.0.0.1:" + std::to_string(sink.port()));
   EXPECT_EQ(got[0].user_agent, "inferd-logger");
-  EXPECT_EQ(got[0].empty_header, "");
-  EXPECT_FALSE(got[0].has_content_type);  // "Content-Type:" is libcurl's "do not send"
+  EXPECT_TRUE(got[0].has_endpoint);
+  EXPECT_FALSE(got[0].has_content_type);
+  EXPECT_EQ(got[0].ce_type, "org.kubeflow.serving.inference.request");
+  EXPECT_EQ(got[0].ce_time, "1970-01-01T00:00:00.000000007Z");
+  EXPECT_EQ(got[0].ce_recorded, "1970-01-01T00:00:02.000000000Z");
   EXPECT_EQ(sink.accepts(), 1);           // one kept connection for both batches
 }
 
@@ -200,8 +204,8 @@ TEST(PipelinedSender, StatusesMapToTheirEvents) {
   Sink sink(Mode::kOk);
   auto sender = NewPipelinedSender();
   Batch b = MakeBatch(5);
-  b.bodies[1] = "fail500";
-  b.bodies[3] = "fail400";
+  b.records[1].body = "fail500";
+  b.records[3].body = "fail400";
   auto r = SendAll(*sender, Config(sink.url()), b);
   ASSERT_EQ(r.size(), 5u);
   EXPECT_EQ(r[0].status, 200);
