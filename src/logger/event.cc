@@ -188,7 +188,11 @@ void AppendEventHeaderLines(const Record& r, const LoggerConfig& c, std::string_
   ForEachEventHeader(r, c, std::string_view(event_time, n), recorded_time, annotations,
                      [out](std::string_view name, std::string_view value) {
                        out->append(name).append(": ");
-                       for (char ch : value) out->push_back(ch == '\r' || ch == '\n' || ch == '\0' ? ' ' : ch);
+                       if (value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos) {
+                         out->append(value);  // the common case: nothing to clean
+                       } else {
+                         for (char ch : value) out->push_back(ch == '\r' || ch == '\n' || ch == '\0' ? ' ' : ch);
+                       }
                        out->append("\r\n");
                      });
 }
