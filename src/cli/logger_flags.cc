@@ -25,8 +25,8 @@ void AddLoggerFlags(CLI::App* cmd, LoggerFlags* f) {
       ->capture_default_str();
   cmd->add_option("--log_workers", l.workers, "Payload logger: sender threads, each with its own kept connection")->capture_default_str();
   cmd->add_option("--log_sender_nice", l.sender_nice,
-                  "Payload logger: nice value of the sender threads (0-19; above 0 inference wins the CPU and the "
-                  "logger drops, counted, what it cannot send)")
+                  "Payload logger: added to the sender threads' nice value (0-19; above 0 inference wins the CPU "
+                  "and the logger drops, counted, what it cannot send)")
       ->capture_default_str();
   cmd->add_option("--log_timeout", l.timeout_s, "Payload logger: seconds per send")->capture_default_str();
   cmd->add_option("--log_retries", f->retries, "Payload logger: retries of a failed send (with backoff)")

@@ -69,8 +69,9 @@ struct LoggerConfig {
   // Delivery (inferd's; KServe has a 100-event channel, 5 workers, no timeout, no retry).
   size_t queue_capacity = 1024;  // events waiting per replica; one more is dropped and counted
   int workers = 1;               // sender threads (each its own connection; http sinks pipeline on it)
-  // The sender threads' nice value (0..19; 0 = the server's own priority). Above 0, inference threads win the
-  // CPU when it is short and the logger drops (counted) what it cannot send: docs/pipeline.md.
+  // Added to the sender threads' nice value (0..19, the sum capped at 19; 0 = the server's own priority). Above
+  // 0, inference threads win the CPU when it is short and the logger drops (counted) what it cannot send:
+  // docs/pipeline.md.
   int sender_nice = 0;
   long timeout_s = 5;            // per send (connect included)
   RetryPolicy retry;

@@ -274,13 +274,17 @@ struct PayloadLogger::Impl {
     return r;
   }
 
-  // config.sender_nice: the sender threads' own nice value (Linux: per thread), so that under CPU contention
-  // inference runs first (docs/pipeline.md). Lowering a thread's priority needs no privilege.
+  // config.sender_nice: added to the sender threads' nice value (Linux: per thread; capped at 19), so that under
+  // CPU contention inference runs first (docs/pipeline.md). Lowering a thread's priority needs no privilege.
   void LowerPriority() {
     if (config.sender_nice <= 0) return;
-    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), config.sender_nice) != 0) {
-      LOG_WARN("payload logger: could not set the sender threads' nice value to {}: {}", config.sender_nice,
-               std::strerror(errno));
+    const id_t tid = static_cast<id_t>(gettid());
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0) return;
+    const int target = std::min(19, base + config.sender_nice);
+    if (setpriority(PRIO_PROCESS, tid, target) != 0) {
+      LOG_WARN("payload logger: could not set the sender threads' nice value to {}: {}", target, std::strerror(errno));
     }
   }
 

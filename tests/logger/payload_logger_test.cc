@@ -280,14 +280,18 @@ TEST(PayloadLogger, SenderNiceLowersOnlyTheWorkers) {
   LoggerConfig c = Config(LogMode::kRequest, 2);
   c.sender_nice = 7;
   ASSERT_TRUE(ValidateConfig(c).ok());
+  const int base = getpriority(PRIO_PROCESS, 0);  // the test may itself run under nice
+  const int lowered = std::min(19, base + 7);
   PayloadLogger log(c, [&] { return std::make_unique<FakeSender>(&sink); }, nullptr);
   log.OnRequest("POST", "/x", {}, "", "b");
   ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 1; }));
-  ASSERT_TRUE(WaitFor([&] {
-    auto nices = ThreadNices();
-    return std::count(nices.begin(), nices.end(), 7) == 2;
-  }));
-  EXPECT_EQ(getpriority(PRIO_PROCESS, 0), 0);  // the calling (data path) thread keeps its priority
+  if (lowered != base) {  // at nice 19 already there is nothing to lower
+    ASSERT_TRUE(WaitFor([&] {
+      auto nices = ThreadNices();
+      return std::count(nices.begin(), nices.end(), lowered) == 2;
+    }));
+  }
+  EXPECT_EQ(getpriority(PRIO_PROCESS, 0), base);  // the calling (data path) thread keeps its priority
   c.sender_nice = 20;
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
