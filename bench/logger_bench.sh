@@ -7,12 +7,17 @@
 # Two model servers (the XGBoost iris model, --workers W), one with --log_url pointing at a local sink that
 # accepts everything (bench/http_hello: bare Beast, answers 200 to any POST), mode all (two events per
 # request). wrk -t1 -cCONNS POSTs V1 :predict bodies to each in turn for DURATION seconds, the order flipping
-# every round, ROUNDS rounds. Prints each run, the median of the per-round ratios on/off, and the logger's
-# own counters from /metrics (events sent, dropped, failed): a ratio bought with drops would show there.
+# every round, ROUNDS rounds. Prints each run (for "on": the events delivered per second and the fraction of
+# the run's events dropped, from the logger's /metrics counters), the median of the per-round ratios on/off,
+# and the counters' totals: a ratio bought with drops shows beside it.
+# Then below saturation: bench/http_rate (open loop, 16 connections) at RATE req/s (default: half the median
+# "off" throughput of the first part) against each server in turn, ROUNDS rounds: p50/p99 with the logger
+# off and on, and the events dropped during the "on" runs (the goal there: none, and a small latency cost).
 #
 # Environment: BUILD_DIR (build: a development build is fine; it needs inferd and bench/http_hello),
 #              DURATION (10), ROUNDS (3), CONNS (32), WORKERS (1), LOG_FLAGS (more flags for the logged
-#              server, e.g. "--log_workers 1"), KEEP_WORK=1.
+#              server, e.g. "--log_workers 1 --log_sender_nice 10"), RATE (req/s of the open-loop part; 0
+#              skips it), KEEP_WORK=1.
 # Needs: wrk, curl, /usr/bin/python3 with xgboost (scripts/gen_test_models.py).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,8 +30,8 @@ KILL_AFTER=$((DURATION + 30))
 die() { echo "logger_bench: $*" >&2; exit 1; }
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 for tool in wrk curl; do command -v "$tool" >/dev/null || die "$tool is missing (bash scripts/setup.sh)"; done
-[[ -x "$BUILD/inferd" && -x "$BUILD/bench/http_hello" ]] ||
-  die "no inferd / bench/http_hello in $BUILD (ninja -C $BUILD inferd http_hello)"
+[[ -x "$BUILD/inferd" && -x "$BUILD/bench/http_hello" && -x "$BUILD/bench/http_rate" ]] ||
+  die "no inferd / bench/http_hello / bench/http_rate in $BUILD (ninja -C $BUILD inferd http_hello http_rate)"
 
 WORK=$(mktemp -d /tmp/inferd-logger-bench.XXXXXX)
 PIDS=()
@@ -78,10 +83,15 @@ cpu_ticks() {  # PID -> utime + stime of all its threads, in clock ticks
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 metric() {  # PORT NAME
-  curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {printf "%d", $2}'
+}
+events() {  # -> "sent dropped failed" of the logged server
+  echo "$(metric "$ON" 'inferd_logger_events_total{result="sent"}') \
+$(metric "$ON" 'inferd_logger_events_total{result="dropped"}') $(metric "$ON" 'inferd_logger_events_total{result="failed"}')"
 }
 
 ratios=()
+offs=()
 for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2)); then order=(off on); else order=(on off); fi
   declare -A rps=()
@@ -90,17 +100,26 @@ for ((r = 1; r <= ROUNDS; r++)); do
     [[ $name == on ]] && port=$ON
     pid=$OFF_PID
     [[ $name == on ]] && pid=$ON_PID
+    read -r e0 d0 f0 < <(events)
     c0=$(cpu_ticks "$pid")
     s0=$(cpu_ticks "$SINK_PID")
     read -r x non2xx errs < <(run_wrk "$port")
     c1=$(cpu_ticks "$pid")
     s1=$(cpu_ticks "$SINK_PID")
+    sleep 1  # the queue drains (at most --log_queue_size events) before the counters are read
+    read -r e1 d1 f1 < <(events)
     ((non2xx == 0 && errs == 0)) || die "$name: $non2xx non-2xx answers, $errs socket errors"
     rps[$name]=$x
     # CPU per request: the server's (its logger threads included) and the sink's, in µs.
     cpu=$(awk -v t=$((c1 - c0)) -v us="$TICK_US" -v r="$x" -v d="$DURATION" 'BEGIN {printf "%.1f", t * us / (r * d)}')
     scpu=$(awk -v t=$((s1 - s0)) -v us="$TICK_US" -v r="$x" -v d="$DURATION" 'BEGIN {printf "%.1f", t * us / (r * d)}')
-    log "round $r: logger $name: $x req/s, server cpu ${cpu} us/req, sink cpu ${scpu} us/req"
+    extra=""
+    if [[ $name == on ]]; then
+      extra=$(awk -v s=$((e1 - e0)) -v d=$((d1 - d0)) -v f=$((f1 - f0)) -v t="$DURATION" \
+        'BEGIN {n = s + d + f; printf ", events delivered %.1fk/s, dropped %.1f%% of %d", s / t / 1000, n ? 100 * d / n : 0, n}')
+    fi
+    log "round $r: logger $name: $x req/s, server cpu ${cpu} us/req, sink cpu ${scpu} us/req$extra"
+    if [[ $name == off ]]; then offs+=("$x"); fi
   done
   ratio=$(awk -v a="${rps[on]}" -v b="${rps[off]}" 'BEGIN {printf "%.3f", a / b}')
   ratios+=("$ratio")
@@ -110,6 +129,52 @@ sleep 2  # let the queue drain
 sent=$(metric "$ON" 'inferd_logger_events_total{result="sent"}')
 dropped=$(metric "$ON" 'inferd_logger_events_total{result="dropped"}')
 failed=$(metric "$ON" 'inferd_logger_events_total{result="failed"}')
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
+median_of() { printf '%s\n' "$@" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+median=$(median_of "${ratios[@]}")
 echo "logger_bench: workers=$W conns=$CONNS duration=${DURATION}s rounds=$ROUNDS ratios=${ratios[*]}"
-echo "logger_bench: on/off median = $median (target >= 0.80); events sent=$sent dropped=$dropped failed=$failed"
+echo "logger_bench: on/off median = $median (target >= 0.80); events sent=$sent dropped=$dropped failed=$failed" \
+  "(dropped $(awk -v s="$sent" -v d="$dropped" -v f="$failed" 'BEGIN {n = s + d + f; printf "%.1f", n ? 100 * d / n : 0}')%)"
+
+# Below saturation: open loop at a fixed rate, latency and drops.
+off_median=$(median_of "${offs[@]}")
+RATE=${RATE:-$(awk -v o="$off_median" 'BEGIN {printf "%d", o / 2}')}
+((RATE > 0)) || exit 0
+run_rate() {  # PORT -> "achieved p50 p99 errors"
+  local out line
+  out=$(timeout -k 5 "$KILL_AFTER" "$BUILD/bench/http_rate" --port "$1" --path /v1/models/iris:predict \
+          --body_file "$WORK/v1.json" --rate "$RATE" --connections 16 --duration_s "$DURATION" --warmup_s 1 2>&1) ||
+    die "http_rate failed: $out"
+  line=$(grep -m1 '^offered_rps=' <<<"$out") || die "no result from http_rate: $out"
+  [[ "$line" =~ achieved_rps=([0-9.]+).*p50_us=([0-9]+).*p99_us=([0-9]+).*errors=([0-9]+).*unanswered=([0-9]+) ]] ||
+    die "unexpected http_rate line: $line"
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} $((BASH_REMATCH[4] + BASH_REMATCH[5]))"
+}
+declare -A p50s=() p99s=()
+open_dropped=0
+open_events=0
+for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r % 2)); then order=(off on); else order=(on off); fi
+  for name in "${order[@]}"; do
+    port=$OFF
+    [[ $name == on ]] && port=$ON
+    read -r e0 d0 f0 < <(events)
+    read -r got p50 p99 errs < <(run_rate "$port")
+    sleep 1
+    read -r e1 d1 f1 < <(events)
+    p50s[$name]+="$p50 "
+    p99s[$name]+="$p99 "
+    extra=""
+    if [[ $name == on ]]; then
+      open_dropped=$((open_dropped + d1 - d0))
+      open_events=$((open_events + e1 - e0 + d1 - d0 + f1 - f0))
+      extra=", events sent $((e1 - e0)) dropped $((d1 - d0)) failed $((f1 - f0))"
+    fi
+    # errors: non-200 answers, broken connections and requests unanswered 2 s after the window (the server or
+    # http_rate could not keep up: then the percentiles miss them and mean little).
+    log "open loop round $r: logger $name: ${got} req/s (offered $RATE) p50=${p50}us p99=${p99}us errors=$errs$extra"
+  done
+done
+# shellcheck disable=SC2086
+echo "logger_bench: open loop at $RATE req/s: p50 off/on = $(median_of ${p50s[off]})/$(median_of ${p50s[on]}) us," \
+  "p99 off/on = $(median_of ${p99s[off]})/$(median_of ${p99s[on]}) us (medians of $ROUNDS); events dropped" \
+  "$open_dropped of $open_events"

@@ -23,7 +23,11 @@ void AddLoggerFlags(CLI::App* cmd, LoggerFlags* f) {
   cmd->add_option("--endpoint", l.endpoint, "Payload logger: Ce-Endpoint");
   cmd->add_option("--log_queue_size", l.queue_capacity, "Payload logger: events waiting; one more is dropped")
       ->capture_default_str();
-  cmd->add_option("--log_workers", l.workers, "Payload logger: concurrent sends")->capture_default_str();
+  cmd->add_option("--log_workers", l.workers, "Payload logger: sender threads, each with its own kept connection")->capture_default_str();
+  cmd->add_option("--log_sender_nice", l.sender_nice,
+                  "Payload logger: added to the sender threads' nice value (0-19; above 0 inference wins the CPU "
+                  "and the logger drops, counted, what it cannot send)")
+      ->capture_default_str();
   cmd->add_option("--log_timeout", l.timeout_s, "Payload logger: seconds per send")->capture_default_str();
   cmd->add_option("--log_retries", f->retries, "Payload logger: retries of a failed send (with backoff)")
       ->capture_default_str();

@@ -58,6 +58,7 @@ Status ValidateConfig(const LoggerConfig& c) {
     return InvalidArgument("--log_queue_size must be between 1 and 1048576");
   }
   if (c.workers < 1 || c.workers > 64) return InvalidArgument("--log_workers must be between 1 and 64");
+  if (c.sender_nice < 0 || c.sender_nice > 19) return InvalidArgument("--log_sender_nice must be between 0 and 19");
   if (c.timeout_s < 1 || c.timeout_s > 3600) return InvalidArgument("--log_timeout must be between 1 and 3600 seconds");
   if (c.retry.max_attempts < 1 || c.retry.max_attempts > 10) {
     return InvalidArgument("--log_retries must be between 0 and 9");
@@ -124,7 +125,7 @@ bool IsUnlogged(std::string_view method, std::string_view target, std::string_vi
   return method == "GET" && (target == "/metrics" || target.starts_with("/metrics?"));
 }
 
-std::string Rfc3339Nano(int64_t unix_ns) {
+size_t FormatRfc3339Nano(int64_t unix_ns, char (&out)[48]) {
   int64_t secs = unix_ns / 1000000000;
   int64_t frac = unix_ns % 1000000000;
   if (frac < 0) {
@@ -134,34 +135,66 @@ std::string Rfc3339Nano(int64_t unix_ns) {
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
-  return out;
+  int n = std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
+  return n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof out - 1);
 }
 
-std::vector<std::string> EventHeaders(const Record& r, const LoggerConfig& c, int64_t recorded_unix_ns) {
+std::string Rfc3339Nano(int64_t unix_ns) {
+  char out[48];
+  return std::string(out, FormatRfc3339Nano(unix_ns, out));
+}
+
+namespace {
+
+// Calls emit(name, value) for each header of the event, in KServe's order (no Content-Type when there is none).
+template <class Emit>
+void ForEachEventHeader(const Record& r, const LoggerConfig& c, std::string_view event_time,
+                        std::string_view recorded_time, std::string_view annotations, Emit&& emit) {
   const bool request = r.type == EventType::kRequest;
+  emit("Ce-Specversion", "1.0");
+  emit("Ce-Id", r.id);
+  emit("Ce-Type", request ? "org.kubeflow.serving.inference.request" : "org.kubeflow.serving.inference.response");
+  emit("Ce-Source", c.source_uri);
+  emit("Ce-Time", event_time);
+  emit("Ce-Recordedtime", recorded_time);
+  emit("Ce-Inferenceservicename", c.inference_service);
+  emit("Ce-Namespace", c.ns);
+  emit("Ce-Component", c.component);
+  emit("Ce-Endpoint", c.endpoint);
+  emit("Ce-Metadata", r.metadata.empty() ? std::string_view("{}") : std::string_view(r.metadata));
+  if (!c.annotations.empty()) emit("Ce-Annotations", annotations);
+  if (!r.content_type.empty()) emit("Content-Type", r.content_type);
+}
+
+}  // namespace
+
+std::vector<std::string> EventHeaders(const Record& r, const LoggerConfig& c, int64_t recorded_unix_ns) {
   std::vector<std::string> h;
   h.reserve(14);
-  h.push_back("Ce-Specversion: 1.0");
-  h.push_back(Line("Ce-Id", r.id));
-  h.push_back(request ? "Ce-Type: org.kubeflow.serving.inference.request"
-                      : "Ce-Type: org.kubeflow.serving.inference.response");
-  h.push_back(Line("Ce-Source", c.source_uri));
-  h.push_back(Line("Ce-Time", Rfc3339Nano(r.time_unix_ns)));
-  h.push_back(Line("Ce-Recordedtime", Rfc3339Nano(recorded_unix_ns)));
-  h.push_back(Line("Ce-Inferenceservicename", c.inference_service));
-  h.push_back(Line("Ce-Namespace", c.ns));
-  h.push_back(Line("Ce-Component", c.component));
-  h.push_back(Line("Ce-Endpoint", c.endpoint));
-  h.push_back(Line("Ce-Metadata", r.metadata.empty() ? std::string_view("{}") : std::string_view(r.metadata)));
-  if (!c.annotations.empty()) h.push_back(Line("Ce-Annotations", AnnotationsJson(c.annotations)));
+  ForEachEventHeader(r, c, Rfc3339Nano(r.time_unix_ns), Rfc3339Nano(recorded_unix_ns), AnnotationsJson(c.annotations),
+                     [&](std::string_view name, std::string_view value) { h.push_back(Line(name, value)); });
   // curl would send its own "Content-Type: application/x-www-form-urlencoded" for a POST without one; an empty
   // value there removes the header, as a request without Content-Type gives an event without one.
-  h.push_back(r.content_type.empty() ? std::string("Content-Type:") : Line("Content-Type", r.content_type));
+  if (r.content_type.empty()) h.push_back("Content-Type:");
   h.push_back("Expect:");  // no 100-continue round trip for large bodies
   return h;
+}
+
+void AppendEventHeaderLines(const Record& r, const LoggerConfig& c, std::string_view recorded_time,
+                            std::string_view annotations, std::string* out) {
+  char event_time[48];
+  const size_t n = FormatRfc3339Nano(r.time_unix_ns, event_time);
+  ForEachEventHeader(r, c, std::string_view(event_time, n), recorded_time, annotations,
+                     [out](std::string_view name, std::string_view value) {
+                       out->append(name).append(": ");
+                       if (value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos) {
+                         out->append(value);  // the common case: nothing to clean
+                       } else {
+                         for (char ch : value) out->push_back(ch == '\r' || ch == '\n' || ch == '\0' ? ' ' : ch);
+                       }
+                       out->append("\r\n");
+                     });
 }
 
 Decision NextStep(const net::ClientResult& result, int attempt, const RetryPolicy& policy) {

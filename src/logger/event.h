@@ -13,6 +13,7 @@
 //   Ce-Component, Ce-Endpoint (possibly empty, as KServe), Ce-Metadata, Ce-Annotations (only with
 //   config.annotations: a JSON object, keys sorted, as Go's encoding/json writes KServe's map), Content-Type.
 //   Header values are cleaned of CR/LF (a client's header cannot inject a header into the sink's request).
+//   EventHeaders writes them in libcurl's conventions; AppendEventHeaderLines as request header lines.
 // - MetadataJson matches header names case-insensitively (HTTP names are; KServe compares Go-canonical
 //   names) and keys the map by the name as configured; each value list keeps the request's order.
 // - IsUnlogged: kubelet probes (User-Agent kube-probe/..., KServe's rule), inferd's supervisor probes
@@ -67,7 +68,11 @@ struct LoggerConfig {
   std::vector<std::string> annotations;
   // Delivery (inferd's; KServe has a 100-event channel, 5 workers, no timeout, no retry).
   size_t queue_capacity = 1024;  // events waiting per replica; one more is dropped and counted
-  int workers = 2;               // concurrent sends
+  int workers = 1;               // sender threads (each its own connection; http sinks pipeline on it)
+  // Added to the sender threads' nice value (0..19, the sum capped at 19; 0 = the server's own priority). Above
+  // 0, inference threads win the CPU when it is short and the logger drops (counted) what it cannot send:
+  // docs/pipeline.md.
+  int sender_nice = 0;
   long timeout_s = 5;            // per send (connect included)
   RetryPolicy retry;
   bool tls_verify = true;
@@ -100,8 +105,17 @@ bool IsUnlogged(std::string_view method, std::string_view target, std::string_vi
 
 // RFC 3339 UTC with nanoseconds: 2026-12-07T05:01:02.123456789Z.
 std::string Rfc3339Nano(int64_t unix_ns);
+// The same into `out` (no allocation); returns its length.
+size_t FormatRfc3339Nano(int64_t unix_ns, char (&out)[48]);
 
 std::vector<std::string> EventHeaders(const Record& r, const LoggerConfig& c, int64_t recorded_unix_ns);
+
+// The same headers as HTTP/1.1 header lines "Name: value\r\n" appended to *out (an empty value is sent empty; no
+// Content-Type line when the record has none), for a sender that writes its own requests. `recorded_time` is
+// Rfc3339Nano of the recorded time and `annotations` AnnotationsJson(c.annotations), so that a batch formats
+// them once.
+void AppendEventHeaderLines(const Record& r, const LoggerConfig& c, std::string_view recorded_time,
+                            std::string_view annotations, std::string* out);
 
 enum class Step { kDelivered, kRetry, kGiveUp };
 struct Decision {

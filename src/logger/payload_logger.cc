@@ -4,7 +4,13 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <thread>
 
@@ -12,14 +18,20 @@
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "core/uuid.h"
+#include "logger/pipelined_sender.h"
+#include "logger/sink_url.h"
 
 namespace inferd::logger {
 
 namespace {
 
 constexpr int64_t kLogIntervalNs = int64_t{10} * 1000 * 1000 * 1000;  // one warning line per 10 s per kind
+// A worker takes at most its sender's MaxBatch queued events (and about this many body bytes, one event at
+// least) at once.
+constexpr size_t kMaxBatchBytes = size_t{1} << 20;
 
-class HttpSender : public EventSender {
+// libcurl, one event per round trip: https sinks and URLs with credentials (logger/pipelined_sender.h has the rest).
+class CurlSender : public EventSender {
  public:
   net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
                          const std::string& body) override {
@@ -43,6 +55,34 @@ class HttpSender : public EventSender {
   net::ConnectionShare share_;
 };
 
+// Picks the sender for the sink's URL on the first send (the URL is fixed for a logger's life).
+class HttpSender : public EventSender {
+ public:
+  net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
+                         const std::string& body) override {
+    return For(c).Send(c, headers, body);
+  }
+  void SendBatch(const LoggerConfig& c, std::span<const OutgoingEvent> events,
+                 std::vector<net::ClientResult>* results) override {
+    For(c).SendBatch(c, events, results);
+  }
+  size_t MaxBatch(const LoggerConfig& c) override { return For(c).MaxBatch(c); }
+
+ private:
+  EventSender& For(const LoggerConfig& c) {
+    if (!impl_) {
+      const SinkUrlParts u = SplitSinkUrl(c.url);
+      if (u.scheme == "http" && !u.userinfo) {
+        impl_ = NewPipelinedSender();
+      } else {
+        impl_ = std::make_unique<CurlSender>();
+      }
+    }
+    return *impl_;
+  }
+  std::unique_ptr<EventSender> impl_;
+};
+
 const std::string* FindHeader(const std::vector<std::pair<std::string, std::string>>& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
     if (k == name) return &v;
@@ -51,6 +91,14 @@ const std::string* FindHeader(const std::vector<std::pair<std::string, std::stri
 }
 
 }  // namespace
+
+void EventSender::SendBatch(const LoggerConfig& config, std::span<const OutgoingEvent> events,
+                            std::vector<net::ClientResult>* results) {
+  results->clear();
+  for (const OutgoingEvent& e : events) {
+    results->push_back(Send(config, EventHeaders(*e.record, config, e.recorded_unix_ns), e.record->body));
+  }
+}
 
 std::unique_ptr<EventSender> NewHttpSender() { return std::make_unique<HttpSender>(); }
 
@@ -63,10 +111,13 @@ struct PayloadLogger::Impl {
   LoggerConfig config;
   WallClock wall_ns;
   Mutex mu;
-  CondVar cv;         // workers wait for events (and for Stop during a backoff)
+  CondVar cv;         // idle workers wait for events (and for Stop)
+  CondVar stop_cv;    // a worker in a retry's backoff waits for Stop
   CondVar idle_cv;    // Stop waits for the queue to empty
   std::deque<Record> queue GUARDED_BY(mu);
-  size_t busy GUARDED_BY(mu) = 0;  // workers sending an event
+  size_t busy GUARDED_BY(mu) = 0;     // workers sending a batch
+  size_t waiting GUARDED_BY(mu) = 0;  // workers blocked in cv.Wait for events
+  size_t woken GUARDED_BY(mu) = 0;    // of those, signalled and not yet running (woken <= waiting)
   bool stopping GUARDED_BY(mu) = false;
   bool stopped GUARDED_BY(mu) = false;
   std::vector<std::thread> workers;
@@ -149,61 +200,125 @@ struct PayloadLogger::Impl {
         queue.push_back(std::move(r));
         depth.store(queue.size(), std::memory_order_relaxed);
         if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
-        cv.Signal();
+        // Only an idle worker needs a wake-up (a futex call); a busy one takes this event with its next batch.
+        if (waiting > woken) {
+          ++woken;
+          cv.Signal();
+        }
         return;
       }
     }
     Drop(r.type, r.id);
   }
 
-  // Sends one event with retries; Stop cuts a backoff short (the event then counts as failed).
-  void Deliver(EventSender& sender, const Record& r) {
-    const std::vector<std::string> headers = EventHeaders(r, config, wall_ns());
-    for (int attempt = 1;; ++attempt) {
-      net::ClientResult result = sender.Send(config, headers, r.body);
-      Decision d = NextStep(result, attempt, config.retry);
-      if (d.step == Step::kDelivered) {
-        Count(sent, sent_metric);
+  void GiveUp(const Record& r, int attempts, const net::ClientResult& result) {
+    Count(failed, failed_metric);
+    std::string why =
+        result.transport == net::Transport::kOk ? "the sink answered " + std::to_string(result.status) : result.error;
+    Warn(Gate::kFail, [&] {
+      return "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempts) +
+             " attempt(s): " + why;
+    });
+  }
+
+  // Sends a batch (the sender may pipeline it), then the events NextStep retries, after the longest of their
+  // backoffs, until none is left; Stop cuts a backoff short (those events then count as failed).
+  void DeliverBatch(EventSender& sender, const std::vector<Record>& batch) {
+    const int64_t recorded = wall_ns();
+    std::vector<int> attempts(batch.size(), 0);
+    std::vector<size_t> todo(batch.size()), again;
+    for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+    std::vector<OutgoingEvent> out;
+    std::vector<net::ClientResult> results;
+    while (!todo.empty()) {
+      out.clear();
+      for (size_t i : todo) out.push_back(OutgoingEvent{&batch[i], recorded});
+      sender.SendBatch(config, out, &results);
+      again.clear();
+      std::chrono::milliseconds delay{0};
+      uint64_t delivered = 0;
+      for (size_t k = 0; k < todo.size(); ++k) {
+        const size_t i = todo[k];
+        const net::ClientResult& result = k < results.size() ? results[k] : net::ClientResult{};
+        Decision d = NextStep(result, ++attempts[i], config.retry);
+        if (d.step == Step::kDelivered) {
+          ++delivered;
+        } else if (d.step == Step::kRetry) {
+          again.push_back(i);
+          delay = std::max(delay, d.delay);
+        } else {
+          GiveUp(batch[i], attempts[i], result);
+        }
+      }
+      if (delivered > 0) Count(sent, sent_metric, delivered);
+      if (again.empty()) return;
+      bool stop = false;
+      {
+        MutexLock lock(mu);
+        if (!stopping) stop_cv.WaitFor(mu, delay, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping; });
+        stop = stopping;
+      }
+      if (stop) {
+        for (size_t i : again) GiveUp(batch[i], attempts[i], Stopped());
         return;
       }
-      if (d.step == Step::kRetry) {
-        MutexLock lock(mu);
-        if (!stopping) {
-          cv.WaitFor(mu, d.delay, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping; });
-        }
-        if (!stopping) {
-          lock.Unlock();
-          Count(retries, retries_metric);
-          continue;
-        }
-      }
-      Count(failed, failed_metric);
-      std::string why = result.transport == net::Transport::kOk ? "the sink answered " + std::to_string(result.status)
-                                                                 : result.error;
-      Warn(Gate::kFail, [&] {
-        return "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempt) +
-               " attempt(s): " + why;
-      });
-      return;
+      Count(retries, retries_metric, again.size());
+      todo.swap(again);
     }
   }
 
+  static net::ClientResult Stopped() {
+    net::ClientResult r;
+    r.transport = net::Transport::kAborted;
+    r.error = "the logger stopped during the backoff";
+    return r;
+  }
+
+  // config.sender_nice: added to the sender threads' nice value (Linux: per thread; capped at 19), so that under
+  // CPU contention inference runs first (docs/pipeline.md). Lowering a thread's priority needs no privilege.
+  void LowerPriority() {
+    if (config.sender_nice <= 0) return;
+    const id_t tid = static_cast<id_t>(gettid());
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0) return;
+    const int target = std::min(19, base + config.sender_nice);
+    if (setpriority(PRIO_PROCESS, tid, target) != 0) {
+      LOG_WARN("payload logger: could not set the sender threads' nice value to {}: {}", target, std::strerror(errno));
+    }
+  }
+
+  // Takes up to max_batch events (and about kMaxBatchBytes of bodies) from the queue; false: stopping, none left.
+  bool Take(size_t max_batch, std::vector<Record>* batch) {
+    MutexLock lock(mu);
+    while (!stopping && queue.empty()) {
+      ++waiting;
+      cv.Wait(mu);
+      --waiting;
+      if (woken > 0) --woken;
+    }
+    if (queue.empty()) return false;  // stopping and nothing left
+    size_t bytes = 0;
+    while (!queue.empty() && batch->size() < max_batch && (batch->empty() || bytes < kMaxBatchBytes)) {
+      bytes += queue.front().body.size();
+      batch->push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+    depth.store(queue.size(), std::memory_order_relaxed);
+    if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
+    ++busy;
+    return true;
+  }
+
   void Work() {
-    std::unique_ptr<EventSender> sender;
+    LowerPriority();
+    std::unique_ptr<EventSender> sender = factory();
+    const size_t max_batch = std::max<size_t>(1, sender->MaxBatch(config));
+    std::vector<Record> batch;
     for (;;) {
-      Record r;
-      {
-        MutexLock lock(mu);
-        cv.Wait(mu, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping || !queue.empty(); });
-        if (queue.empty()) return;  // stopping and nothing left
-        r = std::move(queue.front());
-        queue.pop_front();
-        depth.store(queue.size(), std::memory_order_relaxed);
-        if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
-        ++busy;
-      }
-      if (!sender) sender = factory();
-      Deliver(*sender, r);
+      batch.clear();
+      if (!Take(max_batch, &batch)) return;
+      DeliverBatch(*sender, batch);
       MutexLock lock(mu);
       --busy;
       if (queue.empty() && busy == 0) idle_cv.SignalAll();
@@ -261,6 +376,7 @@ void PayloadLogger::Stop(std::chrono::milliseconds grace) {
     impl_->depth.store(0, std::memory_order_relaxed);
     if (impl_->depth_metric) impl_->depth_metric->Set(0);
     impl_->cv.SignalAll();
+    impl_->stop_cv.SignalAll();
     lock.Unlock();
     if (left > 0) {
       Impl::Count(impl_->dropped, impl_->dropped_metric, left);

@@ -139,6 +139,29 @@ TEST(Event, HeadersAreKServes) {
   EXPECT_NE(std::find(h.begin(), h.end(), "Content-Type:"), h.end());  // curl's default removed
 }
 
+// The request header lines of the pipelined sender carry the same headers as libcurl's lines.
+TEST(Event, HeaderLinesMatchTheCurlLines) {
+  LoggerConfig c;
+  c.url = "http://sink";
+  c.component = "predictor";
+  c.annotations = {"team=vision"};
+  Record r{EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, "application/json", "", "{}"};
+  for (int with_type = 0; with_type < 2; ++with_type) {
+    r.content_type = with_type ? "application/json" : "";
+    std::string expected;
+    for (const std::string& l : EventHeaders(r, c, 2000000000)) {
+      if (l == "Expect:" || l == "Content-Type:") continue;  // libcurl's own conventions, nothing sent
+      expected += l.ends_with(';') && l.find(':') == std::string::npos ? l.substr(0, l.size() - 1) + ": " : l;
+      expected += "\r\n";
+    }
+    std::string got;
+    AppendEventHeaderLines(r, c, Rfc3339Nano(2000000000), AnnotationsJson(c.annotations), &got);
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(got.find("\nX-Injected"), std::string::npos);
+    EXPECT_NE(got.find("Ce-Endpoint: \r\n"), std::string::npos);  // sent empty
+  }
+}
+
 net::ClientResult Answer(long status) {
   net::ClientResult r;
   r.status = status;

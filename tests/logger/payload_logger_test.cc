@@ -7,7 +7,14 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -68,6 +75,13 @@ class FakeSender : public EventSender {
 
  private:
   FakeSink* sink_;
+};
+
+// The same, taking up to 16 events per batch (the default SendBatch: one Send each).
+class FakeBatchSender : public FakeSender {
+ public:
+  using FakeSender::FakeSender;
+  size_t MaxBatch(const LoggerConfig&) override { return 16; }
 };
 
 std::string Header(const Sent& s, const std::string& name) {
@@ -219,6 +233,67 @@ TEST(PayloadLogger, StopSendsWhatIsQueuedWithinTheGraceThenDrops) {
   release.join();
   EXPECT_GE(log.counts().dropped, 4u);
   EXPECT_EQ(log.counts().sent + log.counts().dropped, 5u);
+}
+
+TEST(PayloadLogger, BatchesRetryOnlyTheirFailedEventsAndCountEachOnce) {
+  FakeSink sink;
+  sink.blocked = true;  // the first events queue up behind the first batch
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.retry.max_attempts = 3;
+  {
+    std::lock_guard<std::mutex> l(sink.mu);
+    sink.script = {200, 500, 200, 0, 400, 200};  // events 2 and 4 retried, event 5 refused
+  }
+  PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+  for (int i = 1; i <= 40; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+  sink.Release();
+  log.Stop(std::chrono::milliseconds(20000));
+  auto n = log.counts();
+  EXPECT_EQ(n.sent, 39u);
+  EXPECT_EQ(n.failed, 1u);
+  EXPECT_EQ(n.retries, 2u);
+  EXPECT_EQ(n.dropped, 0u);
+  std::map<std::string, int> times;
+  for (const auto& e : sink.sent) ++times[e.body];
+  EXPECT_EQ(times.size(), 39u);
+  for (const auto& [body, k] : times) EXPECT_EQ(k, 1) << body;  // none delivered twice
+  EXPECT_EQ(times.count("5"), 0u);
+}
+
+// The nice value of this process's threads, from /proc/self/task/*/stat (field 19).
+std::vector<int> ThreadNices() {
+  std::vector<int> out;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(t.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+      if (i == 19) out.push_back(std::stoi(field));
+    }
+  }
+  return out;
+}
+
+TEST(PayloadLogger, SenderNiceLowersOnlyTheWorkers) {
+  FakeSink sink;
+  LoggerConfig c = Config(LogMode::kRequest, 2);
+  c.sender_nice = 7;
+  ASSERT_TRUE(ValidateConfig(c).ok());
+  const int base = getpriority(PRIO_PROCESS, 0);  // the test may itself run under nice
+  const int lowered = std::min(19, base + 7);
+  PayloadLogger log(c, [&] { return std::make_unique<FakeSender>(&sink); }, nullptr);
+  log.OnRequest("POST", "/x", {}, "", "b");
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 1; }));
+  if (lowered != base) {  // at nice 19 already there is nothing to lower
+    ASSERT_TRUE(WaitFor([&] {
+      auto nices = ThreadNices();
+      return std::count(nices.begin(), nices.end(), lowered) == 2;
+    }));
+  }
+  EXPECT_EQ(getpriority(PRIO_PROCESS, 0), base);  // the calling (data path) thread keeps its priority
+  c.sender_nice = 20;
+  EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
 }  // namespace
