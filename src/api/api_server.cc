@@ -1037,6 +1037,11 @@ Outcome ApiServer::Impl::Watch(const Route& rt, const Incoming& in, const std::s
   }
   bool bookmarks = false;
   if (auto it = in.query.find("allowWatchBookmarks"); it != in.query.end()) bookmarks = ParseBool(it->second);
+  // Kubernetes' watch-list: with sendInitialEvents=true and bookmarks, a BOOKMARK annotated
+  // k8s.io/initial-events-end follows the initial ADDED events, so a client can tell "no objects" from "not
+  // yet received" (the web app's pages do).
+  bool initial_events_end = false;
+  if (auto it = in.query.find("sendInitialEvents"); it != in.query.end()) initial_events_end = bookmarks && ParseBool(it->second);
   std::string rv;
   if (auto it = in.query.find("resourceVersion"); it != in.query.end()) rv = it->second;
   // Events are encoded on the stream thread; `encode` keeps the Table's header state.
@@ -1081,11 +1086,18 @@ Outcome ApiServer::Impl::Watch(const Route& rt, const Incoming& in, const std::s
   Json bookmark = {{"kind", rt.type->kind}, {"apiVersion", rt.type->api_version}, {"metadata", Json::object()}};
   Outcome out;
   out.stream = [this, initial = std::move(initial), expired, watch_ptr, deadline, filter, encode, bookmarks,
-                bookmark, last_rv = since](StreamConn& c) mutable {
+                bookmark, last_rv = since, initial_events_end, rv](StreamConn& c) mutable {
     if (!c.Begin(200, "application/json")) return;
     std::string first;
     for (const Json& obj : initial) first += encode("ADDED", obj);
-    if (expired) first += encode("ERROR", *expired);
+    if (expired) {
+      first += encode("ERROR", *expired);
+    } else if (initial_events_end && (rv.empty() || rv == "0")) {
+      Json end = bookmark;
+      end["metadata"]["resourceVersion"] = last_rv;
+      end["metadata"]["annotations"] = {{"k8s.io/initial-events-end", "true"}};
+      first += encode("BOOKMARK", end);
+    }
     if (!first.empty() && !c.Chunk(first)) return;
     if (!watch_ptr) return;
     auto send_bookmark = [&] {

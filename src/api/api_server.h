@@ -27,7 +27,8 @@
 // - Discovery: /api, /apis (aggregated apidiscovery.k8s.io/v2 when the Accept asks for it, else legacy),
 //   /api/v1, /apis/{group}/{version} (api/discovery.h).
 // - Server-side printing: GET, list and watch answer meta.k8s.io Tables when the Accept asks for them
-//   (`includeObject=None|Metadata|Object`; api/table.h). Watches take Kubernetes' allowWatchBookmarks,
+//   (`includeObject=None|Metadata|Object`; api/table.h). Watches take Kubernetes' allowWatchBookmarks (with
+//   sendInitialEvents=true: a BOOKMARK annotated k8s.io/initial-events-end after the initial ADDED events),
 //   timeoutSeconds, resourceVersion ("" and "0": synthetic ADDED first), labelSelector and fieldSelector
 //   (metadata.name, metadata.namespace, and what api/kinds.h's SelectableField adds per kind: an Event's
 //   involvedObject.*, which `kubectl describe` uses; any other field is 400 "field label not supported").

@@ -772,6 +772,32 @@ TEST_F(ApiServerTest, WatchOnSingleObject) {
   EXPECT_EQ(ev[1]["object"]["metadata"]["name"], "b");
 }
 
+// Kubernetes' watch-list marker: after the initial ADDED events (none for an absent object), one BOOKMARK
+// annotated k8s.io/initial-events-end, so a client can tell "no such object" from "not received yet".
+TEST_F(ApiServerTest, WatchMarksTheEndOfTheInitialEvents) {
+  ASSERT_EQ(Create(kIsvcs, Isvc("a")).status, 201);
+  ASSERT_EQ(Create(kIsvcs, Isvc("b")).status, 201);
+  StreamReader all(port_, kIsvcs + "?watch=1&allowWatchBookmarks=true&sendInitialEvents=true");
+  auto ev = all.Events(3);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0]["type"], "ADDED");
+  EXPECT_EQ(ev[1]["type"], "ADDED");
+  EXPECT_EQ(ev[2]["type"], "BOOKMARK");
+  EXPECT_EQ(ev[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+  EXPECT_EQ(ev[2]["object"]["metadata"]["resourceVersion"], ev[1]["object"]["metadata"]["resourceVersion"]);
+  StreamReader absent(port_, kIsvcs + "/nope?watch=1&allowWatchBookmarks=true&sendInitialEvents=true");
+  auto none = absent.Events(1);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0]["type"], "BOOKMARK");
+  // Without bookmarks allowed, no marker (Kubernetes sends none either).
+  StreamReader plain(port_, kIsvcs + "?watch=1&sendInitialEvents=true");
+  ASSERT_EQ(plain.Events(2).size(), 2u);
+  ASSERT_EQ(Call(port_, "DELETE", kIsvcs + "/a").status, 200);
+  auto more = plain.Events(3);
+  ASSERT_EQ(more.size(), 3u);
+  EXPECT_EQ(more[2]["type"], "DELETED");
+}
+
 TEST_F(ApiServerTest, TooManyStreams) {
   ApiOptions opts;
   opts.max_streams = 1;

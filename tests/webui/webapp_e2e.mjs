@@ -134,7 +134,7 @@ async function main() {
       runtime: kserve-xgbserver
       storageUri: ${env('WEBAPP_XGBOOST')}
 `));
-    await page.getByRole('link', { name: 'Endpoints' }).click();  // client-side navigation: no reload
+    await page.getByRole('link', { name: 'Endpoints', exact: true }).click();  // client-side navigation: no reload
     const row = page.locator('tr[data-name="xgboost-iris"] .status-ready');
     await row.waitFor({ timeout: T });
     await page.locator('tr[data-name="sklearn-iris"] .status-ready').waitFor({ timeout: T });

@@ -112,20 +112,27 @@ export function watch(path, onChange, onError = () => {}) {
       return;
     }
     if (o.metadata && o.metadata.resourceVersion) rv = o.metadata.resourceVersion;
-    if (ev.type === 'BOOKMARK') return;
+    if (ev.type === 'BOOKMARK') {
+      // The end of the initial events (sendInitialEvents=true): the state is complete, even when empty.
+      const ann = (o.metadata && o.metadata.annotations) || {};
+      if (ann['k8s.io/initial-events-end'] === 'true') onChange(items);
+      return;
+    }
     if (ev.type === 'DELETED') items.delete(key(o)); else items.set(key(o), o);
     onChange(items);
   };
   (async () => {
     while (!ctrl.signal.aborted) {
       const sep = path.includes('?') ? '&' : '?';
-      const url = `${path}${sep}watch=1&allowWatchBookmarks=true${rv ? '&resourceVersion=' + encodeURIComponent(rv) : ''}`;
+      // A fresh start asks for Kubernetes' initial-events-end marker, so that "nothing there" is only reported
+      // once the server said so (reporting at connect time showed "does not exist" for a moment).
+      const from = rv ? '&resourceVersion=' + encodeURIComponent(rv) : '&sendInitialEvents=true';
+      const url = `${path}${sep}watch=1&allowWatchBookmarks=true${from}`;
       try {
         if (!rv) { items.clear(); }
         const r = await fetch(url, { credentials: 'same-origin', signal: ctrl.signal, headers: { Accept: 'application/json' } });
         if (r.status === 401) { onUnauthorized(); return; }
         if (!r.ok) { onError(await parse(r)); throw new Error(`watch ${r.status}`); }
-        if (!rv) onChange(items);
         backoff = 500;
         await readLines(r.body, apply, ctrl.signal);
       } catch (e) {

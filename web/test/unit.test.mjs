@@ -76,12 +76,27 @@ test('watch: resumes from the last resourceVersion; an expired one (410) starts 
   const stop = watch('/apis/x', (m) => states.push([...m.keys()].sort().join(',')));
   await new Promise((r) => setTimeout(r, 4500));  // three reconnects with 0.5 s, 1 s, 2 s back-off
   stop();
-  assert.equal(urls[0], '/apis/x?watch=1&allowWatchBookmarks=true');
+  assert.equal(urls[0], '/apis/x?watch=1&allowWatchBookmarks=true&sendInitialEvents=true');
   assert.equal(urls[1], '/apis/x?watch=1&allowWatchBookmarks=true&resourceVersion=6');
   assert.equal(urls[2], '/apis/x?watch=1&allowWatchBookmarks=true&resourceVersion=9');
-  assert.equal(urls[3], '/apis/x?watch=1&allowWatchBookmarks=true');  // after the 410
+  assert.equal(urls[3], '/apis/x?watch=1&allowWatchBookmarks=true&sendInitialEvents=true');  // after the 410
   assert.equal(states.at(-1), 'ns/c');  // the fresh list replaced the old state
   assert.ok(states.includes('ns/a,ns/b') && states.includes('ns/b'));
+});
+
+test('watch: an empty state is reported at the initial-events-end bookmark, not at connect time', async () => {
+  fakeFetch([[{ type: 'BOOKMARK', object: { metadata: { resourceVersion: '3', annotations: { 'k8s.io/initial-events-end': 'true' } } } }]]);
+  const states = [];
+  const stop = watch('/apis/y', (m) => states.push(m.size));
+  await new Promise((r) => setTimeout(r, 100));
+  stop();
+  assert.deepEqual(states, [0]);
+  fakeFetch([[]]);  // connected, no marker yet: nothing said
+  const none = [];
+  const stop2 = watch('/apis/y', (m) => none.push(m.size));
+  await new Promise((r) => setTimeout(r, 100));
+  stop2();
+  assert.deepEqual(none, []);
 });
 
 test('pretty: number arrays on one line', async () => {
