@@ -2,10 +2,11 @@
 # bench/transformer_bench.sh: a KServe transformer with trivial pre/post-processing, three ways, same run
 # (docs/benchmarks.md, issue 15's transformer figure):
 #   predictor    `inferd model-server` serving a TorchScript image model (mnist-sized CNN, V1 :predict);
-#   separate     a second `inferd model-server --python transformer.py` whose default predict forwards
-#                over REST v1 to the predictor (KServe's layout: transformer and predictor are two servers);
-#   in-process   one `inferd model-server --python transformer.py --model_dir ...`: the Python model
-#                wraps the native model of the same name and calls it directly (docs/pipeline.md).
+#   separate     a second `inferd model-server --python tests/data/passthrough_transformer.py` whose default
+#                predict forwards over REST v1 to the predictor (KServe's layout: transformer and predictor are
+#                two servers);
+#   in-process   one `inferd model-server --python tests/data/passthrough_transformer.py --model_dir ...`: the
+#                Python model wraps the native model of the same name and calls it directly (docs/pipeline.md).
 # The transformer is a kserve.Model whose preprocess and postprocess return their argument; every request
 # is the same V1 body (one 1x28x28 image). wrk -t1 -cCONNS -dDURATION per run, ROUNDS rounds with the
 # three interleaved; req/s and p50 are medians over the rounds, ratios medians of per-round ratios.
@@ -84,26 +85,6 @@ with open(os.path.join(work, "body.json"), "w") as f:
 with open(os.path.join(work, "body_v2.json"), "w") as f:
     json.dump({"inputs": [{"name": "data", "shape": [1, 1, 28, 28], "datatype": "FP32",
                            "data": [v for row in img[0] for v in row]}]}, f)
-with open(os.path.join(work, "transformer.py"), "w") as f:
-    f.write('''import argparse
-from kserve import Model, ModelServer, model_server
-
-
-class Passthrough(Model):
-    def __init__(self, name):
-        super().__init__(name)
-        self.ready = True
-
-    def preprocess(self, payload, headers=None):
-        return payload
-
-    def postprocess(self, result, headers=None, response_headers=None):
-        return result
-
-
-args, _ = argparse.ArgumentParser(parents=[model_server.parser]).parse_known_args()
-ModelServer().start([Passthrough(args.model_name)])
-''')
 EOF
 
 LISTEN='listening http_port=([0-9]+)'
@@ -111,15 +92,15 @@ start_server predictor "$LISTEN" "$INFERD" model-server --model_dir "$WORK/mnist
   --http_port 0 --grpc_port 0
 P_PRED=${PORTS[0]}
 PID_PRED=${PIDS[-1]}
-start_server separate "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+start_server separate "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
   --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
 P_SEP=${PORTS[0]}
 PID_SEP=${PIDS[-1]}
-start_server separate_v2 "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+start_server separate_v2 "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
   --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED --python_arg=--predictor_protocol=v2
 P_SEP2=${PORTS[0]}
 PID_SEP2=${PIDS[-1]}
-start_server inprocess "$LISTEN" "$INFERD" model-server --python "$WORK/transformer.py" --model_name mnist \
+start_server inprocess "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
   --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
 P_IN=${PORTS[0]}
 PID_IN=${PIDS[-1]}

@@ -672,26 +672,7 @@ class V1BodyParsingTest(unittest.TestCase):
         self.assertGreater(t["native_us"], 0)  # no timing assertion (a loaded machine); the figure is printed
 
 
-PASSTHROUGH = """
-import argparse
-from kserve import Model, ModelServer, model_server
-
-
-class Passthrough(Model):
-    def __init__(self, name):
-        super().__init__(name)
-        self.ready = True
-
-    def preprocess(self, payload, headers=None):
-        return payload
-
-    def postprocess(self, result, headers=None, response_headers=None):
-        return result
-
-
-args, _ = argparse.ArgumentParser(parents=[model_server.parser]).parse_known_args()
-ModelServer().start([Passthrough(args.model_name)])
-"""
+PASSTHROUGH = os.path.join(ROOT, "tests", "data", "passthrough_transformer.py")
 
 
 class InProcessRowsTest(unittest.TestCase):
@@ -704,9 +685,7 @@ class InProcessRowsTest(unittest.TestCase):
         model = os.path.join(cls.tmp.name, "lin")
         torch.manual_seed(5)
         write_torch_model(model, torch.nn.Linear(4, 10), "data", torch.zeros(1, 4))
-        script = os.path.join(cls.tmp.name, "passthrough.py")
-        with open(script, "w") as f:
-            f.write(PASSTHROUGH)
+        script = PASSTHROUGH
         cls.pred = Server(["--model_name", "lin", "--model_dir", model])
         cls.inproc = Server(["--python", script, "--model_name", "lin", "--model_dir", model,
                              "--python_arg=--predictor_host=unused.invalid:1"])
