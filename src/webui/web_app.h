@@ -1,6 +1,6 @@
 // webui/web_app.h: the models web app's server side on the API listener of `inferd serve` (docs/webapp.md).
 //
-// Contract (the URLs; /work/web-contract.md is the agreement with the front end):
+// Contract (the URLs; docs/webapp.md documents them for the front end and users):
 // - GET / -> 302 /ui/ ; GET /ui -> 302 /ui/ ; GET|HEAD /ui/<path>: the embedded files (webui/assets.h). Public:
 //   the files hold no data.
 // - GET /ui/session -> 200 {"authenticated", "tokenRequired", "csrf" (only when authenticated)}. With no API

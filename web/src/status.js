@@ -1,5 +1,5 @@
 // What the list and the service page show about an InferenceService, as KServe's models web app derives it
-// (shared/reference/webapp.md section 2): the status from the conditions, the predictor's format and runtime.
+// (its status from the conditions): the status, the predictor's format and runtime.
 
 const CONDITION_ORDER = ['PredictorConfigurationReady', 'TransformerConfigurationReady', 'ExplainerConfigurationReady',
   'RouteReady', 'Ready', 'IngressReady'];
@@ -13,7 +13,10 @@ export function uiStatus(obj, kind = 'InferenceService') {
   if (ready && ready.status === 'True') return { phase: 'ready', text: `${kind} is Ready.` };
   const sorted = [...conds].sort((a, b) => rank(a.type) - rank(b.type));
   const first = sorted.find((c) => c.status !== 'True' && (c.message || c.reason)) || sorted.find((c) => c.message);
-  const text = first ? [first.reason, first.message].filter(Boolean).join(': ') : 'Not Ready.';
+  // "reason: message", or the message alone when it already opens with the reason.
+  const msg = first && first.message;
+  const text = !first ? 'Not Ready.'
+    : msg && first.reason && msg.startsWith(first.reason) ? msg : [first.reason, msg].filter(Boolean).join(': ');
   const phase = ready && ready.status === 'Unknown' ? 'progress' : 'warning';
   return { phase, text };
 }

@@ -65,6 +65,13 @@ function fakeFetch(script) {
 }
 const obj = (name, rv) => ({ metadata: { namespace: 'ns', name, resourceVersion: rv } });
 
+test('status: a message that already opens with its reason is not prefixed again', () => {
+  const c = { type: 'Ready', status: 'False', reason: 'NoSupportingRuntime', message: 'NoSupportingRuntime: no runtime found' };
+  assert.equal(uiStatus({ metadata: {}, status: { conditions: [c] } }).text, 'NoSupportingRuntime: no runtime found');
+  const d = { type: 'Ready', status: 'False', reason: 'RevisionFailed', message: 'the model did not load' };
+  assert.equal(uiStatus({ metadata: {}, status: { conditions: [d] } }).text, 'RevisionFailed: the model did not load');
+});
+
 test('watch: resumes from the last resourceVersion; an expired one (410) starts from a fresh list', async () => {
   const urls = fakeFetch([
     [{ type: 'ADDED', object: obj('a', '5') }, { type: 'ADDED', object: obj('b', '6') }],
