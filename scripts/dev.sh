@@ -94,6 +94,7 @@ Try them (KServe's V1 and V2 requests, routed by Host like KServe's ingress, or 
   curl -s localhost:8080/v2/models/xgboost-iris/infer -H 'Content-Type: application/json' -d '{"inputs":[{"name":"input-0","shape":[2,4],"datatype":"FP32","data":[6.8,2.8,4.8,1.4,6.0,3.4,4.5,1.6]}]}'
   build/inferd describe isvc sklearn-iris
   KUBECONFIG=<the kubeconfig path inferd serve printed above> kubectl get isvc   # kubectl works too
+Or open the web app printed above (http://127.0.0.1:8090/) and log in with the token in the data dir's token file.
 CURLS
     wait $SERVE
     ;;

@@ -111,6 +111,7 @@ void AddServeCommand(CLI::App& app) {
                 opt->gateway_host.c_str(), e.http_port, opt->gateway_host.c_str(), e.grpc_port, opt->domain.c_str());
     std::printf("  api      %s (bearer token in %s), %s\n", e.api_url.c_str(), e.token_file.c_str(),
                 e.api_https_url.c_str());
+    std::printf("  web app  %s/ (log in with the token; docs/webapp.md)\n", e.api_url.c_str());
     std::printf("  kubeconfig %s (export KUBECONFIG=%s)\n", e.kubeconfig.c_str(), e.kubeconfig.c_str());
     std::printf("  data     %s\n", opt->data_dir.c_str());
     std::printf("inferd serve listening http_port=%d grpc_port=%d api_port=%d\n", e.http_port, e.grpc_port,
