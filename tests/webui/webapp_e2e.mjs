@@ -178,7 +178,7 @@ async function main() {
     check(r.status === 404, `nothing was created (GET answered ${r.status})`);
   });
 
-  await step('new revision from the YAML tab, canary slider, split, promote', async () => {
+  await step('new revision from the YAML tab, canary slider, split, roll back, promote', async () => {
     await page.goto(`${BASE}/ui/ns/default/isvc/sklearn-iris/yaml`);
     await page.locator('.cm-content').waitFor({ timeout: T });
     await shot('yaml');
@@ -212,6 +212,17 @@ spec:
     check((await pct('00001').textContent()) === '70%', 'the old revision keeps 70%');
     await shot('traffic');
     await axe('traffic');
+    // Roll back (KServe: canaryTrafficPercent 0): the last rolled-out revision takes everything again.
+    await page.getByRole('button', { name: 'ROLL BACK' }).click();
+    await page.waitForFunction(() => {
+      const pctOf = (rev) => {
+        const row = document.querySelector(`tr[data-revision="sklearn-iris-predictor-${rev}"] td.pct`);
+        return row ? row.textContent : null;
+      };
+      return pctOf('00001') === '100%' && [null, '0%'].includes(pctOf('00002'));
+    }, null, { timeout: T });
+    const spec = JSON.parse((await api('GET', '/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/sklearn-iris')).body).spec;
+    check(spec.predictor.canaryTrafficPercent === 0, `roll back wrote canaryTrafficPercent 0 (${JSON.stringify(spec.predictor)})`);
     await page.getByRole('button', { name: 'PROMOTE' }).click();
     await page.waitForFunction(() => {
       const cells = [...document.querySelectorAll('table[aria-label="Traffic targets"] tbody tr')];
