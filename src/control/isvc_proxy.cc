@@ -17,7 +17,15 @@ Status Fail(api::ApiStream& out, int code, std::string_view reason, std::string_
 
 ProxyError BadPath(std::string message) { return {400, "BadRequest", std::move(message)}; }
 
+
 }  // namespace
+
+std::string ProxyAnswerContentType(std::string_view upstream) {
+  std::string_view base = upstream.substr(0, upstream.find(';'));
+  while (!base.empty() && (base.back() == ' ' || base.back() == '\t')) base.remove_suffix(1);
+  if (base == "application/json" || base == "application/octet-stream") return std::string(upstream);
+  return "text/plain; charset=utf-8";
+}
 
 std::optional<ProxyError> CheckProxyPath(std::string_view method, std::string_view path) {
   if (method != "POST" && method != "GET") return ProxyError{405, "MethodNotAllowed", "proxy: only POST and GET"};
@@ -77,10 +85,13 @@ Status ProxyToGateway(const ProxyTarget& target, std::string_view path, const ap
     return Fail(out, 502, "BadGateway", "proxy: the gateway: " + r.error);
   }
   out.status = static_cast<int>(r.status);
-  out.content_type = "application/octet-stream";
+  std::string upstream_type = "application/octet-stream";
   for (const auto& [name, value] : r.headers) {
-    if (name == "Content-Type" || name == "content-type") out.content_type = value;
+    if (name == "Content-Type" || name == "content-type") upstream_type = value;
   }
+  out.content_type = ProxyAnswerContentType(upstream_type);
+  out.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  out.headers.emplace_back("Content-Security-Policy", "sandbox; default-src 'none'");
   if (!out.write(answer)) return Status::Ok();
   return Status::Ok();
 }

@@ -1,7 +1,7 @@
 // control/isvc_proxy.h: the web app's "try it" call, POST|GET
 // /inferd/v1/namespaces/{ns}/inferenceservices/{name}/proxy/<path> (docs/webapp.md, "Try it"): forwarded to
 // inferd's own gateway as if sent to the service's URL (Host {name}.{ns}.{domain}, the gateway's token when it
-// has one), and the answer passed back with its status and Content-Type.
+// has one), and the answer passed back with its status and Content-Type (ProxyAnswerContentType).
 //
 // Contract: <path> must start with `v1/models/` or `v2/models/` and hold only [A-Za-z0-9._~:/-] with no `..`
 // segment (400 otherwise); the method is POST or GET (405 otherwise). Bounds: the request body and the answer
@@ -32,6 +32,13 @@ struct ProxyError {
   std::string reason, message;
 };
 std::optional<ProxyError> CheckProxyPath(std::string_view method, std::string_view path);
+
+// The Content-Type the answer is passed back with: the upstream's when it is application/json or
+// application/octet-stream (what KServe's protocols answer), else text/plain. A model's answer is data, never a
+// page of the web app's origin (where the session cookie lives): a custom container answering text/html must
+// not run script there when the proxy URL is opened directly. The answer also carries nosniff and a sandboxing
+// Content-Security-Policy.
+std::string ProxyAnswerContentType(std::string_view upstream);
 
 // Forwards `req` (its body and Content-Type) to `path` at the gateway and writes the answer to `out`.
 Status ProxyToGateway(const ProxyTarget& target, std::string_view path, const api::ApiRequest& req,

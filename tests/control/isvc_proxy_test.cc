@@ -25,6 +25,16 @@ TEST(IsvcProxyTest, PathsAndMethods) {
   }
 }
 
+TEST(IsvcProxyTest, AnswersAreDataNeverPages) {
+  EXPECT_EQ(ProxyAnswerContentType("application/json"), "application/json");
+  EXPECT_EQ(ProxyAnswerContentType("application/json; charset=utf-8"), "application/json; charset=utf-8");
+  EXPECT_EQ(ProxyAnswerContentType("application/octet-stream"), "application/octet-stream");
+  for (const char* page : {"text/html", "text/html; charset=utf-8", "image/svg+xml", "application/xhtml+xml",
+                           "application/javascript", "", "application/jsonp", "text/plain"}) {
+    EXPECT_EQ(ProxyAnswerContentType(page), "text/plain; charset=utf-8") << page;
+  }
+}
+
 TEST(MetricsSamplerTest, SnapshotReadsEveryRevisionsCounters) {
   gateway::RoutingTable t;
   gateway::ServiceRoute pred;

@@ -136,6 +136,8 @@ class WebAppServeTest(unittest.TestCase):
         r = s.post(proxy + "v1/models/web-iris:predict", json=body, headers={"X-CSRF-Token": csrf}, timeout=30)
         self.assertEqual(r.status_code, 200, r.text)
         self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
+        self.assertEqual(r.headers.get("X-Content-Type-Options"), "nosniff")  # a model's answer is never a page
+        self.assertIn("sandbox", r.headers.get("Content-Security-Policy", ""))
         direct = self.serve.gw("POST", "/v1/models/web-iris:predict", host="web-iris.default.example.com", json=body)
         self.assertEqual(r.json(), direct.json())
         r = s.get(proxy + "v2/models/web-iris", timeout=30)  # metadata: GET
