@@ -6,6 +6,7 @@
 #include "api/access.h"
 #include "api/status_object.h"
 #include "core/bearer.h"
+#include "core/json_depth.h"
 #include "webui/assets.h"
 
 namespace inferd::webui {
@@ -86,11 +87,12 @@ api::ApiReply LoginReply(const WebAppOptions& o, const api::ApiRequest& req) {
     r.headers.emplace_back("Retry-After", "60");
     return r;
   }
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("token") || !body["token"].is_string()) {
+  // The project's one bounded parse (core/json_depth.h): this route is public, so its body is anyone's.
+  auto body = ParseBoundedJson(req.body, "login body");
+  if (!body.ok() || !body->is_object() || !body->contains("token") || !(*body)["token"].is_string()) {
     return StatusAnswer(400, "BadRequest", "the body must be a JSON object {\"token\": \"<the API token>\"}");
   }
-  const std::string& given = body["token"].get_ref<const std::string&>();
+  const std::string& given = (*body)["token"].get_ref<const std::string&>();
   if (!o.token.empty() && !ConstantTimeEquals(given, o.token)) {
     o.sessions->RecordFailure();
     return StatusAnswer(401, "Unauthorized", "wrong token");

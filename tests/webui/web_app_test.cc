@@ -106,6 +106,9 @@ TEST_F(WebAppTest, TokenLoginCookieCsrfLogout) {
   EXPECT_EQ(r.status, 401);
   r = Call("POST", "/ui/login", "not json");
   EXPECT_EQ(r.status, 400);
+  // A public route: a body nested far past the project's limit (core/json_depth.h) is a 400, nothing deeper.
+  r = Call("POST", "/ui/login", "{\"token\":" + std::string(200000, '[') + std::string(200000, ']') + "}");
+  EXPECT_EQ(r.status, 400) << r.body;
   r = Call("POST", "/ui/login", Json{{"token", "secret"}}.dump());
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string set_cookie = r.headers["set-cookie"];
