@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/ascii.h"
 #include "core/bearer.h"
 #include "core/clock.h"
 #include "core/http_status.h"
@@ -585,7 +586,7 @@ struct ApiApp {
     if (host->WantsHeaders(in.path)) {
       for (const auto& f : msg) {
         std::string name(f.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (char& c : name) c = AsciiLower(c);
         in.headers.emplace_back(std::move(name), std::string(f.value()));
       }
     }
@@ -1040,10 +1041,12 @@ Outcome ApiServer::Impl::Watch(const Route& rt, const Incoming& in, const std::s
   // Kubernetes' watch-list: with sendInitialEvents=true and bookmarks, a BOOKMARK annotated
   // k8s.io/initial-events-end follows the initial ADDED events, so a client can tell "no objects" from "not
   // yet received" (the web app's pages do).
-  bool initial_events_end = false;
-  if (auto it = in.query.find("sendInitialEvents"); it != in.query.end()) initial_events_end = bookmarks && ParseBool(it->second);
   std::string rv;
   if (auto it = in.query.find("resourceVersion"); it != in.query.end()) rv = it->second;
+  bool initial_events_end = false;  // only a watch that starts with the initial events can mark their end
+  if (auto it = in.query.find("sendInitialEvents"); it != in.query.end()) {
+    initial_events_end = bookmarks && ParseBool(it->second) && (rv.empty() || rv == "0");
+  }
   // Events are encoded on the stream thread; `encode` keeps the Table's header state.
   const Kind* kind = &KindOf(rt.type);
   auto opts = std::make_shared<std::optional<TableOptions>>(table);
@@ -1086,13 +1089,13 @@ Outcome ApiServer::Impl::Watch(const Route& rt, const Incoming& in, const std::s
   Json bookmark = {{"kind", rt.type->kind}, {"apiVersion", rt.type->api_version}, {"metadata", Json::object()}};
   Outcome out;
   out.stream = [this, initial = std::move(initial), expired, watch_ptr, deadline, filter, encode, bookmarks,
-                bookmark, last_rv = since, initial_events_end, rv](StreamConn& c) mutable {
+                bookmark, last_rv = since, initial_events_end](StreamConn& c) mutable {
     if (!c.Begin(200, "application/json")) return;
     std::string first;
     for (const Json& obj : initial) first += encode("ADDED", obj);
     if (expired) {
       first += encode("ERROR", *expired);
-    } else if (initial_events_end && (rv.empty() || rv == "0")) {
+    } else if (initial_events_end) {
       Json end = bookmark;
       end["metadata"]["resourceVersion"] = last_rv;
       end["metadata"]["annotations"] = {{"k8s.io/initial-events-end", "true"}};

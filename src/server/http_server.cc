@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/ascii.h"
 #include "core/http_status.h"
 #include "core/logging.h"
 #include "net/http_session.h"
@@ -79,7 +80,7 @@ struct RestApp {
     if (options->collect_headers) {
       for (const auto& f : msg) {
         std::string name(f.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (char& c : name) c = AsciiLower(c);
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
     }
