@@ -1,0 +1,42 @@
+// graph/condition.h: InferenceGraph step conditions, which KServe evaluates as GJSON paths
+// (github.com/tidwall/gjson; `gjson.GetBytes(body, condition).Exists()`: presence, not truth; see
+// /work/shared/reference/graph.md section 3).
+//
+// Contract:
+// - Condition::Parse compiles a path once (at graph compile time): dotted keys with gjson's escapes and
+//   wildcards, array indexes, `#` (length), queries `#(path op value)` / `#(...)#` with ==, !=, <, <=, >,
+//   >=, % (like), !% and the `&&` / `||` forms gjson supports, values as quoted strings, numbers, true,
+//   false, null or unquoted words (compared as strings, as in KServe's `decision_picker==ERROR`),
+//   modifiers `@this` and the `[...]`/`{...}` multipath forms KServe's docs use (`[@this].#(...)`).
+//   Anything outside the supported subset is refused with InvalidArgument naming the position, never
+//   evaluated loosely. Depth and length are bounded (hostile YAML).
+// - Exists evaluates against a parsed body. Pure, thread-safe (const), no allocation beyond the result.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace inferd::graph {
+
+inline constexpr size_t kMaxConditionBytes = 4096;
+
+class Condition {
+ public:
+  static StatusOr<Condition> Parse(std::string_view path);
+  // gjson's Get(body, path).Exists().
+  bool Exists(const nlohmann::json& body) const;
+  const std::string& text() const { return text_; }
+
+  struct Ast;  // condition.cc
+
+ private:
+  std::string text_;
+  std::shared_ptr<const Ast> ast_;
+};
+
+}  // namespace inferd::graph
