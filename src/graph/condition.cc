@@ -663,4 +663,11 @@ bool Condition::Exists(const nlohmann::ordered_json& body) const {
   return Get(body, *ast_).exists();
 }
 
+std::optional<nlohmann::ordered_json> Condition::Value(const nlohmann::ordered_json& body) const {
+  if (!ast_) return std::nullopt;
+  Found f = Get(body, *ast_);
+  if (!f.exists()) return std::nullopt;
+  return *f.ref;
+}
+
 }  // namespace inferd::graph
