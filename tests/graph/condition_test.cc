@@ -264,6 +264,14 @@ TEST(GoJsonTest, MarshalLikeGo) {
   EXPECT_EQ(Marshal("\"\xff" "é\""), "\"\xEF\xBF\xBD" "é\"");  // Go: invalid UTF-8 becomes U+FFFD
   EXPECT_EQ(Marshal(R"({"k":1,"k":2})"), R"({"k":2})");
   EXPECT_FALSE(ParseLikeGo("1e400").has_value());  // Go: cannot unmarshal into float64
+  EXPECT_EQ(Marshal("[18446744073709551616]"), "[18446744073709552000]");  // beyond 64 bits: a float64
+  // A NUL byte ends nlohmann's input (the fallback parser): found by fuzz/graph_condition_fuzz.cc.
+  EXPECT_FALSE(ParseLikeGo(std::string("9\0\0", 3)).has_value());
+  EXPECT_FALSE(ParseLikeGo(std::string("[\"\xff\"]\0", 6)).has_value());
+  // Repeated keys: Go's map keeps the last value, gjson finds the first.
+  EXPECT_EQ(ParseLikeGo(R"({"k":1,"j":0,"k":2})", DuplicateKeys::kFirst)->dump(), R"({"k":1,"j":0})");
+  EXPECT_EQ(ParseLikeGo(R"({"k":1,"j":0,"k":2})", DuplicateKeys::kLast)->dump(), R"({"k":2,"j":0})");
+  EXPECT_EQ(ParseLikeGo("{\"k\":1,\"k\":\"\xff\"}", DuplicateKeys::kFirst)->dump(), R"({"k":1})");
   EXPECT_FALSE(ParseLikeGo(std::string(kMaxBodyDepth + 1, '[') + std::string(kMaxBodyDepth + 1, ']')).has_value());
 }
 
