@@ -368,7 +368,9 @@ void Run::Finish(NodeResult r) {
 }
 
 // Go's callService: for each pattern in order, every incoming header not yet taken whose canonical name
-// matches (unanchored) is copied with all its values.
+// matches (unanchored) is copied with all its values. Never copied, whatever the patterns: Host (Go's
+// server moves it out of the header map), and the framing headers Go's client writes itself
+// (Content-Length, Transfer-Encoding, Connection).
 Headers Propagate(const Graph& g, const Headers& in) {
   Headers out;
   if (g.propagate.empty()) return out;
@@ -376,6 +378,10 @@ Headers Propagate(const Graph& g, const Headers& in) {
   canon.reserve(in.size());
   for (const Header& h : in) canon.push_back(CanonicalHeaderName(h.name));
   std::vector<bool> taken(in.size(), false);
+  for (size_t i = 0; i < in.size(); ++i) {
+    const std::string& c = canon[i];
+    taken[i] = c == "Host" || c == "Content-Length" || c == "Transfer-Encoding" || c == "Connection";
+  }
   for (const auto& re : g.propagate) {
     for (size_t i = 0; i < in.size(); ++i) {
       if (taken[i] || !RE2::PartialMatch(canon[i], *re)) continue;

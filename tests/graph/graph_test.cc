@@ -342,6 +342,15 @@ TEST_P(GraphModes, InvalidHeaderPatternSkippedWithWarning) {
   EXPECT_EQ(AsMap(caller.seen[0].headers), (std::map<std::string, std::string>{{"Authorization", "Bearer Token"}}));
 }
 
+TEST_P(GraphModes, FramingHeadersNeverPropagated) {
+  auto g = Compile(R"({"nodes":{"root":{"routerType":"Sequence","steps":[{"serviceUrl":"http://s"}]}}})", {".*"});
+  Send(g, "{}", {{"host", "h"}, {"content-length", "2"}, {"Transfer-Encoding", "chunked"}, {"connection", "close"},
+                 {"x-a", "1"}, {"X-A", "2"}, {"content-type", "application/x"}});
+  EXPECT_EQ(caller.seen[0].headers.size(), 3u);
+  EXPECT_EQ(AsMap(caller.seen[0].headers),
+            (std::map<std::string, std::string>{{"X-A", "12"}, {"Content-Type", "application/x"}}));
+}
+
 TEST(CanonicalHeaderNameTest, GoRules) {
   EXPECT_EQ(CanonicalHeaderName("x-request-id"), "X-Request-Id");
   EXPECT_EQ(CanonicalHeaderName("CONTENT-TYPE"), "Content-Type");
