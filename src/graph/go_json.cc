@@ -265,20 +265,26 @@ Json Convert(simdjson::dom::element e, DuplicateKeys dup) {
   return Json();
 }
 
-constexpr size_t kKeptParserCapacity = 4 << 20;
+// simdjson holds about 14 bytes per byte of capacity (tape, structural indexes, strings): a worker thread keeps
+// at most ~3.5 MiB; a larger body gets a parser of its own size, freed after it.
+constexpr size_t kKeptParserCapacity = 256 << 10;
 
 std::optional<Json> ParseWithSimdjson(std::string_view text, DuplicateKeys dup, bool* fallback) {
   thread_local std::unique_ptr<simdjson::dom::parser> parser;
-  if (!parser || parser->capacity() > kKeptParserCapacity) {
+  if (!parser) {
     parser = std::make_unique<simdjson::dom::parser>();
     if (parser->allocate(simdjson::dom::MINIMAL_DOCUMENT_CAPACITY, static_cast<size_t>(kMaxBodyDepth) + 1)) {
+      parser.reset();
       *fallback = true;
       return std::nullopt;
     }
   }
   simdjson::dom::element root;
   auto err = parser->parse(text.data(), text.size()).get(root);
-  if (err == simdjson::SUCCESS) return Convert(root, dup);
+  std::optional<Json> out;
+  if (err == simdjson::SUCCESS) out = Convert(root, dup);
+  if (parser->capacity() > kKeptParserCapacity) parser.reset();
+  if (out) return out;
   // Invalid UTF-8 (Go replaces it) and numbers simdjson does not take (integers beyond 64 bits, which Go
   // reads as float64) go to the slower parser; anything else is not JSON for Go either.
   *fallback = err == simdjson::UTF8_ERROR || err == simdjson::NUMBER_ERROR ||

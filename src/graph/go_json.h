@@ -11,7 +11,7 @@
 //   Unmarshal would fail (invalid JSON, a number outside float64's range) or when the body nests deeper
 //   than kMaxBodyDepth (inferd's bound, see docs/graph.md), or holds a lone UTF-16 surrogate escape
 //   (refused by both parsers used here; Go would write U+FFFD).
-//   Parsed with simdjson (per-thread parser, kept below 4 MiB of capacity between bodies) and converted;
+//   Parsed with simdjson (per-thread parser, kept below 256 KiB of capacity between bodies) and converted;
 //   nlohmann's parser (about 10x slower on numbers) only for what simdjson refuses (invalid UTF-8, integers
 //   beyond 64 bits), so that both give Go's answer.
 // - AppendGoJson: json.Marshal of that tree: object keys sorted bytewise, every number as Go formats a

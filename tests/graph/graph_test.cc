@@ -437,6 +437,32 @@ TEST_P(GraphModes, MapPredictionsKeepsBodyWhenNotApplicable) {
   EXPECT_EQ(Send(g, R"({"Predictions":[{"b":1,"a":2}],"instances":[0],"other":1})").body, R"({"instances":[{"a":2,"b":1}]})");
 }
 
+TEST_P(GraphModes, SequenceWithoutConditionPassesBytesThrough) {
+  caller.services["http://echo"] = [](const std::string& body, const Headers&) {
+    return CallOutcome{Status::Ok(), 200, body};
+  };
+  auto g = Compile(R"({"nodes":{"root":{"routerType":"Sequence","steps":[
+      {"serviceUrl":"http://echo"},{"serviceUrl":"http://echo","data":"$response"}]}}})");
+  // Not JSON, invalid UTF-8, a NUL byte, numbers Go would re-format: all reach the client unchanged.
+  const std::string odd("{\"a\":1.50,\"a\":2} \xff\0tail", 23);
+  Answer a = Send(g, odd);
+  EXPECT_EQ(a.body, odd);
+  EXPECT_FALSE(a.json);
+  EXPECT_EQ(Send(g, R"({"n":1.50e1})").body, R"({"n":1.50e1})");
+}
+
+TEST_P(GraphModes, LargeBodiesThroughConditionsAndEnsembles) {
+  // Bodies past the per-thread parser's kept capacity (256 KiB): parsed, then the parser is released.
+  std::string big = R"({"decision_picker":"SUCCESS","instances":[)";
+  for (int i = 0; i < 60000; ++i) big += std::to_string(i) + ",";
+  big += "0]}";
+  auto g = Compile(R"J({"nodes":{"root":{"routerType":"Switch","steps":[
+      {"serviceUrl":"http://e","condition":"instances.#(==59999)"},{"serviceUrl":"http://s","condition":"x"}]}}})J");
+  EXPECT_EQ(Send(g, big).status, 404);
+  EXPECT_EQ(Send(g, R"({"instances":[59999]})").status, 404);
+  EXPECT_EQ(Send(g, R"({"x":1})").status, 200);
+}
+
 TEST_P(GraphModes, EmptySequenceAnswersAnError) {
   auto g = Compile(R"({"nodes":{"root":{"routerType":"Sequence"}}})");
   Answer a = Send(g, "{}");
