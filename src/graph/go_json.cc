@@ -273,6 +273,9 @@ std::optional<Json> ParseWithSimdjson(std::string_view text, DuplicateKeys dup, 
   thread_local std::unique_ptr<simdjson::dom::parser> parser;
   if (!parser) {
     parser = std::make_unique<simdjson::dom::parser>();
+    // simdjson 3.0.1 counts a scalar inside the innermost container as one more level (measured): with
+    // max_depth kMaxBodyDepth + 1, kMaxBodyDepth containers around a value pass and one more fails (only
+    // kMaxBodyDepth + 1 empty containers also pass; recursion stays bounded either way).
     if (parser->allocate(simdjson::dom::MINIMAL_DOCUMENT_CAPACITY, static_cast<size_t>(kMaxBodyDepth) + 1)) {
       parser.reset();
       *fallback = true;
@@ -295,10 +298,10 @@ std::optional<Json> ParseWithSimdjson(std::string_view text, DuplicateKeys dup, 
 }  // namespace
 
 std::optional<nlohmann::ordered_json> ParseLikeGo(std::string_view text, DuplicateKeys dup) {
-  if (!CheckJsonDepth(text, "body", kMaxBodyDepth).ok()) return std::nullopt;
-  bool fallback = false;
+  bool fallback = false;  // simdjson enforces kMaxBodyDepth itself (its parser's max_depth)
   if (auto v = ParseWithSimdjson(text, dup, &fallback)) return v;
   if (!fallback) return std::nullopt;
+  if (!CheckJsonDepth(text, "body", kMaxBodyDepth).ok()) return std::nullopt;
   // nlohmann stops at a NUL byte as at the end of input; JSON has none outside strings, and none raw inside.
   if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string fixed;

@@ -272,7 +272,12 @@ TEST(GoJsonTest, MarshalLikeGo) {
   EXPECT_EQ(ParseLikeGo(R"({"k":1,"j":0,"k":2})", DuplicateKeys::kFirst)->dump(), R"({"k":1,"j":0})");
   EXPECT_EQ(ParseLikeGo(R"({"k":1,"j":0,"k":2})", DuplicateKeys::kLast)->dump(), R"({"k":2,"j":0})");
   EXPECT_EQ(ParseLikeGo("{\"k\":1,\"k\":\"\xff\"}", DuplicateKeys::kFirst)->dump(), R"({"k":1})");
-  EXPECT_FALSE(ParseLikeGo(std::string(kMaxBodyDepth + 1, '[') + std::string(kMaxBodyDepth + 1, ']')).has_value());
+  EXPECT_FALSE(ParseLikeGo(std::string(kMaxBodyDepth + 1, '[') + "1" + std::string(kMaxBodyDepth + 1, ']')).has_value());
+  EXPECT_TRUE(ParseLikeGo(std::string(kMaxBodyDepth, '[') + "1" + std::string(kMaxBodyDepth, ']')).has_value());
+  EXPECT_FALSE(ParseLikeGo(std::string(kMaxBodyDepth + 2, '[') + std::string(kMaxBodyDepth + 2, ']')).has_value());
+  // The same bound on the fallback path (invalid UTF-8 sends the body to nlohmann's parser).
+  EXPECT_FALSE(ParseLikeGo(std::string(kMaxBodyDepth + 1, '[') + "\"\xff\"" + std::string(kMaxBodyDepth + 1, ']')).has_value());
+  EXPECT_TRUE(ParseLikeGo(std::string(kMaxBodyDepth, '[') + "\"\xff\"" + std::string(kMaxBodyDepth, ']')).has_value());
 }
 
 }  // namespace
