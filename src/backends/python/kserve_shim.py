@@ -779,6 +779,10 @@ def _copy_response_headers(response_headers, pairs):
             response_headers[k] = v
 
 
+_NO_VALUE = object()
+_LIST_OR_ABSENT = frozenset({list, object})  # type(_NO_VALUE) is object
+
+
 class Model(InferenceModel):
     def __init__(self, name, predictor_config=None, return_response_headers=False):
         super().__init__(name)
@@ -827,6 +831,11 @@ class Model(InferenceModel):
 
     def validate(self, payload):
         if isinstance(payload, InferRequest) or not isinstance(payload, dict):
+            return payload
+        # Only a non-list "inputs" / "instances" can fail; checked first, so that the usual payload does not
+        # pay for the configuration lookups below.
+        if type(payload.get("instances", _NO_VALUE)) in _LIST_OR_ABSENT and \
+                type(payload.get("inputs", _NO_VALUE)) in _LIST_OR_ABSENT:
             return payload
         if self.predictor_config is None:
             return payload
@@ -1024,10 +1033,16 @@ def register(model):
 _local = threading.local()
 
 
+# What preprocess / predict / postprocess return most often and is never awaitable: the check below skips
+# inspect.isawaitable (an ABC isinstance) for these exact types.
+_NOT_AWAITABLE = frozenset({dict, list, tuple, str, bytes, type(None), np.ndarray})
+
+
 def _await(value):
-    if type(value) is _Done:
+    t = type(value)
+    if t is _Done:
         return value.value
-    if not inspect.isawaitable(value):
+    if t in _NOT_AWAITABLE or not inspect.isawaitable(value):
         return value
     loop = getattr(_local, "loop", None)
     if loop is None:
