@@ -306,6 +306,24 @@ std::optional<Tensor> NumpyBufferToTensor(PyObject* obj, std::string& name) {
 
 }  // namespace
 
+const char* NumpyDatatypeName(DataType dtype) {
+  return dtype == DataType::kBf16 ? "FP32" : DataTypeName(dtype).data();  // the names are NUL-terminated literals
+}
+
+PyObject* ShapeList(const Shape& shape) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(shape.size()));
+  if (!list) return nullptr;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    PyObject* d = PyLong_FromLongLong(shape[i]);
+    if (!d) {
+      Py_DECREF(list);
+      return nullptr;
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), d);
+  }
+  return list;
+}
+
 StatusOr<PyRef> TensorToNumpy(const Tensor& t) {
   PyRef shape = ShapeTuple(t.shape());
   if (!shape) return PythonError("python: shape");

@@ -75,6 +75,12 @@ Status PythonError(std::string_view context);
 StatusOr<PyRef> TensorToNumpy(const Tensor& t);
 StatusOr<Tensor> NumpyToTensor(PyObject* array_like, std::string name);
 
+// The V2 datatype of the array TensorToNumpy makes for a tensor of `dtype` (its name; "FP32" for BF16, which
+// numpy lacks), and a tensor's shape as a new Python list (null with the exception set on failure): what the
+// kserve shim's InferOutput is built from without asking numpy.
+const char* NumpyDatatypeName(DataType dtype);
+PyObject* ShapeList(const Shape& shape);
+
 // getattr(obj, name) or an empty PyRef (no exception left pending) when absent.
 PyRef GetAttrOrNull(PyObject* obj, const char* name);
 

@@ -256,7 +256,7 @@ PyObject* NativeV1(PyObject*, PyObject* args) {
   return PyBytes_FromStringAndSize(r->data(), static_cast<Py_ssize_t>(r->size()));
 }
 
-// native_infer(model, [(name, array)]) -> [(name, array)] (the in-process predictor's tensors)
+// native_infer(model, [(name, array)]) -> [(name, datatype, shape, array)] (the in-process predictor's tensors)
 PyObject* NativeInfer(PyObject*, PyObject* args) {
   const char* model;
   PyObject* inputs;
@@ -359,15 +359,22 @@ PyObject* Loads(PyObject*, PyObject* arg) {
     PyErr_SetString(PyExc_TypeError, "loads: bytes or str");
     return nullptr;
   }
-  simdjson::dom::element doc;
-  if (!ParseJson(std::string_view(data, static_cast<size_t>(n)), &doc, "body").ok()) Py_RETURN_NONE;
-  PyObject* v = ToPython(doc);
-  if (!v && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-    PyErr_Clear();
-    Py_RETURN_NONE;
-  }
+  PyObject* v = JsonToPython(std::string_view(data, static_cast<size_t>(n)));
+  if (!v && !PyErr_Occurred()) Py_RETURN_NONE;
   return v;
 }
+
+}  // namespace
+
+PyObject* JsonToPython(std::string_view text) {
+  simdjson::dom::element doc;
+  if (!ParseJson(text, &doc, "body").ok()) return nullptr;
+  PyObject* v = ToPython(doc);
+  if (!v && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear();
+  return v;
+}
+
+namespace {
 
 PyMethodDef kMethods[] = {
     {"loads", Loads, METH_O, "loads(bytes|str) -> value, or None to fall back to json.loads"},

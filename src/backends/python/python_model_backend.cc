@@ -117,12 +117,16 @@ class PythonModelBackend final : public Backend {
   Status Execute(std::span<const Tensor> inputs, std::span<const int> /*requested*/,
                  std::vector<Tensor>* outputs) override {
     GilLock gil;
-    PyRef names(PyList_New(0)), arrays(PyList_New(0));
+    PyRef names(PyList_New(0)), arrays(PyList_New(0)), datatypes(PyList_New(0));
+    if (!names || !arrays || !datatypes) return PythonError("model '" + metadata_.name + "': inputs");
     for (const Tensor& t : inputs) {
       ASSIGN_OR_RETURN(PyRef arr, TensorToNumpy(t));
       PyRef name(PyUnicode_FromString(t.name().c_str()));
+      PyRef datatype(PyUnicode_FromString(NumpyDatatypeName(t.dtype())));
+      if (!name || !datatype) return PythonError("model '" + metadata_.name + "': inputs");
       PyList_Append(names.get(), name.get());
       PyList_Append(arrays.get(), arr.get());
+      PyList_Append(datatypes.get(), datatype.get());
     }
     // The request's id, parameters and headers when the front end gave them (model/request_context.h).
     const RequestContext* ctx = CurrentRequestContext();
@@ -133,7 +137,7 @@ class PythonModelBackend final : public Backend {
     PyRef headers = HeadersDict(ctx ? ctx->headers : nullptr);
     if (!rid || !params || !headers) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
     PyRef out(PyObject_CallFunctionObjArgs(predict_.get(), model_.get(), rid.get(), py_name_.get(), names.get(),
-                                           arrays.get(), params.get(), headers.get(), nullptr));
+                                           arrays.get(), params.get(), headers.get(), datatypes.get(), nullptr));
     if (!out) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
     // (outputs, response headers): [(name, array)], [(name, value)]
     if (!PyTuple_Check(out.get()) || PyTuple_GET_SIZE(out.get()) != 2 || !PyList_Check(PyTuple_GET_ITEM(out.get(), 0))) {
@@ -160,9 +164,10 @@ class PythonModelBackend final : public Backend {
   PyRef py_name_;  // metadata_.name as a str
 };
 
-// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body (bytes)
-// and the request's headers go to the shim's `fn` (predict_v1_h / explain_v1), which runs KServe's
-// preprocess -> predict (or explain) -> postprocess on json.loads(body) and returns (JSON text, headers).
+// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body (parsed here,
+// or as bytes when simdjson refuses it) and the request's headers go to the shim's `fn` (predict_v1_h /
+// explain_v1), which runs KServe's preprocess -> predict (or explain) -> postprocess on the value and returns
+// (JSON text, headers).
 class PythonV1PassThrough {
  public:
   // Built with the GIL held. `fn` is looked up once here, not at each request.
@@ -187,10 +192,17 @@ class PythonV1PassThrough {
     GilLock gil;
     const std::string where = "model '" + name_ + "'";
     if (!fn_) return Internal(where + ": the kserve shim has no " + fn_name_);
-    PyRef text(PyBytes_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
+    // The body parsed here (simdjson), so that Python gets the value without a bytes copy of the body and
+    // another call; text that simdjson refuses goes to the shim as bytes, for json.loads to decide.
+    PyRef value(JsonToPython(call.body));
+    if (!value && PyErr_Occurred()) return ModelError(shim_.get(), where);
+    PyRef text(value ? Py_NewRef(Py_None)
+                     : PyBytes_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
     PyRef headers = HeadersDict(call.headers);
     if (!text || !headers) return ModelError(shim_.get(), where);
-    PyRef out(PyObject_CallFunctionObjArgs(fn_.get(), model_.get(), text.get(), headers.get(), nullptr));
+    PyRef out(value ? PyObject_CallFunctionObjArgs(fn_.get(), model_.get(), text.get(), headers.get(), value.get(),
+                                                   nullptr)
+                    : PyObject_CallFunctionObjArgs(fn_.get(), model_.get(), text.get(), headers.get(), nullptr));
     if (!out) return ModelError(shim_.get(), where);
     PassThroughAnswer answer;
     Py_ssize_t n = 0;
