@@ -71,9 +71,17 @@ class PyRef {
 // The pending Python exception as a Status (kInternal unless mapped), prefixed with `context`.
 Status PythonError(std::string_view context);
 
-// Calls helper functions of inferd's own Python module (python/numpy_helper.py). All need the GIL.
+// Both need the GIL. Numeric tensors and C-contiguous numpy.ndarrays of a plain numeric dtype are converted
+// natively (numpy.empty + memcpy; the buffer protocol); BYTES, BF16 and every other array-like go through
+// inferd's own Python module (python/numpy_helper.py). Either way the result is the helper's.
 StatusOr<PyRef> TensorToNumpy(const Tensor& t);
 StatusOr<Tensor> NumpyToTensor(PyObject* array_like, std::string name);
+
+// The V2 datatype of the array TensorToNumpy makes for a tensor of `dtype` (its name; "FP32" for BF16, which
+// numpy lacks), and a tensor's shape as a new Python list (null with the exception set on failure): what the
+// kserve shim's InferOutput is built from without asking numpy.
+const char* NumpyDatatypeName(DataType dtype);
+PyObject* ShapeList(const Shape& shape);
 
 // getattr(obj, name) or an empty PyRef (no exception left pending) when absent.
 PyRef GetAttrOrNull(PyObject* obj, const char* name);

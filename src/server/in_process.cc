@@ -49,7 +49,7 @@ PyObject* RaisePredictorError(const Status& st) {
   return nullptr;
 }
 
-// [(name, array)] -> tensors -> Model::Infer (GIL released) -> [(name, array)].
+// [(name, array)] -> tensors -> Model::Infer (GIL released) -> [(name, datatype, shape, array)].
 PyObject* NativeInfer(Model& model, PyObject* inputs) {
   InferRequest ireq;
   ireq.model_name = model.name();
@@ -86,13 +86,14 @@ PyObject* NativeInfer(Model& model, PyObject* inputs) {
       Py_DECREF(out);
       return RaisePredictorError(arr.status());
     }
-    PyObject* pair = Py_BuildValue("(sO)", t.name().c_str(), arr->get());
-    if (!pair) {
+    PyObject* item = Py_BuildValue("(ssNO)", t.name().c_str(), NumpyDatatypeName(t.dtype()),
+                                   ShapeList(t.shape()), arr->get());
+    if (!item) {
       Py_DECREF(out);
       return nullptr;
     }
-    PyList_Append(out, pair);
-    Py_DECREF(pair);
+    PyList_Append(out, item);
+    Py_DECREF(item);
   }
   return out;
 }

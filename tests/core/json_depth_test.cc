@@ -48,6 +48,52 @@ TEST(JsonDepthTest, BracketsInsideStringsDoNotCount) {
   EXPECT_FALSE(CheckJsonDepth("[\"\\\\\"" + std::string(100, '[') + "]", "body").ok());
 }
 
+// The byte-at-a-time definition CheckJsonDepth had before it skipped 8-byte words: the reference it must match.
+bool DepthWithinByBytes(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if ((c == '[' || c == '{') && ++depth > max_depth) return false;
+    if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return true;
+}
+
+TEST(JsonDepthTest, WordSkippingMatchesTheByteDefinition) {
+  // Every structural byte at every offset of an 8-byte word, strings and escapes across word boundaries, and
+  // bytes that differ from a bracket by one bit (';' '=' 'K' 'M' '[' ']' '{' '}' and 0xDB 0xFB).
+  const std::string alphabet = "[]{}\"\\0a ,;=KM\x5b\x7b\xdb\xfb";
+  uint64_t seed = 12345;
+  for (int n = 0; n < 20000; ++n) {
+    std::string text;
+    const size_t len = n % 97;
+    for (size_t i = 0; i < len; ++i) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      text += alphabet[(seed >> 33) % alphabet.size()];
+    }
+    for (int max_depth : {1, 3, 64}) {
+      ASSERT_EQ(CheckJsonDepth(text, "b", max_depth).ok(), DepthWithinByBytes(text, max_depth))
+          << "text: " << text << " max_depth " << max_depth;
+    }
+  }
+  // Long runs of plain bytes around the brackets (the words skipped whole).
+  for (size_t pad = 0; pad < 24; ++pad) {
+    const std::string plain(pad, '7');
+    std::string deep;
+    for (int i = 0; i < 65; ++i) deep += plain + "[";
+    EXPECT_FALSE(CheckJsonDepth(deep, "b").ok()) << pad;
+    EXPECT_TRUE(CheckJsonDepth("\"" + plain + deep + "\"", "b").ok()) << pad;
+    EXPECT_FALSE(CheckJsonDepth("\"" + plain + "\\\"" + plain + "\"" + deep, "b").ok()) << pad;
+  }
+}
+
 TEST(JsonDepthTest, TreeCheckMatchesTextCheck) {
   for (int depth : {0, 1, kMaxJsonDepth, kMaxJsonDepth + 1}) {
     Json j = depth == 0 ? Json(1) : Json::parse(Arrays(depth));

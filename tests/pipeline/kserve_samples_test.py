@@ -651,6 +651,8 @@ class V1BodyParsingTest(unittest.TestCase):
             b'{"a": 1, "a": 2, "s": "caf\\u00e9 \\ud83d\\ude00 \xe2\x82\xac", "t": true, "n": null, "f": false}',
             b'{"big": 123456789012345678901234567890, "x": NaN, "inf": Infinity}',  # simdjson refuses: fallback
             b'{"deep": [[[[{"k": [0.1, 0.2, 0.30000000000000004]}]]]], "e": {}, "l": []}',
+            b'{"lone": "\\ud800", "n": [1.5]}',  # a lone surrogate: not simdjson's to decide, json.loads gives it
+            b'null',  # simdjson's value is None itself (not a refusal)
         ]
         for body in bodies:
             r = requests.post(self.server.url("/v1/models/echo:predict"), data=body,

@@ -392,8 +392,8 @@ class InferRequest:
         if raw_inputs:
             for t, raw in zip(self.inputs, raw_inputs):
                 t._raw_data = raw
-        self._use_binary_outputs = bool(self.parameters.get("binary_data_output", False)) or any(
-            o.binary_data for o in (self.request_outputs or []) if isinstance(o, RequestedOutput))
+        self._use_binary_outputs = bool(self.parameters.get("binary_data_output", False)) or bool(
+            self.request_outputs) and any(o.binary_data for o in self.request_outputs if isinstance(o, RequestedOutput))
 
     @property
     def use_binary_outputs(self):
@@ -779,6 +779,10 @@ def _copy_response_headers(response_headers, pairs):
             response_headers[k] = v
 
 
+_NO_VALUE = object()
+_LIST_OR_ABSENT = frozenset({list, object})  # type(_NO_VALUE) is object
+
+
 class Model(InferenceModel):
     def __init__(self, name, predictor_config=None, return_response_headers=False):
         super().__init__(name)
@@ -827,6 +831,11 @@ class Model(InferenceModel):
 
     def validate(self, payload):
         if isinstance(payload, InferRequest) or not isinstance(payload, dict):
+            return payload
+        # Only a non-list "inputs" / "instances" can fail; checked first, so that the usual payload does not
+        # pay for the configuration lookups below.
+        if type(payload.get("instances", _NO_VALUE)) in _LIST_OR_ABSENT and \
+                type(payload.get("inputs", _NO_VALUE)) in _LIST_OR_ABSENT:
             return payload
         if self.predictor_config is None:
             return payload
@@ -931,9 +940,9 @@ def _grpc_predict(native, client, name, payload, headers):
 def _native_predict(native, name, payload, headers):
     """The in-process predictor: a V1 dict through the native V1 codec, an InferRequest as tensors."""
     if isinstance(payload, InferRequest):
-        pairs = native.native_infer(name, [(t.name, np.ascontiguousarray(t.as_numpy())) for t in payload.inputs])
-        outs = [InferOutput(n, list(a.shape), from_np_dtype(a.dtype) or "BYTES", a) for n, a in pairs]
-        return InferResponse(payload.id, name, outs)
+        # native_infer copies any layout into its tensors and answers each output with its datatype and shape.
+        outs = native.native_infer(name, [(t.name, t.as_numpy()) for t in payload.inputs])
+        return InferResponse(payload.id, name, [InferOutput(n, s, d, a) for n, d, s, a in outs])
     try:
         # Fast path: {"instances": [rows of numbers]} goes as one array, not as JSON text to parse again.
         if type(payload) is dict and len(payload) == 1:
@@ -1024,10 +1033,16 @@ def register(model):
 _local = threading.local()
 
 
+# What preprocess / predict / postprocess return most often and is never awaitable: the check below skips
+# inspect.isawaitable (an ABC isinstance) for these exact types.
+_NOT_AWAITABLE = frozenset({dict, list, tuple, str, bytes, type(None), np.ndarray, InferRequest, InferResponse})
+
+
 def _await(value):
-    if type(value) is _Done:
+    t = type(value)
+    if t is _Done:
         return value.value
-    if not inspect.isawaitable(value):
+    if t in _NOT_AWAITABLE or not inspect.isawaitable(value):
         return value
     loop = getattr(_local, "loop", None)
     if loop is None:
@@ -1053,10 +1068,19 @@ def _arity(method):
 
 
 def _call(method, arg, headers, response_headers=None, with_response_headers=False):
-    n = _arity(method)
+    n = _arity_cache.get(getattr(method, "__func__", method))
+    if n is None:
+        n = _arity(method)
     if with_response_headers and n >= 3:
-        return _await(method(arg, headers, response_headers))
-    return _await(method(arg, headers) if n >= 2 else method(arg))
+        value = method(arg, headers, response_headers)
+    else:
+        value = method(arg, headers) if n >= 2 else method(arg)
+    t = type(value)  # _await's checks, inline: this runs three times per request
+    if t is _Done:
+        return value.value
+    if t in _NOT_AWAITABLE:
+        return value
+    return _await(value)
 
 
 def run_model(model, payload, headers, response_headers=None):
@@ -1157,18 +1181,22 @@ def predict_v1(model, body, headers):
     return _answer_json(result, "the model")
 
 
-def predict_v1_h(model, body, headers):
-    """predict_v1 with the response headers: (JSON text, [(name, value)])."""
+_UNPARSED = object()
+
+
+def predict_v1_h(model, body, headers, value=_UNPARSED):
+    """predict_v1 with the response headers: (JSON text, [(name, value)]). inferd passes the body already
+    parsed as `value` (body None) when simdjson takes it."""
     response_headers = {}
-    result = run_model(model, _parse_v1(body), headers, response_headers)
+    result = run_model(model, _parse_v1(body) if value is _UNPARSED else value, headers, response_headers)
     if isinstance(result, InferResponse):
         result = result.to_rest()
     text = _answer_json(result, "the model")
-    return text, [(str(k).lower(), str(v)) for k, v in response_headers.items() if str(k).lower() != "content-length"]
+    return text, _response_header_pairs(response_headers)
 
 
-def explain_v1(model, body, headers):
-    result = run_explain(model, _parse_v1(body), headers)
+def explain_v1(model, body, headers, value=_UNPARSED):
+    result = run_explain(model, _parse_v1(body) if value is _UNPARSED else value, headers)
     if isinstance(result, InferResponse):
         result = result.to_rest()
     return _answer_json(result, "explain"), []
@@ -1179,12 +1207,13 @@ def predict_v2(model, request_id, model_name, names, arrays, parameters, headers
     return predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers)[0]
 
 
-def predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers):
+def predict_v2_h(model, request_id, model_name, names, arrays, parameters, headers, datatypes=None):
     """predict_v2 with the response headers: ([(name, array)], [(name, value)]). The InferRequest carries the
-    request's id (None when it has none) and parameters, `headers` are the request's (KServe's dataplane)."""
-    inputs = []
-    for name, arr in zip(names, arrays):
-        inputs.append(InferInput(name, list(arr.shape), from_np_dtype(arr.dtype) or "BYTES", arr))
+    request's id (None when it has none) and parameters, `headers` are the request's (KServe's dataplane).
+    `datatypes`, when given, are the inputs' V2 datatypes (inferd passes them: no lookup per array)."""
+    if datatypes is None:
+        datatypes = [from_np_dtype(arr.dtype) or "BYTES" for arr in arrays]
+    inputs = [InferInput(name, list(arr.shape), dt, arr) for name, arr, dt in zip(names, arrays, datatypes)]
     req = InferRequest(model_name, inputs, request_id=request_id or None, parameters=parameters)
     response_headers = {}
     result = run_model(model, req, headers, response_headers)
@@ -1196,8 +1225,13 @@ def predict_v2_h(model, request_id, model_name, names, arrays, parameters, heade
         outs = [InferOutput("output-0", list(result.shape), from_np_dtype(result.dtype), result)]
     else:
         raise InferenceError("predict returned %s to a V2 request; return an InferResponse" % type(result).__name__)
-    return [(o.name, o.as_numpy()) for o in outs], \
-        [(str(k).lower(), str(v)) for k, v in response_headers.items() if str(k).lower() != "content-length"]
+    return [(o.name, o.as_numpy()) for o in outs], _response_header_pairs(response_headers)
+
+
+def _response_header_pairs(response_headers):
+    if not response_headers:
+        return []
+    return [(str(k).lower(), str(v)) for k, v in response_headers.items() if str(k).lower() != "content-length"]
 
 
 def error_kind(exc):

@@ -89,8 +89,13 @@ void AppendResponseHeaders(PyObject* pairs, HeaderList* out) {
 
 class PythonModelBackend final : public Backend {
  public:
+  // Built with the GIL held; the function and the name it passes are made once here, not at each request.
   PythonModelBackend(std::string name, PyRef shim, PyRef model)
-      : shim_(std::move(shim)), model_(std::move(model)) {
+      : shim_(std::move(shim)),
+        model_(std::move(model)),
+        predict_(PyObject_GetAttrString(shim_.get(), "predict_v2_h")),
+        py_name_(PyUnicode_FromString(name.c_str())) {
+    if (!predict_ || !py_name_) PyErr_Clear();  // Execute answers that they are missing
     metadata_.name = std::move(name);
     metadata_.platform = "python";
     metadata_.execution = "python";
@@ -98,6 +103,8 @@ class PythonModelBackend final : public Backend {
   }
   ~PythonModelBackend() override {
     GilLock gil;
+    py_name_.reset();
+    predict_.reset();
     model_.reset();
     shim_.reset();
   }
@@ -110,24 +117,27 @@ class PythonModelBackend final : public Backend {
   Status Execute(std::span<const Tensor> inputs, std::span<const int> /*requested*/,
                  std::vector<Tensor>* outputs) override {
     GilLock gil;
-    PyRef names(PyList_New(0)), arrays(PyList_New(0));
+    PyRef names(PyList_New(0)), arrays(PyList_New(0)), datatypes(PyList_New(0));
+    if (!names || !arrays || !datatypes) return PythonError("model '" + metadata_.name + "': inputs");
     for (const Tensor& t : inputs) {
       ASSIGN_OR_RETURN(PyRef arr, TensorToNumpy(t));
       PyRef name(PyUnicode_FromString(t.name().c_str()));
+      PyRef datatype(PyUnicode_FromString(NumpyDatatypeName(t.dtype())));
+      if (!name || !datatype) return PythonError("model '" + metadata_.name + "': inputs");
       PyList_Append(names.get(), name.get());
       PyList_Append(arrays.get(), arr.get());
+      PyList_Append(datatypes.get(), datatype.get());
     }
     // The request's id, parameters and headers when the front end gave them (model/request_context.h).
     const RequestContext* ctx = CurrentRequestContext();
     const std::string_view id = ctx ? ctx->id : std::string_view();
-    PyRef fn(PyObject_GetAttrString(shim_.get(), "predict_v2_h"));
+    if (!predict_ || !py_name_) return Internal("model '" + metadata_.name + "': the kserve shim has no predict_v2_h");
     PyRef rid(PyUnicode_DecodeUTF8(id.data(), static_cast<Py_ssize_t>(id.size()), "replace"));
-    PyRef mname(PyUnicode_FromString(metadata_.name.c_str()));
     PyRef params = ParametersDict(ctx ? ctx->parameters : nullptr);
     PyRef headers = HeadersDict(ctx ? ctx->headers : nullptr);
-    if (!fn || !rid || !mname || !params || !headers) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
-    PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), rid.get(), mname.get(), names.get(),
-                                           arrays.get(), params.get(), headers.get(), nullptr));
+    if (!rid || !params || !headers) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
+    PyRef out(PyObject_CallFunctionObjArgs(predict_.get(), model_.get(), rid.get(), py_name_.get(), names.get(),
+                                           arrays.get(), params.get(), headers.get(), datatypes.get(), nullptr));
     if (!out) return ModelError(shim_.get(), "model '" + metadata_.name + "'");
     // (outputs, response headers): [(name, array)], [(name, value)]
     if (!PyTuple_Check(out.get()) || PyTuple_GET_SIZE(out.get()) != 2 || !PyList_Check(PyTuple_GET_ITEM(out.get(), 0))) {
@@ -150,17 +160,28 @@ class PythonModelBackend final : public Backend {
   ModelMetadata metadata_;
   PyRef shim_;
   PyRef model_;
+  PyRef predict_;  // the shim's predict_v2_h
+  PyRef py_name_;  // metadata_.name as a str
 };
 
-// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body (bytes)
-// and the request's headers go to the shim's `fn` (predict_v1_h / explain_v1), which runs KServe's
-// preprocess -> predict (or explain) -> postprocess on json.loads(body) and returns (JSON text, headers).
+// The V1 pass-through of one model (server/v1_passthrough.h) for :predict or :explain: the body (parsed here,
+// or as bytes when simdjson refuses it) and the request's headers go to the shim's `fn` (predict_v1_h /
+// explain_v1), which runs KServe's preprocess -> predict (or explain) -> postprocess on the value and returns
+// (JSON text, headers).
 class PythonV1PassThrough {
  public:
+  // Built with the GIL held. `fn` is looked up once here, not at each request.
   PythonV1PassThrough(std::string name, const char* fn, PyRef shim, PyRef model)
-      : name_(std::move(name)), fn_name_(fn), shim_(std::move(shim)), model_(std::move(model)) {}
+      : name_(std::move(name)),
+        fn_name_(fn),
+        shim_(std::move(shim)),
+        model_(std::move(model)),
+        fn_(PyObject_GetAttrString(shim_.get(), fn)) {
+    if (!fn_) PyErr_Clear();  // Call answers that the shim lacks it
+  }
   ~PythonV1PassThrough() {
     GilLock gil;
+    fn_.reset();
     model_.reset();
     shim_.reset();
   }
@@ -170,11 +191,18 @@ class PythonV1PassThrough {
   StatusOr<PassThroughAnswer> Call(const PassThroughCall& call) const {
     GilLock gil;
     const std::string where = "model '" + name_ + "'";
-    PyRef fn(PyObject_GetAttrString(shim_.get(), fn_name_));
-    PyRef text(PyBytes_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
+    if (!fn_) return Internal(where + ": the kserve shim has no " + fn_name_);
+    // The body parsed here (simdjson), so that Python gets the value without a bytes copy of the body and
+    // another call; text that simdjson refuses goes to the shim as bytes, for json.loads to decide.
+    PyRef value(JsonToPython(call.body));
+    if (!value && PyErr_Occurred()) return ModelError(shim_.get(), where);
+    PyRef text(value ? Py_NewRef(Py_None)
+                     : PyBytes_FromStringAndSize(call.body.data(), static_cast<Py_ssize_t>(call.body.size())));
     PyRef headers = HeadersDict(call.headers);
-    if (!fn || !text || !headers) return ModelError(shim_.get(), where);
-    PyRef out(PyObject_CallFunctionObjArgs(fn.get(), model_.get(), text.get(), headers.get(), nullptr));
+    if (!text || !headers) return ModelError(shim_.get(), where);
+    PyRef out(value ? PyObject_CallFunctionObjArgs(fn_.get(), model_.get(), text.get(), headers.get(), value.get(),
+                                                   nullptr)
+                    : PyObject_CallFunctionObjArgs(fn_.get(), model_.get(), text.get(), headers.get(), nullptr));
     if (!out) return ModelError(shim_.get(), where);
     PassThroughAnswer answer;
     Py_ssize_t n = 0;
@@ -192,6 +220,7 @@ class PythonV1PassThrough {
   const char* fn_name_;
   PyRef shim_;
   PyRef model_;
+  PyRef fn_;
 };
 
 V1PassThrough MakePassThrough(const std::string& name, const char* fn, PyObject* shim, PyObject* model) {
