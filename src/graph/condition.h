@@ -10,7 +10,14 @@
 //   modifiers `@this` and the `[...]`/`{...}` multipath forms KServe's docs use (`[@this].#(...)`).
 //   Anything outside the supported subset is refused with InvalidArgument naming the position, never
 //   evaluated loosely. Depth and length are bounded (hostile YAML).
-// - Exists evaluates against a parsed body. Pure, thread-safe (const), no allocation beyond the result.
+// - Exists evaluates against a body parsed with graph/go_json.h's ParseLikeGo (ordered: gjson walks keys in
+//   document order, which wildcards and queries see). Pure, thread-safe (const); allocates only for the
+//   values gjson builds (`#`, `#.path`, `#(...)#`, multipaths).
+// - warning(): non-empty when the path is accepted but probably does not mean what it looks like (gjson
+//   has no `&&` / `||`: `#(a>0.5 && a<=0.9)` compares `a` with the whole text after `>`, which Go's
+//   ParseFloat reads as 0). CompileGraph copies it into Graph::warnings.
+// - Limits: kMaxConditionBytes bytes, kMaxConditionDepth nested paths (queries, multipaths, components
+//   after a query or `#.`), kMaxConditionComponents components in all.
 #pragma once
 
 #include <memory>
@@ -24,18 +31,22 @@
 namespace inferd::graph {
 
 inline constexpr size_t kMaxConditionBytes = 4096;
+inline constexpr int kMaxConditionDepth = 16;
+inline constexpr int kMaxConditionComponents = 128;
 
 class Condition {
  public:
   static StatusOr<Condition> Parse(std::string_view path);
   // gjson's Get(body, path).Exists().
-  bool Exists(const nlohmann::json& body) const;
+  bool Exists(const nlohmann::ordered_json& body) const;
   const std::string& text() const { return text_; }
+  const std::string& warning() const { return warning_; }
 
   struct Ast;  // condition.cc
 
  private:
   std::string text_;
+  std::string warning_;
   std::shared_ptr<const Ast> ast_;
 };
 

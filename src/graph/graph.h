@@ -78,6 +78,9 @@ struct Step {
 struct Node {
   RouterType type = RouterType::kSequence;
   std::vector<Step> steps;
+  // Sequence: the index of the last step that sends the node's input (the run moves the input into that
+  // call instead of copying it); steps.size() when none does.
+  size_t last_input_use = 0;
 };
 
 struct Graph {
@@ -86,13 +89,15 @@ struct Graph {
   // routerTimeouts.serviceClient: the deadline of each step call; 0 = none of its own (the gateway's
   // per-service timeout still applies).
   std::chrono::milliseconds step_timeout{0};
-  // routerTimeouts.serverWrite (default 60 s): the whole run's deadline.
+  // routerTimeouts.serverWrite (default 60 s): the whole run's deadline (0 = none, as Go's 0).
   std::chrono::milliseconds run_timeout{60000};
   // Header propagation patterns (KServe: env PROPAGATE_HEADERS / configmap router.headers.propagate): a
   // header is copied to every step call when its Go-canonical name matches any of them (unanchored,
   // case-sensitive).
   std::vector<std::shared_ptr<const re2::RE2>> propagate;
-  std::vector<std::string> warnings;  // e.g. a skipped invalid pattern (shown in the graph's events)
+  // e.g. a skipped invalid pattern, a condition on a Splitter or Ensemble step (KServe ignores those), a
+  // condition using && (gjson has none); shown in the graph's events.
+  std::vector<std::string> warnings;
   size_t max_answer_bytes = 64 << 20;
 };
 
