@@ -215,15 +215,21 @@ void GraphController::Pass(const std::string& now) {
   if (!graphs.ok()) return;
   std::map<std::string, std::map<std::string, Json>> isvcs, runtimes;  // ns -> name -> object
   std::map<std::string, Json> cluster_runtimes;
+  // Keys are read before the object moves (nlohmann's operator= takes its argument by value, and C++17
+  // evaluates an assignment's right side first).
+  auto add = [](std::map<std::string, Json>& by_name, Json& o) {
+    std::string name = StringAt(o, {"metadata", "name"});
+    by_name[name] = std::move(o);
+  };
   if (!graphs->items.empty()) {
     if (auto l = db_->List(api::InferenceServiceType(), ""); l.ok()) {
-      for (auto& o : l->items) isvcs[StringAt(o, {"metadata", "namespace"})][StringAt(o, {"metadata", "name"})] = std::move(o);
+      for (auto& o : l->items) add(isvcs[StringAt(o, {"metadata", "namespace"})], o);
     }
     if (auto l = db_->List(api::ServingRuntimeType(), ""); l.ok()) {
-      for (auto& o : l->items) runtimes[StringAt(o, {"metadata", "namespace"})][StringAt(o, {"metadata", "name"})] = std::move(o);
+      for (auto& o : l->items) add(runtimes[StringAt(o, {"metadata", "namespace"})], o);
     }
     if (auto l = db_->List(api::ClusterServingRuntimeType(), ""); l.ok()) {
-      for (auto& o : l->items) cluster_runtimes[StringAt(o, {"metadata", "name"})] = std::move(o);
+      for (auto& o : l->items) add(cluster_runtimes, o);
     }
   }
   std::vector<gateway::GraphRoute> routes;
