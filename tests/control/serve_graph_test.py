@@ -371,8 +371,8 @@ spec:
         self.assertNotIn("x-other", headers)
         self.assertEqual(got["body"], {"instances": [1]})
         self.assertEqual(got["path"], "/v1/models/echo-isvc:predict")  # KServe's predict path by protocol
-        # The invalid pattern (Test-Header-[0-9) was skipped: a warning in the graph's conditions? No: its
-        # events/log; the graph still works with the valid ones (asserted above).
+        # The serve config's invalid pattern (Test-Header-[0-9) is skipped, as KServe's router does: the valid
+        # ones still apply (asserted above).
 
     def test_10_step_at_zero_is_activated(self):
         nodes = """    root:
