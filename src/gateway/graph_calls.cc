@@ -25,6 +25,13 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
+// A propagated header the step request may carry: not its framing or its Host, which the call sets itself (a
+// pattern such as `.*` would otherwise duplicate them).
+bool Propagable(const std::string& name) {
+  return !beast::iequals(name, "host") && !beast::iequals(name, "content-length") &&
+         !beast::iequals(name, "transfer-encoding");
+}
+
 // One call to a service of this gateway, through the worker's machinery (the client session's upstream half,
 // for a request the gateway makes itself: Beast serializes it and parses the answer; there is no client byte
 // buffer to forward as is).
@@ -130,6 +137,7 @@ class StepCall : public std::enable_shared_from_this<StepCall> {
     req_.set(http::field::host, host_);
     bool typed = false;
     for (const auto& h : headers_) {
+      if (!Propagable(h.name)) continue;
       typed |= beast::iequals(h.name, "content-type");
       req_.insert(h.name, h.value);
     }
@@ -349,6 +357,7 @@ class ExternalCall : public std::enable_shared_from_this<ExternalCall> {
     req_.set(http::field::host, host);
     bool typed = false;
     for (const auto& h : headers) {
+      if (!Propagable(h.name)) continue;
       typed |= beast::iequals(h.name, "content-type");
       req_.insert(h.name, h.value);
     }
