@@ -472,6 +472,26 @@ def web_access_seeds():
     ])
 
 
+def graph_condition_seeds():
+    # The condition (a gjson path), a newline, then the body it is evaluated on (fuzz/graph_condition_fuzz.cc).
+    friends = ('{"friends":[{"first":"Dale","last":"Murphy","age":44,"nets":["ig","fb"]},'
+               '{"first":"Roger","last":"Craig","age":68,"nets":["fb","tw"]}],"fav.movie":"x","k":"\\u00e9"}')
+    write("graph_condition_fuzz", [
+        '[@this].#(decision_picker==ERROR)\n{"decision_picker":"ERROR","key1":{"name":"abc"}}',
+        'instances.#(modelId=="2")\n{"instances":[{"modelId":"1"},{"modelId":"2"}]}',
+        '[@this].#(instances.0.data>0.5 && instances.0.data<=0.9)\n{"instances":[{"data":0.7}]}',
+        'friends.#(nets.#(=="fb"))#.first\n' + friends,
+        'friends.#(first%"D*").last\n' + friends,
+        'friends.#(age>=60)#.nets.#\n' + friends,
+        'fav\\.movie\n' + friends,
+        'f?iend*.1.last\n' + friends,
+        '{a:friends.0.first,friends.#}\n' + friends,
+        'vals.#(b==~false)#.a\n{"vals":[{"a":1,"b":"0"},{"a":2,"b":null},{"a":3}]}',
+        '\n{"":1}',
+        'predictions\n{"predictions":[[1,2.5e-7,1e21],{"b":"<&>","a":null}],"Predictions":[true]}',
+    ])
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -489,6 +509,7 @@ def main():
     sklearn_seeds(build)
     explain_seeds()
     web_access_seeds()
+    graph_condition_seeds()
 
 
 if __name__ == "__main__":

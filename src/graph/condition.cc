@@ -565,13 +565,38 @@ bool QueryMatches(const Ast& q, const Json* value) {
   return false;  // null, objects and arrays never compare
 }
 
-Found Query(const Json& arr, const Ast& a) {
+// The elements gjson's array forms walk: a JSON array, or the values a `[...]` multipath found (which
+// `[@this].#(...)` then queries without copying the body into a new array).
+struct JsonArray {
+  const Json& j;
+  size_t size() const { return j.size(); }
+  const Json& at(size_t i) const { return j[i]; }
+  auto begin() const { return j.begin(); }
+  auto end() const { return j.end(); }
+};
+struct RefList {
+  const std::vector<const Json*>& v;
+  struct It {
+    std::vector<const Json*>::const_iterator i;
+    const Json& operator*() const { return **i; }
+    It& operator++() { return ++i, *this; }
+    bool operator!=(const It& o) const { return i != o.i; }
+  };
+  size_t size() const { return v.size(); }
+  const Json& at(size_t i) const { return *v[i]; }
+  It begin() const { return {v.begin()}; }
+  It end() const { return {v.end()}; }
+};
+
+template <class Arr>
+Found Query(const Arr& arr, const Ast& a) {
   Json all = Json::array();
   for (const Json& e : arr) {
     Found candidate;
     if (e.is_object() || e.is_array()) {
-      candidate = a.qpath ? Get(e, *a.qpath) : Found{};  // an empty query path on a container: key ""
-      if (!a.qpath && e.is_object()) {
+      if (a.qpath) {
+        candidate = Get(e, *a.qpath);
+      } else if (e.is_object()) {  // an empty query path on a container: the key ""
         auto it = e.find("");
         if (it != e.end()) candidate.ref = &*it;
       }
@@ -589,27 +614,60 @@ Found Query(const Json& arr, const Ast& a) {
   return {};
 }
 
-Found Get(const Json& v, const Ast& a) {
+template <class Arr>
+Found OnArray(const Arr& arr, const Ast& a) {
   switch (a.form) {
-    case Ast::Form::kThis: return Then(v, a);
-    case Ast::Form::kMulti: {
-      Json built = a.multi == '[' ? Json::array() : Json::object();
-      for (const auto& sub : a.subs) {
-        Found r = Get(v, *sub.path);
-        if (!r.exists()) continue;
-        if (a.multi == '[') {
-          built.push_back(*r.ref);
-        } else if (!built.contains(sub.name)) {  // gjson's raw object keeps duplicates; reads see the first
-          built[sub.name] = *r.ref;
-        }
+    case Ast::Form::kCount: return Found::Own(Json(arr.size()));
+    case Ast::Form::kEach: {
+      Json out = Json::array();
+      for (const Json& e : arr) {
+        Found r = Get(e, *a.next);
+        if (r.exists()) out.push_back(*r.ref);
       }
-      if (!a.next) return Found::Own(std::move(built));
-      Found r = Get(built, *a.next);
-      if (r.exists() && !r.owned) r = Found::Own(*r.ref);  // `built` dies here
-      return r;
+      return Found::Own(std::move(out));
     }
-    default: break;
+    case Ast::Form::kQuery: return Query(arr, a);
+    case Ast::Form::kKey:
+      if (!a.has_index || a.index >= arr.size()) return {};
+      return Then(arr.at(static_cast<size_t>(a.index)), a);
+    default: return {};  // kThis / kMulti are handled before
   }
+}
+
+Found Multi(const Json& v, const Ast& a) {
+  std::vector<Found> found;
+  found.reserve(a.subs.size());
+  bool all_refs = true;
+  for (const auto& sub : a.subs) {
+    found.push_back(Get(v, *sub.path));
+    all_refs = all_refs && !found.back().owned;
+  }
+  bool array_form = a.next && a.next->form != Ast::Form::kThis && a.next->form != Ast::Form::kMulti;
+  if (a.multi == '[' && array_form && all_refs) {
+    std::vector<const Json*> refs;
+    for (const Found& f : found) {
+      if (f.exists()) refs.push_back(f.ref);
+    }
+    return OnArray(RefList{refs}, *a.next);  // results point into the body, not into `found`
+  }
+  Json built = a.multi == '[' ? Json::array() : Json::object();
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (!found[i].exists()) continue;
+    if (a.multi == '[') {
+      built.push_back(*found[i].ref);
+    } else if (!built.contains(a.subs[i].name)) {  // gjson's raw object keeps duplicates; reads see the first
+      built[a.subs[i].name] = *found[i].ref;
+    }
+  }
+  if (!a.next) return Found::Own(std::move(built));
+  Found r = Get(built, *a.next);
+  if (r.exists() && !r.owned) r = Found::Own(*r.ref);  // `built` dies here
+  return r;
+}
+
+Found Get(const Json& v, const Ast& a) {
+  if (a.form == Ast::Form::kThis) return Then(v, a);
+  if (a.form == Ast::Form::kMulti) return Multi(v, a);
   if (v.is_object()) {
     if (a.form == Ast::Form::kQuery) return {};  // gjson would look up a key spelled like the query
     for (auto it = v.begin(); it != v.end(); ++it) {
@@ -622,23 +680,7 @@ Found Get(const Json& v, const Ast& a) {
     }
     return {};
   }
-  if (v.is_array()) {
-    switch (a.form) {
-      case Ast::Form::kCount: return Found::Own(Json(v.size()));
-      case Ast::Form::kEach: {
-        Json out = Json::array();
-        for (const Json& e : v) {
-          Found r = Get(e, *a.next);
-          if (r.exists()) out.push_back(*r.ref);
-        }
-        return Found::Own(std::move(out));
-      }
-      case Ast::Form::kQuery: return Query(v, a);
-      default:
-        if (!a.has_index || a.index >= v.size()) return {};
-        return Then(v[static_cast<size_t>(a.index)], a);
-    }
-  }
+  if (v.is_array()) return OnArray(JsonArray{v}, a);
   return {};  // a scalar has no members
 }
 
@@ -661,6 +703,13 @@ StatusOr<Condition> Condition::Parse(std::string_view path) {
 bool Condition::Exists(const nlohmann::ordered_json& body) const {
   if (!ast_) return false;
   return Get(body, *ast_).exists();
+}
+
+std::optional<nlohmann::ordered_json> Condition::Value(const nlohmann::ordered_json& body) const {
+  if (!ast_) return std::nullopt;
+  Found f = Get(body, *ast_);
+  if (!f.exists()) return std::nullopt;
+  return *f.ref;
 }
 
 }  // namespace inferd::graph

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,8 @@ class Condition {
   static StatusOr<Condition> Parse(std::string_view path);
   // gjson's Get(body, path).Exists().
   bool Exists(const nlohmann::ordered_json& body) const;
+  // gjson's Get(body, path) when it exists (tests and diagnostics; Exists does not copy).
+  std::optional<nlohmann::ordered_json> Value(const nlohmann::ordered_json& body) const;
   const std::string& text() const { return text_; }
   const std::string& warning() const { return warning_; }
 

@@ -9,6 +9,12 @@
 #include <cmath>
 #include <cstring>
 
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include <simdjson.h>
+
 #include "core/json_depth.h"
 
 namespace inferd::graph {
@@ -215,8 +221,89 @@ bool GoJsonValid(std::string_view s) {
   }
 }
 
-std::optional<nlohmann::ordered_json> ParseLikeGo(std::string_view text) {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// simdjson's element -> ordered_json, depth bounded by the parser's max_depth.
+Json Convert(simdjson::dom::element e, DuplicateKeys dup) {
+  using T = simdjson::dom::element_type;
+  switch (e.type()) {
+    case T::ARRAY: {
+      Json out = Json::array();
+      simdjson::dom::array arr(e);
+      out.get_ref<Json::array_t&>().reserve(arr.size());
+      for (simdjson::dom::element x : arr) out.push_back(Convert(x, dup));
+      return out;
+    }
+    case T::OBJECT: {
+      Json out = Json::object();
+      auto& members = out.get_ref<Json::object_t&>();
+      simdjson::dom::object obj(e);
+      // ordered_json finds keys by a linear scan: past a few members, a set of the keys seen says whether
+      // one repeats (JSON objects rarely do), keeping the conversion linear.
+      std::unordered_set<std::string_view> seen;
+      bool big = obj.size() > 16;
+      for (auto field : obj) {
+        std::string_view key = field.key;
+        bool repeated = big ? !seen.insert(key).second : members.find(std::string(key)) != members.end();
+        if (!repeated) {
+          members.emplace_back(std::string(key), Convert(field.value, dup));
+        } else if (dup == DuplicateKeys::kLast) {
+          members.find(std::string(key))->second = Convert(field.value, dup);
+        }
+      }
+      return out;
+    }
+    case T::INT64: return Json(int64_t(e));
+    case T::UINT64: return Json(uint64_t(e));
+    case T::DOUBLE: return Json(double(e));
+    case T::STRING: return Json(std::string(std::string_view(e)));
+    case T::BOOL: return Json(bool(e));
+    case T::NULL_VALUE: return Json(nullptr);
+  }
+  return Json();
+}
+
+// simdjson holds about 14 bytes per byte of capacity (tape, structural indexes, strings): a worker thread keeps
+// at most ~3.5 MiB; a larger body gets a parser of its own size, freed after it.
+constexpr size_t kKeptParserCapacity = 256 << 10;
+
+std::optional<Json> ParseWithSimdjson(std::string_view text, DuplicateKeys dup, bool* fallback) {
+  thread_local std::unique_ptr<simdjson::dom::parser> parser;
+  if (!parser) {
+    parser = std::make_unique<simdjson::dom::parser>();
+    // simdjson 3.0.1 counts a scalar inside the innermost container as one more level (measured): with
+    // max_depth kMaxBodyDepth + 1, kMaxBodyDepth containers around a value pass and one more fails (only
+    // kMaxBodyDepth + 1 empty containers also pass; recursion stays bounded either way).
+    if (parser->allocate(simdjson::dom::MINIMAL_DOCUMENT_CAPACITY, static_cast<size_t>(kMaxBodyDepth) + 1)) {
+      parser.reset();
+      *fallback = true;
+      return std::nullopt;
+    }
+  }
+  simdjson::dom::element root;
+  auto err = parser->parse(text.data(), text.size()).get(root);
+  std::optional<Json> out;
+  if (err == simdjson::SUCCESS) out = Convert(root, dup);
+  if (parser->capacity() > kKeptParserCapacity) parser.reset();
+  if (out) return out;
+  // Invalid UTF-8 (Go replaces it) and numbers simdjson does not take (integers beyond 64 bits, which Go
+  // reads as float64) go to the slower parser; anything else is not JSON for Go either.
+  *fallback = err == simdjson::UTF8_ERROR || err == simdjson::NUMBER_ERROR ||
+              err == simdjson::NUMBER_OUT_OF_RANGE;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<nlohmann::ordered_json> ParseLikeGo(std::string_view text, DuplicateKeys dup) {
+  bool fallback = false;  // simdjson enforces kMaxBodyDepth itself (its parser's max_depth)
+  if (auto v = ParseWithSimdjson(text, dup, &fallback)) return v;
+  if (!fallback) return std::nullopt;
   if (!CheckJsonDepth(text, "body", kMaxBodyDepth).ok()) return std::nullopt;
+  // nlohmann stops at a NUL byte as at the end of input; JSON has none outside strings, and none raw inside.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string fixed;
   for (size_t i = 0; i < text.size();) {
     size_t n = Utf8Len(text, i);
@@ -230,7 +317,32 @@ std::optional<nlohmann::ordered_json> ParseLikeGo(std::string_view text) {
     i += n;
   }
   std::string_view src = fixed.empty() ? text : std::string_view(fixed);
-  auto v = nlohmann::ordered_json::parse(src.begin(), src.end(), nullptr, /*allow_exceptions=*/false);
+  if (!fixed.empty()) {  // valid UTF-8 now: simdjson can take it unless its numbers are the problem
+    bool again = false;
+    if (auto v = ParseWithSimdjson(src, dup, &again)) return v;
+    if (!again) return std::nullopt;
+  }
+  // nlohmann keeps the last value of a repeated key; kFirst needs its own pass over the text (rare:
+  // only bodies with integers beyond 64 bits and a repeated key get here), so the callback keeps the first.
+  if (dup == DuplicateKeys::kFirst) {
+    std::vector<std::unordered_set<std::string>> keys;
+    bool skip_next = false;
+    auto keep_first = [&](int depth, nlohmann::ordered_json::parse_event_t ev, Json& parsed) {
+      using E = nlohmann::ordered_json::parse_event_t;
+      if (ev == E::object_start) keys.emplace_back();
+      if (ev == E::object_end && !keys.empty()) keys.pop_back();
+      if (ev == E::key && !keys.empty()) {
+        skip_next = !keys.back().insert(parsed.get<std::string>()).second;
+        return !skip_next;
+      }
+      (void)depth;
+      return true;
+    };
+    auto v = Json::parse(src.begin(), src.end(), keep_first, /*allow_exceptions=*/false);
+    if (v.is_discarded()) return std::nullopt;
+    return v;
+  }
+  auto v = Json::parse(src.begin(), src.end(), nullptr, /*allow_exceptions=*/false);
   if (v.is_discarded()) return std::nullopt;
   return v;
 }

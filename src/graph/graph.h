@@ -17,8 +17,10 @@
 //   request","cause":...} with 404 (Switch no-match) or 500.
 // - Threading: RunGraph and every callback of one run happen on one thread at a time (the gateway worker
 //   that received the request); StepCaller implementations may invoke `done` synchronously from inside
-//   Call (test fakes do) or later on that same worker. A Graph is immutable once compiled and shared
-//   between runs (shared_ptr<const Graph>).
+//   Call (test fakes do) or later on that same worker; with a synchronous caller RunGraph's `done` runs
+//   before RunGraph returns. Late answers (an Ensemble step still running when a Hard failure decided the
+//   node) are accepted and dropped; the run's state lives until the last callback is gone. A Graph is
+//   immutable once compiled and shared between runs (shared_ptr<const Graph>).
 // - Bounds: nodeName recursion depth (cycles are refused by validation; depth is also capped here), the
 //   number of calls one run makes (kMaxCallsPerRun), and the bytes of an assembled answer
 //   (max_answer_bytes) are limited; exceeding one ends the run with a 500 naming the limit.

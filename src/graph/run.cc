@@ -127,14 +127,13 @@ class SequenceRun : public std::enable_shared_from_this<SequenceRun> {
   // KServe: the condition is evaluated on the previous step's answer, which must be JSON (at step 0 there
   // is none: "invalid response"); when it does not hold, the node returns that answer with status 200.
   bool ConditionHolds(const Condition& c) {
-    if (!have_answer_ || !GoJsonValid(last_.body)) {
-      Done(Fail("invalid response"));
-      return false;
-    }
-    auto body = ParseLikeGo(last_.body);
+    std::optional<Json> body;
+    if (have_answer_) body = ParseLikeGo(last_.body, DuplicateKeys::kFirst);  // gjson finds a repeated key's first value
     if (!body) {
-      Done(Fail("invalid response (nested deeper than " + std::to_string(kMaxBodyDepth) +
-                " levels or holding a lone UTF-16 surrogate escape)"));
+      bool valid = have_answer_ && GoJsonValid(last_.body);
+      Done(Fail(valid ? "invalid response (nested deeper than " + std::to_string(kMaxBodyDepth) +
+                            " levels or holding a lone UTF-16 surrogate escape)"
+                      : "invalid response"));
       return false;
     }
     if (c.Exists(*body)) return true;
@@ -314,10 +313,10 @@ void Run::RunNode(const std::string& name, std::shared_ptr<std::string> input, i
       return k(Fail("no route was selected by the splitter"));
     }
     case RouterType::kSwitch: {
-      if (GoJsonValid(*input)) {
-        auto body = ParseLikeGo(*input);
+      // gjson.ValidBytes first in KServe; ParseLikeGo accepts only what it accepts.
+      if (auto body = ParseLikeGo(*input, DuplicateKeys::kFirst)) {
         for (const Step& step : node.steps) {
-          if (body && step.condition && step.condition->Exists(*body)) return one(step);
+          if (step.condition && step.condition->Exists(*body)) return one(step);
         }
       }
       return k(Fail("None of the routes matched with the switch condition", 404));
@@ -369,7 +368,9 @@ void Run::Finish(NodeResult r) {
 }
 
 // Go's callService: for each pattern in order, every incoming header not yet taken whose canonical name
-// matches (unanchored) is copied with all its values.
+// matches (unanchored) is copied with all its values. Never copied, whatever the patterns: Host (Go's
+// server moves it out of the header map), and the framing headers Go's client writes itself
+// (Content-Length, Transfer-Encoding, Connection).
 Headers Propagate(const Graph& g, const Headers& in) {
   Headers out;
   if (g.propagate.empty()) return out;
@@ -377,6 +378,10 @@ Headers Propagate(const Graph& g, const Headers& in) {
   canon.reserve(in.size());
   for (const Header& h : in) canon.push_back(CanonicalHeaderName(h.name));
   std::vector<bool> taken(in.size(), false);
+  for (size_t i = 0; i < in.size(); ++i) {
+    const std::string& c = canon[i];
+    taken[i] = c == "Host" || c == "Content-Length" || c == "Transfer-Encoding" || c == "Connection";
+  }
   for (const auto& re : g.propagate) {
     for (size_t i = 0; i < in.size(); ++i) {
       if (taken[i] || !RE2::PartialMatch(canon[i], *re)) continue;

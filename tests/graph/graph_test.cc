@@ -342,6 +342,15 @@ TEST_P(GraphModes, InvalidHeaderPatternSkippedWithWarning) {
   EXPECT_EQ(AsMap(caller.seen[0].headers), (std::map<std::string, std::string>{{"Authorization", "Bearer Token"}}));
 }
 
+TEST_P(GraphModes, FramingHeadersNeverPropagated) {
+  auto g = Compile(R"({"nodes":{"root":{"routerType":"Sequence","steps":[{"serviceUrl":"http://s"}]}}})", {".*"});
+  Send(g, "{}", {{"host", "h"}, {"content-length", "2"}, {"Transfer-Encoding", "chunked"}, {"connection", "close"},
+                 {"x-a", "1"}, {"X-A", "2"}, {"content-type", "application/x"}});
+  EXPECT_EQ(caller.seen[0].headers.size(), 3u);
+  EXPECT_EQ(AsMap(caller.seen[0].headers),
+            (std::map<std::string, std::string>{{"X-A", "12"}, {"Content-Type", "application/x"}}));
+}
+
 TEST(CanonicalHeaderNameTest, GoRules) {
   EXPECT_EQ(CanonicalHeaderName("x-request-id"), "X-Request-Id");
   EXPECT_EQ(CanonicalHeaderName("CONTENT-TYPE"), "Content-Type");
@@ -426,6 +435,32 @@ TEST_P(GraphModes, MapPredictionsKeepsBodyWhenNotApplicable) {
     EXPECT_EQ(Send(g, same).body, same) << same;
   }
   EXPECT_EQ(Send(g, R"({"Predictions":[{"b":1,"a":2}],"instances":[0],"other":1})").body, R"({"instances":[{"a":2,"b":1}]})");
+}
+
+TEST_P(GraphModes, SequenceWithoutConditionPassesBytesThrough) {
+  caller.services["http://echo"] = [](const std::string& body, const Headers&) {
+    return CallOutcome{Status::Ok(), 200, body};
+  };
+  auto g = Compile(R"({"nodes":{"root":{"routerType":"Sequence","steps":[
+      {"serviceUrl":"http://echo"},{"serviceUrl":"http://echo","data":"$response"}]}}})");
+  // Not JSON, invalid UTF-8, a NUL byte, numbers Go would re-format: all reach the client unchanged.
+  const std::string odd("{\"a\":1.50,\"a\":2} \xff\0tail", 23);
+  Answer a = Send(g, odd);
+  EXPECT_EQ(a.body, odd);
+  EXPECT_FALSE(a.json);
+  EXPECT_EQ(Send(g, R"({"n":1.50e1})").body, R"({"n":1.50e1})");
+}
+
+TEST_P(GraphModes, LargeBodiesThroughConditionsAndEnsembles) {
+  // Bodies past the per-thread parser's kept capacity (256 KiB): parsed, then the parser is released.
+  std::string big = R"({"decision_picker":"SUCCESS","instances":[)";
+  for (int i = 0; i < 60000; ++i) big += std::to_string(i) + ",";
+  big += "0]}";
+  auto g = Compile(R"J({"nodes":{"root":{"routerType":"Switch","steps":[
+      {"serviceUrl":"http://e","condition":"instances.#(==59999)"},{"serviceUrl":"http://s","condition":"x"}]}}})J");
+  EXPECT_EQ(Send(g, big).status, 404);
+  EXPECT_EQ(Send(g, R"({"instances":[59999]})").status, 404);
+  EXPECT_EQ(Send(g, R"({"x":1})").status, 200);
 }
 
 TEST_P(GraphModes, EmptySequenceAnswersAnError) {
