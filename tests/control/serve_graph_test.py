@@ -7,19 +7,25 @@
 - test_inference_graph: sklearn -> xgboost -> sklearn, all Hard, on iris: predictions [1, 1].
 - A Switch on the path form /graph/{ns}/{graph}; status Ready / not Ready naming the missing service; a bad
   condition shown as InvalidGraph; header propagation per the serve config's router.headers.propagate (KServe's
-  configmap key); a step whose service is at zero replicas is activated; `inferd get ig`, `describe`, `delete`.
+  configmap key); a step whose service is at zero replicas is activated; `inferd get ig`, `describe`, `delete`;
+  serviceUrl to one of the gateway's own hosts and to a server outside inferd (and an unreachable one: 500);
+  routerTimeouts.serviceClient (500 naming it) and serverWrite (the connection closes with no answer).
 
 Run by ctest with Debian's /usr/bin/python3; environment as for serve_test.py. Generous timeouts; nothing here
 is about speed.
 """
 
+import http.server
 import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import unittest
+
+import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve_test as st  # noqa: E402  (Serve, helpers)
@@ -58,7 +64,11 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self): self.send(200, {"ready": True})
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if mode == "success":
+        if mode == "slow":
+            import time
+            time.sleep(3)
+            self.send(200, {"predictions": [{"message": "SUCCESS"}]})
+        elif mode == "success":
             self.send(200, {"predictions": [{"message": "SUCCESS"}]})
         elif mode == "error":
             self.send(404, {"detail": "Intentional 404 code"})
@@ -114,11 +124,12 @@ class ServeGraphTest(st.ApplyMixin, unittest.TestCase):
         cls.serve = st.Serve(os.path.join(cls.tmp, "data"), ["--config", config])
         docs = [isvc_yaml("success-isvc", "success", cls.script), isvc_yaml("error-isvc", "error", cls.script),
                 isvc_yaml("echo-isvc", "echo", cls.script),
-                isvc_yaml("zero-isvc", "success", cls.script, "    minReplicas: 0\n")]
+                isvc_yaml("zero-isvc", "success", cls.script, "    minReplicas: 0\n"),
+                isvc_yaml("slow-isvc", "slow", cls.script)]
         rc, out, err = cls.serve.cli("apply", "-f", "-", stdin="---".join(docs))
         if rc != 0:
             raise RuntimeError(out + err)
-        for name in ("success-isvc", "error-isvc", "echo-isvc", "zero-isvc"):
+        for name in ("success-isvc", "error-isvc", "echo-isvc", "zero-isvc", "slow-isvc"):
             cls.serve.wait_ready(name, timeout=120)
 
     @classmethod
@@ -405,6 +416,61 @@ spec:
         while time.time() < deadline and self.post("cli-graph", {}).status_code != 404:
             time.sleep(0.1)
         self.assertEqual(self.post("cli-graph", {}).status_code, 404)
+
+    def test_12_service_urls(self):
+        # A server outside inferd: called over plain HTTP from the gateway's worker.
+        class External(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                got = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                b = json.dumps({"predictions": [{"message": "EXTERNAL", "path": self.path, "got": got}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(b)))
+                self.end_headers()
+                self.wfile.write(b)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), External)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            port = httpd.server_address[1]
+            nodes = """    root:
+      routerType: Sequence
+      steps:
+        - serviceUrl: http://success-isvc.default.svc.cluster.local/v1/models/success-isvc:predict
+        - serviceUrl: http://127.0.0.1:%d/v1/models/ext:predict
+          data: $response
+""" % port
+            self.ready_graph("urls", nodes)
+            r = self.post("urls", {"instances": [1]})
+            self.assertEqual(r.status_code, 200, r.text)
+            p = r.json()["predictions"][0]
+            self.assertEqual((p["message"], p["path"], p["got"]), ("EXTERNAL", "/v1/models/ext:predict", SUCCESS))
+        finally:
+            httpd.shutdown()
+        nodes = "    root:\n      routerType: Sequence\n      steps:\n        - serviceUrl: http://127.0.0.1:1/x\n"
+        self.ready_graph("unreachable", nodes)
+        r = self.post("unreachable", {})
+        self.assertEqual(r.status_code, 500, r.text)
+        self.assertEqual(r.json()["error"], "Failed to process request")
+        self.assertIn("127.0.0.1:1", r.json()["cause"])
+
+    def test_13_router_timeouts(self):
+        nodes = "    root:\n      routerType: Sequence\n      steps:\n        - serviceName: slow-isvc\n"
+        self.ready_graph("step-timeout", nodes, "  routerTimeouts:\n    serviceClient: 1\n")
+        t0 = time.time()
+        r = self.post("step-timeout", {})
+        self.assertEqual(r.status_code, 500, r.text)
+        self.assertIn("serviceClient", r.json()["cause"])
+        self.assertLess(time.time() - t0, 2.9)  # the slow service takes 3 s: the step's 1 s ended it
+        self.ready_graph("run-timeout", nodes, "  routerTimeouts:\n    serverWrite: 1\n")
+        with self.assertRaises(requests.exceptions.ConnectionError):  # closed with no answer, as KServe's
+            self.post("run-timeout", {})
+        r = self.post("step-timeout", {})  # the gateway goes on
+        self.assertEqual(r.status_code, 500)
 
 
 if __name__ == "__main__":
