@@ -82,13 +82,17 @@ spec:
         - serviceName: step-b
           data: \$request
 YAML
+# Ready: both services answer (the graph alone could answer 200 with a Soft first step failing).
+answers() {  # HOST PATH: the status code
+  curl -s -o /dev/null -w '%{http_code}' -H "Host: $1" -d @"$WORK/body.json" "http://127.0.0.1:$HTTP$2" || true
+}
 for ((i = 0; i < 600; i++)); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: two-steps.default.example.com' \
-           -d @"$WORK/body.json" "http://127.0.0.1:$HTTP/" || true)
-  [[ $code == 200 ]] && break
+  codes="$(answers step-a.default.example.com /v1/models/step-a:predict)$(answers step-b.default.example.com \
+           /v1/models/step-b:predict)$(answers two-steps.default.example.com /)"
+  [[ $codes == 200200200 ]] && break
   sleep 0.2
 done
-[[ $code == 200 ]] || die "the graph did not answer 200 within 120 s (last: $code)"
+[[ $codes == 200200200 ]] || die "the services and the graph did not all answer 200 within 120 s (last: $codes)"
 
 log "measuring: $ROUNDS rounds of $REQUESTS graph requests, then $REQUESTS direct pairs"
 "$LAT" --port "$HTTP" --body_file "$WORK/body.json" --graph_host two-steps.default.example.com \
