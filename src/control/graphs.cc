@@ -233,6 +233,7 @@ void GraphController::Pass(const std::string& now) {
     }
   }
   std::vector<gateway::GraphRoute> routes;
+  std::vector<std::string> warnings;  // e.g. a skipped header pattern (KServe's router logs them)
   std::string fingerprint;
   for (Json& obj : graphs->items) {
     std::string ns = StringAt(obj, {"metadata", "namespace"});
@@ -252,6 +253,9 @@ void GraphController::Pass(const std::string& now) {
     };
     GraphPlan plan = PlanGraph(obj, isvc, runtime, options_, now);
     fingerprint += plan.fingerprint + ";";
+    if (plan.route.graph) {
+      for (const auto& w : plan.route.graph->warnings) warnings.push_back(ns + "/" + plan.route.name + ": " + w);
+    }
     routes.push_back(std::move(plan.route));
     if (obj.contains("status") && obj["status"] == plan.status) continue;
     obj["status"] = std::move(plan.status);
@@ -262,6 +266,7 @@ void GraphController::Pass(const std::string& now) {
   }
   if (fingerprint == last_fingerprint_) return;
   last_fingerprint_ = fingerprint;
+  for (const auto& w : warnings) LOG_WARN("inferencegraph {}", w);
   publish_(std::move(routes));
 }
 

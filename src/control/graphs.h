@@ -21,7 +21,8 @@
 //   lastTransitionTime is kept for unchanged conditions.
 // - GraphController::Pass (reconciler thread, every pass): lists graphs, InferenceServices and runtimes,
 //   writes statuses that changed, and calls `publish` with every graph's route when the routes' fingerprint
-//   (graph uid and generation, resolved targets, errors) changed since the last call.
+//   (graph uid and generation, resolved targets, errors, warnings) changed since the last call, logging the
+//   compiled graphs' warnings (a skipped header pattern) then, as KServe's router logs them.
 #pragma once
 
 #include <functional>
