@@ -342,8 +342,9 @@ class StepCall : public std::enable_shared_from_this<StepCall> {
 // `deadline` and the answer's bytes; no pooling (such steps leave inferd anyway).
 class ExternalCall : public std::enable_shared_from_this<ExternalCall> {
  public:
-  ExternalCall(Worker* w, std::string host, std::string port, std::string target, std::string url, std::string body,
-               graph::Headers headers, Ms deadline, size_t max_answer, std::function<void(graph::CallOutcome)> done)
+  ExternalCall(Worker* w, std::string host, std::string port, std::string authority, std::string target, std::string url,
+               std::string body, graph::Headers headers, Ms deadline, size_t max_answer,
+               std::function<void(graph::CallOutcome)> done)
       : resolver_(w->ctx),
         socket_(w->ctx),
         timer_(w->ctx),
@@ -354,7 +355,7 @@ class ExternalCall : public std::enable_shared_from_this<ExternalCall> {
     req_.method(http::verb::post);
     req_.target(target);
     req_.version(11);
-    req_.set(http::field::host, host);
+    req_.set(http::field::host, authority);  // as Go's client: the URL's host[:port]
     bool typed = false;
     for (const auto& h : headers) {
       if (!Propagable(h.name)) continue;
@@ -518,8 +519,8 @@ class GraphRun : public graph::StepCaller, public std::enable_shared_from_this<G
     const Ms deadline = graph_->step_timeout.count() > 0 ? graph_->step_timeout
                         : graph_->run_timeout.count() > 0 ? graph_->run_timeout
                                                           : Ms(60000);
-    std::make_shared<ExternalCall>(w_, u.host, u.port, u.target, target.url, std::move(body), std::move(headers),
-                                   deadline, max, std::move(done))
+    std::make_shared<ExternalCall>(w_, u.host, u.port, u.authority, u.target, target.url, std::move(body),
+                                   std::move(headers), deadline, max, std::move(done))
         ->Start();
   }
 
