@@ -38,6 +38,7 @@ const std::vector<Kind>& Kinds() {
       {"ClusterServingRuntime", "serving.kserve.io/v1alpha1", "clusterservingruntimes", "serving.kserve.io", false},
       {"Secret", "v1", "secrets", "", true},
       {"ServiceAccount", "v1", "serviceaccounts", "", true},
+      {"InferenceGraph", "serving.kserve.io/v1alpha1", "inferencegraphs", "serving.kserve.io", true},
   };
   return k;
 }
@@ -50,6 +51,7 @@ const Kind* KindFromArg(std::string arg) {
   if (arg == "clusterservingruntime" || arg == "clusterservingruntimes") return &Kinds()[2];
   if (arg == "secret" || arg == "secrets") return &Kinds()[3];
   if (arg == "sa" || arg == "serviceaccount" || arg == "serviceaccounts") return &Kinds()[4];
+  if (arg == "ig" || arg == "inferencegraph" || arg == "inferencegraphs") return &Kinds()[5];
   return nullptr;
 }
 
@@ -200,6 +202,8 @@ std::vector<std::string> Header(const Kind& k, bool all_ns, bool wide = false) {
     h.insert(h.end(), {"NAME", "TYPE", "DATA", "AGE"});
   } else if (k.kind == "ServiceAccount") {
     h.insert(h.end(), {"NAME", "SECRETS", "AGE"});
+  } else if (k.kind == "InferenceGraph") {  // KServe's CRD printer columns
+    h.insert(h.end(), {"NAME", "URL", "READY", "AGE"});
   } else {
     h.insert(h.end(), {"NAME", "DISABLED", "MODELTYPE", "CONTAINERS", "AGE"});
   }
@@ -259,6 +263,9 @@ std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns, bool w
     r.push_back(std::to_string(obj.contains("data") && obj["data"].is_object() ? obj["data"].size() : 0));
   } else if (k.kind == "ServiceAccount") {
     r.push_back(std::to_string(obj.contains("secrets") && obj["secrets"].is_array() ? obj["secrets"].size() : 0));
+  } else if (k.kind == "InferenceGraph") {
+    r.push_back(obj.contains("status") && obj["status"].is_object() ? obj["status"].value("url", "") : "");
+    r.push_back(ConditionStatus(obj, "Ready"));
   } else {
     const Json spec = obj.contains("spec") ? obj["spec"] : Json::object();
     r.push_back(spec.value("disabled", false) ? "true" : "");
@@ -292,7 +299,8 @@ std::string CheckForApply(const ApiClient& client, Json doc, const std::string& 
   const Kind* k = KindFromObject(doc);
   if (!k) {
     return "unknown kind \"" + (doc["kind"].is_string() ? doc["kind"].get<std::string>() : std::string()) +
-           "\" (inferd serves InferenceService, ServingRuntime, ClusterServingRuntime, Secret, ServiceAccount)";
+           "\" (inferd serves InferenceService, ServingRuntime, ClusterServingRuntime, Secret, ServiceAccount, "
+           "InferenceGraph)";
   }
   if (!doc.contains("metadata") || !doc["metadata"].is_object()) doc["metadata"] = Json::object();
   const Json& md = doc["metadata"];
@@ -585,6 +593,20 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
     line("Mountable secrets", names.empty() ? "<none>" : names);
     return;
   }
+  if (k->kind == "InferenceGraph") {  // the spec, then the status: URL and every condition with its reason
+    std::printf("Spec:\n%s\n", resources::ToYaml(obj["spec"]).c_str());
+    const Json st = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
+    line("URL", st.value("url", "<none>"));
+    std::printf("Conditions:\n");
+    if (st.contains("conditions") && st["conditions"].is_array()) {
+      for (const auto& c : st["conditions"]) {
+        if (!c.is_object()) continue;
+        std::printf("  %-18s%-7s%-26s%s\n", c.value("type", "").c_str(), c.value("status", "").c_str(),
+                    c.value("reason", "").c_str(), c.value("message", "").c_str());
+      }
+    }
+    return;
+  }
   if (k->kind != "InferenceService") {
     std::printf("Spec:\n%s\n", resources::ToYaml(obj["spec"]).c_str());
     return;
@@ -825,7 +847,7 @@ void AddResourceCommands(CLI::App& app) {
   apply->callback(Guarded([=] { RunApply(*flags, *files, *ns); }));
 
   auto* get = app.add_subcommand("get", "List or show resources (isvc, servingruntimes, clusterservingruntimes, "
-                                        "secrets, serviceaccounts, revisions)");
+                                        "secrets, serviceaccounts, ig, revisions)");
   flags->Add(get);
   get->add_option("type", *type, "Resource type")->required();
   get->add_option("name", *names, "Name");

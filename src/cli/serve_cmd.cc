@@ -95,6 +95,7 @@ void AddServeCommand(CLI::App& app) {
       }
       opt->autoscaler = config->autoscaler;
       opt->images = config->images;
+      opt->graph_propagate_headers = config->router_propagate_headers;
       LOG_INFO("settings from {}", *config_path);
     }
     if (opt->data_dir.empty()) opt->data_dir = control::DefaultDataDir();

@@ -19,6 +19,7 @@
 
 #include "api/api_server.h"
 #include "control/api_tls.h"
+#include "control/graphs.h"
 #include "api/namespaces.h"
 #include "control/isvc_proxy.h"
 #include "control/isvc_status.h"
@@ -100,6 +101,13 @@ struct ControlPlane::Impl {
   RealClock clock_;
   std::unique_ptr<gateway::Gateway> gw_;
   std::unique_ptr<Reconciler> reconciler_;  // its methods on the reconciler thread only (LogTargets: any)
+  std::unique_ptr<GraphController> graphs_;  // reconciler thread only
+  // The gateway's table is the reconciler's services plus the graph controller's graphs; each publishes its half
+  // (PublishRoutes) and the other half is taken from here.
+  Mutex routes_mu;
+  std::shared_ptr<gateway::RoutingTable> last_services GUARDED_BY(routes_mu);
+  std::vector<gateway::GraphRoute> last_graphs GUARDED_BY(routes_mu);
+  void PublishRoutes(std::shared_ptr<gateway::RoutingTable> services, std::vector<gateway::GraphRoute>* graphs);
   MetricsSampler metrics_;  // the web app's METRICS tab (control/metrics_sampler.h)
   std::unique_ptr<api::ApiServer> api_;
 
@@ -295,11 +303,34 @@ void ControlPlane::Impl::MakeReconciler() {
   ro.gpus = gpus;
   reconciler_ = std::make_unique<Reconciler>(
       std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
-      [this](std::shared_ptr<gateway::RoutingTable> table) {
-        metrics_.OnRoutes(table);
-        gw_->UpdateRoutes(std::move(table));
-      },
+      [this](std::shared_ptr<gateway::RoutingTable> table) { PublishRoutes(std::move(table), nullptr); },
       [this] { Wake(); });
+  GraphServeOptions go;
+  go.domain = opt.domain;
+  go.gateway_http_port = gw_->http_port();
+  go.propagate_headers = opt.graph_propagate_headers;
+  graphs_ = std::make_unique<GraphController>(db_.get(), std::move(go), [this](std::vector<gateway::GraphRoute> g) {
+    PublishRoutes(nullptr, &g);
+  });
+}
+
+void ControlPlane::Impl::PublishRoutes(std::shared_ptr<gateway::RoutingTable> services,
+                                       std::vector<gateway::GraphRoute>* graphs) {
+  std::shared_ptr<gateway::RoutingTable> table;
+  {
+    MutexLock lock(routes_mu);
+    if (graphs) last_graphs = std::move(*graphs);
+    if (services) {
+      last_services = services;
+      table = std::move(services);
+    } else {  // new graphs: the services as last published (a copy: the published table is shared)
+      table = std::make_shared<gateway::RoutingTable>();
+      if (last_services) table->services = last_services->services;
+    }
+    table->graphs = last_graphs;
+  }
+  metrics_.OnRoutes(table);
+  gw_->UpdateRoutes(std::move(table));
 }
 
 void ControlPlane::Impl::WriteServeJson() {
@@ -455,7 +486,8 @@ void ControlPlane::Impl::RunReconciler() {
   while (!stopping.load()) {
     reconciler_->ActivateHeld();
     reconciler_->Reconcile();
-    MarkUnsupportedKinds(db_.get(), NowRfc3339());  // InferenceGraph, TrainedModel: stored, not run yet
+    graphs_->Pass(NowRfc3339());                    // InferenceGraphs: compiled for the gateway, status
+    MarkUnsupportedKinds(db_.get(), NowRfc3339());  // TrainedModel: stored, not run yet
     // The 1 s tick is also the autoscaler's sampling period; a pending retirement may come sooner.
     auto wait = std::chrono::milliseconds(1000);
     if (const int64_t next_retire_ns = reconciler_->next_retire_ns(); next_retire_ns > 0) {

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "autoscaler/autoscaler.h"
 #include "control/local_images.h"
@@ -59,6 +60,8 @@ struct ServeOptions {
   autoscaler::AutoscalerConfig autoscaler;
   // What container images run here (`inferd serve --config FILE`, section `images:`; control/local_images.h).
   LocalImages images;
+  // InferenceGraph header propagation (`inferd serve --config FILE`, `router: headers: propagate:`).
+  std::vector<std::string> graph_propagate_headers;
   // Requests held per revision by the gateway's activator (no ready replica, or every replica at its
   // containerConcurrency) before it answers 503 (Knative's activator queue depth).
   int max_held_requests = 10000;

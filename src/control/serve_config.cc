@@ -24,6 +24,7 @@ constexpr long kMaxFileBytes = 1 << 20;  // a settings file; anything larger is 
 
 constexpr std::string_view kSectionKey = "autoscaler";
 constexpr std::string_view kImagesKey = "images";
+constexpr std::string_view kRouterKey = "router";
 
 std::string Where(const std::string& name, const YAML::Mark& mark) {
   return name + ":" + std::to_string(mark.line >= 0 ? mark.line + 1 : 1);
@@ -161,6 +162,33 @@ Status ReadImages(const YAML::Node& section, const std::string& name, ServeConfi
   return Status::Ok();
 }
 
+// `router:` (KServe's inferenceservice-config key `router`): only `headers: {propagate: [...]}` means something
+// here, the graph router being the gateway (no image, no pod resources).
+Status ReadRouter(const YAML::Node& section, const std::string& name, ServeConfig* out) {
+  if (IsEmpty(section)) return Status::Ok();
+  if (!section.IsMap()) {
+    return Error(name, section.Mark(), "router: must be a map (e.g. headers: {propagate: [...]}), got " +
+                                           std::string(KindOf(section)));
+  }
+  std::vector<Entry> entries;
+  RETURN_IF_ERROR(Entries(section, name, "router: ", &entries));
+  for (const auto& [key, mark, value] : entries) {
+    if (key != "headers") {
+      return Error(name, mark, "router: unknown key '" + key +
+                                   "' (known: headers; inferd runs InferenceGraphs in its gateway, with no router image or pod)");
+    }
+    if (IsEmpty(value)) continue;
+    if (!value.IsMap()) return Error(name, mark, "router: headers: must be a map, got " + std::string(KindOf(value)));
+    std::vector<Entry> hs;
+    RETURN_IF_ERROR(Entries(value, name, "router: headers: ", &hs));
+    for (const auto& [hkey, hmark, hvalue] : hs) {
+      if (hkey != "propagate") return Error(name, hmark, "router: headers: unknown key '" + hkey + "' (known: propagate)");
+      RETURN_IF_ERROR(ReadStrings(hvalue, hmark, name, "router: headers: propagate", &out->router_propagate_headers));
+    }
+  }
+  return Status::Ok();
+}
+
 // Knative's ConfigMap shape: `kind: ConfigMap` with the config-autoscaler keys under `data:`.
 Status ReadConfigMap(const std::vector<Entry>& top, const std::string& name, ServeConfig* out) {
   YAML::Node data;
@@ -214,9 +242,12 @@ StatusOr<ServeConfig> Parse(std::string_view yaml_text, const std::string& name)
       section = value;
     } else if (key == kImagesKey) {
       RETURN_IF_ERROR(ReadImages(value, name, &out));
+    } else if (key == kRouterKey) {
+      RETURN_IF_ERROR(ReadRouter(value, name, &out));
     } else {
       return Error(name, mark,
-                   "unknown key '" + key + "' (known: " + std::string(kSectionKey) + ", " + std::string(kImagesKey) + ")");
+                   "unknown key '" + key + "' (known: " + std::string(kSectionKey) + ", " + std::string(kImagesKey) +
+                       ", " + std::string(kRouterKey) + ")");
     }
   }
   RETURN_IF_ERROR(ReadAutoscaler(section, kSectionKey, name, &out));

@@ -26,6 +26,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "autoscaler/autoscaler.h"
 #include "control/local_images.h"
@@ -36,6 +37,10 @@ namespace inferd::control {
 struct ServeConfig {
   autoscaler::AutoscalerConfig autoscaler;
   LocalImages images;
+  // `router: headers: propagate: [...]` (KServe's inferenceservice-config `router` key, headers.propagate): the
+  // Go regular expressions of the header names InferenceGraph steps get from the client's request (default
+  // none, as KServe). Any other key under `router:` is an error naming it.
+  std::vector<std::string> router_propagate_headers;
 };
 
 // Reads and parses `path` (the name used in errors is the path as given).

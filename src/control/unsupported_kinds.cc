@@ -55,7 +55,7 @@ Json UnsupportedKindStatus(const Json& obj, std::optional<bool> isvc_ready, cons
 }
 
 void MarkUnsupportedKinds(store::Store* db, const std::string& now) {
-  for (const auto* type : {&api::InferenceGraphType(), &api::TrainedModelType()}) {
+  for (const auto* type : {&api::TrainedModelType()}) {  // InferenceGraphs: control/graphs.h
     auto list = db->List(*type, "");
     if (!list.ok()) continue;
     std::map<std::string, std::optional<bool>> isvc_ready;  // "ns/name" -> Ready (nullopt: missing)

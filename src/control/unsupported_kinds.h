@@ -5,7 +5,8 @@
 // spec.inferenceService (True when that InferenceService is Ready; False with KServe's reason
 // InferenceServiceNotReady otherwise, or InferenceServiceNotFound when it does not exist).
 //
-// Contract: UnsupportedKindStatus is pure (time passed in); MarkUnsupportedKinds lists both kinds and writes
+// Contract: UnsupportedKindStatus is pure (time passed in); MarkUnsupportedKinds lists TrainedModels (InferenceGraphs
+// are served now: control/graphs.h) and writes
 // (UpdateStatus) only the statuses that differ, keeping lastTransitionTime of unchanged conditions. Called
 // from the reconciler thread on every pass.
 #pragma once

@@ -69,6 +69,18 @@
 //   the gateway answers itself carries `Retry-After: 1`.
 // Auth: when `token` is set, requests need `Authorization: Bearer <token>` (401 otherwise; gRPC:
 //   metadata `authorization: Bearer <token>`, else UNAUTHENTICATED).
+// InferenceGraphs (KServe's router, run in the gateway's own workers: no router process, no extra hop): host
+//   `{graph}.{ns}.{domain}` (and `{graph}.{ns}.svc.cluster.local`, loopback clients only), any path, or the
+//   path form `/graph/{ns}/{graph}[/...]` on any host that names no service, runs the graph's root node on the
+//   request body (method, path and query ignored, as KServe's router). A service of the same name and
+//   namespace wins over a graph. Each step that names an InferenceService (or a serviceUrl whose host is one
+//   of this gateway's service hosts) goes to that service like a client's request to its URL (picks, the
+//   activator's hold of a service at zero, pooled connections, its timeout and stats), with no loopback
+//   HTTP hop; any other serviceUrl is called over plain HTTP (bounded: the step's deadline, the answer's
+//   bytes). routerTimeouts.serviceClient bounds each step (expiry: a transport error, so 500), serverWrite
+//   the whole run (expiry: the client's connection is closed with no answer, as KServe's). A route whose
+//   graph is null (not compiled: a missing service, a bad condition) answers 503 with its reason. When the
+//   table holds no graph, the request path is exactly the one above (one test of an empty vector).
 // Internals: gateway/routing.h (compiled table, pure routing functions), http_proxy.h, grpc_proxy.h.
 // Threads: `workers` Asio I/O threads for HTTP, a gRPC server with its own threads. UpdateRoutes may be
 //   called from any thread: the table is swapped atomically (readers never block). Stats are atomics.
@@ -88,6 +100,10 @@
 #include "gateway/latency.h"
 #include "net/budget.h"
 #include "net/limits.h"
+
+namespace inferd::graph {
+struct Graph;  // graph/graph.h
+}
 
 namespace inferd::gateway {
 
@@ -186,8 +202,17 @@ struct ServiceRoute {
   bool cluster_local = false;  // routed for loopback clients only (see Visibility)
 };
 
+// An InferenceGraph the gateway runs itself (graph/graph.h's RunGraph on the worker that received the
+// request; see InferenceGraphs above).
+struct GraphRoute {
+  std::string ns, name;
+  std::shared_ptr<const graph::Graph> graph;  // null: known but not servable (503 with `unavailable`)
+  std::string unavailable;
+};
+
 struct RoutingTable {
   std::vector<ServiceRoute> services;
+  std::vector<GraphRoute> graphs;
 };
 
 class Gateway {

@@ -24,7 +24,9 @@
 #include "core/bearer.h"
 #include "core/clock.h"
 #include "core/logging.h"
+#include "gateway/graph_calls.h"
 #include "gateway/http_scan.h"
+#include "gateway/http_worker.h"
 #include "net/http_answers.h"
 #include "net/http_io.h"
 #include "net/limits.h"
@@ -40,123 +42,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-using net::kHeaderLimit;
-constexpr int64_t kPeekAfterIdleNs = 1'000'000'000;  // see Worker::TakeIdle
-
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-
-// An upstream connection: TCP, or a Unix stream socket for endpoints with a uds_path. Asio's generic stream
-// socket holds either (its protocol is the family/protocol pair the connect endpoint gives), so the relay
-// code is one, with no dispatch per read or write: reads and writes do not depend on the protocol.
-using UpstreamSocket = asio::generic::stream_protocol::socket;
-
-struct UpstreamConn {
-  explicit UpstreamConn(asio::io_context& ctx) : socket(ctx) {}
-  UpstreamSocket socket;
-  beast::flat_buffer buffer;
-  int64_t idle_since_ns = 0;  // when it went back to the pool
-};
-
-// True when an idle pooled connection still looks usable: the peer has not closed it and sent nothing.
-bool StillOpen(UpstreamConn& c) {
-  if (c.buffer.size() != 0 || !c.socket.is_open()) return false;
-  char b;
-  ssize_t r = ::recv(c.socket.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-  return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-// Removes the hop-by-hop headers (RFC 7230 6.1), including those named by Connection.
-template <class Fields>
-void StripHopByHop(Fields& f) {
-  auto conn = f[http::field::connection];
-  if (!conn.empty()) {
-    std::vector<std::string> named;
-    for (auto token : http::token_list(conn)) named.emplace_back(token);
-    for (const auto& n : named) f.erase(n);
-  }
-  f.erase(http::field::connection);
-  f.erase(http::field::keep_alive);
-  f.erase(http::field::proxy_connection);
-  f.erase(http::field::proxy_authorization);
-  f.erase(http::field::proxy_authenticate);
-  f.erase(http::field::te);
-  f.erase(http::field::trailer);
-  f.erase(http::field::transfer_encoding);
-  f.erase(http::field::upgrade);
-}
-
-std::string_view SV(beast::string_view s) { return {s.data(), s.size()}; }
-
-constexpr size_t kReadChunk = 16 * 1024;
-
-// A connect that failed for lack of this process's resources (the errno values the acceptors back off on),
-// not because of the replica.
-bool OutOfLocalResources(const beast::error_code& ec) {
-  return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
-         ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
-}
-
-struct Pool {
-  std::vector<std::unique_ptr<UpstreamConn>> idle;
-};
-
-struct Worker {
-  asio::io_context ctx{1};  // first member: destroyed last, after every socket below
-  std::optional<net::LoopConns> conns;  // client connections of this loop (deadlines, cap, body budget)
-  std::optional<net::AcceptLoop<tcp>> acceptor;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  const GatewayOptions* options = nullptr;
-  const TableHolder* holder = nullptr;
-  std::shared_ptr<const CompiledTable> table;
-  uint64_t table_version = 0;
-  FastRng rng{0};
-  uint32_t rr = 0;
-  std::unordered_map<uint64_t, Pool> pools;
-
-  const std::shared_ptr<const CompiledTable>& Table() {
-    uint64_t v = holder->version();
-    if (v != table_version) {
-      table = holder->Load();
-      table_version = v;
-      // Idle connections to replicas that left the table are closed.
-      for (auto it = pools.begin(); it != pools.end();) {
-        if (!std::binary_search(table->endpoint_ids.begin(), table->endpoint_ids.end(), it->first)) {
-          it = pools.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    return table;
-  }
-
-  // An idle connection is checked with a non-blocking peek (a syscall) only when it has been idle for a
-  // while; one that was answering a moment ago is used as is, and should the replica have closed it anyway,
-  // the first use fails with nothing answered and the request is sent once more on a new connection.
-  std::unique_ptr<UpstreamConn> TakeIdle(uint64_t id, int64_t now_ns) {
-    auto it = pools.find(id);
-    if (it == pools.end()) return nullptr;
-    auto& idle = it->second.idle;
-    while (!idle.empty()) {
-      auto c = std::move(idle.back());
-      idle.pop_back();
-      if (c->buffer.size() != 0 || !c->socket.is_open()) continue;
-      if (now_ns - c->idle_since_ns < kPeekAfterIdleNs || StillOpen(*c)) return c;
-    }
-    return nullptr;
-  }
-
-  void PutIdle(uint64_t id, std::unique_ptr<UpstreamConn> c, int64_t now_ns) {
-    const auto& t = Table();
-    if (!std::binary_search(t->endpoint_ids.begin(), t->endpoint_ids.end(), id)) return;
-    auto& idle = pools[id].idle;
-    if (idle.size() < options->max_idle_per_endpoint) {
-      c->idle_since_ns = now_ns;
-      idle.push_back(std::move(c));
-    }
-  }
-};
+using namespace http_internal;  // NOLINT: the worker, its pools and the shared helpers (http_worker.h)
 
 // A client connection. Its phases (net/conn.h): kHead from the accept or the next request's first byte, kBody
 // while a request's body arrives, kBusy from a complete request until its answer is ready (activator hold and
@@ -329,6 +215,12 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     const auto& table = w_->Table();
     table_ = table;
     routed_version_ = w_->table_version;
+    if (!table->graphs.empty() && !stats_open_) {  // no graph: one test, the rest of the path is unchanged
+      bool internal = false;
+      const GraphState* g = RouteGraph(*table, host, target, false, &internal);
+      if (internal && PeerIsExternal()) g = RouteGraph(*table, host, target, true);
+      if (g != nullptr) return RunGraphRequest(*g, auth);
+    }
     RouteMatch m = Route(*table, host, target);
     if (m.internal && PeerIsExternal()) m = Route(*table, host, target, /*external=*/true);
     if (m.service == nullptr && stats_open_) {
@@ -359,6 +251,40 @@ class Session : public net::TrackedConn, public std::enable_shared_from_this<Ses
     EndpointState* ep = AcquireEndpoint(*rev_, w_->rr++);
     if (ep == nullptr) return Hold(&m);
     Proceed(m, ep);
+  }
+
+  // An InferenceGraph's request (gateway.h, InferenceGraphs): run on this worker (graph_calls.h); the session
+  // answers when the run ends, or closes when its serverWrite deadline passes first.
+  void RunGraphRequest(const GraphState& g, std::string_view auth) {
+    if (!Authorized(auth)) return Local(http::status::unauthorized, ErrorJson("missing or invalid bearer token"), "Bearer");
+    if (!g.graph) return Local(http::status::service_unavailable, ErrorJson(g.unavailable));
+    GraphRequest req;
+    if (fast_) {
+      const char* p = Bytes(buffer_);
+      const size_t head_end = req_len_ - static_cast<size_t>(rh_.content_length);
+      req.body.assign(p + head_end, static_cast<size_t>(rh_.content_length));
+      if (!g.graph->propagate.empty()) req.headers = HeaderLines(std::string_view(p + rh_.line_end, head_end - 2 - rh_.line_end));
+    } else {
+      req.body = std::move(req_.body());
+      if (!g.graph->propagate.empty()) {
+        for (const auto& f : req_) req.headers.push_back({std::string(SV(f.name_string())), std::string(SV(f.value()))});
+      }
+    }
+    req.answer = [self = shared_from_this()](graph::Answer a) { self->GraphAnswer(std::move(a)); };
+    req.abort = [self = shared_from_this()] { self->Close(); };
+    StartGraphRun(w_, g, std::move(req));
+  }
+
+  void GraphAnswer(graph::Answer a) {
+    res_.emplace();
+    res_->version(version_);
+    res_->result(static_cast<unsigned>(a.status));
+    // KServe's router sets application/json only for a JSON body; Go then sniffs the rest (text/plain for text).
+    res_->set(http::field::content_type, a.json ? "application/json" : "text/plain; charset=utf-8");
+    res_->keep_alive(keep_alive_);
+    res_->body() = std::move(a.body);
+    res_->prepare_payload();
+    Send();
   }
 
   // No service matched. The gateway's own health answers are for requests that name no service: a host of

@@ -87,6 +87,41 @@ const ServiceState* CompiledTable::Find(std::string_view ns, std::string_view na
   return external && s->cluster_local ? nullptr : s;
 }
 
+const GraphState* CompiledTable::FindGraph(std::string_view ns, std::string_view name) const {
+  auto it = graph_index.find(ns);
+  if (it == graph_index.end()) return nullptr;
+  auto jt = it->second.find(name);
+  return jt == it->second.end() ? nullptr : &graphs[jt->second];
+}
+
+const GraphState* RouteGraph(const CompiledTable& table, std::string_view host, std::string_view target,
+                             bool external, bool* internal) {
+  if (internal) *internal = false;
+  std::string_view label, ns;
+  bool named_service = false, cluster = false;
+  bool host_form = SplitServiceHost(host, table.domain, &label, &ns);
+  if (!host_form && !external) host_form = cluster = SplitServiceHost(host, kClusterLocalDomain, &label, &ns);
+  if (host_form) {
+    std::string_view tag;
+    named_service = ResolveHostLabel(table, label, ns, &tag, external) != nullptr;
+    if (!named_service) {
+      if (const GraphState* g = table.FindGraph(ns, label)) {
+        if (internal) *internal = cluster;
+        return g;
+      }
+    }
+  }
+  if (named_service || !target.starts_with(kGraphPathPrefix)) return nullptr;
+  std::string_view rest = target.substr(kGraphPathPrefix.size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0) return nullptr;
+  std::string_view gns = rest.substr(0, slash);
+  rest = rest.substr(slash + 1);
+  std::string_view name = Segment(rest, "/?");
+  if (name.empty()) return nullptr;
+  return table.FindGraph(gns, name);
+}
+
 std::shared_ptr<EndpointState> EndpointRegistry::Get(const Endpoint& e) {
   std::string key = e.host + "|" + std::to_string(e.http_port) + "|" + std::to_string(e.grpc_port) + "|" +
                     e.uds_path + "|" + std::to_string(e.pid);
@@ -186,6 +221,16 @@ std::shared_ptr<const CompiledTable> Compile(const RoutingTable& table, std::str
     if (slot >= 0) continue;
     slot = static_cast<int>(out->services.size());
     out->services.push_back(CompileService(svc, std::move(ns), registry, &out->endpoint_ids));
+  }
+  for (const auto& g : table.graphs) {
+    if (g.name.empty()) continue;
+    std::string ns = g.ns.empty() ? std::string(kDefaultNamespace) : g.ns;
+    auto& by_name = out->graph_index[ns];
+    if (by_name.count(g.name)) continue;
+    by_name.emplace(g.name, out->graphs.size());
+    out->graphs.push_back(GraphState{std::move(ns), g.name, g.graph,
+                                     g.unavailable.empty() ? "graph " + g.ns + "/" + g.name + " is not ready"
+                                                           : g.unavailable});
   }
   std::sort(out->endpoint_ids.begin(), out->endpoint_ids.end());
   out->endpoint_ids.erase(std::unique(out->endpoint_ids.begin(), out->endpoint_ids.end()), out->endpoint_ids.end());

@@ -70,6 +70,12 @@ struct ServiceState {
   bool cluster_local = false;  // ServiceRoute::cluster_local
 };
 
+struct GraphState {
+  std::string ns, name;
+  std::shared_ptr<const graph::Graph> graph;  // GraphRoute::graph
+  std::string unavailable;
+};
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
@@ -84,6 +90,11 @@ struct CompiledTable {
       index;
   std::vector<uint64_t> endpoint_ids;  // sorted: what the workers' pools may keep
   bool any_cluster_local = false;      // some service is cluster_local
+  std::vector<GraphState> graphs;      // InferenceGraphs; empty: no request looks for one
+  // ns -> name -> index into graphs.
+  std::unordered_map<std::string, std::unordered_map<std::string, size_t, StringHash, std::equal_to<>>, StringHash,
+                     std::equal_to<>>
+      graph_index;
 
   // `external`: the client is not on loopback, so cluster-local services do not exist for it. Returns the
   // service's predictor entry.
@@ -92,6 +103,7 @@ struct CompiledTable {
   // ^/v1/models/[\w-]+:explain$ (query aside) to its explainer when it has one, anything else to its
   // transformer when it has one, else the predictor (`predictor`, an entry Find returned).
   const ServiceState* TopLevel(const ServiceState& predictor, std::string_view path) const;
+  const GraphState* FindGraph(std::string_view ns, std::string_view name) const;
 };
 
 // Hands out one EndpointState per (host, http_port, grpc_port, uds_path, pid) while some table still uses it
@@ -137,6 +149,16 @@ struct RouteMatch {
 // unless `external`; with `external` (a client not on loopback) cluster-local services and hosts match
 // nothing. The returned views point into `host`, `target` or the table.
 RouteMatch Route(const CompiledTable& table, std::string_view host, std::string_view target, bool external = false);
+
+// The InferenceGraph a request is for (gateway.h, InferenceGraphs): host `{graph}.{ns}.{domain}`, or
+// `{graph}.{ns}.svc.cluster.local` unless `external`, when no service of that name exists in that namespace;
+// else the path `/graph/{ns}/{graph}` (followed by nothing, '/' or '?') when the host names no service.
+// Null when neither matches. *internal (when given) is set when the match came from the cluster-local host (route
+// again with `external` for a client not on loopback). Call only when table.graphs is not empty (the caller's
+// fast test).
+const GraphState* RouteGraph(const CompiledTable& table, std::string_view host, std::string_view target,
+                             bool external, bool* internal = nullptr);
+inline constexpr std::string_view kGraphPathPrefix = "/graph/";
 
 // Host part of `{label}.{ns}.{domain}[:port]`: sets label and ns, false when the host is not of that form.
 bool SplitServiceHost(std::string_view host, std::string_view domain, std::string_view* label, std::string_view* ns);

@@ -1,6 +1,7 @@
 """kubectl 1.32 and python-kubernetes against `inferd serve`: discovery (aggregated and legacy, short names),
 /version, server-side Table printing with KServe's printer columns, watches (Tables, bookmarks, field
-selectors), and InferenceGraph / TrainedModel served but reported not Ready (issue 14, section 1).
+selectors), InferenceGraph served (issue 17: its URL and Ready) and TrainedModel reported not Ready (issue 14,
+section 1).
 
 Run with Debian's /usr/bin/python3 (requests, python3-kubernetes); needs INFERD_BIN, INFERD_TEST_MODELS and
 kubectl (tests/util/kube_fixture.py). Objects are created through the API (requests).
@@ -218,15 +219,17 @@ class DiscoveryKubectlTest(unittest.TestCase):
             "spec": {"inferenceService": "sklearn-iris",
                      "model": {"storageUri": "gs://b/m", "framework": "sklearn", "memory": "256Mi"}}})
         self.assertEqual(r.status_code, 201, r.text)
-        for short, name in (("ig", "chain"), ("tm", "extra-model")):
+        # The graph is served (issue 17): its URL, and Ready once sklearn-iris is; the TrainedModel is not yet.
+        for short, want in (("ig", ["chain", "http://chain.default.example.com", "True"]),
+                            ("tm", ["extra-model", "False"])):
             deadline = time.time() + 30
             while time.time() < deadline:
                 out = lines(self.kubectl("get", short).stdout)
-                if len(out) > 1 and out[1].split()[1:2] == ["False"]:
+                if len(out) > 1 and out[1].split()[:len(want)] == want:
                     break
                 time.sleep(0.2)
             self.assertEqual(out[0].split(), ["NAME", "URL", "READY", "AGE"])
-            self.assertEqual(out[1].split()[:2], [name, "False"], out)
+            self.assertEqual(out[1].split()[:len(want)], want, out)
         tm = self.serve.api("GET", ALPHA + "/trainedmodels/extra-model").json()
         conds = {c["type"]: c for c in tm["status"]["conditions"]}
         self.assertEqual(conds["Ready"]["reason"], "NotSupported")

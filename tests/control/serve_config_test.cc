@@ -144,6 +144,19 @@ TEST(ServeConfigTest, UnknownTopLevelKeyIsAnError) {
   EXPECT_TRUE(Has(m, "one YAML document")) << m;
 }
 
+TEST(ServeConfigTest, RouterHeadersPropagate) {
+  EXPECT_TRUE(Parse("autoscaler: {}\n").router_propagate_headers.empty());  // KServe's default: none
+  ServeConfig c = Parse("router:\n  headers:\n    propagate: [Authorization, \"Test-Header-*\"]\n");
+  EXPECT_EQ(c.router_propagate_headers, (std::vector<std::string>{"Authorization", "Test-Header-*"}));
+  std::string m = ErrorOf("router:\n  image: kserve/router:v0.14\n");
+  EXPECT_TRUE(Has(m, "router: unknown key 'image'")) << m;
+  EXPECT_TRUE(Has(m, "serve.yaml:2:")) << m;
+  m = ErrorOf("router:\n  headers:\n    propagate: Authorization\n");
+  EXPECT_TRUE(Has(m, "router: headers: propagate: must be a list of strings")) << m;
+  m = ErrorOf("router:\n  headers:\n    forward: [a]\n");
+  EXPECT_TRUE(Has(m, "unknown key 'forward'")) << m;
+}
+
 TEST(ServeConfigTest, NonScalarValueNamesTheKey) {
   std::string m = ErrorOf("autoscaler:\n  stable-window: 6s\n  max-scale: [1, 2]\n");
   EXPECT_EQ(m.rfind("serve.yaml:3: autoscaler: max-scale: ", 0), 0u) << m;
