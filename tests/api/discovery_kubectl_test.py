@@ -218,19 +218,25 @@ class DiscoveryKubectlTest(unittest.TestCase):
             "spec": {"inferenceService": "sklearn-iris",
                      "model": {"storageUri": "gs://b/m", "framework": "sklearn", "memory": "256Mi"}}})
         self.assertEqual(r.status_code, 201, r.text)
-        for short, name in (("ig", "chain"), ("tm", "extra-model")):
+        # The graph has no URL yet; the TrainedModel's is its service's (KServe's printer columns).
+        for short, name, cells in (("ig", "chain", [["chain", "False"]]),
+                                   ("tm", "extra-model", [["extra-model",
+                                                           "http://sklearn-iris.default.example.com/v1/models/"
+                                                           "extra-model:predict", "False"]])):
             deadline = time.time() + 30
             while time.time() < deadline:
                 out = lines(self.kubectl("get", short).stdout)
-                if len(out) > 1 and out[1].split()[1:2] == ["False"]:
+                if len(out) > 1 and out[1].split()[:len(cells[0])] == cells[0]:
                     break
                 time.sleep(0.2)
             self.assertEqual(out[0].split(), ["NAME", "URL", "READY", "AGE"])
-            self.assertEqual(out[1].split()[:2], [name, "False"], out)
+            self.assertEqual(out[1].split()[:len(cells[0])], cells[0], out)
+        # sklearn-iris has a storageUri: a single-model service, which takes no TrainedModel (KServe's rule).
         tm = self.serve.api("GET", ALPHA + "/trainedmodels/extra-model").json()
         conds = {c["type"]: c for c in tm["status"]["conditions"]}
-        self.assertEqual(conds["Ready"]["reason"], "NotSupported")
-        self.assertIn("issue 17", conds["Ready"]["message"])
+        self.assertEqual(conds["Ready"]["reason"], "IsNotMMSPredictor")
+        self.assertIn("spec.inferenceService", conds["Ready"]["message"])
+        self.assertEqual(conds["IsMMSPredictor"]["status"], "False")
         self.assertEqual(conds["InferenceServiceReady"]["status"], "True")
         # KServe's rules: a splitter's weights must sum to 100 (422 with the field path).
         r = self.serve.api("POST", ALPHA + "/inferencegraphs", json={
