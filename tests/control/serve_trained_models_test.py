@@ -86,9 +86,10 @@ class TrainedModelTest(st.ApplyMixin, unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="inferd-tm-test-")
         cls.files = os.path.join(cls.tmp, "files")
-        for m in NAMES:
-            os.makedirs(os.path.join(cls.files, m))
-            shutil.copy(os.path.join(SKLEARN, m, "model.joblib"), os.path.join(cls.files, m, "model.joblib"))
+        cls.model_file = {}
+        for m in NAMES:  # one file each (model.joblib or model.pkl)
+            shutil.copytree(os.path.join(SKLEARN, m), os.path.join(cls.files, m))
+            cls.model_file[m] = sorted(os.listdir(os.path.join(cls.files, m)))[0]
         os.makedirs(os.path.join(cls.files, "broken"))
         with open(os.path.join(cls.files, "broken", "model.joblib"), "wb") as f:
             f.write(b"this is not a joblib file\n" * 10)
@@ -112,8 +113,8 @@ class TrainedModelTest(st.ApplyMixin, unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # ---- helpers ---------------------------------------------------------------------------------------
-    def uri(self, model, file="model.joblib"):
-        return "%s/%s/%s" % (self.http_url, model, file)
+    def uri(self, model, file=None):
+        return "%s/%s/%s" % (self.http_url, model, file or self.model_file.get(model, "model.joblib"))
 
     def tm(self, name):
         r = self.serve.api("GET", ALPHA + "/trainedmodels/" + name)
