@@ -79,7 +79,8 @@ void Reconciler::State::TakeRepositoryAnswers() {
   }
   for (RepositoryAnswer& a : repository->TakeAnswers()) {
     auto rit = replica_models.find(a.call.replica);
-    if (rit == replica_models.end()) continue;  // the replica is gone (or restarted: known afresh)
+    // The replica is gone, or restarted since (known afresh: the answer is about the process before).
+    if (rit == replica_models.end() || rit->second.pid != a.call.pid) continue;
     ReplicaModels& rm = rit->second;
     const RepositoryCall& c = a.call;
     if (c.kind == RepositoryCall::kIndex) {
@@ -334,15 +335,15 @@ void Reconciler::State::SyncReplicaModels() {
         ReplicaCallPlan plan = PlanReplicaCalls(desired, rm);
         if (plan.index) {
           rm.index_busy = true;
-          repository->Submit({RepositoryCall::kIndex, id, base, "", ""});
+          repository->Submit({RepositoryCall::kIndex, id, s->pid, base, "", ""});
         }
         for (const std::string& m : plan.load) {
           rm.busy.insert(m);
-          repository->Submit({RepositoryCall::kLoad, id, base, m, desired.at(m)});
+          repository->Submit({RepositoryCall::kLoad, id, s->pid, base, m, desired.at(m)});
         }
         for (const std::string& m : plan.unload) {
           rm.busy.insert(m);
-          repository->Submit({RepositoryCall::kUnload, id, base, m, ""});
+          repository->Submit({RepositoryCall::kUnload, id, s->pid, base, m, ""});
         }
         if (!rm.synced_once && ReplicaSynced(desired, rm)) {
           rm.synced_once = true;

@@ -129,6 +129,7 @@ Status UnplaceModel(const std::string& dir, const std::string& name);
 struct RepositoryCall {
   enum Kind { kIndex, kLoad, kUnload } kind = kIndex;
   supervisor::ReplicaId replica = 0;
+  int pid = 0;           // the replica's process it is for (an answer from an earlier one is stale)
   std::string base_url;  // http://127.0.0.1:<port>
   std::string model;     // load/unload
   std::string target;    // load: the repository target it loads (reported back)

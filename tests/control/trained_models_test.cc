@@ -297,10 +297,10 @@ TEST(HttpRepositoryClient, CallsTheReplicaAndReportsAnswers) {
   std::atomic<int> wakes{0};
   HttpRepositoryClient client("tok", [&] { ++wakes; });
   const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
-  client.Submit({RepositoryCall::kIndex, 7, base, "", ""});
-  client.Submit({RepositoryCall::kLoad, 7, base, "a", "/t/a"});
-  client.Submit({RepositoryCall::kLoad, 7, base, "big", "/t/big"});
-  client.Submit({RepositoryCall::kUnload, 7, "http://127.0.0.1:1", "a", ""});  // nothing listens there
+  client.Submit({RepositoryCall::kIndex, 7, 1, base, "", ""});
+  client.Submit({RepositoryCall::kLoad, 7, 1, base, "a", "/t/a"});
+  client.Submit({RepositoryCall::kLoad, 7, 1, base, "big", "/t/big"});
+  client.Submit({RepositoryCall::kUnload, 7, 1, "http://127.0.0.1:1", "a", ""});  // nothing listens there
   std::vector<RepositoryAnswer> got;
   for (int i = 0; i < 500 && got.size() < 4; ++i) {
     for (auto& a : client.TakeAnswers()) got.push_back(std::move(a));
