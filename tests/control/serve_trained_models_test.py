@@ -11,6 +11,7 @@
 - Delete: the model is unloaded (404 at its url).
 - A killed replica: its replacement loads every TrainedModel before it takes requests.
 - A V2 multi-model service at zero replicas: a request at a TrainedModel's url wakes it (the activator).
+- `inferd serve` restarted: every TrainedModel answers again.
 - KServe's own sample (docs/samples/multimodelserving/sklearn), storageUri changed to a local one, when the model
   server has --memory_budget (the sample's predictor sets a memory limit).
 
@@ -318,6 +319,18 @@ spec:
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json()["model_name"], "xgb-iris")
         self.assertEqual(r.json()["outputs"][0]["shape"][0], len(rows))
+
+    def test_06b_serve_restart_keeps_every_model(self):
+        # inferd serve stops (its replicas with it) and starts again on the same data dir: the repository's links
+        # are still there, the new replicas load them at start-up, and every TrainedModel answers again.
+        self.serve.stop()
+        config = os.path.join(self.tmp, "config.yaml")
+        type(self).serve = st.Serve(self.data_dir, ["--config", config])
+        self.serve.wait_ready("mm", timeout=120)
+        for m in NAMES:
+            self.wait_tm_ready(tm_name(m))
+            self.assert_answers(tm_name(m), m)
+        self.assertEqual(condition(self.tm("broken"), "Ready")["reason"], "ModelLoadFailed")
 
     def test_07_kserve_sample(self):
         p = subprocess.run([st.INFERD_BIN, "model-server", "--help"], capture_output=True, text=True, timeout=60)
