@@ -281,6 +281,20 @@ spec:
         self.assertEqual(self.predict("gone", NAMES[1]).status_code, 404)
         self.assertIsNone(self.tm("gone"))
         self.assert_answers(tm_name(NAMES[0]), NAMES[0])
+        if shutil.which("kubectl"):  # kubectl's describe and delete of a TrainedModel
+            kubectl = ["kubectl", "--kubeconfig", os.path.join(self.serve.data_dir, "kubeconfig")]
+            p = subprocess.run(kubectl + ["describe", "tm", tm_name(NAMES[0])], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("MemoryResourceAvailable", p.stdout)
+            self.apply(self.tm_yaml("gone2", "mm", self.uri(NAMES[2])))
+            self.wait_tm_ready("gone2")
+            p = subprocess.run(kubectl + ["delete", "tm", "gone2"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            deadline = time.time() + 60
+            while time.time() < deadline and self.predict("gone2", NAMES[2]).status_code != 404:
+                time.sleep(0.1)
+            self.assertEqual(self.predict("gone2", NAMES[2]).status_code, 404)
 
     def test_05_killed_replica_loads_every_model_again(self):
         before = st.pids(self.serve.isvc("mm"))
