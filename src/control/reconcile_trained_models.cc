@@ -287,16 +287,15 @@ void Reconciler::State::ReconcileTrainedModel(Json& tm, const Json* isvc, const 
     f.loaded = true;
     auto svc = services.find(isvc_key);
     const ComponentState* pred = svc == services.end() ? nullptr : svc->second.Find("predictor");
+    // Loaded on every replica that takes requests (one still loading its models at start-up is not routed yet,
+    // and does not make the TrainedModels not Ready meanwhile).
     for (const Revision* rev = pred ? pred->revisions.data() : nullptr;
          pred && rev != pred->revisions.data() + pred->revisions.size(); ++rev) {
       for (auto id : rev->replicas) {
         auto s = runner->Get(id);
-        if (!s || s->phase != supervisor::Phase::kReady) continue;
+        if (!s || !ReplicaServes(svc->second, *rev, id, *s)) continue;
         auto rm = replica_models.find(id);
-        if (rm == replica_models.end() || rm->second.pid != s->pid) {
-          f.loaded = false;
-          continue;
-        }
+        if (rm == replica_models.end()) continue;  // (a single-model revision: ReplicaServes says so)
         auto l = rm->second.loaded.find(name);
         if (l == rm->second.loaded.end() || l->second != st.target) f.loaded = false;
       }
