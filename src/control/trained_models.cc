@@ -154,8 +154,13 @@ IndexStates ParseIndexStates(std::string_view body) {
     auto name = m.find("name");
     auto state = m.find("state");
     if (name == m.end() || !name->is_string() || state == m.end() || !state->is_string()) continue;
-    if (*state == "READY") out.ready.push_back(name->get<std::string>());
-    if (*state == "UNAVAILABLE") out.failed.push_back(name->get<std::string>());
+    auto reason = m.find("reason");
+    const bool evicted = reason != m.end() && reason->is_string() && reason->get<std::string>().starts_with("evicted");
+    if (*state == "READY" || (*state == "UNAVAILABLE" && evicted)) {
+      out.ready.push_back(name->get<std::string>());
+    } else if (*state == "UNAVAILABLE") {
+      out.failed.push_back(name->get<std::string>());
+    }
   }
   return out;
 }

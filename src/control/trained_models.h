@@ -103,8 +103,10 @@ ReplicaCallPlan PlanReplicaCalls(const std::map<std::string, std::string>& desir
 // Every desired model is loaded at its target (a replica that synced once stays synced).
 bool ReplicaSynced(const std::map<std::string, std::string>& desired, const ReplicaModels& replica);
 
-// A repository index answer (KServe V2: [{name, version, state, reason}]): the names whose state is READY and
-// those UNAVAILABLE (failed). Untrusted: anything else is skipped.
+// A repository index answer (KServe V2: [{name, version, state, reason}]): the names whose state is READY, or
+// UNAVAILABLE with a reason starting "evicted" (the model server's memory budget unloaded it; its next request
+// loads it again: as good as loaded), and those UNAVAILABLE otherwise (failed). Untrusted: anything else is
+// skipped.
 struct IndexStates {
   std::vector<std::string> ready, failed;
 };

@@ -195,6 +195,10 @@ TEST(RepositoryAnswers, IndexStatesAndErrors) {
                                 {"name":3,"state":"READY"},{"state":"READY"},"junk",{"name":"c","state":"LOADING"}])");
   EXPECT_EQ(s.ready, std::vector<std::string>{"a"});
   EXPECT_EQ(s.failed, std::vector<std::string>{"b"});
+  // Evicted by the model server's memory budget: known, and loaded again by its next request.
+  s = ParseIndexStates(R"([{"name":"e","state":"UNAVAILABLE","reason":"evicted: memory budget 1 MB"}])");
+  EXPECT_EQ(s.ready, std::vector<std::string>{"e"});
+  EXPECT_TRUE(s.failed.empty());
   EXPECT_TRUE(ParseIndexStates("not json").ready.empty());
   EXPECT_TRUE(ParseIndexStates(std::string(100000, '[')).ready.empty());
   EXPECT_EQ(RepositoryError(507, R"({"error":"too big"})"), "too big");
