@@ -39,6 +39,7 @@ const std::vector<Kind>& Kinds() {
       {"Secret", "v1", "secrets", "", true},
       {"ServiceAccount", "v1", "serviceaccounts", "", true},
       {"InferenceGraph", "serving.kserve.io/v1alpha1", "inferencegraphs", "serving.kserve.io", true},
+      {"TrainedModel", "serving.kserve.io/v1alpha1", "trainedmodels", "serving.kserve.io", true},
   };
   return k;
 }
@@ -52,6 +53,7 @@ const Kind* KindFromArg(std::string arg) {
   if (arg == "secret" || arg == "secrets") return &Kinds()[3];
   if (arg == "sa" || arg == "serviceaccount" || arg == "serviceaccounts") return &Kinds()[4];
   if (arg == "ig" || arg == "inferencegraph" || arg == "inferencegraphs") return &Kinds()[5];
+  if (arg == "tm" || arg == "trainedmodel" || arg == "trainedmodels") return &Kinds()[6];
   return nullptr;
 }
 
@@ -181,6 +183,20 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::fflush(stdout);
 }
 
+// describe's Conditions section of a status.
+void PrintConditions(const Json& st) {
+  std::printf("Conditions:\n");
+  std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE"}};
+  if (st.contains("conditions") && st["conditions"].is_array()) {
+    for (const auto& c : st["conditions"]) {
+      if (!c.is_object()) continue;
+      rows.push_back({"  " + c.value("type", ""), c.value("status", ""), c.value("reason", ""),
+                      c.value("lastTransitionTime", ""), c.value("message", "")});
+    }
+  }
+  PrintTable(rows);
+}
+
 std::string ConditionStatus(const Json& obj, const std::string& type) {
   const Json* conds = nullptr;
   if (obj.contains("status") && obj["status"].contains("conditions")) conds = &obj["status"]["conditions"];
@@ -202,7 +218,7 @@ std::vector<std::string> Header(const Kind& k, bool all_ns, bool wide = false) {
     h.insert(h.end(), {"NAME", "TYPE", "DATA", "AGE"});
   } else if (k.kind == "ServiceAccount") {
     h.insert(h.end(), {"NAME", "SECRETS", "AGE"});
-  } else if (k.kind == "InferenceGraph") {  // KServe's CRD printer columns
+  } else if (k.kind == "InferenceGraph" || k.kind == "TrainedModel") {  // KServe's CRD printer columns
     h.insert(h.end(), {"NAME", "URL", "READY", "AGE"});
   } else {
     h.insert(h.end(), {"NAME", "DISABLED", "MODELTYPE", "CONTAINERS", "AGE"});
@@ -263,7 +279,7 @@ std::vector<std::string> Row(const Kind& k, const Json& obj, bool all_ns, bool w
     r.push_back(std::to_string(obj.contains("data") && obj["data"].is_object() ? obj["data"].size() : 0));
   } else if (k.kind == "ServiceAccount") {
     r.push_back(std::to_string(obj.contains("secrets") && obj["secrets"].is_array() ? obj["secrets"].size() : 0));
-  } else if (k.kind == "InferenceGraph") {
+  } else if (k.kind == "InferenceGraph" || k.kind == "TrainedModel") {
     r.push_back(obj.contains("status") && obj["status"].is_object() ? obj["status"].value("url", "") : "");
     r.push_back(ConditionStatus(obj, "Ready"));
   } else {
@@ -593,25 +609,15 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
     line("Mountable secrets", names.empty() ? "<none>" : names);
     return;
   }
-  if (k->kind == "InferenceGraph") {  // the spec, then the status: URL and every condition with its reason
+  const Json st = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
+  if (k->kind != "InferenceService") {
     std::printf("Spec:\n%s\n", resources::ToYaml(obj["spec"]).c_str());
-    const Json st = obj.contains("status") && obj["status"].is_object() ? obj["status"] : Json::object();
-    line("URL", st.value("url", "<none>"));
-    std::printf("Conditions:\n");
-    if (st.contains("conditions") && st["conditions"].is_array()) {
-      for (const auto& c : st["conditions"]) {
-        if (!c.is_object()) continue;
-        std::printf("  %-18s%-7s%-26s%s\n", c.value("type", "").c_str(), c.value("status", "").c_str(),
-                    c.value("reason", "").c_str(), c.value("message", "").c_str());
-      }
+    if (k->kind == "TrainedModel" || k->kind == "InferenceGraph") {  // the status: URL and every condition
+      line("URL", st.value("url", "<none>"));
+      PrintConditions(st);
     }
     return;
   }
-  if (k->kind != "InferenceService") {
-    std::printf("Spec:\n%s\n", resources::ToYaml(obj["spec"]).c_str());
-    return;
-  }
-  const Json st = obj.contains("status") ? obj["status"] : Json::object();
   line("Observed Generation", std::to_string(st.value("observedGeneration", 0)));
   line("URL", st.value("url", ""));
   if (st.contains("address")) line("Address", st["address"].value("url", ""));
@@ -627,15 +633,8 @@ void RunDescribe(const ClientFlags& flags, const std::string& type, const std::s
     if (s.contains("message")) p += ": " + s.value("message", "");
     line("Storage", s.value("uri", "") + " (" + p + ")");
   }
-  std::printf("Conditions:\n");
-  std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE"}};
-  if (st.contains("conditions")) {
-    for (const auto& c : st["conditions"]) {
-      rows.push_back({"  " + c.value("type", ""), c.value("status", ""), c.value("reason", ""),
-                      c.value("lastTransitionTime", ""), c.value("message", "")});
-    }
-  }
-  PrintTable(rows);
+  PrintConditions(st);
+  std::vector<std::vector<std::string>> rows;
   // Each component: its status fields, condition, traffic and revisions (status.inferd.revisions are named
   // {isvc}-{component}-NNNNN).
   for (const char* component : {"predictor", "transformer", "explainer"}) {

@@ -27,7 +27,6 @@
 #include "control/model_storage.h"
 #include "control/reconciler.h"
 #include "control/scaling.h"
-#include "control/unsupported_kinds.h"
 #include "core/clock.h"
 #include "core/logging.h"
 #include "core/mutex.h"
@@ -300,6 +299,8 @@ void ControlPlane::Impl::MakeReconciler() {
   // supervisor asks it why a replica is not ready without one).
   ro.repository_token = RandomToken();
   ro.run_dir = run_dir;
+  std::error_code ec;
+  ro.repository_root = fs::absolute(opt.data_dir + "/repositories", ec).lexically_normal().string();
   ro.gpus = gpus;
   reconciler_ = std::make_unique<Reconciler>(
       std::move(ro), db_.get(), runner_.get(), model_storage_.get(), &clock_,
@@ -487,7 +488,6 @@ void ControlPlane::Impl::RunReconciler() {
     reconciler_->ActivateHeld();
     reconciler_->Reconcile();
     graphs_->Pass(NowRfc3339());                    // InferenceGraphs: compiled for the gateway, status
-    MarkUnsupportedKinds(db_.get(), NowRfc3339());  // TrainedModel: stored, not run yet
     // The 1 s tick is also the autoscaler's sampling period; a pending retirement may come sooner.
     auto wait = std::chrono::milliseconds(1000);
     if (const int64_t next_retire_ns = reconciler_->next_retire_ns(); next_retire_ns > 0) {

@@ -255,7 +255,7 @@ void Reconciler::State::ObserveReplicas(Pass& p, Service& svc) {
     for (auto id : rev.replicas) {
       auto s = runner->Get(id);
       if (!s) continue;
-      if (s->phase == supervisor::Phase::kReady) ++ready;
+      if (ReplicaServes(svc, rev, id, *s)) ++ready;
       // Failing: a replica that cannot start (it exited before it became ready). One that was serving and
       // died is restarting: the gateway holds its requests meanwhile instead of answering 503.
       const bool backoff = s->phase == supervisor::Phase::kBackoff;

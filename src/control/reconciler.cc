@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <set>
 
 #include "api/api_server.h"
@@ -46,6 +47,7 @@ void Reconciler::State::ReconcileAll() {
   for (auto& r : ns_rts->items) runtimes_by_ns[r["metadata"].value("namespace", "default")].push_back(std::move(r));
   ListCredentialObjects();
   ReleaseExitedGpus();
+  TakeRepositoryAnswers();
   std::set<std::string> seen;
   // Services deleted (or deleted and created again) since the last pass: their replicas stop only once the
   // routes without them are published, so a request sent after a replica of a deleted service exited finds
@@ -68,12 +70,17 @@ void Reconciler::State::ReconcileAll() {
     const std::vector<Json>& runtimes_here = runtimes_by_ns[ns];
     ReconcileService(obj, svc, runtimes_here, cl_rts->items);
   }
+  ReconcileTrainedModels(list->items);
   for (auto it = services.begin(); it != services.end();) {
     if (seen.count(it->first)) {
       ++it;
       continue;
     }
     LOG_INFO("inferenceservice {} deleted: stopping its replicas", it->first);
+    if (!opt.repository_root.empty()) {  // a multi-model service's repository (its TrainedModels' links)
+      std::error_code ec;
+      std::filesystem::remove_all(RepositoryDir(it->second.ns, it->second.name), ec);
+    }
     removed.push_back(std::move(it->second));
     fetcher->MarkCollectionDue();  // its cache entries may have no other user
     {
@@ -185,6 +192,13 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
   in.spec = &rev.spec;
   in.runtime = rev.runtime.is_null() ? nullptr : &rev.runtime;
   in.model_path = rev.model_path;
+  if (rev.spec.multi_model && !opt.repository_root.empty()) {
+    // Its TrainedModels' repository (reconcile_trained_models.cc), which it loads at start-up as it is.
+    in.model_repository = in.model_path = RepositoryDir(svc.ns, svc.name);
+    std::error_code ec;
+    std::filesystem::create_directories(in.model_repository, ec);
+    if (ec) LOG_WARN("{}/{}: cannot create {}: {}", svc.ns, svc.name, in.model_repository, ec.message());
+  }
   in.inferd_bin = opt.inferd_bin;
   in.uds_path = NextUdsPath();
   in.images = &opt.images;
@@ -434,18 +448,7 @@ ModelFetcher::Outcome Reconciler::State::RevisionStorage(Service& svc, const Jso
     return none;
   }
   if (latest) {
-    const auto& secrets = pass_secrets[svc.ns];
-    const auto& accounts = pass_accounts[svc.ns];
-    resources::CredentialLookup lookup{
-        [&](const std::string& n) -> const Json* {
-          auto it = secrets.find(n);
-          return it == secrets.end() ? nullptr : &it->second;
-        },
-        [&](const std::string& n) -> const Json* {
-          auto it = accounts.find(n);
-          return it == accounts.end() ? nullptr : &it->second;
-        }};
-    auto src = fetcher->Resolve(obj, rev.spec.storage_uri, lookup);
+    auto src = fetcher->Resolve(obj, rev.spec.storage_uri, PassCredentials(svc.ns));
     if (!src.ok()) {
       ModelFetcher::Outcome bad;
       bad.failed = true;
@@ -492,6 +495,21 @@ ModelFetcher::Outcome Reconciler::State::RevisionStorage(Service& svc, const Jso
   return so;
 }
 
+// This pass's Secrets and ServiceAccounts of a namespace, as storage credentials are looked up.
+resources::CredentialLookup Reconciler::State::PassCredentials(const std::string& ns) {
+  const auto* secrets = &pass_secrets[ns];
+  const auto* accounts = &pass_accounts[ns];
+  return resources::CredentialLookup{
+      [secrets](const std::string& n) -> const Json* {
+        auto it = secrets->find(n);
+        return it == secrets->end() ? nullptr : &it->second;
+      },
+      [accounts](const std::string& n) -> const Json* {
+        auto it = accounts->find(n);
+        return it == accounts->end() ? nullptr : &it->second;
+      }};
+}
+
 // The cache collector (model_storage.h), after every pass; it runs when due. Referenced: every live
 // revision's entry. In use: the entries of revisions with replicas, revisions that want some, revisions
 // fetching, and the newest revision of a service until it has been ready once.
@@ -512,6 +530,11 @@ void Reconciler::State::CollectCache() {
         }
       }
     }
+  }
+  for (const auto& [key, tm] : trained_models) {  // a TrainedModel's model stays while the TrainedModel does
+    if (tm.source.cache_key.empty()) continue;
+    referenced.insert(tm.source.cache_key);
+    in_use.insert(tm.source.cache_key);
   }
   fetcher->CollectIfDue(referenced, in_use, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(clock->SteadyNs())));
 }
@@ -566,7 +589,7 @@ gateway::ServiceRoute Reconciler::State::ComponentRoute(const Service& svc, cons
                    ":";
     for (auto id : rev.replicas) {
       auto s = runner->Get(id);
-      if (!s || s->phase != supervisor::Phase::kReady) continue;
+      if (!s || !ReplicaServes(svc, rev, id, *s)) continue;
       gateway::Endpoint ep;
       ep.host = "127.0.0.1";
       ep.http_port = s->http_port;

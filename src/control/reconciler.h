@@ -18,7 +18,14 @@
 // - Effects: replicas through ReplicaRunner (the supervisor, or a fake), models through ModelFetcher
 //   (ModelStorage, or a fake), routes through a callback, time through ReconcileClock (status, event and
 //   retry times too); the store through store::Store, itself an interface (tests use its SQLite
-//   implementation in a temporary directory).
+//   implementation in a temporary directory); TrainedModels' loads through RepositoryClient
+//   (control/trained_models.h).
+// - TrainedModels (reconcile_trained_models.cc): each pass places every TrainedModel whose service is
+//   multi-model in that service's repository directory (its model fetched like a predictor's) and loads it into
+//   every ready replica of the service's predictor, unloads what is no longer wanted, and writes each
+//   TrainedModel's status. A replica of a multi-model predictor takes requests only once it loaded every placed
+//   TrainedModel (a replica started later, or restarted, too); from then on it stays routed while models come
+//   and go.
 // - Files: reconciler.cc (the loop, replicas, events, storage credentials, routes), reconcile_service.cc (one
 //   service's pass), reconciler_state.h (their shared state, internal).
 // - Threads: Reconcile, ActivateHeld, PublishKnownServices and StopAll on one thread (the reconciler's); `wake`
@@ -46,6 +53,8 @@
 #include "supervisor/supervisor.h"
 
 namespace inferd::control {
+
+class RepositoryClient;  // control/trained_models.h
 
 // Replicas: the supervisor (SupervisorRunner), or a test fake.
 class ReplicaRunner {
@@ -101,6 +110,10 @@ struct ReconcilerOptions {
   // The machine's GPUs (control/gpu.h): a replica asking for resources.limits["nvidia.com/gpu"] gets that many
   // of them, never one another replica holds; with none free it waits, and the service says Unschedulable.
   GpuInventory gpus;
+  // Multi-model serving: where each multi-model service's repository is (<repository_root>/<ns>/<isvc>), and
+  // the calls to its replicas' repository API (null: HttpRepositoryClient with repository_token).
+  std::string repository_root;
+  RepositoryClient* repository_client = nullptr;
 };
 
 class Reconciler {

@@ -19,6 +19,7 @@
 #include "control/reconciler.h"
 #include "control/replica_command.h"
 #include "control/scaling.h"
+#include "control/trained_models.h"
 #include "core/mutex.h"
 #include "resources/resources.h"
 
@@ -152,6 +153,17 @@ inline std::string RouteUnavailable(const Service& svc, const std::string& compo
 }
 
 
+// A TrainedModel as the reconciler keeps it between passes (reconcile_trained_models.cc).
+struct TrainedModelState {
+  std::string isvc_key;            // "ns/isvc" of the service it was placed in
+  int64_t generation = 0;          // the spec its failures below are about
+  ModelFetcher::Source source;     // what it fetches (model_storage.h)
+  std::string target;              // the fetched model directory its repository entry links to ("" = not placed)
+  std::chrono::system_clock::time_point placed_at{};  // when the entry last changed
+  std::string load_failure, out_of_memory;  // a replica's model server refused `failed_target`
+  std::string failed_target;
+};
+
 struct Reconciler::State {
   ReconcilerOptions opt;
   store::Store* db;
@@ -171,6 +183,14 @@ struct Reconciler::State {
   std::map<std::string, std::map<std::string, Json>> pass_secrets, pass_accounts;
   bool pass_credentials_listed = false;  // both lists read (else no cache collection this pass)
   GpuLedger gpu_ledger;  // which replica holds which of opt.gpus
+  // Multi-model serving (control/trained_models.h): TrainedModels by "ns/name", what each replica of a
+  // multi-model predictor loaded, and what every such service's replicas should have loaded ("ns/isvc" ->
+  // model -> target).
+  std::map<std::string, TrainedModelState> trained_models;
+  std::map<supervisor::ReplicaId, ReplicaModels> replica_models;
+  std::map<std::string, std::map<std::string, std::string>> desired_models;
+  RepositoryClient* repository = nullptr;
+  std::unique_ptr<RepositoryClient> own_repository;
 
   // Shared with the API threads (Reconciler::LogTargets): replicas of each service, newest revision first.
   mutable Mutex logs_mu;
@@ -224,6 +244,17 @@ struct Reconciler::State {
   void ListCredentialObjects();
   ModelFetcher::Outcome RevisionStorage(Service& svc, const Json& obj, Revision& rev, bool latest);
   void CollectCache();
+  resources::CredentialLookup PassCredentials(const std::string& ns);
+  // Multi-model serving (reconcile_trained_models.cc).
+  std::string RepositoryDir(const std::string& ns, const std::string& isvc) const;
+  void ReconcileTrainedModels(const std::vector<Json>& isvcs);
+  void TakeRepositoryAnswers();
+  TmServiceFacts ServiceFacts(const Json* isvc, const std::string& key);
+  void ReconcileTrainedModel(Json& tm, const Json* isvc, const TmServiceFacts& facts, bool memory_available);
+  void SyncReplicaModels();
+  // Whether a ready replica takes requests: a multi-model predictor's once it has loaded every TrainedModel.
+  bool ReplicaServes(const Service& svc, const Revision& rev, supervisor::ReplicaId id,
+                     const supervisor::ReplicaStatus& s) const;
 };
 
 }  // namespace inferd::control

@@ -86,6 +86,37 @@ bool HasFlag(const std::vector<std::string>& args, std::string_view flag) {
   });
 }
 
+// Removes every `--flag=value` and `--flag value` (a following word that is not itself a flag).
+void RemoveFlag(std::vector<std::string>& args, std::string_view flag) {
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') continue;
+    if (a == flag) {
+      if (i + 1 < args.size() && !args[i + 1].starts_with("--")) ++i;
+      continue;
+    }
+    kept.push_back(a);
+  }
+  args = std::move(kept);
+}
+
+// A multi-model predictor's `inferd model-server`: the service's repository (TrainedModels by their own names)
+// instead of one model, and the memory budget from resources.limits.memory.
+void SetMultiModelFlags(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+  RemoveFlag(rest, "--model_dir");
+  RemoveFlag(rest, "--model_name");
+  RemoveFlag(rest, "--model_format");
+  if (!HasFlag(rest, "--model_repository") && !HasFlag(rest, "--model-repository") &&
+      !HasFlag(rest, "--model-store")) {
+    SetFlag(rest, "--model_repository", in.model_repository);
+  }
+  const std::optional<double>& mem = in.spec->memory_limit_bytes;
+  if (mem && *mem >= 1 && !HasFlag(rest, "--memory_budget")) {
+    SetFlag(rest, "--memory_budget", std::to_string(static_cast<int64_t>(*mem)));
+  }
+}
+
 std::string LookupMap(const std::map<std::string, std::string>& m, const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? std::string() : it->second;
@@ -201,6 +232,7 @@ Status SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandI
   SetFlag(rest, "--grpc_port", "0");
   SetFlag(rest, "--host", "127.0.0.1");
   if (!in.uds_path.empty()) SetFlag(rest, "--uds", in.uds_path);
+  if (in.spec->multi_model) SetMultiModelFlags(rest, in);
   // The declared model format is what the model server must load (KServe's lgbserver fails on a joblib file;
   // detecting the format from the files would serve it anyway). Repositories (Triton) declare per model.
   static constexpr std::array<std::string_view, 5> kServerFormats = {"sklearn", "xgboost", "lightgbm", "pytorch",
@@ -577,7 +609,14 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     if (p->failure_threshold > 0) r.failure_threshold = p->failure_threshold;
   }
   if (in.spec->termination_grace_seconds) r.stop_grace = std::chrono::seconds(*in.spec->termination_grace_seconds);
-  if (!in.model_path.empty()) r.env.emplace_back("STORAGE_URI", in.spec->storage_uri);
+  if (!in.model_path.empty() && !in.spec->storage_uri.empty()) r.env.emplace_back("STORAGE_URI", in.spec->storage_uri);
+  if (in.spec->multi_model && model_server) {
+    // Its models are the service's TrainedModels, loaded and reported one by one (control/trained_models.h): the
+    // server is ready to take them once it listens, with none loaded yet, and a model that fails is that
+    // TrainedModel's failure, not the replica's.
+    if (!container.readiness || container.readiness->path.empty()) r.ready_path = "/v2/health/live";
+    return r;
+  }
   r.status_path = "/v2/repository/index";
   r.not_ready_reason = LoadFailureFromIndex;
   return r;

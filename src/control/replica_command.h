@@ -52,6 +52,12 @@
 //   InvalidArgument saying so.
 // - Every replica's spec asks the supervisor why it is not ready from its repository index (POST
 //   /v2/repository/index, open without the repository token), read by LoadFailureFromIndex.
+// - Multi-model predictor (spec->multi_model; KServe's IsMMSPredictor): /mnt/models is `model_repository`, and an
+//   `inferd model-server` replica loses --model_name/--model_dir/--model_format and gets
+//   --model_repository=<model_repository> (unless a repository flag is there), --memory_budget=<bytes> when the
+//   predictor has resources.limits.memory, readiness on /v2/health/live (it is ready to load TrainedModels once
+//   it listens; the reconciler loads them before routing to it) and no load-failure probe (a TrainedModel that
+//   fails to load is that TrainedModel's status, not the replica's).
 #pragma once
 
 #include <optional>
@@ -85,6 +91,9 @@ struct ReplicaCommandInput {
   const resources::ComponentSpec* spec = nullptr;
   const resources::Json* runtime = nullptr;  // null when the component has its own containers
   std::string model_path;                    // local model directory ("" when no storageUri)
+  // A multi-model predictor (spec->multi_model): the service's TrainedModel repository, which `inferd
+  // model-server` serves (--model_repository, for /mnt/models too) with --memory_budget from the memory limit.
+  std::string model_repository;
   std::string inferd_bin;                    // this executable
   std::string uds_path;                      // non-empty: `inferd model-server` also serves REST there (--uds)
   const LocalImages* images = nullptr;       // what images without a command run here (null: none mapped)

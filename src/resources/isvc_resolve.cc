@@ -207,6 +207,16 @@ StatusOr<ComponentSpec> Resolve(const Json& isvc) {
   }
 
   ResolveExtension(isvc, pred, c);
+  if (impl) {
+    c.multi_model = c.storage_uri.empty() && !Field(*impl, "storage") && c.format != "huggingface";
+    if (const Json* res = Field(*impl, "resources")) {
+      const Json* limits = Field(*res, "limits");
+      const Json* mem = limits ? Field(*limits, "memory") : nullptr;
+      if (mem && (mem->is_string() || mem->is_number())) {
+        c.memory_limit_bytes = ParseMemoryQuantity(mem->is_string() ? mem->get<std::string>() : mem->dump());
+      }
+    }
+  }
   return c;
 }
 

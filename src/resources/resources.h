@@ -151,6 +151,13 @@ struct ComponentSpec {
   };
   std::optional<Logger> logger;
   std::map<std::string, std::string> labels, annotations;  // component's own plus the isvc's
+  // Multi-model serving (TrainedModels, KServe's IsMMSPredictor): a predictor of a model format (not custom
+  // containers, not huggingface) without storageUri, storageUris or a storage spec. Its replicas serve a model
+  // repository that inferd serve fills with the service's TrainedModels.
+  bool multi_model = false;
+  // resources.limits.memory of the implementation (bytes; nullopt: none given): a multi-model replica's memory
+  // budget, and what KServe compares the TrainedModels' spec.model.memory against.
+  std::optional<double> memory_limit_bytes;
 };
 
 // Resolves spec.predictor of an InferenceService (validated again here: its errors are returned as is).
@@ -212,6 +219,9 @@ struct RuntimeChoice {
 // (a runtime listing none speaks v1 only), the highest priority wins (an entry without priority ranks below
 // any with one); namespace runtimes before cluster runtimes on ties, then list order. No match (or no
 // format, e.g. custom containers): NotFound whose message starts with "NoSupportingRuntime: ".
+// A multi-model predictor (spec.multi_model) auto-selects, as KServe, among runtimes with `multiModel: true`;
+// when none matches, among the single-model ones as above (inferd's model server serves any of its formats as a
+// repository, so its built-in runtimes all run multi-model).
 StatusOr<RuntimeChoice> SelectRuntime(const ComponentSpec& spec, const std::vector<Json>& namespace_runtimes,
                                       const std::vector<Json>& cluster_runtimes);
 

@@ -2,7 +2,7 @@
 //
 // Messages start with the reason KServe reports in status.modelStatus.lastFailureInfo.reason:
 // RuntimeNotRecognized (named runtime missing), RuntimeDisabled, NoSupportingRuntime.
-// Runtimes with `multiModel: true` are for TrainedModels and are not auto-selected for an InferenceService.
+// Runtimes with `multiModel: true` are auto-selected for multi-model predictors only (TrainedModels), first.
 #include <string>
 
 #include "resources/internal.h"
@@ -106,7 +106,8 @@ StatusOr<RuntimeChoice> Explicit(const ComponentSpec& c, const std::vector<Json>
   return RuntimeChoice{c.runtime, cluster_scoped, *found};
 }
 
-StatusOr<RuntimeChoice> Auto(const ComponentSpec& c, const std::vector<Json>& ns, const std::vector<Json>& cluster) {
+StatusOr<RuntimeChoice> Auto(const ComponentSpec& c, const std::vector<Json>& ns, const std::vector<Json>& cluster,
+                             bool multi_model_runtimes) {
   if (c.format.empty())
     return NotFound("NoSupportingRuntime: the predictor names no model format to select a runtime by");
   const Json* best = nullptr;
@@ -116,7 +117,7 @@ StatusOr<RuntimeChoice> Auto(const ComponentSpec& c, const std::vector<Json>& ns
     for (const auto& rt : list) {
       if (!rt.is_object() || RuntimeName(rt).empty()) continue;
       const Json& spec = Spec(rt);
-      if (FlagSet(spec, "disabled") || FlagSet(spec, "multiModel")) continue;
+      if (FlagSet(spec, "disabled") || FlagSet(spec, "multiModel") != multi_model_runtimes) continue;
       if (!SupportsProtocol(spec, c.protocol_version)) continue;
       const int priority = AutoSelectPriority(spec, c);
       if (priority > best_priority) {  // strict: earlier (namespace) runtimes win ties
@@ -140,7 +141,11 @@ StatusOr<RuntimeChoice> SelectRuntime(const ComponentSpec& spec, const std::vect
                                       const std::vector<Json>& cluster_runtimes) {
   try {
     if (!spec.runtime.empty()) return Explicit(spec, namespace_runtimes, cluster_runtimes);
-    return Auto(spec, namespace_runtimes, cluster_runtimes);
+    if (spec.multi_model) {
+      auto mm = Auto(spec, namespace_runtimes, cluster_runtimes, true);
+      if (mm.ok() || mm.status().code() != StatusCode::kNotFound) return mm;
+    }
+    return Auto(spec, namespace_runtimes, cluster_runtimes, false);
   } catch (const std::exception& e) {
     return Internal(std::string("runtime selection: ") + e.what());
   } catch (...) {

@@ -219,9 +219,12 @@ class DiscoveryKubectlTest(unittest.TestCase):
             "spec": {"inferenceService": "sklearn-iris",
                      "model": {"storageUri": "gs://b/m", "framework": "sklearn", "memory": "256Mi"}}})
         self.assertEqual(r.status_code, 201, r.text)
-        # The graph is served (issue 17): its URL, and Ready once sklearn-iris is; the TrainedModel is not yet.
+        # The graph is served (issue 17): its URL, and Ready once sklearn-iris is. The TrainedModel's URL is its
+        # service's (KServe's printer columns); it is not Ready: sklearn-iris has a storageUri, so it is a
+        # single-model service, which takes no TrainedModel (KServe's rule).
         for short, want in (("ig", ["chain", "http://chain.default.example.com", "True"]),
-                            ("tm", ["extra-model", "False"])):
+                            ("tm", ["extra-model", "http://sklearn-iris.default.example.com/v1/models/"
+                                                   "extra-model:predict", "False"])):
             deadline = time.time() + 30
             while time.time() < deadline:
                 out = lines(self.kubectl("get", short).stdout)
@@ -232,8 +235,9 @@ class DiscoveryKubectlTest(unittest.TestCase):
             self.assertEqual(out[1].split()[:len(want)], want, out)
         tm = self.serve.api("GET", ALPHA + "/trainedmodels/extra-model").json()
         conds = {c["type"]: c for c in tm["status"]["conditions"]}
-        self.assertEqual(conds["Ready"]["reason"], "NotSupported")
-        self.assertIn("issue 17", conds["Ready"]["message"])
+        self.assertEqual(conds["Ready"]["reason"], "IsNotMMSPredictor")
+        self.assertIn("spec.inferenceService", conds["Ready"]["message"])
+        self.assertEqual(conds["IsMMSPredictor"]["status"], "False")
         self.assertEqual(conds["InferenceServiceReady"]["status"], "True")
         # KServe's rules: a splitter's weights must sum to 100 (422 with the field path).
         r = self.serve.api("POST", ALPHA + "/inferencegraphs", json={

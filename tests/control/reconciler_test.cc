@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "api/api_server.h"
+#include "control/trained_models.h"
 #include "resources/resources.h"
 
 namespace inferd::control {
@@ -117,6 +118,38 @@ class FakeFetcher : public ModelFetcher {
   std::map<std::string, int> ensures;
 };
 
+// The replicas' repository API: every call answered at once, loads by `load_answers` (model -> status, body;
+// absent: 200), the index by `index_body`.
+class FakeRepository : public RepositoryClient {
+ public:
+  void Submit(RepositoryCall call) override {
+    calls.push_back(call);
+    RepositoryAnswer a;
+    a.call = call;
+    a.http_status = 200;
+    if (call.kind == RepositoryCall::kIndex) {
+      a.body = index_body;
+    } else if (auto it = load_answers.find(call.model); call.kind == RepositoryCall::kLoad && it != load_answers.end()) {
+      a.http_status = it->second.first;
+      a.body = it->second.second;
+    }
+    answers.push_back(std::move(a));
+  }
+  std::vector<RepositoryAnswer> TakeAnswers() override { return std::exchange(answers, {}); }
+  // The calls of one kind, as "model" (or "index").
+  std::vector<std::string> Calls(RepositoryCall::Kind kind) const {
+    std::vector<std::string> out;
+    for (const auto& c : calls)
+      if (c.kind == kind) out.push_back(kind == RepositoryCall::kIndex ? "index" : c.model);
+    return out;
+  }
+
+  std::vector<RepositoryCall> calls;
+  std::vector<RepositoryAnswer> answers;
+  std::map<std::string, std::pair<int, std::string>> load_answers;
+  std::string index_body = "[]";
+};
+
 class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -141,6 +174,8 @@ class ReconcilerTest : public ::testing::Test {
     o.autoscaler.scale_to_zero_grace_period = 2s;
     o.autoscaler.stable_window = 6s;
     o.gpus = gpus_;
+    o.repository_root = (dir_ / "repositories").string();
+    o.repository_client = &repository_;
     rec_ = std::make_unique<Reconciler>(o, db_.get(), &runner_, &fetcher_, &clock_,
                                         [this](std::shared_ptr<gateway::RoutingTable> t) { routes_ = std::move(t); },
                                         nullptr);
@@ -239,6 +274,7 @@ class ReconcilerTest : public ::testing::Test {
   FakeClock clock_;
   FakeRunner runner_{&clock_};
   FakeFetcher fetcher_;
+  FakeRepository repository_;
   std::shared_ptr<gateway::RoutingTable> routes_;
   std::unique_ptr<Reconciler> rec_;
   GpuInventory gpus_;  // NewReconciler's inventory
@@ -871,6 +907,150 @@ TEST_F(ReconcilerTest, RestartContinuesEachComponentsNumbering) {
   Pass();
   EXPECT_EQ(Status()["components"]["transformer"]["latestCreatedRevision"], "iris-transformer-00003");
   EXPECT_EQ(Status()["components"]["predictor"]["latestCreatedRevision"], "iris-predictor-00001");
+}
+
+// ---- multi-model serving: TrainedModels ------------------------------------------------------------------
+
+class TrainedModelTest : public ReconcilerTest {
+ protected:
+  void ApplyTm(const std::string& name, const std::string& isvc, const std::string& uri,
+               const std::string& framework = "sklearn", const std::string& memory = "256Mi") {
+    Json obj = {{"apiVersion", "serving.kserve.io/v1alpha1"},
+                {"kind", "TrainedModel"},
+                {"metadata", {{"name", name}, {"namespace", "default"}}},
+                {"spec", {{"inferenceService", isvc},
+                          {"model", {{"storageUri", uri}, {"framework", framework}, {"memory", memory}}}}}};
+    auto got = db_->Get(api::TrainedModelType(), "default", name);
+    if (got.ok()) {
+      obj["metadata"] = (*got)["metadata"];
+      ASSERT_TRUE(db_->Update(api::TrainedModelType(), obj).ok());
+    } else {
+      ASSERT_TRUE(db_->Create(api::TrainedModelType(), obj).ok());
+    }
+  }
+  Json TmCondition(const std::string& name, const std::string& type) {
+    auto tm = db_->Get(api::TrainedModelType(), "default", name);
+    if (!tm.ok() || !(*tm).contains("status")) return Json();
+    for (const auto& c : (*tm)["status"]["conditions"])
+      if (c["type"] == type) return c;
+    return Json();
+  }
+  size_t Endpoints() {
+    const gateway::ServiceRoute* r = RouteOf("");
+    return r && !r->revisions.empty() ? r->revisions[0].endpoints.size() : 0;
+  }
+  std::filesystem::path Repo() { return dir_ / "repositories" / "default" / "iris"; }
+};
+
+TEST_F(TrainedModelTest, MultiModelServiceLoadsItsTrainedModelsBeforeTakingRequests) {
+  Apply(R"({"model":{"modelFormat":{"name":"sklearn"},"resources":{"limits":{"memory":"2Gi"}}}})");
+  Pass();
+  ASSERT_EQ(runner_.Of("iris-predictor-00001").size(), 1u);
+  ReplicaId id = runner_.Of("iris-predictor-00001")[0];
+  const std::string argv = Argv(id);
+  EXPECT_NE(argv.find("--model_repository=" + Repo().string()), std::string::npos) << argv;
+  EXPECT_NE(argv.find("--memory_budget=2147483648"), std::string::npos) << argv;
+  EXPECT_EQ(argv.find("--model_dir"), std::string::npos) << argv;
+  EXPECT_EQ(argv.find("--model_name"), std::string::npos) << argv;
+  EXPECT_EQ(runner_.specs.at(id).ready_path, "/v2/health/live");
+  EXPECT_TRUE(std::filesystem::is_directory(Repo()));
+
+  ApplyTm("m1", "iris", "http://h/m1.joblib");
+  ApplyTm("m2", "iris", "http://h/m2.joblib");
+  ApplyTm("wrong-framework", "iris", "http://h/x.json", "xgboost");
+  ApplyTm("no-isvc", "missing", "http://h/m1.joblib");
+  ApplyTm("too-big", "iris", "http://h/big.joblib", "sklearn", "1900Mi");
+  Pass();
+  EXPECT_TRUE(std::filesystem::is_symlink(Repo() / "m1"));
+  EXPECT_TRUE(std::filesystem::is_symlink(Repo() / "m2"));
+  EXPECT_FALSE(std::filesystem::is_symlink(Repo() / "wrong-framework"));
+  EXPECT_FALSE(std::filesystem::is_symlink(Repo() / "too-big"));
+  EXPECT_EQ(TmCondition("wrong-framework", "Ready")["reason"], "FrameworkNotSupported");
+  EXPECT_EQ(TmCondition("no-isvc", "Ready")["reason"], "InferenceServiceNotFound");
+  EXPECT_EQ(TmCondition("too-big", "MemoryResourceAvailable")["status"], "False");
+  EXPECT_EQ(TmCondition("m1", "MemoryResourceAvailable")["status"], "True");
+
+  // Ready by the supervisor, but not routed until it loaded every TrainedModel: index, then the loads.
+  ReadyAll("iris-predictor-00001");
+  Pass();
+  EXPECT_EQ(repository_.Calls(RepositoryCall::kIndex).size(), 1u);
+  EXPECT_EQ(Endpoints(), 0u);
+  Pass();
+  EXPECT_EQ(repository_.Calls(RepositoryCall::kLoad), (std::vector<std::string>{"m1", "m2"}));
+  Pass();
+  EXPECT_EQ(Endpoints(), 1u);
+  Pass();
+  Pass();
+  EXPECT_EQ(Condition("Ready")["status"], "True");
+  EXPECT_EQ(TmCondition("m1", "Ready")["status"], "True") << TmCondition("m1", "Ready");
+  auto m1 = db_->Get(api::TrainedModelType(), "default", "m1");
+  EXPECT_EQ((*m1)["status"]["url"], "http://iris.default.example.com/v1/models/m1:predict");
+
+  // A model file the server cannot load: that TrainedModel alone is not Ready, with the server's message.
+  repository_.load_answers["bad"] = {503, R"({"error":"failed to load model 'bad': not a model file"})"};
+  ApplyTm("bad", "iris", "http://h/bad.joblib");
+  for (int i = 0; i < 4; ++i) Pass();
+  EXPECT_EQ(TmCondition("bad", "Ready")["reason"], "ModelLoadFailed");
+  EXPECT_NE(TmCondition("bad", "Ready")["message"].get<std::string>().find("not a model file"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::is_symlink(Repo() / "bad"));
+  EXPECT_EQ(TmCondition("m1", "Ready")["status"], "True");
+  EXPECT_EQ(Endpoints(), 1u);
+
+  // The model server's 507: MemoryResourceAvailable False with its message.
+  repository_.load_answers["m3"] = {507, R"({"error":"model m3 can never fit the budget"})"};
+  ApplyTm("m3", "iris", "http://h/m3.joblib");
+  for (int i = 0; i < 4; ++i) Pass();
+  EXPECT_EQ(TmCondition("m3", "MemoryResourceAvailable")["message"], "model m3 can never fit the budget");
+
+  // storageUri changed: loaded again at the new target, the replica stays routed meanwhile.
+  const size_t loads = repository_.Calls(RepositoryCall::kLoad).size();
+  ApplyTm("m2", "iris", "http://h/m2-v2.joblib");
+  Pass();
+  EXPECT_EQ(Endpoints(), 1u);
+  Pass();
+  auto after = repository_.Calls(RepositoryCall::kLoad);
+  ASSERT_GT(after.size(), loads);
+  EXPECT_EQ(after.back(), "m2");
+  EXPECT_EQ(repository_.calls.back().target, std::filesystem::read_symlink(Repo() / "m2").string());
+
+  // Deleted: unloaded from the replica and gone from the repository.
+  ASSERT_TRUE(db_->Delete(api::TrainedModelType(), "default", "m1").ok());
+  Pass();
+  Pass();
+  auto unloads = repository_.Calls(RepositoryCall::kUnload);
+  EXPECT_NE(std::find(unloads.begin(), unloads.end(), "m1"), unloads.end());
+  EXPECT_FALSE(std::filesystem::is_symlink(Repo() / "m1"));
+}
+
+TEST_F(TrainedModelTest, ARestartedReplicaLoadsEveryModelBeforeItIsRoutedAgain) {
+  Apply(R"({"model":{"modelFormat":{"name":"sklearn"}}})");
+  ApplyTm("m1", "iris", "http://h/m1.joblib");
+  Pass();
+  ReplicaId id = runner_.Of("iris-predictor-00001")[0];
+  ReadyAll("iris-predictor-00001");
+  for (int i = 0; i < 3; ++i) Pass();
+  ASSERT_EQ(Endpoints(), 1u);
+  // Restarted (a new process): not routed until it reports m1 loaded; it loaded it by itself at start-up.
+  repository_.index_body = R"([{"name":"m1","state":"READY"}])";
+  runner_.replicas.at(id).pid += 100;
+  runner_.replicas.at(id).started_at = clock_.SystemNow() + 1ms;
+  const size_t loads = repository_.Calls(RepositoryCall::kLoad).size();
+  Pass();
+  EXPECT_EQ(Endpoints(), 0u);
+  Pass();
+  Pass();
+  EXPECT_EQ(Endpoints(), 1u);
+  EXPECT_EQ(repository_.Calls(RepositoryCall::kLoad).size(), loads);  // its own start-up load counted
+}
+
+TEST_F(TrainedModelTest, SingleModelServiceRefusesTrainedModels) {
+  Apply(Sklearn("gs://b/iris"));
+  ApplyTm("m1", "iris", "http://h/m1.joblib");
+  Pass();
+  EXPECT_EQ(TmCondition("m1", "IsMMSPredictor")["status"], "False");
+  EXPECT_EQ(TmCondition("m1", "Ready")["reason"], "IsNotMMSPredictor");
+  EXPECT_FALSE(std::filesystem::is_symlink(Repo() / "m1"));
+  EXPECT_NE(Argv(runner_.Of("iris-predictor-00001")[0]).find("--model_dir"), std::string::npos);
 }
 
 }  // namespace

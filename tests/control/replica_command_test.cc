@@ -53,6 +53,55 @@ TEST(ReplicaCommandTest, BuiltinRuntimeRunsThisBinaryOnPortZero) {
   FAIL() << "no kserve-sklearnserver built-in";
 }
 
+// A multi-model predictor (no storageUri: TrainedModels) serves its repository: no single model's flags, the
+// memory budget from resources.limits.memory, readiness once it listens, no load-failure probe of its own.
+TEST(ReplicaCommandTest, MultiModelPredictorServesItsRepository) {
+  for (const auto& rt : resources::BuiltinClusterServingRuntimes()) {
+    if (rt["metadata"]["name"] != "kserve-sklearnserver") continue;
+    resources::ComponentSpec spec;
+    spec.format = "sklearn";
+    spec.multi_model = true;
+    ReplicaCommandInput in = Input(&spec, &rt);
+    in.model_path = in.model_repository = "/data/repositories/default/sklearn-iris";
+    auto r = BuildReplicaSpec(in);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(Has(r->argv, "--model_repository=/data/repositories/default/sklearn-iris"));
+    for (const auto& a : r->argv) {
+      EXPECT_FALSE(a.starts_with("--model_dir") || a.starts_with("--model_name") || a.starts_with("--model_format") ||
+                   a.starts_with("--memory_budget"))
+          << a;
+    }
+    EXPECT_EQ(r->ready_path, "/v2/health/live");
+    EXPECT_TRUE(r->status_path.empty());
+    EXPECT_FALSE(r->not_ready_reason);
+    for (const auto& [k, v] : r->env) EXPECT_NE(k, "STORAGE_URI");
+    spec.memory_limit_bytes = 512.0 * 1024 * 1024;
+    r = BuildReplicaSpec(in);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(Has(r->argv, "--memory_budget=536870912"));
+    return;
+  }
+  FAIL() << "no kserve-sklearnserver built-in";
+}
+
+// A Triton-style multi-model runtime names its repository itself (/mnt/models): that stays, as the repository.
+TEST(ReplicaCommandTest, MultiModelRuntimeKeepsItsOwnRepositoryFlag) {
+  Json rt = Runtime({{"name", "kserve-container"},
+                     {"image", "nvidia/tritonserver:23.05-py3"},
+                     {"args", {"tritonserver", "--model-store=/mnt/models", "--model-control-mode=explicit"}}});
+  resources::ComponentSpec spec;
+  spec.format = "onnx";
+  spec.multi_model = true;
+  ReplicaCommandInput in = Input(&spec, &rt);
+  in.model_path = in.model_repository = "/data/repositories/default/sklearn-iris";
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(Has(r->argv, "--model_repository=/data/repositories/default/sklearn-iris"));
+  bool store = false;
+  for (const auto& a : r->argv) store = store || a == "--model-store=/data/repositories/default/sklearn-iris";
+  EXPECT_TRUE(store);
+}
+
 // KServe's collocation sample runs TorchServe's own image (pytorch/torchserve, not the -kfs one) with TorchServe's
 // arguments: the model server does its work, as for the -kfs image.
 TEST(ReplicaCommandTest, TorchServeImageRunsAsModelServer) {

@@ -308,3 +308,59 @@ TEST(SelectRuntime, MalformedRuntimesAreSkippedAndCustomHasNoFormat) {
 
 }  // namespace
 }  // namespace inferd::resources
+
+namespace inferd::resources {
+namespace {
+
+// Multi-model serving (TrainedModels): KServe's IsMMSPredictor, and runtime selection preferring multiModel
+// runtimes for such a predictor (inferd's single-model ones otherwise), never for a single-model one.
+TEST(MultiModel, PredictorWithoutStorageIsMultiModel) {
+  auto isvc = [](const std::string& predictor) {
+    return Json::parse(R"({"apiVersion":"serving.kserve.io/v1beta1","kind":"InferenceService",
+                           "metadata":{"name":"mm","namespace":"default"},"spec":{"predictor":)" + predictor + "}}");
+  };
+  auto mm = ResolvePredictor(isvc(R"({"model":{"modelFormat":{"name":"sklearn"},
+                                       "resources":{"limits":{"memory":"512Mi"}}}})"));
+  ASSERT_TRUE(mm.ok()) << mm.status().message();
+  EXPECT_TRUE(mm->multi_model);
+  ASSERT_TRUE(mm->memory_limit_bytes.has_value());
+  EXPECT_EQ(*mm->memory_limit_bytes, 512.0 * 1024 * 1024);
+  auto legacy = ResolvePredictor(isvc(R"({"sklearn":{"protocolVersion":"v1"}})"));
+  ASSERT_TRUE(legacy.ok()) << legacy.status().message();
+  EXPECT_TRUE(legacy->multi_model);
+  EXPECT_FALSE(legacy->memory_limit_bytes.has_value());
+  auto single = ResolvePredictor(isvc(R"({"model":{"modelFormat":{"name":"sklearn"},"storageUri":"gs://b/m"}})"));
+  ASSERT_TRUE(single.ok());
+  EXPECT_FALSE(single->multi_model);
+  auto shared = ResolvePredictor(isvc(R"({"storageUri":"gs://b/m","model":{"modelFormat":{"name":"sklearn"}}})"));
+  ASSERT_TRUE(shared.ok()) << shared.status().message();
+  EXPECT_FALSE(shared->multi_model);  // the predictor-level storageUri counts too
+  auto hf = ResolvePredictor(isvc(R"({"model":{"modelFormat":{"name":"huggingface"}}})"));
+  ASSERT_TRUE(hf.ok()) << hf.status().message();
+  EXPECT_FALSE(hf->multi_model);  // KServe: a model id needs no storage, and is no multi-model server
+  auto custom = ResolvePredictor(isvc(R"({"containers":[{"name":"kserve-container","image":"x","command":["y"]}]})"));
+  ASSERT_TRUE(custom.ok()) << custom.status().message();
+  EXPECT_FALSE(custom->multi_model);
+}
+
+TEST(MultiModel, SelectionPrefersMultiModelRuntimes) {
+  Json single = Runtime("single", kSklearnP2);
+  Json multi = Runtime("multi", kSklearnP1);
+  multi["spec"]["multiModel"] = true;
+  ComponentSpec mm = Model("sklearn");
+  mm.multi_model = true;
+  auto got = SelectRuntime(mm, {single, multi}, {});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->name, "multi");  // despite the lower priority: multiModel runtimes first, as KServe
+  got = SelectRuntime(Model("sklearn"), {single, multi}, {});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "single");  // never for a single-model predictor
+  got = SelectRuntime(mm, {single}, {});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->name, "single");  // none multi-model: inferd's model server serves a repository of any format
+  got = SelectRuntime(Model("sklearn"), {multi}, {});
+  EXPECT_FALSE(got.ok());
+}
+
+}  // namespace
+}  // namespace inferd::resources
