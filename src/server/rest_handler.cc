@@ -193,6 +193,14 @@ Status StructuredEventData(const std::string& body, std::string* data) {
   return Status::Ok();
 }
 
+// The answer to a failed model load (repository load, or an evicted model's reload for a request): Error's,
+// except that a model larger than the whole memory budget is 507 Insufficient Storage (model/repository.h).
+RestResponse LoadError(const Status& st) {
+  RestResponse r = Error(st);
+  if (IsMemoryBudgetRefusal(st)) r.status = 507;
+  return r;
+}
+
 void WrapCloudEvent(const RestRequest& req, std::string_view model, RestResponse* r) {
   std::string source = "io.kserve.inference." + std::string(model);
   if (IsStructuredCloudEvent(req)) {
@@ -342,9 +350,49 @@ void RestHandler::CompleteBatched(BatchedCall& call, Status status, const InferT
 }
 
 StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_view model, std::string_view version) {
-  auto m = repo_->Get(model, version);
-  if (!m.ok()) metrics_->RecordRejected("rest");
-  return m;
+  return repo_->Get(model, version);
+}
+
+RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string_view model,
+                                        std::string_view version, bool v1, Done& done, bool* deferred) {
+  if (st.code() != StatusCode::kUnavailable || req.reload_attempted || !slow_pool_ || !repo_->Evicted(model)) {
+    metrics_->RecordRejected("rest");
+    return Error(st);
+  }
+  auto waiter = repo_->AdmitReloadWaiter(model);
+  if (!waiter.ok()) return Error(waiter.status());
+  struct Call {
+    explicit Call(ServerState* state) : guard(state) {}
+    BatchedGuard guard;  // first member: released last, after the answer was handed to `done`
+    RestRequest req;
+    Done done;
+    std::string model, version;
+    ReloadWaiter waiter;
+  };
+  auto call = std::make_shared<Call>(state_);
+  call->req = std::move(req);
+  call->req.reload_attempted = true;
+  call->done = std::move(done);
+  call->model = std::string(model);
+  call->version = std::string(version);
+  call->waiter = std::move(*waiter);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reload_timeout_ms);
+  auto task = [this, call, v1, deadline] {
+    // `m` pins the reloaded model until the request's own lookup below has it: it cannot be evicted between.
+    auto m = repo_->WaitForReload(call->waiter, call->model, call->version, deadline);
+    if (!m.ok()) return call->done(LoadError(m.status()));
+    bool again_deferred = false;
+    RestResponse r = v1 ? V1PredictJson(call->req, call->model, call->version, call->done, &again_deferred)
+                        : V2Infer(call->req, call->model, call->version, call->done, &again_deferred);
+    if (again_deferred) return;  // batched: the batcher answers
+    if (v1 && r.status == 200 && (call->req.cloudevent_binary || IsStructuredCloudEvent(call->req))) {
+      WrapCloudEvent(call->req, call->model, &r);
+    }
+    call->done(std::move(r));
+  };
+  *deferred = true;
+  if (!slow_pool_->Submit(task)) call->done(Error(Unavailable("too many requests wait for models to load; retry later")));
+  return {};
 }
 
 namespace {
@@ -393,7 +441,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
                                         Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
-  if (!m.ok()) return Error(m.status());
+  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, /*v1=*/true, done, deferred);
   if ((*m)->metadata().v1_passthrough) {  // custom Python models: the body goes to the model whole
     Model& model = **m;
     InferTiming timing;
@@ -422,7 +470,7 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
                                   Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
-  if (!m.ok()) return Error(m.status());
+  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, /*v1=*/false, done, deferred);
   Model& model = **m;
   std::optional<size_t> header_length;
   if (req.inference_header_content_length) {
@@ -637,7 +685,7 @@ RestResponse RestHandler::RouteRepository(RestRequest& req, const std::vector<st
     auto task = [this, model, load, done]() mutable {
       Status st = load ? repo_->Load(model) : repo_->Unload(model);
       if (!st.ok()) {
-        done(Error(st));
+        done(LoadError(st));
         return;
       }
       std::string out;
