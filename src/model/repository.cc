@@ -357,7 +357,8 @@ StatusOr<std::shared_ptr<Model>> ModelRepository::WaitForReload(const ReloadWait
     {
       MutexLock lock(reload_mu_);
       if (reloading_.contains(key)) {  // another request is loading it: wait for that load
-        if (!reload_cv_.WaitUntil(reload_mu_, deadline, [&]() REQUIRES(reload_mu_) { return !reloading_.contains(key); })) {
+        auto loaded = [&]() REQUIRES(reload_mu_) { return !reloading_.contains(key); };
+        if (!reload_cv_.WaitUntil(reload_mu_, deadline, loaded)) {
           return Unavailable(fmt::format("model '{}' was evicted by the memory budget and is still loading; "
                                          "the request's wait for it ended (--reload_timeout)", name));
         }

@@ -159,8 +159,10 @@ void Metrics::AddMemoryFamilies(const RepositoryMemoryStats& stats, prometheus::
                        .Name("inferd_model_memory_resident_bytes")
                        .Help("Bytes of all loaded models, and the memory budget (0: unlimited)")
                        .Register(r);
-  auto& loads =
-      prometheus::BuildCounter().Name("inferd_model_loads_total").Help("Successful model loads (reloads too)").Register(r);
+  auto& loads = prometheus::BuildCounter()
+                    .Name("inferd_model_loads_total")
+                    .Help("Successful model loads (reloads too)")
+                    .Register(r);
   auto& evictions = prometheus::BuildCounter()
                         .Name("inferd_model_evictions_total")
                         .Help("Models unloaded by the memory budget to make room for another")

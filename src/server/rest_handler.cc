@@ -391,7 +391,9 @@ RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string
     call->done(std::move(r));
   };
   *deferred = true;
-  if (!slow_pool_->Submit(task)) call->done(Error(Unavailable("too many requests wait for models to load; retry later")));
+  if (!slow_pool_->Submit(task)) {
+    call->done(Error(Unavailable("too many requests wait for models to load; retry later")));
+  }
   return {};
 }
 
