@@ -224,6 +224,7 @@ Status ModelRepository::Install(const std::string& name, const std::string& vers
   e->version = version;
   e->reason.clear();
   e->evicted = false;
+  e->from_files = true;
   e->loads++;
   e->last_use_ns.store(NowNs(), std::memory_order_relaxed);  // just loaded: the most recently used
   LOG_INFO("model '{}' is ready ({} bytes)", name, bytes);
@@ -235,7 +236,8 @@ EvictionPlan ModelRepository::MakeRoom(const std::string& name, size_t incoming,
   std::vector<ResidentModel> resident;
   std::vector<Entry*> entries;
   for (auto& [n, e] : entries_) {
-    if (!e.model || n == name) continue;  // `name`'s old instance (a reload) goes when its requests end
+    // `name`'s old instance (a reload) goes when its requests end; AddLoaded's models could never come back.
+    if (!e.model || n == name || !e.from_files) continue;
     resident.push_back({n, e.bytes, e.last_use_ns.load(std::memory_order_relaxed), e.model.use_count() > 1});
     entries.push_back(&e);
   }

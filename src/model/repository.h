@@ -22,7 +22,8 @@
 //   * loads are serialized (so that one load's measurement does not count another's allocations);
 //   * after a load, the least recently used ready models are evicted until the resident models fit the
 //     budget (PlanEviction). A model some request holds (its shared_ptr is copied out: use_count > 1) is
-//     never evicted. A model larger than the whole budget is dropped and its load fails with
+//     never evicted, nor is a model AddLoaded serves (a script's; it cannot be read again, and is not
+//     counted). A model larger than the whole budget is dropped and its load fails with
 //     kExceedsMemoryBudget naming the model, its size and the budget (REST 507, gRPC RESOURCE_EXHAUSTED); a
 //     load that fits only once models in use are released fails with kUnavailable (retry later). A reload
 //     of a model whose size is known evicts before loading, so the budget is exceeded only while a model of
@@ -191,6 +192,7 @@ class ModelRepository {
     std::string version;
     std::shared_ptr<Model> model;  // the serving instance (also kept while reloading)
     bool evicted = false;          // unloaded by the memory budget: WaitForReload loads it again
+    bool from_files = false;       // loaded by Load (AddLoaded's models cannot be read again: never evicted)
     size_t bytes = 0;              // measured at the last load
     uint64_t loads = 0, evictions = 0;
     mutable std::atomic<int64_t> last_use_ns{0};  // NowNs() of the last Get (memory budget only)

@@ -360,7 +360,10 @@ RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string
     return Error(st);
   }
   auto waiter = repo_->AdmitReloadWaiter(model);
-  if (!waiter.ok()) return Error(waiter.status());
+  if (!waiter.ok()) {
+    metrics_->RecordRejected("rest");
+    return Error(waiter.status());
+  }
   struct Call {
     explicit Call(ServerState* state) : guard(state) {}
     BatchedGuard guard;  // first member: released last, after the answer was handed to `done`

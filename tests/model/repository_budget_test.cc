@@ -146,6 +146,20 @@ TEST_F(BudgetedRepository, ModelLargerThanTheBudgetIsResourceExhausted) {
   EXPECT_FALSE(repo->Get("a").ok());
 }
 
+TEST_F(BudgetedRepository, ModelsServedWholeAreNeverEvicted) {
+  auto repo = Make(one_ * 3 / 2);  // room for one
+  auto factory = NewXgboostBackendFactory();
+  const std::string dir = TestModel("xgb_regressor");
+  auto backend = factory->Load(LoadOptions{"script", dir, dir + "/model.json"});
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  ASSERT_TRUE(repo->AddLoaded("script", std::move(*backend)).ok());  // a custom model a script registered
+  ASSERT_TRUE(repo->Load("a").ok());
+  ASSERT_TRUE(repo->Load("b").ok());
+  EXPECT_EQ(StateOf(*repo, "script"), "READY");  // it could never be read again: not a candidate
+  EXPECT_EQ(StateOf(*repo, "a"), "UNAVAILABLE");
+  EXPECT_EQ(StateOf(*repo, "b"), "READY");
+}
+
 TEST_F(BudgetedRepository, WithoutABudgetNothingIsEvicted) {
   auto repo = Make(0);
   for (const char* n : {"a", "b", "c", "d"}) ASSERT_TRUE(repo->Load(n).ok());
