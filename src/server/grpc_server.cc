@@ -168,7 +168,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                        if (!model.ok() && model.status().code() == StatusCode::kInvalidArgument) {
                          return ToGrpcStatus(model.status());
                        }
-                       resp->set_ready(model.ok());
+                       // An evicted model is ready for inference: its next request loads it (model/repository.h).
+                       resp->set_ready(model.ok() || s_->repo_->Evicted(req->name()));
                        return grpc::Status::OK;
                      }));
   }

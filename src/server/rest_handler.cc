@@ -95,19 +95,21 @@ void RestHandler::HandleLogged(RestRequest&& req, Done done) {
 RestResponse RestHandler::ModelReadyResponse(std::string_view model, std::string_view version, bool v1) {
   auto m = repo_->Get(model, version);
   if (!m.ok() && m.status().code() != StatusCode::kUnavailable) return Error(m.status());  // unknown, invalid
+  // An evicted model is ready for inference: its next request loads it (model/repository.h).
+  const bool ready = m.ok() || repo_->Evicted(model);
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("name");
   w.String(model);
   w.Key("ready");
-  w.Bool(m.ok());
-  if (!m.ok() && v1) {
+  w.Bool(ready);
+  if (!ready && v1) {
     w.Key("error");
     w.String(m.status().message());
   }
   w.EndObject();
-  return Json(std::move(out), m.ok() ? 200 : 503);
+  return Json(std::move(out), ready ? 200 : 503);
 }
 
 RestResponse RestHandler::ModelListResponse() {

@@ -182,6 +182,12 @@ class MemoryBudgetTest(unittest.TestCase):
                 self.assertIn("evicted: memory budget", e["reason"])
         m = self.assertWithinBudget()
         self.assertEqual(m[("inferd_models_loaded", "")], len(loaded))
+        # An evicted model is ready for inference (its next request loads it), and the server is ready.
+        evicted = sorted(set(self.expected) - loaded)[0]
+        r = self.client.session.get("%s/v2/models/%s/ready" % (self.client.base, evicted), timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(r.json()["ready"])
+        self.assertNotIn(evicted, loaded_set(self.client.index()))  # asking did not load it
 
     def test_2_every_model_answers_in_a_random_order(self):
         names = sorted(self.expected)
