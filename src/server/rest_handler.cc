@@ -124,9 +124,10 @@ RestResponse RestHandler::ModelListResponse() {
   return Json(std::move(out));
 }
 
-RestResponse RestHandler::ModelMetadataResponse(std::string_view model, std::string_view version) {
+RestResponse RestHandler::ModelMetadataResponse(RestRequest& req, std::string_view model, std::string_view version,
+                                                Done& done, bool* deferred) {
   auto m = repo_->Get(model, version);
-  if (!m.ok()) return Error(m.status());
+  if (!m.ok()) return ReloadOrError(m.status(), req, model, version, Retry::kV2Metadata, done, deferred);
   std::string out;
   WriteV2ModelMetadata((*m)->metadata(), &out);
   return Json(std::move(out));
@@ -356,14 +357,15 @@ StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_vie
 }
 
 RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string_view model,
-                                        std::string_view version, bool v1, Done& done, bool* deferred) {
+                                        std::string_view version, Retry retry, Done& done, bool* deferred) {
+  const bool inference = retry != Retry::kV2Metadata;
   if (st.code() != StatusCode::kUnavailable || req.reload_attempted || !slow_pool_ || !repo_->Evicted(model)) {
-    metrics_->RecordRejected("rest");
+    if (inference) metrics_->RecordRejected("rest");
     return Error(st);
   }
   auto waiter = repo_->AdmitReloadWaiter(model);
   if (!waiter.ok()) {
-    metrics_->RecordRejected("rest");
+    if (inference) metrics_->RecordRejected("rest");
     return Error(waiter.status());
   }
   struct Call {
@@ -382,15 +384,25 @@ RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string
   call->version = std::string(version);
   call->waiter = std::move(*waiter);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reload_timeout_ms);
-  auto task = [this, call, v1, deadline] {
+  auto task = [this, call, retry, deadline] {
     // `m` pins the reloaded model until the request's own lookup below has it: it cannot be evicted between.
     auto m = repo_->WaitForReload(call->waiter, call->model, call->version, deadline);
     if (!m.ok()) return call->done(LoadError(m.status()));
     bool again_deferred = false;
-    RestResponse r = v1 ? V1PredictJson(call->req, call->model, call->version, call->done, &again_deferred)
-                        : V2Infer(call->req, call->model, call->version, call->done, &again_deferred);
+    RestResponse r;
+    switch (retry) {
+      case Retry::kV1Predict:
+        r = V1PredictJson(call->req, call->model, call->version, call->done, &again_deferred);
+        break;
+      case Retry::kV2Infer:
+        r = V2Infer(call->req, call->model, call->version, call->done, &again_deferred);
+        break;
+      case Retry::kV2Metadata:
+        r = ModelMetadataResponse(call->req, call->model, call->version, call->done, &again_deferred);
+        break;
+    }
     if (again_deferred) return;  // batched: the batcher answers
-    if (v1 && r.status == 200 && (call->req.cloudevent_binary || IsStructuredCloudEvent(call->req))) {
+    if (retry == Retry::kV1Predict && r.status == 200 && (call->req.cloudevent_binary || IsStructuredCloudEvent(call->req))) {
       WrapCloudEvent(call->req, call->model, &r);
     }
     call->done(std::move(r));
@@ -448,7 +460,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
                                         Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
-  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, /*v1=*/true, done, deferred);
+  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, Retry::kV1Predict, done, deferred);
   if ((*m)->metadata().v1_passthrough) {  // custom Python models: the body goes to the model whole
     Model& model = **m;
     InferTiming timing;
@@ -477,7 +489,7 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
                                   Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
-  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, /*v1=*/false, done, deferred);
+  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, Retry::kV2Infer, done, deferred);
   Model& model = **m;
   std::optional<size_t> header_length;
   if (req.inference_header_content_length) {
@@ -641,7 +653,7 @@ RestResponse RestHandler::RouteV2(RestRequest& req, const std::vector<std::strin
     }
     if (n == rest) {
       if (!get) return MethodNotAllowed(req, path);
-      return ModelMetadataResponse(model, version);
+      return ModelMetadataResponse(req, model, version, done, deferred);
     }
     if (n == rest + 1 && seg[rest] == "ready") {
       if (!get) return MethodNotAllowed(req, path);

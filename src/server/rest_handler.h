@@ -9,8 +9,8 @@
 //   with Model::InferAsync, and `done` is called from the model's batcher thread (the I/O thread never
 //   waits for a batch); the request body, which binary inputs view, moves into the queued call and lives
 //   until it completes.
-// - A request to a model the memory budget evicted (model/repository.h) is answered after the model loads
-//   again: it waits on the slow-work pool (ReloadOrError), never on an I/O thread.
+// - An inference or V2 metadata request to a model the memory budget evicted (model/repository.h) is answered
+//   after the model loads again: it waits on the slow-work pool (ReloadOrError), never on an I/O thread.
 // - Model names in paths are checked by ValidateModelName (model/repository.h): an invalid one is a 400.
 //   With ServerOptions::repository_token set, load and unload need `Authorization: Bearer <token>` (401
 //   and `WWW-Authenticate: Bearer` otherwise).
@@ -108,13 +108,15 @@ class RestHandler {
   RestResponse V1Explain(RestRequest& req, std::shared_ptr<Model> model, Done& done, bool* deferred);
   // repo_->Get for an inference request (ReloadOrError counts a miss in inferd_requests_rejected_total).
   StatusOr<std::shared_ptr<Model>> LookupForInference(std::string_view model, std::string_view version);
-  // The answer to an inference request whose lookup failed with `st`: for a model the memory budget evicted,
-  // the request (`req`, `done`) moves to the slow-work pool, waits there for the model's reload
+  // What ReloadOrError runs again once the model is back.
+  enum class Retry { kV1Predict, kV2Infer, kV2Metadata };
+  // The answer to a request whose model lookup failed with `st`: for a model the memory budget evicted, the
+  // request (`req`, `done`) moves to the slow-work pool, waits there for the model's reload
   // (ModelRepository::WaitForReload, bounded by ServerOptions::reload_timeout_ms and --max_reload_waiters)
-  // and runs again (V1PredictJson when `v1`, else V2Infer); *deferred is set. Otherwise Error(st), counted as
-  // rejected.
+  // and runs again (`retry`: V1PredictJson, V2Infer or ModelMetadataResponse); *deferred is set. Otherwise
+  // Error(st) (an inference request's counted as rejected).
   RestResponse ReloadOrError(Status st, RestRequest& req, std::string_view model, std::string_view version,
-                             bool v1, Done& done, bool* deferred);
+                             Retry retry, Done& done, bool* deferred);
   // Runs a request whose parsing gave `parsed` (unless that failed), records metrics, logs model
   // failures with the request id. Returns the final status.
   Status Execute(Model& model, Status parsed, const std::string& request_id, int64_t t0, InferRequest& ireq,
@@ -126,7 +128,9 @@ class RestHandler {
   static RestResponse V1Answer(const InferResponse& iresp, V1Form form);
   static RestResponse V2Answer(const Model& model, InferRequest& ireq, InferResponse& iresp);
   RestResponse ModelListResponse();  // {"models":[ready names]}, V1 and V2 alike
-  RestResponse ModelMetadataResponse(std::string_view model, std::string_view version);
+  // GET /v2/models/<m>[/versions/<v>]: an evicted model is loaded again first (ReloadOrError).
+  RestResponse ModelMetadataResponse(RestRequest& req, std::string_view model, std::string_view version, Done& done,
+                                     bool* deferred);
   RestResponse ModelReadyResponse(std::string_view model, std::string_view version, bool v1);
 
   ModelRepository* repo_;

@@ -263,6 +263,13 @@ class MemoryBudgetTest(unittest.TestCase):
             self.assertAnswers(name, r)
         self.assertEqual(self.client.metrics()[key], loads_before + 1)
 
+    def test_6b_metadata_of_an_evicted_model_loads_it(self):
+        name = sorted(set(self.expected) - loaded_set(self.client.index()))[0]
+        r = self.client.session.get("%s/v2/models/%s" % (self.client.base, name), timeout=90)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["name"], name)
+        self.assertIn(name, loaded_set(self.client.index()))
+
     def test_7_explicit_unload_of_an_evicted_model_is_for_real(self):
         evicted = sorted(set(self.expected) - loaded_set(self.client.index()))
         name = evicted[-1]
