@@ -115,6 +115,13 @@ Status ModelRepository::ExpectLoad(const std::string& name) {
 }
 
 Status ModelRepository::Load(const std::string& name) {
+  if (!track_use_) return LoadOne(name);
+  // With a budget, loads run one at a time: the heap growth LoadOne measures is then this model's alone.
+  MutexLock lock(budget_load_mu_);
+  return LoadOne(name);
+}
+
+Status ModelRepository::LoadOne(const std::string& name) {
   auto dir_or = DirFor(name);
   if (!dir_or.ok()) {
     WriterLock lock(mu_);
@@ -145,11 +152,8 @@ Status ModelRepository::Load(const std::string& name) {
     return Unavailable("failed to load model '" + name + "': " + st.message());
   };
 
-  // With a budget, loads run one at a time: the heap growth measured below is then this model's alone.
-  std::unique_lock<std::mutex> budget_lock(budget_load_mu_, std::defer_lock);
-  std::vector<std::shared_ptr<Model>> evicted;  // freed outside mu_, still under budget_lock
+  std::vector<std::shared_ptr<Model>> evicted;  // freed outside mu_ (still under Load's budget_load_mu_)
   if (track_use_) {
-    budget_lock.lock();
     WriterLock lock(mu_);
     auto it = entries_.find(name);
     // A reload of a model whose size is known makes room first, so the budget is not exceeded meanwhile.

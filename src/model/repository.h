@@ -41,9 +41,8 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <mutex>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -198,6 +197,8 @@ class ModelRepository {
     mutable std::atomic<int64_t> last_use_ns{0};  // NowNs() of the last Get (memory budget only)
   };
   StatusOr<std::string> DirFor(const std::string& name) const;
+  // Load's work: files, backend load, warm-up, measurement, Install.
+  Status LoadOne(const std::string& name);
   // The entry for `name`, created when absent unless max_models entries exist.
   StatusOr<Entry*> EntryFor(const std::string& name) REQUIRES(mu_);
   // Load's tail: installs `model` (measured at `bytes`) as `name`'s serving instance, evicting least recently
@@ -218,7 +219,7 @@ class ModelRepository {
   mutable std::atomic<bool> index_truncated_warned_{false};
   const bool track_use_;  // memory_budget > 0: Get records last-use times
   // Serializes loads when a budget is set (the measurement, then the eviction decision). Taken before mu_.
-  std::mutex budget_load_mu_;
+  Mutex budget_load_mu_;
   std::vector<uint64_t> load_bucket_counts_ GUARDED_BY(mu_);
   double load_seconds_sum_ GUARDED_BY(mu_) = 0;
   std::atomic<size_t> reload_waiters_{0};
