@@ -9,6 +9,7 @@
 //   as KServe's servers parse with argparse's parse_known_args.
 // Every value a flag writes lives in one ModelServerFlags owned by the callback (a shared_ptr it
 // captures), so nothing CLI11 holds a reference to is freed before parsing.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "cli/shutdown_signals.h"
 #include "core/logging.h"
 #include "net/listener.h"
+#include "resources/resources.h"
 #include "server/model_server.h"
 
 namespace inferd::cli {
@@ -66,6 +68,8 @@ struct ModelServerFlags {
   std::string log_level = "info";
   double drain_s = 30.0;
   std::string repository_token_file;
+  std::string memory_budget;  // a Kubernetes memory quantity ("512Mi"); empty or 0 = unlimited
+  double reload_timeout_s = 60.0;
   // Mapped flags (ApplyMappedFlags)
   int nthread = 0;
   std::string framework;
@@ -87,6 +91,15 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
   cmd->add_option("--model_format", cfg.model_format, "Force the model format (xgboost, ...) instead of detecting it");
   cmd->add_option("--load_model", cfg.load_models, "With --model_repository: load only these at start-up (repeatable)");
   cmd->add_option("--max_models", cfg.max_models, "Models known at once: loaded, loading or failed (1..65536)")
+      ->capture_default_str();
+  cmd->add_option("--memory_budget", f->memory_budget,
+                  "Bytes all loaded models may hold (a Kubernetes quantity: 512Mi, 2Gi, 1e9; 0 = unlimited): least "
+                  "recently used models are evicted, and loaded again on their next request");
+  cmd->add_option("--reload_timeout", f->reload_timeout_s,
+                  "Seconds a request to a model the memory budget evicted waits for its reload")
+      ->capture_default_str();
+  cmd->add_option("--max_reload_waiters", cfg.max_reload_waiters,
+                  "Requests waiting for evicted models to load at once, beyond which they answer 503 (1..65536)")
       ->capture_default_str();
   cmd->add_option("--repository_token_file", f->repository_token_file,
                   "File holding the bearer token the repository API's load/unload need (or env "
@@ -216,6 +229,9 @@ void WarnIgnored(const CLI::App& cmd, const std::vector<std::pair<CLI::Option*, 
 std::string Validate(const ModelServerConfig& cfg) {
   if (cfg.server.max_request_bytes == 0) return "--max_request_bytes must be positive";
   if (cfg.max_models < 1 || cfg.max_models > 65536) return "--max_models must be between 1 and 65536";
+  if (cfg.max_reload_waiters < 1 || cfg.max_reload_waiters > 65536) {
+    return "--max_reload_waiters must be between 1 and 65536";
+  }
   // The same ranges as model-settings.json (model/model_config.cc).
   const auto& b = cfg.model_defaults.batching;
   if (b.max_batch_size < 0 || b.max_batch_size > (int64_t{1} << 31)) {
@@ -228,6 +244,25 @@ std::string Validate(const ModelServerConfig& cfg) {
     return "--max_queue_size must be between 1 and 2^24";
   }
   if (b.instances < 1 || b.instances > 1024) return "--instances must be between 1 and 1024";
+  return "";
+}
+
+// --memory_budget and --reload_timeout into `cfg`. Returns an error message or "".
+std::string ApplyBudgetFlags(const ModelServerFlags& f, ModelServerConfig* cfg) {
+  if (!f.memory_budget.empty()) {
+    auto bytes = resources::ParseMemoryQuantity(f.memory_budget);
+    // Whole bytes up to 2^60 (1 EiB): far above any machine, and exact in a double.
+    if (!bytes || *bytes > 1152921504606846976.0) {
+      return "--memory_budget: '" + f.memory_budget +
+             "' is not a memory quantity (bytes, or with a suffix: 512Mi, 2Gi, 1G, 1e9) up to 1Ei";
+    }
+    cfg->memory_budget = static_cast<size_t>(*bytes);
+    if (*bytes > 0 && cfg->memory_budget == 0) return "--memory_budget: '" + f.memory_budget + "' is less than a byte";
+  }
+  if (!(f.reload_timeout_s > 0 && f.reload_timeout_s <= 3600)) {
+    return "--reload_timeout must be more than 0 and at most 3600 seconds";
+  }
+  cfg->server.reload_timeout_ms = std::max(1, static_cast<int>(f.reload_timeout_s * 1000));
   return "";
 }
 
@@ -287,6 +322,7 @@ void AddModelServerCommand(CLI::App& app) {
     WarnIgnored(*cmd, ignored);
     std::string error = ApplyMappedFlags(*cmd, flags.get());
     if (error.empty()) error = Validate(cfg);
+    if (error.empty()) error = ApplyBudgetFlags(*flags, &cfg);
     if (error.empty()) error = ApplyLoggerFlags(&flags->logger);
     flags->cfg.payload_logger = flags->logger.config;
     if (error.empty()) error = ReadRepositoryToken(flags->repository_token_file, &cfg.server.repository_token);

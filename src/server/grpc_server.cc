@@ -168,7 +168,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
                        if (!model.ok() && model.status().code() == StatusCode::kInvalidArgument) {
                          return ToGrpcStatus(model.status());
                        }
-                       resp->set_ready(model.ok());
+                       // An evicted model is ready for inference: its next request loads it (model/repository.h).
+                       resp->set_ready(model.ok() || s_->repo_->Evicted(req->name()));
                        return grpc::Status::OK;
                      }));
   }
@@ -357,6 +358,15 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     return grpc::Status::OK;
   }
 
+  // A model the memory budget evicted (model/repository.h) is loaded again for its request, which waits on this
+  // gRPC thread (bounded: --max_reload_waiters requests at once, each at most --reload_timeout).
+  StatusOr<std::shared_ptr<Model>> WaitForReload(const std::string& name, const std::string& version) {
+    auto waiter = s_->repo_->AdmitReloadWaiter(name);
+    if (!waiter.ok()) return waiter.status();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(s_->options_.reload_timeout_ms);
+    return s_->repo_->WaitForReload(*waiter, name, version, deadline);
+  }
+
   grpc::Status Infer(const inference::ModelInferRequest& req, inference::ModelInferResponse* resp,
                      grpc::ServerUnaryReactor** batched) {
     const int64_t t0 = NowNs();
@@ -372,6 +382,9 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
       return InvalidArgumentStatus("model_name: the model name is empty");
     }
     auto model = s_->repo_->Get(req.model_name(), req.model_version());
+    if (!model.ok() && model.status().code() == StatusCode::kUnavailable && s_->repo_->Evicted(req.model_name())) {
+      model = WaitForReload(req.model_name(), req.model_version());
+    }
     if (!model.ok()) {
       Reject();
       return ToGrpcStatus(model.status());

@@ -6,7 +6,10 @@
 //   a hop would cost more than the model). Only RepositoryModelLoad, which may take seconds, runs on a
 //   separate thread that finishes the call when the load is done, and ModelInfer for a model with
 //   server-side batching on is validated inline, queued (Model::InferAsync) and finished from the
-//   model's batcher thread (its inputs are copied out of the request message first).
+//   model's batcher thread (its inputs are copied out of the request message first). A ModelInfer for a model
+//   the memory budget evicted waits on its gRPC thread while the model loads again (ModelRepository::
+//   WaitForReload: at most --max_reload_waiters such requests at once, each at most --reload_timeout; a load
+//   refused by the budget is RESOURCE_EXHAUSTED, as RepositoryModelLoad answers it).
 // - The repository, metrics and state are owned by the caller and must outlive this object (metrics
 //   and state may be null in tests). Start/Shutdown/port are for one controlling thread; handlers may
 //   run concurrently on any number of gRPC threads.

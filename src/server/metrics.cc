@@ -129,15 +129,64 @@ void Metrics::RecordRejected(std::string_view protocol) {
 std::string Metrics::Serialize(const ModelRepository* repository) const {
   if (repository) {
     for (const auto& name : repository->ReadyModelNames()) {
-      auto m = repository->Get(name);
+      auto m = repository->Peek(name);  // a scrape is not a use (the memory budget's LRU order)
       if (!m.ok()) continue;
       ReaderLock lock(mu_);
       auto it = models_.find(name);
       if (it != models_.end()) it->second->pending->Set(static_cast<double>((*m)->pending()));
     }
   }
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  if (repository) {
+    prometheus::Registry memory;  // rebuilt per scrape from the repository's own counters
+    AddMemoryFamilies(repository->MemoryStats(), memory);
+    for (auto& f : memory.Collect()) families.push_back(std::move(f));
+  }
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  return serializer.Serialize(families);
+}
+
+void Metrics::AddMemoryFamilies(const RepositoryMemoryStats& stats, prometheus::Registry& r) {
+  auto& loaded = prometheus::BuildGauge()
+                     .Name("inferd_models_loaded")
+                     .Help("Models loaded now (not evicted by the memory budget, not failed)")
+                     .Register(r);
+  auto& bytes = prometheus::BuildGauge()
+                    .Name("inferd_model_memory_bytes")
+                    .Help("Heap bytes a model held at its last load (loaded now or evicted)")
+                    .Register(r);
+  auto& resident = prometheus::BuildGauge()
+                       .Name("inferd_model_memory_resident_bytes")
+                       .Help("Bytes of all loaded models, and the memory budget (0: unlimited)")
+                       .Register(r);
+  auto& loads = prometheus::BuildCounter()
+                    .Name("inferd_model_loads_total")
+                    .Help("Successful model loads (reloads too)")
+                    .Register(r);
+  auto& evictions = prometheus::BuildCounter()
+                        .Name("inferd_model_evictions_total")
+                        .Help("Models unloaded by the memory budget to make room for another")
+                        .Register(r);
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("inferd_model_load_seconds")
+                      .Help("Time of a model load (files, backend load and warm-up)")
+                      .Register(r);
+  size_t loaded_count = 0, resident_bytes = 0;
+  for (const ModelMemoryStats& m : stats.models) {
+    const prometheus::Labels l{{"model", m.name}};
+    bytes.Add(l).Set(static_cast<double>(m.bytes));
+    loads.Add(l).Increment(static_cast<double>(m.loads));
+    evictions.Add(l).Increment(static_cast<double>(m.evictions));
+    if (m.resident) {
+      ++loaded_count;
+      resident_bytes += m.bytes;
+    }
+  }
+  loaded.Add({}).Set(static_cast<double>(loaded_count));
+  resident.Add({{"kind", "loaded"}}).Set(static_cast<double>(resident_bytes));
+  resident.Add({{"kind", "budget"}}).Set(static_cast<double>(stats.budget));
+  std::vector<double> increments(stats.load_bucket_counts.begin(), stats.load_bucket_counts.end());
+  latency.Add({}, kLoadSecondsBuckets).ObserveMultiple(increments, stats.load_seconds_sum);
 }
 
 }  // namespace inferd

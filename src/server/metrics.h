@@ -4,7 +4,9 @@
 // from any thread; per-model series are created on first use and cached (a shared lock on the hot
 // path, an exclusive one only for a model's first request). Names follow what users already chart:
 // KServe's `request_predict_seconds` (and preprocess/postprocess/explain) histograms labelled
-// model_name, and Triton's nv_inference_* counters and gauges labelled model and version.
+// model_name, and Triton's nv_inference_* counters and gauges labelled model and version. The model
+// repository's memory figures (loaded models, bytes per model, loads, evictions, load latency) are read from
+// the repository at each scrape (AddMemoryFamilies).
 #pragma once
 
 #include <memory>
@@ -24,6 +26,8 @@ class Gauge;
 }  // namespace prometheus
 
 namespace inferd {
+
+struct RepositoryMemoryStats;  // model/repository.h
 
 class Metrics {
  public:
@@ -46,6 +50,10 @@ class Metrics {
  private:
   struct PerModel;
   PerModel* Get(const Model& model);
+  // The repository's memory figures (model/repository.h MemoryStats) as families of `r`: inferd_models_loaded,
+  // inferd_model_memory_bytes{model}, inferd_model_memory_resident_bytes{kind=loaded|budget},
+  // inferd_model_loads_total{model}, inferd_model_evictions_total{model}, inferd_model_load_seconds.
+  static void AddMemoryFamilies(const RepositoryMemoryStats& stats, prometheus::Registry& r);
 
   std::shared_ptr<prometheus::Registry> registry_;
   mutable SharedMutex mu_;

@@ -167,7 +167,8 @@ Status ModelServer::Start() {
   }
   impl_->repo = std::make_unique<ModelRepository>(
       &impl_->registry,
-      RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads, c.force_python, c.max_models},
+      RepositoryOptions{c.model_repository, c.model_format, c.intra_op_threads, c.force_python, c.max_models,
+                        c.memory_budget, c.max_reload_waiters},
       c.model_defaults);
   std::vector<std::string> to_load;
   V1PassThroughs v1_passthroughs;  // custom Python models' V1 path, for the REST front end
@@ -202,7 +203,7 @@ Status ModelServer::Start() {
     } else {
       for (const auto& e : impl_->repo->Index()) {
         // A name a Python model took (an in-process transformer wrapping the repository's model) stays the Python one's.
-        if (!impl_->repo->Get(e.name).ok()) to_load.push_back(e.name);
+        if (!impl_->repo->Peek(e.name).ok()) to_load.push_back(e.name);
       }
     }
   }

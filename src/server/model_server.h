@@ -34,6 +34,8 @@ struct ModelServerConfig {
   std::string model_format;      // forces the format; empty = detect
   std::vector<std::string> load_models;  // with a repository: load only these at start (default: all)
   size_t max_models = 1024;              // models known at once (model/repository.h)
+  size_t memory_budget = 0;              // bytes all loaded models may hold; 0 = unlimited (model/repository.h)
+  size_t max_reload_waiters = 1024;      // requests waiting for evicted models to load at once
   int intra_op_threads = 1;
   ModelConfig model_defaults;  // batching flags; a model's model-settings.json overrides them
   bool force_python = false;   // scikit-learn models stay on the Python path (no native compilation)

@@ -95,19 +95,21 @@ void RestHandler::HandleLogged(RestRequest&& req, Done done) {
 RestResponse RestHandler::ModelReadyResponse(std::string_view model, std::string_view version, bool v1) {
   auto m = repo_->Get(model, version);
   if (!m.ok() && m.status().code() != StatusCode::kUnavailable) return Error(m.status());  // unknown, invalid
+  // An evicted model is ready for inference: its next request loads it (model/repository.h).
+  const bool ready = m.ok() || repo_->Evicted(model);
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("name");
   w.String(model);
   w.Key("ready");
-  w.Bool(m.ok());
-  if (!m.ok() && v1) {
+  w.Bool(ready);
+  if (!ready && v1) {
     w.Key("error");
     w.String(m.status().message());
   }
   w.EndObject();
-  return Json(std::move(out), m.ok() ? 200 : 503);
+  return Json(std::move(out), ready ? 200 : 503);
 }
 
 RestResponse RestHandler::ModelListResponse() {
@@ -122,9 +124,10 @@ RestResponse RestHandler::ModelListResponse() {
   return Json(std::move(out));
 }
 
-RestResponse RestHandler::ModelMetadataResponse(std::string_view model, std::string_view version) {
+RestResponse RestHandler::ModelMetadataResponse(RestRequest& req, std::string_view model, std::string_view version,
+                                                Done& done, bool* deferred) {
   auto m = repo_->Get(model, version);
-  if (!m.ok()) return Error(m.status());
+  if (!m.ok()) return ReloadOrError(m.status(), req, model, version, Retry::kV2Metadata, done, deferred);
   std::string out;
   WriteV2ModelMetadata((*m)->metadata(), &out);
   return Json(std::move(out));
@@ -191,6 +194,14 @@ Status StructuredEventData(const std::string& body, std::string* data) {
     *data = simdjson::minify(d);
   }
   return Status::Ok();
+}
+
+// The answer to a failed model load (repository load, or an evicted model's reload for a request): Error's,
+// except that a model larger than the whole memory budget is 507 Insufficient Storage (model/repository.h).
+RestResponse LoadError(const Status& st) {
+  RestResponse r = Error(st);
+  if (IsMemoryBudgetRefusal(st)) r.status = 507;
+  return r;
 }
 
 void WrapCloudEvent(const RestRequest& req, std::string_view model, RestResponse* r) {
@@ -342,9 +353,65 @@ void RestHandler::CompleteBatched(BatchedCall& call, Status status, const InferT
 }
 
 StatusOr<std::shared_ptr<Model>> RestHandler::LookupForInference(std::string_view model, std::string_view version) {
-  auto m = repo_->Get(model, version);
-  if (!m.ok()) metrics_->RecordRejected("rest");
-  return m;
+  return repo_->Get(model, version);
+}
+
+RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string_view model,
+                                        std::string_view version, Retry retry, Done& done, bool* deferred) {
+  const bool inference = retry != Retry::kV2Metadata;
+  if (st.code() != StatusCode::kUnavailable || req.reload_attempted || !slow_pool_ || !repo_->Evicted(model)) {
+    if (inference) metrics_->RecordRejected("rest");
+    return Error(st);
+  }
+  auto waiter = repo_->AdmitReloadWaiter(model);
+  if (!waiter.ok()) {
+    if (inference) metrics_->RecordRejected("rest");
+    return Error(waiter.status());
+  }
+  struct Call {
+    explicit Call(ServerState* state) : guard(state) {}
+    BatchedGuard guard;  // first member: released last, after the answer was handed to `done`
+    RestRequest req;
+    Done done;
+    std::string model, version;
+    ReloadWaiter waiter;
+  };
+  auto call = std::make_shared<Call>(state_);
+  call->req = std::move(req);
+  call->req.reload_attempted = true;
+  call->done = std::move(done);
+  call->model = std::string(model);
+  call->version = std::string(version);
+  call->waiter = std::move(*waiter);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reload_timeout_ms);
+  auto task = [this, call, retry, deadline] {
+    // `m` pins the reloaded model until the request's own lookup below has it: it cannot be evicted between.
+    auto m = repo_->WaitForReload(call->waiter, call->model, call->version, deadline);
+    if (!m.ok()) return call->done(LoadError(m.status()));
+    bool again_deferred = false;
+    RestResponse r;
+    switch (retry) {
+      case Retry::kV1Predict:
+        r = V1PredictJson(call->req, call->model, call->version, call->done, &again_deferred);
+        break;
+      case Retry::kV2Infer:
+        r = V2Infer(call->req, call->model, call->version, call->done, &again_deferred);
+        break;
+      case Retry::kV2Metadata:
+        r = ModelMetadataResponse(call->req, call->model, call->version, call->done, &again_deferred);
+        break;
+    }
+    if (again_deferred) return;  // batched: the batcher answers
+    if (retry == Retry::kV1Predict && r.status == 200 && (call->req.cloudevent_binary || IsStructuredCloudEvent(call->req))) {
+      WrapCloudEvent(call->req, call->model, &r);
+    }
+    call->done(std::move(r));
+  };
+  *deferred = true;
+  if (!slow_pool_->Submit(task)) {
+    call->done(Error(Unavailable("too many requests wait for models to load; retry later")));
+  }
+  return {};
 }
 
 namespace {
@@ -393,7 +460,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
                                         Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
-  if (!m.ok()) return Error(m.status());
+  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, Retry::kV1Predict, done, deferred);
   if ((*m)->metadata().v1_passthrough) {  // custom Python models: the body goes to the model whole
     Model& model = **m;
     InferTiming timing;
@@ -422,7 +489,7 @@ RestResponse RestHandler::V2Infer(RestRequest& req, std::string_view model_name,
                                   Done& done, bool* deferred) {
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
-  if (!m.ok()) return Error(m.status());
+  if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, Retry::kV2Infer, done, deferred);
   Model& model = **m;
   std::optional<size_t> header_length;
   if (req.inference_header_content_length) {
@@ -586,7 +653,7 @@ RestResponse RestHandler::RouteV2(RestRequest& req, const std::vector<std::strin
     }
     if (n == rest) {
       if (!get) return MethodNotAllowed(req, path);
-      return ModelMetadataResponse(model, version);
+      return ModelMetadataResponse(req, model, version, done, deferred);
     }
     if (n == rest + 1 && seg[rest] == "ready") {
       if (!get) return MethodNotAllowed(req, path);
@@ -637,7 +704,7 @@ RestResponse RestHandler::RouteRepository(RestRequest& req, const std::vector<st
     auto task = [this, model, load, done]() mutable {
       Status st = load ? repo_->Load(model) : repo_->Unload(model);
       if (!st.ok()) {
-        done(Error(st));
+        done(LoadError(st));
         return;
       }
       std::string out;

@@ -9,6 +9,8 @@
 //   with Model::InferAsync, and `done` is called from the model's batcher thread (the I/O thread never
 //   waits for a batch); the request body, which binary inputs view, moves into the queued call and lives
 //   until it completes.
+// - An inference or V2 metadata request to a model the memory budget evicted (model/repository.h) is answered
+//   after the model loads again: it waits on the slow-work pool (ReloadOrError), never on an I/O thread.
 // - Model names in paths are checked by ValidateModelName (model/repository.h): an invalid one is a 400.
 //   With ServerOptions::repository_token set, load and unload need `Authorization: Bearer <token>` (401
 //   and `WWW-Authenticate: Bearer` otherwise).
@@ -52,6 +54,9 @@ struct RestRequest {
   // Every request header (names lower case), filled only when ServerOptions::collect_headers is set (models that
   // take bodies whole, server/v1_passthrough.h, see the headers; the tensor path copies nothing more).
   HeaderList headers;
+  // Set when the request already waited for its model's reload (the memory budget evicted it): a second
+  // miss answers 503 instead of waiting again.
+  bool reload_attempted = false;
 };
 
 struct RestResponse {
@@ -101,8 +106,17 @@ class RestHandler {
   // slow-work pool, never on an I/O thread (takes over `req` and `done`, sets *deferred; 503 when the pool's
   // queue is full; inline when the handler has no pool).
   RestResponse V1Explain(RestRequest& req, std::shared_ptr<Model> model, Done& done, bool* deferred);
-  // repo_->Get that counts a miss in inferd_requests_rejected_total.
+  // repo_->Get for an inference request (ReloadOrError counts a miss in inferd_requests_rejected_total).
   StatusOr<std::shared_ptr<Model>> LookupForInference(std::string_view model, std::string_view version);
+  // What ReloadOrError runs again once the model is back.
+  enum class Retry { kV1Predict, kV2Infer, kV2Metadata };
+  // The answer to a request whose model lookup failed with `st`: for a model the memory budget evicted, the
+  // request (`req`, `done`) moves to the slow-work pool, waits there for the model's reload
+  // (ModelRepository::WaitForReload, bounded by ServerOptions::reload_timeout_ms and --max_reload_waiters)
+  // and runs again (`retry`: V1PredictJson, V2Infer or ModelMetadataResponse); *deferred is set. Otherwise
+  // Error(st) (an inference request's counted as rejected).
+  RestResponse ReloadOrError(Status st, RestRequest& req, std::string_view model, std::string_view version,
+                             Retry retry, Done& done, bool* deferred);
   // Runs a request whose parsing gave `parsed` (unless that failed), records metrics, logs model
   // failures with the request id. Returns the final status.
   Status Execute(Model& model, Status parsed, const std::string& request_id, int64_t t0, InferRequest& ireq,
@@ -114,7 +128,9 @@ class RestHandler {
   static RestResponse V1Answer(const InferResponse& iresp, V1Form form);
   static RestResponse V2Answer(const Model& model, InferRequest& ireq, InferResponse& iresp);
   RestResponse ModelListResponse();  // {"models":[ready names]}, V1 and V2 alike
-  RestResponse ModelMetadataResponse(std::string_view model, std::string_view version);
+  // GET /v2/models/<m>[/versions/<v>]: an evicted model is loaded again first (ReloadOrError).
+  RestResponse ModelMetadataResponse(RestRequest& req, std::string_view model, std::string_view version, Done& done,
+                                     bool* deferred);
   RestResponse ModelReadyResponse(std::string_view model, std::string_view version, bool v1);
 
   ModelRepository* repo_;

@@ -29,6 +29,9 @@ struct ServerOptions {
   size_t max_request_bytes = 64 * 1024 * 1024;  // REST body limit (413 above it)
   net::Limits limits;  // REST connections: timeouts, connection cap, body bytes in flight (net/limits.h)
   int drain_timeout_ms = 30000;                 // SIGTERM: how long in-flight requests may take
+  // --reload_timeout: how long a request to a model the memory budget evicted waits for its reload
+  // (model/repository.h WaitForReload) before 503/UNAVAILABLE.
+  int reload_timeout_ms = 60000;
   // Non-empty: the repository API's mutating verbs (load, unload; REST and gRPC) require
   // `Authorization: Bearer <token>`. Index, inference and health stay open.
   std::string repository_token;

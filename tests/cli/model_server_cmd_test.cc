@@ -3,8 +3,10 @@
 // crash or exit over one. The flag lists are KServe's: python/kserve/kserve/model_server.py (every KServe
 // server's parent parser), python/*server/*/__main__.py and config/runtimes/*.yaml.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -30,6 +32,41 @@ size_t Count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
   return n;
+}
+
+// Runs `inferd model-server ARGS` to its exit (for flags refused at start); returns the exit code and the output.
+int RunToExit(const std::string& args, std::string* output) {
+  FILE* p = popen((InferdBin() + " model-server " + args + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ModelServerFlags, MemoryBudgetTakesKubernetesQuantitiesAndRefusesAnythingElse) {
+  const std::string model =
+      "--model_name iris --model_dir " + ModelsDir() + "/xgb_iris_softmax --http_port 0 --grpc_port 0";
+  for (const std::string bad : {"12Qx", "-1", "1Zi", "lots", "0.5"}) {
+    std::string out;
+    EXPECT_EQ(RunToExit(model + " --memory_budget " + bad, &out), 2) << bad << ": " << out;
+    EXPECT_NE(out.find("--memory_budget"), std::string::npos) << out;
+  }
+  for (const std::string bad : {"0", "-3", "4000"}) {
+    std::string out;
+    EXPECT_EQ(RunToExit(model + " --reload_timeout " + bad, &out), 2) << bad << ": " << out;
+    EXPECT_NE(out.find("--reload_timeout"), std::string::npos) << out;
+  }
+  std::string error;
+  auto s = ServerProcess::StartReady(Iris({"--memory_budget", "1Gi"}), &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200);
+  const std::string metrics = HttpGet(s->http_port(), "/metrics").body;
+  EXPECT_NE(metrics.find("inferd_model_memory_resident_bytes{kind=\"budget\"} 1073741824"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("inferd_model_loads_total{model=\"iris\"} 1"), std::string::npos) << metrics;
+  EXPECT_EQ(s->Terminate(), 0);
 }
 
 // The crash: these four segfaulted while parsing.
