@@ -347,10 +347,6 @@ spec:
         self.assertEqual(condition(self.tm("broken"), "Ready")["reason"], "ModelLoadFailed")
 
     def test_07_kserve_sample(self):
-        p = subprocess.run([st.INFERD_BIN, "model-server", "--help"], capture_output=True, text=True, timeout=60)
-        if "--memory_budget" not in p.stdout + p.stderr:
-            self.skipTest("the model server has no --memory_budget yet (issue 17's model-server half); KServe's "
-                          "sample sets a memory limit, which inferd passes as --memory_budget")
         # docs/samples/multimodelserving/sklearn of KServe, unchanged but for storageUri.
         self.apply("""
 apiVersion: "serving.kserve.io/v1beta1"
