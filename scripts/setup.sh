@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
   prometheus-cpp-dev libspdlog-dev libcli11-dev libfmt-dev
   nlohmann-json3-dev libarchive-dev libssl-dev  # control plane: objects, archives, sha256
   libxgboost-dev
+  libre2-dev  # InferenceGraph header propagation patterns (Go regexp syntax)
   python3-dev  # embedded CPython for the sklearn runtime
   libtorch-dev  # torch backend; ONNX Runtime: scripts/fetch_onnxruntime.sh
 )
