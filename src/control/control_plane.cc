@@ -22,6 +22,7 @@
 #include "control/graphs.h"
 #include "api/namespaces.h"
 #include "control/isvc_proxy.h"
+#include "control/kserve_stub.h"
 #include "control/isvc_status.h"
 #include "control/metrics_sampler.h"
 #include "control/model_storage.h"
@@ -299,6 +300,11 @@ void ControlPlane::Impl::MakeReconciler() {
   // supervisor asks it why a replica is not ready without one).
   ro.repository_token = RandomToken();
   ro.run_dir = run_dir;
+  if (auto stub = InstallKserveStub(opt.data_dir + "/python"); stub.ok()) {
+    ro.kserve_stub_dir = *stub;
+  } else {
+    LOG_WARN("{} (custom predictors that import kserve will not find it)", stub.status().message());
+  }
   std::error_code ec;
   ro.repository_root = fs::absolute(opt.data_dir + "/repositories", ec).lexically_normal().string();
   ro.gpus = gpus;

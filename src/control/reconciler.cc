@@ -200,6 +200,7 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
     if (ec) LOG_WARN("{}/{}: cannot create {}: {}", svc.ns, svc.name, in.model_repository, ec.message());
   }
   in.inferd_bin = opt.inferd_bin;
+  in.kserve_stub_dir = opt.kserve_stub_dir;
   in.uds_path = NextUdsPath();
   in.images = &opt.images;
   // A transformer or explainer reaches the predictor through the gateway by its in-cluster host (the brief of

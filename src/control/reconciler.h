@@ -106,6 +106,9 @@ struct ReconcilerOptions {
   std::string compiled_cache;     // INFERD_COMPILED_CACHE of replicas
   std::string repository_token;   // INFERD_REPOSITORY_TOKEN of replicas
   std::string run_dir;            // replicas' Unix sockets ("" = TCP only)
+  // A custom predictor run by a Python interpreter gets this directory (control/kserve_stub.h) last on its
+  // PYTHONPATH ("" = none).
+  std::string kserve_stub_dir;
   LocalImages images;             // what container images without a command run here (control/local_images.h)
   // The machine's GPUs (control/gpu.h): a replica asking for resources.limits["nvidia.com/gpu"] gets that many
   // of them, never one another replica holds; with none free it waits, and the service says Unschedulable.

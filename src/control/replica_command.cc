@@ -596,6 +596,17 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
     argv.resize(1);
     argv.insert(argv.end(), rest.begin(), rest.end());
     env.emplace_back("PORT", std::to_string(port));
+    // A Python program that imports kserve (KServe's custom-model contract) finds inferd's stub package, which
+    // runs it again inside `inferd model-server` on this port (control/kserve_stub.py); INFERD_BIN names it.
+    if (!component && IsPythonInterpreter(argv.front()) && !in.kserve_stub_dir.empty()) {
+      std::string path = in.kserve_stub_dir;
+      for (auto& [k, v] : env) {
+        if (k == "PYTHONPATH" && !v.empty()) path = v + ":" + path;
+      }
+      std::erase_if(env, [](const auto& kv) { return kv.first == "PYTHONPATH"; });
+      env.emplace_back("PYTHONPATH", path);
+      env.emplace_back("INFERD_BIN", in.inferd_bin);
+    }
     r.ports_from_stdout = false;
     r.fixed_http_port = port;
   }

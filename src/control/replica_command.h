@@ -95,6 +95,7 @@ struct ReplicaCommandInput {
   // model-server` serves (--model_repository, for /mnt/models too) with --memory_budget from the memory limit.
   std::string model_repository;
   std::string inferd_bin;                    // this executable
+  std::string kserve_stub_dir;               // control/kserve_stub.h ("" = none)
   std::string uds_path;                      // non-empty: `inferd model-server` also serves REST there (--uds)
   const LocalImages* images = nullptr;       // what images without a command run here (null: none mapped)
   // Transformer and explainer (and an in-process transformer): where the predictor is, and the gateway.

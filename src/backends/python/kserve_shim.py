@@ -102,6 +102,12 @@ class NoModelReady(RuntimeError):
 
 
 # The predictor call's failures, named as KServe's httpx / grpc exceptions are (pipeline.md §1.5).
+class ModelInferRequest:
+    """KServe's gRPC V2 request message type (kserve.model imports it from the generated protobuf module; models
+    name it in type hints). inferd hands a model's predict an InferRequest for every V2 request, REST and gRPC
+    alike, never this type."""
+
+
 class HTTPStatusError(Exception):
     pass
 
@@ -1290,6 +1296,7 @@ def install():
     for k in ("Model", "BaseKServeModel", "InferenceModel", "PredictorConfig", "PredictorProtocol"):
         setattr(subs["model"], k, names[k])
     subs["model"].InferenceVerb = InferenceVerb
+    subs["model"].ModelInferRequest = ModelInferRequest
     subs["model"].InferRequest, subs["model"].InferResponse = InferRequest, InferResponse
     for k in ("ModelServer", "parser", "PredictorConfig"):
         setattr(subs["model_server"], k, names[k])
