@@ -327,6 +327,44 @@ spec:
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json()["predictions"], [1, 1])
 
+    def test_06b_v1_and_v2_services_mixed(self):
+        # A V2 service beside test_06's V1 ones: serviceName resolves to /v2/models/<m>/infer by its protocol, and
+        # a Switch sends V1-shaped bodies to a V1 service and V2-shaped ones to the V2 service.
+        xgb = os.path.join(MODELS, "xgb_iris_softmax")
+        self.apply("""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: xgboost-v2
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: xgboost
+      protocolVersion: v2
+      storageUri: file://%s
+""" % xgb)
+        nodes = """    root:
+      routerType: Switch
+      steps:
+        - serviceName: xgboost-v2
+          condition: "inputs"
+        - serviceName: sklearn
+          condition: "instances"
+"""
+        self.serve.wait_ready("xgboost-v2", timeout=120)
+        self.serve.wait_ready("sklearn", timeout=120)
+        self.ready_graph("mixed", nodes)
+        v2 = {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP32",
+                          "data": [x for row in IRIS for x in row]}]}
+        r = self.post("mixed", v2)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["model_name"], "xgboost-v2")
+        self.assertEqual([round(x) for x in r.json()["outputs"][0]["data"]], [1, 1])
+        r = self.post("mixed", {"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["predictions"], [1, 1])
+
     # ---- status, headers, activation, CLI ------------------------------------------------------------
     def test_07_status_names_the_missing_service_then_ready(self):
         nodes = """    root:
