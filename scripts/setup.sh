@@ -34,6 +34,7 @@ PACKAGES=(
   python3 python3-xgboost python3-numpy python3-grpcio python3-grpc-tools python3-protobuf python3-requests
   python3-kubernetes  # the Kubernetes python client (KServeClient's transport) in the kubectl/SDK tests
   python3-torchvision python3-pil python3-six  # KServe's transformer samples (tests/data/kserve_samples) import them
+  python3-fastapi  # KServe's models raise fastapi.HTTPException (its graph test images do): the shim answers it as FastAPI
   nodejs chromium  # the web app's bundle (scripts/build_web.sh) and its browser test (tests/webui: playwright-core drives chromium)
 )
 

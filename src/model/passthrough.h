@@ -27,6 +27,7 @@ struct PassThroughCall {
 struct PassThroughAnswer {
   std::string body;    // JSON text
   HeaderList headers;  // extra response headers (return_response_headers); never content-length
+  int status = 200;    // the answer's HTTP status (a Python model's FastAPI HTTPException chooses it)
 };
 
 using V1PassThrough = std::function<StatusOr<PassThroughAnswer>(const PassThroughCall&)>;

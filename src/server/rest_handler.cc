@@ -445,6 +445,7 @@ RestResponse RestHandler::V1Explain(RestRequest& req, std::shared_ptr<Model> mod
     if (!st.ok()) return call->done(Error(st));
     RestResponse r = Json(std::move(out->body));
     r.headers = std::move(out->headers);
+    r.status = out->status;
     call->done(std::move(r));
   };
   *deferred = true;
@@ -469,6 +470,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
     if (!st.ok()) return Error(st);
     RestResponse r = Json(std::move(out->body));
     r.headers = std::move(out->headers);
+    r.status = out->status;
     return r;
   }
   if ((*m)->batching()) return InferBatched(std::move(*m), true, req, model_name, std::nullopt, t0, done, deferred);

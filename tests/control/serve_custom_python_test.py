@@ -44,6 +44,28 @@ if __name__ == "__main__":
     kserve.ModelServer(workers=1).start([Echo(args.model_name)])
 '''
 
+# A model that answers with FastAPI's HTTPException, as KServe's graph test image error-404-isvc does: FastAPI's
+# answer (status, {"detail": ...}) comes back.
+ERROR_MODEL = r'''
+import argparse
+import kserve
+from fastapi import HTTPException
+
+
+class Refuse(kserve.Model):
+    def __init__(self, name):
+        super().__init__(name)
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        raise HTTPException(status_code=404, detail="Intentional 404 code")
+
+
+parser = argparse.ArgumentParser(parents=[kserve.model_server.parser])
+args, _ = parser.parse_known_args()
+kserve.ModelServer().start([Refuse(args.model_name)])
+'''
+
 # A Python HTTP server that does not use kserve: it must run as written (its own port from PORT).
 PLAIN = r'''
 import http.server, json, os
@@ -84,6 +106,8 @@ class CustomPythonPredictorTest(st.ApplyMixin, unittest.TestCase):
             f.write(MODEL)
         with open(os.path.join(cls.code, "echopkg", "__init__.py"), "w") as f:
             f.write("")
+        with open(os.path.join(cls.code, "refuse.py"), "w") as f:
+            f.write(ERROR_MODEL)
         with open(os.path.join(cls.code, "plain.py"), "w") as f:
             f.write(PLAIN)
         cls.serve = st.Serve(os.path.join(cls.tmp, "data"))
@@ -114,6 +138,14 @@ class CustomPythonPredictorTest(st.ApplyMixin, unittest.TestCase):
         self.serve.wait_ready("echo-module", timeout=120)
         self.assertEqual(self.predict("echo-module", "m1"),
                          {"predictions": [{"message": "SUCCESS", "model": "m1", "rows": 2}]})
+
+    def test_fastapi_http_exception_is_answered_as_fastapi(self):
+        self.apply(isvc("refuse", ["/usr/bin/python3", "refuse.py", "--model_name", "refuse"], self.code))
+        self.serve.wait_ready("refuse", timeout=120)
+        r = self.serve.gw("POST", "/v1/models/refuse:predict", host="refuse.default.example.com",
+                          json={"instances": [[1]]})
+        self.assertEqual(r.status_code, 404, r.text)
+        self.assertEqual(r.json(), {"detail": "Intentional 404 code"})
 
     def test_plain_python_server_runs_as_written(self):
         self.apply(isvc("plain-py", ["/usr/bin/python3", "plain.py"], self.code))

@@ -1190,11 +1190,33 @@ def predict_v1(model, body, headers):
 _UNPARSED = object()
 
 
+def _http_exception(exc):
+    """FastAPI's (Starlette's) HTTPException, which KServe's models raise to choose their answer's status: True
+    for an instance of a class named HTTPException from starlette or fastapi (neither needs to be imported here)."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ == "HTTPException" and cls.__module__.split(".")[0] in ("starlette", "fastapi"):
+            return isinstance(getattr(exc, "status_code", None), int)
+    return False
+
+
+def _http_exception_answer(exc):
+    """What FastAPI answers for an HTTPException: its status, {"detail": detail}, its headers; as the V1 path's
+    (JSON text, [(name, value)], status)."""
+    headers = [(str(k), str(v)) for k, v in (getattr(exc, "headers", None) or {}).items()]
+    return _answer_json({"detail": getattr(exc, "detail", None)}, "HTTPException"), headers, exc.status_code
+
+
 def predict_v1_h(model, body, headers, value=_UNPARSED):
-    """predict_v1 with the response headers: (JSON text, [(name, value)]). inferd passes the body already
-    parsed as `value` (body None) when simdjson takes it."""
+    """predict_v1 with the response headers: (JSON text, [(name, value)]), or (JSON text, headers, status) when
+    the model raised FastAPI's HTTPException. inferd passes the body already parsed as `value` (body None) when
+    simdjson takes it."""
     response_headers = {}
-    result = run_model(model, _parse_v1(body) if value is _UNPARSED else value, headers, response_headers)
+    try:
+        result = run_model(model, _parse_v1(body) if value is _UNPARSED else value, headers, response_headers)
+    except Exception as exc:
+        if _http_exception(exc):
+            return _http_exception_answer(exc)
+        raise
     if isinstance(result, InferResponse):
         result = result.to_rest()
     text = _answer_json(result, "the model")
@@ -1202,7 +1224,12 @@ def predict_v1_h(model, body, headers, value=_UNPARSED):
 
 
 def explain_v1(model, body, headers, value=_UNPARSED):
-    result = run_explain(model, _parse_v1(body) if value is _UNPARSED else value, headers)
+    try:
+        result = run_explain(model, _parse_v1(body) if value is _UNPARSED else value, headers)
+    except Exception as exc:
+        if _http_exception(exc):
+            return _http_exception_answer(exc)
+        raise
     if isinstance(result, InferResponse):
         result = result.to_rest()
     return _answer_json(result, "explain"), []

@@ -206,12 +206,22 @@ class PythonV1PassThrough {
     if (!out) return ModelError(shim_.get(), where);
     PassThroughAnswer answer;
     Py_ssize_t n = 0;
-    PyObject* body = PyTuple_Check(out.get()) && PyTuple_GET_SIZE(out.get()) == 2 ? PyTuple_GET_ITEM(out.get(), 0)
-                                                                                   : nullptr;
+    // (text, headers) or (text, headers, status): the shim's answer to FastAPI's HTTPException.
+    const Py_ssize_t size = PyTuple_Check(out.get()) ? PyTuple_GET_SIZE(out.get()) : 0;
+    PyObject* body = size == 2 || size == 3 ? PyTuple_GET_ITEM(out.get(), 0) : nullptr;
     const char* s = body ? PyUnicode_AsUTF8AndSize(body, &n) : nullptr;
     if (!s) return ModelError(shim_.get(), where + ": the answer");
     answer.body.assign(s, static_cast<size_t>(n));
     AppendResponseHeaders(PyTuple_GET_ITEM(out.get(), 1), &answer.headers);
+    if (size == 3) {
+      const long status = PyLong_AsLong(PyTuple_GET_ITEM(out.get(), 2));
+      if (status == -1 && PyErr_Occurred()) return ModelError(shim_.get(), where + ": the answer's status");
+      // What an HTTP status can be (FastAPI passes any int through; an HTTP answer cannot carry it).
+      if (status < 200 || status > 599) {
+        return Internal(where + ": HTTPException status_code " + std::to_string(status) + " is not 200-599");
+      }
+      answer.status = static_cast<int>(status);
+    }
     return answer;
   }
 
