@@ -64,7 +64,7 @@ std::string PredictPath(const std::string& model, const std::string& protocol) {
 std::vector<std::string> RouterPodFields(const Json& spec) {
   std::vector<std::string> out;
   for (const char* f : {"resources", "affinity", "tolerations", "nodeSelector", "nodeName", "serviceAccountName",
-                        "minReplicas", "maxReplicas", "scaleTarget", "scaleMetric", "timeout"}) {
+                        "minReplicas", "maxReplicas", "scaleTarget", "scaleMetric"}) {
     if (spec.contains(f) && !spec[f].is_null()) out.push_back(std::string("spec.") + f);
   }
   for (const char* f : {"serverRead", "serverIdle"}) {

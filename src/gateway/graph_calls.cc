@@ -468,9 +468,19 @@ bool ParseUrl(std::string_view url, Url* out) {
 class GraphRun : public graph::StepCaller, public std::enable_shared_from_this<GraphRun> {
  public:
   GraphRun(Worker* w, std::shared_ptr<const graph::Graph> g, GraphRequest req)
-      : w_(w), graph_(std::move(g)), req_(std::move(req)), timer_(w->ctx) {}
+      : w_(w), graph_(std::move(g)), req_(std::move(req)), timer_(w->ctx), request_timer_(w->ctx) {}
 
   void Start() {
+    if (graph_->request_timeout.count() > 0) {  // spec.timeout: Knative's answer when a revision's request times out
+      request_timer_.expires_after(graph_->request_timeout);
+      request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec || self->finished_) return;
+        self->Finish(graph::Answer{504,
+                                   "{\"error\":\"the graph did not answer within spec.timeout (" +
+                                       std::to_string(self->graph_->request_timeout.count() / 1000) + " s)\"}",
+                                   true});
+      });
+    }
     if (graph_->run_timeout.count() > 0) {
       timer_.expires_after(graph_->run_timeout);
       timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -527,6 +537,7 @@ class GraphRun : public graph::StepCaller, public std::enable_shared_from_this<G
  private:
   void Finish(graph::Answer a) {
     timer_.cancel();
+    request_timer_.cancel();
     if (finished_) return;
     finished_ = true;
     req_.answer(std::move(a));
@@ -536,6 +547,7 @@ class GraphRun : public graph::StepCaller, public std::enable_shared_from_this<G
   std::shared_ptr<const graph::Graph> graph_;
   GraphRequest req_;
   asio::steady_timer timer_;
+  asio::steady_timer request_timer_;
   bool finished_ = false;
 };
 

@@ -165,6 +165,9 @@ StatusOr<std::shared_ptr<const Graph>> CompileGraph(const nlohmann::json& spec, 
   RETURN_IF_ERROR(CheckNodeLinks(*g));
   if (auto t = Seconds(spec, "serviceClient")) g->step_timeout = *t;
   if (auto t = Seconds(spec, "serverWrite")) g->run_timeout = *t;
+  if (auto t = spec.find("timeout"); t != spec.end() && t->is_number_integer()) {
+    g->request_timeout = std::chrono::milliseconds(std::clamp<int64_t>(t->get<int64_t>(), 0, int64_t{1} << 30) * 1000);
+  }
   RE2::Options opts;
   opts.set_log_errors(false);
   for (const std::string& p : propagate_patterns) {

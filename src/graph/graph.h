@@ -91,6 +91,9 @@ struct Graph {
   // routerTimeouts.serviceClient: the deadline of each step call; 0 = none of its own (the gateway's
   // per-service timeout still applies).
   std::chrono::milliseconds step_timeout{0};
+  // spec.timeout: KServe makes it the router's Knative revision timeoutSeconds, the longest a request may take
+  // before Knative answers 504; here the run's deadline with that answer (0 = none).
+  std::chrono::milliseconds request_timeout{0};
   // routerTimeouts.serverWrite (default 60 s): the whole run's deadline (0 = none, as Go's 0).
   std::chrono::milliseconds run_timeout{60000};
   // Header propagation patterns (KServe: env PROPAGATE_HEADERS / configmap router.headers.propagate): a

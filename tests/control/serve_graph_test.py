@@ -509,6 +509,13 @@ spec:
             self.post("run-timeout", {})
         r = self.post("step-timeout", {})  # the gateway goes on
         self.assertEqual(r.status_code, 500)
+        # spec.timeout (KServe: the router's Knative revision timeout): 504 when the graph takes longer.
+        self.ready_graph("request-timeout", nodes, "  timeout: 1\n")
+        t0 = time.time()
+        r = self.post("request-timeout", {})
+        self.assertEqual(r.status_code, 504, r.text)
+        self.assertIn("spec.timeout", r.json()["error"])
+        self.assertLess(time.time() - t0, 2.9)
 
 
 if __name__ == "__main__":
