@@ -9,7 +9,9 @@
 # port the container was given (PORT). The program then runs again from its start, inside inferd, where
 # `import kserve` finds the real thing. A program that never imports kserve (any other HTTP server) never
 # reaches this file and runs as written. inferd serve installs it as DATA_DIR/python/kserve/__init__.py and
-# puts that directory last on the container's PYTHONPATH, so an installed kserve package would win.
+# puts that directory last on the container's PYTHONPATH: a kserve package on the container's own PYTHONPATH wins;
+# one installed in site-packages does not (PYTHONPATH comes first), and then runs inside `inferd model-server`
+# too, whose kserve module uses an installed package's classes (backends/python/kserve_shim.py install()).
 import os
 import sys
 
