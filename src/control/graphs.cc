@@ -234,6 +234,7 @@ void GraphController::Pass(const std::string& now) {
   }
   std::vector<gateway::GraphRoute> routes;
   std::vector<std::string> warnings;  // e.g. a skipped header pattern (KServe's router logs them)
+  std::vector<Json> statuses;  // written after the routes are published
   std::string fingerprint;
   for (Json& obj : graphs->items) {
     std::string ns = StringAt(obj, {"metadata", "namespace"});
@@ -259,15 +260,21 @@ void GraphController::Pass(const std::string& now) {
     routes.push_back(std::move(plan.route));
     if (obj.contains("status") && obj["status"] == plan.status) continue;
     obj["status"] = std::move(plan.status);
+    statuses.push_back(std::move(obj));
+  }
+  if (fingerprint != last_fingerprint_) {
+    last_fingerprint_ = fingerprint;
+    for (const auto& w : warnings) LOG_WARN("inferencegraph {}", w);
+    publish_(std::move(routes));
+  }
+  // Written after the routes are out: a client that sees Ready=True finds the graph's route.
+  for (const Json& obj : statuses) {
     auto r = db_->UpdateStatus(api::InferenceGraphType(), obj);
     if (!r.ok() && r.status().code() != StatusCode::kNotFound && r.status().code() != StatusCode::kConflict) {
-      LOG_WARN("status of inferencegraph {}/{}: {}", ns, StringAt(obj, {"metadata", "name"}), r.status().message());
+      LOG_WARN("status of inferencegraph {}/{}: {}", StringAt(obj, {"metadata", "namespace"}),
+               StringAt(obj, {"metadata", "name"}), r.status().message());
     }
   }
-  if (fingerprint == last_fingerprint_) return;
-  last_fingerprint_ = fingerprint;
-  for (const auto& w : warnings) LOG_WARN("inferencegraph {}", w);
-  publish_(std::move(routes));
 }
 
 }  // namespace inferd::control

@@ -84,11 +84,19 @@ void Reconciler::State::ReconcileService(const Json& obj, Service& svc, const st
   if (status_json != old_status) {
     Json updated = obj;
     updated["status"] = std::move(status_json);
+    pending_statuses.push_back(std::move(updated));  // written once the pass's routes are out (FlushStatuses)
+  }
+}
+
+void Reconciler::State::FlushStatuses() {
+  for (const Json& updated : pending_statuses) {
     auto r = db->UpdateStatus(api::InferenceServiceType(), updated);
     if (!r.ok() && r.status().code() != StatusCode::kConflict && r.status().code() != StatusCode::kNotFound) {
-      LOG_WARN("status of {}/{}: {}", svc.ns, svc.name, r.status().message());
+      const Json& md = updated["metadata"];
+      LOG_WARN("status of {}/{}: {}", md.value("namespace", "default"), md.value("name", ""), r.status().message());
     }
   }
+  pending_statuses.clear();
 }
 
 bool ComponentWanted(const Json& isvc, std::string_view component, const InProcessPlan& in_process) {

@@ -90,6 +90,7 @@ void Reconciler::State::ReconcileAll() {
     it = services.erase(it);
   }
   PublishRoutes();
+  FlushStatuses();  // after the routes they describe are out
   for (auto& svc : removed) StopService(svc);  // after the routes without them are out
   StopRetired(clock->SteadyNs());  // likewise
   CollectCache();

@@ -177,6 +177,10 @@ struct Reconciler::State {
   std::map<std::string, Service> services;  // "ns/name"
   uint64_t event_counter = 0;
   std::string last_routes;
+  // Statuses this pass computed, written only after the pass published its routes (FlushStatuses): a client that
+  // sees Ready=True then finds the route that serves it, never the previous table's 503 or 404.
+  std::vector<Json> pending_statuses;
+  void FlushStatuses();
   uint64_t uds_counter = 0;    // names the replicas' sockets r<N>.sock
   int64_t next_retire_ns = 0;  // the earliest pending retirement (0: none)
   // This pass's Secrets and ServiceAccounts, by namespace, then name.

@@ -142,14 +142,7 @@ class GpuTest(st.ApplyMixin, unittest.TestCase):
         obj = self.serve.wait("gpu-b", st.is_ready, timeout=120, what="Ready once a GPU was freed")
         self.assertEqual(condition(obj, "ResourcesAvailable").get("status"), "True")
         self.assertIn(ready_replicas(obj)[0]["gpus"], ("0", "1"))
-        # A pass writes statuses before it publishes its routes, so for a moment after Ready the old route (503
-        # "not ready") can still answer: the same window as the 404 above (a known race, noted on issue 17).
-        deadline = time.time() + 10
-        while True:
-            r = self.predict("gpu-b")
-            if r.status_code != 503 or "not ready" not in r.text or time.time() > deadline:
-                break
-            time.sleep(0.05)
+        r = self.predict("gpu-b")
         self.assertEqual(r.status_code, 200, r.text)
         self.assertIn(r.json()["cuda"], ("0", "1"))
 
