@@ -125,7 +125,7 @@ class GpuTest(st.ApplyMixin, unittest.TestCase):
         self.assertEqual(condition(obj, "Ready")["status"], "False")
         self.assertIn("Insufficient nvidia.com/gpu", condition(obj, "Ready")["message"])
         self.assertEqual(obj["status"]["inferd"]["replicas"], [])  # never started on the CPU
-        # (The routes are published just after the status is written: a 404 "no route" can come first.)
+        # (The routes are published before the status is written; the loop only bounds the wait.)
         deadline = time.time() + 30
         while True:
             t = time.monotonic()
