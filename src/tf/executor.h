@@ -1,0 +1,58 @@
+// tf/executor.h: compiles a GraphDef for one set of feeds and fetches and runs it on the CPU.
+//
+// Contract:
+// - Compile prunes the graph to what `fetches` and `targets` need (data and control edges), inlines the
+//   functions called through PartitionedCall / StatefulPartitionedCall (recursively, bounded depth), checks
+//   that every remaining op is either handled by the executor (Placeholder, PlaceholderWithDefault, NoOp,
+//   function calls) or has a kernel in tf/kernel.h's registry, with its arity, and fails otherwise with the op
+//   and node named ("op 'Foo' (node 'a/b') is not supported"). A cycle fails compilation. Nodes whose inputs
+//   are all constant and whose kernel is not stateful are evaluated once here (constant folding); buffers
+//   are planned once (values are released after their last consumer).
+// - Feeds, fetches and targets are tensor names as TensorFlow writes them: "x:0", "x" (= "x:0"),
+//   "StatefulPartitionedCall:1"; targets are node names. A fed tensor cuts the graph there (its producers
+//   are not run), as in TensorFlow.
+// - Run takes one Tensor per feed (dtype checked against the Placeholder's dtype; shape checked against its
+//   declared shape where known) and returns one Tensor per fetch. It never throws; a kernel error is returned
+//   as is. An Executable is immutable after Compile: Run may be called from many threads at once unless
+//   stateful() (the body assigns variables), in which case the caller serializes.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "tf/graph_def.h"
+#include "tf/kernel.h"
+#include "tf/tensor.h"
+
+namespace inferd::tf {
+
+class CheckpointReader;
+
+struct CompileOptions {
+  int max_function_depth = 32;   // nested function calls
+  int64_t max_nodes = 1 << 20;   // after inlining
+  bool fold_constants = true;
+};
+
+struct RunContext {
+  VariableStore* variables = nullptr;
+  const CheckpointReader* checkpoint = nullptr;
+};
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  virtual Status Run(std::span<const Tensor> feeds, std::vector<Tensor>* fetches, RunContext& ctx) const = 0;
+  virtual bool stateful() const = 0;
+  // For metadata and errors: the fed Placeholders' dtypes and declared shapes, in feed order.
+  virtual std::span<const TensorInfo> feed_info() const = 0;
+};
+
+StatusOr<std::unique_ptr<Executable>> Compile(const GraphDef& graph, std::vector<std::string> feeds,
+                                              std::vector<std::string> fetches, std::vector<std::string> targets,
+                                              const CompileOptions& options = {});
+
+}  // namespace inferd::tf

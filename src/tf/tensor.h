@@ -1,0 +1,121 @@
+// tf/tensor.h: the value type of inferd's TensorFlow graph executor (SavedModels and TF.js graph models).
+//
+// Contract:
+// - DType uses TensorFlow's own DataType numbers (types.proto), so a GraphDef's `type` attrs and a
+//   BundleEntryProto's dtype convert with a range check only. Reference types (DT_FLOAT_REF = 101...) are
+//   folded onto their base type by BaseType().
+// - A Tensor is a dtype, a shape and a shared, 64-byte-aligned buffer (or, for DT_STRING, a shared vector of
+//   byte strings). Copying a Tensor shares the buffer: kernels treat their inputs as immutable and always write
+//   into tensors they allocated themselves. Only the executor's variable store replaces a variable's value,
+//   and it does so by swapping in a new Tensor, never by writing into a buffer another Tensor may share.
+// - Make() checks the element count (at most kMaxElements, no negative dimension, no overflow) and returns an
+//   error rather than allocating an absurd buffer: shapes come from model files and requests.
+// - DT_RESOURCE tensors carry a resource name in strings()[0] (the variable store's key).
+// - Not thread-safe for writes; concurrent reads of one Tensor are fine.
+#pragma once
+
+#include <complex>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace inferd::tf {
+
+enum class DType : int32_t {
+  kInvalid = 0,
+  kFloat = 1,
+  kDouble = 2,
+  kInt32 = 3,
+  kUint8 = 4,
+  kInt16 = 5,
+  kInt8 = 6,
+  kString = 7,
+  kComplex64 = 8,
+  kInt64 = 9,
+  kBool = 10,
+  kQint8 = 11,
+  kQuint8 = 12,
+  kQint32 = 13,
+  kBfloat16 = 14,
+  kQint16 = 15,
+  kQuint16 = 16,
+  kUint16 = 17,
+  kComplex128 = 18,
+  kHalf = 19,
+  kResource = 20,
+  kVariant = 21,
+  kUint32 = 22,
+  kUint64 = 23,
+};
+
+// From TensorFlow's number (reference types 101.. folded to their base); kInvalid when unknown.
+DType DTypeFromProto(int64_t v);
+// "DT_FLOAT"..., as TensorFlow spells them (attr values in TF.js JSON, error messages).
+std::string_view DTypeName(DType t);
+DType DTypeFromName(std::string_view name);
+// Bytes per element; 0 for kString, kResource, kVariant and kInvalid.
+size_t DTypeSize(DType t);
+
+// One dimension may be -1 (unknown) in a declared shape; a Tensor's shape never has one.
+using Shape = std::vector<int64_t>;
+std::string ShapeString(std::span<const int64_t> s);  // "[2,3]"
+
+constexpr int64_t kMaxElements = int64_t{1} << 31;
+
+class Tensor {
+ public:
+  Tensor() = default;
+
+  // A zero-filled tensor (empty strings for kString). Fails on an unknown or sizeless dtype (other than
+  // kString/kResource), a negative dimension, or more than kMaxElements elements.
+  static StatusOr<Tensor> Make(DType dtype, Shape shape);
+  // A scalar.
+  template <typename T>
+  static Tensor Scalar(DType dtype, T v) {
+    Tensor t = *Make(dtype, {});
+    *t.data<T>() = v;
+    return t;
+  }
+
+  bool valid() const { return dtype_ != DType::kInvalid; }
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int rank() const { return static_cast<int>(shape_.size()); }
+  int64_t dim(int i) const { return shape_[static_cast<size_t>(i)]; }
+  int64_t num_elements() const { return num_elements_; }
+  size_t byte_size() const { return static_cast<size_t>(num_elements_) * DTypeSize(dtype_); }
+
+  // Typed access; the caller has checked dtype(). Valid for fixed-size dtypes.
+  template <typename T>
+  T* data() { return reinterpret_cast<T*>(buffer_.get()); }
+  template <typename T>
+  const T* data() const { return reinterpret_cast<const T*>(buffer_.get()); }
+  char* raw() { return buffer_.get(); }
+  const char* raw() const { return buffer_.get(); }
+
+  // kString and kResource: one entry per element.
+  std::vector<std::string>& strings() { return *strings_; }
+  const std::vector<std::string>& strings() const { return *strings_; }
+
+  // The same buffer seen with another shape of the same element count (Reshape, Squeeze, ExpandDims...).
+  StatusOr<Tensor> Reshaped(Shape shape) const;
+  // True when both tensors share one buffer.
+  bool SharesBufferWith(const Tensor& o) const;
+
+ private:
+  DType dtype_ = DType::kInvalid;
+  Shape shape_;
+  int64_t num_elements_ = 0;
+  std::shared_ptr<char[]> buffer_;                    // 64-byte aligned; null for kString/kResource
+  std::shared_ptr<std::vector<std::string>> strings_;  // kString/kResource only
+};
+
+// Element count of a fully known shape, with the same checks as Tensor::Make.
+StatusOr<int64_t> NumElements(std::span<const int64_t> shape);
+
+}  // namespace inferd::tf
