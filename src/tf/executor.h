@@ -35,6 +35,9 @@ struct CompileOptions {
   int max_function_depth = 32;   // nested function calls
   int64_t max_nodes = 1 << 20;   // after inlining
   bool fold_constants = true;
+  // Bytes that constant folding may compute (outputs of folded kernels, not the Const values themselves);
+  // a graph that folds to more fails to compile instead of exhausting memory.
+  int64_t max_constant_bytes = int64_t{2} << 30;
 };
 
 struct RunContext {
@@ -54,5 +57,9 @@ class Executable {
 StatusOr<std::unique_ptr<Executable>> Compile(const GraphDef& graph, std::vector<std::string> feeds,
                                               std::vector<std::string> fetches, std::vector<std::string> targets,
                                               const CompileOptions& options = {});
+// The same with another kernel registry than Kernels() (tests, restricted op sets).
+StatusOr<std::unique_ptr<Executable>> Compile(const GraphDef& graph, std::vector<std::string> feeds,
+                                              std::vector<std::string> fetches, std::vector<std::string> targets,
+                                              const CompileOptions& options, const KernelRegistry& registry);
 
 }  // namespace inferd::tf

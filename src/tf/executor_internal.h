@@ -1,0 +1,60 @@
+// tf/executor_internal.h: the compile-time passes of the graph executor (tf/executor.h) that live in their own
+// files: function inlining (inline_functions.cc). Not part of the executor's public interface.
+//
+// Contract:
+// - WorkGraph is the executor's mutable copy of a GraphDef while it compiles: nodes by position, and a name
+//   index. Positions are stable: nodes are only appended or replaced in place, never removed.
+// - InlineCall replaces one call node by the called function's body, renamed under a prefix unique in the
+//   graph ("<call>/<body node>"). The call node itself becomes a pass-through node (op kPassOp) of the same
+//   name whose N data inputs are the function's N return values and whose control inputs are the function's
+//   control_ret nodes, so the call's consumers ("call:1", "^call") are left untouched and fetching any output
+//   runs the whole body, as TensorFlow runs a function as a unit.
+// - Single-threaded; plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "tf/graph_def.h"
+
+namespace inferd::tf::internal {
+
+// Ops that only the executor emits and runs (never in a model file: TensorFlow reserves names with '_').
+inline constexpr std::string_view kPassOp = "_InferdPass";     // N data inputs -> the same N outputs
+inline constexpr std::string_view kControlOp = "_InferdNoOp";  // joins control inputs; no outputs
+
+struct WorkGraph {
+  std::vector<NodeDef> nodes;
+  std::unordered_map<std::string, int> index;  // name -> position in nodes
+
+  // AlreadyExists naming the node when its name is taken.
+  Status Add(NodeDef n);
+  int Find(std::string_view name) const {
+    auto it = index.find(std::string(name));
+    return it == index.end() ? -1 : it->second;
+  }
+};
+
+using FunctionLibrary = std::unordered_map<std::string_view, const FunctionDef*>;
+
+// The function a node calls: attr `f` of PartitionedCall / StatefulPartitionedCall, or its op when the op names
+// a library function (TF1 style). Null when the node is no call; an error when `f` is missing or names no
+// function in the library.
+StatusOr<const FunctionDef*> CalledFunction(const NodeDef& n, const FunctionLibrary& lib);
+
+// Inlines the call at position `call` (see the contract above). Fails naming the call when its input count
+// differs from the function's, a body input or return value names nothing, an attr placeholder has no value,
+// or the graph would exceed `max_nodes`.
+Status InlineCall(WorkGraph& g, int call, const FunctionDef& f, const FunctionLibrary& lib, int64_t max_nodes);
+
+// The flat output index that "node:out_arg:idx" denotes for a producer node (FunctionDef form), given its op's
+// output-arg layout: one output arg or a list (most ops, function calls through PartitionedCall) -> idx; a
+// library function called TF1-style -> the arg's position; a known multi-output-arg op (Unique, TopKV2,
+// FusedBatchNormV3, ...) -> the arg's position + idx. Ops not in the table are taken to have one output arg.
+StatusOr<int> FlatOutputIndex(const NodeDef& producer, const InputRef& ref, const FunctionLibrary& lib);
+
+}  // namespace inferd::tf::internal
