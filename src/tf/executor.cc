@@ -48,11 +48,15 @@ bool IsTensorListOp(std::string_view op) {
 // variables, RestoreV2 and random ops are stateful in the registry's sense (never folded) but safe to run
 // concurrently.
 bool IsAssigningOp(std::string_view op) {
-  return op == "Assign" || op == "AssignAdd" || op == "AssignSub" || op.starts_with("AssignVariableOp") ||
+  return op == "Assign" || op == "AssignAdd" || op == "AssignSub" || op == "AssignVariableOp" ||
          op == "AssignAddVariableOp" || op == "AssignSubVariableOp" || op.starts_with("ResourceApply") ||
-         op.starts_with("ResourceSparseApply") || op.starts_with("ResourceScatter") || op.starts_with("Scatter") ||
-         op.starts_with("ApplyGradient") || op == "DestroyResourceOp";
+         op.starts_with("ResourceSparseApply") || op.starts_with("ResourceScatter") || op.starts_with("Apply") ||
+         op.starts_with("SparseApply") || (op.starts_with("Scatter") && op != "ScatterNd") ||
+         op == "DestroyResourceOp";
 }
+
+// Output indices beyond this are refused (a hostile "node:2147483647" must not size per-node tables).
+constexpr int kMaxOutputIndex = 1 << 20;
 
 bool IsPlaceholder(std::string_view op) { return op == "Placeholder" || op == "PlaceholderV2"; }
 
@@ -330,6 +334,7 @@ StatusOr<TensorId> Compiler::ResolveTensor(const std::string& s, std::string_vie
   if (r.index < 0 || !r.output_arg.empty()) {
     return InvalidArgument(std::string(what) + " '" + s + "' is not a tensor name (\"node\" or \"node:index\")");
   }
+  if (r.index > kMaxOutputIndex) return InvalidArgument(std::string(what) + " '" + s + "': output index over 2^20");
   int n = g_.Find(r.node);
   if (n < 0) return NotFound(std::string(what) + " '" + s + "': no node '" + r.node + "' in the graph");
   return TensorId{n, r.index};
@@ -366,6 +371,9 @@ Status Compiler::ComputeEdges(int n) {
     InputRef r = ParseInput(s);
     int p = r.output_arg.empty() ? g_.Find(r.node) : -1;
     if (p < 0) return InvalidArgument(nd.op + " '" + nd.name + "': input '" + s + "' names no node of the graph");
+    if (r.index > kMaxOutputIndex) {
+      return InvalidArgument(nd.op + " '" + nd.name + "': input '" + s + "' has an output index over 2^20");
+    }
     Edge e{p, r.index, -1, true};
     if (r.index >= 0) {
       auto it = fed_.find(Key(p, r.index));

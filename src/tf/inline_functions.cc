@@ -53,11 +53,21 @@ const AttrMap& PlaceholderSource(const NodeDef& call) {
   return call.attrs;
 }
 
+// The name (under the prefix) of the node that carries the call's control inputs: not a body node's name.
+std::string InputControlName(const FunctionDef& f) {
+  std::unordered_set<std::string_view> names;
+  for (const auto& n : f.nodes) names.insert(n.name);
+  std::string name = "_input_control";
+  while (names.count(name)) name += "_";
+  return name;
+}
+
 // The first prefix "<call>/", "<call>/_1/", ... under which no body node's new name is taken.
 std::string UniquePrefix(const WorkGraph& g, const NodeDef& call, const FunctionDef& f) {
+  const std::string control = InputControlName(f);
   for (size_t k = 0;; ++k) {
     std::string prefix = call.name + (k == 0 ? "/" : "/_" + std::to_string(k) + "/");
-    bool taken = g.Find(prefix + "_input_control") >= 0;
+    bool taken = g.Find(prefix + control) >= 0;
     for (size_t i = 0; !taken && i < f.nodes.size(); ++i) taken = g.Find(prefix + f.nodes[i].name) >= 0;
     if (!taken) return prefix;  // terminates: each k that is taken needs an existing node
   }
@@ -129,7 +139,7 @@ Status RenameBody(const NodeDef& call, const FunctionDef& f, const BodyRenamer& 
   }
   std::string input_control;
   if (!ctrl_in.empty()) {
-    input_control = rn.prefix() + "_input_control";
+    input_control = rn.prefix() + InputControlName(f);
     NodeDef c;
     c.name = input_control;
     c.op = std::string(kControlOp);
@@ -178,7 +188,7 @@ StatusOr<NodeDef> ReturnNode(const NodeDef& call, const FunctionDef& f, const Bo
 
 Status WorkGraph::Add(NodeDef n) {
   auto [it, inserted] = index.emplace(n.name, static_cast<int>(nodes.size()));
-  if (!inserted) return AlreadyExists("two nodes are named '" + n.name + "'");
+  if (!inserted) return InvalidArgument("two nodes are named '" + n.name + "'");
   nodes.push_back(std::move(n));
   return Status::Ok();
 }
@@ -200,6 +210,10 @@ StatusOr<const FunctionDef*> CalledFunction(const NodeDef& n, const FunctionLibr
 }
 
 StatusOr<int> FlatOutputIndex(const NodeDef& producer, const InputRef& ref, const FunctionLibrary& lib) {
+  if (ref.index > (1 << 20)) {
+    return InvalidArgument("input '" + producer.name + ":" + ref.output_arg + ":" + std::to_string(ref.index) +
+                           "' has an output index over 2^20");
+  }
   if (ref.output_arg.empty() || IsPartitionedCall(producer.op)) return ref.index;
   auto fn = lib.find(producer.op);
   if (fn != lib.end()) {

@@ -98,6 +98,7 @@ const KernelRegistry& TestKernels() {
     reg->Register("SplitSign", {SplitSignK, false});
     reg->Register("Scale", {ScaleK, false});
     reg->Register("Fill", {FillK, false});
+    reg->Register("TopKV2", {SplitSignK, false});  // outputs "values", "indices": stands in for the layout
     return reg;
   }();
   return *r;
@@ -385,6 +386,40 @@ TEST(TfExecutor, RecursionBeyondDepthAndNodeCapAreErrors) {
   // A call to a missing function.
   g.nodes[1].attrs["f"] = FuncA("missing");
   EXPECT_NE(CompileError(g, {"x"}, {"call"}).find("missing"), std::string::npos);
+}
+
+TEST(TfExecutor, MultiOutputArgsAndBodyNamesInFunctions) {
+  // ret "top:indices:0" is TopKV2's second output; a body node named like the executor's control node and a
+  // call with a control input must not clash.
+  FunctionDef f;
+  f.name = "f";
+  f.input_args = {Arg("x")};
+  f.output_args = {Arg("a"), Arg("b")};
+  f.nodes = {N("top", "TopKV2", {"x"}), N("_input_control", "Identity", {"top:values:0"})};
+  f.ret = {{"a", "top:indices:0"}, {"b", "_input_control:output:0"}};
+  GraphDef g;
+  g.functions = {f};
+  g.nodes = {Ph("x"), N("pre", "Identity", {"x"}), N("call", "PartitionedCall", {"x", "^pre"}, {{"f", FuncA("f")}})};
+  auto e = Build(g, {"x"}, {"call:0", "call:1"});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  auto out = RunOk(**e, {Floats({2})});
+  EXPECT_EQ(Values(out[0]), std::vector<float>{-2});
+  EXPECT_EQ(Values(out[1]), std::vector<float>{2});
+  f.ret["a"] = "top:nope:0";
+  g.functions = {f};
+  EXPECT_NE(CompileError(g, {"x"}, {"call:0"}).find("nope"), std::string::npos);
+}
+
+TEST(TfExecutor, HostileNamesAreErrors) {
+  GraphDef g;
+  g.nodes = {Ph("x"), N("a", "Identity", {"x:2147483647"}), N("a2", "Identity", {"x"}), N("a2", "Identity", {"x"})};
+  EXPECT_NE(CompileError(g, {"x"}, {"a"}).find("two nodes are named 'a2'"), std::string::npos);
+  g.nodes.pop_back();
+  EXPECT_NE(CompileError(g, {"x"}, {"a"}).find("over 2^20"), std::string::npos);
+  EXPECT_NE(CompileError(g, {"x"}, {"a2:99999999"}).find("over 2^20"), std::string::npos);
+  EXPECT_NE(CompileError(g, {"x"}, {"^a2"}).find("not a tensor name"), std::string::npos);
+  g.nodes[1] = N("a", "Identity", {"ghost"});
+  EXPECT_NE(CompileError(g, {"x"}, {"a"}).find("'ghost'"), std::string::npos);
 }
 
 // ---- control dependencies, constant folding, slots ----
