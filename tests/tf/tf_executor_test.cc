@@ -715,6 +715,43 @@ TEST(TfExecutor, RestoreV2FromACheckpoint) {
   EXPECT_NE(fail(sliced, &ckpt).find("slice"), std::string::npos);
 }
 
+// TF2's restore: StatefulPartitionedCall into __inference__traced_restore (RestoreV2 + AssignVariableOp on a
+// resource argument, the assign reachable only through control_ret), the filename fed, the call a target.
+TEST(TfExecutor, Tf2StyleRestoreThroughAFunction) {
+  FunctionDef f;
+  f.name = "__inference__traced_restore_42";
+  f.input_args = {Arg("file_prefix", DType::kString), Arg("h", DType::kResource)};
+  f.output_args = {Arg("identity_1", DType::kString)};
+  f.nodes = {C("names", Strings({"v/.ATTRIBUTES/VARIABLE_VALUE"})), C("slices", Strings({""})),
+             N("RestoreV2", "RestoreV2", {"file_prefix", "names:output:0", "slices:output:0"},
+               {{"dtypes", TypesA({DType::kFloat})}}),
+             N("Identity", "Identity", {"RestoreV2:tensors:0"}),
+             N("AssignVariableOp", "AssignVariableOp", {"h", "Identity:output:0"}),
+             N("NoOp", "NoOp", {"^AssignVariableOp"}),
+             N("Identity_1", "Identity", {"file_prefix", "^NoOp"})};
+  f.ret = {{"identity_1", "Identity_1:output:0"}};
+  f.control_ret = {{"AssignVariableOp", "AssignVariableOp"}};
+  GraphDef g;
+  g.functions = {f};
+  g.nodes = {Ph("saver_filename", {}, false, DType::kString), Var("v", "v"),
+             N("StatefulPartitionedCall_2", "StatefulPartitionedCall", {"saver_filename", "v"},
+               {{"f", FuncA(f.name)}}),
+             N("read", "ReadVariableOp", {"v"})};
+  auto restore = Build(g, {"saver_filename:0"}, {}, {"StatefulPartitionedCall_2"});
+  ASSERT_TRUE(restore.ok()) << restore.status().ToString();
+  EXPECT_TRUE((*restore)->stateful());
+  EXPECT_EQ((*restore)->feed_info()[0].dtype, DType::kString);
+  FakeCheckpoint ckpt;
+  ckpt.values["v/.ATTRIBUTES/VARIABLE_VALUE"] = Floats({0.5f, 2});
+  VariableStore vars;
+  Tensor path = *Tensor::Make(DType::kString, {});
+  path.strings()[0] = "/models/x/variables/variables";
+  RunOk(**restore, {path}, &vars, &ckpt);
+  auto read = Build(g, {}, {"read"});
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(Values(RunOk(**read, {}, &vars)[0]), (std::vector<float>{0.5f, 2}));
+}
+
 TEST(TfExecutor, RandomInitializersAreSeededAndInRange) {
   Tensor shape = *Tensor::Make(DType::kInt32, {1});
   shape.data<int32_t>()[0] = 1000;
