@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -34,15 +33,14 @@ constexpr std::string_view kRefVarAttr = "_inferd_var";
 
 bool IsControlFlowOp(std::string_view op) {
   static const std::unordered_set<std::string_view> kOps = {
-      "Switch",    "RefSwitch", "Merge",         "RefMerge",         "Enter",           "RefEnter",
-      "Exit",      "RefExit",   "NextIteration", "RefNextIteration", "LoopCond",        "ControlTrigger",
-      "While",     "StatelessWhile", "If",       "StatelessIf",      "Case",            "StatelessCase"};
+      "Switch",      "RefSwitch",      "Merge",        "RefMerge",       "Enter",
+      "RefEnter",    "Exit",           "RefExit",      "NextIteration",  "RefNextIteration",
+      "LoopCond",    "ControlTrigger", "While",        "StatelessWhile", "If",
+      "StatelessIf", "Case",           "StatelessCase"};
   return kOps.count(op) != 0;
 }
 
-bool IsTensorListOp(std::string_view op) {
-  return op.starts_with("TensorList") || op.starts_with("TensorArray");
-}
+bool IsTensorListOp(std::string_view op) { return op.starts_with("TensorList") || op.starts_with("TensorArray"); }
 
 // Ops that write variables: an Executable containing one is stateful() (Run must be serialized). Reading
 // variables, RestoreV2 and random ops are stateful in the registry's sense (never folded) but safe to run
@@ -51,8 +49,7 @@ bool IsAssigningOp(std::string_view op) {
   return op == "Assign" || op == "AssignAdd" || op == "AssignSub" || op == "AssignVariableOp" ||
          op == "AssignAddVariableOp" || op == "AssignSubVariableOp" || op.starts_with("ResourceApply") ||
          op.starts_with("ResourceSparseApply") || op.starts_with("ResourceScatter") || op.starts_with("Apply") ||
-         op.starts_with("SparseApply") || (op.starts_with("Scatter") && op != "ScatterNd") ||
-         op == "DestroyResourceOp";
+         op.starts_with("SparseApply") || (op.starts_with("Scatter") && op != "ScatterNd") || op == "DestroyResourceOp";
 }
 
 // Output indices beyond this are refused (a hostile "node:2147483647" must not size per-node tables).
@@ -199,7 +196,9 @@ int64_t ElementBytes(DType t) { return t == DType::kString ? 1 : static_cast<int
 // kernels bound each tensor at kMaxElements, which is still 16 GiB of int64: this keeps folding under
 // CompileOptions::max_constant_bytes before anything is allocated.
 int64_t EstimateExpansionBytes(std::string_view op, std::span<const Tensor> in) {
-  auto sat_mul = [](int64_t a, int64_t b) { return (b != 0 && a > (int64_t{1} << 62) / b) ? (int64_t{1} << 62) : a * b; };
+  auto sat_mul = [](int64_t a, int64_t b) {
+    return (b != 0 && a > (int64_t{1} << 62) / b) ? (int64_t{1} << 62) : a * b;
+  };
   if (op == "Fill" && in.size() == 2) {
     int64_t n = ShapeProduct(in[0]);
     return n < 0 ? -1 : sat_mul(n, ElementBytes(in[1].dtype()));
@@ -304,16 +303,16 @@ class Compiler {
   FunctionLibrary lib_;
   std::vector<TensorId> feeds_, fetches_;
   std::vector<int> targets_;
-  std::unordered_map<uint64_t, int> fed_;   // Key(node, index) -> feed position
+  std::unordered_map<uint64_t, int> fed_;  // Key(node, index) -> feed position
   std::vector<std::vector<Edge>> edges_;   // of needed nodes
   std::vector<char> needed_;
   std::vector<int> needed_list_;
-  std::vector<int> order_;                 // needed nodes, topologically sorted
+  std::vector<int> order_;  // needed nodes, topologically sorted
   // Plan state.
   std::vector<std::vector<Src>> out_src_;  // per node: where output k lives
   std::vector<std::vector<char>> used_;    // per node: output k is read by a needed node or fetched
   std::vector<char> is_const_;
-  std::vector<Tensor> pool_;               // constants while compiling (Src ~i)
+  std::vector<Tensor> pool_;  // constants while compiling (Src ~i)
   int64_t folded_bytes_ = 0;
   int32_t next_slot_ = 0;
 };
@@ -452,9 +451,8 @@ bool Compiler::RewriteRefAssigns() {
     name.kind = AttrValue::Kind::kS;
     name.s = shared != nullptr && shared->kind == AttrValue::Kind::kS && !shared->s.empty() ? shared->s : var.name;
     nd.attrs[std::string(kRefVarAttr)] = std::move(name);
-    auto in = std::find_if(nd.inputs.begin(), nd.inputs.end(), [](const std::string& s) {
-      return s.empty() || s[0] != '^';
-    });
+    auto in =
+        std::find_if(nd.inputs.begin(), nd.inputs.end(), [](const std::string& s) { return s.empty() || s[0] != '^'; });
     nd.inputs.erase(in);
     changed = true;
   }
@@ -551,8 +549,7 @@ StatusOr<Src> Compiler::InputSrc(int n, const Edge& e) const {
   const auto& outs = out_src_[static_cast<size_t>(e.node)];
   if (static_cast<size_t>(e.index) >= outs.size()) {
     return InvalidArgument(node(n).op + " '" + node(n).name + "' reads output " + std::to_string(e.index) + " of '" +
-                           node(e.node).name + "' (" + node(e.node).op + "), which has " +
-                           std::to_string(outs.size()));
+                           node(e.node).name + "' (" + node(e.node).op + "), which has " + std::to_string(outs.size()));
   }
   return outs[static_cast<size_t>(e.index)];
 }
@@ -668,8 +665,8 @@ Status Compiler::Plan(PlanExecutable& exe) {
     auto it = fed_.find(Key(t.node, t.index));
     const auto& outs = out_src_[static_cast<size_t>(t.node)];
     if (it == fed_.end() && static_cast<size_t>(t.index) >= outs.size()) {
-      return InvalidArgument("fetch '" + node(t.node).name + ":" + std::to_string(t.index) + "': " +
-                             node(t.node).op + " '" + node(t.node).name + "' has no output " + std::to_string(t.index));
+      return InvalidArgument("fetch '" + node(t.node).name + ":" + std::to_string(t.index) + "': " + node(t.node).op +
+                             " '" + node(t.node).name + "' has no output " + std::to_string(t.index));
     }
     Src s = it != fed_.end() ? it->second : outs[static_cast<size_t>(t.index)];
     exe.fetch_src_.push_back(s);
@@ -708,9 +705,8 @@ void Compiler::Finish(PlanExecutable& exe) {
     if (slot >= 0 && !read[static_cast<size_t>(slot)]) slot = -1;
   }
   for (const TensorId& t : feeds_) exe.feed_info_.push_back(FeedInfo(node(t.node), t.index));
-  exe.stateful_ = std::any_of(exe.nodes_.begin(), exe.nodes_.end(), [](const NodeDef& nd) {
-    return IsAssigningOp(nd.op);
-  });
+  exe.stateful_ =
+      std::any_of(exe.nodes_.begin(), exe.nodes_.end(), [](const NodeDef& nd) { return IsAssigningOp(nd.op); });
 }
 
 }  // namespace

@@ -228,8 +228,8 @@ StatusOr<int> FlatOutputIndex(const NodeDef& producer, const InputRef& ref, cons
     for (size_t k = 0; k < args->size(); ++k) {
       if ((*args)[k] == ref.output_arg) return static_cast<int>(k) + ref.index;
     }
-    return InvalidArgument("node '" + producer.name + "' (" + producer.op + ") has no output arg '" +
-                           ref.output_arg + "'");
+    return InvalidArgument("node '" + producer.name + "' (" + producer.op + ") has no output arg '" + ref.output_arg +
+                           "'");
   }
   return ref.index;
 }
@@ -237,13 +237,15 @@ StatusOr<int> FlatOutputIndex(const NodeDef& producer, const InputRef& ref, cons
 Status InlineCall(WorkGraph& g, int call_pos, const FunctionDef& f, const FunctionLibrary& lib, int64_t max_nodes) {
   const NodeDef call = g.nodes[static_cast<size_t>(call_pos)];  // a copy: the slot is overwritten below
   if (static_cast<int64_t>(g.nodes.size() + f.nodes.size() + 1) > max_nodes) {
-    return CallError(call, f, "the graph would have more than " + std::to_string(max_nodes) +
-                                  " nodes after inlining (CompileOptions::max_nodes)");
+    return CallError(call, f,
+                     "the graph would have more than " + std::to_string(max_nodes) +
+                         " nodes after inlining (CompileOptions::max_nodes)");
   }
   BodyRenamer rn(call, f, lib, UniquePrefix(g, call, f));
   if (rn.data_inputs() != f.input_args.size()) {
-    return CallError(call, f, "has " + std::to_string(rn.data_inputs()) + " inputs, the function takes " +
-                                  std::to_string(f.input_args.size()));
+    return CallError(call, f,
+                     "has " + std::to_string(rn.data_inputs()) + " inputs, the function takes " +
+                         std::to_string(f.input_args.size()));
   }
   std::vector<NodeDef> body;
   body.reserve(f.nodes.size() + 1);

@@ -80,11 +80,20 @@ StatusOr<Tensor> AddScaled(const KernelContext& ctx, const Tensor& a, const Tens
   }
   ASSIGN_OR_RETURN(Tensor out, Tensor::Make(a.dtype(), a.shape()));
   switch (a.dtype()) {
-    case DType::kFloat: Combine<float>(a, b, scale, out); break;
-    case DType::kDouble: Combine<double>(a, b, scale, out); break;
-    case DType::kInt32: Combine<int32_t>(a, b, scale, out); break;
-    case DType::kInt64: Combine<int64_t>(a, b, scale, out); break;
-    default: return KernelError(ctx, "does not support " + std::string(DTypeName(a.dtype())));
+    case DType::kFloat:
+      Combine<float>(a, b, scale, out);
+      break;
+    case DType::kDouble:
+      Combine<double>(a, b, scale, out);
+      break;
+    case DType::kInt32:
+      Combine<int32_t>(a, b, scale, out);
+      break;
+    case DType::kInt64:
+      Combine<int64_t>(a, b, scale, out);
+      break;
+    default:
+      return KernelError(ctx, "does not support " + std::string(DTypeName(a.dtype())));
   }
   return out;
 }

@@ -1,7 +1,5 @@
 // The graph executor (tf/executor.h) on hand-built graphs, with a local registry of tiny test kernels (the real
 // array/math kernels are written elsewhere) plus the real state kernels (kernels_state.cc).
-#include "tf/executor.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <thread>
 
 #include "tf/checkpoint.h"
+#include "tf/executor.h"
 
 namespace inferd::tf {
 namespace {
@@ -52,7 +51,9 @@ Status AddK(KernelContext& ctx) {
   ++g_add_calls;
   return Binary(ctx, [](float x, float y) { return x + y; });
 }
-Status MulK(KernelContext& ctx) { return Binary(ctx, [](float x, float y) { return x * y; }); }
+Status MulK(KernelContext& ctx) {
+  return Binary(ctx, [](float x, float y) { return x * y; });
+}
 Status IdentityK(KernelContext& ctx) {
   RETURN_IF_ERROR(ExpectInputs(ctx, 1));
   ctx.outputs.push_back(ctx.inputs[0]);
@@ -168,11 +169,13 @@ AttrValue TypesA(std::vector<DType> ts) {
 }
 
 NodeDef Ph(std::string name, std::vector<int64_t> shape = {}, bool unknown_rank = true, DType t = DType::kFloat) {
-  return N(std::move(name), "Placeholder", {}, {{"dtype", TypeA(t)}, {"shape", ShapeA(std::move(shape), unknown_rank)}});
+  return N(std::move(name), "Placeholder", {},
+           {{"dtype", TypeA(t)}, {"shape", ShapeA(std::move(shape), unknown_rank)}});
 }
 NodeDef C(std::string name, Tensor v) { return N(std::move(name), "Const", {}, {{"value", TensorA(std::move(v))}}); }
 NodeDef Var(std::string name, std::string shared) {
-  return N(std::move(name), "VarHandleOp", {}, {{"shared_name", StrA(std::move(shared))}, {"dtype", TypeA(DType::kFloat)}});
+  return N(std::move(name), "VarHandleOp", {},
+           {{"shared_name", StrA(std::move(shared))}, {"dtype", TypeA(DType::kFloat)}});
 }
 
 ArgDef Arg(std::string name, DType t = DType::kFloat) {
@@ -299,12 +302,12 @@ GraphDef NestedFunctions() {
   outer.name = "outer";
   outer.input_args = {Arg("x"), Arg("y")};
   outer.output_args = {Arg("sum"), Arg("square")};
-  outer.nodes = {N("call", "PartitionedCall", {"x"}, {{"f", FuncA("inner")}}),
-                 N("add", "Add", {"call:output:0", "y"})};
+  outer.nodes = {N("call", "PartitionedCall", {"x"}, {{"f", FuncA("inner")}}), N("add", "Add", {"call:output:0", "y"})};
   outer.ret = {{"sum", "add:z:0"}, {"square", "call:output:0"}};
   GraphDef g;
   g.functions = {inner, outer};
-  g.nodes = {Ph("x"), Ph("y"), N("StatefulPartitionedCall", "StatefulPartitionedCall", {"x", "y"}, {{"f", FuncA("outer")}}),
+  g.nodes = {Ph("x"), Ph("y"),
+             N("StatefulPartitionedCall", "StatefulPartitionedCall", {"x", "y"}, {{"f", FuncA("outer")}}),
              N("out", "Identity", {"StatefulPartitionedCall:1"})};
   return g;
 }
@@ -349,7 +352,8 @@ TEST(TfExecutor, StatefulCallWithResourceArgumentAndControlInput) {
   f.name = "times_var";
   f.input_args = {Arg("x"), Arg("h", DType::kResource)};
   f.output_args = {Arg("y")};
-  f.nodes = {N("read", "ReadVariableOp", {"h"}, {{"dtype", TypeA(DType::kFloat)}}), N("m", "Mul", {"x", "read:value:0"})};
+  f.nodes = {N("read", "ReadVariableOp", {"h"}, {{"dtype", TypeA(DType::kFloat)}}),
+             N("m", "Mul", {"x", "read:value:0"})};
   f.ret = {{"y", "m:z:0"}};
   GraphDef g;
   g.functions = {f};
@@ -426,8 +430,11 @@ TEST(TfExecutor, HostileNamesAreErrors) {
 
 TEST(TfExecutor, ControlDependencyOrdersAssignBeforeRead) {
   GraphDef g;
-  g.nodes = {Var("v", "v"), C("five", Floats({5})), N("assign", "AssignVariableOp", {"v", "five"}),
-             N("read", "ReadVariableOp", {"v", "^assign"}), N("init", "NoOp", {"^assign"}),
+  g.nodes = {Var("v", "v"),
+             C("five", Floats({5})),
+             N("assign", "AssignVariableOp", {"v", "five"}),
+             N("read", "ReadVariableOp", {"v", "^assign"}),
+             N("init", "NoOp", {"^assign"}),
              N("plain_read", "ReadVariableOp", {"v"})};
   VariableStore vars;
   auto read_only = Build(g, {}, {"plain_read"});
@@ -518,7 +525,10 @@ TEST(TfExecutor, ValuesReadTwiceAndFetchedSurviveRelease) {
 
 TEST(TfExecutor, FeedDtypeAndShapeAreChecked) {
   GraphDef g;
-  g.nodes = {Ph("x", {-1, 2}, false), Ph("any"), N("a", "Add", {"x", "x"}), N("b", "Add", {"any", "any"}),
+  g.nodes = {Ph("x", {-1, 2}, false),
+             Ph("any"),
+             N("a", "Add", {"x", "x"}),
+             N("b", "Add", {"any", "any"}),
              N("pwd", "PlaceholderWithDefault", {"a"}, {{"dtype", TypeA(DType::kFloat)}, {"shape", ShapeA({-1, 2})}}),
              N("c", "Mul", {"pwd", "pwd"})};
   auto e = Build(g, {"x", "any"}, {"a", "b"});
@@ -581,8 +591,11 @@ TEST(TfExecutor, ConcurrentRunsOfAStatelessGraph) {
 TEST(TfExecutor, RefVariablesWithAssign) {
   GraphDef g;
   g.nodes = {N("v", "VariableV2", {}, {{"dtype", TypeA(DType::kFloat)}, {"shape", ShapeA({})}}),
-             C("seven", Floats({7})), N("assign", "Assign", {"v", "seven"}), N("inc", "AssignAdd", {"v", "seven"}),
-             N("read", "Identity", {"v"}), N("is_init", "IsVariableInitialized", {"v"})};
+             C("seven", Floats({7})),
+             N("assign", "Assign", {"v", "seven"}),
+             N("inc", "AssignAdd", {"v", "seven"}),
+             N("read", "Identity", {"v"}),
+             N("is_init", "IsVariableInitialized", {"v"})};
   VariableStore vars;
   auto read = Build(g, {}, {"read"});
   auto check = Build(g, {}, {"is_init"});
@@ -612,10 +625,15 @@ TEST(TfExecutor, RefVariablesWithAssign) {
 TEST(TfExecutor, ResourceVariableUpdates) {
   GraphDef g;
   g.nodes = {Var("v", ""),  // empty shared_name: keyed by the node name
-             C("init", Floats({1, 2})), C("delta", Floats({10, 20})), C("lr", Floats({0.5f})),
-             N("assign", "AssignVariableOp", {"v", "init"}), N("add", "AssignAddVariableOp", {"v", "delta"}),
-             N("sub", "AssignSubVariableOp", {"v", "init"}), N("sgd", "ResourceApplyGradientDescent", {"v", "lr", "delta"}),
-             N("inited", "VarIsInitializedOp", {"v"}), N("read", "ReadVariableOp", {"v"}, {{"dtype", TypeA(DType::kFloat)}})};
+             C("init", Floats({1, 2})),
+             C("delta", Floats({10, 20})),
+             C("lr", Floats({0.5f})),
+             N("assign", "AssignVariableOp", {"v", "init"}),
+             N("add", "AssignAddVariableOp", {"v", "delta"}),
+             N("sub", "AssignSubVariableOp", {"v", "init"}),
+             N("sgd", "ResourceApplyGradientDescent", {"v", "lr", "delta"}),
+             N("inited", "VarIsInitializedOp", {"v"}),
+             N("read", "ReadVariableOp", {"v"}, {{"dtype", TypeA(DType::kFloat)}})};
   VariableStore vars;
   auto run = [&](std::vector<std::string> targets) {
     auto e = Build(g, {}, {}, std::move(targets));
@@ -669,16 +687,17 @@ GraphDef Tf1Restore(std::vector<std::string> keys, std::vector<DType> dtypes) {
   GraphDef g;
   Tensor prefix = *Tensor::Make(DType::kString, {});
   prefix.strings()[0] = "model";
-  g.nodes = {N("a", "VariableV2", {}, {{"dtype", TypeA(DType::kFloat)}}),
-             N("b", "VariableV2", {}, {{"dtype", TypeA(DType::kFloat)}}),
-             C("save/Const", prefix),
-             C("save/names", Strings(keys)),
-             C("save/slices", Strings(std::vector<std::string>(keys.size()))),
-             N("save/RestoreV2", "RestoreV2", {"save/Const", "save/names", "save/slices"}, {{"dtypes", TypesA(dtypes)}}),
-             N("save/Assign", "Assign", {"a", "save/RestoreV2"}),
-             N("save/Assign_1", "Assign", {"b", "save/RestoreV2:1"}),
-             N("save/restore_all", "NoOp", {"^save/Assign", "^save/Assign_1"}),
-             N("sum", "Add", {"a", "b"})};
+  g.nodes = {
+      N("a", "VariableV2", {}, {{"dtype", TypeA(DType::kFloat)}}),
+      N("b", "VariableV2", {}, {{"dtype", TypeA(DType::kFloat)}}),
+      C("save/Const", prefix),
+      C("save/names", Strings(keys)),
+      C("save/slices", Strings(std::vector<std::string>(keys.size()))),
+      N("save/RestoreV2", "RestoreV2", {"save/Const", "save/names", "save/slices"}, {{"dtypes", TypesA(dtypes)}}),
+      N("save/Assign", "Assign", {"a", "save/RestoreV2"}),
+      N("save/Assign_1", "Assign", {"b", "save/RestoreV2:1"}),
+      N("save/restore_all", "NoOp", {"^save/Assign", "^save/Assign_1"}),
+      N("sum", "Add", {"a", "b"})};
   return g;
 }
 
@@ -722,7 +741,8 @@ TEST(TfExecutor, Tf2StyleRestoreThroughAFunction) {
   f.name = "__inference__traced_restore_42";
   f.input_args = {Arg("file_prefix", DType::kString), Arg("h", DType::kResource)};
   f.output_args = {Arg("identity_1", DType::kString)};
-  f.nodes = {C("names", Strings({"v/.ATTRIBUTES/VARIABLE_VALUE"})), C("slices", Strings({""})),
+  f.nodes = {C("names", Strings({"v/.ATTRIBUTES/VARIABLE_VALUE"})),
+             C("slices", Strings({""})),
              N("RestoreV2", "RestoreV2", {"file_prefix", "names:output:0", "slices:output:0"},
                {{"dtypes", TypesA({DType::kFloat})}}),
              N("Identity", "Identity", {"RestoreV2:tensors:0"}),
@@ -734,8 +754,7 @@ TEST(TfExecutor, Tf2StyleRestoreThroughAFunction) {
   GraphDef g;
   g.functions = {f};
   g.nodes = {Ph("saver_filename", {}, false, DType::kString), Var("v", "v"),
-             N("StatefulPartitionedCall_2", "StatefulPartitionedCall", {"saver_filename", "v"},
-               {{"f", FuncA(f.name)}}),
+             N("StatefulPartitionedCall_2", "StatefulPartitionedCall", {"saver_filename", "v"}, {{"f", FuncA(f.name)}}),
              N("read", "ReadVariableOp", {"v"})};
   auto restore = Build(g, {"saver_filename:0"}, {}, {"StatefulPartitionedCall_2"});
   ASSERT_TRUE(restore.ok()) << restore.status().ToString();
