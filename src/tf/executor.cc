@@ -323,6 +323,7 @@ Status Compiler::Load() {
                            std::to_string(opt_.max_nodes) + " (CompileOptions::max_nodes)");
   }
   g_.nodes.reserve(graph_.nodes.size());
+  g_.index.reserve(graph_.nodes.size());
   for (const NodeDef& n : graph_.nodes) RETURN_IF_ERROR(g_.Add(n));
   for (const FunctionDef& f : graph_.functions) lib_.emplace(f.name, &f);
   return Status::Ok();
