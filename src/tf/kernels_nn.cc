@@ -18,7 +18,7 @@ Status Unary(KernelContext& ctx, F f) {
   RETURN_IF_ERROR(ExpectInputs(ctx, 1));
   const Tensor& x = ctx.inputs[0];
   RETURN_IF_ERROR(RequireFloat(ctx, x, "features"));
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, x.shape()));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
   const float* in = x.data<float>();
   float* o = out.data<float>();
   const int64_t n = x.num_elements();
@@ -77,7 +77,7 @@ Status Prelu(KernelContext& ctx) {
   if (!ok) {
     return KernelError(ctx, "alpha " + ShapeString(a.shape()) + " does not broadcast to x " + ShapeString(x.shape()));
   }
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, x.shape()));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
   const int64_t inner = r == 0 ? 1 : x.dim(r - 1);
   const int64_t outer = inner == 0 ? 0 : x.num_elements() / inner;
   const int64_t is = astride[static_cast<size_t>(std::max(r - 1, 0))];
@@ -110,7 +110,7 @@ Status SoftmaxK(KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   RETURN_IF_ERROR(RequireFloat(ctx, x, "logits"));
   if (x.rank() < 1) return KernelError(ctx, "logits must have rank >= 1");
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, x.shape()));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
   const int64_t depth = x.dim(x.rank() - 1);
   const int64_t rows = depth == 0 ? 0 : x.num_elements() / depth;
   for (int64_t r = 0; r < rows; ++r) {
@@ -211,7 +211,7 @@ Status FusedBatchNorm(KernelContext& ctx) {
   }
   std::vector<float> mult(static_cast<size_t>(c));
   for (size_t k = 0; k < mult.size(); ++k) mult[k] = scale[k] / std::sqrt(var[k] + eps);
-  ASSIGN_OR_RETURN(Tensor y, Tensor::Make(DType::kFloat, x.shape()));
+  ASSIGN_OR_RETURN(Tensor y, MakeOutput(ctx, DType::kFloat, x.shape()));
   for (int64_t r = 0; r < rows; ++r) {
     const float* in = x.data<float>() + r * c;
     float* o = y.data<float>() + r * c;
@@ -237,7 +237,7 @@ Status Lrn(KernelContext& ctx) {
   ASSIGN_OR_RETURN(float alpha, AttrFloatOr(ctx.node, "alpha", 1.0f));
   ASSIGN_OR_RETURN(float beta, AttrFloatOr(ctx.node, "beta", 0.5f));
   if (radius < 0 || radius > kMaxWindowAttr) return KernelError(ctx, "depth_radius must be in [0, 2^24]");
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, x.shape()));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
   const int64_t c = x.dim(3);
   const int64_t rows = c == 0 ? 0 : x.num_elements() / c;
   for (int64_t r = 0; r < rows; ++r) {

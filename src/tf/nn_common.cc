@@ -11,6 +11,12 @@
 
 namespace inferd::tf::nn {
 
+StatusOr<Tensor> MakeOutput(const KernelContext& ctx, DType dtype, Shape shape) {
+  auto t = Tensor::Make(dtype, std::move(shape));
+  if (!t.ok()) return KernelError(ctx, "output: " + t.status().message());
+  return t;
+}
+
 Status RequireFloat(const KernelContext& ctx, const Tensor& t, std::string_view what) {
   if (t.dtype() == DType::kFloat) return Status::Ok();
   return KernelError(ctx, std::string(what) + " must be DT_FLOAT, got " + std::string(DTypeName(t.dtype())));

@@ -72,7 +72,7 @@ void Im2Col(const float* x, const Window2D& w, int64_t c, int64_t p0, int64_t n,
 
 Status RunConv2D(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
   const Window2D& w = s.w;
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
   const int64_t k = w.k_h * w.k_w * s.in_c;
   const int64_t pixels = w.out_h * w.out_w;
   if (out.num_elements() > 0) {
@@ -142,7 +142,7 @@ void DepthwisePixel(const float* x, const float* f, const ConvSetup& s, int64_t 
 
 Status RunDepthwise(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
   const Window2D& w = s.w;
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
   if (out.num_elements() > 0) {
     const float* x = ctx.inputs[0].data<float>();
     const float* f = ctx.inputs[1].data<float>();
@@ -236,7 +236,7 @@ Status Conv2DBackpropInput(KernelContext& ctx) {
     return KernelError(ctx, "input_sizes " + ShapeString(sizes) + ", filter " + ShapeString(f.shape()) +
                                 " and out_backprop " + ShapeString(dy.shape()) + " disagree");
   }
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, sizes));  // checks negative and huge sizes
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, sizes));  // checks negative and huge sizes
   ConvSetup s;
   s.batch = sizes[0], s.in_c = sizes[3], s.out_c = f.dim(3);
   s.w.in_h = sizes[1], s.w.in_w = sizes[2], s.w.k_h = f.dim(0), s.w.k_w = f.dim(1);
@@ -287,7 +287,7 @@ Status FusedMatMul(KernelContext& ctx) {
   }
   RETURN_IF_ERROR(CheckBlasDims(ctx, {m, n, k, a.dim(1), b.dim(1)}));
   ASSIGN_OR_RETURN(Epilogue ep, ReadFusedOps(ctx, n, m));
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, {m, n}));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {m, n}));
   Sgemm(ta, tb, m, n, k, a.data<float>(), std::max<int64_t>(a.dim(1), 1), b.data<float>(),
         std::max<int64_t>(b.dim(1), 1), out.data<float>(), std::max<int64_t>(n, 1));
   if (!ep.empty()) ApplyEpilogue(ep, out.data<float>(), 0, m, n);

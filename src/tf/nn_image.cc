@@ -75,7 +75,7 @@ std::vector<Interp> InterpWeights(int64_t out, int64_t in, float scale, bool hal
 
 Status ResizeBilinear(KernelContext& ctx) {
   ASSIGN_OR_RETURN(ResizeSetup s, SetupResize(ctx));
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, {s.batch, s.out_h, s.out_w, s.c}));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, s.out_h, s.out_w, s.c}));
   const auto ys = InterpWeights(s.out_h, s.in_h, s.scale_h, s.half_pixel);
   const auto xs = InterpWeights(s.out_w, s.in_w, s.scale_w, s.half_pixel);
   const float* x = ctx.inputs[0].data<float>();
@@ -119,7 +119,7 @@ std::vector<int64_t> NearestIndex(int64_t out, int64_t in, float scale, bool ali
 
 Status ResizeNearestNeighbor(KernelContext& ctx) {
   ASSIGN_OR_RETURN(ResizeSetup s, SetupResize(ctx));
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(DType::kFloat, {s.batch, s.out_h, s.out_w, s.c}));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, s.out_h, s.out_w, s.c}));
   const auto ys = NearestIndex(s.out_h, s.in_h, s.scale_h, s.align_corners, s.half_pixel);
   const auto xs = NearestIndex(s.out_w, s.in_w, s.scale_w, s.align_corners, s.half_pixel);
   const float* x = ctx.inputs[0].data<float>();
@@ -250,11 +250,11 @@ Status NonMaxSuppression(KernelContext& ctx) {
   NmsResult r = RunNms(boxes.data<float>(), scores.data<float>(), boxes.dim(0), max_out, iou_thr, score_thr, sigma);
   const int64_t valid = static_cast<int64_t>(r.indices.size());
   const int64_t n = pad ? std::max(valid, max_out) : valid;
-  ASSIGN_OR_RETURN(Tensor idx, Tensor::Make(DType::kInt32, {n}));
+  ASSIGN_OR_RETURN(Tensor idx, MakeOutput(ctx, DType::kInt32, {n}));
   std::copy(r.indices.begin(), r.indices.end(), idx.data<int32_t>());
   ctx.outputs.push_back(std::move(idx));
   if constexpr (kVersion == 5) {
-    ASSIGN_OR_RETURN(Tensor sc, Tensor::Make(DType::kFloat, {n}));
+    ASSIGN_OR_RETURN(Tensor sc, MakeOutput(ctx, DType::kFloat, {n}));
     std::copy(r.scores.begin(), r.scores.end(), sc.data<float>());
     ctx.outputs.push_back(std::move(sc));
   }
@@ -286,7 +286,7 @@ Status DepthSpace(KernelContext& ctx) {
   }
   const int64_t dh = sh / bs, dw = sw / bs;
   Shape out_shape = kToSpace ? Shape{n, sh, sw, sc} : Shape{n, dh, dw, sc * bs * bs};
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Make(x.dtype(), out_shape));
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, x.dtype(), out_shape));
   const char* src = x.raw();
   char* dst = out.raw();
   const size_t run = static_cast<size_t>(sc) * esize;

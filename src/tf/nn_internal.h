@@ -31,6 +31,8 @@ void RegisterImageKernels(KernelRegistry& r);  // nn_image.cc: resize, NMS, dept
 // products of two such values and a tensor dimension stay inside int64.
 constexpr int64_t kMaxWindowAttr = int64_t{1} << 24;
 
+// Tensor::Make, its error (negative or too many elements) reported as KernelError.
+StatusOr<Tensor> MakeOutput(const KernelContext& ctx, DType dtype, Shape shape);
 // "<what> must be DT_FLOAT, got DT_INT32".
 Status RequireFloat(const KernelContext& ctx, const Tensor& t, std::string_view what);
 // "<what> must have rank 4, got [..]".
