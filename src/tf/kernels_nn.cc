@@ -3,6 +3,7 @@
 // files, sharing tf/nn_internal.h. float32 only; layouts NHWC.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "tf/kernel.h"
@@ -27,14 +28,26 @@ Status Unary(KernelContext& ctx, F f) {
   return Status::Ok();
 }
 
-Status Relu(KernelContext& ctx) {
-  return Unary(ctx, [](float x) { return x > 0.0f ? x : 0.0f; });
+// Relu, Relu6, Elu, Selu, LeakyRelu: the fused epilogue's activation (nn_common.cc) on a copy of x.
+template <Act kAct>
+Status Activation(KernelContext& ctx) {
+  RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+  const Tensor& x = ctx.inputs[0];
+  RETURN_IF_ERROR(RequireFloat(ctx, x, "features"));
+  Epilogue e;
+  e.act = kAct;
+  if (kAct == Act::kLeakyRelu) {
+    ASSIGN_OR_RETURN(e.alpha, AttrFloatOr(ctx.node, "alpha", 0.2f));
+  }
+  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
+  if (x.num_elements() > 0) {
+    std::memcpy(out.raw(), x.raw(), x.byte_size());
+    ApplyEpilogue(e, out.data<float>(), 0, 1, x.num_elements());
+  }
+  ctx.outputs.push_back(std::move(out));
+  return Status::Ok();
 }
-Status Relu6(KernelContext& ctx) {
-  return Unary(ctx, [](float x) { return std::min(std::max(x, 0.0f), 6.0f); });
-}
-Status EluK(KernelContext& ctx) { return Unary(ctx, Elu); }
-Status SeluK(KernelContext& ctx) { return Unary(ctx, Selu); }
+
 Status Softsign(KernelContext& ctx) {
   return Unary(ctx, [](float x) { return x / (1.0f + std::fabs(x)); });
 }
@@ -47,13 +60,6 @@ Status Softplus(KernelContext& ctx) {
     return std::log(std::exp(x) + 1.0f);
   });
 }
-Status LeakyRelu(KernelContext& ctx) {
-  auto alpha = AttrFloatOr(ctx.node, "alpha", 0.2f);
-  if (!alpha.ok()) return alpha.status();
-  const float a = *alpha;
-  return Unary(ctx, [a](float x) { return x > 0.0f ? x : x * a; });
-}
-
 // Prelu(x, alpha) (TF.js): x > 0 ? x : alpha * x, alpha broadcast into x's shape (right-aligned).
 Status Prelu(KernelContext& ctx) {
   RETURN_IF_ERROR(ExpectInputs(ctx, 2));
@@ -257,11 +263,11 @@ Status Lrn(KernelContext& ctx) {
 }  // namespace nn
 
 void RegisterNnKernels(KernelRegistry& r) {
-  r.Register("Relu", {nn::Relu});
-  r.Register("Relu6", {nn::Relu6});
-  r.Register("Elu", {nn::EluK});
-  r.Register("Selu", {nn::SeluK});
-  r.Register("LeakyRelu", {nn::LeakyRelu});
+  r.Register("Relu", {nn::Activation<nn::Act::kRelu>});
+  r.Register("Relu6", {nn::Activation<nn::Act::kRelu6>});
+  r.Register("Elu", {nn::Activation<nn::Act::kElu>});
+  r.Register("Selu", {nn::Activation<nn::Act::kSelu>});
+  r.Register("LeakyRelu", {nn::Activation<nn::Act::kLeakyRelu>});
   r.Register("Softplus", {nn::Softplus});
   r.Register("Softsign", {nn::Softsign});
   r.Register("Prelu", {nn::Prelu});

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <array>
-#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -70,14 +69,6 @@ Status ReadConvWindow(const KernelContext& ctx, bool use_dilations, Window2D& w)
 
 // ---- activations, shared by the standalone kernels and the fused epilogues ----
 enum class Act { kNone, kRelu, kRelu6, kElu, kSelu, kLeakyRelu, kPrelu, kTanh, kSigmoid };
-
-inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-inline float Elu(float x) { return x < 0.0f ? std::expm1(x) : x; }
-inline float Selu(float x) {
-  constexpr float kAlpha = 1.6732632423543772848170429916717f;
-  constexpr float kScale = 1.0507009873554804934193349852946f;
-  return x < 0.0f ? kScale * kAlpha * std::expm1(x) : kScale * x;
-}
 
 // y = act(x * scale[c] + bias[c]) over rows of `channels` values, in place. Missing scale/bias: 1/0.
 // Prelu's alpha is one value, one per channel, or one per element of an image (rows_per_image rows).

@@ -367,6 +367,29 @@ TEST(TfNnConv, FusedConvAndDepthwiseApplyBiasAndActivation) {
   }
 }
 
+TEST(TfNnConv, FusedDepthwiseMultiplierOneBlockedPath) {
+  // 19 channels: one block of 16 summed in registers from the bias, then a 3-channel tail.
+  std::mt19937 rng(12);
+  for (std::string act : {"", "Relu6", "Prelu"}) {
+    Geo g{2, 9, 8, 19, 3, 3, 2, 1, 1, 1, "SAME"};
+    Resolve(g);
+    Tensor x = Random({g.n, g.h, g.w, g.c}, rng, -4, 4);
+    Tensor f = Random({3, 3, g.c, 1}, rng);
+    Tensor bias = Random({g.c}, rng), alpha = Random({g.c}, rng, 0, 0.5f);
+    AttrMap a = ConvAttrs(g);
+    std::vector<std::string> ops{"BiasAdd"};
+    std::vector<Tensor> in{x, f, bias};
+    if (!act.empty()) ops.push_back(act);
+    if (act == "Prelu") in.push_back(alpha);
+    a["fused_ops"] = Strs(ops);
+    a["num_args"] = Int(static_cast<int64_t>(in.size()) - 2);
+    auto r = RunOp(Node("FusedDepthwiseConv2dNative", a), in);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    ExpectNear(r.outputs[0], {g.n, g.oh, g.ow, g.c},
+               Activate(RefConv(g, x, f, 0, true), g.c, Values(bias), act, Values(alpha)));
+  }
+}
+
 TEST(TfNnConv, FusedConvWithBatchNorm) {
   std::mt19937 rng(5);
   Geo g{1, 6, 5, 2, 3, 3, 1, 1, 1, 1, "VALID"};
