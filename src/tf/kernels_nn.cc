@@ -181,7 +181,8 @@ void Moments(const float* x, int64_t rows, int64_t c, std::vector<float>& mean, 
 template <int kOutputs>
 Status FusedBatchNorm(KernelContext& ctx) {
   RETURN_IF_ERROR(ExpectInputs(ctx, 5));
-  RETURN_IF_ERROR(CheckNhwc(ctx));
+  ASSIGN_OR_RETURN(std::string fmt, AttrStringOr(ctx.node, "data_format", "NHWC"));
+  if (fmt != "NHWC" && fmt != "NDHWC") return KernelError(ctx, "attr data_format '" + fmt + "' is not supported");
   const Tensor& x = ctx.inputs[0];
   RETURN_IF_ERROR(RequireFloat(ctx, x, "x"));
   if (x.rank() != 4 && x.rank() != 5) return KernelError(ctx, "x must have rank 4 or 5, got " + ShapeString(x.shape()));

@@ -74,7 +74,7 @@ Status RunPool(KernelContext& ctx, PoolKind kind, std::array<int64_t, 2> ksize, 
   w.k_h = ksize[0], w.k_w = ksize[1];
   w.stride_h = strides[0], w.stride_w = strides[1];
   RETURN_IF_ERROR(ComputeWindow(ctx, padding, pads, w));
-  if (padding == Padding::kExplicit && (w.pad_top >= w.k_h || w.pad_left >= w.k_w)) {
+  if (padding == Padding::kExplicit && (pads[2] >= w.k_h || pads[3] >= w.k_h || pads[4] >= w.k_w || pads[5] >= w.k_w)) {
     return KernelError(ctx, "explicit padding must be smaller than the window");
   }
   ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {x.dim(0), w.out_h, w.out_w, x.dim(3)}));

@@ -205,6 +205,7 @@ std::vector<Geo> ConvShapes() {
       {2, 9, 9, 4, 3, 3, 1, 1, 2, 2, "SAME"},
       {1, 10, 7, 3, 3, 3, 1, 1, 2, 2, "VALID"},
       {1, 6, 6, 8, 1, 1, 1, 1, 1, 1, "SAME"},
+      {2, 5, 4, 3, 1, 1, 1, 1, 1, 1, "VALID"},  // the direct sgemm path over a batch
       {2, 7, 7, 4, 1, 1, 2, 2, 1, 1, "VALID"},
       {2, 4, 4, 3, 5, 5, 1, 1, 1, 1, "SAME"},
       {1, 7, 8, 2, 4, 4, 3, 3, 1, 1, "SAME"},
@@ -387,6 +388,30 @@ TEST(TfNnConv, FusedDepthwiseMultiplierOneBlockedPath) {
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
     ExpectNear(r.outputs[0], {g.n, g.oh, g.ow, g.c},
                Activate(RefConv(g, x, f, 0, true), g.c, Values(bias), act, Values(alpha)));
+  }
+}
+
+TEST(TfNnConv, FusedConvPreluAlphaPerElement) {
+  // Keras PReLU without shared axes: alpha [H,W,C], the same for every image of the batch.
+  std::mt19937 rng(13);
+  for (int64_t k : {1, 3}) {
+    Geo g{2, 4, 5, 3, k, k, 1, 1, 1, 1, "SAME"};
+    Resolve(g);
+    const int64_t o = 4;
+    Tensor x = Random({g.n, g.h, g.w, g.c}, rng), f = Random({k, k, g.c, o}, rng), bias = Random({o}, rng);
+    Tensor alpha = Random({g.oh, g.ow, o}, rng, 0, 0.5f);
+    AttrMap a = ConvAttrs(g);
+    a["fused_ops"] = Strs({"BiasAdd", "Prelu"});
+    a["num_args"] = Int(2);
+    auto r = RunOp(Node("_FusedConv2D", a), {x, f, bias, alpha});
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    auto y = RefConv(g, x, f, o, false);
+    const int64_t per_image = g.oh * g.ow * o;
+    for (size_t i = 0; i < y.size(); ++i) {
+      const float v = y[i] + bias.data<float>()[i % o];
+      y[i] = v > 0 ? v : alpha.data<float>()[static_cast<int64_t>(i) % per_image] * v;
+    }
+    ExpectNear(r.outputs[0], {g.n, g.oh, g.ow, o}, y);
   }
 }
 
@@ -588,6 +613,13 @@ TEST(TfNnPool, HostileAttrs) {
                                      {"padding", Str("EXPLICIT")}}),
                     {x}),
               "padding");
+  ExpectError(pool({{"ksize", Ints({1, 2, 2, 1})}, {"strides", Ints({1, 1, 1, 1})}, {"padding", Str("EXPLICIT")},
+                    {"explicit_paddings", Ints({0, 0, 0, 5, 0, 0, 0, 0})}}),
+              "smaller than the window");
+  auto ex = pool({{"ksize", Ints({1, 2, 2, 1})}, {"strides", Ints({1, 2, 2, 1})}, {"padding", Str("EXPLICIT")},
+                  {"explicit_paddings", Ints({0, 0, 1, 0, 1, 0, 0, 0})}});
+  ASSERT_TRUE(ex.status.ok()) << ex.status.ToString();
+  EXPECT_EQ(ex.outputs[0].shape(), (Shape{1, 2, 2, 1}));
   ExpectError(RunOp(Node("MaxPoolV2", {{"padding", Str("SAME")}}),
                     {x, I32({4}, {1, 2147483647, 2, 1}), I32({4}, {1, 1, 1, 1})}),
               "ksize");
