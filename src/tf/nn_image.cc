@@ -27,11 +27,14 @@ float ResizeScale(int64_t in, int64_t out, bool align_corners) {
                                     : static_cast<float>(in) / static_cast<float>(out);
 }
 
-StatusOr<ResizeSetup> SetupResize(const KernelContext& ctx) {
+// any_real: images may also be uint8 or int32 (ResizeBilinear's output is float whatever the input).
+StatusOr<ResizeSetup> SetupResize(const KernelContext& ctx, bool any_real) {
   RETURN_IF_ERROR(ExpectInputs(ctx, 2));
   const Tensor& x = ctx.inputs[0];
   const Tensor& size = ctx.inputs[1];
-  RETURN_IF_ERROR(RequireFloat(ctx, x, "images"));
+  if (!any_real || (x.dtype() != DType::kUint8 && x.dtype() != DType::kInt32)) {
+    RETURN_IF_ERROR(RequireFloat(ctx, x, "images"));
+  }
   RETURN_IF_ERROR(RequireRank(ctx, x, 4, "images"));
   if (size.dtype() != DType::kInt32 || size.rank() != 1 || size.dim(0) != 2) {
     return KernelError(ctx, "size must be an int32 vector of 2 elements");
@@ -73,12 +76,24 @@ std::vector<Interp> InterpWeights(int64_t out, int64_t in, float scale, bool hal
   return v;
 }
 
+// The images as float: the input itself, or a converted copy of a uint8/int32 one in `store`.
+const float* FloatImages(const Tensor& x, Tensor& store) {
+  if (x.dtype() == DType::kFloat) return x.data<float>();
+  store = *Tensor::Make(DType::kFloat, x.shape());  // same element count as x: cannot fail
+  float* d = store.data<float>();
+  for (int64_t i = 0; i < x.num_elements(); ++i) {
+    d[i] = x.dtype() == DType::kUint8 ? static_cast<float>(x.data<uint8_t>()[i]) : static_cast<float>(x.data<int32_t>()[i]);
+  }
+  return d;
+}
+
 Status ResizeBilinear(KernelContext& ctx) {
-  ASSIGN_OR_RETURN(ResizeSetup s, SetupResize(ctx));
+  ASSIGN_OR_RETURN(ResizeSetup s, SetupResize(ctx, /*any_real=*/true));
   ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, s.out_h, s.out_w, s.c}));
   const auto ys = InterpWeights(s.out_h, s.in_h, s.scale_h, s.half_pixel);
   const auto xs = InterpWeights(s.out_w, s.in_w, s.scale_w, s.half_pixel);
-  const float* x = ctx.inputs[0].data<float>();
+  Tensor converted;
+  const float* x = FloatImages(ctx.inputs[0], converted);
   float* y = out.data<float>();
   const int64_t c = s.c;
   for (int64_t b = 0; b < s.batch; ++b) {
@@ -118,7 +133,7 @@ std::vector<int64_t> NearestIndex(int64_t out, int64_t in, float scale, bool ali
 }
 
 Status ResizeNearestNeighbor(KernelContext& ctx) {
-  ASSIGN_OR_RETURN(ResizeSetup s, SetupResize(ctx));
+  ASSIGN_OR_RETURN(ResizeSetup s, SetupResize(ctx, /*any_real=*/false));
   ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, s.out_h, s.out_w, s.c}));
   const auto ys = NearestIndex(s.out_h, s.in_h, s.scale_h, s.align_corners, s.half_pixel);
   const auto xs = NearestIndex(s.out_w, s.in_w, s.scale_w, s.align_corners, s.half_pixel);

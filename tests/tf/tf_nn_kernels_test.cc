@@ -655,6 +655,20 @@ TEST(TfNnResize, BilinearLiteral2x2To4x4) {
   ExpectError(run(true, true), "half_pixel_centers");
 }
 
+TEST(TfNnResize, BilinearTakesUint8AndInt32Images) {
+  Tensor u8 = *Tensor::Make(DType::kUint8, {1, 2, 2, 1});
+  Tensor i32 = I32({1, 2, 2, 1}, {1, 2, 3, 4});
+  for (int i = 0; i < 4; ++i) u8.data<uint8_t>()[i] = static_cast<uint8_t>(i + 1);
+  for (const Tensor& x : {u8, i32}) {
+    auto r = RunOp(Node("ResizeBilinear", {{"half_pixel_centers", Bool(true)}}), {x, I32({2}, {4, 4})});
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.outputs[0].dtype(), DType::kFloat);
+    ExpectNear(r.outputs[0], {1, 4, 4, 1},
+               {1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f, 3.5f, 3, 3.25f, 3.75f, 4}, 0);
+  }
+  ExpectError(RunOp(Node("ResizeNearestNeighbor"), {i32, I32({2}, {4, 4})}), "DT_FLOAT");
+}
+
 TEST(TfNnResize, NearestLiteral) {
   Tensor x = F({1, 1, 4, 1}, {10, 20, 30, 40});
   auto run = [&](bool align, bool half, int out_w) {
