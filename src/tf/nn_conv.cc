@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "tf/nn_internal.h"
@@ -89,14 +90,14 @@ Status RunConv2D(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
     } else {
       RETURN_IF_ERROR(CheckBlasDims(ctx, {pixels, s.out_c, k}));
       const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(k, 1), 1, pixels);
-      std::vector<float> col(static_cast<size_t>(chunk * k));
+      std::unique_ptr<float[]> col(new float[static_cast<size_t>(chunk * k)]);  // every entry written
       const int64_t in_image = w.in_h * w.in_w * s.in_c;
       for (int64_t b = 0; b < s.batch; ++b) {
         float* yb = y + b * pixels * s.out_c;
         for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
           const int64_t n = std::min(chunk, pixels - p0);
-          Im2Col(x + b * in_image, w, s.in_c, p0, n, col.data());
-          Sgemm(false, false, n, s.out_c, k, col.data(), k, f, s.out_c, yb + p0 * s.out_c, s.out_c);
+          Im2Col(x + b * in_image, w, s.in_c, p0, n, col.get());
+          Sgemm(false, false, n, s.out_c, k, col.get(), k, f, s.out_c, yb + p0 * s.out_c, s.out_c);
           if (!ep.empty()) ApplyEpilogue(ep, yb + p0 * s.out_c, p0, n, s.out_c);
         }
       }
@@ -311,14 +312,14 @@ Status Conv2DBackpropInput(KernelContext& ctx) {
   if (out.num_elements() > 0 && pixels > 0) {
     RETURN_IF_ERROR(CheckBlasDims(ctx, {pixels, s.out_c, k}));
     const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(k, 1), 1, pixels);
-    std::vector<float> col(static_cast<size_t>(chunk * k));
+    std::unique_ptr<float[]> col(new float[static_cast<size_t>(chunk * k)]);  // every entry written
     for (int64_t b = 0; b < s.batch; ++b) {
       const float* dyb = dy.data<float>() + b * pixels * s.out_c;
       float* xb = out.data<float>() + b * w.in_h * w.in_w * s.in_c;
       for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
         const int64_t n = std::min(chunk, pixels - p0);
-        Sgemm(false, true, n, k, s.out_c, dyb + p0 * s.out_c, s.out_c, f.data<float>(), s.out_c, col.data(), k);
-        Col2Im(col.data(), w, s.in_c, p0, n, xb);
+        Sgemm(false, true, n, k, s.out_c, dyb + p0 * s.out_c, s.out_c, f.data<float>(), s.out_c, col.get(), k);
+        Col2Im(col.get(), w, s.in_c, p0, n, xb);
       }
     }
   }

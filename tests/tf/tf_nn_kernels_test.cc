@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tf/graph_def.h"
@@ -294,6 +295,34 @@ TEST(TfNnConv, HostileAttrsAndShapesAreErrors) {
   auto r = conv(ConvAttrs(g), x, f);
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   ExpectNear(r.outputs[0], {1, 6, 6, 4}, RefConv(g, x, f, 4, false));
+}
+
+TEST(TfNnConv, ConcurrentCallsAgree) {
+  // Kernels run on many server threads at once: same inputs, same answers, no shared scratch.
+  std::mt19937 rng(14);
+  Geo g{1, 20, 20, 8, 3, 3, 1, 1, 1, 1, "SAME"};
+  Resolve(g);
+  Tensor x = Random({1, 20, 20, 8}, rng), f = Random({3, 3, 8, 8}, rng);
+  const auto want = RefConv(g, x, f, 8, false);
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < bad.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        for (const char* op : {"Conv2D", "DepthwiseConv2dNative"}) {
+          auto r = RunOp(Node(op, ConvAttrs(g)), {x, op[0] == 'C' ? f : Tensor(*f.Reshaped({3, 3, 8, 8}))});
+          if (!r.status.ok()) ++bad[t];
+          if (op[0] == 'C' && r.status.ok()) {
+            for (size_t k = 0; k < want.size(); ++k) {
+              if (std::fabs(r.outputs[0].data<float>()[k] - want[k]) > 1e-4f * (1 + std::fabs(want[k]))) ++bad[t];
+            }
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int b : bad) EXPECT_EQ(b, 0);
 }
 
 // ---- depthwise ----
