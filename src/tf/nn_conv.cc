@@ -130,7 +130,7 @@ inline void MulAdd(float* __restrict acc, const float* __restrict x, const float
 // The in-bounds taps of output pixel (oy, ox): offsets into the image and the filter.
 struct Taps {
   int64_t n = 0;
-  std::array<int64_t, 64> x{}, f{};
+  std::array<int64_t, 64> x, f;  // the first n entries are set
 };
 
 // Output row oy of one image of a depthwise conv: acc[c*M + m] = sum over the window of x[c] * f[ky, kx, c, m].
@@ -140,9 +140,10 @@ INFERD_NN_CLONES
 void DepthwiseRow(const float* x, const float* f, const ConvSetup& s, int64_t oy, float* row, const float* bias) {
   const Window2D& w = s.w;
   const bool blocked = s.mult == 1 && w.k_h * w.k_w <= 64;
+  Taps t;
   for (int64_t ox = 0; ox < w.out_w; ++ox) {
     float* acc = row + ox * s.out_c;
-    Taps t;
+    t.n = 0;
     if (blocked) {
       for (int64_t ky = 0; ky < w.k_h; ++ky) {
         const int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dil_h;
