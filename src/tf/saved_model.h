@@ -1,0 +1,54 @@
+// tf/saved_model.h: a TensorFlow SavedModel directory (`saved_model.pb` + `variables/` + `assets/`) read into
+// the executor's IR (tf/graph_def.h), without TensorFlow.
+//
+// Contract:
+// - ParseSavedModel decodes a SavedModel protobuf (the project's own subset of TensorFlow's messages,
+//   proto/tf/), picks the MetaGraphDef whose tags include every comma-separated tag of `tags` ("serve"; an
+//   empty string picks the first), and converts its GraphDef (nodes, function library, producer version),
+//   signatures, restore recipe and asset file names. Fields the executor never reads are skipped.
+// - Tensors in attrs (TensorProto) become Tensors: `tensor_content` bytes, or the typed `*_val` field with
+//   TensorFlow's rule (no values: zeros; fewer values than elements: the last value repeats; more: error).
+//   DT_VARIANT and DT_RESOURCE tensors are refused. Repeated values are bounded by Limits::max_expanded_bytes
+//   over the whole MetaGraph, so a tiny file cannot claim gigabytes; everything else is bounded by the file.
+// - RestoreSpec (when the MetaGraph has a saver_def): the filename tensor and restore op of saver_def, and the
+//   init op as TensorFlow's loader picks it: the `__saved_model_init_op` signature's output, else the
+//   `saved_model_main_op` collection, else `legacy_init_op`; init ops are node names (a ":0" suffix is dropped).
+//   The `__saved_model_init_op` signature is consumed there and not listed among `signatures`.
+// - Asset file names come from asset_file_def and the TF1 `saved_model_assets` collection; a name that is not
+//   a plain file name (a '/', "..", NUL) is refused, since the caller joins it under `<dir>/assets/`.
+// - Errors are InvalidArgument (Unimplemented for a text-format saved_model.pbtxt) naming the file, node,
+//   function, attr or signature; never a crash or an unbounded allocation or recursion on any input.
+// - Plain functions: no state, safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "tf/graph_def.h"
+
+namespace inferd::tf {
+
+struct SavedModelLimits {
+  uint64_t max_file_bytes = uint64_t{1} << 30;      // saved_model.pb
+  uint64_t max_expanded_bytes = uint64_t{1} << 30;  // tensors filled by repeating a value, in total
+};
+
+// Loads `<dir>/saved_model.pb` (dir is a version directory: see FindServedVersion).
+StatusOr<MetaGraph> LoadSavedModel(const std::string& dir, std::string_view tags = "serve",
+                                   const SavedModelLimits& limits = {});
+
+// The same on the bytes of a saved_model.pb (tests, fuzzing).
+StatusOr<MetaGraph> ParseSavedModel(std::string_view bytes, std::string_view tags = "serve",
+                                    const SavedModelLimits& limits = {});
+
+// The directory to serve: `dir` itself when it holds saved_model.pb, else its numeric subdirectory
+// ("00000123", TensorFlow Serving's version layout) of the highest version that holds one. NotFound otherwise.
+StatusOr<std::string> FindServedVersion(const std::string& dir);
+
+// The checkpoint prefix of a SavedModel directory's variables: `<dir>/variables/variables`
+// (open it with tf/tensor_bundle.h's OpenTensorBundle; feed it to RestoreSpec::filename_tensor).
+std::string VariablesPrefix(const std::string& dir);
+
+}  // namespace inferd::tf
