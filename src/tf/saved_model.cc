@@ -463,26 +463,32 @@ bool SafeAssetName(std::string_view name) {
   return true;
 }
 
-Status AddAsset(const std::string& name, std::vector<std::string>* out) {
+Status AddAsset(const pb::AssetFileDef& a, MetaGraph* mg, std::vector<AssetFeed>* feeds) {
+  const std::string& name = a.filename();
   if (!SafeAssetName(name)) return InvalidArgument("asset file name " + Quoted(name) + " is not a relative path");
-  if (std::find(out->begin(), out->end(), name) == out->end()) out->push_back(name);
+  if (std::find(mg->asset_files.begin(), mg->asset_files.end(), name) == mg->asset_files.end()) {
+    mg->asset_files.push_back(name);
+  }
+  if (!a.tensor_info().name().empty()) feeds->push_back(AssetFeed{a.tensor_info().name(), name});
   return Status::Ok();
 }
 
-Status ListAssets(const pb::MetaGraphDef& mg, std::vector<std::string>* out) {
-  for (const auto& a : mg.asset_file_def()) RETURN_IF_ERROR(AddAsset(a.filename(), out));
+// asset_file_def (TF2) and the `saved_model_assets` collection of Any-wrapped AssetFileDefs (TF1).
+Status ListAssets(const pb::MetaGraphDef& mg, MetaGraph* out, std::vector<AssetFeed>* feeds) {
+  for (const auto& a : mg.asset_file_def()) RETURN_IF_ERROR(AddAsset(a, out, feeds));
   auto c = mg.collection_def().find(std::string(kAssetsCollection));
   if (c == mg.collection_def().end()) return Status::Ok();
   for (const auto& any : c->second.any_list().value()) {
     if (!std::string_view(any.type_url()).ends_with("/tensorflow.AssetFileDef")) continue;
     pb::AssetFileDef a;
     if (!a.ParseFromString(any.value())) return InvalidArgument("collection saved_model_assets: corrupt AssetFileDef");
-    RETURN_IF_ERROR(AddAsset(a.filename(), out));
+    RETURN_IF_ERROR(AddAsset(a, out, feeds));
   }
   return Status::Ok();
 }
 
-StatusOr<MetaGraph> ConvertMetaGraph(const pb::MetaGraphDef& mg, const SavedModelLimits& limits) {
+StatusOr<MetaGraph> ConvertMetaGraph(const pb::MetaGraphDef& mg, const SavedModelLimits& limits,
+                                     std::vector<AssetFeed>* feeds) {
   MetaGraph out;
   out.tags.assign(mg.meta_info_def().tags().begin(), mg.meta_info_def().tags().end());
   Converter conv(limits);
@@ -501,7 +507,8 @@ StatusOr<MetaGraph> ConvertMetaGraph(const pb::MetaGraphDef& mg, const SavedMode
     if (!init_op.empty()) r.init_ops.push_back(std::move(init_op));
     out.restore = std::move(r);
   }
-  RETURN_IF_ERROR(ListAssets(mg, &out.asset_files));
+  std::vector<AssetFeed> local;
+  RETURN_IF_ERROR(ListAssets(mg, &out, feeds != nullptr ? feeds : &local));
   return out;
 }
 
@@ -511,7 +518,9 @@ bool AllDigits(std::string_view s) {
 
 }  // namespace
 
-StatusOr<MetaGraph> ParseSavedModel(std::string_view bytes, std::string_view tags, const SavedModelLimits& limits) {
+StatusOr<MetaGraph> ParseSavedModel(std::string_view bytes, std::string_view tags, const SavedModelLimits& limits,
+                                    std::vector<AssetFeed>* asset_feeds) {
+  if (asset_feeds != nullptr) asset_feeds->clear();
   if (bytes.size() > limits.max_file_bytes || bytes.size() > static_cast<size_t>(INT_MAX)) {
     return InvalidArgument("saved_model.pb of " + std::to_string(bytes.size()) + " bytes is over the limit");
   }
@@ -520,10 +529,11 @@ StatusOr<MetaGraph> ParseSavedModel(std::string_view bytes, std::string_view tag
     return InvalidArgument("not a SavedModel protobuf (corrupt or truncated)");
   }
   ASSIGN_OR_RETURN(const pb::MetaGraphDef* mg, ChooseMetaGraph(sm, tags));
-  return ConvertMetaGraph(*mg, limits);
+  return ConvertMetaGraph(*mg, limits, asset_feeds);
 }
 
-StatusOr<MetaGraph> LoadSavedModel(const std::string& dir, std::string_view tags, const SavedModelLimits& limits) {
+StatusOr<MetaGraph> LoadSavedModel(const std::string& dir, std::string_view tags, const SavedModelLimits& limits,
+                                   std::vector<AssetFeed>* asset_feeds) {
   const std::string path = dir + "/saved_model.pb";
   auto bytes = ReadFileBounded(path, limits.max_file_bytes);
   if (!bytes.ok()) {
@@ -533,7 +543,7 @@ StatusOr<MetaGraph> LoadSavedModel(const std::string& dir, std::string_view tags
     }
     return bytes.status();
   }
-  auto mg = ParseSavedModel(*bytes, tags, limits);
+  auto mg = ParseSavedModel(*bytes, tags, limits, asset_feeds);
   if (!mg.ok()) return mg.status().WithPrefix(path);
   return mg;
 }
