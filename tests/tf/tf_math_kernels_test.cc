@@ -408,6 +408,26 @@ TEST(TfMathKernels, MatMul) {
   auto md = RunOp("MatMul", {F64({1, 2}, {0.5, 0.25}), F64({2, 1}, {2, 4})});
   ASSERT_TRUE(md.status.ok());
   EXPECT_EQ(Values<double>(md[0]), std::vector<double>{2});
+  // One row or one column (the matrix-vector path), under every transpose combination.
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      Tensor row = F32({1, 3}, {1, 2, 3});  // [1,3] and its transpose [3,1] hold the same bytes
+      Tensor rowa = ta ? F32({3, 1}, {1, 2, 3}) : row;
+      Tensor bm = tb ? F32({2, 3}, {7, 9, 11, 8, 10, 12}) : b;
+      auto r = RunOp("MatMul", {rowa, bm}, {{"transpose_a", ABool(ta)}, {"transpose_b", ABool(tb)}});
+      ASSERT_TRUE(r.status.ok());
+      EXPECT_EQ(Values<float>(r[0]), (std::vector<float>{58, 64})) << ta << tb;
+      Tensor am = ta ? F32({3, 2}, {1, 4, 2, 5, 3, 6}) : a;
+      Tensor col = tb ? F32({1, 3}, {7, 9, 11}) : F32({3, 1}, {7, 9, 11});
+      auto c = RunOp("MatMul", {am, col}, {{"transpose_a", ABool(ta)}, {"transpose_b", ABool(tb)}});
+      ASSERT_TRUE(c.status.ok());
+      EXPECT_EQ(c[0].shape(), (Shape{2, 1}));
+      EXPECT_EQ(Values<float>(c[0]), (std::vector<float>{58, 139})) << ta << tb;
+    }
+  }
+  auto dcol = RunOp("MatMul", {F64({2, 2}, {1, 2, 3, 4}), F64({2, 1}, {1, 1})});
+  ASSERT_TRUE(dcol.status.ok());
+  EXPECT_EQ(Values<double>(dcol[0]), (std::vector<double>{3, 7}));
   auto k0 = RunOp("MatMul", {F32({2, 0}, {}), F32({0, 3}, {})});
   ASSERT_TRUE(k0.status.ok());
   EXPECT_EQ(Values<float>(k0[0]), std::vector<float>(6, 0.0f));
