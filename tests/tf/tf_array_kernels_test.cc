@@ -140,6 +140,19 @@ TEST(TfArrayKernels, TransposeAndReverse) {
   EXPECT_FALSE(RunOp("ReverseV2", {IotaF({2, 3}), I32s({2})}).status.ok());
 }
 
+TEST(TfArrayKernels, TransposeOfALargerTensorMatchesIndexing) {
+  Tensor x = Iota64({3, 17, 33});
+  auto t = RunOp("Transpose", {x, I32s({1, 2, 0})});
+  ASSERT_TRUE(t.status.ok());
+  ASSERT_EQ(t[0].shape(), (Shape{17, 33, 3}));
+  const int64_t* o = t[0].data<int64_t>();
+  for (int64_t i = 0; i < 17; ++i) {
+    for (int64_t j = 0; j < 33; ++j) {
+      for (int64_t k = 0; k < 3; ++k) ASSERT_EQ(o[(i * 33 + j) * 3 + k], (k * 17 + i) * 33 + j);
+    }
+  }
+}
+
 TEST(TfArrayKernels, ConcatPackUnpack) {
   Tensor a = F32({2, 2}, {1, 2, 3, 4});
   Tensor b = F32({2, 1}, {5, 6});
