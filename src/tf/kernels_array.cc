@@ -1049,9 +1049,14 @@ Status BroadcastArgsImpl(KernelContext& ctx, bool gradient) {
   auto out = BroadcastShape(s0, s1);
   if (!out.ok()) return KernelError(ctx, out.status().message());
   if (!gradient) return EmitInts(ctx, t, *out, false);
-  // The dims each operand was broadcast along (where its right-aligned dim is 1 or absent).
+  // The dims each operand was broadcast along (where its right-aligned dim is 1 or absent); equal shapes
+  // reduce nothing (TensorFlow's BCast fast path leaves both lists empty).
   for (const Shape* s : {&s0, &s1}) {
     std::vector<int64_t> r;
+    if (s0 == s1) {
+      RETURN_IF_ERROR(EmitInts(ctx, t, r, false));
+      continue;
+    }
     const size_t pad = out->size() - s->size();
     for (size_t i = 0; i < out->size(); ++i) {
       if (i < pad || (*s)[i - pad] == 1) r.push_back(static_cast<int64_t>(i));

@@ -536,10 +536,16 @@ TEST(TfArrayKernels, BroadcastArgsAndGradientArgs) {
   ASSERT_TRUE(gs.status.ok());
   EXPECT_EQ(Values<int64_t>(gs[0]), std::vector<int64_t>{0});
   EXPECT_EQ(gs[1].num_elements(), 0);
-  auto g1 = RunOp("BroadcastGradientArgs", {I32s({1}), I32s({1})});
+  // Equal shapes: nothing to reduce, even along dims of size 1.
+  auto g1 = RunOp("BroadcastGradientArgs", {I32s({2, 1}), I32s({2, 1})});
   ASSERT_TRUE(g1.status.ok());
-  EXPECT_EQ(Values<int32_t>(g1[0]), std::vector<int32_t>{0});
-  EXPECT_EQ(Values<int32_t>(g1[1]), std::vector<int32_t>{0});
+  EXPECT_EQ(g1[0].num_elements(), 0);
+  EXPECT_EQ(g1[1].num_elements(), 0);
+  // Unequal shapes: a dim of 1 in every operand is reduced in all of them.
+  auto g2 = RunOp("BroadcastGradientArgs", {I32s({1, 2}), I32s({1})});
+  ASSERT_TRUE(g2.status.ok());
+  EXPECT_EQ(Values<int32_t>(g2[0]), std::vector<int32_t>{0});
+  EXPECT_EQ(Values<int32_t>(g2[1]), (std::vector<int32_t>{0, 1}));
   EXPECT_FALSE(RunOp("BroadcastGradientArgs", {I32s({2}), I32s({3})}).status.ok());
 }
 
