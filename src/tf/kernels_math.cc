@@ -683,6 +683,81 @@ Status ArgKernel(KernelContext& ctx) {
   return Status::Ok();
 }
 
+// ClipByValue(t, lo, hi): min(max(t, lo), hi); lo and hi broadcast to t (TensorFlow: scalars or t's shape).
+Status ClipByValueKernel(KernelContext& ctx) {
+  RETURN_IF_ERROR(ExpectInputs(ctx, 3));
+  const Tensor& x = ctx.inputs[0];
+  const Tensor& lo = ctx.inputs[1];
+  const Tensor& hi = ctx.inputs[2];
+  if (lo.dtype() != x.dtype() || hi.dtype() != x.dtype()) return KernelError(ctx, "clip bounds' dtype differs from t's");
+  if (!BroadcastsTo(lo.shape(), x.shape()) || !BroadcastsTo(hi.shape(), x.shape())) {
+    return KernelError(ctx, "clip bounds " + ShapeString(lo.shape()) + ", " + ShapeString(hi.shape()) +
+                                " do not fit " + ShapeString(x.shape()));
+  }
+  return VisitArith(ctx, x.dtype(), [&](auto tag) -> Status {
+    using T = decltype(tag);
+    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, x.dtype(), x.shape()));
+    const Shape* shapes[] = {&x.shape(), &lo.shape(), &hi.shape()};
+    const BroadcastPlan plan = PlanBroadcast(shapes, x.shape());
+    const T* px = x.data<T>();
+    const T* pl = lo.data<T>();
+    const T* ph = hi.data<T>();
+    T* o = out.data<T>();
+    const size_t r = plan.dims.size();
+    const int64_t sl = r ? plan.strides[1][r - 1] : 0, sh = r ? plan.strides[2][r - 1] : 0;
+    int64_t k = 0;
+    ForEachRun<3>(plan, [&](const std::array<int64_t, 3>& off, int64_t n) {
+      for (int64_t i = 0; i < n; ++i, ++k) {
+        const T v = px[off[0] + i], l = pl[off[1] + i * sl], h = ph[off[2] + i * sh];
+        o[k] = v < l ? l : (v > h ? h : v);
+      }
+    });
+    ctx.outputs.push_back(std::move(out));
+    return Status::Ok();
+  });
+}
+
+// Cumsum / Cumprod(x, axis) with `exclusive` and `reverse`.
+template <bool kProd>
+Status CumulativeKernel(KernelContext& ctx) {
+  RETURN_IF_ERROR(ExpectInputs(ctx, 2));
+  const Tensor& x = ctx.inputs[0];
+  ASSIGN_OR_RETURN(int64_t a, IntScalar(ctx, ctx.inputs[1], "axis"));
+  ASSIGN_OR_RETURN(int axis, NormalizeAxis(ctx, a, x.rank()));
+  ASSIGN_OR_RETURN(bool exclusive, AttrBoolOr(ctx.node, "exclusive", false));
+  ASSIGN_OR_RETURN(bool reverse, AttrBoolOr(ctx.node, "reverse", false));
+  const int64_t outer = DimProduct(x.shape(), 0, static_cast<size_t>(axis));
+  const int64_t n = x.dim(axis);
+  const int64_t inner = DimProduct(x.shape(), static_cast<size_t>(axis) + 1, x.shape().size());
+  return VisitArith(ctx, x.dtype(), [&](auto tag) -> Status {
+    using T = decltype(tag);
+    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, x.dtype(), x.shape()));
+    std::vector<T> acc(static_cast<size_t>(inner));
+    for (int64_t b = 0; b < outer; ++b) {
+      std::fill(acc.begin(), acc.end(), kProd ? T{1} : T{0});
+      for (int64_t s = 0; s < n; ++s) {
+        const int64_t j = reverse ? n - 1 - s : s;
+        const T* __restrict__ p = x.data<T>() + (b * n + j) * inner;
+        T* __restrict__ o = out.data<T>() + (b * n + j) * inner;
+        T* __restrict__ c = acc.data();
+        if (exclusive) {
+          ForBlocked(inner, [&](int64_t i) {
+            o[i] = c[i];
+            c[i] = kProd ? WMul(c[i], p[i]) : WAdd(c[i], p[i]);
+          });
+        } else {
+          ForBlocked(inner, [&](int64_t i) {
+            c[i] = kProd ? WMul(c[i], p[i]) : WAdd(c[i], p[i]);
+            o[i] = c[i];
+          });
+        }
+      }
+    }
+    ctx.outputs.push_back(std::move(out));
+    return Status::Ok();
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // GEMM: C[M,N] = op(A) * op(B), row-major, op = transpose when asked. C is zero-filled on entry.
 
@@ -868,6 +943,9 @@ void RegisterMathKernels(KernelRegistry& r) {
   reg("AddN", &AddNKernel);
   reg("BiasAdd", &BiasAddKernel);
   reg("BiasAddV1", &BiasAddKernel);
+  reg("ClipByValue", &ClipByValueKernel);
+  reg("Cumsum", &CumulativeKernel<false>);
+  reg("Cumprod", &CumulativeKernel<true>);
 
   reg("Neg", &UnaryKernel<NegOp>);
   reg("Abs", &UnaryKernel<AbsOp>);

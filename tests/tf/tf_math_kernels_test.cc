@@ -224,6 +224,31 @@ TEST(TfMathKernels, AddNAndBiasAdd) {
   EXPECT_FALSE(RunOp("BiasAdd", {F32({3}, {1, 2, 3}), bias}).status.ok());
 }
 
+TEST(TfMathKernels, ClipByValueAndCumulative) {
+  auto c = RunOp("ClipByValue", {F32({2, 2}, {-5, 0.5f, 3, 9}), F32({}, {0}), F32({}, {2})});
+  ASSERT_TRUE(c.status.ok());
+  EXPECT_EQ(Values<float>(c[0]), (std::vector<float>{0, 0.5f, 2, 2}));
+  auto ce = RunOp("ClipByValue", {I32({3}, {1, 5, 9}), I32({3}, {2, 2, 2}), I32({}, {6})});
+  ASSERT_TRUE(ce.status.ok());
+  EXPECT_EQ(Values<int32_t>(ce[0]), (std::vector<int32_t>{2, 5, 6}));
+  EXPECT_FALSE(RunOp("ClipByValue", {F32({2}, {1, 2}), F32({3}, {0, 0, 0}), F32({}, {1})}).status.ok());
+
+  Tensor x = F32({2, 3}, {1, 2, 3, 4, 5, 6});
+  auto cs = RunOp("Cumsum", {x, I32Scalar(1)});
+  ASSERT_TRUE(cs.status.ok());
+  EXPECT_EQ(Values<float>(cs[0]), (std::vector<float>{1, 3, 6, 4, 9, 15}));
+  auto cx = RunOp("Cumsum", {x, I32Scalar(0)}, {{"exclusive", ABool(true)}});
+  ASSERT_TRUE(cx.status.ok());
+  EXPECT_EQ(Values<float>(cx[0]), (std::vector<float>{0, 0, 0, 1, 2, 3}));
+  auto cr = RunOp("Cumsum", {x, I32Scalar(-1)}, {{"reverse", ABool(true)}});
+  ASSERT_TRUE(cr.status.ok());
+  EXPECT_EQ(Values<float>(cr[0]), (std::vector<float>{6, 5, 3, 15, 11, 6}));
+  auto cp = RunOp("Cumprod", {I64({4}, {1, 2, 3, 4}), I32Scalar(0)}, {{"exclusive", ABool(true)}, {"reverse", ABool(true)}});
+  ASSERT_TRUE(cp.status.ok());
+  EXPECT_EQ(Values<int64_t>(cp[0]), (std::vector<int64_t>{24, 12, 4, 1}));
+  EXPECT_FALSE(RunOp("Cumsum", {x, I32Scalar(2)}).status.ok());
+}
+
 TEST(TfMathKernels, UnaryOps) {
   auto round = RunOp("Round", {F32({8}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f, 2.6f, -2.6f})});
   ASSERT_TRUE(round.status.ok());
