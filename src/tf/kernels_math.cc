@@ -10,9 +10,11 @@
 #include <cblas.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <string>
 #include <type_traits>
 
@@ -758,6 +760,53 @@ Status CumulativeKernel(KernelContext& ctx) {
   });
 }
 
+// TopKV2(input, k) / TopK (attr k): the k largest of each last-dim row, values and int32 indices, largest first;
+// ties go to the lower index (TensorFlow's rule). NaN ranks above every number so the order stays total.
+Status TopKKernel(KernelContext& ctx) {
+  if (ctx.inputs.empty() || ctx.inputs.size() > 2) return KernelError(ctx, "expects input and k");
+  const Tensor& x = ctx.inputs[0];
+  int64_t k = 0;
+  if (ctx.inputs.size() == 2) {
+    ASSIGN_OR_RETURN(k, IntScalar(ctx, ctx.inputs[1], "k"));
+  } else {
+    ASSIGN_OR_RETURN(k, AttrInt(ctx.node, "k"));
+  }
+  if (x.rank() < 1) return KernelError(ctx, "input must have rank >= 1");
+  const int64_t n = x.dim(x.rank() - 1);
+  if (k < 0 || k > n) return KernelError(ctx, "k " + std::to_string(k) + " is out of range for " + ShapeString(x.shape()));
+  if (n > std::numeric_limits<int32_t>::max()) return KernelError(ctx, "last dimension exceeds int32 indices");
+  Shape os = x.shape();
+  os.back() = k;
+  const int64_t rows = n == 0 ? 0 : x.num_elements() / n;
+  return VisitNumeric(ctx, x.dtype(), [&](auto tag) -> Status {
+    using T = decltype(tag);
+    ASSIGN_OR_RETURN(Tensor values, MakeOutput(ctx, x.dtype(), os));
+    ASSIGN_OR_RETURN(Tensor indices, MakeOutput(ctx, DType::kInt32, os));
+    std::vector<int32_t> order(static_cast<size_t>(n));
+    for (int64_t r = 0; r < rows && k > 0; ++r) {
+      const T* p = x.data<T>() + r * n;
+      auto before = [p](int32_t a, int32_t b) {
+        const T va = p[a], vb = p[b];
+        if constexpr (std::is_floating_point_v<T>) {
+          const bool na = std::isnan(va), nb = std::isnan(vb);
+          if (na || nb) return na && nb ? a < b : na;
+        }
+        if (va != vb) return va > vb;
+        return a < b;
+      };
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+      for (int64_t i = 0; i < k; ++i) {
+        values.data<T>()[r * k + i] = p[order[static_cast<size_t>(i)]];
+        indices.data<int32_t>()[r * k + i] = order[static_cast<size_t>(i)];
+      }
+    }
+    ctx.outputs.push_back(std::move(values));
+    ctx.outputs.push_back(std::move(indices));
+    return Status::Ok();
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // GEMM: C[M,N] = op(A) * op(B), row-major, op = transpose when asked. C is zero-filled on entry.
 
@@ -989,6 +1038,8 @@ void RegisterMathKernels(KernelRegistry& r) {
   reg("Any", &ReduceKernel<RK::kAny>);
   reg("ArgMax", &ArgKernel<true>);
   reg("ArgMin", &ArgKernel<false>);
+  reg("TopKV2", &TopKKernel);
+  reg("TopK", &TopKKernel);
 
   reg("MatMul", &MatMulKernel);
   reg("BatchMatMul", &BatchMatMulKernel<false>);

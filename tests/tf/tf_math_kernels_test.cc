@@ -415,6 +415,27 @@ TEST(TfMathKernels, ArgMaxArgMin) {
   EXPECT_FALSE(RunOp("ArgMax", {F32({2}, {1, 2}), I32Scalar(0)}, {{"output_type", AType(DType::kFloat)}}).status.ok());
 }
 
+TEST(TfMathKernels, TopK) {
+  auto t = RunOp("TopKV2", {F32({2, 4}, {1, 3, 3, 2, 0, -1, 5, 5}), I32Scalar(3)}, {{"sorted", ABool(true)}});
+  ASSERT_TRUE(t.status.ok());
+  ASSERT_EQ(t.out.size(), 2u);
+  EXPECT_EQ(t[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(Values<float>(t[0]), (std::vector<float>{3, 3, 2, 5, 5, 0}));
+  EXPECT_EQ(Values<int32_t>(t[1]), (std::vector<int32_t>{1, 2, 3, 2, 3, 0}));  // ties: lower index first
+  auto n = RunOp("TopKV2", {F32({3}, {1, std::nanf(""), 2}), I32Scalar(2)});
+  ASSERT_TRUE(n.status.ok());
+  EXPECT_EQ(Values<int32_t>(n[1]), (std::vector<int32_t>{1, 2}));
+  auto v1 = RunOp("TopK", {I32({3}, {4, 9, 1})}, {{"k", AInt(1)}});
+  ASSERT_TRUE(v1.status.ok());
+  EXPECT_EQ(Values<int32_t>(v1[0]), std::vector<int32_t>{9});
+  auto k0 = RunOp("TopKV2", {F32({2}, {1, 2}), I32Scalar(0)});
+  ASSERT_TRUE(k0.status.ok());
+  EXPECT_EQ(k0[0].shape(), (Shape{0}));
+  EXPECT_FALSE(RunOp("TopKV2", {F32({2}, {1, 2}), I32Scalar(3)}).status.ok());
+  EXPECT_FALSE(RunOp("TopKV2", {F32({2}, {1, 2}), I32Scalar(-1)}).status.ok());
+  EXPECT_FALSE(RunOp("TopKV2", {F32({}, {1}), I32Scalar(1)}).status.ok());
+}
+
 TEST(TfMathKernels, MatMul) {
   Tensor a = F32({2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor b = F32({3, 2}, {7, 8, 9, 10, 11, 12});
