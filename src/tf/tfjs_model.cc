@@ -187,8 +187,8 @@ template <typename T>
 std::function<StatusOr<T>(const Json&)> IntConv(const std::string& what) {
   return [what](const Json& v) -> StatusOr<T> {
     ASSIGN_OR_RETURN(int64_t x, JsonInt64(v, what));
-    if (x < int64_t(std::numeric_limits<T>::min()) || uint64_t(x) > uint64_t(std::numeric_limits<T>::max())) {
-      if (!(std::is_same_v<T, uint64_t> && x >= 0)) return Bad(what, "value out of range for its dtype");
+    if (std::cmp_less(x, std::numeric_limits<T>::min()) || std::cmp_greater(x, std::numeric_limits<T>::max())) {
+      return Bad(what, "value out of range for its dtype");
     }
     return static_cast<T>(x);
   };
@@ -510,7 +510,8 @@ double JsRound(double x) {
   return x - r >= 0.5 ? r + 1 : r;
 }
 
-// Bytes `s` takes in its group's buffer starting at `data` (strings: length-prefixed, so read as we go).
+// Decodes weight `s` from the front of `data` (the rest of its group's shards); *used = the bytes it took
+// (strings are length-prefixed, so that is known only as they are read).
 StatusOr<Tensor> DecodeWeight(const WeightSpec& s, std::string_view data, size_t* used) {
   const std::string what = "weight '" + s.name + "'";
   const uint64_t n = static_cast<uint64_t>(s.numel);

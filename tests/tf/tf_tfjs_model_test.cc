@@ -174,7 +174,8 @@ TEST(TfjsModel, HumanAgeFloat32WeightsAndConvAttrs) {
   }
   EXPECT_EQ(checked, 158);
 
-  const NodeDef* conv = FindNode(mg->graph, "StatefulPartitionedCall/functional_1/batch_normalization_4/FusedBatchNormV3");
+  const NodeDef* conv =
+      FindNode(mg->graph, "StatefulPartitionedCall/functional_1/batch_normalization_4/FusedBatchNormV3");
   ASSERT_NE(conv, nullptr);
   EXPECT_EQ(conv->op, "_FusedConv2D");
   EXPECT_EQ(*AttrInts(*conv, "strides"), (std::vector<int64_t>{1, 1, 1, 1}));
@@ -450,7 +451,8 @@ TEST(TfjsModel, NoSignatureInlineConstantsFunctionsAndEveryAttrKind) {
 
 json OneWeightModel(json shape = {2}, std::string path = "w.bin") {
   return Model(json::array({ConstNode("w", "DT_FLOAT", shape)}),
-               json::array({{{"paths", {path}}, {"weights", {{{"name", "w"}, {"shape", shape}, {"dtype", "float32"}}}}}}));
+               json::array({{{"paths", {path}},
+                             {"weights", {{{"name", "w"}, {"shape", shape}, {"dtype", "float32"}}}}}}));
 }
 
 Status ParseWith(const json& model, Files& f) { return ParseTfjsModel(model.dump(), f.reader()).status(); }
