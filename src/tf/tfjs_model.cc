@@ -982,6 +982,8 @@ StatusOr<SignatureDef> JsonSignature(const Json& root, const GraphDef& g) {
   RETURN_IF_ERROR(JsonTensorInfos(Member(*sj, "inputs"), sig.inputs, "signature inputs"));
   RETURN_IF_ERROR(JsonTensorInfos(Member(*sj, "outputs"), sig.outputs, "signature outputs"));
   RETURN_IF_ERROR(CheckSignatureNodes(sig, g));
+  // Some converters write only the outputs (human_faceboxes): the inputs are then the Placeholders, as in TF.js.
+  if (sig.inputs.empty()) sig.inputs = SignatureFromPlaceholders(g).inputs;
   return sig;
 }
 

@@ -20,7 +20,8 @@
 // - signatures["serving_default"] comes from the JSON's `signature` (or `userDefinedMetadata.signature`),
 //   aliases and tensor names as written. Without one, its inputs are synthesised from the Placeholder nodes
 //   (alias = node name, tensor "name:0") and its outputs are left EMPTY: a TF.js graph does not say which
-//   nodes are outputs, so whoever serves such a model must be told the output names.
+//   nodes are outputs, so whoever serves such a model must be told the output names. A signature that lists
+//   outputs but no inputs gets the Placeholders as inputs the same way (as TF.js does).
 // - Hostile input: the JSON is bounded (kMaxTfjsJsonBytes, kMaxJsonDepth nesting), weight paths must stay
 //   inside the model's directory (no absolute path, no ".." component, no backslash), a weight needing more
 //   bytes than its group's shards hold, a shape with a negative dimension or more than 2^31 elements, an

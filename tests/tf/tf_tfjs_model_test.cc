@@ -414,6 +414,14 @@ TEST(TfjsModel, NoSignatureInlineConstantsFunctionsAndEveryAttrKind) {
   EXPECT_EQ(sig.inputs.at("x").shape.dims, (Shape{-1}));
   EXPECT_TRUE(sig.outputs.empty());
 
+  // A signature with outputs only (as human_faceboxes has): the inputs are still the Placeholders.
+  json outputs_only = model;
+  outputs_only["signature"] = {{"outputs", {{"result", {{"name", "y"}}}}}};
+  auto mg2 = ParseTfjsModel(outputs_only.dump(), f.reader());
+  ASSERT_TRUE(mg2.ok()) << mg2.status().ToString();
+  EXPECT_EQ(mg2->signatures.at("serving_default").inputs.at("x").tensor_name, "x:0");
+  EXPECT_EQ(mg2->signatures.at("serving_default").outputs.at("result").tensor_name, "y");
+
   const Tensor& c = FindAttr(*FindNode(mg->graph, "c"), "value")->tensor;
   EXPECT_EQ(std::vector<float>(c.data<float>(), c.data<float>() + 3), (std::vector<float>{2, 2, 2}));
   const NodeDef& k = *FindNode(mg->graph, "k");
