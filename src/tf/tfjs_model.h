@@ -49,8 +49,9 @@ inline constexpr int64_t kMaxTfjsInlineElements = int64_t{1} << 24;
 // Reads `model_json_path` and the shards named in it from the same directory.
 StatusOr<MetaGraph> LoadTfjsModel(const std::string& model_json_path);
 
-// The same from memory: `read_file` is called with each shard path exactly as the manifest writes it (already
-// checked to be relative and free of ".."), once per path, and returns the file's bytes.
+// The same from memory: `read_file` is called once per entry of every group's `paths`, in order, with the path
+// exactly as the manifest writes it (already checked to be relative and free of ".."), and returns the file's
+// bytes (or an error, which is returned naming the file).
 StatusOr<MetaGraph> ParseTfjsModel(std::string_view json,
                                    const std::function<StatusOr<std::string>(std::string_view path)>& read_file);
 
