@@ -85,13 +85,13 @@ struct Edge {
 // A value at run time: >= 0 a slot of the run, < 0 the constant ~v.
 using Src = int32_t;
 
-Status CheckFeedShape(const TensorInfo& info, const Tensor& t) {
+Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape) {
   if (!t.valid()) return InvalidArgument("feed '" + info.tensor_name + "': no tensor given");
   if (info.dtype != DType::kInvalid && t.dtype() != info.dtype) {
     return InvalidArgument("feed '" + info.tensor_name + "': expected " + std::string(DTypeName(info.dtype)) +
                            ", got " + std::string(DTypeName(t.dtype())));
   }
-  if (info.shape.unknown_rank) return Status::Ok();
+  if (!check_shape || info.shape.unknown_rank) return Status::Ok();
   bool ok = static_cast<size_t>(t.rank()) == info.shape.dims.size();
   for (size_t i = 0; ok && i < info.shape.dims.size(); ++i) {
     ok = info.shape.dims[i] < 0 || info.shape.dims[i] == t.shape()[i];
@@ -128,6 +128,7 @@ class PlanExecutable final : public Executable {
   std::vector<TensorInfo> feed_info_;  // feed i is slot i
   size_t num_slots_ = 0;
   bool stateful_ = false;
+  bool check_feed_shapes_ = true;
 };
 
 Status PlanExecutable::Run(std::span<const Tensor> feeds, std::vector<Tensor>* fetches, RunContext& ctx) const {
@@ -135,7 +136,7 @@ Status PlanExecutable::Run(std::span<const Tensor> feeds, std::vector<Tensor>* f
     return InvalidArgument("expected " + std::to_string(feed_info_.size()) + " feeds, got " +
                            std::to_string(feeds.size()));
   }
-  for (size_t i = 0; i < feeds.size(); ++i) RETURN_IF_ERROR(CheckFeedShape(feed_info_[i], feeds[i]));
+  for (size_t i = 0; i < feeds.size(); ++i) RETURN_IF_ERROR(CheckFeed(feed_info_[i], feeds[i], check_feed_shapes_));
   std::vector<Tensor> slots(num_slots_);
   for (size_t i = 0; i < feeds.size(); ++i) slots[i] = feeds[i];
   std::vector<Tensor> in;
@@ -268,7 +269,12 @@ class Compiler {
     RETURN_IF_ERROR(ResolveNames(feeds, fetches, targets));
     RETURN_IF_ERROR(InlineCalls());
     if (RewriteRefAssigns()) RETURN_IF_ERROR(Prune());
-    RETURN_IF_ERROR(Sort());
+    if (Status sorted = Sort(); !sorted.ok()) {
+      // TF1 while loops are cycles: name the control-flow ops rather than the cycle they make.
+      order_ = needed_list_;
+      Status ops = CheckOps();
+      return ops.code() == StatusCode::kUnimplemented ? ops : sorted;
+    }
     RETURN_IF_ERROR(CheckOps());
     auto exe = std::make_unique<PlanExecutable>();
     RETURN_IF_ERROR(Plan(*exe));
@@ -706,6 +712,7 @@ void Compiler::Finish(PlanExecutable& exe) {
     if (slot >= 0 && !read[static_cast<size_t>(slot)]) slot = -1;
   }
   for (const TensorId& t : feeds_) exe.feed_info_.push_back(FeedInfo(node(t.node), t.index));
+  exe.check_feed_shapes_ = opt_.check_feed_shapes;
   exe.stateful_ =
       std::any_of(exe.nodes_.begin(), exe.nodes_.end(), [](const NodeDef& nd) { return IsAssigningOp(nd.op); });
 }

@@ -38,6 +38,11 @@ struct CompileOptions {
   // Bytes that constant folding may compute (outputs of folded kernels, not the Const values themselves);
   // a graph that folds to more fails to compile instead of exhausting memory.
   int64_t max_constant_bytes = int64_t{2} << 30;
+  // Run refuses a feed whose shape disagrees with the Placeholder's declared shape. TensorFlow's C++ session
+  // (what TF Serving runs) does not check fed shapes, and exports exist that rely on it (scalar Placeholders
+  // fed vectors): tf/model.h turns this off to serve them as TensorFlow does; kernels still check the shapes
+  // they compute with.
+  bool check_feed_shapes = true;
 };
 
 struct RunContext {
