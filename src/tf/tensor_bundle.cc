@@ -136,16 +136,6 @@ StatusOr<std::string> ReadFileBounded(const std::string& path, uint64_t max_byte
   return data;
 }
 
-// ---- the LevelDB-format table ------------------------------------------------------------------------
-namespace {
-
-constexpr uint64_t kTableMagic = 0xdb4775248b80fb57ull;
-constexpr size_t kFooterSize = 48;
-constexpr size_t kBlockTrailerSize = 5;  // compression type + masked crc32c
-constexpr uint64_t kMaxIndexFileBytes = uint64_t{256} << 20;
-constexpr uint64_t kMaxBlockBytes = uint64_t{64} << 20;
-constexpr int kMaxShards = 99999;  // shard files are named with %05d
-
 bool GetVarint64(std::string_view* in, uint64_t* v) {
   uint64_t r = 0;
   for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
@@ -159,6 +149,16 @@ bool GetVarint64(std::string_view* in, uint64_t* v) {
   }
   return false;
 }
+
+// ---- the LevelDB-format table ------------------------------------------------------------------------
+namespace {
+
+constexpr uint64_t kTableMagic = 0xdb4775248b80fb57ull;
+constexpr size_t kFooterSize = 48;
+constexpr size_t kBlockTrailerSize = 5;  // compression type + masked crc32c
+constexpr uint64_t kMaxIndexFileBytes = uint64_t{256} << 20;
+constexpr uint64_t kMaxBlockBytes = uint64_t{64} << 20;
+constexpr int kMaxShards = 99999;  // shard files are named with %05d
 
 bool GetVarint32(std::string_view* in, uint32_t* v) {
   uint64_t x = 0;
