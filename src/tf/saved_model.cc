@@ -52,20 +52,6 @@ StatusOr<PartialShape> ConvertPartialShape(const pb::TensorShapeProto& s) {
   return out;
 }
 
-bool GetVarint32(std::string_view* in, uint32_t* v) {
-  uint32_t r = 0;
-  for (int shift = 0; shift <= 28 && !in->empty(); shift += 7) {
-    auto b = static_cast<uint8_t>((*in)[0]);
-    in->remove_prefix(1);
-    r |= uint32_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0) {
-      *v = r;
-      return true;
-    }
-  }
-  return false;
-}
-
 // Fills the first `count` elements from get(i) and repeats the last one (TensorFlow's rule); count <= n.
 template <typename T, typename Get>
 StatusOr<Tensor> Filled(DType dt, Shape shape, int64_t count, Get get) {
@@ -134,9 +120,9 @@ StatusOr<Tensor> Converter::FromContent(DType dt, Shape shape, int64_t n, std::s
     return t;
   }
   if (static_cast<uint64_t>(n) > content.size()) return InvalidArgument(what + " cannot hold its strings");
-  std::vector<uint32_t> lengths(static_cast<size_t>(n));
+  std::vector<uint64_t> lengths(static_cast<size_t>(n));
   for (auto& len : lengths) {
-    if (!GetVarint32(&content, &len)) return InvalidArgument(what + ": bad string length");
+    if (!GetVarint64(&content, &len)) return InvalidArgument(what + ": bad string length");
   }
   ASSIGN_OR_RETURN(Tensor t, Tensor::Make(dt, std::move(shape)));
   for (size_t i = 0; i < lengths.size(); ++i) {

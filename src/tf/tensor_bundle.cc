@@ -136,16 +136,6 @@ StatusOr<std::string> ReadFileBounded(const std::string& path, uint64_t max_byte
   return data;
 }
 
-// ---- the LevelDB-format table ------------------------------------------------------------------------
-namespace {
-
-constexpr uint64_t kTableMagic = 0xdb4775248b80fb57ull;
-constexpr size_t kFooterSize = 48;
-constexpr size_t kBlockTrailerSize = 5;  // compression type + masked crc32c
-constexpr uint64_t kMaxIndexFileBytes = uint64_t{256} << 20;
-constexpr uint64_t kMaxBlockBytes = uint64_t{64} << 20;
-constexpr int kMaxShards = 99999;  // shard files are named with %05d
-
 bool GetVarint64(std::string_view* in, uint64_t* v) {
   uint64_t r = 0;
   for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
@@ -159,6 +149,16 @@ bool GetVarint64(std::string_view* in, uint64_t* v) {
   }
   return false;
 }
+
+// ---- the LevelDB-format table ------------------------------------------------------------------------
+namespace {
+
+constexpr uint64_t kTableMagic = 0xdb4775248b80fb57ull;
+constexpr size_t kFooterSize = 48;
+constexpr size_t kBlockTrailerSize = 5;  // compression type + masked crc32c
+constexpr uint64_t kMaxIndexFileBytes = uint64_t{256} << 20;
+constexpr uint64_t kMaxBlockBytes = uint64_t{64} << 20;
+constexpr int kMaxShards = 99999;  // shard files are named with %05d
 
 bool GetVarint32(std::string_view* in, uint32_t* v) {
   uint64_t x = 0;
@@ -389,7 +389,7 @@ class BundleReader : public CheckpointReader {
  private:
   Status ParseHeader(std::string_view value);
   StatusOr<Entry> ParseEntry(const std::string& key, std::string_view value) const;
-  StatusOr<std::string> ReadBytes(const std::string& what, const Entry& e, const Shard& shard, bool check_crc) const;
+  Status CheckExtent(const std::string& what, const Entry& e, const Shard& shard) const;
   StatusOr<Tensor> ReadStrings(const std::string& what, const Entry& e, const Shard& shard) const;
 
   std::string name_;
@@ -465,17 +465,13 @@ StatusOr<Entry> BundleReader::ParseEntry(const std::string& key, std::string_vie
   return e;
 }
 
-StatusOr<std::string> BundleReader::ReadBytes(const std::string& what, const Entry& e, const Shard& shard,
-                                              bool check_crc) const {
+Status BundleReader::CheckExtent(const std::string& what, const Entry& e, const Shard& shard) const {
   if (e.offset > shard.size() || e.size > shard.size() - e.offset) {
     return InvalidArgument(what + ": bytes [" + std::to_string(e.offset) + ", +" + std::to_string(e.size) +
                            ") run past the end of data shard " + std::to_string(e.shard) + " (" +
                            std::to_string(shard.size()) + " bytes)");
   }
-  std::string buf(e.size, '\0');
-  RETURN_IF_ERROR(shard.ReadAt(e.offset, e.size, buf.data()));
-  if (check_crc && Crc32c(buf) != UnmaskCrc32c(e.masked_crc)) return ChecksumError(what);
-  return buf;
+  return Status::Ok();
 }
 
 StatusOr<Tensor> BundleReader::Read(std::string_view key) const {
@@ -492,9 +488,12 @@ StatusOr<Tensor> BundleReader::Read(std::string_view key) const {
   auto shard = shards_->Open(e.shard, num_shards_);
   if (!shard.ok()) return shard.status().WithPrefix(what);
   if (e.dtype == DType::kString) return ReadStrings(what, e, **shard);
-  ASSIGN_OR_RETURN(std::string bytes, ReadBytes(what, e, **shard, /*check_crc=*/true));
+  // Fixed-size values go straight into the tensor (its byte size is e.size, checked at open), once their
+  // extent is known to lie within the shard.
+  RETURN_IF_ERROR(CheckExtent(what, e, **shard));
   ASSIGN_OR_RETURN(Tensor t, Tensor::Make(e.dtype, e.shape));
-  if (!bytes.empty()) std::memcpy(t.raw(), bytes.data(), bytes.size());
+  RETURN_IF_ERROR((*shard)->ReadAt(e.offset, e.size, t.raw()));
+  if (Crc32c(std::string_view(t.raw(), e.size)) != UnmaskCrc32c(e.masked_crc)) return ChecksumError(what);
   return t;
 }
 
@@ -506,7 +505,9 @@ StatusOr<Tensor> BundleReader::ReadStrings(const std::string& what, const Entry&
     return InvalidArgument(what + ": " + std::to_string(e.size) + " bytes cannot hold " +
                            std::to_string(e.num_elements) + " strings");
   }
-  ASSIGN_OR_RETURN(std::string bytes, ReadBytes(what, e, shard, /*check_crc=*/false));
+  RETURN_IF_ERROR(CheckExtent(what, e, shard));
+  std::string bytes(e.size, '\0');
+  RETURN_IF_ERROR(shard.ReadAt(e.offset, e.size, bytes.data()));
   std::string_view p = bytes;
   std::vector<uint64_t> lengths(static_cast<size_t>(e.num_elements));
   uint32_t crc = 0;

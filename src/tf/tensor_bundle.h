@@ -41,6 +41,9 @@ StatusOr<std::unique_ptr<CheckpointReader>> OpenTensorBundleFromBytes(std::strin
 // absent). Shared by the SavedModel reader.
 StatusOr<std::string> ReadFileBounded(const std::string& path, uint64_t max_bytes);
 
+// A protobuf-style varint from the front of `in` (consumed); false when truncated or over 10 bytes.
+bool GetVarint64(std::string_view* in, uint64_t* v);
+
 // crc32c (Castagnoli), as LevelDB and TensorFlow use it: Crc32cExtend(0, data) is the crc of data.
 uint32_t Crc32cExtend(uint32_t crc, std::string_view data);
 inline uint32_t Crc32c(std::string_view data) { return Crc32cExtend(0, data); }
