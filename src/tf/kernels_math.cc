@@ -893,6 +893,67 @@ Status MatMulKernel(KernelContext& ctx) {
   });
 }
 
+// _FusedMatMul (grappler / TF.js converter): MatMul, then `fused_ops` in order on the product, which this kernel
+// allocated itself: BiasAdd and Prelu take the next argument input ([N]); Relu, Relu6, Elu, LeakyRelu
+// (`leakyrelu_alpha`), Sigmoid, Tanh take none. float and double.
+template <typename T>
+Status ApplyFused(const KernelContext& ctx, const std::vector<std::string>& ops, Tensor& y, float alpha) {
+  const int64_t n = y.dim(1), rows = y.dim(0);
+  T* p = y.data<T>();
+  size_t arg = 2;
+  for (const std::string& op : ops) {
+    const T* v = nullptr;
+    if (op == "BiasAdd" || op == "Prelu") {
+      if (arg >= ctx.inputs.size()) return KernelError(ctx, op + " needs an argument input");
+      const Tensor& t = ctx.inputs[arg++];
+      if (t.dtype() != y.dtype() || t.num_elements() != n) {
+        return KernelError(ctx, op + " argument " + ShapeString(t.shape()) + " does not match " + ShapeString(y.shape()));
+      }
+      v = t.data<T>();
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      T* __restrict__ row = p + r * n;
+      if (op == "BiasAdd") {
+        ForBlocked(n, [&](int64_t i) { row[i] += v[i]; });
+      } else if (op == "Prelu") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? row[i] * v[i] : row[i]; });
+      } else if (op == "Relu") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? T{0} : row[i]; });
+      } else if (op == "Relu6") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? T{0} : (row[i] > T{6} ? T{6} : row[i]); });
+      } else if (op == "LeakyRelu") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? row[i] * static_cast<T>(alpha) : row[i]; });
+      } else if (op == "Elu") {
+        for (int64_t i = 0; i < n; ++i) row[i] = row[i] < T{0} ? std::expm1(row[i]) : row[i];
+      } else if (op == "Sigmoid") {
+        EMap<T>(row, n) = CEMap<T>(row, n).logistic();  // coefficient-wise: in place is safe
+      } else if (op == "Tanh") {
+        EMap<T>(row, n) = CEMap<T>(row, n).tanh();
+      } else {
+        return KernelError(ctx, "unsupported fused op '" + op + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status FusedMatMulKernel(KernelContext& ctx) {
+  if (ctx.inputs.size() < 2) return KernelError(ctx, "expects a, b and the fused ops' arguments");
+  std::vector<std::string> ops;
+  if (FindAttr(ctx.node, "fused_ops") != nullptr) {
+    ASSIGN_OR_RETURN(ops, AttrStrings(ctx.node, "fused_ops"));
+  }
+  ASSIGN_OR_RETURN(float alpha, AttrFloatOr(ctx.node, "leakyrelu_alpha", 0.2f));
+  const DType t = ctx.inputs[0].dtype();
+  if (t != DType::kFloat && t != DType::kDouble) return UnsupportedType(ctx, t);
+  KernelContext mm{ctx.node, ctx.inputs.first(2), ctx.outputs, ctx.variables, ctx.checkpoint};
+  RETURN_IF_ERROR(MatMulKernel(mm));
+  Tensor& y = ctx.outputs.back();  // allocated by MatMul above: not shared
+  Status st = t == DType::kFloat ? ApplyFused<float>(ctx, ops, y, alpha) : ApplyFused<double>(ctx, ops, y, alpha);
+  if (!st.ok()) ctx.outputs.pop_back();
+  return st;
+}
+
 // BatchMatMul (V1: equal batch dims), V2/V3 (broadcast batch dims); adj_x/adj_y transpose (real dtypes).
 template <bool kBroadcast>
 Status BatchMatMulKernel(KernelContext& ctx) {
@@ -1042,6 +1103,7 @@ void RegisterMathKernels(KernelRegistry& r) {
   reg("TopK", &TopKKernel);
 
   reg("MatMul", &MatMulKernel);
+  reg("_FusedMatMul", &FusedMatMulKernel);
   reg("BatchMatMul", &BatchMatMulKernel<false>);
   reg("BatchMatMulV2", &BatchMatMulKernel<true>);
   reg("BatchMatMulV3", &BatchMatMulKernel<true>);

@@ -483,6 +483,37 @@ TEST(TfMathKernels, MatMul) {
   EXPECT_FALSE(RunOp("MatMul", {Bool({1, 1}, {true}), Bool({1, 1}, {true})}).status.ok());
 }
 
+TEST(TfMathKernels, FusedMatMul) {
+  Tensor a = F32({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor b = F32({3, 2}, {7, 8, 9, 10, 11, 12});  // a.b = [[58,64],[139,154]]
+  Tensor bias = F32({2}, {-100, -60});
+  auto fused = [](std::vector<std::string> ops, float alpha = 0.2f) {
+    AttrValue v;
+    v.kind = AttrValue::Kind::kList;
+    v.list = std::make_shared<AttrList>();
+    v.list->s = std::move(ops);
+    AttrValue f;
+    f.kind = AttrValue::Kind::kF;
+    f.f = alpha;
+    return AttrMap{{"fused_ops", v}, {"leakyrelu_alpha", f}};
+  };
+  auto r = RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "Relu"}));
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(Values<float>(r[0]), (std::vector<float>{0, 4, 39, 94}));
+  auto l = RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "LeakyRelu"}, 0.5f));
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(Values<float>(l[0]), (std::vector<float>{-21, 4, 39, 94}));
+  auto r6 = RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "Relu6"}));
+  ASSERT_TRUE(r6.status.ok());
+  EXPECT_EQ(Values<float>(r6[0]), (std::vector<float>{0, 4, 6, 6}));
+  auto sg = RunOp("_FusedMatMul", {F32({1, 1}, {1}), F32({1, 1}, {2}), F32({1}, {-2})}, fused({"BiasAdd", "Sigmoid"}));
+  ASSERT_TRUE(sg.status.ok());
+  EXPECT_NEAR(Values<float>(sg[0])[0], 0.5f, 1e-6f);
+  EXPECT_FALSE(RunOp("_FusedMatMul", {a, b}, fused({"BiasAdd"})).status.ok());
+  EXPECT_FALSE(RunOp("_FusedMatMul", {a, b, F32({3}, {1, 2, 3})}, fused({"BiasAdd"})).status.ok());
+  EXPECT_FALSE(RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "Swish"})).status.ok());
+}
+
 TEST(TfMathKernels, BatchMatMulBroadcastsBatchDims) {
   Tensor x = IotaF({2, 1, 2, 3}, 0.25f);
   Tensor y = IotaF({3, 3, 2}, 0.5f, -5.0f);
