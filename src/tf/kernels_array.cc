@@ -289,6 +289,38 @@ struct SliceMasks {
   int64_t begin = 0, end = 0, ellipsis = 0, new_axis = 0, shrink = 0;
 };
 
+// One dense dim of a strided slice: its first index and element count (1 for an index, shrink_axis_mask).
+struct DimSlice {
+  int64_t begin = 0, count = 0;
+};
+
+StatusOr<DimSlice> ResolveSliceDim(const KernelContext& ctx, const Shape& shape, size_t full, size_t i, int64_t sb,
+                                   int64_t se, int64_t stride, const SliceMasks& m) {
+  const int64_t dim = shape[full];
+  if (stride == 0) return KernelError(ctx, "stride of dim " + std::to_string(i) + " is 0");
+  if ((m.shrink >> i) & 1) {
+    if (stride < 0) return KernelError(ctx, "only stride 1 is allowed on an index (shrink_axis_mask)");
+    const int64_t b = sb < 0 ? dim + sb : sb;
+    if (b < 0 || b >= dim) {
+      return KernelError(ctx, "slice index " + std::to_string(sb) + " of dim " + std::to_string(i) +
+                                  " is out of bounds for " + ShapeString(shape));
+    }
+    return DimSlice{b, 1};
+  }
+  // Canonical bounds: masked ends take the extreme of the walking direction; others wrap once and clamp.
+  const int64_t lo = stride > 0 ? 0 : -1, hi = stride > 0 ? dim : dim - 1;
+  auto canon = [&](int64_t x, bool masked, bool is_end) {
+    if (masked) return (stride > 0) == is_end ? hi : lo;
+    const int64_t fwd = x < 0 ? dim + x : x;
+    return std::clamp(fwd, lo, hi);
+  };
+  const int64_t b = canon(sb, (m.begin >> i) & 1, false);
+  const int64_t len = canon(se, (m.end >> i) & 1, true) - b;  // both in [-1, dim]: no overflow
+  DimSlice d{b, 0};
+  if (len != 0 && (len < 0) == (stride < 0)) d.count = len / stride + (len % stride != 0 ? 1 : 0);
+  return d;
+}
+
 StatusOr<StridedView> ResolveStridedSlice(const KernelContext& ctx, const Shape& shape,
                                           const std::vector<int64_t>& sb, const std::vector<int64_t>& se,
                                           const std::vector<int64_t>& ss, const SliceMasks& m) {
@@ -333,40 +365,11 @@ StatusOr<StridedView> ResolveStridedSlice(const KernelContext& ctx, const Shape&
       continue;
     }
     if (full >= rank) return KernelError(ctx, "slice spec has more dims than the input " + ShapeString(shape));
-    const int64_t dim = shape[full];
-    const int64_t stride = ss[i];
-    if (stride == 0) return KernelError(ctx, "stride of dim " + std::to_string(i) + " is 0");
-    const bool shrink = (m.shrink >> i) & 1;
-    int64_t b, e;
-    if (shrink) {
-      if (stride < 0) return KernelError(ctx, "only stride 1 is allowed on an index (shrink_axis_mask)");
-      b = sb[i] < 0 ? dim + sb[i] : sb[i];
-      if (b < 0 || b >= dim) {
-        return KernelError(ctx, "slice index " + std::to_string(sb[i]) + " of dim " + std::to_string(i) +
-                                    " is out of bounds for " + ShapeString(shape));
-      }
-      e = b + 1;
-    } else {
-      const int64_t lo = stride > 0 ? 0 : -1, hi = stride > 0 ? dim : dim - 1;
-      auto canon = [&](int64_t x, bool masked, bool is_end) {
-        if (masked) return (stride > 0) == is_end ? hi : lo;
-        const int64_t fwd = x < 0 ? dim + x : x;
-        return std::clamp(fwd, lo, hi);
-      };
-      b = canon(sb[i], (m.begin >> i) & 1, false);
-      e = canon(se[i], (m.end >> i) & 1, true);
-    }
-    const int64_t len = e - b;
-    int64_t count = 0;
-    if (shrink) {
-      count = 1;
-    } else if (len != 0 && (len < 0) == (stride < 0)) {
-      count = len / stride + (len % stride != 0 ? 1 : 0);
-    }
-    v.begin[full] = b;
-    v.step[full] = stride;
-    v.dims[full] = count;
-    if (!shrink) gather.push_back(static_cast<int64_t>(full));
+    ASSIGN_OR_RETURN(DimSlice d, ResolveSliceDim(ctx, shape, full, i, sb[i], se[i], ss[i], m));
+    v.begin[full] = d.begin;
+    v.step[full] = ss[i];
+    v.dims[full] = d.count;
+    if (!((m.shrink >> i) & 1)) gather.push_back(static_cast<int64_t>(full));
     ++full;
   }
   for (; full < rank; ++full) {  // unreachable with the implicit ellipsis, kept for safety

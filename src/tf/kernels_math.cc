@@ -11,9 +11,11 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -893,6 +895,67 @@ Status MatMulKernel(KernelContext& ctx) {
   });
 }
 
+// _FusedMatMul (grappler / TF.js converter): MatMul, then `fused_ops` in order on the product, which this kernel
+// allocated itself: BiasAdd and Prelu take the next argument input ([N]); Relu, Relu6, Elu, LeakyRelu
+// (`leakyrelu_alpha`), Sigmoid, Tanh take none. float and double.
+template <typename T>
+Status ApplyFused(const KernelContext& ctx, const std::vector<std::string>& ops, Tensor& y, float alpha) {
+  const int64_t n = y.dim(1), rows = y.dim(0);
+  T* p = y.data<T>();
+  size_t arg = 2;
+  for (const std::string& op : ops) {
+    const T* v = nullptr;
+    if (op == "BiasAdd" || op == "Prelu") {
+      if (arg >= ctx.inputs.size()) return KernelError(ctx, op + " needs an argument input");
+      const Tensor& t = ctx.inputs[arg++];
+      if (t.dtype() != y.dtype() || t.num_elements() != n) {
+        return KernelError(ctx, op + " argument " + ShapeString(t.shape()) + " does not match " + ShapeString(y.shape()));
+      }
+      v = t.data<T>();
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      T* __restrict__ row = p + r * n;
+      if (op == "BiasAdd") {
+        ForBlocked(n, [&](int64_t i) { row[i] += v[i]; });
+      } else if (op == "Prelu") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? row[i] * v[i] : row[i]; });
+      } else if (op == "Relu") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? T{0} : row[i]; });
+      } else if (op == "Relu6") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? T{0} : (row[i] > T{6} ? T{6} : row[i]); });
+      } else if (op == "LeakyRelu") {
+        ForBlocked(n, [&](int64_t i) { row[i] = row[i] < T{0} ? row[i] * static_cast<T>(alpha) : row[i]; });
+      } else if (op == "Elu") {
+        for (int64_t i = 0; i < n; ++i) row[i] = row[i] < T{0} ? std::expm1(row[i]) : row[i];
+      } else if (op == "Sigmoid") {
+        EMap<T>(row, n) = CEMap<T>(row, n).logistic();  // coefficient-wise: in place is safe
+      } else if (op == "Tanh") {
+        EMap<T>(row, n) = CEMap<T>(row, n).tanh();
+      } else {
+        return KernelError(ctx, "unsupported fused op '" + op + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status FusedMatMulKernel(KernelContext& ctx) {
+  if (ctx.inputs.size() < 2) return KernelError(ctx, "expects a, b and the fused ops' arguments");
+  std::vector<std::string> ops;
+  if (FindAttr(ctx.node, "fused_ops") != nullptr) {
+    ASSIGN_OR_RETURN(ops, AttrStrings(ctx.node, "fused_ops"));
+  }
+  ASSIGN_OR_RETURN(float alpha, AttrFloatOr(ctx.node, "leakyrelu_alpha", 0.2f));
+  const DType t = ctx.inputs[0].dtype();
+  if (t != DType::kFloat && t != DType::kDouble) return UnsupportedType(ctx, t);
+  KernelContext mm{ctx.node, ctx.inputs.first(2), ctx.outputs, ctx.variables, ctx.checkpoint};
+  RETURN_IF_ERROR(MatMulKernel(mm));
+  Tensor& y = ctx.outputs.back();  // allocated by MatMul above: not shared
+  Status st = t == DType::kFloat ? ApplyFused<float>(ctx, ops, y, alpha) : ApplyFused<double>(ctx, ops, y, alpha);
+  if (!st.ok()) ctx.outputs.pop_back();
+  return st;
+}
+
 // BatchMatMul (V1: equal batch dims), V2/V3 (broadcast batch dims); adj_x/adj_y transpose (real dtypes).
 template <bool kBroadcast>
 Status BatchMatMulKernel(KernelContext& ctx) {
@@ -950,6 +1013,116 @@ Status BatchMatMulKernel(KernelContext& ctx) {
       });
     }
     ctx.outputs.push_back(std::move(out));
+    return Status::Ok();
+  });
+}
+
+// Einsum with two operands and no ellipsis (what Keras' EinsumDense and MultiHeadAttention emit, e.g.
+// "abc,cde->abde", "aecd,abcd->acbe"): each operand is transposed to [batch, free, contracted] order, one batched
+// GEMM runs, and the product is transposed to the output's order. Labels must be letters, appear at most once per
+// operand, and every label of an operand must be in the other operand or the output (no implicit sums).
+struct EinsumPlan {
+  std::string batch, left, right, contract;  // label groups
+  std::map<char, int64_t> size;
+};
+
+StatusOr<EinsumPlan> PlanEinsum(const KernelContext& ctx, const std::string& eq, const Shape& xs, const Shape& ys,
+                                std::string& lhs, std::string& rhs, std::string& out) {
+  const size_t comma = eq.find(','), arrow = eq.find("->");
+  if (comma == std::string::npos || arrow == std::string::npos || comma > arrow ||
+      eq.find(',', comma + 1) != std::string::npos) {
+    return KernelError(ctx, "only two-operand equations 'x,y->z' are supported, got '" + eq + "'");
+  }
+  lhs = eq.substr(0, comma);
+  rhs = eq.substr(comma + 1, arrow - comma - 1);
+  out = eq.substr(arrow + 2);
+  EinsumPlan p;
+  auto bind = [&](const std::string& labels, const Shape& s) -> Status {
+    if (labels.size() != s.size()) return KernelError(ctx, "'" + labels + "' does not match " + ShapeString(s));
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const char c = labels[i];
+      if (!std::isalpha(static_cast<unsigned char>(c)) || labels.find(c) != i) {
+        return KernelError(ctx, "unsupported equation '" + eq + "' (letters only, each once per operand)");
+      }
+      auto [it, fresh] = p.size.emplace(c, s[i]);
+      if (!fresh && it->second != s[i]) {
+        return KernelError(ctx, std::string("dimension '") + c + "' differs between operands");
+      }
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(bind(lhs, xs));
+  RETURN_IF_ERROR(bind(rhs, ys));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!p.size.count(out[i]) || out.find(out[i]) != i) return KernelError(ctx, "bad output labels in '" + eq + "'");
+  }
+  for (char c : lhs) {
+    const bool in_r = rhs.find(c) != std::string::npos, in_o = out.find(c) != std::string::npos;
+    if (in_r && in_o) p.batch += c;
+    else if (in_r) p.contract += c;
+    else if (in_o) p.left += c;
+    else return KernelError(ctx, std::string("label '") + c + "' is summed within one operand (unsupported)");
+  }
+  for (char c : rhs) {
+    if (lhs.find(c) != std::string::npos) continue;
+    if (out.find(c) == std::string::npos) {
+      return KernelError(ctx, std::string("label '") + c + "' is summed within one operand (unsupported)");
+    }
+    p.right += c;
+  }
+  return p;
+}
+
+// Copies `in` (labels `from`) into a new contiguous buffer ordered by labels `to` (a permutation of `from`).
+template <typename T>
+std::vector<T> PermuteByLabels(const T* in, const std::string& from, const std::string& to,
+                               const std::map<char, int64_t>& size) {
+  Shape fs;
+  for (char c : from) fs.push_back(size.at(c));
+  const std::vector<int64_t> st = RowMajorStrides(fs);
+  Shape ts;
+  std::vector<int64_t> is;
+  for (char c : to) {
+    ts.push_back(size.at(c));
+    is.push_back(st[from.find(c)]);
+  }
+  std::vector<T> buf(static_cast<size_t>(DimProduct(ts, 0, ts.size())));
+  if (!buf.empty()) AffineCopy<T>(in, 0, is, buf.data(), 0, RowMajorStrides(ts), ts);
+  return buf;
+}
+
+Status EinsumKernel(KernelContext& ctx) {
+  RETURN_IF_ERROR(ExpectInputs(ctx, 2));
+  const Tensor& x = ctx.inputs[0];
+  const Tensor& y = ctx.inputs[1];
+  if (x.dtype() != y.dtype()) return KernelError(ctx, "operand dtypes differ");
+  ASSIGN_OR_RETURN(std::string eq, AttrString(ctx.node, "equation"));
+  eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+  std::string lhs, rhs, out;
+  ASSIGN_OR_RETURN(EinsumPlan p, PlanEinsum(ctx, eq, x.shape(), y.shape(), lhs, rhs, out));
+  auto prod = [&](const std::string& labels) {
+    int64_t n = 1;
+    for (char c : labels) n *= p.size[c];
+    return n;
+  };
+  const int64_t b = prod(p.batch), m = prod(p.left), n = prod(p.right), k = prod(p.contract);
+  RETURN_IF_ERROR(CheckBlasDims(ctx, m, n, k));
+  Shape os;
+  for (char c : out) os.push_back(p.size[c]);
+  return VisitArith(ctx, x.dtype(), [&](auto tag) -> Status {
+    using T = decltype(tag);
+    ASSIGN_OR_RETURN(Tensor result, MakeOutput(ctx, x.dtype(), os));
+    const std::vector<T> xa = PermuteByLabels<T>(x.data<T>(), lhs, p.batch + p.left + p.contract, p.size);
+    const std::vector<T> ya = PermuteByLabels<T>(y.data<T>(), rhs, p.batch + p.contract + p.right, p.size);
+    std::vector<T> z(static_cast<size_t>(b * m * n));
+    for (int64_t i = 0; i < b; ++i) {
+      Gemm<T>(false, false, m, n, k, xa.data() + i * m * k, ya.data() + i * k * n, z.data() + i * m * n);
+    }
+    if (!z.empty()) {
+      const std::vector<T> o = PermuteByLabels<T>(z.data(), p.batch + p.left + p.right, out, p.size);
+      std::copy(o.begin(), o.end(), result.data<T>());
+    }
+    ctx.outputs.push_back(std::move(result));
     return Status::Ok();
   });
 }
@@ -1042,6 +1215,8 @@ void RegisterMathKernels(KernelRegistry& r) {
   reg("TopK", &TopKKernel);
 
   reg("MatMul", &MatMulKernel);
+  reg("_FusedMatMul", &FusedMatMulKernel);
+  reg("Einsum", &EinsumKernel);
   reg("BatchMatMul", &BatchMatMulKernel<false>);
   reg("BatchMatMulV2", &BatchMatMulKernel<true>);
   reg("BatchMatMulV3", &BatchMatMulKernel<true>);

@@ -483,6 +483,37 @@ TEST(TfMathKernels, MatMul) {
   EXPECT_FALSE(RunOp("MatMul", {Bool({1, 1}, {true}), Bool({1, 1}, {true})}).status.ok());
 }
 
+TEST(TfMathKernels, FusedMatMul) {
+  Tensor a = F32({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor b = F32({3, 2}, {7, 8, 9, 10, 11, 12});  // a.b = [[58,64],[139,154]]
+  Tensor bias = F32({2}, {-100, -60});
+  auto fused = [](std::vector<std::string> ops, float alpha = 0.2f) {
+    AttrValue v;
+    v.kind = AttrValue::Kind::kList;
+    v.list = std::make_shared<AttrList>();
+    v.list->s = std::move(ops);
+    AttrValue f;
+    f.kind = AttrValue::Kind::kF;
+    f.f = alpha;
+    return AttrMap{{"fused_ops", v}, {"leakyrelu_alpha", f}};
+  };
+  auto r = RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "Relu"}));
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(Values<float>(r[0]), (std::vector<float>{0, 4, 39, 94}));
+  auto l = RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "LeakyRelu"}, 0.5f));
+  ASSERT_TRUE(l.status.ok());
+  EXPECT_EQ(Values<float>(l[0]), (std::vector<float>{-21, 4, 39, 94}));
+  auto r6 = RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "Relu6"}));
+  ASSERT_TRUE(r6.status.ok());
+  EXPECT_EQ(Values<float>(r6[0]), (std::vector<float>{0, 4, 6, 6}));
+  auto sg = RunOp("_FusedMatMul", {F32({1, 1}, {1}), F32({1, 1}, {2}), F32({1}, {-2})}, fused({"BiasAdd", "Sigmoid"}));
+  ASSERT_TRUE(sg.status.ok());
+  EXPECT_NEAR(Values<float>(sg[0])[0], 0.5f, 1e-6f);
+  EXPECT_FALSE(RunOp("_FusedMatMul", {a, b}, fused({"BiasAdd"})).status.ok());
+  EXPECT_FALSE(RunOp("_FusedMatMul", {a, b, F32({3}, {1, 2, 3})}, fused({"BiasAdd"})).status.ok());
+  EXPECT_FALSE(RunOp("_FusedMatMul", {a, b, bias}, fused({"BiasAdd", "Swish"})).status.ok());
+}
+
 TEST(TfMathKernels, BatchMatMulBroadcastsBatchDims) {
   Tensor x = IotaF({2, 1, 2, 3}, 0.25f);
   Tensor y = IotaF({3, 3, 2}, 0.5f, -5.0f);
@@ -515,6 +546,40 @@ TEST(TfMathKernels, BatchMatMulBroadcastsBatchDims) {
   EXPECT_FALSE(RunOp("BatchMatMulV2", {IotaF({2, 1, 2}), IotaF({3, 2, 1})}).status.ok());
   EXPECT_FALSE(RunOp("BatchMatMulV2", {IotaF({2, 1, 2}), IotaF({2, 3, 1})}).status.ok());
   EXPECT_FALSE(RunOp("BatchMatMulV2", {IotaF({2}), IotaF({2, 1})}).status.ok());
+}
+
+struct EinsumCase {
+  const char* equation;
+  Shape x, y, out;
+  std::vector<float> want;
+};
+
+// numpy.einsum on x = 0.5 * iota(x), y = 0.25 * (iota(y) - 5): Keras EinsumDense / MultiHeadAttention forms.
+const EinsumCase kEinsumCases[] = {
+    {"abc,cde->abde", {2,3,4}, {4,2,3}, {2,3,2,3}, {6.75f, 7.5f, 8.25f, 9.0f, 9.75f, 10.5f, 14.75f, 17.5f, 20.25f, 23.0f, 25.75f, 28.5f, 22.75f, 27.5f, 32.25f, 37.0f, 41.75f, 46.5f, 30.75f, 37.5f, 44.25f, 51.0f, 57.75f, 64.5f, 38.75f, 47.5f, 56.25f, 65.0f, 73.75f, 82.5f, 46.75f, 57.5f, 68.25f, 79.0f, 89.75f, 100.5f}},
+    {"aecd,abcd->acbe", {2,3,2,2}, {2,2,2,2}, {2,2,2,3}, {-0.5f, -5.0f, -9.5f, 0.0f, -0.5f, -1.0f, -1.5f, -4.0f, -6.5f, 1.0f, 2.5f, 4.0f, 11.0f, 14.5f, 18.0f, 23.5f, 31.0f, 38.5f, 20.0f, 25.5f, 31.0f, 34.5f, 44.0f, 53.5f}},
+    {"acbe,aecd->abcd", {2,2,3,3}, {2,3,2,2}, {2,3,2,2}, {0.625f, 1.0f, 4.75f, 8.5f, -0.5f, 1.0f, 5.875f, 10.75f, -1.625f, 1.0f, 7.0f, 13.0f, 79.375f, 86.5f, 137.5f, 148.0f, 91.75f, 100.0f, 152.125f, 163.75f, 104.125f, 113.5f, 166.75f, 179.5f}},
+    {"abcd,cde->abe", {2,3,2,2}, {2,2,3}, {2,3,3}, {1.5f, 2.25f, 3.0f, 0.5f, 3.25f, 6.0f, -0.5f, 4.25f, 9.0f, -1.5f, 5.25f, 12.0f, -2.5f, 6.25f, 15.0f, -3.5f, 7.25f, 18.0f}},
+    {"ij,jk->ki", {2,3}, {3,2}, {2,2}, {-0.625f, -4.0f, -0.25f, -2.5f}},
+};
+
+TEST(TfMathKernels, EinsumMatchesNumpy) {
+  for (const EinsumCase& c : kEinsumCases) {
+    auto r = RunOp("Einsum", {IotaF(c.x, 0.5f), IotaF(c.y, 0.25f, -5.0f)}, {{"equation", AStr(c.equation)}});
+    ASSERT_TRUE(r.status.ok()) << c.equation << ": " << r.status.message();
+    EXPECT_EQ(r[0].shape(), c.out) << c.equation;
+    ExpectNear(Values<float>(r[0]), c.want, 1e-4f);
+  }
+  auto run = [](const char* eq, Shape x, Shape y) {
+    return RunOp("Einsum", {IotaF(std::move(x)), IotaF(std::move(y))}, {{"equation", AStr(eq)}}).status.ok();
+  };
+  EXPECT_FALSE(run("ij,jk->ik", {2, 3}, {4, 2}));     // contracted sizes differ
+  EXPECT_FALSE(run("ij,jk", {2, 3}, {3, 2}));         // implicit output
+  EXPECT_FALSE(run("...j,jk->...k", {2, 3}, {3, 2}));  // ellipsis
+  EXPECT_FALSE(run("ii,ij->j", {2, 2}, {2, 2}));      // diagonal
+  EXPECT_FALSE(run("ij,jk->k", {2, 3}, {3, 2}));      // sum within one operand
+  EXPECT_FALSE(run("ij,jk->iz", {2, 3}, {3, 2}));     // unknown output label
+  EXPECT_FALSE(run("ijk,jk->ik", {2, 3}, {3, 2}));    // rank mismatch
 }
 
 TEST(TfMathKernels, RegistryHasTheMathOps) {
