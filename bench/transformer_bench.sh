@@ -104,6 +104,17 @@ start_server inprocess "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/da
   --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
 P_IN=${PORTS[0]}
 PID_IN=${PIDS[-1]}
+# PAIR=1: also two in-process servers with --workers 1 sharing one port (SO_REUSEPORT): one interpreter, one
+# GIL per process, so Python never changes threads (docs/benchmarks.md: the GIL hand-offs of the two-thread form).
+if [[ ${PAIR:-0} == 1 ]]; then
+  start_server pair_a "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
+    --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --workers 1 --python_arg=--predictor_host=127.0.0.1:$P_PRED
+  P_PAIR=${PORTS[0]}
+  PID_PAIR_A=${PIDS[-1]}
+  start_server pair_b "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
+    --model_dir "$WORK/mnist" --http_port "$P_PAIR" --grpc_port 0 --workers 1 --python_arg=--predictor_host=127.0.0.1:$P_PRED
+  PID_PAIR_B=${PIDS[-1]}
+fi
 for p in $P_PRED $P_SEP $P_SEP2 $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
 want=$(curl -sf -XPOST "http://127.0.0.1:$P_PRED/v1/models/mnist:predict" -d @"$WORK/body.json")
 for p in $P_SEP $P_IN; do
@@ -149,9 +160,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "$r v1 predictor $(run $V1 "$P_PRED" "$PID_PRED")" >>"$results"
   echo "$r v1 separate $(run $V1 "$P_SEP" "$PID_SEP" "$PID_PRED")" >>"$results"
   echo "$r v1 inprocess $(run $V1 "$P_IN" "$PID_IN")" >>"$results"
+  [[ ${PAIR:-0} == 1 ]] && echo "$r v1 pair $(run $V1 "$P_PAIR" "$PID_PAIR_A" "$PID_PAIR_B")" >>"$results"
   echo "$r v2 predictor $(run $V2 "$P_PRED" "$PID_PRED")" >>"$results"
   echo "$r v2 separate $(run $V2 "$P_SEP2" "$PID_SEP2" "$PID_PRED")" >>"$results"
   echo "$r v2 inprocess $(run $V2 "$P_IN" "$PID_IN")" >>"$results"
+  [[ ${PAIR:-0} == 1 ]] && echo "$r v2 pair $(run $V2 "$P_PAIR" "$PID_PAIR_A" "$PID_PAIR_B")" >>"$results"
 done
 
 /usr/bin/python3 - "$results" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$WIDTH" "$LOAD0" <<'EOF'
@@ -165,7 +178,9 @@ rounds = sorted(by[("v1", "predictor")])
 print("transformer_bench: CNN width %s, %d rounds, %s cores, load average %s at the start, %s at the end" % (
     sys.argv[4], len(rounds), sys.argv[2], sys.argv[5], sys.argv[3]))
 for proto in ("v1", "v2"):
-    for name in ("predictor", "separate", "inprocess"):
+    for name in ("predictor", "separate", "inprocess", "pair"):
+        if (proto, name) not in by:
+            continue
         v = by[(proto, name)].values()
         print("  %s %-10s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
             proto, name, med([x[0] for x in v]), med([x[1] for x in v]) / 1000, med([x[2] for x in v])))
@@ -176,4 +191,9 @@ for proto in ("v1", "v2"):
                                        100 * (ratio("inprocess", "predictor", 2) - 1)))
     print("  %s in-process vs separate transformer: %.2fx req/s, %.2fx less CPU per request (target: >= 2x)"
           % (proto, ratio("inprocess", "separate", 0), ratio("separate", "inprocess", 2)))
+    if (proto, "pair") in by:
+        print("  %s in-process pair (2 processes, --workers 1) over the predictor alone: %+.1f%% req/s, %+.1f%% p50, "
+              "%+.1f%% CPU per request; vs separate: %.2fx req/s, %.2fx less CPU" % (
+                  proto, 100 * (ratio("pair", "predictor", 0) - 1), 100 * (ratio("pair", "predictor", 1) - 1),
+                  100 * (ratio("pair", "predictor", 2) - 1), ratio("pair", "separate", 0), ratio("separate", "pair", 2)))
 EOF
