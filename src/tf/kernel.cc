@@ -3,14 +3,14 @@
 namespace inferd::tf {
 
 StatusOr<Tensor> VariableStore::Read(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = values_.find(name);
   if (it == values_.end()) return NotFound("variable '" + std::string(name) + "' is not initialized");
   return it->second;
 }
 
 void VariableStore::Assign(std::string_view name, Tensor value) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = values_.find(name);
   if (it == values_.end()) {
     values_.emplace(std::string(name), std::move(value));
@@ -20,12 +20,12 @@ void VariableStore::Assign(std::string_view name, Tensor value) {
 }
 
 bool VariableStore::Contains(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return values_.find(name) != values_.end();
 }
 
 size_t VariableStore::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return values_.size();
 }
 

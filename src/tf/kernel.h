@@ -15,12 +15,12 @@
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "tf/graph_def.h"
 #include "tf/tensor.h"
@@ -41,8 +41,8 @@ class VariableStore {
   size_t size() const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, Tensor, std::less<>> values_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Tensor, std::less<>> values_ GUARDED_BY(mu_);
 };
 
 struct KernelContext {

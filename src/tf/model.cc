@@ -123,7 +123,7 @@ StatusOr<std::shared_ptr<const TfModel::Entry>> TfModel::Prepare(const std::stri
   std::string key = signature;
   for (const std::string& o : outputs) key += '\n' + o;
   {
-    std::lock_guard<std::mutex> lock(cache_mu_);
+    MutexLock lock(cache_mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
   }
@@ -140,7 +140,7 @@ StatusOr<std::shared_ptr<const TfModel::Entry>> TfModel::Prepare(const std::stri
   } else {
     entry->status = exe.status().WithPrefix("signature '" + signature + "'");
   }
-  std::lock_guard<std::mutex> lock(cache_mu_);
+  MutexLock lock(cache_mu_);
   if (cache_.size() < kMaxCachedExecutables) cache_.emplace(key, entry);
   return std::shared_ptr<const Entry>(std::move(entry));
 }
@@ -177,7 +177,7 @@ Status TfModel::Run(std::string_view signature, const std::vector<std::pair<std:
   results->clear();
   const Executable& exe = *(*entry)->exe;
   if (!exe.stateful()) return exe.Run(feeds, results, ctx);
-  std::lock_guard<std::mutex> lock(stateful_mu_);
+  MutexLock lock(stateful_mu_);
   return exe.Run(feeds, results, ctx);
 }
 

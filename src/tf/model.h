@@ -23,12 +23,12 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "tf/checkpoint.h"
 #include "tf/executor.h"
@@ -84,9 +84,9 @@ class TfModel {
   CompileOptions options_;
   std::unique_ptr<CheckpointReader> checkpoint_;
   VariableStore variables_;
-  std::mutex cache_mu_;
-  std::map<std::string, std::shared_ptr<const Entry>> cache_;  // GUARDED_BY(cache_mu_)
-  std::mutex stateful_mu_;                                     // serializes stateful executables
+  Mutex cache_mu_;
+  std::map<std::string, std::shared_ptr<const Entry>> cache_ GUARDED_BY(cache_mu_);
+  Mutex stateful_mu_;  // serializes stateful executables
 };
 
 }  // namespace inferd::tf

@@ -415,7 +415,7 @@ StatusOr<const pb::MetaGraphDef*> ChooseMetaGraph(const pb::SavedModel& sm, std:
   return NotFound("no MetaGraph has the tags '" + std::string(tags) + "' (tag sets:" + seen + ")");
 }
 
-// The init op as TensorFlow's loader picks it (loader_util.cc's GetInitOp).
+// The init op as TensorFlow's loader picks it (GetInitOp in TensorFlow's SavedModel loader).
 StatusOr<std::string> InitOp(const pb::MetaGraphDef& mg) {
   auto sig = mg.signature_def().find(std::string(kInitOpSignature));
   if (sig != mg.signature_def().end()) {
