@@ -104,16 +104,26 @@ start_server inprocess "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/da
   --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --python_arg=--predictor_host=127.0.0.1:$P_PRED
 P_IN=${PORTS[0]}
 PID_IN=${PIDS[-1]}
-# PAIR=1: also two in-process servers with --workers 1 sharing one port (SO_REUSEPORT): one interpreter, one
-# GIL per process, so Python never changes threads (docs/benchmarks.md: the GIL hand-offs of the two-thread form).
+# PAIR=1: also the in-process server with --processes 2 (cli/worker_processes.h): two processes with one
+# front-end thread each share the port, one interpreter and one GIL per process, so Python never changes threads
+# (docs/benchmarks.md: the GIL hand-offs of the two-thread form). Its CPU is both processes'.
 if [[ ${PAIR:-0} == 1 ]]; then
-  start_server pair_a "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
-    --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --workers 1 --python_arg=--predictor_host=127.0.0.1:$P_PRED
+  start_server pair "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
+    --model_dir "$WORK/mnist" --http_port 0 --grpc_port 0 --processes 2 --python_arg=--predictor_host=127.0.0.1:$P_PRED
   P_PAIR=${PORTS[0]}
   PID_PAIR_A=${PIDS[-1]}
-  start_server pair_b "$LISTEN" "$INFERD" model-server --python "$ROOT/tests/data/passthrough_transformer.py" --model_name mnist \
-    --model_dir "$WORK/mnist" --http_port "$P_PAIR" --grpc_port 0 --workers 1 --python_arg=--predictor_host=127.0.0.1:$P_PRED
-  PID_PAIR_B=${PIDS[-1]}
+  PID_PAIR_B=""
+  for _ in $(seq 200); do
+    PID_PAIR_B=$(cat "/proc/$PID_PAIR_A/task/$PID_PAIR_A/children" 2>/dev/null | awk '{print $1}')
+    [[ -n $PID_PAIR_B ]] && break
+    sleep 0.05
+  done
+  [[ -n $PID_PAIR_B ]] || die "--processes 2 started no second process"
+  for _ in $(seq 300); do  # the second process listens (and says so) once its models are loaded
+    (($(grep -c 'inferd model-server listening' "$WORK/pair.log") >= 2)) && break
+    sleep 0.1
+  done
+  (($(grep -c 'inferd model-server listening' "$WORK/pair.log") >= 2)) || die "the second process did not listen"
 fi
 for p in $P_PRED $P_SEP $P_SEP2 $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
 want=$(curl -sf -XPOST "http://127.0.0.1:$P_PRED/v1/models/mnist:predict" -d @"$WORK/body.json")
@@ -192,7 +202,7 @@ for proto in ("v1", "v2"):
     print("  %s in-process vs separate transformer: %.2fx req/s, %.2fx less CPU per request (target: >= 2x)"
           % (proto, ratio("inprocess", "separate", 0), ratio("separate", "inprocess", 2)))
     if (proto, "pair") in by:
-        print("  %s in-process pair (2 processes, --workers 1) over the predictor alone: %+.1f%% req/s, %+.1f%% p50, "
+        print("  %s in-process --processes 2 over the predictor alone: %+.1f%% req/s, %+.1f%% p50, "
               "%+.1f%% CPU per request; vs separate: %.2fx req/s, %.2fx less CPU" % (
                   proto, 100 * (ratio("pair", "predictor", 0) - 1), 100 * (ratio("pair", "predictor", 1) - 1),
                   100 * (ratio("pair", "predictor", 2) - 1), ratio("pair", "separate", 0), ratio("separate", "pair", 2)))

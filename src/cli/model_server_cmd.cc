@@ -9,7 +9,10 @@
 //   as KServe's servers parse with argparse's parse_known_args.
 // Every value a flag writes lives in one ModelServerFlags owned by the callback (a shared_ptr it
 // captures), so nothing CLI11 holds a reference to is freed before parsing.
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +23,7 @@
 #include "cli/server_flags.h"
 #include "cli/logger_flags.h"
 #include "cli/shutdown_signals.h"
+#include "cli/worker_processes.h"
 #include "core/logging.h"
 #include "net/listener.h"
 #include "resources/resources.h"
@@ -70,6 +74,7 @@ struct ModelServerFlags {
   std::string repository_token_file;
   std::string memory_budget;  // a Kubernetes memory quantity ("512Mi"); empty or 0 = unlimited
   double reload_timeout_s = 60.0;
+  int processes = 1;  // cli/worker_processes.h
   // Mapped flags (ApplyMappedFlags)
   int nthread = 0;
   std::string framework;
@@ -115,6 +120,10 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
                   "The same as a module run as `python -m module` (the working directory first on sys.path)")
       ->excludes(cmd->get_option("--python"));
   cmd->add_option("--python_arg", cfg.python_args, "Extra argument for the --python script's sys.argv (repeatable)");
+  cmd->add_option("--processes", f->processes,
+                  "With --python/--python_module: serve as this many processes sharing the REST port, one "
+                  "front-end thread and one Python interpreter each (1..64; docs/pipeline.md#processes)")
+      ->capture_default_str();
   cmd->add_option("--intra_op_threads", cfg.intra_op_threads, "Threads a backend may use for one request")
       ->capture_default_str();
   auto& b = cfg.model_defaults.batching;
@@ -281,7 +290,49 @@ std::string ReadRepositoryToken(const std::string& file, std::string* token) {
   return "";
 }
 
-int Run(ModelServerConfig& cfg) {
+// --processes: why each refusal (cli/worker_processes.h). Returns an error or "".
+std::string ValidateProcesses(const ModelServerFlags& f) {
+  if (f.processes < 1 || f.processes > 64) return "--processes must be between 1 and 64";
+  if (f.processes == 1) return "";
+  const auto& c = f.cfg;
+  if (c.python_script.empty() && c.python_module.empty()) {
+    return "--processes is for servers that run Python (--python / --python_module): native models serve from "
+           "every thread of one process (--workers)";
+  }
+  if (!c.model_repository.empty()) {
+    return "--processes cannot be combined with --model_repository: each process would load and unload models "
+           "on its own";
+  }
+  return "";
+}
+
+// N processes on one port (cli/worker_processes.h): this one, then N-1 copies once it serves.
+int RunProcesses(ModelServerConfig& cfg, int processes) {
+  sigset_t set = BlockShutdownSignals();
+  BlockChildSignal(&set);  // before any thread starts
+  cfg.server.workers = 1;
+  ModelServer server(cfg);
+  Status st = server.Start();
+  if (!st.ok()) {
+    LOG_ERROR("cannot start: {}", st.message());
+    return 1;
+  }
+  auto pids = StartCopies(processes - 1, server.http_port());
+  if (!pids.ok()) {
+    LOG_ERROR("cannot start: {}", pids.status().message());
+    server.Drain();
+    return 1;
+  }
+  const int sig = WaitForShutdownOrCopyExit(set, *pids);
+  if (sig > 0) LOG_INFO("received signal {}", sig);
+  for (int pid : *pids) kill(pid, SIGTERM);  // they drain while this one does
+  server.Drain();
+  StopCopies(*pids, std::chrono::milliseconds(cfg.server.drain_timeout_ms + 5000));
+  return sig > 0 ? 0 : 1;
+}
+
+int Run(ModelServerConfig& cfg, int processes) {
+  if (processes > 1) return RunProcesses(cfg, processes);
   // Block the shutdown signals before any thread starts, so they wait for WaitForShutdownSignal.
   const sigset_t set = BlockShutdownSignals();
   return RunModelServerUntilSignal(cfg, set);
@@ -326,12 +377,13 @@ void AddModelServerCommand(CLI::App& app) {
     if (error.empty()) error = ApplyLoggerFlags(&flags->logger);
     flags->cfg.payload_logger = flags->logger.config;
     if (error.empty()) error = ReadRepositoryToken(flags->repository_token_file, &cfg.server.repository_token);
+    if (error.empty()) error = ValidateProcesses(*flags);
     if (!error.empty()) {
       std::fprintf(stderr, "%s\n", error.c_str());
       g_exit_code = 2;
       return;
     }
-    g_exit_code = Run(cfg);
+    g_exit_code = Run(cfg, flags->processes);
   });
 }
 

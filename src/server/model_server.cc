@@ -66,6 +66,10 @@ ModelServer::~ModelServer() {
     if (i % 1000 == 0) LOG_WARN("waiting for {} batched request(s) to complete", impl_->state.batched.load());
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  // The in-process predictor's calls hold its Model: release it now, while its runtime is alive. Left in the
+  // static it sits in, it was destroyed by exit() after libxgboost's own statics, and the server crashed
+  // (SIGSEGV in XGBoosterFree) on every shutdown.
+  if (impl_->wrapped_repo) SetNativeModelCalls(NativeModelCalls{});
 }
 
 namespace {

@@ -3,13 +3,16 @@
 // crash or exit over one. The flag lists are KServe's: python/kserve/kserve/model_server.py (every KServe
 // server's parent parser), python/*server/*/__main__.py and config/runtimes/*.yaml.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -197,6 +200,111 @@ TEST(ModelServerFlags, TritonRuntimeArgsServeTheModelRepository) {
   EXPECT_NE(s->http_port(), 8080);
   EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200);
   EXPECT_NE(s->Output().find("--allow-http: accepted for KServe compatibility and ignored"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace inferd::testing
+
+namespace inferd::testing {
+namespace {
+
+// The first pid listed in /proc/<pid>/task/<pid>/children, or -1.
+int FirstChild(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  int child = -1;
+  in >> child;
+  return child;
+}
+
+bool ProcessGone(int pid, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 20) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Gone, or a zombie (its parent, the server under test, has not reaped it yet: it exits right after).
+    if (s.empty() || s.find(") Z ") != std::string::npos) return true;
+    usleep(20 * 1000);
+  }
+  return false;
+}
+
+std::vector<std::string> InProcessTransformer(std::vector<std::string> extra) {
+  std::vector<std::string> args = Iris({"--python", std::string(INFERD_SOURCE_DIR) + "/tests/data/passthrough_transformer.py",
+                                        "--python_arg=--predictor_host=unused.invalid:1"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(ModelServerProcesses, RefusedWithoutPythonOrWithARepository) {
+  const std::string model =
+      "--model_name iris --model_dir " + ModelsDir() + "/xgb_iris_softmax --http_port 0 --grpc_port 0";
+  std::string out;
+  EXPECT_EQ(RunToExit(model + " --processes 2", &out), 2) << out;
+  EXPECT_NE(out.find("--processes is for servers that run Python"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(RunToExit(model + " --processes 0", &out), 2) << out;
+  EXPECT_NE(out.find("--processes must be between 1 and 64"), std::string::npos) << out;
+}
+
+// Two processes share the REST port: every answer is right, both processes answered some (their request
+// counters, read over fresh connections, are the two parts of the total), and SIGTERM ends both.
+TEST(ModelServerProcesses, TwoProcessesServeOnePortAndStopTogether) {
+  std::string error;
+  auto s = ServerProcess::StartReady(InProcessTransformer({"--processes", "2"}), &error);
+  ASSERT_NE(s, nullptr) << error;
+  int copy = -1;
+  for (int i = 0; i < 100 && copy < 0; ++i, usleep(50 * 1000)) copy = FirstChild(s->pid());
+  ASSERT_GT(copy, 0) << s->Output();
+  // The copy listens once its models are loaded (it prints its own "listening" line); until then every
+  // connection goes to the first process.
+  for (int i = 0; i < 400 && Count(s->Output(), "inferd model-server listening") < 2; ++i) usleep(50 * 1000);
+  ASSERT_EQ(Count(s->Output(), "inferd model-server listening"), 2u) << s->Output();
+  const int n = 60;
+  for (int i = 0; i < n; ++i) {
+    auto r = HttpPost(s->http_port(), "/v1/models/iris:predict", kIris);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("predictions"), std::string::npos) << r.body;
+  }
+  std::set<long> seen;
+  for (int i = 0; i < 24; ++i) {
+    const std::string m = HttpGet(s->http_port(), "/metrics").body;
+    const std::string key = "nv_inference_request_success{model=\"iris\",version=\"1\"} ";
+    auto p = m.find(key);
+    ASSERT_NE(p, std::string::npos) << m;
+    seen.insert(std::stol(m.substr(p + key.size())));
+  }
+  if (seen.size() == 1) {
+    EXPECT_EQ(*seen.begin(), n / 2) << "one process answered every request";
+  } else {
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(*seen.begin() + *seen.rbegin(), n);
+  }
+  EXPECT_EQ(s->Terminate(), 0) << s->Output();
+  EXPECT_TRUE(ProcessGone(copy, 10000));
+}
+
+// The in-process predictor's model is released before exit: the server used to crash (SIGSEGV in libxgboost's
+// destructor, run after its statics were gone) on every shutdown.
+TEST(ModelServerProcesses, InProcessTransformerExitsCleanly) {
+  std::string error;
+  auto s = ServerProcess::StartReady(InProcessTransformer({}), &error);
+  ASSERT_NE(s, nullptr) << error;
+  EXPECT_EQ(HttpPost(s->http_port(), "/v1/models/iris:predict", kIris).status, 200);
+  EXPECT_EQ(s->Terminate(), 0) << s->Output();
+}
+
+// A copy that dies takes the group down (exit 1), so that a supervisor restarts all of it.
+TEST(ModelServerProcesses, ACopyThatDiesStopsTheServer) {
+  std::string error;
+  auto s = ServerProcess::StartReady(InProcessTransformer({"--processes", "2"}), &error);
+  ASSERT_NE(s, nullptr) << error;
+  int copy = -1;
+  for (int i = 0; i < 100 && copy < 0; ++i, usleep(50 * 1000)) copy = FirstChild(s->pid());
+  ASSERT_GT(copy, 0) << s->Output();
+  kill(copy, SIGKILL);
+  for (int i = 0; i < 400 && s->Alive(); ++i) usleep(50 * 1000);
+  ASSERT_FALSE(s->Alive()) << s->Output();
+  EXPECT_EQ(s->Terminate(), 1);
+  EXPECT_NE(s->Output().find("ended by signal 9"), std::string::npos) << s->Output();
 }
 
 }  // namespace
