@@ -4,17 +4,20 @@
 // - Compile prunes the graph to what `fetches` and `targets` need (data and control edges), inlines the
 //   functions called through PartitionedCall / StatefulPartitionedCall (recursively, bounded depth), checks
 //   that every remaining op is either handled by the executor (Placeholder, PlaceholderWithDefault, NoOp,
-//   function calls) or has a kernel in tf/kernel.h's registry, with its arity, and fails otherwise with the op
-//   and node named ("op 'Foo' (node 'a/b') is not supported"). A cycle fails compilation. Nodes whose inputs
+//   function calls) or has a kernel in tf/kernel.h's registry (the registry holds no op signatures: each
+//   kernel checks its own inputs when it runs), and fails otherwise naming every unsupported op with one
+//   node each ("ops not supported: Foo (node 'a/b'), ..."; Unimplemented). A cycle fails compilation, unless
+//   it runs through control-flow ops, which are then reported as unsupported. Nodes whose inputs
 //   are all constant and whose kernel is not stateful are evaluated once here (constant folding); buffers
 //   are planned once (values are released after their last consumer).
 // - Feeds, fetches and targets are tensor names as TensorFlow writes them: "x:0", "x" (= "x:0"),
 //   "StatefulPartitionedCall:1"; targets are node names. A fed tensor cuts the graph there (its producers
 //   are not run), as in TensorFlow.
 // - Run takes one Tensor per feed (dtype checked against the Placeholder's dtype; shape checked against its
-//   declared shape where known) and returns one Tensor per fetch. It never throws; a kernel error is returned
-//   as is. An Executable is immutable after Compile: Run may be called from many threads at once unless
-//   stateful() (the body assigns variables), in which case the caller serializes.
+//   declared shape where known, unless CompileOptions::check_feed_shapes is off) and returns one Tensor per
+//   fetch. It never throws; a kernel error is returned as is. An Executable is immutable after Compile: Run
+//   may be called from many threads at once unless stateful() (the body assigns variables), in which case
+//   the caller serializes.
 #pragma once
 
 #include <memory>
