@@ -16,10 +16,11 @@
 namespace inferd::cli {
 namespace {
 
-// The flags a copy gets its own value for; each takes one value.
+// The flags a copy does not inherit (each takes one value): those it gets its own value for, and --uds, whose
+// socket file only the first process serves (a copy binding the same path would fail, or take it over).
 bool Overridden(const std::string& name) {
   static const char* const kFlags[] = {"--http_port", "--http-port", "--workers", "--processes", "--enable_grpc",
-                                       "--grpc_port", "--grpc-port"};
+                                       "--grpc_port", "--grpc-port", "--uds"};
   return std::any_of(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return name == f; });
 }
 

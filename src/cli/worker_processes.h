@@ -8,8 +8,8 @@
 // Contract:
 // - The first process (the one started) binds the ports as usual; once it serves, StartCopies forks and
 //   execs N-1 copies of this binary with the same arguments except `--http_port <its port> --workers 1
-//   --processes 1 --enable_grpc false` (CopyArgv: the flags it overrides are removed first, in both `--f v`
-//   and `--f=v` forms). Every listener sets SO_REUSEPORT, so the kernel spreads new connections over the
+//   --processes 1 --enable_grpc false` and without `--uds` (CopyArgv: the flags it overrides or drops are
+//   removed first, in both `--f v` and `--f=v` forms). Every listener sets SO_REUSEPORT, so the kernel spreads new connections over the
 //   processes; a copy binds only once its models are loaded (Python servers load before listening), so no
 //   connection reaches a copy that cannot answer. gRPC and the repository API stay in the first process.
 // - Copies inherit stdout/stderr and the process group (a supervisor that signals the group reaches them),
