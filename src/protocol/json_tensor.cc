@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/base64.h"
 #include "core/json_depth.h"
 
 namespace inferd {
@@ -96,34 +97,6 @@ bool IsNumber(element_type t) {
   return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
 }
 
-// Base64 decoding for {"b64": "..."} values (standard alphabet, padding optional).
-bool DecodeBase64(std::string_view in, std::string* out) {
-  static int8_t table[256];
-  static bool init = [] {
-    std::memset(table, -1, sizeof table);
-    const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(a[i])] = static_cast<int8_t>(i);
-    table[static_cast<unsigned char>('-')] = 62;  // URL-safe alphabet too
-    table[static_cast<unsigned char>('_')] = 63;
-    return true;
-  }();
-  (void)init;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r') continue;
-    int8_t v = table[static_cast<unsigned char>(c)];
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
-}
-
 struct Filler {
   DataType dtype;
   int64_t max_elements;
@@ -176,7 +149,9 @@ struct Filler {
           std::string_view b64;
           if (e["b64"].get(b64)) return InvalidArgument(field + ": an object element must be {\"b64\": \"...\"}");
           std::string decoded;
-          if (!DecodeBase64(b64, &decoded)) return InvalidArgument(field + ".b64: invalid base64");
+          auto bytes = Base64Decode(b64);
+          if (!bytes.ok()) return InvalidArgument(field + ".b64: invalid base64 (" + bytes.status().message() + ")");
+          decoded = std::move(*bytes);
           AppendBytesElement(buf, decoded);
         } else {
           ok = false;

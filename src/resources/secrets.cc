@@ -1,8 +1,7 @@
 // resources/secrets.cc: Secret and ServiceAccount validation, Secret normalization, base64 (see secrets.h).
 #include "resources/secrets.h"
 
-#include <openssl/evp.h>
-
+#include "core/base64.h"
 #include "resources/internal.h"
 
 namespace inferd::resources {
@@ -131,13 +130,7 @@ bool IsBase64Char(char c) {
 
 }  // namespace
 
-std::string Base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
-}
+std::string Base64Encode(std::string_view data) { return inferd::Base64Encode(data); }
 
 StatusOr<std::string> Base64Decode(std::string_view input) {
   // OpenSSL's decoder is lenient (spaces, a short final group); Kubernetes (Go's StdEncoding) is not, except
@@ -159,13 +152,7 @@ StatusOr<std::string> Base64Decode(std::string_view input) {
     }
   }
   if (text.size() > (64u << 20)) return InvalidArgument("base64 data too long");
-  std::string out(text.size() / 4 * 3, '\0');
-  if (text.empty()) return out;
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0 || static_cast<size_t>(n) < pad) return InvalidArgument("illegal base64 data");
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
+  return inferd::Base64Decode(text);  // the form is checked above: only the decoding is shared
 }
 
 Status ValidateSecret(const Json& obj) {

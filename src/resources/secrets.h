@@ -53,7 +53,8 @@ Status ValidateServiceAccount(const Json& obj);
 // data[key] of a (normalized) Secret, decoded. NotFound when absent, InvalidArgument when not base64.
 StatusOr<std::string> SecretValue(const Json& secret, std::string_view key);
 
-// RFC 4648 base64 with padding (Kubernetes' encoding of Secret data). Decode refuses anything else.
+// RFC 4648 base64 with padding (Kubernetes' encoding of Secret data). Decode refuses anything else (Go's
+// StdEncoding: padding required, only line breaks skipped), then decodes with core/base64.h.
 std::string Base64Encode(std::string_view data);
 StatusOr<std::string> Base64Decode(std::string_view text);
 

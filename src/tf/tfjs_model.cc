@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/base64.h"
 #include "core/json_depth.h"
 
 namespace inferd::tf {
@@ -81,35 +82,11 @@ StatusOr<std::string> JsonString(const Json& v, const std::string& what) {
   return v.get<std::string>();
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;  // standard or URL-safe alphabet (proto3 JSON accepts both)
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-// proto3 `bytes`: base64, padded or not.
+// proto3 `bytes`: base64, padded or not, standard or URL-safe alphabet (core/base64.h).
 StatusOr<std::string> JsonBytes(const Json& v, const std::string& what) {
   if (!v.is_string()) return Bad(what, "is not a base64 string");
-  std::string_view s = v.get_ref<const std::string&>();
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  if (s.size() % 4 == 1) return Bad(what, "is not valid base64");
-  std::string out;
-  out.reserve(s.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int x = Base64Value(c);
-    if (x < 0) return Bad(what, "is not valid base64");
-    acc = (acc << 6) | static_cast<uint32_t>(x);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
+  auto out = Base64Decode(v.get_ref<const std::string&>());
+  if (!out.ok()) return Bad(what, "is not valid base64");
   return out;
 }
 
