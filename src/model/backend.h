@@ -15,6 +15,8 @@
 //   a shape that fits the declared one, and contents whose size agrees with shape and datatype, and that
 //   fixed-size contents are aligned for their type. `requested` holds indices into metadata().outputs;
 //   Execute appends exactly one tensor per requested index, in that order.
+// - native_rest() (model/native_rest.h): a backend whose framework has its own REST dialect on KServe's V1 paths
+//   (TensorFlow: TF Serving's API) returns it; the V1 front end then uses it instead of KServe's V1 codec.
 // - Thread safety: when thread_safe() is true (the default) Execute may be called concurrently from
 //   any number of threads; otherwise the model layer serializes calls. Execute never throws: a failure
 //   is a Status (the model layer also catches stray exceptions and turns them into kInternal).
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/native_rest.h"
 #include "tensor/infer_types.h"
 
 namespace inferd {
@@ -80,6 +83,13 @@ class Backend {
   // The tree ensemble this backend evaluates natively, for TreeSHAP (XGBoost, LightGBM, scikit-learn
   // trees); it lives as long as the backend. Default: none.
   virtual TreeEnsembleView tree_ensemble() const { return {}; }
+
+  // False when running the model on zeros at load (Model::WarmUp) would change its state (a TensorFlow signature
+  // that assigns variables); the first request then warms it up. Default: true.
+  virtual bool warm_up_safe() const { return true; }
+
+  // The framework's own REST dialect on V1 paths, owned by the backend; null (the default) when it has none.
+  virtual NativeRestApi* native_rest() const { return nullptr; }
 };
 
 // For backends that hand input buffers to a framework as raw memory: re-checks that input `index`

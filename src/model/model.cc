@@ -246,6 +246,11 @@ Status Model::InferAsync(InferRequest* request, InferResponse* response, InferDo
 Status Model::WarmUp() {
   // A model without declared inputs cannot be fed zeros; its own load() is its warm-up.
   if (dynamic_io_) return Status::Ok();
+  if (!backend_->warm_up_safe()) {
+    LOG_INFO("model '{}': no warm-up at load (running it would change its state); the first request warms it up",
+             name_);
+    return Status::Ok();
+  }
   // Zeros need a shape. Only the first (batch) dimension may be guessed (1); a model whose other
   // dimensions are unknown (a TorchScript file without config.pbtxt or model-settings.json) would be fed
   // a shape it may reject ("mat1 and mat2 shapes cannot be multiplied"), so its first request is its

@@ -462,7 +462,8 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   int64_t t0 = NowNs();
   auto m = LookupForInference(model_name, version);
   if (!m.ok()) return ReloadOrError(m.status(), req, model_name, version, Retry::kV1Predict, done, deferred);
-  if ((*m)->metadata().v1_passthrough) {  // custom Python models: the body goes to the model whole
+  // Custom Python models, and frameworks with their own dialect (TF Serving's): the body goes to the model whole.
+  if ((*m)->metadata().v1_passthrough || (*m)->backend().native_rest()) {
     Model& model = **m;
     InferTiming timing;
     auto out = v1_passthroughs_.Predict(model, PassThroughOf(req), &timing);
@@ -588,17 +589,21 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
     last = last.substr(0, colon);
   }
   std::string model, version;
+  // TF Serving's `.../metadata` (answered for models whose backend speaks its dialect: model/native_rest.h).
+  const bool metadata = verb.empty() && (n == 4 || n == 6) && last == "metadata";
   if (n == 3) {
     model = last;
-  } else if (n == 5 && seg[3] == "versions") {
+  } else if (n == 4 && metadata) {
     model = seg[2];
-    version = last;
+  } else if ((n == 5 || (n == 6 && metadata)) && seg[3] == "versions") {
+    model = seg[2];
+    version = n == 5 ? last : seg[4];
   } else {
     return Error(NotFound("unknown path " + std::string(path)));
   }
   if (verb.empty()) {
     if (!get) return MethodNotAllowed(req, path);
-    return ModelReadyResponse(model, version, /*v1=*/true);
+    return V1ModelGet(model, version, metadata, path);
   }
   if (!post) return MethodNotAllowed(req, path);
   if (verb == "predict") return V1Predict(req, model, version, done, deferred);
@@ -609,6 +614,25 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
     return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
   }
   return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
+}
+
+// GET /v1/models/<m>[/versions/<v>][/metadata]: KServe's readiness answer, or the model's own dialect's status and
+// metadata (model/native_rest.h) when its backend speaks one.
+RestResponse RestHandler::V1ModelGet(const std::string& model, const std::string& version, bool metadata,
+                                     std::string_view path) {
+  auto m = repo_->Get(model, version);
+  NativeRestApi* api = m.ok() ? (*m)->backend().native_rest() : nullptr;
+  if (!api) {
+    if (metadata) return Error(NotFound("unknown path " + std::string(path)));
+    return ModelReadyResponse(model, version, /*v1=*/true);
+  }
+  const std::string loaded = (*m)->metadata().versions.empty() ? "" : (*m)->metadata().versions.front();
+  auto out = metadata ? api->Metadata(model, loaded) : api->ModelStatus(model, loaded);
+  if (!out.ok()) return Error((*m)->WithModelName(out.status()));
+  RestResponse r = Json(std::move(out->body));
+  r.headers = std::move(out->headers);
+  r.status = out->status;
+  return r;
 }
 
 // Open Inference Protocol V2: server metadata, health, models and the repository extension.

@@ -132,6 +132,7 @@ class RestHandler {
   RestResponse ModelMetadataResponse(RestRequest& req, std::string_view model, std::string_view version, Done& done,
                                      bool* deferred);
   RestResponse ModelReadyResponse(std::string_view model, std::string_view version, bool v1);
+  RestResponse V1ModelGet(const std::string& model, const std::string& version, bool metadata, std::string_view path);
 
   ModelRepository* repo_;
   Metrics* metrics_;

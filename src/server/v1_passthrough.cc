@@ -56,6 +56,10 @@ std::unique_ptr<Backend> NewPassThroughOnlyBackend(std::string name, std::string
 
 StatusOr<PassThroughAnswer> V1PassThroughs::Predict(Model& model, const PassThroughCall& call,
                                                     InferTiming* timing) const {
+  if (NativeRestApi* api = model.backend().native_rest()) {  // the framework's own dialect (model/native_rest.h)
+    const V1PassThrough bound = [api](const PassThroughCall& c) { return api->Predict(c); };
+    return RunAsModelWork(model, bound, call, timing);
+  }
   auto it = by_name_.find(model.name());
   if (it == by_name_.end()) {
     return Internal("model '" + model.name() + "' takes V1 bodies whole but has no V1 pass-through");

@@ -6,7 +6,8 @@
 // Backend seam (model/backend.h) carries tensors only, so this path is a front-end adapter beside it:
 // - :predict: a model whose metadata().v1_passthrough is true has a V1PassThrough registered here under its
 //   name with Add (custom Python models: LoadPythonModels in backends/python/python_model_backend.h), and the
-//   REST front end sends its V1 bodies here.
+//   REST front end sends its V1 bodies here. So does a model whose backend speaks its framework's own dialect
+//   (Backend::native_rest(), model/native_rest.h: TF Serving's API for TensorFlow): Predict runs that instead.
 // - :explain: any model may have an explainer registered with AddExplainer (a Python model's explain(), a
 //   native explainer such as TreeSHAP or KernelSHAP, ART's attack); the REST front end sends
 //   `POST /v1/models/<m>:explain` bodies here. A model without a registered explainer goes to the
