@@ -91,15 +91,19 @@ namespace {
 void ResolveVersion(std::string* dir, std::string* version) {
   std::error_code ec;
   long best = -1;
+  std::string best_name;  // as written: TF Serving pads versions ("00000123")
   for (const auto& e : fs::directory_iterator(*dir, ec)) {
     if (!e.is_directory(ec)) continue;
     std::string n = e.path().filename().string();
     if (n.empty() || n.size() > 9 || !std::all_of(n.begin(), n.end(), ::isdigit)) continue;
-    best = std::max(best, std::stol(n));
+    if (std::stol(n) > best) {
+      best = std::stol(n);
+      best_name = n;
+    }
   }
   if (best >= 0) {
     *version = std::to_string(best);
-    *dir = (fs::path(*dir) / *version).string();
+    *dir = (fs::path(*dir) / best_name).string();
   } else {
     *version = "1";
   }
