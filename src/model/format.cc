@@ -51,6 +51,13 @@ StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& f
   std::vector<DetectedModel> found;
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    // Triton's layout for a SavedModel: <version>/model.savedmodel/saved_model.pb.
+    if (entry.is_directory(ec) && entry.path().filename() == "model.savedmodel" &&
+        (format.empty() || format == "tensorflow") && fs::is_regular_file(entry.path() / "saved_model.pb", ec)) {
+      found.push_back({"tensorflow", fs::absolute(entry.path() / "saved_model.pb", ec).string()});
+      names.push_back("model.savedmodel/saved_model.pb (tensorflow)");
+      continue;
+    }
     if (!entry.is_regular_file(ec)) continue;
     for (const std::string& f : FormatsOf(entry.path())) {
       // An explicit --model_format of xgboost also accepts a .bst, whatever its content looks like.
@@ -74,7 +81,7 @@ StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& f
   if (found.empty()) {
     return NotFound("no model file for " + which + " found in '" + dir +
                     "' (expected one of *.bst *.json *.ubj *.txt (LightGBM) *.joblib *.pkl *.pickle *.pmml "
-                    "model.pt model.onnx saved_model.pb)");
+                    "model.pt model.onnx saved_model.pb model.savedmodel/)");
   }
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

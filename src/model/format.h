@@ -3,7 +3,10 @@
 // Contract: pure filesystem inspection, no state; safe from any thread.
 //   sklearn  *.joblib *.pkl *.pickle      xgboost  *.bst *.json *.ubj
 //   lightgbm *.bst *.txt (LightGBM text)   pmml     *.pmml
-//   pytorch  model.pt                     onnx     model.onnx       tensorflow  saved_model.pb
+//   pytorch  model.pt                     onnx     model.onnx       tensorflow  saved_model.pb,
+//                                                                               model.savedmodel/saved_model.pb
+// (the last is Triton's layout: a SavedModel directory named model.savedmodel; TF Serving's numbered version
+// directories are resolved before detection, by the repository).
 // A *.bst file is LightGBM when its content is LightGBM's text format ("tree" header), XGBoost otherwise;
 // a *.txt file is LightGBM when it has that header and is ignored otherwise.
 // model-settings.json and explainer_background.json (KernelSHAP's background, explain/explainer.h) are never

@@ -13,6 +13,7 @@
 #include "backends/lightgbm/lightgbm_backend.h"
 #include "backends/python/python_model_backend.h"
 #include "backends/sklearn/sklearn_backend.h"
+#include "backends/tensorflow/tf_backend.h"  // plugin names only: no executor here
 #include "backends/xgboost/xgboost_backend.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
@@ -166,6 +167,8 @@ Status ModelServer::Start() {
 #ifdef INFERD_HAVE_ONNXRUNTIME
   impl_->registry.Register(NewPluginBackendFactory("onnx", kOnnxPluginLibrary, kOnnxPluginEntryPoint));
 #endif
+  impl_->registry.Register(
+      NewPluginBackendFactory("tensorflow", kTensorflowPluginLibrary, kTensorflowPluginEntryPoint));
   if (const char* f = std::getenv("INFERD_FAULT_INJECTION"); f && std::string(f) == "1") {
     impl_->registry.Register(NewFaultBackendFactory());
   }

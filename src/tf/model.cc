@@ -145,6 +145,16 @@ StatusOr<std::shared_ptr<const TfModel::Entry>> TfModel::Prepare(const std::stri
   return std::shared_ptr<const Entry>(std::move(entry));
 }
 
+StatusOr<bool> TfModel::Stateful(std::string_view signature) {
+  ASSIGN_OR_RETURN(auto found, FindSignature(signature));
+  const auto& [name, sig] = found;
+  std::vector<std::string> all;
+  for (const auto& [alias, _] : sig->outputs) all.push_back(alias);
+  ASSIGN_OR_RETURN(auto entry, Prepare(name, *sig, all));
+  if (!entry->status.ok()) return entry->status;
+  return entry->exe->stateful();
+}
+
 Status TfModel::Run(std::string_view signature, const std::vector<std::pair<std::string, Tensor>>& inputs,
                     const std::vector<std::string>& outputs, std::vector<Tensor>* results) {
   auto found = FindSignature(signature);

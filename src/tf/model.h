@@ -61,6 +61,10 @@ class TfModel {
   // The signature Run uses for `name` (see above), or NotFound listing the model's signatures.
   StatusOr<std::pair<std::string, const SignatureDef*>> FindSignature(std::string_view name) const;
 
+  // Whether running `signature` (all its outputs) assigns variables (a counter, a training step): compiles it as
+  // Run would (cached). Errors as Run's.
+  StatusOr<bool> Stateful(std::string_view signature);
+
   Status Run(std::string_view signature, const std::vector<std::pair<std::string, Tensor>>& inputs,
              const std::vector<std::string>& outputs, std::vector<Tensor>* results);
 

@@ -1,0 +1,153 @@
+// End-to-end: a real `inferd model-server` serving TensorFlow SavedModels written by TensorFlow (tests/data/tf),
+// asked over HTTP the way KServe users ask TF Serving (KServe's tensorflow runtime): TF Serving's REST API on the
+// V1 paths, plus V2 inference, a Triton-layout repository (model.savedmodel) and a stateful model.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "util/test_util.h"
+
+namespace inferd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+std::string TfData(const std::string& rel) { return std::string(INFERD_SOURCE_DIR) + "/tests/data/tf/" + rel; }
+
+class TensorflowRest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // The TF Serving layout KServe's samples use: the storageUri holds numbered version directories.
+    server_ = ServerProcess::StartReady(
+                  {"--model_name", "half_plus_two", "--model_dir", TfData("saved_model_half_plus_two_cpu")}, &error_)
+                  .release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(server_, nullptr) << error_; }
+  static int port() { return server_->http_port(); }
+
+  static inline ServerProcess* server_ = nullptr;
+  static inline std::string error_;
+};
+
+TEST_F(TensorflowRest, TfServingPredictAsKServeDocumentsIt) {
+  // KServe's tensorflow sample request shape and TF Serving's documented answer for half_plus_two.
+  auto r = HttpPost(port(), "/v1/models/half_plus_two:predict", R"({"instances": [1.0, 2.0, 5.0]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"predictions": [2.5, 3.0, 4.5]})"));
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  // Columnar, and through the versioned path.
+  r = HttpPost(port(), "/v1/models/half_plus_two/versions/123:predict", R"({"inputs": {"x": [[1.0], [3.0]]}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"outputs": [[2.5], [3.5]]})"));
+}
+
+TEST_F(TensorflowRest, StatusAndMetadataAsTfServingAnswersThem) {
+  auto r = HttpGet(port(), "/v1/models/half_plus_two");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  ASSERT_EQ(j["model_version_status"].size(), 1u) << r.body;
+  EXPECT_EQ(j["model_version_status"][0]["version"], "123");
+  EXPECT_EQ(j["model_version_status"][0]["state"], "AVAILABLE");
+  for (const char* path : {"/v1/models/half_plus_two/metadata", "/v1/models/half_plus_two/versions/123/metadata"}) {
+    r = HttpGet(port(), path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    j = Json::parse(r.body);
+    EXPECT_EQ(j["model_spec"]["name"], "half_plus_two");
+    EXPECT_EQ(j["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]["x"]["dtype"], "DT_FLOAT");
+  }
+  // KServe's other paths stay as they are.
+  r = HttpGet(port(), "/v2/models/half_plus_two");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = Json::parse(r.body);
+  EXPECT_EQ(j["platform"], "tensorflow_savedmodel");
+  EXPECT_EQ(j["inputs"][0]["name"], "x");
+  EXPECT_EQ(j["inputs"][0]["datatype"], "FP32");
+}
+
+TEST_F(TensorflowRest, V2Inference) {
+  auto r = HttpPost(port(), "/v2/models/half_plus_two/infer",
+                    R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 1], "data": [1, 2, 5]}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  EXPECT_EQ(j["outputs"][0]["name"], "y");
+  EXPECT_EQ(j["outputs"][0]["data"], Json::parse("[2.5, 3.0, 4.5]"));
+  // A shape that does not fit the declared [-1, 1] is a 400 naming the input.
+  r = HttpPost(port(), "/v2/models/half_plus_two/infer",
+               R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [3], "data": [1, 2, 5]}]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("x"), std::string::npos) << r.body;
+}
+
+TEST_F(TensorflowRest, BadRequestsAre400WithTfServingsErrorBody) {
+  for (const char* body : {R"({"instances": "x"})", R"({"signature_name": "nope", "instances": [1.0]})",
+                           R"({"instances": [1.0], "inputs": [1.0]})", R"({"instances": [[1.0], [[2.0]]]})",
+                           "{not json"}) {
+    auto r = HttpPost(port(), "/v1/models/half_plus_two:predict", body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    Json j = Json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
+  }
+  auto r = HttpPost(port(), "/v1/models/nosuch:predict", R"({"instances": [1.0]})");
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = HttpGet(port(), "/v1/models/nosuch/metadata");
+  EXPECT_EQ(r.status, 404) << r.body;
+  // The server is still serving.
+  r = HttpPost(port(), "/v1/models/half_plus_two:predict", R"({"instances": [2.0]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST(TensorflowRepository, TritonLayoutAndAStatefulModel) {
+  // A Triton model repository: <model>/<version>/model.savedmodel/ (the SavedModel's files), and TF Serving's
+  // counter (no default signature; signatures assign a variable) beside it.
+  fs::path repo = fs::temp_directory_path() / ("inferd_tf_repo_" + std::to_string(::getpid()));
+  fs::remove_all(repo);
+  fs::create_directories(repo / "half" / "1");
+  fs::copy(TfData("saved_model_half_plus_two_cpu/00000123"), repo / "half" / "1" / "model.savedmodel",
+           fs::copy_options::recursive);
+  fs::copy(TfData("saved_model_counter"), repo / "counter", fs::copy_options::recursive);
+  std::string error;
+  auto server = ServerProcess::StartReady({"--model_repository", repo.string()}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  const int port = server->http_port();
+  auto r = HttpPost(port, "/v2/models/half/infer",
+                    R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 1], "data": [1, 3]}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["outputs"][0]["data"], Json::parse("[2.5, 3.5]"));
+
+  // The counter was not run at load (no warm-up of a stateful model), so it starts at 0.
+  auto call = [&](const std::string& sig) {
+    auto resp = HttpPost(port, "/v1/models/counter:predict", R"({"signature_name": ")" + sig + R"(", "inputs": {}})");
+    EXPECT_EQ(resp.status, 200) << sig << ": " << resp.body;
+    return Json::parse(resp.body, nullptr, false);
+  };
+  Json first = call("get_counter");
+  ASSERT_TRUE(first.contains("outputs")) << first.dump();
+  EXPECT_EQ(first["outputs"], Json(0.0)) << first.dump();
+  call("incr_counter");
+  call("incr_counter");
+  EXPECT_EQ(call("get_counter")["outputs"], Json(2.0));
+  r = HttpPost(port, "/v1/models/counter:predict", R"({"signature_name": "incr_counter_by", "inputs": {"delta": 3}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(call("get_counter")["outputs"], Json(5.0));
+  // V2 runs the default signature, which the counter does not have: it declares no inputs, so any input is a 400.
+  r = HttpGet(port, "/v2/models/counter");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["inputs"], Json::array()) << r.body;
+  r = HttpPost(port, "/v2/models/counter/infer",
+               R"({"inputs": [{"name": "delta", "datatype": "FP32", "shape": [1], "data": [1]}]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(call("get_counter")["outputs"], Json(5.0));  // and nothing ran
+  server.reset();
+  fs::remove_all(repo);
+}
+
+}  // namespace
+}  // namespace inferd::testing
