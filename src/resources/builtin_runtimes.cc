@@ -1,7 +1,7 @@
 // resources/builtin_runtimes.cc: inferd's built-in ClusterServingRuntimes.
 //
 // Every built-in runs `inferd model-server` (the one binary serves sklearn, xgboost, lightgbm, TorchScript,
-// ONNX and Python model classes) and speaks v1, v2 and grpc-v2; kserve-tritonserver serves the storageUri as
+// ONNX, TensorFlow SavedModels and Python model classes) and speaks v1, v2 and grpc-v2; kserve-tritonserver serves the storageUri as
 // a Triton model repository (--model_repository) and, like KServe's, speaks v2 and grpc-v2 only. KServe's
 // runtime names are kept so that InferenceServices naming them with `runtime:` work unchanged.
 #include "resources/resources.h"
@@ -72,6 +72,11 @@ std::vector<Json> BuiltinClusterServingRuntimes() {
        Serves::kPython},
       {"kserve-tritonserver", "Triton model repositories (a subdirectory per model: TorchScript, ONNX), V2 only",
        {{"triton", "2"}}, Serves::kRepository},
+      // KServe's runs TF Serving (formats tensorflow 1 and 2); inferd runs SavedModels on its own executor and
+      // answers TF Serving's REST API on the V1 paths (backends/tensorflow/tf_backend.h). KServe's also lists
+      // grpc-v1 (TF Serving's gRPC PredictionService), which inferd does not serve: not listed here.
+      {"kserve-tensorflow-serving", "TensorFlow SavedModels (saved_model.pb, TF Serving's version directories)",
+       {{"tensorflow", "1"}, {"tensorflow", "2"}}},
   };
   std::vector<Json> out;
   try {

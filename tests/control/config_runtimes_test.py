@@ -88,7 +88,8 @@ class ConfigRuntimesTest(ApplyMixin, unittest.TestCase):
 
     def test_1_named_runtime_serves_and_others_are_not_auto_selected(self):
         out = self.apply(render("kserve-runtimes"))
-        for name in ("inferd-sklearn", "inferd-xgboost", "inferd-lightgbm", "inferd-pytorch", "inferd-onnx"):
+        for name in ("inferd-sklearn", "inferd-xgboost", "inferd-lightgbm", "inferd-pytorch", "inferd-onnx",
+                     "inferd-tensorflow"):
             self.assertIn("clusterservingruntime.serving.kserve.io/%s created" % name, out)
             rt = self.runtime(name)
             self.assertTrue(all(f["autoSelect"] is False for f in rt["spec"]["supportedModelFormats"]), rt)
@@ -117,7 +118,9 @@ class ConfigRuntimesTest(ApplyMixin, unittest.TestCase):
         self.apply(render("kserve-runtimes-preferred"))
         cases = [("pref-xgb", "xgboost", os.path.join(MODELS, "xgb_iris_softprob"), "inferd-xgboost"),
                  ("pref-lgbm", "lightgbm", self.lgbm_dir, "inferd-lightgbm"),
-                 ("pref-sk", "sklearn", os.path.join(MODELS, "sklearn", "sklearn-iris-logreg"), "inferd-sklearn")]
+                 ("pref-sk", "sklearn", os.path.join(MODELS, "sklearn", "sklearn-iris-logreg"), "inferd-sklearn"),
+                 ("pref-tf", "tensorflow", os.path.join(SOURCE_DIR, "tests", "data", "tf", "saved_model_half_plus_two_cpu"),
+                  "inferd-tensorflow")]
         if os.path.isdir(os.path.join(DL_MODELS, "repo", "onnx-mlp")):
             cases.append(("pref-onnx", "onnx", os.path.join(DL_MODELS, "repo", "onnx-mlp"), "inferd-onnx"))
         if os.path.isdir(os.path.join(DL_MODELS, "repo", "torch-mlp2")):
@@ -134,7 +137,8 @@ class ConfigRuntimesTest(ApplyMixin, unittest.TestCase):
         docs = [d for d in yaml.safe_load_all(render("kserve-runtimes-preferred")) if d]
         models = {"inferd-sklearn": os.path.join(MODELS, "sklearn", "sklearn-iris-logreg"),
                   "inferd-xgboost": os.path.join(MODELS, "xgb_iris_softprob"),
-                  "inferd-lightgbm": self.lgbm_dir}
+                  "inferd-lightgbm": self.lgbm_dir,
+                  "inferd-tensorflow": os.path.join(SOURCE_DIR, "tests", "data", "tf", "saved_model_half_plus_two_cpu")}
         tried = 0
         for rt in docs:
             name = rt["metadata"]["name"]
@@ -180,7 +184,8 @@ class KubectlApplyKTest(unittest.TestCase):
         serve = kube_fixture.KubeServe(os.path.join(tmp, "data"))
         try:
             overlays = os.path.join(SOURCE_DIR, "config", "overlays")
-            names = ("inferd-lightgbm", "inferd-onnx", "inferd-pytorch", "inferd-sklearn", "inferd-xgboost")
+            names = ("inferd-lightgbm", "inferd-onnx", "inferd-pytorch", "inferd-sklearn", "inferd-tensorflow",
+                     "inferd-xgboost")
             for overlay, verb, auto in [("kserve-runtimes", "created", "false"),
                                         ("kserve-runtimes", "unchanged", "false"),
                                         ("kserve-runtimes-preferred", "configured", "true")]:

@@ -360,6 +360,66 @@ spec:
                 for a, b in zip(outs[oname], flat):
                     self.assertAlmostEqual(a, b, places=4)
 
+    def test_04b_tensorflow_kserve_samples(self):
+        # KServe's docs/samples/v1beta1/tensorflow/tensorflow.yaml and canary.yaml as published, but for storageUri
+        # (the flowers models are on GCS): TF Serving's half_plus_two, then half_plus_three as the canary.
+        tf_data = os.path.join(g.SOURCE_DIR, "tests", "data", "tf")
+        sample = """
+apiVersion: "serving.kserve.io/v1beta1"
+kind: "InferenceService"
+metadata:
+  name: "flower-sample"
+  annotations:
+    serving.kserve.io/enable-metric-aggregation:  "true"
+    serving.kserve.io/enable-prometheus-scraping: "true"
+spec:
+  predictor:
+    tensorflow:
+      storageUri: "file://%s"
+""" % os.path.join(tf_data, "saved_model_half_plus_two_cpu")
+        self.apply(sample)
+        obj = self.serve.wait_ready("flower-sample")
+        self.assertEqual(obj["status"]["inferd"]["runtime"], "kserve-tensorflow-serving")
+        # TF Serving's REST API, as KServe users call it through the service's host.
+        r = self.serve.gw("POST", "/v1/models/flower-sample:predict", host="flower-sample.default.example.com",
+                          json={"instances": [1.0, 2.0, 5.0]})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json(), {"predictions": [2.5, 3.0, 4.5]})
+        r = self.serve.gw("GET", "/v1/models/flower-sample", host="flower-sample.default.example.com")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["model_version_status"][0]["state"], "AVAILABLE")
+        r = self.serve.gw("GET", "/v1/models/flower-sample/metadata", host="flower-sample.default.example.com")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIn("serving_default", r.json()["metadata"]["signature_def"]["signature_def"])
+        # canary.yaml: 20% to the new model.
+        canary = """
+apiVersion: "serving.kserve.io/v1beta1"
+kind: "InferenceService"
+metadata:
+  name: "flower-sample"
+spec:
+  predictor:
+    canaryTrafficPercent: 20
+    tensorflow:
+      storageUri: "file://%s"
+""" % os.path.join(tf_data, "saved_model_half_plus_three")
+        self.apply(canary)
+
+        def split(o):
+            t = o.get("status", {}).get("components", {}).get("predictor", {}).get("traffic", [])
+            return is_ready(o) and sorted(x["percent"] for x in t) == [20, 80]
+        self.serve.wait("flower-sample", split, what="a 20/80 split")
+        seen = {}
+        for _ in range(60):
+            r = self.serve.gw("POST", "/v1/models/flower-sample:predict", host="flower-sample.default.example.com",
+                              json={"instances": [1.0]})
+            self.assertEqual(r.status_code, 200, r.text)
+            y = r.json()["predictions"][0]
+            seen[y] = seen.get(y, 0) + 1
+        self.assertEqual(set(seen), {2.5, 3.5}, seen)  # half plus two (old) and half plus three (canary)
+        self.assertGreater(seen[2.5], seen[3.5], seen)
+        self.assertEqual(self.serve.cli("delete", "isvc", "flower-sample")[0], 0)
+
     # ---- failures ---------------------------------------------------------------------------------
     def test_05_model_that_fails_to_load(self):
         self.apply("""
@@ -404,18 +464,18 @@ spec:
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
-  name: tf-model
+  name: pmml-model
 spec:
   predictor:
     model:
       modelFormat:
-        name: tensorflow
+        name: pmml
       storageUri: file:///tmp
 """)
-        obj = self.serve.wait("tf-model", lambda o: "lastFailureInfo" in o.get("status", {}).get("modelStatus", {}),
+        obj = self.serve.wait("pmml-model", lambda o: "lastFailureInfo" in o.get("status", {}).get("modelStatus", {}),
                               what="NoSupportingRuntime")
         self.assertEqual(obj["status"]["modelStatus"]["lastFailureInfo"]["reason"], "NoSupportingRuntime")
-        self.serve.cli("delete", "isvc", "tf-model")
+        self.serve.cli("delete", "isvc", "pmml-model")
 
     def test_08_invalid_specs_refused_with_the_field(self):
         rc, out, err = self.serve.cli("apply", "-f", "-", stdin="""

@@ -113,7 +113,7 @@ TEST(BuiltinRuntimes, AreValidClusterServingRuntimes) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"kserve-sklearnserver", "kserve-xgbserver", "kserve-lgbserver",
                                              "kserve-torchserve", "kserve-onnxserver", "kserve-pythonserver",
-                                             "kserve-tritonserver"}));
+                                             "kserve-tritonserver", "kserve-tensorflow-serving"}));
   EXPECT_EQ(builtins[5]["spec"]["containers"][0]["args"][1], Json("--python=/mnt/models/model.py"));
   EXPECT_EQ(builtins[0]["spec"]["containers"][0]["args"][1], Json("--model_dir=/mnt/models"));
   // Triton: the storageUri is a model repository; v2 and grpc-v2 only, as KServe's kserve-tritonserver.
@@ -143,9 +143,16 @@ TEST(BuiltinRuntimes, AutoSelectEachFormat) {
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(none.status().message().rfind("NoSupportingRuntime: ", 0), 0u);
-  // Nobody speaks grpc-v1; tensorflow is not built in.
+  // Nobody speaks grpc-v1 (TF Serving's gRPC API included); tensorflow 1 and 2 are built in (TF Serving's REST).
   EXPECT_EQ(SelectRuntime(Model("sklearn", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(SelectRuntime(Model("tensorflow"), {}, builtins).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(SelectRuntime(Model("tensorflow", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
+  for (const char* version : {"", "1", "2"}) {
+    auto tf = SelectRuntime(Model("tensorflow", version), {}, builtins);
+    ASSERT_TRUE(tf.ok()) << version << ": " << tf.status().message();
+    EXPECT_EQ(tf->name, "kserve-tensorflow-serving");
+  }
+  EXPECT_EQ(SelectRuntime(Model("tensorflow", "3"), {}, builtins).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(SelectRuntime(Model("pmml"), {}, builtins).status().code(), StatusCode::kNotFound);
   // triton (version 2, as KServe's): v2 and grpc-v2 only.
   for (const char* protocol : {"v2", "grpc-v2"}) {
     auto r = SelectRuntime(Model("triton", "2", protocol), {}, builtins);
