@@ -5,7 +5,8 @@
 // - RevisionScaler owns one revision's KPA metric window and decider state (autoscaler/autoscaler.h), or,
 //   for scaleMetric cpu|memory (KServe's raw mode, HPA class), its HPA state and resource samples. It reads
 //   the gateway's per-revision counters (gateway::RevisionStats, shared with the gateway) and, in raw mode,
-//   /proc/<pid>/stat and /proc/<pid>/statm of the ready replicas.
+//   /proc/<pid>/stat and /proc/<pid>/statm of the ready replicas, summed over each replica's process and its
+//   children (a model server's --processes copies, as a pod's cgroup counts them).
 // - Update samples at most once per kSampleEvery (the KPA's 1-second buckets) and decides every kDecideEvery,
 //   or at once when `activation` (a request is held with no ready replica); between decisions it returns the
 //   last one. Time comes from the caller (steady-clock ns): the class reads no clock itself.
