@@ -22,7 +22,8 @@
 # about a tenth (the targets' ratios depend on it: docs/benchmarks.md).
 # SERVE=1: also both through `inferd serve`'s gateway (what a KServe user runs): an InferenceService whose
 # predictor is the model alone (gw-predictor), and one with the same transformer and the annotation
-# `inferd.io/transformer: in-process` (gw-inprocess), whose predictor replica runs as `--processes N`
+# `inferd.io/transformer: in-process` (gw-inprocess), whose predictor replica runs as `--processes N`, and the same
+# with `inferd.io/processes: "1"` (gw-inprocess-1p: one process, on the Unix socket, as before `--processes`)
 # (docs/pipeline.md#processes-under-inferd-serve; SERVE_PROCESSES sets the annotation inferd.io/processes, default:
 # none, i.e. one per CPU up to 4). One replica each (min = max = 1); the CPU per request is the replica's processes'
 # and inferd serve's (the gateway), the same for both. V1 only.
@@ -160,12 +161,14 @@ YAML
   }
   procs=""
   [[ -n ${SERVE_PROCESSES:-} ]] && procs=", \"inferd.io/processes\": \"$SERVE_PROCESSES\""
-  { isvc gw-predictor "" ""
-    isvc gw-inprocess "\"inferd.io/transformer\": \"in-process\"$procs" "  transformer:
+  transformer="  transformer:
     containers:
       - name: kserve-container
         image: example/passthrough:1
         command: [\"/usr/bin/python3\", \"$ROOT/tests/data/passthrough_transformer.py\"]"
+  { isvc gw-predictor "" ""
+    isvc gw-inprocess "\"inferd.io/transformer\": \"in-process\"$procs" "$transformer"
+    isvc gw-inprocess-1p "\"inferd.io/transformer\": \"in-process\", \"inferd.io/processes\": \"1\"" "$transformer"
   } | cli apply -f - >/dev/null || die "inferd apply failed"
   # gw_pids NAME: the pids of the service's replica (its first process, then the copies), once it answers.
   gw_pids() {
@@ -183,10 +186,12 @@ YAML
     echo "$pid $(cat "/proc/$pid/task/$pid/children" 2>/dev/null || true)"
   }
   read -ra PIDS_GW_PRED <<<"$(gw_pids gw-predictor)"
+  read -ra PIDS_GW_IN1 <<<"$(gw_pids gw-inprocess-1p)"
   gw_pids gw-inprocess >/dev/null
   sleep 3  # the copies listen once their models are loaded
   read -ra PIDS_GW_IN <<<"$(gw_pids gw-inprocess)"
-  log "gw-predictor: ${#PIDS_GW_PRED[@]} process(es); gw-inprocess: ${#PIDS_GW_IN[@]} process(es)"
+  log "gw-predictor: ${#PIDS_GW_PRED[@]} process(es); gw-inprocess: ${#PIDS_GW_IN[@]} process(es);" \
+    "gw-inprocess-1p: ${#PIDS_GW_IN1[@]} process(es)"
 fi
 for p in $P_PRED $P_SEP $P_SEP2 $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
 want=$(curl -sf -XPOST "http://127.0.0.1:$P_PRED/v1/models/mnist:predict" -d @"$WORK/body.json")
@@ -196,7 +201,7 @@ for p in $P_SEP $P_IN; do
     || die "the transformer on port $p answers differently from the predictor"
 done
 if [[ ${SERVE:-0} == 1 ]]; then
-  for n in gw-predictor gw-inprocess; do
+  for n in gw-predictor gw-inprocess gw-inprocess-1p; do
     got=$(curl -sf -XPOST -H "Host: $n.default.example.com" "http://127.0.0.1:$P_GW/v1/models/$n:predict" \
             -d @"$WORK/body.json") || die "$n failed through the gateway"
     /usr/bin/python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); import numpy as np; np.testing.assert_allclose(a["predictions"], b["predictions"], rtol=1e-5)' "$want" "$got" \
@@ -249,6 +254,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
                                  "$PID_SERVE" "${PIDS_GW_PRED[@]}")" >>"$results"
     echo "$r v1 gw-inprocess $(HOST=gw-inprocess.default.example.com run /v1/models/gw-inprocess:predict "$P_GW" \
                                  "$PID_SERVE" "${PIDS_GW_IN[@]}")" >>"$results"
+    echo "$r v1 gw-inprocess-1p $(HOST=gw-inprocess-1p.default.example.com run \
+                                    /v1/models/gw-inprocess-1p:predict "$P_GW" "$PID_SERVE" "${PIDS_GW_IN1[@]}")" \
+      >>"$results"
   fi
   echo "$r v2 predictor $(run $V2 "$P_PRED" "$PID_PRED")" >>"$results"
   echo "$r v2 separate $(run $V2 "$P_SEP2" "$PID_SEP2" "$PID_PRED")" >>"$results"
@@ -267,11 +275,11 @@ rounds = sorted(by[("v1", "predictor")])
 print("transformer_bench: CNN width %s, %d rounds, %s cores, load average %s at the start, %s at the end" % (
     sys.argv[4], len(rounds), sys.argv[2], sys.argv[5], sys.argv[3]))
 for proto in ("v1", "v2"):
-    for name in ("predictor", "separate", "inprocess", "pair", "gw-predictor", "gw-inprocess"):
+    for name in ("predictor", "separate", "inprocess", "pair", "gw-predictor", "gw-inprocess", "gw-inprocess-1p"):
         if (proto, name) not in by:
             continue
         v = by[(proto, name)].values()
-        print("  %s %-10s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
+        print("  %s %-15s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
             proto, name, med([x[0] for x in v]), med([x[1] for x in v]) / 1000, med([x[2] for x in v])))
     ratio = lambda a, b, i: med([by[(proto, a)][r][i] / by[(proto, b)][r][i] for r in rounds])
     print("  %s in-process over the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request "
@@ -286,6 +294,11 @@ for proto in ("v1", "v2"):
                   proto, 100 * (ratio("gw-inprocess", "gw-predictor", 0) - 1),
                   100 * (ratio("gw-inprocess", "gw-predictor", 1) - 1),
                   100 * (ratio("gw-inprocess", "gw-predictor", 2) - 1)))
+        print("  %s through the gateway, in-process as one process (inferd.io/processes: 1, on the Unix socket) over "
+              "the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request" % (
+                  proto, 100 * (ratio("gw-inprocess-1p", "gw-predictor", 0) - 1),
+                  100 * (ratio("gw-inprocess-1p", "gw-predictor", 1) - 1),
+                  100 * (ratio("gw-inprocess-1p", "gw-predictor", 2) - 1)))
     if (proto, "pair") in by:
         print("  %s in-process --processes 2 over the predictor alone: %+.1f%% req/s, %+.1f%% p50, "
               "%+.1f%% CPU per request; vs separate: %.2fx req/s, %.2fx less CPU" % (
