@@ -293,7 +293,7 @@ int AvailableCores() {
 }
 
 // A predictor replica whose `inferd model-server` runs Python serves as N processes on its REST port (see the
-// contract and docs/pipeline.md#processes-under-inferd-serve). `rest` holds the model server's flags, Python's included.
+// contract and docs/pipeline.md#processes-under-inferd-serve). `rest`: the model server's flags, Python's included.
 Status SetProcessesFlag(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
   if (in.spec->component != "predictor" || in.spec->multi_model) return Status::Ok();
   if (!HasFlag(rest, "--python") && !HasFlag(rest, "--python_module")) return Status::Ok();  // native: no GIL
@@ -703,9 +703,7 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   return r;
 }
 
-bool ServesUds(const supervisor::ReplicaSpec& r) {
-  return std::any_of(r.argv.begin(), r.argv.end(), [](const std::string& a) { return a.starts_with("--uds="); });
-}
+bool ServesUds(const supervisor::ReplicaSpec& r) { return HasFlag(r.argv, "--uds"); }
 
 int ReplicaGpus(const resources::ComponentSpec& spec, const resources::Json* runtime) {
   if (spec.gpus) return *spec.gpus;

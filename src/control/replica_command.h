@@ -127,7 +127,7 @@ inline constexpr int kDefaultProcessesCap = 4;
 inline constexpr int kMaxProcesses = 64;
 
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);
-// Whether the replica serves REST on a Unix socket too (its argv has --uds=; a multi-process one does not).
+// Whether the replica serves REST on a Unix socket too (its argv has --uds; a multi-process one does not).
 bool ServesUds(const supervisor::ReplicaSpec& r);
 
 // A transformer that runs inside the predictor's replicas (one `inferd model-server` with the native model

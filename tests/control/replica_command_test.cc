@@ -714,7 +714,8 @@ StatusOr<supervisor::ReplicaSpec> InProcessReplica(int cores, std::map<std::stri
 }
 
 int Count(const std::vector<std::string>& v, std::string_view prefix) {
-  return static_cast<int>(std::count_if(v.begin(), v.end(), [&](const std::string& a) { return a.starts_with(prefix); }));
+  auto starts = [&](const std::string& a) { return a.starts_with(prefix); };
+  return static_cast<int>(std::count_if(v.begin(), v.end(), starts));
 }
 
 TEST(ReplicaProcessesTest, InProcessTransformerServesAsOneProcessPerCoreUpToTheCap) {
