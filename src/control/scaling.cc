@@ -90,7 +90,6 @@ std::optional<double> SumOverReplica(int pid, std::optional<double> (*f)(int)) {
 }
 
 std::optional<double> CpuSeconds(int pid) { return SumOverReplica(pid, ProcessCpuSeconds); }
-std::optional<double> RssBytes(int pid) { return SumOverReplica(pid, ProcessRssBytes); }
 
 constexpr int64_t kSlackNs = 50'000'000;  // a pass a little early still counts as on time
 constexpr int64_t kResourceWindowNs = 15'000'000'000;  // raw mode: average usage over 15 s (metrics-server's)
@@ -219,7 +218,7 @@ void RevisionScaler::SampleResources(const Inputs& in) {
       if (prev == cpu_seen_.end() || in.now_ns <= prev->second.second) continue;  // needs two readings
       sum += std::max(0.0, *s - prev->second.first) / (static_cast<double>(in.now_ns - prev->second.second) / 1e9);
       ++n;
-    } else if (auto r = RssBytes(pid)) {
+    } else if (auto r = ReplicaRssBytes(pid)) {
       sum += *r;
       ++n;
     }
@@ -271,5 +270,7 @@ int RevisionScaler::Update(const Inputs& in) {
   reason_ = d.reason;
   return desired_;
 }
+
+std::optional<double> ReplicaRssBytes(int pid) { return SumOverReplica(pid, ProcessRssBytes); }
 
 }  // namespace inferd::control

@@ -94,4 +94,8 @@ class RevisionScaler {
   std::deque<std::pair<int64_t, double>> resource_samples_;
 };
 
+// Resident bytes of a replica (raw memory mode): its process and its children, the copies of a model server's
+// --processes (from /proc/<pid>/statm and /proc/<pid>/task/<pid>/children); nullopt when `pid` cannot be read.
+std::optional<double> ReplicaRssBytes(int pid);
+
 }  // namespace inferd::control
