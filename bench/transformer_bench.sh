@@ -20,6 +20,13 @@
 # ROUNDS (3), CONNS (8), KEEP_WORK=1, WIDTH (16): the channels of the CNN's first convolution (the second has
 # twice as many), i.e. the model's cost: 16 is the ~1.2 ms model of the figures, 8 about a third of it, 4
 # about a tenth (the targets' ratios depend on it: docs/benchmarks.md).
+# SERVE=1: also both through `inferd serve`'s gateway (what a KServe user runs): an InferenceService whose
+# predictor is the model alone (gw-predictor), and one with the same transformer and the annotation
+# `inferd.io/transformer: in-process` (gw-inprocess), whose predictor replica runs as `--processes N`, and the same
+# with `inferd.io/processes: "1"` (gw-inprocess-1p: one process, on the Unix socket, as before `--processes`)
+# (docs/pipeline.md#processes-under-inferd-serve; SERVE_PROCESSES sets the annotation inferd.io/processes, default:
+# none, i.e. one per CPU up to 4). One replica each (min = max = 1); the CPU per request is the replica's processes'
+# and inferd serve's (the gateway), the same for both. V1 only.
 # Needs /usr/bin/python3 with torch (the model is made here), wrk, curl.
 # Exit status: 0 when it ran (whatever the targets say), 1 when something could not run.
 set -euo pipefail
@@ -125,6 +132,67 @@ if [[ ${PAIR:-0} == 1 ]]; then
   done
   (($(grep -c 'inferd model-server listening' "$WORK/pair.log") >= 2)) || die "the second process did not listen"
 fi
+# SERVE=1: the same two through inferd serve's gateway (see the top).
+if [[ ${SERVE:-0} == 1 ]]; then
+  start_server serve 'inferd serve listening http_port=([0-9]+) grpc_port=[0-9]+ api_port=([0-9]+)' \
+    "$INFERD" serve --data_dir "$WORK/data" --http_port 0 --grpc_port 0 --api_port 0
+  P_GW=${PORTS[0]}
+  PID_SERVE=${PIDS[-1]}
+  cli() { "$INFERD" "$@" --data_dir "$WORK/data"; }
+  isvc() {  # NAME ANNOTATIONS TRANSFORMER
+    cat <<YAML
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: $1
+  annotations: {$2}
+spec:
+  predictor:
+    minReplicas: 1
+    maxReplicas: 1
+    containers:
+      - name: kserve-container
+        image: inferd
+        command: ["inferd", "model-server"]
+        args: ["--model_dir=$WORK/mnist", "--model_name={{.Name}}"]
+$3
+---
+YAML
+  }
+  procs=""
+  [[ -n ${SERVE_PROCESSES:-} ]] && procs=", \"inferd.io/processes\": \"$SERVE_PROCESSES\""
+  transformer="  transformer:
+    containers:
+      - name: kserve-container
+        image: example/passthrough:1
+        command: [\"/usr/bin/python3\", \"$ROOT/tests/data/passthrough_transformer.py\"]"
+  { isvc gw-predictor "" ""
+    isvc gw-inprocess "\"inferd.io/transformer\": \"in-process\"$procs" "$transformer"
+    isvc gw-inprocess-1p "\"inferd.io/transformer\": \"in-process\", \"inferd.io/processes\": \"1\"" "$transformer"
+  } | cli apply -f - >/dev/null || die "inferd apply failed"
+  # gw_pids NAME: the pids of the service's replica (its first process, then the copies), once it answers.
+  gw_pids() {
+    local code="" pid="" i
+    for ((i = 0; i < 900; i++)); do
+      code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $1.default.example.com" -d @"$WORK/body.json" \
+               "http://127.0.0.1:$P_GW/v1/models/$1:predict" || true)
+      [[ $code == 200 ]] && break
+      sleep 0.2
+    done
+    [[ $code == 200 ]] || die "$1 did not answer through the gateway within 180 s (last: $code)"
+    pid=$(cli get isvc "$1" -o json | /usr/bin/python3 -c \
+            'import json,sys; print(json.load(sys.stdin)["status"]["inferd"]["replicas"][0]["pid"])') ||
+      die "no replica pid for $1"
+    echo "$pid $(cat "/proc/$pid/task/$pid/children" 2>/dev/null || true)"
+  }
+  read -ra PIDS_GW_PRED <<<"$(gw_pids gw-predictor)"
+  read -ra PIDS_GW_IN1 <<<"$(gw_pids gw-inprocess-1p)"
+  gw_pids gw-inprocess >/dev/null
+  sleep 3  # the copies listen once their models are loaded
+  read -ra PIDS_GW_IN <<<"$(gw_pids gw-inprocess)"
+  log "gw-predictor: ${#PIDS_GW_PRED[@]} process(es); gw-inprocess: ${#PIDS_GW_IN[@]} process(es);" \
+    "gw-inprocess-1p: ${#PIDS_GW_IN1[@]} process(es)"
+fi
 for p in $P_PRED $P_SEP $P_SEP2 $P_IN; do wait_ready "http://127.0.0.1:$p/v2/health/ready"; done
 want=$(curl -sf -XPOST "http://127.0.0.1:$P_PRED/v1/models/mnist:predict" -d @"$WORK/body.json")
 for p in $P_SEP $P_IN; do
@@ -132,6 +200,14 @@ for p in $P_SEP $P_IN; do
   /usr/bin/python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); import numpy as np; np.testing.assert_allclose(a["predictions"], b["predictions"], rtol=1e-5)' "$want" "$got" \
     || die "the transformer on port $p answers differently from the predictor"
 done
+if [[ ${SERVE:-0} == 1 ]]; then
+  for n in gw-predictor gw-inprocess gw-inprocess-1p; do
+    got=$(curl -sf -XPOST -H "Host: $n.default.example.com" "http://127.0.0.1:$P_GW/v1/models/$n:predict" \
+            -d @"$WORK/body.json") || die "$n failed through the gateway"
+    /usr/bin/python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); import numpy as np; np.testing.assert_allclose(a["predictions"], b["predictions"], rtol=1e-5)' "$want" "$got" \
+      || die "$n answers differently from the predictor"
+  done
+fi
 
 # cpu_ticks PID...: user+system clock ticks the processes have used so far.
 cpu_ticks() {
@@ -144,7 +220,7 @@ cpu_ticks() {
 }
 TCK=$(getconf CLK_TCK)
 
-# run PATH PORT PID...: "rps p50_us cpu_us_per_request" of one wrk run (errors make the run fail); the CPU is
+# run PATH PORT PID...: "rps p50_us cpu_us_per_request" of one wrk run (with HOST set, that Host header) (errors make the run fail); the CPU is
 # what the serving processes PID... used during the run, per request: the cost a loaded machine cannot
 # blur (req/s and p50 depend on what else runs).
 run() {
@@ -152,7 +228,9 @@ run() {
   shift 2
   [[ $path == /v2/* ]] && body=$WORK/body_v2.json
   c0=$(cpu_ticks "$@")
-  out=$(WRK_BODY_FILE="$body" timeout -k 5 $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" \
+  local host=()
+  [[ -n ${HOST:-} ]] && host=(-H "Host: $HOST")
+  out=$(WRK_BODY_FILE="$body" timeout -k 5 $((DURATION + 30)) wrk -t1 -c"$CONNS" -d"${DURATION}s" "${host[@]}" \
           -s "$ROOT/bench/wrk_post.lua" "http://127.0.0.1:$port$path" 2>&1) || die "wrk failed: $out"
   c1=$(cpu_ticks "$@")
   line=$(grep -m1 '^WRK_RESULT' <<<"$out") || die "no WRK_RESULT: $out"
@@ -171,6 +249,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "$r v1 separate $(run $V1 "$P_SEP" "$PID_SEP" "$PID_PRED")" >>"$results"
   echo "$r v1 inprocess $(run $V1 "$P_IN" "$PID_IN")" >>"$results"
   [[ ${PAIR:-0} == 1 ]] && echo "$r v1 pair $(run $V1 "$P_PAIR" "$PID_PAIR_A" "$PID_PAIR_B")" >>"$results"
+  if [[ ${SERVE:-0} == 1 ]]; then
+    echo "$r v1 gw-predictor $(HOST=gw-predictor.default.example.com run /v1/models/gw-predictor:predict "$P_GW" \
+                                 "$PID_SERVE" "${PIDS_GW_PRED[@]}")" >>"$results"
+    echo "$r v1 gw-inprocess $(HOST=gw-inprocess.default.example.com run /v1/models/gw-inprocess:predict "$P_GW" \
+                                 "$PID_SERVE" "${PIDS_GW_IN[@]}")" >>"$results"
+    echo "$r v1 gw-inprocess-1p $(HOST=gw-inprocess-1p.default.example.com run \
+                                    /v1/models/gw-inprocess-1p:predict "$P_GW" "$PID_SERVE" "${PIDS_GW_IN1[@]}")" \
+      >>"$results"
+  fi
   echo "$r v2 predictor $(run $V2 "$P_PRED" "$PID_PRED")" >>"$results"
   echo "$r v2 separate $(run $V2 "$P_SEP2" "$PID_SEP2" "$PID_PRED")" >>"$results"
   echo "$r v2 inprocess $(run $V2 "$P_IN" "$PID_IN")" >>"$results"
@@ -188,11 +275,11 @@ rounds = sorted(by[("v1", "predictor")])
 print("transformer_bench: CNN width %s, %d rounds, %s cores, load average %s at the start, %s at the end" % (
     sys.argv[4], len(rounds), sys.argv[2], sys.argv[5], sys.argv[3]))
 for proto in ("v1", "v2"):
-    for name in ("predictor", "separate", "inprocess", "pair"):
+    for name in ("predictor", "separate", "inprocess", "pair", "gw-predictor", "gw-inprocess", "gw-inprocess-1p"):
         if (proto, name) not in by:
             continue
         v = by[(proto, name)].values()
-        print("  %s %-10s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
+        print("  %s %-15s %8.0f req/s   p50 %6.2f ms   CPU %5d us/request" % (
             proto, name, med([x[0] for x in v]), med([x[1] for x in v]) / 1000, med([x[2] for x in v])))
     ratio = lambda a, b, i: med([by[(proto, a)][r][i] / by[(proto, b)][r][i] for r in rounds])
     print("  %s in-process over the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request "
@@ -201,6 +288,17 @@ for proto in ("v1", "v2"):
                                        100 * (ratio("inprocess", "predictor", 2) - 1)))
     print("  %s in-process vs separate transformer: %.2fx req/s, %.2fx less CPU per request (target: >= 2x)"
           % (proto, ratio("inprocess", "separate", 0), ratio("separate", "inprocess", 2)))
+    if (proto, "gw-inprocess") in by:
+        print("  %s through inferd serve's gateway, in-process (--processes) over the predictor alone: %+.1f%% req/s, "
+              "%+.1f%% p50, %+.1f%% CPU per request (gateway's CPU included; target: <= 15%% added)" % (
+                  proto, 100 * (ratio("gw-inprocess", "gw-predictor", 0) - 1),
+                  100 * (ratio("gw-inprocess", "gw-predictor", 1) - 1),
+                  100 * (ratio("gw-inprocess", "gw-predictor", 2) - 1)))
+        print("  %s through the gateway, in-process as one process (inferd.io/processes: 1, on the Unix socket) over "
+              "the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request" % (
+                  proto, 100 * (ratio("gw-inprocess-1p", "gw-predictor", 0) - 1),
+                  100 * (ratio("gw-inprocess-1p", "gw-predictor", 1) - 1),
+                  100 * (ratio("gw-inprocess-1p", "gw-predictor", 2) - 1)))
     if (proto, "pair") in by:
         print("  %s in-process --processes 2 over the predictor alone: %+.1f%% req/s, %+.1f%% p50, "
               "%+.1f%% CPU per request; vs separate: %.2fx req/s, %.2fx less CPU" % (

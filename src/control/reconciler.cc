@@ -231,8 +231,8 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
   }
   rev.replicas.push_back(*id);
   gpu_ledger.Grant(*id, gpus);
-  // Only `inferd model-server` replicas got --uds (BuildReplicaSpec); the others stay on TCP.
-  if (!in.uds_path.empty() && rs->ports_from_stdout) rev.uds[*id] = in.uds_path;
+  // Only `inferd model-server` replicas of one process got --uds (BuildReplicaSpec); the others stay on TCP.
+  if (!in.uds_path.empty() && rs->ports_from_stdout && ServesUds(*rs)) rev.uds[*id] = in.uds_path;
   LOG_INFO("{}/{}: started replica {}{}", svc.ns, svc.name, in.replica_name,
            gpus.empty() ? std::string() : " on GPU " + GpuList(opt.gpus, gpus));
   return Status::Ok();

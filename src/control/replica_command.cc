@@ -1,11 +1,14 @@
 #include "control/replica_command.h"
 
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <thread>
 
 #include "core/json_depth.h"
 
@@ -257,6 +260,72 @@ Status SetModelServerFlags(std::vector<std::string>& rest, const ReplicaCommandI
                            "so inferd cannot batch them; remove the batcher");
   }
   if (in.spec->logger) SetLoggerFlags(rest, in);
+  return Status::Ok();
+}
+
+// The value of `--flag value` / `--flag=value` in args (the last one given), nullopt when absent.
+std::optional<std::string> FlagValue(const std::vector<std::string>& args, std::string_view flag) {
+  std::optional<std::string> v;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.size() > flag.size() && a.starts_with(flag) && a[flag.size()] == '=') v = a.substr(flag.size() + 1);
+    if (a == flag && i + 1 < args.size()) v = args[i + 1];
+  }
+  return v;
+}
+
+// A `--workers` value as a process count: a whole number >= 1, at most kMaxProcesses (nullopt: absent, 0 or not a
+// number, which leave the default).
+std::optional<int> WorkersAsProcesses(const std::vector<std::string>& args) {
+  const std::optional<std::string> v = FlagValue(args, "--workers");
+  int n = 0;
+  if (!v || v->empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || ptr != v->data() + v->size() || n < 1) return std::nullopt;
+  return std::min(n, kMaxProcesses);
+}
+
+// The CPUs this process may run on (sched_getaffinity: a container's cpuset, `taskset`), at least 1.
+int AvailableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// A predictor replica whose `inferd model-server` runs Python serves as N processes on its REST port (see the
+// contract and docs/pipeline.md#processes-under-inferd-serve). `rest`: the model server's flags, Python's included.
+Status SetProcessesFlag(std::vector<std::string>& rest, const ReplicaCommandInput& in) {
+  if (in.spec->component != "predictor" || in.spec->multi_model) return Status::Ok();
+  if (!HasFlag(rest, "--python") && !HasFlag(rest, "--python_module")) return Status::Ok();  // native: no GIL
+  for (std::string_view repo : {"--model_repository", "--model-repository", "--model-store"}) {
+    if (HasFlag(rest, repo)) return Status::Ok();  // each process would load and unload models on its own
+  }
+  std::optional<int> annotated;
+  if (auto it = in.spec->annotations.find(resources::kProcessesAnnotation); it != in.spec->annotations.end()) {
+    ASSIGN_OR_RETURN(annotated, resources::ParseProcessesAnnotation(it->second));
+  }
+  if (const auto written = FlagValue(rest, "--processes")) {  // the container's args say: kept as written
+    if (annotated && *written != std::to_string(*annotated)) {
+      return InvalidArgument(std::string(resources::kProcessesAnnotation) + ": " + std::to_string(*annotated) +
+                             ", but the predictor's args say --processes " + *written + "; keep one of them");
+    }
+    return Status::Ok();
+  }
+  // KServe's --workers (its Python server's processes): the model server's own, else the Python program's.
+  std::vector<std::string> py_args;
+  for (const auto& a : rest) {
+    if (a.starts_with("--python_arg=")) py_args.push_back(a.substr(13));
+  }
+  std::optional<int> n = annotated;
+  if (!n) n = WorkersAsProcesses(rest);
+  if (!n) n = WorkersAsProcesses(py_args);
+  if (!n) n = std::min(in.cores > 0 ? in.cores : AvailableCores(), kDefaultProcessesCap);
+  if (*n <= 1) return Status::Ok();
+  // The copies do not serve --uds, so the gateway reaches the replica over TCP, where SO_REUSEPORT spreads its
+  // connections over all processes (on the socket, the first process would take every request).
+  RemoveFlag(rest, "--uds");
+  RemoveFlag(rest, "--workers");  // one front-end thread per process (the model server sets it anyway)
+  SetFlag(rest, "--processes", std::to_string(*n));
   return Status::Ok();
 }
 
@@ -569,6 +638,7 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
       // The transformer's code is found where its container would run it (its workingDir).
       if (!in.in_process->working_dir.empty()) env.emplace_back("PYTHONPATH", in.in_process->working_dir);
     }
+    RETURN_IF_ERROR(SetProcessesFlag(rest, in));
     argv.resize(2);
     argv.insert(argv.end(), rest.begin(), rest.end());
     r.ports_from_stdout = true;
@@ -632,6 +702,8 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   r.not_ready_reason = LoadFailureFromIndex;
   return r;
 }
+
+bool ServesUds(const supervisor::ReplicaSpec& r) { return HasFlag(r.argv, "--uds"); }
 
 int ReplicaGpus(const resources::ComponentSpec& spec, const resources::Json* runtime) {
   if (spec.gpus) return *spec.gpus;

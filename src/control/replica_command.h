@@ -50,6 +50,18 @@
 // - In-process transformer (`in_process`, a predictor only): the predictor's `inferd model-server` also runs
 //   that Python command (its flags added as above); a predictor that does not run `inferd model-server`:
 //   InvalidArgument saying so.
+// - Processes (docs/pipeline.md#processes-under-inferd-serve): a predictor replica whose `inferd model-server` runs
+//   Python (an in-process or collocated transformer, or --python/--python_module in its own args) and serves one
+//   model (not multi-model, no --model_repository/--model-store) gets `--processes N`, so that each front-end
+//   thread has its own interpreter and GIL (cli/worker_processes.h). N: the annotation `inferd.io/processes`
+//   (1..64; another value is an InvalidArgument naming it; refused at apply on the InferenceService), else
+//   KServe's `--workers N` (its Python server's process count) in the model server's args, else in the Python
+//   program's (a transformer's containerConcurrency puts it there), at most 64, else the CPUs this process may
+//   run on (`cores`, 0 = sched_getaffinity) up to kDefaultProcessesCap. N > 1 drops --uds (only the first
+//   process would serve the socket; over TCP SO_REUSEPORT spreads the gateway's connections over all of them)
+//   and --workers (one thread per process). A `--processes` already in the args is kept as written (an
+//   annotation that disagrees with it: InvalidArgument). Native-only replicas, transformers and explainers of
+//   their own, and a predictor's own Python container (which runs as written) are unchanged.
 // - Every replica's spec asks the supervisor why it is not ready from its repository index (POST
 //   /v2/repository/index, open without the repository token), read by LoadFailureFromIndex.
 // - Multi-model predictor (spec->multi_model; KServe's IsMMSPredictor): /mnt/models is `model_repository`, and an
@@ -102,13 +114,21 @@ struct ReplicaCommandInput {
   std::string predictor_host;                // <isvc>-predictor.<ns>
   std::string gateway_http, gateway_grpc;    // "127.0.0.1:<port>" ("" = not set)
   std::optional<PythonCommand> in_process;   // a predictor's in-process transformer (flags already appended)
+  int cores = 0;  // CPUs a Python replica's default process count is taken from (0 = sched_getaffinity)
 };
 
 // KServe's flags for a transformer or explainer container, appended to `args` unless already there
 // (CustomTransformer.GetContainer): --model_name, --predictor_host, --workers with containerConcurrency.
 void AppendComponentFlags(const ReplicaCommandInput& in, std::vector<std::string>& args);
 
+// Processes a Python-running predictor replica serves as by default: the available CPUs up to this (each process
+// holds its own copy of the model and interpreter), and at most (the model server's --processes limit).
+inline constexpr int kDefaultProcessesCap = 4;
+inline constexpr int kMaxProcesses = 64;
+
 StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in);
+// Whether the replica serves REST on a Unix socket too (its argv has --uds; a multi-process one does not).
+bool ServesUds(const supervisor::ReplicaSpec& r);
 
 // A transformer that runs inside the predictor's replicas (one `inferd model-server` with the native model
 // and the script): inferd's annotation `inferd.io/transformer: in-process` with spec.transformer (KServe's

@@ -39,8 +39,19 @@ std::string RequestOf(const Json& predictor, const char* name) {
   return "";
 }
 
-// Cumulative CPU seconds (user + system) of a process, from /proc/<pid>/stat.
-std::optional<double> CpuSeconds(int pid) {
+// A replica's processes: `pid` and its children (`inferd model-server --processes` copies, forked by its main
+// thread; what a pod's cgroup would count), from /proc/<pid>/task/<pid>/children (just `pid` without it).
+std::vector<int> ReplicaProcesses(int pid) {
+  std::vector<int> pids = {pid};
+  const std::string p = std::to_string(pid);
+  std::ifstream in("/proc/" + p + "/task/" + p + "/children");
+  int child = 0;
+  while (pids.size() < 4096 && in >> child) pids.push_back(child);
+  return pids;
+}
+
+// Cumulative CPU seconds (user + system) of one process, from /proc/<pid>/stat.
+std::optional<double> ProcessCpuSeconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   if (!std::getline(in, line)) return std::nullopt;
@@ -58,14 +69,27 @@ std::optional<double> CpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(ticks > 0 ? ticks : 100);
 }
 
-// Resident set size in bytes, from /proc/<pid>/statm.
-std::optional<double> RssBytes(int pid) {
+// Resident set size in bytes of one process, from /proc/<pid>/statm.
+std::optional<double> ProcessRssBytes(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
   unsigned long long size = 0, resident = 0;
   if (!(in >> size >> resident)) return std::nullopt;
   static const long page = sysconf(_SC_PAGESIZE);
   return static_cast<double>(resident) * static_cast<double>(page > 0 ? page : 4096);
 }
+
+// The sum of `f` over a replica's processes; nullopt when its first process cannot be read.
+std::optional<double> SumOverReplica(int pid, std::optional<double> (*f)(int)) {
+  std::optional<double> total;
+  for (int p : ReplicaProcesses(pid)) {
+    auto v = f(p);
+    if (!v && p == pid) return std::nullopt;
+    if (v) total = total.value_or(0) + *v;
+  }
+  return total;
+}
+
+std::optional<double> CpuSeconds(int pid) { return SumOverReplica(pid, ProcessCpuSeconds); }
 
 constexpr int64_t kSlackNs = 50'000'000;  // a pass a little early still counts as on time
 constexpr int64_t kResourceWindowNs = 15'000'000'000;  // raw mode: average usage over 15 s (metrics-server's)
@@ -192,9 +216,9 @@ void RevisionScaler::SampleResources(const Inputs& in) {
       auto prev = cpu_seen_.find(pid);
       seen[pid] = {*s, in.now_ns};
       if (prev == cpu_seen_.end() || in.now_ns <= prev->second.second) continue;  // needs two readings
-      sum += (*s - prev->second.first) / (static_cast<double>(in.now_ns - prev->second.second) / 1e9);
+      sum += std::max(0.0, *s - prev->second.first) / (static_cast<double>(in.now_ns - prev->second.second) / 1e9);
       ++n;
-    } else if (auto r = RssBytes(pid)) {
+    } else if (auto r = ReplicaRssBytes(pid)) {
       sum += *r;
       ++n;
     }
@@ -246,5 +270,7 @@ int RevisionScaler::Update(const Inputs& in) {
   reason_ = d.reason;
   return desired_;
 }
+
+std::optional<double> ReplicaRssBytes(int pid) { return SumOverReplica(pid, ProcessRssBytes); }
 
 }  // namespace inferd::control

@@ -5,7 +5,8 @@
 // - RevisionScaler owns one revision's KPA metric window and decider state (autoscaler/autoscaler.h), or,
 //   for scaleMetric cpu|memory (KServe's raw mode, HPA class), its HPA state and resource samples. It reads
 //   the gateway's per-revision counters (gateway::RevisionStats, shared with the gateway) and, in raw mode,
-//   /proc/<pid>/stat and /proc/<pid>/statm of the ready replicas.
+//   /proc/<pid>/stat and /proc/<pid>/statm of the ready replicas, summed over each replica's process and its
+//   children (a model server's --processes copies, as a pod's cgroup counts them).
 // - Update samples at most once per kSampleEvery (the KPA's 1-second buckets) and decides every kDecideEvery,
 //   or at once when `activation` (a request is held with no ready replica); between decisions it returns the
 //   last one. Time comes from the caller (steady-clock ns): the class reads no clock itself.
@@ -92,5 +93,9 @@ class RevisionScaler {
   std::map<int, std::pair<double, int64_t>> cpu_seen_;
   std::deque<std::pair<int64_t, double>> resource_samples_;
 };
+
+// Resident bytes of a replica (raw memory mode): its process and its children, the copies of a model server's
+// --processes (from /proc/<pid>/statm and /proc/<pid>/task/<pid>/children); nullopt when `pid` cannot be read.
+std::optional<double> ReplicaRssBytes(int pid);
 
 }  // namespace inferd::control

@@ -1,4 +1,5 @@
 // resources/isvc_validate.cc: ValidateInferenceService, KServe's webhook rules (see resources.h).
+#include <charconv>
 #include <optional>
 #include <string>
 
@@ -69,6 +70,7 @@ Status CheckKServeAnnotations(const Json& annotations) {
   if (auto t = value("inferd.io/transformer"); t && *t != "in-process")
     return InvalidArgument(prefix + "inferd.io/transformer]: must be \"in-process\" (run spec.transformer inside "
                            "the predictor's model server), got \"" + *t + "\"");
+  if (auto p = value(kProcessesAnnotation)) RETURN_IF_ERROR(ParseProcessesAnnotation(*p).status());
   if (auto stop = value("serving.kserve.io/stop"); stop && *stop == "true")
     return NotSupportedYet(prefix + "serving.kserve.io/stop]",
                            "a stopped InferenceService is not kept; delete it, or set "
@@ -536,6 +538,18 @@ Status ValidateInferenceService(const Json& obj) {
   } catch (...) {
     return InvalidArgument("InferenceService: invalid object");
   }
+}
+
+StatusOr<int> ParseProcessesAnnotation(std::string_view value) {
+  int n = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, n);
+  if (value.empty() || ec != std::errc() || ptr != end || n < 1 || n > 64) {
+    return InvalidArgument("metadata.annotations[" + std::string(kProcessesAnnotation) +
+                           "]: must be a whole number from 1 to 64 (the processes a predictor replica that runs "
+                           "Python serves as), got \"" + std::string(value) + "\"");
+  }
+  return n;
 }
 
 }  // namespace inferd::resources

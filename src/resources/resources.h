@@ -49,6 +49,11 @@ inline constexpr std::string_view kGpuResource = "nvidia.com/gpu";
 // resources.limits["nvidia.com/gpu"] of a container (or an implementation: a container's fields inline), as
 // validated (a whole number); nullopt when absent or not a whole number.
 std::optional<int> GpuLimit(const Json& container);
+// inferd's annotation `inferd.io/processes` (on the InferenceService or a component): how many processes a
+// predictor replica that runs Python in `inferd model-server` serves as (`--processes`; docs/pipeline.md#processes).
+// Its value: a whole number 1..64 (the model server's limit), else InvalidArgument naming the annotation.
+inline constexpr char kProcessesAnnotation[] = "inferd.io/processes";
+StatusOr<int> ParseProcessesAnnotation(std::string_view value);
 // RFC 7386 JSON merge patch: returns `target` with `patch` applied (null deletes a key).
 Json MergePatch(Json target, const Json& patch);
 

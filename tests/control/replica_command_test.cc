@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 namespace inferd::control {
 namespace {
@@ -684,6 +685,142 @@ TEST(InProcessPlanTest, ContainersFormCollocationWithAMappedImage) {
   EXPECT_NE(std::find(r->env.begin(), r->env.end(),
                       std::make_pair(std::string("PYTHONPATH"), std::string("/opt/transformer"))),
             r->env.end());
+}
+
+// ---- processes (docs/pipeline.md#processes-under-inferd-serve) -------------------------------------------------
+const Json* SklearnRuntime() {
+  static const Json rt = [] {
+    for (const auto& r : resources::BuiltinClusterServingRuntimes()) {
+      if (r["metadata"]["name"] == "kserve-sklearnserver") return r;
+    }
+    return Json();
+  }();
+  return rt.is_null() ? nullptr : &rt;
+}
+
+// The in-process replica of a sklearn predictor on the built-in runtime: `cores` CPUs, these annotations and args.
+StatusOr<supervisor::ReplicaSpec> InProcessReplica(int cores, std::map<std::string, std::string> annotations = {},
+                                                   std::vector<std::string> args = {},
+                                                   std::vector<std::string> transformer_args = {"--model_name", "m"}) {
+  resources::ComponentSpec spec;
+  spec.format = "sklearn";
+  spec.annotations = std::move(annotations);
+  spec.args = std::move(args);
+  ReplicaCommandInput in = Input(&spec, SklearnRuntime());
+  in.uds_path = "/run/r1.sock";
+  in.cores = cores;
+  in.in_process = ParsePythonCommand({"python", "/app/t.py"}, transformer_args);
+  return BuildReplicaSpec(in);
+}
+
+int Count(const std::vector<std::string>& v, std::string_view prefix) {
+  auto starts = [&](const std::string& a) { return a.starts_with(prefix); };
+  return static_cast<int>(std::count_if(v.begin(), v.end(), starts));
+}
+
+TEST(ReplicaProcessesTest, InProcessTransformerServesAsOneProcessPerCoreUpToTheCap) {
+  ASSERT_NE(SklearnRuntime(), nullptr);
+  auto r = InProcessReplica(2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=2"));
+  // Only the first process would serve the socket: the gateway goes over TCP (SO_REUSEPORT spreads it).
+  EXPECT_EQ(Count(r->argv, "--uds"), 0);
+  EXPECT_FALSE(ServesUds(*r));
+  r = InProcessReplica(48);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=" + std::to_string(kDefaultProcessesCap)));
+  // One CPU: one process, as before (and its Unix socket).
+  r = InProcessReplica(1);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Count(r->argv, "--processes"), 0);
+  EXPECT_TRUE(Has(r->argv, "--uds=/run/r1.sock"));
+  EXPECT_TRUE(ServesUds(*r));
+}
+
+TEST(ReplicaProcessesTest, AnnotationSetsItAndBadValuesAreRefusedNamingIt) {
+  auto r = InProcessReplica(2, {{"inferd.io/processes", "6"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=6"));
+  r = InProcessReplica(8, {{"inferd.io/processes", "1"}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Count(r->argv, "--processes"), 0);
+  EXPECT_TRUE(ServesUds(*r));
+  for (const char* bad : {"0", "65", "-2", "two", "", "3 ", "1e2", "99999999999999999999"}) {
+    r = InProcessReplica(2, {{"inferd.io/processes", bad}});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("inferd.io/processes"), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(*resources::ParseProcessesAnnotation("64"), 64);
+  EXPECT_FALSE(resources::ParseProcessesAnnotation("+3").ok());
+}
+
+TEST(ReplicaProcessesTest, KServesWorkersFlagIsTheProcessCount) {
+  // The predictor's args (KServe's Python servers: uvicorn worker processes).
+  auto r = InProcessReplica(2, {}, {"--workers", "3"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=3"));
+  EXPECT_EQ(Count(r->argv, "--workers"), 0) << "one front-end thread per process";
+  // The transformer's (its args, or containerConcurrency): it runs in these processes.
+  r = InProcessReplica(2, {}, {}, {"--model_name", "m", "--workers=5"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=5"));
+  EXPECT_TRUE(Has(r->argv, "--python_arg=--workers=5")) << "the program's own argv is left as written";
+  r = InProcessReplica(2, {}, {"--workers", "1"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Count(r->argv, "--processes"), 0);
+  r = InProcessReplica(2, {}, {"--workers=500"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=" + std::to_string(kMaxProcesses)));
+  // The annotation wins over --workers.
+  r = InProcessReplica(2, {{"inferd.io/processes", "2"}}, {"--workers", "7"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=2"));
+  // --processes in the args is kept; an annotation that disagrees is refused naming both.
+  r = InProcessReplica(8, {}, {"--processes=3"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=3"));
+  EXPECT_EQ(Count(r->argv, "--processes"), 1);
+  r = InProcessReplica(8, {{"inferd.io/processes", "2"}}, {"--processes=3"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("inferd.io/processes"), std::string::npos);
+  EXPECT_NE(r.status().message().find("--processes 3"), std::string::npos) << r.status().message();
+}
+
+TEST(ReplicaProcessesTest, NativeRepositoriesAndOtherComponentsAreUnchanged) {
+  // A native model: threads, no GIL.
+  resources::ComponentSpec spec;
+  spec.format = "sklearn";
+  spec.annotations = {{"inferd.io/processes", "4"}};
+  ReplicaCommandInput in = Input(&spec, SklearnRuntime());
+  in.uds_path = "/run/r1.sock";
+  in.cores = 8;
+  auto r = BuildReplicaSpec(in);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Count(r->argv, "--processes"), 0);
+  EXPECT_TRUE(ServesUds(*r));
+  // A repository (KServe's TorchServe collocation: --model-store): each process would load its own.
+  r = InProcessReplica(8, {}, {"--model-store=/mnt/models/store"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Count(r->argv, "--processes"), 0);
+  // A transformer of its own: one process, as before.
+  resources::ComponentSpec t = Transformer({"python", "-m", "image_transformer"}, {});
+  ReplicaCommandInput tin = Input(&t, nullptr);
+  tin.predictor_host = "sklearn-iris-predictor.default";
+  tin.cores = 8;
+  r = BuildReplicaSpec(tin);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Count(r->argv, "--processes"), 0);
+  // A predictor whose own args run Python in inferd model-server: the same processes as an in-process one.
+  resources::ComponentSpec custom;
+  resources::ContainerSpec c;
+  c.command = {"inferd", "model-server"};
+  c.args = {"--python=/app/model.py", "--model_name=m"};
+  custom.containers.push_back(c);
+  ReplicaCommandInput cin = Input(&custom, nullptr);
+  cin.cores = 3;
+  r = BuildReplicaSpec(cin);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--processes=3"));
 }
 
 }  // namespace inferd::control

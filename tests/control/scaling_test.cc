@@ -3,6 +3,11 @@
 #include "control/scaling.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
 
 namespace inferd::control {
 namespace {
@@ -108,6 +113,33 @@ TEST(Quantities, KubernetesForms) {
     EXPECT_FALSE(resources::ParseCpuQuantity(bad).has_value()) << bad;
     EXPECT_FALSE(resources::ParseMemoryQuantity(bad).has_value()) << bad;
   }
+}
+
+// Raw memory mode counts a replica's children (an `inferd model-server --processes` group's copies) with it.
+TEST(ReplicaResources, MemoryIncludesTheChildren) {
+  const auto alone = ReplicaRssBytes(getpid());
+  ASSERT_TRUE(alone.has_value());
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  constexpr size_t kChildBytes = 64 << 20;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<char> held(kChildBytes, 1);  // touched: resident
+    if (write(ready[1], "x", 1) != 1 || held[kChildBytes / 2] != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  const auto both = ReplicaRssBytes(getpid());
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+  ASSERT_TRUE(both.has_value());
+  EXPECT_GE(*both, *alone + static_cast<double>(kChildBytes)) << "the child's memory was not counted";
+  EXPECT_FALSE(ReplicaRssBytes(-5).has_value());
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -164,6 +165,11 @@ class Transformer(Model):
 ModelServer().start([Transformer(args.model_name)])
 '''
 
+# The same, saying which process answered (the in-process replica as N processes).
+INPROC_PID_TRANSFORMER = INPROC_TRANSFORMER.replace(
+    'result["transformer"] = "in-process"', 'result["transformer"] = "in-process"; result["pid"] = os.getpid()').replace(
+    "import argparse", "import argparse, os")
+
 
 def condition(obj, kind):
     for c in obj.get("status", {}).get("conditions", []):
@@ -194,7 +200,8 @@ class ServeComponentsTest(st.ApplyMixin, unittest.TestCase):
             f.write(CONFIG)
         for name, text in [("transformer.py", TRANSFORMER), ("broken.py", BROKEN_TRANSFORMER),
                            ("http_explainer.py", HTTP_EXPLAINER), ("py_explainer.py", PY_EXPLAINER),
-                           ("inproc.py", INPROC_TRANSFORMER)]:
+                           ("inproc.py", INPROC_TRANSFORMER),
+                           ("inproc_pid.py", INPROC_PID_TRANSFORMER)]:
             with open(os.path.join(cls.tmp, name), "w") as f:
                 f.write(text)
         cls.model = os.path.join(MODELS, "sklearn", "sklearn-iris-logreg")
@@ -454,6 +461,93 @@ spec:
                                in ("Ready", "Backoff"), "the predictor replica up or failing", timeout=180)
         self.assertNotEqual(condition(obj, "PredictorReady").get("reason"), "CollocatedContainerNotRunnable")
         self.inproc_answer_or_skip("co")
+
+    def test_08b_in_process_replica_runs_as_processes(self):
+        # A bad inferd.io/processes is refused at apply, naming it.
+        bad = self.isvc_yaml("ipn", transformer=self.transformer_yaml(args="[]", script="inproc_pid.py"),
+                             annotations="  annotations:\n    inferd.io/transformer: in-process\n"
+                                         "    inferd.io/processes: \"zero\"")
+        rc, out, err = self.serve.cli("apply", "-f", "-", stdin=bad)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("inferd.io/processes", out + err)
+        self.apply(bad.replace('"zero"', '"3"'))
+        obj = self.serve.wait_ready("ipn", timeout=180)
+        group = self.wait_processes("ipn", 3)
+        # Fresh connections to the replica's own port: the kernel spreads them over all three (each copy listens
+        # once its models are loaded).
+        port = obj["status"]["inferd"]["replicas"][0]["httpPort"]
+        direct, deadline = set(), time.time() + 60
+        while direct != set(group) and time.time() < deadline:
+            r = st.requests.post("http://127.0.0.1:%d/v1/models/ipn:predict" % port, json={"instances": self.scaled()},
+                                 headers={"Connection": "close"}, timeout=30)
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(r.json()["predictions"], self.want["predict"])
+            direct.add(r.json()["pid"])
+        self.assertEqual(direct, set(group))
+        # Through the gateway (TCP, not the first process's Unix socket): right answers, from several processes.
+        seen = self.inproc_pids("ipn", 8, 20)
+        self.assertTrue(seen <= set(group), (seen, group))
+        self.assertGreaterEqual(len(seen), 2, "the gateway reached one process of %s" % group)
+        # A copy that dies restarts the whole replica (the first process exits 1; the supervisor starts it again).
+        os.kill(group[1], 9)
+        obj = self.wait_status("ipn", lambda o: st.is_ready(o) and o["status"]["inferd"]["replicas"][0]["restarts"] >= 1,
+                               "the replica restarted", timeout=180)
+        regroup = self.wait_processes("ipn", 3)
+        self.assertNotEqual(regroup[0], group[0])
+        self.assertFalse(any(st.alive(p) for p in group), group)
+        self.assertTrue(self.inproc_pids("ipn", 2, 4) <= set(regroup))
+        # Deleting the service stops (drains) every process of the group.
+        self.assertEqual(self.serve.cli("delete", "isvc", "ipn")[0], 0)
+        deadline = time.time() + 60
+        while any(st.alive(p) for p in regroup) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(any(st.alive(p) for p in regroup), regroup)
+
+    def wait_processes(self, name, n, timeout=120):
+        """The pids of the service's single predictor replica, first process first, once it has n - 1 copies."""
+        deadline = time.time() + timeout
+        group = []
+        while time.time() < deadline:
+            obj = self.serve.isvc(name)
+            reps = obj["status"]["inferd"]["replicas"] if obj else []
+            if len(reps) == 1 and reps[0].get("pid") and reps[0].get("phase") == "Ready":
+                pid = reps[0]["pid"]
+                try:
+                    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                        children = [int(c) for c in f.read().split()]
+                    copies = []
+                    for c in children:
+                        with open("/proc/%d/cmdline" % c, "rb") as f:
+                            copies.append(f.read().split(b"\0"))
+                except FileNotFoundError:
+                    children, copies = [], []
+                group = [pid] + children
+                if len(children) == n - 1 and all(b"model-server" in a and b"--processes" in a for a in copies):
+                    return group
+            time.sleep(0.2)
+        raise AssertionError("%s: no replica of %d processes (last: %s)\n%s" % (name, n, group, self.serve.output()))
+
+    def inproc_pids(self, name, threads, per_thread):
+        """`threads` clients each sending `per_thread` V1 requests through the gateway: the answering pids."""
+        seen, errors = set(), []
+
+        def client():
+            with st.requests.Session() as s:
+                for _ in range(per_thread):
+                    r = s.post("http://127.0.0.1:%d/v1/models/%s:predict" % (self.serve.http_port, name),
+                               headers={"Host": "%s.default.example.com" % name},
+                               json={"instances": self.scaled()}, timeout=30)
+                    if r.status_code != 200 or r.json().get("predictions") != self.want["predict"]:
+                        errors.append((r.status_code, r.text))
+                    else:
+                        seen.add(r.json()["pid"])
+        workers = [threading.Thread(target=client) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        self.assertEqual(errors, [])
+        return seen
 
     def test_09_default_predict_reaches_the_predictor_through_the_gateway(self):
         # KServe's default predict (no override): the model server's predictor client follows --predictor_host
