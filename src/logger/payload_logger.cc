@@ -112,12 +112,16 @@ struct PayloadLogger::Impl {
   WallClock wall_ns;
   Mutex mu;
   CondVar cv;         // idle workers wait for events (and for Stop)
+  CondVar linger_cv;  // workers with less than a batch queued wait for more (and for Stop)
   CondVar stop_cv;    // a worker in a retry's backoff waits for Stop
   CondVar idle_cv;    // Stop waits for the queue to empty
   std::deque<Record> queue GUARDED_BY(mu);
   size_t busy GUARDED_BY(mu) = 0;     // workers sending a batch
   size_t waiting GUARDED_BY(mu) = 0;  // workers blocked in cv.Wait for events
   size_t woken GUARDED_BY(mu) = 0;    // of those, signalled and not yet running (woken <= waiting)
+  size_t lingering GUARDED_BY(mu) = 0;  // workers in linger_cv.WaitFor
+  size_t queued_bytes GUARDED_BY(mu) = 0;  // the queued events' body bytes
+  size_t linger_target GUARDED_BY(mu) = 1;  // LingerTarget of the workers' senders (each sets it as it starts)
   bool stopping GUARDED_BY(mu) = false;
   bool stopped GUARDED_BY(mu) = false;
   std::vector<std::thread> workers;
@@ -197,13 +201,18 @@ struct PayloadLogger::Impl {
     {
       MutexLock lock(mu);
       if (!stopping && queue.size() < config.queue_capacity) {
+        const bool was_full = Full(linger_target);
+        queued_bytes += r.body.size();
         queue.push_back(std::move(r));
         depth.store(queue.size(), std::memory_order_relaxed);
         if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
-        // Only an idle worker needs a wake-up (a futex call); a busy one takes this event with its next batch.
+        // Wake-ups (futex calls) only on transitions: an idle worker for the first event, a lingering one when a
+        // batch's worth is queued; a busy worker takes this event with its next batch.
         if (waiting > woken) {
           ++woken;
           cv.Signal();
+        } else if (lingering > 0 && !was_full && Full(linger_target)) {
+          linger_cv.Signal();
         }
         return;
       }
@@ -289,6 +298,9 @@ struct PayloadLogger::Impl {
   }
 
   // Takes up to max_batch events (and about kMaxBatchBytes of bodies) from the queue; false: stopping, none left.
+  // With fewer than a full batch queued (LingerTarget) it first waits up to config.batch_linger for more, so that
+  // under load a worker wakes once per batch rather than once per event (each wake-up is a futex call on the data
+  // path and a context switch); draining for Stop (`stopped`) takes what is there at once.
   bool Take(size_t max_batch, std::vector<Record>* batch) {
     MutexLock lock(mu);
     while (!stopping && queue.empty()) {
@@ -298,22 +310,39 @@ struct PayloadLogger::Impl {
       if (woken > 0) --woken;
     }
     if (queue.empty()) return false;  // stopping and nothing left
+    const size_t target = LingerTarget(max_batch);
+    if (!Full(target) && !stopped && config.batch_linger.count() > 0) {
+      ++lingering;
+      linger_cv.WaitFor(mu, config.batch_linger,
+                        [this, target]() NO_THREAD_SAFETY_ANALYSIS { return stopped || Full(target); });
+      --lingering;
+    }
     size_t bytes = 0;
     while (!queue.empty() && batch->size() < max_batch && (batch->empty() || bytes < kMaxBatchBytes)) {
       bytes += queue.front().body.size();
       batch->push_back(std::move(queue.front()));
       queue.pop_front();
     }
+    queued_bytes -= bytes;
     depth.store(queue.size(), std::memory_order_relaxed);
     if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
     ++busy;
     return true;
   }
 
+  // The events a worker waits for before it takes a batch: its sender's batch, at most the queue's capacity.
+  size_t LingerTarget(size_t max_batch) const { return std::min(max_batch, config.queue_capacity); }
+  // A batch's worth is queued: `target` events or kMaxBatchBytes of bodies.
+  bool Full(size_t target) const REQUIRES(mu) { return queue.size() >= target || queued_bytes >= kMaxBatchBytes; }
+
   void Work() {
     LowerPriority();
     std::unique_ptr<EventSender> sender = factory();
     const size_t max_batch = std::max<size_t>(1, sender->MaxBatch(config));
+    {
+      MutexLock lock(mu);
+      linger_target = LingerTarget(max_batch);
+    }
     std::vector<Record> batch;
     for (;;) {
       batch.clear();
@@ -368,14 +397,17 @@ void PayloadLogger::Stop(std::chrono::milliseconds grace) {
     MutexLock lock(impl_->mu);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    impl_->linger_cv.SignalAll();  // drain now: no worker waits for a fuller batch
     impl_->idle_cv.WaitFor(impl_->mu, grace,
                            [this]() NO_THREAD_SAFETY_ANALYSIS { return impl_->queue.empty() && impl_->busy == 0; });
     impl_->stopping = true;
     const size_t left = impl_->queue.size();
     impl_->queue.clear();
+    impl_->queued_bytes = 0;
     impl_->depth.store(0, std::memory_order_relaxed);
     if (impl_->depth_metric) impl_->depth_metric->Set(0);
     impl_->cv.SignalAll();
+    impl_->linger_cv.SignalAll();
     impl_->stop_cv.SignalAll();
     lock.Unlock();
     if (left > 0) {
