@@ -33,6 +33,14 @@ std::string Line(std::string_view name, std::string_view value) {
 
 }  // namespace
 
+Record::Record(EventType t, std::string_view id, int64_t time, std::string_view content_type, std::string_view metadata,
+               std::string_view body)
+    : type(t), time_unix_ns(time), id_size_(id.size()), content_type_size_(content_type.size()),
+      metadata_size_(metadata.size()) {
+  data_.reserve(id.size() + content_type.size() + metadata.size() + body.size());
+  data_.append(id).append(content_type).append(metadata).append(body);
+}
+
 StatusOr<LogMode> ParseLogMode(std::string_view s) {
   if (s == "all") return LogMode::kAll;
   if (s == "request") return LogMode::kRequest;
@@ -191,7 +199,7 @@ void ForEachEventHeader(const Record& r, const LoggerConfig& c, std::string_view
                         std::string_view recorded_time, std::string_view annotations, Emit&& emit) {
   const bool request = r.type == EventType::kRequest;
   emit("Ce-Specversion", "1.0");
-  emit("Ce-Id", r.id);
+  emit("Ce-Id", r.id());
   emit("Ce-Type", request ? kRequestType : kResponseType);
   emit("Ce-Source", c.source_uri);
   emit("Ce-Time", event_time);
@@ -200,9 +208,9 @@ void ForEachEventHeader(const Record& r, const LoggerConfig& c, std::string_view
   emit("Ce-Namespace", c.ns);
   emit("Ce-Component", c.component);
   emit("Ce-Endpoint", c.endpoint);
-  emit("Ce-Metadata", r.metadata.empty() ? std::string_view("{}") : std::string_view(r.metadata));
+  emit("Ce-Metadata", r.metadata().empty() ? std::string_view("{}") : r.metadata());
   if (!c.annotations.empty()) emit("Ce-Annotations", annotations);
-  if (!r.content_type.empty()) emit("Content-Type", r.content_type);
+  if (!r.content_type().empty()) emit("Content-Type", r.content_type());
 }
 
 }  // namespace
@@ -214,7 +222,7 @@ std::vector<std::string> EventHeaders(const Record& r, const LoggerConfig& c, in
                      [&](std::string_view name, std::string_view value) { h.push_back(Line(name, value)); });
   // curl would send its own "Content-Type: application/x-www-form-urlencoded" for a POST without one; an empty
   // value there removes the header, as a request without Content-Type gives an event without one.
-  if (r.content_type.empty()) h.push_back("Content-Type:");
+  if (r.content_type().empty()) h.push_back("Content-Type:");
   h.push_back("Expect:");  // no 100-continue round trip for large bodies
   return h;
 }
@@ -242,8 +250,7 @@ EventHeadLines::EventHeadLines(const LoggerConfig& c) {
   built_from_.annotations = c.annotations;
   // The list comes from ForEachEventHeader (one list for both senders); a placeholder record with a Content-Type
   // lays out every slot, and the values that do not depend on the event are formatted now.
-  Record placeholder;
-  placeholder.content_type = "-";
+  const Record placeholder(EventType::kRequest, "", 0, "-", "", "");
   const std::string annotations = AnnotationsJson(c.annotations);
   ForEachEventHeader(placeholder, c, "", "", annotations, [this](std::string_view name, std::string_view value) {
     Slot slot = Slot::kText;
@@ -279,16 +286,16 @@ void EventHeadLines::Append(const Record& r, std::string_view recorded_time, std
       case Slot::kText:
         out->append(p.text);
         continue;
-      case Slot::kId: value = r.id; break;
+      case Slot::kId: value = r.id(); break;
       case Slot::kType:
         value = r.type == EventType::kRequest ? kRequestType : kResponseType;
         break;
       case Slot::kTime: value = std::string_view(time, FormatRfc3339Nano(r.time_unix_ns, time)); break;
       case Slot::kRecorded: value = recorded_time; break;
-      case Slot::kMetadata: value = r.metadata.empty() ? std::string_view("{}") : std::string_view(r.metadata); break;
+      case Slot::kMetadata: value = r.metadata().empty() ? std::string_view("{}") : r.metadata(); break;
       case Slot::kContentType:
-        if (r.content_type.empty()) continue;
-        value = r.content_type;
+        if (r.content_type().empty()) continue;
+        value = r.content_type();
         break;
     }
     out->append(p.text);

@@ -89,13 +89,28 @@ Status ValidateConfig(const LoggerConfig& c);
 
 enum class EventType { kRequest, kResponse };
 
+// The texts live in one buffer: one allocation per event on the data path and one block for the sender to read
+// (perf: the four strings of the former struct were a third of the data path's allocations, freed on the sender
+// thread, and the sender's reads of them missed the cache one string at a time).
 struct Record {
+  Record() = default;
+  Record(EventType type, std::string_view id, int64_t time_unix_ns, std::string_view content_type,
+         std::string_view metadata, std::string_view body);
+
   EventType type = EventType::kRequest;
-  std::string id;
   int64_t time_unix_ns = 0;
-  std::string content_type;
-  std::string metadata;  // JSON object text
-  std::string body;
+  std::string_view id() const { return std::string_view(data_).substr(0, id_size_); }
+  std::string_view content_type() const { return std::string_view(data_).substr(id_size_, content_type_size_); }
+  std::string_view metadata() const {  // JSON object text
+    return std::string_view(data_).substr(id_size_ + content_type_size_, metadata_size_);
+  }
+  std::string_view body() const {
+    return std::string_view(data_).substr(id_size_ + content_type_size_ + metadata_size_);
+  }
+
+ private:
+  std::string data_;  // id, content type, metadata, body
+  size_t id_size_ = 0, content_type_size_ = 0, metadata_size_ = 0;
 };
 
 // `headers`: the request's, names lower case.

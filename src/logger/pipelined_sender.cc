@@ -65,7 +65,7 @@ class PipelinedSender : public EventSender {
   ~PipelinedSender() override { Close(); }
 
   net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
-                         const std::string& body) override {
+                         std::string_view body) override {
     // Only through SendBatch: the logger hands records, and this sender builds their heads itself.
     (void)headers;
     (void)body;
@@ -198,11 +198,12 @@ class PipelinedSender : public EventSender {
       h.clear();
       h.append(request_line_);
       lines_->Append(r, recorded_, &h);
+      const std::string_view body = r.body();
       char len[24];
-      auto [end, ec] = std::to_chars(len, len + sizeof len, r.body.size());
+      auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
       h.append("Content-Length: ").append(len, end).append("\r\n\r\n");
       iov_.push_back(iovec{h.data(), h.size()});
-      if (!r.body.empty()) iov_.push_back(iovec{const_cast<char*>(r.body.data()), r.body.size()});
+      if (!body.empty()) iov_.push_back(iovec{const_cast<char*>(body.data()), body.size()});
     }
   }
 

@@ -78,6 +78,10 @@ TEST(Config, BoundsNameTheFlag) {
   c.timeout_s = 0;
   EXPECT_NE(ValidateConfig(c).message().find("--log_timeout"), std::string::npos);
   c.timeout_s = 1;
+  c.batch_linger = std::chrono::milliseconds(1001);
+  EXPECT_NE(ValidateConfig(c).message().find("--log_batch_linger_ms"), std::string::npos);
+  c.batch_linger = std::chrono::milliseconds(0);  // send at once: allowed
+  EXPECT_TRUE(ValidateConfig(c).ok());
   c.retry.max_attempts = 0;
   EXPECT_NE(ValidateConfig(c).message().find("--log_retries"), std::string::npos);
   c.retry.max_attempts = 1;
@@ -128,8 +132,8 @@ TEST(Time, MatchesLibcCalendar) {
     char want[64];
     std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
     const int64_t frac = static_cast<int64_t>(x % 1000000000);
-    EXPECT_EQ(Rfc3339Nano(s * 1000000000 + frac), std::string(want) + "." + std::string(9 - std::to_string(frac).size(), '0') +
-                                                    std::to_string(frac) + "Z")
+    const std::string digits = std::to_string(frac);
+    EXPECT_EQ(Rfc3339Nano(s * 1000000000 + frac), std::string(want) + "." + std::string(9 - digits.size(), '0') + digits + "Z")
         << s;
   }
   EXPECT_EQ(Rfc3339Nano(-1), "1969-12-31T23:59:59.999999999Z");
@@ -159,9 +163,7 @@ TEST(Event, HeadersAreKServes) {
   c.annotations = {"team=vision", "a=b=c"};
   h = EventHeaders(r, c, 2000000000);
   EXPECT_EQ(HeaderValue(h, "Ce-Annotations"), R"({"a":"b=c","team":"vision"})");
-  r.type = EventType::kResponse;
-  r.id = "evil\r\nX-Injected: 1";
-  r.content_type.clear();
+  r = Record(EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, "", R"({"X-Tenant":["a"]})", "{}");
   h = EventHeaders(r, c, 2000000000);
   EXPECT_EQ(HeaderValue(h, "Ce-Type"), "org.kubeflow.serving.inference.response");
   EXPECT_EQ(HeaderValue(h, "Ce-Id"), "evil  X-Injected: 1");  // one line, nothing injected
@@ -175,9 +177,9 @@ TEST(Event, HeaderLinesMatchTheCurlLines) {
   c.url = "http://sink";
   c.component = "predictor";
   c.annotations = {"team=vision"};
-  Record r{EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, "application/json", "", "{}"};
   for (int with_type = 0; with_type < 2; ++with_type) {
-    r.content_type = with_type ? "application/json" : "";
+    const Record r(EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, with_type ? "application/json" : "", "",
+                   "{}");
     std::string expected;
     for (const std::string& l : EventHeaders(r, c, 2000000000)) {
       if (l == "Expect:" || l == "Content-Type:") continue;  // libcurl's own conventions, nothing sent
@@ -201,8 +203,7 @@ TEST(Event, HeadLinesFormatTheConfigOnce) {
   c.endpoint = "e";
   const EventHeadLines lines(c);
   Record r{EventType::kRequest, "id-1", 1000000000, "text/plain", "{\"k\":[\"a\"]}", "body"};
-  Record meta_crlf = r;
-  meta_crlf.metadata = "{\"k\":[\"a\r\nb\"]}";
+  const Record meta_crlf(EventType::kRequest, "id-1", 1000000000, "text/plain", "{\"k\":[\"a\r\nb\"]}", "body");
   for (const Record& rec : {r, meta_crlf}) {
     std::string got;
     lines.Append(rec, "REC", &got);

@@ -59,7 +59,7 @@ class FakeSender : public EventSender {
  public:
   explicit FakeSender(FakeSink* sink) : sink_(sink) {}
   net::ClientResult Send(const LoggerConfig&, const std::vector<std::string>& headers,
-                         const std::string& body) override {
+                         std::string_view body) override {
     std::unique_lock<std::mutex> l(sink_->mu);
     sink_->cv.wait(l, [&] { return !sink_->blocked; });
     ++sink_->calls;
@@ -75,7 +75,7 @@ class FakeSender : public EventSender {
       return r;
     }
     r.status = s;
-    if (s == 200) sink_->sent.push_back({headers, body});
+    if (s == 200) sink_->sent.push_back({headers, std::string(body)});
     return r;
   }
 
@@ -340,6 +340,41 @@ TEST(PayloadLogger, QueueFullUnderBatchingDropsAndCounts) {
   ASSERT_TRUE(WaitFor([&] { return log.counts().sent + log.counts().dropped == 100; }));
   EXPECT_EQ(log.counts().sent, 100 - n.dropped);
   for (size_t b : sink.Batches()) EXPECT_LE(b, 8u);
+}
+
+// A backlog longer than a batch is taken from the front a batch at a time, in order, none lost or repeated; and a
+// batch holds about 1 MiB of bodies at most (here 4 of 300 KiB: the last one taken while under the bound).
+TEST(PayloadLogger, BacklogGoesOutInBatchesInOrderBoundedByBytes) {
+  FakeSink sink;
+  sink.blocked = true;
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.queue_capacity = 200;
+  {
+    PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+    for (int i = 0; i < 150; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+    sink.Release();
+    log.Stop(std::chrono::seconds(20));
+    EXPECT_EQ(log.counts().sent, 150u);
+    EXPECT_EQ(log.counts().dropped, 0u);
+  }
+  ASSERT_EQ(sink.sent.size(), 150u);
+  for (int i = 0; i < 150; ++i) EXPECT_EQ(sink.sent[i].body, std::to_string(i));
+  for (size_t b : sink.Batches()) EXPECT_LE(b, 16u);
+
+  FakeSink big_sink;
+  big_sink.blocked = true;
+  {
+    PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&big_sink); }, nullptr);
+    for (int i = 0; i < 10; ++i) {
+      log.OnRequest("POST", "/x", {}, "", std::string(300 * 1024, static_cast<char>('a' + i)));
+    }
+    big_sink.Release();
+    log.Stop(std::chrono::seconds(20));
+    EXPECT_EQ(log.counts().sent, 10u);
+  }
+  ASSERT_EQ(big_sink.sent.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(big_sink.sent[i].body[0], 'a' + i);
+  for (size_t b : big_sink.Batches()) EXPECT_LE(b, 4u);
 }
 
 // The nice value of this process's threads, from /proc/self/task/*/stat (field 19).
