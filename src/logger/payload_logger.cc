@@ -352,20 +352,22 @@ struct PayloadLogger::Impl {
   // path and a context switch); draining for Stop (`stopped`) takes what is there at once.
   bool Take(size_t max_batch, std::vector<Record>* batch) {
     MutexLock lock(mu);
-    while (!stopping && queue.empty()) {
-      ++waiting;
-      cv.Wait(mu);
-      --waiting;
-      if (woken > 0) --woken;
-    }
-    if (queue.empty()) return false;  // stopping and nothing left
     const size_t target = LingerTarget(max_batch);
-    if (!Full(target) && !stopped && config.batch_linger.count() > 0) {
-      ++lingering;
-      linger_cv.WaitFor(mu, config.batch_linger,
-                        [this, target]() NO_THREAD_SAFETY_ANALYSIS { return stopped || Full(target); });
-      --lingering;
-    }
+    do {
+      while (!stopping && queue.empty()) {
+        ++waiting;
+        cv.Wait(mu);
+        --waiting;
+        if (woken > 0) --woken;
+      }
+      if (queue.empty()) return false;  // stopping and nothing left
+      if (!Full(target) && !stopped && config.batch_linger.count() > 0) {
+        ++lingering;
+        linger_cv.WaitFor(mu, config.batch_linger,
+                          [this, target]() NO_THREAD_SAFETY_ANALYSIS { return stopped || Full(target); });
+        --lingering;
+      }
+    } while (queue.empty());  // another worker took them meanwhile, or Stop dropped them: wait again
     queue.TakeFront(max_batch, kMaxBatchBytes, batch);
     depth.store(queue.size(), std::memory_order_relaxed);
     if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
