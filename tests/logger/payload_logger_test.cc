@@ -291,6 +291,22 @@ TEST(PayloadLogger, LingerGathersAFullBatchThenSendsItAtOnce) {
   for (int i = 0; i < 16; ++i) EXPECT_EQ(sink.sent[i].body, std::to_string(i));  // queue order
 }
 
+// Two workers lingering at once: each batch's worth wakes one of them (no wake-up lost between them), so every event
+// goes out in full batches long before the linger ends.
+TEST(PayloadLogger, LingeringWorkersEachWakeForABatch) {
+  FakeSink sink;
+  LoggerConfig c = Config(LogMode::kRequest, 2);
+  c.batch_linger = std::chrono::seconds(60);
+  PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+  for (int i = 0; i < 128; ++i) {
+    log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+    if (i % 7 == 0) std::this_thread::yield();  // let the workers interleave with the pushes
+  }
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 128; }));
+  const std::vector<size_t> batches = sink.Batches();
+  EXPECT_EQ(batches, std::vector<size_t>(8, 16));
+}
+
 // Fewer events than a batch go out after the linger, together; Stop does not wait for the linger.
 TEST(PayloadLogger, LingerSendsAPartialBatchAfterTheWaitAndStopCutsItShort) {
   FakeSink sink;
