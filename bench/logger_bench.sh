@@ -10,7 +10,8 @@
 # would (the figure is about the logger); SINK=http_hello uses bare Beast instead (about 4.6 us of CPU per
 # event, taken from the measured server on this 2-core machine). wrk -t1 -cCONNS POSTs V1 :predict bodies to each in turn for DURATION seconds, the order flipping
 # every round, ROUNDS rounds. Prints each run (for "on": the events delivered per second and the fraction of
-# the run's events dropped, from the logger's /metrics counters), the median of the per-round ratios on/off,
+# the run's events dropped, from the logger's /metrics counters, and the CPU of the logger's own threads per event
+# sent, from /proc/PID/task/*), the median of the per-round ratios on/off,
 # and the counters' totals: a ratio bought with drops shows beside it.
 # Then below saturation: bench/http_rate (open loop, 16 connections) at RATE req/s (default: half the median
 # "off" throughput of the first part) against each server in turn, ROUNDS rounds: p50/p99 with the logger
@@ -89,6 +90,13 @@ run_wrk() {  # PORT -> "rps non2xx socket_errors"
 cpu_ticks() {  # PID -> utime + stime of all its threads, in clock ticks
   awk '{print $14 + $15}' "/proc/$1/stat"
 }
+logger_ticks() {  # PID -> utime + stime of its payload logger threads (named inferd-logger), in clock ticks
+  local t sum=0
+  for t in /proc/"$1"/task/*; do
+    [[ $(cat "$t/comm" 2>/dev/null) == inferd-logger ]] && sum=$((sum + $(awk '{print $14 + $15}' "$t/stat")))
+  done
+  echo "$sum"
+}
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 metric() {  # PORT NAME
   curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {printf "%d", $2}'
@@ -110,12 +118,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
     [[ $name == on ]] && pid=$ON_PID
     read -r e0 d0 f0 < <(events)
     c0=$(cpu_ticks "$pid")
+    l0=$(logger_ticks "$pid")
     s0=$(cpu_ticks "$SINK_PID")
     read -r x non2xx errs < <(run_wrk "$port")
     c1=$(cpu_ticks "$pid")
     s1=$(cpu_ticks "$SINK_PID")
     sleep 1  # the queue drains (at most --log_queue_size events) before the counters are read
     read -r e1 d1 f1 < <(events)
+    l1=$(logger_ticks "$pid")  # after the drain, as the events counted
     ((non2xx == 0 && errs == 0)) || die "$name: $non2xx non-2xx answers, $errs socket errors"
     rps[$name]=$x
     # CPU per request: the server's (its logger threads included) and the sink's, in µs.
@@ -123,8 +133,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
     scpu=$(awk -v t=$((s1 - s0)) -v us="$TICK_US" -v r="$x" -v d="$DURATION" 'BEGIN {printf "%.1f", t * us / (r * d)}')
     extra=""
     if [[ $name == on ]]; then
-      extra=$(awk -v s=$((e1 - e0)) -v d=$((d1 - d0)) -v f=$((f1 - f0)) -v t="$DURATION" \
-        'BEGIN {n = s + d + f; printf ", events delivered %.1fk/s, dropped %.1f%% of %d", s / t / 1000, n ? 100 * d / n : 0, n}')
+      extra=$(awk -v s=$((e1 - e0)) -v d=$((d1 - d0)) -v f=$((f1 - f0)) -v t="$DURATION" -v l=$((l1 - l0)) \
+        -v us="$TICK_US" 'BEGIN {n = s + d + f; printf ", events delivered %.1fk/s, dropped %.1f%% of %d, logger threads %.2f us/event",
+          s / t / 1000, n ? 100 * d / n : 0, n, s + f ? l * us / (s + f) : 0}')
     fi
     log "round $r: logger $name: $x req/s, server cpu ${cpu} us/req, sink cpu ${scpu} us/req$extra"
     if [[ $name == off ]]; then offs+=("$x"); fi

@@ -28,6 +28,10 @@ void AddLoggerFlags(CLI::App* cmd, LoggerFlags* f) {
                   "Payload logger: added to the sender threads' nice value (0-19; above 0 inference wins the CPU "
                   "and the logger drops, counted, what it cannot send)")
       ->capture_default_str();
+  cmd->add_option("--log_batch_linger_ms", f->batch_linger_ms,
+                  "Payload logger: with less than a batch queued, how long a sender waits for more before it sends "
+                  "(0-1000; 0 = at once)")
+      ->capture_default_str();
   cmd->add_option("--log_timeout", l.timeout_s, "Payload logger: seconds per send")->capture_default_str();
   cmd->add_option("--log_retries", f->retries, "Payload logger: retries of a failed send (with backoff)")
       ->capture_default_str();
@@ -44,6 +48,7 @@ std::string ApplyLoggerFlags(LoggerFlags* f) {
   l.mode = *mode;
   l.retry.max_attempts = f->retries < 0 || f->retries > 9 ? 0 : f->retries + 1;
   l.tls_verify = !f->tls_skip_verify;
+  l.batch_linger = std::chrono::milliseconds(f->batch_linger_ms);
   if (Status st = logger::ValidateConfig(l); !st.ok()) return st.message();
   return "";
 }

@@ -20,6 +20,7 @@ struct LoggerFlags {
   logger::LoggerConfig config;  // the result (url empty = off)
   std::string mode = "all";
   int retries = 2;
+  int batch_linger_ms = 2;
   bool tls_skip_verify = false;
 };
 

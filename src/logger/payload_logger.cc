@@ -4,6 +4,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <thread>
 
 #include "core/clock.h"
@@ -34,12 +34,12 @@ constexpr size_t kMaxBatchBytes = size_t{1} << 20;
 class CurlSender : public EventSender {
  public:
   net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
-                         const std::string& body) override {
+                         std::string_view body) override {
     net::ClientRequest req;
     req.method = "POST";
     req.url = c.url;
     req.headers = headers;
-    req.body = body;
+    req.body = std::string(body);
     req.send_body = true;
     req.user_agent = "inferd-logger";
     req.connect_timeout_s = c.timeout_s;
@@ -59,7 +59,7 @@ class CurlSender : public EventSender {
 class HttpSender : public EventSender {
  public:
   net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
-                         const std::string& body) override {
+                         std::string_view body) override {
     return For(c).Send(c, headers, body);
   }
   void SendBatch(const LoggerConfig& c, std::span<const OutgoingEvent> events,
@@ -96,7 +96,7 @@ void EventSender::SendBatch(const LoggerConfig& config, std::span<const Outgoing
                             std::vector<net::ClientResult>* results) {
   results->clear();
   for (const OutgoingEvent& e : events) {
-    results->push_back(Send(config, EventHeaders(*e.record, config, e.recorded_unix_ns), e.record->body));
+    results->push_back(Send(config, EventHeaders(*e.record, config, e.recorded_unix_ns), e.record->body()));
   }
 }
 
@@ -107,17 +107,70 @@ int64_t WallNowNs() {
       .count();
 }
 
+namespace {
+
+// The waiting events (not thread-safe: the logger's mutex guards it). A vector read from the front by an index, so
+// that no event costs an allocation once it has grown (std::deque allocated a block per three Records, freed on
+// the other thread), and a worker takes a batch that is the whole queue (the common case under the linger) by
+// swapping buffers: O(1) under the lock the data path waits for.
+class EventQueue {
+ public:
+  size_t size() const { return events_.size() - head_; }
+  bool empty() const { return size() == 0; }
+  size_t bytes() const { return bytes_; }  // of the waiting events' bodies
+  void Push(Record&& r) {
+    bytes_ += r.body().size();
+    events_.push_back(std::move(r));
+  }
+  // Moves the first events into *out (empty): up to max_events, and while their bodies total less than max_bytes
+  // (at least one event).
+  void TakeFront(size_t max_events, size_t max_bytes, std::vector<Record>* out) {
+    if (head_ == 0 && events_.size() <= max_events && bytes_ < max_bytes) {
+      out->swap(events_);  // all of them; the queue keeps out's (empty) buffer
+      Clear();
+      return;
+    }
+    size_t taken = 0;
+    while (head_ < events_.size() && out->size() < max_events && (out->empty() || taken < max_bytes)) {
+      taken += events_[head_].body().size();
+      out->push_back(std::move(events_[head_++]));
+    }
+    bytes_ -= taken;
+    if (head_ == events_.size()) {
+      Clear();
+    } else if (head_ >= events_.size() / 2) {  // compact: each event is moved O(1) times on average
+      events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void Clear() {
+    events_.clear();
+    head_ = 0;
+    bytes_ = 0;
+  }
+
+ private:
+  std::vector<Record> events_;  // [head_, end) wait; [0, head_) were taken (moved from)
+  size_t head_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace
+
 struct PayloadLogger::Impl {
   LoggerConfig config;
   WallClock wall_ns;
   Mutex mu;
   CondVar cv;         // idle workers wait for events (and for Stop)
+  CondVar linger_cv;  // workers with less than a batch queued wait for more (and for Stop)
   CondVar stop_cv;    // a worker in a retry's backoff waits for Stop
   CondVar idle_cv;    // Stop waits for the queue to empty
-  std::deque<Record> queue GUARDED_BY(mu);
+  EventQueue queue GUARDED_BY(mu);
   size_t busy GUARDED_BY(mu) = 0;     // workers sending a batch
   size_t waiting GUARDED_BY(mu) = 0;  // workers blocked in cv.Wait for events
   size_t woken GUARDED_BY(mu) = 0;    // of those, signalled and not yet running (woken <= waiting)
+  size_t lingering GUARDED_BY(mu) = 0;  // workers in linger_cv.WaitFor
+  size_t linger_target GUARDED_BY(mu) = 1;  // LingerTarget of the workers' senders (each sets it as it starts)
   bool stopping GUARDED_BY(mu) = false;
   bool stopped GUARDED_BY(mu) = false;
   std::vector<std::thread> workers;
@@ -197,18 +250,23 @@ struct PayloadLogger::Impl {
     {
       MutexLock lock(mu);
       if (!stopping && queue.size() < config.queue_capacity) {
-        queue.push_back(std::move(r));
+        const bool was_full = Full(linger_target);
+        queue.Push(std::move(r));
         depth.store(queue.size(), std::memory_order_relaxed);
-        if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
-        // Only an idle worker needs a wake-up (a futex call); a busy one takes this event with its next batch.
+        // The gauge (a sequentially consistent store) every 64th event; Take sets it for each batch.
+        if (depth_metric && queue.size() % 64 == 0) depth_metric->Set(static_cast<double>(queue.size()));
+        // Wake-ups (futex calls) only on transitions: an idle worker for the first event, a lingering one when a
+        // batch's worth is queued; a busy worker takes this event with its next batch.
         if (waiting > woken) {
           ++woken;
           cv.Signal();
+        } else if (lingering > 0 && !was_full && Full(linger_target)) {
+          linger_cv.Signal();
         }
         return;
       }
     }
-    Drop(r.type, r.id);
+    Drop(r.type, r.id());
   }
 
   void GiveUp(const Record& r, int attempts, const net::ClientResult& result) {
@@ -216,8 +274,8 @@ struct PayloadLogger::Impl {
     std::string why =
         result.transport == net::Transport::kOk ? "the sink answered " + std::to_string(result.status) : result.error;
     Warn(Gate::kFail, [&] {
-      return "could not deliver event " + r.id + " to " + config.url + " after " + std::to_string(attempts) +
-             " attempt(s): " + why;
+      return "could not deliver event " + std::string(r.id()) + " to " + config.url + " after " +
+             std::to_string(attempts) + " attempt(s): " + why;
     });
   }
 
@@ -289,31 +347,49 @@ struct PayloadLogger::Impl {
   }
 
   // Takes up to max_batch events (and about kMaxBatchBytes of bodies) from the queue; false: stopping, none left.
+  // With fewer than a full batch queued (LingerTarget) it first waits up to config.batch_linger for more, so that
+  // under load a worker wakes once per batch rather than once per event (each wake-up is a futex call on the data
+  // path and a context switch); draining for Stop (`stopped`) takes what is there at once.
   bool Take(size_t max_batch, std::vector<Record>* batch) {
     MutexLock lock(mu);
-    while (!stopping && queue.empty()) {
-      ++waiting;
-      cv.Wait(mu);
-      --waiting;
-      if (woken > 0) --woken;
-    }
-    if (queue.empty()) return false;  // stopping and nothing left
-    size_t bytes = 0;
-    while (!queue.empty() && batch->size() < max_batch && (batch->empty() || bytes < kMaxBatchBytes)) {
-      bytes += queue.front().body.size();
-      batch->push_back(std::move(queue.front()));
-      queue.pop_front();
-    }
+    const size_t target = LingerTarget(max_batch);
+    do {
+      while (!stopping && queue.empty()) {
+        ++waiting;
+        cv.Wait(mu);
+        --waiting;
+        if (woken > 0) --woken;
+      }
+      if (queue.empty()) return false;  // stopping and nothing left
+      if (!Full(target) && !stopped && config.batch_linger.count() > 0) {
+        ++lingering;
+        linger_cv.WaitFor(mu, config.batch_linger,
+                          [this, target]() NO_THREAD_SAFETY_ANALYSIS { return stopped || Full(target); });
+        --lingering;
+      }
+    } while (queue.empty());  // another worker took them meanwhile, or Stop dropped them: wait again
+    queue.TakeFront(max_batch, kMaxBatchBytes, batch);
     depth.store(queue.size(), std::memory_order_relaxed);
     if (depth_metric) depth_metric->Set(static_cast<double>(queue.size()));
     ++busy;
     return true;
   }
 
+  // The events a worker waits for before it takes a batch: its sender's batch, at most the queue's capacity.
+  size_t LingerTarget(size_t max_batch) const { return std::min(max_batch, config.queue_capacity); }
+  // A batch's worth is queued: `target` events or kMaxBatchBytes of bodies.
+  bool Full(size_t target) const REQUIRES(mu) { return queue.size() >= target || queue.bytes() >= kMaxBatchBytes; }
+
   void Work() {
+    // The threads' name (/proc/PID/task/*/comm): bench/logger_bench.sh reports their CPU per event apart.
+    pthread_setname_np(pthread_self(), "inferd-logger");
     LowerPriority();
     std::unique_ptr<EventSender> sender = factory();
     const size_t max_batch = std::max<size_t>(1, sender->MaxBatch(config));
+    {
+      MutexLock lock(mu);
+      linger_target = LingerTarget(max_batch);
+    }
     std::vector<Record> batch;
     for (;;) {
       batch.clear();
@@ -368,14 +444,16 @@ void PayloadLogger::Stop(std::chrono::milliseconds grace) {
     MutexLock lock(impl_->mu);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    impl_->linger_cv.SignalAll();  // drain now: no worker waits for a fuller batch
     impl_->idle_cv.WaitFor(impl_->mu, grace,
                            [this]() NO_THREAD_SAFETY_ANALYSIS { return impl_->queue.empty() && impl_->busy == 0; });
     impl_->stopping = true;
     const size_t left = impl_->queue.size();
-    impl_->queue.clear();
+    impl_->queue.Clear();
     impl_->depth.store(0, std::memory_order_relaxed);
     if (impl_->depth_metric) impl_->depth_metric->Set(0);
     impl_->cv.SignalAll();
+    impl_->linger_cv.SignalAll();
     impl_->stop_cv.SignalAll();
     lock.Unlock();
     if (left > 0) {

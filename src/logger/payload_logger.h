@@ -8,18 +8,23 @@
 //   OnResponse needs; OnResponse queues the response event (modes all, response) only for status 200, as
 //   KServe's agent. Each queued event copies its body (the request's body goes on to the model, the
 //   response's to the client); the cost is one copy and one mutex push per event, plus a condition signal
-//   only when a worker is idle (a busy worker takes the event with its next batch: no wake-up per event).
+//   only on a transition: an idle worker for the first event, a lingering worker (below) when a batch's worth
+//   is queued (a busy worker takes the event with its next batch: no wake-up per event).
 // - Bounds: at most config.queue_capacity events wait; one more is dropped (never blocks), counted as
 //   inferd_logger_events_total{result="dropped"} and logged (rate-limited: one line per 10 s with the count
 //   held back). config.workers threads send, each with its own EventSender (so one kept connection each),
-//   taking up to the sender's MaxBatch events (and about 1 MiB of bodies) from the queue at once. Each send is
+//   taking up to the sender's MaxBatch events (and about 1 MiB of bodies) from the queue at once; with less than
+//   that queued (and the queue's capacity not reached) a worker first waits up to config.batch_linger for more,
+//   so that under load it wakes and writes once per batch (Stop drains without that wait). Each send is
 //   bounded by config.timeout_s; the events of a batch that failed are retried by logger/event.h NextStep
 //   (after the longest backoff among them, on the worker); an event given up is counted as result="failed"
 //   and logged (rate-limited). Delivered events count result="sent"; retries inferd_logger_retries_total; the
-//   queue's length is the gauge inferd_logger_queue_depth. Events within one worker go out in queue order
+//   queue's length is the gauge inferd_logger_queue_depth (set as a worker takes a batch and every 64th event
+//   queued: a sample, not exact between batches). Events within one worker go out in queue order
 //   (a retried event goes after the rest of its batch); with several workers a response may reach the sink
 //   before its request (the sink pairs them by Ce-Id). config.sender_nice > 0 lowers the workers' CPU
 //   priority (setpriority on each thread): inference first, the logger gets what is left and drops (counted).
+//   The worker threads are named inferd-logger.
 // - Stop(grace): no more events are accepted; the workers send what is queued for at most `grace`, then the
 //   rest is dropped (counted) and the workers are joined (a batch in progress ends by its timeout). The
 //   destructor calls Stop(0). Callers stop the front ends first (OnRequest/OnResponse after Stop only count
@@ -60,7 +65,7 @@ class EventSender {
  public:
   virtual ~EventSender() = default;
   virtual net::ClientResult Send(const LoggerConfig& config, const std::vector<std::string>& headers,
-                                 const std::string& body) = 0;
+                                 std::string_view body) = 0;
   virtual void SendBatch(const LoggerConfig& config, std::span<const OutgoingEvent> events,
                          std::vector<net::ClientResult>* results);
   // How many events a worker hands to SendBatch at once: 1 unless the sender gains from more (pipelining).

@@ -10,8 +10,7 @@
 #include <unistd.h>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -37,6 +36,28 @@ net::ClientResult Failed(std::string why) {
   return r;
 }
 
+// Beast's parser for the sink's answers, keeping only what the sender needs: the status (keep-alive and the body's
+// framing are basic_parser's own). response_parser<string_body> built a field container and a body string for
+// each answer, two allocations or more per event for values nobody reads.
+class AnswerParser : public http::basic_parser<false> {
+ public:
+  int status() const { return status_; }
+
+ private:
+  using string_view = boost::beast::string_view;
+  using error_code = boost::beast::error_code;
+  void on_request_impl(http::verb, string_view, string_view, int, error_code&) override {}
+  void on_response_impl(int code, string_view, int, error_code&) override { status_ = code; }
+  void on_field_impl(http::field, string_view, string_view, error_code&) override {}
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+  size_t on_body_impl(string_view body, error_code&) override { return body.size(); }  // read and discarded
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override { return body.size(); }
+  void on_finish_impl(error_code&) override {}
+  int status_ = 0;
+};
+
 // The socket I/O is plain POSIX (non-blocking, poll with a deadline) rather than Asio's synchronous calls: those
 // have no timeout, and an io_context per sender thread for async calls costs more than these few syscalls.
 class PipelinedSender : public EventSender {
@@ -44,7 +65,7 @@ class PipelinedSender : public EventSender {
   ~PipelinedSender() override { Close(); }
 
   net::ClientResult Send(const LoggerConfig& c, const std::vector<std::string>& headers,
-                         const std::string& body) override {
+                         std::string_view body) override {
     // Only through SendBatch: the logger hands records, and this sender builds their heads itself.
     (void)headers;
     (void)body;
@@ -62,8 +83,10 @@ class PipelinedSender : public EventSender {
       Close();
       url_ = c.url;
       parts_ = SplitSinkUrl(url_);
-      annotations_ = AnnotationsJson(c.annotations);
+      request_line_ = "POST " + parts_.target + " HTTP/1.1\r\nHost: " + parts_.host_header +
+                      "\r\nUser-Agent: inferd-logger\r\n";
     }
+    if (!lines_ || !lines_->Matches(c)) lines_.emplace(c);
     size_t done = 0;
     while (done < events.size()) {
       const size_t n = pipelining_ ? std::min(kMaxPipeline, events.size() - done) : 1;
@@ -84,7 +107,7 @@ class PipelinedSender : public EventSender {
         return events.size();
       }
     }
-    BuildRequests(c, events);
+    BuildRequests(events);
     size_t answered = 0;
     bool close_after = false;
     std::string err = Run(deadline, events.size(), results, &answered, &close_after);
@@ -158,10 +181,11 @@ class PipelinedSender : public EventSender {
   }
 
   // The request heads (reused buffers: no allocation once they have grown) and the iovec list head/body/head/...
-  // The heads are written here rather than with Beast's serializer: one append per header into a reused
-  // buffer, no field container per request (perf: building the heads was a third of the sender's time when
-  // each one went through a vector of header strings).
-  void BuildRequests(const LoggerConfig& c, std::span<const OutgoingEvent> events) {
+  // The heads are written here rather than with Beast's serializer: the config's constant header lines are
+  // formatted once (EventHeadLines), then a few appends per event into a reused buffer, no field container per
+  // request (perf: building the heads was a third of the sender's time when each one went through a vector of
+  // header strings).
+  void BuildRequests(std::span<const OutgoingEvent> events) {
     if (heads_.size() < events.size()) heads_.resize(events.size());
     iov_.clear();
     for (size_t i = 0; i < events.size(); ++i) {
@@ -172,14 +196,14 @@ class PipelinedSender : public EventSender {
       }
       std::string& h = heads_[i];
       h.clear();
-      h.append("POST ").append(parts_.target).append(" HTTP/1.1\r\nHost: ").append(parts_.host_header);
-      h.append("\r\nUser-Agent: inferd-logger\r\n");
-      AppendEventHeaderLines(r, c, recorded_, annotations_, &h);
+      h.append(request_line_);
+      lines_->Append(r, recorded_, &h);
+      const std::string_view body = r.body();
       char len[24];
-      auto [end, ec] = std::to_chars(len, len + sizeof len, r.body.size());
+      auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
       h.append("Content-Length: ").append(len, end).append("\r\n\r\n");
       iov_.push_back(iovec{h.data(), h.size()});
-      if (!r.body.empty()) iov_.push_back(iovec{const_cast<char*>(r.body.data()), r.body.size()});
+      if (!body.empty()) iov_.push_back(iovec{const_cast<char*>(body.data()), body.size()});
     }
   }
 
@@ -259,7 +283,7 @@ class PipelinedSender : public EventSender {
         if (used == 0) break;
         continue;
       }
-      if (parser_->get().result_int() < 200) {  // an interim 1xx answer: the final one follows
+      if (parser_->status() < 200) {  // an interim 1xx answer: the final one follows
         parser_.reset();
         continue;
       }
@@ -276,7 +300,7 @@ class PipelinedSender : public EventSender {
 
   net::ClientResult Answer() {
     net::ClientResult r;
-    r.status = parser_->get().result_int();
+    r.status = parser_->status();
     parser_.reset();
     return r;
   }
@@ -288,7 +312,8 @@ class PipelinedSender : public EventSender {
 
   std::string url_;
   SinkUrlParts parts_;
-  std::string annotations_;  // AnnotationsJson of the config's
+  std::string request_line_;  // "POST target HTTP/1.1", Host and User-Agent lines
+  std::optional<EventHeadLines> lines_;  // the config's header lines (rebuilt if another config comes)
   int64_t recorded_ns_ = 0;
   std::string recorded_;  // Rfc3339Nano(recorded_ns_)
   int fd_ = -1;
@@ -297,7 +322,7 @@ class PipelinedSender : public EventSender {
   std::vector<std::string> heads_;
   std::vector<iovec> iov_;
   std::string in_;
-  std::optional<http::response_parser<http::string_body>> parser_;
+  std::optional<AnswerParser> parser_;
   char buf_[16 * 1024];
 };
 

@@ -4,11 +4,11 @@
 // Contract (an EventSender: used by one thread at a time):
 // - SendBatch writes up to kMaxPipeline events at a time back to back as POST requests (the URL's path and query,
 //   Host, User-Agent inferd-logger, the event's header lines, Content-Length, the body) with one sendmsg of
-//   head/body pieces, and reads their responses in order (Boost.Beast's response parser; bodies up to 64 KiB are
+//   head/body pieces, and reads their responses in order (Boost.Beast's basic_parser; bodies up to 64 KiB are
 //   read and discarded). It keeps writing and reading at once, so a sink that answers before it has read the
 //   whole batch cannot deadlock it. results[i] is kOk with the status of events[i]'s response, or kFailed with
 //   the reason (no connection, closed, timed out, malformed answer): those go to the logger's retry rules.
-// - The heads carry logger/event.h AppendEventHeaderLines (the same headers as EventHeaders gives libcurl).
+// - The heads carry logger/event.h EventHeadLines (the same headers as EventHeaders gives libcurl).
 //   Send (prepared header lines) is not supported: it answers kBadRequest; the logger calls only SendBatch.
 // - A response with `Connection: close` (or HTTP/1.0 without keep-alive) ends the connection: the events after it
 //   were not processed by the sink (RFC 9112 §9.6) and are sent again on a new connection, without an attempt

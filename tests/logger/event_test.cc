@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
+#include <string>
+#include <vector>
 
 #include "logger/sink_url.h"
 
@@ -75,6 +78,10 @@ TEST(Config, BoundsNameTheFlag) {
   c.timeout_s = 0;
   EXPECT_NE(ValidateConfig(c).message().find("--log_timeout"), std::string::npos);
   c.timeout_s = 1;
+  c.batch_linger = std::chrono::milliseconds(1001);
+  EXPECT_NE(ValidateConfig(c).message().find("--log_batch_linger_ms"), std::string::npos);
+  c.batch_linger = std::chrono::milliseconds(0);  // send at once: allowed
+  EXPECT_TRUE(ValidateConfig(c).ok());
   c.retry.max_attempts = 0;
   EXPECT_NE(ValidateConfig(c).message().find("--log_retries"), std::string::npos);
   c.retry.max_attempts = 1;
@@ -105,6 +112,33 @@ TEST(Time, Rfc3339WithNanoseconds) {
   EXPECT_EQ(Rfc3339Nano(int64_t{1796619662} * 1000000000 + 123456789), "2026-12-07T05:01:02.123456789Z");
 }
 
+// The hand-written formatter against libc's calendar (gmtime_r + strftime) across the range of int64 nanoseconds
+// (1678..2262): leap days, the ends of years and months, times before 1970.
+TEST(Time, MatchesLibcCalendar) {
+  std::vector<int64_t> secs = {0, -1, 951782400 /* 2000-02-29 */, 951868799, 4107542399 /* 2100-02-28T23:59:59 */,
+                               1798761599 /* 2026-12-31T23:59:59 */, 1798761600, -2208988800 /* 1900-01-01 */,
+                               9000000000 /* 2255 */, -9000000000 /* 1684 */};
+  uint64_t x = 88172645463325252ull;  // xorshift: a deterministic spread over 1684..2255
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    secs.push_back(static_cast<int64_t>(x % 18000000000ull) - 9000000000);
+  }
+  for (int64_t s : secs) {
+    std::time_t t = static_cast<std::time_t>(s);
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&t, &tm), nullptr);
+    char want[64];
+    std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+    const int64_t frac = static_cast<int64_t>(x % 1000000000);
+    const std::string digits = std::to_string(frac);
+    EXPECT_EQ(Rfc3339Nano(s * 1000000000 + frac), std::string(want) + "." + std::string(9 - digits.size(), '0') + digits + "Z")
+        << s;
+  }
+  EXPECT_EQ(Rfc3339Nano(-1), "1969-12-31T23:59:59.999999999Z");
+}
+
 TEST(Event, HeadersAreKServes) {
   LoggerConfig c;
   c.url = "http://sink";
@@ -129,9 +163,7 @@ TEST(Event, HeadersAreKServes) {
   c.annotations = {"team=vision", "a=b=c"};
   h = EventHeaders(r, c, 2000000000);
   EXPECT_EQ(HeaderValue(h, "Ce-Annotations"), R"({"a":"b=c","team":"vision"})");
-  r.type = EventType::kResponse;
-  r.id = "evil\r\nX-Injected: 1";
-  r.content_type.clear();
+  r = Record(EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, "", R"({"X-Tenant":["a"]})", "{}");
   h = EventHeaders(r, c, 2000000000);
   EXPECT_EQ(HeaderValue(h, "Ce-Type"), "org.kubeflow.serving.inference.response");
   EXPECT_EQ(HeaderValue(h, "Ce-Id"), "evil  X-Injected: 1");  // one line, nothing injected
@@ -145,9 +177,9 @@ TEST(Event, HeaderLinesMatchTheCurlLines) {
   c.url = "http://sink";
   c.component = "predictor";
   c.annotations = {"team=vision"};
-  Record r{EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, "application/json", "", "{}"};
   for (int with_type = 0; with_type < 2; ++with_type) {
-    r.content_type = with_type ? "application/json" : "";
+    const Record r(EventType::kResponse, "evil\r\nX-Injected: 1", 1000000000, with_type ? "application/json" : "", "",
+                   "{}");
     std::string expected;
     for (const std::string& l : EventHeaders(r, c, 2000000000)) {
       if (l == "Expect:" || l == "Content-Type:") continue;  // libcurl's own conventions, nothing sent
@@ -155,11 +187,53 @@ TEST(Event, HeaderLinesMatchTheCurlLines) {
       expected += "\r\n";
     }
     std::string got;
-    AppendEventHeaderLines(r, c, Rfc3339Nano(2000000000), AnnotationsJson(c.annotations), &got);
+    EventHeadLines(c).Append(r, Rfc3339Nano(2000000000), &got);
     EXPECT_EQ(got, expected);
     EXPECT_EQ(got.find("\nX-Injected"), std::string::npos);
     EXPECT_NE(got.find("Ce-Endpoint: \r\n"), std::string::npos);  // sent empty
   }
+}
+
+// The lines formatted once per config are the config's: a record's own values go between them, cleaned, and a
+// config that differs in any header field is told apart (the sender rebuilds its lines).
+TEST(Event, HeadLinesFormatTheConfigOnce) {
+  LoggerConfig c;
+  c.url = "http://sink";
+  c.inference_service = "iris\r\nX-Evil: 1";
+  c.endpoint = "e";
+  const EventHeadLines lines(c);
+  Record r{EventType::kRequest, "id-1", 1000000000, "text/plain", "{\"k\":[\"a\"]}", "body"};
+  const Record meta_crlf(EventType::kRequest, "id-1", 1000000000, "text/plain", "{\"k\":[\"a\r\nb\"]}", "body");
+  for (const Record& rec : {r, meta_crlf}) {
+    std::string got;
+    lines.Append(rec, "REC", &got);
+    EXPECT_EQ(got.find("\nX-Evil"), std::string::npos) << got;
+    EXPECT_EQ(got.find("a\r\nb"), std::string::npos) << got;
+    EXPECT_NE(got.find("Ce-Inferenceservicename: iris  X-Evil: 1\r\n"), std::string::npos) << got;
+    EXPECT_NE(got.find("Ce-Recordedtime: REC\r\n"), std::string::npos) << got;
+    EXPECT_NE(got.find("Ce-Time: 1970-01-01T00:00:01.000000000Z\r\n"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("Content-Type: text/plain\r\n")) << got;
+  }
+  std::string twice;
+  lines.Append(r, "REC", &twice);
+  lines.Append(r, "REC", &twice);
+  std::string once;
+  lines.Append(r, "REC", &once);
+  EXPECT_EQ(twice, once + once);  // appends, keeps nothing from one event to the next
+  EXPECT_TRUE(lines.Matches(c));
+  for (int field = 0; field < 6; ++field) {
+    LoggerConfig d = c;
+    if (field == 0) d.source_uri = "http://other/";
+    if (field == 1) d.inference_service = "other";
+    if (field == 2) d.ns = "other";
+    if (field == 3) d.component = "other";
+    if (field == 4) d.endpoint = "";
+    if (field == 5) d.annotations = {"a=b"};
+    EXPECT_FALSE(lines.Matches(d)) << field;
+  }
+  LoggerConfig e = c;
+  e.queue_capacity = 7;  // not a header field
+  EXPECT_TRUE(lines.Matches(e));
 }
 
 net::ClientResult Answer(long status) {

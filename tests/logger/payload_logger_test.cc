@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <span>
 #include <thread>
 
 namespace inferd::logger {
@@ -33,6 +34,7 @@ struct FakeSink {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<Sent> sent;
+  std::vector<size_t> batches;  // the size of each batch a FakeBatchSender got
   std::atomic<long> status{200};
   std::deque<long> script;  // answered first, one per send, before `status`
   bool blocked = false;
@@ -47,13 +49,17 @@ struct FakeSink {
     std::lock_guard<std::mutex> l(mu);
     return sent.size();
   }
+  std::vector<size_t> Batches() {
+    std::lock_guard<std::mutex> l(mu);
+    return batches;
+  }
 };
 
 class FakeSender : public EventSender {
  public:
   explicit FakeSender(FakeSink* sink) : sink_(sink) {}
   net::ClientResult Send(const LoggerConfig&, const std::vector<std::string>& headers,
-                         const std::string& body) override {
+                         std::string_view body) override {
     std::unique_lock<std::mutex> l(sink_->mu);
     sink_->cv.wait(l, [&] { return !sink_->blocked; });
     ++sink_->calls;
@@ -69,7 +75,7 @@ class FakeSender : public EventSender {
       return r;
     }
     r.status = s;
-    if (s == 200) sink_->sent.push_back({headers, body});
+    if (s == 200) sink_->sent.push_back({headers, std::string(body)});
     return r;
   }
 
@@ -77,11 +83,22 @@ class FakeSender : public EventSender {
   FakeSink* sink_;
 };
 
-// The same, taking up to 16 events per batch (the default SendBatch: one Send each).
+// The same, taking up to 16 events per batch (the default SendBatch: one Send each); records each batch's size.
 class FakeBatchSender : public FakeSender {
  public:
-  using FakeSender::FakeSender;
+  explicit FakeBatchSender(FakeSink* sink) : FakeSender(sink), sink_(sink) {}
   size_t MaxBatch(const LoggerConfig&) override { return 16; }
+  void SendBatch(const LoggerConfig& c, std::span<const OutgoingEvent> events,
+                 std::vector<net::ClientResult>* results) override {
+    {
+      std::lock_guard<std::mutex> l(sink_->mu);
+      sink_->batches.push_back(events.size());
+    }
+    EventSender::SendBatch(c, events, results);
+  }
+
+ private:
+  FakeSink* sink_;
 };
 
 std::string Header(const Sent& s, const std::string& name) {
@@ -258,6 +275,122 @@ TEST(PayloadLogger, BatchesRetryOnlyTheirFailedEventsAndCountEachOnce) {
   EXPECT_EQ(times.size(), 39u);
   for (const auto& [body, k] : times) EXPECT_EQ(k, 1) << body;  // none delivered twice
   EXPECT_EQ(times.count("5"), 0u);
+}
+
+// Under load a worker wakes once per batch: with less than its sender's batch queued it waits (up to the linger) for
+// more, and the event that completes the batch wakes it, long before the linger ends.
+TEST(PayloadLogger, LingerGathersAFullBatchThenSendsItAtOnce) {
+  FakeSink sink;
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.batch_linger = std::chrono::seconds(60);  // only a full batch (16) can end the wait within the test
+  PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+  for (int i = 0; i < 16; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 16; }));
+  ASSERT_TRUE(WaitFor([&] { return log.counts().queued == 0; }));
+  EXPECT_EQ(sink.Batches(), std::vector<size_t>{16});  // one batch, one wake-up
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(sink.sent[i].body, std::to_string(i));  // queue order
+}
+
+// Two workers lingering at once: each batch's worth wakes one of them (no wake-up lost between them), so every event
+// goes out in full batches long before the linger ends.
+TEST(PayloadLogger, LingeringWorkersEachWakeForABatch) {
+  FakeSink sink;
+  LoggerConfig c = Config(LogMode::kRequest, 2);
+  c.batch_linger = std::chrono::seconds(60);
+  PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+  for (int i = 0; i < 128; ++i) {
+    log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+    if (i % 7 == 0) std::this_thread::yield();  // let the workers interleave with the pushes
+  }
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 128; }));
+  const std::vector<size_t> batches = sink.Batches();
+  EXPECT_EQ(batches, std::vector<size_t>(8, 16));
+}
+
+// Fewer events than a batch go out after the linger, together; Stop does not wait for the linger.
+TEST(PayloadLogger, LingerSendsAPartialBatchAfterTheWaitAndStopCutsItShort) {
+  FakeSink sink;
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.batch_linger = std::chrono::milliseconds(300);
+  {
+    PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+    ASSERT_TRUE(WaitFor([&] { return log.counts().sent == 3; }));
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(290));  // it waited for more
+    EXPECT_EQ(sink.Batches(), std::vector<size_t>{3});
+  }
+  c.batch_linger = std::chrono::seconds(60);
+  PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+  for (int i = 0; i < 3; ++i) log.OnRequest("POST", "/x", {}, "", "s" + std::to_string(i));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the worker is (most likely) lingering now
+  const auto t0 = std::chrono::steady_clock::now();
+  log.Stop(std::chrono::seconds(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));  // not the 60 s linger
+  EXPECT_EQ(log.counts().sent, 3u);
+  EXPECT_EQ(log.counts().dropped, 0u);
+}
+
+// A queue smaller than the sender's batch: the worker takes what fits as soon as the queue is full (it does not wait
+// for a batch that cannot come), the data path never blocks, and what does not fit is dropped and counted.
+TEST(PayloadLogger, QueueFullUnderBatchingDropsAndCounts) {
+  FakeSink sink;
+  sink.blocked = true;
+  prometheus::Registry registry;
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.queue_capacity = 8;                        // less than FakeBatchSender's 16
+  c.batch_linger = std::chrono::seconds(60);   // longer than WaitFor's 20 s: a wait for 16 would fail the test
+  PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, &registry);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // never waited
+  ASSERT_TRUE(WaitFor([&] { return sink.Batches().size() == 1; }));  // 8 taken (blocked in the sink), up to 8 queued
+  auto n = log.counts();
+  EXPECT_GE(n.dropped, 84u);
+  EXPECT_LE(n.dropped, 92u);
+  std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_NE(text.find("inferd_logger_events_total{result=\"dropped\"} " + std::to_string(n.dropped)),
+            std::string::npos)
+      << text;
+  sink.Release();
+  ASSERT_TRUE(WaitFor([&] { return log.counts().sent + log.counts().dropped == 100; }));
+  EXPECT_EQ(log.counts().sent, 100 - n.dropped);
+  for (size_t b : sink.Batches()) EXPECT_LE(b, 8u);
+}
+
+// A backlog longer than a batch is taken from the front a batch at a time, in order, none lost or repeated; and a
+// batch holds about 1 MiB of bodies at most (here 4 of 300 KiB: the last one taken while under the bound).
+TEST(PayloadLogger, BacklogGoesOutInBatchesInOrderBoundedByBytes) {
+  FakeSink sink;
+  sink.blocked = true;
+  LoggerConfig c = Config(LogMode::kRequest);
+  c.queue_capacity = 200;
+  {
+    PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&sink); }, nullptr);
+    for (int i = 0; i < 150; ++i) log.OnRequest("POST", "/x", {}, "", std::to_string(i));
+    sink.Release();
+    log.Stop(std::chrono::seconds(20));
+    EXPECT_EQ(log.counts().sent, 150u);
+    EXPECT_EQ(log.counts().dropped, 0u);
+  }
+  ASSERT_EQ(sink.sent.size(), 150u);
+  for (int i = 0; i < 150; ++i) EXPECT_EQ(sink.sent[i].body, std::to_string(i));
+  for (size_t b : sink.Batches()) EXPECT_LE(b, 16u);
+
+  FakeSink big_sink;
+  big_sink.blocked = true;
+  {
+    PayloadLogger log(c, [&] { return std::make_unique<FakeBatchSender>(&big_sink); }, nullptr);
+    for (int i = 0; i < 10; ++i) {
+      log.OnRequest("POST", "/x", {}, "", std::string(300 * 1024, static_cast<char>('a' + i)));
+    }
+    big_sink.Release();
+    log.Stop(std::chrono::seconds(20));
+    EXPECT_EQ(log.counts().sent, 10u);
+  }
+  ASSERT_EQ(big_sink.sent.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(big_sink.sent[i].body[0], 'a' + i);
+  for (size_t b : big_sink.Batches()) EXPECT_LE(b, 4u);
 }
 
 // The nice value of this process's threads, from /proc/self/task/*/stat (field 19).

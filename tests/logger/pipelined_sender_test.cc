@@ -186,7 +186,7 @@ TEST(PipelinedSender, BatchInOrderOnOneConnection) {
   ASSERT_EQ(got.size(), 53u);
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(got[i].ce_id, "e" + std::to_string(i));
-    EXPECT_EQ(got[i].body, b.records[i].body);
+    EXPECT_EQ(got[i].body, b.records[i].body());
   }
   EXPECT_EQ(got[50].ce_id, "f0");
   EXPECT_EQ(got[0].target, "/events?x=1");
@@ -204,8 +204,8 @@ TEST(PipelinedSender, StatusesMapToTheirEvents) {
   Sink sink(Mode::kOk);
   auto sender = NewPipelinedSender();
   Batch b = MakeBatch(5);
-  b.records[1].body = "fail500";
-  b.records[3].body = "fail400";
+  b.records[1] = Record(EventType::kRequest, "e1", 7, "", "{}", "fail500");
+  b.records[3] = Record(EventType::kRequest, "e3", 7, "", "{}", "fail400");
   auto r = SendAll(*sender, Config(sink.url()), b);
   ASSERT_EQ(r.size(), 5u);
   EXPECT_EQ(r[0].status, 200);
