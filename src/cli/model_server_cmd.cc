@@ -177,6 +177,7 @@ std::vector<std::pair<CLI::Option*, const IgnoredFlag*>> AddIgnoredFlags(CLI::Ap
 std::string ApplyTorchServe(ModelServerFlags* f, std::optional<TorchServeProgram>* program) {
   auto& cfg = f->cfg;
   if (!cfg.python_script.empty() || !cfg.python_module.empty()) return "";
+  if (!cfg.model_format.empty() && cfg.model_format != "pytorch") return "";  // KServe's format name for TorchServe
   auto found = FindTorchServeStore(f->model_store, cfg.model_repository.empty() ? cfg.model_dir : "", f->ts_config);
   if (!found) {
     if (!f->ts_config.empty()) LOG_WARN("--ts-config {}: no TorchServe model store (*.mar) to serve; not read", f->ts_config);
