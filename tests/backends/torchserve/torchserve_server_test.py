@@ -392,5 +392,104 @@ class TorchServeLayoutTest(unittest.TestCase):
         self.assertNotIn(b"Segmentation", out)
 
 
+KSERVE_SAMPLE_ISVC = """apiVersion: "serving.kserve.io/v1beta1"
+kind: "InferenceService"
+metadata:
+  name: "torchserve"
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: pytorch
+      storageUri: file://%s
+"""
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs python3-torch, python3-torchvision, python3-pil")
+@unittest.skipUnless(INFERD_BIN, "needs INFERD_BIN")
+class TorchServeServeTest(unittest.TestCase):
+    """KServe's TorchServe sample (docs/samples/v1beta1/torchserve/v1/torchserve.yaml, storageUri a local copy of the
+    layout) applied to `inferd serve`, queried through its gateway with the sample's Host header and request shape."""
+
+    def test_kserve_sample_applies_and_answers(self):
+        import re
+        tmp = tempfile.mkdtemp(prefix="ts-serve-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        storage = os.path.join(tmp, "storage")
+        os.makedirs(os.path.join(storage, "model-store"))
+        os.makedirs(os.path.join(storage, "config"))
+        torch.manual_seed(1)
+        ns = {}
+        exec(LINEAR_MODEL_PY, ns)
+        tiny = ns["TinyNet"]().eval()
+        write_mar(os.path.join(storage, "model-store", "mnist.mar"),
+                  {"modelName": "mnist", "serializedFile": "tiny.pth", "modelFile": "tiny_model.py",
+                   "handler": "digits_handler.py", "modelVersion": "1.0"},
+                  {"tiny.pth": torch_bytes(tiny.state_dict()), "tiny_model.py": LINEAR_MODEL_PY,
+                   "digits_handler.py": DIGITS_HANDLER_PY})
+        snapshot = ('{"name":"startup.cfg","modelCount":1,"models":{"mnist":{"1.0":{"defaultVersion":true,'
+                    '"marName":"mnist.mar","minWorkers":1,"maxWorkers":5,"batchSize":1,"maxBatchDelay":5000,'
+                    '"responseTimeout":120}}}}')
+        with open(os.path.join(storage, "config", "config.properties"), "w") as f:
+            f.write("inference_address=http://0.0.0.0:8085\nmanagement_address=http://0.0.0.0:8085\n"
+                    "metrics_address=http://0.0.0.0:8082\ngrpc_inference_port=7070\ngrpc_management_port=7071\n"
+                    "enable_metrics_api=true\nmetrics_format=prometheus\nnumber_of_netty_threads=4\n"
+                    "job_queue_size=10\nenable_envvars_config=true\ninstall_py_dep_per_model=true\n"
+                    "model_store=/mnt/models/model-store\nmodel_snapshot=%s\n" % snapshot)
+        data = os.path.join(tmp, "data")
+        log = open(os.path.join(tmp, "serve.log"), "w+")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen([INFERD_BIN, "serve", "--data_dir", data, "--http_port", "0", "--grpc_port", "0",
+                                 "--api_port", "0"], stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, TMPDIR=tmp))
+
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.addCleanup(stop)
+
+        def output():
+            log.flush()
+            with open(log.name) as f:
+                return f.read()
+        ports = None
+        deadline = time.time() + 60
+        while ports is None and time.time() < deadline and proc.poll() is None:
+            m = re.search(r"inferd serve listening http_port=(\d+) grpc_port=\d+ api_port=(\d+)", output())
+            ports = m and (int(m.group(1)), int(m.group(2)))
+            time.sleep(0.2)
+        self.assertTrue(ports, output())
+        with open(os.path.join(data, "token")) as f:
+            token = f.read().strip()
+        applied = subprocess.run([INFERD_BIN, "apply", "--server", "http://127.0.0.1:%d" % ports[1], "--token", token,
+                                  "-f", "-"], input=(KSERVE_SAMPLE_ISVC % storage).encode(), capture_output=True)
+        self.assertEqual(applied.returncode, 0, applied.stderr)
+        pixels = [0, 255, 10, 200]
+        img = Image.new("L", (2, 2))
+        img.putdata(pixels)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        body = {"instances": [{"data": base64.b64encode(buf.getvalue()).decode()}]}
+        want = int(tiny(torch.tensor(pixels, dtype=torch.float32).reshape(1, 1, 2, 2) / 255.0).argmax(1))
+        url = "http://127.0.0.1:%d/v1/models/mnist:predict" % ports[0]
+        r = None
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                r = requests.post(url, json=body, headers={"Host": "torchserve.default.example.com"}, timeout=30)
+                if r.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.assertIsNotNone(r, output())
+        self.assertEqual(r.status_code, 200, r.text + "\n" + output())
+        self.assertEqual(r.json(), {"predictions": [want]})
+
+
 if __name__ == "__main__":
     unittest.main()
