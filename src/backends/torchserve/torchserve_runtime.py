@@ -462,6 +462,19 @@ class Context:
         return self.get_request_header(idx, "ts_request_sequence_id")
 
 
+class PredictionException(Exception):
+    """ts.utils.util.PredictionException: a handler's error with the HTTP status it wants. A 4xx becomes KServe's
+    InvalidInput (400: the shim answers 4xx errors as 400), anything else InferenceError (500); the message is kept."""
+
+    def __init__(self, message, error_code=500):
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+
+    def __str__(self):
+        return "%s : %s" % (self.message, self.error_code)
+
+
 def list_classes_from_module(module, parent_class=None):
     """ts.utils.util: the classes defined in `module` (not imported into it), optionally subclasses of one."""
     classes = [c for _, c in inspect.getmembers(module, inspect.isclass) if c.__module__ == module.__name__]
@@ -795,6 +808,7 @@ def install_ts():
     mods["ts"].__inferd_shim__ = True
     mods["ts.context"].Context = Context
     mods["ts.context"].RequestProcessor = RequestProcessor
+    mods["ts.utils.util"].PredictionException = PredictionException
     for fn in (load_label_mapping, map_class_to_label, list_classes_from_module):
         setattr(mods["ts.utils.util"], fn.__name__, fn)
     mods["ts.metrics"].MetricsCache = _Metrics
@@ -868,7 +882,12 @@ def make_model_class(kserve):
         def _handle(self, rows, headers):
             self.context.request_processor = _headers_processors(headers, len(rows))
             self.context.request_ids = {i: (headers or {}).get("x-request-id") for i in range(len(rows))}
-            out = self.entry(rows, self.context)
+            try:
+                out = self.entry(rows, self.context)
+            except PredictionException as e:
+                code = e.error_code if isinstance(e.error_code, int) else 500
+                err = kserve.errors.InvalidInput if 400 <= code < 500 else kserve.errors.InferenceError
+                raise err("model '%s': %s (the handler's error_code %s)" % (self.name, e.message, e.error_code))
             if not isinstance(out, list):
                 raise kserve.errors.InferenceError(
                     "model '%s': the handler returned %s, not a list" % (self.name, type(out).__name__))

@@ -206,5 +206,107 @@ class HandlerTest(unittest.TestCase):
         ctx.metrics.add_time("HandlerTime", 1.5, None, "ms")
 
 
+try:
+    import torch
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
+DETECTOR_PY = """
+import torch
+
+
+class Detector(torch.nn.Module):
+    def forward(self, images):
+        out = []
+        for img in images:
+            m = float(img.mean())
+            out.append({"boxes": torch.tensor([[0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 2.0, 2.0]]),
+                        "labels": torch.tensor([1, 2]), "scores": torch.tensor([0.9, m])})
+        return out
+"""
+
+SEGMENTER_PY = """
+import torch
+
+
+class Seg(torch.nn.Module):
+    def forward(self, x):
+        return {"out": torch.cat([x[:, :1], -x[:, :1]], dim=1)}
+"""
+
+TEXT_PY = """
+import torch
+
+
+class Bag(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.EmbeddingBag(6, 2, mode="sum")
+        with torch.no_grad():
+            self.emb.weight.copy_(torch.tensor([[0., 0.], [5., 0.], [0., 5.], [1., 0.], [0., 1.], [0., 0.]]))
+
+    def forward(self, text, offsets):
+        return self.emb(text, offsets)
+"""
+
+
+@unittest.skipUnless(HAVE_TORCH, "needs python3-torch")
+class StandardHandlersTest(unittest.TestCase):
+    """object_detector, image_segmenter and text_classifier with small eager models, called as the runtime calls
+    them (initialize with a Context, then handle(rows, context))."""
+
+    @classmethod
+    def setUpClass(cls):
+        rt.install_ts()
+
+    def load(self, handler, model_py, extra=None):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        with open(os.path.join(tmp, "m.py"), "w") as f:
+            f.write(model_py)
+        ns = {}
+        exec(model_py, ns)
+        cls = [v for k, v in ns.items() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v is not torch.nn.Module][0]
+        torch.save(cls().state_dict(), os.path.join(tmp, "w.pth"))
+        for name, value in (extra or {}).items():
+            if isinstance(value, str):
+                with open(os.path.join(tmp, name), "w") as f:
+                    f.write(value)
+            else:
+                torch.save(value, os.path.join(tmp, name))
+        manifest = {"model": {"modelName": "m", "serializedFile": "w.pth", "modelFile": "m.py", "handler": handler}}
+        entry, inst = rt.load_handler(handler, tmp, "m.mar")
+        ctx = rt.Context("m", tmp, manifest, 1, None, "inferd")
+        inst.initialize(ctx)
+        ctx.request_processor = rt._headers_processors({}, 2)
+        return entry, ctx
+
+    def test_object_detector_threshold_and_labels(self):
+        entry, ctx = self.load("object_detector", DETECTOR_PY, {"index_to_name.json": json.dumps({"1": "cat", "2": "dog"})})
+        out = entry([{"data": [[[0.2, 0.2], [0.2, 0.2]]]}, {"data": [[[0.8, 0.8], [0.8, 0.8]]]}], ctx)
+        self.assertEqual(out[0], [{"cat": [0.0, 0.0, 1.0, 1.0], "score": out[0][0]["score"]}])
+        self.assertAlmostEqual(out[0][0]["score"], 0.9, places=6)
+        self.assertEqual([list(d)[0] for d in out[1]], ["cat", "dog"])
+        self.assertAlmostEqual(out[1][1]["score"], 0.8, places=6)
+
+    def test_image_segmenter_pixels(self):
+        entry, ctx = self.load("image_segmenter", SEGMENTER_PY)
+        out = entry([{"data": [[[1.0, -1.0]]]}], ctx)
+        p = float(torch.softmax(torch.tensor([1.0, -1.0]), 0)[0])
+        self.assertEqual(out[0][0][0][0], 0.0)
+        self.assertAlmostEqual(out[0][0][0][1], p, places=5)
+        self.assertEqual(out[0][0][1][0], 1.0)
+
+    def test_text_classifier_vocab_and_bigrams(self):
+        vocab = {"<unk>": 0, "good": 1, "bad": 2, "very good": 3, "not": 4}
+        entry, ctx = self.load("text_classifier", TEXT_PY, {"source_vocab.pt": vocab,
+                                                          "index_to_name.json": json.dumps({"0": "pos", "1": "neg"})})
+        out = entry([{"data": "Very GOOD!"}, {"body": b"bad, bad"}], ctx)
+        self.assertGreater(out[0]["pos"], out[0]["neg"])
+        self.assertGreater(out[1]["neg"], out[1]["pos"])
+        self.assertAlmostEqual(out[0]["pos"] + out[0]["neg"], 1.0, places=5)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -88,7 +88,7 @@ class TinyDigits(ImageClassifier):
 """
 
 FUNCTION_HANDLER_PY = """
-import json
+from ts.utils.util import PredictionException
 
 _state = {}
 
@@ -101,6 +101,8 @@ def handle(data, context):
     out = []
     for row in data:
         value = row.get("data") or row.get("body")
+        if value == "refuse":
+            raise PredictionException("this row is refused", 422)
         out.append({"model": _state["name"], "sum": sum(value), "tag": context.get_request_header(0, "x-tag")})
     return out
 """
@@ -308,6 +310,11 @@ class TorchServeStoreTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json(), {"predictions": [{"model": "fn", "sum": 6, "tag": "hello"},
                                                     {"model": "fn", "sum": 30, "tag": "hello"}]})
+
+    def test_prediction_exception_4xx_is_400_with_its_message(self):
+        r = self.predict("fn", {"instances": ["refuse"]})
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertIn("this row is refused", r.text)
 
     def test_handler_raising_at_request_is_500_naming_it(self):
         r = self.predict("boom", {"instances": [[1, 2, 3, 4]]})
