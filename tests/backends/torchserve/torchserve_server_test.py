@@ -290,6 +290,35 @@ class TorchServeStoreTest(unittest.TestCase):
         for a, b in zip(out["data"], want):
             self.assertAlmostEqual(a, b, places=5)
 
+    def test_v2_grpc(self):
+        try:
+            import grpc
+            import grpc_tools  # noqa: F401
+        except ImportError:
+            self.skipTest("needs python3-grpcio and python3-grpc-tools")
+        import struct
+        import sys
+        stubs = tempfile.mkdtemp(dir=self.tmp)
+        proto = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "proto")
+        subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I" + proto, "--python_out=" + stubs,
+                        "--grpc_python_out=" + stubs, os.path.join(proto, "inference.proto")], check=True)
+        sys.path.insert(0, stubs)
+        import inference_pb2 as pb
+        import inference_pb2_grpc as pb_grpc
+        row = [1.0, -2.0, 0.5, 3.0]
+        req = pb.ModelInferRequest(model_name="scripted")
+        inp = req.inputs.add(name="input-0", datatype="FP32", shape=[1, 4])
+        req.raw_input_contents.append(struct.pack("<4f", *row))
+        with grpc.insecure_channel("127.0.0.1:%d" % self.grpc) as ch:
+            resp = pb_grpc.GRPCInferenceServiceStub(ch).ModelInfer(req, timeout=30)
+        self.assertEqual(inp.name, "input-0")
+        self.assertEqual(resp.outputs[0].name, "predict")
+        self.assertEqual(list(resp.outputs[0].shape), [1, 2])
+        dt = {"FP32": "f", "FP64": "d"}[resp.outputs[0].datatype]
+        got = struct.unpack("<2" + dt, resp.raw_output_contents[0])
+        for a, b in zip(got, self.lin(torch.tensor([row]))[0].tolist()):
+            self.assertAlmostEqual(a, b, places=5)
+
     def test_standard_image_classifier_with_labels(self):
         # image_classifier's ImageNet transforms make 3x224x224: TinyNet takes 4 features, so the handler's
         # preprocess is given float rows (VisionHandler: a list of numbers is a tensor as it is).
