@@ -180,7 +180,9 @@ std::string ApplyTorchServe(ModelServerFlags* f, std::optional<TorchServeProgram
   if (!cfg.model_format.empty() && cfg.model_format != "pytorch") return "";  // KServe's format name for TorchServe
   auto found = FindTorchServeStore(f->model_store, cfg.model_repository.empty() ? cfg.model_dir : "", f->ts_config);
   if (!found) {
-    if (!f->ts_config.empty()) LOG_WARN("--ts-config {}: no TorchServe model store (*.mar) to serve; not read", f->ts_config);
+    if (!f->ts_config.empty()) {
+      LOG_WARN("--ts-config {}: no TorchServe model store (*.mar) to serve; not read", f->ts_config);
+    }
     return "";
   }
   auto prog = TorchServeProgram::Create(*found);

@@ -715,7 +715,7 @@ class ObjectDetector(VisionHandler):
         result = []
         for row in data:
             keep = row["scores"] >= self.threshold
-            boxes, labels, scores = row["boxes"][keep].tolist(), row["labels"][keep].tolist(), row["scores"][keep].tolist()
+            boxes, labels, scores = (row[k][keep].tolist() for k in ("boxes", "labels", "scores"))
             names = [self.mapping[str(i)] if self.mapping else str(i) for i in labels]
             result.append([{n: b, "score": s} for n, b, s in zip(names, boxes, scores)])
         return result
@@ -951,9 +951,12 @@ def load_archive(mar, name, version, work_dir, index):
     except Exception as e:  # noqa: BLE001 - the handler's own failure, named
         raise ArchiveError("%s: handler '%s' failed to load: %s: %s" % (mar, model["handler"], type(e).__name__, e))
     finally:
-        sys.path.remove(model_dir)
-        # The archive's own modules leave sys.modules (the handler keeps them), so that another archive's
-        # module of the same name (handler.py, model.py) is its own.
+        # The archive's directory moves to the end of sys.path (a module the handler imports at request time is
+        # still found, after any other of that name), and the modules it loaded from there leave sys.modules (the
+        # handler keeps them), so that another archive's module of the same name (handler.py, model.py) is its own.
+        if model_dir in sys.path:
+            sys.path.remove(model_dir)
+        sys.path.append(model_dir)
         for key in set(sys.modules) - before:
             f = getattr(sys.modules[key], "__file__", None) or ""
             if f.startswith(model_dir + os.sep):

@@ -190,12 +190,14 @@ class HandlerTest(unittest.TestCase):
     def test_ts_surface(self):
         from ts.context import Context
         from ts.utils.util import load_label_mapping, map_class_to_label
-        self.assertEqual(map_class_to_label([[0.9, 0.1]], {"0": "cat", "1": "dog"}, [[1, 0]]), [{"dog": 0.9, "cat": 0.1}])
+        self.assertEqual(map_class_to_label([[0.9, 0.1]], {"0": "cat", "1": "dog"}, [[1, 0]]),
+                         [{"dog": 0.9, "cat": 0.1}])
         self.assertEqual(map_class_to_label([[0.5, 0.5]]), [{"0": 0.5, "1": 0.5}])
         with self.assertRaises(Exception):
             map_class_to_label([0.5])
         self.write("index_to_name.json", json.dumps({"0": ["n01", "tench"], "1": "goldfish"}))
-        self.assertEqual(load_label_mapping(os.path.join(self.tmp, "index_to_name.json")), {"0": "tench", "1": "goldfish"})
+        self.assertEqual(load_label_mapping(os.path.join(self.tmp, "index_to_name.json")),
+                         {"0": "tench", "1": "goldfish"})
         self.assertIsNone(load_label_mapping(os.path.join(self.tmp, "absent.json")))
         ctx = Context("m", self.tmp, {"model": {}}, 1, None, "inferd")
         self.assertEqual(ctx.system_properties["model_dir"], self.tmp)
@@ -267,7 +269,8 @@ class StandardHandlersTest(unittest.TestCase):
             f.write(model_py)
         ns = {}
         exec(model_py, ns)
-        cls = [v for k, v in ns.items() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v is not torch.nn.Module][0]
+        cls = [v for v in ns.values()
+               if isinstance(v, type) and issubclass(v, torch.nn.Module) and v is not torch.nn.Module][0]
         torch.save(cls().state_dict(), os.path.join(tmp, "w.pth"))
         for name, value in (extra or {}).items():
             if isinstance(value, str):
@@ -283,7 +286,8 @@ class StandardHandlersTest(unittest.TestCase):
         return entry, ctx
 
     def test_object_detector_threshold_and_labels(self):
-        entry, ctx = self.load("object_detector", DETECTOR_PY, {"index_to_name.json": json.dumps({"1": "cat", "2": "dog"})})
+        labels = {"index_to_name.json": json.dumps({"1": "cat", "2": "dog"})}
+        entry, ctx = self.load("object_detector", DETECTOR_PY, labels)
         out = entry([{"data": [[[0.2, 0.2], [0.2, 0.2]]]}, {"data": [[[0.8, 0.8], [0.8, 0.8]]]}], ctx)
         self.assertEqual(out[0], [{"cat": [0.0, 0.0, 1.0, 1.0], "score": out[0][0]["score"]}])
         self.assertAlmostEqual(out[0][0]["score"], 0.9, places=6)
