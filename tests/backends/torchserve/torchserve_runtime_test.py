@@ -146,6 +146,37 @@ class UnpackTest(unittest.TestCase):
         with self.assertRaisesRegex(rt.ArchiveError, "entry 'a.py'"):
             rt.unpack(self.mar, os.path.join(self.tmp, "o2"))
 
+    def test_mutated_archives_fail_only_as_archive_errors(self):
+        """Random byte changes, truncations and insertions of a valid archive: unpack either succeeds or raises
+        ArchiveError naming the archive, never another exception (the runtime would stop instead of leaving the
+        one archive out)."""
+        import random
+        rng = random.Random(18)
+        self.zip([("MAR-INF/MANIFEST.json", json.dumps({"model": {"handler": "h.py"}})), ("h.py", "x = 1\n" * 50),
+                  ("sub/w.bin", bytes(range(256)) * 4)])
+        with open(self.mar, "rb") as f:
+            good = f.read()
+        failures = 0
+        for i in range(400):
+            data = bytearray(good)
+            for _ in range(rng.randint(1, 6)):
+                op = rng.random()
+                pos = rng.randrange(len(data))
+                if op < 0.6:
+                    data[pos] = rng.randrange(256)
+                elif op < 0.8:
+                    del data[pos:pos + rng.randint(1, 64)]
+                else:
+                    data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+            with open(self.mar, "wb") as f:
+                f.write(data)
+            try:
+                rt.unpack(self.mar, os.path.join(self.tmp, "f%d" % i))
+            except rt.ArchiveError as e:
+                self.assertIn(self.mar, str(e))
+                failures += 1
+        self.assertGreater(failures, 100)
+
     def test_manifest(self):
         os.makedirs(os.path.join(self.tmp, "d", "MAR-INF"))
         with self.assertRaisesRegex(rt.ArchiveError, "no MAR-INF/MANIFEST.json"):
