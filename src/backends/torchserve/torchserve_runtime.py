@@ -873,13 +873,26 @@ def make_model_class(kserve):
         """One archive: V1 `instances` (or V2 inputs) become the handler's request rows."""
 
         def __init__(self, name, version, entry, context):
-            super().__init__(name)
+            super().__init__(name, return_response_headers=True)
             self.version = version
             self.entry = entry
             self.context = context
             self.ready = True
 
-        def _handle(self, rows, headers):
+        def _answer_status(self, response_headers):
+            """What the handler set through the context: its response headers (but content-type and -length: the
+            answer is KServe's JSON) and a status other than 200, which fails the request (4xx: 400, else 500)."""
+            for processor in self.context.request_processor[:1]:
+                for k, v in processor.get_response_headers().items():
+                    if str(k).lower() not in ("content-type", "content-length") and response_headers is not None:
+                        response_headers[str(k)] = str(v)
+                code, phrase = processor.get_response_status_code(), processor.get_response_status_phrase()
+                if code != 200:
+                    err = kserve.errors.InvalidInput if isinstance(code, int) and 400 <= code < 500 else \
+                        kserve.errors.InferenceError
+                    raise err("model '%s': the handler set status %s: %s" % (self.name, code, phrase or ""))
+
+        def _handle(self, rows, headers, response_headers=None):
             self.context.request_processor = _headers_processors(headers, len(rows))
             self.context.request_ids = {i: (headers or {}).get("x-request-id") for i in range(len(rows))}
             try:
@@ -888,6 +901,7 @@ def make_model_class(kserve):
                 code = e.error_code if isinstance(e.error_code, int) else 500
                 err = kserve.errors.InvalidInput if 400 <= code < 500 else kserve.errors.InferenceError
                 raise err("model '%s': %s (the handler's error_code %s)" % (self.name, e.message, e.error_code))
+            self._answer_status(response_headers)
             if not isinstance(out, list):
                 raise kserve.errors.InferenceError(
                     "model '%s': the handler returned %s, not a list" % (self.name, type(out).__name__))
@@ -897,12 +911,12 @@ def make_model_class(kserve):
                     "mismatched)" % (self.name, len(out), len(rows)))
             return out
 
-        def predict(self, payload, headers=None):
+        def predict(self, payload, headers=None, response_headers=None):
             if isinstance(payload, kserve.InferRequest):
                 rows = _v2_rows(payload)
                 if not rows:
                     raise kserve.errors.InvalidInput("no inputs")
-                out = self._handle(rows, headers)
+                out = self._handle(rows, headers, response_headers)
                 outputs = []
                 for i, value in enumerate(out):
                     name, arr = _v2_output("predict" if i == 0 else "predict_%d" % i, value)
@@ -912,7 +926,7 @@ def make_model_class(kserve):
             if not isinstance(instances, list) or not instances:
                 raise kserve.errors.InvalidInput("expected a JSON object with a non-empty \"instances\" list")
             rows = [i if isinstance(i, dict) and ("data" in i or "body" in i) else {"data": i} for i in instances]
-            return {"predictions": self._handle(rows, headers)}
+            return {"predictions": self._handle(rows, headers, response_headers)}
 
     return TorchServeModel
 

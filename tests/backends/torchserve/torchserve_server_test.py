@@ -103,6 +103,10 @@ def handle(data, context):
         value = row.get("data") or row.get("body")
         if value == "refuse":
             raise PredictionException("this row is refused", 422)
+        if value == "status":
+            context.set_response_status(404, "no such thing")
+            return [None]
+        context.set_response_header(0, "X-Handler", "fn-" + str(len(data)))
         out.append({"model": _state["name"], "sum": sum(value), "tag": context.get_request_header(0, "x-tag")})
     return out
 """
@@ -339,6 +343,13 @@ class TorchServeStoreTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json(), {"predictions": [{"model": "fn", "sum": 6, "tag": "hello"},
                                                     {"model": "fn", "sum": 30, "tag": "hello"}]})
+
+    def test_handler_status_and_headers(self):
+        r = self.predict("fn", {"instances": [[1]]})
+        self.assertEqual(r.headers.get("x-handler"), "fn-1")
+        r = self.predict("fn", {"instances": ["status"]})
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertIn("the handler set status 404: no such thing", r.text)
 
     def test_prediction_exception_4xx_is_400_with_its_message(self):
         r = self.predict("fn", {"instances": ["refuse"]})
