@@ -111,6 +111,16 @@ def handle(data, context):
     return out
 """
 
+# TorchServe's squeezenet example's model file shape: a torchvision architecture subclassed without arguments.
+SQUEEZENET_PY = """
+from torchvision.models.squeezenet import SqueezeNet
+
+
+class ImageClassifier(SqueezeNet):
+    def __init__(self):
+        super().__init__("1_1")
+"""
+
 RAISING_AT_REQUEST_PY = """
 from ts.torch_handler.base_handler import BaseHandler
 
@@ -162,6 +172,15 @@ class TorchServeStoreTest(unittest.TestCase):
                    "handler": "image_classifier"},
                   {"tiny.pth": torch_bytes(cls.tiny.state_dict()), "tiny_model.py": LINEAR_MODEL_PY,
                    "index_to_name.json": json.dumps({"0": ["n0", "zero"], "1": "one", "2": "two"})})
+        # the standard image_classifier on torchvision's SqueezeNet 1.1 (random weights), ImageNet-style labels
+        ns = {}
+        exec(SQUEEZENET_PY, ns)
+        cls.squeeze = ns["ImageClassifier"]().eval()
+        write_mar(os.path.join(store, "squeezenet.mar"),
+                  {"modelName": "squeezenet1_1", "serializedFile": "squeezenet.pth", "modelFile": "model.py",
+                   "handler": "image_classifier"},
+                  {"squeezenet.pth": torch_bytes(cls.squeeze.state_dict()), "model.py": SQUEEZENET_PY,
+                   "index_to_name.json": json.dumps({str(i): ["n%08d" % i, "class-%d" % i] for i in range(1000)})})
         # a module-level handle(data, context)
         write_mar(os.path.join(store, "fn.mar"),
                   {"modelName": "fn", "serializedFile": "unused.pt", "handler": "fn_handler.py:handle"},
@@ -185,6 +204,7 @@ class TorchServeStoreTest(unittest.TestCase):
                   {"model.pt": b"x", "bad_init.py": RAISING_AT_LOAD_PY})
         models = {
             "scripted": "scripted.mar", "digits": "digits.mar", "classes": "classes.mar", "fn": "fn.mar",
+            "squeezenet1_1": "squeezenet.mar",
             "boom": "boom.mar", "traversal": "traversal.mar", "truncated": "truncated.mar",
             "nohandler": "nohandler.mar", "badinit": "badinit.mar",
         }
@@ -337,6 +357,25 @@ class TorchServeStoreTest(unittest.TestCase):
             top = int(p.argmax())
             self.assertEqual(max(row, key=row.get), labels[top])
             self.assertAlmostEqual(row[labels[top]], float(p[top]), places=5)
+
+    def test_standard_image_classifier_on_torchvision_squeezenet(self):
+        from torchvision import transforms
+        rng = torch.Generator().manual_seed(3)
+        pixels = (torch.rand(40, 50, 3, generator=rng) * 255).to(torch.uint8).numpy()
+        img = Image.fromarray(pixels, "RGB")
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        r = self.predict("squeezenet1_1", {"instances": [{"data": base64.b64encode(buf.getvalue()).decode()}]})
+        self.assertEqual(r.status_code, 200, r.text)
+        pred = r.json()["predictions"][0]
+        t = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+        with torch.no_grad():
+            probs = torch.softmax(self.squeeze(t(Image.open(io.BytesIO(buf.getvalue()))).unsqueeze(0)), 1)[0]
+        top = torch.topk(probs, 5)
+        self.assertEqual(list(pred), ["class-%d" % int(i) for i in top.indices])
+        for i, p in zip(top.indices, top.values):
+            self.assertAlmostEqual(pred["class-%d" % int(i)], float(p), places=5)
 
     def test_module_function_handler_sees_headers(self):
         r = self.predict("fn", {"instances": [[1, 2, 3], [10, 20]]}, headers={"X-Tag": "hello"})
