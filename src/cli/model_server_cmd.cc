@@ -17,8 +17,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
+#include "backends/torchserve/torchserve.h"
 #include "cli/commands.h"
 #include "cli/server_flags.h"
 #include "cli/logger_flags.h"
@@ -62,7 +64,6 @@ constexpr IgnoredFlag kIgnoredFlags[] = {
     {"--http_protocol", true, "inferd serves HTTP/1.1 (REST) and HTTP/2 (gRPC) on their own ports"},
     // TorchServe (kserve-torchserve.yaml: torchserve --start --model-store=... --ts-config=...).
     {"--start", false, "TorchServe's start command; inferd model-server is already the server"},
-    {"--ts-config", true, "TorchServe's config.properties is not read (ports and threads are inferd's flags)"},
     // Triton (kserve-tritonserver.yaml).
     {"--allow-http", true, "REST is always served"},
 };
@@ -79,6 +80,7 @@ struct ModelServerFlags {
   int nthread = 0;
   std::string framework;
   std::string model_store;
+  std::string ts_config;  // TorchServe's --ts-config (backends/torchserve/torchserve.h)
   int triton_http_port = 0, triton_grpc_port = 0;
   bool triton_allow_grpc = true;
   double timeout_keep_alive_s = 0;
@@ -147,6 +149,8 @@ void AddMappedFlags(CLI::App* cmd, ModelServerFlags* f) {
   cmd->add_option("--framework", f->framework, "KServe predictiveserver: sklearn, xgboost or lightgbm (= --model_format)");
   cmd->add_option("--model-store,--model-repository", f->model_store,
                   "Triton: a model repository (= --model_repository); TorchServe: a store of .mar archives");
+  cmd->add_option("--ts-config", f->ts_config,
+                  "TorchServe: config.properties of the --model-store (default: config/config.properties beside it)");
   cmd->add_option("--http-port", f->triton_http_port, "Triton: REST port (--http_port wins)");
   cmd->add_option("--grpc-port", f->triton_grpc_port, "Triton: gRPC port (--grpc_port wins)");
   cmd->add_option("--allow-grpc", f->triton_allow_grpc, "Triton: serve gRPC (--enable_grpc wins)");
@@ -166,13 +170,36 @@ std::vector<std::pair<CLI::Option*, const IgnoredFlag*>> AddIgnoredFlags(CLI::Ap
   return out;
 }
 
-// TorchServe's model store holds .mar archives directly; Triton's holds one directory per model.
-bool HoldsTorchServeArchives(const std::string& dir) {
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".mar") return true;
+// A TorchServe model store (TorchServe's --model-store, or KServe's layout under --model_dir: model-store/*.mar
+// and config/config.properties) is served by inferd's TorchServe runtime, a Python program run as --python is
+// (backends/torchserve/torchserve.h); `program` then owns its private directory. A --python program of the
+// user's own wins. Returns an error message or "".
+std::string ApplyTorchServe(ModelServerFlags* f, std::optional<TorchServeProgram>* program) {
+  auto& cfg = f->cfg;
+  if (!cfg.python_script.empty() || !cfg.python_module.empty()) return "";
+  if (!cfg.model_format.empty() && cfg.model_format != "pytorch") return "";  // KServe's format name for TorchServe
+  auto found = FindTorchServeStore(f->model_store, cfg.model_repository.empty() ? cfg.model_dir : "", f->ts_config);
+  if (!found) {
+    if (!f->ts_config.empty()) {
+      LOG_WARN("--ts-config {}: no TorchServe model store (*.mar) to serve; not read", f->ts_config);
+    }
+    return "";
   }
-  return false;
+  auto prog = TorchServeProgram::Create(*found);
+  if (!prog.ok()) return std::string(prog.status().message());
+  LOG_INFO("TorchServe model store {} (config.properties: {}): served by inferd's TorchServe runtime", found->store,
+           found->config.empty() ? "none" : found->config);
+  if (!cfg.model_name.empty()) {
+    LOG_INFO("--model_name {}: TorchServe models are named by config.properties' model_snapshot or their archives' "
+             "manifests", cfg.model_name);
+  }
+  cfg.python_script = prog->script();
+  cfg.python_args.insert(cfg.python_args.end(), prog->args().begin(), prog->args().end());
+  cfg.model_dir.clear();
+  cfg.model_name.clear();
+  f->model_store.clear();
+  program->emplace(std::move(*prog));
+  return "";
 }
 
 // Applies the flags of other servers that mean something here. Returns an error message or "".
@@ -191,16 +218,7 @@ std::string ApplyMappedFlags(const CLI::App& cmd, ModelServerFlags* f) {
     LOG_INFO("--framework {}: model format {} (as --model_format)", f->framework, f->framework);
   }
   if (!f->model_store.empty() && cfg.model_dir.empty() && cfg.model_repository.empty()) {
-    if (HoldsTorchServeArchives(f->model_store)) {
-      // Served as one model, whose load then fails naming the archive (model/format.h): the reason shows in
-      // the repository index and so in the InferenceService's status, instead of a crash loop.
-      cfg.model_dir = f->model_store;
-      LOG_WARN("--model-store {} holds TorchServe .mar archives, which inferd does not serve yet; serve the "
-               "TorchScript model.pt with --model_dir instead",
-               f->model_store);
-    } else {
-      cfg.model_repository = f->model_store;
-    }
+    cfg.model_repository = f->model_store;  // Triton's (a TorchServe store was taken by ApplyTorchServe)
   }
   if (given("--http-port") && !given("--http_port")) cfg.server.http_port = f->triton_http_port;
   if (given("--grpc-port") && !given("--grpc_port")) cfg.server.grpc_port = f->triton_grpc_port;
@@ -366,12 +384,14 @@ void AddModelServerCommand(CLI::App& app) {
   auto ignored = AddIgnoredFlags(cmd, flags.get());
 
   cmd->callback([cmd, flags, ignored] {
+    std::optional<TorchServeProgram> torchserve;  // its private directory lives until the server stops
     InitLogging(flags->log_level);
     net::RaiseFileLimit();  // the soft open-file limit up to the hard one, before anything is opened
     auto& cfg = flags->cfg;
     cfg.server.drain_timeout_ms = static_cast<int>(flags->drain_s * 1000);
     WarnIgnored(*cmd, ignored);
-    std::string error = ApplyMappedFlags(*cmd, flags.get());
+    std::string error = ApplyTorchServe(flags.get(), &torchserve);
+    if (error.empty()) error = ApplyMappedFlags(*cmd, flags.get());
     if (error.empty()) error = Validate(cfg);
     if (error.empty()) error = ApplyBudgetFlags(*flags, &cfg);
     if (error.empty()) error = ApplyLoggerFlags(&flags->logger);

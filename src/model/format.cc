@@ -72,8 +72,9 @@ StatusOr<DetectedModel> DetectModel(const std::string& dir, const std::string& f
   std::sort(names.begin(), names.end());
   for (const auto& m : found) {
     if (m.format == "torchserve") {
-      return Unimplemented("'" + m.file + "' is a TorchServe model archive (.mar), which inferd does not serve "
-                           "yet; serve the TorchScript model.pt (format pytorch) instead");
+      return Unimplemented("'" + m.file + "' is a TorchServe model archive (.mar): serve its directory as a "
+                           "TorchServe model store (--model-store DIR, or --model_dir with model-store/*.mar; "
+                           "docs/torchserve.md), not as one model of a --model_repository");
     }
   }
   if (found.size() == 1) return found.front();

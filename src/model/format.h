@@ -11,8 +11,9 @@
 // a *.txt file is LightGBM when it has that header and is ignored otherwise.
 // model-settings.json and explainer_background.json (KernelSHAP's background, explain/explainer.h) are never
 // models. Exactly one candidate file must be found; zero or several is an error that lists what was found.
-// A TorchServe model archive (*.mar) is recognised and refused (Unimplemented, naming it): KServe's
-// TorchServe runtime passes a store of them (cli/model_server_cmd.cc, --model-store).
+// A TorchServe model archive (*.mar) is recognised and refused here (Unimplemented, naming it): a store of them
+// is served by inferd's TorchServe runtime (backends/torchserve/torchserve.h), which the model server's flags
+// select before any model directory is detected; a .mar reaching DetectModel is one inside a --model_repository.
 #pragma once
 
 #include <string>

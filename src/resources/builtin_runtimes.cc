@@ -66,7 +66,7 @@ std::vector<Json> BuiltinClusterServingRuntimes() {
       {"kserve-sklearnserver", "scikit-learn models (model.joblib / model.pkl)", {{"sklearn", "1"}}},
       {"kserve-xgbserver", "XGBoost models (model.bst / model.json / model.ubj)", {{"xgboost", ""}}},
       {"kserve-lgbserver", "LightGBM models (model.bst / model.txt)", {{"lightgbm", ""}}},
-      {"kserve-torchserve", "PyTorch TorchScript models (model.pt), served by inferd", {{"pytorch", ""}}},
+      {"kserve-torchserve", "PyTorch: TorchScript models (model.pt) or TorchServe stores (model-store/*.mar), served by inferd", {{"pytorch", ""}}},
       {"kserve-onnxserver", "ONNX models (model.onnx)", {{"onnx", ""}}},
       {"kserve-pythonserver", "custom Python model classes (model.py)", {{"python", ""}, {"custom", ""}},
        Serves::kPython},
