@@ -160,8 +160,9 @@ class OrtEngine final : public Engine {
   std::vector<Ort::Value> results_;
 };
 
-// Largest |tf - ort| / max(1, |ort|) over all outputs; +inf when the outputs' sizes differ.
-double Compare(Engine& tf, Engine& ort, const Tensor& in) {
+// Largest |tf - ort| / max(1, |ort|) over all outputs; +inf when the outputs' sizes differ. *scale gets the
+// largest |ort| (so the report shows the outputs are not all zero).
+double Compare(Engine& tf, Engine& ort, const Tensor& in, double* scale) {
   if (!tf.Run(in) || !ort.Run(in)) return INFINITY;
   auto a = tf.Outputs(), b = ort.Outputs();
   if (a.size() != b.size()) return INFINITY;
@@ -169,6 +170,7 @@ double Compare(Engine& tf, Engine& ort, const Tensor& in) {
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i].size() != b[i].size()) return INFINITY;
     for (size_t k = 0; k < a[i].size(); ++k) {
+      *scale = std::max(*scale, std::fabs(double{b[i][k]}));
       double e = std::fabs(double{a[i][k]} - b[i][k]) / std::max(1.0, std::fabs(double{b[i][k]}));
       if (!(e <= worst)) worst = std::isnan(e) ? INFINITY : e;
     }
@@ -246,8 +248,9 @@ int RunCase(const Case& c, const Flags& f, Ort::Env& env) {
   TfEngine tf(std::move(*model), input);
   OrtEngine ort(env, f.onnx_dir + "/" + c.onnx_file, f.ort_threads);
   Tensor one = RandomInput(c.row_shape, 1, 1), batch = RandomInput(c.row_shape, 32, 2);
-  double e1 = Compare(tf, ort, one), e32 = Compare(tf, ort, batch);
-  std::printf("%s: outputs agree to %.2g (batch 1), %.2g (batch 32)%s\n", c.name, e1, e32,
+  double scale = 0;
+  double e1 = Compare(tf, ort, one, &scale), e32 = Compare(tf, ort, batch, &scale);
+  std::printf("%s: outputs (largest |value| %.3g) agree to %.2g (batch 1), %.2g (batch 32)%s\n", c.name, scale, e1, e32,
               e1 <= 1e-4 && e32 <= 1e-4 ? "" : "  ** MISMATCH over 1e-4 **");
   if (!(e1 <= 1e-4 && e32 <= 1e-4)) return 1;
   for (int w = 0; w < 3; ++w) tf.Run(batch), ort.Run(batch);  // warm caches and allocators
