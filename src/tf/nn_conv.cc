@@ -83,10 +83,19 @@ Status RunConv2D(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
     float* y = out.data<float>();
     const bool direct = w.k_h == 1 && w.k_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
                         w.pad_left == 0 && w.out_h == w.in_h && w.out_w == w.in_w;
+    // A bias without a scale is written into the output first and the product accumulated onto it (beta = 1):
+    // with beta = 0 OpenBLAS zeroes the output in a pass of its own, and the epilogue adds the bias in another.
+    const bool bias_first = ep.scale.empty() && !ep.bias.empty();
+    Epilogue rest = ep;
+    if (bias_first) rest.bias.clear();
+    auto fill_bias = [&](float* dst, int64_t rows) {
+      for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * s.out_c, ep.bias.data(), ep.bias.size() * sizeof(float));
+    };
     if (direct) {
       RETURN_IF_ERROR(CheckBlasDims(ctx, {s.batch * pixels, s.out_c, k}));
-      Sgemm(false, false, s.batch * pixels, s.out_c, k, x, k, f, s.out_c, y, s.out_c);
-      if (!ep.empty()) ApplyEpilogue(ep, y, 0, s.batch * pixels, s.out_c);
+      if (bias_first) fill_bias(y, s.batch * pixels);
+      Sgemm(false, false, s.batch * pixels, s.out_c, k, x, k, f, s.out_c, y, s.out_c, bias_first);
+      if (!rest.empty()) ApplyEpilogue(rest, y, 0, s.batch * pixels, s.out_c);
     } else {
       RETURN_IF_ERROR(CheckBlasDims(ctx, {pixels, s.out_c, k}));
       const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(k, 1), 1, pixels);
@@ -99,8 +108,9 @@ Status RunConv2D(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
         for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
           const int64_t n = std::min(chunk, pixels - p0);
           Im2Col(x + b * in_image, w, s.in_c, p0, n, col);
-          Sgemm(false, false, n, s.out_c, k, col, k, f, s.out_c, yb + p0 * s.out_c, s.out_c);
-          if (!ep.empty()) ApplyEpilogue(ep, yb + p0 * s.out_c, p0, n, s.out_c);
+          if (bias_first) fill_bias(yb + p0 * s.out_c, n);
+          Sgemm(false, false, n, s.out_c, k, col, k, f, s.out_c, yb + p0 * s.out_c, s.out_c, bias_first);
+          if (!rest.empty()) ApplyEpilogue(rest, yb + p0 * s.out_c, p0, n, s.out_c);
         }
       }
     }
