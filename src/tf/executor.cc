@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/mutex.h"
 #include "tf/executor_internal.h"
 
 namespace inferd::tf {
@@ -129,7 +130,84 @@ class PlanExecutable final : public Executable {
   size_t num_slots_ = 0;
   bool stateful_ = false;
   bool check_feed_shapes_ = true;
+
+ private:
+  // One run's storage, kept between runs so that a run allocates no vectors and copies no constants: `in`
+  // holds every step's inputs side by side (ins_'s order), constants placed once when the frame is made;
+  // slot values are moved or copied in before their step and dropped after it.
+  struct Frame {
+    std::vector<Tensor> slots;
+    std::vector<Tensor> in;
+    std::vector<Tensor> out;
+  };
+  static constexpr size_t kMaxIdleFrames = 8;  // frames kept for reuse; more concurrent runs make their own
+  std::unique_ptr<Frame> TakeFrame() const;
+  void ReturnFrame(std::unique_ptr<Frame> frame) const;
+  Status RunSteps(Frame& f, RunContext& ctx) const;
+
+  mutable Mutex frames_mu_;
+  mutable std::vector<std::unique_ptr<Frame>> idle_frames_ GUARDED_BY(frames_mu_);
 };
+
+std::unique_ptr<PlanExecutable::Frame> PlanExecutable::TakeFrame() const {
+  {
+    MutexLock lock(frames_mu_);
+    if (!idle_frames_.empty()) {
+      std::unique_ptr<Frame> f = std::move(idle_frames_.back());
+      idle_frames_.pop_back();
+      return f;
+    }
+  }
+  auto f = std::make_unique<Frame>();
+  f->slots.resize(num_slots_);
+  f->in.resize(ins_.size());
+  for (size_t k = 0; k < ins_.size(); ++k) {
+    if (ins_[k].src < 0) f->in[k] = constants_[static_cast<size_t>(~ins_[k].src)];
+  }
+  return f;
+}
+
+// Drops the run's values (a frame holds no request data between runs) and keeps the frame for the next run.
+void PlanExecutable::ReturnFrame(std::unique_ptr<Frame> f) const {
+  for (Tensor& t : f->slots) t = Tensor();
+  for (size_t k = 0; k < ins_.size(); ++k) {
+    if (ins_[k].src >= 0) f->in[k] = Tensor();
+  }
+  f->out.clear();
+  MutexLock lock(frames_mu_);
+  if (idle_frames_.size() < kMaxIdleFrames) idle_frames_.push_back(std::move(f));
+}
+
+Status PlanExecutable::RunSteps(Frame& f, RunContext& ctx) const {
+  for (const Step& step : steps_) {
+    for (uint32_t k = step.in_begin; k < step.in_end; ++k) {
+      const In& i = ins_[k];
+      if (i.src < 0) continue;  // a constant, already in place
+      Tensor& slot = f.slots[static_cast<size_t>(i.src)];
+      f.in[k] = i.move ? std::move(slot) : slot;
+    }
+    f.out.clear();
+    const NodeDef& node = nodes_[step.node];
+    KernelContext kc{node, std::span<const Tensor>(f.in.data() + step.in_begin, step.in_end - step.in_begin), f.out,
+                     ctx.variables, ctx.checkpoint};
+    RETURN_IF_ERROR(step.fn(kc));
+    for (uint32_t k = step.in_begin; k < step.in_end; ++k) {
+      if (ins_[k].src >= 0) f.in[k] = Tensor();  // release an intermediate as soon as its last reader ran
+    }
+    if (f.out.size() < step.out_end - step.out_begin) {
+      return Internal(node.op + " '" + node.name + "' produced " + std::to_string(f.out.size()) + " outputs, " +
+                      std::to_string(step.out_end - step.out_begin) + " are used");
+    }
+    for (uint32_t k = step.out_begin; k < step.out_end; ++k) {
+      int32_t slot = outs_[k];
+      if (slot < 0) continue;
+      Tensor& t = f.out[k - step.out_begin];
+      if (!t.valid()) return Internal(node.op + " '" + node.name + "' produced an invalid tensor");
+      f.slots[static_cast<size_t>(slot)] = std::move(t);
+    }
+  }
+  return Status::Ok();
+}
 
 Status PlanExecutable::Run(std::span<const Tensor> feeds, std::vector<Tensor>* fetches, RunContext& ctx) const {
   if (feeds.size() != feed_info_.size()) {
@@ -137,44 +215,27 @@ Status PlanExecutable::Run(std::span<const Tensor> feeds, std::vector<Tensor>* f
                            std::to_string(feeds.size()));
   }
   for (size_t i = 0; i < feeds.size(); ++i) RETURN_IF_ERROR(CheckFeed(feed_info_[i], feeds[i], check_feed_shapes_));
-  std::vector<Tensor> slots(num_slots_);
-  for (size_t i = 0; i < feeds.size(); ++i) slots[i] = feeds[i];
-  std::vector<Tensor> in;
-  std::vector<Tensor> out;
-  for (const Step& step : steps_) {
-    in.clear();
-    for (uint32_t k = step.in_begin; k < step.in_end; ++k) {
-      const In& i = ins_[k];
-      if (i.src < 0) {
-        in.push_back(constants_[static_cast<size_t>(~i.src)]);
-      } else if (i.move) {
-        in.push_back(std::move(slots[static_cast<size_t>(i.src)]));
-      } else {
-        in.push_back(slots[static_cast<size_t>(i.src)]);
+  std::unique_ptr<Frame> f = TakeFrame();
+  for (size_t i = 0; i < feeds.size(); ++i) f->slots[i] = feeds[i];
+  Status st = RunSteps(*f, ctx);
+  if (st.ok()) {
+    fetches->clear();
+    fetches->reserve(fetch_src_.size());
+    for (size_t j = 0; j < fetch_src_.size(); ++j) {
+      const Src s = fetch_src_[j];
+      if (s < 0) {
+        fetches->push_back(constants_[static_cast<size_t>(~s)]);
+        continue;
       }
-    }
-    out.clear();
-    const NodeDef& node = nodes_[step.node];
-    KernelContext kc{node, in, out, ctx.variables, ctx.checkpoint};
-    RETURN_IF_ERROR(step.fn(kc));
-    if (out.size() < step.out_end - step.out_begin) {
-      return Internal(node.op + " '" + node.name + "' produced " + std::to_string(out.size()) + " outputs, " +
-                      std::to_string(step.out_end - step.out_begin) + " are used");
-    }
-    for (uint32_t k = step.out_begin; k < step.out_end; ++k) {
-      int32_t slot = outs_[k];
-      if (slot < 0) continue;
-      Tensor& t = out[k - step.out_begin];
-      if (!t.valid()) return Internal(node.op + " '" + node.name + "' produced an invalid tensor");
-      slots[static_cast<size_t>(slot)] = std::move(t);
+      // Moved out unless fetched again later (the same tensor named twice).
+      Tensor& slot = f->slots[static_cast<size_t>(s)];
+      const bool again = std::find(fetch_src_.begin() + static_cast<std::ptrdiff_t>(j) + 1, fetch_src_.end(), s) !=
+                         fetch_src_.end();
+      fetches->push_back(again ? slot : std::move(slot));
     }
   }
-  fetches->clear();
-  fetches->reserve(fetch_src_.size());
-  for (Src s : fetch_src_) {
-    fetches->push_back(s < 0 ? constants_[static_cast<size_t>(~s)] : slots[static_cast<size_t>(s)]);
-  }
-  return Status::Ok();
+  ReturnFrame(std::move(f));
+  return st;
 }
 
 // ---- compile-time helpers ----

@@ -127,6 +127,12 @@ inline StatusOr<Tensor> MakeOutput(const KernelContext& ctx, DType t, Shape shap
   if (!r.ok()) return KernelError(ctx, r.status().message());
   return r;
 }
+// The same through Tensor::Uninitialized: only for outputs the kernel writes in full.
+inline StatusOr<Tensor> MakeUninitializedOutput(const KernelContext& ctx, DType t, Shape shape) {
+  auto r = Tensor::Uninitialized(t, std::move(shape));
+  if (!r.ok()) return KernelError(ctx, r.status().message());
+  return r;
+}
 
 inline bool IsIndexType(DType t) { return t == DType::kInt32 || t == DType::kInt64; }
 

@@ -428,7 +428,7 @@ Status ConcatImpl(KernelContext& ctx, std::span<const Tensor> values, const Tens
     }
     os[static_cast<size_t>(axis)] += t.dim(axis);
   }
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, first.dtype(), os));
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, first.dtype(), os));  // the pieces cover it
   const int64_t outer = DimProduct(os, 0, static_cast<size_t>(axis));
   const int64_t inner = DimProduct(os, static_cast<size_t>(axis) + 1, os.size());
   const int64_t row = os[static_cast<size_t>(axis)] * inner;

@@ -314,7 +314,7 @@ Status BinaryKernel(KernelContext& ctx) {
   return VisitDom<Op::kDom>(ctx, a.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     using R = std::conditional_t<BoolOut<Op>(), bool, T>;
-    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, BoolOut<Op>() ? DType::kBool : a.dtype(), *shape));
+    ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, BoolOut<Op>() ? DType::kBool : a.dtype(), *shape));
     RETURN_IF_ERROR((CheckOperands<Op, T>(ctx, b, out.num_elements())));
     RunBinary<R, T>(a, b, out, [](const T& x, const T& y) -> R { return Op::F(x, y); });
     ctx.outputs.push_back(std::move(out));
@@ -334,7 +334,7 @@ Status AddNKernel(KernelContext& ctx) {
   }
   return VisitArith(ctx, first.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
-    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, first.dtype(), first.shape()));
+    ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, first.dtype(), first.shape()));
     T* __restrict__ o = out.data<T>();
     const int64_t n = out.num_elements();
     if (n > 0) std::memcpy(o, first.data<T>(), static_cast<size_t>(n) * sizeof(T));
@@ -372,7 +372,7 @@ Status BiasAddKernel(KernelContext& ctx) {
   ASSIGN_OR_RETURN(Tensor b2, bias.Reshaped(bshape));
   return VisitArith(ctx, v.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
-    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, v.dtype(), v.shape()));
+    ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, v.dtype(), v.shape()));
     RunBinary<T, T>(v, b2, out, [](T x, T y) { return WAdd(x, y); });
     ctx.outputs.push_back(std::move(out));
     return Status::Ok();
@@ -466,7 +466,7 @@ Status UnaryKernel(KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   auto body = [&](auto tag) -> Status {
     using T = decltype(tag);
-    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, x.dtype(), x.shape()));
+    ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, x.dtype(), x.shape()));
     ApplyUnary<Op, T>(x.data<T>(), out.data<T>(), x.num_elements());
     ctx.outputs.push_back(std::move(out));
     return Status::Ok();
@@ -888,7 +888,10 @@ Status MatMulKernel(KernelContext& ctx) {
   RETURN_IF_ERROR(CheckBlasDims(ctx, m, n, k));
   return VisitGemm(ctx, a.dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
-    ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, a.dtype(), {m, n}));
+    // BLAS writes the whole output; the integer loop accumulates into zeros, and k == 0 leaves it alone.
+    constexpr bool kBlas = std::is_same_v<T, float> || std::is_same_v<T, double>;
+    ASSIGN_OR_RETURN(Tensor out, kBlas && k > 0 ? MakeUninitializedOutput(ctx, a.dtype(), {m, n})
+                                                : MakeOutput(ctx, a.dtype(), {m, n}));
     Gemm<T>(ta, tb, m, n, k, a.data<T>(), b.data<T>(), out.data<T>());
     ctx.outputs.push_back(std::move(out));
     return Status::Ok();

@@ -19,7 +19,7 @@ Status Unary(KernelContext& ctx, F f) {
   RETURN_IF_ERROR(ExpectInputs(ctx, 1));
   const Tensor& x = ctx.inputs[0];
   RETURN_IF_ERROR(RequireFloat(ctx, x, "features"));
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, DType::kFloat, x.shape()));
   const float* in = x.data<float>();
   float* o = out.data<float>();
   const int64_t n = x.num_elements();
@@ -39,11 +39,8 @@ Status Activation(KernelContext& ctx) {
   if (kAct == Act::kLeakyRelu) {
     ASSIGN_OR_RETURN(e.alpha, AttrFloatOr(ctx.node, "alpha", 0.2f));
   }
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, x.shape()));
-  if (x.num_elements() > 0) {
-    std::memcpy(out.raw(), x.raw(), x.byte_size());
-    ApplyEpilogue(e, out.data<float>(), 0, 1, x.num_elements());
-  }
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, DType::kFloat, x.shape()));
+  ApplyEpilogueFrom(e, x.data<float>(), out.data<float>(), x.num_elements());
   ctx.outputs.push_back(std::move(out));
   return Status::Ok();
 }

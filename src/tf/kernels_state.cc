@@ -1,5 +1,7 @@
 // tf/kernels_state.cc: the state group of kernels (tf/kernel.h): resource and reference variables, RestoreV2,
-// the gradient-descent update, and the random initializers. All are registered stateful (never folded).
+// the gradient-descent update, and the random initializers. All are registered stateful (never folded) but
+// VarHandleOp: its output is only the variable's name, so the executor folds it once at compile time and a run
+// does not make a handle per variable (ReadVariableOp, stateful, still reads the value on every run).
 //
 // Variables live in the run's VariableStore (RunContext::variables), keyed by name:
 // - Resource variables: VarHandleOp outputs a DT_RESOURCE scalar whose strings()[0] is the key (attr
@@ -324,7 +326,7 @@ Status TruncatedNormal(KernelContext& ctx) { return Random(ctx, Dist::kTruncated
 
 void RegisterStateKernels(KernelRegistry& r) {
   auto add = [&](const char* op, KernelFn fn) { r.Register(op, KernelDef{fn, /*stateful=*/true}); };
-  add("VarHandleOp", VarHandleOp);
+  r.Register("VarHandleOp", KernelDef{VarHandleOp, /*stateful=*/false});
   add("ReadVariableOp", ReadVariableOp);
   add("AssignVariableOp", AssignVariableOp);
   add("AssignAddVariableOp", AssignAddVariableOp);

@@ -120,8 +120,12 @@ StatusOr<std::pair<std::string, const SignatureDef*>> TfModel::FindSignature(std
 StatusOr<std::shared_ptr<const TfModel::Entry>> TfModel::Prepare(const std::string& signature,
                                                                   const SignatureDef& sig,
                                                                   const std::vector<std::string>& outputs) {
-  std::string key = signature;
-  for (const std::string& o : outputs) key += '\n' + o;
+  // The cache key is built in a buffer kept by the thread: a request allocates nothing to find its entry.
+  // Empty outputs (every output, in alias order) key as "<signature>\n*"; aliases never contain '\n'.
+  thread_local std::string key;
+  key = signature;
+  if (outputs.empty()) key += "\n*";
+  for (const std::string& o : outputs) (key += '\n') += o;
   {
     MutexLock lock(cache_mu_);
     auto it = cache_.find(key);
@@ -132,6 +136,9 @@ StatusOr<std::shared_ptr<const TfModel::Entry>> TfModel::Prepare(const std::stri
   for (const auto& [alias, info] : sig.inputs) {
     entry->feed_aliases.push_back(alias);
     feeds.push_back(info.tensor_name);
+  }
+  for (const auto& [alias, info] : sig.outputs) {
+    if (outputs.empty()) fetches.push_back(info.tensor_name);
   }
   for (const std::string& o : outputs) fetches.push_back(sig.outputs.find(o)->second.tensor_name);
   auto exe = Compile(meta_.graph, feeds, fetches, {}, options_);
@@ -160,21 +167,18 @@ Status TfModel::Run(std::string_view signature, const std::vector<std::pair<std:
   auto found = FindSignature(signature);
   if (!found.ok()) return found.status();
   const auto& [name, sig] = *found;
-  std::vector<std::string> wanted = outputs;
-  if (wanted.empty()) {
-    for (const auto& [alias, _] : sig->outputs) wanted.push_back(alias);
-  }
-  for (const std::string& o : wanted) {
+  for (const std::string& o : outputs) {
     if (!sig->outputs.count(o)) return InvalidArgument("signature '" + name + "' has no output '" + o + "'");
   }
   if (inputs.size() != sig->inputs.size()) {
     return InvalidArgument("signature '" + name + "' takes " + std::to_string(sig->inputs.size()) +
                            " inputs, the request gave " + std::to_string(inputs.size()));
   }
-  auto entry = Prepare(name, *sig, wanted);
+  auto entry = Prepare(name, *sig, outputs);
   if (!entry.ok()) return entry.status();
   if (!(*entry)->status.ok()) return (*entry)->status;
   std::vector<Tensor> feeds;
+  feeds.reserve(inputs.size());
   for (const std::string& alias : (*entry)->feed_aliases) {
     const Tensor* value = nullptr;
     for (const auto& [a, t] : inputs) {

@@ -12,6 +12,7 @@
 #include <climits>
 #include <limits>
 #include <mutex>
+#include <cstring>
 #include <string>
 
 #include "tf/nn_internal.h"
@@ -20,6 +21,12 @@ namespace inferd::tf::nn {
 
 StatusOr<Tensor> MakeOutput(const KernelContext& ctx, DType dtype, Shape shape) {
   auto t = Tensor::Make(dtype, std::move(shape));
+  if (!t.ok()) return KernelError(ctx, "output: " + t.status().message());
+  return t;
+}
+
+StatusOr<Tensor> MakeUninitializedOutput(const KernelContext& ctx, DType dtype, Shape shape) {
+  auto t = Tensor::Uninitialized(dtype, std::move(shape));
   if (!t.ok()) return KernelError(ctx, "output: " + t.status().message());
   return t;
 }
@@ -180,41 +187,50 @@ void ApplyPrelu(const Epilogue& e, float* data, int64_t first_row, int64_t rows,
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // The common epilogue (optional bias, then nothing, Relu or Relu6) in one AVX2 pass: Eigen is compiled for the
 // project's baseline x86-64 (SSE2) and makes separate passes. Same results: add, then max/min.
-__attribute__((target("avx2"))) void BiasClampAvx2(float* data, int64_t rows, int64_t ch, const float* bias,
-                                                  float lo, float hi) {
+// Reads src, writes data (the same buffer, or a copy's destination: one pass instead of a copy and a pass).
+__attribute__((target("avx2"))) void BiasClampAvx2(const float* src, float* data, int64_t rows, int64_t ch,
+                                                  const float* bias, float lo, float hi) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   for (int64_t r = 0; r < rows; ++r) {
+    const float* q = src + r * ch;
     float* p = data + r * ch;
     int64_t c = 0;
     for (; c + 8 <= ch; c += 8) {
-      __m256 v = _mm256_loadu_ps(p + c);
+      __m256 v = _mm256_loadu_ps(q + c);
       if (bias != nullptr) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
       _mm256_storeu_ps(p + c, _mm256_min_ps(_mm256_max_ps(v, vlo), vhi));
     }
     for (; c < ch; ++c) {
-      const float v = p[c] + (bias != nullptr ? bias[c] : 0.0f);
+      const float v = q[c] + (bias != nullptr ? bias[c] : 0.0f);
       p[c] = std::min(std::max(v, lo), hi);
     }
   }
 }
 
-bool FastEpilogue(const Epilogue& e, float* data, int64_t rows, int64_t ch) {
+bool FastEpilogue(const Epilogue& e, const float* src, float* data, int64_t rows, int64_t ch) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (!avx2 || !e.scale.empty() || (e.act != Act::kNone && e.act != Act::kRelu && e.act != Act::kRelu6)) {
     return false;
   }
   const float inf = std::numeric_limits<float>::infinity();
-  BiasClampAvx2(data, rows, ch, e.bias.empty() ? nullptr : e.bias.data(), e.act == Act::kNone ? -inf : 0.0f,
+  BiasClampAvx2(src, data, rows, ch, e.bias.empty() ? nullptr : e.bias.data(), e.act == Act::kNone ? -inf : 0.0f,
                 e.act == Act::kRelu6 ? 6.0f : inf);
   return true;
 }
 #else
-bool FastEpilogue(const Epilogue&, float*, int64_t, int64_t) { return false; }
+bool FastEpilogue(const Epilogue&, const float*, float*, int64_t, int64_t) { return false; }
 #endif
+
+void ApplyEpilogueFrom(const Epilogue& e, const float* src, float* dst, int64_t n) {
+  if (n <= 0) return;
+  if (FastEpilogue(e, src, dst, 1, n)) return;
+  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  ApplyEpilogue(e, dst, 0, 1, n);
+}
 
 void ApplyEpilogue(const Epilogue& e, float* data, int64_t first_row, int64_t rows, int64_t ch) {
   if (rows <= 0 || ch <= 0) return;
-  if (FastEpilogue(e, data, rows, ch)) return;
+  if (FastEpilogue(e, data, data, rows, ch)) return;
   Block m(data, ch, rows);
   if (!e.scale.empty()) m.colwise() *= ConstVec(e.scale.data(), ch);
   if (!e.bias.empty()) m.colwise() += ConstVec(e.bias.data(), ch);

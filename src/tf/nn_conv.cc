@@ -74,7 +74,7 @@ void Im2Col(const float* x, const Window2D& w, int64_t c, int64_t p0, int64_t n,
 
 Status RunConv2D(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
   const Window2D& w = s.w;
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
   const int64_t k = w.k_h * w.k_w * s.in_c;
   const int64_t pixels = w.out_h * w.out_w;
   if (out.num_elements() > 0) {
@@ -83,22 +83,34 @@ Status RunConv2D(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
     float* y = out.data<float>();
     const bool direct = w.k_h == 1 && w.k_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
                         w.pad_left == 0 && w.out_h == w.in_h && w.out_w == w.in_w;
+    // A bias without a scale is written into the output first and the product accumulated onto it (beta = 1):
+    // with beta = 0 OpenBLAS zeroes the output in a pass of its own, and the epilogue adds the bias in another.
+    const bool bias_first = ep.scale.empty() && !ep.bias.empty();
+    Epilogue rest = ep;
+    if (bias_first) rest.bias.clear();
+    auto fill_bias = [&](float* dst, int64_t rows) {
+      for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * s.out_c, ep.bias.data(), ep.bias.size() * sizeof(float));
+    };
     if (direct) {
       RETURN_IF_ERROR(CheckBlasDims(ctx, {s.batch * pixels, s.out_c, k}));
-      Sgemm(false, false, s.batch * pixels, s.out_c, k, x, k, f, s.out_c, y, s.out_c);
-      if (!ep.empty()) ApplyEpilogue(ep, y, 0, s.batch * pixels, s.out_c);
+      if (bias_first) fill_bias(y, s.batch * pixels);
+      Sgemm(false, false, s.batch * pixels, s.out_c, k, x, k, f, s.out_c, y, s.out_c, bias_first);
+      if (!rest.empty()) ApplyEpilogue(rest, y, 0, s.batch * pixels, s.out_c);
     } else {
       RETURN_IF_ERROR(CheckBlasDims(ctx, {pixels, s.out_c, k}));
       const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(k, 1), 1, pixels);
-      std::unique_ptr<float[]> col(new float[static_cast<size_t>(chunk * k)]);  // every entry written
+      // From the tensor buffer cache (tensor.h): a fresh 512 KiB buffer per call would be a fresh mmap.
+      ASSIGN_OR_RETURN(Tensor col_buffer, MakeUninitializedOutput(ctx, DType::kFloat, {chunk * k}));
+      float* col = col_buffer.data<float>();  // every entry written
       const int64_t in_image = w.in_h * w.in_w * s.in_c;
       for (int64_t b = 0; b < s.batch; ++b) {
         float* yb = y + b * pixels * s.out_c;
         for (int64_t p0 = 0; p0 < pixels; p0 += chunk) {
           const int64_t n = std::min(chunk, pixels - p0);
-          Im2Col(x + b * in_image, w, s.in_c, p0, n, col.get());
-          Sgemm(false, false, n, s.out_c, k, col.get(), k, f, s.out_c, yb + p0 * s.out_c, s.out_c);
-          if (!ep.empty()) ApplyEpilogue(ep, yb + p0 * s.out_c, p0, n, s.out_c);
+          Im2Col(x + b * in_image, w, s.in_c, p0, n, col);
+          if (bias_first) fill_bias(yb + p0 * s.out_c, n);
+          Sgemm(false, false, n, s.out_c, k, col, k, f, s.out_c, yb + p0 * s.out_c, s.out_c, bias_first);
+          if (!rest.empty()) ApplyEpilogue(rest, yb + p0 * s.out_c, p0, n, s.out_c);
         }
       }
     }
@@ -133,6 +145,21 @@ struct Taps {
   std::array<int64_t, 64> x, f;  // the first n entries are set
 };
 
+// Channels [c, c + W) of one output pixel, summed over its taps in registers, starting from bias when not null.
+// Inlined into DepthwiseRow's clones, so each is compiled for the clone's vector width.
+template <int W>
+__attribute__((always_inline)) inline void DepthwiseBlock(const float* x, const float* f, const Taps& t, int64_t c,
+                                                          const float* bias, float* acc) {
+  float sum[W];
+  for (int j = 0; j < W; ++j) sum[j] = bias != nullptr ? bias[c + j] : 0.0f;
+  for (int64_t k = 0; k < t.n; ++k) {
+    const float* xp = x + t.x[static_cast<size_t>(k)] + c;
+    const float* fp = f + t.f[static_cast<size_t>(k)] + c;
+    for (int j = 0; j < W; ++j) sum[j] += xp[j] * fp[j];
+  }
+  for (int j = 0; j < W; ++j) acc[c + j] = sum[j];
+}
+
 // Output row oy of one image of a depthwise conv: acc[c*M + m] = sum over the window of x[c] * f[ky, kx, c, m].
 // With M = 1 and at most 64 taps, each block of 16 channels is summed over all taps in registers, starting
 // from bias when not null (the fused BiasAdd).
@@ -154,22 +181,12 @@ void DepthwiseRow(const float* x, const float* f, const ConvSetup& s, int64_t oy
           t.f[static_cast<size_t>(t.n++)] = (ky * w.k_w + kx) * s.out_c;
         }
       }
+      // Blocks of 16, then 8 and 4 channels (BlazeFace-style models have 24, 28, 42... channels), then single ones.
       int64_t c = 0;
-      for (; c + 16 <= s.in_c; c += 16) {
-        float sum[16] = {};
-        if (bias != nullptr) std::memcpy(sum, bias + c, sizeof(sum));
-        for (int64_t k = 0; k < t.n; ++k) {
-          const float* xp = x + t.x[static_cast<size_t>(k)] + c;
-          const float* fp = f + t.f[static_cast<size_t>(k)] + c;
-          for (int j = 0; j < 16; ++j) sum[j] += xp[j] * fp[j];
-        }
-        std::memcpy(acc + c, sum, sizeof(sum));
-      }
-      for (; c < s.in_c; ++c) {
-        float sum = bias != nullptr ? bias[c] : 0.0f;
-        for (int64_t k = 0; k < t.n; ++k) sum += x[t.x[static_cast<size_t>(k)] + c] * f[t.f[static_cast<size_t>(k)] + c];
-        acc[c] = sum;
-      }
+      for (; c + 16 <= s.in_c; c += 16) DepthwiseBlock<16>(x, f, t, c, bias, acc);
+      for (; c + 8 <= s.in_c; c += 8) DepthwiseBlock<8>(x, f, t, c, bias, acc);
+      for (; c + 4 <= s.in_c; c += 4) DepthwiseBlock<4>(x, f, t, c, bias, acc);
+      for (; c < s.in_c; ++c) DepthwiseBlock<1>(x, f, t, c, bias, acc);
       continue;
     }
     std::fill(acc, acc + s.out_c, 0.0f);
@@ -198,7 +215,7 @@ void DepthwiseRow(const float* x, const float* f, const ConvSetup& s, int64_t oy
 
 Status RunDepthwise(KernelContext& ctx, const ConvSetup& s, const Epilogue& ep) {
   const Window2D& w = s.w;
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, DType::kFloat, {s.batch, w.out_h, w.out_w, s.out_c}));
   // A plain BiasAdd starts the row loop's blocked sums; what else the epilogue does runs on each row after.
   Epilogue rest = ep;
   const float* bias = nullptr;
@@ -348,7 +365,7 @@ Status FusedMatMul(KernelContext& ctx) {
   }
   RETURN_IF_ERROR(CheckBlasDims(ctx, {m, n, k, a.dim(1), b.dim(1)}));
   ASSIGN_OR_RETURN(Epilogue ep, ReadFusedOps(ctx, n, m));
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {m, n}));
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, DType::kFloat, {m, n}));  // Sgemm writes all
   Sgemm(ta, tb, m, n, k, a.data<float>(), std::max<int64_t>(a.dim(1), 1), b.data<float>(),
         std::max<int64_t>(b.dim(1), 1), out.data<float>(), std::max<int64_t>(n, 1));
   if (!ep.empty()) ApplyEpilogue(ep, out.data<float>(), 0, m, n);

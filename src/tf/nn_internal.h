@@ -32,6 +32,8 @@ constexpr int64_t kMaxWindowAttr = int64_t{1} << 24;
 
 // Tensor::Make, its error (negative or too many elements) reported as KernelError.
 StatusOr<Tensor> MakeOutput(const KernelContext& ctx, DType dtype, Shape shape);
+// The same through Tensor::Uninitialized: only for outputs the kernel writes in full.
+StatusOr<Tensor> MakeUninitializedOutput(const KernelContext& ctx, DType dtype, Shape shape);
 // "<what> must be DT_FLOAT, got DT_INT32".
 Status RequireFloat(const KernelContext& ctx, const Tensor& t, std::string_view what);
 // "<what> must have rank 4, got [..]".
@@ -84,6 +86,8 @@ struct Epilogue {
 };
 // rows [first_row, first_row + rows) of a [*, channels] block at data.
 void ApplyEpilogue(const Epilogue& e, float* data, int64_t first_row, int64_t rows, int64_t channels);
+// dst[0, n) = the epilogue of src[0, n) taken as one row (no bias, scale or Prelu): Relu and Relu6 in one pass.
+void ApplyEpilogueFrom(const Epilogue& e, const float* src, float* dst, int64_t n);
 
 // The fused_ops/num_args/epsilon/leakyrelu_alpha attrs of _FusedConv2D, _FusedDepthwiseConv2dNative and
 // _FusedMatMul: args are ctx.inputs[2..]. Accepted: [], [BiasAdd], [FusedBatchNorm] (args scale, offset, mean,

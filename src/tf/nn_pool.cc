@@ -77,7 +77,7 @@ Status RunPool(KernelContext& ctx, PoolKind kind, std::array<int64_t, 2> ksize, 
   if (padding == Padding::kExplicit && (pads[2] >= w.k_h || pads[3] >= w.k_h || pads[4] >= w.k_w || pads[5] >= w.k_w)) {
     return KernelError(ctx, "explicit padding must be smaller than the window");
   }
-  ASSIGN_OR_RETURN(Tensor out, MakeOutput(ctx, DType::kFloat, {x.dim(0), w.out_h, w.out_w, x.dim(3)}));
+  ASSIGN_OR_RETURN(Tensor out, MakeUninitializedOutput(ctx, DType::kFloat, {x.dim(0), w.out_h, w.out_w, x.dim(3)}));
   if (out.num_elements() > 0) Pool(kind, x.data<float>(), w, x.dim(0), x.dim(3), out.data<float>());
   ctx.outputs.push_back(std::move(out));
   return Status::Ok();

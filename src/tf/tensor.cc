@@ -2,7 +2,11 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <new>
+#include <vector>
+
+#include "core/mutex.h"
 
 namespace inferd::tf {
 namespace {
@@ -31,13 +35,76 @@ const DTypeRow* Row(DType t) {
   return nullptr;
 }
 
-std::shared_ptr<char[]> AlignedZeroed(size_t n) {
-  // 64-byte alignment for SIMD kernels; at least one byte so a scalar of size 0 still has an address.
-  size_t rounded = ((n == 0 ? 1 : n) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
+// Freed buffers of kPoolMinBytes and more are kept for the next tensor of their size class instead of going
+// back to malloc: glibc serves such sizes with fresh mmaps (or trims them off the heap top) each time, so a
+// graph run would otherwise page-fault its way through every intermediate tensor (measured: a third of the
+// executor's time on facemesh_detection_short at batch 32, bench/tf_vs_onnx_bench). Classes are sizes rounded
+// up to an eighth of their power of two (at most 12.5% slack); at most kPoolMaxBytes are held in all, beyond
+// which a freed buffer goes back to malloc.
+constexpr size_t kPoolMinBytes = size_t{64} << 10;
+constexpr size_t kPoolMaxBytes = size_t{256} << 20;
+
+size_t RoundedSize(size_t n) {
+  size_t r = ((n == 0 ? 1 : n) + 63) / 64 * 64;  // at least one byte, so a scalar of size 0 has an address
+  if (r < kPoolMinBytes) return r;
+  size_t step = (size_t{1} << (63 - __builtin_clzll(r))) / 8;
+  return (r + step - 1) / step * step;
+}
+
+class BufferPool {
+ public:
+  char* Take(size_t size) {
+    MutexLock lock(mu_);
+    auto it = free_.find(size);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    char* p = it->second.back();
+    it->second.pop_back();
+    held_ -= size;
+    return p;
+  }
+  // Keeps p; when that would pass kPoolMaxBytes, buffers of other classes (largest first) are freed to make
+  // room, so the cache follows the sizes in use now (batch 1 after batch 32) instead of keeping old ones.
+  void Give(char* p, size_t size) {
+    std::vector<char*> evicted;
+    {
+      MutexLock lock(mu_);
+      for (auto it = free_.rbegin(); held_ + size > kPoolMaxBytes && it != free_.rend(); ++it) {
+        while (it->first != size && !it->second.empty() && held_ + size > kPoolMaxBytes) {
+          evicted.push_back(it->second.back());
+          it->second.pop_back();
+          held_ -= it->first;
+        }
+      }
+      if (held_ + size <= kPoolMaxBytes) {
+        free_[size].push_back(p);
+        held_ += size;
+        p = nullptr;
+      }
+    }
+    for (char* q : evicted) std::free(q);
+    std::free(p);
+  }
+
+ private:
+  Mutex mu_;
+  std::map<size_t, std::vector<char*>> free_ GUARDED_BY(mu_);
+  size_t held_ GUARDED_BY(mu_) = 0;
+};
+
+BufferPool& Pool() {
+  static BufferPool* pool = new BufferPool();  // never destroyed: tensors may outlive static destructors
+  return *pool;
+}
+
+// A 64-byte-aligned buffer of at least n bytes (SIMD kernels), zero-filled when `zero`.
+std::shared_ptr<char[]> AlignedBuffer(size_t n, bool zero) {
+  const size_t size = RoundedSize(n);
+  char* p = size >= kPoolMinBytes ? Pool().Take(size) : nullptr;
+  if (p == nullptr) p = static_cast<char*>(std::aligned_alloc(64, size));
   if (p == nullptr) return nullptr;
-  std::memset(p, 0, rounded);
-  return std::shared_ptr<char[]>(static_cast<char*>(p), [](char* q) { std::free(q); });
+  if (zero) std::memset(p, 0, size);
+  if (size < kPoolMinBytes) return std::shared_ptr<char[]>(p, [](char* q) { std::free(q); });
+  return std::shared_ptr<char[]>(p, [size](char* q) { Pool().Give(q, size); });
 }
 
 }  // namespace
@@ -86,7 +153,7 @@ StatusOr<int64_t> NumElements(std::span<const int64_t> shape) {
   return n;
 }
 
-StatusOr<Tensor> Tensor::Make(DType dtype, Shape shape) {
+StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape, bool zero) {
   auto n = NumElements(shape);
   if (!n.ok()) return n.status();
   Tensor t;
@@ -95,7 +162,7 @@ StatusOr<Tensor> Tensor::Make(DType dtype, Shape shape) {
   } else {
     size_t size = DTypeSize(dtype);
     if (size == 0) return InvalidArgument("cannot make a tensor of type " + std::string(DTypeName(dtype)));
-    t.buffer_ = AlignedZeroed(static_cast<size_t>(*n) * size);
+    t.buffer_ = AlignedBuffer(static_cast<size_t>(*n) * size, zero);
     if (!t.buffer_) return InvalidArgument("out of memory for a tensor of shape " + ShapeString(shape));
   }
   t.dtype_ = dtype;
@@ -103,6 +170,10 @@ StatusOr<Tensor> Tensor::Make(DType dtype, Shape shape) {
   t.num_elements_ = *n;
   return t;
 }
+
+StatusOr<Tensor> Tensor::Make(DType dtype, Shape shape) { return Allocate(dtype, std::move(shape), true); }
+
+StatusOr<Tensor> Tensor::Uninitialized(DType dtype, Shape shape) { return Allocate(dtype, std::move(shape), false); }
 
 StatusOr<Tensor> Tensor::Reshaped(Shape shape) const {
   auto n = NumElements(shape);

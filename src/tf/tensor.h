@@ -8,6 +8,9 @@
 //   byte strings). Copying a Tensor shares the buffer: kernels treat their inputs as immutable and always write
 //   into tensors they allocated themselves. Only the executor's variable store replaces a variable's value,
 //   and it does so by swapping in a new Tensor, never by writing into a buffer another Tensor may share.
+// - Buffers of 64 KiB and more come from a process-wide cache of freed buffers (size classes, at most 256 MiB
+//   held, thread-safe; tensor.cc): a graph run allocates the same intermediates on every call, and fresh
+//   large allocations cost a page fault per 4 KiB.
 // - Make() checks the element count (at most kMaxElements, no negative dimension, no overflow) and returns an
 //   error rather than allocating an absurd buffer: shapes come from model files and requests.
 // - DT_RESOURCE tensors carry a resource name in strings()[0] (the variable store's key).
@@ -74,6 +77,9 @@ class Tensor {
   // A zero-filled tensor (empty strings for kString). Fails on an unknown or sizeless dtype (other than
   // kString/kResource), a negative dimension, or more than kMaxElements elements.
   static StatusOr<Tensor> Make(DType dtype, Shape shape);
+  // The same checks, but the elements of a fixed-size dtype are left unset: for kernels that write every
+  // element of their output before anything reads it (kString/kResource are still empty strings).
+  static StatusOr<Tensor> Uninitialized(DType dtype, Shape shape);
   // A scalar.
   template <typename T>
   static Tensor Scalar(DType dtype, T v) {
@@ -108,6 +114,8 @@ class Tensor {
   bool SharesBufferWith(const Tensor& o) const;
 
  private:
+  static StatusOr<Tensor> Allocate(DType dtype, Shape shape, bool zero);
+
   DType dtype_ = DType::kInvalid;
   Shape shape_;
   int64_t num_elements_ = 0;

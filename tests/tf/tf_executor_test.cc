@@ -586,6 +586,29 @@ TEST(TfExecutor, ConcurrentRunsOfAStatelessGraph) {
   EXPECT_EQ(wrong, 0);
 }
 
+// Runs reuse their frames (slots, inputs): a tensor fetched twice comes back twice, a run after a kernel error
+// starts clean, and a constant input stays in place between runs.
+TEST(TfExecutor, RepeatedRunsFetchTwiceAndRecoverFromErrors) {
+  GraphDef g;
+  g.nodes = {Ph("x"), Ph("y"), C("k", Floats({0.5f})), N("a", "Add", {"x", "x"}), N("c", "Mul", {"a", "k"}),
+             N("d", "Mul", {"a", "y"})};  // c = x, d = 2xy
+  auto e = Build(g, {"x", "y"}, {"c", "c:0", "a", "d"});
+  ASSERT_TRUE(e.ok());
+  for (int i = 0; i < 3; ++i) {
+    std::vector<Tensor> out = RunOk(**e, {Floats({1, 2}), Floats({3, 4})});
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(Values(out[0]), (std::vector<float>{1, 2}));
+    EXPECT_EQ(Values(out[1]), (std::vector<float>{1, 2}));
+    EXPECT_EQ(Values(out[2]), (std::vector<float>{2, 4}));
+    EXPECT_EQ(Values(out[3]), (std::vector<float>{6, 16}));
+    // y of another shape: d's kernel fails after a and c ran; the next run must start clean.
+    RunContext ctx;
+    std::vector<Tensor> bad;
+    Status s = (*e)->Run(std::vector<Tensor>{Floats({1, 2}), Floats({1, 2, 3})}, &bad, ctx);
+    EXPECT_NE(s.message().find("shape mismatch"), std::string::npos) << s.ToString();
+  }
+}
+
 // ---- variables and checkpoints ----
 
 TEST(TfExecutor, RefVariablesWithAssign) {

@@ -17,6 +17,31 @@ TEST(TfTensor, MakeZeroFilledAndAligned) {
   for (int i = 0; i < 6; ++i) EXPECT_EQ(t->data<float>()[i], 0.0f);
 }
 
+// Large buffers are reused from tensor.cc's cache: Make must still zero one that an earlier tensor wrote, and
+// a reused buffer must not be shared with a live tensor.
+TEST(TfTensor, CachedBuffersAreZeroedByMakeAndNeverShared) {
+  const Shape shape = {1 << 16};  // 256 KiB: cached
+  const char* first = nullptr;
+  {
+    auto dirty = Tensor::Uninitialized(DType::kFloat, shape);
+    ASSERT_TRUE(dirty.ok());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(dirty->raw()) % 64, 0u);
+    for (int64_t i = 0; i < dirty->num_elements(); ++i) dirty->data<float>()[i] = 7.0f;
+    first = dirty->raw();
+  }
+  auto again = Tensor::Make(DType::kFloat, shape);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->raw(), first);  // the freed buffer came back from the cache...
+  for (int64_t i = 0; i < again->num_elements(); ++i) ASSERT_EQ(again->data<float>()[i], 0.0f) << i;  // ...zeroed
+  auto other = Tensor::Uninitialized(DType::kFloat, shape);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->raw(), again->raw());
+  EXPECT_FALSE(Tensor::Uninitialized(DType::kFloat, {-1}).ok());
+  auto strings = Tensor::Uninitialized(DType::kString, {2});
+  ASSERT_TRUE(strings.ok());
+  EXPECT_EQ(strings->strings(), std::vector<std::string>(2));
+}
+
 TEST(TfTensor, RefusesHostileShapesAndTypes) {
   EXPECT_FALSE(Tensor::Make(DType::kFloat, {-1, 3}).ok());
   EXPECT_FALSE(Tensor::Make(DType::kFloat, {int64_t{1} << 40, int64_t{1} << 40}).ok());
