@@ -85,6 +85,9 @@ struct Edge {
 // A value at run time: >= 0 a slot of the run, < 0 the constant ~v.
 using Src = int32_t;
 
+}  // namespace
+
+namespace internal {
 Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape) {
   if (!t.valid()) return InvalidArgument("feed '" + info.tensor_name + "': no tensor given");
   if (info.dtype != DType::kInvalid && t.dtype() != info.dtype) {
@@ -100,6 +103,10 @@ Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape) {
   return InvalidArgument("feed '" + info.tensor_name + "': shape " + ShapeString(t.shape()) +
                          " does not match the declared shape " + ShapeString(info.shape.dims) + " (-1: any)");
 }
+}  // namespace internal
+
+namespace {
+using internal::CheckFeed;
 
 // The compiled plan (see the file comment).
 class PlanExecutable final : public Executable {
@@ -269,6 +276,10 @@ class Compiler {
     RETURN_IF_ERROR(ResolveNames(feeds, fetches, targets));
     RETURN_IF_ERROR(InlineCalls());
     if (RewriteRefAssigns()) RETURN_IF_ERROR(Prune());
+    if (std::any_of(needed_list_.begin(), needed_list_.end(),
+                    [&](int v) { return internal::IsDataflowOp(node(v).op); })) {
+      return CompileDataflow();  // TF1 loops and conds: control_flow.cc
+    }
     if (Status sorted = Sort(); !sorted.ok()) {
       // TF1 while loops are cycles: name the control-flow ops rather than the cycle they make.
       order_ = needed_list_;
@@ -295,6 +306,7 @@ class Compiler {
   Status CycleError(const std::vector<char>& sorted) const;
   Status CheckOps() const;
   Status Plan(PlanExecutable& exe);
+  StatusOr<std::unique_ptr<Executable>> CompileDataflow();
   StatusOr<Src> InputSrc(int n, const Edge& e) const;
   Status Fold(int n, const KernelDef& def, const std::vector<Src>& srcs);
   void AddStep(PlanExecutable& exe, int n, const KernelDef& def, const std::vector<Src>& srcs);
@@ -532,7 +544,7 @@ Status Compiler::CheckOps() const {
       if (unfed == nullptr) unfed = &nd;
       continue;
     }
-    if (IsExecutorOp(nd.op)) continue;
+    if (IsExecutorOp(nd.op) || internal::IsDataflowOp(nd.op)) continue;  // dataflow: control_flow.cc
     bool cf = IsControlFlowOp(nd.op);
     if (!cf && reg_.Find(nd.op) != nullptr) continue;
     control_flow = control_flow || cf || IsTensorListOp(nd.op);
@@ -541,14 +553,45 @@ Status Compiler::CheckOps() const {
   }
   if (!unsupported.empty()) {
     return Unimplemented("ops not supported: " + unsupported +
-                         (control_flow ? "; control flow (Switch/Merge/Enter/Exit/NextIteration/LoopCond, While/If) "
-                                         "and TensorList/TensorArray ops are not supported yet"
+                         (control_flow ? "; functional control flow (While/If/Case) and the TensorList/TensorArray ops "
+                                         "listed are not supported yet"
                                        : ""));
   }
   if (unfed != nullptr) {
     return InvalidArgument(unfed->op + " '" + unfed->name + "' is needed by the fetches or targets but not fed");
   }
   return Status::Ok();
+}
+
+// The needed graph, checked, as the dataflow executor's input (indices into the needed nodes).
+StatusOr<std::unique_ptr<Executable>> Compiler::CompileDataflow() {
+  order_ = needed_list_;
+  RETURN_IF_ERROR(CheckOps());
+  internal::FlowGraph fg;
+  std::vector<int> local(g_.nodes.size(), -1);
+  for (int v : needed_list_) {
+    local[static_cast<size_t>(v)] = static_cast<int>(fg.nodes.size());
+    fg.nodes.push_back(node(v));
+  }
+  for (int v : needed_list_) {
+    auto& ins = fg.inputs.emplace_back();
+    for (const Edge& e : edges_[static_cast<size_t>(v)]) {
+      if (e.feed >= 0) ins.push_back({-1, e.index, e.feed});
+      if (e.live) ins.push_back({local[static_cast<size_t>(e.node)], e.index, -1});
+    }
+  }
+  for (const TensorId& t : fetches_) {
+    auto it = fed_.find(Key(t.node, t.index));
+    if (it != fed_.end()) {
+      fg.fetches.push_back({-1, t.index, it->second});
+    } else {
+      fg.fetches.push_back({local[static_cast<size_t>(t.node)], t.index, -1});
+    }
+  }
+  for (const TensorId& t : feeds_) fg.feed_info.push_back(FeedInfo(node(t.node), t.index));
+  fg.check_feed_shapes = opt_.check_feed_shapes;
+  fg.stateful = std::any_of(fg.nodes.begin(), fg.nodes.end(), [](const NodeDef& nd) { return IsAssigningOp(nd.op); });
+  return internal::CompileDataflow(std::move(fg), reg_, opt_);
 }
 
 StatusOr<Src> Compiler::InputSrc(int n, const Edge& e) const {

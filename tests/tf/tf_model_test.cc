@@ -311,17 +311,49 @@ TEST(TfjsModel, Float16FaceDetectorMatchesTfjsSummary) {
   EXPECT_NEAR(sum / static_cast<double>(results[0].num_elements()), out["mean"].get<double>(), 1e-3);
 }
 
-// A detector with TF2 while loops and TensorLists: loads, and the call names the control-flow ops not yet run.
-TEST(TfjsModel, ControlFlowGraphIsRefusedNamingTheOps) {
-  auto model = TfModel::LoadTfjs(kJs + "human_handtrack/handtrack.json");
+// The summary expected.json keeps of one output (first values, extremes, mean), within the README's tolerance
+// relative to the output's largest magnitude.
+void ExpectSummary(const Tensor& got, const nlohmann::json& out, const std::string& what) {
+  ASSERT_EQ(ShapeString(got.shape()), ShapeString(out["shape"].get<Shape>())) << what;
+  ASSERT_EQ(got.dtype(), DType::kFloat) << what;
+  const float* p = got.data<float>();
+  double scale = std::max(std::fabs(out["min"].get<double>()), std::fabs(out["max"].get<double>()));
+  for (size_t i = 0; i < out["first"].size(); ++i) {
+    ExpectClose(p[i], out["first"][i].get<double>(), scale, what + " first[" + std::to_string(i) + "]");
+  }
+  double sum = 0, lo = p[0], hi = p[0];
+  for (int64_t i = 0; i < got.num_elements(); ++i) {
+    sum += p[i];
+    lo = std::min<double>(lo, p[i]);
+    hi = std::max<double>(hi, p[i]);
+  }
+  ExpectClose(static_cast<float>(lo), out["min"].get<double>(), scale, what + " min");
+  ExpectClose(static_cast<float>(hi), out["max"].get<double>(), scale, what + " max");
+  EXPECT_NEAR(sum / static_cast<double>(got.num_elements()), out["mean"].get<double>(), 1e-4 * scale + 1e-6)
+      << what << " mean";
+}
+
+// A TF2 object-detection SSD whose post-processing is a TF1-style while loop (Enter/Merge/Switch/
+// NextIteration/Exit, lowered by grappler) over TensorLists, then NMS and TopK: all eight outputs of case 0
+// match TF.js's (detections too: this input's scores are not near-tied).
+TEST(TfjsModel, HandtrackDetectorWithWhileLoopMatchesTfjs) {
+  const std::string folder = "human_handtrack";
+  auto model = TfModel::LoadTfjs(kJs + folder + "/handtrack.json");
   ASSERT_TRUE(model.ok()) << model.status().message();
-  Tensor x = *Tensor::Make(DType::kUint8, {1, 120, 160, 3});
+  auto spec = nlohmann::json::parse(ReadAll(kJs + folder + "/expected.json"));
+  const auto& outs = spec["cases"][0]["outputs"];
+  std::vector<std::string> aliases;
+  for (const auto& o : outs) aliases.push_back(OutputAlias(**model, o["name"]));
   std::vector<Tensor> results;
-  const auto& sig = (*model)->meta_graph().signatures.at("serving_default");
-  Status st = (*model)->Run("", {{sig.inputs.begin()->first, x}}, {}, &results);
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.code(), StatusCode::kUnimplemented) << st.message();
-  EXPECT_NE(st.message().find("not supported"), std::string::npos) << st.message();
+  const auto& in = spec["cases"][0]["inputs"][0];
+  std::string in_bytes = ReadAll(kJs + folder + "/" + in["file"].get<std::string>());
+  Tensor x = *Tensor::Make(DType::kUint8, in["shape"].get<Shape>());
+  ASSERT_EQ(in_bytes.size(), x.byte_size());
+  std::memcpy(x.raw(), in_bytes.data(), in_bytes.size());
+  Status st = (*model)->Run("", {{InputAlias(**model, "input_tensor"), x}}, aliases, &results);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(results.size(), outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) ExpectSummary(results[i], outs[i], outs[i]["name"].get<std::string>());
 }
 
 }  // namespace
