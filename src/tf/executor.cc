@@ -6,11 +6,9 @@
 // executor handles itself leave no step: Const and folded nodes become constants, pass-throughs (the nodes
 // that replace inlined calls, an unfed PlaceholderWithDefault) alias their inputs, NoOps only order.
 //
-// Later extension (TF1 control flow, not supported yet): Switch/Merge need dead tensors and a ready-queue
-// instead of the fixed order. The intended shape: keep the steps and slots, add a per-slot "dead" bit that a
-// Switch sets on its untaken output, make a step whose inputs include a dead one (other than Merge) propagate
-// deadness instead of running, and for loops (Enter/Exit/NextIteration) run frames as a worklist over the same
-// steps. Nothing below assumes more than "each step runs once, in order".
+// Graphs with TF1 control flow (Switch/Merge/Enter/Exit/NextIteration/LoopCond) do not get this plan: Compile
+// hands them, pruned and checked, to the dataflow executor of control_flow.cc (frames, iterations, dead values;
+// see executor_internal.h). This file only routes them there (CompileDataflow).
 #include "tf/executor.h"
 
 #include <algorithm>

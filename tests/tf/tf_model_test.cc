@@ -311,6 +311,56 @@ TEST(TfjsModel, Float16FaceDetectorMatchesTfjsSummary) {
   EXPECT_NEAR(sum / static_cast<double>(results[0].num_elements()), out["mean"].get<double>(), 1e-3);
 }
 
+// Reads a raw little-endian tensor file as expected.json describes it (dtype "float32", "int32" or "uint8").
+Tensor ReadTensorFile(const std::string& folder, const nlohmann::json& spec) {
+  const std::string dtype = spec["dtype"].get<std::string>();
+  DType t = dtype == "uint8" ? DType::kUint8 : dtype == "int32" ? DType::kInt32 : DType::kFloat;
+  Tensor x = *Tensor::Make(t, spec["shape"].get<Shape>());
+  std::string bytes = ReadAll(kJs + folder + "/" + spec["file"].get<std::string>());
+  EXPECT_EQ(bytes.size(), x.byte_size()) << spec["file"];
+  if (bytes.size() == x.byte_size()) std::memcpy(x.raw(), bytes.data(), bytes.size());
+  return x;
+}
+
+double ValueAt(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt32 ? t.data<int32_t>()[i] : t.data<float>()[i];
+}
+
+// Every case, every output, element by element, in order (post-NMS outputs included: TensorFlow's and TF.js's
+// ordering rules are the same, so a faithful executor reproduces the order).
+void RunAllOutputs(const std::string& folder, const std::string& json) {
+  auto model = TfModel::LoadTfjs(kJs + folder + "/" + json);
+  ASSERT_TRUE(model.ok()) << folder << ": " << model.status().message();
+  auto spec = nlohmann::json::parse(ReadAll(kJs + folder + "/expected.json"));
+  for (const auto& c : spec["cases"]) {
+    std::vector<std::pair<std::string, Tensor>> inputs;
+    for (const auto& in : c["inputs"]) inputs.emplace_back(InputAlias(**model, in["name"]), ReadTensorFile(folder, in));
+    std::vector<std::string> aliases;
+    for (const auto& o : c["outputs"]) aliases.push_back(OutputAlias(**model, o["name"]));
+    std::vector<Tensor> results;
+    Status st = (*model)->Run("", inputs, aliases, &results);
+    ASSERT_TRUE(st.ok()) << folder << ": " << st.message();
+    for (size_t k = 0; k < results.size(); ++k) {
+      const auto& o = c["outputs"][k];
+      Tensor want = ReadTensorFile(folder, o);
+      ASSERT_EQ(results[k].dtype(), want.dtype()) << o["name"];
+      ASSERT_EQ(ShapeString(results[k].shape()), ShapeString(want.shape())) << o["name"];
+      double scale = std::max(std::fabs(o["min"].get<double>()), std::fabs(o["max"].get<double>()));
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ExpectClose(static_cast<float>(ValueAt(results[k], i)), ValueAt(want, i), scale,
+                    folder + " case " + std::to_string(c["case"].get<int>()) + " " + o["name"].get<std::string>() +
+                        "[" + std::to_string(i) + "]");
+      }
+    }
+  }
+}
+
+// FaceBoxes: a TF1 object-detection graph whose NMS runs in a TF1 while loop (tf.map_fn over the batch) over
+// TensorArrayV3s, with NonMaxSuppressionV3, Where, Pad and Gather in the body: the three cases match TF.js.
+TEST(TfjsModel, FaceboxesDetectorWithTensorArrayLoopMatchesTfjs) {
+  RunAllOutputs("human_faceboxes", "faceboxes.json");
+}
+
 // The summary expected.json keeps of one output (first values, extremes, mean), within the README's tolerance
 // relative to the output's largest magnitude.
 void ExpectSummary(const Tensor& got, const nlohmann::json& out, const std::string& what) {
