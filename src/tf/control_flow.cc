@@ -514,3 +514,140 @@ StatusOr<std::unique_ptr<Executable>> CompileDataflow(FlowGraph g, const KernelR
 }
 
 }  // namespace inferd::tf::internal
+
+// ---- lowering functional While / If (see executor_internal.h) ----
+
+namespace inferd::tf::internal {
+namespace {
+
+NodeDef MakeNode(std::string name, std::string op, std::vector<std::string> inputs) {
+  NodeDef n;
+  n.name = std::move(name);
+  n.op = std::move(op);
+  n.inputs = std::move(inputs);
+  return n;
+}
+
+AttrValue StringAttr(std::string s) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kS;
+  a.s = std::move(s);
+  return a;
+}
+
+// PartitionedCall of the function in attr `attr` of `fn` (its FuncAttr copied).
+StatusOr<NodeDef> CallNode(const NodeDef& fn, std::string_view attr, std::string name, std::vector<std::string> in) {
+  const AttrValue* a = FindAttr(fn, attr);
+  if (a == nullptr || a->kind != AttrValue::Kind::kFunc || !a->func) {
+    return InvalidArgument(fn.op + " '" + fn.name + "': attr '" + std::string(attr) + "' is missing or not a function");
+  }
+  NodeDef call = MakeNode(std::move(name), "PartitionedCall", std::move(in));
+  AttrValue f;
+  f.kind = AttrValue::Kind::kFunc;
+  f.func = a->func;
+  call.attrs["f"] = std::move(f);
+  return call;
+}
+
+void SplitInputs(const NodeDef& n, std::vector<std::string>* data, std::vector<std::string>* ctrl) {
+  for (const auto& s : n.inputs) (!s.empty() && s[0] == '^' ? ctrl : data)->push_back(s);
+}
+
+std::string Out(const std::string& node, size_t k) { return k == 0 ? node : node + ":" + std::to_string(k); }
+
+StatusOr<std::vector<NodeDef>> LowerWhile(const NodeDef& w, NodeDef* pass) {
+  std::vector<std::string> data, ctrl;
+  SplitInputs(w, &data, &ctrl);
+  if (data.empty()) return InvalidArgument(w.op + " '" + w.name + "' has no loop variables");
+  const std::string p = w.name + "/_lowered/";
+  std::vector<NodeDef> out;
+  std::vector<std::string> merges, idents;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const std::string k = std::to_string(i);
+    NodeDef enter = MakeNode(p + "enter_" + k, "Enter", {data[i]});
+    enter.inputs.insert(enter.inputs.end(), ctrl.begin(), ctrl.end());
+    enter.attrs["frame_name"] = StringAttr(w.name);
+    out.push_back(std::move(enter));
+    out.push_back(MakeNode(p + "merge_" + k, "Merge", {p + "enter_" + k, p + "next_" + k}));
+    merges.push_back(p + "merge_" + k);
+  }
+  std::vector<std::string> cond_in = merges;
+  cond_in.push_back("^" + merges[0]);  // the cond's constants join the frame
+  ASSIGN_OR_RETURN(NodeDef cond, CallNode(w, "cond", p + "cond", cond_in));
+  out.push_back(std::move(cond));
+  out.push_back(MakeNode(p + "loop_cond", "LoopCond", {p + "cond"}));
+  for (size_t i = 0; i < data.size(); ++i) {
+    const std::string k = std::to_string(i);
+    out.push_back(MakeNode(p + "switch_" + k, "Switch", {merges[i], p + "loop_cond"}));
+    out.push_back(MakeNode(p + "exit_" + k, "Exit", {p + "switch_" + k}));
+    out.push_back(MakeNode(p + "ident_" + k, "Identity", {p + "switch_" + k + ":1"}));
+    idents.push_back(p + "ident_" + k);
+    pass->inputs.push_back(p + "exit_" + k);
+  }
+  std::vector<std::string> body_in = idents;
+  body_in.push_back("^" + idents[0]);
+  ASSIGN_OR_RETURN(NodeDef body, CallNode(w, "body", p + "body", body_in));
+  out.push_back(std::move(body));
+  for (size_t i = 0; i < data.size(); ++i) {
+    out.push_back(MakeNode(p + "next_" + std::to_string(i), "NextIteration", {Out(p + "body", i)}));
+  }
+  return out;
+}
+
+StatusOr<std::vector<NodeDef>> LowerIf(const NodeDef& n, NodeDef* pass) {
+  std::vector<std::string> data, ctrl;
+  SplitInputs(n, &data, &ctrl);
+  if (data.empty()) return InvalidArgument(n.op + " '" + n.name + "' has no predicate input");
+  const AttrValue* tout = FindAttr(n, "Tout");
+  if (tout == nullptr || tout->kind != AttrValue::Kind::kList || !tout->list) {
+    return InvalidArgument(n.op + " '" + n.name + "': attr 'Tout' is missing or not a list");
+  }
+  const std::string p = n.name + "/_lowered/";
+  std::vector<NodeDef> out;
+  NodeDef pred_sw = MakeNode(p + "pred_switch", "Switch", {data[0], data[0]});
+  pred_sw.inputs.insert(pred_sw.inputs.end(), ctrl.begin(), ctrl.end());
+  out.push_back(std::move(pred_sw));
+  out.push_back(MakeNode(p + "pivot_f", "Identity", {p + "pred_switch"}));
+  out.push_back(MakeNode(p + "pivot_t", "Identity", {p + "pred_switch:1"}));
+  std::vector<std::string> then_in, else_in;
+  for (size_t i = 1; i < data.size(); ++i) {
+    const std::string sw = p + "switch_" + std::to_string(i);
+    out.push_back(MakeNode(sw, "Switch", {data[i], data[0]}));
+    else_in.push_back(sw);
+    then_in.push_back(sw + ":1");
+  }
+  then_in.push_back("^" + p + "pivot_t");
+  else_in.push_back("^" + p + "pivot_f");
+  ASSIGN_OR_RETURN(NodeDef then_call, CallNode(n, "then_branch", p + "then", then_in));
+  ASSIGN_OR_RETURN(NodeDef else_call, CallNode(n, "else_branch", p + "else", else_in));
+  out.push_back(std::move(then_call));
+  out.push_back(std::move(else_call));
+  for (size_t k = 0; k < tout->list->type.size(); ++k) {
+    const std::string m = p + "merge_" + std::to_string(k);
+    out.push_back(MakeNode(m, "Merge", {Out(p + "else", k), Out(p + "then", k)}));
+    pass->inputs.push_back(m);
+  }
+  if (tout->list->type.empty()) pass->inputs.push_back("^" + p + "then"), pass->inputs.push_back("^" + p + "else");
+  return out;
+}
+
+}  // namespace
+
+StatusOr<bool> LowerFunctionalControlFlow(WorkGraph& g, const std::vector<int>& nodes) {
+  bool changed = false;
+  for (int v : nodes) {
+    const NodeDef& n = g.nodes[static_cast<size_t>(v)];
+    const bool is_while = n.op == "While" || n.op == "StatelessWhile";
+    const bool is_if = n.op == "If" || n.op == "StatelessIf";
+    if (!is_while && !is_if) continue;
+    NodeDef pass = MakeNode(n.name, std::string(kPassOp), {});
+    pass.device = n.device;
+    ASSIGN_OR_RETURN(std::vector<NodeDef> lowered, is_while ? LowerWhile(n, &pass) : LowerIf(n, &pass));
+    for (NodeDef& l : lowered) RETURN_IF_ERROR(g.Add(std::move(l)));
+    g.nodes[static_cast<size_t>(v)] = std::move(pass);
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace inferd::tf::internal

@@ -432,6 +432,8 @@ Status Compiler::Prune() {
 Status Compiler::InlineCalls() {
   for (int depth = 0;; ++depth) {
     RETURN_IF_ERROR(Prune());
+    ASSIGN_OR_RETURN(bool lowered, internal::LowerFunctionalControlFlow(g_, needed_list_));  // control_flow.cc
+    if (lowered) RETURN_IF_ERROR(Prune());
     std::vector<std::pair<int, const FunctionDef*>> calls;
     for (int n : needed_list_) {
       ASSIGN_OR_RETURN(const FunctionDef* f, internal::CalledFunction(node(n), lib_));
@@ -551,7 +553,7 @@ Status Compiler::CheckOps() const {
   }
   if (!unsupported.empty()) {
     return Unimplemented("ops not supported: " + unsupported +
-                         (control_flow ? "; functional control flow (While/If/Case) and the TensorList/TensorArray ops "
+                         (control_flow ? "; control flow through Case (functional) and the TensorList/TensorArray ops "
                                          "listed are not supported yet"
                                        : ""));
   }

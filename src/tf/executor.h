@@ -9,7 +9,8 @@
 //   node each ("ops not supported: Foo (node 'a/b'), ..."; Unimplemented). A graph with TF1 control flow
 //   (Switch/Merge/Enter/Exit/NextIteration/LoopCond: the loops and conds TF1 and the TF.js converter write)
 //   runs on a dataflow executor with frames and dead values (executor_internal.h), without constant folding;
-//   functional While/If/Case are refused as unsupported. Any other cycle fails compilation. Nodes whose inputs
+//   functional While/StatelessWhile/If/StatelessIf are lowered to those ops first (as TensorFlow's lowering
+//   passes do), Case is refused as unsupported. Any other cycle fails compilation. Nodes whose inputs
 //   are all constant and whose kernel is not stateful are evaluated once here (constant folding); buffers
 //   are planned once (values are released after their last consumer).
 // - Feeds, fetches and targets are tensor names as TensorFlow writes them: "x:0", "x" (= "x:0"),

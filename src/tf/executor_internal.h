@@ -93,6 +93,14 @@ struct FlowGraph {
 StatusOr<std::unique_ptr<Executable>> CompileDataflow(FlowGraph g, const KernelRegistry& reg,
                                                       const CompileOptions& opt);
 
+// Rewrites each functional While/StatelessWhile/If/StatelessIf among `nodes` into the TF1 ops above, calling
+// its functions through PartitionedCall nodes (inlined afterwards), as TensorFlow's lowering passes do; the node
+// becomes a pass-through of its outputs (kPassOp), so "while:1" keeps working. While: Enter (frame = the node's
+// name), Merge, cond call (after a control edge from the first Merge), LoopCond, Switch, Exit, Identity, body call,
+// NextIteration. If: Switch per input on the predicate, each branch called after its pivot, Merge per output.
+// Returns whether anything changed; fails naming the node on missing attrs or a name clash.
+StatusOr<bool> LowerFunctionalControlFlow(WorkGraph& g, const std::vector<int>& nodes);
+
 // The feed check both executables run (dtype; declared shape when `check_shape`).
 Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape);
 
