@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tf/executor.h"
@@ -266,6 +267,39 @@ TEST(TfControlFlow, TensorArrayWritesReadsAndGathers) {
   Status st = RunStatus(*e.value(), {x, I32({5}, {})});
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("index 5 is out of range"), std::string::npos) << st.message();
+}
+
+// Each run keeps its own frames and tokens: runs on several threads at once agree with the serial answer.
+TEST(TfControlFlow, ConcurrentRunsOfALoopAgree) {
+  auto e = Compile(DoublingLoop(), {"limit"}, {"out"}, {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const int limit = (t + i) % 12;
+        auto out = RunOk(**e, {F(static_cast<float>(limit))});
+        EXPECT_EQ(out[0].data<float>()[0], static_cast<float>(1 << limit));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
+// Frames nest at most kMaxFrameDepth (64) deep: a chain of Enters into new frames fails naming the Enter.
+TEST(TfControlFlow, FramesNestAtMost64Deep) {
+  GraphDef g;
+  g.nodes = {Ph("x")};
+  std::string prev = "x";
+  for (int i = 0; i < 70; ++i) {
+    g.nodes.push_back(Enter("e" + std::to_string(i), prev, "f" + std::to_string(i)));
+    prev = "e" + std::to_string(i);
+  }
+  auto e = Compile(g, {"x"}, {prev}, {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  Status st = RunStatus(**e, {F(1)});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("Enter 'e64': loop frames nest deeper than 64"), std::string::npos) << st.message();
 }
 
 // ---- functional While / If (TF2 graphs), lowered to the ops above ----
