@@ -75,7 +75,8 @@ bool RunCase(TfModel& model, const fs::path& dir, const nlohmann::json& c, const
     auto t = Tensor::Make(FileDType(in["dtype"]), in["shape"].get<Shape>());
     std::string bytes = ReadAll(dir / in["file"].get<std::string>());
     if (!t.ok() || bytes.size() != t->byte_size()) {
-      std::printf("  %s: input %s missing or of the wrong size\n", label.c_str(), in["file"].get<std::string>().c_str());
+      std::printf("  %s: input %s missing or of the wrong size\n", label.c_str(),
+                  in["file"].get<std::string>().c_str());
       return false;
     }
     std::memcpy(t->raw(), bytes.data(), bytes.size());

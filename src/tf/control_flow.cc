@@ -276,7 +276,9 @@ Status FlowRun::Fire(Ready& r) {
       if (!n.constant) break;
       const int32_t inst_index = tags_[static_cast<size_t>(tag)].instance;
       instances_[static_cast<size_t>(inst_index)].constants.emplace_back(r.node, v);
-      for (int32_t t : instances_[static_cast<size_t>(inst_index)].iter_tags) RETURN_IF_ERROR(SendConstant(r.node, v, t));
+      for (int32_t t : instances_[static_cast<size_t>(inst_index)].iter_tags) {
+        RETURN_IF_ERROR(SendConstant(r.node, v, t));
+      }
       return Status::Ok();
     }
     case Kind::kExit: {
@@ -487,7 +489,9 @@ StatusOr<std::unique_ptr<Executable>> CompileDataflow(FlowGraph g, const KernelR
   exe->nodes_.resize(g.nodes.size());
   exe->feed_out_.resize(g.feed_info.size());
   std::unordered_map<std::string, int32_t> frame_ids;
-  for (size_t v = 0; v < g.nodes.size(); ++v) RETURN_IF_ERROR(InitNode(g.nodes[v], reg, *exe, exe->nodes_[v], frame_ids));
+  for (size_t v = 0; v < g.nodes.size(); ++v) {
+    RETURN_IF_ERROR(InitNode(g.nodes[v], reg, *exe, exe->nodes_[v], frame_ids));
+  }
   RETURN_IF_ERROR(Link(g, *exe));
   // A fetched output past a fixed-arity node's outputs (kernels are checked when they run).
   for (const FlowGraph::Input& f : g.fetches) {

@@ -59,14 +59,17 @@ NodeDef Const(std::string name, Tensor v, std::vector<std::string> ctrl = {}) {
   a.tensor = std::move(v);
   return N(std::move(name), "Const", std::move(ctrl), {{"value", a}});
 }
-NodeDef Ph(std::string name, DType t = DType::kFloat) { return N(std::move(name), "Placeholder", {}, {{"dtype", Type(t)}}); }
+NodeDef Ph(std::string name, DType t = DType::kFloat) {
+  return N(std::move(name), "Placeholder", {}, {{"dtype", Type(t)}});
+}
 NodeDef Enter(std::string name, std::string in, std::string frame, bool constant = false) {
-  return N(std::move(name), "Enter", {std::move(in)}, {{"frame_name", S(std::move(frame))}, {"is_constant", B(constant)}});
+  return N(std::move(name), "Enter", {std::move(in)},
+           {{"frame_name", S(std::move(frame))}, {"is_constant", B(constant)}});
 }
 
 // Appends `while i < limit: i += 1; acc *= 2` under prefix p (frame p), starting from tensors i0 and acc0 and
-// with `limit` entering as a loop invariant; outputs p/exit_i and p/exit_acc. `ctrl` is a control input for
-// the body's constants (none needed: they hang off the loop's pivot).
+// with `limit` entering as a loop invariant (a constant Enter); outputs p/exit_i and p/exit_acc. The body's
+// constants hang off the loop's pivot, as TensorFlow writes them.
 void AddDoublingLoop(std::vector<NodeDef>& g, const std::string& p, const std::string& i0, const std::string& acc0,
                      const std::string& limit) {
   std::vector<NodeDef> nodes = {
