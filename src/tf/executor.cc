@@ -6,11 +6,9 @@
 // executor handles itself leave no step: Const and folded nodes become constants, pass-throughs (the nodes
 // that replace inlined calls, an unfed PlaceholderWithDefault) alias their inputs, NoOps only order.
 //
-// Later extension (TF1 control flow, not supported yet): Switch/Merge need dead tensors and a ready-queue
-// instead of the fixed order. The intended shape: keep the steps and slots, add a per-slot "dead" bit that a
-// Switch sets on its untaken output, make a step whose inputs include a dead one (other than Merge) propagate
-// deadness instead of running, and for loops (Enter/Exit/NextIteration) run frames as a worklist over the same
-// steps. Nothing below assumes more than "each step runs once, in order".
+// Graphs with TF1 control flow (Switch/Merge/Enter/Exit/NextIteration/LoopCond) do not get this plan: Compile
+// hands them, pruned and checked, to the dataflow executor of control_flow.cc (frames, iterations, dead values;
+// see executor_internal.h). This file only routes them there (CompileDataflow).
 #include "tf/executor.h"
 
 #include <algorithm>
@@ -86,6 +84,9 @@ struct Edge {
 // A value at run time: >= 0 a slot of the run, < 0 the constant ~v.
 using Src = int32_t;
 
+}  // namespace
+
+namespace internal {
 Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape) {
   if (!t.valid()) return InvalidArgument("feed '" + info.tensor_name + "': no tensor given");
   if (info.dtype != DType::kInvalid && t.dtype() != info.dtype) {
@@ -101,6 +102,10 @@ Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape) {
   return InvalidArgument("feed '" + info.tensor_name + "': shape " + ShapeString(t.shape()) +
                          " does not match the declared shape " + ShapeString(info.shape.dims) + " (-1: any)");
 }
+}  // namespace internal
+
+namespace {
+using internal::CheckFeed;
 
 // The compiled plan (see the file comment).
 class PlanExecutable final : public Executable {
@@ -330,6 +335,10 @@ class Compiler {
     RETURN_IF_ERROR(ResolveNames(feeds, fetches, targets));
     RETURN_IF_ERROR(InlineCalls());
     if (RewriteRefAssigns()) RETURN_IF_ERROR(Prune());
+    if (std::any_of(needed_list_.begin(), needed_list_.end(),
+                    [&](int v) { return internal::IsDataflowOp(node(v).op); })) {
+      return CompileDataflow();  // TF1 loops and conds: control_flow.cc
+    }
     if (Status sorted = Sort(); !sorted.ok()) {
       // TF1 while loops are cycles: name the control-flow ops rather than the cycle they make.
       order_ = needed_list_;
@@ -356,6 +365,7 @@ class Compiler {
   Status CycleError(const std::vector<char>& sorted) const;
   Status CheckOps() const;
   Status Plan(PlanExecutable& exe);
+  StatusOr<std::unique_ptr<Executable>> CompileDataflow();
   StatusOr<Src> InputSrc(int n, const Edge& e) const;
   Status Fold(int n, const KernelDef& def, const std::vector<Src>& srcs);
   void AddStep(PlanExecutable& exe, int n, const KernelDef& def, const std::vector<Src>& srcs);
@@ -483,6 +493,8 @@ Status Compiler::Prune() {
 Status Compiler::InlineCalls() {
   for (int depth = 0;; ++depth) {
     RETURN_IF_ERROR(Prune());
+    ASSIGN_OR_RETURN(bool lowered, internal::LowerFunctionalControlFlow(g_, needed_list_));  // control_flow.cc
+    if (lowered) RETURN_IF_ERROR(Prune());
     std::vector<std::pair<int, const FunctionDef*>> calls;
     for (int n : needed_list_) {
       ASSIGN_OR_RETURN(const FunctionDef* f, internal::CalledFunction(node(n), lib_));
@@ -593,7 +605,7 @@ Status Compiler::CheckOps() const {
       if (unfed == nullptr) unfed = &nd;
       continue;
     }
-    if (IsExecutorOp(nd.op)) continue;
+    if (IsExecutorOp(nd.op) || internal::IsDataflowOp(nd.op)) continue;  // dataflow: control_flow.cc
     bool cf = IsControlFlowOp(nd.op);
     if (!cf && reg_.Find(nd.op) != nullptr) continue;
     control_flow = control_flow || cf || IsTensorListOp(nd.op);
@@ -602,14 +614,45 @@ Status Compiler::CheckOps() const {
   }
   if (!unsupported.empty()) {
     return Unimplemented("ops not supported: " + unsupported +
-                         (control_flow ? "; control flow (Switch/Merge/Enter/Exit/NextIteration/LoopCond, While/If) "
-                                         "and TensorList/TensorArray ops are not supported yet"
+                         (control_flow ? "; control flow through Case (functional) and the TensorList/TensorArray ops "
+                                         "listed are not supported yet"
                                        : ""));
   }
   if (unfed != nullptr) {
     return InvalidArgument(unfed->op + " '" + unfed->name + "' is needed by the fetches or targets but not fed");
   }
   return Status::Ok();
+}
+
+// The needed graph, checked, as the dataflow executor's input (indices into the needed nodes).
+StatusOr<std::unique_ptr<Executable>> Compiler::CompileDataflow() {
+  order_ = needed_list_;
+  RETURN_IF_ERROR(CheckOps());
+  internal::FlowGraph fg;
+  std::vector<int> local(g_.nodes.size(), -1);
+  for (int v : needed_list_) {
+    local[static_cast<size_t>(v)] = static_cast<int>(fg.nodes.size());
+    fg.nodes.push_back(node(v));
+  }
+  for (int v : needed_list_) {
+    auto& ins = fg.inputs.emplace_back();
+    for (const Edge& e : edges_[static_cast<size_t>(v)]) {
+      if (e.feed >= 0) ins.push_back({-1, e.index, e.feed});
+      if (e.live) ins.push_back({local[static_cast<size_t>(e.node)], e.index, -1});
+    }
+  }
+  for (const TensorId& t : fetches_) {
+    auto it = fed_.find(Key(t.node, t.index));
+    if (it != fed_.end()) {
+      fg.fetches.push_back({-1, t.index, it->second});
+    } else {
+      fg.fetches.push_back({local[static_cast<size_t>(t.node)], t.index, -1});
+    }
+  }
+  for (const TensorId& t : feeds_) fg.feed_info.push_back(FeedInfo(node(t.node), t.index));
+  fg.check_feed_shapes = opt_.check_feed_shapes;
+  fg.stateful = std::any_of(fg.nodes.begin(), fg.nodes.end(), [](const NodeDef& nd) { return IsAssigningOp(nd.op); });
+  return internal::CompileDataflow(std::move(fg), reg_, opt_);
 }
 
 StatusOr<Src> Compiler::InputSrc(int n, const Edge& e) const {

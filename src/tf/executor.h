@@ -6,8 +6,11 @@
 //   that every remaining op is either handled by the executor (Placeholder, PlaceholderWithDefault, NoOp,
 //   function calls) or has a kernel in tf/kernel.h's registry (the registry holds no op signatures: each
 //   kernel checks its own inputs when it runs), and fails otherwise naming every unsupported op with one
-//   node each ("ops not supported: Foo (node 'a/b'), ..."; Unimplemented). A cycle fails compilation, unless
-//   it runs through control-flow ops, which are then reported as unsupported. Nodes whose inputs
+//   node each ("ops not supported: Foo (node 'a/b'), ..."; Unimplemented). A graph with TF1 control flow
+//   (Switch/Merge/Enter/Exit/NextIteration/LoopCond: the loops and conds TF1 and the TF.js converter write)
+//   runs on a dataflow executor with frames and dead values (executor_internal.h), without constant folding;
+//   functional While/StatelessWhile/If/StatelessIf are lowered to those ops first (as TensorFlow's lowering
+//   passes do), Case is refused as unsupported. Any other cycle fails compilation. Nodes whose inputs
 //   are all constant and whose kernel is not stateful are evaluated once here (constant folding); buffers
 //   are planned once (values are released after their last consumer).
 // - Feeds, fetches and targets are tensor names as TensorFlow writes them: "x:0", "x" (= "x:0"),
@@ -46,6 +49,8 @@ struct CompileOptions {
   // fed vectors): tf/model.h turns this off to serve them as TensorFlow does; kernels still check the shapes
   // they compute with.
   bool check_feed_shapes = true;
+  // Iterations one instance of a TF1 while loop may run before Run fails naming the loop (hostile graphs).
+  int64_t max_loop_iterations = 1 << 20;
 };
 
 struct RunContext {

@@ -1,5 +1,6 @@
-// tf/executor_internal.h: the compile-time passes of the graph executor (tf/executor.h) that live in their own
-// files: function inlining (inline_functions.cc). Not part of the executor's public interface.
+// tf/executor_internal.h: the parts of the graph executor (tf/executor.h) that live in their own files:
+// function inlining (inline_functions.cc) and the dataflow executor for graphs with TF1 control flow
+// (control_flow.cc). Not part of the executor's public interface.
 //
 // Contract:
 // - WorkGraph is the executor's mutable copy of a GraphDef while it compiles: nodes by position, and a name
@@ -19,7 +20,9 @@
 #include <vector>
 
 #include "core/status.h"
+#include "tf/executor.h"
 #include "tf/graph_def.h"
+#include "tf/kernel.h"
 
 namespace inferd::tf::internal {
 
@@ -56,5 +59,49 @@ Status InlineCall(WorkGraph& g, int call, const FunctionDef& f, const FunctionLi
 // library function called TF1-style -> the arg's position; a known multi-output-arg op (Unique, TopKV2,
 // FusedBatchNormV3, ...) -> the arg's position + idx. Ops not in the table are taken to have one output arg.
 StatusOr<int> FlatOutputIndex(const NodeDef& producer, const InputRef& ref, const FunctionLibrary& lib);
+
+// ---- TF1 control flow (control_flow.cc) ----
+//
+// A pruned graph that contains Switch, Merge, Enter, Exit, NextIteration or LoopCond runs on a dataflow
+// executor instead of the flat plan: values are tagged with their frame and iteration (TensorFlow's executor
+// semantics: Switch makes its untaken output dead, dead values propagate through ordinary ops and stop at Merge,
+// Enter/Exit/NextIteration move values into a loop frame, out of it, and to the next iteration; constant Enters
+// are seen by every iteration). One run is sequential. Bounds: CompileOptions::max_loop_iterations per loop
+// instance (error naming the loop's frame and NextIteration node), kMaxFrameDepth nested frames.
+
+// The ops the dataflow executor runs itself.
+bool IsDataflowOp(std::string_view op);
+
+inline constexpr int kMaxFrameDepth = 64;
+
+// What Compile hands the dataflow executor: the needed nodes (ops checked), their inputs as indices into
+// `nodes`, and the fetches.
+struct FlowGraph {
+  struct Input {
+    int node = -1;   // into nodes; -1 when the tensor is fed
+    int index = 0;   // output index; -1: control input
+    int feed = -1;   // >= 0: this data input is feed `feed`
+  };
+  std::vector<NodeDef> nodes;
+  std::vector<std::vector<Input>> inputs;  // per node, in NodeDef order (cut control edges left out)
+  std::vector<Input> fetches;              // node/index, or feed
+  std::vector<TensorInfo> feed_info;
+  bool check_feed_shapes = true;
+  bool stateful = false;
+};
+
+StatusOr<std::unique_ptr<Executable>> CompileDataflow(FlowGraph g, const KernelRegistry& reg,
+                                                      const CompileOptions& opt);
+
+// Rewrites each functional While/StatelessWhile/If/StatelessIf among `nodes` into the TF1 ops above, calling
+// its functions through PartitionedCall nodes (inlined afterwards), as TensorFlow's lowering passes do; the node
+// becomes a pass-through of its outputs (kPassOp), so "while:1" keeps working. While: Enter (frame = the node's
+// name), Merge, cond call (after a control edge from the first Merge), LoopCond, Switch, Exit, Identity, body call,
+// NextIteration. If: Switch per input on the predicate, each branch called after its pivot, Merge per output.
+// Returns whether anything changed; fails naming the node on missing attrs or a name clash.
+StatusOr<bool> LowerFunctionalControlFlow(WorkGraph& g, const std::vector<int>& nodes);
+
+// The feed check both executables run (dtype; declared shape when `check_shape`).
+Status CheckFeed(const TensorInfo& info, const Tensor& t, bool check_shape);
 
 }  // namespace inferd::tf::internal

@@ -131,7 +131,8 @@ Status SubstitutePlaceholders(const NodeDef& call, const FunctionDef& f, const A
 }
 
 // The renamed body; a control-only node first when the call has control inputs (every body root waits for it,
-// as in TensorFlow's inliner; Const roots do not need to: they have no effect).
+// as in TensorFlow's inliner; Const roots too: inside a loop frame or a cond branch a Const must take its frame
+// and deadness from the call, and for the flat plan the edge only orders).
 Status RenameBody(const NodeDef& call, const FunctionDef& f, const BodyRenamer& rn, std::vector<NodeDef>* out) {
   std::vector<std::string> ctrl_in;
   for (const auto& s : call.inputs) {
@@ -156,7 +157,7 @@ Status RenameBody(const NodeDef& call, const FunctionDef& f, const BodyRenamer& 
       ASSIGN_OR_RETURN(s, rn.Translate(s, &in));
       internal = internal || in;
     }
-    if (!internal && !input_control.empty() && n.op != "Const") n.inputs.push_back("^" + input_control);
+    if (!internal && !input_control.empty()) n.inputs.push_back("^" + input_control);
     RETURN_IF_ERROR(SubstitutePlaceholders(call, f, source, n));
     out->push_back(std::move(n));
   }

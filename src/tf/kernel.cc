@@ -36,6 +36,7 @@ const KernelRegistry& Kernels() {
     RegisterMathKernels(*r);
     RegisterNnKernels(*r);
     RegisterStateKernels(*r);
+    RegisterListKernels(*r);
     return r;
   }();
   return *registry;

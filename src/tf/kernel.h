@@ -86,6 +86,7 @@ void RegisterArrayKernels(KernelRegistry& r);  // shapes, slicing, gather, conca
 void RegisterMathKernels(KernelRegistry& r);   // elementwise, reductions, MatMul, BatchMatMul (kernels_math.cc)
 void RegisterNnKernels(KernelRegistry& r);     // conv, pooling, normalisation, activations, resize (kernels_nn.cc)
 void RegisterStateKernels(KernelRegistry& r);  // variables, RestoreV2, random (kernels_state.cc)
+void RegisterListKernels(KernelRegistry& r);   // TensorList*, TensorArray*V3 (kernels_list.cc)
 
 // Helpers for kernels: InvalidArgument("<op> '<node>': <what>").
 Status KernelError(const KernelContext& ctx, std::string_view what);

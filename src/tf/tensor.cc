@@ -175,6 +175,16 @@ StatusOr<Tensor> Tensor::Make(DType dtype, Shape shape) { return Allocate(dtype,
 
 StatusOr<Tensor> Tensor::Uninitialized(DType dtype, Shape shape) { return Allocate(dtype, std::move(shape), false); }
 
+Tensor Tensor::MakeObject(DType dtype, std::shared_ptr<Object> obj) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.num_elements_ = 1;
+  // A resource also answers strings()[0] (an empty name) for code that reads resource names.
+  t.strings_ = std::make_shared<std::vector<std::string>>(1);
+  t.object_ = std::move(obj);
+  return t;
+}
+
 StatusOr<Tensor> Tensor::Reshaped(Shape shape) const {
   auto n = NumElements(shape);
   if (!n.ok()) return n.status();
@@ -189,6 +199,7 @@ StatusOr<Tensor> Tensor::Reshaped(Shape shape) const {
 
 bool Tensor::SharesBufferWith(const Tensor& o) const {
   if (buffer_) return buffer_ == o.buffer_;
+  if (object_) return object_ == o.object_;
   return strings_ && strings_ == o.strings_;
 }
 

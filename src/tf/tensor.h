@@ -14,6 +14,9 @@
 // - Make() checks the element count (at most kMaxElements, no negative dimension, no overflow) and returns an
 //   error rather than allocating an absurd buffer: shapes come from model files and requests.
 // - DT_RESOURCE tensors carry a resource name in strings()[0] (the variable store's key).
+// - A scalar DT_VARIANT or DT_RESOURCE tensor may instead carry an Object (MakeObject): a TensorList value
+//   (immutable once made) or a TensorArray (mutable, private to the run that created it). The kernels that
+//   make an object are the only ones that interpret it (tf/kernels_list.cc).
 // - Not thread-safe for writes; concurrent reads of one Tensor are fine.
 #pragma once
 
@@ -88,6 +91,15 @@ class Tensor {
     return t;
   }
 
+  // The base of values carried by DT_VARIANT / DT_RESOURCE scalars (see the contract).
+  struct Object {
+    virtual ~Object() = default;
+  };
+  // A scalar of `dtype` (kVariant or kResource) holding `obj`.
+  static Tensor MakeObject(DType dtype, std::shared_ptr<Object> obj);
+  // The carried object, or null.
+  const std::shared_ptr<Object>& object() const { return object_; }
+
   bool valid() const { return dtype_ != DType::kInvalid; }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -121,6 +133,7 @@ class Tensor {
   int64_t num_elements_ = 0;
   std::shared_ptr<char[]> buffer_;                    // 64-byte aligned; null for kString/kResource
   std::shared_ptr<std::vector<std::string>> strings_;  // kString/kResource only
+  std::shared_ptr<Object> object_;                     // MakeObject only
 };
 
 // Element count of a fully known shape, with the same checks as Tensor::Make.

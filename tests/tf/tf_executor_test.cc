@@ -277,13 +277,13 @@ TEST(TfExecutor, UnsupportedOpsAreAllListedOnce) {
              N("f1", "Foo", {"x"}),
              N("f2", "Foo", {"f1"}),
              N("b", "Bar", {"f2"}),
-             N("sw", "Switch", {"b", "b"}),
+             N("sw", "Case", {"b"}),
              N("out", "Add", {"sw", "x"})};
   auto e = Build(g, {"x"}, {"out"});
   ASSERT_FALSE(e.ok());
   const std::string& m = e.status().message();
   EXPECT_EQ(e.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(m.find("ops not supported: Foo (node 'f1'), Bar (node 'b'), Switch (node 'sw')"), std::string::npos) << m;
+  EXPECT_NE(m.find("ops not supported: Foo (node 'f1'), Bar (node 'b'), Case (node 'sw')"), std::string::npos) << m;
   EXPECT_EQ(m.find("f2"), std::string::npos) << m;
   EXPECT_NE(m.find("control flow"), std::string::npos) << m;
 }

@@ -311,17 +311,101 @@ TEST(TfjsModel, Float16FaceDetectorMatchesTfjsSummary) {
   EXPECT_NEAR(sum / static_cast<double>(results[0].num_elements()), out["mean"].get<double>(), 1e-3);
 }
 
-// A detector with TF2 while loops and TensorLists: loads, and the call names the control-flow ops not yet run.
-TEST(TfjsModel, ControlFlowGraphIsRefusedNamingTheOps) {
-  auto model = TfModel::LoadTfjs(kJs + "human_handtrack/handtrack.json");
+// Reads a raw little-endian tensor file as expected.json describes it (dtype "float32", "int32" or "uint8").
+Tensor ReadTensorFile(const std::string& folder, const nlohmann::json& spec) {
+  const std::string dtype = spec["dtype"].get<std::string>();
+  DType t = dtype == "uint8" ? DType::kUint8 : dtype == "int32" ? DType::kInt32 : DType::kFloat;
+  Tensor x = *Tensor::Make(t, spec["shape"].get<Shape>());
+  std::string bytes = ReadAll(kJs + folder + "/" + spec["file"].get<std::string>());
+  EXPECT_EQ(bytes.size(), x.byte_size()) << spec["file"];
+  if (bytes.size() == x.byte_size()) std::memcpy(x.raw(), bytes.data(), bytes.size());
+  return x;
+}
+
+double ValueAt(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kInt32 ? t.data<int32_t>()[i] : t.data<float>()[i];
+}
+
+// Every case, every output, element by element, in order (post-NMS outputs included: TensorFlow's and TF.js's
+// ordering rules are the same, so a faithful executor reproduces the order).
+void RunAllOutputs(const std::string& folder, const std::string& json) {
+  auto model = TfModel::LoadTfjs(kJs + folder + "/" + json);
+  ASSERT_TRUE(model.ok()) << folder << ": " << model.status().message();
+  auto spec = nlohmann::json::parse(ReadAll(kJs + folder + "/expected.json"));
+  for (const auto& c : spec["cases"]) {
+    std::vector<std::pair<std::string, Tensor>> inputs;
+    for (const auto& in : c["inputs"]) inputs.emplace_back(InputAlias(**model, in["name"]), ReadTensorFile(folder, in));
+    std::vector<std::string> aliases;
+    for (const auto& o : c["outputs"]) aliases.push_back(OutputAlias(**model, o["name"]));
+    std::vector<Tensor> results;
+    Status st = (*model)->Run("", inputs, aliases, &results);
+    ASSERT_TRUE(st.ok()) << folder << ": " << st.message();
+    for (size_t k = 0; k < results.size(); ++k) {
+      const auto& o = c["outputs"][k];
+      Tensor want = ReadTensorFile(folder, o);
+      ASSERT_EQ(results[k].dtype(), want.dtype()) << o["name"];
+      ASSERT_EQ(ShapeString(results[k].shape()), ShapeString(want.shape())) << o["name"];
+      double scale = std::max(std::fabs(o["min"].get<double>()), std::fabs(o["max"].get<double>()));
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ExpectClose(static_cast<float>(ValueAt(results[k], i)), ValueAt(want, i), scale,
+                    folder + " case " + std::to_string(c["case"].get<int>()) + " " + o["name"].get<std::string>() +
+                        "[" + std::to_string(i) + "]");
+      }
+    }
+  }
+}
+
+// FaceBoxes: a TF1 object-detection graph whose NMS runs in a TF1 while loop (tf.map_fn over the batch) over
+// TensorArrayV3s, with NonMaxSuppressionV3, Where, Pad and Gather in the body: the three cases match TF.js.
+TEST(TfjsModel, FaceboxesDetectorWithTensorArrayLoopMatchesTfjs) {
+  RunAllOutputs("human_faceboxes", "faceboxes.json");
+}
+
+// The summary expected.json keeps of one output (first values, extremes, mean), within the README's tolerance
+// relative to the output's largest magnitude.
+void ExpectSummary(const Tensor& got, const nlohmann::json& out, const std::string& what) {
+  ASSERT_EQ(ShapeString(got.shape()), ShapeString(out["shape"].get<Shape>())) << what;
+  ASSERT_EQ(got.dtype(), DType::kFloat) << what;
+  const float* p = got.data<float>();
+  double scale = std::max(std::fabs(out["min"].get<double>()), std::fabs(out["max"].get<double>()));
+  for (size_t i = 0; i < out["first"].size(); ++i) {
+    ExpectClose(p[i], out["first"][i].get<double>(), scale, what + " first[" + std::to_string(i) + "]");
+  }
+  double sum = 0, lo = p[0], hi = p[0];
+  for (int64_t i = 0; i < got.num_elements(); ++i) {
+    sum += p[i];
+    lo = std::min<double>(lo, p[i]);
+    hi = std::max<double>(hi, p[i]);
+  }
+  ExpectClose(static_cast<float>(lo), out["min"].get<double>(), scale, what + " min");
+  ExpectClose(static_cast<float>(hi), out["max"].get<double>(), scale, what + " max");
+  EXPECT_NEAR(sum / static_cast<double>(got.num_elements()), out["mean"].get<double>(), 1e-4 * scale + 1e-6)
+      << what << " mean";
+}
+
+// A TF2 object-detection SSD whose post-processing is a TF1-style while loop (Enter/Merge/Switch/
+// NextIteration/Exit, lowered by grappler) over TensorLists, then NMS and TopK: all eight outputs of the three
+// cases (their input files; the outputs' summaries) match TF.js's, post-NMS detections included, in order.
+TEST(TfjsModel, HandtrackDetectorWithWhileLoopMatchesTfjs) {
+  const std::string folder = "human_handtrack";
+  auto model = TfModel::LoadTfjs(kJs + folder + "/handtrack.json");
   ASSERT_TRUE(model.ok()) << model.status().message();
-  Tensor x = *Tensor::Make(DType::kUint8, {1, 120, 160, 3});
-  std::vector<Tensor> results;
-  const auto& sig = (*model)->meta_graph().signatures.at("serving_default");
-  Status st = (*model)->Run("", {{sig.inputs.begin()->first, x}}, {}, &results);
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.code(), StatusCode::kUnimplemented) << st.message();
-  EXPECT_NE(st.message().find("not supported"), std::string::npos) << st.message();
+  auto spec = nlohmann::json::parse(ReadAll(kJs + folder + "/expected.json"));
+  ASSERT_EQ(spec["cases"].size(), 3u);
+  for (const auto& c : spec["cases"]) {
+    const auto& outs = c["outputs"];
+    std::vector<std::string> aliases;
+    for (const auto& o : outs) aliases.push_back(OutputAlias(**model, o["name"]));
+    std::vector<Tensor> results;
+    Status st = (*model)->Run("", {{InputAlias(**model, "input_tensor"), ReadTensorFile(folder, c["inputs"][0])}},
+                              aliases, &results);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(results.size(), outs.size());
+    const std::string name = "case " + std::to_string(c["case"].get<int>()) + " ";
+    for (size_t i = 0; i < outs.size(); ++i) {
+      ExpectSummary(results[i], outs[i], name + outs[i]["name"].get<std::string>());
+    }
+  }
 }
 
 }  // namespace
