@@ -23,6 +23,16 @@ size_t Utf8Length(std::string_view s, size_t i) {
 
 }  // namespace
 
+bool IsWellFormedUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) continue;
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return false;
+    i += n - 1;
+  }
+  return true;
+}
+
 // Bytes that are not UTF-8 (a BYTES tensor written as a JSON string, e.g. a V1 answer echoing a {"b64": ...}
 // input) become U+FFFD, one per offending byte, as JSON text must be Unicode: the answer stays parseable.
 void AppendJsonString(std::string* out, std::string_view s) {

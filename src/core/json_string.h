@@ -1,5 +1,5 @@
 // core/json_string.h: the one JSON string escaper of inferd (protocol/json_writer.h's JsonWriter and
-// core/http_status.h's ErrorJson use it).
+// core/http_status.h's ErrorJson use it), and its UTF-8 check (TF Serving's writer picks b64 by it).
 //
 // Contract: AppendJsonString appends `s` as a quoted JSON string: '"' and '\' escaped, \n \r \t by name,
 // other control bytes as \u00xx (lower-case hex); well-formed UTF-8 is copied as it is; a byte that is not
@@ -13,5 +13,8 @@
 namespace inferd {
 
 void AppendJsonString(std::string* out, std::string_view s);
+
+// True when `s` is well-formed UTF-8 by the same rule (so AppendJsonString would copy it unchanged).
+bool IsWellFormedUtf8(std::string_view s);
 
 }  // namespace inferd

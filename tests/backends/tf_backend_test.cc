@@ -328,6 +328,11 @@ TEST(TfServingJson, WritesFloatsAsTfServingDoesAndStringsAsB64WhenAsked) {
   out = tfserving::WritePredictResponse(true, {"text"}, {*s});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(*out, R"({"predictions": ["abc",{"b64": "/wA="}]})");  // not UTF-8: b64
+  s->strings() = {"\xef\xbf\xbd", "caf\xc3\xa9"};  // UTF-8, U+FFFD included: strings as they are
+  out = tfserving::WritePredictResponse(true, {"text"}, {*s});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, "{\"predictions\": [\"\xef\xbf\xbd\",\"caf\xc3\xa9\"]}");
+  s->strings() = {"abc", std::string("\xff\x00", 2)};
   out = tfserving::WritePredictResponse(true, {"image_bytes"}, {*s});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(*out, R"({"predictions": [{"b64": "YWJj"},{"b64": "/wA="}]})");  // *_bytes: always b64

@@ -250,14 +250,8 @@ void AppendFloat(std::string* out, double v, bool single) {
   if (s.find_first_of(".e") == std::string_view::npos) out->append(".0");
 }
 
-bool WellFormedUtf8(std::string_view s) {
-  std::string probe;
-  AppendJsonString(&probe, s);
-  return probe.find("\\ufffd") == std::string::npos && probe.find("\xef\xbf\xbd") == std::string::npos;
-}
-
 void AppendString(std::string* out, const std::string& s, bool b64) {
-  if (b64 || !WellFormedUtf8(s)) {
+  if (b64 || !IsWellFormedUtf8(s)) {
     out->append("{\"b64\": \"").append(Base64Encode(s)).append("\"}");
     return;
   }
