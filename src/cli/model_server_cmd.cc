@@ -126,6 +126,8 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
                   "With --python/--python_module: serve as this many processes sharing the REST port, one "
                   "front-end thread and one Python interpreter each (1..64; docs/pipeline.md#processes)")
       ->capture_default_str();
+  // Internal: set by the first process of --processes on its copies (cli/worker_processes.h); hidden.
+  cmd->add_option("--handoff_fd", cfg.server.handoff_fd, "")->group("");
   cmd->add_option("--intra_op_threads", cfg.intra_op_threads, "Threads a backend may use for one request")
       ->capture_default_str();
   auto& b = cfg.model_defaults.batching;
@@ -335,17 +337,22 @@ int RunProcesses(ModelServerConfig& cfg, int processes) {
     LOG_ERROR("cannot start: {}", st.message());
     return 1;
   }
-  auto pids = StartCopies(processes - 1, server.http_port());
-  if (!pids.ok()) {
-    LOG_ERROR("cannot start: {}", pids.status().message());
+  auto copies = StartCopies(processes - 1, server.http_port());
+  if (!copies.ok()) {
+    LOG_ERROR("cannot start: {}", copies.status().message());
     server.Drain();
     return 1;
   }
-  const int sig = WaitForShutdownOrCopyExit(set, *pids);
+  std::vector<int> pids;
+  for (const Copy& c : *copies) {
+    pids.push_back(c.pid);
+    server.AddCopy(c.channel);
+  }
+  const int sig = WaitForShutdownOrCopyExit(set, pids);
   if (sig > 0) LOG_INFO("received signal {}", sig);
-  for (int pid : *pids) kill(pid, SIGTERM);  // they drain while this one does
+  for (int pid : pids) kill(pid, SIGTERM);  // they drain while this one does
   server.Drain();
-  StopCopies(*pids, std::chrono::milliseconds(cfg.server.drain_timeout_ms + 5000));
+  StopCopies(pids, std::chrono::milliseconds(cfg.server.drain_timeout_ms + 5000));
   return sig > 0 ? 0 : 1;
 }
 

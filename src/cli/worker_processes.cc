@@ -2,6 +2,7 @@
 #include "cli/worker_processes.h"
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "core/logging.h"
+#include "net/conn_handoff.h"
 
 namespace inferd::cli {
 namespace {
@@ -19,14 +21,14 @@ namespace {
 // The flags a copy does not inherit (each takes one value): those it gets its own value for, and --uds, whose
 // socket file only the first process serves (a copy binding the same path would fail, or take it over).
 bool Overridden(const std::string& name) {
-  static const char* const kFlags[] = {"--http_port", "--http-port", "--workers", "--processes", "--enable_grpc",
-                                       "--grpc_port", "--grpc-port", "--uds"};
+  static const char* const kFlags[] = {"--http_port", "--http-port", "--workers",   "--processes", "--enable_grpc",
+                                       "--grpc_port", "--grpc-port", "--uds",       "--handoff_fd"};
   return std::any_of(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return name == f; });
 }
 
 }  // namespace
 
-std::vector<std::string> CopyArgv(const std::vector<std::string>& argv, int http_port) {
+std::vector<std::string> CopyArgv(const std::vector<std::string>& argv, int http_port, int handoff_fd) {
   std::vector<std::string> out;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
@@ -38,7 +40,7 @@ std::vector<std::string> CopyArgv(const std::vector<std::string>& argv, int http
     out.push_back(a);
   }
   out.insert(out.end(), {"--http_port", std::to_string(http_port), "--workers", "1", "--processes", "1",
-                         "--enable_grpc", "false"});
+                         "--enable_grpc", "false", "--handoff_fd", std::to_string(handoff_fd)});
   return out;
 }
 
@@ -65,34 +67,47 @@ void BlockChildSignal(sigset_t* set) {
   pthread_sigmask(SIG_BLOCK, &child, nullptr);
 }
 
-StatusOr<std::vector<int>> StartCopies(int count, int http_port) {
+StatusOr<std::vector<Copy>> StartCopies(int count, int http_port) {
   ASSIGN_OR_RETURN(std::vector<std::string> own, OwnArgv());
-  const std::vector<std::string> args = CopyArgv(own, http_port);
-  std::vector<char*> cargv;  // built before fork: the child calls only async-signal-safe functions
-  for (const auto& a : args) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
   sigset_t child_signal;
   sigemptyset(&child_signal);
   sigaddset(&child_signal, SIGCHLD);
   const pid_t parent = getpid();
-  std::vector<int> pids;
-  for (int i = 0; i < count; ++i) {
-    const pid_t pid = fork();
-    if (pid < 0) {
-      StopCopies(pids, std::chrono::milliseconds(1000));
-      return Internal("--processes: fork failed");
+  std::vector<Copy> copies;
+  auto fail = [&copies](std::string why) {
+    std::vector<int> pids;
+    for (const Copy& c : copies) {
+      pids.push_back(c.pid);
+      close(c.channel);
     }
+    StopCopies(pids, std::chrono::milliseconds(1000));
+    return Internal("--processes: " + why);
+  };
+  for (int i = 0; i < count; ++i) {
+    auto channel = net::MakeChannel();
+    if (!channel.ok()) return fail(channel.status().message());
+    const std::vector<std::string> args = CopyArgv(own, http_port, channel->second);
+    std::vector<char*> cargv;  // built before fork: the child calls only async-signal-safe functions
+    for (const auto& a : args) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    const pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (getppid() != parent) _exit(1);  // the first process is already gone
       sigprocmask(SIG_UNBLOCK, &child_signal, nullptr);
+      fcntl(channel->second, F_SETFD, 0);  // the copy's end survives exec; every other descriptor is CLOEXEC
       execv("/proc/self/exe", cargv.data());
       _exit(127);
     }
-    pids.push_back(pid);
+    close(channel->second);
+    if (pid < 0) {
+      close(channel->first);
+      return fail("fork failed");
+    }
+    copies.push_back({pid, channel->first});
   }
   LOG_INFO("--processes: started {} more process(es) on port {}", count, http_port);
-  return pids;
+  return copies;
 }
 
 int WaitForShutdownOrCopyExit(const sigset_t& set, std::vector<int>& pids) {

@@ -8,9 +8,12 @@
 // Contract:
 // - The first process (the one started) binds the ports as usual; once it serves, StartCopies forks and
 //   execs N-1 copies of this binary with the same arguments except `--http_port <its port> --workers 1
-//   --processes 1 --enable_grpc false` and without `--uds` (CopyArgv: the flags it overrides or drops are
-//   removed first, in both `--f v` and `--f=v` forms). Every listener sets SO_REUSEPORT, so the kernel spreads new connections over the
-//   processes; a copy binds only once its models are loaded (Python servers load before listening), so no
+//   --processes 1 --enable_grpc false --handoff_fd <fd>` and without `--uds` (CopyArgv: the flags it
+//   overrides or drops are removed first, in both `--f v` and `--f=v` forms). Each copy gets one end of a
+//   channel (net/conn_handoff.h; the only descriptor it inherits): it binds no port, and the first process,
+//   which accepts every connection (TCP and --uds), passes each copy its turn of them once the copy has said
+//   it serves, i.e. once its models are loaded (server/http_server.h). So N processes share the load evenly
+//   (SO_REUSEPORT sockets, as before, left it to the kernel's hash: 8 connections often split 6/2), and no
 //   connection reaches a copy that cannot answer. gRPC and the repository API stay in the first process.
 // - Copies inherit stdout/stderr and the process group (a supervisor that signals the group reaches them),
 //   and get PR_SET_PDEATHSIG(SIGTERM): they stop when the first process ends, even on SIGKILL.
@@ -33,7 +36,7 @@ namespace inferd::cli {
 
 // The arguments of a copy: `argv` (this process's, argv[0] first) without the flags the copy overrides,
 // then the overrides. Pure.
-std::vector<std::string> CopyArgv(const std::vector<std::string>& argv, int http_port);
+std::vector<std::string> CopyArgv(const std::vector<std::string>& argv, int http_port, int handoff_fd);
 
 // This process's arguments, from /proc/self/cmdline.
 StatusOr<std::vector<std::string>> OwnArgv();
@@ -41,9 +44,13 @@ StatusOr<std::vector<std::string>> OwnArgv();
 // Adds SIGCHLD to `set` and blocks it in the calling thread.
 void BlockChildSignal(sigset_t* set);
 
-// Forks and execs `count` copies (/proc/self/exe with CopyArgv); their pids, or the error of the first that
-// could not start (those started are stopped).
-StatusOr<std::vector<int>> StartCopies(int count, int http_port);
+struct Copy {
+  int pid = -1;
+  int channel = -1;  // the first process's end of the copy's channel (close-on-exec); the caller owns it
+};
+// Forks and execs `count` copies (/proc/self/exe with CopyArgv); their pids and channels, or the error of the
+// first that could not start (those started are stopped).
+StatusOr<std::vector<Copy>> StartCopies(int count, int http_port);
 
 // See the contract. `set` holds SIGTERM, SIGINT and SIGCHLD, all blocked.
 int WaitForShutdownOrCopyExit(const sigset_t& set, std::vector<int>& pids);

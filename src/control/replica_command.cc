@@ -321,9 +321,8 @@ Status SetProcessesFlag(std::vector<std::string>& rest, const ReplicaCommandInpu
   if (!n) n = WorkersAsProcesses(py_args);
   if (!n) n = std::min(in.cores > 0 ? in.cores : AvailableCores(), kDefaultProcessesCap);
   if (*n <= 1) return Status::Ok();
-  // The copies do not serve --uds, so the gateway reaches the replica over TCP, where SO_REUSEPORT spreads its
-  // connections over all processes (on the socket, the first process would take every request).
-  RemoveFlag(rest, "--uds");
+  // --uds stays: the first process passes the socket's connections to the copies in turn, as the TCP port's
+  // (cli/worker_processes.h).
   RemoveFlag(rest, "--workers");  // one front-end thread per process (the model server sets it anyway)
   SetFlag(rest, "--processes", std::to_string(*n));
   return Status::Ok();

@@ -813,15 +813,32 @@ struct HttpProxy::Impl {
   std::shared_ptr<net::ConnGate> gate;  // --max_connections over all workers
   std::shared_ptr<net::BodyBudget> budget;
 
-  void StartAccepting(Worker* w, tcp::acceptor acc) {
-    w->acceptor.emplace(
-        std::move(acc), "gateway", gate, [w]() -> asio::io_context& { return w->ctx; },
-        [this, w](tcp::socket socket) {
+  // The gateway's port accepts on the first worker, which hands each connection to the next worker in turn
+  // (as the model server's listener: server/http_server.cc says why not one SO_REUSEPORT acceptor per worker).
+  // First worker's thread only.
+  size_t next = 0;
+  Worker* target = nullptr;  // the worker the pending accept's socket belongs to
+
+  void StartAccepting(Worker* first, tcp::acceptor acc) {
+    first->acceptor.emplace(
+        std::move(acc), "gateway", gate,
+        [this]() -> asio::io_context& {
+          target = workers[next++ % workers.size()].get();
+          return target->ctx;
+        },
+        [this, first](tcp::socket socket) {
           beast::error_code ec;
           socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<Session>(std::move(socket), w, &options.token)->Start();
+          Worker* w = target;
+          if (w == first) {
+            std::make_shared<Session>(std::move(socket), w, &options.token)->Start();
+            return;
+          }
+          asio::post(w->ctx, [this, w, s = std::move(socket)]() mutable {
+            std::make_shared<Session>(std::move(s), w, &options.token)->Start();
+          });
         });
-    w->acceptor->Start();
+    first->acceptor->Start();
   }
 };
 
@@ -840,7 +857,6 @@ Status HttpProxy::Start() {
   const int workers = net::EventLoops(o.workers);
   ASSIGN_OR_RETURN(auto address, net::ListenAddress(o.host, "gateway host"));
   std::random_device rd;
-  std::vector<asio::io_context*> contexts;
   for (int i = 0; i < workers; ++i) {
     auto w = std::make_unique<Worker>();
     w->options = &o;
@@ -848,15 +864,17 @@ Status HttpProxy::Start() {
     w->rng = FastRng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(i));
     w->rr = static_cast<uint32_t>(i);
     w->conns.emplace(w->ctx, "gateway", o.limits.timeouts, impl_->gate, impl_->budget);
-    contexts.push_back(&w->ctx);
     impl_->workers.push_back(std::move(w));
   }
-  std::vector<tcp::acceptor> acceptors;
-  RETURN_IF_ERROR(net::ListenTcpEach(contexts, address, o.http_port, "gateway http", &acceptors, &impl_->port));
+  tcp::acceptor acceptor(impl_->workers.front()->ctx);
+  RETURN_IF_ERROR(net::ListenTcp(acceptor, address, o.http_port, /*reuse_port=*/false, "gateway http"));
+  boost::system::error_code ec;
+  impl_->port = acceptor.local_endpoint(ec).port();
+  if (ec) return Internal("gateway http: the listening socket has no address: " + ec.message());
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
     w->work.emplace(w->ctx.get_executor());
-    impl_->StartAccepting(w, std::move(acceptors[i]));
+    if (i == 0) impl_->StartAccepting(w, std::move(acceptor));
     impl_->threads.emplace_back([w] { w->ctx.run(); });
   }
   return Status::Ok();

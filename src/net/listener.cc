@@ -42,18 +42,6 @@ StatusOr<asio::ip::address> ListenAddress(const std::string& host, const std::st
   return address;
 }
 
-Status ListenTcpEach(const std::vector<asio::io_context*>& loops, const asio::ip::address& address, int port,
-                     const std::string& what, std::vector<tcp::acceptor>* acceptors, int* bound_port) {
-  for (asio::io_context* loop : loops) {
-    tcp::acceptor acc(*loop);
-    RETURN_IF_ERROR(ListenTcp(acc, address, port, /*reuse_port=*/true, what));
-    if (acceptors->empty()) port = acc.local_endpoint().port();  // the others join the port the first got
-    acceptors->push_back(std::move(acc));
-  }
-  *bound_port = port;
-  return Status::Ok();
-}
-
 int EventLoops(int workers) {
   return workers > 0 ? workers : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }

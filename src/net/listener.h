@@ -2,9 +2,10 @@
 // every HTTP/1.1 listener: the model server's TCP port and Unix socket, the gateway's port, the API's port).
 //
 // Contract:
-// - ListenTcp / ListenUnix open, bind and listen a socket (SO_REUSEADDR; SO_REUSEPORT when asked, so that each
-//   event loop of a listener has its own acceptor on the same port; a Unix socket's stale file is removed
-//   first and the new one gets mode 0600).
+// - ListenTcp / ListenUnix open, bind and listen a socket (SO_REUSEADDR; SO_REUSEPORT when asked; a Unix
+//   socket's stale file is removed first and the new one gets mode 0600). A listener with several event loops
+//   accepts on one of them and hands each connection to the loops in turn (`pick`, below): SO_REUSEPORT
+//   acceptors per loop left the spread to the kernel's hash, which split few connections unevenly.
 // - AcceptLoop accepts on one acceptor, on that acceptor's io_context thread:
 //   * under the cap (ConnGate), a connection goes to `on_conn` (which creates its session, a TrackedConn that
 //     holds the cap entry); at the cap it is closed at once (the client sees the connection closed, the
@@ -15,10 +16,7 @@
 //     10 s with the number of failures since the previous one.
 //   * Close() (on the loop's thread) closes the acceptor and ends the pause; no handler runs afterwards.
 // - ListenAddress parses a listener's host (an IP address; `what` names the listener in the error).
-//   ListenTcpEach opens one acceptor per event loop, all on the same address and port with SO_REUSEPORT, so
-//   that the kernel spreads new connections over the loops without a shared lock (port 0: the first picks a
-//   free port, the others join it). EventLoops is the number of loops for a `--workers` value (0: one per
-//   hardware thread).
+//   EventLoops is the number of loops for a `--workers` value (0: one per hardware thread).
 // - RaiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit (for `inferd serve` and `inferd
 //   model-server`, at start) and returns the soft limit in force; CurrentFileLimit only reads it.
 // - ResolveLimits fills the defaults of Limits (max_connections from the open-file limit,
@@ -50,10 +48,6 @@ Status ListenUnix(boost::asio::local::stream_protocol::acceptor& acc, const std:
                   const std::string& what);
 
 StatusOr<boost::asio::ip::address> ListenAddress(const std::string& host, const std::string& what);
-// acceptors[i] belongs to *loops[i]; *bound_port is the port they share.
-Status ListenTcpEach(const std::vector<boost::asio::io_context*>& loops, const boost::asio::ip::address& address,
-                     int port, const std::string& what, std::vector<boost::asio::ip::tcp::acceptor>* acceptors,
-                     int* bound_port);
 int EventLoops(int workers);
 
 uint64_t RaiseFileLimit();

@@ -1,9 +1,16 @@
 // server/http_server.h: the HTTP/1.1 front end (Boost.Beast) of the model server.
 //
 // Contract:
-// - `workers` event-loop threads, each with its own io_context and its own SO_REUSEPORT acceptor on
-//   the same port, so connections spread over threads without a shared lock. A connection lives on
-//   one thread; its requests are handled in order (keep-alive, no pipelining reordering).
+// - `workers` event-loop threads, each with its own io_context. The first accepts and hands each new
+//   connection to the loops in turn (and to the ready copies, below), so that a few connections spread evenly
+//   (SO_REUSEPORT acceptors per loop left it to the kernel's hash: 8 connections often split 6/2). A connection
+//   lives on one thread; its requests are handled in order (keep-alive, no pipelining reordering).
+// - Processes (`--processes N`, cli/worker_processes.h): AddCopy(channel) (any thread) adds a copy of this
+//   server reachable over a net/conn_handoff.h channel; once the copy has said it serves, it takes its turn
+//   in the rotation: the connection is passed to it and closed here. A copy whose channel fails (gone, or
+//   its queue full) is skipped (gone: for good) and the connection served here. A server started with
+//   ServerOptions::handoff_fd binds no TCP port: it serves the connections that arrive on that channel
+//   (spread over its loops the same way) and says it serves once Start has set up its loops.
 // - ServerOptions::uds_path non-empty: one more listening socket, a Unix stream socket at that path
 //   (a stale socket file there is unlinked first; mode 0600; unlinked by Stop()), on the first loop; its
 //   connections are handed round robin to the loops and served like TCP ones (same handler and session
@@ -24,6 +31,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "core/status.h"
 #include "server/rest_handler.h"
@@ -37,6 +45,10 @@ class HttpServer {
 
   Status Start();
   int port() const;
+  // Takes ownership of `channel`. See the contract.
+  void AddCopy(int channel);
+  // Connections open on each event loop now (each counted on its own loop's thread; for tests).
+  std::vector<size_t> OpenConnectionsPerLoop();
   void StopAccepting();
   void Stop();
 

@@ -1,5 +1,7 @@
 #include "server/model_server.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -284,5 +286,13 @@ bool ModelServer::Drain() {
 
 int ModelServer::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 int ModelServer::grpc_port() const { return impl_->grpc ? impl_->grpc->port() : 0; }
+
+void ModelServer::AddCopy(int channel) {
+  if (impl_->http) {
+    impl_->http->AddCopy(channel);
+  } else {
+    ::close(channel);
+  }
+}
 
 }  // namespace inferd

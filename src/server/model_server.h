@@ -74,6 +74,8 @@ class ModelServer {
 
   int http_port() const;
   int grpc_port() const;
+  // --processes: a copy of this server that takes its turn of the REST connections (server/http_server.h).
+  void AddCopy(int channel);
 
  private:
   Status StartPython(V1PassThroughs& v1_passthroughs, std::vector<std::string>* to_load);

@@ -21,6 +21,10 @@ struct ServerOptions {
   // Non-empty: REST is also served on a Unix stream socket at this path (a stale file there is unlinked
   // first; mode 0600; removed at shutdown). `inferd serve`'s gateway reaches its replicas through it.
   std::string uds_path;
+  // >= 0: this process is a copy of `--processes N` (cli/worker_processes.h): it binds no port; its
+  // connections arrive over this channel (net/conn_handoff.h) from the first process, which it tells when it
+  // serves.
+  int handoff_fd = -1;
   bool enable_grpc = true;
   int workers = 0;       // HTTP event-loop threads; 0 = number of cores
   int max_threads = 0;   // threads for model loads and slow work; 0 = number of cores

@@ -723,9 +723,9 @@ TEST(ReplicaProcessesTest, InProcessTransformerServesAsOneProcessPerCoreUpToTheC
   auto r = InProcessReplica(2);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(Has(r->argv, "--processes=2"));
-  // Only the first process would serve the socket: the gateway goes over TCP (SO_REUSEPORT spreads it).
-  EXPECT_EQ(Count(r->argv, "--uds"), 0);
-  EXPECT_FALSE(ServesUds(*r));
+  // The socket stays: the first process passes its connections to the copies in turn.
+  EXPECT_TRUE(Has(r->argv, "--uds=/run/r1.sock"));
+  EXPECT_TRUE(ServesUds(*r));
   r = InProcessReplica(48);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(Has(r->argv, "--processes=" + std::to_string(kDefaultProcessesCap)));

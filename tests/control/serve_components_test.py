@@ -473,8 +473,8 @@ spec:
         self.apply(bad.replace('"zero"', '"3"'))
         obj = self.serve.wait_ready("ipn", timeout=180)
         group = self.wait_processes("ipn", 3)
-        # Fresh connections to the replica's own port: the kernel spreads them over all three (each copy listens
-        # once its models are loaded).
+        # Fresh connections to the replica's own port: the first process passes them to the copies in turn (each
+        # copy has its turn once its models are loaded).
         port = obj["status"]["inferd"]["replicas"][0]["httpPort"]
         direct, deadline = set(), time.time() + 60
         while direct != set(group) and time.time() < deadline:
@@ -484,7 +484,8 @@ spec:
             self.assertEqual(r.json()["predictions"], self.want["predict"])
             direct.add(r.json()["pid"])
         self.assertEqual(direct, set(group))
-        # Through the gateway (TCP, not the first process's Unix socket): right answers, from several processes.
+        # Through the gateway (the replica's Unix socket, whose connections are passed in turn too): right
+        # answers, from several processes.
         seen = self.inproc_pids("ipn", 8, 20)
         self.assertTrue(seen <= set(group), (seen, group))
         self.assertGreaterEqual(len(seen), 2, "the gateway reached one process of %s" % group)
