@@ -23,7 +23,7 @@
 # SERVE=1: also both through `inferd serve`'s gateway (what a KServe user runs): an InferenceService whose
 # predictor is the model alone (gw-predictor), and one with the same transformer and the annotation
 # `inferd.io/transformer: in-process` (gw-inprocess), whose predictor replica runs as `--processes N`, and the same
-# with `inferd.io/processes: "1"` (gw-inprocess-1p: one process, on the Unix socket, as before `--processes`)
+# with `inferd.io/processes: "1"` (gw-inprocess-1p: one process, as before `--processes`; both on the Unix socket)
 # (docs/pipeline.md#processes-under-inferd-serve; SERVE_PROCESSES sets the annotation inferd.io/processes, default:
 # none, i.e. one per CPU up to 4). One replica each (min = max = 1); the CPU per request is the replica's processes'
 # and inferd serve's (the gateway), the same for both. V1 only.
@@ -294,7 +294,7 @@ for proto in ("v1", "v2"):
                   proto, 100 * (ratio("gw-inprocess", "gw-predictor", 0) - 1),
                   100 * (ratio("gw-inprocess", "gw-predictor", 1) - 1),
                   100 * (ratio("gw-inprocess", "gw-predictor", 2) - 1)))
-        print("  %s through the gateway, in-process as one process (inferd.io/processes: 1, on the Unix socket) over "
+        print("  %s through the gateway, in-process as one process (inferd.io/processes: 1) over "
               "the predictor alone: %+.1f%% req/s, %+.1f%% p50, %+.1f%% CPU per request" % (
                   proto, 100 * (ratio("gw-inprocess-1p", "gw-predictor", 0) - 1),
                   100 * (ratio("gw-inprocess-1p", "gw-predictor", 1) - 1),
