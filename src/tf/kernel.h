@@ -87,6 +87,8 @@ void RegisterMathKernels(KernelRegistry& r);   // elementwise, reductions, MatMu
 void RegisterNnKernels(KernelRegistry& r);     // conv, pooling, normalisation, activations, resize (kernels_nn.cc)
 void RegisterStateKernels(KernelRegistry& r);  // variables, RestoreV2, random (kernels_state.cc)
 void RegisterListKernels(KernelRegistry& r);   // TensorList*, TensorArray*V3 (kernels_list.cc)
+void RegisterImageKernels(KernelRegistry& r);  // DecodeJpeg, DecodePng, DecodeImage (kernels_image.cc)
+void RegisterExampleKernels(KernelRegistry& r);  // ParseExample, ParseExampleV2 (kernels_example.cc)
 
 // Helpers for kernels: InvalidArgument("<op> '<node>': <what>").
 Status KernelError(const KernelContext& ctx, std::string_view what);
