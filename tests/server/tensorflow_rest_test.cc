@@ -86,6 +86,39 @@ TEST_F(TensorflowRest, V2Inference) {
   EXPECT_NE(r.body.find("x"), std::string::npos) << r.body;
 }
 
+TEST_F(TensorflowRest, ClassifyAndRegressOnTfExamples) {
+  // TF Serving's REST API doc's classify/regress shape, on half_plus_two's ParseExample signatures (y = x/2 + 2,
+  // y2 = x/2 + 3): the examples become serialized tf.Examples the graph parses.
+  auto r = HttpPost(port(), "/v1/models/half_plus_two:regress",
+                    R"({"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": [3.0]}, {"x": -4.5}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"results": [2.5, 3.5, -0.25]})"));
+  r = HttpPost(port(), "/v1/models/half_plus_two/versions/123:regress",
+               R"({"signature_name": "regress_x_to_y2", "examples": [{"x": 1.0}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"results": [3.5]})"));
+  // The context's features go to every example; an example's own value wins.
+  r = HttpPost(port(), "/v1/models/half_plus_two:classify",
+               R"({"signature_name": "classify_x_to_y", "context": {"x": 10.0}, "examples": [{}, {"x": 2.0}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"results": [[["", 7.0]], [["", 3.0]]]})"));
+  // Errors: a predict signature, a signature whose input is not serialized Examples, an integer feature the graph
+  // reads as float, no examples, an unknown signature.
+  const std::pair<const char*, const char*> bad[] = {
+      {":classify", R"({"examples": [{"x": 1.0}]})"},
+      {":regress", R"({"signature_name": "regress_x2_to_y3", "examples": [{"x": 1.0}]})"},
+      {":regress", R"({"signature_name": "regress_x_to_y", "examples": [{"x": 1}]})"},
+      {":regress", R"({"signature_name": "regress_x_to_y", "examples": []})"},
+      {":regress", R"({"signature_name": "regress_x_to_y", "examples": [{"x": [1.0, "a"]}]})"},
+      {":classify", R"({"signature_name": "nope", "examples": [{"x": 1.0}]})"},
+  };
+  for (const auto& [verb, body] : bad) {
+    r = HttpPost(port(), std::string("/v1/models/half_plus_two") + verb, body);
+    EXPECT_EQ(r.status, 400) << body << ": " << r.body;
+    EXPECT_TRUE(Json::parse(r.body).contains("error")) << r.body;
+  }
+}
+
 TEST_F(TensorflowRest, BadRequestsAre400WithTfServingsErrorBody) {
   for (const char* body : {R"({"instances": "x"})", R"({"signature_name": "nope", "instances": [1.0]})",
                            R"({"instances": [1.0], "inputs": [1.0]})", R"({"instances": [[1.0], [[2.0]]]})",
