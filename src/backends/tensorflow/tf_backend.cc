@@ -175,6 +175,7 @@ class TfBackend final : public Backend {
       }
       metadata_.inputs.push_back(std::move(spec));
       input_dtypes_.push_back(info.dtype);
+      string_input_ = string_input_ || info.dtype == DType::kString;
     }
     for (const auto& [alias, info] : sig.outputs) {
       TensorSpec spec = SpecOf(alias, info);
@@ -195,7 +196,10 @@ class TfBackend final : public Backend {
   }
 
   const ModelMetadata& metadata() const override { return metadata_; }
-  bool warm_up_safe() const override { return has_default_ && !stateful_; }
+  // Not with a string input: zeros are empty strings, which the graphs that take strings (DecodeJpeg on image
+  // bytes, ParseExample, vocabulary lookups) reject or were never meant to see; TF Serving warms nothing up unless
+  // the model ships warm-up requests either.
+  bool warm_up_safe() const override { return has_default_ && !stateful_ && !string_input_; }
   NativeRestApi* native_rest() const override { return &rest_; }
 
   ::inferd::Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
@@ -236,6 +240,7 @@ class TfBackend final : public Backend {
   std::string signature_;
   std::vector<DType> input_dtypes_;  // parallel to metadata_.inputs
   bool stateful_ = false;
+  bool string_input_ = false;  // the default signature takes a DT_STRING input
   bool has_default_ = false;  // the model has a default signature ("serving_default" or its only one)
 };
 
