@@ -186,23 +186,33 @@ StatusOr<DecodedImage> DecodePngBytes(std::string_view bytes, int channels) {
   const bool color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
   const bool alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
   if (channels == 0) channels = (color ? 3 : 1) + (alpha ? 1 : 0);
+  // An alpha the caller does not want is decoded and then dropped, as TensorFlow strips it (libpng would
+  // composite it onto a background instead).
+  const bool strip = alpha && (channels == 1 || channels == 3);
+  const int decoded = strip ? channels + 1 : channels;
   static constexpr png_uint_32 kFormats[5] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};
-  image.format = kFormats[channels];
+  image.format = kFormats[decoded];
   DecodedImage img;
   img.width = w, img.height = h, img.channels = channels;
   try {
-    img.pixels.resize(static_cast<size_t>(w * h * channels));
+    img.pixels.resize(static_cast<size_t>(w * h * decoded));
   } catch (const std::bad_alloc&) {
     png_image_free(&image);
     return InvalidArgument("invalid PNG data: out of memory");
   }
-  const png_color background = {0, 0, 0};  // compositing an alpha away, as TensorFlow strips it (onto black)
-  if (!png_image_finish_read(&image, &background, img.pixels.data(), 0, nullptr)) {
+  if (!png_image_finish_read(&image, nullptr, img.pixels.data(), 0, nullptr)) {
     std::string why = image.message;
     png_image_free(&image);
     return InvalidArgument("invalid PNG data: " + why);
   }
   png_image_free(&image);
+  if (strip) {
+    const size_t n = static_cast<size_t>(w * h), c = static_cast<size_t>(channels);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t k = 0; k < c; ++k) img.pixels[i * c + k] = img.pixels[i * (c + 1) + k];
+    }
+    img.pixels.resize(n * c);
+  }
   return img;
 }
 

@@ -103,6 +103,13 @@ TEST_F(TfImageKernels, DecodePngMatchesPil) {
   ASSERT_TRUE(pal.status.ok());
   EXPECT_EQ(pal[0].shape(), (Shape{23, 37, 3}));
   EXPECT_EQ(Pixels(pal[0]), File("pal.png.raw"));
+  // channels 3 on an RGBA image strips the alpha (TensorFlow's png_set_strip_alpha), it does not composite.
+  auto stripped = RunOp("DecodePng", {Bytes(File("rgba.png"))}, {{"channels", AInt(3)}});
+  ASSERT_TRUE(stripped.status.ok());
+  const std::string rgba_raw = File("rgba.png.raw");
+  std::string rgb_of_rgba;
+  for (size_t i = 0; i < rgba_raw.size(); i += 4) rgb_of_rgba += rgba_raw.substr(i, 3);
+  EXPECT_EQ(Pixels(stripped[0]), rgb_of_rgba);
   auto gray = RunOp("DecodePng", {Bytes(File("rgb.png"))}, {{"channels", AInt(1)}});
   ASSERT_TRUE(gray.status.ok());
   EXPECT_EQ(gray[0].shape(), (Shape{23, 37, 1}));
