@@ -4,6 +4,7 @@
 
 #include "tf/example.h"
 #include "tf/example.pb.h"
+#include "tf/executor.h"
 #include "tf/tf_kernel_testing.h"
 
 namespace inferd::tf {
@@ -92,6 +93,39 @@ TEST(TfExampleKernels, UnsupportedShapesAreRefusedByName) {
   auto ragged = RunOp("ParseExampleV2", {Str({1}, {""}), Str({0}, {}), Str({0}, {}), Str({0}, {}), Str({1}, {"r"})},
                       {{"ragged_value_types", ATypes({DType::kFloat})}});
   EXPECT_NE(ragged.status.message().find("ragged"), std::string::npos) << ragged.status.message();
+}
+
+// Inside a function body (a TF2 export), `p:dense_values:0` is the flat output after the 3 x num_sparse sparse
+// outputs: the inliner sizes ParseExample's list outputs from its attrs.
+TEST(TfExampleKernels, DenseOutputOfParseExampleV2InAFunctionBody) {
+  FunctionDef f;
+  f.name = "parse";
+  const std::vector<std::string> args = {"ser", "names", "sk", "dk", "rk", "dflt"};
+  for (const std::string& a : args) f.input_args.push_back(ArgDef{a, a == "dflt" ? DType::kFloat : DType::kString, "", "", ""});
+  f.output_args = {ArgDef{"dense", DType::kFloat, "", "", ""}};
+  f.nodes = {NodeDef{"p", "ParseExampleV2", args, "",
+                     {{"Tdense", ATypes({DType::kFloat})},
+                      {"num_sparse", AInt(1)},
+                      {"sparse_types", ATypes({DType::kInt64})},
+                      {"dense_shapes", AShapes({{2}})}}}};
+  f.ret = {{"dense", "p:dense_values:0"}};
+  GraphDef g;
+  g.functions = {f};
+  for (const std::string& a : args) {
+    g.nodes.push_back(NodeDef{a, "Placeholder", {}, "", {{"dtype", testing::AType(a == "dflt" ? DType::kFloat : DType::kString)}}});
+  }
+  g.nodes.push_back(NodeDef{"call", "parse", args, "", {}});
+  auto e = Compile(g, args, {"call:0"}, {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  const std::string ex = SerializeExample({{"v", Floats({0.5f, 4})}, {"ids", Ints({3})}});
+  std::vector<Tensor> out;
+  RunContext ctx{nullptr, nullptr};
+  const std::vector<Tensor> feeds = {Str({1}, {ex}), Str({0}, {}), Str({1}, {"ids"}), Str({1}, {"v"}), Str({0}, {}), F32({0}, {})};
+  Status st = (*e)->Run(feeds, &out, ctx);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape(), (Shape{1, 2}));
+  EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{0.5f, 4}));
 }
 
 TEST(TfExampleKernels, ServingInputWithContext) {
