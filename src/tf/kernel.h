@@ -55,9 +55,15 @@ struct KernelContext {
 
 using KernelFn = Status (*)(KernelContext&);
 
+// Checks a node's attrs when its graph is compiled (a model's default signature at load), so that an attr value
+// the kernel does not implement fails the load naming the node, not the first request. Unimplemented when the
+// value is valid TensorFlow that this kernel does not support, InvalidArgument when it is not valid at all.
+using KernelAttrCheck = Status (*)(const NodeDef&);
+
 struct KernelDef {
   KernelFn fn = nullptr;
   bool stateful = false;
+  KernelAttrCheck check = nullptr;  // optional
 };
 
 class KernelRegistry {

@@ -251,11 +251,39 @@ Status ParseExampleV2(KernelContext& ctx) {
   return ParseCommon(ctx, sparse, dense);
 }
 
+// Load-time check (KernelDef::check): feature dtypes, fully known dense shapes, no ragged features.
+Status CheckParseExample(const NodeDef& n) {
+  std::vector<Tensor> none;
+  KernelContext ctx{n, {}, none};
+  ASSIGN_OR_RETURN(std::vector<DType> dense, TypeList(ctx, "Tdense"));
+  ASSIGN_OR_RETURN(std::vector<DType> sparse, TypeList(ctx, "sparse_types"));
+  ASSIGN_OR_RETURN(std::vector<DType> ragged, TypeList(ctx, "ragged_value_types"));
+  ASSIGN_OR_RETURN(std::vector<PartialShape> shapes, ShapeList(ctx));
+  auto unsupported = [&](const std::string& what) { return Unimplemented(n.op + " '" + n.name + "': " + what); };
+  if (!ragged.empty()) return unsupported("ragged features are not supported");
+  for (DType t : dense) {
+    if (t != DType::kFloat && t != DType::kInt64 && t != DType::kString) {
+      return unsupported("dense feature dtype " + std::string(DTypeName(t)) + " is not supported");
+    }
+  }
+  for (DType t : sparse) {
+    if (t != DType::kFloat && t != DType::kInt64 && t != DType::kString) {
+      return unsupported("sparse feature dtype " + std::string(DTypeName(t)) + " is not supported");
+    }
+  }
+  for (const PartialShape& s : shapes) {
+    bool known = !s.unknown_rank;
+    for (int64_t d : s.dims) known = known && d >= 0;
+    if (!known) return unsupported("variable-length dense features (dense shape with an unknown dimension) are not supported");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void RegisterExampleKernels(KernelRegistry& r) {
-  r.Register("ParseExample", {ParseExample});
-  r.Register("ParseExampleV2", {ParseExampleV2});
+  r.Register("ParseExample", {ParseExample, false, CheckParseExample});
+  r.Register("ParseExampleV2", {ParseExampleV2, false, CheckParseExample});
 }
 
 }  // namespace inferd::tf

@@ -117,12 +117,35 @@ Status DecodeImage(KernelContext& ctx) {
   return KernelError(ctx, "unknown image format: the data is neither JPEG nor PNG");
 }
 
+// Load-time attr checks (KernelDef::check): the same parsing the kernels do, on the node alone.
+template <typename F>
+Status CheckWith(const NodeDef& n, F&& parse) {
+  std::vector<Tensor> none;
+  KernelContext ctx{n, {}, none};
+  Status st = parse(ctx);
+  if (st.ok() || st.message().find("is not supported") == std::string::npos) return st;
+  return Unimplemented(std::string(st.message()));
+}
+
+Status CheckJpeg(const NodeDef& n) {
+  return CheckWith(n, [](const KernelContext& ctx) { return JpegAttrs(ctx).status(); });
+}
+Status CheckPng(const NodeDef& n) {
+  return CheckWith(n, [](const KernelContext& ctx) -> Status {
+    RETURN_IF_ERROR(PngChannels(ctx).status());
+    return ImageDtype(ctx, false).status();
+  });
+}
+Status CheckImage(const NodeDef& n) {
+  return CheckWith(n, [](const KernelContext& ctx) { return ImageDtype(ctx, true).status(); });
+}
+
 }  // namespace
 
 void RegisterImageKernels(KernelRegistry& r) {
-  r.Register("DecodeJpeg", {DecodeJpeg});
-  r.Register("DecodePng", {DecodePng});
-  r.Register("DecodeImage", {DecodeImage});
+  r.Register("DecodeJpeg", {DecodeJpeg, false, CheckJpeg});
+  r.Register("DecodePng", {DecodePng, false, CheckPng});
+  r.Register("DecodeImage", {DecodeImage, false, CheckImage});
 }
 
 }  // namespace inferd::tf

@@ -128,6 +128,26 @@ TEST(TfExampleKernels, DenseOutputOfParseExampleV2InAFunctionBody) {
   EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{0.5f, 4}));
 }
 
+// Attr values the kernels do not implement fail the compile (a model's load), naming the node.
+TEST(TfExampleKernels, UnsupportedAttrsAreRefusedWhenTheGraphCompiles) {
+  auto ph = [](const std::string& name) {
+    return NodeDef{name, "Placeholder", {}, "", {{"dtype", testing::AType(DType::kString)}}};
+  };
+  GraphDef g;
+  g.nodes = {ph("ser"), ph("names"), ph("sk"), ph("dk"), ph("rk"), ph("d"),
+             NodeDef{"varlen", "ParseExampleV2", {"ser", "names", "sk", "dk", "rk", "d"}, "",
+                     {{"Tdense", ATypes({DType::kString})}, {"dense_shapes", AShapes({{-1}})}}},
+             NodeDef{"png16", "DecodePng", {"ser"}, "", {{"dtype", testing::AType(DType::kUint16)}}}};
+  auto e = Compile(g, {"ser", "names", "sk", "dk", "rk", "d"}, {"varlen:0"}, {});
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(e.status().message().find("ParseExampleV2 'varlen'"), std::string::npos) << e.status().message();
+  e = Compile(g, {"ser"}, {"png16:0"}, {});
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(e.status().message().find("DecodePng 'png16'"), std::string::npos) << e.status().message();
+}
+
 TEST(TfExampleKernels, ServingInputWithContext) {
   tfproto::ServingInput in;
   auto* list = in.mutable_example_list_with_context();
