@@ -492,6 +492,24 @@ def graph_condition_seeds():
     ])
 
 
+def image_seeds():
+    """tf_image_decode_fuzz: small JPEGs (baseline, progressive, gray, 4:4:4) and PNGs (RGB, RGBA, palette, gray,
+    16-bit) written by PIL, each behind option bytes that pick its decoder."""
+    import io
+    from PIL import Image
+    img = Image.frombytes("RGB", (13, 9), bytes((i * 37) % 256 for i in range(13 * 9 * 3)))
+    def enc(im, fmt, **kw):
+        b = io.BytesIO()
+        im.save(b, fmt, **kw)
+        return b.getvalue()
+    jpegs = [enc(img, "JPEG", quality=80), enc(img, "JPEG", progressive=True), enc(img.convert("L"), "JPEG"),
+             enc(img, "JPEG", subsampling=0)]
+    pngs = [enc(img, "PNG"), enc(img.convert("RGBA"), "PNG"), enc(img.convert("P"), "PNG"),
+            enc(img.convert("L"), "PNG"), enc(img.convert("L").convert("I"), "PNG")]
+    write("tf_image_decode_fuzz", [bytes([o]) + j for j in jpegs for o in (0x00, 0x26, 0x98)] +
+          [bytes([o]) + p for p in pngs for o in (0x01, 0x07)])
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -510,6 +528,7 @@ def main():
     explain_seeds()
     web_access_seeds()
     graph_condition_seeds()
+    image_seeds()
 
 
 if __name__ == "__main__":

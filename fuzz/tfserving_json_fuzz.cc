@@ -3,11 +3,13 @@
 // one float input (the default), one string input ("text") and two inputs of integer and bool dtype ("multi").
 // Checks, beyond "no crash": a parsed request has exactly the signature's inputs, each of its dtype; writing those
 // tensors back as a response (both formats) never fails for the row format's reasons unless the batch sizes
-// differ or an input is a scalar.
+// differ or an input is a scalar. The body is also read as a :classify/:regress request, whose tf.Examples must
+// parse back.
 #include <string>
 
 #include "backends/tensorflow/tfserving_json.h"
 #include "fuzz_check.h"
+#include "tf/example.h"
 
 using namespace inferd;
 using namespace inferd::tf;
@@ -33,6 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (name == "multi") return &kMulti;
     return InvalidArgument("no signature");
   };
+  // The same body as a :classify/:regress request: every example it accepts is a tf.Example that parses back.
+  auto examples = tfserving::ParseExamplesRequest(inferd::fuzz::AsText(data, size));
+  if (examples.ok()) {
+    FUZZ_CHECK(!examples->serialized.empty(), "a classify/regress request without examples");
+    for (size_t i = 0; i < examples->serialized.size(); ++i) {
+      FUZZ_CHECK(ParseExampleProto(examples->serialized[i], i).ok(), "a built tf.Example does not parse");
+    }
+  }
   auto req = tfserving::ParsePredictRequest(inferd::fuzz::AsText(data, size), lookup);
   if (!req.ok()) {
     FUZZ_CHECK(!req.status().message().empty(), "an error without a message");

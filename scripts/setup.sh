@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libarchive-dev libssl-dev  # control plane: objects, archives, sha256
   libxgboost-dev
   libre2-dev  # InferenceGraph header propagation patterns (Go regexp syntax)
-  libeigen3-dev libopenblas-dev libsnappy-dev  # the TensorFlow graph executor (src/tf): kernels, compressed checkpoints
+  libeigen3-dev libopenblas-dev libsnappy-dev libjpeg62-turbo-dev libpng-dev  # the TensorFlow graph executor (src/tf): kernels, compressed checkpoints, DecodeJpeg/DecodePng
   python3-dev  # embedded CPython for the sklearn runtime
   libtorch-dev  # torch backend; ONNX Runtime: scripts/fetch_onnxruntime.sh
 )

@@ -9,6 +9,8 @@
 //   POST /v1/models/<m>[/versions/<v>]:predict   -> Predict (run as the model's work: server/v1_passthrough.h)
 //   GET  /v1/models/<m>[/versions/<v>]           -> ModelStatus
 //   GET  /v1/models/<m>[/versions/<v>]/metadata  -> Metadata
+//   POST /v1/models/<m>[/versions/<v>]:classify  -> Classify, :regress -> Regress (run as Predict is; a dialect
+//                                                    without them answers 501)
 // V2 REST and gRPC still go through Backend::Execute.
 //
 // Contract:
@@ -35,6 +37,12 @@ class NativeRestApi {
   // `model` is the name the request used; `version` the loaded version ("" when the model has none).
   virtual StatusOr<PassThroughAnswer> ModelStatus(std::string_view model, std::string_view version) const = 0;
   virtual StatusOr<PassThroughAnswer> Metadata(std::string_view model, std::string_view version) const = 0;
+  virtual StatusOr<PassThroughAnswer> Classify(const PassThroughCall&) {
+    return Unimplemented(":classify is not implemented; use :predict");
+  }
+  virtual StatusOr<PassThroughAnswer> Regress(const PassThroughCall&) {
+    return Unimplemented(":regress is not implemented; use :predict");
+  }
 };
 
 }  // namespace inferd

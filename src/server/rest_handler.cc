@@ -611,7 +611,17 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
     auto m = repo_->Get(model, version);
     if (!m.ok()) return Error(m.status());
     if (verb == "explain") return V1Explain(req, std::move(*m), done, deferred);
-    return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+    // TF Serving's tf.Example verbs, answered by a backend that speaks its dialect (model/native_rest.h).
+    if (!(*m)->backend().native_rest()) return Error(Unimplemented(":" + verb + " is not implemented; use :predict"));
+    const int64_t t0 = NowNs();
+    InferTiming timing;
+    auto out = v1_passthroughs_.NativeVerb(**m, verb, PassThroughOf(req), &timing);
+    Status st = Record(**m, out.status(), req.request_id, t0, timing, InferRequest{});
+    if (!st.ok()) return Error(st);
+    RestResponse r = Json(std::move(out->body));
+    r.headers = std::move(out->headers);
+    r.status = out->status;
+    return r;
   }
   return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
 }

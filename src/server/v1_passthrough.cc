@@ -67,6 +67,17 @@ StatusOr<PassThroughAnswer> V1PassThroughs::Predict(Model& model, const PassThro
   return RunAsModelWork(model, it->second, call, timing);
 }
 
+StatusOr<PassThroughAnswer> V1PassThroughs::NativeVerb(Model& model, std::string_view verb, const PassThroughCall& call,
+                                                       InferTiming* timing) const {
+  NativeRestApi* api = model.backend().native_rest();
+  if (!api) return Unimplemented(":" + std::string(verb) + " is not implemented; use :predict");
+  const bool classify = verb == "classify";
+  const V1PassThrough bound = [api, classify](const PassThroughCall& c) {
+    return classify ? api->Classify(c) : api->Regress(c);
+  };
+  return RunAsModelWork(model, bound, call, timing);
+}
+
 StatusOr<PassThroughAnswer> V1PassThroughs::Explain(Model& model, const PassThroughCall& call,
                                                     InferTiming* timing) const {
   auto it = explainers_.find(model.name());

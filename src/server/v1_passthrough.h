@@ -60,6 +60,10 @@ class V1PassThroughs {
 
   StatusOr<PassThroughAnswer> Predict(Model& model, const PassThroughCall& call, InferTiming* timing) const;
   StatusOr<PassThroughAnswer> Explain(Model& model, const PassThroughCall& call, InferTiming* timing) const;
+  // :classify / :regress (`verb`) of a model whose backend speaks its own dialect (model/native_rest.h), run as
+  // Predict runs; a model without one is kUnimplemented.
+  StatusOr<PassThroughAnswer> NativeVerb(Model& model, std::string_view verb, const PassThroughCall& call,
+                                         InferTiming* timing) const;
 
  private:
   std::unordered_map<std::string, V1PassThrough> by_name_;

@@ -607,7 +607,10 @@ Status Compiler::CheckOps() const {
     }
     if (IsExecutorOp(nd.op) || internal::IsDataflowOp(nd.op)) continue;  // dataflow: control_flow.cc
     bool cf = IsControlFlowOp(nd.op);
-    if (!cf && reg_.Find(nd.op) != nullptr) continue;
+    if (const KernelDef* k = cf ? nullptr : reg_.Find(nd.op)) {
+      if (k->check != nullptr) RETURN_IF_ERROR(k->check(nd));
+      continue;
+    }
     control_flow = control_flow || cf || IsTensorListOp(nd.op);
     if (!listed.insert(nd.op).second) continue;
     unsupported += (unsupported.empty() ? "" : ", ") + nd.op + " (node '" + nd.name + "')";

@@ -1,4 +1,5 @@
 // tf/inline_functions.cc: function inlining for the graph executor (see tf/executor_internal.h).
+#include <algorithm>
 #include <unordered_set>
 
 #include "tf/executor_internal.h"
@@ -37,6 +38,29 @@ const std::vector<std::string_view>* MultiOutputArgs(std::string_view op) {
   };
   auto it = table->find(op);
   return it == table->end() ? nullptr : &it->second;
+}
+
+// Ops whose output args are lists sized by attrs: each arg's name and length for this node (ParseExample's
+// sparse_indices/values/shapes x Nsparse then dense_values x Ndense; V2 adds the ragged pairs), or empty.
+std::vector<std::pair<std::string_view, int64_t>> ListOutputArgs(const NodeDef& n) {
+  auto list_len = [&](std::string_view attr) -> int64_t {
+    const AttrValue* a = FindAttr(n, attr);
+    return a != nullptr && a->kind == AttrValue::Kind::kList && a->list ? static_cast<int64_t>(a->list->type.size()) : 0;
+  };
+  auto int_attr = [&](std::string_view attr) -> int64_t {
+    const AttrValue* a = FindAttr(n, attr);
+    return a != nullptr && a->kind == AttrValue::Kind::kI ? a->i : 0;
+  };
+  if (n.op == "ParseExample") {
+    const int64_t s = int_attr("Nsparse"), d = int_attr("Ndense");
+    return {{"sparse_indices", s}, {"sparse_values", s}, {"sparse_shapes", s}, {"dense_values", d}};
+  }
+  if (n.op == "ParseExampleV2") {
+    const int64_t s = int_attr("num_sparse"), d = list_len("Tdense"), r = list_len("ragged_value_types");
+    return {{"sparse_indices", s}, {"sparse_values", s},   {"sparse_shapes", s},
+            {"dense_values", d},   {"ragged_values", r},   {"ragged_row_splits", r}};
+  }
+  return {};
 }
 
 Status CallError(const NodeDef& call, const FunctionDef& f, std::string_view what) {
@@ -224,6 +248,16 @@ StatusOr<int> FlatOutputIndex(const NodeDef& producer, const InputRef& ref, cons
     }
     return InvalidArgument("node '" + producer.name + "' (function '" + producer.op + "') has no output '" +
                            ref.output_arg + ":" + std::to_string(ref.index) + "'");
+  }
+  if (auto lists = ListOutputArgs(producer); !lists.empty()) {
+    int64_t first = 0;
+    for (const auto& [name, len] : lists) {
+      if (name == ref.output_arg && ref.index < len) return static_cast<int>(first + ref.index);
+      first += std::max<int64_t>(len, 0);
+      if (first > (1 << 20)) break;
+    }
+    return InvalidArgument("node '" + producer.name + "' (" + producer.op + ") has no output '" + ref.output_arg +
+                           ":" + std::to_string(ref.index) + "'");
   }
   if (const auto* args = MultiOutputArgs(producer.op)) {
     for (size_t k = 0; k < args->size(); ++k) {

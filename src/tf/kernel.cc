@@ -37,6 +37,8 @@ const KernelRegistry& Kernels() {
     RegisterNnKernels(*r);
     RegisterStateKernels(*r);
     RegisterListKernels(*r);
+    RegisterImageKernels(*r);
+    RegisterExampleKernels(*r);
     return r;
   }();
   return *registry;

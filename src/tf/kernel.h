@@ -55,9 +55,15 @@ struct KernelContext {
 
 using KernelFn = Status (*)(KernelContext&);
 
+// Checks a node's attrs when its graph is compiled (a model's default signature at load), so that an attr value
+// the kernel does not implement fails the load naming the node, not the first request. Unimplemented when the
+// value is valid TensorFlow that this kernel does not support, InvalidArgument when it is not valid at all.
+using KernelAttrCheck = Status (*)(const NodeDef&);
+
 struct KernelDef {
   KernelFn fn = nullptr;
   bool stateful = false;
+  KernelAttrCheck check = nullptr;  // optional
 };
 
 class KernelRegistry {
@@ -87,6 +93,8 @@ void RegisterMathKernels(KernelRegistry& r);   // elementwise, reductions, MatMu
 void RegisterNnKernels(KernelRegistry& r);     // conv, pooling, normalisation, activations, resize (kernels_nn.cc)
 void RegisterStateKernels(KernelRegistry& r);  // variables, RestoreV2, random (kernels_state.cc)
 void RegisterListKernels(KernelRegistry& r);   // TensorList*, TensorArray*V3 (kernels_list.cc)
+void RegisterImageKernels(KernelRegistry& r);  // DecodeJpeg, DecodePng, DecodeImage (kernels_image.cc)
+void RegisterExampleKernels(KernelRegistry& r);  // ParseExample, ParseExampleV2 (kernels_example.cc)
 
 // Helpers for kernels: InvalidArgument("<op> '<node>': <what>").
 Status KernelError(const KernelContext& ctx, std::string_view what);

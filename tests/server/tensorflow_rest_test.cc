@@ -5,9 +5,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/base64.h"
+#include "tf/saved_model.pb.h"
+#include "tf/tf_image_testing.h"
 #include "util/test_util.h"
 
 namespace inferd::testing {
@@ -86,6 +91,39 @@ TEST_F(TensorflowRest, V2Inference) {
   EXPECT_NE(r.body.find("x"), std::string::npos) << r.body;
 }
 
+TEST_F(TensorflowRest, ClassifyAndRegressOnTfExamples) {
+  // TF Serving's REST API doc's classify/regress shape, on half_plus_two's ParseExample signatures (y = x/2 + 2,
+  // y2 = x/2 + 3): the examples become serialized tf.Examples the graph parses.
+  auto r = HttpPost(port(), "/v1/models/half_plus_two:regress",
+                    R"({"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": [3.0]}, {"x": -4.5}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"results": [2.5, 3.5, -0.25]})"));
+  r = HttpPost(port(), "/v1/models/half_plus_two/versions/123:regress",
+               R"({"signature_name": "regress_x_to_y2", "examples": [{"x": 1.0}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"results": [3.5]})"));
+  // The context's features go to every example; an example's own value wins.
+  r = HttpPost(port(), "/v1/models/half_plus_two:classify",
+               R"({"signature_name": "classify_x_to_y", "context": {"x": 10.0}, "examples": [{}, {"x": 2.0}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body), Json::parse(R"({"results": [[["", 7.0]], [["", 3.0]]]})"));
+  // Errors: a predict signature, a signature whose input is not serialized Examples, an integer feature the graph
+  // reads as float, no examples, an unknown signature.
+  const std::pair<const char*, const char*> bad[] = {
+      {":classify", R"({"examples": [{"x": 1.0}]})"},
+      {":regress", R"({"signature_name": "regress_x2_to_y3", "examples": [{"x": 1.0}]})"},
+      {":regress", R"({"signature_name": "regress_x_to_y", "examples": [{"x": 1}]})"},
+      {":regress", R"({"signature_name": "regress_x_to_y", "examples": []})"},
+      {":regress", R"({"signature_name": "regress_x_to_y", "examples": [{"x": [1.0, "a"]}]})"},
+      {":classify", R"({"signature_name": "nope", "examples": [{"x": 1.0}]})"},
+  };
+  for (const auto& [verb, body] : bad) {
+    r = HttpPost(port(), std::string("/v1/models/half_plus_two") + verb, body);
+    EXPECT_EQ(r.status, 400) << body << ": " << r.body;
+    EXPECT_TRUE(Json::parse(r.body).contains("error")) << r.body;
+  }
+}
+
 TEST_F(TensorflowRest, BadRequestsAre400WithTfServingsErrorBody) {
   for (const char* body : {R"({"instances": "x"})", R"({"signature_name": "nope", "instances": [1.0]})",
                            R"({"instances": [1.0], "inputs": [1.0]})", R"({"instances": [[1.0], [[2.0]]]})",
@@ -102,6 +140,91 @@ TEST_F(TensorflowRest, BadRequestsAre400WithTfServingsErrorBody) {
   // The server is still serving.
   r = HttpPost(port(), "/v1/models/half_plus_two:predict", R"({"instances": [2.0]})");
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// A SavedModel that decodes JPEG in its graph, as KServe's TensorFlow flowers sample does (its request:
+// {"instances": [{"image_bytes": {"b64": ...}, "key": "1"}]}), written here with inferd's copy of TensorFlow's
+// schema (proto/tf): image_bytes [-1] -> Reshape to a scalar -> DecodeJpeg(channels 3, INTEGER_ACCURATE) -> Cast
+// -> ExpandDims -> ResizeBilinear (to its own size) -> Mean over H, W, C = "scores"; key -> Identity = "key".
+std::string JpegModelPb() {
+  namespace pb = inferd::tfproto;
+  pb::SavedModel sm;
+  auto* mg = sm.add_meta_graphs();
+  mg->mutable_meta_info_def()->add_tags("serve");
+  auto* g = mg->mutable_graph_def();
+  auto node = [&](const std::string& name, const std::string& op, std::vector<std::string> in) {
+    auto* n = g->add_node();
+    n->set_name(name);
+    n->set_op(op);
+    for (auto& i : in) n->add_input(i);
+    return n->mutable_attr();
+  };
+  auto int_const = [&](const std::string& name, std::vector<int32_t> v, bool scalar) {
+    auto* t = (*node(name, "Const", {}))["value"].mutable_tensor();
+    t->set_dtype(3);
+    if (!scalar) t->mutable_tensor_shape()->add_dim()->set_size(static_cast<int64_t>(v.size()));
+    for (int32_t x : v) t->add_int_val(x);
+  };
+  for (const char* ph : {"image_bytes", "key"}) {
+    auto* a = node(ph, "Placeholder", {});
+    (*a)["dtype"].set_type(7);
+    (*a)["shape"].mutable_shape()->add_dim()->set_size(-1);
+  }
+  int_const("scalar_shape", {}, false);
+  int_const("zero", {0}, true);
+  int_const("size", {23, 37}, false);
+  int_const("axes", {1, 2, 3}, false);
+  node("one_image", "Reshape", {"image_bytes", "scalar_shape"});
+  auto* d = node("decode", "DecodeJpeg", {"one_image"});
+  (*d)["channels"].set_i(3);
+  (*d)["dct_method"].set_s("INTEGER_ACCURATE");
+  auto* c = node("cast", "Cast", {"decode"});
+  (*c)["SrcT"].set_type(4);
+  (*c)["DstT"].set_type(1);
+  node("batch", "ExpandDims", {"cast", "zero"});
+  node("resize", "ResizeBilinear", {"batch", "size"});
+  node("mean", "Mean", {"resize", "axes"});
+  node("key_out", "Identity", {"key"});
+  pb::SignatureDef& sig = (*mg->mutable_signature_def())["serving_default"];
+  sig.set_method_name("tensorflow/serving/predict");
+  for (auto [alias, tensor, dtype] : {std::tuple{"image_bytes", "image_bytes:0", 7}, {"key", "key:0", 7}}) {
+    (*sig.mutable_inputs())[alias].set_name(tensor);
+    (*sig.mutable_inputs())[alias].set_dtype(dtype);
+    (*sig.mutable_inputs())[alias].mutable_tensor_shape()->add_dim()->set_size(-1);
+  }
+  for (auto [alias, tensor, dtype] : {std::tuple{"scores", "mean:0", 1}, {"key", "key_out:0", 7}}) {
+    (*sig.mutable_outputs())[alias].set_name(tensor);
+    (*sig.mutable_outputs())[alias].set_dtype(dtype);
+  }
+  return sm.SerializeAsString();
+}
+
+TEST(TensorflowImages, JpegDecodedInTheGraphAsKServesFlowersSampleSendsIt) {
+  const std::string dir = ::testing::TempDir() + "/tf_jpeg_model_" + std::to_string(getpid());
+  if (!inferd::tf::testing::MakePilImages(dir + "/images")) GTEST_SKIP() << "needs /usr/bin/python3 with PIL";
+  fs::create_directories(dir + "/model/1");
+  std::ofstream(dir + "/model/1/saved_model.pb", std::ios::binary) << JpegModelPb();
+  std::string error;
+  auto server = ServerProcess::StartReady({"--model_name", "flowers", "--model_dir", dir + "/model"}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  const std::string jpeg = inferd::tf::testing::ReadBytes(dir + "/images/rgb.jpg");
+  const std::string pil = inferd::tf::testing::ReadBytes(dir + "/images/rgb.jpg.raw");  // PIL's decoding
+  double mean = 0;
+  for (char ch : pil) mean += static_cast<uint8_t>(ch);
+  mean /= static_cast<double>(pil.size());
+  auto r = HttpPost(server->http_port(), "/v1/models/flowers:predict",
+                    R"({"instances": [{"image_bytes": {"b64": ")" + Base64Encode(jpeg) + R"("}, "key": "1"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  ASSERT_EQ(j["predictions"].size(), 1u) << r.body;
+  EXPECT_EQ(j["predictions"][0]["key"], "1");
+  EXPECT_NEAR(j["predictions"][0]["scores"].get<double>(), mean, 1e-3 * mean) << r.body;
+  // A corrupt image is the client's error, naming the node; the server stays up.
+  r = HttpPost(server->http_port(), "/v1/models/flowers:predict",
+               R"({"instances": [{"image_bytes": {"b64": ")" + Base64Encode(jpeg.substr(0, 200)) + R"("}, "key": "2"}]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("DecodeJpeg 'decode'"), std::string::npos) << r.body;
+  EXPECT_EQ(HttpGet(server->http_port(), "/v1/models/flowers").status, 200);
 }
 
 TEST(TensorflowRepository, TritonLayoutAndAStatefulModel) {

@@ -74,6 +74,28 @@ inline AttrValue AInts(std::vector<int64_t> v) {
   return a;
 }
 
+inline AttrValue AFloat(float v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kF;
+  a.f = v;
+  return a;
+}
+inline AttrValue ATypes(std::vector<DType> v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kList;
+  a.list = std::make_shared<AttrList>();
+  a.list->type = std::move(v);
+  return a;
+}
+// A list of fully known shapes.
+inline AttrValue AShapes(std::vector<Shape> v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kList;
+  a.list = std::make_shared<AttrList>();
+  for (Shape& s : v) a.list->shape.push_back(PartialShape{false, std::move(s)});
+  return a;
+}
+
 struct OpResult {
   Status status;
   std::vector<Tensor> out;

@@ -94,8 +94,7 @@ Status RunCase(TfModel& model, const std::string& signature, const nlohmann::jso
   return Status::Ok();
 }
 
-// The signatures that read serialized tf.Example protos (ParseExample): not supported yet; their load must
-// still succeed and the call must fail naming the op.
+// The signatures that read serialized tf.Example protos (ParseExample: classify_x_to_y, regress_x_to_y...).
 bool ReadsTfExamples(const nlohmann::json& c) {
   for (const auto& [_, t] : c.at("inputs").items()) {
     if (t.contains("tf_example_hex")) return true;
@@ -111,7 +110,7 @@ bool AbsentFromTheModel(const std::string& folder, const std::string& signature)
 
 TEST(TfModel, EveryExpectedCaseOfTensorFlowsSavedModels) {
   auto expected = Expected();
-  int ran = 0, refused_examples = 0;
+  int ran = 0, ran_examples = 0;
   for (const auto& [folder, spec] : expected.items()) {
     if (!spec.contains("signatures")) continue;  // the stateful sequence: its own test below
     auto model = TfModel::LoadSavedModel(kDir + folder);
@@ -124,19 +123,14 @@ TEST(TfModel, EveryExpectedCaseOfTensorFlowsSavedModels) {
           EXPECT_EQ(st.code(), StatusCode::kNotFound) << what << ": " << st.message();
           continue;
         }
-        if (ReadsTfExamples(cases[i])) {
-          ASSERT_FALSE(st.ok()) << what;
-          EXPECT_NE(st.message().find("ParseExample"), std::string::npos) << what << ": " << st.message();
-          ++refused_examples;
-          continue;
-        }
         EXPECT_TRUE(st.ok()) << what << ": " << st.message();
         ++ran;
+        if (ReadsTfExamples(cases[i])) ++ran_examples;
       }
     }
   }
   EXPECT_GE(ran, 20);
-  EXPECT_GT(refused_examples, 0);
+  EXPECT_GE(ran_examples, 6);  // half_plus_two's classify/regress signatures parse tf.Examples
 }
 
 TEST(TfModel, ServesTheHighestVersionAndNamesSignatures) {

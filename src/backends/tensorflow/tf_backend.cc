@@ -101,6 +101,9 @@ class TfServingRest final : public NativeRestApi {
     return PassThroughAnswer{std::move(body), {}, 200};
   }
 
+  StatusOr<PassThroughAnswer> Classify(const PassThroughCall& call) override { return RunExamples(call, true); }
+  StatusOr<PassThroughAnswer> Regress(const PassThroughCall& call) override { return RunExamples(call, false); }
+
   StatusOr<PassThroughAnswer> ModelStatus(std::string_view, std::string_view version) const override {
     return PassThroughAnswer{tfserving::StatusJson(version), {}, 200};
   }
@@ -110,6 +113,37 @@ class TfServingRest final : public NativeRestApi {
   }
 
  private:
+  // :classify / :regress: the examples as serialized tf.Examples into the signature's "inputs" (TF Serving's
+  // classifier and regressor), its outputs into {"results": ...}.
+  StatusOr<PassThroughAnswer> RunExamples(const PassThroughCall& call, bool classify) {
+    ASSIGN_OR_RETURN(tfserving::ExamplesRequest req, tfserving::ParseExamplesRequest(call.body));
+    auto found = model_->FindSignature(req.signature_name);
+    if (!found.ok()) return InvalidArgument(std::string(found.status().message()));
+    const auto& [name, sig] = *found;
+    RETURN_IF_ERROR(tfserving::CheckExamplesSignature(*sig, name, classify));
+    const auto n = static_cast<int64_t>(req.serialized.size());
+    ASSIGN_OR_RETURN(tf::Tensor examples, tf::Tensor::Make(DType::kString, {n}));
+    examples.strings() = std::move(req.serialized);
+    std::vector<std::pair<std::string, tf::Tensor>> inputs;
+    inputs.emplace_back("inputs", std::move(examples));
+    std::vector<std::string> aliases;
+    for (const char* a : classify ? std::vector<const char*>{"classes", "scores"} : std::vector<const char*>{"outputs"}) {
+      if (sig->outputs.contains(a)) aliases.push_back(a);
+    }
+    std::vector<tf::Tensor> results;
+    RETURN_IF_ERROR(model_->Run(name, inputs, aliases, &results));
+    std::string body;
+    if (classify) {
+      const tf::Tensor* classes = nullptr;
+      const tf::Tensor* scores = nullptr;
+      for (size_t i = 0; i < aliases.size(); ++i) (aliases[i] == "classes" ? classes : scores) = &results[i];
+      ASSIGN_OR_RETURN(body, tfserving::WriteClassifyResponse(classes, scores, n));
+    } else {
+      ASSIGN_OR_RETURN(body, tfserving::WriteRegressResponse(results[0], n));
+    }
+    return PassThroughAnswer{std::move(body), {}, 200};
+  }
+
   tf::TfModel* model_;
 };
 
@@ -141,6 +175,7 @@ class TfBackend final : public Backend {
       }
       metadata_.inputs.push_back(std::move(spec));
       input_dtypes_.push_back(info.dtype);
+      string_input_ = string_input_ || info.dtype == DType::kString;
     }
     for (const auto& [alias, info] : sig.outputs) {
       TensorSpec spec = SpecOf(alias, info);
@@ -161,7 +196,10 @@ class TfBackend final : public Backend {
   }
 
   const ModelMetadata& metadata() const override { return metadata_; }
-  bool warm_up_safe() const override { return has_default_ && !stateful_; }
+  // Not with a string input: zeros are empty strings, which the graphs that take strings (DecodeJpeg on image
+  // bytes, ParseExample, vocabulary lookups) reject or were never meant to see; TF Serving warms nothing up unless
+  // the model ships warm-up requests either.
+  bool warm_up_safe() const override { return has_default_ && !stateful_ && !string_input_; }
   NativeRestApi* native_rest() const override { return &rest_; }
 
   ::inferd::Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
@@ -202,6 +240,7 @@ class TfBackend final : public Backend {
   std::string signature_;
   std::vector<DType> input_dtypes_;  // parallel to metadata_.inputs
   bool stateful_ = false;
+  bool string_input_ = false;  // the default signature takes a DT_STRING input
   bool has_default_ = false;  // the model has a default signature ("serving_default" or its only one)
 };
 

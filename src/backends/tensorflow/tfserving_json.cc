@@ -10,6 +10,7 @@
 
 #include "core/base64.h"
 #include "core/json_string.h"
+#include "tf/example.h"
 
 namespace inferd::tfserving {
 
@@ -369,6 +370,157 @@ StatusOr<std::string> WritePredictResponse(bool row_format, const std::vector<st
     if (!single) out += '}';
   }
   out += "]}";
+  return out;
+}
+
+namespace {
+
+// One JSON element into feature `f` (TF Serving's rules: the first element fixes the list's kind).
+Status AddFeatureValue(const Json& v, const std::string& name, tf::ExampleFeature* f) {
+  using Kind = tf::ExampleFeature::Kind;
+  auto kind = [&](Kind k) -> Status {
+    if (f->kind == Kind::kNone || f->kind == k) {
+      f->kind = k;
+      return Status::Ok();
+    }
+    return InvalidArgument("Unexpected element type in feature: " + name + " (its elements mix strings, integers and floats)");
+  };
+  if (v.is_boolean() || v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return InvalidArgument("Feature: " + name + " has uint64 element. Only int64 is supported.");
+    }
+    RETURN_IF_ERROR(kind(Kind::kInt64));
+    f->ints.push_back(v.is_boolean() ? (v.get<bool>() ? 1 : 0) : v.get<int64_t>());
+    return Status::Ok();
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
+      return InvalidArgument("Feature: " + name + ": " + v.dump() + " cannot be represented as a float");
+    }
+    RETURN_IF_ERROR(kind(Kind::kFloat));
+    f->floats.push_back(static_cast<float>(d));
+    return Status::Ok();
+  }
+  if (v.is_string() || IsB64(v)) {
+    RETURN_IF_ERROR(kind(Kind::kBytes));
+    if (v.is_string()) {
+      f->bytes.push_back(v.get<std::string>());
+    } else {
+      if (!v["b64"].is_string()) return Bad(name, "\"b64\" must be a string");
+      auto bytes = Base64Decode(v["b64"].get_ref<const std::string&>());
+      if (!bytes.ok()) return Bad(name, "invalid base64: " + std::string(bytes.status().message()));
+      f->bytes.push_back(std::move(*bytes));
+    }
+    return Status::Ok();
+  }
+  return InvalidArgument("Feature: " + name + " has element with unexpected JSON type: " + std::string(v.type_name()));
+}
+
+StatusOr<std::string> ExampleFromJson(const Json& obj, const std::string& what) {
+  if (!obj.is_object()) return Bad(what, "an example must be a JSON object, got " + std::string(obj.type_name()));
+  tf::ExampleFeatures features;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    tf::ExampleFeature& f = features[it.key()];
+    if (it->is_array()) {
+      for (const Json& e : *it) RETURN_IF_ERROR(AddFeatureValue(e, it.key(), &f));
+    } else {
+      RETURN_IF_ERROR(AddFeatureValue(*it, it.key(), &f));
+    }
+  }
+  return tf::SerializeExample(features);
+}
+
+}  // namespace
+
+StatusOr<ExamplesRequest> ParseExamplesRequest(std::string_view body) {
+  Json doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return InvalidArgument("the request body is not valid JSON");
+  if (!doc.is_object()) return InvalidArgument("the request body must be a JSON object");
+  ExamplesRequest out;
+  for (auto k = doc.begin(); k != doc.end(); ++k) {
+    if (k.key() != "signature_name" && k.key() != "context" && k.key() != "examples") {
+      return Bad(k.key(), "unknown key of a classify/regress request (known: signature_name, context, examples)");
+    }
+  }
+  if (auto it = doc.find("signature_name"); it != doc.end()) {
+    if (!it->is_string()) return Bad("signature_name", "must be a string");
+    out.signature_name = it->get<std::string>();
+  }
+  std::string context;
+  if (auto it = doc.find("context"); it != doc.end()) {
+    ASSIGN_OR_RETURN(context, ExampleFromJson(*it, "context"));
+  }
+  auto ex = doc.find("examples");
+  if (ex == doc.end()) return InvalidArgument("key 'examples' is expected and was not found");
+  if (!ex->is_array()) return Bad("examples", "must be a list");
+  if (ex->empty()) return Bad("examples", "is an empty list");
+  for (size_t i = 0; i < ex->size(); ++i) {
+    ASSIGN_OR_RETURN(std::string e, ExampleFromJson((*ex)[i], "examples[" + std::to_string(i) + "]"));
+    out.serialized.push_back(tf::SerializedWithContext(context, e));
+  }
+  return out;
+}
+
+Status CheckExamplesSignature(const tf::SignatureDef& sig, std::string_view name, bool classify) {
+  const std::string method = classify ? "tensorflow/serving/classify" : "tensorflow/serving/regress";
+  if (sig.method_name != method) {
+    return InvalidArgument(std::string("Expected ") + (classify ? "classification" : "regression") + " signature method_name to be " +
+                           method + ". Was: " + sig.method_name + " (signature '" + std::string(name) + "')");
+  }
+  auto in = sig.inputs.find("inputs");
+  if (sig.inputs.size() != 1 || in == sig.inputs.end() || in->second.dtype != DType::kString) {
+    return InvalidArgument("signature '" + std::string(name) + "' must have one DT_STRING input named 'inputs'");
+  }
+  const char* need = classify ? "classes or scores" : "outputs";
+  const bool has = classify ? (sig.outputs.contains("classes") || sig.outputs.contains("scores")) : sig.outputs.contains("outputs");
+  if (!has) return InvalidArgument("signature '" + std::string(name) + "' has no output " + need);
+  return Status::Ok();
+}
+
+StatusOr<std::string> WriteClassifyResponse(const tf::Tensor* classes, const tf::Tensor* scores, int64_t n) {
+  int64_t k = -1;
+  auto check = [&](const tf::Tensor* t, DType want, const char* alias) -> Status {
+    if (t == nullptr) return Status::Ok();
+    if (t->dtype() != want || t->rank() != 2 || t->dim(0) != n) {
+      return InvalidArgument(std::string("Expected output tensor '") + alias + "' of shape [" + std::to_string(n) +
+                             ", classes] and type " + std::string(tf::DTypeName(want)) + ", got " +
+                             std::string(tf::DTypeName(t->dtype())) + " " + tf::ShapeString(t->shape()));
+    }
+    if (k >= 0 && t->dim(1) != k) return InvalidArgument("tensors classes and scores should match in shape");
+    k = t->dim(1);
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(check(classes, DType::kString, "classes"));
+  RETURN_IF_ERROR(check(scores, DType::kFloat, "scores"));
+  std::string out = "{\"results\": [";
+  for (int64_t i = 0; i < n; ++i) {
+    out.append(i ? ", [" : "[");
+    for (int64_t j = 0; j < k; ++j) {
+      out.append(j ? ", [" : "[");
+      AppendJsonString(&out, classes ? classes->strings()[static_cast<size_t>(i * k + j)] : std::string());
+      out.append(", ");
+      AppendFloat(&out, scores ? scores->data<float>()[i * k + j] : 0.0, true);
+      out.push_back(']');
+    }
+    out.push_back(']');
+  }
+  out.append("]}");
+  return out;
+}
+
+StatusOr<std::string> WriteRegressResponse(const tf::Tensor& t, int64_t n) {
+  if (t.dtype() != DType::kFloat || !((t.rank() == 1 && t.dim(0) == n) || (t.rank() == 2 && t.dim(0) == n && t.dim(1) == 1))) {
+    return InvalidArgument("Expected output tensor 'outputs' of shape [" + std::to_string(n) + "] or [" +
+                           std::to_string(n) + ", 1] and type DT_FLOAT, got " + std::string(tf::DTypeName(t.dtype())) +
+                           " " + tf::ShapeString(t.shape()));
+  }
+  std::string out = "{\"results\": [";
+  for (int64_t i = 0; i < n; ++i) {
+    if (i) out.append(", ");
+    AppendFloat(&out, t.data<float>()[i], true);
+  }
+  out.append("]}");
   return out;
 }
 

@@ -52,6 +52,28 @@ StatusOr<PredictRequest> ParsePredictRequest(std::string_view body, const Signat
 StatusOr<std::string> WritePredictResponse(bool row_format, const std::vector<std::string>& aliases,
                                            const std::vector<tf::Tensor>& outputs);
 
+// POST .../:classify and .../:regress, as TF Serving's REST API documents them:
+//   {"signature_name": "<sig>"?, "context": {feature: value}?, "examples": [{feature: value}, ...]}
+// A feature value is one element or a list of them: strings and {"b64": ...} make a bytes_list, integers and
+// booleans an int64_list, numbers with a fraction or exponent a float_list; mixing kinds in one feature, nulls,
+// nested lists and an empty "examples" are 400s naming the feature or key. Each example becomes a serialized
+// tf.Example (tf/example.h), with the context's features applied as TF Serving applies them.
+struct ExamplesRequest {
+  std::string signature_name;           // "" = the default signature
+  std::vector<std::string> serialized;  // one tf.Example per example, context applied
+};
+StatusOr<ExamplesRequest> ParseExamplesRequest(std::string_view body);
+
+// Checks that `sig` is a classify ("tensorflow/serving/classify") or regress signature taking one DT_STRING input
+// "inputs", as TF Serving does (its error texts), and that it has the outputs the method reads.
+Status CheckExamplesSignature(const tf::SignatureDef& sig, std::string_view name, bool classify);
+
+// {"results": [[[label, score], ...], ...]}: one list per example. `classes` ([n, k] DT_STRING) and `scores`
+// ([n, k] float) may each be null (not in the signature): labels are then "" and scores 0, as in TF Serving.
+StatusOr<std::string> WriteClassifyResponse(const tf::Tensor* classes, const tf::Tensor* scores, int64_t n);
+// {"results": [v, ...]}: `outputs` is [n] or [n, 1] float.
+StatusOr<std::string> WriteRegressResponse(const tf::Tensor& outputs, int64_t n);
+
 // GET /v1/models/<m>[/versions/<v>]: {"model_version_status": [{"version": v, "state": "AVAILABLE", ...}]}.
 std::string StatusJson(std::string_view version);
 
