@@ -191,6 +191,7 @@ def tree_engine_models(out):
       xgb_reg_d8.json       reg:squarederror, 100 rounds, depth 8
       lgb_<same>.txt        each XGBoost model's trees written as a LightGBM text model (xgb_to_lightgbm)
       skl_rf.joblib         RandomForestClassifier, 100 trees, max_depth 8
+      skl_rf_full.joblib    RandomForestClassifier, 50 trees, unlimited depth (KServe's usual, deep sparse trees)
       skl_et_reg.joblib     ExtraTreesRegressor, 100 trees, max_depth 8
       skl_gbr.joblib        GradientBoostingRegressor, 100 trees, depth 3
       skl_gbc3.joblib       GradientBoostingClassifier, 3 classes, 20 rounds, depth 3
@@ -224,6 +225,7 @@ def tree_engine_models(out):
         xgb_to_lightgbm(model_json, json.loads(bst.save_config()), objective, nf,
                         os.path.join(out, "lgb_%s.txt" % name))
     skl = [("skl_rf", RandomForestClassifier(n_estimators=100, max_depth=8, random_state=4), xb, yb),
+           ("skl_rf_full", RandomForestClassifier(n_estimators=50, random_state=8), xb, yb),
            ("skl_et_reg", ExtraTreesRegressor(n_estimators=100, max_depth=8, random_state=5), xr, yr),
            ("skl_gbr", GradientBoostingRegressor(n_estimators=100, max_depth=3, random_state=6), xr, yr),
            ("skl_gbc3", GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=7), xm, ym)]
@@ -315,6 +317,7 @@ def tree_engine_models(out):
       xgb_reg_d8.json       reg:squarederror, 100 rounds, depth 8
       lgb_<same>.txt        each XGBoost model's trees written as a LightGBM text model (xgb_to_lightgbm)
       skl_rf.joblib         RandomForestClassifier, 100 trees, max_depth 8
+      skl_rf_full.joblib    RandomForestClassifier, 50 trees, unlimited depth (KServe's usual, deep sparse trees)
       skl_et_reg.joblib     ExtraTreesRegressor, 100 trees, max_depth 8
       skl_gbr.joblib        GradientBoostingRegressor, 100 trees, depth 3
       skl_gbc3.joblib       GradientBoostingClassifier, 3 classes, 20 rounds, depth 3
@@ -348,6 +351,7 @@ def tree_engine_models(out):
         xgb_to_lightgbm(model_json, json.loads(bst.save_config()), objective, nf,
                         os.path.join(out, "lgb_%s.txt" % name))
     skl = [("skl_rf", RandomForestClassifier(n_estimators=100, max_depth=8, random_state=4), xb, yb),
+           ("skl_rf_full", RandomForestClassifier(n_estimators=50, random_state=8), xb, yb),
            ("skl_et_reg", ExtraTreesRegressor(n_estimators=100, max_depth=8, random_state=5), xr, yr),
            ("skl_gbr", GradientBoostingRegressor(n_estimators=100, max_depth=3, random_state=6), xr, yr),
            ("skl_gbc3", GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=7), xm, ym)]
