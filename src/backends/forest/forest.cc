@@ -202,20 +202,19 @@ void Forest::FastTreeRows(const F* fb, size_t t, const T* x, size_t begin, size_
   size_t r = begin;
   for (; r + kLanes <= end; r += kLanes) {
     int32_t idx[kLanes];
-    const T* row[kLanes];
-    for (size_t k = 0; k < kLanes; ++k) {
-      idx[k] = root;
-      row[k] = x + (r + k) * f_count;
-    }
+    for (size_t k = 0; k < kLanes; ++k) idx[k] = root;
+    const T* rows = x + r * f_count;  // lane k's row is rows + k * f_count (an add per lane, not a load)
     if (depth <= kFixedDepth) {
       for (int32_t d = 0; d < depth; ++d) {
-        for (size_t k = 0; k < kLanes; ++k) idx[k] = Step<kNan>(fb, idx[k], row[k]);
+        const T* row = rows;
+        for (size_t k = 0; k < kLanes; ++k, row += f_count) idx[k] = Step<kNan>(fb, idx[k], row);
       }
     } else {
       for (int32_t d = 0; d < depth; ++d) {
         int32_t moved = 0;
-        for (size_t k = 0; k < kLanes; ++k) {
-          const int32_t next = Step<kNan>(fb, idx[k], row[k]);
+        const T* row = rows;
+        for (size_t k = 0; k < kLanes; ++k, row += f_count) {
+          const int32_t next = Step<kNan>(fb, idx[k], row);
           moved |= next ^ idx[k];
           idx[k] = next;
         }
@@ -249,14 +248,20 @@ void Forest::FastRowTrees(const F* fb, const T* row, double* o) const {
       idx[k] = roots_[t0 + k];
       depth = std::max(depth, depths_[t0 + k]);
     }
-    for (int32_t d = 0; d < depth; ++d) {
-      int32_t moved = 0;  // a leaf points to itself: no lane moved means every lane is at a leaf
-      for (size_t k = 0; k < lanes; ++k) {
-        const int32_t next = Step<kNan>(fb, idx[k], row);
-        moved |= next ^ idx[k];
-        idx[k] = next;
+    if (depth <= kFixedDepth) {
+      for (int32_t d = 0; d < depth; ++d) {
+        for (size_t k = 0; k < lanes; ++k) idx[k] = Step<kNan>(fb, idx[k], row);
       }
-      if (moved == 0) break;
+    } else {
+      for (int32_t d = 0; d < depth; ++d) {
+        int32_t moved = 0;  // a leaf points to itself: no lane moved means every lane is at a leaf
+        for (size_t k = 0; k < lanes; ++k) {
+          const int32_t next = Step<kNan>(fb, idx[k], row);
+          moved |= next ^ idx[k];
+          idx[k] = next;
+        }
+        if (moved == 0) break;
+      }
     }
     for (size_t k = 0; k < lanes; ++k) AddLeaf<Acc>(o + groups_[t0 + k], values[idx[k]]);
   }
