@@ -223,12 +223,12 @@ void Forest::FastTreeRows(const F* fb, size_t t, const T* x, size_t begin, size_
     }
     for (size_t k = 0; k < kLanes; ++k) AddLeaf<Acc>(out + (r + k) * g_count + g, values[idx[k]]);
   }
-  for (; r < end; ++r) {  // the rows left over, one at a time, stopping at the leaf
+  for (; r < end; ++r) {  // the rows left over, one at a time (full depth: no data-dependent exit)
     const T* row = x + r * f_count;
     int32_t i = root;
     for (int32_t d = 0; d < depth; ++d) {
       const int32_t next = Step<kNan>(fb, i, row);
-      if (next == i) break;
+      if (depth > kFixedDepth && next == i) break;
       i = next;
     }
     AddLeaf<Acc>(out + r * g_count + g, values[i]);
