@@ -194,11 +194,12 @@ inline bool AnyNan(const T* x, size_t count) {
 // Rows [begin, end) down fast tree `t`, kLanes rows in lockstep; each row's leaf value is added to its
 // margin of the tree's group.
 template <bool kNan, typename Acc, typename T, typename F>
-void Forest::FastTreeRows(const F* fb, size_t t, const T* x, size_t begin, size_t end, double* out) const {
+void Forest::FastTreeRows(const F* fb, size_t t, const T* x, size_t begin, size_t end, Acc* acc) const {
   const size_t f_count = static_cast<size_t>(num_features_), g_count = static_cast<size_t>(num_groups_);
   const size_t g = static_cast<size_t>(groups_[t]);
   const int32_t root = roots_[t], depth = depths_[t];
-  const double* values = fast_values_.data();
+  const Acc* values = LeafValues<Acc>();
+  Acc* out = acc + g;  // row r's sum for the tree's group is out[(r - begin) * g_count]
   size_t r = begin;
   for (; r + kLanes <= end; r += kLanes) {
     int32_t idx[kLanes];
@@ -221,7 +222,7 @@ void Forest::FastTreeRows(const F* fb, size_t t, const T* x, size_t begin, size_
         if (moved == 0) break;
       }
     }
-    for (size_t k = 0; k < kLanes; ++k) AddLeaf<Acc>(out + (r + k) * g_count + g, values[idx[k]]);
+    for (size_t k = 0; k < kLanes; ++k) out[(r - begin + k) * g_count] += values[idx[k]];
   }
   for (; r < end; ++r) {  // the rows left over, one at a time (full depth: no data-dependent exit)
     const T* row = x + r * f_count;
@@ -231,7 +232,7 @@ void Forest::FastTreeRows(const F* fb, size_t t, const T* x, size_t begin, size_
       if (depth > kFixedDepth && next == i) break;
       i = next;
     }
-    AddLeaf<Acc>(out + r * g_count + g, values[i]);
+    out[(r - begin) * g_count] += values[i];
   }
 }
 
@@ -291,12 +292,24 @@ void Forest::FastMargins(const std::vector<FastNode<F>>& fast, const T* x, size_
   } else {
     // Blocks of rows, tree by tree: a tree stays in cache for the block, the block's rows for all trees.
     // Blocks without NaN (the usual case) take the step without the missing-value test.
+    // Sums in Acc: XGBoost's float sums stay in a float block (no double round trip per leaf).
+    std::vector<Acc> block(std::is_same_v<Acc, double> ? 0 : kBlock * g_count);
     for (size_t begin = 0; begin < n; begin += kBlock) {
       const size_t end = std::min(n, begin + kBlock);
       const bool nan = AnyNan(x + begin * f_count, (end - begin) * f_count);
+      Acc* acc;
+      if constexpr (std::is_same_v<Acc, double>) {
+        acc = out + begin * g_count;
+      } else {
+        acc = block.data();
+        for (size_t i = 0; i < (end - begin) * g_count; ++i) acc[i] = static_cast<Acc>(out[begin * g_count + i]);
+      }
       for (size_t t = 0; t < trees; ++t) {
-        if (nan) FastTreeRows<true, Acc>(fb, t, x, begin, end, out);
-        else FastTreeRows<false, Acc>(fb, t, x, begin, end, out);
+        if (nan) FastTreeRows<true, Acc>(fb, t, x, begin, end, acc);
+        else FastTreeRows<false, Acc>(fb, t, x, begin, end, acc);
+      }
+      if constexpr (!std::is_same_v<Acc, double>) {
+        for (size_t i = 0; i < (end - begin) * g_count; ++i) out[begin * g_count + i] = static_cast<double>(acc[i]);
       }
     }
   }
@@ -314,6 +327,7 @@ void Forest::BuildFastPath() {
   fast_f_.clear();
   fast_d_.clear();
   fast_values_.clear();
+  fast_values_f_.clear();
   depths_.clear();
   if (num_features_ <= 0) return;  // a leaf's step reads feature 0
   for (const Node& n : nodes_) {
@@ -364,6 +378,7 @@ void Forest::BuildFastPath() {
     }
     depths_.push_back(depth);
   }
+  fast_values_f_.assign(fast_values_.begin(), fast_values_.end());
   fast_ok_ = true;
   use_fast_ = true;
 }

@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "core/status.h"
@@ -192,7 +193,12 @@ class Forest {
   template <typename Acc, typename T, typename F>
   void FastMargins(const std::vector<FastNode<F>>& fast, const T* x, size_t n, double* out) const;
   template <bool kNan, typename Acc, typename T, typename F>
-  void FastTreeRows(const F* fb, size_t tree, const T* x, size_t begin, size_t end, double* out) const;
+  void FastTreeRows(const F* fb, size_t tree, const T* x, size_t begin, size_t end, Acc* acc) const;
+  template <typename Acc>
+  const Acc* LeafValues() const {
+    if constexpr (std::is_same_v<Acc, float>) return fast_values_f_.data();
+    else return fast_values_.data();
+  }
   template <bool kNan, typename Acc, typename T, typename F>
   void FastRowTrees(const F* fb, const T* row, double* out) const;
   void BuildFastPath();
@@ -224,6 +230,7 @@ class Forest {
   std::vector<FastNode<float>> fast_f_;   // for float inputs
   std::vector<FastNode<double>> fast_d_;  // for double inputs (kLessEqual forests only)
   std::vector<double> fast_values_;       // parallel to fast_f_: leaf values (0 at splits)
+  std::vector<float> fast_values_f_;      // the same rounded to float, for float sums
   std::vector<int32_t> depths_;           // [num_trees]: longest root-to-leaf path (splits)
 };
 
