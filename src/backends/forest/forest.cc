@@ -293,7 +293,7 @@ void Forest::FastMargins(const std::vector<FastNode<F>>& fast, const T* x, size_
     // Blocks of rows, tree by tree: a tree stays in cache for the block, the block's rows for all trees.
     // Blocks without NaN (the usual case) take the step without the missing-value test.
     // Sums in Acc: XGBoost's float sums stay in a float block (no double round trip per leaf).
-    std::vector<Acc> block(std::is_same_v<Acc, double> ? 0 : kBlock * g_count);
+    std::vector<Acc> block(std::is_same_v<Acc, double> ? 0 : std::min(n, kBlock) * g_count);  // at most half of `out`
     for (size_t begin = 0; begin < n; begin += kBlock) {
       const size_t end = std::min(n, begin + kBlock);
       const bool nan = AnyNan(x + begin * f_count, (end - begin) * f_count);
