@@ -369,7 +369,8 @@ TEST(forest, ConcurrentEvaluationMatchesSerial) {
 
 // The branch-free fast path must give bit-identical margins to the general walk, for both compare
 // modes, both input types, float and double accumulation, averaging, NaN inputs, values exactly on
-// (float-rounded) thresholds, few rows (tree lanes) and many rows (row lanes plus a remainder).
+// (float-rounded) thresholds, few rows (tree lanes) and many rows (row lanes plus a remainder), blocks
+// of rows with and without NaN, and trees deeper than the fixed-depth lockstep walk (a 24-split chain).
 TEST(forest, FastPathMatchesTheGeneralWalkExactly) {
   std::mt19937 gen(1234);
   std::uniform_real_distribution<double> unif(-4.0, 4.0);
@@ -405,13 +406,33 @@ TEST(forest, FastPathMatchesTheGeneralWalkExactly) {
       }
       ASSERT_TRUE(b.AddTree(tree).ok());
     }
+    {
+      // A chain: every split has a leaf on one side (alternating), 24 splits deep.
+      TreeSpec chain;
+      chain.group = trial % groups;
+      const int32_t splits = 24;
+      for (int32_t d = 0; d < splits; ++d) {
+        double th = unif(gen);
+        thresholds.push_back(th);
+        const int32_t next = 2 * d + 2, leaf = 2 * d + 1;  // the chain goes on at `next`
+        const bool leaf_left = d % 2 == 0;
+        chain.nodes.push_back(NodeSpec::Numerical(static_cast<int32_t>(gen() % features), th, leaf_left ? leaf : next,
+                                                  leaf_left ? next : leaf, gen() % 2 == 0, MissingRule::kNanIsMissing));
+        chain.nodes.push_back(NodeSpec::Leaf(unif(gen), leaf));
+      }
+      chain.nodes.push_back(NodeSpec::Leaf(unif(gen), 2 * splits));
+      ASSERT_TRUE(b.AddTree(chain).ok());
+    }
     auto f = b.Build();
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     ASSERT_TRUE(f->fast_path());
-    for (size_t rows : {size_t{1}, size_t{5}, size_t{70}}) {
+    for (size_t rows : {size_t{1}, size_t{5}, size_t{16}, size_t{17}, size_t{70}, size_t{130}}) {
       std::vector<float> xf;
+      // Every other pair of trials: NaN only in the rows from 64 on, so the first block of 64 rows has none.
+      const size_t nan_from = (trial / 2) % 2 ? 64 * static_cast<size_t>(features) : 0;
       for (size_t i = 0; i < rows * static_cast<size_t>(features); ++i) {
         int k = static_cast<int>(gen() % 5);
+        if (k == 0 && i < nan_from) k = 2;
         double v = k == 0 ? std::nan("") : k == 1 ? thresholds[gen() % thresholds.size()] : unif(gen);
         xf.push_back(static_cast<float>(v));
       }

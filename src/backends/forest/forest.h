@@ -17,6 +17,7 @@
 //   ForestBuilder is a plain single-threaded value.
 // - Layout: all trees' nodes live in one vector, each tree in depth-first pre-order (a split's left
 //   child follows it directly), children are absolute indices into that vector. A node is 24 bytes.
+//   The fast path keeps its own breadth-first copy (see FastNode).
 //   Evaluation walks blocks of rows tree by tree, so one tree stays in cache while it serves the block.
 // - Semantics (per node, so one engine fits each framework):
 //   * Numerical split, CompareMode per forest: kLessEqual (LightGBM, scikit-learn: double `x <= t`) or
@@ -42,6 +43,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "core/status.h"
@@ -174,20 +176,31 @@ class Forest {
  private:
   friend class ForestBuilder;
   // The fast path: forests whose splits are all numerical with NaN-is-missing (XGBoost, scikit-learn,
-  // most LightGBM models) are also stored as 16- or 24-byte nodes parallel to nodes_ (same indices)
-  // where a split sends x left when `x <= threshold` (float thresholds are pre-rounded so that this
-  // single compare reproduces the forest's CompareMode on float inputs), NaN to its default side, and
-  // a leaf points to itself. Every tree is then walked level by level with no data-dependent branch
-  // per node, several rows (or, for one row, several trees) in lockstep so that the walks overlap in
-  // the CPU; a lockstep group stops at the first level where none of its lanes moved. Measured on iris-sized XGBoost models in bench/tree_engine_bench.
+  // most LightGBM models) are also stored as 12- or 16-byte nodes (FastNode), each tree in the same index
+  // range as in nodes_ but laid out breadth first, so that a split's children are adjacent: a split sends
+  // x to `left` when `x <= threshold` (float thresholds are pre-rounded so that this single compare
+  // reproduces the forest's CompareMode on float inputs) or NaN goes to its default side, else to
+  // left + 1; a leaf has threshold +inf and points to itself. A step computes the child (left + !go_left)
+  // with no data-dependent branch. Several rows (or, for a few rows, several trees) are walked in
+  // lockstep so that their walks overlap in the CPU. Measured in bench/tree_engine_bench (docs/benchmarks.md,
+  // "Tree engine batch path").
   template <typename F>
   struct FastNode {
     F threshold;
     uint32_t feature_dl;  // feature, and bit 31 set when missing values go left
-    int32_t left, right;
+    int32_t left;         // the right child is left + 1
   };
-  template <typename T, typename F>
+  template <typename Acc, typename T, typename F>
   void FastMargins(const std::vector<FastNode<F>>& fast, const T* x, size_t n, double* out) const;
+  template <bool kNan, typename Acc, typename T, typename F>
+  void FastTreeRows(const F* fb, size_t tree, const T* x, size_t begin, size_t end, Acc* acc) const;
+  template <typename Acc>
+  const Acc* LeafValues() const {
+    if constexpr (std::is_same_v<Acc, float>) return fast_values_f_.data();
+    else return fast_values_.data();
+  }
+  template <bool kNan, typename Acc, typename T, typename F>
+  void FastRowTrees(const F* fb, const T* row, double* out) const;
   void BuildFastPath();
 
   template <CompareMode C>
@@ -216,8 +229,9 @@ class Forest {
   bool use_fast_ = false;
   std::vector<FastNode<float>> fast_f_;   // for float inputs
   std::vector<FastNode<double>> fast_d_;  // for double inputs (kLessEqual forests only)
+  std::vector<double> fast_values_;       // parallel to fast_f_: leaf values (0 at splits)
+  std::vector<float> fast_values_f_;      // the same rounded to float, for float sums
   std::vector<int32_t> depths_;           // [num_trees]: longest root-to-leaf path (splits)
-  std::vector<bool> bushy_;               // [num_trees]: walked in fixed-depth lockstep over rows
 };
 
 class ForestBuilder {
