@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/tensorflow/tfserving_grpc.h"
 #include "backends/tensorflow/tfserving_json.h"
 #include "core/logging.h"
 #include "tensor/tensor.h"
@@ -115,7 +116,8 @@ class TfServingRest final : public NativeRestApi {
 
 class TfBackend final : public Backend {
  public:
-  explicit TfBackend(std::unique_ptr<tf::TfModel> model) : model_(std::move(model)), rest_(model_.get()) {}
+  explicit TfBackend(std::unique_ptr<tf::TfModel> model)
+      : model_(std::move(model)), rest_(model_.get()), grpc_(model_.get()) {}
 
   ::inferd::Status Init(const std::string& dir) {
     metadata_.platform = "tensorflow_savedmodel";
@@ -163,6 +165,7 @@ class TfBackend final : public Backend {
   const ModelMetadata& metadata() const override { return metadata_; }
   bool warm_up_safe() const override { return has_default_ && !stateful_; }
   NativeRestApi* native_rest() const override { return &rest_; }
+  NativeGrpcApi* native_grpc() const override { return &grpc_; }
 
   ::inferd::Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
                            std::vector<Tensor>* outputs) override {
@@ -198,6 +201,7 @@ class TfBackend final : public Backend {
  private:
   std::unique_ptr<tf::TfModel> model_;
   mutable TfServingRest rest_;  // native_rest() hands out a mutable view: the API is thread-safe
+  mutable tfserving::GrpcApi grpc_;  // likewise (native_grpc())
   ModelMetadata metadata_;
   std::string signature_;
   std::vector<DType> input_dtypes_;  // parallel to metadata_.inputs
