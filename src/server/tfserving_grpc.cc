@@ -1,8 +1,6 @@
 #include "server/tfserving_grpc.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <exception>
@@ -16,57 +14,8 @@ namespace inferd {
 
 namespace {
 
-using google::protobuf::io::CodedInputStream;
-using WFL = google::protobuf::internal::WireFormatLite;
-
 constexpr std::string_view kPredictionService = "/tensorflow.serving.PredictionService/";
 constexpr std::string_view kModelService = "/tensorflow.serving.ModelService/";
-
-Status NotProtobuf() { return InvalidArgument("the request is not a valid protobuf message"); }
-
-// The length-delimited field's bytes at the stream's position (its tag already read).
-bool ReadBytes(CodedInputStream* in, std::string* out) {
-  uint32_t len = 0;
-  return in->ReadVarint32(&len) && in->ReadString(out, static_cast<int>(len));
-}
-
-// ModelSpec's routing fields, merged into *spec (a repeated embedded message merges, as protobuf parses it).
-bool ReadSpec(std::string_view bytes, TfsModelSpec* spec) {
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
-  spec->present = true;
-  while (uint32_t tag = in.ReadTag()) {
-    const int field = WFL::GetTagFieldNumber(tag);
-    const bool delimited = WFL::GetTagWireType(tag) == WFL::WIRETYPE_LENGTH_DELIMITED;
-    if (field == 1 && delimited) {
-      if (!ReadBytes(&in, &spec->name)) return false;
-    } else if (field == 4 && delimited) {
-      std::string label;
-      if (!ReadBytes(&in, &label)) return false;
-      spec->label = std::move(label);
-      spec->version.reset();  // a oneof: the last one set wins
-    } else if (field == 2 && delimited) {  // google.protobuf.Int64Value {int64 value = 1}
-      std::string wrapper;
-      if (!ReadBytes(&in, &wrapper)) return false;
-      CodedInputStream w(reinterpret_cast<const uint8_t*>(wrapper.data()), static_cast<int>(wrapper.size()));
-      int64_t v = spec->version.value_or(0);
-      while (uint32_t t = w.ReadTag()) {
-        if (t == WFL::MakeTag(1, WFL::WIRETYPE_VARINT)) {
-          uint64_t raw = 0;
-          if (!w.ReadVarint64(&raw)) return false;
-          v = static_cast<int64_t>(raw);
-        } else if (!WFL::SkipField(&w, t)) {
-          return false;
-        }
-      }
-      if (!w.ConsumedEntireMessage()) return false;
-      spec->version = v;
-      spec->label.reset();
-    } else if (!WFL::SkipField(&in, tag)) {
-      return false;
-    }
-  }
-  return in.ConsumedEntireMessage();
-}
 
 std::string SpecString(const TfsModelSpec& spec) {
   if (spec.version) return "Specific(" + spec.name + ", " + std::to_string(*spec.version) + ")";
@@ -88,6 +37,11 @@ class Reactor final : public grpc::ServerGenericBidiReactor {
  public:
   Reactor(TfServingGrpcService* service, grpc::GenericCallbackServerContext* ctx, std::atomic<int64_t>* active)
       : service_(service), method_(ctx->method()), active_(active) {
+    // The client's deadline on the steady clock (none: gRPC's infinite future; a day away counts as none).
+    const auto left = ctx->deadline() - std::chrono::system_clock::now();
+    if (left < std::chrono::hours(24)) {
+      deadline_ns_ = NowNs() + std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
+    }
     StartRead(&request_);
   }
 
@@ -98,7 +52,7 @@ class Reactor final : public grpc::ServerGenericBidiReactor {
     }
     StatusOr<std::string> answer = Internal("unexpected exception");
     try {
-      answer = service_->Handle(method_, Flatten(request_));
+      answer = service_->Handle(method_, Flatten(request_), deadline_ns_);
     } catch (const std::exception& e) {
       LOG_ERROR("gRPC {}: unexpected exception: {}", method_, e.what());
       answer = Internal(method_ + ": " + e.what());
@@ -122,6 +76,7 @@ class Reactor final : public grpc::ServerGenericBidiReactor {
   TfServingGrpcService* service_;
   std::string method_;
   std::atomic<int64_t>* active_;
+  int64_t deadline_ns_ = 0;
   grpc::ByteBuffer request_, response_;
 };
 
@@ -133,39 +88,6 @@ class Refused final : public grpc::ServerGenericBidiReactor {
 };
 
 }  // namespace
-
-StatusOr<TfsModelSpec> ReadTfsModelSpec(std::string_view request, bool in_first_task) {
-  TfsModelSpec spec;
-  if (request.size() > static_cast<size_t>(INT_MAX)) return NotProtobuf();
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(request.data()), static_cast<int>(request.size()));
-  bool first_task_seen = false;
-  while (uint32_t tag = in.ReadTag()) {
-    if (tag != WFL::MakeTag(1, WFL::WIRETYPE_LENGTH_DELIMITED)) {
-      if (!WFL::SkipField(&in, tag)) return NotProtobuf();
-      continue;
-    }
-    std::string bytes;
-    if (!ReadBytes(&in, &bytes)) return NotProtobuf();
-    if (!in_first_task) {
-      if (!ReadSpec(bytes, &spec)) return NotProtobuf();
-      continue;
-    }
-    if (first_task_seen) continue;  // MultiInference: the first task's model (each task names the same one)
-    first_task_seen = true;
-    CodedInputStream task(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
-    while (uint32_t t = task.ReadTag()) {
-      std::string inner;
-      if (t == WFL::MakeTag(1, WFL::WIRETYPE_LENGTH_DELIMITED)) {
-        if (!ReadBytes(&task, &inner) || !ReadSpec(inner, &spec)) return NotProtobuf();
-      } else if (!WFL::SkipField(&task, t)) {
-        return NotProtobuf();
-      }
-    }
-    if (!task.ConsumedEntireMessage()) return NotProtobuf();
-  }
-  if (!in.ConsumedEntireMessage()) return NotProtobuf();
-  return spec;
-}
 
 grpc::ServerGenericBidiReactor* TfServingGrpcService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
   active_calls_->fetch_add(1);
@@ -196,7 +118,8 @@ StatusOr<std::shared_ptr<Model>> TfServingGrpcService::FindModel(std::string_vie
   return NotFound("Servable not found for request: " + SpecString(spec));
 }
 
-StatusOr<std::string> TfServingGrpcService::Handle(std::string_view method, std::string_view request) {
+StatusOr<std::string> TfServingGrpcService::Handle(std::string_view method, std::string_view request,
+                                                   int64_t deadline_ns) {
   std::string_view rpc;
   if (method.starts_with(kPredictionService)) {
     rpc = method.substr(kPredictionService.size());
@@ -233,7 +156,7 @@ StatusOr<std::string> TfServingGrpcService::Handle(std::string_view method, std:
     return Unimplemented("model '" + m.name() + "' (platform " + m.metadata().platform +
                          ") does not serve TF Serving's gRPC API; call inference.GRPCInferenceService (V2) instead");
   }
-  const NativeGrpcCall call{rpc, request, m.name(), m.version()};
+  const NativeGrpcCall call{rpc, request, m.name(), m.version(), deadline_ns};
   if (!predict) return api->Call(call);
   Model::PendingGuard pending = m.CountPending();
   StatusOr<std::string> out = api->Call(call);

@@ -19,6 +19,8 @@
 //   version_label INVALID_ARGUMENT "Unrecognized servable version label: l" (inferd serves one version, with no
 //   labels); a model whose backend does not speak TF Serving's API UNIMPLEMENTED naming the model. Backend errors
 //   keep their codes (grpc_server.h ToGrpcStatus).
+// - The client's gRPC deadline bounds the model's run (NativeGrpcCall::deadline_ns), as TF Serving passes it to
+//   the session: past it the run stops between kernels with DEADLINE_EXCEEDED.
 // - Predict runs as the model's work (counted in Model::pending(), recorded in the metrics like V2 inference);
 //   draining refuses it (UNAVAILABLE); a model the memory budget evicted is loaded again for it, bounded as for
 //   V2 (--reload_timeout, --max_reload_waiters).
@@ -28,7 +30,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,21 +39,9 @@
 #include "model/repository.h"
 #include "server/metrics.h"
 #include "server/server_state.h"
+#include "server/tfs_model_spec.h"
 
 namespace inferd {
-
-// The routing fields of a TF Serving request's ModelSpec.
-struct TfsModelSpec {
-  bool present = false;               // the request has a model_spec
-  std::string name;
-  std::optional<int64_t> version;     // model_spec.version (Int64Value)
-  std::optional<std::string> label;   // model_spec.version_label
-};
-
-// Reads field 1 (model_spec) of a serialized request; with `in_first_task` (MultiInferenceRequest) the ModelSpec
-// of its first task (field 1, then its field 1). Other fields are skipped unread. InvalidArgument when the bytes
-// are not a protobuf message. Pure; any thread.
-StatusOr<TfsModelSpec> ReadTfsModelSpec(std::string_view request, bool in_first_task);
 
 class TfServingGrpcService final : public grpc::CallbackGenericService {
  public:
@@ -63,8 +52,9 @@ class TfServingGrpcService final : public grpc::CallbackGenericService {
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
-  // One call: `method` is the full path ("/tensorflow.serving.PredictionService/Predict"), `request` the message.
-  StatusOr<std::string> Handle(std::string_view method, std::string_view request);
+  // One call: `method` is the full path ("/tensorflow.serving.PredictionService/Predict"), `request` the message,
+  // `deadline_ns` the client's deadline as NowNs() (0 = none), which the model's run honours (TF Serving does).
+  StatusOr<std::string> Handle(std::string_view method, std::string_view request, int64_t deadline_ns = 0);
 
  private:
   StatusOr<std::shared_ptr<Model>> FindModel(std::string_view rpc, const TfsModelSpec& spec);
