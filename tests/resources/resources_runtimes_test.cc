@@ -143,9 +143,17 @@ TEST(BuiltinRuntimes, AutoSelectEachFormat) {
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(none.status().message().rfind("NoSupportingRuntime: ", 0), 0u);
-  // Nobody speaks grpc-v1 (TF Serving's gRPC API included); tensorflow 1 and 2 are built in (TF Serving's REST).
-  EXPECT_EQ(SelectRuntime(Model("sklearn", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(SelectRuntime(Model("tensorflow", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
+  // grpc-v1 is TF Serving's gRPC API: kserve-tensorflow-serving speaks it (server/tfserving_grpc.h), no other
+  // built-in does; tensorflow 1 and 2 are built in.
+  for (const char* format : {"sklearn", "xgboost", "onnx", "pytorch", "triton"}) {
+    EXPECT_EQ(SelectRuntime(Model(format, "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound)
+        << format;
+  }
+  for (const char* version : {"", "1", "2"}) {
+    auto tf = SelectRuntime(Model("tensorflow", version, "grpc-v1"), {}, builtins);
+    ASSERT_TRUE(tf.ok()) << version << ": " << tf.status().message();
+    EXPECT_EQ(tf->name, "kserve-tensorflow-serving");
+  }
   for (const char* version : {"", "1", "2"}) {
     auto tf = SelectRuntime(Model("tensorflow", version), {}, builtins);
     ASSERT_TRUE(tf.ok()) << version << ": " << tf.status().message();
