@@ -16,6 +16,7 @@
 // - `dialect()` names the API ("tfserving"), for logs and docs.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,7 @@ struct NativeGrpcCall {
   std::string_view request;  // the serialized request message, as received
   std::string_view model;    // the model's name (as the request named it)
   std::string_view version;  // the served version ("1" when the model has no version directories)
+  int64_t deadline_ns = 0;   // the client's gRPC deadline as NowNs() (core/clock.h); 0 = none
 };
 
 class NativeGrpcApi {

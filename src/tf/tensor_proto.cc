@@ -41,6 +41,11 @@ StatusOr<Tensor> FromContent(DType dt, Shape shape, int64_t n, std::string_view 
   if (dt != DType::kString) {
     if (content.size() != static_cast<uint64_t>(n) * DTypeSize(dt)) return InvalidArgument(what + " does not match");
     ASSIGN_OR_RETURN(Tensor t, Tensor::Make(dt, std::move(shape)));
+    if (dt == DType::kBool) {  // one byte each; any non-zero byte is true (a bool holding 2 would be UB to read)
+      bool* d = t.data<bool>();
+      for (size_t i = 0; i < content.size(); ++i) d[i] = content[i] != 0;
+      return t;
+    }
     std::memcpy(t.raw(), content.data(), content.size());
     return t;
   }

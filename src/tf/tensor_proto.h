@@ -4,7 +4,8 @@
 //
 // Contract:
 // - TensorFromProto follows TensorFlow's Tensor::FromProto: `tensor_content` holds the raw little-endian elements
-//   (DT_STRING: n varint lengths, then the bytes), and its length must match the shape exactly; otherwise the typed
+//   (DT_STRING: n varint lengths, then the bytes; DT_BOOL: any non-zero byte is true), and its length must match the
+//   shape exactly; otherwise the typed
 //   `*_val` field of the dtype is read: no values means zeros, fewer values than elements repeat the last one,
 //   more values are an error. The bytes that repetition creates are charged to `*expand_budget` (the call fails
 //   when they exceed it), so a few bytes on the wire cannot claim gigabytes; the rest is bounded by the message.

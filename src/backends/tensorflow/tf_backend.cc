@@ -97,7 +97,7 @@ class TfServingRest final : public NativeRestApi {
     std::vector<std::string> aliases;
     for (const auto& [alias, _] : sig->outputs) aliases.push_back(alias);
     std::vector<tf::Tensor> results;
-    RETURN_IF_ERROR(model_->Run(req.signature_name, req.inputs, aliases, &results));
+    RETURN_IF_ERROR(model_->Run(req.signature_name, req.inputs, aliases, &results, call.deadline_ns));
     ASSIGN_OR_RETURN(std::string body, tfserving::WritePredictResponse(req.row_format, aliases, results));
     return PassThroughAnswer{std::move(body), {}, 200};
   }

@@ -147,7 +147,7 @@ StatusOr<std::string> GrpcApi::Predict(const NativeGrpcCall& call) {
   RETURN_IF_ERROR(ReadInputs(req, *sig, &feeds));
   ASSIGN_OR_RETURN(std::vector<std::string> aliases, OutputAliases(req, *sig));
   std::vector<tf::Tensor> results;
-  RETURN_IF_ERROR(model_->Run(signature, feeds, aliases, &results));
+  RETURN_IF_ERROR(model_->Run(signature, feeds, aliases, &results, call.deadline_ns));
   if (results.size() != aliases.size()) return Internal("the executor returned a wrong number of outputs");
   tfs::PredictResponse resp;
   SetSpec(call, signature, resp.mutable_model_spec());
