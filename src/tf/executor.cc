@@ -22,6 +22,12 @@
 #include "tf/executor_internal.h"
 
 namespace inferd::tf {
+
+Status CheckDeadline(const RunContext& ctx, const NodeDef& node) {
+  if (ctx.deadline_ns == 0 || NowNs() <= ctx.deadline_ns) return Status::Ok();
+  return DeadlineExceeded("the run's deadline passed before " + node.op + " '" + node.name + "' (timeout)");
+}
+
 namespace {
 
 using internal::FunctionLibrary;
@@ -182,11 +188,6 @@ void PlanExecutable::ReturnFrame(std::unique_ptr<Frame> f) const {
   f->out.clear();
   MutexLock lock(frames_mu_);
   if (idle_frames_.size() < kMaxIdleFrames) idle_frames_.push_back(std::move(f));
-}
-
-Status CheckDeadline(const RunContext& ctx, const NodeDef& node) {
-  if (ctx.deadline_ns == 0 || NowNs() <= ctx.deadline_ns) return Status::Ok();
-  return DeadlineExceeded("the run's deadline passed before " + node.op + " '" + node.name + "' (timeout)");
 }
 
 Status PlanExecutable::RunSteps(Frame& f, RunContext& ctx) const {

@@ -8,7 +8,6 @@
 
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <tuple>
@@ -292,10 +291,8 @@ TEST_F(TensorflowGrpc, V2GrpcOnTheSamePort) {
   grpc::Status st = v2->ModelInfer(&ctx, req, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.outputs_size(), 1);
-  ASSERT_EQ(resp.raw_output_contents_size(), 1);
-  float ys[2];
-  ASSERT_EQ(resp.raw_output_contents(0).size(), sizeof ys);
-  std::memcpy(ys, resp.raw_output_contents(0).data(), sizeof ys);
+  const auto& ys = resp.outputs(0).contents().fp32_contents();  // typed in, typed out
+  ASSERT_EQ(ys.size(), 2);
   EXPECT_FLOAT_EQ(ys[0], 2.5f);
   EXPECT_FLOAT_EQ(ys[1], 3.5f);
   // An unknown service is UNIMPLEMENTED naming the method.
