@@ -109,7 +109,10 @@ TEST(BuiltinRuntimes, AreValidClusterServingRuntimes) {
     EXPECT_EQ(ct["command"], Json::parse(R"(["inferd", "model-server"])"));
     if (names.back() == "kserve-tritonserver") continue;
     EXPECT_EQ(ct["args"][0], Json("--model_name={{.Name}}"));
-    EXPECT_EQ(rt["spec"]["protocolVersions"], Json::parse(R"(["v1", "v2", "grpc-v2"])"));
+    // kserve-tensorflow-serving also serves TF Serving's gRPC API (grpc-v1), as KServe's runtime of that name.
+    EXPECT_EQ(rt["spec"]["protocolVersions"], names.back() == "kserve-tensorflow-serving"
+                                                  ? Json::parse(R"(["v1", "v2", "grpc-v1", "grpc-v2"])")
+                                                  : Json::parse(R"(["v1", "v2", "grpc-v2"])"));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"kserve-sklearnserver", "kserve-xgbserver", "kserve-lgbserver",
                                              "kserve-torchserve", "kserve-onnxserver", "kserve-pythonserver",
