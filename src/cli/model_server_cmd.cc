@@ -142,6 +142,10 @@ void AddServerFlags(CLI::App* cmd, ModelServerFlags* f) {
       ->capture_default_str();
   cmd->add_option("--instances", b.instances, "Server-side batching: threads executing batches per model")
       ->capture_default_str();
+  cmd->add_option("--rest_api_timeout_in_ms", s.rest_api_timeout_ms,
+                  "TF Serving's flag: milliseconds a REST :predict in TF Serving's API (TensorFlow models) may run "
+                  "before it stops with 504 (0 = no limit; gRPC calls use the client's deadline)")
+      ->capture_default_str();
   cmd->add_option("--log_level", f->log_level, "trace, debug, info, warn, error")->capture_default_str();
 }
 
@@ -257,6 +261,9 @@ void WarnIgnored(const CLI::App& cmd, const std::vector<std::pair<CLI::Option*, 
 // The ranges of the flags. Returns an error message or "".
 std::string Validate(const ModelServerConfig& cfg) {
   if (cfg.server.max_request_bytes == 0) return "--max_request_bytes must be positive";
+  if (cfg.server.rest_api_timeout_ms < 0 || cfg.server.rest_api_timeout_ms > int64_t{86400} * 1000) {
+    return "--rest_api_timeout_in_ms must be between 0 and 86400000 (1 day)";
+  }
   if (cfg.max_models < 1 || cfg.max_models > 65536) return "--max_models must be between 1 and 65536";
   if (cfg.max_reload_waiters < 1 || cfg.max_reload_waiters > 65536) {
     return "--max_reload_waiters must be between 1 and 65536";

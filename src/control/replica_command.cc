@@ -51,6 +51,62 @@ const CompatibleImage* FindCompatibleImage(std::string_view image) {
   return nullptr;
 }
 
+// TF Serving's server (KServe's kserve-tensorflow-serving: command /usr/bin/tensorflow_model_server in the
+// tensorflow/serving image) runs as `inferd model-server`, which serves the same APIs (TF Serving's REST and gRPC,
+// server/tfserving_grpc.h): its flags are mapped onto inferd's, and a flag without a counterpart is refused by name.
+bool IsTfModelServer(const std::vector<std::string>& command) {
+  if (command.empty()) return false;
+  const std::string& c = command.front();
+  return c == "tensorflow_model_server" || c.ends_with("/tensorflow_model_server");
+}
+
+struct TfServingFlag {
+  std::string_view name;    // tensorflow_model_server's
+  std::string_view inferd;  // inferd model-server's
+};
+constexpr std::array<TfServingFlag, 7> kTfServingFlags = {{{"--model_name", "--model_name"},
+                                                          {"--model_base_path", "--model_dir"},
+                                                          {"--port", "--grpc_port"},
+                                                          {"--rest_api_port", "--http_port"},
+                                                          {"--rest_api_num_threads", "--workers"},
+                                                          {"--tensorflow_intra_op_parallelism", "--intra_op_threads"},
+                                                          {"--rest_api_timeout_in_ms", "--rest_api_timeout_in_ms"}}};
+
+// `args` of tensorflow_model_server (the command's own after it, then the container's) as inferd model-server's.
+StatusOr<std::vector<std::string>> MapTfServingArgs(const std::vector<std::string>& command,
+                                                    const std::vector<std::string>& args, const std::string& where) {
+  std::vector<std::string> in(command.begin() + 1, command.end());
+  in.insert(in.end(), args.begin(), args.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    std::string a = in[i];
+    if (a.starts_with("-") && !a.starts_with("--")) a = "-" + a;  // TensorFlow's parser takes -flag too
+    const size_t eq = a.find('=');
+    const std::string name = a.substr(0, eq);
+    std::string value;
+    if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+    } else if (i + 1 < in.size() && !in[i + 1].starts_with("-")) {
+      value = in[++i];
+    }
+    auto it = std::find_if(kTfServingFlags.begin(), kTfServingFlags.end(),
+                           [&](const TfServingFlag& f) { return f.name == name; });
+    if (!a.starts_with("--") || it == kTfServingFlags.end()) {
+      std::string known;
+      for (const auto& f : kTfServingFlags) known += (known.empty() ? "" : ", ") + std::string(f.name);
+      return InvalidArgument(where + ": tensorflow_model_server argument '" + in[i] + "' has no counterpart in inferd "
+                             "model-server, which serves this container (flags it maps: " + known + ")");
+    }
+    if (value.empty()) return InvalidArgument(where + ": tensorflow_model_server flag " + name + " needs a value");
+    if (name == "--rest_api_port" && value == "0") {
+      return InvalidArgument(where + ": tensorflow_model_server flag --rest_api_port=0 turns REST off; inferd "
+                             "model-server always serves REST (KServe's V1 paths and its probes need it)");
+    }
+    out.push_back(std::string(it->inferd) + "=" + value);
+  }
+  return out;
+}
+
 int FreeLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
@@ -581,6 +637,7 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   std::vector<std::string> command = container.command, args = container.args;
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& e : container.env) env.emplace_back(e.name, e.value);
+  const bool tf_serving = IsTfModelServer(command);
   if (command.empty()) {
     if (IsInferdImage(image)) {
       command = {"inferd"};
@@ -604,6 +661,10 @@ StatusOr<supervisor::ReplicaSpec> BuildReplicaSpec(const ReplicaCommandInput& in
   if (in.spec->containers.empty()) {
     for (const auto& a : in.spec->args) args.push_back(a);
     for (const auto& e : in.spec->env) env.emplace_back(e.name, e.value);
+  }
+  if (tf_serving) {
+    ASSIGN_OR_RETURN(args, MapTfServingArgs(command, args, where));
+    command = {"inferd", "model-server"};
   }
   if (component) {
     if (in.spec->art_type.empty()) AppendComponentFlags(in, args);

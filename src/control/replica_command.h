@@ -16,6 +16,13 @@
 //   `model-server ...`). An image the `images:` section of `inferd serve --config` maps (control/local_images.h)
 //   runs its local command instead, whatever the image (the user's mapping wins over the built-in ones); the
 //   container's args replace the mapping's, its workingDir and env win over the mapping's.
+//   TF Serving's server (a command whose program is `tensorflow_model_server`, as KServe's
+//   kserve-tensorflow-serving runs it in the tensorflow/serving image) runs as `inferd model-server`, which serves
+//   TF Serving's REST and gRPC APIs: its flags (the command's own, the container's args, then the component's) are
+//   mapped (--model_name, --model_base_path -> --model_dir, --port -> --grpc_port, --rest_api_port -> --http_port,
+//   --rest_api_timeout_in_ms, --rest_api_num_threads -> --workers, --tensorflow_intra_op_parallelism ->
+//   --intra_op_threads; `--f=v`, `--f v` and `-f` forms) and any other argument is an InvalidArgument naming it
+//   (the service is not Ready: RuntimeNotRunnable), as is --rest_api_port=0 (REST off).
 //   Any other container without `command` cannot run without Kubernetes:
 //   FailedPrecondition-like InvalidArgument whose message says so.
 // - Other commands get a free loopback port chosen here, substituted for the value of

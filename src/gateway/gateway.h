@@ -28,7 +28,9 @@
 //   ModelInferRequest / ModelMetadataRequest / ModelReadyRequest) in the namespace given by the
 //   `:authority` host when it matches `{isvc}.{ns}.{domain}`, else "default"; the component the `:authority`
 //   names when it names one of that service's, else the transformer when it has one. ServerLive/ServerReady
-//   answer locally unless the `:authority` names a service (see Health).
+//   answer locally unless the `:authority` names a service (see Health). TF Serving's gRPC API (KServe's
+//   grpc-v1: tensorflow.serving.PredictionService and ModelService) is routed the same way by its
+//   model_spec.name (MultiInference: its first task's); other services are UNIMPLEMENTED.
 // Balancing: among a revision's ready endpoints, the one with the fewest requests in flight (ties:
 //   round robin). Between revisions: by `percent` (weights summing to 100), or by tag host
 //   `{tag}-{isvc}-predictor.{ns}.{domain}` when the route has tags.

@@ -36,6 +36,9 @@ struct GrpcUpstream {
 namespace {
 
 constexpr std::string_view kServicePrefix = "/inference.GRPCInferenceService/";
+// TF Serving's gRPC API (KServe's grpc-v1 for the tensorflow runtime; the model server's server/tfserving_grpc.h).
+constexpr std::string_view kTfsPredictionPrefix = "/tensorflow.serving.PredictionService/";
+constexpr std::string_view kTfsModelPrefix = "/tensorflow.serving.ModelService/";
 
 // model_name of a request without copying it in the usual case (field 1 comes first and lies in the first
 // slice); otherwise the buffer is flattened once.
@@ -54,6 +57,19 @@ std::optional<std::string> ModelNameOf(const grpc::ByteBuffer& buffer) {
   return ReadField1String(flat);
 }
 
+// A TF Serving request's model name: model_spec (field 1) .name (its field 1); MultiInference's is in
+// tasks[0] (field 1) .model_spec (its field 1) .name. nullopt when the bytes do not parse that far.
+std::optional<std::string> TfServingModelNameOf(const grpc::ByteBuffer& buffer, bool multi_inference) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return std::nullopt;
+  std::string flat;
+  flat.reserve(buffer.Length());
+  for (const auto& s : slices) flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  std::optional<std::string> spec = ReadField1String(flat);
+  if (spec && multi_inference) spec = ReadField1String(*spec);
+  if (!spec) return std::nullopt;
+  return ReadField1String(*spec);
+}
 
 // Metadata that gRPC itself manages on each hop.
 bool Reserved(std::string_view key) {
@@ -192,15 +208,17 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
 
   void Dispatch() {
     const std::string& method = ctx_->method();
-    if (!method.starts_with(kServicePrefix)) {
+    const bool tfs = method.starts_with(kTfsPredictionPrefix) || method.starts_with(kTfsModelPrefix);
+    if (!method.starts_with(kServicePrefix) && !tfs) {
       return Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "gateway: only inference.GRPCInferenceService is proxied, not " + method));
+                                 "gateway: only inference.GRPCInferenceService and TF Serving's "
+                                 "tensorflow.serving.PredictionService/ModelService are proxied, not " + method));
     }
-    std::string_view rpc = std::string_view(method).substr(kServicePrefix.size());
+    std::string_view rpc = RpcName();
     // The gateway's own health, unless the :authority names a service: then that service's (proxied).
     std::string_view label, ns;
     bool cluster_host = false;
-    if ((rpc == "ServerLive" || rpc == "ServerReady") &&
+    if (!tfs && (rpc == "ServerLive" || rpc == "ServerReady") &&
         !SplitAnyServiceHost(ctx_->host(), p_->holder->Load()->domain, &label, &ns, &cluster_host)) {
       if (rpc == "ServerLive") {
         inference::ServerLiveResponse r;
@@ -214,10 +232,10 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     if (!Authorized()) {
       return Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "gateway: missing or invalid bearer token"));
     }
-    by_model_ = rpc == "ModelInfer" || rpc == "ModelReady" || rpc == "ModelMetadata" ||
+    by_model_ = tfs || rpc == "ModelInfer" || rpc == "ModelReady" || rpc == "ModelMetadata" ||
                 rpc == "RepositoryModelLoad" || rpc == "RepositoryModelUnload";
     if (by_model_) {
-      auto name = ModelNameOf(request_);
+      auto name = tfs ? TfServingModelNameOf(request_, rpc == "MultiInference") : ModelNameOf(request_);
       if (!name) {
         return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gateway: request message does not parse"));
       }
@@ -335,7 +353,11 @@ class ProxyReactor final : public grpc::ServerGenericBidiReactor {
     Finish(grpc::Status(code, message));
   }
 
-  std::string_view RpcName() const { return std::string_view(ctx_->method()).substr(kServicePrefix.size()); }
+  // The method's name within its service (after the last '/').
+  std::string_view RpcName() const {
+    std::string_view m = ctx_->method();
+    return m.substr(m.rfind('/') + 1);
+  }
 
   // ep_: a slot already taken.
   void StartUpstream() {

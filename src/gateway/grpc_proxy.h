@@ -1,7 +1,8 @@
 // gateway/grpc_proxy.h: the gateway's gRPC front (internal to the gateway module).
 //
 // A grpc::Server with a CallbackGenericService: every call arrives as raw bytes. For
-// inference.GRPCInferenceService methods the gateway reads only field 1 (model_name) of the request bytes,
+// inference.GRPCInferenceService methods the gateway reads only field 1 (model_name) of the request bytes (TF
+// Serving's tensorflow.serving methods: model_spec.name, field 1 of field 1),
 // routes like the HTTP side (namespace from the `:authority` host, else "default"; a tag host selects that
 // revision), and forwards the bytes with a generic stub on a channel cached per endpoint, relaying the
 // response bytes, status and metadata. ServerLive/ServerReady are answered locally. Its port is accepted by a

@@ -17,6 +17,8 @@
 //   Execute appends exactly one tensor per requested index, in that order.
 // - native_rest() (model/native_rest.h): a backend whose framework has its own REST dialect on KServe's V1 paths
 //   (TensorFlow: TF Serving's API) returns it; the V1 front end then uses it instead of KServe's V1 codec.
+// - native_grpc() (model/native_grpc.h): likewise for a framework's own gRPC API (TensorFlow: TF Serving's
+//   PredictionService and ModelService, KServe's `grpc-v1`), served beside the V2 gRPC service.
 // - Thread safety: when thread_safe() is true (the default) Execute may be called concurrently from
 //   any number of threads; otherwise the model layer serializes calls. Execute never throws: a failure
 //   is a Status (the model layer also catches stray exceptions and turns them into kInternal).
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/native_grpc.h"
 #include "model/native_rest.h"
 #include "tensor/infer_types.h"
 
@@ -90,6 +93,7 @@ class Backend {
 
   // The framework's own REST dialect on V1 paths, owned by the backend; null (the default) when it has none.
   virtual NativeRestApi* native_rest() const { return nullptr; }
+  virtual NativeGrpcApi* native_grpc() const { return nullptr; }
 };
 
 // For backends that hand input buffers to a framework as raw memory: re-checks that input `index`

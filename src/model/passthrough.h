@@ -4,6 +4,7 @@
 // Contract: plain data; a PassThroughCall's views are valid only during the call that receives it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,9 @@ struct PassThroughCall {
   std::string_view content_type;        // "" when absent
   std::string_view request_id;          // x-request-id ("" when absent)
   const HeaderList* headers = nullptr;  // every request header, or null when the server does not collect them
+  // NowNs() (core/clock.h) by which the model should give up with DeadlineExceeded (0 = none): TF Serving's
+  // --rest_api_timeout_in_ms (ServerOptions::rest_api_timeout_ms), honoured by backends whose runs can stop.
+  int64_t deadline_ns = 0;
 };
 
 struct PassThroughAnswer {

@@ -1,7 +1,8 @@
 // resources/builtin_runtimes.cc: inferd's built-in ClusterServingRuntimes.
 //
 // Every built-in runs `inferd model-server` (the one binary serves sklearn, xgboost, lightgbm, TorchScript,
-// ONNX, TensorFlow SavedModels and Python model classes) and speaks v1, v2 and grpc-v2; kserve-tritonserver serves the storageUri as
+// ONNX, TensorFlow SavedModels and Python model classes) and speaks v1, v2 and grpc-v2 (kserve-tensorflow-serving
+// grpc-v1 too: TF Serving's gRPC API); kserve-tritonserver serves the storageUri as
 // a Triton model repository (--model_repository) and, like KServe's, speaks v2 and grpc-v2 only. KServe's
 // runtime names are kept so that InferenceServices naming them with `runtime:` work unchanged.
 #include "resources/resources.h"
@@ -9,7 +10,7 @@
 namespace inferd::resources {
 namespace {
 
-enum class Serves { kModelDir, kPython, kRepository };
+enum class Serves { kModelDir, kPython, kRepository, kTensorflow };
 
 struct Builtin {
   const char* name;
@@ -31,6 +32,9 @@ Json MakeRuntime(const Builtin& b) {
   Json args;
   Json protocols = Json::array({"v1", "v2", "grpc-v2"});
   switch (b.serves) {
+    case Serves::kTensorflow:  // also TF Serving's gRPC API (server/tfserving_grpc.h), as KServe's runtime
+      protocols = Json::array({"v1", "v2", "grpc-v1", "grpc-v2"});
+      [[fallthrough]];
     case Serves::kModelDir:
       args = Json::array({"--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"});
       break;
@@ -73,10 +77,10 @@ std::vector<Json> BuiltinClusterServingRuntimes() {
       {"kserve-tritonserver", "Triton model repositories (a subdirectory per model: TorchScript, ONNX), V2 only",
        {{"triton", "2"}}, Serves::kRepository},
       // KServe's runs TF Serving (formats tensorflow 1 and 2); inferd runs SavedModels on its own executor and
-      // answers TF Serving's REST API on the V1 paths (backends/tensorflow/tf_backend.h). KServe's also lists
-      // grpc-v1 (TF Serving's gRPC PredictionService), which inferd does not serve: not listed here.
+      // answers TF Serving's REST API on the V1 paths and its gRPC API (grpc-v1: PredictionService, ModelService)
+      // beside V2 gRPC (backends/tensorflow/tf_backend.h).
       {"kserve-tensorflow-serving", "TensorFlow SavedModels (saved_model.pb, TF Serving's version directories)",
-       {{"tensorflow", "1"}, {"tensorflow", "2"}}},
+       {{"tensorflow", "1"}, {"tensorflow", "2"}}, Serves::kTensorflow},
   };
   std::vector<Json> out;
   try {

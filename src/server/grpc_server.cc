@@ -426,7 +426,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
 };
 
 GrpcServer::GrpcServer(ModelRepository* repo, Metrics* metrics, ServerState* state, const ServerOptions& options)
-    : repo_(repo), metrics_(metrics), state_(state), options_(options), service_(std::make_unique<Service>(this)) {}
+    : repo_(repo), metrics_(metrics), state_(state), options_(options), service_(std::make_unique<Service>(this)),
+      tfserving_(std::make_unique<TfServingGrpcService>(repo, metrics, state, options, &stopping_, &active_calls_)) {}
 
 GrpcServer::~GrpcServer() {
   if (server_ && !shut_down_) Shutdown(std::chrono::system_clock::now());
@@ -482,6 +483,7 @@ Status GrpcServer::Start() {
                              static_cast<int>(std::min<int64_t>(options_.limits.timeouts.keepalive_ms, INT_MAX)));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1024);
   builder.RegisterService(service_.get());
+  builder.RegisterCallbackGenericService(tfserving_.get());
   try {
     server_ = builder.BuildAndStart();
   } catch (const std::exception& e) {

@@ -1,7 +1,9 @@
 // server/grpc_server.h: the Open Inference Protocol (V2) gRPC front end of the model server.
 //
 // Contract:
-// - Serves inference.GRPCInferenceService (proto/inference.proto) with gRPC's callback API: handlers
+// - Serves inference.GRPCInferenceService (proto/inference.proto), and TF Serving's PredictionService and
+//   ModelService for models whose backend speaks them (server/tfserving_grpc.h, KServe's `grpc-v1`), with
+//   gRPC's callback API: handlers
 //   run inline on gRPC's own threads, with no hop to another pool (a tree model runs in microseconds;
 //   a hop would cost more than the model). Only RepositoryModelLoad, which may take seconds, runs on a
 //   separate thread that finishes the call when the load is done, and ModelInfer for a model with
@@ -29,6 +31,7 @@
 #include "net/handoff.h"
 #include "server/metrics.h"
 #include "server/server_state.h"
+#include "server/tfserving_grpc.h"
 
 namespace inferd {
 
@@ -65,6 +68,7 @@ class GrpcServer {
   ServerState* state_;
   ServerOptions options_;
   std::unique_ptr<Service> service_;
+  std::unique_ptr<TfServingGrpcService> tfserving_;  // every method service_ does not have
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<net::HandoffListener> listener_;  // accepts for server_ (declared after it: stops first)
   int port_ = 0;

@@ -416,8 +416,9 @@ RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string
 
 namespace {
 
-PassThroughCall PassThroughOf(const RestRequest& req) {
-  return PassThroughCall{req.body, req.content_type, req.request_id, req.headers.empty() ? nullptr : &req.headers};
+PassThroughCall PassThroughOf(const RestRequest& req, int64_t deadline_ns = 0) {
+  return PassThroughCall{req.body, req.content_type, req.request_id, req.headers.empty() ? nullptr : &req.headers,
+                         deadline_ns};
 }
 
 }  // namespace
@@ -466,7 +467,10 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
   if ((*m)->metadata().v1_passthrough || (*m)->backend().native_rest()) {
     Model& model = **m;
     InferTiming timing;
-    auto out = v1_passthroughs_.Predict(model, PassThroughOf(req), &timing);
+    // TF Serving's --rest_api_timeout_in_ms bounds the model's run (from the request's arrival here).
+    const int64_t timeout_ms = model.backend().native_rest() ? options_.rest_api_timeout_ms : 0;
+    auto out = v1_passthroughs_.Predict(model, PassThroughOf(req, timeout_ms > 0 ? t0 + timeout_ms * 1000000 : 0),
+                                        &timing);
     Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
     if (!st.ok()) return Error(st);
     RestResponse r = Json(std::move(out->body));

@@ -36,6 +36,9 @@ struct ServerOptions {
   // --reload_timeout: how long a request to a model the memory budget evicted waits for its reload
   // (model/repository.h WaitForReload) before 503/UNAVAILABLE.
   int reload_timeout_ms = 60000;
+  // TF Serving's --rest_api_timeout_in_ms: how long a model run for a REST :predict answered in a framework's own
+  // dialect (model/native_rest.h: TF Serving's) may take before it stops with 504 (0 = no limit).
+  int64_t rest_api_timeout_ms = 0;
   // Non-empty: the repository API's mutating verbs (load, unload; REST and gRPC) require
   // `Authorization: Bearer <token>`. Index, inference and health stay open.
   std::string repository_token;

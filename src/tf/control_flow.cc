@@ -266,6 +266,7 @@ Status FlowRun::Fire(Ready& r) {
     return InvalidArgument("the run executed more than 2^28 nodes (nested loops?); stopped at " + d.op + " '" +
                            d.name + "'");
   }
+  if (ctx_.deadline_ns != 0) RETURN_IF_ERROR(CheckDeadline(ctx_, d));
   std::vector<Tensor> out;
   int32_t tag = r.tag;
   int32_t dead = r.dead ? -2 : -1;

@@ -17,10 +17,17 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/clock.h"
 #include "core/mutex.h"
 #include "tf/executor_internal.h"
 
 namespace inferd::tf {
+
+Status CheckDeadline(const RunContext& ctx, const NodeDef& node) {
+  if (ctx.deadline_ns == 0 || NowNs() <= ctx.deadline_ns) return Status::Ok();
+  return DeadlineExceeded("the run's deadline passed before " + node.op + " '" + node.name + "' (timeout)");
+}
+
 namespace {
 
 using internal::FunctionLibrary;
@@ -185,6 +192,7 @@ void PlanExecutable::ReturnFrame(std::unique_ptr<Frame> f) const {
 
 Status PlanExecutable::RunSteps(Frame& f, RunContext& ctx) const {
   for (const Step& step : steps_) {
+    if (ctx.deadline_ns != 0) RETURN_IF_ERROR(CheckDeadline(ctx, nodes_[step.node]));
     for (uint32_t k = step.in_begin; k < step.in_end; ++k) {
       const In& i = ins_[k];
       if (i.src < 0) continue;  // a constant, already in place

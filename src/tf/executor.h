@@ -56,7 +56,13 @@ struct CompileOptions {
 struct RunContext {
   VariableStore* variables = nullptr;
   const CheckpointReader* checkpoint = nullptr;
+  // NowNs() (core/clock.h) past which the run stops before its next kernel with DeadlineExceeded naming the node
+  // (TensorFlow's RunOptions.timeout_in_ms; a kernel already running finishes first). 0: no deadline.
+  int64_t deadline_ns = 0;
 };
+
+// DeadlineExceeded naming `node` when `ctx` has a deadline that has passed.
+Status CheckDeadline(const RunContext& ctx, const NodeDef& node);
 
 class Executable {
  public:

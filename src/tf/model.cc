@@ -163,7 +163,7 @@ StatusOr<bool> TfModel::Stateful(std::string_view signature) {
 }
 
 Status TfModel::Run(std::string_view signature, const std::vector<std::pair<std::string, Tensor>>& inputs,
-                    const std::vector<std::string>& outputs, std::vector<Tensor>* results) {
+                    const std::vector<std::string>& outputs, std::vector<Tensor>* results, int64_t deadline_ns) {
   auto found = FindSignature(signature);
   if (!found.ok()) return found.status();
   const auto& [name, sig] = *found;
@@ -187,7 +187,7 @@ Status TfModel::Run(std::string_view signature, const std::vector<std::pair<std:
     if (value == nullptr) return InvalidArgument("signature '" + name + "' needs input '" + alias + "'");
     feeds.push_back(*value);
   }
-  RunContext ctx{&variables_, checkpoint_.get()};
+  RunContext ctx{&variables_, checkpoint_.get(), deadline_ns};
   results->clear();
   const Executable& exe = *(*entry)->exe;
   if (!exe.stateful()) return exe.Run(feeds, results, ctx);

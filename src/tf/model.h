@@ -65,8 +65,10 @@ class TfModel {
   // Run would (cached). Errors as Run's.
   StatusOr<bool> Stateful(std::string_view signature);
 
+  // `deadline_ns` (core/clock.h NowNs; 0 = none): the run stops with DeadlineExceeded before the first kernel that
+  // would start after it (RunContext::deadline_ns), as TensorFlow's RunOptions.timeout_in_ms.
   Status Run(std::string_view signature, const std::vector<std::pair<std::string, Tensor>>& inputs,
-             const std::vector<std::string>& outputs, std::vector<Tensor>* results);
+             const std::vector<std::string>& outputs, std::vector<Tensor>* results, int64_t deadline_ns = 0);
 
   // Variables held (restored or assigned so far); for tests and metadata.
   const VariableStore& variables() const { return variables_; }

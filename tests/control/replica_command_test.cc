@@ -284,6 +284,65 @@ TEST(ReplicaCommandTest, TritonAndMlserverImagesRunAsModelServer) {
   EXPECT_TRUE(Has(r->argv, "--model_format=sklearn"));
 }
 
+// KServe's kserve-tensorflow-serving runtime as config/runtimes/kserve-tensorflow-serving.yaml writes it (image
+// placeholder and all): tensorflow_model_server's flags become inferd model-server's.
+Json TfServingRuntime(Json args) {
+  return Runtime({{"name", "kserve-container"},
+                  {"image", "tensorflow-serving:replace"},
+                  {"command", {"/usr/bin/tensorflow_model_server"}},
+                  {"args", std::move(args)}});
+}
+
+TEST(ReplicaCommandTest, TfServingRuntimeRunsAsModelServerWithItsFlagsMapped) {
+  Json rt = TfServingRuntime({"--model_name={{.Name}}", "--port=9000", "--rest_api_port=8080",
+                              "--model_base_path=/mnt/models", "--rest_api_timeout_in_ms=60000"});
+  resources::ComponentSpec spec;
+  spec.format = "tensorflow";
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->argv[0], "/opt/inferd");
+  EXPECT_EQ(r->argv[1], "model-server");
+  EXPECT_TRUE(Has(r->argv, "--model_name=sklearn-iris"));
+  EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc"));
+  EXPECT_TRUE(Has(r->argv, "--rest_api_timeout_in_ms=60000"));
+  EXPECT_TRUE(Has(r->argv, "--http_port=0"));  // the supervisor's ports, as for every model server
+  EXPECT_TRUE(Has(r->argv, "--grpc_port=0"));
+  EXPECT_TRUE(r->ports_from_stdout);
+  for (const auto& a : r->argv) {
+    EXPECT_FALSE(a.starts_with("--port") || a.starts_with("--rest_api_port") || a.starts_with("--model_base_path"))
+        << a;
+  }
+  // Other spellings TensorFlow's flag parser takes, and the thread flags.
+  rt = TfServingRuntime({"-model_name", "m", "--model_base_path", "/mnt/models/v", "--rest_api_num_threads=4",
+                         "--tensorflow_intra_op_parallelism=2"});
+  r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(Has(r->argv, "--model_name=m"));
+  EXPECT_TRUE(Has(r->argv, "--model_dir=/cache/abc/v"));
+  EXPECT_TRUE(Has(r->argv, "--workers=4"));
+  EXPECT_TRUE(Has(r->argv, "--intra_op_threads=2"));
+}
+
+TEST(ReplicaCommandTest, TfServingFlagsWithoutACounterpartAreRefusedByName) {
+  resources::ComponentSpec spec;
+  spec.format = "tensorflow";
+  for (const char* bad : {"--enable_batching", "--model_config_file=/x/models.config", "--monitoring_config_file=m",
+                          "--file_system_poll_wait_seconds=1", "stray", "--rest_api_port=0", "--port"}) {
+    Json rt = TfServingRuntime({"--model_name={{.Name}}", "--model_base_path=/mnt/models", bad});
+    auto r = BuildReplicaSpec(Input(&spec, &rt));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    const std::string name = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status().message();
+  }
+  // The predictor's own args are tensorflow_model_server's too, and checked the same way.
+  Json rt = TfServingRuntime({"--model_name={{.Name}}"});
+  spec.args = {"--enable_model_warmup=true"};
+  auto r = BuildReplicaSpec(Input(&spec, &rt));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("--enable_model_warmup"), std::string::npos) << r.status().message();
+}
+
 TEST(ReplicaCommandTest, CustomCommandGetsAPortAndTemplates) {
   Json rt = Runtime({{"name", "kserve-container"},
                      {"image", "custom"},

@@ -420,6 +420,117 @@ spec:
         self.assertGreater(seen[2.5], seen[3.5], seen)
         self.assertEqual(self.serve.cli("delete", "isvc", "flower-sample")[0], 0)
 
+    def test_04c_kserve_tensorflow_runtime_yaml_and_grpc_v1(self):
+        # KServe's config/runtimes/kserve-tensorflow-serving.yaml as KServe ships it (TF Serving's image placeholder,
+        # /usr/bin/tensorflow_model_server and its flags): applied unchanged, it replaces the built-in of that name
+        # and runs as inferd model-server with the flags mapped (control/replica_command.h). An InferenceService
+        # asking for grpc-v1 (TF Serving's gRPC API) selects it and is Ready; TF Serving's stubs call it through the
+        # gateway's gRPC port, routed by model_spec.name.
+        runtime = """
+apiVersion: serving.kserve.io/v1alpha1
+kind: ClusterServingRuntime
+metadata:
+  name: kserve-tensorflow-serving
+  annotations:
+    serving.kserve.io/server-type: tensorflow-serving
+spec:
+  annotations:
+    prometheus.kserve.io/port: '8080'
+    prometheus.kserve.io/path: "/metrics"
+  supportedModelFormats:
+    - name: tensorflow
+      version: "1"
+      autoSelect: true
+      priority: 2
+    - name: tensorflow
+      version: "2"
+      autoSelect: true
+      priority: 2
+  protocolVersions:
+    - v1
+    - grpc-v1
+  containers:
+    - name: kserve-container
+      image: tensorflow-serving:replace
+      command: [/usr/bin/tensorflow_model_server]
+      args:
+        - --model_name={{.Name}}
+        - --port=9000
+        - --rest_api_port=8080
+        - --model_base_path=/mnt/models
+        - --rest_api_timeout_in_ms=60000
+      securityContext:
+        runAsUser: 1000    # User is not defined in the Dockerfile, so we need to set it here to run as non-root
+        allowPrivilegeEscalation: false
+        privileged: false
+        runAsNonRoot: true
+        capabilities:
+          drop:
+            - ALL
+      resources:
+        requests:
+          cpu: "1"
+          memory: 2Gi
+        limits:
+          cpu: "1"
+          memory: 2Gi
+"""
+        isvc = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: tf-grpc
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: tensorflow
+      protocolVersion: grpc-v1
+      storageUri: "file://%s"
+""" % os.path.join(g.SOURCE_DIR, "tests", "data", "tf", "saved_model_half_plus_two_cpu")
+        self.apply(runtime + "---" + isvc)
+        obj = self.serve.wait_ready("tf-grpc")
+        self.assertEqual(obj["status"]["inferd"]["runtime"], "kserve-tensorflow-serving")
+        import grpc
+        import tfserving_grpc_python_test as tfs
+        tmp = tempfile.mkdtemp(prefix="inferd_tfs_stubs_")
+        try:
+            if not tfs.apis:
+                tfs.generate_stubs(tmp)
+            with grpc.insecure_channel("127.0.0.1:%d" % self.serve.grpc_port) as ch:
+                stub = tfs.apis["service"].PredictionServiceStub(ch)
+                req = tfs.apis["predict"].PredictRequest()
+                req.model_spec.name = "tf-grpc"
+                req.inputs["x"].CopyFrom(tfs.float_tensor([3], [1.0, 2.0, 5.0]))
+                resp = stub.Predict(req, timeout=30)
+                self.assertEqual(list(resp.outputs["y"].float_val), [2.5, 3.0, 4.5])
+                self.assertEqual(resp.model_spec.version.value, 123)
+                status = tfs.apis["model_service"].ModelServiceStub(ch).GetModelStatus(
+                    tfs.apis["status"].GetModelStatusRequest(model_spec={"name": "tf-grpc"}), timeout=30)
+                self.assertEqual(status.model_version_status[0].state, tfs.apis["status"].ModelVersionStatus.AVAILABLE)
+                req.model_spec.name = "nope"
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    stub.Predict(req, timeout=30)
+                self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        # TF Serving's REST API on the same replica (the runtime's v1).
+        r = self.serve.gw("POST", "/v1/models/tf-grpc:predict", host="tf-grpc.default.example.com",
+                          json={"instances": [1.0]})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json(), {"predictions": [2.5]})
+        self.assertEqual(self.serve.cli("delete", "isvc", "tf-grpc")[0], 0)
+        # A tensorflow_model_server flag inferd has no counterpart for keeps the service from running, named.
+        self.apply(runtime.replace("name: kserve-tensorflow-serving", "name: tfs-batching").replace(
+            "--rest_api_timeout_in_ms=60000", "--enable_batching=true").replace(
+            "autoSelect: true", "autoSelect: false") + "---" +
+            isvc.replace("name: tf-grpc", "name: tf-batching").replace(
+                "      protocolVersion: grpc-v1", "      protocolVersion: grpc-v1\n      runtime: tfs-batching"))
+        obj = self.serve.wait("tf-batching", lambda o: "--enable_batching" in json.dumps(o.get("status", {})),
+                              what="a status naming --enable_batching")
+        self.assertFalse(is_ready(obj))
+        self.assertEqual(self.serve.cli("delete", "isvc", "tf-batching")[0], 0)
+
     # ---- failures ---------------------------------------------------------------------------------
     def test_05_model_that_fails_to_load(self):
         self.apply("""

@@ -109,7 +109,10 @@ TEST(BuiltinRuntimes, AreValidClusterServingRuntimes) {
     EXPECT_EQ(ct["command"], Json::parse(R"(["inferd", "model-server"])"));
     if (names.back() == "kserve-tritonserver") continue;
     EXPECT_EQ(ct["args"][0], Json("--model_name={{.Name}}"));
-    EXPECT_EQ(rt["spec"]["protocolVersions"], Json::parse(R"(["v1", "v2", "grpc-v2"])"));
+    // kserve-tensorflow-serving also serves TF Serving's gRPC API (grpc-v1), as KServe's runtime of that name.
+    EXPECT_EQ(rt["spec"]["protocolVersions"], names.back() == "kserve-tensorflow-serving"
+                                                  ? Json::parse(R"(["v1", "v2", "grpc-v1", "grpc-v2"])")
+                                                  : Json::parse(R"(["v1", "v2", "grpc-v2"])"));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"kserve-sklearnserver", "kserve-xgbserver", "kserve-lgbserver",
                                              "kserve-torchserve", "kserve-onnxserver", "kserve-pythonserver",
@@ -143,9 +146,17 @@ TEST(BuiltinRuntimes, AutoSelectEachFormat) {
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(none.status().message().rfind("NoSupportingRuntime: ", 0), 0u);
-  // Nobody speaks grpc-v1 (TF Serving's gRPC API included); tensorflow 1 and 2 are built in (TF Serving's REST).
-  EXPECT_EQ(SelectRuntime(Model("sklearn", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(SelectRuntime(Model("tensorflow", "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound);
+  // grpc-v1 is TF Serving's gRPC API: kserve-tensorflow-serving speaks it (server/tfserving_grpc.h), no other
+  // built-in does; tensorflow 1 and 2 are built in.
+  for (const char* format : {"sklearn", "xgboost", "onnx", "pytorch", "triton"}) {
+    EXPECT_EQ(SelectRuntime(Model(format, "", "grpc-v1"), {}, builtins).status().code(), StatusCode::kNotFound)
+        << format;
+  }
+  for (const char* version : {"", "1", "2"}) {
+    auto tf = SelectRuntime(Model("tensorflow", version, "grpc-v1"), {}, builtins);
+    ASSERT_TRUE(tf.ok()) << version << ": " << tf.status().message();
+    EXPECT_EQ(tf->name, "kserve-tensorflow-serving");
+  }
   for (const char* version : {"", "1", "2"}) {
     auto tf = SelectRuntime(Model("tensorflow", version), {}, builtins);
     ASSERT_TRUE(tf.ok()) << version << ": " << tf.status().message();

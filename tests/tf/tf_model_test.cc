@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.h"
+
 namespace inferd::tf {
 namespace {
 
@@ -157,6 +159,23 @@ TEST(TfModel, RequestErrorsNameTheInput) {
   EXPECT_FALSE(too_many.ok());
   Status bad_output = (*model)->Run("", {{"x", x}}, {"nope"}, &out);
   EXPECT_FALSE(bad_output.ok());
+}
+
+// A run's deadline (TF Serving's --rest_api_timeout_in_ms, a gRPC client's deadline): passed, the run stops before
+// its next kernel with DeadlineExceeded naming it; in the future, it changes nothing.
+TEST(TfModel, DeadlineStopsTheRunBetweenKernels) {
+  auto model = TfModel::LoadSavedModel(kDir + "saved_model_half_plus_two_cpu");
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  Tensor x = *Tensor::Make(DType::kFloat, {1});
+  x.data<float>()[0] = 4.0f;
+  std::vector<Tensor> out;
+  Status late = (*model)->Run("", {{"x", x}}, {}, &out, /*deadline_ns=*/1);
+  ASSERT_EQ(late.code(), StatusCode::kDeadlineExceeded) << late.message();
+  EXPECT_NE(late.message().find("deadline"), std::string::npos) << late.message();
+  Status in_time = (*model)->Run("", {{"x", x}}, {}, &out, NowNs() + int64_t{60} * 1000 * 1000 * 1000);
+  ASSERT_TRUE(in_time.ok()) << in_time.message();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FLOAT_EQ(out[0].data<float>()[0], 4.0f);
 }
 
 // In-graph training: `train` returns the loss and then updates w and b; calls in order on one loaded model.

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/tensorflow/tfserving_grpc.h"
 #include "backends/tensorflow/tfserving_json.h"
 #include "core/logging.h"
 #include "tensor/tensor.h"
@@ -96,7 +97,7 @@ class TfServingRest final : public NativeRestApi {
     std::vector<std::string> aliases;
     for (const auto& [alias, _] : sig->outputs) aliases.push_back(alias);
     std::vector<tf::Tensor> results;
-    RETURN_IF_ERROR(model_->Run(req.signature_name, req.inputs, aliases, &results));
+    RETURN_IF_ERROR(model_->Run(req.signature_name, req.inputs, aliases, &results, call.deadline_ns));
     ASSIGN_OR_RETURN(std::string body, tfserving::WritePredictResponse(req.row_format, aliases, results));
     return PassThroughAnswer{std::move(body), {}, 200};
   }
@@ -149,7 +150,8 @@ class TfServingRest final : public NativeRestApi {
 
 class TfBackend final : public Backend {
  public:
-  explicit TfBackend(std::unique_ptr<tf::TfModel> model) : model_(std::move(model)), rest_(model_.get()) {}
+  explicit TfBackend(std::unique_ptr<tf::TfModel> model)
+      : model_(std::move(model)), rest_(model_.get()), grpc_(model_.get()) {}
 
   ::inferd::Status Init(const std::string& dir) {
     metadata_.platform = "tensorflow_savedmodel";
@@ -201,6 +203,7 @@ class TfBackend final : public Backend {
   // the model ships warm-up requests either.
   bool warm_up_safe() const override { return has_default_ && !stateful_ && !string_input_; }
   NativeRestApi* native_rest() const override { return &rest_; }
+  NativeGrpcApi* native_grpc() const override { return &grpc_; }
 
   ::inferd::Status Execute(std::span<const Tensor> inputs, std::span<const int> requested,
                            std::vector<Tensor>* outputs) override {
@@ -236,6 +239,7 @@ class TfBackend final : public Backend {
  private:
   std::unique_ptr<tf::TfModel> model_;
   mutable TfServingRest rest_;  // native_rest() hands out a mutable view: the API is thread-safe
+  mutable tfserving::GrpcApi grpc_;  // likewise (native_grpc())
   ModelMetadata metadata_;
   std::string signature_;
   std::vector<DType> input_dtypes_;  // parallel to metadata_.inputs

@@ -20,6 +20,8 @@
 //   does not check them (TF Serving does not either).
 // - native_rest(): TF Serving's REST dialect (backends/tensorflow/tfserving_json.h) for :predict (row and columnar
 //   formats, signature_name, b64), GET /v1/models/<m> (version status) and .../metadata (every signature).
+// - native_grpc(): TF Serving's gRPC API (backends/tensorflow/tfserving_grpc.h: Predict, GetModelMetadata,
+//   GetModelStatus), KServe's `grpc-v1`, which the model server serves beside V2 gRPC (server/tfserving_grpc.h).
 // - Threads: thread_safe() is true: tf::TfModel::Run may be called concurrently (stateful signatures such as a
 //   counter serialize inside it).
 // - Packaging: the plugin libinferd_backend_tensorflow.so (model/backend_plugin.h), loaded on the first tensorflow
