@@ -89,6 +89,40 @@ Status EnsurePython() {
   return g_init_status;
 }
 
+Status PythonPreload(const std::vector<std::string>& modules) {
+  RETURN_IF_ERROR(EnsurePython());
+  GilLock gil;
+  for (const auto& m : modules) {
+    PyObject* mod = PyImport_ImportModule(m.c_str());
+    if (!mod) return PythonError("python: cannot import " + m);
+    Py_DECREF(mod);
+  }
+  return Status::Ok();
+}
+
+namespace {
+bool g_fork_gil = false;
+PyGILState_STATE g_fork_state;
+}  // namespace
+
+void PythonBeforeFork() {
+  if (!Py_IsInitialized() || !g_init_status.ok()) return;
+  g_fork_state = PyGILState_Ensure();
+  g_fork_gil = true;
+  PyOS_BeforeFork();
+}
+
+void PythonAfterFork(bool child) {
+  if (!g_fork_gil) return;
+  g_fork_gil = false;
+  if (child) {
+    PyOS_AfterFork_Child();
+  } else {
+    PyOS_AfterFork_Parent();
+  }
+  PyGILState_Release(g_fork_state);
+}
+
 namespace {
 
 // Why not plain PyGILState_Ensure/Release: on a thread that has no Python thread state (every front-end
