@@ -93,8 +93,7 @@ struct CacheKey {
   std::string content_hash;
 };
 
-std::optional<CacheKey> CompiledCacheKey(const std::string& model_file) {
-  std::string dir = CompiledCacheDir();
+std::optional<CacheKey> CompiledCacheKey(const std::string& model_file, const std::string& dir = CompiledCacheDir()) {
   if (dir.empty()) return std::nullopt;
   struct stat st {};
   if (::stat(model_file.c_str(), &st) != 0) return std::nullopt;
@@ -450,6 +449,22 @@ class SklearnBackendFactory final : public BackendFactory {
 };
 
 }  // namespace
+
+bool HasCompiledSklearnRecord(const std::string& model_dir, const std::string& cache_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(model_dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (ext != ".joblib" && ext != ".pkl" && ext != ".pickle") continue;
+    auto key = CompiledCacheKey(e.path().string(), cache_dir);
+    if (!key) continue;
+    std::ifstream in(key->record_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    nlohmann::json r = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (r.is_object() && r.value("content", "") == key->content_hash) return true;
+  }
+  return false;
+}
 
 std::unique_ptr<BackendFactory> NewSklearnBackendFactory() { return std::make_unique<SklearnBackendFactory>(); }
 
