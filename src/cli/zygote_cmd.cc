@@ -8,6 +8,7 @@
 #include <dirent.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 }  // namespace
 
 int RunReplicaTemplate(int argc, char** argv, int (*run)(int, char**)) {
+  unsetenv("LD_BIND_NOW");  // it did its work when this process was linked; replicas' children need not bind now
   std::vector<std::string> preload;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];

@@ -50,9 +50,6 @@ std::string ChooseReplicaTemplate(const ReconcilerOptions& opt, const supervisor
   for (const auto& [k, v] : rs.env) {
     if (!kSafe.count(k)) return "";
   }
-  if (!opt.python_template.empty() && opt.needs_python && opt.needs_python(in.spec->format, in.model_path)) {
-    return opt.python_template;
-  }
   return opt.native_template;
 }
 
@@ -249,6 +246,14 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
   rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
   rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
   rs->template_name = ChooseReplicaTemplate(opt, *rs, in, gpus.empty());
+  // Python or not is asked again at every start: a scikit-learn replica whose model compiled natively on its
+  // first start comes back (after a crash) without Python.
+  if (!rs->template_name.empty() && !opt.python_template.empty() && opt.needs_python) {
+    rs->choose_template = [native = rs->template_name, python = opt.python_template, f = opt.needs_python,
+                           format = in.spec->format, dir = in.model_path] {
+      return f(format, dir) ? python : native;
+    };
+  }
   auto id = runner->Start(*rs);
   if (!id.ok()) {
     rev.build_error = id.status().message();

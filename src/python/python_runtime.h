@@ -36,7 +36,8 @@ namespace inferd {
 Status EnsurePython();
 
 // A replica template (supervisor/zygote.h) that imports Python before forking replicas: PythonPreload
-// starts the interpreter and imports `modules` (so a forked replica finds them imported); the fork hooks
+// starts the interpreter, imports `modules` (so a forked replica finds them imported) and freezes them out of
+// the cyclic collector's reach (gc.freeze: less copy-on-write in the replicas); the fork hooks
 // call PyOS_BeforeFork / PyOS_AfterFork_Parent / PyOS_AfterFork_Child around fork() with the GIL held,
 // and leave it released after, as EnsurePython does. Single-threaded callers only; the hooks do nothing
 // when the interpreter was never started.

@@ -292,6 +292,7 @@ void Supervisor::Impl::AfterSpawn(Replica& r, TimePoint now) {
 
 // A replica whose spec names a ready template is forked by it (supervisor/zygote.h); false: exec it.
 bool Supervisor::Impl::ForkFromTemplate(Replica& r, TimePoint now) {
+  if (r.spec.choose_template) r.spec.template_name = r.spec.choose_template();
   if (r.spec.template_name.empty()) return false;
   auto it = templates.find(r.spec.template_name);
   if (it == templates.end() || !it->second.client->ready()) return false;

@@ -101,8 +101,11 @@ struct ReplicaSpec {
   std::function<std::string(std::string_view body)> not_ready_reason;
   std::chrono::milliseconds status_probe_after{500};
   std::chrono::milliseconds status_probe_interval{1000};
-  // Optional: the replica template (AddTemplate) to fork this replica from; "" or unknown = exec argv.
+  // Optional: the replica template (AddTemplate) to fork this replica from; "" or unknown = exec argv. When
+  // choose_template is set, it is called (on the loop thread, under the supervisor's lock: it must be quick and
+  // must not call the Supervisor) before each start, restarts included, and its answer replaces template_name.
   std::string template_name;
+  std::function<std::string()> choose_template;
 };
 
 enum class Phase { kStarting, kRunning /* up, not ready yet */, kReady, kNotReady, kBackoff, kStopped };
