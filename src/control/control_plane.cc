@@ -290,7 +290,7 @@ void ControlPlane::Impl::AddReplicaTemplates() {
   // What scikit-learn models unpickle most often; joblib loads them.
   static const char* kPythonModules =
       "numpy,joblib,sklearn,sklearn.svm,sklearn.linear_model,sklearn.ensemble,sklearn.tree,sklearn.pipeline,"
-      "sklearn.preprocessing,sklearn.neighbors";
+      "sklearn.preprocessing,sklearn.neighbors,sklearn.impute";
   for (const auto& kind : opt.replica_templates) {
     if (kind == "none" || kind.empty()) continue;
     std::vector<std::string> argv = {opt.inferd_bin, "__replica_template"};
