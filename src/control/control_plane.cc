@@ -303,7 +303,10 @@ void ControlPlane::Impl::AddReplicaTemplates() {
     // LD_BIND_NOW: the template binds every symbol at its start, once, so that its replicas do not each resolve
     // the ones they call first (perf of forked replicas: 13% of their start in ld.so's lazy binding). The
     // template unsets it (cli/zygote_cmd.cc): replicas do not pass it on.
-    if (Status st = sup_->AddTemplate(name, argv, {{"LD_BIND_NOW", "1"}}); !st.ok()) {
+    // The Python one idles at ~125 MB RSS (86 MB PSS): started when the first scikit-learn model that needs
+    // Python is, so a serve without one does not pay for it.
+    if (Status st = sup_->AddTemplate(name, argv, {{"LD_BIND_NOW", "1"}}, /*on_first_use=*/kind == "python");
+        !st.ok()) {
       LOG_WARN("replica template {}: {}; replicas are exec'd", name, st.message());
       continue;
     }

@@ -111,6 +111,7 @@ struct Template {
   TimePoint start_at{};  // kNever while it runs
   int failures = 0;      // consecutive deaths, for the backoff
   std::string partial;   // its output's incomplete line
+  bool wanted = true;    // false: added on_first_use and no replica has named it yet
 };
 constexpr auto kTemplateBackoff = 1s;
 constexpr auto kTemplateMaxBackoff = 60s;
@@ -295,7 +296,9 @@ bool Supervisor::Impl::ForkFromTemplate(Replica& r, TimePoint now) {
   if (r.spec.choose_template) r.spec.template_name = r.spec.choose_template();
   if (r.spec.template_name.empty()) return false;
   auto it = templates.find(r.spec.template_name);
-  if (it == templates.end() || !it->second.client->ready()) return false;
+  if (it == templates.end()) return false;
+  it->second.wanted = true;
+  if (!it->second.client->ready()) return false;
   auto child = it->second.client->Fork(r.spec.argv, r.spec.env, r.spec.cwd);
   if (!child.ok()) {
     LOG_WARN("supervisor: replica {}: {}; starting it by exec", r.st.name, child.status().message());
@@ -339,7 +342,7 @@ void Supervisor::Impl::ProcessTemplates(TimePoint now) {
     if (c.running()) continue;
     if (t.start_at == kNever) {
       TemplateGone(t, now);
-    } else if (!closing && now >= t.start_at) {
+    } else if (!closing && t.wanted && now >= t.start_at) {
       t.start_at = kNever;
       if (Status st = c.Start(); !st.ok()) {
         LOG_WARN("supervisor: cannot start replica template {}: {}", name, st.message());
@@ -716,7 +719,7 @@ void Supervisor::Impl::Run() {
           pfds.push_back({fd, POLLIN, 0});
           tags.push_back({0, kTemplate});
         }
-        deadline = std::min(deadline, t.start_at);
+        if (t.wanted) deadline = std::min(deadline, t.start_at);
       }
       for (auto& [id, rp] : replicas) {
         Replica& r = *rp;
@@ -889,7 +892,7 @@ StatusOr<ReplicaId> Supervisor::Start(ReplicaSpec spec) {
 }
 
 Status Supervisor::AddTemplate(std::string name, std::vector<std::string> argv,
-                               std::vector<std::pair<std::string, std::string>> env) {
+                               std::vector<std::pair<std::string, std::string>> env, bool on_first_use) {
   if (name.empty()) return InvalidArgument("template name: must not be empty");
   if (argv.empty()) return InvalidArgument("template argv: must not be empty");
   auto exe = internal::ResolveExecutable(argv[0], "", env);
@@ -900,6 +903,7 @@ Status Supervisor::AddTemplate(std::string name, std::vector<std::string> argv,
   if (im.templates.count(name)) return InvalidArgument("template " + name + " already exists");
   Template t;
   t.client = std::make_unique<internal::ZygoteClient>(name, *exe, std::move(argv), std::move(env));
+  t.wanted = !on_first_use;
   im.templates.emplace(std::move(name), std::move(t));
   im.Wake();
   return Status::Ok();

@@ -141,10 +141,11 @@ class Supervisor {
   void Stop(ReplicaId id);         // asynchronous; the replica leaves List when gone
   void Restart(ReplicaId id);      // asynchronous; see the contract above (no-op unless its process runs)
   // Starts (asynchronously, on the loop thread) a replica template named `name` running `argv` with `env`
-  // overriding the environment (see the contract). InvalidArgument for an empty name or argv, an executable
+  // overriding the environment (see the contract); with `on_first_use`, only once a replica first names it
+  // (that replica is exec'd; later ones are forked). InvalidArgument for an empty name or argv, an executable
   // not found, or a name already added.
   Status AddTemplate(std::string name, std::vector<std::string> argv,
-                     std::vector<std::pair<std::string, std::string>> env = {});
+                     std::vector<std::pair<std::string, std::string>> env = {}, bool on_first_use = false);
   // The pid of a template's process (0 while it is not running), and whether it is ready to fork: for tests.
   int TemplatePid(const std::string& name) const;
   bool TemplateReady(const std::string& name) const;

@@ -186,6 +186,22 @@ TEST_F(ZygoteTest, UnknownOrUnreadyTemplateMeansExec) {
   EXPECT_FALSE(sup.AddTemplate("x", {INFERD_BIN, "__replica_template"}).ok());
 }
 
+TEST_F(ZygoteTest, TemplateOnFirstUseStartsWhenAReplicaNamesIt) {
+  Supervisor sup;
+  ASSERT_TRUE(sup.AddTemplate(kTemplate, {INFERD_BIN, "__replica_template"}, {}, /*on_first_use=*/true).ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(sup.TemplatePid(kTemplate), 0);  // nobody asked for it yet
+  auto first = sup.Start(Spec("first"));
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(WaitFor([&] { return sup.Get(*first)->phase == Phase::kReady; })) << sup.Logs(*first);
+  EXPECT_FALSE(sup.Get(*first)->forked);  // exec'd: the template was not there yet
+  ASSERT_TRUE(WaitFor([&] { return sup.TemplateReady(kTemplate); }));
+  auto second = sup.Start(Spec("second"));
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(WaitFor([&] { return sup.Get(*second)->phase == Phase::kReady; })) << sup.Logs(*second);
+  EXPECT_TRUE(sup.Get(*second)->forked);
+}
+
 TEST_F(ZygoteTest, DestructorLeavesNoTemplateOrReplica) {
   int tpid = 0, pid = 0;
   {
