@@ -17,7 +17,8 @@
 # Targets (issue 5): cold-start p50 < 150 ms for the tree models; no failed request under the step load and
 # during promotion and rollback at 1000 req/s.
 # Environment: TRIALS (20), STEP_S (30), STEP_WINDOW (60s), PARTS (cold,step,rollout), BUILD_DIR (build-release), SKIP_BUILD=1,
-# KEEP_WORK=1.
+# KEEP_WORK=1, COMPARE_EXEC=1 (cold: also a serve with --replica_templates none, interleaved: replica templates A/B),
+# SVC=1 (cold: also an iris SVC, served through the embedded Python).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,4 +47,5 @@ log "writing the iris models"
 /usr/bin/python3 "$ROOT/bench/gen_bench_models.py" "$WORK/models" "$SHARED_LGBM" >/dev/null
 /usr/bin/python3 "$ROOT/bench/serverless_bench.py" --inferd "$BUILD/inferd" --http_rate "$BUILD/bench/http_rate" \
   --models "$WORK/models/repo" --work "$WORK" --wrk_lua "$ROOT/bench/wrk_post.lua" \
-  --trials "${TRIALS:-20}" --step_s "${STEP_S:-30}" --step_window "${STEP_WINDOW:-60s}" --parts "${PARTS:-cold,step,rollout}"
+  --trials "${TRIALS:-20}" --step_s "${STEP_S:-30}" --step_window "${STEP_WINDOW:-60s}" --parts "${PARTS:-cold,step,rollout}" \
+  ${COMPARE_EXEC:+--compare_exec} ${SVC:+--svc}

@@ -26,6 +26,13 @@ int OperatorExitCode();
 // art-explainer (cli/art_explainer_cmd.cc)
 void AddArtExplainerCommand(CLI::App& app);
 int ArtExplainerExitCode();
+// `inferd __replica_template [--preload_python MODULE,...]` (cli/zygote_cmd.cc): a replica template
+// (supervisor/zygote.h) on its stdin, which forks children that run `run(argc, argv)` (the whole CLI) on the
+// argv the supervisor sends. With --preload_python the embedded interpreter is started and the modules
+// imported first (scikit-learn replicas then skip ~1 s of imports).
+inline constexpr const char* kReplicaTemplateCommand = "__replica_template";
+int RunReplicaTemplate(int argc, char** argv, int (*run)(int, char**));
+
 // The tail every model-server-shaped command shares (model-server, art-explainer; cli/model_server_cmd.cc):
 // start a ModelServer on `cfg`, wait for SIGTERM/SIGINT (`set` from BlockShutdownSignals, called before any
 // thread started), drain. Returns the process exit code (1 when the server cannot start).

@@ -1,11 +1,15 @@
 // cli/main.cc: the `inferd` binary. Subcommands: model-server, serve, and the resource commands
 // (apply, get, describe, delete, logs, predict) that talk to serve's API, operator (Kubernetes), and
-// art-explainer (KServe's ART explainer).
+// art-explainer (KServe's ART explainer). `inferd __replica_template` (not listed: only `inferd serve`'s
+// supervisor starts it) is a replica template that forks replicas running this same CLI (cli/zygote_cmd.cc).
 #include <CLI/CLI.hpp>
+#include <cstring>
 
 #include "cli/commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int RunCli(int argc, char** argv) {
   CLI::App app{"inferd: serverless ML inference, KServe-compatible, in one native binary"};
   app.require_subcommand(1);
   inferd::cli::AddModelServerCommand(app);
@@ -19,4 +23,13 @@ int main(int argc, char** argv) {
   if (int rc = inferd::cli::OperatorExitCode()) return rc;
   if (int rc = inferd::cli::ArtExplainerExitCode()) return rc;
   return inferd::cli::ResourceExitCode();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], inferd::cli::kReplicaTemplateCommand) == 0) {
+    return inferd::cli::RunReplicaTemplate(argc, argv, RunCli);
+  }
+  return RunCli(argc, argv);
 }

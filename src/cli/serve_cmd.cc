@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "backends/sklearn/sklearn_backend.h"
 #include "cli/commands.h"
 #include "cli/listener_flags.h"
 #include "cli/shutdown_signals.h"
@@ -71,6 +72,15 @@ void AddServeCommand(CLI::App& app) {
                   "containerConcurrency) before answering 503")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--replica_templates", opt->replica_templates,
+                  "Replica templates to start (native, python; 'none' for none): model-server replicas are forked "
+                  "from one instead of exec'd, which skips linking and initialising the binary (and importing "
+                  "scikit-learn for a model that needs Python)")
+      ->delimiter(',')
+      ->capture_default_str();
+  opt->model_needs_python = [](const std::string& format, const std::string& dir, const std::string& cache) {
+    return format == "sklearn" && !HasCompiledSklearnRecord(dir, cache);
+  };
   cmd->add_option("--gpus", opt->gpus,
                   "GPUs for replicas that ask for resources.limits[nvidia.com/gpu]: auto (nvidia-smi), none, a "
                   "count (4 = devices 0-3) or device ids (0,1 or GPU-... UUIDs)")

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,15 @@ struct ServeOptions {
   net::Limits limits;
   // The API's HTTPS certificate and key (PEM); empty: generated into DATA_DIR/pki (control/api_tls.h).
   std::string tls_cert_file, tls_private_key_file;
+  // Replica templates (supervisor/zygote.h) started with serve, from which `inferd model-server` replicas are
+  // forked instead of exec'd: "native" (the binary linked and initialised), "python" (also numpy and
+  // scikit-learn imported: for scikit-learn models that have no compiled record). Empty: every replica is
+  // exec'd.
+  std::vector<std::string> replica_templates = {"native", "python"};
+  // Whether a model of `format` in `model_dir` will load through the embedded Python (given the compiled-model
+  // cache `compiled_cache`); null: never. Set by `inferd serve` (cli/serve_cmd.cc), which links the backends.
+  std::function<bool(const std::string& format, const std::string& model_dir, const std::string& compiled_cache)>
+      model_needs_python;
 };
 
 struct ServeEndpoints {

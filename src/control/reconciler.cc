@@ -32,6 +32,27 @@ std::chrono::milliseconds LoadRetryDelay(int attempt, int initial_ms, int max_ms
                             std::chrono::milliseconds(std::max(initial_ms, max_ms)));
 }
 
+
+// The replica template (ReconcilerOptions) to fork this replica from, or "" to exec it. Only a predictor run
+// by this binary's `inferd model-server` with a model, on no GPU, whose environment overrides are all read
+// after start-up: a forked replica inherits the template's libraries, already initialised, so a variable read
+// by a library's initializer (OMP_NUM_THREADS, MALLOC_ARENA_MAX, PYTHONPATH, CUDA_VISIBLE_DEVICES...) would be
+// ignored: such replicas are exec'd.
+std::string ChooseReplicaTemplate(const ReconcilerOptions& opt, const supervisor::ReplicaSpec& rs,
+                                  const ReplicaCommandInput& in, bool no_gpu) {
+  if (opt.native_template.empty() || !no_gpu || !in.spec || in.spec->component != "predictor") return "";
+  if (in.spec->format.empty() || in.model_path.empty() || in.in_process) return "";
+  if (rs.argv.size() < 2 || rs.argv[0] != opt.inferd_bin || rs.argv[1] != "model-server") return "";
+  if (std::find(rs.argv.begin(), rs.argv.end(), "--python") != rs.argv.end()) return "";
+  static const std::set<std::string, std::less<>> kSafe = {
+      "INFERD_COMPILED_CACHE", "INFERD_REPOSITORY_TOKEN", "STORAGE_URI", "PREDICT_PROBA", "INFERD_GATEWAY",
+      "INFERD_GATEWAY_GRPC", "INFERENCE_SERVICE_NAME"};
+  for (const auto& [k, v] : rs.env) {
+    if (!kSafe.count(k)) return "";
+  }
+  return opt.native_template;
+}
+
 }  // namespace
 
 
@@ -224,6 +245,15 @@ Status Reconciler::State::StartReplica(Service& svc, Revision& rev, const std::v
   for (auto& kv : GpuEnv(opt.gpus, gpus)) rs->env.push_back(std::move(kv));
   rs->initial_backoff = std::chrono::milliseconds(opt.initial_backoff_ms);
   rs->max_backoff = std::chrono::milliseconds(opt.max_backoff_ms);
+  rs->template_name = ChooseReplicaTemplate(opt, *rs, in, gpus.empty());
+  // Python or not is asked again at every start: a scikit-learn replica whose model compiled natively on its
+  // first start comes back (after a crash) without Python.
+  if (!rs->template_name.empty() && !opt.python_template.empty() && opt.needs_python) {
+    rs->choose_template = [native = rs->template_name, python = opt.python_template, f = opt.needs_python,
+                           format = in.spec->format, dir = in.model_path] {
+      return f(format, dir) ? python : native;
+    };
+  }
   auto id = runner->Start(*rs);
   if (!id.ok()) {
     rev.build_error = id.status().message();

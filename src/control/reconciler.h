@@ -117,6 +117,12 @@ struct ReconcilerOptions {
   // the calls to its replicas' repository API (null: HttpRepositoryClient with repository_token).
   std::string repository_root;
   RepositoryClient* repository_client = nullptr;
+  // Replica templates (supervisor/zygote.h; "" = none): `inferd model-server` predictors whose environment
+  // holds only variables read after start-up (ChooseReplicaTemplate) are forked from `native_template`, or from
+  // `python_template` when needs_python(format, model_dir) says their model loads through Python (asked again
+  // at every start of the replica, restarts included: ReplicaSpec::choose_template).
+  std::string native_template, python_template;
+  std::function<bool(const std::string& format, const std::string& model_dir)> needs_python;
 };
 
 class Reconciler {

@@ -89,6 +89,50 @@ Status EnsurePython() {
   return g_init_status;
 }
 
+Status PythonPreload(const std::vector<std::string>& modules) {
+  RETURN_IF_ERROR(EnsurePython());
+  GilLock gil;
+  for (const auto& m : modules) {
+    PyObject* mod = PyImport_ImportModule(m.c_str());
+    if (!mod) return PythonError("python: cannot import " + m);
+    Py_DECREF(mod);
+  }
+  // Every object imported so far goes to the permanent generation (gc.freeze, Python >= 3.7): the cyclic
+  // collector of a forked replica then never walks them, which would write their headers and copy every page
+  // of the template's heap into the replica (copy-on-write).
+  PyObject* gc = PyImport_ImportModule("gc");
+  PyObject* r1 = gc ? PyObject_CallMethod(gc, "collect", nullptr) : nullptr;
+  PyObject* r2 = r1 ? PyObject_CallMethod(gc, "freeze", nullptr) : nullptr;
+  Py_XDECREF(r2);
+  Py_XDECREF(r1);
+  Py_XDECREF(gc);
+  if (!r2) return PythonError("python: gc.freeze");
+  return Status::Ok();
+}
+
+namespace {
+bool g_fork_gil = false;
+PyGILState_STATE g_fork_state;
+}  // namespace
+
+void PythonBeforeFork() {
+  if (!Py_IsInitialized() || !g_init_status.ok()) return;
+  g_fork_state = PyGILState_Ensure();
+  g_fork_gil = true;
+  PyOS_BeforeFork();
+}
+
+void PythonAfterFork(bool child) {
+  if (!g_fork_gil) return;
+  g_fork_gil = false;
+  if (child) {
+    PyOS_AfterFork_Child();
+  } else {
+    PyOS_AfterFork_Parent();
+  }
+  PyGILState_Release(g_fork_state);
+}
+
 namespace {
 
 // Why not plain PyGILState_Ensure/Release: on a thread that has no Python thread state (every front-end

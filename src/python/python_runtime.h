@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "tensor/tensor.h"
@@ -33,6 +34,16 @@ namespace inferd {
 
 // Starts the interpreter once; later calls return the first call's result.
 Status EnsurePython();
+
+// A replica template (supervisor/zygote.h) that imports Python before forking replicas: PythonPreload
+// starts the interpreter, imports `modules` (so a forked replica finds them imported) and freezes them out of
+// the cyclic collector's reach (gc.freeze: less copy-on-write in the replicas); the fork hooks
+// call PyOS_BeforeFork / PyOS_AfterFork_Parent / PyOS_AfterFork_Child around fork() with the GIL held,
+// and leave it released after, as EnsurePython does. Single-threaded callers only; the hooks do nothing
+// when the interpreter was never started.
+Status PythonPreload(const std::vector<std::string>& modules);
+void PythonBeforeFork();
+void PythonAfterFork(bool child);
 
 // Holds the GIL for its lifetime (PyGILState_Ensure / Release). EnsurePython() must have succeeded. A thread
 // keeps the Python thread state its first GilLock creates until it exits (so threading.local values persist

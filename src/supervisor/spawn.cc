@@ -113,7 +113,7 @@ StatusOr<std::string> ResolveExecutable(const std::string& argv0, const std::str
 }
 
 StatusOr<Child> SpawnChild(const std::string& exe, const std::vector<std::string>& argv, const EnvList& env,
-                           const std::string& cwd) {
+                           const std::string& cwd, int stdin_fd) {
   // Everything the child needs is prepared before fork: after fork only async-signal-safe calls.
   std::vector<char*> argv_c;
   argv_c.reserve(argv.size() + 1);
@@ -152,7 +152,8 @@ StatusOr<Child> SpawnChild(const std::string& exe, const std::vector<std::string
   if (pipe2(p, O_CLOEXEC) != 0) return Internal(std::string("pipe2: ") + strerror(errno));
   int rfd = DupAbove2(p[0]);
   int wfd = DupAbove2(p[1]);
-  int devnull = DupAbove2(open("/dev/null", O_RDWR | O_CLOEXEC));
+  int devnull = stdin_fd >= 0 ? DupAbove2(fcntl(stdin_fd, F_DUPFD_CLOEXEC, 3))
+                              : DupAbove2(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (rfd < 0 || wfd < 0 || devnull < 0) {
     int err = errno;
     for (int fd : {rfd, wfd, devnull})

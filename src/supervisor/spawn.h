@@ -26,8 +26,10 @@ struct Child {
 // empty signal mask, stdin from /dev/null, stdout and stderr on one pipe, and no other fds.
 // PR_SET_PDEATHSIG fires when the calling *thread* exits: call this only from a thread that outlives
 // the child. When exec (or chdir) fails the child prints why on the pipe and exits with 127.
+// `stdin_fd` >= 0 replaces /dev/null as the child's stdin (a replica template's socket, supervisor/zygote.h);
+// the caller keeps (and closes) its copy.
 StatusOr<Child> SpawnChild(const std::string& exe, const std::vector<std::string>& argv, const EnvList& env,
-                           const std::string& cwd);
+                           const std::string& cwd, int stdin_fd = -1);
 
 // pidfd_open(2); -1 when the kernel lacks it (then the caller polls waitpid). The environment variable
 // INFERD_SUPERVISOR_NO_PIDFD forces the fallback, for tests.

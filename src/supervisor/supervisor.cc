@@ -25,6 +25,7 @@
 #include "supervisor/log_ring.h"
 #include "supervisor/probe.h"
 #include "supervisor/spawn.h"
+#include "supervisor/zygote.h"
 
 namespace inferd::supervisor {
 
@@ -77,6 +78,7 @@ struct Replica {
   internal::LogRing log;
 
   bool spawn_pending = true;  // Start asked; the loop has not forked yet
+  std::string forked_by;      // the template that forked the running incarnation ("" = exec'd)
   Proc proc = Proc::kNone;
   int pid = 0, pidfd = -1, out_fd = -1;
   std::string partial;  // incomplete output line
@@ -102,6 +104,17 @@ struct Replica {
   TimePoint group_deadline = kNever, group_check = kNever;
   bool remove = false;
 };
+
+// A replica template (supervisor/zygote.h) and when to start it again after it died.
+struct Template {
+  std::unique_ptr<internal::ZygoteClient> client;
+  TimePoint start_at{};  // kNever while it runs
+  int failures = 0;      // consecutive deaths, for the backoff
+  std::string partial;   // its output's incomplete line
+  bool wanted = true;    // false: added on_first_use and no replica has named it yet
+};
+constexpr auto kTemplateBackoff = 1s;
+constexpr auto kTemplateMaxBackoff = 60s;
 
 milliseconds BackoffDelay(const ReplicaSpec& spec, int exponent) {
   return ExponentialBackoff(exponent, spec.initial_backoff, spec.max_backoff);
@@ -177,6 +190,7 @@ struct Supervisor::Impl {
   mutable CondVar cv;  // output appended, spawned, replica removed
   // mu also guards every Replica's fields.
   std::map<ReplicaId, std::unique_ptr<Replica>> replicas GUARDED_BY(mu);
+  std::map<std::string, Template> templates GUARDED_BY(mu);
   ReplicaId next_id GUARDED_BY(mu) = 1;
   int wake_fd = -1;
   bool quit GUARDED_BY(mu) = false;
@@ -203,6 +217,7 @@ struct Supervisor::Impl {
   // The rest runs on the loop thread with mu held.
   void SetPhase(Replica& r, Phase p, bool force = false) REQUIRES(mu);
   void Spawn(Replica& r, TimePoint now) REQUIRES(mu);
+  void AfterSpawn(Replica& r, TimePoint now) REQUIRES(mu);
   void ReadOutput(Replica& r, size_t limit) REQUIRES(mu);
   void AppendOutput(Replica& r, std::string_view data) REQUIRES(mu);
   void OnLine(Replica& r, std::string_view line) REQUIRES(mu);
@@ -214,6 +229,9 @@ struct Supervisor::Impl {
   void OnStatusProbe(Replica& r, const internal::HttpProbe::Result& res, TimePoint now) REQUIRES(mu);
   bool StatusProbeDue(Replica& r, TimePoint now) REQUIRES(mu);
   void Process(Replica& r, TimePoint now) REQUIRES(mu);
+  bool ForkFromTemplate(Replica& r, TimePoint now) REQUIRES(mu);
+  void ProcessTemplates(TimePoint now) REQUIRES(mu);
+  void TemplateGone(Template& t, TimePoint now) REQUIRES(mu);
 };
 
 void Supervisor::Impl::SetPhase(Replica& r, Phase p, bool force) {
@@ -241,6 +259,7 @@ void Supervisor::Impl::Spawn(Replica& r, TimePoint now) {
   r.st.started_at = std::chrono::system_clock::now();
   r.st.ready_at = {};
   r.st.http_port = r.st.grpc_port = 0;
+  if (ForkFromTemplate(r, now)) return;
   auto child = internal::SpawnChild(r.exe, r.spec.argv, r.spec.env, r.spec.cwd);
   if (!child.ok()) {
     LOG_ERROR("supervisor: cannot spawn replica {}: {}", r.st.name, child.status().message());
@@ -255,7 +274,12 @@ void Supervisor::Impl::Spawn(Replica& r, TimePoint now) {
   r.pidfd = internal::PidfdOpen(r.pid);
   r.proc = Proc::kAlive;
   r.st.pid = r.pid;
+  r.st.forked = false;
   LOG_INFO("supervisor: started replica {} (pid {}, restart {})", r.st.name, r.pid, r.st.restarts);
+  AfterSpawn(r, now);
+}
+
+void Supervisor::Impl::AfterSpawn(Replica& r, TimePoint now) {
   SetPhase(r, Phase::kStarting, /*force=*/true);
   if (!r.spec.ports_from_stdout) {
     r.st.http_port = r.spec.fixed_http_port;
@@ -265,6 +289,83 @@ void Supervisor::Impl::Spawn(Replica& r, TimePoint now) {
     r.next_probe = now;
     SetPhase(r, Phase::kRunning);
   }
+}
+
+// A replica whose spec names a ready template is forked by it (supervisor/zygote.h); false: exec it.
+bool Supervisor::Impl::ForkFromTemplate(Replica& r, TimePoint now) {
+  if (r.spec.choose_template) r.spec.template_name = r.spec.choose_template();
+  if (r.spec.template_name.empty()) return false;
+  auto it = templates.find(r.spec.template_name);
+  if (it == templates.end()) return false;
+  it->second.wanted = true;
+  if (!it->second.client->ready()) return false;
+  auto child = it->second.client->Fork(r.spec.argv, r.spec.env, r.spec.cwd);
+  if (!child.ok()) {
+    LOG_WARN("supervisor: replica {}: {}; starting it by exec", r.st.name, child.status().message());
+    return false;
+  }
+  r.pid = child->pid;
+  r.out_fd = child->out_fd;
+  r.pidfd = -1;
+  r.proc = Proc::kAlive;
+  r.st.pid = r.pid;
+  r.st.forked = true;
+  r.forked_by = r.spec.template_name;
+  LOG_INFO("supervisor: started replica {} (pid {}, forked from template {}, restart {})", r.st.name, r.pid,
+           r.forked_by, r.st.restarts);
+  AfterSpawn(r, now);
+  return true;
+}
+
+// Starts templates that are due, logs their output, and hands the exits they report to their replicas.
+void Supervisor::Impl::ProcessTemplates(TimePoint now) {
+  for (auto& [name, t] : templates) {
+    internal::ZygoteClient& c = *t.client;
+    if (c.running()) {
+      for (std::string out = c.ReadOutput(); !out.empty(); out = c.ReadOutput()) {
+        t.partial += out;
+        size_t nl;
+        while ((nl = t.partial.find('\n')) != std::string::npos) {
+          LOG_INFO("replica template {}: {}", name, std::string_view(t.partial).substr(0, std::min(nl, kMaxLine)));
+          t.partial.erase(0, nl + 1);
+        }
+        if (t.partial.size() > kMaxLine) t.partial.clear();
+      }
+      for (auto [pid, ws] : c.Drain()) {
+        for (auto& [id, rp] : replicas) {
+          Replica& r = *rp;
+          if (r.proc == Proc::kAlive && r.forked_by == name && r.pid == pid) OnLeaderExit(r, ws, true, now);
+        }
+      }
+      if (c.ready()) t.failures = 0;
+    }
+    if (c.running()) continue;
+    if (t.start_at == kNever) {
+      TemplateGone(t, now);
+    } else if (!closing && t.wanted && now >= t.start_at) {
+      t.start_at = kNever;
+      if (Status st = c.Start(); !st.ok()) {
+        LOG_WARN("supervisor: cannot start replica template {}: {}", name, st.message());
+        TemplateGone(t, now);
+      }
+    }
+  }
+}
+
+// The template died (or could not start): the replicas it forked die with it (PR_SET_PDEATHSIG; killed here
+// too), and it is started again after a backoff.
+void Supervisor::Impl::TemplateGone(Template& t, TimePoint now) {
+  const std::string& name = t.client->name();
+  for (auto& [id, rp] : replicas) {
+    Replica& r = *rp;
+    if (r.proc != Proc::kAlive || r.forked_by != name) continue;
+    KillGroup(r.pid, SIGKILL);
+    OnLeaderExit(r, 0, /*known=*/false, now);
+  }
+  ++t.failures;
+  auto delay = std::min<milliseconds>(kTemplateBackoff * (1 << std::min(t.failures - 1, 6)), kTemplateMaxBackoff);
+  t.start_at = now + delay;
+  t.partial.clear();
 }
 
 void Supervisor::Impl::ReadOutput(Replica& r, size_t limit) {
@@ -389,6 +490,7 @@ void Supervisor::Impl::FinishExit(Replica& r, TimePoint now) {
   r.proc = Proc::kNone;
   r.pid = 0;
   r.st.pid = 0;
+  r.forked_by.clear();
   r.group_check = r.group_deadline = kNever;
   if (r.stop_requested) {
     LOG_INFO("supervisor: replica {} stopped ({})", r.st.name, r.exit_desc);
@@ -508,7 +610,8 @@ void Supervisor::Impl::Process(Replica& r, TimePoint now) {
     }
     Spawn(r, now);
   }
-  if (r.proc == Proc::kAlive && r.pidfd < 0) CheckExit(r, now);  // no pidfd: poll waitpid
+  // No pidfd: poll waitpid. A forked replica is the template's child: its exit comes from the template.
+  if (r.proc == Proc::kAlive && r.pidfd < 0 && r.forked_by.empty()) CheckExit(r, now);
   if (r.stop_requested && !r.term_sent) {
     r.term_sent = true;
     if (r.proc == Proc::kNone) {  // backing off: nothing runs
@@ -587,7 +690,7 @@ void Supervisor::Impl::Deliver(std::vector<ReplicaStatus>& ns, decltype(sink_lin
 }
 
 void Supervisor::Impl::Run() {
-  enum Kind { kWake, kOut, kPidfd, kProbe };
+  enum Kind { kWake, kOut, kPidfd, kProbe, kTemplate };
   struct Tag {
     ReplicaId id;
     Kind kind;
@@ -610,6 +713,14 @@ void Supervisor::Impl::Run() {
         deadline = Clock::now() + 50ms;
       }
       TimePoint now = Clock::now();
+      for (auto& [name, t] : templates) {
+        for (int fd : {t.client->sock_fd(), t.client->out_fd()}) {
+          if (fd < 0) continue;
+          pfds.push_back({fd, POLLIN, 0});
+          tags.push_back({0, kTemplate});
+        }
+        if (t.wanted) deadline = std::min(deadline, t.start_at);
+      }
       for (auto& [id, rp] : replicas) {
         Replica& r = *rp;
         if (r.spawn_pending) deadline = now;
@@ -654,6 +765,7 @@ void Supervisor::Impl::Run() {
           (void)rd;
           continue;
         }
+        if (tags[i].kind == kTemplate) continue;  // ProcessTemplates reads every template below
         auto it = replicas.find(tags[i].id);
         if (it == replicas.end()) continue;
         Replica& r = *it->second;
@@ -670,10 +782,13 @@ void Supervisor::Impl::Run() {
             }
             break;
           case kWake:
+          case kTemplate:
             break;
         }
       }
+      ProcessTemplates(now);
       for (auto& [id, rp] : replicas) Process(*rp, now);
+      ProcessTemplates(now);  // exits reported while a replica was being forked
       my_notes.swap(notes);
       my_lines.swap(sink_lines);
     }
@@ -749,6 +864,7 @@ Supervisor::~Supervisor() {
     if (r->out_fd >= 0) close(r->out_fd);
   }
   im.replicas.clear();
+  im.templates.clear();  // each template is killed and reaped
   if (im.wake_fd >= 0) close(im.wake_fd);
 }
 
@@ -773,6 +889,36 @@ StatusOr<ReplicaId> Supervisor::Start(ReplicaSpec spec) {
     });
   }
   return id;
+}
+
+Status Supervisor::AddTemplate(std::string name, std::vector<std::string> argv,
+                               std::vector<std::pair<std::string, std::string>> env, bool on_first_use) {
+  if (name.empty()) return InvalidArgument("template name: must not be empty");
+  if (argv.empty()) return InvalidArgument("template argv: must not be empty");
+  auto exe = internal::ResolveExecutable(argv[0], "", env);
+  if (!exe.ok()) return exe.status();
+  Impl& im = *impl_;
+  MutexLock l(im.mu);
+  if (im.closing) return Unavailable("supervisor is shutting down");
+  if (im.templates.count(name)) return InvalidArgument("template " + name + " already exists");
+  Template t;
+  t.client = std::make_unique<internal::ZygoteClient>(name, *exe, std::move(argv), std::move(env));
+  t.wanted = !on_first_use;
+  im.templates.emplace(std::move(name), std::move(t));
+  im.Wake();
+  return Status::Ok();
+}
+
+int Supervisor::TemplatePid(const std::string& name) const {
+  MutexLock l(impl_->mu);
+  auto it = impl_->templates.find(name);
+  return it != impl_->templates.end() && it->second.client->running() ? it->second.client->pid() : 0;
+}
+
+bool Supervisor::TemplateReady(const std::string& name) const {
+  MutexLock l(impl_->mu);
+  auto it = impl_->templates.find(name);
+  return it != impl_->templates.end() && it->second.client->ready();
 }
 
 void Supervisor::Stop(ReplicaId id) {

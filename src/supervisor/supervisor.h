@@ -37,6 +37,14 @@
 //   HTTP handler, a std::async task) would kill the replica when that thread ends. The loop thread lives as
 //   long as the Supervisor, so callers may use Start from any thread. (PDEATHSIG covers the replica
 //   itself; its own children are covered by the group kill on Stop/exit, not by PDEATHSIG.)
+// - Replica templates (supervisor/zygote.h): AddTemplate(name, argv) starts a template process on the loop
+//   thread and keeps it running (started again, with backoff, when it dies). A replica whose spec names a
+//   template (`template_name`) is forked by that template when it is ready, instead of exec'd: same process
+//   group, PDEATHSIG chain, output pipe, phases and probes; its argv is run by the template's program (argv[0]
+//   is not exec'd: the template must be that program). When the template is not ready or the fork fails,
+//   the replica is exec'd from its argv as usual, so a template only ever saves time. A template that dies
+//   takes the replicas it forked with it (they are restarted like any crash, at once for a healthy one, by
+//   exec until the template is back). ReplicaStatus::forked says which way the running incarnation started.
 // - Phases: kStarting (forked, ports not known yet) -> kRunning (ports known, probing) -> kReady ->
 //   kNotReady (probe failures) -> kReady ... ; any exit -> kBackoff -> kStarting; Stop -> kStopped, after
 //   which (once on_change(kStopped) returned) the replica is removed from List/Get. In fixed-port mode kStarting is followed at once by
@@ -93,6 +101,11 @@ struct ReplicaSpec {
   std::function<std::string(std::string_view body)> not_ready_reason;
   std::chrono::milliseconds status_probe_after{500};
   std::chrono::milliseconds status_probe_interval{1000};
+  // Optional: the replica template (AddTemplate) to fork this replica from; "" or unknown = exec argv. When
+  // choose_template is set, it is called (on the loop thread, under the supervisor's lock: it must be quick and
+  // must not call the Supervisor) before each start, restarts included, and its answer replaces template_name.
+  std::string template_name;
+  std::function<std::string()> choose_template;
 };
 
 enum class Phase { kStarting, kRunning /* up, not ready yet */, kReady, kNotReady, kBackoff, kStopped };
@@ -112,6 +125,7 @@ struct ReplicaStatus {
   bool last_run_ready = false;          // the incarnation that exited last had become Ready
   std::string not_ready_reason;         // kRunning: what its status_path said is wrong ("" = nothing known)
   std::chrono::system_clock::time_point started_at, ready_at;
+  bool forked = false;  // the running incarnation was forked from a replica template (not exec'd)
 };
 
 class Supervisor {
@@ -126,6 +140,15 @@ class Supervisor {
   StatusOr<ReplicaId> Start(ReplicaSpec spec);
   void Stop(ReplicaId id);         // asynchronous; the replica leaves List when gone
   void Restart(ReplicaId id);      // asynchronous; see the contract above (no-op unless its process runs)
+  // Starts (asynchronously, on the loop thread) a replica template named `name` running `argv` with `env`
+  // overriding the environment (see the contract); with `on_first_use`, only once a replica first names it
+  // (that replica is exec'd; later ones are forked). InvalidArgument for an empty name or argv, an executable
+  // not found, or a name already added.
+  Status AddTemplate(std::string name, std::vector<std::string> argv,
+                     std::vector<std::pair<std::string, std::string>> env = {}, bool on_first_use = false);
+  // The pid of a template's process (0 while it is not running), and whether it is ready to fork: for tests.
+  int TemplatePid(const std::string& name) const;
+  bool TemplateReady(const std::string& name) const;
   // Blocks until the process group is gone (no live member; zombies awaiting init do not count).
   // From inside on_change/log_sink it only requests the stop (waiting there would deadlock).
   void StopAndWait(ReplicaId id);

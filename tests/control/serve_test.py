@@ -717,6 +717,31 @@ spec:
         r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
         self.assertEqual(r.status_code, 200, r.text)
 
+    def test_10a_replicas_are_forked_from_templates_without_python_once_compiled(self):
+        # serve starts replica templates (supervisor/zygote.h); a model-server replica is forked by one, not
+        # exec'd. sklearn-iris compiled natively on its first start (a record in the compiled cache), so the
+        # replica test_10 started again comes from the native template and never imports numpy.
+        obj = self.serve.wait_ready("sklearn-iris")
+        pid = pids(obj)[0]
+        with open("/proc/%d/stat" % pid) as f:
+            ppid = int(f.read().split(")")[-1].split()[1])
+        self.assertNotEqual(ppid, self.serve.proc.pid)
+        with open("/proc/%d/cmdline" % ppid, "rb") as f:
+            parent = f.read().split(b"\0")
+        self.assertIn(b"__replica_template", parent)
+        self.assertFalse(any(a.startswith(b"--preload_python") for a in parent), parent)
+        with open("/proc/%d/maps" % pid) as f:
+            self.assertNotIn("_multiarray_umath", f.read())
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+        # The template's replicas stop and restart like exec'd ones: kill it and its replica comes back (by exec).
+        os.kill(ppid, signal.SIGKILL)
+        obj = self.serve.wait("sklearn-iris", lambda o: is_ready(o) and pids(o) and pids(o) != [pid],
+                              what="a new ready replica after its template died")
+        self.assertFalse(alive(pid))
+        r = self.serve.gw("POST", "/v1/models/sklearn-iris:predict", json={"instances": IRIS})
+        self.assertEqual(r.status_code, 200, r.text)
+
     def test_10b_user_runtimes(self):
         # A ServingRuntime whose container is a local command: KServe's template variables, /mnt/models and
         # the port inferd chose ($PORT and --http_port) reach it; the gateway routes to it.

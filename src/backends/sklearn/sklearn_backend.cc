@@ -93,15 +93,17 @@ struct CacheKey {
   std::string content_hash;
 };
 
-std::optional<CacheKey> CompiledCacheKey(const std::string& model_file) {
-  std::string dir = CompiledCacheDir();
+// `with_content`: false leaves content_hash empty (the file is not read: a cheap look-up of the record's name).
+std::optional<CacheKey> CompiledCacheKey(const std::string& model_file, const std::string& dir = CompiledCacheDir(),
+                                         bool with_content = true) {
   if (dir.empty()) return std::nullopt;
   struct stat st {};
   if (::stat(model_file.c_str(), &st) != 0) return std::nullopt;
-  std::ifstream in(model_file, std::ios::binary);
+  std::ifstream in;
+  if (with_content) in.open(model_file, std::ios::binary);
   if (!in) return std::nullopt;
   std::stringstream ss;
-  ss << in.rdbuf();
+  if (with_content) ss << in.rdbuf();
   std::string content = ss.str();
   std::error_code ec;
   std::string real = std::filesystem::weakly_canonical(model_file, ec).string();
@@ -110,7 +112,7 @@ std::optional<CacheKey> CompiledCacheKey(const std::string& model_file) {
                    Hex64(std::hash<std::string_view>{}(sklearn::kPythonSource));
   CacheKey k;
   k.record_path = dir + "/sklearn-" + Hex64(std::hash<std::string>{}(id)) + ".json";
-  k.content_hash = Hex64(std::hash<std::string>{}(content)) + "-" + std::to_string(content.size());
+  if (with_content) k.content_hash = Hex64(std::hash<std::string>{}(content)) + "-" + std::to_string(content.size());
   return k;
 }
 
@@ -450,6 +452,17 @@ class SklearnBackendFactory final : public BackendFactory {
 };
 
 }  // namespace
+
+bool HasCompiledSklearnRecord(const std::string& model_dir, const std::string& cache_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(model_dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (ext != ".joblib" && ext != ".pkl" && ext != ".pickle") continue;
+    auto key = CompiledCacheKey(e.path().string(), cache_dir, /*with_content=*/false);
+    if (key && std::filesystem::exists(key->record_path, ec)) return true;
+  }
+  return false;
+}
 
 std::unique_ptr<BackendFactory> NewSklearnBackendFactory() { return std::make_unique<SklearnBackendFactory>(); }
 

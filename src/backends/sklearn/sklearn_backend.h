@@ -20,11 +20,18 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "model/backend.h"
 
 namespace inferd {
 
 std::unique_ptr<BackendFactory> NewSklearnBackendFactory();
+
+// True when a model file (*.joblib, *.pkl, *.pickle) in `model_dir` has a record of its native compile in
+// `cache_dir` (INFERD_COMPILED_CACHE, see sklearn_backend.cc), by the record's name (path, size, mtime: the file
+// is not read; the load still checks the content): a replica will load it without starting Python.
+// `inferd serve` uses it to fork such a replica from its template without Python (cli/serve_cmd.cc).
+bool HasCompiledSklearnRecord(const std::string& model_dir, const std::string& cache_dir);
 
 }  // namespace inferd
