@@ -6,10 +6,12 @@ namespace inferd::tfserving {
 
 namespace {
 
-// `t` must be [n, ...] of `want` with rank `rank` (or, for regress outputs, [n] or [n, 1]).
+using tf::DType;
+
+// `t` must be `want` of shape [n, k] (classify) or [n] / [n, 1] (regress).
 Status CheckOutput(const tf::Tensor& t, DType want, const char* alias, int64_t n, bool regress) {
-  const bool shape_ok = regress ? ((t.rank() == 1 && t.dim(0) == n) || (t.rank() == 2 && t.dim(0) == n && t.dim(1) == 1))
-                                : (t.rank() == 2 && t.dim(0) == n);
+  const bool rows = t.rank() >= 1 && t.dim(0) == n;
+  const bool shape_ok = rows && (regress ? (t.rank() == 1 || (t.rank() == 2 && t.dim(1) == 1)) : t.rank() == 2);
   if (t.dtype() == want && shape_ok) return Status::Ok();
   const std::string shape = regress ? "[" + std::to_string(n) + "] or [" + std::to_string(n) + ", 1]"
                                     : "[" + std::to_string(n) + ", classes]";
@@ -69,7 +71,9 @@ StatusOr<ExamplesResult> RunExamples(tf::TfModel* model, std::string_view signat
     const bool is_classes = aliases[i] == "classes";
     RETURN_IF_ERROR(CheckOutput(results[i], is_classes ? DType::kString : DType::kFloat, aliases[i].c_str(), out.n,
                                 false));
-    if (out.classes && results[i].dim(1) != out.k) return InvalidArgument("tensors classes and scores should match in shape");
+    if (out.classes && results[i].dim(1) != out.k) {
+      return InvalidArgument("tensors classes and scores should match in shape");
+    }
     out.k = results[i].dim(1);
     (is_classes ? out.classes : out.scores) = std::move(results[i]);
   }
