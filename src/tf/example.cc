@@ -55,12 +55,23 @@ StatusOr<ExampleFeatures> ParseExampleProto(std::string_view bytes, size_t index
   return out;
 }
 
-std::string SerializedWithContext(std::string_view context, std::string_view example) {
+Status AppendExampleWithContext(std::string_view context, std::string_view example, std::vector<std::string>* out,
+                                size_t* total_bytes) {
+  if (out->size() >= kMaxExamples) {
+    return InvalidArgument("more than " + std::to_string(kMaxExamples) + " examples in one request");
+  }
+  const size_t size = context.size() + example.size();
+  if (size > kMaxExamplesBytes - *total_bytes) {
+    return InvalidArgument("the examples, context applied, pass " + std::to_string(kMaxExamplesBytes >> 20) +
+                           " MiB in one request");
+  }
+  *total_bytes += size;
   std::string s;
-  s.reserve(context.size() + example.size());
+  s.reserve(size);
   s.append(context);
   s.append(example);
-  return s;
+  out->push_back(std::move(s));
+  return Status::Ok();
 }
 
 StatusOr<std::vector<std::string>> SerializedExamplesFromInput(std::string_view input_bytes) {
@@ -70,12 +81,15 @@ StatusOr<std::vector<std::string>> SerializedExamplesFromInput(std::string_view 
     return InvalidArgument("could not parse the request's input as a tensorflow.serving.Input");
   }
   std::vector<std::string> out;
+  size_t total = 0;
   if (in.has_example_list()) {
-    for (const pb::Example& e : in.example_list().examples()) out.push_back(e.SerializeAsString());
+    for (const pb::Example& e : in.example_list().examples()) {
+      RETURN_IF_ERROR(AppendExampleWithContext("", e.SerializeAsString(), &out, &total));
+    }
   } else if (in.has_example_list_with_context()) {
     const std::string context = in.example_list_with_context().context().SerializeAsString();
     for (const pb::Example& e : in.example_list_with_context().examples()) {
-      out.push_back(SerializedWithContext(context, e.SerializeAsString()));
+      RETURN_IF_ERROR(AppendExampleWithContext(context, e.SerializeAsString(), &out, &total));
     }
   }
   if (out.empty()) return InvalidArgument("Input is empty");

@@ -34,12 +34,19 @@ std::string SerializeExample(const ExampleFeatures& features);
 // InvalidArgument("could not parse example <index>...") on bad bytes.
 StatusOr<ExampleFeatures> ParseExampleProto(std::string_view bytes, size_t index);
 
+// Bounds on one request's examples (REST :classify/:regress and gRPC Classify/Regress/MultiInference alike): a
+// context is copied into every example, so a small request could otherwise ask for context x examples bytes.
+inline constexpr size_t kMaxExamples = size_t{1} << 20;
+inline constexpr size_t kMaxExamplesBytes = size_t{64} << 20;  // serialized Examples, context applied, in all
+
 // tensorflow.serving.Input's wire bytes (example_list, or example_list_with_context) -> one serialized Example per
 // example, context applied as above. An Input with neither list, or with no examples, is an InvalidArgument
-// (TF Serving's "Input is empty").
+// (TF Serving's "Input is empty"); so is one past the bounds above.
 StatusOr<std::vector<std::string>> SerializedExamplesFromInput(std::string_view input_bytes);
 
-// One example with the context applied ("" context: the example alone).
-std::string SerializedWithContext(std::string_view context, std::string_view example);
+// Appends one example with the context applied ("" context: the example alone) to `out`; `total_bytes` counts
+// what `out` holds. InvalidArgument naming the bound once `out` would pass kMaxExamples or kMaxExamplesBytes.
+Status AppendExampleWithContext(std::string_view context, std::string_view example, std::vector<std::string>* out,
+                                size_t* total_bytes);
 
 }  // namespace inferd::tf

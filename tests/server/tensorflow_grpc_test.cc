@@ -11,10 +11,13 @@
 #include <filesystem>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "inference.grpc.pb.h"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "tf/example.pb.h"
 #include "util/test_util.h"
 
 namespace inferd::testing {
@@ -258,20 +261,181 @@ TEST_F(TensorflowGrpc, BadRequestsGetTfServingsStatusCodes) {
                                  std::string("\x0a\xff\xff\xff\xff\x0f", 6));
   EXPECT_EQ(st.error_code(), C::INVALID_ARGUMENT) << st.error_message();
 
-  // Classify needs tf.Example parsing (ParseExample): refused saying so.
+  // Classify without an input: TF Serving's "Input is empty".
   tfs::ClassificationRequest creq;
   creq.mutable_model_spec()->set_name("half_plus_two");
+  creq.mutable_model_spec()->set_signature_name("classify_x_to_y");
   tfs::ClassificationResponse cresp;
   grpc::ClientContext cctx;
   st = predict_->Classify(&cctx, creq, &cresp);
-  EXPECT_EQ(st.error_code(), C::UNIMPLEMENTED);
-  EXPECT_NE(st.error_message().find("ParseExample"), std::string::npos) << st.error_message();
+  EXPECT_EQ(st.error_code(), C::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("Input is empty"), std::string::npos) << st.error_message();
+  // Serialized Examples that are not Examples.
+  creq.mutable_input()->mutable_example_list()->add_examples(std::string("\x0a\xff\xff", 3));
+  grpc::ClientContext cctx2;
+  st = predict_->Classify(&cctx2, creq, &cresp);
+  EXPECT_EQ(st.error_code(), C::INVALID_ARGUMENT) << st.error_message();
 
   // Still serving after all of it.
   tfs::PredictResponse resp;
   grpc::Status ok = Predict(HalfPlusTwo(FloatTensor({1}, {2.0f})), &resp);
   ASSERT_TRUE(ok.ok()) << ok.error_message();
   EXPECT_FLOAT_EQ(resp.outputs().at("y").float_val(0), 3.0f);
+  EXPECT_TRUE(server_->Alive());
+}
+
+// A serialized tf.Example with one float feature "x" (absent when `x` is empty), as TF Serving's clients build them.
+std::string ExampleX(std::initializer_list<float> x) {
+  inferd::tfproto::Example e;
+  if (x.size() > 0) {
+    auto& f = (*e.mutable_features()->mutable_feature())["x"];
+    for (float v : x) f.mutable_float_list()->add_value(v);
+  }
+  return e.SerializeAsString();
+}
+
+tfs::Input ExampleList(std::initializer_list<float> xs) {
+  tfs::Input in;
+  for (float x : xs) in.mutable_example_list()->add_examples(ExampleX({x}));
+  return in;
+}
+
+// The same examples as tensorflow_rest_test's ClassifyAndRegressOnTfExamples, with the same answers (y = x/2 + 2,
+// y2 = x/2 + 3 on half_plus_two's ParseExample signatures).
+TEST_F(TensorflowGrpc, ClassifyRegressAndMultiInferenceOnTfExamples) {
+  tfs::RegressionRequest rreq;
+  rreq.mutable_model_spec()->set_name("half_plus_two");
+  rreq.mutable_model_spec()->set_signature_name("regress_x_to_y");
+  *rreq.mutable_input() = ExampleList({1.0f, 3.0f, -4.5f});
+  tfs::RegressionResponse rresp;
+  grpc::ClientContext rctx;
+  grpc::Status st = predict_->Regress(&rctx, rreq, &rresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(rresp.result().regressions_size(), 3);
+  EXPECT_FLOAT_EQ(rresp.result().regressions(0).value(), 2.5f);
+  EXPECT_FLOAT_EQ(rresp.result().regressions(1).value(), 3.5f);
+  EXPECT_FLOAT_EQ(rresp.result().regressions(2).value(), -0.25f);
+  EXPECT_EQ(rresp.model_spec().name(), "half_plus_two");
+  EXPECT_EQ(rresp.model_spec().version().value(), 123);
+  EXPECT_EQ(rresp.model_spec().signature_name(), "regress_x_to_y");
+
+  // Context: its features go to every example, an example's own value wins.
+  tfs::ClassificationRequest creq;
+  creq.mutable_model_spec()->set_name("half_plus_two");
+  creq.mutable_model_spec()->set_signature_name("classify_x_to_y");
+  auto* with_context = creq.mutable_input()->mutable_example_list_with_context();
+  with_context->set_context(ExampleX({10.0f}));
+  with_context->add_examples(ExampleX({}));
+  with_context->add_examples(ExampleX({2.0f}));
+  tfs::ClassificationResponse cresp;
+  grpc::ClientContext cctx;
+  st = predict_->Classify(&cctx, creq, &cresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(cresp.result().classifications_size(), 2);
+  ASSERT_EQ(cresp.result().classifications(0).classes_size(), 1);
+  EXPECT_EQ(cresp.result().classifications(0).classes(0).label(), "");  // the signature has no classes output
+  EXPECT_FLOAT_EQ(cresp.result().classifications(0).classes(0).score(), 7.0f);
+  ASSERT_EQ(cresp.result().classifications(1).classes_size(), 1);
+  EXPECT_FLOAT_EQ(cresp.result().classifications(1).classes(0).score(), 3.0f);
+  EXPECT_EQ(cresp.model_spec().signature_name(), "classify_x_to_y");
+
+  // MultiInference: one classify and two regress tasks over the same examples, answered in the tasks' order.
+  tfs::MultiInferenceRequest mreq;
+  for (const auto& [sig, method] : {std::pair{"classify_x_to_y", "tensorflow/serving/classify"},
+                                    std::pair{"regress_x_to_y", "tensorflow/serving/regress"},
+                                    std::pair{"regress_x_to_y2", "tensorflow/serving/regress"}}) {
+    tfs::InferenceTask* task = mreq.add_tasks();
+    task->mutable_model_spec()->set_name("half_plus_two");
+    task->mutable_model_spec()->set_signature_name(sig);
+    task->set_method_name(method);
+  }
+  *mreq.mutable_input() = ExampleList({1.0f, 4.0f});
+  tfs::MultiInferenceResponse mresp;
+  grpc::ClientContext mctx;
+  st = predict_->MultiInference(&mctx, mreq, &mresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(mresp.results_size(), 3);
+  EXPECT_EQ(mresp.results(0).model_spec().signature_name(), "classify_x_to_y");
+  ASSERT_TRUE(mresp.results(0).has_classification_result());
+  ASSERT_EQ(mresp.results(0).classification_result().classifications_size(), 2);
+  EXPECT_FLOAT_EQ(mresp.results(0).classification_result().classifications(1).classes(0).score(), 4.0f);
+  ASSERT_TRUE(mresp.results(1).has_regression_result());
+  ASSERT_EQ(mresp.results(1).regression_result().regressions_size(), 2);
+  EXPECT_FLOAT_EQ(mresp.results(1).regression_result().regressions(0).value(), 2.5f);
+  EXPECT_FLOAT_EQ(mresp.results(2).regression_result().regressions(0).value(), 3.5f);
+  EXPECT_FLOAT_EQ(mresp.results(2).regression_result().regressions(1).value(), 5.0f);
+  EXPECT_EQ(mresp.results(2).model_spec().name(), "half_plus_two");
+}
+
+TEST_F(TensorflowGrpc, ClassifyRegressAndMultiInferenceErrors) {
+  using C = grpc::StatusCode;
+  auto regress = [&](const std::string& sig, const tfs::Input& in, C code, const std::string& needle) {
+    tfs::RegressionRequest req;
+    req.mutable_model_spec()->set_name("half_plus_two");
+    req.mutable_model_spec()->set_signature_name(sig);
+    *req.mutable_input() = in;
+    tfs::RegressionResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = predict_->Regress(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), code) << sig << ": " << st.error_message();
+    EXPECT_NE(st.error_message().find(needle), std::string::npos) << st.error_message();
+  };
+  // A classify signature asked to regress, the default (predict) signature, a signature whose input is not
+  // serialized Examples, an unknown signature, no examples, an example missing the feature the graph needs.
+  regress("classify_x_to_y", ExampleList({1.0f}), C::INVALID_ARGUMENT,
+          "Expected regression signature method_name to be tensorflow/serving/regress. Was: "
+          "tensorflow/serving/classify");
+  regress("", ExampleList({1.0f}), C::INVALID_ARGUMENT, "Was: tensorflow/serving/predict");
+  regress("regress_x2_to_y3", ExampleList({1.0f}), C::INVALID_ARGUMENT, "one DT_STRING input named 'inputs'");
+  regress("nope", ExampleList({1.0f}), C::INVALID_ARGUMENT, "nope");
+  regress("regress_x_to_y", tfs::Input(), C::INVALID_ARGUMENT, "Input is empty");
+  tfs::Input no_x;
+  no_x.mutable_example_list()->add_examples(ExampleX({}));
+  regress("regress_x_to_y", no_x, C::INVALID_ARGUMENT, "no feature 'x'");
+
+  // A context is copied into every example: 1 MiB of context x 100 examples passes the 64 MiB bound on one
+  // request's examples (a 1 MiB message on the wire).
+  tfs::Input big;
+  {
+    inferd::tfproto::Example ctx;
+    (*ctx.mutable_features()->mutable_feature())["pad"].mutable_bytes_list()->add_value(std::string(1 << 20, 'a'));
+    big.mutable_example_list_with_context()->set_context(ctx.SerializeAsString());
+    for (int i = 0; i < 100; ++i) big.mutable_example_list_with_context()->add_examples(ExampleX({1.0f}));
+  }
+  regress("regress_x_to_y", big, C::INVALID_ARGUMENT, "MiB in one request");
+
+  // An unknown model is NOT_FOUND, as for Predict.
+  tfs::ClassificationRequest creq;
+  creq.mutable_model_spec()->set_name("nosuch");
+  *creq.mutable_input() = ExampleList({1.0f});
+  tfs::ClassificationResponse cresp;
+  grpc::ClientContext cctx;
+  EXPECT_EQ(predict_->Classify(&cctx, creq, &cresp).error_code(), C::NOT_FOUND);
+
+  // MultiInference: tasks on another model, a duplicated signature, an unknown method, a method that does not
+  // match the signature's.
+  auto multi = [&](std::vector<std::tuple<std::string, std::string, std::string>> tasks, const std::string& needle) {
+    tfs::MultiInferenceRequest req;
+    for (const auto& [model, sig, method] : tasks) {
+      tfs::InferenceTask* t = req.add_tasks();
+      t->mutable_model_spec()->set_name(model);
+      t->mutable_model_spec()->set_signature_name(sig);
+      t->set_method_name(method);
+    }
+    *req.mutable_input() = ExampleList({1.0f});
+    tfs::MultiInferenceResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = predict_->MultiInference(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), C::INVALID_ARGUMENT) << needle << ": " << st.error_message();
+    EXPECT_NE(st.error_message().find(needle), std::string::npos) << st.error_message();
+  };
+  const std::string r = "tensorflow/serving/regress", c = "tensorflow/serving/classify";
+  multi({{"half_plus_two", "regress_x_to_y", r}, {"other", "classify_x_to_y", c}}, "same model name");
+  multi({{"half_plus_two", "regress_x_to_y", r}, {"half_plus_two", "regress_x_to_y", r}},
+        "Duplicate evaluation of signature: regress_x_to_y");
+  multi({{"half_plus_two", "serving_default", "tensorflow/serving/predict"}},
+        "Unsupported signature method_name: tensorflow/serving/predict");
+  multi({{"half_plus_two", "regress_x_to_y", c}}, "Expected classification signature method_name");
   EXPECT_TRUE(server_->Alive());
 }
 

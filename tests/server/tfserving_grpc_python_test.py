@@ -37,11 +37,21 @@ def generate_stubs(out_dir):
                     "--grpc_python_out=" + out_dir] + files, check=True)
     sys.path.insert(0, out_dir)
     from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                         predict_pb2, prediction_service_pb2_grpc, classification_pb2)
-    from tf import tensor_pb2
+                                         predict_pb2, prediction_service_pb2_grpc, classification_pb2,
+                                         regression_pb2)
+    from tf import example_pb2, tensor_pb2
     apis.update(predict=predict_pb2, service=prediction_service_pb2_grpc, metadata=get_model_metadata_pb2,
                 status=get_model_status_pb2, model_service=model_service_pb2_grpc, tensor=tensor_pb2,
-                classification=classification_pb2)
+                classification=classification_pb2, regression=regression_pb2, example=example_pb2)
+
+
+def example_x(*xs):
+    """A serialized tf.Example with float feature "x" (proto/tf/example.proto: tensorflow.Example's wire format,
+    which is what tf.train.Example(...).SerializeToString() gives a TF Serving client)."""
+    e = apis["example"].Example()
+    if xs:
+        e.features.feature["x"].float_list.value.extend(xs)
+    return e.SerializeToString()
 
 
 def float_tensor(dims, values=(), content=None, dtype=DT_FLOAT):
@@ -138,6 +148,23 @@ class TfServingGrpcTest(unittest.TestCase):
             self.models.GetModelStatus(st.GetModelStatusRequest(model_spec={"name": "nope"}), timeout=30)
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_classify_and_regress_on_tf_examples(self):
+        # As TF Serving's Python clients call them: tf.Examples in input.example_list(_with_context), y = x/2 + 2.
+        req = apis["regression"].RegressionRequest(
+            model_spec={"name": "half_plus_two", "signature_name": "regress_x_to_y"})
+        req.input.example_list.examples.extend([example_x(1.0), example_x(3.0), example_x(-4.5)])
+        resp = self.stub.Regress(req, timeout=30)
+        self.assertEqual([r.value for r in resp.result.regressions], [2.5, 3.5, -0.25])
+        self.assertEqual(resp.model_spec.signature_name, "regress_x_to_y")
+        self.assertEqual(resp.model_spec.version.value, 123)
+        req = apis["classification"].ClassificationRequest(
+            model_spec={"name": "half_plus_two", "signature_name": "classify_x_to_y"})
+        req.input.example_list_with_context.context = example_x(10.0)
+        req.input.example_list_with_context.examples.extend([example_x(), example_x(2.0)])
+        resp = self.stub.Classify(req, timeout=30)
+        self.assertEqual([[(c.label, c.score) for c in cl.classes] for cl in resp.result.classifications],
+                         [[("", 7.0)], [("", 3.0)]])
+
     def test_errors_name_what_is_wrong(self):
         C = grpc.StatusCode
         self.error(self.request(float_tensor([1], [1.0]), name="nope"), C.NOT_FOUND,
@@ -158,8 +185,17 @@ class TfServingGrpcTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as ctx:
             self.stub.Classify(apis["classification"].ClassificationRequest(model_spec={"name": "half_plus_two"}),
                                timeout=30)
-        self.assertEqual(ctx.exception.code(), C.UNIMPLEMENTED)
-        self.assertIn("ParseExample", ctx.exception.details())
+        self.assertEqual(ctx.exception.code(), C.INVALID_ARGUMENT)
+        self.assertIn("Input is empty", ctx.exception.details())
+        # A regress call on a classify signature names both methods.
+        req = apis["regression"].RegressionRequest(
+            model_spec={"name": "half_plus_two", "signature_name": "classify_x_to_y"})
+        req.input.example_list.examples.append(example_x(1.0))
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.stub.Regress(req, timeout=30)
+        self.assertEqual(ctx.exception.code(), C.INVALID_ARGUMENT)
+        self.assertIn("Expected regression signature method_name to be tensorflow/serving/regress",
+                      ctx.exception.details())
         # Still serving.
         resp = self.stub.Predict(self.request(float_tensor([1], [2.0])), timeout=30)
         self.assertEqual(list(resp.outputs["y"].float_val), [3.0])

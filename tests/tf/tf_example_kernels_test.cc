@@ -166,5 +166,26 @@ TEST(TfExampleKernels, ServingInputWithContext) {
   EXPECT_EQ(SerializedExamplesFromInput("\xff\xff").status().code(), StatusCode::kInvalidArgument);
 }
 
+// Both front ends' bound: a context is copied into every example, so the bytes are counted after copying.
+TEST(TfExampleKernels, ExamplesPerRequestAreBounded) {
+  std::vector<std::string> out;
+  size_t total = 0;
+  const std::string context(1 << 20, 'c');
+  for (size_t i = 0; i < (kMaxExamplesBytes >> 20); ++i) {
+    ASSERT_TRUE(AppendExampleWithContext(context, "", &out, &total).ok()) << i;
+  }
+  EXPECT_EQ(total, kMaxExamplesBytes);
+  Status st = AppendExampleWithContext("", "e", &out, &total);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("MiB in one request"), std::string::npos) << st.message();
+  EXPECT_EQ(out.size(), kMaxExamplesBytes >> 20);
+  out.clear();
+  total = 0;
+  for (size_t i = 0; i < kMaxExamples; ++i) ASSERT_TRUE(AppendExampleWithContext("", "", &out, &total).ok());
+  st = AppendExampleWithContext("", "", &out, &total);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("examples in one request"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace inferd::tf

@@ -118,30 +118,11 @@ class TfServingRest final : public NativeRestApi {
   // classifier and regressor), its outputs into {"results": ...}.
   StatusOr<PassThroughAnswer> RunExamples(const PassThroughCall& call, bool classify) {
     ASSIGN_OR_RETURN(tfserving::ExamplesRequest req, tfserving::ParseExamplesRequest(call.body));
-    auto found = model_->FindSignature(req.signature_name);
-    if (!found.ok()) return InvalidArgument(std::string(found.status().message()));
-    const auto& [name, sig] = *found;
-    RETURN_IF_ERROR(tfserving::CheckExamplesSignature(*sig, name, classify));
-    const auto n = static_cast<int64_t>(req.serialized.size());
-    ASSIGN_OR_RETURN(tf::Tensor examples, tf::Tensor::Make(DType::kString, {n}));
-    examples.strings() = std::move(req.serialized);
-    std::vector<std::pair<std::string, tf::Tensor>> inputs;
-    inputs.emplace_back("inputs", std::move(examples));
-    std::vector<std::string> aliases;
-    for (const char* a : classify ? std::vector<const char*>{"classes", "scores"} : std::vector<const char*>{"outputs"}) {
-      if (sig->outputs.contains(a)) aliases.push_back(a);
-    }
-    std::vector<tf::Tensor> results;
-    RETURN_IF_ERROR(model_->Run(name, inputs, aliases, &results));
+    ASSIGN_OR_RETURN(tfserving::ExamplesResult r, tfserving::RunExamples(model_, req.signature_name,
+                                                                         std::move(req.serialized), classify,
+                                                                         call.deadline_ns));
     std::string body;
-    if (classify) {
-      const tf::Tensor* classes = nullptr;
-      const tf::Tensor* scores = nullptr;
-      for (size_t i = 0; i < aliases.size(); ++i) (aliases[i] == "classes" ? classes : scores) = &results[i];
-      ASSIGN_OR_RETURN(body, tfserving::WriteClassifyResponse(classes, scores, n));
-    } else {
-      ASSIGN_OR_RETURN(body, tfserving::WriteRegressResponse(results[0], n));
-    }
+    ASSIGN_OR_RETURN(body, classify ? tfserving::WriteClassifyResponse(r) : tfserving::WriteRegressResponse(r));
     return PassThroughAnswer{std::move(body), {}, 200};
   }
 

@@ -4,9 +4,14 @@
 #include <climits>
 #include <set>
 
+#include "backends/tensorflow/tfserving_examples.h"
+#include "tensorflow_serving/apis/classification.pb.h"
 #include "tensorflow_serving/apis/get_model_metadata.pb.h"
 #include "tensorflow_serving/apis/get_model_status.pb.h"
+#include "tensorflow_serving/apis/inference.pb.h"
 #include "tensorflow_serving/apis/predict.pb.h"
+#include "tensorflow_serving/apis/regression.pb.h"
+#include "tf/example.h"
 #include "tf/saved_model.pb.h"
 #include "tf/tensor.pb.h"
 #include "tf/tensor_proto.h"
@@ -119,16 +124,59 @@ void ToProto(const tf::TensorInfo& info, pb::TensorInfo* out) {
   for (int64_t d : info.shape.dims) shape->add_dim()->set_size(d);
 }
 
+// The request's Input as serialized Examples (tf/example.h: context applied, bounded).
+StatusOr<std::vector<std::string>> ExamplesOf(const auto& req) {
+  if (!req.has_input()) return InvalidArgument("Input is empty");
+  return tf::SerializedExamplesFromInput(req.input().SerializeAsString());
+}
+
+void WriteResult(const ExamplesResult& r, tfs::ClassificationResult* out) {
+  for (int64_t i = 0; i < r.n; ++i) {
+    tfs::Classifications* c = out->add_classifications();
+    for (int64_t j = 0; j < r.k; ++j) {
+      tfs::Class* cl = c->add_classes();
+      cl->set_label(r.Label(i, j));
+      cl->set_score(r.Score(i, j));
+    }
+  }
+}
+
+void WriteResult(const ExamplesResult& r, tfs::RegressionResult* out) {
+  for (int64_t i = 0; i < r.n; ++i) out->add_regressions()->set_value(r.Value(i));
+}
+
+constexpr std::string_view kClassifyMethod = "tensorflow/serving/classify";
+constexpr std::string_view kRegressMethod = "tensorflow/serving/regress";
+
+// MultiInference's tasks, checked as TF Serving checks them: at least one, all on the served model, each a classify
+// or regress method on a distinct signature.
+Status CheckTasks(const tfs::MultiInferenceRequest& req, std::string_view model) {
+  if (req.tasks_size() == 0) return InvalidArgument("Tasks is empty");
+  std::set<std::string> signatures;
+  for (const tfs::InferenceTask& task : req.tasks()) {
+    if (!task.has_model_spec()) return InvalidArgument("Missing ModelSpec");
+    if (task.model_spec().name() != model) {
+      return InvalidArgument("All ModelSpecs in a MultiInferenceRequest must access the same model name");
+    }
+    if (!signatures.insert(task.model_spec().signature_name()).second) {
+      return InvalidArgument("Duplicate evaluation of signature: " + task.model_spec().signature_name());
+    }
+    if (task.method_name() != kClassifyMethod && task.method_name() != kRegressMethod) {
+      return InvalidArgument("Unsupported signature method_name: " + task.method_name());
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<std::string> GrpcApi::Call(const NativeGrpcCall& call) {
   if (call.method == "Predict") return Predict(call);
   if (call.method == "GetModelMetadata") return Metadata(call);
   if (call.method == "GetModelStatus") return ModelStatus(call);
-  if (call.method == "Classify" || call.method == "Regress" || call.method == "MultiInference") {
-    return Unimplemented(std::string(call.method) + ": tf.Example inputs need the ParseExample op, which inferd's "
-                         "TensorFlow executor does not run yet; call Predict with the signature's tensors");
-  }
+  if (call.method == "Classify") return Classify(call);
+  if (call.method == "Regress") return Regress(call);
+  if (call.method == "MultiInference") return MultiInference(call);
   return Unimplemented("TF Serving's method " + std::string(call.method) + " is not served by inferd");
 }
 
@@ -154,6 +202,54 @@ StatusOr<std::string> GrpcApi::Predict(const NativeGrpcCall& call) {
   for (size_t i = 0; i < aliases.size(); ++i) {
     Status st = tf::TensorToProto(results[i], &(*resp.mutable_outputs())[aliases[i]]);
     if (!st.ok()) return st.WithPrefix("output '" + aliases[i] + "'");
+  }
+  return resp.SerializeAsString();
+}
+
+StatusOr<std::string> GrpcApi::Classify(const NativeGrpcCall& call) {
+  tfs::ClassificationRequest req;
+  RETURN_IF_ERROR(Parse(call, &req, "ClassificationRequest"));
+  if (!req.has_model_spec()) return InvalidArgument("Missing ModelSpec");
+  ASSIGN_OR_RETURN(std::vector<std::string> examples, ExamplesOf(req));
+  ASSIGN_OR_RETURN(ExamplesResult r, RunExamples(model_, req.model_spec().signature_name(), std::move(examples),
+                                                 /*classify=*/true, call.deadline_ns));
+  tfs::ClassificationResponse resp;
+  SetSpec(call, r.signature, resp.mutable_model_spec());
+  WriteResult(r, resp.mutable_result());
+  return resp.SerializeAsString();
+}
+
+StatusOr<std::string> GrpcApi::Regress(const NativeGrpcCall& call) {
+  tfs::RegressionRequest req;
+  RETURN_IF_ERROR(Parse(call, &req, "RegressionRequest"));
+  if (!req.has_model_spec()) return InvalidArgument("Missing ModelSpec");
+  ASSIGN_OR_RETURN(std::vector<std::string> examples, ExamplesOf(req));
+  ASSIGN_OR_RETURN(ExamplesResult r, RunExamples(model_, req.model_spec().signature_name(), std::move(examples),
+                                                 /*classify=*/false, call.deadline_ns));
+  tfs::RegressionResponse resp;
+  SetSpec(call, r.signature, resp.mutable_model_spec());
+  WriteResult(r, resp.mutable_result());
+  return resp.SerializeAsString();
+}
+
+// Each task runs its signature over the same examples (TF Serving runs them in one session; the answers are the same).
+StatusOr<std::string> GrpcApi::MultiInference(const NativeGrpcCall& call) {
+  tfs::MultiInferenceRequest req;
+  RETURN_IF_ERROR(Parse(call, &req, "MultiInferenceRequest"));
+  RETURN_IF_ERROR(CheckTasks(req, call.model));
+  ASSIGN_OR_RETURN(std::vector<std::string> examples, ExamplesOf(req));
+  tfs::MultiInferenceResponse resp;
+  for (const tfs::InferenceTask& task : req.tasks()) {
+    const bool classify = task.method_name() == kClassifyMethod;
+    ASSIGN_OR_RETURN(ExamplesResult r, RunExamples(model_, task.model_spec().signature_name(), examples, classify,
+                                                   call.deadline_ns));
+    tfs::InferenceResult* out = resp.add_results();
+    SetSpec(call, r.signature, out->mutable_model_spec());
+    if (classify) {
+      WriteResult(r, out->mutable_classification_result());
+    } else {
+      WriteResult(r, out->mutable_regression_result());
+    }
   }
   return resp.SerializeAsString();
 }

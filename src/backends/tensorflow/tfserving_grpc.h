@@ -11,8 +11,14 @@
 // - PredictionService/GetModelMetadata: metadata_field must be ["signature_def"]; the answer's
 //   metadata["signature_def"] is a SignatureDefMap of every signature, packed in an Any.
 // - ModelService/GetModelStatus: the served version, AVAILABLE (a model the front end found is loaded).
-// - PredictionService/Classify, Regress, MultiInference: Unimplemented (their tf.Example inputs need the
-//   ParseExample op).
+// - PredictionService/Classify, Regress: `input` (example_list or example_list_with_context) becomes serialized
+//   tf.Examples (tf::SerializedExamplesFromInput: context applied, bounded by tf::kMaxExamples/kMaxExamplesBytes)
+//   run through model_spec.signature_name's classify/regress signature (tfserving_examples.h, shared with the REST
+//   :classify/:regress); the answer's model_spec names the signature that ran.
+// - PredictionService/MultiInference: every task names the served model, a distinct signature and method_name
+//   tensorflow/serving/classify or .../regress (TF Serving's texts: "Tasks is empty", "All ModelSpecs in a
+//   MultiInferenceRequest must access the same model name", "Duplicate evaluation of signature: s",
+//   "Unsupported signature method_name: m"); one InferenceResult per task, in the tasks' order.
 // Errors keep TF Serving's texts where it has one ("Missing ModelSpec", "Serving signature key \"s\" not
 // found.", "output tensor alias not found in signature: ..."); every input error names the input alias.
 // Unknown fields in a request (TF Serving's streaming and decoding options) are refused naming their number.
@@ -39,6 +45,9 @@ class GrpcApi final : public NativeGrpcApi {
 
  private:
   StatusOr<std::string> Predict(const NativeGrpcCall& call);
+  StatusOr<std::string> Classify(const NativeGrpcCall& call);
+  StatusOr<std::string> Regress(const NativeGrpcCall& call);
+  StatusOr<std::string> MultiInference(const NativeGrpcCall& call);
   StatusOr<std::string> Metadata(const NativeGrpcCall& call) const;
   StatusOr<std::string> ModelStatus(const NativeGrpcCall& call) const;
 

@@ -455,52 +455,23 @@ StatusOr<ExamplesRequest> ParseExamplesRequest(std::string_view body) {
   if (ex == doc.end()) return InvalidArgument("key 'examples' is expected and was not found");
   if (!ex->is_array()) return Bad("examples", "must be a list");
   if (ex->empty()) return Bad("examples", "is an empty list");
+  size_t total = 0;
   for (size_t i = 0; i < ex->size(); ++i) {
     ASSIGN_OR_RETURN(std::string e, ExampleFromJson((*ex)[i], "examples[" + std::to_string(i) + "]"));
-    out.serialized.push_back(tf::SerializedWithContext(context, e));
+    RETURN_IF_ERROR(tf::AppendExampleWithContext(context, e, &out.serialized, &total));
   }
   return out;
 }
 
-Status CheckExamplesSignature(const tf::SignatureDef& sig, std::string_view name, bool classify) {
-  const std::string method = classify ? "tensorflow/serving/classify" : "tensorflow/serving/regress";
-  if (sig.method_name != method) {
-    return InvalidArgument(std::string("Expected ") + (classify ? "classification" : "regression") + " signature method_name to be " +
-                           method + ". Was: " + sig.method_name + " (signature '" + std::string(name) + "')");
-  }
-  auto in = sig.inputs.find("inputs");
-  if (sig.inputs.size() != 1 || in == sig.inputs.end() || in->second.dtype != DType::kString) {
-    return InvalidArgument("signature '" + std::string(name) + "' must have one DT_STRING input named 'inputs'");
-  }
-  const char* need = classify ? "classes or scores" : "outputs";
-  const bool has = classify ? (sig.outputs.contains("classes") || sig.outputs.contains("scores")) : sig.outputs.contains("outputs");
-  if (!has) return InvalidArgument("signature '" + std::string(name) + "' has no output " + need);
-  return Status::Ok();
-}
-
-StatusOr<std::string> WriteClassifyResponse(const tf::Tensor* classes, const tf::Tensor* scores, int64_t n) {
-  int64_t k = -1;
-  auto check = [&](const tf::Tensor* t, DType want, const char* alias) -> Status {
-    if (t == nullptr) return Status::Ok();
-    if (t->dtype() != want || t->rank() != 2 || t->dim(0) != n) {
-      return InvalidArgument(std::string("Expected output tensor '") + alias + "' of shape [" + std::to_string(n) +
-                             ", classes] and type " + std::string(tf::DTypeName(want)) + ", got " +
-                             std::string(tf::DTypeName(t->dtype())) + " " + tf::ShapeString(t->shape()));
-    }
-    if (k >= 0 && t->dim(1) != k) return InvalidArgument("tensors classes and scores should match in shape");
-    k = t->dim(1);
-    return Status::Ok();
-  };
-  RETURN_IF_ERROR(check(classes, DType::kString, "classes"));
-  RETURN_IF_ERROR(check(scores, DType::kFloat, "scores"));
+StatusOr<std::string> WriteClassifyResponse(const ExamplesResult& r) {
   std::string out = "{\"results\": [";
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < r.n; ++i) {
     out.append(i ? ", [" : "[");
-    for (int64_t j = 0; j < k; ++j) {
+    for (int64_t j = 0; j < r.k; ++j) {
       out.append(j ? ", [" : "[");
-      AppendJsonString(&out, classes ? classes->strings()[static_cast<size_t>(i * k + j)] : std::string());
+      AppendJsonString(&out, r.Label(i, j));
       out.append(", ");
-      AppendFloat(&out, scores ? scores->data<float>()[i * k + j] : 0.0, true);
+      AppendFloat(&out, r.Score(i, j), true);
       out.push_back(']');
     }
     out.push_back(']');
@@ -509,16 +480,11 @@ StatusOr<std::string> WriteClassifyResponse(const tf::Tensor* classes, const tf:
   return out;
 }
 
-StatusOr<std::string> WriteRegressResponse(const tf::Tensor& t, int64_t n) {
-  if (t.dtype() != DType::kFloat || !((t.rank() == 1 && t.dim(0) == n) || (t.rank() == 2 && t.dim(0) == n && t.dim(1) == 1))) {
-    return InvalidArgument("Expected output tensor 'outputs' of shape [" + std::to_string(n) + "] or [" +
-                           std::to_string(n) + ", 1] and type DT_FLOAT, got " + std::string(tf::DTypeName(t.dtype())) +
-                           " " + tf::ShapeString(t.shape()));
-  }
+StatusOr<std::string> WriteRegressResponse(const ExamplesResult& r) {
   std::string out = "{\"results\": [";
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < r.n; ++i) {
     if (i) out.append(", ");
-    AppendFloat(&out, t.data<float>()[i], true);
+    AppendFloat(&out, r.Value(i), true);
   }
   out.append("]}");
   return out;

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/tensorflow/tfserving_examples.h"
 #include "core/status.h"
 #include "tf/graph_def.h"
 #include "tf/tensor.h"
@@ -64,15 +65,11 @@ struct ExamplesRequest {
 };
 StatusOr<ExamplesRequest> ParseExamplesRequest(std::string_view body);
 
-// Checks that `sig` is a classify ("tensorflow/serving/classify") or regress signature taking one DT_STRING input
-// "inputs", as TF Serving does (its error texts), and that it has the outputs the method reads.
-Status CheckExamplesSignature(const tf::SignatureDef& sig, std::string_view name, bool classify);
-
-// {"results": [[[label, score], ...], ...]}: one list per example. `classes` ([n, k] DT_STRING) and `scores`
-// ([n, k] float) may each be null (not in the signature): labels are then "" and scores 0, as in TF Serving.
-StatusOr<std::string> WriteClassifyResponse(const tf::Tensor* classes, const tf::Tensor* scores, int64_t n);
-// {"results": [v, ...]}: `outputs` is [n] or [n, 1] float.
-StatusOr<std::string> WriteRegressResponse(const tf::Tensor& outputs, int64_t n);
+// {"results": [[[label, score], ...], ...]}: one list per example (labels "" / scores 0 where the signature has no
+// classes / scores output, as in TF Serving). The run and its checks: tfserving_examples.h.
+StatusOr<std::string> WriteClassifyResponse(const ExamplesResult& r);
+// {"results": [v, ...]}: one value per example.
+StatusOr<std::string> WriteRegressResponse(const ExamplesResult& r);
 
 // GET /v1/models/<m>[/versions/<v>]: {"model_version_status": [{"version": v, "state": "AVAILABLE", ...}]}.
 std::string StatusJson(std::string_view version);
