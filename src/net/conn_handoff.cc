@@ -1,4 +1,4 @@
-// net/conn_handoff.cc: see conn_handoff.h.
+// net/conn_handoff.cc: see conn_handoff.h. The datagrams themselves are core/fd_message.h's.
 #include "net/conn_handoff.h"
 
 #include <fcntl.h>
@@ -8,18 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+
+#include "core/fd_message.h"
 
 namespace inferd::net {
-namespace {
-
-// Room for a few descriptors, so that a message carrying more than one is read whole and all of them closed.
-constexpr size_t kMaxFds = 4;
-
-void CloseAll(const int* fds, size_t n) {
-  for (size_t i = 0; i < n; ++i) ::close(fds[i]);
-}
-
-}  // namespace
 
 StatusOr<ChannelPair> MakeChannel() {
   int sv[2];
@@ -30,65 +23,30 @@ StatusOr<ChannelPair> MakeChannel() {
 }
 
 bool SendConn(int channel, int fd, char kind) {
-  char byte = kind;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return ::sendmsg(channel, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
+  return SendFdMessage(channel, std::string_view(&kind, 1), fd, MSG_DONTWAIT);
 }
 
-bool SendReady(int channel) {
-  const char byte = 'R';
-  return ::send(channel, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1;
-}
+bool SendReady(int channel) { return SendFdMessage(channel, "R", -1, MSG_DONTWAIT); }
 
 Received Receive(int channel) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  const ssize_t n = ::recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return {};
+  std::string byte(1, '\0');  // a longer datagram is truncated, hence bad
+  const FdMessage m = RecvFdMessage(channel, &byte, MSG_DONTWAIT);
+  if (m.n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
     return {Received::kClosed};
   }
-  if (n == 0) return {Received::kClosed};
-  int fds[kMaxFds];
-  size_t nfds = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count && nfds < kMaxFds; ++i) {
-      std::memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-    }
-  }
-  const bool truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
-  if (!truncated && nfds == 0 && byte == 'R') return {Received::kReady};
+  if (m.n == 0) return {Received::kClosed};
+  const char kind = byte[0];
+  if (!m.truncated && m.fd < 0 && m.extra == 0 && kind == 'R') return {Received::kReady};
   struct stat st {};
-  if (truncated || nfds != 1 || (byte != kConnTcp && byte != kConnUnix) || ::fstat(fds[0], &st) != 0 ||
-      !S_ISSOCK(st.st_mode)) {
-    CloseAll(fds, nfds);
+  const bool socket = m.fd >= 0 && ::fstat(m.fd, &st) == 0 && S_ISSOCK(st.st_mode);
+  const int flags = socket ? ::fcntl(m.fd, F_GETFL) : -1;
+  if (m.truncated || m.extra != 0 || !socket || (kind != kConnTcp && kind != kConnUnix) || flags < 0 ||
+      ::fcntl(m.fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    if (m.fd >= 0) ::close(m.fd);
     return {Received::kBad};
   }
-  const int flags = ::fcntl(fds[0], F_GETFL);
-  if (flags < 0 || ::fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0) {
-    CloseAll(fds, nfds);
-    return {Received::kBad};
-  }
-  return {Received::kConn, fds[0], byte};
+  return {Received::kConn, m.fd, kind};
 }
 
 }  // namespace inferd::net

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/fd_message.h"
 #include "core/logging.h"
 
 namespace inferd::supervisor::internal {
@@ -54,59 +55,23 @@ struct Reader {
   }
 };
 
-bool SendMsg(int sock, const std::string& msg, int fd = -1) {
-  iovec iov{const_cast<char*>(msg.data()), msg.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    memset(cbuf, 0, sizeof cbuf);
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(msg.size());
-}
+bool SendMsg(int sock, const std::string& msg, int fd = -1) { return SendFdMessage(sock, msg, fd, 0); }
 
-// One datagram (and the fd passed with it, else -1). Returns the byte count, 0 at EOF, -1 on error/EAGAIN.
+// One datagram (and the fd passed with it, else -1). Returns the byte count, 0 at EOF, -1 on error/EAGAIN or a
+// truncated datagram (never sent by a well-behaved peer; its descriptors are closed).
 ssize_t RecvMsg(int sock, std::string* msg, int* fd, int flags) {
   msg->resize(kMaxZygoteMessage);
-  iovec iov{msg->data(), msg->size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  mh.msg_control = cbuf;
-  mh.msg_controllen = sizeof cbuf;
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
-  } while (n < 0 && errno == EINTR);
-  if (fd) *fd = -1;
-  if (n > 0) {
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int got;
-      memcpy(&got, CMSG_DATA(c), sizeof got);
-      if (fd && *fd < 0) {
-        *fd = got;
-      } else {
-        close(got);
-      }
-    }
-    if (mh.msg_flags & MSG_TRUNC) n = -1;  // never sent by a well-behaved peer
+  const FdMessage m = RecvFdMessage(sock, msg, flags);
+  if (fd) {
+    *fd = m.fd;
+  } else if (m.fd >= 0) {
+    close(m.fd);
   }
-  msg->resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return n;
+  if (m.truncated) {
+    errno = EMSGSIZE;  // not EAGAIN: the caller treats it as a broken peer
+    return -1;
+  }
+  return m.n;
 }
 
 // ---- template side ---------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/fd_message.h"
+
 namespace inferd::net {
 namespace {
 
@@ -84,7 +86,8 @@ TEST(ConnHandoffTest, BadMessagesAreDroppedWithTheirDescriptors) {
   SendRaw(ch->first, 'X', pair, 1);                  // an unknown kind
   SendRaw(ch->first, kConnTcp, pair, 2);             // two descriptors
   SendRaw(ch->first, 'R', pair, 1);                  // "ready" carrying a descriptor
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(Receive(ch->second).what, Received::kBad) << i;
+  ASSERT_TRUE(SendFdMessage(ch->first, "TT", pair[0], 0));  // longer than one byte: truncated
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(Receive(ch->second).what, Received::kBad) << i;
   EXPECT_EQ(Receive(ch->second).what, Received::kEmpty);
   EXPECT_EQ(OpenFds(), before);  // every received duplicate was closed
   for (int fd : {pipefd[0], pipefd[1], pair[0], pair[1], ch->first, ch->second}) close(fd);
