@@ -97,7 +97,11 @@ class Deployment:
         self.serve = st.Serve(self.data_dir, [
             "--gateway_token", GW_TOKEN, "--client_header_timeout", "2", "--client_body_timeout", "2",
             "--storage_max_unpacked_bytes", "16MiB", "--storage_max_archive_entries", "500",
-            "--gateway_workers", "2"])
+            "--gateway_workers", "2",
+            # Replicas exec'd, not forked from a template: test_06 reads a replica's repository token from
+            # /proc/PID/environ, which a forked replica's overrides (set after the fork) do not reach. Templates
+            # are covered by tests/supervisor/zygote_test.cc and tests/control/serve_test.py.
+            "--replica_templates", "none"])
         import grpc
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.serve.grpc_port)
         self.stub = g.pb_grpc.GRPCInferenceServiceStub(self.channel)
@@ -321,6 +325,7 @@ class HostileServeTest(unittest.TestCase):
         return self.dep.replicas()[name]
 
     def replica_token(self, pid):
+        """The replica's repository token, from its environment (exec'd replicas only: see start())."""
         with open("/proc/%d/environ" % pid, "rb") as f:
             env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
         return env[b"INFERD_REPOSITORY_TOKEN"].decode()
