@@ -40,8 +40,9 @@ constexpr std::string_view kServicePrefix = "/inference.GRPCInferenceService/";
 constexpr std::string_view kTfsPredictionPrefix = "/tensorflow.serving.PredictionService/";
 constexpr std::string_view kTfsModelPrefix = "/tensorflow.serving.ModelService/";
 
-// model_name of a request without copying it in the usual case (field 1 comes first and lies in the first
-// slice); otherwise the buffer is flattened once.
+// Field 1 of a request as bytes (a V2 request's model_name; a TF Serving request's model_spec), without copying
+// the request in the usual case (field 1 comes first and lies in the first slice); otherwise the buffer is
+// flattened once.
 std::optional<std::string> ModelNameOf(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   if (!buffer.Dump(&slices).ok()) return std::nullopt;
@@ -60,12 +61,7 @@ std::optional<std::string> ModelNameOf(const grpc::ByteBuffer& buffer) {
 // A TF Serving request's model name: model_spec (field 1) .name (its field 1); MultiInference's is in
 // tasks[0] (field 1) .model_spec (its field 1) .name. nullopt when the bytes do not parse that far.
 std::optional<std::string> TfServingModelNameOf(const grpc::ByteBuffer& buffer, bool multi_inference) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return std::nullopt;
-  std::string flat;
-  flat.reserve(buffer.Length());
-  for (const auto& s : slices) flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  std::optional<std::string> spec = ReadField1String(flat);
+  std::optional<std::string> spec = ModelNameOf(buffer);
   if (spec && multi_inference) spec = ReadField1String(*spec);
   if (!spec) return std::nullopt;
   return ReadField1String(*spec);
