@@ -416,6 +416,14 @@ RestResponse RestHandler::ReloadOrError(Status st, RestRequest& req, std::string
 
 namespace {
 
+// A pass-through's answer (server/v1_passthrough.h) as the REST answer: its body as JSON, its headers and status.
+RestResponse AnswerOf(PassThroughAnswer&& a) {
+  RestResponse r = Json(std::move(a.body));
+  r.headers = std::move(a.headers);
+  r.status = a.status;
+  return r;
+}
+
 PassThroughCall PassThroughOf(const RestRequest& req, int64_t deadline_ns = 0) {
   return PassThroughCall{req.body, req.content_type, req.request_id, req.headers.empty() ? nullptr : &req.headers,
                          deadline_ns};
@@ -444,10 +452,7 @@ RestResponse RestHandler::V1Explain(RestRequest& req, std::shared_ptr<Model> mod
     auto out = v1_passthroughs_.Explain(*call->model, PassThroughOf(call->req), &timing);
     Status st = Record(*call->model, out.status(), call->req.request_id, call->t0, timing, InferRequest{});
     if (!st.ok()) return call->done(Error(st));
-    RestResponse r = Json(std::move(out->body));
-    r.headers = std::move(out->headers);
-    r.status = out->status;
-    call->done(std::move(r));
+    call->done(AnswerOf(std::move(*out)));
   };
   *deferred = true;
   if (!slow_pool_) {
@@ -473,10 +478,7 @@ RestResponse RestHandler::V1PredictJson(RestRequest& req, std::string_view model
                                         &timing);
     Status st = Record(model, out.status(), req.request_id, t0, timing, InferRequest{});
     if (!st.ok()) return Error(st);
-    RestResponse r = Json(std::move(out->body));
-    r.headers = std::move(out->headers);
-    r.status = out->status;
-    return r;
+    return AnswerOf(std::move(*out));
   }
   if ((*m)->batching()) return InferBatched(std::move(*m), true, req, model_name, std::nullopt, t0, done, deferred);
   Model& model = **m;
@@ -622,10 +624,7 @@ RestResponse RestHandler::RouteV1(RestRequest& req, const std::vector<std::strin
     auto out = v1_passthroughs_.NativeVerb(**m, verb, PassThroughOf(req), &timing);
     Status st = Record(**m, out.status(), req.request_id, t0, timing, InferRequest{});
     if (!st.ok()) return Error(st);
-    RestResponse r = Json(std::move(out->body));
-    r.headers = std::move(out->headers);
-    r.status = out->status;
-    return r;
+    return AnswerOf(std::move(*out));
   }
   return Error(NotFound("unknown verb ':" + verb + "' in " + std::string(path)));
 }
